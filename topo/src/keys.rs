@@ -1,0 +1,106 @@
+//! The etcd key layout. Every key of a cluster lives under `/setwise/<cluster>/`:
+//!
+//! | key | record |
+//! |---|---|
+//! | `sets/<set>` | [`SetRecord`](crate::SetRecord) |
+//! | `nodes/<set>/<node>` | [`NodeRecord`](crate::NodeRecord) |
+//! | `dbs/<db>` | [`DatabaseRecord`](crate::DatabaseRecord) (with its shard map) |
+//! | `tables/<db>/<table>` | [`TableRecord`](crate::TableRecord) |
+//! | `users/<user>` | [`UserRecord`](crate::UserRecord) |
+//! | `health/<set>/<node>` | [`HealthReport`](crate::HealthReport), under the agent's lease |
+//! | `election/<name>` | leader election (etcd's election API) |
+//!
+//! Routing = sets + nodes + dbs + tables + users: everything a gateway needs, read
+//! in one range request and watched with one prefix watch (see [`crate::snapshot`]).
+
+/// Key builder for one cluster.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    root: String,
+}
+
+impl Keys {
+    pub fn new(cluster: &str) -> Self {
+        Self {
+            root: format!("/setwise/{cluster}/"),
+        }
+    }
+    /// `/setwise/<cluster>/` — the prefix of everything.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+    pub fn sets(&self) -> String {
+        format!("{}sets/", self.root)
+    }
+    pub fn set(&self, set: &str) -> String {
+        format!("{}sets/{set}", self.root)
+    }
+    pub fn nodes(&self) -> String {
+        format!("{}nodes/", self.root)
+    }
+    pub fn nodes_of(&self, set: &str) -> String {
+        format!("{}nodes/{set}/", self.root)
+    }
+    pub fn node(&self, set: &str, node: &str) -> String {
+        format!("{}nodes/{set}/{node}", self.root)
+    }
+    pub fn dbs(&self) -> String {
+        format!("{}dbs/", self.root)
+    }
+    pub fn db(&self, db: &str) -> String {
+        format!("{}dbs/{db}", self.root)
+    }
+    pub fn tables(&self) -> String {
+        format!("{}tables/", self.root)
+    }
+    pub fn tables_of(&self, db: &str) -> String {
+        format!("{}tables/{db}/", self.root)
+    }
+    pub fn table(&self, db: &str, table: &str) -> String {
+        format!("{}tables/{db}/{table}", self.root)
+    }
+    pub fn users(&self) -> String {
+        format!("{}users/", self.root)
+    }
+    pub fn user(&self, user: &str) -> String {
+        format!("{}users/{user}", self.root)
+    }
+    pub fn health(&self) -> String {
+        format!("{}health/", self.root)
+    }
+    pub fn health_of(&self, set: &str, node: &str) -> String {
+        format!("{}health/{set}/{node}", self.root)
+    }
+    pub fn election(&self, name: &str) -> String {
+        format!("{}election/{name}", self.root)
+    }
+    /// The kind of record a key holds, from its first path segment after the root.
+    pub fn kind_of<'a>(&self, key: &'a str) -> Option<&'a str> {
+        key.strip_prefix(self.root.as_str())?.split('/').next()
+    }
+}
+
+/// Names used as key segments must not contain `/` and must not be empty.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '$')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let k = Keys::new("c1");
+        assert_eq!(k.node("set1", "n1"), "/setwise/c1/nodes/set1/n1");
+        assert_eq!(k.kind_of(&k.table("db", "t")), Some("tables"));
+        assert_eq!(k.kind_of("/other/x"), None);
+        assert!(valid_name("user_db"));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name(""));
+    }
+}

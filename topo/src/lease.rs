@@ -1,0 +1,89 @@
+//! Leases kept alive in the background: records put under a lease vanish when the
+//! program holding it dies (agent health reports, election candidacy).
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::error::Result;
+use crate::store::Topo;
+
+/// A granted lease with a task that refreshes it at a third of its TTL.
+/// Dropping it stops the refresh; the lease then expires after its TTL.
+pub struct Lease {
+    id: i64,
+    ttl: i64,
+    refresher: JoinHandle<()>,
+    lost: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Lease {
+    /// Grants a lease of `ttl` seconds and starts keeping it alive.
+    pub async fn grant(topo: &Topo, ttl: i64) -> Result<Self> {
+        let mut client = topo.client();
+        let granted = client.lease_grant(ttl, None).await?;
+        let id = granted.id();
+        let (keeper, stream) = client.lease_keep_alive(id).await?;
+        let (tx, lost) = tokio::sync::watch::channel(false);
+        let period = Duration::from_millis((ttl.max(1) as u64) * 1000 / 3);
+        let refresher = tokio::spawn(keep_alive(keeper, stream, period, tx));
+        Ok(Self {
+            id,
+            ttl,
+            refresher,
+            lost,
+        })
+    }
+
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+    pub fn ttl(&self) -> i64 {
+        self.ttl
+    }
+    /// Whether refreshing failed (etcd said the lease is gone, or the stream ended):
+    /// the holder must grant a new lease and re-put its keys.
+    pub fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+
+    /// Revokes the lease now: its keys disappear at once.
+    pub async fn revoke(self, topo: &Topo) -> Result<()> {
+        self.refresher.abort();
+        topo.client().lease_revoke(self.id).await?;
+        Ok(())
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.refresher.abort();
+    }
+}
+
+async fn keep_alive(
+    mut keeper: etcd_client::LeaseKeeper,
+    mut stream: etcd_client::LeaseKeepAliveStream,
+    period: Duration,
+    lost: tokio::sync::watch::Sender<bool>,
+) {
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        if keeper.keep_alive().await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(period.max(Duration::from_millis(500)), stream.message()).await {
+            Ok(Ok(Some(resp))) if resp.ttl() > 0 => continue,
+            Ok(Ok(Some(_))) => {
+                tracing::warn!(lease = keeper.id(), "lease expired");
+                break;
+            }
+            other => {
+                tracing::warn!(lease = keeper.id(), ?other, "lease keep-alive failed");
+                break;
+            }
+        }
+    }
+    let _ = lost.send(true);
+}

@@ -1,0 +1,269 @@
+//! The records Setwise keeps in etcd, as serde types (stored as JSON).
+//!
+//! Every record is forward compatible: unknown fields are ignored and new fields
+//! carry `#[serde(default)]`, so an older program can read a newer record.
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// Default number of hash slots in a shard map.
+pub const DEFAULT_SLOTS: u32 = 1024;
+
+/// A set: one primary and its replicas holding the same data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRecord {
+    pub name: String,
+    /// Replication durability the set runs with.
+    #[serde(default)]
+    pub sync: SyncMode,
+    /// Routing epoch: bumped whenever the set's primary changes (fencing).
+    #[serde(default)]
+    pub epoch: u64,
+}
+
+/// How a set's primary acknowledges commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// Semi-sync AFTER_SYNC, never falls back to async: no live replica means no writes.
+    #[default]
+    Strong,
+    /// Semi-sync that falls back to async after a timeout (recorded as a degradation).
+    Semi,
+    /// Plain asynchronous replication.
+    Async,
+}
+
+/// One MariaDB instance of a set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// Unique node id, e.g. `set1-n1`.
+    pub id: String,
+    pub set: String,
+    pub host: String,
+    pub port: u16,
+    pub role: Role,
+}
+
+impl NodeRecord {
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Replica,
+}
+
+/// A logical database and where its rows live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseRecord {
+    pub name: String,
+    /// Set holding the database's single (unsharded) tables.
+    pub home_set: String,
+    pub shard_map: ShardMap,
+}
+
+impl DatabaseRecord {
+    /// Every set the database has data on (home set first, then shard-map order).
+    pub fn sets(&self) -> Vec<String> {
+        let mut out = vec![self.home_set.clone()];
+        for r in &self.shard_map.ranges {
+            if !out.contains(&r.set) {
+                out.push(r.set.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Hash slots `0..slots`, each owned by one set, kept as contiguous ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardMap {
+    pub slots: u32,
+    /// Sorted, non-overlapping ranges that cover `0..slots` exactly.
+    pub ranges: Vec<SlotRange>,
+    /// Bumped by every change to the map.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// Slots `start..end` (end exclusive) owned by `set`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotRange {
+    pub start: u32,
+    pub end: u32,
+    pub set: String,
+}
+
+impl ShardMap {
+    /// Slots split evenly, in order, over `sets`.
+    pub fn even(slots: u32, sets: &[String]) -> Self {
+        assert!(!sets.is_empty() && slots as usize >= sets.len());
+        let n = sets.len() as u32;
+        let ranges = sets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SlotRange {
+                start: slots * i as u32 / n,
+                end: slots * (i as u32 + 1) / n,
+                set: s.clone(),
+            })
+            .collect();
+        Self {
+            slots,
+            ranges,
+            version: 1,
+        }
+    }
+
+    /// The set owning `slot`.
+    pub fn set_of_slot(&self, slot: u32) -> Option<&str> {
+        let i = self.ranges.partition_point(|r| r.end <= slot);
+        self.ranges
+            .get(i)
+            .filter(|r| r.start <= slot && slot < r.end)
+            .map(|r| r.set.as_str())
+    }
+
+    /// Checks the ranges are sorted, contiguous and cover `0..slots`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.slots == 0 {
+            return Err("slot count is 0".into());
+        }
+        let mut next = 0;
+        for r in &self.ranges {
+            if r.start != next || r.end <= r.start {
+                return Err(format!("range {}..{} does not follow {next}", r.start, r.end));
+            }
+            next = r.end;
+        }
+        if next != self.slots {
+            return Err(format!("ranges end at {next}, not at {}", self.slots));
+        }
+        Ok(())
+    }
+}
+
+/// A table's placement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRecord {
+    pub db: String,
+    pub name: String,
+    pub kind: TableKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum TableKind {
+    /// Rows spread over the shard map by `slot(key)`.
+    Sharded {
+        key: String,
+        #[serde(default)]
+        key_type: KeyType,
+    },
+    /// A full copy in every set of the database.
+    Broadcast,
+    /// Lives on the database's home set only.
+    Single,
+}
+
+/// How a shard-key value is normalised before hashing (see [`crate::slot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyType {
+    /// Integer column: `'007'`, `7` and `7.0` hash alike.
+    #[default]
+    Integer,
+    /// String column with a case-insensitive, pad-space collation.
+    Text,
+    /// Binary/case-sensitive string: hashed byte for byte.
+    Binary,
+}
+
+/// A gateway user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub name: String,
+    /// `mysql_native_password` hash, `*` + 40 upper-case hex digits (as in `mysql.user`).
+    pub password_hash: String,
+    /// Networks the user may connect from; empty means anywhere.
+    #[serde(default)]
+    pub hosts: Vec<IpNet>,
+}
+
+impl UserRecord {
+    pub fn host_allowed(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(std::net::IpAddr::V4)
+                .unwrap_or(ip),
+            v4 => v4,
+        };
+        self.hosts.is_empty() || self.hosts.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// What an agent last saw of its node; kept under the agent's lease.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct HealthReport {
+    pub node: String,
+    pub set: String,
+    /// Unix time of the probe, milliseconds.
+    pub at_ms: u64,
+    pub readable: bool,
+    pub writable: bool,
+    pub read_only: Option<bool>,
+    /// Last probe error, if any.
+    pub error: Option<String>,
+    pub gtid_current_pos: Option<String>,
+    pub slave_io_running: Option<bool>,
+    pub slave_sql_running: Option<bool>,
+    pub seconds_behind_master: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_map_covers_all_slots() {
+        let m = ShardMap::even(1024, &["a".into(), "b".into(), "c".into()]);
+        m.validate().unwrap();
+        assert_eq!(m.set_of_slot(0), Some("a"));
+        assert_eq!(m.set_of_slot(341), Some("b"));
+        assert_eq!(m.set_of_slot(1023), Some("c"));
+        assert_eq!(m.set_of_slot(1024), None);
+    }
+
+    #[test]
+    fn table_kind_json() {
+        let k = TableKind::Sharded {
+            key: "user_id".into(),
+            key_type: KeyType::Integer,
+        };
+        let j = serde_json::to_string(&k).unwrap();
+        assert_eq!(j, r#"{"kind":"sharded","key":"user_id","key_type":"integer"}"#);
+        let b: TableKind = serde_json::from_str(r#"{"kind":"broadcast"}"#).unwrap();
+        assert_eq!(b, TableKind::Broadcast);
+    }
+
+    #[test]
+    fn host_networks() {
+        let u = UserRecord {
+            name: "app".into(),
+            password_hash: String::new(),
+            hosts: vec!["127.0.0.0/8".parse().unwrap()],
+        };
+        assert!(u.host_allowed("127.0.0.1".parse().unwrap()));
+        assert!(u.host_allowed("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!u.host_allowed("10.0.0.1".parse().unwrap()));
+    }
+}

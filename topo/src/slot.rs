@@ -1,0 +1,133 @@
+//! Shard-key hashing: `slot = CRC32(canonical text of the key) % slots`.
+//!
+//! CRC32 is chosen so that MariaDB computes the same slot in SQL, which the
+//! data-moving code relies on:
+//!
+//! | key type | canonical text | the same slot in MariaDB |
+//! |---|---|---|
+//! | integer | decimal digits, no sign for 0, no leading zeros (`'007'`, `7`, `7.0` → `7`) | `CRC32(col) % slots` |
+//! | text (case-insensitive, PAD SPACE) | lower-cased, trailing spaces removed | `CRC32(LOWER(TRIM(TRAILING ' ' FROM col))) % slots` |
+//! | binary | the bytes as they are | `CRC32(col) % slots` |
+
+use crate::model::KeyType;
+
+/// The slot of an already-canonical key text.
+pub fn slot_of_canonical(canonical: &[u8], slots: u32) -> u32 {
+    crc32fast::hash(canonical) % slots
+}
+
+/// Canonical text of a shard-key value given as it appeared in SQL (the literal's
+/// text without quotes). `None` when the value cannot be a key of this type (e.g. `abc`
+/// for an integer key): such a value matches no row, and a caller must not route
+/// a write with it.
+pub fn canonical(value: &[u8], key_type: KeyType) -> Option<Vec<u8>> {
+    match key_type {
+        KeyType::Integer => canonical_integer(std::str::from_utf8(value).ok()?).map(String::into_bytes),
+        KeyType::Text => {
+            let s = std::str::from_utf8(value).ok()?;
+            Some(s.trim_end_matches(' ').to_lowercase().into_bytes())
+        }
+        KeyType::Binary => Some(value.to_vec()),
+    }
+}
+
+/// The slot of a key value as it appeared in SQL; see [`canonical`].
+pub fn slot_of(value: &[u8], key_type: KeyType, slots: u32) -> Option<u32> {
+    canonical(value, key_type).map(|c| slot_of_canonical(&c, slots))
+}
+
+/// The slot of an integer key.
+pub fn slot_of_int(v: i128, slots: u32) -> u32 {
+    slot_of_canonical(v.to_string().as_bytes(), slots)
+}
+
+/// `'  +007.0 '` → `7`; rounds a fraction half away from zero as MariaDB does when it
+/// stores a decimal into an integer column. Accepts an exponent-free decimal only.
+fn canonical_integer(s: &str) -> Option<String> {
+    let s = s.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\n');
+    let (neg, digits) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (int_part, frac_part) = match digits.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (digits, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut v: i128 = if int_part.is_empty() {
+        0
+    } else {
+        int_part.trim_start_matches('0').parse::<i128>().or_else(|e| {
+            if int_part.trim_start_matches('0').is_empty() {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        }).ok()?
+    };
+    if frac_part.as_bytes().first().is_some_and(|&d| d >= b'5') {
+        v += 1;
+    }
+    if neg {
+        v = -v;
+    }
+    Some(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_normalise() {
+        for (input, want) in [
+            ("7", "7"),
+            ("007", "7"),
+            (" 7 ", "7"),
+            ("+7", "7"),
+            ("7.0", "7"),
+            ("7.5", "8"),
+            ("-7.5", "-8"),
+            ("-0", "0"),
+            ("000", "0"),
+            (".4", "0"),
+            ("18446744073709551615", "18446744073709551615"),
+        ] {
+            assert_eq!(
+                canonical(input.as_bytes(), KeyType::Integer).as_deref(),
+                Some(want.as_bytes()),
+                "{input}"
+            );
+        }
+        for bad in ["", "abc", "7a", "1e3", "-", "."] {
+            assert_eq!(canonical(bad.as_bytes(), KeyType::Integer), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_normalises_case_and_pad() {
+        assert_eq!(
+            slot_of(b"Alice  ", KeyType::Text, 1024),
+            slot_of(b"alice", KeyType::Text, 1024)
+        );
+        assert_ne!(
+            slot_of(b"Alice", KeyType::Binary, 1024),
+            slot_of(b"alice", KeyType::Binary, 1024)
+        );
+    }
+
+    #[test]
+    fn matches_mariadb_crc32() {
+        // The MariaDB/MySQL manual: SELECT CRC32('MySQL') = 3259397556.
+        assert_eq!(crc32fast::hash(b"MySQL"), 3_259_397_556);
+        // SELECT CRC32(42) % 1024 = 841265288 % 1024 = 136
+        assert_eq!(slot_of_int(42, 1024), 136);
+        assert_eq!(slot_of(b"'042'".trim_ascii()[1..4].as_ref(), KeyType::Integer, 1024), Some(136));
+    }
+}
