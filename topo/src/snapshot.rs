@@ -137,7 +137,7 @@ mod tests {
             ("db".into(), "t".into()),
             TableRecord {
                 db: "db".into(),
-                name: "T".into(),
+                name: "t".into(),
                 kind: TableKind::Broadcast,
             },
         );
