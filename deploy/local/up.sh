@@ -1,0 +1,428 @@
+#!/usr/bin/env bash
+# Starts a whole Setwise cluster on this machine: etcd, SETWISE_SETS sets of MariaDB (one primary
+# and SETWISE_REPLICAS semi-sync replicas each), one setwise-agent per MariaDB, two schedulers
+# (one leads, one stands by) and the gateway, then loads demo data through the gateway.
+# Running it again is harmless: live components are left alone, data is reused.
+#
+#   deploy/local/up.sh               everything
+#   deploy/local/up.sh --no-build    use the binaries already in target/release
+#   deploy/local/up.sh --db-only     only etcd and the MariaDB sets (no build, no Setwise programs)
+#
+# Environment: SETWISE_HOME SETWISE_SETS SETWISE_REPLICAS SETWISE_ETCD_PORT
+# SETWISE_MYSQL_BASE_PORT SETWISE_PROXY_PORT (see docs/contracts.md).
+set -euo pipefail
+
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+build=1
+db_only=0
+for arg in "$@"; do
+    case $arg in
+    --no-build) build=0 ;;
+    --db-only) db_only=1 build=0 ;;
+    -h | --help)
+        sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *) die "unknown argument '$arg' (try --help)" ;;
+    esac
+done
+
+check_env
+
+# ---------------------------------------------------------------- packages and build
+
+build_binaries() {
+    command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) or use --db-only"
+    say "building release binaries (cargo build --release --bins; minutes on a first build)"
+    (cd "$SETWISE_REPO" && cargo build --release --bins) || die "cargo build failed"
+}
+
+need_binaries() {
+    local b
+    for b in setwise setwise-proxy setwise-scheduler setwise-agent; do
+        [[ -x $SETWISE_BIN/$b ]] || die "$SETWISE_BIN/$b is missing: run without --no-build"
+    done
+}
+
+# ---------------------------------------------------------------- preflight
+
+# Every component that is not running yet needs its port free; check them all before starting
+# anything.
+check_ports() {
+    local s k
+    if ! is_running etcd; then
+        check_port "$SETWISE_ETCD_PORT" "etcd client, SETWISE_ETCD_PORT"
+        check_port "$ETCD_PEER_PORT" "etcd peer, SETWISE_ETCD_PORT+1"
+    fi
+    for ((s = 1; s <= SETWISE_SETS; s++)); do
+        for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+            is_running "mariadb-$(node_name "$s" "$k")" ||
+                check_port "$(node_port "$s" "$k")" "MariaDB $(node_name "$s" "$k"), SETWISE_MYSQL_BASE_PORT"
+        done
+    done
+    if ((!db_only)) && ! is_running proxy; then
+        check_port "$SETWISE_PROXY_PORT" "setwise-proxy, SETWISE_PROXY_PORT"
+    fi
+}
+
+# ---------------------------------------------------------------- etcd
+
+start_etcd() {
+    if is_running etcd; then
+        ok "etcd already running (pid $(recorded_pid etcd))"
+        wait_until etcd 30 "etcd to answer on $ETCD_URL" etcd_healthy
+        return 0
+    else
+        say "starting etcd on 127.0.0.1:$SETWISE_ETCD_PORT"
+        local peer=http://127.0.0.1:$ETCD_PEER_PORT
+        start_bg etcd etcd --name setwise --data-dir "$SETWISE_HOME/etcd" \
+            --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
+            --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+            --initial-cluster "setwise=$peer" \
+            --auto-compaction-mode periodic --auto-compaction-retention 1h
+    fi
+    wait_until etcd 30 "etcd to answer on $ETCD_URL" etcd_healthy
+    ok "etcd up (pid $(recorded_pid etcd))"
+}
+
+# ---------------------------------------------------------------- MariaDB
+
+make_template() {
+    local t=$SETWISE_HOME/mysql/template
+    [[ -d $t ]] && return 0
+    say "creating the MariaDB template datadir"
+    rm -rf "$t.tmp"
+    mariadb-install-db --no-defaults --datadir="$t.tmp" --auth-root-authentication-method=normal \
+        --user=root --skip-test-db --innodb-log-file-size=48M >"$(logfile mariadb-install-db)" 2>&1 ||
+        fail mariadb-install-db "mariadb-install-db failed"
+    mv "$t.tmp" "$t"
+}
+
+start_mariadb() { # set index, node index
+    local s=$1 k=$2 node port name dir
+    node=$(node_name "$s" "$k")
+    port=$(node_port "$s" "$k")
+    name=mariadb-$node
+    dir=$SETWISE_HOME/mysql/$node
+    if is_running "$name"; then
+        ok "$node already running (pid $(recorded_pid "$name"), port $port)"
+        return 0
+    fi
+    if [[ ! -d $dir ]]; then
+        rm -rf "$dir.tmp"
+        cp -a "$SETWISE_HOME/mysql/template" "$dir.tmp"
+        mv "$dir.tmp" "$dir"
+    fi
+    say "starting MariaDB $node on 127.0.0.1:$port"
+    # Every node starts read-only (a restarted old primary stays fenced); configure_set() opens
+    # the primary. Semi-sync slave is on everywhere: it only matters while a node replicates, and
+    # a node that starts replicating later (after a failover) acknowledges at once.
+    # Semi-sync master is switched on at run time, on the primary only.
+    start_bg "$name" mariadbd --no-defaults --user=root \
+        --datadir="$dir" --port="$port" --bind-address=127.0.0.1 \
+        --socket="$SETWISE_HOME/run/$node.sock" --pid-file="$SETWISE_HOME/run/$node.pid" \
+        --server-id="$(node_server_id "$s" "$k")" \
+        --log-bin=mysql-bin --relay-log=relay-bin --binlog-format=ROW --log-slave-updates \
+        --gtid-strict-mode=1 --gtid-domain-id=0 \
+        --report-host=127.0.0.1 --report-port="$port" \
+        --read-only=ON --rpl-semi-sync-slave-enabled=ON \
+        --skip-name-resolve \
+        --innodb-buffer-pool-size=128M --innodb-log-file-size=48M
+}
+
+wait_mariadb() { # set index, node index
+    local node port
+    node=$(node_name "$1" "$2")
+    port=$(node_port "$1" "$2")
+    wait_until "mariadb-$node" 60 "MariaDB $node to answer on port $port" mysql_alive "$port"
+}
+
+# Role of a node: the one registered in etcd if any (the scheduler may have failed over since the
+# last run), else n0 is the primary.
+node_role() { # set index, node index
+    local node json
+    node=$(node_name "$1" "$2")
+    json=$(etcdctl_ get --print-value-only "$(etcd_key_prefix "nodes/set$1/$node")" 2>/dev/null) || json=''
+    if [[ $json =~ \"role\":\ *\"(primary|replica)\" ]]; then
+        echo "${BASH_REMATCH[1]}"
+        return 0
+    fi
+    if (($2 == 0)); then echo primary; else echo replica; fi
+}
+
+declare -A ROLE
+
+configure_set() { # set index
+    local s=$1 k node port primary='' primary_port n_primaries=0
+    for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+        ROLE[$s.$k]=$(node_role "$s" "$k")
+        if [[ ${ROLE[$s.$k]} == primary ]]; then
+            primary=$k
+            n_primaries=$((n_primaries + 1))
+        fi
+    done
+    ((n_primaries == 1)) || die "set$s has $n_primaries primaries registered in etcd; fix with the setwise CLI"
+    primary_port=$(node_port "$s" "$primary")
+    node=$(node_name "$s" "$primary")
+
+    # Primary: accounts (replicated to the replicas), writable, semi-sync master AFTER_SYNC.
+    local have
+    have=$(sql "$primary_port" "SELECT COUNT(*) FROM mysql.user WHERE (user, host) IN (('setwise', '%'), ('repl', '%'))")
+    if [[ $have != 2 ]]; then
+        sql "$primary_port" "
+            CREATE USER IF NOT EXISTS 'setwise'@'%' IDENTIFIED BY 'setwise';
+            GRANT ALL PRIVILEGES ON *.* TO 'setwise'@'%' WITH GRANT OPTION;
+            CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY 'repl';
+            GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'repl'@'%';" ||
+            fail "mariadb-$node" "creating accounts on $node failed"
+    fi
+    local semisync=ON
+    ((SETWISE_REPLICAS > 0)) || semisync=OFF # no replica could ever acknowledge
+    sql "$primary_port" "
+        SET GLOBAL read_only = OFF;
+        SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC;
+        SET GLOBAL rpl_semi_sync_master_enabled = $semisync;" ||
+        fail "mariadb-$node" "configuring primary $node failed"
+    ok "set$s: primary $node (port $primary_port), semi-sync master $semisync"
+
+    # Replicas: read-only, semi-sync slave, replicating from the primary by GTID.
+    for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+        [[ $k == "$primary" ]] && continue
+        node=$(node_name "$s" "$k")
+        port=$(node_port "$s" "$k")
+        local slave_semisync
+        slave_semisync=$(sql "$port" 'SELECT @@rpl_semi_sync_slave_enabled') ||
+            fail "mariadb-$node" "querying replica $node failed"
+        sql "$port" "
+            SET GLOBAL read_only = ON;
+            SET GLOBAL rpl_semi_sync_master_enabled = OFF;
+            SET GLOBAL rpl_semi_sync_slave_enabled = ON;" ||
+            fail "mariadb-$node" "configuring replica $node failed"
+        if [[ -z $(slave_field "$port" Master_Host) ]]; then
+            sql "$port" "
+                CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = $primary_port,
+                    MASTER_USER = 'repl', MASTER_PASSWORD = 'repl', MASTER_USE_GTID = slave_pos,
+                    MASTER_CONNECT_RETRY = 1;
+                START SLAVE;" || fail "mariadb-$node" "attaching $node to its primary failed"
+            note "$node attached to $(node_name "$s" "$primary")"
+        elif ! replica_running "$port"; then
+            # E.g. its IO thread tried the primary before that was up and now waits out the
+            # connect-retry interval: start it over.
+            sql "$port" "STOP SLAVE; START SLAVE" || fail "mariadb-$node" "restarting replication on $node failed"
+        fi
+        # The IO thread only acknowledges if semi-sync was on when it connected.
+        if [[ $slave_semisync != 1 ]]; then
+            sql "$port" "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD" ||
+                fail "mariadb-$node" "restarting the IO thread of $node failed"
+        fi
+    done
+    for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+        [[ $k == "$primary" ]] && continue
+        node=$(node_name "$s" "$k")
+        port=$(node_port "$s" "$k")
+        wait_until "mariadb-$node" 30 "replication on $node to run (see SHOW SLAVE STATUS there)" \
+            replica_running "$port"
+        ok "set$s: replica $node (port $port) replicating"
+    done
+    if ((SETWISE_REPLICAS > 0)); then
+        node=$(node_name "$s" "$primary")
+        wait_until "mariadb-$node" 30 "$SETWISE_REPLICAS semi-sync replica(s) on $node" \
+            semisync_clients_at_least "$primary_port" "$SETWISE_REPLICAS"
+        ok "set$s: $SETWISE_REPLICAS semi-sync replica(s) connected"
+    fi
+}
+
+# ---------------------------------------------------------------- Setwise programs
+
+register_topology() {
+    say "registering the topology in etcd (setwise CLI)"
+    local s k node
+    for ((s = 1; s <= SETWISE_SETS; s++)); do
+        setwise_cli set add "set$s" >/dev/null || die "setwise set add set$s failed"
+        for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+            node=$(node_name "$s" "$k")
+            setwise_cli node add "$node" --set "set$s" --addr "127.0.0.1:$(node_port "$s" "$k")" \
+                --role "${ROLE[$s.$k]}" >/dev/null || die "setwise node add $node failed"
+        done
+    done
+    setwise_cli user add app --password app --host 127.0.0.0/8 >/dev/null || die "setwise user add app failed"
+    ok "sets set1..set$SETWISE_SETS, $(((SETWISE_REPLICAS + 1) * SETWISE_SETS)) nodes, gateway user app"
+}
+
+agent_reporting() { # set, node
+    (($(etcd_count "health/$1/$2") > 0))
+}
+
+start_agents() {
+    local s k node started=()
+    for ((s = 1; s <= SETWISE_SETS; s++)); do
+        for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+            node=$(node_name "$s" "$k")
+            if is_running "agent-$node"; then
+                ok "agent-$node already running (pid $(recorded_pid "agent-$node"))"
+                continue
+            fi
+            start_bg "agent-$node" "$SETWISE_BIN/setwise-agent" --node "$node" --set "set$s" \
+                --mysql-addr "127.0.0.1:$(node_port "$s" "$k")" --mysql-user setwise --mysql-password setwise \
+                --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER"
+            started+=("set$s/$node")
+        done
+    done
+    ((${#started[@]} == 0)) && return 0
+    say "started ${#started[@]} agent(s); waiting for their health reports"
+    local sn
+    for sn in "${started[@]}"; do
+        wait_until "agent-${sn#*/}" 30 "agent ${sn#*/} to report health under health/$sn" \
+            agent_reporting "${sn%/*}" "${sn#*/}"
+    done
+    ok "agents reporting"
+}
+
+scheduler_leader() {
+    etcdctl_ get --prefix --sort-by=CREATE --order=ASCEND --limit=1 --print-value-only \
+        "$(etcd_key_prefix election/scheduler/)" 2>/dev/null | head -n1
+}
+
+candidates_at_least() {
+    (($(etcd_count election/scheduler/) >= $1))
+}
+
+start_schedulers() {
+    local id
+    for id in "${SETWISE_SCHEDULERS[@]}"; do
+        if is_running "scheduler-$id"; then
+            ok "scheduler-$id already running (pid $(recorded_pid "scheduler-$id"))"
+            continue
+        fi
+        say "starting setwise-scheduler --id $id"
+        start_bg "scheduler-$id" "$SETWISE_BIN/setwise-scheduler" --id "$id" \
+            --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER"
+    done
+    # Each candidate holds a key in the election; the oldest one leads.
+    wait_until "scheduler-${SETWISE_SCHEDULERS[0]}" 30 "the schedulers to campaign for leadership" \
+        candidates_at_least "${#SETWISE_SCHEDULERS[@]}"
+    for id in "${SETWISE_SCHEDULERS[@]}"; do
+        is_running "scheduler-$id" || fail "scheduler-$id" "scheduler-$id exited"
+    done
+    ok "scheduler leader: $(scheduler_leader); the other stands by"
+}
+
+write_proxy_conf() {
+    cat >"$SETWISE_HOME/conf/proxy.toml" <<EOF
+# Written by deploy/local/up.sh (rewritten on every run).
+listen = "127.0.0.1:$SETWISE_PROXY_PORT"
+routing_cache = "$SETWISE_HOME/proxy/routing.json"
+metrics_listen = ""
+
+[etcd]
+endpoints = ["$ETCD_URL"]
+cluster = "$SETWISE_CLUSTER"
+
+[backend]
+user = "setwise"
+password = "setwise"
+pool_max = 64
+connect_timeout_ms = 2000
+EOF
+}
+
+gateway_answers() {
+    gateway_sql 'SELECT 1'
+}
+
+start_proxy() {
+    write_proxy_conf
+    if is_running proxy; then
+        ok "setwise-proxy already running (pid $(recorded_pid proxy))"
+    else
+        say "starting setwise-proxy on 127.0.0.1:$SETWISE_PROXY_PORT"
+        start_bg proxy "$SETWISE_BIN/setwise-proxy" --config "$SETWISE_HOME/conf/proxy.toml"
+    fi
+    wait_until proxy 30 "setwise-proxy to accept connections on port $SETWISE_PROXY_PORT" \
+        port_accepts "$SETWISE_PROXY_PORT"
+    wait_until proxy 30 "the gateway to answer SELECT 1 as user app" gateway_answers
+    ok "gateway up"
+}
+
+# ---------------------------------------------------------------- demo data
+
+load_demo_data() {
+    say "creating demo data through the gateway (user_db.users, order_db.orders)"
+    local i users='' orders='' statuses=(new paid shipped 'done')
+    for ((i = 1; i <= 100; i++)); do
+        users+="${users:+,}($i,'user$i','user$i@example.com')"
+    done
+    for ((i = 1; i <= 300; i++)); do
+        orders+="${orders:+,}($i,$(((i - 1) % 100 + 1)),$((i * 37 % 1000 + 5)).$((i * 7 % 100)),'${statuses[i % 4]}')"
+    done
+    local out
+    out=$(gateway_sql "
+        CREATE DATABASE IF NOT EXISTS user_db;
+        CREATE DATABASE IF NOT EXISTS order_db;
+        CREATE TABLE IF NOT EXISTS user_db.users (
+            user_id BIGINT NOT NULL PRIMARY KEY,
+            name VARCHAR(64) NOT NULL,
+            email VARCHAR(128),
+            created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+        ) shardkey=user_id;
+        CREATE TABLE IF NOT EXISTS order_db.orders (
+            order_id BIGINT NOT NULL,
+            user_id BIGINT NOT NULL,
+            amount DECIMAL(12,2) NOT NULL,
+            status VARCHAR(16) NOT NULL,
+            PRIMARY KEY (order_id, user_id)
+        ) shardkey=user_id;
+        INSERT IGNORE INTO user_db.users (user_id, name, email) VALUES $users;
+        INSERT INTO order_db.orders (order_id, user_id, amount, status) VALUES $orders
+            ON DUPLICATE KEY UPDATE amount = VALUES(amount), status = VALUES(status);" 2>&1) ||
+        fail proxy "loading demo data through the gateway failed: $out"
+    local n_users n_orders
+    n_users=$(gateway_sql 'SELECT COUNT(*) FROM user_db.users' 2>&1) || fail proxy "counting users failed: $n_users"
+    n_orders=$(gateway_sql 'SELECT COUNT(*) FROM order_db.orders' 2>&1) || fail proxy "counting orders failed: $n_orders"
+    ok "user_db.users: $n_users rows, order_db.orders: $n_orders rows (sharded by user_id)"
+}
+
+# ---------------------------------------------------------------- main
+
+mkdir -p "$SETWISE_HOME"/{pids,logs,conf,mysql,run,proxy}
+touch "$SETWISE_HOME/.setwise-home"
+
+install_packages
+if ((build)); then build_binaries; fi
+((db_only)) || need_binaries
+check_ports
+
+start_etcd
+
+make_template
+for ((s = 1; s <= SETWISE_SETS; s++)); do
+    for ((k = 0; k <= SETWISE_REPLICAS; k++)); do start_mariadb "$s" "$k"; done
+done
+for ((s = 1; s <= SETWISE_SETS; s++)); do
+    for ((k = 0; k <= SETWISE_REPLICAS; k++)); do wait_mariadb "$s" "$k"; done
+done
+say "configuring replication"
+for ((s = 1; s <= SETWISE_SETS; s++)); do configure_set "$s"; done
+
+if ((!db_only)); then
+    register_topology
+    start_agents
+    start_schedulers
+    start_proxy
+    load_demo_data
+fi
+
+echo
+say "Setwise local cluster is up"
+if ((!db_only)); then
+    note "connect:   mariadb -h127.0.0.1 -P$SETWISE_PROXY_PORT -uapp -papp"
+    note "URL:       mysql://app:app@127.0.0.1:$SETWISE_PROXY_PORT/user_db"
+    note "DBA CLI:   $SETWISE_BIN/setwise --etcd $ETCD_URL status"
+fi
+note "MariaDB:   set1..set$SETWISE_SETS on ports $SETWISE_MYSQL_BASE_PORT.. (node k of set s: $SETWISE_MYSQL_BASE_PORT + 10*(s-1) + k; root, no password)"
+note "etcd:      $ETCD_URL"
+note "data:      $SETWISE_HOME (datadirs in mysql/, etcd/)"
+note "logs:      $SETWISE_HOME/logs/"
+note "status:    deploy/local/status.sh      stop: deploy/local/down.sh"
