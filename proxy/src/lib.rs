@@ -1,1 +1,27 @@
-//! placeholder
+//! `setwise-proxy` — the Setwise gateway.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`front`] | the server side of the MySQL protocol (mysql_common) |
+//! | [`session`] | one client's session and statement dispatch |
+//! | [`sql`] | lexer, `shardkey=` option, sqlparser entry |
+//! | [`route`] | planning: which sets run a statement, how answers merge |
+//! | [`exec`] | running a plan on the sets, streaming the merged answer |
+//! | [`ddl`], [`show`] | schema changes recorded in topo; SHOW/DESCRIBE |
+//! | [`routing`] | the routing snapshot from etcd, its watch and file cache |
+//! | [`backend`] | pooled connections to the sets (mysql_async) |
+//! | [`error`] | every client-visible error and its MySQL code |
+//! | [`server`] | the listener |
+
+pub mod backend;
+pub mod config;
+pub mod ddl;
+pub mod error;
+pub mod exec;
+pub mod front;
+pub mod route;
+pub mod routing;
+pub mod server;
+pub mod session;
+pub mod show;
+pub mod sql;

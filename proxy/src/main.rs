@@ -1,1 +1,20 @@
-fn main() {}
+//! `setwise-proxy` entry point: flags and config, logging, then the server.
+
+use clap::Parser;
+use setwise_proxy::config::Args;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let filter = args
+        .log_level
+        .clone()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+    let cfg = args.load()?;
+    setwise_proxy::server::run(cfg).await
+}

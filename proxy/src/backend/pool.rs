@@ -1,0 +1,87 @@
+//! Pooled backend connections (mysql_async), one pool per (instance, database,
+//! found-rows mode), so a borrowed connection is already in the right database and
+//! needs no `USE` round trip. Borrowing is bounded by the connect timeout: a dead
+//! set gives a clear error, never a hang.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+
+use crate::config::BackendConfig;
+use crate::error::ProxyError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    pub host: String,
+    pub port: u16,
+    pub db: Option<String>,
+    pub found_rows: bool,
+}
+
+pub struct Backends {
+    cfg: BackendConfig,
+    pools: Mutex<HashMap<PoolKey, Pool>>,
+}
+
+impl Backends {
+    pub fn new(cfg: BackendConfig) -> Self {
+        Self {
+            cfg,
+            pools: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pool(&self, key: &PoolKey) -> Pool {
+        let mut pools = self.pools.lock().expect("pool map");
+        if let Some(p) = pools.get(key) {
+            return p.clone();
+        }
+        let constraints = PoolConstraints::new(0, self.cfg.pool_max.max(1)).expect("0 <= max");
+        let pool_opts = PoolOpts::default()
+            .with_constraints(constraints)
+            .with_reset_connection(false)
+            .with_inactive_connection_ttl(Duration::from_secs(60));
+        let opts = OptsBuilder::default()
+            .ip_or_hostname(key.host.clone())
+            .tcp_port(key.port)
+            .user(Some(self.cfg.user.clone()))
+            .pass(Some(self.cfg.password.clone()))
+            .db_name(key.db.clone())
+            .client_found_rows(key.found_rows)
+            .tcp_nodelay(true)
+            .stmt_cache_size(0)
+            .pool_opts(pool_opts);
+        let pool = Pool::new(Opts::from(opts));
+        pools.insert(key.clone(), pool.clone());
+        pool
+    }
+
+    /// Borrows a connection to `key` for work on `set`.
+    pub async fn get(&self, set: &str, key: &PoolKey) -> Result<Conn, ProxyError> {
+        let pool = self.pool(key);
+        let timeout = Duration::from_millis(self.cfg.connect_timeout_ms.max(100));
+        match tokio::time::timeout(timeout, pool.get_conn()).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(mysql_async::Error::Server(s))) => Err(ProxyError::Backend {
+                code: s.code,
+                state: s.state,
+                message: s.message,
+            }),
+            Ok(Err(e)) => Err(ProxyError::SetUnavailable {
+                set: set.into(),
+                detail: format!("cannot connect to {}:{}: {e}", key.host, key.port),
+            }),
+            Err(_) => Err(ProxyError::SetUnavailable {
+                set: set.into(),
+                detail: format!(
+                    "no connection to {}:{} within {} ms",
+                    key.host,
+                    key.port,
+                    timeout.as_millis()
+                ),
+            }),
+        }
+    }
+}

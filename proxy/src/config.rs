@@ -1,0 +1,163 @@
+//! The gateway's configuration: a TOML file (`conf/proxy.toml`) with flags that
+//! override it.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use topo::EtcdConfig;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Address clients connect to.
+    pub listen: String,
+    /// File keeping the last good routing (used when etcd is unreachable).
+    pub routing_cache: PathBuf,
+    /// Prometheus metrics endpoint; empty = off.
+    pub metrics_listen: String,
+    /// Version string announced to clients (prefixed with `5.5.5-` on the wire).
+    pub server_version: String,
+    pub etcd: EtcdConfig,
+    pub backend: BackendConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendConfig {
+    pub user: String,
+    pub password: String,
+    /// Most connections kept to one MariaDB instance (per database).
+    pub pool_max: usize,
+    /// Give up connecting to a set after this long.
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:6033".into(),
+            routing_cache: PathBuf::from("setwise-proxy-routing.json"),
+            metrics_listen: String::new(),
+            server_version: "10.11.19-MariaDB-Setwise".into(),
+            etcd: EtcdConfig::default(),
+            backend: BackendConfig::default(),
+        }
+    }
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        Self {
+            user: "setwise".into(),
+            password: "setwise".into(),
+            pool_max: 64,
+            connect_timeout_ms: 2000,
+        }
+    }
+}
+
+/// `setwise-proxy` — the Setwise gateway: speaks the MySQL protocol and routes each
+/// statement to the sets holding its rows.
+#[derive(Debug, Parser)]
+#[command(name = "setwise-proxy", version, about)]
+pub struct Args {
+    /// TOML config file (see conf/proxy.toml); flags override it.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:6033.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// etcd endpoints, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub etcd: Option<Vec<String>>,
+    /// Cluster name (keys under /setwise/<cluster>/).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Last-good routing file.
+    #[arg(long)]
+    pub routing_cache: Option<PathBuf>,
+    /// MariaDB user the gateway connects to sets as.
+    #[arg(long)]
+    pub backend_user: Option<String>,
+    #[arg(long)]
+    pub backend_password: Option<String>,
+    /// Prometheus metrics address (empty = off).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
+    /// Log level filter (overrides RUST_LOG), e.g. info, debug.
+    #[arg(long)]
+    pub log_level: Option<String>,
+}
+
+impl Args {
+    /// The config file (or defaults) with this command line's overrides applied.
+    pub fn load(&self) -> anyhow::Result<ProxyConfig> {
+        let mut cfg = match &self.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+            }
+            None => ProxyConfig::default(),
+        };
+        if let Some(v) = &self.listen {
+            cfg.listen = v.clone();
+        }
+        if let Some(v) = &self.etcd {
+            cfg.etcd.endpoints = v.clone();
+        }
+        if let Some(v) = &self.cluster {
+            cfg.etcd.cluster = v.clone();
+        }
+        if let Some(v) = &self.routing_cache {
+            cfg.routing_cache = v.clone();
+        }
+        if let Some(v) = &self.backend_user {
+            cfg.backend.user = v.clone();
+        }
+        if let Some(v) = &self.backend_password {
+            cfg.backend.password = v.clone();
+        }
+        if let Some(v) = &self.metrics_listen {
+            cfg.metrics_listen = v.clone();
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file() {
+        let dir = std::env::temp_dir().join(format!("swcfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("proxy.toml");
+        std::fs::write(
+            &p,
+            "listen = \"0.0.0.0:1\"\n[etcd]\nendpoints = [\"http://e:1\"]\ncluster = \"c\"\n[backend]\nuser = \"u\"\n",
+        )
+        .unwrap();
+        let args = Args::parse_from([
+            "x",
+            "--config",
+            p.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:2",
+        ]);
+        let cfg = args.load().unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:2");
+        assert_eq!(cfg.etcd.endpoints, vec!["http://e:1"]);
+        assert_eq!(cfg.backend.user, "u");
+        assert_eq!(cfg.backend.password, "setwise");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../../conf/proxy.toml");
+        let _: ProxyConfig = toml::from_str(text).unwrap();
+    }
+}

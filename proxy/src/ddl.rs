@@ -1,0 +1,458 @@
+//! Schema changes through the gateway: run on every set that holds the object,
+//! then recorded in topo (databases with their shard map, tables with their kind).
+//! The TDSQL `shardkey=` option is taken off the text before MariaDB sees it.
+//! (Dispatch through the scheduler with per-set task status is a later step.)
+
+use sqlparser::ast::{DataType, Statement};
+use topo::{DatabaseRecord, KeyType, ShardMap, TableKind, TableRecord, DEFAULT_SLOTS};
+
+use crate::error::ProxyError;
+use crate::exec::Answered;
+use crate::front::Responder;
+use crate::route::plan::is_system_schema;
+use crate::route::{Merge, Plan, Target};
+use crate::session::{fail, Session};
+use crate::sql::lexer::{ident_text, significant, Kind, Token};
+use crate::sql::parse_one;
+use crate::sql::shardkey::{self, ShardKeyOption};
+
+/// Dispatches CREATE / DROP / ALTER / TRUNCATE / RENAME.
+pub async fn run(
+    s: &mut Session,
+    sql: &str,
+    tokens: &[Token],
+    out: &mut Responder<'_>,
+) -> Answered {
+    let sig = significant(tokens);
+    let w = |i: usize| {
+        sig.get(i)
+            .map(|t| t.text(sql).to_ascii_uppercase())
+            .unwrap_or_default()
+    };
+    let r = match (w(0).as_str(), w(1).as_str()) {
+        ("CREATE", "DATABASE" | "SCHEMA") => create_database(s, sql, &sig, out).await,
+        ("DROP", "DATABASE" | "SCHEMA") => drop_database(s, sql, &sig, out).await,
+        ("CREATE", "TABLE") | ("CREATE", "OR") if w(1) == "TABLE" || w(3) == "TABLE" => {
+            create_table(s, sql, tokens, &sig, out).await
+        }
+        ("DROP", "TABLE") => drop_table(s, sql, &sig, out).await,
+        ("ALTER", _) if sig.iter().take(4).any(|t| t.is_word(sql, "TABLE")) => {
+            let at = sig
+                .iter()
+                .position(|t| t.is_word(sql, "TABLE"))
+                .unwrap_or(1);
+            if sig.iter().any(|t| t.is_word(sql, "RENAME")) {
+                Err(ProxyError::NotSupported(
+                    "ALTER TABLE ... RENAME through the gateway".into(),
+                ))
+            } else {
+                on_table_sets(s, sql, &sig, at + 1, out).await
+            }
+        }
+        ("TRUNCATE", _) => {
+            on_table_sets(s, sql, &sig, if w(1) == "TABLE" { 2 } else { 1 }, out).await
+        }
+        ("CREATE", "INDEX" | "UNIQUE" | "FULLTEXT" | "SPATIAL") | ("DROP", "INDEX") => {
+            match sig.iter().position(|t| t.is_word(sql, "ON")) {
+                Some(on) => on_table_sets(s, sql, &sig, on + 1, out).await,
+                None => Err(ProxyError::Syntax(
+                    "index statement without ON <table>".into(),
+                )),
+            }
+        }
+        ("CREATE", "TEMPORARY") => Err(ProxyError::NotSupported(
+            "temporary tables through the gateway".into(),
+        )),
+        (a, b) => Err(ProxyError::NotSupported(format!(
+            "{a} {b} through the gateway"
+        ))),
+    };
+    match r {
+        Ok(answered) => Ok(answered),
+        Err(ProxyError::ClientIo(e)) => Err(e),
+        Err(e) => fail(out, &e).await,
+    }
+}
+
+type DdlResult = Result<bool, ProxyError>;
+
+/// `[IF [NOT] EXISTS]` at `sig[i..]`: whether present, and the index after it.
+fn if_exists(sql: &str, sig: &[Token], i: usize) -> (bool, usize) {
+    if sig.get(i).is_some_and(|t| t.is_word(sql, "IF")) {
+        let n = if sig.get(i + 1).is_some_and(|t| t.is_word(sql, "NOT")) {
+            3
+        } else {
+            2
+        };
+        (true, i + n)
+    } else {
+        (false, i)
+    }
+}
+
+/// `[db.]name` at `sig[i..]`.
+fn name_at(sql: &str, sig: &[Token], i: usize) -> Option<(Option<String>, String, usize)> {
+    let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
+    let a = sig.get(i).filter(|t| is_name(t))?;
+    if sig.get(i + 1).is_some_and(|t| t.is_punct(sql, ".")) {
+        let b = sig.get(i + 2).filter(|t| is_name(t))?;
+        return Some((Some(ident_text(sql, a)), ident_text(sql, b), 3));
+    }
+    Some((None, ident_text(sql, a), 1))
+}
+
+fn topo_of(s: &Session) -> Result<topo::Topo, ProxyError> {
+    s.shared.topo.get().cloned().ok_or_else(|| {
+        ProxyError::NoRouting("etcd is unreachable: schema changes need etcd".into())
+    })
+}
+
+/// Re-reads routing after a topo change, so the session's next statement sees it.
+async fn refresh(s: &Session, t: &topo::Topo) -> Result<(), ProxyError> {
+    let snap = t
+        .snapshot()
+        .await
+        .map_err(|e| ProxyError::NoRouting(e.to_string()))?;
+    s.shared.routing.replace(snap);
+    Ok(())
+}
+
+fn topo_err(e: topo::TopoError) -> ProxyError {
+    ProxyError::Internal(format!("recording the schema change in etcd failed: {e}"))
+}
+
+/// Runs `sql` on `sets` (same text everywhere), answering like one server.
+async fn on_sets(
+    s: &Session,
+    sets: Vec<String>,
+    sql: &str,
+    db: Option<&str>,
+    out: &mut Responder<'_>,
+) -> Answered {
+    let snap = s.shared.routing.get();
+    let mut exec = s.exec(&snap);
+    exec.db = db;
+    let merge = if sets.len() > 1 {
+        Merge::Replicated
+    } else {
+        Merge::Single
+    };
+    exec.run(
+        &Plan {
+            target: Target::Sets(sets),
+            merge,
+        },
+        sql,
+        out,
+    )
+    .await
+}
+
+async fn create_database(
+    s: &mut Session,
+    sql: &str,
+    sig: &[Token],
+    out: &mut Responder<'_>,
+) -> DdlResult {
+    let (if_not, i) = if_exists(sql, sig, 2);
+    let (_, name, _) =
+        name_at(sql, sig, i).ok_or(ProxyError::Syntax("CREATE DATABASE needs a name".into()))?;
+    if is_system_schema(&name) || name == crate::session::HIDDEN_DB {
+        return Err(ProxyError::DatabaseExists(name));
+    }
+    let snap = s.shared.routing.get();
+    let rec = match snap.db(&name) {
+        Some(_) if !if_not => return Err(ProxyError::DatabaseExists(name)),
+        Some(r) => r.clone(),
+        None => {
+            let sets: Vec<String> = snap.sets.keys().cloned().collect();
+            if sets.is_empty() {
+                return Err(ProxyError::NoRouting("no set is registered".into()));
+            }
+            DatabaseRecord {
+                name: name.clone(),
+                home_set: sets[0].clone(),
+                shard_map: ShardMap::even(DEFAULT_SLOTS, &sets),
+            }
+        }
+    };
+    let t = topo_of(s)?;
+    if !on_sets(s, rec.sets(), sql, None, out).await? {
+        return Ok(false);
+    }
+    if snap.db(&name).is_none() {
+        t.put_db(&rec).await.map_err(topo_err)?;
+        refresh(s, &t).await?;
+    }
+    Ok(true)
+}
+
+async fn drop_database(
+    s: &mut Session,
+    sql: &str,
+    sig: &[Token],
+    out: &mut Responder<'_>,
+) -> DdlResult {
+    let (if_ex, i) = if_exists(sql, sig, 2);
+    let (_, name, _) =
+        name_at(sql, sig, i).ok_or(ProxyError::Syntax("DROP DATABASE needs a name".into()))?;
+    let snap = s.shared.routing.get();
+    let Some(rec) = snap.db(&name) else {
+        if if_ex {
+            let sets: Vec<String> = snap.sets.keys().cloned().collect();
+            return on_sets(s, sets, sql, None, out)
+                .await
+                .map_err(ProxyError::from);
+        }
+        return Err(ProxyError::Backend {
+            code: 1008,
+            state: "HY000".into(),
+            message: format!("Can't drop database '{name}'; database doesn't exist"),
+        });
+    };
+    let t = topo_of(s)?;
+    if !on_sets(s, rec.sets(), sql, None, out).await? {
+        return Ok(false);
+    }
+    t.delete_db(&name).await.map_err(topo_err)?;
+    refresh(s, &t).await?;
+    if s.db.as_deref() == Some(name.as_str()) {
+        s.db = None;
+    }
+    Ok(true)
+}
+
+/// How a shard-key column's values are normalised, from its declared type.
+fn key_type_of(dt: &DataType, collation: Option<&str>) -> Result<KeyType, String> {
+    let t = dt.to_string().to_ascii_uppercase();
+    let base = t.split(['(', ' ']).next().unwrap_or("");
+    if base.ends_with("INT") || base == "INTEGER" {
+        return Ok(KeyType::Integer);
+    }
+    if matches!(base, "BINARY" | "VARBINARY") || base.ends_with("BLOB") {
+        return Ok(KeyType::Binary);
+    }
+    if matches!(
+        base,
+        "CHAR" | "VARCHAR" | "CHARACTER" | "NCHAR" | "NVARCHAR"
+    ) || base.ends_with("TEXT")
+    {
+        let cs = collation.map(|c| c.to_ascii_lowercase());
+        return Ok(match cs {
+            Some(c) if c.ends_with("_bin") || c.ends_with("_cs") => KeyType::Binary,
+            _ => KeyType::Text,
+        });
+    }
+    Err(base.to_string())
+}
+
+async fn create_table(
+    s: &mut Session,
+    sql: &str,
+    tokens: &[Token],
+    sig: &[Token],
+    out: &mut Responder<'_>,
+) -> DdlResult {
+    let table_at = sig
+        .iter()
+        .position(|t| t.is_word(sql, "TABLE"))
+        .unwrap_or(1);
+    let (_, i) = if_exists(sql, sig, table_at + 1);
+    let (tdb, tname, _) =
+        name_at(sql, sig, i).ok_or(ProxyError::Syntax("CREATE TABLE needs a name".into()))?;
+    let db = tdb
+        .or_else(|| s.db.clone())
+        .ok_or(ProxyError::NoDatabaseSelected)?;
+    let snap = s.shared.routing.get();
+    if is_system_schema(&db) {
+        return Err(ProxyError::NotSupported(
+            "creating tables in system schemas".into(),
+        ));
+    }
+    let rec = snap
+        .db(&db)
+        .ok_or_else(|| ProxyError::UnknownDatabase(db.clone()))?
+        .clone();
+    let (text, option) = match shardkey::strip(sql, tokens) {
+        Some((t, o)) => (t, Some(o)),
+        None => (sql.to_string(), None),
+    };
+    // The option in the statement wins; else a rule the DBA declared; else single.
+    let declared = snap.table(&db, &tname).map(|t| t.kind.clone());
+    let kind = match option {
+        Some(ShardKeyOption::AllSet) => TableKind::Broadcast,
+        Some(ShardKeyOption::Key(k)) => TableKind::Sharded {
+            key: k,
+            key_type: KeyType::Integer,
+        },
+        None => declared.clone().unwrap_or(TableKind::Single),
+    };
+    let kind = match kind {
+        TableKind::Sharded { key, .. } => {
+            let stmt = parse_one(&text).map_err(|e| {
+                ProxyError::NotSupported(format!(
+                    "a sharded CREATE TABLE the gateway cannot parse ({e})"
+                ))
+            })?;
+            let Statement::CreateTable(ct) = stmt else {
+                return Err(ProxyError::Syntax("expected CREATE TABLE".into()));
+            };
+            let col = ct
+                .columns
+                .iter()
+                .find(|c| c.name.value.eq_ignore_ascii_case(&key))
+                .ok_or_else(|| ProxyError::Backend {
+                    code: 1072,
+                    state: "42000".into(),
+                    message: format!("Key column '{key}' doesn't exist in table"),
+                })?;
+            let collation = col.options.iter().find_map(|o| match &o.option {
+                sqlparser::ast::ColumnOption::Collation(n) => Some(n.to_string()),
+                _ => None,
+            });
+            let key_type = key_type_of(&col.data_type, collation.as_deref()).map_err(|t| {
+                ProxyError::NotSupported(format!(
+                    "a shard key of type {t} (use an integer or string column)"
+                ))
+            })?;
+            TableKind::Sharded {
+                key: col.name.value.clone(),
+                key_type,
+            }
+        }
+        k => k,
+    };
+    let sets = match &kind {
+        TableKind::Sharded { .. } => {
+            let mut v: Vec<String> = Vec::new();
+            for r in &rec.shard_map.ranges {
+                if !v.contains(&r.set) {
+                    v.push(r.set.clone());
+                }
+            }
+            v
+        }
+        TableKind::Broadcast => rec.sets(),
+        TableKind::Single => vec![rec.home_set.clone()],
+    };
+    let t = topo_of(s)?;
+    let session_db = s.db.clone();
+    if !on_sets(s, sets, &text, session_db.as_deref(), out).await? {
+        return Ok(false);
+    }
+    let record = TableRecord {
+        db: db.clone(),
+        name: tname,
+        kind,
+    };
+    if declared.as_ref() != Some(&record.kind) {
+        t.put_table(&record).await.map_err(topo_err)?;
+        refresh(s, &t).await?;
+    }
+    Ok(true)
+}
+
+/// Sets holding a table (all copies / shards / the home set).
+fn table_sets(
+    s: &Session,
+    db: Option<&str>,
+    table: &str,
+) -> Result<(String, Vec<String>), ProxyError> {
+    let db = db
+        .or(s.db.as_deref())
+        .ok_or(ProxyError::NoDatabaseSelected)?;
+    let snap = s.shared.routing.get();
+    let rec = snap
+        .db(db)
+        .ok_or_else(|| ProxyError::UnknownDatabase(db.into()))?;
+    let sets = match snap.table(db, table).map(|t| &t.kind) {
+        Some(TableKind::Sharded { .. }) | Some(TableKind::Broadcast) => rec.sets(),
+        _ => vec![rec.home_set.clone()],
+    };
+    Ok((db.to_string(), sets))
+}
+
+async fn drop_table(
+    s: &mut Session,
+    sql: &str,
+    sig: &[Token],
+    out: &mut Responder<'_>,
+) -> DdlResult {
+    let (if_ex, mut i) = if_exists(sql, sig, 2);
+    let mut names = Vec::new();
+    while let Some((db, name, used)) = name_at(sql, sig, i) {
+        let text = sql[sig[i].start..sig[i + used - 1].end].to_string();
+        names.push((db, name, text));
+        i += used;
+        if !sig.get(i).is_some_and(|t| t.is_punct(sql, ",")) {
+            break;
+        }
+        i += 1;
+    }
+    if names.is_empty() {
+        return Err(ProxyError::Syntax("DROP TABLE needs a table".into()));
+    }
+    let t = topo_of(s)?;
+    let session_db = s.db.clone();
+    let single = names.len() == 1;
+    for (n, (db, name, text)) in names.iter().enumerate() {
+        let (db, sets) = table_sets(s, db.as_deref(), name)?;
+        let stmt = if single {
+            sql.to_string()
+        } else {
+            format!("DROP TABLE {}{text}", if if_ex { "IF EXISTS " } else { "" })
+        };
+        let last = n + 1 == names.len();
+        // Only the last per-table drop answers the client.
+        if last {
+            if !on_sets(s, sets, &stmt, session_db.as_deref(), out).await? {
+                return Ok(false);
+            }
+        } else {
+            let snap = s.shared.routing.get();
+            let mut exec = s.exec(&snap);
+            exec.db = session_db.as_deref();
+            for set in sets {
+                use mysql_async::prelude::Queryable;
+                let mut c = exec.conn(&set).await?;
+                c.query_drop(&stmt)
+                    .await
+                    .map_err(|e| ProxyError::from_backend(&set, e))?;
+            }
+        }
+        t.delete_table(&db, name).await.map_err(topo_err)?;
+    }
+    refresh(s, &t).await?;
+    Ok(true)
+}
+
+/// ALTER TABLE / TRUNCATE / CREATE INDEX / DROP INDEX: the same text on every set
+/// holding the table named at `sig[at..]`.
+async fn on_table_sets(
+    s: &mut Session,
+    sql: &str,
+    sig: &[Token],
+    at: usize,
+    out: &mut Responder<'_>,
+) -> DdlResult {
+    let (db, name, _) =
+        name_at(sql, sig, at).ok_or(ProxyError::Syntax("expected a table name".into()))?;
+    let (_, sets) = table_sets(s, db.as_deref(), &name)?;
+    let session_db = s.db.clone();
+    Ok(on_sets(s, sets, sql, session_db.as_deref(), out).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_types() {
+        let int = DataType::BigInt(None);
+        assert_eq!(key_type_of(&int, None), Ok(KeyType::Integer));
+        let vc = DataType::Varchar(None);
+        assert_eq!(key_type_of(&vc, None), Ok(KeyType::Text));
+        assert_eq!(key_type_of(&vc, Some("utf8mb4_bin")), Ok(KeyType::Binary));
+        assert!(key_type_of(&DataType::Date, None).is_err());
+    }
+}

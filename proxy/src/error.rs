@@ -1,0 +1,128 @@
+//! Every error the gateway can send a client, and its MySQL code and SQLSTATE —
+//! mapped in this one place.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ProxyError {
+    #[error("Access denied for user '{user}'@'{host}' (using password: {})", if *.using_password { "YES" } else { "NO" })]
+    AccessDenied {
+        user: String,
+        host: String,
+        using_password: bool,
+    },
+    #[error("Unknown database '{0}'")]
+    UnknownDatabase(String),
+    #[error("No database selected")]
+    NoDatabaseSelected,
+    #[error("Can't create database '{0}'; database exists")]
+    DatabaseExists(String),
+    #[error("This version of Setwise doesn't yet support '{0}'")]
+    NotSupported(String),
+    #[error("You have an error in your SQL syntax; {0}")]
+    Syntax(String),
+    #[error("Invalid utf8mb4 character string in the query text")]
+    BadText,
+    #[error("Set '{set}' is unavailable: {detail} (retry later)")]
+    SetUnavailable { set: String, detail: String },
+    #[error("Lost connection to set '{set}' during the query: {detail}")]
+    BackendLost { set: String, detail: String },
+    /// An error MariaDB itself returned: passed through unchanged.
+    #[error("{message}")]
+    Backend {
+        code: u16,
+        state: String,
+        message: String,
+    },
+    #[error("Unknown command")]
+    UnknownCommand,
+    #[error("Routing is not available yet: {0}")]
+    NoRouting(String),
+    #[error("{0}")]
+    Internal(String),
+    /// The client's own connection broke while answering: nothing more can be sent.
+    #[error("client connection: {0}")]
+    ClientIo(#[from] std::io::Error),
+}
+
+impl ProxyError {
+    /// The MySQL error code.
+    pub fn code(&self) -> u16 {
+        match self {
+            Self::AccessDenied { .. } => 1045,
+            Self::UnknownDatabase(_) => 1049,
+            Self::NoDatabaseSelected => 1046,
+            Self::DatabaseExists(_) => 1007,
+            Self::NotSupported(_) => 1235,
+            Self::Syntax(_) => 1064,
+            Self::BadText => 1300,
+            // CR_CONN_HOST_ERROR / CR_SERVER_LOST: what clients treat as "connection
+            // trouble, retry".
+            Self::SetUnavailable { .. } | Self::NoRouting(_) => 2003,
+            Self::BackendLost { .. } => 2013,
+            Self::Backend { code, .. } => *code,
+            Self::UnknownCommand => 1047,
+            Self::Internal(_) | Self::ClientIo(_) => 1105,
+        }
+    }
+
+    /// The five-character SQLSTATE.
+    pub fn sqlstate(&self) -> &str {
+        match self {
+            Self::AccessDenied { .. } => "28000",
+            Self::UnknownDatabase(_) | Self::NotSupported(_) | Self::Syntax(_) => "42000",
+            Self::NoDatabaseSelected => "3D000",
+            Self::DatabaseExists(_) | Self::BadText | Self::Internal(_) | Self::ClientIo(_) => {
+                "HY000"
+            }
+            Self::SetUnavailable { .. } | Self::NoRouting(_) | Self::BackendLost { .. } => "08S01",
+            Self::UnknownCommand => "08S01",
+            Self::Backend { state, .. } => state,
+        }
+    }
+
+    /// Maps a backend (mysql_async) error on `set` to what the client sees.
+    pub fn from_backend(set: &str, e: mysql_async::Error) -> Self {
+        match e {
+            mysql_async::Error::Server(s) => Self::Backend {
+                code: s.code,
+                state: s.state,
+                message: s.message,
+            },
+            mysql_async::Error::Io(io) => Self::BackendLost {
+                set: set.into(),
+                detail: io.to_string(),
+            },
+            other => Self::BackendLost {
+                set: set.into(),
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+pub type Result<T, E = ProxyError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_messages() {
+        let e = ProxyError::AccessDenied {
+            user: "app".into(),
+            host: "127.0.0.1".into(),
+            using_password: true,
+        };
+        assert_eq!((e.code(), e.sqlstate()), (1045, "28000"));
+        assert_eq!(
+            e.to_string(),
+            "Access denied for user 'app'@'127.0.0.1' (using password: YES)"
+        );
+        let e = ProxyError::UnknownDatabase("x".into());
+        assert_eq!(
+            (e.code(), e.sqlstate(), e.to_string().as_str()),
+            (1049, "42000", "Unknown database 'x'")
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! Executing a [`Plan`] on the sets' primaries and writing the merged answer to the
+//! client. Rows stream: a scatter is written set after set, row by row, never
+//! collected.
+
+use std::io;
+
+use futures::future::join_all;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Value};
+use topo::ClusterSnapshot;
+
+use crate::backend::{Backends, PoolKey};
+use crate::error::ProxyError;
+use crate::front::{OkInfo, Responder};
+use crate::route::{Merge, Plan, Target};
+
+/// What one statement runs against.
+pub struct Exec<'a> {
+    pub backends: &'a Backends,
+    pub snap: &'a ClusterSnapshot,
+    pub db: Option<&'a str>,
+    pub found_rows: bool,
+}
+
+/// `Ok(true)`: answered; `Ok(false)`: an error was sent to the client;
+/// `Err`: the client connection broke.
+pub type Answered = io::Result<bool>;
+
+impl Exec<'_> {
+    /// A pooled connection to the primary of `set`.
+    pub async fn conn(&self, set: &str) -> Result<Conn, ProxyError> {
+        let node = self
+            .snap
+            .primary_of(set)
+            .ok_or_else(|| ProxyError::SetUnavailable {
+                set: set.into(),
+                detail: "it has no primary".into(),
+            })?;
+        let db = self.db.filter(|d| {
+            self.snap
+                .db(d)
+                .is_some_and(|r| r.sets().iter().any(|s| s == set))
+        });
+        let key = PoolKey {
+            host: node.host.clone(),
+            port: node.port,
+            db: db.map(str::to_string),
+            found_rows: self.found_rows,
+        };
+        self.backends.get(set, &key).await
+    }
+
+    pub async fn run(&self, plan: &Plan, sql: &str, out: &mut Responder<'_>) -> Answered {
+        match (&plan.target, plan.merge) {
+            (Target::Sets(sets), Merge::Single) => self.single(&sets[0], sql, out).await,
+            (Target::Sets(sets), Merge::Concat) => self.concat(sets, sql, out).await,
+            (Target::Sets(sets), merge) => {
+                let parts: Vec<(&str, &str)> = sets.iter().map(|s| (s.as_str(), sql)).collect();
+                self.writes(&parts, merge, out).await
+            }
+            (Target::PerSet(parts), merge) => {
+                let parts: Vec<(&str, &str)> = parts
+                    .iter()
+                    .map(|(s, q)| (s.as_str(), q.as_str()))
+                    .collect();
+                self.writes(&parts, merge, out).await
+            }
+        }
+    }
+
+    /// One set: every result of the statement passes through as MariaDB sent it.
+    pub async fn single(&self, set: &str, sql: &str, out: &mut Responder<'_>) -> Answered {
+        let mut conn = match self.conn(set).await {
+            Ok(c) => c,
+            Err(e) => return fail(out, &e).await,
+        };
+        let mut res = match conn.query_iter(sql).await {
+            Ok(r) => r,
+            Err(e) => return fail(out, &ProxyError::from_backend(set, e)).await,
+        };
+        let more_after = out_more(out);
+        loop {
+            let cols = res.columns().filter(|c| !c.is_empty());
+            if let Some(cols) = cols {
+                out.columns(&cols).await?;
+                loop {
+                    match res.next().await {
+                        Ok(Some(row)) => write_row(out, &row).await?,
+                        Ok(None) => break,
+                        Err(e) => return fail(out, &ProxyError::from_backend(set, e)).await,
+                    }
+                }
+                out.set_more_results(!res.is_empty() || more_after);
+                out.end_rows(res.warnings()).await?;
+            } else {
+                let ok = OkInfo {
+                    affected_rows: res.affected_rows(),
+                    last_insert_id: res.last_insert_id().unwrap_or(0),
+                    warnings: res.warnings(),
+                    info: res.info().into_owned(),
+                };
+                if let Err(e) = res.next().await {
+                    return fail(out, &ProxyError::from_backend(set, e)).await;
+                }
+                out.set_more_results(!res.is_empty() || more_after);
+                out.ok(&ok).await?;
+            }
+            if res.is_empty() {
+                break;
+            }
+        }
+        out.set_more_results(more_after);
+        Ok(true)
+    }
+
+    /// Several sets, rows concatenated; column definitions from the first set.
+    async fn concat(&self, sets: &[String], sql: &str, out: &mut Responder<'_>) -> Answered {
+        let mut warnings = 0u16;
+        let mut started = false;
+        for set in sets {
+            let mut conn = match self.conn(set).await {
+                Ok(c) => c,
+                Err(e) => return fail(out, &e).await,
+            };
+            let mut res = match conn.query_iter(sql).await {
+                Ok(r) => r,
+                Err(e) => return fail(out, &ProxyError::from_backend(set, e)).await,
+            };
+            if !started {
+                let cols = res.columns().unwrap_or_default();
+                out.columns(&cols).await?;
+                started = true;
+            }
+            loop {
+                match res.next().await {
+                    Ok(Some(row)) => write_row(out, &row).await?,
+                    Ok(None) => break,
+                    Err(e) => return fail(out, &ProxyError::from_backend(set, e)).await,
+                }
+            }
+            warnings = warnings.saturating_add(res.warnings());
+        }
+        out.end_rows(warnings).await?;
+        Ok(true)
+    }
+
+    /// Writes on several sets at once; their OKs merged.
+    async fn writes(
+        &self,
+        parts: &[(&str, &str)],
+        merge: Merge,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        let results = join_all(parts.iter().map(|(set, sql)| self.write_one(set, sql))).await;
+        let mut oks = Vec::with_capacity(results.len());
+        for r in results {
+            match r {
+                Ok(ok) => oks.push(ok),
+                Err(e) => return fail(out, &e).await,
+            }
+        }
+        let ok = match merge {
+            Merge::Replicated => oks.into_iter().next().unwrap_or_default(),
+            _ => sum_oks(oks),
+        };
+        out.ok(&ok).await?;
+        Ok(true)
+    }
+
+    async fn write_one(&self, set: &str, sql: &str) -> Result<OkInfo, ProxyError> {
+        let mut conn = self.conn(set).await?;
+        let res = conn
+            .query_iter(sql)
+            .await
+            .map_err(|e| ProxyError::from_backend(set, e))?;
+        let ok = OkInfo {
+            affected_rows: res.affected_rows(),
+            last_insert_id: res.last_insert_id().unwrap_or(0),
+            warnings: res.warnings(),
+            info: res.info().into_owned(),
+        };
+        res.drop_result()
+            .await
+            .map_err(|e| ProxyError::from_backend(set, e))?;
+        Ok(ok)
+    }
+}
+
+fn out_more(out: &Responder<'_>) -> bool {
+    out.more_results()
+}
+
+async fn fail(out: &mut Responder<'_>, e: &ProxyError) -> Answered {
+    out.error(e).await?;
+    Ok(false)
+}
+
+async fn write_row(out: &mut Responder<'_>, row: &mysql_async::Row) -> io::Result<()> {
+    let n = row.len();
+    out.text_row((0..n).map(|i| match row.as_ref(i) {
+        Some(Value::Bytes(b)) => Some(b.as_slice()),
+        Some(Value::NULL) | None => None,
+        // The text protocol only yields bytes and NULL.
+        Some(_) => None,
+    }))
+    .await
+}
+
+/// Sums OK packets of disjoint writes: affected rows, warnings, and the numbers in
+/// `info` ("Records: 3  Duplicates: 0  Warnings: 0", "Rows matched: 1  Changed: 1 ...").
+pub fn sum_oks(oks: Vec<OkInfo>) -> OkInfo {
+    let mut total = OkInfo::default();
+    let mut info_nums: Option<(Vec<String>, Vec<u64>)> = None;
+    for ok in oks {
+        total.affected_rows += ok.affected_rows;
+        total.warnings = total.warnings.saturating_add(ok.warnings);
+        if total.last_insert_id == 0 {
+            total.last_insert_id = ok.last_insert_id;
+        }
+        if let Some((labels, nums)) = parse_info(&ok.info) {
+            match &mut info_nums {
+                None => info_nums = Some((labels, nums)),
+                Some((l, n)) if *l == labels => {
+                    for (a, b) in n.iter_mut().zip(nums) {
+                        *a += b;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if let Some((labels, nums)) = info_nums {
+        total.info = labels
+            .iter()
+            .zip(nums)
+            .map(|(l, n)| format!("{l}: {n}"))
+            .collect::<Vec<_>>()
+            .join("  ");
+    }
+    total
+}
+
+fn parse_info(info: &str) -> Option<(Vec<String>, Vec<u64>)> {
+    let mut labels = Vec::new();
+    let mut nums = Vec::new();
+    for part in info.split("  ").filter(|p| !p.trim().is_empty()) {
+        let (l, n) = part.split_once(':')?;
+        labels.push(l.trim().to_string());
+        nums.push(n.trim().parse().ok()?);
+    }
+    (!labels.is_empty()).then_some((labels, nums))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_info() {
+        let a = OkInfo {
+            affected_rows: 2,
+            last_insert_id: 0,
+            warnings: 0,
+            info: "Records: 2  Duplicates: 0  Warnings: 0".into(),
+        };
+        let b = OkInfo {
+            affected_rows: 3,
+            last_insert_id: 7,
+            warnings: 1,
+            info: "Records: 3  Duplicates: 1  Warnings: 1".into(),
+        };
+        let s = sum_oks(vec![a, b]);
+        assert_eq!(s.affected_rows, 5);
+        assert_eq!(s.last_insert_id, 7);
+        assert_eq!(s.info, "Records: 5  Duplicates: 1  Warnings: 1");
+    }
+}

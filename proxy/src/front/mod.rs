@@ -1,0 +1,69 @@
+//! The front: the server side of the MySQL protocol, built on `mysql_common`.
+//!
+//! [`serve`] runs one client connection: handshake and authentication
+//! ([`handshake`]), then the command loop ([`conn`]). What each command *means* is
+//! the [`Handler`]'s business (the gateway's session); the front only speaks the
+//! protocol. Column definitions from MariaDB pass through byte for byte
+//! (`mysql_common::packets::Column` serialized as received).
+//!
+//! Why not opensrv-mysql: its latest release (0.7.0) has a use-after-free on
+//! pipelined commands, hard-coded column definitions, COM_CHANGE_USER accepted
+//! without authentication and status flags always 0 (docs/front.md). The
+//! [`Handler`] trait is the seam: a fixed opensrv-mysql could drive the same handler.
+
+pub mod conn;
+pub mod handshake;
+pub mod packet;
+pub mod responder;
+pub mod wire;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+use mysql_common::constants::StatusFlags;
+
+pub use conn::serve;
+pub use responder::Responder;
+pub use wire::OkInfo;
+
+use crate::error::ProxyError;
+
+/// What a client presented at connect (or COM_CHANGE_USER).
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: String,
+    /// The client's `mysql_native_password` answer to `salt`.
+    pub scramble: Vec<u8>,
+    pub salt: [u8; 20],
+    pub db: Option<String>,
+    pub peer: SocketAddr,
+    /// Collation id the client asked for.
+    pub collation: u8,
+    /// Client asked for CLIENT_FOUND_ROWS (affected rows = matched rows).
+    pub found_rows: bool,
+}
+
+/// The gateway side of a client connection: one per client, called by the front
+/// for each command in order.
+pub trait Handler: Send {
+    /// Checks credentials and the initial database.
+    fn authenticate(
+        &mut self,
+        cred: &Credentials,
+    ) -> impl Future<Output = Result<(), ProxyError>> + Send;
+    /// COM_QUERY: runs `sql` and writes its result(s).
+    fn query(
+        &mut self,
+        sql: &str,
+        out: &mut Responder<'_>,
+    ) -> impl Future<Output = io::Result<()>> + Send;
+    /// COM_INIT_DB.
+    fn init_db(&mut self, db: &str) -> impl Future<Output = Result<(), ProxyError>> + Send;
+    /// COM_RESET_CONNECTION: back to the state right after authentication.
+    fn reset(&mut self) -> impl Future<Output = Result<(), ProxyError>> + Send;
+    /// The server status flags for OK/EOF packets (autocommit, in transaction).
+    fn status(&self) -> StatusFlags;
+    /// The client closed the connection (COM_QUIT or end of stream).
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}

@@ -1,0 +1,102 @@
+//! [`Responder`]: how a handler writes a command's answer — OK, ERR, or a result
+//! set (column definitions, rows, EOF) — with the right status flags.
+
+use std::io;
+
+use mysql_common::constants::StatusFlags;
+use mysql_common::packets::Column;
+use mysql_common::proto::MySerialize;
+
+use super::packet::PacketIo;
+use super::wire::{self, OkInfo};
+use crate::error::ProxyError;
+
+pub struct Responder<'a> {
+    io: &'a mut PacketIo,
+    /// Status flags of the session at the time of writing.
+    pub status: StatusFlags,
+    /// Set while more results of a multi-statement follow.
+    more_results: bool,
+}
+
+impl<'a> Responder<'a> {
+    pub(crate) fn new(io: &'a mut PacketIo, status: StatusFlags) -> Self {
+        Self {
+            io,
+            status,
+            more_results: false,
+        }
+    }
+
+    /// Marks that another result follows the next OK/EOF (multi-statements).
+    pub fn set_more_results(&mut self, more: bool) {
+        self.more_results = more;
+    }
+
+    /// Whether the caller announced more results after this one.
+    pub fn more_results(&self) -> bool {
+        self.more_results
+    }
+
+    fn flags(&self) -> StatusFlags {
+        let mut s = self.status;
+        if self.more_results {
+            s |= StatusFlags::SERVER_MORE_RESULTS_EXISTS;
+        }
+        s
+    }
+
+    pub async fn ok(&mut self, ok: &OkInfo) -> io::Result<()> {
+        let st = self.flags();
+        self.io.write_with(|b| wire::ok_packet(b, ok, st)).await
+    }
+
+    pub async fn error(&mut self, e: &ProxyError) -> io::Result<()> {
+        let (code, state, msg) = (e.code(), e.sqlstate().to_string(), e.to_string());
+        self.io
+            .write_with(|b| wire::err_packet(b, code, &state, &msg))
+            .await
+    }
+
+    /// Starts a result set: the column count and the column definitions.
+    pub async fn columns(&mut self, cols: &[Column]) -> io::Result<()> {
+        self.io
+            .write_with(|b| wire::put_lenenc_int(b, cols.len() as u64))
+            .await?;
+        for c in cols {
+            self.io.write_with(|b| c.serialize(b)).await?;
+        }
+        let st = self.flags();
+        self.io.write_with(|b| wire::eof_packet(b, 0, st)).await
+    }
+
+    /// One text-protocol row: each value as a length-encoded string, NULL as 0xfb.
+    pub async fn text_row<'v, I>(&mut self, values: I) -> io::Result<()>
+    where
+        I: IntoIterator<Item = Option<&'v [u8]>>,
+    {
+        self.io
+            .write_with(|b| {
+                for v in values {
+                    match v {
+                        Some(v) => wire::put_lenenc_str(b, v),
+                        None => b.push(0xfb),
+                    }
+                }
+            })
+            .await
+    }
+
+    /// Ends a result set.
+    pub async fn end_rows(&mut self, warnings: u16) -> io::Result<()> {
+        let st = self.flags();
+        self.io
+            .write_with(|b| wire::eof_packet(b, warnings, st))
+            .await
+    }
+
+    /// Sends what is buffered (e.g. before a slow backend step).
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.io.flush().await
+    }
+}

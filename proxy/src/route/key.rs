@@ -1,0 +1,171 @@
+//! Shard-key values pinned by a `WHERE` clause: in its top-level `AND`
+//! conjunction, `key = literal`, `literal = key`, or `key IN (literal, ...)`.
+//! Anything else (OR, functions, ranges, placeholders) leaves the key unpinned and
+//! the statement goes to every set that may hold rows.
+
+use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value};
+
+/// How a reference to a column may be qualified to mean our table's key.
+pub struct KeyColumn<'a> {
+    pub key: &'a str,
+    /// Names the table answers to (its name and its alias).
+    pub qualifiers: Vec<&'a str>,
+    /// Whether an unqualified column name refers to this table (single-table
+    /// statements, or the key name is unique among the tables).
+    pub unqualified: bool,
+}
+
+impl KeyColumn<'_> {
+    fn is_key(&self, e: &Expr) -> bool {
+        match e {
+            Expr::Identifier(id) => self.unqualified && id.value.eq_ignore_ascii_case(self.key),
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let col = &parts[parts.len() - 1];
+                let qual = &parts[parts.len() - 2];
+                col.value.eq_ignore_ascii_case(self.key)
+                    && self.qualifiers.iter().any(|q| *q == qual.value)
+            }
+            Expr::Nested(inner) => self.is_key(inner),
+            _ => false,
+        }
+    }
+}
+
+/// The literal text of a constant usable as a shard-key value.
+pub fn literal_text(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Some(n.clone()),
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match expr.as_ref() {
+            Expr::Value(v) => match &v.value {
+                Value::Number(n, _) => Some(format!("-{n}")),
+                _ => None,
+            },
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => literal_text(expr),
+        Expr::Nested(inner) => literal_text(inner),
+        _ => None,
+    }
+}
+
+/// Values the key is pinned to, or `None` when the predicate does not pin it.
+pub fn pinned_values(selection: Option<&Expr>, col: &KeyColumn<'_>) -> Option<Vec<String>> {
+    let mut conjuncts = Vec::new();
+    flatten_and(selection?, &mut conjuncts);
+    for c in conjuncts {
+        match c {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } => {
+                if col.is_key(left) {
+                    if let Some(v) = literal_text(right) {
+                        return Some(vec![v]);
+                    }
+                }
+                if col.is_key(right) {
+                    if let Some(v) = literal_text(left) {
+                        return Some(vec![v]);
+                    }
+                }
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } if col.is_key(expr) => {
+                let vals: Option<Vec<String>> = list.iter().map(literal_text).collect();
+                if let Some(v) = vals {
+                    return Some(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn flatten_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            flatten_and(left, out);
+            flatten_and(right, out);
+        }
+        Expr::Nested(inner) => flatten_and(inner, out),
+        other => out.push(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlparser::ast::{SetExpr, Statement};
+    use sqlparser::dialect::MySqlDialect;
+    use sqlparser::parser::Parser;
+
+    fn where_of(sql: &str) -> Expr {
+        let stmt = Parser::parse_sql(&MySqlDialect {}, sql).unwrap().remove(0);
+        let Statement::Query(q) = stmt else { panic!() };
+        let SetExpr::Select(s) = *q.body else {
+            panic!()
+        };
+        s.selection.unwrap()
+    }
+
+    fn pins(sql: &str) -> Option<Vec<String>> {
+        let col = KeyColumn {
+            key: "user_id",
+            qualifiers: vec!["users", "u"],
+            unqualified: true,
+        };
+        pinned_values(Some(&where_of(sql)), &col)
+    }
+
+    #[test]
+    fn equality_and_in() {
+        assert_eq!(
+            pins("SELECT * FROM users WHERE user_id = 42"),
+            Some(vec!["42".into()])
+        );
+        assert_eq!(
+            pins("SELECT * FROM users WHERE '42' = USER_ID"),
+            Some(vec!["42".into()])
+        );
+        assert_eq!(
+            pins("SELECT * FROM users u WHERE a > 1 AND (u.user_id = -7)"),
+            Some(vec!["-7".into()])
+        );
+        assert_eq!(
+            pins("SELECT * FROM users WHERE user_id IN (1, '2', 3) AND x = 1"),
+            Some(vec!["1".into(), "2".into(), "3".into()])
+        );
+    }
+
+    #[test]
+    fn not_pinned() {
+        assert_eq!(
+            pins("SELECT * FROM users WHERE user_id = 1 OR user_id = 2"),
+            None
+        );
+        assert_eq!(pins("SELECT * FROM users WHERE user_id > 1"), None);
+        assert_eq!(pins("SELECT * FROM users WHERE user_id NOT IN (1)"), None);
+        assert_eq!(pins("SELECT * FROM users WHERE user_id = other_col"), None);
+        assert_eq!(pins("SELECT * FROM users WHERE x.user_id = 1"), None);
+        assert_eq!(pins("SELECT * FROM users WHERE user_id = ?"), None);
+    }
+}

@@ -1,0 +1,14 @@
+//! Routing: from a parsed statement and the cluster snapshot to the sets that must
+//! run it and how their answers combine.
+//!
+//! - [`analyze`] walks the AST: tables, aliases, subqueries, aggregates.
+//! - [`key`] finds shard-key values pinned by `WHERE` (`=` and `IN`).
+//! - [`insert`] splits a multi-row `INSERT` by set, at token boundaries.
+//! - [`plan`] decides: one set, several sets (and how to merge), or an error.
+
+pub mod analyze;
+pub mod insert;
+pub mod key;
+pub mod plan;
+
+pub use plan::{plan_statement, Merge, Plan, Target};

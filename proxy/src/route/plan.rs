@@ -1,0 +1,530 @@
+//! The planner: which sets run a statement and how their answers combine.
+//!
+//! Plans are data ([`Plan`]); executing them is `exec`'s job. What cannot be run
+//! correctly across sets is refused here with `ER_NOT_SUPPORTED_YET` naming the
+//! construct — never a wrong answer.
+
+use std::collections::BTreeMap;
+
+use sqlparser::ast::{Expr, GroupByExpr, SetExpr, Statement, TableObject};
+use topo::{ClusterSnapshot, KeyType, ShardMap, TableKind};
+
+use super::analyze::{analyze, split_name, TableRef};
+use super::insert::locate_rows;
+use super::key::{literal_text, pinned_values, KeyColumn};
+use crate::error::ProxyError;
+use crate::sql::lexer::Token;
+
+/// Where a statement runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The client's text on each of these sets.
+    Sets(Vec<String>),
+    /// A different text per set (a split multi-row INSERT).
+    PerSet(Vec<(String, String)>),
+}
+
+/// How the answers of several sets become one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// One set: its answer as is.
+    Single,
+    /// Rows of every set, one after another (no order, no aggregation).
+    Concat,
+    /// DML on disjoint rows: affected rows and info counters summed.
+    SumAffected,
+    /// The same write on every copy of a broadcast table: report one set's answer.
+    Replicated,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub target: Target,
+    pub merge: Merge,
+}
+
+/// System schemas every set has; statements on them go to any one set.
+pub fn is_system_schema(db: &str) -> bool {
+    ["information_schema", "mysql", "performance_schema", "sys"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(db))
+}
+
+/// Where one referenced table lives.
+enum Placement<'s> {
+    Anywhere,
+    Home(String),
+    Broadcast(Vec<String>),
+    Sharded {
+        map: &'s ShardMap,
+        key: &'s str,
+        key_type: KeyType,
+        tref: TableRef,
+    },
+}
+
+struct Ctx<'a> {
+    snap: &'a ClusterSnapshot,
+    db: Option<&'a str>,
+}
+
+impl<'a> Ctx<'a> {
+    fn place(&self, t: &TableRef) -> Result<Placement<'a>, ProxyError> {
+        let db = match t.db.as_deref().or(self.db) {
+            Some(d) => d,
+            None => return Err(ProxyError::NoDatabaseSelected),
+        };
+        if is_system_schema(db) {
+            return Ok(Placement::Anywhere);
+        }
+        let rec = self
+            .snap
+            .db(db)
+            .ok_or_else(|| ProxyError::UnknownDatabase(db.to_string()))?;
+        Ok(match self.snap.table(db, &t.name).map(|r| &r.kind) {
+            Some(TableKind::Sharded { key, key_type }) => Placement::Sharded {
+                map: &rec.shard_map,
+                key,
+                key_type: *key_type,
+                tref: t.clone(),
+            },
+            Some(TableKind::Broadcast) => Placement::Broadcast(rec.sets()),
+            Some(TableKind::Single) | None => Placement::Home(rec.home_set.clone()),
+        })
+    }
+
+    /// A set for statements that touch no table: the session database's home set,
+    /// else the first set of the cluster.
+    fn any_set(&self) -> Result<String, ProxyError> {
+        if let Some(rec) = self.db.and_then(|d| self.snap.db(d)) {
+            return Ok(rec.home_set.clone());
+        }
+        self.snap
+            .sets
+            .keys()
+            .next()
+            .cloned()
+            .ok_or_else(|| ProxyError::NoRouting("no set is registered".into()))
+    }
+}
+
+/// Sets owning the slots of `values` (in map order, deduplicated).
+fn sets_for_values(map: &ShardMap, key_type: KeyType, values: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        // A value that cannot be a key of this type matches no row: no set needed.
+        if let Some(slot) = topo::slot::slot_of(v.as_bytes(), key_type, map.slots) {
+            if let Some(s) = map.set_of_slot(slot) {
+                if !out.iter().any(|o| o == s) {
+                    out.push(s.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn all_sets(map: &ShardMap) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in &map.ranges {
+        if !out.contains(&r.set) {
+            out.push(r.set.clone());
+        }
+    }
+    out
+}
+
+/// The sets a statement reading or writing `tables` must run on.
+/// `write` means broadcast copies must all be changed.
+fn target_sets(
+    ctx: &Ctx<'_>,
+    tables: &[TableRef],
+    selection: Option<&Expr>,
+    write: bool,
+) -> Result<(Vec<String>, bool /* any broadcast-only */), ProxyError> {
+    let placements: Vec<Placement> = tables
+        .iter()
+        .map(|t| ctx.place(t))
+        .collect::<Result<_, _>>()?;
+    let single_table = tables.len() == 1;
+    let mut sharded_target: Option<Vec<String>> = None;
+    let mut sharded_count = 0;
+    for p in &placements {
+        if let Placement::Sharded {
+            map,
+            key,
+            key_type,
+            tref,
+        } = p
+        {
+            sharded_count += 1;
+            let mut qualifiers = vec![tref.name.as_str()];
+            if let Some(a) = &tref.alias {
+                qualifiers.push(a.as_str());
+            }
+            let col = KeyColumn {
+                key,
+                qualifiers,
+                unqualified: single_table,
+            };
+            let sets = match pinned_values(selection, &col) {
+                Some(vals) => sets_for_values(map, *key_type, &vals),
+                None => all_sets(map),
+            };
+            sharded_target = Some(match sharded_target {
+                None => sets,
+                Some(prev) if prev == sets && sets.len() == 1 => prev,
+                Some(_) => {
+                    return Err(ProxyError::NotSupported(
+                        "a statement joining sharded tables whose rows are not all on one set"
+                            .into(),
+                    ))
+                }
+            });
+        }
+    }
+    let _ = sharded_count;
+    let mut homes: Vec<&String> = Vec::new();
+    let mut broadcasts: Vec<&Vec<String>> = Vec::new();
+    for p in &placements {
+        match p {
+            Placement::Home(s) => homes.push(s),
+            Placement::Broadcast(sets) => broadcasts.push(sets),
+            _ => {}
+        }
+    }
+    if let Some(first) = homes.first() {
+        if homes.iter().any(|h| h != first) {
+            return Err(ProxyError::NotSupported(
+                "a statement on single tables that live on different sets".into(),
+            ));
+        }
+    }
+    let target: Vec<String> = match (sharded_target, homes.first()) {
+        (Some(t), None) => t,
+        (Some(t), Some(h)) => {
+            if t.len() == 1 && &t[0] == *h || t.is_empty() {
+                vec![(*h).clone()]
+            } else {
+                return Err(ProxyError::NotSupported(
+                    "a statement joining a single table with sharded rows on other sets".into(),
+                ));
+            }
+        }
+        (None, Some(h)) => vec![(*h).clone()],
+        (None, None) => match broadcasts.first() {
+            Some(sets) if write => (*sets).clone(),
+            Some(sets) => vec![sets[0].clone()],
+            None => vec![ctx.any_set()?],
+        },
+    };
+    for b in &broadcasts {
+        if target.iter().any(|s| !b.contains(s)) {
+            return Err(ProxyError::NotSupported(
+                "a statement using a broadcast table of a database on other sets".into(),
+            ));
+        }
+    }
+    let broadcast_only = placements
+        .iter()
+        .all(|p| matches!(p, Placement::Broadcast(_)))
+        && !placements.is_empty();
+    Ok((target, broadcast_only))
+}
+
+/// Plans one parsed statement. `sql` is its text, `tokens` its tokens.
+pub fn plan_statement(
+    snap: &ClusterSnapshot,
+    db: Option<&str>,
+    sql: &str,
+    tokens: &[Token],
+    stmt: &Statement,
+) -> Result<Plan, ProxyError> {
+    let ctx = Ctx { snap, db };
+    match stmt {
+        Statement::Query(q) => {
+            let a = analyze(stmt);
+            let selection = match q.body.as_ref() {
+                SetExpr::Select(s) => s.selection.as_ref(),
+                _ => None,
+            };
+            let (sets, _) = target_sets(&ctx, &a.tables, selection, false)?;
+            if sets.len() <= 1 {
+                return Ok(single(sets, &ctx)?);
+            }
+            // Several sets: only a plain row scan concatenates correctly (for now).
+            let SetExpr::Select(s) = q.body.as_ref() else {
+                return Err(ProxyError::NotSupported("UNION across sets".into()));
+            };
+            let construct = if q.order_by.is_some() {
+                Some("ORDER BY across sets")
+            } else if q.limit_clause.is_some() || q.fetch.is_some() {
+                Some("LIMIT across sets")
+            } else if s.distinct.is_some() {
+                Some("DISTINCT across sets")
+            } else if !matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty()) {
+                Some("GROUP BY across sets")
+            } else if s.having.is_some() {
+                Some("HAVING across sets")
+            } else if a.aggregates {
+                Some("aggregate functions across sets")
+            } else if a.queries > 1 {
+                Some("subqueries across sets")
+            } else {
+                None
+            };
+            if let Some(c) = construct {
+                return Err(ProxyError::NotSupported(c.into()));
+            }
+            Ok(Plan {
+                target: Target::Sets(sets),
+                merge: Merge::Concat,
+            })
+        }
+        Statement::Update(u) => {
+            let a = analyze(stmt);
+            check_key_not_assigned(
+                &ctx,
+                &a.tables,
+                u.assignments.iter().map(|x| x.target.to_string()),
+            )?;
+            write_plan(&ctx, &a.tables, u.selection.as_ref(), a.queries)
+        }
+        Statement::Delete(d) => {
+            let mut a = analyze(stmt);
+            // Tables in FROM/USING are visited as table factors; add DELETE's target list.
+            for n in &d.tables {
+                let (db, name) = split_name(n);
+                if !a
+                    .tables
+                    .iter()
+                    .any(|t| t.name == name || t.alias.as_deref() == Some(&name))
+                {
+                    a.tables.push(TableRef {
+                        db,
+                        name,
+                        alias: None,
+                    });
+                }
+            }
+            write_plan(&ctx, &a.tables, d.selection.as_ref(), a.queries)
+        }
+        Statement::Insert(ins) => plan_insert(&ctx, sql, tokens, stmt, ins),
+        _ => Err(ProxyError::NotSupported(format!(
+            "this statement through the gateway: {}",
+            first_words(sql)
+        ))),
+    }
+}
+
+fn single(sets: Vec<String>, ctx: &Ctx<'_>) -> Result<Plan, ProxyError> {
+    let sets = if sets.is_empty() {
+        vec![ctx.any_set()?]
+    } else {
+        sets
+    };
+    Ok(Plan {
+        target: Target::Sets(sets),
+        merge: Merge::Single,
+    })
+}
+
+fn write_plan(
+    ctx: &Ctx<'_>,
+    tables: &[TableRef],
+    selection: Option<&Expr>,
+    queries: usize,
+) -> Result<Plan, ProxyError> {
+    let (sets, broadcast_only) = target_sets(ctx, tables, selection, true)?;
+    if sets.len() <= 1 {
+        return single(sets, ctx);
+    }
+    if queries > 0 && tables.len() > 1 && !broadcast_only {
+        return Err(ProxyError::NotSupported(
+            "a multi-table or subquery write across sets".into(),
+        ));
+    }
+    Ok(Plan {
+        target: Target::Sets(sets),
+        merge: if broadcast_only {
+            Merge::Replicated
+        } else {
+            Merge::SumAffected
+        },
+    })
+}
+
+fn check_key_not_assigned(
+    ctx: &Ctx<'_>,
+    tables: &[TableRef],
+    targets: impl Iterator<Item = String>,
+) -> Result<(), ProxyError> {
+    let targets: Vec<String> = targets.collect();
+    for t in tables {
+        if let Ok(Placement::Sharded { key, .. }) = ctx.place(t) {
+            let hit = targets.iter().any(|a| {
+                let col = a.rsplit('.').next().unwrap_or(a).trim_matches('`');
+                col.eq_ignore_ascii_case(key)
+            });
+            if hit {
+                return Err(ProxyError::NotSupported(format!(
+                    "changing the shard key `{key}` of table `{}` (delete the row and insert it again)",
+                    t.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plan_insert(
+    ctx: &Ctx<'_>,
+    sql: &str,
+    tokens: &[Token],
+    stmt: &Statement,
+    ins: &sqlparser::ast::Insert,
+) -> Result<Plan, ProxyError> {
+    let TableObject::TableName(name) = &ins.table else {
+        return Err(ProxyError::NotSupported(
+            "INSERT INTO a table function".into(),
+        ));
+    };
+    let (tdb, tname) = split_name(name);
+    let target = TableRef {
+        db: tdb,
+        name: tname.clone(),
+        alias: None,
+    };
+    let mut tables = vec![target.clone()];
+    tables.extend(analyze(stmt).tables);
+    let placement = ctx.place(&target)?;
+    let Placement::Sharded {
+        map, key, key_type, ..
+    } = placement
+    else {
+        // Single or broadcast target: its sets, and every table read must agree.
+        let (sets, _) = target_sets(ctx, &tables, None, true)?;
+        let merge = if sets.len() > 1 {
+            Merge::Replicated
+        } else {
+            Merge::Single
+        };
+        return Ok(Plan {
+            target: Target::Sets(sets),
+            merge,
+        });
+    };
+    if let Some(sqlparser::ast::OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
+        check_key_not_assigned(
+            ctx,
+            &[target.clone()],
+            assignments.iter().map(|a| a.target.to_string()),
+        )?;
+    }
+    // INSERT ... SET col = value
+    if !ins.assignments.is_empty() {
+        let v = ins
+            .assignments
+            .iter()
+            .find(|a| {
+                a.target
+                    .to_string()
+                    .trim_matches('`')
+                    .eq_ignore_ascii_case(key)
+            })
+            .map(|a| &a.value);
+        let sets = key_sets(map, key_type, key, &tname, v)?;
+        return Ok(Plan {
+            target: Target::Sets(sets),
+            merge: Merge::Single,
+        });
+    }
+    let Some(src) = &ins.source else {
+        return Err(missing_key(key, &tname));
+    };
+    let SetExpr::Values(values) = src.body.as_ref() else {
+        return Err(ProxyError::NotSupported(format!(
+            "INSERT ... SELECT into sharded table `{tname}`"
+        )));
+    };
+    if tables.len() > 1 {
+        return Err(ProxyError::NotSupported(format!(
+            "subqueries in an INSERT into sharded table `{tname}`"
+        )));
+    }
+    let cols: Vec<String> = ins
+        .columns
+        .iter()
+        .map(|c| c.to_string().trim_matches('`').to_string())
+        .collect();
+    if cols.is_empty() {
+        return Err(ProxyError::NotSupported(format!(
+            "INSERT into sharded table `{tname}` without a column list (name the columns, including the shard key `{key}`)"
+        )));
+    }
+    let Some(ki) = cols.iter().position(|c| c.eq_ignore_ascii_case(key)) else {
+        return Err(missing_key(key, &tname));
+    };
+    let mut by_set: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, row) in values.rows.iter().enumerate() {
+        let sets = key_sets(map, key_type, key, &tname, row.get(ki))?;
+        by_set.entry(sets[0].clone()).or_default().push(i);
+    }
+    if by_set.len() == 1 {
+        let set = by_set.into_keys().next().expect("one");
+        return Ok(Plan {
+            target: Target::Sets(vec![set]),
+            merge: Merge::Single,
+        });
+    }
+    let rows = locate_rows(sql, tokens)
+        .filter(|r| r.rows.len() == values.rows.len())
+        .ok_or_else(|| {
+            ProxyError::NotSupported("this form of multi-row INSERT across sets".into())
+        })?;
+    let parts = by_set
+        .into_iter()
+        .map(|(set, idx)| (set, rows.with_rows(sql, &idx)))
+        .collect();
+    Ok(Plan {
+        target: Target::PerSet(parts),
+        merge: Merge::SumAffected,
+    })
+}
+
+fn missing_key(key: &str, table: &str) -> ProxyError {
+    ProxyError::NotSupported(format!(
+        "INSERT into sharded table `{table}` without a value for its shard key `{key}`"
+    ))
+}
+
+/// The one set a written key value belongs to.
+fn key_sets(
+    map: &ShardMap,
+    key_type: KeyType,
+    key: &str,
+    table: &str,
+    v: Option<&Expr>,
+) -> Result<Vec<String>, ProxyError> {
+    let v = v.ok_or_else(|| missing_key(key, table))?;
+    let text = literal_text(v).ok_or_else(|| {
+        ProxyError::NotSupported(format!(
+            "a shard key value for `{table}`.`{key}` that is not a literal ({v})"
+        ))
+    })?;
+    let sets = sets_for_values(map, key_type, std::slice::from_ref(&text));
+    if sets.is_empty() {
+        return Err(ProxyError::Backend {
+            code: 1366,
+            state: "22007".into(),
+            message: format!(
+                "Incorrect integer value: '{text}' for column `{key}` (shard key of `{table}`)"
+            ),
+        });
+    }
+    Ok(sets)
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,147 @@
+//! The gateway's copy of the cluster's routing: loaded from etcd, kept current by a
+//! watch, and saved to a local file after every change so the gateway keeps
+//! serving — and can start — while etcd is unreachable.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use topo::{ClusterSnapshot, EtcdConfig, Topo};
+use tracing::{info, warn};
+
+/// Shared, swappable routing snapshot.
+#[derive(Clone)]
+pub struct Routing {
+    current: Arc<RwLock<Arc<ClusterSnapshot>>>,
+    /// Whether any snapshot (from etcd or the file) has been loaded.
+    loaded: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Routing {
+    pub fn empty() -> Self {
+        Self {
+            current: Arc::new(RwLock::new(Arc::new(ClusterSnapshot::default()))),
+            loaded: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    /// A routing fixed to `snap` (tests).
+    pub fn fixed(snap: ClusterSnapshot) -> Self {
+        let r = Self::empty();
+        r.replace(snap);
+        r
+    }
+
+    /// The current snapshot (cheap: an `Arc` clone).
+    pub fn get(&self) -> Arc<ClusterSnapshot> {
+        self.current.read().expect("routing lock").clone()
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub fn replace(&self, snap: ClusterSnapshot) {
+        *self.current.write().expect("routing lock") = Arc::new(snap);
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Loads routing (etcd first, else the cache file) and keeps following etcd in
+    /// the background. Returns the topo client once etcd answered (for DDL writes).
+    pub async fn start(
+        etcd: EtcdConfig,
+        cache: PathBuf,
+    ) -> (Self, Arc<tokio::sync::OnceCell<Topo>>) {
+        let routing = Self::empty();
+        let topo_cell = Arc::new(tokio::sync::OnceCell::new());
+        match Topo::connect(&etcd).await {
+            Ok(t) => match t.snapshot().await {
+                Ok(s) => {
+                    info!(revision = s.revision, "routing loaded from etcd");
+                    save(&cache, &s);
+                    routing.replace(s);
+                }
+                Err(e) => warn!("cannot read routing from etcd: {e}"),
+            },
+            Err(e) => warn!("{e}"),
+        }
+        if !routing.is_loaded() {
+            match ClusterSnapshot::load(&cache) {
+                Ok(s) => {
+                    warn!(file = %cache.display(), revision = s.revision, "etcd unreachable: serving from the last good routing file");
+                    routing.replace(s);
+                }
+                Err(e) => {
+                    warn!(file = %cache.display(), "no routing file either ({e}); waiting for etcd")
+                }
+            }
+        }
+        tokio::spawn(follow(routing.clone(), etcd, cache, topo_cell.clone()));
+        (routing, topo_cell)
+    }
+}
+
+fn save(cache: &std::path::Path, s: &ClusterSnapshot) {
+    if let Err(e) = s.save(cache) {
+        warn!(file = %cache.display(), "cannot write routing file: {e}");
+    }
+}
+
+/// Follows etcd forever: snapshot, then watch from the next revision; on any
+/// routing change re-read the snapshot. Reconnects with a bounded back-off.
+async fn follow(
+    routing: Routing,
+    etcd: EtcdConfig,
+    cache: PathBuf,
+    topo_cell: Arc<tokio::sync::OnceCell<Topo>>,
+) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match follow_once(&routing, &etcd, &cache, &topo_cell).await {
+            Ok(()) => backoff = Duration::from_millis(200),
+            Err(e) => {
+                warn!("routing watch: {e}; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn follow_once(
+    routing: &Routing,
+    etcd: &EtcdConfig,
+    cache: &std::path::Path,
+    topo_cell: &tokio::sync::OnceCell<Topo>,
+) -> topo::Result<()> {
+    let topo = Topo::connect(etcd).await?;
+    let _ = topo_cell.set(topo.clone());
+    let snap = topo.snapshot().await?;
+    let mut rev = snap.revision;
+    if snap != *routing.get() {
+        save(cache, &snap);
+        routing.replace(snap);
+    }
+    let mut stream = topo.watch_cluster(rev + 1).await?;
+    while let Some(resp) = stream.message().await? {
+        if resp.canceled() {
+            return Ok(());
+        }
+        let changed = resp.events().iter().any(|ev| {
+            ev.kv()
+                .and_then(|kv| kv.key_str().ok())
+                .is_some_and(|k| topo.is_routing_key(k))
+        });
+        if changed {
+            let snap = topo.snapshot().await?;
+            if snap.revision > rev {
+                rev = snap.revision;
+                info!(revision = rev, "routing changed");
+                save(cache, &snap);
+                routing.replace(snap);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! The listener: accepts clients and runs a session for each.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::backend::Backends;
+use crate::config::ProxyConfig;
+use crate::routing::Routing;
+use crate::session::{Session, Shared};
+
+/// Starts routing, binds the listener and serves clients forever.
+pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
+    let (routing, topo) = Routing::start(cfg.etcd.clone(), cfg.routing_cache.clone()).await;
+    let shared = Arc::new(Shared {
+        backends: Backends::new(cfg.backend.clone()),
+        cfg,
+        routing,
+        topo,
+    });
+    info!(listen = %shared.cfg.listen, "setwise-proxy ready");
+    serve(listener, shared).await
+}
+
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result<()> {
+    let next_id = AtomicU32::new(1);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                warn!("accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let version = shared.cfg.server_version.clone();
+            let session = Session::new(shared);
+            if let Err(e) = crate::front::serve(stream, session, id, &version).await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        });
+    }
+}

@@ -1,0 +1,215 @@
+//! `SHOW` and `DESCRIBE`: sent to the set that holds what they describe, with the
+//! gateway's view laid over (logical databases only, `shardkey=` shown back).
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Value;
+
+use crate::error::ProxyError;
+use crate::exec::{Answered, Exec};
+use crate::front::Responder;
+use crate::route::plan::is_system_schema;
+use crate::route::{Merge, Plan, Target};
+use crate::session::{fail, HIDDEN_DB};
+use crate::sql::lexer::{ident_text, Kind, Token};
+use topo::TableKind;
+
+/// Runs `sql` on `set` and returns its columns and rows (small results only).
+async fn fetch(
+    exec: &Exec<'_>,
+    set: &str,
+    sql: &str,
+) -> Result<
+    (
+        std::sync::Arc<[mysql_async::Column]>,
+        Vec<Vec<Option<Vec<u8>>>>,
+    ),
+    ProxyError,
+> {
+    let mut conn = exec.conn(set).await?;
+    let mut res = conn
+        .query_iter(sql)
+        .await
+        .map_err(|e| ProxyError::from_backend(set, e))?;
+    let cols = res.columns().unwrap_or_default();
+    let mut rows = Vec::new();
+    while let Some(r) = res
+        .next()
+        .await
+        .map_err(|e| ProxyError::from_backend(set, e))?
+    {
+        rows.push(
+            (0..r.len())
+                .map(|i| match r.as_ref(i) {
+                    Some(Value::Bytes(b)) => Some(b.clone()),
+                    _ => None,
+                })
+                .collect(),
+        );
+    }
+    Ok((cols, rows))
+}
+
+async fn write_rows(
+    out: &mut Responder<'_>,
+    cols: &[mysql_async::Column],
+    rows: &[Vec<Option<Vec<u8>>>],
+) -> Answered {
+    out.columns(cols).await?;
+    for r in rows {
+        out.text_row(r.iter().map(|v| v.as_deref())).await?;
+    }
+    out.end_rows(0).await?;
+    Ok(true)
+}
+
+fn any_set(exec: &Exec<'_>) -> Result<String, ProxyError> {
+    if let Some(rec) = exec.db.and_then(|d| exec.snap.db(d)) {
+        return Ok(rec.home_set.clone());
+    }
+    exec.snap
+        .sets
+        .keys()
+        .next()
+        .cloned()
+        .ok_or_else(|| ProxyError::NoRouting("no set is registered".into()))
+}
+
+/// `SHOW DATABASES`: the logical databases and the system schemas.
+pub async fn databases(exec: &Exec<'_>, out: &mut Responder<'_>) -> Answered {
+    let set = match any_set(exec) {
+        Ok(s) => s,
+        Err(e) => return fail(out, &e).await,
+    };
+    let (cols, rows) = match fetch(exec, &set, "SHOW DATABASES").await {
+        Ok(r) => r,
+        Err(e) => return fail(out, &e).await,
+    };
+    let mut names: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.first().cloned().flatten())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .filter(|n| is_system_schema(n))
+        .collect();
+    names.extend(exec.snap.dbs.keys().filter(|d| *d != HIDDEN_DB).cloned());
+    names.sort();
+    names.dedup();
+    let rows: Vec<Vec<Option<Vec<u8>>>> = names
+        .into_iter()
+        .map(|n| vec![Some(n.into_bytes())])
+        .collect();
+    write_rows(out, &cols, &rows).await
+}
+
+/// A `[db.]name` at `sig[i..]`: (db, name, tokens used).
+fn name_at(sql: &str, sig: &[Token], i: usize) -> Option<(Option<String>, String, usize)> {
+    let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
+    let a = sig.get(i).filter(|t| is_name(t))?;
+    if sig.get(i + 1).is_some_and(|t| t.is_punct(sql, ".")) {
+        let b = sig.get(i + 2).filter(|t| is_name(t))?;
+        return Some((Some(ident_text(sql, a)), ident_text(sql, b), 3));
+    }
+    Some((None, ident_text(sql, a), 1))
+}
+
+/// The set that holds a table's definition (every kind has one on this set).
+pub fn set_of_table(exec: &Exec<'_>, db: Option<&str>, table: &str) -> Result<String, ProxyError> {
+    let db = db.or(exec.db).ok_or(ProxyError::NoDatabaseSelected)?;
+    if is_system_schema(db) {
+        return any_set(exec);
+    }
+    let rec = exec
+        .snap
+        .db(db)
+        .ok_or_else(|| ProxyError::UnknownDatabase(db.into()))?;
+    Ok(match exec.snap.table(db, table).map(|t| &t.kind) {
+        Some(TableKind::Sharded { .. }) => rec.shard_map.ranges[0].set.clone(),
+        Some(TableKind::Broadcast) => rec.sets()[0].clone(),
+        _ => rec.home_set.clone(),
+    })
+}
+
+/// Other `SHOW`s and `DESCRIBE`: to the set holding the table they name.
+pub async fn forward(
+    exec: &Exec<'_>,
+    sql: &str,
+    sig: &[Token],
+    out: &mut Responder<'_>,
+) -> Answered {
+    let w = |i: usize| {
+        sig.get(i)
+            .map(|t| t.text(sql).to_ascii_uppercase())
+            .unwrap_or_default()
+    };
+    let mut i = 1;
+    if w(i) == "FULL" || w(i) == "EXTENDED" {
+        i += 1;
+    }
+    let first = w(0);
+    let target: Result<(String, Option<(Option<String>, String)>), ProxyError> = (|| {
+        if first == "DESCRIBE" || first == "DESC" {
+            let (db, t, _) =
+                name_at(sql, sig, 1).ok_or(ProxyError::Syntax("DESCRIBE needs a table".into()))?;
+            return Ok((set_of_table(exec, db.as_deref(), &t)?, None));
+        }
+        match w(i).as_str() {
+            "TABLES" => {
+                let db = if matches!(w(i + 1).as_str(), "FROM" | "IN") {
+                    name_at(sql, sig, i + 2).map(|(_, n, _)| n)
+                } else {
+                    exec.db.map(str::to_string)
+                };
+                let db = db.ok_or(ProxyError::NoDatabaseSelected)?;
+                if is_system_schema(&db) {
+                    return Ok((any_set(exec)?, None));
+                }
+                let rec = exec
+                    .snap
+                    .db(&db)
+                    .ok_or_else(|| ProxyError::UnknownDatabase(db.clone()))?;
+                Ok((rec.home_set.clone(), None))
+            }
+            "CREATE" if w(i + 1) == "TABLE" => {
+                let (db, t, _) = name_at(sql, sig, i + 2)
+                    .ok_or(ProxyError::Syntax("SHOW CREATE TABLE needs a table".into()))?;
+                Ok((set_of_table(exec, db.as_deref(), &t)?, Some((db, t))))
+            }
+            "COLUMNS" | "FIELDS" | "INDEX" | "INDEXES" | "KEYS"
+                if matches!(w(i + 1).as_str(), "FROM" | "IN") =>
+            {
+                let (mut db, t, used) = name_at(sql, sig, i + 2)
+                    .ok_or(ProxyError::Syntax("SHOW needs a table".into()))?;
+                if matches!(w(i + 2 + used).as_str(), "FROM" | "IN") {
+                    db = name_at(sql, sig, i + 3 + used).map(|(_, n, _)| n);
+                }
+                Ok((set_of_table(exec, db.as_deref(), &t)?, None))
+            }
+            _ => Ok((any_set(exec)?, None)),
+        }
+    })();
+    let (set, create_of) = match target {
+        Ok(t) => t,
+        Err(e) => return fail(out, &e).await,
+    };
+    let Some((db, table)) = create_of else {
+        let plan = Plan {
+            target: Target::Sets(vec![set]),
+            merge: Merge::Single,
+        };
+        return exec.run(&plan, sql, out).await;
+    };
+    // SHOW CREATE TABLE: show the shardkey option back.
+    let (cols, mut rows) = match fetch(exec, &set, sql).await {
+        Ok(r) => r,
+        Err(e) => return fail(out, &e).await,
+    };
+    let db = db.as_deref().or(exec.db).unwrap_or_default();
+    let opt = match exec.snap.table(db, &table).map(|t| &t.kind) {
+        Some(TableKind::Sharded { key, .. }) => Some(format!(" shardkey={key}")),
+        Some(TableKind::Broadcast) => Some(" shardkey=noshardkey_allset".to_string()),
+        _ => None,
+    };
+    if let (Some(opt), Some(Some(text))) = (opt, rows.get_mut(0).and_then(|r| r.get_mut(1))) {
+        text.extend_from_slice(opt.as_bytes());
+    }
+    write_rows(out, &cols, &rows).await
+}

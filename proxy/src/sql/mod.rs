@@ -1,0 +1,19 @@
+//! SQL text handling that does not need a full parse: the lexer, the TDSQL
+//! `shardkey=` table option, and sqlparser's entry point.
+
+pub mod lexer;
+pub mod shardkey;
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
+
+/// Parses one statement with sqlparser's MySQL dialect.
+pub fn parse_one(sql: &str) -> Result<Statement, String> {
+    let mut v = Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| e.to_string())?;
+    match v.len() {
+        1 => Ok(v.remove(0)),
+        0 => Err("empty statement".into()),
+        _ => Err("several statements".into()),
+    }
+}
