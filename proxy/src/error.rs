@@ -56,10 +56,10 @@ impl ProxyError {
             Self::NotSupported(_) => 1235,
             Self::Syntax(_) => 1064,
             Self::BadText => 1300,
-            // CR_CONN_HOST_ERROR / CR_SERVER_LOST: what clients treat as "connection
-            // trouble, retry".
-            Self::SetUnavailable { .. } | Self::NoRouting(_) => 2003,
-            Self::BackendLost { .. } => 2013,
+            // ER_UNKNOWN_ERROR with SQLSTATE class 08 (connection exception), which
+            // drivers classify as transient. Client-side codes (2003, 2013) must not be
+            // sent by a server: libmariadb reports them as a malformed packet.
+            Self::SetUnavailable { .. } | Self::NoRouting(_) | Self::BackendLost { .. } => 1105,
             Self::Backend { code, .. } => *code,
             Self::UnknownCommand => 1047,
             Self::Internal(_) | Self::ClientIo(_) => 1105,
@@ -89,7 +89,7 @@ impl ProxyError {
                 state: s.state,
                 message: s.message,
             },
-            mysql_async::Error::Io(io) => Self::BackendLost {
+            mysql_async::Error::Io(mysql_async::IoError::Io(io)) => Self::BackendLost {
                 set: set.into(),
                 detail: io.to_string(),
             },

@@ -69,10 +69,16 @@ impl Backends {
                 state: s.state,
                 message: s.message,
             }),
-            Ok(Err(e)) => Err(ProxyError::SetUnavailable {
-                set: set.into(),
-                detail: format!("cannot connect to {}:{}: {e}", key.host, key.port),
-            }),
+            Ok(Err(e)) => {
+                let e = match e {
+                    mysql_async::Error::Io(mysql_async::IoError::Io(io)) => io.to_string(),
+                    other => other.to_string(),
+                };
+                Err(ProxyError::SetUnavailable {
+                    set: set.into(),
+                    detail: format!("cannot connect to {}:{}: {e}", key.host, key.port),
+                })
+            }
             Err(_) => Err(ProxyError::SetUnavailable {
                 set: set.into(),
                 detail: format!(

@@ -63,12 +63,15 @@ pub async fn handshake<H: Handler>(
     peer: SocketAddr,
 ) -> io::Result<Option<Established>> {
     let salt = new_salt();
+    // Part 2 of the salt goes out NUL-terminated (13 bytes), as MariaDB sends it.
+    let mut salt_2 = salt[8..].to_vec();
+    salt_2.push(0);
     let greeting = HandshakePacket::new(
         10,
         format!("5.5.5-{server_version}").into_bytes(),
         conn_id,
         salt[..8].try_into().expect("8 bytes"),
-        Some(&salt[8..]),
+        Some(salt_2),
         server_capabilities(),
         DEFAULT_COLLATION,
         StatusFlags::SERVER_STATUS_AUTOCOMMIT,

@@ -55,8 +55,9 @@ pub fn ok_packet(buf: &mut Vec<u8>, ok: &OkInfo, status: StatusFlags) {
     put_lenenc_int(buf, ok.last_insert_id);
     buf.extend_from_slice(&status.bits().to_le_bytes());
     buf.extend_from_slice(&ok.warnings.to_le_bytes());
+    // MariaDB and MySQL servers send the info length-encoded (libmariadb reads it so).
     if !ok.info.is_empty() {
-        buf.extend_from_slice(ok.info.as_bytes());
+        put_lenenc_str(buf, ok.info.as_bytes());
     }
 }
 
