@@ -1,1 +1,73 @@
-//! placeholder
+//! `setwise-tests` — the integration-test harness.
+//!
+//! Every test starts what it needs on free loopback ports inside its own temporary
+//! directory, and everything is torn down when the handles drop (also on panic):
+//!
+//! * [`etcd::Etcd`] — one etcd server;
+//! * [`mariadb::MariaDb`] — one `mariadbd` copied from a per-machine template datadir;
+//! * [`set::MariaSet`] — a set: a primary and GTID replicas with semi-sync;
+//! * [`cluster::Cluster`] — etcd + sets + topology registered in etcd + optionally the
+//!   gateway (`setwise-proxy`), with helpers to run the other Setwise programs.
+//!
+//! Waits are bounded polls ([`wait_until`], [`retry`]), never fixed sleeps.
+//! Set `SETWISE_KEEP_TMP=1` to keep the temporary directories (data and logs);
+//! `SETWISE_BIN_DIR` says where the Setwise binaries are (see [`bins`]).
+
+pub mod bins;
+pub mod cluster;
+pub mod etcd;
+pub mod mariadb;
+pub mod port;
+pub mod process;
+pub mod set;
+pub mod sql;
+pub mod workdir;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+pub use cluster::{Cluster, ClusterBuilder};
+pub use etcd::Etcd;
+pub use mariadb::MariaDb;
+pub use set::MariaSet;
+
+/// How often the wait helpers poll.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// Calls `f` every [`POLL`] until it returns `Ok`, or fails with the last error once
+/// `timeout` has passed. `what` names the wait in the error message.
+pub async fn retry<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let start = Instant::now();
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if start.elapsed() >= timeout => {
+                return Err(e.context(format!("timed out after {timeout:?} waiting for {what}")));
+            }
+            Err(_) => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
+/// Polls `f` until it returns `Ok(true)`, bounded by `timeout`; errors count as "not yet".
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut f: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<bool>>,
+{
+    retry(what, timeout, || {
+        let fut = f();
+        async move {
+            if fut.await? {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("condition not met"))
+            }
+        }
+    })
+    .await
+}

@@ -1,0 +1,467 @@
+//! A whole Setwise cluster for one test: etcd, N sets, the topology registered in
+//! etcd, and optionally the gateway.
+//!
+//! ```no_run
+//! # async fn t() -> anyhow::Result<()> {
+//! let c = setwise_tests::Cluster::builder().sets(2).replicas(1).proxy(true).start().await?;
+//! let mut conn = c.proxy_conn().await?; // user app/app through the gateway
+//! # Ok(()) }
+//! ```
+//!
+//! Registered in etcd (cluster name [`DEFAULT_CLUSTER`] unless changed): `SetRecord`s
+//! `set1..setN` (sync `strong`), `NodeRecord`s `set<i>-n0` (primary) and `set<i>-n<k>`
+//! (replicas) on 127.0.0.1, and the gateway user `app`/`app` from `127.0.0.0/8`.
+//! Other programs (`setwise-scheduler`, `setwise-agent`, `setwise`) are started by the
+//! test with [`Cluster::spawn`], [`Cluster::spawn_agent`], [`Cluster::spawn_scheduler`]
+//! and [`Cluster::setwise`]. Everything stops when the `Cluster` drops.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use mysql_async::{Conn, Opts, OptsBuilder, Pool};
+use topo::{DatabaseRecord, NodeRecord, SetRecord, ShardMap, SyncMode, Topo, UserRecord};
+
+use crate::bins;
+use crate::etcd::Etcd;
+use crate::mariadb::MariaDb;
+use crate::port::{self, Port};
+use crate::process::ChildGuard;
+use crate::set::MariaSet;
+use crate::workdir::WorkDir;
+
+/// The etcd cluster name tests use (keys under `/setwise/test/`).
+pub const DEFAULT_CLUSTER: &str = "test";
+/// The gateway user registered by the harness.
+pub const APP_USER: &str = "app";
+pub const APP_PASSWORD: &str = "app";
+/// Bound for a started program to accept connections.
+pub const PROGRAM_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound for one run of the `setwise` command line.
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What to start; see [`Cluster::builder`].
+#[derive(Debug, Clone)]
+pub struct ClusterBuilder {
+    sets: usize,
+    replicas: usize,
+    proxy: bool,
+    cluster: String,
+    register: bool,
+}
+
+impl ClusterBuilder {
+    /// Number of sets (default 2), named `set1..`.
+    pub fn sets(mut self, n: usize) -> Self {
+        self.sets = n;
+        self
+    }
+    /// Replicas per set (default 2).
+    pub fn replicas(mut self, n: usize) -> Self {
+        self.replicas = n;
+        self
+    }
+    /// Start the gateway (default no).
+    pub fn proxy(mut self, on: bool) -> Self {
+        self.proxy = on;
+        self
+    }
+    /// etcd cluster name (default [`DEFAULT_CLUSTER`]).
+    pub fn cluster_name(mut self, name: &str) -> Self {
+        self.cluster = name.to_string();
+        self
+    }
+    /// Register sets, nodes and the `app` user in etcd (default yes).
+    pub fn register_topology(mut self, on: bool) -> Self {
+        self.register = on;
+        self
+    }
+
+    pub async fn start(self) -> anyhow::Result<Cluster> {
+        let work = WorkDir::new("cluster")?;
+        let dir = work.path().to_path_buf();
+        let sets = (1..=self.sets).map(|i| {
+            let dir = dir.clone();
+            let replicas = self.replicas;
+            async move { MariaSet::start(&dir, &format!("set{i}"), i as u32, replicas).await }
+        });
+        let (etcd, sets) =
+            tokio::try_join!(Etcd::start(&dir), futures::future::try_join_all(sets))?;
+        let topo = Topo::connect(&etcd.config(&self.cluster)).await?;
+        let mut c = Cluster {
+            proxy: None,
+            proxy_port: None,
+            sets,
+            topo,
+            cluster: self.cluster.clone(),
+            etcd,
+            work,
+        };
+        if self.register {
+            c.register()
+                .await
+                .context("register the topology in etcd")?;
+        }
+        if self.proxy {
+            c.start_proxy().await?;
+        }
+        Ok(c)
+    }
+}
+
+pub struct Cluster {
+    // Fields drop in order: programs first, the work dir last.
+    proxy: Option<ChildGuard>,
+    proxy_port: Option<Port>,
+    sets: Vec<MariaSet>,
+    topo: Topo,
+    cluster: String,
+    etcd: Etcd,
+    work: WorkDir,
+}
+
+impl Cluster {
+    /// Defaults: 2 sets × (primary + 2 replicas), no gateway, cluster `test`.
+    pub fn builder() -> ClusterBuilder {
+        ClusterBuilder {
+            sets: 2,
+            replicas: 2,
+            proxy: false,
+            cluster: DEFAULT_CLUSTER.to_string(),
+            register: true,
+        }
+    }
+
+    async fn register(&self) -> anyhow::Result<()> {
+        for set in &self.sets {
+            self.topo
+                .put_set(&SetRecord {
+                    name: set.name().to_string(),
+                    sync: SyncMode::Strong,
+                    epoch: 0,
+                })
+                .await?;
+            for node in set.nodes() {
+                self.topo
+                    .put_node(&NodeRecord {
+                        id: node.name().to_string(),
+                        set: set.name().to_string(),
+                        host: "127.0.0.1".into(),
+                        port: node.port(),
+                        role: node.role(),
+                    })
+                    .await?;
+            }
+        }
+        self.topo
+            .put_user(&UserRecord {
+                name: APP_USER.into(),
+                password_hash: topo::password::native_hash(APP_PASSWORD),
+                hosts: vec!["127.0.0.0/8".parse()?],
+            })
+            .await?;
+        Ok(())
+    }
+
+    // ---- paths, etcd ---------------------------------------------------------------
+
+    /// The test's temporary directory (data, configs, logs).
+    pub fn work_dir(&self) -> &Path {
+        self.work.path()
+    }
+    pub fn etcd(&self) -> &Etcd {
+        &self.etcd
+    }
+    /// For [`Etcd::kill`] / [`Etcd::restart`].
+    pub fn etcd_mut(&mut self) -> &mut Etcd {
+        &mut self.etcd
+    }
+    /// `http://127.0.0.1:<port>`.
+    pub fn etcd_endpoint(&self) -> String {
+        self.etcd.endpoint()
+    }
+    pub fn cluster_name(&self) -> &str {
+        &self.cluster
+    }
+    /// The `[etcd]` config section of this cluster.
+    pub fn etcd_config(&self) -> topo::EtcdConfig {
+        self.etcd.config(&self.cluster)
+    }
+    /// A topo client of this cluster (cheap to clone).
+    pub fn topo(&self) -> &Topo {
+        &self.topo
+    }
+
+    // ---- sets and nodes ---------------------------------------------------------------
+
+    pub fn sets(&self) -> &[MariaSet] {
+        &self.sets
+    }
+    /// Set names in order: `set1`, `set2`, ...
+    pub fn set_names(&self) -> Vec<String> {
+        self.sets.iter().map(|s| s.name().to_string()).collect()
+    }
+    /// A set by name; panics if there is none.
+    pub fn set(&self, name: &str) -> &MariaSet {
+        self.sets
+            .iter()
+            .find(|s| s.name() == name)
+            .unwrap_or_else(|| panic!("no set {name}"))
+    }
+    pub fn set_mut(&mut self, name: &str) -> &mut MariaSet {
+        self.sets
+            .iter_mut()
+            .find(|s| s.name() == name)
+            .unwrap_or_else(|| panic!("no set {name}"))
+    }
+    /// The primary of set `name` (as started, or as changed with `set_options`).
+    pub fn primary(&self, set: &str) -> &MariaDb {
+        self.set(set).primary()
+    }
+    pub fn primary_addr(&self, set: &str) -> String {
+        self.primary(set).addr()
+    }
+    pub fn replica_addrs(&self, set: &str) -> Vec<String> {
+        self.set(set).replicas().map(MariaDb::addr).collect()
+    }
+    /// A node by id (`set1-n0`); panics if there is none.
+    pub fn node(&self, id: &str) -> &MariaDb {
+        self.sets
+            .iter()
+            .find_map(|s| s.node_by_id(id))
+            .unwrap_or_else(|| panic!("no node {id}"))
+    }
+    fn node_index(&self, id: &str) -> (usize, usize) {
+        for (i, s) in self.sets.iter().enumerate() {
+            if let Some(k) = s.nodes().iter().position(|n| n.name() == id) {
+                return (i, k);
+            }
+        }
+        panic!("no node {id}")
+    }
+    pub fn node_mut(&mut self, id: &str) -> &mut MariaDb {
+        let (i, k) = self.node_index(id);
+        self.sets[i].node_mut(k)
+    }
+    /// `kill -9` the `mariadbd` of node `id`.
+    pub fn kill_node(&mut self, id: &str) {
+        self.node_mut(id).kill();
+    }
+    /// Starts node `id` again on its port and data; waits until it answers.
+    pub async fn restart_node(&mut self, id: &str) -> anyhow::Result<()> {
+        self.node_mut(id).restart().await
+    }
+
+    /// Registers database `name` in etcd with `ShardMap::even(1024, sets)` (home set =
+    /// the first) and runs `CREATE DATABASE` on every one of those sets' primaries.
+    pub async fn create_db(&self, name: &str, sets: &[&str]) -> anyhow::Result<DatabaseRecord> {
+        let set_names: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let first = set_names
+            .first()
+            .ok_or_else(|| anyhow!("create_db: no sets"))?;
+        let rec = DatabaseRecord {
+            name: name.to_string(),
+            home_set: first.clone(),
+            shard_map: ShardMap::even(topo::DEFAULT_SLOTS, &set_names),
+        };
+        for s in sets {
+            self.primary(s)
+                .exec(&format!("CREATE DATABASE IF NOT EXISTS `{name}`"))
+                .await?;
+        }
+        self.topo.put_db(&rec).await?;
+        Ok(rec)
+    }
+
+    // ---- the gateway ----------------------------------------------------------------------
+
+    /// Writes the gateway's config (docs/contracts.md) and starts it; waits until its port
+    /// accepts TCP. Keeps the port across restarts.
+    pub async fn start_proxy(&mut self) -> anyhow::Result<()> {
+        if let Some(mut p) = self.proxy.take() {
+            p.kill();
+        }
+        let port = self.proxy_port.get_or_insert_with(port::reserve).get();
+        let dir = self.work.path();
+        let config = dir.join("proxy.toml");
+        let toml = format!(
+            "listen = \"127.0.0.1:{port}\"\n\
+             routing_cache = \"{cache}\"\n\
+             metrics_listen = \"\"\n\
+             \n\
+             [etcd]\n\
+             endpoints = [\"{etcd}\"]\n\
+             cluster = \"{cluster}\"\n\
+             timeout_ms = 2000\n\
+             \n\
+             [backend]\n\
+             user = \"setwise\"\n\
+             password = \"setwise\"\n\
+             pool_max = 64\n\
+             connect_timeout_ms = 2000\n",
+            cache = dir.join("proxy-routing.json").display(),
+            etcd = self.etcd.endpoint(),
+            cluster = self.cluster,
+        );
+        std::fs::write(&config, toml)?;
+        let mut cmd = Command::new(bins::bin(bins::PROXY));
+        cmd.arg("--config").arg(&config);
+        let mut child = ChildGuard::spawn("setwise-proxy", cmd, &dir.join("proxy.log"))?;
+        wait_accepting(&mut child, port, PROGRAM_READY_TIMEOUT).await?;
+        self.proxy = Some(child);
+        Ok(())
+    }
+
+    /// `kill -9` the gateway (its port stays reserved for [`Cluster::start_proxy`]).
+    pub fn kill_proxy(&mut self) {
+        if let Some(mut p) = self.proxy.take() {
+            p.kill();
+        }
+    }
+    /// The gateway's process, if started (e.g. to check it is still running).
+    pub fn proxy_process(&mut self) -> Option<&mut ChildGuard> {
+        self.proxy.as_mut()
+    }
+    pub fn proxy_log(&self) -> PathBuf {
+        self.work.path().join("proxy.log")
+    }
+    /// The gateway's port; panics if it was never started.
+    pub fn proxy_port(&self) -> u16 {
+        self.proxy_port.as_ref().expect("gateway not started").get()
+    }
+    /// `127.0.0.1:<port>` of the gateway.
+    pub fn proxy_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.proxy_port())
+    }
+    /// mysql_async options for the gateway. `max_allowed_packet` and `wait_timeout` are
+    /// given so the client does not query them at connect; TCP only.
+    pub fn proxy_opts(&self, user: &str, password: &str, db: Option<&str>) -> Opts {
+        OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.proxy_port())
+            .user(Some(user))
+            .pass(Some(password))
+            .db_name(db)
+            .prefer_socket(false)
+            .max_allowed_packet(Some(16 * 1024 * 1024))
+            .wait_timeout(Some(28800))
+            .into()
+    }
+    /// Options for the `app` user through the gateway.
+    pub fn app_opts(&self) -> Opts {
+        self.proxy_opts(APP_USER, APP_PASSWORD, None)
+    }
+    /// A new `app` connection through the gateway (bounded by 10 s).
+    pub async fn proxy_conn(&self) -> anyhow::Result<Conn> {
+        let opts = self.app_opts();
+        tokio::time::timeout(Duration::from_secs(10), Conn::new(opts))
+            .await
+            .context("connecting to the gateway timed out")?
+            .context("connect to the gateway")
+    }
+    /// A pool of `app` connections through the gateway.
+    pub fn proxy_pool(&self) -> Pool {
+        Pool::new(self.app_opts())
+    }
+
+    // ---- other programs -------------------------------------------------------------------
+
+    /// `--etcd <endpoint> --cluster <name>`: what every program needs to find the cluster.
+    pub fn common_args(&self) -> Vec<String> {
+        vec![
+            "--etcd".into(),
+            self.etcd.endpoint(),
+            "--cluster".into(),
+            self.cluster.clone(),
+        ]
+    }
+
+    /// Starts Setwise binary `bin` (see [`bins`]) with `args` as-is; output to
+    /// `<work dir>/<label>.log`. The returned guard kills it on drop.
+    pub fn spawn(&self, bin: &str, label: &str, args: &[String]) -> anyhow::Result<ChildGuard> {
+        let mut cmd = Command::new(bins::bin(bin));
+        cmd.args(args);
+        ChildGuard::spawn(label, cmd, &self.work.path().join(format!("{label}.log")))
+    }
+
+    /// Starts `setwise-agent` for node `id` (contract flags, `--interval-ms 200`,
+    /// `--lease-ttl 2` unless `extra` overrides them).
+    pub fn spawn_agent(&self, id: &str, extra: &[&str]) -> anyhow::Result<ChildGuard> {
+        let (i, k) = self.node_index(id);
+        let node = self.sets[i].node(k);
+        let mut args = self.common_args();
+        args.extend(
+            [
+                "--node",
+                id,
+                "--set",
+                self.sets[i].name(),
+                "--mysql-addr",
+                &node.addr(),
+                "--mysql-user",
+                "setwise",
+                "--mysql-password",
+                "setwise",
+            ]
+            .map(String::from),
+        );
+        if !extra.iter().any(|a| a.starts_with("--interval-ms")) {
+            args.extend(["--interval-ms".into(), "200".into()]);
+        }
+        if !extra.iter().any(|a| a.starts_with("--lease-ttl")) {
+            args.extend(["--lease-ttl".into(), "2".into()]);
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.spawn(bins::AGENT, &format!("agent-{id}"), &args)
+    }
+
+    /// Starts `setwise-scheduler --id <id>` plus `extra`.
+    pub fn spawn_scheduler(&self, id: &str, extra: &[&str]) -> anyhow::Result<ChildGuard> {
+        let mut args = self.common_args();
+        args.extend(["--id".to_string(), id.to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.spawn(bins::SCHEDULER, &format!("scheduler-{id}"), &args)
+    }
+
+    /// Runs the `setwise` command line to completion (bounded by [`CLI_TIMEOUT`]) with
+    /// `--etcd`/`--cluster` of this cluster before `args`.
+    pub async fn setwise(&self, args: &[&str]) -> anyhow::Result<Output> {
+        let mut cmd = tokio::process::Command::new(bins::bin(bins::CLI));
+        cmd.args(self.common_args())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        tokio::time::timeout(CLI_TIMEOUT, cmd.output())
+            .await
+            .with_context(|| format!("setwise {args:?} did not finish within {CLI_TIMEOUT:?}"))?
+            .with_context(|| format!("run setwise {args:?}"))
+    }
+}
+
+/// Polls until `127.0.0.1:port` accepts TCP; fails at once if `child` exits.
+pub async fn wait_accepting(
+    child: &mut ChildGuard,
+    port: u16,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        child.ensure_running()?;
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            bail!(
+                "{} did not accept connections on port {port} within {timeout:?}; log {}:\n{}",
+                child.name(),
+                child.log_path().display(),
+                child.log_tail(crate::process::TAIL_LINES)
+            );
+        }
+        tokio::time::sleep(crate::POLL).await;
+    }
+}
