@@ -12,6 +12,7 @@
 //! | [`backend`] | pooled connections to the sets (mysql_async) |
 //! | [`error`] | every client-visible error and its MySQL code |
 //! | [`server`] | the listener |
+//! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
 
 pub mod backend;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod ddl;
 pub mod error;
 pub mod exec;
 pub mod front;
+pub mod metrics;
 pub mod route;
 pub mod routing;
 pub mod server;

@@ -16,6 +16,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
+    crate::metrics::install(&cfg.metrics_listen)?;
     let (routing, topo) = Routing::start(cfg.etcd.clone(), cfg.routing_cache.clone()).await;
     let shared = Arc::new(Shared {
         backends: Backends::new(cfg.backend.clone()),
@@ -39,6 +40,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result
             }
         };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(crate::metrics::CONNECTIONS).increment(1);
         let shared = shared.clone();
         tokio::spawn(async move {
             let version = shared.cfg.server_version.clone();

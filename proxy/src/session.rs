@@ -83,15 +83,27 @@ impl Session {
             }
         };
         let sig = significant(&tokens);
-        let word = |i: usize| -> String {
-            sig.get(i)
-                .filter(|t| t.kind == Kind::Word)
-                .map(|t| t.text(sql).to_ascii_uppercase())
-                .unwrap_or_default()
-        };
-        let first = word(0);
+        let first = word_at(sql, &sig, 0);
         debug!(stmt = %first, "statement");
-        match first.as_str() {
+        let started = std::time::Instant::now();
+        let answered = self.dispatch(sql, &tokens, &sig, &first, out).await;
+        metrics::counter!(crate::metrics::STATEMENTS, "kind" => statement_kind(&first))
+            .increment(1);
+        metrics::histogram!(crate::metrics::STATEMENT_SECONDS)
+            .record(started.elapsed().as_secs_f64());
+        answered
+    }
+
+    async fn dispatch(
+        &mut self,
+        sql: &str,
+        tokens: &[Token],
+        sig: &[Token],
+        first: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        let word = |i: usize| word_at(sql, sig, i);
+        match first {
             "USE" => {
                 let Some(t) = sig.get(1) else {
                     return fail(out, &ProxyError::Syntax("USE needs a database name".into()))
@@ -107,17 +119,17 @@ impl Session {
                 return fail(out, &ProxyError::NotSupported("transactions (BEGIN/START TRANSACTION) through the gateway yet; statements run with autocommit".into())).await;
             }
             "COMMIT" | "ROLLBACK" => return ok(out).await,
-            "SET" => return self.set(sql, &sig, out).await,
+            "SET" => return self.set(sql, sig, out).await,
             "SHOW" if matches!(word(1).as_str(), "DATABASES" | "SCHEMAS") => {
                 let snap = self.shared.routing.get();
                 return show::databases(&self.exec(&snap), out).await;
             }
             "SHOW" | "DESCRIBE" | "DESC" => {
                 let snap = self.shared.routing.get();
-                return show::forward(&self.exec(&snap), sql, &sig, out).await;
+                return show::forward(&self.exec(&snap), sql, sig, out).await;
             }
             "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" => {
-                return ddl::run(self, sql, &tokens, out).await;
+                return ddl::run(self, sql, tokens, out).await;
             }
             _ => {}
         }
@@ -126,7 +138,7 @@ impl Session {
             Ok(s) => s,
             Err(msg) => return self.unparsed(sql, &msg, out).await,
         };
-        let plan = match plan_statement(&snap, self.db.as_deref(), sql, &tokens, &stmt) {
+        let plan = match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt) {
             Ok(p) => p,
             Err(e) => return fail(out, &e).await,
         };
@@ -187,6 +199,28 @@ impl Session {
             )
             .await
         }
+    }
+}
+
+/// The keyword at significant token `i`, upper-cased ("" if none).
+fn word_at(sql: &str, sig: &[Token], i: usize) -> String {
+    sig.get(i)
+        .filter(|t| t.kind == Kind::Word)
+        .map(|t| t.text(sql).to_ascii_uppercase())
+        .unwrap_or_default()
+}
+
+/// A bounded label for the statements counter.
+fn statement_kind(first: &str) -> &'static str {
+    match first {
+        "SELECT" => "select",
+        "INSERT" | "REPLACE" => "insert",
+        "UPDATE" => "update",
+        "DELETE" => "delete",
+        "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" => "ddl",
+        "SHOW" | "DESCRIBE" | "DESC" => "show",
+        "SET" | "USE" => "session",
+        _ => "other",
     }
 }
 

@@ -145,7 +145,9 @@ pub async fn forward(
         i += 1;
     }
     let first = w(0);
-    let target: Result<(String, Option<(Option<String>, String)>), ProxyError> = (|| {
+    /// The set to ask, and for SHOW CREATE TABLE the table it names.
+    type Asked = (String, Option<(Option<String>, String)>);
+    let target: Result<Asked, ProxyError> = (|| {
         if first == "DESCRIBE" || first == "DESC" {
             let (db, t, _) =
                 name_at(sql, sig, 1).ok_or(ProxyError::Syntax("DESCRIBE needs a table".into()))?;

@@ -53,6 +53,7 @@ impl<'a> Responder<'a> {
 
     pub async fn error(&mut self, e: &ProxyError) -> io::Result<()> {
         let (code, state, msg) = (e.code(), e.sqlstate().to_string(), e.to_string());
+        metrics::counter!(crate::metrics::ERRORS, "code" => code.to_string()).increment(1);
         self.io
             .write_with(|b| wire::err_packet(b, code, &state, &msg))
             .await

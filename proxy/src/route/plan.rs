@@ -250,7 +250,7 @@ pub fn plan_statement(
             };
             let (sets, _) = target_sets(&ctx, &a.tables, selection, false)?;
             if sets.len() <= 1 {
-                return Ok(single(sets, &ctx)?);
+                return single(sets, &ctx);
             }
             // Several sets: only a plain row scan concatenates correctly (for now).
             let SetExpr::Select(s) = q.body.as_ref() else {
@@ -417,7 +417,7 @@ fn plan_insert(
     if let Some(sqlparser::ast::OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
         check_key_not_assigned(
             ctx,
-            &[target.clone()],
+            std::slice::from_ref(&target),
             assignments.iter().map(|a| a.target.to_string()),
         )?;
     }
