@@ -1,1 +1,17 @@
-//! placeholder
+//! Setwise control plane: the `setwise-scheduler` daemon (leader election, health
+//! monitor) and the `setwise` DBA command line ([`cli`]).
+
+pub mod cli;
+pub mod config;
+pub mod leader;
+pub mod logging;
+pub mod monitor;
+pub mod service;
+
+/// Unix time now, in milliseconds (the clock of `HealthReport::at_ms`).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,358 @@
+//! One probe of the local MariaDB with a short connection: a new connection each time
+//! (connect timeout), `SELECT 1` (readable), status variables and `SHOW SLAVE STATUS`,
+//! and — when `@@read_only` is OFF — a heartbeat upsert (writable). A probe never
+//! fails: what went wrong is in [`ProbeOutcome::error`].
+//!
+//! A heartbeat write that hangs (e.g. a strong-sync primary waiting for an ack nobody
+//! sends) is left running in the background, and no new write is started until it ends,
+//! so a stuck primary does not collect one hung connection per probe.
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder, Row};
+use tokio::task::JoinHandle;
+use tokio::time::{timeout_at, Instant};
+
+use crate::config::MysqlConfig;
+
+/// Replication state from `SHOW SLAVE STATUS` (absent when the node replicates from nobody).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SlaveStatus {
+    pub io_running: bool,
+    pub sql_running: bool,
+    pub seconds_behind_master: Option<u64>,
+    /// `Last_Error`, else `Last_IO_Error` (prefixed `IO: `); None when both are empty.
+    pub last_error: Option<String>,
+}
+
+/// What one probe saw.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProbeOutcome {
+    pub readable: bool,
+    pub writable: bool,
+    pub read_only: Option<bool>,
+    pub gtid_current_pos: Option<String>,
+    pub slave: Option<SlaveStatus>,
+    pub error: Option<String>,
+}
+
+/// Where and how to probe.
+#[derive(Debug, Clone)]
+pub struct ProbeTarget {
+    pub node: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub connect_timeout: Duration,
+    pub probe_timeout: Duration,
+}
+
+impl ProbeTarget {
+    pub fn new(node: &str, cfg: &MysqlConfig) -> anyhow::Result<Self> {
+        let (host, port) = cfg.host_port()?;
+        Ok(Self {
+            node: node.to_string(),
+            host,
+            port,
+            user: cfg.user.clone(),
+            password: cfg.password.clone(),
+            connect_timeout: cfg.connect_timeout(),
+            probe_timeout: cfg.probe_timeout(),
+        })
+    }
+
+    fn opts(&self) -> OptsBuilder {
+        OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .prefer_socket(false)
+            .stmt_cache_size(0)
+    }
+}
+
+/// Probes one MariaDB instance, remembering a heartbeat write still in flight.
+pub struct Prober {
+    target: ProbeTarget,
+    pending_write: Option<(JoinHandle<Result<(), String>>, Instant)>,
+}
+
+const HEARTBEAT_UPSERT: &str = "INSERT INTO setwise_sys.heartbeat (node, ts) VALUES (?, NOW(6)) \
+     ON DUPLICATE KEY UPDATE ts = VALUES(ts)";
+const CREATE_DB: &str = "CREATE DATABASE IF NOT EXISTS setwise_sys";
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS setwise_sys.heartbeat \
+     (node VARCHAR(64) PRIMARY KEY, ts DATETIME(6) NOT NULL) ENGINE=InnoDB";
+/// ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE.
+const MISSING_SCHEMA: [u16; 2] = [1049, 1146];
+
+impl Prober {
+    pub fn new(target: ProbeTarget) -> Self {
+        Self {
+            target,
+            pending_write: None,
+        }
+    }
+
+    pub fn target(&self) -> &ProbeTarget {
+        &self.target
+    }
+
+    /// Runs one probe; takes at most the probe timeout (plus a little to close).
+    pub async fn probe(&mut self) -> ProbeOutcome {
+        let start = Instant::now();
+        let deadline = start + self.target.probe_timeout;
+        let mut out = ProbeOutcome::default();
+
+        let connect_by = (start + self.target.connect_timeout).min(deadline);
+        let mut conn = match timeout_at(connect_by, Conn::new(self.target.opts())).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                out.error = Some(format!("connect: {}", describe(&e)));
+                return out;
+            }
+            Err(_) => {
+                out.error = Some(format!(
+                    "connect: timed out after {} ms",
+                    self.target.connect_timeout.as_millis()
+                ));
+                return out;
+            }
+        };
+
+        match timeout_at(deadline, read_state(&mut conn, &mut out)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                out.error = Some(e);
+                close(conn).await;
+                return out;
+            }
+            Err(_) => {
+                out.error = Some(format!(
+                    "probe timed out after {} ms",
+                    self.target.probe_timeout.as_millis()
+                ));
+                return out;
+            }
+        }
+
+        if out.read_only != Some(false) {
+            close(conn).await;
+            return out;
+        }
+        // read_only is OFF: prove the node takes writes.
+        if let Some((handle, since)) = &self.pending_write {
+            if !handle.is_finished() {
+                out.error = Some(format!(
+                    "heartbeat write still pending after {} ms",
+                    since.elapsed().as_millis()
+                ));
+                close(conn).await;
+                return out;
+            }
+            self.pending_write = None;
+        }
+        let node = self.target.node.clone();
+        let mut handle = tokio::spawn(async move {
+            let r = write_heartbeat(&mut conn, &node).await;
+            close(conn).await;
+            r
+        });
+        match timeout_at(deadline, &mut handle).await {
+            Ok(Ok(Ok(()))) => out.writable = true,
+            Ok(Ok(Err(e))) => out.error = Some(e),
+            Ok(Err(join)) => out.error = Some(format!("heartbeat write task failed: {join}")),
+            Err(_) => {
+                out.error = Some(format!(
+                    "heartbeat write timed out after {} ms",
+                    self.target.probe_timeout.as_millis()
+                ));
+                self.pending_write = Some((handle, start));
+            }
+        }
+        out
+    }
+}
+
+/// `SELECT 1`, then `@@read_only`, `@@gtid_current_pos` and `SHOW SLAVE STATUS`.
+async fn read_state(conn: &mut Conn, out: &mut ProbeOutcome) -> Result<(), String> {
+    let one: Option<i64> = conn
+        .query_first("SELECT 1")
+        .await
+        .map_err(|e| format!("SELECT 1: {}", describe(&e)))?;
+    if one != Some(1) {
+        return Err(format!("SELECT 1 returned {one:?}"));
+    }
+    out.readable = true;
+    let vars: Option<(Option<i64>, Option<String>)> = conn
+        .query_first("SELECT @@read_only, @@gtid_current_pos")
+        .await
+        .map_err(|e| format!("read variables: {}", describe(&e)))?;
+    if let Some((ro, gtid)) = vars {
+        out.read_only = ro.map(|v| v != 0);
+        out.gtid_current_pos = gtid;
+    }
+    let row: Option<Row> = conn
+        .query_first("SHOW SLAVE STATUS")
+        .await
+        .map_err(|e| format!("SHOW SLAVE STATUS: {}", describe(&e)))?;
+    out.slave = row.map(|r| slave_status(&|name| text_column(&r, name)));
+    Ok(())
+}
+
+/// A column of a `SHOW` row as text (None when absent or NULL).
+fn text_column(row: &Row, name: &str) -> Option<String> {
+    let idx = row
+        .columns_ref()
+        .iter()
+        .position(|c| c.name_str() == name)?;
+    match row.as_ref(idx)? {
+        mysql_async::Value::NULL => None,
+        mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}
+
+/// Builds [`SlaveStatus`] from `SHOW SLAVE STATUS` columns looked up by name.
+pub fn slave_status(col: &dyn Fn(&str) -> Option<String>) -> SlaveStatus {
+    let non_empty = |name: &str| {
+        col(name)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let last_error = non_empty("Last_Error")
+        .or_else(|| non_empty("Last_SQL_Error"))
+        .or_else(|| non_empty("Last_IO_Error").map(|e| format!("IO: {e}")));
+    SlaveStatus {
+        io_running: col("Slave_IO_Running").as_deref() == Some("Yes"),
+        sql_running: col("Slave_SQL_Running").as_deref() == Some("Yes"),
+        seconds_behind_master: col("Seconds_Behind_Master").and_then(|s| s.trim().parse().ok()),
+        last_error,
+    }
+}
+
+/// Upserts this node's heartbeat row, creating `setwise_sys.heartbeat` if missing.
+async fn write_heartbeat(conn: &mut Conn, node: &str) -> Result<(), String> {
+    match conn.exec_drop(HEARTBEAT_UPSERT, (node,)).await {
+        Ok(()) => Ok(()),
+        Err(mysql_async::Error::Server(e)) if MISSING_SCHEMA.contains(&e.code) => {
+            tracing::info!("creating setwise_sys.heartbeat");
+            for sql in [CREATE_DB, CREATE_TABLE] {
+                conn.query_drop(sql)
+                    .await
+                    .map_err(|e| format!("create heartbeat table: {}", describe(&e)))?;
+            }
+            conn.exec_drop(HEARTBEAT_UPSERT, (node,))
+                .await
+                .map_err(|e| format!("heartbeat write: {}", describe(&e)))
+        }
+        Err(e) => Err(format!("heartbeat write: {}", describe(&e))),
+    }
+}
+
+/// An error without the driver's wrapping: `ERROR 1045 (28000): Access denied …` for
+/// server errors, the innermost cause (`Connection refused (os error 111)`) for I/O.
+pub fn describe(e: &mysql_async::Error) -> String {
+    match e {
+        mysql_async::Error::Server(s) => s.to_string(),
+        mysql_async::Error::Io(_) => {
+            let mut cur: &(dyn std::error::Error + 'static) = e;
+            while let Some(next) = cur.source() {
+                cur = next;
+            }
+            cur.to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Closes a connection politely, without waiting long for it.
+async fn close(conn: Conn) {
+    let _ = tokio::time::timeout(Duration::from_millis(200), conn.disconnect()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cols(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn slave_status_columns() {
+        let m = cols(&[
+            ("Slave_IO_Running", "Yes"),
+            ("Slave_SQL_Running", "Yes"),
+            ("Seconds_Behind_Master", "3"),
+            ("Last_Error", ""),
+            ("Last_IO_Error", ""),
+        ]);
+        assert_eq!(
+            slave_status(&|n| m.get(n).cloned()),
+            SlaveStatus {
+                io_running: true,
+                sql_running: true,
+                seconds_behind_master: Some(3),
+                last_error: None
+            }
+        );
+        let m = cols(&[
+            ("Slave_IO_Running", "Connecting"),
+            ("Slave_SQL_Running", "No"),
+            ("Last_Error", ""),
+            ("Last_IO_Error", "error connecting to master"),
+        ]);
+        let s = slave_status(&|n| m.get(n).cloned());
+        assert!(!s.io_running && !s.sql_running);
+        assert_eq!(s.seconds_behind_master, None);
+        assert_eq!(
+            s.last_error.as_deref(),
+            Some("IO: error connecting to master")
+        );
+        let m = cols(&[("Last_Error", "Duplicate entry"), ("Last_IO_Error", "x")]);
+        let s = slave_status(&|n| m.get(n).cloned());
+        assert_eq!(s.last_error.as_deref(), Some("Duplicate entry"));
+    }
+
+    #[test]
+    fn errors_lose_their_wrapping() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = mysql_async::Error::Io(mysql_async::IoError::Io(io));
+        assert_eq!(describe(&e), "Connection refused");
+        let e = mysql_async::Error::Server(mysql_async::ServerError {
+            code: 1045,
+            state: "28000".into(),
+            message: "Access denied".into(),
+        });
+        assert_eq!(describe(&e), "ERROR 1045 (28000): Access denied");
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_is_reported_not_raised() {
+        // Port 1 on loopback: nothing listens there.
+        let mut p = Prober::new(ProbeTarget {
+            node: "n".into(),
+            host: "127.0.0.1".into(),
+            port: 1,
+            user: "u".into(),
+            password: "p".into(),
+            connect_timeout: Duration::from_millis(500),
+            probe_timeout: Duration::from_millis(1000),
+        });
+        let t = Instant::now();
+        let o = p.probe().await;
+        assert!(t.elapsed() < Duration::from_secs(2));
+        assert!(!o.readable && !o.writable);
+        assert!(
+            o.error.as_deref().unwrap_or("").starts_with("connect:"),
+            "{o:?}"
+        );
+    }
+}

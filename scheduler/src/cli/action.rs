@@ -1,0 +1,504 @@
+//! What a `setwise` command asks for, validated and turned into topo records before
+//! anything touches etcd, and the pure decisions the commands take (e.g. whether
+//! `db add` keeps, creates or replaces a shard map).
+
+use std::net::IpAddr;
+
+use anyhow::{anyhow, bail, ensure, Result};
+use ipnet::IpNet;
+use topo::keys::valid_name;
+use topo::{
+    DatabaseRecord, NodeRecord, ShardMap, SyncMode, TableKind, TableRecord, UserRecord,
+    DEFAULT_SLOTS,
+};
+
+use super::args::{Command, DbAddArgs, DbCmd, NodeCmd, SetCmd, TableCmd, TableSetArgs, UserCmd};
+
+/// One validated request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Status,
+    SetAdd {
+        name: String,
+        sync: Option<SyncMode>,
+    },
+    SetList,
+    NodeAdd(NodeRecord),
+    NodeList,
+    DbAdd(DbAdd),
+    DbList,
+    Shardmap(String),
+    TableSet(TableRecord),
+    TableList(Option<String>),
+    UserAdd(UserRecord),
+    UserList,
+    UserDel(String),
+}
+
+/// `db add` as asked; unset options keep what an existing database has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DbAdd {
+    pub name: String,
+    pub sets: Vec<String>,
+    pub home: Option<String>,
+    pub slots: Option<u32>,
+    pub force: bool,
+}
+
+/// What `db add` does to etcd.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DbPlan {
+    /// No such database yet: create it with an even map.
+    Create(DatabaseRecord),
+    /// It exists on the same sets: keep it as is (its map may have been rebalanced since).
+    Keep(DatabaseRecord),
+    /// It exists and differs, and `--force` was given: replace it.
+    Replace(DatabaseRecord),
+}
+
+impl Action {
+    /// Validates a parsed command line.
+    pub fn from_command(cmd: Command) -> Result<Self> {
+        Ok(match cmd {
+            Command::Status => Action::Status,
+            Command::Set(SetCmd::Add { name, sync }) => {
+                check_name("set", &name)?;
+                Action::SetAdd {
+                    name,
+                    sync: sync.map(Into::into),
+                }
+            }
+            Command::Set(SetCmd::List) => Action::SetList,
+            Command::Node(NodeCmd::Add {
+                id,
+                set,
+                addr,
+                role,
+            }) => {
+                check_name("node", &id)?;
+                check_name("set", &set)?;
+                let (host, port) = parse_addr(&addr)?;
+                Action::NodeAdd(NodeRecord {
+                    id,
+                    set,
+                    host,
+                    port,
+                    role: role.into(),
+                })
+            }
+            Command::Node(NodeCmd::List) => Action::NodeList,
+            Command::Db(DbCmd::Add(a)) => Action::DbAdd(db_add(a)?),
+            Command::Db(DbCmd::List) => Action::DbList,
+            Command::Shardmap { db } => {
+                check_name("database", &db)?;
+                Action::Shardmap(db)
+            }
+            Command::Table(TableCmd::Set(a)) => Action::TableSet(table_set(a)?),
+            Command::Table(TableCmd::List { db }) => {
+                if let Some(db) = &db {
+                    check_name("database", db)?;
+                }
+                Action::TableList(db)
+            }
+            Command::User(UserCmd::Add {
+                name,
+                password,
+                hosts,
+            }) => {
+                check_name("user", &name)?;
+                let hosts = hosts
+                    .iter()
+                    .map(|h| parse_host(h))
+                    .collect::<Result<Vec<_>>>()?;
+                Action::UserAdd(UserRecord {
+                    name,
+                    password_hash: topo::password::native_hash(&password),
+                    hosts,
+                })
+            }
+            Command::User(UserCmd::List) => Action::UserList,
+            Command::User(UserCmd::Del { name }) => {
+                check_name("user", &name)?;
+                Action::UserDel(name)
+            }
+        })
+    }
+}
+
+fn check_name(what: &str, name: &str) -> Result<()> {
+    ensure!(
+        valid_name(name),
+        "invalid {what} name {name:?}: use letters, digits, _ - . $ (at most 64)"
+    );
+    Ok(())
+}
+
+/// `HOST:PORT`, with IPv6 hosts in brackets (`[::1]:3306`).
+pub fn parse_addr(addr: &str) -> Result<(String, u16)> {
+    let bad = || anyhow!("invalid address {addr:?}: expected HOST:PORT");
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || port == 0 || host.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    Ok((host.to_string(), port))
+}
+
+/// A network in CIDR notation, or a single address (`/32`, `/128`).
+pub fn parse_host(h: &str) -> Result<IpNet> {
+    if let Ok(net) = h.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    if let Ok(ip) = h.parse::<IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    bail!("invalid host {h:?}: expected a network like 10.0.0.0/8 or an address")
+}
+
+fn db_add(a: DbAddArgs) -> Result<DbAdd> {
+    check_name("database", &a.name)?;
+    let mut sets: Vec<String> = Vec::new();
+    for s in a.sets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        check_name("set", s)?;
+        ensure!(
+            !sets.iter().any(|x| x == s),
+            "set {s} given twice in --sets"
+        );
+        sets.push(s.to_string());
+    }
+    ensure!(!sets.is_empty(), "--sets needs at least one set");
+    if let Some(home) = &a.home {
+        ensure!(
+            sets.contains(home),
+            "--home {home} is not one of --sets {}",
+            sets.join(",")
+        );
+    }
+    if let Some(slots) = a.slots {
+        ensure!(
+            slots as usize >= sets.len(),
+            "--slots {slots} is fewer than the {} sets",
+            sets.len()
+        );
+    }
+    Ok(DbAdd {
+        name: a.name,
+        sets,
+        home: a.home,
+        slots: a.slots,
+        force: a.force,
+    })
+}
+
+fn table_set(a: TableSetArgs) -> Result<TableRecord> {
+    let (db, name) = a
+        .table
+        .split_once('.')
+        .ok_or_else(|| anyhow!("expected DB.TABLE, got {:?}", a.table))?;
+    check_name("database", db)?;
+    check_name("table", name)?;
+    ensure!(
+        a.key_type.is_none() || a.shardkey.is_some(),
+        "--key-type goes with --shardkey"
+    );
+    let kind = match (a.shardkey, a.broadcast, a.single) {
+        (Some(key), false, false) => {
+            ensure!(!key.trim().is_empty(), "--shardkey needs a column name");
+            TableKind::Sharded {
+                key: key.trim().to_string(),
+                key_type: a.key_type.map(Into::into).unwrap_or_default(),
+            }
+        }
+        (None, true, false) => TableKind::Broadcast,
+        (None, false, true) => TableKind::Single,
+        _ => bail!("give exactly one of --shardkey COL, --broadcast, --single"),
+    };
+    Ok(TableRecord {
+        db: db.to_string(),
+        name: name.to_string(),
+        kind,
+    })
+}
+
+impl DbAdd {
+    /// The record a fresh `db add` creates: slots split evenly over the sets.
+    pub fn fresh_record(&self) -> DatabaseRecord {
+        DatabaseRecord {
+            name: self.name.clone(),
+            home_set: self.home.clone().unwrap_or_else(|| self.sets[0].clone()),
+            shard_map: ShardMap::even(self.slots.unwrap_or(DEFAULT_SLOTS), &self.sets),
+        }
+    }
+
+    /// Decides what to do given the database as it is in etcd. Re-running the same
+    /// `db add` keeps the existing map, which a scale-out may have changed since;
+    /// different sets, home or slot count are refused unless `--force`.
+    pub fn plan(&self, existing: Option<&DatabaseRecord>) -> Result<DbPlan> {
+        let Some(cur) = existing else {
+            return Ok(DbPlan::Create(self.fresh_record()));
+        };
+        let mut differences = Vec::new();
+        let mut cur_sets: Vec<&str> = cur
+            .shard_map
+            .ranges
+            .iter()
+            .map(|r| r.set.as_str())
+            .collect();
+        cur_sets.sort_unstable();
+        cur_sets.dedup();
+        let mut want: Vec<&str> = self.sets.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        if cur_sets != want {
+            differences.push(format!(
+                "its shard map is on sets {}, not {}",
+                cur_sets.join(","),
+                self.sets.join(",")
+            ));
+        }
+        if let Some(home) = self.home.as_ref().filter(|h| **h != cur.home_set) {
+            differences.push(format!("its home set is {}, not {home}", cur.home_set));
+        }
+        if let Some(slots) = self.slots.filter(|s| *s != cur.shard_map.slots) {
+            differences.push(format!("it has {} slots, not {slots}", cur.shard_map.slots));
+        }
+        if differences.is_empty() {
+            return Ok(DbPlan::Keep(cur.clone()));
+        }
+        if !self.force {
+            bail!(
+                "database {} already exists and {}; re-run with --force to replace its shard map \
+                 (rows are not moved)",
+                self.name,
+                differences.join("; ")
+            );
+        }
+        let mut rec = self.fresh_record();
+        if self.home.is_none() && self.sets.contains(&cur.home_set) {
+            rec.home_set = cur.home_set.clone();
+        }
+        rec.shard_map.version = cur.shard_map.version + 1;
+        Ok(DbPlan::Replace(rec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::Cli;
+    use clap::Parser;
+    use topo::{KeyType, Role, SlotRange};
+
+    fn action(args: &[&str]) -> Result<Action> {
+        let mut argv = vec!["setwise"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| anyhow!("{e}"))?;
+        Action::from_command(cli.command)
+    }
+
+    #[test]
+    fn set_and_node() {
+        assert_eq!(
+            action(&["set", "add", "set1", "--sync", "semi"]).unwrap(),
+            Action::SetAdd {
+                name: "set1".into(),
+                sync: Some(SyncMode::Semi)
+            }
+        );
+        assert_eq!(
+            action(&["set", "add", "set1"]).unwrap(),
+            Action::SetAdd {
+                name: "set1".into(),
+                sync: None
+            }
+        );
+        assert!(action(&["set", "add", "a/b"]).is_err());
+        assert!(action(&["set", "add", "s", "--sync", "maybe"]).is_err());
+        let a = action(&[
+            "node",
+            "add",
+            "set1-n0",
+            "--set",
+            "set1",
+            "--addr",
+            "127.0.0.1:3310",
+            "--role",
+            "primary",
+        ])
+        .unwrap();
+        assert_eq!(
+            a,
+            Action::NodeAdd(NodeRecord {
+                id: "set1-n0".into(),
+                set: "set1".into(),
+                host: "127.0.0.1".into(),
+                port: 3310,
+                role: Role::Primary
+            })
+        );
+        assert!(
+            action(&["node", "add", "n", "--set", "s", "--addr", "h", "--role", "replica"])
+                .is_err()
+        );
+        assert!(action(&["node", "add", "n", "--set", "s", "--addr", "h:1"]).is_err());
+    }
+
+    #[test]
+    fn addresses_and_hosts() {
+        assert_eq!(parse_addr("db1:3306").unwrap(), ("db1".into(), 3306));
+        assert_eq!(parse_addr("[::1]:3306").unwrap(), ("::1".into(), 3306));
+        assert!(parse_addr(":3306").is_err());
+        assert!(parse_addr("h:99999").is_err());
+        assert!(parse_addr("h:0").is_err());
+        assert_eq!(
+            parse_host("127.0.0.0/8").unwrap().to_string(),
+            "127.0.0.0/8"
+        );
+        assert_eq!(parse_host("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_host("10.1.2.3").unwrap().to_string(), "10.1.2.3/32");
+        assert_eq!(parse_host("::1").unwrap().to_string(), "::1/128");
+        assert!(parse_host("localhost").is_err());
+    }
+
+    #[test]
+    fn db_add_args() {
+        let a = action(&[
+            "db",
+            "add",
+            "user_db",
+            "--sets",
+            "set1,set2",
+            "--slots",
+            "64",
+        ])
+        .unwrap();
+        let Action::DbAdd(d) = a else { panic!() };
+        assert_eq!(d.sets, vec!["set1", "set2"]);
+        assert_eq!(d.home, None);
+        assert_eq!(d.slots, Some(64));
+        let r = d.fresh_record();
+        assert_eq!(r.home_set, "set1");
+        assert_eq!(r.shard_map.ranges.len(), 2);
+        assert_eq!(r.shard_map.ranges[1].start, 32);
+        assert!(action(&["db", "add", "d", "--sets", "a,a"]).is_err());
+        assert!(action(&["db", "add", "d", "--sets", "a,b", "--home", "c"]).is_err());
+        assert!(action(&["db", "add", "d", "--sets", "a,b", "--slots", "1"]).is_err());
+        assert!(action(&["db", "add", "d"]).is_err());
+    }
+
+    fn req(sets: &[&str]) -> DbAdd {
+        DbAdd {
+            name: "d".into(),
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            home: None,
+            slots: None,
+            force: false,
+        }
+    }
+
+    #[test]
+    fn db_plan_keeps_rebalanced_map() {
+        let r = req(&["set1", "set2"]);
+        let DbPlan::Create(mut cur) = r.plan(None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(cur.shard_map.slots, 1024);
+        // A scale-out moved slots around on the same sets.
+        cur.shard_map.ranges = vec![
+            SlotRange {
+                start: 0,
+                end: 100,
+                set: "set2".into(),
+            },
+            SlotRange {
+                start: 100,
+                end: 1024,
+                set: "set1".into(),
+            },
+        ];
+        cur.shard_map.version = 7;
+        assert_eq!(r.plan(Some(&cur)).unwrap(), DbPlan::Keep(cur.clone()));
+        // Same sets in another order are the same sets.
+        assert!(matches!(
+            req(&["set2", "set1"]).plan(Some(&cur)).unwrap(),
+            DbPlan::Keep(_)
+        ));
+        // Different sets, home or slots: refused without --force.
+        let err = req(&["set1", "set3"])
+            .plan(Some(&cur))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--force"), "{err}");
+        let mut h = req(&["set1", "set2"]);
+        h.home = Some("set2".into());
+        assert!(h.plan(Some(&cur)).is_err());
+        let mut s = req(&["set1", "set2"]);
+        s.slots = Some(64);
+        assert!(s.plan(Some(&cur)).is_err());
+        s.force = true;
+        let DbPlan::Replace(new) = s.plan(Some(&cur)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(new.shard_map.slots, 64);
+        assert_eq!(new.shard_map.version, 8);
+        assert_eq!(new.home_set, "set1");
+    }
+
+    #[test]
+    fn table_and_user() {
+        assert_eq!(
+            action(&[
+                "table",
+                "set",
+                "db.t",
+                "--shardkey",
+                "uid",
+                "--key-type",
+                "text"
+            ])
+            .unwrap(),
+            Action::TableSet(TableRecord {
+                db: "db".into(),
+                name: "t".into(),
+                kind: TableKind::Sharded {
+                    key: "uid".into(),
+                    key_type: KeyType::Text
+                }
+            })
+        );
+        let Action::TableSet(t) = action(&["table", "set", "db.t", "--broadcast"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.kind, TableKind::Broadcast);
+        assert!(action(&["table", "set", "db.t"]).is_err());
+        assert!(action(&["table", "set", "db.t", "--single", "--broadcast"]).is_err());
+        assert!(action(&["table", "set", "dbt", "--single"]).is_err());
+        assert!(action(&["table", "set", "db.t", "--single", "--key-type", "text"]).is_err());
+        assert_eq!(action(&["table", "list"]).unwrap(), Action::TableList(None));
+
+        let Action::UserAdd(u) = action(&[
+            "user",
+            "add",
+            "app",
+            "--password",
+            "app",
+            "--host",
+            "127.0.0.0/8",
+            "--host",
+            "10.0.0.5",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(u.password_hash, "*5BCB3E6AC345B435C7C2E6B7949A04CE6F6563D3");
+        assert_eq!(u.hosts.len(), 2);
+        assert!(action(&["user", "add", "app", "--password", "x", "--host", "nope"]).is_err());
+        assert_eq!(
+            action(&["user", "del", "app"]).unwrap(),
+            Action::UserDel("app".into())
+        );
+    }
+}

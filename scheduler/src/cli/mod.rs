@@ -1,0 +1,59 @@
+//! `setwise`, the DBA command line: [`args`] (clap) → [`action`] (validated) →
+//! [`commands`] (etcd through topo) → [`render`] (aligned tables).
+
+pub mod action;
+pub mod args;
+pub mod commands;
+pub mod render;
+
+use anyhow::{anyhow, Result};
+use topo::Topo;
+
+use crate::config::{self, CliConfig};
+use args::Cli;
+
+/// Runs a parsed command line and returns what to print on stdout.
+pub async fn run(cli: Cli) -> Result<String> {
+    let action = action::Action::from_command(cli.command)?;
+    let mut cfg: CliConfig = config::load(cli.config.as_deref())?;
+    config::override_etcd(&mut cfg.etcd, cli.etcd.as_deref(), cli.cluster.as_deref());
+    let topo = connect(&cfg.etcd).await?;
+    commands::execute(&topo, &cfg.etcd.cluster, action).await
+}
+
+/// Connects to etcd and checks it answers, so an unreachable etcd is one clear error.
+pub async fn connect(etcd: &topo::EtcdConfig) -> Result<Topo> {
+    let endpoints = etcd.endpoints.join(",");
+    let unreachable = |why: String| anyhow!("cannot reach etcd at {endpoints}: {why}");
+    let topo = match Topo::connect(etcd).await {
+        Ok(t) => t,
+        Err(topo::TopoError::Unreachable { source, .. }) => {
+            return Err(unreachable(root_cause(&source)))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let timeout = std::time::Duration::from_millis(etcd.timeout_ms.max(100));
+    match tokio::time::timeout(timeout, topo.client().status()).await {
+        Ok(Ok(_)) => Ok(topo),
+        Ok(Err(e)) => Err(unreachable(root_cause(&e))),
+        Err(_) => Err(unreachable(format!(
+            "no answer within {} ms",
+            timeout.as_millis()
+        ))),
+    }
+}
+
+/// The innermost cause of an error (e.g. `Connection refused (os error 111)`), which
+/// says more to a DBA than the gRPC wrapping around it.
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let text = cur.to_string();
+    // Some wrappers print their sources inline; keep the head.
+    match text.split_once(", source:") {
+        Some((head, _)) => head.to_string(),
+        None => text,
+    }
+}

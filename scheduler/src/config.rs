@@ -1,0 +1,145 @@
+//! Configuration files of `setwise-scheduler` and `setwise`: TOML read from `--config`,
+//! then overridden by command-line flags (flags win).
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use topo::EtcdConfig;
+
+/// Reads a TOML config file; no file means all defaults.
+pub fn load<T: DeserializeOwned + Default>(path: Option<&Path>) -> anyhow::Result<T> {
+    let Some(path) = path else {
+        return Ok(T::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    parse(&text).with_context(|| format!("bad config file {}", path.display()))
+}
+
+/// Parses config text (split out for tests).
+pub fn parse<T: DeserializeOwned>(text: &str) -> anyhow::Result<T> {
+    Ok(toml::from_str(text)?)
+}
+
+/// Applies `--etcd URL[,URL]` and `--cluster NAME` to an `[etcd]` section.
+pub fn override_etcd(etcd: &mut EtcdConfig, endpoints: Option<&str>, cluster: Option<&str>) {
+    if let Some(urls) = endpoints {
+        let list: Vec<String> = urls
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        if !list.is_empty() {
+            etcd.endpoints = list;
+        }
+    }
+    if let Some(c) = cluster {
+        etcd.cluster = c.to_string();
+    }
+}
+
+/// The `setwise` command line's config file: only the `[etcd]` section.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CliConfig {
+    pub etcd: EtcdConfig,
+}
+
+/// `setwise-scheduler`'s config file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// This instance's name in the election (`--id`); defaults to `<hostname>-<pid>`.
+    pub id: Option<String>,
+    /// TTL in seconds of the leadership lease: a dead leader is replaced after about this long.
+    pub election_ttl: i64,
+    pub etcd: EtcdConfig,
+    pub monitor: MonitorConfig,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            id: None,
+            election_ttl: 3,
+            etcd: EtcdConfig::default(),
+            monitor: MonitorConfig::default(),
+        }
+    }
+}
+
+/// The leader's health monitor (`[monitor]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// How often the leader reads the health reports, in milliseconds.
+    pub interval_ms: u64,
+    /// A report older than this counts as stale (agent stuck or clock trouble).
+    pub stale_ms: u64,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            interval_ms: 1000,
+            stale_ms: 5000,
+        }
+    }
+}
+
+/// A default instance id: `<hostname>-<pid>`.
+pub fn default_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "scheduler".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduler_config_defaults_and_overrides() {
+        let mut c: SchedulerConfig = parse(
+            r#"
+            id = "s1"
+            [etcd]
+            endpoints = ["http://10.0.0.1:2379"]
+            cluster = "prod"
+            [monitor]
+            interval_ms = 500
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.id.as_deref(), Some("s1"));
+        assert_eq!(c.election_ttl, 3);
+        assert_eq!(c.monitor.interval_ms, 500);
+        assert_eq!(c.monitor.stale_ms, 5000);
+        override_etcd(&mut c.etcd, Some("http://a:1, http://b:2"), Some("c2"));
+        assert_eq!(c.etcd.endpoints, vec!["http://a:1", "http://b:2"]);
+        assert_eq!(c.etcd.cluster, "c2");
+        assert_eq!(c.etcd.timeout_ms, 3000);
+    }
+
+    #[test]
+    fn example_configs_parse() {
+        let s: SchedulerConfig = parse(include_str!("../../conf/scheduler.toml")).unwrap();
+        assert_eq!(s, SchedulerConfig::default());
+        let c: CliConfig = parse(include_str!("../../conf/setwise.toml")).unwrap();
+        assert_eq!(c, CliConfig::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(parse::<CliConfig>("[etcd]\nendpoint = \"x\"").is_err());
+        assert!(parse::<SchedulerConfig>("ttl = 3").is_err());
+        let c: CliConfig = parse("").unwrap();
+        assert_eq!(c, CliConfig::default());
+    }
+}
