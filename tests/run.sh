@@ -83,7 +83,7 @@ export SETWISE_BIN_DIR=$target/debug
 
 # ------------------------------------------------------------------ 2-4. format, build, lint
 lint=$([[ ${SETWISE_SKIP_LINT:-0} == 1 ]] && echo 0 || echo 1)
-((lint)) && run_step fmt cargo fmt --all -- --check || true
+((lint)) && run_step fmt cargo fmt --all -- --check --color=never || true
 built=1
 run_step build cargo build --workspace --all-targets || built=0
 ((lint)) && run_step clippy cargo clippy --workspace --all-targets -- -D warnings || true

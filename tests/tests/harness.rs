@@ -165,3 +165,43 @@ async fn cluster_registers_topology_and_databases() {
     ids.dedup();
     assert_eq!(ids.len(), 4);
 }
+
+/// The other programs start with the flags docs/contracts.md gives them, through the
+/// harness's helpers: an agent reports health, a scheduler leads, the CLI answers.
+#[tokio::test]
+async fn programs_start_with_the_contract_flags() {
+    let c = Cluster::builder()
+        .sets(1)
+        .replicas(1)
+        .start()
+        .await
+        .unwrap();
+    let t = c.topo();
+    let mut agent = c.spawn_agent("set1-n1", &[]).unwrap();
+    let mut sched = c.spawn_scheduler("s1", &[]).unwrap();
+    setwise_tests::wait_until(
+        "a health report of set1-n1",
+        Duration::from_secs(20),
+        || async {
+            let h = t.list_health().await?;
+            Ok(h.iter().any(|h| h.node == "set1-n1" && h.readable))
+        },
+    )
+    .await
+    .unwrap();
+    setwise_tests::wait_until("scheduler s1 to lead", Duration::from_secs(20), || async {
+        Ok(topo::election::leader(t, "scheduler").await?.as_deref() == Some("s1"))
+    })
+    .await
+    .unwrap();
+    let out = c.setwise(&["status"]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "setwise status: {}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("set1-n1"), "{stdout}");
+    assert!(agent.is_running() && sched.is_running());
+}
