@@ -7,7 +7,7 @@ use sqlparser::ast::{DataType, Statement};
 use topo::{DatabaseRecord, KeyType, ShardMap, TableKind, TableRecord, DEFAULT_SLOTS};
 
 use crate::error::ProxyError;
-use crate::exec::Answered;
+use crate::exec::{Answered, Exec};
 use crate::front::Responder;
 use crate::route::plan::is_system_schema;
 use crate::route::{Merge, Plan, Target};
@@ -130,8 +130,9 @@ async fn on_sets(
     out: &mut Responder<'_>,
 ) -> Answered {
     let snap = s.shared.routing.get();
-    let mut exec = s.exec(&snap);
-    exec.db = db;
+    let mut conns = s.conns(&snap);
+    conns.db = db;
+    let mut exec = Exec { conns, txn: None };
     let merge = if sets.len() > 1 {
         Merge::Replicated
     } else {
@@ -410,11 +411,11 @@ async fn drop_table(
             }
         } else {
             let snap = s.shared.routing.get();
-            let mut exec = s.exec(&snap);
-            exec.db = session_db.as_deref();
+            let mut conns = s.conns(&snap);
+            conns.db = session_db.as_deref();
             for set in sets {
                 use mysql_async::prelude::Queryable;
-                let mut c = exec.conn(&set).await?;
+                let mut c = conns.pooled(&set).await?;
                 c.query_drop(&stmt)
                     .await
                     .map_err(|e| ProxyError::from_backend(&set, e))?;

@@ -3,6 +3,7 @@
 //! collected.
 
 use std::io;
+use std::sync::Arc;
 
 use futures::future::join_all;
 use mysql_async::prelude::Queryable;
@@ -13,22 +14,22 @@ use crate::backend::{Backends, PoolKey};
 use crate::error::ProxyError;
 use crate::front::{OkInfo, Responder};
 use crate::route::{Merge, Plan, Target};
+use crate::session::txn::Txn;
 
-/// What one statement runs against.
-pub struct Exec<'a> {
+/// How to get a pooled connection for a session: its database, client flags and
+/// session state.
+pub struct Conns<'a> {
     pub backends: &'a Backends,
     pub snap: &'a ClusterSnapshot,
     pub db: Option<&'a str>,
     pub found_rows: bool,
+    /// Session-state statements run on each new backend connection.
+    pub init: Arc<Vec<String>>,
 }
 
-/// `Ok(true)`: answered; `Ok(false)`: an error was sent to the client;
-/// `Err`: the client connection broke.
-pub type Answered = io::Result<bool>;
-
-impl Exec<'_> {
+impl Conns<'_> {
     /// A pooled connection to the primary of `set`.
-    pub async fn conn(&self, set: &str) -> Result<Conn, ProxyError> {
+    pub async fn pooled(&self, set: &str) -> Result<Conn, ProxyError> {
         let node = self
             .snap
             .primary_of(set)
@@ -46,11 +47,44 @@ impl Exec<'_> {
             port: node.port,
             db: db.map(str::to_string),
             found_rows: self.found_rows,
+            init: self.init.clone(),
         };
         self.backends.get(set, &key).await
     }
+}
 
-    pub async fn run(&self, plan: &Plan, sql: &str, out: &mut Responder<'_>) -> Answered {
+/// What one statement runs against: pooled connections, or the session's
+/// transaction when one is open.
+pub struct Exec<'a> {
+    pub conns: Conns<'a>,
+    pub txn: Option<&'a mut Txn>,
+}
+
+/// `Ok(true)`: answered; `Ok(false)`: an error was sent to the client;
+/// `Err`: the client connection broke.
+pub type Answered = io::Result<bool>;
+
+impl Exec<'_> {
+    pub fn snap(&self) -> &ClusterSnapshot {
+        self.conns.snap
+    }
+
+    /// A connection for `set`: the transaction's, or a pooled one.
+    pub async fn take(&mut self, set: &str) -> Result<Conn, ProxyError> {
+        match self.txn.as_deref_mut() {
+            Some(t) => t.take(set, self.conns.pooled(set)).await,
+            None => self.conns.pooled(set).await,
+        }
+    }
+
+    /// Returns a connection taken with [`take`](Self::take).
+    pub fn give_back(&mut self, set: &str, conn: Conn, err: Option<&ProxyError>) {
+        if let Some(t) = self.txn.as_deref_mut() {
+            t.give_back(set, conn, err);
+        }
+    }
+
+    pub async fn run(&mut self, plan: &Plan, sql: &str, out: &mut Responder<'_>) -> Answered {
         match (&plan.target, plan.merge) {
             (Target::Sets(sets), Merge::Single) => self.single(&sets[0], sql, out).await,
             (Target::Sets(sets), Merge::Concat) => self.concat(sets, sql, out).await,
@@ -69,94 +103,73 @@ impl Exec<'_> {
     }
 
     /// One set: every result of the statement passes through as MariaDB sent it.
-    pub async fn single(&self, set: &str, sql: &str, out: &mut Responder<'_>) -> Answered {
-        let mut conn = match self.conn(set).await {
+    pub async fn single(&mut self, set: &str, sql: &str, out: &mut Responder<'_>) -> Answered {
+        let mut conn = match self.take(set).await {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,
         };
-        let mut res = match conn.query_iter(sql).await {
-            Ok(r) => r,
-            Err(e) => return fail(out, &ProxyError::from_backend(set, e)).await,
-        };
-        let more_after = out_more(out);
-        loop {
-            let cols = res.columns().filter(|c| !c.is_empty());
-            if let Some(cols) = cols {
-                out.columns(&cols).await?;
-                loop {
-                    match res.next().await {
-                        Ok(Some(row)) => write_row(out, &row).await?,
-                        Ok(None) => break,
-                        Err(e) => return fail(out, &ProxyError::from_backend(set, e)).await,
-                    }
-                }
-                out.set_more_results(!res.is_empty() || more_after);
-                out.end_rows(res.warnings()).await?;
-            } else {
-                let ok = OkInfo {
-                    affected_rows: res.affected_rows(),
-                    last_insert_id: res.last_insert_id().unwrap_or(0),
-                    warnings: res.warnings(),
-                    info: res.info().into_owned(),
-                };
-                if let Err(e) = res.next().await {
-                    return fail(out, &ProxyError::from_backend(set, e)).await;
-                }
-                out.set_more_results(!res.is_empty() || more_after);
-                out.ok(&ok).await?;
-            }
-            if res.is_empty() {
-                break;
-            }
+        let r = stream_all(&mut conn, set, sql, out).await;
+        self.give_back(set, conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
+        match r? {
+            Ok(()) => Ok(true),
+            Err(e) => fail(out, &e).await,
         }
-        out.set_more_results(more_after);
-        Ok(true)
     }
 
     /// Several sets, rows concatenated; column definitions from the first set.
-    async fn concat(&self, sets: &[String], sql: &str, out: &mut Responder<'_>) -> Answered {
+    async fn concat(&mut self, sets: &[String], sql: &str, out: &mut Responder<'_>) -> Answered {
         let mut warnings = 0u16;
         let mut started = false;
         for set in sets {
-            let mut conn = match self.conn(set).await {
+            let mut conn = match self.take(set).await {
                 Ok(c) => c,
                 Err(e) => return fail(out, &e).await,
             };
-            let mut res = match conn.query_iter(sql).await {
-                Ok(r) => r,
-                Err(e) => return fail(out, &ProxyError::from_backend(set, e)).await,
-            };
-            if !started {
-                let cols = res.columns().unwrap_or_default();
-                out.columns(&cols).await?;
-                started = true;
+            let r = stream_rows(&mut conn, set, sql, !started, out).await;
+            self.give_back(set, conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
+            match r? {
+                Ok(w) => warnings = warnings.saturating_add(w),
+                Err(e) => return fail(out, &e).await,
             }
-            loop {
-                match res.next().await {
-                    Ok(Some(row)) => write_row(out, &row).await?,
-                    Ok(None) => break,
-                    Err(e) => return fail(out, &ProxyError::from_backend(set, e)).await,
-                }
-            }
-            warnings = warnings.saturating_add(res.warnings());
+            started = true;
         }
         out.end_rows(warnings).await?;
         Ok(true)
     }
 
-    /// Writes on several sets at once; their OKs merged.
+    /// Writes on several sets (at once when no transaction is open); OKs merged.
     async fn writes(
-        &self,
+        &mut self,
         parts: &[(&str, &str)],
         merge: Merge,
         out: &mut Responder<'_>,
     ) -> Answered {
-        let results = join_all(parts.iter().map(|(set, sql)| self.write_one(set, sql))).await;
-        let mut oks = Vec::with_capacity(results.len());
-        for r in results {
-            match r {
-                Ok(ok) => oks.push(ok),
-                Err(e) => return fail(out, &e).await,
+        let mut oks = Vec::with_capacity(parts.len());
+        if self.txn.is_none() {
+            let conns = &self.conns;
+            let results = join_all(parts.iter().map(|(set, sql)| async move {
+                let mut c = conns.pooled(set).await?;
+                write_one(&mut c, set, sql).await
+            }))
+            .await;
+            for r in results {
+                match r {
+                    Ok(ok) => oks.push(ok),
+                    Err(e) => return fail(out, &e).await,
+                }
+            }
+        } else {
+            for (set, sql) in parts {
+                let mut conn = match self.take(set).await {
+                    Ok(c) => c,
+                    Err(e) => return fail(out, &e).await,
+                };
+                let r = write_one(&mut conn, set, sql).await;
+                self.give_back(set, conn, r.as_ref().err());
+                match r {
+                    Ok(ok) => oks.push(ok),
+                    Err(e) => return fail(out, &e).await,
+                }
             }
         }
         let ok = match merge {
@@ -166,28 +179,97 @@ impl Exec<'_> {
         out.ok(&ok).await?;
         Ok(true)
     }
-
-    async fn write_one(&self, set: &str, sql: &str) -> Result<OkInfo, ProxyError> {
-        let mut conn = self.conn(set).await?;
-        let res = conn
-            .query_iter(sql)
-            .await
-            .map_err(|e| ProxyError::from_backend(set, e))?;
-        let ok = OkInfo {
-            affected_rows: res.affected_rows(),
-            last_insert_id: res.last_insert_id().unwrap_or(0),
-            warnings: res.warnings(),
-            info: res.info().into_owned(),
-        };
-        res.drop_result()
-            .await
-            .map_err(|e| ProxyError::from_backend(set, e))?;
-        Ok(ok)
-    }
 }
 
-fn out_more(out: &Responder<'_>) -> bool {
-    out.more_results()
+/// Runs `sql` on `conn` and writes all its results to the client. The outer error
+/// is the client's connection; the inner one a backend error not yet sent.
+async fn stream_all(
+    conn: &mut Conn,
+    set: &str,
+    sql: &str,
+    out: &mut Responder<'_>,
+) -> io::Result<Result<(), ProxyError>> {
+    let mut res = match conn.query_iter(sql).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+    };
+    let more_after = out.more_results();
+    loop {
+        let cols = res.columns().filter(|c| !c.is_empty());
+        if let Some(cols) = cols {
+            out.columns(&cols).await?;
+            loop {
+                match res.next().await {
+                    Ok(Some(row)) => write_row(out, &row).await?,
+                    Ok(None) => break,
+                    Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+                }
+            }
+            out.set_more_results(!res.is_empty() || more_after);
+            out.end_rows(res.warnings()).await?;
+        } else {
+            let ok = OkInfo {
+                affected_rows: res.affected_rows(),
+                last_insert_id: res.last_insert_id().unwrap_or(0),
+                warnings: res.warnings(),
+                info: res.info().into_owned(),
+            };
+            if let Err(e) = res.next().await {
+                return Ok(Err(ProxyError::from_backend(set, e)));
+            }
+            out.set_more_results(!res.is_empty() || more_after);
+            out.ok(&ok).await?;
+        }
+        if res.is_empty() {
+            break;
+        }
+    }
+    out.set_more_results(more_after);
+    Ok(Ok(()))
+}
+
+/// Streams the rows of `sql` (one result set); writes the column definitions first
+/// when `with_columns`. Returns the warning count.
+async fn stream_rows(
+    conn: &mut Conn,
+    set: &str,
+    sql: &str,
+    with_columns: bool,
+    out: &mut Responder<'_>,
+) -> io::Result<Result<u16, ProxyError>> {
+    let mut res = match conn.query_iter(sql).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+    };
+    if with_columns {
+        let cols = res.columns().unwrap_or_default();
+        out.columns(&cols).await?;
+    }
+    loop {
+        match res.next().await {
+            Ok(Some(row)) => write_row(out, &row).await?,
+            Ok(None) => break,
+            Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+        }
+    }
+    Ok(Ok(res.warnings()))
+}
+
+async fn write_one(conn: &mut Conn, set: &str, sql: &str) -> Result<OkInfo, ProxyError> {
+    let res = conn
+        .query_iter(sql)
+        .await
+        .map_err(|e| ProxyError::from_backend(set, e))?;
+    let ok = OkInfo {
+        affected_rows: res.affected_rows(),
+        last_insert_id: res.last_insert_id().unwrap_or(0),
+        warnings: res.warnings(),
+        info: res.info().into_owned(),
+    };
+    res.drop_result()
+        .await
+        .map_err(|e| ProxyError::from_backend(set, e))?;
+    Ok(ok)
 }
 
 async fn fail(out: &mut Responder<'_>, e: &ProxyError) -> Answered {

@@ -13,19 +13,24 @@ use crate::session::{fail, HIDDEN_DB};
 use crate::sql::lexer::{ident_text, Kind, Token};
 use topo::TableKind;
 
+type Fetched = (
+    std::sync::Arc<[mysql_async::Column]>,
+    Vec<Vec<Option<Vec<u8>>>>,
+);
+
 /// Runs `sql` on `set` and returns its columns and rows (small results only).
-async fn fetch(
-    exec: &Exec<'_>,
+async fn fetch(exec: &mut Exec<'_>, set: &str, sql: &str) -> Result<Fetched, ProxyError> {
+    let mut conn = exec.take(set).await?;
+    let r = fetch_on(&mut conn, set, sql).await;
+    exec.give_back(set, conn, r.as_ref().err());
+    r
+}
+
+async fn fetch_on(
+    conn: &mut mysql_async::Conn,
     set: &str,
     sql: &str,
-) -> Result<
-    (
-        std::sync::Arc<[mysql_async::Column]>,
-        Vec<Vec<Option<Vec<u8>>>>,
-    ),
-    ProxyError,
-> {
-    let mut conn = exec.conn(set).await?;
+) -> Result<Fetched, ProxyError> {
     let mut res = conn
         .query_iter(sql)
         .await
@@ -63,11 +68,16 @@ async fn write_rows(
 }
 
 fn any_set(exec: &Exec<'_>) -> Result<String, ProxyError> {
-    if let Some(rec) = exec.db.and_then(|d| exec.snap.db(d)) {
+    any_set_of(exec.conns.snap, exec.conns.db)
+}
+
+/// A set for statements that touch no table: the database's home set, else the
+/// first set of the cluster.
+pub fn any_set_of(snap: &topo::ClusterSnapshot, db: Option<&str>) -> Result<String, ProxyError> {
+    if let Some(rec) = db.and_then(|d| snap.db(d)) {
         return Ok(rec.home_set.clone());
     }
-    exec.snap
-        .sets
+    snap.sets
         .keys()
         .next()
         .cloned()
@@ -75,7 +85,7 @@ fn any_set(exec: &Exec<'_>) -> Result<String, ProxyError> {
 }
 
 /// `SHOW DATABASES`: the logical databases and the system schemas.
-pub async fn databases(exec: &Exec<'_>, out: &mut Responder<'_>) -> Answered {
+pub async fn databases(exec: &mut Exec<'_>, out: &mut Responder<'_>) -> Answered {
     let set = match any_set(exec) {
         Ok(s) => s,
         Err(e) => return fail(out, &e).await,
@@ -90,7 +100,14 @@ pub async fn databases(exec: &Exec<'_>, out: &mut Responder<'_>) -> Answered {
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .filter(|n| is_system_schema(n))
         .collect();
-    names.extend(exec.snap.dbs.keys().filter(|d| *d != HIDDEN_DB).cloned());
+    names.extend(
+        exec.conns
+            .snap
+            .dbs
+            .keys()
+            .filter(|d| *d != HIDDEN_DB)
+            .cloned(),
+    );
     names.sort();
     names.dedup();
     let rows: Vec<Vec<Option<Vec<u8>>>> = names
@@ -113,15 +130,16 @@ fn name_at(sql: &str, sig: &[Token], i: usize) -> Option<(Option<String>, String
 
 /// The set that holds a table's definition (every kind has one on this set).
 pub fn set_of_table(exec: &Exec<'_>, db: Option<&str>, table: &str) -> Result<String, ProxyError> {
-    let db = db.or(exec.db).ok_or(ProxyError::NoDatabaseSelected)?;
+    let db = db.or(exec.conns.db).ok_or(ProxyError::NoDatabaseSelected)?;
     if is_system_schema(db) {
         return any_set(exec);
     }
     let rec = exec
+        .conns
         .snap
         .db(db)
         .ok_or_else(|| ProxyError::UnknownDatabase(db.into()))?;
-    Ok(match exec.snap.table(db, table).map(|t| &t.kind) {
+    Ok(match exec.conns.snap.table(db, table).map(|t| &t.kind) {
         Some(TableKind::Sharded { .. }) => rec.shard_map.ranges[0].set.clone(),
         Some(TableKind::Broadcast) => rec.sets()[0].clone(),
         _ => rec.home_set.clone(),
@@ -130,7 +148,7 @@ pub fn set_of_table(exec: &Exec<'_>, db: Option<&str>, table: &str) -> Result<St
 
 /// Other `SHOW`s and `DESCRIBE`: to the set holding the table they name.
 pub async fn forward(
-    exec: &Exec<'_>,
+    exec: &mut Exec<'_>,
     sql: &str,
     sig: &[Token],
     out: &mut Responder<'_>,
@@ -158,13 +176,14 @@ pub async fn forward(
                 let db = if matches!(w(i + 1).as_str(), "FROM" | "IN") {
                     name_at(sql, sig, i + 2).map(|(_, n, _)| n)
                 } else {
-                    exec.db.map(str::to_string)
+                    exec.conns.db.map(str::to_string)
                 };
                 let db = db.ok_or(ProxyError::NoDatabaseSelected)?;
                 if is_system_schema(&db) {
                     return Ok((any_set(exec)?, None));
                 }
                 let rec = exec
+                    .conns
                     .snap
                     .db(&db)
                     .ok_or_else(|| ProxyError::UnknownDatabase(db.clone()))?;
@@ -204,8 +223,8 @@ pub async fn forward(
         Ok(r) => r,
         Err(e) => return fail(out, &e).await,
     };
-    let db = db.as_deref().or(exec.db).unwrap_or_default();
-    let opt = match exec.snap.table(db, &table).map(|t| &t.kind) {
+    let db = db.as_deref().or(exec.conns.db).unwrap_or_default();
+    let opt = match exec.conns.snap.table(db, &table).map(|t| &t.kind) {
         Some(TableKind::Sharded { key, .. }) => Some(format!(" shardkey={key}")),
         Some(TableKind::Broadcast) => Some(" shardkey=noshardkey_allset".to_string()),
         _ => None,

@@ -18,6 +18,8 @@ pub struct PoolKey {
     pub port: u16,
     pub db: Option<String>,
     pub found_rows: bool,
+    /// Session-state statements (`SET ...`) run on each new connection.
+    pub init: std::sync::Arc<Vec<String>>,
 }
 
 pub struct Backends {
@@ -50,6 +52,7 @@ impl Backends {
             .pass(Some(self.cfg.password.clone()))
             .db_name(key.db.clone())
             .client_found_rows(key.found_rows)
+            .init(key.init.to_vec())
             .tcp_nodelay(true)
             .stmt_cache_size(0)
             .pool_opts(pool_opts);

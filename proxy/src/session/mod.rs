@@ -1,0 +1,441 @@
+//! One client's session: who it is, its current database, its session variables
+//! and open transaction, and how each statement it sends is dispatched — answered
+//! by the gateway itself (USE, SET, transaction control, SHOW DATABASES, DDL
+//! bookkeeping) or planned and executed on the sets.
+
+pub mod txn;
+pub mod vars;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mysql_common::constants::StatusFlags;
+use tracing::debug;
+
+use crate::backend::Backends;
+use crate::config::ProxyConfig;
+use crate::ddl;
+use crate::error::ProxyError;
+use crate::exec::{Answered, Conns, Exec};
+use crate::front::{Credentials, Handler, OkInfo, Responder};
+use crate::route::plan::is_system_schema;
+use crate::route::{plan_statement, Merge, Plan, Target};
+use crate::routing::Routing;
+use crate::show;
+use crate::sql::lexer::{ident_text, significant, split_statements, tokenize, Kind, Token};
+use crate::sql::parse_one;
+use txn::Txn;
+use vars::{parse_set, SessionVars, SetRequest};
+
+/// The system database of the agents: hidden from gateway clients.
+pub const HIDDEN_DB: &str = "setwise_sys";
+
+/// What every session shares.
+pub struct Shared {
+    pub cfg: ProxyConfig,
+    pub routing: Routing,
+    pub backends: Backends,
+    pub topo: Arc<tokio::sync::OnceCell<topo::Topo>>,
+}
+
+pub struct Session {
+    pub shared: Arc<Shared>,
+    pub user: Option<String>,
+    pub db: Option<String>,
+    pub found_rows: bool,
+    pub peer: Option<SocketAddr>,
+    collation: u8,
+    vars: SessionVars,
+    autocommit: bool,
+    txn: Option<Txn>,
+    /// `SET TRANSACTION ...` waiting for the next transaction.
+    next_txn: Option<String>,
+}
+
+impl Session {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            user: None,
+            db: None,
+            found_rows: false,
+            peer: None,
+            collation: 45,
+            vars: SessionVars::default(),
+            autocommit: true,
+            txn: None,
+            next_txn: None,
+        }
+    }
+
+    fn check_db(&self, db: &str) -> Result<(), ProxyError> {
+        let snap = self.shared.routing.get();
+        if db != HIDDEN_DB && (is_system_schema(db) || snap.db(db).is_some()) {
+            Ok(())
+        } else {
+            Err(ProxyError::UnknownDatabase(db.to_string()))
+        }
+    }
+
+    /// Pooled connections as this session needs them (database, flags, state).
+    pub fn conns<'a>(&'a self, snap: &'a topo::ClusterSnapshot) -> Conns<'a> {
+        Conns {
+            backends: &self.shared.backends,
+            snap,
+            db: self.db.as_deref(),
+            found_rows: self.found_rows,
+            init: self.vars.init(),
+        }
+    }
+
+    /// An executor: inside the open transaction if there is one.
+    pub fn exec<'a>(&'a mut self, snap: &'a topo::ClusterSnapshot) -> Exec<'a> {
+        Exec {
+            conns: Conns {
+                backends: &self.shared.backends,
+                snap,
+                db: self.db.as_deref(),
+                found_rows: self.found_rows,
+                init: self.vars.init(),
+            },
+            txn: self.txn.as_mut(),
+        }
+    }
+
+    /// Opens a transaction if none is open (explicit BEGIN or autocommit off).
+    fn open_txn(&mut self, begin: String) {
+        if self.txn.is_none() {
+            let mut stmts: Vec<String> = self.next_txn.take().into_iter().collect();
+            stmts.push(begin);
+            self.txn = Some(Txn::new(stmts));
+        }
+    }
+
+    /// Ends the open transaction (if any) with COMMIT or ROLLBACK.
+    pub async fn end_txn(&mut self, verb: &str) -> Result<(), ProxyError> {
+        match self.txn.take() {
+            Some(t) => t.finish(verb).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Runs one statement (one part of a multi-statement text).
+    async fn statement(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
+        let tokens = match tokenize(sql) {
+            Ok(t) => t,
+            Err(e) => {
+                let err = ProxyError::Syntax(format!("{} near position {}", e.what, e.at));
+                return fail(out, &err).await;
+            }
+        };
+        let sig = significant(&tokens);
+        let first = word_at(sql, &sig, 0);
+        debug!(stmt = %first, "statement");
+        let started = std::time::Instant::now();
+        let answered = self.dispatch(sql, &tokens, &sig, &first, out).await;
+        metrics::counter!(crate::metrics::STATEMENTS, "kind" => statement_kind(&first))
+            .increment(1);
+        metrics::histogram!(crate::metrics::STATEMENT_SECONDS)
+            .record(started.elapsed().as_secs_f64());
+        answered
+    }
+
+    async fn dispatch(
+        &mut self,
+        sql: &str,
+        tokens: &[Token],
+        sig: &[Token],
+        first: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        let word = |i: usize| word_at(sql, sig, i);
+        match first {
+            "USE" => {
+                let Some(t) = sig.get(1) else {
+                    return fail(out, &ProxyError::Syntax("USE needs a database name".into()))
+                        .await;
+                };
+                let db = ident_text(sql, t);
+                let r = self.use_db(&db).await;
+                return self.reply(r, out).await;
+            }
+            "BEGIN" | "START" => {
+                // An open transaction is committed first, as MariaDB does.
+                if let Err(e) = self.end_txn("COMMIT").await {
+                    return fail(out, &e).await;
+                }
+                let text = if first == "BEGIN" {
+                    "BEGIN".to_string()
+                } else {
+                    sql.trim().to_string()
+                };
+                self.open_txn(text);
+                return ok(out, self.status()).await;
+            }
+            "COMMIT" | "ROLLBACK" if !sig.iter().any(|t| t.is_word(sql, "TO")) => {
+                let r = self.end_txn(first).await;
+                return self.reply(r, out).await;
+            }
+            "SAVEPOINT" | "RELEASE" | "ROLLBACK" => {
+                let r = match self.txn.as_mut() {
+                    Some(t) => t.on_all(sql).await,
+                    None => Ok(()),
+                };
+                return self.reply(r, out).await;
+            }
+            "XA" | "LOCK" | "UNLOCK" => {
+                let e = ProxyError::NotSupported(format!("{first} statements through the gateway"));
+                return fail(out, &e).await;
+            }
+            "SET" => return self.set(sql, sig, out).await,
+            "SHOW" if matches!(word(1).as_str(), "DATABASES" | "SCHEMAS") => {
+                let snap = self.shared.routing.get();
+                return show::databases(&mut self.exec(&snap), out).await;
+            }
+            "SHOW" | "DESCRIBE" | "DESC" => {
+                let snap = self.shared.routing.get();
+                return show::forward(&mut self.exec(&snap), sql, sig, out).await;
+            }
+            "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" => {
+                // DDL commits an open transaction implicitly, as in MariaDB.
+                if let Err(e) = self.end_txn("COMMIT").await {
+                    return fail(out, &e).await;
+                }
+                return ddl::run(self, sql, tokens, out).await;
+            }
+            _ => {}
+        }
+        if !self.autocommit {
+            self.open_txn("BEGIN".into());
+        }
+        let snap = self.shared.routing.get();
+        let stmt = match parse_one(sql) {
+            Ok(s) => s,
+            Err(msg) => return self.unparsed(sql, &msg, out).await,
+        };
+        let plan = match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt) {
+            Ok(p) => p,
+            Err(e) => return fail(out, &e).await,
+        };
+        debug!(?plan, "plan");
+        out.status = self.status();
+        self.exec(&snap).run(&plan, sql, out).await
+    }
+
+    async fn reply(&self, r: Result<(), ProxyError>, out: &mut Responder<'_>) -> Answered {
+        match r {
+            Ok(()) => ok(out, self.status()).await,
+            Err(e) => fail(out, &e).await,
+        }
+    }
+
+    async fn use_db(&mut self, db: &str) -> Result<(), ProxyError> {
+        self.check_db(db)?;
+        if let Some(t) = self.txn.as_mut() {
+            // Pinned connections follow the session's database.
+            let q = format!("USE `{}`", db.replace('`', "``"));
+            t.on_all(&q).await?;
+        }
+        self.db = Some(db.to_string());
+        Ok(())
+    }
+
+    /// A statement sqlparser cannot parse: forwarded when everything the session
+    /// can reach lives on one set, refused otherwise.
+    async fn unparsed(&mut self, sql: &str, msg: &str, out: &mut Responder<'_>) -> Answered {
+        let snap = self.shared.routing.get();
+        let sets = match self.db.as_deref().and_then(|d| snap.db(d)) {
+            Some(rec) => rec.sets(),
+            None => snap.sets.keys().cloned().collect(),
+        };
+        if sets.len() == 1 {
+            let plan = Plan {
+                target: Target::Sets(sets),
+                merge: Merge::Single,
+            };
+            return self.exec(&snap).run(&plan, sql, out).await;
+        }
+        let e = ProxyError::NotSupported(format!(
+            "a statement the gateway cannot parse on data spread over several sets ({msg})"
+        ));
+        fail(out, &e).await
+    }
+
+    /// `SET`: autocommit is the session's own; everything else is session state
+    /// carried to the backends — validated by opening a backend connection with
+    /// it, so a bad variable or value gets MariaDB's own error.
+    async fn set(&mut self, sql: &str, sig: &[Token], out: &mut Responder<'_>) -> Answered {
+        let req = match parse_set(sql, sig) {
+            Ok(r) => r,
+            Err(e) => return fail(out, &e).await,
+        };
+        let r = match req {
+            SetRequest::Autocommit(on) => {
+                let r = if on && !self.autocommit {
+                    self.end_txn("COMMIT").await
+                } else {
+                    Ok(())
+                };
+                self.autocommit = on;
+                // Backends see it too, so `SELECT @@autocommit` answers as MariaDB would;
+                // the gateway still opens and ends the transactions itself.
+                if on {
+                    self.vars.remove("autocommit");
+                } else {
+                    self.vars
+                        .apply(&[("autocommit".into(), "autocommit = 0".into())]);
+                }
+                r
+            }
+            SetRequest::NextTransaction(text) => {
+                self.next_txn = Some(text);
+                Ok(())
+            }
+            SetRequest::Vars(assignments) => self.set_vars(&assignments).await,
+        };
+        self.reply(r, out).await
+    }
+
+    async fn set_vars(&mut self, assignments: &[(String, String)]) -> Result<(), ProxyError> {
+        let mut next = self.vars.clone();
+        next.apply(assignments);
+        let snap = self.shared.routing.get();
+        let set = crate::show::any_set_of(&snap, self.db.as_deref())?;
+        {
+            let mut conns = self.conns(&snap);
+            conns.init = next.init();
+            // Opening (or reusing) a connection with the new state validates it.
+            drop(conns.pooled(&set).await?);
+        }
+        if let Some(t) = self.txn.as_mut() {
+            for (_, text) in assignments {
+                t.on_all(&format!("SET {text}")).await?;
+            }
+        }
+        self.vars = next;
+        Ok(())
+    }
+}
+
+/// The keyword at significant token `i`, upper-cased ("" if none).
+fn word_at(sql: &str, sig: &[Token], i: usize) -> String {
+    sig.get(i)
+        .filter(|t| t.kind == Kind::Word)
+        .map(|t| t.text(sql).to_ascii_uppercase())
+        .unwrap_or_default()
+}
+
+/// A bounded label for the statements counter.
+fn statement_kind(first: &str) -> &'static str {
+    match first {
+        "SELECT" => "select",
+        "INSERT" | "REPLACE" => "insert",
+        "UPDATE" => "update",
+        "DELETE" => "delete",
+        "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" => "ddl",
+        "SHOW" | "DESCRIBE" | "DESC" => "show",
+        "SET" | "USE" => "session",
+        "BEGIN" | "START" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => "transaction",
+        _ => "other",
+    }
+}
+
+async fn ok(out: &mut Responder<'_>, status: StatusFlags) -> Answered {
+    out.status = status;
+    out.ok(&OkInfo::default()).await?;
+    Ok(true)
+}
+
+pub(crate) async fn fail(out: &mut Responder<'_>, e: &ProxyError) -> Answered {
+    out.error(e).await?;
+    Ok(false)
+}
+
+impl Handler for Session {
+    async fn authenticate(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
+        let routing = &self.shared.routing;
+        if !routing.is_loaded() {
+            return Err(ProxyError::NoRouting(
+                "etcd is unreachable and there is no routing file".into(),
+            ));
+        }
+        let snap = routing.get();
+        let denied = || ProxyError::AccessDenied {
+            user: cred.user.clone(),
+            host: cred.peer.ip().to_string(),
+            using_password: !cred.scramble.is_empty(),
+        };
+        let user = snap.user(&cred.user).ok_or_else(denied)?;
+        if !user.host_allowed(cred.peer.ip())
+            || !topo::password::verify_native(&user.password_hash, &cred.salt, &cred.scramble)
+        {
+            return Err(denied());
+        }
+        if let Some(db) = &cred.db {
+            self.check_db(db)?;
+        }
+        self.user = Some(cred.user.clone());
+        self.db = cred.db.clone();
+        self.found_rows = cred.found_rows;
+        self.peer = Some(cred.peer);
+        self.collation = cred.collation;
+        self.vars = SessionVars::for_collation(cred.collation);
+        Ok(())
+    }
+
+    async fn query(&mut self, sql: &str, out: &mut Responder<'_>) -> io::Result<()> {
+        let tokens = match tokenize(sql) {
+            Ok(t) => t,
+            Err(e) => {
+                let err = ProxyError::Syntax(format!("{} near position {}", e.what, e.at));
+                return out.error(&err).await;
+            }
+        };
+        let parts = split_statements(sql, &tokens);
+        if parts.is_empty() {
+            let e = ProxyError::Backend {
+                code: 1065,
+                state: "42000".into(),
+                message: "Query was empty".into(),
+            };
+            return out.error(&e).await;
+        }
+        let n = parts.len();
+        for (i, (s, e)) in parts.into_iter().enumerate() {
+            out.set_more_results(i + 1 < n);
+            out.status = self.status();
+            if !self.statement(&sql[s..e], out).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn init_db(&mut self, db: &str) -> Result<(), ProxyError> {
+        self.use_db(db).await
+    }
+
+    async fn reset(&mut self) -> Result<(), ProxyError> {
+        let r = self.end_txn("ROLLBACK").await;
+        self.vars = SessionVars::for_collation(self.collation);
+        self.autocommit = true;
+        self.next_txn = None;
+        r
+    }
+
+    fn status(&self) -> StatusFlags {
+        let mut s = StatusFlags::empty();
+        if self.autocommit {
+            s |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+        }
+        if self.txn.is_some() {
+            s |= StatusFlags::SERVER_STATUS_IN_TRANS;
+        }
+        s
+    }
+
+    async fn close(&mut self) {
+        let _ = self.end_txn("ROLLBACK").await;
+    }
+}

@@ -1,0 +1,298 @@
+//! Session state carried to the sets: `SET NAMES`, `SET [SESSION] var = ...`,
+//! user variables and the client's handshake character set, kept per client and
+//! applied to every backend connection it uses.
+//!
+//! The state is a list of `SET` statements. Backend pools are keyed by it
+//! (`backend::PoolKey::init`), and mysql_async runs them once on each new pooled
+//! connection — so a statement never pays a round trip for session state, and
+//! sessions with the same state (the common case: an ORM's connect-time SETs)
+//! share connections.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use mysql_common::collations::{Collation, CollationId};
+
+use crate::error::ProxyError;
+use crate::sql::lexer::{Kind, Token};
+
+/// What a `SET` statement asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetRequest {
+    /// `SET autocommit = 0|1`.
+    Autocommit(bool),
+    /// Assignments to carry to the backends: (key, assignment text).
+    Vars(Vec<(String, String)>),
+    /// `SET TRANSACTION ...` (no SESSION): applies to the next transaction only.
+    NextTransaction(String),
+}
+
+/// The session's variables, in the order they were first set.
+#[derive(Debug, Clone, Default)]
+pub struct SessionVars {
+    /// Key (`names`, `sql_mode`, `@a`, ...) → (order, assignment text).
+    vars: BTreeMap<String, (usize, String)>,
+    next_order: usize,
+    /// Statements for a new backend connection, rebuilt on every change.
+    init: Arc<Vec<String>>,
+}
+
+impl SessionVars {
+    /// State for a client that connected with collation `collation_id`.
+    pub fn for_collation(collation_id: u8) -> Self {
+        let mut v = Self::default();
+        if let Some(names) = names_for_collation(collation_id) {
+            v.vars.insert("names".into(), (0, names));
+            v.next_order = 1;
+        }
+        v.rebuild();
+        v
+    }
+
+    /// Statements to run on a new backend connection.
+    pub fn init(&self) -> Arc<Vec<String>> {
+        self.init.clone()
+    }
+
+    /// Applies assignments (later ones win).
+    pub fn apply(&mut self, assignments: &[(String, String)]) {
+        for (k, text) in assignments {
+            let order = match self.vars.get(k) {
+                Some((o, _)) => *o,
+                None => {
+                    self.next_order += 1;
+                    self.next_order
+                }
+            };
+            self.vars.insert(k.clone(), (order, text.clone()));
+        }
+        self.rebuild();
+    }
+
+    /// Forgets a variable (back to the backend's default).
+    pub fn remove(&mut self, key: &str) {
+        if self.vars.remove(key).is_some() {
+            self.rebuild();
+        }
+    }
+
+    fn rebuild(&mut self) {
+        let mut items: Vec<&(usize, String)> = self.vars.values().collect();
+        items.sort_by_key(|(o, _)| *o);
+        self.init = Arc::new(items.into_iter().map(|(_, t)| format!("SET {t}")).collect());
+    }
+}
+
+/// `SET NAMES ...` for a handshake collation, when it differs from what backend
+/// connections start with (utf8mb4_general_ci).
+fn names_for_collation(id: u8) -> Option<String> {
+    if id == 45 || id == 0 {
+        return None;
+    }
+    let cid = CollationId::from(id as u16);
+    if cid == CollationId::UNKNOWN_COLLATION_ID {
+        return None;
+    }
+    let c = Collation::from(cid);
+    // MySQL 8's *_0900_* collations do not exist in MariaDB: keep the charset only.
+    if c.collation().contains("0900") {
+        return (c.charset() != "utf8mb4").then(|| format!("NAMES {}", c.charset()));
+    }
+    Some(format!("NAMES {} COLLATE {}", c.charset(), c.collation()))
+}
+
+/// Parses a `SET` statement (`sig` = its significant tokens, `SET` first).
+pub fn parse_set(sql: &str, sig: &[Token]) -> Result<SetRequest, ProxyError> {
+    let word = |i: usize| {
+        sig.get(i)
+            .map(|t| t.text(sql).to_ascii_uppercase())
+            .unwrap_or_default()
+    };
+    let mut i = 1;
+    match word(1).as_str() {
+        "GLOBAL" | "PERSIST" | "PERSIST_ONLY" => {
+            return Err(ProxyError::NotSupported(
+                "SET GLOBAL through the gateway (change the sets' configuration instead)".into(),
+            ))
+        }
+        "SESSION" | "LOCAL" => i = 2,
+        "TRANSACTION" => {
+            return Ok(SetRequest::NextTransaction(
+                sql[sig[0].start..].trim().to_string(),
+            ));
+        }
+        _ => {}
+    }
+    if word(i) == "TRANSACTION" {
+        let text = sql[sig[i].start..]
+            .trim_end()
+            .trim_end_matches(';')
+            .to_string();
+        return Ok(SetRequest::Vars(vec![("transaction".into(), text)]));
+    }
+    if word(i) == "NAMES"
+        || word(i) == "CHARSET"
+        || (word(i) == "CHARACTER" && word(i + 1) == "SET")
+    {
+        let text = sql[sig[i].start..]
+            .trim_end()
+            .trim_end_matches(';')
+            .to_string();
+        return Ok(SetRequest::Vars(vec![("names".into(), text)]));
+    }
+    // A comma-separated list of assignments.
+    let mut out = Vec::new();
+    let mut autocommit = None;
+    let mut depth = 0;
+    let mut start = i;
+    let end = sig.len();
+    for j in i..=end {
+        let at_end = j == end;
+        if !at_end {
+            let t = &sig[j];
+            if t.is_punct(sql, "(") {
+                depth += 1;
+            } else if t.is_punct(sql, ")") {
+                depth -= 1;
+            }
+            let separator = depth == 0 && t.is_punct(sql, ",");
+            let trailing_semicolon = t.is_punct(sql, ";") && j + 1 == end;
+            if !separator && !trailing_semicolon {
+                continue;
+            }
+        }
+        if j > start {
+            let (key, text, value) = assignment(sql, &sig[start..j])?;
+            if key == "autocommit" {
+                autocommit = Some(parse_bool(&value).ok_or_else(|| ProxyError::Backend {
+                    code: 1231,
+                    state: "42000".into(),
+                    message: format!(
+                        "Variable 'autocommit' can't be set to the value of '{value}'"
+                    ),
+                })?);
+            } else {
+                out.push((key, text));
+            }
+        }
+        start = j + 1;
+    }
+    match (autocommit, out.is_empty()) {
+        (Some(a), true) => Ok(SetRequest::Autocommit(a)),
+        (None, false) => Ok(SetRequest::Vars(out)),
+        (Some(_), false) => Err(ProxyError::NotSupported(
+            "SET autocommit together with other variables in one statement".into(),
+        )),
+        (None, true) => Err(ProxyError::Syntax("SET needs an assignment".into())),
+    }
+}
+
+/// One `[@@[session.]]name = expr` / `@user := expr`: (key, text, value text).
+fn assignment(sql: &str, toks: &[Token]) -> Result<(String, String, String), ProxyError> {
+    let eq = toks
+        .iter()
+        .position(|t| t.is_punct(sql, "=") || t.is_punct(sql, ":="))
+        .ok_or_else(|| ProxyError::Syntax("SET needs name = value".into()))?;
+    if eq == 0 || eq + 1 >= toks.len() {
+        return Err(ProxyError::Syntax("SET needs name = value".into()));
+    }
+    let name_text = sql[toks[0].start..toks[eq - 1].end].to_string();
+    let lowered = name_text.to_ascii_lowercase().replace('`', "");
+    let key = if toks[0].kind == Kind::Variable && !lowered.starts_with("@@") {
+        lowered // a user variable, `@a`
+    } else {
+        let k = lowered.trim_start_matches("@@");
+        let k = k
+            .strip_prefix("session.")
+            .or_else(|| k.strip_prefix("local."))
+            .unwrap_or(k);
+        if k.starts_with("global.") {
+            return Err(ProxyError::NotSupported(
+                "SET GLOBAL through the gateway".into(),
+            ));
+        }
+        k.to_string()
+    };
+    let value = sql[toks[eq + 1].start..toks[toks.len() - 1].end].to_string();
+    let text = sql[toks[0].start..toks[toks.len() - 1].end].to_string();
+    Ok((key, text, value))
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().trim_matches('\'').to_ascii_lowercase().as_str() {
+        "1" | "on" | "true" => Some(true),
+        "0" | "off" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::lexer::{significant, tokenize};
+
+    fn p(sql: &str) -> Result<SetRequest, ProxyError> {
+        parse_set(sql, &significant(&tokenize(sql).unwrap()))
+    }
+
+    #[test]
+    fn autocommit() {
+        assert_eq!(
+            p("SET autocommit=0").unwrap(),
+            SetRequest::Autocommit(false)
+        );
+        assert_eq!(
+            p("set @@session.autocommit = ON").unwrap(),
+            SetRequest::Autocommit(true)
+        );
+        assert!(p("SET autocommit = 7").is_err());
+    }
+
+    #[test]
+    fn vars() {
+        assert_eq!(
+            p("SET SESSION sql_mode = 'ANSI', @@time_zone = '+00:00', @a := (1, 2)").unwrap(),
+            SetRequest::Vars(vec![
+                ("sql_mode".into(), "sql_mode = 'ANSI'".into()),
+                ("time_zone".into(), "@@time_zone = '+00:00'".into()),
+                ("@a".into(), "@a := (1, 2)".into()),
+            ])
+        );
+        assert_eq!(
+            p("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci").unwrap(),
+            SetRequest::Vars(vec![(
+                "names".into(),
+                "NAMES utf8mb4 COLLATE utf8mb4_unicode_ci".into()
+            )])
+        );
+        assert!(matches!(
+            p("SET TRANSACTION ISOLATION LEVEL READ COMMITTED").unwrap(),
+            SetRequest::NextTransaction(_)
+        ));
+        assert!(matches!(
+            p("SET SESSION TRANSACTION READ ONLY").unwrap(),
+            SetRequest::Vars(_)
+        ));
+        assert!(p("SET GLOBAL max_connections = 1").is_err());
+    }
+
+    #[test]
+    fn state_order_and_collation() {
+        let mut v = SessionVars::for_collation(8);
+        assert_eq!(
+            *v.init(),
+            vec!["SET NAMES latin1 COLLATE latin1_swedish_ci".to_string()]
+        );
+        v.apply(&[("sql_mode".into(), "sql_mode = ''".into())]);
+        v.apply(&[("names".into(), "NAMES utf8mb4".into())]);
+        assert_eq!(
+            *v.init(),
+            vec![
+                "SET NAMES utf8mb4".to_string(),
+                "SET sql_mode = ''".to_string()
+            ]
+        );
+        assert!(SessionVars::for_collation(45).init().is_empty());
+        assert!(SessionVars::for_collation(255).init().is_empty());
+    }
+}
