@@ -130,16 +130,24 @@ fn name_at(sql: &str, sig: &[Token], i: usize) -> Option<(Option<String>, String
 
 /// The set that holds a table's definition (every kind has one on this set).
 pub fn set_of_table(exec: &Exec<'_>, db: Option<&str>, table: &str) -> Result<String, ProxyError> {
-    let db = db.or(exec.conns.db).ok_or(ProxyError::NoDatabaseSelected)?;
+    set_holding(exec.conns.snap, exec.conns.db, db, table)
+}
+
+/// [`set_of_table`] from a snapshot and the session's database.
+pub fn set_holding(
+    snap: &topo::ClusterSnapshot,
+    session_db: Option<&str>,
+    db: Option<&str>,
+    table: &str,
+) -> Result<String, ProxyError> {
+    let db = db.or(session_db).ok_or(ProxyError::NoDatabaseSelected)?;
     if is_system_schema(db) {
-        return any_set(exec);
+        return any_set_of(snap, session_db);
     }
-    let rec = exec
-        .conns
-        .snap
+    let rec = snap
         .db(db)
         .ok_or_else(|| ProxyError::UnknownDatabase(db.into()))?;
-    Ok(match exec.conns.snap.table(db, table).map(|t| &t.kind) {
+    Ok(match snap.table(db, table).map(|t| &t.kind) {
         Some(TableKind::Sharded { .. }) => rec.shard_map.ranges[0].set.clone(),
         Some(TableKind::Broadcast) => rec.sets()[0].clone(),
         _ => rec.home_set.clone(),

@@ -9,9 +9,13 @@ use tracing::debug;
 use super::handshake::handshake;
 use super::packet::PacketIo;
 use super::responder::Responder;
+use super::stmts::{Stmts, MAX_STMTS};
 use super::wire::{self, OkInfo};
 use super::Handler;
 use crate::error::ProxyError;
+use mysql_common::constants::ColumnType;
+use mysql_common::packets::Column;
+use mysql_common::proto::MySerialize;
 
 /// Command bytes (the protocol's `COM_*`).
 mod com {
@@ -19,6 +23,11 @@ mod com {
     pub const INIT_DB: u8 = 0x02;
     pub const QUERY: u8 = 0x03;
     pub const PING: u8 = 0x0e;
+    pub const STMT_PREPARE: u8 = 0x16;
+    pub const STMT_EXECUTE: u8 = 0x17;
+    pub const STMT_SEND_LONG_DATA: u8 = 0x18;
+    pub const STMT_CLOSE: u8 = 0x19;
+    pub const STMT_RESET: u8 = 0x1a;
     pub const SET_OPTION: u8 = 0x1b;
     pub const RESET_CONNECTION: u8 = 0x1f;
 }
@@ -47,6 +56,7 @@ pub async fn serve<H: Handler>(
 }
 
 async fn command_loop<H: Handler>(io: &mut PacketIo, handler: &mut H) -> io::Result<()> {
+    let mut stmts = Stmts::default();
     loop {
         io.flush().await?;
         let Some(pkt) = io.read().await? else {
@@ -73,16 +83,140 @@ async fn command_loop<H: Handler>(io: &mut PacketIo, handler: &mut H) -> io::Res
                     Err(e) => err(io, handler, &e).await?,
                 }
             }
-            com::RESET_CONNECTION => match handler.reset().await {
-                Ok(()) => ok(io, handler).await?,
-                Err(e) => err(io, handler, &e).await?,
-            },
+            com::RESET_CONNECTION => {
+                stmts = Stmts::default();
+                match handler.reset().await {
+                    Ok(()) => ok(io, handler).await?,
+                    Err(e) => err(io, handler, &e).await?,
+                }
+            }
+            com::STMT_PREPARE => prepare(io, handler, &mut stmts, body).await?,
+            com::STMT_EXECUTE => execute(io, handler, &mut stmts, body).await?,
+            com::STMT_SEND_LONG_DATA => {
+                // No answer, by protocol.
+                if body.len() >= 6 {
+                    let id = u32::from_le_bytes(body[0..4].try_into().expect("4"));
+                    let param = u16::from_le_bytes([body[4], body[5]]) as usize;
+                    stmts.long_data(id, param, &body[6..]);
+                }
+            }
+            com::STMT_CLOSE => {
+                // No answer, by protocol.
+                if body.len() >= 4 {
+                    stmts.close(u32::from_le_bytes(body[0..4].try_into().expect("4")));
+                }
+            }
+            com::STMT_RESET => {
+                let id = body
+                    .get(0..4)
+                    .map(|b| u32::from_le_bytes(b.try_into().expect("4")));
+                match id {
+                    Some(id) if stmts.reset(id) => ok(io, handler).await?,
+                    _ => err(io, handler, &unknown_stmt("COM_STMT_RESET")).await?,
+                }
+            }
             com::SET_OPTION => {
                 // Multi-statements are always accepted; answer as MariaDB does (EOF).
                 let st = handler.status();
                 io.write_with(|b| wire::eof_packet(b, 0, st)).await?;
             }
             _ => err(io, handler, &ProxyError::UnknownCommand).await?,
+        }
+    }
+}
+
+fn unknown_stmt(what: &str) -> ProxyError {
+    ProxyError::Backend {
+        code: 1243,
+        state: "HY000".into(),
+        message: format!("Unknown prepared statement handler given to {what}"),
+    }
+}
+
+async fn prepare<H: Handler>(
+    io: &mut PacketIo,
+    handler: &mut H,
+    stmts: &mut Stmts,
+    body: &[u8],
+) -> io::Result<()> {
+    let Ok(sql) = std::str::from_utf8(body) else {
+        return err(io, handler, &ProxyError::BadText).await;
+    };
+    if stmts.len() >= MAX_STMTS {
+        let e = ProxyError::Backend {
+            code: 1461,
+            state: "42000".into(),
+            message: format!("Can't create more than max_prepared_stmt_count statements (current value: {MAX_STMTS})"),
+        };
+        return err(io, handler, &e).await;
+    }
+    let (id, n) = match stmts.add(sql) {
+        Ok(x) => x,
+        Err(msg) => return err(io, handler, &ProxyError::Syntax(msg)).await,
+    };
+    let meta = match handler.prepare(sql, n).await {
+        Ok(m) => m,
+        Err(e) => {
+            stmts.close(id);
+            return err(io, handler, &e).await;
+        }
+    };
+    // The parameter count is ours (it drives substitution); definitions from MariaDB.
+    let mut params = meta.params;
+    params.resize(n, Column::new(ColumnType::MYSQL_TYPE_VAR_STRING));
+    io.write_with(|b| {
+        b.push(0x00);
+        b.extend_from_slice(&id.to_le_bytes());
+        b.extend_from_slice(&(meta.columns.len() as u16).to_le_bytes());
+        b.extend_from_slice(&(n as u16).to_le_bytes());
+        b.push(0);
+        b.extend_from_slice(&meta.warnings.to_le_bytes());
+    })
+    .await?;
+    let st = handler.status();
+    for group in [&params, &meta.columns] {
+        if group.is_empty() {
+            continue;
+        }
+        for c in group.iter() {
+            io.write_with(|b| c.serialize(b)).await?;
+        }
+        io.write_with(|b| wire::eof_packet(b, 0, st)).await?;
+    }
+    Ok(())
+}
+
+async fn execute<H: Handler>(
+    io: &mut PacketIo,
+    handler: &mut H,
+    stmts: &mut Stmts,
+    body: &[u8],
+) -> io::Result<()> {
+    if body.len() < 9 {
+        return err(
+            io,
+            handler,
+            &ProxyError::Syntax("malformed COM_STMT_EXECUTE".into()),
+        )
+        .await;
+    }
+    let id = u32::from_le_bytes(body[0..4].try_into().expect("4"));
+    // body[4] = cursor flags (cursors are not kept: rows are sent at once);
+    // body[5..9] = iteration count (always 1).
+    let escapes = handler.backslash_escapes();
+    match stmts.bind(id, &body[9..], escapes) {
+        None => err(io, handler, &unknown_stmt("mysqld_stmt_execute")).await,
+        Some(Err(bad)) => {
+            err(
+                io,
+                handler,
+                &ProxyError::Syntax(format!("malformed COM_STMT_EXECUTE: {}", bad.0)),
+            )
+            .await
+        }
+        Some(Ok(sql)) => {
+            let mut out = Responder::binary(io, handler.status());
+            handler.execute(&sql, &mut out).await
         }
     }
 }

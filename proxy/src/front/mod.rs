@@ -11,10 +11,12 @@
 //! without authentication and status flags always 0 (docs/front.md). The
 //! [`Handler`] trait is the seam: a fixed opensrv-mysql could drive the same handler.
 
+pub mod binary;
 pub mod conn;
 pub mod handshake;
 pub mod packet;
 pub mod responder;
+pub mod stmts;
 pub mod wire;
 
 use std::future::Future;
@@ -44,6 +46,14 @@ pub struct Credentials {
     pub found_rows: bool,
 }
 
+/// Metadata of a prepared statement, as MariaDB describes it.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    pub columns: Vec<mysql_common::packets::Column>,
+    pub params: Vec<mysql_common::packets::Column>,
+    pub warnings: u16,
+}
+
 /// The gateway side of a client connection: one per client, called by the front
 /// for each command in order.
 pub trait Handler: Send {
@@ -58,6 +68,23 @@ pub trait Handler: Send {
         sql: &str,
         out: &mut Responder<'_>,
     ) -> impl Future<Output = io::Result<()>> + Send;
+    /// COM_STMT_PREPARE: the result columns and parameter definitions of `sql`
+    /// (`placeholders` = its number of `?`).
+    fn prepare(
+        &mut self,
+        sql: &str,
+        placeholders: usize,
+    ) -> impl Future<Output = Result<Prepared, ProxyError>> + Send;
+    /// COM_STMT_EXECUTE: runs one statement (parameters already spliced in) and
+    /// writes its result through `out` (which encodes binary rows).
+    fn execute(
+        &mut self,
+        sql: &str,
+        out: &mut Responder<'_>,
+    ) -> impl Future<Output = io::Result<()>> + Send;
+    /// Whether string parameters may use backslash escapes (sql_mode lacks
+    /// NO_BACKSLASH_ESCAPES).
+    fn backslash_escapes(&self) -> bool;
     /// COM_INIT_DB.
     fn init_db(&mut self, db: &str) -> impl Future<Output = Result<(), ProxyError>> + Send;
     /// COM_RESET_CONNECTION: back to the state right after authentication.

@@ -13,6 +13,9 @@ use crate::error::ProxyError;
 
 pub struct Responder<'a> {
     io: &'a mut PacketIo,
+    /// Rows in the binary protocol (prepared statements), typed by `cols`.
+    binary: bool,
+    cols: Vec<Column>,
     /// Status flags of the session at the time of writing.
     pub status: StatusFlags,
     /// Set while more results of a multi-statement follow.
@@ -23,9 +26,18 @@ impl<'a> Responder<'a> {
     pub(crate) fn new(io: &'a mut PacketIo, status: StatusFlags) -> Self {
         Self {
             io,
+            binary: false,
+            cols: Vec::new(),
             status,
             more_results: false,
         }
+    }
+
+    /// A responder that writes rows in the binary protocol (COM_STMT_EXECUTE).
+    pub(crate) fn binary(io: &'a mut PacketIo, status: StatusFlags) -> Self {
+        let mut r = Self::new(io, status);
+        r.binary = true;
+        r
     }
 
     /// Marks that another result follows the next OK/EOF (multi-statements).
@@ -61,6 +73,9 @@ impl<'a> Responder<'a> {
 
     /// Starts a result set: the column count and the column definitions.
     pub async fn columns(&mut self, cols: &[Column]) -> io::Result<()> {
+        if self.binary {
+            self.cols = cols.to_vec();
+        }
         self.io
             .write_with(|b| wire::put_lenenc_int(b, cols.len() as u64))
             .await?;
@@ -71,11 +86,20 @@ impl<'a> Responder<'a> {
         self.io.write_with(|b| wire::eof_packet(b, 0, st)).await
     }
 
-    /// One text-protocol row: each value as a length-encoded string, NULL as 0xfb.
+    /// One row, from its values in text form: a text-protocol row (each value a
+    /// length-encoded string, NULL as 0xfb), or in binary mode a binary row.
     pub async fn text_row<'v, I>(&mut self, values: I) -> io::Result<()>
     where
         I: IntoIterator<Item = Option<&'v [u8]>>,
     {
+        if self.binary {
+            let vals: Vec<Option<&[u8]>> = values.into_iter().collect();
+            let cols = &self.cols;
+            return self
+                .io
+                .write_with(|b| super::binary::encode_row(b, cols, &vals))
+                .await;
+        }
         self.io
             .write_with(|b| {
                 for v in values {

@@ -18,13 +18,14 @@ use crate::config::ProxyConfig;
 use crate::ddl;
 use crate::error::ProxyError;
 use crate::exec::{Answered, Conns, Exec};
-use crate::front::{Credentials, Handler, OkInfo, Responder};
+use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::plan::is_system_schema;
 use crate::route::{plan_statement, Merge, Plan, Target};
 use crate::routing::Routing;
 use crate::show;
 use crate::sql::lexer::{ident_text, significant, split_statements, tokenize, Kind, Token};
 use crate::sql::parse_one;
+use mysql_async::prelude::Queryable;
 use txn::Txn;
 use vars::{parse_set, SessionVars, SetRequest};
 
@@ -241,6 +242,22 @@ impl Session {
         Ok(())
     }
 
+    /// The set to ask for a prepared statement's metadata: one holding the first
+    /// table it names (every set has the same definitions), else any.
+    fn metadata_set(&self, snap: &topo::ClusterSnapshot, sql: &str) -> Result<String, ProxyError> {
+        if let Ok(stmt) = parse_one(sql) {
+            let a = crate::route::analyze::analyze(&stmt);
+            if let Some(t) = a.tables.first() {
+                if let Ok(set) =
+                    show::set_holding(snap, self.db.as_deref(), t.db.as_deref(), &t.name)
+                {
+                    return Ok(set);
+                }
+            }
+        }
+        show::any_set_of(snap, self.db.as_deref())
+    }
+
     /// A statement sqlparser cannot parse: forwarded when everything the session
     /// can reach lives on one set, refused otherwise.
     async fn unparsed(&mut self, sql: &str, msg: &str, out: &mut Responder<'_>) -> Answered {
@@ -410,6 +427,32 @@ impl Handler for Session {
             }
         }
         Ok(())
+    }
+
+    async fn prepare(&mut self, sql: &str, _placeholders: usize) -> Result<Prepared, ProxyError> {
+        let snap = self.shared.routing.get();
+        let set = self.metadata_set(&snap, sql)?;
+        let mut conn = self.conns(&snap).pooled(&set).await?;
+        let stmt = conn
+            .prep(sql)
+            .await
+            .map_err(|e| ProxyError::from_backend(&set, e))?;
+        let meta = Prepared {
+            columns: stmt.columns().to_vec(),
+            params: stmt.params().to_vec(),
+            warnings: 0,
+        };
+        let _ = conn.close(stmt).await;
+        Ok(meta)
+    }
+
+    async fn execute(&mut self, sql: &str, out: &mut Responder<'_>) -> io::Result<()> {
+        out.status = self.status();
+        self.statement(sql, out).await.map(|_| ())
+    }
+
+    fn backslash_escapes(&self) -> bool {
+        !self.vars.no_backslash_escapes()
     }
 
     async fn init_db(&mut self, db: &str) -> Result<(), ProxyError> {

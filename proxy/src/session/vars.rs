@@ -69,6 +69,13 @@ impl SessionVars {
         self.rebuild();
     }
 
+    /// Whether sql_mode was set to include NO_BACKSLASH_ESCAPES.
+    pub fn no_backslash_escapes(&self) -> bool {
+        self.vars
+            .get("sql_mode")
+            .is_some_and(|(_, t)| t.to_ascii_lowercase().contains("no_backslash_escapes"))
+    }
+
     /// Forgets a variable (back to the backend's default).
     pub fn remove(&mut self, key: &str) {
         if self.vars.remove(key).is_some() {
