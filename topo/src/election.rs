@@ -16,8 +16,10 @@ pub struct Leadership {
 /// The candidacy lives under a lease of `ttl` seconds kept alive in the background.
 pub async fn campaign(topo: &Topo, name: &str, value: &str, ttl: i64) -> Result<Leadership> {
     let lease = Lease::grant(topo, ttl).await?;
+    // Campaign blocks while another candidate leads: no request timeout here.
     let resp = topo
-        .client()
+        .blocking_client()
+        .await?
         .campaign(topo.keys().election(name), value, lease.id())
         .await?;
     let key = resp.leader().cloned().unwrap_or_default();

@@ -138,7 +138,10 @@ impl ShardMap {
         let mut next = 0;
         for r in &self.ranges {
             if r.start != next || r.end <= r.start {
-                return Err(format!("range {}..{} does not follow {next}", r.start, r.end));
+                return Err(format!(
+                    "range {}..{} does not follow {next}",
+                    r.start, r.end
+                ));
             }
             next = r.end;
         }
@@ -199,10 +202,7 @@ pub struct UserRecord {
 impl UserRecord {
     pub fn host_allowed(&self, ip: std::net::IpAddr) -> bool {
         let ip = match ip {
-            std::net::IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map(std::net::IpAddr::V4)
-                .unwrap_or(ip),
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
             v4 => v4,
         };
         self.hosts.is_empty() || self.hosts.iter().any(|n| n.contains(&ip))
@@ -250,7 +250,10 @@ mod tests {
             key_type: KeyType::Integer,
         };
         let j = serde_json::to_string(&k).unwrap();
-        assert_eq!(j, r#"{"kind":"sharded","key":"user_id","key_type":"integer"}"#);
+        assert_eq!(
+            j,
+            r#"{"kind":"sharded","key":"user_id","key_type":"integer"}"#
+        );
         let b: TableKind = serde_json::from_str(r#"{"kind":"broadcast"}"#).unwrap();
         assert_eq!(b, TableKind::Broadcast);
     }

@@ -73,15 +73,26 @@ mod tests {
     #[test]
     fn known_hash() {
         // SELECT PASSWORD('app') on MariaDB.
-        assert_eq!(native_hash("app"), "*5BCB3E6AC345B435C7C2E6B7949A04CE6F6563D3");
+        assert_eq!(
+            native_hash("app"),
+            "*5BCB3E6AC345B435C7C2E6B7949A04CE6F6563D3"
+        );
     }
 
     #[test]
     fn verify_roundtrip() {
         let salt = b"abcdefghijklmnopqrst";
         let stored = native_hash("s3cret");
-        assert!(verify_native(&stored, salt, &native_scramble("s3cret", salt)));
-        assert!(!verify_native(&stored, salt, &native_scramble("wrong", salt)));
+        assert!(verify_native(
+            &stored,
+            salt,
+            &native_scramble("s3cret", salt)
+        ));
+        assert!(!verify_native(
+            &stored,
+            salt,
+            &native_scramble("wrong", salt)
+        ));
         assert!(!verify_native(&stored, salt, b""));
         assert!(verify_native("", salt, b""));
         assert!(!verify_native("", salt, &native_scramble("x", salt)));

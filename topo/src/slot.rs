@@ -22,7 +22,9 @@ pub fn slot_of_canonical(canonical: &[u8], slots: u32) -> u32 {
 /// a write with it.
 pub fn canonical(value: &[u8], key_type: KeyType) -> Option<Vec<u8>> {
     match key_type {
-        KeyType::Integer => canonical_integer(std::str::from_utf8(value).ok()?).map(String::into_bytes),
+        KeyType::Integer => {
+            canonical_integer(std::str::from_utf8(value).ok()?).map(String::into_bytes)
+        }
         KeyType::Text => {
             let s = std::str::from_utf8(value).ok()?;
             Some(s.trim_end_matches(' ').to_lowercase().into_bytes())
@@ -57,19 +59,25 @@ fn canonical_integer(s: &str) -> Option<String> {
     if int_part.is_empty() && frac_part.is_empty() {
         return None;
     }
-    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+    if !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let mut v: i128 = if int_part.is_empty() {
         0
     } else {
-        int_part.trim_start_matches('0').parse::<i128>().or_else(|e| {
-            if int_part.trim_start_matches('0').is_empty() {
-                Ok(0)
-            } else {
-                Err(e)
-            }
-        }).ok()?
+        int_part
+            .trim_start_matches('0')
+            .parse::<i128>()
+            .or_else(|e| {
+                if int_part.trim_start_matches('0').is_empty() {
+                    Ok(0)
+                } else {
+                    Err(e)
+                }
+            })
+            .ok()?
     };
     if frac_part.as_bytes().first().is_some_and(|&d| d >= b'5') {
         v += 1;
@@ -128,6 +136,9 @@ mod tests {
         assert_eq!(crc32fast::hash(b"MySQL"), 3_259_397_556);
         // SELECT CRC32(42) % 1024 = 841265288 % 1024 = 136
         assert_eq!(slot_of_int(42, 1024), 136);
-        assert_eq!(slot_of(b"'042'".trim_ascii()[1..4].as_ref(), KeyType::Integer, 1024), Some(136));
+        assert_eq!(
+            slot_of(b"'042'".trim_ascii()[1..4].as_ref(), KeyType::Integer, 1024),
+            Some(136)
+        );
     }
 }

@@ -47,8 +47,7 @@ impl ClusterSnapshot {
 
     /// A table's placement; tables with no record are single tables.
     pub fn table(&self, db: &str, table: &str) -> Option<&TableRecord> {
-        self.tables
-            .get(&(db.to_string(), table.to_string()))
+        self.tables.get(&(db.to_string(), table.to_string()))
     }
 
     pub fn user(&self, name: &str) -> Option<&UserRecord> {
@@ -65,11 +64,17 @@ impl ClusterSnapshot {
     /// Reads a snapshot written by [`save`](Self::save).
     pub fn load(path: &Path) -> std::io::Result<Self> {
         let bytes = std::fs::read(path)?;
-        serde_json::from_slice(&bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
 
     /// Adds one record read from etcd at `key` (relative to the cluster root).
-    pub(crate) fn absorb(&mut self, kind: &str, key: &str, value: &[u8]) -> Result<(), serde_json::Error> {
+    pub(crate) fn absorb(
+        &mut self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), serde_json::Error> {
         match kind {
             "sets" => {
                 let r: SetRecord = serde_json::from_slice(value)?;
@@ -85,8 +90,7 @@ impl ClusterSnapshot {
             }
             "tables" => {
                 let r: TableRecord = serde_json::from_slice(value)?;
-                self.tables
-                    .insert((r.db.clone(), r.name.clone()), r);
+                self.tables.insert((r.db.clone(), r.name.clone()), r);
             }
             "users" => {
                 let r: UserRecord = serde_json::from_slice(value)?;
@@ -116,8 +120,7 @@ mod table_map {
         d: D,
     ) -> Result<BTreeMap<(String, String), TableRecord>, D::Error> {
         let v: Vec<TableRecord> = Vec::deserialize(d)?;
-        Ok(v
-            .into_iter()
+        Ok(v.into_iter()
             .map(|t| ((t.db.clone(), t.name.clone()), t))
             .collect())
     }

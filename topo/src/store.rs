@@ -28,6 +28,7 @@ pub struct Versioned<T> {
 pub struct Topo {
     client: Client,
     keys: Keys,
+    cfg: EtcdConfig,
 }
 
 impl Topo {
@@ -53,7 +54,23 @@ impl Topo {
         Ok(Self {
             client,
             keys: Keys::new(&cfg.cluster),
+            cfg: cfg.clone(),
         })
+    }
+
+    /// A client without a per-request timeout, for calls that block on purpose
+    /// (an election campaign waits as long as another candidate leads).
+    pub async fn blocking_client(&self) -> Result<Client> {
+        let t = Duration::from_millis(self.cfg.timeout_ms.max(100));
+        let opts = ConnectOptions::new()
+            .with_connect_timeout(t)
+            .with_keep_alive(Duration::from_secs(2), t);
+        Client::connect(&self.cfg.endpoints, Some(opts))
+            .await
+            .map_err(|source| TopoError::Unreachable {
+                endpoints: self.cfg.endpoints.join(","),
+                source,
+            })
     }
 
     pub fn keys(&self) -> &Keys {
@@ -109,9 +126,10 @@ impl Topo {
         } else {
             Compare::mod_revision(key, CompareOp::Equal, expected)
         };
-        let txn = Txn::new()
-            .when([cmp])
-            .and_then([TxnOp::put(key, serde_json::to_vec(value)?, None)]);
+        let txn =
+            Txn::new()
+                .when([cmp])
+                .and_then([TxnOp::put(key, serde_json::to_vec(value)?, None)]);
         let resp = self.client.kv_client().txn(txn).await?;
         if !resp.succeeded() {
             return Err(TopoError::CasConflict { key: key.into() });
@@ -211,19 +229,25 @@ impl Topo {
     /// Replaces a database's shard map if nobody changed the record since `expected`;
     /// bumps the map's version.
     pub async fn cas_shard_map(&self, db: &str, mut map: ShardMap, expected: i64) -> Result<()> {
-        map.validate()
-            .map_err(|why| TopoError::Invalid { what: "shard map", why })?;
-        let cur = self
-            .get_db(db)
-            .await?
-            .ok_or_else(|| TopoError::NotFound { what: "database", name: db.into() })?;
+        map.validate().map_err(|why| TopoError::Invalid {
+            what: "shard map",
+            why,
+        })?;
+        let cur = self.get_db(db).await?.ok_or_else(|| TopoError::NotFound {
+            what: "database",
+            name: db.into(),
+        })?;
         if cur.mod_revision != expected {
-            return Err(TopoError::CasConflict { key: self.keys.db(db) });
+            return Err(TopoError::CasConflict {
+                key: self.keys.db(db),
+            });
         }
         map.version = cur.value.shard_map.version + 1;
         let mut rec = cur.value;
         rec.shard_map = map;
-        self.cas(&self.keys.db(db), &rec, expected).await.map(|_| ())
+        self.cas(&self.keys.db(db), &rec, expected)
+            .await
+            .map(|_| ())
     }
     pub async fn delete_db(&self, name: &str) -> Result<bool> {
         let k = self.keys.tables_of(name);
@@ -239,7 +263,10 @@ impl Topo {
         self.put(&self.keys.table(&t.db, &t.name), t).await
     }
     pub async fn get_table(&self, db: &str, table: &str) -> Result<Option<TableRecord>> {
-        Ok(self.get(&self.keys.table(db, table)).await?.map(|v| v.value))
+        Ok(self
+            .get(&self.keys.table(db, table))
+            .await?
+            .map(|v| v.value))
     }
     pub async fn delete_table(&self, db: &str, table: &str) -> Result<bool> {
         self.delete(&self.keys.table(db, table)).await
@@ -288,7 +315,10 @@ impl Topo {
             let key = kv.key_str().unwrap_or_default();
             if let Some(kind) = self.keys.kind_of(key) {
                 snap.absorb(kind, key, kv.value())
-                    .map_err(|source| TopoError::Decode { key: key.into(), source })?;
+                    .map_err(|source| TopoError::Decode {
+                        key: key.into(),
+                        source,
+                    })?;
             }
         }
         Ok(snap)
@@ -300,7 +330,11 @@ impl Topo {
         let opts = WatchOptions::new()
             .with_prefix()
             .with_start_revision(from_revision);
-        Ok(self.client.watch_client().watch(self.keys.root(), Some(opts)).await?)
+        Ok(self
+            .client
+            .watch_client()
+            .watch(self.keys.root(), Some(opts))
+            .await?)
     }
 
     /// Whether a watched key is a routing record (not health, not election).

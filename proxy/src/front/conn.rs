@@ -23,6 +23,7 @@ mod com {
     pub const INIT_DB: u8 = 0x02;
     pub const QUERY: u8 = 0x03;
     pub const PING: u8 = 0x0e;
+    pub const CHANGE_USER: u8 = 0x11;
     pub const STMT_PREPARE: u8 = 0x16;
     pub const STMT_EXECUTE: u8 = 0x17;
     pub const STMT_SEND_LONG_DATA: u8 = 0x18;
@@ -90,6 +91,10 @@ async fn command_loop<H: Handler>(io: &mut PacketIo, handler: &mut H) -> io::Res
                     Err(e) => err(io, handler, &e).await?,
                 }
             }
+            com::CHANGE_USER => {
+                stmts = Stmts::default();
+                change_user(io, handler, body).await?;
+            }
             com::STMT_PREPARE => prepare(io, handler, &mut stmts, body).await?,
             com::STMT_EXECUTE => execute(io, handler, &mut stmts, body).await?,
             com::STMT_SEND_LONG_DATA => {
@@ -121,6 +126,68 @@ async fn command_loop<H: Handler>(io: &mut PacketIo, handler: &mut H) -> io::Res
                 io.write_with(|b| wire::eof_packet(b, 0, st)).await?;
             }
             _ => err(io, handler, &ProxyError::UnknownCommand).await?,
+        }
+    }
+}
+
+/// COM_CHANGE_USER: authenticated like a new connection (with a fresh salt
+/// through an auth switch), then the session starts over.
+async fn change_user<H: Handler>(
+    io: &mut PacketIo,
+    handler: &mut H,
+    body: &[u8],
+) -> io::Result<()> {
+    fn cstr(b: &[u8]) -> (&[u8], &[u8]) {
+        match b.iter().position(|&c| c == 0) {
+            Some(i) => (&b[..i], &b[i + 1..]),
+            None => (b, &[]),
+        }
+    }
+    let (user, rest) = cstr(body);
+    let Some((&alen, rest)) = rest.split_first() else {
+        return err(
+            io,
+            handler,
+            &ProxyError::Syntax("malformed COM_CHANGE_USER".into()),
+        )
+        .await;
+    };
+    let rest = rest.get(alen as usize..).unwrap_or(&[]);
+    let (db, rest) = cstr(rest);
+    let collation = rest.first().copied();
+    // Always re-authenticate against a fresh salt: the client proves the password
+    // for this exchange, not a replay of the connect-time scramble.
+    let salt = super::handshake::new_salt();
+    let mut data = salt.to_vec();
+    data.push(0);
+    let mut buf = Vec::new();
+    mysql_common::packets::AuthSwitchRequest::new(&b"mysql_native_password"[..], data)
+        .serialize(&mut buf);
+    io.write(&buf).await?;
+    io.flush().await?;
+    let Some(scramble) = io.read().await? else {
+        return Ok(());
+    };
+    let peer = io.peer_addr()?;
+    let cred = super::Credentials {
+        user: String::from_utf8_lossy(user).into_owned(),
+        scramble,
+        salt,
+        db: (!db.is_empty()).then(|| String::from_utf8_lossy(db).into_owned()),
+        peer,
+        collation: collation.unwrap_or(45),
+        found_rows: handler.found_rows(),
+    };
+    match handler.change_user(&cred).await {
+        Ok(()) => ok(io, handler).await,
+        Err(e) => {
+            err(io, handler, &e).await?;
+            // MariaDB closes the connection after a failed change of user.
+            io.flush().await?;
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "change user refused",
+            ))
         }
     }
 }

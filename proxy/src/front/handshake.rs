@@ -39,7 +39,7 @@ const NATIVE: &[u8] = b"mysql_native_password";
 const DEFAULT_COLLATION: u8 = 45;
 
 /// 20 random salt bytes, printable and never NUL (as MariaDB generates them).
-fn new_salt() -> [u8; 20] {
+pub(crate) fn new_salt() -> [u8; 20] {
     let mut rng = rand::thread_rng();
     let mut s = [0u8; 20];
     for b in &mut s {

@@ -85,6 +85,13 @@ pub trait Handler: Send {
     /// Whether string parameters may use backslash escapes (sql_mode lacks
     /// NO_BACKSLASH_ESCAPES).
     fn backslash_escapes(&self) -> bool;
+    /// COM_CHANGE_USER: authenticate `cred` and start the session over.
+    fn change_user(
+        &mut self,
+        cred: &Credentials,
+    ) -> impl Future<Output = Result<(), ProxyError>> + Send;
+    /// Whether the client connected with CLIENT_FOUND_ROWS.
+    fn found_rows(&self) -> bool;
     /// COM_INIT_DB.
     fn init_db(&mut self, db: &str) -> impl Future<Output = Result<(), ProxyError>> + Send;
     /// COM_RESET_CONNECTION: back to the state right after authentication.

@@ -429,6 +429,19 @@ impl Handler for Session {
         Ok(())
     }
 
+    async fn change_user(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
+        let _ = self.end_txn("ROLLBACK").await;
+        self.autocommit = true;
+        self.next_txn = None;
+        self.user = None;
+        self.db = None;
+        self.authenticate(cred).await
+    }
+
+    fn found_rows(&self) -> bool {
+        self.found_rows
+    }
+
     async fn prepare(&mut self, sql: &str, _placeholders: usize) -> Result<Prepared, ProxyError> {
         let snap = self.shared.routing.get();
         let set = self.metadata_set(&snap, sql)?;
