@@ -23,6 +23,8 @@ pub async fn run(
     tokens: &[Token],
     out: &mut Responder<'_>,
 ) -> Answered {
+    // Any schema change may reorder columns.
+    s.shared.columns.lock().expect("columns").clear();
     let sig = significant(tokens);
     let w = |i: usize| {
         sig.get(i)

@@ -40,6 +40,10 @@ pub enum ProxyError {
     NoRouting(String),
     #[error("{0}")]
     Internal(String),
+    /// The planner needs the column order of `db.table` (an INSERT without a
+    /// column list); the session looks it up and plans again. Never sent.
+    #[error("column list of `{db}`.`{table}` is needed")]
+    NeedColumns { db: String, table: String },
     /// The client's own connection broke while answering: nothing more can be sent.
     #[error("client connection: {0}")]
     ClientIo(#[from] std::io::Error),
@@ -62,7 +66,7 @@ impl ProxyError {
             Self::SetUnavailable { .. } | Self::NoRouting(_) | Self::BackendLost { .. } => 1105,
             Self::Backend { code, .. } => *code,
             Self::UnknownCommand => 1047,
-            Self::Internal(_) | Self::ClientIo(_) => 1105,
+            Self::Internal(_) | Self::ClientIo(_) | Self::NeedColumns { .. } => 1105,
         }
     }
 
@@ -72,9 +76,11 @@ impl ProxyError {
             Self::AccessDenied { .. } => "28000",
             Self::UnknownDatabase(_) | Self::NotSupported(_) | Self::Syntax(_) => "42000",
             Self::NoDatabaseSelected => "3D000",
-            Self::DatabaseExists(_) | Self::BadText | Self::Internal(_) | Self::ClientIo(_) => {
-                "HY000"
-            }
+            Self::DatabaseExists(_)
+            | Self::BadText
+            | Self::Internal(_)
+            | Self::ClientIo(_)
+            | Self::NeedColumns { .. } => "HY000",
             Self::SetUnavailable { .. } | Self::NoRouting(_) | Self::BackendLost { .. } => "08S01",
             Self::UnknownCommand => "08S01",
             Self::Backend { state, .. } => state,

@@ -23,6 +23,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         cfg,
         routing,
         topo,
+        columns: Default::default(),
     });
     info!(listen = %shared.cfg.listen, "setwise-proxy ready");
     serve(listener, shared).await

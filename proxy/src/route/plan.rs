@@ -66,6 +66,8 @@ enum Placement<'s> {
 struct Ctx<'a> {
     snap: &'a ClusterSnapshot,
     db: Option<&'a str>,
+    /// Column order of the INSERT target, when the caller looked it up.
+    known_columns: Option<&'a [String]>,
 }
 
 impl<'a> Ctx<'a> {
@@ -239,8 +241,13 @@ pub fn plan_statement(
     sql: &str,
     tokens: &[Token],
     stmt: &Statement,
+    known_columns: Option<&[String]>,
 ) -> Result<Plan, ProxyError> {
-    let ctx = Ctx { snap, db };
+    let ctx = Ctx {
+        snap,
+        db,
+        known_columns,
+    };
     match stmt {
         Statement::Query(q) => {
             let a = analyze(stmt);
@@ -457,11 +464,21 @@ fn plan_insert(
         .iter()
         .map(|c| c.to_string().trim_matches('`').to_string())
         .collect();
-    if cols.is_empty() {
-        return Err(ProxyError::NotSupported(format!(
-            "INSERT into sharded table `{tname}` without a column list (name the columns, including the shard key `{key}`)"
-        )));
-    }
+    let cols = if cols.is_empty() {
+        match ctx.known_columns {
+            Some(c) => c.to_vec(),
+            None => {
+                let db = target
+                    .db
+                    .clone()
+                    .or(ctx.db.map(str::to_string))
+                    .unwrap_or_default();
+                return Err(ProxyError::NeedColumns { db, table: tname });
+            }
+        }
+    } else {
+        cols
+    };
     let Some(ki) = cols.iter().position(|c| c.eq_ignore_ascii_case(key)) else {
         return Err(missing_key(key, &tname));
     };

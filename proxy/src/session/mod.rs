@@ -38,7 +38,12 @@ pub struct Shared {
     pub routing: Routing,
     pub backends: Backends,
     pub topo: Arc<tokio::sync::OnceCell<topo::Topo>>,
+    /// Column order per table, for INSERTs without a column list; cleared by DDL.
+    pub columns: std::sync::Mutex<ColumnCache>,
 }
+
+/// `(db, table)` → column names in definition order.
+pub type ColumnCache = std::collections::HashMap<(String, String), Arc<Vec<String>>>;
 
 pub struct Session {
     pub shared: Arc<Shared>,
@@ -215,8 +220,18 @@ impl Session {
             Ok(s) => s,
             Err(msg) => return self.unparsed(sql, &msg, out).await,
         };
-        let plan = match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt) {
+        let plan = match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt, None) {
             Ok(p) => p,
+            Err(ProxyError::NeedColumns { db, table }) => {
+                let cols = match self.table_columns(&snap, &db, &table).await {
+                    Ok(c) => c,
+                    Err(e) => return fail(out, &e).await,
+                };
+                match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt, Some(&cols)) {
+                    Ok(p) => p,
+                    Err(e) => return fail(out, &e).await,
+                }
+            }
             Err(e) => return fail(out, &e).await,
         };
         debug!(?plan, "plan");
@@ -240,6 +255,43 @@ impl Session {
         }
         self.db = Some(db.to_string());
         Ok(())
+    }
+
+    /// Column names of `db.table` in definition order (cached until the next DDL).
+    async fn table_columns(
+        &self,
+        snap: &topo::ClusterSnapshot,
+        db: &str,
+        table: &str,
+    ) -> Result<Arc<Vec<String>>, ProxyError> {
+        let key = (db.to_string(), table.to_string());
+        if let Some(c) = self.shared.columns.lock().expect("columns").get(&key) {
+            return Ok(c.clone());
+        }
+        let set = show::set_holding(snap, self.db.as_deref(), Some(db), table)?;
+        let mut conn = self.conns(snap).pooled(&set).await?;
+        let cols: Vec<String> = conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                (db, table),
+            )
+            .await
+            .map_err(|e| ProxyError::from_backend(&set, e))?;
+        if cols.is_empty() {
+            return Err(ProxyError::Backend {
+                code: 1146,
+                state: "42S02".into(),
+                message: format!("Table '{db}.{table}' doesn't exist"),
+            });
+        }
+        let cols = Arc::new(cols);
+        self.shared
+            .columns
+            .lock()
+            .expect("columns")
+            .insert(key, cols.clone());
+        Ok(cols)
     }
 
     /// The set to ask for a prepared statement's metadata: one holding the first
