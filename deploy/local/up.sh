@@ -378,10 +378,24 @@ load_demo_data() {
         INSERT INTO order_db.orders (order_id, user_id, amount, status) VALUES $orders
             ON DUPLICATE KEY UPDATE amount = VALUES(amount), status = VALUES(status);" 2>&1) ||
         fail proxy "loading demo data through the gateway failed: $out"
-    local n_users n_orders
-    n_users=$(gateway_sql 'SELECT COUNT(*) FROM user_db.users' 2>&1) || fail proxy "counting users failed: $n_users"
-    n_orders=$(gateway_sql 'SELECT COUNT(*) FROM order_db.orders' 2>&1) || fail proxy "counting orders failed: $n_orders"
-    ok "user_db.users: $n_users rows, order_db.orders: $n_orders rows (sharded by user_id)"
+    local who
+    who=$(gateway_sql 'SELECT name FROM user_db.users WHERE user_id = 42' 2>&1) ||
+        fail proxy "reading user 42 through the gateway failed: $who"
+    [[ $who == user42 ]] || fail proxy "user 42 read through the gateway is '$who', not user42"
+    # Where the rows went, counted on each set's primary directly.
+    local db_table counts total n s k
+    for db_table in user_db.users order_db.orders; do
+        counts='' total=0
+        for ((s = 1; s <= SETWISE_SETS; s++)); do
+            for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+                [[ ${ROLE[$s.$k]} == primary ]] || continue
+                n=$(sql "$(node_port "$s" "$k")" "SELECT COUNT(*) FROM $db_table" 2>/dev/null) || n=0
+                counts+="${counts:+, }set$s $n"
+                total=$((total + n))
+            done
+        done
+        ok "$db_table: $total rows ($counts)"
+    done
 }
 
 # ---------------------------------------------------------------- main
