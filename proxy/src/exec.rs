@@ -13,6 +13,7 @@ use topo::ClusterSnapshot;
 use crate::backend::{Backends, PoolKey};
 use crate::error::ProxyError;
 use crate::front::{OkInfo, Responder};
+use crate::merge::{stream, MergeSpec};
 use crate::route::{Merge, Plan, Target};
 use crate::session::txn::Txn;
 
@@ -85,9 +86,10 @@ impl Exec<'_> {
     }
 
     pub async fn run(&mut self, plan: &Plan, sql: &str, out: &mut Responder<'_>) -> Answered {
-        match (&plan.target, plan.merge) {
+        match (&plan.target, &plan.merge) {
             (Target::Sets(sets), Merge::Single) => self.single(&sets[0], sql, out).await,
             (Target::Sets(sets), Merge::Concat) => self.concat(sets, sql, out).await,
+            (Target::Sets(sets), Merge::Merged(spec)) => self.merged(sets, spec, out).await,
             (Target::Sets(sets), merge) => {
                 let parts: Vec<(&str, &str)> = sets.iter().map(|s| (s.as_str(), sql)).collect();
                 self.writes(&parts, merge, out).await
@@ -137,11 +139,43 @@ impl Exec<'_> {
         Ok(true)
     }
 
+    /// Several sets, their rows merged by the gateway (sort, group, limit).
+    async fn merged(
+        &mut self,
+        sets: &[String],
+        spec: &MergeSpec,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        let mut streams = Vec::with_capacity(sets.len());
+        for set in sets {
+            match self.take(set).await {
+                Ok(c) => streams.push(stream::spawn(set, c, spec.sql.clone())),
+                Err(e) => {
+                    self.recover(streams).await;
+                    return fail(out, &e).await;
+                }
+            }
+        }
+        let r = crate::merge::run::run(spec, &mut streams, out).await;
+        self.recover(streams).await;
+        r
+    }
+
+    /// Waits for the per-set tasks and returns their connections.
+    async fn recover(&mut self, streams: Vec<stream::SetStream>) {
+        for s in streams {
+            drop(s.rx);
+            if let Ok(conn) = s.task.await {
+                self.give_back(&s.set, conn, None);
+            }
+        }
+    }
+
     /// Writes on several sets (at once when no transaction is open); OKs merged.
     async fn writes(
         &mut self,
         parts: &[(&str, &str)],
-        merge: Merge,
+        merge: &Merge,
         out: &mut Responder<'_>,
     ) -> Answered {
         let mut oks = Vec::with_capacity(parts.len());

@@ -7,6 +7,7 @@
 //! | [`sql`] | lexer, `shardkey=` option, sqlparser entry |
 //! | [`route`] | planning: which sets run a statement, how answers merge |
 //! | [`exec`] | running a plan on the sets, streaming the merged answer |
+//! | [`merge`] | k-way merge, re-aggregation, final sort, limit |
 //! | [`ddl`], [`show`] | schema changes recorded in topo; SHOW/DESCRIBE |
 //! | [`routing`] | the routing snapshot from etcd, its watch and file cache |
 //! | [`backend`] | pooled connections to the sets (mysql_async) |
@@ -20,6 +21,7 @@ pub mod ddl;
 pub mod error;
 pub mod exec;
 pub mod front;
+pub mod merge;
 pub mod metrics;
 pub mod route;
 pub mod routing;

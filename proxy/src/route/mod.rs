@@ -5,10 +5,13 @@
 //! - [`key`] finds shard-key values pinned by `WHERE` (`=` and `IN`).
 //! - [`insert`] splits a multi-row `INSERT` by set, at token boundaries.
 //! - [`plan`] decides: one set, several sets (and how to merge), or an error.
+//! - [`select`] and [`scatter`] rewrite a SELECT for several sets and plan its merge.
 
 pub mod analyze;
 pub mod insert;
 pub mod key;
 pub mod plan;
+pub mod scatter;
+pub mod select;
 
 pub use plan::{plan_statement, Merge, Plan, Target};

@@ -25,7 +25,7 @@ pub enum Target {
 }
 
 /// How the answers of several sets become one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Merge {
     /// One set: its answer as is.
     Single,
@@ -35,6 +35,8 @@ pub enum Merge {
     SumAffected,
     /// The same write on every copy of a broadcast table: report one set's answer.
     Replicated,
+    /// Sorted / grouped / limited rows merged by the gateway.
+    Merged(Box<crate::merge::MergeSpec>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,33 +261,30 @@ pub fn plan_statement(
             if sets.len() <= 1 {
                 return single(sets, &ctx);
             }
-            // Several sets: only a plain row scan concatenates correctly (for now).
-            let SetExpr::Select(s) = q.body.as_ref() else {
+            // Several sets: a plain row scan concatenates; anything else is merged.
+            let SetExpr::Select(sel) = q.body.as_ref() else {
                 return Err(ProxyError::NotSupported("UNION across sets".into()));
             };
-            let construct = if q.order_by.is_some() {
-                Some("ORDER BY across sets")
-            } else if q.limit_clause.is_some() || q.fetch.is_some() {
-                Some("LIMIT across sets")
-            } else if s.distinct.is_some() {
-                Some("DISTINCT across sets")
-            } else if !matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty()) {
-                Some("GROUP BY across sets")
-            } else if s.having.is_some() {
-                Some("HAVING across sets")
-            } else if a.aggregates {
-                Some("aggregate functions across sets")
-            } else if a.queries > 1 {
-                Some("subqueries across sets")
-            } else {
-                None
-            };
-            if let Some(c) = construct {
-                return Err(ProxyError::NotSupported(c.into()));
+            if a.queries > 1 {
+                return Err(ProxyError::NotSupported("subqueries across sets".into()));
             }
+            let plain = q.order_by.is_none()
+                && q.limit_clause.is_none()
+                && q.fetch.is_none()
+                && sel.distinct.is_none()
+                && matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+                && sel.having.is_none()
+                && !a.aggregates;
+            if plain {
+                return Ok(Plan {
+                    target: Target::Sets(sets),
+                    merge: Merge::Concat,
+                });
+            }
+            let spec = super::scatter::plan(sql, tokens, sel, a.aggregates)?;
             Ok(Plan {
                 target: Target::Sets(sets),
-                merge: Merge::Concat,
+                merge: Merge::Merged(Box::new(spec)),
             })
         }
         Statement::Update(u) => {

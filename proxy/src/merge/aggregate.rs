@@ -1,0 +1,111 @@
+//! Re-aggregation: rows of several sets that share a group (equal keys) become one
+//! row — counts and sums added, least/greatest kept, averages recomputed from
+//! hidden SUM and COUNT at AVG's own scale.
+
+use std::cmp::Ordering;
+
+use mysql_common::constants::ColumnType;
+use mysql_common::packets::Column;
+
+use super::value::{add, cmp_for, compare, divide, needs_weight, Cell, Cmp};
+use super::AggSpec;
+
+/// Folds `row` into the group's accumulated row `acc` (both full rows, hidden
+/// columns included).
+pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
+    for (i, agg) in aggs.iter().enumerate() {
+        match agg {
+            AggSpec::Any => {}
+            AggSpec::Count | AggSpec::Sum => {
+                acc[i] = add(cmp_for(&cols[i]), &acc[i], &row[i], cols[i].decimals());
+            }
+            AggSpec::Min { weight } | AggSpec::Max { weight } => {
+                let (col, cmp) = match weight {
+                    Some(w) if needs_weight(&cols[i]) => (*w, Cmp::Bytes),
+                    _ => (i, cmp_for(&cols[i])),
+                };
+                let better = match (&acc[col], &row[col]) {
+                    (_, None) => false,
+                    (None, Some(_)) => true,
+                    (Some(a), Some(b)) => {
+                        let o = compare(cmp, b, a);
+                        if matches!(agg, AggSpec::Min { .. }) {
+                            o == Ordering::Less
+                        } else {
+                            o == Ordering::Greater
+                        }
+                    }
+                };
+                if better {
+                    acc[i] = row[i].clone();
+                    if col != i {
+                        acc[col] = row[col].clone();
+                    }
+                }
+            }
+            AggSpec::Avg { sum, count } => {
+                acc[*sum] = add(
+                    cmp_for(&cols[*sum]),
+                    &acc[*sum],
+                    &row[*sum],
+                    cols[*sum].decimals(),
+                );
+                acc[*count] = add(Cmp::Int, &acc[*count], &row[*count], 0);
+            }
+        }
+    }
+}
+
+/// Finishes a group: averages from their totals.
+pub fn finish(acc: &mut [Cell], aggs: &[AggSpec], cols: &[Column]) {
+    for (i, agg) in aggs.iter().enumerate() {
+        if let AggSpec::Avg { sum, count } = agg {
+            let float = matches!(
+                cols[i].column_type(),
+                ColumnType::MYSQL_TYPE_DOUBLE | ColumnType::MYSQL_TYPE_FLOAT
+            );
+            acc[i] = divide(&acc[*sum], &acc[*count], cols[i].decimals(), float);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(s: &str) -> Cell {
+        Some(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn folds_groups() {
+        let cols = vec![
+            Column::new(ColumnType::MYSQL_TYPE_LONGLONG), // COUNT(*)
+            Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL).with_decimals(2), // SUM(amount)
+            Column::new(ColumnType::MYSQL_TYPE_LONG),     // MIN(x)
+            Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL).with_decimals(4), // AVG(x)
+            Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL), // hidden SUM(x)
+            Column::new(ColumnType::MYSQL_TYPE_LONGLONG), // hidden COUNT(x)
+        ];
+        let aggs = vec![
+            AggSpec::Count,
+            AggSpec::Sum,
+            AggSpec::Min { weight: None },
+            AggSpec::Avg { sum: 4, count: 5 },
+            AggSpec::Any,
+            AggSpec::Any,
+        ];
+        let mut acc = vec![c("2"), c("1.50"), c("7"), c("3.5000"), c("7"), c("2")];
+        fold(
+            &mut acc,
+            &[c("3"), None, c("-1"), c("2.0000"), c("6"), c("3")],
+            &aggs,
+            &cols,
+        );
+        finish(&mut acc, &aggs, &cols);
+        assert_eq!(acc[0], c("5"));
+        assert_eq!(acc[1], c("1.50"));
+        assert_eq!(acc[2], c("-1"));
+        assert_eq!(acc[3], c("2.6000")); // 13 / 5
+    }
+}

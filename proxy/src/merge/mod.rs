@@ -1,0 +1,109 @@
+//! Merging the answers of several sets into the one result a single MariaDB would
+//! give: k-way merge on the sort keys ([`sort`]), grouping and re-aggregation
+//! ([`aggregate`]), a final in-memory sort with a memory limit, then OFFSET/LIMIT.
+//! Each set's rows arrive through a bounded channel ([`stream`]), so a scatter
+//! over millions of rows runs in bounded memory unless it must re-sort.
+//!
+//! The plan ([`MergeSpec`]) is data, made by `route::scatter`.
+
+pub mod aggregate;
+pub mod run;
+pub mod sort;
+pub mod stream;
+pub mod value;
+
+/// A key the per-set streams (or the final rows) are ordered by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Column holding the value.
+    pub value: usize,
+    /// Column holding `WEIGHT_STRING(value)`, used when the value is a string
+    /// compared under a collation.
+    pub weight: Option<usize>,
+    pub desc: bool,
+}
+
+/// How one output column of a grouped result is combined across sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AggSpec {
+    /// A group key or a column MariaDB would take from any row: the first set's.
+    Any,
+    /// Sum of the sets' counts.
+    Count,
+    /// Sum of the sets' sums (NULL when every set's is NULL).
+    Sum,
+    /// Least / greatest of the sets' values; `weight` when a collated string.
+    Min {
+        weight: Option<usize>,
+    },
+    Max {
+        weight: Option<usize>,
+    },
+    /// Total of hidden `SUM` / total of hidden `COUNT`, at AVG's scale.
+    Avg {
+        sum: usize,
+        count: usize,
+    },
+}
+
+/// What the gateway does with the rows of the sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeSpec {
+    /// The statement each set runs (the client's, rewritten).
+    pub sql: String,
+    /// Leading columns the client sees (`usize::MAX`: all but the `hidden` last ones,
+    /// when the select list has a `*`).
+    pub visible: usize,
+    /// Helper columns at the end of each row.
+    pub hidden: usize,
+    /// Order of each set's rows, kept by the merge.
+    pub keys: Vec<KeySpec>,
+    /// Rows equal on `keys` form a group, combined per column by these.
+    pub group: Option<Vec<AggSpec>>,
+    /// Re-sort after grouping, in memory (`ORDER BY` that differs from the keys).
+    pub final_order: Option<Vec<KeySpec>>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+}
+
+/// A column index `HIDDEN_MARK + n` means "helper column n" (counted from the
+/// first helper), resolved by [`MergeSpec::resolve`] once the width is known.
+pub const HIDDEN_MARK: usize = 1 << 30;
+
+impl MergeSpec {
+    /// This spec with every column index absolute, for rows of `ncols` columns.
+    pub fn resolve(&self, ncols: usize) -> Option<MergeSpec> {
+        let visible = if self.visible == usize::MAX {
+            ncols.checked_sub(self.hidden)?
+        } else {
+            self.visible
+        };
+        let abs = |i: usize| {
+            if i >= HIDDEN_MARK {
+                visible + (i - HIDDEN_MARK)
+            } else {
+                i
+            }
+        };
+        let keys = |ks: &[KeySpec]| -> Vec<KeySpec> {
+            ks.iter()
+                .map(|k| KeySpec {
+                    value: abs(k.value),
+                    weight: k.weight.map(abs),
+                    desc: k.desc,
+                })
+                .collect()
+        };
+        let mut out = self.clone();
+        out.visible = visible;
+        out.keys = keys(&self.keys);
+        out.final_order = self.final_order.as_deref().map(keys);
+        if visible + self.hidden != ncols {
+            return None;
+        }
+        Some(out)
+    }
+}
+
+/// Most bytes of rows the gateway holds for one statement's re-sort.
+pub const MEMORY_LIMIT: usize = 256 * 1024 * 1024;

@@ -1,0 +1,86 @@
+//! One set's rows as a stream: a task runs the statement on the set's connection
+//! and sends its column definitions, then rows, through a bounded channel — the
+//! channel's bound is what keeps a big scatter in bounded memory.
+
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Value};
+use mysql_common::packets::Column;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::value::Cell;
+use crate::error::ProxyError;
+
+/// Rows buffered per set before the producer waits.
+const CHANNEL_ROWS: usize = 256;
+
+pub enum Msg {
+    Columns(Arc<[Column]>),
+    Row(Vec<Cell>),
+    Done { warnings: u16 },
+    Failed(ProxyError),
+}
+
+pub struct SetStream {
+    pub set: String,
+    pub rx: mpsc::Receiver<Msg>,
+    /// Gives the connection back when the statement is over.
+    pub task: JoinHandle<Conn>,
+}
+
+/// Starts `sql` on `conn` (a connection to `set`).
+pub fn spawn(set: &str, mut conn: Conn, sql: String) -> SetStream {
+    let (tx, rx) = mpsc::channel(CHANNEL_ROWS);
+    let set_name = set.to_string();
+    let task = tokio::spawn(async move {
+        let fail = |e| Msg::Failed(ProxyError::from_backend(&set_name, e));
+        let mut res = match conn.query_iter(sql).await {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(fail(e)).await;
+                return conn;
+            }
+        };
+        let cols = res.columns().unwrap_or_default();
+        if tx.send(Msg::Columns(cols)).await.is_err() {
+            drop(res);
+            return conn;
+        }
+        loop {
+            match res.next().await {
+                Ok(Some(row)) => {
+                    let cells = (0..row.len())
+                        .map(|i| match row.as_ref(i) {
+                            Some(Value::Bytes(b)) => Some(b.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    if tx.send(Msg::Row(cells)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => {
+                    let _ = tx
+                        .send(Msg::Done {
+                            warnings: res.warnings(),
+                        })
+                        .await;
+                    break;
+                }
+                Err(e) => {
+                    let _ = tx.send(fail(e)).await;
+                    break;
+                }
+            }
+        }
+        drop(res);
+        conn
+    });
+    SetStream {
+        set: set.to_string(),
+        rx,
+        task,
+    }
+}

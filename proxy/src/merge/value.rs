@@ -1,0 +1,243 @@
+//! Values as the text protocol carries them, compared and combined the way
+//! MariaDB would: by column type (numbers numerically, decimals exactly, strings
+//! by their collation weight — `WEIGHT_STRING()` computed by MariaDB itself).
+
+use std::cmp::Ordering;
+use std::str::FromStr;
+
+use bigdecimal::BigDecimal;
+use mysql_common::constants::{ColumnFlags, ColumnType};
+use mysql_common::packets::Column;
+
+/// One cell: `None` is SQL NULL.
+pub type Cell = Option<Vec<u8>>;
+
+/// How two values of a column compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Int,
+    Decimal,
+    Float,
+    /// Dates and datetimes: their canonical text sorts chronologically.
+    Temporal,
+    /// TIME: may be negative and exceed 24 h.
+    Time,
+    /// Bytes as they are (binary strings, or a WEIGHT_STRING column).
+    Bytes,
+}
+
+/// The comparator for a column, from its definition. Strings with a collation are
+/// compared through their weight column, so they never get here as text.
+pub fn cmp_for(col: &Column) -> Cmp {
+    use ColumnType::*;
+    match col.column_type() {
+        MYSQL_TYPE_TINY | MYSQL_TYPE_SHORT | MYSQL_TYPE_LONG | MYSQL_TYPE_INT24
+        | MYSQL_TYPE_LONGLONG | MYSQL_TYPE_YEAR | MYSQL_TYPE_BIT => Cmp::Int,
+        MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL => Cmp::Decimal,
+        MYSQL_TYPE_FLOAT | MYSQL_TYPE_DOUBLE => Cmp::Float,
+        MYSQL_TYPE_DATE
+        | MYSQL_TYPE_DATETIME
+        | MYSQL_TYPE_TIMESTAMP
+        | MYSQL_TYPE_NEWDATE
+        | MYSQL_TYPE_DATETIME2
+        | MYSQL_TYPE_TIMESTAMP2 => Cmp::Temporal,
+        MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => Cmp::Time,
+        _ => Cmp::Bytes,
+    }
+}
+
+/// Whether a column is a string compared under a collation (needs a weight).
+pub fn needs_weight(col: &Column) -> bool {
+    use ColumnType::*;
+    let stringy = matches!(
+        col.column_type(),
+        MYSQL_TYPE_VARCHAR
+            | MYSQL_TYPE_VAR_STRING
+            | MYSQL_TYPE_STRING
+            | MYSQL_TYPE_ENUM
+            | MYSQL_TYPE_SET
+            | MYSQL_TYPE_TINY_BLOB
+            | MYSQL_TYPE_MEDIUM_BLOB
+            | MYSQL_TYPE_LONG_BLOB
+            | MYSQL_TYPE_BLOB
+            | MYSQL_TYPE_JSON
+    );
+    // charset 63 = binary: compared byte for byte.
+    stringy && col.character_set() != 63 && !col.flags().contains(ColumnFlags::BINARY_FLAG)
+}
+
+fn text(v: &[u8]) -> &str {
+    std::str::from_utf8(v).unwrap_or("").trim()
+}
+
+fn decimal(v: &[u8]) -> BigDecimal {
+    BigDecimal::from_str(text(v)).unwrap_or_default()
+}
+
+fn time_micros(v: &[u8]) -> i128 {
+    let t = text(v);
+    let neg = t.starts_with('-');
+    let body = t.trim_start_matches('-');
+    let (hms, frac) = body.split_once('.').unwrap_or((body, ""));
+    let mut parts = hms.split(':').map(|p| p.parse::<i128>().unwrap_or(0));
+    let (h, m, s) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    let digits: String = frac.chars().take(6).collect();
+    let us = format!("{digits:0<6}").parse::<i128>().unwrap_or(0);
+    let v = ((h * 60 + m) * 60 + s) * 1_000_000 + us;
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+/// Compares two non-NULL values with `cmp`.
+pub fn compare(cmp: Cmp, a: &[u8], b: &[u8]) -> Ordering {
+    match cmp {
+        Cmp::Int => match (text(a).parse::<i128>(), text(b).parse::<i128>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            _ => decimal(a).cmp(&decimal(b)),
+        },
+        Cmp::Decimal => decimal(a).cmp(&decimal(b)),
+        Cmp::Float => {
+            let x: f64 = text(a).parse().unwrap_or(0.0);
+            let y: f64 = text(b).parse().unwrap_or(0.0);
+            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+        }
+        Cmp::Time => time_micros(a).cmp(&time_micros(b)),
+        Cmp::Temporal | Cmp::Bytes => a.cmp(b),
+    }
+}
+
+/// Compares cells, NULL first (MariaDB's ascending order).
+pub fn compare_cells(cmp: Cmp, a: &Cell, b: &Cell) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => compare(cmp, x, y),
+    }
+}
+
+/// Sum of two SUM() results of a column (`None` = NULL, the sum of nothing).
+pub fn add(cmp: Cmp, a: &Cell, b: &Cell, decimals: u8) -> Cell {
+    match (a, b) {
+        (None, x) | (x, None) => x.clone(),
+        (Some(x), Some(y)) => Some(
+            match cmp {
+                Cmp::Float => format_double(
+                    text(x).parse::<f64>().unwrap_or(0.0) + text(y).parse::<f64>().unwrap_or(0.0),
+                ),
+                Cmp::Int => match (text(x).parse::<i128>(), text(y).parse::<i128>()) {
+                    (Ok(p), Ok(q)) => (p + q).to_string(),
+                    _ => format_decimal(&(decimal(x) + decimal(y)), decimals),
+                },
+                _ => format_decimal(&(decimal(x) + decimal(y)), decimals),
+            }
+            .into_bytes(),
+        ),
+    }
+}
+
+/// `sum / count` rounded half away from zero to `decimals` places (AVG's result).
+pub fn divide(sum: &Cell, count: &Cell, decimals: u8, float: bool) -> Cell {
+    let (Some(s), Some(c)) = (sum, count) else {
+        return None;
+    };
+    let c = decimal(c);
+    if bigdecimal::Zero::is_zero(&c) {
+        return None;
+    }
+    if float {
+        let v = text(s).parse::<f64>().unwrap_or(0.0)
+            / text(&c.to_string().into_bytes())
+                .parse::<f64>()
+                .unwrap_or(1.0);
+        return Some(format_double(v).into_bytes());
+    }
+    let q = decimal(s) / c;
+    Some(format_decimal(&q, decimals).into_bytes())
+}
+
+/// A decimal with exactly `decimals` digits after the point, as MariaDB prints it.
+pub fn format_decimal(v: &BigDecimal, decimals: u8) -> String {
+    let r = v.with_scale_round(decimals as i64, bigdecimal::RoundingMode::HalfUp);
+    let s = r.to_plain_string();
+    if s.starts_with('-') && bigdecimal::Zero::is_zero(&r) {
+        s[1..].to_string()
+    } else {
+        s
+    }
+}
+
+/// A DOUBLE as MariaDB prints it: shortest round-trip digits, exponent form for
+/// very large or small magnitudes.
+pub fn format_double(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let e = v.abs().log10().floor() as i32;
+    if (-5..15).contains(&e) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_by_type() {
+        assert_eq!(compare(Cmp::Int, b"9", b"10"), Ordering::Less);
+        assert_eq!(compare(Cmp::Decimal, b"-1.50", b"-1.5"), Ordering::Equal);
+        assert_eq!(compare(Cmp::Decimal, b"2.01", b"10.1"), Ordering::Less);
+        assert_eq!(
+            compare(Cmp::Time, b"-01:00:00", b"00:30:00"),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(Cmp::Time, b"100:00:00", b"23:59:59"),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(
+                Cmp::Temporal,
+                b"2024-01-02 00:00:00",
+                b"2024-01-10 00:00:00"
+            ),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_cells(Cmp::Int, &None, &Some(b"1".to_vec())),
+            Ordering::Less
+        );
+    }
+
+    #[test]
+    fn sums_and_averages() {
+        let s = add(
+            Cmp::Decimal,
+            &Some(b"1.25".to_vec()),
+            &Some(b"2.50".to_vec()),
+            2,
+        );
+        assert_eq!(s.as_deref(), Some(&b"3.75"[..]));
+        assert_eq!(
+            add(Cmp::Decimal, &None, &Some(b"1".to_vec()), 0).as_deref(),
+            Some(&b"1"[..])
+        );
+        let avg = divide(&Some(b"10".to_vec()), &Some(b"3".to_vec()), 4, false);
+        assert_eq!(avg.as_deref(), Some(&b"3.3333"[..]));
+        let avg = divide(&Some(b"-5".to_vec()), &Some(b"2".to_vec()), 4, false);
+        assert_eq!(avg.as_deref(), Some(&b"-2.5000"[..]));
+        assert_eq!(divide(&None, &Some(b"0".to_vec()), 4, false), None);
+        assert_eq!(format_double(0.5), "0.5");
+        assert_eq!(format_double(1.5e100), "1.5e100");
+    }
+}

@@ -1,0 +1,389 @@
+//! Planning a `SELECT` that runs on several sets: the per-set statement (the
+//! client's text with hidden helper columns appended, `ORDER BY`/`LIMIT`
+//! adjusted) and the [`MergeSpec`] that puts the answers back together.
+//!
+//! Helper columns: `WEIGHT_STRING(x)` so strings merge in MariaDB's collation
+//! order, values of sort keys not in the select list, and `SUM(x)`/`COUNT(x)` for
+//! each `AVG(x)`. The client never sees them.
+
+use sqlparser::ast::{Expr, FunctionArguments, Select, SelectItem};
+
+use super::select::{apply_edits, shape, Item, Shape};
+use crate::error::ProxyError;
+use crate::merge::{AggSpec, KeySpec, MergeSpec, HIDDEN_MARK};
+use crate::sql::lexer::Token;
+
+fn unsupported(what: &str) -> ProxyError {
+    ProxyError::NotSupported(format!("{what} across sets"))
+}
+
+/// Collects hidden helper columns; they follow the `visible` select items.
+struct Hidden {
+    visible: usize,
+    exprs: Vec<String>,
+}
+
+impl Hidden {
+    fn add(&mut self, expr: String) -> usize {
+        if let Some(i) = self.exprs.iter().position(|e| *e == expr) {
+            return self.visible + i;
+        }
+        self.exprs.push(expr);
+        self.visible + self.exprs.len() - 1
+    }
+    fn sql(&self) -> String {
+        self.exprs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!(", {e} AS `__sw{i}`"))
+            .collect()
+    }
+}
+
+fn normalize(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '`')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The select item an ORDER BY / GROUP BY item refers to: by position, alias or
+/// identical expression.
+fn resolve(sql: &str, it: &Item, items: &[Item]) -> Option<usize> {
+    let text = &sql[it.expr.0..it.expr.1];
+    if let Ok(n) = text.trim().parse::<usize>() {
+        return (n >= 1 && n <= items.len()).then(|| n - 1);
+    }
+    let t = text.trim().trim_matches('`');
+    if let Some(i) = items.iter().position(|s| {
+        s.alias
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case(t))
+    }) {
+        return Some(i);
+    }
+    let n = normalize(text);
+    items
+        .iter()
+        .position(|s| normalize(&sql[s.expr.0..s.expr.1]) == n)
+}
+
+enum Agg {
+    None,
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+/// What a select item computes: an aggregate (and its argument's text) or not.
+fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), ProxyError> {
+    let Expr::Function(f) = expr else {
+        return Ok((Agg::None, None));
+    };
+    let name = f.name.to_string().to_ascii_uppercase();
+    let agg = match name.as_str() {
+        "COUNT" => Agg::Count,
+        "SUM" => Agg::Sum,
+        "MIN" => Agg::Min,
+        "MAX" => Agg::Max,
+        "AVG" => Agg::Avg,
+        "GROUP_CONCAT" | "STD" | "STDDEV" | "STDDEV_POP" | "STDDEV_SAMP" | "VARIANCE"
+        | "VAR_POP" | "VAR_SAMP" | "BIT_AND" | "BIT_OR" | "BIT_XOR" | "JSON_ARRAYAGG"
+        | "JSON_OBJECTAGG"
+            if f.over.is_none() =>
+        {
+            return Err(unsupported(&format!("{name}()")))
+        }
+        _ => return Ok((Agg::None, None)),
+    };
+    if f.over.is_some() {
+        return Ok((Agg::None, None));
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(unsupported(&format!("{name}() with these arguments")));
+    };
+    if list.duplicate_treatment.is_some() {
+        return Err(unsupported(&format!("{name}(DISTINCT ...)")));
+    }
+    let _ = sql;
+    let arg = list.args.first().map(|a| a.to_string());
+    Ok((agg, arg))
+}
+
+/// Plans the merge of a SELECT over several sets.
+pub fn plan(
+    sql: &str,
+    tokens: &[Token],
+    select: &Select,
+    aggregates: bool,
+) -> Result<MergeSpec, ProxyError> {
+    let sh: Shape = shape(sql, tokens).ok_or_else(|| unsupported("this form of SELECT"))?;
+    if let Some(u) = &sh.unsupported {
+        return Err(unsupported(u));
+    }
+    if sh.items.len() != select.projection.len() {
+        return Err(unsupported("this select list"));
+    }
+    let wildcard = select.projection.iter().any(|p| {
+        matches!(
+            p,
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+        )
+    });
+    let grouped = aggregates || !sh.group_by.is_empty();
+    if grouped || sh.distinct {
+        if wildcard {
+            return Err(unsupported(
+                "SELECT * with GROUP BY, DISTINCT or aggregates",
+            ));
+        }
+        if sh.having {
+            return Err(unsupported("HAVING"));
+        }
+        return plan_grouped(sql, &sh, select, grouped);
+    }
+    plan_sorted(sql, &sh, wildcard)
+}
+
+/// No grouping: each set sorts and limits; the merge keeps the order.
+fn plan_sorted(sql: &str, sh: &Shape, wildcard: bool) -> Result<MergeSpec, ProxyError> {
+    // With `*` the visible width is unknown here: helper columns are addressed
+    // from the end (see `MergeSpec::hidden_from_end`), so never by item position.
+    let mut hidden = Hidden {
+        visible: 0,
+        exprs: Vec::new(),
+    };
+    let mut keys = Vec::new();
+    for it in &sh.order_by {
+        let item = if wildcard {
+            None
+        } else {
+            resolve(sql, it, &sh.items)
+        };
+        let expr_text = match item {
+            Some(i) => sql[sh.items[i].expr.0..sh.items[i].expr.1].to_string(),
+            None => sql[it.expr.0..it.expr.1].to_string(),
+        };
+        let value = match item {
+            Some(i) => Value::Visible(i),
+            None => Value::Hidden(hidden.add(format!("({expr_text})"))),
+        };
+        let weight = hidden.add(format!("WEIGHT_STRING({expr_text})"));
+        keys.push((value, weight, it.desc));
+    }
+    let mut edits = vec![(sh.list_end, sh.list_end, hidden.sql())];
+    let (offset, limit) = match sh.limit {
+        Some((o, n)) => {
+            let (s, e) = sh.limit_span.expect("limit span");
+            edits.push((s, e, format!("LIMIT {}", o + n)));
+            (o, Some(n))
+        }
+        None => (0, None),
+    };
+    let n_hidden = hidden.exprs.len();
+    Ok(MergeSpec {
+        sql: apply_edits(sql, edits),
+        visible: usize::MAX,
+        hidden: n_hidden,
+        keys: keys
+            .into_iter()
+            .map(|(v, w, desc)| KeySpec {
+                value: v.encode(),
+                weight: Some(HIDDEN_MARK + w),
+                desc,
+            })
+            .collect(),
+        group: None,
+        final_order: None,
+        offset,
+        limit,
+    })
+}
+
+enum Value {
+    Visible(usize),
+    Hidden(usize),
+}
+
+impl Value {
+    fn encode(&self) -> usize {
+        match self {
+            Value::Visible(i) => *i,
+            Value::Hidden(h) => HIDDEN_MARK + h,
+        }
+    }
+}
+
+/// GROUP BY / aggregates / DISTINCT: each set groups and sorts by the group keys;
+/// the merge folds equal groups, then sorts by the client's ORDER BY.
+fn plan_grouped(
+    sql: &str,
+    sh: &Shape,
+    select: &Select,
+    grouped: bool,
+) -> Result<MergeSpec, ProxyError> {
+    let n = sh.items.len();
+    let mut hidden = Hidden {
+        visible: n,
+        exprs: Vec::new(),
+    };
+    let mut aggs = vec![AggSpec::Any; n];
+    let mut item_weight: Vec<Option<usize>> = vec![None; n];
+    if grouped {
+        for (i, p) in select.projection.iter().enumerate() {
+            let expr = match p {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+                _ => return Err(unsupported("this select item")),
+            };
+            let (agg, arg) = classify(sql, expr)?;
+            let item_text = &sql[sh.items[i].expr.0..sh.items[i].expr.1];
+            aggs[i] = match agg {
+                Agg::None => {
+                    if contains_aggregate(expr) {
+                        return Err(unsupported("an expression over aggregate results"));
+                    }
+                    AggSpec::Any
+                }
+                Agg::Count => AggSpec::Count,
+                Agg::Sum => AggSpec::Sum,
+                Agg::Min | Agg::Max => {
+                    let w = hidden.add(format!("WEIGHT_STRING({item_text})"));
+                    item_weight[i] = Some(w);
+                    if matches!(agg, Agg::Min) {
+                        AggSpec::Min { weight: Some(w) }
+                    } else {
+                        AggSpec::Max { weight: Some(w) }
+                    }
+                }
+                Agg::Avg => {
+                    let arg = arg.ok_or_else(|| unsupported("AVG() without an argument"))?;
+                    let sum = hidden.add(format!("SUM({arg})"));
+                    let count = hidden.add(format!("COUNT({arg})"));
+                    AggSpec::Avg { sum, count }
+                }
+            };
+        }
+    }
+    // Group keys: GROUP BY items, or for DISTINCT every item.
+    let group_items: Vec<(usize, usize)> = if sh.group_by.is_empty() && sh.distinct && !grouped {
+        sh.items.iter().map(|i| i.expr).collect()
+    } else {
+        sh.group_by.iter().map(|i| i.expr).collect()
+    };
+    let mut keys = Vec::new();
+    let mut order_texts = Vec::new();
+    for (gi, &(s, e)) in group_items.iter().enumerate() {
+        let text = &sql[s..e];
+        let as_item = Item {
+            start: s,
+            end: e,
+            alias: None,
+            expr: (s, e),
+            desc: false,
+        };
+        let value = if sh.distinct && sh.group_by.is_empty() && !grouped {
+            gi
+        } else {
+            match resolve(sql, &as_item, &sh.items) {
+                Some(i) => i,
+                None => hidden.add(format!("({text})")),
+            }
+        };
+        let value_text = if value < n {
+            &sql[sh.items[value].expr.0..sh.items[value].expr.1]
+        } else {
+            text
+        };
+        let weight = hidden.add(format!("WEIGHT_STRING({value_text})"));
+        if value < n {
+            item_weight[value].get_or_insert(weight);
+        }
+        keys.push(KeySpec {
+            value,
+            weight: Some(weight),
+            desc: false,
+        });
+        order_texts.push(value_text.to_string());
+    }
+    aggs.resize(n + hidden.exprs.len(), AggSpec::Any);
+    // The client's ORDER BY, on the merged groups.
+    let mut final_order = Vec::new();
+    for it in &sh.order_by {
+        let i = resolve(sql, it, &sh.items).ok_or_else(|| {
+            unsupported("ORDER BY an expression that is not in the select list, with grouping")
+        })?;
+        final_order.push(KeySpec {
+            value: i,
+            weight: item_weight[i],
+            desc: it.desc,
+        });
+    }
+    // Per-set statement: helpers appended, ORDER BY the group keys, no LIMIT.
+    let mut edits = vec![(sh.list_end, sh.list_end, hidden.sql())];
+    if let Some((s, e)) = sh.order_span {
+        edits.push((s, e, String::new()));
+    }
+    if let Some((s, e)) = sh.limit_span {
+        edits.push((s, e, String::new()));
+    }
+    if !order_texts.is_empty() {
+        let at = sh
+            .group_span
+            .map(|g| g.1)
+            .or(sh.order_span.map(|o| o.0))
+            .or(sh.limit_span.map(|l| l.0));
+        let clause = format!(" ORDER BY {}", order_texts.join(", "));
+        match at {
+            Some(at) if sh.group_span.is_some() => edits.push((at, at, clause)),
+            Some(at) => edits.push((at, at, format!("{} ", clause.trim_start()))),
+            None => edits.push((sql.len(), sql.len(), clause)),
+        }
+    }
+    let (offset, limit) = match sh.limit {
+        Some((o, c)) => (o, Some(c)),
+        None => (0, None),
+    };
+    Ok(MergeSpec {
+        sql: apply_edits(sql, edits).trim_end().to_string(),
+        visible: n,
+        hidden: hidden.exprs.len(),
+        keys,
+        group: Some(aggs),
+        final_order: (!final_order.is_empty()).then_some(final_order),
+        offset,
+        limit,
+    })
+}
+
+fn contains_aggregate(e: &Expr) -> bool {
+    use sqlparser::ast::Visit;
+    use std::ops::ControlFlow;
+    struct Finder;
+    impl sqlparser::ast::Visitor for Finder {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = e {
+                let n = f.name.to_string().to_ascii_uppercase();
+                if matches!(
+                    n.as_str(),
+                    "COUNT"
+                        | "SUM"
+                        | "MIN"
+                        | "MAX"
+                        | "AVG"
+                        | "GROUP_CONCAT"
+                        | "STD"
+                        | "STDDEV"
+                        | "VARIANCE"
+                ) && f.over.is_none()
+                {
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    e.visit(&mut Finder).is_break()
+}
