@@ -134,7 +134,11 @@ async fn on_sets(
     let snap = s.shared.routing.get();
     let mut conns = s.conns(&snap);
     conns.db = db;
-    let mut exec = Exec { conns, txn: None };
+    let mut exec = Exec {
+        conns,
+        txn: None,
+        write: true,
+    };
     let merge = if sets.len() > 1 {
         Merge::Replicated
     } else {

@@ -59,6 +59,8 @@ impl Conns<'_> {
 pub struct Exec<'a> {
     pub conns: Conns<'a>,
     pub txn: Option<&'a mut Txn>,
+    /// Whether the statement may write (matters inside a transaction).
+    pub write: bool,
 }
 
 /// `Ok(true)`: answered; `Ok(false)`: an error was sent to the client;
@@ -73,7 +75,7 @@ impl Exec<'_> {
     /// A connection for `set`: the transaction's, or a pooled one.
     pub async fn take(&mut self, set: &str) -> Result<Conn, ProxyError> {
         match self.txn.as_deref_mut() {
-            Some(t) => t.take(set, self.conns.pooled(set)).await,
+            Some(t) => t.take(set, self.write, self.conns.pooled(set)).await,
             None => self.conns.pooled(set).await,
         }
     }

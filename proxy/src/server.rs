@@ -24,6 +24,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         routing,
         topo,
         columns: Default::default(),
+        plans: Default::default(),
     });
     info!(listen = %shared.cfg.listen, "setwise-proxy ready");
     serve(listener, shared).await

@@ -4,10 +4,12 @@
 //! - [`analyze`] walks the AST: tables, aliases, subqueries, aggregates.
 //! - [`key`] finds shard-key values pinned by `WHERE` (`=` and `IN`).
 //! - [`insert`] splits a multi-row `INSERT` by set, at token boundaries.
+//! - [`cache`] routes a statement shape seen before without parsing it again.
 //! - [`plan`] decides: one set, several sets (and how to merge), or an error.
 //! - [`select`] and [`scatter`] rewrite a SELECT for several sets and plan its merge.
 
 pub mod analyze;
+pub mod cache;
 pub mod insert;
 pub mod key;
 pub mod plan;

@@ -58,6 +58,7 @@ enum Placement<'s> {
     Home(String),
     Broadcast(Vec<String>),
     Sharded {
+        db: String,
         map: &'s ShardMap,
         key: &'s str,
         key_type: KeyType,
@@ -65,8 +66,25 @@ enum Placement<'s> {
     },
 }
 
+/// How a plan depends on the statement's literal values (for the plan cache).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Dep {
+    /// Not at all.
+    #[default]
+    None,
+    /// Through one shard-key value of a table of `db`.
+    Key {
+        db: String,
+        key_type: KeyType,
+        value: String,
+    },
+    /// Through several values.
+    Many,
+}
+
 struct Ctx<'a> {
     snap: &'a ClusterSnapshot,
+    dep: std::cell::RefCell<Dep>,
     db: Option<&'a str>,
     /// Column order of the INSERT target, when the caller looked it up.
     known_columns: Option<&'a [String]>,
@@ -87,6 +105,7 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| ProxyError::UnknownDatabase(db.to_string()))?;
         Ok(match self.snap.table(db, &t.name).map(|r| &r.kind) {
             Some(TableKind::Sharded { key, key_type }) => Placement::Sharded {
+                db: db.to_string(),
                 map: &rec.shard_map,
                 key,
                 key_type: *key_type,
@@ -95,6 +114,19 @@ impl<'a> Ctx<'a> {
             Some(TableKind::Broadcast) => Placement::Broadcast(rec.sets()),
             Some(TableKind::Single) | None => Placement::Home(rec.home_set.clone()),
         })
+    }
+
+    /// Records that routing used shard-key `values` of a table of `db`.
+    fn note(&self, db: &str, key_type: KeyType, values: &[String]) {
+        let mut d = self.dep.borrow_mut();
+        *d = match (&*d, values) {
+            (Dep::None, [v]) => Dep::Key {
+                db: db.to_string(),
+                key_type,
+                value: v.clone(),
+            },
+            _ => Dep::Many,
+        };
     }
 
     /// A set for statements that touch no table: the session database's home set,
@@ -155,6 +187,7 @@ fn target_sets(
     let mut sharded_count = 0;
     for p in &placements {
         if let Placement::Sharded {
+            db,
             map,
             key,
             key_type,
@@ -172,7 +205,15 @@ fn target_sets(
                 unqualified: single_table,
             };
             let sets = match pinned_values(selection, &col) {
-                Some(vals) => sets_for_values(map, *key_type, &vals),
+                Some(vals) => {
+                    if single_table {
+                        ctx.note(db, *key_type, &vals);
+                    } else {
+                        // Other tables constrain the set too: plan every time.
+                        *ctx.dep.borrow_mut() = Dep::Many;
+                    }
+                    sets_for_values(map, *key_type, &vals)
+                }
                 None => all_sets(map),
             };
             sharded_target = Some(match sharded_target {
@@ -236,6 +277,13 @@ fn target_sets(
     Ok((target, broadcast_only))
 }
 
+/// A plan and how it depends on the statement's literals.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: Plan,
+    pub dep: Dep,
+}
+
 /// Plans one parsed statement. `sql` is its text, `tokens` its tokens.
 pub fn plan_statement(
     snap: &ClusterSnapshot,
@@ -244,12 +292,26 @@ pub fn plan_statement(
     tokens: &[Token],
     stmt: &Statement,
     known_columns: Option<&[String]>,
-) -> Result<Plan, ProxyError> {
+) -> Result<Planned, ProxyError> {
     let ctx = Ctx {
         snap,
+        dep: Default::default(),
         db,
         known_columns,
     };
+    let plan = plan_inner(&ctx, sql, tokens, stmt)?;
+    Ok(Planned {
+        plan,
+        dep: ctx.dep.into_inner(),
+    })
+}
+
+fn plan_inner(
+    ctx: &Ctx<'_>,
+    sql: &str,
+    tokens: &[Token],
+    stmt: &Statement,
+) -> Result<Plan, ProxyError> {
     match stmt {
         Statement::Query(q) => {
             let a = analyze(stmt);
@@ -257,9 +319,9 @@ pub fn plan_statement(
                 SetExpr::Select(s) => s.selection.as_ref(),
                 _ => None,
             };
-            let (sets, _) = target_sets(&ctx, &a.tables, selection, false)?;
+            let (sets, _) = target_sets(ctx, &a.tables, selection, false)?;
             if sets.len() <= 1 {
-                return single(sets, &ctx);
+                return single(sets, ctx);
             }
             // Several sets: a plain row scan concatenates; anything else is merged.
             let SetExpr::Select(sel) = q.body.as_ref() else {
@@ -290,11 +352,11 @@ pub fn plan_statement(
         Statement::Update(u) => {
             let a = analyze(stmt);
             check_key_not_assigned(
-                &ctx,
+                ctx,
                 &a.tables,
                 u.assignments.iter().map(|x| x.target.to_string()),
             )?;
-            write_plan(&ctx, &a.tables, u.selection.as_ref(), a.queries)
+            write_plan(ctx, &a.tables, u.selection.as_ref(), a.queries)
         }
         Statement::Delete(d) => {
             let mut a = analyze(stmt);
@@ -313,9 +375,9 @@ pub fn plan_statement(
                     });
                 }
             }
-            write_plan(&ctx, &a.tables, d.selection.as_ref(), a.queries)
+            write_plan(ctx, &a.tables, d.selection.as_ref(), a.queries)
         }
-        Statement::Insert(ins) => plan_insert(&ctx, sql, tokens, stmt, ins),
+        Statement::Insert(ins) => plan_insert(ctx, sql, tokens, stmt, ins),
         _ => Err(ProxyError::NotSupported(format!(
             "this statement through the gateway: {}",
             first_words(sql)
@@ -408,6 +470,7 @@ fn plan_insert(
         map, key, key_type, ..
     } = placement
     else {
+        // (Not literal-dependent: fine to cache.)
         // Single or broadcast target: its sets, and every table read must agree.
         let (sets, _) = target_sets(ctx, &tables, None, true)?;
         let merge = if sets.len() > 1 {
@@ -420,6 +483,8 @@ fn plan_insert(
             merge,
         });
     };
+    // Rows go where their key values say: never reuse this plan for other values.
+    *ctx.dep.borrow_mut() = Dep::Many;
     if let Some(sqlparser::ast::OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
         check_key_not_assigned(
             ctx,

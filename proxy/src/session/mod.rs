@@ -19,7 +19,9 @@ use crate::ddl;
 use crate::error::ProxyError;
 use crate::exec::{Answered, Conns, Exec};
 use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
+use crate::route::cache;
 use crate::route::plan::is_system_schema;
+use crate::route::plan::Dep;
 use crate::route::{plan_statement, Merge, Plan, Target};
 use crate::routing::Routing;
 use crate::show;
@@ -40,6 +42,8 @@ pub struct Shared {
     pub topo: Arc<tokio::sync::OnceCell<topo::Topo>>,
     /// Column order per table, for INSERTs without a column list; cleared by DDL.
     pub columns: std::sync::Mutex<ColumnCache>,
+    /// Plans by statement fingerprint.
+    pub plans: cache::PlanCache,
 }
 
 /// `(db, table)` → column names in definition order.
@@ -106,6 +110,7 @@ impl Session {
                 init: self.vars.init(),
             },
             txn: self.txn.as_mut(),
+            write: true,
         }
     }
 
@@ -216,11 +221,19 @@ impl Session {
             self.open_txn("BEGIN".into());
         }
         let snap = self.shared.routing.get();
+        // A shape seen before is routed from the plan cache, without a parse.
+        let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
+        if let Some(plan) = self.shared.plans.get(&fp, &literals, sql, &snap) {
+            out.status = self.status();
+            let mut exec = self.exec(&snap);
+            exec.write = is_write(first);
+            return exec.run(&plan, sql, out).await;
+        }
         let stmt = match parse_one(sql) {
             Ok(s) => s,
             Err(msg) => return self.unparsed(sql, &msg, out).await,
         };
-        let plan = match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt, None) {
+        let planned = match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt, None) {
             Ok(p) => p,
             Err(ProxyError::NeedColumns { db, table }) => {
                 let cols = match self.table_columns(&snap, &db, &table).await {
@@ -234,9 +247,26 @@ impl Session {
             }
             Err(e) => return fail(out, &e).await,
         };
-        debug!(?plan, "plan");
+        debug!(plan = ?planned.plan, "plan");
+        let pinned = match &planned.dep {
+            Dep::None => Some(None),
+            Dep::Key {
+                db,
+                key_type,
+                value,
+            } => Some(Some((db.as_str(), *key_type, value.as_str()))),
+            Dep::Many => None,
+        };
+        if let Some(pinned) = pinned {
+            if let Some(c) = cache::cacheable(&planned.plan, pinned, &literals, sql) {
+                self.shared.plans.put(fp, snap.revision, c);
+            }
+        }
         out.status = self.status();
-        self.exec(&snap).run(&plan, sql, out).await
+        let write = is_write(first);
+        let mut exec = self.exec(&snap);
+        exec.write = write;
+        exec.run(&planned.plan, sql, out).await
     }
 
     async fn reply(&self, r: Result<(), ProxyError>, out: &mut Responder<'_>) -> Answered {
@@ -393,6 +423,15 @@ fn word_at(sql: &str, sig: &[Token], i: usize) -> String {
         .filter(|t| t.kind == Kind::Word)
         .map(|t| t.text(sql).to_ascii_uppercase())
         .unwrap_or_default()
+}
+
+/// Whether a statement (by its first keyword) may change data. Plain reads may
+/// span sets inside a transaction; writes may not (yet).
+fn is_write(first: &str) -> bool {
+    !matches!(
+        first,
+        "SELECT" | "SHOW" | "DESCRIBE" | "DESC" | "EXPLAIN" | "WITH"
+    )
 }
 
 /// A bounded label for the statements counter.

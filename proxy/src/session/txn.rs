@@ -1,8 +1,10 @@
 //! A client transaction: the backend connections it has pinned, one per set it
 //! touched, each opened with the transaction's `BEGIN`.
 //!
-//! A transaction stays on one set for now: touching a second set is refused
-//! (the transaction stays open on the first) until distributed (XA) commit lands.
+//! Until distributed (XA) commit lands, at most one set may be *written* in a
+//! transaction: reads may touch any number of sets, and the one set with writes
+//! commits in one phase, so the transaction stays atomic. A write to a second set
+//! is refused (the transaction stays open; the client may ROLLBACK).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +21,8 @@ pub struct Txn {
     pub conns: BTreeMap<String, Conn>,
     /// Set when a pinned connection broke: the transaction can only roll back.
     pub broken: Option<String>,
+    /// The set that has received writes, if any.
+    pub writer: Option<String>,
 }
 
 impl Txn {
@@ -34,6 +38,7 @@ impl Txn {
     pub async fn take(
         &mut self,
         set: &str,
+        write: bool,
         fresh: impl std::future::Future<Output = Result<Conn, ProxyError>>,
     ) -> Result<Conn, ProxyError> {
         if let Some(reason) = &self.broken {
@@ -42,14 +47,19 @@ impl Txn {
                 detail: format!("the transaction was lost ({reason}); ROLLBACK and retry it"),
             });
         }
+        if write {
+            match &self.writer {
+                Some(w) if w != set => {
+                    return Err(ProxyError::NotSupported(format!(
+                        "a transaction that writes to a second set ('{set}' after '{w}'); \
+                         distributed transactions are not available yet — keep a transaction's writes on one shard-key value"
+                    )))
+                }
+                _ => self.writer = Some(set.to_string()),
+            }
+        }
         if let Some(c) = self.conns.remove(set) {
             return Ok(c);
-        }
-        if let Some(other) = self.conns.keys().next() {
-            return Err(ProxyError::NotSupported(format!(
-                "a transaction that touches a second set ('{set}' after '{other}'); \
-                 distributed transactions are not available yet — keep a transaction on one shard-key value"
-            )));
         }
         let mut conn = fresh.await?;
         for q in &self.begin {
