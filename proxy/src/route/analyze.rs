@@ -12,6 +12,9 @@ pub struct TableRef {
     pub db: Option<String>,
     pub name: String,
     pub alias: Option<String>,
+    /// Position among all table references in visiting order (CTE names
+    /// included); `usize::MAX` for names added by the planner.
+    pub pos: usize,
 }
 
 #[derive(Debug, Default)]
@@ -23,6 +26,8 @@ pub struct Analysis {
     pub aggregates: bool,
     /// Names defined by `WITH` (not real tables).
     cte_names: Vec<String>,
+    /// Table factors visited so far.
+    seen: usize,
 }
 
 const AGGREGATES: &[&str] = &[
@@ -77,10 +82,13 @@ impl Visitor for Analysis {
     fn pre_visit_table_factor(&mut self, tf: &TableFactor) -> ControlFlow<()> {
         if let TableFactor::Table { name, alias, .. } = tf {
             let (db, name) = split_name(name);
+            let pos = self.seen;
+            self.seen += 1;
             self.tables.push(TableRef {
                 db,
                 name,
                 alias: alias.as_ref().map(|a| a.name.value.clone()),
+                pos,
             });
         }
         ControlFlow::Continue(())

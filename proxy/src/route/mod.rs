@@ -10,6 +10,7 @@
 
 pub mod analyze;
 pub mod cache;
+pub mod colocate;
 pub mod insert;
 pub mod key;
 pub mod plan;

@@ -177,12 +177,34 @@ fn target_sets(
     tables: &[TableRef],
     selection: Option<&Expr>,
     write: bool,
+    stmt: Option<&Statement>,
 ) -> Result<(Vec<String>, bool /* any broadcast-only */), ProxyError> {
     let placements: Vec<Placement> = tables
         .iter()
         .map(|t| ctx.place(t))
         .collect::<Result<_, _>>()?;
     let single_table = tables.len() == 1;
+    // Several sharded references tied by shard-key equality run set by set.
+    let sharded: Vec<(usize, &TableRef, &str, &ShardMap)> = placements
+        .iter()
+        .filter_map(|p| match p {
+            Placement::Sharded { tref, key, map, .. } => Some((tref.pos, tref, *key, *map)),
+            _ => None,
+        })
+        .collect();
+    let colocated = sharded.len() > 1
+        && sharded.iter().all(|(_, _, _, m)| *m == sharded[0].3)
+        && stmt.is_some_and(|st| {
+            let refs: Vec<super::colocate::ShardedRef> = sharded
+                .iter()
+                .map(|(pos, t, k, _)| super::colocate::ShardedRef {
+                    tref: t,
+                    key: k,
+                    pos: *pos,
+                })
+                .collect();
+            super::colocate::colocated(st, &refs)
+        });
     let mut sharded_target: Option<Vec<String>> = None;
     let mut sharded_count = 0;
     for p in &placements {
@@ -219,9 +241,18 @@ fn target_sets(
             sharded_target = Some(match sharded_target {
                 None => sets,
                 Some(prev) if prev == sets && sets.len() == 1 => prev,
+                Some(prev) if colocated => {
+                    // Co-located: rows that join live together; pins narrow the sets.
+                    let both: Vec<String> = prev.iter().filter(|s| sets.contains(s)).cloned().collect();
+                    if both.is_empty() {
+                        prev.into_iter().take(1).collect()
+                    } else {
+                        both
+                    }
+                }
                 Some(_) => {
                     return Err(ProxyError::NotSupported(
-                        "a statement joining sharded tables whose rows are not all on one set"
+                        "a statement joining sharded tables that are not tied by shard-key equality (co-located), with rows on several sets"
                             .into(),
                     ))
                 }
@@ -319,7 +350,7 @@ fn plan_inner(
                 SetExpr::Select(s) => s.selection.as_ref(),
                 _ => None,
             };
-            let (sets, _) = target_sets(ctx, &a.tables, selection, false)?;
+            let (sets, _) = target_sets(ctx, &a.tables, selection, false, Some(stmt))?;
             if sets.len() <= 1 {
                 return single(sets, ctx);
             }
@@ -327,23 +358,20 @@ fn plan_inner(
             let SetExpr::Select(sel) = q.body.as_ref() else {
                 return Err(ProxyError::NotSupported("UNION across sets".into()));
             };
-            if a.queries > 1 {
-                return Err(ProxyError::NotSupported("subqueries across sets".into()));
-            }
             let plain = q.order_by.is_none()
                 && q.limit_clause.is_none()
                 && q.fetch.is_none()
                 && sel.distinct.is_none()
                 && matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
                 && sel.having.is_none()
-                && !a.aggregates;
+                && !outer_aggregates(sel);
             if plain {
                 return Ok(Plan {
                     target: Target::Sets(sets),
                     merge: Merge::Concat,
                 });
             }
-            let spec = super::scatter::plan(sql, tokens, sel, a.aggregates)?;
+            let spec = super::scatter::plan(sql, tokens, sel, outer_aggregates(sel))?;
             Ok(Plan {
                 target: Target::Sets(sets),
                 merge: Merge::Merged(Box::new(spec)),
@@ -356,7 +384,7 @@ fn plan_inner(
                 &a.tables,
                 u.assignments.iter().map(|x| x.target.to_string()),
             )?;
-            write_plan(ctx, &a.tables, u.selection.as_ref(), a.queries)
+            write_plan(ctx, &a.tables, u.selection.as_ref(), stmt)
         }
         Statement::Delete(d) => {
             let mut a = analyze(stmt);
@@ -372,10 +400,11 @@ fn plan_inner(
                         db,
                         name,
                         alias: None,
+                        pos: usize::MAX,
                     });
                 }
             }
-            write_plan(ctx, &a.tables, d.selection.as_ref(), a.queries)
+            write_plan(ctx, &a.tables, d.selection.as_ref(), stmt)
         }
         Statement::Insert(ins) => plan_insert(ctx, sql, tokens, stmt, ins),
         _ => Err(ProxyError::NotSupported(format!(
@@ -401,16 +430,12 @@ fn write_plan(
     ctx: &Ctx<'_>,
     tables: &[TableRef],
     selection: Option<&Expr>,
-    queries: usize,
+    stmt: &Statement,
 ) -> Result<Plan, ProxyError> {
-    let (sets, broadcast_only) = target_sets(ctx, tables, selection, true)?;
+    // Several sharded tables are accepted only co-located (checked by target_sets).
+    let (sets, broadcast_only) = target_sets(ctx, tables, selection, true, Some(stmt))?;
     if sets.len() <= 1 {
         return single(sets, ctx);
-    }
-    if queries > 0 && tables.len() > 1 && !broadcast_only {
-        return Err(ProxyError::NotSupported(
-            "a multi-table or subquery write across sets".into(),
-        ));
     }
     Ok(Plan {
         target: Target::Sets(sets),
@@ -462,6 +487,7 @@ fn plan_insert(
         db: tdb,
         name: tname.clone(),
         alias: None,
+        pos: usize::MAX,
     };
     let mut tables = vec![target.clone()];
     tables.extend(analyze(stmt).tables);
@@ -472,7 +498,7 @@ fn plan_insert(
     else {
         // (Not literal-dependent: fine to cache.)
         // Single or broadcast target: its sets, and every table read must agree.
-        let (sets, _) = target_sets(ctx, &tables, None, true)?;
+        let (sets, _) = target_sets(ctx, &tables, None, true, None)?;
         let merge = if sets.len() > 1 {
             Merge::Replicated
         } else {
@@ -571,6 +597,21 @@ fn plan_insert(
         target: Target::PerSet(parts),
         merge: Merge::SumAffected,
     })
+}
+
+/// Whether the outer select list or HAVING uses an aggregate (subqueries' own
+/// aggregates run inside each set and do not count).
+fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {
+    use sqlparser::ast::SelectItem;
+    sel.projection.iter().any(|p| match p {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            super::scatter::contains_aggregate(e)
+        }
+        _ => false,
+    }) || sel
+        .having
+        .as_ref()
+        .is_some_and(super::scatter::contains_aggregate)
 }
 
 fn missing_key(key: &str, table: &str) -> ProxyError {

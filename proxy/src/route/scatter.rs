@@ -357,13 +357,28 @@ fn plan_grouped(
     })
 }
 
-fn contains_aggregate(e: &Expr) -> bool {
+/// Whether `e` calls an aggregate function outside any subquery.
+pub fn contains_aggregate(e: &Expr) -> bool {
     use sqlparser::ast::Visit;
     use std::ops::ControlFlow;
-    struct Finder;
+    /// Counts query nesting, so aggregates inside subqueries are not seen.
+    struct Finder {
+        depth: usize,
+    }
     impl sqlparser::ast::Visitor for Finder {
         type Break = ();
+        fn pre_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
         fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if self.depth > 0 {
+                return ControlFlow::Continue(());
+            }
             if let Expr::Function(f) = e {
                 let n = f.name.to_string().to_ascii_uppercase();
                 if matches!(
@@ -385,5 +400,28 @@ fn contains_aggregate(e: &Expr) -> bool {
             ControlFlow::Continue(())
         }
     }
-    e.visit(&mut Finder).is_break()
+    e.visit(&mut Finder { depth: 0 }).is_break()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlparser::dialect::MySqlDialect;
+    use sqlparser::parser::Parser;
+
+    fn expr(sql: &str) -> Expr {
+        Parser::new(&MySqlDialect {})
+            .try_with_sql(sql)
+            .unwrap()
+            .parse_expr()
+            .unwrap()
+    }
+
+    #[test]
+    fn aggregates_outside_subqueries() {
+        assert!(contains_aggregate(&expr("COUNT(*) + 1")));
+        assert!(!contains_aggregate(&expr("(SELECT COUNT(*) FROM t)")));
+        assert!(!contains_aggregate(&expr("x IN (SELECT MAX(y) FROM t)")));
+        assert!(contains_aggregate(&expr("SUM(a) > (SELECT 1)")));
+    }
 }
