@@ -22,6 +22,7 @@ mod com {
     pub const QUIT: u8 = 0x01;
     pub const INIT_DB: u8 = 0x02;
     pub const QUERY: u8 = 0x03;
+    pub const FIELD_LIST: u8 = 0x04;
     pub const PING: u8 = 0x0e;
     pub const CHANGE_USER: u8 = 0x11;
     pub const STMT_PREPARE: u8 = 0x16;
@@ -81,6 +82,25 @@ async fn command_loop<H: Handler>(io: &mut PacketIo, handler: &mut H) -> io::Res
                 let db = String::from_utf8_lossy(body).into_owned();
                 match handler.init_db(&db).await {
                     Ok(()) => ok(io, handler).await?,
+                    Err(e) => err(io, handler, &e).await?,
+                }
+            }
+            com::FIELD_LIST => {
+                let table_end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
+                let table = String::from_utf8_lossy(&body[..table_end]).into_owned();
+                match handler.field_list(&table).await {
+                    Ok(cols) => {
+                        for c in &cols {
+                            // Column definition + its default value (unknown: NULL).
+                            io.write_with(|b| {
+                                c.serialize(b);
+                                b.push(0xfb);
+                            })
+                            .await?;
+                        }
+                        let st = handler.status();
+                        io.write_with(|b| wire::eof_packet(b, 0, st)).await?;
+                    }
                     Err(e) => err(io, handler, &e).await?,
                 }
             }

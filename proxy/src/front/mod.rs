@@ -92,6 +92,11 @@ pub trait Handler: Send {
     ) -> impl Future<Output = Result<(), ProxyError>> + Send;
     /// Whether the client connected with CLIENT_FOUND_ROWS.
     fn found_rows(&self) -> bool;
+    /// COM_FIELD_LIST: the column definitions of `table` in the current database.
+    fn field_list(
+        &mut self,
+        table: &str,
+    ) -> impl Future<Output = Result<Vec<mysql_common::packets::Column>, ProxyError>> + Send;
     /// COM_INIT_DB.
     fn init_db(&mut self, db: &str) -> impl Future<Output = Result<(), ProxyError>> + Send;
     /// COM_RESET_CONNECTION: back to the state right after authentication.

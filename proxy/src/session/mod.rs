@@ -533,6 +533,22 @@ impl Handler for Session {
         self.found_rows
     }
 
+    async fn field_list(&mut self, table: &str) -> Result<Vec<mysql_async::Column>, ProxyError> {
+        let snap = self.shared.routing.get();
+        let set = show::set_holding(&snap, self.db.as_deref(), None, table)?;
+        let mut conn = self.conns(&snap).pooled(&set).await?;
+        let q = format!("SELECT * FROM `{}` LIMIT 0", table.replace('`', "``"));
+        let res = conn
+            .query_iter(q)
+            .await
+            .map_err(|e| ProxyError::from_backend(&set, e))?;
+        let cols = res.columns().map(|c| c.to_vec()).unwrap_or_default();
+        res.drop_result()
+            .await
+            .map_err(|e| ProxyError::from_backend(&set, e))?;
+        Ok(cols)
+    }
+
     async fn prepare(&mut self, sql: &str, _placeholders: usize) -> Result<Prepared, ProxyError> {
         let snap = self.shared.routing.get();
         let set = self.metadata_set(&snap, sql)?;
