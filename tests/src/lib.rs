@@ -15,6 +15,7 @@
 
 pub mod bins;
 pub mod cluster;
+pub mod diff;
 pub mod etcd;
 pub mod mariadb;
 pub mod port;

@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""PyMySQL (text protocol) against the Setwise gateway.
+
+Run by tests/tests/clients_py.rs:
+    python3 tests/py/pymysql_client.py --host 127.0.0.1 --port P --user app --password app
+
+Creates database `pydb` through the gateway (a sharded table `items`, a single table
+`kv`) and checks what an application does with PyMySQL: connect with a database,
+SELECT DATABASE(), SHOW TABLES, COM_INIT_DB, parameters (client-side escaped),
+executemany (a multi-row INSERT split over the sets), Python types of the values read
+back, scatter reads, affected-row counts, errors (1062, 1235 leaving the session
+usable, 1045 bad password, 1049 unknown database), autocommit on and off
+(rollback / commit, isolation from another session, a transaction spanning sets
+either works or is refused with 1235), and multi-statements off (must be a syntax
+error, as MariaDB answers) and on (several results).
+
+Prints one line per check ("ok   name" / "FAIL name: ...") and "ALL OK" at the end;
+exit 0 if every check passed, 1 otherwise, 77 if PyMySQL is not installed.
+"""
+
+import argparse
+import datetime
+import sys
+import traceback
+from decimal import Decimal
+
+try:
+    import pymysql
+    from pymysql.constants import CLIENT
+except ImportError as e:  # the Rust side decides whether that is a skip or a failure
+    print(f"SKIP: python module pymysql is missing ({e})")
+    sys.exit(77)
+
+DB = "pydb"
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+def row_for(i):
+    """The row inserted for id i: unicode, quotes, backslashes, NULLs, decimals, dates."""
+    names = ["alice", "José", "日本", "emoji 🙂", "O'Brien", "back\\slash", "Zoë"]
+    name = None if i % 11 == 0 else f"{names[i % len(names)]}-{i}"
+    price = None if i % 13 == 0 else Decimal(f"{(i * 37) % 2000 - 500}.{i % 100:02d}")
+    born = None if i % 7 == 0 else datetime.date(1950 + i % 60, 1 + i % 12, 1 + i % 28)
+    created = datetime.datetime(2020, 1 + i % 12, 1 + i % 28, i % 24, i % 60, i % 60, (i * 1000) % 1000000)
+    note = None if i % 3 == 0 else "note é 日本 🙂 " * (i % 4)
+    return (i, name, price, born, created, note)
+
+
+IDS = list(range(1, 41))
+
+
+class Ctx:
+    def __init__(self, args):
+        self.args = args
+
+    def connect(self, **kw):
+        opts = dict(host=self.args.host, port=self.args.port, user=self.args.user,
+                    password=self.args.password, charset="utf8mb4", autocommit=True,
+                    connect_timeout=10, read_timeout=30, write_timeout=30)
+        opts.update(kw)
+        return pymysql.connect(**opts)
+
+    def one(self, conn, sql, params=None):
+        with conn.cursor() as c:
+            c.execute(sql, params)
+            return c.fetchall()
+
+
+def expect_error(fn, code, what):
+    try:
+        fn()
+    except pymysql.MySQLError as e:
+        got = e.args[0] if e.args else None
+        assert got == code, f"{what}: expected error {code}, got {e!r}"
+        return e
+    raise AssertionError(f"{what}: expected error {code}, it succeeded")
+
+
+@check
+def create_schema(ctx):
+    conn = ctx.connect()
+    with conn.cursor() as c:
+        c.execute(f"CREATE DATABASE {DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+        c.execute(f"CREATE TABLE {DB}.items (id BIGINT PRIMARY KEY, name VARCHAR(64), "
+                  "price DECIMAL(10,2), born DATE, created DATETIME(6), note TEXT NULL) shardkey=id")
+        c.execute(f"CREATE TABLE {DB}.kv (k VARCHAR(32) PRIMARY KEY, v VARCHAR(64))")
+    conn.close()
+
+
+@check
+def connect_with_database(ctx):
+    conn = ctx.connect(database=DB)
+    assert ctx.one(conn, "SELECT DATABASE()") == ((DB,),), "SELECT DATABASE()"
+    tables = {r[0] for r in ctx.one(conn, "SHOW TABLES")}
+    assert {"items", "kv"} <= tables, f"SHOW TABLES: {tables}"
+    conn.close()
+    conn = ctx.connect()
+    assert ctx.one(conn, "SELECT DATABASE()") == ((None,),), "no database at connect"
+    conn.select_db(DB)  # COM_INIT_DB
+    assert ctx.one(conn, "SELECT DATABASE()") == ((DB,),), "after COM_INIT_DB"
+    conn.close()
+
+
+@check
+def parameters_executemany_and_types(ctx):
+    conn = ctx.connect(database=DB)
+    with conn.cursor() as c:
+        n = c.executemany("INSERT INTO items (id, name, price, born, created, note) "
+                          "VALUES (%s, %s, %s, %s, %s, %s)", [row_for(i) for i in IDS])
+        assert n == len(IDS), f"executemany rowcount {n}"
+        c.execute("INSERT INTO kv (k, v) VALUES (%s, %s), (%s, %s)", ("a", "ünï 🙂", "b", None))
+        assert c.rowcount == 2
+        for i in IDS:
+            c.execute("SELECT id, name, price, born, created, note FROM items WHERE id = %s", (i,))
+            got = c.fetchall()
+            assert got == (row_for(i),), f"id {i}: {got!r} != {row_for(i)!r}"
+        # The key as a string with leading zeros reaches the same row.
+        c.execute("SELECT id FROM items WHERE id = %s", ("007",))
+        assert c.fetchall() == ((7,),)
+        c.execute("SELECT v FROM kv WHERE k = %s", ("a",))
+        assert c.fetchall() == (("ünï 🙂",),)
+        c.execute("SELECT CHAR_LENGTH(%s), %s + 1, %s", ("日本🙂", 41, None))
+        assert c.fetchall() == ((3, 42, None),)
+    conn.close()
+
+
+@check
+def scatter_reads_and_rowcounts(ctx):
+    conn = ctx.connect(database=DB)
+    ids = sorted(r[0] for r in ctx.one(conn, "SELECT id FROM items"))
+    assert ids == IDS, f"scatter read: {ids}"
+    got = sorted(r[0] for r in ctx.one(conn, "SELECT id FROM items WHERE id IN (%s, %s, %s, %s)",
+                                            (1, 2, 3, 40)))
+    assert got == [1, 2, 3, 40], got
+    with conn.cursor() as c:
+        c.execute("UPDATE items SET note = %s WHERE id <= %s", ("updated", 10))
+        assert c.rowcount == 10, f"UPDATE across sets: rowcount {c.rowcount}"
+        c.execute("DELETE FROM items WHERE id = %s", (40,))
+        assert c.rowcount == 1
+    IDS.remove(40)
+    conn.close()
+
+
+@check
+def merged_reads_or_refused(ctx):
+    conn = ctx.connect(database=DB)
+    try:
+        got = ctx.one(conn, "SELECT id FROM items ORDER BY id DESC LIMIT 3")
+        assert got == ((39,), (38,), (37,)), f"ORDER BY ... LIMIT: {got}"
+        got = ctx.one(conn, "SELECT COUNT(*), SUM(id) FROM items")
+        assert got == ((39, Decimal(sum(IDS))),), f"aggregates: {got}"
+    except pymysql.err.NotSupportedError as e:
+        assert e.args[0] == 1235, repr(e)
+        print(f"     (refused: {e.args[1]})")
+    conn.close()
+
+
+@check
+def errors_leave_the_session_usable(ctx):
+    conn = ctx.connect(database=DB)
+    e = expect_error(lambda: ctx.one(conn, "INSERT INTO items (id, name) VALUES (%s, %s)", (1, "dup")),
+                     1062, "duplicate key")
+    assert isinstance(e, pymysql.err.IntegrityError), repr(e)
+    try:
+        got = ctx.one(conn, "SELECT GROUP_CONCAT(id) FROM items")
+        assert sorted(int(x) for x in got[0][0].split(",")) == IDS, got
+    except pymysql.err.NotSupportedError as e:
+        assert e.args[0] == 1235, repr(e)
+    expect_error(lambda: ctx.one(conn, "SELECT * FROM no_such_table"), 1146, "unknown table")
+    assert ctx.one(conn, "SELECT 1") == ((1,),), "session usable after errors"
+    conn.close()
+
+
+@check
+def autocommit_off_rollback_and_commit(ctx):
+    conn = ctx.connect(database=DB, autocommit=False)
+    other = ctx.connect(database=DB)
+    assert ctx.one(conn, "SELECT @@autocommit") == ((0,),)
+    with conn.cursor() as c:
+        c.execute("INSERT INTO items (id, name) VALUES (%s, %s)", (500, "tx"))
+        assert ctx.one(conn, "SELECT name FROM items WHERE id = 500") == (("tx",),), "own write"
+        assert ctx.one(other, "SELECT name FROM items WHERE id = 500") == (), "isolation"
+        conn.rollback()
+        assert ctx.one(other, "SELECT name FROM items WHERE id = 500") == (), "after rollback"
+        c.execute("INSERT INTO items (id, name) VALUES (%s, %s)", (500, "tx"))
+        c.execute("UPDATE items SET name = %s WHERE id = %s", ("tx2", 500))
+        conn.commit()
+    assert ctx.one(other, "SELECT name FROM items WHERE id = 500") == (("tx2",),), "after commit"
+    conn.close()
+    other.close()
+
+
+@check
+def transaction_across_sets_works_or_is_refused(ctx):
+    conn = ctx.connect(database=DB, autocommit=False)
+    other = ctx.connect(database=DB)
+    conn.begin()
+    refused = None
+    with conn.cursor() as c:
+        for i in range(600, 620):  # 20 keys: some land on every set
+            try:
+                c.execute("INSERT INTO items (id, name) VALUES (%s, 'span')", (i,))
+            except pymysql.err.NotSupportedError as e:
+                assert e.args[0] == 1235, repr(e)
+                refused = e.args[1]
+                break
+    conn.rollback()
+    left = ctx.one(other, "SELECT id FROM items WHERE id BETWEEN 600 AND 619")
+    assert left == (), f"rows left after ROLLBACK: {left}"
+    if refused:
+        print(f"     (refused: {refused})")
+    conn.close()
+    other.close()
+
+
+@check
+def multi_statements_off_is_a_syntax_error(ctx):
+    conn = ctx.connect(database=DB)  # PyMySQL does not ask for CLIENT_MULTI_STATEMENTS
+    expect_error(lambda: ctx.one(conn, "SELECT 1; SELECT 2"), 1064, "two statements without the flag")
+    assert ctx.one(conn, "SELECT 3") == ((3,),), "session usable"
+    conn.close()
+
+
+@check
+def multi_statements_on(ctx):
+    conn = ctx.connect(database=DB, client_flag=CLIENT.MULTI_STATEMENTS)
+    with conn.cursor() as c:
+        c.execute("SELECT 1; SELECT 'two'; UPDATE items SET note = 'm' WHERE id = 2; SELECT note FROM items WHERE id = 2")
+        assert c.fetchall() == ((1,),)
+        assert c.nextset()
+        assert c.fetchall() == (("two",),)
+        assert c.nextset()
+        assert c.rowcount == 1, f"UPDATE in a multi-statement: {c.rowcount}"
+        assert c.nextset()
+        assert c.fetchall() == (("m",),)
+        assert not c.nextset()
+    assert ctx.one(conn, "SELECT 4") == ((4,),)
+    conn.close()
+
+
+@check
+def bad_password_is_1045(ctx):
+    expect_error(lambda: ctx.connect(password="wrong"), 1045, "bad password")
+
+
+@check
+def unknown_database_is_1049(ctx):
+    expect_error(lambda: ctx.connect(database="no_such_db"), 1049, "unknown database at connect")
+    conn = ctx.connect()
+    expect_error(lambda: conn.select_db("no_such_db"), 1049, "COM_INIT_DB unknown database")
+    conn.close()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--user", default="app")
+    p.add_argument("--password", default="app")
+    args = p.parse_args()
+    ctx = Ctx(args)
+    failed = []
+    for fn in CHECKS:
+        try:
+            fn(ctx)
+            print(f"ok   {fn.__name__}", flush=True)
+        except Exception as e:  # report every check, not only the first failure
+            failed.append(fn.__name__)
+            print(f"FAIL {fn.__name__}: {e!r}", flush=True)
+            traceback.print_exc(file=sys.stdout)
+    print(f"pymysql {pymysql.__version__}: {len(CHECKS) - len(failed)}/{len(CHECKS)} checks passed")
+    if failed:
+        print("FAILED: " + ", ".join(failed))
+        sys.exit(1)
+    print("ALL OK")
+
+
+if __name__ == "__main__":
+    main()
