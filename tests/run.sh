@@ -58,11 +58,12 @@ install_packages() {
     if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
         as_root systemctl disable --now mariadb etcd >/dev/null 2>&1 || true
     fi
-    if ! python3 -c 'import pymysql' 2>/dev/null; then
-        echo "installing PyMySQL"
-        python3 -m pip install --no-input --quiet pymysql ||
-            { as_root apt-get install -y -q --no-install-recommends python3-pymysql; }
-        python3 -c 'import pymysql'
+    # Python clients of the client tests: PyMySQL (text protocol) and
+    # mysql-connector-python (binary protocol, prepared statements).
+    if ! python3 -c 'import pymysql, mysql.connector' 2>/dev/null; then
+        echo "installing PyMySQL and mysql-connector-python"
+        python3 -m pip install --no-input --quiet pymysql mysql-connector-python
+        python3 -c 'import pymysql, mysql.connector'
     fi
 }
 

@@ -138,6 +138,7 @@ async fn on_sets(
         conns,
         txn: None,
         write: true,
+        held: None,
     };
     let merge = if sets.len() > 1 {
         Merge::Replicated

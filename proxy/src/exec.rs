@@ -61,6 +61,8 @@ pub struct Exec<'a> {
     pub txn: Option<&'a mut Txn>,
     /// Whether the statement may write (matters inside a transaction).
     pub write: bool,
+    /// Keep the OK of a write here instead of sending it (the caller commits first).
+    pub held: Option<Option<OkInfo>>,
 }
 
 /// `Ok(true)`: answered; `Ok(false)`: an error was sent to the client;
@@ -94,14 +96,14 @@ impl Exec<'_> {
             (Target::Sets(sets), Merge::Merged(spec)) => self.merged(sets, spec, out).await,
             (Target::Sets(sets), merge) => {
                 let parts: Vec<(&str, &str)> = sets.iter().map(|s| (s.as_str(), sql)).collect();
-                self.writes(&parts, merge, out).await
+                self.writes(&parts, merge, out, false).await
             }
             (Target::PerSet(parts), merge) => {
                 let parts: Vec<(&str, &str)> = parts
                     .iter()
                     .map(|(s, q)| (s.as_str(), q.as_str()))
                     .collect();
-                self.writes(&parts, merge, out).await
+                self.writes(&parts, merge, out, true).await
             }
         }
     }
@@ -179,6 +181,7 @@ impl Exec<'_> {
         parts: &[(&str, &str)],
         merge: &Merge,
         out: &mut Responder<'_>,
+        insert_split: bool,
     ) -> Answered {
         let mut oks = Vec::with_capacity(parts.len());
         if self.txn.is_none() {
@@ -210,9 +213,12 @@ impl Exec<'_> {
         }
         let ok = match merge {
             Merge::Replicated => oks.into_iter().next().unwrap_or_default(),
-            _ => sum_oks(oks),
+            _ => sum_oks(oks, insert_split),
         };
-        out.ok(&ok).await?;
+        match self.held.as_mut() {
+            Some(slot) => *slot = Some(ok),
+            None => out.ok(&ok).await?,
+        }
         Ok(true)
     }
 }
@@ -326,7 +332,16 @@ async fn write_row(out: &mut Responder<'_>, row: &mysql_async::Row) -> io::Resul
 
 /// Sums OK packets of disjoint writes: affected rows, warnings, and the numbers in
 /// `info` ("Records: 3  Duplicates: 0  Warnings: 0", "Rows matched: 1  Changed: 1 ...").
-pub fn sum_oks(oks: Vec<OkInfo>) -> OkInfo {
+/// `insert_split`: the parts of one multi-row INSERT; MariaDB sends no info for a
+/// one-row part, so its counters are derived (affected 1 = new row; 0 or 2 = the
+/// row met a duplicate: ignored, unchanged, updated or replaced).
+pub fn sum_oks(mut oks: Vec<OkInfo>, insert_split: bool) -> OkInfo {
+    if insert_split {
+        for ok in oks.iter_mut().filter(|o| o.info.is_empty()) {
+            let dup = u64::from(ok.affected_rows != 1);
+            ok.info = format!("Records: 1  Duplicates: {dup}  Warnings: {}", ok.warnings);
+        }
+    }
     let mut total = OkInfo::default();
     let mut info_nums: Option<(Vec<String>, Vec<u64>)> = None;
     for ok in oks {
@@ -374,6 +389,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn derives_info_of_one_row_parts() {
+        let one = |affected, warnings| OkInfo {
+            affected_rows: affected,
+            last_insert_id: 0,
+            warnings,
+            info: String::new(),
+        };
+        // INSERT IGNORE of a duplicate (0, 1 warning) and a new row (1).
+        let s = sum_oks(vec![one(0, 1), one(1, 0)], true);
+        assert_eq!(s.info, "Records: 2  Duplicates: 1  Warnings: 1");
+        // REPLACE over an existing row (2) and a new one (1).
+        let s = sum_oks(vec![one(2, 0), one(1, 0)], true);
+        assert_eq!(s.info, "Records: 2  Duplicates: 1  Warnings: 0");
+        assert_eq!(s.affected_rows, 3);
+    }
+
+    #[test]
     fn sums_info() {
         let a = OkInfo {
             affected_rows: 2,
@@ -387,7 +419,7 @@ mod tests {
             warnings: 1,
             info: "Records: 3  Duplicates: 1  Warnings: 1".into(),
         };
-        let s = sum_oks(vec![a, b]);
+        let s = sum_oks(vec![a, b], false);
         assert_eq!(s.affected_rows, 5);
         assert_eq!(s.last_insert_id, 7);
         assert_eq!(s.info, "Records: 5  Duplicates: 1  Warnings: 1");

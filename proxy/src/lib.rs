@@ -13,6 +13,7 @@
 //! | [`backend`] | pooled connections to the sets (mysql_async) |
 //! | [`error`] | every client-visible error and its MySQL code |
 //! | [`server`] | the listener |
+//! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
 //! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
 
 pub mod backend;
@@ -29,3 +30,4 @@ pub mod server;
 pub mod session;
 pub mod show;
 pub mod sql;
+pub mod xa;

@@ -25,7 +25,10 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         topo,
         columns: Default::default(),
         plans: Default::default(),
+        gateway_id: format!("{:08x}", rand::random::<u32>()),
+        txn_seq: Default::default(),
     });
+    tokio::spawn(crate::xa::run(shared.clone()));
     info!(listen = %shared.cfg.listen, "setwise-proxy ready");
     serve(listener, shared).await
 }

@@ -8,6 +8,7 @@
 //! | `tables/<db>/<table>` | [`TableRecord`](crate::TableRecord) |
 //! | `users/<user>` | [`UserRecord`](crate::UserRecord) |
 //! | `health/<set>/<node>` | [`HealthReport`](crate::HealthReport), under the agent's lease |
+//! | `xa/<gtrid>` | [`XaDecision`](crate::XaDecision): a distributed transaction's outcome |
 //! | `election/<name>` | leader election (etcd's election API) |
 //!
 //! Routing = sets + nodes + dbs + tables + users: everything a gateway needs, read
@@ -70,6 +71,12 @@ impl Keys {
     }
     pub fn health_of(&self, set: &str, node: &str) -> String {
         format!("{}health/{set}/{node}", self.root)
+    }
+    pub fn xa(&self) -> String {
+        format!("{}xa/", self.root)
+    }
+    pub fn xa_of(&self, gtrid: &str) -> String {
+        format!("{}xa/{gtrid}", self.root)
     }
     pub fn election(&self, name: &str) -> String {
         format!("{}election/{name}", self.root)

@@ -209,6 +209,21 @@ impl UserRecord {
     }
 }
 
+/// The outcome of a distributed (XA) transaction, recorded before its second phase.
+/// Whoever creates the record first decides: a gateway committing, or a recovery
+/// aborting a branch left prepared by a gateway that died.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XaDecision {
+    pub gtrid: String,
+    pub commit: bool,
+    /// Sets holding a branch (bqual = set name).
+    #[serde(default)]
+    pub sets: Vec<String>,
+    /// Unix time of the decision, milliseconds.
+    #[serde(default)]
+    pub at_ms: u64,
+}
+
 /// What an agent last saw of its node; kept under the agent's lease.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]

@@ -38,6 +38,47 @@ pub fn slot_of(value: &[u8], key_type: KeyType, slots: u32) -> Option<u32> {
     canonical(value, key_type).map(|c| slot_of_canonical(&c, slots))
 }
 
+/// The integer MariaDB makes of `value` when it is stored into an integer column
+/// without strict mode: the longest numeric prefix (`'12x'` → 12, `'abc'` → 0,
+/// `'1e3'` → 1000), rounded. For routing a *write* whose key MariaDB will convert
+/// (or refuse, in strict mode) — reads use [`canonical`], which refuses such values.
+pub fn lenient_integer(value: &[u8]) -> String {
+    let s = String::from_utf8_lossy(value);
+    let t = s.trim_start();
+    let mut end = 0;
+    let b = t.as_bytes();
+    if end < b.len() && (b[end] == b'-' || b[end] == b'+') {
+        end += 1;
+    }
+    while end < b.len() && b[end].is_ascii_digit() {
+        end += 1;
+    }
+    if end < b.len() && b[end] == b'.' {
+        end += 1;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+    }
+    if end < b.len() && (b[end] == b'e' || b[end] == b'E') {
+        let mut j = end + 1;
+        if j < b.len() && (b[j] == b'-' || b[j] == b'+') {
+            j += 1;
+        }
+        if j < b.len() && b[j].is_ascii_digit() {
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            end = j;
+        }
+    }
+    let prefix = &t[..end];
+    if let Some(c) = canonical_integer(prefix) {
+        return c;
+    }
+    let f: f64 = prefix.parse().unwrap_or(0.0);
+    format!("{}", f.round() as i128)
+}
+
 /// The slot of an integer key.
 pub fn slot_of_int(v: i128, slots: u32) -> u32 {
     slot_of_canonical(v.to_string().as_bytes(), slots)
@@ -115,6 +156,20 @@ mod tests {
         }
         for bad in ["", "abc", "7a", "1e3", "-", "."] {
             assert_eq!(canonical(bad.as_bytes(), KeyType::Integer), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn lenient_like_mariadb() {
+        for (input, want) in [
+            ("12x", "12"),
+            ("abc", "0"),
+            ("", "0"),
+            ("1e3", "1000"),
+            (" -7.6z", "-8"),
+            ("007", "7"),
+        ] {
+            assert_eq!(lenient_integer(input.as_bytes()), want, "{input}");
         }
     }
 

@@ -288,6 +288,29 @@ impl Topo {
         self.delete(&self.keys.user(name)).await
     }
 
+    // ---- distributed transactions ---------------------------------------------------
+
+    /// Records `d` unless a decision for its gtrid exists; returns the decision in
+    /// force (ours, or the one recorded first).
+    pub async fn decide_xa(&self, d: &XaDecision) -> Result<XaDecision> {
+        let key = self.keys.xa_of(&d.gtrid);
+        match self.create(&key, d).await {
+            Ok(_) => Ok(d.clone()),
+            Err(TopoError::CasConflict { .. }) => Ok(self
+                .get::<XaDecision>(&key)
+                .await?
+                .map(|v| v.value)
+                .unwrap_or_else(|| d.clone())),
+            Err(e) => Err(e),
+        }
+    }
+    pub async fn get_xa(&self, gtrid: &str) -> Result<Option<XaDecision>> {
+        Ok(self.get(&self.keys.xa_of(gtrid)).await?.map(|v| v.value))
+    }
+    pub async fn delete_xa(&self, gtrid: &str) -> Result<bool> {
+        self.delete(&self.keys.xa_of(gtrid)).await
+    }
+
     // ---- health -------------------------------------------------------------------
 
     pub async fn put_health(&self, h: &HealthReport, lease: i64) -> Result<()> {

@@ -44,20 +44,25 @@ pub async fn serve<H: Handler>(
     let peer = stream.peer_addr()?;
     let mut io = PacketIo::new(stream);
     let result = async {
-        if handshake(&mut io, &mut handler, conn_id, server_version, peer)
-            .await?
-            .is_none()
-        {
+        let Some(est) = handshake(&mut io, &mut handler, conn_id, server_version, peer).await?
+        else {
             return Ok(());
-        }
-        command_loop(&mut io, &mut handler).await
+        };
+        let multi = est
+            .capabilities
+            .contains(mysql_common::constants::CapabilityFlags::CLIENT_MULTI_STATEMENTS);
+        command_loop(&mut io, &mut handler, multi).await
     }
     .await;
     handler.close().await;
     result
 }
 
-async fn command_loop<H: Handler>(io: &mut PacketIo, handler: &mut H) -> io::Result<()> {
+async fn command_loop<H: Handler>(
+    io: &mut PacketIo,
+    handler: &mut H,
+    mut multi: bool,
+) -> io::Result<()> {
     let mut stmts = Stmts::default();
     loop {
         io.flush().await?;
@@ -74,6 +79,7 @@ async fn command_loop<H: Handler>(io: &mut PacketIo, handler: &mut H) -> io::Res
             com::QUERY => match std::str::from_utf8(body) {
                 Ok(sql) => {
                     let mut out = Responder::new(io, handler.status());
+                    out.multi_statements = multi;
                     handler.query(sql, &mut out).await?;
                 }
                 Err(_) => err(io, handler, &ProxyError::BadText).await?,
@@ -93,7 +99,7 @@ async fn command_loop<H: Handler>(io: &mut PacketIo, handler: &mut H) -> io::Res
                         for c in &cols {
                             // Column definition + its default value (unknown: NULL).
                             io.write_with(|b| {
-                                c.serialize(b);
+                                wire::column_def(b, c);
                                 b.push(0xfb);
                             })
                             .await?;
@@ -140,11 +146,15 @@ async fn command_loop<H: Handler>(io: &mut PacketIo, handler: &mut H) -> io::Res
                     _ => err(io, handler, &unknown_stmt("COM_STMT_RESET")).await?,
                 }
             }
-            com::SET_OPTION => {
-                // Multi-statements are always accepted; answer as MariaDB does (EOF).
-                let st = handler.status();
-                io.write_with(|b| wire::eof_packet(b, 0, st)).await?;
-            }
+            com::SET_OPTION => match body {
+                // MYSQL_OPTION_MULTI_STATEMENTS_ON / _OFF; answered with EOF, as MariaDB does.
+                [0, 0] | [1, 0] => {
+                    multi = body[0] == 0;
+                    let st = handler.status();
+                    io.write_with(|b| wire::eof_packet(b, 0, st)).await?;
+                }
+                _ => err(io, handler, &ProxyError::UnknownCommand).await?,
+            },
             _ => err(io, handler, &ProxyError::UnknownCommand).await?,
         }
     }
@@ -266,7 +276,7 @@ async fn prepare<H: Handler>(
             continue;
         }
         for c in group.iter() {
-            io.write_with(|b| c.serialize(b)).await?;
+            io.write_with(|b| wire::column_def(b, c)).await?;
         }
         io.write_with(|b| wire::eof_packet(b, 0, st)).await?;
     }

@@ -5,7 +5,6 @@ use std::io;
 
 use mysql_common::constants::StatusFlags;
 use mysql_common::packets::Column;
-use mysql_common::proto::MySerialize;
 
 use super::packet::PacketIo;
 use super::wire::{self, OkInfo};
@@ -20,6 +19,8 @@ pub struct Responder<'a> {
     pub status: StatusFlags,
     /// Set while more results of a multi-statement follow.
     more_results: bool,
+    /// Whether the client allows several statements in one COM_QUERY.
+    pub multi_statements: bool,
 }
 
 impl<'a> Responder<'a> {
@@ -30,6 +31,7 @@ impl<'a> Responder<'a> {
             cols: Vec::new(),
             status,
             more_results: false,
+            multi_statements: false,
         }
     }
 
@@ -80,7 +82,7 @@ impl<'a> Responder<'a> {
             .write_with(|b| wire::put_lenenc_int(b, cols.len() as u64))
             .await?;
         for c in cols {
-            self.io.write_with(|b| c.serialize(b)).await?;
+            self.io.write_with(|b| wire::column_def(b, c)).await?;
         }
         let st = self.flags();
         self.io.write_with(|b| wire::eof_packet(b, 0, st)).await

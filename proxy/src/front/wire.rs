@@ -2,6 +2,7 @@
 //! values — the parts of the server side that mysql_common does not serialize.
 
 use mysql_common::constants::StatusFlags;
+use mysql_common::packets::Column;
 
 /// What an OK packet reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,6 +48,25 @@ pub fn get_lenenc_int(b: &[u8]) -> Option<(u64, usize)> {
         0xfe => Some((u64::from_le_bytes(b.get(1..9)?.try_into().ok()?), 9)),
         _ => None,
     }
+}
+
+/// A column definition packet (Protocol::ColumnDefinition41), byte for byte as
+/// MariaDB sent it. Written here because mysql_common 0.37's `Column::serialize`
+/// swaps the character set and the column length (its parser reads them right).
+pub fn column_def(buf: &mut Vec<u8>, c: &Column) {
+    put_lenenc_str(buf, b"def");
+    put_lenenc_str(buf, c.schema_ref());
+    put_lenenc_str(buf, c.table_ref());
+    put_lenenc_str(buf, c.org_table_ref());
+    put_lenenc_str(buf, c.name_ref());
+    put_lenenc_str(buf, c.org_name_ref());
+    buf.push(0x0c);
+    buf.extend_from_slice(&c.character_set().to_le_bytes());
+    buf.extend_from_slice(&c.column_length().to_le_bytes());
+    buf.push(c.column_type() as u8);
+    buf.extend_from_slice(&c.flags().bits().to_le_bytes());
+    buf.push(c.decimals());
+    buf.extend_from_slice(&[0, 0]);
 }
 
 pub fn ok_packet(buf: &mut Vec<u8>, ok: &OkInfo, status: StatusFlags) {
@@ -121,6 +141,25 @@ mod tests {
             StatusFlags::SERVER_STATUS_AUTOCOMMIT,
         );
         assert_eq!(b, vec![0, 3, 0xfc, 44, 1, 2, 0, 1, 0]);
+    }
+
+    #[test]
+    fn column_def_roundtrip() {
+        use mysql_common::constants::{ColumnFlags, ColumnType};
+        use mysql_common::io::ParseBuf;
+        use mysql_common::proto::MyDeserialize;
+        let c = Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
+            .with_name(b"COUNT(*)")
+            .with_character_set(63)
+            .with_column_length(21)
+            .with_flags(ColumnFlags::BINARY_FLAG | ColumnFlags::NOT_NULL_FLAG);
+        let mut b = Vec::new();
+        column_def(&mut b, &c);
+        let back = Column::deserialize((), &mut ParseBuf(&b)).unwrap();
+        assert_eq!(back.character_set(), 63);
+        assert_eq!(back.column_length(), 21);
+        assert_eq!(back.name_ref(), b"COUNT(*)");
+        assert_eq!(back.flags(), c.flags());
     }
 
     #[test]

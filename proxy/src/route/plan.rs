@@ -148,12 +148,14 @@ impl<'a> Ctx<'a> {
 fn sets_for_values(map: &ShardMap, key_type: KeyType, values: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for v in values {
-        // A value that cannot be a key of this type matches no row: no set needed.
-        if let Some(slot) = topo::slot::slot_of(v.as_bytes(), key_type, map.slots) {
-            if let Some(s) = map.set_of_slot(slot) {
-                if !out.iter().any(|o| o == s) {
-                    out.push(s.to_string());
-                }
+        // A value that is not a clean key of this type ('abc', '1e0' for an integer
+        // key) is compared by MariaDB after conversion: it may match anywhere.
+        let Some(slot) = topo::slot::slot_of(v.as_bytes(), key_type, map.slots) else {
+            return all_sets(map);
+        };
+        if let Some(s) = map.set_of_slot(slot) {
+            if !out.iter().any(|o| o == s) {
+                out.push(s.to_string());
             }
         }
     }
@@ -437,6 +439,17 @@ fn write_plan(
     if sets.len() <= 1 {
         return single(sets, ctx);
     }
+    let limited = match stmt {
+        Statement::Update(u) => u.limit.is_some(),
+        Statement::Delete(d) => d.limit.is_some(),
+        _ => false,
+    };
+    if limited && !broadcast_only {
+        // Each set would apply the LIMIT to its own rows: more rows would change.
+        return Err(ProxyError::NotSupported(
+            "UPDATE/DELETE with LIMIT on rows of several sets (pin the shard key, or drop the LIMIT)".into(),
+        ));
+    }
     Ok(Plan {
         target: Target::Sets(sets),
         merge: if broadcast_only {
@@ -634,17 +647,14 @@ fn key_sets(
             "a shard key value for `{table}`.`{key}` that is not a literal ({v})"
         ))
     })?;
-    let sets = sets_for_values(map, key_type, std::slice::from_ref(&text));
-    if sets.is_empty() {
-        return Err(ProxyError::Backend {
-            code: 1366,
-            state: "22007".into(),
-            message: format!(
-                "Incorrect integer value: '{text}' for column `{key}` (shard key of `{table}`)"
-            ),
-        });
-    }
-    Ok(sets)
+    // A written key lands where MariaDB's conversion puts it ('12x' → 12); strict
+    // mode refuses it there with MariaDB's own error.
+    let canonical = match key_type {
+        KeyType::Integer => topo::slot::lenient_integer(text.as_bytes()),
+        _ => text,
+    };
+    let sets = sets_for_values(map, key_type, std::slice::from_ref(&canonical));
+    Ok(sets.into_iter().take(1).collect())
 }
 
 fn first_words(sql: &str) -> String {

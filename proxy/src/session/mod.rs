@@ -44,6 +44,9 @@ pub struct Shared {
     pub columns: std::sync::Mutex<ColumnCache>,
     /// Plans by statement fingerprint.
     pub plans: cache::PlanCache,
+    /// This gateway's id in XA transaction ids (random per process).
+    pub gateway_id: String,
+    pub txn_seq: std::sync::atomic::AtomicU64,
 }
 
 /// `(db, table)` → column names in definition order.
@@ -111,22 +114,28 @@ impl Session {
             },
             txn: self.txn.as_mut(),
             write: true,
+            held: None,
         }
     }
 
     /// Opens a transaction if none is open (explicit BEGIN or autocommit off).
-    fn open_txn(&mut self, begin: String) {
+    fn open_txn(&mut self) {
         if self.txn.is_none() {
-            let mut stmts: Vec<String> = self.next_txn.take().into_iter().collect();
-            stmts.push(begin);
-            self.txn = Some(Txn::new(stmts));
+            let before: Vec<String> = self.next_txn.take().into_iter().collect();
+            let n = self
+                .shared
+                .txn_seq
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let gtrid = format!("sw-{}-{n}", self.shared.gateway_id);
+            self.txn = Some(Txn::new(gtrid, before));
         }
     }
 
     /// Ends the open transaction (if any) with COMMIT or ROLLBACK.
     pub async fn end_txn(&mut self, verb: &str) -> Result<(), ProxyError> {
         match self.txn.take() {
-            Some(t) => t.finish(verb).await,
+            Some(t) if verb == "COMMIT" => t.commit(self.shared.topo.get()).await,
+            Some(t) => t.rollback().await,
             None => Ok(()),
         }
     }
@@ -176,12 +185,9 @@ impl Session {
                 if let Err(e) = self.end_txn("COMMIT").await {
                     return fail(out, &e).await;
                 }
-                let text = if first == "BEGIN" {
-                    "BEGIN".to_string()
-                } else {
-                    sql.trim().to_string()
-                };
-                self.open_txn(text);
+                // Branches open as XA transactions (START TRANSACTION's options,
+                // e.g. READ ONLY, have no XA form and are not applied).
+                self.open_txn();
                 return ok(out, self.status()).await;
             }
             "COMMIT" | "ROLLBACK" if !sig.iter().any(|t| t.is_word(sql, "TO")) => {
@@ -218,16 +224,13 @@ impl Session {
             _ => {}
         }
         if !self.autocommit {
-            self.open_txn("BEGIN".into());
+            self.open_txn();
         }
         let snap = self.shared.routing.get();
         // A shape seen before is routed from the plan cache, without a parse.
         let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
         if let Some(plan) = self.shared.plans.get(&fp, &literals, sql, &snap) {
-            out.status = self.status();
-            let mut exec = self.exec(&snap);
-            exec.write = is_write(first);
-            return exec.run(&plan, sql, out).await;
+            return self.run_plan(&snap, &plan, sql, first, out).await;
         }
         let stmt = match parse_one(sql) {
             Ok(s) => s,
@@ -262,11 +265,73 @@ impl Session {
                 self.shared.plans.put(fp, snap.revision, c);
             }
         }
-        out.status = self.status();
+        self.run_plan(&snap, &planned.plan, sql, first, out).await
+    }
+
+    /// Executes a plan: in the open transaction, as an atomic multi-set write, or
+    /// plainly.
+    async fn run_plan(
+        &mut self,
+        snap: &topo::ClusterSnapshot,
+        plan: &Plan,
+        sql: &str,
+        first: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
         let write = is_write(first);
-        let mut exec = self.exec(&snap);
+        if write && self.txn.is_none() && multi_set_write(plan) {
+            return self.atomic_write(snap, plan, sql, out).await;
+        }
+        out.status = self.status();
+        let mut exec = self.exec(snap);
         exec.write = write;
-        exec.run(&planned.plan, sql, out).await
+        let answered = exec.run(plan, sql, out).await;
+        if self.txn.as_ref().is_some_and(|t| t.doomed) {
+            // As in MariaDB, a deadlock ends the transaction: roll back every set.
+            let _ = self.end_txn("ROLLBACK").await;
+        }
+        answered
+    }
+
+    /// An autocommit write on several sets runs as one (XA) transaction, so it
+    /// applies everywhere or nowhere.
+    async fn atomic_write(
+        &mut self,
+        snap: &topo::ClusterSnapshot,
+        plan: &Plan,
+        sql: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        self.open_txn();
+        let (answered, ok) = {
+            let mut exec = self.exec(snap);
+            exec.held = Some(None);
+            let a = exec.run(plan, sql, out).await;
+            (a, exec.held.flatten())
+        };
+        match (answered?, ok) {
+            (true, Some(ok)) => match self.end_txn("COMMIT").await {
+                Ok(()) => {
+                    out.status = self.status();
+                    out.ok(&ok).await?;
+                    Ok(true)
+                }
+                Err(e) => fail(out, &e).await,
+            },
+            (true, None) => {
+                let _ = self.end_txn("ROLLBACK").await;
+                fail(
+                    out,
+                    &ProxyError::Internal("a multi-set write gave no result".into()),
+                )
+                .await
+            }
+            (false, _) => {
+                // The error was sent; undo what the other sets did.
+                let _ = self.end_txn("ROLLBACK").await;
+                Ok(false)
+            }
+        }
     }
 
     async fn reply(&self, r: Result<(), ProxyError>, out: &mut Responder<'_>) -> Answered {
@@ -434,6 +499,15 @@ fn is_write(first: &str) -> bool {
     )
 }
 
+/// Whether a plan writes to more than one set.
+fn multi_set_write(plan: &Plan) -> bool {
+    match (&plan.target, &plan.merge) {
+        (Target::PerSet(parts), _) => parts.len() > 1,
+        (Target::Sets(sets), Merge::SumAffected | Merge::Replicated) => sets.len() > 1,
+        _ => false,
+    }
+}
+
 /// A bounded label for the statements counter.
 fn statement_kind(first: &str) -> &'static str {
     match first {
@@ -510,6 +584,19 @@ impl Handler for Session {
             return out.error(&e).await;
         }
         let n = parts.len();
+        if n > 1 && !out.multi_statements {
+            // Without CLIENT_MULTI_STATEMENTS MariaDB parses the text as one statement
+            // and fails where the second begins.
+            let near: String = sql[parts[1].0..].trim_start().chars().take(80).collect();
+            let e = ProxyError::Backend {
+                code: 1064,
+                state: "42000".into(),
+                message: format!(
+                    "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '{near}' at line 1"
+                ),
+            };
+            return out.error(&e).await;
+        }
         for (i, (s, e)) in parts.into_iter().enumerate() {
             out.set_more_results(i + 1 < n);
             out.status = self.status();

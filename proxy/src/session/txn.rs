@@ -1,40 +1,60 @@
 //! A client transaction: the backend connections it has pinned, one per set it
-//! touched, each opened with the transaction's `BEGIN`.
+//! touched, each an XA branch (`XA START 'gtrid','set'`).
 //!
-//! Until distributed (XA) commit lands, at most one set may be *written* in a
-//! transaction: reads may touch any number of sets, and the one set with writes
-//! commits in one phase, so the transaction stays atomic. A write to a second set
-//! is refused (the transaction stays open; the client may ROLLBACK).
+//! COMMIT: with at most one set written, every branch commits in one phase
+//! (`XA END; XA COMMIT ... ONE PHASE`, one round trip). With writes on several
+//! sets it is a two-phase commit: every written branch is prepared, the decision
+//! is recorded in etcd (`topo::XaDecision`, created once — a recovery that aborts
+//! an abandoned branch races for the same record), then every branch commits.
+//! A gateway that dies between the two phases leaves prepared branches that
+//! `crate::xa` resolves from the record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
+use tracing::warn;
 
 use crate::error::ProxyError;
 
-#[derive(Default)]
 pub struct Txn {
-    /// Statements that open the transaction on a set (`SET TRANSACTION ...`, `BEGIN`).
-    pub begin: Vec<String>,
-    /// Set → pinned connection (transaction open on it).
+    /// Global transaction id; each set's branch is `'gtrid','set'`.
+    pub gtrid: String,
+    /// Statements run before `XA START` on a new branch (`SET TRANSACTION ...`).
+    pub before: Vec<String>,
+    /// Set → pinned connection (branch open on it).
     pub conns: BTreeMap<String, Conn>,
+    /// Sets that received writes.
+    pub writers: BTreeSet<String>,
     /// Set when a pinned connection broke: the transaction can only roll back.
     pub broken: Option<String>,
-    /// The set that has received writes, if any.
-    pub writer: Option<String>,
+    /// A deadlock rolled a branch back: MariaDB ends the whole transaction then,
+    /// and so does the gateway (every branch rolls back).
+    pub doomed: bool,
+}
+
+/// An XA id literal for `gtrid` and `set`.
+pub fn xid(gtrid: &str, set: &str) -> String {
+    format!(
+        "'{}','{}'",
+        gtrid.replace('\'', "''"),
+        set.replace('\'', "''")
+    )
 }
 
 impl Txn {
-    pub fn new(begin: Vec<String>) -> Self {
+    pub fn new(gtrid: String, before: Vec<String>) -> Self {
         Self {
-            begin,
-            ..Default::default()
+            gtrid,
+            before,
+            conns: BTreeMap::new(),
+            writers: BTreeSet::new(),
+            broken: None,
+            doomed: false,
         }
     }
 
-    /// Takes the pinned connection of `set`, or admits `set` by opening the
-    /// transaction on `fresh()`.
+    /// Takes the pinned connection of `set`, or opens a branch on `fresh()`.
     pub async fn take(
         &mut self,
         set: &str,
@@ -48,25 +68,20 @@ impl Txn {
             });
         }
         if write {
-            match &self.writer {
-                Some(w) if w != set => {
-                    return Err(ProxyError::NotSupported(format!(
-                        "a transaction that writes to a second set ('{set}' after '{w}'); \
-                         distributed transactions are not available yet — keep a transaction's writes on one shard-key value"
-                    )))
-                }
-                _ => self.writer = Some(set.to_string()),
-            }
+            self.writers.insert(set.to_string());
         }
         if let Some(c) = self.conns.remove(set) {
             return Ok(c);
         }
         let mut conn = fresh.await?;
-        for q in &self.begin {
+        for q in &self.before {
             conn.query_drop(q)
                 .await
                 .map_err(|e| ProxyError::from_backend(set, e))?;
         }
+        conn.query_drop(format!("XA START {}", xid(&self.gtrid, set)))
+            .await
+            .map_err(|e| ProxyError::from_backend(set, e))?;
         Ok(conn)
     }
 
@@ -74,33 +89,163 @@ impl Txn {
     pub fn give_back(&mut self, set: &str, conn: Conn, lost: Option<&ProxyError>) {
         match lost {
             Some(e @ ProxyError::BackendLost { .. }) => self.broken = Some(e.to_string()),
-            _ => {
+            other => {
+                // 1213 deadlock, 1614 XA_RBDEADLOCK, 1402 XA_RBROLLBACK: the branch
+                // can only roll back.
+                if let Some(ProxyError::Backend {
+                    code: 1213 | 1614 | 1402,
+                    ..
+                }) = other
+                {
+                    self.doomed = true;
+                }
                 self.conns.insert(set.to_string(), conn);
             }
         }
     }
 
-    /// Ends the transaction on every pinned set with `COMMIT` or `ROLLBACK`.
-    pub async fn finish(self, verb: &str) -> Result<(), ProxyError> {
-        let mut first_err = None;
+    /// Rolls every branch back (best effort: a branch that cannot be rolled back
+    /// has its connection closed, which rolls it back in MariaDB).
+    pub async fn rollback(self) -> Result<(), ProxyError> {
         for (set, mut conn) in self.conns {
-            if let Err(e) = conn.query_drop(verb).await {
-                first_err.get_or_insert(ProxyError::from_backend(&set, e));
-                // Never return a connection in an unknown transaction state to the pool.
+            let x = xid(&self.gtrid, &set);
+            if conn
+                .query_drop(format!("XA END {x}; XA ROLLBACK {x}"))
+                .await
+                .is_err()
+            {
                 let _ = conn.disconnect().await;
             }
         }
-        match (first_err, self.broken) {
-            (Some(e), _) => Err(e),
-            (None, Some(reason)) if verb == "COMMIT" => Err(ProxyError::BackendLost {
+        Ok(())
+    }
+
+    /// Commits: one phase when at most one set was written, else two phases with
+    /// the decision recorded in etcd (`topo`) between them.
+    pub async fn commit(mut self, topo: Option<&topo::Topo>) -> Result<(), ProxyError> {
+        if let Some(reason) = self.broken.take() {
+            let _ = self.rollback().await;
+            return Err(ProxyError::BackendLost {
                 set: "?".into(),
-                detail: format!("the transaction was lost before COMMIT ({reason})"),
-            }),
-            _ => Ok(()),
+                detail: format!(
+                    "the transaction was lost before COMMIT ({reason}); it was rolled back"
+                ),
+            });
+        }
+        let gtrid = self.gtrid.clone();
+        let written: Vec<String> = self
+            .writers
+            .iter()
+            .filter(|s| self.conns.contains_key(*s))
+            .cloned()
+            .collect();
+        if written.len() <= 1 {
+            return self.commit_one_phase_all().await;
+        }
+        // Phase 1: prepare every written branch; read-only branches just end.
+        let mut conns = std::mem::take(&mut self.conns);
+        let mut prepared: Vec<(String, Conn)> = Vec::new();
+        let mut failure = None;
+        for set in &written {
+            let mut conn = conns.remove(set).expect("written set is pinned");
+            let x = xid(&gtrid, set);
+            match conn.query_drop(format!("XA END {x}; XA PREPARE {x}")).await {
+                Ok(()) => prepared.push((set.clone(), conn)),
+                Err(e) => {
+                    failure = Some(ProxyError::from_backend(set, e));
+                    let _ = conn.disconnect().await;
+                    break;
+                }
+            }
+        }
+        for (set, mut conn) in conns {
+            let x = xid(&gtrid, &set);
+            if conn
+                .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
+                .await
+                .is_err()
+            {
+                let _ = conn.disconnect().await;
+            }
+        }
+        // The decision, recorded before any branch commits.
+        let decision = match (&failure, topo) {
+            (Some(_), _) => None,
+            (None, None) => {
+                failure = Some(ProxyError::NoRouting(
+                    "a transaction that wrote to several sets needs etcd to commit; it was rolled back".into(),
+                ));
+                None
+            }
+            (None, Some(t)) => {
+                let d = topo::XaDecision {
+                    gtrid: gtrid.clone(),
+                    commit: true,
+                    sets: written.clone(),
+                    at_ms: now_ms(),
+                };
+                match t.decide_xa(&d).await {
+                    Ok(d) if d.commit => Some(t),
+                    Ok(_) => {
+                        failure = Some(ProxyError::BackendLost {
+                            set: "?".into(),
+                            detail: "the distributed transaction was aborted by recovery while it committed".into(),
+                        });
+                        None
+                    }
+                    Err(e) => {
+                        failure = Some(ProxyError::NoRouting(format!(
+                            "cannot record the commit decision in etcd ({e}); the transaction was rolled back"
+                        )));
+                        None
+                    }
+                }
+            }
+        };
+        // Phase 2.
+        let verb = if decision.is_some() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        let mut all_done = true;
+        for (set, mut conn) in prepared {
+            let x = xid(&gtrid, &set);
+            if let Err(e) = conn.query_drop(format!("XA {verb} {x}")).await {
+                // The decision stands; recovery finishes this branch.
+                warn!(%set, gtrid = %gtrid, "XA {verb} failed: {e}");
+                all_done = false;
+                let _ = conn.disconnect().await;
+            }
+        }
+        if let (Some(t), true) = (decision, all_done) {
+            let _ = t.delete_xa(&gtrid).await;
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 
-    /// Runs `sql` (SAVEPOINT, RELEASE/ROLLBACK TO SAVEPOINT) on every pinned set.
+    async fn commit_one_phase_all(self) -> Result<(), ProxyError> {
+        let mut first_err = None;
+        for (set, mut conn) in self.conns {
+            let x = xid(&self.gtrid, &set);
+            if let Err(e) = conn
+                .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
+                .await
+            {
+                first_err.get_or_insert(ProxyError::from_backend(&set, e));
+                let _ = conn.disconnect().await;
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `sql` (SAVEPOINT, RELEASE/ROLLBACK TO SAVEPOINT, USE) on every branch.
     pub async fn on_all(&mut self, sql: &str) -> Result<(), ProxyError> {
         for (set, conn) in self.conns.iter_mut() {
             conn.query_drop(sql)
@@ -109,4 +254,11 @@ impl Txn {
         }
         Ok(())
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
