@@ -1,0 +1,582 @@
+#!/usr/bin/env bash
+# sysbench through three targets, in one run, on this machine's loopback:
+#   direct   one MariaDB instance
+#   haproxy  haproxy in TCP mode in front of that same instance
+#   gateway  setwise-proxy (release build) in front of 2 sets (one primary each, no replicas),
+#            the sysbench tables sharded over both sets by id
+# Prints qps, p95 latency, the ratios gateway/direct and gateway/haproxy and the proxies' CPU time
+# per statement, and writes the same as Markdown to bench/results/<date>-sysbench.md.
+# Everything runs in a temp dir and is stopped on exit. See bench/README.md.
+#
+# Environment:
+#   SB_THREADS (8)  SB_TIME (20, seconds per run)  SB_TABLES (4)  SB_TABLE_SIZE (10000)
+#   SB_TESTS ("oltp_point_select oltp_read_only"; oltp_read_write works too)
+#   SB_BUILD (1: cargo build --release the two binaries first; 0: use target/release as is)
+#   SB_RESULTS (bench/results/<date>-sysbench.md: where the Markdown goes; empty: nowhere)
+#   SB_KEEP (0; 1: keep the temp dir with the logs after the processes are stopped)
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
+(($# == 0)) || {
+    echo "usage: $0 (settings come from the environment; try --help)" >&2
+    exit 2
+}
+
+: "${SB_THREADS:=8}" "${SB_TIME:=20}" "${SB_TABLES:=4}" "${SB_TABLE_SIZE:=10000}"
+: "${SB_TESTS:=oltp_point_select oltp_read_only}"
+: "${SB_BUILD:=1}" "${SB_KEEP:=0}"
+: "${SB_RESULTS=$BENCH_DIR/results/$(date +%F)-sysbench.md}"
+for v in SB_THREADS SB_TIME SB_TABLES SB_TABLE_SIZE; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || {
+        echo "error: $v must be a positive number, not '${!v}'" >&2
+        exit 2
+    }
+done
+read -ra TESTS <<<"$SB_TESTS"
+((${#TESTS[@]} > 0)) || {
+    echo "error: SB_TESTS is empty" >&2
+    exit 2
+}
+
+# The deploy scripts' helpers (start_bg, wait_until, port checks, sql, setwise_cli) work on
+# SETWISE_HOME, which is our temp dir; nothing outside it is touched.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/setwise-bench.XXXXXX")
+export SETWISE_HOME=$WORK
+# shellcheck source=../deploy/local/lib.sh source-path=SCRIPTDIR
+source "$BENCH_DIR/../deploy/local/lib.sh"
+SETWISE_CLUSTER=bench
+
+# lib.sh's fail() points at deploy/local/down.sh; here the EXIT trap cleans up.
+fail() {
+    [[ -n $1 ]] && log_tail "$1"
+    die "$2"
+}
+
+cleanup() {
+    local rc=$? names
+    trap - EXIT
+    if [[ -n ${SB_PID:-} ]]; then
+        kill -TERM "$SB_PID" 2>/dev/null || true # timeout passes it on to sysbench
+        wait "$SB_PID" 2>/dev/null || true
+    fi
+    mapfile -t names < <(pid_names '*')
+    if ((${#names[@]} > 0)); then
+        stop_group 30 "${names[@]}" >/dev/null
+    fi
+    if ((SB_KEEP)); then
+        echo "kept $WORK (logs/, sysbench/)" >&2
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -p "$WORK"/{pids,logs,conf,mysql,run,proxy,sysbench}
+
+# ---------------------------------------------------------------- binaries and ports
+
+for p in sysbench haproxy etcd etcdctl mariadbd mariadb mariadb-install-db; do
+    command -v "$p" >/dev/null || die "$p not found (apt-get install sysbench haproxy etcd-server etcd-client mariadb-server mariadb-client)"
+done
+if ((SB_BUILD)); then
+    say "building setwise-proxy and setwise (cargo build --release; waits if another build holds the lock)"
+    (cd "$SETWISE_REPO" && cargo build --release --bin setwise-proxy --bin setwise) >"$WORK/logs/build.log" 2>&1 ||
+        fail build "cargo build failed"
+fi
+for b in setwise-proxy setwise; do
+    [[ -x $SETWISE_BIN/$b ]] || die "$SETWISE_BIN/$b is missing: cargo build --release --bins (or SB_BUILD=1)"
+done
+
+# Free loopback ports, from a random base so that parallel runs rarely collide.
+declare -A TAKEN=()
+free_port() { # variable to set
+    local p=$((20000 + RANDOM % 30000))
+    while port_in_use "$p" || [[ -n ${TAKEN[$p]:-} ]]; do
+        p=$((p + 1))
+    done
+    TAKEN[$p]=1
+    printf -v "$1" '%s' "$p"
+}
+free_port SETWISE_ETCD_PORT
+free_port ETCD_PEER_PORT
+free_port SETWISE_PROXY_PORT
+free_port DIRECT_PORT
+free_port HAPROXY_PORT
+free_port SET1_PORT
+free_port SET2_PORT
+ETCD_URL=http://127.0.0.1:$SETWISE_ETCD_PORT
+SETS=(set1 set2)
+declare -A SET_PORT=([set1]=$SET1_PORT [set2]=$SET2_PORT)
+
+# ---------------------------------------------------------------- etcd
+
+say "starting etcd on 127.0.0.1:$SETWISE_ETCD_PORT (temp dir $WORK)"
+start_bg etcd etcd --name bench --data-dir "$WORK/etcd" \
+    --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "bench=http://127.0.0.1:$ETCD_PEER_PORT"
+
+# ---------------------------------------------------------------- MariaDB
+
+# The same server options for every instance: the direct one and both sets' primaries.
+MARIADB_OPTS=(
+    --innodb-buffer-pool-size=256M --innodb-log-file-size=48M
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci
+    --skip-name-resolve --max-connections=500
+    --log-bin=mysql-bin --binlog-format=ROW
+)
+
+install_db() {
+    rm -rf "$WORK/mysql/template"
+    mariadb-install-db --no-defaults --datadir="$WORK/mysql/template" --auth-root-authentication-method=normal \
+        --user=root --skip-test-db --innodb-log-file-size=48M >>"$(logfile mariadb-install-db)" 2>&1
+}
+say "creating a MariaDB datadir (mariadb-install-db)"
+# Seen failing once (with other MariaDB tests busy on the machine) and working right after: one
+# more try. Its own messages come first in its output, the generic advice last.
+if ! install_db; then
+    warn "mariadb-install-db failed; trying once more"
+    install_db || {
+        grep -v '^$' "$(logfile mariadb-install-db)" | head -n 40 >&2
+        die "mariadb-install-db failed twice (output above)"
+    }
+fi
+
+start_instance() { # name port server-id
+    local name=$1 port=$2
+    cp -a "$WORK/mysql/template" "$WORK/mysql/$name"
+    start_bg "mariadb-$name" mariadbd --no-defaults --user=root \
+        --datadir="$WORK/mysql/$name" --port="$port" --bind-address=127.0.0.1 \
+        --socket="$WORK/run/$name.sock" --pid-file="$WORK/run/$name.pid" \
+        --server-id="$3" "${MARIADB_OPTS[@]}"
+}
+start_instance direct "$DIRECT_PORT" 1
+start_instance set1 "${SET_PORT[set1]}" 101
+start_instance set2 "${SET_PORT[set2]}" 201
+
+wait_until etcd 30 "etcd to answer on $ETCD_URL" etcd_healthy
+for name in direct "${SETS[@]}"; do
+    if [[ $name == direct ]]; then port=$DIRECT_PORT; else port=${SET_PORT[$name]}; fi
+    wait_until "mariadb-$name" 60 "MariaDB $name to answer on port $port" mysql_alive "$port"
+    sql "$port" "DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;" ||
+        fail "mariadb-$name" "dropping anonymous users on $name failed"
+done
+sql "$DIRECT_PORT" "
+    CREATE USER 'sb'@'%' IDENTIFIED BY 'sb';
+    GRANT ALL PRIVILEGES ON *.* TO 'sb'@'%';
+    CREATE DATABASE sbtest;" || fail mariadb-direct "creating user sb and database sbtest on direct failed"
+for set in "${SETS[@]}"; do
+    sql "${SET_PORT[$set]}" "
+        CREATE USER 'setwise'@'%' IDENTIFIED BY 'setwise';
+        GRANT ALL PRIVILEGES ON *.* TO 'setwise'@'%' WITH GRANT OPTION;" ||
+        fail "mariadb-$set" "creating the setwise account on $set failed"
+done
+ok "MariaDB: direct on $DIRECT_PORT, set1 on ${SET_PORT[set1]}, set2 on ${SET_PORT[set2]}"
+
+# ---------------------------------------------------------------- haproxy
+
+cat >"$WORK/conf/haproxy.cfg" <<EOF
+global
+    maxconn 1000
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+
+listen mariadb
+    bind 127.0.0.1:$HAPROXY_PORT
+    maxconn 1000
+    server direct 127.0.0.1:$DIRECT_PORT maxconn 1000
+EOF
+haproxy -c -q -f "$WORK/conf/haproxy.cfg" >"$(logfile haproxy-check)" 2>&1 || fail haproxy-check "haproxy rejects its config"
+say "starting haproxy on 127.0.0.1:$HAPROXY_PORT"
+start_bg haproxy haproxy -f "$WORK/conf/haproxy.cfg" -db
+
+# ---------------------------------------------------------------- gateway
+
+say "registering 2 sets, user sb, database sbtest and its sharded tables in etcd (setwise CLI)"
+for set in "${SETS[@]}"; do
+    setwise_cli set add "$set" >/dev/null || die "setwise set add $set failed"
+    setwise_cli node add "$set-n0" --set "$set" --addr "127.0.0.1:${SET_PORT[$set]}" --role primary >/dev/null ||
+        die "setwise node add $set-n0 failed"
+done
+setwise_cli user add sb --password sb --host 127.0.0.0/8 >/dev/null || die "setwise user add sb failed"
+# All of it before the gateway starts, so that its first routing snapshot has it: the database
+# (slots spread evenly over both sets) and the tables, declared sharded by id before sysbench
+# creates them (sysbench's CREATE TABLE has no shardkey= option).
+setwise_cli db add sbtest --sets set1,set2 >/dev/null || die "setwise db add sbtest failed"
+for ((i = 1; i <= SB_TABLES; i++)); do
+    setwise_cli table set "sbtest.sbtest$i" --shardkey id >/dev/null || die "setwise table set sbtest.sbtest$i failed"
+done
+
+cat >"$WORK/conf/proxy.toml" <<EOF
+listen = "127.0.0.1:$SETWISE_PROXY_PORT"
+routing_cache = "$WORK/proxy/routing.json"
+metrics_listen = ""
+
+[etcd]
+endpoints = ["$ETCD_URL"]
+cluster = "$SETWISE_CLUSTER"
+
+[backend]
+user = "setwise"
+password = "setwise"
+pool_max = 64
+connect_timeout_ms = 2000
+EOF
+say "starting setwise-proxy on 127.0.0.1:$SETWISE_PROXY_PORT"
+start_bg proxy "$SETWISE_BIN/setwise-proxy" --config "$WORK/conf/proxy.toml"
+
+client() { # port statements (as sb)
+    mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$1" -usb -psb --connect-timeout=5 \
+        --batch --skip-column-names -e "$2"
+}
+wait_until haproxy 30 "haproxy to forward to MariaDB on port $HAPROXY_PORT" client "$HAPROXY_PORT" 'SELECT 1'
+wait_until proxy 30 "the gateway to answer SELECT 1 as user sb" client "$SETWISE_PROXY_PORT" 'SELECT 1'
+# The database is in etcd already (db add); this creates it on the sets.
+out=$(client "$SETWISE_PROXY_PORT" 'CREATE DATABASE IF NOT EXISTS sbtest' 2>&1) ||
+    fail proxy "CREATE DATABASE sbtest through the gateway failed: $out"
+ok "gateway up; database sbtest created on both sets"
+
+# ---------------------------------------------------------------- sysbench
+
+IGNORE_ERRORS=1213,1020,1205,1235 # sysbench's default list (deadlocks, lock waits) + 1235
+# A run that has not ended SB_TIME + RUN_GRACE seconds after it started is killed (a prepare
+# after an hour). sysbench runs in the background while the script waits for it, so that a signal
+# to the script ends the wait at once; cleanup() then stops sysbench too.
+RUN_GRACE=60
+SB_PID=''
+sb() { # port command test [extra args]
+    local port=$1 cmd=$2 test=$3 limit=3600 rc=0
+    shift 3
+    [[ $cmd != run ]] || limit=$((SB_TIME + RUN_GRACE))
+    timeout --kill-after=10 "$limit" sysbench "$test" --db-driver=mysql \
+        --mysql-host=127.0.0.1 --mysql-port="$port" --mysql-user=sb --mysql-password=sb --mysql-db=sbtest \
+        --tables="$SB_TABLES" --table-size="$SB_TABLE_SIZE" --threads="$SB_THREADS" --time="$SB_TIME" \
+        --report-interval=0 --percentile=95 --db-ps-mode=auto --auto-inc=off \
+        --mysql-ignore-errors="${IGNORE:-$IGNORE_ERRORS}" "$@" "$cmd" &
+    SB_PID=$!
+    wait "$SB_PID" || rc=$?
+    SB_PID=''
+    return "$rc"
+}
+# The first error sysbench reported in a log, on one line.
+first_error() {
+    local line
+    line=$(grep -m1 -E 'FATAL|ERROR|[Ee]rror' "$1") || line="no error message in sysbench's output"
+    tr -s ' \t' ' ' <<<"$line" | cut -c1-200
+}
+one_line() { tr -s ' \t\n' ' ' | sed 's/ $//' | cut -c1-"$1"; }
+
+say "sysbench prepare: $SB_TABLES tables x $SB_TABLE_SIZE rows on direct"
+sb "$DIRECT_PORT" prepare oltp_read_only >"$WORK/sysbench/prepare-direct.log" 2>&1 ||
+    fail "" "sysbench prepare on direct failed: $(first_error "$WORK/sysbench/prepare-direct.log")"
+
+say "sysbench prepare: $SB_TABLES tables x $SB_TABLE_SIZE rows through the gateway"
+GATEWAY_BROKEN=''
+ROWS_PER_SET=''
+if sb "$SETWISE_PROXY_PORT" prepare oltp_read_only >"$WORK/sysbench/prepare-gateway.log" 2>&1; then
+    # Check that the rows really are spread over both sets.
+    for set in "${SETS[@]}"; do
+        n=0
+        for ((i = 1; i <= SB_TABLES; i++)); do
+            m=$(sql "${SET_PORT[$set]}" "SELECT COUNT(*) FROM sbtest.sbtest$i") ||
+                fail "mariadb-$set" "counting rows of sbtest$i on $set failed"
+            n=$((n + m))
+        done
+        ROWS_PER_SET+="${ROWS_PER_SET:+, }$set $n"
+        ((n > 0)) || GATEWAY_BROKEN="the tables are not sharded: $set holds no rows"
+    done
+    ok "rows per set: $ROWS_PER_SET"
+else
+    GATEWAY_BROKEN="sysbench prepare through the gateway failed: $(first_error "$WORK/sysbench/prepare-gateway.log")"
+fi
+[[ -z $GATEWAY_BROKEN ]] || warn "$GATEWAY_BROKEN; the gateway runs are skipped"
+
+# Which of sysbench's statement shapes the gateway serves today: one probe each, text protocol
+# (sysbench's prepared statements are planned like their text). The transaction probes use one id
+# stored on each set, read from the sets themselves.
+id_on() { sql "${SET_PORT[$1]}" "SELECT MIN(id) FROM sbtest.sbtest1"; }
+ID1=1 ID2=2
+if [[ -z $GATEWAY_BROKEN ]]; then
+    ID1=$(id_on set1) || fail mariadb-set1 "reading an id from set1 failed"
+    ID2=$(id_on set2) || fail mariadb-set2 "reading an id from set2 failed"
+fi
+SHAPE_ORDER=(point range sum order distinct read_trx update delete_insert write_trx)
+declare -A SHAPES=(
+    [point]="SELECT c FROM sbtest1 WHERE id=$ID1"
+    [range]="SELECT c FROM sbtest1 WHERE id BETWEEN 1 AND 100"
+    [sum]="SELECT SUM(k) FROM sbtest1 WHERE id BETWEEN 1 AND 100"
+    [order]="SELECT c FROM sbtest1 WHERE id BETWEEN 1 AND 100 ORDER BY c"
+    [distinct]="SELECT DISTINCT c FROM sbtest1 WHERE id BETWEEN 1 AND 100 ORDER BY c"
+    [read_trx]="BEGIN; SELECT c FROM sbtest1 WHERE id=$ID1; SELECT c FROM sbtest1 WHERE id=$ID2; COMMIT"
+    [update]="UPDATE sbtest1 SET k=k+1 WHERE id=$ID1"
+    [delete_insert]="DELETE FROM sbtest1 WHERE id=$ID1; INSERT INTO sbtest1 (id, k, c, pad) VALUES ($ID1, 1, 'c', 'pad')"
+    [write_trx]="BEGIN; UPDATE sbtest1 SET k=k+1 WHERE id=$ID1; UPDATE sbtest1 SET k=k+1 WHERE id=$ID2; COMMIT"
+)
+# The shapes each test sends, and the sysbench option that leaves a shape out (the transaction
+# shapes: --skip_trx=on, every statement in autocommit mode).
+declare -A TEST_SHAPES=(
+    [oltp_point_select]="point"
+    [oltp_read_only]="point range sum order distinct read_trx"
+    [oltp_read_write]="point range sum order distinct read_trx update delete_insert write_trx"
+)
+declare -A SHAPE_OFF=(
+    [range]=--simple_ranges=0 [sum]=--sum_ranges=0 [order]=--order_ranges=0 [distinct]=--distinct_ranges=0
+    [read_trx]=--skip_trx=on [write_trx]=--skip_trx=on
+)
+declare -A SHAPE_RESULT=()
+if [[ -z $GATEWAY_BROKEN ]]; then
+    for s in "${SHAPE_ORDER[@]}"; do
+        if out=$(client "$SETWISE_PROXY_PORT" "USE sbtest; ${SHAPES[$s]}" 2>&1 >/dev/null); then
+            SHAPE_RESULT[$s]=ok
+        else
+            # The client prints the statement, then "ERROR 1235 (42000) at line 1: message".
+            out=$(grep -m1 -o 'ERROR.*' <<<"$out" || echo "$out")
+            SHAPE_RESULT[$s]=$(sed -E 's/ at line [0-9]+:/:/' <<<"$out" | one_line 200)
+        fi
+    done
+fi
+
+# The runs: one "variant" per test and, when the gateway refuses some of the test's shapes, one
+# more with those left out by sysbench's own options (on all three targets, so that the ratios
+# compare like with like). The full test is not run on the gateway then: sysbench retries a
+# transaction that hit an ignored error (1235) until it succeeds, so a statement refused in every
+# transaction makes the run spin until it is killed, with no figures; any other error stops it.
+V_LABEL=() V_TEST=() V_ARGS=() V_GW_SKIP=()
+add_variant() { # label test args gateway-skip-reason
+    V_LABEL+=("$1") V_TEST+=("$2") V_ARGS+=("$3") V_GW_SKIP+=("$4")
+}
+for test in "${TESTS[@]}"; do
+    refused=() off=() can_trim=1
+    if [[ -z $GATEWAY_BROKEN ]]; then
+        for s in ${TEST_SHAPES[$test]:-}; do
+            [[ ${SHAPE_RESULT[$s]} == ok ]] && continue
+            refused+=("$s")
+            if [[ -z ${SHAPE_OFF[$s]:-} ]]; then
+                can_trim=0
+            elif [[ " ${off[*]} " != *" ${SHAPE_OFF[$s]} "* ]]; then
+                off+=("${SHAPE_OFF[$s]}")
+            fi
+        done
+    fi
+    if ((${#refused[@]} == 0)); then
+        add_variant "$test" "$test" '' "${GATEWAY_BROKEN:+not run: $GATEWAY_BROKEN}"
+        continue
+    fi
+    add_variant "$test" "$test" '' "not run: the gateway refuses ${refused[*]} (probes below)"
+    if ((can_trim)); then
+        # Without transactions, two threads' DELETE + INSERT of the same id collide (1062);
+        # inside one, the row lock orders them.
+        label="$test ${off[*]}"
+        if [[ " ${off[*]} " == *" --skip_trx=on "* && " ${TEST_SHAPES[$test]} " == *" delete_insert "* ]]; then
+            off+=("--mysql-ignore-errors=$IGNORE_ERRORS,1062")
+            label+=" (1062 ignored too)"
+        fi
+        add_variant "$label" "$test" "${off[*]}" ''
+    fi
+done
+
+# utime + stime (clock ticks) of a process, all threads: fields 14 and 15 of /proc/PID/stat.
+# Empty if the process is gone.
+cpu_ticks() {
+    local stat f
+    [[ -r /proc/$1/stat ]] || return 0
+    stat=$(<"/proc/$1/stat") || return 0
+    read -ra f <<<"${stat##*) }" # fields from 3 on
+    echo $((f[11] + f[12]))
+}
+sum_ticks() {
+    local t=0 p c
+    for p in "$@"; do
+        c=$(cpu_ticks "$p")
+        [[ -n $c ]] || return 0
+        t=$((t + c))
+    done
+    echo "$t"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+TARGETS=(direct haproxy gateway)
+declare -A T_PORT=([direct]=$DIRECT_PORT [haproxy]=$HAPROXY_PORT [gateway]=$SETWISE_PROXY_PORT)
+declare -A T_PROXY=([direct]='' [haproxy]=$(recorded_pid haproxy) [gateway]=$(recorded_pid proxy))
+declare -A T_PROXY_NAME=([haproxy]=haproxy [gateway]=proxy)
+declare -A T_DB=(
+    [direct]=$(recorded_pid mariadb-direct)
+    [haproxy]=$(recorded_pid mariadb-direct)
+    [gateway]="$(recorded_pid mariadb-set1) $(recorded_pid mariadb-set2)"
+)
+# Results by "variant-index target": qps tps err% p95 proxy-µs/stmt db-µs/stmt, or why not in
+# R_NOTE.
+declare -A R_QPS=() R_TPS=() R_ERR=() R_P95=() R_PCPU=() R_DBCPU=() R_NOTE=()
+
+run_one() { # variant-index target
+    local v=$1 target=$2 key="$1 $2" label=${V_LABEL[$1]} test=${V_TEST[$1]}
+    local log="$WORK/sysbench/$1-$test-$2.log" port=${T_PORT[$2]} proxy=${T_PROXY[$2]}
+    local db args a p0=0 p1=0 d0 d1 rc=0 parsed IGNORE=$IGNORE_ERRORS # IGNORE: read by sb()
+    read -ra db <<<"${T_DB[$target]}"
+    read -ra args <<<"${V_ARGS[$v]}"
+    for a in "${!args[@]}"; do
+        if [[ ${args[a]} == --mysql-ignore-errors=* ]]; then
+            IGNORE=${args[a]#*=}
+            unset 'args[a]'
+        fi
+    done
+    if [[ $target == gateway ]]; then
+        if [[ -n $GATEWAY_BROKEN ]]; then
+            R_NOTE[$key]="not run: $GATEWAY_BROKEN"
+            return 0
+        elif [[ -n ${V_GW_SKIP[$v]} ]]; then
+            R_NOTE[$key]=${V_GW_SKIP[$v]}
+            warn "$label on gateway: ${R_NOTE[$key]}"
+            return 0
+        fi
+    fi
+    say "$label on $target (${SB_TIME}s, $SB_THREADS threads)"
+    [[ -z $proxy ]] || p0=$(cpu_ticks "$proxy")
+    d0=$(sum_ticks "${db[@]}")
+    sb "$port" run "$test" "${args[@]}" >"$log" 2>&1 || rc=$?
+    [[ -z $proxy ]] || p1=$(cpu_ticks "$proxy")
+    d1=$(sum_ticks "${db[@]}")
+    if [[ -z $p1 || -z $d1 ]]; then
+        R_NOTE[$key]="a server process exited during the run"
+        if [[ -z $p1 ]]; then
+            log_tail "${T_PROXY_NAME[$target]}"
+            [[ $target != gateway ]] || GATEWAY_BROKEN="setwise-proxy exited during an earlier run"
+        fi
+    elif ((rc == 124 || rc == 137)); then
+        R_NOTE[$key]="did not end within $((SB_TIME + RUN_GRACE))s; killed"
+    elif ((rc != 0)); then
+        R_NOTE[$key]="failed (exit $rc): $(first_error "$log")"
+    fi
+    if [[ -n ${R_NOTE[$key]:-} ]]; then
+        warn "$label on $target: ${R_NOTE[$key]}"
+        return 0
+    fi
+    # queries: N (X per sec.) / transactions: N (X per sec.) / ignored errors: N / 95th percentile: X
+    parsed=$(awk -v tck="$CLK_TCK" -v pd=$((p1 - p0)) -v dd=$((d1 - d0)) -v has_proxy="${proxy:+1}" '
+        /^ *transactions:/ { tps = $3; sub(/\(/, "", tps) }
+        /^ *queries:/ { q = $2; qps = $3; sub(/\(/, "", qps) }
+        /^ *ignored errors:/ { e = $3 }
+        /95th percentile:/ { p95 = $3 }
+        END {
+            if (q == "" || p95 == "") exit 1
+            n = q + e
+            printf "%.0f %.0f %.2f %.2f %s %s\n", qps, tps, n ? 100 * e / n : 0, p95,
+                has_proxy ? sprintf("%.1f", pd * 1e6 / tck / n) : "-", sprintf("%.1f", dd * 1e6 / tck / n)
+        }' "$log") || {
+        R_NOTE[$key]="no figures in sysbench's output: $(first_error "$log")"
+        warn "$label on $target: ${R_NOTE[$key]}"
+        return 0
+    }
+    read -r "R_QPS[$key]" "R_TPS[$key]" "R_ERR[$key]" "R_P95[$key]" "R_PCPU[$key]" "R_DBCPU[$key]" <<<"$parsed"
+    ok "qps ${R_QPS[$key]}, errors ${R_ERR[$key]}%, p95 ${R_P95[$key]} ms"
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date '+%F %T %Z')
+for v in "${!V_LABEL[@]}"; do
+    for target in "${TARGETS[@]}"; do run_one "$v" "$target"; done
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- report
+
+ratio() { # a b -> a/b with 2 decimals, or -
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f\n", a / b; else print "-" }'
+}
+
+# Tab-separated rows: test target qps tps err% p95 qps/direct qps/haproxy proxy-µs db-µs, or
+# test target note.
+rows() {
+    local v target key vs_direct vs_haproxy
+    for v in "${!V_LABEL[@]}"; do
+        for target in "${TARGETS[@]}"; do
+            key="$v $target"
+            if [[ -n ${R_NOTE[$key]:-} ]]; then
+                printf '%s\t%s\t%s\n' "${V_LABEL[$v]}" "$target" "${R_NOTE[$key]}"
+                continue
+            fi
+            vs_direct=- vs_haproxy=-
+            [[ $target == direct ]] || vs_direct=$(ratio "${R_QPS[$key]}" "${R_QPS[$v direct]:-}")
+            [[ $target != gateway ]] || vs_haproxy=$(ratio "${R_QPS[$key]}" "${R_QPS[$v haproxy]:-}")
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${V_LABEL[$v]}" "$target" "${R_QPS[$key]}" \
+                "${R_TPS[$key]}" "${R_ERR[$key]}" "${R_P95[$key]}" "$vs_direct" "$vs_haproxy" \
+                "${R_PCPU[$key]}" "${R_DBCPU[$key]}"
+        done
+    done
+}
+HEAD=(test target qps tps 'err %' 'p95 ms' 'qps/direct' 'qps/haproxy' 'proxy CPU µs/stmt' 'MariaDB CPU µs/stmt')
+
+COMMIT=$(git -C "$SETWISE_REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$SETWISE_REPO" diff --quiet HEAD -- proxy topo 2>/dev/null || COMMIT+=" (with uncommitted changes in proxy/ or topo/)"
+SETTINGS="threads $SB_THREADS, ${SB_TIME}s per run, $SB_TABLES tables x $SB_TABLE_SIZE rows, --db-ps-mode=auto, --auto-inc=off, --mysql-ignore-errors=$IGNORE_ERRORS"
+
+echo
+say "results ($SETTINGS)"
+{
+    printf '%s\t' "${HEAD[@]}"
+    echo
+    rows
+} | awk -F'\t' '
+    { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (NF > 3 || i < 3) if (length($i) > w[i]) w[i] = length($i) } n[NR] = NF }
+    END {
+        for (r = 1; r <= NR; r++) {
+            line = ""
+            for (i = 1; i <= n[r]; i++)
+                line = line sprintf(n[r] == 3 && i == 3 ? "%s" : i <= 2 ? "%-" w[i] "s  " : "%" w[i] "s  ", c[r, i])
+            print "    " line
+        }
+    }'
+if [[ -z $GATEWAY_BROKEN ]]; then
+    note "gateway on sysbench's statement shapes (one probe each):"
+    for s in "${SHAPE_ORDER[@]}"; do note "  $s: ${SHAPE_RESULT[$s]}"; done
+    note "rows per set after prepare: $ROWS_PER_SET"
+fi
+note "direct/haproxy: one MariaDB; gateway: 2 sets, one primary each, no replicas."
+note "load average before $LOAD_BEFORE, after $LOAD_AFTER (sysbench and all servers share $(nproc) cores)"
+
+if [[ -n $SB_RESULTS ]]; then
+    mkdir -p "$(dirname "$SB_RESULTS")"
+    {
+        echo "# sysbench: direct MariaDB vs haproxy vs Setwise gateway ($(date +%F))"
+        echo
+        echo "Written by \`bench/sysbench.sh\`; bench/README.md explains the columns."
+        echo
+        echo "- started $STARTED; commit $COMMIT"
+        echo "- machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -sr);" \
+            "load average before $LOAD_BEFORE, after $LOAD_AFTER"
+        echo "- $(sysbench --version), MariaDB $(mariadbd --version | awk '{ print $3 }'), $(haproxy -v | awk 'NR == 1 { print "HAProxy " $3 }')"
+        echo "- sysbench: $SETTINGS"
+        echo "- MariaDB options (every instance): \`${MARIADB_OPTS[*]}\`"
+        echo "- direct: one MariaDB. haproxy: \`mode tcp\` in front of that same instance. gateway: \`setwise-proxy\`" \
+            "(release build) in front of 2 sets of one primary each, the tables sharded by \`id\` over both" \
+            "(rows per set after prepare: ${ROWS_PER_SET:-?}). No replicas: replication would measure replication, not the gateway."
+        echo "- Everything on loopback on this machine: sysbench, the proxies and MariaDB share the same $(nproc) cores."
+        echo
+        printf '| %s ' "${HEAD[@]}"
+        echo '|'
+        printf '|%s' '---' '---' '---:' '---:' '---:' '---:' '---:' '---:' '---:' '---:'
+        echo '|'
+        rows | awk -F'\t' '{
+            if (NF == 3) { printf "| %s | %s | %s | | | | | | | |\n", $1, $2, $3; next }
+            line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"; print line }'
+        if [[ -z $GATEWAY_BROKEN ]]; then
+            echo
+            echo "The gateway on sysbench's statement shapes (one probe each, text protocol, before the runs):"
+            echo
+            for s in "${SHAPE_ORDER[@]}"; do echo "- $s \`${SHAPES[$s]}\`: ${SHAPE_RESULT[$s]}"; done
+        fi
+    } >"$SB_RESULTS"
+    say "written to ${SB_RESULTS#"$SETWISE_REPO"/}"
+fi
