@@ -122,6 +122,27 @@ impl Exec<'_> {
         }
     }
 
+    /// One set, as a prepared statement executed there with typed `values` (binary
+    /// protocol end to end).
+    pub async fn single_prepared(
+        &mut self,
+        set: &str,
+        sql: &str,
+        values: Vec<Value>,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        let mut conn = match self.take(set).await {
+            Ok(c) => c,
+            Err(e) => return fail(out, &e).await,
+        };
+        let r = exec_prepared(&mut conn, set, sql, values, out).await;
+        self.give_back(set, conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
+        match r? {
+            Ok(()) => Ok(true),
+            Err(e) => fail(out, &e).await,
+        }
+    }
+
     /// Several sets, rows concatenated; column definitions from the first set.
     async fn concat(&mut self, sets: &[String], sql: &str, out: &mut Responder<'_>) -> Answered {
         let mut warnings = 0u16;
@@ -267,6 +288,57 @@ async fn stream_all(
         }
     }
     out.set_more_results(more_after);
+    Ok(Ok(()))
+}
+
+async fn exec_prepared(
+    conn: &mut Conn,
+    set: &str,
+    sql: &str,
+    values: Vec<Value>,
+    out: &mut Responder<'_>,
+) -> io::Result<Result<(), ProxyError>> {
+    let params = if values.is_empty() {
+        mysql_async::Params::Empty
+    } else {
+        mysql_async::Params::Positional(values)
+    };
+    let mut res = match conn.exec_iter(sql, params).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+    };
+    let more_after = out.more_results();
+    match res.columns().filter(|c| !c.is_empty()) {
+        Some(cols) => {
+            out.columns(&cols).await?;
+            loop {
+                match res.next().await {
+                    Ok(Some(row)) => {
+                        let vals: Vec<Value> = (0..row.len())
+                            .map(|i| row.as_ref(i).cloned().unwrap_or(Value::NULL))
+                            .collect();
+                        out.values_row(&vals).await?;
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+                }
+            }
+            out.set_more_results(more_after);
+            out.end_rows(res.warnings()).await?;
+        }
+        None => {
+            let ok = OkInfo {
+                affected_rows: res.affected_rows(),
+                last_insert_id: res.last_insert_id().unwrap_or(0),
+                warnings: res.warnings(),
+                info: res.info().into_owned(),
+            };
+            if let Err(e) = res.drop_result().await {
+                return Ok(Err(ProxyError::from_backend(set, e)));
+            }
+            out.ok(&ok).await?;
+        }
+    }
     Ok(Ok(()))
 }
 

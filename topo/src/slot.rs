@@ -79,6 +79,17 @@ pub fn lenient_integer(value: &[u8]) -> String {
     format!("{}", f.round() as i128)
 }
 
+/// The slot of the rows a comparison `key = value` can match. For an integer key
+/// MariaDB compares a string or float literal numerically (`'10abc'` → 10), so the
+/// value is converted as MariaDB converts it; a converted value with a fraction
+/// matches no row, wherever it is sent.
+pub fn slot_of_compared(value: &[u8], key_type: KeyType, slots: u32) -> Option<u32> {
+    match key_type {
+        KeyType::Integer => Some(slot_of_canonical(lenient_integer(value).as_bytes(), slots)),
+        _ => slot_of(value, key_type, slots),
+    }
+}
+
 /// The slot of an integer key.
 pub fn slot_of_int(v: i128, slots: u32) -> u32 {
     slot_of_canonical(v.to_string().as_bytes(), slots)

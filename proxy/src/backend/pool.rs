@@ -54,7 +54,7 @@ impl Backends {
             .client_found_rows(key.found_rows)
             .init(key.init.to_vec())
             .tcp_nodelay(true)
-            .stmt_cache_size(0)
+            .stmt_cache_size(256)
             .pool_opts(pool_opts);
         let pool = Pool::new(Opts::from(opts));
         pools.insert(key.clone(), pool.clone());

@@ -9,6 +9,7 @@
 
 use mysql_common::constants::{ColumnFlags, ColumnType};
 use mysql_common::packets::Column;
+use mysql_common::value::Value;
 
 use super::wire::{get_lenenc_int, put_lenenc_str};
 
@@ -25,6 +26,70 @@ pub fn encode_row(buf: &mut Vec<u8>, cols: &[Column], values: &[Option<&[u8]>]) 
                 buf[bitmap_at + bit / 8] |= 1 << (bit % 8);
             }
             Some(v) => encode_value(buf, col, v),
+        }
+    }
+}
+
+/// Appends one binary-protocol row for typed `values` (as mysql_async decoded a
+/// backend's binary row), each encoded at its column's width.
+pub fn encode_values_row(buf: &mut Vec<u8>, cols: &[Column], values: &[Value]) {
+    buf.push(0x00);
+    let bitmap_at = buf.len();
+    let bitmap_len = (cols.len() + 7 + 2) / 8;
+    buf.resize(bitmap_at + bitmap_len, 0);
+    for (i, (col, v)) in cols.iter().zip(values).enumerate() {
+        use ColumnType::*;
+        let width = match col.column_type() {
+            MYSQL_TYPE_TINY => 1,
+            MYSQL_TYPE_SHORT | MYSQL_TYPE_YEAR => 2,
+            MYSQL_TYPE_LONG | MYSQL_TYPE_INT24 => 4,
+            _ => 8,
+        };
+        match v {
+            Value::NULL => {
+                let bit = i + 2;
+                buf[bitmap_at + bit / 8] |= 1 << (bit % 8);
+            }
+            Value::Int(n) => buf.extend_from_slice(&n.to_le_bytes()[..width]),
+            Value::UInt(n) => buf.extend_from_slice(&n.to_le_bytes()[..width]),
+            Value::Float(f) => buf.extend_from_slice(&f.to_le_bytes()),
+            Value::Double(d) => buf.extend_from_slice(&d.to_le_bytes()),
+            Value::Bytes(b) => put_lenenc_str(buf, b),
+            &Value::Date(y, mo, d, h, mi, s, us) => {
+                let len: u8 = if us != 0 {
+                    11
+                } else if h != 0 || mi != 0 || s != 0 {
+                    7
+                } else if y != 0 || mo != 0 || d != 0 {
+                    4
+                } else {
+                    0
+                };
+                buf.push(len);
+                if len >= 4 {
+                    buf.extend_from_slice(&y.to_le_bytes());
+                    buf.extend_from_slice(&[mo, d]);
+                }
+                if len >= 7 {
+                    buf.extend_from_slice(&[h, mi, s]);
+                }
+                if len == 11 {
+                    buf.extend_from_slice(&us.to_le_bytes());
+                }
+            }
+            &Value::Time(neg, days, h, mi, s, us) => {
+                if days == 0 && h == 0 && mi == 0 && s == 0 && us == 0 {
+                    buf.push(0);
+                } else {
+                    buf.push(if us != 0 { 12 } else { 8 });
+                    buf.push(neg as u8);
+                    buf.extend_from_slice(&days.to_le_bytes());
+                    buf.extend_from_slice(&[h, mi, s]);
+                    if us != 0 {
+                        buf.extend_from_slice(&us.to_le_bytes());
+                    }
+                }
+            }
         }
     }
 }
@@ -133,12 +198,22 @@ fn frac_micros(f: &str) -> u32 {
     format!("{digits:0<6}").parse().unwrap_or(0)
 }
 
-/// One bound parameter, as a SQL literal or `NULL`.
+/// One bound parameter: as a SQL literal (to splice into text) and as a typed
+/// value (to bind to a backend prepared statement).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Param {
-    Null,
-    /// A literal ready to splice into SQL text (number, quoted string, hex, date).
-    Literal(String),
+pub struct Param {
+    /// Number, quoted string, hex or date literal; `NULL`.
+    pub literal: String,
+    pub value: Value,
+}
+
+impl Param {
+    fn new(literal: String, value: Value) -> Self {
+        Self { literal, value }
+    }
+    fn null() -> Self {
+        Self::new("NULL".into(), Value::NULL)
+    }
 }
 
 /// Why an execute packet could not be decoded.
@@ -175,20 +250,16 @@ pub fn decode_params(
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         if nulls[i / 8] & (1 << (i % 8)) != 0 {
-            out.push(Param::Null);
+            out.push(Param::null());
             continue;
         }
         if let Some(data) = long_data.get_mut(i).and_then(Option::take) {
-            out.push(Param::Literal(string_literal(&data, backslash_escapes)));
+            let lit = string_literal(&data, backslash_escapes);
+            out.push(Param::new(lit, Value::Bytes(data)));
             continue;
         }
         let (ty, unsigned) = types[i];
-        out.push(Param::Literal(decode_one(
-            &mut b,
-            ty,
-            unsigned,
-            backslash_escapes,
-        )?));
+        out.push(decode_one(&mut b, ty, unsigned, backslash_escapes)?);
     }
     Ok(out)
 }
@@ -202,7 +273,7 @@ fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], BadPacket> {
     Ok(h)
 }
 
-fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, bs: bool) -> Result<String, BadPacket> {
+fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, bs: bool) -> Result<Param, BadPacket> {
     const TINY: u8 = 1;
     const SHORT: u8 = 2;
     const LONG: u8 = 3;
@@ -216,42 +287,50 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, bs: bool) -> Result<String,
     const TIME: u8 = 11;
     const DATETIME: u8 = 12;
     const YEAR: u8 = 13;
+    let int = |v: i64| Param::new(v.to_string(), Value::Int(v));
+    let uint = |v: u64| Param::new(v.to_string(), Value::UInt(v));
     Ok(match ty {
-        NULL => "NULL".into(),
+        NULL => Param::null(),
         TINY => {
             let v = take(b, 1)?[0];
             if unsigned {
-                v.to_string()
+                uint(v as u64)
             } else {
-                (v as i8).to_string()
+                int(v as i8 as i64)
             }
         }
         SHORT | YEAR => {
             let v = u16::from_le_bytes(take(b, 2)?.try_into().expect("2"));
             if unsigned {
-                v.to_string()
+                uint(v as u64)
             } else {
-                (v as i16).to_string()
+                int(v as i16 as i64)
             }
         }
         LONG | INT24 => {
             let v = u32::from_le_bytes(take(b, 4)?.try_into().expect("4"));
             if unsigned {
-                v.to_string()
+                uint(v as u64)
             } else {
-                (v as i32).to_string()
+                int(v as i32 as i64)
             }
         }
         LONGLONG => {
             let v = u64::from_le_bytes(take(b, 8)?.try_into().expect("8"));
             if unsigned {
-                v.to_string()
+                uint(v)
             } else {
-                (v as i64).to_string()
+                int(v as i64)
             }
         }
-        FLOAT => float_literal(f32::from_le_bytes(take(b, 4)?.try_into().expect("4")) as f64)?,
-        DOUBLE => float_literal(f64::from_le_bytes(take(b, 8)?.try_into().expect("8")))?,
+        FLOAT => {
+            let f = f32::from_le_bytes(take(b, 4)?.try_into().expect("4"));
+            Param::new(float_literal(f as f64)?, Value::Float(f))
+        }
+        DOUBLE => {
+            let f = f64::from_le_bytes(take(b, 8)?.try_into().expect("8"));
+            Param::new(float_literal(f)?, Value::Double(f))
+        }
         DATE | DATETIME | TIMESTAMP => {
             let len = take(b, 1)?[0] as usize;
             let d = take(b, len)?;
@@ -273,20 +352,23 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, bs: bool) -> Result<String,
                 }
             }
             s.push('\'');
-            s
+            Param::new(
+                s,
+                Value::Date(g16(0), g8(2), g8(3), g8(4), g8(5), g8(6), us),
+            )
         }
         TIME => {
             let len = take(b, 1)?[0] as usize;
             let d = take(b, len)?;
             if len == 0 {
-                "'00:00:00'".into()
+                Param::new("'00:00:00'".into(), Value::Time(false, 0, 0, 0, 0, 0))
             } else {
                 let neg = d.first().copied().unwrap_or(0) == 1;
                 let days = d
                     .get(1..5)
                     .map(|x| u32::from_le_bytes(x.try_into().expect("4")))
                     .unwrap_or(0);
-                let g8 = |i: usize| d.get(i).copied().unwrap_or(0) as u32;
+                let g8 = |i: usize| d.get(i).copied().unwrap_or(0);
                 let us = d
                     .get(8..12)
                     .map(|x| u32::from_le_bytes(x.try_into().expect("4")))
@@ -294,7 +376,7 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, bs: bool) -> Result<String,
                 let mut s = format!(
                     "'{}{:02}:{:02}:{:02}",
                     if neg { "-" } else { "" },
-                    days * 24 + g8(5),
+                    days * 24 + g8(5) as u32,
                     g8(6),
                     g8(7)
                 );
@@ -302,7 +384,7 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, bs: bool) -> Result<String,
                     s.push_str(&format!(".{us:06}"));
                 }
                 s.push('\'');
-                s
+                Param::new(s, Value::Time(neg, days, g8(5), g8(6), g8(7), us))
             }
         }
         // Strings, decimals, blobs, JSON...: length-encoded bytes.
@@ -310,7 +392,7 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, bs: bool) -> Result<String,
             let (len, used) = get_lenenc_int(b).ok_or(BadPacket("bad length"))?;
             take(b, used)?;
             let v = take(b, len as usize)?;
-            string_literal(v, bs)
+            Param::new(string_literal(v, bs), Value::Bytes(v.to_vec()))
         }
     })
 }
@@ -357,10 +439,7 @@ pub fn substitute(sql: &str, placeholders: &[usize], params: &[Param]) -> String
     let mut last = 0;
     for (at, p) in placeholders.iter().zip(params) {
         out.push_str(&sql[last..*at]);
-        match p {
-            Param::Null => out.push_str("NULL"),
-            Param::Literal(l) => out.push_str(l),
-        }
+        out.push_str(&p.literal);
         last = at + 1;
     }
     out.push_str(&sql[last..]);
@@ -381,14 +460,10 @@ mod tests {
         let mut types = Vec::new();
         let mut long = vec![None, None, None];
         let p = decode_params(&b, 3, &mut types, &mut long, true).unwrap();
-        assert_eq!(
-            p,
-            vec![
-                Param::Literal("42".into()),
-                Param::Literal("'it''s'".into()),
-                Param::Null
-            ]
-        );
+        let lits: Vec<&str> = p.iter().map(|p| p.literal.as_str()).collect();
+        assert_eq!(lits, vec!["42", "'it''s'", "NULL"]);
+        assert_eq!(p[0].value, Value::Int(42));
+        assert_eq!(p[1].value, Value::Bytes(b"it's".to_vec()));
         assert_eq!(
             substitute("SELECT ?, ?, '?', ?", &[7, 10, 18], &p),
             "SELECT 42, 'it''s', '?', NULL"
@@ -400,7 +475,7 @@ mod tests {
         b2.push(b'x');
         b2.extend_from_slice(&0i64.to_le_bytes());
         let p2 = decode_params(&b2, 3, &mut types, &mut long, true).unwrap();
-        assert_eq!(p2[0], Param::Literal("7".into()));
+        assert_eq!(p2[0].literal, "7");
     }
 
     #[test]

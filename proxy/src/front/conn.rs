@@ -311,9 +311,9 @@ async fn execute<H: Handler>(
             )
             .await
         }
-        Some(Ok(sql)) => {
+        Some(Ok(bound)) => {
             let mut out = Responder::binary(io, handler.status());
-            handler.execute(&sql, &mut out).await
+            handler.execute(bound, &mut out).await
         }
     }
 }

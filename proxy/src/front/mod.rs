@@ -75,11 +75,11 @@ pub trait Handler: Send {
         sql: &str,
         placeholders: usize,
     ) -> impl Future<Output = Result<Prepared, ProxyError>> + Send;
-    /// COM_STMT_EXECUTE: runs one statement (parameters already spliced in) and
-    /// writes its result through `out` (which encodes binary rows).
+    /// COM_STMT_EXECUTE: runs one bound statement and writes its result through
+    /// `out` (which encodes binary rows).
     fn execute(
         &mut self,
-        sql: &str,
+        bound: stmts::Bound,
         out: &mut Responder<'_>,
     ) -> impl Future<Output = io::Result<()>> + Send;
     /// Whether string parameters may use backslash escapes (sql_mode lacks

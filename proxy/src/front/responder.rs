@@ -114,6 +114,14 @@ impl<'a> Responder<'a> {
             .await
     }
 
+    /// One binary-protocol row of typed values (a backend's binary row).
+    pub async fn values_row(&mut self, values: &[mysql_common::value::Value]) -> io::Result<()> {
+        let cols = &self.cols;
+        self.io
+            .write_with(|b| super::binary::encode_values_row(b, cols, values))
+            .await
+    }
+
     /// Ends a result set.
     pub async fn end_rows(&mut self, warnings: u16) -> io::Result<()> {
         let st = self.flags();

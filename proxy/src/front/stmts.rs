@@ -17,6 +17,15 @@ pub struct Stmt {
     pub long_data: Vec<Option<Vec<u8>>>,
 }
 
+/// A statement bound for one execute.
+pub struct Bound {
+    /// Text with the parameters as literals (what the gateway plans).
+    pub spliced: String,
+    /// The statement as prepared, with `?`.
+    pub sql: String,
+    pub values: Vec<mysql_common::value::Value>,
+}
+
 #[derive(Default)]
 pub struct Stmts {
     next_id: u32,
@@ -81,19 +90,24 @@ impl Stmts {
         }
     }
 
-    /// The statement text with this execute's parameters spliced in.
-    /// `None` when `id` is unknown.
+    /// This execute's parameters: the text with them spliced in as literals, the
+    /// text as prepared, and the typed values. `None` when `id` is unknown.
     pub fn bind(
         &mut self,
         id: u32,
         params: &[u8],
         backslash_escapes: bool,
-    ) -> Option<Result<String, BadPacket>> {
+    ) -> Option<Result<Bound, BadPacket>> {
         let s = self.map.get_mut(&id)?;
         let n = s.placeholders.len();
         Some(
-            decode_params(params, n, &mut s.types, &mut s.long_data, backslash_escapes)
-                .map(|p| substitute(&s.sql, &s.placeholders, &p)),
+            decode_params(params, n, &mut s.types, &mut s.long_data, backslash_escapes).map(|p| {
+                Bound {
+                    spliced: substitute(&s.sql, &s.placeholders, &p),
+                    sql: s.sql.clone(),
+                    values: p.into_iter().map(|p| p.value).collect(),
+                }
+            }),
         )
     }
 }

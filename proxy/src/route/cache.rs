@@ -79,10 +79,10 @@ impl PlanCache {
                 let t = literals.get(literal)?;
                 let text = match t.kind {
                     Kind::String => string_value(sql, t),
-                    _ => t.text(sql).to_string(),
+                    _ => super::key::number_text(t.text(sql)),
                 };
                 let map = &snap.db(&db)?.shard_map;
-                let slot = topo::slot::slot_of(text.as_bytes(), key_type, map.slots)?;
+                let slot = topo::slot::slot_of_compared(text.as_bytes(), key_type, map.slots)?;
                 let set = map.set_of_slot(slot)?.to_string();
                 Some(Plan {
                     target: Target::Sets(vec![set]),
@@ -124,7 +124,7 @@ pub fn cacheable(
                 .filter(|(_, t)| {
                     let v = match t.kind {
                         Kind::String => string_value(sql, t),
-                        _ => t.text(sql).to_string(),
+                        _ => super::key::number_text(t.text(sql)),
                     };
                     v == value
                 })

@@ -31,11 +31,33 @@ impl KeyColumn<'_> {
     }
 }
 
+/// The decimal text of an unquoted numeric literal: hexadecimal (`0x2A`,
+/// `X'2A'`) and binary (`0b101`, `B'101'`) literals are numbers in a numeric
+/// comparison (a quoted `'0x2A'` is not: it is a string, converted to 0).
+pub fn number_text(n: &str) -> String {
+    let (digits, radix) = if let Some(h) = n.strip_prefix("0x").or_else(|| n.strip_prefix("0X")) {
+        (h, 16)
+    } else if let Some(b) = n.strip_prefix("0b").or_else(|| n.strip_prefix("0B")) {
+        (b, 2)
+    } else if let Some(h) = n.strip_prefix("X'").or_else(|| n.strip_prefix("x'")) {
+        (h.trim_end_matches('\''), 16)
+    } else if let Some(b) = n.strip_prefix("B'").or_else(|| n.strip_prefix("b'")) {
+        (b.trim_end_matches('\''), 2)
+    } else {
+        return n.to_string();
+    };
+    match u128::from_str_radix(digits, radix) {
+        Ok(v) => v.to_string(),
+        Err(_) => n.to_string(),
+    }
+}
+
 /// The literal text of a constant usable as a shard-key value.
 pub fn literal_text(e: &Expr) -> Option<String> {
     match e {
         Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => Some(n.clone()),
+            Value::Number(n, _) => Some(number_text(n)),
+            Value::HexStringLiteral(h) => Some(number_text(&format!("0x{h}"))),
             Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Some(s.clone()),
             _ => None,
         },
@@ -153,6 +175,22 @@ mod tests {
         assert_eq!(
             pins("SELECT * FROM users WHERE user_id IN (1, '2', 3) AND x = 1"),
             Some(vec!["1".into(), "2".into(), "3".into()])
+        );
+    }
+
+    #[test]
+    fn hex_literals_are_numbers() {
+        assert_eq!(
+            pins("SELECT * FROM users WHERE user_id = 0x2A"),
+            Some(vec!["42".into()])
+        );
+        assert_eq!(
+            pins("SELECT * FROM users WHERE user_id = X'2A'"),
+            Some(vec!["42".into()])
+        );
+        assert_eq!(
+            pins("SELECT * FROM users WHERE user_id = '0x2A'"),
+            Some(vec!["0x2A".into()])
         );
     }
 

@@ -150,7 +150,7 @@ fn sets_for_values(map: &ShardMap, key_type: KeyType, values: &[String]) -> Vec<
     for v in values {
         // A value that is not a clean key of this type ('abc', '1e0' for an integer
         // key) is compared by MariaDB after conversion: it may match anywhere.
-        let Some(slot) = topo::slot::slot_of(v.as_bytes(), key_type, map.slots) else {
+        let Some(slot) = topo::slot::slot_of_compared(v.as_bytes(), key_type, map.slots) else {
             return all_sets(map);
         };
         if let Some(s) = map.set_of_slot(slot) {

@@ -64,6 +64,8 @@ pub struct Session {
     txn: Option<Txn>,
     /// `SET TRANSACTION ...` waiting for the next transaction.
     next_txn: Option<String>,
+    /// The COM_STMT_EXECUTE being run: its text with `?` and its typed values.
+    prepared: Option<(String, Vec<mysql_async::Value>)>,
 }
 
 impl Session {
@@ -79,6 +81,7 @@ impl Session {
             autocommit: true,
             txn: None,
             next_txn: None,
+            prepared: None,
         }
     }
 
@@ -283,9 +286,15 @@ impl Session {
             return self.atomic_write(snap, plan, sql, out).await;
         }
         out.status = self.status();
+        let prepared = self.prepared.take();
         let mut exec = self.exec(snap);
         exec.write = write;
-        let answered = exec.run(plan, sql, out).await;
+        let answered = match (prepared, &plan.target, &plan.merge) {
+            (Some((text, values)), Target::Sets(sets), Merge::Single) => {
+                exec.single_prepared(&sets[0], &text, values, out).await
+            }
+            _ => exec.run(plan, sql, out).await,
+        };
         if self.txn.as_ref().is_some_and(|t| t.doomed) {
             // As in MariaDB, a deadlock ends the transaction: roll back every set.
             let _ = self.end_txn("ROLLBACK").await;
@@ -653,9 +662,18 @@ impl Handler for Session {
         Ok(meta)
     }
 
-    async fn execute(&mut self, sql: &str, out: &mut Responder<'_>) -> io::Result<()> {
+    async fn execute(
+        &mut self,
+        bound: crate::front::stmts::Bound,
+        out: &mut Responder<'_>,
+    ) -> io::Result<()> {
         out.status = self.status();
-        self.statement(sql, out).await.map(|_| ())
+        // Planned from the spliced text; a single-set plan then runs as a real
+        // prepared statement on the set, so result types are MariaDB's own.
+        self.prepared = Some((bound.sql, bound.values));
+        let r = self.statement(&bound.spliced, out).await.map(|_| ());
+        self.prepared = None;
+        r
     }
 
     fn backslash_escapes(&self) -> bool {
