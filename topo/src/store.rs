@@ -35,10 +35,12 @@ impl Topo {
     /// Connects to etcd; fails (rather than waits forever) after the configured timeout.
     pub async fn connect(cfg: &EtcdConfig) -> Result<Self> {
         let t = Duration::from_millis(cfg.timeout_ms.max(100));
+        // HTTP/2 keep-alive pings no more often than etcd accepts
+        // (--grpc-keepalive-min-time, 5 s): more often and it closes the connection.
         let opts = ConnectOptions::new()
             .with_connect_timeout(t)
             .with_timeout(t)
-            .with_keep_alive(Duration::from_secs(2), t);
+            .with_keep_alive(Duration::from_secs(10), t);
         let client = Client::connect(&cfg.endpoints, Some(opts))
             .await
             .map_err(|source| TopoError::Unreachable {
@@ -64,7 +66,7 @@ impl Topo {
         let t = Duration::from_millis(self.cfg.timeout_ms.max(100));
         let opts = ConnectOptions::new()
             .with_connect_timeout(t)
-            .with_keep_alive(Duration::from_secs(2), t);
+            .with_keep_alive(Duration::from_secs(10), t);
         Client::connect(&self.cfg.endpoints, Some(opts))
             .await
             .map_err(|source| TopoError::Unreachable {
