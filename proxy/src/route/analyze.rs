@@ -105,6 +105,16 @@ impl Visitor for Analysis {
     }
 }
 
+/// Analyses any part of a statement (e.g. one SELECT of a UNION).
+pub fn analyze_node<T: Visit>(node: &T) -> Analysis {
+    let mut a = Analysis::default();
+    let _ = node.visit(&mut a);
+    let ctes = std::mem::take(&mut a.cte_names);
+    a.tables
+        .retain(|t| !(t.db.is_none() && ctes.iter().any(|c| c == &t.name)));
+    a
+}
+
 /// Analyses a statement. Table references of DML targets that are not table
 /// factors (INSERT INTO t, DELETE FROM t's target list) are added by the planner.
 pub fn analyze(stmt: &Statement) -> Analysis {

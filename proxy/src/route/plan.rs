@@ -346,6 +346,9 @@ fn plan_inner(
     stmt: &Statement,
 ) -> Result<Plan, ProxyError> {
     match stmt {
+        Statement::Query(q) if matches!(q.body.as_ref(), SetExpr::SetOperation { .. }) => {
+            plan_union(ctx, q)
+        }
         Statement::Query(q) => {
             let a = analyze(stmt);
             let selection = match q.body.as_ref() {
@@ -609,6 +612,98 @@ fn plan_insert(
     Ok(Plan {
         target: Target::PerSet(parts),
         merge: Merge::SumAffected,
+    })
+}
+
+/// A UNION: on one set when every branch is; across sets only `UNION ALL` of
+/// plain scans over sharded tables with the same sets (each row then lives on
+/// exactly one set, so the sets' answers concatenate).
+fn plan_union(ctx: &Ctx<'_>, q: &sqlparser::ast::Query) -> Result<Plan, ProxyError> {
+    use sqlparser::ast::{SetOperator, SetQuantifier};
+    fn leaves<'q>(
+        e: &'q SetExpr,
+        out: &mut Vec<&'q sqlparser::ast::Select>,
+        all: &mut bool,
+    ) -> bool {
+        match e {
+            SetExpr::Select(s) => {
+                out.push(s);
+                true
+            }
+            SetExpr::Query(q) if q.order_by.is_none() && q.limit_clause.is_none() => {
+                leaves(&q.body, out, all)
+            }
+            SetExpr::SetOperation {
+                op: SetOperator::Union,
+                set_quantifier,
+                left,
+                right,
+            } => {
+                *all &= matches!(set_quantifier, SetQuantifier::All);
+                leaves(left, out, all) && leaves(right, out, all)
+            }
+            _ => false,
+        }
+    }
+    let mut sel = Vec::new();
+    let mut all = true;
+    let simple = leaves(&q.body, &mut sel, &mut all);
+    let mut union: Vec<String> = Vec::new();
+    let mut per_leaf = Vec::new();
+    for s in &sel {
+        let a = super::analyze::analyze_node(*s);
+        let (sets, _) = target_sets(ctx, &a.tables, s.selection.as_ref(), false, None)?;
+        for set in &sets {
+            if !union.contains(set) {
+                union.push(set.clone());
+            }
+        }
+        per_leaf.push((a, s));
+    }
+    if union.len() <= 1 {
+        return single(union, ctx);
+    }
+    let refuse = |why: &str| {
+        Err(ProxyError::NotSupported(format!(
+            "UNION across sets ({why})"
+        )))
+    };
+    if !simple || !all {
+        return refuse("only UNION ALL of plain SELECTs");
+    }
+    if q.order_by.is_some() || q.limit_clause.is_some() {
+        return refuse("ORDER BY or LIMIT on the union");
+    }
+    let mut common: Option<Vec<String>> = None;
+    for (a, s) in &per_leaf {
+        let plain = s.distinct.is_none()
+            && matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+            && s.having.is_none()
+            && !outer_aggregates(s);
+        if !plain {
+            return refuse("a branch with aggregates, GROUP BY or DISTINCT");
+        }
+        if a.tables.is_empty() {
+            return refuse("a branch without a table, which every set would answer");
+        }
+        for t in &a.tables {
+            match ctx.place(t)? {
+                Placement::Sharded { map, .. } => {
+                    let sets = all_sets(map);
+                    match &common {
+                        None => common = Some(sets),
+                        Some(c) if *c == sets => {}
+                        Some(_) => return refuse("branches over tables spread on different sets"),
+                    }
+                }
+                _ => return refuse("a branch reading a broadcast or single table"),
+            }
+        }
+    }
+    let sets = common.unwrap_or(union);
+    Ok(Plan {
+        target: Target::Sets(sets),
+        merge: Merge::Concat,
     })
 }
 
