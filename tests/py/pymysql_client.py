@@ -256,6 +256,42 @@ def unknown_database_is_1049(ctx):
     conn.close()
 
 
+@check
+def pipelined_commands_answered_in_order(ctx):
+    """Three COM_QUERY packets in one TCP write: three answers, in order."""
+    import struct
+    conn = ctx.connect(database=DB)
+    queries = [b"SELECT 1 AS a", b"SELECT 'two' AS b", b"SELECT 3 + 0 AS c"]
+    wire = b"".join(struct.pack("<I", len(q) + 1)[:3] + b"\x00" + b"\x03" + q for q in queries)
+    conn._sock.sendall(wire)
+    got = []
+    for _ in queries:
+        conn._next_seq_id = 1  # each answer starts a new exchange
+        result = pymysql.connections.MySQLResult(conn)
+        result.read()
+        got.append((result.fields[0].name, result.rows[0][0]))
+    assert got == [("a", 1), ("b", "two"), ("c", 3)], f"pipelined answers: {got}"
+    # The connection is still in step afterwards.
+    assert ctx.one(conn, "SELECT 4") == ((4,),)
+    conn.close()
+
+
+@check
+def non_utf8_query_text_is_an_error_not_a_hangup(ctx):
+    import struct
+    conn = ctx.connect(database=DB)
+    q = b"SELECT '\xff\xfe'"
+    conn._sock.sendall(struct.pack("<I", len(q) + 1)[:3] + b"\x00" + b"\x03" + q)
+    conn._next_seq_id = 1
+    try:
+        pymysql.connections.MySQLResult(conn).read()
+        raise AssertionError("non-UTF-8 text was accepted")
+    except pymysql.err.MySQLError as e:
+        assert e.args[0] == 1300, f"expected 1300, got {e.args}"
+    assert ctx.one(conn, "SELECT 5") == ((5,),), "connection usable after the error"
+    conn.close()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--host", default="127.0.0.1")
