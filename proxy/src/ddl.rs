@@ -134,12 +134,7 @@ async fn on_sets(
     let snap = s.shared.routing.get();
     let mut conns = s.conns(&snap);
     conns.db = db;
-    let mut exec = Exec {
-        conns,
-        txn: None,
-        write: true,
-        held: None,
-    };
+    let mut exec = Exec::new(conns, None);
     let merge = if sets.len() > 1 {
         Merge::Replicated
     } else {

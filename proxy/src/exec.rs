@@ -63,11 +63,28 @@ pub struct Exec<'a> {
     pub write: bool,
     /// Keep the OK of a write here instead of sending it (the caller commits first).
     pub held: Option<Option<OkInfo>>,
+    /// Outside a transaction: the connection of a one-set statement that left
+    /// warnings or an error, kept so `SHOW WARNINGS` can read them there.
+    pub diagnostics: Option<(String, Conn)>,
+    keep: Option<()>,
 }
 
 /// `Ok(true)`: answered; `Ok(false)`: an error was sent to the client;
 /// `Err`: the client connection broke.
 pub type Answered = io::Result<bool>;
+
+impl<'a> Exec<'a> {
+    pub fn new(conns: Conns<'a>, txn: Option<&'a mut Txn>) -> Self {
+        Self {
+            conns,
+            txn,
+            write: true,
+            held: None,
+            diagnostics: None,
+            keep: None,
+        }
+    }
+}
 
 impl Exec<'_> {
     pub fn snap(&self) -> &ClusterSnapshot {
@@ -82,10 +99,22 @@ impl Exec<'_> {
         }
     }
 
-    /// Returns a connection taken with [`take`](Self::take).
+    /// Returns a connection taken with [`take`](Self::take); outside a transaction
+    /// one holding diagnostics (warnings, an error) is kept in `diagnostics`.
     pub fn give_back(&mut self, set: &str, conn: Conn, err: Option<&ProxyError>) {
         if let Some(t) = self.txn.as_deref_mut() {
             t.give_back(set, conn, err);
+        } else if self.keep.take().is_some() {
+            self.diagnostics = Some((set.to_string(), conn));
+        }
+    }
+
+    /// Marks the connection about to be given back as holding diagnostics when it
+    /// has warnings or MariaDB refused the statement.
+    fn keep_diagnostics(&mut self, _set: &str, conn: &Conn, err: Option<&ProxyError>) {
+        let diag = conn.get_warnings() > 0 || matches!(err, Some(ProxyError::Backend { .. }));
+        if diag && self.txn.is_none() {
+            self.keep = Some(());
         }
     }
 
@@ -115,7 +144,9 @@ impl Exec<'_> {
             Err(e) => return fail(out, &e).await,
         };
         let r = stream_all(&mut conn, set, sql, out).await;
-        self.give_back(set, conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
+        let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
+        self.keep_diagnostics(set, &conn, err);
+        self.give_back(set, conn, err);
         match r? {
             Ok(()) => Ok(true),
             Err(e) => fail(out, &e).await,
@@ -136,7 +167,9 @@ impl Exec<'_> {
             Err(e) => return fail(out, &e).await,
         };
         let r = exec_prepared(&mut conn, set, sql, values, out).await;
-        self.give_back(set, conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
+        let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
+        self.keep_diagnostics(set, &conn, err);
+        self.give_back(set, conn, err);
         match r? {
             Ok(()) => Ok(true),
             Err(e) => fail(out, &e).await,
@@ -246,7 +279,7 @@ impl Exec<'_> {
 
 /// Runs `sql` on `conn` and writes all its results to the client. The outer error
 /// is the client's connection; the inner one a backend error not yet sent.
-async fn stream_all(
+pub(crate) async fn stream_all(
     conn: &mut Conn,
     set: &str,
     sql: &str,

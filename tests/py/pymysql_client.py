@@ -257,6 +257,24 @@ def unknown_database_is_1049(ctx):
 
 
 @check
+def show_warnings_reads_the_last_statement(ctx):
+    conn = ctx.connect(database=DB)
+    ctx.one(conn, "SELECT 1/0")
+    w = ctx.one(conn, "SHOW WARNINGS")
+    assert [r[1] for r in w] == [1365], f"warnings after 1/0: {w}"
+    assert ctx.one(conn, "SELECT @@warning_count") == ((1,),)
+    ctx.one(conn, "SELECT 1")
+    assert ctx.one(conn, "SHOW WARNINGS") == (), "a clean statement leaves no warnings"
+    try:
+        ctx.one(conn, "SELECT no_such_column FROM items WHERE id = 1")
+    except pymysql.err.MySQLError:
+        pass
+    e = ctx.one(conn, "SHOW ERRORS")
+    assert [r[1] for r in e] == [1054], f"errors after a bad column: {e}"
+    conn.close()
+
+
+@check
 def pipelined_commands_answered_in_order(ctx):
     """Three COM_QUERY packets in one TCP write: three answers, in order."""
     import struct

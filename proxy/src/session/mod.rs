@@ -66,6 +66,9 @@ pub struct Session {
     next_txn: Option<String>,
     /// The COM_STMT_EXECUTE being run: its text with `?` and its typed values.
     prepared: Option<(String, Vec<mysql_async::Value>)>,
+    /// The backend connection holding the last statement's warnings or error
+    /// (outside transactions), for `SHOW WARNINGS`.
+    diag: Option<(String, mysql_async::Conn)>,
 }
 
 impl Session {
@@ -82,6 +85,7 @@ impl Session {
             txn: None,
             next_txn: None,
             prepared: None,
+            diag: None,
         }
     }
 
@@ -107,18 +111,14 @@ impl Session {
 
     /// An executor: inside the open transaction if there is one.
     pub fn exec<'a>(&'a mut self, snap: &'a topo::ClusterSnapshot) -> Exec<'a> {
-        Exec {
-            conns: Conns {
-                backends: &self.shared.backends,
-                snap,
-                db: self.db.as_deref(),
-                found_rows: self.found_rows,
-                init: self.vars.init(),
-            },
-            txn: self.txn.as_mut(),
-            write: true,
-            held: None,
-        }
+        let conns = Conns {
+            backends: &self.shared.backends,
+            snap,
+            db: self.db.as_deref(),
+            found_rows: self.found_rows,
+            init: self.vars.init(),
+        };
+        Exec::new(conns, self.txn.as_mut())
     }
 
     /// Opens a transaction if none is open (explicit BEGIN or autocommit off).
@@ -173,6 +173,11 @@ impl Session {
         out: &mut Responder<'_>,
     ) -> Answered {
         let word = |i: usize| word_at(sql, sig, i);
+        if is_diagnostics_read(sql, first, &word(1)) {
+            return self.diagnostics(sql, out).await;
+        }
+        // Any other statement starts a new diagnostics area.
+        self.diag = None;
         match first {
             "USE" => {
                 let Some(t) = sig.get(1) else {
@@ -295,6 +300,8 @@ impl Session {
             }
             _ => exec.run(plan, sql, out).await,
         };
+        let diag = exec.diagnostics.take();
+        self.diag = diag;
         if self.txn.as_ref().is_some_and(|t| t.doomed) {
             // As in MariaDB, a deadlock ends the transaction: roll back every set.
             let _ = self.end_txn("ROLLBACK").await;
@@ -340,6 +347,51 @@ impl Session {
                 let _ = self.end_txn("ROLLBACK").await;
                 Ok(false)
             }
+        }
+    }
+
+    /// `SHOW WARNINGS` and friends: read where the last statement ran (the kept
+    /// connection, or the open transaction's last set); with neither, any set
+    /// answers (an empty diagnostics area, as after a clean statement).
+    async fn diagnostics(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
+        if let Some((set, conn)) = self.diag.as_mut() {
+            return match crate::exec::stream_all(conn, set, sql, out).await? {
+                Ok(()) => Ok(true),
+                Err(e) => fail(out, &e).await,
+            };
+        }
+        let snap = self.shared.routing.get();
+        if let Some(set) = self
+            .txn
+            .as_ref()
+            .and_then(|t| t.conns.keys().next().cloned())
+        {
+            let plan = Plan {
+                target: Target::Sets(vec![set]),
+                merge: Merge::Single,
+            };
+            out.status = self.status();
+            return self.exec(&snap).run(&plan, sql, out).await;
+        }
+        // No kept diagnostics: the last statement left none. A pooled connection
+        // may still hold another statement's, so clear them first.
+        let r = async {
+            let set = show::any_set_of(&snap, self.db.as_deref())?;
+            let mut conn = self.conns(&snap).pooled(&set).await?;
+            conn.query_drop("DO 0")
+                .await
+                .map_err(|e| ProxyError::from_backend(&set, e))?;
+            Ok::<_, ProxyError>((set, conn))
+        }
+        .await;
+        match r {
+            Ok((set, mut conn)) => {
+                match crate::exec::stream_all(&mut conn, &set, sql, out).await? {
+                    Ok(()) => Ok(true),
+                    Err(e) => fail(out, &e).await,
+                }
+            }
+            Err(e) => fail(out, &e).await,
         }
     }
 
@@ -506,6 +558,23 @@ fn is_write(first: &str) -> bool {
         first,
         "SELECT" | "SHOW" | "DESCRIBE" | "DESC" | "EXPLAIN" | "WITH"
     )
+}
+
+/// `SHOW WARNINGS`, `SHOW ERRORS`, `SHOW COUNT(*) WARNINGS`, `SELECT @@warning_count`:
+/// statements that read the previous statement's diagnostics.
+fn is_diagnostics_read(sql: &str, first: &str, second: &str) -> bool {
+    match first {
+        "SHOW" => matches!(second, "WARNINGS" | "ERRORS" | "COUNT"),
+        "SELECT" => {
+            let l = sql.to_ascii_lowercase();
+            (l.contains("@@warning_count")
+                || l.contains("@@error_count")
+                || l.contains("@@session.warning_count")
+                || l.contains("@@session.error_count"))
+                && !l.contains(" from ")
+        }
+        _ => false,
+    }
 }
 
 /// Whether a plan writes to more than one set.
