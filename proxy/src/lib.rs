@@ -13,6 +13,7 @@
 //! | [`backend`] | pooled connections to the sets (mysql_async) |
 //! | [`error`] | every client-visible error and its MySQL code |
 //! | [`server`] | the listener |
+//! | [`registry`] | client connections: SHOW PROCESSLIST, KILL |
 //! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
 //! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
 
@@ -24,6 +25,7 @@ pub mod exec;
 pub mod front;
 pub mod merge;
 pub mod metrics;
+pub mod registry;
 pub mod route;
 pub mod routing;
 pub mod server;

@@ -27,6 +27,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         plans: Default::default(),
         gateway_id: format!("{:08x}", rand::random::<u32>()),
         txn_seq: Default::default(),
+        registry: Default::default(),
     });
     tokio::spawn(crate::xa::run(shared.clone()));
     info!(listen = %shared.cfg.listen, "setwise-proxy ready");
@@ -47,12 +48,22 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(crate::metrics::CONNECTIONS).increment(1);
         let shared = shared.clone();
-        tokio::spawn(async move {
+        let activity = shared.registry.add(id);
+        let registry_owner = shared.clone();
+        let task = tokio::spawn(async move {
             let version = shared.cfg.server_version.clone();
-            let session = Session::new(shared);
+            let session = Session::new(shared.clone(), id, activity);
             if let Err(e) = crate::front::serve(stream, session, id, &version).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
+        });
+        registry_owner.registry.set_abort(id, task.abort_handle());
+        // Forget the connection when its task ends (a killed task never reaches
+        // code of its own after the abort).
+        let owner = registry_owner.clone();
+        tokio::spawn(async move {
+            let _ = task.await;
+            owner.registry.remove(id);
         });
     }
 }

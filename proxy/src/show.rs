@@ -84,6 +84,76 @@ pub fn any_set_of(snap: &topo::ClusterSnapshot, db: Option<&str>) -> Result<Stri
         .ok_or_else(|| ProxyError::NoRouting("no set is registered".into()))
 }
 
+/// `SHOW [FULL] PROCESSLIST`: the gateway's own connections of this user (backend
+/// threads are the gateway's business, never shown).
+pub async fn processlist(
+    rows: &[(u32, crate::registry::Activity)],
+    full: bool,
+    out: &mut Responder<'_>,
+) -> Answered {
+    use mysql_common::constants::{ColumnFlags, ColumnType};
+    let col = |name: &str, ty: ColumnType, len: u32, cs: u16, flags: ColumnFlags| {
+        mysql_async::Column::new(ty)
+            .with_name(name.as_bytes())
+            .with_org_name(name.as_bytes())
+            .with_table(b"PROCESSLIST")
+            .with_org_table(b"PROCESSLIST")
+            .with_schema(b"information_schema")
+            .with_column_length(len)
+            .with_character_set(cs)
+            .with_flags(flags)
+    };
+    let nn = ColumnFlags::NOT_NULL_FLAG;
+    let num = ColumnFlags::NOT_NULL_FLAG | ColumnFlags::NUM_FLAG | ColumnFlags::BINARY_FLAG;
+    let cols = vec![
+        col("Id", ColumnType::MYSQL_TYPE_LONGLONG, 21, 63, num),
+        col("User", ColumnType::MYSQL_TYPE_VAR_STRING, 512, 45, nn),
+        col("Host", ColumnType::MYSQL_TYPE_VAR_STRING, 256, 45, nn),
+        col(
+            "db",
+            ColumnType::MYSQL_TYPE_VAR_STRING,
+            256,
+            45,
+            ColumnFlags::empty(),
+        ),
+        col("Command", ColumnType::MYSQL_TYPE_VAR_STRING, 64, 45, nn),
+        col("Time", ColumnType::MYSQL_TYPE_LONG, 7, 63, num),
+        col(
+            "State",
+            ColumnType::MYSQL_TYPE_VAR_STRING,
+            256,
+            45,
+            ColumnFlags::empty(),
+        ),
+        col(
+            "Info",
+            ColumnType::MYSQL_TYPE_VAR_STRING,
+            if full { 4096 } else { 400 },
+            45,
+            ColumnFlags::empty(),
+        ),
+        col("Progress", ColumnType::MYSQL_TYPE_NEWDECIMAL, 8, 63, nn).with_decimals(3),
+    ];
+    let rows: Vec<Vec<Option<Vec<u8>>>> = rows
+        .iter()
+        .map(|(id, a)| {
+            let s = |v: &str| Some(v.as_bytes().to_vec());
+            vec![
+                s(&id.to_string()),
+                s(&a.user),
+                s(&a.host),
+                a.db.as_deref().and_then(s),
+                s(a.command),
+                s(&a.since.elapsed().as_secs().to_string()),
+                s(""),
+                a.info.as_deref().and_then(s),
+                s("0.000"),
+            ]
+        })
+        .collect();
+    write_rows(out, &cols, &rows).await
+}
+
 /// `SHOW DATABASES`: the logical databases and the system schemas.
 pub async fn databases(exec: &mut Exec<'_>, out: &mut Responder<'_>) -> Answered {
     let set = match any_set(exec) {

@@ -44,6 +44,8 @@ pub struct Shared {
     pub columns: std::sync::Mutex<ColumnCache>,
     /// Plans by statement fingerprint.
     pub plans: cache::PlanCache,
+    /// Client connections (SHOW PROCESSLIST, KILL).
+    pub registry: crate::registry::Registry,
     /// This gateway's id in XA transaction ids (random per process).
     pub gateway_id: String,
     pub txn_seq: std::sync::atomic::AtomicU64,
@@ -54,6 +56,9 @@ pub type ColumnCache = std::collections::HashMap<(String, String), Arc<Vec<Strin
 
 pub struct Session {
     pub shared: Arc<Shared>,
+    /// This connection's id (as announced in the handshake).
+    pub id: u32,
+    activity: Arc<std::sync::Mutex<crate::registry::Activity>>,
     pub user: Option<String>,
     pub db: Option<String>,
     pub found_rows: bool,
@@ -72,9 +77,15 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub fn new(
+        shared: Arc<Shared>,
+        id: u32,
+        activity: Arc<std::sync::Mutex<crate::registry::Activity>>,
+    ) -> Self {
         Self {
             shared,
+            id,
+            activity,
             user: None,
             db: None,
             found_rows: false,
@@ -121,6 +132,54 @@ impl Session {
         Exec::new(conns, self.txn.as_mut())
     }
 
+    fn set_activity(&self, command: &'static str, sql: Option<&str>) {
+        if let Ok(mut a) = self.activity.lock() {
+            a.command = command;
+            a.info = sql.map(|s| s.chars().take(100).collect());
+            a.since = std::time::Instant::now();
+            a.db = self.db.clone();
+        }
+    }
+
+    /// `KILL [CONNECTION | QUERY] n`: `n` is a gateway connection id.
+    async fn kill(&mut self, sql: &str, sig: &[Token], out: &mut Responder<'_>) -> Answered {
+        let query = sig.get(1).is_some_and(|t| t.is_word(sql, "QUERY"));
+        let id_tok = sig.iter().skip(1).find(|t| t.kind == Kind::Number);
+        let Some(id) = id_tok.and_then(|t| t.text(sql).parse::<u32>().ok()) else {
+            return fail(
+                out,
+                &ProxyError::Syntax("KILL needs a connection id".into()),
+            )
+            .await;
+        };
+        if query {
+            let e = ProxyError::NotSupported(
+                "KILL QUERY through the gateway (KILL CONNECTION works)".into(),
+            );
+            return fail(out, &e).await;
+        }
+        let user = self.user.clone().unwrap_or_default();
+        match self.shared.registry.kill(id, &user) {
+            Ok(()) => ok(out, self.status()).await,
+            Err(crate::registry::KillError::Unknown) => {
+                let e = ProxyError::Backend {
+                    code: 1094,
+                    state: "HY000".into(),
+                    message: format!("Unknown thread id: {id}"),
+                };
+                fail(out, &e).await
+            }
+            Err(crate::registry::KillError::NotOwner) => {
+                let e = ProxyError::Backend {
+                    code: 1095,
+                    state: "HY000".into(),
+                    message: format!("You are not owner of thread {id}"),
+                };
+                fail(out, &e).await
+            }
+        }
+    }
+
     /// Opens a transaction if none is open (explicit BEGIN or autocommit off).
     fn open_txn(&mut self) {
         if self.txn.is_none() {
@@ -156,7 +215,9 @@ impl Session {
         let first = word_at(sql, &sig, 0);
         debug!(stmt = %first, "statement");
         let started = std::time::Instant::now();
+        self.set_activity("Query", Some(sql));
         let answered = self.dispatch(sql, &tokens, &sig, &first, out).await;
+        self.set_activity("Sleep", None);
         metrics::counter!(crate::metrics::STATEMENTS, "kind" => statement_kind(&first))
             .increment(1);
         metrics::histogram!(crate::metrics::STATEMENT_SECONDS)
@@ -208,6 +269,14 @@ impl Session {
                     None => Ok(()),
                 };
                 return self.reply(r, out).await;
+            }
+            "KILL" => return self.kill(sql, sig, out).await,
+            "SHOW"
+                if word(1) == "PROCESSLIST" || (word(1) == "FULL" && word(2) == "PROCESSLIST") =>
+            {
+                let user = self.user.clone().unwrap_or_default();
+                let rows = self.shared.registry.list(&user);
+                return show::processlist(&rows, word(1) == "FULL", out).await;
             }
             "XA" | "LOCK" | "UNLOCK" => {
                 let e = ProxyError::NotSupported(format!("{first} statements through the gateway"));
@@ -641,6 +710,12 @@ impl Handler for Session {
         self.peer = Some(cred.peer);
         self.collation = cred.collation;
         self.vars = SessionVars::for_collation(cred.collation);
+        if let Ok(mut a) = self.activity.lock() {
+            a.user = cred.user.clone();
+            a.host = cred.peer.to_string();
+            a.db = self.db.clone();
+            a.command = "Sleep";
+        }
         Ok(())
     }
 
