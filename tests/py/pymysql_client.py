@@ -275,6 +275,28 @@ def show_warnings_reads_the_last_statement(ctx):
 
 
 @check
+def processlist_and_kill_speak_gateway_ids(ctx):
+    a = ctx.connect(database=DB)
+    b = ctx.connect(database=DB)
+    ids = {r[0] for r in ctx.one(a, "SHOW PROCESSLIST")}
+    assert {a.thread_id(), b.thread_id()} <= ids, f"processlist ids {ids}"
+    try:
+        ctx.one(a, "KILL 987654")
+        raise AssertionError("KILL of an unknown id succeeded")
+    except pymysql.err.MySQLError as e:
+        assert e.args[0] == 1094, f"unknown id: {e.args}"
+    ctx.one(a, f"KILL {b.thread_id()}")
+    try:
+        ctx.one(b, "SELECT 1")
+        raise AssertionError("the killed connection still answers")
+    except pymysql.err.MySQLError:
+        pass
+    ids = {r[0] for r in ctx.one(a, "SHOW PROCESSLIST")}
+    assert b.thread_id() not in ids, f"killed id still listed: {ids}"
+    a.close()
+
+
+@check
 def pipelined_commands_answered_in_order(ctx):
     """Three COM_QUERY packets in one TCP write: three answers, in order."""
     import struct
