@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that checks the whole workspace on a fresh Debian 12 machine:
 #   1. installs missing Debian packages (apt-get update only if something is missing)
-#      and the Python packages of the client tests;
+#      and the packages of the client tests (Python: pip; Node.js: npm ci in tests/node);
 #   2. cargo fmt --check;
 #   3. builds everything once (cargo build --workspace --all-targets);
 #   4. cargo clippy --workspace --all-targets -- -D warnings;
@@ -64,6 +64,24 @@ install_packages() {
         echo "installing PyMySQL and mysql-connector-python"
         python3 -m pip install --no-input --quiet pymysql mysql-connector-python
         python3 -c 'import pymysql, mysql.connector'
+    fi
+    # Node.js client test (tests/node, mysql2): Debian's nodejs and npm if there is no node,
+    # then `npm ci` whenever node_modules is missing or was installed from another lock file.
+    if ! command -v node >/dev/null 2>&1; then
+        echo "installing nodejs and npm"
+        as_root apt-get update -q
+        as_root apt-get install -y -q --no-install-recommends nodejs npm
+    elif ! command -v npm >/dev/null 2>&1; then
+        echo "installing npm"
+        as_root apt-get update -q
+        as_root apt-get install -y -q --no-install-recommends npm
+    fi
+    local lock_sum stamp=tests/node/node_modules/.setwise-lock-sum
+    lock_sum=$(cat tests/node/package.json tests/node/package-lock.json | sha256sum | cut -d' ' -f1)
+    if [[ ! -f $stamp || $(<"$stamp") != "$lock_sum" ]]; then
+        echo "installing the Node.js client test's packages (npm ci --prefix tests/node)"
+        npm ci --prefix tests/node --no-audit --no-fund --loglevel=error || return 1
+        echo "$lock_sum" >"$stamp"
     fi
 }
 
