@@ -34,21 +34,23 @@ use vars::{parse_set, SessionVars, SetRequest};
 /// The system database of the agents: hidden from gateway clients.
 pub const HIDDEN_DB: &str = "setwise_sys";
 
-/// What every session shares.
+/// What the sessions of one core share (backend pools and the plan cache are per
+/// core; routing, etcd, the connection registry and the column cache are global).
 pub struct Shared {
     pub cfg: ProxyConfig,
     pub routing: Routing,
     pub backends: Backends,
     pub topo: Arc<tokio::sync::OnceCell<topo::Topo>>,
     /// Column order per table, for INSERTs without a column list; cleared by DDL.
-    pub columns: std::sync::Mutex<ColumnCache>,
+    /// Shared by every core.
+    pub columns: Arc<std::sync::Mutex<ColumnCache>>,
     /// Plans by statement fingerprint.
     pub plans: cache::PlanCache,
-    /// Client connections (SHOW PROCESSLIST, KILL).
-    pub registry: crate::registry::Registry,
+    /// Client connections (SHOW PROCESSLIST, KILL), of every core.
+    pub registry: Arc<crate::registry::Registry>,
     /// This gateway's id in XA transaction ids (random per process).
     pub gateway_id: String,
-    pub txn_seq: std::sync::atomic::AtomicU64,
+    pub txn_seq: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// `(db, table)` → column names in definition order.
