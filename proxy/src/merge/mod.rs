@@ -7,6 +7,7 @@
 //! The plan ([`MergeSpec`]) is data, made by `route::scatter`.
 
 pub mod aggregate;
+pub mod filter;
 pub mod run;
 pub mod sort;
 pub mod stream;
@@ -60,6 +61,8 @@ pub struct MergeSpec {
     pub keys: Vec<KeySpec>,
     /// Rows equal on `keys` form a group, combined per column by these.
     pub group: Option<Vec<AggSpec>>,
+    /// Groups that fail this (HAVING) are dropped.
+    pub having: Option<filter::Filter>,
     /// Re-sort after grouping, in memory (`ORDER BY` that differs from the keys).
     pub final_order: Option<Vec<KeySpec>>,
     pub offset: u64,

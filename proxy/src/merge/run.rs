@@ -107,9 +107,12 @@ pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responde
                 }
                 _ => {
                     let prev = group.replace(row);
-                    prev.map(|mut g| {
+                    prev.and_then(|mut g| {
                         finish(&mut g, aggs, &cols);
-                        g
+                        spec.having
+                            .as_ref()
+                            .is_none_or(|h| h.passes(&g, &cols))
+                            .then_some(g)
                     })
                 }
             },
@@ -135,7 +138,9 @@ pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responde
     }
     if let (Some(aggs), Some(mut g)) = (&spec.group, group.take()) {
         finish(&mut g, aggs, &cols);
-        if final_order.is_some() {
+        if !spec.having.as_ref().is_none_or(|h| h.passes(&g, &cols)) {
+            // The last group fails HAVING.
+        } else if final_order.is_some() {
             held.push(g);
         } else {
             sink.push(&g).await?;

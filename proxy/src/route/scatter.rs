@@ -10,6 +10,7 @@ use sqlparser::ast::{Expr, FunctionArguments, Select, SelectItem};
 
 use super::select::{apply_edits, shape, Item, Shape};
 use crate::error::ProxyError;
+use crate::merge::filter::{CmpOp, Filter, Operand};
 use crate::merge::{AggSpec, KeySpec, MergeSpec, HIDDEN_MARK};
 use crate::sql::lexer::Token;
 
@@ -139,9 +140,6 @@ pub fn plan(
                 "SELECT * with GROUP BY, DISTINCT or aggregates",
             ));
         }
-        if sh.having {
-            return Err(unsupported("HAVING"));
-        }
         return plan_grouped(sql, &sh, select, grouped);
     }
     plan_sorted(sql, &sh, wildcard)
@@ -196,6 +194,7 @@ fn plan_sorted(sql: &str, sh: &Shape, wildcard: bool) -> Result<MergeSpec, Proxy
             })
             .collect(),
         group: None,
+        having: None,
         final_order: None,
         offset,
         limit,
@@ -307,7 +306,16 @@ fn plan_grouped(
         });
         order_texts.push(value_text.to_string());
     }
+    // HAVING: evaluated on merged groups; its aggregates may need helper columns.
+    let mut extra_aggs = Vec::new();
+    let having = match &select.having {
+        Some(h) => Some(having_filter(sql, h, sh, &mut hidden, &mut extra_aggs)?),
+        None => None,
+    };
     aggs.resize(n + hidden.exprs.len(), AggSpec::Any);
+    for (i, a) in extra_aggs {
+        aggs[i] = a;
+    }
     // The client's ORDER BY, on the merged groups.
     let mut final_order = Vec::new();
     for it in &sh.order_by {
@@ -326,6 +334,9 @@ fn plan_grouped(
         edits.push((s, e, String::new()));
     }
     if let Some((s, e)) = sh.limit_span {
+        edits.push((s, e, String::new()));
+    }
+    if let Some((s, e)) = sh.having_span {
         edits.push((s, e, String::new()));
     }
     if !order_texts.is_empty() {
@@ -351,9 +362,153 @@ fn plan_grouped(
         hidden: hidden.exprs.len(),
         keys,
         group: Some(aggs),
+        having,
         final_order: (!final_order.is_empty()).then_some(final_order),
         offset,
         limit,
+    })
+}
+
+/// Byte offset of a sqlparser location (1-based line and character column).
+fn offset(sql: &str, loc: sqlparser::tokenizer::Location) -> Option<usize> {
+    if loc.line == 0 {
+        return None;
+    }
+    let mut line = 1;
+    let mut col = 1;
+    for (i, c) in sql.char_indices() {
+        if line == loc.line && col == loc.column {
+            return Some(i);
+        }
+        if c == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    (line == loc.line && col == loc.column).then_some(sql.len())
+}
+
+/// The client's text of an expression (from its span), if sqlparser kept one.
+fn text_of<'s>(sql: &'s str, e: &Expr) -> Option<&'s str> {
+    use sqlparser::ast::Spanned;
+    let sp = e.span();
+    let (a, b) = (offset(sql, sp.start)?, offset(sql, sp.end)?);
+    (a < b).then(|| &sql[a..b])
+}
+
+/// Translates HAVING into a [`Filter`] over merged rows. Aggregates and group keys
+/// refer to select items (by alias or identical text) or to new helper columns.
+fn having_filter(
+    sql: &str,
+    e: &Expr,
+    sh: &Shape,
+    hidden: &mut Hidden,
+    extra: &mut Vec<(usize, AggSpec)>,
+) -> Result<Filter, ProxyError> {
+    use sqlparser::ast::{BinaryOperator as B, UnaryOperator, Value};
+    let cmp = |op: &B| match op {
+        B::Eq => Some(CmpOp::Eq),
+        B::NotEq => Some(CmpOp::NotEq),
+        B::Lt => Some(CmpOp::Lt),
+        B::LtEq => Some(CmpOp::LtEq),
+        B::Gt => Some(CmpOp::Gt),
+        B::GtEq => Some(CmpOp::GtEq),
+        _ => None,
+    };
+    let operand = |x: &Expr,
+                   hidden: &mut Hidden,
+                   extra: &mut Vec<(usize, AggSpec)>|
+     -> Result<Operand, ProxyError> {
+        match x {
+            Expr::Value(v) => match &v.value {
+                Value::Number(n, _) => Ok(Operand::Lit(Some(n.clone()))),
+                Value::Null => Ok(Operand::Lit(None)),
+                _ => Err(unsupported(
+                    "a HAVING comparison with a non-numeric literal",
+                )),
+            },
+            Expr::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr,
+            } => match expr.as_ref() {
+                Expr::Value(v) => match &v.value {
+                    Value::Number(n, _) => Ok(Operand::Lit(Some(format!("-{n}")))),
+                    _ => Err(unsupported("this HAVING operand")),
+                },
+                _ => Err(unsupported("this HAVING operand")),
+            },
+            _ => {
+                // The operand's own text when sqlparser kept its span; a function
+                // call's printed form otherwise (exact for aggregate calls).
+                let printed = x.to_string();
+                let text = text_of(sql, x)
+                    .filter(|t| normalize(t) == normalize(&printed))
+                    .unwrap_or(&printed);
+                // An alias or the same text as a select item.
+                let t = normalize(text);
+                if let Some(i) = sh.items.iter().position(|s| {
+                    s.alias.as_deref().is_some_and(|a| normalize(a) == t)
+                        || normalize(&sql[s.expr.0..s.expr.1]) == t
+                }) {
+                    return Ok(Operand::Col(i));
+                }
+                // A new aggregate: computed by each set, combined like a select item.
+                let (agg, arg) = classify(sql, x)?;
+                let spec = match agg {
+                    Agg::None => {
+                        return Err(unsupported(
+                            "a HAVING operand that is neither selected nor an aggregate",
+                        ))
+                    }
+                    Agg::Count => AggSpec::Count,
+                    Agg::Sum => AggSpec::Sum,
+                    Agg::Min => AggSpec::Min { weight: None },
+                    Agg::Max => AggSpec::Max { weight: None },
+                    Agg::Avg => {
+                        let arg = arg.ok_or_else(|| unsupported("AVG() without an argument"))?;
+                        let sum = hidden.add(format!("SUM({arg})"));
+                        let count = hidden.add(format!("COUNT({arg})"));
+                        AggSpec::Avg { sum, count }
+                    }
+                };
+                let i = hidden.add(text.to_string());
+                extra.push((i, spec));
+                Ok(Operand::Col(i))
+            }
+        }
+    };
+    Ok(match e {
+        Expr::BinaryOp {
+            left,
+            op: B::And,
+            right,
+        } => Filter::And(
+            Box::new(having_filter(sql, left, sh, hidden, extra)?),
+            Box::new(having_filter(sql, right, sh, hidden, extra)?),
+        ),
+        Expr::BinaryOp {
+            left,
+            op: B::Or,
+            right,
+        } => Filter::Or(
+            Box::new(having_filter(sql, left, sh, hidden, extra)?),
+            Box::new(having_filter(sql, right, sh, hidden, extra)?),
+        ),
+        Expr::BinaryOp { left, op, right } if cmp(op).is_some() => Filter::Cmp(
+            operand(left, hidden, extra)?,
+            cmp(op).expect("comparison"),
+            operand(right, hidden, extra)?,
+        ),
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        } => Filter::Not(Box::new(having_filter(sql, expr, sh, hidden, extra)?)),
+        Expr::Nested(inner) => having_filter(sql, inner, sh, hidden, extra)?,
+        Expr::IsNull(x) => Filter::IsNull(operand(x, hidden, extra)?, false),
+        Expr::IsNotNull(x) => Filter::IsNull(operand(x, hidden, extra)?, true),
+        other => return Err(unsupported(&format!("HAVING {other}"))),
     })
 }
 

@@ -27,6 +27,8 @@ pub struct Shape {
     /// Span of the whole `GROUP BY ...` clause.
     pub group_span: Option<(usize, usize)>,
     pub having: bool,
+    /// Span of the whole `HAVING ...` clause.
+    pub having_span: Option<(usize, usize)>,
     pub order_by: Vec<Item>,
     /// Span of the whole `ORDER BY ...` clause.
     pub order_span: Option<(usize, usize)>,
@@ -124,7 +126,11 @@ pub fn shape(sql: &str, tokens: &[Token]) -> Option<Shape> {
                     s.order_span = Some((sig[j].start, clause_end));
                 }
             }
-            "HAVING" => s.having = true,
+            "HAVING" => {
+                s.having = true;
+                let end = end_of(j);
+                s.having_span = Some((sig[j].start, sig[end - 1].end));
+            }
             "LIMIT" => {
                 let end = end_of(j);
                 s.limit_span = Some((sig[j].start, sig[end - 1].end));
