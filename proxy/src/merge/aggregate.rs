@@ -10,6 +10,68 @@ use mysql_common::packets::Column;
 use super::value::{add, cmp_for, compare, divide, needs_weight, Cell, Cmp};
 use super::AggSpec;
 
+/// Streaming grouping of rows sorted by the group keys: equal neighbours fold
+/// into one row; a finished group comes out when the next one starts.
+pub struct Grouper<'a> {
+    order: super::sort::RowOrder,
+    aggs: &'a [AggSpec],
+    cols: &'a [Column],
+    /// The final stage computes averages (and HAVING applies after it).
+    last_stage: bool,
+    cur: Option<Vec<Cell>>,
+}
+
+impl<'a> Grouper<'a> {
+    pub fn new(
+        keys: &[super::KeySpec],
+        aggs: &'a [AggSpec],
+        cols: &'a [Column],
+        last_stage: bool,
+    ) -> Self {
+        Self {
+            order: super::sort::RowOrder::new(keys, cols),
+            aggs,
+            cols,
+            last_stage,
+            cur: None,
+        }
+    }
+
+    /// Adds a row; returns the group it completed, if any.
+    pub fn push(&mut self, row: Vec<Cell>) -> Option<Vec<Cell>> {
+        match self.cur.as_mut() {
+            Some(acc) if self.order.compare(acc, &row) == Ordering::Equal => {
+                fold(acc, &row, self.aggs, self.cols);
+                None
+            }
+            _ => self.cur.replace(row).map(|g| self.done(g)),
+        }
+    }
+
+    /// The last group, at the end of the input.
+    pub fn flush(&mut self) -> Option<Vec<Cell>> {
+        self.cur.take().map(|g| self.done(g))
+    }
+
+    fn done(&self, mut g: Vec<Cell>) -> Vec<Cell> {
+        if self.last_stage {
+            finish(&mut g, self.aggs, self.cols);
+        }
+        g
+    }
+}
+
+/// The row an aggregate query without GROUP BY returns when no set has a row:
+/// counts are 0, everything else NULL.
+pub fn empty_group(aggs: &[AggSpec]) -> Vec<Cell> {
+    aggs.iter()
+        .map(|a| match a {
+            AggSpec::Count => Some(b"0".to_vec()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Folds `row` into the group's accumulated row `acc` (both full rows, hidden
 /// columns included).
 pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {

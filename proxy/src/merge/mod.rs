@@ -59,8 +59,15 @@ pub struct MergeSpec {
     pub hidden: usize,
     /// Order of each set's rows, kept by the merge.
     pub keys: Vec<KeySpec>,
-    /// Rows equal on `keys` form a group, combined per column by these.
+    /// Rows equal on the group keys form a group, combined per column by these.
     pub group: Option<Vec<AggSpec>>,
+    /// Group keys when they differ from `keys` (two-stage grouping).
+    pub group_keys: Option<Vec<KeySpec>>,
+    /// First stage of a two-stage grouping (for `COUNT(DISTINCT x)`): rows equal
+    /// on `keys` (the group keys plus `x`) fold with these first.
+    pub pre_group: Option<Vec<AggSpec>>,
+    /// An aggregate query without GROUP BY: one row even when no set has a row.
+    pub one_row: bool,
     /// Groups that fail this (HAVING) are dropped.
     pub having: Option<filter::Filter>,
     /// Re-sort after grouping, in memory (`ORDER BY` that differs from the keys).
@@ -100,6 +107,7 @@ impl MergeSpec {
         let mut out = self.clone();
         out.visible = visible;
         out.keys = keys(&self.keys);
+        out.group_keys = self.group_keys.as_deref().map(keys);
         out.final_order = self.final_order.as_deref().map(keys);
         if visible + self.hidden != ncols {
             return None;

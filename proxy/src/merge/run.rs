@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::aggregate::{finish, fold};
+use super::aggregate::{empty_group, Grouper};
 use super::sort::{pick_first, RowOrder};
 use super::stream::{Msg, SetStream};
 use super::value::Cell;
@@ -75,11 +75,21 @@ pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responde
         skipped: 0,
         sent: 0,
     };
-    let mut group: Option<Vec<Cell>> = None;
+    // Grouping stages: [first stage on `keys`], then the final one.
+    let mut pre = spec
+        .pre_group
+        .as_deref()
+        .map(|aggs| Grouper::new(&spec.keys, aggs, &cols, false));
+    let group_keys = spec.group_keys.as_deref().unwrap_or(&spec.keys);
+    let mut grouper = spec
+        .group
+        .as_deref()
+        .map(|aggs| Grouper::new(group_keys, aggs, &cols, true));
+    let mut groups_out = 0u64;
     let mut held: Vec<Vec<Cell>> = Vec::new();
     let mut held_bytes = 0usize;
-
-    loop {
+    let mut ended = false;
+    while !ended {
         // Refill empty heads.
         for (i, s) in streams.iter_mut().enumerate() {
             if heads[i].is_none() && live[i] {
@@ -94,31 +104,37 @@ pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responde
                 }
             }
         }
-        let Some(i) = pick_first(&order, &heads) else {
-            break;
-        };
-        let row = heads[i].take().expect("picked head");
-        // Grouping: rows equal on the keys fold into one.
-        let done_row = match &spec.group {
-            Some(aggs) => match group.as_mut() {
-                Some(acc) if order.compare(acc, &row) == std::cmp::Ordering::Equal => {
-                    fold(acc, &row, aggs, &cols);
-                    None
+        // The next merged row, or the end: then flush the stages.
+        let mut staged: Vec<Vec<Cell>> = Vec::with_capacity(2);
+        match pick_first(&order, &heads) {
+            Some(i) => staged.push(heads[i].take().expect("picked head")),
+            None => ended = true,
+        }
+        if let Some(p) = pre.as_mut() {
+            staged = match staged.pop() {
+                Some(row) => p.push(row).into_iter().collect(),
+                None => p.flush().into_iter().collect(),
+            };
+        }
+        let mut done: Vec<Vec<Cell>> = Vec::with_capacity(2);
+        match grouper.as_mut() {
+            Some(g) => {
+                for row in staged {
+                    done.extend(g.push(row));
                 }
-                _ => {
-                    let prev = group.replace(row);
-                    prev.and_then(|mut g| {
-                        finish(&mut g, aggs, &cols);
-                        spec.having
-                            .as_ref()
-                            .is_none_or(|h| h.passes(&g, &cols))
-                            .then_some(g)
-                    })
+                if ended {
+                    done.extend(g.flush());
                 }
-            },
-            None => Some(row),
-        };
-        if let Some(r) = done_row {
+            }
+            None => done = staged,
+        }
+        for r in done {
+            if spec.group.is_some() {
+                groups_out += 1;
+                if !spec.having.as_ref().is_none_or(|h| h.passes(&r, &cols)) {
+                    continue;
+                }
+            }
             if final_order.is_some() {
                 held_bytes += r
                     .iter()
@@ -131,19 +147,16 @@ pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responde
             } else {
                 sink.push(&r).await?;
                 if sink.full() {
-                    break;
+                    ended = true;
                 }
             }
         }
     }
-    if let (Some(aggs), Some(mut g)) = (&spec.group, group.take()) {
-        finish(&mut g, aggs, &cols);
-        if !spec.having.as_ref().is_none_or(|h| h.passes(&g, &cols)) {
-            // The last group fails HAVING.
-        } else if final_order.is_some() {
-            held.push(g);
-        } else {
-            sink.push(&g).await?;
+    if spec.one_row && groups_out == 0 {
+        // No set had a row: the aggregate of nothing.
+        let r = empty_group(spec.group.as_deref().unwrap_or_default());
+        if spec.having.as_ref().is_none_or(|h| h.passes(&r, &cols)) {
+            sink.push(&r).await?;
         }
     }
     if let Some(fo) = &final_order {

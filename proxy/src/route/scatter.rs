@@ -72,6 +72,8 @@ fn resolve(sql: &str, it: &Item, items: &[Item]) -> Option<usize> {
 enum Agg {
     None,
     Count,
+    /// `COUNT(DISTINCT x)` (one argument).
+    CountDistinct,
     Sum,
     Min,
     Max,
@@ -105,11 +107,19 @@ fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), ProxyError>
     let FunctionArguments::List(list) = &f.args else {
         return Err(unsupported(&format!("{name}() with these arguments")));
     };
-    if list.duplicate_treatment.is_some() {
-        return Err(unsupported(&format!("{name}(DISTINCT ...)")));
-    }
     let _ = sql;
     let arg = list.args.first().map(|a| a.to_string());
+    if matches!(
+        list.duplicate_treatment,
+        Some(sqlparser::ast::DuplicateTreatment::Distinct)
+    ) {
+        return match agg {
+            Agg::Count if list.args.len() == 1 => Ok((Agg::CountDistinct, arg)),
+            _ => Err(unsupported(&format!(
+                "{name}(DISTINCT ...) with these arguments"
+            ))),
+        };
+    }
     Ok((agg, arg))
 }
 
@@ -194,6 +204,9 @@ fn plan_sorted(sql: &str, sh: &Shape, wildcard: bool) -> Result<MergeSpec, Proxy
             })
             .collect(),
         group: None,
+        group_keys: None,
+        pre_group: None,
+        one_row: false,
         having: None,
         final_order: None,
         offset,
@@ -230,6 +243,10 @@ fn plan_grouped(
     };
     let mut aggs = vec![AggSpec::Any; n];
     let mut item_weight: Vec<Option<usize>> = vec![None; n];
+    // COUNT(DISTINCT x): each set also groups by x; a first merge stage folds
+    // equal (keys, x), the second counts the distinct x of each group.
+    let mut distinct_arg: Option<String> = None;
+    let mut distinct_cols = Vec::new();
     if grouped {
         for (i, p) in select.projection.iter().enumerate() {
             let expr = match p {
@@ -246,6 +263,19 @@ fn plan_grouped(
                     AggSpec::Any
                 }
                 Agg::Count => AggSpec::Count,
+                Agg::CountDistinct => {
+                    let arg = arg.clone().unwrap_or_default();
+                    match &distinct_arg {
+                        Some(a) if normalize(a) != normalize(&arg) => {
+                            return Err(unsupported(
+                                "COUNT(DISTINCT ...) of two different expressions",
+                            ))
+                        }
+                        _ => distinct_arg = Some(arg),
+                    }
+                    distinct_cols.push(i);
+                    AggSpec::Count
+                }
                 Agg::Sum => AggSpec::Sum,
                 Agg::Min | Agg::Max => {
                     let w = hidden.add(format!("WEIGHT_STRING({item_text})"));
@@ -306,6 +336,19 @@ fn plan_grouped(
         });
         order_texts.push(value_text.to_string());
     }
+    let final_keys = keys.clone();
+    let mut group_extra = None;
+    if let Some(arg) = &distinct_arg {
+        let value = hidden.add(format!("({arg})"));
+        let weight = hidden.add(format!("WEIGHT_STRING({arg})"));
+        keys.push(KeySpec {
+            value,
+            weight: Some(weight),
+            desc: false,
+        });
+        order_texts.push(arg.clone());
+        group_extra = Some(arg.clone());
+    }
     // HAVING: evaluated on merged groups; its aggregates may need helper columns.
     let mut extra_aggs = Vec::new();
     let having = match &select.having {
@@ -339,29 +382,44 @@ fn plan_grouped(
     if let Some((s, e)) = sh.having_span {
         edits.push((s, e, String::new()));
     }
+    // Where clauses go: after GROUP BY, or where the removed tail started.
+    let tail = [sh.having_span, sh.order_span, sh.limit_span]
+        .iter()
+        .flatten()
+        .map(|s| s.0)
+        .min();
+    let at = sh.group_span.map(|g| g.1).or(tail).unwrap_or(sql.len());
+    if let Some(x) = &group_extra {
+        let clause = match sh.group_span {
+            Some(_) => format!(", {x}"),
+            None => format!(" GROUP BY {x}"),
+        };
+        edits.push((at, at, clause));
+    }
     if !order_texts.is_empty() {
-        let at = sh
-            .group_span
-            .map(|g| g.1)
-            .or(sh.order_span.map(|o| o.0))
-            .or(sh.limit_span.map(|l| l.0));
-        let clause = format!(" ORDER BY {}", order_texts.join(", "));
-        match at {
-            Some(at) if sh.group_span.is_some() => edits.push((at, at, clause)),
-            Some(at) => edits.push((at, at, format!("{} ", clause.trim_start()))),
-            None => edits.push((sql.len(), sql.len(), clause)),
-        }
+        edits.push((at, at, format!(" ORDER BY {} ", order_texts.join(", "))));
     }
     let (offset, limit) = match sh.limit {
         Some((o, c)) => (o, Some(c)),
         None => (0, None),
     };
+    let pre_group = distinct_arg.as_ref().map(|_| {
+        let mut pre = aggs.clone();
+        for &i in &distinct_cols {
+            // Within one (group, x): 1 when x is not NULL, the same on every set.
+            pre[i] = AggSpec::Any;
+        }
+        pre
+    });
     Ok(MergeSpec {
         sql: apply_edits(sql, edits).trim_end().to_string(),
         visible: n,
         hidden: hidden.exprs.len(),
         keys,
         group: Some(aggs),
+        group_keys: distinct_arg.as_ref().map(|_| final_keys),
+        pre_group,
+        one_row: grouped && sh.group_by.is_empty(),
         having,
         final_order: (!final_order.is_empty()).then_some(final_order),
         offset,
@@ -460,6 +518,11 @@ fn having_filter(
                     Agg::None => {
                         return Err(unsupported(
                             "a HAVING operand that is neither selected nor an aggregate",
+                        ))
+                    }
+                    Agg::CountDistinct => {
+                        return Err(unsupported(
+                            "COUNT(DISTINCT ...) in HAVING that is not selected",
                         ))
                     }
                     Agg::Count => AggSpec::Count,
