@@ -10,7 +10,7 @@
 
 use setwise_tests::diff::data::Data;
 use setwise_tests::diff::merges;
-use setwise_tests::diff::reads::{self, Gen, MUST_MATCH};
+use setwise_tests::diff::reads::{self, Gen, MERGED_MUST_MATCH, MUST_MATCH};
 use setwise_tests::diff::writes::{self, Fresh};
 use setwise_tests::diff::{Diff, Q};
 
@@ -43,6 +43,13 @@ async fn differential_reads_match_a_plain_mariadb() {
             ..Q::any(*s)
         })
         .collect();
+    let merged_must: Vec<Q> = MERGED_MUST_MATCH
+        .iter()
+        .map(|(s, o)| Q {
+            order: *o,
+            ..Q::any(*s)
+        })
+        .collect();
     let groups: Vec<(&str, Vec<Q>)> = vec![
         (
             "point selects by shard key",
@@ -51,6 +58,7 @@ async fn differential_reads_match_a_plain_mariadb() {
         ("shard-key literal forms", reads::key_literals(&mut g)),
         ("broadcast, single, no table (MUST_MATCH)", must),
         ("co-located joins", reads::joins(&mut g, 40)),
+        ("merged across sets (MERGED_MUST_MATCH)", merged_must),
         ("scatter selects", reads::scatter(&mut g, 80)),
         ("refused today (1235) or same", reads::unsupported(&mut g)),
         (

@@ -52,7 +52,8 @@ pub const MUST_MATCH: &[(&str, Order)] = &[
 /// Shapes refused today (ORDER BY / LIMIT / GROUP BY / aggregates / DISTINCT /
 /// subqueries / UNION / joins across sets): 1235, or — once merging lands — the
 /// same answer.
-pub const SAME_OR_UNSUPPORTED: &[(&str, Order)] = &[
+/// Statements over several sets that the gateway merges: they must match.
+pub const MERGED_MUST_MATCH: &[(&str, Order)] = &[
     ("SELECT * FROM users ORDER BY user_id", E),
     ("SELECT user_id, name FROM users ORDER BY score DESC, user_id LIMIT 10", E),
     ("SELECT user_id FROM users ORDER BY user_id LIMIT 5, 10", E),
@@ -63,6 +64,10 @@ pub const SAME_OR_UNSUPPORTED: &[(&str, Order)] = &[
     ("SELECT SUM(amount), AVG(amount), MIN(status), MAX(order_id), COUNT(DISTINCT status) FROM orders", E),
     ("SELECT status, COUNT(*) AS n, SUM(amount) FROM orders GROUP BY status", A),
     ("SELECT status, COUNT(*) FROM orders GROUP BY status HAVING COUNT(*) > 100", A),
+    ("SELECT status, COUNT(DISTINCT user_id) AS u FROM orders GROUP BY status", A),
+    ("SELECT status, COUNT(DISTINCT user_id), MAX(amount) FROM orders GROUP BY status HAVING COUNT(*) > 1", A),
+    ("SELECT COUNT(*) FROM users WHERE note IS NULL HAVING COUNT(*) > 0", E),
+    ("SELECT COUNT(DISTINCT user_id), SUM(amount) FROM orders WHERE amount < 0", E),
     ("SELECT YEAR(born) AS y, MAX(score) FROM users GROUP BY y ORDER BY y", E),
     ("SELECT DISTINCT status FROM orders", A),
     ("SELECT DISTINCT YEAR(born) FROM users", A),
@@ -70,9 +75,19 @@ pub const SAME_OR_UNSUPPORTED: &[(&str, Order)] = &[
     ("SELECT u.user_id, o.order_id FROM users u JOIN orders o ON u.user_id = o.user_id WHERE o.amount > 1000", A),
     ("SELECT * FROM users WHERE user_id IN (SELECT user_id FROM orders WHERE amount > 150000)", A),
     ("SELECT u.user_id, (SELECT COUNT(*) FROM orders o WHERE o.user_id = u.user_id) AS n FROM users u", A),
-    ("SELECT user_id FROM users UNION SELECT user_id FROM orders", A),
     ("SELECT user_id FROM users UNION ALL SELECT user_id FROM orders", A),
-    ("SELECT u.user_id, s.v FROM users u JOIN settings s ON s.k = 'key01'", A),
+];
+
+/// Statements the gateway may still refuse with 1235 (but must never answer wrongly).
+pub const SAME_OR_UNSUPPORTED: &[(&str, Order)] = &[
+    (
+        "SELECT user_id FROM users UNION SELECT user_id FROM orders",
+        A,
+    ),
+    (
+        "SELECT u.user_id, s.v FROM users u JOIN settings s ON s.k = 'key01'",
+        A,
+    ),
 ];
 
 /// Statement generator: a seeded [`Rng`] over the loaded data and the shard map.
