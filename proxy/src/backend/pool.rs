@@ -22,6 +22,9 @@ pub struct PoolKey {
     pub init: std::sync::Arc<Vec<String>>,
 }
 
+/// Most pools kept at once (one per node × database × client flags × session state).
+const MAX_POOLS: usize = 512;
+
 pub struct Backends {
     cfg: BackendConfig,
     pools: Mutex<HashMap<PoolKey, Pool>>,
@@ -39,6 +42,20 @@ impl Backends {
         let mut pools = self.pools.lock().expect("pool map");
         if let Some(p) = pools.get(key) {
             return p.clone();
+        }
+        if pools.len() >= MAX_POOLS {
+            // Many distinct session states (e.g. user variables with ever new
+            // values): close pools of session state first, then any.
+            let victim = pools
+                .keys()
+                .find(|k| !k.init.is_empty())
+                .or_else(|| pools.keys().next())
+                .cloned();
+            if let Some(v) = victim.and_then(|v| pools.remove(&v)) {
+                tokio::spawn(async move {
+                    let _ = v.disconnect().await;
+                });
+            }
         }
         let constraints = PoolConstraints::new(0, self.cfg.pool_max.max(1)).expect("0 <= max");
         let pool_opts = PoolOpts::default()
