@@ -51,10 +51,10 @@ impl Backends {
                 .find(|k| !k.init.is_empty())
                 .or_else(|| pools.keys().next())
                 .cloned();
-            if let Some(v) = victim.and_then(|v| pools.remove(&v)) {
-                tokio::spawn(async move {
-                    let _ = v.disconnect().await;
-                });
+            // Only forgotten here: sessions still using it finish their statement,
+            // and its connections close when the last handle is dropped.
+            if let Some(v) = victim {
+                pools.remove(&v);
             }
         }
         let constraints = PoolConstraints::new(0, self.cfg.pool_max.max(1)).expect("0 <= max");
