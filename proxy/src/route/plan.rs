@@ -707,6 +707,48 @@ fn plan_union(ctx: &Ctx<'_>, q: &sqlparser::ast::Query) -> Result<Plan, ProxyErr
     })
 }
 
+/// The one set holding every table of an unparsable statement (found by the
+/// lexer), when there is one: single tables on one home set, broadcast tables,
+/// or only a database that lives on one set. `None`: the data spans sets.
+pub fn single_set_for_tables(
+    snap: &ClusterSnapshot,
+    db: Option<&str>,
+    tables: &[TableRef],
+) -> Result<Option<String>, ProxyError> {
+    let ctx = Ctx {
+        snap,
+        dep: Default::default(),
+        db,
+        known_columns: None,
+    };
+    let mut set: Option<String> = None;
+    let mut agree = |s: &str| match &set {
+        None => {
+            set = Some(s.to_string());
+            true
+        }
+        Some(x) => x == s,
+    };
+    for t in tables {
+        let ok = match ctx.place(t)? {
+            Placement::Anywhere => true,
+            Placement::Home(h) => agree(&h),
+            Placement::Broadcast(sets) => sets.len() == 1 && agree(&sets[0]),
+            Placement::Sharded { map, .. } => {
+                let sets = all_sets(map);
+                sets.len() == 1 && agree(&sets[0])
+            }
+        };
+        if !ok {
+            return Ok(None);
+        }
+    }
+    match set {
+        Some(s) => Ok(Some(s)),
+        None => ctx.any_set().map(Some),
+    }
+}
+
 /// Whether the outer select list or HAVING uses an aggregate (subqueries' own
 /// aggregates run inside each set and do not count).
 fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {

@@ -311,9 +311,14 @@ impl Session {
         if let Some(plan) = self.shared.plans.get(&fp, &literals, sql, &snap) {
             return self.run_plan(&snap, &plan, sql, first, out).await;
         }
+        // MariaDB syntax sqlparser lacks is planned from an equivalent text; the
+        // client's own text is what runs.
         let stmt = match parse_one(sql) {
             Ok(s) => s,
-            Err(msg) => return self.unparsed(sql, &msg, out).await,
+            Err(msg) => match planning_text(sql, tokens).and_then(|t| parse_one(&t).ok()) {
+                Some(s) => s,
+                None => return self.unparsed(sql, &msg, out).await,
+            },
         };
         let planned = match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt, None) {
             Ok(p) => p,
@@ -541,16 +546,20 @@ impl Session {
     /// can reach lives on one set, refused otherwise.
     async fn unparsed(&mut self, sql: &str, msg: &str, out: &mut Responder<'_>) -> Answered {
         let snap = self.shared.routing.get();
-        let sets = match self.db.as_deref().and_then(|d| snap.db(d)) {
-            Some(rec) => rec.sets(),
-            None => snap.sets.keys().cloned().collect(),
-        };
-        if sets.len() == 1 {
+        let sig = tokenize(sql).map(|t| significant(&t)).unwrap_or_default();
+        let tables = lexed_tables(sql, &sig);
+        let one =
+            match crate::route::plan::single_set_for_tables(&snap, self.db.as_deref(), &tables) {
+                Ok(one) => one,
+                Err(e) => return fail(out, &e).await,
+            };
+        if let Some(set) = one {
             let plan = Plan {
-                target: Target::Sets(sets),
+                target: Target::Sets(vec![set]),
                 merge: Merge::Single,
             };
-            return self.exec(&snap).run(&plan, sql, out).await;
+            let first = word_at(sql, &sig, 0);
+            return self.run_plan(&snap, &plan, sql, &first, out).await;
         }
         let e = ProxyError::NotSupported(format!(
             "a statement the gateway cannot parse on data spread over several sets ({msg})"
@@ -612,6 +621,67 @@ impl Session {
         self.vars = next;
         Ok(())
     }
+}
+
+/// A text sqlparser can parse that routes like `sql`: `LOCK IN SHARE MODE`
+/// dropped, `a MOD b` as `a % b`. `None` when nothing applies.
+fn planning_text(sql: &str, tokens: &[Token]) -> Option<String> {
+    let sig = significant(tokens);
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for (i, t) in sig.iter().enumerate() {
+        if t.is_word(sql, "LOCK")
+            && sig.get(i + 1).is_some_and(|t| t.is_word(sql, "IN"))
+            && sig.get(i + 2).is_some_and(|t| t.is_word(sql, "SHARE"))
+            && sig.get(i + 3).is_some_and(|t| t.is_word(sql, "MODE"))
+        {
+            edits.push((t.start, sig[i + 3].end, String::new()));
+        } else if t.is_word(sql, "MOD")
+            && i > 0
+            && !sig[i + 1..].first().is_some_and(|n| n.is_punct(sql, "("))
+        {
+            edits.push((t.start, t.end, "%".into()));
+        }
+    }
+    (!edits.is_empty()).then(|| crate::route::select::apply_edits(sql, edits))
+}
+
+/// Table names of a statement sqlparser cannot parse, found by the lexer: the
+/// name after FROM, JOIN, INTO, UPDATE or TABLE (and each after a comma in FROM).
+fn lexed_tables(sql: &str, sig: &[Token]) -> Vec<crate::route::analyze::TableRef> {
+    let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < sig.len() {
+        let w = sig[i].text(sql).to_ascii_uppercase();
+        let after = matches!(w.as_str(), "FROM" | "JOIN" | "INTO" | "UPDATE" | "TABLE")
+            && sig[i].kind == Kind::Word;
+        if after && sig.get(i + 1).is_some_and(is_name) {
+            let a = &sig[i + 1];
+            let (db, name, used) = if sig.get(i + 2).is_some_and(|t| t.is_punct(sql, "."))
+                && sig.get(i + 3).is_some_and(is_name)
+            {
+                (Some(ident_text(sql, a)), ident_text(sql, &sig[i + 3]), 3)
+            } else {
+                (None, ident_text(sql, a), 1)
+            };
+            // `SELECT ... FROM (subquery)` and keywords are not tables.
+            if !matches!(
+                name.to_ascii_uppercase().as_str(),
+                "SELECT" | "DUAL" | "LATERAL"
+            ) {
+                out.push(crate::route::analyze::TableRef {
+                    db,
+                    name,
+                    alias: None,
+                    pos: usize::MAX,
+                });
+            }
+            i += 1 + used;
+            continue;
+        }
+        i += 1;
+    }
+    out
 }
 
 /// The keyword at significant token `i`, upper-cased ("" if none).
