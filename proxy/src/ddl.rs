@@ -326,15 +326,7 @@ async fn create_table(
         k => k,
     };
     let sets = match &kind {
-        TableKind::Sharded { .. } => {
-            let mut v: Vec<String> = Vec::new();
-            for r in &rec.shard_map.ranges {
-                if !v.contains(&r.set) {
-                    v.push(r.set.clone());
-                }
-            }
-            v
-        }
+        TableKind::Sharded { .. } => rec.shard_map.sets(),
         TableKind::Broadcast => rec.sets(),
         TableKind::Single => vec![rec.home_set.clone()],
     };

@@ -304,12 +304,7 @@ pub(crate) async fn stream_all(
             out.set_more_results(!res.is_empty() || more_after);
             out.end_rows(res.warnings()).await?;
         } else {
-            let ok = OkInfo {
-                affected_rows: res.affected_rows(),
-                last_insert_id: res.last_insert_id().unwrap_or(0),
-                warnings: res.warnings(),
-                info: res.info().into_owned(),
-            };
+            let ok = ok_of(&res);
             if let Err(e) = res.next().await {
                 return Ok(Err(ProxyError::from_backend(set, e)));
             }
@@ -360,12 +355,7 @@ async fn exec_prepared(
             out.end_rows(res.warnings()).await?;
         }
         None => {
-            let ok = OkInfo {
-                affected_rows: res.affected_rows(),
-                last_insert_id: res.last_insert_id().unwrap_or(0),
-                warnings: res.warnings(),
-                info: res.info().into_owned(),
-            };
+            let ok = ok_of(&res);
             if let Err(e) = res.drop_result().await {
                 return Ok(Err(ProxyError::from_backend(set, e)));
             }
@@ -407,16 +397,21 @@ async fn write_one(conn: &mut Conn, set: &str, sql: &str) -> Result<OkInfo, Prox
         .query_iter(sql)
         .await
         .map_err(|e| ProxyError::from_backend(set, e))?;
-    let ok = OkInfo {
-        affected_rows: res.affected_rows(),
-        last_insert_id: res.last_insert_id().unwrap_or(0),
-        warnings: res.warnings(),
-        info: res.info().into_owned(),
-    };
+    let ok = ok_of(&res);
     res.drop_result()
         .await
         .map_err(|e| ProxyError::from_backend(set, e))?;
     Ok(ok)
+}
+
+/// The OK a statement's result reports (affected rows, insert id, warnings, info).
+fn ok_of<P: mysql_async::prelude::Protocol>(res: &mysql_async::QueryResult<'_, '_, P>) -> OkInfo {
+    OkInfo {
+        affected_rows: res.affected_rows(),
+        last_insert_id: res.last_insert_id().unwrap_or(0),
+        warnings: res.warnings(),
+        info: res.info().into_owned(),
+    }
 }
 
 async fn fail(out: &mut Responder<'_>, e: &ProxyError) -> Answered {

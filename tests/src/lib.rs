@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod diff;
 pub mod etcd;
 pub mod mariadb;
+pub mod placement;
 pub mod port;
 pub mod process;
 pub mod set;

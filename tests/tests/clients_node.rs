@@ -17,7 +17,7 @@ use std::time::Duration;
 use mysql_async::prelude::*;
 use setwise_tests::sql::scalar;
 use setwise_tests::Cluster;
-use topo::{ShardMap, TableKind};
+use topo::TableKind;
 
 /// Bound for one script run (the script's own watchdog fires at 90 s).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -71,35 +71,6 @@ async fn probe_node() -> Result<String, String> {
             ))
         }
     }
-}
-
-/// Sets a name of `map` owns, in map order.
-fn sets_of(map: &ShardMap) -> Vec<String> {
-    let mut v: Vec<String> = Vec::new();
-    for r in &map.ranges {
-        if !v.contains(&r.set) {
-            v.push(r.set.clone());
-        }
-    }
-    v
-}
-
-/// `CRC32(id) % slots` is outside every range `set` owns.
-fn misplaced_condition(map: &ShardMap, set: &str) -> String {
-    let owned: Vec<String> = map
-        .ranges
-        .iter()
-        .filter(|r| r.set == set)
-        .map(|r| {
-            format!(
-                "CRC32(id) % {} BETWEEN {} AND {}",
-                map.slots,
-                r.start,
-                r.end - 1
-            )
-        })
-        .collect();
-    format!("NOT ({})", owned.join(" OR "))
 }
 
 async fn bounded<T>(what: &str, f: impl std::future::Future<Output = anyhow::Result<T>>) -> T {
@@ -164,7 +135,7 @@ async fn clients_node_mysql2_prepared_statements() {
     .expect("no database record in etcd after CREATE DATABASE")
     .value
     .shard_map;
-    let sets = sets_of(&map);
+    let sets = map.sets();
     assert_eq!(
         sets.len(),
         2,
@@ -224,7 +195,7 @@ async fn clients_node_mysql2_prepared_statements() {
             "COUNT(*) on a primary",
         );
         assert!(n > 0, "{set} holds no row of {DB}.{TABLE}: not sharded");
-        let cond = misplaced_condition(&map, set);
+        let cond = setwise_tests::placement::misplaced_condition(&map, set, "id");
         let misplaced = bounded(
             &format!("misplaced rows on {set}"),
             primary.query(&format!(

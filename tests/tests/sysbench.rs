@@ -25,7 +25,7 @@ use std::time::Duration;
 use mysql_async::prelude::*;
 use setwise_tests::sql::scalar;
 use setwise_tests::Cluster;
-use topo::{ShardMap, TableKind};
+use topo::TableKind;
 
 const DB: &str = "sbtest";
 const TABLES: usize = 2;
@@ -141,35 +141,6 @@ fn stat(report: &str, label: &str) -> u64 {
         .unwrap_or_else(|| panic!("no `{label}` count in sysbench's report:\n{report}"))
 }
 
-/// Sets of `map`, in map order.
-fn sets_of(map: &ShardMap) -> Vec<String> {
-    let mut v: Vec<String> = Vec::new();
-    for r in &map.ranges {
-        if !v.contains(&r.set) {
-            v.push(r.set.clone());
-        }
-    }
-    v
-}
-
-/// `CRC32(id) % slots` is outside every range `set` owns.
-fn misplaced_condition(map: &ShardMap, set: &str) -> String {
-    let owned: Vec<String> = map
-        .ranges
-        .iter()
-        .filter(|r| r.set == set)
-        .map(|r| {
-            format!(
-                "CRC32(id) % {} BETWEEN {} AND {}",
-                map.slots,
-                r.start,
-                r.end - 1
-            )
-        })
-        .collect();
-    format!("NOT ({})", owned.join(" OR "))
-}
-
 /// `Innodb_deadlocks` summed over the primaries of `sets`.
 async fn innodb_deadlocks(c: &Cluster, sets: &[String]) -> u64 {
     let mut n = 0;
@@ -238,7 +209,7 @@ async fn sysbench_oltp_read_write_through_the_gateway() {
     .expect("no database record in etcd after setwise db add")
     .value
     .shard_map;
-    let sets = sets_of(&map);
+    let sets = map.sets();
     assert_eq!(
         sets.len(),
         2,
@@ -337,7 +308,7 @@ async fn sysbench_oltp_read_write_through_the_gateway() {
                 .await,
                 "SUM(k) on a primary",
             );
-            let cond = misplaced_condition(&map, set);
+            let cond = setwise_tests::placement::misplaced_condition(&map, set, "id");
             let misplaced = number(
                 bounded(
                     &format!("misplaced rows of {full} on {set}"),

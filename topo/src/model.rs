@@ -72,9 +72,9 @@ impl DatabaseRecord {
     /// Every set the database has data on (home set first, then shard-map order).
     pub fn sets(&self) -> Vec<String> {
         let mut out = vec![self.home_set.clone()];
-        for r in &self.shard_map.ranges {
-            if !out.contains(&r.set) {
-                out.push(r.set.clone());
+        for s in self.shard_map.sets() {
+            if !out.contains(&s) {
+                out.push(s);
             }
         }
         out
@@ -119,6 +119,17 @@ impl ShardMap {
             ranges,
             version: 1,
         }
+    }
+
+    /// The sets owning slots, each once, in map order.
+    pub fn sets(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &self.ranges {
+            if !out.contains(&r.set) {
+                out.push(r.set.clone());
+            }
+        }
+        out
     }
 
     /// The set owning `slot`.

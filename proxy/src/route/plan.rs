@@ -163,13 +163,7 @@ fn sets_for_values(map: &ShardMap, key_type: KeyType, values: &[String]) -> Vec<
 }
 
 fn all_sets(map: &ShardMap) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for r in &map.ranges {
-        if !out.contains(&r.set) {
-            out.push(r.set.clone());
-        }
-    }
-    out
+    map.sets()
 }
 
 /// The sets a statement reading or writing `tables` must run on.
