@@ -576,30 +576,37 @@ impl Session {
             Err(e) => return fail(out, &e).await,
         };
         let r = match req {
-            SetRequest::Autocommit(on) => {
-                let r = if on && !self.autocommit {
-                    self.end_txn("COMMIT").await
-                } else {
-                    Ok(())
-                };
-                self.autocommit = on;
-                // Backends see it too, so `SELECT @@autocommit` answers as MariaDB would;
-                // the gateway still opens and ends the transactions itself.
-                if on {
-                    self.vars.remove("autocommit");
-                } else {
-                    self.vars
-                        .apply(&[("autocommit".into(), "autocommit = 0".into())]);
-                }
-                r
-            }
+            SetRequest::Autocommit(on) => self.set_autocommit(on).await,
             SetRequest::NextTransaction(text) => {
                 self.next_txn = Some(text);
                 Ok(())
             }
             SetRequest::Vars(assignments) => self.set_vars(&assignments).await,
+            SetRequest::Both(on, assignments) => match self.set_vars(&assignments).await {
+                Ok(()) => self.set_autocommit(on).await,
+                Err(e) => Err(e),
+            },
         };
         self.reply(r, out).await
+    }
+
+    /// `SET autocommit`: the session's own (an open transaction commits when it
+    /// is turned on); backends see it too, so `SELECT @@autocommit` answers as
+    /// MariaDB would.
+    async fn set_autocommit(&mut self, on: bool) -> Result<(), ProxyError> {
+        let r = if on && !self.autocommit {
+            self.end_txn("COMMIT").await
+        } else {
+            Ok(())
+        };
+        self.autocommit = on;
+        if on {
+            self.vars.remove("autocommit");
+        } else {
+            self.vars
+                .apply(&[("autocommit".into(), "autocommit = 0".into())]);
+        }
+        r
     }
 
     async fn set_vars(&mut self, assignments: &[(String, String)]) -> Result<(), ProxyError> {

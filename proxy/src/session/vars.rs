@@ -25,6 +25,8 @@ pub enum SetRequest {
     Vars(Vec<(String, String)>),
     /// `SET TRANSACTION ...` (no SESSION): applies to the next transaction only.
     NextTransaction(String),
+    /// `SET autocommit = .., other = ..` in one statement.
+    Both(bool, Vec<(String, String)>),
 }
 
 /// The session's variables, in the order they were first set.
@@ -187,9 +189,8 @@ pub fn parse_set(sql: &str, sig: &[Token]) -> Result<SetRequest, ProxyError> {
     match (autocommit, out.is_empty()) {
         (Some(a), true) => Ok(SetRequest::Autocommit(a)),
         (None, false) => Ok(SetRequest::Vars(out)),
-        (Some(_), false) => Err(ProxyError::NotSupported(
-            "SET autocommit together with other variables in one statement".into(),
-        )),
+        // Drivers (Connector/J) set autocommit with other variables at connect.
+        (Some(a), false) => Ok(SetRequest::Both(a, out)),
         (None, true) => Err(ProxyError::Syntax("SET needs an assignment".into())),
     }
 }
@@ -253,6 +254,16 @@ mod tests {
             SetRequest::Autocommit(true)
         );
         assert!(p("SET autocommit = 7").is_err());
+        assert_eq!(
+            p("SET autocommit=1, sql_mode = concat(@@sql_mode, ',STRICT_TRANS_TABLES')").unwrap(),
+            SetRequest::Both(
+                true,
+                vec![(
+                    "sql_mode".into(),
+                    "sql_mode = concat(@@sql_mode, ',STRICT_TRANS_TABLES')".into()
+                )]
+            )
+        );
     }
 
     #[test]
