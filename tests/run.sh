@@ -39,10 +39,12 @@ as_root() {
 
 # ------------------------------------------------------------------ 1. packages
 debian_packages=(mariadb-server mariadb-client mariadb-backup etcd-server etcd-client
-    protobuf-compiler sysbench haproxy)
+    protobuf-compiler sysbench haproxy libmariadb-java)
 
 install_packages() {
     local missing=() p
+    # A JDK for the Connector/J client test, unless the machine has one.
+    command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
     for p in "${debian_packages[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
