@@ -104,9 +104,11 @@ fn name_at(sql: &str, sig: &[Token], i: usize) -> Option<(Option<String>, String
 }
 
 fn topo_of(s: &Session) -> Result<topo::Topo, ProxyError> {
-    s.shared.topo.get().cloned().ok_or_else(|| {
-        ProxyError::NoRouting("etcd is unreachable: schema changes need etcd".into())
-    })
+    s.shared
+        .topo
+        .get()
+        .cloned()
+        .ok_or_else(|| ProxyError::EtcdUnavailable("schema changes are recorded there".into()))
 }
 
 /// Re-reads routing after a topo change, so the session's next statement sees it.
@@ -114,13 +116,13 @@ async fn refresh(s: &Session, t: &topo::Topo) -> Result<(), ProxyError> {
     let snap = t
         .snapshot()
         .await
-        .map_err(|e| ProxyError::NoRouting(e.to_string()))?;
+        .map_err(|e| ProxyError::EtcdUnavailable(e.to_string()))?;
     s.shared.routing.replace(snap);
     Ok(())
 }
 
 fn topo_err(e: topo::TopoError) -> ProxyError {
-    ProxyError::Internal(format!("recording the schema change in etcd failed: {e}"))
+    ProxyError::EtcdUnavailable(format!("recording the schema change failed: {e}"))
 }
 
 /// Runs `sql` on `sets` (same text everywhere), answering like one server.
@@ -131,24 +133,49 @@ async fn on_sets(
     db: Option<&str>,
     out: &mut Responder<'_>,
 ) -> Answered {
+    match apply(s, sets, sql, db, out).await {
+        Ok(Some(ok)) => {
+            out.ok(&ok).await?;
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(ProxyError::ClientIo(e)) => Err(e),
+        Err(e) => {
+            out.error(&e).await?;
+            Ok(false)
+        }
+    }
+}
+
+/// Runs `sql` on `sets` and keeps its OK (the caller records the change in etcd
+/// first, then answers). `Ok(None)`: a set refused it and the error was sent.
+async fn apply(
+    s: &Session,
+    sets: Vec<String>,
+    sql: &str,
+    db: Option<&str>,
+    out: &mut Responder<'_>,
+) -> Result<Option<crate::front::OkInfo>, ProxyError> {
     let snap = s.shared.routing.get();
     let mut conns = s.conns(&snap);
     conns.db = db;
     let mut exec = Exec::new(conns, None);
-    let merge = if sets.len() > 1 {
-        Merge::Replicated
-    } else {
-        Merge::Single
+    exec.held = Some(None);
+    let plan = Plan {
+        target: Target::Sets(sets),
+        merge: Merge::Replicated,
     };
-    exec.run(
-        &Plan {
-            target: Target::Sets(sets),
-            merge,
-        },
-        sql,
-        out,
-    )
-    .await
+    if !exec.run(&plan, sql, out).await? {
+        return Ok(None);
+    }
+    Ok(Some(exec.held.flatten().unwrap_or_default()))
+}
+
+/// Fails early, before any set changes, when etcd cannot record the change.
+async fn etcd_live(t: &topo::Topo) -> Result<(), ProxyError> {
+    t.list_sets().await.map(|_| ()).map_err(|e| {
+        ProxyError::EtcdUnavailable(format!("schema changes are recorded there ({e})"))
+    })
 }
 
 async fn create_database(
@@ -180,13 +207,15 @@ async fn create_database(
         }
     };
     let t = topo_of(s)?;
-    if !on_sets(s, rec.sets(), sql, None, out).await? {
+    etcd_live(&t).await?;
+    let Some(ok) = apply(s, rec.sets(), sql, None, out).await? else {
         return Ok(false);
-    }
+    };
     if snap.db(&name).is_none() {
         t.put_db(&rec).await.map_err(topo_err)?;
         refresh(s, &t).await?;
     }
+    out.ok(&ok).await?;
     Ok(true)
 }
 
@@ -214,14 +243,16 @@ async fn drop_database(
         });
     };
     let t = topo_of(s)?;
-    if !on_sets(s, rec.sets(), sql, None, out).await? {
+    etcd_live(&t).await?;
+    let Some(ok) = apply(s, rec.sets(), sql, None, out).await? else {
         return Ok(false);
-    }
+    };
     t.delete_db(&name).await.map_err(topo_err)?;
     refresh(s, &t).await?;
     if s.db.as_deref() == Some(name.as_str()) {
         s.db = None;
     }
+    out.ok(&ok).await?;
     Ok(true)
 }
 
@@ -331,10 +362,11 @@ async fn create_table(
         TableKind::Single => vec![rec.home_set.clone()],
     };
     let t = topo_of(s)?;
+    etcd_live(&t).await?;
     let session_db = s.db.clone();
-    if !on_sets(s, sets, &text, session_db.as_deref(), out).await? {
+    let Some(ok) = apply(s, sets, &text, session_db.as_deref(), out).await? else {
         return Ok(false);
-    }
+    };
     let record = TableRecord {
         db: db.clone(),
         name: tname,
@@ -344,6 +376,7 @@ async fn create_table(
         t.put_table(&record).await.map_err(topo_err)?;
         refresh(s, &t).await?;
     }
+    out.ok(&ok).await?;
     Ok(true)
 }
 
@@ -388,6 +421,8 @@ async fn drop_table(
         return Err(ProxyError::Syntax("DROP TABLE needs a table".into()));
     }
     let t = topo_of(s)?;
+    etcd_live(&t).await?;
+    let mut last_ok = None;
     let session_db = s.db.clone();
     let single = names.len() == 1;
     for (n, (db, name, text)) in names.iter().enumerate() {
@@ -398,10 +433,11 @@ async fn drop_table(
             format!("DROP TABLE {}{text}", if if_ex { "IF EXISTS " } else { "" })
         };
         let last = n + 1 == names.len();
-        // Only the last per-table drop answers the client.
+        // Only the last per-table drop answers the client (after etcd).
         if last {
-            if !on_sets(s, sets, &stmt, session_db.as_deref(), out).await? {
-                return Ok(false);
+            match apply(s, sets, &stmt, session_db.as_deref(), out).await? {
+                Some(ok) => last_ok = Some(ok),
+                None => return Ok(false),
             }
         } else {
             let snap = s.shared.routing.get();
@@ -418,6 +454,7 @@ async fn drop_table(
         t.delete_table(&db, name).await.map_err(topo_err)?;
     }
     refresh(s, &t).await?;
+    out.ok(&last_ok.unwrap_or_default()).await?;
     Ok(true)
 }
 

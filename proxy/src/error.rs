@@ -38,6 +38,9 @@ pub enum ProxyError {
     UnknownCommand,
     #[error("Routing is not available yet: {0}")]
     NoRouting(String),
+    /// Something that must be recorded in etcd while etcd cannot be reached.
+    #[error("etcd is unreachable: {0}")]
+    EtcdUnavailable(String),
     #[error("{0}")]
     Internal(String),
     /// The planner needs the column order of `db.table` (an INSERT without a
@@ -63,7 +66,10 @@ impl ProxyError {
             // ER_UNKNOWN_ERROR with SQLSTATE class 08 (connection exception), which
             // drivers classify as transient. Client-side codes (2003, 2013) must not be
             // sent by a server: libmariadb reports them as a malformed packet.
-            Self::SetUnavailable { .. } | Self::NoRouting(_) | Self::BackendLost { .. } => 1105,
+            Self::SetUnavailable { .. }
+            | Self::NoRouting(_)
+            | Self::EtcdUnavailable(_)
+            | Self::BackendLost { .. } => 1105,
             Self::Backend { code, .. } => *code,
             Self::UnknownCommand => 1047,
             Self::Internal(_) | Self::ClientIo(_) | Self::NeedColumns { .. } => 1105,
@@ -81,7 +87,10 @@ impl ProxyError {
             | Self::Internal(_)
             | Self::ClientIo(_)
             | Self::NeedColumns { .. } => "HY000",
-            Self::SetUnavailable { .. } | Self::NoRouting(_) | Self::BackendLost { .. } => "08S01",
+            Self::SetUnavailable { .. }
+            | Self::NoRouting(_)
+            | Self::EtcdUnavailable(_)
+            | Self::BackendLost { .. } => "08S01",
             Self::UnknownCommand => "08S01",
             Self::Backend { state, .. } => state,
         }

@@ -172,8 +172,8 @@ impl Txn {
         let decision = match (&failure, topo) {
             (Some(_), _) => None,
             (None, None) => {
-                failure = Some(ProxyError::NoRouting(
-                    "a transaction that wrote to several sets needs etcd to commit; it was rolled back".into(),
+                failure = Some(ProxyError::EtcdUnavailable(
+                    "a transaction that wrote to several sets records its commit there; it was rolled back".into(),
                 ));
                 None
             }
@@ -194,8 +194,8 @@ impl Txn {
                         None
                     }
                     Err(e) => {
-                        failure = Some(ProxyError::NoRouting(format!(
-                            "cannot record the commit decision in etcd ({e}); the transaction was rolled back"
+                        failure = Some(ProxyError::EtcdUnavailable(format!(
+                            "the commit decision of a transaction across sets could not be recorded ({e}); it was rolled back"
                         )));
                         None
                     }
