@@ -7,6 +7,7 @@
 //! The plan ([`MergeSpec`]) is data, made by `route::scatter`.
 
 pub mod aggregate;
+pub mod calc;
 pub mod filter;
 pub mod run;
 pub mod sort;
@@ -68,6 +69,8 @@ pub struct MergeSpec {
     pub pre_group: Option<Vec<AggSpec>>,
     /// An aggregate query without GROUP BY: one row even when no set has a row.
     pub one_row: bool,
+    /// Columns computed from helper aggregates once a group is complete.
+    pub computed: Vec<(usize, calc::Calc)>,
     /// Groups that fail this (HAVING) are dropped.
     pub having: Option<filter::Filter>,
     /// Re-sort after grouping, in memory (`ORDER BY` that differs from the keys).

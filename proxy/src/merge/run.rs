@@ -128,7 +128,10 @@ pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responde
             }
             None => done = staged,
         }
-        for r in done {
+        for mut r in done {
+            for (col, calc) in &spec.computed {
+                r[*col] = calc.cell(&r, &cols[*col]);
+            }
             if spec.group.is_some() {
                 groups_out += 1;
                 if !spec.having.as_ref().is_none_or(|h| h.passes(&r, &cols)) {
@@ -154,7 +157,10 @@ pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responde
     }
     if spec.one_row && groups_out == 0 {
         // No set had a row: the aggregate of nothing.
-        let r = empty_group(spec.group.as_deref().unwrap_or_default());
+        let mut r = empty_group(spec.group.as_deref().unwrap_or_default());
+        for (col, calc) in &spec.computed {
+            r[*col] = calc.cell(&r, &cols[*col]);
+        }
         if spec.having.as_ref().is_none_or(|h| h.passes(&r, &cols)) {
             sink.push(&r).await?;
         }

@@ -10,6 +10,7 @@ use sqlparser::ast::{Expr, FunctionArguments, Select, SelectItem};
 
 use super::select::{apply_edits, shape, Item, Shape};
 use crate::error::ProxyError;
+use crate::merge::calc::Calc;
 use crate::merge::filter::{CmpOp, Filter, Operand};
 use crate::merge::{AggSpec, KeySpec, MergeSpec, HIDDEN_MARK};
 use crate::sql::lexer::Token;
@@ -204,6 +205,7 @@ fn plan_sorted(sql: &str, sh: &Shape, wildcard: bool) -> Result<MergeSpec, Proxy
             })
             .collect(),
         group: None,
+        computed: Vec::new(),
         group_keys: None,
         pre_group: None,
         one_row: false,
@@ -247,6 +249,9 @@ fn plan_grouped(
     // equal (keys, x), the second counts the distinct x of each group.
     let mut distinct_arg: Option<String> = None;
     let mut distinct_cols = Vec::new();
+    // Items that are expressions over aggregates, and their helper aggregates.
+    let mut computed: Vec<(usize, Calc)> = Vec::new();
+    let mut calc_aggs: Vec<(usize, AggSpec)> = Vec::new();
     if grouped {
         for (i, p) in select.projection.iter().enumerate() {
             let expr = match p {
@@ -258,7 +263,9 @@ fn plan_grouped(
             aggs[i] = match agg {
                 Agg::None => {
                     if contains_aggregate(expr) {
-                        return Err(unsupported("an expression over aggregate results"));
+                        // Computed by the gateway from helper aggregates.
+                        let calc = to_calc(sql, expr, &mut hidden, &mut calc_aggs)?;
+                        computed.push((i, calc));
                     }
                     AggSpec::Any
                 }
@@ -288,8 +295,7 @@ fn plan_grouped(
                 }
                 Agg::Avg => {
                     let arg = arg.ok_or_else(|| unsupported("AVG() without an argument"))?;
-                    let sum = hidden.add(format!("SUM({arg})"));
-                    let count = hidden.add(format!("COUNT({arg})"));
+                    let (sum, count) = avg_helpers(&arg, &mut hidden, &mut calc_aggs);
                     AggSpec::Avg { sum, count }
                 }
             };
@@ -356,7 +362,7 @@ fn plan_grouped(
         None => None,
     };
     aggs.resize(n + hidden.exprs.len(), AggSpec::Any);
-    for (i, a) in extra_aggs {
+    for (i, a) in extra_aggs.into_iter().chain(calc_aggs) {
         aggs[i] = a;
     }
     // The client's ORDER BY, on the merged groups.
@@ -417,6 +423,7 @@ fn plan_grouped(
         hidden: hidden.exprs.len(),
         keys,
         group: Some(aggs),
+        computed,
         group_keys: distinct_arg.as_ref().map(|_| final_keys),
         pre_group,
         one_row: grouped && sh.group_by.is_empty(),
@@ -424,6 +431,117 @@ fn plan_grouped(
         final_order: (!final_order.is_empty()).then_some(final_order),
         offset,
         limit,
+    })
+}
+
+/// The helper columns of `AVG(arg)`: `SUM(arg)` and `COUNT(arg)`, each combined by
+/// its own spec (so a helper shared with a selected `SUM(arg)` is added once).
+fn avg_helpers(
+    arg: &str,
+    hidden: &mut Hidden,
+    extra: &mut Vec<(usize, AggSpec)>,
+) -> (usize, usize) {
+    let sum = hidden.add(format!("SUM({arg})"));
+    let count = hidden.add(format!("COUNT({arg})"));
+    extra.push((sum, AggSpec::Sum));
+    extra.push((count, AggSpec::Count));
+    (sum, count)
+}
+
+/// Translates an expression over aggregates into a [`Calc`]; each aggregate
+/// becomes a helper column combined like a select item.
+fn to_calc(
+    sql: &str,
+    e: &Expr,
+    hidden: &mut Hidden,
+    extra: &mut Vec<(usize, AggSpec)>,
+) -> Result<Calc, ProxyError> {
+    use sqlparser::ast::{BinaryOperator as B, FunctionArg, FunctionArgExpr, UnaryOperator, Value};
+    let sub = |x: &Expr, hidden: &mut Hidden, extra: &mut Vec<(usize, AggSpec)>| {
+        to_calc(sql, x, hidden, extra).map(Box::new)
+    };
+    let refuse = || unsupported(&format!("the expression over aggregate results `{e}`"));
+    Ok(match e {
+        Expr::Nested(x) => to_calc(sql, x, hidden, extra)?,
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Calc::Num(n.clone()),
+            Value::Null => Calc::Null,
+            _ => return Err(refuse()),
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => Calc::Neg(sub(expr, hidden, extra)?),
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => to_calc(sql, expr, hidden, extra)?,
+        Expr::BinaryOp { left, op, right } => {
+            let (l, r) = (sub(left, hidden, extra)?, sub(right, hidden, extra)?);
+            match op {
+                B::Plus => Calc::Add(l, r),
+                B::Minus => Calc::Sub(l, r),
+                B::Multiply => Calc::Mul(l, r),
+                B::Divide => Calc::Div(l, r),
+                _ => return Err(refuse()),
+            }
+        }
+        Expr::Cast { expr, .. } => Calc::Cast(sub(expr, hidden, extra)?),
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_ascii_uppercase();
+            let (agg, arg) = classify(sql, e)?;
+            if !matches!(agg, Agg::None) {
+                let spec = match agg {
+                    Agg::Count => AggSpec::Count,
+                    Agg::Sum => AggSpec::Sum,
+                    Agg::Min => AggSpec::Min { weight: None },
+                    Agg::Max => AggSpec::Max { weight: None },
+                    Agg::Avg => {
+                        let arg = arg.ok_or_else(refuse)?;
+                        let (sum, count) = avg_helpers(&arg, hidden, extra);
+                        AggSpec::Avg { sum, count }
+                    }
+                    _ => return Err(refuse()),
+                };
+                let i = hidden.add(e.to_string());
+                extra.push((i, spec));
+                return Ok(Calc::Col(i));
+            }
+            let FunctionArguments::List(list) = &f.args else {
+                return Err(refuse());
+            };
+            let args: Vec<&Expr> = list
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => Some(x),
+                    _ => None,
+                })
+                .collect();
+            let digits = |x: Option<&&Expr>| -> Result<i64, ProxyError> {
+                match x {
+                    None => Ok(0),
+                    Some(Expr::Value(v)) => match &v.value {
+                        Value::Number(n, _) => n.parse().map_err(|_| refuse()),
+                        _ => Err(refuse()),
+                    },
+                    Some(_) => Err(refuse()),
+                }
+            };
+            match (name.as_str(), args.as_slice()) {
+                ("ROUND", [x, ..]) => Calc::Round(sub(x, hidden, extra)?, digits(args.get(1))?),
+                ("TRUNCATE", [x, _]) => {
+                    Calc::Truncate(sub(x, hidden, extra)?, digits(args.get(1))?)
+                }
+                ("COALESCE" | "IFNULL", [_, ..]) => Calc::Coalesce(
+                    args.iter()
+                        .map(|x| to_calc(sql, x, hidden, extra))
+                        .collect::<Result<_, _>>()?,
+                ),
+                _ => return Err(refuse()),
+            }
+        }
+        _ => return Err(refuse()),
     })
 }
 
@@ -531,8 +649,7 @@ fn having_filter(
                     Agg::Max => AggSpec::Max { weight: None },
                     Agg::Avg => {
                         let arg = arg.ok_or_else(|| unsupported("AVG() without an argument"))?;
-                        let sum = hidden.add(format!("SUM({arg})"));
-                        let count = hidden.add(format!("COUNT({arg})"));
+                        let (sum, count) = avg_helpers(&arg, hidden, extra);
                         AggSpec::Avg { sum, count }
                     }
                 };

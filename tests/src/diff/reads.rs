@@ -76,6 +76,11 @@ pub const MERGED_MUST_MATCH: &[(&str, Order)] = &[
     ("SELECT * FROM users WHERE user_id IN (SELECT user_id FROM orders WHERE amount > 150000)", A),
     ("SELECT u.user_id, (SELECT COUNT(*) FROM orders o WHERE o.user_id = u.user_id) AS n FROM users u", A),
     ("SELECT user_id FROM users UNION ALL SELECT user_id FROM orders", A),
+    // Expressions over aggregates, computed by the gateway from helper aggregates.
+    ("SELECT CAST(SUM(score) AS SIGNED), ROUND(AVG(balance), 2), COALESCE(MAX(score), 0) FROM users", E),
+    ("SELECT SUM(amount) / COUNT(*), SUM(amount) * 2 - MIN(amount) FROM orders", E),
+    ("SELECT status, ROUND(SUM(amount) / COUNT(amount), 3) AS r FROM orders GROUP BY status ORDER BY r DESC, status", E),
+    ("SELECT COALESCE(SUM(score), 0), COUNT(*) + 1 FROM users WHERE user_id < 0", E),
     // MariaDB syntax sqlparser does not parse: planned from an equivalent text.
     ("SELECT user_id, score MOD 7 AS m FROM users WHERE user_id MOD 3 = 0", A),
     ("SELECT user_id FROM users ORDER BY user_id LIMIT 3 LOCK IN SHARE MODE", E),
