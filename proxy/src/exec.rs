@@ -28,7 +28,52 @@ pub struct Conns<'a> {
     pub init: Arc<Vec<String>>,
 }
 
+/// How long a statement waits on a set before the gateway checks that the set's
+/// primary still answers (a long query is fine; a stopped server is not).
+const CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long that check may take.
+const CHECK_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Conns<'_> {
+    /// Runs `fut` (work on `set`), checking every few seconds that the set's
+    /// primary still answers; gives up with a retryable error when it does not.
+    pub async fn guarded<T>(
+        &self,
+        set: &str,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, ProxyError> {
+        self.guarded_sets(std::slice::from_ref(&set.to_string()), fut)
+            .await
+    }
+
+    /// [`guarded`](Self::guarded) for work on several sets at once.
+    pub async fn guarded_sets<T>(
+        &self,
+        sets: &[String],
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, ProxyError> {
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                r = &mut fut => return Ok(r),
+                _ = tokio::time::sleep(CHECK_AFTER) => {
+                    for set in sets {
+                        let Some(node) = self.snap.primary_of(set) else { continue };
+                        if !self.backends.answers(&node.host, node.port, CHECK_WITHIN).await {
+                            return Err(ProxyError::SetUnavailable {
+                                set: set.clone(),
+                                detail: format!(
+                                    "its primary {} stopped answering during the statement",
+                                    node.addr()
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// A pooled connection to the primary of `set`.
     pub async fn pooled(&self, set: &str) -> Result<Conn, ProxyError> {
         let node = self
@@ -143,7 +188,14 @@ impl Exec<'_> {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,
         };
-        let r = stream_all(&mut conn, set, sql, out).await;
+        let r = match self
+            .conns
+            .guarded(set, stream_all(&mut conn, set, sql, out))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => Ok(Err(e)),
+        };
         let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
         self.keep_diagnostics(set, &conn, err);
         self.give_back(set, conn, err);
@@ -166,7 +218,14 @@ impl Exec<'_> {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,
         };
-        let r = exec_prepared(&mut conn, set, sql, values, out).await;
+        let r = match self
+            .conns
+            .guarded(set, exec_prepared(&mut conn, set, sql, values, out))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => Ok(Err(e)),
+        };
         let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
         self.keep_diagnostics(set, &conn, err);
         self.give_back(set, conn, err);
@@ -185,7 +244,14 @@ impl Exec<'_> {
                 Ok(c) => c,
                 Err(e) => return fail(out, &e).await,
             };
-            let r = stream_rows(&mut conn, set, sql, !started, out).await;
+            let r = match self
+                .conns
+                .guarded(set, stream_rows(&mut conn, set, sql, !started, out))
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => Ok(Err(e)),
+            };
             self.give_back(set, conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
             match r? {
                 Ok(w) => warnings = warnings.saturating_add(w),
@@ -214,7 +280,24 @@ impl Exec<'_> {
                 }
             }
         }
-        let r = crate::merge::run::run(spec, &mut streams, out).await;
+        let r = self
+            .conns
+            .guarded_sets(sets, crate::merge::run::run(spec, &mut streams, out))
+            .await;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                // The stream tasks stay behind on the stuck set; their connections
+                // are not reused.
+                for s in streams {
+                    s.task.abort();
+                }
+                if let Some(t) = self.txn.as_deref_mut() {
+                    t.broken = Some(e.to_string());
+                }
+                return fail(out, &e).await;
+            }
+        };
         self.recover(streams).await;
         r
     }
@@ -242,7 +325,7 @@ impl Exec<'_> {
             let conns = &self.conns;
             let results = join_all(parts.iter().map(|(set, sql)| async move {
                 let mut c = conns.pooled(set).await?;
-                write_one(&mut c, set, sql).await
+                conns.guarded(set, write_one(&mut c, set, sql)).await?
             }))
             .await;
             for r in results {
@@ -257,7 +340,14 @@ impl Exec<'_> {
                     Ok(c) => c,
                     Err(e) => return fail(out, &e).await,
                 };
-                let r = write_one(&mut conn, set, sql).await;
+                let r = match self
+                    .conns
+                    .guarded(set, write_one(&mut conn, set, sql))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => Err(e),
+                };
                 self.give_back(set, conn, r.as_ref().err());
                 match r {
                     Ok(ok) => oks.push(ok),

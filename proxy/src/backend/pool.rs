@@ -78,6 +78,25 @@ impl Backends {
         pool
     }
 
+    /// Whether the instance at `host:port` answers a new connection and `SELECT 1`
+    /// within `within` (used while a statement waits long on it: a stopped or hung
+    /// server must not hang the client).
+    pub async fn answers(&self, host: &str, port: u16, within: Duration) -> bool {
+        use mysql_async::prelude::Queryable;
+        let opts = OptsBuilder::default()
+            .ip_or_hostname(host.to_string())
+            .tcp_port(port)
+            .prefer_socket(false)
+            .user(Some(self.cfg.user.clone()))
+            .pass(Some(self.cfg.password.clone()));
+        let probe = async {
+            let mut c = Conn::new(Opts::from(opts)).await?;
+            c.query_drop("SELECT 1").await?;
+            c.disconnect().await
+        };
+        matches!(tokio::time::timeout(within, probe).await, Ok(Ok(())))
+    }
+
     /// Borrows a connection to `key` for work on `set`.
     pub async fn get(&self, set: &str, key: &PoolKey) -> Result<Conn, ProxyError> {
         let pool = self.pool(key);

@@ -88,7 +88,9 @@ impl Txn {
     /// Puts a connection back after a statement; a broken one breaks the transaction.
     pub fn give_back(&mut self, set: &str, conn: Conn, lost: Option<&ProxyError>) {
         match lost {
-            Some(e @ ProxyError::BackendLost { .. }) => self.broken = Some(e.to_string()),
+            Some(e @ (ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. })) => {
+                self.broken = Some(e.to_string())
+            }
             other => {
                 // 1213 deadlock, 1614 XA_RBDEADLOCK, 1402 XA_RBROLLBACK: the branch
                 // can only roll back.
