@@ -295,6 +295,11 @@ impl MariaDb {
         }
     }
 
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.pid())
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -210,6 +210,59 @@ async fn a_dead_primary_fails_fast_and_the_other_set_keeps_serving() {
     );
 }
 
+#[tokio::test]
+async fn a_stopped_primary_gives_an_error_not_a_hang() {
+    let c = cluster().await;
+    let (mut conn, db) = users_table(&c).await;
+    let stopped_set = owner(&db, 42);
+    let live_id = ids()
+        .into_iter()
+        .find(|&id| owner(&db, id) != stopped_set)
+        .unwrap();
+    // Warm the pools so a pooled connection to the stopped primary exists.
+    rows(&mut conn, "SELECT * FROM user_db.users WHERE user_id = 42")
+        .await
+        .unwrap();
+    let pid = c.primary(&stopped_set).pid().expect("primary runs") as i32;
+    // SIGSTOP: the server holds its sockets but answers nothing.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let start = Instant::now();
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        conn.query_drop("SELECT * FROM user_db.users WHERE user_id = 42"),
+    )
+    .await;
+    let took = start.elapsed();
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    match r {
+        Err(_) => panic!("no answer within 30 s with {stopped_set}'s primary stopped"),
+        Ok(Ok(())) => panic!("succeeded although {stopped_set}'s primary is stopped"),
+        Ok(Err(e)) => {
+            let (code, state) = server_error(&e).expect("an error packet");
+            assert_eq!(
+                (code, state.as_str()),
+                (1105, "08S01"),
+                "{e} after {took:?}"
+            );
+        }
+    }
+    // The other set answered all along, and the stopped one again once resumed.
+    let mut fresh = c.proxy_conn().await.unwrap();
+    let q = format!("SELECT user_id FROM user_db.users WHERE user_id = {live_id}");
+    assert_eq!(rows(&mut fresh, &q).await.unwrap().len(), 1);
+    let back = tokio::time::timeout(
+        PROMPT,
+        rows(
+            &mut fresh,
+            "SELECT user_id FROM user_db.users WHERE user_id = 42",
+        ),
+    )
+    .await
+    .expect("the resumed set answers")
+    .unwrap();
+    assert_eq!(back.len(), 1);
+}
+
 /// Runs the `mariadb` command-line client against the gateway.
 async fn mariadb_cli(c: &Cluster, password: &str, args: &[&str]) -> std::process::Output {
     let port = c.proxy_port().to_string();
