@@ -72,6 +72,9 @@ pub fn empty_group(aggs: &[AggSpec]) -> Vec<Cell> {
         .collect()
 }
 
+/// MariaDB's default `group_concat_max_len`.
+const GROUP_CONCAT_MAX_LEN: usize = 1024 * 1024;
+
 /// Folds `row` into the group's accumulated row `acc` (both full rows, hidden
 /// columns included).
 pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
@@ -107,6 +110,16 @@ pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
             }
             // Its SUM and COUNT helpers are combined by their own specs.
             AggSpec::Avg { .. } => {}
+            AggSpec::Concat { sep } => {
+                if let (Some(a), Some(b)) = (acc[i].as_mut(), row[i].as_ref()) {
+                    a.extend_from_slice(sep);
+                    a.extend_from_slice(b);
+                    // group_concat_max_len's default in MariaDB 10.11 (1 MiB).
+                    a.truncate(GROUP_CONCAT_MAX_LEN);
+                } else if acc[i].is_none() {
+                    acc[i] = row[i].clone();
+                }
+            }
         }
     }
 }
@@ -130,6 +143,19 @@ mod tests {
 
     fn c(s: &str) -> Cell {
         Some(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn concatenates_lists() {
+        let cols = vec![Column::new(ColumnType::MYSQL_TYPE_VAR_STRING)];
+        let aggs = vec![AggSpec::Concat { sep: b"|".to_vec() }];
+        let mut acc = vec![c("a,b")];
+        fold(&mut acc, &[None], &aggs, &cols);
+        fold(&mut acc, &[c("c")], &aggs, &cols);
+        assert_eq!(acc[0], c("a,b|c"));
+        let mut empty = vec![None];
+        fold(&mut empty, &[c("x")], &aggs, &cols);
+        assert_eq!(empty[0], c("x"));
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub enum AggSpec {
         sum: usize,
         count: usize,
     },
+    /// `GROUP_CONCAT` without ORDER BY: the sets' lists joined with `sep`
+    /// (MariaDB's order within such a list is unspecified).
+    Concat {
+        sep: Vec<u8>,
+    },
 }
 
 /// What the gateway does with the rows of the sets.

@@ -75,6 +75,8 @@ enum Agg {
     Count,
     /// `COUNT(DISTINCT x)` (one argument).
     CountDistinct,
+    /// `GROUP_CONCAT(... [SEPARATOR s])` without ORDER BY or DISTINCT.
+    GroupConcat(Vec<u8>),
     Sum,
     Min,
     Max,
@@ -93,9 +95,30 @@ fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), ProxyError>
         "MIN" => Agg::Min,
         "MAX" => Agg::Max,
         "AVG" => Agg::Avg,
-        "GROUP_CONCAT" | "STD" | "STDDEV" | "STDDEV_POP" | "STDDEV_SAMP" | "VARIANCE"
-        | "VAR_POP" | "VAR_SAMP" | "BIT_AND" | "BIT_OR" | "BIT_XOR" | "JSON_ARRAYAGG"
-        | "JSON_OBJECTAGG"
+        "GROUP_CONCAT" if f.over.is_none() => {
+            let FunctionArguments::List(list) = &f.args else {
+                return Err(unsupported("GROUP_CONCAT() with these arguments"));
+            };
+            let mut sep = b",".to_vec();
+            for c in &list.clauses {
+                match c {
+                    sqlparser::ast::FunctionArgumentClause::Separator(v) => match &v.value {
+                        sqlparser::ast::Value::SingleQuotedString(s)
+                        | sqlparser::ast::Value::DoubleQuotedString(s) => {
+                            sep = s.as_bytes().to_vec()
+                        }
+                        _ => return Err(unsupported("GROUP_CONCAT(... SEPARATOR <non-string>)")),
+                    },
+                    _ => return Err(unsupported("GROUP_CONCAT(... ORDER BY/LIMIT ...)")),
+                }
+            }
+            if list.duplicate_treatment.is_some() {
+                return Err(unsupported("GROUP_CONCAT(DISTINCT ...)"));
+            }
+            return Ok((Agg::GroupConcat(sep), None));
+        }
+        "STD" | "STDDEV" | "STDDEV_POP" | "STDDEV_SAMP" | "VARIANCE" | "VAR_POP" | "VAR_SAMP"
+        | "BIT_AND" | "BIT_OR" | "BIT_XOR" | "JSON_ARRAYAGG" | "JSON_OBJECTAGG"
             if f.over.is_none() =>
         {
             return Err(unsupported(&format!("{name}()")))
@@ -270,6 +293,7 @@ fn plan_grouped(
                     AggSpec::Any
                 }
                 Agg::Count => AggSpec::Count,
+                Agg::GroupConcat(sep) => AggSpec::Concat { sep },
                 Agg::CountDistinct => {
                     let arg = arg.clone().unwrap_or_default();
                     match &distinct_arg {
@@ -638,9 +662,9 @@ fn having_filter(
                             "a HAVING operand that is neither selected nor an aggregate",
                         ))
                     }
-                    Agg::CountDistinct => {
+                    Agg::CountDistinct | Agg::GroupConcat(_) => {
                         return Err(unsupported(
-                            "COUNT(DISTINCT ...) in HAVING that is not selected",
+                            "this aggregate in HAVING when it is not selected",
                         ))
                     }
                     Agg::Count => AggSpec::Count,
