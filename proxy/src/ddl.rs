@@ -12,7 +12,7 @@ use crate::front::Responder;
 use crate::route::plan::is_system_schema;
 use crate::route::{Merge, Plan, Target};
 use crate::session::{fail, Session};
-use crate::sql::lexer::{ident_text, significant, Kind, Token};
+use crate::sql::lexer::{qualified_name_at, significant, Token};
 use crate::sql::parse_one;
 use crate::sql::shardkey::{self, ShardKeyOption};
 
@@ -90,17 +90,6 @@ fn if_exists(sql: &str, sig: &[Token], i: usize) -> (bool, usize) {
     } else {
         (false, i)
     }
-}
-
-/// `[db.]name` at `sig[i..]`.
-fn name_at(sql: &str, sig: &[Token], i: usize) -> Option<(Option<String>, String, usize)> {
-    let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
-    let a = sig.get(i).filter(|t| is_name(t))?;
-    if sig.get(i + 1).is_some_and(|t| t.is_punct(sql, ".")) {
-        let b = sig.get(i + 2).filter(|t| is_name(t))?;
-        return Some((Some(ident_text(sql, a)), ident_text(sql, b), 3));
-    }
-    Some((None, ident_text(sql, a), 1))
 }
 
 fn topo_of(s: &Session) -> Result<topo::Topo, ProxyError> {
@@ -185,8 +174,8 @@ async fn create_database(
     out: &mut Responder<'_>,
 ) -> DdlResult {
     let (if_not, i) = if_exists(sql, sig, 2);
-    let (_, name, _) =
-        name_at(sql, sig, i).ok_or(ProxyError::Syntax("CREATE DATABASE needs a name".into()))?;
+    let (_, name, _) = qualified_name_at(sql, sig, i)
+        .ok_or(ProxyError::Syntax("CREATE DATABASE needs a name".into()))?;
     if is_system_schema(&name) || name == crate::session::HIDDEN_DB {
         return Err(ProxyError::DatabaseExists(name));
     }
@@ -226,8 +215,8 @@ async fn drop_database(
     out: &mut Responder<'_>,
 ) -> DdlResult {
     let (if_ex, i) = if_exists(sql, sig, 2);
-    let (_, name, _) =
-        name_at(sql, sig, i).ok_or(ProxyError::Syntax("DROP DATABASE needs a name".into()))?;
+    let (_, name, _) = qualified_name_at(sql, sig, i)
+        .ok_or(ProxyError::Syntax("DROP DATABASE needs a name".into()))?;
     let snap = s.shared.routing.get();
     let Some(rec) = snap.db(&name) else {
         if if_ex {
@@ -292,8 +281,8 @@ async fn create_table(
         .position(|t| t.is_word(sql, "TABLE"))
         .unwrap_or(1);
     let (_, i) = if_exists(sql, sig, table_at + 1);
-    let (tdb, tname, _) =
-        name_at(sql, sig, i).ok_or(ProxyError::Syntax("CREATE TABLE needs a name".into()))?;
+    let (tdb, tname, _) = qualified_name_at(sql, sig, i)
+        .ok_or(ProxyError::Syntax("CREATE TABLE needs a name".into()))?;
     let db = tdb
         .or_else(|| s.db.clone())
         .ok_or(ProxyError::NoDatabaseSelected)?;
@@ -408,7 +397,7 @@ async fn drop_table(
 ) -> DdlResult {
     let (if_ex, mut i) = if_exists(sql, sig, 2);
     let mut names = Vec::new();
-    while let Some((db, name, used)) = name_at(sql, sig, i) {
+    while let Some((db, name, used)) = qualified_name_at(sql, sig, i) {
         let text = sql[sig[i].start..sig[i + used - 1].end].to_string();
         names.push((db, name, text));
         i += used;
@@ -467,8 +456,8 @@ async fn on_table_sets(
     at: usize,
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let (db, name, _) =
-        name_at(sql, sig, at).ok_or(ProxyError::Syntax("expected a table name".into()))?;
+    let (db, name, _) = qualified_name_at(sql, sig, at)
+        .ok_or(ProxyError::Syntax("expected a table name".into()))?;
     let (_, sets) = table_sets(s, db.as_deref(), &name)?;
     let session_db = s.db.clone();
     Ok(on_sets(s, sets, sql, session_db.as_deref(), out).await?)

@@ -114,6 +114,12 @@ pub struct Exec<'a> {
     keep: Option<()>,
 }
 
+/// A one-set statement: text, or prepared with typed parameters.
+enum Work<'s> {
+    Text(&'s str),
+    Prepared(&'s str, Vec<Value>),
+}
+
 /// `Ok(true)`: answered; `Ok(false)`: an error was sent to the client;
 /// `Err`: the client connection broke.
 pub type Answered = io::Result<bool>;
@@ -184,25 +190,7 @@ impl Exec<'_> {
 
     /// One set: every result of the statement passes through as MariaDB sent it.
     pub async fn single(&mut self, set: &str, sql: &str, out: &mut Responder<'_>) -> Answered {
-        let mut conn = match self.take(set).await {
-            Ok(c) => c,
-            Err(e) => return fail(out, &e).await,
-        };
-        let r = match self
-            .conns
-            .guarded(set, stream_all(&mut conn, set, sql, out))
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => Ok(Err(e)),
-        };
-        let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
-        self.keep_diagnostics(set, &conn, err);
-        self.give_back(set, conn, err);
-        match r? {
-            Ok(()) => Ok(true),
-            Err(e) => fail(out, &e).await,
-        }
+        self.one(set, Work::Text(sql), out).await
     }
 
     /// One set, as a prepared statement executed there with typed `values` (binary
@@ -214,15 +202,23 @@ impl Exec<'_> {
         values: Vec<Value>,
         out: &mut Responder<'_>,
     ) -> Answered {
+        self.one(set, Work::Prepared(sql, values), out).await
+    }
+
+    async fn one(&mut self, set: &str, work: Work<'_>, out: &mut Responder<'_>) -> Answered {
         let mut conn = match self.take(set).await {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,
         };
-        let r = match self
-            .conns
-            .guarded(set, exec_prepared(&mut conn, set, sql, values, out))
-            .await
-        {
+        let run = async {
+            match work {
+                Work::Text(sql) => stream_all(&mut conn, set, sql, out).await,
+                Work::Prepared(sql, values) => {
+                    exec_prepared(&mut conn, set, sql, values, out).await
+                }
+            }
+        };
+        let r = match self.conns.guarded(set, run).await {
             Ok(r) => r,
             Err(e) => Ok(Err(e)),
         };

@@ -10,7 +10,7 @@ use crate::front::Responder;
 use crate::route::plan::is_system_schema;
 use crate::route::{Merge, Plan, Target};
 use crate::session::{fail, HIDDEN_DB};
-use crate::sql::lexer::{ident_text, Kind, Token};
+use crate::sql::lexer::{qualified_name_at, Token};
 use topo::TableKind;
 
 type Fetched = (
@@ -187,17 +187,6 @@ pub async fn databases(exec: &mut Exec<'_>, out: &mut Responder<'_>) -> Answered
     write_rows(out, &cols, &rows).await
 }
 
-/// A `[db.]name` at `sig[i..]`: (db, name, tokens used).
-fn name_at(sql: &str, sig: &[Token], i: usize) -> Option<(Option<String>, String, usize)> {
-    let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
-    let a = sig.get(i).filter(|t| is_name(t))?;
-    if sig.get(i + 1).is_some_and(|t| t.is_punct(sql, ".")) {
-        let b = sig.get(i + 2).filter(|t| is_name(t))?;
-        return Some((Some(ident_text(sql, a)), ident_text(sql, b), 3));
-    }
-    Some((None, ident_text(sql, a), 1))
-}
-
 /// The set that holds a table's definition (every kind has one on this set).
 pub fn set_of_table(exec: &Exec<'_>, db: Option<&str>, table: &str) -> Result<String, ProxyError> {
     set_holding(exec.conns.snap, exec.conns.db, db, table)
@@ -245,14 +234,14 @@ pub async fn forward(
     type Asked = (String, Option<(Option<String>, String)>);
     let target: Result<Asked, ProxyError> = (|| {
         if first == "DESCRIBE" || first == "DESC" {
-            let (db, t, _) =
-                name_at(sql, sig, 1).ok_or(ProxyError::Syntax("DESCRIBE needs a table".into()))?;
+            let (db, t, _) = qualified_name_at(sql, sig, 1)
+                .ok_or(ProxyError::Syntax("DESCRIBE needs a table".into()))?;
             return Ok((set_of_table(exec, db.as_deref(), &t)?, None));
         }
         match w(i).as_str() {
             "TABLES" => {
                 let db = if matches!(w(i + 1).as_str(), "FROM" | "IN") {
-                    name_at(sql, sig, i + 2).map(|(_, n, _)| n)
+                    qualified_name_at(sql, sig, i + 2).map(|(_, n, _)| n)
                 } else {
                     exec.conns.db.map(str::to_string)
                 };
@@ -268,17 +257,17 @@ pub async fn forward(
                 Ok((rec.home_set.clone(), None))
             }
             "CREATE" if w(i + 1) == "TABLE" => {
-                let (db, t, _) = name_at(sql, sig, i + 2)
+                let (db, t, _) = qualified_name_at(sql, sig, i + 2)
                     .ok_or(ProxyError::Syntax("SHOW CREATE TABLE needs a table".into()))?;
                 Ok((set_of_table(exec, db.as_deref(), &t)?, Some((db, t))))
             }
             "COLUMNS" | "FIELDS" | "INDEX" | "INDEXES" | "KEYS"
                 if matches!(w(i + 1).as_str(), "FROM" | "IN") =>
             {
-                let (mut db, t, used) = name_at(sql, sig, i + 2)
+                let (mut db, t, used) = qualified_name_at(sql, sig, i + 2)
                     .ok_or(ProxyError::Syntax("SHOW needs a table".into()))?;
                 if matches!(w(i + 2 + used).as_str(), "FROM" | "IN") {
-                    db = name_at(sql, sig, i + 3 + used).map(|(_, n, _)| n);
+                    db = qualified_name_at(sql, sig, i + 3 + used).map(|(_, n, _)| n);
                 }
                 Ok((set_of_table(exec, db.as_deref(), &t)?, None))
             }

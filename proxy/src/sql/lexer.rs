@@ -317,6 +317,21 @@ pub fn ident_text(sql: &str, t: &Token) -> String {
     }
 }
 
+/// A `[db.]name` starting at significant token `sig[i]`: (db, name, tokens used).
+pub fn qualified_name_at(
+    sql: &str,
+    sig: &[Token],
+    i: usize,
+) -> Option<(Option<String>, String, usize)> {
+    let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
+    let a = sig.get(i).filter(|t| is_name(t))?;
+    if sig.get(i + 1).is_some_and(|t| t.is_punct(sql, ".")) {
+        let b = sig.get(i + 2).filter(|t| is_name(t))?;
+        return Some((Some(ident_text(sql, a)), ident_text(sql, b), 3));
+    }
+    Some((None, ident_text(sql, a), 1))
+}
+
 /// The value of a string literal token, unquoted and unescaped (MySQL rules).
 pub fn string_value(sql: &str, t: &Token) -> String {
     let s = t.text(sql);
