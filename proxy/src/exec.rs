@@ -108,6 +108,8 @@ pub struct Exec<'a> {
     pub write: bool,
     /// Keep the OK of a write here instead of sending it (the caller commits first).
     pub held: Option<Option<OkInfo>>,
+    /// The session's activity record: where its statement runs (for KILL QUERY).
+    pub activity: Option<Arc<std::sync::Mutex<crate::registry::Activity>>>,
     /// Outside a transaction: the connection of a one-set statement that left
     /// warnings or an error, kept so `SHOW WARNINGS` can read them there.
     pub diagnostics: Option<(String, Conn)>,
@@ -131,6 +133,7 @@ impl<'a> Exec<'a> {
             txn,
             write: true,
             held: None,
+            activity: None,
             diagnostics: None,
             keep: None,
         }
@@ -205,11 +208,24 @@ impl Exec<'_> {
         self.one(set, Work::Prepared(sql, values), out).await
     }
 
+    /// Records (or clears) the backend connection running the statement.
+    fn running_on(&self, set: &str, conn: Option<&Conn>) {
+        let (Some(a), Some(node)) = (&self.activity, self.conns.snap.primary_of(set)) else {
+            return;
+        };
+        if let Ok(mut a) = a.lock() {
+            a.running_on = conn
+                .map(|c| vec![(node.host.clone(), node.port, c.id())])
+                .unwrap_or_default();
+        }
+    }
+
     async fn one(&mut self, set: &str, work: Work<'_>, out: &mut Responder<'_>) -> Answered {
         let mut conn = match self.take(set).await {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,
         };
+        self.running_on(set, Some(&conn));
         let run = async {
             match work {
                 Work::Text(sql) => stream_all(&mut conn, set, sql, out).await,
@@ -222,6 +238,7 @@ impl Exec<'_> {
             Ok(r) => r,
             Err(e) => Ok(Err(e)),
         };
+        self.running_on(set, None);
         let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
         self.keep_diagnostics(set, &conn, err);
         self.give_back(set, conn, err);

@@ -19,6 +19,8 @@ pub struct Activity {
     /// The statement being run (truncated).
     pub info: Option<String>,
     pub since: Instant,
+    /// Backend connections running the statement: (host, port, thread id).
+    pub running_on: Vec<(String, u16, u32)>,
 }
 
 impl Default for Activity {
@@ -30,6 +32,7 @@ impl Default for Activity {
             command: "Connect",
             info: None,
             since: Instant::now(),
+            running_on: Vec::new(),
         }
     }
 }
@@ -87,6 +90,17 @@ impl Registry {
             a.abort();
         }
         Ok(())
+    }
+
+    /// Where connection `id` is running a statement, if `user` owns it.
+    pub fn running(&self, id: u32, user: &str) -> Result<Vec<(String, u16, u32)>, KillError> {
+        let map = self.map.lock().expect("registry");
+        let e = map.get(&id).ok_or(KillError::Unknown)?;
+        let a = e.activity.lock().expect("activity");
+        if a.user != user {
+            return Err(KillError::NotOwner);
+        }
+        Ok(a.running_on.clone())
     }
 
     /// The connections of `user`, by id.

@@ -297,6 +297,40 @@ def processlist_and_kill_speak_gateway_ids(ctx):
 
 
 @check
+def kill_query_interrupts_only_the_statement(ctx):
+    import threading
+    import time
+    a = ctx.connect(database=DB)
+    b = ctx.connect(database=DB)
+    res = {}
+
+    def run():
+        try:
+            ctx.one(a, "SELECT SLEEP(20) FROM items WHERE id = 1")
+            res["ok"] = True
+        except pymysql.err.MySQLError as e:
+            res["err"] = e.args[0]
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.time() + 10
+    while time.time() < deadline:  # wait until the statement runs
+        rows = ctx.one(b, "SHOW PROCESSLIST")
+        if any(r[0] == a.thread_id() and r[4] == "Query" for r in rows):
+            break
+        time.sleep(0.05)
+    started = time.time()
+    ctx.one(b, f"KILL QUERY {a.thread_id()}")
+    t.join(15)
+    assert not t.is_alive(), "the statement was not interrupted"
+    assert time.time() - started < 10, "KILL QUERY took too long"
+    assert res.get("err") == 1317 or res.get("ok"), f"interrupted statement: {res}"
+    assert ctx.one(a, "SELECT 1") == ((1,),), "the connection lives on"
+    a.close()
+    b.close()
+
+
+@check
 def pipelined_commands_answered_in_order(ctx):
     """Three COM_QUERY packets in one TCP write: three answers, in order."""
     import struct

@@ -97,6 +97,24 @@ impl Backends {
         matches!(tokio::time::timeout(within, probe).await, Ok(Ok(())))
     }
 
+    /// Stops the statement running on backend thread `thread` of `host:port`.
+    pub async fn kill_query(
+        &self,
+        host: &str,
+        port: u16,
+        thread: u32,
+    ) -> Result<(), mysql_async::Error> {
+        use mysql_async::prelude::Queryable;
+        let opts = OptsBuilder::default()
+            .ip_or_hostname(host.to_string())
+            .tcp_port(port)
+            .user(Some(self.cfg.user.clone()))
+            .pass(Some(self.cfg.password.clone()));
+        let mut c = Conn::new(Opts::from(opts)).await?;
+        c.query_drop(format!("KILL QUERY {thread}")).await?;
+        c.disconnect().await
+    }
+
     /// Borrows a connection to `key` for work on `set`.
     pub async fn get(&self, set: &str, key: &PoolKey) -> Result<Conn, ProxyError> {
         let pool = self.pool(key);

@@ -131,7 +131,9 @@ impl Session {
             found_rows: self.found_rows,
             init: self.vars.init(),
         };
-        Exec::new(conns, self.txn.as_mut())
+        let mut exec = Exec::new(conns, self.txn.as_mut());
+        exec.activity = Some(self.activity.clone());
+        exec
     }
 
     fn set_activity(&self, command: &'static str, sql: Option<&str>) {
@@ -154,31 +156,23 @@ impl Session {
             )
             .await;
         };
-        if query {
-            let e = ProxyError::NotSupported(
-                "KILL QUERY through the gateway (KILL CONNECTION works)".into(),
-            );
-            return fail(out, &e).await;
-        }
         let user = self.user.clone().unwrap_or_default();
+        if query {
+            // KILL QUERY: the statement stops on the set running it; the
+            // connection lives on.
+            return match self.shared.registry.running(id, &user) {
+                Ok(on) => {
+                    for (host, port, thread) in on {
+                        let _ = self.shared.backends.kill_query(&host, port, thread).await;
+                    }
+                    ok(out, self.status()).await
+                }
+                Err(e) => fail(out, &kill_error(id, e)).await,
+            };
+        }
         match self.shared.registry.kill(id, &user) {
             Ok(()) => ok(out, self.status()).await,
-            Err(crate::registry::KillError::Unknown) => {
-                let e = ProxyError::Backend {
-                    code: 1094,
-                    state: "HY000".into(),
-                    message: format!("Unknown thread id: {id}"),
-                };
-                fail(out, &e).await
-            }
-            Err(crate::registry::KillError::NotOwner) => {
-                let e = ProxyError::Backend {
-                    code: 1095,
-                    state: "HY000".into(),
-                    message: format!("You are not owner of thread {id}"),
-                };
-                fail(out, &e).await
-            }
+            Err(e) => fail(out, &kill_error(id, e)).await,
         }
     }
 
@@ -689,6 +683,22 @@ fn lexed_tables(sql: &str, sig: &[Token]) -> Vec<crate::route::analyze::TableRef
         i += 1;
     }
     out
+}
+
+/// MariaDB's errors for a KILL of an unknown or foreign connection.
+fn kill_error(id: u32, e: crate::registry::KillError) -> ProxyError {
+    match e {
+        crate::registry::KillError::Unknown => ProxyError::Backend {
+            code: 1094,
+            state: "HY000".into(),
+            message: format!("Unknown thread id: {id}"),
+        },
+        crate::registry::KillError::NotOwner => ProxyError::Backend {
+            code: 1095,
+            state: "HY000".into(),
+            message: format!("You are not owner of thread {id}"),
+        },
+    }
 }
 
 /// The keyword at significant token `i`, upper-cased ("" if none).
