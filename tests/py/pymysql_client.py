@@ -280,6 +280,7 @@ def processlist_and_kill_speak_gateway_ids(ctx):
     b = ctx.connect(database=DB)
     ids = {r[0] for r in ctx.one(a, "SHOW PROCESSLIST")}
     assert {a.thread_id(), b.thread_id()} <= ids, f"processlist ids {ids}"
+    assert ctx.one(b, "SELECT CONNECTION_ID()") == ((b.thread_id(),),), "CONNECTION_ID() is the gateway's id"
     try:
         ctx.one(a, "KILL 987654")
         raise AssertionError("KILL of an unknown id succeeded")

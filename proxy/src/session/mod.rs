@@ -207,6 +207,11 @@ impl Session {
                 return fail(out, &err).await;
             }
         };
+        // CONNECTION_ID() is the gateway's connection id (what KILL takes), not a
+        // backend thread's.
+        if let Some(rewritten) = connection_id_text(sql, &tokens, self.id) {
+            return Box::pin(self.statement(&rewritten, out)).await;
+        }
         let sig = significant(&tokens);
         let first = word_at(sql, &sig, 0);
         debug!(stmt = %first, "statement");
@@ -683,6 +688,35 @@ fn lexed_tables(sql: &str, sig: &[Token]) -> Vec<crate::route::analyze::TableRef
         i += 1;
     }
     out
+}
+
+/// `sql` with each `CONNECTION_ID()` replaced by this connection's id (a bare
+/// select item keeps its column name); `None` when there is none.
+fn connection_id_text(sql: &str, tokens: &[Token], id: u32) -> Option<String> {
+    let sig = significant(tokens);
+    let mut edits = Vec::new();
+    for (i, t) in sig.iter().enumerate() {
+        if t.is_word(sql, "CONNECTION_ID")
+            && sig.get(i + 1).is_some_and(|t| t.is_punct(sql, "("))
+            && sig.get(i + 2).is_some_and(|t| t.is_punct(sql, ")"))
+        {
+            let end = sig[i + 2].end;
+            let call = &sql[t.start..end];
+            // A whole select item without alias: keep MariaDB's column name.
+            let bare = sig.get(i + 3).is_none_or(|n| {
+                n.is_punct(sql, ",") || n.is_punct(sql, ";") || n.is_word(sql, "FROM")
+            }) && i > 0
+                && (sig[i - 1].is_word(sql, "SELECT") || sig[i - 1].is_punct(sql, ","));
+            let value = format!("CAST({id} AS UNSIGNED)");
+            let text = if bare {
+                format!("{value} AS `{}`", call.replace('`', "``"))
+            } else {
+                value
+            };
+            edits.push((t.start, end, text));
+        }
+    }
+    (!edits.is_empty()).then(|| crate::route::select::apply_edits(sql, edits))
 }
 
 /// MariaDB's errors for a KILL of an unknown or foreign connection.
