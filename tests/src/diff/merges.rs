@@ -1,6 +1,8 @@
 //! Generated reads that need merging across sets: ORDER BY (with a unique
 //! tie-breaker, so the order is defined), LIMIT / OFFSET, aggregates, GROUP BY,
-//! HAVING, DISTINCT. Each passes as 1235 or as an identical answer.
+//! HAVING, DISTINCT. Each must give an identical answer, except the shapes the
+//! gateway still refuses (GROUP_CONCAT with ORDER BY, WITH ROLLUP), which pass as
+//! 1235 or identical.
 
 use mysql_async::Value;
 
@@ -24,7 +26,8 @@ pub fn merges(g: &mut Gen, n: usize) -> Vec<Q> {
         let lim = g.rng.range(0, 25);
         let off = g.rng.range(0, 40);
         let d = dir(g);
-        let q = match g.rng.below(32) {
+        let shape = g.rng.below(32);
+        let q = match shape {
             0 => Q::exact(format!(
                 "SELECT user_id, name, score FROM users WHERE score > {x} ORDER BY score {d}, user_id LIMIT {lim}"
             )),
@@ -126,7 +129,12 @@ pub fn merges(g: &mut Gen, n: usize) -> Vec<Q> {
                 quote(g.rng.pick(&super::data::CITIES).0)
             )),
         };
-        out.push(q.or_unsupported());
+        // Still refused across sets: GROUP_CONCAT(... ORDER BY ...), WITH ROLLUP.
+        out.push(if matches!(shape, 16 | 28) {
+            q.or_unsupported()
+        } else {
+            q
+        });
     }
     // The same shapes with parameters (binary protocol).
     for _ in 0..8 {
@@ -136,13 +144,11 @@ pub fn merges(g: &mut Gen, n: usize) -> Vec<Q> {
             Q::exact(
                 "SELECT user_id, score FROM users WHERE score > ? ORDER BY score, user_id LIMIT ?",
             )
-            .bin(vec![Value::Int(x), Value::Int(lim)])
-            .or_unsupported(),
+            .bin(vec![Value::Int(x), Value::Int(lim)]),
         );
         out.push(
             Q::exact("SELECT status, COUNT(*) AS n, SUM(amount) FROM orders WHERE amount > ? GROUP BY status ORDER BY status")
-                .bin(vec![Value::Bytes(format!("{x}.50").into_bytes())])
-                .or_unsupported(),
+                .bin(vec![Value::Bytes(format!("{x}.50").into_bytes())]),
         );
     }
     out
