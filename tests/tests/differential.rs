@@ -21,10 +21,14 @@ const READ_SEED: u64 = 7;
 /// `SETWISE_DIFF_SEED=n` explores other generated statements (the default stays
 /// fixed, so CI is reproducible).
 fn read_seed() -> u64 {
+    seed_or(READ_SEED)
+}
+
+fn seed_or(default: u64) -> u64 {
     std::env::var("SETWISE_DIFF_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(READ_SEED)
+        .unwrap_or(default)
 }
 const WRITE_SEED: u64 = 11;
 
@@ -88,7 +92,7 @@ async fn differential_reads_match_a_plain_mariadb() {
 async fn differential_writes_match_a_plain_mariadb() {
     let data = Data::generate(DATA_SEED, USERS, ORDERS);
     let mut d = loaded(&data).await;
-    let mut g = Gen::new(WRITE_SEED, &data, d.shard_map());
+    let mut g = Gen::new(seed_or(WRITE_SEED), &data, d.shard_map());
     let mut fresh = Fresh::new();
 
     d.group("text protocol: writes");
