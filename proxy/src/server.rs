@@ -28,6 +28,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         gateway_id: format!("{:08x}", rand::random::<u32>()),
         txn_seq: Default::default(),
         registry: Default::default(),
+        started: std::time::Instant::now(),
     });
     tokio::spawn(crate::xa::run(shared.clone()));
     info!(listen = %shared.cfg.listen, "setwise-proxy ready");

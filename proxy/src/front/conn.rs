@@ -23,6 +23,8 @@ mod com {
     pub const INIT_DB: u8 = 0x02;
     pub const QUERY: u8 = 0x03;
     pub const FIELD_LIST: u8 = 0x04;
+    pub const STATISTICS: u8 = 0x09;
+    pub const DEBUG: u8 = 0x0d;
     pub const PING: u8 = 0x0e;
     pub const CHANGE_USER: u8 = 0x11;
     pub const STMT_PREPARE: u8 = 0x16;
@@ -76,6 +78,15 @@ async fn command_loop<H: Handler>(
         match cmd {
             com::QUIT => return Ok(()),
             com::PING => ok(io, handler).await?,
+            // Answered with a bare text packet, as MariaDB does (the CLI's `status`).
+            com::STATISTICS => {
+                let text = handler.statistics();
+                io.write(text.as_bytes()).await?;
+            }
+            com::DEBUG => {
+                let st = handler.status();
+                io.write_with(|b| wire::eof_packet(b, 0, st)).await?;
+            }
             com::QUERY => match std::str::from_utf8(body) {
                 Ok(sql) => {
                     let mut out = Responder::new(io, handler.status());

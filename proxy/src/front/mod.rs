@@ -90,6 +90,8 @@ pub trait Handler: Send {
         &mut self,
         cred: &Credentials,
     ) -> impl Future<Output = Result<(), ProxyError>> + Send;
+    /// COM_STATISTICS: a one-line status text.
+    fn statistics(&self) -> String;
     /// Whether the client connected with CLIENT_FOUND_ROWS.
     fn found_rows(&self) -> bool;
     /// COM_FIELD_LIST: the column definitions of `table` in the current database.

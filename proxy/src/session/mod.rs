@@ -46,6 +46,8 @@ pub struct Shared {
     pub columns: Arc<std::sync::Mutex<ColumnCache>>,
     /// Plans by statement fingerprint.
     pub plans: cache::PlanCache,
+    /// When the gateway started (COM_STATISTICS uptime).
+    pub started: std::time::Instant,
     /// Client connections (SHOW PROCESSLIST, KILL), of every core.
     pub registry: Arc<crate::registry::Registry>,
     /// This gateway's id in XA transaction ids (random per process).
@@ -894,6 +896,19 @@ impl Handler for Session {
 
     fn found_rows(&self) -> bool {
         self.found_rows
+    }
+
+    fn statistics(&self) -> String {
+        let snap = self.shared.routing.get();
+        let user = self.user.clone().unwrap_or_default();
+        format!(
+            "Uptime: {}  Threads: {}  Sets: {}  Databases: {}  Routing revision: {}",
+            self.shared.started.elapsed().as_secs(),
+            self.shared.registry.list(&user).len(),
+            snap.sets.len(),
+            snap.dbs.len(),
+            snap.revision
+        )
     }
 
     async fn field_list(&mut self, table: &str) -> Result<Vec<mysql_async::Column>, ProxyError> {
