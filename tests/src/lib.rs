@@ -23,6 +23,7 @@ pub mod port;
 pub mod process;
 pub mod set;
 pub mod sql;
+pub mod util;
 pub mod workdir;
 
 use std::future::Future;

@@ -9,14 +9,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
+use setwise_tests::util::ci;
 use setwise_tests::Cluster;
 
 const DRIVER: &str = "/usr/share/java/mariadb-java-client.jar";
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))
-}
 
 async fn run(cmd: &mut tokio::process::Command, what: &str) -> std::process::Output {
     let fut = cmd.stdin(Stdio::null()).kill_on_drop(true).output();

@@ -16,13 +16,12 @@ use std::time::Duration;
 
 use mysql_async::prelude::*;
 use setwise_tests::sql::scalar;
+use setwise_tests::util::{bounded, ci};
 use setwise_tests::Cluster;
 use topo::TableKind;
 
 /// Bound for one script run (the script's own watchdog fires at 90 s).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
-/// Bound for a client call to the gateway or a set.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The script's exit code for "mysql2 not installed".
 const EXIT_SKIP: i32 = 77;
 
@@ -31,10 +30,6 @@ const TABLE: &str = "accounts";
 
 fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node")
-}
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))
 }
 
 /// `Ok(versions)` when `node` runs and can load mysql2 from `tests/node/node_modules`.
@@ -71,13 +66,6 @@ async fn probe_node() -> Result<String, String> {
             ))
         }
     }
-}
-
-async fn bounded<T>(what: &str, f: impl std::future::Future<Output = anyhow::Result<T>>) -> T {
-    tokio::time::timeout(CALL_TIMEOUT, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: no answer within {CALL_TIMEOUT:?}"))
-        .unwrap_or_else(|e| panic!("{what}: {e:#}"))
 }
 
 fn count(v: Option<String>, what: &str) -> u64 {

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::*;
 use setwise_tests::sql::scalar;
+use setwise_tests::util::{bounded, ci};
 use setwise_tests::Cluster;
 use topo::TableKind;
 
@@ -35,12 +36,6 @@ const RUN_SECONDS: u64 = 5;
 /// Bounds for the sysbench commands (a prepare of 4000 rows takes a few seconds).
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(180);
 const RUN_GRACE: Duration = Duration::from_secs(60);
-/// Bound for a client call to the gateway or a set.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))
-}
 
 /// `sysbench --version`, or why it cannot run.
 async fn probe_sysbench() -> Result<String, String> {
@@ -59,13 +54,6 @@ async fn probe_sysbench() -> Result<String, String> {
         }
         Ok(Ok(out)) => Err(format!("`sysbench --version` failed ({})", out.status)),
     }
-}
-
-async fn bounded<T>(what: &str, f: impl std::future::Future<Output = anyhow::Result<T>>) -> T {
-    tokio::time::timeout(CALL_TIMEOUT, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: no answer within {CALL_TIMEOUT:?}"))
-        .unwrap_or_else(|e| panic!("{what}: {e:#}"))
 }
 
 fn number(v: Option<String>, what: &str) -> i128 {
