@@ -332,6 +332,21 @@ def kill_query_interrupts_only_the_statement(ctx):
 
 
 @check
+def the_system_schema_stays_hidden(ctx):
+    conn = ctx.connect()
+    # The agents' heartbeat schema exists on the sets but never reaches clients.
+    schemas = {r[0] for r in ctx.one(conn, "SELECT schema_name FROM information_schema.schemata")}
+    assert "setwise_sys" not in schemas, f"information_schema shows setwise_sys: {schemas}"
+    assert "setwise_sys" not in {r[0] for r in ctx.one(conn, "SHOW DATABASES")}
+    try:
+        conn.select_db("setwise_sys")
+        raise AssertionError("USE setwise_sys succeeded")
+    except pymysql.err.MySQLError as e:
+        assert e.args[0] == 1049, e.args
+    conn.close()
+
+
+@check
 def pipelined_commands_answered_in_order(ctx):
     """Three COM_QUERY packets in one TCP write: three answers, in order."""
     import struct

@@ -21,7 +21,14 @@ pub struct Responder<'a> {
     more_results: bool,
     /// Whether the client allows several statements in one COM_QUERY.
     pub multi_statements: bool,
+    /// In the current result set, the column naming a schema in an
+    /// information_schema table: rows about the hidden schema are left out.
+    hide_col: Option<usize>,
 }
+
+/// The gateway's own system database on every set (agents' heartbeats): never
+/// shown to clients, not even through information_schema.
+pub const HIDDEN_SCHEMA: &str = "setwise_sys";
 
 impl<'a> Responder<'a> {
     pub(crate) fn new(io: &'a mut PacketIo, status: StatusFlags) -> Self {
@@ -32,6 +39,7 @@ impl<'a> Responder<'a> {
             status,
             more_results: false,
             multi_statements: false,
+            hide_col: None,
         }
     }
 
@@ -75,6 +83,11 @@ impl<'a> Responder<'a> {
 
     /// Starts a result set: the column count and the column definitions.
     pub async fn columns(&mut self, cols: &[Column]) -> io::Result<()> {
+        self.hide_col = cols.iter().position(|c| {
+            c.schema_ref().eq_ignore_ascii_case(b"information_schema")
+                && (c.org_name_ref().eq_ignore_ascii_case(b"SCHEMA_NAME")
+                    || c.org_name_ref().eq_ignore_ascii_case(b"TABLE_SCHEMA"))
+        });
         if self.binary {
             self.cols = cols.to_vec();
         }
@@ -94,8 +107,26 @@ impl<'a> Responder<'a> {
     where
         I: IntoIterator<Item = Option<&'v [u8]>>,
     {
-        if self.binary {
+        if self.binary || self.hide_col.is_some() {
             let vals: Vec<Option<&[u8]>> = values.into_iter().collect();
+            if let Some(i) = self.hide_col {
+                if vals.get(i).copied().flatten() == Some(HIDDEN_SCHEMA.as_bytes()) {
+                    return Ok(());
+                }
+            }
+            if !self.binary {
+                return self
+                    .io
+                    .write_with(|b| {
+                        for v in &vals {
+                            match v {
+                                Some(v) => wire::put_lenenc_str(b, v),
+                                None => b.push(0xfb),
+                            }
+                        }
+                    })
+                    .await;
+            }
             let cols = &self.cols;
             return self
                 .io
@@ -116,6 +147,12 @@ impl<'a> Responder<'a> {
 
     /// One binary-protocol row of typed values (a backend's binary row).
     pub async fn values_row(&mut self, values: &[mysql_common::value::Value]) -> io::Result<()> {
+        if let Some(i) = self.hide_col {
+            if matches!(values.get(i), Some(mysql_common::value::Value::Bytes(b)) if b == HIDDEN_SCHEMA.as_bytes())
+            {
+                return Ok(());
+            }
+        }
         let cols = &self.cols;
         self.io
             .write_with(|b| super::binary::encode_values_row(b, cols, values))

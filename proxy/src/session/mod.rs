@@ -32,7 +32,7 @@ use txn::Txn;
 use vars::{parse_set, SessionVars, SetRequest};
 
 /// The system database of the agents: hidden from gateway clients.
-pub const HIDDEN_DB: &str = "setwise_sys";
+pub const HIDDEN_DB: &str = crate::front::responder::HIDDEN_SCHEMA;
 
 /// What the sessions of one core share (backend pools and the plan cache are per
 /// core; routing, etcd, the connection registry and the column cache are global).
