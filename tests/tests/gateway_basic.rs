@@ -226,6 +226,23 @@ async fn a_stopped_primary_gives_an_error_not_a_hang() {
     let pid = c.primary(&stopped_set).pid().expect("primary runs") as i32;
     // SIGSTOP: the server holds its sockets but answers nothing.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    // Stopping is asynchronous: wait until the kernel reports it stopped.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next());
+        if state == Some("T") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mariadbd {pid} did not stop: {stat}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let start = Instant::now();
     let r = tokio::time::timeout(
         Duration::from_secs(30),
