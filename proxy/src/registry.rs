@@ -8,6 +8,9 @@ use std::time::Instant;
 
 use tokio::task::AbortHandle;
 
+/// A backend connection: (host, port, MariaDB thread id).
+pub type Backend = (String, u16, u32);
+
 /// What a connection is doing, updated by its session.
 #[derive(Debug, Clone)]
 pub struct Activity {
@@ -19,8 +22,8 @@ pub struct Activity {
     /// The statement being run (truncated).
     pub info: Option<String>,
     pub since: Instant,
-    /// Backend connections running the statement: (host, port, thread id).
-    pub running_on: Vec<(String, u16, u32)>,
+    /// Backend connections running the statement.
+    pub running_on: Vec<Backend>,
 }
 
 impl Default for Activity {
@@ -92,15 +95,18 @@ impl Registry {
         Ok(())
     }
 
-    /// Where connection `id` is running a statement, if `user` owns it.
-    pub fn running(&self, id: u32, user: &str) -> Result<Vec<(String, u16, u32)>, KillError> {
+    /// Where connection `id` is running a statement, if `user` owns it, and
+    /// whether it is between statements or just starting one (`Query` with no
+    /// backend yet).
+    pub fn running(&self, id: u32, user: &str) -> Result<(Vec<Backend>, bool), KillError> {
         let map = self.map.lock().expect("registry");
         let e = map.get(&id).ok_or(KillError::Unknown)?;
         let a = e.activity.lock().expect("activity");
         if a.user != user {
             return Err(KillError::NotOwner);
         }
-        Ok(a.running_on.clone())
+        let starting = a.command == "Query" && a.running_on.is_empty();
+        Ok((a.running_on.clone(), starting))
     }
 
     /// The connections of `user`, by id.

@@ -264,7 +264,8 @@ def show_warnings_reads_the_last_statement(ctx):
     assert [r[1] for r in w] == [1365], f"warnings after 1/0: {w}"
     assert ctx.one(conn, "SELECT @@warning_count") == ((1,),)
     ctx.one(conn, "SELECT 1")
-    assert ctx.one(conn, "SHOW WARNINGS") == (), "a clean statement leaves no warnings"
+    w = ctx.one(conn, "SHOW WARNINGS")
+    assert w == (), f"a clean statement leaves no warnings, got {w}"
     try:
         ctx.one(conn, "SELECT no_such_column FROM items WHERE id = 1")
     except pymysql.err.MySQLError:

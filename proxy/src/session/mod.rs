@@ -162,15 +162,24 @@ impl Session {
         if query {
             // KILL QUERY: the statement stops on the set running it; the
             // connection lives on.
-            return match self.shared.registry.running(id, &user) {
-                Ok(on) => {
-                    for (host, port, thread) in on {
-                        let _ = self.shared.backends.kill_query(&host, port, thread).await;
+            // A statement just starting has no backend yet: give it a moment.
+            let mut on = Vec::new();
+            for _ in 0..100 {
+                match self.shared.registry.running(id, &user) {
+                    Ok((r, starting)) => {
+                        on = r;
+                        if !starting {
+                            break;
+                        }
                     }
-                    ok(out, self.status()).await
+                    Err(e) => return fail(out, &kill_error(id, e)).await,
                 }
-                Err(e) => fail(out, &kill_error(id, e)).await,
-            };
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            for (host, port, thread) in on {
+                let _ = self.shared.backends.kill_query(&host, port, thread).await;
+            }
+            return ok(out, self.status()).await;
         }
         match self.shared.registry.kill(id, &user) {
             Ok(()) => ok(out, self.status()).await,
