@@ -160,6 +160,8 @@ impl Exec<'_> {
             t.give_back(set, conn, err);
         } else if self.keep.take().is_some() {
             self.diagnostics = Some((set.to_string(), conn));
+        } else {
+            release(conn);
         }
     }
 
@@ -505,6 +507,21 @@ async fn write_one(conn: &mut Conn, set: &str, sql: &str) -> Result<OkInfo, Prox
         .await
         .map_err(|e| ProxyError::from_backend(set, e))?;
     Ok(ok)
+}
+
+/// A statement that uses a table, so MariaDB starts a new diagnostics area.
+pub const CLEAR_DIAGNOSTICS: &str = "SELECT 1 FROM information_schema.CHARACTER_SETS LIMIT 0";
+
+/// Returns a connection to its pool; one that still carries warnings or an error
+/// is cleared first (in the background), so the next session never sees them.
+pub fn release(mut conn: Conn) {
+    if conn.get_warnings() == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        use mysql_async::prelude::Queryable;
+        let _ = conn.query_drop(CLEAR_DIAGNOSTICS).await;
+    });
 }
 
 /// The OK a statement's result reports (affected rows, insert id, warnings, info).

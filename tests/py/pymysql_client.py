@@ -263,9 +263,16 @@ def show_warnings_reads_the_last_statement(ctx):
     w = ctx.one(conn, "SHOW WARNINGS")
     assert [r[1] for r in w] == [1365], f"warnings after 1/0: {w}"
     assert ctx.one(conn, "SELECT @@warning_count") == ((1,),)
-    ctx.one(conn, "SELECT 1")
+    # As in MariaDB, a statement that uses a table starts a new diagnostics area.
+    ctx.one(conn, "SELECT id FROM items WHERE id = 1")
     w = ctx.one(conn, "SHOW WARNINGS")
     assert w == (), f"a clean statement leaves no warnings, got {w}"
+    # A new session never sees another session's warnings.
+    other = ctx.connect(database=DB)
+    ctx.one(other, "SELECT 1")
+    w = ctx.one(other, "SHOW WARNINGS")
+    assert w == (), f"a new session sees warnings: {w}"
+    other.close()
     try:
         ctx.one(conn, "SELECT no_such_column FROM items WHERE id = 1")
     except pymysql.err.MySQLError:

@@ -250,7 +250,9 @@ impl Session {
             return self.diagnostics(sql, out).await;
         }
         // Any other statement starts a new diagnostics area.
-        self.diag = None;
+        if let Some((_, conn)) = self.diag.take() {
+            crate::exec::release(conn);
+        }
         match first {
             "USE" => {
                 let Some(t) = sig.get(1) else {
@@ -460,11 +462,12 @@ impl Session {
             return self.exec(&snap).run(&plan, sql, out).await;
         }
         // No kept diagnostics: the last statement left none. A pooled connection
-        // may still hold another statement's, so clear them first.
+        // may still hold another session's, so clear them first (only a statement
+        // that uses a table resets MariaDB's diagnostics area).
         let r = async {
             let set = show::any_set_of(&snap, self.db.as_deref())?;
             let mut conn = self.conns(&snap).pooled(&set).await?;
-            conn.query_drop("DO 0")
+            conn.query_drop(crate::exec::CLEAR_DIAGNOSTICS)
                 .await
                 .map_err(|e| ProxyError::from_backend(&set, e))?;
             Ok::<_, ProxyError>((set, conn))
