@@ -220,10 +220,10 @@ impl Session {
         };
         // CONNECTION_ID() is the gateway's connection id (what KILL takes), not a
         // backend thread's.
-        if let Some(rewritten) = connection_id_text(sql, &tokens, self.id) {
+        let sig = significant(&tokens);
+        if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
             return Box::pin(self.statement(&rewritten, out)).await;
         }
-        let sig = significant(&tokens);
         let first = word_at(sql, &sig, 0);
         debug!(stmt = %first, "statement");
         let started = std::time::Instant::now();
@@ -706,8 +706,7 @@ fn lexed_tables(sql: &str, sig: &[Token]) -> Vec<crate::route::analyze::TableRef
 
 /// `sql` with each `CONNECTION_ID()` replaced by this connection's id (a bare
 /// select item keeps its column name); `None` when there is none.
-fn connection_id_text(sql: &str, tokens: &[Token], id: u32) -> Option<String> {
-    let sig = significant(tokens);
+fn connection_id_text(sql: &str, sig: &[Token], id: u32) -> Option<String> {
     let mut edits = Vec::new();
     for (i, t) in sig.iter().enumerate() {
         if t.is_word(sql, "CONNECTION_ID")
@@ -771,7 +770,7 @@ fn is_write(first: &str) -> bool {
 fn is_diagnostics_read(sql: &str, first: &str, second: &str) -> bool {
     match first {
         "SHOW" => matches!(second, "WARNINGS" | "ERRORS" | "COUNT"),
-        "SELECT" => {
+        "SELECT" if sql.contains("@@") => {
             let l = sql.to_ascii_lowercase();
             (l.contains("@@warning_count")
                 || l.contains("@@error_count")
