@@ -274,6 +274,18 @@ impl Cluster {
         Ok(rec)
     }
 
+    /// The shard map etcd holds for database `db` (read within the test time bound);
+    /// panics when there is no record.
+    pub async fn shard_map(&self, db: &str) -> ShardMap {
+        crate::util::bounded("read the database record", async {
+            Ok(self.topo.get_db(db).await?)
+        })
+        .await
+        .unwrap_or_else(|| panic!("no database record for {db} in etcd"))
+        .value
+        .shard_map
+    }
+
     // ---- the gateway ----------------------------------------------------------------------
 
     /// Writes the gateway's config (docs/contracts.md) and starts it; waits until its port

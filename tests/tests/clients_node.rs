@@ -116,13 +116,7 @@ async fn clients_node_mysql2_prepared_statements() {
         matches!(&table.kind, TableKind::Sharded { key, .. } if key == "id"),
         "the table is not sharded by id: {table:?}"
     );
-    let map = bounded("read the database record", async {
-        Ok(c.topo().get_db(DB).await?)
-    })
-    .await
-    .expect("no database record in etcd after CREATE DATABASE")
-    .value
-    .shard_map;
+    let map = c.shard_map(DB).await;
     let sets = map.sets();
     assert_eq!(
         sets.len(),

@@ -190,13 +190,7 @@ async fn sysbench_oltp_read_write_through_the_gateway() {
             .await?)
     })
     .await;
-    let map = bounded("read the database record", async {
-        Ok(c.topo().get_db(DB).await?)
-    })
-    .await
-    .expect("no database record in etcd after setwise db add")
-    .value
-    .shard_map;
+    let map = c.shard_map(DB).await;
     let sets = map.sets();
     assert_eq!(
         sets.len(),
