@@ -24,6 +24,7 @@ pub fn build_report(node: &str, set: &str, probe: &ProbeOutcome, at_ms: u64) -> 
         slave_sql_running: slave.map(|s| s.sql_running),
         seconds_behind_master: slave.and_then(|s| s.seconds_behind_master),
         last_error: slave.and_then(|s| s.last_error.clone()),
+        ..Default::default()
     }
 }
 

@@ -270,11 +270,7 @@ mod tests {
     use topo::SyncMode;
 
     fn set(name: &str) -> SetRecord {
-        SetRecord {
-            name: name.into(),
-            sync: SyncMode::Strong,
-            epoch: 0,
-        }
+        SetRecord::new(name, SyncMode::Strong)
     }
     fn node(id: &str, set: &str, role: Role) -> NodeRecord {
         NodeRecord {
@@ -283,6 +279,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 3306,
             role,
+            rejoin: None,
         }
     }
     fn report(node: &str, set: &str, at_ms: u64, readable: bool) -> HealthReport {

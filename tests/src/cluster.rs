@@ -136,11 +136,7 @@ impl Cluster {
     async fn register(&self) -> anyhow::Result<()> {
         for set in &self.sets {
             self.topo
-                .put_set(&SetRecord {
-                    name: set.name().to_string(),
-                    sync: SyncMode::Strong,
-                    epoch: 0,
-                })
+                .put_set(&SetRecord::new(set.name(), SyncMode::Strong))
                 .await?;
             for node in set.nodes() {
                 self.topo
@@ -150,6 +146,7 @@ impl Cluster {
                         host: "127.0.0.1".into(),
                         port: node.port(),
                         role: node.role(),
+                        rejoin: None,
                     })
                     .await?;
             }

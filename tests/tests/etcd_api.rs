@@ -32,11 +32,7 @@ async fn env() -> Env {
 }
 
 fn set_rec(name: &str) -> SetRecord {
-    SetRecord {
-        name: name.into(),
-        sync: SyncMode::Strong,
-        epoch: 0,
-    }
+    SetRecord::new(name, SyncMode::Strong)
 }
 
 fn node_rec(set: &str, k: u16, role: Role) -> NodeRecord {
@@ -46,6 +42,7 @@ fn node_rec(set: &str, k: u16, role: Role) -> NodeRecord {
         host: "127.0.0.1".into(),
         port: 3310 + k,
         role,
+        rejoin: None,
     }
 }
 

@@ -10,6 +10,11 @@
 //! | `health/<set>/<node>` | [`HealthReport`](crate::HealthReport), under the agent's lease |
 //! | `xa/<gtrid>` | [`XaDecision`](crate::XaDecision): a distributed transaction's outcome |
 //! | `election/<name>` | leader election (etcd's election API) |
+//! | `tasks/<set>/<node>` | [`TaskRecord`](crate::TaskRecord): the node's current task |
+//! | `ops/<set>` | [`FailoverRecord`](crate::FailoverRecord) in progress |
+//! | `failovers/<set>/<id>` | [`FailoverRecord`](crate::FailoverRecord), finished |
+//! | `requests/<set>` | [`SwitchoverRequest`](crate::SwitchoverRequest) |
+//! | `stats/<set>/<node>` | [`NodeStats`](crate::NodeStats), under the agent's lease |
 //!
 //! Routing = sets + nodes + dbs + tables + users: everything a gateway needs, read
 //! in one range request and watched with one prefix watch (see [`crate::snapshot`]).
@@ -80,6 +85,39 @@ impl Keys {
     }
     pub fn election(&self, name: &str) -> String {
         format!("{}election/{name}", self.root)
+    }
+    pub fn tasks(&self) -> String {
+        format!("{}tasks/", self.root)
+    }
+    pub fn task(&self, set: &str, node: &str) -> String {
+        format!("{}tasks/{set}/{node}", self.root)
+    }
+    pub fn ops(&self) -> String {
+        format!("{}ops/", self.root)
+    }
+    pub fn op(&self, set: &str) -> String {
+        format!("{}ops/{set}", self.root)
+    }
+    pub fn failovers(&self) -> String {
+        format!("{}failovers/", self.root)
+    }
+    pub fn failovers_of(&self, set: &str) -> String {
+        format!("{}failovers/{set}/", self.root)
+    }
+    pub fn failover(&self, set: &str, id: &str) -> String {
+        format!("{}failovers/{set}/{id}", self.root)
+    }
+    pub fn requests(&self) -> String {
+        format!("{}requests/", self.root)
+    }
+    pub fn request(&self, set: &str) -> String {
+        format!("{}requests/{set}", self.root)
+    }
+    pub fn stats(&self) -> String {
+        format!("{}stats/", self.root)
+    }
+    pub fn stats_of(&self, set: &str, node: &str) -> String {
+        format!("{}stats/{set}/{node}", self.root)
     }
     /// The kind of record a key holds, from its first path segment after the root.
     pub fn kind_of<'a>(&self, key: &'a str) -> Option<&'a str> {

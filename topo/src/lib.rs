@@ -6,8 +6,10 @@
 //! compare-and-swap, watch, leases and leader election; none builds a key by hand.
 
 pub mod config;
+pub mod control;
 pub mod election;
 pub mod error;
+pub mod gtid;
 pub mod keys;
 pub mod lease;
 pub mod model;
@@ -17,7 +19,8 @@ pub mod snapshot;
 pub mod store;
 
 pub use config::EtcdConfig;
+pub use control::*;
 pub use error::{Result, TopoError};
 pub use model::*;
 pub use snapshot::ClusterSnapshot;
-pub use store::{Topo, Versioned};
+pub use store::{Batch, Topo, Versioned};

@@ -16,9 +16,48 @@ pub struct SetRecord {
     /// Replication durability the set runs with.
     #[serde(default)]
     pub sync: SyncMode,
-    /// Routing epoch: bumped whenever the set's primary changes (fencing).
+    /// Routing epoch: bumped whenever the set's primary changes (fencing). A gateway
+    /// transaction that began under an older epoch cannot commit.
     #[serde(default)]
     pub epoch: u64,
+    /// `semi` mode: how long a commit waits for a replica's acknowledgement before the
+    /// primary falls back to asynchronous replication (ms).
+    #[serde(default = "default_semi_timeout_ms")]
+    pub semi_timeout_ms: u64,
+    /// Set by the scheduler while the gateway must refuse writes to the set (a `strong`
+    /// set whose primary has no replica to acknowledge commits); the text says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes_blocked: Option<String>,
+    /// Set by the scheduler while a `semi` set runs without acknowledgements (its
+    /// primary fell back to async); `setwise status` shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<Degradation>,
+}
+
+impl SetRecord {
+    /// A new set with the defaults (strong sync, epoch 0).
+    pub fn new(name: &str, sync: SyncMode) -> Self {
+        Self {
+            name: name.to_string(),
+            sync,
+            epoch: 0,
+            semi_timeout_ms: default_semi_timeout_ms(),
+            writes_blocked: None,
+            degraded: None,
+        }
+    }
+}
+
+fn default_semi_timeout_ms() -> u64 {
+    10_000
+}
+
+/// Since when and why a set runs with weaker durability than configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Degradation {
+    /// Unix time, milliseconds.
+    pub since_ms: u64,
+    pub reason: String,
 }
 
 /// How a set's primary acknowledges commits.
@@ -43,6 +82,23 @@ pub struct NodeRecord {
     pub host: String,
     pub port: u16,
     pub role: Role,
+    /// Set on an old primary by a failover: before it may replicate again it must be
+    /// checked against the new primary, and rejoined or rebuilt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejoin: Option<Rejoin>,
+}
+
+/// What a returning old primary is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejoin {
+    /// The node promoted in its place.
+    pub new_primary: String,
+    /// `@@gtid_current_pos` of the new primary when it was promoted: the old
+    /// primary's binlog must be contained in it, else the old primary holds
+    /// transactions nobody acknowledged and is rebuilt.
+    pub promoted_gtid: String,
+    /// Unix time of the failover, milliseconds.
+    pub since_ms: u64,
 }
 
 impl NodeRecord {
@@ -253,6 +309,25 @@ pub struct HealthReport {
     pub slave_sql_running: Option<bool>,
     pub seconds_behind_master: Option<u64>,
     pub last_error: Option<String>,
+    /// `@@gtid_binlog_pos`: what this node has written to its own binlog.
+    pub gtid_binlog_pos: Option<String>,
+    /// `Gtid_IO_Pos` of `SHOW SLAVE STATUS`: what a replica has received (relay log),
+    /// applied or not. Failover elects the replica with the most advanced one.
+    pub gtid_io_pos: Option<String>,
+    /// `host:port` this node replicates from (`Master_Host:Master_Port`).
+    pub master: Option<String>,
+    /// `Rpl_semi_sync_master_status`: a primary waits for acknowledgements (ON) or
+    /// has fallen back to async (OFF). None on a node without semi-sync master enabled.
+    pub semi_sync_master: Option<bool>,
+    /// `Rpl_semi_sync_master_clients`: replicas connected that acknowledge commits.
+    pub semi_sync_clients: Option<u64>,
+    /// Transactions this node lacks compared with its set's primary (per-domain
+    /// sequence-number difference, summed); None when unknown.
+    pub gap_trx: Option<u64>,
+    /// CPU used by the mariadbd process since the previous probe, percent of one core.
+    pub cpu_pct: Option<f64>,
+    /// Bytes used by the datadir.
+    pub datadir_bytes: Option<u64>,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::config::EtcdConfig;
+use crate::control::*;
 use crate::error::{Result, TopoError};
 use crate::keys::{valid_name, Keys};
 use crate::model::*;
@@ -323,27 +324,107 @@ impl Topo {
         Ok(values(self.list(&self.keys.health()).await?))
     }
 
+    // ---- control plane: tasks, failovers, requests, statistics ------------------------
+
+    /// A node's current task with its revision.
+    pub async fn get_task(&self, set: &str, node: &str) -> Result<Option<Versioned<TaskRecord>>> {
+        self.get(&self.keys.task(set, node)).await
+    }
+    /// Gives a node a new task (replacing any earlier one).
+    pub async fn put_task(&self, t: &TaskRecord) -> Result<()> {
+        self.put(&self.keys.task(&t.set, &t.node), t).await
+    }
+    /// Updates a task's record only if it is still task `t.id` at `expected`.
+    pub async fn cas_task(&self, t: &TaskRecord, expected: i64) -> Result<i64> {
+        self.cas(&self.keys.task(&t.set, &t.node), t, expected)
+            .await
+    }
+    /// The failover or switchover in progress on `set`.
+    pub async fn get_op(&self, set: &str) -> Result<Option<Versioned<FailoverRecord>>> {
+        self.get(&self.keys.op(set)).await
+    }
+    pub async fn list_ops(&self) -> Result<Vec<FailoverRecord>> {
+        Ok(values(self.list(&self.keys.ops()).await?))
+    }
+    /// Finished failovers of `set` (all sets when None), oldest first.
+    pub async fn list_failovers(&self, set: Option<&str>) -> Result<Vec<FailoverRecord>> {
+        let prefix = match set {
+            Some(s) => self.keys.failovers_of(s),
+            None => self.keys.failovers(),
+        };
+        let mut v = values(self.list::<FailoverRecord>(&prefix).await?);
+        v.sort_by_key(|f| f.started_ms);
+        Ok(v)
+    }
+    /// Moves a finished operation from `ops/<set>` to `failovers/<set>/<id>` (one txn).
+    pub async fn finish_op(&self, rec: &FailoverRecord) -> Result<()> {
+        let txn = Txn::new().and_then([
+            TxnOp::put(
+                self.keys.failover(&rec.set, &rec.id),
+                serde_json::to_vec(rec)?,
+                None,
+            ),
+            TxnOp::delete(self.keys.op(&rec.set), None),
+        ]);
+        self.client.kv_client().txn(txn).await?;
+        Ok(())
+    }
+    pub async fn get_request(&self, set: &str) -> Result<Option<Versioned<SwitchoverRequest>>> {
+        self.get(&self.keys.request(set)).await
+    }
+    pub async fn list_requests(&self) -> Result<Vec<Versioned<SwitchoverRequest>>> {
+        self.list(&self.keys.requests()).await
+    }
+    pub async fn put_stats(&self, s: &NodeStats, lease: i64) -> Result<()> {
+        self.put_leased(&self.keys.stats_of(&s.set, &s.node), s, lease)
+            .await
+    }
+    pub async fn list_stats(&self) -> Result<Vec<NodeStats>> {
+        Ok(values(self.list(&self.keys.stats()).await?))
+    }
+
+    /// Applies `batch` atomically; false when one of its guards no longer holds.
+    pub async fn commit(&self, batch: Batch) -> Result<bool> {
+        let txn = Txn::new().when(batch.guards).and_then(batch.ops);
+        Ok(self.client.kv_client().txn(txn).await?.succeeded())
+    }
+
     // ---- routing snapshot and watch -------------------------------------------------
 
-    /// Every routing record (sets, nodes, dbs, tables, users) at one revision.
+    /// Every routing record (sets, nodes, dbs, tables, users) at one revision (one
+    /// transaction of range reads, so health and statistics are not read along).
     pub async fn snapshot(&self) -> Result<ClusterSnapshot> {
-        let resp = self
-            .client
-            .kv_client()
-            .get(self.keys.root(), Some(GetOptions::new().with_prefix()))
-            .await?;
+        let prefixes = [
+            self.keys.sets(),
+            self.keys.nodes(),
+            self.keys.dbs(),
+            self.keys.tables(),
+            self.keys.users(),
+        ];
+        let txn = Txn::new().and_then(
+            prefixes
+                .iter()
+                .map(|p| TxnOp::get(p.as_str(), Some(GetOptions::new().with_prefix())))
+                .collect::<Vec<_>>(),
+        );
+        let resp = self.client.kv_client().txn(txn).await?;
         let mut snap = ClusterSnapshot {
             revision: resp.header().map(|h| h.revision()).unwrap_or_default(),
             ..Default::default()
         };
-        for kv in resp.kvs() {
-            let key = kv.key_str().unwrap_or_default();
-            if let Some(kind) = self.keys.kind_of(key) {
-                snap.absorb(kind, key, kv.value())
-                    .map_err(|source| TopoError::Decode {
-                        key: key.into(),
-                        source,
-                    })?;
+        for op in resp.op_responses() {
+            let etcd_client::TxnOpResponse::Get(get) = op else {
+                continue;
+            };
+            for kv in get.kvs() {
+                let key = kv.key_str().unwrap_or_default();
+                if let Some(kind) = self.keys.kind_of(key) {
+                    snap.absorb(kind, key, kv.value())
+                        .map_err(|source| TopoError::Decode {
+                            key: key.into(),
+                            source,
+                        })?;
+                }
             }
         }
         Ok(snap)
@@ -368,6 +449,37 @@ impl Topo {
             self.keys.kind_of(key),
             Some("sets" | "nodes" | "dbs" | "tables" | "users")
         )
+    }
+}
+
+/// Writes applied together by [`Topo::commit`], only if every guard holds.
+#[derive(Default)]
+pub struct Batch {
+    guards: Vec<Compare>,
+    ops: Vec<TxnOp>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Guard: `key` is still at `mod_revision` (`0` = does not exist).
+    pub fn unchanged(mut self, key: &str, mod_revision: i64) -> Self {
+        self.guards.push(if mod_revision == 0 {
+            Compare::create_revision(key, CompareOp::Equal, 0)
+        } else {
+            Compare::mod_revision(key, CompareOp::Equal, mod_revision)
+        });
+        self
+    }
+    pub fn put<T: Serialize>(mut self, key: &str, value: &T) -> Result<Self> {
+        self.ops
+            .push(TxnOp::put(key, serde_json::to_vec(value)?, None));
+        Ok(self)
+    }
+    pub fn delete(mut self, key: &str) -> Self {
+        self.ops.push(TxnOp::delete(key, None));
+        self
     }
 }
 

@@ -84,6 +84,7 @@ impl Action {
                     host,
                     port,
                     role: role.into(),
+                    rejoin: None,
                 })
             }
             Command::Node(NodeCmd::List) => Action::NodeList,
@@ -336,7 +337,8 @@ mod tests {
                 set: "set1".into(),
                 host: "127.0.0.1".into(),
                 port: 3310,
-                role: Role::Primary
+                role: Role::Primary,
+                rejoin: None,
             })
         );
         assert!(

@@ -48,11 +48,7 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<Strin
                             }
                             s
                         }
-                        None => SetRecord {
-                            name: name.clone(),
-                            sync: sync.unwrap_or_default(),
-                            epoch: 0,
-                        },
+                        None => SetRecord::new(&name, sync.unwrap_or_default()),
                     })
                 })
                 .await?;
@@ -262,6 +258,7 @@ mod tests {
             host: "h".into(),
             port: 1,
             role,
+            rejoin: None,
         }
     }
 

@@ -407,6 +407,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port,
             role,
+            rejoin: None,
         }
     }
 
@@ -416,9 +417,8 @@ mod tests {
             cluster: "local".into(),
             leader: Some("sched-a".into()),
             sets: vec![SetRecord {
-                name: "set1".into(),
-                sync: SyncMode::Strong,
                 epoch: 2,
+                ..SetRecord::new("set1", SyncMode::Strong)
             }],
             nodes: vec![
                 node("set1-n1", "set1", 3312, Role::Replica),
