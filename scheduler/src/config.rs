@@ -58,6 +58,8 @@ pub struct SchedulerConfig {
     pub election_ttl: i64,
     pub etcd: EtcdConfig,
     pub monitor: MonitorConfig,
+    pub failover: FailoverConfig,
+    pub mysql: MysqlConfig,
 }
 
 impl Default for SchedulerConfig {
@@ -67,6 +69,56 @@ impl Default for SchedulerConfig {
             election_ttl: 3,
             etcd: EtcdConfig::default(),
             monitor: MonitorConfig::default(),
+            failover: FailoverConfig::default(),
+            mysql: MysqlConfig::default(),
+        }
+    }
+}
+
+/// Failover, switchover and the sync policy (`[failover]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailoverConfig {
+    /// Off: the leader only monitors (no failover, rejoin or policy tasks).
+    pub enabled: bool,
+    /// Monitor rounds in a row a primary must look down before the scheduler probes it.
+    pub confirm_rounds: u32,
+    /// The scheduler's own probe of a primary that looks down (connect + `SELECT 1`).
+    pub probe_timeout_ms: u64,
+    /// How long one agent task may take before the operation gives up on it.
+    pub task_timeout_ms: u64,
+    /// How long election waits for every replica to report after the primary died.
+    pub report_wait_ms: u64,
+    /// A switchover target may lag the primary by at most this many transactions.
+    pub switchover_max_gap: u64,
+}
+
+impl Default for FailoverConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            confirm_rounds: 2,
+            probe_timeout_ms: 1000,
+            task_timeout_ms: 60_000,
+            report_wait_ms: 3000,
+            switchover_max_gap: 1000,
+        }
+    }
+}
+
+/// How the scheduler reaches MariaDB for its own probe (`[mysql]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MysqlConfig {
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for MysqlConfig {
+    fn default() -> Self {
+        Self {
+            user: "setwise".into(),
+            password: "setwise".into(),
         }
     }
 }

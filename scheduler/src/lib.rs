@@ -1,11 +1,14 @@
 //! Setwise control plane: the `setwise-scheduler` daemon (leader election, health
-//! monitor) and the `setwise` DBA command line ([`cli`]).
+//! monitor, failover, switchover, sync policy) and the `setwise` DBA command line ([`cli`]).
 
 pub mod cli;
 pub mod config;
+pub mod control;
+pub mod failover;
 pub mod leader;
 pub mod logging;
 pub mod monitor;
+pub mod policy;
 pub mod service;
 
 /// Unix time now, in milliseconds (the clock of `HealthReport::at_ms`).

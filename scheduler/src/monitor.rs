@@ -1,19 +1,14 @@
-//! The leader's health monitor: reads the agents' health reports and tells, per set,
-//! whether its primary looks alive. For now it logs sets whose primary has no report,
-//! a stale one, or reports itself unreadable; failover builds on [`Monitor::suspects`].
+//! The leader's health monitor: from the agents' health reports, tells per set whether
+//! its primary looks alive, and logs changes; failover acts on [`Monitor::suspects`]
+//! (see [`crate::control`]).
 //!
 //! [`assess`] is a pure function of the records; [`Monitor`] remembers each set's
 //! verdict across rounds (since when, how many rounds in a row).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use anyhow::Result;
 use topo::{HealthReport, NodeRecord, Role, SetRecord};
 use tracing::{info, warn};
-
-use crate::config::MonitorConfig;
-use crate::leader::LeaderCtx;
 
 /// What one round of reports says about a set's primary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +132,7 @@ pub struct Change {
 #[derive(Debug, Default)]
 pub struct Monitor {
     sets: BTreeMap<String, SetState>,
+    last_remind: u64,
 }
 
 impl Monitor {
@@ -196,45 +192,18 @@ impl Monitor {
 /// How often a persisting problem is logged again.
 const REMIND_EVERY_MS: u64 = 30_000;
 
-/// The leader's monitor loop: one round per interval until leadership ends.
-pub async fn run(mut ctx: LeaderCtx, cfg: MonitorConfig) -> Result<()> {
-    let mut monitor = Monitor::default();
-    let mut tick = tokio::time::interval(Duration::from_millis(cfg.interval_ms.max(100)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_remind = 0u64;
-    let mut read_failing = false;
-    info!(term = ctx.term, "health monitor started");
-    loop {
-        tokio::select! {
-            _ = ctx.stopped() => break,
-            _ = tick.tick() => {}
-        }
-        let read = async {
-            let t = &ctx.topo;
-            Ok::<_, topo::TopoError>((
-                t.list_sets().await?,
-                t.list_nodes().await?,
-                t.list_health().await?,
-            ))
-        };
-        let (sets, nodes, health) = match read.await {
-            Ok(r) => {
-                if read_failing {
-                    info!("health monitor reads etcd again");
-                    read_failing = false;
-                }
-                r
-            }
-            Err(e) => {
-                if !read_failing {
-                    warn!("health monitor cannot read etcd: {e}");
-                    read_failing = true;
-                }
-                continue;
-            }
-        };
-        let now = crate::now_ms();
-        let changes = monitor.observe(assess(&sets, &nodes, &health, now, cfg.stale_ms), now);
+impl Monitor {
+    /// Judges one round of records, logs what changed (and, every 30 s, what is still
+    /// wrong) and returns the changes.
+    pub fn round(
+        &mut self,
+        sets: &[SetRecord],
+        nodes: &[NodeRecord],
+        health: &[HealthReport],
+        now: u64,
+        stale_ms: u64,
+    ) -> Vec<Change> {
+        let changes = self.observe(assess(sets, nodes, health, now, stale_ms), now);
         for c in &changes {
             if c.after.is_healthy() {
                 if c.before.is_some() {
@@ -246,9 +215,9 @@ pub async fn run(mut ctx: LeaderCtx, cfg: MonitorConfig) -> Result<()> {
                 warn!(set = %c.set, "set unhealthy: {}", c.after.describe());
             }
         }
-        if now.saturating_sub(last_remind) >= REMIND_EVERY_MS {
-            last_remind = now;
-            for (set, st) in monitor.suspects() {
+        if now.saturating_sub(self.last_remind) >= REMIND_EVERY_MS {
+            self.last_remind = now;
+            for (set, st) in self.suspects() {
                 if st.rounds > 1 {
                     warn!(
                         set,
@@ -259,9 +228,8 @@ pub async fn run(mut ctx: LeaderCtx, cfg: MonitorConfig) -> Result<()> {
                 }
             }
         }
+        changes
     }
-    info!(term = ctx.term, "health monitor stopped");
-    Ok(())
 }
 
 #[cfg(test)]

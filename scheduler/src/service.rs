@@ -1,5 +1,5 @@
 //! The `setwise-scheduler` daemon: flags, config, and the leader loop with its work
-//! (for now the health [`monitor`](crate::monitor)), stopped by SIGTERM/SIGINT.
+//! ([`control`](crate::control): monitor, failover, policy), stopped by SIGTERM/SIGINT.
 
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ use topo::Topo;
 use tracing::{info, warn};
 
 use crate::config::{self, SchedulerConfig};
-use crate::{leader, logging, monitor};
+use crate::{control, leader, logging};
 
 /// Setwise control plane: one instance leads (etcd election `scheduler`), the others stand by.
 #[derive(Debug, Parser)]
@@ -70,9 +70,9 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
         let _ = stop_tx.send(true);
     });
 
-    let monitor_cfg = cfg.monitor.clone();
-    let result = leader::run(topo, id, cfg.election_ttl, stop_rx, move |ctx| {
-        monitor::run(ctx, monitor_cfg.clone())
+    let ttl = cfg.election_ttl;
+    let result = leader::run(topo, id, ttl, stop_rx, move |ctx| {
+        control::run(ctx, cfg.clone())
     })
     .await;
     match &result {

@@ -138,6 +138,12 @@ pub struct FailoverRecord {
     pub started_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_ms: Option<u64>,
+    /// When gateways lost the primary (fence) and got the new one (publish), Unix ms:
+    /// writes were held in between.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fenced_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_ms: Option<u64>,
     /// The switchover request this answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -155,6 +161,11 @@ pub struct FailoverRecord {
 impl FailoverRecord {
     pub fn duration_ms(&self) -> Option<u64> {
         self.finished_ms.map(|f| f.saturating_sub(self.started_ms))
+    }
+
+    /// How long the set had no primary in routing (writes held or refused).
+    pub fn held_ms(&self) -> Option<u64> {
+        Some(self.published_ms?.saturating_sub(self.fenced_ms?))
     }
 }
 

@@ -1,0 +1,201 @@
+//! The leader's loop, one round per `[monitor] interval_ms`: read the records, judge
+//! each set's health ([`Monitor`]), then — unless failover is disabled — resume
+//! operations found in `ops/` (a previous leader's), start switchovers that were
+//! requested, fail over sets whose primary stayed down for `confirm_rounds` rounds (and
+//! does not answer our own probe), and apply the [`Policy`] to the quiet sets.
+//!
+//! Operations run as tasks of a `JoinSet`, at most one per set; they are aborted when
+//! leadership ends (the next leader resumes them from their recorded phase).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::task::JoinSet;
+use topo::{FailoverRecord, HealthReport, NodeRecord, SetRecord, SwitchoverRequest, Versioned};
+use tracing::{info, warn};
+
+use crate::config::SchedulerConfig;
+use crate::failover::{self, switchover, Attempt, Driver};
+use crate::leader::LeaderCtx;
+use crate::monitor::{Monitor, Verdict};
+use crate::policy::{self, Policy};
+
+/// How often "the primary answers our probe, its agent does not report" is repeated.
+const AGENT_WARN_EVERY_MS: u64 = 30_000;
+
+/// Everything one round reads.
+struct Round {
+    sets: Vec<SetRecord>,
+    nodes: Vec<NodeRecord>,
+    health: Vec<HealthReport>,
+    ops: Vec<Versioned<FailoverRecord>>,
+    requests: Vec<Versioned<SwitchoverRequest>>,
+}
+
+async fn read(ctx: &LeaderCtx) -> topo::Result<Round> {
+    let t = &ctx.topo;
+    Ok(Round {
+        sets: t.list_sets().await?,
+        nodes: t.list_nodes().await?,
+        health: t.list_health().await?,
+        ops: t.list(&t.keys().ops()).await?,
+        requests: t.list_requests().await?,
+    })
+}
+
+/// Runs rounds until leadership ends.
+pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
+    let mut monitor = Monitor::default();
+    let mut policy = Policy::default();
+    let mut running: JoinSet<(String, String)> = JoinSet::new();
+    let mut busy: HashSet<String> = HashSet::new();
+    let mut agent_warned: HashMap<String, u64> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(cfg.monitor.interval_ms.max(50)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut read_failing = false;
+    info!(
+        term = ctx.term,
+        failover = cfg.failover.enabled,
+        "leader rounds started"
+    );
+    loop {
+        tokio::select! {
+            _ = ctx.stopped() => break,
+            _ = tick.tick() => {}
+        }
+        while let Some(done) = running.try_join_next() {
+            match done {
+                Ok((set, outcome)) => {
+                    if !outcome.is_empty() {
+                        info!(set = %set, "{outcome}");
+                    }
+                    busy.remove(&set);
+                }
+                Err(e) => warn!("an operation task ended abnormally: {e}"),
+            }
+        }
+        // An aborted or panicked task leaves its set marked busy: forget sets whose
+        // tasks are all gone.
+        if running.is_empty() {
+            busy.clear();
+        }
+        let r = match read(&ctx).await {
+            Ok(r) => {
+                if read_failing {
+                    info!("the leader reads etcd again");
+                    read_failing = false;
+                }
+                r
+            }
+            Err(e) => {
+                if !read_failing {
+                    warn!("the leader cannot read etcd: {e}");
+                    read_failing = true;
+                }
+                continue;
+            }
+        };
+        let now = crate::now_ms();
+        monitor.round(&r.sets, &r.nodes, &r.health, now, cfg.monitor.stale_ms);
+        if !cfg.failover.enabled {
+            continue;
+        }
+        let in_etcd: HashSet<String> = r.ops.iter().map(|o| o.value.set.clone()).collect();
+
+        // A previous leader's operations first.
+        for op in r.ops {
+            let set = op.value.set.clone();
+            if busy.insert(set.clone()) {
+                let driver = Driver::resume(ctx.clone(), cfg.failover.clone(), op);
+                running.spawn(async move { (set, outcome(driver.run().await)) });
+            }
+        }
+        // Requested switchovers.
+        for req in r.requests {
+            let set = req.value.set.clone();
+            if in_etcd.contains(&set) || !busy.insert(set.clone()) {
+                continue;
+            }
+            let (ctx, fcfg) = (ctx.clone(), cfg.failover.clone());
+            let (nodes, health) = (r.nodes.clone(), r.health.clone());
+            let fresh_after = now.saturating_sub(cfg.monitor.stale_ms);
+            running.spawn(async move {
+                let rec = switchover::handle(ctx, fcfg, req, nodes, health, fresh_after).await;
+                (set, outcome(rec))
+            });
+        }
+        // Dead primaries.
+        for (set, st) in monitor.suspects() {
+            if st.rounds < cfg.failover.confirm_rounds
+                || in_etcd.contains(set)
+                || busy.contains(set)
+            {
+                continue;
+            }
+            let primary = match &st.verdict {
+                v if v.primary_down() => r
+                    .nodes
+                    .iter()
+                    .find(|n| n.set == set && n.role == topo::Role::Primary)
+                    .cloned(),
+                Verdict::NoPrimary => None,
+                _ => continue,
+            };
+            if primary.is_none() && !matches!(st.verdict, Verdict::NoPrimary) {
+                continue;
+            }
+            busy.insert(set.to_string());
+            let (ctx, fcfg, account) = (ctx.clone(), cfg.failover.clone(), cfg.mysql.clone());
+            let (set, verdict) = (set.to_string(), st.verdict.describe());
+            let warned = agent_warned.get(&set).copied().unwrap_or(0);
+            let remind = now.saturating_sub(warned) >= AGENT_WARN_EVERY_MS;
+            if remind {
+                agent_warned.insert(set.clone(), now);
+            }
+            running.spawn(async move {
+                let r = failover::fail_over(ctx, fcfg, account, set.clone(), primary, verdict).await;
+                let text = match r {
+                    Ok(Attempt::PrimaryAnswers) if remind => {
+                        "no failover: the primary answers the scheduler's probe (its agent is not reporting)"
+                            .to_string()
+                    }
+                    Ok(Attempt::PrimaryAnswers) => String::new(),
+                    Ok(Attempt::Ran(rec)) => outcome(Ok(*rec)),
+                    Err(e) => format!("failover did not run: {e:#}"),
+                };
+                (set, text)
+            });
+        }
+        // The quiet sets.
+        let quiet = |s: &str| !busy.contains(s) && !in_etcd.contains(s);
+        let decisions = policy.decide(&r.sets, &r.nodes, &r.health, &quiet);
+        let stop = ctx.clone();
+        tokio::select! {
+            _ = ctx.stopped() => break,
+            _ = policy::apply(&stop, &r.health, decisions) => {}
+        }
+    }
+    info!(term = ctx.term, "leader rounds stopped");
+    Ok(())
+}
+
+fn outcome(r: Result<FailoverRecord>) -> String {
+    match r {
+        Ok(rec) => match rec.error {
+            None => format!(
+                "{:?} {} -> {} done in {} ms",
+                rec.kind,
+                if rec.old_primary.is_empty() {
+                    "-"
+                } else {
+                    &rec.old_primary
+                },
+                rec.new_primary.as_deref().unwrap_or("-"),
+                rec.duration_ms().unwrap_or(0)
+            ),
+            Some(e) => format!("{:?} failed: {e}", rec.kind),
+        },
+        Err(e) => format!("operation stopped: {e:#}"),
+    }
+}

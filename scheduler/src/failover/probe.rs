@@ -1,0 +1,36 @@
+//! The scheduler's own check that a primary is dead, before it acts on the agents'
+//! reports: a fresh connection and `SELECT 1` within a timeout. An agent that died
+//! alone must not cause a failover.
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder};
+
+use crate::config::MysqlConfig;
+
+/// `Ok(())` when `host:port` answers `SELECT 1` within `within`; else what failed.
+pub async fn answers(
+    host: &str,
+    port: u16,
+    account: &MysqlConfig,
+    within: Duration,
+) -> Result<(), String> {
+    let opts = OptsBuilder::default()
+        .ip_or_hostname(host.to_string())
+        .tcp_port(port)
+        .prefer_socket(false)
+        .user(Some(account.user.clone()))
+        .pass(Some(account.password.clone()));
+    let probe = async {
+        let mut c = Conn::new(Opts::from(opts)).await?;
+        c.query_drop("SELECT 1").await?;
+        let _ = c.disconnect().await;
+        Ok::<_, mysql_async::Error>(())
+    };
+    match tokio::time::timeout(within, probe).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", within.as_millis())),
+    }
+}

@@ -1,0 +1,514 @@
+//! What the leader keeps true between failovers (docs/failover.md, "Sync policy" and
+//! "Rejoin"): a `strong` set without an acknowledging replica refuses writes, a `semi`
+//! set that fell back to async is marked degraded, a returning old primary rejoins (or
+//! is rebuilt), a writable replica is made read-only, a replica replicating from the
+//! wrong node is repointed.
+//!
+//! [`Policy::decide`] is a pure function of the records; [`apply`] carries the
+//! decisions out, giving a task only when the node has none in flight and its report
+//! already reflects the last one.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use topo::{
+    Degradation, HealthReport, NodeRecord, Role, SetRecord, SyncMode, Task, TaskRecord, TaskState,
+    Topo,
+};
+use tracing::{info, warn};
+
+use crate::failover::op::{can_rejoin, clear_rejoin};
+use crate::failover::tasks;
+use crate::leader::LeaderCtx;
+
+/// Rounds in a row a strong primary must show no acknowledging replica before writes
+/// are refused (a replica being repointed reconnects within a round).
+const BLOCK_AFTER_ROUNDS: u32 = 2;
+/// A failed policy task is not retried sooner than this.
+const RETRY_FAILED_MS: u64 = 10_000;
+
+/// One decision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    BlockWrites {
+        set: String,
+        reason: String,
+    },
+    AllowWrites {
+        set: String,
+    },
+    Degrade {
+        set: String,
+        reason: String,
+    },
+    Recover {
+        set: String,
+    },
+    /// Give `task` to `node` (unless it has one in flight); `rejoin`: the node is an old
+    /// primary, whose `rejoin` is cleared once the task is done.
+    Task {
+        set: String,
+        node: String,
+        task: Task,
+        why: String,
+        rejoin: bool,
+    },
+}
+
+/// Remembers what needs several rounds.
+#[derive(Debug, Default)]
+pub struct Policy {
+    zero_clients: HashMap<String, u32>,
+}
+
+impl Policy {
+    /// Decisions for the sets in `quiet` (no operation in progress).
+    pub fn decide(
+        &mut self,
+        sets: &[SetRecord],
+        nodes: &[NodeRecord],
+        health: &[HealthReport],
+        quiet: &dyn Fn(&str) -> bool,
+    ) -> Vec<Decision> {
+        let mut out = Vec::new();
+        let report = |n: &NodeRecord| {
+            health
+                .iter()
+                .find(|h| h.node == n.id && h.set == n.set && h.readable)
+        };
+        for set in sets.iter().filter(|s| quiet(&s.name)) {
+            let members: Vec<&NodeRecord> = nodes.iter().filter(|n| n.set == set.name).collect();
+            let primaries: Vec<&&NodeRecord> =
+                members.iter().filter(|n| n.role == Role::Primary).collect();
+            let [primary] = primaries.as_slice() else {
+                self.zero_clients.remove(&set.name);
+                continue;
+            };
+            let Some(p) = report(primary) else {
+                continue;
+            };
+            self.sync_policy(set, primary, p, &mut out);
+            for n in members.iter().filter(|n| n.role == Role::Replica) {
+                let Some(h) = report(n) else { continue };
+                let repoint = |from_binlog: bool| Task::Repoint {
+                    host: primary.host.clone(),
+                    port: primary.port,
+                    from_binlog,
+                };
+                match &n.rejoin {
+                    Some(r) if r.promoted_gtid.is_empty() => {} // its failover is not published yet
+                    Some(r) => {
+                        let binlog = h.gtid_binlog_pos.clone().unwrap_or_default();
+                        let (task, why) = if can_rejoin(&binlog, &r.promoted_gtid) {
+                            (
+                                repoint(true),
+                                format!(
+                                    "old primary back; its binlog {binlog} is within {}",
+                                    r.promoted_gtid
+                                ),
+                            )
+                        } else {
+                            (
+                                Task::Rebuild {
+                                    host: primary.host.clone(),
+                                    port: primary.port,
+                                },
+                                format!(
+                                    "old primary back with transactions nobody acknowledged ({binlog} is not within {})",
+                                    r.promoted_gtid
+                                ),
+                            )
+                        };
+                        out.push(Decision::Task {
+                            set: set.name.clone(),
+                            node: n.id.clone(),
+                            task,
+                            why,
+                            rejoin: true,
+                        });
+                    }
+                    None if h.read_only == Some(false) => out.push(Decision::Task {
+                        set: set.name.clone(),
+                        node: n.id.clone(),
+                        task: Task::ReadOnly,
+                        why: "a replica is writable".into(),
+                        rejoin: false,
+                    }),
+                    None if h.master.as_deref() != Some(primary.addr().as_str()) => {
+                        out.push(Decision::Task {
+                            set: set.name.clone(),
+                            node: n.id.clone(),
+                            task: repoint(false),
+                            why: format!(
+                                "replicates from {} instead of the primary {}",
+                                h.master.as_deref().unwrap_or("nobody"),
+                                primary.addr()
+                            ),
+                            rejoin: false,
+                        })
+                    }
+                    None => {}
+                }
+            }
+        }
+        out
+    }
+
+    fn sync_policy(
+        &mut self,
+        set: &SetRecord,
+        primary: &NodeRecord,
+        p: &HealthReport,
+        out: &mut Vec<Decision>,
+    ) {
+        let zero = p.semi_sync_clients == Some(0);
+        let rounds = self.zero_clients.entry(set.name.clone()).or_default();
+        *rounds = if zero { *rounds + 1 } else { 0 };
+        match set.sync {
+            SyncMode::Strong => {
+                if *rounds >= BLOCK_AFTER_ROUNDS && set.writes_blocked.is_none() {
+                    out.push(Decision::BlockWrites {
+                        set: set.name.clone(),
+                        reason: format!(
+                            "strong sync and no replica acknowledges commits on its primary {}",
+                            primary.id
+                        ),
+                    });
+                } else if p.semi_sync_clients.is_some_and(|c| c > 0) && set.writes_blocked.is_some()
+                {
+                    out.push(Decision::AllowWrites {
+                        set: set.name.clone(),
+                    });
+                }
+            }
+            SyncMode::Semi | SyncMode::Async => {
+                if set.writes_blocked.is_some() {
+                    out.push(Decision::AllowWrites {
+                        set: set.name.clone(),
+                    });
+                }
+            }
+        }
+        let fell_back = set.sync == SyncMode::Semi && p.semi_sync_master == Some(false);
+        match (&set.degraded, fell_back) {
+            (None, true) => out.push(Decision::Degrade {
+                set: set.name.clone(),
+                reason: format!(
+                    "primary {} fell back to asynchronous replication (no acknowledgement within {} ms)",
+                    primary.id, set.semi_timeout_ms
+                ),
+            }),
+            (Some(_), false) if set.sync != SyncMode::Semi || p.semi_sync_master == Some(true) => {
+                out.push(Decision::Recover {
+                    set: set.name.clone(),
+                })
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Carries out `decisions`; errors are logged, not returned (the next round retries).
+pub async fn apply(ctx: &LeaderCtx, health: &[HealthReport], decisions: Vec<Decision>) {
+    for d in decisions {
+        if ctx.is_stopping() {
+            return;
+        }
+        if let Err(e) = apply_one(ctx, health, &d).await {
+            warn!("policy: {d:?}: {e:#}");
+        }
+    }
+}
+
+async fn apply_one(ctx: &LeaderCtx, health: &[HealthReport], d: &Decision) -> Result<()> {
+    let topo = &ctx.topo;
+    match d {
+        Decision::BlockWrites { set, reason } => {
+            warn!(set, "refusing writes: {reason}");
+            update_set(topo, set, |s| s.writes_blocked = Some(reason.clone())).await
+        }
+        Decision::AllowWrites { set } => {
+            info!(set, "writes allowed again");
+            update_set(topo, set, |s| s.writes_blocked = None).await
+        }
+        Decision::Degrade { set, reason } => {
+            warn!(set, "degraded: {reason}");
+            let since_ms = crate::now_ms();
+            update_set(topo, set, |s| {
+                s.degraded = Some(Degradation {
+                    since_ms,
+                    reason: reason.clone(),
+                })
+            })
+            .await
+        }
+        Decision::Recover { set } => {
+            info!(set, "semi-sync acknowledgements are back");
+            update_set(topo, set, |s| s.degraded = None).await
+        }
+        Decision::Task {
+            set,
+            node,
+            task,
+            why,
+            rejoin,
+        } => {
+            let report_at = health
+                .iter()
+                .find(|h| &h.node == node && &h.set == set)
+                .map(|h| h.at_ms)
+                .unwrap_or(0);
+            let cur = tasks::current(topo, set, node).await;
+            let since = if *rejoin {
+                rejoin_since(topo, set, node).await
+            } else {
+                0
+            };
+            match next_step(
+                cur.as_ref(),
+                task,
+                *rejoin,
+                since,
+                report_at,
+                crate::now_ms(),
+            ) {
+                Step::Wait => Ok(()),
+                Step::ClearRejoin => {
+                    info!(set, node, "old primary rejoined the set");
+                    clear_rejoin(topo, set, node).await
+                }
+                Step::Give => {
+                    info!(set, node, task = task.name(), "{why}");
+                    tasks::give(ctx, set, node, task.clone())
+                        .await
+                        .map(|_| ())
+                        .map_err(anyhow::Error::msg)
+                }
+            }
+        }
+    }
+}
+
+/// What to do about a wanted task given the node's current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Wait,
+    Give,
+    ClearRejoin,
+}
+
+/// `cur`: the node's task record; `since`: when its rejoin began; `report_at`: its
+/// latest health report.
+pub fn next_step(
+    cur: Option<&TaskRecord>,
+    wanted: &Task,
+    rejoin: bool,
+    since: u64,
+    report_at: u64,
+    now: u64,
+) -> Step {
+    let Some(cur) = cur else { return Step::Give };
+    match cur.state {
+        TaskState::Pending | TaskState::Running => Step::Wait,
+        TaskState::Done
+            if rejoin
+                && cur.created_ms >= since
+                && matches!(cur.task, Task::Repoint { .. } | Task::Rebuild { .. }) =>
+        {
+            Step::ClearRejoin
+        }
+        // The report does not show the effect of the last task yet.
+        TaskState::Done if cur.updated_ms >= report_at => Step::Wait,
+        TaskState::Failed if now.saturating_sub(cur.updated_ms) < RETRY_FAILED_MS => Step::Wait,
+        _ if !rejoin
+            && cur.task == *wanted
+            && cur.state == TaskState::Done
+            && now.saturating_sub(cur.updated_ms) < RETRY_FAILED_MS =>
+        {
+            Step::Wait
+        }
+        _ => Step::Give,
+    }
+}
+
+async fn rejoin_since(topo: &Topo, set: &str, node: &str) -> u64 {
+    topo.get::<NodeRecord>(&topo.keys().node(set, node))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|v| v.value.rejoin)
+        .map(|r| r.since_ms)
+        .unwrap_or(0)
+}
+
+async fn update_set(topo: &Topo, set: &str, f: impl Fn(&mut SetRecord)) -> Result<()> {
+    topo.update(&topo.keys().set(set), |cur: Option<SetRecord>| {
+        let mut s = cur.ok_or_else(|| topo::TopoError::NotFound {
+            what: "set",
+            name: set.to_string(),
+        })?;
+        f(&mut s);
+        Ok(s)
+    })
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use topo::Rejoin;
+
+    fn node(id: &str, role: Role) -> NodeRecord {
+        NodeRecord {
+            id: id.into(),
+            set: "s".into(),
+            host: "127.0.0.1".into(),
+            port: match id {
+                "s-n0" => 3310,
+                "s-n1" => 3311,
+                _ => 3312,
+            },
+            role,
+            rejoin: None,
+        }
+    }
+    fn rep(id: &str) -> HealthReport {
+        HealthReport {
+            node: id.into(),
+            set: "s".into(),
+            at_ms: 100,
+            readable: true,
+            read_only: Some(true),
+            master: Some("127.0.0.1:3310".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn strong_set_blocks_after_two_rounds_without_acks() {
+        let sets = vec![SetRecord::new("s", SyncMode::Strong)];
+        let nodes = vec![node("s-n0", Role::Primary), node("s-n1", Role::Replica)];
+        let mut p0 = rep("s-n0");
+        p0.read_only = Some(false);
+        p0.master = None;
+        p0.semi_sync_clients = Some(0);
+        let health = vec![p0.clone(), rep("s-n1")];
+        let mut pol = Policy::default();
+        let all = |_: &str| true;
+        assert!(pol.decide(&sets, &nodes, &health, &all).is_empty());
+        let d = pol.decide(&sets, &nodes, &health, &all);
+        assert!(matches!(&d[..], [Decision::BlockWrites { set, .. }] if set == "s"));
+        let mut blocked = sets.clone();
+        blocked[0].writes_blocked = Some("x".into());
+        p0.semi_sync_clients = Some(1);
+        let d = pol.decide(&blocked, &nodes, &[p0, rep("s-n1")], &all);
+        assert_eq!(d, vec![Decision::AllowWrites { set: "s".into() }]);
+        // A set with an operation in progress is left alone.
+        assert!(pol.decide(&blocked, &nodes, &health, &|_| false).is_empty());
+    }
+
+    #[test]
+    fn semi_set_degrades_and_recovers() {
+        let sets = vec![SetRecord::new("s", SyncMode::Semi)];
+        let nodes = vec![node("s-n0", Role::Primary)];
+        let mut p0 = rep("s-n0");
+        p0.semi_sync_master = Some(false);
+        let mut pol = Policy::default();
+        let d = pol.decide(&sets, &nodes, &[p0.clone()], &|_| true);
+        assert!(matches!(&d[..], [Decision::Degrade { .. }]));
+        let mut degraded = sets.clone();
+        degraded[0].degraded = Some(Degradation {
+            since_ms: 1,
+            reason: "x".into(),
+        });
+        p0.semi_sync_master = Some(true);
+        let d = pol.decide(&degraded, &nodes, &[p0], &|_| true);
+        assert_eq!(d, vec![Decision::Recover { set: "s".into() }]);
+    }
+
+    #[test]
+    fn replicas_rejoin_or_get_fixed() {
+        let sets = vec![SetRecord::new("s", SyncMode::Async)];
+        let mut old = node("s-n1", Role::Replica);
+        old.rejoin = Some(Rejoin {
+            new_primary: "s-n0".into(),
+            promoted_gtid: "0-101-10".into(),
+            since_ms: 50,
+        });
+        let nodes = vec![
+            node("s-n0", Role::Primary),
+            old,
+            node("s-n2", Role::Replica),
+        ];
+        let mut h1 = rep("s-n1");
+        h1.gtid_binlog_pos = Some("0-101-10".into());
+        h1.read_only = Some(false);
+        let mut h2 = rep("s-n2");
+        h2.master = Some("127.0.0.1:3311".into());
+        let mut pol = Policy::default();
+        let d = pol.decide(
+            &sets,
+            &nodes,
+            &[rep("s-n0"), h1.clone(), h2.clone()],
+            &|_| true,
+        );
+        assert!(
+            matches!(&d[0], Decision::Task { node, task: Task::Repoint { from_binlog: true, port: 3310, .. }, rejoin: true, .. } if node == "s-n1")
+        );
+        assert!(
+            matches!(&d[1], Decision::Task { node, task: Task::Repoint { from_binlog: false, .. }, rejoin: false, .. } if node == "s-n2")
+        );
+        h1.gtid_binlog_pos = Some("0-102-11".into());
+        h2.master = Some("127.0.0.1:3310".into());
+        h2.read_only = Some(false);
+        let d = pol.decide(&sets, &nodes, &[rep("s-n0"), h1, h2], &|_| true);
+        assert!(matches!(
+            &d[0],
+            Decision::Task {
+                task: Task::Rebuild { .. },
+                ..
+            }
+        ));
+        assert!(matches!(
+            &d[1],
+            Decision::Task {
+                task: Task::ReadOnly,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn tasks_are_not_repeated() {
+        let ro = Task::ReadOnly;
+        let mut t = TaskRecord::new("s", "n", ro.clone(), "x", 100);
+        assert_eq!(next_step(None, &ro, false, 0, 0, 0), Step::Give);
+        assert_eq!(next_step(Some(&t), &ro, false, 0, 500, 500), Step::Wait);
+        t.state = TaskState::Done;
+        t.updated_ms = 200;
+        // Report older than the task's end: wait for a fresh one.
+        assert_eq!(next_step(Some(&t), &ro, false, 0, 150, 300), Step::Wait);
+        // Fresh report still wants it, soon after: wait; much later: again.
+        assert_eq!(next_step(Some(&t), &ro, false, 0, 250, 300), Step::Wait);
+        assert_eq!(
+            next_step(Some(&t), &ro, false, 0, 20_250, 20_300),
+            Step::Give
+        );
+        t.state = TaskState::Failed;
+        assert_eq!(next_step(Some(&t), &ro, false, 0, 250, 5_000), Step::Wait);
+        assert_eq!(next_step(Some(&t), &ro, false, 0, 250, 20_000), Step::Give);
+        let rp = Task::Repoint {
+            host: "h".into(),
+            port: 1,
+            from_binlog: true,
+        };
+        let mut t = TaskRecord::new("s", "n", rp.clone(), "x", 100);
+        t.state = TaskState::Done;
+        assert_eq!(
+            next_step(Some(&t), &rp, true, 50, 0, 300),
+            Step::ClearRejoin
+        );
+        assert_eq!(next_step(Some(&t), &rp, true, 150, 300, 300), Step::Give);
+    }
+}
