@@ -21,6 +21,7 @@ pub enum Action {
     SetAdd {
         name: String,
         sync: Option<SyncMode>,
+        semi_timeout_ms: Option<u64>,
     },
     SetList,
     NodeAdd(NodeRecord),
@@ -33,6 +34,16 @@ pub enum Action {
     UserAdd(UserRecord),
     UserList,
     UserDel(String),
+    Switchover {
+        set: String,
+        to: Option<String>,
+        wait_secs: u64,
+    },
+    Failovers {
+        set: Option<String>,
+        steps: bool,
+    },
+    Stats(Option<String>),
 }
 
 /// `db add` as asked; unset options keep what an existing database has.
@@ -61,11 +72,16 @@ impl Action {
     pub fn from_command(cmd: Command) -> Result<Self> {
         Ok(match cmd {
             Command::Status => Action::Status,
-            Command::Set(SetCmd::Add { name, sync }) => {
+            Command::Set(SetCmd::Add {
+                name,
+                sync,
+                semi_timeout_ms,
+            }) => {
                 check_name("set", &name)?;
                 Action::SetAdd {
                     name,
                     sync: sync.map(Into::into),
+                    semi_timeout_ms,
                 }
             }
             Command::Set(SetCmd::List) => Action::SetList,
@@ -121,6 +137,30 @@ impl Action {
             Command::User(UserCmd::Del { name }) => {
                 check_name("user", &name)?;
                 Action::UserDel(name)
+            }
+            Command::Switchover { set, to, wait } => {
+                check_name("set", &set)?;
+                if let Some(t) = &to {
+                    check_name("node", t)?;
+                }
+                ensure!(wait >= 1, "--wait must be at least 1 second");
+                Action::Switchover {
+                    set,
+                    to,
+                    wait_secs: wait,
+                }
+            }
+            Command::Failovers { set, steps } => {
+                if let Some(s) = &set {
+                    check_name("set", s)?;
+                }
+                Action::Failovers { set, steps }
+            }
+            Command::Stats { set } => {
+                if let Some(s) = &set {
+                    check_name("set", s)?;
+                }
+                Action::Stats(set)
             }
         })
     }
@@ -303,21 +343,42 @@ mod tests {
     #[test]
     fn set_and_node() {
         assert_eq!(
-            action(&["set", "add", "set1", "--sync", "semi"]).unwrap(),
+            action(&[
+                "set",
+                "add",
+                "set1",
+                "--sync",
+                "semi",
+                "--semi-timeout-ms",
+                "500"
+            ])
+            .unwrap(),
             Action::SetAdd {
                 name: "set1".into(),
-                sync: Some(SyncMode::Semi)
+                sync: Some(SyncMode::Semi),
+                semi_timeout_ms: Some(500),
             }
         );
         assert_eq!(
             action(&["set", "add", "set1"]).unwrap(),
             Action::SetAdd {
                 name: "set1".into(),
-                sync: None
+                sync: None,
+                semi_timeout_ms: None,
             }
         );
         assert!(action(&["set", "add", "a/b"]).is_err());
         assert!(action(&["set", "add", "s", "--sync", "maybe"]).is_err());
+        assert_eq!(
+            action(&["switchover", "--set", "set1", "--to", "set1-n2"]).unwrap(),
+            Action::Switchover {
+                set: "set1".into(),
+                to: Some("set1-n2".into()),
+                wait_secs: 60,
+            }
+        );
+        assert!(action(&["switchover", "--set", "set1", "--wait", "0"]).is_err());
+        assert!(action(&["switchover"]).is_err());
         let a = action(&[
             "node",
             "add",

@@ -50,6 +50,33 @@ pub enum Command {
     /// Gateway users.
     #[command(subcommand)]
     User(UserCmd),
+    /// Planned change of a set's primary, with no lost writes: waits until it is done.
+    Switchover {
+        /// The set.
+        #[arg(long)]
+        set: String,
+        /// The replica to promote (default: the most caught-up replicating replica).
+        #[arg(long, value_name = "NODE")]
+        to: Option<String>,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        wait: u64,
+    },
+    /// Failovers and switchovers: in progress, then finished (oldest first).
+    Failovers {
+        /// Only this set.
+        #[arg(long)]
+        set: Option<String>,
+        /// Also print each operation's steps.
+        #[arg(long)]
+        steps: bool,
+    },
+    /// Per-node CPU and disk, and per-table rows, size and reads/writes (from the agents).
+    Stats {
+        /// Only this set.
+        #[arg(long)]
+        set: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +87,9 @@ pub enum SetCmd {
         /// Replication durability (default strong for a new set; kept for an existing one).
         #[arg(long, value_enum)]
         sync: Option<SyncArg>,
+        /// `semi` sets: how long a commit waits for a replica before falling back to async.
+        #[arg(long, value_name = "MS")]
+        semi_timeout_ms: Option<u64>,
     },
     /// Lists the sets.
     List,

@@ -36,7 +36,11 @@ impl Outcome {
 pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<String> {
     match action {
         Action::Status => status(topo, cluster).await,
-        Action::SetAdd { name, sync } => {
+        Action::SetAdd {
+            name,
+            sync,
+            semi_timeout_ms,
+        } => {
             let mut old: Option<SetRecord> = None;
             let new = topo
                 .update(&topo.keys().set(&name), |cur: Option<SetRecord>| {
@@ -46,9 +50,18 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<Strin
                             if let Some(m) = sync {
                                 s.sync = m;
                             }
+                            if let Some(t) = semi_timeout_ms {
+                                s.semi_timeout_ms = t;
+                            }
                             s
                         }
-                        None => SetRecord::new(&name, sync.unwrap_or_default()),
+                        None => {
+                            let mut s = SetRecord::new(&name, sync.unwrap_or_default());
+                            if let Some(t) = semi_timeout_ms {
+                                s.semi_timeout_ms = t;
+                            }
+                            s
+                        }
                     })
                 })
                 .await?;
@@ -64,6 +77,13 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<Strin
             Ok(render::list(&render::sets_table(&sets, &nodes), "sets"))
         }
         Action::NodeAdd(node) => node_add(topo, node).await,
+        Action::Switchover { set, to, wait_secs } => {
+            super::ops::switchover(topo, &set, to, wait_secs).await
+        }
+        Action::Failovers { set, steps } => {
+            super::ops::failovers(topo, set.as_deref(), steps).await
+        }
+        Action::Stats(set) => super::ops::stats(topo, set.as_deref()).await,
         Action::NodeList => Ok(render::list(
             &render::nodes_table(&topo.list_nodes().await?),
             "nodes",
@@ -242,6 +262,8 @@ async fn status(topo: &Topo, cluster: &str) -> Result<String> {
         nodes: topo.list_nodes().await?,
         health: topo.list_health().await?,
         dbs: topo.list_dbs().await?,
+        ops: topo.list_ops().await?,
+        last_failover: topo.list_failovers(None).await?.pop(),
         now_ms: crate::now_ms(),
     };
     Ok(render::status(&view))

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod args;
 pub mod commands;
+pub mod ops;
 pub mod render;
 
 use anyhow::{anyhow, Result};

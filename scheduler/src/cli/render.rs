@@ -134,7 +134,7 @@ fn shorten(s: &str, max: usize) -> String {
 }
 
 pub fn sets_table(sets: &[SetRecord], nodes: &[NodeRecord]) -> Table {
-    let mut t = Table::new(["SET", "SYNC", "EPOCH", "PRIMARY", "REPLICAS"]);
+    let mut t = Table::new(["SET", "SYNC", "EPOCH", "PRIMARY", "REPLICAS", "STATE"]);
     for s in sets {
         let of_set = || nodes.iter().filter(|n| n.set == s.name);
         let primary: Vec<&str> = of_set()
@@ -159,9 +159,23 @@ pub fn sets_table(sets: &[SetRecord], nodes: &[NodeRecord]) -> Table {
             } else {
                 replicas.join(",")
             },
+            set_state(s),
         ]);
     }
     t
+}
+
+/// `ok`, or why the set runs below its configured durability.
+fn set_state(s: &SetRecord) -> String {
+    match (&s.writes_blocked, &s.degraded) {
+        (Some(why), _) => format!("WRITES REFUSED: {why}"),
+        (None, Some(d)) => format!(
+            "DEGRADED since {}: {}",
+            format_age(crate::now_ms().saturating_sub(d.since_ms)) + " ago",
+            d.reason
+        ),
+        (None, None) => "ok".into(),
+    }
 }
 
 /// Nodes, primary first within each set.
@@ -321,6 +335,10 @@ pub struct StatusView {
     pub nodes: Vec<NodeRecord>,
     pub health: Vec<HealthReport>,
     pub dbs: Vec<DatabaseRecord>,
+    /// Failovers and switchovers in progress.
+    pub ops: Vec<topo::FailoverRecord>,
+    /// The latest finished one.
+    pub last_failover: Option<topo::FailoverRecord>,
     pub now_ms: u64,
 }
 
@@ -347,6 +365,44 @@ pub fn status(v: &StatusView) -> String {
         &health_table(&v.nodes, &v.health, v.now_ms),
     );
     section(&mut out, "DATABASES", &dbs_table(&v.dbs));
+    for op in &v.ops {
+        let _ = writeln!(
+            out,
+            "\nIN PROGRESS: {:?} of {} from {} (phase {:?}, {} so far)",
+            op.kind,
+            op.set,
+            if op.old_primary.is_empty() {
+                "-"
+            } else {
+                &op.old_primary
+            },
+            op.phase,
+            format_age(v.now_ms.saturating_sub(op.started_ms))
+        );
+    }
+    if let Some(f) = &v.last_failover {
+        let _ = writeln!(
+            out,
+            "\nLAST FAILOVER: {:?} of {} {} ago: {} -> {}, {}",
+            f.kind,
+            f.set,
+            format_age(v.now_ms.saturating_sub(f.started_ms)),
+            if f.old_primary.is_empty() {
+                "-"
+            } else {
+                &f.old_primary
+            },
+            f.new_primary.as_deref().unwrap_or("-"),
+            match &f.error {
+                None => format!(
+                    "done in {} (writes held {})",
+                    format_age(f.duration_ms().unwrap_or(0)),
+                    format_age(f.held_ms().unwrap_or(0))
+                ),
+                Some(e) => format!("failed: {e}"),
+            }
+        );
+    }
     out
 }
 
@@ -435,6 +491,8 @@ mod tests {
                 ..Default::default()
             }],
             dbs: vec![],
+            ops: vec![],
+            last_failover: None,
             now_ms: 10_300,
         };
         let s = status(&v);
