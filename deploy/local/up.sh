@@ -266,7 +266,7 @@ start_agents() {
             fi
             start_bg "agent-$node" "$SETWISE_BIN/setwise-agent" --node "$node" --set "set$s" \
                 --mysql-addr "127.0.0.1:$(node_port "$s" "$k")" --mysql-user setwise --mysql-password setwise \
-                --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER"
+                --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER" --interval-ms 500 --lease-ttl 3
             started+=("set$s/$node")
         done
     done
@@ -298,7 +298,7 @@ start_schedulers() {
         fi
         say "starting setwise-scheduler --id $id"
         start_bg "scheduler-$id" "$SETWISE_BIN/setwise-scheduler" --id "$id" \
-            --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER"
+            --config "$SETWISE_REPO/deploy/local/scheduler.toml" --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER"
     done
     # Each candidate holds a key in the election; the oldest one leads.
     wait_until "scheduler-${SETWISE_SCHEDULERS[0]}" 30 "the schedulers to campaign for leadership" \
