@@ -43,6 +43,15 @@ pub struct AgentArgs {
     /// TTL of the health report's lease in seconds (default 5).
     #[arg(long)]
     pub lease_ttl: Option<i64>,
+    /// Per-table statistics interval in milliseconds (default 10000).
+    #[arg(long)]
+    pub stats_interval_ms: Option<u64>,
+    /// Account replicas use to connect to their primary (default repl).
+    #[arg(long)]
+    pub replication_user: Option<String>,
+    /// Password of the replication account (default repl).
+    #[arg(long)]
+    pub replication_password: Option<String>,
     /// Log level (overrides RUST_LOG; default info).
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -58,7 +67,14 @@ pub struct AgentConfig {
     pub interval_ms: u64,
     /// Lease TTL of the health report, seconds.
     pub lease_ttl: i64,
+    /// Per-table statistics (`stats/<set>/<node>`) interval, milliseconds.
+    pub stats_interval_ms: u64,
+    /// Bound of a `read_only`, `promote` or `repoint` task, milliseconds.
+    pub task_timeout_ms: u64,
+    /// Bound of a `rebuild` task (copy included), milliseconds.
+    pub rebuild_timeout_ms: u64,
     pub mysql: MysqlConfig,
+    pub replication: ReplicationConfig,
     pub etcd: EtcdConfig,
 }
 
@@ -69,7 +85,11 @@ impl Default for AgentConfig {
             set: String::new(),
             interval_ms: 1000,
             lease_ttl: 5,
+            stats_interval_ms: 10_000,
+            task_timeout_ms: 60_000,
+            rebuild_timeout_ms: 3_600_000,
             mysql: MysqlConfig::default(),
+            replication: ReplicationConfig::default(),
             etcd: EtcdConfig::default(),
         }
     }
@@ -97,6 +117,24 @@ impl Default for MysqlConfig {
             password: "setwise".into(),
             connect_timeout_ms: 1000,
             probe_timeout_ms: 2000,
+        }
+    }
+}
+
+/// `[replication]`: the account a replica uses to connect to its primary
+/// (`CHANGE MASTER TO MASTER_USER/MASTER_PASSWORD` of `repoint` and `rebuild`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReplicationConfig {
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        Self {
+            user: "repl".into(),
+            password: "repl".into(),
         }
     }
 }
@@ -159,6 +197,8 @@ impl AgentConfig {
         set(&mut self.mysql.user, &a.mysql_user);
         set(&mut self.mysql.password, &a.mysql_password);
         set(&mut self.etcd.cluster, &a.cluster);
+        set(&mut self.replication.user, &a.replication_user);
+        set(&mut self.replication.password, &a.replication_password);
         if let Some(urls) = &a.etcd {
             let list: Vec<String> = urls
                 .split(',')
@@ -175,6 +215,9 @@ impl AgentConfig {
         }
         if let Some(v) = a.lease_ttl {
             self.lease_ttl = v;
+        }
+        if let Some(v) = a.stats_interval_ms {
+            self.stats_interval_ms = v;
         }
     }
 
@@ -198,11 +241,23 @@ impl AgentConfig {
         if self.lease_ttl < 1 {
             bail!("lease_ttl must be at least 1 second");
         }
+        if self.stats_interval_ms < 100 {
+            bail!("stats_interval_ms must be at least 100");
+        }
+        if self.task_timeout_ms < 1000 || self.rebuild_timeout_ms < 1000 {
+            bail!("task_timeout_ms and rebuild_timeout_ms must be at least 1000");
+        }
+        if self.replication.user.is_empty() {
+            bail!("[replication] user must not be empty");
+        }
         Ok(())
     }
 
     pub fn interval(&self) -> Duration {
         Duration::from_millis(self.interval_ms)
+    }
+    pub fn stats_interval(&self) -> Duration {
+        Duration::from_millis(self.stats_interval_ms)
     }
 }
 
@@ -243,6 +298,9 @@ mod tests {
         assert_eq!(c.etcd.cluster, "t");
         assert_eq!((c.interval_ms, c.lease_ttl), (500, 3));
         assert_eq!(c.mysql.probe_timeout(), Duration::from_millis(2000));
+        assert_eq!(c.stats_interval_ms, 10_000);
+        assert_eq!(c.replication, ReplicationConfig::default());
+        assert_eq!(c.replication.user, "repl");
     }
 
     #[test]
@@ -280,6 +338,9 @@ mod tests {
             }
         );
         assert_eq!(c.etcd, EtcdConfig::default());
+        assert_eq!(c.replication, ReplicationConfig::default());
+        assert_eq!(c.stats_interval_ms, 10_000);
+        assert_eq!((c.task_timeout_ms, c.rebuild_timeout_ms), (60_000, 3_600_000));
     }
 
     #[test]
@@ -292,12 +353,23 @@ mod tests {
             [mysql]
             addr = "[::1]:3311"
             password = "pw"
+            [replication]
+            user = "r"
             [etcd]
             cluster = "prod"
             "#,
         )
         .unwrap();
-        c.apply(&args(&["--node", "set1-n2", "--mysql-user", "root"]));
+        c.apply(&args(&[
+            "--node",
+            "set1-n2",
+            "--mysql-user",
+            "root",
+            "--replication-password",
+            "rp",
+            "--stats-interval-ms",
+            "500",
+        ]));
         c.validate().unwrap();
         assert_eq!(c.node, "set1-n2");
         assert_eq!(c.lease_ttl, 7);
@@ -305,6 +377,8 @@ mod tests {
         assert_eq!(c.mysql.password, "pw");
         assert_eq!(c.mysql.host_port().unwrap(), ("::1".into(), 3311));
         assert_eq!(c.etcd.cluster, "prod");
+        assert_eq!((c.replication.user.as_str(), c.replication.password.as_str()), ("r", "rp"));
+        assert_eq!(c.stats_interval_ms, 500);
         assert!(toml::from_str::<AgentConfig>("nodes = \"x\"").is_err());
     }
 }

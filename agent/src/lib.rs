@@ -1,10 +1,19 @@
 //! `setwise-agent`: one beside every MariaDB instance. Probes it with short
 //! connections ([`probe`]), publishes a [`topo::HealthReport`] under a lease
-//! ([`report`]) every interval ([`service`]). Node tasks (promote, repoint, rebuild)
-//! come later.
+//! ([`report`]) every interval ([`service`]) with the gap to its primary ([`view`]) and
+//! host measurements ([`host`]), publishes per-table statistics ([`stats`]), keeps a
+//! primary's semi-sync settings in line with its set's sync mode ([`sync`]), and runs
+//! the node tasks the scheduler gives it: read_only, promote, repoint, rebuild
+//! ([`task`]).
 
 pub mod config;
+pub mod db;
+pub mod host;
 pub mod logging;
 pub mod probe;
 pub mod report;
 pub mod service;
+pub mod stats;
+pub mod sync;
+pub mod task;
+pub mod view;

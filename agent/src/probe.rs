@@ -24,6 +24,10 @@ pub struct SlaveStatus {
     pub seconds_behind_master: Option<u64>,
     /// `Last_Error`, else `Last_IO_Error` (prefixed `IO: `); None when both are empty.
     pub last_error: Option<String>,
+    /// `Gtid_IO_Pos`: what the IO thread has received (None when empty).
+    pub gtid_io_pos: Option<String>,
+    /// `Master_Host:Master_Port` (None without a master host).
+    pub master: Option<String>,
 }
 
 /// What one probe saw.
@@ -33,7 +37,17 @@ pub struct ProbeOutcome {
     pub writable: bool,
     pub read_only: Option<bool>,
     pub gtid_current_pos: Option<String>,
+    pub gtid_binlog_pos: Option<String>,
     pub slave: Option<SlaveStatus>,
+    /// `Rpl_semi_sync_master_status` while `rpl_semi_sync_master_enabled` is ON.
+    pub semi_sync_master: Option<bool>,
+    /// `Rpl_semi_sync_master_clients`.
+    pub semi_sync_clients: Option<u64>,
+    /// The semi-sync master variables (enabled, timeout, wait point).
+    pub semi_sync_vars: Option<crate::sync::SemiSync>,
+    /// `@@pid_file` and `@@datadir`, for the host measurements ([`crate::host`]).
+    pub pid_file: Option<String>,
+    pub datadir: Option<String>,
     pub error: Option<String>,
 }
 
@@ -63,7 +77,7 @@ impl ProbeTarget {
         })
     }
 
-    fn opts(&self) -> OptsBuilder {
+    pub fn opts(&self) -> OptsBuilder {
         OptsBuilder::default()
             .ip_or_hostname(self.host.clone())
             .tcp_port(self.port)
@@ -176,7 +190,7 @@ impl Prober {
     }
 }
 
-/// `SELECT 1`, then `@@read_only`, `@@gtid_current_pos` and `SHOW SLAVE STATUS`.
+/// `SELECT 1`, then variables, semi-sync status and `SHOW SLAVE STATUS`.
 async fn read_state(conn: &mut Conn, out: &mut ProbeOutcome) -> Result<(), String> {
     let one: Option<i64> = conn
         .query_first("SELECT 1")
@@ -186,14 +200,45 @@ async fn read_state(conn: &mut Conn, out: &mut ProbeOutcome) -> Result<(), Strin
         return Err(format!("SELECT 1 returned {one:?}"));
     }
     out.readable = true;
-    let vars: Option<(Option<i64>, Option<String>)> = conn
-        .query_first("SELECT @@read_only, @@gtid_current_pos")
+    type Vars = (
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<u64>,
+        Option<String>,
+    );
+    let vars: Option<Vars> = conn
+        .query_first(
+            "SELECT @@read_only, @@gtid_current_pos, @@gtid_binlog_pos, \
+             @@rpl_semi_sync_master_enabled, @@pid_file, @@datadir, \
+             @@rpl_semi_sync_master_timeout, @@rpl_semi_sync_master_wait_point",
+        )
         .await
         .map_err(|e| format!("read variables: {}", describe(&e)))?;
-    if let Some((ro, gtid)) = vars {
+    let mut semi_enabled = false;
+    if let Some((ro, gtid, binlog, semi, pid_file, datadir, timeout, wait_point)) = vars {
+        out.semi_sync_vars = Some(crate::sync::SemiSync::from_vars(
+            semi.unwrap_or(0) != 0,
+            timeout.unwrap_or(0),
+            wait_point.as_deref().unwrap_or(""),
+        ));
         out.read_only = ro.map(|v| v != 0);
         out.gtid_current_pos = gtid;
+        out.gtid_binlog_pos = binlog;
+        semi_enabled = semi.unwrap_or(0) != 0;
+        out.pid_file = pid_file.filter(|s| !s.is_empty());
+        out.datadir = datadir.filter(|s| !s.is_empty());
     }
+    let status: Vec<(String, String)> = conn
+        .query("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_%'")
+        .await
+        .map_err(|e| format!("semi-sync status: {}", describe(&e)))?;
+    let (master_status, clients) = semi_sync_status(&status);
+    out.semi_sync_master = master_status.filter(|_| semi_enabled);
+    out.semi_sync_clients = clients;
     let row: Option<Row> = conn
         .query_first("SHOW SLAVE STATUS")
         .await
@@ -202,8 +247,22 @@ async fn read_state(conn: &mut Conn, out: &mut ProbeOutcome) -> Result<(), Strin
     Ok(())
 }
 
+/// `Rpl_semi_sync_master_status` (ON = true) and `Rpl_semi_sync_master_clients`
+/// from `SHOW GLOBAL STATUS` rows.
+pub fn semi_sync_status(rows: &[(String, String)]) -> (Option<bool>, Option<u64>) {
+    let get = |name: &str| {
+        rows.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    };
+    (
+        get("Rpl_semi_sync_master_status").map(|v| v.eq_ignore_ascii_case("ON")),
+        get("Rpl_semi_sync_master_clients").and_then(|v| v.parse().ok()),
+    )
+}
+
 /// A column of a `SHOW` row as text (None when absent or NULL).
-fn text_column(row: &Row, name: &str) -> Option<String> {
+pub fn text_column(row: &Row, name: &str) -> Option<String> {
     let idx = row
         .columns_ref()
         .iter()
@@ -230,6 +289,12 @@ pub fn slave_status(col: &dyn Fn(&str) -> Option<String>) -> SlaveStatus {
         sql_running: col("Slave_SQL_Running").as_deref() == Some("Yes"),
         seconds_behind_master: col("Seconds_Behind_Master").and_then(|s| s.trim().parse().ok()),
         last_error,
+        gtid_io_pos: non_empty("Gtid_IO_Pos"),
+        master: non_empty("Master_Host").map(|h| match non_empty("Master_Port") {
+            Some(p) if h.contains(':') => format!("[{h}]:{p}"),
+            Some(p) => format!("{h}:{p}"),
+            None => h,
+        }),
     }
 }
 
@@ -293,6 +358,9 @@ mod tests {
             ("Seconds_Behind_Master", "3"),
             ("Last_Error", ""),
             ("Last_IO_Error", ""),
+            ("Gtid_IO_Pos", "0-101-7"),
+            ("Master_Host", "127.0.0.1"),
+            ("Master_Port", "3310"),
         ]);
         assert_eq!(
             slave_status(&|n| m.get(n).cloned()),
@@ -300,7 +368,9 @@ mod tests {
                 io_running: true,
                 sql_running: true,
                 seconds_behind_master: Some(3),
-                last_error: None
+                last_error: None,
+                gtid_io_pos: Some("0-101-7".into()),
+                master: Some("127.0.0.1:3310".into()),
             }
         );
         let m = cols(&[
@@ -316,9 +386,28 @@ mod tests {
             s.last_error.as_deref(),
             Some("IO: error connecting to master")
         );
-        let m = cols(&[("Last_Error", "Duplicate entry"), ("Last_IO_Error", "x")]);
+        assert_eq!((s.gtid_io_pos, s.master), (None, None));
+        let m = cols(&[
+            ("Last_Error", "Duplicate entry"),
+            ("Last_IO_Error", "x"),
+            ("Master_Host", "::1"),
+            ("Master_Port", "3311"),
+        ]);
         let s = slave_status(&|n| m.get(n).cloned());
         assert_eq!(s.last_error.as_deref(), Some("Duplicate entry"));
+        assert_eq!(s.master.as_deref(), Some("[::1]:3311"));
+    }
+
+    #[test]
+    fn semi_sync_status_rows() {
+        let rows = vec![
+            ("Rpl_semi_sync_master_clients".to_string(), "2".to_string()),
+            ("Rpl_semi_sync_master_status".to_string(), "ON".to_string()),
+        ];
+        assert_eq!(semi_sync_status(&rows), (Some(true), Some(2)));
+        let rows = vec![("Rpl_semi_sync_master_status".to_string(), "OFF".to_string())];
+        assert_eq!(semi_sync_status(&rows), (Some(false), None));
+        assert_eq!(semi_sync_status(&[]), (None, None));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Turning a probe into a [`HealthReport`] and publishing it to etcd under the agent's
-//! lease (`health/<set>/<node>`): the report vanishes when the agent stops renewing it.
+//! lease (`health/<set>/<node>`), together with the per-table statistics
+//! (`stats/<set>/<node>`, same lease): both vanish when the agent stops renewing it.
 
 use anyhow::Result;
 use topo::lease::Lease;
-use topo::{HealthReport, Topo};
+use topo::{HealthReport, NodeStats, Topo};
 use tracing::{info, warn};
 
 use crate::probe::ProbeOutcome;
@@ -24,7 +25,15 @@ pub fn build_report(node: &str, set: &str, probe: &ProbeOutcome, at_ms: u64) -> 
         slave_sql_running: slave.map(|s| s.sql_running),
         seconds_behind_master: slave.and_then(|s| s.seconds_behind_master),
         last_error: slave.and_then(|s| s.last_error.clone()),
-        ..Default::default()
+        gtid_binlog_pos: probe.gtid_binlog_pos.clone(),
+        gtid_io_pos: slave.and_then(|s| s.gtid_io_pos.clone()),
+        master: slave.and_then(|s| s.master.clone()),
+        semi_sync_master: probe.semi_sync_master,
+        semi_sync_clients: probe.semi_sync_clients,
+        // Filled by the service from etcd and the host.
+        gap_trx: None,
+        cpu_pct: None,
+        datadir_bytes: None,
     }
 }
 
@@ -54,24 +63,37 @@ impl Reporter {
         }
     }
 
-    /// Writes `report` under the current lease (granting one first if needed).
-    /// On failure the lease is given up, so the next call starts with a fresh one.
-    pub async fn publish(&mut self, report: &HealthReport) -> Result<()> {
+    /// The current lease, granting one first if there is none (or it was lost).
+    async fn lease_id(&mut self) -> Result<i64> {
         if self.lease.as_ref().is_some_and(Lease::is_lost) {
             warn!("health lease lost; granting a new one");
             self.lease = None;
         }
-        let lease_id = match &self.lease {
-            Some(l) => l.id(),
-            None => {
-                let l = Lease::grant(&self.topo, self.ttl).await?;
-                info!(lease = l.id(), ttl = self.ttl, "health lease granted");
-                let id = l.id();
-                self.lease = Some(l);
-                id
-            }
-        };
+        if let Some(l) = &self.lease {
+            return Ok(l.id());
+        }
+        let l = Lease::grant(&self.topo, self.ttl).await?;
+        info!(lease = l.id(), ttl = self.ttl, "health lease granted");
+        let id = l.id();
+        self.lease = Some(l);
+        Ok(id)
+    }
+
+    /// Writes `report` under the current lease (granting one first if needed).
+    /// On failure the lease is given up, so the next call starts with a fresh one.
+    pub async fn publish(&mut self, report: &HealthReport) -> Result<()> {
+        let lease_id = self.lease_id().await?;
         if let Err(e) = self.topo.put_health(report, lease_id).await {
+            self.lease = None;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Writes the per-table statistics under the same lease.
+    pub async fn publish_stats(&mut self, stats: &NodeStats) -> Result<()> {
+        let lease_id = self.lease_id().await?;
+        if let Err(e) = self.topo.put_stats(stats, lease_id).await {
             self.lease = None;
             return Err(e.into());
         }
@@ -100,8 +122,10 @@ mod tests {
             writable: true,
             read_only: Some(false),
             gtid_current_pos: Some("0-1-5".into()),
-            slave: None,
-            error: None,
+            gtid_binlog_pos: Some("0-1-5".into()),
+            semi_sync_master: Some(true),
+            semi_sync_clients: Some(2),
+            ..Default::default()
         };
         let r = build_report("set1-n0", "set1", &p, 42);
         assert_eq!(
@@ -114,6 +138,9 @@ mod tests {
                 writable: true,
                 read_only: Some(false),
                 gtid_current_pos: Some("0-1-5".into()),
+                gtid_binlog_pos: Some("0-1-5".into()),
+                semi_sync_master: Some(true),
+                semi_sync_clients: Some(2),
                 ..Default::default()
             }
         );
@@ -130,6 +157,8 @@ mod tests {
                 sql_running: false,
                 seconds_behind_master: None,
                 last_error: Some("Duplicate entry".into()),
+                gtid_io_pos: Some("0-1-9".into()),
+                master: Some("127.0.0.1:3310".into()),
             }),
             ..Default::default()
         };
@@ -138,6 +167,8 @@ mod tests {
         assert_eq!(r.slave_sql_running, Some(false));
         assert_eq!(r.seconds_behind_master, None);
         assert_eq!(r.last_error.as_deref(), Some("Duplicate entry"));
+        assert_eq!(r.gtid_io_pos.as_deref(), Some("0-1-9"));
+        assert_eq!(r.master.as_deref(), Some("127.0.0.1:3310"));
         assert!(!r.writable);
         assert_eq!(state_word(&r), "read-only");
 

@@ -1,22 +1,36 @@
-//! The agent's main loop: every interval, probe the MariaDB and publish the report;
-//! log changes of state and of etcd reachability; on SIGTERM/SIGINT revoke the lease.
+//! The agent's main loop. Every interval: probe the MariaDB and read the set's view
+//! from etcd ([`crate::view`]) side by side, add the host measurements and the gap to
+//! the primary, publish the report, and on a writable primary keep the semi-sync
+//! settings in line with the set's sync mode ([`crate::sync`]). Beside it run the
+//! task watcher ([`crate::task::watch`]) and the statistics collector
+//! ([`crate::stats`], published here under the report's lease). Logs changes of
+//! state and of etcd reachability; on SIGTERM/SIGINT revokes the lease.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::sync::watch;
-use topo::Topo;
+use tokio::sync::{mpsc, watch};
+use topo::{NodeStats, Topo};
 use tracing::{info, warn};
 
 use crate::config::AgentConfig;
+use crate::host::{CpuSampler, DatadirSize};
 use crate::probe::{ProbeTarget, Prober};
 use crate::report::{build_report, state_word, Reporter};
+use crate::task::watch::{now_ms, TaskWatcher};
+use crate::task::TaskContext;
+use crate::view::SetView;
 
 /// Runs until `shutdown` turns true.
 pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Result<()> {
     let topo = Topo::connect(&cfg.etcd)
         .await
         .with_context(|| format!("cannot use etcd at {}", cfg.etcd.endpoints.join(",")))?;
-    let mut prober = Prober::new(ProbeTarget::new(&cfg.node, &cfg.mysql)?);
-    let mut reporter = Reporter::new(topo, cfg.lease_ttl);
+    let target = ProbeTarget::new(&cfg.node, &cfg.mysql)?;
+    let mut prober = Prober::new(target.clone());
+    let mut reporter = Reporter::new(topo.clone(), cfg.lease_ttl);
     info!(
         node = %cfg.node,
         set = %cfg.set,
@@ -25,23 +39,70 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
         cluster = %cfg.etcd.cluster,
         interval_ms = cfg.interval_ms,
         lease_ttl = cfg.lease_ttl,
+        stats_interval_ms = cfg.stats_interval_ms,
         "setwise-agent starting"
     );
-    let publish_timeout = std::time::Duration::from_millis(cfg.etcd.timeout_ms.max(100));
+    let etcd_timeout = Duration::from_millis(cfg.etcd.timeout_ms.max(100));
+    let busy = Arc::new(AtomicBool::new(false));
+    let tasks = tokio::spawn(
+        TaskWatcher::new(
+            topo.clone(),
+            &cfg.set,
+            &cfg.node,
+            TaskContext::new(&cfg)?,
+            busy.clone(),
+            etcd_timeout,
+        )
+        .run(shutdown.clone()),
+    );
+    let (stats_tx, mut stats_rx) = mpsc::channel::<NodeStats>(1);
+    let stats = tokio::spawn(stats_loop(
+        target.clone(),
+        cfg.set.clone(),
+        cfg.stats_interval(),
+        stats_tx,
+        shutdown.clone(),
+    ));
+
+    let mut cpu = CpuSampler::new();
+    let mut disk = DatadirSize::new();
     let mut tick = tokio::time::interval(cfg.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_state: Option<(&'static str, Option<String>)> = None;
     let mut etcd_failing = false;
+    let mut last_sync_error: Option<String> = None;
     loop {
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => break,
             _ = tick.tick() => {}
+            Some(s) = stats_rx.recv() => {
+                match tokio::time::timeout(etcd_timeout, reporter.publish_stats(&s)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::debug!("cannot publish statistics: {e:#}"),
+                    Err(_) => tracing::debug!("publishing statistics timed out"),
+                }
+                continue;
+            }
         }
-        let outcome = tokio::select! {
-            o = prober.probe() => o,
+        let view_read = async {
+            match tokio::time::timeout(etcd_timeout, SetView::load(&topo, &cfg.set, &cfg.node))
+                .await
+            {
+                Ok(Ok(v)) => Some(v),
+                _ => None,
+            }
+        };
+        let (outcome, view) = tokio::select! {
+            r = async { tokio::join!(prober.probe(), view_read) } => r,
             _ = shutdown.wait_for(|s| *s) => break,
         };
-        let report = build_report(&cfg.node, &cfg.set, &outcome, now_ms());
+        let mut report = build_report(&cfg.node, &cfg.set, &outcome, now_ms());
+        report.gap_trx = view
+            .as_ref()
+            .and_then(|v| v.gap_trx(outcome.gtid_current_pos.as_deref()));
+        report.cpu_pct = cpu.sample(outcome.pid_file.as_deref());
+        report.datadir_bytes = disk.get(outcome.datadir.as_deref()).await;
+
         let state = (state_word(&report), report.error.clone());
         if last_state.as_ref().map(|s| s.0) != Some(state.0) {
             match &state.1 {
@@ -50,7 +111,7 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
             }
         }
         last_state = Some(state);
-        match tokio::time::timeout(publish_timeout, reporter.publish(&report)).await {
+        match tokio::time::timeout(etcd_timeout, reporter.publish(&report)).await {
             Ok(Ok(())) => {
                 if etcd_failing {
                     info!("health reports reach etcd again");
@@ -70,15 +131,76 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
                 }
             }
         }
+
+        // Sync mode on a writable primary (not while a task may be changing it).
+        let Some(view) = view else { continue };
+        let Some(set) = view.set.as_ref() else { continue };
+        if !view.i_am_primary() || outcome.read_only != Some(false) || busy.load(Ordering::SeqCst)
+        {
+            continue;
+        }
+        let r = tokio::time::timeout(
+            cfg.mysql.probe_timeout(),
+            crate::sync::reconcile(
+                &target,
+                set.sync,
+                set.semi_timeout_ms,
+                outcome.semi_sync_vars.as_ref(),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| Err("timed out".into()));
+        match r {
+            Ok(_) => last_sync_error = None,
+            Err(e) => {
+                if last_sync_error.as_deref() != Some(e.as_str()) {
+                    warn!("cannot apply the set's sync mode: {e}");
+                }
+                last_sync_error = Some(e);
+            }
+        }
     }
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), reporter.close()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), reporter.close()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), tasks).await;
+    stats.abort();
     info!("setwise-agent stopped");
     Ok(())
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+/// Collects statistics every `interval` and hands them to the main loop.
+async fn stats_loop(
+    target: ProbeTarget,
+    set: String,
+    interval: Duration,
+    out: mpsc::Sender<NodeStats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_error: Option<String> = None;
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            _ = tick.tick() => {}
+        }
+        let bound = interval.max(Duration::from_secs(5));
+        let r = tokio::time::timeout(bound, crate::stats::collect(&target, &set, now_ms()))
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {} ms", bound.as_millis())));
+        match r {
+            Ok(s) => {
+                if last_error.take().is_some() {
+                    info!("statistics readable again");
+                }
+                // A full channel means the last ones are not published yet: skip.
+                let _ = out.try_send(s);
+            }
+            Err(e) => {
+                if last_error.as_deref() != Some(e.as_str()) {
+                    warn!("cannot read statistics: {e}");
+                }
+                last_error = Some(e);
+            }
+        }
+    }
 }

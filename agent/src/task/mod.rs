@@ -1,0 +1,120 @@
+//! Node tasks given by the scheduler (`tasks/<set>/<node>`, see docs/failover.md):
+//! what each does to the local MariaDB ([`read_only`], [`promote`], [`repoint`],
+//! [`rebuild`]) and how the record moves `pending` → `running` → `done`/`failed`
+//! ([`watch`]). Every task is idempotent (a task left `running` by an agent that died
+//! is run again) and bounded in time.
+
+pub mod promote;
+pub mod rebuild;
+pub mod repoint;
+pub mod watch;
+
+use std::time::Duration;
+
+use mysql_async::Conn;
+use tokio::time::Instant;
+use topo::Task;
+
+use crate::config::{AgentConfig, ReplicationConfig};
+use crate::db::{self, SqlResult};
+use crate::probe::ProbeTarget;
+
+/// What tasks need besides the task itself.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    /// The local MariaDB (and the account, also used on a rebuild's source).
+    pub local: ProbeTarget,
+    pub replication: ReplicationConfig,
+    /// Bound of `read_only`, `promote`, `repoint`.
+    pub task_timeout: Duration,
+    /// Bound of `rebuild`.
+    pub rebuild_timeout: Duration,
+}
+
+impl TaskContext {
+    pub fn new(cfg: &AgentConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            local: ProbeTarget::new(&cfg.node, &cfg.mysql)?,
+            replication: cfg.replication.clone(),
+            task_timeout: Duration::from_millis(cfg.task_timeout_ms),
+            rebuild_timeout: Duration::from_millis(cfg.rebuild_timeout_ms),
+        })
+    }
+
+    /// How long `task` may take.
+    pub fn bound(&self, task: &Task) -> Duration {
+        match task {
+            Task::Rebuild { .. } => self.rebuild_timeout,
+            _ => self.task_timeout,
+        }
+    }
+
+    /// The same account on another server (a rebuild's source).
+    pub fn remote(&self, host: &str, port: u16) -> ProbeTarget {
+        ProbeTarget {
+            host: host.to_string(),
+            port,
+            ..self.local.clone()
+        }
+    }
+}
+
+/// Runs `task` on the local MariaDB; within the task's bound (a step that would
+/// run past it fails with a message naming the step).
+pub async fn run(ctx: &TaskContext, task: &Task) -> SqlResult<()> {
+    let bound = ctx.bound(task);
+    // Inner waits stop a little before the bound so they report what they waited
+    // for; the outer timeout catches a statement that hangs.
+    let deadline = Instant::now() + bound.saturating_sub(Duration::from_secs(2)).max(bound / 2);
+    let work = async {
+        let mut conn = db::connect(&ctx.local).await?;
+        let r = match task {
+            Task::ReadOnly => read_only(&mut conn).await,
+            Task::Promote {
+                wait_gtid,
+                sync,
+                semi_timeout_ms,
+            } => {
+                promote::promote(&mut conn, wait_gtid.as_deref(), *sync, *semi_timeout_ms, deadline)
+                    .await
+            }
+            Task::Repoint {
+                host,
+                port,
+                from_binlog,
+            } => repoint::repoint(&mut conn, ctx, host, *port, *from_binlog, deadline).await,
+            Task::Rebuild { host, port } => {
+                rebuild::rebuild(&mut conn, ctx, host, *port, deadline).await
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_millis(500), conn.disconnect()).await;
+        r
+    };
+    match tokio::time::timeout(bound, work).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "{} did not finish within {} ms",
+            task.name(),
+            bound.as_millis()
+        )),
+    }
+}
+
+/// `read_only`: fence the node.
+async fn read_only(conn: &mut Conn) -> SqlResult<()> {
+    db::exec(conn, "SET GLOBAL read_only = ON").await
+}
+
+/// `@@gtid_binlog_pos` of the local MariaDB (a task's result), bounded.
+pub async fn binlog_pos(ctx: &TaskContext) -> Option<String> {
+    let read = async {
+        let mut conn = db::connect(&ctx.local).await.ok()?;
+        let pos = db::global(&mut conn, "gtid_binlog_pos").await.ok();
+        let _ = tokio::time::timeout(Duration::from_millis(500), conn.disconnect()).await;
+        pos
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .ok()
+        .flatten()
+}

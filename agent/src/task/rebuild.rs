@@ -1,0 +1,273 @@
+//! `rebuild {host, port}`: throw the node's data away, copy the source's logically,
+//! replicate from it (docs/failover.md "Rebuild").
+//!
+//! 1. The node becomes a stopped, read-only replica ([`super::repoint::become_replica`]).
+//! 2. Its user databases (all but `mysql`, `information_schema`, `performance_schema`,
+//!    `sys`) are dropped and `RESET MASTER` throws its binlog (and any divergent
+//!    transaction in it) away.
+//! 3. `mariadb-dump --single-transaction --gtid --master-data=1` of the source's user
+//!    databases is streamed through the agent into `mariadb` on the node with
+//!    `sql_log_bin = 0`; the agent picks the dump's `SET GLOBAL gtid_slave_pos` out of
+//!    the stream and sets it again after the load.
+//! 4. Replication from the source as in `repoint`.
+//!
+//! Both programs run under the task's bound (killed when it passes); their stderr ends
+//! up in the task's error.
+
+use std::process::Stdio;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+use tokio::time::Instant;
+use tracing::info;
+
+use super::TaskContext;
+use crate::db::{self, SqlResult};
+use crate::probe::{describe, ProbeTarget};
+
+/// How much of a program's stderr is kept for the error message.
+const STDERR_KEEP: usize = 4000;
+
+pub async fn rebuild(
+    conn: &mut Conn,
+    ctx: &TaskContext,
+    host: &str,
+    port: u16,
+    deadline: Instant,
+) -> SqlResult<()> {
+    let source = ctx.remote(host, port);
+    let dbs = {
+        let mut src = db::connect(&source).await?;
+        let r = user_databases(&mut src).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), src.disconnect()).await;
+        r?
+    };
+    super::repoint::become_replica(conn).await?;
+    db::exec(conn, "SET SESSION sql_log_bin = 0").await?;
+    let local_dbs = user_databases(conn).await?;
+    for d in &local_dbs {
+        db::exec(conn, &format!("DROP DATABASE {}", db::quote_ident(d))).await?;
+    }
+    db::exec(conn, "RESET MASTER").await?;
+    info!(dropped = ?local_dbs, source = %format!("{host}:{port}"), databases = ?dbs,
+          "rebuild: local data dropped, copying");
+    let gtid = if dbs.is_empty() {
+        // Nothing to copy: start from the source's current position.
+        let mut src = db::connect(&source).await?;
+        let pos = db::global(&mut src, "gtid_binlog_pos").await;
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), src.disconnect()).await;
+        pos?
+    } else {
+        copy(&source, &ctx.local, &dbs).await?
+    };
+    db::exec(conn, &format!("SET GLOBAL gtid_slave_pos = {}", db::quote(&gtid))).await?;
+    info!(gtid_slave_pos = %gtid, "rebuild: copy loaded");
+    super::repoint::replicate_from(conn, ctx, host, port, deadline).await
+}
+
+/// Every database but the server's own.
+async fn user_databases(conn: &mut Conn) -> SqlResult<Vec<String>> {
+    let all: Vec<String> = conn
+        .query("SHOW DATABASES")
+        .await
+        .map_err(|e| format!("SHOW DATABASES: {}", describe(&e)))?;
+    Ok(all.into_iter().filter(|d| !db::is_system_schema(d)).collect())
+}
+
+/// Arguments naming a server and account for the MariaDB command-line programs
+/// (the password goes in `MYSQL_PWD`, not on the command line).
+fn server_args(t: &ProbeTarget) -> Vec<String> {
+    vec![
+        format!("--host={}", t.host),
+        format!("--port={}", t.port),
+        format!("--user={}", t.user),
+        "--protocol=TCP".into(),
+        format!("--connect-timeout={}", t.connect_timeout.as_secs().max(1)),
+    ]
+}
+
+/// The `mariadb-dump` arguments for `dbs` of `source`.
+pub fn dump_args(source: &ProbeTarget, dbs: &[String]) -> Vec<String> {
+    let mut a = server_args(source);
+    a.extend(
+        [
+            "--single-transaction",
+            "--gtid",
+            "--master-data=1",
+            "--routines",
+            "--events",
+            "--triggers",
+            "--hex-blob",
+            "--skip-dump-date",
+            "--databases",
+        ]
+        .map(String::from),
+    );
+    a.extend(dbs.iter().cloned());
+    a
+}
+
+/// The `mariadb` arguments that load a dump into `local` without binlogging it.
+pub fn load_args(local: &ProbeTarget) -> Vec<String> {
+    let mut a = server_args(local);
+    a.extend(
+        [
+            "--init-command=SET SESSION sql_log_bin = 0",
+            "--binary-mode",
+            "--batch",
+        ]
+        .map(String::from),
+    );
+    a
+}
+
+/// The GTID of a dump line `SET GLOBAL gtid_slave_pos='0-1-5';` (also commented).
+pub fn gtid_of_line(line: &str) -> Option<String> {
+    let l = line.trim_start_matches("-- ").trim();
+    let rest = l.strip_prefix("SET GLOBAL gtid_slave_pos")?.trim_start();
+    let rest = rest.strip_prefix('=')?.trim();
+    let v = rest.strip_prefix('\'')?;
+    let end = v.find('\'')?;
+    Some(v[..end].to_string())
+}
+
+/// Streams the dump into the local server; returns the dump's GTID position.
+async fn copy(source: &ProbeTarget, local: &ProbeTarget, dbs: &[String]) -> SqlResult<String> {
+    let mut dump = Command::new("mariadb-dump")
+        .args(dump_args(source, dbs))
+        .env("MYSQL_PWD", &source.password)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run mariadb-dump: {e}"))?;
+    let mut load = Command::new("mariadb")
+        .args(load_args(local))
+        .env("MYSQL_PWD", &local.password)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run mariadb: {e}"))?;
+    let dump_err = tokio::spawn(read_tail(dump.stderr.take()));
+    let load_err = tokio::spawn(read_tail(load.stderr.take()));
+    let mut out = BufReader::with_capacity(1 << 20, dump.stdout.take().ok_or("no dump stdout")?);
+    let mut into = load.stdin.take().ok_or("no mariadb stdin")?;
+
+    let mut gtid = None;
+    let mut line = Vec::with_capacity(1 << 16);
+    let mut bytes = 0u64;
+    let mut pipe_error = None;
+    loop {
+        line.clear();
+        match out.read_until(b'\n', &mut line).await {
+            Ok(0) => break,
+            Ok(n) => bytes += n as u64,
+            Err(e) => {
+                pipe_error = Some(format!("reading mariadb-dump output: {e}"));
+                break;
+            }
+        }
+        if line.starts_with(b"SET GLOBAL gtid_slave_pos") || line.starts_with(b"-- SET GLOBAL gtid_slave_pos") {
+            gtid = gtid_of_line(&String::from_utf8_lossy(&line));
+        }
+        if let Err(e) = into.write_all(&line).await {
+            pipe_error = Some(format!("writing to mariadb: {e}"));
+            break;
+        }
+    }
+    let _ = into.shutdown().await;
+    drop(into);
+    if pipe_error.is_some() {
+        // Nobody reads the dump any more: it would block on a full pipe.
+        let _ = dump.start_kill();
+    }
+    let dump_status = dump.wait().await.map_err(|e| format!("mariadb-dump: {e}"))?;
+    let load_status = load.wait().await.map_err(|e| format!("mariadb: {e}"))?;
+    let dump_err = dump_err.await.unwrap_or_default();
+    let load_err = load_err.await.unwrap_or_default();
+    let mut errors = Vec::new();
+    if !dump_status.success() && pipe_error.is_none() {
+        errors.push(format!("mariadb-dump failed ({dump_status}): {}", dump_err.trim()));
+    }
+    if !load_status.success() {
+        errors.push(format!("loading the dump failed ({load_status}): {}", load_err.trim()));
+    }
+    if errors.is_empty() {
+        errors.extend(pipe_error);
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    info!(bytes, "rebuild: dump streamed");
+    gtid.ok_or_else(|| "the dump holds no SET GLOBAL gtid_slave_pos line".to_string())
+}
+
+/// Reads a pipe to its end; keeps the last [`STDERR_KEEP`] bytes.
+async fn read_tail<R: AsyncRead + Unpin>(r: Option<R>) -> String {
+    let Some(mut r) = r else {
+        return String::new();
+    };
+    let mut keep: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                keep.extend_from_slice(&buf[..n]);
+                if keep.len() > 2 * STDERR_KEEP {
+                    keep.drain(..keep.len() - STDERR_KEEP);
+                }
+            }
+        }
+    }
+    if keep.len() > STDERR_KEEP {
+        keep.drain(..keep.len() - STDERR_KEEP);
+    }
+    String::from_utf8_lossy(&keep).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn target() -> ProbeTarget {
+        ProbeTarget {
+            node: "n".into(),
+            host: "10.0.0.5".into(),
+            port: 3311,
+            user: "setwise".into(),
+            password: "secret".into(),
+            connect_timeout: Duration::from_secs(1),
+            probe_timeout: Duration::from_secs(2),
+        }
+    }
+
+    #[test]
+    fn gtid_lines() {
+        assert_eq!(gtid_of_line("SET GLOBAL gtid_slave_pos='0-101-5';\n").as_deref(), Some("0-101-5"));
+        assert_eq!(
+            gtid_of_line("-- SET GLOBAL gtid_slave_pos='0-1-2,1-2-3';").as_deref(),
+            Some("0-1-2,1-2-3")
+        );
+        assert_eq!(gtid_of_line("SET GLOBAL gtid_slave_pos='';").as_deref(), Some(""));
+        assert_eq!(gtid_of_line("INSERT INTO t VALUES (1)"), None);
+    }
+
+    #[test]
+    fn program_arguments() {
+        let a = dump_args(&target(), &["shop".into(), "setwise_sys".into()]);
+        assert!(a.contains(&"--host=10.0.0.5".to_string()));
+        assert!(a.contains(&"--master-data=1".to_string()));
+        assert_eq!(&a[a.len() - 3..], ["--databases", "shop", "setwise_sys"]);
+        assert!(!a.iter().any(|x| x.contains("secret")));
+        let l = load_args(&target());
+        assert!(l.contains(&"--init-command=SET SESSION sql_log_bin = 0".to_string()));
+        assert!(!l.iter().any(|x| x.contains("secret")));
+    }
+}
