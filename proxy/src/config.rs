@@ -31,6 +31,10 @@ pub struct BackendConfig {
     pub pool_max: usize,
     /// Give up connecting to a set after this long.
     pub connect_timeout_ms: u64,
+    /// How long a statement that needs a set's primary waits for routing to name
+    /// one (failover, switchover) or for it to accept connections, before it fails
+    /// with a retryable error.
+    pub failover_wait_ms: u64,
 }
 
 impl Default for ProxyConfig {
@@ -53,6 +57,7 @@ impl Default for BackendConfig {
             password: "setwise".into(),
             pool_max: 64,
             connect_timeout_ms: 2000,
+            failover_wait_ms: 5000,
         }
     }
 }
@@ -85,6 +90,10 @@ pub struct Args {
     /// Prometheus metrics address (empty = off).
     #[arg(long)]
     pub metrics_listen: Option<String>,
+    /// How long a statement waits for a set without a (reachable) primary to get
+    /// one, in ms (`[backend] failover_wait_ms`).
+    #[arg(long)]
+    pub failover_wait_ms: Option<u64>,
     /// Log level filter (overrides RUST_LOG), e.g. info, debug.
     #[arg(long)]
     pub log_level: Option<String>,
@@ -122,6 +131,9 @@ impl Args {
         if let Some(v) = &self.metrics_listen {
             cfg.metrics_listen = v.clone();
         }
+        if let Some(v) = self.failover_wait_ms {
+            cfg.backend.failover_wait_ms = v;
+        }
         Ok(cfg)
     }
 }
@@ -146,8 +158,11 @@ mod tests {
             p.to_str().unwrap(),
             "--listen",
             "127.0.0.1:2",
+            "--failover-wait-ms",
+            "1500",
         ]);
         let cfg = args.load().unwrap();
+        assert_eq!(cfg.backend.failover_wait_ms, 1500);
         assert_eq!(cfg.listen, "127.0.0.1:2");
         assert_eq!(cfg.etcd.endpoints, vec!["http://e:1"]);
         assert_eq!(cfg.backend.user, "u");

@@ -27,6 +27,13 @@ pub enum ProxyError {
     SetUnavailable { set: String, detail: String },
     #[error("Lost connection to set '{set}' during the query: {detail}")]
     BackendLost { set: String, detail: String },
+    /// The scheduler blocked writes to the set (`SetRecord::writes_blocked`).
+    #[error("Set '{set}' refuses writes: {reason}")]
+    WritesBlocked { set: String, reason: String },
+    /// The set's primary changed (its routing epoch moved) during a transaction:
+    /// the transaction was rolled back and must be retried.
+    #[error("The primary of set '{set}' changed during the transaction (failover or switchover): it was rolled back on every set; try restarting transaction")]
+    Fenced { set: String },
     /// An error MariaDB itself returned: passed through unchanged.
     #[error("{message}")]
     Backend {
@@ -71,6 +78,10 @@ impl ProxyError {
             | Self::EtcdUnavailable(_)
             | Self::BackendLost { .. } => 1105,
             Self::Backend { code, .. } => *code,
+            // ER_OPTION_PREVENTS_STATEMENT, as a read-only server answers a write.
+            Self::WritesBlocked { .. } => 1290,
+            // ER_LOCK_DEADLOCK / 40001: what clients and ORMs retry as a whole.
+            Self::Fenced { .. } => 1213,
             Self::UnknownCommand => 1047,
             Self::Internal(_) | Self::ClientIo(_) | Self::NeedColumns { .. } => 1105,
         }
@@ -86,7 +97,9 @@ impl ProxyError {
             | Self::BadText
             | Self::Internal(_)
             | Self::ClientIo(_)
-            | Self::NeedColumns { .. } => "HY000",
+            | Self::NeedColumns { .. }
+            | Self::WritesBlocked { .. } => "HY000",
+            Self::Fenced { .. } => "40001",
             Self::SetUnavailable { .. }
             | Self::NoRouting(_)
             | Self::EtcdUnavailable(_)
@@ -139,5 +152,20 @@ mod tests {
             (e.code(), e.sqlstate(), e.to_string().as_str()),
             (1049, "42000", "Unknown database 'x'")
         );
+        let e = ProxyError::WritesBlocked {
+            set: "set1".into(),
+            reason: "no replica acknowledges commits".into(),
+        };
+        assert_eq!(
+            (e.code(), e.sqlstate(), e.to_string().as_str()),
+            (
+                1290,
+                "HY000",
+                "Set 'set1' refuses writes: no replica acknowledges commits"
+            )
+        );
+        let e = ProxyError::Fenced { set: "set1".into() };
+        assert_eq!((e.code(), e.sqlstate()), (1213, "40001"));
+        assert!(e.to_string().contains("primary of set 'set1' changed"));
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::join_all;
 use mysql_async::prelude::Queryable;
@@ -15,12 +16,17 @@ use crate::error::ProxyError;
 use crate::front::{OkInfo, Responder};
 use crate::merge::{stream, MergeSpec};
 use crate::route::{Merge, Plan, Target};
+use crate::routing::{Changes, Routing};
 use crate::session::txn::Txn;
 
 /// How to get a pooled connection for a session: its database, client flags and
 /// session state.
 pub struct Conns<'a> {
     pub backends: &'a Backends,
+    /// The live routing: looked at again when `snap` names no reachable primary.
+    pub routing: &'a Routing,
+    /// Routing changes since `snap` was read (each guard takes a clone).
+    pub changes: &'a Changes,
     pub snap: &'a ClusterSnapshot,
     pub db: Option<&'a str>,
     pub found_rows: bool,
@@ -30,52 +36,173 @@ pub struct Conns<'a> {
 
 /// How long a statement waits on a set before the gateway checks that the set's
 /// primary still answers (a long query is fine; a stopped server is not).
-const CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+const CHECK_AFTER: Duration = Duration::from_secs(5);
 /// How long that check may take.
-const CHECK_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+const CHECK_WITHIN: Duration = Duration::from_secs(2);
+/// While waiting for a primary: how soon one that refused connections is tried again.
+const RETRY_REFUSED: Duration = Duration::from_millis(250);
+
+/// The routing epoch of `set` in `snap` (0 for a set without record).
+pub fn epoch_of(snap: &ClusterSnapshot, set: &str) -> u64 {
+    snap.sets.get(set).map_or(0, |r| r.epoch)
+}
+
+/// Refuses a write to a set whose writes the scheduler blocked.
+pub fn check_writable(snap: &ClusterSnapshot, set: &str) -> Result<(), ProxyError> {
+    match snap.sets.get(set).and_then(|r| r.writes_blocked.as_deref()) {
+        None => Ok(()),
+        Some(reason) => {
+            metrics::counter!(crate::metrics::BLOCKED_WRITES).increment(1);
+            Err(ProxyError::WritesBlocked {
+                set: set.to_string(),
+                reason: reason.to_string(),
+            })
+        }
+    }
+}
+
+/// Closes a connection whose statement was given up (its result never read): it
+/// must not go back to a pool.
+pub fn discard(conn: Conn) {
+    tokio::spawn(async move {
+        let _ = conn.disconnect().await;
+    });
+}
+
+/// Runs `fut` — work on the sets `on` (each with the routing epoch its connection
+/// was taken at) — until it ends, unless:
+/// - routing changes under a write (`write`): the set's epoch moved (its primary
+///   changed) or its writes were blocked (a commit waiting forever for a replica's
+///   acknowledgement). The write is given up at once: its outcome is unknown.
+/// - the set's primary stops answering: checked every few seconds, and at once
+///   when the epoch of a set a read runs on moved.
+pub async fn guard<T>(
+    backends: &Backends,
+    changes: &Changes,
+    snap: &ClusterSnapshot,
+    on: &[(&str, u64)],
+    write: bool,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, ProxyError> {
+    tokio::pin!(fut);
+    let mut changes = changes.clone();
+    let check = tokio::time::sleep(CHECK_AFTER);
+    tokio::pin!(check);
+    loop {
+        let mut probe = false;
+        tokio::select! {
+            biased;
+            r = &mut fut => return Ok(r),
+            Ok(()) = changes.changed() => {
+                let fresh = changes.borrow_and_update().clone();
+                for &(set, epoch) in on {
+                    let moved = epoch_of(&fresh, set) != epoch;
+                    let blocked = fresh.sets.get(set).and_then(|r| r.writes_blocked.as_deref());
+                    let why = match (write, moved, blocked) {
+                        (true, true, _) => "its primary changed (failover or switchover)".to_string(),
+                        (true, false, Some(reason)) => format!("its writes were blocked ({reason})"),
+                        (false, true, _) => {
+                            probe = true;
+                            continue;
+                        }
+                        _ => continue,
+                    };
+                    metrics::counter!(crate::metrics::INTERRUPTED).increment(1);
+                    return Err(ProxyError::BackendLost {
+                        set: set.to_string(),
+                        detail: format!(
+                            "{why} while the statement ran; it was given up and whether it took effect (a COMMIT included) is unknown"
+                        ),
+                    });
+                }
+            }
+            _ = &mut check => probe = true,
+        }
+        if probe {
+            check
+                .as_mut()
+                .reset(tokio::time::Instant::now() + CHECK_AFTER);
+            for &(set, _) in on {
+                let Some(node) = snap.primary_of(set) else {
+                    continue;
+                };
+                if !backends.answers(&node.host, node.port, CHECK_WITHIN).await {
+                    let detail = format!(
+                        "its primary {} stopped answering during the statement",
+                        node.addr()
+                    );
+                    let set = set.to_string();
+                    return Err(if write {
+                        ProxyError::BackendLost {
+                            set,
+                            detail: format!(
+                                "{detail}; whether it took effect (a COMMIT included) is unknown"
+                            ),
+                        }
+                    } else {
+                        ProxyError::SetUnavailable { set, detail }
+                    });
+                }
+            }
+        }
+    }
+}
 
 impl Conns<'_> {
-    /// Runs `fut` (work on `set`), checking every few seconds that the set's
-    /// primary still answers; gives up with a retryable error when it does not.
+    /// Runs `fut` (work on `set`, connection taken at routing `epoch`) under
+    /// [`guard`].
     pub async fn guarded<T>(
         &self,
         set: &str,
+        epoch: u64,
+        write: bool,
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, ProxyError> {
-        self.guarded_sets(std::slice::from_ref(&set.to_string()), fut)
-            .await
+        guard(
+            self.backends,
+            self.changes,
+            self.snap,
+            &[(set, epoch)],
+            write,
+            fut,
+        )
+        .await
     }
 
     /// [`guarded`](Self::guarded) for work on several sets at once.
     pub async fn guarded_sets<T>(
         &self,
-        sets: &[String],
+        on: &[(&str, u64)],
+        write: bool,
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, ProxyError> {
-        tokio::pin!(fut);
-        loop {
-            tokio::select! {
-                r = &mut fut => return Ok(r),
-                _ = tokio::time::sleep(CHECK_AFTER) => {
-                    for set in sets {
-                        let Some(node) = self.snap.primary_of(set) else { continue };
-                        if !self.backends.answers(&node.host, node.port, CHECK_WITHIN).await {
-                            return Err(ProxyError::SetUnavailable {
-                                set: set.clone(),
-                                detail: format!(
-                                    "its primary {} stopped answering during the statement",
-                                    node.addr()
-                                ),
-                            });
-                        }
-                    }
-                }
-            }
-        }
+        guard(self.backends, self.changes, self.snap, on, write, fut).await
     }
 
     /// A pooled connection to the primary of `set`.
     pub async fn pooled(&self, set: &str) -> Result<Conn, ProxyError> {
+        self.pooled_at(set).await.map(|(c, _)| c)
+    }
+
+    /// A pooled connection to the primary of `set`, and the set's routing epoch
+    /// it was chosen at. With no primary in routing, or one that refuses
+    /// connections (failover in progress), waits up to `failover_wait_ms` for
+    /// routing to name a reachable one. Nothing has been sent while it waits.
+    pub async fn pooled_at(&self, set: &str) -> Result<(Conn, u64), ProxyError> {
+        let refused = match self.snap.primary_of(set) {
+            Some(node) => match self.connect(set, node).await {
+                Ok(c) => return Ok((c, epoch_of(self.snap, set))),
+                Err(e @ ProxyError::SetUnavailable { .. }) => Some(e),
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        self.wait_for_primary(set, refused).await
+    }
+
+    /// A pooled connection to the primary of `set` as routing names it now,
+    /// without waiting (background work).
+    pub async fn pooled_now(&self, set: &str) -> Result<Conn, ProxyError> {
         let node = self
             .snap
             .primary_of(set)
@@ -83,6 +210,10 @@ impl Conns<'_> {
                 set: set.into(),
                 detail: "it has no primary".into(),
             })?;
+        self.connect(set, node).await
+    }
+
+    async fn connect(&self, set: &str, node: &topo::NodeRecord) -> Result<Conn, ProxyError> {
         let db = self.db.filter(|d| {
             self.snap
                 .db(d)
@@ -96,6 +227,71 @@ impl Conns<'_> {
             init: self.init.clone(),
         };
         self.backends.get(set, &key).await
+    }
+
+    /// Waits (bounded by `failover_wait_ms`) for the live routing to name a primary
+    /// of `set` that accepts a connection. `refused`: why the statement's own
+    /// snapshot's primary could not be used, if it had one.
+    async fn wait_for_primary(
+        &self,
+        set: &str,
+        mut refused: Option<ProxyError>,
+    ) -> Result<(Conn, u64), ProxyError> {
+        let wait_ms = self.backends.config().failover_wait_ms;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
+        let mut changes = self.routing.subscribe();
+        // The statement's snapshot's primary was just tried: not again at once.
+        let mut just_tried = refused.is_some();
+        loop {
+            let snap = changes.borrow_and_update().clone();
+            let primary = snap.primary_of(set);
+            let same = |n: &topo::NodeRecord| {
+                self.snap
+                    .primary_of(set)
+                    .is_some_and(|p| p.host == n.host && p.port == n.port)
+            };
+            if let Some(node) = primary.filter(|n| !(just_tried && same(n))) {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                match tokio::time::timeout(left, self.connect(set, node)).await {
+                    Ok(Ok(c)) => {
+                        metrics::counter!(crate::metrics::PRIMARY_WAITS, "outcome" => "found")
+                            .increment(1);
+                        return Ok((c, epoch_of(&snap, set)));
+                    }
+                    Ok(Err(e @ ProxyError::SetUnavailable { .. })) => refused = Some(e),
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => {}
+                }
+            }
+            just_tried = false;
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            // A named primary that refused is tried again shortly (it may be
+            // restarting); otherwise only a routing change can help.
+            let nap = if primary.is_some() {
+                RETRY_REFUSED.min(deadline - now)
+            } else {
+                deadline - now
+            };
+            tokio::select! {
+                r = changes.changed() => if r.is_err() { break },
+                _ = tokio::time::sleep(nap) => {}
+            }
+        }
+        metrics::counter!(crate::metrics::PRIMARY_WAITS, "outcome" => "timeout").increment(1);
+        let named = self.routing.get().primary_of(set).is_some();
+        let detail = match refused {
+            Some(ProxyError::SetUnavailable { detail, .. }) if named => format!(
+                "its primary does not accept connections ({detail}) and no other was named within {wait_ms} ms; it may be failing over"
+            ),
+            _ => format!("it is failing over: no primary was named within {wait_ms} ms"),
+        };
+        Err(ProxyError::SetUnavailable {
+            set: set.into(),
+            detail,
+        })
     }
 }
 
@@ -147,9 +343,22 @@ impl Exec<'_> {
 
     /// A connection for `set`: the transaction's, or a pooled one.
     pub async fn take(&mut self, set: &str) -> Result<Conn, ProxyError> {
+        self.take_at(set).await.map(|(c, _)| c)
+    }
+
+    /// A connection for `set` and the routing epoch of the primary it leads to:
+    /// the transaction's (a transaction a set's primary changed under is fenced
+    /// here), or a pooled one. A write to a set whose writes are blocked is refused.
+    pub async fn take_at(&mut self, set: &str) -> Result<(Conn, u64), ProxyError> {
+        if self.write {
+            check_writable(self.conns.snap, set)?;
+        }
         match self.txn.as_deref_mut() {
-            Some(t) => t.take(set, self.write, self.conns.pooled(set)).await,
-            None => self.conns.pooled(set).await,
+            Some(t) => {
+                t.take(set, self.write, self.conns.snap, self.conns.pooled_at(set))
+                    .await
+            }
+            None => self.conns.pooled_at(set).await,
         }
     }
 
@@ -158,6 +367,12 @@ impl Exec<'_> {
     pub fn give_back(&mut self, set: &str, conn: Conn, err: Option<&ProxyError>) {
         if let Some(t) = self.txn.as_deref_mut() {
             t.give_back(set, conn, err);
+        } else if matches!(
+            err,
+            Some(ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. })
+        ) {
+            // Broken, or its statement was given up: never reused.
+            discard(conn);
         } else if self.keep.take().is_some() {
             self.diagnostics = Some((set.to_string(), conn));
         } else {
@@ -211,23 +426,28 @@ impl Exec<'_> {
     }
 
     /// Records (or clears) the backend connection running the statement.
-    fn running_on(&self, set: &str, conn: Option<&Conn>) {
-        let (Some(a), Some(node)) = (&self.activity, self.conns.snap.primary_of(set)) else {
+    fn running_on(&self, conn: Option<&Conn>) {
+        let Some(a) = &self.activity else {
             return;
         };
         if let Ok(mut a) = a.lock() {
+            // The instance the connection leads to (after a failover wait, not
+            // necessarily the statement's snapshot's primary).
             a.running_on = conn
-                .map(|c| vec![(node.host.clone(), node.port, c.id())])
+                .map(|c| {
+                    let o = c.opts();
+                    vec![(o.ip_or_hostname().to_string(), o.tcp_port(), c.id())]
+                })
                 .unwrap_or_default();
         }
     }
 
     async fn one(&mut self, set: &str, work: Work<'_>, out: &mut Responder<'_>) -> Answered {
-        let mut conn = match self.take(set).await {
+        let (mut conn, epoch) = match self.take_at(set).await {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,
         };
-        self.running_on(set, Some(&conn));
+        self.running_on(Some(&conn));
         let run = async {
             match work {
                 Work::Text(sql) => stream_all(&mut conn, set, sql, out).await,
@@ -236,11 +456,11 @@ impl Exec<'_> {
                 }
             }
         };
-        let r = match self.conns.guarded(set, run).await {
+        let r = match self.conns.guarded(set, epoch, self.write, run).await {
             Ok(r) => r,
             Err(e) => Ok(Err(e)),
         };
-        self.running_on(set, None);
+        self.running_on(None);
         let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
         self.keep_diagnostics(set, &conn, err);
         self.give_back(set, conn, err);
@@ -255,13 +475,18 @@ impl Exec<'_> {
         let mut warnings = 0u16;
         let mut started = false;
         for set in sets {
-            let mut conn = match self.take(set).await {
+            let (mut conn, epoch) = match self.take_at(set).await {
                 Ok(c) => c,
                 Err(e) => return fail(out, &e).await,
             };
             let r = match self
                 .conns
-                .guarded(set, stream_rows(&mut conn, set, sql, !started, out))
+                .guarded(
+                    set,
+                    epoch,
+                    self.write,
+                    stream_rows(&mut conn, set, sql, !started, out),
+                )
                 .await
             {
                 Ok(r) => r,
@@ -286,9 +511,13 @@ impl Exec<'_> {
         out: &mut Responder<'_>,
     ) -> Answered {
         let mut streams = Vec::with_capacity(sets.len());
+        let mut on = Vec::with_capacity(sets.len());
         for set in sets {
-            match self.take(set).await {
-                Ok(c) => streams.push(stream::spawn(set, c, spec.sql.clone())),
+            match self.take_at(set).await {
+                Ok((c, epoch)) => {
+                    on.push((set.as_str(), epoch));
+                    streams.push(stream::spawn(set, c, spec.sql.clone()))
+                }
                 Err(e) => {
                     self.recover(streams).await;
                     return fail(out, &e).await;
@@ -297,7 +526,11 @@ impl Exec<'_> {
         }
         let r = self
             .conns
-            .guarded_sets(sets, crate::merge::run::run(spec, &mut streams, out))
+            .guarded_sets(
+                &on,
+                self.write,
+                crate::merge::run::run(spec, &mut streams, out),
+            )
             .await;
         let r = match r {
             Ok(r) => r,
@@ -337,10 +570,24 @@ impl Exec<'_> {
     ) -> Answered {
         let mut oks = Vec::with_capacity(parts.len());
         if self.txn.is_none() {
+            for (set, _) in parts {
+                if let Err(e) = check_writable(self.conns.snap, set) {
+                    return fail(out, &e).await;
+                }
+            }
             let conns = &self.conns;
             let results = join_all(parts.iter().map(|(set, sql)| async move {
-                let mut c = conns.pooled(set).await?;
-                conns.guarded(set, write_one(&mut c, set, sql)).await?
+                let (mut c, epoch) = conns.pooled_at(set).await?;
+                match conns
+                    .guarded(set, epoch, true, write_one(&mut c, set, sql))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        discard(c);
+                        Err(e)
+                    }
+                }
             }))
             .await;
             for r in results {
@@ -351,13 +598,13 @@ impl Exec<'_> {
             }
         } else {
             for (set, sql) in parts {
-                let mut conn = match self.take(set).await {
+                let (mut conn, epoch) = match self.take_at(set).await {
                     Ok(c) => c,
                     Err(e) => return fail(out, &e).await,
                 };
                 let r = match self
                     .conns
-                    .guarded(set, write_one(&mut conn, set, sql))
+                    .guarded(set, epoch, true, write_one(&mut conn, set, sql))
                     .await
                 {
                     Ok(r) => r,

@@ -8,6 +8,14 @@ pub const CONNECTIONS: &str = "setwise_proxy_connections_total";
 pub const STATEMENTS: &str = "setwise_proxy_statements_total";
 pub const ERRORS: &str = "setwise_proxy_errors_total";
 pub const STATEMENT_SECONDS: &str = "setwise_proxy_statement_seconds";
+/// Statements that waited for a set to get a (reachable) primary, by outcome.
+pub const PRIMARY_WAITS: &str = "setwise_proxy_primary_waits_total";
+/// Transactions rolled back because a set's primary changed under them.
+pub const FENCED_TXNS: &str = "setwise_proxy_fenced_transactions_total";
+/// Writes refused because the set's writes are blocked.
+pub const BLOCKED_WRITES: &str = "setwise_proxy_blocked_writes_total";
+/// Statements given up while running because routing changed under them.
+pub const INTERRUPTED: &str = "setwise_proxy_interrupted_statements_total";
 
 /// Starts the Prometheus endpoint on `listen` (nothing when empty).
 pub fn install(listen: &str) -> anyhow::Result<()> {
@@ -25,5 +33,18 @@ pub fn install(listen: &str) -> anyhow::Result<()> {
     metrics::describe_counter!(STATEMENTS, "statements run, by first keyword");
     metrics::describe_counter!(ERRORS, "errors sent to clients, by MySQL code");
     metrics::describe_histogram!(STATEMENT_SECONDS, "statement latency at the gateway");
+    metrics::describe_counter!(
+        PRIMARY_WAITS,
+        "statements that waited for a set's primary (failover), by outcome"
+    );
+    metrics::describe_counter!(
+        FENCED_TXNS,
+        "transactions rolled back because a set's primary changed under them"
+    );
+    metrics::describe_counter!(BLOCKED_WRITES, "writes refused: the set's writes are blocked");
+    metrics::describe_counter!(
+        INTERRUPTED,
+        "statements given up while running because their set's primary changed or its writes were blocked"
+    );
     Ok(())
 }

@@ -3,16 +3,22 @@
 //! serving — and can start — while etcd is unreachable.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use topo::{ClusterSnapshot, EtcdConfig, Topo};
 use tracing::{info, warn};
 
-/// Shared, swappable routing snapshot.
+/// A subscription to routing changes: `changed()` wakes on every new snapshot
+/// (failover: a set losing or gaining its primary, an epoch bump, `writes_blocked`).
+pub type Changes = watch::Receiver<Arc<ClusterSnapshot>>;
+
+/// Shared, swappable routing snapshot, with change notification.
 #[derive(Clone)]
 pub struct Routing {
-    current: Arc<RwLock<Arc<ClusterSnapshot>>>,
+    current: Arc<watch::Sender<Arc<ClusterSnapshot>>>,
     /// Whether any snapshot (from etcd or the file) has been loaded.
     loaded: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -20,7 +26,7 @@ pub struct Routing {
 impl Routing {
     pub fn empty() -> Self {
         Self {
-            current: Arc::new(RwLock::new(Arc::new(ClusterSnapshot::default()))),
+            current: Arc::new(watch::Sender::new(Arc::new(ClusterSnapshot::default()))),
             loaded: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
@@ -34,7 +40,14 @@ impl Routing {
 
     /// The current snapshot (cheap: an `Arc` clone).
     pub fn get(&self) -> Arc<ClusterSnapshot> {
-        self.current.read().expect("routing lock").clone()
+        self.current.borrow().clone()
+    }
+
+    /// A subscription that has seen the current snapshot: it reports the changes
+    /// after this call. `borrow_and_update()` on it reads a snapshot and marks it
+    /// seen in one step.
+    pub fn subscribe(&self) -> Changes {
+        self.current.subscribe()
     }
 
     pub fn is_loaded(&self) -> bool {
@@ -42,7 +55,7 @@ impl Routing {
     }
 
     pub fn replace(&self, snap: ClusterSnapshot) {
-        *self.current.write().expect("routing lock") = Arc::new(snap);
+        self.current.send_replace(Arc::new(snap));
         self.loaded
             .store(true, std::sync::atomic::Ordering::Release);
     }

@@ -31,8 +31,23 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         started: std::time::Instant::now(),
     });
     tokio::spawn(crate::xa::run(shared.clone()));
+    tokio::spawn(follow_primaries(shared.clone()));
     info!(listen = %shared.cfg.listen, "setwise-proxy ready");
     serve(listener, shared).await
+}
+
+/// Keeps the backend pools to the sets' current primaries only.
+async fn follow_primaries(shared: Arc<Shared>) {
+    let mut changes = shared.routing.subscribe();
+    loop {
+        let snap = changes.borrow_and_update().clone();
+        if shared.routing.is_loaded() {
+            shared.backends.retain_primaries(&snap);
+        }
+        if changes.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result<()> {

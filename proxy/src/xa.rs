@@ -38,17 +38,20 @@ async fn round(
     let Some(topo) = shared.topo.get() else {
         return Ok(());
     };
+    let changes = shared.routing.subscribe();
     let snap = shared.routing.get();
     let mut still: HashMap<(String, String), Instant> = HashMap::new();
     for set in snap.sets.keys() {
         let conns = crate::exec::Conns {
             backends: &shared.backends,
+            routing: &shared.routing,
+            changes: &changes,
             snap: &snap,
             db: None,
             found_rows: false,
             init: Default::default(),
         };
-        let Ok(mut conn) = conns.pooled(set).await else {
+        let Ok(mut conn) = conns.pooled_now(set).await else {
             continue;
         };
         let rows: Vec<(i64, i64, i64, Vec<u8>)> = match conn.query("XA RECOVER").await {

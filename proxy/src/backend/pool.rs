@@ -3,7 +3,7 @@
 //! needs no `USE` round trip. Borrowing is bounded by the connect timeout: a dead
 //! set gives a clear error, never a hang.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -28,6 +28,9 @@ const MAX_POOLS: usize = 512;
 pub struct Backends {
     cfg: BackendConfig,
     pools: Mutex<HashMap<PoolKey, Pool>>,
+    /// `host:port` of every set's primary in the current routing (`None` until
+    /// routing is known): a pool to any other instance is not kept.
+    primaries: Mutex<Option<HashSet<(String, u16)>>>,
 }
 
 impl Backends {
@@ -35,6 +38,42 @@ impl Backends {
         Self {
             cfg,
             pools: Mutex::new(HashMap::new()),
+            primaries: Mutex::new(None),
+        }
+    }
+
+    pub fn config(&self) -> &BackendConfig {
+        &self.cfg
+    }
+
+    /// After a routing change: closes the pools of instances that are no longer
+    /// any set's primary (a demoted primary's idle connections would otherwise
+    /// serve statements on a read-only replica). Connections borrowed from them
+    /// finish their work and are closed when returned.
+    pub fn retain_primaries(&self, snap: &topo::ClusterSnapshot) {
+        let primaries: HashSet<(String, u16)> = snap
+            .nodes
+            .values()
+            .filter(|n| n.role == topo::Role::Primary)
+            .map(|n| (n.host.clone(), n.port))
+            .collect();
+        let mut closed = Vec::new();
+        {
+            let mut pools = self.pools.lock().expect("pool map");
+            pools.retain(|k, p| {
+                let keep = primaries.contains(&(k.host.clone(), k.port));
+                if !keep {
+                    closed.push((format!("{}:{}", k.host, k.port), p.clone()));
+                }
+                keep
+            });
+            *self.primaries.lock().expect("primaries") = Some(primaries);
+        }
+        for (addr, pool) in closed {
+            tracing::info!(%addr, "closing the pool of an instance that is no longer a primary");
+            tokio::spawn(async move {
+                let _ = pool.disconnect().await;
+            });
         }
     }
 
@@ -42,6 +81,18 @@ impl Backends {
         let mut pools = self.pools.lock().expect("pool map");
         if let Some(p) = pools.get(key) {
             return p.clone();
+        }
+        // A statement routed by a snapshot older than the last change: serve it,
+        // but do not keep a pool to an instance that is no longer a primary.
+        let keep = self
+            .primaries
+            .lock()
+            .expect("primaries")
+            .as_ref()
+            .is_none_or(|p| p.contains(&(key.host.clone(), key.port)));
+        if !keep {
+            drop(pools);
+            return Pool::new(self.opts(key));
         }
         if pools.len() >= MAX_POOLS {
             // Many distinct session states (e.g. user variables with ever new
@@ -57,6 +108,12 @@ impl Backends {
                 pools.remove(&v);
             }
         }
+        let pool = Pool::new(self.opts(key));
+        pools.insert(key.clone(), pool.clone());
+        pool
+    }
+
+    fn opts(&self, key: &PoolKey) -> Opts {
         let constraints = PoolConstraints::new(0, self.cfg.pool_max.max(1)).expect("0 <= max");
         let pool_opts = PoolOpts::default()
             .with_constraints(constraints)
@@ -73,9 +130,7 @@ impl Backends {
             .tcp_nodelay(true)
             .stmt_cache_size(256)
             .pool_opts(pool_opts);
-        let pool = Pool::new(Opts::from(opts));
-        pools.insert(key.clone(), pool.clone());
-        pool
+        Opts::from(opts)
     }
 
     /// Whether the instance at `host:port` answers a new connection and `SELECT 1`

@@ -78,6 +78,9 @@ pub struct Session {
     /// The backend connection holding the last statement's warnings or error
     /// (outside transactions), for `SHOW WARNINGS`.
     diag: Option<(String, mysql_async::Conn)>,
+    /// Routing changes since this session last read a snapshot
+    /// ([`snapshot`](Self::snapshot)): what a running statement watches.
+    changes: crate::routing::Changes,
 }
 
 impl Session {
@@ -87,7 +90,6 @@ impl Session {
         activity: Arc<std::sync::Mutex<crate::registry::Activity>>,
     ) -> Self {
         Self {
-            shared,
             id,
             activity,
             user: None,
@@ -101,7 +103,15 @@ impl Session {
             next_txn: None,
             prepared: None,
             diag: None,
+            changes: shared.routing.subscribe(),
+            shared,
         }
+    }
+
+    /// The current routing snapshot, marked seen: a statement run with it is told
+    /// of every routing change after this point.
+    pub fn snapshot(&mut self) -> Arc<topo::ClusterSnapshot> {
+        self.changes.borrow_and_update().clone()
     }
 
     fn check_db(&self, db: &str) -> Result<(), ProxyError> {
@@ -117,6 +127,8 @@ impl Session {
     pub fn conns<'a>(&'a self, snap: &'a topo::ClusterSnapshot) -> Conns<'a> {
         Conns {
             backends: &self.shared.backends,
+            routing: &self.shared.routing,
+            changes: &self.changes,
             snap,
             db: self.db.as_deref(),
             found_rows: self.found_rows,
@@ -128,6 +140,8 @@ impl Session {
     pub fn exec<'a>(&'a mut self, snap: &'a topo::ClusterSnapshot) -> Exec<'a> {
         let conns = Conns {
             backends: &self.shared.backends,
+            routing: &self.shared.routing,
+            changes: &self.changes,
             snap,
             db: self.db.as_deref(),
             found_rows: self.found_rows,
@@ -202,10 +216,40 @@ impl Session {
 
     /// Ends the open transaction (if any) with COMMIT or ROLLBACK.
     pub async fn end_txn(&mut self, verb: &str) -> Result<(), ProxyError> {
-        match self.txn.take() {
-            Some(t) if verb == "COMMIT" => t.commit(self.shared.topo.get()).await,
-            Some(t) => t.rollback().await,
-            None => Ok(()),
+        let Some(mut t) = self.txn.take() else {
+            return Ok(());
+        };
+        if verb != "COMMIT" {
+            return t.rollback().await;
+        }
+        // Fenced (a set's primary changed since its branch began) or writing to a
+        // set whose writes are blocked: it cannot commit.
+        let snap = self.snapshot();
+        if let Err(e) = t.check_commit(&snap) {
+            let _ = t.rollback().await;
+            return Err(e);
+        }
+        // The commit runs as a task the session waits for under a guard: when
+        // routing moves under it (a commit hung waiting for a replica's
+        // acknowledgement, a failover) the client gets an error at once and the
+        // commit finishes, or not, on its own.
+        let epochs: Vec<(String, u64)> = t.epochs.iter().map(|(s, e)| (s.clone(), *e)).collect();
+        let on: Vec<(&str, u64)> = epochs.iter().map(|(s, e)| (s.as_str(), *e)).collect();
+        let topo = self.shared.topo.get().cloned();
+        let commit = tokio::spawn(async move { t.commit(topo.as_ref()).await });
+        let guarded = crate::exec::guard(
+            &self.shared.backends,
+            &self.changes,
+            &snap,
+            &on,
+            true,
+            commit,
+        )
+        .await;
+        match guarded {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(ProxyError::Internal(format!("COMMIT: {e}"))),
+            Err(e) => Err(e),
         }
     }
 
@@ -298,12 +342,16 @@ impl Session {
             }
             "SET" => return self.set(sql, sig, out).await,
             "SHOW" if matches!(word(1).as_str(), "DATABASES" | "SCHEMAS") => {
-                let snap = self.shared.routing.get();
-                return show::databases(&mut self.exec(&snap), out).await;
+                let snap = self.snapshot();
+                let mut exec = self.exec(&snap);
+                exec.write = false;
+                return show::databases(&mut exec, out).await;
             }
             "SHOW" | "DESCRIBE" | "DESC" => {
-                let snap = self.shared.routing.get();
-                return show::forward(&mut self.exec(&snap), sql, sig, out).await;
+                let snap = self.snapshot();
+                let mut exec = self.exec(&snap);
+                exec.write = false;
+                return show::forward(&mut exec, sql, sig, out).await;
             }
             "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" => {
                 // DDL commits an open transaction implicitly, as in MariaDB.
@@ -317,7 +365,7 @@ impl Session {
         if !self.autocommit {
             self.open_txn();
         }
-        let snap = self.shared.routing.get();
+        let snap = self.snapshot();
         // A shape seen before is routed from the plan cache, without a parse.
         let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
         if let Some(plan) = self.shared.plans.get(&fp, &literals, sql, &snap) {
@@ -448,7 +496,7 @@ impl Session {
                 Err(e) => fail(out, &e).await,
             };
         }
-        let snap = self.shared.routing.get();
+        let snap = self.snapshot();
         if let Some(set) = self
             .txn
             .as_ref()
@@ -459,7 +507,9 @@ impl Session {
                 merge: Merge::Single,
             };
             out.status = self.status();
-            return self.exec(&snap).run(&plan, sql, out).await;
+            let mut exec = self.exec(&snap);
+            exec.write = false;
+            return exec.run(&plan, sql, out).await;
         }
         // No kept diagnostics: the last statement left none. A pooled connection
         // may still hold another session's, so clear them first (only a statement
@@ -558,7 +608,7 @@ impl Session {
     /// A statement sqlparser cannot parse: forwarded when everything the session
     /// can reach lives on one set, refused otherwise.
     async fn unparsed(&mut self, sql: &str, msg: &str, out: &mut Responder<'_>) -> Answered {
-        let snap = self.shared.routing.get();
+        let snap = self.snapshot();
         let sig = tokenize(sql).map(|t| significant(&t)).unwrap_or_default();
         let tables = lexed_tables(sql, &sig);
         let one =
@@ -625,7 +675,7 @@ impl Session {
     async fn set_vars(&mut self, assignments: &[(String, String)]) -> Result<(), ProxyError> {
         let mut next = self.vars.clone();
         next.apply(assignments);
-        let snap = self.shared.routing.get();
+        let snap = self.snapshot();
         let set = crate::show::any_set_of(&snap, self.db.as_deref())?;
         {
             let mut conns = self.conns(&snap);
@@ -923,7 +973,7 @@ impl Handler for Session {
     }
 
     async fn field_list(&mut self, table: &str) -> Result<Vec<mysql_async::Column>, ProxyError> {
-        let snap = self.shared.routing.get();
+        let snap = self.snapshot();
         let set = show::set_holding(&snap, self.db.as_deref(), None, table)?;
         let mut conn = self.conns(&snap).pooled(&set).await?;
         let q = format!("SELECT * FROM `{}` LIMIT 0", table.replace('`', "``"));
@@ -939,7 +989,7 @@ impl Handler for Session {
     }
 
     async fn prepare(&mut self, sql: &str, _placeholders: usize) -> Result<Prepared, ProxyError> {
-        let snap = self.shared.routing.get();
+        let snap = self.snapshot();
         let set = self.metadata_set(&snap, sql)?;
         let mut conn = self.conns(&snap).pooled(&set).await?;
         let stmt = conn

@@ -31,6 +31,10 @@ pub struct Txn {
     /// A deadlock rolled a branch back: MariaDB ends the whole transaction then,
     /// and so does the gateway (every branch rolls back).
     pub doomed: bool,
+    /// Set → routing epoch of its primary when the branch started. When routing
+    /// shows another epoch (the primary changed) the transaction is fenced: it can
+    /// only roll back.
+    pub epochs: BTreeMap<String, u64>,
 }
 
 /// An XA id literal for `gtrid` and `set`.
@@ -51,29 +55,61 @@ impl Txn {
             writers: BTreeSet::new(),
             broken: None,
             doomed: false,
+            epochs: BTreeMap::new(),
         }
     }
 
-    /// Takes the pinned connection of `set`, or opens a branch on `fresh()`.
+    /// The first set whose epoch in `snap` is not the one its branch started at.
+    pub fn fenced_by(&self, snap: &topo::ClusterSnapshot) -> Option<&str> {
+        self.epochs
+            .iter()
+            .find(|(set, e)| crate::exec::epoch_of(snap, set) != **e)
+            .map(|(set, _)| set.as_str())
+    }
+
+    /// Dooms the transaction (the session rolls it back) and gives the error the
+    /// client sees: a set's primary changed under it.
+    fn fence(&mut self, set: &str) -> ProxyError {
+        self.doomed = true;
+        metrics::counter!(crate::metrics::FENCED_TXNS).increment(1);
+        warn!(%set, gtrid = %self.gtrid, "a set's primary changed during the transaction: rolled back");
+        ProxyError::Fenced {
+            set: set.to_string(),
+        }
+    }
+
+    /// Takes the pinned connection of `set` (with its branch's epoch), or opens a
+    /// branch on `fresh()` (a connection and the epoch it was chosen at). Fails
+    /// with [`ProxyError::Fenced`] when the epoch of any set of the transaction in
+    /// `snap` (current routing) moved since its branch started.
     pub async fn take(
         &mut self,
         set: &str,
         write: bool,
-        fresh: impl std::future::Future<Output = Result<Conn, ProxyError>>,
-    ) -> Result<Conn, ProxyError> {
+        snap: &topo::ClusterSnapshot,
+        fresh: impl std::future::Future<Output = Result<(Conn, u64), ProxyError>>,
+    ) -> Result<(Conn, u64), ProxyError> {
         if let Some(reason) = &self.broken {
             return Err(ProxyError::BackendLost {
                 set: set.into(),
                 detail: format!("the transaction was lost ({reason}); ROLLBACK and retry it"),
             });
         }
+        if let Some(moved) = self.fenced_by(snap) {
+            let moved = moved.to_string();
+            return Err(self.fence(&moved));
+        }
+        if let Some(c) = self.conns.remove(set) {
+            if write {
+                self.writers.insert(set.to_string());
+            }
+            let epoch = self.epochs.get(set).copied().unwrap_or_default();
+            return Ok((c, epoch));
+        }
+        let (mut conn, epoch) = fresh.await?;
         if write {
             self.writers.insert(set.to_string());
         }
-        if let Some(c) = self.conns.remove(set) {
-            return Ok(c);
-        }
-        let mut conn = fresh.await?;
         for q in &self.before {
             conn.query_drop(q)
                 .await
@@ -82,14 +118,18 @@ impl Txn {
         conn.query_drop(format!("XA START {}", xid(&self.gtrid, set)))
             .await
             .map_err(|e| ProxyError::from_backend(set, e))?;
-        Ok(conn)
+        self.epochs.insert(set.to_string(), epoch);
+        Ok((conn, epoch))
     }
 
     /// Puts a connection back after a statement; a broken one breaks the transaction.
     pub fn give_back(&mut self, set: &str, conn: Conn, lost: Option<&ProxyError>) {
         match lost {
             Some(e @ (ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. })) => {
-                self.broken = Some(e.to_string())
+                self.broken = Some(e.to_string());
+                // Its branch rolls back when the connection closes; a connection
+                // whose statement was given up must not go back to a pool.
+                crate::exec::discard(conn);
             }
             other => {
                 // 1213 deadlock, 1614 XA_RBDEADLOCK, 1402 XA_RBROLLBACK: the branch
@@ -117,6 +157,27 @@ impl Txn {
                 .is_err()
             {
                 let _ = conn.disconnect().await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks, before COMMIT, the transaction against `snap` (current routing):
+    /// fenced (a set's primary changed: [`ProxyError::Fenced`]) or writing to a set
+    /// whose writes are blocked. Either way the caller rolls it back.
+    pub fn check_commit(&mut self, snap: &topo::ClusterSnapshot) -> Result<(), ProxyError> {
+        if let Some(moved) = self.fenced_by(snap) {
+            let moved = moved.to_string();
+            return Err(self.fence(&moved));
+        }
+        for set in &self.writers {
+            if let Err(ProxyError::WritesBlocked { set, reason }) =
+                crate::exec::check_writable(snap, set)
+            {
+                return Err(ProxyError::WritesBlocked {
+                    set,
+                    reason: format!("{reason}; the transaction was rolled back"),
+                });
             }
         }
         Ok(())
