@@ -7,7 +7,9 @@
 //! * [`mariadb::MariaDb`] — one `mariadbd` copied from a per-machine template datadir;
 //! * [`set::MariaSet`] — a set: a primary and GTID replicas with semi-sync;
 //! * [`cluster::Cluster`] — etcd + sets + topology registered in etcd + optionally the
-//!   gateway (`setwise-proxy`), with helpers to run the other Setwise programs.
+//!   gateway (`setwise-proxy`), with helpers to run the other Setwise programs;
+//! * [`control::ControlPlane`] — agents and schedulers of a cluster, and waits on their
+//!   records; [`load::Writer`] — numbered commits through the gateway (RPO/RTO).
 //!
 //! Waits are bounded polls ([`wait_until`], [`retry`]), never fixed sleeps.
 //! Set `SETWISE_KEEP_TMP=1` to keep the temporary directories (data and logs);
@@ -15,8 +17,10 @@
 
 pub mod bins;
 pub mod cluster;
+pub mod control;
 pub mod diff;
 pub mod etcd;
+pub mod load;
 pub mod mariadb;
 pub mod placement;
 pub mod port;
