@@ -41,7 +41,10 @@ pub fn install(listen: &str) -> anyhow::Result<()> {
         FENCED_TXNS,
         "transactions rolled back because a set's primary changed under them"
     );
-    metrics::describe_counter!(BLOCKED_WRITES, "writes refused: the set's writes are blocked");
+    metrics::describe_counter!(
+        BLOCKED_WRITES,
+        "writes refused: the set's writes are blocked"
+    );
     metrics::describe_counter!(
         INTERRUPTED,
         "statements given up while running because their set's primary changed or its writes were blocked"
