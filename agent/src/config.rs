@@ -340,7 +340,10 @@ mod tests {
         assert_eq!(c.etcd, EtcdConfig::default());
         assert_eq!(c.replication, ReplicationConfig::default());
         assert_eq!(c.stats_interval_ms, 10_000);
-        assert_eq!((c.task_timeout_ms, c.rebuild_timeout_ms), (60_000, 3_600_000));
+        assert_eq!(
+            (c.task_timeout_ms, c.rebuild_timeout_ms),
+            (60_000, 3_600_000)
+        );
     }
 
     #[test]
@@ -377,7 +380,10 @@ mod tests {
         assert_eq!(c.mysql.password, "pw");
         assert_eq!(c.mysql.host_port().unwrap(), ("::1".into(), 3311));
         assert_eq!(c.etcd.cluster, "prod");
-        assert_eq!((c.replication.user.as_str(), c.replication.password.as_str()), ("r", "rp"));
+        assert_eq!(
+            (c.replication.user.as_str(), c.replication.password.as_str()),
+            ("r", "rp")
+        );
         assert_eq!(c.stats_interval_ms, 500);
         assert!(toml::from_str::<AgentConfig>("nodes = \"x\"").is_err());
     }

@@ -17,7 +17,12 @@ pub type SqlResult<T> = std::result::Result<T, String>;
 pub async fn connect(target: &ProbeTarget) -> SqlResult<Conn> {
     match tokio::time::timeout(target.connect_timeout, Conn::new(target.opts())).await {
         Ok(Ok(c)) => Ok(c),
-        Ok(Err(e)) => Err(format!("connect to {}:{}: {}", target.host, target.port, describe(&e))),
+        Ok(Err(e)) => Err(format!(
+            "connect to {}:{}: {}",
+            target.host,
+            target.port,
+            describe(&e)
+        )),
         Err(_) => Err(format!(
             "connect to {}:{}: timed out after {} ms",
             target.host,
@@ -132,7 +137,9 @@ mod tests {
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(
-            redact("CHANGE MASTER TO MASTER_USER='r', MASTER_PASSWORD='s3', MASTER_USE_GTID=slave_pos"),
+            redact(
+                "CHANGE MASTER TO MASTER_USER='r', MASTER_PASSWORD='s3', MASTER_USE_GTID=slave_pos"
+            ),
             "CHANGE MASTER TO MASTER_USER='r', MASTER_PASSWORD='***', MASTER_USE_GTID=slave_pos"
         );
         assert_eq!(redact("STOP SLAVE"), "STOP SLAVE");

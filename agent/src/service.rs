@@ -134,9 +134,10 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
 
         // Sync mode on a writable primary (not while a task may be changing it).
         let Some(view) = view else { continue };
-        let Some(set) = view.set.as_ref() else { continue };
-        if !view.i_am_primary() || outcome.read_only != Some(false) || busy.load(Ordering::SeqCst)
-        {
+        let Some(set) = view.set.as_ref() else {
+            continue;
+        };
+        if !view.i_am_primary() || outcome.read_only != Some(false) || busy.load(Ordering::SeqCst) {
             continue;
         }
         let r = tokio::time::timeout(

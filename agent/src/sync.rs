@@ -106,7 +106,11 @@ pub async fn current(conn: &mut Conn) -> SqlResult<SemiSync> {
 }
 
 /// Makes the semi-sync master variables match `mode`; returns the statements run.
-pub async fn apply(conn: &mut Conn, mode: SyncMode, semi_timeout_ms: u64) -> SqlResult<Vec<String>> {
+pub async fn apply(
+    conn: &mut Conn,
+    mode: SyncMode,
+    semi_timeout_ms: u64,
+) -> SqlResult<Vec<String>> {
     let want = SemiSync::for_mode(mode, semi_timeout_ms);
     let have = current(conn).await?;
     let stmts = want.statements(&have);
@@ -185,6 +189,8 @@ mod tests {
             SemiSync::for_mode(SyncMode::Async, 0).statements(&harness_default),
             vec!["SET GLOBAL rpl_semi_sync_master_enabled = OFF"]
         );
-        assert!(SemiSync::for_mode(SyncMode::Async, 0).statements(&off).is_empty());
+        assert!(SemiSync::for_mode(SyncMode::Async, 0)
+            .statements(&off)
+            .is_empty());
     }
 }

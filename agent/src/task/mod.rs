@@ -75,8 +75,14 @@ pub async fn run(ctx: &TaskContext, task: &Task) -> SqlResult<()> {
                 sync,
                 semi_timeout_ms,
             } => {
-                promote::promote(&mut conn, wait_gtid.as_deref(), *sync, *semi_timeout_ms, deadline)
-                    .await
+                promote::promote(
+                    &mut conn,
+                    wait_gtid.as_deref(),
+                    *sync,
+                    *semi_timeout_ms,
+                    deadline,
+                )
+                .await
             }
             Task::Repoint {
                 host,

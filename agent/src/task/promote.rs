@@ -103,14 +103,21 @@ async fn wait_applied(
         if !io_running && required && !io_pos.contains(&want) {
             return Err(format!(
                 "cannot reach {target}: received only {} and the IO thread is not running",
-                if io_pos.is_empty() { "nothing".to_string() } else { io_pos.to_string() }
+                if io_pos.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    io_pos.to_string()
+                }
             ));
         }
         let state = col("Slave_SQL_Running_State").unwrap_or_default();
         if !io_running && !required && sql_running && state.contains("read all relay log") {
             // The SQL thread idles with everything received applied.
-            let r = db::scalar(conn, &format!("SELECT MASTER_GTID_WAIT({}, 0.5)", db::quote(target)))
-                .await?;
+            let r = db::scalar(
+                conn,
+                &format!("SELECT MASTER_GTID_WAIT({}, 0.5)", db::quote(target)),
+            )
+            .await?;
             if r.as_deref() == Some("0") {
                 return Ok(());
             }

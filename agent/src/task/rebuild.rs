@@ -62,7 +62,11 @@ pub async fn rebuild(
     } else {
         copy(&source, &ctx.local, &dbs).await?
     };
-    db::exec(conn, &format!("SET GLOBAL gtid_slave_pos = {}", db::quote(&gtid))).await?;
+    db::exec(
+        conn,
+        &format!("SET GLOBAL gtid_slave_pos = {}", db::quote(&gtid)),
+    )
+    .await?;
     info!(gtid_slave_pos = %gtid, "rebuild: copy loaded");
     super::repoint::replicate_from(conn, ctx, host, port, deadline).await
 }
@@ -73,7 +77,10 @@ async fn user_databases(conn: &mut Conn) -> SqlResult<Vec<String>> {
         .query("SHOW DATABASES")
         .await
         .map_err(|e| format!("SHOW DATABASES: {}", describe(&e)))?;
-    Ok(all.into_iter().filter(|d| !db::is_system_schema(d)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|d| !db::is_system_schema(d))
+        .collect())
 }
 
 /// Arguments naming a server and account for the MariaDB command-line programs
@@ -84,7 +91,6 @@ fn server_args(t: &ProbeTarget) -> Vec<String> {
         format!("--port={}", t.port),
         format!("--user={}", t.user),
         "--protocol=TCP".into(),
-        format!("--connect-timeout={}", t.connect_timeout.as_secs().max(1)),
     ]
 }
 
@@ -112,6 +118,10 @@ pub fn dump_args(source: &ProbeTarget, dbs: &[String]) -> Vec<String> {
 /// The `mariadb` arguments that load a dump into `local` without binlogging it.
 pub fn load_args(local: &ProbeTarget) -> Vec<String> {
     let mut a = server_args(local);
+    a.push(format!(
+        "--connect-timeout={}",
+        local.connect_timeout.as_secs().max(1)
+    ));
     a.extend(
         [
             "--init-command=SET SESSION sql_log_bin = 0",
@@ -172,7 +182,9 @@ async fn copy(source: &ProbeTarget, local: &ProbeTarget, dbs: &[String]) -> SqlR
                 break;
             }
         }
-        if line.starts_with(b"SET GLOBAL gtid_slave_pos") || line.starts_with(b"-- SET GLOBAL gtid_slave_pos") {
+        if line.starts_with(b"SET GLOBAL gtid_slave_pos")
+            || line.starts_with(b"-- SET GLOBAL gtid_slave_pos")
+        {
             gtid = gtid_of_line(&String::from_utf8_lossy(&line));
         }
         if let Err(e) = into.write_all(&line).await {
@@ -186,16 +198,25 @@ async fn copy(source: &ProbeTarget, local: &ProbeTarget, dbs: &[String]) -> SqlR
         // Nobody reads the dump any more: it would block on a full pipe.
         let _ = dump.start_kill();
     }
-    let dump_status = dump.wait().await.map_err(|e| format!("mariadb-dump: {e}"))?;
+    let dump_status = dump
+        .wait()
+        .await
+        .map_err(|e| format!("mariadb-dump: {e}"))?;
     let load_status = load.wait().await.map_err(|e| format!("mariadb: {e}"))?;
     let dump_err = dump_err.await.unwrap_or_default();
     let load_err = load_err.await.unwrap_or_default();
     let mut errors = Vec::new();
     if !dump_status.success() && pipe_error.is_none() {
-        errors.push(format!("mariadb-dump failed ({dump_status}): {}", dump_err.trim()));
+        errors.push(format!(
+            "mariadb-dump failed ({dump_status}): {}",
+            dump_err.trim()
+        ));
     }
     if !load_status.success() {
-        errors.push(format!("loading the dump failed ({load_status}): {}", load_err.trim()));
+        errors.push(format!(
+            "loading the dump failed ({load_status}): {}",
+            load_err.trim()
+        ));
     }
     if errors.is_empty() {
         errors.extend(pipe_error);
@@ -250,12 +271,18 @@ mod tests {
 
     #[test]
     fn gtid_lines() {
-        assert_eq!(gtid_of_line("SET GLOBAL gtid_slave_pos='0-101-5';\n").as_deref(), Some("0-101-5"));
+        assert_eq!(
+            gtid_of_line("SET GLOBAL gtid_slave_pos='0-101-5';\n").as_deref(),
+            Some("0-101-5")
+        );
         assert_eq!(
             gtid_of_line("-- SET GLOBAL gtid_slave_pos='0-1-2,1-2-3';").as_deref(),
             Some("0-1-2,1-2-3")
         );
-        assert_eq!(gtid_of_line("SET GLOBAL gtid_slave_pos='';").as_deref(), Some(""));
+        assert_eq!(
+            gtid_of_line("SET GLOBAL gtid_slave_pos='';").as_deref(),
+            Some("")
+        );
         assert_eq!(gtid_of_line("INSERT INTO t VALUES (1)"), None);
     }
 

@@ -116,7 +116,9 @@ async fn wait_running(conn: &mut Conn, host: &str, port: u16, deadline: Instant)
             return Err(format!(
                 "replication from {host}:{port} did not start in time (IO thread {io}, \
                  SQL thread {sql}{})",
-                io_error.map(|e| format!(", last IO error: {e}")).unwrap_or_default()
+                io_error
+                    .map(|e| format!(", last IO error: {e}"))
+                    .unwrap_or_default()
             ));
         }
         db::pause().await;

@@ -72,7 +72,9 @@ impl TaskWatcher {
             }
             match self.read().await {
                 Ok(Some(rec)) if runnable(&rec.value) => {
-                    etcd_failing = false;
+                    if std::mem::take(&mut etcd_failing) {
+                        info!("the task record is readable again");
+                    }
                     tokio::select! {
                         _ = self.execute(rec) => {}
                         _ = stopped(&mut shutdown) => break,
@@ -80,7 +82,11 @@ impl TaskWatcher {
                     // Read again at once: the next task may be waiting.
                     continue;
                 }
-                Ok(_) => etcd_failing = false,
+                Ok(_) => {
+                    if std::mem::take(&mut etcd_failing) {
+                        info!("the task record is readable again");
+                    }
+                }
                 Err(e) => {
                     if !etcd_failing {
                         warn!("cannot read the task record: {e}");
