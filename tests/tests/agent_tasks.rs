@@ -264,8 +264,44 @@ async fn health_statistics_sync_mode_and_read_only() {
         "0"
     );
 
-    // read_only fences the primary; the result is its final binlog position.
+    // read_only fences the primary even while commits hang: both replicas stop, so
+    // under strong sync a commit waits for an acknowledgement that never comes.
+    for n in ["set1-n1", "set1-n2"] {
+        c.node(n).exec("STOP SLAVE").await.unwrap();
+    }
+    wait_report(t, "set1-n0", "no semi-sync clients", |r| {
+        r.semi_sync_clients == Some(0)
+    })
+    .await;
+    let mut conn = mysql_async::Conn::new(p.root_opts()).await.unwrap();
+    let hung = tokio::spawn(async move {
+        use mysql_async::prelude::Queryable;
+        conn.query_drop("INSERT INTO shop.t VALUES (99, 'hung')")
+            .await
+    });
+    wait_until(
+        "the INSERT to wait for an acknowledgement",
+        WAIT,
+        || async {
+            let n = p
+                .scalar(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE INFO LIKE 'INSERT INTO shop.t VALUES (99%'",
+                )
+                .await?;
+            Ok(n.as_deref() == Some("1"))
+        },
+    )
+    .await
+    .unwrap();
+    // The result is the fenced primary's final binlog position.
     let rec = run_ok(t, "set1-n0", Task::ReadOnly).await;
+    let r = tokio::time::timeout(WAIT, hung).await.unwrap().unwrap();
+    assert!(r.is_err(), "the hung commit's session is ended: {r:?}");
+    assert_eq!(
+        count(p, "SELECT COUNT(*) FROM shop.t WHERE id = 99").await,
+        1
+    );
     assert_eq!(global(p, "read_only").await, "1");
     assert_eq!(
         rec.gtid.as_deref(),

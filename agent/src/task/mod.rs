@@ -1,17 +1,17 @@
 //! Node tasks given by the scheduler (`tasks/<set>/<node>`, see docs/failover.md):
-//! what each does to the local MariaDB ([`read_only`], [`promote`], [`repoint`],
+//! what each does to the local MariaDB ([`mod@read_only`], [`promote`], [`repoint`],
 //! [`rebuild`]) and how the record moves `pending` → `running` → `done`/`failed`
 //! ([`watch`]). Every task is idempotent (a task left `running` by an agent that died
 //! is run again) and bounded in time.
 
 pub mod promote;
+pub mod read_only;
 pub mod rebuild;
 pub mod repoint;
 pub mod watch;
 
 use std::time::Duration;
 
-use mysql_async::Conn;
 use tokio::time::Instant;
 use topo::Task;
 
@@ -69,7 +69,7 @@ pub async fn run(ctx: &TaskContext, task: &Task) -> SqlResult<()> {
     let work = async {
         let mut conn = db::connect(&ctx.local).await?;
         let r = match task {
-            Task::ReadOnly => read_only(&mut conn).await,
+            Task::ReadOnly => read_only::read_only(&mut conn, &ctx.local, deadline).await,
             Task::Promote {
                 wait_gtid,
                 sync,
@@ -104,11 +104,6 @@ pub async fn run(ctx: &TaskContext, task: &Task) -> SqlResult<()> {
             bound.as_millis()
         )),
     }
-}
-
-/// `read_only`: fence the node.
-async fn read_only(conn: &mut Conn) -> SqlResult<()> {
-    db::exec(conn, "SET GLOBAL read_only = ON").await
 }
 
 /// `@@gtid_binlog_pos` of the local MariaDB (a task's result), bounded.
