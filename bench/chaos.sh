@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Chaos run: kill -9 the primary of a set, round after round, while writers commit numbered
+# rows through the gateway; measures RTO (kill -> first acknowledged write) and RPO
+# (acknowledged rows missing on the new primary) and restarts the old primary until it
+# rejoined. 2 sets x (primary + 2 replicas), gateway, agents, 2 schedulers, all on this
+# machine's loopback in a temp dir (the test harness: tests/src). Not a CI test.
+# Prints one line per round and the median RTO; writes bench/results/<date>-chaos.md.
+# See bench/README.md.
+#
+# Usage: bench/chaos.sh [--rounds N] [--max-secs S] [--out FILE|-] [--rto-target-ms MS]
+#                       [--restart-writable]
+# Environment:
+#   CHAOS_PROFILE (release: cargo build --release the programs; debug: the debug build)
+#   CHAOS_BUILD (1: build first; 0: use the binaries as they are)
+#   SETWISE_KEEP_TMP (1 keeps the temp dir with every program's log)
+# Exit code 0 when every round had RPO 0 and the median RTO met the target (default 5000 ms).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
+
+: "${CHAOS_PROFILE:=release}" "${CHAOS_BUILD:=1}"
+case $CHAOS_PROFILE in
+release) flags=(--release) ;;
+debug) flags=() ;;
+*)
+    echo "error: CHAOS_PROFILE must be release or debug, not '$CHAOS_PROFILE'" >&2
+    exit 2
+    ;;
+esac
+target=${CARGO_TARGET_DIR:-$PWD/target}
+[[ $target == /* ]] || target=$PWD/$target
+bin_dir=$target/$CHAOS_PROFILE
+
+if [[ $CHAOS_BUILD == 1 ]]; then
+    cargo build "${flags[@]}" -p setwise-proxy -p setwise-agent -p setwise-scheduler \
+        -p setwise-tests --bins
+fi
+for b in setwise-proxy setwise-agent setwise-scheduler setwise setwise-chaos; do
+    [[ -x $bin_dir/$b ]] || {
+        echo "error: $bin_dir/$b is missing (run with CHAOS_BUILD=1)" >&2
+        exit 1
+    }
+done
+for tool in mariadbd mariadb-install-db etcd; do
+    command -v "$tool" >/dev/null || {
+        echo "error: $tool not found (Debian: mariadb-server, etcd-server)" >&2
+        exit 1
+    }
+done
+SETWISE_BIN_DIR=$bin_dir exec "$bin_dir/setwise-chaos" "$@"
