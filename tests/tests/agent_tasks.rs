@@ -479,6 +479,24 @@ async fn rebuild_discards_a_divergent_replica() {
     );
 
     let _agent = c.spawn_agent("set1-n1", &[]).unwrap();
+    // Its SQL thread stops on the primary's transaction (out-of-order GTID): a promote
+    // waiting for that transaction fails with the replication error.
+    let id = give(
+        t,
+        "set1-n1",
+        Task::Promote {
+            wait_gtid: Some(p.gtid_binlog_pos().await.unwrap()),
+            sync: SyncMode::Strong,
+            semi_timeout_ms: 10_000,
+        },
+    )
+    .await;
+    let failed = finished(t, "set1-n1", &id).await;
+    assert_eq!(failed.state, TaskState::Failed, "{failed:#?}");
+    let err = failed.error.unwrap_or_default();
+    assert!(err.contains("SQL thread stopped with an error"), "{err}");
+    assert_eq!(global(n1, "read_only").await, "1");
+
     let rec = run_ok(
         t,
         "set1-n1",
