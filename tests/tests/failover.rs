@@ -1,6 +1,6 @@
 //! End-to-end failover: real MariaDB sets, agents, schedulers and the gateway
-//! (docs/failover.md). Each test runs its own small cluster (1 set: primary `set1-n0`
-//! + replicas `set1-n1`, `set1-n2`) with the fast control plane of
+//! (docs/failover.md). Each test runs its own small cluster (1 set: primary `set1-n0`,
+//! replicas `set1-n1` and `set1-n2`) with the fast control plane of
 //! [`setwise_tests::control`] (200 ms rounds, failover after 2 rounds, election TTL 2 s).
 //!
 //! * a killed primary under write load: failed over, no acknowledged write lost;

@@ -28,7 +28,7 @@ use setwise_tests::control::{self, wait_failover_done};
 use setwise_tests::load::{missing_on, wait_all_on, wait_replicating_from, Writer};
 use setwise_tests::mariadb::NodeOptions;
 use setwise_tests::Cluster;
-use topo::{KeyType, Task, TableKind};
+use topo::{KeyType, TableKind, Task};
 
 const USAGE: &str = "usage: setwise-chaos [--rounds N] [--max-secs S] [--out FILE|-] \
                      [--rto-target-ms MS] [--restart-writable]";
@@ -142,7 +142,9 @@ async fn main() {
 async fn run(args: &Args) -> anyhow::Result<bool> {
     let started = Instant::now();
     let budget = Duration::from_secs(args.max_secs);
-    eprintln!("starting the cluster (2 sets x primary + 2 replicas, gateway, agents, 2 schedulers)");
+    eprintln!(
+        "starting the cluster (2 sets x primary + 2 replicas, gateway, agents, 2 schedulers)"
+    );
     let mut c = Cluster::builder()
         .sets(2)
         .replicas(2)
