@@ -229,7 +229,7 @@ endpoints = ["$ETCD_URL"]
 cluster = "$SETWISE_CLUSTER"
 
 [backend]
-user = "setwise"
+user = "setwise_proxy"
 password = "setwise"
 pool_max = 64
 connect_timeout_ms = 2000

@@ -169,11 +169,14 @@ configure_set() { # set index
 
     # Primary: accounts (replicated to the replicas), writable, semi-sync master AFTER_SYNC.
     local have
-    have=$(sql "$primary_port" "SELECT COUNT(*) FROM mysql.user WHERE (user, host) IN (('setwise', '%'), ('repl', '%'))")
-    if [[ $have != 2 ]]; then
+    have=$(sql "$primary_port" "SELECT COUNT(*) FROM mysql.user WHERE (user, host) IN (('setwise', '%'), ('setwise_proxy', '%'), ('repl', '%'))")
+    if [[ $have != 3 ]]; then
         sql "$primary_port" "
             CREATE USER IF NOT EXISTS 'setwise'@'%' IDENTIFIED BY 'setwise';
             GRANT ALL PRIVILEGES ON *.* TO 'setwise'@'%' WITH GRANT OPTION;
+            CREATE USER IF NOT EXISTS 'setwise_proxy'@'%' IDENTIFIED BY 'setwise';
+            GRANT ALL PRIVILEGES ON *.* TO 'setwise_proxy'@'%' WITH GRANT OPTION;
+            REVOKE READ_ONLY ADMIN ON *.* FROM 'setwise_proxy'@'%';
             CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY 'repl';
             GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'repl'@'%';" ||
             fail "mariadb-$node" "creating accounts on $node failed"
@@ -321,7 +324,7 @@ endpoints = ["$ETCD_URL"]
 cluster = "$SETWISE_CLUSTER"
 
 [backend]
-user = "setwise"
+user = "setwise_proxy"
 password = "setwise"
 pool_max = 64
 connect_timeout_ms = 2000

@@ -53,7 +53,7 @@ impl Default for ProxyConfig {
 impl Default for BackendConfig {
     fn default() -> Self {
         Self {
-            user: "setwise".into(),
+            user: "setwise_proxy".into(),
             password: "setwise".into(),
             pool_max: 64,
             connect_timeout_ms: 2000,

@@ -305,7 +305,7 @@ impl Cluster {
              timeout_ms = 2000\n\
              \n\
              [backend]\n\
-             user = \"setwise\"\n\
+             user = \"setwise_proxy\"\n\
              password = \"setwise\"\n\
              pool_max = 64\n\
              connect_timeout_ms = 2000\n",

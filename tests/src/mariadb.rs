@@ -31,7 +31,7 @@ use crate::port::{self, Port};
 use crate::process::ChildGuard;
 
 /// Bump when the template's contents change, so a stale template is not reused.
-pub const TEMPLATE_REV: &str = "1";
+pub const TEMPLATE_REV: &str = "2";
 
 /// How long a started `mariadbd` may take to accept connections.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,6 +45,9 @@ const SIZE_ARGS: [&str; 2] = [
 const ACCOUNTS_SQL: &str = "FLUSH PRIVILEGES;
 CREATE USER 'setwise'@'%' IDENTIFIED BY 'setwise';
 GRANT ALL PRIVILEGES ON *.* TO 'setwise'@'%' WITH GRANT OPTION;
+CREATE USER 'setwise_proxy'@'%' IDENTIFIED BY 'setwise';
+GRANT ALL PRIVILEGES ON *.* TO 'setwise_proxy'@'%' WITH GRANT OPTION;
+REVOKE READ_ONLY ADMIN ON *.* FROM 'setwise_proxy'@'%';
 CREATE USER 'repl'@'%' IDENTIFIED BY 'repl';
 GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'repl'@'%';
 ";

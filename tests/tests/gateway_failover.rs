@@ -273,7 +273,7 @@ async fn a_commit_hung_on_acknowledgement_ends_when_writes_are_blocked() {
         let n = primary
             .scalar(
                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE USER = 'setwise' AND INFO LIKE 'INSERT INTO user_db.users%'",
+                 WHERE USER = 'setwise_proxy' AND INFO LIKE 'INSERT INTO user_db.users%'",
             )
             .await?;
         Ok(n.as_deref() != Some("0"))
@@ -474,7 +474,7 @@ async fn after_a_switchover_nothing_lands_on_the_old_primary() {
     .unwrap();
     let gateway_conns = move || async move {
         old.scalar(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'setwise'",
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'setwise_proxy'",
         )
         .await
         .map(|v| v.unwrap_or_default().parse::<i64>().unwrap_or(0))
