@@ -92,6 +92,11 @@ impl ProbeTarget {
 pub struct Prober {
     target: ProbeTarget,
     pending_write: Option<(JoinHandle<Result<(), String>>, Instant)>,
+    /// Whether the node's record says it is the primary (as last read from etcd): only
+    /// then is the heartbeat written. A writable node that is not the primary — an old
+    /// primary restarted with its old settings — must not get a transaction of its own,
+    /// or it could no longer simply rejoin.
+    may_write: bool,
 }
 
 const HEARTBEAT_UPSERT: &str = "INSERT INTO setwise_sys.heartbeat (node, ts) VALUES (?, NOW(6)) \
@@ -107,7 +112,13 @@ impl Prober {
         Self {
             target,
             pending_write: None,
+            may_write: false,
         }
+    }
+
+    /// Allows (or stops) the heartbeat write; see [`Prober`].
+    pub fn set_may_write(&mut self, may: bool) {
+        self.may_write = may;
     }
 
     pub fn target(&self) -> &ProbeTarget {
@@ -152,7 +163,7 @@ impl Prober {
             }
         }
 
-        if out.read_only != Some(false) {
+        if out.read_only != Some(false) || !self.may_write {
             close(conn).await;
             return out;
         }

@@ -96,6 +96,9 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
             r = async { tokio::join!(prober.probe(), view_read) } => r,
             _ = shutdown.wait_for(|s| *s) => break,
         };
+        if let Some(v) = &view {
+            prober.set_may_write(v.i_am_primary());
+        }
         let mut report = build_report(&cfg.node, &cfg.set, &outcome, now_ms());
         report.gap_trx = view
             .as_ref()

@@ -23,6 +23,12 @@ use crate::policy::{self, Policy};
 
 /// How often "the primary answers our probe, its agent does not report" is repeated.
 const AGENT_WARN_EVERY_MS: u64 = 30_000;
+/// After a failed failover, the set is not tried again for this long.
+const RETRY_FAILED_FAILOVER_MS: u64 = 10_000;
+
+/// What an operation task reports when it ends: the set, a line for the log (empty:
+/// nothing to say) and whether a failover failed.
+type Ended = (String, String, bool);
 
 /// Everything one round reads.
 struct Round {
@@ -48,7 +54,8 @@ async fn read(ctx: &LeaderCtx) -> topo::Result<Round> {
 pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
     let mut monitor = Monitor::default();
     let mut policy = Policy::default();
-    let mut running: JoinSet<(String, String)> = JoinSet::new();
+    let mut running: JoinSet<Ended> = JoinSet::new();
+    let mut failed_at: HashMap<String, u64> = HashMap::new();
     let mut busy: HashSet<String> = HashSet::new();
     let mut agent_warned: HashMap<String, u64> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(cfg.monitor.interval_ms.max(50)));
@@ -66,9 +73,12 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
         }
         while let Some(done) = running.try_join_next() {
             match done {
-                Ok((set, outcome)) => {
+                Ok((set, outcome, failed)) => {
                     if !outcome.is_empty() {
                         info!(set = %set, "{outcome}");
+                    }
+                    if failed {
+                        failed_at.insert(set.clone(), crate::now_ms());
                     }
                     busy.remove(&set);
                 }
@@ -108,7 +118,10 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
             let set = op.value.set.clone();
             if busy.insert(set.clone()) {
                 let driver = Driver::resume(ctx.clone(), cfg.failover.clone(), op);
-                running.spawn(async move { (set, outcome(driver.run().await)) });
+                running.spawn(async move {
+                    let (text, failed) = outcome(driver.run().await);
+                    (set, text, failed)
+                });
             }
         }
         // Requested switchovers.
@@ -122,14 +135,18 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
             let fresh_after = now.saturating_sub(cfg.monitor.stale_ms);
             running.spawn(async move {
                 let rec = switchover::handle(ctx, fcfg, req, nodes, health, fresh_after).await;
-                (set, outcome(rec))
+                (set, outcome(rec).0, false)
             });
         }
         // Dead primaries.
         for (set, st) in monitor.suspects() {
+            let backing_off = failed_at
+                .get(set)
+                .is_some_and(|&t| now.saturating_sub(t) < RETRY_FAILED_FAILOVER_MS);
             if st.rounds < cfg.failover.confirm_rounds
                 || in_etcd.contains(set)
                 || busy.contains(set)
+                || backing_off
             {
                 continue;
             }
@@ -154,17 +171,20 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
                 agent_warned.insert(set.clone(), now);
             }
             running.spawn(async move {
-                let r = failover::fail_over(ctx, fcfg, account, set.clone(), primary, verdict).await;
-                let text = match r {
-                    Ok(Attempt::PrimaryAnswers) if remind => {
-                        "no failover: the primary answers the scheduler's probe (its agent is not reporting)"
-                            .to_string()
-                    }
-                    Ok(Attempt::PrimaryAnswers) => String::new(),
+                let r =
+                    failover::fail_over(ctx, fcfg, account, set.clone(), primary, verdict).await;
+                let (text, failed) = match r {
+                    Ok(Attempt::PrimaryAnswers) if remind => (
+                        "no failover: the primary answers the scheduler's probe \
+                         (its agent is not reporting)"
+                            .to_string(),
+                        false,
+                    ),
+                    Ok(Attempt::PrimaryAnswers) => (String::new(), false),
                     Ok(Attempt::Ran(rec)) => outcome(Ok(*rec)),
-                    Err(e) => format!("failover did not run: {e:#}"),
+                    Err(e) => (format!("failover did not run: {e:#}"), true),
                 };
-                (set, text)
+                (set, text, failed)
             });
         }
         // The quiet sets.
@@ -180,22 +200,26 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
     Ok(())
 }
 
-fn outcome(r: Result<FailoverRecord>) -> String {
+/// A log line for a finished operation, and whether it failed.
+fn outcome(r: Result<FailoverRecord>) -> (String, bool) {
     match r {
         Ok(rec) => match rec.error {
-            None => format!(
-                "{:?} {} -> {} done in {} ms",
-                rec.kind,
-                if rec.old_primary.is_empty() {
-                    "-"
-                } else {
-                    &rec.old_primary
-                },
-                rec.new_primary.as_deref().unwrap_or("-"),
-                rec.duration_ms().unwrap_or(0)
+            None => (
+                format!(
+                    "{:?} {} -> {} done in {} ms",
+                    rec.kind,
+                    if rec.old_primary.is_empty() {
+                        "-"
+                    } else {
+                        &rec.old_primary
+                    },
+                    rec.new_primary.as_deref().unwrap_or("-"),
+                    rec.duration_ms().unwrap_or(0)
+                ),
+                false,
             ),
-            Some(e) => format!("{:?} failed: {e}", rec.kind),
+            Some(e) => (format!("{:?} failed: {e}", rec.kind), true),
         },
-        Err(e) => format!("operation stopped: {e:#}"),
+        Err(e) => (format!("operation stopped: {e:#}"), true),
     }
 }

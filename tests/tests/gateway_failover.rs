@@ -155,12 +155,14 @@ fn server_err(e: &mysql_async::Error) -> (u16, String, String) {
 }
 
 async fn count(node: &setwise_tests::MariaDb, where_: &str) -> i64 {
-    node.scalar(&format!("SELECT COUNT(*) FROM user_db.users WHERE {where_}"))
-        .await
-        .unwrap()
-        .unwrap()
-        .parse()
-        .unwrap()
+    node.scalar(&format!(
+        "SELECT COUNT(*) FROM user_db.users WHERE {where_}"
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .parse()
+    .unwrap()
 }
 
 #[tokio::test]
@@ -186,7 +188,10 @@ async fn blocked_writes_are_refused_reads_go_on() {
 
     for sql in [
         format!("UPDATE user_db.users SET name = 'x' WHERE user_id = {k}"),
-        format!("INSERT INTO user_db.users VALUES ({}, 'y')", fx.id_on("set1", 2)),
+        format!(
+            "INSERT INTO user_db.users VALUES ({}, 'y')",
+            fx.id_on("set1", 2)
+        ),
     ] {
         let e = conn.query_drop(&sql).await.unwrap_err();
         let (code, state, msg) = server_err(&e);
@@ -253,12 +258,16 @@ async fn a_commit_hung_on_acknowledgement_ends_when_writes_are_blocked() {
         .await
         .unwrap();
     replica.exec("STOP SLAVE").await.unwrap();
-    wait_until("set1-n0 to lose its semi-sync replica", FOLLOW, move || async move {
-        let v = primary
-            .query("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")
-            .await?;
-        Ok(v[0][1].as_deref() == Some("0"))
-    })
+    wait_until(
+        "set1-n0 to lose its semi-sync replica",
+        FOLLOW,
+        move || async move {
+            let v = primary
+                .query("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")
+                .await?;
+            Ok(v[0][1].as_deref() == Some("0"))
+        },
+    )
     .await
     .unwrap();
 
@@ -269,18 +278,25 @@ async fn a_commit_hung_on_acknowledgement_ends_when_writes_are_blocked() {
         (r, Instant::now())
     });
     // The commit is waiting on the primary.
-    wait_until("the INSERT to wait for an acknowledgement", FOLLOW, move || async move {
-        let n = primary
-            .scalar(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+    wait_until(
+        "the INSERT to wait for an acknowledgement",
+        FOLLOW,
+        move || async move {
+            let n = primary
+                .scalar(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
                  WHERE USER = 'setwise_proxy' AND INFO LIKE 'INSERT INTO user_db.users%'",
-            )
-            .await?;
-        Ok(n.as_deref() != Some("0"))
-    })
+                )
+                .await?;
+            Ok(n.as_deref() != Some("0"))
+        },
+    )
     .await
     .unwrap();
-    assert!(!write.is_finished(), "the INSERT cannot commit without a replica");
+    assert!(
+        !write.is_finished(),
+        "the INSERT cannot commit without a replica"
+    );
 
     let mut rec = fx.set_record("set1").await;
     rec.writes_blocked = Some("no replica acknowledges commits".into());
@@ -308,11 +324,9 @@ async fn a_commit_hung_on_acknowledgement_ends_when_writes_are_blocked() {
     })
     .await;
     let mut conn = fx.conn().await;
-    conn.query_drop(format!(
-        "REPLACE INTO user_db.users VALUES ({k}, 'after')"
-    ))
-    .await
-    .unwrap();
+    conn.query_drop(format!("REPLACE INTO user_db.users VALUES ({k}, 'after')"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -411,8 +425,14 @@ async fn a_transaction_across_an_epoch_change_is_fenced() {
     assert_eq!((code, state.as_str()), (1213, "40001"), "{msg}");
     assert!(msg.contains("set1") && msg.contains("changed"), "{msg}");
     // Rolled back on both sets; the session goes on outside a transaction.
-    assert_eq!(count(fx.c.node("set1-n0"), &format!("user_id = {a}")).await, 0);
-    assert_eq!(count(fx.c.node("set2-n0"), &format!("user_id = {b}")).await, 0);
+    assert_eq!(
+        count(fx.c.node("set1-n0"), &format!("user_id = {a}")).await,
+        0
+    );
+    assert_eq!(
+        count(fx.c.node("set2-n0"), &format!("user_id = {b}")).await,
+        0
+    );
     assert_eq!(
         scalar(&mut conn, "SELECT COUNT(*) FROM user_db.users")
             .await
@@ -465,9 +485,11 @@ async fn after_a_switchover_nothing_lands_on_the_old_primary() {
     for _ in 0..4 {
         conns.push(fx.conn().await);
     }
-    futures::future::join_all(conns.iter_mut().zip(&ids).map(|(c, id)| {
-        c.query_drop(format!("INSERT INTO user_db.users VALUES ({id}, 'before')"))
-    }))
+    futures::future::join_all(
+        conns.iter_mut().zip(&ids).map(|(c, id)| {
+            c.query_drop(format!("INSERT INTO user_db.users VALUES ({id}, 'before')"))
+        }),
+    )
     .await
     .into_iter()
     .collect::<Result<Vec<_>, _>>()
@@ -479,7 +501,10 @@ async fn after_a_switchover_nothing_lands_on_the_old_primary() {
         .await
         .map(|v| v.unwrap_or_default().parse::<i64>().unwrap_or(0))
     };
-    assert!(gateway_conns().await.unwrap() > 0, "pooled connections to set1-n0");
+    assert!(
+        gateway_conns().await.unwrap() > 0,
+        "pooled connections to set1-n0"
+    );
 
     // Switchover: old primary read-only, fence, promote, publish.
     old.exec("SET GLOBAL read_only = 1").await.unwrap();
@@ -492,9 +517,11 @@ async fn after_a_switchover_nothing_lands_on_the_old_primary() {
     .await;
 
     // The pools to the old primary are closed...
-    wait_until("the gateway's connections to set1-n0 to close", FOLLOW, move || async move {
-        Ok(gateway_conns().await? == 0)
-    })
+    wait_until(
+        "the gateway's connections to set1-n0 to close",
+        FOLLOW,
+        move || async move { Ok(gateway_conns().await? == 0) },
+    )
     .await
     .unwrap();
     // ...and every statement, in the sessions of before and new ones, runs on the new.
@@ -527,5 +554,9 @@ async fn after_a_switchover_nothing_lands_on_the_old_primary() {
     assert_eq!(count(new, "name = 'after'").await, 4);
     assert_eq!(count(new, "name = 'updated'").await, 2);
     assert_eq!(count(old, "name IN ('after', 'updated')").await, 0);
-    assert_eq!(gateway_conns().await.unwrap(), 0, "no connection to set1-n0 again");
+    assert_eq!(
+        gateway_conns().await.unwrap(),
+        0,
+        "no connection to set1-n0 again"
+    );
 }

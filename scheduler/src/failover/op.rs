@@ -435,16 +435,21 @@ impl Driver {
 
     // ---- bookkeeping -------------------------------------------------------------
 
-    /// Ends the operation as failed. A switchover whose old primary is still in the
-    /// set gets it back as primary (it was only made read-only).
+    /// Ends the operation as failed. When nobody was published in its place, the old
+    /// primary gets its role back: a switched-over one is made writable again (it was
+    /// only made read-only); a dead one is simply named again in routing, so the next
+    /// rounds see it down and try again, and if it comes back it serves as before.
     async fn fail(&mut self, why: String) -> Result<()> {
         self.step(format!("failed: {why}"));
         self.rec.error = Some(why);
-        if self.rec.kind == FailoverKind::Switchover
-            && self.rec.phase >= FailoverPhase::Fenced
-            && self.rec.phase < FailoverPhase::Published
-        {
-            if let Err(e) = self.restore_old_primary().await {
+        let fenced =
+            self.rec.phase >= FailoverPhase::Fenced && self.rec.phase < FailoverPhase::Published;
+        if fenced && !self.rec.old_primary.is_empty() {
+            let r = match self.rec.kind {
+                FailoverKind::Switchover => self.restore_old_primary(true).await,
+                FailoverKind::Failover => self.restore_old_primary(false).await,
+            };
+            if let Err(e) = r {
                 self.step(format!("restoring the old primary failed: {e:#}"));
             }
         }
@@ -452,28 +457,31 @@ impl Driver {
         self.save().await
     }
 
-    async fn restore_old_primary(&mut self) -> Result<()> {
+    /// Names the old primary again in routing; `writable`: first make it writable.
+    async fn restore_old_primary(&mut self, writable: bool) -> Result<()> {
         let topo = self.ctx.topo.clone();
         let set = self.rec.set.clone();
         let old = self.rec.old_primary.clone();
-        let set_rec = topo
-            .get_set(&set)
-            .await?
-            .ok_or_else(|| anyhow!("set {set} is not registered"))?;
-        let task = Task::Promote {
-            wait_gtid: None,
-            sync: set_rec.sync,
-            semi_timeout_ms: set_rec.semi_timeout_ms,
-        };
-        tasks::run(
-            &self.ctx,
-            &set,
-            &old,
-            task,
-            Duration::from_millis(self.cfg.task_timeout_ms),
-        )
-        .await
-        .map_err(|e| anyhow!(e))?;
+        if writable {
+            let set_rec = topo
+                .get_set(&set)
+                .await?
+                .ok_or_else(|| anyhow!("set {set} is not registered"))?;
+            let task = Task::Promote {
+                wait_gtid: None,
+                sync: set_rec.sync,
+                semi_timeout_ms: set_rec.semi_timeout_ms,
+            };
+            tasks::run(
+                &self.ctx,
+                &set,
+                &old,
+                task,
+                Duration::from_millis(self.cfg.task_timeout_ms),
+            )
+            .await
+            .map_err(|e| anyhow!(e))?;
+        }
         let mut n = node(&topo, &set, &old)
             .await?
             .ok_or_else(|| anyhow!("node {old} is not registered"))?;
@@ -481,7 +489,7 @@ impl Driver {
         n.rejoin = None;
         topo.put_node(&n).await?;
         self.rec.published_ms = Some(now_ms());
-        self.step(format!("{old} is primary again"));
+        self.step(format!("{old} is named primary again"));
         Ok(())
     }
 
