@@ -6,6 +6,7 @@
 //! * a killed primary under write load: failed over, no acknowledged write lost;
 //! * a killed agent of a healthy primary: no failover;
 //! * a killed scheduler leader: a standby leads and fails over;
+//! * a leader that died in the middle of a failover: the next one carries it on;
 //! * etcd down: clients keep working, no failover; afterwards failover still works;
 //! * an old primary coming back: rejoins, or is rebuilt when it holds a transaction
 //!   nobody acknowledged;
@@ -23,7 +24,7 @@ use setwise_tests::load::{
     ids_on, missing_on, table_dump, wait_all_on, wait_replicating_from, Writer,
 };
 use setwise_tests::Cluster;
-use topo::{FailoverKind, Role, SyncMode, Task, TaskState};
+use topo::{FailoverKind, FailoverPhase, FailoverRecord, Rejoin, Role, SyncMode, Task, TaskState};
 
 /// Bound of every wait for the control plane to act.
 const WAIT: Duration = Duration::from_secs(30);
@@ -227,6 +228,73 @@ async fn a_standby_scheduler_takes_over_and_fails_over() {
     assert_eq!(rec.by, vec![next.clone()], "{}", describe(&rec));
     wait_writable(&c, 100).await;
     let new = rec.new_primary.unwrap();
+    let have = ids_on(c.node(&new), TABLE).await.unwrap();
+    assert!(have.contains(&1), "row 1 missing on {new}: {have:?}");
+}
+
+/// A scheduler leader died after fencing a dead primary (the routing demotes it, the
+/// operation is recorded at phase `fenced`, nobody is promoted yet): the scheduler that
+/// leads next finds the operation in `ops/` and carries it on to the end.
+#[tokio::test]
+async fn the_next_leader_carries_on_a_failover_in_progress() {
+    let (mut c, mut cp) = start(0, None).await;
+    let topo = c.topo().clone();
+    write_once(&c, 1).await.unwrap();
+    c.kill_node("set1-n0");
+    // What the dead leader had done: fenced in routing, recorded at phase Fenced.
+    let now = now_ms();
+    let mut set = set_record(&topo, SET).await.unwrap();
+    set.epoch += 1;
+    topo.put_set(&set).await.unwrap();
+    let mut old = node_record(&topo, SET, "set1-n0").await.unwrap();
+    old.role = Role::Replica;
+    old.rejoin = Some(Rejoin {
+        new_primary: String::new(),
+        promoted_gtid: String::new(),
+        since_ms: now,
+    });
+    topo.put_node(&old).await.unwrap();
+    let rec = FailoverRecord {
+        id: format!("{now}-{SET}"),
+        set: SET.into(),
+        kind: FailoverKind::Failover,
+        reason: "primary set1-n0 is unreadable (simulated)".into(),
+        old_primary: "set1-n0".into(),
+        new_primary: None,
+        old_gtid: None,
+        new_gtid: None,
+        phase: FailoverPhase::Fenced,
+        error: None,
+        started_ms: now,
+        finished_ms: None,
+        fenced_ms: Some(now),
+        published_ms: None,
+        request_id: None,
+        target: None,
+        by: vec!["sched-dead".into()],
+        steps: vec!["+0ms fenced (by a leader that then died)".into()],
+    };
+    topo.create(&topo.keys().op(SET), &rec).await.unwrap();
+
+    cp.start_scheduler(&c, "sched-1").unwrap();
+    let done = wait_failover_done(&topo, SET, now, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", cp.scheduler_story(40)));
+    assert_eq!(done.id, rec.id, "{}", describe(&done));
+    assert_eq!(
+        done.by,
+        vec!["sched-dead".to_string(), "sched-1".to_string()]
+    );
+    assert!(
+        done.steps
+            .iter()
+            .any(|s| s.contains("resumed at phase Fenced")),
+        "{}",
+        describe(&done)
+    );
+    assert!(topo.get_op(SET).await.unwrap().is_none());
+    wait_writable(&c, 100).await;
+    let new = done.new_primary.unwrap();
     let have = ids_on(c.node(&new), TABLE).await.unwrap();
     assert!(have.contains(&1), "row 1 missing on {new}: {have:?}");
 }
