@@ -175,9 +175,10 @@ sql "$DIRECT_PORT" "
     CREATE DATABASE sbtest;" || fail mariadb-direct "creating user sb and database sbtest on direct failed"
 for set in "${SETS[@]}"; do
     sql "${SET_PORT[$set]}" "
-        CREATE USER 'setwise'@'%' IDENTIFIED BY 'setwise';
-        GRANT ALL PRIVILEGES ON *.* TO 'setwise'@'%' WITH GRANT OPTION;" ||
-        fail "mariadb-$set" "creating the setwise account on $set failed"
+        CREATE USER 'setwise_proxy'@'%' IDENTIFIED BY 'setwise';
+        GRANT ALL PRIVILEGES ON *.* TO 'setwise_proxy'@'%' WITH GRANT OPTION;
+        REVOKE READ_ONLY ADMIN ON *.* FROM 'setwise_proxy'@'%';" ||
+        fail "mariadb-$set" "creating the gateway's account on $set failed"
 done
 ok "MariaDB: direct on $DIRECT_PORT, set1 on ${SET_PORT[set1]}, set2 on ${SET_PORT[set2]}"
 

@@ -472,6 +472,15 @@ async fn old_primary_with_an_unacknowledged_transaction_is_rebuilt() {
     for r in ["set1-n1", "set1-n2"] {
         assert!(!ids_on(c.node(r), TABLE).await.unwrap().contains(&LOST));
     }
+    // The fallback to async is recorded where `setwise status` shows it.
+    setwise_tests::wait_until("the set to be marked degraded", WAIT, || async {
+        Ok(set_record(&topo, SET).await?.degraded.is_some())
+    })
+    .await
+    .unwrap();
+    let status = c.setwise(&["status"]).await.unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(status.contains("DEGRADED"), "{status}");
 
     let since = now_ms();
     c.kill_node("set1-n0");
@@ -480,6 +489,12 @@ async fn old_primary_with_an_unacknowledged_transaction_is_rebuilt() {
     let have = ids_on(c.node(&new), TABLE).await.unwrap();
     assert!(!have.contains(&LOST) && (1..=20).all(|i| have.contains(&i)));
     wait_writable(&c, 100).await;
+    // The new primary has an acknowledging replica again: no longer degraded.
+    setwise_tests::wait_until("the degradation to clear", WAIT, || async {
+        Ok(set_record(&topo, SET).await?.degraded.is_none())
+    })
+    .await
+    .unwrap();
 
     c.restart_node("set1-n0").await.unwrap();
     setwise_tests::wait_until("set1-n0 to be rebuilt", REBUILD_WAIT, || async {
