@@ -154,6 +154,13 @@ node_role() { # set index, node index
 
 declare -A ROLE
 
+# Whether a node's record in etcd says it is an old primary waiting to rejoin.
+node_rejoining() { # set index, node index
+    local json
+    json=$(etcdctl_ get --print-value-only "$(etcd_key_prefix "nodes/set$1/$(node_name "$1" "$2")")" 2>/dev/null) || json=''
+    [[ $json == *'"rejoin":'* ]]
+}
+
 configure_set() { # set index
     local s=$1 k node port primary='' primary_port n_primaries=0
     for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
@@ -190,10 +197,18 @@ configure_set() { # set index
         fail "mariadb-$node" "configuring primary $node failed"
     ok "set$s: primary $node (port $primary_port), semi-sync master $semisync"
 
-    # Replicas: read-only, semi-sync slave, replicating from the primary by GTID.
+    # Replicas: read-only, semi-sync slave, replicating from the primary by GTID. An old
+    # primary the scheduler failed over (its record has "rejoin") is left to the scheduler: it
+    # checks the node's binlog against the new primary and repoints or rebuilds it.
+    local attached=0
     for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
         [[ $k == "$primary" ]] && continue
         node=$(node_name "$s" "$k")
+        if node_rejoining "$s" "$k"; then
+            note "$node is an old primary: the scheduler rejoins it to $(node_name "$s" "$primary")"
+            continue
+        fi
+        attached=$((attached + 1))
         port=$(node_port "$s" "$k")
         local slave_semisync
         slave_semisync=$(sql "$port" 'SELECT @@rpl_semi_sync_slave_enabled') ||
@@ -223,17 +238,18 @@ configure_set() { # set index
     done
     for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
         [[ $k == "$primary" ]] && continue
+        node_rejoining "$s" "$k" && continue
         node=$(node_name "$s" "$k")
         port=$(node_port "$s" "$k")
         wait_until "mariadb-$node" 30 "replication on $node to run (see SHOW SLAVE STATUS there)" \
             replica_running "$port"
         ok "set$s: replica $node (port $port) replicating"
     done
-    if ((SETWISE_REPLICAS > 0)); then
+    if ((attached > 0)); then
         node=$(node_name "$s" "$primary")
-        wait_until "mariadb-$node" 30 "$SETWISE_REPLICAS semi-sync replica(s) on $node" \
-            semisync_clients_at_least "$primary_port" "$SETWISE_REPLICAS"
-        ok "set$s: $SETWISE_REPLICAS semi-sync replica(s) connected"
+        wait_until "mariadb-$node" 30 "$attached semi-sync replica(s) on $node" \
+            semisync_clients_at_least "$primary_port" "$attached"
+        ok "set$s: $attached semi-sync replica(s) connected"
     fi
 }
 

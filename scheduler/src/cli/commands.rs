@@ -200,11 +200,16 @@ pub fn check_node_upsert(node: &NodeRecord, all: &[NodeRecord]) -> Result<()> {
     Ok(())
 }
 
-async fn node_add(topo: &Topo, node: NodeRecord) -> Result<String> {
+async fn node_add(topo: &Topo, mut node: NodeRecord) -> Result<String> {
     require_set(topo, &node.set).await?;
     let all = topo.list_nodes().await?;
     check_node_upsert(&node, &all)?;
     let old = all.iter().find(|n| n.id == node.id && n.set == node.set);
+    // Re-running a deploy script must not forget that an old primary still has to be
+    // checked before it replicates again (the scheduler clears `rejoin` when it is).
+    if let Some(o) = old.filter(|o| o.role == node.role) {
+        node.rejoin = o.rejoin.clone();
+    }
     let outcome = Outcome::of(old, &node);
     if outcome != Outcome::Unchanged {
         topo.put_node(&node).await?;
