@@ -66,14 +66,7 @@ mod tests {
     use super::*;
 
     fn node(id: &str, role: Role) -> NodeRecord {
-        NodeRecord {
-            id: id.into(),
-            set: "s".into(),
-            host: "127.0.0.1".into(),
-            port: 1,
-            role,
-            rejoin: None,
-        }
+        NodeRecord::new(id, "s", "127.0.0.1", 1, role)
     }
 
     #[test]

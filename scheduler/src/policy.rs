@@ -360,18 +360,12 @@ mod tests {
     use topo::Rejoin;
 
     fn node(id: &str, role: Role) -> NodeRecord {
-        NodeRecord {
-            id: id.into(),
-            set: "s".into(),
-            host: "127.0.0.1".into(),
-            port: match id {
-                "s-n0" => 3310,
-                "s-n1" => 3311,
-                _ => 3312,
-            },
-            role,
-            rejoin: None,
-        }
+        let port = match id {
+            "s-n0" => 3310,
+            "s-n1" => 3311,
+            _ => 3312,
+        };
+        NodeRecord::new(id, "s", "127.0.0.1", port, role)
     }
     fn rep(id: &str) -> HealthReport {
         HealthReport {

@@ -102,6 +102,18 @@ pub struct Rejoin {
 }
 
 impl NodeRecord {
+    /// A node in service (no pending rejoin).
+    pub fn new(id: &str, set: &str, host: &str, port: u16, role: Role) -> Self {
+        Self {
+            id: id.to_string(),
+            set: set.to_string(),
+            host: host.to_string(),
+            port,
+            role,
+            rejoin: None,
+        }
+    }
+
     /// `host:port`.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
