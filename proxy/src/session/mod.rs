@@ -307,14 +307,19 @@ impl Session {
                 let r = self.use_db(&db).await;
                 return self.reply(r, out).await;
             }
-            "BEGIN" | "START" => {
+            "BEGIN" | "START" if first == "BEGIN" || word(1) == "TRANSACTION" => {
                 // An open transaction is committed first, as MariaDB does.
                 if let Err(e) = self.end_txn("COMMIT").await {
                     return fail(out, &e).await;
                 }
-                // Branches open as XA transactions (START TRANSACTION's options,
-                // e.g. READ ONLY, have no XA form and are not applied).
+                // Branches open as XA transactions. XA START takes no options, but
+                // the access mode of START TRANSACTION READ ONLY / READ WRITE is
+                // applied with `SET TRANSACTION ...` before each branch's XA START
+                // (a write then fails there with 1792, as on one server).
                 self.open_txn();
+                if let (Some(mode), Some(t)) = (access_mode(sql, sig), self.txn.as_mut()) {
+                    t.before.push(format!("SET TRANSACTION {mode}"));
+                }
                 return ok(out, self.status()).await;
             }
             "COMMIT" | "ROLLBACK" if !sig.iter().any(|t| t.is_word(sql, "TO")) => {
@@ -1049,4 +1054,19 @@ impl Handler for Session {
     async fn close(&mut self) {
         let _ = self.end_txn("ROLLBACK").await;
     }
+}
+
+/// `READ ONLY` or `READ WRITE` from `START TRANSACTION ...` options (the last one given).
+fn access_mode(sql: &str, sig: &[Token]) -> Option<&'static str> {
+    let mut mode = None;
+    for w in sig.windows(2) {
+        if w[0].is_word(sql, "READ") {
+            if w[1].is_word(sql, "ONLY") {
+                mode = Some("READ ONLY");
+            } else if w[1].is_word(sql, "WRITE") {
+                mode = Some("READ WRITE");
+            }
+        }
+    }
+    mode
 }
