@@ -1,14 +1,18 @@
-//! Transaction options through the gateway, against one plain MariaDB's behaviour:
-//! `START TRANSACTION READ ONLY` refuses writes on every set with 1792 (25006) while
-//! reads and COMMIT work; `READ WRITE` and a plain `BEGIN` write; `START SLAVE`-like
-//! statements are not taken for a transaction start.
+//! Session statements across sets, as one plain MariaDB behaves:
+//! * `START TRANSACTION READ ONLY` refuses writes on every set with 1792 (25006) while
+//!   reads and COMMIT work; `READ WRITE` and a plain `BEGIN` write; `START SLAVE`-like
+//!   statements are not taken for a transaction start;
+//! * `KILL QUERY` stops a statement running on several sets at once (1317), and the
+//!   connection lives on.
+
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::*;
 use setwise_tests::sql::server_error;
 use setwise_tests::Cluster;
 
-#[tokio::test]
-async fn read_only_transactions_refuse_writes_on_every_set() {
+/// Two sets, no replicas, the gateway, and `shop.t` (sharded by `id`) with ids 1..=20.
+async fn shop() -> (Cluster, mysql_async::Conn) {
     let c = Cluster::builder()
         .sets(2)
         .replicas(0)
@@ -25,7 +29,84 @@ async fn read_only_transactions_refuse_writes_on_every_set() {
     conn.query_drop(format!("INSERT INTO shop.t VALUES {}", values.join(",")))
         .await
         .unwrap();
+    (c, conn)
+}
 
+#[tokio::test]
+async fn kill_query_stops_a_statement_on_every_set() {
+    let (c, mut killer) = shop().await;
+    // How many sets run the statement at once: a merged read runs on all sets
+    // together; a plain scatter and an autocommit write across sets (a distributed
+    // transaction) go set after set.
+    for (sql, at_once) in [
+        ("SELECT SLEEP(30) AS s, id FROM shop.t ORDER BY id", 2),
+        ("SELECT SLEEP(30) FROM shop.t", 1),
+        ("UPDATE shop.t SET v = SLEEP(30)", 1),
+    ] {
+        let mut victim = c.proxy_conn().await.unwrap();
+        let id: Option<u32> = victim.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let id = id.unwrap();
+        let run = tokio::spawn(async move {
+            let r = victim.query_drop(sql).await;
+            (r, victim)
+        });
+        let cl = &c;
+        setwise_tests::wait_until(
+            "the statement to run",
+            Duration::from_secs(10),
+            || async move {
+                let mut k = cl.proxy_conn().await?;
+                let rows: Vec<mysql_async::Row> = k.query("SHOW PROCESSLIST").await?;
+                k.disconnect().await?;
+                Ok(rows.iter().any(|r| {
+                    r.get::<u32, _>(0) == Some(id)
+                        && r.get::<String, _>(4).as_deref() == Some("Query")
+                }))
+            },
+        )
+        .await
+        .unwrap();
+        // Every set runs its part.
+        setwise_tests::wait_until(
+            "the sets to run it",
+            Duration::from_secs(10),
+            || async move {
+                let mut running = 0;
+                for set in ["set1", "set2"] {
+                    let n = cl
+                        .primary(set)
+                        .scalar(
+                            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                         WHERE INFO LIKE '%SLEEP(30)%' AND INFO NOT LIKE '%PROCESSLIST%'",
+                        )
+                        .await?;
+                    if n.as_deref() != Some("0") {
+                        running += 1;
+                    }
+                }
+                Ok(running >= at_once)
+            },
+        )
+        .await
+        .unwrap();
+        let t = Instant::now();
+        killer.query_drop(format!("KILL QUERY {id}")).await.unwrap();
+        let (r, mut victim) = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .unwrap_or_else(|_| panic!("{sql}: not interrupted within 10 s"))
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(10), "{sql}");
+        if let Err(e) = r {
+            assert_eq!(server_error(&e).map(|(c, _)| c), Some(1317), "{sql}: {e}");
+        }
+        let one: Option<i64> = victim.query_first("SELECT 1").await.unwrap();
+        assert_eq!(one, Some(1), "{sql}: the connection lives on");
+    }
+}
+
+#[tokio::test]
+async fn read_only_transactions_refuse_writes_on_every_set() {
+    let (_c, mut conn) = shop().await;
     conn.query_drop("START TRANSACTION READ ONLY")
         .await
         .unwrap();
