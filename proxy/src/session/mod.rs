@@ -3,6 +3,8 @@
 //! by the gateway itself (USE, SET, transaction control, SHOW DATABASES, DDL
 //! bookkeeping) or planned and executed on the sets.
 
+mod handler;
+mod text;
 pub mod txn;
 pub mod vars;
 
@@ -28,6 +30,7 @@ use crate::show;
 use crate::sql::lexer::{ident_text, significant, split_statements, tokenize, Kind, Token};
 use crate::sql::parse_one;
 use mysql_async::prelude::Queryable;
+use text::*;
 use txn::Txn;
 use vars::{parse_set, SessionVars, SetRequest};
 
@@ -698,95 +701,6 @@ impl Session {
     }
 }
 
-/// A text sqlparser can parse that routes like `sql`: `LOCK IN SHARE MODE`
-/// dropped, `a MOD b` as `a % b`. `None` when nothing applies.
-fn planning_text(sql: &str, tokens: &[Token]) -> Option<String> {
-    let sig = significant(tokens);
-    let mut edits: Vec<(usize, usize, String)> = Vec::new();
-    for (i, t) in sig.iter().enumerate() {
-        if t.is_word(sql, "LOCK")
-            && sig.get(i + 1).is_some_and(|t| t.is_word(sql, "IN"))
-            && sig.get(i + 2).is_some_and(|t| t.is_word(sql, "SHARE"))
-            && sig.get(i + 3).is_some_and(|t| t.is_word(sql, "MODE"))
-        {
-            edits.push((t.start, sig[i + 3].end, String::new()));
-        } else if t.is_word(sql, "MOD")
-            && i > 0
-            && !sig[i + 1..].first().is_some_and(|n| n.is_punct(sql, "("))
-        {
-            edits.push((t.start, t.end, "%".into()));
-        }
-    }
-    (!edits.is_empty()).then(|| crate::route::select::apply_edits(sql, edits))
-}
-
-/// Table names of a statement sqlparser cannot parse, found by the lexer: the
-/// name after FROM, JOIN, INTO, UPDATE or TABLE (and each after a comma in FROM).
-fn lexed_tables(sql: &str, sig: &[Token]) -> Vec<crate::route::analyze::TableRef> {
-    let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < sig.len() {
-        let w = sig[i].text(sql).to_ascii_uppercase();
-        let after = matches!(w.as_str(), "FROM" | "JOIN" | "INTO" | "UPDATE" | "TABLE")
-            && sig[i].kind == Kind::Word;
-        if after && sig.get(i + 1).is_some_and(is_name) {
-            let a = &sig[i + 1];
-            let (db, name, used) = if sig.get(i + 2).is_some_and(|t| t.is_punct(sql, "."))
-                && sig.get(i + 3).is_some_and(is_name)
-            {
-                (Some(ident_text(sql, a)), ident_text(sql, &sig[i + 3]), 3)
-            } else {
-                (None, ident_text(sql, a), 1)
-            };
-            // `SELECT ... FROM (subquery)` and keywords are not tables.
-            if !matches!(
-                name.to_ascii_uppercase().as_str(),
-                "SELECT" | "DUAL" | "LATERAL"
-            ) {
-                out.push(crate::route::analyze::TableRef {
-                    db,
-                    name,
-                    alias: None,
-                    pos: usize::MAX,
-                });
-            }
-            i += 1 + used;
-            continue;
-        }
-        i += 1;
-    }
-    out
-}
-
-/// `sql` with each `CONNECTION_ID()` replaced by this connection's id (a bare
-/// select item keeps its column name); `None` when there is none.
-fn connection_id_text(sql: &str, sig: &[Token], id: u32) -> Option<String> {
-    let mut edits = Vec::new();
-    for (i, t) in sig.iter().enumerate() {
-        if t.is_word(sql, "CONNECTION_ID")
-            && sig.get(i + 1).is_some_and(|t| t.is_punct(sql, "("))
-            && sig.get(i + 2).is_some_and(|t| t.is_punct(sql, ")"))
-        {
-            let end = sig[i + 2].end;
-            let call = &sql[t.start..end];
-            // A whole select item without alias: keep MariaDB's column name.
-            let bare = sig.get(i + 3).is_none_or(|n| {
-                n.is_punct(sql, ",") || n.is_punct(sql, ";") || n.is_word(sql, "FROM")
-            }) && i > 0
-                && (sig[i - 1].is_word(sql, "SELECT") || sig[i - 1].is_punct(sql, ","));
-            let value = format!("CAST({id} AS UNSIGNED)");
-            let text = if bare {
-                format!("{value} AS `{}`", call.replace('`', "``"))
-            } else {
-                value
-            };
-            edits.push((t.start, end, text));
-        }
-    }
-    (!edits.is_empty()).then(|| crate::route::select::apply_edits(sql, edits))
-}
-
 /// MariaDB's errors for a KILL of an unknown or foreign connection.
 fn kill_error(id: u32, e: crate::registry::KillError) -> ProxyError {
     match e {
@@ -803,61 +717,12 @@ fn kill_error(id: u32, e: crate::registry::KillError) -> ProxyError {
     }
 }
 
-/// The keyword at significant token `i`, upper-cased ("" if none).
-fn word_at(sql: &str, sig: &[Token], i: usize) -> String {
-    sig.get(i)
-        .filter(|t| t.kind == Kind::Word)
-        .map(|t| t.text(sql).to_ascii_uppercase())
-        .unwrap_or_default()
-}
-
-/// Whether a statement (by its first keyword) may change data. Plain reads may
-/// span sets inside a transaction; writes may not (yet).
-fn is_write(first: &str) -> bool {
-    !matches!(
-        first,
-        "SELECT" | "SHOW" | "DESCRIBE" | "DESC" | "EXPLAIN" | "WITH"
-    )
-}
-
-/// `SHOW WARNINGS`, `SHOW ERRORS`, `SHOW COUNT(*) WARNINGS`, `SELECT @@warning_count`:
-/// statements that read the previous statement's diagnostics.
-fn is_diagnostics_read(sql: &str, first: &str, second: &str) -> bool {
-    match first {
-        "SHOW" => matches!(second, "WARNINGS" | "ERRORS" | "COUNT"),
-        "SELECT" if sql.contains("@@") => {
-            let l = sql.to_ascii_lowercase();
-            (l.contains("@@warning_count")
-                || l.contains("@@error_count")
-                || l.contains("@@session.warning_count")
-                || l.contains("@@session.error_count"))
-                && !l.contains(" from ")
-        }
-        _ => false,
-    }
-}
-
 /// Whether a plan writes to more than one set.
 fn multi_set_write(plan: &Plan) -> bool {
     match (&plan.target, &plan.merge) {
         (Target::PerSet(parts), _) => parts.len() > 1,
         (Target::Sets(sets), Merge::SumAffected | Merge::Replicated) => sets.len() > 1,
         _ => false,
-    }
-}
-
-/// A bounded label for the statements counter.
-fn statement_kind(first: &str) -> &'static str {
-    match first {
-        "SELECT" => "select",
-        "INSERT" | "REPLACE" => "insert",
-        "UPDATE" => "update",
-        "DELETE" => "delete",
-        "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" => "ddl",
-        "SHOW" | "DESCRIBE" | "DESC" => "show",
-        "SET" | "USE" => "session",
-        "BEGIN" | "START" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => "transaction",
-        _ => "other",
     }
 }
 
@@ -870,203 +735,4 @@ async fn ok(out: &mut Responder<'_>, status: StatusFlags) -> Answered {
 pub(crate) async fn fail(out: &mut Responder<'_>, e: &ProxyError) -> Answered {
     out.error(e).await?;
     Ok(false)
-}
-
-impl Handler for Session {
-    async fn authenticate(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
-        let routing = &self.shared.routing;
-        if !routing.is_loaded() {
-            return Err(ProxyError::NoRouting(
-                "etcd is unreachable and there is no routing file".into(),
-            ));
-        }
-        let snap = routing.get();
-        let denied = || ProxyError::AccessDenied {
-            user: cred.user.clone(),
-            host: cred.peer.ip().to_string(),
-            using_password: !cred.scramble.is_empty(),
-        };
-        let user = snap.user(&cred.user).ok_or_else(denied)?;
-        if !user.host_allowed(cred.peer.ip())
-            || !topo::password::verify_native(&user.password_hash, &cred.salt, &cred.scramble)
-        {
-            return Err(denied());
-        }
-        if let Some(db) = &cred.db {
-            self.check_db(db)?;
-        }
-        self.user = Some(cred.user.clone());
-        self.db = cred.db.clone();
-        self.found_rows = cred.found_rows;
-        self.peer = Some(cred.peer);
-        self.collation = cred.collation;
-        self.vars = SessionVars::for_collation(cred.collation);
-        if let Ok(mut a) = self.activity.lock() {
-            a.user = cred.user.clone();
-            a.host = cred.peer.to_string();
-            a.db = self.db.clone();
-            a.command = "Sleep";
-        }
-        Ok(())
-    }
-
-    async fn query(&mut self, sql: &str, out: &mut Responder<'_>) -> io::Result<()> {
-        let tokens = match tokenize(sql) {
-            Ok(t) => t,
-            Err(e) => {
-                let err = ProxyError::Syntax(format!("{} near position {}", e.what, e.at));
-                return out.error(&err).await;
-            }
-        };
-        let parts = split_statements(sql, &tokens);
-        if parts.is_empty() {
-            let e = ProxyError::Backend {
-                code: 1065,
-                state: "42000".into(),
-                message: "Query was empty".into(),
-            };
-            return out.error(&e).await;
-        }
-        let n = parts.len();
-        if n > 1 && !out.multi_statements {
-            // Without CLIENT_MULTI_STATEMENTS MariaDB parses the text as one statement
-            // and fails where the second begins.
-            let near: String = sql[parts[1].0..].trim_start().chars().take(80).collect();
-            let e = ProxyError::Backend {
-                code: 1064,
-                state: "42000".into(),
-                message: format!(
-                    "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '{near}' at line 1"
-                ),
-            };
-            return out.error(&e).await;
-        }
-        for (i, (s, e)) in parts.into_iter().enumerate() {
-            out.set_more_results(i + 1 < n);
-            out.status = self.status();
-            if !self.statement(&sql[s..e], out).await? {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    async fn change_user(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
-        let _ = self.end_txn("ROLLBACK").await;
-        self.autocommit = true;
-        self.next_txn = None;
-        self.user = None;
-        self.db = None;
-        self.authenticate(cred).await
-    }
-
-    fn found_rows(&self) -> bool {
-        self.found_rows
-    }
-
-    fn statistics(&self) -> String {
-        let snap = self.shared.routing.get();
-        let user = self.user.clone().unwrap_or_default();
-        format!(
-            "Uptime: {}  Threads: {}  Sets: {}  Databases: {}  Routing revision: {}",
-            self.shared.started.elapsed().as_secs(),
-            self.shared.registry.list(&user).len(),
-            snap.sets.len(),
-            snap.dbs.len(),
-            snap.revision
-        )
-    }
-
-    async fn field_list(&mut self, table: &str) -> Result<Vec<mysql_async::Column>, ProxyError> {
-        let snap = self.snapshot();
-        let set = show::set_holding(&snap, self.db.as_deref(), None, table)?;
-        let mut conn = self.conns(&snap).pooled(&set).await?;
-        let q = format!("SELECT * FROM `{}` LIMIT 0", table.replace('`', "``"));
-        let res = conn
-            .query_iter(q)
-            .await
-            .map_err(|e| ProxyError::from_backend(&set, e))?;
-        let cols = res.columns().map(|c| c.to_vec()).unwrap_or_default();
-        res.drop_result()
-            .await
-            .map_err(|e| ProxyError::from_backend(&set, e))?;
-        Ok(cols)
-    }
-
-    async fn prepare(&mut self, sql: &str, _placeholders: usize) -> Result<Prepared, ProxyError> {
-        let snap = self.snapshot();
-        let set = self.metadata_set(&snap, sql)?;
-        let mut conn = self.conns(&snap).pooled(&set).await?;
-        let stmt = conn
-            .prep(sql)
-            .await
-            .map_err(|e| ProxyError::from_backend(&set, e))?;
-        let meta = Prepared {
-            columns: stmt.columns().to_vec(),
-            params: stmt.params().to_vec(),
-            warnings: 0,
-        };
-        let _ = conn.close(stmt).await;
-        Ok(meta)
-    }
-
-    async fn execute(
-        &mut self,
-        bound: crate::front::stmts::Bound,
-        out: &mut Responder<'_>,
-    ) -> io::Result<()> {
-        out.status = self.status();
-        // Planned from the spliced text; a single-set plan then runs as a real
-        // prepared statement on the set, so result types are MariaDB's own.
-        self.prepared = Some((bound.sql, bound.values));
-        let r = self.statement(&bound.spliced, out).await.map(|_| ());
-        self.prepared = None;
-        r
-    }
-
-    fn backslash_escapes(&self) -> bool {
-        !self.vars.no_backslash_escapes()
-    }
-
-    async fn init_db(&mut self, db: &str) -> Result<(), ProxyError> {
-        self.use_db(db).await
-    }
-
-    async fn reset(&mut self) -> Result<(), ProxyError> {
-        let r = self.end_txn("ROLLBACK").await;
-        self.vars = SessionVars::for_collation(self.collation);
-        self.autocommit = true;
-        self.next_txn = None;
-        r
-    }
-
-    fn status(&self) -> StatusFlags {
-        let mut s = StatusFlags::empty();
-        if self.autocommit {
-            s |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
-        }
-        if self.txn.is_some() {
-            s |= StatusFlags::SERVER_STATUS_IN_TRANS;
-        }
-        s
-    }
-
-    async fn close(&mut self) {
-        let _ = self.end_txn("ROLLBACK").await;
-    }
-}
-
-/// `READ ONLY` or `READ WRITE` from `START TRANSACTION ...` options (the last one given).
-fn access_mode(sql: &str, sig: &[Token]) -> Option<&'static str> {
-    let mut mode = None;
-    for w in sig.windows(2) {
-        if w[0].is_word(sql, "READ") {
-            if w[1].is_word(sql, "ONLY") {
-                mode = Some("READ ONLY");
-            } else if w[1].is_word(sql, "WRITE") {
-                mode = Some("READ WRITE");
-            }
-        }
-    }
-    mode
 }

@@ -1,0 +1,189 @@
+//! The session as the protocol front sees it ([`Handler`]): authentication, COM_QUERY
+//! with multi-statements, COM_CHANGE_USER, COM_FIELD_LIST, prepared statements,
+//! COM_INIT_DB, COM_RESET_CONNECTION, status flags and the end of the connection.
+
+use super::*;
+
+impl Handler for Session {
+    async fn authenticate(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
+        let routing = &self.shared.routing;
+        if !routing.is_loaded() {
+            return Err(ProxyError::NoRouting(
+                "etcd is unreachable and there is no routing file".into(),
+            ));
+        }
+        let snap = routing.get();
+        let denied = || ProxyError::AccessDenied {
+            user: cred.user.clone(),
+            host: cred.peer.ip().to_string(),
+            using_password: !cred.scramble.is_empty(),
+        };
+        let user = snap.user(&cred.user).ok_or_else(denied)?;
+        if !user.host_allowed(cred.peer.ip())
+            || !topo::password::verify_native(&user.password_hash, &cred.salt, &cred.scramble)
+        {
+            return Err(denied());
+        }
+        if let Some(db) = &cred.db {
+            self.check_db(db)?;
+        }
+        self.user = Some(cred.user.clone());
+        self.db = cred.db.clone();
+        self.found_rows = cred.found_rows;
+        self.peer = Some(cred.peer);
+        self.collation = cred.collation;
+        self.vars = SessionVars::for_collation(cred.collation);
+        if let Ok(mut a) = self.activity.lock() {
+            a.user = cred.user.clone();
+            a.host = cred.peer.to_string();
+            a.db = self.db.clone();
+            a.command = "Sleep";
+        }
+        Ok(())
+    }
+
+    async fn query(&mut self, sql: &str, out: &mut Responder<'_>) -> io::Result<()> {
+        let tokens = match tokenize(sql) {
+            Ok(t) => t,
+            Err(e) => {
+                let err = ProxyError::Syntax(format!("{} near position {}", e.what, e.at));
+                return out.error(&err).await;
+            }
+        };
+        let parts = split_statements(sql, &tokens);
+        if parts.is_empty() {
+            let e = ProxyError::Backend {
+                code: 1065,
+                state: "42000".into(),
+                message: "Query was empty".into(),
+            };
+            return out.error(&e).await;
+        }
+        let n = parts.len();
+        if n > 1 && !out.multi_statements {
+            // Without CLIENT_MULTI_STATEMENTS MariaDB parses the text as one statement
+            // and fails where the second begins.
+            let near: String = sql[parts[1].0..].trim_start().chars().take(80).collect();
+            let e = ProxyError::Backend {
+                code: 1064,
+                state: "42000".into(),
+                message: format!(
+                    "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '{near}' at line 1"
+                ),
+            };
+            return out.error(&e).await;
+        }
+        for (i, (s, e)) in parts.into_iter().enumerate() {
+            out.set_more_results(i + 1 < n);
+            out.status = self.status();
+            if !self.statement(&sql[s..e], out).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn change_user(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
+        let _ = self.end_txn("ROLLBACK").await;
+        self.autocommit = true;
+        self.next_txn = None;
+        self.user = None;
+        self.db = None;
+        self.authenticate(cred).await
+    }
+
+    fn found_rows(&self) -> bool {
+        self.found_rows
+    }
+
+    fn statistics(&self) -> String {
+        let snap = self.shared.routing.get();
+        let user = self.user.clone().unwrap_or_default();
+        format!(
+            "Uptime: {}  Threads: {}  Sets: {}  Databases: {}  Routing revision: {}",
+            self.shared.started.elapsed().as_secs(),
+            self.shared.registry.list(&user).len(),
+            snap.sets.len(),
+            snap.dbs.len(),
+            snap.revision
+        )
+    }
+
+    async fn field_list(&mut self, table: &str) -> Result<Vec<mysql_async::Column>, ProxyError> {
+        let snap = self.snapshot();
+        let set = show::set_holding(&snap, self.db.as_deref(), None, table)?;
+        let mut conn = self.conns(&snap).pooled(&set).await?;
+        let q = format!("SELECT * FROM `{}` LIMIT 0", table.replace('`', "``"));
+        let res = conn
+            .query_iter(q)
+            .await
+            .map_err(|e| ProxyError::from_backend(&set, e))?;
+        let cols = res.columns().map(|c| c.to_vec()).unwrap_or_default();
+        res.drop_result()
+            .await
+            .map_err(|e| ProxyError::from_backend(&set, e))?;
+        Ok(cols)
+    }
+
+    async fn prepare(&mut self, sql: &str, _placeholders: usize) -> Result<Prepared, ProxyError> {
+        let snap = self.snapshot();
+        let set = self.metadata_set(&snap, sql)?;
+        let mut conn = self.conns(&snap).pooled(&set).await?;
+        let stmt = conn
+            .prep(sql)
+            .await
+            .map_err(|e| ProxyError::from_backend(&set, e))?;
+        let meta = Prepared {
+            columns: stmt.columns().to_vec(),
+            params: stmt.params().to_vec(),
+            warnings: 0,
+        };
+        let _ = conn.close(stmt).await;
+        Ok(meta)
+    }
+
+    async fn execute(
+        &mut self,
+        bound: crate::front::stmts::Bound,
+        out: &mut Responder<'_>,
+    ) -> io::Result<()> {
+        out.status = self.status();
+        // Planned from the spliced text; a single-set plan then runs as a real
+        // prepared statement on the set, so result types are MariaDB's own.
+        self.prepared = Some((bound.sql, bound.values));
+        let r = self.statement(&bound.spliced, out).await.map(|_| ());
+        self.prepared = None;
+        r
+    }
+
+    fn backslash_escapes(&self) -> bool {
+        !self.vars.no_backslash_escapes()
+    }
+
+    async fn init_db(&mut self, db: &str) -> Result<(), ProxyError> {
+        self.use_db(db).await
+    }
+
+    async fn reset(&mut self) -> Result<(), ProxyError> {
+        let r = self.end_txn("ROLLBACK").await;
+        self.vars = SessionVars::for_collation(self.collation);
+        self.autocommit = true;
+        self.next_txn = None;
+        r
+    }
+
+    fn status(&self) -> StatusFlags {
+        let mut s = StatusFlags::empty();
+        if self.autocommit {
+            s |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+        }
+        if self.txn.is_some() {
+            s |= StatusFlags::SERVER_STATUS_IN_TRANS;
+        }
+        s
+    }
+
+    async fn close(&mut self) {
+        let _ = self.end_txn("ROLLBACK").await;
+    }
+}
