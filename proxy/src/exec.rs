@@ -510,6 +510,13 @@ impl Exec<'_> {
         spec: &MergeSpec,
         out: &mut Responder<'_>,
     ) -> Answered {
+        let shown = match &spec.columns_sql {
+            Some(q) => match self.columns_of(&sets[0], q).await {
+                Ok(c) => Some(c),
+                Err(e) => return fail(out, &e).await,
+            },
+            None => None,
+        };
         let mut streams = Vec::with_capacity(sets.len());
         let mut on = Vec::with_capacity(sets.len());
         for set in sets {
@@ -529,7 +536,7 @@ impl Exec<'_> {
             .guarded_sets(
                 &on,
                 self.write,
-                crate::merge::run::run(spec, &mut streams, out),
+                crate::merge::run::run(spec, &mut streams, shown, out),
             )
             .await;
         let r = match r {
@@ -547,6 +554,27 @@ impl Exec<'_> {
             }
         };
         self.recover(streams).await;
+        r
+    }
+
+    /// The column definitions of `sql` on `set` (for [`MergeSpec::columns_sql`]).
+    async fn columns_of(
+        &mut self,
+        set: &str,
+        sql: &str,
+    ) -> Result<std::sync::Arc<[mysql_common::packets::Column]>, ProxyError> {
+        let (mut conn, epoch) = self.take_at(set).await?;
+        let r = self
+            .conns
+            .guarded(
+                set,
+                epoch,
+                self.write,
+                stream::columns_of(&mut conn, set, sql),
+            )
+            .await
+            .and_then(|r| r);
+        self.give_back(set, conn, r.as_ref().err());
         r
     }
 

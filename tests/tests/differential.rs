@@ -9,9 +9,9 @@
 //! refused with 1235) to that file; the panic message shows the first ones.
 
 use setwise_tests::diff::data::Data;
-use setwise_tests::diff::merges;
 use setwise_tests::diff::reads::{self, Gen, MERGED_MUST_MATCH, MUST_MATCH};
 use setwise_tests::diff::writes::{self, Fresh};
+use setwise_tests::diff::{aggregates, merges, unions};
 use setwise_tests::diff::{Diff, Q};
 
 /// Seeds: change them to explore; keep them fixed in the tree.
@@ -80,6 +80,8 @@ async fn differential_reads_match_a_plain_mariadb() {
             reads::binary_selects(&mut g, 80),
         ),
         ("binary protocol: typed parameters", reads::binary_exprs()),
+        ("UNION (distinct) across sets", unions::unions(&mut g, 60)),
+        ("HAVING on strings", aggregates::having_strings(&mut g, 50)),
     ];
     for (name, qs) in groups {
         d.group(name);

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use mysql_common::constants::ColumnType;
 use mysql_common::packets::Column;
 
-use super::value::{add, cmp_for, compare, divide, needs_weight, Cell, Cmp};
+use super::value::{add, cmp_for, compare, divide, needs_weight, weight_cmp, Cell};
 use super::AggSpec;
 
 /// Streaming grouping of rows sorted by the group keys: equal neighbours fold
@@ -86,7 +86,7 @@ pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
             }
             AggSpec::Min { weight } | AggSpec::Max { weight } => {
                 let (col, cmp) = match weight {
-                    Some(w) if needs_weight(&cols[i]) => (*w, Cmp::Bytes),
+                    Some(w) if needs_weight(&cols[i]) => (*w, weight_cmp(&cols[i])),
                     _ => (i, cmp_for(&cols[i])),
                 };
                 let better = match (&acc[col], &row[col]) {

@@ -8,6 +8,7 @@
 
 pub mod aggregate;
 pub mod calc;
+pub mod collate;
 pub mod filter;
 pub mod run;
 pub mod sort;
@@ -58,6 +59,10 @@ pub enum AggSpec {
 pub struct MergeSpec {
     /// The statement each set runs (the client's, rewritten).
     pub sql: String,
+    /// A statement run first on one set for its column definitions only, shown
+    /// to the client instead of `sql`'s (whose columns are renamed: a UNION
+    /// wrapped to add weights).
+    pub columns_sql: Option<String>,
     /// Leading columns the client sees (`usize::MAX`: all but the `hidden` last ones,
     /// when the select list has a `*`).
     pub visible: usize,

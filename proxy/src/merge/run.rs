@@ -2,6 +2,9 @@
 //! applies OFFSET/LIMIT and writes the visible columns to the client.
 
 use std::io;
+use std::sync::Arc;
+
+use mysql_common::packets::Column;
 
 use super::aggregate::{empty_group, Grouper};
 use super::sort::{pick_first, RowOrder};
@@ -42,7 +45,14 @@ impl Sink<'_, '_, '_> {
 
 /// Runs the merge and answers the client (rows, or an error packet — in place of
 /// the next row if rows had started, as MariaDB does).
-pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responder<'_>) -> Answered {
+/// `shown`: the column definitions the client sees, when not the sets' own
+/// (see [`MergeSpec::columns_sql`]).
+pub async fn run(
+    spec: &MergeSpec,
+    streams: &mut [SetStream],
+    shown: Option<Arc<[Column]>>,
+    out: &mut Responder<'_>,
+) -> Answered {
     // Column definitions: every set sends them first.
     let mut cols = None;
     for s in streams.iter_mut() {
@@ -62,7 +72,14 @@ pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responde
         return fail(out, e).await;
     };
     let spec = &spec;
-    out.columns(&cols[..spec.visible]).await?;
+    match &shown {
+        Some(c) if c.len() == spec.visible => out.columns(c).await?,
+        Some(_) => {
+            let e = ProxyError::Internal("merge: the column definitions do not match".into());
+            return fail(out, e).await;
+        }
+        None => out.columns(&cols[..spec.visible]).await?,
+    }
 
     let order = RowOrder::new(&spec.keys, &cols);
     let final_order = spec.final_order.as_ref().map(|k| RowOrder::new(k, &cols));
@@ -134,8 +151,10 @@ pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responde
             }
             if spec.group.is_some() {
                 groups_out += 1;
-                if !spec.having.as_ref().is_none_or(|h| h.passes(&r, &cols)) {
-                    continue;
+                match spec.having.as_ref().map(|h| h.passes(&r, &cols)) {
+                    Some(Ok(false)) => continue,
+                    Some(Err(why)) => return fail(sink.out, ProxyError::NotSupported(why)).await,
+                    _ => {}
                 }
             }
             if final_order.is_some() {
@@ -161,8 +180,10 @@ pub async fn run(spec: &MergeSpec, streams: &mut [SetStream], out: &mut Responde
         for (col, calc) in &spec.computed {
             r[*col] = calc.cell(&r, &cols[*col]);
         }
-        if spec.having.as_ref().is_none_or(|h| h.passes(&r, &cols)) {
-            sink.push(&r).await?;
+        match spec.having.as_ref().map(|h| h.passes(&r, &cols)) {
+            Some(Ok(false)) => {}
+            Some(Err(why)) => return fail(sink.out, ProxyError::NotSupported(why)).await,
+            _ => sink.push(&r).await?,
         }
     }
     if let Some(fo) = &final_order {

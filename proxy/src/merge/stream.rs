@@ -30,6 +30,20 @@ pub struct SetStream {
     pub task: JoinHandle<Conn>,
 }
 
+/// The column definitions of `sql` run on `conn` (rows are read and dropped).
+pub async fn columns_of(
+    conn: &mut Conn,
+    set: &str,
+    sql: &str,
+) -> Result<Arc<[Column]>, ProxyError> {
+    let fail = |e| ProxyError::from_backend(set, e);
+    let mut res = conn.query_iter(sql).await.map_err(fail)?;
+    let cols = res.columns().unwrap_or_default();
+    while res.next().await.map_err(fail)?.is_some() {}
+    drop(res);
+    Ok(cols)
+}
+
 /// Starts `sql` on `conn` (a connection to `set`).
 pub fn spawn(set: &str, mut conn: Conn, sql: String) -> SetStream {
     let (tx, rx) = mpsc::channel(CHANNEL_ROWS);

@@ -22,8 +22,11 @@ pub enum Cmp {
     Temporal,
     /// TIME: may be negative and exceed 24 h.
     Time,
-    /// Bytes as they are (binary strings, or a WEIGHT_STRING column).
+    /// Bytes as they are (binary strings).
     Bytes,
+    /// A `WEIGHT_STRING` column of a string in a collation whose space weighs
+    /// this much (PAD SPACE; `None`: NO PAD), see [`super::collate`].
+    Weight(Option<&'static [u8]>),
 }
 
 /// The comparator for a column, from its definition. Strings with a collation are
@@ -44,6 +47,11 @@ pub fn cmp_for(col: &Column) -> Cmp {
         MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => Cmp::Time,
         _ => Cmp::Bytes,
     }
+}
+
+/// The comparator of the weight column of collated string column `col`.
+pub fn weight_cmp(col: &Column) -> Cmp {
+    Cmp::Weight(super::collate::pad_weight(col.character_set()))
 }
 
 /// Whether a column is a string compared under a collation (needs a weight).
@@ -110,6 +118,7 @@ pub fn compare(cmp: Cmp, a: &[u8], b: &[u8]) -> Ordering {
         }
         Cmp::Time => time_micros(a).cmp(&time_micros(b)),
         Cmp::Temporal | Cmp::Bytes => a.cmp(b),
+        Cmp::Weight(pad) => super::collate::compare_weights(a, b, pad),
     }
 }
 

@@ -6,15 +6,21 @@
 //! - [`insert`] splits a multi-row `INSERT` by set, at token boundaries.
 //! - [`cache`] routes a statement shape seen before without parsing it again.
 //! - [`plan`] decides: one set, several sets (and how to merge), or an error.
-//! - [`select`] and [`scatter`] rewrite a SELECT for several sets and plan its merge.
+//! - [`select`] and [`scatter`] rewrite a SELECT for several sets and plan its merge;
+//!   [`aggs`] classifies aggregates, [`calc`] expressions over them, [`having`] HAVING.
+//! - [`union`] plans a UNION across sets (concatenated, or de-duplicated by the gateway).
 
+pub mod aggs;
 pub mod analyze;
 pub mod cache;
+pub mod calc;
 pub mod colocate;
+pub mod having;
 pub mod insert;
 pub mod key;
 pub mod plan;
 pub mod scatter;
 pub mod select;
+pub mod union;
 
 pub use plan::{plan_statement, Merge, Plan, Target};

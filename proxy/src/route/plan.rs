@@ -53,7 +53,7 @@ pub fn is_system_schema(db: &str) -> bool {
 }
 
 /// Where one referenced table lives.
-enum Placement<'s> {
+pub(super) enum Placement<'s> {
     Anywhere,
     Home(String),
     Broadcast(Vec<String>),
@@ -82,7 +82,7 @@ pub enum Dep {
     Many,
 }
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     snap: &'a ClusterSnapshot,
     dep: std::cell::RefCell<Dep>,
     db: Option<&'a str>,
@@ -91,7 +91,7 @@ struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn place(&self, t: &TableRef) -> Result<Placement<'a>, ProxyError> {
+    pub(super) fn place(&self, t: &TableRef) -> Result<Placement<'a>, ProxyError> {
         let db = match t.db.as_deref().or(self.db) {
             Some(d) => d,
             None => return Err(ProxyError::NoDatabaseSelected),
@@ -162,13 +162,13 @@ fn sets_for_values(map: &ShardMap, key_type: KeyType, values: &[String]) -> Vec<
     out
 }
 
-fn all_sets(map: &ShardMap) -> Vec<String> {
+pub(super) fn all_sets(map: &ShardMap) -> Vec<String> {
     map.sets()
 }
 
 /// The sets a statement reading or writing `tables` must run on.
 /// `write` means broadcast copies must all be changed.
-fn target_sets(
+pub(super) fn target_sets(
     ctx: &Ctx<'_>,
     tables: &[TableRef],
     selection: Option<&Expr>,
@@ -341,7 +341,7 @@ fn plan_inner(
 ) -> Result<Plan, ProxyError> {
     match stmt {
         Statement::Query(q) if matches!(q.body.as_ref(), SetExpr::SetOperation { .. }) => {
-            plan_union(ctx, q)
+            super::union::plan_union(ctx, sql, tokens, q)
         }
         Statement::Query(q) => {
             let a = analyze(stmt);
@@ -413,7 +413,7 @@ fn plan_inner(
     }
 }
 
-fn single(sets: Vec<String>, ctx: &Ctx<'_>) -> Result<Plan, ProxyError> {
+pub(super) fn single(sets: Vec<String>, ctx: &Ctx<'_>) -> Result<Plan, ProxyError> {
     let sets = if sets.is_empty() {
         vec![ctx.any_set()?]
     } else {
@@ -609,98 +609,6 @@ fn plan_insert(
     })
 }
 
-/// A UNION: on one set when every branch is; across sets only `UNION ALL` of
-/// plain scans over sharded tables with the same sets (each row then lives on
-/// exactly one set, so the sets' answers concatenate).
-fn plan_union(ctx: &Ctx<'_>, q: &sqlparser::ast::Query) -> Result<Plan, ProxyError> {
-    use sqlparser::ast::{SetOperator, SetQuantifier};
-    fn leaves<'q>(
-        e: &'q SetExpr,
-        out: &mut Vec<&'q sqlparser::ast::Select>,
-        all: &mut bool,
-    ) -> bool {
-        match e {
-            SetExpr::Select(s) => {
-                out.push(s);
-                true
-            }
-            SetExpr::Query(q) if q.order_by.is_none() && q.limit_clause.is_none() => {
-                leaves(&q.body, out, all)
-            }
-            SetExpr::SetOperation {
-                op: SetOperator::Union,
-                set_quantifier,
-                left,
-                right,
-            } => {
-                *all &= matches!(set_quantifier, SetQuantifier::All);
-                leaves(left, out, all) && leaves(right, out, all)
-            }
-            _ => false,
-        }
-    }
-    let mut sel = Vec::new();
-    let mut all = true;
-    let simple = leaves(&q.body, &mut sel, &mut all);
-    let mut union: Vec<String> = Vec::new();
-    let mut per_leaf = Vec::new();
-    for s in &sel {
-        let a = super::analyze::analyze_node(*s);
-        let (sets, _) = target_sets(ctx, &a.tables, s.selection.as_ref(), false, None)?;
-        for set in &sets {
-            if !union.contains(set) {
-                union.push(set.clone());
-            }
-        }
-        per_leaf.push((a, s));
-    }
-    if union.len() <= 1 {
-        return single(union, ctx);
-    }
-    let refuse = |why: &str| {
-        Err(ProxyError::NotSupported(format!(
-            "UNION across sets ({why})"
-        )))
-    };
-    if !simple || !all {
-        return refuse("only UNION ALL of plain SELECTs");
-    }
-    if q.order_by.is_some() || q.limit_clause.is_some() {
-        return refuse("ORDER BY or LIMIT on the union");
-    }
-    let mut common: Option<Vec<String>> = None;
-    for (a, s) in &per_leaf {
-        let plain = s.distinct.is_none()
-            && matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
-            && s.having.is_none()
-            && !outer_aggregates(s);
-        if !plain {
-            return refuse("a branch with aggregates, GROUP BY or DISTINCT");
-        }
-        if a.tables.is_empty() {
-            return refuse("a branch without a table, which every set would answer");
-        }
-        for t in &a.tables {
-            match ctx.place(t)? {
-                Placement::Sharded { map, .. } => {
-                    let sets = all_sets(map);
-                    match &common {
-                        None => common = Some(sets),
-                        Some(c) if *c == sets => {}
-                        Some(_) => return refuse("branches over tables spread on different sets"),
-                    }
-                }
-                _ => return refuse("a branch reading a broadcast or single table"),
-            }
-        }
-    }
-    let sets = common.unwrap_or(union);
-    Ok(Plan {
-        target: Target::Sets(sets),
-        merge: Merge::Concat,
-    })
-}
-
 /// The one set holding every table of an unparsable statement (found by the
 /// lexer), when there is one: single tables on one home set, broadcast tables,
 /// or only a database that lives on one set. `None`: the data spans sets.
@@ -745,17 +653,17 @@ pub fn single_set_for_tables(
 
 /// Whether the outer select list or HAVING uses an aggregate (subqueries' own
 /// aggregates run inside each set and do not count).
-fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {
+pub(super) fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {
     use sqlparser::ast::SelectItem;
     sel.projection.iter().any(|p| match p {
         SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-            super::scatter::contains_aggregate(e)
+            super::aggs::contains_aggregate(e)
         }
         _ => false,
     }) || sel
         .having
         .as_ref()
-        .is_some_and(super::scatter::contains_aggregate)
+        .is_some_and(super::aggs::contains_aggregate)
 }
 
 fn missing_key(key: &str, table: &str) -> ProxyError {

@@ -147,7 +147,7 @@ pub fn shape(sql: &str, tokens: &[Token]) -> Option<Shape> {
 }
 
 /// `n`, `o, n` or `n OFFSET o` → (offset, count).
-fn parse_limit(sql: &str, toks: &[&Token]) -> Option<(u64, u64)> {
+pub(super) fn parse_limit(sql: &str, toks: &[&Token]) -> Option<(u64, u64)> {
     let num = |t: &&Token| -> Option<u64> {
         (t.kind == Kind::Number)
             .then(|| t.text(sql).parse().ok())
@@ -163,7 +163,7 @@ fn parse_limit(sql: &str, toks: &[&Token]) -> Option<(u64, u64)> {
 
 /// Splits tokens at depth-0 commas. `sort` items may end in ASC/DESC; select
 /// items may end in an alias.
-fn split_items(sql: &str, toks: &[&Token], sort: bool) -> Vec<Item> {
+pub(super) fn split_items(sql: &str, toks: &[&Token], sort: bool) -> Vec<Item> {
     let mut out = Vec::new();
     let mut depth = 0;
     let mut start = 0;

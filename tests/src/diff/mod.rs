@@ -4,8 +4,8 @@
 //! error codes. A statement the gateway cannot run correctly must be refused with
 //! ER_NOT_SUPPORTED_YET (1235, SQLSTATE 42000), never answered differently.
 //!
-//! * [`data`]: the schema and seeded rows; [`reads`] / [`merges`] / [`writes`]: generated
-//!   statements; [`outcome`]: capturing and comparing answers; [`rng`]: the PRNG.
+//! * [`data`]: the schema and seeded rows; [`reads`] / [`merges`] / [`unions`] /
+//!   [`aggregates`] / [`writes`]: generated statements; [`outcome`]: capturing and comparing answers; [`rng`]: the PRNG.
 //! * [`Diff`] runs each statement on the gateway first, then (unless the gateway
 //!   refused a statement allowed to be refused) on the reference, compares, and
 //!   collects every mismatch; [`Diff::finish`] fails the test with all of them,
@@ -17,11 +17,13 @@
 //! across sets): they pass as 1235 or as an identical answer, so the same test
 //! starts comparing results the day merging lands.
 
+pub mod aggregates;
 pub mod data;
 pub mod merges;
 pub mod outcome;
 pub mod reads;
 pub mod rng;
+pub mod unions;
 pub mod writes;
 
 use std::collections::BTreeMap;
@@ -73,6 +75,14 @@ impl Q {
     pub fn exact(sql: impl Into<String>) -> Q {
         Q {
             order: Order::Exact,
+            ..Q::any(sql)
+        }
+    }
+    /// Text protocol, rows compared as a multiset of folded strings
+    /// ([`Order::AnyFolded`]).
+    pub fn folded(sql: impl Into<String>) -> Q {
+        Q {
+            order: Order::AnyFolded,
             ..Q::any(sql)
         }
     }

@@ -273,6 +273,100 @@ pub enum Order {
     Exact,
     /// Same multiset of rows (both sides sorted before comparing).
     Any,
+    /// Same multiset once strings are folded as a case-insensitive PAD SPACE
+    /// collation compares them (lower case, trailing spaces dropped): for results
+    /// where MariaDB keeps any one of several equal strings (UNION, DISTINCT).
+    AnyFolded,
+}
+
+/// Whether column `c` holds doubles (compared with a relative tolerance:
+/// MariaDB's running STD/VARIANCE and the gateway's combination of per-set
+/// moments agree to ~1e-12, not to the last bit).
+fn is_double(c: &ColMeta) -> bool {
+    matches!(
+        c.column_type,
+        ColumnType::MYSQL_TYPE_DOUBLE | ColumnType::MYSQL_TYPE_FLOAT
+    )
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+        Value::Double(d) => Some(*d),
+        Value::Float(f) => Some(*f as f64),
+        Value::Int(i) => Some(*i as f64),
+        Value::UInt(u) => Some(*u as f64),
+        _ => None,
+    }
+}
+
+/// Two doubles equal within 1e-9 relative (or 1e-12 absolute near zero).
+fn close(a: &Value, b: &Value) -> bool {
+    if a == b {
+        return true;
+    }
+    match (as_f64(a), as_f64(b)) {
+        (Some(x), Some(y)) => {
+            let scale = x.abs().max(y.abs());
+            (x - y).abs() <= (1e-9 * scale).max(1e-12)
+        }
+        _ => false,
+    }
+}
+
+/// Rows as compared: doubles rounded to 8 significant digits (for sorting; the
+/// comparison itself uses [`close`]), strings folded for [`Order::AnyFolded`].
+fn normalized(rows: &[Vec<Value>], cols: &[ColMeta], order: Order) -> Vec<Vec<Value>> {
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::Bytes(b)
+                        if order == Order::AnyFolded && !cols.get(i).is_some_and(is_double) =>
+                    {
+                        let s = String::from_utf8_lossy(b).to_lowercase();
+                        Value::Bytes(s.trim_end_matches(' ').as_bytes().to_vec())
+                    }
+                    _ => v.clone(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn sort_key(r: &[Value], cols: &[ColMeta]) -> String {
+    let vals: Vec<String> = r
+        .iter()
+        .enumerate()
+        .map(
+            |(i, v)| match (cols.get(i).is_some_and(is_double), as_f64(v)) {
+                (true, Some(x)) => format!("{x:.8e}"),
+                // (Not `{v:?}`: mysql_common shortens long byte strings there.)
+                _ => show_value(v),
+            },
+        )
+        .collect();
+    vals.join("\u{1}")
+}
+
+/// Same rows (in order for `Exact`), doubles within tolerance.
+fn rows_agree(want: &[Vec<Value>], got: &[Vec<Value>], cols: &[ColMeta], order: Order) -> bool {
+    if want.len() != got.len() {
+        return false;
+    }
+    let (mut w, mut g) = (normalized(want, cols, order), normalized(got, cols, order));
+    if order != Order::Exact {
+        w.sort_by_cached_key(|r| sort_key(r, cols));
+        g.sort_by_cached_key(|r| sort_key(r, cols));
+    }
+    w.iter().zip(&g).all(|(a, b)| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .enumerate()
+                .all(|(i, (x, y))| x == y || (cols.get(i).is_some_and(is_double) && close(x, y)))
+    })
 }
 
 /// A value as a client would print it.
@@ -353,8 +447,8 @@ pub fn differences(want: &Outcome, got: &Outcome, order: Order) -> Option<String
             }
             let same_rows = match order {
                 Order::Exact => wr == gr,
-                Order::Any => sorted(wr) == sorted(gr),
-            };
+                Order::Any | Order::AnyFolded => sorted(wr) == sorted(gr),
+            } || rows_agree(wr, gr, wc, order);
             if !same_rows {
                 d.push(format!("{} rows vs {}", wr.len(), gr.len()));
                 let only_want = missing(wr, gr);

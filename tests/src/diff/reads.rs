@@ -76,6 +76,8 @@ pub const MERGED_MUST_MATCH: &[(&str, Order)] = &[
     ("SELECT * FROM users WHERE user_id IN (SELECT user_id FROM orders WHERE amount > 150000)", A),
     ("SELECT u.user_id, (SELECT COUNT(*) FROM orders o WHERE o.user_id = u.user_id) AS n FROM users u", A),
     ("SELECT user_id FROM users UNION ALL SELECT user_id FROM orders", A),
+    ("SELECT user_id FROM users UNION SELECT user_id FROM orders", A),
+    ("SELECT status FROM orders UNION SELECT LOWER(city) FROM users ORDER BY 1 DESC LIMIT 4", E),
     // Expressions over aggregates, computed by the gateway from helper aggregates.
     ("SELECT CAST(SUM(score) AS SIGNED), ROUND(AVG(balance), 2), COALESCE(MAX(score), 0) FROM users", E),
     ("SELECT SUM(amount) / COUNT(*), SUM(amount) * 2 - MIN(amount) FROM orders", E),
@@ -87,16 +89,10 @@ pub const MERGED_MUST_MATCH: &[(&str, Order)] = &[
 ];
 
 /// Statements the gateway may still refuse with 1235 (but must never answer wrongly).
-pub const SAME_OR_UNSUPPORTED: &[(&str, Order)] = &[
-    (
-        "SELECT user_id FROM users UNION SELECT user_id FROM orders",
-        A,
-    ),
-    (
-        "SELECT u.user_id, s.v FROM users u JOIN settings s ON s.k = 'key01'",
-        A,
-    ),
-];
+pub const SAME_OR_UNSUPPORTED: &[(&str, Order)] = &[(
+    "SELECT u.user_id, s.v FROM users u JOIN settings s ON s.k = 'key01'",
+    A,
+)];
 
 /// Statement generator: a seeded [`Rng`] over the loaded data and the shard map.
 pub struct Gen<'a> {

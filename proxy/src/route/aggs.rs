@@ -1,0 +1,169 @@
+//! Aggregate calls as the merge sees them: which aggregate a select item or
+//! HAVING operand is ([`classify`]), and the helper columns some need from each
+//! set (`SUM`/`COUNT` for `AVG`).
+
+use sqlparser::ast::{Expr, FunctionArguments};
+
+use super::scatter::{unsupported, Hidden};
+use crate::error::ProxyError;
+use crate::merge::AggSpec;
+
+pub(super) enum Agg {
+    None,
+    Count,
+    /// `COUNT(DISTINCT x)` (one argument).
+    CountDistinct,
+    /// `GROUP_CONCAT(... [SEPARATOR s])` without ORDER BY or DISTINCT.
+    GroupConcat(Vec<u8>),
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+/// What a select item computes: an aggregate (and its argument's text) or not.
+pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), ProxyError> {
+    let Expr::Function(f) = expr else {
+        return Ok((Agg::None, None));
+    };
+    let name = f.name.to_string().to_ascii_uppercase();
+    let agg = match name.as_str() {
+        "COUNT" => Agg::Count,
+        "SUM" => Agg::Sum,
+        "MIN" => Agg::Min,
+        "MAX" => Agg::Max,
+        "AVG" => Agg::Avg,
+        "GROUP_CONCAT" if f.over.is_none() => {
+            let FunctionArguments::List(list) = &f.args else {
+                return Err(unsupported("GROUP_CONCAT() with these arguments"));
+            };
+            let mut sep = b",".to_vec();
+            for c in &list.clauses {
+                match c {
+                    sqlparser::ast::FunctionArgumentClause::Separator(v) => match &v.value {
+                        sqlparser::ast::Value::SingleQuotedString(s)
+                        | sqlparser::ast::Value::DoubleQuotedString(s) => {
+                            sep = s.as_bytes().to_vec()
+                        }
+                        _ => return Err(unsupported("GROUP_CONCAT(... SEPARATOR <non-string>)")),
+                    },
+                    _ => return Err(unsupported("GROUP_CONCAT(... ORDER BY/LIMIT ...)")),
+                }
+            }
+            if list.duplicate_treatment.is_some() {
+                return Err(unsupported("GROUP_CONCAT(DISTINCT ...)"));
+            }
+            return Ok((Agg::GroupConcat(sep), None));
+        }
+        "STD" | "STDDEV" | "STDDEV_POP" | "STDDEV_SAMP" | "VARIANCE" | "VAR_POP" | "VAR_SAMP"
+        | "BIT_AND" | "BIT_OR" | "BIT_XOR" | "JSON_ARRAYAGG" | "JSON_OBJECTAGG"
+            if f.over.is_none() =>
+        {
+            return Err(unsupported(&format!("{name}()")))
+        }
+        _ => return Ok((Agg::None, None)),
+    };
+    if f.over.is_some() {
+        return Ok((Agg::None, None));
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(unsupported(&format!("{name}() with these arguments")));
+    };
+    let _ = sql;
+    let arg = list.args.first().map(|a| a.to_string());
+    if matches!(
+        list.duplicate_treatment,
+        Some(sqlparser::ast::DuplicateTreatment::Distinct)
+    ) {
+        return match agg {
+            Agg::Count if list.args.len() == 1 => Ok((Agg::CountDistinct, arg)),
+            _ => Err(unsupported(&format!(
+                "{name}(DISTINCT ...) with these arguments"
+            ))),
+        };
+    }
+    Ok((agg, arg))
+}
+
+/// The helper columns of `AVG(arg)`: `SUM(arg)` and `COUNT(arg)`, each combined by
+/// its own spec (so a helper shared with a selected `SUM(arg)` is added once).
+pub(super) fn avg_helpers(
+    arg: &str,
+    hidden: &mut Hidden,
+    extra: &mut Vec<(usize, AggSpec)>,
+) -> (usize, usize) {
+    let sum = hidden.add(format!("SUM({arg})"));
+    let count = hidden.add(format!("COUNT({arg})"));
+    extra.push((sum, AggSpec::Sum));
+    extra.push((count, AggSpec::Count));
+    (sum, count)
+}
+
+/// Whether `e` calls an aggregate function outside any subquery.
+pub fn contains_aggregate(e: &Expr) -> bool {
+    use sqlparser::ast::Visit;
+    use std::ops::ControlFlow;
+    /// Counts query nesting, so aggregates inside subqueries are not seen.
+    struct Finder {
+        depth: usize,
+    }
+    impl sqlparser::ast::Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if self.depth > 0 {
+                return ControlFlow::Continue(());
+            }
+            if let Expr::Function(f) = e {
+                let n = f.name.to_string().to_ascii_uppercase();
+                if matches!(
+                    n.as_str(),
+                    "COUNT"
+                        | "SUM"
+                        | "MIN"
+                        | "MAX"
+                        | "AVG"
+                        | "GROUP_CONCAT"
+                        | "STD"
+                        | "STDDEV"
+                        | "VARIANCE"
+                ) && f.over.is_none()
+                {
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    e.visit(&mut Finder { depth: 0 }).is_break()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlparser::dialect::MySqlDialect;
+    use sqlparser::parser::Parser;
+
+    fn expr(sql: &str) -> Expr {
+        Parser::new(&MySqlDialect {})
+            .try_with_sql(sql)
+            .unwrap()
+            .parse_expr()
+            .unwrap()
+    }
+
+    #[test]
+    fn aggregates_outside_subqueries() {
+        assert!(contains_aggregate(&expr("COUNT(*) + 1")));
+        assert!(!contains_aggregate(&expr("(SELECT COUNT(*) FROM t)")));
+        assert!(!contains_aggregate(&expr("x IN (SELECT MAX(y) FROM t)")));
+        assert!(contains_aggregate(&expr("SUM(a) > (SELECT 1)")));
+    }
+}

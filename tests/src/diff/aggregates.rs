@@ -1,0 +1,92 @@
+//! Generated grouped reads the gateway merges with more than sums: HAVING on
+//! strings (compared in the column's collation), statistical aggregates
+//! (STD/VARIANCE family, compared as doubles), BIT_AND/OR/XOR, and
+//! GROUP_CONCAT with ORDER BY / DISTINCT / SEPARATOR (truncated at the session's
+//! group_concat_max_len). Several shapes each: with GROUP BY, ORDER BY, LIMIT,
+//! NULLs, unicode, decimals and empty groups.
+
+use super::data::{quote, CITIES, STATUSES};
+use super::reads::Gen;
+use super::Q;
+
+fn dir(g: &mut Gen) -> &'static str {
+    if g.rng.chance(50) {
+        "ASC"
+    } else {
+        "DESC"
+    }
+}
+
+const CMPS: [&str; 6] = ["=", "<>", "<", "<=", ">", ">="];
+
+fn cmp(g: &mut Gen) -> &'static str {
+    CMPS[g.rng.below(CMPS.len() as u64) as usize]
+}
+
+/// A string literal to compare with: a city or status, re-cased or padded.
+fn word(g: &mut Gen) -> String {
+    let base = if g.rng.chance(50) {
+        g.rng.pick(&CITIES).0.to_string()
+    } else {
+        g.rng.pick(&STATUSES).to_string()
+    };
+    let s = match g.rng.below(4) {
+        0 => base.to_uppercase(),
+        1 => format!("{base}  "),
+        2 => base.to_lowercase(),
+        _ => base,
+    };
+    quote(&s)
+}
+
+/// `n` statements with HAVING on string expressions.
+pub fn having_strings(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = vec![
+        Q::any("SELECT city, COUNT(*) FROM users GROUP BY city HAVING city = 'PARIS '"),
+        Q::any("SELECT status, MAX(amount) FROM orders GROUP BY status HAVING status <> '日本'"),
+        Q::any("SELECT city FROM users GROUP BY city HAVING MIN(name) > 'm' OR city IS NULL"),
+        Q::any("SELECT LOWER(city) AS c, MAX(born) AS b FROM users GROUP BY c HAVING b >= '2000-01-01'"),
+        Q::exact("SELECT MAX(name) FROM users WHERE user_id < 0 HAVING MAX(name) = 'x'"),
+    ];
+    for _ in 0..n {
+        let w = word(g);
+        let c = cmp(g);
+        let d = dir(g);
+        let x = g.rng.range(-1000, 1000);
+        let lim = g.rng.range(1, 20);
+        let q = match g.rng.below(8) {
+            0 => Q::exact(format!(
+                "SELECT city, COUNT(*) AS n FROM users GROUP BY city HAVING city {c} {w} ORDER BY city {d}, n"
+            )),
+            1 => Q::exact(format!(
+                "SELECT status, SUM(amount) FROM orders WHERE amount > {x} GROUP BY status \
+                 HAVING status {c} {w} AND COUNT(*) > 1 ORDER BY status {d}"
+            )),
+            2 => Q::any(format!(
+                "SELECT city, MIN(name) AS lo, MAX(name) AS hi FROM users GROUP BY city \
+                 HAVING lo {c} {w} OR hi {c} {w}"
+            )),
+            3 => Q::exact(format!(
+                "SELECT status, MAX(status) AS m FROM orders GROUP BY status HAVING MAX(status) {c} {w} \
+                 ORDER BY 1 {d} LIMIT {lim}"
+            )),
+            4 => Q::any(format!(
+                "SELECT YEAR(born) AS y, MIN(city) FROM users WHERE score > {x} GROUP BY y \
+                 HAVING MIN(city) {c} {w}"
+            )),
+            5 => Q::any(format!(
+                "SELECT city, COUNT(*) FROM users GROUP BY city HAVING NOT (MAX(note) {c} {w}) OR MAX(note) IS NULL"
+            )),
+            6 => Q::any(format!(
+                "SELECT city, MAX(created) AS t FROM users GROUP BY city HAVING t {c} '{}-06-01 12:00:00'",
+                g.rng.range(1970, 2037)
+            )),
+            _ => Q::any(format!(
+                "SELECT status, MIN(status), MAX(status) FROM orders GROUP BY status \
+                 HAVING MIN(status) = MAX(status) AND status {c} {w}"
+            )),
+        };
+        out.push(q);
+    }
+    out
+}

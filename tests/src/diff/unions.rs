@@ -1,0 +1,87 @@
+//! Generated `UNION` (distinct) statements whose branches read rows of several
+//! sets: the gateway de-duplicates across sets under MariaDB's comparison
+//! (case-insensitive, PAD SPACE: 'a' = 'A '), with ORDER BY / LIMIT on the union,
+//! NULLs, unicode, decimals, mixed column types and broadcast branches.
+//!
+//! Where MariaDB keeps any one of several equal strings ('Paris' / 'paris'), the
+//! rows are compared folded ([`Q::folded`]); otherwise exactly.
+
+use super::reads::Gen;
+use super::Q;
+
+fn dir(g: &mut Gen) -> &'static str {
+    if g.rng.chance(50) {
+        "ASC"
+    } else {
+        "DESC"
+    }
+}
+
+/// `n` UNION statements, plus fixed edge cases.
+pub fn unions(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = vec![
+        Q::any("SELECT user_id FROM users UNION SELECT user_id FROM orders"),
+        Q::any("SELECT user_id FROM users WHERE 1 = 0 UNION SELECT user_id FROM orders WHERE 1 = 0"),
+        Q::folded("SELECT city FROM users UNION SELECT name FROM cities"),
+        Q::folded("SELECT name FROM users UNION SELECT CONCAT(UPPER(name), '  ') FROM users"),
+        Q::any("SELECT status FROM orders UNION DISTINCT SELECT status FROM orders"),
+        Q::any("SELECT 1 AS one UNION SELECT score FROM users WHERE score < 0"),
+        Q::exact("SELECT amount AS a FROM orders UNION SELECT balance FROM users ORDER BY a DESC LIMIT 15"),
+        Q::any("SELECT user_id FROM users UNION ALL SELECT user_id FROM orders UNION SELECT user_id FROM users"),
+        Q::exact("(SELECT user_id FROM users) UNION (SELECT user_id FROM orders) ORDER BY 1 LIMIT 5"),
+    ];
+    for _ in 0..n {
+        let x = g.rng.range(-1000, 1000);
+        let y = x + g.rng.range(0, 800);
+        let lim = g.rng.range(0, 30);
+        let off = g.rng.range(0, 40);
+        let d = dir(g);
+        let q = match g.rng.below(12) {
+            0 => Q::any(format!(
+                "SELECT user_id FROM users WHERE score > {x} UNION SELECT user_id FROM orders WHERE amount < {y}"
+            )),
+            1 => Q::exact(format!(
+                "SELECT user_id FROM users WHERE score > {x} UNION SELECT user_id FROM orders \
+                 ORDER BY 1 {d} LIMIT {off}, {lim}"
+            )),
+            2 => Q::exact(format!(
+                "SELECT name, score FROM users WHERE score < {x} UNION SELECT name, score FROM users \
+                 WHERE score > {y} ORDER BY score {d}, name LIMIT {lim}"
+            )),
+            3 => Q::any(format!(
+                "SELECT status FROM orders WHERE amount > {x} UNION SELECT LOWER(city) FROM users WHERE score < {y}"
+            )),
+            4 => Q::any(format!(
+                "SELECT YEAR(born) AS y FROM users WHERE score > {x} UNION SELECT amount FROM orders WHERE amount < {y}"
+            )),
+            5 => Q::folded(format!(
+                "SELECT note FROM users WHERE score > {x} UNION SELECT status FROM orders"
+            )),
+            6 => Q::folded(format!(
+                "SELECT name FROM users WHERE score > {x} UNION SELECT CONCAT(name, ' ') FROM users WHERE score < {y}"
+            )),
+            7 => Q::exact(format!(
+                "SELECT balance AS v FROM users WHERE score > {x} UNION SELECT amount FROM orders \
+                 ORDER BY v {d} LIMIT {lim}"
+            )),
+            8 => Q::folded(format!(
+                "SELECT name, country FROM cities UNION SELECT city, name FROM users WHERE score > {x}"
+            )),
+            9 => Q::exact(format!(
+                "SELECT created FROM users WHERE score > {x} UNION SELECT born FROM users \
+                 ORDER BY created {d} LIMIT {lim} OFFSET {off}"
+            )),
+            10 => Q::any(format!(
+                "SELECT DISTINCT status, user_id > 0 FROM orders WHERE amount > {x} \
+                 UNION SELECT status, 1 FROM orders"
+            )),
+            _ => Q::exact(format!(
+                "SELECT UPPER(status) AS s, COUNT(*) = 0 AS z FROM orders WHERE order_id < 0 GROUP BY status \
+                 UNION SELECT 'x', 0 ORDER BY s LIMIT {lim}"
+            ))
+            .or_unsupported(),
+        };
+        out.push(q);
+    }
+    out
+}
