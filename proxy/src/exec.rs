@@ -427,18 +427,18 @@ impl Exec<'_> {
 
     /// Records (or clears) the backend connection running the statement.
     fn running_on(&self, conn: Option<&Conn>) {
-        let Some(a) = &self.activity else {
-            return;
-        };
-        if let Ok(mut a) = a.lock() {
-            // The instance the connection leads to (after a failover wait, not
-            // necessarily the statement's snapshot's primary).
-            a.running_on = conn
-                .map(|c| {
-                    let o = c.opts();
-                    vec![(o.ip_or_hostname().to_string(), o.tcp_port(), c.id())]
-                })
-                .unwrap_or_default();
+        self.clear_running();
+        if let Some(c) = conn {
+            note_running(&self.activity, c);
+        }
+    }
+
+    /// No backend connection runs the session's statement any more.
+    fn clear_running(&self) {
+        if let Some(a) = &self.activity {
+            if let Ok(mut a) = a.lock() {
+                a.running_on.clear();
+            }
         }
     }
 
@@ -479,6 +479,7 @@ impl Exec<'_> {
                 Ok(c) => c,
                 Err(e) => return fail(out, &e).await,
             };
+            self.running_on(Some(&conn));
             let r = match self
                 .conns
                 .guarded(
@@ -492,6 +493,7 @@ impl Exec<'_> {
                 Ok(r) => r,
                 Err(e) => Ok(Err(e)),
             };
+            self.running_on(None);
             self.give_back(set, conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
             match r? {
                 Ok(w) => warnings = warnings.saturating_add(w),
@@ -523,9 +525,11 @@ impl Exec<'_> {
             match self.take_at(set).await {
                 Ok((c, epoch)) => {
                     on.push((set.as_str(), epoch));
+                    note_running(&self.activity, &c);
                     streams.push(stream::spawn(set, c, spec.sql.clone()))
                 }
                 Err(e) => {
+                    self.clear_running();
                     self.recover(streams).await;
                     return fail(out, &e).await;
                 }
@@ -539,6 +543,7 @@ impl Exec<'_> {
                 crate::merge::run::run(spec, &mut streams, shown, out),
             )
             .await;
+        self.clear_running();
         let r = match r {
             Ok(r) => r,
             Err(e) => {
@@ -604,8 +609,10 @@ impl Exec<'_> {
                 }
             }
             let conns = &self.conns;
+            let activity = &self.activity;
             let results = join_all(parts.iter().map(|(set, sql)| async move {
                 let (mut c, epoch) = conns.pooled_at(set).await?;
+                note_running(activity, &c);
                 match conns
                     .guarded(set, epoch, true, write_one(&mut c, set, sql))
                     .await
@@ -618,6 +625,7 @@ impl Exec<'_> {
                 }
             }))
             .await;
+            self.clear_running();
             for r in results {
                 match r {
                     Ok(ok) => oks.push(ok),
@@ -630,6 +638,7 @@ impl Exec<'_> {
                     Ok(c) => c,
                     Err(e) => return fail(out, &e).await,
                 };
+                self.running_on(Some(&conn));
                 let r = match self
                     .conns
                     .guarded(set, epoch, true, write_one(&mut conn, set, sql))
@@ -638,6 +647,7 @@ impl Exec<'_> {
                     Ok(r) => r,
                     Err(e) => Err(e),
                 };
+                self.running_on(None);
                 self.give_back(set, conn, r.as_ref().err());
                 match r {
                     Ok(ok) => oks.push(ok),
@@ -654,6 +664,19 @@ impl Exec<'_> {
             None => out.ok(&ok).await?,
         }
         Ok(true)
+    }
+}
+
+/// Adds `conn` to the backend connections running the session's statement (KILL
+/// QUERY stops every one of them).
+fn note_running(activity: &Option<Arc<std::sync::Mutex<crate::registry::Activity>>>, conn: &Conn) {
+    let Some(a) = activity else { return };
+    if let Ok(mut a) = a.lock() {
+        // The instance the connection leads to (after a failover wait, not
+        // necessarily the statement's snapshot's primary).
+        let o = conn.opts();
+        a.running_on
+            .push((o.ip_or_hostname().to_string(), o.tcp_port(), conn.id()));
     }
 }
 
