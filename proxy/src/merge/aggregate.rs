@@ -8,7 +8,7 @@ use mysql_common::constants::ColumnType;
 use mysql_common::packets::Column;
 
 use super::value::{add, cmp_for, compare, divide, needs_weight, weight_cmp, Cell};
-use super::AggSpec;
+use super::{AggSpec, BitOp};
 
 /// Streaming grouping of rows sorted by the group keys: equal neighbours fold
 /// into one row; a finished group comes out when the next one starts.
@@ -67,6 +67,7 @@ pub fn empty_group(aggs: &[AggSpec]) -> Vec<Cell> {
     aggs.iter()
         .map(|a| match a {
             AggSpec::Count => Some(b"0".to_vec()),
+            AggSpec::Bit(op) => Some(bit_identity(*op).to_string().into_bytes()),
             _ => None,
         })
         .collect()
@@ -78,9 +79,16 @@ const GROUP_CONCAT_MAX_LEN: usize = 1024 * 1024;
 /// Folds `row` into the group's accumulated row `acc` (both full rows, hidden
 /// columns included).
 pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
+    // First the squared deviations: they need the counts and sums not yet added.
+    for (i, agg) in aggs.iter().enumerate() {
+        if let AggSpec::M2 { count, sum } = agg {
+            super::moments::fold_m2(acc, row, i, *count, *sum);
+        }
+    }
     for (i, agg) in aggs.iter().enumerate() {
         match agg {
-            AggSpec::Any => {}
+            AggSpec::Any | AggSpec::M2 { .. } | AggSpec::Var { .. } => {}
+            AggSpec::Bit(op) => acc[i] = bits(*op, &acc[i], &row[i]),
             AggSpec::Count | AggSpec::Sum => {
                 acc[i] = add(cmp_for(&cols[i]), &acc[i], &row[i], cols[i].decimals());
             }
@@ -124,9 +132,37 @@ pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
     }
 }
 
-/// Finishes a group: averages from their totals.
+/// BIT_AND's result over no rows (all bits set); 0 for BIT_OR / BIT_XOR.
+fn bit_identity(op: BitOp) -> u64 {
+    match op {
+        BitOp::And => u64::MAX,
+        BitOp::Or | BitOp::Xor => 0,
+    }
+}
+
+/// Two sets' BIT_AND/OR/XOR results (BIGINT UNSIGNED, never NULL) combined.
+fn bits(op: BitOp, a: &Cell, b: &Cell) -> Cell {
+    let v = |c: &Cell| -> u64 {
+        c.as_deref()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(bit_identity(op))
+    };
+    let (x, y) = (v(a), v(b));
+    let r = match op {
+        BitOp::And => x & y,
+        BitOp::Or => x | y,
+        BitOp::Xor => x ^ y,
+    };
+    Some(r.to_string().into_bytes())
+}
+
+/// Finishes a group: averages from their totals, variances from their moments.
 pub fn finish(acc: &mut [Cell], aggs: &[AggSpec], cols: &[Column]) {
     for (i, agg) in aggs.iter().enumerate() {
+        if let AggSpec::Var { kind, count, m2 } = agg {
+            acc[i] = super::moments::finish(*kind, &acc[*count], &acc[*m2], cols[i].decimals());
+        }
         if let AggSpec::Avg { sum, count } = agg {
             let float = matches!(
                 cols[i].column_type(),

@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod calc;
 pub mod collate;
 pub mod filter;
+pub mod moments;
 pub mod run;
 pub mod sort;
 pub mod stream;
@@ -47,11 +48,47 @@ pub enum AggSpec {
         sum: usize,
         count: usize,
     },
+    /// STD / VARIANCE: from the group's helper COUNT and its combined sum of
+    /// squared deviations (`m2`), as a DOUBLE at the column's scale.
+    Var {
+        kind: VarKind,
+        count: usize,
+        m2: usize,
+    },
+    /// One set's sum of squared deviations from its mean, combined with another
+    /// set's by Chan's formula, which needs both sets' `count` and `sum`
+    /// helpers before they are added (see [`moments`]).
+    M2 {
+        count: usize,
+        sum: usize,
+    },
+    /// BIT_AND / BIT_OR / BIT_XOR: the sets' results under the same operator.
+    Bit(BitOp),
     /// `GROUP_CONCAT` without ORDER BY: the sets' lists joined with `sep`
     /// (MariaDB's order within such a list is unspecified).
     Concat {
         sep: Vec<u8>,
     },
+}
+
+/// Which member of the STD / VARIANCE family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarKind {
+    /// VAR_POP, VARIANCE
+    VarPop,
+    /// VAR_SAMP
+    VarSamp,
+    /// STD, STDDEV, STDDEV_POP
+    StdPop,
+    /// STDDEV_SAMP
+    StdSamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitOp {
+    And,
+    Or,
+    Xor,
 }
 
 /// What the gateway does with the rows of the sets.

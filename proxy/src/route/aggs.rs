@@ -1,12 +1,30 @@
 //! Aggregate calls as the merge sees them: which aggregate a select item or
 //! HAVING operand is ([`classify`]), and the helper columns some need from each
-//! set (`SUM`/`COUNT` for `AVG`).
+//! set (`SUM`/`COUNT` for `AVG`; `COUNT`/`SUM`/squared deviations for the
+//! STD / VARIANCE family). BIT_AND/OR/XOR combine with their own operator.
 
 use sqlparser::ast::{Expr, FunctionArguments};
 
 use super::scatter::{unsupported, Hidden};
 use crate::error::ProxyError;
-use crate::merge::AggSpec;
+use crate::merge::{AggSpec, BitOp, VarKind};
+
+/// Whether an expression's text calls a function whose value changes between
+/// evaluations (a helper aggregate per set would not see the same values).
+fn non_deterministic(text: &str) -> bool {
+    let t = text.to_ascii_uppercase();
+    [
+        "RAND(",
+        "UUID",
+        "SYSDATE(",
+        "NEXTVAL(",
+        "NEXT VALUE",
+        "CONNECTION_ID(",
+        ":=",
+    ]
+    .iter()
+    .any(|f| t.contains(f))
+}
 
 pub(super) enum Agg {
     None,
@@ -19,6 +37,10 @@ pub(super) enum Agg {
     Min,
     Max,
     Avg,
+    /// The STD / VARIANCE family.
+    Var(VarKind),
+    /// BIT_AND / BIT_OR / BIT_XOR.
+    Bit(BitOp),
 }
 
 /// What a select item computes: an aggregate (and its argument's text) or not.
@@ -55,10 +77,14 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
             }
             return Ok((Agg::GroupConcat(sep), None));
         }
-        "STD" | "STDDEV" | "STDDEV_POP" | "STDDEV_SAMP" | "VARIANCE" | "VAR_POP" | "VAR_SAMP"
-        | "BIT_AND" | "BIT_OR" | "BIT_XOR" | "JSON_ARRAYAGG" | "JSON_OBJECTAGG"
-            if f.over.is_none() =>
-        {
+        "STD" | "STDDEV" | "STDDEV_POP" => Agg::Var(VarKind::StdPop),
+        "STDDEV_SAMP" => Agg::Var(VarKind::StdSamp),
+        "VARIANCE" | "VAR_POP" => Agg::Var(VarKind::VarPop),
+        "VAR_SAMP" => Agg::Var(VarKind::VarSamp),
+        "BIT_AND" => Agg::Bit(BitOp::And),
+        "BIT_OR" => Agg::Bit(BitOp::Or),
+        "BIT_XOR" => Agg::Bit(BitOp::Xor),
+        "JSON_ARRAYAGG" | "JSON_OBJECTAGG" if f.over.is_none() => {
             return Err(unsupported(&format!("{name}()")))
         }
         _ => return Ok((Agg::None, None)),
@@ -71,6 +97,17 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
     };
     let _ = sql;
     let arg = list.args.first().map(|a| a.to_string());
+    if matches!(agg, Agg::Var(_) | Agg::Bit(_)) {
+        if list.args.len() != 1 || list.duplicate_treatment.is_some() {
+            return Err(unsupported(&format!("{name}() with these arguments")));
+        }
+        if arg.as_deref().is_some_and(non_deterministic) {
+            // Each set's helpers would see other values than each other.
+            return Err(unsupported(&format!(
+                "{name}() of a non-deterministic expression"
+            )));
+        }
+    }
     if matches!(
         list.duplicate_treatment,
         Some(sqlparser::ast::DuplicateTreatment::Distinct)
@@ -83,6 +120,23 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
         };
     }
     Ok((agg, arg))
+}
+
+/// The helper columns of a STD / VARIANCE of `arg`: `COUNT(arg)`, `SUM(arg)`
+/// and each set's sum of squared deviations (`VAR_POP` × `COUNT`, in full
+/// double precision), combined across sets with Chan's formula.
+pub(super) fn var_helpers(
+    arg: &str,
+    hidden: &mut Hidden,
+    extra: &mut Vec<(usize, AggSpec)>,
+) -> (usize, usize) {
+    let count = hidden.add(format!("COUNT({arg})"));
+    let sum = hidden.add(format!("SUM({arg})"));
+    let m2 = hidden.add(format!("CAST(VAR_POP({arg}) AS DOUBLE) * COUNT({arg})"));
+    extra.push((count, AggSpec::Count));
+    extra.push((sum, AggSpec::Sum));
+    extra.push((m2, AggSpec::M2 { count, sum }));
+    (count, m2)
 }
 
 /// The helper columns of `AVG(arg)`: `SUM(arg)` and `COUNT(arg)`, each combined by
@@ -123,19 +177,7 @@ pub fn contains_aggregate(e: &Expr) -> bool {
             }
             if let Expr::Function(f) = e {
                 let n = f.name.to_string().to_ascii_uppercase();
-                if matches!(
-                    n.as_str(),
-                    "COUNT"
-                        | "SUM"
-                        | "MIN"
-                        | "MAX"
-                        | "AVG"
-                        | "GROUP_CONCAT"
-                        | "STD"
-                        | "STDDEV"
-                        | "VARIANCE"
-                ) && f.over.is_none()
-                {
+                if super::analyze::AGGREGATES.contains(&n.as_str()) && f.over.is_none() {
                     return ControlFlow::Break(());
                 }
             }

@@ -30,7 +30,7 @@ pub struct Analysis {
     seen: usize,
 }
 
-const AGGREGATES: &[&str] = &[
+pub const AGGREGATES: &[&str] = &[
     "COUNT",
     "SUM",
     "MIN",

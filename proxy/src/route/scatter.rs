@@ -8,7 +8,7 @@
 
 use sqlparser::ast::{Select, SelectItem};
 
-use super::aggs::{avg_helpers, classify, contains_aggregate, Agg};
+use super::aggs::{avg_helpers, classify, contains_aggregate, var_helpers, Agg};
 use super::calc::to_calc;
 use super::having::{having_filter, split_having};
 use super::select::{apply_edits, shape, Item, Shape};
@@ -248,6 +248,12 @@ fn plan_grouped(
                     let (sum, count) = avg_helpers(&arg, &mut hidden, &mut calc_aggs);
                     AggSpec::Avg { sum, count }
                 }
+                Agg::Var(kind) => {
+                    let arg = arg.ok_or_else(|| unsupported("STD() without an argument"))?;
+                    let (count, m2) = var_helpers(&arg, &mut hidden, &mut calc_aggs);
+                    AggSpec::Var { kind, count, m2 }
+                }
+                Agg::Bit(op) => AggSpec::Bit(op),
             };
         }
     }

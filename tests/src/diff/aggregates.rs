@@ -90,3 +90,84 @@ pub fn having_strings(g: &mut Gen, n: usize) -> Vec<Q> {
     }
     out
 }
+
+/// A STD / VARIANCE family member.
+fn stat(g: &mut Gen) -> &'static str {
+    const F: [&str; 7] = [
+        "STD",
+        "STDDEV",
+        "STDDEV_POP",
+        "STDDEV_SAMP",
+        "VARIANCE",
+        "VAR_POP",
+        "VAR_SAMP",
+    ];
+    F[g.rng.below(F.len() as u64) as usize]
+}
+
+fn bit(g: &mut Gen) -> &'static str {
+    const F: [&str; 3] = ["BIT_AND", "BIT_OR", "BIT_XOR"];
+    F[g.rng.below(F.len() as u64) as usize]
+}
+
+/// `n` statements with STD/VARIANCE (doubles, compared with a tolerance) and
+/// BIT_AND/OR/XOR, over integers, decimals, NULLs and empty groups.
+pub fn statistics(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = vec![
+        Q::exact(
+            "SELECT STD(score), STDDEV(score), STDDEV_POP(balance), STDDEV_SAMP(amount), \
+             VARIANCE(score), VAR_POP(balance), VAR_SAMP(score) FROM users u JOIN orders o ON u.user_id = o.user_id \
+             WHERE u.user_id < 0",
+        ),
+        Q::exact("SELECT STD(score), VAR_SAMP(score), BIT_AND(score), BIT_OR(score), BIT_XOR(score) FROM users"),
+        Q::exact("SELECT VAR_POP(amount), BIT_AND(order_id), BIT_XOR(user_id) FROM orders WHERE amount IS NULL"),
+        Q::exact("SELECT STD(score), BIT_AND(score), BIT_OR(score), COUNT(*) FROM users WHERE 1 = 0"),
+        Q::any("SELECT status, VAR_SAMP(amount), STD(amount), BIT_OR(order_id) FROM orders GROUP BY status"),
+        Q::exact("SELECT STD(RAND()) FROM users").or_unsupported(),
+    ];
+    for _ in 0..n {
+        let (f, f2, b) = (stat(g), stat(g), bit(g));
+        let x = g.rng.range(-1000, 1000);
+        let d = if g.rng.chance(50) { "ASC" } else { "DESC" };
+        let lim = g.rng.range(1, 20);
+        let q = match g.rng.below(10) {
+            0 => Q::exact(format!("SELECT {f}(score), {f2}(balance), {b}(score) FROM users WHERE score > {x}")),
+            1 => Q::any(format!(
+                "SELECT city, {f}(score), COUNT(*), {b}(user_id) FROM users GROUP BY city"
+            )),
+            2 => Q::exact(format!(
+                "SELECT status, {f}(amount) AS s, {b}(order_id) FROM orders WHERE amount > {x} \
+                 GROUP BY status ORDER BY status {d}"
+            )),
+            3 => Q::exact(format!(
+                "SELECT YEAR(born) AS y, {f}(balance), {f2}(score * 2), AVG(score) FROM users \
+                 GROUP BY y ORDER BY y {d} LIMIT {lim}"
+            )),
+            4 => Q::exact(format!(
+                "SELECT {f}(amount), {f2}(amount), SUM(amount), COUNT(amount) FROM orders WHERE user_id > {x}"
+            )),
+            5 => Q::any(format!(
+                "SELECT status, {b}(user_id), {b}(order_id) FROM orders WHERE order_id > {x} GROUP BY status"
+            )),
+            6 => Q::exact(format!(
+                "SELECT {f}(score) FROM users WHERE user_id IN ({}, {}, {})",
+                g.id(),
+                g.id(),
+                g.id()
+            )),
+            7 => Q::any(format!(
+                "SELECT city, {f}(score) AS v FROM users GROUP BY city HAVING COUNT(*) > {}",
+                g.rng.range(0, 30)
+            )),
+            8 => Q::exact(format!(
+                "SELECT status, COUNT(DISTINCT user_id), {f}(amount), {b}(order_id) FROM orders \
+                 GROUP BY status ORDER BY status {d}"
+            )),
+            _ => Q::exact(format!(
+                "SELECT {f}(CAST(score AS DOUBLE) / 7), {b}(CAST(score AS UNSIGNED)) FROM users WHERE score < {x}"
+            )),
+        };
+        out.push(q);
+    }
+    out
+}
