@@ -86,6 +86,10 @@ async fn differential_reads_match_a_plain_mariadb() {
             "STD / VARIANCE / BIT_* across sets",
             aggregates::statistics(&mut g, 60),
         ),
+        (
+            "GROUP_CONCAT ordered / distinct",
+            aggregates::group_concats(&mut g, 64),
+        ),
     ];
     for (name, qs) in groups {
         d.group(name);

@@ -44,7 +44,11 @@ impl<'a> Grouper<'a> {
                 fold(acc, &row, self.aggs, self.cols);
                 None
             }
-            _ => self.cur.replace(row).map(|g| self.done(g)),
+            _ => {
+                let mut row = row;
+                start(&mut row, self.aggs, self.cols);
+                self.cur.replace(row).map(|g| self.done(g))
+            }
         }
     }
 
@@ -73,6 +77,23 @@ pub fn empty_group(aggs: &[AggSpec]) -> Vec<Cell> {
         .collect()
 }
 
+/// A group's first row: ordered GROUP_CONCAT columns become the row's element.
+fn start(row: &mut [Cell], aggs: &[AggSpec], cols: &[Column]) {
+    for (i, agg) in aggs.iter().enumerate() {
+        if let AggSpec::OrderedConcat {
+            args,
+            count,
+            sep,
+            max_len,
+        } = agg
+        {
+            let mut list = None;
+            super::concat::append(&mut list, row, cols, (args, *count, sep, *max_len));
+            row[i] = list;
+        }
+    }
+}
+
 /// MariaDB's default `group_concat_max_len`.
 const GROUP_CONCAT_MAX_LEN: usize = 1024 * 1024;
 
@@ -89,6 +110,12 @@ pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
         match agg {
             AggSpec::Any | AggSpec::M2 { .. } | AggSpec::Var { .. } => {}
             AggSpec::Bit(op) => acc[i] = bits(*op, &acc[i], &row[i]),
+            AggSpec::OrderedConcat {
+                args,
+                count,
+                sep,
+                max_len,
+            } => super::concat::append(&mut acc[i], row, cols, (args, *count, sep, *max_len)),
             AggSpec::Count | AggSpec::Sum => {
                 acc[i] = add(cmp_for(&cols[i]), &acc[i], &row[i], cols[i].decimals());
             }
@@ -158,6 +185,7 @@ fn bits(op: BitOp, a: &Cell, b: &Cell) -> Cell {
 }
 
 /// Finishes a group: averages from their totals, variances from their moments.
+/// (GROUP_CONCAT lists are cut when MariaDB would build them: see `run`.)
 pub fn finish(acc: &mut [Cell], aggs: &[AggSpec], cols: &[Column]) {
     for (i, agg) in aggs.iter().enumerate() {
         if let AggSpec::Var { kind, count, m2 } = agg {

@@ -9,6 +9,7 @@
 pub mod aggregate;
 pub mod calc;
 pub mod collate;
+pub mod concat;
 pub mod filter;
 pub mod moments;
 pub mod run;
@@ -64,6 +65,15 @@ pub enum AggSpec {
     },
     /// BIT_AND / BIT_OR / BIT_XOR: the sets' results under the same operator.
     Bit(BitOp),
+    /// `GROUP_CONCAT` with ORDER BY / DISTINCT: each incoming row is one element
+    /// (the `args` columns concatenated, `count` times), appended in row order
+    /// and cut at `group_concat_max_len` (helper `max_len`), see [`concat`].
+    OrderedConcat {
+        args: Vec<usize>,
+        count: Option<usize>,
+        sep: Vec<u8>,
+        max_len: usize,
+    },
     /// `GROUP_CONCAT` without ORDER BY: the sets' lists joined with `sep`
     /// (MariaDB's order within such a list is unspecified).
     Concat {

@@ -18,6 +18,9 @@ use crate::front::Responder;
 /// Rows leaving the merge, after grouping: counts OFFSET/LIMIT and writes.
 struct Sink<'s, 'o, 'r> {
     spec: &'s MergeSpec,
+    cols: &'s [Column],
+    /// GROUP_CONCAT lists cut (warnings), counted as MariaDB does.
+    cut: u16,
     out: &'o mut Responder<'r>,
     skipped: u64,
     sent: u64,
@@ -28,7 +31,7 @@ impl Sink<'_, '_, '_> {
         self.spec.limit.is_some_and(|l| self.sent >= l)
     }
 
-    async fn push(&mut self, row: &[Cell]) -> io::Result<()> {
+    async fn push(&mut self, row: &mut [Cell]) -> io::Result<()> {
         if self.full() {
             return Ok(());
         }
@@ -37,6 +40,12 @@ impl Sink<'_, '_, '_> {
             return Ok(());
         }
         self.sent += 1;
+        // A sent row's lists are cut (and warned about) now.
+        if let Some(aggs) = &self.spec.group {
+            self.cut = self
+                .cut
+                .saturating_add(super::concat::cut_lists(row, aggs, self.cols));
+        }
         self.out
             .text_row(row[..self.spec.visible].iter().map(|c| c.as_deref()))
             .await
@@ -88,6 +97,8 @@ pub async fn run(
     let mut warnings = 0u16;
     let mut sink = Sink {
         spec,
+        cols: &cols,
+        cut: 0,
         out,
         skipped: 0,
         sent: 0,
@@ -167,7 +178,7 @@ pub async fn run(
                 }
                 held.push(r);
             } else {
-                sink.push(&r).await?;
+                sink.push(&mut r).await?;
                 if sink.full() {
                     ended = true;
                 }
@@ -183,18 +194,20 @@ pub async fn run(
         match spec.having.as_ref().map(|h| h.passes(&r, &cols)) {
             Some(Ok(false)) => {}
             Some(Err(why)) => return fail(sink.out, ProxyError::NotSupported(why)).await,
-            _ => sink.push(&r).await?,
+            _ => sink.push(&mut r).await?,
         }
     }
     if let Some(fo) = &final_order {
         held.sort_by(|a, b| fo.compare(a, b));
-        for r in &held {
+        for r in held.iter_mut() {
             if sink.full() {
                 break;
             }
             sink.push(r).await?;
         }
     }
+    // MariaDB warns once per GROUP_CONCAT list it cuts.
+    let warnings = warnings.saturating_add(sink.cut);
     sink.out.end_rows(warnings).await?;
     Ok(true)
 }

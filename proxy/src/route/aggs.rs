@@ -33,6 +33,8 @@ pub(super) enum Agg {
     CountDistinct,
     /// `GROUP_CONCAT(... [SEPARATOR s])` without ORDER BY or DISTINCT.
     GroupConcat(Vec<u8>),
+    /// `GROUP_CONCAT([DISTINCT] ... [ORDER BY ...] [SEPARATOR s])`.
+    OrderedConcat(ConcatCall),
     Sum,
     Min,
     Max,
@@ -41,6 +43,16 @@ pub(super) enum Agg {
     Var(VarKind),
     /// BIT_AND / BIT_OR / BIT_XOR.
     Bit(BitOp),
+}
+
+/// A `GROUP_CONCAT` with ORDER BY and/or DISTINCT, as written.
+pub(super) struct ConcatCall {
+    pub sep: Vec<u8>,
+    pub distinct: bool,
+    /// Argument expressions (their values are concatenated per row).
+    pub args: Vec<String>,
+    /// ORDER BY expressions and DESC.
+    pub order: Vec<(String, bool)>,
 }
 
 /// What a select item computes: an aggregate (and its argument's text) or not.
@@ -59,23 +71,63 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
             let FunctionArguments::List(list) = &f.args else {
                 return Err(unsupported("GROUP_CONCAT() with these arguments"));
             };
+            use sqlparser::ast::{FunctionArgumentClause as C, OrderBySort};
             let mut sep = b",".to_vec();
+            let mut order = Vec::new();
             for c in &list.clauses {
                 match c {
-                    sqlparser::ast::FunctionArgumentClause::Separator(v) => match &v.value {
+                    C::Separator(v) => match &v.value {
                         sqlparser::ast::Value::SingleQuotedString(s)
                         | sqlparser::ast::Value::DoubleQuotedString(s) => {
                             sep = s.as_bytes().to_vec()
                         }
                         _ => return Err(unsupported("GROUP_CONCAT(... SEPARATOR <non-string>)")),
                     },
-                    _ => return Err(unsupported("GROUP_CONCAT(... ORDER BY/LIMIT ...)")),
+                    C::OrderBy(items) => {
+                        for o in items {
+                            if o.options.nulls_first.is_some() || o.with_fill.is_some() {
+                                return Err(unsupported(
+                                    "GROUP_CONCAT(... ORDER BY ... NULLS ...)",
+                                ));
+                            }
+                            let desc = match &o.options.sort {
+                                None | Some(OrderBySort::Asc) => false,
+                                Some(OrderBySort::Desc) => true,
+                                Some(OrderBySort::Using(_)) => {
+                                    return Err(unsupported("GROUP_CONCAT(... ORDER BY ... USING)"))
+                                }
+                            };
+                            order.push((o.expr.to_string(), desc));
+                        }
+                    }
+                    _ => return Err(unsupported("GROUP_CONCAT(... LIMIT ...)")),
                 }
             }
-            if list.duplicate_treatment.is_some() {
-                return Err(unsupported("GROUP_CONCAT(DISTINCT ...)"));
+            let distinct = matches!(
+                list.duplicate_treatment,
+                Some(sqlparser::ast::DuplicateTreatment::Distinct)
+            );
+            if !distinct && order.is_empty() {
+                return Ok((Agg::GroupConcat(sep), None));
             }
-            return Ok((Agg::GroupConcat(sep), None));
+            let args: Vec<String> = list.args.iter().map(|a| a.to_string()).collect();
+            if args.is_empty()
+                || args
+                    .iter()
+                    .chain(order.iter().map(|o| &o.0))
+                    .any(|t| non_deterministic(t))
+            {
+                return Err(unsupported("GROUP_CONCAT() with these arguments"));
+            }
+            return Ok((
+                Agg::OrderedConcat(ConcatCall {
+                    sep,
+                    distinct,
+                    args,
+                    order,
+                }),
+                None,
+            ));
         }
         "STD" | "STDDEV" | "STDDEV_POP" => Agg::Var(VarKind::StdPop),
         "STDDEV_SAMP" => Agg::Var(VarKind::StdSamp),

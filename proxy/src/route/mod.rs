@@ -15,6 +15,7 @@ pub mod analyze;
 pub mod cache;
 pub mod calc;
 pub mod colocate;
+pub mod concat;
 pub mod having;
 pub mod insert;
 pub mod key;

@@ -198,6 +198,9 @@ fn plan_grouped(
     // equal (keys, x), the second counts the distinct x of each group.
     let mut distinct_arg: Option<String> = None;
     let mut distinct_cols = Vec::new();
+    // GROUP_CONCAT(... ORDER BY / DISTINCT): each set also groups by its
+    // elements (see `concat`), in the same two stages.
+    let mut ordered = None;
     // Items that are expressions over aggregates, and their helper aggregates.
     let mut computed: Vec<(usize, Calc)> = Vec::new();
     let mut calc_aggs: Vec<(usize, AggSpec)> = Vec::new();
@@ -254,6 +257,15 @@ fn plan_grouped(
                     AggSpec::Var { kind, count, m2 }
                 }
                 Agg::Bit(op) => AggSpec::Bit(op),
+                Agg::OrderedConcat(call) => {
+                    if ordered.is_some() {
+                        return Err(unsupported(
+                            "two GROUP_CONCAT(... ORDER BY / DISTINCT ...) in one SELECT",
+                        ));
+                    }
+                    ordered = Some((i, call));
+                    AggSpec::Any
+                }
             };
         }
     }
@@ -299,7 +311,48 @@ fn plan_grouped(
         order_texts.push(value_text.to_string());
     }
     let final_keys = keys.clone();
-    let mut group_extra = None;
+    let mut group_extra: Vec<String> = Vec::new();
+    // Columns taken as they are in the first stage.
+    let mut pre_any = distinct_cols.clone();
+    if distinct_arg.is_some() && ordered.is_some() {
+        return Err(unsupported(
+            "COUNT(DISTINCT ...) with GROUP_CONCAT(... ORDER BY / DISTINCT ...)",
+        ));
+    }
+    let mut concat_spec = None;
+    let mut limit0 = None;
+    if let Some((i, call)) = &ordered {
+        let sub = super::concat::plan(call, &mut hidden)?;
+        keys.extend(sub.keys);
+        order_texts.extend(sub.order_by);
+        group_extra.extend(sub.group_by);
+        calc_aggs.extend(sub.helpers);
+        concat_spec = Some((*i, sub.spec));
+        pre_any.push(*i);
+        // Each set's own list is not used, only its column definition: an
+        // empty list of the same arguments (no element to cut, no warning),
+        // under the name the client's text gives the column (as MariaDB keeps
+        // names: in utf8mb3, other characters as '?').
+        let item = &sh.items[*i];
+        let (s0, e) = item.expr;
+        let name = match &item.alias {
+            Some(_) => String::new(),
+            None => {
+                let text: String = sql[s0..e]
+                    .chars()
+                    .map(|c| if c.len_utf8() > 3 { '?' } else { c })
+                    .collect();
+                format!(" AS `{}`", text.replace('`', "``"))
+            }
+        };
+        let empty: Vec<String> = call.args.iter().map(|a| format!("LEFT({a}, 0)")).collect();
+        limit0 = Some((
+            s0,
+            e,
+            format!("GROUP_CONCAT({} LIMIT 0){name}", empty.join(", ")),
+        ));
+    }
+    let staged = distinct_arg.is_some() || ordered.is_some();
     if let Some(arg) = &distinct_arg {
         let value = hidden.add(format!("({arg})"));
         let weight = hidden.add(format!("WEIGHT_STRING({arg})"));
@@ -309,7 +362,7 @@ fn plan_grouped(
             desc: false,
         });
         order_texts.push(arg.clone());
-        group_extra = Some(arg.clone());
+        group_extra.push(arg.clone());
     }
     // HAVING: conditions on the group keys alone run on each set (as MariaDB
     // itself moves them into WHERE); the rest is evaluated on merged groups, its
@@ -347,17 +400,43 @@ fn plan_grouped(
     for (i, a) in extra_aggs.into_iter().chain(calc_aggs) {
         aggs[i] = a;
     }
+    if let Some((i, spec)) = concat_spec {
+        aggs[i] = spec;
+    }
     // The client's ORDER BY, on the merged groups.
     let mut final_order = Vec::new();
     for it in &sh.order_by {
         let i = resolve(sql, it, &sh.items).ok_or_else(|| {
             unsupported("ORDER BY an expression that is not in the select list, with grouping")
         })?;
+        if matches!(
+            aggs[i],
+            AggSpec::Concat { .. } | AggSpec::OrderedConcat { .. }
+        ) {
+            return Err(unsupported("ORDER BY a GROUP_CONCAT() result"));
+        }
         final_order.push(KeySpec {
             value: i,
             weight: item_weight[i],
             desc: it.desc,
         });
+    }
+    // An ORDER BY on the leading group keys is the order groups come out in
+    // (MariaDB too sends them without sorting them again).
+    let group_order = final_order.len() <= final_keys.len()
+        && final_order
+            .iter()
+            .zip(&final_keys)
+            .all(|(o, k)| o.value == k.value);
+    if ordered.is_some() && !group_order {
+        // MariaDB then builds every group's list in a temporary table whose
+        // column definitions and cut warnings the sets' answers do not show.
+        return Err(unsupported(
+            "GROUP_CONCAT(... ORDER BY / DISTINCT ...) with an ORDER BY that is not the grouping",
+        ));
+    }
+    if group_order && final_order.iter().all(|o| !o.desc) {
+        final_order.clear();
     }
     // Per-set statement: helpers appended, ORDER BY the group keys, no LIMIT.
     let mut edits = vec![(sh.list_end, sh.list_end, hidden.sql())];
@@ -377,13 +456,15 @@ fn plan_grouped(
         .map(|s| s.0)
         .min();
     let at = sh.group_span.map(|g| g.1).or(tail).unwrap_or(sql.len());
-    if let Some(x) = &group_extra {
+    if !group_extra.is_empty() {
+        let x = group_extra.join(", ");
         let clause = match sh.group_span {
             Some(_) => format!(", {x}"),
             None => format!(" GROUP BY {x}"),
         };
         edits.push((at, at, clause));
     }
+    edits.extend(limit0);
     if !pushed.is_empty() {
         edits.push((at, at, format!(" HAVING {}", pushed.join(" AND "))));
     }
@@ -394,10 +475,11 @@ fn plan_grouped(
         Some((o, c)) => (o, Some(c)),
         None => (0, None),
     };
-    let pre_group = distinct_arg.as_ref().map(|_| {
+    let pre_group = staged.then(|| {
         let mut pre = aggs.clone();
-        for &i in &distinct_cols {
-            // Within one (group, x): 1 when x is not NULL, the same on every set.
+        for &i in &pre_any {
+            // Within one (group, x): COUNT(DISTINCT x) is 1 when x is not NULL,
+            // the same on every set; a list element is built in the second stage.
             pre[i] = AggSpec::Any;
         }
         pre
@@ -410,7 +492,7 @@ fn plan_grouped(
         keys,
         group: Some(aggs),
         computed,
-        group_keys: distinct_arg.as_ref().map(|_| final_keys),
+        group_keys: staged.then_some(final_keys),
         pre_group,
         one_row: grouped && sh.group_by.is_empty(),
         having,

@@ -171,3 +171,83 @@ pub fn statistics(g: &mut Gen, n: usize) -> Vec<Q> {
     }
     out
 }
+
+/// `n` statements with GROUP_CONCAT(... ORDER BY / DISTINCT / SEPARATOR ...),
+/// under several `group_concat_max_len` values (lists cut with warning 1260,
+/// never inside a UTF-8 character).
+pub fn group_concats(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = vec![
+        Q::exact("SELECT GROUP_CONCAT(name ORDER BY user_id) FROM users WHERE 1 = 0"),
+        Q::exact("SELECT GROUP_CONCAT(DISTINCT status ORDER BY status DESC SEPARATOR ' | ') FROM orders"),
+        Q::exact(
+            "SELECT LOWER(city) AS c, GROUP_CONCAT(note ORDER BY user_id SEPARATOR '') FROM users \
+             GROUP BY c ORDER BY c",
+        ),
+        Q::any(
+            "SELECT status, COUNT(*), GROUP_CONCAT(amount ORDER BY amount DESC, order_id), SUM(amount) \
+             FROM orders GROUP BY status",
+        ),
+        Q::exact("SELECT GROUP_CONCAT(DISTINCT name ORDER BY name) FROM users WHERE score < 0 AND name LIKE 'a%'"),
+        Q::exact("SELECT GROUP_CONCAT(name, '-', score ORDER BY score, user_id) FROM users WHERE score > 900"),
+        Q::exact("SELECT GROUP_CONCAT(DISTINCT name ORDER BY user_id) FROM users").or_unsupported(),
+    ];
+    let lens = [4u64, 17, 64, 300, 1024, 1_048_576];
+    for k in 0..n {
+        if k % 8 == 0 {
+            let len = lens[g.rng.below(lens.len() as u64) as usize];
+            out.push(Q::exact(format!(
+                "SET SESSION group_concat_max_len = {len}"
+            )));
+        }
+        let x = g.rng.range(-1000, 1000);
+        let d = if g.rng.chance(50) { "ASC" } else { "DESC" };
+        let sep = *g
+            .rng
+            .pick(&["", " SEPARATOR ';'", " SEPARATOR ''", " SEPARATOR ' 🙂 '"]);
+        let lim = g.rng.range(1, 20);
+        let q = match g.rng.below(10) {
+            9 => Q::exact(format!(
+                "SELECT LOWER(city) AS c, GROUP_CONCAT(name ORDER BY user_id{sep}) AS g, COUNT(*) AS n \
+                 FROM users WHERE score > {x} GROUP BY c ORDER BY n {d}, c LIMIT {lim}"
+            ))
+            .or_unsupported(),
+            0 => Q::exact(format!(
+                "SELECT status, GROUP_CONCAT(user_id ORDER BY user_id {d}, order_id{sep}) FROM orders \
+                 WHERE amount > {x} GROUP BY status ORDER BY status"
+            )),
+            1 => Q::exact(format!(
+                "SELECT LOWER(city) AS c, GROUP_CONCAT(name ORDER BY name {d}, user_id{sep}) AS g, COUNT(*) \
+                 FROM users WHERE score > {x} GROUP BY c ORDER BY c {d} LIMIT {lim}"
+            )),
+            2 => Q::exact(format!(
+                "SELECT GROUP_CONCAT(DISTINCT status ORDER BY status {d}{sep}) FROM orders WHERE amount < {x}"
+            )),
+            3 => Q::any(format!(
+                "SELECT YEAR(born) AS y, GROUP_CONCAT(DISTINCT score ORDER BY score{sep}), MAX(score) \
+                 FROM users WHERE score > {x} GROUP BY y"
+            )),
+            4 => Q::exact(format!(
+                "SELECT GROUP_CONCAT(balance ORDER BY balance {d}, user_id{sep}) FROM users WHERE score BETWEEN {x} AND {}",
+                x + 200
+            )),
+            5 => Q::any(format!(
+                "SELECT status, GROUP_CONCAT(DISTINCT user_id{sep}), COUNT(*) FROM orders \
+                 WHERE order_id > {x} GROUP BY status"
+            )),
+            6 => Q::exact(format!(
+                "SELECT GROUP_CONCAT(note ORDER BY user_id{sep}) FROM users WHERE score > {x}"
+            )),
+            7 => Q::any(format!(
+                "SELECT status, GROUP_CONCAT(CONCAT(order_id, ':', amount) ORDER BY order_id {d}, user_id{sep}), \
+                 AVG(amount), STD(amount) FROM orders WHERE user_id > {x} GROUP BY status HAVING COUNT(*) > 2"
+            )),
+            _ => Q::exact(format!(
+                "SELECT GROUP_CONCAT(created ORDER BY created {d}, user_id{sep}), MIN(created) FROM users \
+                 WHERE score < {x}"
+            )),
+        };
+        out.push(q);
+    }
+    out.push(Q::exact("SET SESSION group_concat_max_len = DEFAULT"));
+    out
+}
