@@ -124,6 +124,14 @@ pub fn statistics(g: &mut Gen, n: usize) -> Vec<Q> {
         Q::exact("SELECT STD(score), BIT_AND(score), BIT_OR(score), COUNT(*) FROM users WHERE 1 = 0"),
         Q::any("SELECT status, VAR_SAMP(amount), STD(amount), BIT_OR(order_id) FROM orders GROUP BY status"),
         Q::exact("SELECT STD(RAND()) FROM users").or_unsupported(),
+        // Binary protocol (prepared): the same merges, typed rows.
+        Q::exact("SELECT STD(score), VAR_SAMP(balance), BIT_OR(score) FROM users WHERE score > ?")
+            .bin(vec![mysql_async::Value::Int(-300)]),
+        Q::exact(
+            "SELECT status, STDDEV_SAMP(amount), BIT_XOR(order_id) FROM orders \
+             WHERE amount > ? GROUP BY status ORDER BY status",
+        )
+        .bin(vec![mysql_async::Value::Bytes(b"10.5".to_vec())]),
     ];
     for _ in 0..n {
         let (f, f2, b) = (stat(g), stat(g), bit(g));
@@ -190,6 +198,11 @@ pub fn group_concats(g: &mut Gen, n: usize) -> Vec<Q> {
         Q::exact("SELECT GROUP_CONCAT(DISTINCT name ORDER BY name) FROM users WHERE score < 0 AND name LIKE 'a%'"),
         Q::exact("SELECT GROUP_CONCAT(name, '-', score ORDER BY score, user_id) FROM users WHERE score > 900"),
         Q::exact("SELECT GROUP_CONCAT(DISTINCT name ORDER BY user_id) FROM users").or_unsupported(),
+        Q::exact(
+            "SELECT status, GROUP_CONCAT(order_id ORDER BY order_id DESC, user_id SEPARATOR '/') \
+             FROM orders WHERE amount > ? GROUP BY status ORDER BY status",
+        )
+        .bin(vec![mysql_async::Value::Int(1000)]),
     ];
     let lens = [4u64, 17, 64, 300, 1024, 1_048_576];
     for k in 0..n {

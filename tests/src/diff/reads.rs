@@ -78,6 +78,15 @@ pub const MERGED_MUST_MATCH: &[(&str, Order)] = &[
     ("SELECT user_id FROM users UNION ALL SELECT user_id FROM orders", A),
     ("SELECT user_id FROM users UNION SELECT user_id FROM orders", A),
     ("SELECT status FROM orders UNION SELECT LOWER(city) FROM users ORDER BY 1 DESC LIMIT 4", E),
+    // Refused with 1235 until they merged: HAVING on strings, STD / VARIANCE,
+    // BIT_*, GROUP_CONCAT with ORDER BY / DISTINCT.
+    ("SELECT status, COUNT(*) FROM orders GROUP BY status HAVING status > 'n' AND MAX(status) <> 'PAID  '", A),
+    ("SELECT city, MIN(name) FROM users GROUP BY city HAVING MIN(name) >= 'b' ORDER BY city", E),
+    ("SELECT STD(score), VAR_SAMP(balance), STDDEV_SAMP(score), VAR_POP(score) FROM users", E),
+    ("SELECT status, VARIANCE(amount), BIT_AND(order_id), BIT_OR(user_id), BIT_XOR(order_id) FROM orders GROUP BY status ORDER BY status", E),
+    ("SELECT BIT_AND(score), BIT_OR(score), BIT_XOR(score), STD(score) FROM users WHERE user_id < -9000000000000000000", E),
+    ("SELECT status, GROUP_CONCAT(DISTINCT user_id ORDER BY user_id DESC SEPARATOR ';') FROM orders GROUP BY status ORDER BY status", E),
+    ("SELECT GROUP_CONCAT(name ORDER BY user_id) FROM users WHERE score > 900", E),
     // Expressions over aggregates, computed by the gateway from helper aggregates.
     ("SELECT CAST(SUM(score) AS SIGNED), ROUND(AVG(balance), 2), COALESCE(MAX(score), 0) FROM users", E),
     ("SELECT SUM(amount) / COUNT(*), SUM(amount) * 2 - MIN(amount) FROM orders", E),
@@ -89,10 +98,17 @@ pub const MERGED_MUST_MATCH: &[(&str, Order)] = &[
 ];
 
 /// Statements the gateway may still refuse with 1235 (but must never answer wrongly).
-pub const SAME_OR_UNSUPPORTED: &[(&str, Order)] = &[(
-    "SELECT u.user_id, s.v FROM users u JOIN settings s ON s.k = 'key01'",
-    A,
-)];
+pub const SAME_OR_UNSUPPORTED: &[(&str, Order)] = &[
+    ("SELECT JSON_ARRAYAGG(user_id) FROM users", E),
+    (
+        "SELECT COUNT(DISTINCT city), COUNT(DISTINCT score) FROM users",
+        E,
+    ),
+    (
+        "SELECT u.user_id, s.v FROM users u JOIN settings s ON s.k = 'key01'",
+        A,
+    ),
+];
 
 /// Statement generator: a seeded [`Rng`] over the loaded data and the shard map.
 pub struct Gen<'a> {

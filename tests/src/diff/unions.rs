@@ -29,6 +29,11 @@ pub fn unions(g: &mut Gen, n: usize) -> Vec<Q> {
         Q::exact("SELECT amount AS a FROM orders UNION SELECT balance FROM users ORDER BY a DESC LIMIT 15"),
         Q::any("SELECT user_id FROM users UNION ALL SELECT user_id FROM orders UNION SELECT user_id FROM users"),
         Q::exact("(SELECT user_id FROM users) UNION (SELECT user_id FROM orders) ORDER BY 1 LIMIT 5"),
+        Q::exact(
+            "SELECT user_id, score FROM users WHERE score > ? UNION SELECT user_id, 0 FROM orders \
+             ORDER BY user_id DESC, score LIMIT 12",
+        )
+        .bin(vec![mysql_async::Value::Int(500)]),
     ];
     for _ in 0..n {
         let x = g.rng.range(-1000, 1000);
