@@ -2,7 +2,7 @@
 //! statement that runs on several sets can be rewritten at token boundaries:
 //! hidden columns appended to the select list, `ORDER BY` and `LIMIT` replaced.
 
-use crate::sql::lexer::{Kind, Token};
+use crate::sql::lexer::{top_level_words, Kind, Token};
 
 /// A comma-separated item: its byte span, and for ORDER BY its direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,20 +78,13 @@ pub fn shape(sql: &str, tokens: &[Token]) -> Option<Shape> {
         i += 1;
     }
     // Top-level clause keywords (depth 0) from here on.
-    let mut depth = 0i32;
-    let mut marks: Vec<(usize, String)> = Vec::new();
-    for (j, t) in sig.iter().enumerate().skip(i) {
-        if t.is_punct(sql, "(") {
-            depth += 1;
-        } else if t.is_punct(sql, ")") {
-            depth -= 1;
-        } else if depth == 0 && t.kind == Kind::Word {
-            let w = t.text(sql).to_ascii_uppercase();
-            if CLAUSES.contains(&w.as_str()) || w == "UNION" || w == "EXCEPT" || w == "INTERSECT" {
-                marks.push((j, w));
-            }
-        }
-    }
+    let marks: Vec<(usize, String)> = top_level_words(sql, sig[i..].iter().copied())
+        .into_iter()
+        .map(|(j, w)| (j + i, w))
+        .filter(|(_, w)| {
+            CLAUSES.contains(&w.as_str()) || matches!(w.as_str(), "UNION" | "EXCEPT" | "INTERSECT")
+        })
+        .collect();
     if marks
         .iter()
         .any(|(_, w)| matches!(w.as_str(), "UNION" | "EXCEPT" | "INTERSECT"))

@@ -23,7 +23,7 @@ use super::scatter::{normalize, resolve};
 use super::select::{parse_limit, shape, split_items, Item};
 use crate::error::ProxyError;
 use crate::merge::{AggSpec, KeySpec, MergeSpec, HIDDEN_MARK};
-use crate::sql::lexer::{Kind, Token};
+use crate::sql::lexer::{top_level_words, Token};
 
 fn refuse<T>(why: &str) -> Result<T, ProxyError> {
     Err(ProxyError::NotSupported(format!(
@@ -185,28 +185,18 @@ fn split<'t>(sql: &str, tokens: &'t [Token]) -> Result<Parts<'t>, ProxyError> {
     };
     let end = sig.last().map_or(sql.len(), |t| t.end);
     // Top-level ORDER BY / LIMIT after the last branch.
-    let mut depth = 0i32;
     let mut order_at = None;
     let mut limit_at = None;
-    for (j, t) in sig.iter().enumerate() {
-        if t.is_punct(sql, "(") {
-            depth += 1;
-        } else if t.is_punct(sql, ")") {
-            depth -= 1;
-        } else if depth == 0 && t.kind == Kind::Word {
-            let w = t.text(sql).to_ascii_uppercase();
-            match w.as_str() {
-                "ORDER" if sig.get(j + 1).is_some_and(|n| n.is_word(sql, "BY")) => {
-                    order_at = Some(j)
-                }
-                "LIMIT" => limit_at = Some(j),
-                "INTO" | "PROCEDURE" | "FOR" | "LOCK" | "OFFSET" | "FETCH"
-                    if w != "OFFSET" || limit_at.is_none() =>
-                {
-                    return refuse(&format!("{w} on the union"));
-                }
-                _ => {}
+    for (j, w) in top_level_words(sql, sig.iter().copied()) {
+        match w.as_str() {
+            "ORDER" if sig.get(j + 1).is_some_and(|n| n.is_word(sql, "BY")) => order_at = Some(j),
+            "LIMIT" => limit_at = Some(j),
+            "INTO" | "PROCEDURE" | "FOR" | "LOCK" | "OFFSET" | "FETCH"
+                if w != "OFFSET" || limit_at.is_none() =>
+            {
+                return refuse(&format!("{w} on the union"));
             }
+            _ => {}
         }
     }
     let tail_start = order_at.or(limit_at);

@@ -278,6 +278,26 @@ fn punct_len(b: &[u8]) -> usize {
     .min(b.len())
 }
 
+/// The words outside any parentheses among `toks`, upper-cased, with their index in
+/// `toks` (clause keywords of a statement: `ORDER`, `LIMIT`, `UNION`, ...).
+pub fn top_level_words<'a>(
+    sql: &str,
+    toks: impl IntoIterator<Item = &'a Token>,
+) -> Vec<(usize, String)> {
+    let mut depth = 0i32;
+    let mut out = Vec::new();
+    for (j, t) in toks.into_iter().enumerate() {
+        if t.is_punct(sql, "(") {
+            depth += 1;
+        } else if t.is_punct(sql, ")") {
+            depth -= 1;
+        } else if depth == 0 && t.kind == Kind::Word {
+            out.push((j, t.text(sql).to_ascii_uppercase()));
+        }
+    }
+    out
+}
+
 /// The non-trivia tokens.
 pub fn significant(tokens: &[Token]) -> Vec<Token> {
     tokens.iter().copied().filter(|t| !t.is_trivia()).collect()
