@@ -1,0 +1,417 @@
+//! Executing a [`Plan`] on the sets' primaries and writing the merged answer to the
+//! client. Rows stream: a scatter is written set after set, row by row, never
+//! collected. Getting connections is [`conns`]; running SQL on one is [`wire`];
+//! merging OK packets is [`oks`].
+
+mod conns;
+mod oks;
+mod wire;
+
+use std::io;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use mysql_async::{Conn, Value};
+use topo::ClusterSnapshot;
+
+use crate::error::ProxyError;
+use crate::front::{OkInfo, Responder};
+use crate::merge::{stream, MergeSpec};
+use crate::route::{Merge, Plan, Target};
+use crate::session::txn::Txn;
+
+pub use conns::{check_writable, discard, epoch_of, guard, Conns};
+pub use oks::sum_oks;
+pub(crate) use wire::stream_all;
+use wire::{exec_prepared, stream_rows, write_one};
+pub use wire::{release, CLEAR_DIAGNOSTICS};
+
+/// What one statement runs against: pooled connections, or the session's
+/// transaction when one is open.
+pub struct Exec<'a> {
+    pub conns: Conns<'a>,
+    pub txn: Option<&'a mut Txn>,
+    /// Whether the statement may write (matters inside a transaction).
+    pub write: bool,
+    /// Keep the OK of a write here instead of sending it (the caller commits first).
+    pub held: Option<Option<OkInfo>>,
+    /// The session's activity record: where its statement runs (for KILL QUERY).
+    pub activity: Option<Arc<std::sync::Mutex<crate::registry::Activity>>>,
+    /// Outside a transaction: the connection of a one-set statement that left
+    /// warnings or an error, kept so `SHOW WARNINGS` can read them there.
+    pub diagnostics: Option<(String, Conn)>,
+    keep: Option<()>,
+}
+
+/// A one-set statement: text, or prepared with typed parameters.
+enum Work<'s> {
+    Text(&'s str),
+    Prepared(&'s str, Vec<Value>),
+}
+
+/// `Ok(true)`: answered; `Ok(false)`: an error was sent to the client;
+/// `Err`: the client connection broke.
+pub type Answered = io::Result<bool>;
+
+impl<'a> Exec<'a> {
+    pub fn new(conns: Conns<'a>, txn: Option<&'a mut Txn>) -> Self {
+        Self {
+            conns,
+            txn,
+            write: true,
+            held: None,
+            activity: None,
+            diagnostics: None,
+            keep: None,
+        }
+    }
+}
+
+impl Exec<'_> {
+    pub fn snap(&self) -> &ClusterSnapshot {
+        self.conns.snap
+    }
+
+    /// A connection for `set`: the transaction's, or a pooled one.
+    pub async fn take(&mut self, set: &str) -> Result<Conn, ProxyError> {
+        self.take_at(set).await.map(|(c, _)| c)
+    }
+
+    /// A connection for `set` and the routing epoch of the primary it leads to:
+    /// the transaction's (a transaction a set's primary changed under is fenced
+    /// here), or a pooled one. A write to a set whose writes are blocked is refused.
+    pub async fn take_at(&mut self, set: &str) -> Result<(Conn, u64), ProxyError> {
+        if self.write {
+            check_writable(self.conns.snap, set)?;
+        }
+        match self.txn.as_deref_mut() {
+            Some(t) => {
+                t.take(set, self.write, self.conns.snap, self.conns.pooled_at(set))
+                    .await
+            }
+            None => self.conns.pooled_at(set).await,
+        }
+    }
+
+    /// Returns a connection taken with [`take`](Self::take); outside a transaction
+    /// one holding diagnostics (warnings, an error) is kept in `diagnostics`.
+    pub fn give_back(&mut self, set: &str, conn: Conn, err: Option<&ProxyError>) {
+        if let Some(t) = self.txn.as_deref_mut() {
+            t.give_back(set, conn, err);
+        } else if matches!(
+            err,
+            Some(ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. })
+        ) {
+            // Broken, or its statement was given up: never reused.
+            discard(conn);
+        } else if self.keep.take().is_some() {
+            self.diagnostics = Some((set.to_string(), conn));
+        } else {
+            release(conn);
+        }
+    }
+
+    /// Marks the connection about to be given back as holding diagnostics when it
+    /// has warnings or MariaDB refused the statement.
+    fn keep_diagnostics(&mut self, _set: &str, conn: &Conn, err: Option<&ProxyError>) {
+        let diag = conn.get_warnings() > 0 || matches!(err, Some(ProxyError::Backend { .. }));
+        if diag && self.txn.is_none() {
+            self.keep = Some(());
+        }
+    }
+
+    pub async fn run(&mut self, plan: &Plan, sql: &str, out: &mut Responder<'_>) -> Answered {
+        match (&plan.target, &plan.merge) {
+            (Target::Sets(sets), Merge::Single) => self.single(&sets[0], sql, out).await,
+            (Target::Sets(sets), Merge::Concat) => self.concat(sets, sql, out).await,
+            (Target::Sets(sets), Merge::Merged(spec)) => self.merged(sets, spec, out).await,
+            (Target::Sets(sets), merge) => {
+                let parts: Vec<(&str, &str)> = sets.iter().map(|s| (s.as_str(), sql)).collect();
+                self.writes(&parts, merge, out, false).await
+            }
+            (Target::PerSet(parts), merge) => {
+                let parts: Vec<(&str, &str)> = parts
+                    .iter()
+                    .map(|(s, q)| (s.as_str(), q.as_str()))
+                    .collect();
+                self.writes(&parts, merge, out, true).await
+            }
+        }
+    }
+
+    /// One set: every result of the statement passes through as MariaDB sent it.
+    pub async fn single(&mut self, set: &str, sql: &str, out: &mut Responder<'_>) -> Answered {
+        self.one(set, Work::Text(sql), out).await
+    }
+
+    /// One set, as a prepared statement executed there with typed `values` (binary
+    /// protocol end to end).
+    pub async fn single_prepared(
+        &mut self,
+        set: &str,
+        sql: &str,
+        values: Vec<Value>,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        self.one(set, Work::Prepared(sql, values), out).await
+    }
+
+    /// Records (or clears) the backend connection running the statement.
+    fn running_on(&self, conn: Option<&Conn>) {
+        self.clear_running();
+        if let Some(c) = conn {
+            note_running(&self.activity, c);
+        }
+    }
+
+    /// No backend connection runs the session's statement any more.
+    fn clear_running(&self) {
+        if let Some(a) = &self.activity {
+            if let Ok(mut a) = a.lock() {
+                a.running_on.clear();
+            }
+        }
+    }
+
+    async fn one(&mut self, set: &str, work: Work<'_>, out: &mut Responder<'_>) -> Answered {
+        let (mut conn, epoch) = match self.take_at(set).await {
+            Ok(c) => c,
+            Err(e) => return fail(out, &e).await,
+        };
+        self.running_on(Some(&conn));
+        let run = async {
+            match work {
+                Work::Text(sql) => stream_all(&mut conn, set, sql, out).await,
+                Work::Prepared(sql, values) => {
+                    exec_prepared(&mut conn, set, sql, values, out).await
+                }
+            }
+        };
+        let r = match self.conns.guarded(set, epoch, self.write, run).await {
+            Ok(r) => r,
+            Err(e) => Ok(Err(e)),
+        };
+        self.running_on(None);
+        let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
+        self.keep_diagnostics(set, &conn, err);
+        self.give_back(set, conn, err);
+        match r? {
+            Ok(()) => Ok(true),
+            Err(e) => fail(out, &e).await,
+        }
+    }
+
+    /// Several sets, rows concatenated; column definitions from the first set.
+    async fn concat(&mut self, sets: &[String], sql: &str, out: &mut Responder<'_>) -> Answered {
+        let mut warnings = 0u16;
+        let mut started = false;
+        for set in sets {
+            let (mut conn, epoch) = match self.take_at(set).await {
+                Ok(c) => c,
+                Err(e) => return fail(out, &e).await,
+            };
+            self.running_on(Some(&conn));
+            let r = match self
+                .conns
+                .guarded(
+                    set,
+                    epoch,
+                    self.write,
+                    stream_rows(&mut conn, set, sql, !started, out),
+                )
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => Ok(Err(e)),
+            };
+            self.running_on(None);
+            self.give_back(set, conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
+            match r? {
+                Ok(w) => warnings = warnings.saturating_add(w),
+                Err(e) => return fail(out, &e).await,
+            }
+            started = true;
+        }
+        out.end_rows(warnings).await?;
+        Ok(true)
+    }
+
+    /// Several sets, their rows merged by the gateway (sort, group, limit).
+    async fn merged(
+        &mut self,
+        sets: &[String],
+        spec: &MergeSpec,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        let shown = match &spec.columns_sql {
+            Some(q) => match self.columns_of(&sets[0], q).await {
+                Ok(c) => Some(c),
+                Err(e) => return fail(out, &e).await,
+            },
+            None => None,
+        };
+        let mut streams = Vec::with_capacity(sets.len());
+        let mut on = Vec::with_capacity(sets.len());
+        for set in sets {
+            match self.take_at(set).await {
+                Ok((c, epoch)) => {
+                    on.push((set.as_str(), epoch));
+                    note_running(&self.activity, &c);
+                    streams.push(stream::spawn(set, c, spec.sql.clone()))
+                }
+                Err(e) => {
+                    self.clear_running();
+                    self.recover(streams).await;
+                    return fail(out, &e).await;
+                }
+            }
+        }
+        let r = self
+            .conns
+            .guarded_sets(
+                &on,
+                self.write,
+                crate::merge::run::run(spec, &mut streams, shown, out),
+            )
+            .await;
+        self.clear_running();
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                // The stream tasks stay behind on the stuck set; their connections
+                // are not reused.
+                for s in streams {
+                    s.task.abort();
+                }
+                if let Some(t) = self.txn.as_deref_mut() {
+                    t.broken = Some(e.to_string());
+                }
+                return fail(out, &e).await;
+            }
+        };
+        self.recover(streams).await;
+        r
+    }
+
+    /// The column definitions of `sql` on `set` (for [`MergeSpec::columns_sql`]).
+    async fn columns_of(
+        &mut self,
+        set: &str,
+        sql: &str,
+    ) -> Result<std::sync::Arc<[mysql_common::packets::Column]>, ProxyError> {
+        let (mut conn, epoch) = self.take_at(set).await?;
+        let r = self
+            .conns
+            .guarded(
+                set,
+                epoch,
+                self.write,
+                stream::columns_of(&mut conn, set, sql),
+            )
+            .await
+            .and_then(|r| r);
+        self.give_back(set, conn, r.as_ref().err());
+        r
+    }
+
+    /// Waits for the per-set tasks and returns their connections.
+    async fn recover(&mut self, streams: Vec<stream::SetStream>) {
+        for s in streams {
+            drop(s.rx);
+            if let Ok(conn) = s.task.await {
+                self.give_back(&s.set, conn, None);
+            }
+        }
+    }
+
+    /// Writes on several sets (at once when no transaction is open); OKs merged.
+    async fn writes(
+        &mut self,
+        parts: &[(&str, &str)],
+        merge: &Merge,
+        out: &mut Responder<'_>,
+        insert_split: bool,
+    ) -> Answered {
+        let mut oks = Vec::with_capacity(parts.len());
+        if self.txn.is_none() {
+            for (set, _) in parts {
+                if let Err(e) = check_writable(self.conns.snap, set) {
+                    return fail(out, &e).await;
+                }
+            }
+            let conns = &self.conns;
+            let activity = &self.activity;
+            let results = join_all(parts.iter().map(|(set, sql)| async move {
+                let (mut c, epoch) = conns.pooled_at(set).await?;
+                note_running(activity, &c);
+                match conns
+                    .guarded(set, epoch, true, write_one(&mut c, set, sql))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        discard(c);
+                        Err(e)
+                    }
+                }
+            }))
+            .await;
+            self.clear_running();
+            for r in results {
+                match r {
+                    Ok(ok) => oks.push(ok),
+                    Err(e) => return fail(out, &e).await,
+                }
+            }
+        } else {
+            for (set, sql) in parts {
+                let (mut conn, epoch) = match self.take_at(set).await {
+                    Ok(c) => c,
+                    Err(e) => return fail(out, &e).await,
+                };
+                self.running_on(Some(&conn));
+                let r = match self
+                    .conns
+                    .guarded(set, epoch, true, write_one(&mut conn, set, sql))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => Err(e),
+                };
+                self.running_on(None);
+                self.give_back(set, conn, r.as_ref().err());
+                match r {
+                    Ok(ok) => oks.push(ok),
+                    Err(e) => return fail(out, &e).await,
+                }
+            }
+        }
+        let ok = match merge {
+            Merge::Replicated => oks.into_iter().next().unwrap_or_default(),
+            _ => sum_oks(oks, insert_split),
+        };
+        match self.held.as_mut() {
+            Some(slot) => *slot = Some(ok),
+            None => out.ok(&ok).await?,
+        }
+        Ok(true)
+    }
+}
+
+/// Adds `conn` to the backend connections running the session's statement (KILL
+/// QUERY stops every one of them).
+fn note_running(activity: &Option<Arc<std::sync::Mutex<crate::registry::Activity>>>, conn: &Conn) {
+    let Some(a) = activity else { return };
+    if let Ok(mut a) = a.lock() {
+        // The instance the connection leads to (after a failover wait, not
+        // necessarily the statement's snapshot's primary).
+        let o = conn.opts();
+        a.running_on
+            .push((o.ip_or_hostname().to_string(), o.tcp_port(), conn.id()));
+    }
+}
+
+async fn fail(out: &mut Responder<'_>, e: &ProxyError) -> Answered {
+    out.error(e).await?;
+    Ok(false)
+}

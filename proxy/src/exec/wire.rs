@@ -1,0 +1,174 @@
+//! Running SQL on one backend connection and writing its answer to the client:
+//! result sets streamed row by row (text and binary protocol), OK packets, and
+//! handing connections back clean.
+
+use std::io;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Value};
+
+use crate::error::ProxyError;
+use crate::front::{OkInfo, Responder};
+
+/// Runs `sql` on `conn` and writes all its results to the client. The outer error
+/// is the client's connection; the inner one a backend error not yet sent.
+pub(crate) async fn stream_all(
+    conn: &mut Conn,
+    set: &str,
+    sql: &str,
+    out: &mut Responder<'_>,
+) -> io::Result<Result<(), ProxyError>> {
+    let mut res = match conn.query_iter(sql).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+    };
+    let more_after = out.more_results();
+    loop {
+        let cols = res.columns().filter(|c| !c.is_empty());
+        if let Some(cols) = cols {
+            out.columns(&cols).await?;
+            loop {
+                match res.next().await {
+                    Ok(Some(row)) => write_row(out, &row).await?,
+                    Ok(None) => break,
+                    Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+                }
+            }
+            out.set_more_results(!res.is_empty() || more_after);
+            out.end_rows(res.warnings()).await?;
+        } else {
+            let ok = ok_of(&res);
+            if let Err(e) = res.next().await {
+                return Ok(Err(ProxyError::from_backend(set, e)));
+            }
+            out.set_more_results(!res.is_empty() || more_after);
+            out.ok(&ok).await?;
+        }
+        if res.is_empty() {
+            break;
+        }
+    }
+    out.set_more_results(more_after);
+    Ok(Ok(()))
+}
+
+pub(super) async fn exec_prepared(
+    conn: &mut Conn,
+    set: &str,
+    sql: &str,
+    values: Vec<Value>,
+    out: &mut Responder<'_>,
+) -> io::Result<Result<(), ProxyError>> {
+    let params = if values.is_empty() {
+        mysql_async::Params::Empty
+    } else {
+        mysql_async::Params::Positional(values)
+    };
+    let mut res = match conn.exec_iter(sql, params).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+    };
+    let more_after = out.more_results();
+    match res.columns().filter(|c| !c.is_empty()) {
+        Some(cols) => {
+            out.columns(&cols).await?;
+            loop {
+                match res.next().await {
+                    Ok(Some(row)) => {
+                        let vals: Vec<Value> = (0..row.len())
+                            .map(|i| row.as_ref(i).cloned().unwrap_or(Value::NULL))
+                            .collect();
+                        out.values_row(&vals).await?;
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+                }
+            }
+            out.set_more_results(more_after);
+            out.end_rows(res.warnings()).await?;
+        }
+        None => {
+            let ok = ok_of(&res);
+            if let Err(e) = res.drop_result().await {
+                return Ok(Err(ProxyError::from_backend(set, e)));
+            }
+            out.ok(&ok).await?;
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Streams the rows of `sql` (one result set); writes the column definitions first
+/// when `with_columns`. Returns the warning count.
+pub(super) async fn stream_rows(
+    conn: &mut Conn,
+    set: &str,
+    sql: &str,
+    with_columns: bool,
+    out: &mut Responder<'_>,
+) -> io::Result<Result<u16, ProxyError>> {
+    let mut res = match conn.query_iter(sql).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+    };
+    if with_columns {
+        let cols = res.columns().unwrap_or_default();
+        out.columns(&cols).await?;
+    }
+    loop {
+        match res.next().await {
+            Ok(Some(row)) => write_row(out, &row).await?,
+            Ok(None) => break,
+            Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+        }
+    }
+    Ok(Ok(res.warnings()))
+}
+
+pub(super) async fn write_one(conn: &mut Conn, set: &str, sql: &str) -> Result<OkInfo, ProxyError> {
+    let res = conn
+        .query_iter(sql)
+        .await
+        .map_err(|e| ProxyError::from_backend(set, e))?;
+    let ok = ok_of(&res);
+    res.drop_result()
+        .await
+        .map_err(|e| ProxyError::from_backend(set, e))?;
+    Ok(ok)
+}
+
+/// A statement that uses a table, so MariaDB starts a new diagnostics area.
+pub const CLEAR_DIAGNOSTICS: &str = "SELECT 1 FROM information_schema.CHARACTER_SETS LIMIT 0";
+
+/// Returns a connection to its pool; one that still carries warnings or an error
+/// is cleared first (in the background), so the next session never sees them.
+pub fn release(mut conn: Conn) {
+    if conn.get_warnings() == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        use mysql_async::prelude::Queryable;
+        let _ = conn.query_drop(CLEAR_DIAGNOSTICS).await;
+    });
+}
+
+/// The OK a statement's result reports (affected rows, insert id, warnings, info).
+fn ok_of<P: mysql_async::prelude::Protocol>(res: &mysql_async::QueryResult<'_, '_, P>) -> OkInfo {
+    OkInfo {
+        affected_rows: res.affected_rows(),
+        last_insert_id: res.last_insert_id().unwrap_or(0),
+        warnings: res.warnings(),
+        info: res.info().into_owned(),
+    }
+}
+
+async fn write_row(out: &mut Responder<'_>, row: &mysql_async::Row) -> io::Result<()> {
+    let n = row.len();
+    out.text_row((0..n).map(|i| match row.as_ref(i) {
+        Some(Value::Bytes(b)) => Some(b.as_slice()),
+        Some(Value::NULL) | None => None,
+        // The text protocol only yields bytes and NULL.
+        Some(_) => None,
+    }))
+    .await
+}
