@@ -9,6 +9,7 @@
 //! - [`select`] and [`scatter`] rewrite a SELECT for several sets and plan its merge;
 //!   [`aggs`] classifies aggregates, [`calc`] expressions over them, [`having`] HAVING.
 //! - [`union`] plans a UNION across sets (concatenated, or de-duplicated by the gateway).
+//! - [`write`] plans UPDATE, DELETE, INSERT and REPLACE.
 
 pub mod aggs;
 pub mod analyze;
@@ -23,5 +24,6 @@ pub mod plan;
 pub mod scatter;
 pub mod select;
 pub mod union;
+pub mod write;
 
 pub use plan::{plan_statement, Merge, Plan, Target};

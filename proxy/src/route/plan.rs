@@ -4,14 +4,12 @@
 //! correctly across sets is refused here with `ER_NOT_SUPPORTED_YET` naming the
 //! construct — never a wrong answer.
 
-use std::collections::BTreeMap;
-
-use sqlparser::ast::{Expr, GroupByExpr, SetExpr, Statement, TableObject};
+use sqlparser::ast::{Expr, GroupByExpr, SetExpr, Statement};
 use topo::{ClusterSnapshot, KeyType, ShardMap, TableKind};
 
 use super::analyze::{analyze, split_name, TableRef};
-use super::insert::locate_rows;
-use super::key::{literal_text, pinned_values, KeyColumn};
+use super::key::{pinned_values, KeyColumn};
+use super::write::{check_key_not_assigned, plan_insert, write_plan};
 use crate::error::ProxyError;
 use crate::sql::lexer::Token;
 
@@ -83,11 +81,11 @@ pub enum Dep {
 }
 
 pub(super) struct Ctx<'a> {
-    snap: &'a ClusterSnapshot,
-    dep: std::cell::RefCell<Dep>,
-    db: Option<&'a str>,
+    pub(super) snap: &'a ClusterSnapshot,
+    pub(super) dep: std::cell::RefCell<Dep>,
+    pub(super) db: Option<&'a str>,
     /// Column order of the INSERT target, when the caller looked it up.
-    known_columns: Option<&'a [String]>,
+    pub(super) known_columns: Option<&'a [String]>,
 }
 
 impl<'a> Ctx<'a> {
@@ -145,7 +143,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// Sets owning the slots of `values` (in map order, deduplicated).
-fn sets_for_values(map: &ShardMap, key_type: KeyType, values: &[String]) -> Vec<String> {
+pub(super) fn sets_for_values(map: &ShardMap, key_type: KeyType, values: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for v in values {
         // A value that is not a clean key of this type ('abc', '1e0' for an integer
@@ -425,190 +423,6 @@ pub(super) fn single(sets: Vec<String>, ctx: &Ctx<'_>) -> Result<Plan, ProxyErro
     })
 }
 
-fn write_plan(
-    ctx: &Ctx<'_>,
-    tables: &[TableRef],
-    selection: Option<&Expr>,
-    stmt: &Statement,
-) -> Result<Plan, ProxyError> {
-    // Several sharded tables are accepted only co-located (checked by target_sets).
-    let (sets, broadcast_only) = target_sets(ctx, tables, selection, true, Some(stmt))?;
-    if sets.len() <= 1 {
-        return single(sets, ctx);
-    }
-    let limited = match stmt {
-        Statement::Update(u) => u.limit.is_some(),
-        Statement::Delete(d) => d.limit.is_some(),
-        _ => false,
-    };
-    if limited && !broadcast_only {
-        // Each set would apply the LIMIT to its own rows: more rows would change.
-        return Err(ProxyError::NotSupported(
-            "UPDATE/DELETE with LIMIT on rows of several sets (pin the shard key, or drop the LIMIT)".into(),
-        ));
-    }
-    Ok(Plan {
-        target: Target::Sets(sets),
-        merge: if broadcast_only {
-            Merge::Replicated
-        } else {
-            Merge::SumAffected
-        },
-    })
-}
-
-fn check_key_not_assigned(
-    ctx: &Ctx<'_>,
-    tables: &[TableRef],
-    targets: impl Iterator<Item = String>,
-) -> Result<(), ProxyError> {
-    let targets: Vec<String> = targets.collect();
-    for t in tables {
-        if let Ok(Placement::Sharded { key, .. }) = ctx.place(t) {
-            let hit = targets.iter().any(|a| {
-                let col = a.rsplit('.').next().unwrap_or(a).trim_matches('`');
-                col.eq_ignore_ascii_case(key)
-            });
-            if hit {
-                return Err(ProxyError::NotSupported(format!(
-                    "changing the shard key `{key}` of table `{}` (delete the row and insert it again)",
-                    t.name
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn plan_insert(
-    ctx: &Ctx<'_>,
-    sql: &str,
-    tokens: &[Token],
-    stmt: &Statement,
-    ins: &sqlparser::ast::Insert,
-) -> Result<Plan, ProxyError> {
-    let TableObject::TableName(name) = &ins.table else {
-        return Err(ProxyError::NotSupported(
-            "INSERT INTO a table function".into(),
-        ));
-    };
-    let (tdb, tname) = split_name(name);
-    let target = TableRef {
-        db: tdb,
-        name: tname.clone(),
-        alias: None,
-        pos: usize::MAX,
-    };
-    let mut tables = vec![target.clone()];
-    tables.extend(analyze(stmt).tables);
-    let placement = ctx.place(&target)?;
-    let Placement::Sharded {
-        map, key, key_type, ..
-    } = placement
-    else {
-        // (Not literal-dependent: fine to cache.)
-        // Single or broadcast target: its sets, and every table read must agree.
-        let (sets, _) = target_sets(ctx, &tables, None, true, None)?;
-        let merge = if sets.len() > 1 {
-            Merge::Replicated
-        } else {
-            Merge::Single
-        };
-        return Ok(Plan {
-            target: Target::Sets(sets),
-            merge,
-        });
-    };
-    // Rows go where their key values say: never reuse this plan for other values.
-    *ctx.dep.borrow_mut() = Dep::Many;
-    if let Some(sqlparser::ast::OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
-        check_key_not_assigned(
-            ctx,
-            std::slice::from_ref(&target),
-            assignments.iter().map(|a| a.target.to_string()),
-        )?;
-    }
-    // INSERT ... SET col = value
-    if !ins.assignments.is_empty() {
-        let v = ins
-            .assignments
-            .iter()
-            .find(|a| {
-                a.target
-                    .to_string()
-                    .trim_matches('`')
-                    .eq_ignore_ascii_case(key)
-            })
-            .map(|a| &a.value);
-        let sets = key_sets(map, key_type, key, &tname, v)?;
-        return Ok(Plan {
-            target: Target::Sets(sets),
-            merge: Merge::Single,
-        });
-    }
-    let Some(src) = &ins.source else {
-        return Err(missing_key(key, &tname));
-    };
-    let SetExpr::Values(values) = src.body.as_ref() else {
-        return Err(ProxyError::NotSupported(format!(
-            "INSERT ... SELECT into sharded table `{tname}`"
-        )));
-    };
-    if tables.len() > 1 {
-        return Err(ProxyError::NotSupported(format!(
-            "subqueries in an INSERT into sharded table `{tname}`"
-        )));
-    }
-    let cols: Vec<String> = ins
-        .columns
-        .iter()
-        .map(|c| c.to_string().trim_matches('`').to_string())
-        .collect();
-    let cols = if cols.is_empty() {
-        match ctx.known_columns {
-            Some(c) => c.to_vec(),
-            None => {
-                let db = target
-                    .db
-                    .clone()
-                    .or(ctx.db.map(str::to_string))
-                    .unwrap_or_default();
-                return Err(ProxyError::NeedColumns { db, table: tname });
-            }
-        }
-    } else {
-        cols
-    };
-    let Some(ki) = cols.iter().position(|c| c.eq_ignore_ascii_case(key)) else {
-        return Err(missing_key(key, &tname));
-    };
-    let mut by_set: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, row) in values.rows.iter().enumerate() {
-        let sets = key_sets(map, key_type, key, &tname, row.get(ki))?;
-        by_set.entry(sets[0].clone()).or_default().push(i);
-    }
-    if by_set.len() == 1 {
-        let set = by_set.into_keys().next().expect("one");
-        return Ok(Plan {
-            target: Target::Sets(vec![set]),
-            merge: Merge::Single,
-        });
-    }
-    let rows = locate_rows(sql, tokens)
-        .filter(|r| r.rows.len() == values.rows.len())
-        .ok_or_else(|| {
-            ProxyError::NotSupported("this form of multi-row INSERT across sets".into())
-        })?;
-    let parts = by_set
-        .into_iter()
-        .map(|(set, idx)| (set, rows.with_rows(sql, &idx)))
-        .collect();
-    Ok(Plan {
-        target: Target::PerSet(parts),
-        merge: Merge::SumAffected,
-    })
-}
-
 /// The one set holding every table of an unparsable statement (found by the
 /// lexer), when there is one: single tables on one home set, broadcast tables,
 /// or only a database that lives on one set. `None`: the data spans sets.
@@ -664,36 +478,6 @@ pub(super) fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {
         .having
         .as_ref()
         .is_some_and(super::aggs::contains_aggregate)
-}
-
-fn missing_key(key: &str, table: &str) -> ProxyError {
-    ProxyError::NotSupported(format!(
-        "INSERT into sharded table `{table}` without a value for its shard key `{key}`"
-    ))
-}
-
-/// The one set a written key value belongs to.
-fn key_sets(
-    map: &ShardMap,
-    key_type: KeyType,
-    key: &str,
-    table: &str,
-    v: Option<&Expr>,
-) -> Result<Vec<String>, ProxyError> {
-    let v = v.ok_or_else(|| missing_key(key, table))?;
-    let text = literal_text(v).ok_or_else(|| {
-        ProxyError::NotSupported(format!(
-            "a shard key value for `{table}`.`{key}` that is not a literal ({v})"
-        ))
-    })?;
-    // A written key lands where MariaDB's conversion puts it ('12x' → 12); strict
-    // mode refuses it there with MariaDB's own error.
-    let canonical = match key_type {
-        KeyType::Integer => topo::slot::lenient_integer(text.as_bytes()),
-        _ => text,
-    };
-    let sets = sets_for_values(map, key_type, std::slice::from_ref(&canonical));
-    Ok(sets.into_iter().take(1).collect())
 }
 
 fn first_words(sql: &str) -> String {

@@ -1,0 +1,229 @@
+//! Planning writes: `UPDATE`/`DELETE` (one set by the shard key, else every set,
+//! never a change of a row's shard key) and `INSERT`/`REPLACE` (rows split by the
+//! set their key value belongs to; a row without a key value is refused).
+
+use std::collections::BTreeMap;
+
+use sqlparser::ast::{Expr, SetExpr, Statement, TableObject};
+use topo::{KeyType, ShardMap};
+
+use super::analyze::{analyze, split_name, TableRef};
+use super::insert::locate_rows;
+use super::key::literal_text;
+use super::plan::*;
+use crate::error::ProxyError;
+use crate::sql::lexer::Token;
+
+pub(super) fn write_plan(
+    ctx: &Ctx<'_>,
+    tables: &[TableRef],
+    selection: Option<&Expr>,
+    stmt: &Statement,
+) -> Result<Plan, ProxyError> {
+    // Several sharded tables are accepted only co-located (checked by target_sets).
+    let (sets, broadcast_only) = target_sets(ctx, tables, selection, true, Some(stmt))?;
+    if sets.len() <= 1 {
+        return single(sets, ctx);
+    }
+    let limited = match stmt {
+        Statement::Update(u) => u.limit.is_some(),
+        Statement::Delete(d) => d.limit.is_some(),
+        _ => false,
+    };
+    if limited && !broadcast_only {
+        // Each set would apply the LIMIT to its own rows: more rows would change.
+        return Err(ProxyError::NotSupported(
+            "UPDATE/DELETE with LIMIT on rows of several sets (pin the shard key, or drop the LIMIT)".into(),
+        ));
+    }
+    Ok(Plan {
+        target: Target::Sets(sets),
+        merge: if broadcast_only {
+            Merge::Replicated
+        } else {
+            Merge::SumAffected
+        },
+    })
+}
+
+pub(super) fn check_key_not_assigned(
+    ctx: &Ctx<'_>,
+    tables: &[TableRef],
+    targets: impl Iterator<Item = String>,
+) -> Result<(), ProxyError> {
+    let targets: Vec<String> = targets.collect();
+    for t in tables {
+        if let Ok(Placement::Sharded { key, .. }) = ctx.place(t) {
+            let hit = targets.iter().any(|a| {
+                let col = a.rsplit('.').next().unwrap_or(a).trim_matches('`');
+                col.eq_ignore_ascii_case(key)
+            });
+            if hit {
+                return Err(ProxyError::NotSupported(format!(
+                    "changing the shard key `{key}` of table `{}` (delete the row and insert it again)",
+                    t.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn plan_insert(
+    ctx: &Ctx<'_>,
+    sql: &str,
+    tokens: &[Token],
+    stmt: &Statement,
+    ins: &sqlparser::ast::Insert,
+) -> Result<Plan, ProxyError> {
+    let TableObject::TableName(name) = &ins.table else {
+        return Err(ProxyError::NotSupported(
+            "INSERT INTO a table function".into(),
+        ));
+    };
+    let (tdb, tname) = split_name(name);
+    let target = TableRef {
+        db: tdb,
+        name: tname.clone(),
+        alias: None,
+        pos: usize::MAX,
+    };
+    let mut tables = vec![target.clone()];
+    tables.extend(analyze(stmt).tables);
+    let placement = ctx.place(&target)?;
+    let Placement::Sharded {
+        map, key, key_type, ..
+    } = placement
+    else {
+        // (Not literal-dependent: fine to cache.)
+        // Single or broadcast target: its sets, and every table read must agree.
+        let (sets, _) = target_sets(ctx, &tables, None, true, None)?;
+        let merge = if sets.len() > 1 {
+            Merge::Replicated
+        } else {
+            Merge::Single
+        };
+        return Ok(Plan {
+            target: Target::Sets(sets),
+            merge,
+        });
+    };
+    // Rows go where their key values say: never reuse this plan for other values.
+    *ctx.dep.borrow_mut() = Dep::Many;
+    if let Some(sqlparser::ast::OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
+        check_key_not_assigned(
+            ctx,
+            std::slice::from_ref(&target),
+            assignments.iter().map(|a| a.target.to_string()),
+        )?;
+    }
+    // INSERT ... SET col = value
+    if !ins.assignments.is_empty() {
+        let v = ins
+            .assignments
+            .iter()
+            .find(|a| {
+                a.target
+                    .to_string()
+                    .trim_matches('`')
+                    .eq_ignore_ascii_case(key)
+            })
+            .map(|a| &a.value);
+        let sets = key_sets(map, key_type, key, &tname, v)?;
+        return Ok(Plan {
+            target: Target::Sets(sets),
+            merge: Merge::Single,
+        });
+    }
+    let Some(src) = &ins.source else {
+        return Err(missing_key(key, &tname));
+    };
+    let SetExpr::Values(values) = src.body.as_ref() else {
+        return Err(ProxyError::NotSupported(format!(
+            "INSERT ... SELECT into sharded table `{tname}`"
+        )));
+    };
+    if tables.len() > 1 {
+        return Err(ProxyError::NotSupported(format!(
+            "subqueries in an INSERT into sharded table `{tname}`"
+        )));
+    }
+    let cols: Vec<String> = ins
+        .columns
+        .iter()
+        .map(|c| c.to_string().trim_matches('`').to_string())
+        .collect();
+    let cols = if cols.is_empty() {
+        match ctx.known_columns {
+            Some(c) => c.to_vec(),
+            None => {
+                let db = target
+                    .db
+                    .clone()
+                    .or(ctx.db.map(str::to_string))
+                    .unwrap_or_default();
+                return Err(ProxyError::NeedColumns { db, table: tname });
+            }
+        }
+    } else {
+        cols
+    };
+    let Some(ki) = cols.iter().position(|c| c.eq_ignore_ascii_case(key)) else {
+        return Err(missing_key(key, &tname));
+    };
+    let mut by_set: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, row) in values.rows.iter().enumerate() {
+        let sets = key_sets(map, key_type, key, &tname, row.get(ki))?;
+        by_set.entry(sets[0].clone()).or_default().push(i);
+    }
+    if by_set.len() == 1 {
+        let set = by_set.into_keys().next().expect("one");
+        return Ok(Plan {
+            target: Target::Sets(vec![set]),
+            merge: Merge::Single,
+        });
+    }
+    let rows = locate_rows(sql, tokens)
+        .filter(|r| r.rows.len() == values.rows.len())
+        .ok_or_else(|| {
+            ProxyError::NotSupported("this form of multi-row INSERT across sets".into())
+        })?;
+    let parts = by_set
+        .into_iter()
+        .map(|(set, idx)| (set, rows.with_rows(sql, &idx)))
+        .collect();
+    Ok(Plan {
+        target: Target::PerSet(parts),
+        merge: Merge::SumAffected,
+    })
+}
+
+fn missing_key(key: &str, table: &str) -> ProxyError {
+    ProxyError::NotSupported(format!(
+        "INSERT into sharded table `{table}` without a value for its shard key `{key}`"
+    ))
+}
+
+/// The one set a written key value belongs to.
+fn key_sets(
+    map: &ShardMap,
+    key_type: KeyType,
+    key: &str,
+    table: &str,
+    v: Option<&Expr>,
+) -> Result<Vec<String>, ProxyError> {
+    let v = v.ok_or_else(|| missing_key(key, table))?;
+    let text = literal_text(v).ok_or_else(|| {
+        ProxyError::NotSupported(format!(
+            "a shard key value for `{table}`.`{key}` that is not a literal ({v})"
+        ))
+    })?;
+    // A written key lands where MariaDB's conversion puts it ('12x' → 12); strict
+    // mode refuses it there with MariaDB's own error.
+    let canonical = match key_type {
+        KeyType::Integer => topo::slot::lenient_integer(text.as_bytes()),
+        _ => text,
+    };
+    let sets = sets_for_values(map, key_type, std::slice::from_ref(&canonical));
+    Ok(sets.into_iter().take(1).collect())
+}
