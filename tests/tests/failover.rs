@@ -11,7 +11,8 @@
 //! * an old primary coming back: rejoins, or is rebuilt when it holds a transaction
 //!   nobody acknowledged;
 //! * a switchover through `setwise switchover` under write load;
-//! * a strong set without replicas refuses writes (1290) instead of hanging.
+//! * a strong set without replicas refuses writes (1290) instead of hanging;
+//! * a strong set that loses one of its two replicas keeps taking writes.
 
 use std::time::{Duration, Instant};
 
@@ -632,6 +633,37 @@ async fn strong_set_without_replicas_refuses_writes_then_recovers() {
     .await
     .unwrap();
     wait_writable(&c, 100).await;
+    assert_eq!(
+        primary_of(&topo, SET).await.unwrap().as_deref(),
+        Some("set1-n0")
+    );
+}
+
+/// 1 primary + 2 replicas under strong sync: losing any one replica leaves one to
+/// acknowledge, so writes go on and the set is never marked as refusing writes.
+#[tokio::test]
+async fn strong_set_keeps_writing_after_losing_one_replica() {
+    let (mut c, _cp) = start(1, None).await;
+    let topo = c.topo().clone();
+    write_once(&c, 1).await.unwrap();
+    c.kill_node("set1-n2");
+    for id in 2..=20 {
+        write_once(&c, id).await.unwrap();
+    }
+    // Several monitor rounds later the set is still open for writes.
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        assert!(set_record(&topo, SET)
+            .await
+            .unwrap()
+            .writes_blocked
+            .is_none());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ids: Vec<i64> = (1..=20).collect();
+    wait_all_on(c.node("set1-n1"), TABLE, &ids, WAIT)
+        .await
+        .unwrap();
     assert_eq!(
         primary_of(&topo, SET).await.unwrap().as_deref(),
         Some("set1-n0")
