@@ -90,6 +90,10 @@ async fn differential_reads_match_a_plain_mariadb() {
             "GROUP_CONCAT ordered / distinct",
             aggregates::group_concats(&mut g, 64),
         ),
+        (
+            "GROUP_CONCAT plain, cut at the session's limit",
+            aggregates::plain_group_concats(&mut g, 48),
+        ),
     ];
     for (name, qs) in groups {
         d.group(name);

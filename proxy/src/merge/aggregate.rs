@@ -94,21 +94,23 @@ fn start(row: &mut [Cell], aggs: &[AggSpec], cols: &[Column]) {
     }
 }
 
-/// MariaDB's default `group_concat_max_len`.
-const GROUP_CONCAT_MAX_LEN: usize = 1024 * 1024;
-
 /// Folds `row` into the group's accumulated row `acc` (both full rows, hidden
 /// columns included).
 pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
-    // First the squared deviations: they need the counts and sums not yet added.
+    // First the squared deviations and the plain GROUP_CONCAT lists: they need
+    // the counts, sums and lengths not yet added.
     for (i, agg) in aggs.iter().enumerate() {
-        if let AggSpec::M2 { count, sum } = agg {
-            super::moments::fold_m2(acc, row, i, *count, *sum);
+        match agg {
+            AggSpec::M2 { count, sum } => super::moments::fold_m2(acc, row, i, *count, *sum),
+            AggSpec::Concat { sep, max_len, len } => {
+                super::concat::join(acc, row, i, (sep, *max_len, *len))
+            }
+            _ => {}
         }
     }
     for (i, agg) in aggs.iter().enumerate() {
         match agg {
-            AggSpec::Any | AggSpec::M2 { .. } | AggSpec::Var { .. } => {}
+            AggSpec::Any | AggSpec::M2 { .. } | AggSpec::Var { .. } | AggSpec::Concat { .. } => {}
             AggSpec::Bit(op) => acc[i] = bits(*op, &acc[i], &row[i]),
             AggSpec::OrderedConcat {
                 args,
@@ -145,16 +147,6 @@ pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
             }
             // Its SUM and COUNT helpers are combined by their own specs.
             AggSpec::Avg { .. } => {}
-            AggSpec::Concat { sep } => {
-                if let (Some(a), Some(b)) = (acc[i].as_mut(), row[i].as_ref()) {
-                    a.extend_from_slice(sep);
-                    a.extend_from_slice(b);
-                    // group_concat_max_len's default in MariaDB 10.11 (1 MiB).
-                    a.truncate(GROUP_CONCAT_MAX_LEN);
-                } else if acc[i].is_none() {
-                    acc[i] = row[i].clone();
-                }
-            }
         }
     }
 }
@@ -211,14 +203,24 @@ mod tests {
 
     #[test]
     fn concatenates_lists() {
-        let cols = vec![Column::new(ColumnType::MYSQL_TYPE_VAR_STRING)];
-        let aggs = vec![AggSpec::Concat { sep: b"|".to_vec() }];
-        let mut acc = vec![c("a,b")];
-        fold(&mut acc, &[None], &aggs, &cols);
-        fold(&mut acc, &[c("c")], &aggs, &cols);
+        // Columns: list, max_len, len (SUM(LENGTH(element) + LENGTH(sep))).
+        let cols = vec![Column::new(ColumnType::MYSQL_TYPE_VAR_STRING); 3];
+        let aggs = vec![
+            AggSpec::Concat {
+                sep: b"|".to_vec(),
+                max_len: 1,
+                len: 2,
+            },
+            AggSpec::Any,
+            AggSpec::Sum,
+        ];
+        let mut acc = vec![c("a,b"), c("9"), c("4")];
+        fold(&mut acc, &[None, c("9"), None], &aggs, &cols);
+        fold(&mut acc, &[c("c"), c("9"), c("2")], &aggs, &cols);
         assert_eq!(acc[0], c("a,b|c"));
-        let mut empty = vec![None];
-        fold(&mut empty, &[c("x")], &aggs, &cols);
+        assert_eq!(acc[2], c("6"));
+        let mut empty = vec![None, c("9"), None];
+        fold(&mut empty, &[c("x"), c("9"), c("2")], &aggs, &cols);
         assert_eq!(empty[0], c("x"));
     }
 

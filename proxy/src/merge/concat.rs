@@ -5,6 +5,14 @@
 //! cut like MariaDB: at `group_concat_max_len` bytes, not inside a UTF-8
 //! character, with one warning (1260) per cut list — when MariaDB builds the
 //! list: for a row it sends, or for every group when it re-sorts them.
+//!
+//! Plain lists (no ORDER BY / DISTINCT) come built by each set, already cut at
+//! the same limit (and warned about there). With each set's uncut length
+//! (helper `len`: `SUM(LENGTH(element) + LENGTH(sep))`) the gateway knows
+//! whether a set cut its list: it joins lists until one is cut or the
+//! total passes the limit, and cuts the group's list once, as MariaDB cuts
+//! the list it appends to row by row ([`join`], [`cut_plain`]); the sets'
+//! own warnings for cut lists are not passed on ([`set_cuts`]).
 
 use mysql_common::packets::Column;
 
@@ -123,6 +131,70 @@ pub fn cut_lists(row: &mut [Cell], aggs: &[super::AggSpec], cols: &[Column]) -> 
     n
 }
 
+/// A plain list's uncut length (bytes) from its `len` helper, if known.
+fn full_len(row: &[Cell], len: usize, sep: &[u8]) -> Option<u64> {
+    num(&row[len]).map(|l| l.saturating_sub(sep.len() as u64))
+}
+
+/// Joins `row`'s plain list (column `i`) to the group's in `acc` — before the
+/// `len` helpers are added. Once the group's list is longer than the limit
+/// nothing more is appended (MariaDB stops at the first cut), and it is kept
+/// only a little past the limit.
+pub fn join(acc: &mut [Cell], row: &[Cell], i: usize, spec: (&[u8], usize, usize)) {
+    let (sep, max_len, len) = spec;
+    let Some(b) = row[i].as_ref() else {
+        return;
+    };
+    let lim = limit(row, max_len);
+    let before = full_len(acc, len, sep);
+    match acc[i].as_mut() {
+        None => acc[i] = Some(b.clone()),
+        Some(a) => {
+            if before.is_some_and(|l| l > lim as u64) {
+                return;
+            }
+            a.extend_from_slice(sep);
+            a.extend_from_slice(b);
+            a.truncate(lim.saturating_add(8));
+        }
+    }
+}
+
+/// Cuts every plain list of a completed group at the limit (not inside a
+/// UTF-8 character); returns how many lists were over it (warnings 1260).
+pub fn cut_plain(row: &mut [Cell], aggs: &[super::AggSpec], cols: &[Column]) -> u16 {
+    let mut n = 0u16;
+    for (i, agg) in aggs.iter().enumerate() {
+        if let super::AggSpec::Concat { sep, max_len, len } = agg {
+            let lim = limit(row, *max_len);
+            let over = full_len(row, *len, sep).is_some_and(|l| l > lim as u64);
+            let utf8 = is_utf8(cols[i].character_set());
+            if let Some(l) = row[i].as_mut() {
+                let end = prefix(l, lim, utf8).len();
+                l.truncate(end);
+                if over {
+                    n = n.saturating_add(1);
+                }
+            }
+        }
+    }
+    n
+}
+
+/// How many plain lists of one set's row that set cut (and warned about).
+pub fn set_cuts(row: &[Cell], aggs: &[super::AggSpec]) -> u16 {
+    let mut n = 0u16;
+    for agg in aggs {
+        if let super::AggSpec::Concat { sep, max_len, len } = agg {
+            let lim = limit(row, *max_len) as u64;
+            if full_len(row, *len, sep).is_some_and(|l| l > lim) {
+                n = n.saturating_add(1);
+            }
+        }
+    }
+    n
+}
+
 /// Whether collation `id` (a column's `character_set`) is of a UTF-8 charset.
 pub fn is_utf8(id: u16) -> bool {
     matches!(
@@ -155,5 +227,38 @@ mod tests {
         assert_eq!(acc, c("a|a|é"));
         let mut short = c("ab");
         assert!(!cut(&mut short, &row, 2, true));
+    }
+
+    #[test]
+    fn joins_plain_lists() {
+        use crate::merge::AggSpec;
+        // Columns: list, max_len, len. Limit 5: the first set cut "ééé" (6
+        // bytes) to "éé"; nothing is appended after a cut list.
+        let cols = vec![Column::new(mysql_common::constants::ColumnType::MYSQL_TYPE_VAR_STRING); 3];
+        let aggs = [
+            AggSpec::Concat {
+                sep: b",".to_vec(),
+                max_len: 1,
+                len: 2,
+            },
+            AggSpec::Any,
+            AggSpec::Sum,
+        ];
+        let mut acc = vec![c("éé"), c("5"), c("7")];
+        let row = [c("x"), c("5"), c("2")];
+        assert_eq!(set_cuts(&acc, &aggs), 1);
+        assert_eq!(set_cuts(&row, &aggs), 0);
+        join(&mut acc, &row, 0, (b",", 1, 2));
+        assert_eq!(acc[0], c("éé"));
+        acc[2] = c("9");
+        assert_eq!(cut_plain(&mut acc, &aggs, &cols), 1);
+        assert_eq!(acc[0], c("éé"));
+        // Short lists are joined, then cut on a character boundary.
+        let mut acc = vec![c("ab"), c("5"), c("3")];
+        join(&mut acc, &[c("éz"), c("5"), c("4")], 0, (b",", 1, 2));
+        assert_eq!(acc[0], c("ab,éz"));
+        acc[2] = c("7");
+        assert_eq!(cut_plain(&mut acc, &aggs, &cols), 1);
+        assert_eq!(acc[0], c("ab,é"));
     }
 }

@@ -75,9 +75,14 @@ pub enum AggSpec {
         max_len: usize,
     },
     /// `GROUP_CONCAT` without ORDER BY: the sets' lists joined with `sep`
-    /// (MariaDB's order within such a list is unspecified).
+    /// (MariaDB's order within such a list is unspecified), cut at the
+    /// session's `group_concat_max_len` (helper `max_len`) with warning 1260;
+    /// helper `len` is each set's `SUM(LENGTH(element) + LENGTH(sep))` (a Sum),
+    /// telling whether a list was cut, see [`concat`].
     Concat {
         sep: Vec<u8>,
+        max_len: usize,
+        len: usize,
     },
 }
 

@@ -92,9 +92,20 @@ pub async fn run(
 
     let order = RowOrder::new(&spec.keys, &cols);
     let final_order = spec.final_order.as_ref().map(|k| RowOrder::new(k, &cols));
+    // Groups re-sorted on their own keys (DESC): MariaDB reads them in that
+    // order and builds (cuts, filters) only those it reaches before the LIMIT.
+    let lazy = spec.final_order.as_ref().is_some_and(|fo| {
+        let gk = spec.group_keys.as_deref().unwrap_or(&spec.keys);
+        spec.group.is_some()
+            && fo.len() <= gk.len()
+            && fo.iter().zip(gk).all(|(o, k)| o.value == k.value)
+    });
     let mut heads: Vec<Option<Vec<Cell>>> = vec![None; streams.len()];
     let mut live: Vec<bool> = vec![true; streams.len()];
     let mut warnings = 0u16;
+    // Plain GROUP_CONCAT lists each set cut (its warnings, not passed on).
+    let mut set_cut = vec![0u16; streams.len()];
+    let first_aggs = spec.pre_group.as_deref().or(spec.group.as_deref());
     let mut sink = Sink {
         spec,
         cols: &cols,
@@ -122,9 +133,15 @@ pub async fn run(
         for (i, s) in streams.iter_mut().enumerate() {
             if heads[i].is_none() && live[i] {
                 match s.rx.recv().await {
-                    Some(Msg::Row(r)) => heads[i] = Some(r),
+                    Some(Msg::Row(r)) => {
+                        if let Some(aggs) = first_aggs {
+                            set_cut[i] =
+                                set_cut[i].saturating_add(super::concat::set_cuts(&r, aggs));
+                        }
+                        heads[i] = Some(r)
+                    }
                     Some(Msg::Done { warnings: w }) => {
-                        warnings = warnings.saturating_add(w);
+                        warnings = warnings.saturating_add(w.saturating_sub(set_cut[i]));
                         live[i] = false;
                     }
                     Some(Msg::Failed(e)) => return fail(sink.out, e).await,
@@ -162,10 +179,12 @@ pub async fn run(
             }
             if spec.group.is_some() {
                 groups_out += 1;
-                match spec.having.as_ref().map(|h| h.passes(&r, &cols)) {
-                    Some(Ok(false)) => continue,
-                    Some(Err(why)) => return fail(sink.out, ProxyError::NotSupported(why)).await,
-                    _ => {}
+                if !lazy {
+                    match settle(&mut sink, &mut r) {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(e) => return fail(sink.out, e).await,
+                    }
                 }
             }
             if final_order.is_some() {
@@ -203,6 +222,13 @@ pub async fn run(
             if sink.full() {
                 break;
             }
+            if lazy {
+                match settle(&mut sink, r) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => return fail(sink.out, e).await,
+                }
+            }
             sink.push(r).await?;
         }
     }
@@ -210,6 +236,20 @@ pub async fn run(
     let warnings = warnings.saturating_add(sink.cut);
     sink.out.end_rows(warnings).await?;
     Ok(true)
+}
+
+/// A complete group as MariaDB builds it: plain GROUP_CONCAT lists cut (and
+/// counted), then HAVING; false when the group is dropped.
+fn settle(sink: &mut Sink<'_, '_, '_>, r: &mut [Cell]) -> Result<bool, ProxyError> {
+    if let Some(aggs) = &sink.spec.group {
+        let n = super::concat::cut_plain(r, aggs, sink.cols);
+        sink.cut = sink.cut.saturating_add(n);
+    }
+    match sink.spec.having.as_ref().map(|h| h.passes(r, sink.cols)) {
+        Some(Ok(false)) => Ok(false),
+        Some(Err(why)) => Err(ProxyError::NotSupported(why)),
+        _ => Ok(true),
+    }
 }
 
 fn lost(set: &str) -> ProxyError {

@@ -31,8 +31,9 @@ pub(super) enum Agg {
     Count,
     /// `COUNT(DISTINCT x)` (one argument).
     CountDistinct,
-    /// `GROUP_CONCAT(... [SEPARATOR s])` without ORDER BY or DISTINCT.
-    GroupConcat(Vec<u8>),
+    /// `GROUP_CONCAT(... [SEPARATOR s])` without ORDER BY or DISTINCT: the
+    /// separator and the argument expressions.
+    GroupConcat(Vec<u8>, Vec<String>),
     /// `GROUP_CONCAT([DISTINCT] ... [ORDER BY ...] [SEPARATOR s])`.
     OrderedConcat(ConcatCall),
     Sum,
@@ -107,10 +108,13 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
                 list.duplicate_treatment,
                 Some(sqlparser::ast::DuplicateTreatment::Distinct)
             );
-            if !distinct && order.is_empty() {
-                return Ok((Agg::GroupConcat(sep), None));
-            }
             let args: Vec<String> = list.args.iter().map(|a| a.to_string()).collect();
+            if !distinct && order.is_empty() {
+                if args.is_empty() || args.iter().any(|t| non_deterministic(t)) {
+                    return Err(unsupported("GROUP_CONCAT() with these arguments"));
+                }
+                return Ok((Agg::GroupConcat(sep, args), None));
+            }
             if args.is_empty()
                 || args
                     .iter()

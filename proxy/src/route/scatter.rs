@@ -222,7 +222,18 @@ fn plan_grouped(
                     AggSpec::Any
                 }
                 Agg::Count => AggSpec::Count,
-                Agg::GroupConcat(sep) => AggSpec::Concat { sep },
+                Agg::GroupConcat(sep, args) => {
+                    // The session's limit, and each set's uncut length (see
+                    // `merge::concat`): LENGTH(element) + LENGTH(separator).
+                    let max_len = hidden.add("@@group_concat_max_len".into());
+                    let len = hidden.add(format!(
+                        "SUM(LENGTH(CONCAT({})) + {})",
+                        args.join(", "),
+                        sep.len()
+                    ));
+                    calc_aggs.push((len, AggSpec::Sum));
+                    AggSpec::Concat { sep, max_len, len }
+                }
                 Agg::CountDistinct => {
                     let arg = arg.clone().unwrap_or_default();
                     match &distinct_arg {
@@ -428,11 +439,12 @@ fn plan_grouped(
             .iter()
             .zip(&final_keys)
             .all(|(o, k)| o.value == k.value);
-    if ordered.is_some() && !group_order {
+    let plain_concat = aggs.iter().any(|a| matches!(a, AggSpec::Concat { .. }));
+    if (ordered.is_some() || plain_concat) && !group_order {
         // MariaDB then builds every group's list in a temporary table whose
         // column definitions and cut warnings the sets' answers do not show.
         return Err(unsupported(
-            "GROUP_CONCAT(... ORDER BY / DISTINCT ...) with an ORDER BY that is not the grouping",
+            "GROUP_CONCAT() with an ORDER BY that is not the grouping",
         ));
     }
     if group_order && final_order.iter().all(|o| !o.desc) {

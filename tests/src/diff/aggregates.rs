@@ -264,3 +264,73 @@ pub fn group_concats(g: &mut Gen, n: usize) -> Vec<Q> {
     out.push(Q::exact("SET SESSION group_concat_max_len = DEFAULT"));
     out
 }
+
+/// `n` statements with plain GROUP_CONCAT (no ORDER BY / DISTINCT) whose
+/// elements are equal within a group (so MariaDB's unspecified order does not
+/// show), long enough to be cut at several `group_concat_max_len` values:
+/// the merged list is cut once, with one warning 1260 per cut list.
+pub fn plain_group_concats(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = vec![
+        Q::exact("SET SESSION group_concat_max_len = 1024"),
+        Q::exact("SELECT GROUP_CONCAT(REPEAT('ab', 20)), COUNT(*) FROM users"),
+        Q::exact(
+            "SELECT GROUP_CONCAT('é' SEPARATOR ''), GROUP_CONCAT(REPEAT('x', 300)) FROM orders",
+        ),
+        Q::exact("SELECT GROUP_CONCAT(REPEAT('ab', 3)) FROM users WHERE 1 = 0"),
+        Q::exact("SELECT GROUP_CONCAT(REPEAT('ab', 20)) FROM users WHERE score > ?")
+            .bin(vec![mysql_async::Value::Int(-500)]),
+    ];
+    let lens = [4u64, 5, 17, 64, 300, 1024, 5000, 1_048_576];
+    for k in 0..n {
+        if k % 6 == 0 {
+            let len = lens[g.rng.below(lens.len() as u64) as usize];
+            out.push(Q::exact(format!(
+                "SET SESSION group_concat_max_len = {len}"
+            )));
+        }
+        let x = g.rng.range(-1000, 1000);
+        let d = if g.rng.chance(50) { "ASC" } else { "DESC" };
+        let sep = *g
+            .rng
+            .pick(&["", " SEPARATOR ';'", " SEPARATOR ''", " SEPARATOR ' 🙂 '"]);
+        let lim = g.rng.range(1, 20);
+        let r = g.rng.range(1, 40);
+        let q = match g.rng.below(8) {
+            0 => Q::exact(format!(
+                "SELECT GROUP_CONCAT(REPEAT('ab', {r}){sep}), COUNT(*) FROM users WHERE score > {x}"
+            )),
+            1 => Q::any(format!(
+                "SELECT YEAR(born) AS y, GROUP_CONCAT(YEAR(born){sep}) AS g, COUNT(*) FROM users \
+                 WHERE score > {x} GROUP BY y"
+            )),
+            2 => Q::exact(format!(
+                "SELECT YEAR(born) AS y, GROUP_CONCAT(REPEAT('é', {r}){sep}), SUM(score) FROM users \
+                 GROUP BY y ORDER BY y {d} LIMIT {lim}"
+            )),
+            3 => Q::any(format!(
+                "SELECT status, GROUP_CONCAT(UPPER(TRIM(status)){sep}), COUNT(*) AS n FROM orders \
+                 WHERE amount > {x} GROUP BY status HAVING n > {}",
+                g.rng.range(0, 200)
+            )),
+            4 => Q::exact(format!(
+                "SELECT YEAR(born) AS y, GROUP_CONCAT(YEAR(born), '-', 'x🙂'{sep}) AS g, COUNT(*) AS n \
+                 FROM users GROUP BY y ORDER BY n DESC, y LIMIT {lim}"
+            ))
+            .or_unsupported(),
+            5 => Q::exact(format!(
+                "SELECT COUNT(DISTINCT city), GROUP_CONCAT('z'{sep}) FROM users WHERE score > {x}"
+            )),
+            6 => Q::exact(format!(
+                "SELECT GROUP_CONCAT(REPEAT('x', {r}) SEPARATOR ''), GROUP_CONCAT(REPEAT('é', 2){sep}), \
+                 MAX(amount) FROM orders WHERE order_id > {x}"
+            )),
+            _ => Q::any(format!(
+                "SELECT city IS NULL AS c, GROUP_CONCAT(city IS NULL{sep}), AVG(score) FROM users \
+                 WHERE score < {x} GROUP BY c"
+            )),
+        };
+        out.push(q);
+    }
+    out.push(Q::exact("SET SESSION group_concat_max_len = DEFAULT"));
+    out
+}
