@@ -78,3 +78,33 @@ where
     })
     .await
 }
+
+/// Polls `read` until the value it returns satisfies `ok`, bounded by `timeout`;
+/// returns that value. On timeout the error shows the last value read (`None`:
+/// nothing there yet), which usually says why.
+pub async fn wait_for<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    mut read: F,
+    ok: impl Fn(&T) -> bool,
+) -> anyhow::Result<T>
+where
+    T: std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let mut last: Option<T> = None;
+    let start = Instant::now();
+    loop {
+        if let Ok(v) = read().await {
+            if v.as_ref().is_some_and(&ok) {
+                return Ok(v.expect("checked"));
+            }
+            last = v;
+        }
+        if start.elapsed() >= timeout {
+            anyhow::bail!("timed out after {timeout:?} waiting for {what}; last seen: {last:#?}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

@@ -4,7 +4,6 @@
 //! (read_only, promote, repoint, rebuild) driven through `tasks/<set>/<node>` as the
 //! scheduler does.
 
-use std::cell::RefCell;
 use std::time::Duration;
 
 use setwise_tests::{wait_until, Cluster};
@@ -35,23 +34,9 @@ async fn wait_report(
     what: &str,
     f: impl Fn(&HealthReport) -> bool,
 ) -> HealthReport {
-    let last = RefCell::new(None);
-    let r = wait_until(&format!("{node}: {what}"), WAIT, || {
-        let r = health(t, node);
-        let (f, last) = (&f, &last);
-        async move {
-            let r = r.await?;
-            let ok = r.as_ref().is_some_and(f);
-            *last.borrow_mut() = r;
-            Ok(ok)
-        }
-    })
-    .await;
-    let last = last.into_inner();
-    if let Err(e) = r {
-        panic!("{e:#}; last report: {last:#?}");
-    }
-    last.unwrap()
+    setwise_tests::wait_for(&format!("{node}: {what}"), WAIT, || health(t, node), f)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 async fn global(db: &setwise_tests::MariaDb, name: &str) -> String {
@@ -78,23 +63,14 @@ async fn give(t: &Topo, node: &str, task: Task) -> String {
 
 /// Waits until task `id` of `node` is finished; returns the record.
 async fn finished(t: &Topo, node: &str, id: &str) -> TaskRecord {
-    let last = RefCell::new(None);
-    let r = wait_until(&format!("task {id} of {node} to finish"), TASK_WAIT, || {
-        let get = t.get_task("set1", node);
-        let last = &last;
-        async move {
-            let r = get.await?.map(|v| v.value);
-            let done = r.as_ref().is_some_and(|r| r.id == id && r.is_finished());
-            *last.borrow_mut() = r;
-            Ok(done)
-        }
-    })
-    .await;
-    let last = last.into_inner();
-    if let Err(e) = r {
-        panic!("{e:#}; last record: {last:#?}");
-    }
-    last.unwrap()
+    setwise_tests::wait_for(
+        &format!("task {id} of {node} to finish"),
+        TASK_WAIT,
+        || async { Ok(t.get_task("set1", node).await?.map(|v| v.value)) },
+        |r| r.id == id && r.is_finished(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Runs a task to completion and asserts it is done.
@@ -212,31 +188,22 @@ async fn health_statistics_sync_mode_and_read_only() {
         .unwrap();
     p.query("SELECT * FROM shop.t").await.unwrap();
     let key = t.keys().stats_of("set1", "set1-n0");
-    let last = RefCell::new(None);
-    let r = wait_until("statistics of shop.t", WAIT, || {
-        let get = t.get::<NodeStats>(&key);
-        let last = &last;
-        async move {
-            let s = get.await?.map(|v| v.value);
-            let ok = s.as_ref().is_some_and(|s| {
-                s.tables.iter().any(|x| {
-                    x.db == "shop"
-                        && x.table == "t"
-                        && x.rows_changed >= 2
-                        && x.rows_read >= 8
-                        && x.bytes > 0
-                })
-            });
-            *last.borrow_mut() = s;
-            Ok(ok)
-        }
-    })
-    .await;
-    let last = last.into_inner();
-    if let Err(e) = r {
-        panic!("{e:#}; last: {last:#?}");
-    }
-    let s = last.unwrap();
+    let s = setwise_tests::wait_for(
+        "statistics of shop.t",
+        WAIT,
+        || async { Ok(t.get::<NodeStats>(&key).await?.map(|v| v.value)) },
+        |s: &NodeStats| {
+            s.tables.iter().any(|x| {
+                x.db == "shop"
+                    && x.table == "t"
+                    && x.rows_changed >= 2
+                    && x.rows_read >= 8
+                    && x.bytes > 0
+            })
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!((s.node.as_str(), s.set.as_str()), ("set1-n0", "set1"));
     assert!(
         s.tables.iter().all(
