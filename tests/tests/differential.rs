@@ -94,6 +94,10 @@ async fn differential_reads_match_a_plain_mariadb() {
             "GROUP_CONCAT plain, cut at the session's limit",
             aggregates::plain_group_concats(&mut g, 48),
         ),
+        (
+            "COUNT(DISTINCT) of several expressions",
+            aggregates::distinct_counts(&mut g, 40),
+        ),
     ];
     for (name, qs) in groups {
         d.group(name);

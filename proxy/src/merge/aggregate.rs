@@ -19,6 +19,8 @@ pub struct Grouper<'a> {
     /// The final stage computes averages (and HAVING applies after it).
     last_stage: bool,
     cur: Option<Vec<Cell>>,
+    /// The current group's distinct values, sorted, per `CountDistinct` column.
+    seen: Vec<(usize, Vec<Vec<u8>>)>,
 }
 
 impl<'a> Grouper<'a> {
@@ -34,22 +36,72 @@ impl<'a> Grouper<'a> {
             cols,
             last_stage,
             cur: None,
+            seen: aggs
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| matches!(a, AggSpec::CountDistinct { .. }))
+                .map(|(i, _)| (i, Vec::new()))
+                .collect(),
+        }
+    }
+
+    /// Counts `row`'s values of the `CountDistinct` columns into the group in
+    /// `acc` (`fresh`: `row` starts the group).
+    fn count_distinct(&mut self, acc: &mut [Cell], row: &[Cell], fresh: bool) {
+        for (i, seen) in self.seen.iter_mut() {
+            let AggSpec::CountDistinct { value, weight } = &self.aggs[*i] else {
+                continue;
+            };
+            if fresh {
+                seen.clear();
+            }
+            let col = &self.cols[*value];
+            let (c, cmp) = match weight {
+                Some(w) if needs_weight(col) => (*w, weight_cmp(col)),
+                _ => (*value, cmp_for(col)),
+            };
+            // NULLs are not counted (the value's, even when it has a weight).
+            let new = match (&row[*value], &row[c]) {
+                (Some(_), Some(v)) => match seen.binary_search_by(|p| compare(cmp, p, v)) {
+                    Ok(_) => false,
+                    Err(at) => {
+                        seen.insert(at, v.clone());
+                        true
+                    }
+                },
+                _ => false,
+            };
+            let n = if fresh {
+                0
+            } else {
+                super::concat::num_cell(&acc[*i])
+            };
+            acc[*i] = Some((n + u64::from(new)).to_string().into_bytes());
         }
     }
 
     /// Adds a row; returns the group it completed, if any.
     pub fn push(&mut self, row: Vec<Cell>) -> Option<Vec<Cell>> {
-        match self.cur.as_mut() {
-            Some(acc) if self.order.compare(acc, &row) == Ordering::Equal => {
-                fold(acc, &row, self.aggs, self.cols);
-                None
-            }
-            _ => {
-                let mut row = row;
-                start(&mut row, self.aggs, self.cols);
-                self.cur.replace(row).map(|g| self.done(g))
-            }
+        let same = self
+            .cur
+            .as_ref()
+            .is_some_and(|acc| self.order.compare(acc, &row) == Ordering::Equal);
+        if same {
+            let mut acc = self.cur.take().expect("current group");
+            fold(&mut acc, &row, self.aggs, self.cols);
+            self.count_distinct(&mut acc, &row, false);
+            self.cur = Some(acc);
+            return None;
         }
+        let mut row = row;
+        start(&mut row, self.aggs, self.cols);
+        let done = self.cur.take().map(|g| self.done(g));
+        if !self.seen.is_empty() {
+            let copy = row.clone();
+            self.count_distinct(&mut row, &copy, true);
+        }
+        self.cur = Some(row);
+        done
     }
 
     /// The last group, at the end of the input.
@@ -70,7 +122,7 @@ impl<'a> Grouper<'a> {
 pub fn empty_group(aggs: &[AggSpec]) -> Vec<Cell> {
     aggs.iter()
         .map(|a| match a {
-            AggSpec::Count => Some(b"0".to_vec()),
+            AggSpec::Count | AggSpec::CountDistinct { .. } => Some(b"0".to_vec()),
             AggSpec::Bit(op) => Some(bit_identity(*op).to_string().into_bytes()),
             _ => None,
         })
@@ -110,7 +162,11 @@ pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
     }
     for (i, agg) in aggs.iter().enumerate() {
         match agg {
-            AggSpec::Any | AggSpec::M2 { .. } | AggSpec::Var { .. } | AggSpec::Concat { .. } => {}
+            AggSpec::Any
+            | AggSpec::M2 { .. }
+            | AggSpec::Var { .. }
+            | AggSpec::Concat { .. }
+            | AggSpec::CountDistinct { .. } => {}
             AggSpec::Bit(op) => acc[i] = bits(*op, &acc[i], &row[i]),
             AggSpec::OrderedConcat {
                 args,
@@ -222,6 +278,41 @@ mod tests {
         let mut empty = vec![None, c("9"), None];
         fold(&mut empty, &[c("x"), c("9"), c("2")], &aggs, &cols);
         assert_eq!(empty[0], c("x"));
+    }
+
+    #[test]
+    fn counts_distinct_values_of_two_columns() {
+        // Rows (key, a, b) sorted by key, a, b: COUNT(DISTINCT a), COUNT(DISTINCT b).
+        let int = Column::new(ColumnType::MYSQL_TYPE_LONGLONG);
+        let cols = vec![int.clone(); 5];
+        let aggs = vec![
+            AggSpec::Any,
+            AggSpec::CountDistinct {
+                value: 3,
+                weight: None,
+            },
+            AggSpec::CountDistinct {
+                value: 4,
+                weight: None,
+            },
+            AggSpec::Any,
+            AggSpec::Any,
+        ];
+        let keys = [crate::merge::KeySpec {
+            value: 0,
+            weight: None,
+            desc: false,
+        }];
+        let mut g = Grouper::new(&keys, &aggs, &cols, true);
+        let r = |k: &str, a: Option<&str>, b: &str| vec![c(k), None, None, a.and_then(c), c(b)];
+        assert!(g.push(r("1", Some("1"), "7")).is_none());
+        assert!(g.push(r("1", Some("1"), "8")).is_none());
+        assert!(g.push(r("1", Some("2"), "7")).is_none());
+        assert!(g.push(r("1", None, "9")).is_none());
+        let done = g.push(r("2", None, "5")).expect("group 1 done");
+        assert_eq!((done[1].clone(), done[2].clone()), (c("2"), c("3")));
+        let last = g.flush().expect("group 2");
+        assert_eq!((last[1].clone(), last[2].clone()), (c("0"), c("1")));
     }
 
     #[test]

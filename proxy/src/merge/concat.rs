@@ -22,6 +22,11 @@ fn num(c: &Cell) -> Option<u64> {
     std::str::from_utf8(c.as_ref()?).ok()?.trim().parse().ok()
 }
 
+/// A count cell's value (0 when NULL or not a number).
+pub fn num_cell(c: &Cell) -> u64 {
+    num(c).unwrap_or(0)
+}
+
 /// Whether a column is a BLOB / TEXT: MariaDB keeps such values of an ordered
 /// or distinct GROUP_CONCAT cut to the list's limit already.
 fn is_blob(col: &Column) -> bool {

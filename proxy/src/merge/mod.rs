@@ -35,6 +35,13 @@ pub enum AggSpec {
     Any,
     /// Sum of the sets' counts.
     Count,
+    /// `COUNT(DISTINCT x)` next to another distinct argument: the group's
+    /// distinct non-NULL values of column `value` (compared by `weight` when a
+    /// collated string), counted by the grouper in the last stage.
+    CountDistinct {
+        value: usize,
+        weight: Option<usize>,
+    },
     /// Sum of the sets' sums (NULL when every set's is NULL).
     Sum,
     /// Least / greatest of the sets' values; `weight` when a collated string.

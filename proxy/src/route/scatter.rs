@@ -196,8 +196,11 @@ fn plan_grouped(
     let mut item_weight: Vec<Option<usize>> = vec![None; n];
     // COUNT(DISTINCT x): each set also groups by x; a first merge stage folds
     // equal (keys, x), the second counts the distinct x of each group.
-    let mut distinct_arg: Option<String> = None;
-    let mut distinct_cols = Vec::new();
+    // Several arguments: each set groups by all of them, the last stage counts
+    // each one's distinct values (`AggSpec::CountDistinct`).
+    let mut distinct_args: Vec<String> = Vec::new();
+    let mut distinct_cols: Vec<usize> = Vec::new();
+    let mut distinct_of: Vec<(usize, usize)> = Vec::new();
     // GROUP_CONCAT(... ORDER BY / DISTINCT): each set also groups by its
     // elements (see `concat`), in the same two stages.
     let mut ordered = None;
@@ -236,15 +239,18 @@ fn plan_grouped(
                 }
                 Agg::CountDistinct => {
                     let arg = arg.clone().unwrap_or_default();
-                    match &distinct_arg {
-                        Some(a) if normalize(a) != normalize(&arg) => {
-                            return Err(unsupported(
-                                "COUNT(DISTINCT ...) of two different expressions",
-                            ))
+                    let k = match distinct_args
+                        .iter()
+                        .position(|a| normalize(a) == normalize(&arg))
+                    {
+                        Some(k) => k,
+                        None => {
+                            distinct_args.push(arg);
+                            distinct_args.len() - 1
                         }
-                        _ => distinct_arg = Some(arg),
-                    }
+                    };
                     distinct_cols.push(i);
+                    distinct_of.push((i, k));
                     AggSpec::Count
                 }
                 Agg::Sum => AggSpec::Sum,
@@ -325,7 +331,7 @@ fn plan_grouped(
     let mut group_extra: Vec<String> = Vec::new();
     // Columns taken as they are in the first stage.
     let mut pre_any = distinct_cols.clone();
-    if distinct_arg.is_some() && ordered.is_some() {
+    if !distinct_args.is_empty() && ordered.is_some() {
         return Err(unsupported(
             "COUNT(DISTINCT ...) with GROUP_CONCAT(... ORDER BY / DISTINCT ...)",
         ));
@@ -363,8 +369,9 @@ fn plan_grouped(
             format!("GROUP_CONCAT({} LIMIT 0){name}", empty.join(", ")),
         ));
     }
-    let staged = distinct_arg.is_some() || ordered.is_some();
-    if let Some(arg) = &distinct_arg {
+    let staged = !distinct_args.is_empty() || ordered.is_some();
+    let mut distinct_keys = Vec::new();
+    for arg in &distinct_args {
         let value = hidden.add(format!("({arg})"));
         let weight = hidden.add(format!("WEIGHT_STRING({arg})"));
         keys.push(KeySpec {
@@ -372,8 +379,18 @@ fn plan_grouped(
             weight: Some(weight),
             desc: false,
         });
+        distinct_keys.push((value, weight));
         order_texts.push(arg.clone());
         group_extra.push(arg.clone());
+    }
+    if distinct_args.len() > 1 {
+        for &(i, k) in &distinct_of {
+            let (value, weight) = distinct_keys[k];
+            aggs[i] = AggSpec::CountDistinct {
+                value,
+                weight: Some(weight),
+            };
+        }
     }
     // HAVING: conditions on the group keys alone run on each set (as MariaDB
     // itself moves them into WHERE); the rest is evaluated on merged groups, its
@@ -445,6 +462,12 @@ fn plan_grouped(
         // column definitions and cut warnings the sets' answers do not show.
         return Err(unsupported(
             "GROUP_CONCAT() with an ORDER BY that is not the grouping",
+        ));
+    }
+    if !distinct_args.is_empty() && !group_order {
+        // Likewise: the temporary table's column definitions (flags).
+        return Err(unsupported(
+            "COUNT(DISTINCT ...) with an ORDER BY that is not the grouping",
         ));
     }
     if group_order && final_order.iter().all(|o| !o.desc) {

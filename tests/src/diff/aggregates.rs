@@ -334,3 +334,59 @@ pub fn plain_group_concats(g: &mut Gen, n: usize) -> Vec<Q> {
     out.push(Q::exact("SET SESSION group_concat_max_len = DEFAULT"));
     out
 }
+
+/// `n` statements with COUNT(DISTINCT) of several different expressions
+/// (strings under their collation, numbers, NULLs), with other aggregates,
+/// GROUP BY, HAVING, ORDER BY and LIMIT.
+pub fn distinct_counts(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = vec![
+        Q::exact("SELECT COUNT(DISTINCT city), COUNT(DISTINCT score) FROM users"),
+        Q::exact("SELECT COUNT(DISTINCT city), COUNT(DISTINCT note), COUNT(*) FROM users WHERE 1 = 0"),
+        Q::exact(
+            "SELECT status, COUNT(DISTINCT user_id), COUNT(DISTINCT amount) FROM orders \
+             WHERE amount > ? GROUP BY status ORDER BY status",
+        )
+        .bin(vec![mysql_async::Value::Int(100)]),
+        Q::exact("SELECT status, COUNT(DISTINCT amount) AS a FROM orders GROUP BY status ORDER BY a DESC, status").or_unsupported(),
+        Q::exact("SELECT status, COUNT(DISTINCT amount) AS a, COUNT(*) AS n FROM orders GROUP BY status ORDER BY n, status").or_unsupported(),
+    ];
+    for _ in 0..n {
+        let x = g.rng.range(-1000, 1000);
+        let d = if g.rng.chance(50) { "ASC" } else { "DESC" };
+        let lim = g.rng.range(1, 20);
+        let q = match g.rng.below(7) {
+            0 => Q::exact(format!(
+                "SELECT status, COUNT(DISTINCT user_id), COUNT(DISTINCT amount), COUNT(*) FROM orders \
+                 WHERE order_id > {x} GROUP BY status ORDER BY status {d}"
+            )),
+            1 => Q::exact(format!(
+                "SELECT COUNT(DISTINCT name), COUNT(DISTINCT city), COUNT(DISTINCT UPPER(city)), \
+                 SUM(score), AVG(balance) FROM users WHERE score > {x}"
+            )),
+            2 => Q::exact(format!(
+                "SELECT YEAR(born) AS y, COUNT(DISTINCT city) AS a, COUNT(DISTINCT note) AS b FROM users \
+                 GROUP BY y HAVING a > {} ORDER BY y {d} LIMIT {lim}",
+                g.rng.range(0, 3)
+            )),
+            3 => Q::folded(format!(
+                "SELECT city, COUNT(DISTINCT status), COUNT(DISTINCT o.user_id), MAX(amount) FROM users u \
+                 JOIN orders o ON u.user_id = o.user_id WHERE amount > {x} GROUP BY city"
+            )),
+            4 => Q::exact(format!(
+                "SELECT COUNT(DISTINCT score), COUNT(DISTINCT balance), MAX(score), \
+                 MIN(name) FROM users WHERE user_id > {x}"
+            )),
+            5 => Q::any(format!(
+                "SELECT LOWER(city) AS c, COUNT(DISTINCT born), COUNT(DISTINCT created), STD(score) \
+                 FROM users WHERE score < {x} GROUP BY c"
+            )),
+            _ => Q::exact(format!(
+                "SELECT status, COUNT(DISTINCT amount) AS a, COUNT(DISTINCT user_id) AS u FROM orders \
+                 GROUP BY status ORDER BY a DESC, status LIMIT {lim}"
+            ))
+            .or_unsupported(),
+        };
+        out.push(q);
+    }
+    out
+}
