@@ -98,6 +98,10 @@ async fn differential_reads_match_a_plain_mariadb() {
             "COUNT(DISTINCT) of several expressions",
             aggregates::distinct_counts(&mut g, 40),
         ),
+        (
+            "JSON_ARRAYAGG ordered / distinct",
+            aggregates::json_arrayaggs(&mut g, 48),
+        ),
     ];
     for (name, qs) in groups {
         d.group(name);

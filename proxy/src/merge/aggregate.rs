@@ -133,10 +133,19 @@ pub fn empty_group(aggs: &[AggSpec]) -> Vec<Cell> {
 fn start(row: &mut [Cell], aggs: &[AggSpec], cols: &[Column]) {
     for (i, agg) in aggs.iter().enumerate() {
         if let AggSpec::OrderedConcat {
+            count,
+            max_len,
+            json: Some(j),
+            ..
+        } = agg
+        {
+            super::json::start(row, i, *count, *max_len, j);
+        } else if let AggSpec::OrderedConcat {
             args,
             count,
             sep,
             max_len,
+            json: None,
         } = agg
         {
             let mut list = None;
@@ -169,10 +178,17 @@ pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
             | AggSpec::CountDistinct { .. } => {}
             AggSpec::Bit(op) => acc[i] = bits(*op, &acc[i], &row[i]),
             AggSpec::OrderedConcat {
+                count,
+                max_len,
+                json: Some(j),
+                ..
+            } => super::json::fold(acc, row, i, *count, *max_len, j),
+            AggSpec::OrderedConcat {
                 args,
                 count,
                 sep,
                 max_len,
+                json: None,
             } => super::concat::append(&mut acc[i], row, cols, (args, *count, sep, *max_len)),
             AggSpec::Count | AggSpec::Sum => {
                 acc[i] = add(cmp_for(&cols[i]), &acc[i], &row[i], cols[i].decimals());

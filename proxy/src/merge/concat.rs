@@ -75,7 +75,7 @@ fn element(
 }
 
 /// The list's length limit from the helper column (MariaDB's default if absent).
-fn limit(row: &[Cell], max_len: usize) -> usize {
+pub(super) fn limit(row: &[Cell], max_len: usize) -> usize {
     num(&row[max_len]).map_or(1 << 20, |v| v.min(usize::MAX as u64) as usize)
 }
 
@@ -125,7 +125,12 @@ pub fn cut(list: &mut Cell, row: &[Cell], max_len: usize, utf8: bool) -> bool {
 pub fn cut_lists(row: &mut [Cell], aggs: &[super::AggSpec], cols: &[Column]) -> u16 {
     let mut n = 0;
     for (i, agg) in aggs.iter().enumerate() {
-        if let super::AggSpec::OrderedConcat { max_len, .. } = agg {
+        if let super::AggSpec::OrderedConcat {
+            max_len,
+            json: None,
+            ..
+        } = agg
+        {
             let mut list = row[i].take();
             if cut(&mut list, row, *max_len, is_utf8(cols[i].character_set())) {
                 n += 1;

@@ -11,6 +11,7 @@ pub mod calc;
 pub mod collate;
 pub mod concat;
 pub mod filter;
+pub mod json;
 pub mod moments;
 pub mod run;
 pub mod sort;
@@ -80,6 +81,8 @@ pub enum AggSpec {
         count: Option<usize>,
         sep: Vec<u8>,
         max_len: usize,
+        /// A `JSON_ARRAYAGG` list instead (see [`json`]).
+        json: Option<json::JsonList>,
     },
     /// `GROUP_CONCAT` without ORDER BY: the sets' lists joined with `sep`
     /// (MariaDB's order within such a list is unspecified), cut at the

@@ -244,6 +244,7 @@ fn settle(sink: &mut Sink<'_, '_, '_>, r: &mut [Cell]) -> Result<bool, ProxyErro
     if let Some(aggs) = &sink.spec.group {
         let n = super::concat::cut_plain(r, aggs, sink.cols);
         sink.cut = sink.cut.saturating_add(n);
+        super::json::settle(r, aggs).map_err(ProxyError::NotSupported)?;
     }
     match sink.spec.having.as_ref().map(|h| h.passes(r, sink.cols)) {
         Some(Ok(false)) => Ok(false),

@@ -34,7 +34,8 @@ pub(super) enum Agg {
     /// `GROUP_CONCAT(... [SEPARATOR s])` without ORDER BY or DISTINCT: the
     /// separator and the argument expressions.
     GroupConcat(Vec<u8>, Vec<String>),
-    /// `GROUP_CONCAT([DISTINCT] ... [ORDER BY ...] [SEPARATOR s])`.
+    /// `GROUP_CONCAT([DISTINCT] ... [ORDER BY ...] [SEPARATOR s])`, or
+    /// `JSON_ARRAYAGG([DISTINCT] x [ORDER BY ...] [LIMIT n])`.
     OrderedConcat(ConcatCall),
     Sum,
     Min,
@@ -54,6 +55,11 @@ pub(super) struct ConcatCall {
     pub args: Vec<String>,
     /// ORDER BY expressions and DESC.
     pub order: Vec<(String, bool)>,
+    /// `JSON_ARRAYAGG` (a JSON array of the elements as each set renders
+    /// them) rather than `GROUP_CONCAT`.
+    pub json: bool,
+    /// `LIMIT n` inside (`JSON_ARRAYAGG` only).
+    pub limit: Option<u64>,
 }
 
 /// What a select item computes: an aggregate (and its argument's text) or not.
@@ -68,15 +74,20 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
         "MIN" => Agg::Min,
         "MAX" => Agg::Max,
         "AVG" => Agg::Avg,
-        "GROUP_CONCAT" if f.over.is_none() => {
+        "GROUP_CONCAT" | "JSON_ARRAYAGG" if f.over.is_none() => {
+            let json = name == "JSON_ARRAYAGG";
             let FunctionArguments::List(list) = &f.args else {
-                return Err(unsupported("GROUP_CONCAT() with these arguments"));
+                return Err(unsupported(&format!("{name}() with these arguments")));
             };
             use sqlparser::ast::{FunctionArgumentClause as C, OrderBySort};
             let mut sep = b",".to_vec();
             let mut order = Vec::new();
+            let mut limit = None;
             for c in &list.clauses {
                 match c {
+                    C::Separator(_) if json => {
+                        return Err(unsupported("JSON_ARRAYAGG(... SEPARATOR ...)"))
+                    }
                     C::Separator(v) => match &v.value {
                         sqlparser::ast::Value::SingleQuotedString(s)
                         | sqlparser::ast::Value::DoubleQuotedString(s) => {
@@ -101,7 +112,15 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
                             order.push((o.expr.to_string(), desc));
                         }
                     }
-                    _ => return Err(unsupported("GROUP_CONCAT(... LIMIT ...)")),
+                    C::Limit(sqlparser::ast::Expr::Value(v)) if json => match &v.value {
+                        sqlparser::ast::Value::Number(n, _) => {
+                            limit = Some(n.parse().map_err(|_| {
+                                unsupported("JSON_ARRAYAGG(... LIMIT <this value>)")
+                            })?)
+                        }
+                        _ => return Err(unsupported("JSON_ARRAYAGG(... LIMIT <non-number>)")),
+                    },
+                    _ => return Err(unsupported(&format!("{name}(... LIMIT ...)"))),
                 }
             }
             let distinct = matches!(
@@ -109,6 +128,11 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
                 Some(sqlparser::ast::DuplicateTreatment::Distinct)
             );
             let args: Vec<String> = list.args.iter().map(|a| a.to_string()).collect();
+            if json && (args.len() != 1 || (!distinct && order.is_empty())) {
+                // Without ORDER BY the elements come in the order rows are
+                // read, which no merge of several sets reproduces.
+                return Err(unsupported("JSON_ARRAYAGG() without ORDER BY"));
+            }
             if !distinct && order.is_empty() {
                 if args.is_empty() || args.iter().any(|t| non_deterministic(t)) {
                     return Err(unsupported("GROUP_CONCAT() with these arguments"));
@@ -121,7 +145,7 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
                     .chain(order.iter().map(|o| &o.0))
                     .any(|t| non_deterministic(t))
             {
-                return Err(unsupported("GROUP_CONCAT() with these arguments"));
+                return Err(unsupported(&format!("{name}() with these arguments")));
             }
             return Ok((
                 Agg::OrderedConcat(ConcatCall {
@@ -129,6 +153,8 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
                     distinct,
                     args,
                     order,
+                    json,
+                    limit,
                 }),
                 None,
             ));
@@ -140,9 +166,7 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
         "BIT_AND" => Agg::Bit(BitOp::And),
         "BIT_OR" => Agg::Bit(BitOp::Or),
         "BIT_XOR" => Agg::Bit(BitOp::Xor),
-        "JSON_ARRAYAGG" | "JSON_OBJECTAGG" if f.over.is_none() => {
-            return Err(unsupported(&format!("{name}()")))
-        }
+        "JSON_OBJECTAGG" if f.over.is_none() => return Err(unsupported(&format!("{name}()"))),
         _ => return Ok((Agg::None, None)),
     };
     if f.over.is_some() {

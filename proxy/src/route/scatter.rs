@@ -226,6 +226,10 @@ fn plan_grouped(
                 }
                 Agg::Count => AggSpec::Count,
                 Agg::GroupConcat(sep, args) => {
+                    let args = match super::concat::source_texts(item_text) {
+                        Some((a, _)) if a.len() == args.len() => a,
+                        _ => return Err(unsupported("this GROUP_CONCAT() call")),
+                    };
                     // The session's limit, and each set's uncut length (see
                     // `merge::concat`): LENGTH(element) + LENGTH(separator).
                     let max_len = hidden.add("@@group_concat_max_len".into());
@@ -274,10 +278,22 @@ fn plan_grouped(
                     AggSpec::Var { kind, count, m2 }
                 }
                 Agg::Bit(op) => AggSpec::Bit(op),
-                Agg::OrderedConcat(call) => {
+                Agg::OrderedConcat(mut call) => {
+                    // The client's texts (sqlparser's lose escapes).
+                    match super::concat::source_texts(item_text) {
+                        Some((a, o))
+                            if a.len() == call.args.len() && o.len() == call.order.len() =>
+                        {
+                            call.args = a;
+                            for (c, t) in call.order.iter_mut().zip(o) {
+                                c.0 = t;
+                            }
+                        }
+                        _ => return Err(unsupported("this GROUP_CONCAT() / JSON_ARRAYAGG() call")),
+                    }
                     if ordered.is_some() {
                         return Err(unsupported(
-                            "two GROUP_CONCAT(... ORDER BY / DISTINCT ...) in one SELECT",
+                            "two GROUP_CONCAT / JSON_ARRAYAGG(... ORDER BY / DISTINCT ...) in one SELECT",
                         ));
                     }
                     ordered = Some((i, call));
@@ -333,13 +349,14 @@ fn plan_grouped(
     let mut pre_any = distinct_cols.clone();
     if !distinct_args.is_empty() && ordered.is_some() {
         return Err(unsupported(
-            "COUNT(DISTINCT ...) with GROUP_CONCAT(... ORDER BY / DISTINCT ...)",
+            "COUNT(DISTINCT ...) with GROUP_CONCAT / JSON_ARRAYAGG(... ORDER BY / DISTINCT ...)",
         ));
     }
     let mut concat_spec = None;
     let mut limit0 = None;
     if let Some((i, call)) = &ordered {
         let sub = super::concat::plan(call, &mut hidden)?;
+        let limit0_call = sub.call.clone();
         keys.extend(sub.keys);
         order_texts.extend(sub.order_by);
         group_extra.extend(sub.group_by);
@@ -347,8 +364,8 @@ fn plan_grouped(
         concat_spec = Some((*i, sub.spec));
         pre_any.push(*i);
         // Each set's own list is not used, only its column definition: an
-        // empty list of the same arguments (no element to cut, no warning),
-        // under the name the client's text gives the column (as MariaDB keeps
+        // empty list of the same arguments (no element to cut, no warning) —
+        // or a JSON_ARRAYAGG's one element — under the name the client's text gives the column (as MariaDB keeps
         // names: in utf8mb3, other characters as '?').
         let item = &sh.items[*i];
         let (s0, e) = item.expr;
@@ -362,12 +379,7 @@ fn plan_grouped(
                 format!(" AS `{}`", text.replace('`', "``"))
             }
         };
-        let empty: Vec<String> = call.args.iter().map(|a| format!("LEFT({a}, 0)")).collect();
-        limit0 = Some((
-            s0,
-            e,
-            format!("GROUP_CONCAT({} LIMIT 0){name}", empty.join(", ")),
-        ));
+        limit0 = Some((s0, e, format!("{limit0_call}{name}")));
     }
     let staged = !distinct_args.is_empty() || ordered.is_some();
     let mut distinct_keys = Vec::new();
@@ -441,7 +453,9 @@ fn plan_grouped(
             aggs[i],
             AggSpec::Concat { .. } | AggSpec::OrderedConcat { .. }
         ) {
-            return Err(unsupported("ORDER BY a GROUP_CONCAT() result"));
+            return Err(unsupported(
+                "ORDER BY a GROUP_CONCAT() / JSON_ARRAYAGG() result",
+            ));
         }
         final_order.push(KeySpec {
             value: i,

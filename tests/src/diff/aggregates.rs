@@ -390,3 +390,96 @@ pub fn distinct_counts(g: &mut Gen, n: usize) -> Vec<Q> {
     }
     out
 }
+
+/// `n` statements with JSON_ARRAYAGG(... ORDER BY ... [LIMIT n]) and
+/// JSON_ARRAYAGG(DISTINCT ...): integers, decimals, doubles, strings with
+/// escapes and unicode, dates, datetimes, NULLs, JSON values; under several
+/// `group_concat_max_len` values (a list that would be cut is refused, 1235).
+pub fn json_arrayaggs(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = vec![
+        Q::exact("SELECT JSON_ARRAYAGG(name ORDER BY user_id) FROM users WHERE 1 = 0"),
+        Q::exact("SELECT JSON_ARRAYAGG(DISTINCT status ORDER BY status DESC) FROM orders"),
+        Q::exact("SELECT JSON_ARRAYAGG(DISTINCT status) FROM orders"),
+        Q::exact(
+            "SELECT JSON_ARRAYAGG(CONCAT(name, '\"\\\\\\t', CHAR(1), '日本') ORDER BY user_id LIMIT 5) \
+             FROM users WHERE score > 500",
+        ),
+        Q::exact(
+            "SELECT JSON_ARRAYAGG(JSON_OBJECT('id', user_id, 'n', note) ORDER BY user_id DESC LIMIT 4) \
+             FROM users",
+        ),
+        Q::exact("SELECT JSON_ARRAYAGG(score ORDER BY score) FROM users"),
+        Q::exact("SELECT JSON_ARRAYAGG(score) FROM users").or_unsupported(),
+        Q::exact("SELECT JSON_ARRAYAGG(born ORDER BY born, user_id LIMIT 9) FROM users"),
+        Q::exact("SELECT JSON_OBJECTAGG(name, score) FROM users").or_unsupported(),
+        Q::exact(
+            "SELECT status, JSON_ARRAYAGG(amount ORDER BY amount DESC, order_id LIMIT 3) AS a \
+             FROM orders WHERE amount > ? GROUP BY status ORDER BY status",
+        )
+        .bin(vec![mysql_async::Value::Int(100)]),
+    ];
+    let lens = [4u64, 64, 1024, 1_048_576, 1_048_576];
+    let mut len = 1_048_576;
+    for k in 0..n {
+        if k % 8 == 0 {
+            len = lens[g.rng.below(lens.len() as u64) as usize];
+            out.push(Q::exact(format!(
+                "SET SESSION group_concat_max_len = {len}"
+            )));
+        }
+        let x = g.rng.range(-1000, 1000);
+        let d = dir(g);
+        let lim = g.rng.range(1, 20);
+        let inner = if g.rng.chance(50) {
+            format!(" LIMIT {}", g.rng.range(1, 6))
+        } else {
+            String::new()
+        };
+        let q = match g.rng.below(9) {
+            0 => Q::exact(format!(
+                "SELECT status, JSON_ARRAYAGG(user_id ORDER BY user_id {d}, order_id{inner}) FROM orders \
+                 WHERE amount > {x} GROUP BY status ORDER BY status"
+            )),
+            1 => Q::exact(format!(
+                "SELECT LOWER(city) AS c, JSON_ARRAYAGG(name ORDER BY name {d}, user_id{inner}) AS j, COUNT(*) \
+                 FROM users WHERE score > {x} GROUP BY c ORDER BY c {d} LIMIT {lim}"
+            )),
+            2 => Q::exact(format!(
+                "SELECT JSON_ARRAYAGG(DISTINCT status ORDER BY status {d}{inner}) FROM orders WHERE amount < {x}"
+            )),
+            3 => Q::any(format!(
+                "SELECT YEAR(born) AS y, JSON_ARRAYAGG(DISTINCT score ORDER BY score), MAX(score) \
+                 FROM users WHERE score > {x} GROUP BY y"
+            )),
+            4 => Q::exact(format!(
+                "SELECT JSON_ARRAYAGG(balance ORDER BY balance {d}, user_id{inner}), \
+                 SUM(balance) FROM users WHERE score BETWEEN {x} AND {}",
+                x + 200
+            )),
+            5 => Q::exact(format!(
+                "SELECT JSON_ARRAYAGG(note ORDER BY user_id{inner}) FROM users WHERE score > {x}"
+            )),
+            6 => Q::exact(format!(
+                "SELECT YEAR(born) AS y, JSON_ARRAYAGG(created ORDER BY created {d}, user_id{inner}), \
+                 MIN(born) FROM users WHERE score < {x} GROUP BY y ORDER BY y {d}"
+            )),
+            7 => Q::any(format!(
+                "SELECT status, JSON_ARRAYAGG(CAST(amount AS DOUBLE) / 7 ORDER BY order_id {d}, user_id{inner}), \
+                 AVG(amount) FROM orders WHERE user_id > {x} GROUP BY status HAVING COUNT(*) > 2"
+            )),
+            _ => Q::exact(format!(
+                "SELECT JSON_ARRAYAGG(city ORDER BY city {d}, user_id{inner}) FROM users \
+                 WHERE score < {x} AND city IS NULL OR user_id < {}",
+                g.rng.range(-50, 50)
+            )),
+        };
+        // Below the default limit a list may be cut: then refused.
+        out.push(if len < 1_048_576 {
+            q.or_unsupported()
+        } else {
+            q
+        });
+    }
+    out.push(Q::exact("SET SESSION group_concat_max_len = DEFAULT"));
+    out
+}
