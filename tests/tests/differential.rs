@@ -81,6 +81,10 @@ async fn differential_reads_match_a_plain_mariadb() {
         ),
         ("binary protocol: typed parameters", reads::binary_exprs()),
         ("UNION (distinct) across sets", unions::unions(&mut g, 60)),
+        (
+            "UNION then UNION ALL across sets",
+            unions::mixed_unions(&mut g, 48),
+        ),
         ("HAVING on strings", aggregates::having_strings(&mut g, 50)),
         (
             "STD / VARIANCE / BIT_* across sets",

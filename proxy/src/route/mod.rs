@@ -8,7 +8,8 @@
 //! - [`plan`] decides: one set, several sets (and how to merge), or an error.
 //! - [`select`] and [`scatter`] rewrite a SELECT for several sets and plan its merge;
 //!   [`aggs`] classifies aggregates, [`calc`] expressions over them, [`having`] HAVING.
-//! - [`union`] plans a UNION across sets (concatenated, or de-duplicated by the gateway).
+//! - [`union`] plans a UNION across sets (concatenated, or de-duplicated by the gateway);
+//!   [`union_mixed`] tags the `UNION ALL` branches after a distinct UNION.
 //! - [`write`] plans UPDATE, DELETE, INSERT and REPLACE.
 
 pub mod aggs;
@@ -24,6 +25,7 @@ pub mod plan;
 pub mod scatter;
 pub mod select;
 pub mod union;
+pub mod union_mixed;
 pub mod write;
 
 pub use plan::{plan_statement, Merge, Plan, Target};

@@ -11,8 +11,9 @@
 //!   `LIMIT 0`, run on one set), since the CTE renames the columns.
 //!
 //! Branches with aggregates, GROUP BY or HAVING would be computed per set and are
-//! refused, as are single tables (on one set only) and a mix of `UNION ALL` after
-//! `UNION`.
+//! refused, as are single tables (on one set only).
+//! * `UNION ALL` after a `UNION`: as a distinct UNION whose `UNION ALL` rows
+//!   are tagged so that they never fold (see `union_mixed`).
 
 use sqlparser::ast::{GroupByExpr, Query, Select, SetExpr, SetOperator, SetQuantifier};
 
@@ -91,8 +92,15 @@ pub(super) fn plan_union(
     if !simple {
         return refuse("only UNION [ALL] of plain SELECTs");
     }
+    // `a UNION b UNION ALL c`: the branches from `first_all` on keep their
+    // duplicates (see `union_mixed`).
+    let mut first_all = None;
     if !all && !distinct {
-        return refuse("UNION ALL after a UNION that removes duplicates");
+        let body = split(sql, tokens)?.body;
+        first_all = super::union_mixed::first_all_branch(sql, tokens, body, sel.len());
+        if first_all.is_none() {
+            return refuse("UNION ALL after a UNION, in parentheses");
+        }
     }
     if !all && (q.with.is_some() || q.fetch.is_some()) {
         return refuse("WITH or FETCH on a UNION");
@@ -102,7 +110,9 @@ pub(super) fn plan_union(
     }
     let mut common: Option<Vec<String>> = None;
     let mut broadcast: Vec<Vec<String>> = Vec::new();
-    for (a, s) in &per_leaf {
+    for (b, (a, s)) in per_leaf.iter().enumerate() {
+        // A branch whose rows are all kept: no duplicates may come from sets.
+        let all = all || first_all.is_some_and(|f| b >= f);
         let plain = matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
             && s.having.is_none()
             && !outer_aggregates(s)
@@ -143,7 +153,7 @@ pub(super) fn plan_union(
             merge: Merge::Concat,
         });
     }
-    let spec = plan_distinct(sql, tokens)?;
+    let spec = plan_distinct(sql, tokens, first_all)?;
     Ok(Plan {
         target: Target::Sets(sets),
         merge: Merge::Merged(Box::new(spec)),
@@ -223,7 +233,11 @@ fn split<'t>(sql: &str, tokens: &'t [Token]) -> Result<Parts<'t>, ProxyError> {
 }
 
 /// The merge of a distinct UNION (see the module doc).
-fn plan_distinct(sql: &str, tokens: &[Token]) -> Result<MergeSpec, ProxyError> {
+fn plan_distinct(
+    sql: &str,
+    tokens: &[Token],
+    first_all: Option<usize>,
+) -> Result<MergeSpec, ProxyError> {
     let parts = split(sql, tokens)?;
     // `(SELECT ...) UNION ...`: the first branch inside its parentheses.
     let mut first_toks = parts.first;
@@ -281,23 +295,40 @@ fn plan_distinct(sql: &str, tokens: &[Token]) -> Result<MergeSpec, ProxyError> {
             });
         }
     }
-    let names: Vec<String> = (0..n).map(|i| format!("`__c{i}`")).collect();
-    let weights: Vec<String> = (0..n)
+    let mut names: Vec<String> = (0..n).map(|i| format!("`__c{i}`")).collect();
+    let mut weights: Vec<String> = (0..n)
         .map(|i| format!("WEIGHT_STRING(`__c{i}`) AS `__sw{i}`"))
         .collect();
-    let order: Vec<String> = keys
+    let mut order: Vec<String> = keys
         .iter()
         .map(|k| format!("`__c{}`{}", k.value, if k.desc { " DESC" } else { "" }))
         .collect();
+    let raw_body = &sql[parts.body.0..parts.body.1];
+    let body = match first_all {
+        Some(f) => {
+            // The tag (see `union_mixed`): the last key, after the weights.
+            names.push("`__swt`".into());
+            weights.push("`__swt`".into());
+            order.push("`__swt`".into());
+            keys.push(KeySpec {
+                value: HIDDEN_MARK + n,
+                weight: None,
+                desc: false,
+            });
+            super::union_mixed::tagged_body(sql, tokens, parts.body, f)
+                .ok_or_else(|| ProxyError::NotSupported("UNION across sets (this branch)".into()))?
+        }
+        None => raw_body.to_string(),
+    };
+    let hidden = weights.len();
     let (offset, limit) = match parts.limit {
         Some((o, c)) => (o, Some(c)),
         None => (0, None),
     };
-    let body = &sql[parts.body.0..parts.body.1];
     let mut per_set = format!(
         "WITH `__swu`({}) AS ({body}) SELECT {}, {} FROM `__swu` ORDER BY {}",
         names.join(", "),
-        names.join(", "),
+        names[..n].join(", "),
         weights.join(", "),
         order.join(", ")
     );
@@ -306,17 +337,22 @@ fn plan_distinct(sql: &str, tokens: &[Token]) -> Result<MergeSpec, ProxyError> {
     }
     Ok(MergeSpec {
         sql: per_set,
-        columns_sql: Some(format!("{body} LIMIT 0")),
+        columns_sql: Some(format!("{raw_body} LIMIT 0")),
         visible: n,
-        hidden: n,
+        hidden,
         keys: keys
             .into_iter()
             .map(|k| KeySpec {
+                value: if k.value >= HIDDEN_MARK {
+                    k.value - HIDDEN_MARK + n
+                } else {
+                    k.value
+                },
                 weight: k.weight.map(|w| w - HIDDEN_MARK + n),
                 ..k
             })
             .collect(),
-        group: Some(vec![AggSpec::Any; 2 * n]),
+        group: Some(vec![AggSpec::Any; n + hidden]),
         group_keys: None,
         pre_group: None,
         one_row: false,
@@ -336,7 +372,7 @@ mod tests {
     #[test]
     fn distinct_union_per_set_statement() {
         let sql = "SELECT name AS n, u.city FROM users u UNION SELECT k, v FROM (SELECT 1) x ORDER BY city DESC, 1 LIMIT 2, 3";
-        let spec = plan_distinct(sql, &tokenize(sql).unwrap()).unwrap();
+        let spec = plan_distinct(sql, &tokenize(sql).unwrap(), None).unwrap();
         assert_eq!(
             spec.sql,
             "WITH `__swu`(`__c0`, `__c1`) AS (SELECT name AS n, u.city FROM users u UNION SELECT k, v FROM (SELECT 1) x) \

@@ -3,6 +3,9 @@
 //! (case-insensitive, PAD SPACE: 'a' = 'A '), with ORDER BY / LIMIT on the union,
 //! NULLs, unicode, decimals, mixed column types and broadcast branches.
 //!
+//! [`mixed_unions`]: a `UNION` followed by `UNION ALL` parts (the distinct
+//! rows of the first part, then every row of the rest).
+//!
 //! Where MariaDB keeps any one of several equal strings ('Paris' / 'paris'), the
 //! rows are compared folded ([`Q::folded`]); otherwise exactly.
 
@@ -85,6 +88,77 @@ pub fn unions(g: &mut Gen, n: usize) -> Vec<Q> {
                  UNION SELECT 'x', 0 ORDER BY s LIMIT {lim}"
             ))
             .or_unsupported(),
+        };
+        out.push(q);
+    }
+    out
+}
+
+/// `n` statements `a UNION b UNION ALL c ...` over sharded tables (the
+/// distinct part may also read a broadcast table; an `UNION ALL` part reading
+/// one is refused), with ORDER BY / LIMIT on the union, mixed column types,
+/// NULLs, unicode.
+pub fn mixed_unions(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = vec![
+        Q::any("SELECT user_id FROM users UNION SELECT user_id FROM orders UNION ALL SELECT user_id FROM orders"),
+        Q::any("SELECT status FROM orders UNION ALL SELECT status FROM orders UNION SELECT status FROM orders \
+                UNION ALL SELECT status FROM orders WHERE amount > 500"),
+        Q::folded("SELECT name FROM cities UNION SELECT city FROM users UNION ALL SELECT city FROM users"),
+        Q::folded("SELECT city FROM users UNION SELECT name FROM users UNION ALL SELECT name FROM cities")
+            .or_unsupported(),
+        Q::any("SELECT user_id FROM users UNION SELECT user_id FROM orders UNION ALL SELECT 1").or_unsupported(),
+        Q::folded("SELECT amount AS v FROM orders UNION SELECT score FROM users UNION ALL SELECT name FROM users"),
+        // De-duplicated under the whole union's types: 5.00 and 5 are two strings.
+        Q::folded(
+            "SELECT CAST(score AS DECIMAL(12,2)) FROM users UNION SELECT score FROM users \
+             UNION ALL SELECT name FROM users WHERE score > 900",
+        ),
+        Q::any("SELECT user_id FROM users WHERE 1 = 0 UNION SELECT user_id FROM orders WHERE 1 = 0 \
+                UNION ALL SELECT user_id FROM orders WHERE 1 = 0"),
+        Q::exact(
+            "SELECT user_id, score FROM users WHERE score > ? UNION SELECT user_id, 0 FROM orders \
+             UNION ALL SELECT user_id, 1 FROM orders ORDER BY user_id DESC, score LIMIT 12",
+        )
+        .bin(vec![mysql_async::Value::Int(500)]),
+    ];
+    for _ in 0..n {
+        let x = g.rng.range(-1000, 1000);
+        let y = x + g.rng.range(0, 800);
+        let lim = g.rng.range(0, 30);
+        let off = g.rng.range(0, 40);
+        let d = dir(g);
+        let q = match g.rng.below(7) {
+            0 => Q::any(format!(
+                "SELECT user_id FROM users WHERE score > {x} UNION SELECT user_id FROM orders \
+                 WHERE amount < {y} UNION ALL SELECT user_id FROM orders WHERE amount > {y}"
+            )),
+            1 => Q::exact(format!(
+                "SELECT user_id, score FROM users WHERE score < {x} UNION SELECT user_id, score FROM users \
+                 WHERE score > {y} UNION ALL SELECT user_id, 0 FROM orders WHERE amount > {x} \
+                 ORDER BY user_id {d}, score LIMIT {off}, {lim}"
+            )),
+            2 => Q::folded(format!(
+                "SELECT status FROM orders WHERE amount > {x} UNION SELECT LOWER(city) FROM users \
+                 UNION ALL SELECT city FROM users WHERE score < {y} ORDER BY 1 {d} LIMIT {lim}"
+            )),
+            3 => Q::exact(format!(
+                "SELECT balance AS v FROM users WHERE score > {x} UNION SELECT amount FROM orders \
+                 UNION ALL SELECT score FROM users WHERE score < {y} ORDER BY v {d} LIMIT {lim}"
+            )),
+            4 => Q::folded(format!(
+                "SELECT name, country FROM cities UNION SELECT city, name FROM users WHERE score > {x} \
+                 UNION ALL SELECT city, note FROM users WHERE score < {y}"
+            )),
+            5 => Q::exact(format!(
+                "(SELECT created FROM users WHERE score > {x}) UNION (SELECT born FROM users) \
+                 UNION ALL (SELECT created FROM users WHERE score < {y}) \
+                 ORDER BY created {d} LIMIT {lim} OFFSET {off}"
+            )),
+            _ => Q::any(format!(
+                "SELECT user_id FROM orders WHERE amount > {x} UNION ALL SELECT user_id FROM users \
+                 UNION SELECT user_id FROM orders WHERE amount < {y} UNION ALL SELECT user_id FROM users \
+                 WHERE score > {x} UNION ALL SELECT user_id FROM orders WHERE amount > {y}"
+            )),
         };
         out.push(q);
     }
