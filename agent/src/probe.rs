@@ -99,7 +99,13 @@ pub struct Prober {
     may_write: bool,
 }
 
-const HEARTBEAT_UPSERT: &str = "INSERT INTO setwise_sys.heartbeat (node, ts) VALUES (?, NOW(6)) \
+/// Written only while `read_only` is still OFF when the statement runs: the agent's
+/// account has READ_ONLY ADMIN, and a heartbeat committed after a fence turned
+/// `read_only` on would be a transaction the new primary never gets. (`SET GLOBAL
+/// read_only = ON` waits for statements already running, so a heartbeat that saw OFF
+/// is inside the fenced position.)
+const HEARTBEAT_UPSERT: &str = "INSERT INTO setwise_sys.heartbeat (node, ts) \
+     SELECT ?, NOW(6) FROM DUAL WHERE @@GLOBAL.read_only = 0 \
      ON DUPLICATE KEY UPDATE ts = VALUES(ts)";
 const CREATE_DB: &str = "CREATE DATABASE IF NOT EXISTS setwise_sys";
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS setwise_sys.heartbeat \
@@ -311,6 +317,14 @@ pub fn slave_status(col: &dyn Fn(&str) -> Option<String>) -> SlaveStatus {
 
 /// Upserts this node's heartbeat row, creating `setwise_sys.heartbeat` if missing.
 async fn write_heartbeat(conn: &mut Conn, node: &str) -> Result<(), String> {
+    let r = upsert_heartbeat(conn, node).await;
+    match r {
+        Ok(()) if conn.affected_rows() == 0 => Err("read_only turned ON during the probe".into()),
+        other => other,
+    }
+}
+
+async fn upsert_heartbeat(conn: &mut Conn, node: &str) -> Result<(), String> {
     match conn.exec_drop(HEARTBEAT_UPSERT, (node,)).await {
         Ok(()) => Ok(()),
         Err(mysql_async::Error::Server(e)) if MISSING_SCHEMA.contains(&e.code) => {
