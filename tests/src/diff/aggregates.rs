@@ -17,6 +17,13 @@ fn dir(g: &mut Gen) -> &'static str {
     }
 }
 
+/// A GROUP_CONCAT separator clause (none, ASCII, empty, multi-byte).
+fn separator(g: &mut Gen) -> &'static str {
+    const SEPARATORS: [&str; 4] = ["", " SEPARATOR ';'", " SEPARATOR ''", " SEPARATOR ' 🙂 '"];
+    let sep: &&'static str = g.rng.pick(&SEPARATORS);
+    sep
+}
+
 const CMPS: [&str; 6] = ["=", "<>", "<", "<=", ">", ">="];
 
 fn cmp(g: &mut Gen) -> &'static str {
@@ -136,7 +143,7 @@ pub fn statistics(g: &mut Gen, n: usize) -> Vec<Q> {
     for _ in 0..n {
         let (f, f2, b) = (stat(g), stat(g), bit(g));
         let x = g.rng.range(-1000, 1000);
-        let d = if g.rng.chance(50) { "ASC" } else { "DESC" };
+        let d = dir(g);
         let lim = g.rng.range(1, 20);
         let q = match g.rng.below(10) {
             0 => Q::exact(format!("SELECT {f}(score), {f2}(balance), {b}(score) FROM users WHERE score > {x}")),
@@ -213,10 +220,8 @@ pub fn group_concats(g: &mut Gen, n: usize) -> Vec<Q> {
             )));
         }
         let x = g.rng.range(-1000, 1000);
-        let d = if g.rng.chance(50) { "ASC" } else { "DESC" };
-        let sep = *g
-            .rng
-            .pick(&["", " SEPARATOR ';'", " SEPARATOR ''", " SEPARATOR ' 🙂 '"]);
+        let d = dir(g);
+        let sep = separator(g);
         let lim = g.rng.range(1, 20);
         let q = match g.rng.below(10) {
             9 => Q::exact(format!(
@@ -289,10 +294,8 @@ pub fn plain_group_concats(g: &mut Gen, n: usize) -> Vec<Q> {
             )));
         }
         let x = g.rng.range(-1000, 1000);
-        let d = if g.rng.chance(50) { "ASC" } else { "DESC" };
-        let sep = *g
-            .rng
-            .pick(&["", " SEPARATOR ';'", " SEPARATOR ''", " SEPARATOR ' 🙂 '"]);
+        let d = dir(g);
+        let sep = separator(g);
         let lim = g.rng.range(1, 20);
         let r = g.rng.range(1, 40);
         let q = match g.rng.below(8) {
@@ -352,7 +355,7 @@ pub fn distinct_counts(g: &mut Gen, n: usize) -> Vec<Q> {
     ];
     for _ in 0..n {
         let x = g.rng.range(-1000, 1000);
-        let d = if g.rng.chance(50) { "ASC" } else { "DESC" };
+        let d = dir(g);
         let lim = g.rng.range(1, 20);
         let q = match g.rng.below(7) {
             0 => Q::exact(format!(
