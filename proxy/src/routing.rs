@@ -72,8 +72,8 @@ impl Routing {
             Ok(t) => match t.snapshot().await {
                 Ok(s) => {
                     info!(revision = s.revision, "routing loaded from etcd");
+                    routing.replace(s.clone());
                     save(&cache, &s);
-                    routing.replace(s);
                 }
                 Err(e) => warn!("cannot read routing from etcd: {e}"),
             },
@@ -133,8 +133,9 @@ async fn follow_once(
     let snap = topo.snapshot().await?;
     let mut rev = snap.revision;
     if snap != *routing.get() {
+        // In memory first: whoever reads the file then sees it in effect.
+        routing.replace(snap.clone());
         save(cache, &snap);
-        routing.replace(snap);
     }
     let mut stream = topo.watch_cluster(rev + 1).await?;
     while let Some(resp) = stream.message().await? {
@@ -151,8 +152,8 @@ async fn follow_once(
             if snap.revision > rev {
                 rev = snap.revision;
                 info!(revision = rev, "routing changed");
+                routing.replace(snap.clone());
                 save(cache, &snap);
-                routing.replace(snap);
             }
         }
     }

@@ -31,6 +31,10 @@ pub struct Backends {
     /// `host:port` of every set's primary in the current routing (`None` until
     /// routing is known): a pool to any other instance is not kept.
     primaries: Mutex<Option<HashSet<(String, u16)>>>,
+    /// Sets whose primary a statement waited for in vain, at the routing epoch of
+    /// that wait: until routing moves on, later statements do not wait again (a dead
+    /// set with no failover coming answers at once).
+    waited_in_vain: Mutex<HashMap<String, u64>>,
 }
 
 impl Backends {
@@ -39,6 +43,30 @@ impl Backends {
             cfg,
             pools: Mutex::new(HashMap::new()),
             primaries: Mutex::new(None),
+            waited_in_vain: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether a wait for `set`'s primary already timed out at routing `epoch`.
+    pub fn waited_in_vain(&self, set: &str, epoch: u64) -> bool {
+        self.waited_in_vain
+            .lock()
+            .expect("waits")
+            .get(set)
+            .is_some_and(|&e| e == epoch)
+    }
+
+    /// Records the outcome of a wait for `set`'s primary: in vain at `epoch`
+    /// (`Some`), or found (`None`).
+    pub fn note_wait(&self, set: &str, in_vain_at: Option<u64>) {
+        let mut w = self.waited_in_vain.lock().expect("waits");
+        match in_vain_at {
+            Some(epoch) => {
+                w.insert(set.to_string(), epoch);
+            }
+            None => {
+                w.remove(set);
+            }
         }
     }
 

@@ -232,6 +232,21 @@ impl Conns<'_> {
         mut refused: Option<ProxyError>,
     ) -> Result<(Conn, u64), ProxyError> {
         let wait_ms = self.backends.config().failover_wait_ms;
+        let epoch_at_start = epoch_of(&self.routing.get(), set);
+        if let Some(ProxyError::SetUnavailable { detail, .. }) = &refused {
+            if self.backends.waited_in_vain(set, epoch_at_start) {
+                // Routing still names the primary that refuses, and an earlier
+                // statement already waited the whole time for another: no failover is
+                // under way; answer at once. (A fenced set, with no primary named, is
+                // failing over: it is always waited for.)
+                return Err(ProxyError::SetUnavailable {
+                    set: set.into(),
+                    detail: format!(
+                        "{detail}; no new primary was named during an earlier wait of {wait_ms} ms"
+                    ),
+                });
+            }
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
         let mut changes = self.routing.subscribe();
         // The statement's snapshot's primary was just tried: not again at once.
@@ -250,6 +265,7 @@ impl Conns<'_> {
                     Ok(Ok(c)) => {
                         metrics::counter!(crate::metrics::PRIMARY_WAITS, "outcome" => "found")
                             .increment(1);
+                        self.backends.note_wait(set, None);
                         return Ok((c, epoch_of(&snap, set)));
                     }
                     Ok(Err(e @ ProxyError::SetUnavailable { .. })) => refused = Some(e),
@@ -275,7 +291,9 @@ impl Conns<'_> {
             }
         }
         metrics::counter!(crate::metrics::PRIMARY_WAITS, "outcome" => "timeout").increment(1);
-        let named = self.routing.get().primary_of(set).is_some();
+        let live = self.routing.get();
+        self.backends.note_wait(set, Some(epoch_of(&live, set)));
+        let named = live.primary_of(set).is_some();
         let detail = match refused {
             Some(ProxyError::SetUnavailable { detail, .. }) if named => format!(
                 "its primary does not accept connections ({detail}) and no other was named within {wait_ms} ms; it may be failing over"
