@@ -14,12 +14,13 @@
 #   SB_BUILD (1: cargo build --release the two binaries first; 0: use target/release as is)
 #   SB_RESULTS (bench/results/<date>-sysbench.md: where the Markdown goes; empty: nowhere)
 #   SB_KEEP (0; 1: keep the temp dir with the logs after the processes are stopped)
+#   SB_HOLD (0; 1: after the prepare, print the three ports and wait for Ctrl-C: for profiling)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 (($# == 0)) || {
@@ -29,7 +30,7 @@ fi
 
 : "${SB_THREADS:=8}" "${SB_TIME:=20}" "${SB_TABLES:=4}" "${SB_TABLE_SIZE:=10000}"
 : "${SB_TESTS:=oltp_point_select oltp_read_only}"
-: "${SB_BUILD:=1}" "${SB_KEEP:=0}"
+: "${SB_BUILD:=1}" "${SB_KEEP:=0}" "${SB_HOLD:=0}"
 : "${SB_RESULTS=$BENCH_DIR/results/$(date +%F)-sysbench.md}"
 for v in SB_THREADS SB_TIME SB_TABLES SB_TABLE_SIZE; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || {
@@ -303,6 +304,12 @@ else
     GATEWAY_BROKEN="sysbench prepare through the gateway failed: $(first_error "$WORK/sysbench/prepare-gateway.log")"
 fi
 [[ -z $GATEWAY_BROKEN ]] || warn "$GATEWAY_BROKEN; the gateway runs are skipped"
+
+if ((SB_HOLD)); then
+    say "holding (SB_HOLD=1): direct 127.0.0.1:$DIRECT_PORT, haproxy 127.0.0.1:$HAPROXY_PORT, gateway 127.0.0.1:$SETWISE_PROXY_PORT (user sb/sb, db sbtest); Ctrl-C stops everything"
+    say "gateway pid $(cat "$(pidfile proxy)"), haproxy pid $(cat "$(pidfile haproxy)")"
+    while sleep 3600; do :; done
+fi
 
 # Which of sysbench's statement shapes the gateway serves today: one probe each, text protocol
 # (sysbench's prepared statements are planned like their text). The transaction probes use one id

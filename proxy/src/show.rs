@@ -27,7 +27,7 @@ async fn fetch(exec: &mut Exec<'_>, set: &str, sql: &str) -> Result<Fetched, Pro
 }
 
 async fn fetch_on(
-    conn: &mut mysql_async::Conn,
+    conn: &mut crate::backend::Conn,
     set: &str,
     sql: &str,
 ) -> Result<Fetched, ProxyError> {

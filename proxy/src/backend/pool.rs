@@ -4,11 +4,12 @@
 //! set gives a clear error, never a hang.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+use mysql_async::{Conn as RawConn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 
+use super::conn::{Conn, HotStack};
 use crate::config::BackendConfig;
 use crate::error::ProxyError;
 
@@ -27,7 +28,7 @@ const MAX_POOLS: usize = 512;
 
 pub struct Backends {
     cfg: BackendConfig,
-    pools: Mutex<HashMap<PoolKey, Pool>>,
+    pools: Mutex<HashMap<PoolKey, (Pool, Arc<HotStack>)>>,
     /// `host:port` of every set's primary in the current routing (`None` until
     /// routing is known): a pool to any other instance is not kept.
     primaries: Mutex<Option<HashSet<(String, u16)>>>,
@@ -91,7 +92,8 @@ impl Backends {
             pools.retain(|k, p| {
                 let keep = primaries.contains(&(k.host.clone(), k.port));
                 if !keep {
-                    closed.push((format!("{}:{}", k.host, k.port), p.clone()));
+                    p.1.close();
+                    closed.push((format!("{}:{}", k.host, k.port), p.0.clone()));
                 }
                 keep
             });
@@ -105,10 +107,10 @@ impl Backends {
         }
     }
 
-    fn pool(&self, key: &PoolKey) -> Pool {
+    fn pool(&self, key: &PoolKey) -> (Pool, Option<Arc<HotStack>>) {
         let mut pools = self.pools.lock().expect("pool map");
-        if let Some(p) = pools.get(key) {
-            return p.clone();
+        if let Some((p, hot)) = pools.get(key) {
+            return (p.clone(), Some(hot.clone()));
         }
         // A statement routed by a snapshot older than the last change: serve it,
         // but do not keep a pool to an instance that is no longer a primary.
@@ -120,7 +122,7 @@ impl Backends {
             .is_none_or(|p| p.contains(&(key.host.clone(), key.port)));
         if !keep {
             drop(pools);
-            return Pool::new(self.opts(key));
+            return (Pool::new(self.opts(key)), None);
         }
         if pools.len() >= MAX_POOLS {
             // Many distinct session states (e.g. user variables with ever new
@@ -132,13 +134,14 @@ impl Backends {
                 .cloned();
             // Only forgotten here: sessions still using it finish their statement,
             // and its connections close when the last handle is dropped.
-            if let Some(v) = victim {
-                pools.remove(&v);
+            if let Some((_, hot)) = victim.and_then(|v| pools.remove(&v)) {
+                hot.close();
             }
         }
         let pool = Pool::new(self.opts(key));
-        pools.insert(key.clone(), pool.clone());
-        pool
+        let hot = HotStack::new(self.cfg.pool_max);
+        pools.insert(key.clone(), (pool.clone(), hot.clone()));
+        (pool, Some(hot))
     }
 
     fn opts(&self, key: &PoolKey) -> Opts {
@@ -173,7 +176,7 @@ impl Backends {
             .user(Some(self.cfg.user.clone()))
             .pass(Some(self.cfg.password.clone()));
         let probe = async {
-            let mut c = Conn::new(Opts::from(opts)).await?;
+            let mut c = RawConn::new(Opts::from(opts)).await?;
             c.query_drop("SELECT 1").await?;
             c.disconnect().await
         };
@@ -193,17 +196,21 @@ impl Backends {
             .tcp_port(port)
             .user(Some(self.cfg.user.clone()))
             .pass(Some(self.cfg.password.clone()));
-        let mut c = Conn::new(Opts::from(opts)).await?;
+        let mut c = RawConn::new(Opts::from(opts)).await?;
         c.query_drop(format!("KILL QUERY {thread}")).await?;
         c.disconnect().await
     }
 
-    /// Borrows a connection to `key` for work on `set`.
+    /// Borrows a connection to `key` for work on `set`: the one last given back
+    /// clean if there is one, else from mysql_async's pool.
     pub async fn get(&self, set: &str, key: &PoolKey) -> Result<Conn, ProxyError> {
-        let pool = self.pool(key);
+        let (pool, hot) = self.pool(key);
+        if let Some(c) = hot.as_ref().and_then(|h| h.pop()) {
+            return Ok(Conn::new(c, hot));
+        }
         let timeout = Duration::from_millis(self.cfg.connect_timeout_ms.max(100));
         match tokio::time::timeout(timeout, pool.get_conn()).await {
-            Ok(Ok(c)) => Ok(c),
+            Ok(Ok(c)) => Ok(Conn::new(c, hot)),
             Ok(Err(mysql_async::Error::Server(s))) => Err(ProxyError::Backend {
                 code: s.code,
                 state: s.state,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mysql_async::Conn;
+use crate::backend::Conn;
 use topo::ClusterSnapshot;
 
 use crate::backend::{Backends, PoolKey};

@@ -10,8 +10,9 @@ mod wire;
 use std::io;
 use std::sync::Arc;
 
+use crate::backend::Conn;
 use futures::future::join_all;
-use mysql_async::{Conn, Value};
+use mysql_async::Value;
 use topo::ClusterSnapshot;
 
 use crate::error::ProxyError;
@@ -192,6 +193,10 @@ impl Exec<'_> {
             Err(e) => Ok(Err(e)),
         };
         self.running_on(None);
+        if self.txn.is_none() && matches!(r, Ok(Ok(()))) {
+            // Read to the end, autocommit: lent again as it is.
+            conn.mark_clean();
+        }
         let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
         self.keep_diagnostics(set, &conn, err);
         self.give_back(set, conn, err);

@@ -4,8 +4,9 @@
 
 use std::io;
 
+use crate::backend::Conn;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Value};
+use mysql_async::Value;
 
 use crate::error::ProxyError;
 use crate::front::{OkInfo, Responder};

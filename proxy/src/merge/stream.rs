@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::backend::Conn;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Value};
+use mysql_async::Value;
 use mysql_common::packets::Column;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;

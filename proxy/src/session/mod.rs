@@ -80,7 +80,7 @@ pub struct Session {
     prepared: Option<(String, Vec<mysql_async::Value>)>,
     /// The backend connection holding the last statement's warnings or error
     /// (outside transactions), for `SHOW WARNINGS`.
-    diag: Option<(String, mysql_async::Conn)>,
+    diag: Option<(String, crate::backend::Conn)>,
     /// Routing changes since this session last read a snapshot
     /// ([`snapshot`](Self::snapshot)): what a running statement watches.
     changes: crate::routing::Changes,

@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::backend::Conn;
 use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
 use tracing::warn;
 
 use crate::error::ProxyError;

@@ -1,0 +1,165 @@
+//! A borrowed backend connection, [`Conn`], and its pool's hot stack.
+//!
+//! mysql_async's pool gives a connection back through a recycler task and checks
+//! it with a write before lending it again: two task wake-ups and a syscall per
+//! statement, and while the recycler runs, busy pools open connections they do not
+//! need (MariaDB then spreads statements over dozens of threads). A connection
+//! whose statement ended cleanly (its result read to the end, no transaction, no
+//! warnings) is instead pushed onto a small per-pool stack when it is dropped, and
+//! the next borrow pops it at once: the most recently used connection, its MariaDB
+//! thread still warm. Anything else — a result left unread, a connection that may
+//! be in a transaction — goes back through mysql_async's pool as before, which
+//! cleans it. A connection idle on the stack longer than [`HOT_IDLE`] is handed to
+//! mysql_async's pool too, whose check catches one the server closed meanwhile.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a connection may wait on a hot stack and still be lent without a check.
+pub const HOT_IDLE: Duration = Duration::from_secs(1);
+
+/// Connections given back clean, most recent last.
+pub struct HotStack {
+    conns: Mutex<Vec<(mysql_async::Conn, Instant)>>,
+    /// Set when its pool is closed: nothing is pushed any more.
+    closed: AtomicBool,
+    cap: usize,
+}
+
+impl HotStack {
+    pub fn new(cap: usize) -> Arc<Self> {
+        Arc::new(Self {
+            conns: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+            cap: cap.max(1),
+        })
+    }
+
+    /// The most recently given back connection, if it has not idled too long.
+    /// Older ones go back to mysql_async's pool (dropped outside the lock).
+    pub fn pop(&self) -> Option<mysql_async::Conn> {
+        let stale = {
+            let mut v = self.conns.lock().expect("hot stack");
+            match v.pop() {
+                Some((c, since)) if since.elapsed() < HOT_IDLE => return Some(c),
+                Some(top) => {
+                    let mut all = std::mem::take(&mut *v);
+                    all.push(top);
+                    all
+                }
+                None => return None,
+            }
+        };
+        drop(stale);
+        None
+    }
+
+    /// Keeps `c` for the next borrow; `Err(c)` when the stack is full or closed.
+    fn push(&self, c: mysql_async::Conn) -> Result<(), mysql_async::Conn> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(c);
+        }
+        let mut v = self.conns.lock().expect("hot stack");
+        if v.len() >= self.cap {
+            return Err(c);
+        }
+        v.push((c, Instant::now()));
+        Ok(())
+    }
+
+    /// Closes the stack: its connections go back to mysql_async's pool (which,
+    /// closed too, disconnects them).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let all = std::mem::take(&mut *self.conns.lock().expect("hot stack"));
+        drop(all);
+    }
+}
+
+/// A backend connection lent to one statement or transaction. Dereferences to
+/// the mysql_async connection. Dropped, it goes onto its pool's hot stack when
+/// [`mark_clean`](Self::mark_clean) said its last statement ended cleanly, and
+/// through mysql_async's pool otherwise.
+pub struct Conn {
+    inner: Option<mysql_async::Conn>,
+    hot: Option<Arc<HotStack>>,
+    clean: bool,
+}
+
+impl Conn {
+    pub fn new(inner: mysql_async::Conn, hot: Option<Arc<HotStack>>) -> Self {
+        Self {
+            inner: Some(inner),
+            hot,
+            clean: false,
+        }
+    }
+
+    /// Its statement's result was read to the end and no transaction is open on
+    /// it: it may be lent again as it is (unless it holds warnings, which the
+    /// next session must not see).
+    pub fn mark_clean(&mut self) {
+        self.clean = self.get_warnings() == 0;
+    }
+
+    /// The mysql_async connection, no longer tied to the hot stack.
+    pub fn into_inner(mut self) -> mysql_async::Conn {
+        self.inner.take().expect("connection present until dropped")
+    }
+
+    /// Closes the connection (waits for the server's goodbye).
+    pub async fn disconnect(self) -> Result<(), mysql_async::Error> {
+        self.into_inner().disconnect().await
+    }
+}
+
+impl Deref for Conn {
+    type Target = mysql_async::Conn;
+    fn deref(&self) -> &mysql_async::Conn {
+        self.inner
+            .as_ref()
+            .expect("connection present until dropped")
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut mysql_async::Conn {
+        self.clean = false;
+        self.inner
+            .as_mut()
+            .expect("connection present until dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let Some(c) = self.inner.take() else {
+            return;
+        };
+        if self.clean && !std::thread::panicking() {
+            if let Some(hot) = &self.hot {
+                if let Err(c) = hot.push(c) {
+                    drop(c);
+                }
+                return;
+            }
+        }
+        drop(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_stack_lends_nothing_and_close_is_idempotent() {
+        let s = HotStack::new(4);
+        assert!(s.pop().is_none());
+        s.close();
+        s.close();
+        assert!(s.pop().is_none());
+    }
+}
