@@ -18,6 +18,9 @@ pub struct ProxyConfig {
     pub metrics_listen: String,
     /// Version string announced to clients (prefixed with `5.5.5-` on the wire).
     pub server_version: String,
+    /// Threads serving clients, each with its own event loop and backend pools
+    /// (a client stays on one for its whole connection); 0 = one per core.
+    pub workers: usize,
     pub etcd: EtcdConfig,
     pub backend: BackendConfig,
 }
@@ -35,6 +38,13 @@ pub struct BackendConfig {
     /// one (failover, switchover) or for it to accept connections, before it fails
     /// with a retryable error.
     pub failover_wait_ms: u64,
+    /// Pipelined connections per instance, database and session state (per
+    /// worker) that point reads share (0: every statement borrows a pooled
+    /// connection of its own).
+    pub pipeline_conns: usize,
+    /// Most statements in flight on one pipelined connection; beyond, a point
+    /// read borrows a pooled connection.
+    pub pipeline_depth: usize,
 }
 
 impl Default for ProxyConfig {
@@ -44,6 +54,7 @@ impl Default for ProxyConfig {
             routing_cache: PathBuf::from("setwise-proxy-routing.json"),
             metrics_listen: String::new(),
             server_version: "10.11.19-MariaDB-Setwise".into(),
+            workers: 0,
             etcd: EtcdConfig::default(),
             backend: BackendConfig::default(),
         }
@@ -58,6 +69,8 @@ impl Default for BackendConfig {
             pool_max: 64,
             connect_timeout_ms: 2000,
             failover_wait_ms: 5000,
+            pipeline_conns: 1,
+            pipeline_depth: 16,
         }
     }
 }
@@ -94,6 +107,9 @@ pub struct Args {
     /// one, in ms (`[backend] failover_wait_ms`).
     #[arg(long)]
     pub failover_wait_ms: Option<u64>,
+    /// Threads serving clients (0 = one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
     /// Log level filter (overrides RUST_LOG), e.g. info, debug.
     #[arg(long)]
     pub log_level: Option<String>,
@@ -131,10 +147,23 @@ impl Args {
         if let Some(v) = &self.metrics_listen {
             cfg.metrics_listen = v.clone();
         }
+        if let Some(v) = self.workers {
+            cfg.workers = v;
+        }
         if let Some(v) = self.failover_wait_ms {
             cfg.backend.failover_wait_ms = v;
         }
         Ok(cfg)
+    }
+}
+
+impl ProxyConfig {
+    /// The number of client-serving threads: `workers`, or one per core.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 //! | [`backend`] | pooled connections to the sets (mysql_async) |
 //! | [`error`] | every client-visible error and its MySQL code |
 //! | [`server`] | the listener |
+//! | [`workers`] | thread-per-core serving: one event loop per worker thread |
 //! | [`registry`] | client connections: SHOW PROCESSLIST, KILL |
 //! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
 //! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
@@ -32,4 +33,5 @@ pub mod server;
 pub mod session;
 pub mod show;
 pub mod sql;
+pub mod workers;
 pub mod xa;

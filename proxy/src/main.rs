@@ -3,7 +3,9 @@
 use clap::Parser;
 use setwise_proxy::config::Args;
 
-#[tokio::main]
+/// The control runtime (listener, routing watch, XA recovery) is one thread;
+/// clients are served by the worker threads (`setwise_proxy::workers`).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let filter = args

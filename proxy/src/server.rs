@@ -1,4 +1,4 @@
-//! The listener: accepts clients and runs a session for each.
+//! The listener: accepts clients and hands each to a worker thread ([`crate::workers`]).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -9,7 +9,8 @@ use tracing::{info, warn};
 use crate::backend::Backends;
 use crate::config::ProxyConfig;
 use crate::routing::Routing;
-use crate::session::{Session, Shared};
+use crate::session::Shared;
+use crate::workers::Workers;
 
 /// Starts routing, binds the listener and serves clients forever.
 pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
@@ -51,6 +52,10 @@ async fn follow_primaries(shared: Arc<Shared>) {
 }
 
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result<()> {
+    let n = shared.cfg.worker_count();
+    let workers = Workers::start(n, shared.clone())
+        .map_err(|e| anyhow::anyhow!("cannot start {n} worker threads: {e}"))?;
+    info!(workers = n, "serving clients");
     let next_id = AtomicU32::new(1);
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -63,23 +68,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result
         };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(crate::metrics::CONNECTIONS).increment(1);
-        let shared = shared.clone();
-        let activity = shared.registry.add(id);
-        let registry_owner = shared.clone();
-        let task = tokio::spawn(async move {
-            let version = shared.cfg.server_version.clone();
-            let session = Session::new(shared.clone(), id, activity);
-            if let Err(e) = crate::front::serve(stream, session, id, &version).await {
-                tracing::debug!(%peer, "connection ended: {e}");
-            }
-        });
-        registry_owner.registry.set_abort(id, task.abort_handle());
-        // Forget the connection when its task ends (a killed task never reaches
-        // code of its own after the abort).
-        let owner = registry_owner.clone();
-        tokio::spawn(async move {
-            let _ = task.await;
-            owner.registry.remove(id);
-        });
+        if let Err(e) = workers.assign(stream, peer, id) {
+            warn!(%peer, "cannot hand a client to a worker: {e}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Pooled backend connections (mysql_async), one pool per (instance, database,
-//! found-rows mode), so a borrowed connection is already in the right database and
+//! found-rows mode, session state, worker thread), so a borrowed connection is already in the right database and
 //! needs no `USE` round trip. Borrowing is bounded by the connect timeout: a dead
 //! set gives a clear error, never a hang.
 
@@ -10,6 +10,7 @@ use std::time::Duration;
 use mysql_async::{Conn as RawConn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 
 use super::conn::{Conn, HotStack};
+use super::mux::Mux;
 use crate::config::BackendConfig;
 use crate::error::ProxyError;
 
@@ -21,6 +22,9 @@ pub struct PoolKey {
     pub found_rows: bool,
     /// Session-state statements (`SET ...`) run on each new connection.
     pub init: std::sync::Arc<Vec<String>>,
+    /// The worker thread whose runtime the pool's connections belong to
+    /// ([`crate::workers::current`]).
+    pub worker: usize,
 }
 
 /// Most pools kept at once (one per node × database × client flags × session state).
@@ -36,7 +40,22 @@ pub struct Backends {
     /// that wait: until routing moves on, later statements do not wait again (a dead
     /// set with no failover coming answers at once).
     waited_in_vain: Mutex<HashMap<String, u64>>,
+    /// Pipelined connections for point reads, per pool key ([`Mux`]).
+    muxes: Mutex<HashMap<PoolKey, MuxSlot>>,
 }
+
+/// The pipelined connections of one pool key.
+#[derive(Default)]
+struct MuxSlot {
+    conns: Vec<Arc<Mux>>,
+    /// Connections being opened.
+    opening: usize,
+    /// After a failed connect: not tried again before this.
+    failed_until: Option<std::time::Instant>,
+}
+
+/// How long the fast path leaves a pool key alone after failing to connect.
+const MUX_RETRY: Duration = Duration::from_secs(1);
 
 impl Backends {
     pub fn new(cfg: BackendConfig) -> Self {
@@ -45,6 +64,7 @@ impl Backends {
             pools: Mutex::new(HashMap::new()),
             primaries: Mutex::new(None),
             waited_in_vain: Mutex::new(HashMap::new()),
+            muxes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -97,6 +117,10 @@ impl Backends {
                 }
                 keep
             });
+            self.muxes
+                .lock()
+                .expect("mux map")
+                .retain(|k, _| primaries.contains(&(k.host.clone(), k.port)));
             *self.primaries.lock().expect("primaries") = Some(primaries);
         }
         for (addr, pool) in closed {
@@ -199,6 +223,55 @@ impl Backends {
         let mut c = RawConn::new(Opts::from(opts)).await?;
         c.query_drop(format!("KILL QUERY {thread}")).await?;
         c.disconnect().await
+    }
+
+    /// A pipelined connection to `key` with room for one more statement: the
+    /// least busy one, a new one while fewer than `pipeline_conns` exist and all
+    /// are busy. `None`: the fast path is off, full, or cannot connect (the
+    /// caller uses a pooled connection).
+    pub async fn mux(&self, key: &PoolKey) -> Option<Arc<Mux>> {
+        let (max_conns, depth) = (self.cfg.pipeline_conns, self.cfg.pipeline_depth.max(1));
+        if max_conns == 0 {
+            return None;
+        }
+        {
+            let mut map = self.muxes.lock().expect("mux map");
+            if map.len() >= MAX_POOLS && !map.contains_key(key) {
+                return None;
+            }
+            let slot = map.entry(key.clone()).or_default();
+            slot.conns.retain(|m| !m.is_dead());
+            if slot
+                .failed_until
+                .is_some_and(|t| t > std::time::Instant::now())
+            {
+                return None;
+            }
+            let best = slot.conns.iter().min_by_key(|m| m.in_flight()).cloned();
+            let open_more = slot.conns.len() + slot.opening < max_conns
+                && best.as_ref().is_none_or(|b| b.in_flight() > 0);
+            if !open_more {
+                return best.filter(|b| b.in_flight() < depth);
+            }
+            slot.opening += 1;
+        }
+        let within = Duration::from_millis(self.cfg.connect_timeout_ms.max(100));
+        let r = super::raw::connect(key, &self.cfg.user, &self.cfg.password, within).await;
+        let mut map = self.muxes.lock().expect("mux map");
+        let slot = map.entry(key.clone()).or_default();
+        slot.opening = slot.opening.saturating_sub(1);
+        match r {
+            Ok(c) => {
+                let m = Mux::start(c);
+                slot.conns.push(m.clone());
+                Some(m)
+            }
+            Err(e) => {
+                tracing::debug!(addr = %format!("{}:{}", key.host, key.port), "pipelined connection failed: {e}");
+                slot.failed_until = Some(std::time::Instant::now() + MUX_RETRY);
+                None
+            }
+        }
     }
 
     /// Borrows a connection to `key` for work on `set`: the one last given back

@@ -207,19 +207,26 @@ impl Conns<'_> {
         self.connect(set, node).await
     }
 
-    async fn connect(&self, set: &str, node: &topo::NodeRecord) -> Result<Conn, ProxyError> {
+    /// The pool key of this session's connections to `node`, a node of `set`:
+    /// the session's database if it lives on that set.
+    pub fn key(&self, set: &str, node: &topo::NodeRecord) -> PoolKey {
         let db = self.db.filter(|d| {
             self.snap
                 .db(d)
                 .is_some_and(|r| r.sets().iter().any(|s| s == set))
         });
-        let key = PoolKey {
+        PoolKey {
             host: node.host.clone(),
             port: node.port,
             db: db.map(str::to_string),
             found_rows: self.found_rows,
             init: self.init.clone(),
-        };
+            worker: crate::workers::current(),
+        }
+    }
+
+    async fn connect(&self, set: &str, node: &topo::NodeRecord) -> Result<Conn, ProxyError> {
+        let key = self.key(set, node);
         self.backends.get(set, &key).await
     }
 

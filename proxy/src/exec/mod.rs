@@ -4,6 +4,7 @@
 //! merging OK packets is [`oks`].
 
 mod conns;
+mod fast;
 mod oks;
 mod wire;
 
@@ -22,6 +23,7 @@ use crate::route::{Merge, Plan, Target};
 use crate::session::txn::Txn;
 
 pub use conns::{check_writable, discard, epoch_of, guard, Conns};
+pub use fast::eligible as fast_eligible;
 pub use oks::sum_oks;
 pub(crate) use wire::stream_all;
 use wire::{exec_prepared, stream_rows, write_one};
@@ -41,6 +43,9 @@ pub struct Exec<'a> {
     /// Outside a transaction: the connection of a one-set statement that left
     /// warnings or an error, kept so `SHOW WARNINGS` can read them there.
     pub diagnostics: Option<(String, Conn)>,
+    /// The statement is a point read that may run on a pipelined connection
+    /// ([`fast`]).
+    pub fast: bool,
     keep: Option<()>,
 }
 
@@ -63,6 +68,7 @@ impl<'a> Exec<'a> {
             held: None,
             activity: None,
             diagnostics: None,
+            fast: false,
             keep: None,
         }
     }
@@ -175,6 +181,11 @@ impl Exec<'_> {
     }
 
     async fn one(&mut self, set: &str, work: Work<'_>, out: &mut Responder<'_>) -> Answered {
+        if self.fast && self.txn.is_none() && !self.write && !out.more_results() {
+            if let Some(answered) = self.fast(set, &work, out).await {
+                return answered;
+            }
+        }
         let (mut conn, epoch) = match self.take_at(set).await {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,

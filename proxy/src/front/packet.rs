@@ -113,6 +113,17 @@ impl PacketIo {
         Ok(())
     }
 
+    /// Queues packets exactly as given (headers included): a backend's answer
+    /// forwarded as is. Its sequence ids are the backend's, which start at 1 after
+    /// a command as the client's do.
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.extend_from_slice(bytes);
+        if self.out.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
     fn push_header(&mut self, len: usize) {
         let l = (len as u32).to_le_bytes();
         self.out.extend_from_slice(&[l[0], l[1], l[2], self.seq]);

@@ -159,6 +159,12 @@ impl<'a> Responder<'a> {
             .await
     }
 
+    /// A backend's answer, raw packets forwarded as they came (the fast path;
+    /// never for information_schema reads, whose rows may need hiding).
+    pub async fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.io.write_raw(bytes).await
+    }
+
     /// Ends a result set.
     pub async fn end_rows(&mut self, warnings: u16) -> io::Result<()> {
         let st = self.flags();

@@ -57,20 +57,21 @@ pub fn fingerprint(sql: &str, tokens: &[Token], db: Option<&str>) -> (String, Ve
 
 impl PlanCache {
     /// A cached plan for this fingerprint, made concrete with this statement's
-    /// literals. `None`: not cached (or cached under another routing revision).
+    /// literals, and whether a shard-key value picked its one set (a point
+    /// statement). `None`: not cached (or cached under another routing revision).
     pub fn get(
         &self,
         key: &str,
         literals: &[Token],
         sql: &str,
         snap: &ClusterSnapshot,
-    ) -> Option<Plan> {
+    ) -> Option<(Plan, bool)> {
         let entry = self.map.lock().expect("plan cache").get(key).cloned()?;
         if entry.0 != snap.revision {
             return None;
         }
         match entry.1 {
-            Cached::Fixed(p) => Some(p),
+            Cached::Fixed(p) => Some((p, false)),
             Cached::Keyed {
                 literal,
                 db,
@@ -84,10 +85,13 @@ impl PlanCache {
                 let map = &snap.db(&db)?.shard_map;
                 let slot = topo::slot::slot_of_compared(text.as_bytes(), key_type, map.slots)?;
                 let set = map.set_of_slot(slot)?.to_string();
-                Some(Plan {
-                    target: Target::Sets(vec![set]),
-                    merge: Merge::Single,
-                })
+                Some((
+                    Plan {
+                        target: Target::Sets(vec![set]),
+                        merge: Merge::Single,
+                    },
+                    true,
+                ))
             }
         }
     }

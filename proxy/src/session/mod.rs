@@ -78,6 +78,8 @@ pub struct Session {
     next_txn: Option<String>,
     /// The COM_STMT_EXECUTE being run: its text with `?` and its typed values.
     prepared: Option<(String, Vec<mysql_async::Value>)>,
+    /// The statement being run is a point read fit for a pipelined connection.
+    fast_next: bool,
     /// The backend connection holding the last statement's warnings or error
     /// (outside transactions), for `SHOW WARNINGS`.
     diag: Option<(String, crate::backend::Conn)>,
@@ -105,6 +107,7 @@ impl Session {
             txn: None,
             next_txn: None,
             prepared: None,
+            fast_next: false,
             diag: None,
             changes: shared.routing.subscribe(),
             shared,
@@ -376,7 +379,8 @@ impl Session {
         let snap = self.snapshot();
         // A shape seen before is routed from the plan cache, without a parse.
         let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
-        if let Some(plan) = self.shared.plans.get(&fp, &literals, sql, &snap) {
+        if let Some((plan, point)) = self.shared.plans.get(&fp, &literals, sql, &snap) {
+            self.fast_next = point && crate::exec::fast_eligible(sql, tokens);
             return self.run_plan(&snap, &plan, sql, first, out).await;
         }
         // MariaDB syntax sqlparser lacks is planned from an equivalent text; the
@@ -431,6 +435,7 @@ impl Session {
         out: &mut Responder<'_>,
     ) -> Answered {
         let write = is_write(first);
+        let fast = std::mem::take(&mut self.fast_next) && self.autocommit;
         if write && self.txn.is_none() && multi_set_write(plan) {
             return self.atomic_write(snap, plan, sql, out).await;
         }
@@ -438,6 +443,7 @@ impl Session {
         let prepared = self.prepared.take();
         let mut exec = self.exec(snap);
         exec.write = write;
+        exec.fast = fast;
         let answered = match (prepared, &plan.target, &plan.merge) {
             (Some((text, values)), Target::Sets(sets), Merge::Single) => {
                 exec.single_prepared(&sets[0], &text, values, out).await
