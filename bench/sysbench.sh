@@ -15,12 +15,14 @@
 #   SB_RESULTS (bench/results/<date>-sysbench.md: where the Markdown goes; empty: nowhere)
 #   SB_KEEP (0; 1: keep the temp dir with the logs after the processes are stopped)
 #   SB_HOLD (0; 1: after the prepare, print the three ports and wait for Ctrl-C: for profiling)
+#   SB_WORKERS (the gateway's `workers`, default 0 = one per core)
+#   SB_PIPELINE (the gateway's `[backend] pipeline_conns`, default 1; 0 = no pipelined point reads)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 (($# == 0)) || {
@@ -30,8 +32,14 @@ fi
 
 : "${SB_THREADS:=8}" "${SB_TIME:=20}" "${SB_TABLES:=4}" "${SB_TABLE_SIZE:=10000}"
 : "${SB_TESTS:=oltp_point_select oltp_read_only}"
-: "${SB_BUILD:=1}" "${SB_KEEP:=0}" "${SB_HOLD:=0}"
+: "${SB_BUILD:=1}" "${SB_KEEP:=0}" "${SB_HOLD:=0}" "${SB_WORKERS:=0}" "${SB_PIPELINE:=1}"
 : "${SB_RESULTS=$BENCH_DIR/results/$(date +%F)-sysbench.md}"
+for v in SB_WORKERS SB_PIPELINE; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || {
+        echo "error: $v must be a number, not '${!v}'" >&2
+        exit 2
+    }
+done
 for v in SB_THREADS SB_TIME SB_TABLES SB_TABLE_SIZE; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || {
         echo "error: $v must be a positive number, not '${!v}'" >&2
@@ -225,6 +233,7 @@ cat >"$WORK/conf/proxy.toml" <<EOF
 listen = "127.0.0.1:$SETWISE_PROXY_PORT"
 routing_cache = "$WORK/proxy/routing.json"
 metrics_listen = ""
+workers = $SB_WORKERS
 
 [etcd]
 endpoints = ["$ETCD_URL"]
@@ -235,6 +244,7 @@ user = "setwise_proxy"
 password = "setwise"
 pool_max = 64
 connect_timeout_ms = 2000
+pipeline_conns = $SB_PIPELINE
 EOF
 say "starting setwise-proxy on 127.0.0.1:$SETWISE_PROXY_PORT"
 start_bg proxy "$SETWISE_BIN/setwise-proxy" --config "$WORK/conf/proxy.toml"
@@ -570,6 +580,8 @@ if [[ -n $SB_RESULTS ]]; then
         echo "- direct: one MariaDB. haproxy: \`mode tcp\` in front of that same instance. gateway: \`setwise-proxy\`" \
             "(release build) in front of 2 sets of one primary each, the tables sharded by \`id\` over both" \
             "(rows per set after prepare: ${ROWS_PER_SET:-?}). No replicas: replication would measure replication, not the gateway."
+        echo "- gateway settings: \`workers = $SB_WORKERS\` (0 = one per core), \`[backend] pipeline_conns = $SB_PIPELINE\`" \
+            "(pipelined point reads; 0 = off), other settings default."
         echo "- Everything on loopback on this machine: sysbench, the proxies and MariaDB share the same $(nproc) cores."
         echo
         printf '| %s ' "${HEAD[@]}"

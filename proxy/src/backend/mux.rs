@@ -85,6 +85,8 @@ pub struct Mux {
     state: Mutex<State>,
     in_flight: AtomicUsize,
     dead: AtomicBool,
+    /// Wakes the reader to end the connection ([`Mux::close`]).
+    shutdown: tokio::sync::Notify,
     /// The server's connection id (for diagnostics).
     pub thread_id: u32,
 }
@@ -106,14 +108,26 @@ impl Mux {
             }),
             in_flight: AtomicUsize::new(0),
             dead: AtomicBool::new(false),
+            shutdown: tokio::sync::Notify::new(),
             thread_id,
         });
         let m = mux.clone();
         tokio::spawn(async move {
-            let r = m.read_loop(reader).await;
+            let r = tokio::select! {
+                r = m.read_loop(reader) => r,
+                _ = m.shutdown.notified() => Ok(()),
+            };
             m.fail(r.err());
+            // The reader half drops here; the writer half with the last handle.
         });
         mux
+    }
+
+    /// Ends the connection (its instance is no longer a primary): statements in
+    /// flight fail, which sends them down the ordinary path.
+    pub fn close(&self) {
+        self.dead.store(true, Ordering::Release);
+        self.shutdown.notify_one();
     }
 
     pub fn is_dead(&self) -> bool {

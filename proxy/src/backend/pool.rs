@@ -117,10 +117,13 @@ impl Backends {
                 }
                 keep
             });
-            self.muxes
-                .lock()
-                .expect("mux map")
-                .retain(|k, _| primaries.contains(&(k.host.clone(), k.port)));
+            self.muxes.lock().expect("mux map").retain(|k, slot| {
+                let keep = primaries.contains(&(k.host.clone(), k.port));
+                if !keep {
+                    slot.conns.iter().for_each(|m| m.close());
+                }
+                keep
+            });
             *self.primaries.lock().expect("primaries") = Some(primaries);
         }
         for (addr, pool) in closed {
