@@ -318,7 +318,10 @@ fi
 if ((SB_HOLD)); then
     say "holding (SB_HOLD=1): direct 127.0.0.1:$DIRECT_PORT, haproxy 127.0.0.1:$HAPROXY_PORT, gateway 127.0.0.1:$SETWISE_PROXY_PORT (user sb/sb, db sbtest); Ctrl-C stops everything"
     say "gateway pid $(cat "$(pidfile proxy)"), haproxy pid $(cat "$(pidfile haproxy)")"
-    while sleep 3600; do :; done
+    while :; do
+        sleep 3600 &
+        wait $! || break
+    done
 fi
 
 # Which of sysbench's statement shapes the gateway serves today: one probe each, text protocol
