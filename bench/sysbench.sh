@@ -15,7 +15,7 @@
 #   SB_RESULTS (bench/results/<date>-sysbench.md: where the Markdown goes; empty: nowhere)
 #   SB_KEEP (0; 1: keep the temp dir with the logs after the processes are stopped)
 #   SB_HOLD (0; 1: after the prepare, print the three ports and wait for Ctrl-C: for profiling)
-#   SB_WORKERS (the gateway's `workers`, default 0 = one per core)
+#   SB_WORKERS (the gateway's `workers`, default 0 = half the cores)
 #   SB_PIPELINE (the gateway's `[backend] pipeline_conns`, default 1; 0 = no pipelined point reads)
 set -euo pipefail
 
@@ -583,7 +583,7 @@ if [[ -n $SB_RESULTS ]]; then
         echo "- direct: one MariaDB. haproxy: \`mode tcp\` in front of that same instance. gateway: \`setwise-proxy\`" \
             "(release build) in front of 2 sets of one primary each, the tables sharded by \`id\` over both" \
             "(rows per set after prepare: ${ROWS_PER_SET:-?}). No replicas: replication would measure replication, not the gateway."
-        echo "- gateway settings: \`workers = $SB_WORKERS\` (0 = one per core), \`[backend] pipeline_conns = $SB_PIPELINE\`" \
+        echo "- gateway settings: \`workers = $SB_WORKERS\` (0 = half the cores), \`[backend] pipeline_conns = $SB_PIPELINE\`" \
             "(pipelined point reads; 0 = off), other settings default."
         echo "- Everything on loopback on this machine: sysbench, the proxies and MariaDB share the same $(nproc) cores."
         echo

@@ -19,7 +19,8 @@ pub struct ProxyConfig {
     /// Version string announced to clients (prefixed with `5.5.5-` on the wire).
     pub server_version: String,
     /// Threads serving clients, each with its own event loop and backend pools
-    /// (a client stays on one for its whole connection); 0 = one per core.
+    /// (a client stays on one for its whole connection); 0 = half the cores
+    /// (at least one).
     pub workers: usize,
     pub etcd: EtcdConfig,
     pub backend: BackendConfig,
@@ -107,7 +108,7 @@ pub struct Args {
     /// one, in ms (`[backend] failover_wait_ms`).
     #[arg(long)]
     pub failover_wait_ms: Option<u64>,
-    /// Threads serving clients (0 = one per core).
+    /// Threads serving clients (0 = half the cores, at least one).
     #[arg(long)]
     pub workers: Option<usize>,
     /// Log level filter (overrides RUST_LOG), e.g. info, debug.
@@ -158,10 +159,13 @@ impl Args {
 }
 
 impl ProxyConfig {
-    /// The number of client-serving threads: `workers`, or one per core.
+    /// The number of client-serving threads: `workers`, or half the cores (at
+    /// least one). Each worker serves tens of thousands of point reads a second;
+    /// the other cores are left to the kernel's socket work (about as much CPU
+    /// again per statement) and to what shares the host (docs/fast-path.md).
     pub fn worker_count(&self) -> usize {
         match self.workers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2)),
             n => n,
         }
     }

@@ -17,6 +17,10 @@ pub const BLOCKED_WRITES: &str = "setwise_proxy_blocked_writes_total";
 /// Statements given up while running because routing changed under them.
 pub const INTERRUPTED: &str = "setwise_proxy_interrupted_statements_total";
 
+/// Point reads offered to a pipelined connection, by outcome (`pipelined`, or
+/// `pooled` when none had room or it broke before answering).
+pub const PIPELINED_READS: &str = "setwise_proxy_point_reads_total";
+
 /// Starts the Prometheus endpoint on `listen` (nothing when empty).
 pub fn install(listen: &str) -> anyhow::Result<()> {
     if listen.is_empty() {
@@ -48,6 +52,10 @@ pub fn install(listen: &str) -> anyhow::Result<()> {
     metrics::describe_counter!(
         INTERRUPTED,
         "statements given up while running because their set's primary changed or its writes were blocked"
+    );
+    metrics::describe_counter!(
+        PIPELINED_READS,
+        "point reads offered to a pipelined connection, by outcome (pipelined | pooled)"
     );
     Ok(())
 }

@@ -560,3 +560,82 @@ async fn after_a_switchover_nothing_lands_on_the_old_primary() {
         "no connection to set1-n0 again"
     );
 }
+
+#[tokio::test]
+async fn point_reads_move_to_the_new_primary() {
+    let fx = fixture().await;
+    let ids: Vec<i64> = (1..=4).map(|n| fx.id_on("set1", n)).collect();
+    let old = fx.c.node("set1-n0");
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        conns.push(fx.conn().await);
+    }
+    let values: Vec<String> = ids.iter().map(|id| format!("({id}, 'before')")).collect();
+    conns[0]
+        .query_drop(format!(
+            "INSERT INTO user_db.users VALUES {}",
+            values.join(",")
+        ))
+        .await
+        .unwrap();
+    // Point reads from every session, text and prepared, several rounds (the plan
+    // cache then sends them down the pipelined path).
+    async fn read_all(conns: &mut [Conn], ids: &[i64], want: &str) {
+        for round in 0..3 {
+            let reads = conns.iter_mut().enumerate().map(|(i, c)| async move {
+                let id = ids[i % ids.len()];
+                let got: Option<String> = if (round + i) % 2 == 0 {
+                    c.exec_first("SELECT name FROM user_db.users WHERE user_id = ?", (id,))
+                        .await
+                        .unwrap()
+                } else {
+                    c.query_first(format!(
+                        "SELECT name FROM user_db.users WHERE user_id = {id}"
+                    ))
+                    .await
+                    .unwrap()
+                };
+                (id, got)
+            });
+            for (id, got) in futures::future::join_all(reads).await {
+                assert_eq!(got.as_deref(), Some(want), "read of {id}");
+            }
+        }
+    }
+    read_all(&mut conns, &ids, "before").await;
+    let gateway_conns = move || async move {
+        old.scalar(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'setwise_proxy'",
+        )
+        .await
+        .map(|v| v.unwrap_or_default().parse::<i64>().unwrap_or(0))
+    };
+
+    // Switchover; the old primary stays up (read-only) with the old rows.
+    old.exec("SET GLOBAL read_only = 1").await.unwrap();
+    fx.fence("set1", "set1-n0").await;
+    fx.promote_by_hand("set1", "set1-n1").await;
+    fx.node_role("set1-n1", Role::Primary).await;
+    fx.gateway_sees("set1-n1 as set1's primary", |s| {
+        s.primary_of("set1").is_some_and(|n| n.id == "set1-n1")
+    })
+    .await;
+    wait_until(
+        "the gateway's connections to set1-n0 (pooled and pipelined) to close",
+        FOLLOW,
+        move || async move { Ok(gateway_conns().await? == 0) },
+    )
+    .await
+    .unwrap();
+    // Rows changed on the new primary only: a read served by the old one would
+    // still say 'before'.
+    conns[1]
+        .query_drop(format!(
+            "UPDATE user_db.users SET name = 'after' WHERE user_id IN ({})",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        ))
+        .await
+        .unwrap();
+    read_all(&mut conns, &ids, "after").await;
+    assert_eq!(count(old, "name = 'after'").await, 0);
+}

@@ -125,7 +125,11 @@ async fn warnings_and_errors_of_point_reads_are_kept() {
             .query_drop("SELECT nosuch FROM t WHERE id = 3")
             .await
             .unwrap_err();
-        assert_eq!(server_error(&e).map(|s| s.0), Some(1054), "round {round}: {e}");
+        assert_eq!(
+            server_error(&e).map(|s| s.0),
+            Some(1054),
+            "round {round}: {e}"
+        );
         let errs: Vec<(String, u32, String)> = conn.query("SHOW ERRORS").await.unwrap();
         assert_eq!(errs.len(), 1, "round {round}: {errs:?}");
         assert_eq!(errs[0].1, 1054, "round {round}: {errs:?}");
@@ -152,7 +156,10 @@ async fn large_answers_arrive_whole_beside_other_reads() {
         let values: Vec<String> = (0..500)
             .map(|i| {
                 let n = chunk * 500 + i;
-                format!("(1, {n}, REPEAT('{}', 200))", (b'a' + (n % 26) as u8) as char)
+                format!(
+                    "(1, {n}, REPEAT('{}', 200))",
+                    (b'a' + (n % 26) as u8) as char
+                )
             })
             .collect();
         conn.query_drop(format!("INSERT INTO shop.big VALUES {}", values.join(",")))

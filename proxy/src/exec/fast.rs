@@ -91,6 +91,18 @@ impl Exec<'_> {
         work: &Work<'_>,
         out: &mut Responder<'_>,
     ) -> Option<Answered> {
+        let r = self.pipelined(set, work, out).await;
+        let outcome = if r.is_some() { "pipelined" } else { "pooled" };
+        metrics::counter!(crate::metrics::PIPELINED_READS, "outcome" => outcome).increment(1);
+        r
+    }
+
+    async fn pipelined(
+        &mut self,
+        set: &str,
+        work: &Work<'_>,
+        out: &mut Responder<'_>,
+    ) -> Option<Answered> {
         let snap = self.conns.snap;
         let node = snap.primary_of(set)?;
         let key = self.conns.key(set, node);
