@@ -149,16 +149,22 @@ impl Txn {
     /// Rolls every branch back (best effort: a branch that cannot be rolled back
     /// has its connection closed, which rolls it back in MariaDB).
     pub async fn rollback(self) -> Result<(), ProxyError> {
-        for (set, mut conn) in self.conns {
-            let x = xid(&self.gtrid, &set);
-            if conn
-                .query_drop(format!("XA END {x}; XA ROLLBACK {x}"))
-                .await
-                .is_err()
-            {
-                let _ = conn.disconnect().await;
+        let gtrid = self.gtrid;
+        futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
+            let x = xid(&gtrid, &set);
+            async move {
+                match conn
+                    .query_drop(format!("XA END {x}; XA ROLLBACK {x}"))
+                    .await
+                {
+                    Ok(()) => conn.mark_clean(),
+                    Err(_) => {
+                        let _ = conn.disconnect().await;
+                    }
+                }
             }
-        }
+        }))
+        .await;
         Ok(())
     }
 
@@ -290,22 +296,30 @@ impl Txn {
         }
     }
 
+    /// Commits every branch in one phase, all sets at once. A connection whose
+    /// branch committed is lent again as it is.
     async fn commit_one_phase_all(self) -> Result<(), ProxyError> {
-        let mut first_err = None;
-        for (set, mut conn) in self.conns {
-            let x = xid(&self.gtrid, &set);
-            if let Err(e) = conn
-                .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
-                .await
-            {
-                first_err.get_or_insert(ProxyError::from_backend(&set, e));
-                let _ = conn.disconnect().await;
+        let gtrid = self.gtrid;
+        let done = futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
+            let x = xid(&gtrid, &set);
+            async move {
+                match conn
+                    .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
+                    .await
+                {
+                    Ok(()) => {
+                        conn.mark_clean();
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let _ = conn.disconnect().await;
+                        Err(ProxyError::from_backend(&set, e))
+                    }
+                }
             }
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        }))
+        .await;
+        done.into_iter().collect()
     }
 
     /// Runs `sql` (SAVEPOINT, RELEASE/ROLLBACK TO SAVEPOINT, USE) on every branch.
