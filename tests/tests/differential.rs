@@ -91,6 +91,10 @@ async fn differential_reads_match_a_plain_mariadb() {
             aggregates::statistics(&mut g, 60),
         ),
         (
+            "GROUP BY ... WITH ROLLUP across sets",
+            aggregates::rollups(&mut g, 50),
+        ),
+        (
             "GROUP_CONCAT ordered / distinct",
             aggregates::group_concats(&mut g, 64),
         ),

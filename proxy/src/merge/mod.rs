@@ -13,6 +13,7 @@ pub mod concat;
 pub mod filter;
 pub mod json;
 pub mod moments;
+pub mod rollup;
 pub mod run;
 pub mod sort;
 pub mod stream;
@@ -149,6 +150,9 @@ pub struct MergeSpec {
     pub final_order: Option<Vec<KeySpec>>,
     pub offset: u64,
     pub limit: Option<u64>,
+    /// `WITH ROLLUP`: after each group, a row per finished prefix of the group
+    /// keys (the rest of the keys NULL), and a grand total last.
+    pub rollup: bool,
 }
 
 /// A column index `HIDDEN_MARK + n` means "helper column n" (counted from the

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use mysql_common::packets::Column;
 
 use super::aggregate::{empty_group, Grouper};
+use super::rollup::Rollup;
 use super::sort::{pick_first, RowOrder};
 use super::stream::{Msg, SetStream};
 use super::value::Cell;
@@ -120,10 +121,16 @@ pub async fn run(
         .as_deref()
         .map(|aggs| Grouper::new(&spec.keys, aggs, &cols, false));
     let group_keys = spec.group_keys.as_deref().unwrap_or(&spec.keys);
+    // WITH ROLLUP: the groups stay partial for the rollup totals, which
+    // finish every row they send.
     let mut grouper = spec
         .group
         .as_deref()
-        .map(|aggs| Grouper::new(group_keys, aggs, &cols, true));
+        .map(|aggs| Grouper::new(group_keys, aggs, &cols, !spec.rollup));
+    let mut rollup = match (&spec.group, spec.rollup) {
+        (Some(aggs), true) => Some(Rollup::new(group_keys, aggs, &cols)),
+        _ => None,
+    };
     let mut groups_out = 0u64;
     let mut held: Vec<Vec<Cell>> = Vec::new();
     let mut held_bytes = 0usize;
@@ -172,6 +179,16 @@ pub async fn run(
                 }
             }
             None => done = staged,
+        }
+        if let Some(r) = rollup.as_mut() {
+            let mut rows = Vec::with_capacity(done.len() + 1);
+            for g in done {
+                rows.extend(r.push(g));
+            }
+            if ended {
+                rows.extend(r.flush());
+            }
+            done = rows;
         }
         for mut r in done {
             for (col, calc) in &spec.computed {

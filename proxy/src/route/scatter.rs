@@ -79,7 +79,11 @@ pub fn plan(
     select: &Select,
     aggregates: bool,
 ) -> Result<MergeSpec, ProxyError> {
-    let sh: Shape = shape(sql, tokens).ok_or_else(|| unsupported("this form of SELECT"))?;
+    let mut sh: Shape = shape(sql, tokens).ok_or_else(|| unsupported("this form of SELECT"))?;
+    if sh.rollup.is_some() && sh.unsupported.as_deref() == Some(super::select::ROLLUP) {
+        // The grouped planner re-aggregates the rollup rows itself.
+        sh.unsupported = None;
+    }
     if let Some(u) = &sh.unsupported {
         return Err(unsupported(u));
     }
@@ -162,6 +166,7 @@ fn plan_sorted(sql: &str, sh: &Shape, wildcard: bool) -> Result<MergeSpec, Proxy
         final_order: None,
         offset,
         limit,
+        rollup: false,
     })
 }
 
@@ -336,12 +341,18 @@ fn plan_grouped(
         if value < n {
             item_weight[value].get_or_insert(weight);
         }
+        // `GROUP BY x DESC` (MariaDB): groups come out in that direction.
+        let desc = !sh.group_by.is_empty() && sh.group_by[gi].desc;
         keys.push(KeySpec {
             value,
             weight: Some(weight),
-            desc: false,
+            desc,
         });
-        order_texts.push(value_text.to_string());
+        order_texts.push(if desc {
+            format!("{value_text} DESC")
+        } else {
+            value_text.to_string()
+        });
     }
     let final_keys = keys.clone();
     let mut group_extra: Vec<String> = Vec::new();
@@ -470,6 +481,10 @@ fn plan_grouped(
             .iter()
             .zip(&final_keys)
             .all(|(o, k)| o.value == k.value);
+    let group_direction = final_order
+        .iter()
+        .zip(&final_keys)
+        .all(|(o, k)| o.desc == k.desc);
     let plain_concat = aggs.iter().any(|a| matches!(a, AggSpec::Concat { .. }));
     if (ordered.is_some() || plain_concat) && !group_order {
         // MariaDB then builds every group's list in a temporary table whose
@@ -484,11 +499,23 @@ fn plan_grouped(
             "COUNT(DISTINCT ...) with an ORDER BY that is not the grouping",
         ));
     }
-    if group_order && final_order.iter().all(|o| !o.desc) {
+    if group_order && group_direction {
         final_order.clear();
     }
-    // Per-set statement: helpers appended, ORDER BY the group keys, no LIMIT.
+    let rollup = match sh.rollup {
+        Some(span) => {
+            let calc_items: Vec<usize> = computed.iter().map(|(i, _)| *i).collect();
+            rollup_fits(sh, &aggs, &keys, staged, &calc_items)?;
+            Some(span)
+        }
+        None => None,
+    };
+    // Per-set statement: helpers appended, ORDER BY the group keys, no LIMIT,
+    // no ROLLUP (the merge adds the rollup rows).
     let mut edits = vec![(sh.list_end, sh.list_end, hidden.sql())];
+    if let Some((s, e)) = rollup {
+        edits.push((s, e, String::new()));
+    }
     if let Some((s, e)) = sh.order_span {
         edits.push((s, e, String::new()));
     }
@@ -533,8 +560,15 @@ fn plan_grouped(
         }
         pre
     });
+    // MariaDB builds ROLLUP rows in its own temporary table, with other column
+    // flags than the sets' plain grouping: the client sees the definitions of
+    // its own statement, read with LIMIT 0 from one set.
+    let columns_sql = rollup.map(|_| match sh.limit_span {
+        Some((s, e)) => apply_edits(sql, vec![(s, e, " LIMIT 0".to_string())]),
+        None => format!("{} LIMIT 0", sql.trim_end().trim_end_matches(';')),
+    });
     Ok(MergeSpec {
-        columns_sql: None,
+        columns_sql,
         sql: apply_edits(sql, edits).trim_end().to_string(),
         visible: n,
         hidden: hidden.exprs.len(),
@@ -548,5 +582,45 @@ fn plan_grouped(
         final_order: (!final_order.is_empty()).then_some(final_order),
         offset,
         limit,
+        rollup: rollup.is_some(),
     })
+}
+
+/// Whether a `GROUP BY ... WITH ROLLUP` can be re-aggregated by the merge:
+/// every select item a group key or an aggregate the merge folds (or an
+/// expression over such aggregates), no ORDER BY (MariaDB refuses it), no
+/// two-stage grouping, no GROUP_CONCAT.
+fn rollup_fits(
+    sh: &Shape,
+    aggs: &[AggSpec],
+    keys: &[KeySpec],
+    staged: bool,
+    computed: &[usize],
+) -> Result<(), ProxyError> {
+    if !sh.order_by.is_empty() {
+        return Err(ProxyError::Backend {
+            code: 1221,
+            state: "HY000".into(),
+            message: "Incorrect usage of CUBE/ROLLUP and ORDER BY".into(),
+        });
+    }
+    if staged {
+        return Err(unsupported(
+            "WITH ROLLUP with COUNT(DISTINCT ...) or GROUP_CONCAT(... ORDER BY / DISTINCT ...)",
+        ));
+    }
+    for (i, a) in aggs.iter().enumerate().take(sh.items.len()) {
+        match a {
+            AggSpec::Any if !keys.iter().any(|k| k.value == i) && !computed.contains(&i) => {
+                return Err(unsupported(
+                    "WITH ROLLUP with a select item that is neither a GROUP BY column nor an aggregate",
+                ))
+            }
+            AggSpec::Concat { .. } | AggSpec::OrderedConcat { .. } => {
+                return Err(unsupported("WITH ROLLUP with GROUP_CONCAT() / JSON_ARRAYAGG()"))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -39,7 +39,14 @@ pub struct Shape {
     /// Something after the clauses the merge cannot handle (e.g. `WITH ROLLUP`,
     /// `INTO`, `SQL_CALC_FOUND_ROWS`): the reason.
     pub unsupported: Option<String>,
+    /// Span of `WITH ROLLUP` after the GROUP BY items (not among them). The
+    /// grouped planner handles it; every other planner refuses it
+    /// ([`ROLLUP`] in `unsupported`).
+    pub rollup: Option<(usize, usize)>,
 }
+
+/// The `unsupported` reason a `WITH ROLLUP` alone gives.
+pub const ROLLUP: &str = "GROUP BY ... WITH ROLLUP";
 
 const CLAUSES: &[&str] = &[
     "FROM",
@@ -106,11 +113,19 @@ pub fn shape(sql: &str, tokens: &[Token]) -> Option<Shape> {
         match w.as_str() {
             "GROUP" | "ORDER" if sig.get(j + 1).is_some_and(|t| t.is_word(sql, "BY")) => {
                 let end = end_of(j);
-                let items_toks = &sig[j + 2..end];
+                let mut items_toks = &sig[j + 2..end];
                 let clause_end = sig[end - 1].end;
                 if w == "GROUP" {
-                    if items_toks.iter().any(|t| t.is_word(sql, "ROLLUP")) {
-                        s.unsupported = Some("GROUP BY ... WITH ROLLUP".into());
+                    let n = items_toks.len();
+                    if n >= 3
+                        && items_toks[n - 1].is_word(sql, "ROLLUP")
+                        && items_toks[n - 2].is_word(sql, "WITH")
+                    {
+                        s.rollup = Some((items_toks[n - 2].start, items_toks[n - 1].end));
+                        items_toks = &items_toks[..n - 2];
+                        s.unsupported.get_or_insert_with(|| ROLLUP.into());
+                    } else if items_toks.iter().any(|t| t.is_word(sql, "ROLLUP")) {
+                        s.unsupported = Some("this GROUP BY ... ROLLUP".into());
                     }
                     s.group_by = split_items(sql, items_toks, true);
                     s.group_span = Some((sig[j].start, clause_end));

@@ -361,6 +361,7 @@ fn plan_distinct(
         final_order: None,
         offset,
         limit,
+        rollup: false,
     })
 }
 

@@ -2,12 +2,13 @@
 //! keywords, whether it may write, whether it reads the previous statement's
 //! diagnostics, the tables named by a statement sqlparser cannot parse, and the
 //! rewrites that let one be planned (`LOCK IN SHARE MODE`, `a MOD b`,
-//! `CONNECTION_ID()`).
+//! `GROUP BY x DESC`, `CONNECTION_ID()`).
 
 use crate::sql::lexer::{ident_text, significant, Kind, Token};
 
 /// A text sqlparser can parse that routes like `sql`: `LOCK IN SHARE MODE`
-/// dropped, `a MOD b` as `a % b`. `None` when nothing applies.
+/// dropped, `a MOD b` as `a % b`, ASC/DESC dropped from GROUP BY lists. `None`
+/// when nothing applies.
 pub(super) fn planning_text(sql: &str, tokens: &[Token]) -> Option<String> {
     let sig = significant(tokens);
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
@@ -18,6 +19,29 @@ pub(super) fn planning_text(sql: &str, tokens: &[Token]) -> Option<String> {
             && sig.get(i + 3).is_some_and(|t| t.is_word(sql, "MODE"))
         {
             edits.push((t.start, sig[i + 3].end, String::new()));
+        } else if t.is_word(sql, "GROUP") && sig.get(i + 1).is_some_and(|t| t.is_word(sql, "BY")) {
+            // MariaDB's `GROUP BY x DESC`: sqlparser takes no direction there; the
+            // planner reads it from the client's text.
+            let mut depth = 0i32;
+            for u in &sig[i + 2..] {
+                if u.is_punct(sql, "(") {
+                    depth += 1;
+                } else if u.is_punct(sql, ")") {
+                    depth -= 1;
+                    if depth < 0 {
+                        break;
+                    }
+                } else if depth == 0 && u.kind == Kind::Word {
+                    let w = u.text(sql).to_ascii_uppercase();
+                    if matches!(w.as_str(), "ASC" | "DESC") {
+                        edits.push((u.start, u.end, String::new()));
+                    } else if GROUP_BY_ENDS.contains(&w.as_str()) {
+                        break;
+                    }
+                } else if depth == 0 && u.is_punct(sql, ";") {
+                    break;
+                }
+            }
         } else if t.is_word(sql, "MOD")
             && i > 0
             && !sig[i + 1..].first().is_some_and(|n| n.is_punct(sql, "("))
@@ -27,6 +51,22 @@ pub(super) fn planning_text(sql: &str, tokens: &[Token]) -> Option<String> {
     }
     (!edits.is_empty()).then(|| crate::route::select::apply_edits(sql, edits))
 }
+
+/// Words that end a GROUP BY list.
+const GROUP_BY_ENDS: &[&str] = &[
+    "HAVING",
+    "ORDER",
+    "LIMIT",
+    "WINDOW",
+    "WITH",
+    "UNION",
+    "EXCEPT",
+    "INTERSECT",
+    "PROCEDURE",
+    "INTO",
+    "FOR",
+    "LOCK",
+];
 
 /// Table names of a statement sqlparser cannot parse, found by the lexer: the
 /// name after FROM, JOIN, INTO, UPDATE or TABLE (and each after a comma in FROM).

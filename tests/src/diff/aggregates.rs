@@ -486,3 +486,77 @@ pub fn json_arrayaggs(g: &mut Gen, n: usize) -> Vec<Q> {
     out.push(Q::exact("SET SESSION group_concat_max_len = DEFAULT"));
     out
 }
+
+/// `n` statements with `GROUP BY ... WITH ROLLUP` across sets: one to three
+/// keys (columns and expressions, NULL groups), COUNT/SUM/MIN/MAX/AVG, the
+/// STD/VARIANCE family, BIT_*, expressions over aggregates, HAVING (on rollup
+/// rows too), LIMIT, empty inputs, the binary protocol, and what MariaDB or the
+/// gateway refuses (ORDER BY with ROLLUP: 1221 on both).
+pub fn rollups(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = vec![
+        Q::folded("SELECT city, COUNT(*), SUM(score), MIN(balance), MAX(born), AVG(score) FROM users GROUP BY city WITH ROLLUP"),
+        Q::exact("SELECT status, COUNT(*) FROM orders WHERE 1 = 0 GROUP BY status WITH ROLLUP"),
+        Q::exact("SELECT city, COUNT(*) FROM users GROUP BY city WITH ROLLUP ORDER BY city"),
+        Q::exact("SELECT city, COUNT(DISTINCT score) FROM users GROUP BY city WITH ROLLUP").or_unsupported(),
+        Q::exact("SELECT city, name, COUNT(*) FROM users GROUP BY city WITH ROLLUP").or_unsupported(),
+        Q::exact("SELECT status, GROUP_CONCAT(order_id) FROM orders GROUP BY status WITH ROLLUP").or_unsupported(),
+        Q::exact(
+            "SELECT status, user_id % 3 AS m, COUNT(*), SUM(amount), AVG(amount) FROM orders \
+             GROUP BY status, m WITH ROLLUP",
+        ),
+        Q::exact(
+            "SELECT status, STD(amount), VAR_SAMP(amount), BIT_OR(order_id) FROM orders \
+             GROUP BY status WITH ROLLUP",
+        ),
+        Q::folded("SELECT city, SUM(score) / COUNT(*) AS r, MAX(score) - MIN(score) FROM users GROUP BY city WITH ROLLUP"),
+        Q::exact("SELECT SUM(amount), COUNT(*) FROM orders GROUP BY status WITH ROLLUP"),
+        Q::exact("SELECT status, COUNT(*) FROM orders GROUP BY status DESC"),
+        Q::exact("SELECT status, COUNT(*), SUM(amount) FROM orders GROUP BY status DESC ORDER BY status"),
+        Q::exact("SELECT status, user_id % 2 AS p, COUNT(*) FROM orders GROUP BY status DESC, p LIMIT 5"),
+        Q::folded("SELECT city, COUNT(*) FROM users GROUP BY city DESC WITH ROLLUP LIMIT 4"),
+        Q::exact("SELECT status, COUNT(*) FROM orders GROUP BY status DESC WITH ROLLUP"),
+        Q::exact(
+            "SELECT status, COUNT(*), SUM(amount) FROM orders WHERE amount > ? \
+             GROUP BY status WITH ROLLUP",
+        )
+        .bin(vec![mysql_async::Value::Bytes(b"10.5".to_vec())]),
+    ];
+    for _ in 0..n {
+        let x = g.rng.range(-1000, 1000);
+        let lim = g.rng.range(1, 12);
+        let (f, b) = (stat(g), bit(g));
+        let q = match g.rng.below(7) {
+            0 => Q::folded(format!(
+                "SELECT city, COUNT(*), SUM(balance), AVG(balance) FROM users WHERE score > {x} \
+                 GROUP BY city WITH ROLLUP"
+            )),
+            1 => Q::exact(format!(
+                "SELECT status, user_id % 2 AS p, order_id % 3 AS q, COUNT(*), SUM(amount), MIN(amount) \
+                 FROM orders WHERE order_id > {x} GROUP BY status, p, q WITH ROLLUP"
+            )),
+            2 => Q::folded(format!(
+                "SELECT city, COUNT(*) AS n, SUM(score) FROM users GROUP BY city WITH ROLLUP \
+                 HAVING n > {}",
+                g.rng.range(0, 6)
+            )),
+            3 => Q::folded(format!(
+                "SELECT YEAR(born) AS y, city, COUNT(*), MAX(score) FROM users \
+                 GROUP BY y, city WITH ROLLUP LIMIT {lim}"
+            )),
+            4 => Q::exact(format!(
+                "SELECT status, {f}(amount), {b}(order_id), AVG(amount) FROM orders \
+                 WHERE amount > {x} GROUP BY status WITH ROLLUP"
+            )),
+            5 => Q::folded(format!(
+                "SELECT city, SUM(score) AS s FROM users GROUP BY city WITH ROLLUP \
+                 HAVING s > {x} OR s IS NULL LIMIT {lim}"
+            )),
+            _ => Q::exact(format!(
+                "SELECT status, COUNT(*), SUM(amount) FROM orders WHERE user_id > {x} \
+                 GROUP BY status WITH ROLLUP LIMIT 1, {lim}"
+            )),
+        };
+        out.push(q);
+    }
+    out
+}
