@@ -31,6 +31,10 @@ pub(super) enum Agg {
     Count,
     /// `COUNT(DISTINCT x)` (one argument).
     CountDistinct,
+    /// `SUM(DISTINCT x)`.
+    SumDistinct,
+    /// `AVG(DISTINCT x)`.
+    AvgDistinct,
     /// `GROUP_CONCAT(... [SEPARATOR s])` without ORDER BY or DISTINCT: the
     /// separator and the argument expressions.
     GroupConcat(Vec<u8>, Vec<String>),
@@ -194,6 +198,10 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
     ) {
         return match agg {
             Agg::Count if list.args.len() == 1 => Ok((Agg::CountDistinct, arg)),
+            Agg::Sum if list.args.len() == 1 => Ok((Agg::SumDistinct, arg)),
+            Agg::Avg if list.args.len() == 1 => Ok((Agg::AvgDistinct, arg)),
+            // The least / greatest of the distinct values is the least / greatest.
+            Agg::Min | Agg::Max if list.args.len() == 1 => Ok((agg, arg)),
             _ => Err(unsupported(&format!(
                 "{name}(DISTINCT ...) with these arguments"
             ))),

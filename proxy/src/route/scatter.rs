@@ -206,6 +206,8 @@ fn plan_grouped(
     let mut distinct_args: Vec<String> = Vec::new();
     let mut distinct_cols: Vec<usize> = Vec::new();
     let mut distinct_of: Vec<(usize, usize)> = Vec::new();
+    // SUM / AVG(DISTINCT x): only with one distinct argument in the statement.
+    let mut summed_distinct = false;
     // GROUP_CONCAT(... ORDER BY / DISTINCT): each set also groups by its
     // elements (see `concat`), in the same two stages.
     let mut ordered = None;
@@ -248,19 +250,29 @@ fn plan_grouped(
                 }
                 Agg::CountDistinct => {
                     let arg = arg.clone().unwrap_or_default();
-                    let k = match distinct_args
-                        .iter()
-                        .position(|a| normalize(a) == normalize(&arg))
-                    {
-                        Some(k) => k,
-                        None => {
-                            distinct_args.push(arg);
-                            distinct_args.len() - 1
-                        }
-                    };
+                    let k = distinct_arg(&mut distinct_args, arg);
                     distinct_cols.push(i);
                     distinct_of.push((i, k));
                     AggSpec::Count
+                }
+                // Within one (group, x) every set's SUM(DISTINCT x) is x: taken
+                // once in the first stage, added up in the second. AVG(DISTINCT x)
+                // from hidden SUM(DISTINCT x) and COUNT(DISTINCT x) likewise.
+                Agg::SumDistinct | Agg::AvgDistinct => {
+                    let arg = arg.clone().unwrap_or_default();
+                    distinct_arg(&mut distinct_args, arg.clone());
+                    summed_distinct = true;
+                    if matches!(agg, Agg::SumDistinct) {
+                        distinct_cols.push(i);
+                        AggSpec::Sum
+                    } else {
+                        let sum = hidden.add(format!("SUM(DISTINCT {arg})"));
+                        let count = hidden.add(format!("COUNT(DISTINCT {arg})"));
+                        distinct_cols.extend([sum, count]);
+                        calc_aggs.push((sum, AggSpec::Sum));
+                        calc_aggs.push((count, AggSpec::Count));
+                        AggSpec::Avg { sum, count }
+                    }
                 }
                 Agg::Sum => AggSpec::Sum,
                 Agg::Min | Agg::Max => {
@@ -356,6 +368,11 @@ fn plan_grouped(
     }
     let final_keys = keys.clone();
     let mut group_extra: Vec<String> = Vec::new();
+    if summed_distinct && distinct_args.len() > 1 {
+        return Err(unsupported(
+            "SUM(DISTINCT ...) or AVG(DISTINCT ...) next to another DISTINCT argument",
+        ));
+    }
     // Columns taken as they are in the first stage.
     let mut pre_any = distinct_cols.clone();
     if !distinct_args.is_empty() && ordered.is_some() {
@@ -584,6 +601,17 @@ fn plan_grouped(
         limit,
         rollup: rollup.is_some(),
     })
+}
+
+/// The index of `arg` among the statement's distinct arguments (added if new).
+fn distinct_arg(args: &mut Vec<String>, arg: String) -> usize {
+    match args.iter().position(|a| normalize(a) == normalize(&arg)) {
+        Some(k) => k,
+        None => {
+            args.push(arg);
+            args.len() - 1
+        }
+    }
 }
 
 /// Whether a `GROUP BY ... WITH ROLLUP` can be re-aggregated by the merge:

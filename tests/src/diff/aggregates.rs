@@ -352,15 +352,35 @@ pub fn distinct_counts(g: &mut Gen, n: usize) -> Vec<Q> {
         .bin(vec![mysql_async::Value::Int(100)]),
         Q::exact("SELECT status, COUNT(DISTINCT amount) AS a FROM orders GROUP BY status ORDER BY a DESC, status").or_unsupported(),
         Q::exact("SELECT status, COUNT(DISTINCT amount) AS a, COUNT(*) AS n FROM orders GROUP BY status ORDER BY n, status").or_unsupported(),
+        // SUM / AVG / MIN / MAX over DISTINCT (one distinct argument).
+        Q::exact("SELECT SUM(DISTINCT score), AVG(DISTINCT score), COUNT(DISTINCT score), MIN(DISTINCT score) FROM users"),
+        Q::exact("SELECT SUM(DISTINCT amount), AVG(DISTINCT amount) FROM orders WHERE 1 = 0"),
+        Q::exact(
+            "SELECT status, SUM(DISTINCT amount), AVG(DISTINCT amount), MAX(DISTINCT amount), COUNT(*)              FROM orders GROUP BY status ORDER BY status",
+        ),
+        Q::exact(
+            "SELECT status, SUM(DISTINCT user_id) AS s FROM orders WHERE amount > ?              GROUP BY status ORDER BY status",
+        )
+        .bin(vec![mysql_async::Value::Int(10)]),
+        Q::exact("SELECT SUM(DISTINCT score), COUNT(DISTINCT city) FROM users").or_unsupported(),
+        Q::exact("SELECT YEAR(born) AS y, AVG(DISTINCT balance), SUM(DISTINCT balance) FROM users GROUP BY y ORDER BY y"),
     ];
     for _ in 0..n {
         let x = g.rng.range(-1000, 1000);
         let d = dir(g);
         let lim = g.rng.range(1, 20);
-        let q = match g.rng.below(7) {
+        let q = match g.rng.below(9) {
             0 => Q::exact(format!(
                 "SELECT status, COUNT(DISTINCT user_id), COUNT(DISTINCT amount), COUNT(*) FROM orders \
                  WHERE order_id > {x} GROUP BY status ORDER BY status {d}"
+            )),
+            7 => Q::exact(format!(
+                "SELECT status, SUM(DISTINCT amount), AVG(DISTINCT amount), COUNT(DISTINCT amount) \
+                 FROM orders WHERE order_id > {x} GROUP BY status ORDER BY status {d} LIMIT {lim}"
+            )),
+            8 => Q::exact(format!(
+                "SELECT SUM(DISTINCT score % 7), AVG(DISTINCT score % 7), MIN(DISTINCT name) FROM users \
+                 WHERE score > {x}"
             )),
             1 => Q::exact(format!(
                 "SELECT COUNT(DISTINCT name), COUNT(DISTINCT city), COUNT(DISTINCT UPPER(city)), \
