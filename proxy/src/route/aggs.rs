@@ -31,6 +31,8 @@ pub(super) enum Agg {
     Count,
     /// `COUNT(DISTINCT x)` (one argument).
     CountDistinct,
+    /// `COUNT(DISTINCT a, b, ...)`: its argument expressions.
+    CountDistinctTuple(Vec<String>),
     /// `SUM(DISTINCT x)`.
     SumDistinct,
     /// `AVG(DISTINCT x)`.
@@ -198,6 +200,15 @@ pub(super) fn classify(sql: &str, expr: &Expr) -> Result<(Agg, Option<String>), 
     ) {
         return match agg {
             Agg::Count if list.args.len() == 1 => Ok((Agg::CountDistinct, arg)),
+            Agg::Count if list.args.len() > 1 => {
+                let args: Vec<String> = list.args.iter().map(|a| a.to_string()).collect();
+                if args.iter().any(|a| non_deterministic(a)) {
+                    return Err(unsupported(
+                        "COUNT(DISTINCT ...) of a non-deterministic expression",
+                    ));
+                }
+                Ok((Agg::CountDistinctTuple(args), None))
+            }
             Agg::Sum if list.args.len() == 1 => Ok((Agg::SumDistinct, arg)),
             Agg::Avg if list.args.len() == 1 => Ok((Agg::AvgDistinct, arg)),
             // The least / greatest of the distinct values is the least / greatest.

@@ -208,6 +208,8 @@ fn plan_grouped(
     let mut distinct_of: Vec<(usize, usize)> = Vec::new();
     // SUM / AVG(DISTINCT x): only with one distinct argument in the statement.
     let mut summed_distinct = false;
+    // The distinct arguments COUNT(DISTINCT a, b, ...) groups by.
+    let mut tuple_distinct: Vec<Vec<usize>> = Vec::new();
     // GROUP_CONCAT(... ORDER BY / DISTINCT): each set also groups by its
     // elements (see `concat`), in the same two stages.
     let mut ordered = None;
@@ -253,6 +255,18 @@ fn plan_grouped(
                     let k = distinct_arg(&mut distinct_args, arg);
                     distinct_cols.push(i);
                     distinct_of.push((i, k));
+                    AggSpec::Count
+                }
+                // COUNT(DISTINCT a, b): each set groups by a and b too; within one
+                // (group, a, b) its count is 1 when neither is NULL, added up in the
+                // second stage.
+                Agg::CountDistinctTuple(parts) => {
+                    let ks: Vec<usize> = parts
+                        .into_iter()
+                        .map(|p| distinct_arg(&mut distinct_args, p))
+                        .collect();
+                    tuple_distinct.push(ks);
+                    distinct_cols.push(i);
                     AggSpec::Count
                 }
                 // Within one (group, x) every set's SUM(DISTINCT x) is x: taken
@@ -368,6 +382,16 @@ fn plan_grouped(
     }
     let final_keys = keys.clone();
     let mut group_extra: Vec<String> = Vec::new();
+    if tuple_distinct
+        .iter()
+        .any(|t| (0..distinct_args.len()).any(|k| !t.contains(&k)))
+    {
+        // Grouped by another argument too, a pair would be counted once per value
+        // of that argument.
+        return Err(unsupported(
+            "COUNT(DISTINCT a, b) next to a DISTINCT argument it does not contain",
+        ));
+    }
     if summed_distinct && distinct_args.len() > 1 {
         return Err(unsupported(
             "SUM(DISTINCT ...) or AVG(DISTINCT ...) next to another DISTINCT argument",

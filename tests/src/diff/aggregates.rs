@@ -174,6 +174,10 @@ pub fn statistics(g: &mut Gen, n: usize) -> Vec<Q> {
                 "SELECT city, {f}(score) AS v FROM users GROUP BY city HAVING COUNT(*) > {}",
                 g.rng.range(0, 30)
             )),
+            9 => Q::exact(format!(
+                "SELECT YEAR(born) AS y, COUNT(DISTINCT city, score % 5) FROM users \
+                 WHERE user_id > {x} GROUP BY y ORDER BY y {d}"
+            )),
             8 => Q::exact(format!(
                 "SELECT status, COUNT(DISTINCT user_id), {f}(amount), {b}(order_id) FROM orders \
                  GROUP BY status ORDER BY status {d}"
@@ -352,6 +356,15 @@ pub fn distinct_counts(g: &mut Gen, n: usize) -> Vec<Q> {
         .bin(vec![mysql_async::Value::Int(100)]),
         Q::exact("SELECT status, COUNT(DISTINCT amount) AS a FROM orders GROUP BY status ORDER BY a DESC, status").or_unsupported(),
         Q::exact("SELECT status, COUNT(DISTINCT amount) AS a, COUNT(*) AS n FROM orders GROUP BY status ORDER BY n, status").or_unsupported(),
+        // COUNT(DISTINCT a, b): pairs with no NULL.
+        Q::exact("SELECT COUNT(DISTINCT city, score), COUNT(DISTINCT city), COUNT(*) FROM users"),
+        Q::exact(
+            "SELECT status, COUNT(DISTINCT user_id, amount), COUNT(DISTINCT amount) FROM orders \
+             GROUP BY status ORDER BY status",
+        ),
+        Q::exact("SELECT COUNT(DISTINCT city, score), COUNT(DISTINCT city, born) FROM users").or_unsupported(),
+        Q::exact("SELECT COUNT(DISTINCT status, user_id) FROM orders WHERE amount > ?")
+            .bin(vec![mysql_async::Value::Int(0)]),
         // SUM / AVG / MIN / MAX over DISTINCT (one distinct argument).
         Q::exact("SELECT SUM(DISTINCT score), AVG(DISTINCT score), COUNT(DISTINCT score), MIN(DISTINCT score) FROM users"),
         Q::exact("SELECT SUM(DISTINCT amount), AVG(DISTINCT amount) FROM orders WHERE 1 = 0"),
@@ -369,7 +382,7 @@ pub fn distinct_counts(g: &mut Gen, n: usize) -> Vec<Q> {
         let x = g.rng.range(-1000, 1000);
         let d = dir(g);
         let lim = g.rng.range(1, 20);
-        let q = match g.rng.below(9) {
+        let q = match g.rng.below(10) {
             0 => Q::exact(format!(
                 "SELECT status, COUNT(DISTINCT user_id), COUNT(DISTINCT amount), COUNT(*) FROM orders \
                  WHERE order_id > {x} GROUP BY status ORDER BY status {d}"
@@ -377,6 +390,10 @@ pub fn distinct_counts(g: &mut Gen, n: usize) -> Vec<Q> {
             7 => Q::exact(format!(
                 "SELECT status, SUM(DISTINCT amount), AVG(DISTINCT amount), COUNT(DISTINCT amount) \
                  FROM orders WHERE order_id > {x} GROUP BY status ORDER BY status {d} LIMIT {lim}"
+            )),
+            9 => Q::exact(format!(
+                "SELECT YEAR(born) AS y, COUNT(DISTINCT city, score % 5) FROM users \
+                 WHERE user_id > {x} GROUP BY y ORDER BY y {d}"
             )),
             8 => Q::exact(format!(
                 "SELECT SUM(DISTINCT score % 7), AVG(DISTINCT score % 7), MIN(DISTINCT name) FROM users \
@@ -458,7 +475,7 @@ pub fn json_arrayaggs(g: &mut Gen, n: usize) -> Vec<Q> {
         } else {
             String::new()
         };
-        let q = match g.rng.below(9) {
+        let q = match g.rng.below(10) {
             0 => Q::exact(format!(
                 "SELECT status, JSON_ARRAYAGG(user_id ORDER BY user_id {d}, order_id{inner}) FROM orders \
                  WHERE amount > {x} GROUP BY status ORDER BY status"
