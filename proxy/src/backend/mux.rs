@@ -78,6 +78,8 @@ struct State {
     ids: HashMap<String, u32>,
     /// Text of the statement prepared last (the one id 0xffffffff names).
     last_prepared: Option<String>,
+    /// Statements whose prepare was sent and not answered yet.
+    preparing: std::collections::HashSet<String>,
 }
 
 pub struct Mux {
@@ -105,6 +107,7 @@ impl Mux {
                 pending: VecDeque::new(),
                 ids: HashMap::new(),
                 last_prepared: None,
+                preparing: Default::default(),
             }),
             in_flight: AtomicUsize::new(0),
             dead: AtomicBool::new(false),
@@ -174,11 +177,19 @@ impl Mux {
                     out.extend_from_slice(sql.as_bytes());
                 }
                 Command::Execute { sql, params } => {
+                    let n = 5 + params.len();
+                    if n >= super::raw::MAX_PAYLOAD {
+                        return None;
+                    }
                     let id = match st.ids.get(sql) {
                         Some(&id) => id,
                         None if st.last_prepared.as_deref() == Some(sql) => 0xffff_ffff,
+                        // Being prepared, but another statement was prepared since:
+                        // its id is not known yet (preparing it again would leak one).
+                        None if st.preparing.contains(sql) => return None,
                         None => {
-                            if st.ids.len() >= MAX_STMTS || sql.len() + 1 >= super::raw::MAX_PAYLOAD
+                            if st.ids.len() + st.preparing.len() >= MAX_STMTS
+                                || sql.len() + 1 >= super::raw::MAX_PAYLOAD
                             {
                                 return None;
                             }
@@ -186,14 +197,11 @@ impl Mux {
                             out.push(0x16);
                             out.extend_from_slice(sql.as_bytes());
                             st.pending.push_back(Pending::Prepare(sql.to_string()));
+                            st.preparing.insert(sql.to_string());
                             st.last_prepared = Some(sql.to_string());
                             0xffff_ffff
                         }
                     };
-                    let n = 5 + params.len();
-                    if n >= super::raw::MAX_PAYLOAD {
-                        return None;
-                    }
                     put_header(&mut out, n, 0);
                     out.push(0x17);
                     out.extend_from_slice(&id.to_le_bytes());
@@ -249,6 +257,7 @@ impl Mux {
         if first.is_err() {
             // The execute that follows fails the same way and tells its asker.
             let mut st = self.state.lock().expect("mux state");
+            st.preparing.remove(&sql);
             if st.last_prepared.as_deref() == Some(sql.as_str()) {
                 st.last_prepared = None;
             }
@@ -269,7 +278,9 @@ impl Mux {
                 }
             }
         }
-        self.state.lock().expect("mux state").ids.insert(sql, id);
+        let mut st = self.state.lock().expect("mux state");
+        st.preparing.remove(&sql);
+        st.ids.insert(sql, id);
         Ok(())
     }
 
