@@ -45,10 +45,15 @@ pub fn eligible(sql: &str, tokens: &[Token]) -> bool {
         return false;
     }
     let mut prev: Option<&Token> = None;
-    for t in tokens.iter().filter(|t| t.kind != Kind::Space) {
+    for t in tokens.iter().filter(|t| t.kind != Kind::Space).skip(1) {
         match t.kind {
             Kind::Comment | Kind::Variable => return false,
-            Kind::Word if UNFIT_WORDS.iter().any(|w| t.is_word(sql, w)) => return false,
+            // A second SELECT is a subquery (`IN (SELECT ...)`).
+            Kind::Word
+                if t.is_word(sql, "SELECT") || UNFIT_WORDS.iter().any(|w| t.is_word(sql, w)) =>
+            {
+                return false
+            }
             Kind::Punct if t.is_punct(sql, ";") => return false,
             Kind::Punct if t.is_punct(sql, "(") && !prev.is_some_and(|p| p.is_word(sql, "IN")) => {
                 return false;
@@ -192,6 +197,7 @@ mod tests {
         assert!(!ok("SELECT c FROM t WHERE id=1 LOCK IN SHARE MODE"));
         assert!(!ok("SELECT SLEEP(1) FROM t WHERE id=1"));
         assert!(!ok("SELECT c FROM t WHERE id=(SELECT 1)"));
+        assert!(!ok("SELECT c FROM t WHERE id=1 AND k IN (SELECT k FROM u)"));
         assert!(!ok("SELECT @a := c FROM t WHERE id=1"));
         assert!(!ok("SELECT c FROM t WHERE id=1 /*!99999 AND SLEEP(1) */"));
         assert!(!ok("SELECT c INTO @x FROM t WHERE id=1"));
