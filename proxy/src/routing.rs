@@ -69,14 +69,19 @@ impl Routing {
         let routing = Self::empty();
         let topo_cell = Arc::new(tokio::sync::OnceCell::new());
         match Topo::connect(&etcd).await {
-            Ok(t) => match t.snapshot().await {
-                Ok(s) => {
-                    info!(revision = s.revision, "routing loaded from etcd");
-                    routing.replace(s.clone());
-                    save(&cache, &s);
+            Ok(t) => {
+                // The client serves DDL from the first statement on (the watch
+                // task connects again on its own, later).
+                let _ = topo_cell.set(t.clone());
+                match t.snapshot().await {
+                    Ok(s) => {
+                        info!(revision = s.revision, "routing loaded from etcd");
+                        routing.replace(s.clone());
+                        save(&cache, &s);
+                    }
+                    Err(e) => warn!("cannot read routing from etcd: {e}"),
                 }
-                Err(e) => warn!("cannot read routing from etcd: {e}"),
-            },
+            }
             Err(e) => warn!("{e}"),
         }
         if !routing.is_loaded() {

@@ -26,7 +26,7 @@ pub use conns::{check_writable, discard, epoch_of, guard, Conns};
 pub use fast::eligible as fast_eligible;
 pub use oks::sum_oks;
 pub(crate) use wire::stream_all;
-use wire::{exec_prepared, stream_rows, write_one};
+use wire::{exec_prepared, stream_after, stream_rows, write_one};
 pub use wire::{release, CLEAR_DIAGNOSTICS};
 
 /// What one statement runs against: pooled connections, or the session's
@@ -186,14 +186,35 @@ impl Exec<'_> {
                 return answered;
             }
         }
-        let (mut conn, epoch) = match self.take_at(set).await {
+        // In a transaction, a text statement carries its branch's start (one round
+        // trip instead of two).
+        let taken = match (&work, self.txn.as_deref_mut()) {
+            (Work::Text(_), Some(t)) => {
+                if self.write {
+                    if let Err(e) = check_writable(self.conns.snap, set) {
+                        return fail(out, &e).await;
+                    }
+                }
+                t.take_deferred(set, self.write, self.conns.snap, self.conns.pooled_at(set))
+                    .await
+            }
+            _ => self.take_at(set).await.map(|(c, e)| (c, e, Vec::new())),
+        };
+        let (mut conn, epoch, start) = match taken {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,
         };
         self.running_on(Some(&conn));
+        let mut start_failed = false;
         let run = async {
             match work {
-                Work::Text(sql) => stream_all(&mut conn, set, sql, out).await,
+                Work::Text(sql) => match stream_after(&mut conn, set, &start, sql, out).await? {
+                    Ok(()) => Ok(Ok(())),
+                    Err((e, in_start)) => {
+                        start_failed = in_start;
+                        Ok(Err(e))
+                    }
+                },
                 Work::Prepared(sql, values) => {
                     exec_prepared(&mut conn, set, sql, values, out).await
                 }
@@ -203,6 +224,18 @@ impl Exec<'_> {
             Ok(r) => r,
             Err(e) => Ok(Err(e)),
         };
+        if start_failed {
+            // The branch never started: the set is not part of the transaction.
+            self.running_on(None);
+            if let Some(t) = self.txn.as_deref_mut() {
+                t.forget(set);
+            }
+            discard(conn);
+            return match r? {
+                Ok(()) => Ok(true),
+                Err(e) => fail(out, &e).await,
+            };
+        }
         self.running_on(None);
         if self.txn.is_none() && matches!(r, Ok(Ok(()))) {
             // Read to the end, autocommit: lent again as it is.

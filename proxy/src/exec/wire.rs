@@ -19,11 +19,45 @@ pub(crate) async fn stream_all(
     sql: &str,
     out: &mut Responder<'_>,
 ) -> io::Result<Result<(), ProxyError>> {
-    let mut res = match conn.query_iter(sql).await {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+    stream_after(conn, set, &[], sql, out)
+        .await
+        .map(|r| r.map_err(|(e, _)| e))
+}
+
+/// [`stream_all`] of `sql` sent in one query after the statements `before`
+/// (their OKs are not written). A backend error says whether it came from one
+/// of `before` (`true`: `sql` did not run).
+pub(super) async fn stream_after(
+    conn: &mut Conn,
+    set: &str,
+    before: &[String],
+    sql: &str,
+    out: &mut Responder<'_>,
+) -> io::Result<Result<(), (ProxyError, bool)>> {
+    let text;
+    let full = if before.is_empty() {
+        sql
+    } else {
+        text = format!("{}; {sql}", before.join("; "));
+        &text
     };
+    let mut res = match conn.query_iter(full).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Err((ProxyError::from_backend(set, e), !before.is_empty()))),
+    };
+    // The OKs of `before`: reading past OK number j reads statement j + 1's header.
+    for j in 0..before.len() {
+        // (`is_empty` is no guide here: it is true before a last result that is
+        // an OK, which is still to be read.)
+        if let Err(e) = res.next().await {
+            return Ok(Err((
+                ProxyError::from_backend(set, e),
+                j + 1 < before.len(),
+            )));
+        }
+    }
     let more_after = out.more_results();
+    let backend = |e| Ok(Err((ProxyError::from_backend(set, e), false)));
     loop {
         let cols = res.columns().filter(|c| !c.is_empty());
         if let Some(cols) = cols {
@@ -32,7 +66,7 @@ pub(crate) async fn stream_all(
                 match res.next().await {
                     Ok(Some(row)) => write_row(out, &row).await?,
                     Ok(None) => break,
-                    Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+                    Err(e) => return backend(e),
                 }
             }
             out.set_more_results(!res.is_empty() || more_after);
@@ -40,7 +74,7 @@ pub(crate) async fn stream_all(
         } else {
             let ok = ok_of(&res);
             if let Err(e) = res.next().await {
-                return Ok(Err(ProxyError::from_backend(set, e)));
+                return backend(e);
             }
             out.set_more_results(!res.is_empty() || more_after);
             out.ok(&ok).await?;

@@ -89,6 +89,27 @@ impl Txn {
         snap: &topo::ClusterSnapshot,
         fresh: impl std::future::Future<Output = Result<(Conn, u64), ProxyError>>,
     ) -> Result<(Conn, u64), ProxyError> {
+        let (mut conn, epoch, start) = self.take_deferred(set, write, snap, fresh).await?;
+        if !start.is_empty() {
+            if let Err(e) = conn.query_drop(start.join("; ")).await {
+                self.forget(set);
+                return Err(ProxyError::from_backend(set, e));
+            }
+        }
+        Ok((conn, epoch))
+    }
+
+    /// [`take`](Self::take), except that a new branch is not started here: the
+    /// statements that start it (`SET TRANSACTION ...`, `XA START ...`) are
+    /// returned, to be sent in one round trip with the branch's first statement.
+    /// If they fail, the caller calls [`forget`](Self::forget).
+    pub async fn take_deferred(
+        &mut self,
+        set: &str,
+        write: bool,
+        snap: &topo::ClusterSnapshot,
+        fresh: impl std::future::Future<Output = Result<(Conn, u64), ProxyError>>,
+    ) -> Result<(Conn, u64, Vec<String>), ProxyError> {
         if let Some(reason) = &self.broken {
             return Err(ProxyError::BackendLost {
                 set: set.into(),
@@ -104,22 +125,22 @@ impl Txn {
                 self.writers.insert(set.to_string());
             }
             let epoch = self.epochs.get(set).copied().unwrap_or_default();
-            return Ok((c, epoch));
+            return Ok((c, epoch, Vec::new()));
         }
-        let (mut conn, epoch) = fresh.await?;
+        let (conn, epoch) = fresh.await?;
         if write {
             self.writers.insert(set.to_string());
         }
-        for q in &self.before {
-            conn.query_drop(q)
-                .await
-                .map_err(|e| ProxyError::from_backend(set, e))?;
-        }
-        conn.query_drop(format!("XA START {}", xid(&self.gtrid, set)))
-            .await
-            .map_err(|e| ProxyError::from_backend(set, e))?;
+        let mut start = self.before.clone();
+        start.push(format!("XA START {}", xid(&self.gtrid, set)));
         self.epochs.insert(set.to_string(), epoch);
-        Ok((conn, epoch))
+        Ok((conn, epoch, start))
+    }
+
+    /// A branch whose start failed: the set is not part of the transaction.
+    pub fn forget(&mut self, set: &str) {
+        self.epochs.remove(set);
+        self.writers.remove(set);
     }
 
     /// Puts a connection back after a statement; a broken one breaks the transaction.
