@@ -81,7 +81,6 @@ async fn serve_clients(mut rx: mpsc::UnboundedReceiver<Client>, shared: Arc<Shar
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(%peer, "cannot register a client connection: {e}");
-                shared.registry.remove(id);
                 continue;
             }
         };

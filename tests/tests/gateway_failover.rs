@@ -146,6 +146,33 @@ impl Fx {
     }
 }
 
+impl Fx {
+    /// A switchover of set1 from `set1-n0` to `set1-n1` done by hand: the old
+    /// primary read-only (and still up), fence, promote, publish; waits until the
+    /// gateway follows.
+    async fn switch_set1_by_hand(&self) {
+        self.c
+            .node("set1-n0")
+            .exec("SET GLOBAL read_only = 1")
+            .await
+            .unwrap();
+        self.fence("set1", "set1-n0").await;
+        self.promote_by_hand("set1", "set1-n1").await;
+        self.node_role("set1-n1", Role::Primary).await;
+        self.gateway_sees("set1-n1 as set1's primary", |s| {
+            s.primary_of("set1").is_some_and(|n| n.id == "set1-n1")
+        })
+        .await;
+    }
+}
+
+/// The gateway's connections (pooled and pipelined) open on `node`.
+async fn gateway_conns(node: &setwise_tests::MariaDb) -> anyhow::Result<i64> {
+    node.scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'setwise_proxy'")
+        .await
+        .map(|v| v.unwrap_or_default().parse::<i64>().unwrap_or(0))
+}
+
 /// The server error (code, SQLSTATE, message) of a failed statement.
 fn server_err(e: &mysql_async::Error) -> (u16, String, String) {
     match e {
@@ -494,33 +521,19 @@ async fn after_a_switchover_nothing_lands_on_the_old_primary() {
     .into_iter()
     .collect::<Result<Vec<_>, _>>()
     .unwrap();
-    let gateway_conns = move || async move {
-        old.scalar(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'setwise_proxy'",
-        )
-        .await
-        .map(|v| v.unwrap_or_default().parse::<i64>().unwrap_or(0))
-    };
     assert!(
-        gateway_conns().await.unwrap() > 0,
+        gateway_conns(old).await.unwrap() > 0,
         "pooled connections to set1-n0"
     );
 
     // Switchover: old primary read-only, fence, promote, publish.
-    old.exec("SET GLOBAL read_only = 1").await.unwrap();
-    fx.fence("set1", "set1-n0").await;
-    fx.promote_by_hand("set1", "set1-n1").await;
-    fx.node_role("set1-n1", Role::Primary).await;
-    fx.gateway_sees("set1-n1 as set1's primary", |s| {
-        s.primary_of("set1").is_some_and(|n| n.id == "set1-n1")
-    })
-    .await;
+    fx.switch_set1_by_hand().await;
 
     // The pools to the old primary are closed...
     wait_until(
         "the gateway's connections to set1-n0 to close",
         FOLLOW,
-        move || async move { Ok(gateway_conns().await? == 0) },
+        move || async move { Ok(gateway_conns(old).await? == 0) },
     )
     .await
     .unwrap();
@@ -555,7 +568,7 @@ async fn after_a_switchover_nothing_lands_on_the_old_primary() {
     assert_eq!(count(new, "name = 'updated'").await, 2);
     assert_eq!(count(old, "name IN ('after', 'updated')").await, 0);
     assert_eq!(
-        gateway_conns().await.unwrap(),
+        gateway_conns(old).await.unwrap(),
         0,
         "no connection to set1-n0 again"
     );
@@ -603,27 +616,13 @@ async fn point_reads_move_to_the_new_primary() {
         }
     }
     read_all(&mut conns, &ids, "before").await;
-    let gateway_conns = move || async move {
-        old.scalar(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'setwise_proxy'",
-        )
-        .await
-        .map(|v| v.unwrap_or_default().parse::<i64>().unwrap_or(0))
-    };
 
     // Switchover; the old primary stays up (read-only) with the old rows.
-    old.exec("SET GLOBAL read_only = 1").await.unwrap();
-    fx.fence("set1", "set1-n0").await;
-    fx.promote_by_hand("set1", "set1-n1").await;
-    fx.node_role("set1-n1", Role::Primary).await;
-    fx.gateway_sees("set1-n1 as set1's primary", |s| {
-        s.primary_of("set1").is_some_and(|n| n.id == "set1-n1")
-    })
-    .await;
+    fx.switch_set1_by_hand().await;
     wait_until(
         "the gateway's connections to set1-n0 (pooled and pipelined) to close",
         FOLLOW,
-        move || async move { Ok(gateway_conns().await? == 0) },
+        move || async move { Ok(gateway_conns(old).await? == 0) },
     )
     .await
     .unwrap();

@@ -10,18 +10,77 @@
 //!   sessions read on the same connection.
 
 use mysql_async::prelude::*;
+use setwise_tests::cluster::{wait_accepting, PROGRAM_READY_TIMEOUT};
+use setwise_tests::port::Port;
+use setwise_tests::process::ChildGuard;
 use setwise_tests::sql::server_error;
-use setwise_tests::Cluster;
+use setwise_tests::{bins, Cluster};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Two sets, the gateway, `shop.t (id, v, s)` sharded by id with ids 1..=200.
-async fn shop() -> (Cluster, mysql_async::Conn) {
-    let c = Cluster::builder()
+struct Shop {
+    c: Cluster,
+    _proxy: ChildGuard,
+    /// The gateway's Prometheus endpoint.
+    metrics: Port,
+}
+
+impl std::ops::Deref for Shop {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        &self.c
+    }
+}
+
+impl Shop {
+    /// Point reads the gateway ran on a pipelined connection so far
+    /// (`setwise_proxy_point_reads_total{outcome="pipelined"}`).
+    async fn pipelined(&self) -> u64 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics.get()))
+            .await
+            .unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).await.unwrap();
+        body.lines()
+            .find(|l| {
+                l.starts_with("setwise_proxy_point_reads_total")
+                    && l.contains("outcome=\"pipelined\"")
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    }
+}
+
+/// Two sets, the gateway (restarted with its metrics endpoint on), `shop.t
+/// (id, v, s)` sharded by id with ids 1..=200.
+async fn shop() -> (Shop, mysql_async::Conn) {
+    let mut c = Cluster::builder()
         .sets(2)
         .replicas(0)
         .proxy(true)
         .start()
         .await
         .unwrap();
+    c.kill_proxy();
+    let metrics = setwise_tests::port::reserve();
+    let args = [
+        "--config".to_string(),
+        c.work_dir().join("proxy.toml").display().to_string(),
+        "--metrics-listen".to_string(),
+        format!("127.0.0.1:{}", metrics.get()),
+    ];
+    let mut proxy = c.spawn(bins::PROXY, "proxy-metrics", &args).unwrap();
+    wait_accepting(&mut proxy, c.proxy_port(), PROGRAM_READY_TIMEOUT)
+        .await
+        .unwrap();
+    let c = Shop {
+        c,
+        _proxy: proxy,
+        metrics,
+    };
     let mut conn = c.proxy_conn().await.unwrap();
     conn.query_drop("CREATE DATABASE shop").await.unwrap();
     conn.query_drop(
@@ -75,6 +134,10 @@ async fn concurrent_point_reads_each_get_their_own_rows() {
     for t in tasks {
         t.await.unwrap();
     }
+    // Most of these 4,800 reads (all but each shape's first, which is planned)
+    // went down the pipelined path.
+    let n = c.pipelined().await;
+    assert!(n > 4_000, "only {n} point reads were pipelined");
 }
 
 #[tokio::test]
@@ -103,11 +166,12 @@ async fn point_read_columns_are_the_sets_own() {
         }
         assert_eq!(Some(gw), direct);
     }
+    assert!(c.pipelined().await >= 2, "the cached runs were pipelined");
 }
 
 #[tokio::test]
 async fn warnings_and_errors_of_point_reads_are_kept() {
-    let (_c, mut conn) = shop().await;
+    let (c, mut conn) = shop().await;
     conn.query_drop("USE shop").await.unwrap();
     for round in 0..3 {
         let v: Option<i64> = conn
@@ -142,6 +206,7 @@ async fn warnings_and_errors_of_point_reads_are_kept() {
         let w: Vec<(String, u32, String)> = conn.query("SHOW WARNINGS").await.unwrap();
         assert!(w.is_empty(), "round {round}: {w:?}");
     }
+    assert!(c.pipelined().await >= 6, "the cached runs were pipelined");
 }
 
 #[tokio::test]
@@ -197,4 +262,5 @@ async fn large_answers_arrive_whole_beside_other_reads() {
         }
     }
     others.await.unwrap();
+    assert!(c.pipelined().await >= 300, "the point reads were pipelined");
 }

@@ -1,7 +1,16 @@
 //! Connections to the sets' MariaDB instances.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`pool`] | [`Backends`]: mysql_async pools per [`PoolKey`], liveness probes, KILL QUERY |
+//! | [`conn`] | [`Conn`], a borrowed connection, and the hot stack it goes back to |
+//! | [`raw`] | a hand-written client connection (handshake, raw packet reads) |
+//! | [`mux`] | one pipelined connection: statements back to back, answers forwarded raw |
+//! | [`pipelines`] | which pipelined connection a point read uses |
 
 pub mod conn;
 pub mod mux;
+pub mod pipelines;
 pub mod pool;
 pub mod raw;
 

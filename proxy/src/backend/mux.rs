@@ -55,6 +55,22 @@ pub struct End {
     pub error: bool,
 }
 
+impl End {
+    fn ok(warnings: u16) -> Option<Self> {
+        Some(Self {
+            warnings,
+            error: false,
+        })
+    }
+
+    fn error() -> Option<Self> {
+        Some(Self {
+            warnings: 0,
+            error: true,
+        })
+    }
+}
+
 /// A statement to pipeline.
 pub enum Command<'a> {
     /// COM_QUERY with this text.
@@ -298,29 +314,11 @@ impl Mux {
             let eof_len;
             if pk.is_ok() || pk.is_err() {
                 if pk.is_err() {
-                    return self
-                        .hand(
-                            &mut tx,
-                            buf,
-                            Some(End {
-                                warnings: 0,
-                                error: true,
-                            }),
-                        )
-                        .await;
+                    return self.hand(&mut tx, buf, End::error()).await;
                 }
                 let (more, warnings) = ok_status(&buf[buf.len() - pk.len..]);
                 if !more {
-                    return self
-                        .hand(
-                            &mut tx,
-                            buf,
-                            Some(End {
-                                warnings,
-                                error: false,
-                            }),
-                        )
-                        .await;
+                    return self.hand(&mut tx, buf, End::ok(warnings)).await;
                 }
                 pk = self.next(r, buf, &mut tx).await?;
                 continue;
@@ -344,16 +342,7 @@ impl Mux {
             loop {
                 let p = self.next(r, buf, &mut tx).await?;
                 if p.is_err() {
-                    return self
-                        .hand(
-                            &mut tx,
-                            buf,
-                            Some(End {
-                                warnings: 0,
-                                error: true,
-                            }),
-                        )
-                        .await;
+                    return self.hand(&mut tx, buf, End::error()).await;
                 }
                 if p.is_eof() {
                     eof_len = p.len;
@@ -367,16 +356,7 @@ impl Mux {
             let warnings = u16::from_le_bytes([eof[1], eof[2]]);
             let status = u16::from_le_bytes([eof[3], eof[4]]);
             if status & 0x0008 == 0 {
-                return self
-                    .hand(
-                        &mut tx,
-                        buf,
-                        Some(End {
-                            warnings,
-                            error: false,
-                        }),
-                    )
-                    .await;
+                return self.hand(&mut tx, buf, End::ok(warnings)).await;
             }
             pk = self.next(r, buf, &mut tx).await?;
         }
@@ -403,10 +383,15 @@ impl Mux {
         buf: &mut Vec<u8>,
         end: Option<End>,
     ) -> io::Result<()> {
-        let bytes = std::mem::replace(
-            buf,
-            Vec::with_capacity(if end.is_some() { CHUNK_BYTES } else { 0 }),
-        );
+        // A small answer is copied (the buffer keeps its capacity for the next);
+        // a large chunk is handed over as it is.
+        let bytes = if buf.len() >= CHUNK_BYTES {
+            std::mem::take(buf)
+        } else {
+            let b = buf.clone();
+            buf.clear();
+            b
+        };
         if let Some(t) = tx.as_ref() {
             let give_up = match t.try_send(Chunk { bytes, end }) {
                 Ok(()) => false,

@@ -11,6 +11,7 @@ use mysql_async::{Conn as RawConn, Opts, OptsBuilder, Pool, PoolConstraints, Poo
 
 use super::conn::{Conn, HotStack};
 use super::mux::Mux;
+use super::pipelines::Pipelines;
 use crate::config::BackendConfig;
 use crate::error::ProxyError;
 
@@ -40,22 +41,9 @@ pub struct Backends {
     /// that wait: until routing moves on, later statements do not wait again (a dead
     /// set with no failover coming answers at once).
     waited_in_vain: Mutex<HashMap<String, u64>>,
-    /// Pipelined connections for point reads, per pool key ([`Mux`]).
-    muxes: Mutex<HashMap<PoolKey, MuxSlot>>,
+    /// Pipelined connections for point reads ([`Pipelines`]).
+    pipelines: Pipelines,
 }
-
-/// The pipelined connections of one pool key.
-#[derive(Default)]
-struct MuxSlot {
-    conns: Vec<Arc<Mux>>,
-    /// Connections being opened.
-    opening: usize,
-    /// After a failed connect: not tried again before this.
-    failed_until: Option<std::time::Instant>,
-}
-
-/// How long the fast path leaves a pool key alone after failing to connect.
-const MUX_RETRY: Duration = Duration::from_secs(1);
 
 impl Backends {
     pub fn new(cfg: BackendConfig) -> Self {
@@ -64,7 +52,7 @@ impl Backends {
             pools: Mutex::new(HashMap::new()),
             primaries: Mutex::new(None),
             waited_in_vain: Mutex::new(HashMap::new()),
-            muxes: Mutex::new(HashMap::new()),
+            pipelines: Pipelines::default(),
         }
     }
 
@@ -117,13 +105,8 @@ impl Backends {
                 }
                 keep
             });
-            self.muxes.lock().expect("mux map").retain(|k, slot| {
-                let keep = primaries.contains(&(k.host.clone(), k.port));
-                if !keep {
-                    slot.conns.iter().for_each(|m| m.close());
-                }
-                keep
-            });
+            self.pipelines
+                .retain(|k| primaries.contains(&(k.host.clone(), k.port)));
             *self.primaries.lock().expect("primaries") = Some(primaries);
         }
         for (addr, pool) in closed {
@@ -228,53 +211,10 @@ impl Backends {
         c.disconnect().await
     }
 
-    /// A pipelined connection to `key` with room for one more statement: the
-    /// least busy one, a new one while fewer than `pipeline_conns` exist and all
-    /// are busy. `None`: the fast path is off, full, or cannot connect (the
-    /// caller uses a pooled connection).
+    /// A pipelined connection to `key` with room for one more statement
+    /// ([`Pipelines::get`]).
     pub async fn mux(&self, key: &PoolKey) -> Option<Arc<Mux>> {
-        let (max_conns, depth) = (self.cfg.pipeline_conns, self.cfg.pipeline_depth.max(1));
-        if max_conns == 0 {
-            return None;
-        }
-        {
-            let mut map = self.muxes.lock().expect("mux map");
-            if map.len() >= MAX_POOLS && !map.contains_key(key) {
-                return None;
-            }
-            let slot = map.entry(key.clone()).or_default();
-            slot.conns.retain(|m| !m.is_dead());
-            if slot
-                .failed_until
-                .is_some_and(|t| t > std::time::Instant::now())
-            {
-                return None;
-            }
-            let best = slot.conns.iter().min_by_key(|m| m.in_flight()).cloned();
-            let open_more = slot.conns.len() + slot.opening < max_conns
-                && best.as_ref().is_none_or(|b| b.in_flight() > 0);
-            if !open_more {
-                return best.filter(|b| b.in_flight() < depth);
-            }
-            slot.opening += 1;
-        }
-        let within = Duration::from_millis(self.cfg.connect_timeout_ms.max(100));
-        let r = super::raw::connect(key, &self.cfg.user, &self.cfg.password, within).await;
-        let mut map = self.muxes.lock().expect("mux map");
-        let slot = map.entry(key.clone()).or_default();
-        slot.opening = slot.opening.saturating_sub(1);
-        match r {
-            Ok(c) => {
-                let m = Mux::start(c);
-                slot.conns.push(m.clone());
-                Some(m)
-            }
-            Err(e) => {
-                tracing::debug!(addr = %format!("{}:{}", key.host, key.port), "pipelined connection failed: {e}");
-                slot.failed_until = Some(std::time::Instant::now() + MUX_RETRY);
-                None
-            }
-        }
+        self.pipelines.get(key, &self.cfg, MAX_POOLS).await
     }
 
     /// Borrows a connection to `key` for work on `set`: the one last given back

@@ -88,15 +88,28 @@ impl Exec<'_> {
     /// the transaction's (a transaction a set's primary changed under is fenced
     /// here), or a pooled one. A write to a set whose writes are blocked is refused.
     pub async fn take_at(&mut self, set: &str) -> Result<(Conn, u64), ProxyError> {
+        self.take_branch(set, false).await.map(|(c, e, _)| (c, e))
+    }
+
+    /// [`take_at`](Self::take_at); with `defer_start`, a transaction branch
+    /// opened here is not started yet: the statements that start it come back, to
+    /// be sent with the statement (see `session::txn::Txn::take_deferred`).
+    async fn take_branch(
+        &mut self,
+        set: &str,
+        defer_start: bool,
+    ) -> Result<(Conn, u64, Vec<String>), ProxyError> {
         if self.write {
             check_writable(self.conns.snap, set)?;
         }
+        let (snap, fresh) = (self.conns.snap, self.conns.pooled_at(set));
         match self.txn.as_deref_mut() {
-            Some(t) => {
-                t.take(set, self.write, self.conns.snap, self.conns.pooled_at(set))
-                    .await
-            }
-            None => self.conns.pooled_at(set).await,
+            Some(t) if defer_start => t.take_deferred(set, self.write, snap, fresh).await,
+            Some(t) => t
+                .take(set, self.write, snap, fresh)
+                .await
+                .map(|(c, e)| (c, e, Vec::new())),
+            None => fresh.await.map(|(c, e)| (c, e, Vec::new())),
         }
     }
 
@@ -188,19 +201,8 @@ impl Exec<'_> {
         }
         // In a transaction, a text statement carries its branch's start (one round
         // trip instead of two).
-        let taken = match (&work, self.txn.as_deref_mut()) {
-            (Work::Text(_), Some(t)) => {
-                if self.write {
-                    if let Err(e) = check_writable(self.conns.snap, set) {
-                        return fail(out, &e).await;
-                    }
-                }
-                t.take_deferred(set, self.write, self.conns.snap, self.conns.pooled_at(set))
-                    .await
-            }
-            _ => self.take_at(set).await.map(|(c, e)| (c, e, Vec::new())),
-        };
-        let (mut conn, epoch, start) = match taken {
+        let text = matches!(work, Work::Text(_));
+        let (mut conn, epoch, start) = match self.take_branch(set, text).await {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,
         };
@@ -224,9 +226,9 @@ impl Exec<'_> {
             Ok(r) => r,
             Err(e) => Ok(Err(e)),
         };
+        self.running_on(None);
         if start_failed {
             // The branch never started: the set is not part of the transaction.
-            self.running_on(None);
             if let Some(t) = self.txn.as_deref_mut() {
                 t.forget(set);
             }
@@ -236,7 +238,6 @@ impl Exec<'_> {
                 Err(e) => fail(out, &e).await,
             };
         }
-        self.running_on(None);
         if self.txn.is_none() && matches!(r, Ok(Ok(()))) {
             // Read to the end, autocommit: lent again as it is.
             conn.mark_clean();

@@ -28,6 +28,9 @@ pub enum Cached {
         literal: usize,
         db: String,
         key_type: KeyType,
+        /// A read fit for a pipelined connection (`exec::fast_eligible`),
+        /// decided once for the shape.
+        point_read: bool,
     },
 }
 
@@ -57,8 +60,9 @@ pub fn fingerprint(sql: &str, tokens: &[Token], db: Option<&str>) -> (String, Ve
 
 impl PlanCache {
     /// A cached plan for this fingerprint, made concrete with this statement's
-    /// literals, and whether a shard-key value picked its one set (a point
-    /// statement). `None`: not cached (or cached under another routing revision).
+    /// literals, and whether it is a point read a pipelined connection may run
+    /// (`Cached::Keyed::point_read`). `None`: not cached (or cached under another
+    /// routing revision).
     pub fn get(
         &self,
         key: &str,
@@ -76,6 +80,7 @@ impl PlanCache {
                 literal,
                 db,
                 key_type,
+                point_read,
             } => {
                 let t = literals.get(literal)?;
                 let text = match t.kind {
@@ -90,7 +95,7 @@ impl PlanCache {
                         target: Target::Sets(vec![set]),
                         merge: Merge::Single,
                     },
-                    true,
+                    point_read,
                 ))
             }
         }
@@ -139,6 +144,7 @@ pub fn cacheable(
                     literal: *i,
                     db: db.to_string(),
                     key_type,
+                    point_read: false,
                 }),
                 _ => None,
             }

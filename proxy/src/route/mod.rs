@@ -8,6 +8,7 @@
 //! - [`plan`] decides: one set, several sets (and how to merge), or an error.
 //! - [`select`] and [`scatter`] rewrite a SELECT for several sets and plan its merge;
 //!   [`aggs`] classifies aggregates, [`calc`] expressions over them, [`having`] HAVING.
+//! - [`rollup`] says which `GROUP BY ... WITH ROLLUP` the merge can roll up.
 //! - [`union`] plans a UNION across sets (concatenated, or de-duplicated by the gateway);
 //!   [`union_mixed`] tags the `UNION ALL` branches after a distinct UNION.
 //! - [`write`] plans UPDATE, DELETE, INSERT and REPLACE.
@@ -22,6 +23,7 @@ pub mod having;
 pub mod insert;
 pub mod key;
 pub mod plan;
+pub mod rollup;
 pub mod scatter;
 pub mod select;
 pub mod union;

@@ -546,7 +546,7 @@ fn plan_grouped(
     let rollup = match sh.rollup {
         Some(span) => {
             let calc_items: Vec<usize> = computed.iter().map(|(i, _)| *i).collect();
-            rollup_fits(sh, &aggs, &keys, staged, &calc_items)?;
+            super::rollup::check(sh, &aggs, &keys, staged, &calc_items)?;
             Some(span)
         }
         None => None,
@@ -601,13 +601,7 @@ fn plan_grouped(
         }
         pre
     });
-    // MariaDB builds ROLLUP rows in its own temporary table, with other column
-    // flags than the sets' plain grouping: the client sees the definitions of
-    // its own statement, read with LIMIT 0 from one set.
-    let columns_sql = rollup.map(|_| match sh.limit_span {
-        Some((s, e)) => apply_edits(sql, vec![(s, e, " LIMIT 0".to_string())]),
-        None => format!("{} LIMIT 0", sql.trim_end().trim_end_matches(';')),
-    });
+    let columns_sql = rollup.map(|_| super::rollup::columns_sql(sql, sh));
     Ok(MergeSpec {
         columns_sql,
         sql: apply_edits(sql, edits).trim_end().to_string(),
@@ -636,43 +630,4 @@ fn distinct_arg(args: &mut Vec<String>, arg: String) -> usize {
             args.len() - 1
         }
     }
-}
-
-/// Whether a `GROUP BY ... WITH ROLLUP` can be re-aggregated by the merge:
-/// every select item a group key or an aggregate the merge folds (or an
-/// expression over such aggregates), no ORDER BY (MariaDB refuses it), no
-/// two-stage grouping, no GROUP_CONCAT.
-fn rollup_fits(
-    sh: &Shape,
-    aggs: &[AggSpec],
-    keys: &[KeySpec],
-    staged: bool,
-    computed: &[usize],
-) -> Result<(), ProxyError> {
-    if !sh.order_by.is_empty() {
-        return Err(ProxyError::Backend {
-            code: 1221,
-            state: "HY000".into(),
-            message: "Incorrect usage of CUBE/ROLLUP and ORDER BY".into(),
-        });
-    }
-    if staged {
-        return Err(unsupported(
-            "WITH ROLLUP with COUNT(DISTINCT ...) or GROUP_CONCAT(... ORDER BY / DISTINCT ...)",
-        ));
-    }
-    for (i, a) in aggs.iter().enumerate().take(sh.items.len()) {
-        match a {
-            AggSpec::Any if !keys.iter().any(|k| k.value == i) && !computed.contains(&i) => {
-                return Err(unsupported(
-                    "WITH ROLLUP with a select item that is neither a GROUP BY column nor an aggregate",
-                ))
-            }
-            AggSpec::Concat { .. } | AggSpec::OrderedConcat { .. } => {
-                return Err(unsupported("WITH ROLLUP with GROUP_CONCAT() / JSON_ARRAYAGG()"))
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }

@@ -380,7 +380,12 @@ impl Session {
         // A shape seen before is routed from the plan cache, without a parse.
         let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
         if let Some((plan, point)) = self.shared.plans.get(&fp, &literals, sql, &snap) {
-            self.fast_next = point && crate::exec::fast_eligible(sql, tokens);
+            // Comments are not in the fingerprint; an executable one (`/*! ... */`)
+            // may hide SQL that must not share a connection.
+            self.fast_next = point
+                && !tokens
+                    .iter()
+                    .any(|t| t.kind == crate::sql::lexer::Kind::Comment);
             return self.run_plan(&snap, &plan, sql, first, out).await;
         }
         // MariaDB syntax sqlparser lacks is planned from an equivalent text; the
@@ -417,7 +422,10 @@ impl Session {
             Dep::Many => None,
         };
         if let Some(pinned) = pinned {
-            if let Some(c) = cache::cacheable(&planned.plan, pinned, &literals, sql) {
+            if let Some(mut c) = cache::cacheable(&planned.plan, pinned, &literals, sql) {
+                if let cache::Cached::Keyed { point_read, .. } = &mut c {
+                    *point_read = crate::exec::fast_eligible(sql, tokens);
+                }
                 self.shared.plans.put(fp, snap.revision, c);
             }
         }
