@@ -39,7 +39,7 @@ as_root() {
 
 # ------------------------------------------------------------------ 1. packages
 debian_packages=(mariadb-server mariadb-client mariadb-backup etcd-server etcd-client
-    protobuf-compiler sysbench haproxy libmariadb-java)
+    protobuf-compiler libprotobuf-dev sysbench haproxy libmariadb-java)
 
 install_packages() {
     local missing=() p

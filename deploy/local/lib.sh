@@ -27,7 +27,7 @@ SETWISE_CLUSTER=local
 SETWISE_SCHEDULERS=(sched1 sched2)
 SETWISE_BIN=${CARGO_TARGET_DIR:-$SETWISE_REPO/target}/release
 # Debian packages a fresh machine needs.
-SETWISE_PACKAGES=(mariadb-server mariadb-client mariadb-backup etcd-server etcd-client protobuf-compiler)
+SETWISE_PACKAGES=(mariadb-server mariadb-client mariadb-backup etcd-server etcd-client protobuf-compiler libprotobuf-dev)
 
 # ---------------------------------------------------------------- messages
 
