@@ -46,6 +46,9 @@ pub struct Exec<'a> {
     /// The statement is a point read that may run on a pipelined connection
     /// ([`fast`]).
     pub fast: bool,
+    /// The statement may leave session state on its connections that the gateway
+    /// does not carry ([`crate::sql::effects`]): they are closed, never lent again.
+    pub stateful: bool,
     keep: Option<()>,
 }
 
@@ -69,6 +72,7 @@ impl<'a> Exec<'a> {
             activity: None,
             diagnostics: None,
             fast: false,
+            stateful: false,
             keep: None,
         }
     }
@@ -117,11 +121,16 @@ impl Exec<'_> {
     /// one holding diagnostics (warnings, an error) is kept in `diagnostics`.
     pub fn give_back(&mut self, set: &str, conn: Conn, err: Option<&ProxyError>) {
         if let Some(t) = self.txn.as_deref_mut() {
+            if self.stateful {
+                t.tainted.insert(set.to_string());
+            }
             t.give_back(set, conn, err);
-        } else if matches!(
-            err,
-            Some(ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. })
-        ) {
+        } else if self.stateful
+            || matches!(
+                err,
+                Some(ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. })
+            )
+        {
             // Broken, or its statement was given up: never reused.
             discard(conn);
         } else if self.keep.take().is_some() {

@@ -86,7 +86,7 @@ impl Handler for Session {
     async fn change_user(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
         let _ = self.end_txn("ROLLBACK").await;
         self.autocommit = true;
-        self.next_txn = None;
+        self.next_txn.clear();
         self.user = None;
         self.db = None;
         self.authenticate(cred).await
@@ -168,7 +168,7 @@ impl Handler for Session {
         let r = self.end_txn("ROLLBACK").await;
         self.vars = SessionVars::for_collation(self.collation);
         self.autocommit = true;
-        self.next_txn = None;
+        self.next_txn.clear();
         r
     }
 

@@ -75,11 +75,14 @@ pub struct Session {
     autocommit: bool,
     txn: Option<Txn>,
     /// `SET TRANSACTION ...` waiting for the next transaction.
-    next_txn: Option<String>,
+    next_txn: Vec<String>,
     /// The COM_STMT_EXECUTE being run: its text with `?` and its typed values.
     prepared: Option<(String, Vec<mysql_async::Value>)>,
     /// The statement being run is a point read fit for a pipelined connection.
     fast_next: bool,
+    /// The statement being run may leave session state on its backend
+    /// connections that the gateway does not carry (`crate::sql::effects`).
+    stateful_next: bool,
     /// The backend connection holding the last statement's warnings or error
     /// (outside transactions), for `SHOW WARNINGS`.
     diag: Option<(String, crate::backend::Conn)>,
@@ -105,9 +108,10 @@ impl Session {
             vars: SessionVars::default(),
             autocommit: true,
             txn: None,
-            next_txn: None,
+            next_txn: Vec::new(),
             prepared: None,
             fast_next: false,
+            stateful_next: false,
             diag: None,
             changes: shared.routing.subscribe(),
             shared,
@@ -210,13 +214,69 @@ impl Session {
     /// Opens a transaction if none is open (explicit BEGIN or autocommit off).
     fn open_txn(&mut self) {
         if self.txn.is_none() {
-            let before: Vec<String> = self.next_txn.take().into_iter().collect();
+            let before = std::mem::take(&mut self.next_txn);
             let n = self
                 .shared
                 .txn_seq
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let gtrid = format!("sw-{}-{n}", self.shared.gateway_id);
             self.txn = Some(Txn::new(gtrid, before));
+        }
+    }
+
+    /// `START TRANSACTION WITH CONSISTENT SNAPSHOT`: XA START takes no such
+    /// option, so a branch is opened on every set at once and reads one row of an
+    /// InnoDB table there, which fixes its read view now (each set's snapshot is
+    /// taken at this point; they are not one global snapshot across sets).
+    async fn snapshot_branches(&mut self) -> Result<(), ProxyError> {
+        const SNAPSHOT_READ: &str = "SELECT 1 FROM mysql.innodb_table_stats LIMIT 1";
+        let snap = self.snapshot();
+        let sets: Vec<String> = snap.sets.keys().cloned().collect();
+        let mut exec = self.exec(&snap);
+        exec.write = false;
+        for set in &sets {
+            let mut conn = exec.take(set).await?;
+            let r = conn
+                .query_drop(SNAPSHOT_READ)
+                .await
+                .map_err(|e| ProxyError::from_backend(set, e));
+            exec.give_back(set, conn, r.as_ref().err());
+            r?;
+        }
+        Ok(())
+    }
+
+    /// `SAVEPOINT s`, `ROLLBACK [WORK] TO [SAVEPOINT] s`, `RELEASE SAVEPOINT s`.
+    /// A savepoint opens the transaction when autocommit is off (it is then the
+    /// transaction's first statement); outside any transaction it is accepted and
+    /// forgotten, as MariaDB does, so rolling back to it is 1305 there.
+    async fn savepoint(&mut self, sql: &str, sig: &[Token]) -> Result<(), ProxyError> {
+        let end = sig.len()
+            - sig
+                .iter()
+                .rev()
+                .take_while(|t| t.is_punct(sql, ";"))
+                .count();
+        let Some(name) = sig[..end]
+            .last()
+            .filter(|t| end > 1 && matches!(t.kind, Kind::Word | Kind::QuotedIdent))
+            .map(|t| ident_text(sql, t))
+        else {
+            return Err(ProxyError::Syntax("a savepoint needs a name".into()));
+        };
+        let first = word_at(sql, sig, 0);
+        if first == "SAVEPOINT" {
+            if !self.autocommit {
+                self.open_txn();
+            }
+            return match self.txn.as_mut() {
+                Some(t) => t.savepoint(&name).await,
+                None => Ok(()),
+            };
+        }
+        match self.txn.as_mut() {
+            Some(t) => t.to_savepoint(&name, first == "RELEASE").await,
+            None => Err(txn::no_savepoint(&name)),
         }
     }
 
@@ -271,6 +331,7 @@ impl Session {
         // CONNECTION_ID() is the gateway's connection id (what KILL takes), not a
         // backend thread's.
         let sig = significant(&tokens);
+        self.stateful_next = crate::sql::effects::changes_session(sql, &sig);
         if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
             return Box::pin(self.statement(&rewritten, out)).await;
         }
@@ -326,6 +387,15 @@ impl Session {
                 if let (Some(mode), Some(t)) = (access_mode(sql, sig), self.txn.as_mut()) {
                     t.before.push(format!("SET TRANSACTION {mode}"));
                 }
+                if sig
+                    .windows(2)
+                    .any(|w| w[0].is_word(sql, "CONSISTENT") && w[1].is_word(sql, "SNAPSHOT"))
+                {
+                    if let Err(e) = self.snapshot_branches().await {
+                        let _ = self.end_txn("ROLLBACK").await;
+                        return fail(out, &e).await;
+                    }
+                }
                 return ok(out, self.status()).await;
             }
             "COMMIT" | "ROLLBACK" if !sig.iter().any(|t| t.is_word(sql, "TO")) => {
@@ -333,10 +403,7 @@ impl Session {
                 return self.reply(r, out).await;
             }
             "SAVEPOINT" | "RELEASE" | "ROLLBACK" => {
-                let r = match self.txn.as_mut() {
-                    Some(t) => t.on_all(sql).await,
-                    None => Ok(()),
-                };
+                let r = self.savepoint(sql, sig).await;
                 return self.reply(r, out).await;
             }
             "KILL" => return self.kill(sql, sig, out).await,
@@ -444,6 +511,7 @@ impl Session {
     ) -> Answered {
         let write = is_write(first);
         let fast = std::mem::take(&mut self.fast_next) && self.autocommit;
+        let stateful = self.stateful_next;
         if write && self.txn.is_none() && multi_set_write(plan) {
             return self.atomic_write(snap, plan, sql, out).await;
         }
@@ -452,6 +520,7 @@ impl Session {
         let mut exec = self.exec(snap);
         exec.write = write;
         exec.fast = fast;
+        exec.stateful = stateful;
         let answered = match (prepared, &plan.target, &plan.merge) {
             (Some((text, values)), Target::Sets(sets), Merge::Single) => {
                 exec.single_prepared(&sets[0], &text, values, out).await
@@ -478,8 +547,10 @@ impl Session {
     ) -> Answered {
         self.open_txn();
         let (answered, ok) = {
+            let stateful = self.stateful_next;
             let mut exec = self.exec(snap);
             exec.held = Some(None);
+            exec.stateful = stateful;
             let a = exec.run(plan, sql, out).await;
             (a, exec.held.flatten())
         };
@@ -568,7 +639,7 @@ impl Session {
         if let Some(t) = self.txn.as_mut() {
             // Pinned connections follow the session's database.
             let q = format!("USE `{}`", db.replace('`', "``"));
-            t.on_all(&q).await?;
+            t.on_all_stateful(&q).await?;
         }
         self.db = Some(db.to_string());
         Ok(())
@@ -662,8 +733,14 @@ impl Session {
         };
         let r = match req {
             SetRequest::Autocommit(on) => self.set_autocommit(on).await,
+            // As in MariaDB, only between transactions.
+            SetRequest::NextTransaction(_) if self.txn.is_some() => Err(ProxyError::Backend {
+                code: 1568,
+                state: "25001".into(),
+                message: "Transaction characteristics can't be changed while a transaction is in progress".into(),
+            }),
             SetRequest::NextTransaction(text) => {
-                self.next_txn = Some(text);
+                self.next_txn.push(text);
                 Ok(())
             }
             SetRequest::Vars(assignments) => self.set_vars(&assignments).await,
@@ -707,7 +784,7 @@ impl Session {
         }
         if let Some(t) = self.txn.as_mut() {
             for (_, text) in assignments {
-                t.on_all(&format!("SET {text}")).await?;
+                t.on_all_stateful(&format!("SET {text}")).await?;
             }
         }
         self.vars = next;

@@ -35,6 +35,16 @@ pub struct Txn {
     /// shows another epoch (the primary changed) the transaction is fenced: it can
     /// only roll back.
     pub epochs: BTreeMap<String, u64>,
+    /// Savepoints in the order they were taken (names as the client wrote them;
+    /// compared case-insensitively, as MariaDB does). A branch that starts later
+    /// takes them all right after its `XA START`, so `ROLLBACK TO` a savepoint
+    /// taken before the set joined undoes everything the set did since.
+    pub savepoints: Vec<String>,
+    /// Sets whose pinned connection's session state changed during the
+    /// transaction (`SET`, `USE`, a statement assigning variables): it no longer
+    /// matches the pool it came from, so it is closed at the end instead of being
+    /// lent again.
+    pub tainted: BTreeSet<String>,
 }
 
 /// An XA id literal for `gtrid` and `set`.
@@ -56,6 +66,8 @@ impl Txn {
             broken: None,
             doomed: false,
             epochs: BTreeMap::new(),
+            savepoints: Vec::new(),
+            tainted: BTreeSet::new(),
         }
     }
 
@@ -133,6 +145,11 @@ impl Txn {
         }
         let mut start = self.before.clone();
         start.push(format!("XA START {}", xid(&self.gtrid, set)));
+        start.extend(
+            self.savepoints
+                .iter()
+                .map(|s| format!("SAVEPOINT {}", quote_ident(s))),
+        );
         self.epochs.insert(set.to_string(), epoch);
         Ok((conn, epoch, start))
     }
@@ -170,15 +187,16 @@ impl Txn {
     /// Rolls every branch back (best effort: a branch that cannot be rolled back
     /// has its connection closed, which rolls it back in MariaDB).
     pub async fn rollback(self) -> Result<(), ProxyError> {
-        let gtrid = self.gtrid;
+        let (gtrid, tainted) = (self.gtrid, self.tainted);
         futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
             let x = xid(&gtrid, &set);
+            let tainted = tainted.contains(&set);
             async move {
                 match conn
                     .query_drop(format!("XA END {x}; XA ROLLBACK {x}"))
                     .await
                 {
-                    Ok(()) => conn.mark_clean(),
+                    Ok(()) => finished(conn, tainted).await,
                     Err(_) => {
                         let _ = conn.disconnect().await;
                     }
@@ -248,14 +266,17 @@ impl Txn {
                 }
             }
         }
+        let tainted = std::mem::take(&mut self.tainted);
         for (set, mut conn) in conns {
             let x = xid(&gtrid, &set);
-            if conn
+            match conn
                 .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
                 .await
-                .is_err()
             {
-                let _ = conn.disconnect().await;
+                Ok(()) if !tainted.contains(&set) => {}
+                _ => {
+                    let _ = conn.disconnect().await;
+                }
             }
         }
         // The decision, recorded before any branch commits.
@@ -301,11 +322,17 @@ impl Txn {
         let mut all_done = true;
         for (set, mut conn) in prepared {
             let x = xid(&gtrid, &set);
-            if let Err(e) = conn.query_drop(format!("XA {verb} {x}")).await {
-                // The decision stands; recovery finishes this branch.
-                warn!(%set, gtrid = %gtrid, "XA {verb} failed: {e}");
-                all_done = false;
-                let _ = conn.disconnect().await;
+            match conn.query_drop(format!("XA {verb} {x}")).await {
+                Ok(()) if tainted.contains(&set) => {
+                    let _ = conn.disconnect().await;
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    // The decision stands; recovery finishes this branch.
+                    warn!(%set, gtrid = %gtrid, "XA {verb} failed: {e}");
+                    all_done = false;
+                    let _ = conn.disconnect().await;
+                }
             }
         }
         if let (Some(t), true) = (decision, all_done) {
@@ -320,16 +347,17 @@ impl Txn {
     /// Commits every branch in one phase, all sets at once. A connection whose
     /// branch committed is lent again as it is.
     async fn commit_one_phase_all(self) -> Result<(), ProxyError> {
-        let gtrid = self.gtrid;
+        let (gtrid, tainted) = (self.gtrid, self.tainted);
         let done = futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
             let x = xid(&gtrid, &set);
+            let tainted = tainted.contains(&set);
             async move {
                 match conn
                     .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
                     .await
                 {
                     Ok(()) => {
-                        conn.mark_clean();
+                        finished(conn, tainted).await;
                         Ok(())
                     }
                     Err(e) => {
@@ -343,14 +371,75 @@ impl Txn {
         done.into_iter().collect()
     }
 
-    /// Runs `sql` (SAVEPOINT, RELEASE/ROLLBACK TO SAVEPOINT, USE) on every branch.
+    /// Runs `sql` (SAVEPOINT, RELEASE/ROLLBACK TO SAVEPOINT, SET, USE) on every
+    /// branch, all sets at once; the first error is returned.
     pub async fn on_all(&mut self, sql: &str) -> Result<(), ProxyError> {
-        for (set, conn) in self.conns.iter_mut() {
+        let done = futures::future::join_all(self.conns.iter_mut().map(|(set, conn)| async move {
             conn.query_drop(sql)
                 .await
-                .map_err(|e| ProxyError::from_backend(set, e))?;
-        }
+                .map_err(|e| ProxyError::from_backend(set, e))
+        }))
+        .await;
+        done.into_iter().collect()
+    }
+
+    /// Runs a statement that changes the branches' session state (`SET`, `USE`)
+    /// on every branch; their connections are closed when the transaction ends.
+    pub async fn on_all_stateful(&mut self, sql: &str) -> Result<(), ProxyError> {
+        self.tainted.extend(self.conns.keys().cloned());
+        self.on_all(sql).await
+    }
+
+    /// `SAVEPOINT name`: taken on every branch, and by every branch that starts
+    /// later. A savepoint of the same name is replaced.
+    pub async fn savepoint(&mut self, name: &str) -> Result<(), ProxyError> {
+        self.on_all(&format!("SAVEPOINT {}", quote_ident(name)))
+            .await?;
+        self.savepoints.retain(|s| !s.eq_ignore_ascii_case(name));
+        self.savepoints.push(name.to_string());
         Ok(())
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name` (`release == false`: the savepoint stays,
+    /// later ones go) or `RELEASE SAVEPOINT name` (it goes with the later ones),
+    /// on every branch. An unknown name is MariaDB's 1305.
+    pub async fn to_savepoint(&mut self, name: &str, release: bool) -> Result<(), ProxyError> {
+        let Some(at) = self
+            .savepoints
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case(name))
+        else {
+            return Err(no_savepoint(name));
+        };
+        let verb = if release { "RELEASE" } else { "ROLLBACK TO" };
+        self.on_all(&format!("{verb} SAVEPOINT {}", quote_ident(name)))
+            .await?;
+        self.savepoints.truncate(if release { at } else { at + 1 });
+        Ok(())
+    }
+}
+
+/// MariaDB's error for a savepoint that was never taken (or was released).
+pub fn no_savepoint(name: &str) -> ProxyError {
+    ProxyError::Backend {
+        code: 1305,
+        state: "42000".into(),
+        message: format!("SAVEPOINT {name} does not exist"),
+    }
+}
+
+/// `name` as a backtick-quoted identifier.
+fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// A branch that ended (committed or rolled back): lent again as it is, or closed
+/// when its session state changed during the transaction.
+async fn finished(mut conn: Conn, tainted: bool) {
+    if tainted {
+        let _ = conn.disconnect().await;
+    } else {
+        conn.mark_clean();
     }
 }
 

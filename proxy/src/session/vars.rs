@@ -56,17 +56,13 @@ impl SessionVars {
         self.init.clone()
     }
 
-    /// Applies assignments (later ones win).
+    /// Applies assignments (later ones win). A variable set again moves to the
+    /// end: replayed after the ones it may override (`SET NAMES` after a
+    /// `character_set_results` set before it).
     pub fn apply(&mut self, assignments: &[(String, String)]) {
         for (k, text) in assignments {
-            let order = match self.vars.get(k) {
-                Some((o, _)) => *o,
-                None => {
-                    self.next_order += 1;
-                    self.next_order
-                }
-            };
-            self.vars.insert(k.clone(), (order, text.clone()));
+            self.next_order += 1;
+            self.vars.insert(k.clone(), (self.next_order, text.clone()));
         }
         self.rebuild();
     }
@@ -133,11 +129,7 @@ pub fn parse_set(sql: &str, sig: &[Token]) -> Result<SetRequest, ProxyError> {
         _ => {}
     }
     if word(i) == "TRANSACTION" {
-        let text = sql[sig[i].start..]
-            .trim_end()
-            .trim_end_matches(';')
-            .to_string();
-        return Ok(SetRequest::Vars(vec![("transaction".into(), text)]));
+        return Ok(SetRequest::Vars(session_transaction(sql, &sig[i + 1..])?));
     }
     if word(i) == "NAMES"
         || word(i) == "CHARSET"
@@ -195,6 +187,49 @@ pub fn parse_set(sql: &str, sig: &[Token]) -> Result<SetRequest, ProxyError> {
     }
 }
 
+/// `SET SESSION TRANSACTION c1, c2`: one assignment per characteristic, keyed
+/// like the variables they set (`tx_isolation`, `tx_read_only`), so a later
+/// `SET tx_isolation = ...` replaces it. Each is replayed as `SET SESSION
+/// TRANSACTION c` (without SESSION it would apply to the next transaction only,
+/// and be refused inside one).
+fn session_transaction(sql: &str, chars: &[Token]) -> Result<Vec<(String, String)>, ProxyError> {
+    let mut out = Vec::new();
+    for part in chars.split(|t| t.is_punct(sql, ",")).map(|p| {
+        let end = p.len() - p.iter().rev().take_while(|t| t.is_punct(sql, ";")).count();
+        &p[..end]
+    }) {
+        let (Some(first), Some(last)) = (part.first(), part.last()) else {
+            return Err(ProxyError::Syntax(
+                "SET TRANSACTION needs ISOLATION LEVEL ... or READ ONLY / READ WRITE".into(),
+            ));
+        };
+        let key = if first.is_word(sql, "ISOLATION") {
+            "tx_isolation"
+        } else if first.is_word(sql, "READ") {
+            "tx_read_only"
+        } else {
+            return Err(ProxyError::Syntax(format!(
+                "unknown transaction characteristic '{}'",
+                &sql[first.start..last.end]
+            )));
+        };
+        out.push((
+            key.to_string(),
+            format!("SESSION TRANSACTION {}", &sql[first.start..last.end]),
+        ));
+    }
+    Ok(out)
+}
+
+/// Variables with two names: the key both are filed under.
+fn canonical_var(name: &str) -> &str {
+    match name {
+        "transaction_isolation" => "tx_isolation",
+        "transaction_read_only" => "tx_read_only",
+        other => other,
+    }
+}
+
 /// One `[@@[session.]]name = expr` / `@user := expr`: (key, text, value text).
 fn assignment(sql: &str, toks: &[Token]) -> Result<(String, String, String), ProxyError> {
     let eq = toks
@@ -219,7 +254,7 @@ fn assignment(sql: &str, toks: &[Token]) -> Result<(String, String, String), Pro
                 "SET GLOBAL through the gateway".into(),
             ));
         }
-        k.to_string()
+        canonical_var(k).to_string()
     };
     let value = sql[toks[eq + 1].start..toks[toks.len() - 1].end].to_string();
     let text = sql[toks[0].start..toks[toks.len() - 1].end].to_string();
@@ -287,10 +322,34 @@ mod tests {
             p("SET TRANSACTION ISOLATION LEVEL READ COMMITTED").unwrap(),
             SetRequest::NextTransaction(_)
         ));
-        assert!(matches!(
+        assert_eq!(
             p("SET SESSION TRANSACTION READ ONLY").unwrap(),
-            SetRequest::Vars(_)
-        ));
+            SetRequest::Vars(vec![(
+                "tx_read_only".into(),
+                "SESSION TRANSACTION READ ONLY".into()
+            )])
+        );
+        assert_eq!(
+            p("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ WRITE;").unwrap(),
+            SetRequest::Vars(vec![
+                (
+                    "tx_isolation".into(),
+                    "SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".into()
+                ),
+                (
+                    "tx_read_only".into(),
+                    "SESSION TRANSACTION READ WRITE".into()
+                ),
+            ])
+        );
+        assert_eq!(
+            p("SET @@session.transaction_isolation = 'READ-COMMITTED'").unwrap(),
+            SetRequest::Vars(vec![(
+                "tx_isolation".into(),
+                "@@session.transaction_isolation = 'READ-COMMITTED'".into()
+            )])
+        );
+        assert!(p("SET SESSION TRANSACTION").is_err());
         assert!(p("SET GLOBAL max_connections = 1").is_err());
     }
 
@@ -306,8 +365,8 @@ mod tests {
         assert_eq!(
             *v.init(),
             vec![
-                "SET NAMES utf8mb4".to_string(),
-                "SET sql_mode = ''".to_string()
+                "SET sql_mode = ''".to_string(),
+                "SET NAMES utf8mb4".to_string()
             ]
         );
         assert!(SessionVars::for_collation(45).init().is_empty());

@@ -1,6 +1,7 @@
 //! SQL text handling that does not need a full parse: the lexer, the TDSQL
 //! `shardkey=` table option, and sqlparser's entry point.
 
+pub mod effects;
 pub mod lexer;
 pub mod shardkey;
 

@@ -1,0 +1,376 @@
+//! Session behaviour applications rely on without thinking, as one plain MariaDB
+//! gives it (issue 10, items 2–4):
+//! * a `SAVEPOINT` that opens a transaction (autocommit off) holds, on every set
+//!   the transaction touches — also sets it reaches only after the savepoint;
+//!   `RELEASE`, unknown names (1305), names compared case-insensitively;
+//! * session state never travels between sessions through pooled connections:
+//!   a `SET` or `USE` inside a transaction, a user variable assigned inside a
+//!   `SELECT`, with many sessions sharing the pools at once;
+//! * `SET SESSION TRANSACTION ISOLATION LEVEL` / `READ ONLY` hold for the
+//!   session (also set inside a transaction), `SET TRANSACTION` for the next
+//!   transaction only (1568 inside one), `WITH CONSISTENT SNAPSHOT` takes each
+//!   set's snapshot at the start.
+
+use mysql_async::prelude::*;
+use mysql_async::Conn;
+use setwise_tests::sql::server_error;
+use setwise_tests::Cluster;
+
+/// Two sets, no replicas, the gateway, and `app.t` (sharded by `id`) with ids
+/// 1..=20, `v = 0`.
+async fn app() -> (Cluster, Conn) {
+    let c = Cluster::builder()
+        .sets(2)
+        .replicas(0)
+        .proxy(true)
+        .start()
+        .await
+        .unwrap();
+    let mut conn = c.proxy_conn().await.unwrap();
+    conn.query_drop("CREATE DATABASE app").await.unwrap();
+    conn.query_drop("CREATE TABLE app.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
+        .await
+        .unwrap();
+    conn.query_drop("CREATE TABLE app.single (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=20).map(|i| format!("({i}, 0)")).collect();
+    conn.query_drop(format!("INSERT INTO app.t VALUES {}", values.join(",")))
+        .await
+        .unwrap();
+    (c, conn)
+}
+
+/// One id of `app.t` held by each set: (id on set1, id on set2).
+async fn ids_on_each_set(c: &Cluster) -> (i64, i64) {
+    let mut ids = Vec::new();
+    for set in ["set1", "set2"] {
+        let id = c
+            .primary(set)
+            .scalar("SELECT MIN(id) FROM app.t")
+            .await
+            .unwrap()
+            .expect("each set holds rows")
+            .parse()
+            .unwrap();
+        ids.push(id);
+    }
+    (ids[0], ids[1])
+}
+
+async fn err_of(conn: &mut Conn, sql: &str) -> (u16, String) {
+    let e = conn.query_drop(sql).await.expect_err(sql);
+    server_error(&e).unwrap_or_else(|| panic!("{sql}: not a server error: {e}"))
+}
+
+async fn iso(conn: &mut Conn) -> String {
+    conn.query_first::<String, _>("SELECT @@tx_isolation")
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn count(conn: &mut Conn, sql: &str) -> i64 {
+    conn.query_first::<i64, _>(sql).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn savepoints_hold_on_every_set() {
+    let (c, mut conn) = app().await;
+    let (a, b) = ids_on_each_set(&c).await;
+
+    // The issue's case: the savepoint is the transaction's first statement.
+    conn.query_drop("SET autocommit = 0").await.unwrap();
+    conn.query_drop("SAVEPOINT s1").await.unwrap();
+    conn.query_drop("INSERT INTO app.t VALUES (1001, 1)")
+        .await
+        .unwrap();
+    conn.query_drop("ROLLBACK TO SAVEPOINT s1").await.unwrap();
+    conn.query_drop("COMMIT").await.unwrap();
+    assert_eq!(
+        count(&mut conn, "SELECT COUNT(*) FROM app.t WHERE id = 1001").await,
+        0
+    );
+    conn.query_drop("COMMIT").await.unwrap();
+
+    // A set that joins after the savepoint is rolled back to it too; the set
+    // that was there before keeps what it did before the savepoint.
+    conn.query_drop(format!("UPDATE app.t SET v = 1 WHERE id = {a}"))
+        .await
+        .unwrap();
+    conn.query_drop("SAVEPOINT `Sp 2`").await.unwrap();
+    conn.query_drop(format!("UPDATE app.t SET v = 2 WHERE id = {a}"))
+        .await
+        .unwrap();
+    conn.query_drop(format!("UPDATE app.t SET v = 2 WHERE id = {b}"))
+        .await
+        .unwrap();
+    conn.query_drop("ROLLBACK WORK TO `sp 2`").await.unwrap();
+    // The savepoint stays after a rollback to it.
+    conn.query_drop(format!("UPDATE app.t SET v = 3 WHERE id = {b}"))
+        .await
+        .unwrap();
+    conn.query_drop("ROLLBACK TO SAVEPOINT `SP 2`")
+        .await
+        .unwrap();
+    conn.query_drop("COMMIT").await.unwrap();
+    let rows: Vec<(i64, i64)> = conn
+        .query(format!(
+            "SELECT id, v FROM app.t WHERE id IN ({a}, {b}) ORDER BY id"
+        ))
+        .await
+        .unwrap();
+    let mut want = vec![(a, 1), (b, 0)];
+    want.sort();
+    assert_eq!(rows, want);
+    conn.query_drop("COMMIT").await.unwrap();
+
+    // RELEASE removes it and the later ones; unknown names are 1305.
+    conn.query_drop("SAVEPOINT x").await.unwrap();
+    conn.query_drop("SAVEPOINT y").await.unwrap();
+    conn.query_drop("RELEASE SAVEPOINT X").await.unwrap();
+    assert_eq!(
+        err_of(&mut conn, "ROLLBACK TO SAVEPOINT y").await,
+        (1305, "42000".into())
+    );
+    assert_eq!(
+        err_of(&mut conn, "RELEASE SAVEPOINT nope").await,
+        (1305, "42000".into())
+    );
+    conn.query_drop("ROLLBACK").await.unwrap();
+
+    // With autocommit on and no transaction, a savepoint is accepted and forgotten.
+    conn.query_drop("SET autocommit = 1").await.unwrap();
+    conn.query_drop("SAVEPOINT s1").await.unwrap();
+    assert_eq!(
+        err_of(&mut conn, "ROLLBACK TO SAVEPOINT s1").await,
+        (1305, "42000".into())
+    );
+    // Inside BEGIN on a single table (the home set) and a sharded one at once.
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop("SAVEPOINT s").await.unwrap();
+    conn.query_drop("INSERT INTO app.single VALUES (1, 1)")
+        .await
+        .unwrap();
+    conn.query_drop(format!("UPDATE app.t SET v = 9 WHERE id IN ({a}, {b})"))
+        .await
+        .unwrap();
+    conn.query_drop("ROLLBACK TO s").await.unwrap();
+    conn.query_drop("COMMIT").await.unwrap();
+    assert_eq!(count(&mut conn, "SELECT COUNT(*) FROM app.single").await, 0);
+    assert_eq!(
+        count(&mut conn, "SELECT COUNT(*) FROM app.t WHERE v = 9").await,
+        0
+    );
+}
+
+/// What a pooled backend connection would show another session.
+async fn state(conn: &mut Conn) -> (i64, Option<i64>, Option<String>) {
+    conn.query_first::<(i64, Option<i64>, Option<String>), _>(
+        "SELECT @@foreign_key_checks, @rn, DATABASE()",
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn session_state_never_travels_between_sessions() {
+    let (c, mut setup) = app().await;
+    setup.query_drop("CREATE DATABASE other").await.unwrap();
+    // Each round: one session changes its backend connections' state in the ways
+    // that used to leak; then fresh sessions with the state it started from must
+    // see exactly their own state, on every set.
+    for round in 0..3 {
+        let mut a = c.proxy_conn().await.unwrap();
+        a.query_drop("USE app").await.unwrap();
+        a.query_drop("SET FOREIGN_KEY_CHECKS = 0, @rn = 0")
+            .await
+            .unwrap();
+        match round {
+            0 => {
+                // SET inside a transaction (the issue's case).
+                a.query_drop("BEGIN").await.unwrap();
+                a.query_drop("SELECT COUNT(*) FROM t").await.unwrap();
+                a.query_drop("SET FOREIGN_KEY_CHECKS = 1").await.unwrap();
+                a.query_drop("COMMIT").await.unwrap();
+                assert_eq!(state(&mut a).await.0, 1);
+            }
+            1 => {
+                // USE inside a transaction.
+                a.query_drop("BEGIN").await.unwrap();
+                a.query_drop("SELECT COUNT(*) FROM t").await.unwrap();
+                a.query_drop("USE other").await.unwrap();
+                a.query_drop("ROLLBACK").await.unwrap();
+                assert_eq!(state(&mut a).await.2.as_deref(), Some("other"));
+            }
+            _ => {
+                // A user variable assigned inside a SELECT, on every set.
+                a.query_drop("SELECT @rn := @rn + 1 AS rn, id FROM t")
+                    .await
+                    .unwrap();
+                a.query_drop("SELECT @rn := 100 FROM single").await.unwrap();
+            }
+        }
+        drop(a);
+        for _ in 0..4 {
+            let mut b = c.proxy_conn().await.unwrap();
+            b.query_drop("USE app").await.unwrap();
+            b.query_drop("SET FOREIGN_KEY_CHECKS = 0, @rn = 0")
+                .await
+                .unwrap();
+            assert_eq!(
+                state(&mut b).await,
+                (0, Some(0), Some("app".into())),
+                "round {round}"
+            );
+            b.query_drop("BEGIN").await.unwrap();
+            let rows: Vec<(i64, i64, Option<i64>)> = b
+                .query("SELECT id, @@foreign_key_checks, @rn FROM t ORDER BY id")
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 20);
+            assert!(
+                rows.iter().all(|r| r.1 == 0 && r.2 == Some(0)),
+                "round {round}: {rows:?}"
+            );
+            b.query_drop("COMMIT").await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn many_sessions_keep_their_own_state() {
+    let (c, _setup) = app().await;
+    let pool = c.proxy_pool();
+    let tasks: Vec<_> = (0..8i64)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut conn = pool.get_conn().await.unwrap();
+                // Sessions pair up on the same state, so they share pools.
+                let (mode, shared) = if i % 2 == 0 {
+                    ("ANSI_QUOTES", 0)
+                } else {
+                    ("", 1)
+                };
+                conn.query_drop(format!("SET @me = {shared}, sql_mode = '{mode}'"))
+                    .await
+                    .unwrap();
+                for n in 0..15i64 {
+                    let in_txn = n % 2 == 0;
+                    let mut me = shared;
+                    if in_txn {
+                        // A SET inside a transaction: on the pinned connections.
+                        me = 10 + i * 100 + n;
+                        conn.query_drop("BEGIN").await.unwrap();
+                        conn.query_drop("SELECT COUNT(*) FROM app.t").await.unwrap();
+                        conn.query_drop(format!("SET @me = {me}")).await.unwrap();
+                    }
+                    let rows: Vec<(i64, Option<i64>, String)> = conn
+                        .query("SELECT id, @me, @@sql_mode FROM app.t ORDER BY id")
+                        .await
+                        .unwrap();
+                    assert_eq!(rows.len(), 20);
+                    for r in &rows {
+                        assert_eq!((r.1, r.2.as_str()), (Some(me), mode), "session {i}");
+                    }
+                    // The binary protocol too.
+                    let got: Option<i64> = conn.exec_first("SELECT @me", ()).await.unwrap();
+                    assert_eq!(got, Some(me), "session {i}");
+                    if in_txn {
+                        conn.query_drop(if n % 4 == 0 { "COMMIT" } else { "ROLLBACK" })
+                            .await
+                            .unwrap();
+                        conn.query_drop(format!("SET @me = {shared}"))
+                            .await
+                            .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn isolation_level_and_access_mode_hold() {
+    let (c, mut a) = app().await;
+    let mut b = c.proxy_conn().await.unwrap();
+    assert_eq!(iso(&mut a).await, "REPEATABLE-READ");
+    a.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .await
+        .unwrap();
+    assert_eq!(iso(&mut a).await, "READ-COMMITTED");
+    let p: Option<String> = a.exec_first("SELECT @@tx_isolation", ()).await.unwrap();
+    assert_eq!(p.as_deref(), Some("READ-COMMITTED"));
+
+    // READ COMMITTED: a transaction sees another session's commit.
+    let read = "SELECT SUM(v) FROM app.t";
+    a.query_drop("BEGIN").await.unwrap();
+    assert_eq!(count(&mut a, read).await, 0);
+    b.query_drop("UPDATE app.t SET v = 1").await.unwrap();
+    assert_eq!(count(&mut a, read).await, 20);
+    // Allowed inside a transaction with SESSION, as in MariaDB.
+    a.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .await
+        .unwrap();
+    // Without SESSION: next transaction only, refused inside one.
+    assert_eq!(
+        err_of(&mut a, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED").await,
+        (1568, "25001".into())
+    );
+    a.query_drop("COMMIT").await.unwrap();
+    assert_eq!(iso(&mut a).await, "REPEATABLE-READ");
+
+    // REPEATABLE READ: it does not.
+    a.query_drop("BEGIN").await.unwrap();
+    assert_eq!(count(&mut a, read).await, 20);
+    b.query_drop("UPDATE app.t SET v = 2").await.unwrap();
+    assert_eq!(count(&mut a, read).await, 20);
+    a.query_drop("COMMIT").await.unwrap();
+
+    // SET TRANSACTION: the next transaction only.
+    a.query_drop("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .await
+        .unwrap();
+    a.query_drop("BEGIN").await.unwrap();
+    assert_eq!(count(&mut a, read).await, 40);
+    b.query_drop("UPDATE app.t SET v = 3").await.unwrap();
+    assert_eq!(count(&mut a, read).await, 60);
+    a.query_drop("COMMIT").await.unwrap();
+    a.query_drop("BEGIN").await.unwrap();
+    assert_eq!(count(&mut a, read).await, 60);
+    b.query_drop("UPDATE app.t SET v = 4").await.unwrap();
+    assert_eq!(count(&mut a, read).await, 60);
+    a.query_drop("COMMIT").await.unwrap();
+
+    // Access mode for the session, by statement and by variable.
+    a.query_drop("SET SESSION TRANSACTION READ ONLY")
+        .await
+        .unwrap();
+    assert_eq!(
+        err_of(&mut a, "UPDATE app.t SET v = 5 WHERE id = 1").await,
+        (1792, "25006".into())
+    );
+    let ro: Option<i64> = a.query_first("SELECT @@tx_read_only").await.unwrap();
+    assert_eq!(ro, Some(1));
+    a.query_drop("SET @@session.tx_read_only = 0")
+        .await
+        .unwrap();
+    a.query_drop("UPDATE app.t SET v = 5 WHERE id = 1")
+        .await
+        .unwrap();
+
+    // WITH CONSISTENT SNAPSHOT: every set's snapshot is taken at the start, before
+    // the transaction reads anything.
+    a.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        .await
+        .unwrap();
+    b.query_drop("UPDATE app.t SET v = 10").await.unwrap();
+    assert_eq!(count(&mut a, read).await, 4 * 19 + 5);
+    a.query_drop("COMMIT").await.unwrap();
+    assert_eq!(count(&mut a, read).await, 200);
+}
