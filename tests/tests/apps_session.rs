@@ -205,11 +205,13 @@ async fn session_state_never_travels_between_sessions() {
                 assert_eq!(state(&mut a).await.2.as_deref(), Some("other"));
             }
             _ => {
-                // A user variable assigned inside a SELECT, on every set.
-                a.query_drop("SELECT @rn := @rn + 1 AS rn, id FROM t")
+                // A user variable assigned inside a SELECT.
+                a.query_drop("SELECT @rn := @rn + 1 AS rn, id FROM t WHERE id = 3")
                     .await
                     .unwrap();
+                // No row: nothing assigned, as on one server.
                 a.query_drop("SELECT @rn := 100 FROM single").await.unwrap();
+                assert_eq!(state(&mut a).await.1, Some(1));
             }
         }
         drop(a);
@@ -373,4 +375,43 @@ async fn isolation_level_and_access_mode_hold() {
     assert_eq!(count(&mut a, read).await, 4 * 19 + 5);
     a.query_drop("COMMIT").await.unwrap();
     assert_eq!(count(&mut a, read).await, 200);
+}
+
+#[tokio::test]
+async fn user_variables_assigned_by_statements_stay_with_the_session() {
+    let (c, mut a) = app().await;
+    let mut direct = c.primary("set1").conn().await.unwrap();
+    a.query_drop("USE app").await.unwrap();
+    a.query_drop("SELECT @i := 5, @d := 1.50, @f := 0.1e0, @s := 'café', @n := NULL")
+        .await
+        .unwrap();
+    a.query_drop("SELECT id, v INTO @x, @y FROM t WHERE id = 7")
+        .await
+        .unwrap();
+    a.exec_drop("SELECT @p := ? FROM t WHERE id = ?", (42, 3))
+        .await
+        .unwrap();
+    let check = "SELECT @i, @d, @f, @s, @n, @x, @y, @p, @i + 1, CONCAT(@s, '!')";
+    let got: mysql_async::Row = a.query_first(check).await.unwrap().unwrap();
+    // The same values and types as on one MariaDB connection.
+    direct
+        .query_drop("SELECT @i := 5, @d := 1.50, @f := 0.1e0, @s := 'café', @n := NULL, @x := 7, @y := 0, @p := 42")
+        .await
+        .unwrap();
+    let want: mysql_async::Row = direct.query_first(check).await.unwrap().unwrap();
+    assert_eq!(got.clone().unwrap(), want.clone().unwrap());
+    let types = |r: &mysql_async::Row| {
+        r.columns_ref()
+            .iter()
+            .map(|c| (c.column_type(), c.character_set(), c.decimals()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(types(&got), types(&want));
+
+    // Each set would assign its own value: refused, never a wrong numbering.
+    let e = a
+        .query_drop("SELECT @rn := @rn + 1 AS rn, id FROM t ORDER BY id")
+        .await
+        .unwrap_err();
+    assert_eq!(server_error(&e), Some((1235, "42000".into())));
 }

@@ -6,6 +6,7 @@
 mod conns;
 mod fast;
 mod oks;
+mod uservars;
 mod wire;
 
 use std::io;
@@ -49,6 +50,11 @@ pub struct Exec<'a> {
     /// The statement may leave session state on its connections that the gateway
     /// does not carry ([`crate::sql::effects`]): they are closed, never lent again.
     pub stateful: bool,
+    /// User variables the statement assigns (lower-case, no `@`): read back from
+    /// the connection of a one-set statement into `captured` ([`uservars`]).
+    pub capture: Vec<String>,
+    /// `(key, assignment)` of each variable in `capture`, for the session.
+    pub captured: Vec<(String, String)>,
     keep: Option<()>,
 }
 
@@ -73,6 +79,8 @@ impl<'a> Exec<'a> {
             diagnostics: None,
             fast: false,
             stateful: false,
+            capture: Vec::new(),
+            captured: Vec::new(),
             keep: None,
         }
     }
@@ -250,6 +258,12 @@ impl Exec<'_> {
         if self.txn.is_none() && matches!(r, Ok(Ok(()))) {
             // Read to the end, autocommit: lent again as it is.
             conn.mark_clean();
+        }
+        if !self.capture.is_empty() && matches!(r, Ok(Ok(()))) {
+            // Best effort: a failed read leaves the variables as they were.
+            if let Ok(v) = uservars::read_back(&mut conn, set, &self.capture).await {
+                self.captured = v;
+            }
         }
         let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
         self.keep_diagnostics(set, &conn, err);

@@ -83,6 +83,8 @@ pub struct Session {
     /// The statement being run may leave session state on its backend
     /// connections that the gateway does not carry (`crate::sql::effects`).
     stateful_next: bool,
+    /// User variables the statement being run assigns on the backend.
+    assigns_next: Vec<String>,
     /// The backend connection holding the last statement's warnings or error
     /// (outside transactions), for `SHOW WARNINGS`.
     diag: Option<(String, crate::backend::Conn)>,
@@ -112,6 +114,7 @@ impl Session {
             prepared: None,
             fast_next: false,
             stateful_next: false,
+            assigns_next: Vec::new(),
             diag: None,
             changes: shared.routing.subscribe(),
             shared,
@@ -332,6 +335,7 @@ impl Session {
         // backend thread's.
         let sig = significant(&tokens);
         self.stateful_next = crate::sql::effects::changes_session(sql, &sig);
+        self.assigns_next = crate::sql::effects::assigned_user_vars(sql, &sig);
         if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
             return Box::pin(self.statement(&rewritten, out)).await;
         }
@@ -512,6 +516,16 @@ impl Session {
         let write = is_write(first);
         let fast = std::mem::take(&mut self.fast_next) && self.autocommit;
         let stateful = self.stateful_next;
+        let capture = std::mem::take(&mut self.assigns_next);
+        if !capture.is_empty() && plan_sets(plan) > 1 {
+            return fail(
+                out,
+                &ProxyError::NotSupported(
+                    "assigning user variables (@v := ..., INTO @v) in a statement that runs on several sets: each set would assign its own value".into(),
+                ),
+            )
+            .await;
+        }
         if write && self.txn.is_none() && multi_set_write(plan) {
             return self.atomic_write(snap, plan, sql, out).await;
         }
@@ -521,6 +535,7 @@ impl Session {
         exec.write = write;
         exec.fast = fast;
         exec.stateful = stateful;
+        exec.capture = capture;
         let answered = match (prepared, &plan.target, &plan.merge) {
             (Some((text, values)), Target::Sets(sets), Merge::Single) => {
                 exec.single_prepared(&sets[0], &text, values, out).await
@@ -528,7 +543,11 @@ impl Session {
             _ => exec.run(plan, sql, out).await,
         };
         let diag = exec.diagnostics.take();
+        let captured = std::mem::take(&mut exec.captured);
         self.diag = diag;
+        if !captured.is_empty() {
+            self.vars.apply(&captured);
+        }
         if self.txn.as_ref().is_some_and(|t| t.doomed) {
             // As in MariaDB, a deadlock ends the transaction: roll back every set.
             let _ = self.end_txn("ROLLBACK").await;
@@ -805,6 +824,14 @@ fn kill_error(id: u32, e: crate::registry::KillError) -> ProxyError {
             state: "HY000".into(),
             message: format!("You are not owner of thread {id}"),
         },
+    }
+}
+
+/// How many sets a plan runs on.
+fn plan_sets(plan: &Plan) -> usize {
+    match &plan.target {
+        Target::Sets(sets) => sets.len(),
+        Target::PerSet(parts) => parts.len(),
     }
 }
 

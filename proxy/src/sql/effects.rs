@@ -42,6 +42,37 @@ pub fn changes_session(sql: &str, sig: &[Token]) -> bool {
     })
 }
 
+/// The user variables `sql` assigns while it runs (`@a := ...`, `INTO @a, @b`),
+/// lower-cased without the `@`, each once.
+pub fn assigned_user_vars(sql: &str, sig: &[Token]) -> Vec<String> {
+    let user_var = |t: &Token| t.kind == Kind::Variable && !t.text(sql).starts_with("@@");
+    let name = |t: &Token| {
+        let n = t.text(sql)[1..].trim_matches(|c| c == '`' || c == '\'' || c == '"');
+        n.to_ascii_lowercase()
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |n: String| {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    };
+    for (i, t) in sig.iter().enumerate() {
+        if t.is_punct(sql, ":=") && i > 0 && user_var(&sig[i - 1]) {
+            push(name(&sig[i - 1]));
+        } else if t.is_word(sql, "INTO") {
+            let mut j = i + 1;
+            while let Some(v) = sig.get(j).filter(|v| user_var(v)) {
+                push(name(v));
+                if !sig.get(j + 1).is_some_and(|c| c.is_punct(sql, ",")) {
+                    break;
+                }
+                j += 2;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +96,14 @@ mod tests {
         assert!(!c("SELECT id FROM t WHERE a = 1"));
         assert!(!c("INSERT INTO t VALUES (1)"));
         assert!(!c("SELECT 1 INTO OUTFILE '/tmp/x'"));
+    }
+
+    #[test]
+    fn assigned_names() {
+        let a = |sql: &str| assigned_user_vars(sql, &significant(&tokenize(sql).unwrap()));
+        assert_eq!(a("SELECT @Rn := @rn + 1, @x FROM t"), vec!["rn"]);
+        assert_eq!(a("SELECT a, b INTO @a, @`b c` FROM t"), vec!["a", "b c"]);
+        assert_eq!(a("SELECT @a := 1, @a := 2"), vec!["a"]);
+        assert!(a("SELECT @a FROM t WHERE x = 1").is_empty());
     }
 }
