@@ -415,3 +415,96 @@ async fn user_variables_assigned_by_statements_stay_with_the_session() {
         .unwrap_err();
     assert_eq!(server_error(&e), Some((1235, "42000".into())));
 }
+
+/// The session's backend thread on the set named-lock statements run on.
+async fn lock_holder(conn: &mut Conn) -> Option<i64> {
+    conn.query_first::<Option<i64>, _>("SELECT IS_USED_LOCK('migrations')")
+        .await
+        .unwrap()
+        .flatten()
+}
+
+#[tokio::test]
+async fn named_locks_and_prepared_statements_stay_on_the_session() {
+    let (c, mut setup) = app().await;
+    setup.query_drop("CREATE DATABASE other").await.unwrap();
+    setup
+        .query_drop("INSERT INTO app.single VALUES (1, 1), (2, 2)")
+        .await
+        .unwrap();
+    let mut a = c.proxy_conn().await.unwrap();
+    let mut b = c.proxy_conn().await.unwrap();
+    a.query_drop("USE app").await.unwrap();
+    b.query_drop("USE other").await.unwrap();
+
+    // A lock taken by one session is seen by every other, whatever its database.
+    let got: Option<i64> = a
+        .query_first("SELECT GET_LOCK('migrations', 0)")
+        .await
+        .unwrap();
+    assert_eq!(got, Some(1));
+    let holder = lock_holder(&mut a).await.expect("held");
+    let got: Option<i64> = b
+        .query_first("SELECT GET_LOCK('migrations', 0)")
+        .await
+        .unwrap();
+    assert_eq!(got, Some(0), "another session holds it");
+    // The holder works on as usual — reads, a transaction across sets, SETs —
+    // and keeps the lock on the same backend connection throughout.
+    a.query_drop("SET @x = 1, sql_mode = 'ANSI_QUOTES'")
+        .await
+        .unwrap();
+    a.query_drop("BEGIN").await.unwrap();
+    a.query_drop("UPDATE t SET v = v + 1").await.unwrap();
+    a.query_drop("UPDATE single SET v = v + 1").await.unwrap();
+    a.query_drop("COMMIT").await.unwrap();
+    let n: Option<i64> = a.query_first("SELECT SUM(v) FROM t").await.unwrap();
+    assert_eq!(n, Some(20));
+    assert_eq!(lock_holder(&mut a).await, Some(holder));
+    let mode: Option<String> = a.query_first("SELECT @@sql_mode").await.unwrap();
+    assert_eq!(mode.as_deref(), Some("ANSI_QUOTES"));
+    let got: Option<i64> = a
+        .query_first("SELECT RELEASE_LOCK('migrations')")
+        .await
+        .unwrap();
+    assert_eq!(got, Some(1), "released by its holder");
+    let got: Option<i64> = b
+        .query_first("SELECT GET_LOCK('migrations', 0)")
+        .await
+        .unwrap();
+    assert_eq!(got, Some(1));
+    // A session that ends frees its locks.
+    drop(b);
+    let cl = &c;
+    setwise_tests::wait_until(
+        "the lock of a closed session to be freed",
+        std::time::Duration::from_secs(10),
+        || async move {
+            let mut d = cl.proxy_conn().await?;
+            let got: Option<i64> = d.query_first("SELECT IS_FREE_LOCK('migrations')").await?;
+            Ok(got == Some(1))
+        },
+    )
+    .await
+    .unwrap();
+
+    // SQL-level prepared statements live on the session's connection.
+    a.query_drop("PREPARE s FROM 'SELECT SUM(v) FROM single WHERE id > ?'")
+        .await
+        .unwrap();
+    a.query_drop("SET @lo = 0").await.unwrap();
+    for _ in 0..3 {
+        let n: Option<i64> = a.query_first("EXECUTE s USING @lo").await.unwrap();
+        assert_eq!(n, Some(5));
+    }
+    a.query_drop("BEGIN").await.unwrap();
+    let n: Option<i64> = a.query_first("EXECUTE s USING @lo").await.unwrap();
+    assert_eq!(n, Some(5));
+    a.query_drop("COMMIT").await.unwrap();
+    a.query_drop("DEALLOCATE PREPARE s").await.unwrap();
+    // Over a sharded table it would read one set only: refused.
+    assert_eq!(
+        err_of(&mut a, "PREPARE s2 FROM 'SELECT COUNT(*) FROM t'").await,
+        (1235, "42000".into())
+    );
+}

@@ -86,6 +86,9 @@ pub struct Conn {
     inner: Option<mysql_async::Conn>,
     hot: Option<Arc<HotStack>>,
     clean: bool,
+    /// Holds one session's own state (pinned to it): closed when dropped, never
+    /// lent again.
+    private: bool,
 }
 
 impl Conn {
@@ -94,7 +97,14 @@ impl Conn {
             inner: Some(inner),
             hot,
             clean: false,
+            private: false,
         }
+    }
+
+    /// Marks the connection as one session's own: whatever path drops it, it is
+    /// closed, never given back to a pool.
+    pub fn make_private(&mut self) {
+        self.private = true;
     }
 
     /// Its statement's result was read to the end and no transaction is open on
@@ -138,6 +148,14 @@ impl Drop for Conn {
         let Some(c) = self.inner.take() else {
             return;
         };
+        if self.private {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = c.disconnect().await;
+                });
+            }
+            return;
+        }
         if self.clean && !std::thread::panicking() {
             if let Some(hot) = &self.hot {
                 if let Err(c) = hot.push(c) {

@@ -6,6 +6,7 @@
 mod conns;
 mod fast;
 mod oks;
+mod pins;
 mod uservars;
 mod wire;
 
@@ -26,6 +27,7 @@ use crate::session::txn::Txn;
 pub use conns::{check_writable, discard, epoch_of, guard, Conns};
 pub use fast::eligible as fast_eligible;
 pub use oks::sum_oks;
+pub use pins::Pins;
 pub(crate) use wire::stream_all;
 use wire::{exec_prepared, stream_after, stream_rows, write_one};
 pub use wire::{release, CLEAR_DIAGNOSTICS};
@@ -55,6 +57,13 @@ pub struct Exec<'a> {
     pub capture: Vec<String>,
     /// `(key, assignment)` of each variable in `capture`, for the session.
     pub captured: Vec<(String, String)>,
+    /// The session's pinned connections ([`pins`]), used before any pooled one.
+    pub pins: Option<Pins>,
+    /// The statement leaves state that must stay on its connection (a named
+    /// lock, ...): the connections it runs on become the session's.
+    pub pin: bool,
+    /// Sets whose connection this statement took from `pins`.
+    from_pins: std::collections::BTreeSet<String>,
     keep: Option<()>,
 }
 
@@ -81,6 +90,9 @@ impl<'a> Exec<'a> {
             stateful: false,
             capture: Vec::new(),
             captured: Vec::new(),
+            pins: None,
+            pin: false,
+            from_pins: Default::default(),
             keep: None,
         }
     }
@@ -114,7 +126,30 @@ impl Exec<'_> {
         if self.write {
             check_writable(self.conns.snap, set)?;
         }
-        let (snap, fresh) = (self.conns.snap, self.conns.pooled_at(set));
+        let snap = self.conns.snap;
+        // The session's own connection to the set, unless the transaction already
+        // holds it.
+        let in_txn = self
+            .txn
+            .as_deref()
+            .is_some_and(|t| t.conns.contains_key(set));
+        let pinned = match &self.pins {
+            Some(p) if !in_txn => p.take(set, epoch_of(snap, set)),
+            _ => None,
+        };
+        if pinned.is_some() {
+            self.from_pins.insert(set.to_string());
+            if let Some(t) = self.txn.as_deref_mut() {
+                t.pinned.insert(set.to_string());
+            }
+        }
+        let pooled = self.conns.pooled_at(set);
+        let fresh = async move {
+            match pinned {
+                Some(c) => Ok(c),
+                None => pooled.await,
+            }
+        };
         match self.txn.as_deref_mut() {
             Some(t) if defer_start => t.take_deferred(set, self.write, snap, fresh).await,
             Some(t) => t
@@ -128,11 +163,23 @@ impl Exec<'_> {
     /// Returns a connection taken with [`take`](Self::take); outside a transaction
     /// one holding diagnostics (warnings, an error) is kept in `diagnostics`.
     pub fn give_back(&mut self, set: &str, conn: Conn, err: Option<&ProxyError>) {
+        let lost = matches!(
+            err,
+            Some(ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. })
+        );
         if let Some(t) = self.txn.as_deref_mut() {
-            if self.stateful {
+            if self.pin {
+                t.pinned.insert(set.to_string());
+            } else if self.stateful {
                 t.tainted.insert(set.to_string());
             }
             t.give_back(set, conn, err);
+        } else if let (false, true, Some(pins)) = (
+            lost,
+            self.pin || self.from_pins.remove(set),
+            self.pins.as_ref(),
+        ) {
+            pins.put(set, conn, epoch_of(self.conns.snap, set));
         } else if self.stateful
             || matches!(
                 err,

@@ -85,6 +85,8 @@ impl Handler for Session {
 
     async fn change_user(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
         let _ = self.end_txn("ROLLBACK").await;
+        self.pins.clear();
+        self.sql_stmts.clear();
         self.autocommit = true;
         self.next_txn.clear();
         self.user = None;
@@ -166,6 +168,8 @@ impl Handler for Session {
 
     async fn reset(&mut self) -> Result<(), ProxyError> {
         let r = self.end_txn("ROLLBACK").await;
+        self.pins.clear();
+        self.sql_stmts.clear();
         self.vars = SessionVars::for_collation(self.collation);
         self.autocommit = true;
         self.next_txn.clear();
@@ -185,5 +189,7 @@ impl Handler for Session {
 
     async fn close(&mut self) {
         let _ = self.end_txn("ROLLBACK").await;
+        self.pins.clear();
+        self.sql_stmts.clear();
     }
 }

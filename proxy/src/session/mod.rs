@@ -85,6 +85,13 @@ pub struct Session {
     stateful_next: bool,
     /// User variables the statement being run assigns on the backend.
     assigns_next: Vec<String>,
+    /// The statement being run leaves state that must stay on its connection
+    /// (`crate::sql::effects::pins_connection`).
+    pin_next: bool,
+    /// Backend connections that are this session's own (`crate::exec::Pins`).
+    pins: crate::exec::Pins,
+    /// SQL-level prepared statements (`PREPARE name FROM ...`): name → set.
+    sql_stmts: std::collections::HashMap<String, String>,
     /// The backend connection holding the last statement's warnings or error
     /// (outside transactions), for `SHOW WARNINGS`.
     diag: Option<(String, crate::backend::Conn)>,
@@ -115,6 +122,9 @@ impl Session {
             fast_next: false,
             stateful_next: false,
             assigns_next: Vec::new(),
+            pin_next: false,
+            pins: Default::default(),
+            sql_stmts: Default::default(),
             diag: None,
             changes: shared.routing.subscribe(),
             shared,
@@ -162,6 +172,7 @@ impl Session {
         };
         let mut exec = Exec::new(conns, self.txn.as_mut());
         exec.activity = Some(self.activity.clone());
+        exec.pins = Some(self.pins.clone());
         exec
     }
 
@@ -223,7 +234,7 @@ impl Session {
                 .txn_seq
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let gtrid = format!("sw-{}-{n}", self.shared.gateway_id);
-            self.txn = Some(Txn::new(gtrid, before));
+            self.txn = Some(Txn::new(gtrid, before, self.pins.clone()));
         }
     }
 
@@ -247,6 +258,54 @@ impl Session {
             r?;
         }
         Ok(())
+    }
+
+    /// The set an SQL-level prepared statement runs on: `PREPARE s FROM 'text'`
+    /// where the text's tables all live on one set (its connection then becomes
+    /// the session's own), and `EXECUTE s` / `DEALLOCATE PREPARE s` where `s`
+    /// was prepared. `None`: not such a statement.
+    fn sql_prepared(
+        &mut self,
+        sql: &str,
+        sig: &[Token],
+        first: &str,
+    ) -> Option<Result<String, ProxyError>> {
+        let name_at = match first {
+            "PREPARE" | "EXECUTE" => 1,
+            _ if word_at(sql, sig, 1) == "PREPARE" => 2,
+            _ => return None,
+        };
+        let name = sig
+            .get(name_at)
+            .map(|t| ident_text(sql, t))?
+            .to_ascii_lowercase();
+        let snap = self.shared.routing.get();
+        if first != "PREPARE" {
+            // Unknown names go anywhere: MariaDB answers 1243.
+            let set = self.sql_stmts.get(&name).cloned();
+            return Some(set.map_or_else(|| show::any_set_of(&snap, self.db.as_deref()), Ok));
+        }
+        let text = match sig.get(name_at + 2) {
+            Some(t) if t.kind == Kind::String => crate::sql::lexer::string_value(sql, t),
+            _ => return Some(Err(ProxyError::NotSupported(
+                "PREPARE from a variable through the gateway (give the text as a string literal)"
+                    .into(),
+            ))),
+        };
+        let tables = tokenize(&text)
+            .map(|t| lexed_tables(&text, &significant(&t)))
+            .unwrap_or_default();
+        let one = crate::route::plan::single_set_for_tables(&snap, self.db.as_deref(), &tables);
+        Some(match one {
+            Ok(Some(set)) => {
+                self.sql_stmts.insert(name, set.clone());
+                Ok(set)
+            }
+            Ok(None) => Err(ProxyError::NotSupported(
+                "PREPARE of a statement over tables on several sets (use the protocol's prepared statements)".into(),
+            )),
+            Err(e) => Err(e),
+        })
     }
 
     /// `SAVEPOINT s`, `ROLLBACK [WORK] TO [SAVEPOINT] s`, `RELEASE SAVEPOINT s`.
@@ -336,6 +395,7 @@ impl Session {
         let sig = significant(&tokens);
         self.stateful_next = crate::sql::effects::changes_session(sql, &sig);
         self.assigns_next = crate::sql::effects::assigned_user_vars(sql, &sig);
+        self.pin_next = crate::sql::effects::pins_connection(sql, &sig);
         if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
             return Box::pin(self.statement(&rewritten, out)).await;
         }
@@ -448,6 +508,30 @@ impl Session {
             self.open_txn();
         }
         let snap = self.snapshot();
+        // Named locks live on one fixed set (the cluster's first), whatever the
+        // session's database, so every session's locks meet there.
+        if crate::sql::effects::calls_named_lock(sql, sig) && lexed_tables(sql, sig).is_empty() {
+            let Some(set) = snap.sets.keys().next().cloned() else {
+                return fail(out, &ProxyError::NoRouting("no set is registered".into())).await;
+            };
+            let plan = Plan {
+                target: Target::Sets(vec![set]),
+                merge: Merge::Single,
+            };
+            return self.run_plan(&snap, &plan, sql, first, out).await;
+        }
+        if matches!(first, "PREPARE" | "EXECUTE" | "DEALLOCATE") {
+            if let Some(r) = self.sql_prepared(sql, sig, first) {
+                let plan = match r {
+                    Ok(set) => Plan {
+                        target: Target::Sets(vec![set]),
+                        merge: Merge::Single,
+                    },
+                    Err(e) => return fail(out, &e).await,
+                };
+                return self.run_plan(&snap, &plan, sql, first, out).await;
+            }
+        }
         // A shape seen before is routed from the plan cache, without a parse.
         let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
         if let Some((plan, point)) = self.shared.plans.get(&fp, &literals, sql, &snap) {
@@ -517,6 +601,7 @@ impl Session {
         let fast = std::mem::take(&mut self.fast_next) && self.autocommit;
         let stateful = self.stateful_next;
         let capture = std::mem::take(&mut self.assigns_next);
+        let pin = std::mem::take(&mut self.pin_next);
         if !capture.is_empty() && plan_sets(plan) > 1 {
             return fail(
                 out,
@@ -536,6 +621,7 @@ impl Session {
         exec.fast = fast;
         exec.stateful = stateful;
         exec.capture = capture;
+        exec.pin = pin;
         let answered = match (prepared, &plan.target, &plan.merge) {
             (Some((text, values)), Target::Sets(sets), Merge::Single) => {
                 exec.single_prepared(&sets[0], &text, values, out).await
@@ -659,6 +745,11 @@ impl Session {
             // Pinned connections follow the session's database.
             let q = format!("USE `{}`", db.replace('`', "``"));
             t.on_all_stateful(&q).await?;
+        }
+        if !self.pins.is_empty() {
+            self.pins
+                .apply(&format!("USE `{}`", db.replace('`', "``")))
+                .await?;
         }
         self.db = Some(db.to_string());
         Ok(())
@@ -804,6 +895,11 @@ impl Session {
         if let Some(t) = self.txn.as_mut() {
             for (_, text) in assignments {
                 t.on_all_stateful(&format!("SET {text}")).await?;
+            }
+        }
+        if !self.pins.is_empty() {
+            for (_, text) in assignments {
+                self.pins.apply(&format!("SET {text}")).await?;
             }
         }
         self.vars = next;

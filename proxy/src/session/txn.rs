@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::backend::Conn;
+use crate::exec::{discard, Pins};
 use mysql_async::prelude::Queryable;
 use tracing::warn;
 
@@ -45,6 +46,10 @@ pub struct Txn {
     /// matches the pool it came from, so it is closed at the end instead of being
     /// lent again.
     pub tainted: BTreeSet<String>,
+    /// Sets whose branch runs on the session's pinned connection
+    /// ([`crate::exec::Pins`]): given back to `pins` when the transaction ends.
+    pub pinned: BTreeSet<String>,
+    pub pins: Pins,
 }
 
 /// An XA id literal for `gtrid` and `set`.
@@ -57,7 +62,7 @@ pub fn xid(gtrid: &str, set: &str) -> String {
 }
 
 impl Txn {
-    pub fn new(gtrid: String, before: Vec<String>) -> Self {
+    pub fn new(gtrid: String, before: Vec<String>, pins: Pins) -> Self {
         Self {
             gtrid,
             before,
@@ -68,6 +73,8 @@ impl Txn {
             epochs: BTreeMap::new(),
             savepoints: Vec::new(),
             tainted: BTreeSet::new(),
+            pinned: BTreeSet::new(),
+            pins,
         }
     }
 
@@ -187,24 +194,31 @@ impl Txn {
     /// Rolls every branch back (best effort: a branch that cannot be rolled back
     /// has its connection closed, which rolls it back in MariaDB).
     pub async fn rollback(self) -> Result<(), ProxyError> {
-        let (gtrid, tainted) = (self.gtrid, self.tainted);
+        let ends = self.ends();
+        let gtrid = self.gtrid;
         futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
             let x = xid(&gtrid, &set);
-            let tainted = tainted.contains(&set);
+            let ends = &ends;
             async move {
-                match conn
+                let ok = conn
                     .query_drop(format!("XA END {x}; XA ROLLBACK {x}"))
                     .await
-                {
-                    Ok(()) => finished(conn, tainted).await,
-                    Err(_) => {
-                        let _ = conn.disconnect().await;
-                    }
-                }
+                    .is_ok();
+                ends.end(&set, conn, ok);
             }
         }))
         .await;
         Ok(())
+    }
+
+    /// Where each branch's connection goes when the transaction ends.
+    fn ends(&self) -> Ends {
+        Ends {
+            pins: self.pins.clone(),
+            pinned: self.pinned.clone(),
+            tainted: self.tainted.clone(),
+            epochs: self.epochs.clone(),
+        }
     }
 
     /// Checks, before COMMIT, the transaction against `snap` (current routing):
@@ -251,6 +265,7 @@ impl Txn {
             return self.commit_one_phase_all().await;
         }
         // Phase 1: prepare every written branch; read-only branches just end.
+        let ends = self.ends();
         let mut conns = std::mem::take(&mut self.conns);
         let mut prepared: Vec<(String, Conn)> = Vec::new();
         let mut failure = None;
@@ -261,23 +276,18 @@ impl Txn {
                 Ok(()) => prepared.push((set.clone(), conn)),
                 Err(e) => {
                     failure = Some(ProxyError::from_backend(set, e));
-                    let _ = conn.disconnect().await;
+                    ends.end(set, conn, false);
                     break;
                 }
             }
         }
-        let tainted = std::mem::take(&mut self.tainted);
         for (set, mut conn) in conns {
             let x = xid(&gtrid, &set);
-            match conn
+            let ok = conn
                 .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
                 .await
-            {
-                Ok(()) if !tainted.contains(&set) => {}
-                _ => {
-                    let _ = conn.disconnect().await;
-                }
-            }
+                .is_ok();
+            ends.end(&set, conn, ok);
         }
         // The decision, recorded before any branch commits.
         let decision = match (&failure, topo) {
@@ -323,15 +333,12 @@ impl Txn {
         for (set, mut conn) in prepared {
             let x = xid(&gtrid, &set);
             match conn.query_drop(format!("XA {verb} {x}")).await {
-                Ok(()) if tainted.contains(&set) => {
-                    let _ = conn.disconnect().await;
-                }
-                Ok(()) => {}
+                Ok(()) => ends.end(&set, conn, true),
                 Err(e) => {
                     // The decision stands; recovery finishes this branch.
                     warn!(%set, gtrid = %gtrid, "XA {verb} failed: {e}");
                     all_done = false;
-                    let _ = conn.disconnect().await;
+                    ends.end(&set, conn, false);
                 }
             }
         }
@@ -347,24 +354,18 @@ impl Txn {
     /// Commits every branch in one phase, all sets at once. A connection whose
     /// branch committed is lent again as it is.
     async fn commit_one_phase_all(self) -> Result<(), ProxyError> {
-        let (gtrid, tainted) = (self.gtrid, self.tainted);
+        let ends = self.ends();
+        let gtrid = self.gtrid;
         let done = futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
             let x = xid(&gtrid, &set);
-            let tainted = tainted.contains(&set);
+            let ends = &ends;
             async move {
-                match conn
+                let r = conn
                     .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
                     .await
-                {
-                    Ok(()) => {
-                        finished(conn, tainted).await;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        let _ = conn.disconnect().await;
-                        Err(ProxyError::from_backend(&set, e))
-                    }
-                }
+                    .map_err(|e| ProxyError::from_backend(&set, e));
+                ends.end(&set, conn, r.is_ok());
+                r
             }
         }))
         .await;
@@ -433,13 +434,28 @@ fn quote_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// A branch that ended (committed or rolled back): lent again as it is, or closed
-/// when its session state changed during the transaction.
-async fn finished(mut conn: Conn, tainted: bool) {
-    if tainted {
-        let _ = conn.disconnect().await;
-    } else {
-        conn.mark_clean();
+/// Where the connections of a transaction's branches go when it ends.
+struct Ends {
+    pins: Pins,
+    pinned: BTreeSet<String>,
+    tainted: BTreeSet<String>,
+    epochs: BTreeMap<String, u64>,
+}
+
+impl Ends {
+    /// A branch ended cleanly (`ok`: committed or rolled back) or not: the
+    /// session's pinned connection goes back to it; a pooled one is lent again
+    /// as it is unless its session state changed in the transaction; a failed
+    /// one is closed.
+    fn end(&self, set: &str, mut conn: Conn, ok: bool) {
+        if ok && self.pinned.contains(set) {
+            let epoch = self.epochs.get(set).copied().unwrap_or_default();
+            self.pins.put(set, conn, epoch);
+        } else if ok && !self.tainted.contains(set) {
+            conn.mark_clean();
+        } else {
+            discard(conn);
+        }
     }
 }
 

@@ -42,6 +42,36 @@ pub fn changes_session(sql: &str, sig: &[Token]) -> bool {
     })
 }
 
+/// Functions of named locks: a lock lives on the connection that took it.
+const LOCK_CALLS: &[&str] = &[
+    "GET_LOCK",
+    "RELEASE_LOCK",
+    "RELEASE_ALL_LOCKS",
+    "IS_FREE_LOCK",
+    "IS_USED_LOCK",
+];
+
+/// Whether `sql` calls a named-lock function. Such a statement without a table
+/// runs on one fixed set, so every session's locks meet on the same server.
+pub fn calls_named_lock(sql: &str, sig: &[Token]) -> bool {
+    sig.windows(2).any(|w| {
+        w[0].kind == Kind::Word
+            && w[1].is_punct(sql, "(")
+            && LOCK_CALLS.iter().any(|f| w[0].is_word(sql, f))
+    })
+}
+
+/// Whether `sql` leaves state that must stay on its connection for the rest of
+/// the session: a named lock taken, an SQL-level prepared statement, an open
+/// HANDLER. Its connection becomes the session's own (`crate::exec::Pins`).
+pub fn pins_connection(sql: &str, sig: &[Token]) -> bool {
+    sig.first()
+        .is_some_and(|t| t.is_word(sql, "PREPARE") || t.is_word(sql, "HANDLER"))
+        || sig
+            .windows(2)
+            .any(|w| w[0].is_word(sql, "GET_LOCK") && w[1].is_punct(sql, "("))
+}
+
 /// The user variables `sql` assigns while it runs (`@a := ...`, `INTO @a, @b`),
 /// lower-cased without the `@`, each once.
 pub fn assigned_user_vars(sql: &str, sig: &[Token]) -> Vec<String> {
