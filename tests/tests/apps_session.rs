@@ -508,3 +508,58 @@ async fn named_locks_and_prepared_statements_stay_on_the_session() {
         (1235, "42000".into())
     );
 }
+
+#[tokio::test]
+async fn temporary_tables_live_with_their_session() {
+    let (c, mut setup) = app().await;
+    setup
+        .query_drop("INSERT INTO app.single VALUES (1, 10), (2, 20)")
+        .await
+        .unwrap();
+    let mut a = c.proxy_conn().await.unwrap();
+    let mut b = c.proxy_conn().await.unwrap();
+    a.query_drop("USE app").await.unwrap();
+    b.query_drop("USE app").await.unwrap();
+    a.query_drop("CREATE TEMPORARY TABLE tmp (id INT PRIMARY KEY, w INT)")
+        .await
+        .unwrap();
+    a.query_drop("INSERT INTO tmp VALUES (1, 100), (2, 200)")
+        .await
+        .unwrap();
+    // Sharded reads and writes in between use other connections; the temporary
+    // table stays.
+    a.query_drop("UPDATE t SET v = 1 WHERE id IN (1, 2, 3)")
+        .await
+        .unwrap();
+    let rows: Vec<(i64, i64, i64)> = a
+        .query("SELECT s.id, s.v, x.w FROM single s JOIN tmp x ON x.id = s.id ORDER BY s.id")
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![(1, 10, 100), (2, 20, 200)]);
+    a.query_drop("BEGIN").await.unwrap();
+    a.query_drop("UPDATE tmp SET w = w + 1").await.unwrap();
+    a.query_drop("UPDATE t SET v = 2").await.unwrap();
+    a.query_drop("ROLLBACK").await.unwrap();
+    let sum: Option<i64> = a.query_first("SELECT SUM(w) FROM tmp").await.unwrap();
+    assert_eq!(sum, Some(300));
+    a.query_drop("CREATE TEMPORARY TABLE tmp2 AS SELECT id, v FROM single")
+        .await
+        .unwrap();
+    let n: Option<i64> = a.query_first("SELECT COUNT(*) FROM tmp2").await.unwrap();
+    assert_eq!(n, Some(2));
+    // Another session does not see them.
+    let e = b.query_drop("SELECT * FROM tmp").await.unwrap_err();
+    assert_eq!(server_error(&e), Some((1146, "42S02".into())));
+    // Refused rather than wrong: over sharded rows, or hiding a sharded table.
+    assert_eq!(
+        err_of(&mut a, "CREATE TEMPORARY TABLE tmp3 AS SELECT * FROM t").await,
+        (1235, "42000".into())
+    );
+    assert_eq!(
+        err_of(&mut a, "CREATE TEMPORARY TABLE t (id INT)").await,
+        (1235, "42000".into())
+    );
+    a.query_drop("DROP TEMPORARY TABLE tmp").await.unwrap();
+    let e = a.query_drop("SELECT * FROM tmp").await.unwrap_err();
+    assert_eq!(server_error(&e), Some((1146, "42S02".into())));
+}

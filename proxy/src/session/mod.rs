@@ -308,6 +308,75 @@ impl Session {
         })
     }
 
+    /// `CREATE/DROP TEMPORARY TABLE`: a temporary table lives on the session's
+    /// own connection to its database's home set (pinned, `crate::exec::Pins`),
+    /// where the planner sends every statement naming a table it does not know.
+    /// Refused when that would read other sets' rows or hide a sharded or
+    /// broadcast table of the same name.
+    async fn temporary(
+        &mut self,
+        sql: &str,
+        sig: &[Token],
+        first: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        let snap = self.snapshot();
+        let r = (|| {
+            let at = sig
+                .iter()
+                .position(|t| t.is_word(sql, "TABLE"))
+                .ok_or_else(|| ProxyError::Syntax(format!("{first} TEMPORARY needs TABLE")))?;
+            let mut i = at + 1;
+            if sig.get(i).is_some_and(|t| t.is_word(sql, "IF")) {
+                i += if sig.get(i + 1).is_some_and(|t| t.is_word(sql, "NOT")) {
+                    3
+                } else {
+                    2
+                };
+            }
+            let (db, name, _) = crate::sql::lexer::qualified_name_at(sql, sig, i)
+                .ok_or_else(|| ProxyError::Syntax("a temporary table needs a name".into()))?;
+            let db = db
+                .or_else(|| self.db.clone())
+                .ok_or(ProxyError::NoDatabaseSelected)?;
+            let rec = snap
+                .db(&db)
+                .ok_or_else(|| ProxyError::UnknownDatabase(db.clone()))?;
+            if snap
+                .table(&db, &name)
+                .is_some_and(|t| !matches!(t.kind, topo::TableKind::Single))
+            {
+                return Err(ProxyError::NotSupported(format!(
+                    "a temporary table named like the sharded or broadcast table {db}.{name}"
+                )));
+            }
+            let home = rec.home_set.clone();
+            // CREATE TEMPORARY TABLE ... SELECT: its tables must be on the home set.
+            let others: Vec<_> = lexed_tables(sql, sig)
+                .into_iter()
+                .filter(|t| t.name != name)
+                .collect();
+            match crate::route::plan::single_set_for_tables(&snap, Some(&db), &others)? {
+                Some(set) if set == home => Ok(home),
+                _ if others.is_empty() => Ok(home),
+                _ => Err(ProxyError::NotSupported(
+                    "CREATE TEMPORARY TABLE ... SELECT from tables outside the database's home set"
+                        .into(),
+                )),
+            }
+        })();
+        let set = match r {
+            Ok(set) => set,
+            Err(e) => return fail(out, &e).await,
+        };
+        let plan = Plan {
+            target: Target::Sets(vec![set]),
+            merge: Merge::Single,
+        };
+        self.pin_next = true;
+        self.run_plan(&snap, &plan, sql, first, out).await
+    }
+
     /// `SAVEPOINT s`, `ROLLBACK [WORK] TO [SAVEPOINT] s`, `RELEASE SAVEPOINT s`.
     /// A savepoint opens the transaction when autocommit is off (it is then the
     /// transaction's first statement); outside any transaction it is accepted and
@@ -494,6 +563,9 @@ impl Session {
                 let mut exec = self.exec(&snap);
                 exec.write = false;
                 return show::forward(&mut exec, sql, sig, out).await;
+            }
+            "CREATE" | "DROP" if word(1) == "TEMPORARY" => {
+                return self.temporary(sql, sig, first, out).await;
             }
             "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" => {
                 // DDL commits an open transaction implicitly, as in MariaDB.
