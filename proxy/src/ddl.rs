@@ -105,13 +105,34 @@ async fn refresh(s: &Session, t: &topo::Topo) -> Result<(), ProxyError> {
     let snap = t
         .snapshot()
         .await
-        .map_err(|e| ProxyError::EtcdUnavailable(e.to_string()))?;
+        .map_err(|e| ProxyError::from_topo("re-reading the routing", e))?;
     s.shared.routing.replace(snap);
     Ok(())
 }
 
 fn topo_err(e: topo::TopoError) -> ProxyError {
-    ProxyError::EtcdUnavailable(format!("recording the schema change failed: {e}"))
+    ProxyError::from_topo("recording the schema change", e)
+}
+
+/// Whether MariaDB refuses `name` for a database or table: empty, ending in a
+/// space, or longer than 64 characters. Checked before any set changes (the
+/// sets would refuse it too, but etcd must never be asked to record it).
+fn wrong_name(name: &str) -> bool {
+    name.is_empty() || name.ends_with(' ') || name.chars().count() > 64
+}
+
+fn check_db_name(name: &str) -> Result<(), ProxyError> {
+    if wrong_name(name) {
+        return Err(ProxyError::WrongDbName(name.into()));
+    }
+    Ok(())
+}
+
+fn check_table_name(name: &str) -> Result<(), ProxyError> {
+    if wrong_name(name) {
+        return Err(ProxyError::WrongTableName(name.into()));
+    }
+    Ok(())
 }
 
 /// Runs `sql` on `sets` (same text everywhere), answering like one server.
@@ -162,9 +183,10 @@ async fn apply(
 
 /// Fails early, before any set changes, when etcd cannot record the change.
 async fn etcd_live(t: &topo::Topo) -> Result<(), ProxyError> {
-    t.list_sets().await.map(|_| ()).map_err(|e| {
-        ProxyError::EtcdUnavailable(format!("schema changes are recorded there ({e})"))
-    })
+    t.list_sets()
+        .await
+        .map(|_| ())
+        .map_err(|e| ProxyError::from_topo("reaching etcd, where schema changes are recorded,", e))
 }
 
 async fn create_database(
@@ -176,6 +198,7 @@ async fn create_database(
     let (if_not, i) = if_exists(sql, sig, 2);
     let (_, name, _) = qualified_name_at(sql, sig, i)
         .ok_or(ProxyError::Syntax("CREATE DATABASE needs a name".into()))?;
+    check_db_name(&name)?;
     if is_system_schema(&name) || name == crate::session::HIDDEN_DB {
         return Err(ProxyError::DatabaseExists(name));
     }
@@ -283,6 +306,7 @@ async fn create_table(
     let (_, i) = if_exists(sql, sig, table_at + 1);
     let (tdb, tname, _) = qualified_name_at(sql, sig, i)
         .ok_or(ProxyError::Syntax("CREATE TABLE needs a name".into()))?;
+    check_table_name(&tname)?;
     let db = tdb
         .or_else(|| s.db.clone())
         .ok_or(ProxyError::NoDatabaseSelected)?;

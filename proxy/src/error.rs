@@ -17,6 +17,12 @@ pub enum ProxyError {
     NoDatabaseSelected,
     #[error("Can't create database '{0}'; database exists")]
     DatabaseExists(String),
+    /// ER_WRONG_DB_NAME, as MariaDB words it.
+    #[error("Incorrect database name '{0}'")]
+    WrongDbName(String),
+    /// ER_WRONG_TABLE_NAME, as MariaDB words it.
+    #[error("Incorrect table name '{0}'")]
+    WrongTableName(String),
     #[error("This version of Setwise doesn't yet support '{0}'")]
     NotSupported(String),
     #[error("You have an error in your SQL syntax; {0}")]
@@ -67,6 +73,8 @@ impl ProxyError {
             Self::UnknownDatabase(_) => 1049,
             Self::NoDatabaseSelected => 1046,
             Self::DatabaseExists(_) => 1007,
+            Self::WrongDbName(_) => 1102,
+            Self::WrongTableName(_) => 1103,
             Self::NotSupported(_) => 1235,
             Self::Syntax(_) => 1064,
             Self::BadText => 1300,
@@ -91,7 +99,11 @@ impl ProxyError {
     pub fn sqlstate(&self) -> &str {
         match self {
             Self::AccessDenied { .. } => "28000",
-            Self::UnknownDatabase(_) | Self::NotSupported(_) | Self::Syntax(_) => "42000",
+            Self::UnknownDatabase(_)
+            | Self::NotSupported(_)
+            | Self::Syntax(_)
+            | Self::WrongDbName(_)
+            | Self::WrongTableName(_) => "42000",
             Self::NoDatabaseSelected => "3D000",
             Self::DatabaseExists(_)
             | Self::BadText
@@ -106,6 +118,24 @@ impl ProxyError {
             | Self::BackendLost { .. } => "08S01",
             Self::UnknownCommand => "08S01",
             Self::Backend { state, .. } => state,
+        }
+    }
+
+    /// Maps an etcd-side failure of recording `doing` (a schema change, ...)
+    /// to what the client sees: only a failure to reach etcd is "etcd is
+    /// unreachable"; a name the records cannot hold is MariaDB's name error.
+    pub fn from_topo(doing: &str, e: topo::TopoError) -> Self {
+        use topo::TopoError as T;
+        match e {
+            T::Etcd(_) | T::Unreachable { .. } => {
+                Self::EtcdUnavailable(format!("{doing} failed: {e}"))
+            }
+            T::Invalid { what: "table", why } => Self::WrongTableName(why),
+            T::Invalid {
+                what: "database",
+                why,
+            } => Self::WrongDbName(why),
+            other => Self::Internal(format!("{doing} failed: {other}")),
         }
     }
 
@@ -134,6 +164,24 @@ pub type Result<T, E = ProxyError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topo_failures_by_kind() {
+        let invalid = topo::TopoError::Invalid {
+            what: "table",
+            why: "\"\": empty".into(),
+        };
+        let e = ProxyError::from_topo("recording the schema change", invalid);
+        assert_eq!((e.code(), e.sqlstate()), (1103, "42000"));
+        let cas = topo::TopoError::CasConflict { key: "k".into() };
+        let e = ProxyError::from_topo("recording the schema change", cas);
+        assert!(!matches!(e, ProxyError::EtcdUnavailable(_)));
+        let e = ProxyError::WrongDbName("a ".into());
+        assert_eq!(
+            (e.code(), e.sqlstate(), e.to_string().as_str()),
+            (1102, "42000", "Incorrect database name 'a '")
+        );
+    }
 
     #[test]
     fn codes_and_messages() {

@@ -18,6 +18,12 @@
 //!
 //! Routing = sets + nodes + dbs + tables + users: everything a gateway needs, read
 //! in one range request and watched with one prefix watch (see [`crate::snapshot`]).
+//!
+//! Database and table names are anything MariaDB accepts (dots, spaces, quotes,
+//! slashes, any Unicode): in a key they are written by [`segment`], which keeps
+//! a name of letters, digits and `_ - . $` as it is (so keys written before stay
+//! where they were) and percent-encodes every other byte. Records carry their
+//! names, so nothing ever decodes a key.
 
 /// Key builder for one cluster.
 #[derive(Debug, Clone)]
@@ -54,16 +60,16 @@ impl Keys {
         format!("{}dbs/", self.root)
     }
     pub fn db(&self, db: &str) -> String {
-        format!("{}dbs/{db}", self.root)
+        format!("{}dbs/{}", self.root, segment(db))
     }
     pub fn tables(&self) -> String {
         format!("{}tables/", self.root)
     }
     pub fn tables_of(&self, db: &str) -> String {
-        format!("{}tables/{db}/", self.root)
+        format!("{}tables/{}/", self.root, segment(db))
     }
     pub fn table(&self, db: &str, table: &str) -> String {
-        format!("{}tables/{db}/{table}", self.root)
+        format!("{}tables/{}/{}", self.root, segment(db), segment(table))
     }
     pub fn users(&self) -> String {
         format!("{}users/", self.root)
@@ -125,6 +131,33 @@ impl Keys {
     }
 }
 
+/// A database or table name as one key segment: unchanged when it is made of
+/// letters, digits and `_ - . $` (the only names older versions stored; `.`
+/// and `..` alone excepted), else every other byte as `%XX` — one name, one
+/// segment, never a `/`.
+pub fn segment(name: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$');
+    if !name.is_empty() && name != "." && name != ".." && name.bytes().all(plain) {
+        return name.into();
+    }
+    let mut out = String::with_capacity(name.len() * 3);
+    for b in name.bytes() {
+        if plain(b) && b != b'.' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.into()
+}
+
+/// A database or table name the keys can hold: what MariaDB accepts is
+/// checked by MariaDB; here only that it is not empty and at most 64
+/// characters (MariaDB's limit).
+pub fn valid_object_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= 64
+}
+
 /// Names used as key segments must not contain `/` and must not be empty.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -147,5 +180,29 @@ mod tests {
         assert!(valid_name("user_db"));
         assert!(!valid_name("a/b"));
         assert!(!valid_name(""));
+    }
+
+    #[test]
+    fn any_name_is_one_segment() {
+        let k = Keys::new("c1");
+        // Plain names stay as older versions wrote them.
+        assert_eq!(
+            k.table("user_db", "t.1$"),
+            "/setwise/c1/tables/user_db/t.1$"
+        );
+        assert_eq!(
+            k.table("inspectdb_special", "x.table name"),
+            "/setwise/c1/tables/inspectdb_special/x%2Etable%20name"
+        );
+        assert_eq!(k.db("a/b"), "/setwise/c1/dbs/a%2Fb");
+        assert_eq!(k.tables_of(".."), "/setwise/c1/tables/%2E%2E/");
+        assert_eq!(segment("\"quoted\""), "%22quoted%22");
+        assert_eq!(segment("`é%"), "%60%C3%A9%25");
+        // Distinct names, distinct segments.
+        assert_ne!(segment("a%2Fb"), segment("a/b"));
+        assert_ne!(segment("a.b c"), segment("a%2Eb c"));
+        assert!(valid_object_name("a.b c\"/`é"));
+        assert!(!valid_object_name(""));
+        assert!(!valid_object_name(&"x".repeat(65)));
     }
 }

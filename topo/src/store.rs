@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::config::EtcdConfig;
 use crate::control::*;
 use crate::error::{Result, TopoError};
-use crate::keys::{valid_name, Keys};
+use crate::keys::{valid_name, valid_object_name, Keys};
 use crate::model::*;
 use crate::snapshot::ClusterSnapshot;
 
@@ -216,7 +216,7 @@ impl Topo {
     // ---- databases, tables, users ---------------------------------------------------
 
     pub async fn put_db(&self, db: &DatabaseRecord) -> Result<()> {
-        check_name("database", &db.name)?;
+        check_object_name("database", &db.name)?;
         db.shard_map.validate().map_err(|why| TopoError::Invalid {
             what: "shard map",
             why,
@@ -261,8 +261,8 @@ impl Topo {
         self.delete(&self.keys.db(name)).await
     }
     pub async fn put_table(&self, t: &TableRecord) -> Result<()> {
-        check_name("database", &t.db)?;
-        check_name("table", &t.name)?;
+        check_object_name("database", &t.db)?;
+        check_object_name("table", &t.name)?;
         self.put(&self.keys.table(&t.db, &t.name), t).await
     }
     pub async fn get_table(&self, db: &str, table: &str) -> Result<Option<TableRecord>> {
@@ -500,6 +500,18 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
 
 fn values<T>(v: Vec<Versioned<T>>) -> Vec<T> {
     v.into_iter().map(|v| v.value).collect()
+}
+
+/// A database or table name (see [`valid_object_name`]).
+fn check_object_name(what: &'static str, name: &str) -> Result<()> {
+    if valid_object_name(name) {
+        Ok(())
+    } else {
+        Err(TopoError::Invalid {
+            what,
+            why: format!("{name:?}: empty or longer than 64 characters"),
+        })
+    }
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<()> {

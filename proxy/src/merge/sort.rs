@@ -97,9 +97,9 @@ mod tests {
             },
         ];
         let o = RowOrder::new(&keys, &cols);
-        let a = vec![cell("10"), cell("b"), cell("B")];
-        let b = vec![cell("9"), cell("a"), cell("A")];
-        let c = vec![cell("10"), cell("A"), cell("A")];
+        let a = vec![cell("10"), cell("b"), cell("\x01 B")];
+        let b = vec![cell("9"), cell("a"), cell("\x01 A")];
+        let c = vec![cell("10"), cell("A"), cell("\x01 A")];
         assert_eq!(o.compare(&a, &b), Ordering::Less); // 10 before 9 (desc)
         assert_eq!(o.compare(&c, &a), Ordering::Less); // weight A < B
         let heads = vec![Some(b.clone()), None, Some(a.clone()), Some(c.clone())];

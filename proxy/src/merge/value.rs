@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::str::FromStr;
 
 use bigdecimal::BigDecimal;
-use mysql_common::constants::{ColumnFlags, ColumnType};
+use mysql_common::constants::ColumnType;
 use mysql_common::packets::Column;
 
 /// One cell: `None` is SQL NULL.
@@ -24,9 +24,9 @@ pub enum Cmp {
     Time,
     /// Bytes as they are (binary strings).
     Bytes,
-    /// A `WEIGHT_STRING` column of a string in a collation whose space weighs
-    /// this much (PAD SPACE; `None`: NO PAD), see [`super::collate`].
-    Weight(Option<&'static [u8]>),
+    /// A weight column of a string: its cells carry their collation's
+    /// padding, see [`super::collate`].
+    Weight,
 }
 
 /// The comparator for a column, from its definition. Strings with a collation are
@@ -49,12 +49,16 @@ pub fn cmp_for(col: &Column) -> Cmp {
     }
 }
 
-/// The comparator of the weight column of collated string column `col`.
-pub fn weight_cmp(col: &Column) -> Cmp {
-    Cmp::Weight(super::collate::pad_weight(col.character_set()))
+/// The comparator of the weight column of string column `col`.
+pub fn weight_cmp(_col: &Column) -> Cmp {
+    Cmp::Weight
 }
 
-/// Whether a column is a string compared under a collation (needs a weight).
+/// Whether a column is a string, compared by its weight when it has one. Not
+/// decided by the column definition's character set: that one is the
+/// connection's `character_set_results` (63 on a `SET NAMES binary`
+/// connection even for a case-insensitive column), while a weight cell says
+/// itself how it compares (a binary string's: byte by byte).
 pub fn needs_weight(col: &Column) -> bool {
     use ColumnType::*;
     let stringy = matches!(
@@ -70,8 +74,7 @@ pub fn needs_weight(col: &Column) -> bool {
             | MYSQL_TYPE_BLOB
             | MYSQL_TYPE_JSON
     );
-    // charset 63 = binary: compared byte for byte.
-    stringy && col.character_set() != 63 && !col.flags().contains(ColumnFlags::BINARY_FLAG)
+    stringy
 }
 
 fn text(v: &[u8]) -> &str {
@@ -118,7 +121,7 @@ pub fn compare(cmp: Cmp, a: &[u8], b: &[u8]) -> Ordering {
         }
         Cmp::Time => time_micros(a).cmp(&time_micros(b)),
         Cmp::Temporal | Cmp::Bytes => a.cmp(b),
-        Cmp::Weight(pad) => super::collate::compare_weights(a, b, pad),
+        Cmp::Weight => super::collate::compare_weights(a, b),
     }
 }
 

@@ -19,6 +19,7 @@
 use super::aggs::ConcatCall;
 use super::scatter::{normalize, unsupported, Hidden};
 use crate::error::ProxyError;
+use crate::merge::collate::weight_sql;
 use crate::merge::json::JsonList;
 use crate::merge::{AggSpec, KeySpec};
 
@@ -51,7 +52,7 @@ pub(super) fn plan(call: &ConcatCall, hidden: &mut Hidden) -> Result<SubGroup, P
     };
     let key = |text: &str, desc: bool, hidden: &mut Hidden, sub: &mut SubGroup| -> usize {
         let value = hidden.add(format!("({text})"));
-        let weight = hidden.add(format!("WEIGHT_STRING({text})"));
+        let weight = hidden.add(weight_sql(text));
         sub.keys.push(KeySpec {
             value,
             weight: Some(weight),

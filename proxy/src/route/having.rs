@@ -10,6 +10,7 @@ use super::aggs::{avg_helpers, classify, contains_aggregate, Agg};
 use super::scatter::{normalize, unsupported, Hidden};
 use super::select::Shape;
 use crate::error::ProxyError;
+use crate::merge::collate::weight_sql;
 use crate::merge::filter::{CmpOp, Filter, Operand};
 use crate::merge::AggSpec;
 
@@ -130,7 +131,7 @@ impl Ctx<'_> {
             Agg::Count => AggSpec::Count,
             Agg::Sum => AggSpec::Sum,
             Agg::Min | Agg::Max => {
-                let w = self.hidden.add(format!("WEIGHT_STRING({text})"));
+                let w = self.hidden.add(weight_sql(&text));
                 weight = Some(w);
                 if matches!(agg, Agg::Min) {
                     AggSpec::Min { weight }
@@ -171,7 +172,7 @@ impl Ctx<'_> {
                         "a string comparison in HAVING on this aggregate",
                     ));
                 }
-                *weight = Some(self.hidden.add(format!("WEIGHT_STRING({text})")));
+                *weight = Some(self.hidden.add(weight_sql(text)));
             }
         }
         Ok(())
@@ -200,7 +201,7 @@ impl Ctx<'_> {
                 if let Operand::Str { text, weight } = &mut lit.op {
                     *weight = Some(
                         self.hidden
-                            .add(format!("WEIGHT_STRING(IF(0, {other}, {}))", quote(text))),
+                            .add(weight_sql(&format!("IF(0, {other}, {})", quote(text)))),
                     );
                 }
             }

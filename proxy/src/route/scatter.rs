@@ -14,6 +14,7 @@ use super::having::{having_filter, split_having};
 use super::select::{apply_edits, shape, Item, Shape};
 use crate::error::ProxyError;
 use crate::merge::calc::Calc;
+use crate::merge::collate::weight_sql;
 use crate::merge::{AggSpec, KeySpec, MergeSpec, HIDDEN_MARK};
 use crate::sql::lexer::Token;
 
@@ -131,7 +132,7 @@ fn plan_sorted(sql: &str, sh: &Shape, wildcard: bool) -> Result<MergeSpec, Proxy
             Some(i) => Value::Visible(i),
             None => Value::Hidden(hidden.add(format!("({expr_text})"))),
         };
-        let weight = hidden.add(format!("WEIGHT_STRING({expr_text})"));
+        let weight = hidden.add(weight_sql(&expr_text));
         keys.push((value, weight, it.desc));
     }
     let mut edits = vec![(sh.list_end, sh.list_end, hidden.sql())];
@@ -290,7 +291,7 @@ fn plan_grouped(
                 }
                 Agg::Sum => AggSpec::Sum,
                 Agg::Min | Agg::Max => {
-                    let w = hidden.add(format!("WEIGHT_STRING({item_text})"));
+                    let w = hidden.add(weight_sql(item_text));
                     item_weight[i] = Some(w);
                     if matches!(agg, Agg::Min) {
                         AggSpec::Min { weight: Some(w) }
@@ -363,7 +364,7 @@ fn plan_grouped(
         } else {
             text
         };
-        let weight = hidden.add(format!("WEIGHT_STRING({value_text})"));
+        let weight = hidden.add(weight_sql(value_text));
         if value < n {
             item_weight[value].get_or_insert(weight);
         }
@@ -437,7 +438,7 @@ fn plan_grouped(
     let mut distinct_keys = Vec::new();
     for arg in &distinct_args {
         let value = hidden.add(format!("({arg})"));
-        let weight = hidden.add(format!("WEIGHT_STRING({arg})"));
+        let weight = hidden.add(weight_sql(arg));
         keys.push(KeySpec {
             value,
             weight: Some(weight),

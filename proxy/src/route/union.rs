@@ -23,6 +23,7 @@ use super::plan::{
 use super::scatter::{normalize, resolve};
 use super::select::{parse_limit, shape, split_items, Item};
 use crate::error::ProxyError;
+use crate::merge::collate::weight_sql;
 use crate::merge::{AggSpec, KeySpec, MergeSpec, HIDDEN_MARK};
 use crate::sql::lexer::{top_level_words, Token};
 
@@ -297,7 +298,7 @@ fn plan_distinct(
     }
     let mut names: Vec<String> = (0..n).map(|i| format!("`__c{i}`")).collect();
     let mut weights: Vec<String> = (0..n)
-        .map(|i| format!("WEIGHT_STRING(`__c{i}`) AS `__sw{i}`"))
+        .map(|i| format!("{} AS `__sw{i}`", weight_sql(&format!("`__c{i}`"))))
         .collect();
     let mut order: Vec<String> = keys
         .iter()
@@ -376,9 +377,12 @@ mod tests {
         let spec = plan_distinct(sql, &tokenize(sql).unwrap(), None).unwrap();
         assert_eq!(
             spec.sql,
-            "WITH `__swu`(`__c0`, `__c1`) AS (SELECT name AS n, u.city FROM users u UNION SELECT k, v FROM (SELECT 1) x) \
-             SELECT `__c0`, `__c1`, WEIGHT_STRING(`__c0`) AS `__sw0`, WEIGHT_STRING(`__c1`) AS `__sw1` \
-             FROM `__swu` ORDER BY `__c1` DESC, `__c0` LIMIT 5"
+            format!("WITH `__swu`(`__c0`, `__c1`) AS (SELECT name AS n, u.city FROM users u UNION SELECT k, v FROM (SELECT 1) x) \
+             SELECT `__c0`, `__c1`, {} AS `__sw0`, {} AS `__sw1` \
+             FROM `__swu` ORDER BY `__c1` DESC, `__c0` LIMIT 5",
+            weight_sql("`__c0`"),
+            weight_sql("`__c1`")
+        )
         );
         assert_eq!(
             spec.columns_sql.as_deref(),

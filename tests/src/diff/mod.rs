@@ -18,6 +18,7 @@
 //! starts comparing results the day merging lands.
 
 pub mod aggregates;
+pub mod collations;
 pub mod data;
 pub mod merges;
 pub mod outcome;
@@ -179,6 +180,18 @@ impl Diff {
     /// Creates [`DB`] and its tables on both (the gateway with `shardkey=`), loads
     /// `data` with multi-row INSERTs, and reconnects with the database selected.
     pub async fn setup(&mut self, data: &Data) -> anyhow::Result<()> {
+        self.create_db().await?;
+        for t in &TABLES {
+            self.pair(&t.ddl(true), &t.ddl(false)).await?;
+        }
+        for sql in data.inserts(40) {
+            self.pair(&sql, &sql).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates [`DB`] on both and reconnects with it selected (no tables).
+    pub async fn create_db(&mut self) -> anyhow::Result<()> {
         self.group("setup");
         self.pair(CREATE_DB, CREATE_DB).await?;
         self.db = Some(
@@ -190,12 +203,6 @@ impl Diff {
                 .value,
         );
         self.reconnect().await?;
-        for t in &TABLES {
-            self.pair(&t.ddl(true), &t.ddl(false)).await?;
-        }
-        for sql in data.inserts(40) {
-            self.pair(&sql, &sql).await?;
-        }
         Ok(())
     }
 
@@ -231,7 +238,7 @@ impl Diff {
 
     /// A statement whose text differs per side (DDL with/without `shardkey=`);
     /// must answer the same.
-    async fn pair(&mut self, gw_sql: &str, rf_sql: &str) -> anyhow::Result<()> {
+    pub async fn pair(&mut self, gw_sql: &str, rf_sql: &str) -> anyhow::Result<()> {
         self.stat().run += 1;
         let got = run_text(&mut self.gw, gw_sql).await?;
         let want = run_text(&mut self.rf, rf_sql).await?;
