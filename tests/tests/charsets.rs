@@ -315,6 +315,13 @@ async fn session_character_sets() {
             gw.query_drop(*sql).await.unwrap();
         }
     }
+    // The gateway's own errors come in the client's character set.
+    for conn in [&mut direct, &mut gw] {
+        conn.query_drop("SET NAMES latin1").await.unwrap();
+    }
+    let e1 = direct.query_drop(&b"USE caf\xe9"[..]).await.unwrap_err();
+    let e2 = gw.query_drop(&b"USE caf\xe9"[..]).await.unwrap_err();
+    assert_eq!(e2.to_string(), e1.to_string());
     // gbk: a second byte may be 0x5C (`\`); the gateway takes ASCII text only.
     gw.query_drop("SET NAMES gbk").await.unwrap();
     assert_eq!(scalar(&mut gw, b"SELECT HEX('abc')").await, b"616263");
@@ -325,4 +332,39 @@ async fn session_character_sets() {
     assert_eq!(server_error(&e).map(|(code, _)| code), Some(1235), "{e}");
     gw.query_drop("SET NAMES utf8mb4").await.unwrap();
     assert_eq!(scalar(&mut gw, "SELECT HEX('é')".as_bytes()).await, b"C3A9");
+}
+
+#[tokio::test]
+async fn pymysql_with_charset_latin1() {
+    let probe = tokio::process::Command::new("python3")
+        .args(["-c", "import pymysql"])
+        .status()
+        .await;
+    if !probe.is_ok_and(|s| s.success()) {
+        if std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false")) {
+            panic!("python3 cannot import pymysql (CI is set)");
+        }
+        eprintln!("SKIPPED pymysql_with_charset_latin1: python3 -m pip install pymysql");
+        return;
+    }
+    let c = shop().await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("py/pymysql_latin1.py");
+    let port = c.proxy_port().to_string();
+    let run = tokio::process::Command::new("python3")
+        .arg(&script)
+        .args(["--host", "127.0.0.1", "--port", &port])
+        .args(["--user", "app", "--password", "app"])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("ALL OK"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

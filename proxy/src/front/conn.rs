@@ -92,6 +92,7 @@ async fn command_loop<H: Handler>(
                 Ok(sql) => {
                     let mut out = Responder::new(io, handler.status());
                     out.multi_statements = multi;
+                    out.codec = handler.codec();
                     handler.query(&sql, &mut out).await?;
                 }
                 Err(e) => err(io, handler, &e).await?,
@@ -333,6 +334,7 @@ async fn execute<H: Handler>(
         }
         Some(Ok(bound)) => {
             let mut out = Responder::binary(io, handler.status());
+            out.codec = handler.codec();
             handler.execute(bound, &mut out).await
         }
     }
@@ -345,5 +347,7 @@ async fn ok<H: Handler>(io: &mut PacketIo, handler: &H) -> io::Result<()> {
 }
 
 async fn err<H: Handler>(io: &mut PacketIo, handler: &H, e: &ProxyError) -> io::Result<()> {
-    Responder::new(io, handler.status()).error(e).await
+    let mut out = Responder::new(io, handler.status());
+    out.codec = handler.codec();
+    out.error(e).await
 }
