@@ -459,7 +459,7 @@ async fn drop_table(
             for set in sets {
                 use mysql_async::prelude::Queryable;
                 let mut c = conns.pooled(&set).await?;
-                c.query_drop(&stmt)
+                c.query_drop(&conns.codec.wire(&stmt)[..])
                     .await
                     .map_err(|e| ProxyError::from_backend(&set, e))?;
             }

@@ -21,7 +21,7 @@ type Fetched = (
 /// Runs `sql` on `set` and returns its columns and rows (small results only).
 async fn fetch(exec: &mut Exec<'_>, set: &str, sql: &str) -> Result<Fetched, ProxyError> {
     let mut conn = exec.take(set).await?;
-    let r = fetch_on(&mut conn, set, sql).await;
+    let r = fetch_on(&mut conn, set, &exec.conns.codec.wire(sql)).await;
     exec.give_back(set, conn, r.as_ref().err());
     r
 }
@@ -29,7 +29,7 @@ async fn fetch(exec: &mut Exec<'_>, set: &str, sql: &str) -> Result<Fetched, Pro
 async fn fetch_on(
     conn: &mut crate::backend::Conn,
     set: &str,
-    sql: &str,
+    sql: &[u8],
 ) -> Result<Fetched, ProxyError> {
     let mut res = conn
         .query_iter(sql)

@@ -50,6 +50,7 @@ async fn round(
             db: None,
             found_rows: false,
             init: Default::default(),
+            codec: Default::default(),
         };
         let Ok(mut conn) = conns.pooled_now(set).await else {
             continue;

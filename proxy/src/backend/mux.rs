@@ -73,17 +73,17 @@ impl End {
 
 /// A statement to pipeline.
 pub enum Command<'a> {
-    /// COM_QUERY with this text.
-    Query(&'a str),
+    /// COM_QUERY with this text (bytes in the client's character set).
+    Query(&'a [u8]),
     /// COM_STMT_EXECUTE of `sql` with this parameter block (everything after the
     /// statement id: flags, iteration count, null bitmap, types, values).
-    Execute { sql: &'a str, params: &'a [u8] },
+    Execute { sql: &'a [u8], params: &'a [u8] },
 }
 
 /// What the reader does with the next answer.
 enum Pending {
     /// A prepare the writer sent: learn the statement id, forward nothing.
-    Prepare(String),
+    Prepare(Vec<u8>),
     /// Forward to this asker.
     Forward(mpsc::Sender<Chunk>),
 }
@@ -91,11 +91,11 @@ enum Pending {
 struct State {
     pending: VecDeque<Pending>,
     /// Statement text → id on this connection.
-    ids: HashMap<String, u32>,
+    ids: HashMap<Vec<u8>, u32>,
     /// Text of the statement prepared last (the one id 0xffffffff names).
-    last_prepared: Option<String>,
+    last_prepared: Option<Vec<u8>>,
     /// Statements whose prepare was sent and not answered yet.
-    preparing: std::collections::HashSet<String>,
+    preparing: std::collections::HashSet<Vec<u8>>,
 }
 
 pub struct Mux {
@@ -190,7 +190,7 @@ impl Mux {
                     }
                     put_header(&mut out, n, 0);
                     out.push(0x03);
-                    out.extend_from_slice(sql.as_bytes());
+                    out.extend_from_slice(sql);
                 }
                 Command::Execute { sql, params } => {
                     let n = 5 + params.len();
@@ -211,10 +211,10 @@ impl Mux {
                             }
                             put_header(&mut out, sql.len() + 1, 0);
                             out.push(0x16);
-                            out.extend_from_slice(sql.as_bytes());
-                            st.pending.push_back(Pending::Prepare(sql.to_string()));
-                            st.preparing.insert(sql.to_string());
-                            st.last_prepared = Some(sql.to_string());
+                            out.extend_from_slice(sql);
+                            st.pending.push_back(Pending::Prepare(sql.to_vec()));
+                            st.preparing.insert(sql.to_vec());
+                            st.last_prepared = Some(sql.to_vec());
                             0xffff_ffff
                         }
                     };
@@ -268,13 +268,13 @@ impl Mux {
         r: &mut tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
         buf: &mut Vec<u8>,
         first: super::raw::Packet,
-        sql: String,
+        sql: Vec<u8>,
     ) -> io::Result<()> {
         if first.is_err() {
             // The execute that follows fails the same way and tells its asker.
             let mut st = self.state.lock().expect("mux state");
             st.preparing.remove(&sql);
-            if st.last_prepared.as_deref() == Some(sql.as_str()) {
+            if st.last_prepared.as_deref() == Some(&sql[..]) {
                 st.last_prepared = None;
             }
             return Ok(());

@@ -167,7 +167,9 @@ impl Backends {
             .pass(Some(self.cfg.password.clone()))
             .db_name(key.db.clone())
             .client_found_rows(key.found_rows)
-            .init(key.init.to_vec())
+            // mysql_async runs `init` last to first (it pops them): reversed here
+            // so they run in the order the session set them.
+            .init(key.init.iter().rev().cloned().collect::<Vec<_>>())
             .tcp_nodelay(true)
             .stmt_cache_size(256)
             .pool_opts(pool_opts);

@@ -26,6 +26,8 @@ pub struct Conns<'a> {
     pub found_rows: bool,
     /// Session-state statements run on each new backend connection.
     pub init: Arc<Vec<String>>,
+    /// The client's text encoding: what statement text becomes on the wire.
+    pub codec: crate::front::charset::Codec,
 }
 
 /// How long a statement waits on a set before the gateway checks that the set's

@@ -161,14 +161,17 @@ impl Exec<'_> {
             return;
         };
         let r = match work {
-            Work::Text(sql) => conn.query_drop(*sql).await,
+            Work::Text(sql) => conn.query_drop(&sql[..]).await,
             Work::Prepared(sql, values) => {
                 let params = if values.is_empty() {
                     mysql_async::Params::Empty
                 } else {
                     mysql_async::Params::Positional(values.clone())
                 };
-                conn.exec_drop(*sql, params).await
+                match conn.prep(&sql[..]).await {
+                    Ok(stmt) => conn.exec_drop(&stmt, params).await,
+                    Err(e) => Err(e),
+                }
             }
         };
         let err = match r {

@@ -10,6 +10,7 @@ mod pins;
 mod uservars;
 mod wire;
 
+use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
 
@@ -67,10 +68,11 @@ pub struct Exec<'a> {
     keep: Option<()>,
 }
 
-/// A one-set statement: text, or prepared with typed parameters.
+/// A one-set statement as sent (in the client's character set): text, or
+/// prepared with typed parameters.
 enum Work<'s> {
-    Text(&'s str),
-    Prepared(&'s str, Vec<Value>),
+    Text(Cow<'s, [u8]>),
+    Prepared(Cow<'s, [u8]>, Vec<Value>),
 }
 
 /// `Ok(true)`: answered; `Ok(false)`: an error was sent to the client;
@@ -225,6 +227,7 @@ impl Exec<'_> {
 
     /// One set: every result of the statement passes through as MariaDB sent it.
     pub async fn single(&mut self, set: &str, sql: &str, out: &mut Responder<'_>) -> Answered {
+        let sql = self.conns.codec.wire(sql);
         self.one(set, Work::Text(sql), out).await
     }
 
@@ -237,6 +240,7 @@ impl Exec<'_> {
         values: Vec<Value>,
         out: &mut Responder<'_>,
     ) -> Answered {
+        let sql = self.conns.codec.wire(sql);
         self.one(set, Work::Prepared(sql, values), out).await
     }
 
@@ -274,7 +278,7 @@ impl Exec<'_> {
         let mut start_failed = false;
         let run = async {
             match work {
-                Work::Text(sql) => match stream_after(&mut conn, set, &start, sql, out).await? {
+                Work::Text(sql) => match stream_after(&mut conn, set, &start, &sql, out).await? {
                     Ok(()) => Ok(Ok(())),
                     Err((e, in_start)) => {
                         start_failed = in_start;
@@ -282,7 +286,7 @@ impl Exec<'_> {
                     }
                 },
                 Work::Prepared(sql, values) => {
-                    exec_prepared(&mut conn, set, sql, values, out).await
+                    exec_prepared(&mut conn, set, &sql, values, out).await
                 }
             }
         };
@@ -325,6 +329,7 @@ impl Exec<'_> {
     async fn concat(&mut self, sets: &[String], sql: &str, out: &mut Responder<'_>) -> Answered {
         let mut warnings = 0u16;
         let mut started = false;
+        let sql = self.conns.codec.wire(sql);
         for set in sets {
             let (mut conn, epoch) = match self.take_at(set).await {
                 Ok(c) => c,
@@ -337,7 +342,7 @@ impl Exec<'_> {
                     set,
                     epoch,
                     self.write,
-                    stream_rows(&mut conn, set, sql, !started, out),
+                    stream_rows(&mut conn, set, &sql, !started, out),
                 )
                 .await
             {
@@ -377,7 +382,8 @@ impl Exec<'_> {
                 Ok((c, epoch)) => {
                     on.push((set.as_str(), epoch));
                     note_running(&self.activity, &c);
-                    streams.push(stream::spawn(set, c, spec.sql.clone()))
+                    let sql = self.conns.codec.wire(&spec.sql).into_owned();
+                    streams.push(stream::spawn(set, c, sql))
                 }
                 Err(e) => {
                     self.clear_running();
@@ -426,7 +432,7 @@ impl Exec<'_> {
                 set,
                 epoch,
                 self.write,
-                stream::columns_of(&mut conn, set, sql),
+                stream::columns_of(&mut conn, set, &self.conns.codec.wire(sql)),
             )
             .await
             .and_then(|r| r);
@@ -465,7 +471,12 @@ impl Exec<'_> {
                 let (mut c, epoch) = conns.pooled_at(set).await?;
                 note_running(activity, &c);
                 match conns
-                    .guarded(set, epoch, true, write_one(&mut c, set, sql))
+                    .guarded(
+                        set,
+                        epoch,
+                        true,
+                        write_one(&mut c, set, &conns.codec.wire(sql)),
+                    )
                     .await
                 {
                     Ok(r) => r,
@@ -492,7 +503,12 @@ impl Exec<'_> {
                 self.running_on(Some(&conn));
                 let r = match self
                     .conns
-                    .guarded(set, epoch, true, write_one(&mut conn, set, sql))
+                    .guarded(
+                        set,
+                        epoch,
+                        true,
+                        write_one(&mut conn, set, &self.conns.codec.wire(sql)),
+                    )
                     .await
                 {
                     Ok(r) => r,

@@ -16,7 +16,7 @@ use crate::front::{OkInfo, Responder};
 pub(crate) async fn stream_all(
     conn: &mut Conn,
     set: &str,
-    sql: &str,
+    sql: &[u8],
     out: &mut Responder<'_>,
 ) -> io::Result<Result<(), ProxyError>> {
     stream_after(conn, set, &[], sql, out)
@@ -24,22 +24,22 @@ pub(crate) async fn stream_all(
         .map(|r| r.map_err(|(e, _)| e))
 }
 
-/// [`stream_all`] of `sql` sent in one query after the statements `before`
+/// [`stream_all`] of `sql` (the bytes to send) in one query after the statements `before`
 /// (their OKs are not written). A backend error says whether it came from one
 /// of `before` (`true`: `sql` did not run).
 pub(super) async fn stream_after(
     conn: &mut Conn,
     set: &str,
     before: &[String],
-    sql: &str,
+    sql: &[u8],
     out: &mut Responder<'_>,
 ) -> io::Result<Result<(), (ProxyError, bool)>> {
     let text;
     let full = if before.is_empty() {
         sql
     } else {
-        text = format!("{}; {sql}", before.join("; "));
-        &text
+        text = [format!("{}; ", before.join("; ")).as_bytes(), sql].concat();
+        &text[..]
     };
     let mut res = match conn.query_iter(full).await {
         Ok(r) => r,
@@ -87,10 +87,11 @@ pub(super) async fn stream_after(
     Ok(Ok(()))
 }
 
+/// Runs the prepared statement `sql` (the bytes to send) with `values`.
 pub(super) async fn exec_prepared(
     conn: &mut Conn,
     set: &str,
-    sql: &str,
+    sql: &[u8],
     values: Vec<Value>,
     out: &mut Responder<'_>,
 ) -> io::Result<Result<(), ProxyError>> {
@@ -99,7 +100,11 @@ pub(super) async fn exec_prepared(
     } else {
         mysql_async::Params::Positional(values)
     };
-    let mut res = match conn.exec_iter(sql, params).await {
+    let stmt = match conn.prep(sql).await {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
+    };
+    let mut res = match conn.exec_iter(&stmt, params).await {
         Ok(r) => r,
         Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
     };
@@ -138,7 +143,7 @@ pub(super) async fn exec_prepared(
 pub(super) async fn stream_rows(
     conn: &mut Conn,
     set: &str,
-    sql: &str,
+    sql: &[u8],
     with_columns: bool,
     out: &mut Responder<'_>,
 ) -> io::Result<Result<u16, ProxyError>> {
@@ -160,7 +165,11 @@ pub(super) async fn stream_rows(
     Ok(Ok(res.warnings()))
 }
 
-pub(super) async fn write_one(conn: &mut Conn, set: &str, sql: &str) -> Result<OkInfo, ProxyError> {
+pub(super) async fn write_one(
+    conn: &mut Conn,
+    set: &str,
+    sql: &[u8],
+) -> Result<OkInfo, ProxyError> {
     let res = conn
         .query_iter(sql)
         .await

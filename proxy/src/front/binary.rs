@@ -11,6 +11,7 @@ use mysql_common::constants::{ColumnFlags, ColumnType};
 use mysql_common::packets::Column;
 use mysql_common::value::Value;
 
+use super::charset::Codec;
 use super::wire::{get_lenenc_int, put_lenenc_str};
 
 /// Appends one binary-protocol row for `values` (text form, as MariaDB sent them).
@@ -229,7 +230,7 @@ pub fn decode_params(
     n: usize,
     types: &mut Vec<(u8, bool)>,
     long_data: &mut [Option<Vec<u8>>],
-    backslash_escapes: bool,
+    lit: Literals,
 ) -> Result<Vec<Param>, BadPacket> {
     if n == 0 {
         return Ok(Vec::new());
@@ -254,12 +255,12 @@ pub fn decode_params(
             continue;
         }
         if let Some(data) = long_data.get_mut(i).and_then(Option::take) {
-            let lit = string_literal(&data, backslash_escapes);
-            out.push(Param::new(lit, Value::Bytes(data)));
+            let text = string_literal(&data, lit)?;
+            out.push(Param::new(text, Value::Bytes(data)));
             continue;
         }
         let (ty, unsigned) = types[i];
-        out.push(decode_one(&mut b, ty, unsigned, backslash_escapes)?);
+        out.push(decode_one(&mut b, ty, unsigned, lit)?);
     }
     Ok(out)
 }
@@ -273,7 +274,7 @@ fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], BadPacket> {
     Ok(h)
 }
 
-fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, bs: bool) -> Result<Param, BadPacket> {
+fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, lit: Literals) -> Result<Param, BadPacket> {
     const TINY: u8 = 1;
     const SHORT: u8 = 2;
     const LONG: u8 = 3;
@@ -392,7 +393,7 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, bs: bool) -> Result<Param, 
             let (len, used) = get_lenenc_int(b).ok_or(BadPacket("bad length"))?;
             take(b, used)?;
             let v = take(b, len as usize)?;
-            Param::new(string_literal(v, bs), Value::Bytes(v.to_vec()))
+            Param::new(string_literal(v, lit)?, Value::Bytes(v.to_vec()))
         }
     })
 }
@@ -405,32 +406,42 @@ fn float_literal(f: f64) -> Result<String, BadPacket> {
     Ok(format!("{f:e}"))
 }
 
-/// A string literal for `v`: quoted when it is UTF-8, a hex literal otherwise.
-pub fn string_literal(v: &[u8], backslash_escapes: bool) -> String {
-    match std::str::from_utf8(v) {
-        Ok(s) if !s.contains('\0') => {
-            let mut out = String::with_capacity(s.len() + 2);
-            out.push('\'');
-            for c in s.chars() {
-                match c {
-                    '\'' => out.push_str("''"),
-                    '\\' if backslash_escapes => out.push_str("\\\\"),
-                    c => out.push(c),
-                }
-            }
-            out.push('\'');
-            out
+/// How string parameters become literals in the spliced text: the session's
+/// sql_mode (backslash escapes) and character set.
+#[derive(Debug, Clone, Copy)]
+pub struct Literals {
+    pub backslash_escapes: bool,
+    pub codec: Codec,
+}
+
+/// A string literal for `v` (bytes in the client's character set): quoted text
+/// the codec sends back as exactly these bytes; a hex literal when it holds NUL.
+pub fn string_literal(v: &[u8], lit: Literals) -> Result<String, BadPacket> {
+    let Ok(s) = lit.codec.decode(v) else {
+        return Err(BadPacket(
+            "a non-ASCII string parameter in a character set the gateway cannot decode",
+        ));
+    };
+    if s.contains('\0') {
+        let mut out = String::with_capacity(v.len() * 2 + 3);
+        out.push_str("X'");
+        for b in v {
+            out.push_str(&format!("{b:02X}"));
         }
-        _ => {
-            let mut out = String::with_capacity(v.len() * 2 + 3);
-            out.push_str("X'");
-            for b in v {
-                out.push_str(&format!("{b:02X}"));
-            }
-            out.push('\'');
-            out
+        out.push('\'');
+        return Ok(out);
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' if lit.backslash_escapes => out.push_str("\\\\"),
+            c => out.push(c),
         }
     }
+    out.push('\'');
+    Ok(out)
 }
 
 /// Splices `params` into `sql` at the `?` placeholders (positions from the lexer).
@@ -450,6 +461,11 @@ pub fn substitute(sql: &str, placeholders: &[usize], params: &[Param]) -> String
 mod tests {
     use super::*;
 
+    const UTF8_BS: Literals = Literals {
+        backslash_escapes: true,
+        codec: Codec::Utf8,
+    };
+
     #[test]
     fn decodes_and_substitutes() {
         // 3 params: LONGLONG 42, VAR_STRING "it's", NULL
@@ -459,7 +475,7 @@ mod tests {
         b.extend_from_slice(b"it's");
         let mut types = Vec::new();
         let mut long = vec![None, None, None];
-        let p = decode_params(&b, 3, &mut types, &mut long, true).unwrap();
+        let p = decode_params(&b, 3, &mut types, &mut long, UTF8_BS).unwrap();
         let lits: Vec<&str> = p.iter().map(|p| p.literal.as_str()).collect();
         assert_eq!(lits, vec!["42", "'it''s'", "NULL"]);
         assert_eq!(p[0].value, Value::Int(42));
@@ -474,15 +490,25 @@ mod tests {
         b2.push(1);
         b2.push(b'x');
         b2.extend_from_slice(&0i64.to_le_bytes());
-        let p2 = decode_params(&b2, 3, &mut types, &mut long, true).unwrap();
+        let p2 = decode_params(&b2, 3, &mut types, &mut long, UTF8_BS).unwrap();
         assert_eq!(p2[0].literal, "7");
     }
 
     #[test]
     fn literals() {
-        assert_eq!(string_literal(b"a\\b", true), "'a\\\\b'");
-        assert_eq!(string_literal(b"a\\b", false), "'a\\b'");
-        assert_eq!(string_literal(&[0xff, 0], true), "X'FF00'");
+        let lit = |bs| Literals {
+            backslash_escapes: bs,
+            codec: Codec::Utf8,
+        };
+        assert_eq!(string_literal(b"a\\b", lit(true)).unwrap(), "'a\\\\b'");
+        assert_eq!(string_literal(b"a\\b", lit(false)).unwrap(), "'a\\b'");
+        assert_eq!(string_literal(&[0xff, 0], lit(true)).unwrap(), "X'FF00'");
+        let latin1 = Literals {
+            backslash_escapes: true,
+            codec: Codec::Latin1,
+        };
+        assert_eq!(string_literal(b"caf\xe9", latin1).unwrap(), "'caf\u{e9}'");
+        assert_eq!(string_literal(b"\xff", lit(true)).unwrap(), "'\u{10FFFF}'");
         assert_eq!(float_literal(1.5).unwrap(), "1.5e0");
     }
 

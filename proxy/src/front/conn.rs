@@ -87,25 +87,33 @@ async fn command_loop<H: Handler>(
                 let st = handler.status();
                 io.write_with(|b| wire::eof_packet(b, 0, st)).await?;
             }
-            com::QUERY => match std::str::from_utf8(body) {
+            // Text in the connection's character set, decoded losslessly.
+            com::QUERY => match handler.codec().decode(body) {
                 Ok(sql) => {
                     let mut out = Responder::new(io, handler.status());
                     out.multi_statements = multi;
-                    handler.query(sql, &mut out).await?;
+                    out.codec = handler.codec();
+                    handler.query(&sql, &mut out).await?;
                 }
-                Err(_) => err(io, handler, &ProxyError::BadText).await?,
+                Err(e) => err(io, handler, &e).await?,
             },
             com::INIT_DB => {
-                let db = String::from_utf8_lossy(body).into_owned();
-                match handler.init_db(&db).await {
+                let r = match handler.codec().decode(body) {
+                    Ok(db) => handler.init_db(&db).await,
+                    Err(e) => Err(e),
+                };
+                match r {
                     Ok(()) => ok(io, handler).await?,
                     Err(e) => err(io, handler, &e).await?,
                 }
             }
             com::FIELD_LIST => {
                 let table_end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
-                let table = String::from_utf8_lossy(&body[..table_end]).into_owned();
-                match handler.field_list(&table).await {
+                let r = match handler.codec().decode(&body[..table_end]) {
+                    Ok(table) => handler.field_list(&table).await,
+                    Err(e) => Err(e),
+                };
+                match r {
                     Ok(cols) => {
                         for c in &cols {
                             // Column definition + its default value (unknown: NULL).
@@ -247,9 +255,11 @@ async fn prepare<H: Handler>(
     stmts: &mut Stmts,
     body: &[u8],
 ) -> io::Result<()> {
-    let Ok(sql) = std::str::from_utf8(body) else {
-        return err(io, handler, &ProxyError::BadText).await;
+    let sql = match handler.codec().decode(body) {
+        Ok(sql) => sql,
+        Err(e) => return err(io, handler, &e).await,
     };
+    let sql = &*sql;
     if stmts.len() >= MAX_STMTS {
         let e = ProxyError::Backend {
             code: 1461,
@@ -312,7 +322,7 @@ async fn execute<H: Handler>(
     // body[4] = cursor flags (cursors are not kept: rows are sent at once);
     // body[5..9] = iteration count (always 1).
     let escapes = handler.backslash_escapes();
-    match stmts.bind(id, &body[9..], escapes) {
+    match stmts.bind(id, &body[9..], escapes, handler.codec()) {
         None => err(io, handler, &unknown_stmt("mysqld_stmt_execute")).await,
         Some(Err(bad)) => {
             err(
@@ -324,6 +334,7 @@ async fn execute<H: Handler>(
         }
         Some(Ok(bound)) => {
             let mut out = Responder::binary(io, handler.status());
+            out.codec = handler.codec();
             handler.execute(bound, &mut out).await
         }
     }
@@ -336,5 +347,7 @@ async fn ok<H: Handler>(io: &mut PacketIo, handler: &H) -> io::Result<()> {
 }
 
 async fn err<H: Handler>(io: &mut PacketIo, handler: &H, e: &ProxyError) -> io::Result<()> {
-    Responder::new(io, handler.status()).error(e).await
+    let mut out = Responder::new(io, handler.status());
+    out.codec = handler.codec();
+    out.error(e).await
 }

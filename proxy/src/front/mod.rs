@@ -12,6 +12,7 @@
 //! [`Handler`] trait is the seam: a fixed opensrv-mysql could drive the same handler.
 
 pub mod binary;
+pub mod charset;
 pub mod conn;
 pub mod handshake;
 pub mod packet;
@@ -82,6 +83,8 @@ pub trait Handler: Send {
         bound: stmts::Bound,
         out: &mut Responder<'_>,
     ) -> impl Future<Output = io::Result<()>> + Send;
+    /// How the client's text is decoded (its `character_set_client`).
+    fn codec(&self) -> charset::Codec;
     /// Whether string parameters may use backslash escapes (sql_mode lacks
     /// NO_BACKSLASH_ESCAPES).
     fn backslash_escapes(&self) -> bool;

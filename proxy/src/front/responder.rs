@@ -24,6 +24,8 @@ pub struct Responder<'a> {
     /// In the current result set, the column naming a schema in an
     /// information_schema table: rows about the hidden schema are left out.
     hide_col: Option<usize>,
+    /// The client's character set: error messages are written in it.
+    pub codec: super::charset::Codec,
 }
 
 /// The gateway's own system database on every set (agents' heartbeats): never
@@ -40,6 +42,7 @@ impl<'a> Responder<'a> {
             more_results: false,
             multi_statements: false,
             hide_col: None,
+            codec: Default::default(),
         }
     }
 
@@ -77,7 +80,7 @@ impl<'a> Responder<'a> {
         let (code, state, msg) = (e.code(), e.sqlstate().to_string(), e.to_string());
         metrics::counter!(crate::metrics::ERRORS, "code" => code.to_string()).increment(1);
         self.io
-            .write_with(|b| wire::err_packet(b, code, &state, &msg))
+            .write_with(|b| wire::err_packet_in(b, code, &state, &msg, self.codec))
             .await
     }
 

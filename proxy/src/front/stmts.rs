@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::binary::{decode_params, substitute, BadPacket};
+use super::binary::{decode_params, substitute, BadPacket, Literals};
+use super::charset::Codec;
 use crate::sql::lexer::{tokenize, Kind};
 
 pub struct Stmt {
@@ -97,16 +98,19 @@ impl Stmts {
         id: u32,
         params: &[u8],
         backslash_escapes: bool,
+        codec: Codec,
     ) -> Option<Result<Bound, BadPacket>> {
+        let lit = Literals {
+            backslash_escapes,
+            codec,
+        };
         let s = self.map.get_mut(&id)?;
         let n = s.placeholders.len();
         Some(
-            decode_params(params, n, &mut s.types, &mut s.long_data, backslash_escapes).map(|p| {
-                Bound {
-                    spliced: substitute(&s.sql, &s.placeholders, &p),
-                    sql: s.sql.clone(),
-                    values: p.into_iter().map(|p| p.value).collect(),
-                }
+            decode_params(params, n, &mut s.types, &mut s.long_data, lit).map(|p| Bound {
+                spliced: substitute(&s.sql, &s.placeholders, &p),
+                sql: s.sql.clone(),
+                values: p.into_iter().map(|p| p.value).collect(),
             }),
         )
     }

@@ -88,6 +88,17 @@ pub fn eof_packet(buf: &mut Vec<u8>, warnings: u16, status: StatusFlags) {
 }
 
 pub fn err_packet(buf: &mut Vec<u8>, code: u16, state: &str, msg: &str) {
+    err_packet_in(buf, code, state, msg, super::charset::Codec::Utf8)
+}
+
+/// [`err_packet`] with the message in the client's character set.
+pub fn err_packet_in(
+    buf: &mut Vec<u8>,
+    code: u16,
+    state: &str,
+    msg: &str,
+    codec: super::charset::Codec,
+) {
     buf.push(0xff);
     buf.extend_from_slice(&code.to_le_bytes());
     buf.push(b'#');
@@ -102,7 +113,7 @@ pub fn err_packet(buf: &mut Vec<u8>, code: u16, state: &str, msg: &str) {
     while !msg.is_char_boundary(end) {
         end -= 1;
     }
-    buf.extend_from_slice(&msg.as_bytes()[..end]);
+    buf.extend_from_slice(&codec.wire(&msg[..end]));
 }
 
 #[cfg(test)]

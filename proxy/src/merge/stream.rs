@@ -31,11 +31,12 @@ pub struct SetStream {
     pub task: JoinHandle<Conn>,
 }
 
-/// The column definitions of `sql` run on `conn` (rows are read and dropped).
+/// The column definitions of `sql` (the bytes to send) run on `conn` (rows are
+/// read and dropped).
 pub async fn columns_of(
     conn: &mut Conn,
     set: &str,
-    sql: &str,
+    sql: &[u8],
 ) -> Result<Arc<[Column]>, ProxyError> {
     let fail = |e| ProxyError::from_backend(set, e);
     let mut res = conn.query_iter(sql).await.map_err(fail)?;
@@ -45,8 +46,8 @@ pub async fn columns_of(
     Ok(cols)
 }
 
-/// Starts `sql` on `conn` (a connection to `set`).
-pub fn spawn(set: &str, mut conn: Conn, sql: String) -> SetStream {
+/// Starts `sql` (the bytes to send) on `conn` (a connection to `set`).
+pub fn spawn(set: &str, mut conn: Conn, sql: Vec<u8>) -> SetStream {
     let (tx, rx) = mpsc::channel(CHANNEL_ROWS);
     let set_name = set.to_string();
     let task = tokio::spawn(async move {

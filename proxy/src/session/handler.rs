@@ -32,6 +32,7 @@ impl Handler for Session {
         self.found_rows = cred.found_rows;
         self.peer = Some(cred.peer);
         self.collation = cred.collation;
+        self.codec = Codec::for_collation(cred.collation);
         self.vars = SessionVars::for_collation(cred.collation);
         if let Ok(mut a) = self.activity.lock() {
             a.user = cred.user.clone();
@@ -117,7 +118,7 @@ impl Handler for Session {
         let mut conn = self.conns(&snap).pooled(&set).await?;
         let q = format!("SELECT * FROM `{}` LIMIT 0", table.replace('`', "``"));
         let res = conn
-            .query_iter(q)
+            .query_iter(self.codec.wire(&q).into_owned())
             .await
             .map_err(|e| ProxyError::from_backend(&set, e))?;
         let cols = res.columns().map(|c| c.to_vec()).unwrap_or_default();
@@ -132,7 +133,7 @@ impl Handler for Session {
         let set = self.metadata_set(&snap, sql)?;
         let mut conn = self.conns(&snap).pooled(&set).await?;
         let stmt = conn
-            .prep(sql)
+            .prep(&self.codec.wire(sql)[..])
             .await
             .map_err(|e| ProxyError::from_backend(&set, e))?;
         let meta = Prepared {
@@ -158,6 +159,10 @@ impl Handler for Session {
         r
     }
 
+    fn codec(&self) -> Codec {
+        self.codec
+    }
+
     fn backslash_escapes(&self) -> bool {
         !self.vars.no_backslash_escapes()
     }
@@ -171,6 +176,7 @@ impl Handler for Session {
         self.pins.clear();
         self.sql_stmts.clear();
         self.vars = SessionVars::for_collation(self.collation);
+        self.codec = Codec::for_collation(self.collation);
         self.autocommit = true;
         self.next_txn.clear();
         r

@@ -3,6 +3,7 @@
 //! by the gateway itself (USE, SET, transaction control, SHOW DATABASES, DDL
 //! bookkeeping) or planned and executed on the sets.
 
+mod charset;
 mod handler;
 mod text;
 pub mod txn;
@@ -20,6 +21,7 @@ use crate::config::ProxyConfig;
 use crate::ddl;
 use crate::error::ProxyError;
 use crate::exec::{Answered, Conns, Exec};
+use crate::front::charset::Codec;
 use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::cache;
 use crate::route::plan::is_system_schema;
@@ -71,6 +73,8 @@ pub struct Session {
     pub found_rows: bool,
     pub peer: Option<SocketAddr>,
     collation: u8,
+    /// How the client's text is decoded and sent on (its character_set_client).
+    codec: Codec,
     vars: SessionVars,
     autocommit: bool,
     txn: Option<Txn>,
@@ -114,6 +118,7 @@ impl Session {
             found_rows: false,
             peer: None,
             collation: 45,
+            codec: Codec::Utf8,
             vars: SessionVars::default(),
             autocommit: true,
             txn: None,
@@ -156,6 +161,7 @@ impl Session {
             db: self.db.as_deref(),
             found_rows: self.found_rows,
             init: self.vars.init(),
+            codec: self.codec,
         }
     }
 
@@ -169,6 +175,7 @@ impl Session {
             db: self.db.as_deref(),
             found_rows: self.found_rows,
             init: self.vars.init(),
+            codec: self.codec,
         };
         let mut exec = Exec::new(conns, self.txn.as_mut());
         exec.activity = Some(self.activity.clone());
@@ -761,7 +768,7 @@ impl Session {
     /// answers (an empty diagnostics area, as after a clean statement).
     async fn diagnostics(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
         if let Some((set, conn)) = self.diag.as_mut() {
-            return match crate::exec::stream_all(conn, set, sql, out).await? {
+            return match crate::exec::stream_all(conn, set, &self.codec.wire(sql), out).await? {
                 Ok(()) => Ok(true),
                 Err(e) => fail(out, &e).await,
             };
@@ -795,7 +802,7 @@ impl Session {
         .await;
         match r {
             Ok((set, mut conn)) => {
-                match crate::exec::stream_all(&mut conn, &set, sql, out).await? {
+                match crate::exec::stream_all(&mut conn, &set, &self.codec.wire(sql), out).await? {
                     Ok(()) => Ok(true),
                     Err(e) => fail(out, &e).await,
                 }
@@ -909,6 +916,11 @@ impl Session {
     /// carried to the backends — validated by opening a backend connection with
     /// it, so a bad variable or value gets MariaDB's own error.
     async fn set(&mut self, sql: &str, sig: &[Token], out: &mut Responder<'_>) -> Answered {
+        match charset::portable_set(sql, self.codec, self.backslash_escapes()) {
+            Ok(Some(text)) => return Box::pin(self.statement(&text, out)).await,
+            Ok(None) => {}
+            Err(e) => return fail(out, &e).await,
+        }
         let req = match parse_set(sql, sig) {
             Ok(r) => r,
             Err(e) => return fail(out, &e).await,
@@ -955,14 +967,21 @@ impl Session {
 
     async fn set_vars(&mut self, assignments: &[(String, String)]) -> Result<(), ProxyError> {
         let mut next = self.vars.clone();
+        charset::superseded(assignments)
+            .iter()
+            .for_each(|k| next.remove(k));
         next.apply(assignments);
         let snap = self.snapshot();
         let set = crate::show::any_set_of(&snap, self.db.as_deref())?;
+        let mut codec = self.codec;
         {
             let mut conns = self.conns(&snap);
             conns.init = next.init();
             // Opening (or reusing) a connection with the new state validates it.
-            drop(conns.pooled(&set).await?);
+            let mut conn = conns.pooled(&set).await?;
+            if charset::changes_client_charset(assignments) {
+                codec = charset::client_codec(&mut conn, &set).await?;
+            }
         }
         if let Some(t) = self.txn.as_mut() {
             for (_, text) in assignments {
@@ -975,6 +994,7 @@ impl Session {
             }
         }
         self.vars = next;
+        self.codec = codec;
         Ok(())
     }
 }
