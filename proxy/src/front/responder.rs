@@ -24,6 +24,12 @@ pub struct Responder<'a> {
     /// In the current result set, the column naming a schema in an
     /// information_schema table: rows about the hidden schema are left out.
     hide_col: Option<usize>,
+    /// The insert id the next OK reports instead of the backend's (ids the
+    /// gateway assigned).
+    pub insert_id: Option<u64>,
+    /// Affected rows and insert id of the last OK written (the session's
+    /// LAST_INSERT_ID() follows them).
+    pub last_ok: Option<(u64, u64)>,
 }
 
 /// The gateway's own system database on every set (agents' heartbeats): never
@@ -40,6 +46,8 @@ impl<'a> Responder<'a> {
             more_results: false,
             multi_statements: false,
             hide_col: None,
+            insert_id: None,
+            last_ok: None,
         }
     }
 
@@ -70,6 +78,18 @@ impl<'a> Responder<'a> {
 
     pub async fn ok(&mut self, ok: &OkInfo) -> io::Result<()> {
         let st = self.flags();
+        let replaced;
+        let ok = match self.insert_id {
+            Some(id) => {
+                replaced = OkInfo {
+                    last_insert_id: id,
+                    ..ok.clone()
+                };
+                &replaced
+            }
+            None => ok,
+        };
+        self.last_ok = Some((ok.affected_rows, ok.last_insert_id));
         self.io.write_with(|b| wire::ok_packet(b, ok, st)).await
     }
 

@@ -4,6 +4,7 @@
 //! bookkeeping) or planned and executed on the sets.
 
 mod handler;
+mod ids;
 mod text;
 pub mod txn;
 pub mod vars;
@@ -56,6 +57,8 @@ pub struct Shared {
     /// This gateway's id in XA transaction ids (random per process).
     pub gateway_id: String,
     pub txn_seq: Arc<std::sync::atomic::AtomicU64>,
+    /// AUTO_INCREMENT ids this gateway assigns (every core).
+    pub ids: Arc<crate::ids::Ids>,
 }
 
 /// `(db, table)` → column names in definition order.
@@ -86,6 +89,8 @@ pub struct Session {
     /// Routing changes since this session last read a snapshot
     /// ([`snapshot`](Self::snapshot)): what a running statement watches.
     changes: crate::routing::Changes,
+    /// What `LAST_INSERT_ID()` answers (ids.rs).
+    last_insert_id: u64,
 }
 
 impl Session {
@@ -110,6 +115,7 @@ impl Session {
             fast_next: false,
             diag: None,
             changes: shared.routing.subscribe(),
+            last_insert_id: 0,
             shared,
         }
     }
@@ -274,11 +280,22 @@ impl Session {
         if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
             return Box::pin(self.statement(&rewritten, out)).await;
         }
+        // AUTO_INCREMENT ids and LAST_INSERT_ID() (ids.rs).
+        let ids = match self.ids_before(sql, &tokens, &sig, out).await {
+            Ok(s) => s,
+            Err(e) => return fail(out, &e).await,
+        };
+        let (sql, tokens) = match ids.text.as_deref() {
+            Some(t) => (t, tokenize(t).unwrap_or_default()),
+            None => (sql, tokens),
+        };
+        let sig = significant(&tokens);
         let first = word_at(sql, &sig, 0);
         debug!(stmt = %first, "statement");
         let started = std::time::Instant::now();
         self.set_activity("Query", Some(sql));
         let answered = self.dispatch(sql, &tokens, &sig, &first, out).await;
+        self.ids_after(&ids, out, matches!(answered, Ok(true)));
         self.set_activity("Sleep", None);
         metrics::counter!(crate::metrics::STATEMENTS, "kind" => statement_kind(&first))
             .increment(1);

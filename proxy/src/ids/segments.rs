@@ -1,0 +1,138 @@
+//! The id segments this gateway holds, one per table: ids are handed out from
+//! the segment in increasing order; a new segment is reserved in etcd (topo's
+//! counter, compare-and-swap) when the held one runs short, and the next one is
+//! fetched in the background once half of it is used. With etcd down the held
+//! segment keeps serving; after it, inserts that need ids are refused — never a
+//! duplicate.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use tracing::warn;
+
+use crate::error::ProxyError;
+
+/// Held ids of one table.
+#[derive(Debug, Default)]
+struct Held {
+    /// The next id to hand out; `next == end`: nothing left.
+    next: u64,
+    end: u64,
+    /// The segment after this one, reserved ahead.
+    ahead: Option<Range<u64>>,
+    /// A background reservation is running.
+    fetching: bool,
+    /// Reserved at least once by this process.
+    reserved: bool,
+}
+
+/// `(db, table)` → its held ids.
+type Tables = HashMap<(String, String), Arc<tokio::sync::Mutex<Held>>>;
+
+/// Segments of every table, shared by all workers of the gateway.
+pub struct Segments {
+    size: u64,
+    tables: std::sync::Mutex<Tables>,
+}
+
+impl Segments {
+    pub fn new(size: u64) -> Self {
+        Self {
+            size: size.max(1),
+            tables: Default::default(),
+        }
+    }
+
+    fn held(&self, db: &str, table: &str) -> Arc<tokio::sync::Mutex<Held>> {
+        self.tables
+            .lock()
+            .expect("segments")
+            .entry((db.to_string(), table.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    /// Whether this gateway never reserved ids of the table (the first
+    /// reservation may need to start above the rows already there).
+    pub async fn is_new(&self, db: &str, table: &str) -> bool {
+        !self.held(db, table).lock().await.reserved
+    }
+
+    /// Makes room for one statement: no id up to `explicit` (an id the
+    /// statement writes itself) is handed out later; then `n` consecutive ids,
+    /// the first returned. `floor`: the least id of a table the etcd counter
+    /// does not know yet (above its rows).
+    pub async fn take(
+        self: &Arc<Self>,
+        topo: Option<&topo::Topo>,
+        db: &str,
+        table: &str,
+        n: u64,
+        explicit: Option<u64>,
+        floor: u64,
+    ) -> Result<Option<u64>, ProxyError> {
+        let cell = self.held(db, table);
+        let mut h = cell.lock().await;
+        let down = |e: &dyn std::fmt::Display| {
+            ProxyError::EtcdUnavailable(format!(
+                "AUTO_INCREMENT ids of `{db}`.`{table}` are reserved there, and this gateway has none left ({e})"
+            ))
+        };
+        if let Some(v) = explicit {
+            if v >= h.next {
+                if v >= h.end {
+                    // Beyond what this gateway holds: no gateway may reserve it later.
+                    let t = topo.ok_or_else(|| down(&"not connected"))?;
+                    t.raise_ids(db, table, v).await.map_err(|e| down(&e))?;
+                    h.ahead = h.ahead.take().filter(|r| r.start > v);
+                    h.end = v.saturating_add(1);
+                }
+                h.next = v.saturating_add(1);
+            }
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        if h.end - h.next < n {
+            match h.ahead.take().filter(|r| r.end - r.start >= n) {
+                Some(r) => (h.next, h.end) = (r.start, r.end),
+                None => {
+                    let t = topo.ok_or_else(|| down(&"not connected"))?;
+                    let r = t
+                        .reserve_ids(db, table, n.max(self.size), floor.max(h.end))
+                        .await
+                        .map_err(|e| down(&e))?;
+                    (h.next, h.end) = (r.start, r.end);
+                    h.reserved = true;
+                }
+            }
+        }
+        let first = h.next;
+        h.next += n;
+        // Half used: fetch the next segment ahead, off the statement's path.
+        if h.ahead.is_none() && !h.fetching && (h.end - h.next) * 2 < self.size {
+            if let Some(t) = topo.cloned() {
+                h.fetching = true;
+                let (me, db, table, cell) = (
+                    self.clone(),
+                    db.to_string(),
+                    table.to_string(),
+                    cell.clone(),
+                );
+                tokio::spawn(async move {
+                    let r = t.reserve_ids(&db, &table, me.size, 0).await;
+                    let mut h = cell.lock().await;
+                    h.fetching = false;
+                    match r {
+                        // Only ids above what was handed out meanwhile.
+                        Ok(r) if r.start >= h.end => h.ahead = Some(r),
+                        Ok(_) => {}
+                        Err(e) => warn!(%db, %table, "reserving AUTO_INCREMENT ids ahead: {e}"),
+                    }
+                });
+            }
+        }
+        Ok(Some(first))
+    }
+}
