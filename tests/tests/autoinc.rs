@@ -274,11 +274,31 @@ async fn broadcast_rows_get_the_same_ids_on_every_set() {
         .await
         .unwrap();
     assert_eq!(last_id(&mut conn).await, 3);
+    // Sessions writing at once: each set would number rows in the order they
+    // reached it.
+    let pool = c.proxy_pool();
+    let tasks: Vec<_> = (0..4)
+        .map(|s| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut conn = pool.get_conn().await.unwrap();
+                for i in 0..10 {
+                    conn.query_drop(format!("INSERT INTO b.dim (name) VALUES ('s{s}-{i}')"))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    pool.disconnect().await.unwrap();
     let q = "SELECT CONCAT(id, ':', name) FROM b.dim ORDER BY id";
     let one = c.primary("set1").query(q).await.unwrap();
     let two = c.primary("set2").query(q).await.unwrap();
     assert_eq!(one, two);
-    assert_eq!(one.len(), 3);
+    assert_eq!(one.len(), 43);
 }
 
 #[tokio::test]

@@ -15,6 +15,9 @@ use crate::ids::rewrite::{self, Form};
 use crate::ids::AutoColumn;
 use crate::sql::lexer::{qualified_name_at, Kind, Token};
 
+#[cfg(test)]
+mod tests;
+
 /// What a statement does to the session's insert id, decided before it runs.
 #[derive(Debug, Default)]
 pub(super) struct IdStep {
@@ -198,35 +201,34 @@ impl Session {
         }
     }
 
-    /// `sql` with each `LAST_INSERT_ID()` replaced by the session's value: a
-    /// whole select item keeps MariaDB's column name and type (BIGINT UNSIGNED,
-    /// not null), elsewhere the plain number (so a shard key compared with it
-    /// still routes).
+    /// `sql` with each `LAST_INSERT_ID()` replaced by the session's value: in
+    /// the select list by an expression of MariaDB's type (BIGINT UNSIGNED, not
+    /// null), its item keeping its column name; elsewhere by the plain number (so
+    /// a shard key compared with it still routes).
     fn last_insert_id_text(&self, sql: &str, sig: &[Token], calls: &[Call]) -> String {
         let v = self.last_insert_id;
+        let items = select_items(sql, sig);
+        let mut named = vec![false; items.len()];
         let mut edits = Vec::new();
         for c in calls.iter().filter(|c| c.arg.is_none()) {
             let (i, end) = (c.at, c.end);
-            let call = &sql[sig[i].start..sig[end].end];
-            let starts_item =
-                i > 0 && (sig[i - 1].is_word(sql, "SELECT") || sig[i - 1].is_punct(sql, ","));
-            let next = sig.get(end + 1);
-            let ends_item = next.is_none_or(|n| {
-                n.is_punct(sql, ",") || n.is_punct(sql, ";") || n.is_word(sql, "FROM")
-            });
-            let aliased = next.is_some_and(|n| {
-                n.is_word(sql, "AS") || matches!(n.kind, Kind::QuotedIdent | Kind::String)
-            });
-            let text = if starts_item && (ends_item || aliased) {
+            let item = items.iter().position(|&(s, e, _)| s <= i && end < e);
+            let text = match item {
                 // LAST_INSERT_ID() itself, once the backend's value is ours.
-                let value = format!("IF(LAST_INSERT_ID({v}), LAST_INSERT_ID(), LAST_INSERT_ID())");
-                if aliased {
-                    value
-                } else {
-                    format!("{value} AS `{}`", call.replace('`', "``"))
+                Some(k) => {
+                    let (s, e, aliased) = items[k];
+                    if !aliased && !named[k] {
+                        named[k] = true;
+                        let name = &sql[sig[s].start..sig[e - 1].end];
+                        edits.push((
+                            sig[e - 1].end,
+                            sig[e - 1].end,
+                            format!(" AS `{}`", name.replace('`', "``")),
+                        ));
+                    }
+                    format!("IF(LAST_INSERT_ID({v}), LAST_INSERT_ID(), LAST_INSERT_ID())")
                 }
-            } else {
-                v.to_string()
+                None => v.to_string(),
             };
             edits.push((sig[i].start, sig[end].end, text));
         }
@@ -377,6 +379,76 @@ fn last_insert_id_calls(sql: &str, sig: &[Token]) -> Vec<Call> {
             literal,
         });
     }
+    out
+}
+
+/// The items of a statement's top-level select list: significant-token ranges
+/// and whether each has an alias.
+fn select_items(sql: &str, sig: &[Token]) -> Vec<(usize, usize, bool)> {
+    let mut out = Vec::new();
+    if !first_is(sql, sig, "SELECT") {
+        return out;
+    }
+    let mut i = 1;
+    while sig.get(i).is_some_and(|t| {
+        let w = t.text(sql).to_ascii_uppercase();
+        t.kind == Kind::Word
+            && (matches!(
+                w.as_str(),
+                "DISTINCT" | "ALL" | "DISTINCTROW" | "HIGH_PRIORITY" | "STRAIGHT_JOIN"
+            ) || w.starts_with("SQL_"))
+    }) {
+        i += 1;
+    }
+    let ends = [
+        "FROM",
+        "INTO",
+        "WHERE",
+        "GROUP",
+        "HAVING",
+        "ORDER",
+        "LIMIT",
+        "UNION",
+        "FOR",
+        "LOCK",
+        "WINDOW",
+        "EXCEPT",
+        "INTERSECT",
+    ];
+    let mut depth = 0i32;
+    let mut start = i;
+    let mut j = i;
+    let close = |s: usize, e: usize, out: &mut Vec<(usize, usize, bool)>| {
+        if e <= s {
+            return;
+        }
+        let last = &sig[e - 1];
+        let prev = (e >= s + 2).then(|| &sig[e - 2]);
+        let named = matches!(last.kind, Kind::Word | Kind::QuotedIdent | Kind::String)
+            && !last.is_word(sql, "END")
+            && !last.is_word(sql, "NULL")
+            && prev.is_some_and(|p| {
+                p.is_word(sql, "AS")
+                    || p.is_punct(sql, ")")
+                    || matches!(p.kind, Kind::QuotedIdent | Kind::Number | Kind::String)
+            });
+        out.push((s, e, named));
+    };
+    while j < sig.len() {
+        let t = &sig[j];
+        if t.is_punct(sql, "(") {
+            depth += 1;
+        } else if t.is_punct(sql, ")") {
+            depth -= 1;
+        } else if depth == 0 && t.is_punct(sql, ",") {
+            close(start, j, &mut out);
+            start = j + 1;
+        } else if depth == 0 && (t.is_punct(sql, ";") || ends.iter().any(|w| t.is_word(sql, w))) {
+            break;
+        }
+        j += 1;
+    }
+    close(start, j, &mut out);
     out
 }
 
