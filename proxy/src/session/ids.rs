@@ -91,7 +91,8 @@ impl Session {
         let Some((db, table)) = self.insert_target(sql, &sig) else {
             return Ok(step);
         };
-        let snap = self.snapshot();
+        // (Not `snapshot()`: the statement marks routing seen when it runs.)
+        let snap = self.shared.routing.get();
         let kind = snap.table(&db, &table).map(|r| r.kind.clone());
         let gateway_ids = matches!(kind, Some(TableKind::Sharded { .. } | TableKind::Broadcast));
         let Some(auto) = self.auto_column(&snap, &db, &table).await? else {
