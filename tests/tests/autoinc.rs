@@ -254,6 +254,25 @@ async fn last_insert_id_type_and_single_table_across_statements() {
         .unwrap();
     assert_eq!(last_id(&mut a).await, 101);
     assert_eq!(last_id(&mut b).await, 2);
+    // COM_RESET_CONNECTION starts again from 0, as on MariaDB itself.
+    let mut direct = c.primary("set1").conn().await.unwrap();
+    direct
+        .query_drop("CREATE DATABASE direct_ai")
+        .await
+        .unwrap();
+    direct
+        .query_drop("CREATE TABLE direct_ai.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    for (conn, t) in [(&mut a, "s.t"), (&mut direct, "direct_ai.t")] {
+        conn.query_drop(format!("INSERT INTO {t} (v) VALUES (6)"))
+            .await
+            .unwrap();
+        assert_ne!(last_id(conn).await, 0);
+        conn.reset().await.unwrap();
+    }
+    assert_eq!(last_id(&mut direct).await, 0);
+    assert_eq!(last_id(&mut a).await, 0);
 }
 
 #[tokio::test]

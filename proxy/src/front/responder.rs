@@ -79,7 +79,8 @@ impl<'a> Responder<'a> {
     pub async fn ok(&mut self, ok: &OkInfo) -> io::Result<()> {
         let st = self.flags();
         let replaced;
-        let ok = match self.insert_id {
+        // (Nothing inserted, e.g. INSERT IGNORE of a duplicate: MariaDB's 0.)
+        let ok = match self.insert_id.filter(|_| ok.affected_rows > 0) {
             Some(id) => {
                 replaced = OkInfo {
                     last_insert_id: id,

@@ -87,6 +87,7 @@ impl Handler for Session {
         let _ = self.end_txn("ROLLBACK").await;
         self.autocommit = true;
         self.next_txn = None;
+        self.reset_ids();
         self.user = None;
         self.db = None;
         self.authenticate(cred).await
@@ -169,6 +170,7 @@ impl Handler for Session {
         self.vars = SessionVars::for_collation(self.collation);
         self.autocommit = true;
         self.next_txn = None;
+        self.reset_ids();
         r
     }
 

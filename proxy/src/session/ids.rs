@@ -25,6 +25,10 @@ pub(super) struct IdStep {
     /// `LAST_INSERT_ID()` answered).
     pub text: Option<String>,
     effect: Effect,
+    /// The statement calls `LAST_INSERT_ID(expr)`: a non-zero insert id in its
+    /// OK packet is the value it set (`... ON DUPLICATE KEY UPDATE id =
+    /// LAST_INSERT_ID(id)`).
+    sets_value: bool,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +64,7 @@ impl Session {
         let mut step = IdStep::default();
         let calls = last_insert_id_calls(sql, sig);
         if calls.iter().any(|c| c.arg.is_some()) {
+            step.sets_value = true;
             step.effect = match calls.iter().rev().find_map(|c| c.literal) {
                 Some(v) if first_is(sql, sig, "SELECT") => Effect::Set(v),
                 _ => Effect::FromOk {
@@ -173,10 +178,15 @@ impl Session {
         if !ok {
             return;
         }
-        // One row of INSERT ... ON DUPLICATE KEY UPDATE that updated (2) or
-        // left (0) a row inserted nothing: LAST_INSERT_ID() stays.
+        if let Some((_, id)) = last_ok.filter(|&(_, id)| step.sets_value && id != 0) {
+            self.last_insert_id = id;
+            return;
+        }
+        // Nothing inserted (INSERT IGNORE of a duplicate), or one row of INSERT
+        // ... ON DUPLICATE KEY UPDATE that updated (2) or left (0) a row:
+        // LAST_INSERT_ID() stays.
         let inserted = |rows: usize, on_duplicate: bool, affected: u64| {
-            !on_duplicate || (rows > 1 && affected > 0) || affected == 1
+            affected > 0 && (!on_duplicate || rows > 1 || affected == 1)
         };
         match step.effect {
             Effect::None => {}
@@ -200,6 +210,11 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// COM_RESET_CONNECTION, COM_CHANGE_USER: `LAST_INSERT_ID()` is 0 again.
+    pub(super) fn reset_ids(&mut self) {
+        self.last_insert_id = 0;
     }
 
     /// `sql` with each `LAST_INSERT_ID()` replaced by the session's value: in

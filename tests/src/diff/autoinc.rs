@@ -97,6 +97,24 @@ pub fn statements() -> Vec<Q> {
                 )),
             );
         }
+        if unique {
+            // The idiom for the id of the row met (LAST_INSERT_ID(expr)), and
+            // INSERT IGNORE of a duplicate (nothing inserted) and of a new row.
+            w(
+                &mut out,
+                Q::any(format!(
+                    "INSERT INTO {t} (k, v) VALUES (14, 'c') ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)"
+                )),
+            );
+            w(
+                &mut out,
+                Q::any(format!("INSERT IGNORE INTO {t} (k, v) VALUES (15, 'd')")),
+            );
+            w(
+                &mut out,
+                Q::any(format!("INSERT IGNORE INTO {t} (k, v) VALUES (16, 'n')")),
+            );
+        }
         out.push(Q::any("SELECT LAST_INSERT_ID(42)"));
         out.push(last());
         out.push(Q::any(format!("SELECT id, k, v FROM {t}")));
