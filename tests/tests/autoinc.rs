@@ -564,3 +564,95 @@ async fn etcd_down_serves_the_held_segment_then_refuses() {
     let ids = all_ids(&c, "e.t").await;
     assert_eq!(ids.len() as u64, served + 2);
 }
+
+#[tokio::test]
+async fn a_table_made_sharded_out_of_band_continues_above_its_rows() {
+    let c = cluster().await;
+    c.create_db("oob", &["set1", "set2"]).await.unwrap();
+    for (set, ids) in [("set1", "(1, 1), (5, 2)"), ("set2", "(40, 3), (42, 4)")] {
+        let p = c.primary(set);
+        p.exec(
+            "CREATE TABLE oob.t (id BIGINT AUTO_INCREMENT, k INT NOT NULL, PRIMARY KEY (id, k))",
+        )
+        .await
+        .unwrap();
+        p.exec(&format!("INSERT INTO oob.t (id, k) VALUES {ids}"))
+            .await
+            .unwrap();
+    }
+    c.topo()
+        .put_table(&topo::TableRecord {
+            db: "oob".into(),
+            name: "t".into(),
+            kind: topo::TableKind::Sharded {
+                key: "k".into(),
+                key_type: topo::KeyType::Integer,
+            },
+        })
+        .await
+        .unwrap();
+    let mut conn = c.proxy_conn().await.unwrap();
+    setwise_tests::wait_until(
+        "the gateway to see the rule",
+        Duration::from_secs(10),
+        || {
+            let opts = c.app_opts();
+            async move {
+                let mut conn = mysql_async::Conn::new(opts).await?;
+                let row: Option<(String, String)> =
+                    conn.query_first("SHOW CREATE TABLE oob.t").await?;
+                Ok(row.is_some_and(|(_, ddl)| ddl.contains("shardkey")))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    conn.query_drop("INSERT INTO oob.t (k) VALUES (7), (8)")
+        .await
+        .unwrap();
+    assert_eq!(conn.last_insert_id(), Some(43));
+    assert_eq!(all_ids(&c, "oob.t").await.len(), 6);
+}
+
+#[tokio::test]
+async fn concurrent_reservations_in_etcd_never_overlap() {
+    let c = Cluster::builder()
+        .sets(1)
+        .replicas(0)
+        .proxy(false)
+        .start()
+        .await
+        .unwrap();
+    let t = c.topo().clone();
+    assert_eq!(t.id_counter("d", "t/x").await.unwrap(), None);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let t = t.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..5 {
+                    got.push(t.reserve_ids("d", "t/x", 10 + i, 0).await.unwrap());
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort_by_key(|r| r.start);
+    assert_eq!(all[0].start, 1);
+    for w in all.windows(2) {
+        assert_eq!(w[0].end, w[1].start, "{all:?}");
+    }
+    let end = all.last().unwrap().end;
+    assert_eq!(t.id_counter("d", "t/x").await.unwrap(), Some(end));
+    // An explicit id raises the counter past it; a lower one leaves it.
+    t.raise_ids("d", "t/x", end + 100).await.unwrap();
+    t.raise_ids("d", "t/x", 3).await.unwrap();
+    assert_eq!(t.id_counter("d", "t/x").await.unwrap(), Some(end + 101));
+    // A floor (rows already there) is respected.
+    let r = t.reserve_ids("d", "u", 5, 77).await.unwrap();
+    assert_eq!(r, 77..82);
+}
