@@ -535,7 +535,11 @@ async fn etcd_down_serves_the_held_segment_then_refuses() {
         (10..=20).contains(&served),
         "{served} served from held segments"
     );
-    // Explicit ids still work within what is held; reads too.
+    // Explicit ids are still taken (the counter is raised later); reads work.
+    g2.query_drop("INSERT INTO e.t (id, k) VALUES (5000, 1)")
+        .await
+        .unwrap();
+    served += 1;
     let n: u64 = g2
         .query_first("SELECT COUNT(*) FROM e.t")
         .await
@@ -563,6 +567,11 @@ async fn etcd_down_serves_the_held_segment_then_refuses() {
         .unwrap();
     let ids = all_ids(&c, "e.t").await;
     assert_eq!(ids.len() as u64, served + 2);
+    // The explicit id written while etcd was down is never handed out.
+    g2.query_drop("INSERT INTO e.t (k) VALUES (97)")
+        .await
+        .unwrap();
+    assert!(g2.last_insert_id().unwrap() > 5000);
 }
 
 #[tokio::test]

@@ -25,6 +25,9 @@ struct Held {
     fetching: bool,
     /// Reserved at least once by this process.
     reserved: bool,
+    /// An explicit id written while etcd was unreachable: the counter is raised
+    /// past it with the next reservation.
+    floor: u64,
 }
 
 /// `(db, table)` → its held ids.
@@ -82,9 +85,17 @@ impl Segments {
         if let Some(v) = explicit {
             if v >= h.next {
                 if v >= h.end {
-                    // Beyond what this gateway holds: no gateway may reserve it later.
-                    let t = topo.ok_or_else(|| down(&"not connected"))?;
-                    t.raise_ids(db, table, v).await.map_err(|e| down(&e))?;
+                    // Beyond what this gateway holds: no gateway may reserve it
+                    // later. With etcd unreachable the statement still runs; the
+                    // counter is raised with this gateway's next reservation.
+                    let raised = match topo {
+                        Some(t) => t.raise_ids(db, table, v).await.map_err(|e| e.to_string()),
+                        None => Err("not connected".to_string()),
+                    };
+                    if let Err(e) = raised {
+                        warn!(%db, %table, id = v, "raising the AUTO_INCREMENT counter: {e}");
+                        h.floor = h.floor.max(v.saturating_add(1));
+                    }
                     h.ahead = h.ahead.take().filter(|r| r.start > v);
                     h.end = v.saturating_add(1);
                 }
@@ -100,11 +111,12 @@ impl Segments {
                 None => {
                     let t = topo.ok_or_else(|| down(&"not connected"))?;
                     let r = t
-                        .reserve_ids(db, table, n.max(self.size), floor.max(h.end))
+                        .reserve_ids(db, table, n.max(self.size), floor.max(h.end).max(h.floor))
                         .await
                         .map_err(|e| down(&e))?;
                     (h.next, h.end) = (r.start, r.end);
                     h.reserved = true;
+                    h.floor = 0;
                 }
             }
         }
