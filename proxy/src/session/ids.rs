@@ -62,6 +62,14 @@ impl Session {
         out.insert_id = None;
         out.last_ok = None;
         let mut step = IdStep::default();
+        // Only statements that run now: a stored routine's or trigger's body
+        // (CREATE ...) keeps its LAST_INSERT_ID() calls.
+        let dml = [
+            "SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE", "SET", "DO", "WITH", "VALUES",
+        ];
+        if !dml.iter().any(|w| first_is(sql, sig, w)) {
+            return Ok(step);
+        }
         let calls = last_insert_id_calls(sql, sig);
         if calls.iter().any(|c| c.arg.is_some()) {
             step.sets_value = true;
