@@ -1,7 +1,8 @@
 //! The id segments this gateway holds, one per table: ids are handed out from
 //! the segment in increasing order; a new segment is reserved in etcd (topo's
-//! counter, compare-and-swap) when the held one runs short, and the next one is
-//! fetched in the background once half of it is used. With etcd down the held
+//! counter, compare-and-swap) when the held one runs short, and the next ids
+//! are fetched in the background once half of it is used (never more than one
+//! segment held in all). With etcd down the held
 //! segment keeps serving; after it, inserts that need ids are refused — never a
 //! duplicate.
 
@@ -122,18 +123,17 @@ impl Segments {
         }
         let first = h.next;
         h.next += n;
-        // Half used: fetch the next segment ahead, off the statement's path.
-        if h.ahead.is_none() && !h.fetching && (h.end - h.next) * 2 < self.size {
+        // Half used: fetch the next ids ahead, off the statement's path — as
+        // many as are used up, so that what this gateway holds (and a restart
+        // wastes) stays within one segment.
+        let left = h.end - h.next;
+        if h.ahead.is_none() && !h.fetching && left * 2 < self.size {
             if let Some(t) = topo.cloned() {
                 h.fetching = true;
-                let (me, db, table, cell) = (
-                    self.clone(),
-                    db.to_string(),
-                    table.to_string(),
-                    cell.clone(),
-                );
+                let want = self.size - left;
+                let (db, table, cell) = (db.to_string(), table.to_string(), cell.clone());
                 tokio::spawn(async move {
-                    let r = t.reserve_ids(&db, &table, me.size, 0).await;
+                    let r = t.reserve_ids(&db, &table, want, 0).await;
                     let mut h = cell.lock().await;
                     h.fetching = false;
                     match r {
