@@ -280,7 +280,9 @@ impl Session {
         if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
             return Box::pin(self.statement(&rewritten, out)).await;
         }
-        // AUTO_INCREMENT ids and LAST_INSERT_ID() (ids.rs).
+        // AUTO_INCREMENT ids and LAST_INSERT_ID() (ids.rs): the client's text
+        // is what SHOW PROCESSLIST shows.
+        let client_text = sql;
         let ids = match self.ids_before(sql, &tokens, &sig, out).await {
             Ok(s) => s,
             Err(e) => return fail(out, &e).await,
@@ -293,7 +295,7 @@ impl Session {
         let first = word_at(sql, &sig, 0);
         debug!(stmt = %first, "statement");
         let started = std::time::Instant::now();
-        self.set_activity("Query", Some(sql));
+        self.set_activity("Query", Some(client_text));
         let answered = self.dispatch(sql, &tokens, &sig, &first, out).await;
         self.ids_after(&ids, out, matches!(answered, Ok(true)));
         self.set_activity("Sleep", None);
