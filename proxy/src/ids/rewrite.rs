@@ -50,28 +50,34 @@ impl Ids {
         self.rows.len()
     }
 
-    /// The largest explicit positive id given.
-    pub fn explicit_max(&self) -> Option<u64> {
+    /// Per row, in order: `None` when it needs an id, `Some(v)` when it gives
+    /// the positive id `v` itself (zero and negative ids are left out).
+    pub fn row_ids(&self) -> Vec<Option<u64>> {
         self.rows
             .iter()
             .filter_map(|g| match g {
-                Given::Explicit(v) if *v > 0 => Some(u64::try_from(*v).unwrap_or(u64::MAX)),
-                _ => None,
+                Given::Explicit(v) if *v > 0 => Some(Some(u64::try_from(*v).unwrap_or(u64::MAX))),
+                Given::Explicit(_) => None,
+                _ => Some(None),
             })
-            .max()
+            .collect()
     }
 
-    /// The statement with ids `first, first + 1, ...` in the rows that need one
-    /// (in row order).
-    pub fn fill(&self, sql: &str, column: &str, first: u64) -> String {
+    /// The statement with `ids` written, in row order, into the rows that need
+    /// one.
+    pub fn fill(&self, sql: &str, column: &str, ids: &[u64]) -> String {
         let mut edits: Vec<(usize, usize, String)> = Vec::new();
-        let mut next = first;
+        let mut ids = ids.iter();
         for g in &self.rows {
+            let next = match g {
+                Given::Explicit(_) => continue,
+                _ => match ids.next() {
+                    Some(id) => *id,
+                    None => break,
+                },
+            };
             match *g {
-                Given::Over(s, e) => {
-                    edits.push((s, e, next.to_string()));
-                    next += 1;
-                }
+                Given::Over(s, e) => edits.push((s, e, next.to_string())),
                 Given::At(p, empty) => {
                     let sep = if empty { "" } else { ", " };
                     let text = match &self.column {
@@ -80,7 +86,6 @@ impl Ids {
                         Some(_) => format!("{sep}{next}"),
                     };
                     edits.push((p, p, text));
-                    next += 1;
                 }
                 Given::Explicit(_) => {}
             }
@@ -372,7 +377,15 @@ mod tests {
         let toks = tokenize(sql).unwrap();
         let cols: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
         match analyze(sql, &toks, "id", &cols, zero).unwrap() {
-            Form::Rows(ids) => (ids.fill(sql, "id", 100), ids.needed(), ids.explicit_max()),
+            Form::Rows(ids) => {
+                let n = ids.needed();
+                let max = ids.row_ids().into_iter().flatten().max();
+                (
+                    ids.fill(sql, "id", &(100..100 + n).collect::<Vec<_>>()),
+                    n,
+                    max,
+                )
+            }
             Form::Select => panic!("select"),
         }
     }

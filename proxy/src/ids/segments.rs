@@ -63,66 +63,42 @@ impl Segments {
         !self.held(db, table).lock().await.reserved
     }
 
-    /// Makes room for one statement: no id up to `explicit` (an id the
-    /// statement writes itself) is handed out later; then `n` consecutive ids,
-    /// the first returned. `floor`: the least id of a table the etcd counter
-    /// does not know yet (above its rows).
+    /// Ids for one statement's rows, in row order: `None` is a row that needs
+    /// an id, `Some(v)` one that writes id `v` itself (no id up to it is handed
+    /// out after it, as MariaDB's counter moves past an explicit value). When
+    /// every row needs one, the ids are consecutive. `floor`: the least id of a
+    /// table the etcd counter does not know yet (above its rows).
     pub async fn take(
         self: &Arc<Self>,
         topo: Option<&topo::Topo>,
         db: &str,
         table: &str,
-        n: u64,
-        explicit: Option<u64>,
+        rows: &[Option<u64>],
         floor: u64,
-    ) -> Result<Option<u64>, ProxyError> {
+    ) -> Result<Vec<u64>, ProxyError> {
         let cell = self.held(db, table);
         let mut h = cell.lock().await;
-        let down = |e: &dyn std::fmt::Display| {
-            ProxyError::EtcdUnavailable(format!(
-                "AUTO_INCREMENT ids of `{db}`.`{table}` are reserved there, and this gateway has none left ({e})"
-            ))
-        };
-        if let Some(v) = explicit {
-            if v >= h.next {
-                if v >= h.end {
-                    // Beyond what this gateway holds: no gateway may reserve it
-                    // later. With etcd unreachable the statement still runs; the
-                    // counter is raised with this gateway's next reservation.
-                    let raised = match topo {
-                        Some(t) => t.raise_ids(db, table, v).await.map_err(|e| e.to_string()),
-                        None => Err("not connected".to_string()),
-                    };
-                    if let Err(e) = raised {
-                        warn!(%db, %table, id = v, "raising the AUTO_INCREMENT counter: {e}");
-                        h.floor = h.floor.max(v.saturating_add(1));
+        let n = rows.iter().filter(|r| r.is_none()).count() as u64;
+        let mut ids = Vec::with_capacity(n as usize);
+        if rows.iter().all(|r| r.is_none()) {
+            self.room(&mut h, topo, db, table, n, floor).await?;
+            ids.extend(h.next..h.next + n);
+            h.next += n;
+        } else {
+            for r in rows {
+                match r {
+                    Some(v) => self.past(&mut h, topo, db, table, *v).await,
+                    None => {
+                        self.room(&mut h, topo, db, table, 1, floor).await?;
+                        ids.push(h.next);
+                        h.next += 1;
                     }
-                    h.ahead = h.ahead.take().filter(|r| r.start > v);
-                    h.end = v.saturating_add(1);
                 }
-                h.next = v.saturating_add(1);
             }
         }
         if n == 0 {
-            return Ok(None);
+            return Ok(ids);
         }
-        if h.end - h.next < n {
-            match h.ahead.take().filter(|r| r.end - r.start >= n) {
-                Some(r) => (h.next, h.end) = (r.start, r.end),
-                None => {
-                    let t = topo.ok_or_else(|| down(&"not connected"))?;
-                    let r = t
-                        .reserve_ids(db, table, n.max(self.size), floor.max(h.end).max(h.floor))
-                        .await
-                        .map_err(|e| down(&e))?;
-                    (h.next, h.end) = (r.start, r.end);
-                    h.reserved = true;
-                    h.floor = 0;
-                }
-            }
-        }
-        let first = h.next;
-        h.next += n;
         // Half used: fetch the next ids ahead, off the statement's path — as
         // many as are used up, so that what this gateway holds (and a restart
         // wastes) stays within one segment.
@@ -145,6 +121,63 @@ impl Segments {
                 });
             }
         }
-        Ok(Some(first))
+        Ok(ids)
+    }
+
+    /// Moves past an explicit id `v`.
+    async fn past(&self, h: &mut Held, topo: Option<&topo::Topo>, db: &str, table: &str, v: u64) {
+        if v < h.next {
+            return;
+        }
+        if v >= h.end {
+            // Beyond what this gateway holds: no gateway may reserve it later.
+            // With etcd unreachable the statement still runs; the counter is
+            // raised with this gateway's next reservation.
+            let raised = match topo {
+                Some(t) => t.raise_ids(db, table, v).await.map_err(|e| e.to_string()),
+                None => Err("not connected".to_string()),
+            };
+            if let Err(e) = raised {
+                warn!(%db, %table, id = v, "raising the AUTO_INCREMENT counter: {e}");
+                h.floor = h.floor.max(v.saturating_add(1));
+            }
+            h.ahead = h.ahead.take().filter(|r| r.start > v);
+            h.end = v.saturating_add(1);
+        }
+        h.next = v.saturating_add(1);
+    }
+
+    /// Makes sure `n` consecutive ids are held: the ids fetched ahead, or a new
+    /// reservation in etcd.
+    async fn room(
+        &self,
+        h: &mut Held,
+        topo: Option<&topo::Topo>,
+        db: &str,
+        table: &str,
+        n: u64,
+        floor: u64,
+    ) -> Result<(), ProxyError> {
+        if h.end - h.next >= n {
+            return Ok(());
+        }
+        if let Some(r) = h.ahead.take().filter(|r| r.end - r.start >= n) {
+            (h.next, h.end) = (r.start, r.end);
+            return Ok(());
+        }
+        let down = |e: &dyn std::fmt::Display| {
+            ProxyError::EtcdUnavailable(format!(
+                "AUTO_INCREMENT ids of `{db}`.`{table}` are reserved there, and this gateway has none left ({e})"
+            ))
+        };
+        let t = topo.ok_or_else(|| down(&"not connected"))?;
+        let r = t
+            .reserve_ids(db, table, n.max(self.size), floor.max(h.end).max(h.floor))
+            .await
+            .map_err(|e| down(&e))?;
+        (h.next, h.end) = (r.start, r.end);
+        h.reserved = true;
+        h.floor = 0;
+        Ok(())
     }
 }

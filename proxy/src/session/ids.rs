@@ -155,16 +155,16 @@ impl Session {
             0
         };
         let topo = self.shared.topo.get().cloned();
-        let first = segments
-            .take(topo.as_ref(), &db, &table, n, ids.explicit_max(), floor)
+        let assigned = segments
+            .take(topo.as_ref(), &db, &table, &ids.row_ids(), floor)
             .await?;
-        let Some(first) = first else {
+        let Some(&first) = assigned.first() else {
             return Ok(step);
         };
         // Runs as text with the ids in it (also a COM_STMT_EXECUTE: its values
         // are spliced into that text).
         self.prepared = None;
-        step.text = Some(ids.fill(sql, &auto.name, first));
+        step.text = Some(ids.fill(sql, &auto.name, &assigned));
         let single_odku = ids.on_duplicate && ids.rows() == 1;
         if !single_odku {
             // (One row meeting a duplicate: MariaDB reports the updated row's id,

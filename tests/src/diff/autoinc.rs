@@ -115,6 +115,14 @@ pub fn statements() -> Vec<Q> {
                 Q::any(format!("INSERT IGNORE INTO {t} (k, v) VALUES (16, 'n')")),
             );
         }
+        // Rows that need ids around an explicit one above the counter: MariaDB
+        // numbers them in row order, moving past the explicit id.
+        w(
+            &mut out,
+            Q::any(format!(
+                "INSERT INTO {t} (id, k, v) VALUES (NULL, 20, 'p'), (300, 21, 'q'), (0, 22, 'r')"
+            )),
+        );
         out.push(Q::any("SELECT LAST_INSERT_ID(42)"));
         out.push(last());
         out.push(Q::any(format!("SELECT id, k, v FROM {t}")));
