@@ -24,6 +24,23 @@ pub struct ProxyConfig {
     pub workers: usize,
     pub etcd: EtcdConfig,
     pub backend: BackendConfig,
+    pub ids: IdsConfig,
+}
+
+/// AUTO_INCREMENT ids of sharded and broadcast tables (`[ids]`), assigned by the
+/// gateway from segments reserved in etcd (docs/contracts.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdsConfig {
+    /// Ids reserved at a time per table: the most a restart of this gateway
+    /// wastes, and how long it can insert with etcd down.
+    pub segment: u64,
+}
+
+impl Default for IdsConfig {
+    fn default() -> Self {
+        Self { segment: 1000 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +75,7 @@ impl Default for ProxyConfig {
             workers: 0,
             etcd: EtcdConfig::default(),
             backend: BackendConfig::default(),
+            ids: IdsConfig::default(),
         }
     }
 }
@@ -111,6 +129,9 @@ pub struct Args {
     /// Threads serving clients (0 = half the cores, at least one).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// AUTO_INCREMENT ids reserved in etcd at a time per table (`[ids] segment`).
+    #[arg(long)]
+    pub id_segment: Option<u64>,
     /// Log level filter (overrides RUST_LOG), e.g. info, debug.
     #[arg(long)]
     pub log_level: Option<String>,
@@ -153,6 +174,9 @@ impl Args {
         }
         if let Some(v) = self.failover_wait_ms {
             cfg.backend.failover_wait_ms = v;
+        }
+        if let Some(v) = self.id_segment {
+            cfg.ids.segment = v;
         }
         Ok(cfg)
     }

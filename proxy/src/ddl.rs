@@ -25,6 +25,7 @@ pub async fn run(
 ) -> Answered {
     // Any schema change may reorder columns.
     s.shared.columns.lock().expect("columns").clear();
+    s.shared.ids.forget_columns();
     let sig = significant(tokens);
     let w = |i: usize| {
         sig.get(i)

@@ -11,6 +11,7 @@
 //! | [`ddl`], [`show`] | schema changes recorded in topo; SHOW/DESCRIBE |
 //! | [`routing`] | the routing snapshot from etcd, its watch and file cache |
 //! | [`backend`] | pooled connections to the sets (mysql_async) |
+//! | [`ids`] | AUTO_INCREMENT ids of sharded and broadcast tables (segments in etcd) |
 //! | [`error`] | every client-visible error and its MySQL code |
 //! | [`server`] | the listener |
 //! | [`workers`] | thread-per-core serving: one event loop per worker thread |
@@ -24,6 +25,7 @@ pub mod ddl;
 pub mod error;
 pub mod exec;
 pub mod front;
+pub mod ids;
 pub mod merge;
 pub mod metrics;
 pub mod registry;

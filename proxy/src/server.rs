@@ -19,7 +19,9 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
     crate::metrics::install(&cfg.metrics_listen)?;
     let (routing, topo) = Routing::start(cfg.etcd.clone(), cfg.routing_cache.clone()).await;
+    let ids = Arc::new(crate::ids::Ids::new(cfg.ids.segment));
     let shared = Arc::new(Shared {
+        ids,
         backends: Backends::new(cfg.backend.clone()),
         cfg,
         routing,

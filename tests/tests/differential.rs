@@ -8,10 +8,11 @@
 //! `SETWISE_DIFF_REPORT=/tmp/diff.txt` writes every mismatch (and every statement
 //! refused with 1235) to that file; the panic message shows the first ones.
 
+use mysql_async::prelude::Queryable;
 use setwise_tests::diff::data::Data;
 use setwise_tests::diff::reads::{self, Gen, MERGED_MUST_MATCH, MUST_MATCH};
 use setwise_tests::diff::writes::{self, Fresh};
-use setwise_tests::diff::{aggregates, merges, unions};
+use setwise_tests::diff::{aggregates, autoinc, merges, unions};
 use setwise_tests::diff::{Diff, Q};
 
 /// Seeds: change them to explore; keep them fixed in the tree.
@@ -145,5 +146,13 @@ async fn differential_writes_match_a_plain_mariadb() {
         .unwrap();
     d.group("table contents after spanning writes");
     d.compare_tables().await.unwrap();
+
+    // AUTO_INCREMENT ids on fresh tables of every kind: MariaDB's own numbers.
+    d.group("AUTO_INCREMENT ids and LAST_INSERT_ID()");
+    for (_, gw_ddl, rf_ddl) in autoinc::tables() {
+        d.gw.query_drop(gw_ddl).await.unwrap();
+        d.rf.query_drop(rf_ddl).await.unwrap();
+    }
+    d.run_all(&autoinc::statements()).await.unwrap();
     d.finish();
 }

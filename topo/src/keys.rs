@@ -15,6 +15,7 @@
 //! | `failovers/<set>/<id>` | [`FailoverRecord`](crate::FailoverRecord), finished |
 //! | `requests/<set>` | [`SwitchoverRequest`](crate::SwitchoverRequest) |
 //! | `stats/<set>/<node>` | [`NodeStats`](crate::NodeStats), under the agent's lease |
+//! | `ids/<db>/<table>` | the table's AUTO_INCREMENT counter: the next id no gateway holds ([`crate::ids`]) |
 //!
 //! Routing = sets + nodes + dbs + tables + users: everything a gateway needs, read
 //! in one range request and watched with one prefix watch (see [`crate::snapshot`]).
@@ -91,6 +92,11 @@ impl Keys {
     }
     pub fn election(&self, name: &str) -> String {
         format!("{}election/{name}", self.root)
+    }
+    /// The AUTO_INCREMENT counter of `db.table` (`/` and `%` in names escaped).
+    pub fn ids(&self, db: &str, table: &str) -> String {
+        let esc = |s: &str| s.replace('%', "%25").replace('/', "%2F");
+        format!("{}ids/{}/{}", self.root, esc(db), esc(table))
     }
     pub fn tasks(&self) -> String {
         format!("{}tasks/", self.root)

@@ -10,6 +10,7 @@ pub mod control;
 pub mod election;
 pub mod error;
 pub mod gtid;
+pub mod ids;
 pub mod keys;
 pub mod lease;
 pub mod model;

@@ -26,6 +26,12 @@ pub struct Responder<'a> {
     hide_col: Option<usize>,
     /// The client's character set: error messages are written in it.
     pub codec: super::charset::Codec,
+    /// The insert id the next OK reports instead of the backend's (ids the
+    /// gateway assigned).
+    pub insert_id: Option<u64>,
+    /// Affected rows and insert id of the last OK written (the session's
+    /// LAST_INSERT_ID() follows them).
+    pub last_ok: Option<(u64, u64)>,
 }
 
 /// The gateway's own system database on every set (agents' heartbeats): never
@@ -43,6 +49,8 @@ impl<'a> Responder<'a> {
             multi_statements: false,
             hide_col: None,
             codec: Default::default(),
+            insert_id: None,
+            last_ok: None,
         }
     }
 
@@ -73,6 +81,19 @@ impl<'a> Responder<'a> {
 
     pub async fn ok(&mut self, ok: &OkInfo) -> io::Result<()> {
         let st = self.flags();
+        let replaced;
+        // (Nothing inserted, e.g. INSERT IGNORE of a duplicate: MariaDB's 0.)
+        let ok = match self.insert_id.filter(|_| ok.affected_rows > 0) {
+            Some(id) => {
+                replaced = OkInfo {
+                    last_insert_id: id,
+                    ..ok.clone()
+                };
+                &replaced
+            }
+            None => ok,
+        };
+        self.last_ok = Some((ok.affected_rows, ok.last_insert_id));
         self.io.write_with(|b| wire::ok_packet(b, ok, st)).await
     }
 

@@ -90,6 +90,7 @@ impl Handler for Session {
         self.sql_stmts.clear();
         self.autocommit = true;
         self.next_txn.clear();
+        self.reset_ids();
         self.user = None;
         self.db = None;
         self.authenticate(cred).await
@@ -179,6 +180,7 @@ impl Handler for Session {
         self.codec = Codec::for_collation(self.collation);
         self.autocommit = true;
         self.next_txn.clear();
+        self.reset_ids();
         r
     }
 

@@ -5,6 +5,7 @@
 
 mod charset;
 mod handler;
+mod ids;
 mod text;
 pub mod txn;
 pub mod vars;
@@ -58,6 +59,8 @@ pub struct Shared {
     /// This gateway's id in XA transaction ids (random per process).
     pub gateway_id: String,
     pub txn_seq: Arc<std::sync::atomic::AtomicU64>,
+    /// AUTO_INCREMENT ids this gateway assigns (every core).
+    pub ids: Arc<crate::ids::Ids>,
 }
 
 /// `(db, table)` → column names in definition order.
@@ -102,6 +105,8 @@ pub struct Session {
     /// Routing changes since this session last read a snapshot
     /// ([`snapshot`](Self::snapshot)): what a running statement watches.
     changes: crate::routing::Changes,
+    /// What `LAST_INSERT_ID()` answers (ids.rs).
+    last_insert_id: u64,
 }
 
 impl Session {
@@ -132,6 +137,7 @@ impl Session {
             sql_stmts: Default::default(),
             diag: None,
             changes: shared.routing.subscribe(),
+            last_insert_id: 0,
             shared,
         }
     }
@@ -475,11 +481,24 @@ impl Session {
         if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
             return Box::pin(self.statement(&rewritten, out)).await;
         }
+        // AUTO_INCREMENT ids and LAST_INSERT_ID() (ids.rs): the client's text
+        // is what SHOW PROCESSLIST shows.
+        let client_text = sql;
+        let ids = match self.ids_before(sql, &tokens, &sig, out).await {
+            Ok(s) => s,
+            Err(e) => return fail(out, &e).await,
+        };
+        let (sql, tokens) = match ids.text.as_deref() {
+            Some(t) => (t, tokenize(t).unwrap_or_default()),
+            None => (sql, tokens),
+        };
+        let sig = significant(&tokens);
         let first = word_at(sql, &sig, 0);
         debug!(stmt = %first, "statement");
         let started = std::time::Instant::now();
-        self.set_activity("Query", Some(sql));
+        self.set_activity("Query", Some(client_text));
         let answered = self.dispatch(sql, &tokens, &sig, &first, out).await;
+        self.ids_after(&ids, out, matches!(answered, Ok(true)));
         self.set_activity("Sleep", None);
         metrics::counter!(crate::metrics::STATEMENTS, "kind" => statement_kind(&first))
             .increment(1);

@@ -18,6 +18,7 @@
 //! starts comparing results the day merging lands.
 
 pub mod aggregates;
+pub mod autoinc;
 pub mod collations;
 pub mod data;
 pub mod merges;

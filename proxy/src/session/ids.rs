@@ -1,0 +1,481 @@
+//! The session's insert ids: the gateway's AUTO_INCREMENT ids written into an
+//! `INSERT` on a sharded or broadcast table (segments of `crate::ids`), the OK
+//! packet's insert id, and `LAST_INSERT_ID()` answered from the session's own
+//! value — a pooled backend connection's is another statement's.
+
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use topo::TableKind;
+
+use super::Session;
+use crate::error::ProxyError;
+use crate::front::Responder;
+use crate::ids::rewrite::{self, Form};
+use crate::ids::AutoColumn;
+use crate::sql::lexer::{qualified_name_at, Kind, Token};
+
+#[cfg(test)]
+mod tests;
+
+/// What a statement does to the session's insert id, decided before it runs.
+#[derive(Debug, Default)]
+pub(super) struct IdStep {
+    /// The text to run instead of the client's (ids written in,
+    /// `LAST_INSERT_ID()` answered).
+    pub text: Option<String>,
+    effect: Effect,
+    /// The statement calls `LAST_INSERT_ID(expr)`: a non-zero insert id in its
+    /// OK packet is the value it set (`... ON DUPLICATE KEY UPDATE id =
+    /// LAST_INSERT_ID(id)`).
+    sets_value: bool,
+}
+
+#[derive(Debug, Default)]
+enum Effect {
+    /// Nothing to follow.
+    #[default]
+    None,
+    /// The gateway assigned ids `first..` to an INSERT of `rows` rows.
+    Assigned {
+        first: u64,
+        rows: usize,
+        on_duplicate: bool,
+    },
+    /// `SELECT LAST_INSERT_ID(n)`: the value becomes `n`.
+    Set(u64),
+    /// MariaDB's own ids (a single table) or `LAST_INSERT_ID(expr)`: the OK
+    /// packet's insert id, unless the rows gave every id themselves.
+    FromOk { rows: usize, on_duplicate: bool },
+}
+
+impl Session {
+    /// Before a statement runs: `LAST_INSERT_ID()` replaced by the session's
+    /// value, ids assigned to an INSERT on a sharded or broadcast table.
+    pub(super) async fn ids_before(
+        &mut self,
+        sql: &str,
+        tokens: &[Token],
+        sig: &[Token],
+        out: &mut Responder<'_>,
+    ) -> Result<IdStep, ProxyError> {
+        out.insert_id = None;
+        out.last_ok = None;
+        let mut step = IdStep::default();
+        // Only statements that run now: a stored routine's or trigger's body
+        // (CREATE ...) keeps its LAST_INSERT_ID() calls.
+        let dml = [
+            "SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE", "SET", "DO", "WITH", "VALUES",
+        ];
+        if !dml.iter().any(|w| first_is(sql, sig, w)) {
+            return Ok(step);
+        }
+        let calls = last_insert_id_calls(sql, sig);
+        if calls.iter().any(|c| c.arg.is_some()) {
+            step.sets_value = true;
+            step.effect = match calls.iter().rev().find_map(|c| c.literal) {
+                Some(v) if first_is(sql, sig, "SELECT") => Effect::Set(v),
+                _ => Effect::FromOk {
+                    rows: 0,
+                    on_duplicate: false,
+                },
+            };
+        }
+        if calls.iter().any(|c| c.arg.is_none()) {
+            step.text = Some(self.last_insert_id_text(sql, sig, &calls));
+        }
+        if step.text.is_some() {
+            // A COM_STMT_EXECUTE runs as the rewritten text (its values spliced in).
+            self.prepared = None;
+        }
+        if !(first_is(sql, sig, "INSERT") || first_is(sql, sig, "REPLACE")) {
+            return Ok(step);
+        }
+        let text = step.text.clone();
+        let sql = text.as_deref().unwrap_or(sql);
+        let owned;
+        let (tokens, sig) = match &text {
+            Some(t) => {
+                owned = crate::sql::lexer::tokenize(t).unwrap_or_default();
+                (&owned[..], crate::sql::lexer::significant(&owned))
+            }
+            None => (tokens, sig.to_vec()),
+        };
+        let Some((db, table)) = self.insert_target(sql, &sig) else {
+            return Ok(step);
+        };
+        // (Not `snapshot()`: the statement marks routing seen when it runs.)
+        let snap = self.shared.routing.get();
+        let kind = snap.table(&db, &table).map(|r| r.kind.clone());
+        let gateway_ids = matches!(kind, Some(TableKind::Sharded { .. } | TableKind::Broadcast));
+        let Some(auto) = self.auto_column(&snap, &db, &table).await? else {
+            // No AUTO_INCREMENT column: only LAST_INSERT_ID(expr) matters.
+            return Ok(step);
+        };
+        let form = match rewrite::analyze(
+            sql,
+            tokens,
+            &auto.name,
+            &auto.columns,
+            self.zero_generates(),
+        ) {
+            Ok(f) => f,
+            Err(e) if gateway_ids => return Err(e),
+            Err(_) => Form::Select,
+        };
+        let ids = match form {
+            Form::Rows(ids) => ids,
+            Form::Select if gateway_ids => {
+                return Err(ProxyError::NotSupported(format!(
+                    "INSERT ... SELECT into `{db}`.`{table}`, whose AUTO_INCREMENT ids the gateway assigns (list the rows with VALUES)"
+                )))
+            }
+            Form::Select => {
+                step.effect = Effect::FromOk {
+                    rows: 0,
+                    on_duplicate: false,
+                };
+                return Ok(step);
+            }
+        };
+        if !gateway_ids {
+            if ids.needed() > 0 || !matches!(step.effect, Effect::None) {
+                step.effect = Effect::FromOk {
+                    rows: ids.rows(),
+                    on_duplicate: ids.on_duplicate,
+                };
+            }
+            return Ok(step);
+        }
+        let n = ids.needed();
+        let segments = self.shared.ids.segments.clone();
+        let floor = if n > 0 && segments.is_new(&db, &table).await {
+            self.above_rows(&snap, &db, &table, &auto.name).await?
+        } else {
+            0
+        };
+        let topo = self.shared.topo.get().cloned();
+        let assigned = segments
+            .take(topo.as_ref(), &db, &table, &ids.row_ids(), floor)
+            .await?;
+        let Some(&first) = assigned.first() else {
+            return Ok(step);
+        };
+        // Runs as text with the ids in it (also a COM_STMT_EXECUTE: its values
+        // are spliced into that text).
+        self.prepared = None;
+        step.text = Some(ids.fill(sql, &auto.name, &assigned));
+        let single_odku = ids.on_duplicate && ids.rows() == 1;
+        if !single_odku {
+            // (One row meeting a duplicate: MariaDB reports the updated row's id,
+            // as the set does.)
+            out.insert_id = Some(first);
+        }
+        step.effect = Effect::Assigned {
+            first,
+            rows: ids.rows(),
+            on_duplicate: ids.on_duplicate,
+        };
+        Ok(step)
+    }
+
+    /// After the statement: the session's LAST_INSERT_ID() follows what it did.
+    pub(super) fn ids_after(&mut self, step: &IdStep, out: &mut Responder<'_>, ok: bool) {
+        out.insert_id = None;
+        let last_ok = out.last_ok.take();
+        if !ok {
+            return;
+        }
+        if let Some((_, id)) = last_ok.filter(|&(_, id)| step.sets_value && id != 0) {
+            self.last_insert_id = id;
+            return;
+        }
+        // Nothing inserted (INSERT IGNORE of a duplicate), or one row of INSERT
+        // ... ON DUPLICATE KEY UPDATE that updated (2) or left (0) a row:
+        // LAST_INSERT_ID() stays.
+        let inserted = |rows: usize, on_duplicate: bool, affected: u64| {
+            affected > 0 && (!on_duplicate || rows > 1 || affected == 1)
+        };
+        match step.effect {
+            Effect::None => {}
+            Effect::Set(v) => self.last_insert_id = v,
+            Effect::Assigned {
+                first,
+                rows,
+                on_duplicate,
+            } => {
+                if let Some((affected, _)) = last_ok {
+                    if inserted(rows, on_duplicate, affected) {
+                        self.last_insert_id = first;
+                    }
+                }
+            }
+            Effect::FromOk { rows, on_duplicate } => {
+                if let Some((affected, id)) = last_ok {
+                    if id != 0 && (rows == 0 || inserted(rows, on_duplicate, affected)) {
+                        self.last_insert_id = id;
+                    }
+                }
+            }
+        }
+    }
+
+    /// COM_RESET_CONNECTION, COM_CHANGE_USER: `LAST_INSERT_ID()` is 0 again.
+    pub(super) fn reset_ids(&mut self) {
+        self.last_insert_id = 0;
+    }
+
+    /// `sql` with each `LAST_INSERT_ID()` replaced by the session's value: in
+    /// the select list by an expression of MariaDB's type (BIGINT UNSIGNED, not
+    /// null), its item keeping its column name; elsewhere by the plain number (so
+    /// a shard key compared with it still routes).
+    fn last_insert_id_text(&self, sql: &str, sig: &[Token], calls: &[Call]) -> String {
+        let v = self.last_insert_id;
+        let items = select_items(sql, sig);
+        let mut named = vec![false; items.len()];
+        let mut edits = Vec::new();
+        for c in calls.iter().filter(|c| c.arg.is_none()) {
+            let (i, end) = (c.at, c.end);
+            let item = items.iter().position(|&(s, e, _)| s <= i && end < e);
+            let text = match item {
+                // LAST_INSERT_ID() itself, once the backend's value is ours.
+                Some(k) => {
+                    let (s, e, aliased) = items[k];
+                    if !aliased && !named[k] {
+                        named[k] = true;
+                        let name = &sql[sig[s].start..sig[e - 1].end];
+                        edits.push((
+                            sig[e - 1].end,
+                            sig[e - 1].end,
+                            format!(" AS `{}`", name.replace('`', "``")),
+                        ));
+                    }
+                    format!("IF(LAST_INSERT_ID({v}), LAST_INSERT_ID(), LAST_INSERT_ID())")
+                }
+                None => v.to_string(),
+            };
+            edits.push((sig[i].start, sig[end].end, text));
+        }
+        crate::route::select::apply_edits(sql, edits)
+    }
+
+    /// The database and table an INSERT writes.
+    fn insert_target(&self, sql: &str, sig: &[Token]) -> Option<(String, String)> {
+        let mut i = 1;
+        while ["LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY", "IGNORE", "INTO"]
+            .iter()
+            .any(|w| sig.get(i).is_some_and(|t| t.is_word(sql, w)))
+        {
+            i += 1;
+        }
+        let (db, table, _) = qualified_name_at(sql, sig, i)?;
+        let db = db.or_else(|| self.db.clone())?;
+        Some((db, table))
+    }
+
+    /// Whether `0` in an AUTO_INCREMENT column asks for a new id (sql_mode
+    /// without NO_AUTO_VALUE_ON_ZERO).
+    fn zero_generates(&self) -> bool {
+        !self
+            .vars
+            .init()
+            .iter()
+            .any(|s| s.to_ascii_lowercase().contains("no_auto_value_on_zero"))
+    }
+
+    /// The AUTO_INCREMENT column of `db.table`, from a set's information_schema
+    /// (cached until the next DDL).
+    async fn auto_column(
+        &self,
+        snap: &topo::ClusterSnapshot,
+        db: &str,
+        table: &str,
+    ) -> Result<Option<Arc<AutoColumn>>, ProxyError> {
+        if let Some(c) = self.shared.ids.auto_column(db, table) {
+            return Ok(c);
+        }
+        let Ok(set) = crate::show::set_holding(snap, self.db.as_deref(), Some(db), table) else {
+            return Ok(None);
+        };
+        let mut conn = self.conns(snap).pooled(&set).await?;
+        let rows: Vec<(String, String)> = conn
+            .exec(
+                "SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                (db, table),
+            )
+            .await
+            .map_err(|e| ProxyError::from_backend(&set, e))?;
+        if rows.is_empty() {
+            // No such table: MariaDB's own error follows; nothing to cache.
+            return Ok(None);
+        }
+        let auto = rows
+            .iter()
+            .find(|(_, extra)| extra.to_ascii_lowercase().contains("auto_increment"))
+            .map(|(name, _)| {
+                Arc::new(AutoColumn {
+                    name: name.clone(),
+                    columns: rows.iter().map(|(n, _)| n.clone()).collect(),
+                })
+            });
+        self.shared.ids.remember(db, table, auto.clone());
+        Ok(auto)
+    }
+
+    /// The least id above every row of the table on its sets (for the first
+    /// reservation of a table that already has rows).
+    async fn above_rows(
+        &self,
+        snap: &topo::ClusterSnapshot,
+        db: &str,
+        table: &str,
+        col: &str,
+    ) -> Result<u64, ProxyError> {
+        let q = |s: &str| format!("`{}`", s.replace('`', "``"));
+        let sql = format!(
+            "SELECT CAST(GREATEST(COALESCE(MAX({}), 0), 0) AS UNSIGNED) FROM {}.{}",
+            q(col),
+            q(db),
+            q(table)
+        );
+        let sets = match snap.db(db) {
+            Some(rec) => match snap.table(db, table).map(|r| &r.kind) {
+                Some(TableKind::Sharded { .. }) => rec.shard_map.sets(),
+                _ => rec.sets().into_iter().take(1).collect(),
+            },
+            None => Vec::new(),
+        };
+        let mut top = 0u64;
+        for set in sets {
+            let mut conn = self.conns(snap).pooled(&set).await?;
+            let max: Option<u64> = conn
+                .query_first(&sql)
+                .await
+                .map_err(|e| ProxyError::from_backend(&set, e))?;
+            top = top.max(max.unwrap_or(0));
+        }
+        Ok(top.saturating_add(1))
+    }
+}
+
+/// One `LAST_INSERT_ID(...)` call: significant-token indices of its name and
+/// closing parenthesis, its argument's range (none: `LAST_INSERT_ID()`), and
+/// the argument as an integer literal.
+#[derive(Debug)]
+struct Call {
+    at: usize,
+    end: usize,
+    arg: Option<(usize, usize)>,
+    literal: Option<u64>,
+}
+
+fn last_insert_id_calls(sql: &str, sig: &[Token]) -> Vec<Call> {
+    let mut out = Vec::new();
+    for (i, t) in sig.iter().enumerate() {
+        if !(t.is_word(sql, "LAST_INSERT_ID")
+            && sig.get(i + 1).is_some_and(|t| t.is_punct(sql, "(")))
+        {
+            continue;
+        }
+        let mut depth = 0;
+        let Some(end) = (i + 1..sig.len()).find(|&j| {
+            if sig[j].is_punct(sql, "(") {
+                depth += 1;
+            } else if sig[j].is_punct(sql, ")") {
+                depth -= 1;
+            }
+            depth == 0
+        }) else {
+            continue;
+        };
+        let arg = (end > i + 2).then_some((i + 2, end));
+        let literal = match arg {
+            Some((s, e)) if e == s + 1 && sig[s].kind == Kind::Number => {
+                sig[s].text(sql).parse().ok()
+            }
+            _ => None,
+        };
+        out.push(Call {
+            at: i,
+            end,
+            arg,
+            literal,
+        });
+    }
+    out
+}
+
+/// The items of a statement's top-level select list: significant-token ranges
+/// and whether each has an alias.
+fn select_items(sql: &str, sig: &[Token]) -> Vec<(usize, usize, bool)> {
+    let mut out = Vec::new();
+    if !first_is(sql, sig, "SELECT") {
+        return out;
+    }
+    let mut i = 1;
+    while sig.get(i).is_some_and(|t| {
+        let w = t.text(sql).to_ascii_uppercase();
+        t.kind == Kind::Word
+            && (matches!(
+                w.as_str(),
+                "DISTINCT" | "ALL" | "DISTINCTROW" | "HIGH_PRIORITY" | "STRAIGHT_JOIN"
+            ) || w.starts_with("SQL_"))
+    }) {
+        i += 1;
+    }
+    let ends = [
+        "FROM",
+        "INTO",
+        "WHERE",
+        "GROUP",
+        "HAVING",
+        "ORDER",
+        "LIMIT",
+        "UNION",
+        "FOR",
+        "LOCK",
+        "WINDOW",
+        "EXCEPT",
+        "INTERSECT",
+    ];
+    let mut depth = 0i32;
+    let mut start = i;
+    let mut j = i;
+    let close = |s: usize, e: usize, out: &mut Vec<(usize, usize, bool)>| {
+        if e <= s {
+            return;
+        }
+        let last = &sig[e - 1];
+        let prev = (e >= s + 2).then(|| &sig[e - 2]);
+        let named = matches!(last.kind, Kind::Word | Kind::QuotedIdent | Kind::String)
+            && !last.is_word(sql, "END")
+            && !last.is_word(sql, "NULL")
+            && prev.is_some_and(|p| {
+                p.is_word(sql, "AS")
+                    || p.is_punct(sql, ")")
+                    || matches!(p.kind, Kind::QuotedIdent | Kind::Number | Kind::String)
+            });
+        out.push((s, e, named));
+    };
+    while j < sig.len() {
+        let t = &sig[j];
+        if t.is_punct(sql, "(") {
+            depth += 1;
+        } else if t.is_punct(sql, ")") {
+            depth -= 1;
+        } else if depth == 0 && t.is_punct(sql, ",") {
+            close(start, j, &mut out);
+            start = j + 1;
+        } else if depth == 0 && (t.is_punct(sql, ";") || ends.iter().any(|w| t.is_word(sql, w))) {
+            break;
+        }
+        j += 1;
+    }
+    close(start, j, &mut out);
+    out
+}
+
+fn first_is(sql: &str, sig: &[Token], w: &str) -> bool {
+    sig.first().is_some_and(|t| t.is_word(sql, w))
+}

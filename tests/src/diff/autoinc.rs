@@ -1,0 +1,138 @@
+//! AUTO_INCREMENT ids compared with a plain MariaDB: fresh tables of every kind
+//! (sharded by another column, sharded by the id itself, broadcast, single), one
+//! gateway, one session — so the gateway's ids must be MariaDB's own: from 1,
+//! consecutive in a multi-row INSERT, above an explicit id, one used up by an
+//! `ON DUPLICATE KEY UPDATE` that updates; `LAST_INSERT_ID()` (value and column
+//! definition) after each statement, text and binary protocol.
+
+use mysql_async::Value;
+
+use super::Q;
+
+/// `(table, DDL for the gateway, DDL for the reference)`.
+pub fn tables() -> Vec<(&'static str, String, String)> {
+    let t = |name: &'static str, body: &str, option: &str| {
+        let ddl = format!("CREATE TABLE {name} {body}");
+        (name, format!("{ddl}{option}"), ddl)
+    };
+    vec![
+        t(
+            "ai_sharded",
+            "(id BIGINT AUTO_INCREMENT, k INT NOT NULL, v VARCHAR(10), PRIMARY KEY (id, k))",
+            " shardkey=k",
+        ),
+        t(
+            "ai_bykey",
+            "(id BIGINT AUTO_INCREMENT PRIMARY KEY, k INT, v VARCHAR(10))",
+            " shardkey=id",
+        ),
+        t(
+            "ai_bcast",
+            "(id INT AUTO_INCREMENT PRIMARY KEY, k INT, v VARCHAR(10), UNIQUE KEY (v))",
+            " shardkey=noshardkey_allset",
+        ),
+        t(
+            "ai_single",
+            "(id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, k INT, v VARCHAR(10), UNIQUE KEY (v))",
+            "",
+        ),
+    ]
+}
+
+/// The statements, each write followed by `SELECT LAST_INSERT_ID()`.
+pub fn statements() -> Vec<Q> {
+    let mut out = Vec::new();
+    let last = || Q::exact("SELECT LAST_INSERT_ID()");
+    for (t, _, _) in tables() {
+        let unique = t == "ai_bcast" || t == "ai_single";
+        let w = |out: &mut Vec<Q>, q: Q| {
+            out.push(q);
+            out.push(last());
+        };
+        w(
+            &mut out,
+            Q::any(format!("INSERT INTO {t} (k, v) VALUES (1, 'a')")),
+        );
+        w(
+            &mut out,
+            Q::any(format!(
+                "INSERT INTO {t} (k, v) VALUES (2, 'b'), (3, 'c'), (4, 'd')"
+            )),
+        );
+        w(
+            &mut out,
+            Q::any(format!(
+                "INSERT INTO {t} (id, k, v) VALUES (NULL, 5, 'e'), (0, 6, 'f')"
+            )),
+        );
+        w(
+            &mut out,
+            Q::any(format!("INSERT INTO {t} SET k = 7, v = 'g'")),
+        );
+        w(
+            &mut out,
+            Q::any(format!("INSERT INTO {t} (id, k, v) VALUES (100, 8, 'h')")),
+        );
+        w(
+            &mut out,
+            Q::any(format!("INSERT INTO {t} (k, v) VALUES (9, 'i')")),
+        );
+        w(
+            &mut out,
+            Q::any(format!("INSERT INTO {t} (k, v) VALUES (?, ?)"))
+                .bin(vec![Value::Int(10), Value::Bytes(b"j".to_vec())]),
+        );
+        if unique {
+            // Updates the row with v = 'b': LAST_INSERT_ID() stays, an id is used.
+            w(
+                &mut out,
+                Q::any(format!(
+                    "INSERT INTO {t} (k, v) VALUES (11, 'b') ON DUPLICATE KEY UPDATE k = 11"
+                )),
+            );
+            w(
+                &mut out,
+                Q::any(format!(
+                    "INSERT INTO {t} (k, v) VALUES (12, 'l') ON DUPLICATE KEY UPDATE k = 12"
+                )),
+            );
+        }
+        if unique {
+            // The idiom for the id of the row met (LAST_INSERT_ID(expr)), and
+            // INSERT IGNORE of a duplicate (nothing inserted) and of a new row.
+            w(
+                &mut out,
+                Q::any(format!(
+                    "INSERT INTO {t} (k, v) VALUES (14, 'c') ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)"
+                )),
+            );
+            w(
+                &mut out,
+                Q::any(format!("INSERT IGNORE INTO {t} (k, v) VALUES (15, 'd')")),
+            );
+            w(
+                &mut out,
+                Q::any(format!("INSERT IGNORE INTO {t} (k, v) VALUES (16, 'n')")),
+            );
+        }
+        // Rows that need ids around an explicit one above the counter: MariaDB
+        // numbers them in row order, moving past the explicit id.
+        w(
+            &mut out,
+            Q::any(format!(
+                "INSERT INTO {t} (id, k, v) VALUES (NULL, 20, 'p'), (300, 21, 'q'), (0, 22, 'r')"
+            )),
+        );
+        out.push(Q::any("SELECT LAST_INSERT_ID(42)"));
+        out.push(last());
+        out.push(Q::any(format!("SELECT id, k, v FROM {t}")));
+        w(
+            &mut out,
+            Q::any(format!("INSERT INTO {t} (k, v) VALUES (13, 'm')")),
+        );
+        out.push(Q::exact(
+            "SELECT LAST_INSERT_ID() AS x, LAST_INSERT_ID() + 1",
+        ));
+    }
+    out
+}
