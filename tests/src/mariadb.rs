@@ -115,6 +115,9 @@ pub fn template() -> anyhow::Result<PathBuf> {
         if !path.is_dir() {
             let build = tmp.join(format!("{name}.build-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&build);
+            // Its own tmpdir: a starting mariadbd deletes `#sql*` files there.
+            let build_tmp = tmp.join(format!("{name}.build-{}.tmp", std::process::id()));
+            std::fs::create_dir_all(&build_tmp).context("create the template's tmpdir")?;
             run(
                 Command::new("mariadb-install-db")
                     .arg("--no-defaults")
@@ -131,12 +134,14 @@ pub fn template() -> anyhow::Result<PathBuf> {
                 Command::new("mariadbd")
                     .args(["--no-defaults", "--bootstrap", "--user=root"])
                     .arg(format!("--datadir={}", build.display()))
+                    .arg(format!("--tmpdir={}", build_tmp.display()))
                     .args(SIZE_ARGS),
                 Some(ACCOUNTS_SQL),
             )
             .context("create the accounts in the template")?;
             std::fs::rename(&build, &path)
                 .with_context(|| format!("rename {} to {}", build.display(), path.display()))?;
+            let _ = std::fs::remove_dir_all(&build_tmp);
         }
         drop(lock);
     }
@@ -225,10 +230,17 @@ impl MariaDb {
 
     fn args(&self) -> Vec<String> {
         let d = self.data.display();
+        // A temporary directory of its own: a starting mariadbd deletes every
+        // `#sql*` file in its tmpdir, so servers sharing /tmp delete each other's
+        // internal temporary tables mid-query (ERROR 6 "Error on delete of
+        // '/tmp/#sql-temptable-...'").
+        let tmpdir = format!("{d}.tmp");
+        let _ = std::fs::create_dir_all(&tmpdir);
         let mut a: Vec<String> = vec![
             "--no-defaults".into(),
             "--user=root".into(),
             format!("--datadir={d}"),
+            format!("--tmpdir={tmpdir}"),
             format!("--port={}", self.port),
             "--bind-address=127.0.0.1".into(),
             format!("--socket={d}/mysqld.sock"),
