@@ -26,6 +26,8 @@ pub struct Responder<'a> {
     hide_col: Option<usize>,
     /// The client's character set: error messages are written in it.
     pub codec: super::charset::Codec,
+    /// The client's account: named in error messages instead of the backend's.
+    pub account: Option<std::sync::Arc<super::account::Account>>,
 }
 
 /// The gateway's own system database on every set (agents' heartbeats): never
@@ -43,6 +45,7 @@ impl<'a> Responder<'a> {
             multi_statements: false,
             hide_col: None,
             codec: Default::default(),
+            account: None,
         }
     }
 
@@ -77,7 +80,10 @@ impl<'a> Responder<'a> {
     }
 
     pub async fn error(&mut self, e: &ProxyError) -> io::Result<()> {
-        let (code, state, msg) = (e.code(), e.sqlstate().to_string(), e.to_string());
+        let (code, state, mut msg) = (e.code(), e.sqlstate().to_string(), e.to_string());
+        if let Some(a) = &self.account {
+            msg = a.mask(&msg).into_owned();
+        }
         metrics::counter!(crate::metrics::ERRORS, "code" => code.to_string()).increment(1);
         self.io
             .write_with(|b| wire::err_packet_in(b, code, &state, &msg, self.codec))

@@ -33,6 +33,14 @@ impl Handler for Session {
         self.peer = Some(cred.peer);
         self.collation = cred.collation;
         self.codec = Codec::for_collation(cred.collation);
+        let mut account = crate::front::account::Account::new(
+            &cred.user,
+            cred.peer.ip(),
+            &user.hosts,
+            &self.shared.backends.config().user,
+        );
+        account.password_hash = user.password_hash.clone();
+        self.account = Some(Arc::new(account));
         self.vars = SessionVars::for_collation(cred.collation);
         if let Ok(mut a) = self.activity.lock() {
             a.user = cred.user.clone();
@@ -89,6 +97,7 @@ impl Handler for Session {
         self.autocommit = true;
         self.next_txn = None;
         self.user = None;
+        self.account = None;
         self.db = None;
         self.authenticate(cred).await
     }
@@ -155,6 +164,10 @@ impl Handler for Session {
         let r = self.statement(&bound.spliced, out).await.map(|_| ());
         self.prepared = None;
         r
+    }
+
+    fn account(&self) -> Option<Arc<crate::front::account::Account>> {
+        self.account.clone()
     }
 
     fn codec(&self) -> Codec {
