@@ -3,7 +3,8 @@
 //! `app@<client address>`, `CURRENT_USER()` / `CURRENT_USER` are
 //! `app@127.0.0.0/255.0.0.0` (the account matched: the test user may connect
 //! from 127.0.0.0/8), with MariaDB's column names and types; `SHOW GRANTS` shows
-//! the gateway user's grants; the backend account appears nowhere.
+//! the gateway user's grants; the backend account appears nowhere (account
+//! management and the account tables are refused with 1235).
 
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Row};
@@ -164,4 +165,33 @@ async fn the_backend_account_is_never_shown() {
         "{rows:?}"
     );
     assert!(rows.len() >= 2, "{rows:?}");
+}
+
+#[tokio::test]
+async fn account_management_is_not_forwarded() {
+    let (c, _direct, mut gw) = cluster().await;
+    for sql in [
+        "SET PASSWORD = PASSWORD('x')",
+        "SET PASSWORD FOR 'app'@'%' = PASSWORD('x')",
+        "GRANT SELECT ON *.* TO 'app'@'%'",
+        "REVOKE ALL PRIVILEGES ON *.* FROM 'setwise_proxy'@'%'",
+        "CREATE USER 'u2'@'%'",
+        "ALTER USER CURRENT_USER() IDENTIFIED BY 'x'",
+        "DROP USER 'setwise_proxy'@'%'",
+        "RENAME USER 'setwise_proxy'@'%' TO 'x'@'%'",
+        "SHOW CREATE USER setwise_proxy",
+        "SELECT user, host FROM mysql.user",
+        "SELECT * FROM `mysql`.`global_priv`",
+        "SELECT GRANTEE FROM information_schema.USER_PRIVILEGES",
+    ] {
+        let e = gw.query_drop(sql).await.unwrap_err();
+        assert_eq!(server_error(&e).map(|(c, _)| c), Some(1235), "{sql}: {e}");
+    }
+    // The gateway still reaches every set as before.
+    let mut fresh = c.proxy_conn().await.unwrap();
+    let n: Option<i64> = fresh
+        .query_first("SELECT COUNT(*) FROM shop.t")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(3));
 }

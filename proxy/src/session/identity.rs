@@ -28,6 +28,63 @@ pub(super) fn rewrite(
     processlist_text(text, &sig2, own_id, sql, connections).or(first)
 }
 
+/// Account management (`GRANT`, `REVOKE`, `SET PASSWORD`, `SET [DEFAULT] ROLE`)
+/// would act on the sets' own accounts — the backend account the gateway uses
+/// above all — and the account tables (`mysql.user`, `mysql.global_priv`, ...,
+/// `information_schema.USER_PRIVILEGES`, ..., `SHOW CREATE USER`) would show
+/// them: refused. Gateway users are managed with the `setwise` CLI.
+/// (`CREATE`/`ALTER`/`DROP`/`RENAME USER` are refused with DDL.)
+pub(super) fn account_management(sql: &str, sig: &[Token]) -> Option<crate::error::ProxyError> {
+    let first = word_at(sql, sig, 0);
+    let second = word_at(sql, sig, 1);
+    let what = match (first.as_str(), second.as_str()) {
+        ("GRANT" | "REVOKE", _) => first.clone(),
+        ("SET", "PASSWORD" | "ROLE") => format!("SET {second}"),
+        ("SET", "DEFAULT") if word_at(sql, sig, 2) == "ROLE" => "SET DEFAULT ROLE".into(),
+        ("SHOW", "CREATE") if word_at(sql, sig, 2) == "USER" => "SHOW CREATE USER".into(),
+        _ => account_table(sql, sig)?,
+    };
+    Some(crate::error::ProxyError::NotSupported(format!(
+        "{what} through the gateway (the sets' accounts are not the gateway's users, which are \
+         managed with the setwise CLI)"
+    )))
+}
+
+/// Tables that list accounts and their privileges.
+const ACCOUNT_TABLES: &[(&str, &str)] = &[
+    ("mysql", "user"),
+    ("mysql", "global_priv"),
+    ("mysql", "db"),
+    ("mysql", "tables_priv"),
+    ("mysql", "columns_priv"),
+    ("mysql", "procs_priv"),
+    ("mysql", "proxies_priv"),
+    ("mysql", "roles_mapping"),
+    ("information_schema", "user_privileges"),
+    ("information_schema", "schema_privileges"),
+    ("information_schema", "table_privileges"),
+    ("information_schema", "column_privileges"),
+    ("information_schema", "applicable_roles"),
+    ("information_schema", "enabled_roles"),
+    ("information_schema", "users"),
+    ("information_schema", "user_statistics"),
+];
+
+/// "reading `db`.`table`" when the statement names an account table.
+fn account_table(sql: &str, sig: &[Token]) -> Option<String> {
+    let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
+    sig.windows(3).find_map(|w| {
+        if !(is_name(&w[0]) && w[1].is_punct(sql, ".") && is_name(&w[2])) {
+            return None;
+        }
+        let (db, table) = (ident_text(sql, &w[0]), ident_text(sql, &w[2]));
+        ACCOUNT_TABLES
+            .iter()
+            .any(|(d, t)| db.eq_ignore_ascii_case(d) && table.eq_ignore_ascii_case(t))
+            .then(|| format!("reading `{db}`.`{table}`"))
+    })
+}
+
 /// `sql` with `USER()`, `SESSION_USER()`, `SYSTEM_USER()`, `CURRENT_USER()` and
 /// `CURRENT_USER` as the client's account (the backend account is never shown),
 /// typed as MariaDB types them (VARCHAR(384), nullable). An item of the

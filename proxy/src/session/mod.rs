@@ -310,6 +310,9 @@ impl Session {
         out: &mut Responder<'_>,
     ) -> Answered {
         let word = |i: usize| word_at(sql, sig, i);
+        if let Some(e) = identity::account_management(sql, sig) {
+            return fail(out, &e).await;
+        }
         if is_diagnostics_read(sql, first, &word(1)) {
             return self.diagnostics(sql, out).await;
         }
