@@ -20,12 +20,24 @@ pub(super) fn rewrite(
 ) -> Option<String> {
     let first = identity_text(sql, sig, account);
     let text = first.as_deref().unwrap_or(sql);
-    if !text.to_ascii_lowercase().contains("processlist") {
+    let tokens;
+    let sig = match &first {
+        Some(t) => {
+            tokens = crate::sql::lexer::significant(&crate::sql::lexer::tokenize(t).ok()?);
+            &tokens[..]
+        }
+        None => sig,
+    };
+    if !sig.iter().any(|t| name_is(text, t, "PROCESSLIST")) {
         return first;
     }
-    let tokens = crate::sql::lexer::tokenize(text).ok()?;
-    let sig2 = crate::sql::lexer::significant(&tokens);
-    processlist_text(text, &sig2, own_id, sql, connections).or(first)
+    processlist_text(text, sig, own_id, sql, connections).or(first)
+}
+
+/// Whether `t` is the name `name` (any case, backquoted or not), without allocating.
+fn name_is(sql: &str, t: &Token, name: &str) -> bool {
+    matches!(t.kind, Kind::Word | Kind::QuotedIdent)
+        && t.text(sql).trim_matches('`').eq_ignore_ascii_case(name)
 }
 
 /// Account management (`GRANT`, `REVOKE`, `SET PASSWORD`, `SET [DEFAULT] ROLE`)
@@ -72,16 +84,14 @@ const ACCOUNT_TABLES: &[(&str, &str)] = &[
 
 /// "reading `db`.`table`" when the statement names an account table.
 fn account_table(sql: &str, sig: &[Token]) -> Option<String> {
-    let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
     sig.windows(3).find_map(|w| {
-        if !(is_name(&w[0]) && w[1].is_punct(sql, ".") && is_name(&w[2])) {
+        if !w[1].is_punct(sql, ".") {
             return None;
         }
-        let (db, table) = (ident_text(sql, &w[0]), ident_text(sql, &w[2]));
         ACCOUNT_TABLES
             .iter()
-            .any(|(d, t)| db.eq_ignore_ascii_case(d) && table.eq_ignore_ascii_case(t))
-            .then(|| format!("reading `{db}`.`{table}`"))
+            .find(|(d, t)| name_is(sql, &w[0], d) && name_is(sql, &w[2], t))
+            .map(|(d, t)| format!("reading `{d}`.`{t}`"))
     })
 }
 
@@ -111,15 +121,20 @@ fn identity_text(sql: &str, sig: &[Token], account: &Account) -> Option<String> 
         if t.kind != Kind::Word || (i > 0 && sig[i - 1].is_punct(sql, ".")) {
             continue;
         }
-        let name = t.text(sql).to_ascii_uppercase();
-        let call = sig.get(i + 1).is_some_and(|t| t.is_punct(sql, "("))
-            && sig.get(i + 2).is_some_and(|t| t.is_punct(sql, ")"));
-        let (value, last) = match name.as_str() {
-            "USER" | "SESSION_USER" | "SYSTEM_USER" if call => (account.user_at_host(), i + 2),
-            "CURRENT_USER" if call => (account.current_user(), i + 2),
-            "CURRENT_USER" if !sig.get(i + 1).is_some_and(|t| t.is_punct(sql, "(")) => {
-                (account.current_user(), i)
-            }
+        let w = t.text(sql);
+        let session = ["USER", "SESSION_USER", "SYSTEM_USER"]
+            .iter()
+            .any(|n| w.eq_ignore_ascii_case(n));
+        let current = w.eq_ignore_ascii_case("CURRENT_USER");
+        if !session && !current {
+            continue;
+        }
+        let paren = sig.get(i + 1).is_some_and(|t| t.is_punct(sql, "("));
+        let call = paren && sig.get(i + 2).is_some_and(|t| t.is_punct(sql, ")"));
+        let (value, last) = match (session, call, paren) {
+            (true, true, _) => (account.user_at_host(), i + 2),
+            (false, true, _) => (account.current_user(), i + 2),
+            (false, false, false) => (account.current_user(), i),
             _ => continue,
         };
         let value = format!("CONCAT(CAST('{}' AS CHAR(384)))", value.replace('\'', "''"));
