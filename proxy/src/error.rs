@@ -27,8 +27,6 @@ pub enum ProxyError {
     NotSupported(String),
     #[error("You have an error in your SQL syntax; {0}")]
     Syntax(String),
-    #[error("Invalid utf8mb4 character string in the query text")]
-    BadText,
     #[error("Set '{set}' is unavailable: {detail} (retry later)")]
     SetUnavailable { set: String, detail: String },
     #[error("Lost connection to set '{set}' during the query: {detail}")]
@@ -77,7 +75,6 @@ impl ProxyError {
             Self::WrongTableName(_) => 1103,
             Self::NotSupported(_) => 1235,
             Self::Syntax(_) => 1064,
-            Self::BadText => 1300,
             // ER_UNKNOWN_ERROR with SQLSTATE class 08 (connection exception), which
             // drivers classify as transient. Client-side codes (2003, 2013) must not be
             // sent by a server: libmariadb reports them as a malformed packet.
@@ -106,7 +103,6 @@ impl ProxyError {
             | Self::WrongTableName(_) => "42000",
             Self::NoDatabaseSelected => "3D000",
             Self::DatabaseExists(_)
-            | Self::BadText
             | Self::Internal(_)
             | Self::ClientIo(_)
             | Self::NeedColumns { .. }

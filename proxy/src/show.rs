@@ -301,3 +301,112 @@ pub async fn forward(
     }
     write_rows(out, &cols, &rows).await
 }
+
+/// `SHOW GRANTS [FOR CURRENT_USER[()] | FOR <the client's own account>]`: the
+/// grants as the gateway enforces them — it checks no privilege of its own, so
+/// a gateway user may do everything the gateway forwards (`ALL PRIVILEGES`), and
+/// never account management (no `GRANT OPTION`). Another account's grants are
+/// not the gateway's to show.
+pub async fn grants(
+    account: Option<&crate::front::account::Account>,
+    codec: crate::front::charset::Codec,
+    sql: &str,
+    sig: &[Token],
+    out: &mut Responder<'_>,
+) -> Answered {
+    use mysql_common::constants::{ColumnFlags, ColumnType};
+    let Some(a) = account else {
+        return fail(out, &ProxyError::Internal("no account".into())).await;
+    };
+    if let Some(for_at) = sig.get(2).filter(|t| t.is_word(sql, "FOR")) {
+        let rest = sql[for_at.end..].trim().trim_end_matches(';').trim();
+        let own = match rest.to_ascii_uppercase().as_str() {
+            "CURRENT_USER" | "CURRENT_USER()" => true,
+            _ => match account_name(rest) {
+                Some((u, h)) if u == a.user => {
+                    if h != a.pattern {
+                        let e = ProxyError::Backend {
+                            code: 1141,
+                            state: "42000".into(),
+                            message: format!(
+                                "There is no such grant defined for user '{u}' on host '{h}'"
+                            ),
+                        };
+                        return fail(out, &e).await;
+                    }
+                    true
+                }
+                _ => false,
+            },
+        };
+        if !own {
+            let e = ProxyError::NotSupported(
+                "SHOW GRANTS for another account through the gateway (only your own: SHOW GRANTS)"
+                    .into(),
+            );
+            return fail(out, &e).await;
+        }
+    }
+    let name = format!("Grants for {}", a.current_user());
+    let cs = match codec {
+        crate::front::charset::Codec::Latin1 => 8,
+        _ => 45,
+    };
+    let col = mysql_async::Column::new(ColumnType::MYSQL_TYPE_VAR_STRING)
+        .with_name(name.as_bytes())
+        .with_column_length(4096)
+        .with_character_set(cs)
+        .with_flags(ColumnFlags::NOT_NULL_FLAG)
+        .with_decimals(39);
+    let q = |s: &str| s.replace('`', "``");
+    let mut grant = format!(
+        "GRANT ALL PRIVILEGES ON *.* TO `{}`@`{}`",
+        q(&a.user),
+        q(&a.pattern)
+    );
+    if !a.password_hash.is_empty() {
+        grant.push_str(&format!(" IDENTIFIED BY PASSWORD '{}'", a.password_hash));
+    }
+    write_rows(out, &[col], &[vec![Some(grant.into_bytes())]]).await
+}
+
+/// `user[@host]` of an account name (each part bare or quoted with ', " or `);
+/// the host defaults to `%`.
+fn account_name(s: &str) -> Option<(String, String)> {
+    fn part(s: &str) -> Option<(String, &str)> {
+        let s = s.trim_start();
+        match s.chars().next()? {
+            q @ ('\'' | '"' | '`') => {
+                let end = s[1..].find(q)? + 1;
+                Some((s[1..end].to_string(), &s[end + 1..]))
+            }
+            _ => {
+                let end = s.find('@').unwrap_or(s.len());
+                Some((s[..end].trim().to_string(), &s[end..]))
+            }
+        }
+    }
+    let (user, rest) = part(s)?;
+    let rest = rest.trim_start();
+    let host = match rest.strip_prefix('@') {
+        Some(h) => part(h)?.0,
+        None if rest.is_empty() => "%".to_string(),
+        None => return None,
+    };
+    Some((user, host))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn account_names() {
+        let n = |s| super::account_name(s);
+        assert_eq!(n("app"), Some(("app".into(), "%".into())));
+        assert_eq!(n("'app'@'%'"), Some(("app".into(), "%".into())));
+        assert_eq!(
+            n("`app` @ \"10.0.0.0/255.0.0.0\""),
+            Some(("app".into(), "10.0.0.0/255.0.0.0".into()))
+        );
+        assert_eq!(n("app@localhost"), Some(("app".into(), "localhost".into())));
+    }
+}

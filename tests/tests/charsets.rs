@@ -315,6 +315,17 @@ async fn session_character_sets() {
             gw.query_drop(*sql).await.unwrap();
         }
     }
+    // A multi-statement text whose first statement changes the character set:
+    // the rest is read in the new one.
+    gw.query_drop("SET NAMES utf8mb4").await.unwrap();
+    let mut r = gw
+        .query_iter(&b"SET NAMES latin1; SELECT HEX('caf\xe9') AS h"[..])
+        .await
+        .unwrap();
+    let _: Vec<Row> = r.collect().await.unwrap();
+    let rows: Vec<Row> = r.collect().await.unwrap();
+    drop(r);
+    assert_eq!(rows[0].get::<String, _>(0).as_deref(), Some("636166E9"));
     // The gateway's own errors come in the client's character set.
     for conn in [&mut direct, &mut gw] {
         conn.query_drop("SET NAMES latin1").await.unwrap();

@@ -93,6 +93,7 @@ async fn command_loop<H: Handler>(
                     let mut out = Responder::new(io, handler.status());
                     out.multi_statements = multi;
                     out.codec = handler.codec();
+                    out.account = handler.account();
                     handler.query(&sql, &mut out).await?;
                 }
                 Err(e) => err(io, handler, &e).await?,
@@ -335,6 +336,7 @@ async fn execute<H: Handler>(
         Some(Ok(bound)) => {
             let mut out = Responder::binary(io, handler.status());
             out.codec = handler.codec();
+            out.account = handler.account();
             handler.execute(bound, &mut out).await
         }
     }
@@ -349,5 +351,6 @@ async fn ok<H: Handler>(io: &mut PacketIo, handler: &H) -> io::Result<()> {
 async fn err<H: Handler>(io: &mut PacketIo, handler: &H, e: &ProxyError) -> io::Result<()> {
     let mut out = Responder::new(io, handler.status());
     out.codec = handler.codec();
+    out.account = handler.account();
     out.error(e).await
 }

@@ -11,6 +11,7 @@
 //! without authentication and status flags always 0 (docs/front.md). The
 //! [`Handler`] trait is the seam: a fixed opensrv-mysql could drive the same handler.
 
+pub mod account;
 pub mod binary;
 pub mod charset;
 pub mod conn;
@@ -83,6 +84,9 @@ pub trait Handler: Send {
         bound: stmts::Bound,
         out: &mut Responder<'_>,
     ) -> impl Future<Output = io::Result<()>> + Send;
+    /// The client's account (after authentication): shown instead of the
+    /// backend account, in error messages too.
+    fn account(&self) -> Option<std::sync::Arc<account::Account>>;
     /// How the client's text is decoded (its `character_set_client`).
     fn codec(&self) -> charset::Codec;
     /// Whether string parameters may use backslash escapes (sql_mode lacks

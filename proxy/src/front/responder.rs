@@ -32,6 +32,8 @@ pub struct Responder<'a> {
     /// Affected rows and insert id of the last OK written (the session's
     /// LAST_INSERT_ID() follows them).
     pub last_ok: Option<(u64, u64)>,
+    /// The client's account: named in error messages instead of the backend's.
+    pub account: Option<std::sync::Arc<super::account::Account>>,
 }
 
 /// The gateway's own system database on every set (agents' heartbeats): never
@@ -51,6 +53,7 @@ impl<'a> Responder<'a> {
             codec: Default::default(),
             insert_id: None,
             last_ok: None,
+            account: None,
         }
     }
 
@@ -98,7 +101,10 @@ impl<'a> Responder<'a> {
     }
 
     pub async fn error(&mut self, e: &ProxyError) -> io::Result<()> {
-        let (code, state, msg) = (e.code(), e.sqlstate().to_string(), e.to_string());
+        let (code, state, mut msg) = (e.code(), e.sqlstate().to_string(), e.to_string());
+        if let Some(a) = &self.account {
+            msg = a.mask(&msg).into_owned();
+        }
         metrics::counter!(crate::metrics::ERRORS, "code" => code.to_string()).increment(1);
         self.io
             .write_with(|b| wire::err_packet_in(b, code, &state, &msg, self.codec))

@@ -33,6 +33,14 @@ impl Handler for Session {
         self.peer = Some(cred.peer);
         self.collation = cred.collation;
         self.codec = Codec::for_collation(cred.collation);
+        let mut account = crate::front::account::Account::new(
+            &cred.user,
+            cred.peer.ip(),
+            &user.hosts,
+            &self.shared.backends.config().user,
+        );
+        account.password_hash = user.password_hash.clone();
+        self.account = Some(Arc::new(account));
         self.vars = SessionVars::for_collation(cred.collation);
         if let Ok(mut a) = self.activity.lock() {
             a.user = cred.user.clone();
@@ -44,44 +52,64 @@ impl Handler for Session {
     }
 
     async fn query(&mut self, sql: &str, out: &mut Responder<'_>) -> io::Result<()> {
-        let tokens = match tokenize(sql) {
-            Ok(t) => t,
-            Err(e) => {
-                let err = ProxyError::Syntax(format!("{} near position {}", e.what, e.at));
-                return out.error(&err).await;
-            }
-        };
-        let parts = split_statements(sql, &tokens);
-        if parts.is_empty() {
-            let e = ProxyError::Backend {
-                code: 1065,
-                state: "42000".into(),
-                message: "Query was empty".into(),
+        // The rest of the text after a statement changed the character set: it is
+        // in the new one (MariaDB reads each statement in the character set of
+        // its time).
+        let mut recoded: Option<String> = None;
+        loop {
+            let sql = recoded.as_deref().unwrap_or(sql);
+            let tokens = match tokenize(sql) {
+                Ok(t) => t,
+                Err(e) => {
+                    let err = ProxyError::Syntax(format!("{} near position {}", e.what, e.at));
+                    return out.error(&err).await;
+                }
             };
-            return out.error(&e).await;
-        }
-        let n = parts.len();
-        if n > 1 && !out.multi_statements {
-            // Without CLIENT_MULTI_STATEMENTS MariaDB parses the text as one statement
-            // and fails where the second begins.
-            let near: String = sql[parts[1].0..].trim_start().chars().take(80).collect();
-            let e = ProxyError::Backend {
-                code: 1064,
-                state: "42000".into(),
-                message: format!(
-                    "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '{near}' at line 1"
-                ),
+            let parts = split_statements(sql, &tokens);
+            if parts.is_empty() {
+                let e = ProxyError::Backend {
+                    code: 1065,
+                    state: "42000".into(),
+                    message: "Query was empty".into(),
+                };
+                return out.error(&e).await;
+            }
+            let n = parts.len();
+            if n > 1 && !out.multi_statements {
+                // Without CLIENT_MULTI_STATEMENTS MariaDB parses the text as one
+                // statement and fails where the second begins.
+                let near: String = sql[parts[1].0..].trim_start().chars().take(80).collect();
+                let e = ProxyError::Backend {
+                    code: 1064,
+                    state: "42000".into(),
+                    message: format!(
+                        "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '{near}' at line 1"
+                    ),
+                };
+                return out.error(&e).await;
+            }
+            let codec = self.codec;
+            let mut rest = None;
+            for (i, &(s, e)) in parts.iter().enumerate() {
+                out.set_more_results(i + 1 < n);
+                out.status = self.status();
+                if !self.statement(&sql[s..e], out).await? {
+                    return Ok(());
+                }
+                if self.codec != codec && i + 1 < n {
+                    out.codec = self.codec;
+                    rest = Some(codec.wire(&sql[parts[i + 1].0..]).into_owned());
+                    break;
+                }
+            }
+            let Some(rest) = rest else {
+                return Ok(());
             };
-            return out.error(&e).await;
-        }
-        for (i, (s, e)) in parts.into_iter().enumerate() {
-            out.set_more_results(i + 1 < n);
-            out.status = self.status();
-            if !self.statement(&sql[s..e], out).await? {
-                break;
+            match self.codec.decode(&rest) {
+                Ok(t) => recoded = Some(t.into_owned()),
+                Err(e) => return out.error(&e).await,
             }
         }
-        Ok(())
     }
 
     async fn change_user(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
@@ -92,6 +120,7 @@ impl Handler for Session {
         self.next_txn.clear();
         self.reset_ids();
         self.user = None;
+        self.account = None;
         self.db = None;
         self.authenticate(cred).await
     }
@@ -158,6 +187,10 @@ impl Handler for Session {
         let r = self.statement(&bound.spliced, out).await.map(|_| ());
         self.prepared = None;
         r
+    }
+
+    fn account(&self) -> Option<Arc<crate::front::account::Account>> {
+        self.account.clone()
     }
 
     fn codec(&self) -> Codec {

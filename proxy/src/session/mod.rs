@@ -5,6 +5,7 @@
 
 mod charset;
 mod handler;
+mod identity;
 mod ids;
 mod text;
 pub mod txn;
@@ -78,6 +79,8 @@ pub struct Session {
     collation: u8,
     /// How the client's text is decoded and sent on (its character_set_client).
     codec: Codec,
+    /// The client's account, as USER() / CURRENT_USER() / SHOW GRANTS show it.
+    account: Option<Arc<crate::front::account::Account>>,
     vars: SessionVars,
     autocommit: bool,
     txn: Option<Txn>,
@@ -124,6 +127,7 @@ impl Session {
             peer: None,
             collation: 45,
             codec: Codec::Utf8,
+            account: None,
             vars: SessionVars::default(),
             autocommit: true,
             txn: None,
@@ -497,7 +501,10 @@ impl Session {
         debug!(stmt = %first, "statement");
         let started = std::time::Instant::now();
         self.set_activity("Query", Some(client_text));
-        let answered = self.dispatch(sql, &tokens, &sig, &first, out).await;
+        let answered = match self.identity_text(sql, &sig) {
+            Some(text) => self.dispatch_text(&text, &first, out).await,
+            None => self.dispatch(sql, &tokens, &sig, &first, out).await,
+        };
         self.ids_after(&ids, out, matches!(answered, Ok(true)));
         self.set_activity("Sleep", None);
         metrics::counter!(crate::metrics::STATEMENTS, "kind" => statement_kind(&first))
@@ -516,6 +523,9 @@ impl Session {
         out: &mut Responder<'_>,
     ) -> Answered {
         let word = |i: usize| word_at(sql, sig, i);
+        if let Some(e) = identity::account_management(sql, sig) {
+            return fail(out, &e).await;
+        }
         if is_diagnostics_read(sql, first, &word(1)) {
             return self.diagnostics(sql, out).await;
         }
@@ -572,6 +582,9 @@ impl Session {
                 let user = self.user.clone().unwrap_or_default();
                 let rows = self.shared.registry.list(&user);
                 return show::processlist(&rows, word(1) == "FULL", out).await;
+            }
+            "SHOW" if word(1) == "GRANTS" => {
+                return show::grants(self.account.as_deref(), self.codec, sql, sig, out).await;
             }
             "XA" | "LOCK" | "UNLOCK" => {
                 let e = ProxyError::NotSupported(format!("{first} statements through the gateway"));
