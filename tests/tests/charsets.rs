@@ -379,3 +379,53 @@ async fn pymysql_with_charset_latin1() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn concurrent_sessions_in_different_character_sets() {
+    let c = shop().await;
+    let mut tasks = Vec::new();
+    for n in 0..6u32 {
+        let mut conn = c.proxy_conn().await.unwrap();
+        tasks.push(tokio::spawn(async move {
+            // Even sessions speak latin1, odd ones utf8mb4 (or binary): the same
+            // text, each in its own bytes, sharing the gateway's pools.
+            let (names, cafe, hex): (&str, &[u8], &str) = match n % 3 {
+                0 => ("latin1", b"caf\xe9", "636166E9"),
+                1 => ("utf8mb4", "café".as_bytes(), "636166C3A9"),
+                _ => ("binary", "café".as_bytes(), "636166C3A9"),
+            };
+            conn.query_drop(format!("SET NAMES {names}")).await.unwrap();
+            for i in 0..20u32 {
+                let key = [cafe, format!("-{n}-{i}").as_bytes()].concat();
+                let sql = [
+                    &b"INSERT INTO shop.u VALUES ('"[..],
+                    &key,
+                    format!("', {i})").as_bytes(),
+                ]
+                .concat();
+                conn.query_drop(&sql[..]).await.unwrap();
+                let sql = [
+                    &b"SELECT HEX('"[..],
+                    cafe,
+                    b"'), v FROM shop.u WHERE k = '",
+                    &key,
+                    b"'",
+                ]
+                .concat();
+                let row = first_row(&mut conn, &sql).await.unwrap();
+                assert_eq!(row[0].as_deref(), Some(hex.as_bytes()), "{names}");
+                assert_eq!(row[1].as_deref(), Some(i.to_string().as_bytes()), "{names}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Every row reads back as café through utf8mb4.
+    let mut utf8 = c.proxy_conn().await.unwrap();
+    let n: Option<i64> = utf8
+        .query_first("SELECT COUNT(*) FROM shop.u WHERE k LIKE 'café-%'")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(120));
+}
