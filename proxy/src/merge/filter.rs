@@ -45,6 +45,11 @@ pub enum Filter {
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
+    /// True when helper column `n` is 1 (each set's `COLLATION(..) =
+    /// COLLATION(..)` of two compared strings); refuses the statement
+    /// otherwise: strings of two collations are compared by a conversion the
+    /// gateway does not reproduce.
+    SameCollation(usize),
 }
 
 /// SQL's three-valued logic: `None` is UNKNOWN.
@@ -88,6 +93,10 @@ impl Filter {
                 _ => None,
             },
             Filter::Not(x) => x.eval(row, cols)?.map(|t| !t),
+            Filter::SameCollation(n) => match row[*n].as_deref() {
+                Some(b"1") => Some(true),
+                _ => return Err(refuse("strings of two collations")),
+            },
         })
     }
 }

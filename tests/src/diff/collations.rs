@@ -113,6 +113,14 @@ pub fn statements(c: &str) -> Vec<Q> {
         folded(format!(
             "SELECT k, MAX({c}) AS m FROM {t} WHERE id <= {p} GROUP BY k HAVING m < 'b'"
         )),
+        folded(format!(
+            "SELECT k, MIN({c}) AS a, MAX({c}) AS b FROM {t} WHERE id <= {p} GROUP BY k HAVING a < b OR b = 'z'"
+        )),
+        // Two columns of different collations: MariaDB's answer or 1235.
+        folded(format!(
+            "SELECT k, MIN({c}) AS a, MAX(g) AS b FROM {t} WHERE id <= {p} GROUP BY k HAVING a < b"
+        ))
+        .or_unsupported(),
         // GROUP_CONCAT ordered by the string (not NULL: MariaDB orders a NULL
         // key there as '' — see the README); ROLLUP.
         any(format!(
