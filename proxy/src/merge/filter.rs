@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 use mysql_common::packets::Column;
 
-use super::value::{cmp_for, compare, needs_weight, weight_cmp, Cell, Cmp};
+use super::value::{cmp_for, compare, needs_weight, Cell, Cmp};
 
 /// A value in a HAVING predicate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,7 +209,7 @@ fn compare_operands(
                 weight.and_then(|w| row[w].as_ref()),
                 lw.and_then(|w| row[w].as_ref()),
             ) {
-                (Some(x), Some(y)) => compare(weight_cmp(&cols[*value]), x, y),
+                (Some(x), Some(y)) => compare(Cmp::Weight, x, y),
                 _ => return Err(refuse("this string")),
             },
             Kind::Number(_) if clean_number(text) => compare(Cmp::Float, va, text.as_bytes()),
@@ -245,7 +245,7 @@ fn compare_operands(
                     // Weights of one padding only (the collations may still
                     // differ where spaces weigh the same: see the README).
                     (Some(x), Some(y)) if super::collate::same_padding(x, y) => {
-                        compare(weight_cmp(&cols[*value]), x, y)
+                        compare(Cmp::Weight, x, y)
                     }
                     _ => return Err(refuse("these strings")),
                 },

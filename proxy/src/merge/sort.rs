@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use mysql_common::packets::Column;
 
-use super::value::{cmp_for, compare_cells, needs_weight, weight_cmp, Cell, Cmp};
+use super::value::{cmp_for, compare_cells, needs_weight, Cell, Cmp};
 use super::KeySpec;
 
 /// A compiled row comparator: per key, the column to compare and how.
@@ -22,7 +22,7 @@ impl RowOrder {
             .map(|k| {
                 let col = &cols[k.value];
                 match k.weight {
-                    Some(w) if needs_weight(col) => (w, weight_cmp(col), k.desc),
+                    Some(w) if needs_weight(col) => (w, Cmp::Weight, k.desc),
                     _ => (k.value, cmp_for(col), k.desc),
                 }
             })
