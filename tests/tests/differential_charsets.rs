@@ -6,7 +6,9 @@
 //! protocol, must answer as one plain MariaDB does. Both connections switch
 //! with the same `SET NAMES` (see `setwise_tests::diff::collations`).
 
-use setwise_tests::diff::collations::{self, binary_statements, statements, COLUMNS, NAMES};
+use setwise_tests::diff::collations::{
+    self, binary_statements, expressions, statements, COLUMNS, NAMES,
+};
 use setwise_tests::diff::Diff;
 
 #[tokio::test]
@@ -28,6 +30,7 @@ async fn merges_follow_the_columns_collation_under_every_connection_charset() {
             d.run_all(&statements(c)).await.unwrap();
             d.run_all(&binary_statements(c)).await.unwrap();
         }
+        d.run_all(&expressions()).await.unwrap();
     }
     d.finish();
 }

@@ -132,6 +132,46 @@ pub fn statements(c: &str) -> Vec<Q> {
     ]
 }
 
+/// Merges on expressions whose collation is not a column's: COLLATE,
+/// functions, a literal, BINARY.
+pub fn expressions() -> Vec<Q> {
+    let t = TABLE;
+    let p = PLAIN;
+    vec![
+        Q::exact(format!(
+            "SELECT id, g FROM {t} ORDER BY g COLLATE utf8mb4_unicode_ci, id"
+        )),
+        Q::exact(format!(
+            "SELECT id, u FROM {t} ORDER BY u COLLATE utf8mb4_bin DESC, id"
+        )),
+        // Not `l COLLATE latin1_bin`: MariaDB sorts an expression in an 8-bit
+        // _bin collation NO PAD ('' before '\t') though it compares it PAD SPACE.
+        Q::exact(format!(
+            "SELECT id, l FROM {t} ORDER BY l COLLATE latin1_general_cs, id"
+        )),
+        Q::exact(format!(
+            "SELECT id, n FROM {t} ORDER BY n COLLATE utf8mb4_general_ci, id"
+        )),
+        Q::exact(format!("SELECT id FROM {t} ORDER BY CONCAT(l, u), id")),
+        Q::exact(format!("SELECT id FROM {t} ORDER BY BINARY g, id")),
+        Q::exact(format!(
+            "SELECT id FROM {t} ORDER BY UPPER(b), id LIMIT 5, 10"
+        )),
+        Q::exact(format!(
+            "SELECT id, 'x' AS s FROM {t} ORDER BY s, id LIMIT 3"
+        )),
+        Q::any(format!(
+            "SELECT COUNT(*), MIN(id) FROM {t} GROUP BY LEFT(u, 1) COLLATE utf8mb4_bin"
+        )),
+        Q::folded(format!(
+            "SELECT MAX(UPPER(l)), MIN(CONCAT(n, '')) FROM {t} WHERE id <= {p}"
+        )),
+        Q::exact(format!(
+            "SELECT COUNT(DISTINCT u COLLATE utf8mb4_bin), COUNT(DISTINCT TRIM(g)) FROM {t}"
+        )),
+    ]
+}
+
 /// The same merges in the binary protocol (prepared, with a parameter).
 pub fn binary_statements(c: &str) -> Vec<Q> {
     let t = TABLE;
