@@ -181,6 +181,15 @@ pub fn binary_statements(c: &str) -> Vec<Q> {
             "SELECT id, {c} FROM {t} WHERE id > ? ORDER BY {c}, id LIMIT 1, 4"
         ))
         .bin(vec![Value::Int(0)]),
+        // A parameter inside the sort key (its weight repeats it).
+        Q::exact(format!(
+            "SELECT id FROM {t} ORDER BY CONCAT({c}, ?) DESC, id LIMIT 10"
+        ))
+        .bin(vec![Value::Bytes(b" x".to_vec())]),
+        Q::folded(format!(
+            "SELECT k, MAX({c}) AS m FROM {t} WHERE id <= ? GROUP BY k HAVING m > '3'"
+        ))
+        .bin(p()),
         Q::exact(format!("SELECT id, {c} FROM {t} ORDER BY {c} DESC, id")).bin(vec![]),
         Q::any(format!(
             "SELECT COUNT(*), MIN(id), MAX(id) FROM {t} WHERE id <= ? GROUP BY {c}"
