@@ -199,6 +199,8 @@ pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
                     _ => (i, cmp_for(&cols[i])),
                 };
                 let better = match (&acc[col], &row[col]) {
+                    _ if row[i].is_none() => false,
+                    _ if acc[i].is_none() => true,
                     (_, None) => false,
                     (None, Some(_)) => true,
                     (Some(a), Some(b)) => {
