@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use mysql_common::constants::ColumnType;
 use mysql_common::packets::Column;
 
-use super::value::{add, cmp_for, compare, divide, needs_weight, weight_cmp, Cell};
+use super::value::{add, cmp_for, compare, divide, needs_weight, Cell, Cmp};
 use super::{AggSpec, BitOp};
 
 /// Streaming grouping of rows sorted by the group keys: equal neighbours fold
@@ -57,7 +57,7 @@ impl<'a> Grouper<'a> {
             }
             let col = &self.cols[*value];
             let (c, cmp) = match weight {
-                Some(w) if needs_weight(col) => (*w, weight_cmp(col)),
+                Some(w) if needs_weight(col) => (*w, Cmp::Weight),
                 _ => (*value, cmp_for(col)),
             };
             // NULLs are not counted (the value's, even when it has a weight).
@@ -195,10 +195,12 @@ pub fn fold(acc: &mut [Cell], row: &[Cell], aggs: &[AggSpec], cols: &[Column]) {
             }
             AggSpec::Min { weight } | AggSpec::Max { weight } => {
                 let (col, cmp) = match weight {
-                    Some(w) if needs_weight(&cols[i]) => (*w, weight_cmp(&cols[i])),
+                    Some(w) if needs_weight(&cols[i]) => (*w, Cmp::Weight),
                     _ => (i, cmp_for(&cols[i])),
                 };
                 let better = match (&acc[col], &row[col]) {
+                    _ if row[i].is_none() => false,
+                    _ if acc[i].is_none() => true,
                     (_, None) => false,
                     (None, Some(_)) => true,
                     (Some(a), Some(b)) => {

@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 use mysql_common::packets::Column;
 
-use super::value::{cmp_for, compare, needs_weight, weight_cmp, Cell, Cmp};
+use super::value::{cmp_for, compare, needs_weight, Cell, Cmp};
 
 /// A value in a HAVING predicate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,11 @@ pub enum Filter {
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
+    /// True when helper column `n` is 1 (each set's `COLLATION(..) =
+    /// COLLATION(..)` of two compared strings); refuses the statement
+    /// otherwise: strings of two collations are compared by a conversion the
+    /// gateway does not reproduce.
+    SameCollation(usize),
 }
 
 /// SQL's three-valued logic: `None` is UNKNOWN.
@@ -88,6 +93,10 @@ impl Filter {
                 _ => None,
             },
             Filter::Not(x) => x.eval(row, cols)?.map(|t| !t),
+            Filter::SameCollation(n) => match row[*n].as_deref() {
+                Some(b"1") => Some(true),
+                _ => return Err(refuse("strings of two collations")),
+            },
         })
     }
 }
@@ -200,7 +209,7 @@ fn compare_operands(
                 weight.and_then(|w| row[w].as_ref()),
                 lw.and_then(|w| row[w].as_ref()),
             ) {
-                (Some(x), Some(y)) => compare(weight_cmp(&cols[*value]), x, y),
+                (Some(x), Some(y)) => compare(Cmp::Weight, x, y),
                 _ => return Err(refuse("this string")),
             },
             Kind::Number(_) if clean_number(text) => compare(Cmp::Float, va, text.as_bytes()),
@@ -236,7 +245,7 @@ fn compare_operands(
                     // Weights of one padding only (the collations may still
                     // differ where spaces weigh the same: see the README).
                     (Some(x), Some(y)) if super::collate::same_padding(x, y) => {
-                        compare(weight_cmp(&cols[*value]), x, y)
+                        compare(Cmp::Weight, x, y)
                     }
                     _ => return Err(refuse("these strings")),
                 },

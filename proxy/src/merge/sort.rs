@@ -4,13 +4,14 @@ use std::cmp::Ordering;
 
 use mysql_common::packets::Column;
 
-use super::value::{cmp_for, compare_cells, needs_weight, weight_cmp, Cell, Cmp};
+use super::value::{cmp_for, compare_cells, needs_weight, Cell, Cmp};
 use super::KeySpec;
 
 /// A compiled row comparator: per key, the column to compare and how.
 #[derive(Debug, Clone)]
 pub struct RowOrder {
-    keys: Vec<(usize, Cmp, bool)>,
+    /// (value column, column compared, how, DESC).
+    keys: Vec<(usize, usize, Cmp, bool)>,
 }
 
 impl RowOrder {
@@ -22,8 +23,8 @@ impl RowOrder {
             .map(|k| {
                 let col = &cols[k.value];
                 match k.weight {
-                    Some(w) if needs_weight(col) => (w, weight_cmp(col), k.desc),
-                    _ => (k.value, cmp_for(col), k.desc),
+                    Some(w) if needs_weight(col) => (k.value, w, Cmp::Weight, k.desc),
+                    _ => (k.value, k.value, cmp_for(col), k.desc),
                 }
             })
             .collect();
@@ -31,8 +32,15 @@ impl RowOrder {
     }
 
     pub fn compare(&self, a: &[Cell], b: &[Cell]) -> Ordering {
-        for &(col, cmp, desc) in &self.keys {
-            let o = compare_cells(cmp, &a[col], &b[col]);
+        for &(value, col, cmp, desc) in &self.keys {
+            // NULL by the value (a weight is NULL with it, except where
+            // sql_mode=ORACLE makes CONCAT skip NULLs).
+            let o = match (&a[value], &b[value]) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                _ => compare_cells(cmp, &a[col], &b[col]),
+            };
             let o = if desc { o.reverse() } else { o };
             if o != Ordering::Equal {
                 return o;
@@ -105,5 +113,10 @@ mod tests {
         let heads = vec![Some(b.clone()), None, Some(a.clone()), Some(c.clone())];
         assert_eq!(pick_first(&o, &heads), Some(3));
         assert_eq!(pick_first(&o, &[None, None]), None);
+        // A NULL value is NULL even when its weight is not (CONCAT under
+        // sql_mode=ORACLE): first.
+        let null = vec![cell("10"), None, cell("\x01 ")];
+        assert_eq!(o.compare(&null, &c), Ordering::Less);
+        assert_eq!(o.compare(&c, &null), Ordering::Greater);
     }
 }

@@ -49,11 +49,6 @@ pub fn cmp_for(col: &Column) -> Cmp {
     }
 }
 
-/// The comparator of the weight column of string column `col`.
-pub fn weight_cmp(_col: &Column) -> Cmp {
-    Cmp::Weight
-}
-
 /// Whether a column is a string, compared by its weight when it has one. Not
 /// decided by the column definition's character set: that one is the
 /// connection's `character_set_results` (63 on a `SET NAMES binary`

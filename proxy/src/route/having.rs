@@ -209,6 +209,17 @@ impl Ctx<'_> {
                 if is_col(&a) && is_col(&b) {
                     self.weigh(&mut a)?;
                     self.weigh(&mut b)?;
+                    // Their weights compare only in one collation: each set
+                    // says whether the two have it (an Any helper: constant).
+                    let (ta, tb) = (a.text.clone(), b.text.clone());
+                    let space = |t: &str| format!("COLLATION(IF(0, {t}, ' '))");
+                    if let (Some(ta), Some(tb)) = (ta, tb) {
+                        let same = self.hidden.add(format!("{} = {}", space(&ta), space(&tb)));
+                        return Ok(Filter::And(
+                            Box::new(Filter::SameCollation(same)),
+                            Box::new(Filter::Cmp(a.op, op, b.op)),
+                        ));
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use anyhow::{anyhow, bail, ensure, Result};
 use ipnet::IpNet;
-use topo::keys::valid_name;
+use topo::keys::{valid_name, valid_object_name};
 use topo::{
     DatabaseRecord, NodeRecord, ShardMap, SyncMode, TableKind, TableRecord, UserRecord,
     DEFAULT_SLOTS,
@@ -167,6 +167,14 @@ impl Action {
 }
 
 fn check_name(what: &str, name: &str) -> Result<()> {
+    if matches!(what, "database" | "table") {
+        // Any name MariaDB accepts (etcd keys encode it).
+        ensure!(
+            valid_object_name(name),
+            "invalid {what} name {name:?}: empty or longer than 64 characters"
+        );
+        return Ok(());
+    }
     ensure!(
         valid_name(name),
         "invalid {what} name {name:?}: use letters, digits, _ - . $ (at most 64)"

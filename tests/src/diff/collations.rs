@@ -113,6 +113,14 @@ pub fn statements(c: &str) -> Vec<Q> {
         folded(format!(
             "SELECT k, MAX({c}) AS m FROM {t} WHERE id <= {p} GROUP BY k HAVING m < 'b'"
         )),
+        folded(format!(
+            "SELECT k, MIN({c}) AS a, MAX({c}) AS b FROM {t} WHERE id <= {p} GROUP BY k HAVING a < b OR b = 'z'"
+        )),
+        // Two columns of different collations: MariaDB's answer or 1235.
+        folded(format!(
+            "SELECT k, MIN({c}) AS a, MAX(g) AS b FROM {t} WHERE id <= {p} GROUP BY k HAVING a < b"
+        ))
+        .or_unsupported(),
         // GROUP_CONCAT ordered by the string (not NULL: MariaDB orders a NULL
         // key there as '' — see the README); ROLLUP.
         any(format!(
@@ -120,6 +128,46 @@ pub fn statements(c: &str) -> Vec<Q> {
         )),
         folded(format!(
             "SELECT {c}, COUNT(*) FROM {t} WHERE id <= {p} GROUP BY {c} WITH ROLLUP"
+        )),
+    ]
+}
+
+/// Merges on expressions whose collation is not a column's: COLLATE,
+/// functions, a literal, BINARY.
+pub fn expressions() -> Vec<Q> {
+    let t = TABLE;
+    let p = PLAIN;
+    vec![
+        Q::exact(format!(
+            "SELECT id, g FROM {t} ORDER BY g COLLATE utf8mb4_unicode_ci, id"
+        )),
+        Q::exact(format!(
+            "SELECT id, u FROM {t} ORDER BY u COLLATE utf8mb4_bin DESC, id"
+        )),
+        // Not `l COLLATE latin1_bin`: MariaDB sorts an expression in an 8-bit
+        // _bin collation NO PAD ('' before '\t') though it compares it PAD SPACE.
+        Q::exact(format!(
+            "SELECT id, l FROM {t} ORDER BY l COLLATE latin1_general_cs, id"
+        )),
+        Q::exact(format!(
+            "SELECT id, n FROM {t} ORDER BY n COLLATE utf8mb4_general_ci, id"
+        )),
+        Q::exact(format!("SELECT id FROM {t} ORDER BY CONCAT(l, u), id")),
+        Q::exact(format!("SELECT id FROM {t} ORDER BY BINARY g, id")),
+        Q::exact(format!(
+            "SELECT id FROM {t} ORDER BY UPPER(b), id LIMIT 5, 10"
+        )),
+        Q::exact(format!(
+            "SELECT id, 'x' AS s FROM {t} ORDER BY s, id LIMIT 3"
+        )),
+        Q::any(format!(
+            "SELECT COUNT(*), MIN(id) FROM {t} GROUP BY LEFT(u, 1) COLLATE utf8mb4_bin"
+        )),
+        Q::folded(format!(
+            "SELECT MAX(UPPER(l)), MIN(CONCAT(n, '')) FROM {t} WHERE id <= {p}"
+        )),
+        Q::exact(format!(
+            "SELECT COUNT(DISTINCT u COLLATE utf8mb4_bin), COUNT(DISTINCT TRIM(g)) FROM {t}"
         )),
     ]
 }
@@ -133,6 +181,15 @@ pub fn binary_statements(c: &str) -> Vec<Q> {
             "SELECT id, {c} FROM {t} WHERE id > ? ORDER BY {c}, id LIMIT 1, 4"
         ))
         .bin(vec![Value::Int(0)]),
+        // A parameter inside the sort key (its weight repeats it).
+        Q::exact(format!(
+            "SELECT id FROM {t} ORDER BY CONCAT({c}, ?) DESC, id LIMIT 10"
+        ))
+        .bin(vec![Value::Bytes(b" x".to_vec())]),
+        Q::folded(format!(
+            "SELECT k, MAX({c}) AS m FROM {t} WHERE id <= ? GROUP BY k HAVING m > '3'"
+        ))
+        .bin(p()),
         Q::exact(format!("SELECT id, {c} FROM {t} ORDER BY {c} DESC, id")).bin(vec![]),
         Q::any(format!(
             "SELECT COUNT(*), MIN(id), MAX(id) FROM {t} WHERE id <= ? GROUP BY {c}"
