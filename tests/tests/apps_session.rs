@@ -563,3 +563,51 @@ async fn temporary_tables_live_with_their_session() {
     let e = a.query_drop("SELECT * FROM tmp").await.unwrap_err();
     assert_eq!(server_error(&e), Some((1146, "42S02".into())));
 }
+
+#[tokio::test]
+async fn set_expressions_keep_the_value_they_had() {
+    let (_c, mut a) = app().await;
+    a.query_drop("SET @a = 1").await.unwrap();
+    a.query_drop("SET @b = @a + 1, @t = NOW(6)").await.unwrap();
+    a.query_drop("SET @a = 5").await.unwrap();
+    let first: (i64, i64, String) = a.query_first("SELECT @a, @b, @t").await.unwrap().unwrap();
+    assert_eq!((first.0, first.1), (5, 2));
+    // Every set, on connections opened later, sees the same values.
+    let rows: Vec<(i64, i64, String)> = a
+        .query("SELECT @a, @b, @t FROM app.t ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 20);
+    assert!(rows.iter().all(|r| *r == first), "{rows:?} vs {first:?}");
+    // mysqldump's pattern: a variable saved, changed, restored, the save reused.
+    a.query_drop("SET @saved_cs_client = @@character_set_client")
+        .await
+        .unwrap();
+    a.query_drop("SET character_set_client = latin1")
+        .await
+        .unwrap();
+    a.query_drop("SET character_set_client = @saved_cs_client")
+        .await
+        .unwrap();
+    a.query_drop("SET @saved_cs_client = NULL").await.unwrap();
+    let cs: Vec<String> = a
+        .query("SELECT @@character_set_client FROM app.t")
+        .await
+        .unwrap();
+    assert_eq!(cs.len(), 20);
+    assert!(cs.iter().all(|c| c == "utf8mb4"), "{cs:?}");
+    // sql_mode built from itself is applied once, not once per new connection.
+    a.query_drop("SET sql_mode = ''").await.unwrap();
+    a.query_drop("SET sql_mode = CONCAT(@@sql_mode, 'ANSI_QUOTES')")
+        .await
+        .unwrap();
+    let modes: Vec<String> = a.query("SELECT @@sql_mode FROM app.t").await.unwrap();
+    assert!(modes.iter().all(|m| m == "ANSI_QUOTES"), "{modes:?}");
+    // MariaDB's own error for a bad value.
+    assert_eq!(
+        err_of(&mut a, "SET sql_mode = CONCAT('NO_SUCH_', 'MODE')")
+            .await
+            .0,
+        1231
+    );
+}

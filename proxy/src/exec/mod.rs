@@ -7,7 +7,7 @@ mod conns;
 mod fast;
 mod oks;
 mod pins;
-mod uservars;
+pub mod uservars;
 mod wire;
 
 use std::borrow::Cow;

@@ -19,11 +19,39 @@ pub async fn read_back(
     set: &str,
     names: &[String],
 ) -> Result<Vec<(String, String)>, ProxyError> {
-    let items: Vec<String> = names
+    let vars: Vec<Var> = names
         .iter()
         .map(|n| {
             let v = format!("@`{}`", n.replace('`', "``"));
-            format!("{v}, HEX({v}), CHARSET({v}), COLLATION({v})")
+            Var {
+                key: format!("@{n}"),
+                target: v.clone(),
+                read: v,
+            }
+        })
+        .collect();
+    read_values(conn, set, &vars).await
+}
+
+/// A variable to read back: its session key, what an assignment names
+/// (`@a`, `sql_mode`), the expression reading it (`@a`, `@@session.sql_mode`).
+pub struct Var {
+    pub key: String,
+    pub target: String,
+    pub read: String,
+}
+
+/// `(key, "target = literal")` for each variable, its value read on `conn`.
+pub async fn read_values(
+    conn: &mut Conn,
+    set: &str,
+    vars: &[Var],
+) -> Result<Vec<(String, String)>, ProxyError> {
+    let items: Vec<String> = vars
+        .iter()
+        .map(|v| {
+            let r = &v.read;
+            format!("{r}, HEX({r}), CHARSET({r}), COLLATION({r})")
         })
         .collect();
     let sql = format!("SELECT {}", items.join(", "));
@@ -47,8 +75,8 @@ pub async fn read_back(
             Some(other) => Some(other.as_sql(true)),
         }
     };
-    let mut out = Vec::with_capacity(names.len());
-    for (k, name) in names.iter().enumerate() {
+    let mut out = Vec::with_capacity(vars.len());
+    for (k, var) in vars.iter().enumerate() {
         let at = 4 * k;
         let column = &columns[at];
         let literal = match text(at) {
@@ -61,10 +89,7 @@ pub async fn read_back(
                 &text(at + 3).unwrap_or_default(),
             ),
         };
-        out.push((
-            format!("@{name}"),
-            format!("@`{}` = {literal}", name.replace('`', "``")),
-        ));
+        out.push((var.key.clone(), format!("{} = {literal}", var.target)));
     }
     Ok(out)
 }

@@ -394,6 +394,66 @@ impl Session {
         self.run_plan(&snap, &plan, sql, first, out).await
     }
 
+    /// Assignments whose value is an expression (`SET @b = @a + 1`, `SET @t =
+    /// NOW()`, `SET sql_mode = CONCAT(@@sql_mode, ...)`) run once, on a
+    /// connection in the session's current state, and are kept as the literal
+    /// values they gave (`vars::needs_evaluation`): replayed later on another
+    /// connection, or after a variable they read changed, they would give
+    /// another value. Literal assignments are kept as written. An error is
+    /// MariaDB's own.
+    async fn evaluate(
+        &mut self,
+        assignments: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, ProxyError> {
+        let todo: Vec<usize> = (0..assignments.len())
+            .filter(|&i| vars::needs_evaluation(&assignments[i].0, &assignments[i].1))
+            .collect();
+        if todo.is_empty() {
+            return Ok(assignments.to_vec());
+        }
+        let snap = self.snapshot();
+        let set = crate::show::any_set_of(&snap, self.db.as_deref())?;
+        let mut conn = self.conns(&snap).pooled(&set).await?;
+        let texts: Vec<&str> = assignments.iter().map(|(_, t)| t.as_str()).collect();
+        let r = conn.query_drop(format!("SET {}", texts.join(", "))).await;
+        if let Err(e) = r {
+            crate::exec::discard(conn);
+            return Err(ProxyError::from_backend(&set, e));
+        }
+        let vars: Vec<crate::exec::uservars::Var> = todo
+            .iter()
+            .map(|&i| {
+                let key = &assignments[i].0;
+                match key.strip_prefix('@') {
+                    Some(name) => {
+                        let v = format!("@`{}`", name.replace('`', "``"));
+                        crate::exec::uservars::Var {
+                            key: key.clone(),
+                            target: v.clone(),
+                            read: v,
+                        }
+                    }
+                    None => crate::exec::uservars::Var {
+                        key: key.clone(),
+                        target: format!("@@session.{key}"),
+                        read: format!("@@session.{key}"),
+                    },
+                }
+            })
+            .collect();
+        let values = crate::exec::uservars::read_values(&mut conn, &set, &vars).await;
+        // Its state is no longer its pool's.
+        crate::exec::discard(conn);
+        let mut out = assignments.to_vec();
+        // A value that cannot be read back is replayed as written.
+        if let Ok(values) = values {
+            for (&i, (_, text)) in todo.iter().zip(values) {
+                out[i].1 = text;
+            }
+        }
+        Ok(out)
+    }
+
     /// `SAVEPOINT s`, `ROLLBACK [WORK] TO [SAVEPOINT] s`, `RELEASE SAVEPOINT s`.
     /// A savepoint opens the transaction when autocommit is off (it is then the
     /// transaction's first statement); outside any transaction it is accepted and
@@ -998,6 +1058,8 @@ impl Session {
     }
 
     async fn set_vars(&mut self, assignments: &[(String, String)]) -> Result<(), ProxyError> {
+        let evaluated = self.evaluate(assignments).await?;
+        let assignments = evaluated.as_slice();
         let mut next = self.vars.clone();
         charset::superseded(assignments)
             .iter()

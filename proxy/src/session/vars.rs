@@ -88,6 +88,32 @@ impl SessionVars {
     }
 }
 
+/// Whether an assignment's value must be evaluated once and kept as a literal
+/// rather than replayed as written: anything but a plain number or string (an
+/// expression may read other variables, which a replay in another order or
+/// later would see changed, or the clock: `SET @t = NOW()`). `SET NAMES`,
+/// `SET SESSION TRANSACTION ...` and autocommit are kept as written.
+pub fn needs_evaluation(key: &str, text: &str) -> bool {
+    if key == "names" || key == "autocommit" || text.starts_with("SESSION TRANSACTION") {
+        return false;
+    }
+    let Ok(tokens) = crate::sql::lexer::tokenize(text) else {
+        return true;
+    };
+    let sig = crate::sql::lexer::significant(&tokens);
+    let Some(eq) = sig
+        .iter()
+        .position(|t| t.is_punct(text, "=") || t.is_punct(text, ":="))
+    else {
+        return true;
+    };
+    let value: Vec<_> = sig[eq + 1..]
+        .iter()
+        .filter(|t| !t.is_punct(text, "-") && !t.is_punct(text, "+"))
+        .collect();
+    !matches!(value.as_slice(), [t] if matches!(t.kind, Kind::Number | Kind::String))
+}
+
 /// `SET NAMES ...` for a handshake collation, when it differs from what backend
 /// connections start with (utf8mb4_general_ci).
 fn names_for_collation(id: u8) -> Option<String> {
@@ -351,6 +377,29 @@ mod tests {
         );
         assert!(p("SET SESSION TRANSACTION").is_err());
         assert!(p("SET GLOBAL max_connections = 1").is_err());
+    }
+
+    #[test]
+    fn literal_values_are_kept_as_written() {
+        assert!(!needs_evaluation("@a", "@a = 1"));
+        assert!(!needs_evaluation("@a", "@a := -1.5"));
+        assert!(!needs_evaluation("sql_mode", "sql_mode = 'ANSI'"));
+        assert!(!needs_evaluation("names", "NAMES utf8mb4"));
+        assert!(!needs_evaluation(
+            "tx_isolation",
+            "SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+        ));
+        assert!(needs_evaluation("@b", "@b = @a + 1"));
+        assert!(needs_evaluation("@t", "@t = NOW()"));
+        assert!(needs_evaluation(
+            "sql_mode",
+            "sql_mode = CONCAT(@@sql_mode, ',ANSI')"
+        ));
+        assert!(needs_evaluation(
+            "character_set_client",
+            "character_set_client = @saved"
+        ));
+        assert!(needs_evaluation("sql_mode", "sql_mode = DEFAULT"));
     }
 
     #[test]
