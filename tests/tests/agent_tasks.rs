@@ -140,10 +140,14 @@ async fn health_statistics_sync_mode_and_read_only() {
         .unwrap();
 
     // The primary: its binlog position, both replicas acknowledging, no gap, host figures.
+    // (A report taken before the writes above reached the binlog is not the one.)
     let r = wait_report(t, "set1-n0", "semi-sync with 2 clients", |r| {
         r.semi_sync_master == Some(true)
             && r.semi_sync_clients == Some(2)
-            && r.gtid_binlog_pos.is_some()
+            && r.gtid_binlog_pos
+                .as_deref()
+                .and_then(|p| topo::gtid::GtidPos::parse(p).ok())
+                .is_some_and(|p| p.domain(0).is_some_and(|g| g.seq >= 3))
             && r.cpu_pct.is_some()
             && r.datadir_bytes.is_some_and(|b| b > 0)
     })
