@@ -56,6 +56,12 @@ pub fn same_padding(a: &[u8], b: &[u8]) -> bool {
     prefix(a) == prefix(b)
 }
 
+/// The weight cell of an empty string in the collation of weight cell `like`.
+pub fn empty_weight(like: &[u8]) -> Vec<u8> {
+    let n = like.first().map_or(0, |d| 1 + usize::from(d & 0x7F));
+    like.get(..n).unwrap_or_default().to_vec()
+}
+
 /// Compares two weight cells made by [`weight_sql`] (both of one expression,
 /// so in one collation: the first's prefix is used).
 pub fn compare_weights(a: &[u8], b: &[u8]) -> Ordering {
