@@ -138,17 +138,17 @@ impl Keys {
 }
 
 /// A database or table name as one key segment: unchanged when it is made of
-/// letters, digits and `_ - . $` (the only names older versions stored; `.`
-/// and `..` alone excepted), else every other byte as `%XX` — one name, one
-/// segment, never a `/`.
+/// letters, digits and `_ - . $` (the only names older versions stored, so
+/// their keys stay where they were), else with every other byte as `%XX`
+/// (`%` itself too) — one name, one segment, never a `/`.
 pub fn segment(name: &str) -> std::borrow::Cow<'_, str> {
     let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$');
-    if !name.is_empty() && name != "." && name != ".." && name.bytes().all(plain) {
+    if name.bytes().all(plain) {
         return name.into();
     }
     let mut out = String::with_capacity(name.len() * 3);
     for b in name.bytes() {
-        if plain(b) && b != b'.' {
+        if plain(b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -198,15 +198,15 @@ mod tests {
         );
         assert_eq!(
             k.table("inspectdb_special", "x.table name"),
-            "/setwise/c1/tables/inspectdb_special/x%2Etable%20name"
+            "/setwise/c1/tables/inspectdb_special/x.table%20name"
         );
         assert_eq!(k.db("a/b"), "/setwise/c1/dbs/a%2Fb");
-        assert_eq!(k.tables_of(".."), "/setwise/c1/tables/%2E%2E/");
+        assert_eq!(k.tables_of(".."), "/setwise/c1/tables/../");
         assert_eq!(segment("\"quoted\""), "%22quoted%22");
         assert_eq!(segment("`é%"), "%60%C3%A9%25");
         // Distinct names, distinct segments.
         assert_ne!(segment("a%2Fb"), segment("a/b"));
-        assert_ne!(segment("a.b c"), segment("a%2Eb c"));
+        assert_ne!(segment("a b"), segment("a%20b"));
         assert!(valid_object_name("a.b c\"/`é"));
         assert!(!valid_object_name(""));
         assert!(!valid_object_name(&"x".repeat(65)));

@@ -17,7 +17,10 @@
 //! space's weight — then the `L` bytes of a space's weight, then
 //! `WEIGHT_STRING(x)`. Both come from `IF(0, x, ' ')`: a space with exactly
 //! `x`'s collation (derivation rules make the literal take `x`'s), and never
-//! evaluating `x`. The prefix costs 2–4 bytes per row and cell.
+//! evaluating `x`. The prefix costs 2–4 bytes per row and cell, and each set
+//! about 0.2 µs of CPU per row and key (1M rows: 0.23 s → 0.41 s for the
+//! weight column alone) — exact for every collation, where a table of
+//! collation ids would not be, and with no extra round trip.
 
 use std::cmp::Ordering;
 
@@ -54,6 +57,12 @@ pub fn same_padding(a: &[u8], b: &[u8]) -> bool {
         c.get(..n).map(<[u8]>::to_vec)
     };
     prefix(a) == prefix(b)
+}
+
+/// The weight cell of an empty string in the collation of weight cell `like`.
+pub fn empty_weight(like: &[u8]) -> Vec<u8> {
+    let n = like.first().map_or(0, |d| 1 + usize::from(d & 0x7F));
+    like.get(..n).unwrap_or_default().to_vec()
 }
 
 /// Compares two weight cells made by [`weight_sql`] (both of one expression,

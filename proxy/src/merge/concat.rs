@@ -14,9 +14,79 @@
 //! the list it appends to row by row ([`join`], [`cut_plain`]); the sets'
 //! own warnings for cut lists are not passed on ([`set_cuts`]).
 
+use std::cmp::Ordering;
+
 use mysql_common::packets::Column;
 
+use super::sort::RowOrder;
 use super::value::Cell;
+use super::{AggSpec, MergeSpec};
+
+/// A group's elements put in MariaDB's `GROUP_CONCAT(... ORDER BY x)` order
+/// before they are appended: there a NULL `x` sorts as its type's zero ('' or
+/// 0), not first as in the sets' ORDER BY. Holds one group's rows at a time.
+pub struct ElementOrder {
+    group: RowOrder,
+    elements: RowOrder,
+    held: Vec<Vec<Cell>>,
+}
+
+impl ElementOrder {
+    /// For a merge with an ordered GROUP_CONCAT (not JSON_ARRAYAGG, which
+    /// orders NULL first) folded in two stages; `None` otherwise.
+    pub fn new(spec: &MergeSpec, cols: &[Column]) -> Option<Self> {
+        let ordered = spec
+            .group
+            .as_deref()?
+            .iter()
+            .any(|a| matches!(a, AggSpec::OrderedConcat { json: None, .. }));
+        let group_keys = spec.group_keys.as_deref()?;
+        if !ordered || spec.pre_group.is_none() || group_keys.len() > spec.keys.len() {
+            return None;
+        }
+        Some(Self {
+            group: RowOrder::new(group_keys, cols),
+            elements: RowOrder::nulls_as_zero(&spec.keys[group_keys.len()..], cols),
+            held: Vec::new(),
+        })
+    }
+
+    /// Takes the next rows (in the sets' order); gives back every group
+    /// completed by them (all groups at the `end`), its rows re-sorted.
+    pub fn pass(&mut self, rows: Vec<Vec<Cell>>, end: bool) -> Vec<Vec<Cell>> {
+        let mut out = Vec::new();
+        for r in rows {
+            let same = self
+                .held
+                .first()
+                .is_none_or(|h| self.group.compare(h, &r) == Ordering::Equal);
+            if !same {
+                self.release(&mut out);
+            }
+            self.held.push(r);
+        }
+        if end {
+            self.release(&mut out);
+        }
+        out
+    }
+
+    /// Bytes held (for the memory limit).
+    pub fn held_bytes(&self) -> usize {
+        self.held
+            .iter()
+            .flatten()
+            .map(|c| c.as_ref().map_or(1, Vec::len) + 24)
+            .sum()
+    }
+
+    fn release(&mut self, out: &mut Vec<Vec<Cell>>) {
+        let elements = &self.elements;
+        // Stable: rows equal on the order keys keep the sets' order.
+        self.held.sort_by(|a, b| elements.compare(a, b));
+        out.append(&mut self.held);
+    }
+}
 
 fn num(c: &Cell) -> Option<u64> {
     std::str::from_utf8(c.as_ref()?).ok()?.trim().parse().ok()

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use mysql_common::packets::Column;
 
 use super::aggregate::{empty_group, Grouper};
+use super::concat::ElementOrder;
 use super::rollup::Rollup;
 use super::sort::{pick_first, RowOrder};
 use super::stream::{Msg, SetStream};
@@ -131,6 +132,7 @@ pub async fn run(
         (Some(aggs), true) => Some(Rollup::new(group_keys, aggs, &cols)),
         _ => None,
     };
+    let mut elements = ElementOrder::new(spec, &cols);
     let mut groups_out = 0u64;
     let mut held: Vec<Vec<Cell>> = Vec::new();
     let mut held_bytes = 0usize;
@@ -167,6 +169,12 @@ pub async fn run(
                 Some(row) => p.push(row).into_iter().collect(),
                 None => p.flush().into_iter().collect(),
             };
+        }
+        if let Some(e) = elements.as_mut() {
+            staged = e.pass(staged, ended);
+            if e.held_bytes() > MEMORY_LIMIT {
+                return fail(sink.out, too_big()).await;
+            }
         }
         let mut done: Vec<Vec<Cell>> = Vec::with_capacity(2);
         match grouper.as_mut() {

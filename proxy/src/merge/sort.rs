@@ -12,6 +12,9 @@ use super::KeySpec;
 pub struct RowOrder {
     /// (value column, column compared, how, DESC).
     keys: Vec<(usize, usize, Cmp, bool)>,
+    /// NULL orders as its type's zero ('', 0, 00:00:00, the zero date), as
+    /// MariaDB's GROUP_CONCAT(... ORDER BY) does; else NULL first.
+    zero_nulls: bool,
 }
 
 impl RowOrder {
@@ -28,7 +31,18 @@ impl RowOrder {
                 }
             })
             .collect();
-        Self { keys }
+        Self {
+            keys,
+            zero_nulls: false,
+        }
+    }
+
+    /// Like [`RowOrder::new`], a NULL ordered as its type's zero value.
+    pub fn nulls_as_zero(keys: &[KeySpec], cols: &[Column]) -> Self {
+        Self {
+            zero_nulls: true,
+            ..Self::new(keys, cols)
+        }
     }
 
     pub fn compare(&self, a: &[Cell], b: &[Cell]) -> Ordering {
@@ -37,6 +51,8 @@ impl RowOrder {
             // sql_mode=ORACLE makes CONCAT skip NULLs).
             let o = match (&a[value], &b[value]) {
                 (None, None) => Ordering::Equal,
+                (None, Some(_)) if self.zero_nulls => zero_vs(cmp, &b[col]),
+                (Some(_), None) if self.zero_nulls => zero_vs(cmp, &a[col]).reverse(),
                 (None, Some(_)) => Ordering::Less,
                 (Some(_), None) => Ordering::Greater,
                 _ => compare_cells(cmp, &a[col], &b[col]),
@@ -52,6 +68,26 @@ impl RowOrder {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+}
+
+/// How the zero value of `v`'s type compares with non-NULL cell `v`.
+fn zero_vs(cmp: Cmp, v: &Cell) -> Ordering {
+    let Some(v) = v else {
+        return Ordering::Greater;
+    };
+    let zero: Vec<u8> = match cmp {
+        // An empty string: its weight is the prefix alone.
+        Cmp::Weight => super::collate::empty_weight(v),
+        Cmp::Bytes => Vec::new(),
+        // The same shape, every digit 0 (a zero date equals it).
+        Cmp::Temporal | Cmp::Time => v
+            .iter()
+            .filter(|&&c| c != b'-' || cmp == Cmp::Temporal)
+            .map(|&c| if c.is_ascii_digit() { b'0' } else { c })
+            .collect(),
+        Cmp::Int | Cmp::Decimal | Cmp::Float => b"0".to_vec(),
+    };
+    super::value::compare(cmp, v, &zero).reverse()
 }
 
 /// Index of the head row that comes first (ties: the lowest stream index, so a
@@ -118,5 +154,43 @@ mod tests {
         let null = vec![cell("10"), None, cell("\x01 ")];
         assert_eq!(o.compare(&null, &c), Ordering::Less);
         assert_eq!(o.compare(&c, &null), Ordering::Greater);
+    }
+
+    #[test]
+    fn nulls_as_zero() {
+        let cols = vec![
+            Column::new(ColumnType::MYSQL_TYPE_LONG),
+            Column::new(ColumnType::MYSQL_TYPE_VAR_STRING),
+            Column::new(ColumnType::MYSQL_TYPE_VAR_STRING).with_character_set(63),
+            Column::new(ColumnType::MYSQL_TYPE_TIME),
+        ];
+        let key = |value, weight| KeySpec {
+            value,
+            weight,
+            desc: false,
+        };
+        let int = RowOrder::nulls_as_zero(&[key(0, None)], &cols);
+        let row = |c: Cell| vec![c, None, None, None];
+        assert_eq!(int.compare(&row(None), &row(cell("-1"))), Ordering::Greater);
+        assert_eq!(int.compare(&row(None), &row(cell("0"))), Ordering::Equal);
+        assert_eq!(int.compare(&row(cell("1")), &row(None)), Ordering::Greater);
+        // A string: as '' (general_ci: after '\t', equal to ' ').
+        let s = RowOrder::nulls_as_zero(&[key(1, Some(2))], &cols);
+        let srow = |v: Cell, w: &[u8]| vec![None, v, Some(w.to_vec()), None];
+        let null = srow(None, &[]);
+        let tab = srow(cell("\t"), &[0x82, 0, 0x20, 0, 0x09]);
+        let space = srow(cell(" "), &[0x82, 0, 0x20, 0, 0x20]);
+        assert_eq!(s.compare(&null, &tab), Ordering::Greater);
+        assert_eq!(s.compare(&null, &space), Ordering::Equal);
+        let t = RowOrder::nulls_as_zero(&[key(3, None)], &cols);
+        let trow = |c: Cell| vec![None, None, None, c];
+        assert_eq!(
+            t.compare(&trow(None), &trow(cell("-01:00:00"))),
+            Ordering::Greater
+        );
+        assert_eq!(
+            t.compare(&trow(None), &trow(cell("00:00:00"))),
+            Ordering::Equal
+        );
     }
 }

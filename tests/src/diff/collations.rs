@@ -121,10 +121,16 @@ pub fn statements(c: &str) -> Vec<Q> {
             "SELECT k, MIN({c}) AS a, MAX(g) AS b FROM {t} WHERE id <= {p} GROUP BY k HAVING a < b"
         ))
         .or_unsupported(),
-        // GROUP_CONCAT ordered by the string (not NULL: MariaDB orders a NULL
-        // key there as '' — see the README); ROLLUP.
+        // GROUP_CONCAT ordered by the string (MariaDB orders a NULL key
+        // there as ''), also DESC; ROLLUP.
         any(format!(
-            "SELECT k, GROUP_CONCAT(id ORDER BY {c}, id) FROM {t} WHERE {c} IS NOT NULL GROUP BY k"
+            "SELECT k, GROUP_CONCAT(id ORDER BY {c}, id) FROM {t} GROUP BY k"
+        )),
+        any(format!(
+            "SELECT k, GROUP_CONCAT(id ORDER BY {c} DESC, id DESC) FROM {t} GROUP BY k"
+        )),
+        exact(format!(
+            "SELECT GROUP_CONCAT({c} ORDER BY {c}, id SEPARATOR '|') FROM {t}"
         )),
         folded(format!(
             "SELECT {c}, COUNT(*) FROM {t} WHERE id <= {p} GROUP BY {c} WITH ROLLUP"
@@ -168,6 +174,16 @@ pub fn expressions() -> Vec<Q> {
         )),
         Q::exact(format!(
             "SELECT COUNT(DISTINCT u COLLATE utf8mb4_bin), COUNT(DISTINCT TRIM(g)) FROM {t}"
+        )),
+        // A NULL order key of GROUP_CONCAT sorts as 0 / the zero time.
+        Q::any(format!(
+            "SELECT k, GROUP_CONCAT(id ORDER BY IF(id % 5 = 0, NULL, id - 20), id) FROM {t} GROUP BY k"
+        )),
+        Q::any(format!(
+            "SELECT k, GROUP_CONCAT(id ORDER BY IF(id % 3 = 0, NULL, SEC_TO_TIME(id * 60 - 600)) DESC, id) FROM {t} GROUP BY k"
+        )),
+        Q::any(format!(
+            "SELECT k, GROUP_CONCAT(id ORDER BY IF(id % 3 = 0, NULL, id * 1.5 - 20), id) FROM {t} GROUP BY k"
         )),
     ]
 }
