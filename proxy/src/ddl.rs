@@ -63,6 +63,12 @@ pub async fn run(
                 )),
             }
         }
+        // Sequences live on their database's home set, like single tables (their
+        // NEXTVAL pins the session's connection there: `sql::effects`).
+        ("CREATE" | "DROP" | "ALTER", _) if sequence_name_at(sql, &sig).is_some() => {
+            let at = sequence_name_at(sql, &sig).unwrap_or(2);
+            on_table_sets(s, sql, &sig, at, out).await
+        }
         ("CREATE", "TEMPORARY") => Err(ProxyError::NotSupported(
             "temporary tables through the gateway".into(),
         )),
@@ -78,6 +84,16 @@ pub async fn run(
 }
 
 type DdlResult = Result<bool, ProxyError>;
+
+/// In `CREATE [OR REPLACE] SEQUENCE [IF NOT EXISTS] name`, `DROP SEQUENCE [IF
+/// EXISTS] name`, `ALTER SEQUENCE [IF EXISTS] name`: the index of the name.
+fn sequence_name_at(sql: &str, sig: &[Token]) -> Option<usize> {
+    let at = (1..4).find(|&i| sig.get(i).is_some_and(|t| t.is_word(sql, "SEQUENCE")))?;
+    let before_ok = sig[1..at]
+        .iter()
+        .all(|t| t.is_word(sql, "OR") || t.is_word(sql, "REPLACE"));
+    before_ok.then(|| if_exists(sql, sig, at + 1).1)
+}
 
 /// `[IF [NOT] EXISTS]` at `sig[i..]`: whether present, and the index after it.
 fn if_exists(sql: &str, sig: &[Token], i: usize) -> (bool, usize) {

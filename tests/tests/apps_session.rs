@@ -611,3 +611,29 @@ async fn set_expressions_keep_the_value_they_had() {
         1231
     );
 }
+
+#[tokio::test]
+async fn sequences_live_on_the_home_set_and_lastval_is_the_sessions() {
+    let (c, mut a) = app().await;
+    let mut b = c.proxy_conn().await.unwrap();
+    a.query_drop("USE app").await.unwrap();
+    b.query_drop("USE app").await.unwrap();
+    a.query_drop("CREATE SEQUENCE s").await.unwrap();
+    a.query_drop("CREATE OR REPLACE SEQUENCE s2 START WITH 100")
+        .await
+        .unwrap();
+    assert_eq!(count(&mut a, "SELECT NEXTVAL(s)").await, 1);
+    assert_eq!(count(&mut a, "SELECT NEXT VALUE FOR s").await, 2);
+    assert_eq!(count(&mut b, "SELECT NEXTVAL(s)").await, 3);
+    // Other statements in between, on other connections and sets.
+    a.query_drop("UPDATE t SET v = v + 1").await.unwrap();
+    assert_eq!(count(&mut a, "SELECT LASTVAL(s)").await, 2);
+    assert_eq!(count(&mut b, "SELECT PREVIOUS VALUE FOR s").await, 3);
+    a.query_drop("INSERT INTO single VALUES (NEXTVAL(s2), 0)")
+        .await
+        .unwrap();
+    assert_eq!(count(&mut a, "SELECT id FROM single").await, 100);
+    a.query_drop("DROP SEQUENCE IF EXISTS s, s2").await.unwrap();
+    let e = a.query_drop("SELECT NEXTVAL(s)").await.unwrap_err();
+    assert_eq!(server_error(&e).map(|x| x.0), Some(4091));
+}

@@ -67,9 +67,12 @@ pub fn calls_named_lock(sql: &str, sig: &[Token]) -> bool {
 pub fn pins_connection(sql: &str, sig: &[Token]) -> bool {
     sig.first()
         .is_some_and(|t| t.is_word(sql, "PREPARE") || t.is_word(sql, "HANDLER"))
-        || sig
-            .windows(2)
-            .any(|w| w[0].is_word(sql, "GET_LOCK") && w[1].is_punct(sql, "("))
+        || sig.windows(2).any(|w| {
+            (w[1].is_punct(sql, "(")
+                && (w[0].is_word(sql, "GET_LOCK") || w[0].is_word(sql, "NEXTVAL")))
+                // NEXT VALUE FOR s: a sequence's LASTVAL is the connection's.
+                || (w[0].is_word(sql, "NEXT") && w[1].is_word(sql, "VALUE"))
+        })
 }
 
 /// The user variables `sql` assigns while it runs (`@a := ...`, `INTO @a, @b`),
@@ -126,6 +129,11 @@ mod tests {
         assert!(!c("SELECT id FROM t WHERE a = 1"));
         assert!(!c("INSERT INTO t VALUES (1)"));
         assert!(!c("SELECT 1 INTO OUTFILE '/tmp/x'"));
+        let p = |sql: &str| pins_connection(sql, &significant(&tokenize(sql).unwrap()));
+        assert!(p("SELECT NEXTVAL(s)"));
+        assert!(p("INSERT INTO t VALUES (NEXT VALUE FOR s, 1)"));
+        assert!(p("SELECT GET_LOCK('a', 0)"));
+        assert!(!p("SELECT LASTVAL(s)"));
     }
 
     #[test]
