@@ -116,12 +116,15 @@ start_mariadb() { # set index, node index
         mv "$dir.tmp" "$dir"
     fi
     say "starting MariaDB $node on 127.0.0.1:$port"
+    # Its own tmpdir: a starting mariadbd deletes every #sql* file in its tmpdir, so nodes
+    # sharing /tmp would delete each other's internal temporary tables mid-query.
+    mkdir -p "$SETWISE_HOME/tmp/$node"
     # Every node starts read-only (a restarted old primary stays fenced); configure_set() opens
     # the primary. Semi-sync slave is on everywhere: it only matters while a node replicates, and
     # a node that starts replicating later (after a failover) acknowledges at once.
     # Semi-sync master is switched on at run time, on the primary only.
     start_bg "$name" mariadbd --no-defaults --user=root \
-        --datadir="$dir" --port="$port" --bind-address=127.0.0.1 \
+        --datadir="$dir" --tmpdir="$SETWISE_HOME/tmp/$node" --port="$port" --bind-address=127.0.0.1 \
         --socket="$SETWISE_HOME/run/$node.sock" --pid-file="$SETWISE_HOME/run/$node.pid" \
         --server-id="$(node_server_id "$s" "$k")" \
         --log-bin=mysql-bin --relay-log=relay-bin --binlog-format=ROW --log-slave-updates \
