@@ -162,8 +162,9 @@ fi
 start_instance() { # name port server-id
     local name=$1 port=$2
     cp -a "$WORK/mysql/template" "$WORK/mysql/$name"
+    mkdir -p "$WORK/tmp/$name" # own tmpdir: a starting mariadbd deletes #sql* files there
     start_bg "mariadb-$name" mariadbd --no-defaults --user=root \
-        --datadir="$WORK/mysql/$name" --port="$port" --bind-address=127.0.0.1 \
+        --datadir="$WORK/mysql/$name" --tmpdir="$WORK/tmp/$name" --port="$port" --bind-address=127.0.0.1 \
         --socket="$WORK/run/$name.sock" --pid-file="$WORK/run/$name.pid" \
         --server-id="$3" "${MARIADB_OPTS[@]}"
 }
