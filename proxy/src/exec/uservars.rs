@@ -109,6 +109,13 @@ fn literal(ty: ColumnType, value: &str, hex: &str, charset: &str, collation: &st
             }
         }
         _ if charset == "binary" => format!("_binary X'{hex}'"),
+        // Plain text stays readable (the session reads sql_mode's flags off it).
+        _ if value
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'\'' && b != b'\\') =>
+        {
+            format!("_{charset}'{value}' COLLATE {collation}")
+        }
         _ => format!("_{charset} X'{hex}' COLLATE {collation}"),
     }
 }
@@ -134,6 +141,16 @@ mod tests {
         assert_eq!(
             literal(ColumnType::MYSQL_TYPE_DOUBLE, "1e20", "", "", ""),
             "1e20"
+        );
+        assert_eq!(
+            literal(
+                ColumnType::MYSQL_TYPE_VAR_STRING,
+                "ANSI_QUOTES,NO_AUTO_VALUE_ON_ZERO",
+                "",
+                "utf8mb3",
+                "utf8mb3_general_ci"
+            ),
+            "_utf8mb3'ANSI_QUOTES,NO_AUTO_VALUE_ON_ZERO' COLLATE utf8mb3_general_ci"
         );
         assert_eq!(
             literal(
