@@ -637,3 +637,27 @@ async fn sequences_live_on_the_home_set_and_lastval_is_the_sessions() {
     let e = a.query_drop("SELECT NEXTVAL(s)").await.unwrap_err();
     assert_eq!(server_error(&e).map(|x| x.0), Some(4091));
 }
+
+#[tokio::test]
+async fn rewritten_calls_keep_their_column_names() {
+    let (c, mut a) = app().await;
+    let mut direct = c.primary("set1").conn().await.unwrap();
+    let sql = "SELECT CONNECTION_ID() > 0, connection_id() AS c, 1 + CONNECTION_ID() x, \
+               LAST_INSERT_ID() + 0, CURRENT_USER() IS NOT NULL, v COLLATE utf8mb4_bin \
+               FROM (SELECT 'a' AS v) d";
+    let names = |r: &mysql_async::Row| {
+        r.columns_ref()
+            .iter()
+            .map(|c| c.name_str().into_owned())
+            .collect::<Vec<_>>()
+    };
+    let got: mysql_async::Row = a.query_first(sql).await.unwrap().unwrap();
+    let want: mysql_async::Row = direct.query_first(sql).await.unwrap().unwrap();
+    assert_eq!(names(&got), names(&want));
+    let v: (i64, i64) = a
+        .query_first("SELECT CONNECTION_ID() > 0, CONNECTION_ID() = CONNECTION_ID()")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v, (1, 1));
+}

@@ -7,7 +7,7 @@ use crate::front::account::Account;
 use crate::registry::Activity;
 use crate::sql::lexer::{ident_text, Kind, Token};
 
-use super::text::word_at;
+use super::text::{rewrite_keeping_names, word_at};
 
 /// The text to run instead of `sql`, with the client's identity in it; `None`
 /// when `sql` names none.
@@ -143,117 +143,7 @@ fn identity_text(sql: &str, sig: &[Token], account: &Account) -> Option<String> 
     if calls.is_empty() {
         return None;
     }
-    // Items of the select list holding a call, without an alias: renamed whole.
-    let mut edits = Vec::new();
-    for (s, e) in select_items(sql, sig) {
-        let inside: Vec<_> = calls
-            .iter()
-            .filter(|c| c.0 >= s && c.1 <= e)
-            .cloned()
-            .collect();
-        if inside.is_empty() {
-            continue;
-        }
-        calls.retain(|c| !(c.0 >= s && c.1 <= e));
-        let local = inside
-            .into_iter()
-            .map(|(a, b, t)| (a - s, b - s, t))
-            .collect();
-        let text = crate::route::select::apply_edits(&sql[s..e], local);
-        edits.push((
-            s,
-            e,
-            format!("{text} AS `{}`", sql[s..e].replace('`', "``")),
-        ));
-    }
-    edits.extend(calls);
-    Some(crate::route::select::apply_edits(sql, edits))
-}
-
-/// Byte spans of the items of a `SELECT` statement's own select list that have
-/// no alias.
-fn select_items(sql: &str, sig: &[Token]) -> Vec<(usize, usize)> {
-    if !sig.first().is_some_and(|t| t.is_word(sql, "SELECT")) {
-        return Vec::new();
-    }
-    let mut i = 1;
-    while sig.get(i).is_some_and(|t| {
-        let w = t.text(sql).to_ascii_uppercase();
-        t.kind == Kind::Word
-            && (matches!(
-                w.as_str(),
-                "ALL" | "DISTINCT" | "DISTINCTROW" | "HIGH_PRIORITY" | "STRAIGHT_JOIN"
-            ) || w.starts_with("SQL_"))
-    }) {
-        i += 1;
-    }
-    let mut items = Vec::new();
-    let mut depth = 0i32;
-    let mut start = i;
-    let ends = |t: &Token| {
-        t.is_punct(sql, ";")
-            || (t.kind == Kind::Word
-                && matches!(
-                    t.text(sql).to_ascii_uppercase().as_str(),
-                    "FROM"
-                        | "WHERE"
-                        | "GROUP"
-                        | "HAVING"
-                        | "ORDER"
-                        | "LIMIT"
-                        | "UNION"
-                        | "INTO"
-                        | "FOR"
-                        | "LOCK"
-                        | "WINDOW"
-                        | "EXCEPT"
-                        | "INTERSECT"
-                ))
-    };
-    let mut j = i;
-    while j <= sig.len() {
-        let t = sig.get(j);
-        let boundary = match t {
-            None => true,
-            Some(t) if depth == 0 && (t.is_punct(sql, ",") || ends(t)) => true,
-            Some(t) => {
-                if t.is_punct(sql, "(") {
-                    depth += 1;
-                } else if t.is_punct(sql, ")") {
-                    depth -= 1;
-                }
-                false
-            }
-        };
-        if boundary {
-            if j > start && !has_alias(sql, &sig[start..j]) {
-                items.push((sig[start].start, sig[j - 1].end));
-            }
-            if t.is_none_or(|t| !t.is_punct(sql, ",")) {
-                break;
-            }
-            start = j + 1;
-        }
-        j += 1;
-    }
-    items
-}
-
-/// Whether a select item ends with an alias (`expr AS a`, `expr a`).
-fn has_alias(sql: &str, item: &[Token]) -> bool {
-    let n = item.len();
-    if n < 2 {
-        return false;
-    }
-    let last = &item[n - 1];
-    let prev = &item[n - 2];
-    matches!(last.kind, Kind::Word | Kind::QuotedIdent | Kind::String)
-        && (prev.is_word(sql, "AS")
-            || prev.is_punct(sql, ")")
-            || matches!(
-                prev.kind,
-                Kind::Word | Kind::QuotedIdent | Kind::Number | Kind::String
-            ))
+    Some(rewrite_keeping_names(sql, sig, calls))
 }
 
 /// `sql` with each `information_schema.PROCESSLIST` as a derived table of

@@ -231,7 +231,10 @@ impl Session {
     /// a shard key compared with it still routes).
     fn last_insert_id_text(&self, sql: &str, sig: &[Token], calls: &[Call]) -> String {
         let v = self.last_insert_id;
-        let items = select_items(sql, sig);
+        let items: Vec<(usize, usize, bool)> = super::text::select_items(sql, sig)
+            .into_iter()
+            .map(|i| (i.first, i.end, i.aliased))
+            .collect();
         let mut named = vec![false; items.len()];
         let mut edits = Vec::new();
         for c in calls.iter().filter(|c| c.arg.is_none()) {
@@ -403,76 +406,6 @@ fn last_insert_id_calls(sql: &str, sig: &[Token]) -> Vec<Call> {
             literal,
         });
     }
-    out
-}
-
-/// The items of a statement's top-level select list: significant-token ranges
-/// and whether each has an alias.
-fn select_items(sql: &str, sig: &[Token]) -> Vec<(usize, usize, bool)> {
-    let mut out = Vec::new();
-    if !first_is(sql, sig, "SELECT") {
-        return out;
-    }
-    let mut i = 1;
-    while sig.get(i).is_some_and(|t| {
-        let w = t.text(sql).to_ascii_uppercase();
-        t.kind == Kind::Word
-            && (matches!(
-                w.as_str(),
-                "DISTINCT" | "ALL" | "DISTINCTROW" | "HIGH_PRIORITY" | "STRAIGHT_JOIN"
-            ) || w.starts_with("SQL_"))
-    }) {
-        i += 1;
-    }
-    let ends = [
-        "FROM",
-        "INTO",
-        "WHERE",
-        "GROUP",
-        "HAVING",
-        "ORDER",
-        "LIMIT",
-        "UNION",
-        "FOR",
-        "LOCK",
-        "WINDOW",
-        "EXCEPT",
-        "INTERSECT",
-    ];
-    let mut depth = 0i32;
-    let mut start = i;
-    let mut j = i;
-    let close = |s: usize, e: usize, out: &mut Vec<(usize, usize, bool)>| {
-        if e <= s {
-            return;
-        }
-        let last = &sig[e - 1];
-        let prev = (e >= s + 2).then(|| &sig[e - 2]);
-        let named = matches!(last.kind, Kind::Word | Kind::QuotedIdent | Kind::String)
-            && !last.is_word(sql, "END")
-            && !last.is_word(sql, "NULL")
-            && prev.is_some_and(|p| {
-                p.is_word(sql, "AS")
-                    || p.is_punct(sql, ")")
-                    || matches!(p.kind, Kind::QuotedIdent | Kind::Number | Kind::String)
-            });
-        out.push((s, e, named));
-    };
-    while j < sig.len() {
-        let t = &sig[j];
-        if t.is_punct(sql, "(") {
-            depth += 1;
-        } else if t.is_punct(sql, ")") {
-            depth -= 1;
-        } else if depth == 0 && t.is_punct(sql, ",") {
-            close(start, j, &mut out);
-            start = j + 1;
-        } else if depth == 0 && (t.is_punct(sql, ";") || ends.iter().any(|w| t.is_word(sql, w))) {
-            break;
-        }
-        j += 1;
-    }
-    close(start, j, &mut out);
     out
 }
 

@@ -107,32 +107,158 @@ pub(super) fn lexed_tables(sql: &str, sig: &[Token]) -> Vec<crate::route::analyz
     out
 }
 
-/// `sql` with each `CONNECTION_ID()` replaced by this connection's id (a bare
-/// select item keeps its column name); `None` when there is none.
+/// `sql` with each `CONNECTION_ID()` replaced by this connection's id; a
+/// select item holding one, without an alias, keeps its column name (the
+/// item's own text as alias). `None` when there is none.
 pub(super) fn connection_id_text(sql: &str, sig: &[Token], id: u32) -> Option<String> {
-    let mut edits = Vec::new();
+    let mut calls = Vec::new();
     for (i, t) in sig.iter().enumerate() {
         if t.is_word(sql, "CONNECTION_ID")
             && sig.get(i + 1).is_some_and(|t| t.is_punct(sql, "("))
             && sig.get(i + 2).is_some_and(|t| t.is_punct(sql, ")"))
         {
-            let end = sig[i + 2].end;
-            let call = &sql[t.start..end];
-            // A whole select item without alias: keep MariaDB's column name.
-            let bare = sig.get(i + 3).is_none_or(|n| {
-                n.is_punct(sql, ",") || n.is_punct(sql, ";") || n.is_word(sql, "FROM")
-            }) && i > 0
-                && (sig[i - 1].is_word(sql, "SELECT") || sig[i - 1].is_punct(sql, ","));
-            let value = format!("CAST({id} AS UNSIGNED)");
-            let text = if bare {
-                format!("{value} AS `{}`", call.replace('`', "``"))
-            } else {
-                value
-            };
-            edits.push((t.start, end, text));
+            calls.push((t.start, sig[i + 2].end, format!("CAST({id} AS UNSIGNED)")));
         }
     }
-    (!edits.is_empty()).then(|| crate::route::select::apply_edits(sql, edits))
+    (!calls.is_empty()).then(|| rewrite_keeping_names(sql, sig, calls))
+}
+
+/// Applies `edits` (byte spans of `sql` and their replacements); the items of
+/// the select list they fall in that have no alias get their original text as
+/// alias, so a rewritten call keeps MariaDB's column name.
+pub(super) fn rewrite_keeping_names(
+    sql: &str,
+    sig: &[Token],
+    mut edits: Vec<(usize, usize, String)>,
+) -> String {
+    let mut renamed = Vec::new();
+    for item in select_items(sql, sig).into_iter().filter(|i| !i.aliased) {
+        let (s, e) = (sig[item.first].start, sig[item.end - 1].end);
+        let inside: Vec<_> = edits
+            .iter()
+            .filter(|c| c.0 >= s && c.1 <= e)
+            .map(|(a, b, t)| (a - s, b - s, t.clone()))
+            .collect();
+        if inside.is_empty() {
+            continue;
+        }
+        edits.retain(|c| !(c.0 >= s && c.1 <= e));
+        let text = crate::route::select::apply_edits(&sql[s..e], inside);
+        renamed.push((
+            s,
+            e,
+            format!("{text} AS `{}`", sql[s..e].replace('`', "``")),
+        ));
+    }
+    edits.extend(renamed);
+    crate::route::select::apply_edits(sql, edits)
+}
+
+/// An item of a `SELECT` statement's own select list: significant tokens
+/// `first..end`, and whether an alias names its column.
+pub(super) struct SelectItem {
+    pub first: usize,
+    pub end: usize,
+    pub aliased: bool,
+}
+
+/// The items of a `SELECT` statement's own (top-level) select list; none for
+/// other statements.
+pub(super) fn select_items(sql: &str, sig: &[Token]) -> Vec<SelectItem> {
+    if !sig.first().is_some_and(|t| t.is_word(sql, "SELECT")) {
+        return Vec::new();
+    }
+    let mut i = 1;
+    while sig.get(i).is_some_and(|t| {
+        let w = t.text(sql).to_ascii_uppercase();
+        t.kind == Kind::Word
+            && (matches!(
+                w.as_str(),
+                "ALL" | "DISTINCT" | "DISTINCTROW" | "HIGH_PRIORITY" | "STRAIGHT_JOIN"
+            ) || w.starts_with("SQL_"))
+    }) {
+        i += 1;
+    }
+    const ENDS: &[&str] = &[
+        "FROM",
+        "WHERE",
+        "GROUP",
+        "HAVING",
+        "ORDER",
+        "LIMIT",
+        "UNION",
+        "INTO",
+        "FOR",
+        "LOCK",
+        "WINDOW",
+        "EXCEPT",
+        "INTERSECT",
+    ];
+    let mut items = Vec::new();
+    let mut depth = 0i32;
+    let mut start = i;
+    let mut j = i;
+    loop {
+        let t = sig.get(j);
+        let boundary = match t {
+            None => true,
+            Some(t) if depth == 0 && t.is_punct(sql, ",") => true,
+            Some(t)
+                if depth == 0
+                    && (t.is_punct(sql, ";")
+                        || (t.kind == Kind::Word && ENDS.iter().any(|w| t.is_word(sql, w)))) =>
+            {
+                true
+            }
+            Some(t) => {
+                if t.is_punct(sql, "(") {
+                    depth += 1;
+                } else if t.is_punct(sql, ")") {
+                    depth -= 1;
+                }
+                false
+            }
+        };
+        if boundary {
+            if j > start {
+                items.push(SelectItem {
+                    first: start,
+                    end: j,
+                    aliased: has_alias(sql, &sig[start..j]),
+                });
+            }
+            if t.is_none_or(|t| !t.is_punct(sql, ",")) {
+                break;
+            }
+            start = j + 1;
+        }
+        j += 1;
+    }
+    items
+}
+
+/// Whether a select item ends with an alias (`x AS a`, `x a`, `f() 'a'`).
+fn has_alias(sql: &str, item: &[Token]) -> bool {
+    let n = item.len();
+    if n < 2 {
+        return false;
+    }
+    let (last, prev) = (&item[n - 1], &item[n - 2]);
+    let keyword_end = ["END", "NULL", "TRUE", "FALSE", "UNKNOWN"]
+        .iter()
+        .any(|w| last.is_word(sql, w));
+    let operator_before = ["COLLATE", "IS", "NOT", "BINARY", "INTERVAL"]
+        .iter()
+        .any(|w| prev.is_word(sql, w));
+    matches!(last.kind, Kind::Word | Kind::QuotedIdent | Kind::String)
+        && !keyword_end
+        && !operator_before
+        && (prev.is_word(sql, "AS")
+            || prev.is_punct(sql, ")")
+            || matches!(
+                prev.kind,
+                Kind::Word | Kind::QuotedIdent | Kind::Number | Kind::String
+            ))
 }
 
 /// The keyword at significant token `i`, upper-cased ("" if none).

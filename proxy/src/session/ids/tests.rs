@@ -1,4 +1,4 @@
-use super::*;
+use crate::session::text::select_items;
 use crate::sql::lexer::{significant, tokenize};
 
 fn items(sql: &str) -> Vec<(String, bool)> {
@@ -6,7 +6,12 @@ fn items(sql: &str) -> Vec<(String, bool)> {
     let sig = significant(&toks);
     select_items(sql, &sig)
         .into_iter()
-        .map(|(s, e, a)| (sql[sig[s].start..sig[e - 1].end].to_string(), a))
+        .map(|i| {
+            (
+                sql[sig[i.first].start..sig[i.end - 1].end].to_string(),
+                i.aliased,
+            )
+        })
         .collect()
 }
 
@@ -21,6 +26,14 @@ fn select_list_items_and_aliases() {
             ("LAST_INSERT_ID() + 1 AS y".to_string(), true),
             ("f(a, b) z".to_string(), true),
             ("'x'".to_string(), false),
+        ]
+    );
+    assert_eq!(
+        items("SELECT x IS NOT NULL, y COLLATE utf8mb4_bin, col alias"),
+        vec![
+            ("x IS NOT NULL".to_string(), false),
+            ("y COLLATE utf8mb4_bin".to_string(), false),
+            ("col alias".to_string(), true),
         ]
     );
     assert_eq!(
