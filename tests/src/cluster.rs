@@ -122,6 +122,18 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// The smallest cluster a gateway test needs: 2 sets of a primary each (no
+    /// replicas) and the gateway. Panics when it cannot start (a test fixture).
+    pub async fn two_sets_with_gateway() -> Cluster {
+        Cluster::builder()
+            .sets(2)
+            .replicas(0)
+            .proxy(true)
+            .start()
+            .await
+            .expect("start 2 sets and the gateway")
+    }
+
     /// Defaults: 2 sets × (primary + 2 replicas), no gateway, cluster `test`.
     pub fn builder() -> ClusterBuilder {
         ClusterBuilder {

@@ -19,13 +19,7 @@ use setwise_tests::Cluster;
 /// Two sets, no replicas, the gateway, and `app.t` (sharded by `id`) with ids
 /// 1..=20, `v = 0`.
 async fn app() -> (Cluster, Conn) {
-    let c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
+    let c = Cluster::two_sets_with_gateway().await;
     let mut conn = c.proxy_conn().await.unwrap();
     conn.query_drop("CREATE DATABASE app").await.unwrap();
     conn.query_drop("CREATE TABLE app.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")

@@ -13,13 +13,7 @@ use setwise_tests::process::ChildGuard;
 use setwise_tests::Cluster;
 
 async fn cluster() -> Cluster {
-    Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap()
+    Cluster::two_sets_with_gateway().await
 }
 
 async fn last_id(conn: &mut mysql_async::Conn) -> u64 {

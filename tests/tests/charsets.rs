@@ -16,13 +16,7 @@ use setwise_tests::Cluster;
 
 /// Two sets, the gateway, and `shop.u` (utf8mb4, sharded by the string `k`).
 async fn shop() -> Cluster {
-    let c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
+    let c = Cluster::two_sets_with_gateway().await;
     let mut conn = c.proxy_conn().await.unwrap();
     conn.query_drop("CREATE DATABASE shop").await.unwrap();
     conn.query_drop(

@@ -57,13 +57,7 @@ impl Shop {
 /// Two sets, the gateway (restarted with its metrics endpoint on), `shop.t
 /// (id, v, s)` sharded by id with ids 1..=200.
 async fn shop() -> (Shop, mysql_async::Conn) {
-    let mut c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
+    let mut c = Cluster::two_sets_with_gateway().await;
     c.kill_proxy();
     let metrics = setwise_tests::port::reserve();
     let args = [

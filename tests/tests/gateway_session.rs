@@ -13,13 +13,7 @@ use setwise_tests::Cluster;
 
 /// Two sets, no replicas, the gateway, and `shop.t` (sharded by `id`) with ids 1..=20.
 async fn shop() -> (Cluster, mysql_async::Conn) {
-    let c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
+    let c = Cluster::two_sets_with_gateway().await;
     let mut conn = c.proxy_conn().await.unwrap();
     conn.query_drop("CREATE DATABASE shop").await.unwrap();
     conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")

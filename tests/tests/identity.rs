@@ -15,13 +15,7 @@ use setwise_tests::Cluster;
 /// account `app`@`127.0.0.0/255.0.0.0` (password app) with all privileges, to
 /// compare with.
 async fn cluster() -> (Cluster, Conn, Conn) {
-    let c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
+    let c = Cluster::two_sets_with_gateway().await;
     let m = c.primary("set1");
     m.exec(&format!(
         "CREATE USER {APP} IDENTIFIED BY 'app'; GRANT ALL PRIVILEGES ON *.* TO {APP}"
