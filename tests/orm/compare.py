@@ -17,7 +17,10 @@ import xml.etree.ElementTree as ET
 # SQLAlchemy suffixes backend test classes with the dialect and server version
 # (Foo_mariadb+pymysql_10_11_19_0): the same test on both sides must get the same id.
 BACKEND_SUFFIX = re.compile(r"_(?:mariadb|mysql)\+\w+?_[0-9]+(?:_[0-9]+)*$")
-RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+# Outcome of a test: its worst element. A failure (in the test's own body) ranks above an error
+# (in a fixture's setup or teardown), so a test that fails and then errors in teardown -- pytest
+# puts both on one testcase -- is listed with its own failure's message.
+RANK = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
 
 
 def load(path):
@@ -68,7 +71,7 @@ def main():
 
     def counts(d):
         c = collections.Counter(o for o, _ in d.values())
-        return ", ".join(f"{k} {c[k]}" for k in RANK) + f" (total {len(d)})"
+        return ", ".join(f"{k} {c[k]}" for k in ("passed", "skipped", "failed", "error")) + f" (total {len(d)})"
 
     diffs = sorted(
         (t, gw[t][0], gw[t][1])

@@ -9,7 +9,7 @@
 #   tests/orm/sqlalchemy.sh --down                              stop the servers it started
 #
 # Subsets (--subset, default "core"): core = test/base test/engine test/sql test/orm
-# test/dialect/mysql; full = test/ (everything, hours on 2 cores); smoke = a few files
+# test/dialect/mysql test/dialect/test_suite.py (the dialect compliance suite); full = test/ (everything, hours on 2 cores); smoke = a few files
 # (savepoints, isolation, reflection, a basic ORM round trip; ~2 minutes a side).
 # Paths after the options replace the subset, e.g. `tests/orm/sqlalchemy.sh test/engine`.
 #
@@ -28,13 +28,16 @@
 # Environment (defaults in brackets):
 #   SQLA_HOME [<repo>/.local/orm]     venv, sdist cache, cluster and plain MariaDB, results
 #   SQLA_VERSION [2.0.58]             SQLAlchemy version (its sdist)
-#   SQLA_TIMEOUT [60]                  seconds per test (pytest-timeout)
+#   SQLA_TIMEOUT [90]                  seconds per test (pytest-timeout)
 #   SQLA_PARALLEL [0]                 1: run both sides at the same time
 #   SQLA_PLAIN_PORT [17300]           the plain MariaDB
 #   SQLA_PROXY_PORT [17033]           the gateway     SQLA_ETCD_PORT [17379] (and +1)
 #   SQLA_MYSQL_BASE_PORT [17310]      the cluster's MariaDB nodes (base .. base+19)
 #   SETWISE_BIN_DIR                   Setwise programs to run [target/release if built, else
 #                                     target/debug if built, else up.sh builds release]
+#   SQLA_BUDGET_MINUTES [0 = none]    stop each side's pytest (SIGINT: its junit XML is still
+#                                     written) after this long; the report then compares the
+#                                     tests both sides ran and counts the rest as one-side-only
 #   SQLA_PYTEST_ARGS                  more pytest arguments (e.g. "-x" or "-k savepoint")
 set -euo pipefail
 
@@ -43,13 +46,14 @@ repo=$(cd "$here/../.." && pwd)
 
 : "${SQLA_HOME:=$repo/.local/orm}"
 : "${SQLA_VERSION:=2.0.58}"
-: "${SQLA_TIMEOUT:=60}"
+: "${SQLA_TIMEOUT:=90}"
 : "${SQLA_PARALLEL:=0}"
 : "${SQLA_PLAIN_PORT:=17300}"
 : "${SQLA_PROXY_PORT:=17033}"
 : "${SQLA_ETCD_PORT:=17379}"
 : "${SQLA_MYSQL_BASE_PORT:=17310}"
 : "${SQLA_PYTEST_ARGS:=}"
+: "${SQLA_BUDGET_MINUTES:=0}"
 mkdir -p "$SQLA_HOME"
 SQLA_HOME=$(cd "$SQLA_HOME" && pwd)
 
@@ -61,8 +65,11 @@ export SETWISE_HOME=$SQLA_HOME/cluster
 export SETWISE_SETS=2 SETWISE_REPLICAS=1
 export SETWISE_ETCD_PORT=$SQLA_ETCD_PORT SETWISE_MYSQL_BASE_PORT=$SQLA_MYSQL_BASE_PORT
 export SETWISE_PROXY_PORT=$SQLA_PROXY_PORT
-# Server options of every MariaDB here, plain and in the sets (SQLAlchemy's README.unittests).
-export SETWISE_MARIADB_ARGS="--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci"
+# Server options of every MariaDB here, plain and in the sets: SQLAlchemy's README.unittests
+# character set, and lock waits of 20 s instead of a day, so a statement stuck behind a
+# transaction the gateway left open fails as 1205 (and says so) instead of stalling the run.
+export SETWISE_MARIADB_ARGS="--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+--lock-wait-timeout=20 --innodb-lock-wait-timeout=20"
 if [[ -z ${SETWISE_BIN_DIR:-} ]]; then
     if [[ -x $repo/target/release/setwise-proxy ]]; then
         export SETWISE_BIN_DIR=$repo/target/release
@@ -104,7 +111,7 @@ done
 case $only in '' | plain | gateway) ;; *) die "--only takes plain or gateway, not '$only'" ;; esac
 if ((${#paths[@]} == 0)); then
     case $subset in
-    core) paths=(test/base test/engine test/sql test/orm test/dialect/mysql) ;;
+    core) paths=(test/base test/engine test/sql test/orm test/dialect/mysql test/dialect/test_suite.py) ;;
     full) paths=(test) ;;
     smoke) paths=(test/engine/test_transaction.py test/engine/test_reconnect.py
         test/dialect/mysql/test_dialect.py test/orm/test_transaction.py test/sql/test_query.py) ;;
@@ -232,8 +239,15 @@ run_side() { # plain|gateway
     say "pytest on the $side side: $uri ${paths[*]}"
     local started=$SECONDS rc=0
     # -p no:cacheprovider: nothing written into the sdist; PYTHONNOUSERSITE unset so the
-    # sdist's test/conftest.py puts its lib/ first on sys.path.
-    (cd "$SDIST_DIR" && nice -n 10 "$VENV/bin/python" -m pytest -p no:cacheprovider \
+    # sdist's test/conftest.py puts its lib/ first on sys.path; --maxfail: pyproject.toml
+    # stops after 250. SIGINT (the budget) makes pytest stop and still write its XML; Python is
+    # told to take it, as a background job of this script starts with SIGINT ignored.
+    local budget=()
+    ((SQLA_BUDGET_MINUTES > 0)) && budget=(timeout -s INT -k 120 "$((SQLA_BUDGET_MINUTES * 60))")
+    (cd "$SDIST_DIR" && nice -n 10 "${budget[@]}" "$VENV/bin/python" -c '
+import signal, sys, pytest
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.exit(pytest.main())' -p no:cacheprovider --maxfail=1000000 \
         --dburi "$uri" --timeout="$SQLA_TIMEOUT" --timeout-method=signal \
         --junitxml="$RESULTS/$side.xml" -o junit_family=xunit2 -o junit_logging=no \
         -q -rN --no-header --tb=line -W ignore \
