@@ -3,9 +3,9 @@
 one through the Setwise gateway. Writes a Markdown report: counts of each outcome on each side,
 the differences (passed on MariaDB, failed or errored through the gateway) grouped by a
 normalised error signature, and every difference with its error's first line; optionally the
-differences as TSV (test id, gateway outcome, first line). Only the standard library.
+differences as TSV (test id, gateway outcome, category, first line). Only the standard library.
 
-    compare.py plain.xml gateway.xml --out report.md [--tsv differences.tsv]
+    compare.py plain.xml[,rerun.xml...] gateway.xml[,...] --out report.md [--tsv differences.tsv]
 """
 
 import argparse
@@ -13,6 +13,8 @@ import collections
 import re
 import sys
 import xml.etree.ElementTree as ET
+
+from categories import categorize
 
 # SQLAlchemy suffixes backend test classes with the dialect and server version
 # (Foo_mariadb+pymysql_10_11_19_0): the same test on both sides must get the same id.
@@ -23,8 +25,16 @@ BACKEND_SUFFIX = re.compile(r"_(?:mariadb|mysql)\+\w+?_[0-9]+(?:_[0-9]+)*$")
 RANK = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
 
 
-def load(path):
-    """test id -> (outcome, first line of the message)."""
+def load(paths):
+    """test id -> (outcome, first line of the message), from comma-separated junit files; a
+    later file's result replaces an earlier one's (a re-run of some tests)."""
+    out = {}
+    for path in paths.split(","):
+        out.update(load_one(path))
+    return out
+
+
+def load_one(path):
     out = {}
     for case in ET.parse(path).getroot().iter("testcase"):
         cls = BACKEND_SUFFIX.sub("", case.get("classname", ""))
@@ -83,6 +93,14 @@ def main():
     only_plain = sorted(set(plain) - set(gw))
     only_gw = sorted(set(gw) - set(plain))
 
+    lost = {t.split("::")[0] for t, _, msg in diffs if categorize(msg)[1] == "10.2"}
+
+    def cat(t, msg):
+        return categorize(msg, t.split("::")[0] in lost)
+
+    cats = collections.defaultdict(list)
+    for t, _, msg in diffs:
+        cats[cat(t, msg)].append(t)
     groups = collections.defaultdict(list)
     for t, _, msg in diffs:
         groups[signature(msg)].append(t)
@@ -99,6 +117,15 @@ def main():
         f"- failed on MariaDB, passed through the gateway: {len(better_gw)}",
         f"- ran on one side only: plain {len(only_plain)}, gateway {len(only_gw)}"
         " (a side that stopped early, or a test the server version selects)",
+        "",
+        "## Differences by known cause (categories.py; item = issue 10's numbering)",
+        "",
+        "| count | cause | item | example test |",
+        "|---:|---|---|---|",
+    ]
+    for (name, item), tests in sorted(cats.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        lines.append(f"| {len(tests)} | {name} | {item} | {tests[0]} |")
+    lines += [
         "",
         "## Differences by error signature",
         "",
@@ -125,7 +152,7 @@ def main():
     if a.tsv:
         with open(a.tsv, "w", encoding="utf-8") as f:
             for t, outcome, msg in diffs:
-                f.write(f"{t}\t{outcome}\t{msg.replace(chr(9), ' ')}\n")
+                f.write(f"{t}\t{outcome}\t{cat(t, msg)[0]}\t{msg.replace(chr(9), ' ')}\n")
     print(f"plain: {counts(plain)}")
     print(f"gateway: {counts(gw)}")
     print(f"passed on MariaDB, failed/errored through the gateway: {len(diffs)} in {len(groups)} signatures")
