@@ -41,6 +41,10 @@
 #                                     written) after this long; the report then compares the
 #                                     tests both sides ran and counts the rest as one-side-only
 #   SQLA_PYTEST_ARGS                  more pytest arguments (e.g. "-x" or "-k savepoint")
+#   SQLA_NO_SAVEPOINTS [0]            1: SQLAlchemy's requirements without savepoints
+#                                     (sqla_nosavepoints.py) on both sides: shows what lost
+#                                     savepoints hide
+#   SQLA_RESULTS [$SQLA_HOME/results] where XML, logs and the report go
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -56,6 +60,7 @@ repo=$(cd "$here/../.." && pwd)
 : "${SQLA_MYSQL_BASE_PORT:=17310}"
 : "${SQLA_PYTEST_ARGS:=}"
 : "${SQLA_BUDGET_MINUTES:=0}"
+: "${SQLA_NO_SAVEPOINTS:=0}"
 mkdir -p "$SQLA_HOME"
 SQLA_HOME=$(cd "$SQLA_HOME" && pwd)
 
@@ -86,7 +91,7 @@ check_env
 
 VENV=$SQLA_HOME/venv
 SDIST_DIR=$SQLA_HOME/cache/sqlalchemy-$SQLA_VERSION
-RESULTS=$SQLA_HOME/results
+RESULTS=${SQLA_RESULTS:-$SQLA_HOME/results}
 PLAIN_DIR=$SETWISE_HOME/mysql/plain
 DB_USER=scott DB_PASSWORD=tiger
 SCHEMAS=(test test_schema test_schema_2)
@@ -254,6 +259,10 @@ run_side() { # plain|gateway [NAME of the output files, default the side]
     local uri="mysql+pymysql://$DB_USER:$DB_PASSWORD@127.0.0.1:$port/test?charset=utf8mb4"
     local extra=()
     read -ra extra <<<"$SQLA_PYTEST_ARGS"
+    if ((SQLA_NO_SAVEPOINTS)); then
+        extra+=(--requirements sqla_nosavepoints:NoSavepoints)
+        export PYTHONPATH=$here${PYTHONPATH:+:$PYTHONPATH}
+    fi
     say "pytest on the $side side: $uri ${paths[*]}"
     local started=$SECONDS rc=0 watcher=''
     if [[ $side == plain ]]; then
