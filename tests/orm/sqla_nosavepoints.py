@@ -1,7 +1,7 @@
 """SQLAlchemy test requirements with savepoints switched off, for tests/orm/sqlalchemy.sh with
 SQLA_NO_SAVEPOINTS=1: tests that need savepoints are skipped and fixtures clean their tables
 without them, so what the lost-savepoint bug (issue 10 item 2) hides shows. Imported by
-SQLAlchemy's plugin (`--requirements sqla_nosavepoints:NoSavepoints`) from the sdist's directory.
+SQLAlchemy's plugin through the test.cfg the script writes beside setup.cfg.
 """
 
 from sqlalchemy.testing import exclusions
