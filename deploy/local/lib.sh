@@ -25,7 +25,10 @@ SETWISE_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 SETWISE_CLUSTER=local
 SETWISE_SCHEDULERS=(sched1 sched2)
-SETWISE_BIN=${CARGO_TARGET_DIR:-$SETWISE_REPO/target}/release
+# SETWISE_BIN_DIR: take the programs from there (e.g. target/debug) instead of building release
+# binaries; the integration tests read the same variable.
+SETWISE_BIN=${SETWISE_BIN_DIR:-${CARGO_TARGET_DIR:-$SETWISE_REPO/target}/release}
+SETWISE_BIN=${SETWISE_BIN%/}
 # Debian packages a fresh machine needs.
 SETWISE_PACKAGES=(mariadb-server mariadb-client mariadb-backup etcd-server etcd-client protobuf-compiler libprotobuf-dev)
 
@@ -162,7 +165,18 @@ start_bg() {
     log=$(logfile "$name")
     printf '\n==== %s start: %s\n' "$(date '+%F %T')" "$*" >>"$log"
     setsid "$@" </dev/null >>"$log" 2>&1 &
-    echo $! >"$(pidfile "$name")"
+    local pid=$! i argv0
+    echo "$pid" >"$(pidfile "$name")"
+    # Until the exec, the pid still runs this shell (forked) or setsid: is_running would call it
+    # another program. Wait (bounded) for the exec so callers can tell "exited" from "starting".
+    for ((i = 0; i < 500; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1) || break
+        case ${argv0##*/} in
+        bash | setsid | "${BASH##*/}") sleep 0.01 ;;
+        *) break ;;
+        esac
+    done
 }
 
 # Prints the last lines of NAME's log.

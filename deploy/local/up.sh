@@ -9,7 +9,9 @@
 #   deploy/local/up.sh --db-only     only etcd and the MariaDB sets (no build, no Setwise programs)
 #
 # Environment: SETWISE_HOME SETWISE_SETS SETWISE_REPLICAS SETWISE_ETCD_PORT
-# SETWISE_MYSQL_BASE_PORT SETWISE_PROXY_PORT (see docs/contracts.md).
+# SETWISE_MYSQL_BASE_PORT SETWISE_PROXY_PORT (see docs/contracts.md); SETWISE_BIN_DIR=DIR runs
+# the programs already built in DIR (e.g. target/debug) and implies --no-build;
+# SETWISE_MARIADB_ARGS: extra mariadbd options for every node (e.g. a server character set).
 set -euo pipefail
 
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -22,14 +24,16 @@ for arg in "$@"; do
     --no-build) build=0 ;;
     --db-only) db_only=1 build=0 ;;
     -h | --help)
-        sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *) die "unknown argument '$arg' (try --help)" ;;
     esac
 done
+[[ -n ${SETWISE_BIN_DIR:-} ]] && build=0
 
 check_env
+read -ra MARIADB_EXTRA_ARGS <<<"${SETWISE_MARIADB_ARGS:-}"
 
 # ---------------------------------------------------------------- packages and build
 
@@ -42,7 +46,7 @@ build_binaries() {
 need_binaries() {
     local b
     for b in setwise setwise-proxy setwise-scheduler setwise-agent; do
-        [[ -x $SETWISE_BIN/$b ]] || die "$SETWISE_BIN/$b is missing: run without --no-build"
+        [[ -x $SETWISE_BIN/$b ]] || die "$SETWISE_BIN/$b is missing: run without --no-build (or build into SETWISE_BIN_DIR)"
     done
 }
 
@@ -132,7 +136,8 @@ start_mariadb() { # set index, node index
         --report-host=127.0.0.1 --report-port="$port" \
         --read-only=ON --rpl-semi-sync-slave-enabled=ON \
         --skip-name-resolve \
-        --innodb-buffer-pool-size=128M --innodb-log-file-size=48M
+        --innodb-buffer-pool-size=128M --innodb-log-file-size=48M \
+        "${MARIADB_EXTRA_ARGS[@]}"
 }
 
 wait_mariadb() { # set index, node index
