@@ -200,8 +200,9 @@ start_plain() {
         say "starting the plain MariaDB on 127.0.0.1:$SQLA_PLAIN_PORT"
         local extra
         read -ra extra <<<"$SETWISE_MARIADB_ARGS"
+        mkdir -p "$SETWISE_HOME/tmp/plain" # own tmpdir: a starting mariadbd deletes #sql* files there
         start_bg mariadb-plain mariadbd --no-defaults --user=root \
-            --datadir="$PLAIN_DIR" --port="$SQLA_PLAIN_PORT" --bind-address=127.0.0.1 \
+            --datadir="$PLAIN_DIR" --tmpdir="$SETWISE_HOME/tmp/plain" --port="$SQLA_PLAIN_PORT" --bind-address=127.0.0.1 \
             --socket="$SETWISE_HOME/run/plain.sock" --pid-file="$SETWISE_HOME/run/plain.pid" \
             --server-id=1 --log-bin=mysql-bin --binlog-format=ROW --gtid-strict-mode=1 \
             --skip-name-resolve \
