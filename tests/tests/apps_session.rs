@@ -553,6 +553,17 @@ async fn temporary_tables_live_with_their_session() {
         err_of(&mut a, "CREATE TEMPORARY TABLE t (id INT)").await,
         (1235, "42000".into())
     );
+    // Schema statements on it run where it lives.
+    a.query_drop("CREATE INDEX tmp_w ON tmp (w)").await.unwrap();
+    a.query_drop("ALTER TABLE tmp ADD COLUMN z INT")
+        .await
+        .unwrap();
+    a.query_drop("TRUNCATE TABLE tmp2").await.unwrap();
+    a.query_drop("DROP TABLE tmp2").await.unwrap();
+    let e = a.query_drop("SELECT * FROM tmp2").await.unwrap_err();
+    assert_eq!(server_error(&e), Some((1146, "42S02".into())));
+    let z: Vec<Option<i64>> = a.query("SELECT z FROM tmp").await.unwrap();
+    assert_eq!(z, vec![None, None]);
     a.query_drop("DROP TEMPORARY TABLE tmp").await.unwrap();
     let e = a.query_drop("SELECT * FROM tmp").await.unwrap_err();
     assert_eq!(server_error(&e), Some((1146, "42S02".into())));

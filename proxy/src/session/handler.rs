@@ -116,6 +116,7 @@ impl Handler for Session {
         let _ = self.end_txn("ROLLBACK").await;
         self.pins.clear();
         self.sql_stmts.clear();
+        self.temp_tables.clear();
         self.autocommit = true;
         self.next_txn.clear();
         self.reset_ids();
@@ -209,6 +210,7 @@ impl Handler for Session {
         let r = self.end_txn("ROLLBACK").await;
         self.pins.clear();
         self.sql_stmts.clear();
+        self.temp_tables.clear();
         self.vars = SessionVars::for_collation(self.collation);
         self.codec = Codec::for_collation(self.collation);
         self.autocommit = true;
@@ -232,5 +234,6 @@ impl Handler for Session {
         let _ = self.end_txn("ROLLBACK").await;
         self.pins.clear();
         self.sql_stmts.clear();
+        self.temp_tables.clear();
     }
 }

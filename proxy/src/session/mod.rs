@@ -100,6 +100,9 @@ pub struct Session {
     pin_next: bool,
     /// Backend connections that are this session's own (`crate::exec::Pins`).
     pins: crate::exec::Pins,
+    /// This session's temporary tables, `(db, name)`: schema statements on them
+    /// run on its pinned connection.
+    temp_tables: std::collections::HashSet<(String, String)>,
     /// SQL-level prepared statements (`PREPARE name FROM ...`): name → set.
     sql_stmts: std::collections::HashMap<String, String>,
     /// The backend connection holding the last statement's warnings or error
@@ -139,6 +142,7 @@ impl Session {
             pin_next: false,
             pins: Default::default(),
             sql_stmts: Default::default(),
+            temp_tables: Default::default(),
             diag: None,
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
@@ -374,24 +378,81 @@ impl Session {
                 .filter(|t| t.name != name)
                 .collect();
             match crate::route::plan::single_set_for_tables(&snap, Some(&db), &others)? {
-                Some(set) if set == home => Ok(home),
-                _ if others.is_empty() => Ok(home),
+                Some(set) if set == home => Ok((home, db, name)),
+                _ if others.is_empty() => Ok((home, db, name)),
                 _ => Err(ProxyError::NotSupported(
                     "CREATE TEMPORARY TABLE ... SELECT from tables outside the database's home set"
                         .into(),
                 )),
             }
         })();
-        let set = match r {
-            Ok(set) => set,
+        let (set, db, name) = match r {
+            Ok(r) => r,
             Err(e) => return fail(out, &e).await,
         };
+        let answered = self.on_temporary(&snap, set, sql, first, out).await;
+        if matches!(answered, Ok(true)) {
+            if first == "CREATE" {
+                self.temp_tables.insert((db, name));
+            } else {
+                self.temp_tables.remove(&(db, name));
+            }
+        }
+        answered
+    }
+
+    /// Runs a statement on the session's pinned connection to `set` (where its
+    /// temporary tables live).
+    async fn on_temporary(
+        &mut self,
+        snap: &topo::ClusterSnapshot,
+        set: String,
+        sql: &str,
+        first: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
         let plan = Plan {
             target: Target::Sets(vec![set]),
             merge: Merge::Single,
         };
         self.pin_next = true;
-        self.run_plan(&snap, &plan, sql, first, out).await
+        self.run_plan(snap, &plan, sql, first, out).await
+    }
+
+    /// The session's temporary table a schema statement acts on (`ALTER TABLE
+    /// t`, `TRUNCATE t`, `DROP TABLE t`, `CREATE INDEX i ON t`, `DROP INDEX i ON
+    /// t`), with its database's home set.
+    fn temporary_target(&self, sql: &str, sig: &[Token]) -> Option<(String, String, String)> {
+        if self.temp_tables.is_empty() {
+            return None;
+        }
+        let at = match sig.iter().position(|t| t.is_word(sql, "ON")) {
+            Some(on) if sig.iter().take(4).any(|t| t.is_word(sql, "INDEX")) => on + 1,
+            _ => {
+                let table = sig.iter().take(3).position(|t| t.is_word(sql, "TABLE"));
+                let mut i = match (table, word_at(sql, sig, 0).as_str()) {
+                    (Some(t), _) => t + 1,
+                    (None, "TRUNCATE") => 1,
+                    _ => return None,
+                };
+                if sig.get(i).is_some_and(|t| t.is_word(sql, "IF")) {
+                    i += 2;
+                }
+                i
+            }
+        };
+        let (db, name, used) = crate::sql::lexer::qualified_name_at(sql, sig, at)?;
+        // One table only (DROP TABLE a, b mixes kinds).
+        if sig.get(at + used).is_some_and(|t| t.is_punct(sql, ",")) {
+            return None;
+        }
+        let db = db.or_else(|| self.db.clone())?;
+        let key = (db, name);
+        if !self.temp_tables.contains(&key) {
+            return None;
+        }
+        let home = self.shared.routing.get().db(&key.0)?.home_set.clone();
+        Some((home, key.0, key.1))
     }
 
     /// Assignments whose value is an expression (`SET @b = @a + 1`, `SET @t =
@@ -667,6 +728,16 @@ impl Session {
                 return self.temporary(sql, sig, first, out).await;
             }
             "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" => {
+                // On one of the session's temporary tables: where it lives.
+                if let Some((set, db, name)) = self.temporary_target(sql, sig) {
+                    let snap = self.snapshot();
+                    let dropped = first == "DROP" && word(1) == "TABLE";
+                    let answered = self.on_temporary(&snap, set, sql, first, out).await;
+                    if dropped && matches!(answered, Ok(true)) {
+                        self.temp_tables.remove(&(db, name));
+                    }
+                    return answered;
+                }
                 // DDL commits an open transaction implicitly, as in MariaDB.
                 if let Err(e) = self.end_txn("COMMIT").await {
                     return fail(out, &e).await;
