@@ -608,6 +608,22 @@ async fn set_expressions_keep_the_value_they_had() {
         .unwrap();
     let modes: Vec<String> = a.query("SELECT @@sql_mode FROM app.t").await.unwrap();
     assert!(modes.iter().all(|m| m == "ANSI_QUOTES"), "{modes:?}");
+    // A value read from a table: on the set holding it; across sets, refused.
+    a.query_drop("INSERT INTO app.single VALUES (7, 70)")
+        .await
+        .unwrap();
+    a.query_drop("SET @s = (SELECT v FROM app.single WHERE id = 7)")
+        .await
+        .unwrap();
+    let rows: Vec<Option<i64>> = a.query("SELECT @s FROM app.t").await.unwrap();
+    assert!(
+        rows.len() == 20 && rows.iter().all(|r| *r == Some(70)),
+        "{rows:?}"
+    );
+    assert_eq!(
+        err_of(&mut a, "SET @n = (SELECT COUNT(*) FROM app.t)").await,
+        (1235, "42000".into())
+    );
     // MariaDB's own error for a bad value.
     assert_eq!(
         err_of(&mut a, "SET sql_mode = CONCAT('NO_SUCH_', 'MODE')")

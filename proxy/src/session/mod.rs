@@ -473,9 +473,34 @@ impl Session {
             return Ok(assignments.to_vec());
         }
         let snap = self.snapshot();
-        let set = crate::show::any_set_of(&snap, self.db.as_deref())?;
-        let mut conn = self.conns(&snap).pooled(&set).await?;
         let texts: Vec<&str> = assignments.iter().map(|(_, t)| t.as_str()).collect();
+        // A value read from tables (`SET @n = (SELECT COUNT(*) FROM t)`) is
+        // computed on the one set holding them, outside any transaction: refused
+        // when they span sets, or inside a transaction (whose own writes it
+        // would not see).
+        let tables: Vec<_> = texts
+            .iter()
+            .flat_map(|t| {
+                tokenize(t)
+                    .map(|tok| lexed_tables(t, &significant(&tok)))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let set = if tables.is_empty() {
+            crate::show::any_set_of(&snap, self.db.as_deref())?
+        } else {
+            let one =
+                crate::route::plan::single_set_for_tables(&snap, self.db.as_deref(), &tables)?;
+            match one {
+                Some(set) if self.txn.is_none() => set,
+                _ => {
+                    return Err(ProxyError::NotSupported(
+                        "SET from a query over tables on several sets or inside a transaction (use SELECT ... INTO @v)".into(),
+                    ))
+                }
+            }
+        };
+        let mut conn = self.conns(&snap).pooled(&set).await?;
         let r = conn.query_drop(format!("SET {}", texts.join(", "))).await;
         if let Err(e) = r {
             crate::exec::discard(conn);
