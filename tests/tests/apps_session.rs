@@ -682,3 +682,58 @@ async fn rewritten_calls_keep_their_column_names() {
         .unwrap();
     assert_eq!(v, (1, 1));
 }
+
+#[tokio::test]
+async fn row_count_is_the_sessions_previous_statements() {
+    let (c, mut a) = app().await;
+    let mut direct = c.primary("set1").conn().await.unwrap();
+    let mut b = c.proxy_conn().await.unwrap();
+    // Rows on both sets: the OK's affected rows, summed.
+    a.query_drop("UPDATE app.t SET v = 1 WHERE id <= 5")
+        .await
+        .unwrap();
+    // Another session's statement in between, likely on the same pooled connection.
+    b.query_drop("UPDATE app.t SET v = 2 WHERE id = 20")
+        .await
+        .unwrap();
+    assert_eq!(count(&mut a, "SELECT ROW_COUNT()").await, 5);
+    assert_eq!(
+        count(&mut a, "SELECT ROW_COUNT()").await,
+        -1,
+        "after a SELECT"
+    );
+    a.query_drop("INSERT INTO app.single VALUES (1, 1), (2, 2)")
+        .await
+        .unwrap();
+    let p: Option<i64> = a.exec_first("SELECT ROW_COUNT()", ()).await.unwrap();
+    assert_eq!(p, Some(2), "binary protocol");
+    a.query_drop("CREATE DATABASE rc").await.unwrap();
+    assert_eq!(count(&mut a, "SELECT ROW_COUNT()").await, 0, "after DDL");
+    assert!(a
+        .query_drop("INSERT INTO app.nope VALUES (1)")
+        .await
+        .is_err());
+    assert_eq!(
+        count(&mut a, "SELECT ROW_COUNT()").await,
+        -1,
+        "after an error"
+    );
+    // MariaDB's column definition and name.
+    let sql = "SELECT ROW_COUNT(), ROW_COUNT() + 1 AS n";
+    let got: mysql_async::Row = a.query_first(sql).await.unwrap().unwrap();
+    let want: mysql_async::Row = direct.query_first(sql).await.unwrap().unwrap();
+    let defs = |r: &mysql_async::Row| {
+        r.columns_ref()
+            .iter()
+            .map(|c| {
+                (
+                    c.name_str().into_owned(),
+                    c.column_type(),
+                    c.column_length(),
+                    c.flags(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(defs(&got), defs(&want));
+}

@@ -4,6 +4,7 @@
 //! bookkeeping) or planned and executed on the sets.
 
 mod charset;
+mod counts;
 mod handler;
 mod identity;
 mod ids;
@@ -103,6 +104,8 @@ pub struct Session {
     /// This session's temporary tables, `(db, name)`: schema statements on them
     /// run on its pinned connection.
     temp_tables: std::collections::HashSet<(String, String)>,
+    /// What `ROW_COUNT()` answers (`counts.rs`).
+    row_count: i64,
     /// SQL-level prepared statements (`PREPARE name FROM ...`): name → set.
     sql_stmts: std::collections::HashMap<String, String>,
     /// The backend connection holding the last statement's warnings or error
@@ -143,6 +146,7 @@ impl Session {
             pins: Default::default(),
             sql_stmts: Default::default(),
             temp_tables: Default::default(),
+            row_count: 0,
             diag: None,
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
@@ -647,10 +651,21 @@ impl Session {
         debug!(stmt = %first, "statement");
         let started = std::time::Instant::now();
         self.set_activity("Query", Some(client_text));
+        let counted = self.row_count_text(sql, &sig);
+        let (sql, tokens) = match counted.as_deref() {
+            Some(t) => {
+                // Runs as the rewritten text (a COM_STMT_EXECUTE's values spliced in).
+                self.prepared = None;
+                (t, tokenize(t).unwrap_or_default())
+            }
+            None => (sql, tokens),
+        };
+        let sig = significant(&tokens);
         let answered = match self.identity_text(sql, &sig) {
             Some(text) => self.dispatch_text(&text, &first, out).await,
             None => self.dispatch(sql, &tokens, &sig, &first, out).await,
         };
+        self.note_row_count(&first, out, matches!(answered, Ok(true)));
         self.ids_after(&ids, out, matches!(answered, Ok(true)));
         self.set_activity("Sleep", None);
         metrics::counter!(crate::metrics::STATEMENTS, "kind" => statement_kind(&first))

@@ -1,0 +1,55 @@
+//! `ROW_COUNT()` answered by the session: what the session's previous statement
+//! did (rows an INSERT/UPDATE/DELETE changed, as its OK packet says; 0 after
+//! DDL and statements without rows; -1 after a result set or an error), as one
+//! MariaDB connection answers — not whatever the pooled connection that runs the
+//! asking statement did last.
+
+use super::text::{rewrite_keeping_names, word_at};
+use super::Session;
+use crate::front::Responder;
+use crate::sql::lexer::Token;
+
+impl Session {
+    /// `sql` with each `ROW_COUNT()` replaced by the session's value, typed as
+    /// MariaDB types the call (`COALESCE(n, ROW_COUNT())`: BIGINT(21) NOT NULL)
+    /// and keeping its column name; `None` when it calls none.
+    pub(super) fn row_count_text(&self, sql: &str, sig: &[Token]) -> Option<String> {
+        let calls: Vec<(usize, usize, String)> = sig
+            .windows(3)
+            .filter(|w| {
+                w[0].is_word(sql, "ROW_COUNT") && w[1].is_punct(sql, "(") && w[2].is_punct(sql, ")")
+            })
+            .map(|w| {
+                (
+                    w[0].start,
+                    w[2].end,
+                    format!("COALESCE({}, ROW_COUNT())", self.row_count),
+                )
+            })
+            .collect();
+        let evaluated = matches!(
+            word_at(sql, sig, 0).as_str(),
+            "SELECT"
+                | "INSERT"
+                | "REPLACE"
+                | "UPDATE"
+                | "DELETE"
+                | "SET"
+                | "DO"
+                | "WITH"
+                | "VALUES"
+        );
+        (evaluated && !calls.is_empty()).then(|| rewrite_keeping_names(sql, sig, calls))
+    }
+
+    /// After a statement (`first`: its first word; `ok`: it succeeded): what
+    /// `ROW_COUNT()` answers next.
+    pub(super) fn note_row_count(&mut self, first: &str, out: &Responder<'_>, ok: bool) {
+        self.row_count = match out.last_ok {
+            _ if !ok => -1,
+            _ if matches!(first, "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME") => 0,
+            Some((affected, _)) => affected as i64,
+            None => -1,
+        };
+    }
+}
