@@ -11,8 +11,8 @@ use setwise_tests::diff::collations::{
 };
 use setwise_tests::diff::Diff;
 
-#[tokio::test]
-async fn merges_follow_the_columns_collation_under_every_connection_charset() {
+/// The cluster and the reference with the collation tables and their rows.
+async fn loaded() -> Diff {
     let mut d = Diff::start()
         .await
         .expect("start the cluster and the reference");
@@ -22,6 +22,12 @@ async fn merges_follow_the_columns_collation_under_every_connection_charset() {
         .unwrap();
     let insert = collations::insert();
     d.pair(&insert, &insert).await.unwrap();
+    d
+}
+
+#[tokio::test]
+async fn merges_follow_the_columns_collation_under_every_connection_charset() {
+    let mut d = loaded().await;
     for names in NAMES {
         d.group(&format!("SET NAMES {names}"));
         let set = format!("SET NAMES {names}");
@@ -43,15 +49,7 @@ async fn concurrent_sessions_merge_each_in_its_own_charset() {
     use setwise_tests::diff::data::DB;
     use setwise_tests::diff::outcome::{differences, run_text, Order};
 
-    let mut d = Diff::start()
-        .await
-        .expect("start the cluster and the reference");
-    d.create_db().await.expect("create diffdb");
-    d.pair(&collations::ddl(true), &collations::ddl(false))
-        .await
-        .unwrap();
-    let insert = collations::insert();
-    d.pair(&insert, &insert).await.unwrap();
+    let mut d = loaded().await;
     let queries = [
         "SELECT id, u, l FROM cs ORDER BY u, id LIMIT 1, 6",
         "SELECT id, l FROM cs ORDER BY l DESC, id LIMIT 8",

@@ -91,14 +91,9 @@ pub struct Session {
     prepared: Option<(String, Vec<mysql_async::Value>)>,
     /// The statement being run is a point read fit for a pipelined connection.
     fast_next: bool,
-    /// The statement being run may leave session state on its backend
-    /// connections that the gateway does not carry (`crate::sql::effects`).
-    stateful_next: bool,
-    /// User variables the statement being run assigns on the backend.
-    assigns_next: Vec<String>,
-    /// The statement being run leaves state that must stay on its connection
-    /// (`crate::sql::effects::pins_connection`).
-    pin_next: bool,
+    /// What the statement being run does to its backend connections' session
+    /// (`crate::sql::effects`), read once when it arrives.
+    effects_next: crate::sql::effects::Effects,
     /// Backend connections that are this session's own (`crate::exec::Pins`).
     pins: crate::exec::Pins,
     /// This session's temporary tables, `(db, name)`: schema statements on them
@@ -140,9 +135,7 @@ impl Session {
             next_txn: Vec::new(),
             prepared: None,
             fast_next: false,
-            stateful_next: false,
-            assigns_next: Vec::new(),
-            pin_next: false,
+            effects_next: Default::default(),
             pins: Default::default(),
             sql_stmts: Default::default(),
             temp_tables: Default::default(),
@@ -419,7 +412,7 @@ impl Session {
             target: Target::Sets(vec![set]),
             merge: Merge::Single,
         };
-        self.pin_next = true;
+        self.effects_next.pins = true;
         self.run_plan(snap, &plan, sql, first, out).await
     }
 
@@ -629,9 +622,7 @@ impl Session {
         // CONNECTION_ID() is the gateway's connection id (what KILL takes), not a
         // backend thread's.
         let sig = significant(&tokens);
-        self.stateful_next = crate::sql::effects::changes_session(sql, &sig);
-        self.assigns_next = crate::sql::effects::assigned_user_vars(sql, &sig);
-        self.pin_next = crate::sql::effects::pins_connection(sql, &sig);
+        self.effects_next = crate::sql::effects::classify(sql, &sig);
         if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
             return Box::pin(self.statement(&rewritten, out)).await;
         }
@@ -792,7 +783,7 @@ impl Session {
         let snap = self.snapshot();
         // Named locks live on one fixed set (the cluster's first), whatever the
         // session's database, so every session's locks meet there.
-        if crate::sql::effects::calls_named_lock(sql, sig) && lexed_tables(sql, sig).is_empty() {
+        if self.effects_next.named_lock && lexed_tables(sql, sig).is_empty() {
             let Some(set) = snap.sets.keys().next().cloned() else {
                 return fail(out, &ProxyError::NoRouting("no set is registered".into())).await;
             };
@@ -881,9 +872,9 @@ impl Session {
     ) -> Answered {
         let write = is_write(first);
         let fast = std::mem::take(&mut self.fast_next) && self.autocommit;
-        let stateful = self.stateful_next;
-        let capture = std::mem::take(&mut self.assigns_next);
-        let pin = std::mem::take(&mut self.pin_next);
+        let stateful = self.effects_next.stateful;
+        let capture = std::mem::take(&mut self.effects_next.assigns);
+        let pin = std::mem::take(&mut self.effects_next.pins);
         if !capture.is_empty() && plan_sets(plan) > 1 {
             return fail(
                 out,
@@ -934,7 +925,7 @@ impl Session {
     ) -> Answered {
         self.open_txn();
         let (answered, ok) = {
-            let stateful = self.stateful_next;
+            let stateful = self.effects_next.stateful;
             let mut exec = self.exec(snap);
             exec.held = Some(None);
             exec.stateful = stateful;

@@ -7,8 +7,25 @@
 
 use super::lexer::{Kind, Token};
 
-/// Statements whose first word marks them as changing the connection's session.
-const STATEFUL_FIRST: &[&str] = &["CALL", "PREPARE", "EXECUTE", "DEALLOCATE", "HANDLER"];
+/// What one statement does to its connection's session, read in one pass over
+/// its significant tokens ([`classify`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Effects {
+    /// It may leave session state on its connection that the gateway does not
+    /// carry itself: the connection must not be lent to anyone else.
+    pub stateful: bool,
+    /// It leaves state that must stay on its connection for the rest of the
+    /// session (a named lock taken, an SQL-level prepared statement, an open
+    /// HANDLER, a sequence's last value): the connection becomes the session's
+    /// own (`crate::exec::Pins`).
+    pub pins: bool,
+    /// It calls a named-lock function: without a table it runs on one fixed set,
+    /// so every session's locks meet on the same server.
+    pub named_lock: bool,
+    /// User variables it assigns (`@a := ...`, `INTO @a, @b`), lower-cased
+    /// without the `@`, each once.
+    pub assigns: Vec<String>,
+}
 
 /// Functions whose call changes state held by the connection.
 const STATEFUL_CALLS: &[&str] = &[
@@ -19,29 +36,6 @@ const STATEFUL_CALLS: &[&str] = &[
     "SETVAL",
 ];
 
-/// Whether `sql` (its significant tokens `sig`) may leave session state on the
-/// connection it runs on that the gateway does not carry itself.
-pub fn changes_session(sql: &str, sig: &[Token]) -> bool {
-    if sig
-        .first()
-        .is_some_and(|t| STATEFUL_FIRST.iter().any(|w| t.is_word(sql, w)))
-    {
-        return true;
-    }
-    sig.iter().enumerate().any(|(i, t)| {
-        let next = sig.get(i + 1);
-        let user_var = |t: &Token| t.kind == Kind::Variable && !t.text(sql).starts_with("@@");
-        t.is_punct(sql, ":=")
-            || (t.is_word(sql, "INTO") && next.is_some_and(user_var))
-            || (t.kind == Kind::Word
-                && next.is_some_and(|n| n.is_punct(sql, "("))
-                && STATEFUL_CALLS.iter().any(|w| t.is_word(sql, w))
-                // LAST_INSERT_ID() only reads; LAST_INSERT_ID(x) sets it.
-                && !(t.is_word(sql, "LAST_INSERT_ID")
-                    && sig.get(i + 2).is_some_and(|c| c.is_punct(sql, ")"))))
-    })
-}
-
 /// Functions of named locks: a lock lives on the connection that took it.
 const LOCK_CALLS: &[&str] = &[
     "GET_LOCK",
@@ -51,59 +45,69 @@ const LOCK_CALLS: &[&str] = &[
     "IS_USED_LOCK",
 ];
 
-/// Whether `sql` calls a named-lock function. Such a statement without a table
-/// runs on one fixed set, so every session's locks meet on the same server.
-pub fn calls_named_lock(sql: &str, sig: &[Token]) -> bool {
-    sig.windows(2).any(|w| {
-        w[0].kind == Kind::Word
-            && w[1].is_punct(sql, "(")
-            && LOCK_CALLS.iter().any(|f| w[0].is_word(sql, f))
-    })
-}
-
-/// Whether `sql` leaves state that must stay on its connection for the rest of
-/// the session: a named lock taken, an SQL-level prepared statement, an open
-/// HANDLER. Its connection becomes the session's own (`crate::exec::Pins`).
-pub fn pins_connection(sql: &str, sig: &[Token]) -> bool {
-    sig.first()
-        .is_some_and(|t| t.is_word(sql, "PREPARE") || t.is_word(sql, "HANDLER"))
-        || sig.windows(2).any(|w| {
-            (w[1].is_punct(sql, "(")
-                && (w[0].is_word(sql, "GET_LOCK") || w[0].is_word(sql, "NEXTVAL")))
-                // NEXT VALUE FOR s: a sequence's LASTVAL is the connection's.
-                || (w[0].is_word(sql, "NEXT") && w[1].is_word(sql, "VALUE"))
-        })
-}
-
-/// The user variables `sql` assigns while it runs (`@a := ...`, `INTO @a, @b`),
-/// lower-cased without the `@`, each once.
-pub fn assigned_user_vars(sql: &str, sig: &[Token]) -> Vec<String> {
+/// Reads a statement's [`Effects`] off its significant tokens `sig`.
+pub fn classify(sql: &str, sig: &[Token]) -> Effects {
+    let mut fx = Effects::default();
+    if let Some(first) = sig.first() {
+        // Procedures may change anything; SQL-level prepared statements and
+        // handlers live on the connection.
+        let is = |w: &str| first.is_word(sql, w);
+        fx.stateful = ["CALL", "PREPARE", "EXECUTE", "DEALLOCATE", "HANDLER"]
+            .iter()
+            .any(|w| is(w));
+        fx.pins = is("PREPARE") || is("HANDLER");
+    }
     let user_var = |t: &Token| t.kind == Kind::Variable && !t.text(sql).starts_with("@@");
     let name = |t: &Token| {
         let n = t.text(sql)[1..].trim_matches(|c| c == '`' || c == '\'' || c == '"');
         n.to_ascii_lowercase()
     };
-    let mut out: Vec<String> = Vec::new();
-    let mut push = |n: String| {
-        if !out.contains(&n) {
-            out.push(n);
+    let assign = |fx: &mut Effects, n: String| {
+        fx.stateful = true;
+        if !fx.assigns.contains(&n) {
+            fx.assigns.push(n);
         }
     };
     for (i, t) in sig.iter().enumerate() {
-        if t.is_punct(sql, ":=") && i > 0 && user_var(&sig[i - 1]) {
-            push(name(&sig[i - 1]));
-        } else if t.is_word(sql, "INTO") {
+        let next = sig.get(i + 1);
+        if t.is_punct(sql, ":=") {
+            fx.stateful = true;
+            if let Some(v) = i.checked_sub(1).map(|p| &sig[p]).filter(|v| user_var(v)) {
+                assign(&mut fx, name(v));
+            }
+            continue;
+        }
+        if t.kind != Kind::Word {
+            continue;
+        }
+        if t.is_word(sql, "INTO") {
             let mut j = i + 1;
             while let Some(v) = sig.get(j).filter(|v| user_var(v)) {
-                push(name(v));
+                assign(&mut fx, name(v));
                 if !sig.get(j + 1).is_some_and(|c| c.is_punct(sql, ",")) {
                     break;
                 }
                 j += 2;
             }
+        } else if next.is_some_and(|n| n.is_punct(sql, "(")) {
+            // LAST_INSERT_ID() only reads; LAST_INSERT_ID(x) sets it.
+            let reads_only = t.is_word(sql, "LAST_INSERT_ID")
+                && sig.get(i + 2).is_some_and(|c| c.is_punct(sql, ")"));
+            if !reads_only && STATEFUL_CALLS.iter().any(|w| t.is_word(sql, w)) {
+                fx.stateful = true;
+            }
+            if LOCK_CALLS.iter().any(|w| t.is_word(sql, w)) {
+                fx.named_lock = true;
+            }
+            if t.is_word(sql, "GET_LOCK") || t.is_word(sql, "NEXTVAL") {
+                fx.pins = true;
+            }
+        } else if t.is_word(sql, "NEXT") && next.is_some_and(|n| n.is_word(sql, "VALUE")) {
+            // NEXT VALUE FOR s: a sequence's LASTVAL is the connection's.
+            fx.pins = true;
         }
     }
-    out
+    fx
 }
 
 #[cfg(test)]
@@ -111,8 +115,12 @@ mod tests {
     use super::*;
     use crate::sql::lexer::{significant, tokenize};
 
+    fn fx(sql: &str) -> Effects {
+        classify(sql, &significant(&tokenize(sql).unwrap()))
+    }
+
     fn c(sql: &str) -> bool {
-        changes_session(sql, &significant(&tokenize(sql).unwrap()))
+        fx(sql).stateful
     }
 
     #[test]
@@ -129,16 +137,18 @@ mod tests {
         assert!(!c("SELECT id FROM t WHERE a = 1"));
         assert!(!c("INSERT INTO t VALUES (1)"));
         assert!(!c("SELECT 1 INTO OUTFILE '/tmp/x'"));
-        let p = |sql: &str| pins_connection(sql, &significant(&tokenize(sql).unwrap()));
+        let p = |sql: &str| fx(sql).pins;
         assert!(p("SELECT NEXTVAL(s)"));
         assert!(p("INSERT INTO t VALUES (NEXT VALUE FOR s, 1)"));
         assert!(p("SELECT GET_LOCK('a', 0)"));
         assert!(!p("SELECT LASTVAL(s)"));
+        assert!(fx("SELECT IS_FREE_LOCK('a')").named_lock);
+        assert!(!fx("SELECT LOCKED FROM t").named_lock);
     }
 
     #[test]
     fn assigned_names() {
-        let a = |sql: &str| assigned_user_vars(sql, &significant(&tokenize(sql).unwrap()));
+        let a = |sql: &str| fx(sql).assigns;
         assert_eq!(a("SELECT @Rn := @rn + 1, @x FROM t"), vec!["rn"]);
         assert_eq!(a("SELECT a, b INTO @a, @`b c` FROM t"), vec!["a", "b c"]);
         assert_eq!(a("SELECT @a := 1, @a := 2"), vec!["a"]);
