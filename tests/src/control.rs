@@ -465,3 +465,84 @@ pub async fn wait_not_reporting(topo: &Topo, id: &str, timeout: Duration) -> any
     .await
     .context("the agent's lease should have expired")
 }
+
+/// What keeps `set` from being whole, read from the servers themselves and routing
+/// (empty: whole). Whole: routing names exactly one primary and no node is rejoining,
+/// writes are not blocked; the primary is writable (`@@read_only = 0`) and replicates
+/// from nobody; every other node is read-only and replicates from the primary with
+/// its IO and SQL threads running.
+pub async fn set_problems(c: &Cluster, set: &str) -> anyhow::Result<Vec<String>> {
+    let topo = c.topo();
+    let nodes = topo.nodes_of(set).await?;
+    let mut out = Vec::new();
+    let primaries: Vec<&NodeRecord> = nodes.iter().filter(|n| n.role == Role::Primary).collect();
+    let primary = match primaries.as_slice() {
+        [p] => Some(*p),
+        ps => {
+            out.push(format!("{} primaries in routing", ps.len()));
+            None
+        }
+    };
+    if let Some(why) = set_record(topo, set).await?.writes_blocked {
+        out.push(format!("writes blocked: {why}"));
+    }
+    for n in &nodes {
+        if n.rejoin.is_some() {
+            out.push(format!("{} is still rejoining", n.id));
+        }
+        let node = c.node(&n.id);
+        let ro = match node.scalar("SELECT @@GLOBAL.read_only").await {
+            Ok(v) => v.unwrap_or_default(),
+            Err(e) => {
+                out.push(format!("{} does not answer: {e:#}", n.id));
+                continue;
+            }
+        };
+        let repl = crate::load::replicates_from(node).await?;
+        if primary.is_some_and(|p| p.id == n.id) {
+            if ro != "0" {
+                out.push(format!("primary {} is read-only", n.id));
+            }
+            if repl.is_some_and(|(_, io, sql)| io || sql) {
+                out.push(format!("primary {} replicates from someone", n.id));
+            }
+            continue;
+        }
+        if ro != "1" {
+            out.push(format!("{} is writable but not the primary", n.id));
+        }
+        let want = primary.map(|p| p.port).unwrap_or(0);
+        match repl {
+            Some((port, true, true)) if port == want => {}
+            Some((port, io, sql)) => out.push(format!(
+                "{} replicates from port {port} (primary's: {want}), IO {}, SQL {}",
+                n.id,
+                if io { "running" } else { "stopped" },
+                if sql { "running" } else { "stopped" }
+            )),
+            None => out.push(format!("{} replicates from nobody", n.id)),
+        }
+    }
+    Ok(out)
+}
+
+/// Waits (bounded) until [`set_problems`] finds none; the error lists what is left.
+pub async fn wait_set_whole(c: &Cluster, set: &str, timeout: Duration) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let problems = match set_problems(c, set).await {
+            Ok(p) => p,
+            Err(e) => vec![format!("{e:#}")],
+        };
+        if problems.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            bail!(
+                "{set} not whole after {timeout:?}: {}",
+                problems.join("; ")
+            );
+        }
+        tokio::time::sleep(crate::POLL).await;
+    }
+}

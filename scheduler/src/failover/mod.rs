@@ -4,6 +4,7 @@
 //! an operation ([`switchover`]).
 
 pub mod elect;
+pub mod failpoint;
 pub mod op;
 pub mod probe;
 pub mod switchover;

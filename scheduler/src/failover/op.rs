@@ -98,6 +98,9 @@ impl Driver {
                 FailoverPhase::Published => self.repoint().await,
                 FailoverPhase::Done | FailoverPhase::Failed => break,
             };
+            if r.is_ok() {
+                super::failpoint::after(self.rec.phase).await;
+            }
             if let Err(e) = r {
                 if self.ctx.is_stopping() {
                     return Err(anyhow!(
