@@ -473,7 +473,19 @@ impl Driver {
                 )
             }
         });
-        for (id, r) in futures::future::join_all(runs).await {
+        let results = tokio::select! {
+            r = futures::future::join_all(runs) => r,
+            why = primary_lost(&topo, &set, &new) => {
+                // Waiting on would hold the set (no failover while an operation
+                // runs): the policy repoints whoever is left once one has a
+                // primary again.
+                self.step(format!(
+                    "stopped repointing: the new primary {new} {why}; the rest is left to the policy"
+                ));
+                Vec::new()
+            }
+        };
+        for (id, r) in results {
             match r {
                 Ok(_) => {
                     self.step(format!("repointed {id} to {new}"));
@@ -595,6 +607,32 @@ async fn health_of(topo: &Topo, set: &str, id: &str) -> Option<HealthReport> {
         .ok()
         .flatten()
         .map(|v| v.value)
+}
+
+/// Resolves when `node`'s agent reports it down twice in a row, 100 ms apart (or
+/// its report is gone); says how.
+async fn primary_lost(topo: &Topo, set: &str, node: &str) -> String {
+    let mut bad = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let why = match health_of(topo, set, node).await {
+            None => Some("has no health report".to_string()),
+            Some(h) if !h.readable => Some(format!(
+                "is down: {}",
+                h.error.as_deref().unwrap_or("unreadable")
+            )),
+            Some(_) => None,
+        };
+        match why {
+            Some(why) => {
+                bad += 1;
+                if bad >= 2 {
+                    return why;
+                }
+            }
+            None => bad = 0,
+        }
+    }
 }
 
 /// Clears a node's `rejoin` (it replicates from the current primary again).
