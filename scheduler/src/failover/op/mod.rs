@@ -166,6 +166,13 @@ impl Driver {
     /// only made read-only); a dead one is simply named again in routing, so the next
     /// rounds see it down and try again, and if it comes back it serves as before.
     async fn fail(&mut self, why: String) -> Result<()> {
+        // Only the driver that owns the record may undo anything: after a change
+        // of leader the record was rewritten by the next one (which resumed it),
+        // and restoring the old primary now would undo its work.
+        let now_rev = current_rev(&self.ctx.topo, &self.rec.set).await?;
+        if now_rev != Some(self.rev) {
+            bail!("another scheduler took the operation over ({why})");
+        }
         self.step(format!("failed: {why}"));
         self.rec.error = Some(why);
         let fenced =
