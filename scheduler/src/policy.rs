@@ -475,8 +475,56 @@ mod tests {
             readable: true,
             read_only: Some(true),
             master: Some("127.0.0.1:3310".into()),
+            slave_io_running: Some(true),
+            slave_sql_running: Some(true),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn stopped_replicas_are_repointed_diverged_ones_rebuilt() {
+        let sets = vec![SetRecord::new("s", SyncMode::Strong)];
+        let nodes = vec![
+            node("s-n0", Role::Primary),
+            node("s-n1", Role::Replica),
+            node("s-n2", Role::Replica),
+        ];
+        let mut h1 = rep("s-n1");
+        h1.slave_io_running = Some(false);
+        h1.last_error = Some("IO: error reconnecting to master".into());
+        let mut h2 = rep("s-n2");
+        h2.slave_sql_running = Some(false);
+        h2.last_error = Some("Duplicate entry '7' for key 'PRIMARY'".into());
+        let health = vec![rep("s-n0"), h1, h2];
+        let mut pol = Policy::default();
+        for _ in 1..NOT_REPLICATING_ROUNDS {
+            assert!(pol.decide(&sets, &nodes, &health, &|_| true).is_empty());
+        }
+        let d = pol.decide(&sets, &nodes, &health, &|_| true);
+        assert!(
+            matches!(&d[0], Decision::Task { node, task: Task::Repoint { from_binlog: false, port: 3310, .. }, .. } if node == "s-n1"),
+            "{d:?}"
+        );
+        assert!(
+            matches!(&d[1], Decision::Task { node, task: Task::Rebuild { port: 3310, .. }, .. } if node == "s-n2"),
+            "{d:?}"
+        );
+        // A repoint that failed for good becomes a rebuild.
+        let rp = Task::Repoint {
+            host: "127.0.0.1".into(),
+            port: 3310,
+            from_binlog: false,
+        };
+        let mut t = TaskRecord::new("s", "s-n1", rp.clone(), "x", 1);
+        t.state = TaskState::Failed;
+        t.error =
+            Some("replication from 127.0.0.1:3310 failed: Got fatal error 1236 from master".into());
+        assert!(matches!(
+            escalate(Some(&t), &rp),
+            Some(Task::Rebuild { port: 3310, .. })
+        ));
+        t.error = Some("replication from 127.0.0.1:3310 did not start in time".into());
+        assert_eq!(escalate(Some(&t), &rp), None);
     }
 
     #[test]
