@@ -2,7 +2,8 @@
 //! "Rejoin"): a `strong` set without an acknowledging replica refuses writes, a `semi`
 //! set that fell back to async is marked degraded, a returning old primary rejoins (or
 //! is rebuilt), a writable replica is made read-only, a replica replicating from the
-//! wrong node is repointed.
+//! wrong node, or not replicating at all, is repointed, and one that diverged (its SQL
+//! thread stopped on an error, or the primary lacks its position) is rebuilt.
 //!
 //! [`Policy::decide`] is a pure function of the records; [`apply()`] ([`mod@apply`])
 //! carries the decisions out, giving a task only when the node has none in flight and
