@@ -389,6 +389,7 @@ mod tests {
             new_primary: "s-n0".into(),
             promoted_gtid: "0-101-10".into(),
             since_ms: 50,
+            planned: false,
         });
         let nodes = vec![
             node("s-n0", Role::Primary),
