@@ -26,7 +26,7 @@ impl Lease {
         let (keeper, stream) = client.lease_keep_alive(id).await?;
         let (tx, lost) = tokio::sync::watch::channel(false);
         let period = Duration::from_millis((ttl.max(1) as u64) * 1000 / 3);
-        let refresher = tokio::spawn(keep_alive(keeper, stream, period, tx));
+        let refresher = tokio::spawn(keep_alive(client, ttl, keeper, stream, period, tx));
         Ok(Self {
             id,
             ttl,
@@ -61,27 +61,59 @@ impl Drop for Lease {
     }
 }
 
+/// Refreshes the lease every `period`. A broken keep-alive stream (etcd restarted,
+/// a connection reset) is opened again for the same lease for as long as the lease
+/// can still be alive — etcd keeps leases across a restart — so its holder does not
+/// lose its keys (a leader its leadership) over a blip; `lost` turns true only when
+/// etcd says the lease is gone or it has not been refreshed for its whole TTL.
 async fn keep_alive(
+    mut client: etcd_client::Client,
+    ttl: i64,
     mut keeper: etcd_client::LeaseKeeper,
     mut stream: etcd_client::LeaseKeepAliveStream,
     period: Duration,
     lost: tokio::sync::watch::Sender<bool>,
 ) {
+    let id = keeper.id();
+    let full = Duration::from_secs(ttl.max(1) as u64);
+    let mut alive_until = tokio::time::Instant::now() + full;
     let mut tick = tokio::time::interval(period);
+    let mut broken = false;
     loop {
         tick.tick().await;
+        if broken {
+            if tokio::time::Instant::now() >= alive_until {
+                tracing::warn!(lease = id, "lease not refreshed for its whole TTL");
+                break;
+            }
+            match tokio::time::timeout(period, client.lease_keep_alive(id)).await {
+                Ok(Ok((k, s))) => {
+                    (keeper, stream) = (k, s);
+                    broken = false;
+                    tracing::info!(lease = id, "lease keep-alive stream reopened");
+                }
+                _ => continue,
+            }
+        }
         if keeper.keep_alive().await.is_err() {
-            break;
+            broken = true;
+            continue;
         }
         match tokio::time::timeout(period.max(Duration::from_millis(500)), stream.message()).await {
-            Ok(Ok(Some(resp))) if resp.ttl() > 0 => continue,
+            Ok(Ok(Some(resp))) if resp.ttl() > 0 => {
+                alive_until = tokio::time::Instant::now() + Duration::from_secs(resp.ttl() as u64);
+            }
             Ok(Ok(Some(_))) => {
-                tracing::warn!(lease = keeper.id(), "lease expired");
+                tracing::warn!(lease = id, "lease expired");
                 break;
             }
             other => {
-                tracing::warn!(lease = keeper.id(), ?other, "lease keep-alive failed");
-                break;
+                tracing::debug!(
+                    lease = id,
+                    ?other,
+                    "lease keep-alive interrupted; reopening"
+                );
+                broken = true;
             }
         }
     }
