@@ -401,8 +401,20 @@ impl Cluster {
     /// Starts Setwise binary `bin` (see [`bins`]) with `args` as-is; output to
     /// `<work dir>/<label>.log`. The returned guard kills it on drop.
     pub fn spawn(&self, bin: &str, label: &str, args: &[String]) -> anyhow::Result<ChildGuard> {
+        self.spawn_with_env(bin, label, args, &[])
+    }
+
+    /// [`Cluster::spawn`] with more environment variables (e.g. test hooks).
+    pub fn spawn_with_env(
+        &self,
+        bin: &str,
+        label: &str,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> anyhow::Result<ChildGuard> {
         let mut cmd = Command::new(bins::bin(bin));
         cmd.args(args);
+        cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         ChildGuard::spawn(label, cmd, &self.work.path().join(format!("{label}.log")))
     }
 
@@ -439,10 +451,21 @@ impl Cluster {
 
     /// Starts `setwise-scheduler --id <id>` plus `extra`.
     pub fn spawn_scheduler(&self, id: &str, extra: &[&str]) -> anyhow::Result<ChildGuard> {
+        self.spawn_scheduler_with_env(id, extra, &[])
+    }
+
+    /// [`Cluster::spawn_scheduler`] with more environment variables (e.g.
+    /// `SETWISE_FAILOVER_PAUSE`, the scheduler's failover pause hook).
+    pub fn spawn_scheduler_with_env(
+        &self,
+        id: &str,
+        extra: &[&str],
+        env: &[(String, String)],
+    ) -> anyhow::Result<ChildGuard> {
         let mut args = self.common_args();
         args.extend(["--id".to_string(), id.to_string()]);
         args.extend(extra.iter().map(|s| s.to_string()));
-        self.spawn(bins::SCHEDULER, &format!("scheduler-{id}"), &args)
+        self.spawn_with_env(bins::SCHEDULER, &format!("scheduler-{id}"), &args, env)
     }
 
     /// Runs the `setwise` command line to completion (bounded by [`CLI_TIMEOUT`]) with

@@ -30,6 +30,9 @@ use topo::{FailoverPhase, FailoverRecord, NodeRecord, Role, SetRecord, TaskRecor
 use crate::cluster::Cluster;
 use crate::process::ChildGuard;
 
+/// Bound of one direct query of a node's state in [`set_problems`].
+pub const NODE_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Bound for the agents' first reports and the first leader.
 pub const CONTROL_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -56,6 +59,9 @@ pub struct ControlPlaneConfig {
     pub report_wait_ms: u64,
     /// More agent flags (e.g. `--stats-interval-ms`).
     pub agent_args: Vec<String>,
+    /// Environment variables of every scheduler started (e.g.
+    /// `("SETWISE_FAILOVER_PAUSE", "fenced=3000")`, see [`ControlPlaneConfig::pause_after`]).
+    pub scheduler_env: Vec<(String, String)>,
 }
 
 impl Default for ControlPlaneConfig {
@@ -71,11 +77,23 @@ impl Default for ControlPlaneConfig {
             task_timeout_ms: 30_000,
             report_wait_ms: 2000,
             agent_args: Vec::new(),
+            scheduler_env: Vec::new(),
         }
     }
 }
 
 impl ControlPlaneConfig {
+    /// The scheduler's test hook: every failover driver sleeps `spec`'s milliseconds
+    /// right after recording a phase (`"fenced=3000,promoted=3000"`; phases `started`,
+    /// `fenced`, `elected`, `promoted`, `published`), so a test can act at that point.
+    pub fn pause_after(mut self, spec: &str) -> Self {
+        self.scheduler_env
+            .retain(|(k, _)| k != "SETWISE_FAILOVER_PAUSE");
+        self.scheduler_env
+            .push(("SETWISE_FAILOVER_PAUSE".into(), spec.into()));
+        self
+    }
+
     /// The TOML text (`[etcd]` is given by the `--etcd`/`--cluster` flags).
     pub fn toml(&self) -> String {
         format!(
@@ -205,7 +223,7 @@ impl ControlPlane {
             old.kill();
         }
         let config = self.config.display().to_string();
-        let g = c.spawn_scheduler(id, &["--config", &config])?;
+        let g = c.spawn_scheduler_with_env(id, &["--config", &config], &self.cfg.scheduler_env)?;
         self.remember(g.log_path());
         self.schedulers.insert(id.to_string(), g);
         Ok(())
@@ -496,14 +514,22 @@ pub async fn set_problems(c: &Cluster, set: &str) -> anyhow::Result<Vec<String>>
             out.push(format!("{} is still rejoining", n.id));
         }
         let node = c.node(&n.id);
-        let ro = match node.scalar("SELECT @@GLOBAL.read_only").await {
-            Ok(v) => v.unwrap_or_default(),
+        // Bounded: a hung (SIGSTOPped) server accepts TCP but never answers.
+        let read = tokio::time::timeout(NODE_QUERY_TIMEOUT, async {
+            let ro = node.scalar("SELECT @@GLOBAL.read_only").await?;
+            let repl = crate::load::replicates_from(node).await?;
+            anyhow::Ok((ro.unwrap_or_default(), repl))
+        })
+        .await
+        .map_err(|_| anyhow!("no answer within {NODE_QUERY_TIMEOUT:?}"))
+        .and_then(|r| r);
+        let (ro, repl) = match read {
+            Ok(v) => v,
             Err(e) => {
                 out.push(format!("{} does not answer: {e:#}", n.id));
                 continue;
             }
         };
-        let repl = crate::load::replicates_from(node).await?;
         if primary.is_some_and(|p| p.id == n.id) {
             if ro != "0" {
                 out.push(format!("primary {} is read-only", n.id));

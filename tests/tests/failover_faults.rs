@@ -1,0 +1,528 @@
+//! Failover under real faults (issue 11): each test runs its own cluster (1 or 2 sets of
+//! a primary `setN-n0` and replicas `setN-n1`, `setN-n2`, strong sync), the gateway,
+//! agents and the fast control plane of [`setwise_tests::control`], with a writer
+//! committing numbered rows through the gateway the whole time. The faults:
+//!
+//! * a hung primary (SIGSTOP): failed over; once resumed (SIGCONT) it is fenced
+//!   (read-only) at once and rejoins as a replica without transactions the new
+//!   primary lacks;
+//! * the same again on the new primary (a second hang);
+//! * the scheduler leader killed between fence and promote, and between promote and
+//!   publish (held there by the scheduler's `SETWISE_FAILOVER_PAUSE` hook): the other
+//!   scheduler carries the failover on;
+//! * a primary killed while its agent is dead;
+//! * the new primary killed right after it was published, before the failover's
+//!   repoint ran: the set fails over again to the last replica;
+//! * two sets losing their primaries at once;
+//! * etcd restarted in the middle of a failover.
+//!
+//! Every test ends the same way ([`end_whole`]): every set whole again (one writable
+//! primary, every other node read-only replicating from it, read from the servers),
+//! writes acknowledged, every acknowledged write on every node, and every node holding
+//! exactly the primary's rows.
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use setwise_tests::control::{
+    describe, now_ms, primary_of, set_problems, wait_leader, wait_not_reporting, wait_set_whole,
+    ControlPlane, ControlPlaneConfig,
+};
+use setwise_tests::load::{ids_on, missing_on, table_dump, wait_all_on, WriteLog, Writer};
+use setwise_tests::mariadb::NodeOptions;
+use setwise_tests::{Cluster, MariaDb};
+use topo::{FailoverKind, FailoverPhase, FailoverRecord, KeyType, TableKind, Topo};
+
+/// Bound of every wait for the control plane to act.
+const WAIT: Duration = Duration::from_secs(30);
+/// Bound for a set to be whole again (a rebuild copies the data over).
+const WHOLE_WAIT: Duration = Duration::from_secs(120);
+/// How fast a resumed old primary must be read-only.
+const FENCE_BOUND: Duration = Duration::from_secs(10);
+/// Bound of one direct query of a node (a hung server accepts TCP, never answers).
+const QUERY: Duration = Duration::from_secs(3);
+/// The pause the scheduler hook makes at the chosen phase.
+const PAUSE_MS: u64 = 4000;
+const TABLE: &str = "shop.t";
+const SET: &str = "set1";
+
+// ---- fixtures -----------------------------------------------------------------------
+
+/// `sets` sets (primary + 2 replicas each) with the gateway, `shop.t` sharded over them
+/// created through it, and a control plane of `schedulers` schedulers with `cfg`.
+async fn start(sets: usize, schedulers: usize, cfg: ControlPlaneConfig) -> (Cluster, ControlPlane) {
+    let c = Cluster::builder()
+        .sets(sets)
+        .replicas(2)
+        .proxy(true)
+        .start()
+        .await
+        .unwrap();
+    let mut conn = c.proxy_conn().await.unwrap();
+    conn.query_drop("CREATE DATABASE shop").await.unwrap();
+    conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
+        .await
+        .unwrap();
+    drop(conn);
+    let cp = c.start_control_plane_with(schedulers, cfg).await.unwrap();
+    (c, cp)
+}
+
+/// A writer per set, each with ids that land on its set (as `setwise-chaos` does);
+/// waits until each has 20 acknowledged writes.
+async fn writers(c: &Cluster) -> Vec<(String, Writer)> {
+    let map = c.shard_map("shop").await;
+    let key_type = match c.topo().get_table("shop", "t").await.unwrap() {
+        Some(t) => match t.kind {
+            TableKind::Sharded { key_type, .. } => key_type,
+            other => panic!("shop.t is not sharded: {other:?}"),
+        },
+        None => KeyType::default(),
+    };
+    let out: Vec<(String, Writer)> = c
+        .set_names()
+        .into_iter()
+        .map(|set| {
+            let (map, s) = (map.clone(), set.clone());
+            let ids = (1..i64::MAX).filter(move |i| {
+                topo::slot::slot_of(i.to_string().as_bytes(), key_type, map.slots)
+                    .and_then(|slot| map.set_of_slot(slot))
+                    == Some(s.as_str())
+            });
+            (set, Writer::start(c.app_opts(), TABLE, ids))
+        })
+        .collect();
+    for (_, w) in &out {
+        w.wait_acked(20, WAIT).await.unwrap();
+    }
+    out
+}
+
+/// The one writer of a 1-set cluster.
+async fn writer(c: &Cluster) -> Writer {
+    writers(c).await.pop().unwrap().1
+}
+
+/// The primary of `set` in routing.
+async fn routed_primary(topo: &Topo, set: &str) -> String {
+    primary_of(topo, set)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{set} has no single primary in routing"))
+}
+
+/// A bounded query of one value straight on a node.
+async fn scalar(node: &MariaDb, sql: &str) -> anyhow::Result<Option<String>> {
+    tokio::time::timeout(QUERY, node.scalar(sql))
+        .await
+        .map_err(|_| anyhow::anyhow!("{} did not answer within {QUERY:?}", node.name()))?
+}
+
+/// `setwise status`, for failure messages.
+async fn status(c: &Cluster) -> String {
+    match c.setwise(&["status"]).await {
+        Ok(o) => format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => format!("setwise status: {e:#}"),
+    }
+}
+
+/// Waits (bounded) until `ops/<set>` holds an operation at `phase`; returns it.
+async fn wait_op_phase(topo: &Topo, set: &str, phase: FailoverPhase) -> FailoverRecord {
+    setwise_tests::wait_for(
+        &format!("the operation on {set} at phase {phase:?}"),
+        WAIT,
+        || async { Ok(topo.get_op(set).await?.map(|v| v.value)) },
+        |r: &FailoverRecord| r.phase == phase,
+    )
+    .await
+    .unwrap()
+}
+
+/// Waits (bounded) for a finished failover of `set` whose old primary is `old`,
+/// started at or after `since_ms`; checks it is `Done` with another primary, in routing.
+async fn wait_failover_of(topo: &Topo, set: &str, old: &str, since_ms: u64) -> FailoverRecord {
+    let found = setwise_tests::wait_for(
+        &format!("a finished failover of {set} away from {old}"),
+        WAIT,
+        || async {
+            Ok(topo
+                .list_failovers(Some(set))
+                .await?
+                .into_iter()
+                .filter(|f| f.started_ms >= since_ms && f.old_primary == old)
+                .min_by_key(|f| f.started_ms))
+        },
+        |_| true,
+    )
+    .await;
+    let rec = match found {
+        Ok(r) => r,
+        Err(e) => {
+            let op = topo.get_op(set).await.ok().flatten().map(|v| v.value);
+            panic!(
+                "{e:#}
+in progress: {}",
+                op.as_ref().map(describe).unwrap_or_else(|| "none".into())
+            )
+        }
+    };
+    assert_eq!(rec.phase, FailoverPhase::Done, "{}", describe(&rec));
+    let new = rec.new_primary.clone().expect("done with a new primary");
+    assert_ne!(new, old, "{}", describe(&rec));
+    assert_eq!(
+        primary_of(topo, set).await.unwrap().as_deref(),
+        Some(new.as_str()),
+        "routing does not name the new primary: {}",
+        describe(&rec)
+    );
+    rec
+}
+
+/// Every acknowledged write of `log` is on `node`.
+async fn assert_nothing_lost(node: &MariaDb, log: &WriteLog, when: &str) {
+    let acked = log.acked_ids();
+    let missing = missing_on(node, TABLE, &acked).await.unwrap();
+    assert!(
+        missing.is_empty(),
+        "{when}: {} of {} acknowledged writes missing on {}: first {:?}",
+        missing.len(),
+        acked.len(),
+        node.name(),
+        &missing[..missing.len().min(20)]
+    );
+}
+
+/// Restarts killed node `id` read-only (as every node starts; promotion makes a node
+/// writable), as `setwise-chaos` does.
+async fn restart_as_replica(c: &mut Cluster, id: &str) {
+    c.node_mut(id).set_options(NodeOptions::replica());
+    c.restart_node(id).await.unwrap();
+}
+
+/// How every test ends, for each set and its writer: the set whole again (bounded by
+/// [`WHOLE_WAIT`]), writes acknowledged on it, then (writer stopped) every acknowledged
+/// write on the primary and on every node, and every node holding exactly the
+/// primary's rows (no transaction the primary lacks).
+async fn end_whole(c: &Cluster, writers: Vec<(String, Writer)>) {
+    for (set, _) in &writers {
+        if let Err(e) = wait_set_whole(c, set, WHOLE_WAIT).await {
+            panic!("{e:#}\n{}", status(c).await);
+        }
+    }
+    let now = Instant::now();
+    for (set, w) in &writers {
+        w.wait_acks_after(now, 20, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("writes to the whole {set}: {e:#}"));
+    }
+    for (set, w) in writers {
+        let log = w.stop().await;
+        eprintln!(
+            "writer of {set}: {} acknowledged, {} failed ({:?})",
+            log.acks.len(),
+            log.failures.len(),
+            log.error_summary(4)
+        );
+        let primary = routed_primary(c.topo(), &set).await;
+        assert_nothing_lost(c.node(&primary), &log, "at the end").await;
+        let want = table_dump(c.node(&primary), TABLE).await.unwrap();
+        let want_ids = ids_on(c.node(&primary), TABLE).await.unwrap();
+        for node in c.set(&set).nodes() {
+            wait_all_on(node, TABLE, &log.acked_ids(), WAIT)
+                .await
+                .unwrap();
+            let same = setwise_tests::wait_until(
+                &format!(
+                    "{} to hold exactly the rows of the primary {primary}",
+                    node.name()
+                ),
+                WAIT,
+                || async { Ok(table_dump(node, TABLE).await? == want) },
+            )
+            .await;
+            if let Err(e) = same {
+                let have = ids_on(node, TABLE).await.unwrap();
+                let extra: Vec<&i64> = have.iter().filter(|i| !want_ids.contains(i)).collect();
+                panic!(
+                    "{e:#}: {} rows there, {} on the primary; not on the primary: {:?}",
+                    have.len(),
+                    want.len(),
+                    &extra[..extra.len().min(20)]
+                );
+            }
+        }
+        let problems = set_problems(c, &set).await.unwrap();
+        assert!(problems.is_empty(), "{set} no longer whole: {problems:?}");
+    }
+}
+
+/// One hang of `set`'s primary under `w`: SIGSTOP it; a failover `Done` with another
+/// primary; writes acknowledged again (freeze -> first acknowledgement printed); no
+/// acknowledged write missing on the new primary; SIGCONT; the old primary read-only
+/// within [`FENCE_BOUND`] (polled on it directly). Returns (old, new).
+async fn hang_primary(c: &Cluster, w: &Writer, set: &str) -> (String, String) {
+    let topo = c.topo().clone();
+    let old = routed_primary(&topo, set).await;
+    let before = w.acked();
+    w.wait_acked(before + 20, WAIT).await.unwrap();
+
+    let since = now_ms();
+    let frozen = Instant::now();
+    c.node(&old).pause(true).unwrap();
+    let rec = wait_failover_of(&topo, set, &old, since).await;
+    assert_eq!(rec.kind, FailoverKind::Failover, "{}", describe(&rec));
+    let new = rec.new_primary.clone().unwrap();
+    let rto = w.wait_ack_after(frozen, WAIT).await.unwrap();
+    w.wait_acks_after(frozen, 20, WAIT).await.unwrap();
+    eprintln!(
+        "{old} frozen: failover to {new} done {} ms after detection, writes held {} ms; \
+         first write after the freeze acknowledged after {rto:?}\n{}",
+        rec.duration_ms().unwrap_or(0),
+        rec.held_ms().unwrap_or(0),
+        describe(&rec)
+    );
+    assert_nothing_lost(c.node(&new), &w.log(), "after the failover").await;
+
+    let resumed = Instant::now();
+    c.node(&old).pause(false).unwrap();
+    loop {
+        let last = match scalar(c.node(&old), "SELECT @@GLOBAL.read_only").await {
+            Ok(Some(v)) if v == "1" => break,
+            Ok(v) => format!("read_only = {v:?}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            resumed.elapsed() < FENCE_BOUND,
+            "the resumed old primary {old} is not read-only {FENCE_BOUND:?} after SIGCONT \
+             (last: {last})\n{}",
+            status(c).await
+        );
+        tokio::time::sleep(setwise_tests::POLL).await;
+    }
+    eprintln!("{old} read-only {:?} after SIGCONT", resumed.elapsed());
+    // Clients go on writing to the new primary, whatever the old one does.
+    let t = Instant::now();
+    w.wait_acks_after(t, 20, WAIT).await.unwrap();
+    (old, new)
+}
+
+// ---- hung primaries -------------------------------------------------------------------
+
+/// SIGSTOP of the primary under write load: failed over; SIGCONT: the old primary is
+/// read-only at once and rejoins (repointed or rebuilt) with nothing the new primary
+/// lacks.
+#[tokio::test]
+async fn hung_primary_is_failed_over_then_fenced_and_rejoins() {
+    let (c, _cp) = start(1, 1, ControlPlaneConfig::default()).await;
+    let w = writer(&c).await;
+    hang_primary(&c, &w, SET).await;
+    end_whole(&c, vec![(SET.to_string(), w)]).await;
+}
+
+/// The first hang healed, the new primary hangs too: failed over again, and once
+/// resumed it rejoins as well.
+#[tokio::test]
+async fn a_second_hang_of_the_new_primary_also_heals() {
+    let (c, _cp) = start(1, 1, ControlPlaneConfig::default()).await;
+    let w = writer(&c).await;
+    let (_, first_new) = hang_primary(&c, &w, SET).await;
+    if let Err(e) = wait_set_whole(&c, SET, WHOLE_WAIT).await {
+        panic!("after the first hang: {e:#}\n{}", status(&c).await);
+    }
+    let (old, _) = hang_primary(&c, &w, SET).await;
+    assert_eq!(old, first_new);
+    end_whole(&c, vec![(SET.to_string(), w)]).await;
+}
+
+// ---- the scheduler leader killed in a real failover --------------------------------
+
+/// Kill -9 of the primary with 2 schedulers both pausing after `phase`; the leader is
+/// killed while the record shows `phase`; the other one carries the failover on.
+async fn leader_killed_at(phase: FailoverPhase, hook: &str) {
+    let cfg = ControlPlaneConfig::default().pause_after(&format!("{hook}={PAUSE_MS}"));
+    let (mut c, mut cp) = start(1, 2, cfg).await;
+    let topo = c.topo().clone();
+    let w = writer(&c).await;
+    let leader = wait_leader(&topo, None, WAIT).await.unwrap();
+    let old = routed_primary(&topo, SET).await;
+
+    let since = now_ms();
+    let killed = Instant::now();
+    c.kill_node(&old);
+    let at = wait_op_phase(&topo, SET, phase).await;
+    assert_eq!(at.by, vec![leader.clone()], "{}", describe(&at));
+    cp.kill_scheduler(&leader);
+    let next = wait_leader(&topo, Some(&leader), WAIT).await.unwrap();
+
+    let rec = wait_failover_of(&topo, SET, &old, since).await;
+    assert_eq!(rec.id, at.id, "{}", describe(&rec));
+    assert_eq!(rec.by, vec![leader, next], "{}", describe(&rec));
+    assert!(
+        rec.steps
+            .iter()
+            .any(|s| s.contains(&format!("resumed at phase {phase:?}"))),
+        "{}",
+        describe(&rec)
+    );
+    let rto = w.wait_ack_after(killed, WAIT).await.unwrap();
+    eprintln!("writes back {rto:?} after the kill\n{}", describe(&rec));
+    let new = rec.new_primary.clone().unwrap();
+    assert_nothing_lost(c.node(&new), &w.log(), "after the failover").await;
+
+    restart_as_replica(&mut c, &old).await;
+    end_whole(&c, vec![(SET.to_string(), w)]).await;
+}
+
+#[tokio::test]
+async fn leader_killed_between_fence_and_promote() {
+    leader_killed_at(FailoverPhase::Fenced, "fenced").await;
+}
+
+#[tokio::test]
+async fn leader_killed_between_promote_and_publish() {
+    leader_killed_at(FailoverPhase::Promoted, "promoted").await;
+}
+
+// ---- other faults ------------------------------------------------------------------------
+
+/// The primary's agent dies (its report expires), then the primary: the scheduler's own
+/// probes fail it over; both come back and the old primary rejoins.
+#[tokio::test]
+async fn primary_killed_while_its_agent_is_dead() {
+    let (mut c, mut cp) = start(1, 1, ControlPlaneConfig::default()).await;
+    let topo = c.topo().clone();
+    let w = writer(&c).await;
+    let old = routed_primary(&topo, SET).await;
+    cp.kill_agent(&old);
+    wait_not_reporting(&topo, &old, Duration::from_secs(15))
+        .await
+        .unwrap();
+
+    let since = now_ms();
+    let killed = Instant::now();
+    c.kill_node(&old);
+    let rec = wait_failover_of(&topo, SET, &old, since).await;
+    let rto = w.wait_ack_after(killed, WAIT).await.unwrap();
+    eprintln!("writes back {rto:?} after the kill\n{}", describe(&rec));
+    let new = rec.new_primary.clone().unwrap();
+    assert_nothing_lost(c.node(&new), &w.log(), "after the failover").await;
+
+    restart_as_replica(&mut c, &old).await;
+    cp.start_agent(&c, &old).unwrap();
+    end_whole(&c, vec![(SET.to_string(), w)]).await;
+}
+
+/// The primary dies; right after the new primary is published (the scheduler paused
+/// before the repoint of the other replica) the new primary dies too: the set fails
+/// over again to the last replica, and both killed nodes rejoin once restarted.
+#[tokio::test]
+async fn new_primary_killed_while_the_previous_repoint_runs() {
+    let cfg = ControlPlaneConfig::default().pause_after("published=3000");
+    let (mut c, _cp) = start(1, 1, cfg).await;
+    let topo = c.topo().clone();
+    let w = writer(&c).await;
+    let first = routed_primary(&topo, SET).await;
+
+    let since = now_ms();
+    c.kill_node(&first);
+    let at = wait_op_phase(&topo, SET, FailoverPhase::Published).await;
+    let second = at.new_primary.clone().unwrap();
+    let killed = Instant::now();
+    c.kill_node(&second);
+    eprintln!("killed {second} at {}", describe(&at));
+
+    let rec1 = setwise_tests::wait_for(
+        "the first failover to finish",
+        WAIT,
+        || async {
+            Ok(topo
+                .list_failovers(Some(SET))
+                .await?
+                .into_iter()
+                .find(|f| f.id == at.id))
+        },
+        |_| true,
+    )
+    .await
+    .unwrap();
+    eprintln!("first failover: {}", describe(&rec1));
+    let rec2 = wait_failover_of(&topo, SET, &second, since).await;
+    let last = rec2.new_primary.clone().unwrap();
+    assert_ne!(last, first, "{}", describe(&rec2));
+    eprintln!("second failover: {}", describe(&rec2));
+    // Strong sync and no replica left: writes may be refused until one is back.
+    assert_nothing_lost(c.node(&last), &w.log(), "after the second failover").await;
+
+    restart_as_replica(&mut c, &first).await;
+    restart_as_replica(&mut c, &second).await;
+    let rto = w.wait_ack_after(killed, WHOLE_WAIT).await.unwrap();
+    eprintln!("writes back {rto:?} after the second kill");
+    end_whole(&c, vec![(SET.to_string(), w)]).await;
+}
+
+/// Both sets lose their primary at the same moment: both fail over, both old primaries
+/// rejoin.
+#[tokio::test]
+async fn two_sets_fail_at_once() {
+    let (mut c, _cp) = start(2, 2, ControlPlaneConfig::default()).await;
+    let topo = c.topo().clone();
+    let ws = writers(&c).await;
+    let mut olds = Vec::new();
+    for (set, _) in &ws {
+        olds.push((set.clone(), routed_primary(&topo, set).await));
+    }
+    let since = now_ms();
+    let killed = Instant::now();
+    for (_, old) in &olds {
+        c.kill_node(old);
+    }
+    for ((set, old), (_, w)) in olds.iter().zip(&ws) {
+        let rec = wait_failover_of(&topo, set, old, since).await;
+        let rto = w.wait_ack_after(killed, WAIT).await.unwrap();
+        eprintln!(
+            "{set}: writes back {rto:?} after the kill\n{}",
+            describe(&rec)
+        );
+        let new = rec.new_primary.clone().unwrap();
+        assert_nothing_lost(c.node(&new), &w.log(), "after the failover").await;
+    }
+    for (_, old) in &olds {
+        restart_as_replica(&mut c, old).await;
+    }
+    end_whole(&c, ws).await;
+}
+
+/// etcd is killed and restarted while a failover is between fence and elect (held
+/// there by the pause hook): the failover finishes, the set heals.
+#[tokio::test]
+async fn etcd_restarted_during_a_failover() {
+    let cfg = ControlPlaneConfig::default().pause_after("fenced=3000");
+    let (mut c, _cp) = start(1, 1, cfg).await;
+    let topo = c.topo().clone();
+    let w = writer(&c).await;
+    let old = routed_primary(&topo, SET).await;
+
+    let since = now_ms();
+    let killed = Instant::now();
+    c.kill_node(&old);
+    let at = wait_op_phase(&topo, SET, FailoverPhase::Fenced).await;
+    c.etcd_mut().restart().await.unwrap();
+    eprintln!(
+        "etcd restarted {:?} after the kill, at {}",
+        killed.elapsed(),
+        describe(&at)
+    );
+    let rec = wait_failover_of(&topo, SET, &old, since).await;
+    assert_eq!(rec.id, at.id, "{}", describe(&rec));
+    let rto = w.wait_ack_after(killed, WAIT).await.unwrap();
+    eprintln!("writes back {rto:?} after the kill\n{}", describe(&rec));
+    let new = rec.new_primary.clone().unwrap();
+    assert_nothing_lost(c.node(&new), &w.log(), "after the failover").await;
+
+    restart_as_replica(&mut c, &old).await;
+    end_whole(&c, vec![(SET.to_string(), w)]).await;
+}
