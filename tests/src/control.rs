@@ -538,10 +538,7 @@ pub async fn wait_set_whole(c: &Cluster, set: &str, timeout: Duration) -> anyhow
             return Ok(());
         }
         if start.elapsed() > timeout {
-            bail!(
-                "{set} not whole after {timeout:?}: {}",
-                problems.join("; ")
-            );
+            bail!("{set} not whole after {timeout:?}: {}", problems.join("; "));
         }
         tokio::time::sleep(crate::POLL).await;
     }
