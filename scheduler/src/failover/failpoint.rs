@@ -27,7 +27,11 @@ pub async fn after(phase: FailoverPhase) {
         return;
     };
     if let Some(d) = pause_in(&spec, phase) {
-        tracing::warn!(?phase, ms = d.as_millis() as u64, "{ENV}: pausing the failover");
+        tracing::warn!(
+            ?phase,
+            ms = d.as_millis() as u64,
+            "{ENV}: pausing the failover"
+        );
         tokio::time::sleep(d).await;
     }
 }

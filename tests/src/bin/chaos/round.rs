@@ -251,12 +251,25 @@ async fn steps(
         .next()
         .map_or(Ok(()), |e| Err(anyhow!(e)))?;
 
-    bounded(
+    let whole = bounded(
         WHOLE_WAIT + QUERY_WAIT,
         control::wait_set_whole(c, &set, WHOLE_WAIT),
     )
-    .await
-    .context("redundancy not restored")?;
+    .await;
+    r.rejoin = match control::task_of(&topo, &set, &old).await? {
+        Some(t) if t.created_ms >= since => match t.task {
+            Task::Repoint { .. } => "repoint".to_string(),
+            Task::Rebuild { .. } => "rebuild".to_string(),
+            other => other.name().to_string(),
+        },
+        _ => "no task".to_string(),
+    };
+    if let Err(e) = whole {
+        bail!(
+            "redundancy not restored: {e:#}; {old}: {}",
+            node_story(&topo, &set, &old).await
+        );
+    }
     let acked_now = w.log().acked_ids();
     for id in &ids {
         bounded(
@@ -266,14 +279,6 @@ async fn steps(
         .await?;
     }
     r.whole = Some(t0.elapsed());
-    r.rejoin = match control::task_of(&topo, &set, &old).await? {
-        Some(t) if t.created_ms >= since => match t.task {
-            Task::Repoint { .. } => "repoint".to_string(),
-            Task::Rebuild { .. } => "rebuild".to_string(),
-            other => other.name().to_string(),
-        },
-        _ => "no task".to_string(),
-    };
     diverged(c, &set, &ids).await
 }
 
@@ -380,6 +385,26 @@ async fn wait_fenced(
         }
         tokio::time::sleep(FENCED_POLL).await;
     }
+}
+
+/// Node `id`'s record (rejoin) and last task, for error messages.
+async fn node_story(topo: &Topo, set: &str, id: &str) -> String {
+    let rejoin = match control::node_record(topo, set, id).await {
+        Ok(n) => format!("rejoin {:?}", n.rejoin),
+        Err(e) => format!("{e:#}"),
+    };
+    let task = match control::task_of(topo, set, id).await {
+        Ok(Some(t)) => format!(
+            "task {} {:?} by {}{}",
+            t.task.name(),
+            t.state,
+            t.by,
+            t.error.map(|e| format!(" error: {e}")).unwrap_or_default()
+        ),
+        Ok(None) => "no task".into(),
+        Err(e) => format!("{e:#}"),
+    };
+    format!("{rejoin}, {task}")
 }
 
 /// The failover in progress on `set`, described, for error messages.
