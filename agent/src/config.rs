@@ -259,6 +259,10 @@ impl AgentConfig {
     pub fn stats_interval(&self) -> Duration {
         Duration::from_millis(self.stats_interval_ms)
     }
+    /// Bound of a `read_only`, `promote` or `repoint` task (and of a local fence).
+    pub fn task_timeout(&self) -> Duration {
+        Duration::from_millis(self.task_timeout_ms)
+    }
 }
 
 #[cfg(test)]

@@ -68,6 +68,24 @@ pub fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// The mariadbd process named by `pid_file`, if the kernel has it stopped
+/// (`/proc/<pid>/stat` state `T` or `t`: SIGSTOP, a debugger): `Some(pid)`.
+/// None when it runs, or when that cannot be read from here.
+pub fn stopped_pid(pid_file: &str) -> Option<u32> {
+    let pid = read_pid(pid_file).filter(|p| is_mariadbd(*p))?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    matches!(state_letter(&stat), Some('T' | 't')).then_some(pid)
+}
+
+/// Field 3 (the state letter) of a `/proc/<pid>/stat` line.
+pub fn state_letter(stat: &str) -> Option<char> {
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
 fn read_pid(pid_file: &str) -> Option<u32> {
     std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()
 }
@@ -163,6 +181,13 @@ mod tests {
         let line = "7 (my (odd) name) R 1 7 7 0 -1 0 0 0 0 0 11 22 0 0";
         assert_eq!(cpu_ticks(line), Some(33));
         assert_eq!(cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn stat_line_state() {
+        assert_eq!(state_letter("1234 (mariadbd) T 1 1234"), Some('T'));
+        assert_eq!(state_letter("7 (my (odd) name) S 1 7"), Some('S'));
+        assert_eq!(state_letter("garbage"), None);
     }
 
     #[test]

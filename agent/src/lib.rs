@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod db;
+pub mod fence;
 pub mod host;
 pub mod logging;
 pub mod probe;

@@ -3,6 +3,11 @@
 //! and — when `@@read_only` is OFF — a heartbeat upsert (writable). A probe never
 //! fails: what went wrong is in [`ProbeOutcome::error`].
 //!
+//! A mariadbd the kernel has stopped (SIGSTOP: what a frozen VM or a stalled host
+//! looks like) is seen at once from `/proc` ([`crate::host::stopped_pid`]): before a
+//! probe and every [`FROZEN_CHECK`] while one waits, instead of after the connect
+//! timeout.
+//!
 //! A heartbeat write that hangs (e.g. a strong-sync primary waiting for an ack nobody
 //! sends) is left running in the background, and no new write is started until it ends,
 //! so a stuck primary does not collect one hung connection per probe.
@@ -49,7 +54,12 @@ pub struct ProbeOutcome {
     pub pid_file: Option<String>,
     pub datadir: Option<String>,
     pub error: Option<String>,
+    /// The kernel has the process stopped (see the module docs).
+    pub frozen: bool,
 }
+
+/// How often a waiting probe looks whether mariadbd was stopped.
+pub const FROZEN_CHECK: Duration = Duration::from_millis(50);
 
 /// Where and how to probe.
 #[derive(Debug, Clone)]
@@ -97,6 +107,8 @@ pub struct Prober {
     /// primary restarted with its old settings — must not get a transaction of its own,
     /// or it could no longer simply rejoin.
     may_write: bool,
+    /// `@@pid_file` as last read: where to look for the process in `/proc`.
+    pid_file: Option<String>,
 }
 
 /// Written only while `read_only` is still OFF when the statement runs: the agent's
@@ -119,6 +131,7 @@ impl Prober {
             target,
             pending_write: None,
             may_write: false,
+            pid_file: None,
         }
     }
 
@@ -131,8 +144,30 @@ impl Prober {
         &self.target
     }
 
-    /// Runs one probe; takes at most the probe timeout (plus a little to close).
+    /// What a probe says when the kernel has mariadbd stopped right now (None: it
+    /// is not, or the agent cannot see its process).
+    pub fn frozen(&self) -> Option<ProbeOutcome> {
+        frozen_outcome(self.pid_file.as_deref()?)
+    }
+
+    /// Runs one probe; takes at most the probe timeout (plus a little to close),
+    /// and ends early when the process is seen stopped.
     pub async fn probe(&mut self) -> ProbeOutcome {
+        if let Some(f) = self.frozen() {
+            return f;
+        }
+        let pid_file = self.pid_file.clone();
+        let out = tokio::select! {
+            o = self.probe_live() => o,
+            Some(f) = until_frozen(pid_file) => f,
+        };
+        if let Some(p) = &out.pid_file {
+            self.pid_file = Some(p.clone());
+        }
+        out
+    }
+
+    async fn probe_live(&mut self) -> ProbeOutcome {
         let start = Instant::now();
         let deadline = start + self.target.probe_timeout;
         let mut out = ProbeOutcome::default();
@@ -205,6 +240,31 @@ impl Prober {
         }
         out
     }
+}
+
+/// Resolves with a frozen outcome once the process named by `pid_file` is seen
+/// stopped; never resolves without a pid file (None: pending forever).
+async fn until_frozen(pid_file: Option<String>) -> Option<ProbeOutcome> {
+    let pid_file = pid_file?;
+    loop {
+        tokio::time::sleep(FROZEN_CHECK).await;
+        if let Some(f) = frozen_outcome(&pid_file) {
+            return Some(f);
+        }
+    }
+}
+
+/// The outcome for a process the kernel has stopped, if it is.
+fn frozen_outcome(pid_file: &str) -> Option<ProbeOutcome> {
+    let pid = crate::host::stopped_pid(pid_file)?;
+    Some(ProbeOutcome {
+        error: Some(format!(
+            "mariadbd (pid {pid}) is stopped by the kernel (process state T): frozen"
+        )),
+        frozen: true,
+        pid_file: Some(pid_file.to_string()),
+        ..Default::default()
+    })
 }
 
 /// `SELECT 1`, then variables, semi-sync status and `SHOW SLAVE STATUS`.

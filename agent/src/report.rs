@@ -34,11 +34,16 @@ pub fn build_report(node: &str, set: &str, probe: &ProbeOutcome, at_ms: u64) -> 
         gap_trx: None,
         cpu_pct: None,
         datadir_bytes: None,
+        frozen: probe.frozen,
     }
 }
 
-/// A one-word state for transition logs: `down`, `read-only`, `writable`, `not-writable`.
+/// A one-word state for transition logs: `frozen`, `down`, `read-only`, `writable`,
+/// `not-writable`.
 pub fn state_word(r: &HealthReport) -> &'static str {
+    if r.frozen {
+        return "frozen";
+    }
     match (r.readable, r.writable, r.read_only) {
         (false, _, _) => "down",
         (true, true, _) => "writable",

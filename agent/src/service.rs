@@ -68,13 +68,27 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
     let mut disk = DatadirSize::new();
     let mut tick = tokio::time::interval(cfg.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut frozen_tick = tokio::time::interval(crate::probe::FROZEN_CHECK);
+    frozen_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_state: Option<(&'static str, Option<String>)> = None;
     let mut etcd_failing = false;
     let mut last_sync_error: Option<String> = None;
+    let fencing = Arc::new(AtomicBool::new(false));
     loop {
+        // Between probes, a stopped process is reported at once.
+        let mut early = None;
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => break,
             _ = tick.tick() => {}
+            _ = frozen_tick.tick() => {
+                if last_state.as_ref().is_some_and(|s| s.0 == "frozen") {
+                    continue;
+                }
+                match prober.frozen() {
+                    Some(f) => early = Some(f),
+                    None => continue,
+                }
+            }
             Some(s) = stats_rx.recv() => {
                 match tokio::time::timeout(etcd_timeout, reporter.publish_stats(&s)).await {
                     Ok(Ok(())) => {}
@@ -92,9 +106,12 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
                 _ => None,
             }
         };
-        let (outcome, view) = tokio::select! {
-            r = async { tokio::join!(prober.probe(), view_read) } => r,
-            _ = shutdown.wait_for(|s| *s) => break,
+        let (outcome, view) = match early {
+            Some(f) => (f, None),
+            None => tokio::select! {
+                r = async { tokio::join!(prober.probe(), view_read) } => r,
+                _ = shutdown.wait_for(|s| *s) => break,
+            },
         };
         if let Some(v) = &view {
             prober.set_may_write(v.i_am_primary());
@@ -137,6 +154,10 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
 
         // Sync mode on a writable primary (not while a task may be changing it).
         let Some(view) = view else { continue };
+        if view.demoted_but_writable(outcome.read_only) && !busy.load(Ordering::SeqCst) {
+            fence_now(&target, cfg.task_timeout(), &fencing);
+            continue;
+        }
         let Some(set) = view.set.as_ref() else {
             continue;
         };
@@ -169,6 +190,38 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
     stats.abort();
     info!("setwise-agent stopped");
     Ok(())
+}
+
+/// Fences the local MariaDB in the background (one fence at a time): its node was
+/// demoted by a failover but it still takes writes — an old primary that was hung
+/// or cut off and is back. No task is waited for: every moment it stays writable a
+/// client could commit where the set's primary is not.
+fn fence_now(target: &ProbeTarget, bound: Duration, fencing: &Arc<AtomicBool>) {
+    if fencing.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    warn!(
+        "this node was demoted but is writable: fencing it (client sessions ended, read_only = ON)"
+    );
+    let (target, fencing) = (target.clone(), fencing.clone());
+    tokio::spawn(async move {
+        let work = async {
+            let mut conn = crate::db::connect(&target).await?;
+            let deadline = tokio::time::Instant::now() + bound;
+            let r = crate::fence::fence(&mut conn, &target, true, deadline).await;
+            let _ = tokio::time::timeout(Duration::from_millis(500), conn.disconnect()).await;
+            r
+        };
+        match tokio::time::timeout(bound + Duration::from_secs(1), work).await {
+            Ok(Ok(ended)) => info!(
+                sessions_ended = ended,
+                "fenced: read_only = ON, semi-sync master OFF"
+            ),
+            Ok(Err(e)) => warn!("fencing failed (tried again next round): {e}"),
+            Err(_) => warn!("fencing did not finish in time (tried again next round)"),
+        }
+        fencing.store(false, Ordering::SeqCst);
+    });
 }
 
 /// Collects statistics every `interval` and hands them to the main loop.

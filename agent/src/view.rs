@@ -44,6 +44,16 @@ impl SetView {
             .is_some_and(|m| m.role == Role::Primary && m.rejoin.is_none())
     }
 
+    /// Whether this node was demoted by a failover (role replica, `rejoin` set)
+    /// while the server says `read_only` is OFF: it must be fenced at once.
+    pub fn demoted_but_writable(&self, read_only: Option<bool>) -> bool {
+        read_only == Some(false)
+            && self
+                .me
+                .as_ref()
+                .is_some_and(|m| m.role == Role::Replica && m.rejoin.is_some())
+    }
+
     /// Transactions this node lacks compared with the primary's binlog.
     pub fn gap_trx(&self, own_current_pos: Option<&str>) -> Option<u64> {
         if self.i_am_primary() {

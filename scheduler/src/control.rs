@@ -117,7 +117,8 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
         for op in r.ops {
             let set = op.value.set.clone();
             if busy.insert(set.clone()) {
-                let driver = Driver::resume(ctx.clone(), cfg.failover.clone(), op);
+                let driver =
+                    Driver::resume(ctx.clone(), cfg.failover.clone(), cfg.mysql.clone(), op);
                 running.spawn(async move {
                     let (text, failed) = outcome(driver.run().await);
                     (set, text, failed)
@@ -130,11 +131,12 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
             if in_etcd.contains(&set) || !busy.insert(set.clone()) {
                 continue;
             }
-            let (ctx, fcfg) = (ctx.clone(), cfg.failover.clone());
+            let (ctx, fcfg, account) = (ctx.clone(), cfg.failover.clone(), cfg.mysql.clone());
             let (nodes, health) = (r.nodes.clone(), r.health.clone());
             let fresh_after = now.saturating_sub(cfg.monitor.stale_ms);
             running.spawn(async move {
-                let rec = switchover::handle(ctx, fcfg, req, nodes, health, fresh_after).await;
+                let rec =
+                    switchover::handle(ctx, fcfg, account, req, nodes, health, fresh_after).await;
                 (set, outcome(rec).0, false)
             });
         }
@@ -143,11 +145,8 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
             let backing_off = failed_at
                 .get(set)
                 .is_some_and(|&t| now.saturating_sub(t) < RETRY_FAILED_FAILOVER_MS);
-            if st.rounds < cfg.failover.confirm_rounds
-                || in_etcd.contains(set)
-                || busy.contains(set)
-                || backing_off
-            {
+            let confirmed = st.verdict.certain() || st.rounds >= cfg.failover.confirm_rounds;
+            if !confirmed || in_etcd.contains(set) || busy.contains(set) || backing_off {
                 continue;
             }
             let primary = match &st.verdict {
@@ -164,7 +163,8 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
             }
             busy.insert(set.to_string());
             let (ctx, fcfg, account) = (ctx.clone(), cfg.failover.clone(), cfg.mysql.clone());
-            let (set, verdict) = (set.to_string(), st.verdict.describe());
+            let (set, verdict, certain) =
+                (set.to_string(), st.verdict.describe(), st.verdict.certain());
             let warned = agent_warned.get(&set).copied().unwrap_or(0);
             let remind = now.saturating_sub(warned) >= AGENT_WARN_EVERY_MS;
             if remind {
@@ -172,7 +172,8 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
             }
             running.spawn(async move {
                 let r =
-                    failover::fail_over(ctx, fcfg, account, set.clone(), primary, verdict).await;
+                    failover::fail_over(ctx, fcfg, account, set.clone(), primary, verdict, certain)
+                        .await;
                 let (text, failed) = match r {
                     Ok(Attempt::PrimaryAnswers) if remind => (
                         "no failover: the primary answers the scheduler's probe \

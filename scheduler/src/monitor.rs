@@ -25,6 +25,9 @@ pub enum Verdict {
     Stale { primary: String, age_ms: u64 },
     /// The agent reports the primary unreadable.
     Unreadable { primary: String, error: String },
+    /// The agent sees the primary's process stopped by the kernel (SIGSTOP, a
+    /// frozen host): certain at once, no confirmation needed.
+    Frozen { primary: String, error: String },
     /// Readable, `read_only` OFF, but the heartbeat write failed or hangs (e.g. a
     /// strong-sync primary without an acknowledging replica).
     NotWritable { primary: String, error: String },
@@ -40,8 +43,17 @@ impl Verdict {
     pub fn primary_down(&self) -> bool {
         matches!(
             self,
-            Verdict::NoReport { .. } | Verdict::Stale { .. } | Verdict::Unreadable { .. }
+            Verdict::NoReport { .. }
+                | Verdict::Stale { .. }
+                | Verdict::Unreadable { .. }
+                | Verdict::Frozen { .. }
         )
+    }
+
+    /// Whether the verdict is certain without waiting rounds or probing the primary
+    /// from here (the agent beside it saw the process stopped).
+    pub fn certain(&self) -> bool {
+        matches!(self, Verdict::Frozen { .. })
     }
 
     /// One line for the logs.
@@ -59,6 +71,7 @@ impl Verdict {
             Verdict::Unreadable { primary, error } => {
                 format!("primary {primary} is unreadable: {error}")
             }
+            Verdict::Frozen { primary, error } => format!("primary {primary} is hung: {error}"),
             Verdict::NotWritable { primary, error } => {
                 format!("primary {primary} is not writable: {error}")
             }
@@ -89,6 +102,10 @@ pub fn assess(
                     Some(h) if now_ms.saturating_sub(h.at_ms) > stale_ms => Verdict::Stale {
                         primary,
                         age_ms: now_ms.saturating_sub(h.at_ms),
+                    },
+                    Some(h) if h.frozen => Verdict::Frozen {
+                        primary,
+                        error: h.error.clone().unwrap_or_else(|| "frozen".into()),
                     },
                     Some(h) if !h.readable => Verdict::Unreadable {
                         primary,

@@ -26,6 +26,12 @@ use crate::leader::LeaderCtx;
 const BLOCK_AFTER_ROUNDS: u32 = 2;
 /// A failed policy task is not retried sooner than this.
 const RETRY_FAILED_MS: u64 = 10_000;
+/// Rounds in a row a replica must be seen not replicating (IO or SQL thread
+/// stopped) before it is repointed (an IO thread reconnecting is not running for
+/// a moment).
+const NOT_REPLICATING_ROUNDS: u32 = 3;
+/// How long an agent has to start a policy task before it expires.
+const POLICY_TASK_START_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// One decision.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +65,8 @@ pub enum Decision {
 #[derive(Debug, Default)]
 pub struct Policy {
     zero_clients: HashMap<String, u32>,
+    /// Per node: rounds in a row it was seen not replicating.
+    not_replicating: HashMap<String, u32>,
 }
 
 impl Policy {
@@ -147,7 +155,43 @@ impl Policy {
                             rejoin: false,
                         })
                     }
-                    None => {}
+                    None => {
+                        let replicating =
+                            h.slave_io_running == Some(true) && h.slave_sql_running == Some(true);
+                        let rounds = self.not_replicating.entry(n.id.clone()).or_default();
+                        *rounds = if replicating { 0 } else { *rounds + 1 };
+                        if *rounds < NOT_REPLICATING_ROUNDS {
+                            continue;
+                        }
+                        let (task, why) = match sql_error(h) {
+                            Some(e) => (
+                                Task::Rebuild {
+                                    host: primary.host.clone(),
+                                    port: primary.port,
+                                },
+                                format!("its replication SQL thread stopped: {e}"),
+                            ),
+                            None => (
+                                repoint(false),
+                                format!(
+                                    "not replicating from the primary (IO thread {}, SQL thread {}{})",
+                                    running_word(h.slave_io_running),
+                                    running_word(h.slave_sql_running),
+                                    h.last_error
+                                        .as_deref()
+                                        .map(|e| format!(", {e}"))
+                                        .unwrap_or_default()
+                                ),
+                            ),
+                        };
+                        out.push(Decision::Task {
+                            set: set.name.clone(),
+                            node: n.id.clone(),
+                            task,
+                            why,
+                            rejoin: false,
+                        })
+                    }
                 }
             }
         }
@@ -208,6 +252,44 @@ impl Policy {
     }
 }
 
+/// The error a replica's SQL thread stopped with (a diverged replica: a
+/// duplicate key, a missing row), as opposed to an IO thread problem.
+fn sql_error(h: &HealthReport) -> Option<&str> {
+    if h.slave_sql_running != Some(false) {
+        return None;
+    }
+    h.last_error.as_deref().filter(|e| !e.starts_with("IO: "))
+}
+
+fn running_word(r: Option<bool>) -> &'static str {
+    match r {
+        Some(true) => "running",
+        Some(false) => "stopped",
+        None => "absent",
+    }
+}
+
+/// A repoint that failed because the node cannot replicate from the primary
+/// at all — error 1236: the primary lacks what the node asks for (its GTID
+/// position is not in the primary's binlog: it holds transactions the primary
+/// never had) — is turned into a rebuild from the primary.
+pub fn escalate(cur: Option<&TaskRecord>, wanted: &Task) -> Option<Task> {
+    let Task::Repoint { host, port, .. } = wanted else {
+        return None;
+    };
+    let cur = cur?;
+    let failed_fatally = cur.state == TaskState::Failed
+        && matches!(cur.task, Task::Repoint { .. })
+        && cur
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("1236") || e.contains("not in the master's binlog"));
+    failed_fatally.then(|| Task::Rebuild {
+        host: host.clone(),
+        port: *port,
+    })
+}
+
 /// Carries out `decisions`; errors are logged, not returned (the next round retries).
 pub async fn apply(ctx: &LeaderCtx, health: &[HealthReport], decisions: Vec<Decision>) {
     for d in decisions {
@@ -259,19 +341,37 @@ async fn apply_one(ctx: &LeaderCtx, health: &[HealthReport], d: &Decision) -> Re
                 .map(|h| h.at_ms)
                 .unwrap_or(0);
             let cur = tasks::current(topo, set, node).await;
+            let escalated = escalate(cur.as_ref(), task);
+            let (task, why) = match &escalated {
+                Some(t) => (
+                    t,
+                    format!(
+                        "{why}; the last repoint failed for good ({}): rebuilding it",
+                        cur.as_ref()
+                            .and_then(|c| c.error.as_deref())
+                            .unwrap_or("no error text")
+                    ),
+                ),
+                None => (task, why.clone()),
+            };
             let since = if *rejoin {
                 rejoin_since(topo, set, node).await
             } else {
                 0
             };
-            match next_step(
-                cur.as_ref(),
-                task,
-                *rejoin,
-                since,
-                report_at,
-                crate::now_ms(),
-            ) {
+            let step = match escalated {
+                // A repoint that cannot work: no point waiting to retry it.
+                Some(_) => Step::Give,
+                None => next_step(
+                    cur.as_ref(),
+                    task,
+                    *rejoin,
+                    since,
+                    report_at,
+                    crate::now_ms(),
+                ),
+            };
+            match step {
                 Step::Wait => Ok(()),
                 Step::ClearRejoin => {
                     info!(set, node, "old primary rejoined the set");
@@ -279,7 +379,7 @@ async fn apply_one(ctx: &LeaderCtx, health: &[HealthReport], d: &Decision) -> Re
                 }
                 Step::Give => {
                     info!(set, node, task = task.name(), "{why}");
-                    tasks::give(ctx, set, node, task.clone())
+                    tasks::give(ctx, set, node, task.clone(), POLICY_TASK_START_WITHIN)
                         .await
                         .map(|_| ())
                         .map_err(anyhow::Error::msg)

@@ -273,6 +273,7 @@ async fn the_next_leader_carries_on_a_failover_in_progress() {
         published_ms: None,
         request_id: None,
         target: None,
+        wait_gtid: None,
         by: vec!["sched-dead".into()],
         steps: vec!["+0ms fenced (by a leader that then died)".into()],
     };

@@ -40,6 +40,11 @@ pub struct TaskRecord {
     /// Id of the scheduler that gave the task.
     #[serde(default)]
     pub by: String,
+    /// Unix ms after which the task must not start any more (an agent that was
+    /// frozen or dead when it was given marks it failed instead): a failover's
+    /// `promote` or `read_only` long given up must not run late. None: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_ms: Option<u64>,
 }
 
 impl TaskRecord {
@@ -55,7 +60,13 @@ impl TaskRecord {
             created_ms: now_ms,
             updated_ms: now_ms,
             by: by.to_string(),
+            expires_ms: None,
         }
+    }
+
+    /// Whether the task may no longer start at `now_ms`.
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.expires_ms.is_some_and(|e| now_ms > e)
     }
 
     pub fn is_finished(&self) -> bool {
@@ -150,6 +161,10 @@ pub struct FailoverRecord {
     /// Requested target of a switchover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// What the elected replica must have applied before it is promoted: in a
+    /// failover, all it had received when its IO thread was stopped at election.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_gtid: Option<String>,
     /// Schedulers that worked on it (a new leader appends itself).
     #[serde(default)]
     pub by: Vec<String>,

@@ -340,6 +340,10 @@ pub struct HealthReport {
     pub cpu_pct: Option<f64>,
     /// Bytes used by the datadir.
     pub datadir_bytes: Option<u64>,
+    /// The agent saw the mariadbd process stopped by the kernel (`/proc/<pid>/stat`
+    /// state `T`: SIGSTOP, a frozen VM's process, a debugger): it cannot answer, and
+    /// no timeout needs to pass to know it.
+    pub frozen: bool,
 }
 
 #[cfg(test)]

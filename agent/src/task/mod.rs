@@ -1,11 +1,10 @@
 //! Node tasks given by the scheduler (`tasks/<set>/<node>`, see docs/failover.md):
-//! what each does to the local MariaDB ([`mod@read_only`], [`promote`], [`repoint`],
+//! what each does to the local MariaDB (`read_only`: [`crate::fence`], [`promote`], [`repoint`],
 //! [`rebuild`]) and how the record moves `pending` → `running` → `done`/`failed`
 //! ([`watch`]). Every task is idempotent (a task left `running` by an agent that died
 //! is run again) and bounded in time.
 
 pub mod promote;
-pub mod read_only;
 pub mod rebuild;
 pub mod repoint;
 pub mod watch;
@@ -69,7 +68,9 @@ pub async fn run(ctx: &TaskContext, task: &Task) -> SqlResult<()> {
     let work = async {
         let mut conn = db::connect(&ctx.local).await?;
         let r = match task {
-            Task::ReadOnly => read_only::read_only(&mut conn, &ctx.local, deadline).await,
+            Task::ReadOnly => crate::fence::fence(&mut conn, &ctx.local, false, deadline)
+                .await
+                .map(|_| ()),
             Task::Promote {
                 wait_gtid,
                 sync,

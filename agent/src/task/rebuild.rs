@@ -44,7 +44,7 @@ pub async fn rebuild(
         let _ = tokio::time::timeout(std::time::Duration::from_millis(500), src.disconnect()).await;
         r?
     };
-    super::repoint::become_replica(conn).await?;
+    super::repoint::become_replica(conn, ctx, true, deadline).await?;
     db::exec(conn, "SET SESSION sql_log_bin = 0").await?;
     let local_dbs = user_databases(conn).await?;
     for d in &local_dbs {

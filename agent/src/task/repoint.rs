@@ -1,7 +1,8 @@
 //! `repoint {host, port, from_binlog}`: replicate from `host:port` by GTID.
 //!
-//! `STOP SLAVE`, `read_only = ON`, semi-sync master OFF and slave ON (before
-//! `START SLAVE`, so the IO thread acknowledges to a semi-sync primary), with
+//! `STOP SLAVE`, fence ([`crate::fence`]: `read_only = ON` made to go through,
+//! semi-sync master OFF; an old primary's client sessions ended), semi-sync slave ON
+//! (before `START SLAVE`, so the IO thread acknowledges to a semi-sync primary), with
 //! `from_binlog` `gtid_slave_pos = @@gtid_binlog_pos` (an old primary: what it wrote
 //! itself counts as applied), `CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos`,
 //! `START SLAVE`, then a bounded wait until both threads run. The pieces are shared
@@ -23,7 +24,7 @@ pub async fn repoint(
     from_binlog: bool,
     deadline: Instant,
 ) -> SqlResult<()> {
-    become_replica(conn).await?;
+    become_replica(conn, ctx, from_binlog, deadline).await?;
     if from_binlog {
         let pos = db::global(conn, "gtid_binlog_pos").await?;
         db::exec(
@@ -36,17 +37,18 @@ pub async fn repoint(
     replicate_from(conn, ctx, host, port, deadline).await
 }
 
-/// Stops replication and makes the node a read-only semi-sync replica.
-pub async fn become_replica(conn: &mut Conn) -> SqlResult<()> {
-    for sql in [
-        "STOP SLAVE",
-        "SET GLOBAL read_only = ON",
-        "SET GLOBAL rpl_semi_sync_master_enabled = OFF",
-        "SET GLOBAL rpl_semi_sync_slave_enabled = ON",
-    ] {
-        db::exec(conn, sql).await?;
-    }
-    Ok(())
+/// Stops replication and makes the node a read-only semi-sync replica, fenced
+/// first ([`crate::fence`]; `kill_clients` for an old primary: no client session
+/// survives).
+pub async fn become_replica(
+    conn: &mut Conn,
+    ctx: &TaskContext,
+    kill_clients: bool,
+    deadline: Instant,
+) -> SqlResult<()> {
+    db::exec(conn, "STOP SLAVE").await?;
+    crate::fence::fence(conn, &ctx.local, kill_clients, deadline).await?;
+    db::exec(conn, "SET GLOBAL rpl_semi_sync_slave_enabled = ON").await
 }
 
 /// The `CHANGE MASTER TO` of a replica of `host:port`.

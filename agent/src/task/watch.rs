@@ -145,6 +145,20 @@ impl TaskWatcher {
 
     /// Runs one task found runnable at `rec`.
     async fn execute(&self, rec: Versioned<TaskRecord>) {
+        if rec.value.expired(now_ms()) {
+            // Given (or left running) while this agent could not run it (dead,
+            // stopped, or its node frozen): whoever gave it has moved on.
+            let mut expired = rec.value.clone();
+            expired.state = TaskState::Failed;
+            expired.error = Some(format!(
+                "expired before it could start (given at {} ms, to start by {} ms)",
+                expired.created_ms,
+                expired.expires_ms.unwrap_or(0)
+            ));
+            warn!(task = %expired.id, "task expired before it could start; not run");
+            self.finish(expired, rec.mod_revision).await;
+            return;
+        }
         let mut running = rec.value.clone();
         let resumed = running.state == TaskState::Running;
         running.state = TaskState::Running;

@@ -5,6 +5,7 @@
 
 pub mod elect;
 pub mod failpoint;
+pub mod freeze;
 pub mod op;
 pub mod probe;
 pub mod switchover;
@@ -47,6 +48,7 @@ pub fn new_record(
         published_ms: None,
         request_id: None,
         target: None,
+        wait_gtid: None,
         by: Vec::new(),
         steps: Vec::new(),
     }
@@ -62,7 +64,8 @@ pub enum Attempt {
     Ran(Box<FailoverRecord>),
 }
 
-/// Confirms with our own probe that `primary` is dead, then fails the set over.
+/// Confirms with our own probe that `primary` is dead (unless the verdict is
+/// `certain`: its agent saw the process stopped), then fails the set over.
 /// `primary` is None when the set has no primary at all (an earlier failover failed).
 pub async fn fail_over(
     ctx: LeaderCtx,
@@ -71,9 +74,10 @@ pub async fn fail_over(
     set: String,
     primary: Option<NodeRecord>,
     verdict: String,
+    certain: bool,
 ) -> Result<Attempt> {
     let mut reason = verdict;
-    if let Some(p) = &primary {
+    if let Some(p) = primary.as_ref().filter(|_| !certain) {
         let within = Duration::from_millis(cfg.probe_timeout_ms);
         match probe::answers(&p.host, p.port, &account, within).await {
             Ok(()) => return Ok(Attempt::PrimaryAnswers),
@@ -83,6 +87,6 @@ pub async fn fail_over(
     info!(set = %set, "failing over: {reason}");
     let old = primary.as_ref().map(|p| p.id.as_str()).unwrap_or("");
     let rec = new_record(&set, FailoverKind::Failover, reason, old);
-    let driver = Driver::start(ctx, cfg, rec, None).await?;
+    let driver = Driver::start(ctx, cfg, account, rec, None).await?;
     Ok(Attempt::Ran(Box::new(driver.run().await?)))
 }

@@ -13,8 +13,8 @@ use topo::{
 };
 use tracing::{info, warn};
 
-use super::{elect, tasks};
-use crate::config::FailoverConfig;
+use super::{elect, freeze, tasks};
+use crate::config::{FailoverConfig, MysqlConfig};
 use crate::leader::LeaderCtx;
 use crate::now_ms;
 
@@ -28,6 +28,8 @@ const FENCE_COURTESY: Duration = Duration::from_millis(1000);
 pub struct Driver {
     ctx: LeaderCtx,
     cfg: FailoverConfig,
+    /// The account the scheduler reaches MariaDB with (freezing replicas at election).
+    account: MysqlConfig,
     rec: FailoverRecord,
     /// mod_revision of `ops/<set>` as last written by us.
     rev: i64,
@@ -42,6 +44,7 @@ impl Driver {
     pub async fn start(
         ctx: LeaderCtx,
         cfg: FailoverConfig,
+        account: MysqlConfig,
         mut rec: FailoverRecord,
         request: Option<(String, i64)>,
     ) -> Result<Self> {
@@ -60,6 +63,7 @@ impl Driver {
         Ok(Self {
             ctx,
             cfg,
+            account,
             rec,
             rev,
             excluded: Vec::new(),
@@ -67,7 +71,12 @@ impl Driver {
     }
 
     /// Takes over an operation found in `ops/<set>` (e.g. after a leader change).
-    pub fn resume(ctx: LeaderCtx, cfg: FailoverConfig, found: Versioned<FailoverRecord>) -> Self {
+    pub fn resume(
+        ctx: LeaderCtx,
+        cfg: FailoverConfig,
+        account: MysqlConfig,
+        found: Versioned<FailoverRecord>,
+    ) -> Self {
         let mut rec = found.value;
         if !rec.by.contains(&ctx.id) {
             rec.by.push(ctx.id.clone());
@@ -75,6 +84,7 @@ impl Driver {
         Self {
             ctx,
             cfg,
+            account,
             rec,
             rev: found.mod_revision,
             excluded: Vec::new(),
@@ -222,18 +232,59 @@ impl Driver {
         self.save().await
     }
 
-    /// Chooses the new primary.
+    /// Chooses the new primary. In a failover the replicas' IO threads are stopped
+    /// first and their positions read directly ([`freeze`]); replicas that cannot be
+    /// reached so are judged from agent reports taken after the failover began.
     async fn elect(&mut self) -> Result<()> {
         let topo = self.ctx.topo.clone();
         let set = self.rec.set.clone();
+        let failover = self.rec.kind == FailoverKind::Failover;
         let since = match self.rec.kind {
             // Reports taken after the primary was found dead: positions have settled.
             FailoverKind::Failover => self.rec.started_ms,
             FailoverKind::Switchover => 0,
         };
+        let mut direct: Vec<elect::Candidate> = Vec::new();
+        if failover {
+            let replicas: Vec<NodeRecord> = topo
+                .nodes_of(&set)
+                .await?
+                .into_iter()
+                .filter(|n| {
+                    n.role == Role::Replica && n.rejoin.is_none() && !self.excluded.contains(&n.id)
+                })
+                .collect();
+            let within = Duration::from_millis(self.cfg.probe_timeout_ms);
+            let mut unreachable = Vec::new();
+            for (id, r) in freeze::freeze(&self.account, &replicas, within).await {
+                match r {
+                    Ok(c) => direct.push(c),
+                    Err(e) => unreachable.push(format!("{id} ({e})")),
+                }
+            }
+            self.step(format!(
+                "replication from the old primary stopped on {}{}",
+                if direct.is_empty() {
+                    "no replica".to_string()
+                } else {
+                    direct
+                        .iter()
+                        .map(|c| c.node.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
+                if unreachable.is_empty() {
+                    String::new()
+                } else {
+                    format!("; not reached: {}", unreachable.join(", "))
+                }
+            ));
+        }
+        let mut skip = self.excluded.clone();
+        skip.extend(direct.iter().map(|c| c.node.clone()));
         let wait = Duration::from_millis(self.cfg.report_wait_ms);
         let deadline = tokio::time::Instant::now() + wait;
-        let field = loop {
+        let mut field = loop {
             let nodes = topo.nodes_of(&set).await?;
             let health: Vec<HealthReport> = topo
                 .list_health()
@@ -241,7 +292,7 @@ impl Driver {
                 .into_iter()
                 .filter(|h| h.set == set)
                 .collect();
-            let f = elect::field(&set, &nodes, &health, since, &self.excluded);
+            let f = elect::field(&set, &nodes, &health, since, &skip);
             if f.silent.is_empty() || tokio::time::Instant::now() >= deadline {
                 break f;
             }
@@ -250,6 +301,7 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
+        field.candidates.extend(direct);
         if !field.silent.is_empty() {
             self.step(format!(
                 "no fresh report from {} within {} ms; electing among the others",
@@ -277,6 +329,7 @@ impl Driver {
             FailoverKind::Switchover => self.rec.old_gtid.clone(),
         };
         self.rec.new_primary = Some(name.clone());
+        self.rec.wait_gtid = wait_gtid.clone();
         self.rec.phase = FailoverPhase::Elected;
         self.step(format!(
             "elected {name} (candidates {}; wait for {})",
@@ -301,12 +354,16 @@ impl Driver {
             .ok_or_else(|| anyhow!("set {set} is not registered"))?;
         let wait_gtid = match self.rec.kind {
             FailoverKind::Switchover => self.rec.old_gtid.clone(),
-            // Everything it received (its latest report); the agent also waits for the
-            // relay log when this is None.
-            FailoverKind::Failover => health_of(&topo, &set, &new)
-                .await
-                .and_then(|h| h.gtid_io_pos)
-                .filter(|g| !g.trim().is_empty()),
+            // Everything it received: read when its IO thread was stopped at
+            // election, else its latest report; the agent also waits for the relay
+            // log when this is None.
+            FailoverKind::Failover => match &self.rec.wait_gtid {
+                Some(w) => Some(w.clone()),
+                None => health_of(&topo, &set, &new)
+                    .await
+                    .and_then(|h| h.gtid_io_pos)
+                    .filter(|g| !g.trim().is_empty()),
+            },
         };
         let task = Task::Promote {
             wait_gtid,
@@ -466,6 +523,9 @@ impl Driver {
         let set = self.rec.set.clone();
         let old = self.rec.old_primary.clone();
         if writable {
+            // No `rejoin` while it is made writable again: its agent would fence a
+            // demoted node it sees writable.
+            clear_rejoin(&topo, &set, &old).await?;
             let set_rec = topo
                 .get_set(&set)
                 .await?

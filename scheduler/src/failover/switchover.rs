@@ -10,7 +10,7 @@ use topo::{
 };
 
 use super::{new_record, Driver};
-use crate::config::FailoverConfig;
+use crate::config::{FailoverConfig, MysqlConfig};
 use crate::leader::LeaderCtx;
 use crate::now_ms;
 
@@ -113,6 +113,7 @@ pub fn plan(
 pub async fn handle(
     ctx: LeaderCtx,
     cfg: FailoverConfig,
+    account: MysqlConfig,
     req: Versioned<SwitchoverRequest>,
     nodes: Vec<NodeRecord>,
     health: Vec<HealthReport>,
@@ -131,7 +132,8 @@ pub async fn handle(
             let mut rec = new_record(&r.set, FailoverKind::Switchover, reason, &p.old_primary);
             rec.request_id = Some(r.id.clone());
             rec.target = Some(p.target);
-            let driver = Driver::start(ctx, cfg, rec, Some((req_key, req.mod_revision))).await?;
+            let driver =
+                Driver::start(ctx, cfg, account, rec, Some((req_key, req.mod_revision))).await?;
             driver.run().await
         }
         Err(why) => {

@@ -7,19 +7,24 @@ use topo::{Task, TaskRecord, TaskState, Topo};
 use crate::leader::LeaderCtx;
 
 /// How often a waiting scheduler re-reads the task record.
-const POLL: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(25);
 
-/// Writes a new pending task for `node`, replacing any earlier one.
+/// Writes a new pending task for `node`, replacing any earlier one. The agent
+/// must start it within `start_within`, or it expires (an agent that was dead or
+/// whose node was frozen does not run it late).
 pub async fn give(
     ctx: &LeaderCtx,
     set: &str,
     node: &str,
     task: Task,
+    start_within: Duration,
 ) -> Result<TaskRecord, String> {
     if ctx.is_stopping() {
         return Err("leadership ended".into());
     }
-    let rec = TaskRecord::new(set, node, task, &ctx.id, crate::now_ms());
+    let now = crate::now_ms();
+    let mut rec = TaskRecord::new(set, node, task, &ctx.id, now);
+    rec.expires_ms = Some(now + start_within.as_millis() as u64);
     ctx.topo
         .put_task(&rec)
         .await
@@ -81,7 +86,7 @@ pub async fn run(
     task: Task,
     within: Duration,
 ) -> Result<TaskRecord, String> {
-    let rec = give(ctx, set, node, task).await?;
+    let rec = give(ctx, set, node, task, within).await?;
     wait(ctx, &rec, within).await
 }
 
