@@ -227,6 +227,7 @@ async fn steps(
     };
     r.rto = Some(rto);
     let rec = wait_failover_done(&topo, &set, since, FAILOVER_WAIT).await?;
+    eprintln!("round {}: {}", r.n, control::describe(&rec));
     r.failover_ms = rec.duration_ms();
     r.held_ms = rec.held_ms();
     let new = rec.new_primary.clone().unwrap_or_default();
