@@ -293,7 +293,7 @@ start_agents() {
             fi
             start_bg "agent-$node" "$SETWISE_BIN/setwise-agent" --node "$node" --set "set$s" \
                 --mysql-addr "127.0.0.1:$(node_port "$s" "$k")" --mysql-user setwise --mysql-password setwise \
-                --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER" --interval-ms 500 --lease-ttl 3
+                --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER" --interval-ms 200 --lease-ttl 2
             started+=("set$s/$node")
         done
     done

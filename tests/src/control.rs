@@ -15,8 +15,8 @@
 //! ```
 //!
 //! Agents run with `--interval-ms 200 --lease-ttl 2`; schedulers with the fast
-//! [`ControlPlaneConfig::default`] (election TTL 2 s, 200 ms rounds, failover after 2
-//! rounds). Every program is a [`ChildGuard`] kept by name, so a test can kill and
+//! [`ControlPlaneConfig::default`] (election TTL 2 s, 200 ms rounds, failover after 1
+//! round confirmed by the scheduler's own probe, as deploy/local). Every program is a [`ChildGuard`] kept by name, so a test can kill and
 //! start any of them. When the test panics, the last lines of every program's log
 //! are printed, and the schedulers' failover lines in full.
 
@@ -63,7 +63,7 @@ impl Default for ControlPlaneConfig {
             interval_ms: 200,
             stale_ms: 2000,
             failover_enabled: true,
-            confirm_rounds: 2,
+            confirm_rounds: 1,
             probe_timeout_ms: 500,
             task_timeout_ms: 30_000,
             report_wait_ms: 2000,

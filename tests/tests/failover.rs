@@ -453,7 +453,7 @@ async fn old_primary_rejoins_as_a_replica_of_the_new_primary() {
 /// the new primary and ends with exactly its data.
 #[tokio::test]
 async fn old_primary_with_an_unacknowledged_transaction_is_rebuilt() {
-    let (mut c, _cp) = start(1, Some((SyncMode::Semi, 500))).await;
+    let (mut c, mut cp) = start(1, Some((SyncMode::Semi, 500))).await;
     let topo = c.topo().clone();
     for id in 1..=20 {
         write_once(&c, id).await.unwrap();
@@ -465,7 +465,11 @@ async fn old_primary_with_an_unacknowledged_transaction_is_rebuilt() {
     })
     .await
     .unwrap();
+    // The replicas stop replicating behind the policy's back (it would repair
+    // them: their agents are stopped until the primary is gone).
     for r in ["set1-n1", "set1-n2"] {
+        cp.kill_agent(r);
+        wait_not_reporting(&topo, r, WAIT).await.unwrap();
         c.node(r).exec("STOP SLAVE IO_THREAD").await.unwrap();
     }
     // Committed on the primary alone after the 500 ms semi-sync timeout.
@@ -487,6 +491,9 @@ async fn old_primary_with_an_unacknowledged_transaction_is_rebuilt() {
 
     let since = now_ms();
     c.kill_node("set1-n0");
+    for r in ["set1-n1", "set1-n2"] {
+        cp.start_agent(&c, r).unwrap();
+    }
     let rec = wait_failover_done(&topo, SET, since, WAIT).await.unwrap();
     let new = rec.new_primary.clone().unwrap();
     let have = ids_on(c.node(&new), TABLE).await.unwrap();

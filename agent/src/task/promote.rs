@@ -36,7 +36,7 @@ pub async fn promote(
         let keep_io = status.io_running
             && wait_gtid.is_some_and(|w| !io_pos.contains(&GtidPos::parse_lossy(w)));
         if !keep_io {
-            db::exec(conn, "STOP SLAVE IO_THREAD").await?;
+            db::stop_io_thread(conn).await?;
         }
         let target = match wait_gtid {
             Some(w) => w.to_string(),
@@ -93,7 +93,7 @@ async fn wait_applied(
         }
         if io_running && !io_stopped && io_pos.contains(&want) {
             // Received all that is waited for: nothing more may arrive.
-            db::exec(conn, "STOP SLAVE IO_THREAD").await?;
+            db::stop_io_thread(conn).await?;
             io_stopped = true;
         }
         let current = db::global(conn, "gtid_current_pos").await?;
@@ -144,7 +144,7 @@ async fn wait_applied(
         match r.as_deref() {
             Some("0") => {
                 if !io_stopped && io_running {
-                    db::exec(conn, "STOP SLAVE IO_THREAD").await?;
+                    db::stop_io_thread(conn).await?;
                 }
                 return Ok(());
             }

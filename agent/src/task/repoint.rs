@@ -46,7 +46,7 @@ pub async fn become_replica(
     kill_clients: bool,
     deadline: Instant,
 ) -> SqlResult<()> {
-    db::exec(conn, "STOP SLAVE").await?;
+    db::stop_slave(conn).await?;
     crate::fence::fence(conn, &ctx.local, kill_clients, deadline).await?;
     db::exec(conn, "SET GLOBAL rpl_semi_sync_slave_enabled = ON").await
 }

@@ -354,16 +354,11 @@ impl Driver {
             .ok_or_else(|| anyhow!("set {set} is not registered"))?;
         let wait_gtid = match self.rec.kind {
             FailoverKind::Switchover => self.rec.old_gtid.clone(),
-            // Everything it received: read when its IO thread was stopped at
-            // election, else its latest report; the agent also waits for the relay
-            // log when this is None.
-            FailoverKind::Failover => match &self.rec.wait_gtid {
-                Some(w) => Some(w.clone()),
-                None => health_of(&topo, &set, &new)
-                    .await
-                    .and_then(|h| h.gtid_io_pos)
-                    .filter(|g| !g.trim().is_empty()),
-            },
+            // Everything it received: the agent stops the IO thread (stopped at
+            // election already when it could be reached) and waits until its relay
+            // log is applied. A last transaction that arrived incomplete was never
+            // acknowledged, so it is not waited for (it would be, named here).
+            FailoverKind::Failover => None,
         };
         let task = Task::Promote {
             wait_gtid,
