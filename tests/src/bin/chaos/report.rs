@@ -240,7 +240,7 @@ pub fn markdown(
          set acknowledged so far; missing: of those, not on the new primary (RPO). Old \
          primary back by: its last task (repoint, rebuild). Whole: fault -> the set has \
          one writable primary, every other node read-only replicating from it (IO and SQL \
-         threads running) and every acknowledged row on every node.\n\n{HEADER}\n",
+         threads running) and every acknowledged row on every node.\n\n{}\n\n{HEADER}\n",
         today(),
         cfg.interval_ms,
         cfg.confirm_rounds,
@@ -252,6 +252,7 @@ pub fn markdown(
         } else {
             "read-only"
         },
+        provenance(),
     );
     for r in rounds {
         s.push_str(&line(r));
@@ -273,6 +274,39 @@ pub fn markdown(
         }
     }
     s
+}
+
+/// The commit the run was made from and the programs it ran.
+fn provenance() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(setwise_tests::bins::workspace_root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "?".into());
+    let dirty = git(&[
+        "status",
+        "--porcelain",
+        "--",
+        "proxy",
+        "agent",
+        "scheduler",
+        "topo",
+    ])
+    .is_some_and(|s| !s.is_empty());
+    format!(
+        "Commit {commit}{}; programs from {}.",
+        if dirty {
+            " (with uncommitted changes in proxy/, agent/, scheduler/ or topo/)"
+        } else {
+            ""
+        },
+        std::env::var("SETWISE_BIN_DIR").unwrap_or_else(|_| "the harness's default".into())
+    )
 }
 
 /// `YYYY-MM-DD` (UTC) without a date crate.
