@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use tokio::task::JoinSet;
-use topo::{FailoverRecord, HealthReport, NodeRecord, SetRecord, SwitchoverRequest, Versioned};
+use topo::{
+    FailoverRecord, HealthReport, NodeRecord, SetRecord, SwitchoverRequest, TaskRecord, Versioned,
+};
 use tracing::{info, warn};
 
 use crate::config::SchedulerConfig;
@@ -37,6 +39,7 @@ struct Round {
     health: Vec<HealthReport>,
     ops: Vec<Versioned<FailoverRecord>>,
     requests: Vec<Versioned<SwitchoverRequest>>,
+    tasks: Vec<TaskRecord>,
 }
 
 async fn read(ctx: &LeaderCtx) -> topo::Result<Round> {
@@ -47,6 +50,7 @@ async fn read(ctx: &LeaderCtx) -> topo::Result<Round> {
         health: t.list_health().await?,
         ops: t.list(&t.keys().ops()).await?,
         requests: t.list_requests().await?,
+        tasks: t.list_tasks().await?,
     })
 }
 
@@ -61,6 +65,7 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
     let mut tick = tokio::time::interval(Duration::from_millis(cfg.monitor.interval_ms.max(50)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut read_failing = false;
+    let mut whole: HashMap<String, (bool, u64)> = HashMap::new();
     info!(
         term = ctx.term,
         failover = cfg.failover.enabled,
@@ -108,6 +113,7 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
         };
         let now = crate::now_ms();
         monitor.round(&r.sets, &r.nodes, &r.health, now, cfg.monitor.stale_ms);
+        log_redundancy(&mut whole, &r, now);
         if !cfg.failover.enabled {
             continue;
         }
@@ -199,6 +205,28 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
     }
     info!(term = ctx.term, "leader rounds stopped");
     Ok(())
+}
+
+/// Logs each set that became whole again (and after how long) or stopped being
+/// whole (and why); `whole` remembers each set's state and since when.
+fn log_redundancy(whole: &mut HashMap<String, (bool, u64)>, r: &Round, now: u64) {
+    whole.retain(|name, _| r.sets.iter().any(|s| &s.name == name));
+    for s in &r.sets {
+        let red = crate::redundancy::assess(s, &r.nodes, &r.health, &r.tasks);
+        let is = red.is_whole();
+        match whole.get(&s.name) {
+            Some(&(was, _)) if was == is => continue,
+            Some(&(_, since)) if is => info!(
+                set = %s.name,
+                after_ms = now.saturating_sub(since),
+                "set whole again: {}",
+                red.describe()
+            ),
+            _ if is => info!(set = %s.name, "set {}", red.describe()),
+            _ => warn!(set = %s.name, "set not whole: {}", red.describe()),
+        }
+        whole.insert(s.name.clone(), (is, now));
+    }
 }
 
 /// A log line for a finished operation, and whether it failed.

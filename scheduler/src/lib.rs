@@ -9,6 +9,7 @@ pub mod leader;
 pub mod logging;
 pub mod monitor;
 pub mod policy;
+pub mod redundancy;
 pub mod service;
 
 /// Unix time now, in milliseconds (the clock of `HealthReport::at_ms`).

@@ -47,6 +47,11 @@ impl Etcd {
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
             .arg(format!("--initial-cluster=default={peer}"))
+            // A 50 ms raft tick lets leases as short as 1 s live (etcd's minimum
+            // lease TTL is 1.5 election timeouts): a dead scheduler leader is
+            // replaced within about a second (`election_ttl = 1`).
+            .arg("--heartbeat-interval=50")
+            .arg("--election-timeout=500")
             .arg("--logger=zap");
         self.child = Some(ChildGuard::spawn("etcd", cmd, &self.log)?);
         self.wait_ready(READY_TIMEOUT).await

@@ -330,6 +330,10 @@ impl Topo {
     pub async fn get_task(&self, set: &str, node: &str) -> Result<Option<Versioned<TaskRecord>>> {
         self.get(&self.keys.task(set, node)).await
     }
+    /// Every node's current task.
+    pub async fn list_tasks(&self) -> Result<Vec<TaskRecord>> {
+        Ok(values(self.list(&self.keys.tasks()).await?))
+    }
     /// Gives a node a new task (replacing any earlier one).
     pub async fn put_task(&self, t: &TaskRecord) -> Result<()> {
         self.put(&self.keys.task(&t.set, &t.node), t).await

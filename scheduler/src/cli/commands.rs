@@ -269,6 +269,7 @@ async fn status(topo: &Topo, cluster: &str) -> Result<String> {
         dbs: topo.list_dbs().await?,
         ops: topo.list_ops().await?,
         last_failover: topo.list_failovers(None).await?.pop(),
+        tasks: topo.list_tasks().await?,
         now_ms: crate::now_ms(),
     };
     Ok(render::status(&view))

@@ -339,7 +339,27 @@ pub struct StatusView {
     pub ops: Vec<topo::FailoverRecord>,
     /// The latest finished one.
     pub last_failover: Option<topo::FailoverRecord>,
+    /// Every node's current task (what is being done to restore redundancy).
+    pub tasks: Vec<topo::TaskRecord>,
     pub now_ms: u64,
+}
+
+/// One line per set: whole, or what keeps it from full redundancy and what is
+/// being done about it ([`crate::redundancy`]).
+pub fn redundancy_table(v: &StatusView) -> Table {
+    let mut t = Table::new(["SET", "REDUNDANCY"]);
+    for s in &v.sets {
+        let r = crate::redundancy::assess(s, &v.nodes, &v.health, &v.tasks);
+        t.row([
+            s.name.clone(),
+            if r.is_whole() {
+                r.describe()
+            } else {
+                format!("NOT WHOLE: {}", r.describe())
+            },
+        ]);
+    }
+    t
 }
 
 /// A section: its title, then its table or `(none)`.
@@ -359,6 +379,7 @@ pub fn status(v: &StatusView) -> String {
         v.leader.as_deref().unwrap_or("(none)")
     );
     section(&mut out, "SETS", &sets_table(&v.sets, &v.nodes));
+    section(&mut out, "REDUNDANCY", &redundancy_table(v));
     section(
         &mut out,
         "NODES",
@@ -493,6 +514,7 @@ mod tests {
             dbs: vec![],
             ops: vec![],
             last_failover: None,
+            tasks: vec![],
             now_ms: 10_300,
         };
         let s = status(&v);
@@ -510,6 +532,10 @@ mod tests {
         assert!(lines[n0].contains("0-1-42"), "{s}");
         assert!(lines[n1].contains("no report"), "{s}");
         assert!(s.contains("DATABASES\n(none)\n"), "{s}");
+        assert!(
+            s.contains("set1  NOT WHOLE: set1-n1: no health report (agent down?)"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -1,159 +1,27 @@
-//! One failover or switchover, driven phase by phase (docs/failover.md). The record in
-//! `ops/<set>` is rewritten by compare-and-swap after every step, so a scheduler that
-//! lost leadership cannot overwrite its successor's progress, and a new leader resumes
-//! from the last recorded phase (every step is idempotent).
+//! The phases of an operation, in order: fence, elect, promote, publish, repoint
+//! (docs/failover.md). Each records its outcome in the driver's record and saves
+//! it; each can run again from the record (a new leader resumes there).
 
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use topo::gtid::GtidPos;
 use topo::{
-    Batch, FailoverKind, FailoverPhase, FailoverRecord, HealthReport, NodeRecord, Rejoin, Role,
-    SetRecord, Task, Topo, Versioned,
+    Batch, FailoverKind, FailoverPhase, HealthReport, NodeRecord, Rejoin, Role, SetRecord, Task,
+    Versioned,
 };
-use tracing::{info, warn};
 
-use super::{elect, freeze, tasks};
-use crate::config::{FailoverConfig, MysqlConfig};
-use crate::leader::LeaderCtx;
+use super::{
+    clear_rejoin, current_rev, health_of, node, primary_lost, Driver, FENCE_COURTESY,
+    MAX_PROMOTE_ATTEMPTS,
+};
+use crate::failover::{elect, freeze, tasks};
 use crate::now_ms;
 
-/// Attempts at electing and promoting before a failover gives up.
-const MAX_PROMOTE_ATTEMPTS: usize = 3;
-/// How long a failover waits for the old primary's agent to make it read-only (it is
-/// usually dead: this is only a courtesy).
-const FENCE_COURTESY: Duration = Duration::from_millis(1000);
-
-/// Drives the operation in `ops/<set>` to its end.
-pub struct Driver {
-    ctx: LeaderCtx,
-    cfg: FailoverConfig,
-    /// The account the scheduler reaches MariaDB with (freezing replicas at election).
-    account: MysqlConfig,
-    rec: FailoverRecord,
-    /// mod_revision of `ops/<set>` as last written by us.
-    rev: i64,
-    /// Candidates that failed to promote in this run.
-    excluded: Vec<String>,
-}
-
 impl Driver {
-    /// Records a new operation; fails if one is already in progress on the set. A
-    /// switchover also deletes its request (`request` = key and revision) in the same
-    /// transaction, so a request is acted on once.
-    pub async fn start(
-        ctx: LeaderCtx,
-        cfg: FailoverConfig,
-        account: MysqlConfig,
-        mut rec: FailoverRecord,
-        request: Option<(String, i64)>,
-    ) -> Result<Self> {
-        rec.by = vec![ctx.id.clone()];
-        let key = ctx.topo.keys().op(&rec.set);
-        let mut batch = Batch::new().unchanged(&key, 0).put(&key, &rec)?;
-        if let Some((req_key, req_rev)) = &request {
-            batch = batch.unchanged(req_key, *req_rev).delete(req_key);
-        }
-        if !ctx.topo.commit(batch).await? {
-            bail!("another operation is in progress on set {}", rec.set);
-        }
-        let rev = current_rev(&ctx.topo, &rec.set)
-            .await?
-            .ok_or_else(|| anyhow!("the operation record vanished"))?;
-        Ok(Self {
-            ctx,
-            cfg,
-            account,
-            rec,
-            rev,
-            excluded: Vec::new(),
-        })
-    }
-
-    /// Takes over an operation found in `ops/<set>` (e.g. after a leader change).
-    pub fn resume(
-        ctx: LeaderCtx,
-        cfg: FailoverConfig,
-        account: MysqlConfig,
-        found: Versioned<FailoverRecord>,
-    ) -> Self {
-        let mut rec = found.value;
-        if !rec.by.contains(&ctx.id) {
-            rec.by.push(ctx.id.clone());
-        }
-        Self {
-            ctx,
-            cfg,
-            account,
-            rec,
-            rev: found.mod_revision,
-            excluded: Vec::new(),
-        }
-    }
-
-    /// Runs to `Done` or `Failed` and files the record under `failovers/`.
-    pub async fn run(mut self) -> Result<FailoverRecord> {
-        let resumed = self.rec.phase != FailoverPhase::Started;
-        if resumed {
-            let phase = self.rec.phase;
-            self.step(format!("resumed at phase {phase:?} by {}", self.ctx.id));
-            self.save().await?;
-        }
-        loop {
-            let r = match self.rec.phase {
-                FailoverPhase::Started => self.fence().await,
-                FailoverPhase::Fenced => self.elect().await,
-                FailoverPhase::Elected => self.promote().await,
-                FailoverPhase::Promoted => self.publish().await,
-                FailoverPhase::Published => self.repoint().await,
-                FailoverPhase::Done | FailoverPhase::Failed => break,
-            };
-            if r.is_ok() {
-                super::failpoint::after(self.rec.phase).await;
-            }
-            if let Err(e) = r {
-                if self.ctx.is_stopping() {
-                    return Err(anyhow!(
-                        "leadership ended during {:?}: {e:#}",
-                        self.rec.phase
-                    ));
-                }
-                self.fail(format!("{e:#}")).await?;
-            }
-        }
-        self.rec.finished_ms = Some(now_ms());
-        let topo = self.ctx.topo.clone();
-        if self.ctx.is_stopping() {
-            bail!("leadership ended");
-        }
-        topo.finish_op(&self.rec).await?;
-        match self.rec.phase {
-            FailoverPhase::Done => info!(
-                set = %self.rec.set,
-                kind = ?self.rec.kind,
-                old = %self.rec.old_primary,
-                new = self.rec.new_primary.as_deref().unwrap_or("-"),
-                duration_ms = self.rec.duration_ms().unwrap_or(0),
-                held_ms = self.rec.held_ms().unwrap_or(0),
-                "{} done",
-                kind_word(self.rec.kind)
-            ),
-            _ => warn!(
-                set = %self.rec.set,
-                "{} failed: {}",
-                kind_word(self.rec.kind),
-                self.rec.error.as_deref().unwrap_or("")
-            ),
-        }
-        Ok(self.rec)
-    }
-
-    // ---- phases ------------------------------------------------------------------
-
     /// Bumps the epoch and demotes the old primary in routing (one txn); then makes it
     /// read-only: waited for in a switchover (its final position), a courtesy in a
     /// failover (it is dead).
-    async fn fence(&mut self) -> Result<()> {
+    pub(super) async fn fence(&mut self) -> Result<()> {
         let topo = self.ctx.topo.clone();
         let set = self.rec.set.clone();
         let keys = topo.keys().clone();
@@ -235,7 +103,7 @@ impl Driver {
     /// Chooses the new primary. In a failover the replicas' IO threads are stopped
     /// first and their positions read directly ([`freeze`]); replicas that cannot be
     /// reached so are judged from agent reports taken after the failover began.
-    async fn elect(&mut self) -> Result<()> {
+    pub(super) async fn elect(&mut self) -> Result<()> {
         let topo = self.ctx.topo.clone();
         let set = self.rec.set.clone();
         let failover = self.rec.kind == FailoverKind::Failover;
@@ -340,7 +208,7 @@ impl Driver {
     }
 
     /// Promotes the elected replica (waits for its relay log to be applied).
-    async fn promote(&mut self) -> Result<()> {
+    pub(super) async fn promote(&mut self) -> Result<()> {
         let topo = self.ctx.topo.clone();
         let set = self.rec.set.clone();
         let new = self
@@ -390,7 +258,7 @@ impl Driver {
     }
 
     /// Routing names the new primary; the old one waits to rejoin against `new_gtid`.
-    async fn publish(&mut self) -> Result<()> {
+    pub(super) async fn publish(&mut self) -> Result<()> {
         let topo = self.ctx.topo.clone();
         let set = self.rec.set.clone();
         let keys = topo.keys().clone();
@@ -432,7 +300,7 @@ impl Driver {
 
     /// Repoints the other replicas (and, in a switchover, the old primary) to the new
     /// primary. Failures are recorded; the rejoin policy retries them later.
-    async fn repoint(&mut self) -> Result<()> {
+    pub(super) async fn repoint(&mut self) -> Result<()> {
         let topo = self.ctx.topo.clone();
         let set = self.rec.set.clone();
         let new = self.rec.new_primary.clone().unwrap_or_default();
@@ -473,7 +341,19 @@ impl Driver {
                 )
             }
         });
-        for (id, r) in futures::future::join_all(runs).await {
+        let results = tokio::select! {
+            r = futures::future::join_all(runs) => r,
+            why = primary_lost(&topo, &set, &new) => {
+                // Waiting on would hold the set (no failover while an operation
+                // runs): the policy repoints whoever is left once one has a
+                // primary again.
+                self.step(format!(
+                    "stopped repointing: the new primary {new} {why}; the rest is left to the policy"
+                ));
+                Vec::new()
+            }
+        };
+        for (id, r) in results {
             match r {
                 Ok(_) => {
                     self.step(format!("repointed {id} to {new}"));
@@ -486,147 +366,5 @@ impl Driver {
         }
         self.rec.phase = FailoverPhase::Done;
         self.save().await
-    }
-
-    // ---- bookkeeping -------------------------------------------------------------
-
-    /// Ends the operation as failed. When nobody was published in its place, the old
-    /// primary gets its role back: a switched-over one is made writable again (it was
-    /// only made read-only); a dead one is simply named again in routing, so the next
-    /// rounds see it down and try again, and if it comes back it serves as before.
-    async fn fail(&mut self, why: String) -> Result<()> {
-        self.step(format!("failed: {why}"));
-        self.rec.error = Some(why);
-        let fenced =
-            self.rec.phase >= FailoverPhase::Fenced && self.rec.phase < FailoverPhase::Published;
-        if fenced && !self.rec.old_primary.is_empty() {
-            let r = match self.rec.kind {
-                FailoverKind::Switchover => self.restore_old_primary(true).await,
-                FailoverKind::Failover => self.restore_old_primary(false).await,
-            };
-            if let Err(e) = r {
-                self.step(format!("restoring the old primary failed: {e:#}"));
-            }
-        }
-        self.rec.phase = FailoverPhase::Failed;
-        self.save().await
-    }
-
-    /// Names the old primary again in routing; `writable`: first make it writable.
-    async fn restore_old_primary(&mut self, writable: bool) -> Result<()> {
-        let topo = self.ctx.topo.clone();
-        let set = self.rec.set.clone();
-        let old = self.rec.old_primary.clone();
-        if writable {
-            // No `rejoin` while it is made writable again: its agent would fence a
-            // demoted node it sees writable.
-            clear_rejoin(&topo, &set, &old).await?;
-            let set_rec = topo
-                .get_set(&set)
-                .await?
-                .ok_or_else(|| anyhow!("set {set} is not registered"))?;
-            let task = Task::Promote {
-                wait_gtid: None,
-                sync: set_rec.sync,
-                semi_timeout_ms: set_rec.semi_timeout_ms,
-            };
-            tasks::run(
-                &self.ctx,
-                &set,
-                &old,
-                task,
-                Duration::from_millis(self.cfg.task_timeout_ms),
-            )
-            .await
-            .map_err(|e| anyhow!(e))?;
-        }
-        let mut n = node(&topo, &set, &old)
-            .await?
-            .ok_or_else(|| anyhow!("node {old} is not registered"))?;
-        n.role = Role::Primary;
-        n.rejoin = None;
-        topo.put_node(&n).await?;
-        self.rec.published_ms = Some(now_ms());
-        self.step(format!("{old} is named primary again"));
-        Ok(())
-    }
-
-    fn step(&mut self, what: String) {
-        let at = now_ms().saturating_sub(self.rec.started_ms);
-        info!(set = %self.rec.set, "{}: {what}", kind_word(self.rec.kind));
-        self.rec.steps.push(format!("+{at}ms {what}"));
-    }
-
-    /// Writes the record (CAS on our last revision).
-    async fn save(&mut self) -> Result<()> {
-        if self.ctx.is_stopping() {
-            bail!("leadership ended");
-        }
-        let key = self.ctx.topo.keys().op(&self.rec.set);
-        self.rev = self.ctx.topo.cas(&key, &self.rec, self.rev).await?;
-        self.rev = current_rev(&self.ctx.topo, &self.rec.set)
-            .await?
-            .unwrap_or(self.rev);
-        Ok(())
-    }
-}
-
-fn kind_word(k: FailoverKind) -> &'static str {
-    match k {
-        FailoverKind::Failover => "failover",
-        FailoverKind::Switchover => "switchover",
-    }
-}
-
-async fn current_rev(topo: &Topo, set: &str) -> Result<Option<i64>> {
-    Ok(topo.get_op(set).await?.map(|v| v.mod_revision))
-}
-
-async fn node(topo: &Topo, set: &str, id: &str) -> Result<Option<NodeRecord>> {
-    Ok(topo
-        .get::<NodeRecord>(&topo.keys().node(set, id))
-        .await?
-        .map(|v| v.value))
-}
-
-async fn health_of(topo: &Topo, set: &str, id: &str) -> Option<HealthReport> {
-    topo.get::<HealthReport>(&topo.keys().health_of(set, id))
-        .await
-        .ok()
-        .flatten()
-        .map(|v| v.value)
-}
-
-/// Clears a node's `rejoin` (it replicates from the current primary again).
-pub async fn clear_rejoin(topo: &Topo, set: &str, id: &str) -> Result<()> {
-    topo.update(&topo.keys().node(set, id), |cur: Option<NodeRecord>| {
-        let mut n = cur.ok_or_else(|| topo::TopoError::NotFound {
-            what: "node",
-            name: id.to_string(),
-        })?;
-        n.rejoin = None;
-        Ok(n)
-    })
-    .await?;
-    Ok(())
-}
-
-/// Whether a returning old primary's binlog is contained in what the new primary had at
-/// promotion (then it can simply replicate; else it holds unacknowledged transactions).
-pub fn can_rejoin(binlog: &str, promoted_gtid: &str) -> bool {
-    GtidPos::parse_lossy(promoted_gtid).contains(&GtidPos::parse_lossy(binlog))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rejoin_needs_containment() {
-        assert!(can_rejoin("0-101-10", "0-101-10"));
-        assert!(can_rejoin("0-101-9", "0-101-10"));
-        assert!(can_rejoin("", "0-101-10"));
-        assert!(!can_rejoin("0-101-11", "0-101-10"));
-        assert!(!can_rejoin("0-101-10,1-101-1", "0-101-10"));
     }
 }
