@@ -154,8 +154,10 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
 
         // Sync mode on a writable primary (not while a task may be changing it).
         let Some(view) = view else { continue };
-        if view.demoted_but_writable(outcome.read_only) && !busy.load(Ordering::SeqCst) {
-            fence_now(&target, cfg.task_timeout(), &fencing);
+        if let Some(kill_clients) = view.demoted_but_writable(outcome.read_only) {
+            if !busy.load(Ordering::SeqCst) {
+                fence_now(&target, kill_clients, cfg.task_timeout(), &fencing);
+            }
             continue;
         }
         let Some(set) = view.set.as_ref() else {
@@ -193,22 +195,24 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
 }
 
 /// Fences the local MariaDB in the background (one fence at a time): its node was
-/// demoted by a failover but it still takes writes — an old primary that was hung
-/// or cut off and is back. No task is waited for: every moment it stays writable a
-/// client could commit where the set's primary is not.
-fn fence_now(target: &ProbeTarget, bound: Duration, fencing: &Arc<AtomicBool>) {
+/// demoted but it still takes writes — after a failover, an old primary that was
+/// hung or cut off and is back (`kill_clients`: its sessions are ended too). No task
+/// is waited for: every moment it stays writable a client could commit where the
+/// set's primary is not.
+fn fence_now(target: &ProbeTarget, kill_clients: bool, bound: Duration, fencing: &Arc<AtomicBool>) {
     if fencing.swap(true, Ordering::SeqCst) {
         return;
     }
     warn!(
-        "this node was demoted but is writable: fencing it (client sessions ended, read_only = ON)"
+        kill_clients,
+        "this node was demoted but is writable: fencing it (read_only = ON)"
     );
     let (target, fencing) = (target.clone(), fencing.clone());
     tokio::spawn(async move {
         let work = async {
             let mut conn = crate::db::connect(&target).await?;
             let deadline = tokio::time::Instant::now() + bound;
-            let r = crate::fence::fence(&mut conn, &target, true, deadline).await;
+            let r = crate::fence::fence(&mut conn, &target, kill_clients, deadline).await;
             let _ = tokio::time::timeout(Duration::from_millis(500), conn.disconnect()).await;
             r
         };

@@ -44,14 +44,16 @@ impl SetView {
             .is_some_and(|m| m.role == Role::Primary && m.rejoin.is_none())
     }
 
-    /// Whether this node was demoted by a failover (role replica, `rejoin` set)
-    /// while the server says `read_only` is OFF: it must be fenced at once.
-    pub fn demoted_but_writable(&self, read_only: Option<bool>) -> bool {
-        read_only == Some(false)
-            && self
-                .me
-                .as_ref()
-                .is_some_and(|m| m.role == Role::Replica && m.rejoin.is_some())
+    /// Whether this node was demoted (role replica, `rejoin` set) while the server
+    /// says `read_only` is OFF: it must be fenced at once. `Some(kill_clients)`:
+    /// demoted by a failover (hung or dead, back now): every client session must end
+    /// too; by a switchover, sessions are left to finish.
+    pub fn demoted_but_writable(&self, read_only: Option<bool>) -> Option<bool> {
+        if read_only != Some(false) {
+            return None;
+        }
+        let me = self.me.as_ref().filter(|m| m.role == Role::Replica)?;
+        me.rejoin.as_ref().map(|r| !r.planned)
     }
 
     /// Transactions this node lacks compared with the primary's binlog.
@@ -102,6 +104,7 @@ mod tests {
             new_primary: "s-n0".into(),
             promoted_gtid: "0-1-9".into(),
             since_ms: 1,
+            planned: false,
         });
         assert!(!v.i_am_primary());
     }

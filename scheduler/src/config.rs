@@ -56,6 +56,10 @@ pub struct SchedulerConfig {
     pub id: Option<String>,
     /// TTL in seconds of the leadership lease: a dead leader is replaced after about this long.
     pub election_ttl: i64,
+    /// A standby takes over from a leader whose heartbeat (written 4 times in this span)
+    /// stopped for this many milliseconds, without waiting for its lease to expire
+    /// (0: off). Keep it well above the longest pause a live leader may have.
+    pub takeover_ms: u64,
     pub etcd: EtcdConfig,
     pub monitor: MonitorConfig,
     pub failover: FailoverConfig,
@@ -67,6 +71,7 @@ impl Default for SchedulerConfig {
         Self {
             id: None,
             election_ttl: 3,
+            takeover_ms: 0,
             etcd: EtcdConfig::default(),
             monitor: MonitorConfig::default(),
             failover: FailoverConfig::default(),

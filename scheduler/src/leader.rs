@@ -70,10 +70,14 @@ enum TermEnd {
 }
 
 /// Campaigns and leads until `shutdown` turns true. Each term runs `work`.
+/// `takeover`: the leader writes a heartbeat four times in that span, and a standby
+/// that sees none for that long revokes the leader's lease and takes over (see
+/// [`topo::election`]); None: a dead leader is replaced when its lease expires.
 pub async fn run<F, Fut>(
     topo: Topo,
     id: String,
     ttl: i64,
+    takeover: Option<Duration>,
     mut shutdown: watch::Receiver<bool>,
     mut work: F,
 ) -> Result<()>
@@ -87,8 +91,22 @@ where
         if *shutdown.borrow() {
             return Ok(());
         }
+        let take_over = async {
+            if let Some(silent) = takeover {
+                let every = (silent / 4).max(Duration::from_millis(20));
+                let gone = election::revoke_if_silent(&topo, ELECTION, &id, every, silent).await;
+                warn!(
+                    leader = %gone,
+                    silent_ms = silent.as_millis() as u64,
+                    "the leader stopped beating: its lease revoked, taking over"
+                );
+            }
+            // The campaign below goes on; it wins once the leader's keys are gone.
+            std::future::pending::<()>().await
+        };
         let leadership = tokio::select! {
             r = election::campaign(&topo, ELECTION, &id, ttl) => r,
+            _ = take_over => unreachable!("pending forever"),
             _ = shutdown.wait_for(|s| *s) => return Ok(()),
         };
         let leadership = match leadership {
@@ -117,7 +135,16 @@ where
         term += 1;
         info!(id = %id, term, "became leader of election {ELECTION}");
         last_leader = Some(id.clone());
-        let end = lead(&topo, &id, term, leadership, &mut shutdown, &mut work).await;
+        let end = lead(
+            &topo,
+            &id,
+            term,
+            leadership,
+            takeover,
+            &mut shutdown,
+            &mut work,
+        )
+        .await;
         match end {
             TermEnd::Shutdown => return Ok(()),
             TermEnd::Lost(why) => warn!(term, "lost leadership ({why}); campaigning again"),
@@ -135,6 +162,7 @@ async fn lead<F, Fut>(
     id: &str,
     term: u64,
     leadership: Leadership,
+    takeover: Option<Duration>,
     shutdown: &mut watch::Receiver<bool>,
     work: &mut F,
 ) -> TermEnd
@@ -145,6 +173,12 @@ where
     let (ctx, stop) = LeaderCtx::new(topo.clone(), id.to_string(), term);
     let mut task = tokio::spawn(work(ctx));
     let mut check = tokio::time::interval(CHECK_EVERY);
+    let mut beat = tokio::time::interval(
+        takeover
+            .map(|t| (t / 4).max(Duration::from_millis(20)))
+            .unwrap_or(Duration::from_secs(3600)),
+    );
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_verify = tokio::time::Instant::now();
     let end = loop {
         tokio::select! {
@@ -156,6 +190,11 @@ where
                     Err(e) => warn!(term, "leader work panicked: {e}; resigning"),
                 }
                 break TermEnd::WorkEnded;
+            }
+            _ = beat.tick(), if takeover.is_some() => {
+                if let Err(e) = election::beat(topo, ELECTION, &leadership, id).await {
+                    debug!("cannot write the leader's heartbeat: {e}");
+                }
             }
             _ = check.tick() => {
                 if !leadership.is_held() {

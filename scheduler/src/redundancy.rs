@@ -202,6 +202,7 @@ mod tests {
             new_primary: "s-n0".into(),
             promoted_gtid: "0-1-5".into(),
             since_ms: 1,
+            planned: false,
         });
         health[1].slave_io_running = Some(false);
         health[1].last_error = Some("IO: error connecting".into());

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use anyhow::{bail, Result};
 use clap::Parser;
 use tokio::sync::watch;
@@ -71,7 +73,8 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
     });
 
     let ttl = cfg.election_ttl;
-    let result = leader::run(topo, id, ttl, stop_rx, move |ctx| {
+    let takeover = (cfg.takeover_ms > 0).then(|| Duration::from_millis(cfg.takeover_ms));
+    let result = leader::run(topo, id, ttl, takeover, stop_rx, move |ctx| {
         control::run(ctx, cfg.clone())
     })
     .await;

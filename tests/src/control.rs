@@ -45,6 +45,8 @@ pub fn now_ms() -> u64 {
 #[derive(Debug, Clone)]
 pub struct ControlPlaneConfig {
     pub election_ttl: i64,
+    /// `takeover_ms` (0: a dead leader is replaced when its lease expires).
+    pub takeover_ms: u64,
     pub interval_ms: u64,
     pub stale_ms: u64,
     pub failover_enabled: bool,
@@ -60,6 +62,7 @@ impl Default for ControlPlaneConfig {
     fn default() -> Self {
         Self {
             election_ttl: 2,
+            takeover_ms: 0,
             interval_ms: 200,
             stale_ms: 2000,
             failover_enabled: true,
@@ -77,6 +80,7 @@ impl ControlPlaneConfig {
     pub fn toml(&self) -> String {
         format!(
             "election_ttl = {}\n\
+             takeover_ms = {}\n\
              \n\
              [monitor]\n\
              interval_ms = {}\n\
@@ -93,6 +97,7 @@ impl ControlPlaneConfig {
              user = \"setwise\"\n\
              password = \"setwise\"\n",
             self.election_ttl,
+            self.takeover_ms,
             self.interval_ms,
             self.stale_ms,
             self.failover_enabled,

@@ -254,6 +254,7 @@ async fn the_next_leader_carries_on_a_failover_in_progress() {
         new_primary: String::new(),
         promoted_gtid: String::new(),
         since_ms: now,
+        planned: false,
     });
     topo.put_node(&old).await.unwrap();
     let rec = FailoverRecord {

@@ -93,6 +93,10 @@ impl Keys {
     pub fn election(&self, name: &str) -> String {
         format!("{}election/{name}", self.root)
     }
+    /// The leader's heartbeat of election `name` (under the leader's lease).
+    pub fn election_beat(&self, name: &str) -> String {
+        format!("{}election-beat/{name}", self.root)
+    }
     /// The AUTO_INCREMENT counter of `db.table` (`/` and `%` in names escaped).
     pub fn ids(&self, db: &str, table: &str) -> String {
         let esc = |s: &str| s.replace('%', "%25").replace('/', "%2F");

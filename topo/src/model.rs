@@ -99,6 +99,11 @@ pub struct Rejoin {
     pub promoted_gtid: String,
     /// Unix time of the failover, milliseconds.
     pub since_ms: u64,
+    /// Demoted by a switchover (it was healthy and is made read-only by a task,
+    /// its sessions left to finish) rather than by a failover (it was hung or dead:
+    /// when it is seen writable again its agent ends every client session).
+    #[serde(default)]
+    pub planned: bool,
 }
 
 impl NodeRecord {

@@ -22,7 +22,7 @@ use super::TaskContext;
 /// Re-read of the task record when no watch event came (also the watch's retry pace).
 pub const REREAD: Duration = Duration::from_secs(2);
 /// How often a running task checks that its record still names it.
-const REPLACED_CHECK: Duration = Duration::from_secs(1);
+const REPLACED_CHECK: Duration = Duration::from_millis(200);
 /// How long a finished task's result is retried while etcd does not answer.
 const FINISH_RETRY: Duration = Duration::from_secs(600);
 
@@ -203,7 +203,7 @@ impl TaskWatcher {
         self.finish(done, rev).await;
     }
 
-    /// Resolves when the record no longer names task `id` (checked every second;
+    /// Resolves when the record no longer names task `id` (checked every 200 ms;
     /// an unreadable record counts as unchanged).
     async fn replaced(&self, id: &str) {
         loop {

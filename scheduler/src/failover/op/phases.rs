@@ -48,6 +48,7 @@ impl Driver {
                 new_primary: String::new(),
                 promoted_gtid: String::new(),
                 since_ms: now,
+                planned: self.rec.kind == FailoverKind::Switchover,
             });
             batch = batch.put(&keys.node(&set, &n.id), &n)?;
         }
@@ -283,6 +284,7 @@ impl Driver {
                     new_primary: new.clone(),
                     promoted_gtid: self.rec.new_gtid.clone().unwrap_or_default(),
                     since_ms: old.rejoin.as_ref().map(|r| r.since_ms).unwrap_or(now),
+                    planned: self.rec.kind == FailoverKind::Switchover,
                 });
                 batch = batch.put(&keys.node(&set, &old.id), &old)?;
             }
