@@ -12,8 +12,10 @@
 # See bench/README.md.
 #
 # Usage: bench/chaos.sh [--rounds N] [--faults kill,hang,leader] [--max-secs S] [--out FILE|-]
-#                       [--rto-target-ms MS] [--rto-max-ms MS] [--restart-writable]
-#   defaults: 20 rounds, all three faults, 1800 s, median RTO <= 1000 ms, max <= 2000 ms
+#                       [--rto-target-ms MS] [--rto-max-ms MS] [--takeover-ms MS]
+#                       [--restart-writable]
+#   defaults: 20 rounds, all three faults, 1800 s, median RTO <= 1000 ms, max <= 2000 ms,
+#   schedulers' takeover_ms 600 as in deploy/local (0: a dead leader replaced at its TTL)
 # Environment:
 #   CHAOS_PROFILE (release: cargo build --release the programs; debug: the debug build)
 #   CHAOS_BUILD (1: build first; 0: use the binaries as they are)
@@ -24,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use mysql_async::prelude::Queryable;
+use setwise_tests::control::ControlPlaneConfig;
 use setwise_tests::load::Writer;
 use setwise_tests::Cluster;
 use topo::{KeyType, TableKind};
@@ -33,7 +34,8 @@ use topo::{KeyType, TableKind};
 use round::Fault;
 
 const USAGE: &str = "usage: setwise-chaos [--rounds N] [--faults kill,hang,leader] [--max-secs S] \
-                     [--out FILE|-] [--rto-target-ms MS] [--rto-max-ms MS] [--restart-writable]";
+                     [--out FILE|-] [--rto-target-ms MS] [--rto-max-ms MS] [--takeover-ms MS] \
+                     [--restart-writable]";
 
 /// The table the writers fill.
 pub const TABLE: &str = "shop.t";
@@ -48,7 +50,20 @@ pub struct Args {
     pub out: Option<PathBuf>,
     pub rto_target_ms: u64,
     pub rto_max_ms: u64,
+    /// The schedulers' `takeover_ms` (0: a dead leader is replaced when its lease expires).
+    pub takeover_ms: u64,
     pub restart_writable: bool,
+}
+
+impl Args {
+    /// The schedulers' config: the harness's fast one with `takeover_ms` as
+    /// deploy/local has it (a standby replaces a silent leader without waiting for the TTL).
+    pub fn control_config(&self) -> ControlPlaneConfig {
+        ControlPlaneConfig {
+            takeover_ms: self.takeover_ms,
+            ..ControlPlaneConfig::default()
+        }
+    }
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -63,6 +78,7 @@ fn parse_args() -> anyhow::Result<Args> {
         ),
         rto_target_ms: 1000,
         rto_max_ms: 2000,
+        takeover_ms: 600,
         restart_writable: false,
     };
     let mut it = std::env::args().skip(1);
@@ -88,6 +104,9 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--rto-max-ms" => {
                 a.rto_max_ms = value("--rto-max-ms")?.parse().context("--rto-max-ms")?
+            }
+            "--takeover-ms" => {
+                a.takeover_ms = value("--takeover-ms")?.parse().context("--takeover-ms")?
             }
             "--out" => {
                 let v = value("--out")?;
@@ -159,7 +178,7 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
     conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
         .await?;
     drop(conn);
-    let mut cp = c.start_control_plane(2).await?;
+    let mut cp = c.start_control_plane_with(2, args.control_config()).await?;
     let map = c.shard_map("shop").await;
     let key_type = match c.topo().get_table("shop", "t").await? {
         Some(t) => match t.kind {

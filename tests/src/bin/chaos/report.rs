@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use setwise_tests::control::{self, ControlPlaneConfig};
+use setwise_tests::control;
 use setwise_tests::load::WriteLog;
 
 use crate::round::{Fault, Round};
@@ -223,12 +223,13 @@ pub fn markdown(
     logs: &[(String, WriteLog)],
 ) -> String {
     let faults: Vec<String> = args.faults.iter().map(|f| f.to_string()).collect();
-    let cfg = ControlPlaneConfig::default();
+    let cfg = args.control_config();
     let mut s = format!(
         "# Chaos: faults of primaries under write load ({})\n\n\
          2 sets x (primary + 2 replicas), strong sync (semi-sync AFTER_SYNC, no fallback), \
          gateway, agents (200 ms probes, lease 2 s), 2 schedulers ({} ms rounds, \
-         failover after {} bad round(s), probe timeout {} ms, election TTL {} s). One writer \
+         failover after {} bad round(s), probe timeout {} ms, election TTL {} s, takeover of \
+         a silent leader after {} ms, 0: off). One writer \
          per set: autocommit INSERTs \
          through the gateway, one at a time, 10 ms apart. Faults in turn: {}; sets \
          alternating. kill: kill -9 the primary, restart it {} after the failover. hang: \
@@ -246,6 +247,7 @@ pub fn markdown(
         cfg.confirm_rounds,
         cfg.probe_timeout_ms,
         cfg.election_ttl,
+        cfg.takeover_ms,
         faults.join(", "),
         if args.restart_writable {
             "as it was (read_only=OFF)"
