@@ -35,6 +35,9 @@ pub struct Conns<'a> {
 const CHECK_AFTER: Duration = Duration::from_secs(5);
 /// How long that check may take.
 const CHECK_WITHIN: Duration = Duration::from_secs(2);
+/// How long it may take when the set's primary changed under a read (a failover:
+/// the old one is most likely dead or hung, and its client should retry at once).
+const CHECK_MOVED_WITHIN: Duration = Duration::from_millis(400);
 /// While waiting for a primary: how soon one that refused connections is tried again.
 const RETRY_REFUSED: Duration = Duration::from_millis(250);
 
@@ -86,6 +89,7 @@ pub async fn guard<T>(
     tokio::pin!(check);
     loop {
         let mut probe = false;
+        let mut within = CHECK_WITHIN;
         tokio::select! {
             biased;
             r = &mut fut => return Ok(r),
@@ -99,6 +103,7 @@ pub async fn guard<T>(
                         (true, false, Some(reason)) => format!("its writes were blocked ({reason})"),
                         (false, true, _) => {
                             probe = true;
+                            within = CHECK_MOVED_WITHIN;
                             continue;
                         }
                         _ => continue,
@@ -122,7 +127,7 @@ pub async fn guard<T>(
                 let Some(node) = snap.primary_of(set) else {
                     continue;
                 };
-                if !backends.answers(&node.host, node.port, CHECK_WITHIN).await {
+                if !backends.answers(&node.host, node.port, within).await {
                     let detail = format!(
                         "its primary {} stopped answering during the statement",
                         node.addr()
