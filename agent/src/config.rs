@@ -107,6 +107,9 @@ pub struct MysqlConfig {
     pub connect_timeout_ms: u64,
     /// Whole probe (connect, reads, heartbeat write), milliseconds.
     pub probe_timeout_ms: u64,
+    /// How long mariadbd must stay stopped by the kernel (`/proc` state `T`) to be
+    /// reported frozen, milliseconds.
+    pub frozen_after_ms: u64,
 }
 
 impl Default for MysqlConfig {
@@ -117,6 +120,7 @@ impl Default for MysqlConfig {
             password: "setwise".into(),
             connect_timeout_ms: 1000,
             probe_timeout_ms: 2000,
+            frozen_after_ms: 300,
         }
     }
 }

@@ -4,9 +4,11 @@
 //! fails: what went wrong is in [`ProbeOutcome::error`].
 //!
 //! A mariadbd the kernel has stopped (SIGSTOP: what a frozen VM or a stalled host
-//! looks like) is seen at once from `/proc` ([`crate::host::stopped_pid`]): before a
-//! probe and every [`FROZEN_CHECK`] while one waits, instead of after the connect
-//! timeout.
+//! looks like) is seen from `/proc` ([`crate::host::stopped_pid`]): before a probe and
+//! every [`FROZEN_CHECK`] while one waits, instead of after the connect timeout. It is
+//! reported frozen once it has stayed stopped for `frozen_after_ms` (a stop shorter
+//! than that — a debugger's breakpoint, a short pause — is not a hang worth a
+//! failover).
 //!
 //! A heartbeat write that hangs (e.g. a strong-sync primary waiting for an ack nobody
 //! sends) is left running in the background, and no new write is started until it ends,
@@ -109,6 +111,10 @@ pub struct Prober {
     may_write: bool,
     /// `@@pid_file` as last read: where to look for the process in `/proc`.
     pid_file: Option<String>,
+    /// Since when the process has been seen stopped (None: running when last seen).
+    stopped_since: Option<Instant>,
+    /// How long it must stay stopped to be reported frozen.
+    frozen_after: Duration,
 }
 
 /// Written only while `read_only` is still OFF when the statement runs: the agent's
@@ -132,6 +138,8 @@ impl Prober {
             pending_write: None,
             may_write: false,
             pid_file: None,
+            stopped_since: None,
+            frozen_after: Duration::from_millis(300),
         }
     }
 
@@ -144,23 +152,38 @@ impl Prober {
         &self.target
     }
 
-    /// What a probe says when the kernel has mariadbd stopped right now (None: it
-    /// is not, or the agent cannot see its process).
-    pub fn frozen(&self) -> Option<ProbeOutcome> {
-        frozen_outcome(self.pid_file.as_deref()?)
+    /// How long mariadbd must stay stopped to be reported frozen.
+    pub fn set_frozen_after(&mut self, d: Duration) {
+        self.frozen_after = d;
+    }
+
+    /// What a probe says when the kernel has had mariadbd stopped for
+    /// `frozen_after` (None: it runs, it stopped only just now, or the agent cannot
+    /// see its process).
+    pub fn frozen(&mut self) -> Option<ProbeOutcome> {
+        let pid_file = self.pid_file.clone()?;
+        let (out, since) = frozen_for(&pid_file, self.stopped_since, self.frozen_after);
+        self.stopped_since = since;
+        out
     }
 
     /// Runs one probe; takes at most the probe timeout (plus a little to close),
-    /// and ends early when the process is seen stopped.
+    /// and ends early when the process is seen frozen.
     pub async fn probe(&mut self) -> ProbeOutcome {
         if let Some(f) = self.frozen() {
             return f;
         }
-        let pid_file = self.pid_file.clone();
+        let (pid_file, since, after) =
+            (self.pid_file.clone(), self.stopped_since, self.frozen_after);
         let out = tokio::select! {
             o = self.probe_live() => o,
-            Some(f) = until_frozen(pid_file) => f,
+            Some(f) = until_frozen(pid_file, since, after) => f,
         };
+        if out.frozen {
+            self.stopped_since = self.stopped_since.or(Some(Instant::now()));
+        } else if out.readable {
+            self.stopped_since = None;
+        }
         if let Some(p) = &out.pid_file {
             self.pid_file = Some(p.clone());
         }
@@ -242,29 +265,49 @@ impl Prober {
     }
 }
 
-/// Resolves with a frozen outcome once the process named by `pid_file` is seen
-/// stopped; never resolves without a pid file (None: pending forever).
-async fn until_frozen(pid_file: Option<String>) -> Option<ProbeOutcome> {
+/// Resolves with a frozen outcome once the process named by `pid_file` has been
+/// stopped for `after` (`since`: stopped already since then); never resolves without
+/// a pid file (None: pending forever).
+async fn until_frozen(
+    pid_file: Option<String>,
+    mut since: Option<Instant>,
+    after: Duration,
+) -> Option<ProbeOutcome> {
     let pid_file = pid_file?;
     loop {
         tokio::time::sleep(FROZEN_CHECK).await;
-        if let Some(f) = frozen_outcome(&pid_file) {
-            return Some(f);
+        let (out, now_since) = frozen_for(&pid_file, since, after);
+        if out.is_some() {
+            return out;
         }
+        since = now_since;
     }
 }
 
-/// The outcome for a process the kernel has stopped, if it is.
-fn frozen_outcome(pid_file: &str) -> Option<ProbeOutcome> {
-    let pid = crate::host::stopped_pid(pid_file)?;
-    Some(ProbeOutcome {
+/// The frozen outcome if the process named by `pid_file` is stopped and has been
+/// since `since` for at least `after`; and since when it is seen stopped now.
+fn frozen_for(
+    pid_file: &str,
+    since: Option<Instant>,
+    after: Duration,
+) -> (Option<ProbeOutcome>, Option<Instant>) {
+    let Some(pid) = crate::host::stopped_pid(pid_file) else {
+        return (None, None);
+    };
+    let since = since.unwrap_or_else(Instant::now);
+    if since.elapsed() < after {
+        return (None, Some(since));
+    }
+    let out = ProbeOutcome {
         error: Some(format!(
-            "mariadbd (pid {pid}) is stopped by the kernel (process state T): frozen"
+            "mariadbd (pid {pid}) has been stopped by the kernel for {} ms (process state T): frozen",
+            since.elapsed().as_millis()
         )),
         frozen: true,
         pid_file: Some(pid_file.to_string()),
         ..Default::default()
-    })
+    };
+    (Some(out), Some(since))
 }
 
 /// `SELECT 1`, then variables, semi-sync status and `SHOW SLAVE STATUS`.

@@ -30,6 +30,7 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
         .with_context(|| format!("cannot use etcd at {}", cfg.etcd.endpoints.join(",")))?;
     let target = ProbeTarget::new(&cfg.node, &cfg.mysql)?;
     let mut prober = Prober::new(target.clone());
+    prober.set_frozen_after(Duration::from_millis(cfg.mysql.frozen_after_ms));
     let mut reporter = Reporter::new(topo.clone(), cfg.lease_ttl);
     info!(
         node = %cfg.node,

@@ -16,7 +16,8 @@
 //! * two sets losing their primaries at once;
 //! * etcd restarted in the middle of a failover;
 //! * point reads (prepared and text) running while the primary hangs: never a wrong
-//!   row or a hung read, a retryable error at most, then answers from the new primary.
+//!   row or a hung read, a retryable error at most, then answers from the new primary;
+//! * a stop shorter than the agent's `frozen_after_ms`: no failover.
 //!
 //! Every test ends the same way ([`end_whole`]): every set whole again (one writable
 //! primary, every other node read-only replicating from it, read from the servers),
@@ -613,5 +614,33 @@ async fn reads_during_a_hung_primary_end_with_a_retryable_error_and_resume() {
         assert!(ok > 0 && failed.len() <= 3, "{}", describe(&rec));
     }
     assert!(after.elapsed() < WAIT);
+    end_whole(&c, vec![(SET.to_string(), w)]).await;
+}
+
+/// A stop shorter than the agent's `frozen_after_ms` (300 ms) — a debugger's
+/// breakpoint, a short pause — is not a hang: no failover, the primary stays, writes
+/// go on.
+#[tokio::test]
+async fn a_short_stop_of_the_primary_is_not_a_hang() {
+    let (c, _cp) = start(1, 1, ControlPlaneConfig::default()).await;
+    let topo = c.topo().clone();
+    let w = writer(&c).await;
+    let primary = routed_primary(&topo, SET).await;
+    let since = now_ms();
+    for _ in 0..3 {
+        c.node(&primary).pause(true).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        c.node(&primary).pause(false).unwrap();
+        let now = Instant::now();
+        w.wait_acks_after(now, 10, WAIT).await.unwrap();
+    }
+    // Deliberate window: long enough for a failover to have started (rounds are 200 ms).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ops = topo.get_op(SET).await.unwrap();
+    let done = setwise_tests::control::failovers_since(&topo, SET, since)
+        .await
+        .unwrap();
+    assert!(ops.is_none() && done.is_empty(), "{ops:?} {done:?}");
+    assert_eq!(routed_primary(&topo, SET).await, primary);
     end_whole(&c, vec![(SET.to_string(), w)]).await;
 }
