@@ -260,6 +260,15 @@ async fn end_whole(c: &Cluster, writers: Vec<(String, Writer)>) {
         }
         let problems = set_problems(c, &set).await.unwrap();
         assert!(problems.is_empty(), "{set} no longer whole: {problems:?}");
+        // And `setwise status` says so (from the agents' reports, a round later).
+        let line = format!("{set}  whole (2 replicas replicating)");
+        let said = setwise_tests::wait_until(&format!("setwise status: {line}"), WAIT, || async {
+            Ok(status(c).await.lines().any(|l| l.starts_with(&line)))
+        })
+        .await;
+        if let Err(e) = said {
+            panic!("{e:#}\n{}", status(c).await);
+        }
     }
 }
 
@@ -413,6 +422,14 @@ async fn primary_killed_while_its_agent_is_dead() {
     eprintln!("writes back {rto:?} after the kill\n{}", describe(&rec));
     let new = rec.new_primary.clone().unwrap();
     assert_nothing_lost(c.node(&new), &w.log(), "after the failover").await;
+    // `setwise status` says what is missing: the old primary, and why.
+    let st = status(&c).await;
+    assert!(
+        st.lines().any(|l| l.starts_with("set1")
+            && l.contains("NOT WHOLE")
+            && l.contains(&format!("{old}: no health report"))),
+        "{st}"
+    );
 
     restart_as_replica(&mut c, &old).await;
     cp.start_agent(&c, &old).unwrap();
