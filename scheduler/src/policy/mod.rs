@@ -3,7 +3,8 @@
 //! set that fell back to async is marked degraded, a returning old primary rejoins (or
 //! is rebuilt), a writable replica is made read-only, a replica replicating from the
 //! wrong node, or not replicating at all, is repointed, and one that diverged (its SQL
-//! thread stopped on an error, or the primary lacks its position) is rebuilt.
+//! thread stopped on an error, or the primary lacks its position) is rebuilt; a
+//! primary left read-only is made writable.
 //!
 //! [`Policy::decide`] is a pure function of the records; [`apply()`] ([`mod@apply`])
 //! carries the decisions out, giving a task only when the node has none in flight and
@@ -65,6 +66,8 @@ pub struct Policy {
     zero_clients: HashMap<String, u32>,
     /// Per node: rounds in a row it was seen not replicating.
     not_replicating: HashMap<String, u32>,
+    /// Per primary: rounds in a row it was seen read-only.
+    read_only_primary: HashMap<String, u32>,
 }
 
 impl Policy {
@@ -94,6 +97,30 @@ impl Policy {
                 continue;
             };
             self.sync_policy(set, primary, p, &mut out);
+            // A primary left read-only (an old primary named again after a failover
+            // that could not finish, fenced meanwhile by its agent) takes no writes.
+            let rounds = self
+                .read_only_primary
+                .entry(primary.id.clone())
+                .or_default();
+            *rounds = if p.read_only == Some(true) {
+                *rounds + 1
+            } else {
+                0
+            };
+            if *rounds >= NOT_REPLICATING_ROUNDS && primary.rejoin.is_none() {
+                out.push(Decision::Task {
+                    set: set.name.clone(),
+                    node: primary.id.clone(),
+                    task: Task::Promote {
+                        wait_gtid: None,
+                        sync: set.sync,
+                        semi_timeout_ms: set.semi_timeout_ms,
+                    },
+                    why: format!("the primary {} is read-only", primary.id),
+                    rejoin: false,
+                });
+            }
             for n in members.iter().filter(|n| n.role == Role::Replica) {
                 let Some(h) = report(n) else { continue };
                 let repoint = |from_binlog: bool| Task::Repoint {
@@ -307,7 +334,9 @@ mod tests {
         let mut h2 = rep("s-n2");
         h2.slave_sql_running = Some(false);
         h2.last_error = Some("Duplicate entry '7' for key 'PRIMARY'".into());
-        let health = vec![rep("s-n0"), h1, h2];
+        let mut h0 = rep("s-n0");
+        h0.read_only = Some(false);
+        let health = vec![h0, h1, h2];
         let mut pol = Policy::default();
         for _ in 1..NOT_REPLICATING_ROUNDS {
             assert!(pol.decide(&sets, &nodes, &health, &|_| true).is_empty());
@@ -337,6 +366,27 @@ mod tests {
         ));
         t.error = Some("replication from 127.0.0.1:3310 did not start in time".into());
         assert_eq!(escalate(Some(&t), &rp), None);
+    }
+
+    #[test]
+    fn a_read_only_primary_is_made_writable() {
+        let sets = vec![SetRecord::new("s", SyncMode::Strong)];
+        let nodes = vec![node("s-n0", Role::Primary), node("s-n1", Role::Replica)];
+        let mut p0 = rep("s-n0");
+        p0.master = None;
+        p0.slave_io_running = None;
+        p0.slave_sql_running = None;
+        p0.semi_sync_clients = Some(1);
+        let health = vec![p0, rep("s-n1")];
+        let mut pol = Policy::default();
+        for _ in 1..NOT_REPLICATING_ROUNDS {
+            assert!(pol.decide(&sets, &nodes, &health, &|_| true).is_empty());
+        }
+        let d = pol.decide(&sets, &nodes, &health, &|_| true);
+        assert!(
+            matches!(&d[..], [Decision::Task { node, task: Task::Promote { wait_gtid: None, .. }, .. }] if node == "s-n0"),
+            "{d:?}"
+        );
     }
 
     #[test]
