@@ -365,6 +365,28 @@ check('execute: multi-set SELECT with ORDER BY and LIMIT', async (c) => {
     'WHERE id > ? ORDER BY id LIMIT ?, ? (offset 3, count 4)'
   );
 
+  // Plain JS numbers are sent as DOUBLE: the same statement (prepared once by
+  // mysql2) paged with several offsets and counts, past the end included.
+  for (const [offset, count] of [[0, 0], [0, 3], [2, 5], [7, 100], [1000, 2]]) {
+    const [rows] = await c.execute(`SELECT id FROM ${T} WHERE id > ? ORDER BY id LIMIT ?, ?`, [0, offset, count]);
+    same(
+      rows,
+      modelRows((r) => Number(r.id) > 0)
+        .slice(offset, offset + count)
+        .map((r) => ({ id: r.id })),
+      `WHERE id > ? ORDER BY id LIMIT ?, ? with JS numbers (offset ${offset}, count ${count})`
+    );
+    const [off] = await c.execute(`SELECT id FROM ${T} ORDER BY id DESC LIMIT ? OFFSET ?`, [count, offset]);
+    same(
+      off,
+      modelRows(() => true)
+        .reverse()
+        .slice(offset, offset + count)
+        .map((r) => ({ id: r.id })),
+      `ORDER BY id DESC LIMIT ? OFFSET ? with JS numbers (offset ${offset}, count ${count})`
+    );
+  }
+
   const [latest] = await c.execute(`SELECT id, created FROM ${T} WHERE created < ? ORDER BY created DESC, id LIMIT 3`, [
     new Date(Date.UTC(2023, 0, 1)),
   ]);

@@ -16,6 +16,7 @@ pub mod binary;
 pub mod charset;
 pub mod conn;
 pub mod handshake;
+pub mod limits;
 pub mod packet;
 pub mod responder;
 pub mod stmts;

@@ -1,6 +1,8 @@
 //! The client's prepared statements, as the protocol sees them: id, text, `?`
 //! positions, bound parameter types and long data. Executing one splices the
-//! parameters into the text as literals ([`super::binary`]).
+//! parameters into the text as literals ([`super::binary`]); a parameter that
+//! is a LIMIT count or offset as the row count MariaDB makes of it
+//! ([`super::limits`]).
 
 use std::collections::HashMap;
 
@@ -12,6 +14,8 @@ pub struct Stmt {
     pub sql: String,
     /// Byte offsets of the `?` placeholders.
     pub placeholders: Vec<usize>,
+    /// Per placeholder: a LIMIT count or offset.
+    pub limits: Vec<bool>,
     /// Types bound by the last execute that sent them.
     pub types: Vec<(u8, bool)>,
     /// COM_STMT_SEND_LONG_DATA buffers, per parameter.
@@ -45,6 +49,7 @@ impl Stmts {
             .filter(|t| t.kind == Kind::Placeholder)
             .map(|t| t.start)
             .collect();
+        let limits = super::limits::limit_placeholders(sql, &tokens);
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let n = placeholders.len();
         self.map.insert(
@@ -52,6 +57,7 @@ impl Stmts {
             Stmt {
                 sql: sql.to_string(),
                 placeholders,
+                limits,
                 types: Vec::new(),
                 long_data: vec![None; n],
             },
@@ -107,10 +113,17 @@ impl Stmts {
         let s = self.map.get_mut(&id)?;
         let n = s.placeholders.len();
         Some(
-            decode_params(params, n, &mut s.types, &mut s.long_data, lit).map(|p| Bound {
-                spliced: substitute(&s.sql, &s.placeholders, &p),
-                sql: s.sql.clone(),
-                values: p.into_iter().map(|p| p.value).collect(),
+            decode_params(params, n, &mut s.types, &mut s.long_data, lit).map(|mut p| {
+                for (p, _) in p.iter_mut().zip(&s.limits).filter(|(_, l)| **l) {
+                    if let Some(n) = super::limits::limit_value(&p.value) {
+                        p.literal = n.to_string();
+                    }
+                }
+                Bound {
+                    spliced: substitute(&s.sql, &s.placeholders, &p),
+                    sql: s.sql.clone(),
+                    values: p.into_iter().map(|p| p.value).collect(),
+                }
             }),
         )
     }

@@ -139,7 +139,7 @@ fn plan_sorted(sql: &str, sh: &Shape, wildcard: bool) -> Result<MergeSpec, Proxy
     let (offset, limit) = match sh.limit {
         Some((o, n)) => {
             let (s, e) = sh.limit_span.expect("limit span");
-            edits.push((s, e, format!("LIMIT {}", o + n)));
+            edits.push((s, e, format!("LIMIT {}", o.saturating_add(n))));
             (o, Some(n))
         }
         None => (0, None),

@@ -21,6 +21,7 @@ pub mod aggregates;
 pub mod autoinc;
 pub mod collations;
 pub mod data;
+pub mod limits;
 pub mod merges;
 pub mod outcome;
 pub mod reads;
@@ -40,8 +41,8 @@ use crate::workdir::WorkDir;
 use crate::Cluster;
 use data::{Data, CREATE_DB, DB, TABLES};
 use outcome::{
-    differences, prep_differences, report, run_binary, run_text, undo_swapped_charset, Order,
-    Outcome, PrepMeta,
+    differences, execs, message_difference, prep_differences, report, run_binary, run_text,
+    undo_swapped_charset, Order, Outcome, PrepMeta,
 };
 
 /// What the gateway's answer must be.
@@ -61,6 +62,8 @@ pub struct Q {
     pub params: Option<Vec<Value>>,
     pub order: Order,
     pub expect: Expect,
+    /// Errors must carry the reference's message too, not just code and SQLSTATE.
+    pub message: bool,
 }
 
 impl Q {
@@ -71,6 +74,7 @@ impl Q {
             params: None,
             order: Order::Any,
             expect: Expect::Same,
+            message: false,
         }
     }
     /// Text protocol, rows compared in order, must match.
@@ -91,6 +95,11 @@ impl Q {
     /// Run in the binary protocol with `params`.
     pub fn bin(mut self, params: Vec<Value>) -> Q {
         self.params = Some(params);
+        self
+    }
+    /// An error must have the reference's message too.
+    pub fn with_message(mut self) -> Q {
+        self.message = true;
         self
     }
     /// May be refused with 1235 instead.
@@ -321,12 +330,50 @@ impl Diff {
             (false, None) => format!("{proto}: answers differ"),
             (false, Some(p)) => format!("{proto}: answers differ; params {p:?}"),
         };
+        if q.message {
+            if let Some(d) = message_difference(&want, &got) {
+                mismatch = true;
+                self.fail(report(&what, &q.sql, &want, &got, &d));
+            }
+        }
         match differences(&want, &got, q.order) {
             None if !mismatch => self.stat().matched += 1,
             None => {}
             Some(d) => self.fail(report(&what, &q.sql, &want, &got, &d)),
         }
         Ok(got)
+    }
+
+    /// Prepares `e.sql` once on each side, then executes it with each of its
+    /// parameter lists (binary protocol) and compares every answer, error
+    /// messages included.
+    pub async fn run_execs(&mut self, e: &limits::Execs) -> anyhow::Result<()> {
+        let gw = execs(&mut self.gw, e.sql, &e.params).await;
+        let rf = execs(&mut self.rf, e.sql, &e.params).await?;
+        let gw = match gw {
+            Ok(o) => o,
+            Err(err) => {
+                self.stat().run += 1;
+                self.fail(format!(
+                    "binary protocol: the gateway gave no proper answer: {err:#}\n  query: {}",
+                    e.sql
+                ));
+                return self.reconnect().await;
+            }
+        };
+        for ((p, want), got) in e.params.iter().zip(&rf).zip(&gw) {
+            self.stat().run += 1;
+            let d = differences(want, got, e.order).or_else(|| message_difference(want, got));
+            match d {
+                None => self.stat().matched += 1,
+                Some(d) => {
+                    let what =
+                        format!("binary protocol, one statement executed many times: params {p:?}");
+                    self.fail(report(&what, e.sql, want, got, &d));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Undoes (and counts) the known swapped charset/length bug in `got` so the rest

@@ -266,6 +266,46 @@ pub async fn run_binary(
     Ok((Some(meta), out))
 }
 
+/// Prepares `sql` once, executes it with each of `params` in turn (an error
+/// answer does not end the run), then closes it. A failed prepare is the
+/// answer to every execute.
+pub async fn execs(
+    conn: &mut Conn,
+    sql: &str,
+    params: &[Vec<Value>],
+) -> anyhow::Result<Vec<Outcome>> {
+    let stmt = match tokio::time::timeout(STATEMENT_TIMEOUT, conn.prep(sql)).await {
+        Err(_) => anyhow::bail!("prepare: no answer within {STATEMENT_TIMEOUT:?}: {sql}"),
+        Ok(Err(e)) => {
+            let o = Outcome::from_err(e)?;
+            return Ok(vec![o; params.len()]);
+        }
+        Ok(Ok(s)) => s,
+    };
+    let mut out = Vec::with_capacity(params.len());
+    for p in params {
+        let p = Params::Positional(p.clone());
+        let o = bounded(sql, async {
+            let res = conn.exec_iter(&stmt, p).await?;
+            collect(res).await
+        })
+        .await?;
+        out.push(o);
+    }
+    conn.close(stmt).await?;
+    Ok(out)
+}
+
+/// When both answers are errors: their messages, if they differ.
+pub fn message_difference(want: &Outcome, got: &Outcome) -> Option<String> {
+    match (want, got) {
+        (Outcome::Error { message: w, .. }, Outcome::Error { message: g, .. }) if w != g => {
+            Some(format!("message {w:?} vs {g:?}"))
+        }
+        _ => None,
+    }
+}
+
 /// How rows must agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
