@@ -145,27 +145,43 @@ pub fn sql_level() -> Vec<Q> {
         out.push(Q::exact("EXECUTE l1 USING @c"));
         out.push(Q::exact(format!("SET @s = {}", o * 3 - 500)));
     }
-    for bad in [
+    // A negative value: MariaDB's own error. Values MariaDB converts (strings,
+    // decimals, doubles, NULL) may be refused, never answered differently.
+    for v in [
         "-1",
+        "-0",
+        "18446744073709551615",
         "'abc'",
         "'7'",
         "NULL",
         "2.5",
         "1e0",
-        "18446744073709551615",
     ] {
-        out.push(Q::exact(format!("SET @o = {bad}, @c = 4")));
-        out.push(Q::exact("EXECUTE lp USING @o, @c").with_message());
-        out.push(Q::exact("EXECUTE l1 USING @o").with_message());
+        let must = matches!(v, "-1" | "-0" | "18446744073709551615");
+        out.push(Q::exact(format!("SET @o = {v}, @c = 4")));
+        for sql in ["EXECUTE lp USING @o, @c", "EXECUTE l1 USING @o"] {
+            let q = Q::exact(sql).with_message();
+            out.push(if must { q } else { q.or_unsupported() });
+        }
     }
     out.extend([
         Q::exact("EXECUTE lp USING 1, 2"),
         Q::exact("EXECUTE lp USING -1, 2").with_message(),
         Q::exact("EXECUTE lp USING 1").with_message(),
-        Q::exact("DEALLOCATE PREPARE lp"),
+        Q::exact("EXECUTE lp").with_message(),
+        Q::exact("EXECUTE lw USING 100, 3, 2"),
+        Q::exact("EXECUTE lw USING 100, 3, @undefined").or_unsupported(),
+        Q::exact("PREPARE lp FROM 'SELECT k FROM settings ORDER BY k LIMIT ?'"),
+        Q::exact("EXECUTE lp USING 2"),
+        Q::exact("PREPARE lp FROM 'SELECT user_id FROM users ORDER BY user_id LIMIT ?, ?'"),
+        Q::exact("EXECUTE lp USING 5, 3"),
+        Q::exact("PREPARE lp FROM 'SELECT nosuch FROM users LIMIT ?'").with_message(),
+        Q::exact("EXECUTE lp USING 1").with_message(),
+        Q::exact("DEALLOCATE PREPARE lp").with_message(),
         Q::exact("EXECUTE lp USING 1, 2").with_message(),
         Q::exact("DEALLOCATE PREPARE lw"),
         Q::exact("DEALLOCATE PREPARE l1"),
+        Q::exact("EXECUTE l1 USING 1").with_message(),
     ]);
     out
 }
