@@ -135,6 +135,18 @@ impl Session {
         if self.sql_stmts.remove(&name).is_some() {
             self.held.stale.insert(name.clone());
         }
+        let limits = crate::front::limits::limit_placeholders(&text, tokens);
+        let listed = listed_placeholders(&text, tokens);
+        let checked = checked.and_then(|()| {
+            if listed.iter().zip(&limits).any(|(l, lim)| *l && !*lim) {
+                return Err(ProxyError::NotSupported(
+                    "a ? in the select list of an SQL PREPARE over several sets (its column \
+                     definition would not be MariaDB's; use the protocol's prepared statements)"
+                        .into(),
+                ));
+            }
+            Ok(())
+        });
         if let Err(e) = checked {
             return fail(out, &e).await;
         }
@@ -143,7 +155,6 @@ impl Session {
             .filter(|t| t.kind == Kind::Placeholder)
             .map(|t| t.start)
             .collect();
-        let limits = crate::front::limits::limit_placeholders(&text, tokens);
         self.held.map.insert(
             name,
             Held {
@@ -235,6 +246,34 @@ fn integer(text: &str) -> Option<Result<u64, ProxyError>> {
     }
 }
 
+/// For each placeholder of `tokens`: whether it is in a select list (the last
+/// clause word outside parentheses before it is `SELECT`).
+fn listed_placeholders(sql: &str, tokens: &[Token]) -> Vec<bool> {
+    let mut depth = 0i32;
+    let mut in_list = false;
+    let mut out = Vec::new();
+    for t in tokens.iter().filter(|t| !t.is_trivia()) {
+        if t.is_punct(sql, "(") {
+            depth += 1;
+        } else if t.is_punct(sql, ")") {
+            depth -= 1;
+        } else if t.kind == Kind::Placeholder {
+            out.push(in_list);
+        } else if depth == 0 && t.kind == Kind::Word {
+            let w = t.text(sql).to_ascii_uppercase();
+            if w == "SELECT" {
+                in_list = true;
+            } else if matches!(
+                w.as_str(),
+                "FROM" | "WHERE" | "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "UNION" | "INTO"
+            ) {
+                in_list = false;
+            }
+        }
+    }
+    out
+}
+
 /// The texts of the comma-separated values in `toks`.
 fn split_args<'a>(sql: &'a str, toks: &[Token]) -> Vec<&'a str> {
     let mut out = Vec::new();
@@ -276,6 +315,14 @@ mod tests {
             ["@a", "2", "CONCAT('x', @b)"]
         );
         assert_eq!(args(""), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn select_list_placeholders() {
+        let sql =
+            "SELECT CONCAT(?, a) FROM t WHERE b IN (SELECT ? FROM u) UNION SELECT ? FROM v LIMIT ?";
+        let marks = listed_placeholders(sql, &tokenize(sql).unwrap());
+        assert_eq!(marks, [true, false, true, false]);
     }
 
     #[test]

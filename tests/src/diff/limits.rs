@@ -179,6 +179,21 @@ pub fn sql_level() -> Vec<Q> {
         Q::exact("EXECUTE lp USING 1").with_message(),
         Q::exact("DEALLOCATE PREPARE lp").with_message(),
         Q::exact("EXECUTE lp USING 1, 2").with_message(),
+        // Other placeholders of a held statement: in WHERE, strings, numbers,
+        // NULL; in the select list (may be refused: column definitions).
+        Q::exact(
+            "PREPARE lt FROM 'SELECT user_id, city, score FROM users \
+             WHERE (city = ? OR name LIKE ?) AND score > ? ORDER BY user_id LIMIT ?'",
+        ),
+        Q::exact("SET @tag = 'é日', @n = -41, @city = 'Paris', @like = 'a%'"),
+        Q::exact("EXECUTE lt USING @city, @like, @n, @c"),
+        Q::exact("EXECUTE lt USING 'Berlin', NULL, 2.5, 3"),
+        Q::exact("EXECUTE lt USING @nosuch, 'b%', -1000, 100"),
+        Q::exact("EXECUTE lt USING 'paris', 'A%', '10', 5"),
+        Q::exact("PREPARE ls FROM 'SELECT user_id, ? AS tag FROM users ORDER BY user_id LIMIT ?'")
+            .or_unsupported(),
+        Q::exact("EXECUTE ls USING @tag, 3").or_unsupported(),
+        Q::exact("DEALLOCATE PREPARE lt"),
         Q::exact("DEALLOCATE PREPARE lw"),
         Q::exact("DEALLOCATE PREPARE l1"),
         Q::exact("EXECUTE l1 USING 1").with_message(),
