@@ -190,14 +190,29 @@ impl Session {
             if *limit {
                 out.push_str(&self.limit_arg(arg)?.to_string());
             } else {
-                out.push('(');
-                out.push_str(arg);
-                out.push(')');
+                out.push_str(&self.value_arg(arg));
             }
             last = at + 1;
         }
         out.push_str(&held.text[last..]);
         Ok(out)
+    }
+
+    /// A `USING` value as text for a `?`: a user variable as the literal it
+    /// holds (NULL when never set), so a shard key given one routes like a
+    /// literal; a literal as written; any other expression in parentheses.
+    fn value_arg(&self, arg: &str) -> String {
+        let toks = tokenize(arg).unwrap_or_default();
+        match significant(&toks).as_slice() {
+            [v] if v.kind == Kind::Variable && !v.text(arg).starts_with("@@") => {
+                let key = v.text(arg).to_ascii_lowercase().replace('`', "");
+                match self.vars.user_value(&key) {
+                    Some(value) => as_operand(&value),
+                    None => "NULL".into(),
+                }
+            }
+            _ => as_operand(arg),
+        }
     }
 
     /// The row count of a `USING` value given to a LIMIT placeholder: an
@@ -220,6 +235,22 @@ impl Session {
             }
             _ => integer(arg).ok_or_else(refused)?,
         }
+    }
+}
+
+/// `text` as it is when a single literal (a number, a string, NULL, a negative
+/// number), else in parentheses.
+fn as_operand(text: &str) -> String {
+    let toks = tokenize(text).unwrap_or_default();
+    let single = match significant(&toks).as_slice() {
+        [v] => matches!(v.kind, Kind::Number | Kind::String) || v.is_word(text, "NULL"),
+        [m, v] => m.is_punct(text, "-") && v.kind == Kind::Number,
+        _ => false,
+    };
+    if single {
+        text.trim().to_string()
+    } else {
+        format!("({text})")
     }
 }
 

@@ -190,6 +190,21 @@ pub fn sql_level() -> Vec<Q> {
         Q::exact("EXECUTE lt USING 'Berlin', NULL, 2.5, 3"),
         Q::exact("EXECUTE lt USING @nosuch, 'b%', -1000, 100"),
         Q::exact("EXECUTE lt USING 'paris', 'A%', '10', 5"),
+        // Writes through a held statement: the shard key from a user variable
+        // or a literal routes to its set.
+        Q::exact(
+            "PREPARE wi FROM 'INSERT INTO orders (order_id, user_id, amount, status) \
+             VALUES (?, ?, ?, ?)'",
+        ),
+        Q::exact("SET @u = 17, @st = 'held'"),
+        Q::exact("EXECUTE wi USING 900001, @u, 12.5, @st"),
+        Q::exact("EXECUTE wi USING 900002, -3, @nosuch, 'held'"),
+        Q::exact("EXECUTE wi USING 900003, 123456789, 1 + 1, CONCAT('he', 'ld')"),
+        Q::exact("EXECUTE wi USING 900001, @u, 12.5, @st").with_message(),
+        Q::exact("SELECT * FROM orders WHERE status = 'held' ORDER BY order_id"),
+        Q::exact("SELECT * FROM orders WHERE user_id = 17 ORDER BY order_id"),
+        Q::exact("SELECT * FROM orders WHERE user_id = 123456789 ORDER BY order_id"),
+        Q::exact("DEALLOCATE PREPARE wi"),
         Q::exact("PREPARE ls FROM 'SELECT user_id, ? AS tag FROM users ORDER BY user_id LIMIT ?'")
             .or_unsupported(),
         Q::exact("EXECUTE ls USING @tag, 3").or_unsupported(),
