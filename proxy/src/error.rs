@@ -47,6 +47,13 @@ pub enum ProxyError {
     },
     #[error("Unknown command")]
     UnknownCommand,
+    /// ER_WRONG_ARGUMENTS for EXECUTE: a wrong number of values, or a negative
+    /// LIMIT value, as MariaDB words it.
+    #[error("Incorrect arguments to EXECUTE")]
+    ExecuteArguments,
+    /// ER_UNKNOWN_STMT_HANDLER: `to` is `EXECUTE` or `DEALLOCATE PREPARE`.
+    #[error("Unknown prepared statement handler ({name}) given to {to}")]
+    UnknownStatement { name: String, to: &'static str },
     #[error("Routing is not available yet: {0}")]
     NoRouting(String),
     /// Something that must be recorded in etcd while etcd cannot be reached.
@@ -88,6 +95,8 @@ impl ProxyError {
             // ER_LOCK_DEADLOCK / 40001: what clients and ORMs retry as a whole.
             Self::Fenced { .. } => 1213,
             Self::UnknownCommand => 1047,
+            Self::ExecuteArguments => 1210,
+            Self::UnknownStatement { .. } => 1243,
             Self::Internal(_) | Self::ClientIo(_) | Self::NeedColumns { .. } => 1105,
         }
     }
@@ -106,6 +115,8 @@ impl ProxyError {
             | Self::Internal(_)
             | Self::ClientIo(_)
             | Self::NeedColumns { .. }
+            | Self::ExecuteArguments
+            | Self::UnknownStatement { .. }
             | Self::WritesBlocked { .. } => "HY000",
             Self::Fenced { .. } => "40001",
             Self::SetUnavailable { .. }

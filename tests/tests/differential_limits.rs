@@ -31,3 +31,14 @@ async fn binary_limit_placeholders_match_a_plain_mariadb() {
     d.run_all(&limits::refusable()).await.unwrap();
     d.finish();
 }
+
+/// SQL `PREPARE ... FROM '...'` over several sets, then `EXECUTE ... USING`
+/// with user variables and literals, several values, wrong counts and
+/// negative values (MariaDB's own errors), `DEALLOCATE PREPARE`.
+#[tokio::test]
+async fn sql_level_limit_placeholders_match_a_plain_mariadb() {
+    let mut d = loaded().await;
+    d.group("SQL PREPARE ... EXECUTE USING with LIMIT ?");
+    d.run_all(&limits::sql_level()).await.unwrap();
+    d.finish();
+}

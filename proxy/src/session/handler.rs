@@ -116,6 +116,7 @@ impl Handler for Session {
         let _ = self.end_txn("ROLLBACK").await;
         self.pins.clear();
         self.sql_stmts.clear();
+        self.held.clear();
         self.temp_tables.clear();
         self.autocommit = true;
         self.next_txn.clear();
@@ -210,6 +211,7 @@ impl Handler for Session {
         let r = self.end_txn("ROLLBACK").await;
         self.pins.clear();
         self.sql_stmts.clear();
+        self.held.clear();
         self.temp_tables.clear();
         self.vars = SessionVars::for_collation(self.collation);
         self.codec = Codec::for_collation(self.collation);
@@ -234,6 +236,7 @@ impl Handler for Session {
         let _ = self.end_txn("ROLLBACK").await;
         self.pins.clear();
         self.sql_stmts.clear();
+        self.held.clear();
         self.temp_tables.clear();
     }
 }

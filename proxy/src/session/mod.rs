@@ -6,6 +6,7 @@
 mod charset;
 mod counts;
 mod handler;
+mod held;
 mod identity;
 mod ids;
 mod text;
@@ -103,6 +104,8 @@ pub struct Session {
     row_count: i64,
     /// SQL-level prepared statements (`PREPARE name FROM ...`): name → set.
     sql_stmts: std::collections::HashMap<String, String>,
+    /// SQL-level prepared statements over several sets, held by the gateway.
+    held: held::HeldStmts,
     /// The backend connection holding the last statement's warnings or error
     /// (outside transactions), for `SHOW WARNINGS`.
     diag: Option<(String, crate::backend::Conn)>,
@@ -138,6 +141,7 @@ impl Session {
             effects_next: Default::default(),
             pins: Default::default(),
             sql_stmts: Default::default(),
+            held: Default::default(),
             temp_tables: Default::default(),
             row_count: 0,
             diag: None,
@@ -794,6 +798,9 @@ impl Session {
             return self.run_plan(&snap, &plan, sql, first, out).await;
         }
         if matches!(first, "PREPARE" | "EXECUTE" | "DEALLOCATE") {
+            if let Some(answered) = self.held_statement(sql, sig, first, out).await {
+                return answered;
+            }
             if let Some(r) = self.sql_prepared(sql, sig, first) {
                 let plan = match r {
                     Ok(set) => Plan {

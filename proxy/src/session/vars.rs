@@ -67,6 +67,17 @@ impl SessionVars {
         self.rebuild();
     }
 
+    /// The value text of user variable `key` (`@a`, lower case) as last
+    /// assigned; `None` when never set in this session.
+    pub fn user_value(&self, key: &str) -> Option<String> {
+        let (_, text) = self.vars.get(key)?;
+        let tokens = crate::sql::lexer::tokenize(text).ok()?;
+        let eq = tokens
+            .iter()
+            .find(|t| t.is_punct(text, "=") || t.is_punct(text, ":="))?;
+        Some(text[eq.end..].trim().to_string())
+    }
+
     /// Whether sql_mode was set to include NO_BACKSLASH_ESCAPES.
     pub fn no_backslash_escapes(&self) -> bool {
         self.vars

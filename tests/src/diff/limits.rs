@@ -145,27 +145,73 @@ pub fn sql_level() -> Vec<Q> {
         out.push(Q::exact("EXECUTE l1 USING @c"));
         out.push(Q::exact(format!("SET @s = {}", o * 3 - 500)));
     }
-    for bad in [
+    // A negative value: MariaDB's own error. Values MariaDB converts (strings,
+    // decimals, doubles, NULL) may be refused, never answered differently.
+    for v in [
         "-1",
+        "-0",
+        "18446744073709551615",
         "'abc'",
         "'7'",
         "NULL",
         "2.5",
         "1e0",
-        "18446744073709551615",
     ] {
-        out.push(Q::exact(format!("SET @o = {bad}, @c = 4")));
-        out.push(Q::exact("EXECUTE lp USING @o, @c").with_message());
-        out.push(Q::exact("EXECUTE l1 USING @o").with_message());
+        let must = matches!(v, "-1" | "-0" | "18446744073709551615");
+        out.push(Q::exact(format!("SET @o = {v}, @c = 4")));
+        for sql in ["EXECUTE lp USING @o, @c", "EXECUTE l1 USING @o"] {
+            let q = Q::exact(sql).with_message();
+            out.push(if must { q } else { q.or_unsupported() });
+        }
     }
     out.extend([
         Q::exact("EXECUTE lp USING 1, 2"),
         Q::exact("EXECUTE lp USING -1, 2").with_message(),
         Q::exact("EXECUTE lp USING 1").with_message(),
-        Q::exact("DEALLOCATE PREPARE lp"),
+        Q::exact("EXECUTE lp").with_message(),
+        Q::exact("EXECUTE lw USING 100, 3, 2"),
+        Q::exact("EXECUTE lw USING 100, 3, @undefined").or_unsupported(),
+        Q::exact("PREPARE lp FROM 'SELECT k FROM settings ORDER BY k LIMIT ?'"),
+        Q::exact("EXECUTE lp USING 2"),
+        Q::exact("PREPARE lp FROM 'SELECT user_id FROM users ORDER BY user_id LIMIT ?, ?'"),
+        Q::exact("EXECUTE lp USING 5, 3"),
+        Q::exact("PREPARE lp FROM 'SELECT nosuch FROM users LIMIT ?'").with_message(),
+        Q::exact("EXECUTE lp USING 1").with_message(),
+        Q::exact("DEALLOCATE PREPARE lp").with_message(),
         Q::exact("EXECUTE lp USING 1, 2").with_message(),
+        // Other placeholders of a held statement: in WHERE, strings, numbers,
+        // NULL; in the select list (may be refused: column definitions).
+        Q::exact(
+            "PREPARE lt FROM 'SELECT user_id, city, score FROM users \
+             WHERE (city = ? OR name LIKE ?) AND score > ? ORDER BY user_id LIMIT ?'",
+        ),
+        Q::exact("SET @tag = 'é日', @n = -41, @city = 'Paris', @like = 'a%'"),
+        Q::exact("EXECUTE lt USING @city, @like, @n, @c"),
+        Q::exact("EXECUTE lt USING 'Berlin', NULL, 2.5, 3"),
+        Q::exact("EXECUTE lt USING @nosuch, 'b%', -1000, 100"),
+        Q::exact("EXECUTE lt USING 'paris', 'A%', '10', 5"),
+        // Writes through a held statement: the shard key from a user variable
+        // or a literal routes to its set.
+        Q::exact(
+            "PREPARE wi FROM 'INSERT INTO orders (order_id, user_id, amount, status) \
+             VALUES (?, ?, ?, ?)'",
+        ),
+        Q::exact("SET @u = 17, @st = 'held'"),
+        Q::exact("EXECUTE wi USING 900001, @u, 12.5, @st"),
+        Q::exact("EXECUTE wi USING 900002, -3, @nosuch, 'held'"),
+        Q::exact("EXECUTE wi USING 900003, 123456789, 1 + 1, CONCAT('he', 'ld')"),
+        Q::exact("EXECUTE wi USING 900001, @u, 12.5, @st").with_message(),
+        Q::exact("SELECT * FROM orders WHERE status = 'held' ORDER BY order_id"),
+        Q::exact("SELECT * FROM orders WHERE user_id = 17 ORDER BY order_id"),
+        Q::exact("SELECT * FROM orders WHERE user_id = 123456789 ORDER BY order_id"),
+        Q::exact("DEALLOCATE PREPARE wi"),
+        Q::exact("PREPARE ls FROM 'SELECT user_id, ? AS tag FROM users ORDER BY user_id LIMIT ?'")
+            .or_unsupported(),
+        Q::exact("EXECUTE ls USING @tag, 3").or_unsupported(),
+        Q::exact("DEALLOCATE PREPARE lt"),
         Q::exact("DEALLOCATE PREPARE lw"),
         Q::exact("DEALLOCATE PREPARE l1"),
+        Q::exact("EXECUTE l1 USING 1").with_message(),
     ]);
     out
 }
