@@ -302,3 +302,27 @@ pub async fn wait_replicating_from(
     )
     .await
 }
+
+/// The integer keys 1, 2, ... of sharded table `db.table` that land on `set`, in
+/// order (e.g. for a [`Writer`] that writes one set only).
+pub async fn ids_of_set(
+    c: &crate::Cluster,
+    db: &str,
+    table: &str,
+    set: &str,
+) -> anyhow::Result<impl Iterator<Item = i64> + Send + 'static> {
+    let map = c.shard_map(db).await;
+    let key_type = match c.topo().get_table(db, table).await? {
+        Some(t) => match t.kind {
+            topo::TableKind::Sharded { key_type, .. } => key_type,
+            other => anyhow::bail!("{db}.{table} is not sharded: {other:?}"),
+        },
+        None => topo::KeyType::default(),
+    };
+    let set = set.to_string();
+    Ok((1..i64::MAX).filter(move |i| {
+        topo::slot::slot_of(i.to_string().as_bytes(), key_type, map.slots)
+            .and_then(|slot| map.set_of_slot(slot))
+            == Some(set.as_str())
+    }))
+}

@@ -31,10 +31,12 @@ use setwise_tests::control::{
     describe, now_ms, primary_of, set_problems, wait_leader, wait_not_reporting, wait_set_whole,
     ControlPlane, ControlPlaneConfig,
 };
-use setwise_tests::load::{ids_on, missing_on, table_dump, wait_all_on, WriteLog, Writer};
+use setwise_tests::load::{
+    ids_of_set, ids_on, missing_on, table_dump, wait_all_on, WriteLog, Writer,
+};
 use setwise_tests::mariadb::NodeOptions;
 use setwise_tests::{Cluster, MariaDb};
-use topo::{FailoverKind, FailoverPhase, FailoverRecord, KeyType, TableKind, Topo};
+use topo::{FailoverKind, FailoverPhase, FailoverRecord, Topo};
 
 /// Bound of every wait for the control plane to act.
 const WAIT: Duration = Duration::from_secs(30);
@@ -74,27 +76,11 @@ async fn start(sets: usize, schedulers: usize, cfg: ControlPlaneConfig) -> (Clus
 /// A writer per set, each with ids that land on its set (as `setwise-chaos` does);
 /// waits until each has 20 acknowledged writes.
 async fn writers(c: &Cluster) -> Vec<(String, Writer)> {
-    let map = c.shard_map("shop").await;
-    let key_type = match c.topo().get_table("shop", "t").await.unwrap() {
-        Some(t) => match t.kind {
-            TableKind::Sharded { key_type, .. } => key_type,
-            other => panic!("shop.t is not sharded: {other:?}"),
-        },
-        None => KeyType::default(),
-    };
-    let out: Vec<(String, Writer)> = c
-        .set_names()
-        .into_iter()
-        .map(|set| {
-            let (map, s) = (map.clone(), set.clone());
-            let ids = (1..i64::MAX).filter(move |i| {
-                topo::slot::slot_of(i.to_string().as_bytes(), key_type, map.slots)
-                    .and_then(|slot| map.set_of_slot(slot))
-                    == Some(s.as_str())
-            });
-            (set, Writer::start(c.app_opts(), TABLE, ids))
-        })
-        .collect();
+    let mut out: Vec<(String, Writer)> = Vec::new();
+    for set in c.set_names() {
+        let ids = ids_of_set(c, "shop", "t", &set).await.unwrap();
+        out.push((set, Writer::start(c.app_opts(), TABLE, ids)));
+    }
     for (_, w) in &out {
         w.wait_acked(20, WAIT).await.unwrap();
     }

@@ -29,7 +29,6 @@ use mysql_async::prelude::Queryable;
 use setwise_tests::control::ControlPlaneConfig;
 use setwise_tests::load::Writer;
 use setwise_tests::Cluster;
-use topo::{KeyType, TableKind};
 
 use round::Fault;
 
@@ -179,27 +178,12 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
         .await?;
     drop(conn);
     let mut cp = c.start_control_plane_with(2, args.control_config()).await?;
-    let map = c.shard_map("shop").await;
-    let key_type = match c.topo().get_table("shop", "t").await? {
-        Some(t) => match t.kind {
-            TableKind::Sharded { key_type, .. } => key_type,
-            other => bail!("shop.t is not sharded: {other:?}"),
-        },
-        None => KeyType::default(),
-    };
     let sets = c.set_names();
-    let writers: Vec<(String, Writer)> = sets
-        .iter()
-        .map(|s| {
-            let (map, set) = (map.clone(), s.clone());
-            let ids = (1..i64::MAX).filter(move |i| {
-                topo::slot::slot_of(i.to_string().as_bytes(), key_type, map.slots)
-                    .and_then(|slot| map.set_of_slot(slot))
-                    == Some(set.as_str())
-            });
-            (s.clone(), Writer::start(c.app_opts(), TABLE, ids))
-        })
-        .collect();
+    let mut writers: Vec<(String, Writer)> = Vec::new();
+    for s in &sets {
+        let ids = setwise_tests::load::ids_of_set(&c, "shop", "t", s).await?;
+        writers.push((s.clone(), Writer::start(c.app_opts(), TABLE, ids)));
+    }
     for (s, w) in &writers {
         w.wait_acked(20, Duration::from_secs(30))
             .await
