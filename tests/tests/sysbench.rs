@@ -4,7 +4,8 @@
 //! tables `sbtest1`, `sbtest2` declared in etcd with the `setwise` CLI (`db add` over
 //! both sets, `table set --shardkey id`: sysbench's CREATE TABLE has no `shardkey=`)
 //! before the gateway starts, `CREATE DATABASE IF NOT EXISTS sbtest` through the
-//! gateway, then `sysbench prepare` (2 tables × 2000 rows, `--auto-inc=off`) and
+//! gateway, then `sysbench prepare` (2 tables × 2000 rows, `--auto-inc=on`: the gateway
+//! assigns the AUTO_INCREMENT ids, checked to be 1..=2000 as one MariaDB gives) and
 //! `sysbench run` (4 threads, ~5 s, prepared statements with `--db-ps-mode=auto`,
 //! sysbench's default `--mysql-ignore-errors`), both through the gateway.
 //!
@@ -89,7 +90,7 @@ async fn sysbench(c: &Cluster, command: &str, extra: &[&str], limit: Duration) -
         .arg(format!("--mysql-db={DB}"))
         .arg(format!("--tables={tables}"))
         .arg(format!("--table-size={size}"))
-        .args(["--db-ps-mode=auto", "--auto-inc=off"])
+        .args(["--db-ps-mode=auto", "--auto-inc=on"])
         .args(extra)
         .arg(command)
         .stdin(Stdio::null())
@@ -198,8 +199,26 @@ async fn sysbench_oltp_read_write_through_the_gateway() {
         "the shard map should span both sets: {map:?}"
     );
 
-    // prepare
+    // prepare (`--auto-inc=on`: sysbench inserts without ids, the gateway assigns them)
     sysbench(&c, "prepare", &["--threads=2"], PREPARE_TIMEOUT).await;
+    for t in &tables {
+        // As one MariaDB: ids 1..=table size, which is what `run` then reads and writes.
+        let in_range = number(
+            bounded("ids assigned by the gateway", async {
+                scalar(
+                    &mut conn,
+                    &format!("SELECT COUNT(DISTINCT id) FROM {DB}.{t} WHERE id BETWEEN 1 AND {TABLE_SIZE}"),
+                )
+                .await
+            })
+            .await,
+            "ids in range",
+        );
+        assert_eq!(
+            in_range, TABLE_SIZE as i128,
+            "{DB}.{t}: ids are not 1..={TABLE_SIZE}"
+        );
+    }
     for t in &tables {
         let rec = bounded("read the table record", async {
             Ok(c.topo().get_table(DB, t).await?)
