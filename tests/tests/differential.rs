@@ -83,6 +83,10 @@ async fn differential_reads_match_a_plain_mariadb() {
         ("binary protocol: typed parameters", reads::binary_exprs()),
         ("UNION (distinct) across sets", unions::unions(&mut g, 60)),
         (
+            "UNION ALL with ORDER BY / LIMIT across sets",
+            unions::sorted_all_unions(&mut g, 40),
+        ),
+        (
             "UNION then UNION ALL across sets",
             unions::mixed_unions(&mut g, 48),
         ),

@@ -14,6 +14,9 @@
 //! refused, as are single tables (on one set only).
 //! * `UNION ALL` after a `UNION`: as a distinct UNION whose `UNION ALL` rows
 //!   are tagged so that they never fold (see `union_mixed`).
+//! * `UNION ALL` with ORDER BY or LIMIT: as a distinct UNION (each set sorts, the
+//!   gateway merges the sorted streams and applies OFFSET/LIMIT) without folding;
+//!   rows equal in the ORDER BY come in the order of their other columns.
 
 use sqlparser::ast::{GroupByExpr, Query, Select, SetExpr, SetOperator, SetQuantifier};
 
@@ -106,8 +109,10 @@ pub(super) fn plan_union(
     if !all && (q.with.is_some() || q.fetch.is_some()) {
         return refuse("WITH or FETCH on a UNION");
     }
-    if all && (q.order_by.is_some() || q.limit_clause.is_some()) {
-        return refuse("ORDER BY or LIMIT on a UNION ALL");
+    // `UNION ALL ... ORDER BY / LIMIT`: every row kept, merged in order.
+    let sorted_all = all && (q.order_by.is_some() || q.limit_clause.is_some());
+    if sorted_all && (q.with.is_some() || q.fetch.is_some()) {
+        return refuse("WITH or FETCH on a UNION ALL with ORDER BY or LIMIT");
     }
     let mut common: Option<Vec<String>> = None;
     let mut broadcast: Vec<Vec<String>> = Vec::new();
@@ -148,13 +153,13 @@ pub(super) fn plan_union(
     {
         return refuse("a broadcast table missing from some of the sets");
     }
-    if all {
+    if all && !sorted_all {
         return Ok(Plan {
             target: Target::Sets(sets),
             merge: Merge::Concat,
         });
     }
-    let spec = plan_distinct(sql, tokens, first_all)?;
+    let spec = plan_sorted(sql, tokens, first_all, !all)?;
     Ok(Plan {
         target: Target::Sets(sets),
         merge: Merge::Merged(Box::new(spec)),
@@ -168,6 +173,8 @@ struct Parts<'t> {
     body: (usize, usize),
     order_by: Vec<Item>,
     limit: Option<(u64, u64)>,
+    /// Where the statement ends before its top-level LIMIT (its ORDER BY kept).
+    before_limit: usize,
 }
 
 fn split<'t>(sql: &str, tokens: &'t [Token]) -> Result<Parts<'t>, ProxyError> {
@@ -225,19 +232,27 @@ fn split<'t>(sql: &str, tokens: &'t [Token]) -> Result<Parts<'t>, ProxyError> {
         })?),
         None => None,
     };
+    let before_limit = match limit_at {
+        Some(j) => sig[j - 1].end,
+        None => end,
+    };
     Ok(Parts {
         first: &tokens[..first_union],
         body: (first_sig.start, body_end),
         order_by,
         limit,
+        before_limit,
     })
 }
 
-/// The merge of a distinct UNION (see the module doc).
-fn plan_distinct(
+/// The merge of a distinct UNION (`dedup`), or of a `UNION ALL` with ORDER BY or
+/// LIMIT (every row kept): each set sorts its rows by the union's ORDER BY and then
+/// every column, the gateway merges the sorted streams (see the module doc).
+fn plan_sorted(
     sql: &str,
     tokens: &[Token],
     first_all: Option<usize>,
+    dedup: bool,
 ) -> Result<MergeSpec, ProxyError> {
     let parts = split(sql, tokens)?;
     // `(SELECT ...) UNION ...`: the first branch inside its parentheses.
@@ -261,7 +276,7 @@ fn plan_distinct(
         .iter()
         .any(|i| sql[i.expr.0..i.expr.1].trim_end().ends_with('*'))
     {
-        return refuse("SELECT * in the first branch of a UNION that removes duplicates");
+        return refuse("SELECT * in the first branch of a UNION merged in order");
     }
     // Sort keys: the union's ORDER BY, then every other column (equal rows are
     // then neighbours in every set's stream and in the merge).
@@ -338,7 +353,13 @@ fn plan_distinct(
     }
     Ok(MergeSpec {
         sql: per_set,
-        columns_sql: Some(format!("{raw_body} LIMIT 0")),
+        // A UNION ALL's column definitions depend on its ORDER BY (MariaDB keeps
+        // the columns' origins when it sorts the whole union): ask with it.
+        columns_sql: Some(if dedup {
+            format!("{raw_body} LIMIT 0")
+        } else {
+            format!("{} LIMIT 0", &sql[parts.body.0..parts.before_limit])
+        }),
         visible: n,
         hidden,
         keys: keys
@@ -353,7 +374,7 @@ fn plan_distinct(
                 ..k
             })
             .collect(),
-        group: Some(vec![AggSpec::Any; n + hidden]),
+        group: dedup.then(|| vec![AggSpec::Any; n + hidden]),
         group_keys: None,
         pre_group: None,
         one_row: false,
@@ -374,7 +395,7 @@ mod tests {
     #[test]
     fn distinct_union_per_set_statement() {
         let sql = "SELECT name AS n, u.city FROM users u UNION SELECT k, v FROM (SELECT 1) x ORDER BY city DESC, 1 LIMIT 2, 3";
-        let spec = plan_distinct(sql, &tokenize(sql).unwrap(), None).unwrap();
+        let spec = plan_sorted(sql, &tokenize(sql).unwrap(), None, true).unwrap();
         assert_eq!(
             spec.sql,
             format!("WITH `__swu`(`__c0`, `__c1`) AS (SELECT name AS n, u.city FROM users u UNION SELECT k, v FROM (SELECT 1) x) \

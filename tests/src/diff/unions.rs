@@ -164,3 +164,58 @@ pub fn mixed_unions(g: &mut Gen, n: usize) -> Vec<Q> {
     }
     out
 }
+
+/// `n` statements `a UNION ALL b ... ORDER BY ... [LIMIT]` over sharded tables (every
+/// row kept, merged in order), plus fixed edge cases. The ORDER BY names every
+/// column, so the order is the same as one MariaDB's; an ORDER BY on some columns
+/// only, without LIMIT, is compared as a multiset.
+pub fn sorted_all_unions(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = vec![
+        Q::exact(
+            "SELECT user_id FROM users WHERE user_id = 3 UNION ALL \
+             SELECT user_id FROM users WHERE user_id = 4 ORDER BY user_id",
+        ),
+        Q::exact("SELECT user_id FROM users UNION ALL SELECT user_id FROM orders ORDER BY user_id DESC LIMIT 7"),
+        Q::exact("SELECT user_id FROM users UNION ALL SELECT user_id FROM orders ORDER BY 1 LIMIT 1000000"),
+        Q::exact("SELECT user_id FROM users UNION ALL SELECT user_id FROM orders LIMIT 0"),
+        Q::exact(
+            "SELECT user_id, amount FROM orders UNION ALL SELECT user_id, balance FROM users \
+             ORDER BY user_id, amount LIMIT 3, 10",
+        ),
+        Q::exact(
+            "(SELECT user_id FROM users) UNION ALL (SELECT user_id FROM orders) ORDER BY 1 DESC LIMIT 5",
+        ),
+        Q::any("SELECT status, user_id FROM orders UNION ALL SELECT city, user_id FROM users ORDER BY 1"),
+        Q::exact(
+            "SELECT user_id, score FROM users WHERE score > ? UNION ALL SELECT user_id, 0 FROM orders \
+             ORDER BY user_id DESC, score LIMIT 12",
+        )
+        .bin(vec![mysql_async::Value::Int(500)]),
+    ];
+    for _ in 0..n {
+        let x = g.rng.range(-1000, 1000);
+        let lim = g.rng.range(0, 30);
+        let off = g.rng.range(0, 40);
+        let (d1, d2) = (dir(g), dir(g));
+        let q = match g.rng.below(4) {
+            0 => Q::exact(format!(
+                "SELECT user_id FROM users WHERE score > {x} UNION ALL SELECT user_id FROM orders \
+                 ORDER BY 1 {d1} LIMIT {off}, {lim}"
+            )),
+            1 => Q::exact(format!(
+                "SELECT user_id, amount AS v FROM orders WHERE amount < {x} UNION ALL \
+                 SELECT user_id, score FROM users ORDER BY v {d1}, user_id {d2} LIMIT {lim}"
+            )),
+            2 => Q::exact(format!(
+                "SELECT created AS t, user_id FROM users WHERE score > {x} UNION ALL \
+                 SELECT born, user_id FROM users ORDER BY t {d1}, user_id {d2} LIMIT {lim} OFFSET {off}"
+            )),
+            _ => Q::any(format!(
+                "SELECT status, user_id FROM orders WHERE amount > {x} UNION ALL \
+                 SELECT status, user_id FROM orders ORDER BY status {d1}"
+            )),
+        };
+        out.push(q);
+    }
+    out
+}
