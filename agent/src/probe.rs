@@ -177,11 +177,12 @@ impl Prober {
             (self.pid_file.clone(), self.stopped_since, self.frozen_after);
         let out = tokio::select! {
             o = self.probe_live() => o,
-            Some(f) = until_frozen(pid_file, since, after) => f,
+            Some((f, since)) = until_frozen(pid_file, since, after) => {
+                self.stopped_since = Some(since);
+                f
+            }
         };
-        if out.frozen {
-            self.stopped_since = self.stopped_since.or(Some(Instant::now()));
-        } else if out.readable {
+        if out.readable {
             self.stopped_since = None;
         }
         if let Some(p) = &out.pid_file {
@@ -265,20 +266,20 @@ impl Prober {
     }
 }
 
-/// Resolves with a frozen outcome once the process named by `pid_file` has been
-/// stopped for `after` (`since`: stopped already since then); never resolves without
-/// a pid file (None: pending forever).
+/// Resolves with a frozen outcome, and since when the process is stopped, once the
+/// process named by `pid_file` has been stopped for `after` (`since`: stopped
+/// already since then); never resolves without a pid file (None: pending forever).
 async fn until_frozen(
     pid_file: Option<String>,
     mut since: Option<Instant>,
     after: Duration,
-) -> Option<ProbeOutcome> {
+) -> Option<(ProbeOutcome, Instant)> {
     let pid_file = pid_file?;
     loop {
         tokio::time::sleep(FROZEN_CHECK).await;
         let (out, now_since) = frozen_for(&pid_file, since, after);
-        if out.is_some() {
-            return out;
+        if let (Some(out), Some(at)) = (out, now_since) {
+            return Some((out, at));
         }
         since = now_since;
     }

@@ -119,6 +119,19 @@ pub struct MysqlConfig {
     pub password: String,
 }
 
+impl MysqlConfig {
+    /// Connection options for `host:port` with this account (TCP, no socket).
+    pub fn opts(&self, host: &str, port: u16) -> mysql_async::Opts {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname(host.to_string())
+            .tcp_port(port)
+            .prefer_socket(false)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .into()
+    }
+}
+
 impl Default for MysqlConfig {
     fn default() -> Self {
         Self {

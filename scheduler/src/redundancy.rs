@@ -119,8 +119,8 @@ pub fn assess(
             out.problems.push(format!(
                 "{} does not replicate (IO thread {}, SQL thread {}{}){doing}",
                 n.id,
-                word(h.slave_io_running),
-                word(h.slave_sql_running),
+                thread_word(h.slave_io_running),
+                thread_word(h.slave_sql_running),
                 h.last_error
                     .as_deref()
                     .map(|e| format!(": {e}"))
@@ -155,7 +155,8 @@ fn doing(t: &TaskRecord) -> String {
     }
 }
 
-fn word(b: Option<bool>) -> &'static str {
+/// `running`, `stopped` or `absent` for a replication thread.
+pub fn thread_word(b: Option<bool>) -> &'static str {
     match b {
         Some(true) => "running",
         Some(false) => "stopped",

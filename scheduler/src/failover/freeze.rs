@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, OptsBuilder, Row};
+use mysql_async::{Conn, Row};
 use topo::gtid::GtidPos;
 use topo::NodeRecord;
 
@@ -41,13 +41,7 @@ pub async fn freeze(
 const IO_THREADS: &str = "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Slave_IO'";
 
 async fn freeze_one(account: &MysqlConfig, n: &NodeRecord) -> Result<Candidate, String> {
-    let opts = OptsBuilder::default()
-        .ip_or_hostname(n.host.clone())
-        .tcp_port(n.port)
-        .prefer_socket(false)
-        .user(Some(account.user.clone()))
-        .pass(Some(account.password.clone()));
-    let mut c = Conn::new(Opts::from(opts))
+    let mut c = Conn::new(account.opts(&n.host, n.port))
         .await
         .map_err(|e| e.to_string())?;
     let r = async {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, OptsBuilder};
+use mysql_async::Conn;
 
 use crate::config::MysqlConfig;
 
@@ -16,14 +16,8 @@ pub async fn answers(
     account: &MysqlConfig,
     within: Duration,
 ) -> Result<(), String> {
-    let opts = OptsBuilder::default()
-        .ip_or_hostname(host.to_string())
-        .tcp_port(port)
-        .prefer_socket(false)
-        .user(Some(account.user.clone()))
-        .pass(Some(account.password.clone()));
     let probe = async {
-        let mut c = Conn::new(Opts::from(opts)).await?;
+        let mut c = Conn::new(account.opts(host, port)).await?;
         c.query_drop("SELECT 1").await?;
         let _ = c.disconnect().await;
         Ok::<_, mysql_async::Error>(())

@@ -200,8 +200,8 @@ impl Policy {
                                 repoint(false),
                                 format!(
                                     "not replicating from the primary (IO thread {}, SQL thread {}{})",
-                                    running_word(h.slave_io_running),
-                                    running_word(h.slave_sql_running),
+                                    crate::redundancy::thread_word(h.slave_io_running),
+                                    crate::redundancy::thread_word(h.slave_sql_running),
                                     h.last_error
                                         .as_deref()
                                         .map(|e| format!(", {e}"))
@@ -286,13 +286,6 @@ fn sql_error(h: &HealthReport) -> Option<&str> {
     h.last_error.as_deref().filter(|e| !e.starts_with("IO: "))
 }
 
-fn running_word(r: Option<bool>) -> &'static str {
-    match r {
-        Some(true) => "running",
-        Some(false) => "stopped",
-        None => "absent",
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;
