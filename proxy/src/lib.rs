@@ -7,6 +7,7 @@
 //! | [`sql`] | lexer, `shardkey=` option, sqlparser entry |
 //! | [`route`] | planning: which sets run a statement, how answers merge |
 //! | [`exec`] | running a plan on the sets, streaming the merged answer |
+//! | [`explain`] | `EXPLAIN` from the sets and `EXPLAIN SETWISE` (the gateway's plan) |
 //! | [`merge`] | k-way merge, re-aggregation, final sort, limit |
 //! | [`ddl`], [`show`] | schema changes recorded in topo; SHOW/DESCRIBE |
 //! | [`routing`] | the routing snapshot from etcd, its watch and file cache |
@@ -24,6 +25,7 @@ pub mod config;
 pub mod ddl;
 pub mod error;
 pub mod exec;
+pub mod explain;
 pub mod front;
 pub mod ids;
 pub mod merge;

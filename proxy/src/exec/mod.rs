@@ -327,10 +327,22 @@ impl Exec<'_> {
 
     /// Several sets, rows concatenated; column definitions from the first set.
     async fn concat(&mut self, sets: &[String], sql: &str, out: &mut Responder<'_>) -> Answered {
+        let parts: Vec<(String, String)> =
+            sets.iter().map(|s| (s.clone(), sql.to_string())).collect();
+        self.concat_parts(&parts, out).await
+    }
+
+    /// Each `(set, text)` run in turn, the rows of one after another; column
+    /// definitions from the first.
+    pub async fn concat_parts(
+        &mut self,
+        parts: &[(String, String)],
+        out: &mut Responder<'_>,
+    ) -> Answered {
         let mut warnings = 0u16;
         let mut started = false;
-        let sql = self.conns.codec.wire(sql);
-        for set in sets {
+        for (set, sql) in parts {
+            let sql = self.conns.codec.wire(sql);
             let (mut conn, epoch) = match self.take_at(set).await {
                 Ok(c) => c,
                 Err(e) => return fail(out, &e).await,

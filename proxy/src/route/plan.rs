@@ -43,6 +43,25 @@ pub struct Plan {
     pub merge: Merge,
 }
 
+impl Plan {
+    /// How many sets the plan sends text to.
+    pub fn set_count(&self) -> usize {
+        match &self.target {
+            Target::Sets(sets) => sets.len(),
+            Target::PerSet(parts) => parts.len(),
+        }
+    }
+
+    /// Whether the plan writes to more than one set.
+    pub fn writes_several_sets(&self) -> bool {
+        match (&self.target, &self.merge) {
+            (Target::PerSet(parts), _) => parts.len() > 1,
+            (Target::Sets(sets), Merge::SumAffected | Merge::Replicated) => sets.len() > 1,
+            _ => false,
+        }
+    }
+}
+
 /// System schemas every set has; statements on them go to any one set.
 pub fn is_system_schema(db: &str) -> bool {
     ["information_schema", "mysql", "performance_schema", "sys"]

@@ -162,6 +162,14 @@ impl Handler for Session {
 
     async fn prepare(&mut self, sql: &str, _placeholders: usize) -> Result<Prepared, ProxyError> {
         let snap = self.snapshot();
+        // `EXPLAIN SETWISE stmt`: the parameters are the statement's, the columns
+        // the plan's.
+        let plan_of = crate::sql::lexer::tokenize(sql).ok().and_then(|t| {
+            let sig = crate::sql::lexer::significant(&t);
+            crate::explain::classify(sql, &sig)
+                .filter(|r| r.kind == crate::explain::ExplainKind::Gateway)
+        });
+        let sql = plan_of.map_or(sql, |r| r.inner(sql));
         let set = self.metadata_set(&snap, sql)?;
         let mut conn = self.conns(&snap).pooled(&set).await?;
         let stmt = conn
@@ -169,7 +177,10 @@ impl Handler for Session {
             .await
             .map_err(|e| ProxyError::from_backend(&set, e))?;
         let meta = Prepared {
-            columns: stmt.columns().to_vec(),
+            columns: match plan_of {
+                Some(_) => super::explain::step_columns(),
+                None => stmt.columns().to_vec(),
+            },
             params: stmt.params().to_vec(),
             warnings: 0,
         };

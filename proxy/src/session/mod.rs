@@ -5,10 +5,12 @@
 
 mod charset;
 mod counts;
+mod explain;
 mod handler;
 mod held;
 mod identity;
 mod ids;
+mod planning;
 mod text;
 pub mod txn;
 pub mod vars;
@@ -30,7 +32,7 @@ use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::cache;
 use crate::route::plan::is_system_schema;
 use crate::route::plan::Dep;
-use crate::route::{plan_statement, Merge, Plan, Target};
+use crate::route::{Merge, Plan, Target};
 use crate::routing::Routing;
 use crate::show;
 use crate::sql::lexer::{ident_text, significant, split_statements, tokenize, Kind, Token};
@@ -689,6 +691,9 @@ impl Session {
         if let Some((_, conn)) = self.diag.take() {
             crate::exec::release(conn);
         }
+        if let Some(req) = crate::explain::classify(sql, sig) {
+            return self.explain(sql, req, out).await;
+        }
         match first {
             "USE" => {
                 let Some(t) = sig.get(1) else {
@@ -823,27 +828,9 @@ impl Session {
                     .any(|t| t.kind == crate::sql::lexer::Kind::Comment);
             return self.run_plan(&snap, &plan, sql, first, out).await;
         }
-        // MariaDB syntax sqlparser lacks is planned from an equivalent text; the
-        // client's own text is what runs.
-        let stmt = match parse_one(sql) {
-            Ok(s) => s,
-            Err(msg) => match planning_text(sql, tokens).and_then(|t| parse_one(&t).ok()) {
-                Some(s) => s,
-                None => return self.unparsed(sql, &msg, out).await,
-            },
-        };
-        let planned = match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt, None) {
-            Ok(p) => p,
-            Err(ProxyError::NeedColumns { db, table }) => {
-                let cols = match self.table_columns(&snap, &db, &table).await {
-                    Ok(c) => c,
-                    Err(e) => return fail(out, &e).await,
-                };
-                match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt, Some(&cols)) {
-                    Ok(p) => p,
-                    Err(e) => return fail(out, &e).await,
-                }
-            }
+        let planned = match self.plan_sql(&snap, sql, tokens).await {
+            Ok(planning::Planning::Planned(p)) => p,
+            Ok(planning::Planning::Unparsed(msg)) => return self.unparsed(sql, &msg, out).await,
             Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");
@@ -882,7 +869,7 @@ impl Session {
         let stateful = self.effects_next.stateful;
         let capture = std::mem::take(&mut self.effects_next.assigns);
         let pin = std::mem::take(&mut self.effects_next.pins);
-        if !capture.is_empty() && plan_sets(plan) > 1 {
+        if !capture.is_empty() && plan.set_count() > 1 {
             return fail(
                 out,
                 &ProxyError::NotSupported(
@@ -891,7 +878,7 @@ impl Session {
             )
             .await;
         }
-        if write && self.txn.is_none() && multi_set_write(plan) {
+        if write && self.txn.is_none() && plan.writes_several_sets() {
             return self.atomic_write(snap, plan, sql, out).await;
         }
         out.status = self.status();
@@ -1092,25 +1079,10 @@ impl Session {
     /// can reach lives on one set, refused otherwise.
     async fn unparsed(&mut self, sql: &str, msg: &str, out: &mut Responder<'_>) -> Answered {
         let snap = self.snapshot();
-        let sig = tokenize(sql).map(|t| significant(&t)).unwrap_or_default();
-        let tables = lexed_tables(sql, &sig);
-        let one =
-            match crate::route::plan::single_set_for_tables(&snap, self.db.as_deref(), &tables) {
-                Ok(one) => one,
-                Err(e) => return fail(out, &e).await,
-            };
-        if let Some(set) = one {
-            let plan = Plan {
-                target: Target::Sets(vec![set]),
-                merge: Merge::Single,
-            };
-            let first = word_at(sql, &sig, 0);
-            return self.run_plan(&snap, &plan, sql, &first, out).await;
+        match self.unparsed_plan(&snap, sql, msg) {
+            Ok((plan, first)) => self.run_plan(&snap, &plan, sql, &first, out).await,
+            Err(e) => fail(out, &e).await,
         }
-        let e = ProxyError::NotSupported(format!(
-            "a statement the gateway cannot parse on data spread over several sets ({msg})"
-        ));
-        fail(out, &e).await
     }
 
     /// `SET`: autocommit is the session's own; everything else is session state
@@ -1219,22 +1191,6 @@ fn kill_error(id: u32, e: crate::registry::KillError) -> ProxyError {
 }
 
 /// How many sets a plan runs on.
-fn plan_sets(plan: &Plan) -> usize {
-    match &plan.target {
-        Target::Sets(sets) => sets.len(),
-        Target::PerSet(parts) => parts.len(),
-    }
-}
-
-/// Whether a plan writes to more than one set.
-fn multi_set_write(plan: &Plan) -> bool {
-    match (&plan.target, &plan.merge) {
-        (Target::PerSet(parts), _) => parts.len() > 1,
-        (Target::Sets(sets), Merge::SumAffected | Merge::Replicated) => sets.len() > 1,
-        _ => false,
-    }
-}
-
 async fn ok(out: &mut Responder<'_>, status: StatusFlags) -> Answered {
     out.status = status;
     out.ok(&OkInfo::default()).await?;

@@ -1,0 +1,98 @@
+//! Running `EXPLAIN <statement>` and `EXPLAIN SETWISE <statement>` (see
+//! [`crate::explain`]): the statement is planned exactly as it would be run, then
+//! either MariaDB's EXPLAIN is asked of the sets of the plan, or the plan's steps
+//! are shown.
+
+use mysql_common::constants::{ColumnFlags, ColumnType};
+
+use super::planning::Planning;
+use super::text::{is_write, word_at};
+use super::{fail, Session};
+use crate::error::ProxyError;
+use crate::exec::Answered;
+use crate::explain::{per_set, steps, ExplainKind, ExplainRequest};
+use crate::front::{Handler, Responder};
+use crate::sql::lexer::{significant, tokenize};
+
+impl Session {
+    pub(super) async fn explain(
+        &mut self,
+        sql: &str,
+        req: ExplainRequest,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        let inner = req.inner(sql);
+        let tokens = match tokenize(inner) {
+            Ok(t) => t,
+            Err(e) => {
+                let err = ProxyError::Syntax(format!("{} near position {}", e.what, e.at));
+                return fail(out, &err).await;
+            }
+        };
+        let snap = self.snapshot();
+        let plan = match self.plan_sql(&snap, inner, &tokens).await {
+            Ok(Planning::Planned(p)) => p.plan,
+            Ok(Planning::Unparsed(msg)) => match self.unparsed_plan(&snap, inner, &msg) {
+                Ok((p, _)) => p,
+                Err(e) => return fail(out, &e).await,
+            },
+            Err(e) => return fail(out, &e).await,
+        };
+        match req.kind {
+            ExplainKind::Gateway => {
+                let first = word_at(inner, &significant(&tokens), 0);
+                let two_phase =
+                    is_write(&first) && self.txn.is_none() && plan.writes_several_sets();
+                out.status = self.status();
+                show_steps(&steps(&plan, inner, two_phase), out).await
+            }
+            ExplainKind::Sets => {
+                let parts = per_set(&plan, inner, req.prefix(sql));
+                out.status = self.status();
+                let mut exec = self.exec(&snap);
+                exec.write = false;
+                match parts.as_slice() {
+                    [(set, text)] => exec.single(set, text, out).await,
+                    _ => exec.concat_parts(&parts, out).await,
+                }
+            }
+        }
+    }
+}
+
+/// The columns of `EXPLAIN SETWISE`: `step`, `on`, `action`, `detail`.
+pub(super) fn step_columns() -> Vec<mysql_async::Column> {
+    let col = |name: &str, ty: ColumnType, len: u32, cs: u16, flags: ColumnFlags| {
+        mysql_async::Column::new(ty)
+            .with_name(name.as_bytes())
+            .with_org_name(name.as_bytes())
+            .with_column_length(len)
+            .with_character_set(cs)
+            .with_flags(flags)
+    };
+    let nn = ColumnFlags::NOT_NULL_FLAG;
+    let num = nn | ColumnFlags::NUM_FLAG | ColumnFlags::UNSIGNED_FLAG | ColumnFlags::BINARY_FLAG;
+    vec![
+        col("step", ColumnType::MYSQL_TYPE_LONGLONG, 21, 63, num),
+        col("on", ColumnType::MYSQL_TYPE_VAR_STRING, 256, 45, nn),
+        col("action", ColumnType::MYSQL_TYPE_VAR_STRING, 256, 45, nn),
+        col("detail", ColumnType::MYSQL_TYPE_BLOB, 1 << 24, 45, nn),
+    ]
+}
+
+/// The rows of `EXPLAIN SETWISE`.
+async fn show_steps(rows: &[crate::explain::Step], out: &mut Responder<'_>) -> Answered {
+    out.columns(&step_columns()).await?;
+    for (i, r) in rows.iter().enumerate() {
+        let n = (i + 1).to_string();
+        out.text_row([
+            Some(n.as_bytes()),
+            Some(r.on.as_bytes()),
+            Some(r.action.as_bytes()),
+            Some(r.detail.as_bytes()),
+        ])
+        .await?;
+    }
+    out.end_rows(0).await?;
+    Ok(true)
+}

@@ -1,0 +1,71 @@
+//! From a statement's text to its plan: parse (or plan from an equivalent text
+//! sqlparser can read), plan, and plan again with the table's columns when the
+//! planner needs them (an INSERT without a column list). Used by the dispatch
+//! and by EXPLAIN, so both see the same plan.
+
+use super::text::{lexed_tables, planning_text, word_at};
+use super::Session;
+use crate::error::ProxyError;
+use crate::route::plan::single_set_for_tables;
+use crate::route::{plan_statement, Merge, Plan, Target};
+use crate::sql::lexer::{significant, tokenize, Token};
+use crate::sql::parse_one;
+
+/// What planning a text gave.
+pub(super) enum Planning {
+    Planned(crate::route::plan::Planned),
+    /// sqlparser cannot read the text (its message).
+    Unparsed(String),
+}
+
+impl Session {
+    pub(super) async fn plan_sql(
+        &mut self,
+        snap: &topo::ClusterSnapshot,
+        sql: &str,
+        tokens: &[Token],
+    ) -> Result<Planning, ProxyError> {
+        // MariaDB syntax sqlparser lacks is planned from an equivalent text; the
+        // client's own text is what runs.
+        let stmt = match parse_one(sql) {
+            Ok(s) => s,
+            Err(msg) => match planning_text(sql, tokens).and_then(|t| parse_one(&t).ok()) {
+                Some(s) => s,
+                None => return Ok(Planning::Unparsed(msg)),
+            },
+        };
+        let db = self.db.clone();
+        match plan_statement(snap, db.as_deref(), sql, tokens, &stmt, None) {
+            Err(ProxyError::NeedColumns { db: tdb, table }) => {
+                let cols = self.table_columns(snap, &tdb, &table).await?;
+                plan_statement(snap, db.as_deref(), sql, tokens, &stmt, Some(&cols))
+                    .map(Planning::Planned)
+            }
+            r => r.map(Planning::Planned),
+        }
+    }
+
+    /// A statement sqlparser cannot read runs whole on the one set holding every
+    /// table it names; across sets it is refused.
+    pub(super) fn unparsed_plan(
+        &self,
+        snap: &topo::ClusterSnapshot,
+        sql: &str,
+        msg: &str,
+    ) -> Result<(Plan, String), ProxyError> {
+        let sig = tokenize(sql).map(|t| significant(&t)).unwrap_or_default();
+        let tables = lexed_tables(sql, &sig);
+        match single_set_for_tables(snap, self.db.as_deref(), &tables)? {
+            Some(set) => Ok((
+                Plan {
+                    target: Target::Sets(vec![set]),
+                    merge: Merge::Single,
+                },
+                word_at(sql, &sig, 0),
+            )),
+            None => Err(ProxyError::NotSupported(format!(
+                "a statement the gateway cannot parse on data spread over several sets ({msg})"
+            ))),
+        }
+    }
+}
