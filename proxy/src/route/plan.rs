@@ -358,7 +358,7 @@ fn plan_inner(
 ) -> Result<Plan, ProxyError> {
     match stmt {
         Statement::Query(q) if matches!(q.body.as_ref(), SetExpr::SetOperation { .. }) => {
-            super::union::plan_union(ctx, sql, tokens, q)
+            super::union::plan_union(ctx, sql, tokens, q).map(|p| zero_limit(ctx, p))
         }
         Statement::Query(q) => {
             let a = analyze(stmt);
@@ -388,10 +388,13 @@ fn plan_inner(
                 });
             }
             let spec = super::scatter::plan(sql, tokens, sel, outer_aggregates(sel))?;
-            Ok(Plan {
-                target: Target::Sets(sets),
-                merge: Merge::Merged(Box::new(spec)),
-            })
+            Ok(zero_limit(
+                ctx,
+                Plan {
+                    target: Target::Sets(sets),
+                    merge: Merge::Merged(Box::new(spec)),
+                },
+            ))
         }
         Statement::Update(u) => {
             let a = analyze(stmt);
@@ -427,6 +430,23 @@ fn plan_inner(
             "this statement through the gateway: {}",
             first_words(sql)
         ))),
+    }
+}
+
+/// A merged read whose `LIMIT` count is 0 answers no rows: one set gives all of
+/// MariaDB's answer, its column definitions included (MariaDB's zero-limit
+/// shortcut gives them other flags and lengths than the full query's), so the
+/// client's text runs there. Depends on the literal: never cached.
+fn zero_limit(ctx: &Ctx<'_>, plan: Plan) -> Plan {
+    match (&plan.target, &plan.merge) {
+        (Target::Sets(sets), Merge::Merged(spec)) if spec.limit == Some(0) && !sets.is_empty() => {
+            *ctx.dep.borrow_mut() = Dep::Many;
+            Plan {
+                target: Target::Sets(vec![sets[0].clone()]),
+                merge: Merge::Single,
+            }
+        }
+        _ => plan,
     }
 }
 

@@ -59,6 +59,10 @@ pub const MERGED_MUST_MATCH: &[(&str, Order)] = &[
     ("SELECT user_id FROM users ORDER BY user_id LIMIT 5, 10", E),
     ("SELECT * FROM orders ORDER BY amount, order_id, user_id LIMIT 20", E),
     ("SELECT user_id FROM users LIMIT 0", E),
+    // MariaDB's zero-limit shortcut changes the column definitions (flags, lengths).
+    ("SELECT YEAR(born) AS y, COUNT(*), MAX(score) FROM users GROUP BY y ORDER BY y DESC LIMIT 0", E),
+    ("SELECT user_id, SUM(score) FROM users GROUP BY user_id LIMIT 3, 0", E),
+    ("SELECT user_id FROM users UNION ALL SELECT user_id FROM orders ORDER BY user_id LIMIT 0", E),
     ("SELECT COUNT(*) FROM users", E),
     ("SELECT COUNT(*), COUNT(note), SUM(score), MIN(balance), MAX(born), AVG(score) FROM users", E),
     ("SELECT SUM(amount), AVG(amount), MIN(status), MAX(order_id), COUNT(DISTINCT status) FROM orders", E),
