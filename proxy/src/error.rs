@@ -54,6 +54,24 @@ pub enum ProxyError {
     /// ER_UNKNOWN_STMT_HANDLER: `to` is `EXECUTE` or `DEALLOCATE PREPARE`.
     #[error("Unknown prepared statement handler ({name}) given to {to}")]
     UnknownStatement { name: String, to: &'static str },
+    /// XAER_RMFAIL: a statement not allowed in this state (`ACTIVE`, `IDLE`,
+    /// `PREPARED`) of the application's XA transaction, as MariaDB words it.
+    #[error(
+        "XAER_RMFAIL: The command cannot be executed when global transaction is in the  {0} state"
+    )]
+    XaState(&'static str),
+    /// XAER_NOTA: no such XA transaction.
+    #[error("XAER_NOTA: Unknown XID")]
+    XaUnknown,
+    /// XAER_OUTSIDE: XA commands on another xid than the session's own.
+    #[error("XAER_OUTSIDE: Some work is done outside global transaction")]
+    XaOutside,
+    /// XAER_INVAL: `XA COMMIT ... ONE PHASE` of a prepared transaction.
+    #[error("XAER_INVAL: Invalid arguments (or unsupported command)")]
+    XaInvalid,
+    /// XAER_DUPID: the xid is prepared already.
+    #[error("XAER_DUPID: The XID already exists")]
+    XaDuplicate,
     #[error("Routing is not available yet: {0}")]
     NoRouting(String),
     /// Something that must be recorded in etcd while etcd cannot be reached.
@@ -97,6 +115,11 @@ impl ProxyError {
             Self::UnknownCommand => 1047,
             Self::ExecuteArguments => 1210,
             Self::UnknownStatement { .. } => 1243,
+            Self::XaState(_) => 1399,
+            Self::XaUnknown => 1397,
+            Self::XaOutside => 1400,
+            Self::XaDuplicate => 1440,
+            Self::XaInvalid => 1398,
             Self::Internal(_) | Self::ClientIo(_) | Self::NeedColumns { .. } => 1105,
         }
     }
@@ -119,6 +142,11 @@ impl ProxyError {
             | Self::UnknownStatement { .. }
             | Self::WritesBlocked { .. } => "HY000",
             Self::Fenced { .. } => "40001",
+            Self::XaState(_) => "XAE07",
+            Self::XaUnknown => "XAE04",
+            Self::XaOutside => "XAE09",
+            Self::XaDuplicate => "XAE08",
+            Self::XaInvalid => "XAE05",
             Self::SetUnavailable { .. }
             | Self::NoRouting(_)
             | Self::EtcdUnavailable(_)

@@ -5,7 +5,9 @@
 //! (`XA RECOVER`); for ours (gtrid `sw-...`) the decision recorded in etcd is
 //! applied. A branch with no decision that stays prepared past a grace period is
 //! aborted — by creating the decision record first, so a gateway that was only
-//! slow cannot record "commit" afterwards (`topo::Topo::decide_xa`).
+//! slow cannot record "commit" afterwards (`topo::Topo::decide_xa`). Branches of a
+//! transaction the application prepared itself (`XA PREPARE`, gtrid `swc-...`,
+//! recorded as `topo::AppXaRecord`) wait for the application's decision.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,13 +71,17 @@ async fn round(
             }
             let gtrid = String::from_utf8_lossy(&data[..glen]).into_owned();
             let bqual = String::from_utf8_lossy(&data[glen..]).into_owned();
-            if !gtrid.starts_with("sw-") {
+            // `swc-`: the application's own XA transaction (session/app_xa.rs).
+            let app = gtrid.starts_with("swc-");
+            if !gtrid.starts_with("sw-") && !app {
                 continue;
             }
             let key = (gtrid.clone(), bqual.clone());
             let seen = *first_seen.get(&key).unwrap_or(&Instant::now());
             let decision = match topo.get_xa(&gtrid).await.map_err(|e| e.to_string())? {
                 Some(d) => Some(d.commit),
+                // Prepared by the application: its XA COMMIT / ROLLBACK decides.
+                None if app && app_prepared(topo, &gtrid).await? => None,
                 None if seen.elapsed() >= GRACE => {
                     let d = topo::XaDecision {
                         gtrid: gtrid.clone(),
@@ -104,4 +110,11 @@ async fn round(
     }
     *first_seen = still;
     Ok(())
+}
+
+/// Whether `gtrid` is the branch id of a transaction the application prepared
+/// (recorded by `XA PREPARE`, see `session/app_xa.rs`).
+async fn app_prepared(topo: &topo::Topo, gtrid: &str) -> Result<bool, String> {
+    let records = topo.list_app_xas().await.map_err(|e| e.to_string())?;
+    Ok(records.iter().any(|r| r.gtrid == gtrid))
 }

@@ -9,6 +9,7 @@
 //! | `users/<user>` | [`UserRecord`](crate::UserRecord) |
 //! | `health/<set>/<node>` | [`HealthReport`](crate::HealthReport), under the agent's lease |
 //! | `xa/<gtrid>` | [`XaDecision`](crate::XaDecision): a distributed transaction's outcome |
+//! | `app-xa/<xid>` | [`AppXaRecord`](crate::AppXaRecord): a transaction the application prepared (`XA PREPARE`) |
 //! | `election/<name>` | leader election (etcd's election API) |
 //! | `tasks/<set>/<node>` | [`TaskRecord`](crate::TaskRecord): the node's current task |
 //! | `ops/<set>` | [`FailoverRecord`](crate::FailoverRecord) in progress |
@@ -89,6 +90,13 @@ impl Keys {
     }
     pub fn xa_of(&self, gtrid: &str) -> String {
         format!("{}xa/{gtrid}", self.root)
+    }
+    pub fn app_xas(&self) -> String {
+        format!("{}app-xa/", self.root)
+    }
+    /// `xid` is [`AppXaRecord::xid`]: format and hex parts, safe in a key.
+    pub fn app_xa(&self, xid: &str) -> String {
+        format!("{}app-xa/{xid}", self.root)
     }
     pub fn election(&self, name: &str) -> String {
         format!("{}election/{name}", self.root)

@@ -308,6 +308,24 @@ pub struct XaDecision {
     pub at_ms: u64,
 }
 
+/// A transaction the application prepared through a gateway (`XA PREPARE xid`):
+/// its branches stay prepared on the sets until the application's `XA COMMIT` or
+/// `XA ROLLBACK` (from any session of any gateway) or a DBA's. Created once per
+/// xid (a second prepare of the same xid is MariaDB's XAER_DUPID).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppXaRecord {
+    /// The application's xid: `format.hex(gtrid).hex(bqual)` (`_` for an empty bqual).
+    pub xid: String,
+    /// The gateway's gtrid of the branches; each set's branch is `'gtrid','set'`.
+    pub gtrid: String,
+    /// Sets holding a prepared branch.
+    #[serde(default)]
+    pub sets: Vec<String>,
+    /// Unix time of the prepare, milliseconds.
+    #[serde(default)]
+    pub at_ms: u64,
+}
+
 /// What an agent last saw of its node; kept under the agent's lease.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]

@@ -314,6 +314,25 @@ impl Topo {
         self.delete(&self.keys.xa_of(gtrid)).await
     }
 
+    /// Records an application's prepared transaction; `Ok(false)` when its xid
+    /// is already recorded.
+    pub async fn create_app_xa(&self, r: &AppXaRecord) -> Result<bool> {
+        match self.create(&self.keys.app_xa(&r.xid), r).await {
+            Ok(_) => Ok(true),
+            Err(TopoError::CasConflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+    pub async fn get_app_xa(&self, xid: &str) -> Result<Option<AppXaRecord>> {
+        Ok(self.get(&self.keys.app_xa(xid)).await?.map(|v| v.value))
+    }
+    pub async fn list_app_xas(&self) -> Result<Vec<AppXaRecord>> {
+        Ok(values(self.list(&self.keys.app_xas()).await?))
+    }
+    pub async fn delete_app_xa(&self, xid: &str) -> Result<bool> {
+        self.delete(&self.keys.app_xa(xid)).await
+    }
+
     // ---- health -------------------------------------------------------------------
 
     pub async fn put_health(&self, h: &HealthReport, lease: i64) -> Result<()> {

@@ -219,6 +219,7 @@ impl Handler for Session {
     }
 
     async fn reset(&mut self) -> Result<(), ProxyError> {
+        self.xa_end_session();
         let r = self.end_txn("ROLLBACK").await;
         self.pins.clear();
         self.sql_stmts.clear();
@@ -244,6 +245,7 @@ impl Handler for Session {
     }
 
     async fn close(&mut self) {
+        self.xa_end_session();
         let _ = self.end_txn("ROLLBACK").await;
         self.pins.clear();
         self.sql_stmts.clear();

@@ -3,6 +3,7 @@
 //! by the gateway itself (USE, SET, transaction control, SHOW DATABASES, DDL
 //! bookkeeping) or planned and executed on the sets.
 
+mod app_xa;
 mod charset;
 mod counts;
 mod explain;
@@ -88,6 +89,8 @@ pub struct Session {
     vars: SessionVars,
     autocommit: bool,
     txn: Option<Txn>,
+    /// The application's XA transaction (`XA START ...`), in its state.
+    app_xa: Option<app_xa::AppXa>,
     /// `SET TRANSACTION ...` waiting for the next transaction.
     next_txn: Vec<String>,
     /// The COM_STMT_EXECUTE being run: its text with `?` and its typed values.
@@ -137,6 +140,7 @@ impl Session {
             vars: SessionVars::default(),
             autocommit: true,
             txn: None,
+            app_xa: None,
             next_txn: Vec::new(),
             prepared: None,
             fast_next: false,
@@ -691,6 +695,9 @@ impl Session {
         if let Some((_, conn)) = self.diag.take() {
             crate::exec::release(conn);
         }
+        if let Some(e) = self.xa_gate(first, &word(1)) {
+            return fail(out, &e).await;
+        }
         if let Some(req) = crate::explain::classify(sql, sig) {
             return self.explain(sql, req, out).await;
         }
@@ -747,7 +754,8 @@ impl Session {
             "SHOW" if word(1) == "GRANTS" => {
                 return show::grants(self.account.as_deref(), self.codec, sql, sig, out).await;
             }
-            "XA" | "LOCK" | "UNLOCK" => {
+            "XA" => return self.xa_statement(sql, sig, out).await,
+            "LOCK" | "UNLOCK" => {
                 let e = ProxyError::NotSupported(format!("{first} statements through the gateway"));
                 return fail(out, &e).await;
             }

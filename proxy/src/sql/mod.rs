@@ -4,6 +4,7 @@
 pub mod effects;
 pub mod lexer;
 pub mod shardkey;
+pub mod xa;
 
 use sqlparser::ast::Statement;
 use sqlparser::dialect::MySqlDialect;
