@@ -11,7 +11,8 @@
 //! - [`rollup`] says which `GROUP BY ... WITH ROLLUP` the merge can roll up.
 //! - [`union`] plans a UNION across sets (concatenated, or de-duplicated by the gateway);
 //!   [`union_mixed`] tags the `UNION ALL` branches after a distinct UNION.
-//! - [`write`] plans UPDATE, DELETE, INSERT and REPLACE.
+//! - [`write`] plans UPDATE, DELETE, INSERT and REPLACE; [`limited`] shapes the
+//!   texts of an UPDATE/DELETE with LIMIT on rows of several sets.
 
 pub mod aggs;
 pub mod analyze;
@@ -22,6 +23,7 @@ pub mod concat;
 pub mod having;
 pub mod insert;
 pub mod key;
+pub mod limited;
 pub mod plan;
 pub mod rollup;
 pub mod scatter;

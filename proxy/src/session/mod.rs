@@ -9,6 +9,7 @@ mod handler;
 mod held;
 mod identity;
 mod ids;
+mod limited;
 mod text;
 pub mod txn;
 pub mod vars;
@@ -843,6 +844,9 @@ impl Session {
                     Ok(p) => p,
                     Err(e) => return fail(out, &e).await,
                 }
+            }
+            Err(ProxyError::WriteLimitAcrossSets) => {
+                return self.limited_write(&snap, sql, tokens, out).await;
             }
             Err(e) => return fail(out, &e).await,
         };

@@ -21,6 +21,7 @@ pub mod aggregates;
 pub mod autoinc;
 pub mod collations;
 pub mod data;
+pub mod limited;
 pub mod limits;
 pub mod merges;
 pub mod outcome;
