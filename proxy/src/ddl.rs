@@ -63,6 +63,10 @@ pub async fn run(
                 )),
             }
         }
+        ("CREATE" | "DROP" | "ALTER", _) if crate::schema::header(sql, &sig).is_some() => {
+            let h = crate::schema::header(sql, &sig).expect("checked");
+            crate::schema::run(s, sql, &sig, h, out).await
+        }
         // Sequences live on their database's home set, like single tables (their
         // NEXTVAL pins the session's connection there: `sql::effects`).
         ("CREATE" | "DROP" | "ALTER", _) if sequence_name_at(sql, &sig).is_some() => {

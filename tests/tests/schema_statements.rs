@@ -2,7 +2,14 @@
 //! * `RENAME TABLE` / `ALTER TABLE ... RENAME`: sharded, broadcast and single
 //!   tables keep their placement under the new name (queries route as before,
 //!   topo's record follows, the old name is gone); a swap through a third name;
-//!   a move into a database whose rows live elsewhere is refused with 1235.
+//!   a move into a database whose rows live elsewhere is refused with 1235;
+//! * views over single, broadcast and sharded tables answer as MariaDB (a view
+//!   over a sharded table scatters and pins by the key it shows); views that
+//!   would be wrong on some set are refused with 1235; SHOW CREATE VIEW, SHOW
+//!   FULL TABLES and information_schema.VIEWS see them; DROP VIEW;
+//! * a stored function on every set, called in a scatter query; a procedure on
+//!   the home set, `CALL` with a result set and an OUT parameter (text and
+//!   prepared); a trigger firing on every set of a sharded table; refusals.
 
 use mysql_async::prelude::*;
 use mysql_async::Conn;
@@ -177,4 +184,235 @@ async fn rename_keeps_each_kind_of_table_where_it_is() {
         q(&mut conn, "SELECT COUNT(*) FROM shop2.big").await,
         one("22")
     );
+}
+
+async fn count_on(c: &Cluster, sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for set in ["set1", "set2"] {
+        out.push(
+            c.primary(set)
+                .scalar(sql)
+                .await
+                .unwrap()
+                .unwrap_or_default(),
+        );
+    }
+    out
+}
+
+fn strs(rows: &[&[&str]]) -> Rows {
+    setwise_tests::sql::expect(rows)
+}
+
+#[tokio::test]
+async fn views_over_each_kind_of_table() {
+    let (c, mut conn) = shop().await;
+    // Single: on the home set, routed there.
+    exec(
+        &mut conn,
+        "CREATE VIEW vs AS SELECT id, note FROM s WHERE id > 1",
+    )
+    .await;
+    assert_eq!(
+        q(&mut conn, "SELECT * FROM vs ORDER BY id").await,
+        strs(&[&["2", "y"], &["3", "z"]])
+    );
+    assert_eq!(on_sets(&c, "vs").await, ["1", "0"]);
+    // Broadcast: on every set.
+    exec(
+        &mut conn,
+        "CREATE VIEW vb AS SELECT id, UPPER(name) AS uname FROM b",
+    )
+    .await;
+    assert_eq!(kind(&c, "shop", "vb").await, Some(TableKind::Broadcast));
+    assert_eq!(on_sets(&c, "vb").await, ["1", "1"]);
+    assert_eq!(
+        q(&mut conn, "SELECT uname FROM vb WHERE id = 3").await,
+        one("THREE")
+    );
+    // Sharded: keyed by the name it shows the shard key under.
+    exec(
+        &mut conn,
+        "CREATE VIEW vt (k, val) AS SELECT id, v * 10 FROM t WHERE v > 5",
+    )
+    .await;
+    assert!(matches!(
+        kind(&c, "shop", "vt").await,
+        Some(TableKind::Sharded { ref key, .. }) if key == "k"
+    ));
+    assert_eq!(on_sets(&c, "vt").await, ["1", "1"]);
+    assert_eq!(
+        q(&mut conn, "SELECT COUNT(*), SUM(val) FROM vt").await,
+        strs(&[&["15", "1950"]])
+    );
+    assert_eq!(
+        q(&mut conn, "SELECT val FROM vt WHERE k = 17").await,
+        one("170")
+    );
+    assert_eq!(
+        q(&mut conn, "SELECT k FROM vt ORDER BY val DESC LIMIT 3").await,
+        strs(&[&["20"], &["19"], &["18"]])
+    );
+    assert_eq!(
+        q(&mut conn, "SELECT COUNT(*) FROM vt JOIN t ON t.id = vt.k").await,
+        one("15")
+    );
+    // Sharded joined with broadcast, the key under an alias.
+    exec(
+        &mut conn,
+        "CREATE VIEW vtb AS SELECT t.id AS tid, b.name FROM t JOIN b ON b.id = t.id",
+    )
+    .await;
+    assert_eq!(
+        q(&mut conn, "SELECT tid, name FROM vtb ORDER BY tid").await,
+        strs(&[&["1", "one"], &["2", "two"], &["3", "three"]])
+    );
+    // Views that would be wrong on some set.
+    for sql in [
+        "CREATE VIEW va AS SELECT COUNT(*) AS n FROM t",
+        "CREATE VIEW vl AS SELECT id FROM t ORDER BY id LIMIT 3",
+        "CREATE VIEW vd AS SELECT DISTINCT v FROM t",
+        "CREATE VIEW vm AS SELECT t.id FROM t JOIN s ON s.id = t.id",
+        "CREATE VIEW vn AS SELECT v FROM t",
+        "CREATE VIEW vu AS SELECT id FROM t UNION ALL SELECT id FROM s",
+    ] {
+        assert_eq!(err(&mut conn, sql).await, (1235, "42000".into()), "{sql}");
+    }
+    // What clients read about views.
+    let create = q(&mut conn, "SHOW CREATE VIEW vt").await;
+    assert_eq!(create[0][0].as_deref(), Some("vt"));
+    assert!(create[0][1].as_deref().unwrap_or("").contains("VIEW `vt`"));
+    assert_eq!(
+        q(&mut conn, "SHOW FULL TABLES WHERE Table_type = 'VIEW'").await,
+        strs(&[
+            &["vb", "VIEW"],
+            &["vs", "VIEW"],
+            &["vt", "VIEW"],
+            &["vtb", "VIEW"]
+        ])
+    );
+    assert_eq!(
+        q(
+            &mut conn,
+            "SELECT TABLE_NAME FROM information_schema.VIEWS \
+             WHERE TABLE_SCHEMA = 'shop' ORDER BY TABLE_NAME"
+        )
+        .await,
+        strs(&[&["vb"], &["vs"], &["vt"], &["vtb"]])
+    );
+    // Replaced by a view of another kind: it moves.
+    exec(
+        &mut conn,
+        "CREATE OR REPLACE VIEW vs AS SELECT id, v FROM t",
+    )
+    .await;
+    assert_eq!(on_sets(&c, "vs").await, ["1", "1"]);
+    assert_eq!(q(&mut conn, "SELECT COUNT(*) FROM vs").await, one("20"));
+    exec(&mut conn, "CREATE OR REPLACE VIEW vb AS SELECT id FROM s").await;
+    assert_eq!(on_sets(&c, "vb").await, ["1", "0"]);
+    // Dropped everywhere.
+    exec(&mut conn, "DROP VIEW vt, vb").await;
+    assert_eq!(on_sets(&c, "vt").await, ["0", "0"]);
+    assert_eq!(kind(&c, "shop", "vt").await, None);
+    assert_eq!(err(&mut conn, "SELECT * FROM vt").await.0, 1146);
+    exec(&mut conn, "DROP VIEW IF EXISTS vt").await;
+}
+
+#[tokio::test]
+async fn functions_procedures_and_triggers() {
+    let (c, mut conn) = shop().await;
+    // A function on every set, called by a scatter.
+    exec(
+        &mut conn,
+        "CREATE FUNCTION twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
+    )
+    .await;
+    let routines = "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'shop'";
+    assert_eq!(count_on(&c, routines).await, ["1", "1"]);
+    assert_eq!(
+        q(&mut conn, "SELECT SUM(twice(v)) FROM t").await,
+        one("420")
+    );
+    assert_eq!(
+        q(&mut conn, "SELECT twice(v) FROM t WHERE id = 7").await,
+        one("14")
+    );
+    let e = err(
+        &mut conn,
+        "CREATE FUNCTION n_t() RETURNS INT READS SQL DATA RETURN (SELECT COUNT(*) FROM t)",
+    )
+    .await;
+    assert_eq!(e.0, 1235);
+    // A procedure on the home set: a result set and an OUT parameter.
+    exec(
+        &mut conn,
+        "CREATE PROCEDURE notes(IN lo INT, OUT n INT) BEGIN \
+           SELECT id, note FROM s WHERE id >= lo ORDER BY id; \
+           SELECT COUNT(*) INTO n FROM s; \
+         END",
+    )
+    .await;
+    assert_eq!(count_on(&c, routines).await, ["2", "1"]);
+    let rows: Vec<(i32, String)> = conn.query("CALL notes(2, @n)").await.unwrap();
+    assert_eq!(rows, vec![(2, "y".into()), (3, "z".into())]);
+    assert_eq!(q(&mut conn, "SELECT @n").await, one("3"));
+    let rows: Vec<(i32, String)> = conn.exec("CALL notes(?, @m)", (3,)).await.unwrap();
+    assert_eq!(rows, vec![(3, "z".into())]);
+    assert_eq!(q(&mut conn, "SELECT @m + 1").await, one("4"));
+    for sql in [
+        "CREATE PROCEDURE bump() UPDATE t SET v = v + 1",
+        "CREATE PROCEDURE copy() INSERT INTO b VALUES (9, 'nine')",
+    ] {
+        assert_eq!(err(&mut conn, sql).await.0, 1235, "{sql}");
+    }
+    // A trigger on a sharded table fires on every set.
+    exec(
+        &mut conn,
+        "CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW SET NEW.v = NEW.v * 100",
+    )
+    .await;
+    let triggers = "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'";
+    assert_eq!(count_on(&c, triggers).await, ["1", "1"]);
+    let values: Vec<String> = (101..=120).map(|i| format!("({i}, 1)")).collect();
+    exec(
+        &mut conn,
+        &format!("INSERT INTO t VALUES {}", values.join(",")),
+    )
+    .await;
+    assert_eq!(
+        q(&mut conn, "SELECT COUNT(*), SUM(v) FROM t WHERE id > 100").await,
+        strs(&[&["20", "2000"]])
+    );
+    let fired = count_on(&c, "SELECT COUNT(*) FROM shop.t WHERE id > 100 AND v = 100").await;
+    assert!(
+        fired.iter().all(|n| n != "0"),
+        "rows on each set: {fired:?}"
+    );
+    let e = err(
+        &mut conn,
+        "CREATE TRIGGER t_ai AFTER INSERT ON t FOR EACH ROW INSERT INTO s VALUES (NEW.id, 'x')",
+    )
+    .await;
+    assert_eq!(e.0, 1235);
+    // A trigger on a single table: the home set.
+    exec(
+        &mut conn,
+        "CREATE TRIGGER s_bi BEFORE INSERT ON s FOR EACH ROW SET NEW.note = UPPER(NEW.note)",
+    )
+    .await;
+    assert_eq!(count_on(&c, triggers).await, ["2", "1"]);
+    exec(&mut conn, "INSERT INTO s VALUES (4, 'w')").await;
+    assert_eq!(
+        q(&mut conn, "SELECT note FROM s WHERE id = 4").await,
+        one("W")
+    );
+    // Dropped where they are.
+    exec(&mut conn, "DROP TRIGGER t_bi").await;
+    exec(&mut conn, "DROP TRIGGER s_bi").await;
+    assert_eq!(count_on(&c, triggers).await, ["0", "0"]);
+    exec(&mut conn, "DROP FUNCTION twice").await;
+    exec(&mut conn, "DROP PROCEDURE notes").await;
+    assert_eq!(count_on(&c, routines).await, ["0", "0"]);
+    assert_eq!(err(&mut conn, "DROP PROCEDURE notes").await.0, 1305);
+    exec(&mut conn, "DROP PROCEDURE IF EXISTS notes").await;
 }

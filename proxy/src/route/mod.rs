@@ -11,6 +11,8 @@
 //! - [`rollup`] says which `GROUP BY ... WITH ROLLUP` the merge can roll up.
 //! - [`union`] plans a UNION across sets (concatenated, or de-duplicated by the gateway);
 //!   [`union_mixed`] tags the `UNION ALL` branches after a distinct UNION.
+//! - [`view`] says where a view lives and how it is routed.
+//! - [`call`] sends `CALL` to the procedure's home set.
 //! - [`write`] plans UPDATE, DELETE, INSERT and REPLACE; [`limited`] shapes the
 //!   texts of an UPDATE/DELETE with LIMIT on rows of several sets.
 
@@ -18,6 +20,7 @@ pub mod aggs;
 pub mod analyze;
 pub mod cache;
 pub mod calc;
+pub mod call;
 pub mod colocate;
 pub mod concat;
 pub mod having;
@@ -30,6 +33,7 @@ pub mod scatter;
 pub mod select;
 pub mod union;
 pub mod union_mixed;
+pub mod view;
 pub mod write;
 
 pub use plan::{plan_statement, Merge, Plan, Target};

@@ -10,7 +10,7 @@ mod held;
 mod identity;
 mod ids;
 mod limited;
-mod text;
+pub(crate) mod text;
 pub mod txn;
 pub mod vars;
 
