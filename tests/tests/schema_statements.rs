@@ -257,6 +257,20 @@ async fn views_over_each_kind_of_table() {
         q(&mut conn, "SELECT COUNT(*) FROM vt JOIN t ON t.id = vt.k").await,
         one("15")
     );
+    // Prepared statements read it like a table too.
+    let v: Vec<(i64,)> = conn
+        .exec("SELECT val FROM vt WHERE k = ?", (12,))
+        .await
+        .unwrap();
+    assert_eq!(v, vec![(120,)]);
+    let v: Vec<(i64,)> = conn
+        .exec(
+            "SELECT k FROM vt WHERE val > ? ORDER BY k LIMIT ?",
+            (150, 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v, vec![(16,), (17,)]);
     // Sharded joined with broadcast, the key under an alias.
     exec(
         &mut conn,
@@ -310,6 +324,16 @@ async fn views_over_each_kind_of_table() {
     assert_eq!(q(&mut conn, "SELECT COUNT(*) FROM vs").await, one("20"));
     exec(&mut conn, "CREATE OR REPLACE VIEW vb AS SELECT id FROM s").await;
     assert_eq!(on_sets(&c, "vb").await, ["1", "0"]);
+    // Renamed like a table: its record follows.
+    exec(&mut conn, "RENAME TABLE vtb TO vtb2").await;
+    assert!(matches!(
+        kind(&c, "shop", "vtb2").await,
+        Some(TableKind::Sharded { ref key, .. }) if key == "tid"
+    ));
+    assert_eq!(
+        q(&mut conn, "SELECT name FROM vtb2 WHERE tid = 2").await,
+        one("two")
+    );
     // Dropped everywhere.
     exec(&mut conn, "DROP VIEW vt, vb").await;
     assert_eq!(on_sets(&c, "vt").await, ["0", "0"]);
