@@ -383,6 +383,19 @@ async fn functions_procedures_and_triggers() {
     let rows: Vec<(i32, String)> = conn.exec("CALL notes(?, @m)", (3,)).await.unwrap();
     assert_eq!(rows, vec![(3, "z".into())]);
     assert_eq!(q(&mut conn, "SELECT @m + 1").await, one("4"));
+    // Several result sets, as MariaDB sends them.
+    exec(
+        &mut conn,
+        "CREATE PROCEDURE two() BEGIN SELECT 1 AS a; SELECT note FROM s ORDER BY id; END",
+    )
+    .await;
+    let mut res = conn.query_iter("CALL two()").await.unwrap();
+    let first: Vec<i64> = res.collect().await.unwrap();
+    let second: Vec<String> = res.collect().await.unwrap();
+    drop(res);
+    assert_eq!(first, vec![1]);
+    assert_eq!(second, vec!["x", "y", "z"]);
+    exec(&mut conn, "DROP PROCEDURE two").await;
     for sql in [
         "CREATE PROCEDURE bump() UPDATE t SET v = v + 1",
         "CREATE PROCEDURE copy() INSERT INTO b VALUES (9, 'nine')",

@@ -28,6 +28,7 @@ pub mod outcome;
 pub mod reads;
 pub mod rng;
 pub mod unions;
+pub mod views;
 pub mod writes;
 
 use std::collections::BTreeMap;
