@@ -3,8 +3,9 @@
 //! primary key (or a unique key of NOT NULL columns) run on every set with
 //! `FOR UPDATE` and merged in the gateway, then exactly those rows are written,
 //! set by set, by key — all in one distributed transaction (the client's own when
-//! one is open). With ties in ORDER BY (or no ORDER BY) MariaDB's choice among
-//! equal rows is unspecified; so is this one, but the count is exact.
+//! one is open). Without ORDER BY the rows are taken in key order (InnoDB's scan
+//! order on one server). With ties in ORDER BY MariaDB's choice among equal rows
+//! is unspecified; so is this one, but the count is exact.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
