@@ -60,6 +60,12 @@ pub fn statements() -> Vec<Q> {
         Q::any("UPDATE tags SET n = n + 10 ORDER BY tag DESC LIMIT 8"),
         Q::any("DELETE FROM tags WHERE n < 3 ORDER BY user_id DESC LIMIT 6"),
         Q::any("DELETE FROM tags WHERE tag LIKE 'tagé%' LIMIT 2"),
+        // Another connection character set: the chosen keys still name the rows.
+        Q::any("SET NAMES latin1"),
+        Q::any("UPDATE tags SET n = n + 100 WHERE n > 10 ORDER BY tag LIMIT 5"),
+        Q::any("SET NAMES utf8mb4 COLLATE utf8mb4_bin"),
+        Q::any("DELETE FROM tags WHERE n > 100 ORDER BY tag DESC LIMIT 2"),
+        Q::any("SET NAMES utf8mb4"),
         // Inside the client's transaction: joins it, undone by its ROLLBACK.
         Q::any("BEGIN"),
         Q::any("DELETE FROM users ORDER BY user_id LIMIT 25"),
