@@ -23,6 +23,8 @@ pub struct Shape {
     tail_start: usize,
     /// Whether the statement has its own ORDER BY.
     ordered: bool,
+    /// Byte range of the LIMIT's row count, when a plain number.
+    limit_arg: Option<(usize, usize)>,
 }
 
 fn refuse(what: &str) -> ProxyError {
@@ -88,6 +90,10 @@ pub fn shape(sql: &str, sig: &[Token]) -> Result<Shape, ProxyError> {
         .min();
     let tail_start = at(tail).unwrap_or(sql.len());
     let ordered = find("ORDER", tend).is_some();
+    let limit_arg = find("LIMIT", tend)
+        .and_then(|i| sig.get(i + 1).filter(|_| i + 2 == sig.len()))
+        .filter(|t| t.kind == crate::sql::lexer::Kind::Number)
+        .map(|t| (t.start, t.end));
     Ok(Shape {
         db,
         table,
@@ -96,6 +102,7 @@ pub fn shape(sql: &str, sig: &[Token]) -> Result<Shape, ProxyError> {
         rest_start: at(where_i).unwrap_or(tail_start),
         tail_start,
         ordered,
+        limit_arg,
     })
 }
 
@@ -138,6 +145,17 @@ impl Shape {
                 &sql[self.tail_start..]
             ),
         }
+    }
+}
+
+impl Shape {
+    /// The client's text with its LIMIT's row count replaced by `n`: what one set
+    /// runs when the table has no key to name rows by (the set's own first `n`
+    /// rows in the statement's order are the ones the merge chose there, up to
+    /// ties). `None` when the row count is not a plain number.
+    pub fn limited_to(&self, sql: &str, n: usize) -> Option<String> {
+        let (a, b) = self.limit_arg?;
+        Some(format!("{}{n}{}", &sql[..a], &sql[b..]))
     }
 }
 
@@ -185,6 +203,15 @@ mod tests {
         assert_eq!(
             sh(sql).select_text(sql, &["HEX(`k`)".into()], &["`k`".into()]),
             "SELECT HEX(`k`) FROM t WHERE v = 1  ORDER BY `k` LIMIT 2"
+        );
+    }
+
+    #[test]
+    fn limit_replaced() {
+        let sql = "DELETE FROM t WHERE a = 1 ORDER BY b LIMIT 10";
+        assert_eq!(
+            sh(sql).limited_to(sql, 3).as_deref(),
+            Some("DELETE FROM t WHERE a = 1 ORDER BY b LIMIT 3")
         );
     }
 

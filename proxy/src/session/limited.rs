@@ -3,9 +3,12 @@
 //! primary key (or a unique key of NOT NULL columns) run on every set with
 //! `FOR UPDATE` and merged in the gateway, then exactly those rows are written,
 //! set by set, by key — all in one distributed transaction (the client's own when
-//! one is open). Without ORDER BY the rows are taken in key order (InnoDB's scan
-//! order on one server). With ties in ORDER BY MariaDB's choice among equal rows
-//! is unspecified; so is this one, but the count is exact.
+//! one is open). A table with no such key: each set runs the statement itself
+//! with LIMIT cut to the number of rows the merge chose there (its own first
+//! rows in the statement's order — the same ones, up to ties). Without ORDER BY
+//! the rows are taken in key order (InnoDB's scan order on one server). With
+//! ties in ORDER BY MariaDB's choice among equal rows is unspecified; so is this
+//! one, but the count is exact.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
@@ -122,8 +125,18 @@ impl Session {
             .clone()
             .or_else(|| self.db.clone())
             .ok_or(ProxyError::NoDatabaseSelected)?;
+        // No key: each set runs the statement limited to the rows chosen there.
         let keys = self.row_key(snap, &db, &sh).await?;
-        let exprs: Vec<String> = keys.iter().map(KeyCol::select_expr).collect();
+        let mut exprs: Vec<String> = keys.iter().map(KeyCol::select_expr).collect();
+        if keys.is_empty() {
+            if sh.limited_to(sql, 0).is_none() {
+                return Err(ProxyError::NotSupported(format!(
+                    "UPDATE/DELETE with LIMIT on rows of several sets of `{db}`.`{}`, which has no primary key or unique key of NOT NULL columns, with a LIMIT that is not a number",
+                    sh.table
+                )));
+            }
+            exprs.push("1".into());
+        }
         let by: Vec<String> = keys.iter().map(KeyCol::quoted).collect();
         let select = sh.select_text(sql, &exprs, &by);
         let toks = tokenize(&select)
@@ -173,6 +186,25 @@ impl Session {
         let order = RowOrder::new(&spec.keys, &cols);
         all.sort_by(|a, b| order.compare(&a.1, &b.1));
         all.truncate(limit);
+        if keys.is_empty() {
+            let mut count = vec![0usize; sets.len()];
+            for (n, _) in &all {
+                count[*n] += 1;
+            }
+            let mut parts: Vec<(String, String)> = sets
+                .iter()
+                .zip(count)
+                .filter(|(_, k)| *k > 0)
+                .filter_map(|(set, k)| Some((set.clone(), sh.limited_to(sql, k)?)))
+                .collect();
+            if parts.is_empty() {
+                parts.push((sets[0].clone(), sh.write_text(sql, "0")));
+            }
+            return Ok(Plan {
+                target: Target::PerSet(parts),
+                merge: Merge::SumAffected,
+            });
+        }
         // The write of the chosen rows, on the sets holding them.
         let mut by_set: Vec<Vec<String>> = vec![Vec::new(); sets.len()];
         for (n, row) in &all {
@@ -233,7 +265,8 @@ impl Session {
         }
     }
 
-    /// The table's primary key, else its first unique key of NOT NULL columns.
+    /// The table's primary key, else its first unique key of NOT NULL columns;
+    /// empty when it has neither.
     async fn row_key(
         &self,
         snap: &topo::ClusterSnapshot,
@@ -274,11 +307,8 @@ impl Session {
                 charset: cs.clone().filter(|_| lit == Lit::Hex),
             });
         }
-        if cols.is_empty() || nullable {
-            return Err(ProxyError::NotSupported(format!(
-                "UPDATE/DELETE with LIMIT on rows of several sets of `{db}`.`{}`, which has no primary key or unique key of NOT NULL columns to name the chosen rows by",
-                sh.table
-            )));
+        if nullable {
+            cols.clear();
         }
         Ok(cols)
     }

@@ -31,6 +31,21 @@ pub fn tags_insert() -> String {
     format!("INSERT INTO tags VALUES {}", rows.join(", "))
 }
 
+/// A table with no key at all, with rows that are exact duplicates.
+pub const LOGS_GW: &str =
+    "CREATE TABLE logs (user_id BIGINT, msg VARCHAR(20), n INT) shardkey=user_id";
+pub const LOGS_RF: &str = "CREATE TABLE logs (user_id BIGINT, msg VARCHAR(20), n INT)";
+
+pub fn logs_insert() -> String {
+    let rows: Vec<String> = (0..40)
+        .map(|i| {
+            let i = if i >= 34 { i - 30 } else { i };
+            format!("({}, 'm{}', {})", i * 7 + 1, i % 4, i % 6)
+        })
+        .collect();
+    format!("INSERT INTO logs VALUES {}", rows.join(", "))
+}
+
 /// The statements, in order (each changes the tables the next ones see).
 pub fn statements() -> Vec<Q> {
     let mut out = vec![
@@ -66,6 +81,11 @@ pub fn statements() -> Vec<Q> {
         Q::any("SET NAMES utf8mb4 COLLATE utf8mb4_bin"),
         Q::any("DELETE FROM tags WHERE n > 100 ORDER BY tag DESC LIMIT 2"),
         Q::any("SET NAMES utf8mb4"),
+        // No key: each set runs the statement limited to the rows chosen there.
+        Q::any("DELETE FROM logs ORDER BY n, msg, user_id LIMIT 4"),
+        Q::any("UPDATE logs SET n = n + 10 ORDER BY n DESC, msg, user_id LIMIT 5"),
+        Q::any("DELETE FROM logs WHERE n = 3 LIMIT 100"),
+        Q::any("UPDATE logs SET msg = 'seen' WHERE n < 10 ORDER BY user_id DESC, n, msg LIMIT 3"),
         // Inside the client's transaction: joins it, undone by its ROLLBACK.
         Q::any("BEGIN"),
         Q::any("DELETE FROM users ORDER BY user_id LIMIT 25"),
