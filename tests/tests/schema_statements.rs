@@ -322,7 +322,7 @@ async fn views_over_each_kind_of_table() {
     .await;
     assert_eq!(on_sets(&c, "vs").await, ["1", "1"]);
     assert_eq!(q(&mut conn, "SELECT COUNT(*) FROM vs").await, one("20"));
-    exec(&mut conn, "CREATE OR REPLACE VIEW vb AS SELECT id FROM s").await;
+    exec(&mut conn, "ALTER VIEW vb AS SELECT id FROM s").await;
     assert_eq!(on_sets(&c, "vb").await, ["1", "0"]);
     // Renamed like a table: its record follows.
     exec(&mut conn, "RENAME TABLE vtb TO vtb2").await;
@@ -431,6 +431,18 @@ async fn functions_procedures_and_triggers() {
     )
     .await;
     assert_eq!(e.0, 1235);
+    // A trigger on a broadcast table: every copy.
+    exec(
+        &mut conn,
+        "CREATE TRIGGER b_bi BEFORE INSERT ON b FOR EACH ROW SET NEW.name = CONCAT(NEW.name, '!')",
+    )
+    .await;
+    exec(&mut conn, "INSERT INTO b VALUES (4, 'four')").await;
+    assert_eq!(
+        count_on(&c, "SELECT name FROM shop.b WHERE id = 4").await,
+        ["four!", "four!"]
+    );
+    exec(&mut conn, "DROP TRIGGER b_bi").await;
     // A trigger on a single table: the home set.
     exec(
         &mut conn,
