@@ -9,7 +9,8 @@
 //!   FULL TABLES and information_schema.VIEWS see them; DROP VIEW;
 //! * a stored function on every set, called in a scatter query; a procedure on
 //!   the home set, `CALL` with a result set and an OUT parameter (text and
-//!   prepared); a trigger firing on every set of a sharded table; refusals.
+//!   prepared); a trigger firing on every set of a sharded table; refusals;
+//!   the `mariadb` client's DELIMITER script.
 
 use mysql_async::prelude::*;
 use mysql_async::Conn;
@@ -464,4 +465,47 @@ async fn functions_procedures_and_triggers() {
     assert_eq!(count_on(&c, routines).await, ["0", "0"]);
     assert_eq!(err(&mut conn, "DROP PROCEDURE notes").await.0, 1305);
     exec(&mut conn, "DROP PROCEDURE IF EXISTS notes").await;
+}
+
+/// The `mariadb` client with `DELIMITER`: the procedure's body arrives as one
+/// statement, is created on the home set and runs there.
+#[tokio::test]
+async fn the_mariadb_client_creates_and_calls_a_procedure() {
+    use tokio::io::AsyncWriteExt;
+    let (c, _conn) = shop().await;
+    let script = "USE shop;\n\
+                  DELIMITER //\n\
+                  CREATE PROCEDURE cnt(OUT n INT)\n\
+                  BEGIN\n  DECLARE x INT DEFAULT 0;\n  SELECT COUNT(*) INTO x FROM s;\n  SET n = x * 10;\nEND//\n\
+                  DELIMITER ;\n\
+                  CALL cnt(@n);\n\
+                  SELECT @n AS n;\n";
+    let mut child = tokio::process::Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "--protocol=TCP",
+            "-h127.0.0.1",
+            "-uapp",
+            "-papp",
+        ])
+        .arg(format!("-P{}", c.proxy_port()))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run mariadb");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(script.as_bytes()).await.unwrap();
+    drop(stdin);
+    let o = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("mariadb finished in time")
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "mariadb failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n30\n");
 }

@@ -84,7 +84,7 @@ pub(crate) async fn rename_table(
         }
         done.push((set.clone(), idx.clone()));
     }
-    record(s, &t, &snap, &moved.records).await?;
+    record(s, &t, &moved.records).await?;
     out.ok(&last_ok.unwrap_or_default()).await?;
     Ok(true)
 }
@@ -140,7 +140,7 @@ pub(crate) async fn alter_rename(
     let Some(ok) = apply(s, sets, sql, session_db.as_deref(), out).await? else {
         return Ok(false);
     };
-    record(s, &t, &snap, &moved.records).await?;
+    record(s, &t, &moved.records).await?;
     out.ok(&ok).await?;
     Ok(true)
 }
@@ -266,7 +266,6 @@ async fn undo(s: &Session, pairs: &[Pair], done: &[(String, Vec<usize>)], db: Op
 async fn record(
     s: &Session,
     t: &topo::Topo,
-    _snap: &ClusterSnapshot,
     records: &BTreeMap<Name, (Option<TableKind>, Option<TableKind>)>,
 ) -> Result<(), ProxyError> {
     let mut batch = Batch::new();
