@@ -44,12 +44,12 @@ pub async fn run(
                 .iter()
                 .position(|t| t.is_word(sql, "TABLE"))
                 .unwrap_or(1);
-            if sig.iter().any(|t| t.is_word(sql, "RENAME")) {
-                Err(ProxyError::NotSupported(
-                    "ALTER TABLE ... RENAME through the gateway".into(),
-                ))
-            } else {
-                on_table_sets(s, sql, &sig, at + 1, out).await
+            match crate::schema::rename::alter_rename_target(s, sql, &sig) {
+                Ok(Some((old, new))) => {
+                    crate::schema::rename::alter_rename(s, sql, old, new, out).await
+                }
+                Ok(None) => on_table_sets(s, sql, &sig, at + 1, out).await,
+                Err(e) => Err(e),
             }
         }
         ("TRUNCATE", _) => {
@@ -63,11 +63,18 @@ pub async fn run(
                 )),
             }
         }
+        ("CREATE" | "DROP" | "ALTER", _) if crate::schema::header(sql, &sig).is_some() => {
+            let h = crate::schema::header(sql, &sig).expect("checked");
+            crate::schema::run(s, sql, &sig, h, out).await
+        }
         // Sequences live on their database's home set, like single tables (their
         // NEXTVAL pins the session's connection there: `sql::effects`).
         ("CREATE" | "DROP" | "ALTER", _) if sequence_name_at(sql, &sig).is_some() => {
             let at = sequence_name_at(sql, &sig).unwrap_or(2);
             on_table_sets(s, sql, &sig, at, out).await
+        }
+        ("RENAME", "TABLE" | "TABLES") => {
+            crate::schema::rename::rename_table(s, sql, &sig, out).await
         }
         ("CREATE", "TEMPORARY") => Err(ProxyError::NotSupported(
             "temporary tables through the gateway".into(),
@@ -83,7 +90,7 @@ pub async fn run(
     }
 }
 
-type DdlResult = Result<bool, ProxyError>;
+pub(crate) type DdlResult = Result<bool, ProxyError>;
 
 /// In `CREATE [OR REPLACE] SEQUENCE [IF NOT EXISTS] name`, `DROP SEQUENCE [IF
 /// EXISTS] name`, `ALTER SEQUENCE [IF EXISTS] name`: the index of the name.
@@ -96,7 +103,7 @@ fn sequence_name_at(sql: &str, sig: &[Token]) -> Option<usize> {
 }
 
 /// `[IF [NOT] EXISTS]` at `sig[i..]`: whether present, and the index after it.
-fn if_exists(sql: &str, sig: &[Token], i: usize) -> (bool, usize) {
+pub(crate) fn if_exists(sql: &str, sig: &[Token], i: usize) -> (bool, usize) {
     if sig.get(i).is_some_and(|t| t.is_word(sql, "IF")) {
         let n = if sig.get(i + 1).is_some_and(|t| t.is_word(sql, "NOT")) {
             3
@@ -109,7 +116,7 @@ fn if_exists(sql: &str, sig: &[Token], i: usize) -> (bool, usize) {
     }
 }
 
-fn topo_of(s: &Session) -> Result<topo::Topo, ProxyError> {
+pub(crate) fn topo_of(s: &Session) -> Result<topo::Topo, ProxyError> {
     s.shared
         .topo
         .get()
@@ -118,7 +125,7 @@ fn topo_of(s: &Session) -> Result<topo::Topo, ProxyError> {
 }
 
 /// Re-reads routing after a topo change, so the session's next statement sees it.
-async fn refresh(s: &Session, t: &topo::Topo) -> Result<(), ProxyError> {
+pub(crate) async fn refresh(s: &Session, t: &topo::Topo) -> Result<(), ProxyError> {
     let snap = t
         .snapshot()
         .await
@@ -127,7 +134,7 @@ async fn refresh(s: &Session, t: &topo::Topo) -> Result<(), ProxyError> {
     Ok(())
 }
 
-fn topo_err(e: topo::TopoError) -> ProxyError {
+pub(crate) fn topo_err(e: topo::TopoError) -> ProxyError {
     ProxyError::from_topo("recording the schema change", e)
 }
 
@@ -145,7 +152,7 @@ fn check_db_name(name: &str) -> Result<(), ProxyError> {
     Ok(())
 }
 
-fn check_table_name(name: &str) -> Result<(), ProxyError> {
+pub(crate) fn check_table_name(name: &str) -> Result<(), ProxyError> {
     if wrong_name(name) {
         return Err(ProxyError::WrongTableName(name.into()));
     }
@@ -153,7 +160,7 @@ fn check_table_name(name: &str) -> Result<(), ProxyError> {
 }
 
 /// Runs `sql` on `sets` (same text everywhere), answering like one server.
-async fn on_sets(
+pub(crate) async fn on_sets(
     s: &Session,
     sets: Vec<String>,
     sql: &str,
@@ -176,7 +183,7 @@ async fn on_sets(
 
 /// Runs `sql` on `sets` and keeps its OK (the caller records the change in etcd
 /// first, then answers). `Ok(None)`: a set refused it and the error was sent.
-async fn apply(
+pub(crate) async fn apply(
     s: &Session,
     sets: Vec<String>,
     sql: &str,
@@ -199,7 +206,7 @@ async fn apply(
 }
 
 /// Fails early, before any set changes, when etcd cannot record the change.
-async fn etcd_live(t: &topo::Topo) -> Result<(), ProxyError> {
+pub(crate) async fn etcd_live(t: &topo::Topo) -> Result<(), ProxyError> {
     t.list_sets()
         .await
         .map(|_| ())
@@ -411,7 +418,7 @@ async fn create_table(
 }
 
 /// Sets holding a table (all copies / shards / the home set).
-fn table_sets(
+pub(crate) fn table_sets(
     s: &Session,
     db: Option<&str>,
     table: &str,

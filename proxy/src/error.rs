@@ -83,6 +83,10 @@ pub enum ProxyError {
     /// column list); the session looks it up and plans again. Never sent.
     #[error("column list of `{db}`.`{table}` is needed")]
     NeedColumns { db: String, table: String },
+    /// An UPDATE/DELETE with LIMIT on rows of several sets: the session chooses
+    /// the rows first (`session::limited`); sent only where it cannot.
+    #[error("This version of Setwise doesn't yet support 'UPDATE/DELETE with LIMIT on rows of several sets here'")]
+    WriteLimitAcrossSets,
     /// The client's own connection broke while answering: nothing more can be sent.
     #[error("client connection: {0}")]
     ClientIo(#[from] std::io::Error),
@@ -98,7 +102,7 @@ impl ProxyError {
             Self::DatabaseExists(_) => 1007,
             Self::WrongDbName(_) => 1102,
             Self::WrongTableName(_) => 1103,
-            Self::NotSupported(_) => 1235,
+            Self::NotSupported(_) | Self::WriteLimitAcrossSets => 1235,
             Self::Syntax(_) => 1064,
             // ER_UNKNOWN_ERROR with SQLSTATE class 08 (connection exception), which
             // drivers classify as transient. Client-side codes (2003, 2013) must not be
@@ -130,6 +134,7 @@ impl ProxyError {
             Self::AccessDenied { .. } => "28000",
             Self::UnknownDatabase(_)
             | Self::NotSupported(_)
+            | Self::WriteLimitAcrossSets
             | Self::Syntax(_)
             | Self::WrongDbName(_)
             | Self::WrongTableName(_) => "42000",

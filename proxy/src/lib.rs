@@ -10,6 +10,7 @@
 //! | [`explain`] | `EXPLAIN` from the sets and `EXPLAIN SETWISE` (the gateway's plan) |
 //! | [`merge`] | k-way merge, re-aggregation, final sort, limit |
 //! | [`ddl`], [`show`] | schema changes recorded in topo; SHOW/DESCRIBE |
+//! | [`schema`] | RENAME TABLE, views, stored routines and triggers across sets |
 //! | [`routing`] | the routing snapshot from etcd, its watch and file cache |
 //! | [`backend`] | pooled connections to the sets (mysql_async) |
 //! | [`ids`] | AUTO_INCREMENT ids of sharded and broadcast tables (segments in etcd) |
@@ -33,6 +34,7 @@ pub mod metrics;
 pub mod registry;
 pub mod route;
 pub mod routing;
+pub mod schema;
 pub mod server;
 pub mod session;
 pub mod show;

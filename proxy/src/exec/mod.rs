@@ -220,7 +220,10 @@ impl Exec<'_> {
                     .iter()
                     .map(|(s, q)| (s.as_str(), q.as_str()))
                     .collect();
-                self.writes(&parts, merge, out, true).await
+                // A split INSERT; or the per-set UPDATE/DELETE of chosen rows
+                // (`session::limited`), whose OKs are summed as sent.
+                let insert_split = !parts.first().is_some_and(|(_, q)| is_update_or_delete(q));
+                self.writes(&parts, merge, out, insert_split).await
             }
         }
     }
@@ -544,6 +547,13 @@ impl Exec<'_> {
         }
         Ok(true)
     }
+}
+
+fn is_update_or_delete(sql: &str) -> bool {
+    let toks = crate::sql::lexer::tokenize(sql).unwrap_or_default();
+    crate::sql::lexer::significant(&toks)
+        .first()
+        .is_some_and(|t| t.is_word(sql, "UPDATE") || t.is_word(sql, "DELETE"))
 }
 
 /// Adds `conn` to the backend connections running the session's statement (KILL

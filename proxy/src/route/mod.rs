@@ -11,23 +11,29 @@
 //! - [`rollup`] says which `GROUP BY ... WITH ROLLUP` the merge can roll up.
 //! - [`union`] plans a UNION across sets (concatenated, or de-duplicated by the gateway);
 //!   [`union_mixed`] tags the `UNION ALL` branches after a distinct UNION.
-//! - [`write`] plans UPDATE, DELETE, INSERT and REPLACE.
+//! - [`view`] says where a view lives and how it is routed.
+//! - [`call`] sends `CALL` to the procedure's home set.
+//! - [`write`] plans UPDATE, DELETE, INSERT and REPLACE; [`limited`] shapes the
+//!   texts of an UPDATE/DELETE with LIMIT on rows of several sets.
 
 pub mod aggs;
 pub mod analyze;
 pub mod cache;
 pub mod calc;
+pub mod call;
 pub mod colocate;
 pub mod concat;
 pub mod having;
 pub mod insert;
 pub mod key;
+pub mod limited;
 pub mod plan;
 pub mod rollup;
 pub mod scatter;
 pub mod select;
 pub mod union;
 pub mod union_mixed;
+pub mod view;
 pub mod write;
 
 pub use plan::{plan_statement, Merge, Plan, Target};

@@ -426,6 +426,7 @@ fn plan_inner(
             write_plan(ctx, &a.tables, d.selection.as_ref(), stmt)
         }
         Statement::Insert(ins) => plan_insert(ctx, sql, tokens, stmt, ins),
+        Statement::Call(f) => super::call::plan_call(ctx, f),
         _ => Err(ProxyError::NotSupported(format!(
             "this statement through the gateway: {}",
             first_words(sql)

@@ -31,10 +31,9 @@ pub(super) fn write_plan(
         _ => false,
     };
     if limited && !broadcast_only {
-        // Each set would apply the LIMIT to its own rows: more rows would change.
-        return Err(ProxyError::NotSupported(
-            "UPDATE/DELETE with LIMIT on rows of several sets (pin the shard key, or drop the LIMIT)".into(),
-        ));
+        // Each set would apply the LIMIT to its own rows: the session chooses
+        // the rows first (`session::limited`).
+        return Err(ProxyError::WriteLimitAcrossSets);
     }
     Ok(Plan {
         target: Target::Sets(sets),

@@ -11,8 +11,9 @@ mod handler;
 mod held;
 mod identity;
 mod ids;
+mod limited;
 mod planning;
-mod text;
+pub(crate) mod text;
 pub mod txn;
 pub mod vars;
 
@@ -839,6 +840,9 @@ impl Session {
         let planned = match self.plan_sql(&snap, sql, tokens).await {
             Ok(planning::Planning::Planned(p)) => p,
             Ok(planning::Planning::Unparsed(msg)) => return self.unparsed(sql, &msg, out).await,
+            Err(ProxyError::WriteLimitAcrossSets) => {
+                return self.limited_write(&snap, sql, tokens, out).await;
+            }
             Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");

@@ -70,7 +70,7 @@ const GROUP_BY_ENDS: &[&str] = &[
 
 /// Table names of a statement sqlparser cannot parse, found by the lexer: the
 /// name after FROM, JOIN, INTO, UPDATE or TABLE (and each after a comma in FROM).
-pub(super) fn lexed_tables(sql: &str, sig: &[Token]) -> Vec<crate::route::analyze::TableRef> {
+pub(crate) fn lexed_tables(sql: &str, sig: &[Token]) -> Vec<crate::route::analyze::TableRef> {
     let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
     let mut out = Vec::new();
     let mut i = 0;

@@ -77,6 +77,11 @@ pub fn classify(sql: &str, sig: &[Token]) -> Effects {
             }
             continue;
         }
+        // CALL p(@out): a procedure may set any variable it is given (OUT / INOUT).
+        if user_var(t) && sig.first().is_some_and(|f| f.is_word(sql, "CALL")) {
+            assign(&mut fx, name(t));
+            continue;
+        }
         if t.kind != Kind::Word {
             continue;
         }

@@ -305,17 +305,70 @@ pub fn significant(tokens: &[Token]) -> Vec<Token> {
 
 /// Splits a multi-statement text at top-level `;` into statement texts
 /// (empty statements dropped). Returns byte ranges into `sql`.
+/// The `;` inside the `BEGIN ... END` body of a `CREATE PROCEDURE / FUNCTION /
+/// TRIGGER / EVENT` (sent in one piece: DELIMITER is the client's) do not split.
 pub fn split_statements(sql: &str, tokens: &[Token]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
-    for t in tokens {
-        if t.is_punct(sql, ";") {
+    let sig = significant(tokens);
+    let mut body = CompoundDepth::default();
+    for (i, t) in sig.iter().enumerate() {
+        if t.is_punct(sql, ";") && body.depth <= 0 {
             push_nonempty(sql, tokens, start, t.start, &mut out);
             start = t.end;
+            body = CompoundDepth::default();
+            continue;
         }
+        body.step(sql, &sig, i);
     }
     push_nonempty(sql, tokens, start, sql.len(), &mut out);
     out
+}
+
+/// Nesting of BEGIN ... END (and CASE ... END) in a stored program's body.
+#[derive(Default)]
+struct CompoundDepth {
+    /// Index of the statement's first token, once seen; whether it creates a
+    /// stored program.
+    program: Option<bool>,
+    depth: i32,
+    cases: i32,
+}
+
+impl CompoundDepth {
+    fn step(&mut self, sql: &str, sig: &[Token], i: usize) {
+        let program = *self.program.get_or_insert_with(|| {
+            sig[i].is_word(sql, "CREATE")
+                && sig[i + 1..].iter().take(16).any(|t| {
+                    ["PROCEDURE", "FUNCTION", "TRIGGER", "EVENT"]
+                        .iter()
+                        .any(|w| t.is_word(sql, w))
+                })
+        });
+        if !program || sig[i].kind != Kind::Word {
+            return;
+        }
+        let t = &sig[i];
+        let next = |w: &str| sig.get(i + 1).is_some_and(|n| n.is_word(sql, w));
+        let prev_end = i > 0 && sig[i - 1].is_word(sql, "END");
+        if t.is_word(sql, "BEGIN") {
+            self.depth += 1;
+        } else if t.is_word(sql, "CASE") && !prev_end {
+            self.cases += 1;
+        } else if t.is_word(sql, "END") {
+            if next("CASE") {
+                self.cases -= 1;
+            } else if ["IF", "LOOP", "WHILE", "REPEAT", "FOR"]
+                .iter()
+                .any(|w| next(w))
+            {
+            } else if self.cases > 0 {
+                self.cases -= 1;
+            } else {
+                self.depth -= 1;
+            }
+        }
+    }
 }
 
 fn push_nonempty(sql: &str, tokens: &[Token], s: usize, e: usize, out: &mut Vec<(usize, usize)>) {
@@ -465,6 +518,18 @@ mod tests {
             .map(|(s, e)| sql[s..e].trim())
             .collect();
         assert_eq!(parts, vec!["SELECT 1", "SELECT ';'", "-- x\n SELECT 2"]);
+        // A stored program's body is one statement.
+        let sql = "CREATE PROCEDURE p() BEGIN DECLARE x INT; IF 1 THEN SET x = CASE WHEN 1 THEN 2 END; \
+                   END IF; CASE x WHEN 1 THEN SELECT 1; END CASE; BEGIN SELECT 2; END; END; SELECT 3; \
+                   BEGIN; SELECT 4";
+        let toks = tokenize(sql).unwrap();
+        let parts: Vec<_> = split_statements(sql, &toks)
+            .into_iter()
+            .map(|(s, e)| sql[s..e].trim())
+            .collect();
+        assert_eq!(parts.len(), 4, "{parts:?}");
+        assert!(parts[0].ends_with("SELECT 2; END; END"));
+        assert_eq!(&parts[1..], ["SELECT 3", "BEGIN", "SELECT 4"]);
     }
 
     #[test]

@@ -21,12 +21,14 @@ pub mod aggregates;
 pub mod autoinc;
 pub mod collations;
 pub mod data;
+pub mod limited;
 pub mod limits;
 pub mod merges;
 pub mod outcome;
 pub mod reads;
 pub mod rng;
 pub mod unions;
+pub mod views;
 pub mod writes;
 
 use std::collections::BTreeMap;
