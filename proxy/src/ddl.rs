@@ -44,13 +44,7 @@ pub async fn run(
                 .iter()
                 .position(|t| t.is_word(sql, "TABLE"))
                 .unwrap_or(1);
-            match crate::schema::rename::alter_rename_target(s, sql, &sig) {
-                Ok(Some((old, new))) => {
-                    crate::schema::rename::alter_rename(s, sql, old, new, out).await
-                }
-                Ok(None) => on_table_sets(s, sql, &sig, at + 1, out).await,
-                Err(e) => Err(e),
-            }
+            crate::schema::rename::alter_table(s, sql, &sig, at, out).await
         }
         ("TRUNCATE", _) => {
             on_table_sets(s, sql, &sig, if w(1) == "TABLE" { 2 } else { 1 }, out).await
@@ -293,7 +287,7 @@ async fn drop_database(
 }
 
 /// How a shard-key column's values are normalised, from its declared type.
-fn key_type_of(dt: &DataType, collation: Option<&str>) -> Result<KeyType, String> {
+pub(crate) fn key_type_of(dt: &DataType, collation: Option<&str>) -> Result<KeyType, String> {
     let t = dt.to_string().to_ascii_uppercase();
     let base = t.split(['(', ' ']).next().unwrap_or("");
     if base.ends_with("INT") || base == "INTEGER" {

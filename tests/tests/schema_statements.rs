@@ -2,7 +2,8 @@
 //! * `RENAME TABLE` / `ALTER TABLE ... RENAME`: sharded, broadcast and single
 //!   tables keep their placement under the new name (queries route as before,
 //!   topo's record follows, the old name is gone); a swap through a third name;
-//!   a move into a database whose rows live elsewhere is refused with 1235;
+//!   a move into a database whose rows live elsewhere is refused with 1235; a
+//!   renamed shard-key column renames the record's key, dropping it is refused;
 //! * views over single, broadcast and sharded tables answer as MariaDB (a view
 //!   over a sharded table scatters and pins by the key it shows); views that
 //!   would be wrong on some set are refused with 1235; SHOW CREATE VIEW, SHOW
@@ -163,6 +164,38 @@ async fn rename_keeps_each_kind_of_table_where_it_is() {
         kind(&c, "shop2", "big").await,
         Some(TableKind::Sharded { .. })
     ));
+    // The shard key column renamed: the record's key follows (with a table rename too).
+    exec(&mut conn, "ALTER TABLE shop2.big RENAME COLUMN id TO bid").await;
+    assert!(matches!(
+        kind(&c, "shop2", "big").await,
+        Some(TableKind::Sharded { ref key, .. }) if key == "bid"
+    ));
+    exec(&mut conn, "INSERT INTO shop2.big (bid, v) VALUES (23, 23)").await;
+    assert_eq!(
+        q(&mut conn, "SELECT v FROM shop2.big WHERE bid = 23").await,
+        one("23")
+    );
+    exec(
+        &mut conn,
+        "ALTER TABLE shop2.big CHANGE bid id BIGINT NOT NULL, RENAME TO shop2.big2",
+    )
+    .await;
+    assert!(matches!(
+        kind(&c, "shop2", "big2").await,
+        Some(TableKind::Sharded { ref key, .. }) if key == "id"
+    ));
+    assert_eq!(
+        q(&mut conn, "SELECT COUNT(*) FROM shop2.big2 WHERE id > 0").await,
+        one("23")
+    );
+    // ... but not dropped, nor made a type that routes differently.
+    for sql in [
+        "ALTER TABLE shop2.big2 DROP COLUMN id",
+        "ALTER TABLE shop2.big2 MODIFY id VARCHAR(20) NOT NULL",
+    ] {
+        assert_eq!(err(&mut conn, sql).await.0, 1235, "{sql}");
+    }
+    exec(&mut conn, "ALTER TABLE shop2.big2 RENAME AS shop2.big").await;
     // A database on one set only: the sharded rows could not follow.
     c.create_db("solo", &["set2"]).await.unwrap();
     let cl = &c;
@@ -183,7 +216,7 @@ async fn rename_keeps_each_kind_of_table_where_it_is() {
     assert_eq!(e.0, 1235);
     assert_eq!(
         q(&mut conn, "SELECT COUNT(*) FROM shop2.big").await,
-        one("22")
+        one("23")
     );
 }
 

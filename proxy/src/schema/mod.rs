@@ -2,9 +2,11 @@
 //! topo records ([`rename`]), views recorded with the placement of what they
 //! read ([`views`]), stored functions, procedures and triggers placed where they
 //! see the right rows ([`routines`]); what their bodies touch is read by
-//! [`body`].
+//! [`body`]; a sharded table's key column renamed by ALTER TABLE is followed
+//! ([`keycol`]).
 
 pub mod body;
+pub mod keycol;
 pub mod rename;
 pub mod routines;
 pub mod views;

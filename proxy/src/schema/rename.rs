@@ -89,20 +89,56 @@ pub(crate) async fn rename_table(
     Ok(true)
 }
 
+/// `ALTER TABLE` (`TABLE` at `sig[at]`): on every set holding the table; a
+/// `RENAME [TO|AS] b` clause moves its record, a renamed shard-key column
+/// renames its key there (`keycol`).
+pub(crate) async fn alter_table(
+    s: &mut Session,
+    sql: &str,
+    sig: &[Token],
+    at: usize,
+    out: &mut Responder<'_>,
+) -> DdlResult {
+    let (_, i) = crate::ddl::if_exists(sql, sig, at + 1);
+    let ((db, table), _, used) = name_at(s, sql, sig, i)?;
+    let snap = s.shared.routing.get();
+    let now = snap.table(&db, &table).map(|t| t.kind.clone());
+    let key = super::keycol::after_alter(sql, sig, i + used, &table, now.as_ref())?;
+    if let Some((old, new)) = alter_rename_target(s, sql, sig)? {
+        return alter_rename(s, sql, old, new, key, out).await;
+    }
+    let sets = crate::ddl::table_sets(s, Some(&db), &table)?.1;
+    let session_db = s.db.clone();
+    let Some(kind) = key else {
+        return Ok(crate::ddl::on_sets(s, sets, sql, session_db.as_deref(), out).await?);
+    };
+    let t = topo_of(s)?;
+    etcd_live(&t).await?;
+    let Some(ok) = apply(s, sets, sql, session_db.as_deref(), out).await? else {
+        return Ok(false);
+    };
+    let mut records = BTreeMap::new();
+    records.insert((db, table), (now, Some(kind)));
+    record(s, &t, &records).await?;
+    out.ok(&ok).await?;
+    Ok(true)
+}
+
 /// `ALTER TABLE a <clauses>` where one clause is `RENAME [TO|AS] b`: the text on
 /// every set holding `a`, then the record moves. `Ok(None)`: no table rename.
-pub(crate) fn alter_rename_target(
+fn alter_rename_target(
     s: &Session,
     sql: &str,
     sig: &[Token],
 ) -> Result<Option<(Name, Name)>, ProxyError> {
-    let Some(r) = sig.iter().position(|t| t.is_word(sql, "RENAME")) else {
+    let next = |k: usize| sig.get(k).map(|t| t.text(sql).to_ascii_uppercase());
+    // The RENAME of the table, not of a column or an index.
+    let Some(r) = (0..sig.len()).find(|&k| {
+        sig[k].is_word(sql, "RENAME")
+            && !matches!(next(k + 1).as_deref(), Some("COLUMN" | "INDEX" | "KEY"))
+    }) else {
         return Ok(None);
     };
-    let next = |k: usize| sig.get(k).map(|t| t.text(sql).to_ascii_uppercase());
-    if matches!(next(r + 1).as_deref(), Some("COLUMN" | "INDEX" | "KEY")) {
-        return Ok(None);
-    }
     let at = if matches!(next(r + 1).as_deref(), Some("TO" | "AS")) {
         r + 2
     } else {
@@ -118,11 +154,13 @@ pub(crate) fn alter_rename_target(
     Ok(Some((old, new)))
 }
 
-pub(crate) async fn alter_rename(
+/// `key`: the table's kind under its new name when the ALTER renames its key.
+async fn alter_rename(
     s: &mut Session,
     sql: &str,
     old: Name,
     new: Name,
+    key: Option<TableKind>,
     out: &mut Responder<'_>,
 ) -> DdlResult {
     let snap = s.shared.routing.get();
@@ -132,7 +170,10 @@ pub(crate) async fn alter_rename(
         old_text: String::new(),
         new_text: String::new(),
     };
-    let moved = follow(&snap, std::slice::from_ref(&pair))?;
+    let mut moved = follow(&snap, std::slice::from_ref(&pair))?;
+    if let (Some(k), Some(r)) = (key, moved.records.get_mut(&pair.new)) {
+        r.1 = Some(k);
+    }
     let sets: Vec<String> = moved.per_set.keys().cloned().collect();
     let t = topo_of(s)?;
     etcd_live(&t).await?;
