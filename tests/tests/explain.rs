@@ -230,6 +230,15 @@ async fn explain_setwise_shows_the_gateways_plan() {
         .unwrap();
     assert_eq!(rows.len(), 1);
 
+    // UPDATE/DELETE ... LIMIT across sets: chosen, then written by key.
+    let p = plan(&mut conn, "DELETE FROM shop.t ORDER BY v DESC, id LIMIT 3").await;
+    let actions: Vec<&str> = p.iter().map(|s| s.1.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["choose rows", "merge sort", "write by key"],
+        "{p:?}"
+    );
+
     // What the gateway refuses is refused here too, with the same error.
     let e = conn
         .query_drop("EXPLAIN SETWISE SELECT JSON_OBJECTAGG(id, v) FROM shop.t")

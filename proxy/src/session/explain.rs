@@ -10,7 +10,7 @@ use super::text::{is_write, word_at};
 use super::{fail, Session};
 use crate::error::ProxyError;
 use crate::exec::Answered;
-use crate::explain::{per_set, steps, ExplainKind, ExplainRequest};
+use crate::explain::{per_set, steps, ExplainKind, ExplainRequest, Step};
 use crate::front::{Handler, Responder};
 use crate::sql::lexer::{significant, tokenize};
 
@@ -36,6 +36,34 @@ impl Session {
                 Ok((p, _)) => p,
                 Err(e) => return fail(out, &e).await,
             },
+            Err(ProxyError::WriteLimitAcrossSets) if req.kind == ExplainKind::Gateway => {
+                // Run by session/limited.rs, not as one plan.
+                let rows = [
+                    Step {
+                        on: "every set of the table".into(),
+                        action: "choose rows".into(),
+                        detail: "the statement's ordered, limited SELECT of the table's primary (or unique NOT NULL) key, FOR UPDATE".into(),
+                    },
+                    Step {
+                        on: "gateway".into(),
+                        action: "merge sort".into(),
+                        detail: "the chosen keys in the statement's order, cut at its LIMIT".into(),
+                    },
+                    Step {
+                        on: "sets of the chosen rows".into(),
+                        action: "write by key".into(),
+                        detail: "the UPDATE/DELETE of exactly those rows, in one distributed transaction (the client's own when open)".into(),
+                    },
+                ];
+                out.status = self.status();
+                return show_steps(&rows, out).await;
+            }
+            Err(ProxyError::WriteLimitAcrossSets) => {
+                let e = ProxyError::NotSupported(
+                    "EXPLAIN of UPDATE/DELETE ... LIMIT on rows of several sets (EXPLAIN SETWISE shows how the gateway runs it)".into(),
+                );
+                return fail(out, &e).await;
+            }
             Err(e) => return fail(out, &e).await,
         };
         match req.kind {

@@ -105,8 +105,13 @@ impl Session {
                 return fail(out, &e).await;
             }
         };
-        if opened {
+        if opened && !matches!(plan.merge, Merge::Single) {
             self.atomic_write(snap, &plan, sql, out).await
+        } else if opened {
+            // The client's statement on the one set holding every candidate row
+            // (nothing was chosen yet): a plain write there.
+            let _ = self.end_txn("ROLLBACK").await;
+            self.run_plan(snap, &plan, sql, &first, out).await
         } else {
             self.run_plan(snap, &plan, sql, &first, out).await
         }
@@ -155,6 +160,17 @@ impl Session {
                 target: Target::Sets(sets),
                 merge: Merge::Merged(spec),
             } => (sets, spec),
+            // One set holds every row that could be chosen (`LIMIT 0`, or the
+            // rows pinned to one set): the client's statement runs there as is.
+            Plan {
+                target: Target::Sets(sets),
+                merge: Merge::Single,
+            } if sets.len() == 1 => {
+                return Ok(Plan {
+                    target: Target::Sets(sets),
+                    merge: Merge::Single,
+                })
+            }
             other => {
                 return Err(ProxyError::Internal(format!(
                     "choosing rows: unexpected plan {other:?}"
