@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use crate::backend::Conn;
 use futures::future::join_all;
+use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 use topo::ClusterSnapshot;
 
@@ -66,10 +67,19 @@ pub struct Exec<'a> {
     /// Sets whose connection this statement took from `pins`.
     from_pins: std::collections::BTreeSet<String>,
     keep: Option<()>,
+    /// A read outside a transaction that may go to replicas (`crate::split`).
+    pub reads: Option<crate::split::ReplicaReads>,
+    /// Read each autocommit write's GTID (`@@last_gtid`) into `gtids`.
+    pub track_gtid: bool,
+    /// `(set, GTID)` of the writes this statement committed, when tracked.
+    pub gtids: Vec<(String, String)>,
+    /// Sets whose connection leads to a replica: set → node id.
+    on_replica: std::collections::BTreeMap<String, String>,
 }
 
 /// A one-set statement as sent (in the client's character set): text, or
 /// prepared with typed parameters.
+#[derive(Clone)]
 enum Work<'s> {
     Text(Cow<'s, [u8]>),
     Prepared(Cow<'s, [u8]>, Vec<Value>),
@@ -96,6 +106,10 @@ impl<'a> Exec<'a> {
             pin: false,
             from_pins: Default::default(),
             keep: None,
+            reads: None,
+            track_gtid: false,
+            gtids: Vec::new(),
+            on_replica: Default::default(),
         }
     }
 }
@@ -145,6 +159,18 @@ impl Exec<'_> {
                 t.pinned.insert(set.to_string());
             }
         }
+        if pinned.is_none() && !self.write && self.txn.is_none() {
+            if let Some(reads) = &self.reads {
+                if let Some((c, node)) = reads.take(&self.conns, set).await {
+                    metrics::counter!(crate::metrics::READS, "target" => "replica").increment(1);
+                    self.on_replica.insert(set.to_string(), node);
+                    return Ok((c, epoch_of(snap, set), Vec::new()));
+                }
+            }
+        }
+        if !self.write {
+            metrics::counter!(crate::metrics::READS, "target" => "primary").increment(1);
+        }
         let pooled = self.conns.pooled_at(set);
         let fresh = async move {
             match pinned {
@@ -169,6 +195,9 @@ impl Exec<'_> {
             err,
             Some(ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. })
         );
+        if let Some(node) = self.on_replica.remove(set).filter(|_| lost) {
+            self.replica_lost(&node);
+        }
         if let Some(t) = self.txn.as_deref_mut() {
             if self.pin {
                 t.pinned.insert(set.to_string());
@@ -244,6 +273,16 @@ impl Exec<'_> {
         self.one(set, Work::Prepared(sql, values), out).await
     }
 
+    /// A replica broke under a read: no more reads go there for a while, and
+    /// none of this statement's.
+    fn replica_lost(&mut self, node: &str) {
+        if let Some(reads) = self.reads.take() {
+            reads
+                .health
+                .shun(node, std::time::Duration::from_millis(reads.cfg.shun_ms));
+        }
+    }
+
     /// Records (or clears) the backend connection running the statement.
     fn running_on(&self, conn: Option<&Conn>) {
         self.clear_running();
@@ -274,6 +313,12 @@ impl Exec<'_> {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,
         };
+        // A read on a replica that breaks before it answered anything runs again
+        // on the primary.
+        let again = self
+            .on_replica
+            .contains_key(set)
+            .then(|| (work.clone(), out.packets_written()));
         self.running_on(Some(&conn));
         let mut start_failed = false;
         let run = async {
@@ -295,6 +340,22 @@ impl Exec<'_> {
             Err(e) => Ok(Err(e)),
         };
         self.running_on(None);
+        if let Some(node) = self.on_replica.remove(set) {
+            let lost = matches!(
+                &r,
+                Ok(Err(
+                    ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. }
+                ))
+            );
+            if lost {
+                self.replica_lost(&node);
+                if let Some((work, _)) = again.filter(|(_, m)| *m == out.packets_written()) {
+                    discard(conn);
+                    crate::split::take::fallback("replica_lost");
+                    return Box::pin(self.one(set, work, out)).await;
+                }
+            }
+        }
         if start_failed {
             // The branch never started: the set is not part of the transaction.
             if let Some(t) = self.txn.as_deref_mut() {
@@ -309,6 +370,14 @@ impl Exec<'_> {
         if self.txn.is_none() && matches!(r, Ok(Ok(()))) {
             // Read to the end, autocommit: lent again as it is.
             conn.mark_clean();
+        }
+        if self.track_gtid && self.write && self.txn.is_none() && matches!(r, Ok(Ok(()))) {
+            if let Ok(Some(Some(g))) = conn
+                .query_first::<Option<String>, _>("SELECT @@last_gtid")
+                .await
+            {
+                self.gtids.push((set.to_string(), g));
+            }
         }
         if !self.capture.is_empty() && matches!(r, Ok(Ok(()))) {
             // Best effort: a failed read leaves the variables as they were.
