@@ -11,7 +11,8 @@
 //! * read-your-writes: sessions writing concurrently (single-set and XA
 //!   multi-set writes) always read their own last write back;
 //! * a replica killed (SIGKILL) while reads run on it: each read answers or fails
-//!   cleanly, none hangs, and later reads are answered by the others.
+//!   cleanly, none hangs, and later reads are answered by the others;
+//! * replicas stopped (SIGSTOP) under a read: it is answered by the primary.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -451,4 +452,45 @@ async fn replica_killed_during_reads() {
         let port = port_of(&mut ro, "SELECT @@port").await.unwrap();
         assert_ne!(port, victim);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replica_stopped_under_a_read() {
+    let (c, _cp) = start(1, 2).await;
+    let primary = c.primary("set1").port();
+    let mut ro = ro_conn(&c).await.unwrap();
+    // A read on a replica, both replicas stopped (SIGSTOP) while it runs: it is
+    // answered by the primary once the gateway sees its replica no longer
+    // answers, not left hanging.
+    let read = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let r: Option<(i64, u16)> = ro.query_first("SELECT SLEEP(1), @@port").await?;
+        anyhow::Ok((r, started.elapsed()))
+    });
+    wait_until("the read runs on a replica", WAIT, || async {
+        for id in ["set1-n1", "set1-n2"] {
+            let n = c
+                .node(id)
+                .scalar(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                     WHERE INFO LIKE 'SELECT SLEEP(1)%'",
+                )
+                .await?;
+            if n.as_deref() != Some("0") {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    })
+    .await
+    .unwrap();
+    for id in ["set1-n1", "set1-n2"] {
+        c.node(id).pause(true).unwrap();
+    }
+    let r = tokio::time::timeout(Duration::from_secs(30), read).await;
+    for id in ["set1-n1", "set1-n2"] {
+        c.node(id).pause(false).unwrap();
+    }
+    let (row, took) = r.expect("the read hung").unwrap().unwrap();
+    assert_eq!(row, Some((0, primary)), "after {took:?}");
 }

@@ -73,8 +73,8 @@ pub struct Exec<'a> {
     pub track_gtid: bool,
     /// `(set, GTID)` of the writes this statement committed, when tracked.
     pub gtids: Vec<(String, String)>,
-    /// Sets whose connection leads to a replica: set → node id.
-    on_replica: std::collections::BTreeMap<String, String>,
+    /// Sets whose connection leads to a replica, and the replica.
+    on_replica: std::collections::BTreeMap<String, topo::NodeRecord>,
 }
 
 /// A one-set statement as sent (in the client's character set): text, or
@@ -196,7 +196,7 @@ impl Exec<'_> {
             Some(ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. })
         );
         if let Some(node) = self.on_replica.remove(set).filter(|_| lost) {
-            self.replica_lost(&node);
+            self.replica_lost(&node.id);
         }
         if let Some(t) = self.txn.as_deref_mut() {
             if self.pin {
@@ -273,6 +273,20 @@ impl Exec<'_> {
         self.one(set, Work::Prepared(sql, values), out).await
     }
 
+    /// Runs `fut`, work on `set`, under [`guard`] — or, when its connection
+    /// leads to a replica, under the replica's own liveness check.
+    async fn guarded_on<T>(
+        &self,
+        set: &str,
+        epoch: u64,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, ProxyError> {
+        match self.on_replica.get(set) {
+            Some(node) => crate::split::take::guard(self.conns.backends, set, node, fut).await,
+            None => self.conns.guarded(set, epoch, self.write, fut).await,
+        }
+    }
+
     /// A replica broke under a read: no more reads go there for a while, and
     /// none of this statement's.
     fn replica_lost(&mut self, node: &str) {
@@ -335,7 +349,7 @@ impl Exec<'_> {
                 }
             }
         };
-        let r = match self.conns.guarded(set, epoch, self.write, run).await {
+        let r = match self.guarded_on(set, epoch, run).await {
             Ok(r) => r,
             Err(e) => Ok(Err(e)),
         };
@@ -348,7 +362,7 @@ impl Exec<'_> {
                 ))
             );
             if lost {
-                self.replica_lost(&node);
+                self.replica_lost(&node.id);
                 if let Some((work, _)) = again.filter(|(_, m)| *m == out.packets_written()) {
                     discard(conn);
                     crate::split::take::fallback("replica_lost");
@@ -406,13 +420,7 @@ impl Exec<'_> {
             };
             self.running_on(Some(&conn));
             let r = match self
-                .conns
-                .guarded(
-                    set,
-                    epoch,
-                    self.write,
-                    stream_rows(&mut conn, set, &sql, !started, out),
-                )
+                .guarded_on(set, epoch, stream_rows(&mut conn, set, &sql, !started, out))
                 .await
             {
                 Ok(r) => r,
@@ -496,11 +504,9 @@ impl Exec<'_> {
     ) -> Result<std::sync::Arc<[mysql_common::packets::Column]>, ProxyError> {
         let (mut conn, epoch) = self.take_at(set).await?;
         let r = self
-            .conns
-            .guarded(
+            .guarded_on(
                 set,
                 epoch,
-                self.write,
                 stream::columns_of(&mut conn, set, &self.conns.codec.wire(sql)),
             )
             .await

@@ -13,9 +13,12 @@ use tracing::debug;
 
 use super::health::ReplicaHealth;
 use super::pick::candidates;
+use crate::backend::Backends;
 use crate::backend::Conn;
 use crate::config::ReadsConfig;
+use crate::error::ProxyError;
 use crate::exec::Conns;
+use topo::NodeRecord;
 
 /// Longest wait for a replica connection (a dead replica must not slow a read
 /// down much: the primary answers instead).
@@ -34,15 +37,50 @@ pub struct ReplicaReads {
     pub primary_only: BTreeSet<String>,
 }
 
+/// How long a read waits on a replica before the gateway checks that the
+/// replica still answers (a long query is fine; a stopped server is not).
+const CHECK_AFTER: Duration = Duration::from_secs(5);
+/// How long that check may take.
+const CHECK_WITHIN: Duration = Duration::from_secs(2);
+
+/// Runs `fut` — a read on `node`, a replica of `set` — until it ends, unless the
+/// replica stops answering (checked every few seconds): a stopped or hung
+/// replica must not hang the client (`crate::exec::guard` checks primaries).
+pub async fn guard<T>(
+    backends: &Backends,
+    set: &str,
+    node: &NodeRecord,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, ProxyError> {
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut fut => return Ok(r),
+            _ = tokio::time::sleep(CHECK_AFTER) => {
+                if !backends.answers(&node.host, node.port, CHECK_WITHIN).await {
+                    return Err(ProxyError::SetUnavailable {
+                        set: set.to_string(),
+                        detail: format!(
+                            "its replica {} stopped answering during the read",
+                            node.addr()
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// Counts a read that could have gone to a replica but went to the primary.
 pub fn fallback(reason: &'static str) {
     metrics::counter!(crate::metrics::REPLICA_FALLBACKS, "reason" => reason).increment(1);
 }
 
 impl ReplicaReads {
-    /// A connection to a fit replica of `set` and the replica's node id; `None`:
-    /// the primary answers.
-    pub async fn take(&self, conns: &Conns<'_>, set: &str) -> Option<(Conn, String)> {
+    /// A connection to a fit replica of `set` and the replica; `None`: the
+    /// primary answers.
+    pub async fn take(&self, conns: &Conns<'_>, set: &str) -> Option<(Conn, NodeRecord)> {
         if self.primary_only.contains(set) {
             fallback("own_write");
             return None;
@@ -103,7 +141,7 @@ impl ReplicaReads {
                     }
                 }
             }
-            return Some((conn, c.node.id));
+            return Some((conn, c.node));
         }
         fallback("replica_unreachable");
         None
