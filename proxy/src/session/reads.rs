@@ -34,6 +34,9 @@ impl Session {
 
     /// `SELECT @@setwise_read_from`: the text that answers it.
     pub(super) fn read_from_text(&self, sql: &str, sig: &[Token]) -> Option<String> {
+        if sig.len() > 3 || !sig.get(1).is_some_and(|t| t.kind == Kind::Variable) {
+            return None;
+        }
         let user = self.user_reads(&self.shared.routing.get());
         split_sql::select_text(sql, sig, self.split.read_from(user))
     }
