@@ -8,6 +8,7 @@
 //!   transaction, autocommit off, `FOR UPDATE` go to the primary; `setwise user
 //!   reads` changes it for an existing user;
 //! * a replica whose SQL thread is stopped gets no reads, and again once it runs;
+//!   one lagging more than `max_replica_lag_ms` (1 s) gets none either;
 //! * read-your-writes: sessions writing concurrently (single-set and XA
 //!   multi-set writes) always read their own last write back;
 //! * a replica killed (SIGKILL) while reads run on it: each read answers or fails
@@ -493,4 +494,37 @@ async fn replica_stopped_under_a_read() {
     }
     let (row, took) = r.expect("the read hung").unwrap().unwrap();
     assert_eq!(row, Some((0, primary)), "after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lagging_replica_is_skipped() {
+    let (c, _cp) = start(1, 2).await;
+    let other = c.node("set1-n2").port();
+    // set1-n1 keeps replicating but cannot apply: its SQL thread waits on a
+    // table lock while a write's event gets older (Seconds_Behind_Master grows).
+    let mut locker = c.node("set1-n1").conn().await.unwrap();
+    locker.query_drop("LOCK TABLES shop.t READ").await.unwrap();
+    let mut app = c.proxy_conn().await.unwrap();
+    app.query_drop("INSERT INTO shop.t (id, v) VALUES (7, 7)")
+        .await
+        .unwrap();
+    wait_until("set1-n1 reported lagging over 1 s", WAIT, || async {
+        let h = c.topo().list_health().await?;
+        Ok(h.iter().any(|r| {
+            r.node == "set1-n1"
+                && r.slave_sql_running == Some(true)
+                && r.seconds_behind_master.is_some_and(|s| s >= 2)
+        }))
+    })
+    .await
+    .unwrap();
+    let mut ro = ro_conn(&c).await.unwrap();
+    for _ in 0..10 {
+        let row: Option<(i64, u16)> = ro
+            .query_first("SELECT v, @@port FROM t WHERE id = 7")
+            .await
+            .unwrap();
+        assert_eq!(row, Some((7, other)), "a read from the lagging replica");
+    }
+    locker.query_drop("UNLOCK TABLES").await.unwrap();
 }
