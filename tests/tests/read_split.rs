@@ -361,6 +361,36 @@ async fn sessions_read_their_own_writes() {
         on_replicas > 0,
         "no read after a write was answered by a replica"
     );
+
+    // Reads merged across sets: each set's rows from its replica, own writes seen.
+    let mut ro = ro_conn(&c).await.unwrap();
+    ro.query_drop("UPDATE t SET v = 100").await.unwrap();
+    let rows: Vec<(i64, i64, u16)> = ro
+        .query("SELECT id, v, @@port FROM t ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 8);
+    assert!(rows.iter().all(|r| r.1 == 100), "{rows:?}");
+    let replicas: BTreeSet<u16> = replica_ports(&c, "set1")
+        .into_iter()
+        .chain(replica_ports(&c, "set2"))
+        .collect();
+    wait_until(
+        "a merged read answered by both sets' replicas",
+        WAIT,
+        || {
+            let c = &c;
+            let replicas = &replicas;
+            async move {
+                let mut ro = ro_conn(c).await?;
+                let rows: Vec<(i64, u16)> = ro.query("SELECT v, @@port FROM t ORDER BY id").await?;
+                let ports: BTreeSet<u16> = rows.iter().map(|r| r.1).collect();
+                Ok(rows.iter().all(|r| r.0 == 100) && &ports == replicas)
+            }
+        },
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

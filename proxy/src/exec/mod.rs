@@ -282,7 +282,9 @@ impl Exec<'_> {
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, ProxyError> {
         match self.on_replica.get(set) {
-            Some(node) => crate::split::take::guard(self.conns.backends, set, node, fut).await,
+            Some(node) => {
+                crate::split::take::guard_all(self.conns.backends, &[(set, node)], fut).await
+            }
             None => self.conns.guarded(set, epoch, self.write, fut).await,
         }
     }
@@ -469,14 +471,26 @@ impl Exec<'_> {
                 }
             }
         }
-        let r = self
-            .conns
-            .guarded_sets(
+        // Sets read on replicas are checked on those replicas, the others on
+        // their primaries.
+        let (on_replicas, on): (Vec<_>, Vec<_>) = on
+            .into_iter()
+            .partition(|(s, _)| self.on_replica.contains_key(*s));
+        let replicas: Vec<(&str, &topo::NodeRecord)> = on_replicas
+            .iter()
+            .filter_map(|(s, _)| Some((*s, self.on_replica.get(*s)?)))
+            .collect();
+        let r = crate::split::take::guard_all(
+            self.conns.backends,
+            &replicas,
+            self.conns.guarded_sets(
                 &on,
                 self.write,
                 crate::merge::run::run(spec, &mut streams, shown, out),
-            )
-            .await;
+            ),
+        )
+        .await
+        .and_then(|r| r);
         self.clear_running();
         let r = match r {
             Ok(r) => r,
@@ -488,6 +502,11 @@ impl Exec<'_> {
                 }
                 if let Some(t) = self.txn.as_deref_mut() {
                     t.broken = Some(e.to_string());
+                }
+                if let ProxyError::SetUnavailable { set, .. } = &e {
+                    if let Some(node) = self.on_replica.remove(set) {
+                        self.replica_lost(&node.id);
+                    }
                 }
                 return fail(out, &e).await;
             }

@@ -43,29 +43,34 @@ const CHECK_AFTER: Duration = Duration::from_secs(5);
 /// How long that check may take.
 const CHECK_WITHIN: Duration = Duration::from_secs(2);
 
-/// Runs `fut` — a read on `node`, a replica of `set` — until it ends, unless the
-/// replica stops answering (checked every few seconds): a stopped or hung
-/// replica must not hang the client (`crate::exec::guard` checks primaries).
-pub async fn guard<T>(
+/// Runs `fut` — reads on `on`, each a set and the replica it reads from — until
+/// it ends, unless one of the replicas stops answering (checked every few
+/// seconds): a stopped or hung replica must not hang the client
+/// (`crate::exec::guard` checks primaries).
+pub async fn guard_all<T>(
     backends: &Backends,
-    set: &str,
-    node: &NodeRecord,
+    on: &[(&str, &NodeRecord)],
     fut: impl std::future::Future<Output = T>,
 ) -> Result<T, ProxyError> {
     tokio::pin!(fut);
+    if on.is_empty() {
+        return Ok(fut.await);
+    }
     loop {
         tokio::select! {
             biased;
             r = &mut fut => return Ok(r),
             _ = tokio::time::sleep(CHECK_AFTER) => {
-                if !backends.answers(&node.host, node.port, CHECK_WITHIN).await {
-                    return Err(ProxyError::SetUnavailable {
-                        set: set.to_string(),
-                        detail: format!(
-                            "its replica {} stopped answering during the read",
-                            node.addr()
-                        ),
-                    });
+                for (set, node) in on {
+                    if !backends.answers(&node.host, node.port, CHECK_WITHIN).await {
+                        return Err(ProxyError::SetUnavailable {
+                            set: set.to_string(),
+                            detail: format!(
+                                "its replica {} stopped answering during the read",
+                                node.addr()
+                            ),
+                        });
+                    }
                 }
             }
         }
