@@ -68,7 +68,7 @@ pub struct Exec<'a> {
     from_pins: std::collections::BTreeSet<String>,
     keep: Option<()>,
     /// A read outside a transaction that may go to replicas (`crate::split`).
-    pub reads: Option<crate::split::ReplicaReads>,
+    pub reads: Option<Box<crate::split::ReplicaReads>>,
     /// Read each autocommit write's GTID (`@@last_gtid`) into `gtids`.
     pub track_gtid: bool,
     /// `(set, GTID)` of the writes this statement committed, when tracked.
@@ -161,7 +161,7 @@ impl Exec<'_> {
         }
         if pinned.is_none() && !self.write && self.txn.is_none() {
             if let Some(reads) = &self.reads {
-                if let Some((c, node)) = reads.take(&self.conns, set).await {
+                if let Some((c, node)) = Box::pin(reads.take(&self.conns, set)).await {
                     metrics::counter!(crate::metrics::READS, "target" => "replica").increment(1);
                     self.on_replica.insert(set.to_string(), node);
                     return Ok((c, epoch_of(snap, set), Vec::new()));
@@ -283,7 +283,12 @@ impl Exec<'_> {
     ) -> Result<T, ProxyError> {
         match self.on_replica.get(set) {
             Some(node) => {
-                crate::split::take::guard_all(self.conns.backends, &[(set, node)], fut).await
+                Box::pin(crate::split::take::guard_all(
+                    self.conns.backends,
+                    &[(set, node)],
+                    fut,
+                ))
+                .await
             }
             None => self.conns.guarded(set, epoch, self.write, fut).await,
         }
@@ -480,17 +485,21 @@ impl Exec<'_> {
             .iter()
             .filter_map(|(s, _)| Some((*s, self.on_replica.get(*s)?)))
             .collect();
-        let r = crate::split::take::guard_all(
-            self.conns.backends,
-            &replicas,
-            self.conns.guarded_sets(
-                &on,
-                self.write,
-                crate::merge::run::run(spec, &mut streams, shown, out),
-            ),
-        )
-        .await
-        .and_then(|r| r);
+        let run = crate::merge::run::run(spec, &mut streams, shown, out);
+        let r = if replicas.is_empty() {
+            self.conns.guarded_sets(&on, self.write, run).await
+        } else {
+            // Boxed: statements that read no replica keep their futures as small
+            // as they were.
+            let guarded = self.conns.guarded_sets(&on, self.write, run);
+            Box::pin(crate::split::take::guard_all(
+                self.conns.backends,
+                &replicas,
+                guarded,
+            ))
+            .await
+            .and_then(|r| r)
+        };
         self.clear_running();
         let r = match r {
             Ok(r) => r,

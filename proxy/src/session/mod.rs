@@ -892,7 +892,9 @@ impl Session {
         let write = is_write(first);
         let reads = match write {
             true => None,
-            false => self.replica_reads(snap, plan, sql).await,
+            // Boxed: kept out of every statement's future (nested statements
+            // would grow the stack).
+            false => Box::pin(self.replica_reads(snap, plan, sql)).await,
         };
         let track_gtid = write && self.tracks_gtids(snap);
         let fast = std::mem::take(&mut self.fast_next) && self.autocommit && reads.is_none();

@@ -61,7 +61,7 @@ impl Session {
         snap: &topo::ClusterSnapshot,
         plan: &Plan,
         sql: &str,
-    ) -> Option<ReplicaReads> {
+    ) -> Option<Box<ReplicaReads>> {
         if !self.split.wants_replica(self.user_reads(snap)) {
             return None;
         }
@@ -96,7 +96,7 @@ impl Session {
                 self.split.learnt(set, &pos);
             }
         }
-        Some(ReplicaReads {
+        Some(Box::new(ReplicaReads {
             health: self.shared.routing.health().clone(),
             cfg: self.shared.cfg.reads.clone(),
             required: sets
@@ -108,7 +108,7 @@ impl Session {
                 .filter(|s| self.split.unknown.contains(*s))
                 .cloned()
                 .collect(),
-        })
+        }))
     }
 
     /// After a write by `plan`: what later replica reads of its sets wait for

@@ -62,7 +62,7 @@ pub async fn guard_all<T>(
             r = &mut fut => return Ok(r),
             _ = tokio::time::sleep(CHECK_AFTER) => {
                 for (set, node) in on {
-                    if !backends.answers(&node.host, node.port, CHECK_WITHIN).await {
+                    if !Box::pin(backends.answers(&node.host, node.port, CHECK_WITHIN)).await {
                         return Err(ProxyError::SetUnavailable {
                             set: set.to_string(),
                             detail: format!(
