@@ -192,7 +192,23 @@ async fn reads_go_to_replicas_when_asked() {
         .await
         .unwrap();
 
-    // `setwise user reads` changes an existing user.
+    // `setwise user add` again without --reads keeps the user's setting;
+    // `setwise user reads` changes it.
+    let out = c
+        .setwise(&[
+            "user",
+            "add",
+            RO_USER,
+            "--password",
+            RO_USER,
+            "--host",
+            "127.0.0.0/8",
+        ])
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let rec = c.topo().get_user(RO_USER).await.unwrap().unwrap();
+    assert_eq!(rec.reads, topo::Reads::Replica);
     let out = c
         .setwise(&["user", "reads", RO_USER, "primary"])
         .await
