@@ -25,6 +25,38 @@ pub struct ProxyConfig {
     pub etcd: EtcdConfig,
     pub backend: BackendConfig,
     pub ids: IdsConfig,
+    /// Read/write split: which replicas may answer reads (`[reads]`).
+    pub reads: ReadsConfig,
+}
+
+/// Which replicas may answer reads sent to replicas (`[reads]`,
+/// docs/contracts.md; what is sent there: `crate::split`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadsConfig {
+    /// A replica whose agent reports more replication lag than this
+    /// (`Seconds_Behind_Master`, in ms) gets no reads.
+    pub max_replica_lag_ms: u64,
+    /// A replica whose agent's last report is older than this gets no reads.
+    pub stale_report_ms: u64,
+    /// Read-your-writes: how long a read may wait on a replica
+    /// (`MASTER_GTID_WAIT`) for the session's own last write before it goes to
+    /// the primary instead; 0 = never wait.
+    pub gtid_wait_ms: u64,
+    /// How long a replica the gateway could not reach (or that broke during a
+    /// read) gets no reads, whatever its agent reports.
+    pub shun_ms: u64,
+}
+
+impl Default for ReadsConfig {
+    fn default() -> Self {
+        Self {
+            max_replica_lag_ms: 1000,
+            stale_report_ms: 3000,
+            gtid_wait_ms: 50,
+            shun_ms: 5000,
+        }
+    }
 }
 
 /// AUTO_INCREMENT ids of sharded and broadcast tables (`[ids]`), assigned by the
@@ -76,6 +108,7 @@ impl Default for ProxyConfig {
             etcd: EtcdConfig::default(),
             backend: BackendConfig::default(),
             ids: IdsConfig::default(),
+            reads: ReadsConfig::default(),
         }
     }
 }

@@ -18,6 +18,7 @@
 //! | [`server`] | the listener |
 //! | [`workers`] | thread-per-core serving: one event loop per worker thread |
 //! | [`registry`] | client connections: SHOW PROCESSLIST, KILL |
+//! | [`split`] | read/write split: which reads go to which replica (read-your-writes) |
 //! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
 //! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
 
@@ -38,6 +39,7 @@ pub mod schema;
 pub mod server;
 pub mod session;
 pub mod show;
+pub mod split;
 pub mod sql;
 pub mod workers;
 pub mod xa;

@@ -21,6 +21,12 @@ pub const INTERRUPTED: &str = "setwise_proxy_interrupted_statements_total";
 /// `pooled` when none had room or it broke before answering).
 pub const PIPELINED_READS: &str = "setwise_proxy_point_reads_total";
 
+/// Reads (each set a read statement reached), by `target`: `primary` or `replica`.
+pub const READS: &str = "setwise_proxy_reads_total";
+/// Reads that asked for a replica but went to the primary, by `reason`
+/// (`no_fit_replica`, `own_write`, `replica_unreachable`, `replica_lost`).
+pub const REPLICA_FALLBACKS: &str = "setwise_proxy_replica_read_fallbacks_total";
+
 /// Starts the Prometheus endpoint on `listen` (nothing when empty).
 pub fn install(listen: &str) -> anyhow::Result<()> {
     if listen.is_empty() {
@@ -56,6 +62,14 @@ pub fn install(listen: &str) -> anyhow::Result<()> {
     metrics::describe_counter!(
         PIPELINED_READS,
         "point reads offered to a pipelined connection, by outcome (pipelined | pooled)"
+    );
+    metrics::describe_counter!(
+        READS,
+        "reads by target (primary | replica), one per set a read statement reached"
+    );
+    metrics::describe_counter!(
+        REPLICA_FALLBACKS,
+        "reads that asked for a replica and went to the primary, by reason"
     );
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The gateway's copy of the cluster's routing: loaded from etcd, kept current by a
 //! watch, and saved to a local file after every change so the gateway keeps
-//! serving — and can start — while etcd is unreachable.
+//! serving — and can start — while etcd is unreachable. The same watch keeps
+//! the agents' health reports of every node ([`Routing::health`]): which
+//! replicas may answer reads (`crate::split`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +23,9 @@ pub struct Routing {
     current: Arc<watch::Sender<Arc<ClusterSnapshot>>>,
     /// Whether any snapshot (from etcd or the file) has been loaded.
     loaded: Arc<std::sync::atomic::AtomicBool>,
+    /// The agents' last health reports (not part of the snapshot: they change
+    /// every probe and are not kept in the routing file).
+    health: Arc<crate::split::ReplicaHealth>,
 }
 
 impl Routing {
@@ -28,7 +33,13 @@ impl Routing {
         Self {
             current: Arc::new(watch::Sender::new(Arc::new(ClusterSnapshot::default()))),
             loaded: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            health: Default::default(),
         }
+    }
+
+    /// The nodes' health as their agents last reported it.
+    pub fn health(&self) -> &Arc<crate::split::ReplicaHealth> {
+        &self.health
     }
 
     /// A routing fixed to `snap` (tests).
@@ -100,6 +111,22 @@ impl Routing {
     }
 }
 
+/// Keeps [`Routing::health`] current from a watch event on a `health/` key.
+fn health_event(routing: &Routing, topo: &Topo, ev: &topo::store::WatchEvent) {
+    let Some(kv) = ev.kv() else { return };
+    let Ok(key) = kv.key_str() else { return };
+    if topo.keys().kind_of(key) != Some("health") {
+        return;
+    }
+    if topo::store::is_delete(ev) {
+        if let Some(node) = crate::split::health::node_of_key(key) {
+            routing.health.remove(node);
+        }
+    } else if let Ok(r) = serde_json::from_slice::<topo::HealthReport>(kv.value()) {
+        routing.health.update(r);
+    }
+}
+
 fn save(cache: &std::path::Path, s: &ClusterSnapshot) {
     if let Err(e) = s.save(cache) {
         warn!(file = %cache.display(), "cannot write routing file: {e}");
@@ -137,6 +164,10 @@ async fn follow_once(
     let _ = topo_cell.set(topo.clone());
     let snap = topo.snapshot().await?;
     let mut rev = snap.revision;
+    match topo.list_health().await {
+        Ok(h) => routing.health.load(h),
+        Err(e) => warn!("cannot read health reports: {e}"),
+    }
     if snap != *routing.get() {
         // In memory first: whoever reads the file then sees it in effect.
         routing.replace(snap.clone());
@@ -152,6 +183,9 @@ async fn follow_once(
                 .and_then(|kv| kv.key_str().ok())
                 .is_some_and(|k| topo.is_routing_key(k))
         });
+        for ev in resp.events() {
+            health_event(routing, &topo, ev);
+        }
         if changed {
             let snap = topo.snapshot().await?;
             if snap.revision > rev {

@@ -168,6 +168,7 @@ impl Cluster {
                 name: APP_USER.into(),
                 password_hash: topo::password::native_hash(APP_PASSWORD),
                 hosts: vec!["127.0.0.0/8".parse()?],
+                reads: Default::default(),
             })
             .await?;
         Ok(())

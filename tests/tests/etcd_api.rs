@@ -80,6 +80,7 @@ async fn typed_records_put_get_list_delete() {
         name: "app".into(),
         password_hash: topo::password::native_hash("app"),
         hosts: vec!["127.0.0.0/8".parse().unwrap()],
+        reads: Default::default(),
     };
     t.put_user(&user).await.unwrap();
     assert_eq!(t.get_user("app").await.unwrap(), Some(user.clone()));

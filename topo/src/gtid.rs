@@ -64,6 +64,16 @@ impl GtidPos {
             .all(|o| self.domains.get(&o.domain).is_some_and(|s| s.seq >= o.seq))
     }
 
+    /// Takes in `other`: per domain, the later of the two GTIDs.
+    pub fn merge(&mut self, other: &GtidPos) {
+        for o in other.domains.values() {
+            let e = self.domains.entry(o.domain).or_insert(*o);
+            if o.seq > e.seq {
+                *e = *o;
+            }
+        }
+    }
+
     /// How many transactions `self` lacks to reach `ahead` (summed over domains).
     pub fn gap_to(&self, ahead: &GtidPos) -> u64 {
         ahead
@@ -113,6 +123,15 @@ mod tests {
 
     fn p(s: &str) -> GtidPos {
         GtidPos::parse(s).unwrap()
+    }
+
+    #[test]
+    fn merge_keeps_the_later_per_domain() {
+        let mut a = p("0-1-5,1-2-3");
+        a.merge(&p("0-1-4,2-1-9"));
+        assert_eq!(a, p("0-1-5,1-2-3,2-1-9"));
+        a.merge(&p("1-3-7"));
+        assert!(a.contains(&p("1-3-7")) && a.contains(&p("0-1-5")));
     }
 
     #[test]

@@ -281,6 +281,36 @@ pub struct UserRecord {
     /// Networks the user may connect from; empty means anywhere.
     #[serde(default)]
     pub hosts: Vec<IpNet>,
+    /// Where the gateway sends this user's plain reads outside transactions
+    /// (`setwise user add ... --reads replica`). Records written before the
+    /// field existed read as [`Reads::Primary`].
+    #[serde(default, skip_serializing_if = "Reads::is_primary")]
+    pub reads: Reads,
+}
+
+/// Where a user's plain reads go by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Reads {
+    /// Every statement goes to the sets' primaries.
+    #[default]
+    Primary,
+    /// Plain reads outside transactions go to a fit replica (read/write split).
+    Replica,
+}
+
+impl Reads {
+    pub fn is_primary(&self) -> bool {
+        *self == Reads::Primary
+    }
+
+    /// `primary` / `replica`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Reads::Primary => "primary",
+            Reads::Replica => "replica",
+        }
+    }
 }
 
 impl UserRecord {
@@ -399,11 +429,29 @@ mod tests {
     }
 
     #[test]
+    fn user_reads_default_for_old_records() {
+        let old: UserRecord =
+            serde_json::from_str(r#"{"name":"app","password_hash":"","hosts":[]}"#).unwrap();
+        assert_eq!(old.reads, Reads::Primary);
+        let j = serde_json::to_string(&old).unwrap();
+        assert!(!j.contains("reads"), "{j}");
+        let r = UserRecord {
+            reads: Reads::Replica,
+            ..old
+        };
+        let j = serde_json::to_string(&r).unwrap();
+        assert!(j.contains(r#""reads":"replica""#), "{j}");
+        let back: UserRecord = serde_json::from_str(&j).unwrap();
+        assert_eq!(back.reads, Reads::Replica);
+    }
+
+    #[test]
     fn host_networks() {
         let u = UserRecord {
             name: "app".into(),
             password_hash: String::new(),
             hosts: vec!["127.0.0.0/8".parse().unwrap()],
+            reads: Reads::Primary,
         };
         assert!(u.host_allowed("127.0.0.1".parse().unwrap()));
         assert!(u.host_allowed("::ffff:127.0.0.1".parse().unwrap()));

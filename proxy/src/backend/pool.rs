@@ -26,6 +26,9 @@ pub struct PoolKey {
     /// The worker thread whose runtime the pool's connections belong to
     /// ([`crate::workers::current`]).
     pub worker: usize,
+    /// A pool for reads on a replica (`crate::split`): kept while routing names
+    /// the instance a replica, where a primary's pool is closed.
+    pub replica: bool,
 }
 
 /// Most pools kept at once (one per node × database × client flags × session state).
@@ -37,6 +40,8 @@ pub struct Backends {
     /// `host:port` of every set's primary in the current routing (`None` until
     /// routing is known): a pool to any other instance is not kept.
     primaries: Mutex<Option<HashSet<(String, u16)>>>,
+    /// The same for replicas: the instances replica pools may lead to.
+    replicas: Mutex<HashSet<(String, u16)>>,
     /// Sets whose primary a statement waited for in vain, at the routing epoch of
     /// that wait: until routing moves on, later statements do not wait again (a dead
     /// set with no failover coming answers at once).
@@ -51,6 +56,7 @@ impl Backends {
             cfg,
             pools: Mutex::new(HashMap::new()),
             primaries: Mutex::new(None),
+            replicas: Mutex::new(HashSet::new()),
             waited_in_vain: Mutex::new(HashMap::new()),
             pipelines: Pipelines::default(),
         }
@@ -88,17 +94,25 @@ impl Backends {
     /// serve statements on a read-only replica). Connections borrowed from them
     /// finish their work and are closed when returned.
     pub fn retain_primaries(&self, snap: &topo::ClusterSnapshot) {
-        let primaries: HashSet<(String, u16)> = snap
-            .nodes
-            .values()
-            .filter(|n| n.role == topo::Role::Primary)
-            .map(|n| (n.host.clone(), n.port))
-            .collect();
+        let of_role = |role: topo::Role| -> HashSet<(String, u16)> {
+            snap.nodes
+                .values()
+                .filter(|n| n.role == role)
+                .map(|n| (n.host.clone(), n.port))
+                .collect()
+        };
+        let primaries = of_role(topo::Role::Primary);
+        let replicas = of_role(topo::Role::Replica);
         let mut closed = Vec::new();
         {
             let mut pools = self.pools.lock().expect("pool map");
             pools.retain(|k, p| {
-                let keep = primaries.contains(&(k.host.clone(), k.port));
+                let addr = (k.host.clone(), k.port);
+                let keep = if k.replica {
+                    replicas.contains(&addr)
+                } else {
+                    primaries.contains(&addr)
+                };
                 if !keep {
                     p.1.close();
                     closed.push((format!("{}:{}", k.host, k.port), p.0.clone()));
@@ -108,9 +122,10 @@ impl Backends {
             self.pipelines
                 .retain(|k| primaries.contains(&(k.host.clone(), k.port)));
             *self.primaries.lock().expect("primaries") = Some(primaries);
+            *self.replicas.lock().expect("replicas") = replicas;
         }
         for (addr, pool) in closed {
-            tracing::info!(%addr, "closing the pool of an instance that is no longer a primary");
+            tracing::info!(%addr, "closing the pool of an instance whose role changed");
             tokio::spawn(async move {
                 let _ = pool.disconnect().await;
             });
@@ -124,12 +139,16 @@ impl Backends {
         }
         // A statement routed by a snapshot older than the last change: serve it,
         // but do not keep a pool to an instance that is no longer a primary.
-        let keep = self
-            .primaries
-            .lock()
-            .expect("primaries")
-            .as_ref()
-            .is_none_or(|p| p.contains(&(key.host.clone(), key.port)));
+        let addr = (key.host.clone(), key.port);
+        let keep = if key.replica {
+            self.replicas.lock().expect("replicas").contains(&addr)
+        } else {
+            self.primaries
+                .lock()
+                .expect("primaries")
+                .as_ref()
+                .is_none_or(|p| p.contains(&addr))
+        };
         if !keep {
             drop(pools);
             return (Pool::new(self.opts(key)), None);

@@ -229,6 +229,7 @@ impl Conns<'_> {
             found_rows: self.found_rows,
             init: self.init.clone(),
             worker: crate::workers::current(),
+            replica: false,
         }
     }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use crate::backend::Conn;
 use futures::future::join_all;
+use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 use topo::ClusterSnapshot;
 
@@ -66,10 +67,19 @@ pub struct Exec<'a> {
     /// Sets whose connection this statement took from `pins`.
     from_pins: std::collections::BTreeSet<String>,
     keep: Option<()>,
+    /// A read outside a transaction that may go to replicas (`crate::split`).
+    pub reads: Option<Box<crate::split::ReplicaReads>>,
+    /// Read each autocommit write's GTID (`@@last_gtid`) into `gtids`.
+    pub track_gtid: bool,
+    /// `(set, GTID)` of the writes this statement committed, when tracked.
+    pub gtids: Vec<(String, String)>,
+    /// Sets whose connection leads to a replica, and the replica.
+    on_replica: std::collections::BTreeMap<String, topo::NodeRecord>,
 }
 
 /// A one-set statement as sent (in the client's character set): text, or
 /// prepared with typed parameters.
+#[derive(Clone)]
 enum Work<'s> {
     Text(Cow<'s, [u8]>),
     Prepared(Cow<'s, [u8]>, Vec<Value>),
@@ -96,6 +106,10 @@ impl<'a> Exec<'a> {
             pin: false,
             from_pins: Default::default(),
             keep: None,
+            reads: None,
+            track_gtid: false,
+            gtids: Vec::new(),
+            on_replica: Default::default(),
         }
     }
 }
@@ -145,6 +159,18 @@ impl Exec<'_> {
                 t.pinned.insert(set.to_string());
             }
         }
+        if pinned.is_none() && !self.write && self.txn.is_none() {
+            if let Some(reads) = &self.reads {
+                if let Some((c, node)) = Box::pin(reads.take(&self.conns, set)).await {
+                    metrics::counter!(crate::metrics::READS, "target" => "replica").increment(1);
+                    self.on_replica.insert(set.to_string(), node);
+                    return Ok((c, epoch_of(snap, set), Vec::new()));
+                }
+            }
+        }
+        if !self.write {
+            metrics::counter!(crate::metrics::READS, "target" => "primary").increment(1);
+        }
         let pooled = self.conns.pooled_at(set);
         let fresh = async move {
             match pinned {
@@ -169,6 +195,9 @@ impl Exec<'_> {
             err,
             Some(ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. })
         );
+        if let Some(node) = self.on_replica.remove(set).filter(|_| lost) {
+            self.replica_lost(&node.id);
+        }
         if let Some(t) = self.txn.as_deref_mut() {
             if self.pin {
                 t.pinned.insert(set.to_string());
@@ -247,6 +276,37 @@ impl Exec<'_> {
         self.one(set, Work::Prepared(sql, values), out).await
     }
 
+    /// Runs `fut`, work on `set`, under [`guard`] — or, when its connection
+    /// leads to a replica, under the replica's own liveness check.
+    async fn guarded_on<T>(
+        &self,
+        set: &str,
+        epoch: u64,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, ProxyError> {
+        match self.on_replica.get(set) {
+            Some(node) => {
+                Box::pin(crate::split::take::guard_all(
+                    self.conns.backends,
+                    &[(set, node)],
+                    fut,
+                ))
+                .await
+            }
+            None => self.conns.guarded(set, epoch, self.write, fut).await,
+        }
+    }
+
+    /// A replica broke under a read: no more reads go there for a while, and
+    /// none of this statement's.
+    fn replica_lost(&mut self, node: &str) {
+        if let Some(reads) = self.reads.take() {
+            reads
+                .health
+                .shun(node, std::time::Duration::from_millis(reads.cfg.shun_ms));
+        }
+    }
+
     /// Records (or clears) the backend connection running the statement.
     fn running_on(&self, conn: Option<&Conn>) {
         self.clear_running();
@@ -277,6 +337,12 @@ impl Exec<'_> {
             Ok(c) => c,
             Err(e) => return fail(out, &e).await,
         };
+        // A read on a replica that breaks before it answered anything runs again
+        // on the primary.
+        let again = self
+            .on_replica
+            .contains_key(set)
+            .then(|| (work.clone(), out.packets_written()));
         self.running_on(Some(&conn));
         let mut start_failed = false;
         let run = async {
@@ -293,11 +359,27 @@ impl Exec<'_> {
                 }
             }
         };
-        let r = match self.conns.guarded(set, epoch, self.write, run).await {
+        let r = match self.guarded_on(set, epoch, run).await {
             Ok(r) => r,
             Err(e) => Ok(Err(e)),
         };
         self.running_on(None);
+        if let Some(node) = self.on_replica.remove(set) {
+            let lost = matches!(
+                &r,
+                Ok(Err(
+                    ProxyError::BackendLost { .. } | ProxyError::SetUnavailable { .. }
+                ))
+            );
+            if lost {
+                self.replica_lost(&node.id);
+                if let Some((work, _)) = again.filter(|(_, m)| *m == out.packets_written()) {
+                    discard(conn);
+                    crate::split::take::fallback("replica_lost");
+                    return Box::pin(self.one(set, work, out)).await;
+                }
+            }
+        }
         if start_failed {
             // The branch never started: the set is not part of the transaction.
             if let Some(t) = self.txn.as_deref_mut() {
@@ -312,6 +394,14 @@ impl Exec<'_> {
         if self.txn.is_none() && matches!(r, Ok(Ok(()))) {
             // Read to the end, autocommit: lent again as it is.
             conn.mark_clean();
+        }
+        if self.track_gtid && self.write && self.txn.is_none() && matches!(r, Ok(Ok(()))) {
+            if let Ok(Some(Some(g))) = conn
+                .query_first::<Option<String>, _>("SELECT @@last_gtid")
+                .await
+            {
+                self.gtids.push((set.to_string(), g));
+            }
         }
         if !self.capture.is_empty() && matches!(r, Ok(Ok(()))) {
             // Best effort: a failed read leaves the variables as they were.
@@ -352,13 +442,7 @@ impl Exec<'_> {
             };
             self.running_on(Some(&conn));
             let r = match self
-                .conns
-                .guarded(
-                    set,
-                    epoch,
-                    self.write,
-                    stream_rows(&mut conn, set, &sql, !started, out),
-                )
+                .guarded_on(set, epoch, stream_rows(&mut conn, set, &sql, !started, out))
                 .await
             {
                 Ok(r) => r,
@@ -407,14 +491,30 @@ impl Exec<'_> {
                 }
             }
         }
-        let r = self
-            .conns
-            .guarded_sets(
-                &on,
-                self.write,
-                crate::merge::run::run(spec, &mut streams, shown, out),
-            )
-            .await;
+        // Sets read on replicas are checked on those replicas, the others on
+        // their primaries.
+        let (on_replicas, on): (Vec<_>, Vec<_>) = on
+            .into_iter()
+            .partition(|(s, _)| self.on_replica.contains_key(*s));
+        let replicas: Vec<(&str, &topo::NodeRecord)> = on_replicas
+            .iter()
+            .filter_map(|(s, _)| Some((*s, self.on_replica.get(*s)?)))
+            .collect();
+        let run = crate::merge::run::run(spec, &mut streams, shown, out);
+        let r = if replicas.is_empty() {
+            self.conns.guarded_sets(&on, self.write, run).await
+        } else {
+            // Boxed: statements that read no replica keep their futures as small
+            // as they were.
+            let guarded = self.conns.guarded_sets(&on, self.write, run);
+            Box::pin(crate::split::take::guard_all(
+                self.conns.backends,
+                &replicas,
+                guarded,
+            ))
+            .await
+            .and_then(|r| r)
+        };
         self.clear_running();
         let r = match r {
             Ok(r) => r,
@@ -426,6 +526,11 @@ impl Exec<'_> {
                 }
                 if let Some(t) = self.txn.as_deref_mut() {
                     t.broken = Some(e.to_string());
+                }
+                if let ProxyError::SetUnavailable { set, .. } = &e {
+                    if let Some(node) = self.on_replica.remove(set) {
+                        self.replica_lost(&node.id);
+                    }
                 }
                 return fail(out, &e).await;
             }
@@ -442,11 +547,9 @@ impl Exec<'_> {
     ) -> Result<std::sync::Arc<[mysql_common::packets::Column]>, ProxyError> {
         let (mut conn, epoch) = self.take_at(set).await?;
         let r = self
-            .conns
-            .guarded(
+            .guarded_on(
                 set,
                 epoch,
-                self.write,
                 stream::columns_of(&mut conn, set, &self.conns.codec.wire(sql)),
             )
             .await

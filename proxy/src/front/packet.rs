@@ -22,6 +22,8 @@ pub struct PacketIo {
     writer: OwnedWriteHalf,
     out: Vec<u8>,
     seq: u8,
+    /// Packets written so far (a writer can tell whether an answer began).
+    written: u64,
 }
 
 impl PacketIo {
@@ -33,6 +35,7 @@ impl PacketIo {
             writer: w,
             out: Vec::with_capacity(16 * 1024),
             seq: 0,
+            written: 0,
         }
     }
 
@@ -73,6 +76,7 @@ impl PacketIo {
 
     /// Queues one logical packet (split as the protocol requires).
     pub async fn write(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.written += 1;
         let mut chunks = payload.chunks(MAX_PAYLOAD).peekable();
         let mut last_len = 0;
         while let Some(chunk) = chunks.next() {
@@ -95,6 +99,7 @@ impl PacketIo {
 
     /// Queues a packet built by `f` in the write buffer (no intermediate copy).
     pub async fn write_with(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        self.written += 1;
         let at = self.out.len();
         self.out.extend_from_slice(&[0, 0, 0, 0]);
         f(&mut self.out);
@@ -117,6 +122,7 @@ impl PacketIo {
     /// forwarded as is. Its sequence ids are the backend's, which start at 1 after
     /// a command as the client's do.
     pub async fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.written += 1;
         self.out.extend_from_slice(bytes);
         if self.out.len() >= FLUSH_AT {
             self.flush().await?;
@@ -128,6 +134,11 @@ impl PacketIo {
         let l = (len as u32).to_le_bytes();
         self.out.extend_from_slice(&[l[0], l[1], l[2], self.seq]);
         self.seq = self.seq.wrapping_add(1);
+    }
+
+    /// How many times something was written (packets, or raw runs of them).
+    pub fn written(&self) -> u64 {
+        self.written
     }
 
     /// Sends everything queued.

@@ -69,6 +69,12 @@ impl<'a> Responder<'a> {
         self.more_results = more;
     }
 
+    /// A count that moves whenever anything is written to the client: equal
+    /// before and after, nothing of an answer was sent.
+    pub fn packets_written(&self) -> u64 {
+        self.io.written()
+    }
+
     /// Whether the caller announced more results after this one.
     pub fn more_results(&self) -> bool {
         self.more_results

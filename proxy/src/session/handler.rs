@@ -121,6 +121,7 @@ impl Handler for Session {
         self.autocommit = true;
         self.next_txn.clear();
         self.reset_ids();
+        self.reset_read_from();
         self.user = None;
         self.account = None;
         self.db = None;
@@ -230,6 +231,7 @@ impl Handler for Session {
         self.autocommit = true;
         self.next_txn.clear();
         self.reset_ids();
+        self.reset_read_from();
         r
     }
 

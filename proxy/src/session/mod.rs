@@ -13,6 +13,7 @@ mod identity;
 mod ids;
 mod limited;
 mod planning;
+mod reads;
 pub(crate) mod text;
 pub mod txn;
 pub mod vars;
@@ -120,6 +121,8 @@ pub struct Session {
     changes: crate::routing::Changes,
     /// What `LAST_INSERT_ID()` answers (ids.rs).
     last_insert_id: u64,
+    /// Read/write split: the session's setting and own writes (reads.rs).
+    split: crate::split::SplitState,
 }
 
 impl Session {
@@ -154,6 +157,7 @@ impl Session {
             diag: None,
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
+            split: Default::default(),
             shared,
         }
     }
@@ -590,6 +594,7 @@ impl Session {
         if verb != "COMMIT" {
             return t.rollback().await;
         }
+        self.note_commit(&t.writers);
         // Fenced (a set's primary changed since its branch began) or writing to a
         // set whose writes are blocked: it cannot commit.
         let snap = self.snapshot();
@@ -634,6 +639,7 @@ impl Session {
         // backend thread's.
         let sig = significant(&tokens);
         self.effects_next = crate::sql::effects::classify(sql, &sig);
+        self.note_hint(sql, &tokens);
         if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
             return Box::pin(self.statement(&rewritten, out)).await;
         }
@@ -688,6 +694,12 @@ impl Session {
         let word = |i: usize| word_at(sql, sig, i);
         if let Some(e) = identity::account_management(sql, sig) {
             return fail(out, &e).await;
+        }
+        if let Some(text) = (first == "SELECT")
+            .then(|| self.read_from_text(sql, sig))
+            .flatten()
+        {
+            return Box::pin(self.dispatch_text(&text, first, out)).await;
         }
         if is_diagnostics_read(sql, first, &word(1)) {
             return self.diagnostics(sql, out).await;
@@ -877,7 +889,14 @@ impl Session {
         out: &mut Responder<'_>,
     ) -> Answered {
         let write = is_write(first);
-        let fast = std::mem::take(&mut self.fast_next) && self.autocommit;
+        let reads = match write {
+            true => None,
+            // Boxed: kept out of every statement's future (nested statements
+            // would grow the stack).
+            false => Box::pin(self.replica_reads(snap, plan, sql)).await,
+        };
+        let track_gtid = write && self.tracks_gtids(snap);
+        let fast = std::mem::take(&mut self.fast_next) && self.autocommit && reads.is_none();
         let stateful = self.effects_next.stateful;
         let capture = std::mem::take(&mut self.effects_next.assigns);
         let pin = std::mem::take(&mut self.effects_next.pins);
@@ -901,6 +920,8 @@ impl Session {
         exec.stateful = stateful;
         exec.capture = capture;
         exec.pin = pin;
+        exec.reads = reads;
+        exec.track_gtid = track_gtid;
         let answered = match (prepared, &plan.target, &plan.merge) {
             (Some((text, values)), Target::Sets(sets), Merge::Single) => {
                 exec.single_prepared(&sets[0], &text, values, out).await
@@ -909,7 +930,11 @@ impl Session {
         };
         let diag = exec.diagnostics.take();
         let captured = std::mem::take(&mut exec.captured);
+        let gtids = std::mem::take(&mut exec.gtids);
         self.diag = diag;
+        if write {
+            self.note_write(plan, &gtids);
+        }
         if !captured.is_empty() {
             self.vars.apply(&captured);
         }
@@ -1101,6 +1126,9 @@ impl Session {
     /// carried to the backends — validated by opening a backend connection with
     /// it, so a bad variable or value gets MariaDB's own error.
     async fn set(&mut self, sql: &str, sig: &[Token], out: &mut Responder<'_>) -> Answered {
+        if let Some(r) = self.set_read_from(sql, sig) {
+            return self.reply(r, out).await;
+        }
         match charset::portable_set(sql, self.codec, self.backslash_escapes()) {
             Ok(Some(text)) => return Box::pin(self.statement(&text, out)).await,
             Ok(None) => {}

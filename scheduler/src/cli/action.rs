@@ -31,7 +31,11 @@ pub enum Action {
     Shardmap(String),
     TableSet(TableRecord),
     TableList(Option<String>),
-    UserAdd(UserRecord),
+    /// The user, and whether `--reads` was given (else an existing user keeps
+    /// its own setting).
+    UserAdd(UserRecord, bool),
+    /// `user reads NAME primary|replica`.
+    UserReads(String, topo::Reads),
     UserList,
     UserDel(String),
     Switchover {
@@ -121,17 +125,26 @@ impl Action {
                 name,
                 password,
                 hosts,
+                reads,
             }) => {
                 check_name("user", &name)?;
                 let hosts = hosts
                     .iter()
                     .map(|h| parse_host(h))
                     .collect::<Result<Vec<_>>>()?;
-                Action::UserAdd(UserRecord {
-                    name,
-                    password_hash: topo::password::native_hash(&password),
-                    hosts,
-                })
+                Action::UserAdd(
+                    UserRecord {
+                        name,
+                        password_hash: topo::password::native_hash(&password),
+                        hosts,
+                        reads: reads.map(Into::into).unwrap_or_default(),
+                    },
+                    reads.is_some(),
+                )
+            }
+            Command::User(UserCmd::Reads { name, reads }) => {
+                check_name("user", &name)?;
+                Action::UserReads(name, reads.into())
             }
             Command::User(UserCmd::List) => Action::UserList,
             Command::User(UserCmd::Del { name }) => {
@@ -550,7 +563,7 @@ mod tests {
         assert!(action(&["table", "set", "db.t", "--single", "--key-type", "text"]).is_err());
         assert_eq!(action(&["table", "list"]).unwrap(), Action::TableList(None));
 
-        let Action::UserAdd(u) = action(&[
+        let Action::UserAdd(u, false) = action(&[
             "user",
             "add",
             "app",
@@ -566,6 +579,24 @@ mod tests {
         };
         assert_eq!(u.password_hash, "*5BCB3E6AC345B435C7C2E6B7949A04CE6F6563D3");
         assert_eq!(u.hosts.len(), 2);
+        assert_eq!(u.reads, topo::Reads::Primary);
+        let Action::UserAdd(u, true) = action(&[
+            "user",
+            "add",
+            "ro",
+            "--password",
+            "ro",
+            "--reads",
+            "replica",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(u.reads, topo::Reads::Replica);
+        assert_eq!(
+            action(&["user", "reads", "ro", "primary"]).unwrap(),
+            Action::UserReads("ro".into(), topo::Reads::Primary)
+        );
         assert!(action(&["user", "add", "app", "--password", "x", "--host", "nope"]).is_err());
         assert_eq!(
             action(&["user", "del", "app"]).unwrap(),

@@ -175,11 +175,38 @@ pub enum UserCmd {
         /// Network the user may connect from (CIDR or address); repeatable; none = anywhere.
         #[arg(long = "host", value_name = "CIDR")]
         hosts: Vec<String>,
+        /// Where the user's plain reads outside transactions go (read/write
+        /// split); unset: a new user reads from primaries, an existing one keeps
+        /// its setting.
+        #[arg(long, value_enum)]
+        reads: Option<ReadsArg>,
+    },
+    /// Changes where an existing user's plain reads go.
+    Reads {
+        name: String,
+        #[arg(value_enum)]
+        reads: ReadsArg,
     },
     /// Lists the users.
     List,
     /// Deletes a user.
     Del { name: String },
+}
+
+/// `--reads primary|replica`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReadsArg {
+    Primary,
+    Replica,
+}
+
+impl From<ReadsArg> for topo::Reads {
+    fn from(r: ReadsArg) -> Self {
+        match r {
+            ReadsArg::Primary => topo::Reads::Primary,
+            ReadsArg::Replica => topo::Reads::Replica,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -132,13 +132,27 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<Strin
             };
             Ok(render::list(&render::tables_table(&tables), "tables"))
         }
-        Action::UserAdd(u) => {
+        Action::UserAdd(mut u, reads_given) => {
             let old: Option<UserRecord> = topo.get_user(&u.name).await?;
+            if let (false, Some(o)) = (reads_given, &old) {
+                u.reads = o.reads;
+            }
             let outcome = Outcome::of(old.as_ref(), &u);
             if outcome != Outcome::Unchanged {
                 topo.put_user(&u).await?;
             }
             Ok(format!("user {}: {}\n", u.name, outcome.word()))
+        }
+        Action::UserReads(name, reads) => {
+            let Some(mut u) = topo.get_user(&name).await? else {
+                bail!("user {name} does not exist (add it with `setwise user add`)");
+            };
+            if u.reads == reads {
+                return Ok(format!("user {name}: unchanged\n"));
+            }
+            u.reads = reads;
+            topo.put_user(&u).await?;
+            Ok(format!("user {name}: reads from {}\n", reads.word()))
         }
         Action::UserList => Ok(render::list(
             &render::users_table(&topo.list_users().await?),

@@ -305,7 +305,7 @@ pub fn tables_table(tables: &[TableRecord]) -> Table {
 }
 
 pub fn users_table(users: &[UserRecord]) -> Table {
-    let mut t = Table::new(["USER", "HOSTS", "PASSWORD"]);
+    let mut t = Table::new(["USER", "HOSTS", "PASSWORD", "READS"]);
     for u in users {
         let hosts = if u.hosts.is_empty() {
             "any".to_string()
@@ -321,7 +321,7 @@ pub fn users_table(users: &[UserRecord]) -> Table {
         } else {
             "set"
         };
-        t.row([u.name.clone(), hosts, pw.into()]);
+        t.row([u.name.clone(), hosts, pw.into(), u.reads.word().into()]);
     }
     t
 }
@@ -554,10 +554,11 @@ mod tests {
             name: "app".into(),
             password_hash: "*X".into(),
             hosts: vec!["127.0.0.0/8".parse().unwrap()],
+            reads: topo::Reads::Replica,
         };
         assert_eq!(
             users_table(&[u]).render(),
-            "USER  HOSTS        PASSWORD\napp   127.0.0.0/8  set\n"
+            "USER  HOSTS        PASSWORD  READS\napp   127.0.0.0/8  set       replica\n"
         );
     }
 }
