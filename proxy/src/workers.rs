@@ -40,6 +40,11 @@ pub struct Workers {
     next: AtomicUsize,
 }
 
+/// A worker thread's stack: a session's statement is one deeply nested future
+/// (dispatch → plan → execute → merge), polled down its whole depth; debug
+/// builds need several MiB. Only the pages touched are ever backed by memory.
+const WORKER_STACK: usize = 16 * 1024 * 1024;
+
 impl Workers {
     /// Starts `n` (at least 1) worker threads serving sessions of `shared`.
     pub fn start(n: usize, shared: Arc<Shared>) -> std::io::Result<Self> {
@@ -52,6 +57,7 @@ impl Workers {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("setwise-worker-{i}"))
+                .stack_size(WORKER_STACK)
                 .spawn(move || {
                     WORKER.with(|w| w.set(i));
                     rt.block_on(serve_clients(rx, shared));
