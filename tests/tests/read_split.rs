@@ -417,6 +417,24 @@ async fn replica_killed_during_reads() {
     app.query_drop("INSERT INTO shop.t (id, v) VALUES (1, 1)")
         .await
         .unwrap();
+    // Other sessions' reads see a write once a replica applied it: wait for both.
+    for port in replica_ports(&c, "set1") {
+        let node = c
+            .set("set1")
+            .nodes()
+            .iter()
+            .find(|n| n.port() == port)
+            .unwrap();
+        wait_until("the replica applied the row", WAIT, || async move {
+            Ok(node
+                .scalar("SELECT v FROM shop.t WHERE id = 1")
+                .await?
+                .as_deref()
+                == Some("1"))
+        })
+        .await
+        .unwrap();
+    }
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let done = std::sync::Arc::new(AtomicU32::new(0));
