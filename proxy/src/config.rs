@@ -25,6 +25,8 @@ pub struct ProxyConfig {
     pub etcd: EtcdConfig,
     pub backend: BackendConfig,
     pub ids: IdsConfig,
+    /// Cross-set joins and subqueries run by the gateway (`[join]`).
+    pub join: crate::join::JoinConfig,
 }
 
 /// AUTO_INCREMENT ids of sharded and broadcast tables (`[ids]`), assigned by the
@@ -76,6 +78,7 @@ impl Default for ProxyConfig {
             etcd: EtcdConfig::default(),
             backend: BackendConfig::default(),
             ids: IdsConfig::default(),
+            join: Default::default(),
         }
     }
 }

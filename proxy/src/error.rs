@@ -65,6 +65,10 @@ pub enum ProxyError {
     /// column list); the session looks it up and plans again. Never sent.
     #[error("column list of `{db}`.`{table}` is needed")]
     NeedColumns { db: String, table: String },
+    /// A cross-set join or subquery needs more rows held in the gateway than
+    /// `[join] memory_limit` allows (ER_OUT_OF_RESOURCES).
+    #[error("Out of memory: the gateway holds at most {} KiB of rows for {what} ([join] memory_limit); add a WHERE that narrows the tables or pins their shard keys", limit >> 10)]
+    JoinMemory { what: String, limit: usize },
     /// The client's own connection broke while answering: nothing more can be sent.
     #[error("client connection: {0}")]
     ClientIo(#[from] std::io::Error),
@@ -97,6 +101,7 @@ impl ProxyError {
             Self::UnknownCommand => 1047,
             Self::ExecuteArguments => 1210,
             Self::UnknownStatement { .. } => 1243,
+            Self::JoinMemory { .. } => 1041,
             Self::Internal(_) | Self::ClientIo(_) | Self::NeedColumns { .. } => 1105,
         }
     }
@@ -117,6 +122,7 @@ impl ProxyError {
             | Self::NeedColumns { .. }
             | Self::ExecuteArguments
             | Self::UnknownStatement { .. }
+            | Self::JoinMemory { .. }
             | Self::WritesBlocked { .. } => "HY000",
             Self::Fenced { .. } => "40001",
             Self::SetUnavailable { .. }

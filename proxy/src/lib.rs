@@ -26,6 +26,7 @@ pub mod error;
 pub mod exec;
 pub mod front;
 pub mod ids;
+pub mod join;
 pub mod merge;
 pub mod metrics;
 pub mod registry;

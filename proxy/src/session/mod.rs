@@ -30,7 +30,7 @@ use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::cache;
 use crate::route::plan::is_system_schema;
 use crate::route::plan::Dep;
-use crate::route::{plan_statement, Merge, Plan, Target};
+use crate::route::{Merge, Plan, Target};
 use crate::routing::Routing;
 use crate::show;
 use crate::sql::lexer::{ident_text, significant, split_statements, tokenize, Kind, Token};
@@ -832,19 +832,36 @@ impl Session {
                 None => return self.unparsed(sql, &msg, out).await,
             },
         };
-        let planned = match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt, None) {
-            Ok(p) => p,
-            Err(ProxyError::NeedColumns { db, table }) => {
-                let cols = match self.table_columns(&snap, &db, &table).await {
-                    Ok(c) => c,
-                    Err(e) => return fail(out, &e).await,
-                };
-                match plan_statement(&snap, self.db.as_deref(), sql, tokens, &stmt, Some(&cols)) {
-                    Ok(p) => p,
-                    Err(e) => return fail(out, &e).await,
+        // A planner asking for a table's columns (an INSERT's target, the
+        // tables of a cross-set join) gets them and plans again.
+        let mut cols: Option<Arc<Vec<String>>> = None;
+        let mut known: Vec<crate::join::plan::KnownTable> = Vec::new();
+        let planned = loop {
+            let r = crate::route::plan::plan_statement_with(
+                &snap,
+                self.db.as_deref(),
+                sql,
+                tokens,
+                &stmt,
+                cols.as_deref().map(Vec::as_slice),
+                &known,
+            );
+            match r {
+                Ok(p) => break p,
+                Err(ProxyError::NeedColumns { db, table }) if known.len() < 8 => {
+                    let c = match self.table_columns(&snap, &db, &table).await {
+                        Ok(c) => c,
+                        Err(e) => return fail(out, &e).await,
+                    };
+                    known.push(crate::join::plan::KnownTable {
+                        db,
+                        table,
+                        columns: c.as_ref().clone(),
+                    });
+                    cols = Some(c);
                 }
+                Err(e) => return fail(out, &e).await,
             }
-            Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");
         let pinned = match &planned.dep {
