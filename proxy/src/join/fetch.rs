@@ -46,7 +46,18 @@ pub async fn fetch(
     sql: &str,
     budget: &mut Budget,
 ) -> Result<Fetched, ProxyError> {
-    let sets = route(exec, sql)?;
+    fetch_as(exec, sql, sql, budget).await
+}
+
+/// [`fetch`] routed by `routed` but sending `sql` to each set (e.g. with a
+/// `LIMIT 1` each set applies to itself).
+pub async fn fetch_as(
+    exec: &mut Exec<'_>,
+    routed: &str,
+    sql: &str,
+    budget: &mut Budget,
+) -> Result<Fetched, ProxyError> {
+    let sets = route(exec, routed)?;
     let mut streams = start(exec, &sets, sql).await?;
     let r = drain(exec, &mut streams, budget).await;
     recover(exec, streams).await;

@@ -63,15 +63,24 @@ impl Layout {
             JoinKind::Outer { preserved } => Some(1 - preserved),
             JoinKind::Inner => None,
         };
+        // ORDER BY columns of both tables: MariaDB sorts the joined rows through
+        // a temporary table, whose columns carry no key flags.
+        let temp_table = j.order.iter().any(|k| k.side == 0) && j.order.iter().any(|k| k.side == 1);
+        let keys = ColumnFlags::PRI_KEY_FLAG
+            | ColumnFlags::UNIQUE_KEY_FLAG
+            | ColumnFlags::MULTIPLE_KEY_FLAG
+            | ColumnFlags::PART_KEY_FLAG;
         let mut all: Vec<Column> = Vec::with_capacity(width[0] + width[1]);
         for (s, cols) in side_cols.iter().enumerate() {
             for c in cols.iter() {
-                let mut c = c.clone();
+                let mut f = c.flags();
                 if Some(s) == nulled {
-                    let f = c.flags() - ColumnFlags::NOT_NULL_FLAG;
-                    c = c.with_flags(f);
+                    f -= ColumnFlags::NOT_NULL_FLAG;
                 }
-                all.push(c);
+                if temp_table {
+                    f -= keys;
+                }
+                all.push(c.clone().with_flags(f));
             }
         }
         let mut project = Vec::new();

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::fetch::fetch;
+use super::fetch::fetch_as;
 use super::output::Emitter;
 use super::plan::{KnownTable, Strategy, TwoSided};
 use super::subquery::{replacement, Form, SubqueryPlan};
@@ -65,6 +65,13 @@ async fn subqueries(exec: &mut Exec<'_>, p: &SubqueryPlan, out: &mut Responder<'
             return Ok(false);
         }
     };
+    if matches!(&plan.merge, crate::route::Merge::Join(j) if matches!(**j, JoinPlan::Subqueries(_)))
+    {
+        // Never again: the subqueries it could read are gone.
+        let e = super::unsupported("subqueries across sets nested this way");
+        out.error(&e).await?;
+        return Ok(false);
+    }
     Box::pin(exec.run(&plan, &text, out)).await
 }
 
@@ -73,7 +80,12 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
     let mut budget = Budget::new("the values of a subquery");
     let mut reps = Vec::with_capacity(p.subs.len());
     for s in &p.subs {
-        let f = match fetch(exec, &s.values_sql, &mut budget).await {
+        // EXISTS needs one row of any set.
+        let sent = match s.form {
+            Form::Exists { .. } => format!("{} LIMIT 1", s.values_sql),
+            _ => s.values_sql.clone(),
+        };
+        let f = match fetch_as(exec, &s.values_sql, &sent, &mut budget).await {
             Ok(f) => f,
             Err(ProxyError::Backend { code: 1054, .. }) => {
                 return Err(super::unsupported(

@@ -77,6 +77,32 @@ impl<'s> Source<'s> {
         }
     }
 
+    /// For a parenthesized subquery starting at `span`'s start: token indexes
+    /// of its first token and of its closing `)` (matched by depth, whatever
+    /// the span's end says).
+    pub fn parenthesized(&self, span: Span) -> Option<(usize, usize)> {
+        if span.start.line == 0 {
+            return None;
+        }
+        let s = self.offset(span.start)?;
+        let a = self.sig.iter().position(|t| t.start >= s)?;
+        if a == 0 || !self.sig[a - 1].is_punct(self.sql, "(") {
+            return None;
+        }
+        let mut depth = 1i64;
+        for (i, t) in self.sig.iter().enumerate().skip(a) {
+            if t.is_punct(self.sql, "(") {
+                depth += 1;
+            } else if t.is_punct(self.sql, ")") {
+                depth -= 1;
+                if depth == 0 {
+                    return (i > a).then_some((a, i));
+                }
+            }
+        }
+        None
+    }
+
     /// Byte range of `span` in the text.
     pub fn range(&self, span: Span) -> Option<(usize, usize)> {
         let (a, b) = self.tokens_of(span)?;

@@ -15,8 +15,10 @@
 //!   `(outer.x IS NULL OR outer.x NOT IN (...))`; no values: FALSE / TRUE.
 //! - `[NOT] EXISTS` of an uncorrelated subquery: TRUE or FALSE.
 
+use std::ops::ControlFlow;
+
 use sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, Query, Select, SetExpr, Spanned, TableFactor, UnaryOperator,
+    BinaryOperator, Expr, GroupByExpr, Query, Select, SetExpr, Spanned, TableFactor, Visit, Visitor,
 };
 
 use super::source::{columns_of, conjuncts, quoted, Source};
@@ -122,10 +124,20 @@ pub fn replacement(form: &Form, values: &[Option<String>]) -> String {
 /// when there are none.
 pub fn plan(sql: &str, tokens: &[Token], sel: &Select) -> Option<SubqueryPlan> {
     let src = Source::new(sql, tokens);
-    let mut subs = Vec::new();
-    if let Some(w) = &sel.selection {
-        walk(w, &src, &mut subs);
+    let mut f = Finder {
+        src: &src,
+        depth: 0,
+        out: Vec::new(),
+    };
+    // Not the select list: a replaced subquery there would rename its column.
+    let _ = sel.selection.visit(&mut f);
+    let _ = sel.having.visit(&mut f);
+    for t in &sel.from {
+        for j in &t.joins {
+            let _ = j.join_operator.visit(&mut f);
+        }
     }
+    let mut subs = f.out;
     if subs.is_empty() {
         return None;
     }
@@ -139,44 +151,46 @@ pub fn plan(sql: &str, tokens: &[Token], sel: &Select) -> Option<SubqueryPlan> {
     })
 }
 
-fn walk(e: &Expr, src: &Source, out: &mut Vec<Sub>) {
-    match e {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And | BinaryOperator::Or | BinaryOperator::Xor,
-            right,
-        } => {
-            walk(left, src, out);
-            walk(right, src, out);
+/// Finds the subqueries of the outer query block (not those nested in
+/// another subquery or a derived table).
+struct Finder<'a, 's> {
+    src: &'a Source<'s>,
+    depth: usize,
+    out: Vec<Sub>,
+}
+
+impl Visitor for Finder<'_, '_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        if self.depth > 0 {
+            return ControlFlow::Continue(());
         }
-        Expr::UnaryOp {
-            op: UnaryOperator::Not,
-            expr,
-        } => walk(expr, src, out),
-        Expr::Nested(x) => walk(x, src, out),
-        Expr::InSubquery { expr, subquery, .. } => {
-            if matches!(expr.as_ref(), Expr::Tuple(_)) {
-                return;
+        let found = match e {
+            Expr::InSubquery { expr, subquery, .. } if !matches!(expr.as_ref(), Expr::Tuple(_)) => {
+                in_sub(subquery, self.src)
             }
-            if let Some(s) = in_sub(subquery, src) {
-                out.push(s);
-            }
-        }
-        Expr::Exists { subquery, negated } => {
-            if let Some(s) = exists_sub(subquery, *negated, src) {
-                out.push(s);
-            }
-        }
-        _ => {}
+            Expr::Exists { subquery, negated } => exists_sub(subquery, *negated, self.src),
+            _ => None,
+        };
+        self.out.extend(found);
+        ControlFlow::Continue(())
     }
 }
 
-/// Token range of a subquery's text and of its parentheses.
+/// Token range of a subquery's text: its first token and its closing `)`.
 fn located(q: &Query, src: &Source) -> Option<(usize, usize)> {
-    let (a, b) = src.tokens_of(q.span())?;
-    if a == 0 || !src.sig[a - 1].is_punct(src.sql, "(") || !src.sig.get(b)?.is_punct(src.sql, ")") {
-        return None;
-    }
+    let (a, b) = src.parenthesized(q.span())?;
     if !src.sig[a].is_word(src.sql, "SELECT") {
         return None;
     }
@@ -293,10 +307,7 @@ fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
     }
     let form = match outer {
         Some(outer) => Form::Semi { negated, outer },
-        None => {
-            values_sql.push_str(" LIMIT 1");
-            Form::Exists { negated }
-        }
+        None => Form::Exists { negated },
     };
     Some(Sub {
         range,
@@ -337,6 +348,19 @@ mod tests {
     }
 
     #[test]
+    fn subqueries_anywhere_in_the_outer_block() {
+        let p = plan_of("SELECT a, b IN (SELECT n FROM u WHERE n IS NOT NULL) FROM t WHERE (a IN (SELECT m FROM v WHERE m IS NULL)) IS NULL").unwrap();
+        let q: Vec<&str> = p.subs.iter().map(|s| s.values_sql.as_str()).collect();
+        // Not the select list's (its column is named by its text).
+        assert_eq!(q, vec!["SELECT m FROM v WHERE m IS NULL"]);
+        // Nested deeper: the inner subquery's own business.
+        let p =
+            plan_of("SELECT a FROM t WHERE a IN (SELECT n FROM u WHERE n IN (SELECT 1 FROM w))")
+                .unwrap();
+        assert_eq!(p.subs.len(), 1);
+    }
+
+    #[test]
     fn correlated_exists_becomes_a_semi_join() {
         let p = plan_of(
             "SELECT u.id FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.uid = u.id AND o.amount > 5) AND u.id > 0",
@@ -366,7 +390,7 @@ mod tests {
     fn uncorrelated_exists_and_what_is_left_alone() {
         let p = plan_of("SELECT 1 FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = 2)").unwrap();
         assert_eq!(p.subs[0].form, Form::Exists { negated: false });
-        assert!(p.subs[0].values_sql.ends_with("LIMIT 1"));
+        assert_eq!(p.subs[0].values_sql, "SELECT 1 FROM `u` WHERE (u.a = 2)");
         // Two correlations, a correlation that is not an equality: not handled.
         assert!(plan_of(
             "SELECT 1 FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a AND u.b = t.b)"

@@ -94,6 +94,10 @@ pub(super) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub(super) fn place(&self, t: &TableRef) -> Result<Placement<'a>, ProxyError> {
+        // `FROM DUAL` names no table.
+        if t.db.is_none() && t.name.eq_ignore_ascii_case("dual") {
+            return Ok(Placement::Anywhere);
+        }
         let db = match t.db.as_deref().or(self.db) {
             Some(d) => d,
             None => return Err(ProxyError::NoDatabaseSelected),
