@@ -165,3 +165,29 @@ pub fn take_over(
     }
     Err(ProxyError::NotSupported(why))
 }
+
+/// A set holding every one of `tables` (to prepare a statement over them for
+/// its metadata), when there is one.
+pub fn set_holding_all(
+    snap: &topo::ClusterSnapshot,
+    session_db: Option<&str>,
+    tables: &[crate::route::analyze::TableRef],
+) -> Option<String> {
+    let mut common: Option<Vec<String>> = None;
+    for t in tables {
+        let db = t.db.as_deref().or(session_db)?;
+        if crate::route::plan::is_system_schema(db) {
+            continue;
+        }
+        let rec = snap.db(db)?;
+        let sets = match snap.table(db, &t.name).map(|r| &r.kind) {
+            Some(topo::TableKind::Sharded { .. } | topo::TableKind::Broadcast) => rec.sets(),
+            _ => vec![rec.home_set.clone()],
+        };
+        common = Some(match common {
+            None => sets,
+            Some(c) => c.into_iter().filter(|s| sets.contains(s)).collect(),
+        });
+    }
+    common?.into_iter().next()
+}
