@@ -45,6 +45,16 @@ async fn cross_set_joins_and_subqueries_match_a_plain_mariadb() {
     d.group("joins and subqueries, utf8mb4_unicode_ci connection");
     d.run_all(&joins::joins()).await.unwrap();
     d.run_all(&joins::subqueries()).await.unwrap();
+    // Inside a transaction (one connection per set: the sides one after the other).
+    for c in [&mut d.gw, &mut d.rf] {
+        c.query_drop("START TRANSACTION").await.unwrap();
+    }
+    d.group("joins and subqueries in a transaction");
+    d.run_all(&joins::joins()[..6]).await.unwrap();
+    d.run_all(&joins::subqueries()[..4]).await.unwrap();
+    for c in [&mut d.gw, &mut d.rf] {
+        c.query_drop("COMMIT").await.unwrap();
+    }
     d.finish();
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::fetch::{drain, recover, route, start};
+use super::fetch::{drain, fetch, recover, route, start};
 use super::key::Keyer;
 use super::output::Emitter;
 use super::plan::{JoinKind, TwoSided};
@@ -24,25 +24,14 @@ pub async fn run(
     out: &mut Responder<'_>,
 ) -> Result<u16, ProxyError> {
     let sql = [j.sides[0].sql(None), j.sides[1].sql(None)];
-    let sets = [route(exec, &sql[0])?, route(exec, &sql[1])?];
-    // Both sides in flight at once.
-    let mut s0 = start(exec, &sets[0], &sql[0]).await?;
-    let mut s1 = match start(exec, &sets[1], &sql[1]).await {
-        Ok(s) => s,
-        Err(e) => {
-            recover(exec, s0).await;
-            return Err(e);
-        }
+    let ((c0, rows0, w0), (c1, rows1, w1)) = if exec.txn.is_some() {
+        // A transaction has one connection per set: one side after the other.
+        let a = fetch(exec, &sql[0], budget).await?;
+        let b = fetch(exec, &sql[1], budget).await?;
+        ((a.cols, a.rows, a.warnings), (b.cols, b.rows, b.warnings))
+    } else {
+        both(exec, &sql, budget).await?
     };
-    let r0 = drain(exec, &mut s0, budget).await;
-    let r1 = match &r0 {
-        Ok(_) => Some(drain(exec, &mut s1, budget).await),
-        Err(_) => None,
-    };
-    recover(exec, s0).await;
-    recover(exec, s1).await;
-    let (c0, rows0, w0) = r0?;
-    let (c1, rows1, w1) = r1.expect("read after side 0")?;
     let mut k0 = Keyer::new(&j.sides[0], &c0)?;
     let mut k1 = Keyer::new(&j.sides[1], &c1)?;
     em.set_layout([&c0, &c1])?;
@@ -109,6 +98,37 @@ pub async fn run(
         }
     }
     Ok(w0.saturating_add(w1))
+}
+
+type Read = (
+    std::sync::Arc<[mysql_common::packets::Column]>,
+    Vec<Vec<Cell>>,
+    u16,
+);
+
+/// Both sides at once (every set of both queries in flight).
+async fn both(
+    exec: &mut Exec<'_>,
+    sql: &[String; 2],
+    budget: &mut Budget,
+) -> Result<(Read, Read), ProxyError> {
+    let sets = [route(exec, &sql[0])?, route(exec, &sql[1])?];
+    let mut s0 = start(exec, &sets[0], &sql[0]).await?;
+    let mut s1 = match start(exec, &sets[1], &sql[1]).await {
+        Ok(s) => s,
+        Err(e) => {
+            recover(exec, s0).await;
+            return Err(e);
+        }
+    };
+    let r0 = drain(exec, &mut s0, budget).await;
+    let r1 = match &r0 {
+        Ok(_) => Some(drain(exec, &mut s1, budget).await),
+        Err(_) => None,
+    };
+    recover(exec, s0).await;
+    recover(exec, s1).await;
+    Ok((r0?, r1.expect("read after side 0")?))
 }
 
 /// Side 0's row then side 1's.

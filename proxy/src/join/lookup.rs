@@ -65,6 +65,7 @@ pub async fn run(
             format!("{key_expr} IN ({})", lits.join(", "))
         };
         let f = fetch(exec, &j.sides[inner].sql(Some(&extra)), budget).await?;
+        tracing::debug!(keys = batch.len(), sets = ?f.sets, rows = f.rows.len(), "lookup join batch");
         warnings = warnings.saturating_add(f.warnings);
         let cols = if outer == 0 {
             [&o.cols, &f.cols]

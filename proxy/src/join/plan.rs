@@ -839,6 +839,25 @@ mod tests {
     }
 
     #[test]
+    fn describes_itself() {
+        let p = plan("SELECT o.amount FROM orders o JOIN users u ON u.user_id = o.user_id WHERE o.amount > 3").unwrap();
+        let lines = p.describe();
+        assert_eq!(lines[0], "lookup join INNER on u.user_id = o.user_id");
+        assert!(lines[1].starts_with("  outer d.orders: SELECT o.amount, o.user_id, "));
+        assert!(lines[2].starts_with("  inner d.users by batches of "));
+        assert!(
+            lines[2].ends_with("WHERE u.user_id IN (...)"),
+            "{}",
+            lines[2]
+        );
+        let lines = plan("SELECT u.name FROM users u JOIN orders o ON u.user_id = o.user_id ORDER BY u.name LIMIT 2")
+            .unwrap()
+            .describe();
+        assert_eq!(lines[0], "hash join INNER on u.user_id = o.user_id");
+        assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
     fn null_tests_and_order() {
         let p = plan(
             "SELECT u.name FROM users u LEFT JOIN orders o ON u.user_id = o.user_id \
