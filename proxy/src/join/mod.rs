@@ -191,3 +191,29 @@ pub fn set_holding_all(
     }
     common?.into_iter().next()
 }
+
+/// Whether `sql` reads tables that no one set holds together (a join the
+/// gateway runs itself).
+pub fn spans_sets(snap: &topo::ClusterSnapshot, session_db: Option<&str>, sql: &str) -> bool {
+    let Ok(stmt) = crate::sql::parse_one(sql) else {
+        return false;
+    };
+    let a = crate::route::analyze::analyze(&stmt);
+    a.tables.len() > 1 && set_holding_all(snap, session_db, &a.tables).is_none()
+}
+
+/// Prepared-statement metadata for a statement no set can prepare: its
+/// parameters as MariaDB describes untyped ones, no column definitions (each
+/// execute's result carries them).
+pub fn prepared_without_columns(params: usize) -> crate::front::Prepared {
+    use mysql_common::constants::{ColumnFlags, ColumnType};
+    let param = mysql_common::packets::Column::new(ColumnType::MYSQL_TYPE_VAR_STRING)
+        .with_name(b"?")
+        .with_character_set(63)
+        .with_flags(ColumnFlags::BINARY_FLAG);
+    crate::front::Prepared {
+        columns: Vec::new(),
+        params: vec![param; params],
+        warnings: 0,
+    }
+}
