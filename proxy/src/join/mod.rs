@@ -3,8 +3,9 @@
 //! combines (Vitess's vtgate join / hash join / semi-join primitives are the
 //! model).
 //!
-//! - [`plan`] splits a two-table join into per-side queries and picks the
-//!   operator by the cost rule; [`source`] locates AST nodes in the client's text.
+//! - [`plan`] splits a two-table join into per-side queries ([`tables`]
+//!   resolves column references), [`cost`] picks the operator; [`source`]
+//!   locates AST nodes in the client's text.
 //! - [`subquery`] plans `IN` / `NOT IN` / `EXISTS` / `NOT EXISTS` over another
 //!   table's rows: their values are read first and substituted.
 //! - [`fetch`] runs one routed query and collects its rows under the
@@ -14,6 +15,7 @@
 //!   sorts, applies OFFSET/LIMIT and writes the joined rows; [`run`] drives a
 //!   [`JoinPlan`].
 
+pub mod cost;
 pub mod fetch;
 pub mod hash;
 pub mod key;
@@ -23,6 +25,7 @@ pub mod plan;
 pub mod run;
 pub mod source;
 pub mod subquery;
+pub mod tables;
 
 use std::sync::OnceLock;
 

@@ -7,21 +7,17 @@
 //! table alone (pushed down, as written). Conditions between the two tables must
 //! be equalities: they are the join keys.
 //!
-//! **Cost rule** (no statistics are kept): a *lookup join* when its outer side is
-//! known to be small — its pushed-down WHERE pins its shard key (`=` / `IN`) —
-//! or when the inner side's join column is its shard key and the outer side is
-//! filtered (each batch then goes only to the sets owning its values);
-//! otherwise a *hash join*, which reads both sides once. A comment
-//! `/* setwise:lookup */` or `/* setwise:hash */` in the statement forces one.
-//! A LEFT/RIGHT join's outer side is its preserved table.
+//! Which operator runs it is [`super::cost`]'s rule; resolving column
+//! references to the two tables is [`super::tables`].
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, JoinConstraint, JoinOperator, ObjectName, OrderByKind,
-    Query, Select, SelectItem, SelectItemQualifiedWildcardKind, TableFactor,
+    BinaryOperator, Expr, GroupByExpr, JoinConstraint, JoinOperator, OrderByKind, Query, Select,
+    SelectItem, SelectItemQualifiedWildcardKind,
 };
-use topo::{ClusterSnapshot, TableKind};
+use topo::ClusterSnapshot;
 
-use super::source::{columns_of, conjuncts, quoted, Source};
+use super::source::{conjuncts, Source};
+use super::tables::{name_parts, sides_of, table_of, Table};
 use super::unsupported;
 use crate::error::ProxyError;
 use crate::merge::collate::weight_sql;
@@ -182,140 +178,6 @@ impl TwoSided {
         }
         v
     }
-}
-
-/// One side while planning.
-struct Table<'a> {
-    db: String,
-    name: String,
-    alias: Option<String>,
-    columns: Option<&'a [String]>,
-    shard_key: Option<String>,
-}
-
-impl Table<'_> {
-    fn matches(&self, quals: &[String]) -> bool {
-        let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-        match (quals, &self.alias) {
-            ([q], Some(a)) => q == a,
-            ([q], None) => eq(q, &self.name),
-            ([d, t], None) => eq(d, &self.db) && eq(t, &self.name),
-            _ => false,
-        }
-    }
-    fn has_column(&self, c: &str) -> Option<bool> {
-        self.columns
-            .map(|cols| cols.iter().any(|x| x.eq_ignore_ascii_case(c)))
-    }
-}
-
-/// The sides (a bitmask: 1 = side 0, 2 = side 1) an expression refers to.
-fn sides_of(e: &Expr, t: &[Table; 2]) -> Result<u8, ProxyError> {
-    let cols = columns_of(e).ok_or_else(|| unsupported("a subquery inside a join across sets"))?;
-    let mut m = 0u8;
-    for (quals, col) in cols {
-        if quals.is_empty() {
-            let mut found = 0u8;
-            for (i, tb) in t.iter().enumerate() {
-                match tb.has_column(&col) {
-                    Some(true) => found |= 1 << i,
-                    Some(false) => {}
-                    None => {
-                        return Err(ProxyError::NeedColumns {
-                            db: tb.db.clone(),
-                            table: tb.name.clone(),
-                        })
-                    }
-                }
-            }
-            if found == 0 || found == 3 {
-                return Err(unsupported(format!(
-                    "column '{col}' in a join across sets: not a column of exactly one of its tables (qualify it)"
-                )));
-            }
-            m |= found;
-        } else {
-            match t.iter().position(|tb| tb.matches(&quals)) {
-                Some(i) => m |= 1 << i,
-                None => {
-                    return Err(unsupported(format!(
-                        "column '{}.{col}' in a join across sets: not a column of its tables",
-                        quals.join(".")
-                    )))
-                }
-            }
-        }
-    }
-    Ok(m)
-}
-
-fn table_of<'a>(
-    tf: &TableFactor,
-    snap: &ClusterSnapshot,
-    db: Option<&str>,
-    known: &'a [KnownTable],
-) -> Result<(Table<'a>, String), ProxyError> {
-    let TableFactor::Table {
-        name, alias, args, ..
-    } = tf
-    else {
-        return Err(unsupported(
-            "a derived table or table function in a join across sets",
-        ));
-    };
-    if args.is_some() {
-        return Err(unsupported("a table function in a join across sets"));
-    }
-    let parts = name_parts(name)?;
-    let (tdb, tname) = match parts.as_slice() {
-        [t] => (
-            db.ok_or(ProxyError::NoDatabaseSelected)?.to_string(),
-            t.clone(),
-        ),
-        [d, t] => (d.clone(), t.clone()),
-        _ => return Err(unsupported("a three-part table name in a join across sets")),
-    };
-    let shard_key = match snap.table(&tdb, &tname).map(|r| &r.kind) {
-        Some(TableKind::Sharded { key, .. }) => Some(key.clone()),
-        _ => None,
-    };
-    let alias = alias.as_ref().map(|a| a.name.value.clone());
-    let mut from = match &name.0[..] {
-        [_] => quoted(&[sqlparser::ast::Ident::new(&tname)]),
-        _ => format!(
-            "`{}`.`{}`",
-            tdb.replace('`', "``"),
-            tname.replace('`', "``")
-        ),
-    };
-    if let Some(a) = &alias {
-        from.push_str(&format!(" AS `{}`", a.replace('`', "``")));
-    }
-    let columns = known
-        .iter()
-        .find(|k| k.db == tdb && k.table == tname)
-        .map(|k| k.columns.as_slice());
-    Ok((
-        Table {
-            db: tdb,
-            name: tname,
-            alias,
-            columns,
-            shard_key,
-        },
-        from,
-    ))
-}
-
-fn name_parts(name: &ObjectName) -> Result<Vec<String>, ProxyError> {
-    name.0
-        .iter()
-        .map(|p| {
-            p.as_ident()
-                .map(|i| i.value.clone())
-                .ok_or_else(|| unsupported("this table name in a join across sets"))
-        })
-        .collect()
 }
 
 /// Plans a two-table SELECT join whose tables are not co-located.
@@ -607,7 +469,7 @@ pub fn plan_join(
         (None, None) => (0, None),
         (None, Some(_)) => return refuse("a LIMIT that is not literal numbers"),
     };
-    let strategy = strategy(sql, kind, &sides);
+    let strategy = super::cost::strategy(sql, kind, &sides);
     Ok(TwoSided {
         kind,
         sides,
@@ -620,32 +482,6 @@ pub fn plan_join(
         batch: super::config().batch.max(1),
         keys_text: key_texts.join(" AND "),
     })
-}
-
-/// The cost rule (see the module doc).
-pub fn strategy(sql: &str, kind: JoinKind, sides: &[Side; 2]) -> Strategy {
-    let outers: Vec<usize> = match kind {
-        JoinKind::Outer { preserved } => vec![preserved],
-        JoinKind::Inner => vec![0, 1],
-    };
-    let single_key = sides[0].keys.len() == 1;
-    let forced = |w: &str| sql.to_ascii_lowercase().contains(&format!("setwise:{w}"));
-    if single_key && forced("lookup") {
-        return Strategy::Lookup { outer: outers[0] };
-    }
-    if forced("hash") || !single_key {
-        return Strategy::Hash;
-    }
-    if let Some(&o) = outers.iter().find(|&&o| sides[o].pinned) {
-        return Strategy::Lookup { outer: o };
-    }
-    if let Some(&o) = outers
-        .iter()
-        .find(|&&o| !sides[o].conds.is_empty() && sides[1 - o].key_is_shard_key)
-    {
-        return Strategy::Lookup { outer: o };
-    }
-    Strategy::Hash
 }
 
 fn strip(e: &Expr) -> &Expr {
@@ -739,7 +575,7 @@ mod tests {
                 topo::TableRecord {
                     db: "d".into(),
                     name: t.into(),
-                    kind: TableKind::Sharded {
+                    kind: topo::TableKind::Sharded {
                         key: key.into(),
                         key_type: topo::KeyType::Integer,
                     },
