@@ -265,7 +265,8 @@ pub fn plan_join(
     let mut key_texts: Vec<String> = Vec::new();
     let mut pushed: [Vec<&Expr>; 2] = [vec![], vec![]];
     let mut null_tests: Vec<(usize, String, bool)> = Vec::new();
-    let nulled = match kind {
+    let mut kind = kind;
+    let mut nulled = match kind {
         JoinKind::Outer { preserved } => Some(1 - preserved),
         JoinKind::Inner => None,
     };
@@ -313,6 +314,12 @@ pub fn plan_join(
                     continue;
                 }
             };
+            if Some(target) == nulled && !in_on && null_rejecting(c) {
+                // False for null-extended rows: an inner join (as MariaDB
+                // simplifies it), the condition pushed down.
+                kind = JoinKind::Inner;
+                nulled = None;
+            }
             if Some(target) == nulled && !in_on {
                 // WHERE on the null-extended side: only IS [NOT] NULL of a column.
                 match strip(c) {
@@ -491,6 +498,29 @@ fn strip(e: &Expr) -> &Expr {
     }
 }
 
+/// A comparison of a column with constants: never true for a NULL column.
+fn null_rejecting(e: &Expr) -> bool {
+    use BinaryOperator::*;
+    let lit = |e: &Expr| matches!(strip(e), Expr::Value(v) if !matches!(v.value, sqlparser::ast::Value::Null));
+    match strip(e) {
+        Expr::BinaryOp { left, op, right } if matches!(op, Eq | NotEq | Lt | LtEq | Gt | GtEq) => {
+            is_column(left) && lit(right) || lit(left) && is_column(right)
+        }
+        Expr::Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        } => is_column(expr) && lit(low) && lit(high),
+        Expr::InList {
+            expr,
+            list,
+            negated: false,
+        } => is_column(expr) && !list.is_empty() && list.iter().all(lit),
+        _ => false,
+    }
+}
+
 fn is_column(e: &Expr) -> bool {
     matches!(strip(e), Expr::Identifier(_) | Expr::CompoundIdentifier(_))
 }
@@ -663,7 +693,7 @@ mod tests {
             "SELECT u.name, o.amount + u.user_id FROM users u JOIN orders o ON u.user_id = o.user_id",
             "SELECT * FROM users u JOIN orders o ON u.user_id < o.user_id",
             "SELECT COUNT(*) FROM users u JOIN orders o ON u.user_id = o.user_id",
-            "SELECT * FROM users u LEFT JOIN orders o ON u.user_id = o.user_id WHERE o.amount > 1",
+            "SELECT * FROM users u LEFT JOIN orders o ON u.user_id = o.user_id WHERE o.amount + 1 > 1",
             "SELECT * FROM users u JOIN orders o USING (user_id)",
         ] {
             assert!(matches!(plan(sql), Err(ProxyError::NotSupported(_))), "{sql}");
@@ -691,6 +721,14 @@ mod tests {
             .describe();
         assert_eq!(lines[0], "hash join INNER on u.user_id = o.user_id");
         assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn a_null_rejecting_where_makes_an_inner_join() {
+        let p = plan("SELECT u.name FROM users u LEFT JOIN orders o ON u.user_id = o.user_id WHERE o.amount > 1")
+            .unwrap();
+        assert_eq!(p.kind, JoinKind::Inner);
+        assert_eq!(p.sides[1].conds, vec!["o.amount > 1".to_string()]);
     }
 
     #[test]

@@ -142,6 +142,9 @@ pub fn joins() -> Vec<Q> {
         // Anti join by LEFT JOIN ... IS NULL.
         Q::any("SELECT u.user_id, u.name FROM users u LEFT JOIN jitems i ON i.user_id = u.user_id WHERE i.item_id IS NULL"),
         Q::any("SELECT i.item_id FROM jitems i LEFT JOIN users u ON u.user_id = i.user_id WHERE u.user_id IS NOT NULL AND i.qty > 30"),
+        // A WHERE that no null-extended row passes: an inner join.
+        Q::any("SELECT i.item_id, u.name, u.score FROM jitems i LEFT JOIN users u ON u.user_id = i.user_id WHERE u.score > 50"),
+        Q::any("SELECT s.code, i.item_id, i.qty FROM jsingle s LEFT JOIN jitems i ON i.code = s.code WHERE i.qty IN (1, 2, 3) AND s.n IS NOT NULL"),
         // Pinned outer side, `*` of both tables.
         Q::any("SELECT * FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.item_id IN (1, 2, 3, 50, 99)"),
         Q::any("SELECT u.*, i.qty FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.item_id = 8"),
