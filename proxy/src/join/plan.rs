@@ -503,9 +503,11 @@ fn null_rejecting(e: &Expr) -> bool {
     use BinaryOperator::*;
     let lit = |e: &Expr| matches!(strip(e), Expr::Value(v) if !matches!(v.value, sqlparser::ast::Value::Null));
     match strip(e) {
-        Expr::BinaryOp { left, op, right } if matches!(op, Eq | NotEq | Lt | LtEq | Gt | GtEq) => {
-            is_column(left) && lit(right) || lit(left) && is_column(right)
-        }
+        Expr::BinaryOp {
+            left,
+            op: Eq | NotEq | Lt | LtEq | Gt | GtEq,
+            right,
+        } => is_column(left) && lit(right) || lit(left) && is_column(right),
         Expr::Between {
             expr,
             negated: false,
