@@ -198,7 +198,9 @@ pub fn literal(col: &Column, v: &[u8]) -> String {
     format!("_{cs} X'{hex}'")
 }
 
-fn charset_of(col: &Column) -> &'static str {
+/// The character set values of `col` arrive in (`binary` when
+/// `character_set_results` is NULL or binary).
+pub fn charset_of(col: &Column) -> &'static str {
     let id = CollationId::from(col.character_set());
     if id == CollationId::UNKNOWN_COLLATION_ID {
         return "utf8mb4";

@@ -49,7 +49,15 @@ pub async fn run(
     let mut matched = vec![false; if preserved { o.rows.len() } else { 0 }];
     let key_expr = paren(&j.sides[inner].key_exprs[0]);
     let mut inner_width = None;
+    // Strings that arrive as binary (character_set_results binary or NULL)
+    // cannot be written as literals in their collation: the inner side is
+    // read whole, as by a hash join.
+    let whole = super::key::kind_of(key_col)? == super::key::KeyKind::Weight
+        && super::key::charset_of(key_col) == "binary";
     let mut batches: Vec<&[Vec<u8>]> = order.chunks(j.batch).collect();
+    if whole {
+        batches = vec![&order[..]];
+    }
     if batches.is_empty() {
         // No key: the inner side's column definitions only.
         batches.push(&[]);
@@ -58,7 +66,9 @@ pub async fn run(
         if em.full() {
             break;
         }
-        let extra = if batch.is_empty() {
+        let extra = if whole {
+            "1".to_string()
+        } else if batch.is_empty() {
             "0".to_string()
         } else {
             let lits: Vec<&str> = batch.iter().map(|k| rows_of[k].0.as_str()).collect();
