@@ -230,3 +230,12 @@ pub fn subqueries() -> Vec<Q> {
     );
     v
 }
+
+/// String keys read with `character_set_results = binary`.
+pub fn binary_results() -> Vec<Q> {
+    vec![
+        Q::any("SELECT i.item_id, s.label FROM jsingle s JOIN jitems i ON i.code = s.code WHERE s.n > 0 /* setwise:lookup */"),
+        Q::any("SELECT i.item_id, s.label FROM jitems i JOIN jsingle s ON s.code = i.code WHERE i.qty > 5 /* setwise:lookup */"),
+        Q::any("SELECT i.item_id, s.label FROM jitems i JOIN jsingle s ON s.code = i.code /* setwise:hash */"),
+    ]
+}
