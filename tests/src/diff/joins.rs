@@ -239,3 +239,17 @@ pub fn binary_results() -> Vec<Q> {
         Q::any("SELECT i.item_id, s.label FROM jitems i JOIN jsingle s ON s.code = i.code /* setwise:hash */"),
     ]
 }
+
+/// SQL `PREPARE` / `EXECUTE ... USING` of joins across sets.
+pub fn sql_level() -> Vec<Q> {
+    vec![
+        Q::any("SET @lim = 20"),
+        Q::any("PREPARE pj FROM 'SELECT s.code, t.note FROM jsingle s JOIN joindb2.j2single t ON t.code = s.code WHERE s.n < ?'"),
+        Q::any("EXECUTE pj USING @lim"),
+        Q::any("PREPARE pi FROM 'SELECT i.item_id, u.name FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.qty > ?'"),
+        Q::any("EXECUTE pi USING @lim"),
+        Q::any("EXECUTE pi USING 40"),
+        Q::any("DEALLOCATE PREPARE pj"),
+        Q::any("DEALLOCATE PREPARE pi"),
+    ]
+}
