@@ -58,10 +58,9 @@ pub async fn fetch_as(
     budget: &mut Budget,
 ) -> Result<Fetched, ProxyError> {
     let sets = route(exec, routed)?;
-    let mut streams = start(exec, &sets, sql).await?;
-    let r = drain(exec, &mut streams, budget).await;
-    recover(exec, streams).await;
-    r.map(|(cols, rows, warnings)| Fetched {
+    let started = start(exec, &sets, sql).await?;
+    let (cols, rows, warnings) = finish(exec, started, budget).await?;
+    Ok(Fetched {
         cols,
         rows,
         warnings,
@@ -69,33 +68,73 @@ pub async fn fetch_as(
     })
 }
 
+/// A query in flight on its sets.
+pub struct Started {
+    streams: Vec<SetStream>,
+    /// Each set and the routing epoch its connection was taken at.
+    on: Vec<(String, u64)>,
+}
+
 /// Starts `sql` on each of `sets` (streams in flight).
-pub async fn start(
-    exec: &mut Exec<'_>,
-    sets: &[String],
-    sql: &str,
-) -> Result<Vec<SetStream>, ProxyError> {
+pub async fn start(exec: &mut Exec<'_>, sets: &[String], sql: &str) -> Result<Started, ProxyError> {
     let wire = exec.conns.codec.wire(sql).into_owned();
-    let mut streams = Vec::with_capacity(sets.len());
+    let mut st = Started {
+        streams: Vec::with_capacity(sets.len()),
+        on: Vec::with_capacity(sets.len()),
+    };
     for set in sets {
         match exec.take_at(set).await {
-            Ok((c, _epoch)) => streams.push(stream::spawn(set, c, wire.clone())),
+            Ok((c, epoch)) => {
+                st.streams.push(stream::spawn(set, c, wire.clone()));
+                st.on.push((set.clone(), epoch));
+            }
             Err(e) => {
-                recover(exec, streams).await;
+                recover(exec, st).await;
                 return Err(e);
             }
         }
     }
-    Ok(streams)
+    Ok(st)
+}
+
+/// Reads a started query to its end, watched like any statement on those
+/// sets (a set whose primary hangs or changes fails it), and gives the
+/// connections back.
+pub async fn finish(
+    exec: &mut Exec<'_>,
+    mut st: Started,
+    budget: &mut Budget,
+) -> Result<(Arc<[Column]>, Vec<Vec<Cell>>, u16), ProxyError> {
+    let r = {
+        let on: Vec<(&str, u64)> = st.on.iter().map(|(s, e)| (s.as_str(), *e)).collect();
+        let write = exec.write;
+        exec.conns
+            .guarded_sets(&on, write, drain(&mut st.streams, budget))
+            .await
+    };
+    match r {
+        Ok(r) => {
+            recover(exec, st).await;
+            r
+        }
+        Err(e) => {
+            // The tasks stay behind on the stuck set; their connections are not reused.
+            for s in st.streams {
+                s.task.abort();
+            }
+            if let Some(t) = exec.txn.as_deref_mut() {
+                t.broken = Some(e.to_string());
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Reads every stream to its end.
-pub async fn drain(
-    exec: &Exec<'_>,
+async fn drain(
     streams: &mut [SetStream],
     budget: &mut Budget,
 ) -> Result<(Arc<[Column]>, Vec<Vec<Cell>>, u16), ProxyError> {
-    let _ = exec;
     let mut cols: Option<Arc<[Column]>> = None;
     let mut rows = Vec::new();
     let mut warnings = 0u16;
@@ -128,8 +167,8 @@ pub async fn drain(
 }
 
 /// Waits for the stream tasks and gives their connections back.
-pub async fn recover(exec: &mut Exec<'_>, streams: Vec<SetStream>) {
-    for s in streams {
+pub async fn recover(exec: &mut Exec<'_>, st: Started) {
+    for s in st.streams {
         drop(s.rx);
         if let Ok(conn) = s.task.await {
             exec.give_back(&s.set, conn, None);

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::fetch::{drain, fetch, recover, route, start};
+use super::fetch::{fetch, finish, recover, route, start};
 use super::key::Keyer;
 use super::output::Emitter;
 use super::plan::{JoinKind, TwoSided};
@@ -113,22 +113,23 @@ async fn both(
     budget: &mut Budget,
 ) -> Result<(Read, Read), ProxyError> {
     let sets = [route(exec, &sql[0])?, route(exec, &sql[1])?];
-    let mut s0 = start(exec, &sets[0], &sql[0]).await?;
-    let mut s1 = match start(exec, &sets[1], &sql[1]).await {
+    let s0 = start(exec, &sets[0], &sql[0]).await?;
+    let s1 = match start(exec, &sets[1], &sql[1]).await {
         Ok(s) => s,
         Err(e) => {
             recover(exec, s0).await;
             return Err(e);
         }
     };
-    let r0 = drain(exec, &mut s0, budget).await;
-    let r1 = match &r0 {
-        Ok(_) => Some(drain(exec, &mut s1, budget).await),
-        Err(_) => None,
+    let r0 = match finish(exec, s0, budget).await {
+        Ok(r) => r,
+        Err(e) => {
+            recover(exec, s1).await;
+            return Err(e);
+        }
     };
-    recover(exec, s0).await;
-    recover(exec, s1).await;
-    Ok((r0?, r1.expect("read after side 0")?))
+    let r1 = finish(exec, s1, budget).await?;
+    Ok((r0, r1))
 }
 
 /// Side 0's row then side 1's.

@@ -12,7 +12,6 @@ use super::{Budget, JoinPlan};
 use crate::error::ProxyError;
 use crate::exec::{Answered, Exec};
 use crate::front::Responder;
-use crate::merge::stream;
 
 pub async fn run(exec: &mut Exec<'_>, plan: &JoinPlan, out: &mut Responder<'_>) -> Answered {
     let r = match plan {
@@ -160,12 +159,9 @@ pub async fn table_columns(
         hex(db),
         hex(table)
     );
-    let conn = exec.take(&set).await?;
-    let mut s = vec![stream::spawn(&set, conn, q.into_bytes())];
+    let st = super::fetch::start(exec, std::slice::from_ref(&set), &q).await?;
     let mut budget = Budget::new("a table's column list");
-    let r = super::fetch::drain(exec, &mut s, &mut budget).await;
-    super::fetch::recover(exec, s).await;
-    let (_, rows, _) = r?;
+    let (_, rows, _) = super::fetch::finish(exec, st, &mut budget).await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| r.into_iter().next().flatten())
