@@ -27,6 +27,8 @@ pub struct ProxyConfig {
     pub ids: IdsConfig,
     /// Read/write split: which replicas may answer reads (`[reads]`).
     pub reads: ReadsConfig,
+    /// Cross-set joins and subqueries run by the gateway (`[join]`).
+    pub join: crate::join::JoinConfig,
 }
 
 /// Which replicas may answer reads sent to replicas (`[reads]`,
@@ -109,6 +111,7 @@ impl Default for ProxyConfig {
             backend: BackendConfig::default(),
             ids: IdsConfig::default(),
             reads: ReadsConfig::default(),
+            join: Default::default(),
         }
     }
 }

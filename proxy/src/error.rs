@@ -87,6 +87,10 @@ pub enum ProxyError {
     /// the rows first (`session::limited`); sent only where it cannot.
     #[error("This version of Setwise doesn't yet support 'UPDATE/DELETE with LIMIT on rows of several sets here'")]
     WriteLimitAcrossSets,
+    /// A cross-set join or subquery needs more rows held in the gateway than
+    /// `[join] memory_limit` allows (ER_OUT_OF_RESOURCES).
+    #[error("Out of memory: the gateway holds at most {} KiB of rows for {what} ([join] memory_limit); add a WHERE that narrows the tables or pins their shard keys", limit >> 10)]
+    JoinMemory { what: String, limit: usize },
     /// The client's own connection broke while answering: nothing more can be sent.
     #[error("client connection: {0}")]
     ClientIo(#[from] std::io::Error),
@@ -124,6 +128,7 @@ impl ProxyError {
             Self::XaOutside => 1400,
             Self::XaDuplicate => 1440,
             Self::XaInvalid => 1398,
+            Self::JoinMemory { .. } => 1041,
             Self::Internal(_) | Self::ClientIo(_) | Self::NeedColumns { .. } => 1105,
         }
     }
@@ -145,6 +150,7 @@ impl ProxyError {
             | Self::NeedColumns { .. }
             | Self::ExecuteArguments
             | Self::UnknownStatement { .. }
+            | Self::JoinMemory { .. }
             | Self::WritesBlocked { .. } => "HY000",
             Self::Fenced { .. } => "40001",
             Self::XaState(_) => "XAE07",

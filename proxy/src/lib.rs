@@ -30,6 +30,7 @@ pub mod exec;
 pub mod explain;
 pub mod front;
 pub mod ids;
+pub mod join;
 pub mod merge;
 pub mod metrics;
 pub mod registry;

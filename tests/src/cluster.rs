@@ -92,6 +92,7 @@ impl ClusterBuilder {
         let mut c = Cluster {
             proxy: None,
             proxy_port: None,
+            proxy_extra: String::new(),
             sets,
             topo,
             cluster: self.cluster.clone(),
@@ -114,6 +115,8 @@ pub struct Cluster {
     // Fields drop in order: programs first, the work dir last.
     proxy: Option<ChildGuard>,
     proxy_port: Option<Port>,
+    /// TOML appended to the gateway's config (see [`Cluster::set_proxy_extra`]).
+    proxy_extra: String,
     sets: Vec<MariaSet>,
     topo: Topo,
     cluster: String,
@@ -326,6 +329,7 @@ impl Cluster {
             etcd = self.etcd.endpoint(),
             cluster = self.cluster,
         );
+        let toml = format!("{toml}\n{}", self.proxy_extra);
         std::fs::write(&config, toml)?;
         let mut cmd = Command::new(bins::bin(bins::PROXY));
         cmd.arg("--config").arg(&config);
@@ -333,6 +337,12 @@ impl Cluster {
         wait_accepting(&mut child, port, PROGRAM_READY_TIMEOUT).await?;
         self.proxy = Some(child);
         Ok(())
+    }
+
+    /// TOML sections added to the gateway's config from its next
+    /// [`start_proxy`](Cluster::start_proxy) on (e.g. `"[join]\nbatch = 50\n"`).
+    pub fn set_proxy_extra(&mut self, toml: &str) {
+        self.proxy_extra = toml.to_string();
     }
 
     /// `kill -9` the gateway (its port stays reserved for [`Cluster::start_proxy`]).

@@ -239,6 +239,29 @@ async fn explain_setwise_shows_the_gateways_plan() {
         "{p:?}"
     );
 
+    // A join the gateway runs itself (a sharded table with a single one): its
+    // operator and each side's query.
+    let p = plan(
+        &mut conn,
+        "SELECT t.id, c.name FROM shop.t t JOIN shop.c c ON c.k = t.v WHERE t.id < 10",
+    )
+    .await;
+    assert!(p.iter().all(|s| s.0 == "gateway"), "{p:?}");
+    assert!(
+        p[0].1.ends_with("join INNER on t.v = c.k") || p[0].1.contains(" join INNER on "),
+        "{p:?}"
+    );
+    assert!(p.iter().any(|s| s.2.contains("FROM `shop`.`c`")), "{p:?}");
+    assert!(p.iter().any(|s| s.2.contains("FROM `shop`.`t`")), "{p:?}");
+    let e = conn
+        .query_drop("EXPLAIN SELECT t.id, c.name FROM shop.t t JOIN shop.c c ON c.k = t.v")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        setwise_tests::sql::server_error(&e).map(|e| e.0),
+        Some(1235)
+    );
+
     // What the gateway refuses is refused here too, with the same error.
     let e = conn
         .query_drop("EXPLAIN SETWISE SELECT JSON_OBJECTAGG(id, v) FROM shop.t")

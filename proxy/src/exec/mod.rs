@@ -240,6 +240,7 @@ impl Exec<'_> {
             (Target::Sets(sets), Merge::Single) => self.single(&sets[0], sql, out).await,
             (Target::Sets(sets), Merge::Concat) => self.concat(sets, sql, out).await,
             (Target::Sets(sets), Merge::Merged(spec)) => self.merged(sets, spec, out).await,
+            (_, Merge::Join(j)) => Box::pin(crate::join::run::run(self, j, out)).await,
             (Target::Sets(sets), merge) => {
                 let parts: Vec<(&str, &str)> = sets.iter().map(|s| (s.as_str(), sql)).collect();
                 self.writes(&parts, merge, out, false).await

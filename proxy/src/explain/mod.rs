@@ -111,7 +111,16 @@ fn starts_statement(sql: &str, t: &Token) -> bool {
 
 /// The text each set is asked: the client's EXPLAIN words before the text the
 /// plan sends that set, one entry per set in the plan's order.
-pub fn per_set(plan: &Plan, inner: &str, prefix: &str) -> Vec<(String, String)> {
+pub fn per_set(
+    plan: &Plan,
+    inner: &str,
+    prefix: &str,
+) -> Result<Vec<(String, String)>, crate::error::ProxyError> {
+    if matches!(plan.merge, crate::route::plan::Merge::Join(_)) {
+        return Err(crate::error::ProxyError::NotSupported(
+            "EXPLAIN of a join or subquery run by the gateway across sets (EXPLAIN SETWISE shows each side's query)".into(),
+        ));
+    }
     let texts: Vec<(String, String)> = match &plan.target {
         Target::Sets(sets) => {
             let text = match &plan.merge {
@@ -122,10 +131,10 @@ pub fn per_set(plan: &Plan, inner: &str, prefix: &str) -> Vec<(String, String)> 
         }
         Target::PerSet(parts) => parts.clone(),
     };
-    texts
+    Ok(texts
         .into_iter()
         .map(|(set, text)| (set, format!("{prefix} {text}")))
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

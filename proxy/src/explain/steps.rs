@@ -73,6 +73,19 @@ pub fn steps(plan: &Plan, sql: &str, two_phase: bool) -> Vec<Step> {
             ));
         }
         Merge::Merged(spec) => merged(spec, &mut out),
+        Merge::Join(j) => {
+            // The join's own steps: each side's query (routed like any
+            // statement), then what the gateway does with their rows.
+            out.retain(|s| s.action != "send");
+            for line in j.describe() {
+                let line = line.trim();
+                let (action, detail) = match line.split_once(": ") {
+                    Some((a, d)) => (a, d),
+                    None => (line, ""),
+                };
+                out.push(step("gateway", action, detail));
+            }
+        }
     }
     if two_phase {
         out.push(step(

@@ -124,7 +124,7 @@ pub fn cacheable(
         return None;
     };
     match (&plan.merge, pinned) {
-        (Merge::Merged(_), _) => None,
+        (Merge::Merged(_) | Merge::Join(_), _) => None,
         (Merge::Single, Some((db, key_type, value))) if sets.len() == 1 => {
             // The literal must be identifiable: exactly one literal with that value.
             let same: Vec<usize> = literals

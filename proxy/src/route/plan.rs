@@ -35,6 +35,8 @@ pub enum Merge {
     Replicated,
     /// Sorted / grouped / limited rows merged by the gateway.
     Merged(Box<crate::merge::MergeSpec>),
+    /// A join or subqueries the gateway runs itself (tables not co-located).
+    Join(Box<crate::join::JoinPlan>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,10 +107,16 @@ pub(super) struct Ctx<'a> {
     pub(super) db: Option<&'a str>,
     /// Column order of the INSERT target, when the caller looked it up.
     pub(super) known_columns: Option<&'a [String]>,
+    /// Column lists of tables a cross-set join names (see `crate::join`).
+    pub(super) known_tables: &'a [crate::join::plan::KnownTable],
 }
 
 impl<'a> Ctx<'a> {
     pub(super) fn place(&self, t: &TableRef) -> Result<Placement<'a>, ProxyError> {
+        // `FROM DUAL` names no table.
+        if t.db.is_none() && t.name.eq_ignore_ascii_case("dual") {
+            return Ok(Placement::Anywhere);
+        }
         let db = match t.db.as_deref().or(self.db) {
             Some(d) => d,
             None => return Err(ProxyError::NoDatabaseSelected),
@@ -337,11 +345,26 @@ pub fn plan_statement(
     stmt: &Statement,
     known_columns: Option<&[String]>,
 ) -> Result<Planned, ProxyError> {
+    plan_statement_with(snap, db, sql, tokens, stmt, known_columns, &[])
+}
+
+/// [`plan_statement`] with the column lists of tables looked up for a
+/// cross-set join (asked for with `ProxyError::NeedColumns`).
+pub fn plan_statement_with(
+    snap: &ClusterSnapshot,
+    db: Option<&str>,
+    sql: &str,
+    tokens: &[Token],
+    stmt: &Statement,
+    known_columns: Option<&[String]>,
+    known_tables: &[crate::join::plan::KnownTable],
+) -> Result<Planned, ProxyError> {
     let ctx = Ctx {
         snap,
         dep: Default::default(),
         db,
         known_columns,
+        known_tables,
     };
     let plan = plan_inner(&ctx, sql, tokens, stmt)?;
     Ok(Planned {
@@ -366,7 +389,22 @@ fn plan_inner(
                 SetExpr::Select(s) => s.selection.as_ref(),
                 _ => None,
             };
-            let (sets, _) = target_sets(ctx, &a.tables, selection, false, Some(stmt))?;
+            let (sets, _) = match target_sets(ctx, &a.tables, selection, false, Some(stmt)) {
+                // Tables not co-located: the gateway joins them itself.
+                Err(ProxyError::NotSupported(why)) => {
+                    *ctx.dep.borrow_mut() = Dep::Many;
+                    return crate::join::take_over(
+                        ctx.snap,
+                        ctx.db,
+                        ctx.known_tables,
+                        sql,
+                        tokens,
+                        q,
+                        why,
+                    );
+                }
+                r => r?,
+            };
             if sets.len() <= 1 {
                 return single(sets, ctx);
             }
@@ -476,6 +514,7 @@ pub fn single_set_for_tables(
         dep: Default::default(),
         db,
         known_columns: None,
+        known_tables: &[],
     };
     let mut set: Option<String> = None;
     let mut agree = |s: &str| match &set {
@@ -507,7 +546,7 @@ pub fn single_set_for_tables(
 
 /// Whether the outer select list or HAVING uses an aggregate (subqueries' own
 /// aggregates run inside each set and do not count).
-pub(super) fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {
+pub(crate) fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {
     use sqlparser::ast::SelectItem;
     sel.projection.iter().any(|p| match p {
         SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {

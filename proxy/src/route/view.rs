@@ -32,6 +32,7 @@ pub fn place_view(
         dep: Default::default(),
         db,
         known_columns: None,
+        known_tables: &[],
     };
     let vrec = snap
         .db(view_db)

@@ -75,7 +75,10 @@ impl Session {
                 show_steps(&steps(&plan, inner, two_phase), out).await
             }
             ExplainKind::Sets => {
-                let parts = per_set(&plan, inner, req.prefix(sql));
+                let parts = match per_set(&plan, inner, req.prefix(sql)) {
+                    Ok(p) => p,
+                    Err(e) => return fail(out, &e).await,
+                };
                 out.status = self.status();
                 let mut exec = self.exec(&snap);
                 exec.write = false;

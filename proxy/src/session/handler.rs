@@ -161,7 +161,7 @@ impl Handler for Session {
         Ok(cols)
     }
 
-    async fn prepare(&mut self, sql: &str, _placeholders: usize) -> Result<Prepared, ProxyError> {
+    async fn prepare(&mut self, sql: &str, placeholders: usize) -> Result<Prepared, ProxyError> {
         let snap = self.snapshot();
         // `EXPLAIN SETWISE stmt`: the parameters are the statement's, the columns
         // the plan's.
@@ -173,10 +173,18 @@ impl Handler for Session {
         let sql = plan_of.map_or(sql, |r| r.inner(sql));
         let set = self.metadata_set(&snap, sql)?;
         let mut conn = self.conns(&snap).pooled(&set).await?;
-        let stmt = conn
-            .prep(&self.codec.wire(sql)[..])
-            .await
-            .map_err(|e| ProxyError::from_backend(&set, e))?;
+        let stmt = match conn.prep(&self.codec.wire(sql)[..]).await {
+            Ok(s) => s,
+            // A join across sets whose tables no one set holds: its result's
+            // column definitions come with each execute.
+            Err(mysql_async::Error::Server(e))
+                if matches!(e.code, 1146 | 1049)
+                    && crate::join::spans_sets(&snap, self.db.as_deref(), sql) =>
+            {
+                return Ok(crate::join::prepared_without_columns(placeholders));
+            }
+            Err(e) => return Err(ProxyError::from_backend(&set, e)),
+        };
         let meta = Prepared {
             columns: match plan_of {
                 Some(_) => super::explain::step_columns(),

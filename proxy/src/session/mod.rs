@@ -1101,6 +1101,13 @@ impl Session {
     fn metadata_set(&self, snap: &topo::ClusterSnapshot, sql: &str) -> Result<String, ProxyError> {
         if let Ok(stmt) = parse_one(sql) {
             let a = crate::route::analyze::analyze(&stmt);
+            // A join across sets: a set holding all its tables, if any.
+            if a.tables.len() > 1 {
+                if let Some(set) = crate::join::set_holding_all(snap, self.db.as_deref(), &a.tables)
+                {
+                    return Ok(set);
+                }
+            }
             if let Some(t) = a.tables.first() {
                 if let Ok(set) =
                     show::set_holding(snap, self.db.as_deref(), t.db.as_deref(), &t.name)

@@ -6,8 +6,8 @@
 use super::text::{lexed_tables, planning_text, word_at};
 use super::Session;
 use crate::error::ProxyError;
-use crate::route::plan::single_set_for_tables;
-use crate::route::{plan_statement, Merge, Plan, Target};
+use crate::route::plan::{plan_statement_with, single_set_for_tables};
+use crate::route::{Merge, Plan, Target};
 use crate::sql::lexer::{significant, tokenize, Token};
 use crate::sql::parse_one;
 
@@ -34,14 +34,33 @@ impl Session {
                 None => return Ok(Planning::Unparsed(msg)),
             },
         };
+        // A planner asking for a table's columns (an INSERT's target, the tables
+        // of a cross-set join) gets them and plans again.
         let db = self.db.clone();
-        match plan_statement(snap, db.as_deref(), sql, tokens, &stmt, None) {
-            Err(ProxyError::NeedColumns { db: tdb, table }) => {
-                let cols = self.table_columns(snap, &tdb, &table).await?;
-                plan_statement(snap, db.as_deref(), sql, tokens, &stmt, Some(&cols))
-                    .map(Planning::Planned)
+        let mut cols: Option<std::sync::Arc<Vec<String>>> = None;
+        let mut known: Vec<crate::join::plan::KnownTable> = Vec::new();
+        loop {
+            let r = plan_statement_with(
+                snap,
+                db.as_deref(),
+                sql,
+                tokens,
+                &stmt,
+                cols.as_deref().map(Vec::as_slice),
+                &known,
+            );
+            match r {
+                Err(ProxyError::NeedColumns { db: tdb, table }) if known.len() < 8 => {
+                    let c = self.table_columns(snap, &tdb, &table).await?;
+                    known.push(crate::join::plan::KnownTable {
+                        db: tdb,
+                        table,
+                        columns: c.as_ref().clone(),
+                    });
+                    cols = Some(c);
+                }
+                r => return r.map(Planning::Planned),
             }
-            r => r.map(Planning::Planned),
         }
     }
 

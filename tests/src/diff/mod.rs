@@ -21,6 +21,7 @@ pub mod aggregates;
 pub mod autoinc;
 pub mod collations;
 pub mod data;
+pub mod joins;
 pub mod limited;
 pub mod limits;
 pub mod merges;
@@ -178,6 +179,10 @@ impl Diff {
 
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    pub fn cluster_mut(&mut self) -> &mut Cluster {
+        &mut self.cluster
     }
 
     /// New connections to both, with database [`DB`] selected at connect.

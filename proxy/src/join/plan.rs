@@ -1,0 +1,748 @@
+//! Splitting a two-table join into one query per side, and the cost rule.
+//!
+//! Each side's query reads one table: the select items of that table as the
+//! client wrote them, then hidden helper columns (each join key, its collation
+//! weight, ORDER BY values and weights, columns the gateway tests after an
+//! outer join), and the conditions of the ON / WHERE clauses that refer to that
+//! table alone (pushed down, as written). Conditions between the two tables must
+//! be equalities: they are the join keys.
+//!
+//! Which operator runs it is [`super::cost`]'s rule; resolving column
+//! references to the two tables is [`super::tables`].
+
+use sqlparser::ast::{
+    BinaryOperator, Expr, GroupByExpr, JoinConstraint, JoinOperator, OrderByKind, Query, Select,
+    SelectItem, SelectItemQualifiedWildcardKind,
+};
+use topo::ClusterSnapshot;
+
+use super::source::{conjuncts, Source};
+use super::tables::{name_parts, sides_of, table_of, Table};
+use super::unsupported;
+use crate::error::ProxyError;
+use crate::merge::collate::weight_sql;
+use crate::route::key::{pinned_values, KeyColumn};
+use crate::route::select::shape;
+use crate::sql::lexer::Token;
+
+/// Column names of a table, looked up by the session for the planner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownTable {
+    pub db: String,
+    pub table: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    /// LEFT (preserved 0) or RIGHT (preserved 1) join.
+    Outer {
+        preserved: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Read `outer`, then the other side by batches of its key values.
+    Lookup {
+        outer: usize,
+    },
+    Hash,
+}
+
+/// One table's query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Side {
+    /// `db.table` as the planner resolved it (for the plan's description).
+    pub name: String,
+    /// `FROM` text: the table, with its alias.
+    pub from: String,
+    /// Select items of this table, as written (one may be a `*`).
+    pub items: Vec<String>,
+    /// Which of `items` is a `*` (its width is known once the set answers).
+    pub star: Option<usize>,
+    /// Helper expressions after the items.
+    pub hidden: Vec<String>,
+    /// Pushed-down conditions, as written.
+    pub conds: Vec<String>,
+    /// Per join key: hidden index of its value and of its weight.
+    pub keys: Vec<(usize, usize)>,
+    /// Per join key: the expression (for `IN (...)` batches).
+    pub key_exprs: Vec<String>,
+    /// The table is sharded and its conditions pin the shard key.
+    pub pinned: bool,
+    /// The table is sharded and its (single) join key is the shard key.
+    pub key_is_shard_key: bool,
+}
+
+impl Side {
+    /// The side's query, with `extra` conditions (a lookup batch).
+    pub fn sql(&self, extra: Option<&str>) -> String {
+        let mut list: Vec<&str> = self.items.iter().map(String::as_str).collect();
+        list.extend(self.hidden.iter().map(String::as_str));
+        let mut conds: Vec<String> = self.conds.iter().map(|c| format!("({c})")).collect();
+        conds.extend(extra.map(str::to_string));
+        let mut sql = format!("SELECT {} FROM {}", list.join(", "), self.from);
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        sql
+    }
+}
+
+/// Where an output column comes from: side, item index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutItem {
+    pub side: usize,
+    pub item: usize,
+}
+
+/// An ORDER BY key over joined rows: side, hidden value and weight, DESC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderKey {
+    pub side: usize,
+    pub value: usize,
+    pub weight: usize,
+    pub desc: bool,
+}
+
+/// A WHERE test on the null-extended side of an outer join, done by the
+/// gateway: hidden column `col` of `side` IS [NOT] NULL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NullTest {
+    pub side: usize,
+    pub col: usize,
+    pub is_null: bool,
+}
+
+/// A two-table join run by the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwoSided {
+    pub kind: JoinKind,
+    pub sides: [Side; 2],
+    pub out: Vec<OutItem>,
+    pub order: Vec<OrderKey>,
+    pub null_tests: Vec<NullTest>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+    pub strategy: Strategy,
+    pub batch: usize,
+    /// The join condition as written, for messages.
+    pub keys_text: String,
+}
+
+impl TwoSided {
+    pub fn describe(&self) -> Vec<String> {
+        let kind = match self.kind {
+            JoinKind::Inner => "INNER".to_string(),
+            JoinKind::Outer { preserved } => {
+                format!("OUTER (rows of {} kept)", self.sides[preserved].name)
+            }
+        };
+        let mut v = Vec::new();
+        match self.strategy {
+            Strategy::Lookup { outer } => {
+                let inner = 1 - outer;
+                v.push(format!("lookup join {kind} on {}", self.keys_text));
+                v.push(format!(
+                    "  outer {}: {}",
+                    self.sides[outer].name,
+                    self.sides[outer].sql(None)
+                ));
+                v.push(format!(
+                    "  inner {} by batches of {} key values: {}",
+                    self.sides[inner].name,
+                    self.batch,
+                    self.sides[inner].sql(Some(&format!(
+                        "{} IN (...)",
+                        self.sides[inner].key_exprs.join(", ")
+                    )))
+                ));
+            }
+            Strategy::Hash => {
+                v.push(format!("hash join {kind} on {}", self.keys_text));
+                for s in &self.sides {
+                    v.push(format!("  {}: {}", s.name, s.sql(None)));
+                }
+            }
+        }
+        if !self.order.is_empty() || self.limit.is_some() || self.offset > 0 {
+            v.push(format!(
+                "  then in the gateway: {}sort keys, OFFSET {}, LIMIT {}",
+                self.order.len(),
+                self.offset,
+                self.limit.map_or("none".to_string(), |l| l.to_string())
+            ));
+        }
+        v
+    }
+}
+
+/// Plans a two-table SELECT join whose tables are not co-located.
+pub fn plan_join(
+    snap: &ClusterSnapshot,
+    db: Option<&str>,
+    known: &[KnownTable],
+    sql: &str,
+    tokens: &[Token],
+    q: &Query,
+    sel: &Select,
+) -> Result<TwoSided, ProxyError> {
+    let src = Source::new(sql, tokens);
+    let refuse = |what: &str| Err(unsupported(format!("{what} over a join across sets")));
+    if q.with.is_some() {
+        return refuse("WITH");
+    }
+    if sel.distinct.is_some() {
+        return refuse("DISTINCT");
+    }
+    if !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+        || sel.having.is_some()
+        || crate::route::plan::outer_aggregates(sel)
+    {
+        return refuse("GROUP BY, HAVING or aggregates");
+    }
+    if sel.into.is_some() || !q.locks.is_empty() || q.fetch.is_some() {
+        return refuse("INTO, FETCH or a locking read");
+    }
+    // FROM a JOIN b ON ...  |  FROM a, b WHERE ...
+    let (left, right, op) = match sel.from.as_slice() {
+        [one] if one.joins.len() == 1 => (
+            &one.relation,
+            &one.joins[0].relation,
+            Some(&one.joins[0].join_operator),
+        ),
+        [a, b] if a.joins.is_empty() && b.joins.is_empty() => (&a.relation, &b.relation, None),
+        _ => {
+            return Err(unsupported(
+                "a join of more than two tables (or a derived table) across sets",
+            ))
+        }
+    };
+    let (kind, on) = match op {
+        None => (JoinKind::Inner, None),
+        Some(JoinOperator::Join(c) | JoinOperator::Inner(c)) => (JoinKind::Inner, Some(c)),
+        Some(JoinOperator::Left(c) | JoinOperator::LeftOuter(c)) => {
+            (JoinKind::Outer { preserved: 0 }, Some(c))
+        }
+        Some(JoinOperator::Right(c) | JoinOperator::RightOuter(c)) => {
+            (JoinKind::Outer { preserved: 1 }, Some(c))
+        }
+        Some(_) => return Err(unsupported("this kind of join across sets")),
+    };
+    let on = match on {
+        None | Some(JoinConstraint::None) => None,
+        Some(JoinConstraint::On(e)) => Some(e),
+        Some(_) => return Err(unsupported("JOIN ... USING or NATURAL JOIN across sets")),
+    };
+    let (t0, from0) = table_of(left, snap, db, known)?;
+    let (t1, from1) = table_of(right, snap, db, known)?;
+    let t = [t0, t1];
+    let mut sides: [Side; 2] = [from0, from1].map(|from| Side {
+        name: String::new(),
+        from,
+        items: vec![],
+        star: None,
+        hidden: vec![],
+        conds: vec![],
+        keys: vec![],
+        key_exprs: vec![],
+        pinned: false,
+        key_is_shard_key: false,
+    });
+    for (s, tb) in sides.iter_mut().zip(&t) {
+        s.name = format!("{}.{}", tb.db, tb.name);
+    }
+    let text = |e: &Expr| {
+        src.expr(e).map(str::to_string).ok_or_else(|| {
+            unsupported("an expression the gateway cannot locate in a join across sets")
+        })
+    };
+    // Conditions.
+    let mut key_pairs: Vec<(String, String)> = Vec::new();
+    let mut key_texts: Vec<String> = Vec::new();
+    let mut pushed: [Vec<&Expr>; 2] = [vec![], vec![]];
+    let mut null_tests: Vec<(usize, String, bool)> = Vec::new();
+    let mut kind = kind;
+    let mut nulled = match kind {
+        JoinKind::Outer { preserved } => Some(1 - preserved),
+        JoinKind::Inner => None,
+    };
+    let clauses = [(true, on), (false, sel.selection.as_ref())];
+    for (in_on, clause) in clauses {
+        let Some(clause) = clause else { continue };
+        for c in conjuncts(clause) {
+            let m = sides_of(c, &t)?;
+            let target = match m {
+                0 => match (in_on, nulled) {
+                    (true, Some(n)) => n,
+                    (false, Some(n)) => 1 - n,
+                    _ => 0,
+                },
+                1 | 2 => (m >> 1) as usize,
+                _ => {
+                    // Both tables: an equality between one side and the other.
+                    if !in_on && nulled.is_some() {
+                        return Err(unsupported(
+                            "a WHERE condition between the two tables of an outer join across sets",
+                        ));
+                    }
+                    let Expr::BinaryOp {
+                        left,
+                        op: BinaryOperator::Eq,
+                        right,
+                    } = strip(c)
+                    else {
+                        return Err(unsupported(
+                            "a join condition other than equalities between the two tables across sets",
+                        ));
+                    };
+                    let (l, r) = (sides_of(left, &t)?, sides_of(right, &t)?);
+                    let (a, b) = match (l, r) {
+                        (1, 2) => (left, right),
+                        (2, 1) => (right, left),
+                        _ => {
+                            return Err(unsupported(
+                                "a join condition other than equalities between the two tables across sets",
+                            ))
+                        }
+                    };
+                    key_pairs.push((text(a)?, text(b)?));
+                    key_texts.push(text(c)?);
+                    continue;
+                }
+            };
+            if Some(target) == nulled && !in_on && null_rejecting(c) {
+                // False for null-extended rows: an inner join (as MariaDB
+                // simplifies it), the condition pushed down.
+                kind = JoinKind::Inner;
+                nulled = None;
+            }
+            if Some(target) == nulled && !in_on {
+                // WHERE on the null-extended side: only IS [NOT] NULL of a column.
+                match strip(c) {
+                    Expr::IsNull(x) if is_column(x) => null_tests.push((target, text(x)?, true)),
+                    Expr::IsNotNull(x) if is_column(x) => {
+                        null_tests.push((target, text(x)?, false))
+                    }
+                    _ => {
+                        return Err(unsupported(
+                            "a WHERE condition on the outer-joined table other than `column IS [NOT] NULL` across sets",
+                        ))
+                    }
+                }
+                continue;
+            }
+            if in_on && nulled.is_some() && Some(target) != nulled {
+                return Err(unsupported(
+                    "an ON condition on the preserved table of an outer join across sets",
+                ));
+            }
+            pushed[target].push(c);
+        }
+    }
+    if key_pairs.is_empty() {
+        return Err(unsupported(
+            "a join across sets without an equality between the two tables",
+        ));
+    }
+    for (i, s) in sides.iter_mut().enumerate() {
+        for c in &pushed[i] {
+            s.conds.push(text(c)?);
+        }
+        if let Some(key) = &t[i].shard_key {
+            let mut quals = vec![t[i].name.as_str()];
+            if let Some(a) = &t[i].alias {
+                quals = vec![a.as_str()];
+            }
+            let col = KeyColumn {
+                key,
+                qualifiers: quals,
+                unqualified: true,
+            };
+            s.pinned = pushed[i]
+                .iter()
+                .any(|c| pinned_values(Some(c), &col).is_some());
+        }
+    }
+    for (a, b) in &key_pairs {
+        for (i, k) in [a, b].into_iter().enumerate() {
+            let v = add_hidden(&mut sides[i], k.clone());
+            let w = add_hidden(&mut sides[i], weight_sql(k));
+            sides[i].keys.push((v, w));
+            sides[i].key_exprs.push(k.clone());
+        }
+    }
+    for (i, s) in sides.iter_mut().enumerate() {
+        if let (Some(key), [k]) = (&t[i].shard_key, s.key_exprs.as_slice()) {
+            let bare = k.rsplit('.').next().unwrap_or(k).trim_matches('`');
+            s.key_is_shard_key = bare.eq_ignore_ascii_case(key);
+        }
+    }
+    let null_tests = null_tests
+        .into_iter()
+        .map(|(side, e, is_null)| NullTest {
+            side,
+            col: add_hidden(&mut sides[side], e),
+            is_null,
+        })
+        .collect();
+    // Select items.
+    let shape =
+        shape(sql, tokens).ok_or_else(|| unsupported("this SELECT over a join across sets"))?;
+    if let Some(why) = &shape.unsupported {
+        return Err(unsupported(format!("{why} over a join across sets")));
+    }
+    if shape.items.len() != sel.projection.len() {
+        return Err(unsupported("this select list over a join across sets"));
+    }
+    let mut out = Vec::new();
+    let mut item_exprs: Vec<Option<(&Expr, usize)>> = Vec::new();
+    for (it, p) in shape.items.iter().zip(&sel.projection) {
+        let written = sql[it.start..it.end].to_string();
+        let side_list: Vec<usize> = match p {
+            SelectItem::Wildcard(_) => vec![0, 1],
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
+                let quals = name_parts(n)?;
+                match t.iter().position(|tb| tb.matches(&quals)) {
+                    Some(i) => vec![i],
+                    None => return Err(unsupported("this `t.*` in a join across sets")),
+                }
+            }
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                match sides_of(e, &t)? {
+                    0 | 1 => vec![0],
+                    2 => vec![1],
+                    _ => {
+                        return Err(unsupported(
+                            "a select item mixing columns of both tables of a join across sets",
+                        ))
+                    }
+                }
+            }
+            _ => return Err(unsupported("this select item in a join across sets")),
+        };
+        let star = side_list.len() == 2 || matches!(p, SelectItem::QualifiedWildcard(..));
+        for s in side_list {
+            let side = &mut sides[s];
+            if star {
+                if side.star.is_some() {
+                    return Err(unsupported("two `*` of one table in a join across sets"));
+                }
+                side.star = Some(side.items.len());
+                side.items
+                    .push(match (&t[s].alias, star && !written.ends_with(".*")) {
+                        (Some(a), _) => format!("`{}`.*", a.replace('`', "``")),
+                        (None, _) => format!("{}.*", side.from),
+                    });
+                item_exprs.push(None);
+            } else {
+                side.items.push(written.clone());
+                let e = match p {
+                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+                    _ => unreachable!(),
+                };
+                item_exprs.push(Some((e, s)));
+            }
+            out.push(OutItem {
+                side: s,
+                item: side.items.len() - 1,
+            });
+        }
+    }
+    // ORDER BY: each key an expression of one table (or a select item).
+    let mut order = Vec::new();
+    if let Some(ob) = &q.order_by {
+        let OrderByKind::Expressions(list) = &ob.kind else {
+            return refuse("ORDER BY ALL");
+        };
+        for o in list {
+            let (e, side) = order_expr(&o.expr, sel, &shape, &item_exprs, &t)?;
+            let et = text(e)?;
+            let value = add_hidden(&mut sides[side], et.clone());
+            let weight = add_hidden(&mut sides[side], weight_sql(&et));
+            order.push(OrderKey {
+                side,
+                value,
+                weight,
+                desc: matches!(o.options.sort, Some(sqlparser::ast::OrderBySort::Desc)),
+            });
+        }
+    }
+    let (offset, limit) = match (shape.limit, shape.limit_span) {
+        (Some((o, c)), _) => (o, Some(c)),
+        (None, None) => (0, None),
+        (None, Some(_)) => return refuse("a LIMIT that is not literal numbers"),
+    };
+    let strategy = super::cost::strategy(sql, kind, &sides);
+    Ok(TwoSided {
+        kind,
+        sides,
+        out,
+        order,
+        null_tests,
+        offset,
+        limit,
+        strategy,
+        batch: super::config().batch.max(1),
+        keys_text: key_texts.join(" AND "),
+    })
+}
+
+fn strip(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(x) => strip(x),
+        e => e,
+    }
+}
+
+/// A comparison of a column with constants: never true for a NULL column.
+fn null_rejecting(e: &Expr) -> bool {
+    use BinaryOperator::*;
+    let lit = |e: &Expr| matches!(strip(e), Expr::Value(v) if !matches!(v.value, sqlparser::ast::Value::Null));
+    match strip(e) {
+        Expr::BinaryOp {
+            left,
+            op: Eq | NotEq | Lt | LtEq | Gt | GtEq,
+            right,
+        } => is_column(left) && lit(right) || lit(left) && is_column(right),
+        Expr::Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        } => is_column(expr) && lit(low) && lit(high),
+        Expr::InList {
+            expr,
+            list,
+            negated: false,
+        } => is_column(expr) && !list.is_empty() && list.iter().all(lit),
+        _ => false,
+    }
+}
+
+fn is_column(e: &Expr) -> bool {
+    matches!(strip(e), Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+}
+
+fn add_hidden(s: &mut Side, e: String) -> usize {
+    if let Some(i) = s.hidden.iter().position(|h| *h == e) {
+        return i;
+    }
+    s.hidden.push(e);
+    s.hidden.len() - 1
+}
+
+/// The expression an ORDER BY key stands for, and its table.
+fn order_expr<'e>(
+    e: &'e Expr,
+    sel: &'e Select,
+    shape: &crate::route::select::Shape,
+    items: &[Option<(&'e Expr, usize)>],
+    t: &[Table; 2],
+) -> Result<(&'e Expr, usize), ProxyError> {
+    let _ = sel;
+    // A position.
+    if let Expr::Value(v) = e {
+        if let sqlparser::ast::Value::Number(n, _) = &v.value {
+            let i: usize = n.parse().unwrap_or(0);
+            return match i
+                .checked_sub(1)
+                .and_then(|i| items.get(i))
+                .copied()
+                .flatten()
+            {
+                Some(x) => Ok(x),
+                None => Err(unsupported(
+                    "ORDER BY this position over a join across sets",
+                )),
+            };
+        }
+    }
+    // A select item's alias.
+    if let Expr::Identifier(id) = e {
+        if let Some(i) = shape.items.iter().position(|it| {
+            it.alias
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(&id.value))
+        }) {
+            return items
+                .get(i)
+                .copied()
+                .flatten()
+                .ok_or_else(|| unsupported("ORDER BY this alias over a join across sets"));
+        }
+    }
+    match sides_of(e, t)? {
+        1 | 0 => Ok((e, 0)),
+        2 => Ok((e, 1)),
+        _ => Err(unsupported(
+            "ORDER BY an expression mixing both tables of a join across sets",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::lexer::tokenize;
+    use sqlparser::ast::{SetExpr, Statement};
+
+    fn snap() -> ClusterSnapshot {
+        let mut s = ClusterSnapshot::default();
+        let sets = vec!["set1".to_string(), "set2".to_string()];
+        s.dbs.insert(
+            "d".into(),
+            topo::DatabaseRecord {
+                name: "d".into(),
+                home_set: "set1".into(),
+                shard_map: topo::ShardMap::even(64, &sets),
+            },
+        );
+        for (t, key) in [("users", "user_id"), ("orders", "order_id")] {
+            s.tables.insert(
+                ("d".into(), t.into()),
+                topo::TableRecord {
+                    db: "d".into(),
+                    name: t.into(),
+                    kind: topo::TableKind::Sharded {
+                        key: key.into(),
+                        key_type: topo::KeyType::Integer,
+                    },
+                },
+            );
+        }
+        s
+    }
+
+    fn plan(sql: &str) -> Result<TwoSided, ProxyError> {
+        let known = vec![
+            KnownTable {
+                db: "d".into(),
+                table: "users".into(),
+                columns: vec!["user_id".into(), "name".into()],
+            },
+            KnownTable {
+                db: "d".into(),
+                table: "orders".into(),
+                columns: vec!["order_id".into(), "user_id".into(), "amount".into()],
+            },
+        ];
+        let st = crate::sql::parse_one(sql).unwrap();
+        let Statement::Query(q) = &st else { panic!() };
+        let SetExpr::Select(s) = q.body.as_ref() else {
+            panic!()
+        };
+        plan_join(
+            &snap(),
+            Some("d"),
+            &known,
+            sql,
+            &tokenize(sql).unwrap(),
+            q,
+            s,
+        )
+    }
+
+    #[test]
+    fn splits_sides_and_pushes_conditions() {
+        let p = plan(
+            "SELECT u.name, o.amount AS a FROM users u JOIN orders o ON u.user_id = o.user_id \
+             WHERE o.amount > 5 AND name LIKE 'x%'",
+        )
+        .unwrap();
+        assert_eq!(p.kind, JoinKind::Inner);
+        assert_eq!(
+            p.sides[0].sql(None),
+            format!(
+                "SELECT u.name, u.user_id, {} FROM `users` AS `u` WHERE (name LIKE 'x%')",
+                weight_sql("u.user_id")
+            )
+        );
+        assert_eq!(p.sides[1].items, vec!["o.amount AS a".to_string()]);
+        assert_eq!(p.sides[1].conds, vec!["o.amount > 5".to_string()]);
+        assert_eq!(
+            p.out,
+            vec![OutItem { side: 0, item: 0 }, OutItem { side: 1, item: 0 }]
+        );
+        assert_eq!(p.sides[0].keys, vec![(0, 1)]);
+        // orders is filtered and users' join key is its shard key: lookup.
+        assert_eq!(p.strategy, Strategy::Lookup { outer: 1 });
+        // Nothing pinned or filtered: hash.
+        let p = plan("SELECT u.name FROM users u JOIN orders o ON u.user_id = o.user_id").unwrap();
+        assert_eq!(p.strategy, Strategy::Hash);
+    }
+
+    #[test]
+    fn cost_rule_picks_lookup_for_a_pinned_outer_side() {
+        let p = plan("SELECT * FROM orders o LEFT JOIN users u ON u.user_id = o.user_id WHERE o.order_id IN (1, 2)").unwrap();
+        assert_eq!(p.kind, JoinKind::Outer { preserved: 0 });
+        assert_eq!(p.strategy, Strategy::Lookup { outer: 0 });
+        assert_eq!(p.sides[0].star, Some(0));
+        assert_eq!(p.sides[1].star, Some(0));
+        // A filtered outer side and the inner key is the inner table's shard key.
+        let p = plan("SELECT o.amount FROM orders o JOIN users u ON u.user_id = o.user_id WHERE o.amount > 3").unwrap();
+        assert_eq!(p.strategy, Strategy::Lookup { outer: 0 });
+        let p = plan("SELECT o.amount FROM orders o JOIN users u ON u.user_id = o.user_id WHERE o.amount > 3 /* setwise:hash */").unwrap();
+        assert_eq!(p.strategy, Strategy::Hash);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_run() {
+        for sql in [
+            "SELECT u.name, o.amount + u.user_id FROM users u JOIN orders o ON u.user_id = o.user_id",
+            "SELECT * FROM users u JOIN orders o ON u.user_id < o.user_id",
+            "SELECT COUNT(*) FROM users u JOIN orders o ON u.user_id = o.user_id",
+            "SELECT * FROM users u LEFT JOIN orders o ON u.user_id = o.user_id WHERE o.amount + 1 > 1",
+            "SELECT * FROM users u JOIN orders o USING (user_id)",
+        ] {
+            assert!(matches!(plan(sql), Err(ProxyError::NotSupported(_))), "{sql}");
+        }
+        // Unqualified and in both tables: ambiguous.
+        assert!(
+            plan("SELECT user_id FROM users u JOIN orders o ON u.user_id = o.user_id").is_err()
+        );
+    }
+
+    #[test]
+    fn describes_itself() {
+        let p = plan("SELECT o.amount FROM orders o JOIN users u ON u.user_id = o.user_id WHERE o.amount > 3").unwrap();
+        let lines = p.describe();
+        assert_eq!(lines[0], "lookup join INNER on u.user_id = o.user_id");
+        assert!(lines[1].starts_with("  outer d.orders: SELECT o.amount, o.user_id, "));
+        assert!(lines[2].starts_with("  inner d.users by batches of "));
+        assert!(
+            lines[2].ends_with("WHERE u.user_id IN (...)"),
+            "{}",
+            lines[2]
+        );
+        let lines = plan("SELECT u.name FROM users u JOIN orders o ON u.user_id = o.user_id ORDER BY u.name LIMIT 2")
+            .unwrap()
+            .describe();
+        assert_eq!(lines[0], "hash join INNER on u.user_id = o.user_id");
+        assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn a_null_rejecting_where_makes_an_inner_join() {
+        let p = plan("SELECT u.name FROM users u LEFT JOIN orders o ON u.user_id = o.user_id WHERE o.amount > 1")
+            .unwrap();
+        assert_eq!(p.kind, JoinKind::Inner);
+        assert_eq!(p.sides[1].conds, vec!["o.amount > 1".to_string()]);
+    }
+
+    #[test]
+    fn null_tests_and_order() {
+        let p = plan(
+            "SELECT u.name FROM users u LEFT JOIN orders o ON u.user_id = o.user_id \
+             WHERE o.order_id IS NULL ORDER BY u.name DESC LIMIT 3, 4",
+        )
+        .unwrap();
+        assert_eq!(p.null_tests.len(), 1);
+        assert_eq!(p.order.len(), 1);
+        assert!(p.order[0].desc);
+        assert_eq!((p.offset, p.limit), (3, Some(4)));
+    }
+}

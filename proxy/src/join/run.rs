@@ -1,0 +1,174 @@
+//! Drives a [`JoinPlan`] and answers the client: a join through its operator
+//! and the [`Emitter`]; subqueries read first, then the rewritten statement
+//! planned and run like any other (its plan may be a join again).
+
+use std::collections::HashSet;
+
+use super::fetch::fetch_as;
+use super::output::Emitter;
+use super::plan::{KnownTable, Strategy, TwoSided};
+use super::subquery::{replacement, Form, SubqueryPlan};
+use super::{Budget, JoinPlan};
+use crate::error::ProxyError;
+use crate::exec::{Answered, Exec};
+use crate::front::Responder;
+
+pub async fn run(exec: &mut Exec<'_>, plan: &JoinPlan, out: &mut Responder<'_>) -> Answered {
+    let r = match plan {
+        JoinPlan::Join(j) => join(exec, j, out).await,
+        JoinPlan::Subqueries(s) => return subqueries(exec, s, out).await,
+    };
+    match r {
+        Ok(()) => Ok(true),
+        Err(ProxyError::ClientIo(e)) => Err(e),
+        Err(e) => {
+            out.error(&e).await?;
+            Ok(false)
+        }
+    }
+}
+
+async fn join(
+    exec: &mut Exec<'_>,
+    j: &TwoSided,
+    out: &mut Responder<'_>,
+) -> Result<(), ProxyError> {
+    let what = format!(
+        "the join of {} and {} on {}",
+        j.sides[0].name, j.sides[1].name, j.keys_text
+    );
+    let mut budget = Budget::new(what);
+    let mut em = Emitter::new(j);
+    let warnings = match j.strategy {
+        Strategy::Lookup { outer } => {
+            super::lookup::run(exec, j, outer, &mut em, &mut budget, out).await?
+        }
+        Strategy::Hash => super::hash::run(exec, j, &mut em, &mut budget, out).await?,
+    };
+    em.finish(warnings, out).await
+}
+
+async fn subqueries(exec: &mut Exec<'_>, p: &SubqueryPlan, out: &mut Responder<'_>) -> Answered {
+    let text = match substituted(exec, p).await {
+        Ok(t) => t,
+        Err(ProxyError::ClientIo(e)) => return Err(e),
+        Err(e) => {
+            out.error(&e).await?;
+            return Ok(false);
+        }
+    };
+    let plan = match plan_text(exec, &text).await {
+        Ok(p) => p,
+        Err(e) => {
+            out.error(&e).await?;
+            return Ok(false);
+        }
+    };
+    if matches!(&plan.merge, crate::route::Merge::Join(j) if matches!(**j, JoinPlan::Subqueries(_)))
+    {
+        // Never again: the subqueries it could read are gone.
+        let e = super::unsupported("subqueries across sets nested this way");
+        out.error(&e).await?;
+        return Ok(false);
+    }
+    Box::pin(exec.run(&plan, &text, out)).await
+}
+
+/// The statement with every subquery's values written in.
+async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, ProxyError> {
+    let mut budget = Budget::new("the values of a subquery");
+    let mut reps = Vec::with_capacity(p.subs.len());
+    for s in &p.subs {
+        // EXISTS needs one row of any set.
+        let sent = match s.form {
+            Form::Exists { .. } => format!("{} LIMIT 1", s.values_sql),
+            _ => s.values_sql.clone(),
+        };
+        let f = match fetch_as(exec, &s.values_sql, &sent, &mut budget).await {
+            Ok(f) => f,
+            Err(ProxyError::Backend { code: 1054, .. }) => {
+                return Err(super::unsupported(
+                    "a correlated subquery across sets (other than EXISTS on one equality)",
+                ))
+            }
+            Err(e) => return Err(e),
+        };
+        if f.cols.len() != 1 {
+            return Err(ProxyError::Backend {
+                code: 1241,
+                state: "21000".into(),
+                message: "Operand should contain 1 column(s)".into(),
+            });
+        }
+        let col = &f.cols[0];
+        let mut seen: HashSet<Option<Vec<u8>>> = HashSet::new();
+        let mut values: Vec<Option<String>> = Vec::new();
+        for r in f.rows {
+            let v = r.into_iter().next().flatten();
+            if !matches!(s.form, Form::Exists { .. }) && seen.contains(&v) {
+                continue;
+            }
+            values.push(v.as_deref().map(|b| super::key::literal(col, b)));
+            seen.insert(v);
+        }
+        reps.push(replacement(&s.form, &values));
+    }
+    Ok(p.substitute(&reps))
+}
+
+/// Plans a statement the gateway wrote, looking up the column lists a join
+/// needs (a few at most).
+pub async fn plan_text(exec: &mut Exec<'_>, sql: &str) -> Result<crate::route::Plan, ProxyError> {
+    let tokens = crate::sql::lexer::tokenize(sql)
+        .map_err(|e| ProxyError::Internal(format!("join: rewritten statement: {}", e.what)))?;
+    let stmt = crate::sql::parse_one(sql)
+        .map_err(|e| ProxyError::Internal(format!("join: rewritten statement: {e}")))?;
+    let mut known: Vec<KnownTable> = Vec::new();
+    for _ in 0..8 {
+        match crate::route::plan::plan_statement_with(
+            exec.conns.snap,
+            exec.conns.db,
+            sql,
+            &tokens,
+            &stmt,
+            None,
+            &known,
+        ) {
+            Err(ProxyError::NeedColumns { db, table }) => {
+                let columns = table_columns(exec, &db, &table).await?;
+                known.push(KnownTable { db, table, columns });
+            }
+            r => return r.map(|p| p.plan),
+        }
+    }
+    Err(ProxyError::Internal(
+        "join: too many tables to look up".into(),
+    ))
+}
+
+/// Column names of `db.table`, asked of a set holding it.
+pub async fn table_columns(
+    exec: &mut Exec<'_>,
+    db: &str,
+    table: &str,
+) -> Result<Vec<String>, ProxyError> {
+    let set = crate::show::set_holding(exec.conns.snap, exec.conns.db, Some(db), table)?;
+    let q = format!(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = _utf8mb4 X'{}' \
+         AND TABLE_NAME = _utf8mb4 X'{}' ORDER BY ORDINAL_POSITION",
+        hex(db),
+        hex(table)
+    );
+    let st = super::fetch::start(exec, std::slice::from_ref(&set), &q).await?;
+    let mut budget = Budget::new("a table's column list");
+    let (_, rows, _) = super::fetch::finish(exec, st, &mut budget).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .collect())
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02X}")).collect()
+}

@@ -1,0 +1,404 @@
+//! `IN` / `NOT IN` / `EXISTS` / `NOT EXISTS` subqueries over tables on other
+//! sets (Vitess's uncorrelated subquery and semi-join primitives): each
+//! subquery's values are read first (a normal routed query), then written into
+//! the statement in its place, which is routed again like any statement.
+//!
+//! - `x [NOT] IN (SELECT y ...)` (uncorrelated): `x [NOT] IN (v1, ..., vn)`
+//!   with the distinct values, NULL included — MariaDB then gives exactly the
+//!   subquery's three-valued answer (a NULL in the list makes a non-match
+//!   NULL, so `NOT IN` is never TRUE). No rows: `x [NOT] IN (SELECT 1 FROM DUAL
+//!   WHERE 0)`, an empty subquery as MariaDB evaluates it (FALSE / TRUE even
+//!   for a NULL `x`).
+//! - `[NOT] EXISTS (SELECT ... FROM t WHERE t.y = outer.x AND <t only>)`
+//!   (correlated on one equality): a semi / anti join on the non-NULL values
+//!   of `t.y`: `(outer.x IS NOT NULL AND outer.x IN (...))`, and for NOT EXISTS
+//!   `(outer.x IS NULL OR outer.x NOT IN (...))`; no values: FALSE / TRUE.
+//! - `[NOT] EXISTS` of an uncorrelated subquery: TRUE or FALSE.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    BinaryOperator, Expr, GroupByExpr, Query, Select, SetExpr, Spanned, TableFactor, Visit, Visitor,
+};
+
+use super::source::{columns_of, conjuncts, quoted, Source};
+use crate::sql::lexer::Token;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Form {
+    /// Replace `(SELECT ...)` by the value list.
+    In,
+    /// Replace `[NOT] EXISTS (...)` by a test of `outer` against the values.
+    Semi { negated: bool, outer: String },
+    /// Replace `[NOT] EXISTS (...)` by TRUE / FALSE.
+    Exists { negated: bool },
+}
+
+/// One subquery to read first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sub {
+    /// Byte range of the client's text it replaces.
+    pub range: (usize, usize),
+    /// The query giving its values (one column).
+    pub values_sql: String,
+    pub form: Form,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubqueryPlan {
+    /// The client's statement.
+    pub sql: String,
+    /// In text order, not overlapping.
+    pub subs: Vec<Sub>,
+}
+
+impl SubqueryPlan {
+    pub fn describe(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for (i, s) in self.subs.iter().enumerate() {
+            let what = match &s.form {
+                Form::In => "IN values".to_string(),
+                Form::Semi {
+                    negated: false,
+                    outer,
+                } => format!("semi join on {outer}"),
+                Form::Semi {
+                    negated: true,
+                    outer,
+                } => format!("anti join on {outer}"),
+                Form::Exists { .. } => "EXISTS".to_string(),
+            };
+            v.push(format!("subquery {} ({what}): {}", i + 1, s.values_sql));
+        }
+        v.push(format!(
+            "then: the statement with the values written in, routed as usual: {}",
+            self.sql
+        ));
+        v
+    }
+
+    /// The statement with each subquery replaced by `replacements`.
+    pub fn substitute(&self, replacements: &[String]) -> String {
+        let mut out = String::with_capacity(self.sql.len());
+        let mut last = 0;
+        for (s, r) in self.subs.iter().zip(replacements) {
+            out.push_str(&self.sql[last..s.range.0]);
+            out.push_str(r);
+            last = s.range.1;
+        }
+        out.push_str(&self.sql[last..]);
+        out
+    }
+}
+
+/// The replacement text of a subquery given its values (literals, `NULL`
+/// for NULL; distinct).
+pub fn replacement(form: &Form, values: &[Option<String>]) -> String {
+    let list = |vals: &[&str]| vals.join(", ");
+    match form {
+        Form::In if values.is_empty() => "(SELECT 1 FROM DUAL WHERE 0)".to_string(),
+        Form::In => {
+            let v: Vec<&str> = values
+                .iter()
+                .map(|v| v.as_deref().unwrap_or("NULL"))
+                .collect();
+            format!("({})", list(&v))
+        }
+        Form::Semi { negated, outer } => {
+            let v: Vec<&str> = values.iter().filter_map(|v| v.as_deref()).collect();
+            match (v.is_empty(), negated) {
+                (true, false) => "FALSE".to_string(),
+                (true, true) => "TRUE".to_string(),
+                (false, false) => format!("({outer} IS NOT NULL AND {outer} IN ({}))", list(&v)),
+                (false, true) => format!("({outer} IS NULL OR {outer} NOT IN ({}))", list(&v)),
+            }
+        }
+        Form::Exists { negated } => match (values.is_empty(), negated) {
+            (false, false) | (true, true) => "TRUE".to_string(),
+            _ => "FALSE".to_string(),
+        },
+    }
+}
+
+/// The subqueries of the WHERE clause the gateway can read first; `None`
+/// when there are none.
+pub fn plan(sql: &str, tokens: &[Token], sel: &Select) -> Option<SubqueryPlan> {
+    let src = Source::new(sql, tokens);
+    let mut f = Finder {
+        src: &src,
+        depth: 0,
+        out: Vec::new(),
+    };
+    // Not the select list: a replaced subquery there would rename its column.
+    let _ = sel.selection.visit(&mut f);
+    let _ = sel.having.visit(&mut f);
+    for t in &sel.from {
+        for j in &t.joins {
+            let _ = j.join_operator.visit(&mut f);
+        }
+    }
+    let mut subs = f.out;
+    if subs.is_empty() {
+        return None;
+    }
+    subs.sort_by_key(|s| s.range.0);
+    if subs.windows(2).any(|w| w[0].range.1 > w[1].range.0) {
+        return None;
+    }
+    Some(SubqueryPlan {
+        sql: sql.to_string(),
+        subs,
+    })
+}
+
+/// Finds the subqueries of the outer query block (not those nested in
+/// another subquery or a derived table).
+struct Finder<'a, 's> {
+    src: &'a Source<'s>,
+    depth: usize,
+    out: Vec<Sub>,
+}
+
+impl Visitor for Finder<'_, '_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        if self.depth > 0 {
+            return ControlFlow::Continue(());
+        }
+        let found = match e {
+            Expr::InSubquery { expr, subquery, .. } if !matches!(expr.as_ref(), Expr::Tuple(_)) => {
+                in_sub(subquery, self.src)
+            }
+            Expr::Exists { subquery, negated } => exists_sub(subquery, *negated, self.src),
+            _ => None,
+        };
+        self.out.extend(found);
+        ControlFlow::Continue(())
+    }
+}
+
+/// Token range of a subquery's text: its first token and its closing `)`.
+fn located(q: &Query, src: &Source) -> Option<(usize, usize)> {
+    let (a, b) = src.parenthesized(q.span())?;
+    if !src.sig[a].is_word(src.sql, "SELECT") {
+        return None;
+    }
+    Some((a, b))
+}
+
+fn in_sub(q: &Query, src: &Source) -> Option<Sub> {
+    let (a, b) = located(q, src)?;
+    Some(Sub {
+        range: (src.sig[a - 1].start, src.sig[b].end),
+        values_sql: src.sql[src.sig[a].start..src.sig[b - 1].end].to_string(),
+        form: Form::In,
+    })
+}
+
+fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
+    let (a, b) = located(q, src)?;
+    // `[NOT] EXISTS (`
+    let ex = a.checked_sub(2)?;
+    if !src.sig[ex].is_word(src.sql, "EXISTS") {
+        return None;
+    }
+    let start = if negated {
+        let n = ex.checked_sub(1)?;
+        if !src.sig[n].is_word(src.sql, "NOT") {
+            return None;
+        }
+        n
+    } else {
+        ex
+    };
+    let range = (src.sig[start].start, src.sig[b].end);
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return None;
+    };
+    if q.with.is_some()
+        || s.having.is_some()
+        || !matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+        || s.from.len() != 1
+        || !s.from[0].joins.is_empty()
+    {
+        return None;
+    }
+    let TableFactor::Table { name, alias, .. } = &s.from[0].relation else {
+        return None;
+    };
+    let idents: Vec<_> = name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident().cloned())
+        .collect();
+    if idents.len() != name.0.len() {
+        return None;
+    }
+    let tname = idents.last()?.value.clone();
+    let own = |quals: &[String]| match (quals, alias) {
+        ([], _) => true,
+        ([q], Some(a)) => *q == a.name.value,
+        ([q], None) => q.eq_ignore_ascii_case(&tname),
+        ([_, t], None) => t.eq_ignore_ascii_case(&tname),
+        _ => false,
+    };
+    let mut from = quoted(&idents);
+    if let Some(a) = alias {
+        from.push_str(&format!(" AS `{}`", a.name.value.replace('`', "``")));
+    }
+    let mut inner: Option<String> = None;
+    let mut outer: Option<String> = None;
+    let mut rest: Vec<String> = Vec::new();
+    if let Some(w) = &s.selection {
+        for c in conjuncts(w) {
+            let cols = columns_of(c)?;
+            if cols.iter().all(|(q, _)| own(q)) {
+                rest.push(format!("({})", src.expr(c)?));
+                continue;
+            }
+            // The correlation: own expression = outer column.
+            let Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } = c
+            else {
+                return None;
+            };
+            let is_outer = |e: &Expr| match e {
+                Expr::CompoundIdentifier(p) if p.len() >= 2 => {
+                    let quals: Vec<String> =
+                        p[..p.len() - 1].iter().map(|i| i.value.clone()).collect();
+                    (!own(&quals)).then(|| quoted(p))
+                }
+                _ => None,
+            };
+            let owned = |e: &Expr| columns_of(e).is_some_and(|c| c.iter().all(|(q, _)| own(q)));
+            let (i, o) = match (is_outer(left), is_outer(right)) {
+                (None, Some(o)) if owned(left) => (left, o),
+                (Some(o), None) if owned(right) => (right, o),
+                _ => return None,
+            };
+            if outer.is_some() {
+                return None;
+            }
+            inner = Some(src.expr(i)?.to_string());
+            outer = Some(o);
+        }
+    }
+    let mut values_sql = match &inner {
+        Some(i) => format!("SELECT {i} FROM {from}"),
+        None => format!("SELECT 1 FROM {from}"),
+    };
+    if !rest.is_empty() {
+        values_sql.push_str(" WHERE ");
+        values_sql.push_str(&rest.join(" AND "));
+    }
+    let form = match outer {
+        Some(outer) => Form::Semi { negated, outer },
+        None => Form::Exists { negated },
+    };
+    Some(Sub {
+        range,
+        values_sql,
+        form,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::lexer::tokenize;
+    use sqlparser::ast::Statement;
+
+    fn plan_of(sql: &str) -> Option<SubqueryPlan> {
+        let st = crate::sql::parse_one(sql).unwrap();
+        let Statement::Query(q) = &st else { panic!() };
+        let SetExpr::Select(s) = q.body.as_ref() else {
+            panic!()
+        };
+        plan(sql, &tokenize(sql).unwrap(), s)
+    }
+
+    #[test]
+    fn in_subqueries_are_replaced_by_their_values() {
+        let p = plan_of("SELECT a FROM t WHERE a IN (SELECT b FROM u WHERE c = 'x') OR a NOT IN ( SELECT d FROM v )").unwrap();
+        assert_eq!(p.subs.len(), 2);
+        assert_eq!(p.subs[0].values_sql, "SELECT b FROM u WHERE c = 'x'");
+        assert_eq!(p.subs[1].values_sql, "SELECT d FROM v");
+        let s = p.substitute(&[
+            replacement(&Form::In, &[Some("1".into()), None]),
+            replacement(&Form::In, &[]),
+        ]);
+        assert_eq!(
+            s,
+            "SELECT a FROM t WHERE a IN (1, NULL) OR a NOT IN (SELECT 1 FROM DUAL WHERE 0)"
+        );
+    }
+
+    #[test]
+    fn subqueries_anywhere_in_the_outer_block() {
+        let p = plan_of("SELECT a, b IN (SELECT n FROM u WHERE n IS NOT NULL) FROM t WHERE (a IN (SELECT m FROM v WHERE m IS NULL)) IS NULL").unwrap();
+        let q: Vec<&str> = p.subs.iter().map(|s| s.values_sql.as_str()).collect();
+        // Not the select list's (its column is named by its text).
+        assert_eq!(q, vec!["SELECT m FROM v WHERE m IS NULL"]);
+        // Nested deeper: the inner subquery's own business.
+        let p =
+            plan_of("SELECT a FROM t WHERE a IN (SELECT n FROM u WHERE n IN (SELECT 1 FROM w))")
+                .unwrap();
+        assert_eq!(p.subs.len(), 1);
+    }
+
+    #[test]
+    fn correlated_exists_becomes_a_semi_join() {
+        let p = plan_of(
+            "SELECT u.id FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.uid = u.id AND o.amount > 5) AND u.id > 0",
+        )
+        .unwrap();
+        let s = &p.subs[0];
+        assert_eq!(
+            s.values_sql,
+            "SELECT o.uid FROM `orders` AS `o` WHERE (o.amount > 5)"
+        );
+        assert_eq!(
+            s.form,
+            Form::Semi {
+                negated: true,
+                outer: "`u`.`id`".into()
+            }
+        );
+        let text = p.substitute(&[replacement(&s.form, &[Some("3".into()), None])]);
+        assert_eq!(
+            text,
+            "SELECT u.id FROM users u WHERE (`u`.`id` IS NULL OR `u`.`id` NOT IN (3)) AND u.id > 0"
+        );
+        assert_eq!(replacement(&s.form, &[None]), "TRUE");
+    }
+
+    #[test]
+    fn uncorrelated_exists_and_what_is_left_alone() {
+        let p = plan_of("SELECT 1 FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = 2)").unwrap();
+        assert_eq!(p.subs[0].form, Form::Exists { negated: false });
+        assert_eq!(p.subs[0].values_sql, "SELECT 1 FROM `u` WHERE (u.a = 2)");
+        // Two correlations, a correlation that is not an equality: not handled.
+        assert!(plan_of(
+            "SELECT 1 FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a AND u.b = t.b)"
+        )
+        .is_none());
+        assert!(
+            plan_of("SELECT 1 FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a < t.a)").is_none()
+        );
+        assert!(plan_of("SELECT 1 FROM t WHERE (a, b) IN (SELECT 1, 2 FROM u)").is_none());
+    }
+}
