@@ -63,9 +63,11 @@ impl Layout {
             JoinKind::Outer { preserved } => Some(1 - preserved),
             JoinKind::Inner => None,
         };
-        // ORDER BY columns of both tables: MariaDB sorts the joined rows through
-        // a temporary table, whose columns carry no key flags.
-        let temp_table = j.order.iter().any(|k| k.side == 0) && j.order.iter().any(|k| k.side == 1);
+        // ORDER BY columns of both tables, or of an outer join's null-extended
+        // table (which cannot be read first): MariaDB sorts the joined rows
+        // through a temporary table, whose columns carry no key flags.
+        let temp_table = j.order.iter().any(|k| k.side == 0) && j.order.iter().any(|k| k.side == 1)
+            || j.order.iter().any(|k| Some(k.side) == nulled);
         let keys = ColumnFlags::PRI_KEY_FLAG
             | ColumnFlags::UNIQUE_KEY_FLAG
             | ColumnFlags::MULTIPLE_KEY_FLAG
