@@ -232,10 +232,28 @@ pub fn plan_join(
         }
         Some(_) => return Err(unsupported("this kind of join across sets")),
     };
+    let mut using: Vec<String> = Vec::new();
     let on = match on {
         None | Some(JoinConstraint::None) => None,
         Some(JoinConstraint::On(e)) => Some(e),
-        Some(_) => return Err(unsupported("JOIN ... USING or NATURAL JOIN across sets")),
+        Some(JoinConstraint::Using(cols)) => {
+            // `*` would show the USING columns once, first: not the sides' `*`.
+            if sel
+                .projection
+                .iter()
+                .any(|p| matches!(p, SelectItem::Wildcard(_)))
+            {
+                return Err(unsupported("SELECT * of a JOIN ... USING across sets"));
+            }
+            for c in cols {
+                match name_parts(c)?.as_slice() {
+                    [c] => using.push(c.clone()),
+                    _ => return Err(unsupported("this JOIN ... USING across sets")),
+                }
+            }
+            None
+        }
+        Some(_) => return Err(unsupported("NATURAL JOIN across sets")),
     };
     let (t0, from0) = table_of(left, snap, db, known)?;
     let (t1, from1) = table_of(right, snap, db, known)?;
@@ -342,6 +360,14 @@ pub fn plan_join(
             }
             pushed[target].push(c);
         }
+    }
+    for c in &using {
+        let q = |tb: &Table| {
+            let name = tb.alias.clone().unwrap_or_else(|| tb.name.clone());
+            format!("`{}`.`{}`", name.replace('`', "``"), c.replace('`', "``"))
+        };
+        key_pairs.push((q(&t[0]), q(&t[1])));
+        key_texts.push(format!("{} = {}", q(&t[0]), q(&t[1])));
     }
     if key_pairs.is_empty() {
         return Err(unsupported(
@@ -697,6 +723,7 @@ mod tests {
             "SELECT COUNT(*) FROM users u JOIN orders o ON u.user_id = o.user_id",
             "SELECT * FROM users u LEFT JOIN orders o ON u.user_id = o.user_id WHERE o.amount + 1 > 1",
             "SELECT * FROM users u JOIN orders o USING (user_id)",
+            "SELECT u.name FROM users u NATURAL JOIN orders o",
         ] {
             assert!(matches!(plan(sql), Err(ProxyError::NotSupported(_))), "{sql}");
         }
@@ -731,6 +758,13 @@ mod tests {
             .unwrap();
         assert_eq!(p.kind, JoinKind::Inner);
         assert_eq!(p.sides[1].conds, vec!["o.amount > 1".to_string()]);
+    }
+
+    #[test]
+    fn using_columns_are_join_keys() {
+        let p = plan("SELECT u.name, o.amount FROM users u JOIN orders o USING (user_id)").unwrap();
+        assert_eq!(p.keys_text, "`u`.`user_id` = `o`.`user_id`");
+        assert_eq!(p.sides[1].key_exprs, vec!["`o`.`user_id`".to_string()]);
     }
 
     #[test]

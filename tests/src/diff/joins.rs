@@ -171,6 +171,10 @@ pub fn joins() -> Vec<Q> {
         Q::exact("SELECT u.user_id, u.name FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.item_id < 60 ORDER BY u.user_id DESC"),
         Q::exact("SELECT i.item_id, i.qty FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY i.item_id LIMIT 30"),
         Q::exact("SELECT u.user_id FROM jitems i LEFT JOIN users u ON u.user_id = i.user_id WHERE i.item_id < 80 ORDER BY u.user_id"),
+        // USING.
+        Q::any("SELECT i.item_id, u.name FROM jitems i JOIN users u USING (user_id) WHERE i.qty > 20"),
+        Q::any("SELECT i.item_id, u.city FROM jitems i LEFT JOIN users u USING (user_id) WHERE i.qty < 0"),
+        Q::any("SELECT * FROM jitems i JOIN users u USING (user_id)").or_unsupported(),
         // Key types compared by value (an INT column against a BIGINT one).
         Q::any("SELECT i.item_id, s.code FROM jitems i JOIN jsingle s ON s.n = i.qty"),
         // Refused (never answered differently): a condition between the tables
