@@ -131,6 +131,8 @@ pub struct TwoSided {
     pub batch: usize,
     /// The join condition as written, for messages.
     pub keys_text: String,
+    /// `SELECT COUNT(*)` of the joined rows: the item as written.
+    pub count: Option<String>,
 }
 
 impl TwoSided {
@@ -198,11 +200,12 @@ pub fn plan_join(
     if sel.distinct.is_some() {
         return refuse("DISTINCT");
     }
+    let count_only = count_star(sel) && q.order_by.is_none();
     if !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
         || sel.having.is_some()
-        || crate::route::plan::outer_aggregates(sel)
+        || crate::route::plan::outer_aggregates(sel) && !count_only
     {
-        return refuse("GROUP BY, HAVING or aggregates");
+        return refuse("GROUP BY, HAVING or aggregates (other than a lone COUNT(*))");
     }
     if sel.into.is_some() || !q.locks.is_empty() || q.fetch.is_some() {
         return refuse("INTO, FETCH or a locking read");
@@ -426,7 +429,11 @@ pub fn plan_join(
     }
     let mut out = Vec::new();
     let mut item_exprs: Vec<Option<(&Expr, usize)>> = Vec::new();
+    let count = count_only.then(|| sql[shape.items[0].start..shape.items[0].end].to_string());
     for (it, p) in shape.items.iter().zip(&sel.projection) {
+        if count.is_some() {
+            break;
+        }
         let written = sql[it.start..it.end].to_string();
         let side_list: Vec<usize> = match p {
             SelectItem::Wildcard(_) => vec![0, 1],
@@ -514,6 +521,7 @@ pub fn plan_join(
         strategy,
         batch: super::config().batch.max(1),
         keys_text: key_texts.join(" AND "),
+        count,
     })
 }
 
@@ -522,6 +530,23 @@ fn strip(e: &Expr) -> &Expr {
         Expr::Nested(x) => strip(x),
         e => e,
     }
+}
+
+/// The select list is one `COUNT(*)` (with or without an alias).
+fn count_star(sel: &Select) -> bool {
+    use sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    let [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] =
+        sel.projection.as_slice()
+    else {
+        return false;
+    };
+    let Expr::Function(f) = e else { return false };
+    f.name.to_string().eq_ignore_ascii_case("COUNT")
+        && f.over.is_none()
+        && f.filter.is_none()
+        && matches!(&f.args, FunctionArguments::List(l)
+            if l.duplicate_treatment.is_none()
+                && matches!(l.args.as_slice(), [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]))
 }
 
 /// A comparison of a column with constants: never true for a NULL column.
@@ -720,7 +745,8 @@ mod tests {
         for sql in [
             "SELECT u.name, o.amount + u.user_id FROM users u JOIN orders o ON u.user_id = o.user_id",
             "SELECT * FROM users u JOIN orders o ON u.user_id < o.user_id",
-            "SELECT COUNT(*) FROM users u JOIN orders o ON u.user_id = o.user_id",
+            "SELECT COUNT(*), 1 FROM users u JOIN orders o ON u.user_id = o.user_id",
+            "SELECT COUNT(o.amount) FROM users u JOIN orders o ON u.user_id = o.user_id",
             "SELECT * FROM users u LEFT JOIN orders o ON u.user_id = o.user_id WHERE o.amount + 1 > 1",
             "SELECT * FROM users u JOIN orders o USING (user_id)",
             "SELECT u.name FROM users u NATURAL JOIN orders o",
@@ -758,6 +784,14 @@ mod tests {
             .unwrap();
         assert_eq!(p.kind, JoinKind::Inner);
         assert_eq!(p.sides[1].conds, vec!["o.amount > 1".to_string()]);
+    }
+
+    #[test]
+    fn a_lone_count_star() {
+        let p = plan("SELECT COUNT(*) AS n FROM users u JOIN orders o ON u.user_id = o.user_id")
+            .unwrap();
+        assert_eq!(p.count.as_deref(), Some("COUNT(*) AS n"));
+        assert!(p.out.is_empty() && p.sides[0].items.is_empty());
     }
 
     #[test]

@@ -180,7 +180,11 @@ pub fn joins() -> Vec<Q> {
         // Refused (never answered differently): a condition between the tables
         // that is not an equality, an aggregate over the join.
         Q::any("SELECT i.item_id FROM jitems i JOIN users u ON u.user_id < i.user_id").or_unsupported(),
-        Q::any("SELECT COUNT(*) FROM jitems i JOIN users u ON u.user_id = i.user_id").or_unsupported(),
+        Q::any("SELECT SUM(i.qty) FROM jitems i JOIN users u ON u.user_id = i.user_id").or_unsupported(),
+        // A lone COUNT(*) of the joined rows.
+        Q::any("SELECT COUNT(*) FROM jitems i JOIN users u ON u.user_id = i.user_id"),
+        Q::any("SELECT COUNT(*) AS orphans FROM users u LEFT JOIN jitems i ON i.user_id = u.user_id WHERE i.item_id IS NULL"),
+        Q::any("select count(*) from jsingle s join joindb2.j2single t on t.code = s.code"),
     ];
     // Binary protocol.
     v.push(
