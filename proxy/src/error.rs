@@ -89,7 +89,7 @@ pub enum ProxyError {
     WriteLimitAcrossSets,
     /// A cross-set join or subquery needs more rows held in the gateway than
     /// `[join] memory_limit` allows (ER_OUT_OF_RESOURCES).
-    #[error("Out of memory: the gateway holds at most {} KiB of rows for {what} ([join] memory_limit); add a WHERE that narrows the tables or pins their shard keys", limit >> 10)]
+    #[error("Out of memory: the gateway holds at most {} of rows for {what} ([join] memory_limit); add a WHERE that narrows the tables or pins their shard keys", if limit % (1 << 20) == 0 { format!("{} MiB", limit >> 20) } else { format!("{} KiB", limit >> 10) })]
     JoinMemory { what: String, limit: usize },
     /// The client's own connection broke while answering: nothing more can be sent.
     #[error("client connection: {0}")]

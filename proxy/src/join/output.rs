@@ -63,9 +63,11 @@ impl Layout {
             JoinKind::Outer { preserved } => Some(1 - preserved),
             JoinKind::Inner => None,
         };
-        // ORDER BY columns of both tables: MariaDB sorts the joined rows through
-        // a temporary table, whose columns carry no key flags.
-        let temp_table = j.order.iter().any(|k| k.side == 0) && j.order.iter().any(|k| k.side == 1);
+        // ORDER BY columns of both tables, or of an outer join's null-extended
+        // table (which cannot be read first): MariaDB sorts the joined rows
+        // through a temporary table, whose columns carry no key flags.
+        let temp_table = j.order.iter().any(|k| k.side == 0) && j.order.iter().any(|k| k.side == 1)
+            || j.order.iter().any(|k| Some(k.side) == nulled);
         let keys = ColumnFlags::PRI_KEY_FLAG
             | ColumnFlags::UNIQUE_KEY_FLAG
             | ColumnFlags::MULTIPLE_KEY_FLAG
@@ -108,6 +110,9 @@ impl Layout {
 /// Receives joined rows and answers the client.
 pub struct Emitter<'j> {
     j: &'j TwoSided,
+    /// `SELECT COUNT(*)`: the column definition MariaDB gives it, and the count.
+    pub count_col: Option<Column>,
+    counted: u64,
     pub layout: Option<Layout>,
     order: Option<RowOrder>,
     held: Vec<Vec<Cell>>,
@@ -120,6 +125,8 @@ impl<'j> Emitter<'j> {
     pub fn new(j: &'j TwoSided) -> Self {
         Self {
             j,
+            count_col: None,
+            counted: 0,
             layout: None,
             order: None,
             held: Vec::new(),
@@ -170,6 +177,10 @@ impl<'j> Emitter<'j> {
                 return Ok(());
             }
         }
+        if self.j.count.is_some() {
+            self.counted += 1;
+            return Ok(());
+        }
         if self.order.is_some() {
             budget.hold(&row)?;
             self.held.push(row);
@@ -204,6 +215,15 @@ impl<'j> Emitter<'j> {
         warnings: u16,
         out: &mut Responder<'_>,
     ) -> Result<(), ProxyError> {
+        if let Some(col) = self.count_col.take() {
+            out.columns(std::slice::from_ref(&col)).await?;
+            if self.j.offset == 0 && self.j.limit != Some(0) {
+                let n = self.counted.to_string();
+                out.text_row([Some(n.as_bytes())]).await?;
+            }
+            out.end_rows(warnings).await?;
+            return Ok(());
+        }
         if let Some(o) = self.order.take() {
             let mut held = std::mem::take(&mut self.held);
             held.sort_by(|a, b| o.compare(a, b));

@@ -131,6 +131,8 @@ pub struct TwoSided {
     pub batch: usize,
     /// The join condition as written, for messages.
     pub keys_text: String,
+    /// `SELECT COUNT(*)` of the joined rows: the item as written.
+    pub count: Option<String>,
 }
 
 impl TwoSided {
@@ -198,11 +200,12 @@ pub fn plan_join(
     if sel.distinct.is_some() {
         return refuse("DISTINCT");
     }
+    let count_only = count_star(sel) && q.order_by.is_none();
     if !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
         || sel.having.is_some()
-        || crate::route::plan::outer_aggregates(sel)
+        || crate::route::plan::outer_aggregates(sel) && !count_only
     {
-        return refuse("GROUP BY, HAVING or aggregates");
+        return refuse("GROUP BY, HAVING or aggregates (other than a lone COUNT(*))");
     }
     if sel.into.is_some() || !q.locks.is_empty() || q.fetch.is_some() {
         return refuse("INTO, FETCH or a locking read");
@@ -232,10 +235,28 @@ pub fn plan_join(
         }
         Some(_) => return Err(unsupported("this kind of join across sets")),
     };
+    let mut using: Vec<String> = Vec::new();
     let on = match on {
         None | Some(JoinConstraint::None) => None,
         Some(JoinConstraint::On(e)) => Some(e),
-        Some(_) => return Err(unsupported("JOIN ... USING or NATURAL JOIN across sets")),
+        Some(JoinConstraint::Using(cols)) => {
+            // `*` would show the USING columns once, first: not the sides' `*`.
+            if sel
+                .projection
+                .iter()
+                .any(|p| matches!(p, SelectItem::Wildcard(_)))
+            {
+                return Err(unsupported("SELECT * of a JOIN ... USING across sets"));
+            }
+            for c in cols {
+                match name_parts(c)?.as_slice() {
+                    [c] => using.push(c.clone()),
+                    _ => return Err(unsupported("this JOIN ... USING across sets")),
+                }
+            }
+            None
+        }
+        Some(_) => return Err(unsupported("NATURAL JOIN across sets")),
     };
     let (t0, from0) = table_of(left, snap, db, known)?;
     let (t1, from1) = table_of(right, snap, db, known)?;
@@ -343,6 +364,14 @@ pub fn plan_join(
             pushed[target].push(c);
         }
     }
+    for c in &using {
+        let q = |tb: &Table| {
+            let name = tb.alias.clone().unwrap_or_else(|| tb.name.clone());
+            format!("`{}`.`{}`", name.replace('`', "``"), c.replace('`', "``"))
+        };
+        key_pairs.push((q(&t[0]), q(&t[1])));
+        key_texts.push(format!("{} = {}", q(&t[0]), q(&t[1])));
+    }
     if key_pairs.is_empty() {
         return Err(unsupported(
             "a join across sets without an equality between the two tables",
@@ -400,7 +429,11 @@ pub fn plan_join(
     }
     let mut out = Vec::new();
     let mut item_exprs: Vec<Option<(&Expr, usize)>> = Vec::new();
+    let count = count_only.then(|| sql[shape.items[0].start..shape.items[0].end].to_string());
     for (it, p) in shape.items.iter().zip(&sel.projection) {
+        if count.is_some() {
+            break;
+        }
         let written = sql[it.start..it.end].to_string();
         let side_list: Vec<usize> = match p {
             SelectItem::Wildcard(_) => vec![0, 1],
@@ -488,6 +521,7 @@ pub fn plan_join(
         strategy,
         batch: super::config().batch.max(1),
         keys_text: key_texts.join(" AND "),
+        count,
     })
 }
 
@@ -496,6 +530,23 @@ fn strip(e: &Expr) -> &Expr {
         Expr::Nested(x) => strip(x),
         e => e,
     }
+}
+
+/// The select list is one `COUNT(*)` (with or without an alias).
+fn count_star(sel: &Select) -> bool {
+    use sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    let [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] =
+        sel.projection.as_slice()
+    else {
+        return false;
+    };
+    let Expr::Function(f) = e else { return false };
+    f.name.to_string().eq_ignore_ascii_case("COUNT")
+        && f.over.is_none()
+        && f.filter.is_none()
+        && matches!(&f.args, FunctionArguments::List(l)
+            if l.duplicate_treatment.is_none()
+                && matches!(l.args.as_slice(), [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]))
 }
 
 /// A comparison of a column with constants: never true for a NULL column.
@@ -585,164 +636,5 @@ fn order_expr<'e>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sql::lexer::tokenize;
-    use sqlparser::ast::{SetExpr, Statement};
-
-    fn snap() -> ClusterSnapshot {
-        let mut s = ClusterSnapshot::default();
-        let sets = vec!["set1".to_string(), "set2".to_string()];
-        s.dbs.insert(
-            "d".into(),
-            topo::DatabaseRecord {
-                name: "d".into(),
-                home_set: "set1".into(),
-                shard_map: topo::ShardMap::even(64, &sets),
-            },
-        );
-        for (t, key) in [("users", "user_id"), ("orders", "order_id")] {
-            s.tables.insert(
-                ("d".into(), t.into()),
-                topo::TableRecord {
-                    db: "d".into(),
-                    name: t.into(),
-                    kind: topo::TableKind::Sharded {
-                        key: key.into(),
-                        key_type: topo::KeyType::Integer,
-                    },
-                },
-            );
-        }
-        s
-    }
-
-    fn plan(sql: &str) -> Result<TwoSided, ProxyError> {
-        let known = vec![
-            KnownTable {
-                db: "d".into(),
-                table: "users".into(),
-                columns: vec!["user_id".into(), "name".into()],
-            },
-            KnownTable {
-                db: "d".into(),
-                table: "orders".into(),
-                columns: vec!["order_id".into(), "user_id".into(), "amount".into()],
-            },
-        ];
-        let st = crate::sql::parse_one(sql).unwrap();
-        let Statement::Query(q) = &st else { panic!() };
-        let SetExpr::Select(s) = q.body.as_ref() else {
-            panic!()
-        };
-        plan_join(
-            &snap(),
-            Some("d"),
-            &known,
-            sql,
-            &tokenize(sql).unwrap(),
-            q,
-            s,
-        )
-    }
-
-    #[test]
-    fn splits_sides_and_pushes_conditions() {
-        let p = plan(
-            "SELECT u.name, o.amount AS a FROM users u JOIN orders o ON u.user_id = o.user_id \
-             WHERE o.amount > 5 AND name LIKE 'x%'",
-        )
-        .unwrap();
-        assert_eq!(p.kind, JoinKind::Inner);
-        assert_eq!(
-            p.sides[0].sql(None),
-            format!(
-                "SELECT u.name, u.user_id, {} FROM `users` AS `u` WHERE (name LIKE 'x%')",
-                weight_sql("u.user_id")
-            )
-        );
-        assert_eq!(p.sides[1].items, vec!["o.amount AS a".to_string()]);
-        assert_eq!(p.sides[1].conds, vec!["o.amount > 5".to_string()]);
-        assert_eq!(
-            p.out,
-            vec![OutItem { side: 0, item: 0 }, OutItem { side: 1, item: 0 }]
-        );
-        assert_eq!(p.sides[0].keys, vec![(0, 1)]);
-        // orders is filtered and users' join key is its shard key: lookup.
-        assert_eq!(p.strategy, Strategy::Lookup { outer: 1 });
-        // Nothing pinned or filtered: hash.
-        let p = plan("SELECT u.name FROM users u JOIN orders o ON u.user_id = o.user_id").unwrap();
-        assert_eq!(p.strategy, Strategy::Hash);
-    }
-
-    #[test]
-    fn cost_rule_picks_lookup_for_a_pinned_outer_side() {
-        let p = plan("SELECT * FROM orders o LEFT JOIN users u ON u.user_id = o.user_id WHERE o.order_id IN (1, 2)").unwrap();
-        assert_eq!(p.kind, JoinKind::Outer { preserved: 0 });
-        assert_eq!(p.strategy, Strategy::Lookup { outer: 0 });
-        assert_eq!(p.sides[0].star, Some(0));
-        assert_eq!(p.sides[1].star, Some(0));
-        // A filtered outer side and the inner key is the inner table's shard key.
-        let p = plan("SELECT o.amount FROM orders o JOIN users u ON u.user_id = o.user_id WHERE o.amount > 3").unwrap();
-        assert_eq!(p.strategy, Strategy::Lookup { outer: 0 });
-        let p = plan("SELECT o.amount FROM orders o JOIN users u ON u.user_id = o.user_id WHERE o.amount > 3 /* setwise:hash */").unwrap();
-        assert_eq!(p.strategy, Strategy::Hash);
-    }
-
-    #[test]
-    fn refuses_what_it_cannot_run() {
-        for sql in [
-            "SELECT u.name, o.amount + u.user_id FROM users u JOIN orders o ON u.user_id = o.user_id",
-            "SELECT * FROM users u JOIN orders o ON u.user_id < o.user_id",
-            "SELECT COUNT(*) FROM users u JOIN orders o ON u.user_id = o.user_id",
-            "SELECT * FROM users u LEFT JOIN orders o ON u.user_id = o.user_id WHERE o.amount + 1 > 1",
-            "SELECT * FROM users u JOIN orders o USING (user_id)",
-        ] {
-            assert!(matches!(plan(sql), Err(ProxyError::NotSupported(_))), "{sql}");
-        }
-        // Unqualified and in both tables: ambiguous.
-        assert!(
-            plan("SELECT user_id FROM users u JOIN orders o ON u.user_id = o.user_id").is_err()
-        );
-    }
-
-    #[test]
-    fn describes_itself() {
-        let p = plan("SELECT o.amount FROM orders o JOIN users u ON u.user_id = o.user_id WHERE o.amount > 3").unwrap();
-        let lines = p.describe();
-        assert_eq!(lines[0], "lookup join INNER on u.user_id = o.user_id");
-        assert!(lines[1].starts_with("  outer d.orders: SELECT o.amount, o.user_id, "));
-        assert!(lines[2].starts_with("  inner d.users by batches of "));
-        assert!(
-            lines[2].ends_with("WHERE u.user_id IN (...)"),
-            "{}",
-            lines[2]
-        );
-        let lines = plan("SELECT u.name FROM users u JOIN orders o ON u.user_id = o.user_id ORDER BY u.name LIMIT 2")
-            .unwrap()
-            .describe();
-        assert_eq!(lines[0], "hash join INNER on u.user_id = o.user_id");
-        assert_eq!(lines.len(), 4);
-    }
-
-    #[test]
-    fn a_null_rejecting_where_makes_an_inner_join() {
-        let p = plan("SELECT u.name FROM users u LEFT JOIN orders o ON u.user_id = o.user_id WHERE o.amount > 1")
-            .unwrap();
-        assert_eq!(p.kind, JoinKind::Inner);
-        assert_eq!(p.sides[1].conds, vec!["o.amount > 1".to_string()]);
-    }
-
-    #[test]
-    fn null_tests_and_order() {
-        let p = plan(
-            "SELECT u.name FROM users u LEFT JOIN orders o ON u.user_id = o.user_id \
-             WHERE o.order_id IS NULL ORDER BY u.name DESC LIMIT 3, 4",
-        )
-        .unwrap();
-        assert_eq!(p.null_tests.len(), 1);
-        assert_eq!(p.order.len(), 1);
-        assert!(p.order[0].desc);
-        assert_eq!((p.offset, p.limit), (3, Some(4)));
-    }
-}
+#[path = "plan_tests.rs"]
+mod tests;

@@ -39,6 +39,14 @@ async fn join(
     );
     let mut budget = Budget::new(what);
     let mut em = Emitter::new(j);
+    if let Some(item) = &j.count {
+        // COUNT(*)'s column definition as MariaDB gives it (name as written).
+        let from = &j.sides[0].from;
+        let routed = format!("SELECT 1 FROM {from} WHERE 0");
+        let sql = format!("SELECT {item} FROM {from} WHERE 0");
+        let f = fetch_as(exec, &routed, &sql, &mut budget).await?;
+        em.count_col = f.cols.first().cloned();
+    }
     let warnings = match j.strategy {
         Strategy::Lookup { outer } => {
             super::lookup::run(exec, j, outer, &mut em, &mut budget, out).await?

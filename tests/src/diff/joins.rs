@@ -167,12 +167,24 @@ pub fn joins() -> Vec<Q> {
         Q::exact("SELECT i.item_id, u.name FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY u.name, i.item_id LIMIT 20"),
         Q::exact("SELECT i.item_id, i.code, u.user_id FROM jitems i LEFT JOIN users u ON u.user_id = i.user_id ORDER BY i.code DESC, i.item_id LIMIT 5, 10"),
         Q::exact("SELECT s.code AS c, i.item_id FROM jsingle s JOIN jitems i ON i.code = s.code ORDER BY c, 2"),
+        // ORDER BY columns of one table only (the first or the second one).
+        Q::exact("SELECT u.user_id, u.name FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.item_id < 60 ORDER BY u.user_id DESC"),
+        Q::exact("SELECT i.item_id, i.qty FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY i.item_id LIMIT 30"),
+        Q::exact("SELECT u.user_id FROM jitems i LEFT JOIN users u ON u.user_id = i.user_id WHERE i.item_id < 80 ORDER BY u.user_id"),
+        // USING.
+        Q::any("SELECT i.item_id, u.name FROM jitems i JOIN users u USING (user_id) WHERE i.qty > 20"),
+        Q::any("SELECT i.item_id, u.city FROM jitems i LEFT JOIN users u USING (user_id) WHERE i.qty < 0"),
+        Q::any("SELECT * FROM jitems i JOIN users u USING (user_id)").or_unsupported(),
         // Key types compared by value (an INT column against a BIGINT one).
         Q::any("SELECT i.item_id, s.code FROM jitems i JOIN jsingle s ON s.n = i.qty"),
         // Refused (never answered differently): a condition between the tables
         // that is not an equality, an aggregate over the join.
         Q::any("SELECT i.item_id FROM jitems i JOIN users u ON u.user_id < i.user_id").or_unsupported(),
-        Q::any("SELECT COUNT(*) FROM jitems i JOIN users u ON u.user_id = i.user_id").or_unsupported(),
+        Q::any("SELECT SUM(i.qty) FROM jitems i JOIN users u ON u.user_id = i.user_id").or_unsupported(),
+        // A lone COUNT(*) of the joined rows.
+        Q::any("SELECT COUNT(*) FROM jitems i JOIN users u ON u.user_id = i.user_id"),
+        Q::any("SELECT COUNT(*) AS orphans FROM users u LEFT JOIN jitems i ON i.user_id = u.user_id WHERE i.item_id IS NULL"),
+        Q::any("select count(*) from jsingle s join joindb2.j2single t on t.code = s.code"),
     ];
     // Binary protocol.
     v.push(
