@@ -1,0 +1,122 @@
+//! Executing a plan: in the open transaction, as an atomic multi-set write (one
+//! XA transaction of its own), or plainly; replica reads and GTID tracking
+//! around it.
+
+use super::text::*;
+use super::{fail, Session};
+use crate::error::ProxyError;
+use crate::exec::Answered;
+use crate::front::{Handler, Responder};
+use crate::route::{Merge, Plan, Target};
+
+impl Session {
+    /// Executes a plan: in the open transaction, as an atomic multi-set write, or
+    /// plainly.
+    pub(super) async fn run_plan(
+        &mut self,
+        snap: &topo::ClusterSnapshot,
+        plan: &Plan,
+        sql: &str,
+        first: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        let write = is_write(first);
+        let reads = match write {
+            true => None,
+            // Boxed: kept out of every statement's future (nested statements
+            // would grow the stack).
+            false => Box::pin(self.replica_reads(snap, plan, sql)).await,
+        };
+        let track_gtid = write && self.tracks_gtids(snap);
+        let fast = std::mem::take(&mut self.fast_next) && self.autocommit && reads.is_none();
+        let stateful = self.effects_next.stateful;
+        let capture = std::mem::take(&mut self.effects_next.assigns);
+        let pin = std::mem::take(&mut self.effects_next.pins);
+        if !capture.is_empty() && plan.set_count() > 1 {
+            return fail(
+                out,
+                &ProxyError::NotSupported(
+                    "assigning user variables (@v := ..., INTO @v) in a statement that runs on several sets: each set would assign its own value".into(),
+                ),
+            )
+            .await;
+        }
+        if write && self.txn.is_none() && plan.writes_several_sets() {
+            return self.atomic_write(snap, plan, sql, out).await;
+        }
+        out.status = self.status();
+        let prepared = self.prepared.take();
+        let mut exec = self.exec(snap);
+        exec.write = write;
+        exec.fast = fast;
+        exec.stateful = stateful;
+        exec.capture = capture;
+        exec.pin = pin;
+        exec.reads = reads;
+        exec.track_gtid = track_gtid;
+        let answered = match (prepared, &plan.target, &plan.merge) {
+            (Some((text, values)), Target::Sets(sets), Merge::Single) => {
+                exec.single_prepared(&sets[0], &text, values, out).await
+            }
+            _ => exec.run(plan, sql, out).await,
+        };
+        let diag = exec.diagnostics.take();
+        let captured = std::mem::take(&mut exec.captured);
+        let gtids = std::mem::take(&mut exec.gtids);
+        self.diag = diag;
+        if write {
+            self.note_write(plan, &gtids);
+        }
+        if !captured.is_empty() {
+            self.vars.apply(&captured);
+        }
+        if self.txn.as_ref().is_some_and(|t| t.doomed) {
+            // As in MariaDB, a deadlock ends the transaction: roll back every set.
+            let _ = self.end_txn("ROLLBACK").await;
+        }
+        answered
+    }
+
+    /// An autocommit write on several sets runs as one (XA) transaction, so it
+    /// applies everywhere or nowhere.
+    pub(super) async fn atomic_write(
+        &mut self,
+        snap: &topo::ClusterSnapshot,
+        plan: &Plan,
+        sql: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        self.open_txn();
+        let (answered, ok) = {
+            let stateful = self.effects_next.stateful;
+            let mut exec = self.exec(snap);
+            exec.held = Some(None);
+            exec.stateful = stateful;
+            let a = exec.run(plan, sql, out).await;
+            (a, exec.held.flatten())
+        };
+        match (answered?, ok) {
+            (true, Some(ok)) => match self.end_txn("COMMIT").await {
+                Ok(()) => {
+                    out.status = self.status();
+                    out.ok(&ok).await?;
+                    Ok(true)
+                }
+                Err(e) => fail(out, &e).await,
+            },
+            (true, None) => {
+                let _ = self.end_txn("ROLLBACK").await;
+                fail(
+                    out,
+                    &ProxyError::Internal("a multi-set write gave no result".into()),
+                )
+                .await
+            }
+            (false, _) => {
+                // The error was sent; undo what the other sets did.
+                let _ = self.end_txn("ROLLBACK").await;
+                Ok(false)
+            }
+        }
+    }
+}

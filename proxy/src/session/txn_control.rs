@@ -1,0 +1,122 @@
+//! Transaction control of a session: opening its transaction (an XA branch per
+//! set it touches, `txn.rs`), `WITH CONSISTENT SNAPSHOT`, savepoints, and
+//! COMMIT / ROLLBACK under the routing guard.
+
+use mysql_async::prelude::Queryable;
+
+use super::text::*;
+use super::txn::Txn;
+use super::{txn, Session};
+use crate::error::ProxyError;
+use crate::sql::lexer::{ident_text, Kind, Token};
+
+impl Session {
+    /// Opens a transaction if none is open (explicit BEGIN or autocommit off).
+    pub(super) fn open_txn(&mut self) {
+        if self.txn.is_none() {
+            let before = std::mem::take(&mut self.next_txn);
+            let n = self
+                .shared
+                .txn_seq
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let gtrid = format!("sw-{}-{n}", self.shared.gateway_id);
+            self.txn = Some(Txn::new(gtrid, before, self.pins.clone()));
+        }
+    }
+
+    /// `START TRANSACTION WITH CONSISTENT SNAPSHOT`: XA START takes no such
+    /// option, so a branch is opened on every set at once and reads one row of an
+    /// InnoDB table there, which fixes its read view now (each set's snapshot is
+    /// taken at this point; they are not one global snapshot across sets).
+    pub(super) async fn snapshot_branches(&mut self) -> Result<(), ProxyError> {
+        const SNAPSHOT_READ: &str = "SELECT 1 FROM mysql.innodb_table_stats LIMIT 1";
+        let snap = self.snapshot();
+        let sets: Vec<String> = snap.sets.keys().cloned().collect();
+        let mut exec = self.exec(&snap);
+        exec.write = false;
+        for set in &sets {
+            let mut conn = exec.take(set).await?;
+            let r = conn
+                .query_drop(SNAPSHOT_READ)
+                .await
+                .map_err(|e| ProxyError::from_backend(set, e));
+            exec.give_back(set, conn, r.as_ref().err());
+            r?;
+        }
+        Ok(())
+    }
+
+    /// `SAVEPOINT s`, `ROLLBACK [WORK] TO [SAVEPOINT] s`, `RELEASE SAVEPOINT s`.
+    /// A savepoint opens the transaction when autocommit is off (it is then the
+    /// transaction's first statement); outside any transaction it is accepted and
+    /// forgotten, as MariaDB does, so rolling back to it is 1305 there.
+    pub(super) async fn savepoint(&mut self, sql: &str, sig: &[Token]) -> Result<(), ProxyError> {
+        let end = sig.len()
+            - sig
+                .iter()
+                .rev()
+                .take_while(|t| t.is_punct(sql, ";"))
+                .count();
+        let Some(name) = sig[..end]
+            .last()
+            .filter(|t| end > 1 && matches!(t.kind, Kind::Word | Kind::QuotedIdent))
+            .map(|t| ident_text(sql, t))
+        else {
+            return Err(ProxyError::Syntax("a savepoint needs a name".into()));
+        };
+        let first = word_at(sql, sig, 0);
+        if first == "SAVEPOINT" {
+            if !self.autocommit {
+                self.open_txn();
+            }
+            return match self.txn.as_mut() {
+                Some(t) => t.savepoint(&name).await,
+                None => Ok(()),
+            };
+        }
+        match self.txn.as_mut() {
+            Some(t) => t.to_savepoint(&name, first == "RELEASE").await,
+            None => Err(txn::no_savepoint(&name)),
+        }
+    }
+
+    /// Ends the open transaction (if any) with COMMIT or ROLLBACK.
+    pub async fn end_txn(&mut self, verb: &str) -> Result<(), ProxyError> {
+        let Some(mut t) = self.txn.take() else {
+            return Ok(());
+        };
+        if verb != "COMMIT" {
+            return t.rollback().await;
+        }
+        self.note_commit(&t.writers);
+        // Fenced (a set's primary changed since its branch began) or writing to a
+        // set whose writes are blocked: it cannot commit.
+        let snap = self.snapshot();
+        if let Err(e) = t.check_commit(&snap) {
+            let _ = t.rollback().await;
+            return Err(e);
+        }
+        // The commit runs as a task the session waits for under a guard: when
+        // routing moves under it (a commit hung waiting for a replica's
+        // acknowledgement, a failover) the client gets an error at once and the
+        // commit finishes, or not, on its own.
+        let epochs: Vec<(String, u64)> = t.epochs.iter().map(|(s, e)| (s.clone(), *e)).collect();
+        let on: Vec<(&str, u64)> = epochs.iter().map(|(s, e)| (s.as_str(), *e)).collect();
+        let topo = self.shared.topo.get().cloned();
+        let commit = tokio::spawn(async move { t.commit(topo.as_ref()).await });
+        let guarded = crate::exec::guard(
+            &self.shared.backends,
+            &self.changes,
+            &snap,
+            &on,
+            true,
+            commit,
+        )
+        .await;
+        match guarded {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(ProxyError::Internal(format!("COMMIT: {e}"))),
+            Err(e) => Err(e),
+        }
+    }
+}
