@@ -3,7 +3,7 @@
 //!   reads and COMMIT work; `READ WRITE` and a plain `BEGIN` write; `START SLAVE`-like
 //!   statements are not taken for a transaction start;
 //! * `KILL QUERY` stops a statement running on several sets at once (1317), and the
-//!   connection lives on.
+//!   connection lives on; a join the gateway runs itself too.
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,10 @@ async fn shop() -> (Cluster, mysql_async::Conn) {
 #[tokio::test]
 async fn kill_query_stops_a_statement_on_every_set() {
     let (c, mut killer) = shop().await;
+    killer
+        .query_drop("CREATE TABLE shop.c (k INT PRIMARY KEY); INSERT INTO shop.c VALUES (0)")
+        .await
+        .unwrap();
     // How many sets run the statement at once: a merged read runs on all sets
     // together; a plain scatter and an autocommit write across sets (a distributed
     // transaction) go set after set.
@@ -36,6 +40,12 @@ async fn kill_query_stops_a_statement_on_every_set() {
         ("SELECT SLEEP(30) AS s, id FROM shop.t ORDER BY id", 2),
         ("SELECT SLEEP(30) FROM shop.t", 1),
         ("UPDATE shop.t SET v = SLEEP(30)", 1),
+        // A join the gateway runs itself (shop.c is a single table): its sides
+        // run on the sets at once.
+        (
+            "SELECT t.id, SLEEP(30) + t.v AS s, c.k FROM shop.t t JOIN shop.c c ON c.k = t.v",
+            2,
+        ),
     ] {
         let mut victim = c.proxy_conn().await.unwrap();
         let id: Option<u32> = victim.query_first("SELECT CONNECTION_ID()").await.unwrap();

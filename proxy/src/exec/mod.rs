@@ -240,7 +240,12 @@ impl Exec<'_> {
             (Target::Sets(sets), Merge::Single) => self.single(&sets[0], sql, out).await,
             (Target::Sets(sets), Merge::Concat) => self.concat(sets, sql, out).await,
             (Target::Sets(sets), Merge::Merged(spec)) => self.merged(sets, spec, out).await,
-            (_, Merge::Join(j)) => Box::pin(crate::join::run::run(self, j, out)).await,
+            (_, Merge::Join(j)) => {
+                let r = Box::pin(crate::join::run::run(self, j, out)).await;
+                // Its sides' connections (noted as they started) are done.
+                self.clear_running();
+                r
+            }
             (Target::Sets(sets), merge) => {
                 let parts: Vec<(&str, &str)> = sets.iter().map(|s| (s.as_str(), sql)).collect();
                 self.writes(&parts, merge, out, false).await
@@ -306,6 +311,12 @@ impl Exec<'_> {
                 .health
                 .shun(node, std::time::Duration::from_millis(reads.cfg.shun_ms));
         }
+    }
+
+    /// Adds a backend connection running part of the statement (a join side, a
+    /// batch): KILL QUERY stops it too.
+    pub(crate) fn also_running_on(&self, conn: &Conn) {
+        note_running(&self.activity, conn);
     }
 
     /// Records (or clears) the backend connection running the statement.

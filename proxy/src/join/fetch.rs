@@ -85,6 +85,7 @@ pub async fn start(exec: &mut Exec<'_>, sets: &[String], sql: &str) -> Result<St
     for set in sets {
         match exec.take_at(set).await {
             Ok((c, epoch)) => {
+                exec.also_running_on(&c);
                 st.streams.push(stream::spawn(set, c, wire.clone()));
                 st.on.push((set.clone(), epoch));
             }
