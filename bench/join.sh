@@ -40,26 +40,15 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/setwise-joinbench.XXXXXX")
 export SETWISE_HOME=$WORK
 # shellcheck source=../deploy/local/lib.sh source-path=SCRIPTDIR
 source "$BENCH_DIR/../deploy/local/lib.sh"
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$BENCH_DIR/lib.sh"
 SETWISE_CLUSTER=bench
 
-# lib.sh's fail() points at deploy/local/down.sh; here the EXIT trap cleans up.
-fail() {
-    [[ -n $1 ]] && log_tail "$1"
-    die "$2"
-}
 
 cleanup() {
-    local rc=$? names
+    local rc=$?
     trap - EXIT
-    mapfile -t names < <(pid_names '*')
-    if ((${#names[@]} > 0)); then
-        stop_group 30 "${names[@]}" >/dev/null
-    fi
-    if ((JB_KEEP)); then
-        echo "kept $WORK (logs/, data/)" >&2
-    else
-        rm -rf "$WORK"
-    fi
+    stop_bench "$JB_KEEP" "logs/, data/"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -69,105 +58,12 @@ mkdir -p "$WORK"/{pids,logs,conf,mysql,run,proxy,data}
 
 # ---------------------------------------------------------------- binaries and ports
 
-for p in etcd etcdctl mariadbd mariadb mariadb-install-db; do
-    command -v "$p" >/dev/null || die "$p not found (apt-get install etcd-server etcd-client mariadb-server mariadb-client)"
-done
-if ((JB_BUILD)); then
-    say "building setwise-proxy and setwise (cargo build --release; waits if another build holds the lock)"
-    (cd "$SETWISE_REPO" && cargo build --release --bin setwise-proxy --bin setwise) >"$WORK/logs/build.log" 2>&1 ||
-        fail build "cargo build failed"
-fi
-for b in setwise-proxy setwise; do
-    [[ -x $SETWISE_BIN/$b ]] || die "$SETWISE_BIN/$b is missing: cargo build --release --bins (or JB_BUILD=1)"
-done
+require_programs "etcd-server etcd-client mariadb-server mariadb-client" etcd etcdctl mariadbd mariadb mariadb-install-db
+release_binaries "$JB_BUILD" JB_BUILD
 
-# Free loopback ports, from a random base so that parallel runs rarely collide.
-declare -A TAKEN=()
-free_port() { # variable to set
-    local p=$((20000 + RANDOM % 30000))
-    while port_in_use "$p" || [[ -n ${TAKEN[$p]:-} ]]; do
-        p=$((p + 1))
-    done
-    TAKEN[$p]=1
-    printf -v "$1" '%s' "$p"
-}
-free_port SETWISE_ETCD_PORT
-free_port ETCD_PEER_PORT
-free_port SETWISE_PROXY_PORT
-free_port DIRECT_PORT
-free_port SET1_PORT
-free_port SET2_PORT
-ETCD_URL=http://127.0.0.1:$SETWISE_ETCD_PORT
-SETS=(set1 set2)
-declare -A SET_PORT=([set1]=$SET1_PORT [set2]=$SET2_PORT)
-
-# ---------------------------------------------------------------- etcd
-
-say "starting etcd on 127.0.0.1:$SETWISE_ETCD_PORT (temp dir $WORK)"
-start_bg etcd etcd --name bench --data-dir "$WORK/etcd" \
-    --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "bench=http://127.0.0.1:$ETCD_PEER_PORT"
-
-# ---------------------------------------------------------------- MariaDB
-
-# The same server options for every instance: the direct one and both sets' primaries.
-MARIADB_OPTS=(
-    --innodb-buffer-pool-size=256M --innodb-log-file-size=48M
-    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci
-    --skip-name-resolve --max-connections=500
-    --log-bin=mysql-bin --binlog-format=ROW
-)
-
-install_db() {
-    rm -rf "$WORK/mysql/template"
-    mariadb-install-db --no-defaults --datadir="$WORK/mysql/template" --auth-root-authentication-method=normal \
-        --user=root --skip-test-db --innodb-log-file-size=48M >>"$(logfile mariadb-install-db)" 2>&1
-}
-say "creating a MariaDB datadir (mariadb-install-db)"
-# Seen failing once (with other MariaDB tests busy on the machine) and working right after: one
-# more try. Its own messages come first in its output, the generic advice last.
-if ! install_db; then
-    warn "mariadb-install-db failed; trying once more"
-    install_db || {
-        grep -v '^$' "$(logfile mariadb-install-db)" | head -n 40 >&2
-        die "mariadb-install-db failed twice (output above)"
-    }
-fi
-
-start_instance() { # name port server-id
-    local name=$1 port=$2
-    cp -a "$WORK/mysql/template" "$WORK/mysql/$name"
-    mkdir -p "$WORK/tmp/$name" # own tmpdir: a starting mariadbd deletes #sql* files there
-    start_bg "mariadb-$name" mariadbd --no-defaults --user=root \
-        --datadir="$WORK/mysql/$name" --tmpdir="$WORK/tmp/$name" --port="$port" --bind-address=127.0.0.1 \
-        --socket="$WORK/run/$name.sock" --pid-file="$WORK/run/$name.pid" \
-        --server-id="$3" "${MARIADB_OPTS[@]}"
-}
-start_instance direct "$DIRECT_PORT" 1
-start_instance set1 "${SET_PORT[set1]}" 101
-start_instance set2 "${SET_PORT[set2]}" 201
-
-wait_until etcd 30 "etcd to answer on $ETCD_URL" etcd_healthy
-for name in direct "${SETS[@]}"; do
-    if [[ $name == direct ]]; then port=$DIRECT_PORT; else port=${SET_PORT[$name]}; fi
-    wait_until "mariadb-$name" 60 "MariaDB $name to answer on port $port" mysql_alive "$port"
-    sql "$port" "DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;" ||
-        fail "mariadb-$name" "dropping anonymous users on $name failed"
-done
-sql "$DIRECT_PORT" "
-    CREATE USER 'sb'@'%' IDENTIFIED BY 'sb';
-    GRANT ALL PRIVILEGES ON *.* TO 'sb'@'%';
-    CREATE DATABASE jb;" || fail mariadb-direct "creating user sb and database jb on direct failed"
-for set in "${SETS[@]}"; do
-    sql "${SET_PORT[$set]}" "
-        CREATE USER 'setwise_proxy'@'%' IDENTIFIED BY 'setwise';
-        GRANT ALL PRIVILEGES ON *.* TO 'setwise_proxy'@'%' WITH GRANT OPTION;
-        REVOKE READ_ONLY ADMIN ON *.* FROM 'setwise_proxy'@'%';" ||
-        fail "mariadb-$set" "creating the gateway's account on $set failed"
-done
-ok "MariaDB: direct on $DIRECT_PORT, set1 on ${SET_PORT[set1]}, set2 on ${SET_PORT[set2]}"
+# Free loopback ports; etcd, the plain MariaDB and the sets (bench/lib.sh).
+bench_ports
+start_servers jb
 
 # ---------------------------------------------------------------- gateway
 
