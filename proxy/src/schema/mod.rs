@@ -30,6 +30,16 @@ pub struct Header {
     pub after: usize,
 }
 
+impl Header {
+    /// The object's database: the one named, else the session's.
+    pub fn database(&self, session_db: Option<&String>) -> Result<String, ProxyError> {
+        self.db
+            .clone()
+            .or_else(|| session_db.cloned())
+            .ok_or(ProxyError::NoDatabaseSelected)
+    }
+}
+
 const KINDS: [&str; 4] = ["FUNCTION", "PROCEDURE", "TRIGGER", "VIEW"];
 
 /// `CREATE [OR REPLACE] [DEFINER = u] [ALGORITHM = a] [SQL SECURITY s]

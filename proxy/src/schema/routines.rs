@@ -33,10 +33,7 @@ pub(crate) async fn create(
     h: &Header,
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let db =
-        h.db.clone()
-            .or_else(|| s.db.clone())
-            .ok_or(ProxyError::NoDatabaseSelected)?;
+    let db = h.database(s.db.as_ref())?;
     let snap = s.shared.routing.get();
     let rec = snap
         .db(&db)
@@ -151,10 +148,7 @@ pub(crate) async fn where_it_is(
     h: &Header,
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let db =
-        h.db.clone()
-            .or_else(|| s.db.clone())
-            .ok_or(ProxyError::NoDatabaseSelected)?;
+    let db = h.database(s.db.as_ref())?;
     let snap = s.shared.routing.get();
     let rec = snap
         .db(&db)

@@ -21,10 +21,7 @@ pub(crate) async fn create(
     h: &Header,
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let db =
-        h.db.clone()
-            .or_else(|| s.db.clone())
-            .ok_or(ProxyError::NoDatabaseSelected)?;
+    let db = h.database(s.db.as_ref())?;
     crate::ddl::check_table_name(&h.name)?;
     // [(col, ...)] AS select [WITH [CASCADED|LOCAL] CHECK OPTION]
     let mut i = h.after;
