@@ -62,7 +62,6 @@ source "$BENCH_DIR/../deploy/local/lib.sh"
 source "$BENCH_DIR/lib.sh"
 SETWISE_CLUSTER=bench
 
-
 cleanup() {
     local rc=$?
     trap - EXIT
