@@ -117,8 +117,8 @@ pub fn per_set(
     prefix: &str,
 ) -> Result<Vec<(String, String)>, crate::error::ProxyError> {
     if matches!(plan.merge, crate::route::plan::Merge::Join(_)) {
-        return Err(crate::error::ProxyError::NotSupported(
-            "EXPLAIN of a join or subquery run by the gateway across sets (EXPLAIN SETWISE shows each side's query)".into(),
+        return Err(crate::error::ProxyError::Internal(
+            "a gateway join is explained side by side (session/explain.rs)".into(),
         ));
     }
     let texts: Vec<(String, String)> = match &plan.target {

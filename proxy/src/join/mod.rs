@@ -75,6 +75,17 @@ pub enum JoinPlan {
 }
 
 impl JoinPlan {
+    /// The single-table queries the gateway sends for this plan, whole (a
+    /// lookup join's inner side without its batches' `IN (...)`; the statement
+    /// a subquery's values are written into is not one of them): what
+    /// `EXPLAIN` asks the sets about.
+    pub fn side_queries(&self) -> Vec<String> {
+        match self {
+            JoinPlan::Join(j) => j.sides.iter().map(|s| s.sql(None)).collect(),
+            JoinPlan::Subqueries(s) => s.subs.iter().map(|x| x.values_sql.clone()).collect(),
+        }
+    }
+
     /// The plan as text lines (each step: operator, sets, SQL, join keys), for
     /// the gateway's plan statement.
     pub fn describe(&self) -> Vec<String> {

@@ -12,6 +12,7 @@ use crate::error::ProxyError;
 use crate::exec::Answered;
 use crate::explain::{per_set, steps, ExplainKind, ExplainRequest, Step};
 use crate::front::{Handler, Responder};
+use crate::route::Merge;
 use crate::sql::lexer::{significant, tokenize};
 
 impl Session {
@@ -75,13 +76,30 @@ impl Session {
                 show_steps(&steps(&plan, inner, two_phase), out).await
             }
             ExplainKind::Sets => {
-                let parts = match per_set(&plan, inner, req.prefix(sql)) {
-                    Ok(p) => p,
-                    Err(e) => return fail(out, &e).await,
-                };
                 out.status = self.status();
                 let mut exec = self.exec(&snap);
                 exec.write = false;
+                let parts = match &plan.merge {
+                    // A join the gateway runs: MariaDB's EXPLAIN of each side's
+                    // query on the sets it routes to.
+                    Merge::Join(j) => {
+                        let mut parts = Vec::new();
+                        for q in j.side_queries() {
+                            match crate::join::fetch::route(&exec, &q) {
+                                Ok(sets) => parts.extend(
+                                    sets.into_iter()
+                                        .map(|s| (s, format!("{} {q}", req.prefix(sql)))),
+                                ),
+                                Err(e) => return fail(out, &e).await,
+                            }
+                        }
+                        parts
+                    }
+                    _ => match per_set(&plan, inner, req.prefix(sql)) {
+                        Ok(p) => p,
+                        Err(e) => return fail(out, &e).await,
+                    },
+                };
                 match parts.as_slice() {
                     [(set, text)] => exec.single(set, text, out).await,
                     _ => exec.concat_parts(&parts, out).await,
