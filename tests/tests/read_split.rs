@@ -119,6 +119,18 @@ async fn reads_go_to_replicas_when_asked() {
         .await
         .unwrap();
     assert_eq!(ports(&mut ro, "SELECT @@port", 10).await, replicas);
+    // A parenthesized SELECT and a WITH ... SELECT are plain reads too: only
+    // replicas answer them.
+    for sql in [
+        "(SELECT @@port)",
+        "WITH p AS (SELECT @@port AS port) SELECT port FROM p",
+    ] {
+        let answered = ports(&mut ro, sql, 10).await;
+        assert!(
+            !answered.is_empty() && answered.is_subset(&replicas),
+            "{sql}: {answered:?}"
+        );
+    }
     let v: Option<String> = ro.query_first("SELECT @@setwise_read_from").await.unwrap();
     assert_eq!(v.as_deref(), Some("replica"));
     // Its own write is read back wherever the read goes.

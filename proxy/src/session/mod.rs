@@ -253,7 +253,9 @@ impl Session {
             None => (sql, tokens),
         };
         let sig = significant(&tokens);
-        let first = word_at(sql, &sig, 0);
+        // `(SELECT ...) UNION (SELECT ...)` is a SELECT.
+        let lead = sig.iter().take_while(|t| t.is_punct(sql, "(")).count();
+        let first = word_at(sql, &sig, lead);
         debug!(stmt = %first, "statement");
         let started = std::time::Instant::now();
         self.set_activity("Query", Some(client_text));

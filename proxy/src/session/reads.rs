@@ -108,6 +108,7 @@ impl Session {
                 .filter(|s| self.split.unknown.contains(*s))
                 .cloned()
                 .collect(),
+            turn: Default::default(),
         }))
     }
 

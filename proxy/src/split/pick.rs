@@ -46,6 +46,21 @@ pub fn candidates(
     cfg: &ReadsConfig,
     now_ms: u64,
 ) -> Vec<Candidate> {
+    candidates_at(snap, health, set, required, cfg, now_ms, health.next_turn())
+}
+
+/// [`candidates`] rotated by a given `turn` (one statement that takes several
+/// connections of a set — column definitions first, then its rows — keeps
+/// one turn, so statements still take turns).
+pub fn candidates_at(
+    snap: &ClusterSnapshot,
+    health: &ReplicaHealth,
+    set: &str,
+    required: Option<&GtidPos>,
+    cfg: &ReadsConfig,
+    now_ms: u64,
+    turn: usize,
+) -> Vec<Candidate> {
     let mut fit: Vec<(NodeRecord, HealthReport)> = snap
         .nodes_of(set)
         .into_iter()
@@ -59,7 +74,7 @@ pub fn candidates(
     if fit.is_empty() {
         return Vec::new();
     }
-    let turn = health.next_turn() % fit.len();
+    let turn = turn % fit.len();
     fit.rotate_left(turn);
     let applied = |r: &HealthReport| match required {
         None => true,

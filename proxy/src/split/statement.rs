@@ -80,7 +80,19 @@ const SESSION_STATE_VARS: &[&str] = &[
 /// nor writes, nor leaves or reads state of the session's own connection.
 /// `sig` are its significant tokens; `fx` what it does to its connection.
 pub fn plain_read(sql: &str, sig: &[Token], fx: &Effects) -> bool {
-    if !sig.first().is_some_and(|t| t.is_word(sql, "SELECT")) {
+    // SELECT, a parenthesized one (`(SELECT ...) UNION (SELECT ...)`), or WITH
+    // ... SELECT (no write anywhere in it).
+    let first_word = sig.iter().find(|t| !t.is_punct(sql, "("));
+    let starts = sig.first().is_some_and(|t| t.is_word(sql, "SELECT"))
+        || (sig.first().is_some_and(|t| t.is_punct(sql, "("))
+            && first_word.is_some_and(|t| t.is_word(sql, "SELECT")))
+        || (sig.first().is_some_and(|t| t.is_word(sql, "WITH"))
+            && !sig.iter().any(|t| {
+                ["INSERT", "DELETE", "REPLACE"]
+                    .iter()
+                    .any(|w| t.is_word(sql, w))
+            }));
+    if !starts {
         return false;
     }
     if fx.stateful || fx.pins || fx.named_lock || !fx.assigns.is_empty() {
@@ -227,6 +239,11 @@ mod tests {
         assert!(!read("SELECT FOUND_ROWS()"));
         assert!(!read("UPDATE t SET a = 1"));
         assert!(!read("INSERT INTO t SELECT * FROM u"));
+        assert!(read("(SELECT a FROM t) UNION (SELECT a FROM u)"));
+        assert!(read("WITH c AS (SELECT a FROM t) SELECT * FROM c"));
+        assert!(!read("WITH c AS (SELECT a FROM t) DELETE FROM u"));
+        assert!(!read("WITH c AS (SELECT a FROM t) UPDATE u SET a = 1"));
+        assert!(!read("(SELECT a FROM t FOR UPDATE)"));
     }
 
     #[test]

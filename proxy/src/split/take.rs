@@ -12,7 +12,7 @@ use topo::gtid::GtidPos;
 use tracing::debug;
 
 use super::health::ReplicaHealth;
-use super::pick::candidates;
+use super::pick::candidates_at;
 use crate::backend::Backends;
 use crate::backend::Conn;
 use crate::config::ReadsConfig;
@@ -35,6 +35,8 @@ pub struct ReplicaReads {
     /// Sets the session wrote to at a position it could not learn: their
     /// primaries answer.
     pub primary_only: BTreeSet<String>,
+    /// This statement's turn among the fit replicas, taken at its first read.
+    pub turn: std::sync::OnceLock<usize>,
 }
 
 /// How long a read waits on a replica before the gateway checks that the
@@ -91,13 +93,15 @@ impl ReplicaReads {
             return None;
         }
         let now = super::now_ms();
-        let cands = candidates(
+        let turn = *self.turn.get_or_init(|| self.health.next_turn());
+        let cands = candidates_at(
             conns.snap,
             &self.health,
             set,
             self.required.get(set),
             &self.cfg,
             now,
+            turn,
         );
         if cands.is_empty() {
             fallback(if self.required.contains_key(set) {
