@@ -17,6 +17,7 @@
 
 pub mod cost;
 pub mod fetch;
+pub mod group;
 pub mod hash;
 pub mod key;
 pub mod lookup;
