@@ -196,6 +196,9 @@ pub struct Planner<'a, 's> {
     pub sql: &'s str,
     pub t: &'a [Table<'a>; 2],
     pub sides: &'a mut [Side; 2],
+    /// The null-extended side of an outer join (never filtered for the
+    /// column definitions: that would make it an inner join).
+    pub nulled: Option<usize>,
     items: Vec<Item>,
     keys: Vec<(SideCol, String)>,
 }
@@ -447,7 +450,9 @@ pub fn plan(
     let never: Vec<String> = p
         .sides
         .iter()
-        .filter_map(|s| s.key_exprs.first())
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != p.nulled)
+        .filter_map(|(_, s)| s.key_exprs.first())
         .map(|k| format!("NULLIF({k}, {k}) IS NOT NULL"))
         .collect();
     let never = never.join(" AND ");
@@ -620,6 +625,7 @@ impl<'a, 's> Planner<'a, 's> {
             sql,
             t,
             sides,
+            nulled: None,
             items: Vec::new(),
             keys: Vec::new(),
         }

@@ -439,7 +439,8 @@ pub fn plan_join(
             })
             .collect();
         let set = super::set_holding_all(snap, db, &refs);
-        let p = super::group::Planner::new(&src, sql, &t, &mut sides);
+        let mut p = super::group::Planner::new(&src, sql, &t, &mut sides);
+        p.nulled = nulled;
         Some(Box::new(super::group::plan(p, &shape, q, sel, set)?))
     } else {
         None

@@ -197,6 +197,10 @@ pub fn joins() -> Vec<Q> {
             .bin(vec![Value::Int(200)]),
     );
     v.push(
+        Q::folded("SELECT u.city, COUNT(*), SUM(i.qty), AVG(u.balance) FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.qty > ? GROUP BY u.city ORDER BY 2 DESC, 1 LIMIT 5")
+            .bin(vec![Value::Int(10)]),
+    );
+    v.push(
         Q::exact("SELECT i.item_id, u.created FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY u.created DESC, i.item_id LIMIT ?")
             .bin(vec![Value::Int(15)]),
     );
@@ -213,6 +217,8 @@ pub fn grouped() -> Vec<Q> {
         Q::any("SELECT i.qty AS q, u.city, COUNT(*) AS n FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.qty > 30 GROUP BY q, 2").or_unsupported(),
         // NULLs of a LEFT JOIN in COUNT(col) / SUM / AVG.
         Q::any("SELECT u.user_id, COUNT(i.item_id), SUM(i.qty), AVG(i.qty), COUNT(*) FROM users u LEFT JOIN jitems i ON i.user_id = u.user_id GROUP BY u.user_id"),
+        Q::exact("SELECT i.item_id, COUNT(*), MAX(u.name), SUM(u.score) FROM users u LEFT JOIN jitems i ON i.user_id = u.user_id GROUP BY i.item_id ORDER BY i.item_id LIMIT 20"),
+        Q::folded("SELECT i.code, COUNT(u.user_id), AVG(u.score) FROM jitems i RIGHT JOIN users u ON u.user_id = i.user_id GROUP BY i.code"),
         // No GROUP BY: one row, also over no rows.
         Q::any("SELECT COUNT(i.qty), SUM(i.qty), MIN(u.name), MAX(u.score), AVG(u.balance) FROM jitems i JOIN users u ON u.user_id = i.user_id"),
         Q::any("SELECT COUNT(i.qty), SUM(i.qty), MAX(u.name), AVG(u.score) FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.qty > 1000"),
