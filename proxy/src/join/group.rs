@@ -114,6 +114,25 @@ impl GroupPlan {
             .collect()
     }
 
+    /// The grouping step, as a line of the plan's description.
+    pub fn describe(&self) -> String {
+        let aggs = self
+            .items
+            .iter()
+            .filter(|i| matches!(i, Item::Agg { .. }))
+            .count();
+        format!(
+            "  then in the gateway: group by {} keys, {} aggregates{}, {} sort keys, OFFSET {}, LIMIT {} (column definitions from {})",
+            self.keys.len(),
+            aggs,
+            if self.having.is_some() { ", HAVING" } else { "" },
+            self.order.len(),
+            self.offset,
+            self.limit.map_or("none".to_string(), |l| l.to_string()),
+            self.columns_set
+        )
+    }
+
     /// The weight column of item `i`, when it has one.
     fn weight_of(&self, i: usize) -> Option<usize> {
         (matches!(

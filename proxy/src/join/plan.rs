@@ -172,6 +172,9 @@ impl TwoSided {
                 }
             }
         }
+        if let Some(g) = &self.group {
+            v.push(g.describe());
+        }
         if !self.order.is_empty() || self.limit.is_some() || self.offset > 0 {
             v.push(format!(
                 "  then in the gateway: {}sort keys, OFFSET {}, LIMIT {}",
