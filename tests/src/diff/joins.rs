@@ -234,6 +234,8 @@ pub fn grouped() -> Vec<Q> {
         Q::exact("SELECT u.user_id, COUNT(*) AS n, SUM(i.qty) FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY u.user_id ORDER BY n DESC, u.user_id LIMIT 10"),
         Q::exact("SELECT u.user_id, MAX(i.qty) FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY u.user_id ORDER BY SUM(i.qty) DESC, 1 LIMIT 5, 5"),
         Q::exact("SELECT j.tag, COUNT(*), AVG(u.score) FROM users u JOIN joindb2.j2users j ON j.uid = u.user_id GROUP BY j.tag ORDER BY j.tag"),
+        // Sums of doubles depend on the order of additions: refused.
+        Q::any("SELECT u.city, SUM(i.qty / 7e0) FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY u.city").or_unsupported(),
         // Tables no one set holds together: refused.
         Q::any("SELECT s.code, COUNT(t.note) FROM jsingle s LEFT JOIN joindb2.j2single t ON t.code = s.code GROUP BY s.code").or_unsupported(),
     ]
