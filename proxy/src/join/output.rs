@@ -116,7 +116,7 @@ pub struct Emitter<'j> {
     /// GROUP BY / aggregates: MariaDB's definitions of the grouped items, and
     /// the grouping once the layout is known.
     pub group_cols: Option<Vec<Column>>,
-    grouping: Option<super::group::Grouping>,
+    grouping: Option<super::grouping::Grouping>,
     pub layout: Option<Layout>,
     order: Option<RowOrder>,
     held: Vec<Vec<Cell>>,
@@ -149,7 +149,7 @@ impl<'j> Emitter<'j> {
         }
         let l = Layout::new(self.j, side_cols)?;
         if let (Some(gp), Some(cols)) = (&self.j.group, &self.group_cols) {
-            self.grouping = Some(super::group::Grouping::new(gp, &l, cols)?);
+            self.grouping = Some(super::grouping::Grouping::new(gp, &l, cols)?);
         }
         if !self.j.order.is_empty() {
             let keys: Vec<KeySpec> = self

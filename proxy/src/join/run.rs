@@ -48,7 +48,7 @@ async fn join(
         em.count_col = f.cols.first().cloned();
     }
     if let Some(gp) = &j.group {
-        em.group_cols = Some(super::group::columns(exec, gp, &mut budget).await?);
+        em.group_cols = Some(super::grouping::columns(exec, gp, &mut budget).await?);
     }
     let warnings = match j.strategy {
         Strategy::Lookup { outer } => {
