@@ -14,9 +14,13 @@
 //! - [`lookup`] and [`hash`] are the two join operators; [`output`] projects,
 //!   sorts, applies OFFSET/LIMIT and writes the joined rows; [`run`] drives a
 //!   [`JoinPlan`].
+//! - [`group`] plans GROUP BY / aggregates / DISTINCT / HAVING over the joined
+//!   rows; [`grouping`] folds them with the merge's aggregator.
 
 pub mod cost;
 pub mod fetch;
+pub mod group;
+pub mod grouping;
 pub mod hash;
 pub mod key;
 pub mod lookup;

@@ -113,6 +113,10 @@ pub struct Emitter<'j> {
     /// `SELECT COUNT(*)`: the column definition MariaDB gives it, and the count.
     pub count_col: Option<Column>,
     counted: u64,
+    /// GROUP BY / aggregates: MariaDB's definitions of the grouped items, and
+    /// the grouping once the layout is known.
+    pub group_cols: Option<Vec<Column>>,
+    grouping: Option<super::grouping::Grouping>,
     pub layout: Option<Layout>,
     order: Option<RowOrder>,
     held: Vec<Vec<Cell>>,
@@ -127,6 +131,8 @@ impl<'j> Emitter<'j> {
             j,
             count_col: None,
             counted: 0,
+            group_cols: None,
+            grouping: None,
             layout: None,
             order: None,
             held: Vec::new(),
@@ -142,6 +148,9 @@ impl<'j> Emitter<'j> {
             return Ok(());
         }
         let l = Layout::new(self.j, side_cols)?;
+        if let (Some(gp), Some(cols)) = (&self.j.group, &self.group_cols) {
+            self.grouping = Some(super::grouping::Grouping::new(gp, &l, cols)?);
+        }
         if !self.j.order.is_empty() {
             let keys: Vec<KeySpec> = self
                 .j
@@ -180,6 +189,9 @@ impl<'j> Emitter<'j> {
         if self.j.count.is_some() {
             self.counted += 1;
             return Ok(());
+        }
+        if let Some(g) = &mut self.grouping {
+            return g.push(&row, budget);
         }
         if self.order.is_some() {
             budget.hold(&row)?;
@@ -220,6 +232,17 @@ impl<'j> Emitter<'j> {
             if self.j.offset == 0 && self.j.limit != Some(0) {
                 let n = self.counted.to_string();
                 out.text_row([Some(n.as_bytes())]).await?;
+            }
+            out.end_rows(warnings).await?;
+            return Ok(());
+        }
+        if let (Some(gp), Some(g)) = (&self.j.group, self.grouping.take()) {
+            let cols = self.group_cols.take().unwrap_or_default();
+            let rows = g.finish(gp)?;
+            out.columns(&cols[..gp.visible]).await?;
+            for r in &rows {
+                out.text_row(r[..gp.visible].iter().map(|c| c.as_deref()))
+                    .await?;
             }
             out.end_rows(warnings).await?;
             return Ok(());

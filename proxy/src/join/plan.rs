@@ -133,6 +133,8 @@ pub struct TwoSided {
     pub keys_text: String,
     /// `SELECT COUNT(*)` of the joined rows: the item as written.
     pub count: Option<String>,
+    /// GROUP BY / aggregates / DISTINCT / HAVING, grouped by the gateway.
+    pub group: Option<Box<super::group::GroupPlan>>,
 }
 
 impl TwoSided {
@@ -170,6 +172,9 @@ impl TwoSided {
                 }
             }
         }
+        if let Some(g) = &self.group {
+            v.push(g.describe());
+        }
         if !self.order.is_empty() || self.limit.is_some() || self.offset > 0 {
             v.push(format!(
                 "  then in the gateway: {}sort keys, OFFSET {}, LIMIT {}",
@@ -197,16 +202,11 @@ pub fn plan_join(
     if q.with.is_some() {
         return refuse("WITH");
     }
-    if sel.distinct.is_some() {
-        return refuse("DISTINCT");
-    }
-    let count_only = count_star(sel) && q.order_by.is_none();
-    if !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+    let count_only = count_star(sel) && q.order_by.is_none() && sel.distinct.is_none();
+    let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+        || sel.distinct.is_some()
         || sel.having.is_some()
-        || crate::route::plan::outer_aggregates(sel) && !count_only
-    {
-        return refuse("GROUP BY, HAVING or aggregates (other than a lone COUNT(*))");
-    }
+        || crate::route::plan::outer_aggregates(sel) && !count_only;
     if sel.into.is_some() || !q.locks.is_empty() || q.fetch.is_some() {
         return refuse("INTO, FETCH or a locking read");
     }
@@ -429,9 +429,27 @@ pub fn plan_join(
     }
     let mut out = Vec::new();
     let mut item_exprs: Vec<Option<(&Expr, usize)>> = Vec::new();
-    let count = count_only.then(|| sql[shape.items[0].start..shape.items[0].end].to_string());
+    let count =
+        (count_only && !grouped).then(|| sql[shape.items[0].start..shape.items[0].end].to_string());
+    let group = if grouped {
+        let refs: Vec<crate::route::analyze::TableRef> = t
+            .iter()
+            .map(|tb| crate::route::analyze::TableRef {
+                db: Some(tb.db.clone()),
+                name: tb.name.clone(),
+                alias: None,
+                pos: usize::MAX,
+            })
+            .collect();
+        let set = super::set_holding_all(snap, db, &refs);
+        let mut p = super::group::Planner::new(&src, sql, &t, &mut sides);
+        p.nulled = nulled;
+        Some(Box::new(super::group::plan(p, &shape, q, sel, set)?))
+    } else {
+        None
+    };
     for (it, p) in shape.items.iter().zip(&sel.projection) {
-        if count.is_some() {
+        if count.is_some() || group.is_some() {
             break;
         }
         let written = sql[it.start..it.end].to_string();
@@ -487,7 +505,7 @@ pub fn plan_join(
     }
     // ORDER BY: each key an expression of one table (or a select item).
     let mut order = Vec::new();
-    if let Some(ob) = &q.order_by {
+    if let Some(ob) = q.order_by.as_ref().filter(|_| group.is_none()) {
         let OrderByKind::Expressions(list) = &ob.kind else {
             return refuse("ORDER BY ALL");
         };
@@ -505,6 +523,7 @@ pub fn plan_join(
         }
     }
     let (offset, limit) = match (shape.limit, shape.limit_span) {
+        _ if group.is_some() => (0, None),
         (Some((o, c)), _) => (o, Some(c)),
         (None, None) => (0, None),
         (None, Some(_)) => return refuse("a LIMIT that is not literal numbers"),
@@ -522,6 +541,7 @@ pub fn plan_join(
         batch: super::config().batch.max(1),
         keys_text: key_texts.join(" AND "),
         count,
+        group,
     })
 }
 
@@ -578,7 +598,7 @@ fn is_column(e: &Expr) -> bool {
     matches!(strip(e), Expr::Identifier(_) | Expr::CompoundIdentifier(_))
 }
 
-fn add_hidden(s: &mut Side, e: String) -> usize {
+pub(super) fn add_hidden(s: &mut Side, e: String) -> usize {
     if let Some(i) = s.hidden.iter().position(|h| *h == e) {
         return i;
     }

@@ -112,7 +112,10 @@ fn refuses_what_it_cannot_run() {
         "SELECT u.name, o.amount + u.user_id FROM users u JOIN orders o ON u.user_id = o.user_id",
         "SELECT * FROM users u JOIN orders o ON u.user_id < o.user_id",
         "SELECT COUNT(*), 1 FROM users u JOIN orders o ON u.user_id = o.user_id",
-        "SELECT COUNT(o.amount) FROM users u JOIN orders o ON u.user_id = o.user_id",
+        "SELECT COUNT(DISTINCT o.amount) FROM users u JOIN orders o ON u.user_id = o.user_id",
+        "SELECT u.name, o.amount FROM users u JOIN orders o ON u.user_id = o.user_id GROUP BY u.name",
+        "SELECT SUM(o.amount) + 1 FROM users u JOIN orders o ON u.user_id = o.user_id",
+        "SELECT DISTINCT u.name, COUNT(*) FROM users u JOIN orders o ON u.user_id = o.user_id",
         "SELECT * FROM users u LEFT JOIN orders o ON u.user_id = o.user_id WHERE o.amount + 1 > 1",
         "SELECT * FROM users u JOIN orders o USING (user_id)",
         "SELECT u.name FROM users u NATURAL JOIN orders o",
@@ -186,4 +189,45 @@ fn null_tests_and_order() {
     assert_eq!(p.order.len(), 1);
     assert!(p.order[0].desc);
     assert_eq!((p.offset, p.limit), (3, Some(4)));
+}
+
+#[test]
+fn groups_joined_rows() {
+    use super::super::group::{Fun, Item};
+    let p = plan(
+        "SELECT u.name, COUNT(o.order_id), SUM(o.amount) AS s FROM users u JOIN orders o \
+         ON o.user_id = u.user_id WHERE o.amount > 1 GROUP BY u.name HAVING s > 10 \
+         ORDER BY AVG(o.amount) DESC LIMIT 2, 3",
+    )
+    .unwrap();
+    let g = p.group.as_ref().expect("grouped");
+    assert!(p.sides.iter().all(|s| s.items.is_empty()));
+    assert_eq!((g.visible, g.items.len(), g.keys.len()), (3, 4, 1));
+    assert!(matches!(&g.items[3], Item::Agg { fun: Fun::Avg, arg: Some(a), .. } if a.side == 1));
+    assert_eq!((g.offset, g.limit, p.limit), (2, Some(3), None));
+    assert_eq!(g.order, vec![(3, true)]);
+    assert!(g.having.is_some());
+    assert!(
+        g.columns_sql.starts_with(
+            "SELECT u.name, COUNT(o.order_id), SUM(o.amount) AS s, AVG(o.amount) FROM"
+        ),
+        "{}",
+        g.columns_sql
+    );
+    assert!(
+        g.columns_sql.contains("WHERE (o.amount > 1) AND NULLIF("),
+        "{}",
+        g.columns_sql
+    );
+    assert!(p
+        .describe()
+        .iter()
+        .any(|l| l.contains("group by 1 keys, 4 aggregates")
+            || l.contains("group by 1 keys, 3 aggregates")));
+    // A lone COUNT(*) stays the counted form; DISTINCT groups on every item.
+    let c = plan("SELECT COUNT(*) FROM users u JOIN orders o ON u.user_id = o.user_id").unwrap();
+    assert!(c.group.is_none() && c.count.is_some());
+    let d =
+        plan("SELECT DISTINCT u.name FROM users u JOIN orders o ON u.user_id = o.user_id").unwrap();
+    assert_eq!(d.group.as_ref().map(|g| g.keys.len()), Some(1));
 }

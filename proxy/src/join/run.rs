@@ -47,6 +47,9 @@ async fn join(
         let f = fetch_as(exec, &routed, &sql, &mut budget).await?;
         em.count_col = f.cols.first().cloned();
     }
+    if let Some(gp) = &j.group {
+        em.group_cols = Some(super::grouping::columns(exec, gp, &mut budget).await?);
+    }
     let warnings = match j.strategy {
         Strategy::Lookup { outer } => {
             super::lookup::run(exec, j, outer, &mut em, &mut budget, out).await?

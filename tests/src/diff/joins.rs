@@ -180,12 +180,13 @@ pub fn joins() -> Vec<Q> {
         // Refused (never answered differently): a condition between the tables
         // that is not an equality, an aggregate over the join.
         Q::any("SELECT i.item_id FROM jitems i JOIN users u ON u.user_id < i.user_id").or_unsupported(),
-        Q::any("SELECT SUM(i.qty) FROM jitems i JOIN users u ON u.user_id = i.user_id").or_unsupported(),
+        Q::any("SELECT SUM(i.qty) FROM jitems i JOIN users u ON u.user_id = i.user_id"),
         // A lone COUNT(*) of the joined rows.
         Q::any("SELECT COUNT(*) FROM jitems i JOIN users u ON u.user_id = i.user_id"),
         Q::any("SELECT COUNT(*) AS orphans FROM users u LEFT JOIN jitems i ON i.user_id = u.user_id WHERE i.item_id IS NULL"),
         Q::any("select count(*) from jsingle s join joindb2.j2single t on t.code = s.code"),
     ];
+    v.extend(grouped());
     // Binary protocol.
     v.push(
         Q::any("SELECT i.item_id, u.name, u.born FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.qty > ?")
@@ -196,10 +197,48 @@ pub fn joins() -> Vec<Q> {
             .bin(vec![Value::Int(200)]),
     );
     v.push(
+        Q::folded("SELECT u.city, COUNT(*), SUM(i.qty), AVG(u.balance) FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.qty > ? GROUP BY u.city ORDER BY 2 DESC, 1 LIMIT 5")
+            .bin(vec![Value::Int(10)]),
+    );
+    v.push(
         Q::exact("SELECT i.item_id, u.created FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY u.created DESC, i.item_id LIMIT ?")
             .bin(vec![Value::Int(15)]),
     );
     v
+}
+
+/// GROUP BY, aggregates, DISTINCT and HAVING over joined rows, grouped by the
+/// gateway.
+pub fn grouped() -> Vec<Q> {
+    vec![
+        // GROUP BY a column of either table; several aggregates of either.
+        Q::folded("SELECT u.city, COUNT(*), COUNT(i.qty), SUM(i.qty), MIN(i.qty), MAX(i.qty), AVG(i.qty) FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY u.city"),
+        Q::folded("SELECT i.code, COUNT(u.score), SUM(u.balance), AVG(u.balance), MIN(u.name), MAX(u.born) FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY i.code"),
+        Q::any("SELECT i.qty AS q, u.city, COUNT(*) AS n FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.qty > 30 GROUP BY q, 2").or_unsupported(),
+        // NULLs of a LEFT JOIN in COUNT(col) / SUM / AVG.
+        Q::any("SELECT u.user_id, COUNT(i.item_id), SUM(i.qty), AVG(i.qty), COUNT(*) FROM users u LEFT JOIN jitems i ON i.user_id = u.user_id GROUP BY u.user_id"),
+        Q::exact("SELECT i.item_id, COUNT(*), MAX(u.name), SUM(u.score) FROM users u LEFT JOIN jitems i ON i.user_id = u.user_id GROUP BY i.item_id ORDER BY i.item_id LIMIT 20"),
+        Q::folded("SELECT i.code, COUNT(u.user_id), AVG(u.score) FROM jitems i RIGHT JOIN users u ON u.user_id = i.user_id GROUP BY i.code"),
+        // No GROUP BY: one row, also over no rows.
+        Q::any("SELECT COUNT(i.qty), SUM(i.qty), MIN(u.name), MAX(u.score), AVG(u.balance) FROM jitems i JOIN users u ON u.user_id = i.user_id"),
+        Q::any("SELECT COUNT(i.qty), SUM(i.qty), MAX(u.name), AVG(u.score) FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.qty > 1000"),
+        // String keys equal under the collation (sharded with single).
+        Q::folded("SELECT s.code, COUNT(*), SUM(i.qty) FROM jsingle s JOIN jitems i ON i.code = s.code GROUP BY s.code"),
+        // DISTINCT.
+        Q::folded("SELECT DISTINCT u.city FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.qty < 5"),
+        Q::folded("SELECT DISTINCT i.qty, s.label FROM jitems i JOIN jsingle s ON s.code = i.code"),
+        // HAVING.
+        Q::folded("SELECT i.code, COUNT(*) AS n FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY i.code HAVING n > 100"),
+        Q::any("SELECT u.user_id, SUM(i.qty) FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY u.user_id HAVING SUM(i.qty) > 60 AND COUNT(*) < 20"),
+        // ORDER BY / LIMIT on aggregates.
+        Q::exact("SELECT u.user_id, COUNT(*) AS n, SUM(i.qty) FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY u.user_id ORDER BY n DESC, u.user_id LIMIT 10"),
+        Q::exact("SELECT u.user_id, MAX(i.qty) FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY u.user_id ORDER BY SUM(i.qty) DESC, 1 LIMIT 5, 5"),
+        Q::exact("SELECT j.tag, COUNT(*), AVG(u.score) FROM users u JOIN joindb2.j2users j ON j.uid = u.user_id GROUP BY j.tag ORDER BY j.tag"),
+        // Sums of doubles depend on the order of additions: refused.
+        Q::any("SELECT u.city, SUM(i.qty / 7e0) FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY u.city").or_unsupported(),
+        // Tables no one set holds together: refused.
+        Q::any("SELECT s.code, COUNT(t.note) FROM jsingle s LEFT JOIN joindb2.j2single t ON t.code = s.code GROUP BY s.code").or_unsupported(),
+    ]
 }
 
 /// IN / NOT IN / EXISTS / NOT EXISTS over another table's rows.
