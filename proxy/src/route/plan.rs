@@ -412,14 +412,7 @@ fn plan_inner(
             let SetExpr::Select(sel) = q.body.as_ref() else {
                 return Err(ProxyError::NotSupported("UNION across sets".into()));
             };
-            let plain = q.order_by.is_none()
-                && q.limit_clause.is_none()
-                && q.fetch.is_none()
-                && sel.distinct.is_none()
-                && matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
-                && sel.having.is_none()
-                && !outer_aggregates(sel);
-            if plain {
+            if plain_scan(q, sel) {
                 return Ok(Plan {
                     target: Target::Sets(sets),
                     merge: Merge::Concat,
@@ -546,6 +539,18 @@ pub fn single_set_for_tables(
 
 /// Whether the outer select list or HAVING uses an aggregate (subqueries' own
 /// aggregates run inside each set and do not count).
+/// A plain row scan: no ORDER BY, LIMIT, DISTINCT, grouping or aggregate —
+/// each set's rows, as they come, are the answer's.
+pub(crate) fn plain_scan(q: &sqlparser::ast::Query, sel: &sqlparser::ast::Select) -> bool {
+    q.order_by.is_none()
+        && q.limit_clause.is_none()
+        && q.fetch.is_none()
+        && sel.distinct.is_none()
+        && matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+        && sel.having.is_none()
+        && !outer_aggregates(sel)
+}
+
 pub(crate) fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {
     use sqlparser::ast::SelectItem;
     sel.projection.iter().any(|p| match p {

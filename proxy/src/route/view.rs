@@ -7,11 +7,11 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Expr, GroupByExpr, Query, SelectItem, SetExpr, Statement};
+use sqlparser::ast::{Expr, Query, SelectItem, SetExpr, Statement};
 use topo::{ClusterSnapshot, KeyType, TableKind};
 
 use super::analyze::analyze;
-use super::plan::{outer_aggregates, target_sets, Ctx, Placement};
+use super::plan::{plain_scan, target_sets, Ctx, Placement};
 use crate::error::ProxyError;
 
 fn refuse(what: &str) -> ProxyError {
@@ -95,13 +95,7 @@ pub fn place_view(
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return Err(refuse("over sharded rows with UNION, INTERSECT or EXCEPT"));
     };
-    let plain = q.order_by.is_none()
-        && q.limit_clause.is_none()
-        && q.fetch.is_none()
-        && sel.distinct.is_none()
-        && matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
-        && sel.having.is_none()
-        && !outer_aggregates(sel);
+    let plain = plain_scan(q, sel);
     let windowed = sqlparser::ast::visit_expressions(q, |e| match e {
         Expr::Function(f) if f.over.is_some() => ControlFlow::Break(()),
         _ => ControlFlow::Continue(()),
