@@ -9,7 +9,7 @@ use crate::split::ReplicaReads;
 
 impl Session {
     /// Where the user's reads go by its record (`setwise user add --reads`).
-    fn user_reads(&self, snap: &topo::ClusterSnapshot) -> ReadFrom {
+    pub(super) fn user_reads(&self, snap: &topo::ClusterSnapshot) -> ReadFrom {
         self.user
             .as_deref()
             .and_then(|u| snap.user(u))

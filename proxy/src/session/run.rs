@@ -21,11 +21,14 @@ impl Session {
         out: &mut Responder<'_>,
     ) -> Answered {
         let write = is_write(first);
-        let reads = match write {
-            true => None,
+        // Only sessions that asked for replica reads look further (no
+        // allocation on every other read).
+        let reads = if write || !self.split.wants_replica(self.user_reads(snap)) {
+            None
+        } else {
             // Boxed: kept out of every statement's future (nested statements
             // would grow the stack).
-            false => Box::pin(self.replica_reads(snap, plan, sql)).await,
+            Box::pin(self.replica_reads(snap, plan, sql)).await
         };
         let track_gtid = write && self.tracks_gtids(snap);
         let fast = std::mem::take(&mut self.fast_next) && self.autocommit && reads.is_none();
