@@ -16,9 +16,13 @@
 //! | `failovers/<set>/<id>` | [`FailoverRecord`](crate::FailoverRecord), finished |
 //! | `requests/<set>` | [`SwitchoverRequest`](crate::SwitchoverRequest) |
 //! | `stats/<set>/<node>` | [`NodeStats`](crate::NodeStats), under the agent's lease |
+//! | `moves/<id>` | [`MoveRecord`](crate::MoveRecord): a slot move, its phase and progress |
+//! | `moving/<id>` | [`MoveFence`](crate::MoveFence): what gateways must do about a move (routing) |
+//! | `gateways/<id>` | [`GatewayRecord`](crate::GatewayRecord), under the gateway's lease |
+//! | `move-acks/<move>/<gateway>` | [`HoldAck`](crate::HoldAck): a gateway holds a move's writes |
 //! | `ids/<db>/<table>` | the table's AUTO_INCREMENT counter: the next id no gateway holds ([`crate::ids`]) |
 //!
-//! Routing = sets + nodes + dbs + tables + users: everything a gateway needs, read
+//! Routing = sets + nodes + dbs + tables + users + moving: everything a gateway needs, read
 //! in one range request and watched with one prefix watch (see [`crate::snapshot`]).
 //!
 //! Database and table names are anything MariaDB accepts (dots, spaces, quotes,
@@ -142,6 +146,30 @@ impl Keys {
     }
     pub fn stats_of(&self, set: &str, node: &str) -> String {
         format!("{}stats/{set}/{node}", self.root)
+    }
+    pub fn moves(&self) -> String {
+        format!("{}moves/", self.root)
+    }
+    pub fn move_of(&self, id: &str) -> String {
+        format!("{}moves/{id}", self.root)
+    }
+    pub fn fences(&self) -> String {
+        format!("{}moving/", self.root)
+    }
+    pub fn fence(&self, id: &str) -> String {
+        format!("{}moving/{id}", self.root)
+    }
+    pub fn gateways(&self) -> String {
+        format!("{}gateways/", self.root)
+    }
+    pub fn gateway(&self, id: &str) -> String {
+        format!("{}gateways/{id}", self.root)
+    }
+    pub fn hold_acks(&self, move_id: &str) -> String {
+        format!("{}move-acks/{move_id}/", self.root)
+    }
+    pub fn hold_ack(&self, move_id: &str, gateway: &str) -> String {
+        format!("{}move-acks/{move_id}/{gateway}", self.root)
     }
     /// The kind of record a key holds, from its first path segment after the root.
     pub fn kind_of<'a>(&self, key: &'a str) -> Option<&'a str> {

@@ -11,6 +11,58 @@
 
 use crate::model::KeyType;
 
+/// The slot of column `col` (an already-quoted SQL identifier, e.g. `` `t`.`id` ``)
+/// as MariaDB computes it: the same as [`slot_of`] for every value of the type (a
+/// NULL key gives NULL).
+pub fn slot_sql(col: &str, key_type: KeyType, slots: u32) -> String {
+    match key_type {
+        KeyType::Integer | KeyType::Binary => format!("(CRC32({col}) % {slots})"),
+        KeyType::Text => format!("(CRC32(LOWER(TRIM(TRAILING ' ' FROM {col}))) % {slots})"),
+    }
+}
+
+/// A condition true for the rows of `col` whose slot is in none of `spans` (and
+/// for NULL keys, which are in no slot): what a set keeps visible while it holds
+/// rows of slots it does not own.
+pub fn outside_spans_sql(
+    col: &str,
+    key_type: KeyType,
+    slots: u32,
+    spans: &[crate::moves::SlotSpan],
+) -> String {
+    if spans.is_empty() {
+        return "1".to_string();
+    }
+    let slot = slot_sql(col, key_type, slots);
+    let within: Vec<String> = spans
+        .iter()
+        .map(|s| format!("{slot} BETWEEN {} AND {}", s.start, s.end.saturating_sub(1)))
+        .collect();
+    format!("NOT IFNULL({}, 0)", paren_or(&within))
+}
+
+/// A condition true for the rows of `col` whose slot is in one of `spans`.
+pub fn inside_spans_sql(
+    col: &str,
+    key_type: KeyType,
+    slots: u32,
+    spans: &[crate::moves::SlotSpan],
+) -> String {
+    if spans.is_empty() {
+        return "0".to_string();
+    }
+    let slot = slot_sql(col, key_type, slots);
+    let within: Vec<String> = spans
+        .iter()
+        .map(|s| format!("{slot} BETWEEN {} AND {}", s.start, s.end.saturating_sub(1)))
+        .collect();
+    format!("IFNULL({}, 0)", paren_or(&within))
+}
+
+fn paren_or(parts: &[String]) -> String {
+    format!("({})", parts.join(" OR "))
+}
+
 /// The slot of an already-canonical key text.
 pub fn slot_of_canonical(canonical: &[u8], slots: u32) -> u32 {
     crc32fast::hash(canonical) % slots

@@ -23,6 +23,9 @@ pub struct ClusterSnapshot {
     #[serde(with = "table_map")]
     pub tables: BTreeMap<(String, String), TableRecord>,
     pub users: BTreeMap<String, UserRecord>,
+    /// Slot moves gateways must know about, by move id.
+    #[serde(default)]
+    pub moving: BTreeMap<String, crate::moves::MoveFence>,
 }
 
 impl ClusterSnapshot {
@@ -52,6 +55,20 @@ impl ClusterSnapshot {
 
     pub fn user(&self, name: &str) -> Option<&UserRecord> {
         self.users.get(name)
+    }
+
+    /// The moves of `db` under way.
+    pub fn fences_of<'a>(
+        &'a self,
+        db: &'a str,
+    ) -> impl Iterator<Item = &'a crate::moves::MoveFence> {
+        self.moving.values().filter(move |f| f.db == db)
+    }
+
+    /// Slot ranges of `db` whose rows `set` holds without owning them (see
+    /// [`MoveFence::orphans_on`](crate::moves::MoveFence::orphans_on)).
+    pub fn orphans(&self, db: &str, set: &str) -> Vec<crate::moves::SlotSpan> {
+        self.fences_of(db).flat_map(|f| f.orphans_on(set)).collect()
     }
 
     /// Writes the snapshot to `path` atomically (write to a temp file, then rename).
@@ -95,6 +112,10 @@ impl ClusterSnapshot {
             "users" => {
                 let r: UserRecord = serde_json::from_slice(value)?;
                 self.users.insert(r.name.clone(), r);
+            }
+            "moving" => {
+                let r: crate::moves::MoveFence = serde_json::from_slice(value)?;
+                self.moving.insert(r.id.clone(), r);
             }
             _ => {
                 let _ = key;

@@ -15,6 +15,7 @@ use crate::control::*;
 use crate::error::{Result, TopoError};
 use crate::keys::{valid_name, valid_object_name, Keys};
 use crate::model::*;
+use crate::moves::*;
 use crate::snapshot::ClusterSnapshot;
 
 /// A record with the etcd revision it was last modified at (for compare-and-swap).
@@ -406,6 +407,46 @@ impl Topo {
         Ok(values(self.list(&self.keys.stats()).await?))
     }
 
+    // ---- slot moves -----------------------------------------------------------------
+
+    pub async fn get_move(&self, id: &str) -> Result<Option<Versioned<MoveRecord>>> {
+        self.get(&self.keys.move_of(id)).await
+    }
+    /// Every move, oldest first (ids sort by creation time).
+    pub async fn list_moves(&self) -> Result<Vec<Versioned<MoveRecord>>> {
+        let mut v: Vec<Versioned<MoveRecord>> = self.list(&self.keys.moves()).await?;
+        v.sort_by_key(|m| (m.value.created_ms, m.value.id.clone()));
+        Ok(v)
+    }
+    pub async fn list_fences(&self) -> Result<Vec<MoveFence>> {
+        Ok(values(self.list(&self.keys.fences()).await?))
+    }
+    /// Registers a running gateway under its lease.
+    pub async fn put_gateway(&self, g: &GatewayRecord, lease: i64) -> Result<()> {
+        self.put_leased(&self.keys.gateway(&g.id), g, lease).await
+    }
+    pub async fn list_gateways(&self) -> Result<Vec<GatewayRecord>> {
+        Ok(values(self.list(&self.keys.gateways()).await?))
+    }
+    pub async fn put_hold_ack(&self, a: &HoldAck) -> Result<()> {
+        self.put(&self.keys.hold_ack(&a.move_id, &a.gateway), a)
+            .await
+    }
+    pub async fn list_hold_acks(&self, move_id: &str) -> Result<Vec<HoldAck>> {
+        Ok(values(self.list(&self.keys.hold_acks(move_id)).await?))
+    }
+    /// Forgets every acknowledgement of a move's holds.
+    pub async fn clear_hold_acks(&self, move_id: &str) -> Result<()> {
+        self.client
+            .kv_client()
+            .delete(
+                self.keys.hold_acks(move_id),
+                Some(etcd_client::DeleteOptions::new().with_prefix()),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Applies `batch` atomically; false when one of its guards no longer holds.
     pub async fn commit(&self, batch: Batch) -> Result<bool> {
         let txn = Txn::new().when(batch.guards).and_then(batch.ops);
@@ -423,6 +464,7 @@ impl Topo {
             self.keys.dbs(),
             self.keys.tables(),
             self.keys.users(),
+            self.keys.fences(),
         ];
         let txn = Txn::new().and_then(
             prefixes
@@ -470,7 +512,7 @@ impl Topo {
     pub fn is_routing_key(&self, key: &str) -> bool {
         matches!(
             self.keys.kind_of(key),
-            Some("sets" | "nodes" | "dbs" | "tables" | "users")
+            Some("sets" | "nodes" | "dbs" | "tables" | "users" | "moving")
         )
     }
 }
