@@ -66,6 +66,7 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut read_failing = false;
     let mut whole: HashMap<String, (bool, u64)> = HashMap::new();
+    let mut capacity = crate::capacity::auto::AutoScaler::default();
     info!(
         term = ctx.term,
         failover = cfg.failover.enabled,
@@ -114,6 +115,18 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
         let now = crate::now_ms();
         monitor.round(&r.sets, &r.nodes, &r.health, now, cfg.monitor.stale_ms);
         log_redundancy(&mut whole, &r, now);
+        let stale = cfg.monitor.stale_ms;
+        capacity
+            .round(
+                &ctx,
+                &cfg.capacity,
+                stale,
+                &r.sets,
+                &r.nodes,
+                &r.health,
+                now,
+            )
+            .await;
         if !cfg.failover.enabled {
             continue;
         }
