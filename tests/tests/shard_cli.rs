@@ -477,3 +477,87 @@ async fn rebalance_by_data_and_plan() {
     let text = e.ok(&["--config", conf, "shard", "plan"]).await;
     assert!(text.contains("setwise shard move --db d --slots"), "{text}");
 }
+
+/// `[capacity] auto = true`: the scheduler leader turns the proposal into a move
+/// request by itself (`by: auto`, the numbers in `reason`), from the set over a limit
+/// to the healthy set with the most room.
+#[tokio::test]
+async fn the_leader_requests_the_capacity_proposal_when_auto() {
+    let e = Env::start(3).await;
+    for (set, bytes, rows) in [("set1", 2000, 5120), ("set2", 500, 5120), ("set3", 100, 0)] {
+        e.topo
+            .put_stats(
+                &NodeStats {
+                    node: format!("{set}-n0"),
+                    set: set.into(),
+                    at_ms: now_ms(),
+                    tables: vec![TableStats {
+                        db: "d".into(),
+                        table: "t".into(),
+                        rows,
+                        ..Default::default()
+                    }],
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        let h = HealthReport {
+            node: format!("{set}-n0"),
+            set: set.into(),
+            at_ms: now_ms(),
+            readable: true,
+            writable: true,
+            datadir_bytes: Some(bytes),
+            ..Default::default()
+        };
+        e.topo.put_health(&h, 0).await.unwrap();
+    }
+    let conf = e.work.path().join("scheduler.toml");
+    std::fs::write(
+        &conf,
+        "[monitor]\ninterval_ms = 200\nstale_ms = 600000\n[failover]\nenabled = false\n\
+         [capacity]\nauto = true\nmax_datadir_bytes = 1000\n",
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(bins::bin(bins::SCHEDULER));
+    cmd.args([
+        "--etcd",
+        &e.etcd.endpoint(),
+        "--cluster",
+        CLUSTER,
+        "--id",
+        "s1",
+    ])
+    .arg("--config")
+    .arg(&conf);
+    let _sched = setwise_tests::process::ChildGuard::spawn(
+        "scheduler",
+        cmd,
+        &e.work.path().join("scheduler.log"),
+    )
+    .unwrap();
+    let m = setwise_tests::retry(
+        "an automatic move request",
+        Duration::from_secs(30),
+        || async {
+            let moves = e.topo.list_moves().await?;
+            moves
+                .into_iter()
+                .map(|v| v.value)
+                .find(|m| m.by == "auto")
+                .ok_or_else(|| anyhow::anyhow!("none yet"))
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((m.db.as_str(), m.to.as_str()), ("d", "set3"), "{m:?}");
+    // From the end of set1's range (0-511).
+    assert_eq!(m.end, 512, "{m:?}");
+    assert!(m.start > 0 && m.start < 512, "{m:?}");
+    let reason = m.reason.unwrap_or_default();
+    assert!(
+        reason.contains("set1 over capacity") && reason.contains("datadir"),
+        "{reason}"
+    );
+}
