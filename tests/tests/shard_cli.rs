@@ -560,4 +560,15 @@ async fn the_leader_requests_the_capacity_proposal_when_auto() {
         reason.contains("set1 over capacity") && reason.contains("datadir"),
         "{reason}"
     );
+    // `shard plan` shows the leader's published view (its limits, not the CLI's defaults).
+    let v: Value = serde_json::from_str(&e.ok(&["shard", "plan", "--json"]).await).unwrap();
+    assert!(
+        v["source"]
+            .as_str()
+            .unwrap()
+            .contains("scheduler leader s1"),
+        "{v}"
+    );
+    assert_eq!(v["limits"]["max_datadir_bytes"], 1000, "{v}");
+    assert_eq!(v["loads"].as_array().unwrap().len(), 3, "{v}");
 }

@@ -20,6 +20,7 @@
 //! | `moving/<id>` | [`MoveFence`](crate::MoveFence): what gateways must do about a move (routing) |
 //! | `gateways/<id>` | [`GatewayRecord`](crate::GatewayRecord), under the gateway's lease |
 //! | `move-acks/<move>/<gateway>` | [`HoldAck`](crate::HoldAck): a gateway holds a move's writes |
+//! | `capacity` | the scheduler leader's capacity view (loads, limits, proposal; JSON owned by the scheduler) |
 //! | `ids/<db>/<table>` | the table's AUTO_INCREMENT counter: the next id no gateway holds ([`crate::ids`]) |
 //!
 //! Routing = sets + nodes + dbs + tables + users + moving: everything a gateway needs, read
@@ -170,6 +171,10 @@ impl Keys {
     }
     pub fn hold_ack(&self, move_id: &str, gateway: &str) -> String {
         format!("{}move-acks/{move_id}/{gateway}", self.root)
+    }
+    /// The scheduler leader's latest capacity view (not a routing key).
+    pub fn capacity(&self) -> String {
+        format!("{}capacity", self.root)
     }
     /// The kind of record a key holds, from its first path segment after the root.
     pub fn kind_of<'a>(&self, key: &'a str) -> Option<&'a str> {

@@ -1,6 +1,7 @@
 //! The leader's side of the capacity monitor: every round it smooths each primary's
 //! CPU; every few seconds it reads the statistics, turns `rows_changed` into writes
-//! per second, computes the [`Proposal`](super::Proposal), logs it when it changes
+//! per second, computes the [`Proposal`](super::Proposal), publishes it (`capacity`,
+//! for `setwise shard plan`), logs it when it changes
 //! and — with `[capacity] auto = true`, no move unfinished, and the last automatic
 //! move at least `min_interval_s` ago — writes it as a move (`by = "auto"`), which the
 //! move driver then runs like any other.
@@ -12,7 +13,7 @@ use topo::{HealthReport, MoveRecord, NodeRecord, Role, SetRecord};
 use tracing::{info, warn};
 
 use super::load::Measured;
-use super::{propose, CapacityConfig, Inputs};
+use super::{propose, CapacityConfig, Inputs, Published};
 use crate::leader::LeaderCtx;
 
 /// How often the proposal is computed (the agents' statistics come every 10 s).
@@ -130,6 +131,12 @@ impl AutoScaler {
             },
             cfg,
         );
+        let view = Published {
+            by: ctx.id.clone(),
+            at_ms: now_ms,
+            proposal: proposal.clone(),
+        };
+        t.put(&t.keys().capacity(), &view).await?;
         if proposal.verdict != self.last_verdict {
             if proposal.moves.is_empty() {
                 info!("capacity: {}", proposal.verdict);

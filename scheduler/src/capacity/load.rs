@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use topo::{HealthReport, NodeRecord, NodeStats, Role, SetRecord, TableKind, TableRecord};
 
 use super::CapacityConfig;
@@ -12,7 +12,7 @@ use super::CapacityConfig;
 const SYSTEM_DBS: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
 
 /// One set's load, from its primary.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SetLoad {
     pub set: String,
     pub primary: Option<String>,

@@ -14,6 +14,16 @@ pub mod propose;
 use serde::{Deserialize, Serialize};
 
 pub use load::SetLoad;
+
+/// What the leader publishes at [`topo::keys::Keys::capacity`] after each evaluation,
+/// for `setwise shard plan` (it alone measures writes/s and knows its limits).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Published {
+    /// The leader's id.
+    pub by: String,
+    pub at_ms: u64,
+    pub proposal: Proposal,
+}
 pub use propose::{propose, Inputs, Proposal, ProposedMove};
 
 /// `[capacity]` of the scheduler's config (and of the `setwise` CLI's, for `shard plan`).

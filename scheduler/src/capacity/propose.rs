@@ -3,7 +3,7 @@
 //! the two halfway together (rows per slot estimated from the table statistics and
 //! the shard map), as one contiguous range.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use topo::{DatabaseRecord, HealthReport, NodeRecord, NodeStats, SetRecord, TableRecord};
 
 use super::load::{self, Measured, SetLoad};
@@ -26,7 +26,7 @@ pub struct Inputs<'a> {
 }
 
 /// A move the monitor proposes (slots `start..end`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ProposedMove {
     pub db: String,
     pub start: u32,
@@ -40,7 +40,7 @@ pub struct ProposedMove {
 }
 
 /// What the monitor sees and proposes.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Proposal {
     pub loads: Vec<SetLoad>,
     pub limits: CapacityConfig,

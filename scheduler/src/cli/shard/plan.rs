@@ -1,6 +1,7 @@
-//! `setwise shard plan`: the capacity monitor's view computed from the current
-//! records — each set's load against the `[capacity]` limits and the move proposed
-//! (or "balanced"). The CLI sees one sample: writes/s are the leader's to measure.
+//! `setwise shard plan`: the capacity monitor's view — each set's load against the
+//! `[capacity]` limits and the move proposed (or "balanced"): the scheduler leader's
+//! published view when it is recent (its limits, writes/s measured over time), else
+//! computed here from the current records and this command's `[capacity]`.
 
 use std::fmt::Write as _;
 
@@ -9,10 +10,48 @@ use topo::{MoveRecord, Topo};
 
 use super::check::{span, STALE_MS};
 use crate::capacity::load::{bytes, Measured};
-use crate::capacity::{propose, CapacityConfig, Inputs, Proposal};
+use crate::capacity::{propose, CapacityConfig, Inputs, Proposal, Published};
 use crate::cli::render::Table;
 
+/// The leader's view is used while it is at most this old.
+const FRESH_MS: u64 = 30_000;
+
 pub async fn plan(topo: &Topo, cfg: &CapacityConfig, json: bool) -> Result<String> {
+    let now = crate::now_ms();
+    let published: Option<Published> = topo
+        .get(&topo.keys().capacity())
+        .await
+        .ok()
+        .flatten()
+        .map(|v| v.value)
+        .filter(|p: &Published| now.saturating_sub(p.at_ms) <= FRESH_MS);
+    let (p, source) = match published {
+        Some(v) => {
+            let ago = crate::cli::render::format_age(now.saturating_sub(v.at_ms));
+            (
+                v.proposal,
+                format!("the scheduler leader {}'s view, {ago} ago", v.by),
+            )
+        }
+        None => (
+            local(topo, cfg).await?,
+            "computed by the CLI (no recent view from a scheduler leader): limits from this \
+             command's [capacity], writes/s not measured"
+                .to_string(),
+        ),
+    };
+    if json {
+        let mut v = serde_json::to_value(&p)?;
+        if let serde_json::Value::Object(o) = &mut v {
+            o.insert("source".into(), source.into());
+        }
+        return Ok(serde_json::to_string_pretty(&v)? + "\n");
+    }
+    Ok(format!("{source}\n{}", render(&p)))
+}
+
+/// The proposal from the records as they are now.
+async fn local(topo: &Topo, cfg: &CapacityConfig) -> Result<Proposal> {
     let (sets, nodes, health, stats, dbs) = (
         topo.list_sets().await?,
         topo.list_nodes().await?,
@@ -50,10 +89,7 @@ pub async fn plan(topo: &Topo, cfg: &CapacityConfig, json: bool) -> Result<Strin
         },
         cfg,
     );
-    if json {
-        return Ok(serde_json::to_string_pretty(&p)? + "\n");
-    }
-    Ok(render(&p))
+    Ok(p)
 }
 
 fn limit(v: u64, f: impl Fn(u64) -> String) -> String {
