@@ -17,9 +17,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use futures::StreamExt;
-use mysql_async::binlog::events::{EventData, RowsEventData};
+use mysql_async::binlog::events::{EventData, RowsEventData, TableMapEvent};
+use mysql_async::binlog::value::BinlogValue;
+use mysql_async::consts::ColumnType;
 use mysql_async::prelude::*;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, Value};
+use mysql_common::io::ParseBuf;
 use topo::gtid::Gtid;
 
 /// MariaDB event types the library does not decode.
@@ -383,14 +386,22 @@ impl BinlogReader {
                 schema.columns.len()
             );
         }
+        let mut buf = ParseBuf(rows.rows_data());
         let mut out = Vec::new();
-        for r in rows.rows(tme) {
-            let (before, after) = r.context("decode a binlog row")?;
+        while !buf.is_empty() {
+            let before = match rows.columns_before_image() {
+                Some(bits) => Some(read_image(tme, schema, bits.count_ones(), &mut buf)?),
+                None => None,
+            };
+            let after = match rows.columns_after_image() {
+                Some(bits) => Some(read_image(tme, schema, bits.count_ones(), &mut buf)?),
+                None => None,
+            };
             out.push(RowChange {
                 table: ti,
                 kind,
-                before: before.map(|b| image(schema, b)).transpose()?,
-                after: after.map(|a| image(schema, a)).transpose()?,
+                before,
+                after,
             });
         }
         Ok(BinlogEvent::Rows(out))
@@ -402,28 +413,65 @@ impl BinlogReader {
     }
 }
 
-/// A row image as values to bind, in ordinal order.
-fn image(
+/// One row image (every column: `binlog_row_image=FULL`) as values to bind, in
+/// ordinal order: the null bitmap, then each non-NULL value in its binlog format.
+fn read_image<'a>(
+    tme: &'a TableMapEvent<'_>,
     schema: &TableSchema,
-    row: mysql_async::binlog::row::BinlogRow,
+    present: usize,
+    buf: &mut ParseBuf<'a>,
 ) -> anyhow::Result<Vec<Value>> {
-    if row.len() != schema.columns.len() {
+    let ncols = schema.columns.len();
+    if present != ncols {
         bail!(
-            "binlog row of `{}` holds {} of its {} columns: binlog_row_image must be FULL",
+            "a binlog row of `{}` holds {present} of its {ncols} columns: binlog_row_image must be FULL",
             schema.name,
-            row.len(),
-            schema.columns.len()
         );
     }
-    row.unwrap()
-        .into_iter()
-        .zip(&schema.columns)
-        .map(|(v, c)| {
-            let v = Value::try_from(v)
-                .map_err(|e| anyhow!("column {} of `{}`: {e}", c.name, schema.name))?;
-            Ok(bindable(v, c))
-        })
-        .collect()
+    let nulls = buf
+        .checked_eat(ncols.div_ceil(8))
+        .ok_or_else(|| anyhow!("truncated binlog row of `{}`", schema.name))?;
+    let mut values = Vec::with_capacity(ncols);
+    for (i, col) in schema.columns.iter().enumerate() {
+        if nulls[i / 8] & (1 << (i % 8)) != 0 {
+            values.push(Value::NULL);
+            continue;
+        }
+        let ty = tme
+            .get_column_type(i)
+            .map_err(|e| anyhow!("column {} of `{}`: {e}", col.name, schema.name))?
+            .ok_or_else(|| anyhow!("column {} of `{}` has no type", col.name, schema.name))?;
+        let meta = tme.get_column_metadata(i).unwrap_or(&[]);
+        let v = match (ty, meta.first()) {
+            (ColumnType::MYSQL_TYPE_TIME2, Some(&dec @ 1..=2)) => time2_short(buf, dec)?,
+            _ => {
+                let v: BinlogValue<'_> = buf
+                    .parse((ty, meta, false, false))
+                    .with_context(|| format!("decode column {} of `{}`", col.name, schema.name))?;
+                Value::try_from(v)
+                    .map_err(|e| anyhow!("column {} of `{}`: {e}", col.name, schema.name))?
+            }
+        };
+        values.push(bindable(v, col));
+    }
+    Ok(values)
+}
+
+/// A `TIME(1)` / `TIME(2)` value (mysql_common 0.37.3 overflows on negative ones):
+/// 3 bytes of `hms + 0x800000` big-endian, 1 byte of hundredths.
+fn time2_short(buf: &mut ParseBuf<'_>, dec: u8) -> anyhow::Result<Value> {
+    let b = buf
+        .checked_eat(4)
+        .ok_or_else(|| anyhow!("truncated TIME({dec}) value"))?;
+    let mut int = (((b[0] as i64) << 16) | ((b[1] as i64) << 8) | b[2] as i64) - 0x80_0000;
+    let mut frac = b[3] as i64;
+    if int < 0 && frac > 0 {
+        int += 1;
+        frac -= 0x100;
+    }
+    Ok(mysql_common::binlog::misc::time_from_packed(
+        (int << 24) + frac * 10_000,
+    ))
 }
 
 /// A binlog value as a value to bind into the same column elsewhere: the binlog
