@@ -8,8 +8,9 @@
 //!   primary key when the row leaves the moving slots or its key changes, then
 //!   `REPLACE` the after-image when it is (still) moving; delete → delete by the
 //!   before-image's key. Replaying any stretch twice gives the same rows.
-//! * Each source transaction becomes one target transaction; `gtid_applied` only
-//!   moves at transaction ends. A prepared XA transaction's rows wait for its
+//! * Source transactions are applied whole — the ones already arrived together, in
+//!   one target transaction — and `gtid_applied` only moves past them after the
+//!   target's COMMIT. A prepared XA transaction's rows wait for its
 //!   `XA COMMIT` (dropped on `XA ROLLBACK`); while one waits, the reported position
 //!   stays before its prepare, so resuming from it never loses the rows.
 
@@ -30,6 +31,9 @@ use super::binlog::{
 
 /// How long the stream may stay silent before [`Tail::step`] returns.
 const IDLE: Duration = Duration::from_millis(100);
+/// Row changes / source transactions applied in one target transaction at most.
+const BATCH_OPS: usize = 5_000;
+const BATCH_GROUPS: usize = 1_000;
 /// Rows per multi-row `REPLACE` / `DELETE`.
 const BATCH_ROWS: usize = 500;
 /// Bytes of values per statement (a larger row gets a statement of its own).
@@ -103,6 +107,9 @@ pub struct Tail {
     /// Every group read so far is applied (or, XA, pending).
     read: GtidPos,
     group: Option<Group>,
+    /// Changes of source transactions read but not yet written, and their GTIDs.
+    batch: Vec<Op>,
+    batch_gtids: Vec<Gtid>,
     pending: Vec<PendingXa>,
     /// XA transactions prepared on the source when the tail opened.
     prepared_at_open: HashSet<Vec<u8>>,
@@ -148,6 +155,8 @@ impl Tail {
             plans,
             read,
             group: None,
+            batch: Vec::new(),
+            batch_gtids: Vec::new(),
             pending: Vec::new(),
             prepared_at_open,
             seen_prepares: HashSet::new(),
@@ -215,19 +224,42 @@ impl Tail {
         if let Some(e) = &self.failed {
             bail!("the catch-up failed earlier ({e}): reopen it");
         }
+        let r = self.pump_events(deadline, stop).await;
+        let r = match r {
+            Ok(()) => self.flush().await,
+            e => e,
+        };
+        r.map_err(|e| self.fail(e))
+    }
+
+    async fn pump_events(
+        &mut self,
+        deadline: Instant,
+        stop: impl Fn(&Tail) -> bool,
+    ) -> anyhow::Result<()> {
         loop {
-            let now = Instant::now();
-            if now >= deadline || stop(self) {
+            if Instant::now() >= deadline || stop(self) {
                 return Ok(());
             }
-            let wait = IDLE.min(deadline - now);
-            let ev = match self.reader.next(wait).await {
-                Ok(Some(ev)) => ev,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(self.fail(e)),
+            // What has already arrived is applied in one batch; before waiting for
+            // more, the batch goes to the target.
+            let ev = match self.reader.next(Duration::ZERO).await? {
+                Some(ev) => ev,
+                None => {
+                    self.flush().await?;
+                    let now = Instant::now();
+                    if now >= deadline || stop(self) {
+                        return Ok(());
+                    }
+                    match self.reader.next(IDLE.min(deadline - now)).await? {
+                        Some(ev) => ev,
+                        None => return Ok(()),
+                    }
+                }
             };
-            if let Err(e) = self.handle(ev).await {
-                return Err(self.fail(e));
+            self.handle(ev).await?;
+            if self.batch.len() >= BATCH_OPS || self.batch_gtids.len() >= BATCH_GROUPS {
+                self.flush().await?;
             }
         }
     }
@@ -261,7 +293,7 @@ impl Tail {
                 }
             }
             BinlogEvent::Xid => self.commit().await?,
-            BinlogEvent::XaPrepare => self.prepare()?,
+            BinlogEvent::XaPrepare => self.prepare().await?,
             BinlogEvent::Query { schema, text } => self.query(&schema, &text).await?,
             BinlogEvent::Other => {}
         }
@@ -325,21 +357,37 @@ impl Tail {
                 .any(|n| t.contains(&n.to_lowercase()))
     }
 
-    /// The group ends committed: its changes go to the target in one transaction.
+    /// The group ends committed: its changes join the batch.
     async fn commit(&mut self) -> anyhow::Result<()> {
         let Some(group) = self.group.take() else {
             return Ok(());
         };
-        self.apply(&group.ops).await?;
-        self.read.set(group.gtid.gtid);
+        self.batch.extend(group.ops);
+        self.batch_gtids.push(group.gtid.gtid);
+        Ok(())
+    }
+
+    /// The batch (the changes of whole source transactions, in order) goes to the
+    /// target in one transaction; then the position moves past them.
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        if self.batch_gtids.is_empty() {
+            return Ok(());
+        }
+        let ops = std::mem::take(&mut self.batch);
+        self.apply(&ops).await?;
+        for g in std::mem::take(&mut self.batch_gtids) {
+            self.read.set(g);
+        }
         Ok(())
     }
 
     /// An XA transaction is prepared: its changes wait for its completion.
-    fn prepare(&mut self) -> anyhow::Result<()> {
+    async fn prepare(&mut self) -> anyhow::Result<()> {
         let Some(group) = self.group.take() else {
             bail!("XA PREPARE outside a binlog event group");
         };
+        // Its position before it must be exact: what precedes it goes first.
+        self.flush().await?;
         let g = group.gtid.gtid;
         if group.gtid.flags & FL_PREPARED_XA == 0 {
             bail!("XA PREPARE in group {} not flagged as XA", show(&g));
@@ -380,10 +428,10 @@ impl Tail {
             }
         }
         if commit {
-            ops.extend(group.ops);
-            self.apply(&ops).await?;
+            self.batch.extend(ops);
+            self.batch.extend(group.ops);
         }
-        self.read.set(group.gtid.gtid);
+        self.batch_gtids.push(group.gtid.gtid);
         Ok(())
     }
 
@@ -476,6 +524,20 @@ fn plans(filter: &Filter, schemas: &[TableSchema]) -> anyhow::Result<Vec<TablePl
                             t.name
                         )
                     })?;
+                    // The slot of a text key is computed over its UTF-8 text.
+                    let cs = s.columns[k].charset.as_deref();
+                    if t.key_type == KeyType::Text
+                        && !matches!(cs, None | Some("utf8mb4" | "utf8mb3" | "utf8" | "ascii"))
+                    {
+                        bail!(
+                            "shard key {} of `{}`.`{}` is in character set {}: the catch-up \
+                             follows text keys in utf8mb4, utf8mb3 or ascii only",
+                            t.key,
+                            filter.db,
+                            t.name,
+                            cs.unwrap_or("?")
+                        );
+                    }
                     Some((k, t.key_type))
                 }
                 None => None,

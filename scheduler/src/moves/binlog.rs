@@ -47,6 +47,8 @@ pub struct Column {
     pub unsigned: bool,
     /// `CHARACTER_OCTET_LENGTH` (fixed-length `binary(n)` is padded back to it).
     pub octet_len: Option<u64>,
+    /// `CHARACTER_SET_NAME` of a string column.
+    pub charset: Option<String>,
 }
 
 /// A watched table's columns (in ordinal order) and primary key (column indexes).
@@ -67,9 +69,10 @@ impl TableSchema {
 
 /// Reads `db.table`'s columns and primary key from `information_schema`.
 pub async fn load_schema(conn: &mut Conn, db: &str, table: &str) -> anyhow::Result<TableSchema> {
-    let rows: Vec<(String, String, String, Option<u64>)> = conn
+    let rows: Vec<(String, String, String, Option<u64>, Option<String>)> = conn
         .exec(
-            "SELECT COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_OCTET_LENGTH \
+            "SELECT COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_OCTET_LENGTH, \
+             LOWER(CHARACTER_SET_NAME) \
              FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
              ORDER BY ORDINAL_POSITION",
             (db, table),
@@ -81,12 +84,15 @@ pub async fn load_schema(conn: &mut Conn, db: &str, table: &str) -> anyhow::Resu
     }
     let columns: Vec<Column> = rows
         .into_iter()
-        .map(|(name, data_type, column_type, octet_len)| Column {
-            name,
-            unsigned: column_type.contains("unsigned"),
-            data_type,
-            octet_len,
-        })
+        .map(
+            |(name, data_type, column_type, octet_len, charset)| Column {
+                name,
+                unsigned: column_type.contains("unsigned"),
+                data_type,
+                octet_len,
+                charset,
+            },
+        )
         .collect();
     let pk_names: Vec<String> = conn
         .exec(
@@ -574,6 +580,7 @@ mod tests {
             data_type: t.into(),
             unsigned,
             octet_len: Some(4),
+            charset: None,
         }
     }
 
