@@ -67,9 +67,12 @@ impl TableSchema {
     }
 }
 
+/// name, data type, column type, octet length, character set.
+type ColumnRow = (String, String, String, Option<u64>, Option<String>);
+
 /// Reads `db.table`'s columns and primary key from `information_schema`.
 pub async fn load_schema(conn: &mut Conn, db: &str, table: &str) -> anyhow::Result<TableSchema> {
-    let rows: Vec<(String, String, String, Option<u64>, Option<String>)> = conn
+    let rows: Vec<ColumnRow> = conn
         .exec(
             "SELECT COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_OCTET_LENGTH, \
              LOWER(CHARACTER_SET_NAME) \
