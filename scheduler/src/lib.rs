@@ -8,6 +8,7 @@ pub mod failover;
 pub mod leader;
 pub mod logging;
 pub mod monitor;
+pub mod moves;
 pub mod policy;
 pub mod redundancy;
 pub mod service;

@@ -1,0 +1,1 @@
+//! PLACEHOLDER until branch wt-tail is merged.
