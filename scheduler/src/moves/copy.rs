@@ -182,6 +182,9 @@ async fn copy_table(
         ));
         cursor = Some(c);
         d.save_progress().await?;
+        if d.rec.cancel {
+            anyhow::bail!("cancel requested");
+        }
         if (rows.len() as u64) < chunk {
             break;
         }

@@ -117,6 +117,9 @@ impl Driver {
             if self.ctx.is_stopping() {
                 bail!("leadership ended during {}: {e:#}", phase.word());
             }
+            if self.rec.cancel && !phase.flipped() && phase != MovePhase::Undo {
+                continue;
+            }
             match e.downcast_ref::<MoveError>() {
                 Some(MoveError::Superseded) => return Err(e),
                 Some(MoveError::Invalid(why)) => {
