@@ -10,7 +10,7 @@ use anyhow::{anyhow, Result};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use super::binlog::{lag_trx, Filter, Tail, TailProgress};
+use super::apply::{lag_trx, Filter, Tail, TailProgress};
 use super::driver::{Driver, SAVE_EVERY};
 use super::sql;
 

@@ -2,7 +2,8 @@
 //! picks the oldest unfinished move in `moves/` ([`pick`]) and a [`Driver`] runs it
 //! phase by phase, resumable from its record: [`create`] (validation, tables on the
 //! target, the fence), [`copy`] (consistent snapshot, chunks of the moving slots),
-//! [`catchup`] (the sources' binlogs through [`binlog`]/[`apply`]), [`flip`] (hold,
+//! [`catchup`] (each source's binlog, decoded by [`binlog`], filtered to the moving
+//! slots and applied to the target by [`apply::Tail`]), [`flip`] (hold,
 //! gateways' acknowledgements, drain, [`verify`], shard map CAS), [`cleanup`] (the
 //! moved rows off the sources) and [`undo`] (a cancel or failure before the flip).
 
