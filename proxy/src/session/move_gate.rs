@@ -46,6 +46,16 @@ impl Session {
         if !self.autocommit {
             self.open_txn();
         }
+        // An INSERT without a column list: its key's position comes from the
+        // column cache (filled here while a move is under way).
+        let snap = self.shared.routing.get();
+        if !snap.moving.is_empty() && matches!(first, "INSERT" | "REPLACE") {
+            if let Some(t) = super::text::lexed_tables(sql, sig).first() {
+                if let Some(db) = t.db.clone().or_else(|| self.db.clone()) {
+                    let _ = self.table_columns(&snap, &db, &t.name).await;
+                }
+            }
+        }
         let columns = |db: &str, table: &str| {
             let key = (db.to_string(), table.to_string());
             let cache = self.shared.columns.lock().ok()?;
