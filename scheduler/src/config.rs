@@ -68,6 +68,7 @@ pub struct SchedulerConfig {
     pub monitor: MonitorConfig,
     pub failover: FailoverConfig,
     pub mysql: MysqlConfig,
+    pub moves: MovesConfig,
 }
 
 impl Default for SchedulerConfig {
@@ -81,6 +82,40 @@ impl Default for SchedulerConfig {
             monitor: MonitorConfig::default(),
             failover: FailoverConfig::default(),
             mysql: MysqlConfig::default(),
+            moves: MovesConfig::default(),
+        }
+    }
+}
+
+/// Slot moves run by the leader (`[moves]`, docs/scaleout.md).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MovesConfig {
+    /// Rows per copy chunk (and per delete chunk of the cleanup and the undo).
+    pub chunk_rows: u64,
+    /// Pause between two chunks, ms (0: none): keeps the sources' foreground latency sane.
+    pub throttle_ms: u64,
+    /// A hold is tried once every source's binlog lag is at most this many transactions.
+    pub catchup_close_trx: u64,
+    /// A hold whose acknowledgements and drain do not complete within this is released
+    /// and tried again later, ms.
+    pub hold_timeout_ms: u64,
+    /// Holds tried before the move gives up (undone, failed).
+    pub max_holds: u32,
+    /// Compare every moving slot (row count + checksum) on the sources and the target
+    /// during the hold, before the flip.
+    pub verify: bool,
+}
+
+impl Default for MovesConfig {
+    fn default() -> Self {
+        Self {
+            chunk_rows: 1000,
+            throttle_ms: 0,
+            catchup_close_trx: 50,
+            hold_timeout_ms: 3000,
+            max_holds: 5,
+            verify: true,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod failover;
 pub mod leader;
 pub mod logging;
 pub mod monitor;
+pub mod moves;
 pub mod policy;
 pub mod redundancy;
 pub mod service;

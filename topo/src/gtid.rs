@@ -55,6 +55,21 @@ impl GtidPos {
         self.domains.get(&d)
     }
 
+    /// The last GTID of each domain, in domain order.
+    pub fn iter(&self) -> impl Iterator<Item = &Gtid> {
+        self.domains.values()
+    }
+
+    /// Makes `g` the position of its domain (earlier or later than before).
+    pub fn set(&mut self, g: Gtid) {
+        self.domains.insert(g.domain, g);
+    }
+
+    /// Forgets domain `d` (the position then starts that domain from its beginning).
+    pub fn remove(&mut self, d: u32) {
+        self.domains.remove(&d);
+    }
+
     /// Whether every transaction up to `other` is also within `self` (per domain,
     /// `self`'s sequence number is at least `other`'s).
     pub fn contains(&self, other: &GtidPos) -> bool {

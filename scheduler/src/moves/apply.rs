@@ -1,0 +1,850 @@
+//! The catch-up of a slot move: one source primary's binlog ([`BinlogReader`])
+//! filtered to the moving slots and applied idempotently to the target primary.
+//!
+//! * A row of a moving table is kept when its shard key's slot (computed from the
+//!   row image with [`topo::slot`], exactly as the gateway and the copy's SQL do) is
+//!   in the moving spans; every row of a broadcast table is kept.
+//! * Insert → `REPLACE` the after-image; update → delete by the before-image's
+//!   primary key when the row leaves the moving slots or its key changes, then
+//!   `REPLACE` the after-image when it is (still) moving; delete → delete by the
+//!   before-image's key. Replaying any stretch twice gives the same rows.
+//! * Source transactions are applied whole — the ones already arrived together, in
+//!   one target transaction — and `gtid_applied` only moves past them after the
+//!   target's COMMIT. A prepared XA transaction's rows wait for its
+//!   `XA COMMIT` (dropped on `XA ROLLBACK`); while one waits, the reported position
+//!   stays before its prepare, so resuming from it never loses the rows.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Opts, Value};
+use topo::gtid::{Gtid, GtidPos};
+use topo::model::KeyType;
+use topo::moves::{spans_contain, MoveTable, SlotSpan};
+
+use super::binlog::{
+    BinlogEvent, BinlogReader, GtidEvent, RowChange, RowKind, TableSchema, FL_COMPLETED_XA,
+    FL_PREPARED_XA, FL_STANDALONE,
+};
+
+/// How long the stream may stay silent before [`Tail::step`] returns.
+const IDLE: Duration = Duration::from_millis(100);
+/// Row changes / source transactions applied in one target transaction at most.
+const BATCH_OPS: usize = 5_000;
+const BATCH_GROUPS: usize = 1_000;
+/// Rows per multi-row `REPLACE` / `DELETE`.
+const BATCH_ROWS: usize = 500;
+/// Bytes of values per statement (a larger row gets a statement of its own).
+const BATCH_BYTES: usize = 4 << 20;
+
+/// What a tail keeps: rows of `db`'s moving `tables` whose key's slot is in `spans`
+/// (slot = topo::slot over `slots`), and every row of the `broadcast` tables.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub db: String,
+    pub tables: Vec<MoveTable>,
+    pub slots: u32,
+    pub spans: Vec<SlotSpan>,
+    pub broadcast: Vec<String>,
+}
+
+/// Where a tail is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailProgress {
+    /// Every source transaction up to here is on the target: a transaction boundary,
+    /// safe to record and to resume from.
+    pub gtid_applied: String,
+    /// Row changes written to the target (REPLACEd or deleted rows).
+    pub events_applied: u64,
+    /// How far the stream has been read and applied (ahead of `gtid_applied` only
+    /// while a prepared XA transaction waits for its commit).
+    pub gtid_read: String,
+}
+
+/// How a watched table is filtered: by its shard key, or (broadcast) not at all.
+struct TablePlan {
+    key: Option<(usize, KeyType)>,
+    /// Primary key column indexes.
+    pk: Vec<usize>,
+    /// Quoted column names.
+    columns: Vec<String>,
+    /// `` `db`.`t` ``
+    qualified: String,
+    /// `` `c1`,`c2`,... ``
+    column_list: String,
+}
+
+/// A change to make on the target.
+#[derive(Debug, Clone)]
+enum Op {
+    Replace { table: usize, row: Vec<Value> },
+    Delete { table: usize, pk: Vec<Value> },
+}
+
+/// The event group being read.
+struct Group {
+    gtid: GtidEvent,
+    ops: Vec<Op>,
+}
+
+/// A prepared XA transaction waiting for its `XA COMMIT`.
+struct PendingXa {
+    xid: Vec<u8>,
+    /// Its domain's position before its prepare (None: the domain had none).
+    before: Option<Gtid>,
+    domain: u32,
+    ops: Vec<Op>,
+}
+
+/// One source primary's binlog, streamed from a GTID position and applied to the target primary.
+pub struct Tail {
+    reader: BinlogReader,
+    target: Conn,
+    filter: Filter,
+    plans: Vec<TablePlan>,
+    /// Every group read so far is applied (or, XA, pending).
+    read: GtidPos,
+    group: Option<Group>,
+    /// Changes of source transactions read but not yet written, and their GTIDs.
+    batch: Vec<Op>,
+    batch_gtids: Vec<Gtid>,
+    pending: Vec<PendingXa>,
+    /// XA transactions prepared on the source when the tail opened.
+    prepared_at_open: HashSet<Vec<u8>>,
+    /// XA prepares seen in the stream.
+    seen_prepares: HashSet<Vec<u8>>,
+    events_applied: u64,
+    /// The first error: a tail that failed must be reopened.
+    failed: Option<String>,
+}
+
+impl Tail {
+    /// source/target: mysql_async::Opts of the two primaries (scheduler's [mysql] account, see scheduler/src/config.rs MysqlConfig::opts).
+    /// from_gtid: a MariaDB GTID position ("0-101-57" or "" for the beginning), server_id: unique per stream.
+    pub async fn open(
+        source: Opts,
+        target: Opts,
+        filter: Filter,
+        from_gtid: &str,
+        server_id: u32,
+    ) -> anyhow::Result<Tail> {
+        let read = GtidPos::parse(from_gtid).map_err(|e| anyhow!(e))?;
+        let prepared_at_open = prepared_xa(source.clone()).await?;
+        let mut names: Vec<String> = filter.tables.iter().map(|t| t.name.clone()).collect();
+        names.extend(filter.broadcast.iter().cloned());
+        let reader = BinlogReader::open(source, &filter.db, &names, from_gtid, server_id).await?;
+        let plans = plans(&filter, reader.tables())?;
+        let mut target = Conn::new(target)
+            .await
+            .context("connect to the target primary")?;
+        // Values are bound as the bytes the binlog holds (in each column's own
+        // character set), timestamps as UTC text, 0 stays 0 in AUTO_INCREMENT.
+        target
+            .query_drop(
+                "SET NAMES binary, time_zone = '+00:00', \
+                 sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0",
+            )
+            .await
+            .context("prepare the target session")?;
+        Ok(Tail {
+            reader,
+            target,
+            filter,
+            plans,
+            read,
+            group: None,
+            batch: Vec::new(),
+            batch_gtids: Vec::new(),
+            pending: Vec::new(),
+            prepared_at_open,
+            seen_prepares: HashSet::new(),
+            events_applied: 0,
+            failed: None,
+        })
+    }
+
+    /// Where the tail is now.
+    pub fn progress(&self) -> TailProgress {
+        let mut safe = self.read.clone();
+        for p in &self.pending {
+            match p.before {
+                Some(g) if safe.domain(p.domain).is_none_or(|s| g.seq < s.seq) => safe.set(g),
+                Some(_) => {}
+                None => safe.remove(p.domain),
+            }
+        }
+        TailProgress {
+            gtid_applied: safe.to_string(),
+            events_applied: self.events_applied,
+            gtid_read: self.read.to_string(),
+        }
+    }
+
+    /// Applies what arrives for at most `max_wait` (returns sooner when the stream is idle); the returned gtid_applied is always at a transaction boundary (safe to record in etcd and resume from).
+    pub async fn step(&mut self, max_wait: Duration) -> anyhow::Result<TailProgress> {
+        let deadline = Instant::now() + max_wait;
+        self.pump(deadline, |_| false).await?;
+        Ok(self.progress())
+    }
+
+    /// Applies until every domain of `pos` (the source's @@gtid_binlog_pos read after writes were held) is reached, or fails after `timeout`.
+    pub async fn drain_to(&mut self, pos: &str, timeout: Duration) -> anyhow::Result<TailProgress> {
+        let want = GtidPos::parse(pos).map_err(|e| anyhow!(e))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let reached =
+                |t: &Tail| t.read.contains(&want) && t.pending.iter().all(|p| p.ops.is_empty());
+            if reached(self) {
+                return Ok(self.progress());
+            }
+            if Instant::now() >= deadline {
+                let waiting = self.pending.iter().filter(|p| !p.ops.is_empty()).count();
+                bail!(
+                    "the catch-up did not reach {pos} within {timeout:?}: at {}{}",
+                    self.read,
+                    if waiting > 0 {
+                        format!(", {waiting} prepared XA transaction(s) with moving rows not yet committed")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            self.pump(deadline, reached).await?;
+        }
+    }
+
+    /// Reads and applies events until `deadline`, an idle stream, or `stop`.
+    async fn pump(
+        &mut self,
+        deadline: Instant,
+        stop: impl Fn(&Tail) -> bool,
+    ) -> anyhow::Result<()> {
+        if let Some(e) = &self.failed {
+            bail!("the catch-up failed earlier ({e}): reopen it");
+        }
+        let r = self.pump_events(deadline, stop).await;
+        let r = match r {
+            Ok(()) => self.flush().await,
+            e => e,
+        };
+        r.map_err(|e| self.fail(e))
+    }
+
+    async fn pump_events(
+        &mut self,
+        deadline: Instant,
+        stop: impl Fn(&Tail) -> bool,
+    ) -> anyhow::Result<()> {
+        loop {
+            if Instant::now() >= deadline || stop(self) {
+                return Ok(());
+            }
+            // What has already arrived is applied in one batch; before waiting for
+            // more, the batch goes to the target.
+            let ev = match self.reader.next(Duration::ZERO).await? {
+                Some(ev) => ev,
+                None => {
+                    self.flush().await?;
+                    let now = Instant::now();
+                    if now >= deadline || stop(self) {
+                        return Ok(());
+                    }
+                    match self.reader.next(IDLE.min(deadline - now)).await? {
+                        Some(ev) => ev,
+                        None => return Ok(()),
+                    }
+                }
+            };
+            self.handle(ev).await?;
+            if self.batch.len() >= BATCH_OPS || self.batch_gtids.len() >= BATCH_GROUPS {
+                self.flush().await?;
+            }
+        }
+    }
+
+    fn fail(&mut self, e: anyhow::Error) -> anyhow::Error {
+        self.failed = Some(format!("{e:#}"));
+        e
+    }
+
+    async fn handle(&mut self, ev: BinlogEvent) -> anyhow::Result<()> {
+        match ev {
+            BinlogEvent::Gtid(g) => {
+                if let Some(open) = &self.group {
+                    bail!(
+                        "binlog group {} began before group {} ended",
+                        show(&g.gtid),
+                        show(&open.gtid.gtid)
+                    );
+                }
+                self.group = Some(Group {
+                    gtid: g,
+                    ops: Vec::new(),
+                });
+            }
+            BinlogEvent::Rows(changes) => {
+                let Some(group) = self.group.as_mut() else {
+                    bail!("row changes outside a binlog event group");
+                };
+                for c in changes {
+                    ops_of(&self.plans, &self.filter, c, &mut group.ops)?;
+                }
+            }
+            BinlogEvent::Xid => self.commit().await?,
+            BinlogEvent::XaPrepare => self.prepare().await?,
+            BinlogEvent::Query { schema, text } => self.query(&schema, &text).await?,
+            BinlogEvent::Other => {}
+        }
+        Ok(())
+    }
+
+    async fn query(&mut self, schema: &str, text: &str) -> anyhow::Result<()> {
+        let Some(group) = self.group.as_ref() else {
+            return Ok(());
+        };
+        let head: String = text
+            .trim_start()
+            .chars()
+            .take(12)
+            .collect::<String>()
+            .to_ascii_uppercase();
+        let completes_xa = group.gtid.flags & FL_COMPLETED_XA != 0;
+        if head.starts_with("XA COMMIT") && completes_xa {
+            return self.complete_xa(true).await;
+        }
+        if head.starts_with("XA ROLLBACK") && completes_xa {
+            return self.complete_xa(false).await;
+        }
+        if head.starts_with("COMMIT") || head.starts_with("XA COMMIT") {
+            return self.commit().await;
+        }
+        if head.starts_with("ROLLBACK") && !head.starts_with("ROLLBACK TO") {
+            // What a rolled-back mixed transaction logged is what stayed.
+            return self.commit().await;
+        }
+        if ["BEGIN", "SAVEPOINT", "ROLLBACK TO", "XA START", "XA END"]
+            .iter()
+            .any(|p| head.starts_with(p))
+        {
+            return Ok(());
+        }
+        if self.touches(schema, text) {
+            bail!(
+                "a statement on a moving table is in the source's binlog (DDL or a \
+                 statement-logged change during the move): {}",
+                text.chars().take(200).collect::<String>()
+            );
+        }
+        if group.gtid.flags & FL_STANDALONE != 0 {
+            return self.commit().await;
+        }
+        Ok(())
+    }
+
+    /// Whether a statement may concern a watched table.
+    fn touches(&self, schema: &str, text: &str) -> bool {
+        let t = text.to_lowercase();
+        let db = self.filter.db.to_lowercase();
+        (schema.eq_ignore_ascii_case(&self.filter.db) || t.contains(&db))
+            && self
+                .filter
+                .tables
+                .iter()
+                .map(|m| &m.name)
+                .chain(&self.filter.broadcast)
+                .any(|n| t.contains(&n.to_lowercase()))
+    }
+
+    /// The group ends committed: its changes join the batch.
+    async fn commit(&mut self) -> anyhow::Result<()> {
+        let Some(group) = self.group.take() else {
+            return Ok(());
+        };
+        self.batch.extend(group.ops);
+        self.batch_gtids.push(group.gtid.gtid);
+        Ok(())
+    }
+
+    /// The batch (the changes of whole source transactions, in order) goes to the
+    /// target in one transaction; then the position moves past them.
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        if self.batch_gtids.is_empty() {
+            return Ok(());
+        }
+        let ops = std::mem::take(&mut self.batch);
+        self.apply(&ops).await?;
+        for g in std::mem::take(&mut self.batch_gtids) {
+            self.read.set(g);
+        }
+        Ok(())
+    }
+
+    /// An XA transaction is prepared: its changes wait for its completion.
+    async fn prepare(&mut self) -> anyhow::Result<()> {
+        let Some(group) = self.group.take() else {
+            bail!("XA PREPARE outside a binlog event group");
+        };
+        // Its position before it must be exact: what precedes it goes first.
+        self.flush().await?;
+        let g = group.gtid.gtid;
+        if group.gtid.flags & FL_PREPARED_XA == 0 {
+            bail!("XA PREPARE in group {} not flagged as XA", show(&g));
+        }
+        let xid = group.gtid.xid.clone().unwrap_or_default();
+        self.seen_prepares.insert(xid.clone());
+        self.pending.push(PendingXa {
+            xid,
+            before: self.read.domain(g.domain).copied(),
+            domain: g.domain,
+            ops: group.ops,
+        });
+        self.read.set(g);
+        Ok(())
+    }
+
+    /// `XA COMMIT` / `XA ROLLBACK` of a prepared transaction.
+    async fn complete_xa(&mut self, commit: bool) -> anyhow::Result<()> {
+        let Some(group) = self.group.take() else {
+            return Ok(());
+        };
+        let xid = group.gtid.xid.clone().unwrap_or_default();
+        let mut ops = Vec::new();
+        match self.pending.iter().position(|p| p.xid == xid) {
+            Some(i) => ops = self.pending.remove(i).ops,
+            None => {
+                if commit
+                    && self.prepared_at_open.contains(&xid)
+                    && !self.seen_prepares.contains(&xid)
+                {
+                    bail!(
+                        "XA transaction {} was prepared before the catch-up's start position \
+                         and committed after it: its rows may be missing on the target \
+                         (start the copy again)",
+                        String::from_utf8_lossy(&xid)
+                    );
+                }
+            }
+        }
+        if commit {
+            self.batch.extend(ops);
+            self.batch.extend(group.ops);
+        }
+        self.batch_gtids.push(group.gtid.gtid);
+        Ok(())
+    }
+
+    /// Writes `ops` on the target in one transaction.
+    async fn apply(&mut self, ops: &[Op]) -> anyhow::Result<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.target
+            .query_drop("START TRANSACTION")
+            .await
+            .context("target: START TRANSACTION")?;
+        let mut i = 0;
+        while i < ops.len() {
+            let n = batch_len(&ops[i..]);
+            let (sql, params) = statement(&self.plans, &ops[i..i + n]);
+            self.target
+                .exec_drop(sql.as_str(), params)
+                .await
+                .with_context(|| {
+                    format!("target: {}", sql.chars().take(200).collect::<String>())
+                })?;
+            i += n;
+        }
+        self.target
+            .query_drop("COMMIT")
+            .await
+            .context("target: COMMIT")?;
+        self.events_applied += ops.len() as u64;
+        Ok(())
+    }
+
+    /// Closes both connections.
+    pub async fn close(self) {
+        self.reader.close().await;
+        let _ = self.target.disconnect().await;
+    }
+}
+
+/// Transactions of the source not yet applied: compare `applied` with the source's @@gtid_binlog_pos (per-domain seq difference; topo::gtid may already help).
+pub fn lag_trx(applied: &str, source_pos: &str) -> Option<u64> {
+    let a = GtidPos::parse(applied).ok()?;
+    let s = GtidPos::parse(source_pos).ok()?;
+    Some(a.gap_to(&s))
+}
+
+fn show(g: &Gtid) -> String {
+    format!("{}-{}-{}", g.domain, g.server, g.seq)
+}
+
+/// The XA transactions prepared on the source (`formatID`, lengths, data: the
+/// identity a GTID event carries).
+async fn prepared_xa(source: Opts) -> anyhow::Result<HashSet<Vec<u8>>> {
+    let mut conn = Conn::new(source)
+        .await
+        .context("connect to the source primary")?;
+    let rows: Vec<(i64, u8, u8, Vec<u8>)> = conn
+        .query("XA RECOVER")
+        .await
+        .context("source: XA RECOVER")?;
+    let _ = conn.disconnect().await;
+    Ok(rows
+        .into_iter()
+        .map(|(format, g, b, data)| {
+            let mut x = (format as u32).to_le_bytes().to_vec();
+            x.push(g);
+            x.push(b);
+            x.extend_from_slice(&data);
+            x
+        })
+        .collect())
+}
+
+fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn plans(filter: &Filter, schemas: &[TableSchema]) -> anyhow::Result<Vec<TablePlan>> {
+    schemas
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let key = match filter.tables.get(i) {
+                Some(t) => {
+                    let k = s.column_index(&t.key).ok_or_else(|| {
+                        anyhow!(
+                            "shard key {} of `{}`.`{}` not found",
+                            t.key,
+                            filter.db,
+                            t.name
+                        )
+                    })?;
+                    // The slot of a text key is computed over its UTF-8 text.
+                    let cs = s.columns[k].charset.as_deref();
+                    if t.key_type == KeyType::Text
+                        && !matches!(cs, None | Some("utf8mb4" | "utf8mb3" | "utf8" | "ascii"))
+                    {
+                        bail!(
+                            "shard key {} of `{}`.`{}` is in character set {}: the catch-up \
+                             follows text keys in utf8mb4, utf8mb3 or ascii only",
+                            t.key,
+                            filter.db,
+                            t.name,
+                            cs.unwrap_or("?")
+                        );
+                    }
+                    Some((k, t.key_type))
+                }
+                None => None,
+            };
+            Ok(TablePlan {
+                key,
+                pk: s.pk.clone(),
+                columns: s.columns.iter().map(|c| quote(&c.name)).collect(),
+                qualified: format!("{}.{}", quote(&filter.db), quote(&s.name)),
+                column_list: s
+                    .columns
+                    .iter()
+                    .map(|c| quote(&c.name))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            })
+        })
+        .collect()
+}
+
+/// The slot of a shard-key value (None: NULL, in no slot).
+pub fn value_slot(v: &Value, key_type: KeyType, slots: u32) -> anyhow::Result<Option<u32>> {
+    let slot = match v {
+        Value::NULL => return Ok(None),
+        Value::Int(i) => Some(topo::slot::slot_of_int(*i as i128, slots)),
+        Value::UInt(u) => Some(topo::slot::slot_of_int(*u as i128, slots)),
+        Value::Bytes(b) => topo::slot::slot_of(b, key_type, slots),
+        _ => None,
+    };
+    match slot {
+        Some(s) => Ok(Some(s)),
+        None => bail!("a shard key value {v:?} has no slot for a {key_type:?} key"),
+    }
+}
+
+/// Whether a row image is kept by the filter.
+fn kept(plan: &TablePlan, filter: &Filter, row: &[Value]) -> anyhow::Result<bool> {
+    let Some((k, kt)) = plan.key else {
+        return Ok(true);
+    };
+    Ok(match value_slot(&row[k], kt, filter.slots)? {
+        Some(s) => spans_contain(&filter.spans, s),
+        None => false,
+    })
+}
+
+/// The target changes one row change makes.
+fn ops_of(
+    plans: &[TablePlan],
+    filter: &Filter,
+    c: RowChange,
+    out: &mut Vec<Op>,
+) -> anyhow::Result<()> {
+    let plan = &plans[c.table];
+    let pk_of = |row: &[Value]| -> Vec<Value> { plan.pk.iter().map(|&i| row[i].clone()).collect() };
+    match (c.kind, c.before, c.after) {
+        (RowKind::Insert, _, Some(after)) => {
+            if kept(plan, filter, &after)? {
+                out.push(Op::Replace {
+                    table: c.table,
+                    row: after,
+                });
+            }
+        }
+        (RowKind::Update, Some(before), Some(after)) => {
+            let b = kept(plan, filter, &before)?;
+            let a = kept(plan, filter, &after)?;
+            let old_pk = pk_of(&before);
+            if b && (!a || old_pk != pk_of(&after)) {
+                out.push(Op::Delete {
+                    table: c.table,
+                    pk: old_pk,
+                });
+            }
+            if a {
+                out.push(Op::Replace {
+                    table: c.table,
+                    row: after,
+                });
+            }
+        }
+        (RowKind::Delete, Some(before), _) => {
+            if kept(plan, filter, &before)? {
+                out.push(Op::Delete {
+                    table: c.table,
+                    pk: pk_of(&before),
+                });
+            }
+        }
+        (kind, _, _) => bail!("a {kind:?} row change without its row image"),
+    }
+    Ok(())
+}
+
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::Bytes(b) => b.len(),
+        _ => 8,
+    }
+}
+
+/// How many of `ops` (at least one) go into one statement: the same kind on the
+/// same table, within the row and byte limits.
+fn batch_len(ops: &[Op]) -> usize {
+    let same = |a: &Op, b: &Op| match (a, b) {
+        (Op::Replace { table: x, .. }, Op::Replace { table: y, .. }) => x == y,
+        (Op::Delete { table: x, .. }, Op::Delete { table: y, .. }) => x == y,
+        _ => false,
+    };
+    let mut bytes = 0;
+    let mut n = 0;
+    for op in ops {
+        if n > 0 && (n >= BATCH_ROWS || !same(&ops[0], op)) {
+            break;
+        }
+        let vals = match op {
+            Op::Replace { row, .. } => row,
+            Op::Delete { pk, .. } => pk,
+        };
+        let b: usize = vals.iter().map(value_bytes).sum();
+        if n > 0 && bytes + b > BATCH_BYTES {
+            break;
+        }
+        bytes += b;
+        n += 1;
+    }
+    n
+}
+
+/// One statement for a batch of ops of one kind on one table.
+fn statement(plans: &[TablePlan], ops: &[Op]) -> (String, Vec<Value>) {
+    let mut params = Vec::new();
+    match &ops[0] {
+        Op::Replace { table, row } => {
+            let plan = &plans[*table];
+            let one = format!("({})", vec!["?"; row.len()].join(","));
+            let sql = format!(
+                "REPLACE INTO {} ({}) VALUES {}",
+                plan.qualified,
+                plan.column_list,
+                vec![one.as_str(); ops.len()].join(",")
+            );
+            for op in ops {
+                if let Op::Replace { row, .. } = op {
+                    params.extend(row.iter().cloned());
+                }
+            }
+            (sql, params)
+        }
+        Op::Delete { table, .. } => {
+            let plan = &plans[*table];
+            let one = format!(
+                "({})",
+                plan.pk
+                    .iter()
+                    .map(|&i| format!("{} = ?", plan.columns[i]))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            );
+            let sql = format!(
+                "DELETE FROM {} WHERE {}",
+                plan.qualified,
+                vec![one.as_str(); ops.len()].join(" OR ")
+            );
+            for op in ops {
+                if let Op::Delete { pk, .. } = op {
+                    params.extend(pk.iter().cloned());
+                }
+            }
+            (sql, params)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(key: Option<(usize, KeyType)>) -> TablePlan {
+        TablePlan {
+            key,
+            pk: vec![0],
+            qualified: "`d`.`t`".into(),
+            columns: vec!["`id`".into(), "`v`".into()],
+            column_list: "`id`,`v`".into(),
+        }
+    }
+
+    fn filter(spans: Vec<SlotSpan>) -> Filter {
+        Filter {
+            db: "d".into(),
+            tables: vec![MoveTable {
+                name: "t".into(),
+                key: "id".into(),
+                key_type: KeyType::Integer,
+            }],
+            slots: 1024,
+            spans,
+            broadcast: Vec::new(),
+        }
+    }
+
+    fn slot(i: i64) -> u32 {
+        topo::slot::slot_of_int(i as i128, 1024)
+    }
+
+    fn change(kind: RowKind, before: Option<i64>, after: Option<i64>) -> RowChange {
+        let row = |k: i64| vec![Value::Int(k), Value::Bytes(b"x".to_vec())];
+        RowChange {
+            table: 0,
+            kind,
+            before: before.map(row),
+            after: after.map(row),
+        }
+    }
+
+    fn ops(f: &Filter, c: RowChange) -> Vec<String> {
+        let mut out = Vec::new();
+        ops_of(&[plan(Some((0, KeyType::Integer)))], f, c, &mut out).unwrap();
+        out.iter()
+            .map(|o| match o {
+                Op::Replace { row, .. } => format!("R{:?}", row[0]),
+                Op::Delete { pk, .. } => format!("D{:?}", pk[0]),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn updates_follow_the_slots() {
+        let s = slot(1);
+        let f = filter(vec![SlotSpan {
+            start: s,
+            end: s + 1,
+        }]);
+        let out = (2..10_000).find(|&k| slot(k) != s).unwrap();
+        let inn = (2..10_000).find(|&k| slot(k) == s).unwrap();
+        assert_eq!(ops(&f, change(RowKind::Insert, None, Some(1))), ["RInt(1)"]);
+        assert!(ops(&f, change(RowKind::Insert, None, Some(out))).is_empty());
+        assert_eq!(
+            ops(&f, change(RowKind::Update, Some(1), Some(1))),
+            ["RInt(1)"]
+        );
+        assert_eq!(
+            ops(&f, change(RowKind::Update, Some(1), Some(out))),
+            ["DInt(1)"]
+        );
+        assert_eq!(
+            ops(&f, change(RowKind::Update, Some(out), Some(1))),
+            ["RInt(1)"]
+        );
+        assert_eq!(
+            ops(&f, change(RowKind::Update, Some(1), Some(inn))),
+            ["DInt(1)".to_string(), format!("RInt({inn})")]
+        );
+        assert!(ops(&f, change(RowKind::Update, Some(out), Some(out))).is_empty());
+        assert_eq!(ops(&f, change(RowKind::Delete, Some(1), None)), ["DInt(1)"]);
+        assert!(ops(&f, change(RowKind::Delete, Some(out), None)).is_empty());
+    }
+
+    #[test]
+    fn statements_batch_by_kind_and_table() {
+        let r = |k| Op::Replace {
+            table: 0,
+            row: vec![Value::Int(k), Value::NULL],
+        };
+        let d = |k| Op::Delete {
+            table: 0,
+            pk: vec![Value::Int(k)],
+        };
+        let ops = [r(1), r(2), d(3), d(4), r(5)];
+        assert_eq!(batch_len(&ops), 2);
+        assert_eq!(batch_len(&ops[2..]), 2);
+        let plans = [plan(None)];
+        let (sql, params) = statement(&plans, &ops[..2]);
+        assert_eq!(sql, "REPLACE INTO `d`.`t` (`id`,`v`) VALUES (?,?),(?,?)");
+        assert_eq!(params.len(), 4);
+        let (sql, _) = statement(&plans, &ops[2..4]);
+        assert_eq!(sql, "DELETE FROM `d`.`t` WHERE (`id` = ?) OR (`id` = ?)");
+        let big = Op::Replace {
+            table: 0,
+            row: vec![Value::Int(1), Value::Bytes(vec![0; BATCH_BYTES])],
+        };
+        assert_eq!(batch_len(&[big.clone(), big]), 1);
+    }
+
+    #[test]
+    fn lag_is_the_per_domain_gap() {
+        assert_eq!(lag_trx("0-1-5", "0-1-9,1-2-3"), Some(7));
+        assert_eq!(lag_trx("0-1-9", "0-1-9"), Some(0));
+        assert_eq!(lag_trx("", "0-1-2"), Some(2));
+        assert_eq!(lag_trx("junk", "0-1-2"), None);
+    }
+
+    #[test]
+    fn null_keys_are_in_no_slot() {
+        assert_eq!(
+            value_slot(&Value::NULL, KeyType::Integer, 1024).unwrap(),
+            None
+        );
+        assert_eq!(
+            value_slot(&Value::UInt(u64::MAX), KeyType::Integer, 1024).unwrap(),
+            Some(topo::slot::slot_of_int(u64::MAX as i128, 1024))
+        );
+        assert_eq!(
+            value_slot(&Value::Bytes(b"Ab ".to_vec()), KeyType::Text, 1024).unwrap(),
+            topo::slot::slot_of(b"ab", KeyType::Text, 1024)
+        );
+        assert!(value_slot(&Value::Bytes(vec![0xff]), KeyType::Text, 1024).is_err());
+    }
+}
