@@ -76,22 +76,26 @@ done
 
 # ---------------------------------------------------------------- ports and the cluster
 
-# A base with 30 free ports in a row (node k of set s: base + 10*(s-1) + k).
-free_range() {
+# A base of N free ports in a row, below the kernel's ephemeral range (32768-): a port there can be
+# taken by any outgoing connection between this check and the bind.
+free_range() { # count
     local base i
     for _ in $(seq 1 200); do
-        base=$((20000 + RANDOM % 30000))
-        for ((i = 0; i < 30; i++)); do port_in_use $((base + i)) && continue 2; done
+        base=$((20000 + RANDOM % (12000 - $1)))
+        for ((i = 0; i < $1; i++)); do
+            { port_in_use $((base + i)) || [[ -n ${TAKEN[$((base + i))]:-} ]]; } && continue 2
+        done
+        for ((i = 0; i < $1; i++)); do TAKEN[$((base + i))]=1; done
         echo "$base"
         return 0
     done
-    die "no 30 free ports in a row found"
+    die "no $1 free ports in a row found"
 }
-free_port SETWISE_ETCD_PORT
-while port_in_use $((SETWISE_ETCD_PORT + 1)); do free_port SETWISE_ETCD_PORT; done
-TAKEN[$((SETWISE_ETCD_PORT + 1))]=1
-free_port SETWISE_PROXY_PORT
-SETWISE_MYSQL_BASE_PORT=$(free_range)
+SETWISE_MYSQL_BASE_PORT=$(free_range 30)
+for ((i = 0; i < 30; i++)); do TAKEN[$((SETWISE_MYSQL_BASE_PORT + i))]=1; done
+SETWISE_ETCD_PORT=$(free_range 2)
+TAKEN[$SETWISE_ETCD_PORT]=1 TAKEN[$((SETWISE_ETCD_PORT + 1))]=1
+SETWISE_PROXY_PORT=$(free_range 1)
 export SETWISE_ETCD_PORT SETWISE_PROXY_PORT SETWISE_MYSQL_BASE_PORT SETWISE_REPLICAS=$SO_REPLICAS
 # Full row images with column names for the mover's binlog catch-up.
 export SETWISE_MARIADB_ARGS="--binlog-row-metadata=FULL --max-connections=500 --innodb-buffer-pool-size=256M"
