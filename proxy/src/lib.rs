@@ -20,6 +20,7 @@
 //! | [`registry`] | client connections: SHOW PROCESSLIST, KILL |
 //! | [`split`] | read/write split: which reads go to which replica (read-your-writes) |
 //! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
+//! | [`orphans`] | filtering rows of moving slots out of statements sent to sets holding them |
 //! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
 
 pub mod backend;
@@ -33,6 +34,7 @@ pub mod ids;
 pub mod join;
 pub mod merge;
 pub mod metrics;
+pub mod orphans;
 pub mod registry;
 pub mod route;
 pub mod routing;
