@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::*;
 use mysql_async::{Pool, TxOpts};
+use setwise_tests::control::ControlPlaneConfig;
 use setwise_tests::Cluster;
 use topo::{MovePhase, MoveRecord};
 
@@ -23,6 +24,8 @@ const MOVE_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// What the writers know they wrote: id → amount (None: deleted).
 type Record = Arc<Mutex<BTreeMap<i64, Option<i64>>>>;
+/// Visits per e-mail (a table sharded by a case-insensitive text key).
+type Visits = Arc<Mutex<BTreeMap<String, i64>>>;
 
 fn retryable(e: &mysql_async::Error) -> bool {
     matches!(e, mysql_async::Error::Server(s) if s.code == 1213 || s.code == 1205)
@@ -31,7 +34,13 @@ fn retryable(e: &mysql_async::Error) -> bool {
 /// One writer: inserts new ids, updates and deletes its own, alone and in small
 /// transactions, until `stop`. Only acknowledged writes enter the record; a
 /// retryable error (1213/1205) means nothing was written.
-async fn writer(pool: Pool, w: i64, record: Record, stop: Arc<AtomicBool>) -> anyhow::Result<u64> {
+async fn writer(
+    pool: Pool,
+    w: i64,
+    record: Record,
+    visits: Visits,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<u64> {
     let mut conn = pool.get_conn().await?;
     // Multiples of WRITERS: `next_new + w` is one of this writer's ids.
     let mut next_new = 1_000_000 * WRITERS * (w + 1);
@@ -48,6 +57,23 @@ async fn writer(pool: Pool, w: i64, record: Record, stop: Arc<AtomicBool>) -> an
                 .collect();
             mine.get((n as usize * 7919) % mine.len().max(1)).copied()
         };
+        if n % 3 == 0 {
+            // Mixed case: the key's slot is computed on its lower-cased text.
+            let email = format!("W{w}-User{}@Example.com", n % 40);
+            match conn
+                .exec_drop(
+                    "INSERT INTO shop.profiles (email, visits) VALUES (?, 1) \
+                     ON DUPLICATE KEY UPDATE visits = visits + 1",
+                    (&email,),
+                )
+                .await
+            {
+                Ok(()) => *visits.lock().unwrap().entry(email).or_insert(0) += 1,
+                Err(e) if retryable(&e) => retried += 1,
+                Err(e) => anyhow::bail!("upsert {email}: {e}"),
+            }
+            continue;
+        }
         match (n % 5, pick) {
             (0 | 1, _) | (_, None) => {
                 // New id of this writer (ids ≡ w mod WRITERS).
@@ -162,17 +188,25 @@ async fn a_move_under_writes_loses_and_duplicates_nothing() {
         .await
         .unwrap();
     c.create_db("shop", &["set1", "set2"]).await.unwrap();
-    let cp = c.start_control_plane(1).await.unwrap();
+    // Small, throttled chunks: the copy takes a while, so the writers' changes reach
+    // the target through the binlog catch-up as well as through the copy.
+    let cfg = ControlPlaneConfig {
+        extra_toml: "[moves]\nchunk_rows = 200\nthrottle_ms = 150\n".into(),
+        ..Default::default()
+    };
+    let cp = c.start_control_plane_with(1, cfg).await.unwrap();
     let pool = c.proxy_pool();
     let mut conn = pool.get_conn().await.unwrap();
     for ddl in [
         "CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(40)) shardkey=id",
         "CREATE TABLE shop.ledger (id BIGINT PRIMARY KEY, v INT NOT NULL) shardkey=id",
         "CREATE TABLE shop.regions (id INT PRIMARY KEY, name VARCHAR(20)) shardkey=noshardkey_allset",
+        "CREATE TABLE shop.profiles (email VARCHAR(64) COLLATE utf8mb4_unicode_ci PRIMARY KEY, visits INT NOT NULL) shardkey=email",
     ] {
         conn.query_drop(ddl).await.unwrap();
     }
     let record: Record = Arc::new(Mutex::new(BTreeMap::new()));
+    let visits: Visits = Arc::new(Mutex::new(BTreeMap::new()));
     for chunk in (1..=ORDERS).collect::<Vec<_>>().chunks(500) {
         let values: Vec<String> = chunk
             .iter()
@@ -209,6 +243,7 @@ async fn a_move_under_writes_loses_and_duplicates_nothing() {
             pool.clone(),
             w,
             record.clone(),
+            visits.clone(),
             stop.clone(),
         )));
     }
@@ -326,6 +361,28 @@ async fn a_move_under_writes_loses_and_duplicates_nothing() {
         "lost {lost:?}, extra {extra:?}, wrong values {wrong:?} (of {} rows)",
         want.len()
     );
+    // The text-keyed table: every acknowledged upsert counted once, on its owner.
+    let want_visits = visits.lock().unwrap().clone();
+    let mut got_visits: BTreeMap<String, i64> = BTreeMap::new();
+    for set in ["set1", "set2", "set3"] {
+        for row in c
+            .primary(set)
+            .query("SELECT email, visits FROM shop.profiles")
+            .await
+            .unwrap_or_default()
+        {
+            let email = row[0].clone().unwrap();
+            let slot =
+                topo::slot::slot_of(email.as_bytes(), topo::KeyType::Text, map.slots).unwrap();
+            assert_eq!(map.set_of_slot(slot), Some(set), "{email} on {set}");
+            let v: i64 = row[1].as_deref().unwrap().parse().unwrap();
+            assert!(
+                got_visits.insert(email.clone(), v).is_none(),
+                "{email} twice"
+            );
+        }
+    }
+    assert_eq!(got_visits, want_visits, "profiles after the move");
     // Through the gateway too, and the broadcast table reached set3.
     let count: Option<i64> = conn
         .query_first("SELECT COUNT(*) FROM shop.orders")
