@@ -71,6 +71,19 @@ async fn rebalance_and_move_wait_until_done() {
         .start_control_plane_with(1, ControlPlaneConfig::default())
         .await
         .unwrap();
+    // A target must be reported writable: wait for the primaries' reports to say so.
+    setwise_tests::wait_until(
+        "every primary reported writable",
+        Duration::from_secs(30),
+        || async {
+            let h = c.topo().list_health().await?;
+            Ok(["set1-n0", "set2-n0", "set3-n0"]
+                .iter()
+                .all(|n| h.iter().any(|r| &r.node == n && r.writable)))
+        },
+    )
+    .await
+    .unwrap();
 
     let out = c
         .setwise(&[

@@ -62,23 +62,26 @@ pub async fn rebalance(
     }
     let mut out = String::new();
     let mut healthy = Vec::new();
+    let mut left_out = Vec::new();
     for name in order {
         let Some(s) = sets.iter().find(|s| s.name == name) else {
-            let _ = writeln!(out, "left out: {name} (no set record)");
+            left_out.push(format!("{name} has no set record"));
             continue;
         };
         match crate::capacity::fit::unfit(s, &nodes, &health, now, STALE_MS) {
             None => healthy.push(name),
-            Some(why) => {
-                let _ = writeln!(out, "left out: {why}");
-            }
+            Some(why) => left_out.push(why),
         }
     }
     ensure!(
         healthy.len() >= 2,
-        "fewer than 2 healthy sets to balance {db} over ({})",
-        healthy.join(", ")
+        "fewer than 2 healthy sets to balance {db} over ({}): {}",
+        healthy.join(", "),
+        left_out.join("; ")
     );
+    for why in &left_out {
+        let _ = writeln!(out, "left out: {why}");
+    }
     let weights = match by {
         By::Slots => balance::uniform_weights(&rec.shard_map),
         By::Data => {
