@@ -291,6 +291,17 @@ async fn holds_and_moves_longer_than_the_waits_fail_with_1205() {
     conn.exec_drop("INSERT INTO shop.t VALUES (?, ?)", (outside, 3))
         .await
         .unwrap();
+    // And SQL-level PREPARE / EXECUTE.
+    conn.query_drop("PREPARE s FROM 'UPDATE shop.t SET v = 4 WHERE id = ?'")
+        .await
+        .unwrap();
+    conn.query_drop(format!("SET @k = {inside}")).await.unwrap();
+    let e = conn.query_drop("EXECUTE s USING @k").await.unwrap_err();
+    assert_eq!(server_error(&e), Some((1205, "HY000".into())), "{e}");
+    conn.query_drop(format!("SET @k = {outside}"))
+        .await
+        .unwrap();
+    conn.query_drop("EXECUTE s USING @k").await.unwrap();
     // Schema changes of the database wait for the move, then fail.
     for ddl in [
         "ALTER TABLE shop.t ADD COLUMN w INT",
@@ -319,4 +330,76 @@ async fn holds_and_moves_longer_than_the_waits_fail_with_1205() {
     conn.query_drop(format!("INSERT INTO shop.t VALUES ({inside}, 1, 1)"))
         .await
         .unwrap();
+}
+
+/// A gateway cut off from etcd loses its registration (the scheduler's holds no
+/// longer wait for it): its writes to a database with a move under way fail
+/// with 1205 instead of running unseen; other databases go on; once etcd is
+/// back it registers again and the writes run.
+#[tokio::test]
+async fn a_gateway_without_its_registration_refuses_writes_to_moving_databases() {
+    let (mut c, mut conn) = shop("[moves]\nhold_wait_ms = 1000\nlease_ttl_s = 2\n").await;
+    conn.query_drop("CREATE DATABASE other").await.unwrap();
+    conn.query_drop("CREATE TABLE other.t (id INT PRIMARY KEY) shardkey=id")
+        .await
+        .unwrap();
+    let (inside, outside) = keys(&c).await;
+    put_fence(&c, &fence(slot(inside), FenceState::Copying)).await;
+    let write = format!("REPLACE INTO shop.t VALUES ({outside}, 0)");
+    setwise_tests::wait_until(
+        "the gateway to register and see the fence",
+        Duration::from_secs(10),
+        || async {
+            let gws = c.topo().list_gateways().await?.len();
+            let fences = c.topo().list_fences().await?.len();
+            Ok(gws == 1 && fences == 1)
+        },
+    )
+    .await
+    .unwrap();
+    conn.query_drop(&write).await.unwrap();
+
+    c.etcd_mut().kill();
+    let mut conn2 = c.proxy_conn().await.unwrap();
+    // Bounded: the lease (2 s) is no longer surely alive within about 2 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        match conn2.query_drop(&write).await {
+            Err(e) => break e,
+            Ok(()) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "writes to the moving database still run 10 s after etcd stopped"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(
+        server_error(&refused),
+        Some((1205, "HY000".into())),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("registration"), "{refused}");
+    // Reads, and writes to a database without a move, go on.
+    conn2
+        .query_drop("INSERT INTO other.t VALUES (1), (2), (3)")
+        .await
+        .unwrap();
+    let n: Option<i64> = conn2
+        .query_first("SELECT COUNT(*) FROM shop.t")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(1));
+
+    c.etcd_mut().restart().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while let Err(e) = conn2.query_drop(&write).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writes still refused 20 s after etcd came back: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(c.topo().list_gateways().await.unwrap().len(), 1);
 }
