@@ -10,7 +10,9 @@
 //! * an open transaction that wrote a key of S gets 1213 (40001) at its next
 //!   statement or COMMIT and its row is nowhere; one that wrote elsewhere commits;
 //! * a hold longer than `[moves] hold_wait_ms` fails the write with 1205;
-//! * schema changes of a database with a fence wait, then fail with 1205.
+//! * schema changes of a database with a fence wait, then fail with 1205;
+//! * a gateway that lost its etcd registration refuses writes to a database
+//!   with a fence (1205) and ends its open transactions there (1213).
 
 use std::time::Duration;
 
@@ -358,6 +360,12 @@ async fn a_gateway_without_its_registration_refuses_writes_to_moving_databases()
     .await
     .unwrap();
     conn.query_drop(&write).await.unwrap();
+    // A transaction that wrote to the database, open when the registration goes.
+    let mut open = c.proxy_conn().await.unwrap();
+    open.query_drop("BEGIN").await.unwrap();
+    open.query_drop(format!("INSERT INTO shop.t VALUES ({inside}, 5)"))
+        .await
+        .unwrap();
 
     c.etcd_mut().kill();
     let mut conn2 = c.proxy_conn().await.unwrap();
@@ -381,6 +389,10 @@ async fn a_gateway_without_its_registration_refuses_writes_to_moving_databases()
         "{refused}"
     );
     assert!(refused.to_string().contains("registration"), "{refused}");
+    // The open transaction was ended: a hold may flip without this gateway.
+    let e = open.query_drop("COMMIT").await.unwrap_err();
+    assert_eq!(server_error(&e), Some((1213, "40001".into())), "{e}");
+    assert_eq!(rows_on(&c, "set1", inside).await, 0);
     // Reads, and writes to a database without a move, go on.
     conn2
         .query_drop("INSERT INTO other.t VALUES (1), (2), (3)")
