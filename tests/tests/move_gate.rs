@@ -219,6 +219,14 @@ async fn a_hold_ends_transactions_that_wrote_its_slots() {
     b.query_drop(format!("INSERT INTO shop.t VALUES ({outside}, 1)"))
         .await
         .unwrap();
+    // An application's XA transaction.
+    let inside3 = (inside2 + 1..200_000).find(|k| slot(*k) == s).unwrap();
+    let mut x = c.proxy_conn().await.unwrap();
+    x.query_drop("XA START 'x1'").await.unwrap();
+    x.query_drop(format!("INSERT INTO shop.t VALUES ({inside3}, 1)"))
+        .await
+        .unwrap();
+    x.query_drop("XA END 'x1'").await.unwrap();
 
     put_fence(&c, &fence(s, FenceState::Holding)).await;
     wait_ack(&c).await;
@@ -230,7 +238,11 @@ async fn a_hold_ends_transactions_that_wrote_its_slots() {
     // Its next statement (a read) ends the other one the same way.
     let e = d.query_drop("SELECT 1").await.unwrap_err();
     assert_eq!(server_error(&e), Some((1213, "40001".into())), "{e}");
-    for id in [inside, inside2] {
+    let e = x.query_drop("XA PREPARE 'x1'").await.unwrap_err();
+    assert_eq!(server_error(&e), Some((1213, "40001".into())), "{e}");
+    let one: Option<i64> = x.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
+    for id in [inside, inside2, inside3] {
         for set in ["set1", "set2"] {
             assert_eq!(rows_on(&c, set, id).await, 0, "{id} on {set}");
         }
