@@ -124,6 +124,13 @@ async fn a_held_write_waits_and_runs_on_the_new_owner_after_the_flip() {
 
     let (inside, outside) = keys(&c).await;
     let s = slot(inside);
+    let map = c.shard_map("shop").await;
+    let on_set2 = (1..10_000)
+        .find(|k| map.set_of_slot(slot(*k)) == Some("set2"))
+        .unwrap();
+    let outside2 = (outside + 1..100_000)
+        .find(|k| map.set_of_slot(slot(*k)) == Some("set1") && slot(*k) != s)
+        .unwrap();
     conn.query_drop(format!("INSERT INTO shop.t VALUES ({outside}, 0)"))
         .await
         .unwrap();
@@ -156,6 +163,12 @@ async fn a_held_write_waits_and_runs_on_the_new_owner_after_the_flip() {
             .await
             .unwrap();
         assert!(r.is_empty());
+        // An autocommit write over both sets (one distributed transaction).
+        conn.query_drop(format!(
+            "INSERT INTO shop.t VALUES ({outside2}, 1), ({on_set2}, 1)"
+        ))
+        .await
+        .unwrap();
     })
     .await
     .expect("writes elsewhere and reads are not held");
