@@ -10,7 +10,9 @@
 //! * an open transaction that wrote a key of S gets 1213 (40001) at its next
 //!   statement or COMMIT and its row is nowhere; one that wrote elsewhere commits;
 //! * a hold longer than `[moves] hold_wait_ms` fails the write with 1205;
-//! * schema changes of a database with a fence wait, then fail with 1205.
+//! * schema changes of a database with a fence wait, then fail with 1205;
+//! * a gateway that lost its etcd registration refuses writes to a database
+//!   with a fence (1205) and ends its open transactions there (1213).
 
 use std::time::Duration;
 
@@ -122,6 +124,13 @@ async fn a_held_write_waits_and_runs_on_the_new_owner_after_the_flip() {
 
     let (inside, outside) = keys(&c).await;
     let s = slot(inside);
+    let map = c.shard_map("shop").await;
+    let on_set2 = (1..10_000)
+        .find(|k| map.set_of_slot(slot(*k)) == Some("set2"))
+        .unwrap();
+    let outside2 = (outside + 1..100_000)
+        .find(|k| map.set_of_slot(slot(*k)) == Some("set1") && slot(*k) != s)
+        .unwrap();
     conn.query_drop(format!("INSERT INTO shop.t VALUES ({outside}, 0)"))
         .await
         .unwrap();
@@ -154,6 +163,12 @@ async fn a_held_write_waits_and_runs_on_the_new_owner_after_the_flip() {
             .await
             .unwrap();
         assert!(r.is_empty());
+        // An autocommit write over both sets (one distributed transaction).
+        conn.query_drop(format!(
+            "INSERT INTO shop.t VALUES ({outside2}, 1), ({on_set2}, 1)"
+        ))
+        .await
+        .unwrap();
     })
     .await
     .expect("writes elsewhere and reads are not held");
@@ -217,6 +232,14 @@ async fn a_hold_ends_transactions_that_wrote_its_slots() {
     b.query_drop(format!("INSERT INTO shop.t VALUES ({outside}, 1)"))
         .await
         .unwrap();
+    // An application's XA transaction.
+    let inside3 = (inside2 + 1..200_000).find(|k| slot(*k) == s).unwrap();
+    let mut x = c.proxy_conn().await.unwrap();
+    x.query_drop("XA START 'x1'").await.unwrap();
+    x.query_drop(format!("INSERT INTO shop.t VALUES ({inside3}, 1)"))
+        .await
+        .unwrap();
+    x.query_drop("XA END 'x1'").await.unwrap();
 
     put_fence(&c, &fence(s, FenceState::Holding)).await;
     wait_ack(&c).await;
@@ -228,7 +251,11 @@ async fn a_hold_ends_transactions_that_wrote_its_slots() {
     // Its next statement (a read) ends the other one the same way.
     let e = d.query_drop("SELECT 1").await.unwrap_err();
     assert_eq!(server_error(&e), Some((1213, "40001".into())), "{e}");
-    for id in [inside, inside2] {
+    let e = x.query_drop("XA PREPARE 'x1'").await.unwrap_err();
+    assert_eq!(server_error(&e), Some((1213, "40001".into())), "{e}");
+    let one: Option<i64> = x.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
+    for id in [inside, inside2, inside3] {
         for set in ["set1", "set2"] {
             assert_eq!(rows_on(&c, set, id).await, 0, "{id} on {set}");
         }
@@ -291,6 +318,17 @@ async fn holds_and_moves_longer_than_the_waits_fail_with_1205() {
     conn.exec_drop("INSERT INTO shop.t VALUES (?, ?)", (outside, 3))
         .await
         .unwrap();
+    // And SQL-level PREPARE / EXECUTE.
+    conn.query_drop("PREPARE s FROM 'UPDATE shop.t SET v = 4 WHERE id = ?'")
+        .await
+        .unwrap();
+    conn.query_drop(format!("SET @k = {inside}")).await.unwrap();
+    let e = conn.query_drop("EXECUTE s USING @k").await.unwrap_err();
+    assert_eq!(server_error(&e), Some((1205, "HY000".into())), "{e}");
+    conn.query_drop(format!("SET @k = {outside}"))
+        .await
+        .unwrap();
+    conn.query_drop("EXECUTE s USING @k").await.unwrap();
     // Schema changes of the database wait for the move, then fail.
     for ddl in [
         "ALTER TABLE shop.t ADD COLUMN w INT",
@@ -319,4 +357,86 @@ async fn holds_and_moves_longer_than_the_waits_fail_with_1205() {
     conn.query_drop(format!("INSERT INTO shop.t VALUES ({inside}, 1, 1)"))
         .await
         .unwrap();
+}
+
+/// A gateway cut off from etcd loses its registration (the scheduler's holds no
+/// longer wait for it): its writes to a database with a move under way fail
+/// with 1205 instead of running unseen; other databases go on; once etcd is
+/// back it registers again and the writes run.
+#[tokio::test]
+async fn a_gateway_without_its_registration_refuses_writes_to_moving_databases() {
+    let (mut c, mut conn) = shop("[moves]\nhold_wait_ms = 1000\nlease_ttl_s = 2\n").await;
+    conn.query_drop("CREATE DATABASE other").await.unwrap();
+    conn.query_drop("CREATE TABLE other.t (id INT PRIMARY KEY) shardkey=id")
+        .await
+        .unwrap();
+    let (inside, outside) = keys(&c).await;
+    put_fence(&c, &fence(slot(inside), FenceState::Copying)).await;
+    let write = format!("REPLACE INTO shop.t VALUES ({outside}, 0)");
+    setwise_tests::wait_until(
+        "the gateway to register and see the fence",
+        Duration::from_secs(10),
+        || async {
+            let gws = c.topo().list_gateways().await?.len();
+            let fences = c.topo().list_fences().await?.len();
+            Ok(gws == 1 && fences == 1)
+        },
+    )
+    .await
+    .unwrap();
+    conn.query_drop(&write).await.unwrap();
+    // A transaction that wrote to the database, open when the registration goes.
+    let mut open = c.proxy_conn().await.unwrap();
+    open.query_drop("BEGIN").await.unwrap();
+    open.query_drop(format!("INSERT INTO shop.t VALUES ({inside}, 5)"))
+        .await
+        .unwrap();
+
+    c.etcd_mut().kill();
+    let mut conn2 = c.proxy_conn().await.unwrap();
+    // Bounded: the lease (2 s) is no longer surely alive within about 2 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        match conn2.query_drop(&write).await {
+            Err(e) => break e,
+            Ok(()) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "writes to the moving database still run 10 s after etcd stopped"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(
+        server_error(&refused),
+        Some((1205, "HY000".into())),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("registration"), "{refused}");
+    // The open transaction was ended: a hold may flip without this gateway.
+    let e = open.query_drop("COMMIT").await.unwrap_err();
+    assert_eq!(server_error(&e), Some((1213, "40001".into())), "{e}");
+    assert_eq!(rows_on(&c, "set1", inside).await, 0);
+    // Reads, and writes to a database without a move, go on.
+    conn2
+        .query_drop("INSERT INTO other.t VALUES (1), (2), (3)")
+        .await
+        .unwrap();
+    let n: Option<i64> = conn2
+        .query_first("SELECT COUNT(*) FROM shop.t")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(1));
+
+    c.etcd_mut().restart().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while let Err(e) = conn2.query_drop(&write).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writes still refused 20 s after etcd came back: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(c.topo().list_gateways().await.unwrap().len(), 1);
 }
