@@ -97,8 +97,7 @@ SETWISE_ETCD_PORT=$(free_range 2)
 TAKEN[$SETWISE_ETCD_PORT]=1 TAKEN[$((SETWISE_ETCD_PORT + 1))]=1
 SETWISE_PROXY_PORT=$(free_range 1)
 export SETWISE_ETCD_PORT SETWISE_PROXY_PORT SETWISE_MYSQL_BASE_PORT SETWISE_REPLICAS=$SO_REPLICAS
-# Full row images with column names for the mover's binlog catch-up.
-export SETWISE_MARIADB_ARGS="--binlog-row-metadata=FULL --max-connections=500 --innodb-buffer-pool-size=256M"
+export SETWISE_MARIADB_ARGS="--max-connections=500 --innodb-buffer-pool-size=256M"
 check_env
 
 up() { # sets
