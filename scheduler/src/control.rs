@@ -7,7 +7,8 @@
 //! Operations run as tasks of a `JoinSet`, at most one per set; they are aborted when
 //! leadership ends (the next leader resumes them from their recorded phase). Slot
 //! moves ([`crate::moves`]) run the same way, one at a time (the oldest unfinished),
-//! each waiting while one of its sets has a failover or switchover in progress.
+//! each waiting while one of its sets has a failover or switchover in progress. Every
+//! round also feeds the capacity monitor ([`crate::capacity::auto`]).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
