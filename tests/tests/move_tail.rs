@@ -141,7 +141,9 @@ async fn tail_applies_the_moving_rows_of_every_type() -> anyhow::Result<()> {
         "UPDATE d.t SET lb = REPEAT(X'00FF7F', 1000000), b = NULL WHERE id IN (3, 4, 5, 6)",
     )
     .await?;
+    exec(&mut c, "FLUSH BINARY LOGS").await?;
     exec(&mut c, "INSERT INTO d.other VALUES (1, 1), (2, 2)").await?;
+    exec(&mut c, "DROP TABLE d.other").await?;
     exec(&mut c, "INSERT INTO e.t VALUES (1, 1)").await?;
     exec(&mut c, "INSERT INTO d.bc VALUES (1, 'one'), (2, 'two')").await?;
     exec(&mut c, "UPDATE d.bc SET name = 'TWO' WHERE id = 2").await?;

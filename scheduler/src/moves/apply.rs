@@ -346,15 +346,14 @@ impl Tail {
     /// Whether a statement may concern a watched table.
     fn touches(&self, schema: &str, text: &str) -> bool {
         let t = text.to_lowercase();
-        let db = self.filter.db.to_lowercase();
-        (schema.eq_ignore_ascii_case(&self.filter.db) || t.contains(&db))
+        (schema.eq_ignore_ascii_case(&self.filter.db) || mentions(&t, &self.filter.db))
             && self
                 .filter
                 .tables
                 .iter()
                 .map(|m| &m.name)
                 .chain(&self.filter.broadcast)
-                .any(|n| t.contains(&n.to_lowercase()))
+                .any(|n| mentions(&t, n))
     }
 
     /// The group ends committed: its changes join the batch.
@@ -476,6 +475,15 @@ pub fn lag_trx(applied: &str, source_pos: &str) -> Option<u64> {
     let a = GtidPos::parse(applied).ok()?;
     let s = GtidPos::parse(source_pos).ok()?;
     Some(a.gap_to(&s))
+}
+
+/// Whether lower-cased SQL `text` names `name` as a whole identifier.
+fn mentions(text: &str, name: &str) -> bool {
+    let name = name.to_lowercase();
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    text.match_indices(&name).any(|(i, _)| {
+        !ident(text[..i].chars().next_back()) && !ident(text[i + name.len()..].chars().next())
+    })
 }
 
 fn show(g: &Gtid) -> String {
@@ -821,6 +829,14 @@ mod tests {
             row: vec![Value::Int(1), Value::Bytes(vec![0; BATCH_BYTES])],
         };
         assert_eq!(batch_len(&[big.clone(), big]), 1);
+    }
+
+    #[test]
+    fn statements_name_whole_identifiers() {
+        assert!(mentions("alter table `d`.`t` add c int", "t"));
+        assert!(mentions("truncate d.t", "t"));
+        assert!(!mentions("drop table d.other", "t"));
+        assert!(!mentions("create table tt (id int)", "t"));
     }
 
     #[test]

@@ -320,6 +320,10 @@ impl BinlogReader {
                 text: q.query().into_owned(),
             },
             EventData::XaPrepareLogEvent(_) => BinlogEvent::XaPrepare,
+            EventData::IncidentEvent(i) => bail!(
+                "the source's binlog has an incident (events lost): {:?}",
+                i.message()
+            ),
             EventData::RowsEvent(rows) => self.rows(&rows)?,
             EventData::TableMapEvent(t) => {
                 // A new map for an id: decide again whether it is watched.
@@ -335,7 +339,6 @@ impl BinlogReader {
             | EventData::IntvarEvent(_)
             | EventData::RandEvent(_)
             | EventData::UserVarEvent(_)
-            | EventData::IncidentEvent(_)
             | EventData::UnknownEvent => BinlogEvent::Other,
             other => bail!(
                 "binlog event type {raw} is not supported by the slot move's catch-up: {:?}",
