@@ -484,6 +484,86 @@ async fn tail_keeps_up_with_writers_and_resumes() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A prepared XA transaction's rows wait for its commit: the recorded position stays
+/// before the prepare (a tail reopened there still applies them), and a drain does
+/// not finish while it is pending.
+#[tokio::test(flavor = "multi_thread")]
+async fn tail_waits_for_a_prepared_xa() -> anyhow::Result<()> {
+    let (src, dst, _dir) = servers().await?;
+    for s in [&src, &dst] {
+        s.exec("CREATE DATABASE d").await?;
+        s.exec("CREATE TABLE d.t (id INT PRIMARY KEY, v INT)")
+            .await?;
+    }
+    let start = src.gtid_binlog_pos().await?;
+    let filter = Filter {
+        db: "d".into(),
+        tables: vec![MoveTable {
+            name: "t".into(),
+            key: "id".into(),
+            key_type: KeyType::Integer,
+        }],
+        slots: SLOTS,
+        spans: SPANS.to_vec(),
+        broadcast: Vec::new(),
+    };
+    let ids: Vec<i64> = (1..100).filter(|&i| moving(i)).take(3).collect();
+    let mut c = src.conn().await?;
+    exec(&mut c, &format!("INSERT INTO d.t VALUES ({}, 0)", ids[0])).await?;
+    exec(&mut c, "XA START 'p1'").await?;
+    exec(&mut c, &format!("INSERT INTO d.t VALUES ({}, 1)", ids[1])).await?;
+    exec(&mut c, "XA END 'p1'").await?;
+    exec(&mut c, "XA PREPARE 'p1'").await?;
+    let before_prepare_end = src.gtid_binlog_pos().await?;
+    let mut other = src.conn().await?;
+    exec(
+        &mut other,
+        &format!("INSERT INTO d.t VALUES ({}, 2)", ids[2]),
+    )
+    .await?;
+    let end = src.gtid_binlog_pos().await?;
+
+    let mut tail = Tail::open(
+        src.setwise_opts(),
+        dst.setwise_opts(),
+        filter.clone(),
+        &start,
+        1020,
+    )
+    .await?;
+    let err = tail
+        .drain_to(&end, Duration::from_millis(1500))
+        .await
+        .expect_err("a drain waits for the prepared XA transaction");
+    assert!(format!("{err:#}").contains("prepared XA"), "{err:#}");
+    let p = tail.progress();
+    assert_eq!(p.gtid_read, end);
+    assert_ne!(p.gtid_applied, end);
+    assert_eq!(lag_trx(&p.gtid_applied, &before_prepare_end), Some(1));
+    let got = dst.query("SELECT id FROM d.t ORDER BY id").await?;
+    assert_eq!(got.len(), 2, "the prepared row waits: {got:?}");
+    tail.close().await;
+
+    // Reopened from the recorded position, then the XA commits.
+    let mut tail = Tail::open(
+        src.setwise_opts(),
+        dst.setwise_opts(),
+        filter,
+        &p.gtid_applied,
+        1021,
+    )
+    .await?;
+    tail.step(Duration::from_millis(300)).await?;
+    exec(&mut c, "XA COMMIT 'p1'").await?;
+    let end = src.gtid_binlog_pos().await?;
+    let p = tail.drain_to(&end, Duration::from_secs(30)).await?;
+    assert_eq!(p.gtid_applied, end);
+    assert_same(&src, &dst, "t", "id, v", "id", KeyType::Integer, "id").await?;
+    assert_eq!(dst.query("SELECT id FROM d.t").await?.len(), 3);
+    tail.close().await;
+    Ok(())
+}
+
 /// `slot_sql` evaluated by MariaDB == `slot_of` for every key type.
 #[tokio::test(flavor = "multi_thread")]
 async fn slot_sql_agrees_with_slot_of() -> anyhow::Result<()> {
