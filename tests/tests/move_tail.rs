@@ -724,3 +724,63 @@ async fn slot_sql_agrees_with_slot_of() -> anyhow::Result<()> {
     c.disconnect().await?;
     Ok(())
 }
+
+/// Not a check but a figure (run with `--ignored --nocapture`): how fast a tail
+/// drains a backlog of small source transactions (what a hold waits for).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn tail_drain_rate() -> anyhow::Result<()> {
+    let (src, dst, _dir) = servers().await?;
+    for s in [&src, &dst] {
+        s.exec("CREATE DATABASE d").await?;
+        s.exec("CREATE TABLE d.t (id BIGINT PRIMARY KEY, v INT, pad VARCHAR(100))")
+            .await?;
+    }
+    let start = src.gtid_binlog_pos().await?;
+    const PER_WRITER: i64 = 2500;
+    let writers: Vec<_> = (0..8i64)
+        .map(|w| {
+            let opts = src.root_opts();
+            tokio::spawn(async move {
+                let mut c = Conn::new(opts).await?;
+                for i in 0..PER_WRITER {
+                    c.exec_drop(
+                        "INSERT INTO d.t VALUES (?, ?, REPEAT('x', 80))",
+                        (w * PER_WRITER + i, i),
+                    )
+                    .await?;
+                }
+                c.disconnect().await?;
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await??;
+    }
+    let end = src.gtid_binlog_pos().await?;
+    let filter = Filter {
+        db: "d".into(),
+        tables: vec![MoveTable {
+            name: "t".into(),
+            key: "id".into(),
+            key_type: KeyType::Integer,
+        }],
+        slots: SLOTS,
+        spans: SPANS.to_vec(),
+        broadcast: Vec::new(),
+    };
+    let t0 = std::time::Instant::now();
+    let mut tail = Tail::open(src.setwise_opts(), dst.setwise_opts(), filter, &start, 1030).await?;
+    let p = tail.drain_to(&end, Duration::from_secs(300)).await?;
+    let secs = t0.elapsed().as_secs_f64();
+    let trx = 8 * PER_WRITER;
+    println!(
+        "drained {trx} source transactions ({} rows applied) in {secs:.2} s: {:.0} trx/s",
+        p.events_applied,
+        trx as f64 / secs
+    );
+    assert_same(&src, &dst, "t", "id, v, pad", "id", KeyType::Integer, "id").await?;
+    tail.close().await;
+    Ok(())
+}
