@@ -784,3 +784,51 @@ async fn tail_drain_rate() -> anyhow::Result<()> {
     tail.close().await;
     Ok(())
 }
+
+/// The privileges a tail needs: `REPLICATION SLAVE` and `SELECT` on the database on
+/// the source; `INSERT, DELETE` on the database on the target.
+#[tokio::test(flavor = "multi_thread")]
+async fn tail_runs_with_few_privileges() -> anyhow::Result<()> {
+    let (src, dst, _dir) = servers().await?;
+    for s in [&src, &dst] {
+        s.exec("CREATE DATABASE d").await?;
+        s.exec("CREATE TABLE d.t (id INT PRIMARY KEY, v INT)")
+            .await?;
+    }
+    src.exec("CREATE USER mover@'%' IDENTIFIED BY 'mover'")
+        .await?;
+    src.exec("GRANT REPLICATION SLAVE ON *.* TO mover@'%'")
+        .await?;
+    src.exec("GRANT SELECT ON d.* TO mover@'%'").await?;
+    dst.exec("CREATE USER mover@'%' IDENTIFIED BY 'mover'")
+        .await?;
+    dst.exec("GRANT INSERT, DELETE ON d.* TO mover@'%'").await?;
+    let start = src.gtid_binlog_pos().await?;
+    src.exec("INSERT INTO d.t VALUES (1, 1), (2, 2), (3, 3), (4, 4), (5, 5)")
+        .await?;
+    src.exec("DELETE FROM d.t WHERE id = 2").await?;
+    let end = src.gtid_binlog_pos().await?;
+    let filter = Filter {
+        db: "d".into(),
+        tables: vec![MoveTable {
+            name: "t".into(),
+            key: "id".into(),
+            key_type: KeyType::Integer,
+        }],
+        slots: SLOTS,
+        spans: SPANS.to_vec(),
+        broadcast: Vec::new(),
+    };
+    let mut tail = Tail::open(
+        src.opts("mover", "mover"),
+        dst.opts("mover", "mover"),
+        filter,
+        &start,
+        1040,
+    )
+    .await?;
+    tail.drain_to(&end, Duration::from_secs(30)).await?;
+    assert_same(&src, &dst, "t", "id, v", "id", KeyType::Integer, "id").await?;
+    tail.close().await;
+    Ok(())
+}
