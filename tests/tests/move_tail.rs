@@ -141,6 +141,17 @@ async fn tail_applies_the_moving_rows_of_every_type() -> anyhow::Result<()> {
         "UPDATE d.t SET lb = REPEAT(X'00FF7F', 1000000), b = NULL WHERE id IN (3, 4, 5, 6)",
     )
     .await?;
+    // Zero dates, negative and zero keys (some of them moving).
+    assert!([0, -1, -2, -3].iter().any(|&i| moving(i)));
+    exec(
+        &mut c,
+        "INSERT INTO d.t (id, dt, ts, dd, y, tm) VALUES \
+         (0, '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00', 0, '00:00:00'), \
+         (-1, '1000-01-01 00:00:00.001', '1970-01-01 00:00:01', '9999-12-31', 1901, '-00:00:00.01'), \
+         (-2, NULL, '2038-01-19 03:14:07.999999', NULL, NULL, '838:59:59'), \
+         (-3, '2024-01-01', '2024-01-01', '2024-01-01', 2024, '-838:59:59')",
+    )
+    .await?;
     exec(&mut c, "FLUSH BINARY LOGS").await?;
     exec(&mut c, "INSERT INTO d.other VALUES (1, 1), (2, 2)").await?;
     exec(&mut c, "DROP TABLE d.other").await?;
