@@ -160,6 +160,15 @@ impl Tail {
         }
     }
 
+    /// The position once the batch is written.
+    fn read_and_batched(&self) -> GtidPos {
+        let mut pos = self.read.clone();
+        for g in &self.batch_gtids {
+            pos.set(*g);
+        }
+        pos
+    }
+
     /// Applies what arrives for at most `max_wait` (returns sooner when the stream is idle); the returned gtid_applied is always at a transaction boundary (safe to record in etcd and resume from).
     pub async fn step(&mut self, max_wait: Duration) -> anyhow::Result<TailProgress> {
         let deadline = Instant::now() + max_wait;
@@ -172,8 +181,10 @@ impl Tail {
         let want = GtidPos::parse(pos).map_err(|e| anyhow!(e))?;
         let deadline = Instant::now() + timeout;
         loop {
-            let reached =
-                |t: &Tail| t.read.contains(&want) && t.pending.iter().all(|p| p.ops.is_empty());
+            // Counting what is read but still batched: the pump flushes on return.
+            let reached = |t: &Tail| {
+                t.read_and_batched().contains(&want) && t.pending.iter().all(|p| p.ops.is_empty())
+            };
             if reached(self) {
                 return Ok(self.progress());
             }
