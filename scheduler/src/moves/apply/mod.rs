@@ -84,6 +84,8 @@ pub struct Tail {
     plans: Vec<TablePlan>,
     /// Every group read so far is applied (or, XA, pending).
     read: GtidPos,
+    /// `read` and the GTIDs of the batch not yet written.
+    ahead: GtidPos,
     group: Option<Group>,
     /// Changes of source transactions read but not yet written, and their GTIDs.
     batch: Vec<Op>,
@@ -131,6 +133,7 @@ impl Tail {
             target,
             filter,
             plans,
+            ahead: read.clone(),
             read,
             group: None,
             batch: Vec::new(),
@@ -160,15 +163,6 @@ impl Tail {
         }
     }
 
-    /// The position once the batch is written.
-    fn read_and_batched(&self) -> GtidPos {
-        let mut pos = self.read.clone();
-        for g in &self.batch_gtids {
-            pos.set(*g);
-        }
-        pos
-    }
-
     /// Applies what arrives for at most `max_wait` (returns sooner when the stream is idle); the returned gtid_applied is always at a transaction boundary (safe to record in etcd and resume from).
     pub async fn step(&mut self, max_wait: Duration) -> anyhow::Result<TailProgress> {
         let deadline = Instant::now() + max_wait;
@@ -182,9 +176,8 @@ impl Tail {
         let deadline = Instant::now() + timeout;
         loop {
             // Counting what is read but still batched: the pump flushes on return.
-            let reached = |t: &Tail| {
-                t.read_and_batched().contains(&want) && t.pending.iter().all(|p| p.ops.is_empty())
-            };
+            let reached =
+                |t: &Tail| t.ahead.contains(&want) && t.pending.iter().all(|p| p.ops.is_empty());
             if reached(self) {
                 return Ok(self.progress());
             }
@@ -352,6 +345,7 @@ impl Tail {
         };
         self.batch.extend(group.ops);
         self.batch_gtids.push(group.gtid.gtid);
+        self.ahead.set(group.gtid.gtid);
         Ok(())
     }
 
@@ -389,6 +383,7 @@ impl Tail {
             ops: group.ops,
         });
         self.read.set(g);
+        self.ahead.set(g);
         Ok(())
     }
 
@@ -420,6 +415,7 @@ impl Tail {
             self.batch.extend(group.ops);
         }
         self.batch_gtids.push(group.gtid.gtid);
+        self.ahead.set(group.gtid.gtid);
         Ok(())
     }
 
