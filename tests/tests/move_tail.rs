@@ -368,6 +368,17 @@ async fn tail_refuses_what_it_cannot_follow() -> anyhow::Result<()> {
     let err = Tail::open(
         src.setwise_opts(),
         dst.setwise_opts(),
+        filter("t"),
+        "0-1-999999",
+        1009,
+    )
+    .await
+    .err()
+    .expect("a position the source does not have is refused at open");
+    assert!(format!("{err:#}").contains("1236"), "{err:#}");
+    let err = Tail::open(
+        src.setwise_opts(),
+        dst.setwise_opts(),
         filter("l1"),
         "",
         1007,

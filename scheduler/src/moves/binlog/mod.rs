@@ -35,6 +35,9 @@ const MARIA_GTID: u8 = 162;
 const MARIA_GTID_LIST: u8 = 163;
 const MARIA_START_ENCRYPTION: u8 = 164;
 
+/// How long the source may take to start a binlog stream.
+const OPEN_WAIT: Duration = Duration::from_secs(10);
+
 /// GTID event flags (MariaDB `Gtid_log_event::flags2`).
 pub const FL_STANDALONE: u8 = 1;
 const FL_GROUP_COMMIT_ID: u8 = 2;
@@ -240,6 +243,8 @@ pub struct BinlogReader {
     tables: Vec<TableSchema>,
     /// table_id → index into `tables` (None: not watched), decided once per table map.
     ids: HashMap<u64, Option<usize>>,
+    /// The first event, read at open (a refused start position fails the open).
+    first: Option<BinlogEvent>,
 }
 
 impl BinlogReader {
@@ -271,12 +276,20 @@ impl BinlogReader {
             .get_binlog_stream(BinlogStreamRequest::new(server_id))
             .await
             .with_context(|| format!("ask the source for its binlog from {from_gtid:?}"))?;
-        Ok(Self {
+        let mut reader = Self {
             stream,
             db: db.to_string(),
             tables: schemas,
             ids: HashMap::new(),
-        })
+            first: None,
+        };
+        // The source answers at once: a (fake) rotation, or why it cannot start
+        // there (a position it does not have, a duplicate server_id, ...).
+        reader.first = reader
+            .next(OPEN_WAIT)
+            .await
+            .with_context(|| format!("start the source's binlog at {from_gtid:?}"))?;
+        Ok(reader)
     }
 
     pub fn tables(&self) -> &[TableSchema] {
@@ -285,6 +298,9 @@ impl BinlogReader {
 
     /// The next event, or `None` when nothing arrived within `wait`.
     pub async fn next(&mut self, wait: Duration) -> anyhow::Result<Option<BinlogEvent>> {
+        if let Some(ev) = self.first.take() {
+            return Ok(Some(ev));
+        }
         let ev = match tokio::time::timeout(wait, self.stream.next()).await {
             Err(_) => return Ok(None),
             Ok(None) => bail!("the source ended the binlog stream"),
