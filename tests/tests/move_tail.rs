@@ -586,6 +586,44 @@ async fn tail_waits_for_a_prepared_xa() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A row larger than 16 MB (MariaDB's default max_allowed_packet) on both servers.
+#[tokio::test(flavor = "multi_thread")]
+async fn tail_applies_a_17_mb_row() -> anyhow::Result<()> {
+    let (src, dst, _dir) = servers().await?;
+    for s in [&src, &dst] {
+        s.exec("SET GLOBAL max_allowed_packet = 64 * 1024 * 1024")
+            .await?;
+        s.exec("CREATE DATABASE d").await?;
+        s.exec("CREATE TABLE d.t (id INT PRIMARY KEY, b LONGBLOB)")
+            .await?;
+    }
+    let id = (1..100).find(|&i| moving(i)).unwrap();
+    let start = src.gtid_binlog_pos().await?;
+    src.exec(&format!(
+        "INSERT INTO d.t VALUES ({id}, REPEAT(X'01FE', 17 * 512 * 1024))"
+    ))
+    .await?;
+    let end = src.gtid_binlog_pos().await?;
+    let filter = Filter {
+        db: "d".into(),
+        tables: vec![MoveTable {
+            name: "t".into(),
+            key: "id".into(),
+            key_type: KeyType::Integer,
+        }],
+        slots: SLOTS,
+        spans: SPANS.to_vec(),
+        broadcast: Vec::new(),
+    };
+    let mut tail = Tail::open(src.setwise_opts(), dst.setwise_opts(), filter, &start, 1050).await?;
+    tail.drain_to(&end, Duration::from_secs(60)).await?;
+    let cols = "id, LENGTH(b), MD5(b)";
+    let n = assert_same(&src, &dst, "t", cols, "id", KeyType::Integer, "id").await?;
+    assert_eq!(n, 1);
+    tail.close().await;
+    Ok(())
+}
+
 /// Not a check but a figure (run with `--ignored --nocapture`): how fast a tail
 /// drains a backlog of small source transactions (what a hold waits for).
 #[tokio::test(flavor = "multi_thread")]
