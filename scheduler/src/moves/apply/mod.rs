@@ -148,16 +148,10 @@ impl Tail {
 
     /// Where the tail is now.
     pub fn progress(&self) -> TailProgress {
-        let mut safe = self.read.clone();
-        for p in &self.pending {
-            match p.before {
-                Some(g) if safe.domain(p.domain).is_none_or(|s| g.seq < s.seq) => safe.set(g),
-                Some(_) => {}
-                None => safe.remove(p.domain),
-            }
-        }
+        let waiting: Vec<(u32, Option<Gtid>)> =
+            self.pending.iter().map(|p| (p.domain, p.before)).collect();
         TailProgress {
-            gtid_applied: safe.to_string(),
+            gtid_applied: safe_position(&self.read, &waiting).to_string(),
             events_applied: self.events_applied,
             gtid_read: self.read.to_string(),
         }
@@ -462,6 +456,28 @@ pub fn lag_trx(applied: &str, source_pos: &str) -> Option<u64> {
     Some(a.gap_to(&s))
 }
 
+/// `read`, held back in each domain to before the earliest prepare still waiting
+/// (`(domain, position before it)`; None: the domain had no position then).
+fn safe_position(read: &GtidPos, waiting: &[(u32, Option<Gtid>)]) -> GtidPos {
+    let mut safe = read.clone();
+    let mut gone = Vec::new();
+    for &(domain, before) in waiting {
+        match before {
+            Some(g)
+                if !gone.contains(&domain) && safe.domain(domain).is_none_or(|s| g.seq < s.seq) =>
+            {
+                safe.set(g)
+            }
+            Some(_) => {}
+            None => {
+                safe.remove(domain);
+                gone.push(domain);
+            }
+        }
+    }
+    safe
+}
+
 /// Whether lower-cased SQL `text` names `name` as a whole identifier.
 fn mentions(text: &str, name: &str) -> bool {
     let name = name.to_lowercase();
@@ -508,6 +524,26 @@ mod tests {
         assert!(mentions("truncate d.t", "t"));
         assert!(!mentions("drop table d.other", "t"));
         assert!(!mentions("create table tt (id int)", "t"));
+    }
+
+    #[test]
+    fn a_waiting_prepare_holds_its_domain_back() {
+        let p = |t: &str| GtidPos::parse(t).unwrap();
+        let g = |d, s, q| Gtid {
+            domain: d,
+            server: s,
+            seq: q,
+        };
+        let read = p("0-1-10,1-2-20");
+        assert_eq!(safe_position(&read, &[]), read);
+        assert_eq!(
+            safe_position(&read, &[(0, Some(g(0, 1, 7))), (0, Some(g(0, 1, 4)))]),
+            p("0-1-4,1-2-20")
+        );
+        assert_eq!(
+            safe_position(&read, &[(1, None), (1, Some(g(1, 2, 15)))]),
+            p("0-1-10")
+        );
     }
 
     #[test]
