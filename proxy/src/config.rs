@@ -29,6 +29,11 @@ pub struct ProxyConfig {
     pub reads: ReadsConfig,
     /// Cross-set joins and subqueries run by the gateway (`[join]`).
     pub join: crate::join::JoinConfig,
+    /// This gateway's name in etcd (`gateways/<id>`, `move-acks/<move>/<id>`);
+    /// empty = `<hostname>-<listen port>`.
+    pub gateway_id: String,
+    /// The gateway's side of slot moves (`[moves]`, `crate::moving`).
+    pub moves: crate::moving::MovesConfig,
 }
 
 /// Which replicas may answer reads sent to replicas (`[reads]`,
@@ -112,6 +117,8 @@ impl Default for ProxyConfig {
             ids: IdsConfig::default(),
             reads: ReadsConfig::default(),
             join: Default::default(),
+            gateway_id: String::new(),
+            moves: Default::default(),
         }
     }
 }
@@ -168,6 +175,9 @@ pub struct Args {
     /// AUTO_INCREMENT ids reserved in etcd at a time per table (`[ids] segment`).
     #[arg(long)]
     pub id_segment: Option<u64>,
+    /// This gateway's name in etcd (default `<hostname>-<port>`).
+    #[arg(long)]
+    pub gateway_id: Option<String>,
     /// Log level filter (overrides RUST_LOG), e.g. info, debug.
     #[arg(long)]
     pub log_level: Option<String>,
@@ -213,6 +223,9 @@ impl Args {
         }
         if let Some(v) = self.id_segment {
             cfg.ids.segment = v;
+        }
+        if let Some(v) = &self.gateway_id {
+            cfg.gateway_id = v.clone();
         }
         Ok(cfg)
     }

@@ -27,6 +27,11 @@ pub async fn run(
     s.shared.columns.lock().expect("columns").clear();
     s.shared.ids.forget_columns();
     let sig = significant(tokens);
+    // A database with a slot move under way: wait for it (`crate::moving::ddl`).
+    let dbs = crate::moving::ddl::databases(s.db.as_deref(), sql, &sig);
+    if let Err(e) = crate::moving::ddl::wait(&s.shared.moves, &s.shared.routing, &dbs).await {
+        return fail(out, &e).await;
+    }
     let w = |i: usize| {
         sig.get(i)
             .map(|t| t.text(sql).to_ascii_uppercase())

@@ -72,6 +72,15 @@ pub enum ProxyError {
     /// XAER_DUPID: the xid is prepared already.
     #[error("XAER_DUPID: The XID already exists")]
     XaDuplicate,
+    /// A slot move holds what the statement needs (a write to its slots, a
+    /// schema change of its database) longer than the gateway waits
+    /// (ER_LOCK_WAIT_TIMEOUT, `crate::moving`).
+    #[error("Lock wait timeout exceeded; try restarting transaction ({0})")]
+    MoveWait(String),
+    /// A slot move's hold ended the transaction, which had written rows of the
+    /// moving slots (ER_LOCK_DEADLOCK: retried as a whole by clients).
+    #[error("Deadlock found when trying to get lock; try restarting transaction (slot move {0} needed the rows this transaction wrote: it was rolled back on every set)")]
+    MoveAborted(String),
     #[error("Routing is not available yet: {0}")]
     NoRouting(String),
     /// Something that must be recorded in etcd while etcd cannot be reached.
@@ -119,7 +128,8 @@ impl ProxyError {
             // ER_OPTION_PREVENTS_STATEMENT, as a read-only server answers a write.
             Self::WritesBlocked { .. } => 1290,
             // ER_LOCK_DEADLOCK / 40001: what clients and ORMs retry as a whole.
-            Self::Fenced { .. } => 1213,
+            Self::Fenced { .. } | Self::MoveAborted(_) => 1213,
+            Self::MoveWait(_) => 1205,
             Self::UnknownCommand => 1047,
             Self::ExecuteArguments => 1210,
             Self::UnknownStatement { .. } => 1243,
@@ -151,8 +161,9 @@ impl ProxyError {
             | Self::ExecuteArguments
             | Self::UnknownStatement { .. }
             | Self::JoinMemory { .. }
+            | Self::MoveWait(_)
             | Self::WritesBlocked { .. } => "HY000",
-            Self::Fenced { .. } => "40001",
+            Self::Fenced { .. } | Self::MoveAborted(_) => "40001",
             Self::XaState(_) => "XAE07",
             Self::XaUnknown => "XAE04",
             Self::XaOutside => "XAE09",

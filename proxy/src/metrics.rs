@@ -17,6 +17,14 @@ pub const BLOCKED_WRITES: &str = "setwise_proxy_blocked_writes_total";
 /// Statements given up while running because routing changed under them.
 pub const INTERRUPTED: &str = "setwise_proxy_interrupted_statements_total";
 
+/// Writes that waited for a slot move's hold, by `why` (`held`, or
+/// `unregistered`: this gateway's etcd registration was not alive).
+pub const HELD_WRITES: &str = "setwise_proxy_held_writes_total";
+/// How long held writes waited (released or timed out).
+pub const HOLD_WAIT_SECONDS: &str = "setwise_proxy_hold_wait_seconds";
+/// Transactions a slot move's hold ended (1213).
+pub const MOVE_ABORTED_TXNS: &str = "setwise_proxy_move_aborted_transactions_total";
+
 /// Point reads offered to a pipelined connection, by outcome (`pipelined`, or
 /// `pooled` when none had room or it broke before answering).
 pub const PIPELINED_READS: &str = "setwise_proxy_point_reads_total";
@@ -70,6 +78,18 @@ pub fn install(listen: &str) -> anyhow::Result<()> {
     metrics::describe_counter!(
         REPLICA_FALLBACKS,
         "reads that asked for a replica and went to the primary, by reason"
+    );
+    metrics::describe_counter!(
+        HELD_WRITES,
+        "writes that waited for a slot move's hold, by why"
+    );
+    metrics::describe_histogram!(
+        HOLD_WAIT_SECONDS,
+        "how long writes waited for a slot move's hold"
+    );
+    metrics::describe_counter!(
+        MOVE_ABORTED_TXNS,
+        "open transactions ended (1213) by a slot move's hold"
     );
     Ok(())
 }

@@ -21,7 +21,19 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
     crate::join::configure(cfg.join.clone());
     let (routing, topo) = Routing::start(cfg.etcd.clone(), cfg.routing_cache.clone()).await;
     let ids = Arc::new(crate::ids::Ids::new(cfg.ids.segment));
+    let gateway = match cfg.gateway_id.as_str() {
+        "" => crate::moving::default_gateway_id(&cfg.listen),
+        id => id.to_string(),
+    };
+    let moves = Arc::new(crate::moving::Moves::new(cfg.moves.clone(), gateway));
+    crate::moving::start(
+        moves.clone(),
+        routing.clone(),
+        topo.clone(),
+        cfg.listen.clone(),
+    );
     let shared = Arc::new(Shared {
+        moves,
         ids,
         backends: Backends::new(cfg.backend.clone()),
         cfg,

@@ -41,11 +41,13 @@ pub fn override_etcd(etcd: &mut EtcdConfig, endpoints: Option<&str>, cluster: Op
     }
 }
 
-/// The `setwise` command line's config file: only the `[etcd]` section.
+/// The `setwise` command line's config file: `[etcd]`, and `[capacity]` for `shard plan`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CliConfig {
     pub etcd: EtcdConfig,
+    /// The limits `setwise shard plan` measures against (the scheduler's `[capacity]`).
+    pub capacity: crate::capacity::CapacityConfig,
 }
 
 /// `setwise-scheduler`'s config file.
@@ -61,9 +63,12 @@ pub struct SchedulerConfig {
     /// (0: off). Keep it well above the longest pause a live leader may have.
     pub takeover_ms: u64,
     pub etcd: EtcdConfig,
+    /// The capacity monitor and automatic scale-out (`[capacity]`).
+    pub capacity: crate::capacity::CapacityConfig,
     pub monitor: MonitorConfig,
     pub failover: FailoverConfig,
     pub mysql: MysqlConfig,
+    pub moves: MovesConfig,
 }
 
 impl Default for SchedulerConfig {
@@ -73,9 +78,44 @@ impl Default for SchedulerConfig {
             election_ttl: 3,
             takeover_ms: 0,
             etcd: EtcdConfig::default(),
+            capacity: Default::default(),
             monitor: MonitorConfig::default(),
             failover: FailoverConfig::default(),
             mysql: MysqlConfig::default(),
+            moves: MovesConfig::default(),
+        }
+    }
+}
+
+/// Slot moves run by the leader (`[moves]`, docs/scaleout.md).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MovesConfig {
+    /// Rows per copy chunk (and per delete chunk of the cleanup and the undo).
+    pub chunk_rows: u64,
+    /// Pause between two chunks, ms (0: none): keeps the sources' foreground latency sane.
+    pub throttle_ms: u64,
+    /// A hold is tried once every source's binlog lag is at most this many transactions.
+    pub catchup_close_trx: u64,
+    /// A hold whose acknowledgements and drain do not complete within this is released
+    /// and tried again later, ms.
+    pub hold_timeout_ms: u64,
+    /// Holds tried before the move gives up (undone, failed).
+    pub max_holds: u32,
+    /// Compare every moving slot (row count + checksum) on the sources and the target
+    /// during the hold, before the flip.
+    pub verify: bool,
+}
+
+impl Default for MovesConfig {
+    fn default() -> Self {
+        Self {
+            chunk_rows: 1000,
+            throttle_ms: 0,
+            catchup_close_trx: 50,
+            hold_timeout_ms: 3000,
+            max_holds: 5,
+            verify: true,
         }
     }
 }

@@ -5,7 +5,9 @@
 //! does not answer our own probe), and apply the [`Policy`] to the quiet sets.
 //!
 //! Operations run as tasks of a `JoinSet`, at most one per set; they are aborted when
-//! leadership ends (the next leader resumes them from their recorded phase).
+//! leadership ends (the next leader resumes them from their recorded phase). Slot
+//! moves ([`crate::moves`]) run the same way, one at a time (the oldest unfinished),
+//! each waiting while one of its sets has a failover or switchover in progress.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -66,6 +68,7 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut read_failing = false;
     let mut whole: HashMap<String, (bool, u64)> = HashMap::new();
+    let mut capacity = crate::capacity::auto::AutoScaler::default();
     info!(
         term = ctx.term,
         failover = cfg.failover.enabled,
@@ -114,10 +117,25 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
         let now = crate::now_ms();
         monitor.round(&r.sets, &r.nodes, &r.health, now, cfg.monitor.stale_ms);
         log_redundancy(&mut whole, &r, now);
+        let in_etcd: HashSet<String> = r.ops.iter().map(|o| o.value.set.clone()).collect();
+        if !busy.iter().any(|k| k.starts_with(MOVE_KEY)) {
+            start_move(&ctx, &cfg, &in_etcd, &mut busy, &mut running).await;
+        }
+        let stale = cfg.monitor.stale_ms;
+        capacity
+            .round(
+                &ctx,
+                &cfg.capacity,
+                stale,
+                &r.sets,
+                &r.nodes,
+                &r.health,
+                now,
+            )
+            .await;
         if !cfg.failover.enabled {
             continue;
         }
-        let in_etcd: HashSet<String> = r.ops.iter().map(|o| o.value.set.clone()).collect();
 
         // A previous leader's operations first.
         for op in r.ops {
@@ -205,6 +223,43 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
     }
     info!(term = ctx.term, "leader rounds stopped");
     Ok(())
+}
+
+/// The key a running move takes in `busy` (never a set's name: names have no `:`).
+const MOVE_KEY: &str = "move:";
+
+/// Starts the oldest unfinished slot move, unless one of its sets is failing over.
+async fn start_move(
+    ctx: &LeaderCtx,
+    cfg: &SchedulerConfig,
+    ops: &HashSet<String>,
+    busy: &mut HashSet<String>,
+    running: &mut JoinSet<Ended>,
+) {
+    let found = match crate::moves::pick(&ctx.topo, ops).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return,
+        Err(e) => {
+            warn!("cannot read the slot moves: {e}");
+            return;
+        }
+    };
+    let key = format!("{MOVE_KEY}{}", found.value.id);
+    busy.insert(key.clone());
+    let driver =
+        crate::moves::Driver::new(ctx.clone(), cfg.moves.clone(), cfg.mysql.clone(), found);
+    running.spawn(async move {
+        let text = match driver.run().await {
+            Ok(rec) => format!(
+                "move {} {}{}",
+                rec.id,
+                rec.phase.word(),
+                rec.error.map(|e| format!(": {e}")).unwrap_or_default()
+            ),
+            Err(e) => format!("move stopped: {e:#}"),
+        };
+        (key, text, false)
+    });
 }
 
 /// Logs each set that became whole again (and after how long) or stopped being

@@ -62,6 +62,8 @@ pub struct ControlPlaneConfig {
     /// Environment variables of every scheduler started (e.g.
     /// `("SETWISE_FAILOVER_PAUSE", "fenced=3000")`, see [`ControlPlaneConfig::pause_after`]).
     pub scheduler_env: Vec<(String, String)>,
+    /// More TOML sections of the schedulers' config (e.g. `"[moves]\nchunk_rows = 50\n"`).
+    pub extra_toml: String,
 }
 
 impl Default for ControlPlaneConfig {
@@ -78,6 +80,7 @@ impl Default for ControlPlaneConfig {
             report_wait_ms: 2000,
             agent_args: Vec::new(),
             scheduler_env: Vec::new(),
+            extra_toml: String::new(),
         }
     }
 }
@@ -113,7 +116,8 @@ impl ControlPlaneConfig {
              \n\
              [mysql]\n\
              user = \"setwise\"\n\
-             password = \"setwise\"\n",
+             password = \"setwise\"\n\
+             {}",
             self.election_ttl,
             self.takeover_ms,
             self.interval_ms,
@@ -123,6 +127,7 @@ impl ControlPlaneConfig {
             self.probe_timeout_ms,
             self.task_timeout_ms,
             self.report_wait_ms,
+            self.extra_toml,
         )
     }
 }
@@ -303,6 +308,7 @@ impl ControlPlane {
                         "ERROR",
                         "rejoin",
                         "writes",
+                        "move",
                     ]
                     .iter()
                     .any(|k| s.contains(k))

@@ -15,23 +15,40 @@ pub struct Lease {
     ttl: i64,
     refresher: JoinHandle<()>,
     lost: tokio::sync::watch::Receiver<bool>,
+    /// Until when the lease is surely alive in etcd: the send time of the last
+    /// refresh etcd answered, plus the TTL it answered with (etcd counts from
+    /// when it received the refresh, which is later).
+    fresh_until: std::sync::Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl Lease {
     /// Grants a lease of `ttl` seconds and starts keeping it alive.
     pub async fn grant(topo: &Topo, ttl: i64) -> Result<Self> {
         let mut client = topo.client();
+        let sent = std::time::Instant::now();
         let granted = client.lease_grant(ttl, None).await?;
         let id = granted.id();
+        let fresh_until = std::sync::Arc::new(std::sync::Mutex::new(
+            sent + Duration::from_secs(granted.ttl().max(0) as u64),
+        ));
         let (keeper, stream) = client.lease_keep_alive(id).await?;
         let (tx, lost) = tokio::sync::watch::channel(false);
         let period = Duration::from_millis((ttl.max(1) as u64) * 1000 / 3);
-        let refresher = tokio::spawn(keep_alive(client, ttl, keeper, stream, period, tx));
+        let refresher = tokio::spawn(keep_alive(
+            client,
+            ttl,
+            keeper,
+            stream,
+            period,
+            tx,
+            fresh_until.clone(),
+        ));
         Ok(Self {
             id,
             ttl,
             refresher,
             lost,
+            fresh_until,
         })
     }
 
@@ -45,6 +62,15 @@ impl Lease {
     /// the holder must grant a new lease and re-put its keys.
     pub fn is_lost(&self) -> bool {
         *self.lost.borrow()
+    }
+
+    /// How much longer the lease is surely alive in etcd, counted from the
+    /// send time of its last acknowledged refresh (zero: it may have expired).
+    /// Stricter than [`is_lost`](Self::is_lost), which turns true only once the
+    /// holder has gone a whole TTL without an answer.
+    pub fn fresh_for(&self) -> Duration {
+        let until = *self.fresh_until.lock().expect("lease fresh_until");
+        until.saturating_duration_since(std::time::Instant::now())
     }
 
     /// Revokes the lease now: its keys disappear at once.
@@ -73,6 +99,7 @@ async fn keep_alive(
     mut stream: etcd_client::LeaseKeepAliveStream,
     period: Duration,
     lost: tokio::sync::watch::Sender<bool>,
+    fresh_until: std::sync::Arc<std::sync::Mutex<std::time::Instant>>,
 ) {
     let id = keeper.id();
     let full = Duration::from_secs(ttl.max(1) as u64);
@@ -95,6 +122,7 @@ async fn keep_alive(
                 _ => continue,
             }
         }
+        let sent = std::time::Instant::now();
         if keeper.keep_alive().await.is_err() {
             broken = true;
             continue;
@@ -102,6 +130,8 @@ async fn keep_alive(
         match tokio::time::timeout(period.max(Duration::from_millis(500)), stream.message()).await {
             Ok(Ok(Some(resp))) if resp.ttl() > 0 => {
                 alive_until = tokio::time::Instant::now() + Duration::from_secs(resp.ttl() as u64);
+                *fresh_until.lock().expect("lease fresh_until") =
+                    sent + Duration::from_secs(resp.ttl() as u64);
             }
             Ok(Ok(Some(_))) => {
                 tracing::warn!(lease = id, "lease expired");

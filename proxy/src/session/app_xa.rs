@@ -166,6 +166,12 @@ impl Session {
             Some((s, _)) => return Err(ProxyError::XaState(s.name())),
         }
         let txn = self.txn.take().expect("an idle XA transaction has its txn");
+        // A slot move's hold ended it, or waits for its XA COMMIT from now on.
+        if let Some(Err(move_id)) = txn.moving.as_ref().map(|m| m.begin_commit()) {
+            self.app_xa = None;
+            let _ = txn.rollback().await;
+            return Err(ProxyError::MoveAborted(move_id));
+        }
         let record = topo::AppXaRecord {
             xid: xid.key(),
             gtrid: txn.gtrid.clone(),

@@ -38,6 +38,11 @@ pub struct HeldStmts {
 }
 
 impl HeldStmts {
+    /// Whether `name` (lower case) is a statement the gateway holds.
+    pub fn holds(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
     pub fn clear(&mut self) {
         self.map.clear();
         self.stale.clear();

@@ -13,6 +13,7 @@ mod identity;
 mod ids;
 mod kill;
 mod limited;
+mod move_gate;
 mod planning;
 mod reads;
 mod run;
@@ -75,6 +76,8 @@ pub struct Shared {
     pub txn_seq: Arc<std::sync::atomic::AtomicU64>,
     /// AUTO_INCREMENT ids this gateway assigns (every core).
     pub ids: Arc<crate::ids::Ids>,
+    /// Slot moves: registration, writes in flight, the hold (`crate::moving`).
+    pub moves: Arc<crate::moving::Moves>,
 }
 
 /// `(db, table)` → column names in definition order.
@@ -269,6 +272,14 @@ impl Session {
             None => (sql, tokens),
         };
         let sig = significant(&tokens);
+        // Slot moves: a write waits while a hold covers it (planned after).
+        let _in_flight = match self.move_gate(sql, &tokens, &sig, &first).await {
+            Ok(g) => g,
+            Err(e) => {
+                self.set_activity("Sleep", None);
+                return fail(out, &e).await;
+            }
+        };
         let answered = match self.identity_text(sql, &sig) {
             Some(text) => self.dispatch_text(&text, &first, out).await,
             None => self.dispatch(sql, &tokens, &sig, &first, out).await,

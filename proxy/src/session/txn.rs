@@ -50,6 +50,9 @@ pub struct Txn {
     /// ([`crate::exec::Pins`]): given back to `pins` when the transaction ends.
     pub pinned: BTreeSet<String>,
     pub pins: Pins,
+    /// What the transaction wrote, for slot moves' holds (`crate::moving`):
+    /// set at its first write.
+    pub moving: Option<crate::moving::TxnMark>,
 }
 
 /// An XA id literal for `gtrid` and `set`.
@@ -75,6 +78,7 @@ impl Txn {
             tainted: BTreeSet::new(),
             pinned: BTreeSet::new(),
             pins,
+            moving: None,
         }
     }
 

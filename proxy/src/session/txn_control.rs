@@ -89,6 +89,16 @@ impl Session {
             return t.rollback().await;
         }
         self.note_commit(&t.writers);
+        // A slot move's hold ended it, or waits for this commit from now on.
+        if let Some(Err(move_id)) = t.moving.as_ref().map(|m| m.begin_commit()) {
+            let _ = t.rollback().await;
+            return Err(ProxyError::MoveAborted(move_id));
+        }
+        if t.moving.is_none() && !t.writers.is_empty() {
+            // (An autocommit write over several sets: its commit may outlive
+            // the statement when routing moves under it.)
+            t.moving = Some(self.shared.moves.inflight.committing());
+        }
         // Fenced (a set's primary changed since its branch began) or writing to a
         // set whose writes are blocked: it cannot commit.
         let snap = self.snapshot();

@@ -1,0 +1,142 @@
+//! Phase `catchup`: one binlog stream ([`Tail`]) per source, from the position last
+//! applied (or the copy's `gtid_start`), stepped in turn; `gtid_applied`,
+//! `events_applied` and the lag (transactions of the source's `@@gtid_binlog_pos`
+//! not yet applied) recorded about every second. Once every source is within
+//! `catchup_close_trx` transactions, a hold begins ([`super::flip::start`]).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use super::apply::{lag_trx, Filter, Tail, TailProgress};
+use super::driver::{Driver, SAVE_EVERY};
+use super::sql;
+
+/// A source's stream while this driver runs; `base`: the source's
+/// `events_applied` when the stream was opened.
+pub struct Stream {
+    pub tail: Tail,
+    pub base: u64,
+}
+
+pub async fn run(d: &mut Driver) -> Result<()> {
+    open(d).await?;
+    let snap = d.snapshot().await?;
+    let mut probes: Vec<Conn> = Vec::new();
+    for s in &d.rec.sources {
+        probes.push(sql::connect(&snap, &d.account, &s.set).await?);
+    }
+    let n = d.rec.sources.len();
+    let per = Duration::from_millis((200 / n as u64).max(20));
+    let mut last = Instant::now();
+    loop {
+        d.check_leading()?;
+        for i in 0..n {
+            step(d, i, |t| Box::pin(t.step(per))).await?;
+        }
+        if last.elapsed() < SAVE_EVERY {
+            continue;
+        }
+        last = Instant::now();
+        let mut close = true;
+        for (i, p) in probes.iter_mut().enumerate() {
+            let pos: Option<String> = p.query_first("SELECT @@gtid_binlog_pos").await?;
+            let pos = pos.unwrap_or_default();
+            let sp = &mut d.rec.sources[i];
+            let applied = sp
+                .gtid_applied
+                .clone()
+                .or_else(|| sp.gtid_start.clone())
+                .unwrap_or_default();
+            sp.lag_trx = lag_trx(&applied, &pos);
+            close &= sp.lag_trx.is_some_and(|l| l <= d.cfg.catchup_close_trx);
+        }
+        d.save().await?;
+        if d.rec.cancel {
+            return Ok(());
+        }
+        if close {
+            return super::flip::start(d).await;
+        }
+    }
+}
+
+/// Opens the stream of every source that has none.
+pub async fn open(d: &mut Driver) -> Result<()> {
+    let n = d.rec.sources.len();
+    if d.tails.len() != n {
+        d.tails = (0..n).map(|_| None).collect();
+    }
+    if d.tails.iter().all(Option::is_some) {
+        return Ok(());
+    }
+    let snap = d.snapshot().await?;
+    let slots = snap
+        .db(&d.rec.db)
+        .map(|r| r.shard_map.slots)
+        .ok_or_else(|| anyhow!("database {} is gone", d.rec.db))?;
+    for i in 0..n {
+        if d.tails[i].is_some() {
+            continue;
+        }
+        let sp = d.rec.sources[i].clone();
+        let from = sp
+            .gtid_applied
+            .clone()
+            .or(sp.gtid_start.clone())
+            .ok_or_else(|| anyhow!("no binlog position recorded for {}", sp.set))?;
+        let filter = Filter {
+            db: d.rec.db.clone(),
+            tables: d.rec.tables.clone(),
+            slots,
+            spans: sp.ranges.clone(),
+            broadcast: if i == 0 {
+                d.rec.broadcast.clone()
+            } else {
+                Vec::new()
+            },
+        };
+        let src = sql::primary_opts(&snap, &d.account, &sp.set)?;
+        let tgt = sql::primary_opts(&snap, &d.account, &d.rec.to)?;
+        let tail = Tail::open(src, tgt, filter, &from, sp.server_id).await?;
+        d.note(format!("binlog of {} followed from {from:?}", sp.set));
+        d.tails[i] = Some(Stream {
+            tail,
+            base: sp.events_applied,
+        });
+    }
+    Ok(())
+}
+
+type StepFut<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<TailProgress>> + Send + 'a>>;
+
+/// Runs `f` on source `i`'s stream and records its progress; a stream that fails is
+/// dropped (reopened from the recorded position by the next attempt).
+pub async fn step(
+    d: &mut Driver,
+    i: usize,
+    f: impl for<'a> FnOnce(&'a mut Tail) -> StepFut<'a>,
+) -> Result<()> {
+    let s = d.tails[i]
+        .as_mut()
+        .ok_or_else(|| anyhow!("no binlog stream of {}", d.rec.sources[i].set))?;
+    match f(&mut s.tail).await {
+        Ok(p) => {
+            let base = s.base;
+            let sp = &mut d.rec.sources[i];
+            if !p.gtid_applied.is_empty() {
+                sp.gtid_applied = Some(p.gtid_applied);
+            }
+            sp.events_applied = base + p.events_applied;
+            Ok(())
+        }
+        Err(e) => {
+            d.tails[i] = None;
+            let set = d.rec.sources[i].set.clone();
+            Err(e.context(format!("binlog of {set}")))
+        }
+    }
+}
