@@ -401,3 +401,92 @@ async fn a_move_under_writes_loses_and_duplicates_nothing() {
 fn topo_now() -> u64 {
     setwise_tests::control::now_ms()
 }
+
+/// A gateway killed without deregistering (it might as well be cut off from etcd,
+/// routing with the old map) stops moves from holding until it comes back or a DBA
+/// forgets it; `setwise gateway list` shows it lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_hold_while_a_gateway_is_lost() {
+    let mut c = Cluster::builder()
+        .sets(3)
+        .replicas(1)
+        .proxy(true)
+        .start()
+        .await
+        .unwrap();
+    c.set_proxy_extra("[moves]\nlease_ttl_s = 2\n");
+    c.start_proxy().await.unwrap();
+    c.create_db("shop", &["set1", "set2"]).await.unwrap();
+    let cp = c.start_control_plane(1).await.unwrap();
+    let mut conn = c.proxy_conn().await.unwrap();
+    conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=300).map(|i| format!("({i}, {i})")).collect();
+    conn.query_drop(format!("INSERT INTO shop.t VALUES {}", values.join(",")))
+        .await
+        .unwrap();
+    drop(conn);
+    let t = c.topo().clone();
+    setwise_tests::wait_until("the gateway registers", Duration::from_secs(20), || {
+        let t = t.clone();
+        async move { Ok(!t.list_gateways().await?.is_empty()) }
+    })
+    .await
+    .unwrap();
+    let gw = c.topo().list_gateways().await.unwrap()[0].id.clone();
+    c.kill_proxy();
+
+    let rec = MoveRecord::request("shop", 100, 200, "set3", "test", topo_now());
+    let id = rec.id.clone();
+    c.topo()
+        .create(&c.topo().keys().move_of(&id), &rec)
+        .await
+        .unwrap();
+    let (t, mid) = (c.topo().clone(), id.clone());
+    setwise_tests::wait_until(
+        "the move waits for the lost gateway",
+        Duration::from_secs(60),
+        || {
+            let (t, mid) = (t.clone(), mid.clone());
+            async move {
+                let m = t.get_move(&mid).await?.unwrap().value;
+                anyhow::ensure!(!m.phase.is_finished(), "move ended: {m:?}");
+                Ok(m.steps
+                    .iter()
+                    .any(|s| s.text.contains("known but not registered")))
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", cp.log_tails(30)));
+    let m = c.topo().get_move(&id).await.unwrap().unwrap().value;
+    assert_eq!(m.phase, MovePhase::CatchUp, "{m:?}");
+    // A hold may have begun while the killed gateway's lease still ran; it did not
+    // flip without the gateway's acknowledgement.
+    assert_eq!(m.new_map_version, None, "not flipped: {m:?}");
+
+    let out = c.setwise(&["gateway", "list", "--json"]).await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["id"], gw.as_str());
+    assert_eq!(list[0]["state"], "lost", "{list}");
+    let out = c
+        .setwise(&["gateway", "forget", "no-such-gw"])
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let out = c.setwise(&["gateway", "forget", &gw]).await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let (t, mid) = (c.topo().clone(), id.clone());
+    setwise_tests::wait_until("the move finishes", Duration::from_secs(90), || {
+        let (t, mid) = (t.clone(), mid.clone());
+        async move { Ok(t.get_move(&mid).await?.unwrap().value.phase.is_finished()) }
+    })
+    .await
+    .unwrap();
+    let m = c.topo().get_move(&id).await.unwrap().unwrap().value;
+    assert_eq!(m.phase, MovePhase::Done, "{m:?}\n{}", cp.log_tails(30));
+    assert_eq!(c.shard_map("shop").await.set_of_slot(150), Some("set3"));
+}

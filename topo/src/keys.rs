@@ -19,6 +19,7 @@
 //! | `moves/<id>` | [`MoveRecord`](crate::MoveRecord): a slot move, its phase and progress |
 //! | `moving/<id>` | [`MoveFence`](crate::MoveFence): what gateways must do about a move (routing) |
 //! | `gateways/<id>` | [`GatewayRecord`](crate::GatewayRecord), under the gateway's lease |
+//! | `gateways-known/<id>` | [`GatewayRecord`](crate::GatewayRecord) of every gateway that registered and did not shut down cleanly |
 //! | `move-acks/<move>/<gateway>` | [`HoldAck`](crate::HoldAck): a gateway holds a move's writes |
 //! | `capacity` | the scheduler leader's capacity view (loads, limits, proposal; JSON owned by the scheduler) |
 //! | `ids/<db>/<table>` | the table's AUTO_INCREMENT counter: the next id no gateway holds ([`crate::ids`]) |
@@ -165,6 +166,12 @@ impl Keys {
     }
     pub fn gateway(&self, id: &str) -> String {
         format!("{}gateways/{id}", self.root)
+    }
+    pub fn gateways_known(&self) -> String {
+        format!("{}gateways-known/", self.root)
+    }
+    pub fn gateway_known(&self, id: &str) -> String {
+        format!("{}gateways-known/{id}", self.root)
     }
     pub fn hold_acks(&self, move_id: &str) -> String {
         format!("{}move-acks/{move_id}/", self.root)

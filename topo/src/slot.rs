@@ -13,7 +13,7 @@
 //! with MariaDB's Unicode 14 case table (`uca1400`) rather than the column's own
 //! collation (`utf8mb4_general_ci` knows few case pairs beyond Latin): per character,
 //! as MariaDB's `LOWER` does (no final sigma `ς`, `İ` → `i`). Checked against MariaDB
-//! for whole alphabets by tests/tests/move_tail.rs (`slot_sql_agrees_with_slot_of`).
+//! for whole alphabets by tests/tests/slot_sql.rs.
 
 use crate::model::KeyType;
 

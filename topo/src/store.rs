@@ -425,6 +425,22 @@ impl Topo {
     pub async fn put_gateway(&self, g: &GatewayRecord, lease: i64) -> Result<()> {
         self.put_leased(&self.keys.gateway(&g.id), g, lease).await
     }
+    /// Remembers a gateway until it shuts down cleanly or a DBA forgets it: one
+    /// known but not registered is a gateway cut off from etcd (or crashed), which
+    /// may still route with an old shard map.
+    pub async fn put_known_gateway(&self, g: &GatewayRecord) -> Result<()> {
+        self.put(&self.keys.gateway_known(&g.id), g).await
+    }
+    pub async fn list_known_gateways(&self) -> Result<Vec<GatewayRecord>> {
+        Ok(values(self.list(&self.keys.gateways_known()).await?))
+    }
+    /// Deletes a gateway's registration and its known record (clean shutdown,
+    /// `setwise gateway forget`); false when neither existed.
+    pub async fn forget_gateway(&self, id: &str) -> Result<bool> {
+        let a = self.delete(&self.keys.gateway(id)).await?;
+        let b = self.delete(&self.keys.gateway_known(id)).await?;
+        Ok(a || b)
+    }
     pub async fn list_gateways(&self) -> Result<Vec<GatewayRecord>> {
         Ok(values(self.list(&self.keys.gateways()).await?))
     }

@@ -1,6 +1,8 @@
 //! This gateway's registration: `gateways/<id>` (`topo::GatewayRecord`) under
 //! a lease kept alive, registered again whenever the lease is lost and etcd is
-//! back. The scheduler's hold waits for the acknowledgement of every registered
+//! back. It is also remembered in `gateways-known/<id>` until it stops cleanly
+//! (SIGTERM/SIGINT deregister it) — the scheduler holds no move while a known
+//! gateway is not registered. The scheduler's hold waits for the acknowledgement of every registered
 //! gateway; a gateway cut off from etcd loses its registration and is no longer
 //! waited for, so it counts as registered only while its lease is surely alive
 //! (the last acknowledged refresh, counted from when it was sent, with a
@@ -37,6 +39,7 @@ pub async fn run(
         addr: listen,
         started_ms,
     };
+    tokio::spawn(deregister_on_signal(topo.clone(), record.id.clone()));
     let mut backoff = Duration::from_millis(200);
     loop {
         let Some(t) = topo.get().cloned() else {
@@ -52,7 +55,12 @@ pub async fn run(
                 continue;
             }
         };
-        if let Err(e) = t.put_gateway(&record, lease.id()).await {
+        if let Err(e) = async {
+            t.put_gateway(&record, lease.id()).await?;
+            t.put_known_gateway(&record).await
+        }
+        .await
+        {
             warn!(gateway = %record.id, "cannot register the gateway: {e}");
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -77,4 +85,27 @@ pub async fn run(
             "gateway registration lost (etcd unreachable?): writes to databases with a slot move under way wait until it is back"
         );
     }
+}
+
+/// On SIGTERM / SIGINT: forgets this gateway in etcd (a clean shutdown is not a
+/// gateway cut off from etcd, which would stop slot moves from holding) and exits.
+async fn deregister_on_signal(topo: Arc<OnceCell<topo::Topo>>, id: String) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    if let Some(t) = topo.get() {
+        match tokio::time::timeout(Duration::from_secs(2), t.forget_gateway(&id)).await {
+            Ok(Ok(_)) => info!(gateway = %id, "gateway deregistered; stopping"),
+            _ => warn!(gateway = %id, "could not deregister the gateway; stopping"),
+        }
+    }
+    std::process::exit(0);
 }

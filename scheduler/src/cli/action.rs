@@ -171,6 +171,7 @@ impl Action {
                 }
                 Action::Failovers { set, steps }
             }
+            Command::Gateway(_) => bail!("`setwise gateway` is run by cli::gateway"),
             Command::Shard(cmd) => Action::Shard(super::shard::check::ShardAction::from_cmd(cmd)?),
             Command::Stats { set } => {
                 if let Some(s) = &set {

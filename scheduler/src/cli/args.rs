@@ -44,6 +44,9 @@ pub enum Command {
         /// Database name.
         db: String,
     },
+    /// Gateways: registered (live) and known (registered once, not stopped cleanly).
+    #[command(subcommand)]
+    Gateway(super::gateway::GatewayCmd),
     /// Slot moves (scale-out): move, list, cancel, rebalance, capacity plan.
     #[command(subcommand)]
     Shard(super::shard::args::ShardCmd),

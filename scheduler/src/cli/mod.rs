@@ -4,6 +4,7 @@
 pub mod action;
 pub mod args;
 pub mod commands;
+pub mod gateway;
 pub mod ops;
 pub mod render;
 pub mod shard;
@@ -16,9 +17,12 @@ use args::Cli;
 
 /// Runs a parsed command line and returns what to print on stdout.
 pub async fn run(cli: Cli) -> Result<String> {
-    let action = action::Action::from_command(cli.command)?;
     let mut cfg: CliConfig = config::load(cli.config.as_deref())?;
     config::override_etcd(&mut cfg.etcd, cli.etcd.as_deref(), cli.cluster.as_deref());
+    if let args::Command::Gateway(cmd) = cli.command {
+        return gateway::execute(&connect(&cfg.etcd).await?, cmd).await;
+    }
+    let action = action::Action::from_command(cli.command)?;
     let topo = connect(&cfg.etcd).await?;
     if let action::Action::Shard(a) = action {
         return shard::execute(&topo, &cfg, a).await;

@@ -58,7 +58,19 @@ pub async fn run(d: &mut Driver) -> Result<()> {
             return Ok(());
         }
         if close {
-            return super::flip::start(d).await;
+            let lost = super::flip::lost_gateways(d).await?;
+            if lost.is_empty() {
+                return super::flip::start(d).await;
+            }
+            let why = format!(
+                "no hold while gateway(s) {} are known but not registered (cut off from \
+                 etcd, or stopped without deregistering: they might route writes with the \
+                 old shard map); waiting for them to come back, or `setwise gateway forget ID`",
+                lost.join(", ")
+            );
+            if d.rec.steps.last().map(|s| &s.text) != Some(&why) {
+                d.note(why);
+            }
         }
     }
 }

@@ -18,6 +18,19 @@ use super::catchup;
 use super::driver::{Driver, MoveError};
 use super::sql;
 
+/// Gateways that registered once and have neither a live registration nor shut
+/// down cleanly: one may be cut off from etcd and still route with the old map, so
+/// no hold may begin (its writes would reach the old owner after the flip).
+pub async fn lost_gateways(d: &Driver) -> Result<Vec<String>> {
+    let live = d.topo().list_gateways().await?;
+    let known = d.topo().list_known_gateways().await?;
+    Ok(known
+        .into_iter()
+        .filter(|k| !live.iter().any(|l| l.id == k.id))
+        .map(|k| k.id)
+        .collect())
+}
+
 /// Begins a hold (from the catch-up).
 pub async fn start(d: &mut Driver) -> Result<()> {
     d.rec.holds += 1;
@@ -145,11 +158,18 @@ async fn flip(d: &mut Driver, t0: Instant, timing: String) -> Result<()> {
     release(d, "the database record kept changing".into()).await
 }
 
-/// Waits until every registered gateway acknowledged this hold (revision at least
-/// `rev`, the hold's); the first gateway still silent at `deadline`, if any.
+/// Waits until every registered gateway — and every known one (registered once, not
+/// stopped cleanly: its registration may have lapsed during the hold) — acknowledged
+/// this hold (revision at least `rev`, the hold's); the first gateway still silent at
+/// `deadline`, if any.
 async fn wait_acks(d: &Driver, rev: i64, deadline: Instant) -> Result<Option<String>> {
     loop {
-        let gws = d.topo().list_gateways().await?;
+        let mut gws = d.topo().list_gateways().await?;
+        for k in d.topo().list_known_gateways().await? {
+            if !gws.iter().any(|g| g.id == k.id) {
+                gws.push(k);
+            }
+        }
         let acks = d.topo().list_hold_acks(&d.rec.id).await?;
         let silent = gws.iter().find(|g| {
             !acks
