@@ -403,3 +403,232 @@ async fn the_next_leader_finishes_a_move_whose_leader_died_mid_copy() {
     assert!(rec.rows_copied() >= mid.rows_copied());
     check_moved(&c, &rec, &before).await;
 }
+
+/// Increments `amount` of `ids` round-robin through the gateway until `stop`;
+/// returns per id the acknowledged increments and whether one had an unknown outcome.
+async fn updater(
+    opts: mysql_async::Opts,
+    ids: Vec<i64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::collections::BTreeMap<i64, (u64, bool)> {
+    let mut out: std::collections::BTreeMap<i64, (u64, bool)> =
+        ids.iter().map(|&i| (i, (0, false))).collect();
+    let mut conn: Option<mysql_async::Conn> = None;
+    for &id in ids.iter().cycle() {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        let r = tokio::time::timeout(Duration::from_secs(15), async {
+            if conn.is_none() {
+                conn = Some(mysql_async::Conn::new(opts.clone()).await?);
+            }
+            let c = conn.as_mut().expect("connected");
+            c.query_drop(format!(
+                "UPDATE shop.orders SET amount = amount + 1 WHERE id = {id}"
+            ))
+            .await?;
+            anyhow::Ok(())
+        })
+        .await;
+        let e = out.get_mut(&id).expect("known id");
+        match r {
+            Ok(Ok(())) => e.0 += 1,
+            _ => {
+                e.1 = true;
+                conn = None;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    out
+}
+
+/// `amount` of `ids` and the set holding each (panics when one is on two sets).
+async fn amounts(c: &Cluster, ids: &[i64]) -> std::collections::BTreeMap<i64, (&'static str, f64)> {
+    let list = ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = format!("SELECT id, amount FROM shop.orders WHERE id IN ({list})");
+    let mut m = std::collections::BTreeMap::new();
+    for s in ["set1", "set2", "set3"] {
+        let p = c.primary(s);
+        let has = p
+            .scalar(
+                "SELECT COUNT(*) FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'",
+            )
+            .await
+            .unwrap();
+        if has.as_deref() != Some("1") {
+            continue;
+        }
+        for r in p.query(&sql).await.unwrap() {
+            let id: i64 = r[0].as_deref().unwrap().parse().unwrap();
+            let a: f64 = r[1].as_deref().unwrap().parse().unwrap();
+            assert!(m.insert(id, (s, a)).is_none(), "id {id} on two sets");
+        }
+    }
+    m
+}
+
+#[tokio::test]
+async fn writes_through_the_gateway_during_a_move_land_once_on_the_owner() {
+    let (c, _cp) = start(1, "chunk_rows = 100\nthrottle_ms = 50").await;
+    setwise_tests::wait_until("the gateway's registration", MOVE_WAIT, || async {
+        Ok(!c.topo().list_gateways().await?.is_empty())
+    })
+    .await
+    .unwrap();
+    let (start, end) = (400, 700);
+    let moving: Vec<i64> = (1..=ORDERS)
+        .filter(|&i| (start..end).contains(&topo::slot::slot_of_int(i as i128, SLOTS)))
+        .take(20)
+        .collect();
+    let initial = amounts(&c, &moving).await;
+    let writer = setwise_tests::load::Writer::start(c.app_opts(), "shop.orders", 500_000..);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let upd = tokio::spawn(updater(c.app_opts(), moving.clone(), stop.clone()));
+    writer.wait_acked(20, MOVE_WAIT).await.unwrap();
+    let id = request(&c, "shop", start, end, "set3").await;
+    let rec = wait_finished(&c, &id).await;
+    assert_eq!(rec.phase, MovePhase::Done, "{}", describe(&rec));
+    let acked_during = writer.acked();
+    writer
+        .wait_acked(acked_during + 20, MOVE_WAIT)
+        .await
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let log = writer.stop().await;
+    let updates = upd.await.unwrap();
+    // Every acknowledged insert exactly once, on the set owning its slot.
+    let map = c.shard_map("shop").await;
+    let mut on: std::collections::BTreeMap<i64, Vec<&str>> = Default::default();
+    for s in ["set1", "set2", "set3"] {
+        for id in setwise_tests::load::ids_on(c.primary(s), "shop.orders")
+            .await
+            .unwrap()
+        {
+            on.entry(id).or_default().push(s);
+        }
+    }
+    let acked = log.acked_ids();
+    let mut moved = 0;
+    for id in &acked {
+        let owner = map
+            .set_of_slot(topo::slot::slot_of_int(*id as i128, SLOTS))
+            .unwrap();
+        assert_eq!(on.get(id).map(Vec::as_slice), Some(&[owner][..]), "id {id}");
+        if owner == "set3" {
+            moved += 1;
+        }
+    }
+    assert!(moved > 0);
+    for (id, sets) in &on {
+        assert_eq!(sets.len(), 1, "id {id} on {sets:?}");
+    }
+    // Every acknowledged increment counted once.
+    let after = amounts(&c, &moving).await;
+    let mut checked = 0;
+    for (id, (n, unknown)) in &updates {
+        let (set, a) = after[id];
+        assert_eq!(set, "set3", "id {id}");
+        let want = initial[id].1 + *n as f64;
+        if *unknown {
+            assert!(a > want - 0.001, "id {id}: {a} < {want}");
+        } else {
+            assert!((a - want).abs() < 0.001, "id {id}: {a} != {want}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+    eprintln!(
+        "move {} under writes: {} inserts acknowledged ({} during the move), {} increments, \
+         holds {}, longest hold {:?} ms, {} events applied, {} ms in all; steps:\n  {}",
+        rec.id,
+        acked.len(),
+        acked_during,
+        updates.values().map(|v| v.0).sum::<u64>(),
+        rec.holds,
+        rec.longest_hold_ms,
+        rec.events_applied(),
+        rec.finished_ms.unwrap_or(0).saturating_sub(rec.created_ms),
+        rec.steps
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+}
+
+/// Figures (not run by default): `SETWISE_MOVE_ROWS` rows (default 200 000) of
+/// `shop.orders` on set1+set2, a third of the slots moved to set3 with the default
+/// `[moves]` config (1000-row chunks, no throttle), writes through the gateway going
+/// on: prints the copy rate, the catch-up and the longest hold.
+///
+/// `SETWISE_BIN_DIR=$PWD/target/debug cargo test -p setwise-tests --test move_driver
+///  -- --ignored --nocapture figures`
+#[tokio::test]
+#[ignore]
+async fn figures_copy_rate_and_hold() {
+    let rows: i64 = std::env::var("SETWISE_MOVE_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let (c, _cp) = start(1, "").await;
+    for (set, lo, hi) in [("set1", 0, 512), ("set2", 512, 1024)] {
+        c.primary(set)
+            .exec(&format!(
+                "INSERT INTO shop.orders (id, v, amount, at, f) \
+                 SELECT seq + 10000, CONCAT('r', seq), seq / 100, NOW(3), seq * 1.5 \
+                 FROM seq_1_to_{rows} WHERE CRC32(seq + 10000) % 1024 BETWEEN {lo} AND {} ",
+                hi - 1
+            ))
+            .await
+            .unwrap();
+    }
+    setwise_tests::wait_until("the gateway's registration", MOVE_WAIT, || async {
+        Ok(!c.topo().list_gateways().await?.is_empty())
+    })
+    .await
+    .unwrap();
+    let writer = setwise_tests::load::Writer::start(c.app_opts(), "shop.orders", 5_000_000..);
+    writer.wait_acked(10, MOVE_WAIT).await.unwrap();
+    let id = request(&c, "shop", 0, 341, "set3").await;
+    let rec = wait_move(&c, &id, "the move", Duration::from_secs(900), |r| {
+        r.phase.is_finished()
+    })
+    .await;
+    let log = writer.stop().await;
+    assert_eq!(rec.phase, MovePhase::Done, "{}", describe(&rec));
+    let at = |word: &str| {
+        rec.steps
+            .iter()
+            .find(|s| s.text.contains(word))
+            .map(|s| s.at_ms)
+            .unwrap_or(0)
+    };
+    let copy_ms = at("copy done")
+        .saturating_sub(at("copy of set1 from"))
+        .max(1);
+    eprintln!(
+        "figures: {} rows copied in {copy_ms} ms = {} rows/s; {} events caught up; holds {}, \
+         longest hold {:?} ms; cleanup {} rows in {} ms; whole move {} ms; {} writes acknowledged \
+         meanwhile\n  {}",
+        rec.rows_copied(),
+        rec.rows_copied() * 1000 / copy_ms,
+        rec.events_applied(),
+        rec.holds,
+        rec.longest_hold_ms,
+        rec.rows_deleted,
+        rec.finished_ms.unwrap_or(0).saturating_sub(at("flipped")),
+        rec.finished_ms.unwrap_or(0).saturating_sub(rec.created_ms),
+        log.acked_ids().len(),
+        rec.steps
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+}
