@@ -582,7 +582,7 @@ async fn figures_copy_rate_and_hold() {
             .exec(&format!(
                 "INSERT INTO shop.orders (id, v, amount, at, f) \
                  SELECT seq + 10000, CONCAT('r', seq), seq / 100, NOW(3), seq * 1.5 \
-                 FROM seq_1_to_{rows} WHERE CRC32(seq + 10000) % 1024 BETWEEN {lo} AND {} ",
+                 FROM shop.seq_1_to_{rows} WHERE CRC32(seq + 10000) % 1024 BETWEEN {lo} AND {} ",
                 hi - 1
             ))
             .await
