@@ -34,28 +34,39 @@ pub async fn compare(d: &Driver) -> Result<std::result::Result<String, String>> 
         .flat_map(|s| s.ranges.clone())
         .collect();
     let (mut nslots, mut rows) = (0usize, 0u64);
-    for t in &d.rec.tables {
+    // Every query of every table at once: (table, set, SQL); the target's first.
+    let mut jobs: Vec<(usize, String, String)> = Vec::new();
+    for (i, t) in d.rec.tables.iter().enumerate() {
         let info = sql::table_info(&mut tc, db, &t.name).await?;
-        let mut jobs = vec![(d.rec.to.clone(), query(db, t, slots, &all, &info.cols))];
+        jobs.push((i, d.rec.to.clone(), query(db, t, slots, &all, &info.cols)));
         for s in &d.rec.sources {
-            jobs.push((s.set.clone(), query(db, t, slots, &s.ranges, &info.cols)));
+            jobs.push((i, s.set.clone(), query(db, t, slots, &s.ranges, &info.cols)));
         }
-        let sums = try_join_all(jobs.iter().map(|(set, sql)| {
-            let opts = if *set == d.rec.to {
-                Ok(tgt_opts.clone())
-            } else {
-                sql::primary_opts(&snap, &d.account, set)
-            };
-            async move { sums(opts?, sql).await }
-        }))
-        .await?;
-        let target = &sums[0];
+    }
+    let results = try_join_all(jobs.iter().map(|(_, set, sql)| {
+        let opts = if *set == d.rec.to {
+            Ok(tgt_opts.clone())
+        } else {
+            sql::primary_opts(&snap, &d.account, set)
+        };
+        async move { sums(opts?, sql).await }
+    }))
+    .await?;
+    for (i, t) in d.rec.tables.iter().enumerate() {
+        let mut target: Sums = BTreeMap::new();
         let mut source: Sums = BTreeMap::new();
         let mut owner: BTreeMap<u64, &str> = BTreeMap::new();
-        for (k, s) in sums[1..].iter().enumerate() {
-            for (slot, v) in s {
+        for ((ti, set, _), r) in jobs.iter().zip(&results) {
+            if *ti != i {
+                continue;
+            }
+            if *set == d.rec.to {
+                target = r.clone();
+                continue;
+            }
+            for (slot, v) in r {
                 source.insert(*slot, *v);
-                owner.insert(*slot, &jobs[k + 1].0);
+                owner.insert(*slot, set);
             }
         }
         for slot in source.keys().chain(target.keys()) {
