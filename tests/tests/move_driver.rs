@@ -241,7 +241,7 @@ async fn wait_gateway_count(c: &Cluster, want: i64) {
 
 #[tokio::test]
 async fn a_move_from_two_sets_copies_catches_up_flips_and_cleans_up() {
-    let (c, _cp) = start(1, "chunk_rows = 100\nthrottle_ms = 100").await;
+    let (c, _cp) = start(1, "chunk_rows = 100\nthrottle_ms = 100\nverify_in_hold = true").await;
     let (start, end) = (400, 700);
     let id = request(&c, "shop", start, end, "set3").await;
     // Changes on the sources while the copy runs: the catch-up applies them.

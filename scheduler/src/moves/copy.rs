@@ -64,30 +64,7 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
     let spans = d.rec.sources[i].ranges.clone();
     let mut src = sql::connect(&snap, &d.account, &set).await?;
     let mut tgt = sql::connect(&snap, &d.account, &d.rec.to).await?;
-    src.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        .await?;
-    src.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-        .await?;
-    let file: Option<(String, String)> = src
-        .query_first("SHOW STATUS LIKE 'binlog_snapshot_file'")
-        .await?;
-    let pos: Option<(String, String)> = src
-        .query_first("SHOW STATUS LIKE 'binlog_snapshot_position'")
-        .await?;
-    let (file, pos) = match (file, pos) {
-        (Some((_, f)), Some((_, p))) => (f, p.parse::<u64>()?),
-        _ => {
-            return Err(anyhow!(
-                "{set} shows no binlog snapshot position (binlog off?)"
-            ))
-        }
-    };
-    let gtid: Option<Option<String>> = src
-        .exec_first("SELECT BINLOG_GTID_POS(?, ?)", (&file, pos))
-        .await?;
-    let gtid = gtid
-        .flatten()
-        .ok_or_else(|| anyhow!("BINLOG_GTID_POS({file}, {pos}) is NULL on {set}"))?;
+    let gtid = snapshot_gtid(&mut src, &set).await?;
     if d.rec.sources[i].gtid_start.is_none() {
         let mut total = 0u64;
         for (name, t) in &todo {
@@ -120,6 +97,34 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
     }
     src.query_drop("COMMIT").await?;
     Ok(())
+}
+
+/// Starts a consistent-snapshot transaction on `c` and returns its exact binlog
+/// position as a GTID position (`BINLOG_GTID_POS` of `binlog_snapshot_file/position`).
+pub async fn snapshot_gtid(c: &mut Conn, set: &str) -> Result<String> {
+    c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .await?;
+    c.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        .await?;
+    let file: Option<(String, String)> = c
+        .query_first("SHOW STATUS LIKE 'binlog_snapshot_file'")
+        .await?;
+    let pos: Option<(String, String)> = c
+        .query_first("SHOW STATUS LIKE 'binlog_snapshot_position'")
+        .await?;
+    let (file, pos) = match (file, pos) {
+        (Some((_, f)), Some((_, p))) => (f, p.parse::<u64>()?),
+        _ => {
+            return Err(anyhow!(
+                "{set} shows no binlog snapshot position (binlog off?)"
+            ))
+        }
+    };
+    let gtid: Option<Option<String>> = c
+        .exec_first("SELECT BINLOG_GTID_POS(?, ?)", (&file, pos))
+        .await?;
+    gtid.flatten()
+        .ok_or_else(|| anyhow!("BINLOG_GTID_POS({file}, {pos}) is NULL on {set}"))
 }
 
 /// Copies one table's rows of source `i`'s slots (all rows of a broadcast table).

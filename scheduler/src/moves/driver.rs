@@ -48,6 +48,8 @@ pub struct Driver {
     pub tails: Vec<Option<Stream>>,
     /// When the current hold was written (None: no hold by this driver).
     pub hold_started: Option<(Instant, i64)>,
+    /// Verify inside the hold (configured, or no exact snapshot position).
+    pub verify_in_hold: bool,
     last_save: Instant,
     /// The record as last written by us (to tell a CLI's cancel from a takeover).
     saved: MoveRecord,
@@ -62,6 +64,7 @@ impl Driver {
         found: Versioned<MoveRecord>,
     ) -> Self {
         Self {
+            verify_in_hold: cfg.verify_in_hold,
             ctx,
             cfg,
             account,
