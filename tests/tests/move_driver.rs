@@ -241,7 +241,11 @@ async fn wait_gateway_count(c: &Cluster, want: i64) {
 
 #[tokio::test]
 async fn a_move_from_two_sets_copies_catches_up_flips_and_cleans_up() {
-    let (c, _cp) = start(1, "chunk_rows = 100\nthrottle_ms = 100\nverify_in_hold = true").await;
+    let (c, _cp) = start(
+        1,
+        "chunk_rows = 100\nthrottle_ms = 100\nverify_in_hold = true",
+    )
+    .await;
     let (start, end) = (400, 700);
     let id = request(&c, "shop", start, end, "set3").await;
     // Changes on the sources while the copy runs: the catch-up applies them.
@@ -362,8 +366,10 @@ async fn a_move_cancelled_during_the_copy_leaves_the_target_clean() {
     .await;
     c.topo()
         .update(&c.topo().keys().move_of(&id), |cur: Option<MoveRecord>| {
+            // As `setwise shard moves --cancel` does it.
             let mut r = cur.expect("the move record");
             r.cancel = true;
+            r.step(now_ms(), "cancel asked (setwise shard moves --cancel)");
             Ok(r)
         })
         .await
@@ -371,6 +377,11 @@ async fn a_move_cancelled_during_the_copy_leaves_the_target_clean() {
     let rec = wait_finished(&c, &id).await;
     assert_eq!(rec.phase, MovePhase::Cancelled, "{}", describe(&rec));
     assert_eq!(rec.error, None);
+    assert!(
+        rec.steps.iter().any(|s| s.text.starts_with("cancel asked")),
+        "{}",
+        describe(&rec)
+    );
     assert_eq!(c.shard_map("shop").await, map);
     let dbs = c
         .primary("set3")
