@@ -65,14 +65,13 @@ pub async fn delete_slots(
             Some(k) => sql::after(&info.pk, k),
             None => ("1".to_string(), Vec::new()),
         };
-        let keys: Vec<Row> = c
-            .exec(
-                format!(
-                    "SELECT {pk} FROM {table} WHERE {cond} AND {after} ORDER BY {pk} LIMIT {chunk}"
-                ),
-                Params::from(params),
-            )
-            .await?;
+        let sel = format!(
+            "SELECT {pk} FROM {table} WHERE {cond} AND {after} ORDER BY {pk} LIMIT {chunk}"
+        );
+        let keys: Vec<Row> = sql::bounded("read a chunk of keys", async {
+            Ok(c.exec(sel, Params::from(params)).await?)
+        })
+        .await?;
         if keys.is_empty() {
             break;
         }
@@ -81,7 +80,10 @@ pub async fn delete_slots(
         cursor = keys.last().cloned();
         let (sql, params) = delete_by_keys(&table, &info.pk, &keys);
         d.check_leading()?;
-        c.exec_drop(sql, params).await?;
+        sql::bounded("delete a chunk", async {
+            Ok(c.exec_drop(sql, params).await?)
+        })
+        .await?;
         let gone = c.affected_rows();
         n += gone;
         if count {

@@ -170,13 +170,21 @@ async fn copy_table(
             "SELECT {cols} FROM {} WHERE {cond} AND {after} ORDER BY {order} LIMIT {chunk}",
             qt(&db, name)
         );
-        let rows: Vec<Row> = src.exec(sel, Params::from(params)).await?;
+        let rows: Vec<Row> = sql::bounded("read a chunk", async {
+            Ok(src.exec(sel, Params::from(params)).await?)
+        })
+        .await?;
         if rows.is_empty() {
             break;
         }
         let rows: Vec<Vec<Value>> = rows.into_iter().map(Row::unwrap).collect();
         d.check_leading()?;
-        replace(tgt, &qt(&db, name), &cols, info.cols.len(), &rows).await?;
+        let table = qt(&db, name);
+        sql::bounded(
+            "write a chunk",
+            replace(tgt, &table, &cols, info.cols.len(), &rows),
+        )
+        .await?;
         let last = rows.last().expect("not empty");
         let c: Vec<Value> = info.pk_at.iter().map(|&k| last[k].clone()).collect();
         let sp = &mut d.rec.sources[i];
