@@ -6,8 +6,14 @@
 //! | key type | canonical text | the same slot in MariaDB |
 //! |---|---|---|
 //! | integer | decimal digits, no sign for 0, no leading zeros (`'007'`, `7`, `7.0` → `7`) | `CRC32(col) % slots` |
-//! | text (case-insensitive, PAD SPACE) | lower-cased, trailing spaces removed | `CRC32(LOWER(TRIM(TRAILING ' ' FROM col))) % slots` |
+//! | text (case-insensitive, PAD SPACE) | UTF-8, trailing spaces removed, each character lower-cased alone (Unicode simple case mapping) | `CRC32(LOWER(TRIM(TRAILING ' ' FROM CONVERT(col USING utf8mb4)) COLLATE utf8mb4_uca1400_ai_ci)) % slots` |
 //! | binary | the bytes as they are | `CRC32(col) % slots` |
+//!
+//! Text keys are hashed as UTF-8 whatever the column's character set, and lower-cased
+//! with MariaDB's Unicode 14 case table (`uca1400`) rather than the column's own
+//! collation (`utf8mb4_general_ci` knows few case pairs beyond Latin): per character,
+//! as MariaDB's `LOWER` does (no final sigma `ς`, `İ` → `i`). Checked against MariaDB
+//! for whole alphabets by tests/tests/slot_sql.rs.
 
 use crate::model::KeyType;
 
@@ -17,7 +23,10 @@ use crate::model::KeyType;
 pub fn slot_sql(col: &str, key_type: KeyType, slots: u32) -> String {
     match key_type {
         KeyType::Integer | KeyType::Binary => format!("(CRC32({col}) % {slots})"),
-        KeyType::Text => format!("(CRC32(LOWER(TRIM(TRAILING ' ' FROM {col}))) % {slots})"),
+        KeyType::Text => format!(
+            "(CRC32(LOWER(TRIM(TRAILING ' ' FROM CONVERT({col} USING utf8mb4)) \
+             COLLATE utf8mb4_uca1400_ai_ci)) % {slots})"
+        ),
     }
 }
 
@@ -79,10 +88,32 @@ pub fn canonical(value: &[u8], key_type: KeyType) -> Option<Vec<u8>> {
         }
         KeyType::Text => {
             let s = std::str::from_utf8(value).ok()?;
-            Some(s.trim_end_matches(' ').to_lowercase().into_bytes())
+            Some(lower_chars(s.trim_end_matches(' ')).into_bytes())
         }
         KeyType::Binary => Some(value.to_vec()),
     }
+}
+
+/// Each character lower-cased alone, as MariaDB's `LOWER` under `uca1400` does:
+/// Unicode 14's simple case mapping (`str::to_lowercase` would also turn a final
+/// `Σ` into `ς` and `İ` into two characters, and Rust knows the case pairs Unicode
+/// 16 added, which MariaDB leaves as they are).
+fn lower_chars(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{130}' => 'i',
+            c if newer_than_unicode_14(c) => c,
+            c => c.to_lowercase().next().unwrap_or(c),
+        })
+        .collect()
+}
+
+/// Upper-case letters whose case pair came after Unicode 14 (Unicode 16).
+fn newer_than_unicode_14(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x1C89 | 0xA7CB | 0xA7CC | 0xA7CE | 0xA7D2 | 0xA7D4 | 0xA7DA | 0xA7DC | 0x10D50..=0x10D65
+    )
 }
 
 /// The slot of a key value as it appeared in SQL; see [`canonical`].
@@ -242,6 +273,12 @@ mod tests {
             slot_of(b"Alice  ", KeyType::Text, 1024),
             slot_of(b"alice", KeyType::Text, 1024)
         );
+        // Per character, as MariaDB's LOWER: no final sigma, İ is one letter.
+        assert_eq!(
+            canonical("ΣΑΣ".as_bytes(), KeyType::Text).unwrap(),
+            "σασ".as_bytes()
+        );
+        assert_eq!(canonical("İ".as_bytes(), KeyType::Text).unwrap(), b"i");
         assert_ne!(
             slot_of(b"Alice", KeyType::Binary, 1024),
             slot_of(b"alice", KeyType::Binary, 1024)

@@ -8,8 +8,9 @@
 //!   primary key when the row leaves the moving slots or its key changes, then
 //!   `REPLACE` the after-image when it is (still) moving; delete → delete by the
 //!   before-image's key. Replaying any stretch twice gives the same rows.
-//! * Each source transaction becomes one target transaction; `gtid_applied` only
-//!   moves at transaction ends. A prepared XA transaction's rows wait for its
+//! * Source transactions are applied whole — the ones already arrived together, in
+//!   one target transaction — and `gtid_applied` only moves past them after the
+//!   target's COMMIT. A prepared XA transaction's rows wait for its
 //!   `XA COMMIT` (dropped on `XA ROLLBACK`); while one waits, the reported position
 //!   stays before its prepare, so resuming from it never loses the rows.
 
@@ -18,22 +19,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Opts, Value};
+use mysql_async::{Conn, Opts};
 use topo::gtid::{Gtid, GtidPos};
-use topo::model::KeyType;
-use topo::moves::{spans_contain, MoveTable, SlotSpan};
+use topo::moves::{MoveTable, SlotSpan};
 
 use super::binlog::{
-    BinlogEvent, BinlogReader, GtidEvent, RowChange, RowKind, TableSchema, FL_COMPLETED_XA,
-    FL_PREPARED_XA, FL_STANDALONE,
+    BinlogEvent, BinlogReader, GtidEvent, FL_COMPLETED_XA, FL_PREPARED_XA, FL_STANDALONE,
 };
+
+mod ops;
+
+pub use ops::value_slot;
+use ops::{batch_len, ops_of, plans, statement, Op, TablePlan};
 
 /// How long the stream may stay silent before [`Tail::step`] returns.
 const IDLE: Duration = Duration::from_millis(100);
-/// Rows per multi-row `REPLACE` / `DELETE`.
-const BATCH_ROWS: usize = 500;
-/// Bytes of values per statement (a larger row gets a statement of its own).
-const BATCH_BYTES: usize = 4 << 20;
+/// Row changes / source transactions applied in one target transaction at most.
+const BATCH_OPS: usize = 5_000;
+const BATCH_GROUPS: usize = 1_000;
 
 /// What a tail keeps: rows of `db`'s moving `tables` whose key's slot is in `spans`
 /// (slot = topo::slot over `slots`), and every row of the `broadcast` tables.
@@ -58,27 +61,6 @@ pub struct TailProgress {
     /// while a prepared XA transaction waits for its commit).
     pub gtid_read: String,
 }
-
-/// How a watched table is filtered: by its shard key, or (broadcast) not at all.
-struct TablePlan {
-    key: Option<(usize, KeyType)>,
-    /// Primary key column indexes.
-    pk: Vec<usize>,
-    /// Quoted column names.
-    columns: Vec<String>,
-    /// `` `db`.`t` ``
-    qualified: String,
-    /// `` `c1`,`c2`,... ``
-    column_list: String,
-}
-
-/// A change to make on the target.
-#[derive(Debug, Clone)]
-enum Op {
-    Replace { table: usize, row: Vec<Value> },
-    Delete { table: usize, pk: Vec<Value> },
-}
-
 /// The event group being read.
 struct Group {
     gtid: GtidEvent,
@@ -103,6 +85,9 @@ pub struct Tail {
     /// Every group read so far is applied (or, XA, pending).
     read: GtidPos,
     group: Option<Group>,
+    /// Changes of source transactions read but not yet written, and their GTIDs.
+    batch: Vec<Op>,
+    batch_gtids: Vec<Gtid>,
     pending: Vec<PendingXa>,
     /// XA transactions prepared on the source when the tail opened.
     prepared_at_open: HashSet<Vec<u8>>,
@@ -148,6 +133,8 @@ impl Tail {
             plans,
             read,
             group: None,
+            batch: Vec::new(),
+            batch_gtids: Vec::new(),
             pending: Vec::new(),
             prepared_at_open,
             seen_prepares: HashSet::new(),
@@ -215,19 +202,42 @@ impl Tail {
         if let Some(e) = &self.failed {
             bail!("the catch-up failed earlier ({e}): reopen it");
         }
+        let r = self.pump_events(deadline, stop).await;
+        let r = match r {
+            Ok(()) => self.flush().await,
+            e => e,
+        };
+        r.map_err(|e| self.fail(e))
+    }
+
+    async fn pump_events(
+        &mut self,
+        deadline: Instant,
+        stop: impl Fn(&Tail) -> bool,
+    ) -> anyhow::Result<()> {
         loop {
-            let now = Instant::now();
-            if now >= deadline || stop(self) {
+            if Instant::now() >= deadline || stop(self) {
                 return Ok(());
             }
-            let wait = IDLE.min(deadline - now);
-            let ev = match self.reader.next(wait).await {
-                Ok(Some(ev)) => ev,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(self.fail(e)),
+            // What has already arrived is applied in one batch; before waiting for
+            // more, the batch goes to the target.
+            let ev = match self.reader.next(Duration::ZERO).await? {
+                Some(ev) => ev,
+                None => {
+                    self.flush().await?;
+                    let now = Instant::now();
+                    if now >= deadline || stop(self) {
+                        return Ok(());
+                    }
+                    match self.reader.next(IDLE.min(deadline - now)).await? {
+                        Some(ev) => ev,
+                        None => return Ok(()),
+                    }
+                }
             };
-            if let Err(e) = self.handle(ev).await {
-                return Err(self.fail(e));
+            self.handle(ev).await?;
+            if self.batch.len() >= BATCH_OPS || self.batch_gtids.len() >= BATCH_GROUPS {
+                self.flush().await?;
             }
         }
     }
@@ -261,7 +271,7 @@ impl Tail {
                 }
             }
             BinlogEvent::Xid => self.commit().await?,
-            BinlogEvent::XaPrepare => self.prepare()?,
+            BinlogEvent::XaPrepare => self.prepare().await?,
             BinlogEvent::Query { schema, text } => self.query(&schema, &text).await?,
             BinlogEvent::Other => {}
         }
@@ -314,32 +324,47 @@ impl Tail {
     /// Whether a statement may concern a watched table.
     fn touches(&self, schema: &str, text: &str) -> bool {
         let t = text.to_lowercase();
-        let db = self.filter.db.to_lowercase();
-        (schema.eq_ignore_ascii_case(&self.filter.db) || t.contains(&db))
+        (schema.eq_ignore_ascii_case(&self.filter.db) || mentions(&t, &self.filter.db))
             && self
                 .filter
                 .tables
                 .iter()
                 .map(|m| &m.name)
                 .chain(&self.filter.broadcast)
-                .any(|n| t.contains(&n.to_lowercase()))
+                .any(|n| mentions(&t, n))
     }
 
-    /// The group ends committed: its changes go to the target in one transaction.
+    /// The group ends committed: its changes join the batch.
     async fn commit(&mut self) -> anyhow::Result<()> {
         let Some(group) = self.group.take() else {
             return Ok(());
         };
-        self.apply(&group.ops).await?;
-        self.read.set(group.gtid.gtid);
+        self.batch.extend(group.ops);
+        self.batch_gtids.push(group.gtid.gtid);
+        Ok(())
+    }
+
+    /// The batch (the changes of whole source transactions, in order) goes to the
+    /// target in one transaction; then the position moves past them.
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        if self.batch_gtids.is_empty() {
+            return Ok(());
+        }
+        let ops = std::mem::take(&mut self.batch);
+        self.apply(&ops).await?;
+        for g in std::mem::take(&mut self.batch_gtids) {
+            self.read.set(g);
+        }
         Ok(())
     }
 
     /// An XA transaction is prepared: its changes wait for its completion.
-    fn prepare(&mut self) -> anyhow::Result<()> {
+    async fn prepare(&mut self) -> anyhow::Result<()> {
         let Some(group) = self.group.take() else {
             bail!("XA PREPARE outside a binlog event group");
         };
+        // Its position before it must be exact: what precedes it goes first.
+        self.flush().await?;
         let g = group.gtid.gtid;
         if group.gtid.flags & FL_PREPARED_XA == 0 {
             bail!("XA PREPARE in group {} not flagged as XA", show(&g));
@@ -380,10 +405,10 @@ impl Tail {
             }
         }
         if commit {
-            ops.extend(group.ops);
-            self.apply(&ops).await?;
+            self.batch.extend(ops);
+            self.batch.extend(group.ops);
         }
-        self.read.set(group.gtid.gtid);
+        self.batch_gtids.push(group.gtid.gtid);
         Ok(())
     }
 
@@ -430,6 +455,15 @@ pub fn lag_trx(applied: &str, source_pos: &str) -> Option<u64> {
     Some(a.gap_to(&s))
 }
 
+/// Whether lower-cased SQL `text` names `name` as a whole identifier.
+fn mentions(text: &str, name: &str) -> bool {
+    let name = name.to_lowercase();
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    text.match_indices(&name).any(|(i, _)| {
+        !ident(text[..i].chars().next_back()) && !ident(text[i + name.len()..].chars().next())
+    })
+}
+
 fn show(g: &Gtid) -> String {
     format!("{}-{}-{}", g.domain, g.server, g.seq)
 }
@@ -457,308 +491,16 @@ async fn prepared_xa(source: Opts) -> anyhow::Result<HashSet<Vec<u8>>> {
         .collect())
 }
 
-fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-fn plans(filter: &Filter, schemas: &[TableSchema]) -> anyhow::Result<Vec<TablePlan>> {
-    schemas
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let key = match filter.tables.get(i) {
-                Some(t) => {
-                    let k = s.column_index(&t.key).ok_or_else(|| {
-                        anyhow!(
-                            "shard key {} of `{}`.`{}` not found",
-                            t.key,
-                            filter.db,
-                            t.name
-                        )
-                    })?;
-                    Some((k, t.key_type))
-                }
-                None => None,
-            };
-            Ok(TablePlan {
-                key,
-                pk: s.pk.clone(),
-                columns: s.columns.iter().map(|c| quote(&c.name)).collect(),
-                qualified: format!("{}.{}", quote(&filter.db), quote(&s.name)),
-                column_list: s
-                    .columns
-                    .iter()
-                    .map(|c| quote(&c.name))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            })
-        })
-        .collect()
-}
-
-/// The slot of a shard-key value (None: NULL, in no slot).
-pub fn value_slot(v: &Value, key_type: KeyType, slots: u32) -> anyhow::Result<Option<u32>> {
-    let slot = match v {
-        Value::NULL => return Ok(None),
-        Value::Int(i) => Some(topo::slot::slot_of_int(*i as i128, slots)),
-        Value::UInt(u) => Some(topo::slot::slot_of_int(*u as i128, slots)),
-        Value::Bytes(b) => topo::slot::slot_of(b, key_type, slots),
-        _ => None,
-    };
-    match slot {
-        Some(s) => Ok(Some(s)),
-        None => bail!("a shard key value {v:?} has no slot for a {key_type:?} key"),
-    }
-}
-
-/// Whether a row image is kept by the filter.
-fn kept(plan: &TablePlan, filter: &Filter, row: &[Value]) -> anyhow::Result<bool> {
-    let Some((k, kt)) = plan.key else {
-        return Ok(true);
-    };
-    Ok(match value_slot(&row[k], kt, filter.slots)? {
-        Some(s) => spans_contain(&filter.spans, s),
-        None => false,
-    })
-}
-
-/// The target changes one row change makes.
-fn ops_of(
-    plans: &[TablePlan],
-    filter: &Filter,
-    c: RowChange,
-    out: &mut Vec<Op>,
-) -> anyhow::Result<()> {
-    let plan = &plans[c.table];
-    let pk_of = |row: &[Value]| -> Vec<Value> { plan.pk.iter().map(|&i| row[i].clone()).collect() };
-    match (c.kind, c.before, c.after) {
-        (RowKind::Insert, _, Some(after)) => {
-            if kept(plan, filter, &after)? {
-                out.push(Op::Replace {
-                    table: c.table,
-                    row: after,
-                });
-            }
-        }
-        (RowKind::Update, Some(before), Some(after)) => {
-            let b = kept(plan, filter, &before)?;
-            let a = kept(plan, filter, &after)?;
-            let old_pk = pk_of(&before);
-            if b && (!a || old_pk != pk_of(&after)) {
-                out.push(Op::Delete {
-                    table: c.table,
-                    pk: old_pk,
-                });
-            }
-            if a {
-                out.push(Op::Replace {
-                    table: c.table,
-                    row: after,
-                });
-            }
-        }
-        (RowKind::Delete, Some(before), _) => {
-            if kept(plan, filter, &before)? {
-                out.push(Op::Delete {
-                    table: c.table,
-                    pk: pk_of(&before),
-                });
-            }
-        }
-        (kind, _, _) => bail!("a {kind:?} row change without its row image"),
-    }
-    Ok(())
-}
-
-fn value_bytes(v: &Value) -> usize {
-    match v {
-        Value::Bytes(b) => b.len(),
-        _ => 8,
-    }
-}
-
-/// How many of `ops` (at least one) go into one statement: the same kind on the
-/// same table, within the row and byte limits.
-fn batch_len(ops: &[Op]) -> usize {
-    let same = |a: &Op, b: &Op| match (a, b) {
-        (Op::Replace { table: x, .. }, Op::Replace { table: y, .. }) => x == y,
-        (Op::Delete { table: x, .. }, Op::Delete { table: y, .. }) => x == y,
-        _ => false,
-    };
-    let mut bytes = 0;
-    let mut n = 0;
-    for op in ops {
-        if n > 0 && (n >= BATCH_ROWS || !same(&ops[0], op)) {
-            break;
-        }
-        let vals = match op {
-            Op::Replace { row, .. } => row,
-            Op::Delete { pk, .. } => pk,
-        };
-        let b: usize = vals.iter().map(value_bytes).sum();
-        if n > 0 && bytes + b > BATCH_BYTES {
-            break;
-        }
-        bytes += b;
-        n += 1;
-    }
-    n
-}
-
-/// One statement for a batch of ops of one kind on one table.
-fn statement(plans: &[TablePlan], ops: &[Op]) -> (String, Vec<Value>) {
-    let mut params = Vec::new();
-    match &ops[0] {
-        Op::Replace { table, row } => {
-            let plan = &plans[*table];
-            let one = format!("({})", vec!["?"; row.len()].join(","));
-            let sql = format!(
-                "REPLACE INTO {} ({}) VALUES {}",
-                plan.qualified,
-                plan.column_list,
-                vec![one.as_str(); ops.len()].join(",")
-            );
-            for op in ops {
-                if let Op::Replace { row, .. } = op {
-                    params.extend(row.iter().cloned());
-                }
-            }
-            (sql, params)
-        }
-        Op::Delete { table, .. } => {
-            let plan = &plans[*table];
-            let one = format!(
-                "({})",
-                plan.pk
-                    .iter()
-                    .map(|&i| format!("{} = ?", plan.columns[i]))
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
-            );
-            let sql = format!(
-                "DELETE FROM {} WHERE {}",
-                plan.qualified,
-                vec![one.as_str(); ops.len()].join(" OR ")
-            );
-            for op in ops {
-                if let Op::Delete { pk, .. } = op {
-                    params.extend(pk.iter().cloned());
-                }
-            }
-            (sql, params)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn plan(key: Option<(usize, KeyType)>) -> TablePlan {
-        TablePlan {
-            key,
-            pk: vec![0],
-            qualified: "`d`.`t`".into(),
-            columns: vec!["`id`".into(), "`v`".into()],
-            column_list: "`id`,`v`".into(),
-        }
-    }
-
-    fn filter(spans: Vec<SlotSpan>) -> Filter {
-        Filter {
-            db: "d".into(),
-            tables: vec![MoveTable {
-                name: "t".into(),
-                key: "id".into(),
-                key_type: KeyType::Integer,
-            }],
-            slots: 1024,
-            spans,
-            broadcast: Vec::new(),
-        }
-    }
-
-    fn slot(i: i64) -> u32 {
-        topo::slot::slot_of_int(i as i128, 1024)
-    }
-
-    fn change(kind: RowKind, before: Option<i64>, after: Option<i64>) -> RowChange {
-        let row = |k: i64| vec![Value::Int(k), Value::Bytes(b"x".to_vec())];
-        RowChange {
-            table: 0,
-            kind,
-            before: before.map(row),
-            after: after.map(row),
-        }
-    }
-
-    fn ops(f: &Filter, c: RowChange) -> Vec<String> {
-        let mut out = Vec::new();
-        ops_of(&[plan(Some((0, KeyType::Integer)))], f, c, &mut out).unwrap();
-        out.iter()
-            .map(|o| match o {
-                Op::Replace { row, .. } => format!("R{:?}", row[0]),
-                Op::Delete { pk, .. } => format!("D{:?}", pk[0]),
-            })
-            .collect()
-    }
-
     #[test]
-    fn updates_follow_the_slots() {
-        let s = slot(1);
-        let f = filter(vec![SlotSpan {
-            start: s,
-            end: s + 1,
-        }]);
-        let out = (2..10_000).find(|&k| slot(k) != s).unwrap();
-        let inn = (2..10_000).find(|&k| slot(k) == s).unwrap();
-        assert_eq!(ops(&f, change(RowKind::Insert, None, Some(1))), ["RInt(1)"]);
-        assert!(ops(&f, change(RowKind::Insert, None, Some(out))).is_empty());
-        assert_eq!(
-            ops(&f, change(RowKind::Update, Some(1), Some(1))),
-            ["RInt(1)"]
-        );
-        assert_eq!(
-            ops(&f, change(RowKind::Update, Some(1), Some(out))),
-            ["DInt(1)"]
-        );
-        assert_eq!(
-            ops(&f, change(RowKind::Update, Some(out), Some(1))),
-            ["RInt(1)"]
-        );
-        assert_eq!(
-            ops(&f, change(RowKind::Update, Some(1), Some(inn))),
-            ["DInt(1)".to_string(), format!("RInt({inn})")]
-        );
-        assert!(ops(&f, change(RowKind::Update, Some(out), Some(out))).is_empty());
-        assert_eq!(ops(&f, change(RowKind::Delete, Some(1), None)), ["DInt(1)"]);
-        assert!(ops(&f, change(RowKind::Delete, Some(out), None)).is_empty());
-    }
-
-    #[test]
-    fn statements_batch_by_kind_and_table() {
-        let r = |k| Op::Replace {
-            table: 0,
-            row: vec![Value::Int(k), Value::NULL],
-        };
-        let d = |k| Op::Delete {
-            table: 0,
-            pk: vec![Value::Int(k)],
-        };
-        let ops = [r(1), r(2), d(3), d(4), r(5)];
-        assert_eq!(batch_len(&ops), 2);
-        assert_eq!(batch_len(&ops[2..]), 2);
-        let plans = [plan(None)];
-        let (sql, params) = statement(&plans, &ops[..2]);
-        assert_eq!(sql, "REPLACE INTO `d`.`t` (`id`,`v`) VALUES (?,?),(?,?)");
-        assert_eq!(params.len(), 4);
-        let (sql, _) = statement(&plans, &ops[2..4]);
-        assert_eq!(sql, "DELETE FROM `d`.`t` WHERE (`id` = ?) OR (`id` = ?)");
-        let big = Op::Replace {
-            table: 0,
-            row: vec![Value::Int(1), Value::Bytes(vec![0; BATCH_BYTES])],
-        };
-        assert_eq!(batch_len(&[big.clone(), big]), 1);
+    fn statements_name_whole_identifiers() {
+        assert!(mentions("alter table `d`.`t` add c int", "t"));
+        assert!(mentions("truncate d.t", "t"));
+        assert!(!mentions("drop table d.other", "t"));
+        assert!(!mentions("create table tt (id int)", "t"));
     }
 
     #[test]
@@ -767,22 +509,5 @@ mod tests {
         assert_eq!(lag_trx("0-1-9", "0-1-9"), Some(0));
         assert_eq!(lag_trx("", "0-1-2"), Some(2));
         assert_eq!(lag_trx("junk", "0-1-2"), None);
-    }
-
-    #[test]
-    fn null_keys_are_in_no_slot() {
-        assert_eq!(
-            value_slot(&Value::NULL, KeyType::Integer, 1024).unwrap(),
-            None
-        );
-        assert_eq!(
-            value_slot(&Value::UInt(u64::MAX), KeyType::Integer, 1024).unwrap(),
-            Some(topo::slot::slot_of_int(u64::MAX as i128, 1024))
-        );
-        assert_eq!(
-            value_slot(&Value::Bytes(b"Ab ".to_vec()), KeyType::Text, 1024).unwrap(),
-            topo::slot::slot_of(b"ab", KeyType::Text, 1024)
-        );
-        assert!(value_slot(&Value::Bytes(vec![0xff]), KeyType::Text, 1024).is_err());
     }
 }

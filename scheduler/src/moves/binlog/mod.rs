@@ -20,7 +20,13 @@ use futures::StreamExt;
 use mysql_async::binlog::events::{EventData, RowsEventData};
 use mysql_async::prelude::*;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, Value};
+use mysql_common::io::ParseBuf;
 use topo::gtid::Gtid;
+
+mod image;
+
+pub use image::bindable;
+use image::read_image;
 
 /// MariaDB event types the library does not decode.
 const MARIA_ANNOTATE_ROWS: u8 = 160;
@@ -44,6 +50,8 @@ pub struct Column {
     pub unsigned: bool,
     /// `CHARACTER_OCTET_LENGTH` (fixed-length `binary(n)` is padded back to it).
     pub octet_len: Option<u64>,
+    /// `CHARACTER_SET_NAME` of a string column.
+    pub charset: Option<String>,
 }
 
 /// A watched table's columns (in ordinal order) and primary key (column indexes).
@@ -62,11 +70,15 @@ impl TableSchema {
     }
 }
 
+/// name, data type, column type, octet length, character set.
+type ColumnRow = (String, String, String, Option<u64>, Option<String>);
+
 /// Reads `db.table`'s columns and primary key from `information_schema`.
 pub async fn load_schema(conn: &mut Conn, db: &str, table: &str) -> anyhow::Result<TableSchema> {
-    let rows: Vec<(String, String, String, Option<u64>)> = conn
+    let rows: Vec<ColumnRow> = conn
         .exec(
-            "SELECT COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_OCTET_LENGTH \
+            "SELECT COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), CHARACTER_OCTET_LENGTH, \
+             LOWER(CHARACTER_SET_NAME) \
              FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
              ORDER BY ORDINAL_POSITION",
             (db, table),
@@ -78,12 +90,15 @@ pub async fn load_schema(conn: &mut Conn, db: &str, table: &str) -> anyhow::Resu
     }
     let columns: Vec<Column> = rows
         .into_iter()
-        .map(|(name, data_type, column_type, octet_len)| Column {
-            name,
-            unsigned: column_type.contains("unsigned"),
-            data_type,
-            octet_len,
-        })
+        .map(
+            |(name, data_type, column_type, octet_len, charset)| Column {
+                name,
+                unsigned: column_type.contains("unsigned"),
+                data_type,
+                octet_len,
+                charset,
+            },
+        )
         .collect();
     let pk_names: Vec<String> = conn
         .exec(
@@ -308,6 +323,10 @@ impl BinlogReader {
                 text: q.query().into_owned(),
             },
             EventData::XaPrepareLogEvent(_) => BinlogEvent::XaPrepare,
+            EventData::IncidentEvent(i) => bail!(
+                "the source's binlog has an incident (events lost): {:?}",
+                i.message()
+            ),
             EventData::RowsEvent(rows) => self.rows(&rows)?,
             EventData::TableMapEvent(t) => {
                 // A new map for an id: decide again whether it is watched.
@@ -323,7 +342,6 @@ impl BinlogReader {
             | EventData::IntvarEvent(_)
             | EventData::RandEvent(_)
             | EventData::UserVarEvent(_)
-            | EventData::IncidentEvent(_)
             | EventData::UnknownEvent => BinlogEvent::Other,
             other => bail!(
                 "binlog event type {raw} is not supported by the slot move's catch-up: {:?}",
@@ -383,14 +401,22 @@ impl BinlogReader {
                 schema.columns.len()
             );
         }
+        let mut buf = ParseBuf(rows.rows_data());
         let mut out = Vec::new();
-        for r in rows.rows(tme) {
-            let (before, after) = r.context("decode a binlog row")?;
+        while !buf.is_empty() {
+            let before = match rows.columns_before_image() {
+                Some(bits) => Some(read_image(tme, schema, bits.count_ones(), &mut buf)?),
+                None => None,
+            };
+            let after = match rows.columns_after_image() {
+                Some(bits) => Some(read_image(tme, schema, bits.count_ones(), &mut buf)?),
+                None => None,
+            };
             out.push(RowChange {
                 table: ti,
                 kind,
-                before: before.map(|b| image(schema, b)).transpose()?,
-                after: after.map(|a| image(schema, a)).transpose()?,
+                before,
+                after,
             });
         }
         Ok(BinlogEvent::Rows(out))
@@ -402,132 +428,9 @@ impl BinlogReader {
     }
 }
 
-/// A row image as values to bind, in ordinal order.
-fn image(
-    schema: &TableSchema,
-    row: mysql_async::binlog::row::BinlogRow,
-) -> anyhow::Result<Vec<Value>> {
-    if row.len() != schema.columns.len() {
-        bail!(
-            "binlog row of `{}` holds {} of its {} columns: binlog_row_image must be FULL",
-            schema.name,
-            row.len(),
-            schema.columns.len()
-        );
-    }
-    row.unwrap()
-        .into_iter()
-        .zip(&schema.columns)
-        .map(|(v, c)| {
-            let v = Value::try_from(v)
-                .map_err(|e| anyhow!("column {} of `{}`: {e}", c.name, schema.name))?;
-            Ok(bindable(v, c))
-        })
-        .collect()
-}
-
-/// A binlog value as a value to bind into the same column elsewhere: the binlog
-/// carries unsigned integers as signed (no signedness metadata), TIMESTAMP as Unix
-/// seconds, YEAR 0 as 1900, SET as a bit mask, and strips `binary(n)`'s padding.
-pub fn bindable(v: Value, c: &Column) -> Value {
-    match (v, c.data_type.as_str()) {
-        (Value::Int(i), t) if c.unsigned => Value::UInt(match t {
-            "tinyint" => i as u8 as u64,
-            "smallint" => i as u16 as u64,
-            "mediumint" => (i as u64) & 0xFF_FFFF,
-            "int" => i as u32 as u64,
-            _ => i as u64,
-        }),
-        (Value::Bytes(b), "timestamp") => match timestamp_text(&b) {
-            Some(t) => Value::Bytes(t.into_bytes()),
-            None => Value::Bytes(b),
-        },
-        (Value::Int(i), "timestamp") => timestamp_text(i.to_string().as_bytes())
-            .map(|t| Value::Bytes(t.into_bytes()))
-            .unwrap_or(Value::Int(i)),
-        (Value::Bytes(b), "year") => {
-            let y: i64 = std::str::from_utf8(&b)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            Value::Int(if y == 1900 { 0 } else { y })
-        }
-        (Value::Bytes(b), "set") => {
-            let mut mask = 0u64;
-            for (i, byte) in b.iter().take(8).enumerate() {
-                mask |= (*byte as u64) << (8 * i);
-            }
-            Value::UInt(mask)
-        }
-        (Value::Bytes(mut b), "binary") => {
-            if let Some(n) = c.octet_len {
-                if (b.len() as u64) < n {
-                    b.resize(n as usize, 0);
-                }
-            }
-            Value::Bytes(b)
-        }
-        (v, _) => v,
-    }
-}
-
-/// `"<unix seconds>[.<micros>]"` → `YYYY-MM-DD hh:mm:ss[.ffffff]` in UTC (the target
-/// session runs with `time_zone='+00:00'`); 0 is the zero timestamp.
-fn timestamp_text(b: &[u8]) -> Option<String> {
-    let s = std::str::from_utf8(b).ok()?;
-    let (secs, frac) = match s.split_once('.') {
-        Some((a, f)) => (a, Some(f)),
-        None => (s, None),
-    };
-    let secs: i64 = secs.parse().ok()?;
-    if secs == 0 {
-        return Some(match frac {
-            Some(f) => format!("0000-00-00 00:00:00.{f}"),
-            None => "0000-00-00 00:00:00".to_string(),
-        });
-    }
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let mut out = format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    );
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
-    Some(out)
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn col(t: &str, unsigned: bool) -> Column {
-        Column {
-            name: "c".into(),
-            data_type: t.into(),
-            unsigned,
-            octet_len: Some(4),
-        }
-    }
 
     #[test]
     fn gtid_event_parses() {
@@ -560,41 +463,5 @@ mod tests {
             Some(&[1, 0, 0, 0, 2, 1, b'a', b'b', b'c'][..])
         );
         assert!(parse_gtid_event(&d[..5], 1).is_err());
-    }
-
-    #[test]
-    fn values_become_bindable() {
-        assert_eq!(
-            bindable(Value::Int(-1), &col("int", true)),
-            Value::UInt(4_294_967_295)
-        );
-        assert_eq!(
-            bindable(Value::Int(-1), &col("bigint", true)),
-            Value::UInt(u64::MAX)
-        );
-        assert_eq!(
-            bindable(Value::Int(-1), &col("mediumint", true)),
-            Value::UInt(0xFF_FFFF)
-        );
-        assert_eq!(bindable(Value::Int(-1), &col("int", false)), Value::Int(-1));
-        assert_eq!(
-            bindable(
-                Value::Bytes(b"1700000000.123000".to_vec()),
-                &col("timestamp", false)
-            ),
-            Value::Bytes(b"2023-11-14 22:13:20.123000".to_vec())
-        );
-        assert_eq!(
-            bindable(Value::Bytes(b"1900".to_vec()), &col("year", false)),
-            Value::Int(0)
-        );
-        assert_eq!(
-            bindable(Value::Bytes(vec![5, 1]), &col("set", false)),
-            Value::UInt(261)
-        );
-        assert_eq!(
-            bindable(Value::Bytes(b"ab".to_vec()), &col("binary", false)),
-            Value::Bytes(b"ab\0\0".to_vec())
-        );
     }
 }
