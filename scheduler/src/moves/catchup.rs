@@ -75,7 +75,7 @@ pub async fn run(d: &mut Driver) -> Result<()> {
                     return Err(MoveError::Fatal(why).into());
                 }
                 None => {
-                    d.note("several GTID domains: verified in the hold".to_string());
+                    d.note("no exact snapshot position: verified in the hold".to_string());
                     d.verify_in_hold = true;
                 }
             }

@@ -44,9 +44,9 @@ pub async fn in_hold(d: &Driver) -> Result<Verdict> {
 }
 
 /// Compares consistent snapshots of the sources and the target at the sources'
-/// exact binlog positions (the catch-up drained to them first). None: a position
-/// with several GTID domains (a drain could pass it in one domain): not exact, the
-/// hold verifies instead.
+/// exact binlog positions (the catch-up drained to them first). None: not exact —
+/// a position with several GTID domains (a drain could pass it in one domain) or a
+/// catch-up that stopped elsewhere —: the hold verifies instead.
 pub async fn at_snapshot(d: &mut Driver) -> Result<Option<(Verdict, String)>> {
     let snap = d.snapshot().await?;
     let mut conns: BTreeMap<String, Conn> = BTreeMap::new();
@@ -63,6 +63,14 @@ pub async fn at_snapshot(d: &mut Driver) -> Result<Option<(Verdict, String)>> {
             Box::pin(async move { t.drain_to(&p, DRAIN_TO_SNAPSHOT).await })
         })
         .await?;
+        // The target must be exactly at the snapshot's position (not past it).
+        let at = d.rec.sources[i].gtid_applied.clone().unwrap_or_default();
+        if topo::gtid::GtidPos::parse_lossy(&at) != topo::gtid::GtidPos::parse_lossy(&pos) {
+            d.note(format!(
+                "{set}: the catch-up stopped at {at}, not at the snapshot's {pos}"
+            ));
+            return Ok(None);
+        }
         positions.push(format!("{set} at {pos}"));
         conns.insert(set, c);
     }

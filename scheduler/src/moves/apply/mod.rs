@@ -172,8 +172,17 @@ impl Tail {
         let want = GtidPos::parse(pos).map_err(|e| anyhow!(e))?;
         let deadline = Instant::now() + timeout;
         loop {
-            let reached =
-                |t: &Tail| t.read.contains(&want) && t.pending.iter().all(|p| p.ops.is_empty());
+            // The batch read but not yet applied counts: the stream stops at the
+            // transaction reaching `pos` (the batch is flushed when `pump` returns),
+            // so the target is then exactly at `pos` (a comparison at a source's
+            // snapshot relies on it).
+            let reached = |t: &Tail| {
+                let mut read = t.read.clone();
+                for g in &t.batch_gtids {
+                    read.set(*g);
+                }
+                read.contains(&want) && t.pending.iter().all(|p| p.ops.is_empty())
+            };
             if reached(self) {
                 return Ok(self.progress());
             }
