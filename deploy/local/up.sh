@@ -467,3 +467,16 @@ note "etcd:      $ETCD_URL"
 note "data:      $SETWISE_HOME (datadirs in mysql/, etcd/)"
 note "logs:      $SETWISE_HOME/logs/"
 note "status:    deploy/local/status.sh      stop: deploy/local/down.sh"
+if ((!db_only)); then
+    # Sets added by this run (SETWISE_SETS raised) own no slots yet: say how to give them some.
+    map=$(setwise_cli shardmap order_db 2>/dev/null) || map=''
+    idle=()
+    for ((s = 1; s <= SETWISE_SETS; s++)); do
+        [[ $map == *"→ set$s"* ]] || idle+=("set$s")
+    done
+    if ((${#idle[@]} > 0)) && [[ -n $map ]]; then
+        echo
+        say "${idle[*]} own(s) no slots of order_db yet; next step, move slots there online:"
+        note "$SETWISE_BIN/setwise --etcd $ETCD_URL --cluster $SETWISE_CLUSTER shard rebalance --db order_db --wait"
+    fi
+fi

@@ -21,6 +21,7 @@
 //! | [`split`] | read/write split: which reads go to which replica (read-your-writes) |
 //! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
 //! | [`moving`] | the gateway's side of slot moves: registration, write hold, acks |
+//! | [`orphans`] | filtering rows of moving slots out of statements sent to sets holding them |
 //! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
 
 pub mod backend;
@@ -35,6 +36,7 @@ pub mod join;
 pub mod merge;
 pub mod metrics;
 pub mod moving;
+pub mod orphans;
 pub mod registry;
 pub mod route;
 pub mod routing;

@@ -41,11 +41,13 @@ pub fn override_etcd(etcd: &mut EtcdConfig, endpoints: Option<&str>, cluster: Op
     }
 }
 
-/// The `setwise` command line's config file: only the `[etcd]` section.
+/// The `setwise` command line's config file: `[etcd]`, and `[capacity]` for `shard plan`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CliConfig {
     pub etcd: EtcdConfig,
+    /// The limits `setwise shard plan` measures against (the scheduler's `[capacity]`).
+    pub capacity: crate::capacity::CapacityConfig,
 }
 
 /// `setwise-scheduler`'s config file.
@@ -61,6 +63,8 @@ pub struct SchedulerConfig {
     /// (0: off). Keep it well above the longest pause a live leader may have.
     pub takeover_ms: u64,
     pub etcd: EtcdConfig,
+    /// The capacity monitor and automatic scale-out (`[capacity]`).
+    pub capacity: crate::capacity::CapacityConfig,
     pub monitor: MonitorConfig,
     pub failover: FailoverConfig,
     pub mysql: MysqlConfig,
@@ -74,6 +78,7 @@ impl Default for SchedulerConfig {
             election_ttl: 3,
             takeover_ms: 0,
             etcd: EtcdConfig::default(),
+            capacity: Default::default(),
             monitor: MonitorConfig::default(),
             failover: FailoverConfig::default(),
             mysql: MysqlConfig::default(),

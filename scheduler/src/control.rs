@@ -68,6 +68,7 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut read_failing = false;
     let mut whole: HashMap<String, (bool, u64)> = HashMap::new();
+    let mut capacity = crate::capacity::auto::AutoScaler::default();
     info!(
         term = ctx.term,
         failover = cfg.failover.enabled,
@@ -120,6 +121,18 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
         if !busy.iter().any(|k| k.starts_with(MOVE_KEY)) {
             start_move(&ctx, &cfg, &in_etcd, &mut busy, &mut running).await;
         }
+        let stale = cfg.monitor.stale_ms;
+        capacity
+            .round(
+                &ctx,
+                &cfg.capacity,
+                stale,
+                &r.sets,
+                &r.nodes,
+                &r.health,
+                now,
+            )
+            .await;
         if !cfg.failover.enabled {
             continue;
         }

@@ -1,6 +1,8 @@
 //! Setwise control plane: the `setwise-scheduler` daemon (leader election, health
 //! monitor, failover, switchover, sync policy) and the `setwise` DBA command line ([`cli`]).
 
+pub mod balance;
+pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod control;

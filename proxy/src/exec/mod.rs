@@ -265,7 +265,11 @@ impl Exec<'_> {
 
     /// One set: every result of the statement passes through as MariaDB sent it.
     pub async fn single(&mut self, set: &str, sql: &str, out: &mut Responder<'_>) -> Answered {
-        let sql = self.conns.codec.wire(sql);
+        let sql = match self.for_set(set, sql) {
+            Ok(s) => s,
+            Err(e) => return fail(out, &e).await,
+        };
+        let sql = self.conns.codec.wire(&sql);
         self.one(set, Work::Text(sql), out).await
     }
 
@@ -278,8 +282,22 @@ impl Exec<'_> {
         values: Vec<Value>,
         out: &mut Responder<'_>,
     ) -> Answered {
-        let sql = self.conns.codec.wire(sql);
+        let sql = match self.for_set(set, sql) {
+            Ok(s) => s,
+            Err(e) => return fail(out, &e).await,
+        };
+        let sql = self.conns.codec.wire(&sql);
         self.one(set, Work::Prepared(sql, values), out).await
+    }
+
+    /// `sql` as it must be sent to `set`: filtered of the rows of slots the set
+    /// holds without owning them while slots move ([`crate::orphans`]). A point
+    /// read routed by its shard key ([`fast`]) never sees such rows.
+    pub(crate) fn for_set<'s>(&self, set: &str, sql: &'s str) -> Result<Cow<'s, str>, ProxyError> {
+        if self.fast {
+            return Ok(Cow::Borrowed(sql));
+        }
+        crate::orphans::text_for(self.conns.snap, self.conns.db, set, sql)
     }
 
     /// Runs `fut`, work on `set`, under [`guard`] — or, when its connection
@@ -447,7 +465,11 @@ impl Exec<'_> {
         let mut warnings = 0u16;
         let mut started = false;
         for (set, sql) in parts {
-            let sql = self.conns.codec.wire(sql);
+            let sql = match self.for_set(set, sql) {
+                Ok(s) => s,
+                Err(e) => return fail(out, &e).await,
+            };
+            let sql = self.conns.codec.wire(&sql);
             let (mut conn, epoch) = match self.take_at(set).await {
                 Ok(c) => c,
                 Err(e) => return fail(out, &e).await,
@@ -486,14 +508,22 @@ impl Exec<'_> {
             },
             None => None,
         };
+        let texts: Vec<Cow<'_, str>> = match sets
+            .iter()
+            .map(|set| self.for_set(set, &spec.sql))
+            .collect()
+        {
+            Ok(t) => t,
+            Err(e) => return fail(out, &e).await,
+        };
         let mut streams = Vec::with_capacity(sets.len());
         let mut on = Vec::with_capacity(sets.len());
-        for set in sets {
+        for (set, text) in sets.iter().zip(&texts) {
             match self.take_at(set).await {
                 Ok((c, epoch)) => {
                     on.push((set.as_str(), epoch));
                     note_running(&self.activity, &c);
-                    let sql = self.conns.codec.wire(&spec.sql).into_owned();
+                    let sql = self.conns.codec.wire(text).into_owned();
                     streams.push(stream::spawn(set, c, sql))
                 }
                 Err(e) => {
@@ -588,6 +618,20 @@ impl Exec<'_> {
         out: &mut Responder<'_>,
         insert_split: bool,
     ) -> Answered {
+        let texts: Vec<Cow<'_, str>> = match parts
+            .iter()
+            .map(|(set, sql)| self.for_set(set, sql))
+            .collect()
+        {
+            Ok(t) => t,
+            Err(e) => return fail(out, &e).await,
+        };
+        let filtered: Vec<(&str, &str)> = parts
+            .iter()
+            .zip(&texts)
+            .map(|((set, _), t)| (*set, t.as_ref()))
+            .collect();
+        let parts = &filtered[..];
         let mut oks = Vec::with_capacity(parts.len());
         if self.txn.is_none() {
             for (set, _) in parts {

@@ -77,16 +77,23 @@ pub struct Started {
 
 /// Starts `sql` on each of `sets` (streams in flight).
 pub async fn start(exec: &mut Exec<'_>, sets: &[String], sql: &str) -> Result<Started, ProxyError> {
-    let wire = exec.conns.codec.wire(sql).into_owned();
+    // Each set's text, filtered of the rows of slots it holds without owning.
+    let wires: Vec<Vec<u8>> = sets
+        .iter()
+        .map(|set| {
+            let text = exec.for_set(set, sql)?;
+            Ok(exec.conns.codec.wire(&text).into_owned())
+        })
+        .collect::<Result<_, ProxyError>>()?;
     let mut st = Started {
         streams: Vec::with_capacity(sets.len()),
         on: Vec::with_capacity(sets.len()),
     };
-    for set in sets {
+    for (set, wire) in sets.iter().zip(wires) {
         match exec.take_at(set).await {
             Ok((c, epoch)) => {
                 exec.also_running_on(&c);
-                st.streams.push(stream::spawn(set, c, wire.clone()));
+                st.streams.push(stream::spawn(set, c, wire));
                 st.on.push((set.clone(), epoch));
             }
             Err(e) => {

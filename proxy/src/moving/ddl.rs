@@ -13,27 +13,33 @@ use crate::error::ProxyError;
 use crate::routing::Routing;
 use crate::sql::lexer::{ident_text, Kind, Token};
 
-/// The databases a schema statement may change: the session's, every `db.` in
-/// front of a name, and the name after `DATABASE` / `SCHEMA`.
+/// The databases a schema statement may change: for `... DATABASE|SCHEMA name`
+/// the one named; else the session's and every `db.` in front of a name.
 pub fn databases(session_db: Option<&str>, sql: &str, sig: &[Token]) -> Vec<String> {
     let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
+    if let Some(i) = sig
+        .iter()
+        .take(2)
+        .position(|t| t.is_word(sql, "DATABASE") || t.is_word(sql, "SCHEMA"))
+    {
+        let skip = sig[i + 1..]
+            .iter()
+            .take_while(|w| ["IF", "NOT", "EXISTS"].iter().any(|k| w.is_word(sql, k)))
+            .count();
+        return sig
+            .get(i + 1 + skip)
+            .filter(|n| is_name(n))
+            .map(|n| ident_text(sql, n))
+            .or_else(|| session_db.map(str::to_string))
+            .into_iter()
+            .collect();
+    }
     let mut out: Vec<String> = session_db.map(str::to_string).into_iter().collect();
-    let mut push = |name: String| {
-        if !out.contains(&name) {
-            out.push(name);
-        }
-    };
     for (i, t) in sig.iter().enumerate() {
         if is_name(t) && sig.get(i + 1).is_some_and(|p| p.is_punct(sql, ".")) {
-            push(ident_text(sql, t));
-        }
-        if t.is_word(sql, "DATABASE") || t.is_word(sql, "SCHEMA") {
-            let skip = sig[i + 1..]
-                .iter()
-                .take_while(|w| ["IF", "NOT", "EXISTS"].iter().any(|k| w.is_word(sql, k)))
-                .count();
-            if let Some(n) = sig.get(i + 1 + skip).filter(|n| is_name(n)) {
-                push(ident_text(sql, n));
+            let name = ident_text(sql, t);
+            if !out.contains(&name) {
+                out.push(name);
             }
         }
     }
@@ -67,5 +73,26 @@ pub async fn wait(moves: &Moves, routing: &Routing, dbs: &[String]) -> Result<()
                 wait.as_millis()
             )));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::lexer::{significant, tokenize};
+
+    fn dbs(session: Option<&str>, sql: &str) -> Vec<String> {
+        let t = tokenize(sql).unwrap();
+        databases(session, sql, &significant(&t))
+    }
+
+    #[test]
+    fn databases_of_schema_statements() {
+        assert_eq!(dbs(Some("a"), "ALTER TABLE t ADD c INT"), ["a"]);
+        assert_eq!(dbs(Some("a"), "ALTER TABLE `b`.t ADD c INT"), ["a", "b"]);
+        assert_eq!(dbs(None, "RENAME TABLE b.t TO c.u"), ["b", "c"]);
+        assert_eq!(dbs(Some("a"), "CREATE DATABASE IF NOT EXISTS n"), ["n"]);
+        assert_eq!(dbs(Some("a"), "DROP SCHEMA IF EXISTS `x`"), ["x"]);
+        assert!(dbs(None, "CREATE TABLE t (id INT)").is_empty());
     }
 }

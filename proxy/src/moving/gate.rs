@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing::info;
+use tracing::debug;
 
 use super::footprint::{self, Columns};
 use super::{Moves, TxnMark, WriteGuard};
@@ -103,7 +103,7 @@ pub async fn admit(
                     let waited = started.elapsed();
                     metrics::histogram!(crate::metrics::HOLD_WAIT_SECONDS)
                         .record(waited.as_secs_f64());
-                    info!(move_id = %m, waited_ms = waited.as_millis() as u64, "held write released");
+                    debug!(move_id = %m, waited_ms = waited.as_millis() as u64, "held write released");
                 }
                 return Ok(guard);
             }
@@ -112,7 +112,7 @@ pub async fn admit(
         };
         if held_by.is_none() {
             metrics::counter!(crate::metrics::HELD_WRITES, "why" => why).increment(1);
-            info!(%move_id, why, "write held by a slot move");
+            debug!(%move_id, why, "write held by a slot move");
         }
         held_by = Some(move_id.clone());
         let left = wait.saturating_sub(started.elapsed());

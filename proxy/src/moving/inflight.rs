@@ -155,6 +155,26 @@ impl InFlight {
         Ok(())
     }
 
+    /// A commit already under way of a transaction the gate did not mark (an
+    /// autocommit write over several sets, run as a transaction): a hold
+    /// waits for it whatever it wrote, until the mark drops with the commit.
+    pub fn committing(self: &Arc<Self>) -> TxnMark {
+        let mut g = self.lock();
+        g.next += 1;
+        let id = g.next;
+        g.txns.insert(
+            id,
+            TxnEntry {
+                writes: Footprint::Anything,
+                phase: Phase::Committing,
+            },
+        );
+        TxnMark {
+            id,
+            owner: self.clone(),
+        }
+    }
+
     /// A hold of `f` starts: open transactions that wrote what it holds are
     /// aborted; the autocommit writes touching it and the commits under way
     /// that touch it are what the hold must wait for.

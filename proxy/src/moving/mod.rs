@@ -113,6 +113,11 @@ pub fn start(
     topo: Arc<tokio::sync::OnceCell<topo::Topo>>,
     listen: String,
 ) {
-    tokio::spawn(register::run(moves.clone(), topo.clone(), listen));
+    tokio::spawn(register::run(
+        moves.clone(),
+        routing.clone(),
+        topo.clone(),
+        listen,
+    ));
     tokio::spawn(ack::run(moves, routing, topo));
 }

@@ -5,7 +5,9 @@
 //! waited for, so it counts as registered only while its lease is surely alive
 //! (the last acknowledged refresh, counted from when it was sent, with a
 //! quarter of the TTL to spare) — and while it is not, the gate makes writes to
-//! tables of databases with a fence wait (`gate.rs`, docs/scaleout.md).
+//! tables of databases with a fence wait (`gate.rs`, docs/scaleout.md), and
+//! the open transactions that wrote to such a database are ended at once (a
+//! hold may now flip without this gateway: they must not commit after it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +20,12 @@ use super::Moves;
 /// How often the lease's freshness is checked.
 const CHECK: Duration = Duration::from_millis(100);
 
-pub async fn run(moves: Arc<Moves>, topo: Arc<OnceCell<topo::Topo>>, listen: String) {
+pub async fn run(
+    moves: Arc<Moves>,
+    routing: crate::routing::Routing,
+    topo: Arc<OnceCell<topo::Topo>>,
+    listen: String,
+) {
     let ttl = moves.cfg.lease_ttl_s.max(1);
     let spare = Duration::from_millis(ttl as u64 * 1000 / 4);
     let started_ms = std::time::SystemTime::now()
@@ -58,8 +65,15 @@ pub async fn run(moves: Arc<Moves>, topo: Arc<OnceCell<topo::Topo>>, listen: Str
             tokio::time::sleep(CHECK).await;
         }
         moves.set_registered(false);
+        let snap = routing.get();
+        let ended: usize = snap
+            .moving
+            .values()
+            .map(|f| moves.inflight.settle(f).aborted)
+            .sum();
         warn!(
             gateway = %record.id,
+            transactions_ended = ended,
             "gateway registration lost (etcd unreachable?): writes to databases with a slot move under way wait until it is back"
         );
     }

@@ -185,8 +185,9 @@ impl Session {
         {
             let mut exec = self.exec(snap);
             exec.write = true;
-            let wire = exec.conns.codec.wire(&text);
             for (n, set) in sets.iter().enumerate() {
+                let filtered = exec.for_set(set, &text)?;
+                let wire = exec.conns.codec.wire(&filtered);
                 let mut conn = exec.take(set).await?;
                 let r = read_rows(&mut conn, set, &wire).await;
                 exec.give_back(set, conn, r.as_ref().err());

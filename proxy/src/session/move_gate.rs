@@ -26,10 +26,14 @@ impl Session {
             .and_then(|t| t.moving.as_ref())
             .and_then(|m| m.aborted());
         if let Some(move_id) = aborted {
-            if first == "ROLLBACK" && word_at(sql, sig, 1) != "TO" {
+            // ROLLBACK rolls back; an application's XA transaction ends with its
+            // own statements (XA PREPARE / COMMIT refuse it, XA ROLLBACK ends it).
+            if (first == "ROLLBACK" && word_at(sql, sig, 1) != "TO") || first == "XA" {
                 return Ok(None);
             }
-            let _ = self.end_txn("ROLLBACK").await;
+            if self.app_xa.is_none() {
+                let _ = self.end_txn("ROLLBACK").await;
+            }
             return Err(ProxyError::MoveAborted(move_id));
         }
         if !gate::gated(first) {
@@ -46,6 +50,16 @@ impl Session {
         if !self.autocommit {
             self.open_txn();
         }
+        // An INSERT without a column list: its key's position comes from the
+        // column cache (filled here while a move is under way).
+        let snap = self.shared.routing.get();
+        if !snap.moving.is_empty() && matches!(first, "INSERT" | "REPLACE") {
+            if let Some(t) = super::text::lexed_tables(sql, sig).first() {
+                if let Some(db) = t.db.clone().or_else(|| self.db.clone()) {
+                    let _ = self.table_columns(&snap, &db, &t.name).await;
+                }
+            }
+        }
         let columns = |db: &str, table: &str| {
             let key = (db.to_string(), table.to_string());
             let cache = self.shared.columns.lock().ok()?;
@@ -60,7 +74,7 @@ impl Session {
             txn: self.txn.as_mut().map(|t| &mut t.moving),
         };
         let r = gate::admit(&shared.moves, &shared.routing, w).await;
-        if matches!(r, Err(ProxyError::MoveAborted(_))) {
+        if matches!(r, Err(ProxyError::MoveAborted(_))) && self.app_xa.is_none() {
             let _ = self.end_txn("ROLLBACK").await;
         }
         r

@@ -94,6 +94,11 @@ impl Session {
             let _ = t.rollback().await;
             return Err(ProxyError::MoveAborted(move_id));
         }
+        if t.moving.is_none() && !t.writers.is_empty() {
+            // (An autocommit write over several sets: its commit may outlive
+            // the statement when routing moves under it.)
+            t.moving = Some(self.shared.moves.inflight.committing());
+        }
         // Fenced (a set's primary changed since its branch began) or writing to a
         // set whose writes are blocked: it cannot commit.
         let snap = self.snapshot();

@@ -48,6 +48,8 @@ pub enum Action {
         steps: bool,
     },
     Stats(Option<String>),
+    /// `shard …` (validated in [`super::shard::check`]).
+    Shard(super::shard::check::ShardAction),
 }
 
 /// `db add` as asked; unset options keep what an existing database has.
@@ -169,6 +171,7 @@ impl Action {
                 }
                 Action::Failovers { set, steps }
             }
+            Command::Shard(cmd) => Action::Shard(super::shard::check::ShardAction::from_cmd(cmd)?),
             Command::Stats { set } => {
                 if let Some(s) = &set {
                     check_name("set", s)?;

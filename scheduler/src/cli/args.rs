@@ -44,6 +44,9 @@ pub enum Command {
         /// Database name.
         db: String,
     },
+    /// Slot moves (scale-out): move, list, cancel, rebalance, capacity plan.
+    #[command(subcommand)]
+    Shard(super::shard::args::ShardCmd),
     /// Table placement: sharded, broadcast or single.
     #[command(subcommand)]
     Table(TableCmd),

@@ -84,6 +84,7 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<Strin
             super::ops::failovers(topo, set.as_deref(), steps).await
         }
         Action::Stats(set) => super::ops::stats(topo, set.as_deref()).await,
+        Action::Shard(_) => bail!("shard commands run through cli::shard::execute"),
         Action::NodeList => Ok(render::list(
             &render::nodes_table(&topo.list_nodes().await?),
             "nodes",
@@ -95,7 +96,9 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<Strin
         )),
         Action::Shardmap(db) => {
             let rec = topo.get_db(&db).await?.ok_or_else(|| no_db(&db))?;
-            Ok(render::shardmap(&rec.value))
+            let mut out = render::shardmap(&rec.value);
+            out.push_str(&super::shard::list::in_progress_of(topo, &db).await?);
+            Ok(out)
         }
         Action::TableSet(t) => {
             if topo.get_db(&t.db).await?.is_none() {

@@ -6,6 +6,7 @@ pub mod args;
 pub mod commands;
 pub mod ops;
 pub mod render;
+pub mod shard;
 
 use anyhow::{anyhow, Result};
 use topo::Topo;
@@ -19,6 +20,9 @@ pub async fn run(cli: Cli) -> Result<String> {
     let mut cfg: CliConfig = config::load(cli.config.as_deref())?;
     config::override_etcd(&mut cfg.etcd, cli.etcd.as_deref(), cli.cluster.as_deref());
     let topo = connect(&cfg.etcd).await?;
+    if let action::Action::Shard(a) = action {
+        return shard::execute(&topo, &cfg, a).await;
+    }
     commands::execute(&topo, &cfg.etcd.cluster, action).await
 }
 

@@ -64,6 +64,13 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
     let spans = d.rec.sources[i].ranges.clone();
     let mut src = sql::connect(&snap, &d.account, &set).await?;
     let mut tgt = sql::connect(&snap, &d.account, &d.rec.to).await?;
+    // The first copy's catch-up starts before every XA transaction then prepared
+    // (their rows are in the binlog at XA PREPARE, before the snapshot's position,
+    // but not in the snapshot): see `start_before_prepared`.
+    let start = match d.rec.sources[i].gtid_start {
+        None => Some(start_before_prepared(&mut src, &set).await?),
+        Some(_) => None,
+    };
     let gtid = snapshot_gtid(&mut src, &set).await?;
     if d.rec.sources[i].gtid_start.is_none() {
         let mut total = 0u64;
@@ -81,9 +88,10 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
             total += n.unwrap_or(0);
         }
         d.rec.rows_total += total;
-        d.rec.sources[i].gtid_start = Some(gtid.clone());
+        let start = start.unwrap_or_else(|| gtid.clone());
+        d.rec.sources[i].gtid_start = Some(start.clone());
         d.note(format!(
-            "copy of {set} from its snapshot at {gtid:?}: ~{total} rows"
+            "copy of {set} from its snapshot at {gtid:?}: ~{total} rows; catch-up from {start:?}"
         ));
         d.save().await?;
     } else {
@@ -125,6 +133,47 @@ pub async fn snapshot_gtid(c: &mut Conn, set: &str) -> Result<String> {
         .await?;
     gtid.flatten()
         .ok_or_else(|| anyhow!("BINLOG_GTID_POS({file}, {pos}) is NULL on {set}"))
+}
+
+/// How long the copy waits for the XA transactions prepared on a source to end.
+const PREPARED_XA_WAIT: Duration = Duration::from_secs(30);
+
+/// MariaDB writes an XA transaction's rows to the binlog at `XA PREPARE` and its
+/// `XA COMMIT` as a later group of its own. A transaction prepared before the copy's
+/// snapshot and committed after it is in neither the snapshot nor a catch-up that
+/// starts at the snapshot's position. So the catch-up starts at `@@gtid_binlog_pos`
+/// read *before* the snapshot, once every XA transaction prepared at that moment has
+/// ended: everything prepared later is in the binlog after that position (replaying
+/// the stretch up to the snapshot again is idempotent).
+async fn start_before_prepared(src: &mut Conn, set: &str) -> Result<String> {
+    let pos: Option<String> = src.query_first("SELECT @@gtid_binlog_pos").await?;
+    let pos = pos.unwrap_or_default();
+    let prepared = |rows: Vec<Row>| -> Vec<Vec<u8>> {
+        rows.into_iter()
+            .filter_map(|r| r.get::<Vec<u8>, _>(3))
+            .collect()
+    };
+    let before = prepared(src.query("XA RECOVER").await?);
+    let deadline = std::time::Instant::now() + PREPARED_XA_WAIT;
+    loop {
+        let now = prepared(src.query("XA RECOVER").await?);
+        let left: Vec<&Vec<u8>> = now.iter().filter(|x| before.contains(x)).collect();
+        if left.is_empty() {
+            return Ok(pos);
+        }
+        if std::time::Instant::now() >= deadline {
+            let names: Vec<String> = left
+                .iter()
+                .map(|x| String::from_utf8_lossy(x).into_owned())
+                .collect();
+            return Err(anyhow!(
+                "XA transaction(s) {} stay prepared on {set}: the copy cannot start until \
+                 they are committed or rolled back (`XA RECOVER` on {set}'s primary)",
+                names.join(", ")
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Copies one table's rows of source `i`'s slots (all rows of a broadcast table).
