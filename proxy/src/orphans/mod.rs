@@ -10,6 +10,7 @@
 
 mod locate;
 pub mod rewrite;
+mod walk;
 
 use std::borrow::Cow;
 
@@ -141,7 +142,7 @@ mod tests {
         let t = text_for(&s, Some("d"), "set2", q).unwrap();
         assert_eq!(
             t,
-            "SELECT COUNT(*) FROM (SELECT * FROM t WHERE NOT IFNULL(((CRC32(`id`) % 16) BETWEEN 0 AND 3), 0)) AS `t`"
+            "SELECT COUNT(*) FROM t WHERE (NOT IFNULL(((CRC32(`d`.`t`.`id`) % 16) BETWEEN 0 AND 3), 0))"
         );
         // Other databases' tables and broadcast tables are left alone.
         assert!(matches!(
