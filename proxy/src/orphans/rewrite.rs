@@ -165,19 +165,36 @@ fn apply(sql: &str, mut edits: Vec<Edit>, m: &Moving<'_>) -> Result<Option<Strin
     Ok(Some(out))
 }
 
-/// `sql` with what sqlparser does not know but names no table blanked out
-/// (`LOCK IN SHARE MODE`), so every position stays the same.
-fn parseable<'s>(sql: &'s str, tokens: &[Token]) -> std::borrow::Cow<'s, str> {
+/// `sql` with MariaDB syntax sqlparser does not know, and that names no table,
+/// blanked out or replaced by what it knows, keeping every position: `LOCK IN
+/// SHARE MODE`, `GROUP BY a DESC`, `SOUNDS LIKE`, the `MOD` operator.
+pub(super) fn parseable<'s>(sql: &'s str, tokens: &[Token]) -> std::borrow::Cow<'s, str> {
     let sig: Vec<&Token> = tokens.iter().filter(|t| !t.is_trivia()).collect();
-    let mut out: Option<String> = None;
-    for w in sig.windows(4) {
-        let words = ["LOCK", "IN", "SHARE", "MODE"];
-        if w.iter().zip(words).all(|(t, k)| t.is_word(sql, k)) {
-            let o = out.get_or_insert_with(|| sql.to_string());
-            o.replace_range(w[0].start..w[3].end, &" ".repeat(w[3].end - w[0].start));
+    let mut edits: Vec<(usize, usize, &str)> = Vec::new();
+    for (i, t) in sig.iter().enumerate() {
+        let next_is = |w: &str| sig.get(i + 1).is_some_and(|n| n.is_word(sql, w));
+        if t.is_word(sql, "LOCK")
+            && next_is("IN")
+            && sig.get(i + 3).is_some_and(|n| n.is_word(sql, "MODE"))
+        {
+            edits.push((t.start, sig[i + 3].end, ""));
+        } else if i > 0 && (t.is_word(sql, "ASC") || t.is_word(sql, "DESC")) {
+            edits.push((t.start, t.end, ""));
+        } else if t.is_word(sql, "SOUNDS") && next_is("LIKE") {
+            edits.push((t.start, t.end, ""));
+        } else if t.is_word(sql, "MOD") && !sig.get(i + 1).is_some_and(|n| n.is_punct(sql, "(")) {
+            edits.push((t.start, t.end, "%"));
         }
     }
-    out.map_or(std::borrow::Cow::Borrowed(sql), std::borrow::Cow::Owned)
+    if edits.is_empty() {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = sql.to_string();
+    for (s, e, with) in edits {
+        let pad = " ".repeat(e - s - with.len());
+        out.replace_range(s..e, &format!("{with}{pad}"));
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A moving table named (as an identifier) in `tokens`.

@@ -389,3 +389,19 @@ fn names_that_are_not_moving_tables() {
         &format!("SELECT t.id FROM u AS t WHERE {}", wu("`t`")),
     );
 }
+
+#[test]
+fn mariadb_syntax_sqlparser_lacks() {
+    check(
+        "SELECT a MOD 7 FROM t GROUP BY a DESC",
+        &format!("SELECT a MOD 7 FROM t WHERE {} GROUP BY a DESC", wt(T)),
+    );
+    check(
+        "SELECT a FROM t WHERE a SOUNDS LIKE 'x' LOCK IN SHARE MODE",
+        &format!(
+            "SELECT a FROM t WHERE {} AND ( a SOUNDS LIKE 'x') LOCK IN SHARE MODE",
+            wt(T)
+        ),
+    );
+    assert_eq!(rw("SELECT MOD(a, 7) FROM other"), None);
+}
