@@ -9,6 +9,7 @@
 //! With no move under way it costs one emptiness check.
 
 mod locate;
+mod outer;
 pub mod rewrite;
 mod walk;
 

@@ -178,9 +178,9 @@ pub(super) fn parseable<'s>(sql: &'s str, tokens: &[Token]) -> std::borrow::Cow<
             && sig.get(i + 3).is_some_and(|n| n.is_word(sql, "MODE"))
         {
             edits.push((t.start, sig[i + 3].end, ""));
-        } else if i > 0 && (t.is_word(sql, "ASC") || t.is_word(sql, "DESC")) {
-            edits.push((t.start, t.end, ""));
-        } else if t.is_word(sql, "SOUNDS") && next_is("LIKE") {
+        } else if (i > 0 && (t.is_word(sql, "ASC") || t.is_word(sql, "DESC")))
+            || (t.is_word(sql, "SOUNDS") && next_is("LIKE"))
+        {
             edits.push((t.start, t.end, ""));
         } else if t.is_word(sql, "MOD") && !sig.get(i + 1).is_some_and(|n| n.is_punct(sql, "(")) {
             edits.push((t.start, t.end, "%"));

@@ -147,15 +147,41 @@ fn joins_keep_their_semantics() {
             wu(U)
         ),
     );
-    // The inner side of an outer join: a derived table, null-extended as before.
+    // The inner side of an outer join: that join's ON (null-extended as before).
     check(
-        "SELECT * FROM t LEFT JOIN u ON t.id = u.uid",
+        "SELECT * FROM t LEFT JOIN u ON t.id = u.uid OR u.v = 1 WHERE t.v > 1",
         &format!(
-            "SELECT * FROM t LEFT JOIN {} ON t.id = u.uid WHERE {}",
-            du("u", "`u`"),
+            "SELECT * FROM t LEFT JOIN u ON {} AND ( t.id = u.uid OR u.v = 1) WHERE {} AND ( t.v > 1)",
+            wu(U),
             wt(T)
         ),
     );
+    check(
+        "SELECT * FROM t x RIGHT OUTER JOIN u ON (x.id = u.uid) LEFT JOIN other o ON o.a = x.id",
+        &format!(
+            "SELECT * FROM t x RIGHT OUTER JOIN u ON {} AND ( (x.id = u.uid)) LEFT JOIN other o ON o.a = x.id WHERE {}",
+            wt("`x`"),
+            wu(U)
+        ),
+    );
+    check(
+        "SELECT * FROM other o LEFT JOIN (t JOIN u ON t.id = u.uid) ON o.a = t.id",
+        &format!(
+            "SELECT * FROM other o LEFT JOIN (t JOIN u ON t.id = u.uid) ON {} AND {} AND ( o.a = t.id)",
+            wt(T),
+            wu(U)
+        ),
+    );
+    check(
+        "SELECT * FROM t LEFT JOIN u ON u.uid = t.id LEFT JOIN t AS t2 ON t2.id = LEFT(u.v, 1) GROUP BY 1",
+        &format!(
+            "SELECT * FROM t LEFT JOIN u ON {} AND ( u.uid = t.id) LEFT JOIN t AS t2 ON {} AND ( t2.id = LEFT(u.v, 1)) WHERE {} GROUP BY 1",
+            wu(U),
+            wt("`t2`"),
+            wt(T)
+        ),
+    );
+    // No ON to put it in: a derived table.
     check(
         "SELECT * FROM t x RIGHT OUTER JOIN u USING (id) , other o",
         &format!(
@@ -165,19 +191,18 @@ fn joins_keep_their_semantics() {
         ),
     );
     check(
-        "SELECT * FROM other o LEFT JOIN (t JOIN u ON t.id = u.uid) ON o.a = t.id",
-        &format!(
-            "SELECT * FROM other o LEFT JOIN ({} JOIN {} ON t.id = u.uid) ON o.a = t.id",
-            dt("t", "`t`"),
-            du("u", "`u`")
-        ),
-    );
-    check(
         "SELECT * FROM t NATURAL LEFT JOIN u",
         &format!(
             "SELECT * FROM t NATURAL LEFT JOIN {} WHERE {}",
             du("u", "`u`"),
             wt(T)
+        ),
+    );
+    check(
+        "SELECT * FROM other LEFT JOIN t ON NOT t.v",
+        &format!(
+            "SELECT * FROM other LEFT JOIN {} ON NOT t.v",
+            dt("t", "`t`")
         ),
     );
     check(
@@ -291,11 +316,11 @@ fn partitions_and_index_hints() {
             wt(T)
         ),
     );
-    // On the inner side of an outer join they move into the derived table.
+    // A derived table takes them inside.
     check(
-        "SELECT * FROM other LEFT JOIN t PARTITION (p0) AS a FORCE INDEX (ix) ON a.id = other.a",
+        "SELECT * FROM other LEFT JOIN t PARTITION (p0) AS a FORCE INDEX (ix) USING (id)",
         &format!(
-            "SELECT * FROM other LEFT JOIN (SELECT * FROM t PARTITION (p0) FORCE INDEX (ix) WHERE {}) AS a ON a.id = other.a",
+            "SELECT * FROM other LEFT JOIN (SELECT * FROM t PARTITION (p0) FORCE INDEX (ix) WHERE {}) AS a USING (id)",
             cond("`id`")
         ),
     );
@@ -368,8 +393,8 @@ fn what_cannot_be_filtered_is_refused() {
     assert!(refused_what("CREATE TABLE x AS SELECT * FROM t").starts_with("CREATE reading `t`"));
     assert!(refused_what("SELECT /*! id FROM t */").contains("executable comment"));
     assert_eq!(rw("SELECT 1 /*!50000 + 1 */ FROM other"), None);
-    assert!(refused_what("SELECT d.t.id FROM other LEFT JOIN d.t ON 1").contains("database"));
-    assert!(refused_what("SELECT d.t.* FROM other LEFT JOIN d.t ON 1").contains("database"));
+    assert!(refused_what("SELECT d.t.id FROM other LEFT JOIN d.t USING (id)").contains("database"));
+    assert!(refused_what("SELECT d.t.* FROM other NATURAL LEFT JOIN d.t").contains("database"));
     assert!(refused_what("WITH t AS (SELECT 1 AS id) SELECT * FROM t").contains("WITH"));
     assert!(refused_what("HANDLER t READ FIRST").contains("cannot parse"));
     assert_eq!(rw("HANDLER other READ FIRST"), None);
@@ -404,4 +429,34 @@ fn mariadb_syntax_sqlparser_lacks() {
         ),
     );
     assert_eq!(rw("SELECT MOD(a, 7) FROM other"), None);
+}
+
+#[test]
+fn parenthesised_clauses() {
+    check(
+        "SELECT t.id, t.v FROM t WHERE (t.g = 1) AND t.v IN (1, 2)",
+        &format!(
+            "SELECT t.id, t.v FROM t WHERE {} AND ( (t.g = 1) AND t.v IN (1, 2))",
+            wt(T)
+        ),
+    );
+    check(
+        "SELECT id FROM t WHERE (v = 1) UNION (SELECT uid FROM u WHERE (v = 2)) ORDER BY 1",
+        &format!(
+            "SELECT id FROM t WHERE {} AND ( (v = 1)) UNION (SELECT uid FROM u WHERE {} AND ( (v = 2))) ORDER BY 1",
+            wt(T),
+            wu(U)
+        ),
+    );
+    check(
+        "SELECT * FROM other o LEFT JOIN u ON (u.uid = o.a) WHERE (o.v = 1)",
+        &format!(
+            "SELECT * FROM other o LEFT JOIN u ON {} AND ( (u.uid = o.a)) WHERE (o.v = 1)",
+            wu(U)
+        ),
+    );
+    check(
+        "SELECT id FROM t UNION (SELECT 1)",
+        &format!("SELECT id FROM t WHERE {} UNION (SELECT 1)", wt(T)),
+    );
 }

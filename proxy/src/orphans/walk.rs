@@ -1,21 +1,18 @@
 //! Where each moving table's condition goes, one query block or UPDATE/DELETE
 //! at a time (the edits of [`super::rewrite`]):
 //!
-//! * a table of a block's FROM that is not on the inner side of an outer join:
-//!   `(<outside on alias.key>) AND (<where>)` in that block's WHERE (or a new
-//!   WHERE at the end of its FROM) — the rows and the column definitions are
-//!   the table's own;
-//! * one on the inner side of an outer join (LEFT JOIN's right, RIGHT JOIN's
-//!   left, NATURAL/USING included): a filtered derived table in its place,
-//!   `(SELECT * FROM t [PARTITION (…)] [hints] WHERE <outside on key>) AS a`, so
-//!   it stays null-extended where it does not match;
-//! * the tables an UPDATE/DELETE writes: its WHERE; on the inner side of an
-//!   outer join they are refused (a derived table cannot be written).
+//! * a query block's tables: see [`super::outer`] (WHERE, an outer join's ON,
+//!   or a filtered derived table in the reference's place, made here by
+//!   [`Walk::factor`]);
+//! * the tables an UPDATE/DELETE writes: `(<outside on alias.key>) AND
+//!   (<where>)` in its WHERE; on the inner side of an outer join they are
+//!   refused (a derived table cannot be written).
 
 use std::collections::HashSet;
 
 use sqlparser::ast::{
-    Delete, FromTable, JoinOperator, Select, Spanned, TableFactor, TableWithJoins, Update,
+    Delete, FromTable, JoinOperator, ObjectName, Spanned, TableAlias, TableFactor, TableWithJoins,
+    Update,
 };
 
 use super::locate::{quote, Text};
@@ -23,10 +20,23 @@ use super::rewrite::{refused, Edit, Moving, MovingTable, Refused};
 use crate::route::analyze::split_name;
 use crate::sql::lexer::Kind;
 
+/// The condition keeping `mt`'s rows outside the orphans, on its alias (or
+/// its qualified name).
+pub(super) fn cond_on(mt: &MovingTable, alias: Option<&TableAlias>) -> String {
+    let qualifier = match alias {
+        Some(a) => quote(&a.name.value),
+        None => format!("{}.{}", quote(&mt.db), quote(&mt.name)),
+    };
+    format!(
+        "({})",
+        mt.outside(&format!("{qualifier}.{}", quote(&mt.key)))
+    )
+}
+
 /// Words that end a query block.
 const BLOCK_END: &[&str] = &["UNION", "EXCEPT", "INTERSECT", "MINUS"];
 /// Words that end a block's WHERE (or FROM): the clauses after it.
-const AFTER_WHERE: &[&str] = &[
+pub(super) const AFTER_WHERE: &[&str] = &[
     "GROUP",
     "HAVING",
     "WINDOW",
@@ -44,24 +54,15 @@ const AFTER_WHERE: &[&str] = &[
     "MINUS",
 ];
 
-/// What a moving table on the inner side of an outer join gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// A query block: a filtered derived table.
-    Read,
-    /// The table list of an UPDATE/DELETE: refused.
-    Write,
-}
-
-fn key_of(tf: &TableFactor) -> usize {
+pub(super) fn key_of(tf: &TableFactor) -> usize {
     tf as *const TableFactor as usize
 }
 
 /// The conditions gathered for one block.
 #[derive(Default)]
-struct Conds {
-    all: Vec<String>,
-    first: Option<MovingTable>,
+pub(super) struct Conds {
+    pub all: Vec<String>,
+    pub first: Option<MovingTable>,
 }
 
 /// The state of one rewrite.
@@ -70,7 +71,7 @@ pub(super) struct Walk<'t, 'a> {
     pub m: &'t Moving<'a>,
     pub edits: Vec<Edit>,
     /// Table factors filtered in their block's WHERE (not made derived tables).
-    skip: HashSet<usize>,
+    pub skip: HashSet<usize>,
     pub ctes: HashSet<String>,
     /// Tables made derived tables, `(db, name)`.
     pub derived: Vec<(String, String)>,
@@ -96,7 +97,7 @@ impl<'t, 'a> Walk<'t, 'a> {
 }
 
 impl Walk<'_, '_> {
-    fn locate_err(&self, t: &MovingTable) -> Refused {
+    pub(super) fn locate_err(&self, t: &MovingTable) -> Refused {
         refused(
             format!(
                 "a statement whose reference to `{}` the gateway cannot locate",
@@ -108,7 +109,7 @@ impl Walk<'_, '_> {
 
     pub fn update(&mut self, u: &Update) -> Result<(), Refused> {
         let mut c = Conds::default();
-        self.list(&u.table, false, Mode::Write, &mut c)?;
+        self.list(&u.table, false, &mut c)?;
         let Some(mt) = c.first.clone() else {
             return Ok(());
         };
@@ -123,7 +124,7 @@ impl Walk<'_, '_> {
         let mut c = Conds::default();
         let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &d.from;
         for twj in from.iter().chain(d.using.iter().flatten()) {
-            self.list(twj, false, Mode::Write, &mut c)?;
+            self.list(twj, false, &mut c)?;
         }
         let Some(mt) = c.first.clone() else {
             return Ok(());
@@ -136,34 +137,8 @@ impl Walk<'_, '_> {
         self.where_edit(start, d.selection.is_some(), &c, &after, None)
     }
 
-    /// A query block: its moving tables outside outer joins' inner sides are
-    /// filtered in its WHERE (the others become derived tables when visited).
-    pub fn select(&mut self, s: &Select) -> Result<(), Refused> {
-        let mut c = Conds::default();
-        for twj in &s.from {
-            self.list(twj, false, Mode::Read, &mut c)?;
-        }
-        let Some(mt) = c.first.clone() else {
-            return Ok(());
-        };
-        if let Some(kind) = &self.other {
-            return Err(refused(format!("{kind} reading `{}`", mt.name), &mt));
-        }
-        let start = self
-            .text
-            .offset(s.select_token.0.span.start)
-            .ok_or_else(|| self.locate_err(&mt))?;
-        self.where_edit(start, s.selection.is_some(), &c, AFTER_WHERE, Some("FROM"))
-    }
-
     /// Conditions for the moving tables of a table list.
-    fn list(
-        &mut self,
-        twj: &TableWithJoins,
-        nullable: bool,
-        mode: Mode,
-        c: &mut Conds,
-    ) -> Result<(), Refused> {
+    fn list(&mut self, twj: &TableWithJoins, nullable: bool, c: &mut Conds) -> Result<(), Refused> {
         let right: Vec<bool> = twj
             .joins
             .iter()
@@ -175,7 +150,7 @@ impl Walk<'_, '_> {
             })
             .collect();
         let right_after = |i: usize| right[i..].iter().any(|r| *r);
-        self.target(&twj.relation, nullable || right_after(0), mode, c)?;
+        self.target(&twj.relation, nullable || right_after(0), c)?;
         for (i, j) in twj.joins.iter().enumerate() {
             let inner = match &j.join_operator {
                 JoinOperator::Join(_)
@@ -188,76 +163,59 @@ impl Walk<'_, '_> {
                 // Not MariaDB's: treated as outer, to be safe.
                 _ => true,
             };
-            self.target(
-                &j.relation,
-                nullable || inner || right_after(i + 1),
-                mode,
-                c,
-            )?;
+            self.target(&j.relation, nullable || inner || right_after(i + 1), c)?;
         }
         Ok(())
     }
 
-    fn target(
-        &mut self,
-        tf: &TableFactor,
-        nullable: bool,
-        mode: Mode,
-        c: &mut Conds,
-    ) -> Result<(), Refused> {
+    fn target(&mut self, tf: &TableFactor, nullable: bool, c: &mut Conds) -> Result<(), Refused> {
         match tf {
             TableFactor::Table { name, alias, .. } => {
-                let (db, t) = split_name(name);
-                if db.is_none() && self.ctes.contains(&t) {
-                    return match self.m.find(None, &t) {
-                        Some(mt) => Err(refused(
-                            format!("a WITH query named like the table `{t}`"),
-                            mt,
-                        )),
-                        None => Ok(()),
-                    };
-                }
-                let Some(mt) = self.m.find(db.as_deref(), &t) else {
+                let Some(mt) = self.resolve(name)? else {
                     return Ok(());
                 };
-                match (nullable, mode) {
-                    // Made a derived table when visited.
-                    (true, Mode::Read) => return Ok(()),
-                    (true, Mode::Write) => {
-                        return Err(refused(
-                            format!(
-                                "a multi-table UPDATE or DELETE with `{}` on the inner side of an outer join",
-                                mt.name
-                            ),
-                            mt,
-                        ))
-                    }
-                    (false, _) => {}
+                if nullable {
+                    return Err(refused(
+                        format!(
+                            "a multi-table UPDATE or DELETE with `{}` on the inner side of an outer join",
+                            mt.name
+                        ),
+                        &mt,
+                    ));
                 }
                 self.skip.insert(key_of(tf));
-                let qualifier = match alias {
-                    Some(a) => quote(&a.name.value),
-                    None => format!("{}.{}", quote(&mt.db), quote(&mt.name)),
-                };
-                c.all.push(format!(
-                    "({})",
-                    mt.outside(&format!("{qualifier}.{}", quote(&mt.key)))
-                ));
-                c.first.get_or_insert_with(|| mt.clone());
+                c.all.push(cond_on(&mt, alias.as_ref()));
+                c.first.get_or_insert(mt);
                 Ok(())
             }
             TableFactor::NestedJoin {
                 table_with_joins, ..
-            } => self.list(table_with_joins, nullable, mode, c),
+            } => self.list(table_with_joins, nullable, c),
             // Derived tables and the like: their own blocks are visited.
             _ => Ok(()),
         }
     }
 
+    /// The moving table a table name resolves to (None: another table, or a
+    /// WITH name); a WITH name equal to a moving table's is refused.
+    pub(super) fn resolve(&self, name: &ObjectName) -> Result<Option<MovingTable>, Refused> {
+        let (db, t) = split_name(name);
+        if db.is_none() && self.ctes.contains(&t) {
+            return match self.m.find(None, &t) {
+                Some(mt) => Err(refused(
+                    format!("a WITH query named like the table `{t}`"),
+                    mt,
+                )),
+                None => Ok(None),
+            };
+        }
+        Ok(self.m.find(db.as_deref(), &t).cloned())
+    }
+
     /// `c` added to the WHERE of the statement or block starting at `start`
     /// (its WHERE ends at one of `after`); without a WHERE, one is added after
     /// the FROM clause (from the `from` keyword on, when given).
-    fn where_edit(
+    pub(super) fn where_edit(
         &mut self,
         start: usize,
         has_where: bool,
