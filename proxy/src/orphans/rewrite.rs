@@ -4,8 +4,9 @@
 //!
 //! Every query block (FROM, JOIN, subquery, derived table, CTE, UNION branch,
 //! INSERT…SELECT) and UPDATE/DELETE gets a condition per reference to a moving
-//! table, placed by [`super::walk`]: in its WHERE, or, on the inner side of an
-//! outer join, as a filtered derived table in the reference's place.
+//! table: in its WHERE or, on the inner side of an outer join, in that join's ON
+//! ([`super::outer`]); without an ON (USING, NATURAL), as a filtered derived
+//! table in the reference's place ([`super::walk`]).
 //! * Anything it cannot edit safely is [`Refused`]: other statements reading a
 //!   moving table, text sqlparser cannot parse or an executable comment naming
 //!   one, a WITH name shadowing one, `db.table.column` of a derived one, table
