@@ -103,8 +103,12 @@ pub struct MovesConfig {
     /// Holds tried before the move gives up (undone, failed).
     pub max_holds: u32,
     /// Compare every moving slot (row count + checksum) on the sources and the target
-    /// during the hold, before the flip.
+    /// before the flip: consistent snapshots at the sources' exact binlog positions,
+    /// during the catch-up (writes are not held for it).
     pub verify: bool,
+    /// Compare the current rows inside the hold instead (writes held meanwhile: the
+    /// hold lasts as long as the scans).
+    pub verify_in_hold: bool,
 }
 
 impl Default for MovesConfig {
@@ -116,6 +120,7 @@ impl Default for MovesConfig {
             hold_timeout_ms: 3000,
             max_holds: 5,
             verify: true,
+            verify_in_hold: false,
         }
     }
 }

@@ -27,9 +27,14 @@ const SLOTS: u32 = 1024;
 /// 3 sets (a primary each, async), the gateway, `shop` on set1+set2 with its three
 /// tables and rows, and a control plane of `schedulers` with `[moves]` = `moves`.
 async fn start(schedulers: usize, moves: &str) -> (Cluster, ControlPlane) {
+    start_with(0, schedulers, moves).await
+}
+
+/// [`start`] with `replicas` replicas per set.
+async fn start_with(replicas: usize, schedulers: usize, moves: &str) -> (Cluster, ControlPlane) {
     let c = Cluster::builder()
         .sets(3)
-        .replicas(0)
+        .replicas(replicas)
         .proxy(true)
         .start()
         .await
@@ -152,7 +157,11 @@ fn inside(col: &str, start: u32, end: u32) -> String {
 
 /// Every row of the moving slots of both sharded tables on `set`, as text.
 async fn moving_rows(c: &Cluster, set: &str, start: u32, end: u32) -> Vec<Vec<Option<String>>> {
-    let p = c.primary(set);
+    rows_on(c.primary(set), start, end).await
+}
+
+/// [`moving_rows`] of one server.
+async fn rows_on(p: &setwise_tests::MariaDb, start: u32, end: u32) -> Vec<Vec<Option<String>>> {
     let mut out = p
         .query(&format!(
             "SELECT id, v, amount, at, f FROM shop.orders WHERE {} ORDER BY id",
@@ -232,7 +241,11 @@ async fn wait_gateway_count(c: &Cluster, want: i64) {
 
 #[tokio::test]
 async fn a_move_from_two_sets_copies_catches_up_flips_and_cleans_up() {
-    let (c, _cp) = start(1, "chunk_rows = 100\nthrottle_ms = 100").await;
+    let (c, _cp) = start(
+        1,
+        "chunk_rows = 100\nthrottle_ms = 100\nverify_in_hold = true",
+    )
+    .await;
     let (start, end) = (400, 700);
     let id = request(&c, "shop", start, end, "set3").await;
     // Changes on the sources while the copy runs: the catch-up applies them.
@@ -353,8 +366,10 @@ async fn a_move_cancelled_during_the_copy_leaves_the_target_clean() {
     .await;
     c.topo()
         .update(&c.topo().keys().move_of(&id), |cur: Option<MoveRecord>| {
+            // As `setwise shard moves --cancel` does it.
             let mut r = cur.expect("the move record");
             r.cancel = true;
+            r.step(now_ms(), "cancel asked (setwise shard moves --cancel)");
             Ok(r)
         })
         .await
@@ -362,6 +377,11 @@ async fn a_move_cancelled_during_the_copy_leaves_the_target_clean() {
     let rec = wait_finished(&c, &id).await;
     assert_eq!(rec.phase, MovePhase::Cancelled, "{}", describe(&rec));
     assert_eq!(rec.error, None);
+    assert!(
+        rec.steps.iter().any(|s| s.text.starts_with("cancel asked")),
+        "{}",
+        describe(&rec)
+    );
     assert_eq!(c.shard_map("shop").await, map);
     let dbs = c
         .primary("set3")
@@ -443,6 +463,36 @@ async fn updater(
     out
 }
 
+/// `amount` of `ids` and the set holding each (panics when one is on two sets).
+async fn amounts(c: &Cluster, ids: &[i64]) -> std::collections::BTreeMap<i64, (&'static str, f64)> {
+    let list = ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = format!("SELECT id, amount FROM shop.orders WHERE id IN ({list})");
+    let mut m = std::collections::BTreeMap::new();
+    for s in ["set1", "set2", "set3"] {
+        let p = c.primary(s);
+        let has = p
+            .scalar(
+                "SELECT COUNT(*) FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'",
+            )
+            .await
+            .unwrap();
+        if has.as_deref() != Some("1") {
+            continue;
+        }
+        for r in p.query(&sql).await.unwrap() {
+            let id: i64 = r[0].as_deref().unwrap().parse().unwrap();
+            let a: f64 = r[1].as_deref().unwrap().parse().unwrap();
+            assert!(m.insert(id, (s, a)).is_none(), "id {id} on two sets");
+        }
+    }
+    m
+}
+
 #[tokio::test]
 async fn writes_through_the_gateway_during_a_move_land_once_on_the_owner() {
     let (c, _cp) = start(1, "chunk_rows = 100\nthrottle_ms = 50").await;
@@ -456,30 +506,7 @@ async fn writes_through_the_gateway_during_a_move_land_once_on_the_owner() {
         .filter(|&i| (start..end).contains(&topo::slot::slot_of_int(i as i128, SLOTS)))
         .take(20)
         .collect();
-    let amounts = |c: &Cluster| {
-        let list = moving
-            .iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let sql = format!("SELECT id, amount FROM shop.orders WHERE id IN ({list})");
-        async move {
-            let mut m = std::collections::BTreeMap::new();
-            for s in ["set1", "set2", "set3"] {
-                let p = c.primary(s);
-                if p.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'").await.unwrap().as_deref() != Some("1") {
-                    continue;
-                }
-                for r in p.query(&sql).await.unwrap() {
-                    let id: i64 = r[0].as_deref().unwrap().parse().unwrap();
-                    let a: f64 = r[1].as_deref().unwrap().parse().unwrap();
-                    assert!(m.insert(id, (s, a)).is_none(), "id {id} on two sets");
-                }
-            }
-            m
-        }
-    };
-    let initial = amounts(&c).await;
+    let initial = amounts(&c, &moving).await;
     let writer = setwise_tests::load::Writer::start(c.app_opts(), "shop.orders", 500_000..);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let upd = tokio::spawn(updater(c.app_opts(), moving.clone(), stop.clone()));
@@ -522,7 +549,7 @@ async fn writes_through_the_gateway_during_a_move_land_once_on_the_owner() {
         assert_eq!(sets.len(), 1, "id {id} on {sets:?}");
     }
     // Every acknowledged increment counted once.
-    let after = amounts(&c).await;
+    let after = amounts(&c, &moving).await;
     let mut checked = 0;
     for (id, (n, unknown)) in &updates {
         let (set, a) = after[id];
@@ -575,7 +602,7 @@ async fn figures_copy_rate_and_hold() {
             .exec(&format!(
                 "INSERT INTO shop.orders (id, v, amount, at, f) \
                  SELECT seq + 10000, CONCAT('r', seq), seq / 100, NOW(3), seq * 1.5 \
-                 FROM seq_1_to_{rows} WHERE CRC32(seq + 10000) % 1024 BETWEEN {lo} AND {} ",
+                 FROM shop.seq_1_to_{rows} WHERE CRC32(seq + 10000) % 1024 BETWEEN {lo} AND {} ",
                 hi - 1
             ))
             .await
@@ -624,4 +651,79 @@ async fn figures_copy_rate_and_hold() {
             .collect::<Vec<_>>()
             .join("\n  ")
     );
+}
+
+#[tokio::test]
+async fn a_source_failover_mid_copy_resumes_on_the_new_primary() {
+    let (mut c, _cp) = start_with(1, 1, "chunk_rows = 50\nthrottle_ms = 150").await;
+    let (start, end) = (400, 700);
+    for s in ["set1", "set2"] {
+        c.set(s).sync_replicas().await.unwrap();
+    }
+    let mut before = moving_rows(&c, "set1", start, end).await;
+    before.extend(moving_rows(&c, "set2", start, end).await);
+    before.sort();
+    let id = request(&c, "shop", start, end, "set3").await;
+    wait_move(
+        &c,
+        &id,
+        "the copy of set1 to be under way",
+        MOVE_WAIT,
+        |r| r.phase == MovePhase::Copy && r.sources.first().is_some_and(|s| s.rows_copied >= 100),
+    )
+    .await;
+    let since = now_ms();
+    c.kill_node("set1-n0");
+    setwise_tests::control::wait_failover_done(c.topo(), "set1", since, MOVE_WAIT)
+        .await
+        .unwrap();
+    let rec = wait_finished(&c, &id).await;
+    assert_eq!(rec.phase, MovePhase::Done, "{}", describe(&rec));
+    let mut on_target = moving_rows(&c, "set3", start, end).await;
+    on_target.sort();
+    assert_eq!(on_target, before, "{}", describe(&rec));
+    for p in [c.node("set1-n1"), c.primary("set2")] {
+        assert!(rows_on(p, start, end).await.is_empty());
+    }
+    let map = c.shard_map("shop").await;
+    assert!((start..end).all(|s| map.set_of_slot(s) == Some("set3")));
+    eprintln!("{}", describe(&rec));
+}
+
+#[tokio::test]
+async fn a_difference_found_by_the_verification_fails_the_move_and_undoes_it() {
+    let (c, _cp) = start(1, "chunk_rows = 50\nthrottle_ms = 100").await;
+    let map = c.shard_map("shop").await;
+    let before = moving_rows(&c, "set1", 400, 512).await;
+    let id = request(&c, "shop", 400, 512, "set3").await;
+    wait_move(&c, &id, "the copy to start", MOVE_WAIT, |r| {
+        r.phase == MovePhase::Copy && r.rows_copied() > 0
+    })
+    .await;
+    // A row no source has, written behind the move's back on the target.
+    let stray = (900_000i64..)
+        .find(|&i| (400..512).contains(&topo::slot::slot_of_int(i as i128, SLOTS)))
+        .unwrap();
+    let slot = topo::slot::slot_of_int(stray as i128, SLOTS);
+    c.primary("set3")
+        .exec(&format!(
+            "INSERT INTO shop.orders (id, v) VALUES ({stray}, 'stray')"
+        ))
+        .await
+        .unwrap();
+    let rec = wait_finished(&c, &id).await;
+    assert_eq!(rec.phase, MovePhase::Failed, "{}", describe(&rec));
+    let err = rec.error.clone().unwrap_or_default();
+    assert!(
+        err.contains("verification failed") && err.contains(&format!("slot {slot}:")),
+        "{err}"
+    );
+    assert_eq!(c.shard_map("shop").await, map);
+    let dbs = c
+        .primary("set3")
+        .scalar("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop'")
+        .await
+        .unwrap();
+    assert_eq!(dbs.as_deref(), Some("0"), "{}", describe(&rec));
+    assert_eq!(moving_rows(&c, "set1", 400, 512).await, before);
 }

@@ -57,7 +57,7 @@ async fn writer(
                 .collect();
             mine.get((n as usize * 7919) % mine.len().max(1)).copied()
         };
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             // Mixed case: the key's slot is computed on its lower-cased text.
             let email = format!("W{w}-User{}@Example.com", n % 40);
             match conn

@@ -72,20 +72,45 @@ impl<'a> Text<'a> {
 
     /// From `sig[from]` on, at the nesting depth of `sig[from]`: the index of the
     /// first word among `words` (or `;`), or of the token closing the enclosing
-    /// parenthesis; `sig.len()` at the end of the text.
+    /// parenthesis; `sig.len()` at the end of the text. Clause words only: `ON`
+    /// counts before `DUPLICATE`, `FOR` before `UPDATE`, no word after `FOR` (an
+    /// index hint's `FOR ORDER BY`, `FOR SYSTEM_TIME`) or before `(` (`LEFT(`);
+    /// `","` in `words` matches a comma.
     pub fn find_top(&self, from: usize, words: &[&str]) -> usize {
+        let sql = self.sql;
+        let next_is = |i: usize, w: &str| self.sig.get(i + 1).is_some_and(|n| n.is_word(sql, w));
+        let clause = |i: usize, t: &Token| {
+            if t.is_punct(sql, ",") {
+                return words.contains(&",");
+            }
+            let Some(w) = words.iter().find(|w| t.is_word(sql, w)) else {
+                return false;
+            };
+            // `LEFT(...)`, `RIGHT(...)`: functions.
+            if (w.eq_ignore_ascii_case("LEFT") || w.eq_ignore_ascii_case("RIGHT"))
+                && self.sig.get(i + 1).is_some_and(|n| n.is_punct(sql, "("))
+            {
+                return false;
+            }
+            if i > 0 && self.sig[i - 1].is_word(sql, "FOR") {
+                return false;
+            }
+            match w.to_ascii_uppercase().as_str() {
+                "ON" => next_is(i, "DUPLICATE"),
+                "FOR" => next_is(i, "UPDATE"),
+                _ => true,
+            }
+        };
         let mut depth = 0usize;
         for (i, t) in self.sig.iter().enumerate().skip(from) {
-            if t.is_punct(self.sql, "(") {
+            if t.is_punct(sql, "(") {
                 depth += 1;
-            } else if t.is_punct(self.sql, ")") {
+            } else if t.is_punct(sql, ")") {
                 if depth == 0 {
                     return i;
                 }
                 depth -= 1;
-            } else if depth == 0
-                && (t.is_punct(self.sql, ";") || words.iter().any(|w| t.is_word(self.sql, w)))
-            {
+            } else if depth == 0 && (t.is_punct(sql, ";") || clause(i, t)) {
                 return i;
             }
         }

@@ -9,7 +9,9 @@
 //! With no move under way it costs one emptiness check.
 
 mod locate;
+mod outer;
 pub mod rewrite;
+mod walk;
 
 use std::borrow::Cow;
 
@@ -141,7 +143,7 @@ mod tests {
         let t = text_for(&s, Some("d"), "set2", q).unwrap();
         assert_eq!(
             t,
-            "SELECT COUNT(*) FROM (SELECT * FROM t WHERE NOT IFNULL(((CRC32(`id`) % 16) BETWEEN 0 AND 3), 0)) AS `t`"
+            "SELECT COUNT(*) FROM t WHERE (NOT IFNULL(((CRC32(`d`.`t`.`id`) % 16) BETWEEN 0 AND 3), 0))"
         );
         // Other databases' tables and broadcast tables are left alone.
         assert!(matches!(

@@ -2,15 +2,11 @@
 //! seeing no row of the moving slots out, edited at exact places of the
 //! client's text (never re-printed from the AST).
 //!
-//! * A table reference `t [AS a]` of a moving table in any query block (FROM,
-//!   JOIN, subquery, derived table, CTE, UNION branch, INSERT…SELECT) becomes
-//!   `(SELECT * FROM t WHERE <outside>) AS a` (alias `t` when none): the join
-//!   semantics around it (LEFT/RIGHT JOIN, NATURAL, USING) stay MariaDB's own.
-//!   `PARTITION (…)` and index hints move inside.
-//! * The tables an UPDATE or DELETE writes cannot be derived tables: their
-//!   conditions go into the statement's WHERE as `(<outside>) AND (<where>)`
-//!   (or a new WHERE before ORDER BY / LIMIT / RETURNING). A moving table on the
-//!   inner side of an outer join of a multi-table UPDATE/DELETE is refused.
+//! Every query block (FROM, JOIN, subquery, derived table, CTE, UNION branch,
+//! INSERT…SELECT) and UPDATE/DELETE gets a condition per reference to a moving
+//! table: in its WHERE or, on the inner side of an outer join, in that join's ON
+//! ([`super::outer`]); without an ON (USING, NATURAL), as a filtered derived
+//! table in the reference's place ([`super::walk`]).
 //! * Anything it cannot edit safely is [`Refused`]: other statements reading a
 //!   moving table, text sqlparser cannot parse or an executable comment naming
 //!   one, a WITH name shadowing one, `db.table.column` of a derived one, table
@@ -20,8 +16,7 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Delete, Expr, FromTable, JoinOperator, ObjectName, Query, Select, SelectItem,
-    SelectItemQualifiedWildcardKind, Spanned, Statement, TableFactor, TableWithJoins, Update,
+    Expr, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, Statement, TableFactor,
     Visit, Visitor,
 };
 use sqlparser::dialect::MySqlDialect;
@@ -29,7 +24,8 @@ use sqlparser::parser::Parser;
 use topo::moves::SlotSpan;
 use topo::KeyType;
 
-use super::locate::{quote, Text};
+use super::locate::Text;
+use super::walk::Walk;
 use crate::route::analyze::split_name;
 use crate::sql::lexer::{ident_text, tokenize, Kind, Token};
 
@@ -47,7 +43,7 @@ pub struct MovingTable {
 
 impl MovingTable {
     /// The condition keeping the rows of `col` (quoted) outside the orphans.
-    fn outside(&self, col: &str) -> String {
+    pub(super) fn outside(&self, col: &str) -> String {
         topo::slot::outside_spans_sql(col, self.key_type, self.slots, &self.spans)
     }
 }
@@ -81,7 +77,7 @@ pub struct Refused {
     pub db: String,
 }
 
-fn refused(what: impl Into<String>, t: &MovingTable) -> Refused {
+pub(super) fn refused(what: impl Into<String>, t: &MovingTable) -> Refused {
     Refused {
         what: what.into(),
         db: t.db.clone(),
@@ -90,10 +86,10 @@ fn refused(what: impl Into<String>, t: &MovingTable) -> Refused {
 
 /// One change to the text: `start..end` replaced by `text`.
 #[derive(Debug)]
-struct Edit {
-    start: usize,
-    end: usize,
-    text: String,
+pub(super) struct Edit {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
 }
 
 /// `sql` seeing no orphan row of `m`'s tables: `None` when it needs no change.
@@ -106,7 +102,13 @@ pub fn rewrite(sql: &str, m: &Moving<'_>) -> Result<Option<String>, Refused> {
         return Ok(None);
     };
     executable_comments(sql, &tokens, m)?;
-    let stmt = match Parser::parse_sql(&MySqlDialect {}, sql) {
+    // A statement naming no moving table reads none of its rows (a view over
+    // one is itself a sharded table of the snapshot; routines and triggers
+    // never read sharded tables).
+    if mentioned(sql, &tokens, m).is_none() {
+        return Ok(None);
+    }
+    let stmt = match Parser::parse_sql(&MySqlDialect {}, &parseable(sql, &tokens)) {
         Ok(mut v) if v.len() == 1 => v.remove(0),
         _ => {
             return match mentioned(sql, &tokens, m) {
@@ -119,17 +121,8 @@ pub fn rewrite(sql: &str, m: &Moving<'_>) -> Result<Option<String>, Refused> {
         }
     };
     let text = Text::new(sql, &tokens);
-    let mut w = Walk {
-        text: &text,
-        m,
-        edits: Vec::new(),
-        skip: HashSet::new(),
-        ctes: cte_names(&stmt),
-        derived: Vec::new(),
-        three_part: Vec::new(),
-        other: None,
-    };
-    w.statement(&stmt)?;
+    let mut w = Walk::new(&text, m, cte_names(&stmt));
+    statement(&mut w, &stmt)?;
     let mut f = Factors {
         w: &mut w,
         err: None,
@@ -171,6 +164,38 @@ fn apply(sql: &str, mut edits: Vec<Edit>, m: &Moving<'_>) -> Result<Option<Strin
     }
     out.push_str(&sql[at..]);
     Ok(Some(out))
+}
+
+/// `sql` with MariaDB syntax sqlparser does not know, and that names no table,
+/// blanked out or replaced by what it knows, keeping every position: `LOCK IN
+/// SHARE MODE`, `GROUP BY a DESC`, `SOUNDS LIKE`, the `MOD` operator.
+pub(super) fn parseable<'s>(sql: &'s str, tokens: &[Token]) -> std::borrow::Cow<'s, str> {
+    let sig: Vec<&Token> = tokens.iter().filter(|t| !t.is_trivia()).collect();
+    let mut edits: Vec<(usize, usize, &str)> = Vec::new();
+    for (i, t) in sig.iter().enumerate() {
+        let next_is = |w: &str| sig.get(i + 1).is_some_and(|n| n.is_word(sql, w));
+        if t.is_word(sql, "LOCK")
+            && next_is("IN")
+            && sig.get(i + 3).is_some_and(|n| n.is_word(sql, "MODE"))
+        {
+            edits.push((t.start, sig[i + 3].end, ""));
+        } else if (i > 0 && (t.is_word(sql, "ASC") || t.is_word(sql, "DESC")))
+            || (t.is_word(sql, "SOUNDS") && next_is("LIKE"))
+        {
+            edits.push((t.start, t.end, ""));
+        } else if t.is_word(sql, "MOD") && !sig.get(i + 1).is_some_and(|n| n.is_punct(sql, "(")) {
+            edits.push((t.start, t.end, "%"));
+        }
+    }
+    if edits.is_empty() {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = sql.to_string();
+    for (s, e, with) in edits {
+        let pad = " ".repeat(e - s - with.len());
+        out.replace_range(s..e, &format!("{with}{pad}"));
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A moving table named (as an identifier) in `tokens`.
@@ -221,357 +246,18 @@ fn cte_names(stmt: &Statement) -> HashSet<String> {
     c.0
 }
 
-fn key_of(tf: &TableFactor) -> usize {
-    tf as *const TableFactor as usize
-}
-
-/// The state of one rewrite.
-struct Walk<'t, 'a> {
-    text: &'t Text<'t>,
-    m: &'t Moving<'a>,
-    edits: Vec<Edit>,
-    /// Table factors an UPDATE/DELETE writes (filtered in its WHERE instead).
-    skip: HashSet<usize>,
-    ctes: HashSet<String>,
-    /// Tables made derived tables, `(db, name)`.
-    derived: Vec<(String, String)>,
-    /// `(db, table)` of every `db.table.column` and `db.table.*`.
-    three_part: Vec<(String, String)>,
-    /// The statement is not one whose reads can be filtered (its first word).
-    other: Option<String>,
-}
-
-impl Walk<'_, '_> {
-    fn locate_err(&self, t: &MovingTable) -> Refused {
-        refused(
-            format!(
-                "a statement whose reference to `{}` the gateway cannot locate",
-                t.name
-            ),
-            t,
-        )
-    }
-
-    fn statement(&mut self, s: &Statement) -> Result<(), Refused> {
-        match s {
-            Statement::Query(_) | Statement::Insert(_) | Statement::Set(_) => Ok(()),
-            Statement::Update(u) => self.update(u),
-            Statement::Delete(d) => self.delete(d),
-            Statement::Explain { statement, .. } => self.statement(statement),
-            _ => {
-                let first = self.text.sig.first().map(|t| t.text(self.text.sql));
-                self.other = Some(first.unwrap_or("").to_ascii_uppercase());
-                Ok(())
-            }
-        }
-    }
-
-    fn update(&mut self, u: &Update) -> Result<(), Refused> {
-        let mut conds = Vec::new();
-        let mut first = None;
-        self.list(&u.table, false, &mut conds, &mut first)?;
-        let Some(mt) = first else { return Ok(()) };
-        let start = self
-            .text
-            .offset(u.update_token.0.span.start)
-            .ok_or_else(|| self.locate_err(&mt))?;
-        self.where_edit(start, u.selection.is_some(), &conds, &mt)
-    }
-
-    fn delete(&mut self, d: &Delete) -> Result<(), Refused> {
-        let mut conds = Vec::new();
-        let mut first = None;
-        let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &d.from;
-        for twj in from.iter().chain(d.using.iter().flatten()) {
-            self.list(twj, false, &mut conds, &mut first)?;
-        }
-        let Some(mt) = first else { return Ok(()) };
-        let start = self
-            .text
-            .offset(d.delete_token.0.span.start)
-            .ok_or_else(|| self.locate_err(&mt))?;
-        self.where_edit(start, d.selection.is_some(), &conds, &mt)
-    }
-
-    /// Conditions for the moving tables of an UPDATE/DELETE table list.
-    fn list(
-        &mut self,
-        twj: &TableWithJoins,
-        nullable: bool,
-        conds: &mut Vec<String>,
-        first: &mut Option<MovingTable>,
-    ) -> Result<(), Refused> {
-        let right: Vec<bool> = twj
-            .joins
-            .iter()
-            .map(|j| {
-                matches!(
-                    j.join_operator,
-                    JoinOperator::Right(_) | JoinOperator::RightOuter(_)
-                )
-            })
-            .collect();
-        let right_after = |i: usize| right[i..].iter().any(|r| *r);
-        self.target(&twj.relation, nullable || right_after(0), conds, first)?;
-        for (i, j) in twj.joins.iter().enumerate() {
-            let inner = match &j.join_operator {
-                JoinOperator::Join(_)
-                | JoinOperator::Inner(_)
-                | JoinOperator::CrossJoin(_)
-                | JoinOperator::StraightJoin(_)
-                | JoinOperator::Right(_)
-                | JoinOperator::RightOuter(_) => false,
-                JoinOperator::Left(_) | JoinOperator::LeftOuter(_) => true,
-                // Not MariaDB's: nullable, to be safe.
-                _ => true,
-            };
-            self.target(
-                &j.relation,
-                nullable || inner || right_after(i + 1),
-                conds,
-                first,
-            )?;
-        }
-        Ok(())
-    }
-
-    fn target(
-        &mut self,
-        tf: &TableFactor,
-        nullable: bool,
-        conds: &mut Vec<String>,
-        first: &mut Option<MovingTable>,
-    ) -> Result<(), Refused> {
-        match tf {
-            TableFactor::Table { name, alias, .. } => {
-                self.skip.insert(key_of(tf));
-                let (db, t) = split_name(name);
-                if db.is_none() && self.ctes.contains(&t) {
-                    return Ok(());
-                }
-                let Some(mt) = self.m.find(db.as_deref(), &t) else {
-                    return Ok(());
-                };
-                if nullable {
-                    return Err(refused(
-                        format!(
-                            "a multi-table UPDATE or DELETE with `{}` on the inner side of an outer join",
-                            mt.name
-                        ),
-                        mt,
-                    ));
-                }
-                let qualifier = match alias {
-                    Some(a) => quote(&a.name.value),
-                    None => name
-                        .0
-                        .iter()
-                        .filter_map(|p| p.as_ident().map(|i| quote(&i.value)))
-                        .collect::<Vec<_>>()
-                        .join("."),
-                };
-                conds.push(format!(
-                    "({})",
-                    mt.outside(&format!("{qualifier}.{}", quote(&mt.key)))
-                ));
-                first.get_or_insert_with(|| mt.clone());
-                Ok(())
-            }
-            TableFactor::NestedJoin {
-                table_with_joins, ..
-            } => self.list(table_with_joins, nullable, conds, first),
-            // Derived tables and the like: filtered inside by the visitor.
-            _ => Ok(()),
-        }
-    }
-
-    /// `conds` added to the WHERE of the UPDATE/DELETE starting at `start`.
-    fn where_edit(
-        &mut self,
-        start: usize,
-        has_where: bool,
-        conds: &[String],
-        mt: &MovingTable,
-    ) -> Result<(), Refused> {
-        const AFTER: &[&str] = &["ORDER", "LIMIT", "RETURNING"];
-        let from = self.text.sig_at(start);
-        let all = conds.join(" AND ");
-        if has_where {
-            let w = self.text.find_top(from, &["WHERE"]);
-            let kw = *self
-                .text
-                .sig
-                .get(w)
-                .filter(|t| t.is_word(self.text.sql, "WHERE"))
-                .ok_or_else(|| self.locate_err(mt))?;
-            let stop = self.text.find_top(w + 1, AFTER);
-            let end = self
-                .text
-                .end_before(stop)
-                .filter(|&e| e > kw.end)
-                .ok_or_else(|| self.locate_err(mt))?;
-            self.edits.push(Edit {
-                start: kw.end,
-                end: kw.end,
-                text: format!(" {all} AND ("),
-            });
-            self.edits.push(Edit {
-                start: end,
-                end,
-                text: ")".into(),
-            });
-        } else {
-            let stop = self
-                .text
-                .find_top(from, &["ORDER", "LIMIT", "RETURNING", "WHERE"]);
-            if self
-                .text
-                .sig
-                .get(stop)
-                .is_some_and(|t| t.is_word(self.text.sql, "WHERE"))
-            {
-                return Err(self.locate_err(mt));
-            }
-            let at = self
-                .text
-                .end_before(stop)
-                .ok_or_else(|| self.locate_err(mt))?;
-            self.edits.push(Edit {
-                start: at,
-                end: at,
-                text: format!(" WHERE {all}"),
-            });
-        }
-        Ok(())
-    }
-
-    /// A table reference read by a query block: made a filtered derived table
-    /// when its table moves.
-    fn factor(&mut self, tf: &TableFactor) -> Result<(), Refused> {
-        let TableFactor::Table {
-            name,
-            alias,
-            args,
-            with_hints,
-            version,
-            partitions,
-            with_ordinality,
-            json_path,
-            sample,
-            index_hints,
-        } = tf
-        else {
-            return Ok(());
-        };
-        if self.skip.contains(&key_of(tf)) {
-            return Ok(());
-        }
-        let (db, t) = split_name(name);
-        if db.is_none() && self.ctes.contains(&t) {
-            return match self.m.find(None, &t) {
-                Some(mt) => Err(refused(
-                    format!("a WITH query named like the table `{t}`"),
-                    mt,
-                )),
-                None => Ok(()),
-            };
-        }
-        let Some(mt) = self.m.find(db.as_deref(), &t) else {
-            return Ok(());
-        };
-        if let Some(kind) = &self.other {
-            return Err(refused(format!("{kind} reading `{}`", mt.name), mt));
-        }
-        if args.is_some()
-            || !with_hints.is_empty()
-            || version.is_some()
-            || *with_ordinality
-            || json_path.is_some()
-            || sample.is_some()
-            || alias.as_ref().is_some_and(|a| !a.columns.is_empty())
-        {
-            return Err(refused(
-                format!("this form of reference to `{}`", mt.name),
-                mt,
-            ));
-        }
-        let sql = self.text.sql;
-        let (start, name_end) = self
-            .text
-            .range(name.span())
-            .ok_or_else(|| self.locate_err(mt))?;
-        let mut end = name_end;
-        let mut part = "";
-        if !partitions.is_empty() {
-            let i = self.text.sig_at(name_end);
-            let kw = self
-                .text
-                .sig
-                .get(i)
-                .filter(|t| t.is_word(sql, "PARTITION"))
-                .ok_or_else(|| self.locate_err(mt))?;
-            let close = self
-                .text
-                .close_of(i + 1)
-                .ok_or_else(|| self.locate_err(mt))?;
-            end = self.text.sig[close].end;
-            part = &sql[kw.start..end];
-        }
-        let alias_text = match alias {
-            Some(a) => {
-                let (s, e) = self
-                    .text
-                    .range(a.name.span)
-                    .filter(|&(s, _)| s >= end)
-                    .ok_or_else(|| self.locate_err(mt))?;
-                end = e;
-                sql[s..e].to_string()
-            }
-            None => quote(&t),
-        };
-        let mut hints = "";
-        if !index_hints.is_empty() {
-            let mut i = self.text.sig_at(end);
-            let from = self
-                .text
-                .sig
-                .get(i)
-                .ok_or_else(|| self.locate_err(mt))?
-                .start;
-            for _ in index_hints {
-                while self.text.sig.get(i).is_some_and(|t| t.kind == Kind::Word) {
-                    i += 1;
-                }
-                let close = self
-                    .text
-                    .close_of(i)
-                    .filter(|_| self.text.sig[i].is_punct(sql, "("))
-                    .ok_or_else(|| self.locate_err(mt))?;
-                end = self.text.sig[close].end;
-                i = close + 1;
-            }
-            hints = &sql[from..end];
-        }
-        let mut inner = sql[start..name_end].to_string();
-        for extra in [part, hints] {
-            if !extra.is_empty() {
-                inner.push(' ');
-                inner.push_str(extra);
-            }
-        }
-        let cond = mt.outside(&quote(&mt.key));
-        self.edits.push(Edit {
-            start,
-            end,
-            text: format!("(SELECT * FROM {inner} WHERE {cond}) AS {alias_text}"),
-        });
-        self.derived.push((mt.db.clone(), mt.name.clone()));
-        Ok(())
-    }
-
-    fn note_qualified(&mut self, name: &ObjectName) {
-        if let (Some(db), t) = split_name(name) {
-            self.three_part.push((db, t));
+/// The UPDATE/DELETE conditions; other statements than reads and writes are
+/// noted (a moving table they read is refused).
+fn statement(w: &mut Walk<'_, '_>, s: &Statement) -> Result<(), Refused> {
+    match s {
+        Statement::Query(_) | Statement::Insert(_) | Statement::Set(_) => Ok(()),
+        Statement::Update(u) => w.update(u),
+        Statement::Delete(d) => w.delete(d),
+        Statement::Explain { statement, .. } => self::statement(w, statement),
+        _ => {
+            let first = w.text.sig.first().map(|t| t.text(w.text.sql));
+            w.other = Some(first.unwrap_or("").to_ascii_uppercase());
+            Ok(())
         }
     }
 }
@@ -614,10 +300,18 @@ impl Visitor for Factors<'_, '_, '_> {
                 _,
             ) = item
             {
-                self.w.note_qualified(n);
+                if let (Some(db), t) = split_name(n) {
+                    self.w.three_part.push((db, t));
+                }
             }
         }
-        ControlFlow::Continue(())
+        match self.w.select(s) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.err = Some(e);
+                ControlFlow::Break(())
+            }
+        }
     }
 }
 

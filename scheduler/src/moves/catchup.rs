@@ -2,7 +2,8 @@
 //! applied (or the copy's `gtid_start`), stepped in turn; `gtid_applied`,
 //! `events_applied` and the lag (transactions of the source's `@@gtid_binlog_pos`
 //! not yet applied) recorded about every second. Once every source is within
-//! `catchup_close_trx` transactions, a hold begins ([`super::flip::start`]).
+//! `catchup_close_trx` transactions, the slots are verified at a snapshot (once,
+//! [`super::verify::at_snapshot`]), then a hold begins ([`super::flip::start`]).
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
 use super::apply::{lag_trx, Filter, Tail, TailProgress};
-use super::driver::{Driver, SAVE_EVERY};
+use super::driver::{Driver, MoveError, SAVE_EVERY};
 use super::sql;
 
 /// A source's stream while this driver runs; `base`: the source's
@@ -57,20 +58,40 @@ pub async fn run(d: &mut Driver) -> Result<()> {
         if d.rec.cancel {
             return Ok(());
         }
-        if close {
-            let lost = super::flip::lost_gateways(d).await?;
-            if lost.is_empty() {
-                return super::flip::start(d).await;
+        if !close {
+            continue;
+        }
+        if d.cfg.verify && !d.verify_in_hold && d.rec.verified.is_none() {
+            match super::verify::at_snapshot(d).await? {
+                Some((Ok(summary), at)) => {
+                    d.note(format!("verified at {at}: {summary}"));
+                    d.rec.verified = Some(format!("{summary} ({at})"));
+                    d.save().await?;
+                    // The catch-up paused meanwhile: close the gap again first.
+                    continue;
+                }
+                Some((Err(diff), at)) => {
+                    let why = format!("verification failed at {at}: {diff}");
+                    return Err(MoveError::Fatal(why).into());
+                }
+                None => {
+                    d.note("no exact snapshot position: verified in the hold".to_string());
+                    d.verify_in_hold = true;
+                }
             }
-            let why = format!(
-                "no hold while gateway(s) {} are known but not registered (cut off from \
-                 etcd, or stopped without deregistering: they might route writes with the \
-                 old shard map); waiting for them to come back, or `setwise gateway forget ID`",
-                lost.join(", ")
-            );
-            if d.rec.steps.last().map(|s| &s.text) != Some(&why) {
-                d.note(why);
-            }
+        }
+        let lost = super::flip::lost_gateways(d).await?;
+        if lost.is_empty() {
+            return super::flip::start(d).await;
+        }
+        let why = format!(
+            "no hold while gateway(s) {} are known but not registered (cut off from \
+             etcd, or stopped without deregistering: they might route writes with the \
+             old shard map); waiting for them to come back, or `setwise gateway forget ID`",
+            lost.join(", ")
+        );
+        if d.rec.steps.last().map(|s| &s.text) != Some(&why) {
+            d.note(why);
         }
     }
 }

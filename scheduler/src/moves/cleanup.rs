@@ -1,6 +1,6 @@
 //! Phase `cleanup` (after the flip): the moved rows deleted from each source's
-//! primary in primary-key chunks (a chunk of keys selected with the slot condition,
-//! then deleted by key), then the fence deleted and the phase `done` in one etcd
+//! primary in primary-key chunks (a chunk of keys selected with the slot condition
+//! after the previous chunk's last key, then deleted by key), then the fence deleted and the phase `done` in one etcd
 //! transaction. The chunked delete also serves the undo and stale rows on a target.
 
 use std::time::Duration;
@@ -57,21 +57,33 @@ pub async fn delete_slots(
     let chunk = d.cfg.chunk_rows.max(1);
     let table = qt(&db, &t.name);
     let mut n = 0u64;
+    // Keyset pagination: each chunk starts after the last key deleted, so a chunk
+    // does not scan again the rows of other slots before it.
+    let mut cursor: Option<Vec<Value>> = None;
     loop {
-        let keys: Vec<Row> = c
-            .exec(
-                format!("SELECT {pk} FROM {table} WHERE {cond} ORDER BY {pk} LIMIT {chunk}"),
-                (),
-            )
-            .await?;
+        let (after, params) = match &cursor {
+            Some(k) => sql::after(&info.pk, k),
+            None => ("1".to_string(), Vec::new()),
+        };
+        let sel = format!(
+            "SELECT {pk} FROM {table} WHERE {cond} AND {after} ORDER BY {pk} LIMIT {chunk}"
+        );
+        let keys: Vec<Row> = sql::bounded("read a chunk of keys", async {
+            Ok(c.exec(sel, Params::from(params)).await?)
+        })
+        .await?;
         if keys.is_empty() {
             break;
         }
         let got = keys.len() as u64;
         let keys: Vec<Vec<Value>> = keys.into_iter().map(Row::unwrap).collect();
+        cursor = keys.last().cloned();
         let (sql, params) = delete_by_keys(&table, &info.pk, &keys);
         d.check_leading()?;
-        c.exec_drop(sql, params).await?;
+        sql::bounded("delete a chunk", async {
+            Ok(c.exec_drop(sql, params).await?)
+        })
+        .await?;
         let gone = c.affected_rows();
         n += gone;
         if count {

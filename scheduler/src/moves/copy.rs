@@ -71,30 +71,7 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
         None => Some(start_before_prepared(&mut src, &set).await?),
         Some(_) => None,
     };
-    src.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        .await?;
-    src.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-        .await?;
-    let file: Option<(String, String)> = src
-        .query_first("SHOW STATUS LIKE 'binlog_snapshot_file'")
-        .await?;
-    let pos: Option<(String, String)> = src
-        .query_first("SHOW STATUS LIKE 'binlog_snapshot_position'")
-        .await?;
-    let (file, pos) = match (file, pos) {
-        (Some((_, f)), Some((_, p))) => (f, p.parse::<u64>()?),
-        _ => {
-            return Err(anyhow!(
-                "{set} shows no binlog snapshot position (binlog off?)"
-            ))
-        }
-    };
-    let gtid: Option<Option<String>> = src
-        .exec_first("SELECT BINLOG_GTID_POS(?, ?)", (&file, pos))
-        .await?;
-    let gtid = gtid
-        .flatten()
-        .ok_or_else(|| anyhow!("BINLOG_GTID_POS({file}, {pos}) is NULL on {set}"))?;
+    let gtid = snapshot_gtid(&mut src, &set).await?;
     if d.rec.sources[i].gtid_start.is_none() {
         let mut total = 0u64;
         for (name, t) in &todo {
@@ -128,6 +105,34 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
     }
     src.query_drop("COMMIT").await?;
     Ok(())
+}
+
+/// Starts a consistent-snapshot transaction on `c` and returns its exact binlog
+/// position as a GTID position (`BINLOG_GTID_POS` of `binlog_snapshot_file/position`).
+pub async fn snapshot_gtid(c: &mut Conn, set: &str) -> Result<String> {
+    c.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .await?;
+    c.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        .await?;
+    let file: Option<(String, String)> = c
+        .query_first("SHOW STATUS LIKE 'binlog_snapshot_file'")
+        .await?;
+    let pos: Option<(String, String)> = c
+        .query_first("SHOW STATUS LIKE 'binlog_snapshot_position'")
+        .await?;
+    let (file, pos) = match (file, pos) {
+        (Some((_, f)), Some((_, p))) => (f, p.parse::<u64>()?),
+        _ => {
+            return Err(anyhow!(
+                "{set} shows no binlog snapshot position (binlog off?)"
+            ))
+        }
+    };
+    let gtid: Option<Option<String>> = c
+        .exec_first("SELECT BINLOG_GTID_POS(?, ?)", (&file, pos))
+        .await?;
+    gtid.flatten()
+        .ok_or_else(|| anyhow!("BINLOG_GTID_POS({file}, {pos}) is NULL on {set}"))
 }
 
 /// How long the copy waits for the XA transactions prepared on a source to end.
@@ -214,13 +219,21 @@ async fn copy_table(
             "SELECT {cols} FROM {} WHERE {cond} AND {after} ORDER BY {order} LIMIT {chunk}",
             qt(&db, name)
         );
-        let rows: Vec<Row> = src.exec(sel, Params::from(params)).await?;
+        let rows: Vec<Row> = sql::bounded("read a chunk", async {
+            Ok(src.exec(sel, Params::from(params)).await?)
+        })
+        .await?;
         if rows.is_empty() {
             break;
         }
         let rows: Vec<Vec<Value>> = rows.into_iter().map(Row::unwrap).collect();
         d.check_leading()?;
-        replace(tgt, &qt(&db, name), &cols, info.cols.len(), &rows).await?;
+        let table = qt(&db, name);
+        sql::bounded(
+            "write a chunk",
+            replace(tgt, &table, &cols, info.cols.len(), &rows),
+        )
+        .await?;
         let last = rows.last().expect("not empty");
         let c: Vec<Value> = info.pk_at.iter().map(|&k| last[k].clone()).collect();
         let sp = &mut d.rec.sources[i];

@@ -48,6 +48,8 @@ pub struct Driver {
     pub tails: Vec<Option<Stream>>,
     /// When the current hold was written (None: no hold by this driver).
     pub hold_started: Option<(Instant, i64)>,
+    /// Verify inside the hold (configured, or no exact snapshot position).
+    pub verify_in_hold: bool,
     last_save: Instant,
     /// The record as last written by us (to tell a CLI's cancel from a takeover).
     saved: MoveRecord,
@@ -62,6 +64,7 @@ impl Driver {
         found: Versioned<MoveRecord>,
     ) -> Self {
         Self {
+            verify_in_hold: cfg.verify_in_hold,
             ctx,
             cfg,
             account,
@@ -260,20 +263,31 @@ impl Driver {
             if cur.mod_revision == self.rev {
                 return Ok(false);
             }
-            // Changed by someone else: only a cancel may be taken over.
-            let mut theirs = cur.value.clone();
-            theirs.cancel = self.saved.cancel;
-            theirs.updated_ms = self.saved.updated_ms;
-            // The CLI may note the cancel in the history.
-            let saved_steps = &self.saved.steps;
-            theirs
+            // Changed by someone else: only a cancel (and the CLI's note of it) may
+            // be taken over; anything else means another leader drives the move.
+            let strip = |r: &MoveRecord| MoveRecord {
+                cancel: false,
+                updated_ms: 0,
+                steps: Vec::new(),
+                ..r.clone()
+            };
+            let theirs: Vec<_> = cur
+                .value
                 .steps
-                .retain(|s| saved_steps.contains(s) || !s.text.contains("cancel"));
-            if theirs != self.saved {
+                .iter()
+                .filter(|s| self.saved.steps.contains(s) || !s.text.contains("cancel"))
+                .cloned()
+                .collect();
+            if strip(&cur.value) != strip(&self.saved) || !self.saved.steps.ends_with(&theirs) {
                 return Err(MoveError::Superseded.into());
             }
+            for st in &cur.value.steps {
+                if !self.saved.steps.contains(st) {
+                    self.rec.steps.push(st.clone());
+                }
+            }
             self.rec.cancel |= cur.value.cancel;
-            self.saved.cancel = cur.value.cancel;
+            self.saved = cur.value.clone();
             self.rev = cur.mod_revision;
         }
         Err(anyhow!("the move record keeps changing"))

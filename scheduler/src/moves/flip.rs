@@ -2,7 +2,8 @@
 //! phase, one etcd transaction); every registered gateway holds the writes to the
 //! moving slots and acknowledges in `move-acks/<id>/` (no gateway registered: nothing
 //! to wait for); each source's binlog is drained to its `@@gtid_binlog_pos`; the
-//! slots are verified ([`super::verify`]); then one transaction flips the shard map
+//! slots are verified here only with `verify_in_hold` (else they were, outside the
+//! hold, by [`super::verify::at_snapshot`]); then one transaction flips the shard map
 //! (CAS on the database record), the fence to `flipped` and the phase to `cleanup`.
 //! A hold whose acknowledgements and drain do not complete within `hold_timeout_ms`
 //! is released (fence back to `copying`, phase `catchup`) and tried again; after
@@ -84,8 +85,8 @@ pub async fn run(d: &mut Driver) -> Result<()> {
         }
     }
     let drained_ms = t0.elapsed().as_millis();
-    if d.cfg.verify {
-        match super::verify::compare(d).await? {
+    if d.cfg.verify && (d.verify_in_hold || d.rec.verified.is_none()) {
+        match super::verify::in_hold(d).await? {
             Ok(summary) => d.rec.verified = Some(summary),
             Err(diff) => {
                 release(d, format!("verification: {diff}")).await?;

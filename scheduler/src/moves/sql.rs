@@ -16,6 +16,19 @@ const SESSION: &str = "SET time_zone = '+00:00', \
      sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', \
      foreign_key_checks = 0";
 
+/// Bound of one chunk's statement (a select or a write of `chunk_rows` rows): a
+/// server that hangs (stopped, or a write waiting for a semi-sync acknowledgement
+/// that never comes) fails the step instead of stalling the move; the step is tried
+/// again, on the set's primary of that moment.
+pub const CHUNK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `f` bounded by [`CHUNK_TIMEOUT`].
+pub async fn bounded<T>(what: &str, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(CHUNK_TIMEOUT, f)
+        .await
+        .map_err(|_| anyhow!("{what}: no answer within {CHUNK_TIMEOUT:?}"))?
+}
+
 /// `` `name` `` with backticks doubled.
 pub fn q(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
