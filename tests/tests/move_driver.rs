@@ -327,7 +327,19 @@ async fn count(c: &Cluster, set: &str) -> i64 {
 async fn bad_moves_fail_with_the_reason_and_change_nothing() {
     let (c, _cp) = start(1, "").await;
     let map = c.shard_map("shop").await;
+    // A fixed-length BINARY key: MariaDB hashes the zero-padded value, the gateway
+    // the literal — its slots cannot move.
+    c.create_db("bin", &["set1", "set2"]).await.unwrap();
+    setwise_tests::retry("the gateway to know bin", MOVE_WAIT, || async {
+        let mut conn = c.proxy_conn().await?;
+        conn.query_drop("CREATE TABLE IF NOT EXISTS bin.k (k BINARY(4) PRIMARY KEY) shardkey=k")
+            .await?;
+        anyhow::Ok(())
+    })
+    .await
+    .unwrap();
     let cases = [
+        ("bin", 0, 10, "set3", "fixed-length BINARY"),
         ("shop", 0, 10, "set9", "no set set9"),
         ("shop", 1000, 1100, "set3", "not a range"),
         ("nope", 0, 10, "set3", "no database nope"),

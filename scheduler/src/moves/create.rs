@@ -98,6 +98,24 @@ pub async fn plan(d: &mut Driver) -> Result<()> {
         sql::table_info(&mut c, &r.db, &t.name)
             .await
             .map_err(|e| invalid(format!("{e:#}")))?;
+        // A BINARY(n) key is stored zero-padded: MariaDB's CRC32 of the stored value
+        // (the copy, the catch-up, the verification, the orphan filter) and the
+        // gateway's slot of the literal it was written with differ for a shorter
+        // value, so its rows would land on a set the gateway does not look in.
+        let kind: Option<String> = c
+            .exec_first(
+                "SELECT DATA_TYPE FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+                (&r.db, &t.name, &t.key),
+            )
+            .await?;
+        if kind.is_some_and(|k| k.eq_ignore_ascii_case("binary")) {
+            return Err(invalid(format!(
+                "{}.{} is sharded by `{}`, a fixed-length BINARY column: its slots cannot be \
+                 moved (use VARBINARY for a binary shard key)",
+                r.db, t.name, t.key
+            )));
+        }
     }
     let base = 1_000_000 + topo::slot::slot_of_canonical(r.id.as_bytes(), 100_000) * 16;
     d.rec.sources = owners
