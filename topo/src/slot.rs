@@ -39,15 +39,10 @@ pub fn outside_spans_sql(
     slots: u32,
     spans: &[crate::moves::SlotSpan],
 ) -> String {
-    if spans.is_empty() {
-        return "1".to_string();
+    match within_sql(col, key_type, slots, spans) {
+        Some(w) => format!("NOT IFNULL({w}, 0)"),
+        None => "1".to_string(),
     }
-    let slot = slot_sql(col, key_type, slots);
-    let within: Vec<String> = spans
-        .iter()
-        .map(|s| format!("{slot} BETWEEN {} AND {}", s.start, s.end.saturating_sub(1)))
-        .collect();
-    format!("NOT IFNULL({}, 0)", paren_or(&within))
 }
 
 /// A condition true for the rows of `col` whose slot is in one of `spans`.
@@ -57,19 +52,28 @@ pub fn inside_spans_sql(
     slots: u32,
     spans: &[crate::moves::SlotSpan],
 ) -> String {
+    match within_sql(col, key_type, slots, spans) {
+        Some(w) => format!("IFNULL({w}, 0)"),
+        None => "0".to_string(),
+    }
+}
+
+/// `(slot BETWEEN a AND b OR ...)` over `spans` (NULL for a NULL key); None for no span.
+fn within_sql(
+    col: &str,
+    key_type: KeyType,
+    slots: u32,
+    spans: &[crate::moves::SlotSpan],
+) -> Option<String> {
     if spans.is_empty() {
-        return "0".to_string();
+        return None;
     }
     let slot = slot_sql(col, key_type, slots);
     let within: Vec<String> = spans
         .iter()
         .map(|s| format!("{slot} BETWEEN {} AND {}", s.start, s.end.saturating_sub(1)))
         .collect();
-    format!("IFNULL({}, 0)", paren_or(&within))
-}
-
-fn paren_or(parts: &[String]) -> String {
-    format!("({})", parts.join(" OR "))
+    Some(format!("({})", within.join(" OR ")))
 }
 
 /// The slot of an already-canonical key text.
