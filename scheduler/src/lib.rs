@@ -22,3 +22,19 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// Whether `e` comes from etcd not answering (as opposed to a decision or a step
+/// that failed): long operations (failover, slot moves) stop and let the next
+/// leader round resume them.
+pub fn etcd_trouble(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<topo::TopoError>(),
+            Some(
+                topo::TopoError::Etcd(_)
+                    | topo::TopoError::Unreachable { .. }
+                    | topo::TopoError::Io(_)
+            )
+        )
+    })
+}

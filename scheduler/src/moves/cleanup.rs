@@ -31,13 +31,7 @@ pub async fn run(d: &mut Driver) -> Result<()> {
         d.rec.rows_deleted
     ));
     d.rec.phase = MovePhase::Done;
-    d.rec.finished_ms = Some(crate::now_ms());
-    let key = d.topo().keys().fence(&d.rec.id);
-    if !d.commit(|b| Ok(b.delete(&key))).await? {
-        anyhow::bail!("the fence could not be deleted");
-    }
-    d.topo().clear_hold_acks(&d.rec.id).await?;
-    Ok(())
+    d.finish().await
 }
 
 /// Deletes `t`'s rows of `spans` on the server of `c`, `chunk_rows` keys at a time;

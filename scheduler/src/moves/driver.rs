@@ -142,7 +142,7 @@ impl Driver {
                 }
                 _ => {}
             }
-            if etcd_trouble(&e) {
+            if crate::etcd_trouble(&e) {
                 bail!("etcd failed during {}: {e:#}", phase.word());
             }
             // A failover of one of the move's sets: wait for it (not an attempt).
@@ -215,6 +215,19 @@ impl Driver {
     pub fn note(&mut self, text: String) {
         info!(id = %self.rec.id, db = %self.rec.db, "move: {text}");
         self.rec.step(now_ms(), text);
+    }
+
+    /// Ends the move in the phase already set (done, cancelled, failed): finished
+    /// now, and the fence deleted in the same etcd transaction; then its hold
+    /// acknowledgements are forgotten.
+    pub async fn finish(&mut self) -> Result<()> {
+        self.rec.finished_ms = Some(now_ms());
+        let key = self.topo().keys().fence(&self.rec.id);
+        if !self.commit(|b| Ok(b.delete(&key))).await? {
+            bail!("the fence could not be deleted");
+        }
+        self.topo().clear_hold_acks(&self.rec.id).await?;
+        Ok(())
     }
 
     /// Writes the record now.
@@ -324,18 +337,4 @@ impl Driver {
             Err(_) => false,
         }
     }
-}
-
-/// Whether `e` comes from etcd not answering.
-fn etcd_trouble(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<topo::TopoError>(),
-            Some(
-                topo::TopoError::Etcd(_)
-                    | topo::TopoError::Unreachable { .. }
-                    | topo::TopoError::Io(_)
-            )
-        )
-    })
 }

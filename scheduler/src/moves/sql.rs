@@ -68,6 +68,17 @@ pub struct TableInfo {
     pub pk_at: Vec<usize>,
 }
 
+/// `db.table`'s primary key columns, in key order (empty: none).
+pub async fn primary_key(c: &mut Conn, db: &str, table: &str) -> Result<Vec<String>> {
+    Ok(c.exec(
+        "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' \
+             ORDER BY SEQ_IN_INDEX",
+        (db, table),
+    )
+    .await?)
+}
+
 /// Reads `db.table`'s columns and primary key; fails when the table has no primary
 /// key or a key column is generated.
 pub async fn table_info(c: &mut Conn, db: &str, table: &str) -> Result<TableInfo> {
@@ -86,14 +97,7 @@ pub async fn table_info(c: &mut Conn, db: &str, table: &str) -> Result<TableInfo
         .filter(|(_, extra)| !extra.to_ascii_uppercase().contains("GENERATED"))
         .map(|(n, _)| n)
         .collect();
-    let pk: Vec<String> = c
-        .exec(
-            "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
-             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' \
-             ORDER BY SEQ_IN_INDEX",
-            (db, table),
-        )
-        .await?;
+    let pk = primary_key(c, db, table).await?;
     if pk.is_empty() {
         bail!("table {db}.{table} has no primary key (a move copies and deletes by it)");
     }

@@ -62,11 +62,5 @@ pub async fn run(d: &mut Driver) -> Result<()> {
     } else {
         MovePhase::Cancelled
     };
-    d.rec.finished_ms = Some(crate::now_ms());
-    let key = d.topo().keys().fence(&d.rec.id);
-    if !d.commit(|b| Ok(b.delete(&key))).await? {
-        anyhow::bail!("the fence could not be deleted");
-    }
-    d.topo().clear_hold_acks(&d.rec.id).await?;
-    Ok(())
+    d.finish().await
 }

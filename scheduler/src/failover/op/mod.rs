@@ -120,7 +120,7 @@ impl Driver {
                         self.rec.phase
                     ));
                 }
-                if etcd_trouble(&e) {
+                if crate::etcd_trouble(&e) {
                     // Not a reason to give up (and restore a dead primary): the
                     // record in etcd still says where the operation is, and the
                     // leader resumes it from there once etcd answers.
@@ -247,21 +247,6 @@ impl Driver {
             .unwrap_or(self.rev);
         Ok(())
     }
-}
-
-/// Whether `e` comes from etcd not answering (as opposed to a decision or a task
-/// that failed).
-fn etcd_trouble(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<topo::TopoError>(),
-            Some(
-                topo::TopoError::Etcd(_)
-                    | topo::TopoError::Unreachable { .. }
-                    | topo::TopoError::Io(_)
-            )
-        )
-    })
 }
 
 fn kind_word(k: FailoverKind) -> &'static str {

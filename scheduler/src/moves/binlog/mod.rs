@@ -103,13 +103,7 @@ pub async fn load_schema(conn: &mut Conn, db: &str, table: &str) -> anyhow::Resu
             },
         )
         .collect();
-    let pk_names: Vec<String> = conn
-        .exec(
-            "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
-             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' \
-             ORDER BY SEQ_IN_INDEX",
-            (db, table),
-        )
+    let pk_names = crate::moves::sql::primary_key(conn, db, table)
         .await
         .with_context(|| format!("read the primary key of `{db}`.`{table}`"))?;
     if pk_names.is_empty() {
