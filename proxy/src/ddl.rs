@@ -129,7 +129,7 @@ pub(crate) async fn refresh(s: &Session, t: &topo::Topo) -> Result<(), ProxyErro
         .snapshot()
         .await
         .map_err(|e| ProxyError::from_topo("re-reading the routing", e))?;
-    s.shared.routing.replace(snap);
+    s.shared.routing.install(snap);
     Ok(())
 }
 

@@ -26,6 +26,9 @@ pub struct Routing {
     /// The agents' last health reports (not part of the snapshot: they change
     /// every probe and are not kept in the routing file).
     health: Arc<crate::split::ReplicaHealth>,
+    /// The routing file and the revision last written to it (`None` until
+    /// [`Routing::start`] names the file).
+    file: Arc<std::sync::Mutex<Option<(PathBuf, i64)>>>,
 }
 
 impl Routing {
@@ -34,6 +37,7 @@ impl Routing {
             current: Arc::new(watch::Sender::new(Arc::new(ClusterSnapshot::default()))),
             loaded: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             health: Default::default(),
+            file: Default::default(),
         }
     }
 
@@ -71,6 +75,34 @@ impl Routing {
             .store(true, std::sync::atomic::Ordering::Release);
     }
 
+    /// Puts a snapshot read from etcd in effect (unless a newer one already is)
+    /// and writes it to the routing file when it is newer than what the file
+    /// holds: the watch and this gateway's own DDL both come through here, so a
+    /// restart without etcd never serves routing older than what was served.
+    pub fn install(&self, snap: ClusterSnapshot) {
+        self.install_from(snap, false)
+    }
+
+    /// [`install`](Self::install); with `fresh` (a new connection's first read:
+    /// etcd is the truth, even at a lower revision — a rebuilt etcd) the
+    /// snapshot replaces whatever is in memory and in the file.
+    fn install_from(&self, snap: ClusterSnapshot, fresh: bool) {
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if fresh || snap.revision >= self.get().revision || !self.is_loaded() {
+            if fresh || *self.get() != snap {
+                self.replace(snap.clone());
+            }
+        }
+        if let Some((path, saved)) = file.as_mut() {
+            if fresh || snap.revision > *saved {
+                match snap.save(path) {
+                    Ok(()) => *saved = snap.revision,
+                    Err(e) => warn!(file = %path.display(), "cannot write routing file: {e}"),
+                }
+            }
+        }
+    }
+
     /// Loads routing (etcd first, else the cache file) and keeps following etcd in
     /// the background. Returns the topo client once etcd answered (for DDL writes).
     pub async fn start(
@@ -78,6 +110,7 @@ impl Routing {
         cache: PathBuf,
     ) -> (Self, Arc<tokio::sync::OnceCell<Topo>>) {
         let routing = Self::empty();
+        *routing.file.lock().unwrap_or_else(|p| p.into_inner()) = Some((cache.clone(), i64::MIN));
         let topo_cell = Arc::new(tokio::sync::OnceCell::new());
         match Topo::connect(&etcd).await {
             Ok(t) => {
@@ -87,8 +120,7 @@ impl Routing {
                 match t.snapshot().await {
                     Ok(s) => {
                         info!(revision = s.revision, "routing loaded from etcd");
-                        routing.replace(s.clone());
-                        save(&cache, &s);
+                        routing.install(s);
                     }
                     Err(e) => warn!("cannot read routing from etcd: {e}"),
                 }
@@ -99,6 +131,14 @@ impl Routing {
             match ClusterSnapshot::load(&cache) {
                 Ok(s) => {
                     warn!(file = %cache.display(), revision = s.revision, "etcd unreachable: serving from the last good routing file");
+                    if let Some((_, saved)) = routing
+                        .file
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_mut()
+                    {
+                        *saved = s.revision;
+                    }
                     routing.replace(s);
                 }
                 Err(e) => {
@@ -106,7 +146,7 @@ impl Routing {
                 }
             }
         }
-        tokio::spawn(follow(routing.clone(), etcd, cache, topo_cell.clone()));
+        tokio::spawn(follow(routing.clone(), etcd, topo_cell.clone()));
         (routing, topo_cell)
     }
 }
@@ -127,23 +167,12 @@ fn health_event(routing: &Routing, topo: &Topo, ev: &topo::store::WatchEvent) {
     }
 }
 
-fn save(cache: &std::path::Path, s: &ClusterSnapshot) {
-    if let Err(e) = s.save(cache) {
-        warn!(file = %cache.display(), "cannot write routing file: {e}");
-    }
-}
-
 /// Follows etcd forever: snapshot, then watch from the next revision; on any
 /// routing change re-read the snapshot. Reconnects with a bounded back-off.
-async fn follow(
-    routing: Routing,
-    etcd: EtcdConfig,
-    cache: PathBuf,
-    topo_cell: Arc<tokio::sync::OnceCell<Topo>>,
-) {
+async fn follow(routing: Routing, etcd: EtcdConfig, topo_cell: Arc<tokio::sync::OnceCell<Topo>>) {
     let mut backoff = Duration::from_millis(200);
     loop {
-        match follow_once(&routing, &etcd, &cache, &topo_cell).await {
+        match follow_once(&routing, &etcd, &topo_cell).await {
             Ok(()) => backoff = Duration::from_millis(200),
             Err(e) => {
                 warn!("routing watch: {e}; retrying in {backoff:?}");
@@ -157,22 +186,29 @@ async fn follow(
 async fn follow_once(
     routing: &Routing,
     etcd: &EtcdConfig,
-    cache: &std::path::Path,
     topo_cell: &tokio::sync::OnceCell<Topo>,
 ) -> topo::Result<()> {
     let topo = Topo::connect(etcd).await?;
     let _ = topo_cell.set(topo.clone());
-    let snap = topo.snapshot().await?;
+    let mut snap = topo.snapshot().await?;
+    if snap.revision < routing.get().revision {
+        // Older than what is in effect: a DDL of this gateway installed a newer
+        // one meanwhile (a read now is at least as new), or etcd itself went
+        // back (restored from a backup: it is the truth).
+        snap = topo.snapshot().await?;
+        if snap.revision < routing.get().revision {
+            warn!(
+                revision = snap.revision,
+                "etcd's revision went back; following it"
+            );
+        }
+    }
     let mut rev = snap.revision;
     match topo.list_health().await {
         Ok(h) => routing.health.load(h),
         Err(e) => warn!("cannot read health reports: {e}"),
     }
-    if snap != *routing.get() {
-        // In memory first: whoever reads the file then sees it in effect.
-        routing.replace(snap.clone());
-        save(cache, &snap);
-    }
+    routing.install_from(snap, true);
     let mut stream = topo.watch_cluster(rev + 1).await?;
     while let Some(resp) = stream.message().await? {
         if resp.canceled() {
@@ -191,8 +227,7 @@ async fn follow_once(
             if snap.revision > rev {
                 rev = snap.revision;
                 info!(revision = rev, "routing changed");
-                routing.replace(snap.clone());
-                save(cache, &snap);
+                routing.install(snap);
             }
         }
     }
