@@ -88,10 +88,10 @@ impl Routing {
     /// snapshot replaces whatever is in memory and in the file.
     fn install_from(&self, snap: ClusterSnapshot, fresh: bool) {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if fresh || snap.revision >= self.get().revision || !self.is_loaded() {
-            if fresh || *self.get() != snap {
-                self.replace(snap.clone());
-            }
+        let current = self.get();
+        let newer = snap.revision >= current.revision || !self.is_loaded();
+        if fresh || (newer && *current != snap) {
+            self.replace(snap.clone());
         }
         if let Some((path, saved)) = file.as_mut() {
             if fresh || snap.revision > *saved {
