@@ -109,6 +109,10 @@ pub struct MovesConfig {
     /// Compare the current rows inside the hold instead (writes held meanwhile: the
     /// hold lasts as long as the scans).
     pub verify_in_hold: bool,
+    /// How long a move waits, before its flip, for a set that refuses writes
+    /// (a strong-sync set without a replica) before it is undone and fails, ms.
+    /// After the flip it waits as long as it takes.
+    pub blocked_wait_ms: u64,
 }
 
 impl Default for MovesConfig {
@@ -121,6 +125,7 @@ impl Default for MovesConfig {
             max_holds: 5,
             verify: true,
             verify_in_hold: false,
+            blocked_wait_ms: 600_000,
         }
     }
 }

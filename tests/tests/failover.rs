@@ -649,6 +649,57 @@ async fn strong_set_without_replicas_refuses_writes_then_recovers() {
     );
 }
 
+/// A `strong` set whose failover leaves the new primary without a replica (one
+/// replica down, then the primary killed): once the failover is done the
+/// scheduler blocks writes promptly (a refused write, not a hung one), and a
+/// replica back unblocks them.
+#[tokio::test]
+async fn strong_set_left_without_replicas_by_a_failover_refuses_writes() {
+    let (mut c, _cp) = start(1, None).await;
+    let topo = c.topo().clone();
+    write_once(&c, 1).await.unwrap();
+    c.kill_node("set1-n2");
+    write_once(&c, 2).await.unwrap();
+    c.kill_node("set1-n0");
+    let killed = Instant::now();
+    setwise_tests::wait_until("set1-n1 promoted", WAIT, || async {
+        Ok(primary_of(&topo, SET).await?.as_deref() == Some("set1-n1"))
+    })
+    .await
+    .unwrap();
+    let promoted = killed.elapsed();
+    setwise_tests::wait_until("writes_blocked on set1", WAIT, || async {
+        Ok(set_record(&topo, SET).await?.writes_blocked.is_some())
+    })
+    .await
+    .unwrap();
+    eprintln!(
+        "promoted after {promoted:?}, writes blocked after {:?}",
+        killed.elapsed()
+    );
+    let err = setwise_tests::retry("a write refused with 1290", WAIT, || async {
+        match write_once(&c, 3).await {
+            Ok(()) => anyhow::bail!("write 3 succeeded on a strong set without replicas"),
+            Err(e) => match e.downcast_ref::<mysql_async::Error>() {
+                Some(mysql_async::Error::Server(s)) if s.code == 1290 => Ok(s.clone()),
+                _ => anyhow::bail!("not 1290: {e:#}"),
+            },
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(err.state, "HY000", "{err:?}");
+    assert_eq!(count_through_gateway(&c).await.unwrap(), 2);
+
+    c.restart_node("set1-n2").await.unwrap();
+    setwise_tests::wait_until("writes_blocked to clear", WAIT, || async {
+        Ok(set_record(&topo, SET).await?.writes_blocked.is_none())
+    })
+    .await
+    .unwrap();
+    wait_writable(&c, 100).await;
+}
+
 /// 1 primary + 2 replicas under strong sync: losing any one replica leaves one to
 /// acknowledge, so writes go on and the set is never marked as refusing writes.
 #[tokio::test]

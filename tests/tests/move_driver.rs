@@ -738,6 +738,49 @@ async fn a_target_failover_mid_copy_resumes_on_the_new_primary() {
     eprintln!("{}", describe(&rec));
 }
 
+/// The target's failover leaves it without a replica (strong sync, one replica):
+/// the scheduler marks it as refusing writes, and the move waits for it instead
+/// of hanging on a write nobody acknowledges; the old primary back as a replica
+/// unblocks the set and the move ends with every row once.
+#[tokio::test]
+async fn a_target_left_without_replicas_pauses_the_move_until_it_takes_writes() {
+    let (mut c, _cp) = start_with(1, 1, "chunk_rows = 50\nthrottle_ms = 150").await;
+    let mut r = c.topo().get_set("set3").await.unwrap().unwrap();
+    r.sync = SyncMode::Strong;
+    c.topo().put_set(&r).await.unwrap();
+    let (start, end) = (400, 700);
+    let mut before = moving_rows(&c, "set1", start, end).await;
+    before.extend(moving_rows(&c, "set2", start, end).await);
+    before.sort();
+    let id = request(&c, "shop", start, end, "set3").await;
+    wait_move(&c, &id, "the copy to be under way", MOVE_WAIT, |r| {
+        r.phase == MovePhase::Copy && r.rows_copied() >= 100
+    })
+    .await;
+    let since = now_ms();
+    c.kill_node("set3-n0");
+    setwise_tests::control::wait_failover_done(c.topo(), "set3", since, MOVE_WAIT)
+        .await
+        .unwrap();
+    let rec = wait_move(&c, &id, "the move to wait for set3", MOVE_WAIT, |r| {
+        r.steps
+            .iter()
+            .any(|s| s.text.contains("waiting for set3 to take writes again"))
+    })
+    .await;
+    assert!(!rec.phase.is_finished(), "{}", describe(&rec));
+    c.restart_node("set3-n0").await.unwrap();
+    let rec = wait_finished(&c, &id).await;
+    assert_eq!(rec.phase, MovePhase::Done, "{}", describe(&rec));
+    let mut on_target = rows_on(c.node("set3-n1"), start, end).await;
+    on_target.sort();
+    assert_eq!(on_target, before, "{}", describe(&rec));
+    for set in ["set1", "set2"] {
+        assert!(rows_on(c.primary(set), start, end).await.is_empty());
+    }
+    eprintln!("{}", describe(&rec));
+}
+
 #[tokio::test]
 async fn a_difference_found_by_the_verification_fails_the_move_and_undoes_it() {
     let (c, _cp) = start(1, "chunk_rows = 50\nthrottle_ms = 100").await;

@@ -34,8 +34,15 @@ pub async fn run(d: &mut Driver) -> Result<()> {
     let mut last = Instant::now();
     loop {
         d.check_leading()?;
+        let (topo, to) = (d.topo().clone(), d.rec.to.clone());
         for i in 0..n {
-            step(d, i, |t| Box::pin(t.step(per))).await?;
+            let (topo, to) = (topo.clone(), to.clone());
+            step(d, i, move |t| {
+                Box::pin(
+                    async move { super::blocked::write_on(&topo, &to, "apply", t.step(per)).await },
+                )
+            })
+            .await?;
         }
         if last.elapsed() < SAVE_EVERY {
             continue;

@@ -10,6 +10,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Row, Value};
 use topo::{MovePhase, MoveTable, SlotSpan};
 
+use super::blocked;
 use super::driver::Driver;
 use super::sql::{self, q, qt};
 
@@ -23,7 +24,7 @@ pub async fn run(d: &mut Driver) -> Result<()> {
     for s in d.rec.sources.clone() {
         let mut c = sql::connect(&snap, &d.account, &s.set).await?;
         for t in d.rec.tables.clone() {
-            delete_slots(d, &mut c, &t, slots, &s.ranges, true).await?;
+            delete_slots(d, &s.set, &mut c, &t, slots, &s.ranges, true).await?;
         }
     }
     d.note(format!(
@@ -34,10 +35,12 @@ pub async fn run(d: &mut Driver) -> Result<()> {
     d.finish().await
 }
 
-/// Deletes `t`'s rows of `spans` on the server of `c`, `chunk_rows` keys at a time;
-/// returns how many. `count`: add them to the record's `rows_deleted` as they go.
+/// Deletes `t`'s rows of `spans` on the server of `c` (the primary of `set`),
+/// `chunk_rows` keys at a time; returns how many. `count`: add them to the
+/// record's `rows_deleted` as they go.
 pub async fn delete_slots(
     d: &mut Driver,
+    set: &str,
     c: &mut Conn,
     t: &MoveTable,
     slots: u32,
@@ -74,7 +77,7 @@ pub async fn delete_slots(
         cursor = keys.last().cloned();
         let (sql, params) = delete_by_keys(&table, &info.pk, &keys);
         d.check_leading()?;
-        sql::bounded("delete a chunk", async {
+        blocked::write_on(d.topo(), set, "delete a chunk", async {
             Ok(c.exec_drop(sql, params).await?)
         })
         .await?;

@@ -229,7 +229,10 @@ async fn copy_table(
         let rows: Vec<Vec<Value>> = rows.into_iter().map(Row::unwrap).collect();
         d.check_leading()?;
         let table = qt(&db, name);
-        sql::bounded(
+        let to = d.rec.to.clone();
+        super::blocked::write_on(
+            d.topo(),
+            &to,
             "write a chunk",
             replace(tgt, &table, &cols, info.cols.len(), &rows),
         )

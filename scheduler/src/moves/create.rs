@@ -176,7 +176,16 @@ pub async fn create(d: &mut Driver) -> Result<()> {
         if sql::table_exists(&mut tgt, &db, &t.name).await? {
             // Left by an earlier move: rows of the moving slots there belong to
             // nobody (the target does not own them); start clean.
-            let n = super::cleanup::delete_slots(d, &mut tgt, &t, slots, &spans, false).await?;
+            let n = super::cleanup::delete_slots(
+                d,
+                &d.rec.to.clone(),
+                &mut tgt,
+                &t,
+                slots,
+                &spans,
+                false,
+            )
+            .await?;
             if n > 0 {
                 d.note(format!(
                     "{n} stale rows of {} deleted on {}",

@@ -31,6 +31,10 @@ pub enum MoveError {
     /// The move cannot go on (verification, holds exhausted): undone, then failed.
     #[error("{0}")]
     Fatal(String),
+    /// A set the move writes on refuses writes (`writes_blocked`): the move
+    /// waits for it (see [`super::blocked`]).
+    #[error("{set} refuses writes: {why}")]
+    Blocked { set: String, why: String },
     /// Another leader took the move over.
     #[error("the move record was changed by another scheduler")]
     Superseded,
@@ -94,6 +98,8 @@ impl Driver {
             self.save().await?;
         }
         let mut attempts = 0u32;
+        // Since when a set of the move refuses writes (see [`super::blocked`]).
+        let mut blocked_since: Option<Instant> = None;
         while !self.rec.phase.is_finished() {
             if self.rec.cancel && !self.rec.phase.flipped() && self.rec.phase != MovePhase::Undo {
                 self.note("cancel requested".to_string());
@@ -115,6 +121,7 @@ impl Driver {
                 if self.rec.phase != phase {
                     attempts = 0;
                 }
+                blocked_since = None;
                 continue;
             };
             if self.ctx.is_stopping() {
@@ -138,6 +145,30 @@ impl Driver {
                     let why = why.clone();
                     self.note(format!("failed: {why}"));
                     self.to_undo(Some(why)).await?;
+                    continue;
+                }
+                Some(MoveError::Blocked { set, why }) => {
+                    let (set, why) = (set.clone(), why.clone());
+                    let since = *blocked_since.get_or_insert_with(|| {
+                        self.note(format!(
+                            "{}: waiting for {set} to take writes again ({why})",
+                            phase.word()
+                        ));
+                        Instant::now()
+                    });
+                    let limit = Duration::from_millis(self.cfg.blocked_wait_ms);
+                    if since.elapsed() >= limit && !phase.flipped() && phase != MovePhase::Undo {
+                        blocked_since = None;
+                        let why = format!(
+                            "{set} refused writes for {} s ([moves] blocked_wait_ms): {why}",
+                            since.elapsed().as_secs()
+                        );
+                        self.note(format!("failed: {why}"));
+                        self.to_undo(Some(why)).await?;
+                        continue;
+                    }
+                    let _ = self.save().await;
+                    self.pause(Duration::from_secs(1)).await?;
                     continue;
                 }
                 _ => {}

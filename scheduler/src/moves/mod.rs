@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod binlog;
+pub mod blocked;
 pub mod catchup;
 pub mod cleanup;
 pub mod copy;

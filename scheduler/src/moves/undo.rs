@@ -51,7 +51,16 @@ pub async fn run(d: &mut Driver) -> Result<()> {
             let mut n = 0;
             for t in d.rec.tables.clone() {
                 if sql::table_exists(&mut tgt, &db.name, &t.name).await? {
-                    n += delete_slots(d, &mut tgt, &t, db.shard_map.slots, &spans, false).await?;
+                    n += delete_slots(
+                        d,
+                        &d.rec.to.clone(),
+                        &mut tgt,
+                        &t,
+                        db.shard_map.slots,
+                        &spans,
+                        false,
+                    )
+                    .await?;
                 }
             }
             d.note(format!("{n} copied rows deleted on {}", d.rec.to));
