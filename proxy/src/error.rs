@@ -47,6 +47,10 @@ pub enum ProxyError {
     },
     #[error("Unknown command")]
     UnknownCommand,
+    /// ER_NEED_REPREPARE: an SQL-level prepared statement pinned to one set
+    /// whose tables no longer all live there (a slot move flipped).
+    #[error("Prepared statement needs to be re-prepared")]
+    NeedReprepare,
     /// ER_WRONG_ARGUMENTS for EXECUTE: a wrong number of values, or a negative
     /// LIMIT value, as MariaDB words it.
     #[error("Incorrect arguments to EXECUTE")]
@@ -131,6 +135,7 @@ impl ProxyError {
             Self::Fenced { .. } | Self::MoveAborted(_) => 1213,
             Self::MoveWait(_) => 1205,
             Self::UnknownCommand => 1047,
+            Self::NeedReprepare => 1615,
             Self::ExecuteArguments => 1210,
             Self::UnknownStatement { .. } => 1243,
             Self::XaState(_) => 1399,
@@ -162,6 +167,7 @@ impl ProxyError {
             | Self::UnknownStatement { .. }
             | Self::JoinMemory { .. }
             | Self::MoveWait(_)
+            | Self::NeedReprepare
             | Self::WritesBlocked { .. } => "HY000",
             Self::Fenced { .. } | Self::MoveAborted(_) => "40001",
             Self::XaState(_) => "XAE07",

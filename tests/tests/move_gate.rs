@@ -440,3 +440,94 @@ async fn a_gateway_without_its_registration_refuses_writes_to_moving_databases()
     }
     assert_eq!(c.topo().list_gateways().await.unwrap().len(), 1);
 }
+
+/// An SQL-level `PREPARE` over a database whose rows all live on one set is
+/// pinned to that set; once a move flips some of its slots elsewhere, `EXECUTE`
+/// gets 1615 (re-prepare) instead of counting one set's rows only, and a new
+/// `PREPARE` of the same text counts both sets.
+#[tokio::test]
+async fn an_sql_prepared_statement_pinned_to_a_set_is_re_prepared_after_a_flip() {
+    let c = Cluster::builder()
+        .sets(2)
+        .replicas(0)
+        .proxy(true)
+        .start()
+        .await
+        .expect("start 2 sets");
+    c.create_db("solo", &["set1"]).await.unwrap();
+    let mut conn = setwise_tests::retry(
+        "the gateway to know solo",
+        Duration::from_secs(30),
+        || async {
+            let mut conn = c.proxy_conn().await?;
+            conn.query_drop("USE solo").await?;
+            anyhow::Ok(conn)
+        },
+    )
+    .await
+    .unwrap();
+    conn.query_drop("CREATE TABLE solo.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=40).map(|i| format!("({i}, {i})")).collect();
+    conn.query_drop(format!(
+        "INSERT INTO solo.t (id, v) VALUES {}",
+        values.join(",")
+    ))
+    .await
+    .unwrap();
+    conn.query_drop("PREPARE s FROM 'SELECT COUNT(*) FROM solo.t'")
+        .await
+        .unwrap();
+    let n: Option<i64> = conn.query_first("EXECUTE s").await.unwrap();
+    assert_eq!(n, Some(40));
+
+    // A move of the slots of half the keys to set2, as the mover makes it: the
+    // rows copied, then the map flipped (no fence left: the cleanup is done).
+    let map = c.shard_map("solo").await;
+    let (lo, hi) = (0, map.slots / 2);
+    let moving: Vec<i64> = (1..=40).filter(|k| slot(*k) < hi).collect();
+    assert!(!moving.is_empty() && moving.len() < 40);
+    c.primary("set2")
+        .exec("CREATE DATABASE IF NOT EXISTS solo")
+        .await
+        .unwrap();
+    c.primary("set2")
+        .exec("CREATE TABLE IF NOT EXISTS solo.t (id BIGINT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    for k in &moving {
+        c.primary("set2")
+            .exec(&format!("INSERT INTO solo.t (id, v) VALUES ({k}, {k})"))
+            .await
+            .unwrap();
+        c.primary("set1")
+            .exec(&format!("DELETE FROM solo.t WHERE id = {k}"))
+            .await
+            .unwrap();
+    }
+    let t = c.topo();
+    let mut rec = t.get_db("solo").await.unwrap().unwrap().value;
+    rec.shard_map = topo::map_after_move(&rec.shard_map, lo, hi, "set2");
+    t.put_db(&rec).await.unwrap();
+    setwise_tests::retry(
+        "the gateway to route solo over both sets",
+        Duration::from_secs(30),
+        || async {
+            let mut conn = c.proxy_conn().await?;
+            let n: Option<i64> = conn.query_first("SELECT COUNT(*) FROM solo.t").await?;
+            anyhow::ensure!(n == Some(40), "{n:?}");
+            anyhow::Ok(())
+        },
+    )
+    .await
+    .unwrap();
+
+    let err = conn.query_drop("EXECUTE s").await.unwrap_err();
+    assert_eq!(server_error(&err), Some((1615, "HY000".into())), "{err}");
+    conn.query_drop("PREPARE s FROM 'SELECT COUNT(*) FROM solo.t'")
+        .await
+        .unwrap();
+    let n: Option<i64> = conn.query_first("EXECUTE s").await.unwrap();
+    assert_eq!(n, Some(40));
+}

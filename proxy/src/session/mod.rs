@@ -119,7 +119,7 @@ pub struct Session {
     /// What `ROW_COUNT()` answers (`counts.rs`).
     row_count: i64,
     /// SQL-level prepared statements (`PREPARE name FROM ...`): name → set.
-    sql_stmts: std::collections::HashMap<String, String>,
+    sql_stmts: std::collections::HashMap<String, sql_prepare::Pinned>,
     /// SQL-level prepared statements over several sets, held by the gateway.
     held: held::HeldStmts,
     /// The backend connection holding the last statement's warnings or error

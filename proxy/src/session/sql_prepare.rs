@@ -1,11 +1,23 @@
 //! SQL-level `PREPARE name FROM '...'` / `EXECUTE` / `DEALLOCATE` over one set:
 //! which set holds the statement (those over several sets are `held.rs`'s).
+//! An `EXECUTE` finds its tables' placement again: when a slot move has put
+//! them on another set (or on several) since the `PREPARE`, it gets 1615
+//! (re-prepare) rather than running against rows that are no longer all there.
 
 use super::text::*;
 use super::Session;
 use crate::error::ProxyError;
 use crate::show;
 use crate::sql::lexer::{ident_text, significant, tokenize, Kind, Token};
+
+/// Where an SQL-level prepared statement runs, and what decided it.
+#[derive(Debug, Clone)]
+pub(super) struct Pinned {
+    pub set: String,
+    /// The session's database at `PREPARE` (what unqualified names meant).
+    db: Option<String>,
+    tables: Vec<crate::route::analyze::TableRef>,
+}
 
 impl Session {
     /// The set an SQL-level prepared statement runs on: `PREPARE s FROM 'text'`
@@ -30,8 +42,17 @@ impl Session {
         let snap = self.shared.routing.get();
         if first != "PREPARE" {
             // Unknown names go anywhere: MariaDB answers 1243.
-            let set = self.sql_stmts.get(&name).cloned();
-            return Some(set.map_or_else(|| show::any_set_of(&snap, self.db.as_deref()), Ok));
+            let Some(p) = self.sql_stmts.get(&name) else {
+                return Some(show::any_set_of(&snap, self.db.as_deref()));
+            };
+            if first == "EXECUTE" {
+                let now =
+                    crate::route::plan::single_set_for_tables(&snap, p.db.as_deref(), &p.tables);
+                if !matches!(&now, Ok(Some(s)) if *s == p.set) {
+                    return Some(Err(ProxyError::NeedReprepare));
+                }
+            }
+            return Some(Ok(p.set.clone()));
         }
         let text = match sig.get(name_at + 2) {
             Some(t) if t.kind == Kind::String => crate::sql::lexer::string_value(sql, t),
@@ -46,7 +67,12 @@ impl Session {
         let one = crate::route::plan::single_set_for_tables(&snap, self.db.as_deref(), &tables);
         Some(match one {
             Ok(Some(set)) => {
-                self.sql_stmts.insert(name, set.clone());
+                let pinned = Pinned {
+                    set: set.clone(),
+                    db: self.db.clone(),
+                    tables,
+                };
+                self.sql_stmts.insert(name, pinned);
                 Ok(set)
             }
             Ok(None) => Err(ProxyError::NotSupported(
