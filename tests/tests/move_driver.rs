@@ -436,6 +436,76 @@ async fn the_next_leader_finishes_a_move_whose_leader_died_mid_copy() {
     check_moved(&c, &rec, &before).await;
 }
 
+/// The leader dies inside a hold (the gateway, stopped, never acknowledges it,
+/// so the hold lasts): the next leader finds the fence `holding` and a hold it
+/// did not begin, releases it, catches up again, holds anew and finishes the
+/// move with every row once.
+#[tokio::test]
+async fn the_next_leader_releases_a_hold_whose_leader_died_and_finishes_the_move() {
+    let (mut c, mut cp) = start(2, "chunk_rows = 100\nhold_timeout_ms = 5000").await;
+    let (start, end) = (400, 700);
+    let mut before = moving_rows(&c, "set1", start, end).await;
+    before.extend(moving_rows(&c, "set2", start, end).await);
+    before.sort();
+    let id = request(&c, "shop", start, end, "set3").await;
+    wait_move(&c, &id, "the catch-up", MOVE_WAIT, |r| {
+        r.phase == MovePhase::CatchUp
+    })
+    .await;
+    c.proxy_process()
+        .expect("the gateway runs")
+        .signal(libc::SIGSTOP)
+        .unwrap();
+    let held = setwise_tests::wait_for(
+        "the hold",
+        MOVE_WAIT,
+        || async {
+            let t = c.topo();
+            let f: Option<topo::Versioned<topo::MoveFence>> = t.get(&t.keys().fence(&id)).await?;
+            anyhow::Ok(f.map(|f| f.value.state))
+        },
+        |s| *s == topo::FenceState::Holding,
+    )
+    .await;
+    let leader = wait_leader(c.topo(), None, MOVE_WAIT).await.unwrap();
+    cp.kill_scheduler(&leader);
+    c.proxy_process()
+        .expect("the gateway runs")
+        .signal(libc::SIGCONT)
+        .unwrap();
+    held.unwrap();
+    let rec = wait_finished(&c, &id).await;
+    assert_eq!(rec.phase, MovePhase::Done, "{}", describe(&rec));
+    assert!(
+        rec.steps
+            .iter()
+            .any(|s| s.text.contains("resumed at phase hold"))
+            && rec
+                .steps
+                .iter()
+                .any(|s| s.text.contains("the hold was begun by another leader")),
+        "{}",
+        describe(&rec)
+    );
+    check_moved(&c, &rec, &before).await;
+    // Writes through the gateway go on, to the new owner.
+    let mut conn = c.proxy_conn().await.unwrap();
+    let k = (1_000_000i64..)
+        .find(|&i| (start..end).contains(&topo::slot::slot_of_int(i as i128, SLOTS)))
+        .unwrap();
+    conn.query_drop(format!(
+        "INSERT INTO shop.orders (id, v) VALUES ({k}, 'after')"
+    ))
+    .await
+    .unwrap();
+    let on_target = c
+        .node("set3-n0")
+        .query(&format!("SELECT v FROM shop.orders WHERE id = {k}"))
+        .await
+        .unwrap();
+    assert_eq!(on_target, vec![vec![Some("after".to_string())]]);
+}
+
 /// Increments `amount` of `ids` round-robin through the gateway until `stop`;
 /// returns per id the acknowledged increments and whether one had an unknown outcome.
 async fn updater(
