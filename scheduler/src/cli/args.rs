@@ -19,6 +19,11 @@ pub struct Cli {
     /// Cluster name: every key lives under /setwise/<cluster>/ (overrides the config file).
     #[arg(long, global = true, env = "SETWISE_CLUSTER", value_name = "NAME")]
     pub cluster: Option<String>,
+    /// Print listings (status, set/node/db/table/user list, shardmap, failovers, stats,
+    /// shard moves/plan, gateway list) as one JSON document; the field names are in
+    /// docs/cli-json.md.
+    #[arg(long, global = true)]
+    pub json: bool,
     /// Log level (overrides RUST_LOG; default warn).
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,

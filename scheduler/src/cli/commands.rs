@@ -32,10 +32,11 @@ impl Outcome {
     }
 }
 
-/// Executes one action; `cluster` is only used in messages.
-pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<String> {
+/// Executes one action; `cluster` is only used in messages. `json`: listings as
+/// one JSON document ([`super::json`]).
+pub async fn execute(topo: &Topo, cluster: &str, action: Action, json: bool) -> Result<String> {
     match action {
-        Action::Status => status(topo, cluster).await,
+        Action::Status => status(topo, cluster, json).await,
         Action::SetAdd {
             name,
             sync,
@@ -74,6 +75,9 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<Strin
         }
         Action::SetList => {
             let (sets, nodes) = (topo.list_sets().await?, topo.list_nodes().await?);
+            if json {
+                return super::json::text(&super::json::sets(&sets, &nodes));
+            }
             Ok(render::list(&render::sets_table(&sets, &nodes), "sets"))
         }
         Action::NodeAdd(node) => node_add(topo, node).await,
@@ -81,21 +85,30 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<Strin
             super::ops::switchover(topo, &set, to, wait_secs).await
         }
         Action::Failovers { set, steps } => {
-            super::ops::failovers(topo, set.as_deref(), steps).await
+            super::ops::failovers(topo, set.as_deref(), steps, json).await
         }
-        Action::Stats(set) => super::ops::stats(topo, set.as_deref()).await,
+        Action::Stats(set) => super::ops::stats(topo, set.as_deref(), json).await,
         Action::Shard(_) => bail!("shard commands run through cli::shard::execute"),
-        Action::NodeList => Ok(render::list(
-            &render::nodes_table(&topo.list_nodes().await?),
-            "nodes",
-        )),
+        Action::NodeList => {
+            let nodes = topo.list_nodes().await?;
+            if json {
+                return super::json::text(&super::json::nodes(&nodes));
+            }
+            Ok(render::list(&render::nodes_table(&nodes), "nodes"))
+        }
         Action::DbAdd(req) => db_add(topo, req).await,
-        Action::DbList => Ok(render::list(
-            &render::dbs_table(&topo.list_dbs().await?),
-            "databases",
-        )),
+        Action::DbList => {
+            let dbs = topo.list_dbs().await?;
+            if json {
+                return super::json::text(&super::json::dbs(&dbs));
+            }
+            Ok(render::list(&render::dbs_table(&dbs), "databases"))
+        }
         Action::Shardmap(db) => {
             let rec = topo.get_db(&db).await?.ok_or_else(|| no_db(&db))?;
+            if json {
+                return super::json::text(&super::json::db(&rec.value));
+            }
             let mut out = render::shardmap(&rec.value);
             out.push_str(&super::shard::list::in_progress_of(topo, &db).await?);
             Ok(out)
@@ -133,6 +146,9 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<Strin
                     all
                 }
             };
+            if json {
+                return super::json::text(&super::json::tables(&tables));
+            }
             Ok(render::list(&render::tables_table(&tables), "tables"))
         }
         Action::UserAdd(mut u, reads_given) => {
@@ -157,10 +173,13 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action) -> Result<Strin
             topo.put_user(&u).await?;
             Ok(format!("user {name}: reads from {}\n", reads.word()))
         }
-        Action::UserList => Ok(render::list(
-            &render::users_table(&topo.list_users().await?),
-            "users",
-        )),
+        Action::UserList => {
+            let users = topo.list_users().await?;
+            if json {
+                return super::json::text(&super::json::users(&users));
+            }
+            Ok(render::list(&render::users_table(&users), "users"))
+        }
         Action::UserDel(name) => Ok(if topo.delete_user(&name).await? {
             format!("user {name}: deleted\n")
         } else {
@@ -276,7 +295,7 @@ async fn db_add(topo: &Topo, req: DbAdd) -> Result<String> {
     Ok(out)
 }
 
-async fn status(topo: &Topo, cluster: &str) -> Result<String> {
+async fn status(topo: &Topo, cluster: &str, json: bool) -> Result<String> {
     let view = render::StatusView {
         cluster: cluster.to_string(),
         leader: topo::election::leader(topo, crate::leader::ELECTION).await?,
@@ -289,6 +308,9 @@ async fn status(topo: &Topo, cluster: &str) -> Result<String> {
         tasks: topo.list_tasks().await?,
         now_ms: crate::now_ms(),
     };
+    if json {
+        return super::json::text(&super::json::status(&view));
+    }
     Ok(render::status(&view))
 }
 

@@ -15,8 +15,8 @@ pub enum GatewayCmd {
     ///
     /// Example: `setwise gateway list --json`
     List {
-        /// One JSON array: [{"id", "addr", "started_ms", "state": "live"|"lost"}].
-        #[arg(long)]
+        /// `--json` (global): one array, [{"id", "addr", "started_ms", "state": "live"|"lost"}].
+        #[arg(skip)]
         json: bool,
     },
     /// Forgets a gateway that is gone for good (slot moves stop waiting for it).

@@ -5,6 +5,7 @@ pub mod action;
 pub mod args;
 pub mod commands;
 pub mod gateway;
+pub mod json;
 pub mod ops;
 pub mod render;
 pub mod shard;
@@ -19,15 +20,27 @@ use args::Cli;
 pub async fn run(cli: Cli) -> Result<String> {
     let mut cfg: CliConfig = config::load(cli.config.as_deref())?;
     config::override_etcd(&mut cfg.etcd, cli.etcd.as_deref(), cli.cluster.as_deref());
-    if let args::Command::Gateway(cmd) = cli.command {
+    let mut command = cli.command;
+    json_into(&mut command, cli.json);
+    if let args::Command::Gateway(cmd) = command {
         return gateway::execute(&connect(&cfg.etcd).await?, cmd).await;
     }
-    let action = action::Action::from_command(cli.command)?;
+    let action = action::Action::from_command(command)?;
     let topo = connect(&cfg.etcd).await?;
     if let action::Action::Shard(a) = action {
         return shard::execute(&topo, &cfg, a).await;
     }
-    commands::execute(&topo, &cfg.etcd.cluster, action).await
+    commands::execute(&topo, &cfg.etcd.cluster, action, cli.json).await
+}
+
+/// Hands the global `--json` to the commands that take it in their own arguments.
+fn json_into(command: &mut args::Command, on: bool) {
+    use shard::args::ShardCmd;
+    match command {
+        args::Command::Shard(ShardCmd::Moves { json, .. } | ShardCmd::Plan { json }) => *json = on,
+        args::Command::Gateway(gateway::GatewayCmd::List { json }) => *json = on,
+        _ => {}
+    }
 }
 
 /// Connects to etcd and checks it answers, so an unreachable etcd is one clear error.

@@ -97,10 +97,14 @@ pub async fn switchover(
 }
 
 /// Operations in progress, then finished ones.
-pub async fn failovers(topo: &Topo, set: Option<&str>, steps: bool) -> Result<String> {
+pub async fn failovers(topo: &Topo, set: Option<&str>, steps: bool, json: bool) -> Result<String> {
     let mut ops = topo.list_ops().await?;
     ops.retain(|o| set.is_none_or(|s| o.set == s));
     let done = topo.list_failovers(set).await?;
+    if json {
+        let all: Vec<FailoverRecord> = ops.into_iter().chain(done).collect();
+        return super::json::text(&super::json::failovers(&all));
+    }
     let now = crate::now_ms();
     let mut out = String::new();
     if !ops.is_empty() {
@@ -153,13 +157,16 @@ fn table(recs: &[FailoverRecord], now: u64) -> Table {
 }
 
 /// Per node: CPU, disk, lag; then per table: rows, bytes, reads, writes.
-pub async fn stats(topo: &Topo, set: Option<&str>) -> Result<String> {
+pub async fn stats(topo: &Topo, set: Option<&str>, json: bool) -> Result<String> {
     let mut health = topo.list_health().await?;
     health.retain(|h| set.is_none_or(|s| h.set == s));
     health.sort_by(|a, b| (&a.set, &a.node).cmp(&(&b.set, &b.node)));
     let mut stats: Vec<NodeStats> = topo.list_stats().await?;
     stats.retain(|s| set.is_none_or(|x| s.set == x));
     stats.sort_by(|a, b| (&a.set, &a.node).cmp(&(&b.set, &b.node)));
+    if json {
+        return super::json::text(&super::json::stats(&health, &stats, crate::now_ms()));
+    }
     let mut nodes = Table::new(["NODE", "SET", "CPU", "DATADIR", "GAP_TRX", "SEMI_SYNC"]);
     for h in &health {
         nodes.row([

@@ -27,11 +27,11 @@ pub enum ShardCmd {
         /// Only this database's moves.
         #[arg(long)]
         db: Option<String>,
-        /// JSON (one array, in progress first).
-        #[arg(long)]
+        /// `--json` (global): one array, in progress first.
+        #[arg(skip)]
         json: bool,
         /// Ask the scheduler to undo move ID (before its flip only).
-        #[arg(long, value_name = "ID", conflicts_with_all = ["db", "json"])]
+        #[arg(long, value_name = "ID", conflicts_with_all = ["db"])]
         cancel: Option<String>,
     },
     /// Evens a database's slots (or rows) over every healthy set, with moves.
@@ -54,7 +54,8 @@ pub enum ShardCmd {
     /// The capacity monitor's view: each set's load against the limits, and the move
     /// it proposes (or "balanced").
     Plan {
-        #[arg(long)]
+        /// `--json` (global).
+        #[arg(skip)]
         json: bool,
     },
 }
