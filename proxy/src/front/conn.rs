@@ -46,13 +46,18 @@ pub async fn serve<H: Handler>(
     let peer = stream.peer_addr()?;
     let mut io = PacketIo::new(stream);
     let result = async {
-        let Some(est) = handshake(&mut io, &mut handler, conn_id, server_version, peer).await?
+        // A handshake that does not complete in time is dropped (connect_timeout).
+        let limit = crate::admission::admission().config().connect_timeout();
+        let shake = handshake(&mut io, &mut handler, conn_id, server_version, peer);
+        let Some(est) = tokio::time::timeout(limit, shake)
+            .await
+            .unwrap_or(Ok(None))?
         else {
             return Ok(());
         };
-        let multi = est
-            .capabilities
-            .contains(mysql_common::constants::CapabilityFlags::CLIENT_MULTI_STATEMENTS);
+        use mysql_common::constants::CapabilityFlags as Caps;
+        handler.set_interactive(est.capabilities.contains(Caps::CLIENT_INTERACTIVE));
+        let multi = est.capabilities.contains(Caps::CLIENT_MULTI_STATEMENTS);
         command_loop(&mut io, &mut handler, multi).await
     }
     .await;
@@ -68,7 +73,12 @@ async fn command_loop<H: Handler>(
     let mut stmts = Stmts::default();
     loop {
         io.flush().await?;
-        let Some(pkt) = io.read().await? else {
+        // Idle past the session's wait_timeout: closed, as MariaDB does (no packet).
+        let next = match handler.idle_timeout() {
+            Some(t) => tokio::time::timeout(t, io.read()).await.unwrap_or(Ok(None)),
+            None => io.read().await,
+        };
+        let Some(pkt) = next? else {
             return Ok(());
         };
         let Some((&cmd, body)) = pkt.split_first() else {

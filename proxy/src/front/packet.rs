@@ -14,8 +14,6 @@ use tokio::net::TcpStream;
 const MAX_PAYLOAD: usize = 0xff_ffff;
 /// Flush the write buffer once it holds this much.
 const FLUSH_AT: usize = 64 * 1024;
-/// Largest command we accept from a client (max_allowed_packet).
-pub const MAX_COMMAND: usize = 64 * 1024 * 1024;
 
 pub struct PacketIo {
     reader: BufReader<OwnedReadHalf>,
@@ -54,11 +52,15 @@ impl PacketIo {
             }
             let len = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], 0]) as usize;
             self.seq = hdr[3].wrapping_add(1);
-            if payload.len() + len > MAX_COMMAND {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "packet larger than max_allowed_packet",
-                ));
+            if payload.len() + len > crate::admission::admission().config().max_allowed_packet {
+                // As MariaDB: 1153 in the client's sequence, then the connection closes.
+                let e = crate::error::ProxyError::PacketTooLarge;
+                self.write_with(|b| {
+                    super::wire::err_packet(b, e.code(), e.sqlstate(), &e.to_string())
+                })
+                .await?;
+                self.flush().await?;
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()));
             }
             let at = payload.len();
             payload.resize(at + len, 0);
