@@ -1,5 +1,8 @@
 //! The command phase: read a command, dispatch it to the [`Handler`], answer,
 //! repeat — strictly in order, so pipelined commands are answered in sequence.
+//!
+//! The handler's futures (a statement's whole plan-execute-merge chain) are boxed:
+//! allocated while a command runs, not carried in every idle connection's task.
 
 use std::io;
 
@@ -48,7 +51,13 @@ pub async fn serve<H: Handler>(
     let result = async {
         // A handshake that does not complete in time is dropped (connect_timeout).
         let limit = crate::admission::admission().config().connect_timeout();
-        let shake = handshake(&mut io, &mut handler, conn_id, server_version, peer);
+        let shake = Box::pin(handshake(
+            &mut io,
+            &mut handler,
+            conn_id,
+            server_version,
+            peer,
+        ));
         let Some(est) = tokio::time::timeout(limit, shake)
             .await
             .unwrap_or(Ok(None))?
@@ -61,7 +70,7 @@ pub async fn serve<H: Handler>(
         command_loop(&mut io, &mut handler, multi).await
     }
     .await;
-    handler.close().await;
+    Box::pin(handler.close()).await;
     result
 }
 
@@ -104,13 +113,13 @@ async fn command_loop<H: Handler>(
                     out.multi_statements = multi;
                     out.codec = handler.codec();
                     out.account = handler.account();
-                    handler.query(&sql, &mut out).await?;
+                    Box::pin(handler.query(&sql, &mut out)).await?;
                 }
                 Err(e) => err(io, handler, &e).await?,
             },
             com::INIT_DB => {
                 let r = match handler.codec().decode(body) {
-                    Ok(db) => handler.init_db(&db).await,
+                    Ok(db) => Box::pin(handler.init_db(&db)).await,
                     Err(e) => Err(e),
                 };
                 match r {
@@ -121,7 +130,7 @@ async fn command_loop<H: Handler>(
             com::FIELD_LIST => {
                 let table_end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
                 let r = match handler.codec().decode(&body[..table_end]) {
-                    Ok(table) => handler.field_list(&table).await,
+                    Ok(table) => Box::pin(handler.field_list(&table)).await,
                     Err(e) => Err(e),
                 };
                 match r {
@@ -142,7 +151,7 @@ async fn command_loop<H: Handler>(
             }
             com::RESET_CONNECTION => {
                 stmts = Stmts::default();
-                match handler.reset().await {
+                match Box::pin(handler.reset()).await {
                     Ok(()) => ok(io, handler).await?,
                     Err(e) => err(io, handler, &e).await?,
                 }
@@ -238,7 +247,7 @@ async fn change_user<H: Handler>(
         collation: collation.unwrap_or(45),
         found_rows: handler.found_rows(),
     };
-    match handler.change_user(&cred).await {
+    match Box::pin(handler.change_user(&cred)).await {
         Ok(()) => ok(io, handler).await,
         Err(e) => {
             err(io, handler, &e).await?;
@@ -283,7 +292,7 @@ async fn prepare<H: Handler>(
         Ok(x) => x,
         Err(msg) => return err(io, handler, &ProxyError::Syntax(msg)).await,
     };
-    let meta = match handler.prepare(sql, n).await {
+    let meta = match Box::pin(handler.prepare(sql, n)).await {
         Ok(m) => m,
         Err(e) => {
             stmts.close(id);
@@ -347,7 +356,7 @@ async fn execute<H: Handler>(
             let mut out = Responder::binary(io, handler.status());
             out.codec = handler.codec();
             out.account = handler.account();
-            handler.execute(bound, &mut out).await
+            Box::pin(handler.execute(bound, &mut out)).await
         }
     }
 }
