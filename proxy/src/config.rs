@@ -34,6 +34,8 @@ pub struct ProxyConfig {
     pub gateway_id: String,
     /// The gateway's side of slot moves (`[moves]`, `crate::moving`).
     pub moves: crate::moving::MovesConfig,
+    /// Connection counts, timeouts and packet size (`[limits]`, `crate::admission`).
+    pub limits: crate::admission::LimitsConfig,
 }
 
 /// Which replicas may answer reads sent to replicas (`[reads]`,
@@ -117,6 +119,7 @@ impl Default for ProxyConfig {
             ids: IdsConfig::default(),
             reads: ReadsConfig::default(),
             join: Default::default(),
+            limits: Default::default(),
             gateway_id: String::new(),
             moves: Default::default(),
         }

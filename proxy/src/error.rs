@@ -104,6 +104,20 @@ pub enum ProxyError {
     /// `[join] memory_limit` allows (ER_OUT_OF_RESOURCES).
     #[error("Out of memory: the gateway holds at most {} of rows for {what} ([join] memory_limit); add a WHERE that narrows the tables or pins their shard keys", if limit % (1 << 20) == 0 { format!("{} MiB", limit >> 20) } else { format!("{} KiB", limit >> 10) })]
     JoinMemory { what: String, limit: usize },
+    /// ER_CON_COUNT_ERROR: `[limits] max_connections` (or the per-address
+    /// limit) reached; sent in place of the handshake, as MariaDB does.
+    #[error("Too many connections")]
+    TooManyConnections,
+    /// ER_TOO_MANY_USER_CONNECTIONS: `[limits] max_user_connections` reached.
+    #[error("User {0} already has more than 'max_user_connections' active connections")]
+    TooManyUserConnections(String),
+    /// ER_NET_PACKET_TOO_LARGE: a client packet over `[limits] max_allowed_packet`.
+    #[error("Got a packet bigger than 'max_allowed_packet' bytes")]
+    PacketTooLarge,
+    /// ER_WRONG_TYPE_FOR_VAR: a session variable the gateway keeps itself set
+    /// to a value of the wrong type.
+    #[error("Incorrect argument type to variable '{0}'")]
+    WrongTypeForVar(String),
     /// The client's own connection broke while answering: nothing more can be sent.
     #[error("client connection: {0}")]
     ClientIo(#[from] std::io::Error),
@@ -144,6 +158,10 @@ impl ProxyError {
             Self::XaDuplicate => 1440,
             Self::XaInvalid => 1398,
             Self::JoinMemory { .. } => 1041,
+            Self::TooManyConnections => 1040,
+            Self::TooManyUserConnections(_) => 1203,
+            Self::PacketTooLarge => 1153,
+            Self::WrongTypeForVar(_) => 1232,
             Self::Internal(_) | Self::ClientIo(_) | Self::NeedColumns { .. } => 1105,
         }
     }
@@ -152,6 +170,9 @@ impl ProxyError {
     pub fn sqlstate(&self) -> &str {
         match self {
             Self::AccessDenied { .. } => "28000",
+            Self::TooManyConnections => "08004",
+            Self::PacketTooLarge => "08S01",
+            Self::TooManyUserConnections(_) | Self::WrongTypeForVar(_) => "42000",
             Self::UnknownDatabase(_)
             | Self::NotSupported(_)
             | Self::WriteLimitAcrossSets

@@ -18,12 +18,14 @@
 //! | [`server`] | the listener |
 //! | [`workers`] | thread-per-core serving: one event loop per worker thread |
 //! | [`registry`] | client connections: SHOW PROCESSLIST, KILL |
+//! | [`admission`] | connection limits (overall, per user, per address) and `[limits]` |
 //! | [`split`] | read/write split: which reads go to which replica (read-your-writes) |
 //! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
 //! | [`moving`] | the gateway's side of slot moves: registration, write hold, acks |
 //! | [`orphans`] | filtering rows of moving slots out of statements sent to sets holding them |
 //! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
 
+pub mod admission;
 pub mod backend;
 pub mod config;
 pub mod ddl;

@@ -19,6 +19,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
     crate::metrics::install(&cfg.metrics_listen)?;
     crate::join::configure(cfg.join.clone());
+    crate::admission::configure(cfg.limits.clone());
     let (routing, topo) = Routing::start(cfg.etcd.clone(), cfg.routing_cache.clone()).await;
     let ids = Arc::new(crate::ids::Ids::new(cfg.ids.segment));
     let gateway = match cfg.gateway_id.as_str() {

@@ -90,6 +90,15 @@ async fn serve_clients(mut rx: mpsc::UnboundedReceiver<Client>, shared: Arc<Shar
                 continue;
             }
         };
+        // Connection limits (`crate::admission`): refused before the handshake.
+        let ticket = match crate::admission::admission().connection(peer.ip()) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::info!(%peer, "connection refused: {e}");
+                tokio::spawn(async move { crate::front::refuse::refuse(stream, &e).await });
+                continue;
+            }
+        };
         let activity = shared.registry.add(id);
         let session_shared = shared.clone();
         let task = tokio::spawn(async move {
@@ -98,6 +107,7 @@ async fn serve_clients(mut rx: mpsc::UnboundedReceiver<Client>, shared: Arc<Shar
             if let Err(e) = crate::front::serve(stream, session, id, &version).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
+            drop(ticket);
         });
         shared.registry.set_abort(id, task.abort_handle());
         // Forget the connection when its task ends (a killed task never reaches

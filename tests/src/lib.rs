@@ -25,6 +25,7 @@ pub mod mariadb;
 pub mod placement;
 pub mod port;
 pub mod process;
+pub mod raw;
 pub mod set;
 pub mod sql;
 pub mod util;

@@ -1,5 +1,8 @@
 //! The command phase: read a command, dispatch it to the [`Handler`], answer,
 //! repeat — strictly in order, so pipelined commands are answered in sequence.
+//!
+//! The handler's futures (a statement's whole plan-execute-merge chain) are boxed:
+//! allocated while a command runs, not carried in every idle connection's task.
 
 use std::io;
 
@@ -46,17 +49,28 @@ pub async fn serve<H: Handler>(
     let peer = stream.peer_addr()?;
     let mut io = PacketIo::new(stream);
     let result = async {
-        let Some(est) = handshake(&mut io, &mut handler, conn_id, server_version, peer).await?
+        // A handshake that does not complete in time is dropped (connect_timeout).
+        let limit = crate::admission::admission().config().connect_timeout();
+        let shake = Box::pin(handshake(
+            &mut io,
+            &mut handler,
+            conn_id,
+            server_version,
+            peer,
+        ));
+        let Some(est) = tokio::time::timeout(limit, shake)
+            .await
+            .unwrap_or(Ok(None))?
         else {
             return Ok(());
         };
-        let multi = est
-            .capabilities
-            .contains(mysql_common::constants::CapabilityFlags::CLIENT_MULTI_STATEMENTS);
+        use mysql_common::constants::CapabilityFlags as Caps;
+        handler.set_interactive(est.capabilities.contains(Caps::CLIENT_INTERACTIVE));
+        let multi = est.capabilities.contains(Caps::CLIENT_MULTI_STATEMENTS);
         command_loop(&mut io, &mut handler, multi).await
     }
     .await;
-    handler.close().await;
+    Box::pin(handler.close()).await;
     result
 }
 
@@ -68,7 +82,12 @@ async fn command_loop<H: Handler>(
     let mut stmts = Stmts::default();
     loop {
         io.flush().await?;
-        let Some(pkt) = io.read().await? else {
+        // Idle past the session's wait_timeout: closed, as MariaDB does (no packet).
+        let next = match handler.idle_timeout() {
+            Some(t) => tokio::time::timeout(t, io.read()).await.unwrap_or(Ok(None)),
+            None => io.read().await,
+        };
+        let Some(pkt) = next? else {
             return Ok(());
         };
         let Some((&cmd, body)) = pkt.split_first() else {
@@ -94,13 +113,13 @@ async fn command_loop<H: Handler>(
                     out.multi_statements = multi;
                     out.codec = handler.codec();
                     out.account = handler.account();
-                    handler.query(&sql, &mut out).await?;
+                    Box::pin(handler.query(&sql, &mut out)).await?;
                 }
                 Err(e) => err(io, handler, &e).await?,
             },
             com::INIT_DB => {
                 let r = match handler.codec().decode(body) {
-                    Ok(db) => handler.init_db(&db).await,
+                    Ok(db) => Box::pin(handler.init_db(&db)).await,
                     Err(e) => Err(e),
                 };
                 match r {
@@ -111,7 +130,7 @@ async fn command_loop<H: Handler>(
             com::FIELD_LIST => {
                 let table_end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
                 let r = match handler.codec().decode(&body[..table_end]) {
-                    Ok(table) => handler.field_list(&table).await,
+                    Ok(table) => Box::pin(handler.field_list(&table)).await,
                     Err(e) => Err(e),
                 };
                 match r {
@@ -132,7 +151,7 @@ async fn command_loop<H: Handler>(
             }
             com::RESET_CONNECTION => {
                 stmts = Stmts::default();
-                match handler.reset().await {
+                match Box::pin(handler.reset()).await {
                     Ok(()) => ok(io, handler).await?,
                     Err(e) => err(io, handler, &e).await?,
                 }
@@ -228,7 +247,7 @@ async fn change_user<H: Handler>(
         collation: collation.unwrap_or(45),
         found_rows: handler.found_rows(),
     };
-    match handler.change_user(&cred).await {
+    match Box::pin(handler.change_user(&cred)).await {
         Ok(()) => ok(io, handler).await,
         Err(e) => {
             err(io, handler, &e).await?;
@@ -273,7 +292,7 @@ async fn prepare<H: Handler>(
         Ok(x) => x,
         Err(msg) => return err(io, handler, &ProxyError::Syntax(msg)).await,
     };
-    let meta = match handler.prepare(sql, n).await {
+    let meta = match Box::pin(handler.prepare(sql, n)).await {
         Ok(m) => m,
         Err(e) => {
             stmts.close(id);
@@ -337,7 +356,7 @@ async fn execute<H: Handler>(
             let mut out = Responder::binary(io, handler.status());
             out.codec = handler.codec();
             out.account = handler.account();
-            handler.execute(bound, &mut out).await
+            Box::pin(handler.execute(bound, &mut out)).await
         }
     }
 }

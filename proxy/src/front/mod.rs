@@ -18,6 +18,7 @@ pub mod conn;
 pub mod handshake;
 pub mod limits;
 pub mod packet;
+pub mod refuse;
 pub mod responder;
 pub mod stmts;
 pub mod wire;
@@ -113,6 +114,14 @@ pub trait Handler: Send {
     fn reset(&mut self) -> impl Future<Output = Result<(), ProxyError>> + Send;
     /// The server status flags for OK/EOF packets (autocommit, in transaction).
     fn status(&self) -> StatusFlags;
+    /// How long the client may stay idle between commands before the
+    /// connection is closed (its `wait_timeout`); `None` = no limit.
+    fn idle_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// The client connected with CLIENT_INTERACTIVE (its idle timeout starts
+    /// at `interactive_timeout`).
+    fn set_interactive(&mut self, _interactive: bool) {}
     /// The client closed the connection (COM_QUIT or end of stream).
     fn close(&mut self) -> impl Future<Output = ()> + Send;
 }

@@ -4,21 +4,29 @@
 //! Reads are buffered, so several commands pipelined in one TCP write are read one
 //! after another; writes are buffered until [`PacketIo::flush`] (or until the buffer
 //! passes a threshold, so a large result streams in bounded memory).
+//!
+//! An idle connection holds no buffer: both are released whenever the client has
+//! nothing more to read for us and we wait for it (between commands), and
+//! allocated again when it sends. Thousands of idle clients then cost the
+//! gateway little more than their sessions (bench/idle_conns.sh).
 
 use std::io;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
 const MAX_PAYLOAD: usize = 0xff_ffff;
 /// Flush the write buffer once it holds this much.
 const FLUSH_AT: usize = 64 * 1024;
-/// Largest command we accept from a client (max_allowed_packet).
-pub const MAX_COMMAND: usize = 64 * 1024 * 1024;
+/// Read buffer size (allocated only while the client is sending).
+const READ_BUF: usize = 16 * 1024;
 
 pub struct PacketIo {
-    reader: BufReader<OwnedReadHalf>,
+    reader: OwnedReadHalf,
+    /// Bytes read and not consumed yet: `rbuf[rpos..]`.
+    rbuf: Vec<u8>,
+    rpos: usize,
     writer: OwnedWriteHalf,
     out: Vec<u8>,
     seq: u8,
@@ -31,9 +39,11 @@ impl PacketIo {
         let _ = stream.set_nodelay(true);
         let (r, w) = stream.into_split();
         Self {
-            reader: BufReader::with_capacity(16 * 1024, r),
+            reader: r,
+            rbuf: Vec::new(),
+            rpos: 0,
             writer: w,
-            out: Vec::with_capacity(16 * 1024),
+            out: Vec::new(),
             seq: 0,
             written: 0,
         }
@@ -45,7 +55,7 @@ impl PacketIo {
         let mut payload = Vec::new();
         loop {
             let mut hdr = [0u8; 4];
-            match self.reader.read_exact(&mut hdr).await {
+            match self.read_exact(&mut hdr).await {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && payload.is_empty() => {
                     return Ok(None)
@@ -54,17 +64,75 @@ impl PacketIo {
             }
             let len = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], 0]) as usize;
             self.seq = hdr[3].wrapping_add(1);
-            if payload.len() + len > MAX_COMMAND {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "packet larger than max_allowed_packet",
-                ));
+            if payload.len() + len > crate::admission::admission().config().max_allowed_packet {
+                // As MariaDB: 1153 in the client's sequence, then the connection closes.
+                let e = crate::error::ProxyError::PacketTooLarge;
+                self.write_with(|b| {
+                    super::wire::err_packet(b, e.code(), e.sqlstate(), &e.to_string())
+                })
+                .await?;
+                self.flush().await?;
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()));
             }
             let at = payload.len();
             payload.resize(at + len, 0);
-            self.reader.read_exact(&mut payload[at..]).await?;
+            self.read_exact(&mut payload[at..]).await?;
             if len < MAX_PAYLOAD {
                 return Ok(Some(payload));
+            }
+        }
+    }
+
+    /// Fills `dst` from the buffer and the socket.
+    async fn read_exact(&mut self, dst: &mut [u8]) -> io::Result<()> {
+        let mut filled = 0;
+        while filled < dst.len() {
+            let have = self.rbuf.len() - self.rpos;
+            if have > 0 {
+                let n = have.min(dst.len() - filled);
+                dst[filled..filled + n].copy_from_slice(&self.rbuf[self.rpos..self.rpos + n]);
+                self.rpos += n;
+                filled += n;
+                continue;
+            }
+            // A large remainder goes straight into `dst`.
+            if dst.len() - filled >= READ_BUF {
+                match self.reader.try_read(&mut dst[filled..]) {
+                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.reader.readable().await?
+                    }
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            if self.fill().await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what the socket has into the (drained) buffer; `Ok(0)` at end of
+    /// stream. While nothing is there to read, the buffers are released.
+    async fn fill(&mut self) -> io::Result<usize> {
+        self.rbuf.clear();
+        self.rpos = 0;
+        loop {
+            if self.rbuf.capacity() == 0 {
+                self.rbuf.reserve_exact(READ_BUF);
+            }
+            match self.reader.try_read_buf(&mut self.rbuf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.rbuf = Vec::new();
+                    if self.out.is_empty() {
+                        self.out = Vec::new();
+                    }
+                    self.reader.readable().await?;
+                }
+                Err(e) => return Err(e),
             }
         }
     }

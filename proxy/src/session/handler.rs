@@ -27,6 +27,7 @@ impl Handler for Session {
         if let Some(db) = &cred.db {
             self.check_db(db)?;
         }
+        self.limits.admit(&cred.user, cred.peer.ip())?;
         self.user = Some(cred.user.clone());
         self.db = cred.db.clone();
         self.found_rows = cred.found_rows;
@@ -126,6 +127,14 @@ impl Handler for Session {
         self.account = None;
         self.db = None;
         self.authenticate(cred).await
+    }
+
+    fn idle_timeout(&self) -> Option<std::time::Duration> {
+        Some(self.limits.idle_timeout())
+    }
+
+    fn set_interactive(&mut self, interactive: bool) {
+        self.limits.set_interactive(interactive);
     }
 
     fn found_rows(&self) -> bool {

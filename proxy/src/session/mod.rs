@@ -13,6 +13,7 @@ mod identity;
 mod ids;
 mod kill;
 mod limited;
+mod limits;
 mod move_gate;
 mod planning;
 mod reads;
@@ -132,6 +133,8 @@ pub struct Session {
     last_insert_id: u64,
     /// Read/write split: the session's setting and own writes (reads.rs).
     split: crate::split::SplitState,
+    /// Its user's connection count and its idle timeout (limits.rs).
+    limits: limits::SessionLimits,
 }
 
 impl Session {
@@ -167,6 +170,7 @@ impl Session {
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
             split: Default::default(),
+            limits: Default::default(),
             shared,
         }
     }
@@ -242,6 +246,9 @@ impl Session {
         self.effects_next = crate::sql::effects::classify(sql, &sig);
         self.note_hint(sql, &tokens);
         if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
+            return Box::pin(self.statement(&rewritten, out)).await;
+        }
+        if let Some(rewritten) = self.own_vars_text(sql, &sig) {
             return Box::pin(self.statement(&rewritten, out)).await;
         }
         // AUTO_INCREMENT ids and LAST_INSERT_ID() (ids.rs): the client's text

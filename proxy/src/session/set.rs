@@ -106,6 +106,9 @@ impl Session {
         sig: &[Token],
         out: &mut Responder<'_>,
     ) -> Answered {
+        if sig.get(1).is_some_and(|t| t.is_word(sql, "STATEMENT")) {
+            return self.set_statement(sql, sig, out).await;
+        }
         if let Some(r) = self.set_read_from(sql, sig) {
             return self.reply(r, out).await;
         }
@@ -163,6 +166,11 @@ impl Session {
         assignments: &[(String, String)],
     ) -> Result<(), ProxyError> {
         let evaluated = self.evaluate(assignments).await?;
+        // wait_timeout and interactive_timeout are the gateway's own (limits.rs).
+        let evaluated = self.limits.take_own(&evaluated)?;
+        if evaluated.is_empty() {
+            return Ok(());
+        }
         let assignments = evaluated.as_slice();
         let mut next = self.vars.clone();
         charset::superseded(assignments)

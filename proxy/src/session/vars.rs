@@ -78,6 +78,11 @@ impl SessionVars {
         Some(text[eq.end..].trim().to_string())
     }
 
+    /// The assignment text of variable `key`, if the session set it.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(|(_, t)| t.as_str())
+    }
+
     /// Whether sql_mode was set to include NO_BACKSLASH_ESCAPES.
     pub fn no_backslash_escapes(&self) -> bool {
         self.vars
