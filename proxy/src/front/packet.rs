@@ -16,6 +16,8 @@ const MAX_PAYLOAD: usize = 0xff_ffff;
 const FLUSH_AT: usize = 64 * 1024;
 /// Largest command we accept from a client (max_allowed_packet).
 pub const MAX_COMMAND: usize = 64 * 1024 * 1024;
+/// Packets up to this size are read into a buffer sized by their header at once.
+const EAGER_READ: usize = 64 * 1024;
 
 pub struct PacketIo {
     reader: BufReader<OwnedReadHalf>,
@@ -61,8 +63,20 @@ impl PacketIo {
                 ));
             }
             let at = payload.len();
-            payload.resize(at + len, 0);
-            self.reader.read_exact(&mut payload[at..]).await?;
+            if len <= EAGER_READ {
+                payload.resize(at + len, 0);
+                self.reader.read_exact(&mut payload[at..]).await?;
+            } else {
+                // Memory grows with the bytes that arrive, not with the length a
+                // header declares (a client declaring 16 MiB and sending nothing).
+                let got = (&mut self.reader)
+                    .take(len as u64)
+                    .read_to_end(&mut payload)
+                    .await?;
+                if got < len {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+            }
             if len < MAX_PAYLOAD {
                 return Ok(Some(payload));
             }
