@@ -33,6 +33,9 @@ pub mod error;
 pub mod exec;
 pub mod explain;
 pub mod front;
+#[cfg(any(test, feature = "fuzz"))]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod ids;
 pub mod join;
 pub mod merge;

@@ -221,6 +221,24 @@ impl Param {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadPacket(pub &'static str);
 
+/// MariaDB's words for long data past max_allowed_packet (ER_UNKNOWN_ERROR).
+pub const LONG_DATA_TOO_LONG: &str = "Parameter of prepared statement which is set through \
+     mysql_send_long_data() is longer than 'max_allowed_packet' bytes";
+
+impl BadPacket {
+    /// The error the client gets.
+    pub fn error(&self) -> crate::error::ProxyError {
+        if self.0 == LONG_DATA_TOO_LONG {
+            return crate::error::ProxyError::Backend {
+                code: 1105,
+                state: "HY000".into(),
+                message: self.0.into(),
+            };
+        }
+        crate::error::ProxyError::Syntax(format!("malformed COM_STMT_EXECUTE: {}", self.0))
+    }
+}
+
 /// Decodes the parameters of a COM_STMT_EXECUTE body (after stmt id, flags and
 /// iteration count). `types` holds the types bound by an earlier execute and is
 /// updated when the packet binds new ones. `long_data` are values sent with
@@ -377,7 +395,7 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, lit: Literals) -> Result<Pa
                 let mut s = format!(
                     "'{}{:02}:{:02}:{:02}",
                     if neg { "-" } else { "" },
-                    days * 24 + g8(5) as u32,
+                    days as u64 * 24 + g8(5) as u64,
                     g8(6),
                     g8(7)
                 );

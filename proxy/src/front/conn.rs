@@ -344,14 +344,7 @@ async fn execute<H: Handler>(
     let escapes = handler.backslash_escapes();
     match stmts.bind(id, &body[9..], escapes, handler.codec()) {
         None => err(io, handler, &unknown_stmt("mysqld_stmt_execute")).await,
-        Some(Err(bad)) => {
-            err(
-                io,
-                handler,
-                &ProxyError::Syntax(format!("malformed COM_STMT_EXECUTE: {}", bad.0)),
-            )
-            .await
-        }
+        Some(Err(bad)) => err(io, handler, &bad.error()).await,
         Some(Ok(bound)) => {
             let mut out = Responder::binary(io, handler.status());
             out.codec = handler.codec();

@@ -21,6 +21,10 @@ const MAX_PAYLOAD: usize = 0xff_ffff;
 const FLUSH_AT: usize = 64 * 1024;
 /// Read buffer size (allocated only while the client is sending).
 const READ_BUF: usize = 16 * 1024;
+/// Largest command we accept from a client (max_allowed_packet).
+pub const MAX_COMMAND: usize = 64 * 1024 * 1024;
+/// Packets up to this size are read into a buffer sized by their header at once.
+const EAGER_READ: usize = 64 * 1024;
 
 pub struct PacketIo {
     reader: OwnedReadHalf,
@@ -75,8 +79,21 @@ impl PacketIo {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()));
             }
             let at = payload.len();
-            payload.resize(at + len, 0);
-            self.read_exact(&mut payload[at..]).await?;
+            if len <= EAGER_READ {
+                payload.resize(at + len, 0);
+                self.read_exact(&mut payload[at..]).await?;
+            } else {
+                // Memory grows with the bytes that arrive, not with the length a
+                // header declares (a client declaring 16 MiB and sending nothing).
+                let mut left = len;
+                while left > 0 {
+                    let n = left.min(EAGER_READ);
+                    let from = payload.len();
+                    payload.resize(from + n, 0);
+                    self.read_exact(&mut payload[from..]).await?;
+                    left -= n;
+                }
+            }
             if len < MAX_PAYLOAD {
                 return Ok(Some(payload));
             }

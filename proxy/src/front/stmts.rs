@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 
-use super::binary::{decode_params, substitute, BadPacket, Literals};
+use super::binary::{decode_params, substitute, BadPacket, Literals, LONG_DATA_TOO_LONG};
 use super::charset::Codec;
+use super::packet::MAX_COMMAND;
 use crate::sql::lexer::{tokenize, Kind};
 
 pub struct Stmt {
@@ -20,6 +21,8 @@ pub struct Stmt {
     pub types: Vec<(u8, bool)>,
     /// COM_STMT_SEND_LONG_DATA buffers, per parameter.
     pub long_data: Vec<Option<Vec<u8>>>,
+    /// Long data passed max_allowed_packet: the next execute fails (as MariaDB's).
+    pub long_data_overflow: bool,
 }
 
 /// A statement bound for one execute.
@@ -60,6 +63,7 @@ impl Stmts {
                 limits,
                 types: Vec::new(),
                 long_data: vec![None; n],
+                long_data_overflow: false,
             },
         );
         Ok((self.next_id, n))
@@ -81,19 +85,27 @@ impl Stmts {
         match self.map.get_mut(&id) {
             Some(s) => {
                 s.long_data.iter_mut().for_each(|d| *d = None);
+                s.long_data_overflow = false;
                 true
             }
             None => false,
         }
     }
 
+    /// Appends to a parameter's long data, up to max_allowed_packet (beyond,
+    /// the data is dropped and the next execute fails).
     pub fn long_data(&mut self, id: u32, param: usize, data: &[u8]) {
-        if let Some(slot) = self
-            .map
-            .get_mut(&id)
-            .and_then(|s| s.long_data.get_mut(param))
-        {
-            slot.get_or_insert_with(Vec::new).extend_from_slice(data);
+        let Some(s) = self.map.get_mut(&id) else {
+            return;
+        };
+        if let Some(slot) = s.long_data.get_mut(param) {
+            let buf = slot.get_or_insert_with(Vec::new);
+            if buf.len() + data.len() > MAX_COMMAND {
+                *slot = None;
+                s.long_data_overflow = true;
+            } else {
+                buf.extend_from_slice(data);
+            }
         }
     }
 
@@ -111,6 +123,10 @@ impl Stmts {
             codec,
         };
         let s = self.map.get_mut(&id)?;
+        if std::mem::take(&mut s.long_data_overflow) {
+            s.long_data.iter_mut().for_each(|d| *d = None);
+            return Some(Err(BadPacket(LONG_DATA_TOO_LONG)));
+        }
         let n = s.placeholders.len();
         Some(
             decode_params(params, n, &mut s.types, &mut s.long_data, lit).map(|mut p| {
@@ -126,5 +142,31 @@ impl Stmts {
                 }
             }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_data_past_max_allowed_packet_fails_the_next_execute() {
+        let mut s = Stmts::default();
+        let (id, _) = s.add("SELECT ?").unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..(MAX_COMMAND >> 20) + 1 {
+            s.long_data(id, 0, &chunk);
+        }
+        // Dropped, not kept growing.
+        assert!(s.map[&id].long_data[0].is_none());
+        let params = [0u8, 1, 253, 0];
+        let Some(Err(bad)) = s.bind(id, &params, true, Codec::Utf8) else {
+            panic!("the execute after too much long data must fail");
+        };
+        assert_eq!(bad.error().code(), 1105);
+        // The statement lives on: the next execute binds again.
+        s.long_data(id, 0, b"ok");
+        let b = s.bind(id, &params, true, Codec::Utf8).unwrap().unwrap();
+        assert_eq!(b.spliced, "SELECT 'ok'");
     }
 }

@@ -9,7 +9,7 @@ use crate::sql::lexer::{ident_text, significant, Kind, Token};
 /// A text sqlparser can parse that routes like `sql`: `LOCK IN SHARE MODE`
 /// dropped, `a MOD b` as `a % b`, ASC/DESC dropped from GROUP BY lists. `None`
 /// when nothing applies.
-pub(super) fn planning_text(sql: &str, tokens: &[Token]) -> Option<String> {
+pub(crate) fn planning_text(sql: &str, tokens: &[Token]) -> Option<String> {
     let sig = significant(tokens);
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for (i, t) in sig.iter().enumerate() {

@@ -40,20 +40,93 @@ pub(super) fn read_image<'a>(
             .get_column_type(i)
             .map_err(|e| anyhow!("column {} of `{}`: {e}", col.name, schema.name))?
             .ok_or_else(|| anyhow!("column {} of `{}` has no type", col.name, schema.name))?;
-        let meta = tme.get_column_metadata(i).unwrap_or(&[]);
+        // Missing metadata would index out of bounds in mysql_common's decoders.
+        let meta = tme.get_column_metadata(i).ok_or_else(|| {
+            anyhow!(
+                "column {} of `{}`: the table map has no metadata for it",
+                col.name,
+                schema.name
+            )
+        })?;
+        check_meta(ty, meta)
+            .map_err(|e| anyhow!("column {} of `{}`: {e}", col.name, schema.name))?;
+        // A DATETIME2 below its offset (no MariaDB writes one) overflows in mysql_common.
+        if ty == ColumnType::MYSQL_TYPE_DATETIME2 && buf.0.first().is_some_and(|b| b & 0x80 == 0) {
+            bail!(
+                "column {} of `{}`: a negative DATETIME",
+                col.name,
+                schema.name
+            );
+        }
         let v = match (ty, meta.first()) {
             (ColumnType::MYSQL_TYPE_TIME2, Some(&dec @ 1..=2)) => time2_short(buf, dec)?,
             _ => {
-                let v: BinlogValue<'_> = buf
-                    .parse((ty, meta, false, false))
-                    .with_context(|| format!("decode column {} of `{}`", col.name, schema.name))?;
-                Value::try_from(v)
+                // mysql_common's decoders trust the server's bytes (a DECIMAL digit
+                // group out of range overflows): a value no MariaDB writes is an
+                // error of this move, never a panic of the scheduler.
+                let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    buf.parse::<BinlogValue<'_>>((ty, meta, false, false))
+                        .map(Value::try_from)
+                }))
+                .map_err(|_| {
+                    anyhow!(
+                        "column {} of `{}`: an undecodable {ty:?} value",
+                        col.name,
+                        schema.name
+                    )
+                })?;
+                decoded
+                    .with_context(|| format!("decode column {} of `{}`", col.name, schema.name))?
                     .map_err(|e| anyhow!("column {} of `{}`: {e}", col.name, schema.name))?
             }
         };
         values.push(bindable(v, col));
     }
     Ok(values)
+}
+
+/// Refuses column metadata no MariaDB writes (mysql_common's decoders trust it
+/// and would panic): too short for the type, a DECIMAL's precision and scale,
+/// fractional seconds.
+fn check_meta(ty: ColumnType, meta: &[u8]) -> anyhow::Result<()> {
+    use ColumnType::*;
+    let needed = match ty {
+        MYSQL_TYPE_BIT
+        | MYSQL_TYPE_NEWDECIMAL
+        | MYSQL_TYPE_ENUM
+        | MYSQL_TYPE_SET
+        | MYSQL_TYPE_VARCHAR
+        | MYSQL_TYPE_VAR_STRING
+        | MYSQL_TYPE_STRING => 2,
+        MYSQL_TYPE_TIMESTAMP2
+        | MYSQL_TYPE_DATETIME2
+        | MYSQL_TYPE_TIME2
+        | MYSQL_TYPE_TINY_BLOB
+        | MYSQL_TYPE_MEDIUM_BLOB
+        | MYSQL_TYPE_LONG_BLOB
+        | MYSQL_TYPE_BLOB
+        | MYSQL_TYPE_GEOMETRY
+        | MYSQL_TYPE_VECTOR
+        | MYSQL_TYPE_TYPED_ARRAY => 1,
+        _ => 0,
+    };
+    if meta.len() < needed {
+        bail!("{ty:?} with {} bytes of metadata", meta.len());
+    }
+    match (ty, meta) {
+        (ColumnType::MYSQL_TYPE_NEWDECIMAL, &[precision, scale, ..])
+            if precision == 0 || precision > 65 || scale > 38 || scale > precision =>
+        {
+            bail!("DECIMAL({precision},{scale}) in the table map")
+        }
+        (
+            ColumnType::MYSQL_TYPE_TIME2
+            | ColumnType::MYSQL_TYPE_DATETIME2
+            | ColumnType::MYSQL_TYPE_TIMESTAMP2,
+            &[fsp, ..],
+        ) if fsp > 6 => bail!("fractional seconds precision {fsp} in the table map"),
+        _ => Ok(()),
+    }
 }
 
 /// A `TIME(1)` / `TIME(2)` value (mysql_common 0.37.3 overflows on negative ones):

@@ -17,12 +17,15 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use futures::StreamExt;
-use mysql_async::binlog::events::{EventData, RowsEventData};
+use mysql_async::binlog::events::{EventData, RowsEventData, TableMapEvent};
 use mysql_async::prelude::*;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, Value};
 use mysql_common::io::ParseBuf;
 use topo::gtid::Gtid;
 
+#[cfg(any(test, feature = "fuzz"))]
+#[doc(hidden)]
+pub mod fuzz;
 mod image;
 
 pub use image::bindable;
@@ -411,24 +414,22 @@ impl BinlogReader {
                 schema.columns.len()
             );
         }
-        let mut buf = ParseBuf(rows.rows_data());
-        let mut out = Vec::new();
-        while !buf.is_empty() {
-            let before = match rows.columns_before_image() {
-                Some(bits) => Some(read_image(tme, schema, bits.count_ones(), &mut buf)?),
-                None => None,
-            };
-            let after = match rows.columns_after_image() {
-                Some(bits) => Some(read_image(tme, schema, bits.count_ones(), &mut buf)?),
-                None => None,
-            };
-            out.push(RowChange {
+        let images = read_rows(
+            tme,
+            schema,
+            rows.columns_before_image().map(|b| b.count_ones()),
+            rows.columns_after_image().map(|b| b.count_ones()),
+            rows.rows_data(),
+        )?;
+        let out = images
+            .into_iter()
+            .map(|(before, after)| RowChange {
                 table: ti,
                 kind,
                 before,
                 after,
-            });
-        }
+            })
+            .collect();
         Ok(BinlogEvent::Rows(out))
     }
 
@@ -436,6 +437,39 @@ impl BinlogReader {
     pub async fn close(self) {
         let _ = self.stream.close().await;
     }
+}
+
+/// A before and/or after image of one changed row.
+pub(super) type Images = (Option<Vec<Value>>, Option<Vec<Value>>);
+
+/// The rows of one rows event: each row's before and/or after image, `before`
+/// and `after` being how many columns each image holds (`None`: the event has
+/// no such image). Every row consumes bytes, or the event is refused.
+pub(super) fn read_rows(
+    tme: &TableMapEvent<'_>,
+    schema: &TableSchema,
+    before: Option<usize>,
+    after: Option<usize>,
+    data: &[u8],
+) -> anyhow::Result<Vec<Images>> {
+    let mut buf = ParseBuf(data);
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let left = buf.len();
+        let b = match before {
+            Some(n) => Some(read_image(tme, schema, n, &mut buf)?),
+            None => None,
+        };
+        let a = match after {
+            Some(n) => Some(read_image(tme, schema, n, &mut buf)?),
+            None => None,
+        };
+        if buf.len() == left {
+            bail!("a binlog row of `{}` without any image", schema.name);
+        }
+        out.push((b, a));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
