@@ -125,6 +125,65 @@ impl RawConn {
         write_packet(&mut self.stream, 0, &p).await
     }
 
+    /// Runs `sql` and reads its whole text result: the rows (NULL = `None`), or
+    /// the server's error (an OK packet gives no rows).
+    pub async fn query(
+        &mut self,
+        sql: &str,
+    ) -> io::Result<Result<Vec<Vec<Option<String>>>, ServerError>> {
+        self.send_query(sql.as_bytes()).await?;
+        let (_, first) = self.read().await?;
+        if let Some(e) = parse_err(&first) {
+            return Ok(Err(e));
+        }
+        if first.first() == Some(&0) {
+            return Ok(Ok(Vec::new()));
+        }
+        let is_eof = |p: &[u8]| p.first() == Some(&0xfe) && p.len() < 9;
+        // Column definitions up to EOF, then rows up to EOF.
+        loop {
+            let (_, p) = self.read().await?;
+            if is_eof(&p) {
+                break;
+            }
+        }
+        let mut rows = Vec::new();
+        loop {
+            let (_, p) = self.read().await?;
+            if let Some(e) = parse_err(&p) {
+                return Ok(Err(e));
+            }
+            if is_eof(&p) {
+                return Ok(Ok(rows));
+            }
+            let mut row = Vec::new();
+            let mut at = 0;
+            while at < p.len() {
+                if p[at] == 0xfb {
+                    row.push(None);
+                    at += 1;
+                    continue;
+                }
+                let (len, skip) = match p[at] {
+                    0xfc => (u16::from_le_bytes([p[at + 1], p[at + 2]]) as usize, 3),
+                    0xfd => (
+                        u32::from_le_bytes([p[at + 1], p[at + 2], p[at + 3], 0]) as usize,
+                        4,
+                    ),
+                    0xfe => (
+                        u64::from_le_bytes(p[at + 1..at + 9].try_into().unwrap()) as usize,
+                        9,
+                    ),
+                    n => (n as usize, 1),
+                };
+                at += skip;
+                row.push(Some(String::from_utf8_lossy(&p[at..at + len]).into_owned()));
+                at += len;
+            }
+            rows.push(row);
+        }
+    }
+
     /// Reads one packet of the answer.
     pub async fn read(&mut self) -> io::Result<(u8, Vec<u8>)> {
         read_packet(&mut self.stream).await

@@ -212,7 +212,13 @@ impl PacketIo {
     /// Sends everything queued.
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            self.writer.write_all(&self.out).await?;
+            // A client that does not read its answer: closed after
+            // net_write_timeout, as MariaDB does (its session then releases
+            // the backend connections it holds).
+            let limit = crate::admission::admission().config().net_write_timeout();
+            tokio::time::timeout(limit, self.writer.write_all(&self.out))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "net_write_timeout"))??;
             self.out.clear();
         }
         Ok(())
