@@ -78,6 +78,18 @@ impl RawConn {
         user: &str,
         password: &str,
     ) -> io::Result<Result<RawConn, ServerError>> {
+        Self::connect_with(addr, source, user, password, 0).await
+    }
+
+    /// [`connect`](Self::connect) with more capability flags (e.g. 0x400,
+    /// CLIENT_INTERACTIVE).
+    pub async fn connect_with(
+        addr: SocketAddr,
+        source: Option<&str>,
+        user: &str,
+        password: &str,
+        extra_caps: u32,
+    ) -> io::Result<Result<RawConn, ServerError>> {
         let mut s = tcp(addr, source).await?;
         let (_, greet) = read_packet(&mut s).await?;
         if let Some(e) = parse_err(&greet) {
@@ -87,7 +99,7 @@ impl RawConn {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad greeting"))?;
         // LONG_PASSWORD | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION |
         // MULTI_RESULTS | PLUGIN_AUTH
-        let caps: u32 = 0x1 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000;
+        let caps: u32 = 0x1 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000 | extra_caps;
         let mut r = Vec::new();
         r.extend_from_slice(&caps.to_le_bytes());
         r.extend_from_slice(&(16u32 << 20).to_le_bytes());

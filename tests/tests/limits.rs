@@ -180,7 +180,7 @@ async fn reference() -> (WorkDir, MariaDb, Conn) {
 #[tokio::test]
 async fn timeouts_and_packet_size() {
     let (c, (_dir, rf_db, mut rf)) = tokio::join!(
-        shop("connect_timeout = 1\nmax_allowed_packet = 1048576"),
+        shop("connect_timeout = 1\nmax_allowed_packet = 1048576\ninteractive_timeout = 1"),
         reference()
     );
     let mut gw = c.proxy_conn().await.unwrap();
@@ -291,7 +291,7 @@ async fn timeouts_and_packet_size() {
         .query_first("SELECT @@wait_timeout, @@session.interactive_timeout")
         .await
         .unwrap();
-    assert_eq!(row, Some((1, 28800)));
+    assert_eq!(row, Some((1, 1)), "interactive_timeout = 1 in the config");
     let cols: Vec<mysql_async::Row> = idle.query("SELECT @@wait_timeout").await.unwrap();
     assert_eq!(cols[0].columns_ref()[0].name_str(), "@@wait_timeout");
     // Idle: closed by the gateway, the transaction rolled back.
@@ -320,6 +320,19 @@ async fn timeouts_and_packet_size() {
     // The sets' connections never saw it: pooled connections stay open.
     let w: Option<u64> = gw.query_first("SELECT @@wait_timeout").await.unwrap();
     assert_eq!(w, Some(28800));
+
+    // An interactive client (CLIENT_INTERACTIVE) starts at interactive_timeout.
+    let mut cli = RawConn::connect_with(c.proxy_addr().parse().unwrap(), None, "app", "app", 0x400)
+        .await
+        .unwrap()
+        .unwrap();
+    let rows = cli.query("SELECT @@wait_timeout").await.unwrap().unwrap();
+    assert_eq!(rows, vec![vec![Some("1".to_string())]]);
+    let mut rest = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(10), cli.stream.read(&mut rest))
+        .await
+        .expect("an idle interactive client is closed after interactive_timeout");
+    assert_eq!(n.unwrap_or(0), 0);
 
     // ---- connect_timeout: a handshake that never completes is dropped ----------------------
     let (mut stream, first) = raw(&c, "127.0.0.1").await;
