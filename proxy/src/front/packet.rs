@@ -21,6 +21,8 @@ const MAX_PAYLOAD: usize = 0xff_ffff;
 const FLUSH_AT: usize = 64 * 1024;
 /// Read buffer size (allocated only while the client is sending).
 const READ_BUF: usize = 16 * 1024;
+/// The write buffer's first allocation after it was released.
+const OUT_START: usize = 4 * 1024;
 
 pub struct PacketIo {
     reader: OwnedReadHalf,
@@ -145,6 +147,7 @@ impl PacketIo {
     /// Queues one logical packet (split as the protocol requires).
     pub async fn write(&mut self, payload: &[u8]) -> io::Result<()> {
         self.written += 1;
+        self.start_out();
         let mut chunks = payload.chunks(MAX_PAYLOAD).peekable();
         let mut last_len = 0;
         while let Some(chunk) = chunks.next() {
@@ -168,6 +171,7 @@ impl PacketIo {
     /// Queues a packet built by `f` in the write buffer (no intermediate copy).
     pub async fn write_with(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         self.written += 1;
+        self.start_out();
         let at = self.out.len();
         self.out.extend_from_slice(&[0, 0, 0, 0]);
         f(&mut self.out);
@@ -191,11 +195,19 @@ impl PacketIo {
     /// a command as the client's do.
     pub async fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.written += 1;
+        self.start_out();
         self.out.extend_from_slice(bytes);
         if self.out.len() >= FLUSH_AT {
             self.flush().await?;
         }
         Ok(())
+    }
+
+    /// The write buffer's first allocation (after an idle spell released it).
+    fn start_out(&mut self) {
+        if self.out.capacity() == 0 {
+            self.out.reserve(OUT_START);
+        }
     }
 
     fn push_header(&mut self, len: usize) {
