@@ -2,7 +2,7 @@
 //! * over `max_connections` and over `max_connections_per_address`, 1040 in place
 //!   of the handshake (the bytes MariaDB 10.11 sends); over `max_user_connections`,
 //!   1203 after authentication; places are given back when connections end;
-//! * `SET SESSION wait_timeout = 1` then idle: the gateway closes the connection
+//! * `SET @@session.wait_timeout = 1` then idle: the gateway closes the connection
 //!   and its open transaction is rolled back (its row locks released); the value
 //!   is the session's own (`SELECT @@wait_timeout`); a handshake never completed
 //!   is dropped after `connect_timeout`;
@@ -284,7 +284,7 @@ async fn timeouts_and_packet_size() {
     idle.query_drop("UPDATE shop.t SET v = 1 WHERE id = 1")
         .await
         .unwrap();
-    idle.query_drop("SET SESSION wait_timeout = 1")
+    idle.query_drop("SET @@session.wait_timeout = 1")
         .await
         .unwrap();
     let row: Option<(u64, u64)> = idle
