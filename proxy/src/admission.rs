@@ -44,6 +44,9 @@ pub struct LimitsConfig {
     /// Largest packet (command) taken from a client; beyond, 1153 and the
     /// connection is closed, as MariaDB does.
     pub max_allowed_packet: usize,
+    /// Seconds a write to a client may stay blocked (the client does not read
+    /// its result) before the connection is closed and what it holds released.
+    pub net_write_timeout: u64,
 }
 
 impl Default for LimitsConfig {
@@ -56,6 +59,7 @@ impl Default for LimitsConfig {
             interactive_timeout: 28800,
             connect_timeout: 10,
             max_allowed_packet: 64 << 20,
+            net_write_timeout: 60,
         }
     }
 }
@@ -67,6 +71,11 @@ impl LimitsConfig {
     /// The handshake's deadline.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout.max(1))
+    }
+
+    /// How long a write to a client may stay blocked.
+    pub fn net_write_timeout(&self) -> Duration {
+        Duration::from_secs(self.net_write_timeout.max(1))
     }
 }
 

@@ -78,6 +78,18 @@ impl RawConn {
         user: &str,
         password: &str,
     ) -> io::Result<Result<RawConn, ServerError>> {
+        Self::connect_with(addr, source, user, password, 0).await
+    }
+
+    /// [`connect`](Self::connect) with more capability flags (e.g. 0x400,
+    /// CLIENT_INTERACTIVE).
+    pub async fn connect_with(
+        addr: SocketAddr,
+        source: Option<&str>,
+        user: &str,
+        password: &str,
+        extra_caps: u32,
+    ) -> io::Result<Result<RawConn, ServerError>> {
         let mut s = tcp(addr, source).await?;
         let (_, greet) = read_packet(&mut s).await?;
         if let Some(e) = parse_err(&greet) {
@@ -87,7 +99,7 @@ impl RawConn {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad greeting"))?;
         // LONG_PASSWORD | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION |
         // MULTI_RESULTS | PLUGIN_AUTH
-        let caps: u32 = 0x1 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000;
+        let caps: u32 = 0x1 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000 | extra_caps;
         let mut r = Vec::new();
         r.extend_from_slice(&caps.to_le_bytes());
         r.extend_from_slice(&(16u32 << 20).to_le_bytes());
@@ -123,6 +135,65 @@ impl RawConn {
         p.push(3);
         p.extend_from_slice(sql);
         write_packet(&mut self.stream, 0, &p).await
+    }
+
+    /// Runs `sql` and reads its whole text result: the rows (NULL = `None`), or
+    /// the server's error (an OK packet gives no rows).
+    pub async fn query(
+        &mut self,
+        sql: &str,
+    ) -> io::Result<Result<Vec<Vec<Option<String>>>, ServerError>> {
+        self.send_query(sql.as_bytes()).await?;
+        let (_, first) = self.read().await?;
+        if let Some(e) = parse_err(&first) {
+            return Ok(Err(e));
+        }
+        if first.first() == Some(&0) {
+            return Ok(Ok(Vec::new()));
+        }
+        let is_eof = |p: &[u8]| p.first() == Some(&0xfe) && p.len() < 9;
+        // Column definitions up to EOF, then rows up to EOF.
+        loop {
+            let (_, p) = self.read().await?;
+            if is_eof(&p) {
+                break;
+            }
+        }
+        let mut rows = Vec::new();
+        loop {
+            let (_, p) = self.read().await?;
+            if let Some(e) = parse_err(&p) {
+                return Ok(Err(e));
+            }
+            if is_eof(&p) {
+                return Ok(Ok(rows));
+            }
+            let mut row = Vec::new();
+            let mut at = 0;
+            while at < p.len() {
+                if p[at] == 0xfb {
+                    row.push(None);
+                    at += 1;
+                    continue;
+                }
+                let (len, skip) = match p[at] {
+                    0xfc => (u16::from_le_bytes([p[at + 1], p[at + 2]]) as usize, 3),
+                    0xfd => (
+                        u32::from_le_bytes([p[at + 1], p[at + 2], p[at + 3], 0]) as usize,
+                        4,
+                    ),
+                    0xfe => (
+                        u64::from_le_bytes(p[at + 1..at + 9].try_into().unwrap()) as usize,
+                        9,
+                    ),
+                    n => (n as usize, 1),
+                };
+                at += skip;
+                row.push(Some(String::from_utf8_lossy(&p[at..at + len]).into_owned()));
+                at += len;
+            }
+            rows.push(row);
+        }
     }
 
     /// Reads one packet of the answer.

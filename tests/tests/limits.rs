@@ -2,7 +2,7 @@
 //! * over `max_connections` and over `max_connections_per_address`, 1040 in place
 //!   of the handshake (the bytes MariaDB 10.11 sends); over `max_user_connections`,
 //!   1203 after authentication; places are given back when connections end;
-//! * `SET SESSION wait_timeout = 1` then idle: the gateway closes the connection
+//! * `SET @@session.wait_timeout = 1` then idle: the gateway closes the connection
 //!   and its open transaction is rolled back (its row locks released); the value
 //!   is the session's own (`SELECT @@wait_timeout`); a handshake never completed
 //!   is dropped after `connect_timeout`;
@@ -180,7 +180,7 @@ async fn reference() -> (WorkDir, MariaDb, Conn) {
 #[tokio::test]
 async fn timeouts_and_packet_size() {
     let (c, (_dir, rf_db, mut rf)) = tokio::join!(
-        shop("connect_timeout = 1\nmax_allowed_packet = 1048576"),
+        shop("connect_timeout = 1\nmax_allowed_packet = 1048576\ninteractive_timeout = 1"),
         reference()
     );
     let mut gw = c.proxy_conn().await.unwrap();
@@ -284,14 +284,14 @@ async fn timeouts_and_packet_size() {
     idle.query_drop("UPDATE shop.t SET v = 1 WHERE id = 1")
         .await
         .unwrap();
-    idle.query_drop("SET SESSION wait_timeout = 1")
+    idle.query_drop("SET @@session.wait_timeout = 1")
         .await
         .unwrap();
     let row: Option<(u64, u64)> = idle
         .query_first("SELECT @@wait_timeout, @@session.interactive_timeout")
         .await
         .unwrap();
-    assert_eq!(row, Some((1, 28800)));
+    assert_eq!(row, Some((1, 1)), "interactive_timeout = 1 in the config");
     let cols: Vec<mysql_async::Row> = idle.query("SELECT @@wait_timeout").await.unwrap();
     assert_eq!(cols[0].columns_ref()[0].name_str(), "@@wait_timeout");
     // Idle: closed by the gateway, the transaction rolled back.
@@ -320,6 +320,19 @@ async fn timeouts_and_packet_size() {
     // The sets' connections never saw it: pooled connections stay open.
     let w: Option<u64> = gw.query_first("SELECT @@wait_timeout").await.unwrap();
     assert_eq!(w, Some(28800));
+
+    // An interactive client (CLIENT_INTERACTIVE) starts at interactive_timeout.
+    let mut cli = RawConn::connect_with(c.proxy_addr().parse().unwrap(), None, "app", "app", 0x400)
+        .await
+        .unwrap()
+        .unwrap();
+    let rows = cli.query("SELECT @@wait_timeout").await.unwrap().unwrap();
+    assert_eq!(rows, vec![vec![Some("1".to_string())]]);
+    let mut rest = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(10), cli.stream.read(&mut rest))
+        .await
+        .expect("an idle interactive client is closed after interactive_timeout");
+    assert_eq!(n.unwrap_or(0), 0);
 
     // ---- connect_timeout: a handshake that never completes is dropped ----------------------
     let (mut stream, first) = raw(&c, "127.0.0.1").await;

@@ -25,6 +25,8 @@ const READ_BUF: usize = 16 * 1024;
 pub const MAX_COMMAND: usize = 64 * 1024 * 1024;
 /// Packets up to this size are read into a buffer sized by their header at once.
 const EAGER_READ: usize = 64 * 1024;
+/// The write buffer's first allocation after it was released.
+const OUT_START: usize = 4 * 1024;
 
 pub struct PacketIo {
     reader: OwnedReadHalf,
@@ -162,6 +164,7 @@ impl PacketIo {
     /// Queues one logical packet (split as the protocol requires).
     pub async fn write(&mut self, payload: &[u8]) -> io::Result<()> {
         self.written += 1;
+        self.start_out();
         let mut chunks = payload.chunks(MAX_PAYLOAD).peekable();
         let mut last_len = 0;
         while let Some(chunk) = chunks.next() {
@@ -185,6 +188,7 @@ impl PacketIo {
     /// Queues a packet built by `f` in the write buffer (no intermediate copy).
     pub async fn write_with(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         self.written += 1;
+        self.start_out();
         let at = self.out.len();
         self.out.extend_from_slice(&[0, 0, 0, 0]);
         f(&mut self.out);
@@ -208,11 +212,19 @@ impl PacketIo {
     /// a command as the client's do.
     pub async fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.written += 1;
+        self.start_out();
         self.out.extend_from_slice(bytes);
         if self.out.len() >= FLUSH_AT {
             self.flush().await?;
         }
         Ok(())
+    }
+
+    /// The write buffer's first allocation (after an idle spell released it).
+    fn start_out(&mut self) {
+        if self.out.capacity() == 0 {
+            self.out.reserve(OUT_START);
+        }
     }
 
     fn push_header(&mut self, len: usize) {
@@ -229,7 +241,13 @@ impl PacketIo {
     /// Sends everything queued.
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            self.writer.write_all(&self.out).await?;
+            // A client that does not read its answer: closed after
+            // net_write_timeout, as MariaDB does (its session then releases
+            // the backend connections it holds).
+            let limit = crate::admission::admission().config().net_write_timeout();
+            tokio::time::timeout(limit, self.writer.write_all(&self.out))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "net_write_timeout"))??;
             self.out.clear();
         }
         Ok(())

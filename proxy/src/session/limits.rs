@@ -136,10 +136,19 @@ impl Session {
     /// session's values (keeping MariaDB's column names); `None` when it reads
     /// none.
     pub(super) fn own_vars_text(&self, sql: &str, sig: &[Token]) -> Option<String> {
+        let is_set = sig.first().is_some_and(|t| t.is_word(sql, "SET"));
         let edits: Vec<_> = sig
             .iter()
-            .filter(|t| t.kind == Kind::Variable)
-            .filter_map(|t| {
+            .enumerate()
+            .filter(|(_, t)| t.kind == Kind::Variable)
+            // Not the target of an assignment (`SET @@wait_timeout = 5`).
+            .filter(|(i, _)| {
+                !(is_set
+                    && sig
+                        .get(i + 1)
+                        .is_some_and(|n| n.is_punct(sql, "=") || n.is_punct(sql, ":=")))
+            })
+            .filter_map(|(_, t)| {
                 let v = self.limits.value(&read_of(t.text(sql))?)?;
                 Some((t.start, t.end, format!("CAST({v} AS UNSIGNED)")))
             })
