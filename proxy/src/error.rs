@@ -47,6 +47,16 @@ pub enum ProxyError {
     },
     #[error("Unknown command")]
     UnknownCommand,
+    /// ER_MALFORMED_PACKET: a command shorter than its fixed part.
+    #[error("Malformed communication packet")]
+    MalformedPacket,
+    /// ER_HANDSHAKE_ERROR: a handshake response that cannot be read.
+    #[error("Bad handshake")]
+    BadHandshake,
+    /// ER_WRONG_ARGUMENTS for a protocol command (`mysqld_stmt_execute`):
+    /// parameters that cannot be decoded, as MariaDB words it.
+    #[error("Incorrect arguments to {0}")]
+    WrongArguments(&'static str),
     /// ER_WRONG_ARGUMENTS for EXECUTE: a wrong number of values, or a negative
     /// LIMIT value, as MariaDB words it.
     #[error("Incorrect arguments to EXECUTE")]
@@ -131,6 +141,9 @@ impl ProxyError {
             Self::Fenced { .. } | Self::MoveAborted(_) => 1213,
             Self::MoveWait(_) => 1205,
             Self::UnknownCommand => 1047,
+            Self::MalformedPacket => 1835,
+            Self::BadHandshake => 1043,
+            Self::WrongArguments(_) => 1210,
             Self::ExecuteArguments => 1210,
             Self::UnknownStatement { .. } => 1243,
             Self::XaState(_) => 1399,
@@ -159,6 +172,8 @@ impl ProxyError {
             | Self::ClientIo(_)
             | Self::NeedColumns { .. }
             | Self::ExecuteArguments
+            | Self::MalformedPacket
+            | Self::WrongArguments(_)
             | Self::UnknownStatement { .. }
             | Self::JoinMemory { .. }
             | Self::MoveWait(_)
@@ -173,7 +188,7 @@ impl ProxyError {
             | Self::NoRouting(_)
             | Self::EtcdUnavailable(_)
             | Self::BackendLost { .. } => "08S01",
-            Self::UnknownCommand => "08S01",
+            Self::UnknownCommand | Self::BadHandshake => "08S01",
             Self::Backend { state, .. } => state,
         }
     }
