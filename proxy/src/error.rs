@@ -51,6 +51,16 @@ pub enum ProxyError {
     /// whose tables no longer all live there (a slot move flipped).
     #[error("Prepared statement needs to be re-prepared")]
     NeedReprepare,
+    /// ER_MALFORMED_PACKET: a command shorter than its fixed part.
+    #[error("Malformed communication packet")]
+    MalformedPacket,
+    /// ER_HANDSHAKE_ERROR: a handshake response that cannot be read.
+    #[error("Bad handshake")]
+    BadHandshake,
+    /// ER_WRONG_ARGUMENTS for a protocol command (`mysqld_stmt_execute`):
+    /// parameters that cannot be decoded, as MariaDB words it.
+    #[error("Incorrect arguments to {0}")]
+    WrongArguments(&'static str),
     /// ER_WRONG_ARGUMENTS for EXECUTE: a wrong number of values, or a negative
     /// LIMIT value, as MariaDB words it.
     #[error("Incorrect arguments to EXECUTE")]
@@ -150,6 +160,9 @@ impl ProxyError {
             Self::MoveWait(_) => 1205,
             Self::UnknownCommand => 1047,
             Self::NeedReprepare => 1615,
+            Self::MalformedPacket => 1835,
+            Self::BadHandshake => 1043,
+            Self::WrongArguments(_) => 1210,
             Self::ExecuteArguments => 1210,
             Self::UnknownStatement { .. } => 1243,
             Self::XaState(_) => 1399,
@@ -185,6 +198,8 @@ impl ProxyError {
             | Self::ClientIo(_)
             | Self::NeedColumns { .. }
             | Self::ExecuteArguments
+            | Self::MalformedPacket
+            | Self::WrongArguments(_)
             | Self::UnknownStatement { .. }
             | Self::JoinMemory { .. }
             | Self::MoveWait(_)
@@ -200,7 +215,7 @@ impl ProxyError {
             | Self::NoRouting(_)
             | Self::EtcdUnavailable(_)
             | Self::BackendLost { .. } => "08S01",
-            Self::UnknownCommand => "08S01",
+            Self::UnknownCommand | Self::BadHandshake => "08S01",
             Self::Backend { state, .. } => state,
         }
     }

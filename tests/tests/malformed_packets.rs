@@ -25,8 +25,8 @@ struct Raw {
 /// What a server answered to one command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Answer {
-    /// An ERR packet: code and SQLSTATE.
-    Err(u16, String),
+    /// An ERR packet: code, SQLSTATE and message.
+    Err(u16, String, String),
     /// Anything else, by its first byte (0x00 OK, 0xfe EOF, column count...).
     Packet(u8),
     /// The server closed the connection.
@@ -79,7 +79,12 @@ impl Raw {
             Some(0xff) => {
                 let code = u16::from_le_bytes([p[1], p[2]]);
                 let state = String::from_utf8_lossy(&p[4..9]).into_owned();
-                Answer::Err(code, state)
+                // Statement ids are per server: "handler (3)" reads "handler (N)".
+                let mut msg = String::from_utf8_lossy(&p[9..]).into_owned();
+                if let (Some(a), Some(b)) = (msg.find("handler ("), msg.find(") given")) {
+                    msg.replace_range(a + 9..b, "N");
+                }
+                Answer::Err(code, state, msg)
             }
             Some(&first) => {
                 if first != 0x00 && first != 0xfe {
@@ -197,7 +202,8 @@ fn servers(c: &Cluster) -> [(&'static str, String, &'static str, &'static str); 
 }
 
 /// Runs `case` on a fresh logged-in connection of each server; then a COM_PING
-/// on the same connection shows whether it was kept. Returns both transcripts.
+/// on the same connection shows whether it was kept. A difference is printed
+/// and counted.
 async fn compare<F, Fut>(c: &Cluster, what: &str, case: F)
 where
     F: Fn(Raw) -> Fut,
@@ -212,12 +218,17 @@ where
         }
         seen.push((label, answers));
     }
-    assert_eq!(
-        seen[1].1, seen[0].1,
-        "{what}: the gateway answered {:?}, MariaDB {:?}",
-        seen[1].1, seen[0].1
-    );
+    if seen[1].1 != seen[0].1 {
+        eprintln!(
+            "MISMATCH {what}: the gateway answered {:?}, MariaDB {:?}",
+            seen[1].1, seen[0].1
+        );
+        MISMATCHES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
+
+/// Cases where the gateway and MariaDB differed (each printed).
+static MISMATCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 #[tokio::test]
 async fn malformed_commands_are_answered_as_mariadb_does() {
@@ -279,6 +290,28 @@ async fn malformed_commands_are_answered_as_mariadb_does() {
 
     compare(
         &c,
+        "COM_STMT_RESET of an unknown statement, and cut short",
+        |mut r| async move {
+            let mut a = vec![r.command(&[0x1a, 9, 9, 0, 0]).await];
+            a.push(r.command(&[0x1a, 9]).await);
+            (a, r)
+        },
+    )
+    .await;
+
+    compare(
+        &c,
+        "COM_STMT_SEND_LONG_DATA of an unknown statement",
+        |mut r| async move {
+            // No answer by protocol: the COM_PING after it is answered.
+            r.send(0, &[0x18, 7, 7, 0, 0, 0, 0, b'x']).await;
+            (Vec::new(), r)
+        },
+    )
+    .await;
+
+    compare(
+        &c,
         "COM_STMT_EXECUTE after COM_STMT_CLOSE",
         |mut r| async move {
             let id = r.prepare("SELECT ?").await;
@@ -294,6 +327,11 @@ async fn malformed_commands_are_answered_as_mariadb_does() {
     )
     .await;
 
+    assert_eq!(
+        MISMATCHES.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the gateway answered differently from MariaDB (see MISMATCH above)"
+    );
     // The gateway kept serving everyone else.
     let mut conn = c.proxy_conn().await.unwrap();
     let one: Option<i64> = conn.query_first("SELECT 1").await.unwrap();

@@ -221,21 +221,28 @@ impl Param {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadPacket(pub &'static str);
 
+const NON_FINITE: &str = "a non-finite floating-point parameter";
+const UNDECODABLE: &str =
+    "a non-ASCII string parameter in a character set the gateway cannot decode";
+
 /// MariaDB's words for long data past max_allowed_packet (ER_UNKNOWN_ERROR).
 pub const LONG_DATA_TOO_LONG: &str = "Parameter of prepared statement which is set through \
      mysql_send_long_data() is longer than 'max_allowed_packet' bytes";
 
 impl BadPacket {
-    /// The error the client gets.
+    /// The error the client gets: MariaDB's for a parameter block it cannot
+    /// read or too much long data; 1235 for values the gateway cannot splice.
     pub fn error(&self) -> crate::error::ProxyError {
-        if self.0 == LONG_DATA_TOO_LONG {
-            return crate::error::ProxyError::Backend {
+        use crate::error::ProxyError;
+        match self.0 {
+            LONG_DATA_TOO_LONG => ProxyError::Backend {
                 code: 1105,
                 state: "HY000".into(),
                 message: self.0.into(),
-            };
+            },
+            NON_FINITE | UNDECODABLE => ProxyError::NotSupported(self.0.into()),
+            _ => ProxyError::WrongArguments("mysqld_stmt_execute"),
         }
-        crate::error::ProxyError::Syntax(format!("malformed COM_STMT_EXECUTE: {}", self.0))
     }
 }
 
@@ -418,7 +425,7 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, lit: Literals) -> Result<Pa
 
 fn float_literal(f: f64) -> Result<String, BadPacket> {
     if !f.is_finite() {
-        return Err(BadPacket("a non-finite floating-point parameter"));
+        return Err(BadPacket(NON_FINITE));
     }
     // Shortest round-trip form; an exponent keeps it a DOUBLE literal in MariaDB.
     Ok(format!("{f:e}"))
@@ -436,9 +443,7 @@ pub struct Literals {
 /// the codec sends back as exactly these bytes; a hex literal when it holds NUL.
 pub fn string_literal(v: &[u8], lit: Literals) -> Result<String, BadPacket> {
     let Ok(s) = lit.codec.decode(v) else {
-        return Err(BadPacket(
-            "a non-ASCII string parameter in a character set the gateway cannot decode",
-        ));
+        return Err(BadPacket(UNDECODABLE));
     };
     if s.contains('\0') {
         let mut out = String::with_capacity(v.len() * 2 + 3);

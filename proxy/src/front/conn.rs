@@ -177,12 +177,14 @@ async fn command_loop<H: Handler>(
                 }
             }
             com::STMT_RESET => {
-                let id = body
-                    .get(0..4)
-                    .map(|b| u32::from_le_bytes(b.try_into().expect("4")));
-                match id {
-                    Some(id) if stmts.reset(id) => ok(io, handler).await?,
-                    _ => err(io, handler, &unknown_stmt("COM_STMT_RESET")).await?,
+                // A body cut short is the id its bytes make, as MariaDB reads it.
+                let mut id = [0u8; 4];
+                let n = body.len().min(4);
+                id[..n].copy_from_slice(&body[..n]);
+                let id = u32::from_le_bytes(id);
+                match stmts.reset(id) {
+                    true => ok(io, handler).await?,
+                    false => err(io, handler, &unknown_stmt(id, "mysqld_stmt_reset")).await?,
                 }
             }
             com::SET_OPTION => match body {
@@ -261,11 +263,11 @@ async fn change_user<H: Handler>(
     }
 }
 
-fn unknown_stmt(what: &str) -> ProxyError {
+fn unknown_stmt(id: u32, what: &str) -> ProxyError {
     ProxyError::Backend {
         code: 1243,
         state: "HY000".into(),
-        message: format!("Unknown prepared statement handler given to {what}"),
+        message: format!("Unknown prepared statement handler ({id}) given to {what}"),
     }
 }
 
@@ -331,19 +333,14 @@ async fn execute<H: Handler>(
     body: &[u8],
 ) -> io::Result<()> {
     if body.len() < 9 {
-        return err(
-            io,
-            handler,
-            &ProxyError::Syntax("malformed COM_STMT_EXECUTE".into()),
-        )
-        .await;
+        return err(io, handler, &ProxyError::MalformedPacket).await;
     }
     let id = u32::from_le_bytes(body[0..4].try_into().expect("4"));
     // body[4] = cursor flags (cursors are not kept: rows are sent at once);
     // body[5..9] = iteration count (always 1).
     let escapes = handler.backslash_escapes();
     match stmts.bind(id, &body[9..], escapes, handler.codec()) {
-        None => err(io, handler, &unknown_stmt("mysqld_stmt_execute")).await,
+        None => err(io, handler, &unknown_stmt(id, "mysqld_stmt_execute")).await,
         Some(Err(bad)) => err(io, handler, &bad.error()).await,
         Some(Ok(bound)) => {
             let mut out = Responder::binary(io, handler.status());

@@ -89,13 +89,7 @@ pub async fn handshake<H: Handler>(
     let resp = match HandshakeResponse::deserialize((), &mut mysql_common::io::ParseBuf(&pkt)) {
         Ok(r) => r,
         Err(_) => {
-            send_err(
-                io,
-                &ProxyError::Syntax("bad handshake".into()),
-                1043,
-                "08S01",
-            )
-            .await?;
+            send_err(io, &ProxyError::BadHandshake, 1043, "08S01").await?;
             return Ok(None);
         }
     };
