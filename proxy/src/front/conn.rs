@@ -36,17 +36,20 @@ mod com {
     pub const RESET_CONNECTION: u8 = 0x1f;
 }
 
-/// Serves one client connection until it quits or the stream breaks.
+/// Serves one client connection until it quits or the stream breaks; `tls`
+/// offers TLS to it (docs/tls.md).
 pub async fn serve<H: Handler>(
     stream: TcpStream,
     mut handler: H,
     conn_id: u32,
     server_version: &str,
+    tls: Option<&super::tls::Acceptor>,
 ) -> io::Result<()> {
     let peer = stream.peer_addr()?;
     let mut io = PacketIo::new(stream);
     let result = async {
-        let Some(est) = handshake(&mut io, &mut handler, conn_id, server_version, peer).await?
+        let Some(est) =
+            handshake(&mut io, &mut handler, conn_id, server_version, peer, tls).await?
         else {
             return Ok(());
         };
@@ -227,6 +230,7 @@ async fn change_user<H: Handler>(
         peer,
         collation: collation.unwrap_or(45),
         found_rows: handler.found_rows(),
+        tls: io.tls_info(),
     };
     match handler.change_user(&cred).await {
         Ok(()) => ok(io, handler).await,

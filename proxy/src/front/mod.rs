@@ -20,6 +20,7 @@ pub mod limits;
 pub mod packet;
 pub mod responder;
 pub mod stmts;
+pub mod tls;
 pub mod wire;
 
 use std::future::Future;
@@ -47,6 +48,8 @@ pub struct Credentials {
     pub collation: u8,
     /// Client asked for CLIENT_FOUND_ROWS (affected rows = matched rows).
     pub found_rows: bool,
+    /// What the client negotiated, if it connected with TLS.
+    pub tls: Option<tls::TlsInfo>,
 }
 
 /// Metadata of a prepared statement, as MariaDB describes it.

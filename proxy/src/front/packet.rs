@@ -1,5 +1,6 @@
-//! MySQL packet framing over a TCP stream: a 3-byte length, a sequence id, the
-//! payload; payloads of 16 MiB - 1 or more continue in the next packet.
+//! MySQL packet framing over a client's stream (TCP, or TLS after an SSLRequest:
+//! [`super::tls::ClientStream`]): a 3-byte length, a sequence id, the payload;
+//! payloads of 16 MiB - 1 or more continue in the next packet.
 //!
 //! Reads are buffered, so several commands pipelined in one TCP write are read one
 //! after another; writes are buffered until [`PacketIo::flush`] (or until the buffer
@@ -8,8 +9,9 @@
 use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+
+use super::tls::{Acceptor, ClientStream, TlsInfo};
 
 const MAX_PAYLOAD: usize = 0xff_ffff;
 /// Flush the write buffer once it holds this much.
@@ -18,8 +20,8 @@ const FLUSH_AT: usize = 64 * 1024;
 pub const MAX_COMMAND: usize = 64 * 1024 * 1024;
 
 pub struct PacketIo {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    /// Reads are buffered; writes go straight to the stream (from `out`).
+    reader: BufReader<ClientStream>,
     out: Vec<u8>,
     seq: u8,
     /// Packets written so far (a writer can tell whether an answer began).
@@ -29,10 +31,8 @@ pub struct PacketIo {
 impl PacketIo {
     pub fn new(stream: TcpStream) -> Self {
         let _ = stream.set_nodelay(true);
-        let (r, w) = stream.into_split();
         Self {
-            reader: BufReader::with_capacity(16 * 1024, r),
-            writer: w,
+            reader: BufReader::with_capacity(16 * 1024, ClientStream::Plain(stream)),
             out: Vec::with_capacity(16 * 1024),
             seq: 0,
             written: 0,
@@ -144,13 +144,35 @@ impl PacketIo {
     /// Sends everything queued.
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            self.writer.write_all(&self.out).await?;
+            let stream = self.reader.get_mut();
+            stream.write_all(&self.out).await?;
+            // TLS may keep records the socket would not take yet (no-op on TCP).
+            stream.flush().await?;
             self.out.clear();
         }
         Ok(())
     }
 
     pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.writer.peer_addr()
+        self.reader.get_ref().peer_addr()
+    }
+
+    /// Switches a plain connection to TLS (after the client's SSLRequest); bytes
+    /// already read past it are the start of the TLS handshake.
+    pub async fn start_tls(&mut self, acceptor: &Acceptor) -> io::Result<()> {
+        let early = self.reader.buffer().to_vec();
+        let ClientStream::Plain(tcp) = std::mem::replace(self.reader.get_mut(), ClientStream::Gone)
+        else {
+            return Err(io::Error::other("TLS already started"));
+        };
+        let tls = acceptor.accept(tcp, early).await?;
+        // TLS records are up to 16 KiB: the buffer of a plain connection fits.
+        self.reader = BufReader::with_capacity(16 * 1024, tls);
+        Ok(())
+    }
+
+    /// What the client negotiated, if it speaks TLS.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        self.reader.get_ref().tls_info()
     }
 }
