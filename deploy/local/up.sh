@@ -12,6 +12,8 @@
 # SETWISE_MYSQL_BASE_PORT SETWISE_PROXY_PORT (see docs/contracts.md); SETWISE_BIN_DIR=DIR runs
 # the programs already built in DIR (e.g. target/debug) and implies --no-build;
 # SETWISE_MARIADB_ARGS: extra mariadbd options for every node (e.g. a server character set).
+# SETWISE_TLS=1: the gateway offers TLS with a CA and certificate made in $SETWISE_HOME/tls/
+# (docs/tls.md); the --ssl connection string is printed at the end.
 set -euo pipefail
 
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -336,6 +338,27 @@ start_schedulers() {
     ok "scheduler leader: $(scheduler_leader); the other stands by"
 }
 
+# SETWISE_TLS=1: a CA and a gateway certificate for 127.0.0.1 / localhost, made once (openssl).
+make_tls_cert() {
+    local d="$SETWISE_HOME/tls"
+    [[ -s $d/ca.pem && -s $d/server.pem && -s $d/server-key.pem ]] && return 0
+    command -v openssl >/dev/null || die "SETWISE_TLS=1 needs openssl (apt-get install openssl)"
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+        -subj "/CN=Setwise local CA" -keyout "$d/ca-key.pem" -out "$d/ca.pem" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+        2>/dev/null || die "openssl could not make the CA"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+        -keyout "$d/server-key.pem" -out "$d/server.csr" 2>/dev/null ||
+        die "openssl could not make the gateway's key"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial \
+        -days 3650 -out "$d/server.pem" -extfile <(printf '%s\n' \
+            'subjectAltName=IP:127.0.0.1,DNS:localhost' 'basicConstraints=CA:FALSE' \
+            'keyUsage=digitalSignature' 'extendedKeyUsage=serverAuth') 2>/dev/null ||
+        die "openssl could not sign the gateway's certificate"
+    ok "TLS certificate for the gateway in $d (CA: $d/ca.pem)"
+}
+
 write_proxy_conf() {
     cat >"$SETWISE_HOME/conf/proxy.toml" <<EOF
 # Written by deploy/local/up.sh (rewritten on every run).
@@ -353,6 +376,11 @@ password = "setwise"
 pool_max = 64
 connect_timeout_ms = 2000
 EOF
+    if [[ ${SETWISE_TLS:-0} == 1 ]]; then
+        make_tls_cert
+        printf '\n[tls]\ncert = "%s"\nkey = "%s"\n' "$SETWISE_HOME/tls/server.pem" \
+            "$SETWISE_HOME/tls/server-key.pem" >>"$SETWISE_HOME/conf/proxy.toml"
+    fi
 }
 
 gateway_answers() {
@@ -460,6 +488,9 @@ say "Setwise local cluster is up"
 if ((!db_only)); then
     note "connect:   mariadb -h127.0.0.1 -P$SETWISE_PROXY_PORT -uapp -papp"
     note "URL:       mysql://app:app@127.0.0.1:$SETWISE_PROXY_PORT/user_db"
+    if [[ ${SETWISE_TLS:-0} == 1 ]]; then
+        note "TLS:       mariadb -h127.0.0.1 -P$SETWISE_PROXY_PORT -uapp -papp --ssl --ssl-ca=$SETWISE_HOME/tls/ca.pem --ssl-verify-server-cert"
+    fi
     note "DBA CLI:   $SETWISE_BIN/setwise --etcd $ETCD_URL status"
 fi
 note "MariaDB:   set1..set$SETWISE_SETS on ports $SETWISE_MYSQL_BASE_PORT.. (node k of set s: $SETWISE_MYSQL_BASE_PORT + 10*(s-1) + k; root, no password)"

@@ -36,6 +36,8 @@ pub struct ProxyConfig {
     pub moves: crate::moving::MovesConfig,
     /// Connection counts, timeouts and packet size (`[limits]`, `crate::admission`).
     pub limits: crate::admission::LimitsConfig,
+    /// TLS for clients (`[tls]`, docs/tls.md); off unless a certificate is set.
+    pub tls: crate::front::tls::TlsConfig,
 }
 
 /// Which replicas may answer reads sent to replicas (`[reads]`,
@@ -104,6 +106,9 @@ pub struct BackendConfig {
     /// Most statements in flight on one pipelined connection; beyond, a point
     /// read borrows a pooled connection.
     pub pipeline_depth: usize,
+    /// TLS to the sets' MariaDB (`[backend.tls]`, docs/tls.md); with it on,
+    /// point reads use pooled connections (`pipeline_conns` is taken as 0).
+    pub tls: crate::backend::tls::BackendTls,
 }
 
 impl Default for ProxyConfig {
@@ -122,6 +127,7 @@ impl Default for ProxyConfig {
             limits: Default::default(),
             gateway_id: String::new(),
             moves: Default::default(),
+            tls: Default::default(),
         }
     }
 }
@@ -136,6 +142,7 @@ impl Default for BackendConfig {
             failover_wait_ms: 5000,
             pipeline_conns: 1,
             pipeline_depth: 16,
+            tls: Default::default(),
         }
     }
 }

@@ -33,7 +33,10 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         topo.clone(),
         cfg.listen.clone(),
     );
+    let tls = crate::front::tls::Acceptor::from_config(&cfg.tls)?;
+    cfg.backend.tls.ssl_opts()?;
     let shared = Arc::new(Shared {
+        tls,
         moves,
         ids,
         backends: Backends::new(cfg.backend.clone()),

@@ -302,6 +302,33 @@ pub async fn forward(
     write_rows(out, &cols, &rows).await
 }
 
+/// `SHOW STATUS` / `SHOW SESSION STATUS` / `SHOW LOCAL STATUS` (`w1`, `w2`: the
+/// words after SHOW).
+pub fn is_session_status(w1: &str, w2: &str) -> bool {
+    w1 == "STATUS" || (matches!(w1, "SESSION" | "LOCAL") && w2 == "STATUS")
+}
+
+/// `SHOW [SESSION] STATUS ...`: a set's answer, with `Ssl_cipher` and
+/// `Ssl_version` the client's own (crate::front::tls::overlay_status).
+pub async fn status(
+    exec: &mut Exec<'_>,
+    sql: &str,
+    tls: Option<&crate::front::tls::TlsInfo>,
+    out: &mut Responder<'_>,
+) -> Answered {
+    let fetched = match any_set(exec) {
+        Ok(set) => fetch(exec, &set, sql).await,
+        Err(e) => Err(e),
+    };
+    match fetched {
+        Ok((cols, mut rows)) => {
+            crate::front::tls::overlay_status(&mut rows, tls);
+            write_rows(out, &cols, &rows).await
+        }
+        Err(e) => fail(out, &e).await,
+    }
+}
+
 /// `SHOW GRANTS [FOR CURRENT_USER[()] | FOR <the client's own account>]`: the
 /// grants as the gateway enforces them — it checks no privilege of its own, so
 /// a gateway user may do everything the gateway forwards (`ALL PRIVILEGES`), and

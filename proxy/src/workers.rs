@@ -103,8 +103,9 @@ async fn serve_clients(mut rx: mpsc::UnboundedReceiver<Client>, shared: Arc<Shar
         let session_shared = shared.clone();
         let task = tokio::spawn(async move {
             let version = session_shared.cfg.server_version.clone();
+            let tls = session_shared.tls.clone();
             let session = Session::new(session_shared.clone(), id, activity);
-            if let Err(e) = crate::front::serve(stream, session, id, &version).await {
+            if let Err(e) = crate::front::serve(stream, session, id, &version, tls.as_ref()).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
             drop(ticket);

@@ -172,6 +172,7 @@ impl Cluster {
                 password_hash: topo::password::native_hash(APP_PASSWORD),
                 hosts: vec!["127.0.0.0/8".parse()?],
                 reads: Default::default(),
+                require_ssl: false,
             })
             .await?;
         Ok(())

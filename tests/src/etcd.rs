@@ -102,6 +102,7 @@ impl Etcd {
             endpoints: vec![self.endpoint()],
             cluster: cluster.to_string(),
             timeout_ms: 2000,
+            ..Default::default()
         }
     }
 

@@ -81,6 +81,7 @@ async fn typed_records_put_get_list_delete() {
         password_hash: topo::password::native_hash("app"),
         hosts: vec!["127.0.0.0/8".parse().unwrap()],
         reads: Default::default(),
+        require_ssl: false,
     };
     t.put_user(&user).await.unwrap();
     assert_eq!(t.get_user("app").await.unwrap(), Some(user.clone()));

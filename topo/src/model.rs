@@ -286,6 +286,10 @@ pub struct UserRecord {
     /// field existed read as [`Reads::Primary`].
     #[serde(default, skip_serializing_if = "Reads::is_primary")]
     pub reads: Reads,
+    /// MariaDB's `REQUIRE SSL`: the gateway refuses this user over a plain
+    /// connection (1045), as MariaDB does (`setwise user add ... --require ssl`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_ssl: bool,
 }
 
 /// Where a user's plain reads go by default.
@@ -443,6 +447,7 @@ mod tests {
         assert!(j.contains(r#""reads":"replica""#), "{j}");
         let back: UserRecord = serde_json::from_str(&j).unwrap();
         assert_eq!(back.reads, Reads::Replica);
+        assert!(!j.contains("require_ssl") && !back.require_ssl, "{j}");
     }
 
     #[test]
@@ -452,6 +457,7 @@ mod tests {
             password_hash: String::new(),
             hosts: vec!["127.0.0.0/8".parse().unwrap()],
             reads: Reads::Primary,
+            require_ssl: false,
         };
         assert!(u.host_allowed("127.0.0.1".parse().unwrap()));
         assert!(u.host_allowed("::ffff:127.0.0.1".parse().unwrap()));

@@ -1,11 +1,9 @@
 //! [`Topo`]: the typed etcd client. Every read and write of a record goes through
 //! here, with keys from [`Keys`](crate::keys::Keys) and JSON bodies.
 
-use std::time::Duration;
-
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, PutOptions, Txn, TxnOp,
-    WatchOptions, WatchStream,
+    Client, Compare, CompareOp, EventType, GetOptions, PutOptions, Txn, TxnOp, WatchOptions,
+    WatchStream,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -36,13 +34,7 @@ pub struct Topo {
 impl Topo {
     /// Connects to etcd; fails (rather than waits forever) after the configured timeout.
     pub async fn connect(cfg: &EtcdConfig) -> Result<Self> {
-        let t = Duration::from_millis(cfg.timeout_ms.max(100));
-        // HTTP/2 keep-alive pings no more often than etcd accepts
-        // (--grpc-keepalive-min-time, 5 s): more often and it closes the connection.
-        let opts = ConnectOptions::new()
-            .with_connect_timeout(t)
-            .with_timeout(t)
-            .with_keep_alive(Duration::from_secs(10), t);
+        let opts = cfg.connect_options(true)?;
         let client = Client::connect(&cfg.endpoints, Some(opts))
             .await
             .map_err(|source| TopoError::Unreachable {
@@ -65,10 +57,7 @@ impl Topo {
     /// A client without a per-request timeout, for calls that block on purpose
     /// (an election campaign waits as long as another candidate leads).
     pub async fn blocking_client(&self) -> Result<Client> {
-        let t = Duration::from_millis(self.cfg.timeout_ms.max(100));
-        let opts = ConnectOptions::new()
-            .with_connect_timeout(t)
-            .with_keep_alive(Duration::from_secs(10), t);
+        let opts = self.cfg.connect_options(false)?;
         Client::connect(&self.cfg.endpoints, Some(opts))
             .await
             .map_err(|source| TopoError::Unreachable {

@@ -13,6 +13,7 @@ pub mod mux;
 pub mod pipelines;
 pub mod pool;
 pub mod raw;
+pub mod tls;
 
 pub use conn::Conn;
 pub use pool::{Backends, PoolKey};

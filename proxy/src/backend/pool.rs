@@ -48,11 +48,19 @@ pub struct Backends {
     waited_in_vain: Mutex<HashMap<String, u64>>,
     /// Pipelined connections for point reads ([`Pipelines`]).
     pipelines: Pipelines,
+    /// TLS to the instances (`[backend.tls]`); `None`: plain.
+    ssl: Option<mysql_async::SslOpts>,
 }
 
 impl Backends {
-    pub fn new(cfg: BackendConfig) -> Self {
+    pub fn new(mut cfg: BackendConfig) -> Self {
+        // Checked at start (server.rs); pipelined connections speak plain TCP only.
+        let ssl = cfg.tls.ssl_opts().unwrap_or_default();
+        if ssl.is_some() {
+            cfg.pipeline_conns = 0;
+        }
         Self {
+            ssl,
             cfg,
             pools: Mutex::new(HashMap::new()),
             primaries: Mutex::new(None),
@@ -191,6 +199,7 @@ impl Backends {
             .init(key.init.iter().rev().cloned().collect::<Vec<_>>())
             .tcp_nodelay(true)
             .stmt_cache_size(256)
+            .ssl_opts(self.ssl.clone())
             .pool_opts(pool_opts);
         Opts::from(opts)
     }
@@ -204,6 +213,7 @@ impl Backends {
             .ip_or_hostname(host.to_string())
             .tcp_port(port)
             .prefer_socket(false)
+            .ssl_opts(self.ssl.clone())
             .user(Some(self.cfg.user.clone()))
             .pass(Some(self.cfg.password.clone()));
         let probe = async {
@@ -225,6 +235,7 @@ impl Backends {
         let opts = OptsBuilder::default()
             .ip_or_hostname(host.to_string())
             .tcp_port(port)
+            .ssl_opts(self.ssl.clone())
             .user(Some(self.cfg.user.clone()))
             .pass(Some(self.cfg.password.clone()));
         let mut c = RawConn::new(Opts::from(opts)).await?;

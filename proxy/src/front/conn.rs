@@ -39,12 +39,14 @@ mod com {
     pub const RESET_CONNECTION: u8 = 0x1f;
 }
 
-/// Serves one client connection until it quits or the stream breaks.
+/// Serves one client connection until it quits or the stream breaks; `tls`
+/// offers TLS to it (docs/tls.md).
 pub async fn serve<H: Handler>(
     stream: TcpStream,
     mut handler: H,
     conn_id: u32,
     server_version: &str,
+    tls: Option<&super::tls::Acceptor>,
 ) -> io::Result<()> {
     let peer = stream.peer_addr()?;
     let mut io = PacketIo::new(stream);
@@ -57,6 +59,7 @@ pub async fn serve<H: Handler>(
             conn_id,
             server_version,
             peer,
+            tls,
         ));
         let Some(est) = tokio::time::timeout(limit, shake)
             .await
@@ -248,6 +251,7 @@ async fn change_user<H: Handler>(
         peer,
         collation: collation.unwrap_or(45),
         found_rows: handler.found_rows(),
+        tls: io.tls_info(),
     };
     match Box::pin(handler.change_user(&cred)).await {
         Ok(()) => ok(io, handler).await,

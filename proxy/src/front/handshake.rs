@@ -1,7 +1,9 @@
 //! Connection phase: the server greeting with a fresh random salt, the client's
 //! handshake response, an auth switch to `mysql_native_password` for clients that
 //! start with another plugin (MySQL 8 clients default to caching_sha2_password),
-//! and the handler's verdict.
+//! and the handler's verdict. With TLS configured the greeting offers CLIENT_SSL;
+//! a client's SSLRequest switches the connection to TLS and its handshake
+//! response follows inside it.
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,6 +14,7 @@ use mysql_common::proto::{MyDeserialize, MySerialize};
 use rand::Rng;
 
 use super::packet::PacketIo;
+use super::tls::Acceptor;
 use super::{wire, Credentials, Handler};
 use crate::error::ProxyError;
 
@@ -48,6 +51,10 @@ pub(crate) fn new_salt() -> [u8; 20] {
     s
 }
 
+/// The SSLRequest: the handshake response's fixed part (capabilities, max
+/// packet, collation, 23 filler bytes) alone.
+const SSL_REQUEST_LEN: usize = 32;
+
 /// What the handshake settled, for the command loop.
 pub struct Established {
     pub capabilities: CapabilityFlags,
@@ -61,8 +68,13 @@ pub async fn handshake<H: Handler>(
     conn_id: u32,
     server_version: &str,
     peer: SocketAddr,
+    tls: Option<&Acceptor>,
 ) -> io::Result<Option<Established>> {
     let salt = new_salt();
+    let offered = match tls {
+        Some(_) => server_capabilities() | CapabilityFlags::CLIENT_SSL,
+        None => server_capabilities(),
+    };
     // Part 2 of the salt goes out NUL-terminated (13 bytes), as MariaDB sends it.
     let mut salt_2 = salt[8..].to_vec();
     salt_2.push(0);
@@ -72,7 +84,7 @@ pub async fn handshake<H: Handler>(
         conn_id,
         salt[..8].try_into().expect("8 bytes"),
         Some(salt_2),
-        server_capabilities(),
+        offered,
         DEFAULT_COLLATION,
         StatusFlags::SERVER_STATUS_AUTOCOMMIT,
         Some(NATIVE),
@@ -83,9 +95,18 @@ pub async fn handshake<H: Handler>(
     io.write(&buf).await?;
     io.flush().await?;
 
-    let Some(pkt) = io.read().await? else {
+    let Some(mut pkt) = io.read().await? else {
         return Ok(None);
     };
+    if let Some(acceptor) = tls.filter(|_| is_ssl_request(&pkt)) {
+        // A client that sent garbage instead of a ClientHello (or timed out)
+        // loses its connection; nothing else is affected.
+        io.start_tls(acceptor).await?;
+        pkt = match io.read().await? {
+            Some(p) => p,
+            None => return Ok(None),
+        };
+    }
     let resp = match HandshakeResponse::deserialize((), &mut mysql_common::io::ParseBuf(&pkt)) {
         Ok(r) => r,
         Err(_) => {
@@ -136,6 +157,7 @@ pub async fn handshake<H: Handler>(
         peer,
         collation: resp.collation(),
         found_rows: client_caps.contains(CapabilityFlags::CLIENT_FOUND_ROWS),
+        tls: io.tls_info(),
     };
     match handler.authenticate(&cred).await {
         Ok(()) => {
@@ -152,6 +174,16 @@ pub async fn handshake<H: Handler>(
             Ok(None)
         }
     }
+}
+
+/// Whether `pkt` is an SSLRequest: the fixed part of a handshake response alone,
+/// with CLIENT_SSL set.
+fn is_ssl_request(pkt: &[u8]) -> bool {
+    pkt.len() == SSL_REQUEST_LEN
+        && pkt.get(..4).is_some_and(|c| {
+            let caps = u32::from_le_bytes(c.try_into().expect("4 bytes"));
+            CapabilityFlags::from_bits_truncate(caps).contains(CapabilityFlags::CLIENT_SSL)
+        })
 }
 
 async fn send_err(io: &mut PacketIo, e: &ProxyError, code: u16, state: &str) -> io::Result<()> {

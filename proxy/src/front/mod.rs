@@ -21,6 +21,7 @@ pub mod packet;
 pub mod refuse;
 pub mod responder;
 pub mod stmts;
+pub mod tls;
 pub mod wire;
 
 use std::future::Future;
@@ -48,6 +49,8 @@ pub struct Credentials {
     pub collation: u8,
     /// Client asked for CLIENT_FOUND_ROWS (affected rows = matched rows).
     pub found_rows: bool,
+    /// What the client negotiated, if it connected with TLS.
+    pub tls: Option<tls::TlsInfo>,
 }
 
 /// Metadata of a prepared statement, as MariaDB describes it.

@@ -1,5 +1,6 @@
-//! MySQL packet framing over a TCP stream: a 3-byte length, a sequence id, the
-//! payload; payloads of 16 MiB - 1 or more continue in the next packet.
+//! MySQL packet framing over a client's stream (TCP, or TLS after an SSLRequest:
+//! [`super::tls::ClientStream`]): a 3-byte length, a sequence id, the payload;
+//! payloads of 16 MiB - 1 or more continue in the next packet.
 //!
 //! Reads are buffered, so several commands pipelined in one TCP write are read one
 //! after another; writes are buffered until [`PacketIo::flush`] (or until the buffer
@@ -8,13 +9,15 @@
 //! An idle connection holds no buffer: both are released whenever the client has
 //! nothing more to read for us and we wait for it (between commands), and
 //! allocated again when it sends. Thousands of idle clients then cost the
-//! gateway little more than their sessions (bench/idle_conns.sh).
+//! gateway little more than their sessions (bench/idle_conns.sh). (A TLS
+//! connection keeps its read buffer: rustls holds its own buffers anyway.)
 
 use std::io;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use super::tls::{Acceptor, ClientStream, TlsInfo};
 
 const MAX_PAYLOAD: usize = 0xff_ffff;
 /// Flush the write buffer once it holds this much.
@@ -29,11 +32,10 @@ const EAGER_READ: usize = 64 * 1024;
 const OUT_START: usize = 4 * 1024;
 
 pub struct PacketIo {
-    reader: OwnedReadHalf,
+    stream: ClientStream,
     /// Bytes read and not consumed yet: `rbuf[rpos..]`.
     rbuf: Vec<u8>,
     rpos: usize,
-    writer: OwnedWriteHalf,
     out: Vec<u8>,
     seq: u8,
     /// Packets written so far (a writer can tell whether an answer began).
@@ -43,12 +45,10 @@ pub struct PacketIo {
 impl PacketIo {
     pub fn new(stream: TcpStream) -> Self {
         let _ = stream.set_nodelay(true);
-        let (r, w) = stream.into_split();
         Self {
-            reader: r,
+            stream: ClientStream::Plain(stream),
             rbuf: Vec::new(),
             rpos: 0,
-            writer: w,
             out: Vec::new(),
             seq: 0,
             written: 0,
@@ -116,14 +116,21 @@ impl PacketIo {
             }
             // A large remainder goes straight into `dst`.
             if dst.len() - filled >= READ_BUF {
-                match self.reader.try_read(&mut dst[filled..]) {
-                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.reader.readable().await?
-                    }
-                    Err(e) => return Err(e),
+                let n = match &mut self.stream {
+                    ClientStream::Plain(tcp) => match tcp.try_read(&mut dst[filled..]) {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            tcp.readable().await?;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    },
+                    other => other.read(&mut dst[filled..]).await?,
+                };
+                if n == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
                 }
+                filled += n;
                 continue;
             }
             if self.fill().await? == 0 {
@@ -142,14 +149,23 @@ impl PacketIo {
             if self.rbuf.capacity() == 0 {
                 self.rbuf.reserve_exact(READ_BUF);
             }
-            match self.reader.try_read_buf(&mut self.rbuf) {
+            let tcp = match &mut self.stream {
+                ClientStream::Plain(tcp) => tcp,
+                other => {
+                    if self.out.is_empty() {
+                        self.out = Vec::new();
+                    }
+                    return other.read_buf(&mut self.rbuf).await;
+                }
+            };
+            match tcp.try_read_buf(&mut self.rbuf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.rbuf = Vec::new();
                     if self.out.is_empty() {
                         self.out = Vec::new();
                     }
-                    self.reader.readable().await?;
+                    tcp.readable().await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -245,7 +261,13 @@ impl PacketIo {
             // net_write_timeout, as MariaDB does (its session then releases
             // the backend connections it holds).
             let limit = crate::admission::admission().config().net_write_timeout();
-            tokio::time::timeout(limit, self.writer.write_all(&self.out))
+            let (stream, out) = (&mut self.stream, &self.out);
+            let write = async {
+                stream.write_all(out).await?;
+                // TLS may keep records the socket would not take yet (no-op on TCP).
+                stream.flush().await
+            };
+            tokio::time::timeout(limit, write)
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "net_write_timeout"))??;
             self.out.clear();
@@ -254,6 +276,25 @@ impl PacketIo {
     }
 
     pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.writer.peer_addr()
+        self.stream.peer_addr()
+    }
+
+    /// Switches a plain connection to TLS (after the client's SSLRequest); bytes
+    /// already read past it are the start of the TLS handshake.
+    pub async fn start_tls(&mut self, acceptor: &Acceptor) -> io::Result<()> {
+        let early = self.rbuf[self.rpos..].to_vec();
+        self.rbuf = Vec::new();
+        self.rpos = 0;
+        let ClientStream::Plain(tcp) = std::mem::replace(&mut self.stream, ClientStream::Gone)
+        else {
+            return Err(io::Error::other("TLS already started"));
+        };
+        self.stream = acceptor.accept(tcp, early).await?;
+        Ok(())
+    }
+
+    /// What the client negotiated, if it speaks TLS.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        self.stream.tls_info()
     }
 }

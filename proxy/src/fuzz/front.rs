@@ -100,7 +100,8 @@ pub fn session(data: &[u8]) {
         rt.block_on(async move {
             let (client, server) = pair().await;
             let served = async move {
-                let _ = crate::front::serve(server, StandIn::default(), 7, "10.11.0-fuzz").await;
+                let _ =
+                    crate::front::serve(server, StandIn::default(), 7, "10.11.0-fuzz", None).await;
             };
             assert!(drive(bytes, served, client).await, "the front hung");
         })

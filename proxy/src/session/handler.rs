@@ -21,6 +21,7 @@ impl Handler for Session {
         let user = snap.user(&cred.user).ok_or_else(denied)?;
         if !user.host_allowed(cred.peer.ip())
             || !topo::password::verify_native(&user.password_hash, &cred.salt, &cred.scramble)
+            || (user.require_ssl && cred.tls.is_none())
         {
             return Err(denied());
         }
@@ -33,6 +34,7 @@ impl Handler for Session {
         self.found_rows = cred.found_rows;
         self.peer = Some(cred.peer);
         self.collation = cred.collation;
+        self.tls = cred.tls.clone().map(Arc::new);
         self.codec = Codec::for_collation(cred.collation);
         let mut account = crate::front::account::Account::new(
             &cred.user,

@@ -79,6 +79,8 @@ pub struct Shared {
     pub ids: Arc<crate::ids::Ids>,
     /// Slot moves: registration, writes in flight, the hold (`crate::moving`).
     pub moves: Arc<crate::moving::Moves>,
+    /// TLS offered to clients (`[tls]`); `None` when not configured.
+    pub tls: Option<crate::front::tls::Acceptor>,
 }
 
 /// `(db, table)` → column names in definition order.
@@ -135,6 +137,8 @@ pub struct Session {
     split: crate::split::SplitState,
     /// Its user's connection count and its idle timeout (limits.rs).
     limits: limits::SessionLimits,
+    /// The client's TLS, if it connected with it (`SHOW STATUS LIKE 'Ssl_%'`).
+    tls: Option<Arc<crate::front::tls::TlsInfo>>,
 }
 
 impl Session {
@@ -171,6 +175,7 @@ impl Session {
             last_insert_id: 0,
             split: Default::default(),
             limits: Default::default(),
+            tls: None,
             shared,
         }
     }
@@ -381,6 +386,13 @@ impl Session {
                 let user = self.user.clone().unwrap_or_default();
                 let rows = self.shared.registry.list(&user);
                 return show::processlist(&rows, word(1) == "FULL", out).await;
+            }
+            "SHOW" if show::is_session_status(&word(1), &word(2)) => {
+                let tls = self.tls.clone();
+                let snap = self.snapshot();
+                let mut exec = self.exec(&snap);
+                exec.write = false;
+                return show::status(&mut exec, sql, tls.as_deref(), out).await;
             }
             "SHOW" if word(1) == "GRANTS" => {
                 return show::grants(self.account.as_deref(), self.codec, sql, sig, out).await;

@@ -31,9 +31,9 @@ pub enum Action {
     Shardmap(String),
     TableSet(TableRecord),
     TableList(Option<String>),
-    /// The user, and whether `--reads` was given (else an existing user keeps
-    /// its own setting).
-    UserAdd(UserRecord, bool),
+    /// The user, and whether `--reads` and `--require` were given (else an
+    /// existing user keeps its own setting).
+    UserAdd(UserRecord, bool, bool),
     /// `user reads NAME primary|replica`.
     UserReads(String, topo::Reads),
     UserList,
@@ -128,6 +128,7 @@ impl Action {
                 password,
                 hosts,
                 reads,
+                require,
             }) => {
                 check_name("user", &name)?;
                 let hosts = hosts
@@ -140,8 +141,10 @@ impl Action {
                         password_hash: topo::password::native_hash(&password),
                         hosts,
                         reads: reads.map(Into::into).unwrap_or_default(),
+                        require_ssl: require == Some(super::args::RequireArg::Ssl),
                     },
                     reads.is_some(),
+                    require.is_some(),
                 )
             }
             Command::User(UserCmd::Reads { name, reads }) => {
@@ -567,7 +570,7 @@ mod tests {
         assert!(action(&["table", "set", "db.t", "--single", "--key-type", "text"]).is_err());
         assert_eq!(action(&["table", "list"]).unwrap(), Action::TableList(None));
 
-        let Action::UserAdd(u, false) = action(&[
+        let Action::UserAdd(u, false, false) = action(&[
             "user",
             "add",
             "app",
@@ -584,7 +587,8 @@ mod tests {
         assert_eq!(u.password_hash, "*5BCB3E6AC345B435C7C2E6B7949A04CE6F6563D3");
         assert_eq!(u.hosts.len(), 2);
         assert_eq!(u.reads, topo::Reads::Primary);
-        let Action::UserAdd(u, true) = action(&[
+        assert!(!u.require_ssl);
+        let Action::UserAdd(u, true, true) = action(&[
             "user",
             "add",
             "ro",
@@ -592,11 +596,14 @@ mod tests {
             "ro",
             "--reads",
             "replica",
+            "--require",
+            "ssl",
         ])
         .unwrap() else {
             panic!()
         };
         assert_eq!(u.reads, topo::Reads::Replica);
+        assert!(u.require_ssl);
         assert_eq!(
             action(&["user", "reads", "ro", "primary"]).unwrap(),
             Action::UserReads("ro".into(), topo::Reads::Primary)

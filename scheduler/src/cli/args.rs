@@ -191,6 +191,11 @@ pub enum UserCmd {
         /// its setting.
         #[arg(long, value_enum)]
         reads: Option<ReadsArg>,
+        /// MariaDB's `REQUIRE SSL` / `REQUIRE NONE`: `ssl` refuses the user on a
+        /// plain connection (docs/tls.md); unset: a new user requires none, an
+        /// existing one keeps its setting.
+        #[arg(long, value_enum)]
+        require: Option<RequireArg>,
     },
     /// Changes where an existing user's plain reads go.
     Reads {
@@ -202,6 +207,13 @@ pub enum UserCmd {
     List,
     /// Deletes a user.
     Del { name: String },
+}
+
+/// `--require ssl|none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RequireArg {
+    Ssl,
+    None,
 }
 
 /// `--reads primary|replica`.

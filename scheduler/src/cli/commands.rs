@@ -151,10 +151,13 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action, json: bool) -> 
             }
             Ok(render::list(&render::tables_table(&tables), "tables"))
         }
-        Action::UserAdd(mut u, reads_given) => {
+        Action::UserAdd(mut u, reads_given, require_given) => {
             let old: Option<UserRecord> = topo.get_user(&u.name).await?;
             if let (false, Some(o)) = (reads_given, &old) {
                 u.reads = o.reads;
+            }
+            if let (false, Some(o)) = (require_given, &old) {
+                u.require_ssl = o.require_ssl;
             }
             let outcome = Outcome::of(old.as_ref(), &u);
             if outcome != Outcome::Unchanged {

@@ -305,7 +305,7 @@ pub fn tables_table(tables: &[TableRecord]) -> Table {
 }
 
 pub fn users_table(users: &[UserRecord]) -> Table {
-    let mut t = Table::new(["USER", "HOSTS", "PASSWORD", "READS"]);
+    let mut t = Table::new(["USER", "HOSTS", "PASSWORD", "READS", "REQUIRE"]);
     for u in users {
         let hosts = if u.hosts.is_empty() {
             "any".to_string()
@@ -321,7 +321,14 @@ pub fn users_table(users: &[UserRecord]) -> Table {
         } else {
             "set"
         };
-        t.row([u.name.clone(), hosts, pw.into(), u.reads.word().into()]);
+        let require = if u.require_ssl { "ssl" } else { "none" };
+        t.row([
+            u.name.clone(),
+            hosts,
+            pw.into(),
+            u.reads.word().into(),
+            require.into(),
+        ]);
     }
     t
 }
@@ -555,10 +562,11 @@ mod tests {
             password_hash: "*X".into(),
             hosts: vec!["127.0.0.0/8".parse().unwrap()],
             reads: topo::Reads::Replica,
+            require_ssl: true,
         };
         assert_eq!(
             users_table(&[u]).render(),
-            "USER  HOSTS        PASSWORD  READS\napp   127.0.0.0/8  set       replica\n"
+            "USER  HOSTS        PASSWORD  READS    REQUIRE\napp   127.0.0.0/8  set       replica  ssl\n"
         );
     }
 }
