@@ -320,6 +320,24 @@ async fn tls_mariadb_cli_verifies_the_gateway_and_require_ssl_users() {
         }
         other => panic!("expected 1045, got {other:?}"),
     }
+    // Nor by COM_CHANGE_USER on a plain connection (MariaDB closes it after).
+    let mut plain = connect(opts(&c, "app", "app", None)).await.unwrap();
+    let to_sec = mysql_async::ChangeUserOpts::default()
+        .with_user(Some("sec".into()))
+        .with_pass(Some("sec".into()));
+    match plain.change_user(to_sec).await {
+        Err(mysql_async::Error::Server(s)) => assert_eq!(s.code, 1045, "{}", s.message),
+        other => panic!("COM_CHANGE_USER to a REQUIRE SSL user without TLS: {other:?}"),
+    }
+    let mut tls_app = connect(opts(&c, "app", "app", Some(pki.ssl_opts())))
+        .await
+        .unwrap();
+    let to_sec = mysql_async::ChangeUserOpts::default()
+        .with_user(Some("sec".into()))
+        .with_pass(Some("sec".into()));
+    tls_app.change_user(to_sec).await.unwrap();
+    let me: Option<String> = tls_app.query_first("SELECT CURRENT_USER()").await.unwrap();
+    assert_eq!(me.as_deref(), Some("sec@%"));
     let out = mariadb_cli(&c, "sec", &["--skip-ssl".into()], "SELECT 1").await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("1045"), "{stderr}");
