@@ -20,6 +20,7 @@
 //! | [`registry`] | client connections: SHOW PROCESSLIST, KILL |
 //! | [`split`] | read/write split: which reads go to which replica (read-your-writes) |
 //! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
+//! | [`xa_log`] | group commit of two-phase commit decisions to etcd |
 //! | [`moving`] | the gateway's side of slot moves: registration, write hold, acks |
 //! | [`orphans`] | filtering rows of moving slots out of statements sent to sets holding them |
 //! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
@@ -48,3 +49,4 @@ pub mod split;
 pub mod sql;
 pub mod workers;
 pub mod xa;
+pub mod xa_log;
