@@ -10,6 +10,10 @@
 //! decisions of concurrent commits, `crate::xa_log`), then every branch commits
 //! (all at once). A gateway that dies between the two phases leaves prepared
 //! branches that `crate::xa` resolves from the record.
+//!
+//! `START TRANSACTION READ ONLY` writes nothing: its branches are plain
+//! read-only transactions (`START TRANSACTION`, `COMMIT`), no XA. Branches may
+//! also have been started ahead of their first statement (`super::ahead`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
