@@ -498,7 +498,9 @@ HEAD=(test target qps tps 'err %' 'p95 ms' 'qps/direct' 'qps/haproxy' 'qps/hapro
 
 COMMIT=$(git -C "$SETWISE_REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$SETWISE_REPO" diff --quiet HEAD -- proxy topo 2>/dev/null || COMMIT+=" (with uncommitted changes in proxy/ or topo/)"
-SETTINGS="threads $SB_THREADS, ${SB_TIME}s per run, $SB_REPLICAS semi-sync replicas per primary (sync, sets), $SB_TABLES tables x $SB_TABLE_SIZE rows, --db-ps-mode=auto, --auto-inc=off, --mysql-ignore-errors=$IGNORE_ERRORS"
+REPLICAS_NOTE=''
+((SB_REPLICAS == 0)) || REPLICAS_NOTE=", $SB_REPLICAS semi-sync replicas per primary (sync, sets)"
+SETTINGS="threads $SB_THREADS, ${SB_TIME}s per run$REPLICAS_NOTE, $SB_TABLES tables x $SB_TABLE_SIZE rows, --db-ps-mode=auto, --auto-inc=off, --mysql-ignore-errors=$IGNORE_ERRORS"
 
 echo
 say "results ($SETTINGS)"
