@@ -127,6 +127,11 @@ async fn decisions_are_grouped_and_a_crash_before_phase_two_still_commits_every_
     .await
     .unwrap();
     let ds = decisions(&c).await;
+    assert_eq!(
+        ds.len(),
+        TXNS,
+        "decisions still recorded (no phase two): {ds:?}"
+    );
     assert!(ds.iter().all(|d| d.1), "{ds:?}");
     let writes: BTreeSet<i64> = ds.iter().map(|d| d.2).collect();
     assert!(
