@@ -2,7 +2,9 @@
 # deploy/local/lib.sh, with WORK set): free loopback ports, and the servers every benchmark
 # measures against — etcd, one plain MariaDB ("direct") and two sets of one primary each, the
 # same server options on all three, a user `sb` and a database on the plain one, the gateway's
-# account on the sets.
+# account on the sets. With BENCH_REPLICAS=N (> 0) each set's primary gets N semi-sync replicas
+# (AFTER_SYNC, as deploy/local sets them up) and one more primary with N such replicas, "sync",
+# is the fair baseline for the gateway (same durability, no sharding).
 
 # lib.sh's fail() points at deploy/local/down.sh; here the EXIT trap cleans up.
 fail() {
@@ -68,6 +70,17 @@ bench_ports() {
     ETCD_URL=http://127.0.0.1:$SETWISE_ETCD_PORT
     SETS=(set1 set2)
     declare -gA SET_PORT=([set1]=$SET1_PORT [set2]=$SET2_PORT)
+    # Replicas: "<primary>-r<k>" for the sets and the "sync" baseline (BENCH_REPLICAS > 0).
+    : "${BENCH_REPLICAS:=0}"
+    declare -gA REPLICA_PORT=()
+    SYNC_PORT=''
+    if ((BENCH_REPLICAS > 0)); then
+        free_port SYNC_PORT
+        local p k
+        for p in sync "${SETS[@]}"; do
+            for ((k = 1; k <= BENCH_REPLICAS; k++)); do free_port "REPLICA_PORT[$p-r$k]"; done
+        done
+    fi
 }
 
 # Starts etcd, the plain MariaDB and both sets' primaries, and waits for them; `sb` and database
@@ -105,26 +118,44 @@ start_servers() { # database
         }
     fi
 
-    start_instance() { # name port server-id
-        local name=$1 port=$2
+    start_instance() { # name port server-id [extra options]
+        local name=$1 port=$2 id=$3
+        shift 3
         cp -a "$WORK/mysql/template" "$WORK/mysql/$name"
         mkdir -p "$WORK/tmp/$name" # own tmpdir: a starting mariadbd deletes #sql* files there
         start_bg "mariadb-$name" mariadbd --no-defaults --user=root \
             --datadir="$WORK/mysql/$name" --tmpdir="$WORK/tmp/$name" --port="$port" --bind-address=127.0.0.1 \
             --socket="$WORK/run/$name.sock" --pid-file="$WORK/run/$name.pid" \
-            --server-id="$3" "${MARIADB_OPTS[@]}"
+            --server-id="$id" "${MARIADB_OPTS[@]}" "$@"
     }
+    # Replicas read-only with semi-sync slave on (as deploy/local/up.sh starts its nodes).
+    REPLICA_OPTS=(--relay-log=relay-bin --log-slave-updates --read-only=ON --rpl-semi-sync-slave-enabled=ON)
+    declare -gA INSTANCE_PORT=([direct]=$DIRECT_PORT [set1]=${SET_PORT[set1]} [set2]=${SET_PORT[set2]})
     start_instance direct "$DIRECT_PORT" 1
     start_instance set1 "${SET_PORT[set1]}" 101
     start_instance set2 "${SET_PORT[set2]}" 201
+    if ((BENCH_REPLICAS > 0)); then
+        INSTANCE_PORT[sync]=$SYNC_PORT
+        start_instance sync "$SYNC_PORT" 301
+        local r id=1000
+        for r in "${!REPLICA_PORT[@]}"; do
+            INSTANCE_PORT[$r]=${REPLICA_PORT[$r]}
+            id=$((id + 1))
+            start_instance "$r" "${REPLICA_PORT[$r]}" "$id" "${REPLICA_OPTS[@]}"
+        done
+    fi
 
     wait_until etcd 30 "etcd to answer on $ETCD_URL" etcd_healthy
-    for name in direct "${SETS[@]}"; do
-        if [[ $name == direct ]]; then port=$DIRECT_PORT; else port=${SET_PORT[$name]}; fi
+    for name in "${!INSTANCE_PORT[@]}"; do
+        port=${INSTANCE_PORT[$name]}
         wait_until "mariadb-$name" 60 "MariaDB $name to answer on port $port" mysql_alive "$port"
+        [[ -n ${REPLICA_PORT[$name]:-} ]] && continue # replicated from its primary
         sql "$port" "DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;" ||
             fail "mariadb-$name" "dropping anonymous users on $name failed"
     done
+    if ((BENCH_REPLICAS > 0)); then
+        for name in sync "${SETS[@]}"; do start_replication "$name"; done
+    fi
     sql "$DIRECT_PORT" "
         CREATE USER 'sb'@'%' IDENTIFIED BY 'sb';
         GRANT ALL PRIVILEGES ON *.* TO 'sb'@'%';
@@ -136,5 +167,38 @@ start_servers() { # database
             REVOKE READ_ONLY ADMIN ON *.* FROM 'setwise_proxy'@'%';" ||
             fail "mariadb-$set" "creating the gateway's account on $set failed"
     done
-    ok "MariaDB: direct on $DIRECT_PORT, set1 on ${SET_PORT[set1]}, set2 on ${SET_PORT[set2]}"
+    if ((BENCH_REPLICAS > 0)); then
+        sql "$SYNC_PORT" "
+            CREATE USER 'sb'@'%' IDENTIFIED BY 'sb';
+            GRANT ALL PRIVILEGES ON *.* TO 'sb'@'%';
+            CREATE DATABASE $db;" || fail mariadb-sync "creating user sb and database $db on sync failed"
+    fi
+    ok "MariaDB: direct on $DIRECT_PORT, set1 on ${SET_PORT[set1]}, set2 on ${SET_PORT[set2]}${SYNC_PORT:+, sync on $SYNC_PORT}" \
+        "${SYNC_PORT:+($BENCH_REPLICAS semi-sync replicas each for sync, set1, set2)}"
+}
+
+# Primary $1 (an instance name): semi-sync master AFTER_SYNC with its BENCH_REPLICAS replicas
+# replicating by GTID from its first binlog (the same template datadir), as deploy/local/up.sh
+# configures a set; waits until every replica acknowledges.
+start_replication() { # primary
+    local p=$1 k r port=${INSTANCE_PORT[$1]}
+    sql "$port" "
+        CREATE USER 'repl'@'%' IDENTIFIED BY 'repl';
+        GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'repl'@'%';
+        SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC;
+        SET GLOBAL rpl_semi_sync_master_enabled = ON;" || fail "mariadb-$p" "configuring primary $p failed"
+    for ((k = 1; k <= BENCH_REPLICAS; k++)); do
+        r=$p-r$k
+        sql "${REPLICA_PORT[$r]}" "
+            CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = $port,
+                MASTER_USER = 'repl', MASTER_PASSWORD = 'repl', MASTER_USE_GTID = slave_pos,
+                MASTER_CONNECT_RETRY = 1;
+            START SLAVE;" || fail "mariadb-$r" "attaching $r to $p failed"
+    done
+    for ((k = 1; k <= BENCH_REPLICAS; k++)); do
+        r=$p-r$k
+        wait_until "mariadb-$r" 30 "replication on $r to run" replica_running "${REPLICA_PORT[$r]}"
+    done
+    wait_until "mariadb-$p" 30 "$BENCH_REPLICAS semi-sync replicas on $p" \
+        semisync_clients_at_least "$port" "$BENCH_REPLICAS"
 }

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# sysbench through three targets, in one run, on this machine's loopback:
+# sysbench through three (five) targets, in one run, on this machine's loopback:
 #   direct   one MariaDB instance
 #   haproxy  haproxy in TCP mode in front of that same instance
-#   gateway  setwise-proxy (release build) in front of 2 sets (one primary each, no replicas),
-#            the sysbench tables sharded over both sets by id
+#   sync, haproxy-sync (SB_REPLICAS > 0 only): the fair baseline — one primary with SB_REPLICAS
+#            semi-sync replicas (AFTER_SYNC, as deploy/local sets up a set), direct and through
+#            haproxy
+#   gateway  setwise-proxy (release build) in front of 2 sets (one primary each, SB_REPLICAS
+#            semi-sync replicas each), the sysbench tables sharded over both sets by id
 # Prints qps, p95 latency, the ratios gateway/direct and gateway/haproxy and the proxies' CPU time
 # per statement, and writes the same as Markdown to bench/results/<date>-sysbench.md.
 # Everything runs in a temp dir and is stopped on exit. See bench/README.md.
@@ -17,12 +20,14 @@
 #   SB_HOLD (0; 1: after the prepare, print the three ports and wait for Ctrl-C: for profiling)
 #   SB_WORKERS (the gateway's `workers`, default 0 = half the cores)
 #   SB_PIPELINE (the gateway's `[backend] pipeline_conns`, default 1; 0 = no pipelined point reads)
+#   SB_REPLICAS (0; N > 0: N semi-sync replicas per set, and the sync / haproxy-sync targets)
+#   SB_TARGETS (all of them: "direct haproxy [sync haproxy-sync] gateway"; a subset, in order)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 (($# == 0)) || {
@@ -32,9 +37,9 @@ fi
 
 : "${SB_THREADS:=8}" "${SB_TIME:=20}" "${SB_TABLES:=4}" "${SB_TABLE_SIZE:=10000}"
 : "${SB_TESTS:=oltp_point_select oltp_read_only}"
-: "${SB_BUILD:=1}" "${SB_KEEP:=0}" "${SB_HOLD:=0}" "${SB_WORKERS:=0}" "${SB_PIPELINE:=1}"
+: "${SB_BUILD:=1}" "${SB_KEEP:=0}" "${SB_HOLD:=0}" "${SB_WORKERS:=0}" "${SB_PIPELINE:=1}" "${SB_REPLICAS:=0}"
 : "${SB_RESULTS=$BENCH_DIR/results/$(date +%F)-sysbench.md}"
-for v in SB_WORKERS SB_PIPELINE; do
+for v in SB_WORKERS SB_PIPELINE SB_REPLICAS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || {
         echo "error: $v must be a number, not '${!v}'" >&2
         exit 2
@@ -43,6 +48,21 @@ done
 for v in SB_THREADS SB_TIME SB_TABLES SB_TABLE_SIZE; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || {
         echo "error: $v must be a positive number, not '${!v}'" >&2
+        exit 2
+    }
+done
+((SB_REPLICAS <= 9)) || {
+    echo "error: SB_REPLICAS must be at most 9" >&2
+    exit 2
+}
+ALL_TARGETS=(direct haproxy)
+((SB_REPLICAS == 0)) || ALL_TARGETS+=(sync haproxy-sync)
+ALL_TARGETS+=(gateway)
+: "${SB_TARGETS:=${ALL_TARGETS[*]}}"
+read -ra TARGETS <<<"$SB_TARGETS"
+for t in "${TARGETS[@]}"; do
+    [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || {
+        echo "error: SB_TARGETS: '$t' is not one of ${ALL_TARGETS[*]} (sync and haproxy-sync need SB_REPLICAS > 0)" >&2
         exit 2
     }
 done
@@ -83,8 +103,11 @@ require_programs "sysbench haproxy etcd-server etcd-client mariadb-server mariad
 release_binaries "$SB_BUILD" SB_BUILD
 
 # Free loopback ports; etcd, the plain MariaDB and the sets (bench/lib.sh).
+BENCH_REPLICAS=$SB_REPLICAS
 bench_ports
 free_port HAPROXY_PORT
+HAPROXY_SYNC_PORT=''
+((SB_REPLICAS == 0)) || free_port HAPROXY_SYNC_PORT
 start_servers sbtest
 
 # ---------------------------------------------------------------- haproxy
@@ -104,6 +127,15 @@ listen mariadb
     maxconn 1000
     server direct 127.0.0.1:$DIRECT_PORT maxconn 1000
 EOF
+if ((SB_REPLICAS > 0)); then
+    cat >>"$WORK/conf/haproxy.cfg" <<EOF
+
+listen mariadb-sync
+    bind 127.0.0.1:$HAPROXY_SYNC_PORT
+    maxconn 1000
+    server sync 127.0.0.1:$SYNC_PORT maxconn 1000
+EOF
+fi
 haproxy -c -q -f "$WORK/conf/haproxy.cfg" >"$(logfile haproxy-check)" 2>&1 || fail haproxy-check "haproxy rejects its config"
 say "starting haproxy on 127.0.0.1:$HAPROXY_PORT"
 start_bg haproxy haproxy -f "$WORK/conf/haproxy.cfg" -db
@@ -115,6 +147,10 @@ for set in "${SETS[@]}"; do
     setwise_cli set add "$set" >/dev/null || die "setwise set add $set failed"
     setwise_cli node add "$set-n0" --set "$set" --addr "127.0.0.1:${SET_PORT[$set]}" --role primary >/dev/null ||
         die "setwise node add $set-n0 failed"
+    for ((k = 1; k <= SB_REPLICAS; k++)); do
+        setwise_cli node add "$set-n$k" --set "$set" --addr "127.0.0.1:${REPLICA_PORT[$set-r$k]}" --role replica >/dev/null ||
+            die "setwise node add $set-n$k failed"
+    done
 done
 setwise_cli user add sb --password sb --host 127.0.0.0/8 >/dev/null || die "setwise user add sb failed"
 # All of it before the gateway starts, so that its first routing snapshot has it: the database
@@ -150,6 +186,8 @@ client() { # port statements (as sb)
         --batch --skip-column-names -e "$2"
 }
 wait_until haproxy 30 "haproxy to forward to MariaDB on port $HAPROXY_PORT" client "$HAPROXY_PORT" 'SELECT 1'
+((SB_REPLICAS == 0)) ||
+    wait_until haproxy 30 "haproxy to forward to MariaDB on port $HAPROXY_SYNC_PORT" client "$HAPROXY_SYNC_PORT" 'SELECT 1'
 wait_until proxy 30 "the gateway to answer SELECT 1 as user sb" client "$SETWISE_PROXY_PORT" 'SELECT 1'
 # The database is in etcd already (db add); this creates it on the sets.
 out=$(client "$SETWISE_PROXY_PORT" 'CREATE DATABASE IF NOT EXISTS sbtest' 2>&1) ||
@@ -189,6 +227,11 @@ one_line() { tr -s ' \t\n' ' ' | sed 's/ $//' | cut -c1-"$1"; }
 say "sysbench prepare: $SB_TABLES tables x $SB_TABLE_SIZE rows on direct"
 sb "$DIRECT_PORT" prepare oltp_read_only >"$WORK/sysbench/prepare-direct.log" 2>&1 ||
     fail "" "sysbench prepare on direct failed: $(first_error "$WORK/sysbench/prepare-direct.log")"
+if ((SB_REPLICAS > 0)); then
+    say "sysbench prepare: $SB_TABLES tables x $SB_TABLE_SIZE rows on sync ($SB_REPLICAS semi-sync replicas)"
+    sb "$SYNC_PORT" prepare oltp_read_only >"$WORK/sysbench/prepare-sync.log" 2>&1 ||
+        fail "" "sysbench prepare on sync failed: $(first_error "$WORK/sysbench/prepare-sync.log")"
+fi
 
 say "sysbench prepare: $SB_TABLES tables x $SB_TABLE_SIZE rows through the gateway"
 GATEWAY_BROKEN=''
@@ -212,7 +255,7 @@ fi
 [[ -z $GATEWAY_BROKEN ]] || warn "$GATEWAY_BROKEN; the gateway runs are skipped"
 
 if ((SB_HOLD)); then
-    say "holding (SB_HOLD=1): direct 127.0.0.1:$DIRECT_PORT, haproxy 127.0.0.1:$HAPROXY_PORT, gateway 127.0.0.1:$SETWISE_PROXY_PORT (user sb/sb, db sbtest); Ctrl-C stops everything"
+    say "holding (SB_HOLD=1): direct 127.0.0.1:$DIRECT_PORT, haproxy 127.0.0.1:$HAPROXY_PORT,${SYNC_PORT:+ sync 127.0.0.1:$SYNC_PORT, haproxy-sync 127.0.0.1:$HAPROXY_SYNC_PORT,} gateway 127.0.0.1:$SETWISE_PROXY_PORT (user sb/sb, db sbtest); Ctrl-C stops everything"
     say "gateway pid $(cat "$(pidfile proxy)"), haproxy pid $(cat "$(pidfile haproxy)")"
     while :; do
         sleep 3600 &
@@ -324,15 +367,27 @@ sum_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
-TARGETS=(direct haproxy gateway)
 declare -A T_PORT=([direct]=$DIRECT_PORT [haproxy]=$HAPROXY_PORT [gateway]=$SETWISE_PROXY_PORT)
 declare -A T_PROXY=([direct]='' [haproxy]=$(recorded_pid haproxy) [gateway]=$(recorded_pid proxy))
-declare -A T_PROXY_NAME=([haproxy]=haproxy [gateway]=proxy)
+declare -A T_PROXY_NAME=([haproxy]=haproxy [haproxy-sync]=haproxy [gateway]=proxy)
+# MariaDB CPU: the primaries and their replicas.
+with_replicas() { # instance...
+    local i k
+    for i in "$@"; do
+        recorded_pid "mariadb-$i"
+        for ((k = 1; k <= SB_REPLICAS; k++)); do recorded_pid "mariadb-$i-r$k"; done
+    done | tr '\n' ' '
+}
 declare -A T_DB=(
     [direct]=$(recorded_pid mariadb-direct)
     [haproxy]=$(recorded_pid mariadb-direct)
-    [gateway]="$(recorded_pid mariadb-set1) $(recorded_pid mariadb-set2)"
+    [gateway]=$(with_replicas set1 set2)
 )
+if ((SB_REPLICAS > 0)); then
+    T_PORT[sync]=$SYNC_PORT T_PORT[haproxy-sync]=$HAPROXY_SYNC_PORT
+    T_PROXY[sync]='' T_PROXY[haproxy-sync]=$(recorded_pid haproxy)
+    T_DB[sync]=$(with_replicas sync) T_DB[haproxy-sync]=$(with_replicas sync)
+fi
 # Results by "variant-index target": qps tps err% p95 proxy-µs/stmt db-µs/stmt, or why not in
 # R_NOTE.
 declare -A R_QPS=() R_TPS=() R_ERR=() R_P95=() R_PCPU=() R_DBCPU=() R_NOTE=()
@@ -413,10 +468,10 @@ ratio() { # a b -> a/b with 2 decimals, or -
     awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f\n", a / b; else print "-" }'
 }
 
-# Tab-separated rows: test target qps tps err% p95 qps/direct qps/haproxy proxy-µs db-µs, or
-# test target note.
+# Tab-separated rows: test target qps tps err% p95 qps/direct qps/haproxy qps/haproxy-sync
+# proxy-µs db-µs, or test target note. The sync targets are compared with their own direct one.
 rows() {
-    local v target key vs_direct vs_haproxy
+    local v target key vs_direct vs_haproxy vs_hsync
     for v in "${!V_LABEL[@]}"; do
         for target in "${TARGETS[@]}"; do
             key="$v $target"
@@ -424,20 +479,28 @@ rows() {
                 printf '%s\t%s\t%s\n' "${V_LABEL[$v]}" "$target" "${R_NOTE[$key]}"
                 continue
             fi
-            vs_direct=- vs_haproxy=-
-            [[ $target == direct ]] || vs_direct=$(ratio "${R_QPS[$key]}" "${R_QPS[$v direct]:-}")
-            [[ $target != gateway ]] || vs_haproxy=$(ratio "${R_QPS[$key]}" "${R_QPS[$v haproxy]:-}")
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${V_LABEL[$v]}" "$target" "${R_QPS[$key]}" \
-                "${R_TPS[$key]}" "${R_ERR[$key]}" "${R_P95[$key]}" "$vs_direct" "$vs_haproxy" \
+            vs_direct=- vs_haproxy=- vs_hsync=-
+            case $target in
+            haproxy | gateway) vs_direct=$(ratio "${R_QPS[$key]}" "${R_QPS[$v direct]:-}") ;;
+            haproxy-sync) vs_direct=$(ratio "${R_QPS[$key]}" "${R_QPS[$v sync]:-}") ;;
+            esac
+            if [[ $target == gateway ]]; then
+                vs_haproxy=$(ratio "${R_QPS[$key]}" "${R_QPS[$v haproxy]:-}")
+                ((SB_REPLICAS == 0)) || vs_hsync=$(ratio "${R_QPS[$key]}" "${R_QPS[$v haproxy-sync]:-}")
+            fi
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${V_LABEL[$v]}" "$target" "${R_QPS[$key]}" \
+                "${R_TPS[$key]}" "${R_ERR[$key]}" "${R_P95[$key]}" "$vs_direct" "$vs_haproxy" "$vs_hsync" \
                 "${R_PCPU[$key]}" "${R_DBCPU[$key]}"
         done
     done
 }
-HEAD=(test target qps tps 'err %' 'p95 ms' 'qps/direct' 'qps/haproxy' 'proxy CPU µs/stmt' 'MariaDB CPU µs/stmt')
+HEAD=(test target qps tps 'err %' 'p95 ms' 'qps/direct' 'qps/haproxy' 'qps/haproxy-sync' 'proxy CPU µs/stmt' 'MariaDB CPU µs/stmt')
 
 COMMIT=$(git -C "$SETWISE_REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$SETWISE_REPO" diff --quiet HEAD -- proxy topo 2>/dev/null || COMMIT+=" (with uncommitted changes in proxy/ or topo/)"
-SETTINGS="threads $SB_THREADS, ${SB_TIME}s per run, $SB_TABLES tables x $SB_TABLE_SIZE rows, --db-ps-mode=auto, --auto-inc=off, --mysql-ignore-errors=$IGNORE_ERRORS"
+REPLICAS_NOTE=''
+((SB_REPLICAS == 0)) || REPLICAS_NOTE=", $SB_REPLICAS semi-sync replicas per primary (sync, sets)"
+SETTINGS="threads $SB_THREADS, ${SB_TIME}s per run$REPLICAS_NOTE, $SB_TABLES tables x $SB_TABLE_SIZE rows, --db-ps-mode=auto, --auto-inc=off, --mysql-ignore-errors=$IGNORE_ERRORS"
 
 echo
 say "results ($SETTINGS)"
@@ -460,7 +523,11 @@ if [[ -z $GATEWAY_BROKEN ]]; then
     for s in "${SHAPE_ORDER[@]}"; do note "  $s: ${SHAPE_RESULT[$s]}"; done
     note "rows per set after prepare: $ROWS_PER_SET"
 fi
-note "direct/haproxy: one MariaDB; gateway: 2 sets, one primary each, no replicas."
+if ((SB_REPLICAS > 0)); then
+    note "direct/haproxy: one MariaDB; sync/haproxy-sync: one primary + $SB_REPLICAS semi-sync replicas (qps/direct of haproxy-sync is against sync); gateway: 2 sets of that shape."
+else
+    note "direct/haproxy: one MariaDB; gateway: 2 sets, one primary each, no replicas."
+fi
 note "load average before $LOAD_BEFORE, after $LOAD_AFTER (sysbench and all servers share $(nproc) cores)"
 
 if [[ -n $SB_RESULTS ]]; then
@@ -476,19 +543,27 @@ if [[ -n $SB_RESULTS ]]; then
         echo "- $(sysbench --version), MariaDB $(mariadbd --version | awk '{ print $3 }'), $(haproxy -v | awk 'NR == 1 { print "HAProxy " $3 }')"
         echo "- sysbench: $SETTINGS"
         echo "- MariaDB options (every instance): \`${MARIADB_OPTS[*]}\`"
-        echo "- direct: one MariaDB. haproxy: \`mode tcp\` in front of that same instance. gateway: \`setwise-proxy\`" \
-            "(release build) in front of 2 sets of one primary each, the tables sharded by \`id\` over both" \
-            "(rows per set after prepare: ${ROWS_PER_SET:-?}). No replicas: replication would measure replication, not the gateway."
+        if ((SB_REPLICAS > 0)); then
+            echo "- direct: one MariaDB. haproxy: \`mode tcp\` in front of that same instance. sync: one primary with" \
+                "$SB_REPLICAS semi-sync replicas (AFTER_SYNC, as deploy/local sets up a set); haproxy-sync: haproxy in front of it" \
+                "(its qps/direct is against sync). gateway: \`setwise-proxy\` (release build) in front of 2 sets of that" \
+                "shape (a primary + $SB_REPLICAS semi-sync replicas each), the tables sharded by \`id\` over both" \
+                "(rows per set after prepare: ${ROWS_PER_SET:-?}). qps/haproxy-sync is the fair ratio (same durability)."
+        else
+            echo "- direct: one MariaDB. haproxy: \`mode tcp\` in front of that same instance. gateway: \`setwise-proxy\`" \
+                "(release build) in front of 2 sets of one primary each, the tables sharded by \`id\` over both" \
+                "(rows per set after prepare: ${ROWS_PER_SET:-?}). No replicas (SB_REPLICAS=0)."
+        fi
         echo "- gateway settings: \`workers = $SB_WORKERS\` (0 = half the cores), \`[backend] pipeline_conns = $SB_PIPELINE\`" \
             "(pipelined point reads; 0 = off), other settings default."
         echo "- Everything on loopback on this machine: sysbench, the proxies and MariaDB share the same $(nproc) cores."
         echo
         printf '| %s ' "${HEAD[@]}"
         echo '|'
-        printf '|%s' '---' '---' '---:' '---:' '---:' '---:' '---:' '---:' '---:' '---:'
+        printf '|%s' '---' '---' '---:' '---:' '---:' '---:' '---:' '---:' '---:' '---:' '---:'
         echo '|'
         rows | awk -F'\t' '{
-            if (NF == 3) { printf "| %s | %s | %s | | | | | | | |\n", $1, $2, $3; next }
+            if (NF == 3) { printf "| %s | %s | %s | | | | | | | | |\n", $1, $2, $3; next }
             line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"; print line }'
         if [[ -z $GATEWAY_BROKEN ]]; then
             echo

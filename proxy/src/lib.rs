@@ -21,6 +21,7 @@
 //! | [`admission`] | connection limits (overall, per user, per address) and `[limits]` |
 //! | [`split`] | read/write split: which reads go to which replica (read-your-writes) |
 //! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
+//! | [`xa_log`] | group commit of two-phase commit decisions to etcd |
 //! | [`moving`] | the gateway's side of slot moves: registration, write hold, acks |
 //! | [`orphans`] | filtering rows of moving slots out of statements sent to sets holding them |
 //! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
@@ -53,3 +54,4 @@ pub mod split;
 pub mod sql;
 pub mod workers;
 pub mod xa;
+pub mod xa_log;

@@ -34,6 +34,8 @@ pub const READS: &str = "setwise_proxy_reads_total";
 /// Reads that asked for a replica but went to the primary, by `reason`
 /// (`no_fit_replica`, `own_write`, `replica_unreachable`, `replica_lost`).
 pub const REPLICA_FALLBACKS: &str = "setwise_proxy_replica_read_fallbacks_total";
+/// Two-phase commit decisions written to etcd together (`crate::xa_log`), per write.
+pub const XA_DECISION_BATCH: &str = "setwise_proxy_xa_decision_batch";
 
 /// Starts the Prometheus endpoint on `listen` (nothing when empty).
 pub fn install(listen: &str) -> anyhow::Result<()> {
@@ -90,6 +92,10 @@ pub fn install(listen: &str) -> anyhow::Result<()> {
     metrics::describe_counter!(
         MOVE_ABORTED_TXNS,
         "open transactions ended (1213) by a slot move's hold"
+    );
+    metrics::describe_histogram!(
+        XA_DECISION_BATCH,
+        "two-phase commit decisions written to etcd in one write (group commit)"
     );
     Ok(())
 }

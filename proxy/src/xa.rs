@@ -40,6 +40,8 @@ async fn round(
     let Some(topo) = shared.topo.get() else {
         return Ok(());
     };
+    // Finished decisions no later commit deleted along with its own.
+    crate::xa_log::flush_done(topo).await;
     let changes = shared.routing.subscribe();
     let snap = shared.routing.get();
     let mut still: HashMap<(String, String), Instant> = HashMap::new();

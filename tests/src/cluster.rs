@@ -93,6 +93,7 @@ impl ClusterBuilder {
             proxy: None,
             proxy_port: None,
             proxy_extra: String::new(),
+            proxy_env: Vec::new(),
             sets,
             topo,
             cluster: self.cluster.clone(),
@@ -117,6 +118,8 @@ pub struct Cluster {
     proxy_port: Option<Port>,
     /// TOML appended to the gateway's config (see [`Cluster::set_proxy_extra`]).
     proxy_extra: String,
+    /// Environment variables of the gateway (see [`Cluster::set_proxy_env`]).
+    proxy_env: Vec<(String, String)>,
     sets: Vec<MariaSet>,
     topo: Topo,
     cluster: String,
@@ -334,6 +337,7 @@ impl Cluster {
         std::fs::write(&config, toml)?;
         let mut cmd = Command::new(bins::bin(bins::PROXY));
         cmd.arg("--config").arg(&config);
+        cmd.envs(self.proxy_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut child = ChildGuard::spawn("setwise-proxy", cmd, &dir.join("proxy.log"))?;
         wait_accepting(&mut child, port, PROGRAM_READY_TIMEOUT).await?;
         self.proxy = Some(child);
@@ -344,6 +348,15 @@ impl Cluster {
     /// [`start_proxy`](Cluster::start_proxy) on (e.g. `"[join]\nbatch = 50\n"`).
     pub fn set_proxy_extra(&mut self, toml: &str) {
         self.proxy_extra = toml.to_string();
+    }
+
+    /// Environment variables (e.g. test hooks) of the gateway from its next
+    /// [`start_proxy`](Cluster::start_proxy) on; empty: none.
+    pub fn set_proxy_env(&mut self, vars: &[(&str, &str)]) {
+        self.proxy_env = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     }
 
     /// `kill -9` the gateway (its port stays reserved for [`Cluster::start_proxy`]).

@@ -297,6 +297,42 @@ impl Topo {
             Err(e) => Err(e),
         }
     }
+    /// Group commit: records every decision of `ds` and deletes the finished
+    /// decisions `done` (gtrids), in ONE etcd transaction (one fsync). It applies
+    /// only if none of `ds` was decided yet; `Ok(false)` otherwise, and nothing
+    /// was written (the caller decides them one by one with
+    /// [`decide_xa`](Self::decide_xa)). The records are the ones `decide_xa`
+    /// writes, so recovery reads them the same way.
+    pub async fn decide_xa_many(&self, ds: &[XaDecision], done: &[String]) -> Result<bool> {
+        let mut cmps = Vec::with_capacity(ds.len());
+        let mut ops = Vec::with_capacity(ds.len() + done.len());
+        for d in ds {
+            let key = self.keys.xa_of(&d.gtrid);
+            cmps.push(Compare::create_revision(key.as_str(), CompareOp::Equal, 0));
+            ops.push(TxnOp::put(key, serde_json::to_vec(d)?, None));
+        }
+        for g in done {
+            ops.push(TxnOp::delete(self.keys.xa_of(g), None));
+        }
+        let resp = self
+            .client
+            .kv_client()
+            .txn(Txn::new().when(cmps).and_then(ops))
+            .await?;
+        Ok(resp.succeeded())
+    }
+    /// Deletes the finished decisions `done` (gtrids) in one etcd transaction.
+    pub async fn delete_xas(&self, done: &[String]) -> Result<()> {
+        let ops: Vec<TxnOp> = done
+            .iter()
+            .map(|g| TxnOp::delete(self.keys.xa_of(g), None))
+            .collect();
+        self.client
+            .kv_client()
+            .txn(Txn::new().and_then(ops))
+            .await?;
+        Ok(())
+    }
     pub async fn get_xa(&self, gtrid: &str) -> Result<Option<XaDecision>> {
         Ok(self.get(&self.keys.xa_of(gtrid)).await?.map(|v| v.value))
     }

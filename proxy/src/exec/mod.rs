@@ -157,6 +157,7 @@ impl Exec<'_> {
             self.from_pins.insert(set.to_string());
             if let Some(t) = self.txn.as_deref_mut() {
                 t.pinned.insert(set.to_string());
+                t.drop_ahead(set);
             }
         }
         if pinned.is_none() && !self.write && self.txn.is_none() {

@@ -3,6 +3,7 @@
 //! by the gateway itself (USE, SET, transaction control, SHOW DATABASES, DDL
 //! bookkeeping) or planned and executed on the sets.
 
+mod ahead;
 mod app_xa;
 mod charset;
 mod counts;
@@ -107,6 +108,8 @@ pub struct Session {
     app_xa: Option<app_xa::AppXa>,
     /// `SET TRANSACTION ...` waiting for the next transaction.
     next_txn: Vec<String>,
+    /// The sets the session's last transaction used (`ahead`).
+    ahead_sets: Vec<String>,
     /// The COM_STMT_EXECUTE being run: its text with `?` and its typed values.
     prepared: Option<(String, Vec<mysql_async::Value>)>,
     /// The statement being run is a point read fit for a pipelined connection.
@@ -162,6 +165,7 @@ impl Session {
             txn: None,
             app_xa: None,
             next_txn: Vec::new(),
+            ahead_sets: Vec::new(),
             prepared: None,
             fast_next: false,
             effects_next: Default::default(),
@@ -359,7 +363,11 @@ impl Session {
                 self.open_txn();
                 if let (Some(mode), Some(t)) = (access_mode(sql, sig), self.txn.as_mut()) {
                     t.before.push(format!("SET TRANSACTION {mode}"));
+                    // It never writes: no XA on its branches (txn.rs).
+                    t.plain = mode == "READ ONLY";
                 }
+                let sets = std::mem::take(&mut self.ahead_sets);
+                self.start_ahead(&sets);
                 if sig
                     .windows(2)
                     .any(|w| w[0].is_word(sql, "CONSISTENT") && w[1].is_word(sql, "SNAPSHOT"))

@@ -2,12 +2,18 @@
 //! touched, each an XA branch (`XA START 'gtrid','set'`).
 //!
 //! COMMIT: with at most one set written, every branch commits in one phase
-//! (`XA END; XA COMMIT ... ONE PHASE`, one round trip). With writes on several
-//! sets it is a two-phase commit: every written branch is prepared, the decision
-//! is recorded in etcd (`topo::XaDecision`, created once — a recovery that aborts
-//! an abandoned branch races for the same record), then every branch commits.
-//! A gateway that dies between the two phases leaves prepared branches that
-//! `crate::xa` resolves from the record.
+//! (`XA END; XA COMMIT ... ONE PHASE`, one round trip, all sets at once). With
+//! writes on several sets it is a two-phase commit: every written branch is
+//! prepared (all at once; read-only branches just end), the decision is recorded
+//! in etcd (`topo::XaDecision`, created once — a recovery that aborts an
+//! abandoned branch races for the same record — and written together with the
+//! decisions of concurrent commits, `crate::xa_log`), then every branch commits
+//! (all at once). A gateway that dies between the two phases leaves prepared
+//! branches that `crate::xa` resolves from the record.
+//!
+//! `START TRANSACTION READ ONLY` writes nothing: its branches are plain
+//! read-only transactions (`START TRANSACTION`, `COMMIT`), no XA. Branches may
+//! also have been started ahead of their first statement (`super::ahead`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -53,6 +59,11 @@ pub struct Txn {
     /// What the transaction wrote, for slot moves' holds (`crate::moving`):
     /// set at its first write.
     pub moving: Option<crate::moving::TxnMark>,
+    /// Branches being started ahead of their first statement (`super::ahead`).
+    pub ahead: super::ahead::AheadMap,
+    /// `START TRANSACTION READ ONLY`: it writes nothing, so its branches are
+    /// plain read-only transactions (`START TRANSACTION`, `COMMIT`), not XA.
+    pub plain: bool,
 }
 
 /// An XA id literal for `gtrid` and `set`.
@@ -79,6 +90,8 @@ impl Txn {
             pinned: BTreeSet::new(),
             pins,
             moving: None,
+            ahead: Default::default(),
+            plain: false,
         }
     }
 
@@ -150,12 +163,25 @@ impl Txn {
             let epoch = self.epochs.get(set).copied().unwrap_or_default();
             return Ok((c, epoch, Vec::new()));
         }
+        // Started ahead (XA START already ran): only the savepoints to take.
+        if let Some((conn, epoch)) = self.take_ahead(set, snap).await {
+            if write {
+                self.writers.insert(set.to_string());
+            }
+            self.epochs.insert(set.to_string(), epoch);
+            let start = self
+                .savepoints
+                .iter()
+                .map(|s| format!("SAVEPOINT {}", quote_ident(s)))
+                .collect();
+            return Ok((conn, epoch, start));
+        }
         let (conn, epoch) = fresh.await?;
         if write {
             self.writers.insert(set.to_string());
         }
         let mut start = self.before.clone();
-        start.push(format!("XA START {}", xid(&self.gtrid, set)));
+        start.push(self.start_stmt(set));
         start.extend(
             self.savepoints
                 .iter()
@@ -163,6 +189,26 @@ impl Txn {
         );
         self.epochs.insert(set.to_string(), epoch);
         Ok((conn, epoch, start))
+    }
+
+    /// What starts the branch on `set` (after `before`).
+    pub fn start_stmt(&self, set: &str) -> String {
+        if self.plain {
+            "START TRANSACTION".into()
+        } else {
+            format!("XA START {}", xid(&self.gtrid, set))
+        }
+    }
+
+    /// What ends the branch on `set`: commits it in one phase, or rolls it back.
+    fn end_stmt(plain: bool, gtrid: &str, set: &str, commit: bool) -> String {
+        let x = xid(gtrid, set);
+        match (plain, commit) {
+            (true, true) => "COMMIT".into(),
+            (true, false) => "ROLLBACK".into(),
+            (false, true) => format!("XA END {x}; XA COMMIT {x} ONE PHASE"),
+            (false, false) => format!("XA END {x}; XA ROLLBACK {x}"),
+        }
     }
 
     /// A branch whose start failed: the set is not part of the transaction.
@@ -197,17 +243,15 @@ impl Txn {
 
     /// Rolls every branch back (best effort: a branch that cannot be rolled back
     /// has its connection closed, which rolls it back in MariaDB).
-    pub async fn rollback(self) -> Result<(), ProxyError> {
+    pub async fn rollback(mut self) -> Result<(), ProxyError> {
+        self.claim_ahead(None).await;
         let ends = self.ends();
-        let gtrid = self.gtrid;
+        let (gtrid, plain) = (self.gtrid, self.plain);
         futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
-            let x = xid(&gtrid, &set);
+            let end = Self::end_stmt(plain, &gtrid, &set, false);
             let ends = &ends;
             async move {
-                let ok = conn
-                    .query_drop(format!("XA END {x}; XA ROLLBACK {x}"))
-                    .await
-                    .is_ok();
+                let ok = conn.query_drop(end).await.is_ok();
                 ends.end(&set, conn, ok);
             }
         }))
@@ -249,6 +293,7 @@ impl Txn {
     /// Commits: one phase when at most one set was written, else two phases with
     /// the decision recorded in etcd (`topo`) between them.
     pub async fn commit(mut self, topo: Option<&topo::Topo>) -> Result<(), ProxyError> {
+        self.claim_ahead(None).await;
         if let Some(reason) = self.broken.take() {
             let _ = self.rollback().await;
             return Err(ProxyError::BackendLost {
@@ -257,6 +302,10 @@ impl Txn {
                     "the transaction was lost before COMMIT ({reason}); it was rolled back"
                 ),
             });
+        }
+        if self.plain {
+            // Read only: nothing to make atomic (MariaDB refused every write).
+            return self.commit_one_phase_all().await;
         }
         let gtrid = self.gtrid.clone();
         let written: Vec<String> = self
@@ -268,32 +317,44 @@ impl Txn {
         if written.len() <= 1 {
             return self.commit_one_phase_all().await;
         }
-        // Phase 1: prepare every written branch; read-only branches just end.
+        // Phase 1, all sets at once: every written branch prepares; read-only
+        // branches just end (committed in one phase: nothing to make durable).
         let ends = self.ends();
-        let mut conns = std::mem::take(&mut self.conns);
-        let mut prepared: Vec<(String, Conn)> = Vec::new();
-        let mut failure = None;
-        for set in &written {
-            let mut conn = conns.remove(set).expect("written set is pinned");
-            let x = xid(&gtrid, set);
-            match conn.query_drop(format!("XA END {x}; XA PREPARE {x}")).await {
-                Ok(()) => prepared.push((set.clone(), conn)),
-                Err(e) => {
-                    failure = Some(ProxyError::from_backend(set, e));
-                    ends.end(set, conn, false);
-                    break;
+        let conns = std::mem::take(&mut self.conns);
+        let phase1 = futures::future::join_all(conns.into_iter().map(|(set, mut conn)| {
+            let x = xid(&gtrid, &set);
+            let write = written.contains(&set);
+            let ends = &ends;
+            async move {
+                if !write {
+                    let ok = conn
+                        .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
+                        .await
+                        .is_ok();
+                    ends.end(&set, conn, ok);
+                    return None;
+                }
+                match conn.query_drop(format!("XA END {x}; XA PREPARE {x}")).await {
+                    Ok(()) => Some(Ok((set, conn))),
+                    Err(e) => {
+                        let e = ProxyError::from_backend(&set, e);
+                        ends.end(&set, conn, false);
+                        Some(Err(e))
+                    }
                 }
             }
+        }))
+        .await;
+        let mut prepared: Vec<(String, Conn)> = Vec::new();
+        let mut failure = None;
+        for r in phase1.into_iter().flatten() {
+            match r {
+                Ok(p) => prepared.push(p),
+                Err(e) => failure = failure.or(Some(e)),
+            }
         }
-        for (set, mut conn) in conns {
-            let x = xid(&gtrid, &set);
-            let ok = conn
-                .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
-                .await
-                .is_ok();
-            ends.end(&set, conn, ok);
-        }
-        // The decision, recorded before any branch commits.
+        // The decision, recorded before any branch commits (with those of the
+        // transactions committing at the same time: `crate::xa_log`).
         let decision = match (&failure, topo) {
             (Some(_), _) => None,
             (None, None) => {
@@ -309,8 +370,11 @@ impl Txn {
                     sets: written.clone(),
                     at_ms: now_ms(),
                 };
-                match t.decide_xa(&d).await {
-                    Ok(d) if d.commit => Some(t),
+                match crate::xa_log::log().decide(t, d).await {
+                    Ok(d) if d.commit => {
+                        crate::xa_log::pause("decided").await;
+                        Some(t)
+                    }
                     Ok(_) => {
                         failure = Some(ProxyError::BackendLost {
                             set: "?".into(),
@@ -327,27 +391,34 @@ impl Txn {
                 }
             }
         };
-        // Phase 2.
+        // Phase 2, all sets at once.
         let verb = if decision.is_some() {
             "COMMIT"
         } else {
             "ROLLBACK"
         };
-        let mut all_done = true;
-        for (set, mut conn) in prepared {
+        let phase2 = futures::future::join_all(prepared.into_iter().map(|(set, mut conn)| {
             let x = xid(&gtrid, &set);
-            match conn.query_drop(format!("XA {verb} {x}")).await {
-                Ok(()) => ends.end(&set, conn, true),
-                Err(e) => {
-                    // The decision stands; recovery finishes this branch.
-                    warn!(%set, gtrid = %gtrid, "XA {verb} failed: {e}");
-                    all_done = false;
-                    ends.end(&set, conn, false);
+            let (ends, gtrid) = (&ends, &gtrid);
+            async move {
+                match conn.query_drop(format!("XA {verb} {x}")).await {
+                    Ok(()) => {
+                        ends.end(&set, conn, true);
+                        true
+                    }
+                    Err(e) => {
+                        // The decision stands; recovery finishes this branch.
+                        warn!(%set, %gtrid, "XA {verb} failed: {e}");
+                        ends.end(&set, conn, false);
+                        false
+                    }
                 }
             }
-        }
-        if let (Some(t), true) = (decision, all_done) {
-            let _ = t.delete_xa(&gtrid).await;
+        }))
+        .await;
+        if decision.is_some() && phase2.iter().all(|done| *done) {
+            // Deleted with the next decisions written (or by recovery's round).
+            crate::xa_log::log().finished(gtrid);
         }
         match failure {
             Some(e) => Err(e),
@@ -359,13 +430,13 @@ impl Txn {
     /// branch committed is lent again as it is.
     async fn commit_one_phase_all(self) -> Result<(), ProxyError> {
         let ends = self.ends();
-        let gtrid = self.gtrid;
+        let (gtrid, plain) = (self.gtrid, self.plain);
         let done = futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
-            let x = xid(&gtrid, &set);
+            let end = Self::end_stmt(plain, &gtrid, &set, true);
             let ends = &ends;
             async move {
                 let r = conn
-                    .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
+                    .query_drop(end)
                     .await
                     .map_err(|e| ProxyError::from_backend(&set, e));
                 ends.end(&set, conn, r.is_ok());
@@ -381,6 +452,7 @@ impl Txn {
     /// or [`detach`](Self::detach). If one fails, every branch rolls back and its
     /// error is returned.
     pub async fn prepare_all(mut self) -> Result<Txn, ProxyError> {
+        self.claim_ahead(None).await;
         if let Some(reason) = self.broken.take() {
             let _ = self.rollback().await;
             return Err(ProxyError::BackendLost {
@@ -448,6 +520,7 @@ impl Txn {
     /// Runs `sql` (SAVEPOINT, RELEASE/ROLLBACK TO SAVEPOINT, SET, USE) on every
     /// branch, all sets at once; the first error is returned.
     pub async fn on_all(&mut self, sql: &str) -> Result<(), ProxyError> {
+        self.claim_ahead(None).await;
         let done = futures::future::join_all(self.conns.iter_mut().map(|(set, conn)| async move {
             conn.query_drop(sql)
                 .await

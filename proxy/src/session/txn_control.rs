@@ -85,6 +85,9 @@ impl Session {
         let Some(mut t) = self.txn.take() else {
             return Ok(());
         };
+        // The sets this transaction used: its successor starts its branches
+        // there ahead (`super::ahead`).
+        self.ahead_sets = t.epochs.keys().cloned().collect();
         if verb != "COMMIT" {
             return t.rollback().await;
         }
@@ -102,6 +105,7 @@ impl Session {
         // Fenced (a set's primary changed since its branch began) or writing to a
         // set whose writes are blocked: it cannot commit.
         let snap = self.snapshot();
+        t.claim_ahead(Some(&*snap)).await;
         if let Err(e) = t.check_commit(&snap) {
             let _ = t.rollback().await;
             return Err(e);

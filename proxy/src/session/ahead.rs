@@ -1,0 +1,139 @@
+//! Branches started ahead of their first statement.
+//!
+//! A transaction's branch on a set starts with `XA START` (after the session's
+//! `SET TRANSACTION ...`). A text statement carries it in its own round trip, but
+//! a prepared statement (the binary protocol) cannot: the branch start would cost
+//! a round trip of its own before the statement. When a session opens a
+//! transaction with BEGIN / START TRANSACTION, the branches on the sets its
+//! previous transaction touched are started at once, in the background, while
+//! the client is still sending its first statements; the first statement on such
+//! a set takes the branch ready ([`crate::session::txn::Txn::take_deferred`]).
+//! A set the transaction then never touches has an empty branch, ended with
+//! the others at COMMIT or ROLLBACK (one more statement in a round trip that
+//! happens anyway, all sets at once).
+//!
+//! Not done for a session holding connections of its own (temporary tables,
+//! named locks: `crate::exec::Pins`), whose branches must run there.
+
+use std::collections::BTreeMap;
+
+use mysql_async::prelude::Queryable;
+use tokio::task::JoinHandle;
+
+use super::txn::Txn;
+use super::Session;
+use crate::backend::Conn;
+use crate::exec::{discard, epoch_of};
+
+/// At most this many sets get a branch started ahead.
+const MAX_SETS: usize = 8;
+
+/// A branch being started in the background: once started, its connection and
+/// the routing epoch of the set's primary it leads to; `None` if it could not
+/// start (the set's first statement then starts a branch as usual).
+pub type Ahead = JoinHandle<Option<(Conn, u64)>>;
+
+/// The branches started ahead, by set.
+pub type AheadMap = BTreeMap<String, Ahead>;
+
+impl Session {
+    /// Starts the branches of the transaction just opened on the sets `sets`
+    /// (those of the session's previous transaction) in the background.
+    pub(super) fn start_ahead(&mut self, sets: &[String]) {
+        if sets.is_empty() || !self.pins.is_empty() {
+            return;
+        }
+        let snap = self.snapshot();
+        let (db, found_rows, init) = (self.db.clone(), self.found_rows, self.vars.init());
+        let shared = self.shared.clone();
+        let Some(t) = self.txn.as_mut() else {
+            return;
+        };
+        if !t.conns.is_empty() || !t.ahead.is_empty() {
+            return;
+        }
+        let conns = crate::exec::Conns {
+            backends: &shared.backends,
+            routing: &shared.routing,
+            changes: &self.changes,
+            snap: &snap,
+            db: db.as_deref(),
+            found_rows,
+            init,
+            codec: self.codec,
+        };
+        for set in sets.iter().take(MAX_SETS) {
+            let Some(node) = snap.primary_of(set) else {
+                continue;
+            };
+            let key = conns.key(set, node);
+            let mut start = t.before.clone();
+            start.push(t.start_stmt(set));
+            let epoch = epoch_of(&snap, set);
+            let (shared, name) = (shared.clone(), set.clone());
+            let handle = tokio::spawn(async move {
+                let mut conn = shared.backends.get(&name, &key).await.ok()?;
+                match conn.query_drop(start.join("; ")).await {
+                    Ok(()) => Some((conn, epoch)),
+                    Err(_) => {
+                        discard(conn);
+                        None
+                    }
+                }
+            });
+            t.ahead.insert(set.clone(), handle);
+        }
+    }
+}
+
+impl Txn {
+    /// The branch started ahead on `set`, if there is one and it started at the
+    /// epoch routing shows now (`snap`); one that did not is closed (which
+    /// ends its branch).
+    pub(super) async fn take_ahead(
+        &mut self,
+        set: &str,
+        snap: &topo::ClusterSnapshot,
+    ) -> Option<(Conn, u64)> {
+        let handle = self.ahead.remove(set)?;
+        match handle.await {
+            Ok(Some((conn, epoch))) if epoch == epoch_of(snap, set) => Some((conn, epoch)),
+            Ok(Some((conn, _))) => {
+                discard(conn);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Drops the branch started ahead on `set` (its statement runs on another
+    /// connection): closing its connection ends the branch.
+    pub(crate) fn drop_ahead(&mut self, set: &str) {
+        if let Some(handle) = self.ahead.remove(set) {
+            tokio::spawn(async move {
+                if let Ok(Some((conn, _))) = handle.await {
+                    discard(conn);
+                }
+            });
+        }
+    }
+
+    /// Makes every branch started ahead a branch of the transaction (before it
+    /// ends, or before a statement that runs on every branch). With `snap`
+    /// (routing now), one whose set's primary changed since is closed instead
+    /// (which ends it): it did nothing, and must not fence the transaction.
+    pub(super) async fn claim_ahead(&mut self, snap: Option<&topo::ClusterSnapshot>) {
+        let ahead = std::mem::take(&mut self.ahead);
+        for (set, handle) in ahead {
+            let Ok(Some((conn, epoch))) = handle.await else {
+                continue;
+            };
+            if snap.is_some_and(|s| epoch_of(s, &set) != epoch) {
+                discard(conn);
+                continue;
+            }
+            self.epochs.insert(set.clone(), epoch);
+            self.conns.insert(set, conn);
+        }
+    }
+}
