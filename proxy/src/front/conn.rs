@@ -68,8 +68,16 @@ async fn command_loop<H: Handler>(
     let mut stmts = Stmts::default();
     loop {
         io.flush().await?;
-        let Some(pkt) = io.read().await? else {
-            return Ok(());
+        // Every command starts a new exchange at sequence id 0.
+        io.reset_seq();
+        let pkt = match io.read().await {
+            Ok(Some(pkt)) => pkt,
+            Ok(None) => return Ok(()),
+            Err(e) if super::packet::out_of_order(&e) => {
+                err(io, handler, &ProxyError::PacketsOutOfOrder).await?;
+                return io.flush().await;
+            }
+            Err(e) => return Err(e),
         };
         let Some((&cmd, body)) = pkt.split_first() else {
             return Ok(());

@@ -19,6 +19,24 @@ pub const MAX_COMMAND: usize = 64 * 1024 * 1024;
 /// Packets up to this size are read into a buffer sized by their header at once.
 const EAGER_READ: usize = 64 * 1024;
 
+/// A client packet whose sequence id is not the next of the exchange (MariaDB
+/// answers ER_NET_PACKETS_OUT_OF_ORDER and closes the connection).
+#[derive(Debug)]
+pub struct OutOfOrder;
+
+impl std::fmt::Display for OutOfOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Got packets out of order")
+    }
+}
+
+impl std::error::Error for OutOfOrder {}
+
+/// Whether `e` is [`OutOfOrder`].
+pub fn out_of_order(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<OutOfOrder>())
+}
+
 pub struct PacketIo {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
@@ -42,7 +60,8 @@ impl PacketIo {
     }
 
     /// Reads one logical packet; `Ok(None)` on a clean end of stream between packets.
-    /// The next packet written continues the sequence.
+    /// Its sequence id must be the next of the exchange ([`OutOfOrder`] otherwise);
+    /// the next packet written continues the sequence.
     pub async fn read(&mut self) -> io::Result<Option<Vec<u8>>> {
         let mut payload = Vec::new();
         loop {
@@ -55,6 +74,9 @@ impl PacketIo {
                 Err(e) => return Err(e),
             }
             let len = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], 0]) as usize;
+            if hdr[3] != self.seq {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, OutOfOrder));
+            }
             self.seq = hdr[3].wrapping_add(1);
             if payload.len() + len > MAX_COMMAND {
                 return Err(io::Error::new(
