@@ -153,9 +153,9 @@ put("session", "commands", rec(0, hello()) + b"".join([
     cmd(0x42), cmd(0x01),
 ]))
 put("session", "auth-switch", rec(0, hello(plugin=b"caching_sha2_password", auth=b"\x01" * 32))
-    + rec(0, b"\x22" * 20) + cmd(0x03, b"SELECT 'x'") + cmd(0x01))
+    + rec(1, b"\x03" + b"\x22" * 20) + cmd(0x03, b"SELECT 'x'") + cmd(0x01))
 put("session", "change-user", rec(0, hello(db=b"")) + cmd(0x11, b"other\0" + lenenc(b"\x05" * 20)[0:1] + b"\x05" * 20 + b"d\0" + u16(8) + b"mysql_native_password\0")
-    + rec(0, b"\x33" * 20) + cmd(0x03, b"SELECT 'caf\xe9'") + cmd(0x11, b"deny\0\x00\0") + rec(0, b""))
+    + rec(1, b"\x02" + b"\x33" * 20) + cmd(0x03, b"SELECT 'caf\xe9'") + cmd(0x11, b"deny\0\x00\0") + rec(0, b""))
 put("session", "denied", rec(0, hello(user=b"deny")))
 put("session", "old-protocol", rec(0, hello(caps=0x1 | 0x8)))
 put("session", "prepare-many", rec(0, hello(collation=8)) + b"".join(

@@ -54,6 +54,10 @@ pub enum ProxyError {
     /// ER_MALFORMED_PACKET: a command shorter than its fixed part.
     #[error("Malformed communication packet")]
     MalformedPacket,
+    /// ER_NET_PACKETS_OUT_OF_ORDER: a command packet with a sequence id other
+    /// than 0 (the connection is closed after it, as MariaDB does).
+    #[error("Got packets out of order")]
+    PacketsOutOfOrder,
     /// ER_HANDSHAKE_ERROR: a handshake response that cannot be read.
     #[error("Bad handshake")]
     BadHandshake,
@@ -162,6 +166,7 @@ impl ProxyError {
             Self::NeedReprepare => 1615,
             Self::MalformedPacket => 1835,
             Self::BadHandshake => 1043,
+            Self::PacketsOutOfOrder => 1156,
             Self::WrongArguments(_) => 1210,
             Self::ExecuteArguments => 1210,
             Self::UnknownStatement { .. } => 1243,
@@ -215,7 +220,7 @@ impl ProxyError {
             | Self::NoRouting(_)
             | Self::EtcdUnavailable(_)
             | Self::BackendLost { .. } => "08S01",
-            Self::UnknownCommand | Self::BadHandshake => "08S01",
+            Self::UnknownCommand | Self::BadHandshake | Self::PacketsOutOfOrder => "08S01",
             Self::Backend { state, .. } => state,
         }
     }

@@ -310,6 +310,14 @@ async fn malformed_commands_are_answered_as_mariadb_does() {
     )
     .await;
 
+    compare(&c, "a command with sequence id 5", |mut r| async move {
+        r.send(5, &[0x03, b'S', b'E', b'L', b'E', b'C', b'T', b' ', b'1'])
+            .await;
+        let a = vec![r.answer().await];
+        (a, r)
+    })
+    .await;
+
     compare(
         &c,
         "COM_STMT_EXECUTE after COM_STMT_CLOSE",

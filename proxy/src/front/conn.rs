@@ -85,13 +85,21 @@ async fn command_loop<H: Handler>(
     let mut stmts = Stmts::default();
     loop {
         io.flush().await?;
+        // Every command starts a new exchange at sequence id 0.
+        io.reset_seq();
         // Idle past the session's wait_timeout: closed, as MariaDB does (no packet).
         let next = match handler.idle_timeout() {
             Some(t) => tokio::time::timeout(t, io.read()).await.unwrap_or(Ok(None)),
             None => io.read().await,
         };
-        let Some(pkt) = next? else {
-            return Ok(());
+        let pkt = match next {
+            Ok(Some(pkt)) => pkt,
+            Ok(None) => return Ok(()),
+            Err(e) if super::packet::out_of_order(&e) => {
+                err(io, handler, &ProxyError::PacketsOutOfOrder).await?;
+                return io.flush().await;
+            }
+            Err(e) => return Err(e),
         };
         let Some((&cmd, body)) = pkt.split_first() else {
             return Ok(());

@@ -31,6 +31,24 @@ const EAGER_READ: usize = 64 * 1024;
 /// The write buffer's first allocation after it was released.
 const OUT_START: usize = 4 * 1024;
 
+/// A client packet whose sequence id is not the next of the exchange (MariaDB
+/// answers ER_NET_PACKETS_OUT_OF_ORDER and closes the connection).
+#[derive(Debug)]
+pub struct OutOfOrder;
+
+impl std::fmt::Display for OutOfOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Got packets out of order")
+    }
+}
+
+impl std::error::Error for OutOfOrder {}
+
+/// Whether `e` is [`OutOfOrder`].
+pub fn out_of_order(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<OutOfOrder>())
+}
+
 pub struct PacketIo {
     stream: ClientStream,
     /// Bytes read and not consumed yet: `rbuf[rpos..]`.
@@ -56,7 +74,8 @@ impl PacketIo {
     }
 
     /// Reads one logical packet; `Ok(None)` on a clean end of stream between packets.
-    /// The next packet written continues the sequence.
+    /// Its sequence id must be the next of the exchange ([`OutOfOrder`] otherwise);
+    /// the next packet written continues the sequence.
     pub async fn read(&mut self) -> io::Result<Option<Vec<u8>>> {
         let mut payload = Vec::new();
         loop {
@@ -69,6 +88,9 @@ impl PacketIo {
                 Err(e) => return Err(e),
             }
             let len = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], 0]) as usize;
+            if hdr[3] != self.seq {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, OutOfOrder));
+            }
             self.seq = hdr[3].wrapping_add(1);
             if payload.len() + len > crate::admission::admission().config().max_allowed_packet {
                 // As MariaDB: 1153 in the client's sequence, then the connection closes.

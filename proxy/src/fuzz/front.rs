@@ -62,7 +62,8 @@ async fn drive(
     .is_ok()
 }
 
-/// Packet framing: `data` is the raw byte stream of a client; every packet
+/// Packet framing: `data` is the raw byte stream of a client, each packet a
+/// command (sequence id 0, continuations 1, 2, ...); every packet
 /// [`PacketIo::read`] makes of it is written back by [`PacketIo::write`] and must
 /// read back equal on the other side.
 pub fn packet(data: &[u8]) {
@@ -76,8 +77,12 @@ pub fn packet(data: &[u8]) {
                 let mut back = PacketIo::new(echo_a);
                 let mut check = PacketIo::new(echo_b);
                 // Bounded: each packet read consumes at least its 4-byte header.
+                // Every packet starts an exchange (a command).
+                io.reset_seq();
                 while let Ok(Some(p)) = io.read().await {
+                    io.reset_seq();
                     back.reset_seq();
+                    check.reset_seq();
                     back.write(&p).await.expect("write");
                     back.flush().await.expect("flush");
                     let again = check.read().await.expect("read back").expect("a packet");

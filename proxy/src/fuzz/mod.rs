@@ -58,6 +58,11 @@ pub fn execute(data: &[u8]) {
                 assert_eq!(bound.values.len(), n);
                 // What the gateway plans: the spliced text must lex as cleanly
                 // as the text prepared (a literal never opens a quote or comment).
+                // Not checked without backslash escapes: the lexer always reads
+                // `\'` as an escaped quote (docs/fuzzing.md, known limits).
+                if flags & 1 == 0 {
+                    continue;
+                }
                 if let Err(e) = lexer::tokenize(&bound.spliced) {
                     panic!("spliced text does not lex ({e:?}): {:?}", bound.spliced);
                 }

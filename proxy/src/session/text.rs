@@ -49,6 +49,9 @@ pub(crate) fn planning_text(sql: &str, tokens: &[Token]) -> Option<String> {
             edits.push((t.start, t.end, "%".into()));
         }
     }
+    // Two GROUP BY lists (a text sqlparser refused) may find one ASC/DESC twice.
+    edits.sort_by_key(|e| e.0);
+    edits.dedup_by(|cur, prev| cur.0 < prev.1);
     (!edits.is_empty()).then(|| crate::route::select::apply_edits(sql, edits))
 }
 
