@@ -9,7 +9,7 @@ use topo::{ClusterSnapshot, DatabaseRecord, KeyType, ShardMap, TableKind, TableR
 use crate::error::ProxyError;
 use crate::join::plan::KnownTable;
 use crate::route::cache::{self, PlanCache};
-use crate::route::plan::{plan_statement_with, single_set_for_tables, Dep};
+use crate::route::plan::{plan_statement_with, single_set_for_tables};
 use crate::route::{Merge, Target};
 use crate::sql::lexer::{significant, split_statements, tokenize};
 
@@ -148,15 +148,7 @@ fn plan_one(db: Option<&str>, sql: &str, tokens: &[crate::sql::lexer::Token]) {
     check_sets(&planned.plan.target);
     // The plan cache: a shape it keeps must route this very text as planned.
     let (fp, literals) = cache::fingerprint(sql, tokens, db);
-    let pinned = match &planned.dep {
-        Dep::None => Some(None),
-        Dep::Key {
-            db,
-            key_type,
-            value,
-        } => Some(Some((db.as_str(), *key_type, value.as_str()))),
-        Dep::Many => None,
-    };
+    let pinned = planned.dep.pinned();
     let Some(pinned) = pinned else {
         return;
     };

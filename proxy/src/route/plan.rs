@@ -101,6 +101,24 @@ pub enum Dep {
     Many,
 }
 
+impl Dep {
+    /// What the plan cache keys a plan by: `Some(None)` for a plan that does not
+    /// depend on literals, `Some(Some((db, key_type, value)))` for one routed by
+    /// one shard-key value; `None` for a plan that depends on several values
+    /// (not cached).
+    pub fn pinned(&self) -> Option<Option<(&str, KeyType, &str)>> {
+        match self {
+            Dep::None => Some(None),
+            Dep::Key {
+                db,
+                key_type,
+                value,
+            } => Some(Some((db.as_str(), *key_type, value.as_str()))),
+            Dep::Many => None,
+        }
+    }
+}
+
 pub(super) struct Ctx<'a> {
     pub(super) snap: &'a ClusterSnapshot,
     pub(super) dep: std::cell::RefCell<Dep>,

@@ -43,7 +43,6 @@ use crate::front::charset::Codec;
 use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::cache;
 use crate::route::plan::is_system_schema;
-use crate::route::plan::Dep;
 use crate::route::{Merge, Plan, Target};
 use crate::routing::Routing;
 use crate::show;
@@ -496,15 +495,7 @@ impl Session {
             Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");
-        let pinned = match &planned.dep {
-            Dep::None => Some(None),
-            Dep::Key {
-                db,
-                key_type,
-                value,
-            } => Some(Some((db.as_str(), *key_type, value.as_str()))),
-            Dep::Many => None,
-        };
+        let pinned = planned.dep.pinned();
         if let Some(pinned) = pinned {
             if let Some(mut c) = cache::cacheable(&planned.plan, pinned, &literals, sql) {
                 if let cache::Cached::Keyed { point_read, .. } = &mut c {
