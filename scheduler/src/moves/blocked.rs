@@ -1,8 +1,8 @@
 //! A move's writes on a set the scheduler has marked as refusing writes
 //! (`writes_blocked`: a strong-sync set whose primary has no replica left to
 //! acknowledge a commit). Such a write would wait for an acknowledgement nobody
-//! sends; [`write_on`] gives it up as soon as the mark appears (or refuses to
-//! start it), with [`MoveError::Blocked`], and the driver waits for the set to
+//! sends; [`write_on`] gives it up when the mark appears, with
+//! [`MoveError::Blocked`], and the driver waits for the set to
 //! take writes again — bounded by `[moves] blocked_wait_ms` before the flip.
 //! A write given up this way may still commit later on that primary: every
 //! write of a move is idempotent (REPLACE by key, delete by key), and the
@@ -26,8 +26,9 @@ pub async fn refusing(topo: &Topo, set: &str) -> Option<String> {
     topo.get_set(set).await.ok().flatten()?.writes_blocked
 }
 
-/// Runs `f`, a write on `set` (bounded like every statement of a move), unless
-/// the set refuses writes before it starts or while it runs.
+/// Runs `f`, a write on `set` (bounded like every statement of a move); gives
+/// it up once the set's record says it refuses writes (looked at every
+/// [`POLL`] while the write runs).
 pub async fn write_on<T>(
     topo: &Topo,
     set: &str,
@@ -41,9 +42,9 @@ pub async fn write_on<T>(
         })
         .context(what.to_string())
     };
-    if let Some(why) = refusing(topo, set).await {
-        return Err(blocked(why));
-    }
+    // No read of the record before the write: most writes end well within
+    // one POLL, and one that hangs is given up by the watch (one etcd read per
+    // chunk or catch-up step was the price otherwise).
     let watch = async {
         loop {
             tokio::time::sleep(POLL).await;
