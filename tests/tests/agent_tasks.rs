@@ -159,8 +159,9 @@ async fn health_statistics_sync_mode_and_read_only() {
     assert!(binlog.domain(0).is_some_and(|g| g.seq >= 3), "{r:#?}");
 
     // A replica: what it received, whom from, and no gap once caught up.
+    // (CPU needs two samples of mariadbd's times: wait for the report that has it.)
     let r = wait_report(t, "set1-n1", "caught up", |r| {
-        r.gap_trx == Some(0) && r.gtid_io_pos.is_some()
+        r.gap_trx == Some(0) && r.gtid_io_pos.is_some() && r.cpu_pct.is_some()
     })
     .await;
     assert_eq!(r.master.as_deref(), Some(c.primary_addr("set1").as_str()));
