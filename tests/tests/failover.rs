@@ -571,6 +571,16 @@ async fn switchover_through_the_cli_under_write_load() {
         "setwise switchover: {}\n{stdout}{stderr}",
         out.status
     );
+    // Not a terminal: plain progress lines (one per phase seen), then the outcome.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.len() >= 2
+            && lines[..lines.len() - 1]
+                .iter()
+                .all(|l| l.starts_with(&format!("switchover of {SET}: ")))
+            && lines[lines.len() - 1].contains("-> set1-n2 done in"),
+        "{stdout}"
+    );
     let rec = wait_failover_done(&topo, SET, since, WAIT).await.unwrap();
     assert_eq!(rec.kind, FailoverKind::Switchover, "{}", describe(&rec));
     assert_eq!(rec.new_primary.as_deref(), Some("set1-n2"));

@@ -15,7 +15,7 @@ async fn main() -> std::process::ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(cli::outcome::exit_code(&e))
         }
     }
 }

@@ -8,7 +8,13 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 /// Setwise DBA command line: sets, nodes, databases, shard maps, tables and users in etcd.
 /// Every `add`/`set` is an upsert, so scripts may re-run it.
 #[derive(Debug, Parser)]
-#[command(name = "setwise", version)]
+#[command(
+    name = "setwise",
+    version,
+    after_help = "Examples:\n  setwise status\n  setwise --etcd http://127.0.0.1:2379 --json node list\n\n\
+Exit codes: 0 done; 1 failed or refused (the message says why); 2 bad command line; \
+3 etcd unreachable; 4 gave up waiting while the operation goes on."
+)]
 pub struct Cli {
     /// TOML config file with an `[etcd]` section.
     #[arg(long, global = true, env = "SETWISE_CONFIG", value_name = "FILE")]
@@ -34,6 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Sets, nodes with their health, databases and the scheduler leader.
+    #[command(after_help = "Examples:\n  setwise status\n  setwise --json status | jq '.sets'")]
     Status,
     /// Sets (one primary + replicas).
     #[command(subcommand)]
@@ -45,6 +52,7 @@ pub enum Command {
     #[command(subcommand)]
     Db(DbCmd),
     /// A database's shard map: slot ranges and their sets.
+    #[command(after_help = "Example:\n  setwise shardmap order_db")]
     Shardmap {
         /// Database name.
         db: String,
@@ -62,6 +70,7 @@ pub enum Command {
     #[command(subcommand)]
     User(UserCmd),
     /// Planned change of a set's primary, with no lost writes: waits until it is done.
+    #[command(after_help = "Example:\n  setwise switchover --set set1 --to set1-n1 --wait 60")]
     Switchover {
         /// The set.
         #[arg(long)]
@@ -74,6 +83,7 @@ pub enum Command {
         wait: u64,
     },
     /// Failovers and switchovers: in progress, then finished (oldest first).
+    #[command(after_help = "Example:\n  setwise failovers --set set1 --steps")]
     Failovers {
         /// Only this set.
         #[arg(long)]
@@ -83,6 +93,7 @@ pub enum Command {
         steps: bool,
     },
     /// Per-node CPU and disk, and per-table rows, size and reads/writes (from the agents).
+    #[command(after_help = "Example:\n  setwise stats --set set1")]
     Stats {
         /// Only this set.
         #[arg(long)]
@@ -93,6 +104,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum SetCmd {
     /// Adds a set, or updates its sync mode.
+    #[command(after_help = "Example:\n  setwise set add set3 --sync strong")]
     Add {
         name: String,
         /// Replication durability (default strong for a new set; kept for an existing one).
@@ -102,6 +114,7 @@ pub enum SetCmd {
         #[arg(long, value_name = "MS")]
         semi_timeout_ms: Option<u64>,
     },
+    #[command(after_help = "Example:\n  setwise set list --json")]
     /// Lists the sets.
     List,
 }
@@ -109,6 +122,9 @@ pub enum SetCmd {
 #[derive(Debug, Subcommand)]
 pub enum NodeCmd {
     /// Adds a node to a set, or updates it.
+    #[command(
+        after_help = "Example:\n  setwise node add set3-n0 --set set3 --addr 127.0.0.1:3326 --role primary"
+    )]
     Add {
         /// Unique node id, e.g. set1-n0.
         id: String,
@@ -120,6 +136,7 @@ pub enum NodeCmd {
         #[arg(long, value_enum)]
         role: RoleArg,
     },
+    #[command(after_help = "Example:\n  setwise node list")]
     /// Lists the nodes.
     List,
 }
@@ -127,7 +144,9 @@ pub enum NodeCmd {
 #[derive(Debug, Subcommand)]
 pub enum DbCmd {
     /// Adds a database spread evenly over sets; re-running keeps its existing shard map.
+    #[command(after_help = "Example:\n  setwise db add order_db --sets set1,set2 --home set1")]
     Add(DbAddArgs),
+    #[command(after_help = "Example:\n  setwise db list")]
     /// Lists the databases.
     List,
 }
@@ -152,8 +171,12 @@ pub struct DbAddArgs {
 #[derive(Debug, Subcommand)]
 pub enum TableCmd {
     /// Sets a table's placement.
+    #[command(
+        after_help = "Examples:\n  setwise table set order_db.orders --shardkey user_id --key-type integer\n  setwise table set order_db.regions --broadcast"
+    )]
     Set(TableSetArgs),
     /// Lists tables (of one database, or all).
+    #[command(after_help = "Example:\n  setwise table list order_db")]
     List { db: Option<String> },
 }
 
@@ -179,6 +202,9 @@ pub struct TableSetArgs {
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
     /// Adds a gateway user or replaces its password and hosts.
+    #[command(
+        after_help = "Example:\n  setwise user add app --password s3cret --host 10.0.0.0/8 --reads replica"
+    )]
     Add {
         name: String,
         #[arg(long)]
@@ -198,14 +224,17 @@ pub enum UserCmd {
         require: Option<RequireArg>,
     },
     /// Changes where an existing user's plain reads go.
+    #[command(after_help = "Example:\n  setwise user reads app primary")]
     Reads {
         name: String,
         #[arg(value_enum)]
         reads: ReadsArg,
     },
+    #[command(after_help = "Example:\n  setwise user list")]
     /// Lists the users.
     List,
     /// Deletes a user.
+    #[command(after_help = "Example:\n  setwise user del app")]
     Del { name: String },
 }
 
@@ -278,5 +307,66 @@ impl From<KeyTypeArg> for topo::KeyType {
             KeyTypeArg::Text => Self::Text,
             KeyTypeArg::Binary => Self::Binary,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command that runs something (a leaf) has an example in its `--help`, and
+    /// each example is a valid command line for that very command.
+    #[test]
+    fn every_command_has_a_valid_example() {
+        fn walk(cmd: &clap::Command, path: &mut Vec<String>, found: &mut usize) {
+            let subs: Vec<_> = cmd
+                .get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .collect();
+            if subs.is_empty() {
+                let help = cmd
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                let examples: Vec<&str> = help
+                    .lines()
+                    .filter_map(|l| l.trim().strip_prefix("setwise "))
+                    .collect();
+                assert!(
+                    !examples.is_empty(),
+                    "`setwise {}` has no example",
+                    path.join(" ")
+                );
+                for ex in examples {
+                    let line = ex.split(" | ").next().unwrap();
+                    let words: Vec<&str> = std::iter::once("setwise")
+                        .chain(line.split_whitespace())
+                        .collect();
+                    Cli::try_parse_from(&words)
+                        .unwrap_or_else(|e| panic!("example `{line}` does not parse: {e}"));
+                    let plain: Vec<&str> = words
+                        .iter()
+                        .copied()
+                        .filter(|w| !w.starts_with('-'))
+                        .collect();
+                    let mut at = 0;
+                    for p in path.iter() {
+                        at += plain[at..].iter().position(|w| w == p).unwrap_or_else(|| {
+                            panic!("example `{line}` is not `{}`", path.join(" "))
+                        }) + 1;
+                    }
+                }
+                *found += 1;
+            }
+            for sub in subs {
+                path.push(sub.get_name().to_string());
+                walk(sub, path, found);
+                path.pop();
+            }
+        }
+        let mut found = 0;
+        walk(&Cli::command(), &mut Vec::new(), &mut found);
+        assert!(found >= 20, "only {found} commands walked");
     }
 }

@@ -12,16 +12,14 @@ use topo::Topo;
 #[derive(Debug, Subcommand)]
 pub enum GatewayCmd {
     /// Lists the gateways: live (registered) or lost (known, not registered).
-    ///
-    /// Example: `setwise gateway list --json`
+    #[command(after_help = "Example:\n  setwise gateway list --json")]
     List {
         /// `--json` (global): one array, [{"id", "addr", "started_ms", "state": "live"|"lost"}].
         #[arg(skip)]
         json: bool,
     },
     /// Forgets a gateway that is gone for good (slot moves stop waiting for it).
-    ///
-    /// Example: `setwise gateway forget host1-3306`
+    #[command(after_help = "Example:\n  setwise gateway forget host1-3306")]
     Forget {
         /// The gateway's id (`setwise gateway list`).
         id: String,

@@ -7,10 +7,12 @@ pub mod commands;
 pub mod gateway;
 pub mod json;
 pub mod ops;
+pub mod outcome;
+pub mod progress;
 pub mod render;
 pub mod shard;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use topo::Topo;
 
 use crate::config::{self, CliConfig};
@@ -46,7 +48,12 @@ fn json_into(command: &mut args::Command, on: bool) {
 /// Connects to etcd and checks it answers, so an unreachable etcd is one clear error.
 pub async fn connect(etcd: &topo::EtcdConfig) -> Result<Topo> {
     let endpoints = etcd.endpoints.join(",");
-    let unreachable = |why: String| anyhow!("cannot reach etcd at {endpoints}: {why}");
+    let unreachable = |why: String| {
+        anyhow::Error::new(outcome::EtcdUnreachable {
+            endpoints: endpoints.clone(),
+            why,
+        })
+    };
     let topo = match Topo::connect(etcd).await {
         Ok(t) => t,
         Err(topo::TopoError::Unreachable { source, .. }) => {

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use topo::{FailoverKind, FailoverPhase, FailoverRecord, NodeStats, SwitchoverRequest, Topo};
 
+use super::outcome::StillRunning;
+use super::progress::{Progress, Reading};
 use super::render::{format_age, Table};
 
 /// How often `switchover` re-reads the records while it waits.
@@ -53,13 +55,20 @@ pub async fn switchover(
         });
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait_secs);
+    let mut progress = Progress::stdout();
     loop {
+        let now = tokio::time::Instant::now();
+        progress.show(
+            &switchover_reading(set, topo.get_op(set).await?, &req.id),
+            now,
+        );
         if let Some(rec) = topo
             .list_failovers(Some(set))
             .await?
             .into_iter()
             .find(|f| f.request_id.as_deref() == Some(req.id.as_str()))
         {
+            progress.finish();
             return match rec.phase {
                 FailoverPhase::Done => Ok(format!(
                     "switchover of {set}: {} -> {} done in {} ms (writes held {} ms)\n",
@@ -74,7 +83,8 @@ pub async fn switchover(
                 )),
             };
         }
-        if tokio::time::Instant::now() >= deadline {
+        if now >= deadline {
+            progress.finish();
             // Not picked up: withdraw the request so it cannot run later by surprise.
             if let Some(v) = topo.get_request(set).await? {
                 let withdraw = topo::Batch::new()
@@ -87,12 +97,45 @@ pub async fn switchover(
                     );
                 }
             }
-            bail!(
+            return Err(StillRunning(format!(
                 "switchover of {set} still in progress after {wait_secs} s; \
                  see `setwise failovers --set {set}`"
-            );
+            ))
+            .into());
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The switchover's state while the CLI waits: the scheduler's operation record once
+/// it answers `request_id`, else "requested".
+fn switchover_reading(
+    set: &str,
+    op: Option<topo::Versioned<FailoverRecord>>,
+    request_id: &str,
+) -> Reading {
+    let op = op
+        .map(|v| v.value)
+        .filter(|o| o.request_id.as_deref() == Some(request_id));
+    let Some(op) = op else {
+        return Reading {
+            phase: "requested".into(),
+            line: format!("switchover of {set}: requested, waiting for the scheduler leader"),
+            amount: None,
+        };
+    };
+    let phase = format!("{:?}", op.phase).to_lowercase();
+    let mut line = format!("switchover of {set}: {phase}, {}", op.old_primary);
+    if let Some(new) = &op.new_primary {
+        line.push_str(&format!(" -> {new}"));
+    }
+    if let Some(w) = &op.wait_gtid {
+        line.push_str(&format!(", applying up to {w}"));
+    }
+    Reading {
+        phase,
+        line,
+        amount: None,
     }
 }
 

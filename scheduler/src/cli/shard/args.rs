@@ -5,6 +5,9 @@ use clap::{Subcommand, ValueEnum};
 #[derive(Debug, Subcommand)]
 pub enum ShardCmd {
     /// Moves slots FIRST-LAST of every sharded table of a database to a set, online.
+    #[command(
+        after_help = "Example:\n  setwise shard move --db order_db --slots 0-255 --to set3 --wait"
+    )]
     Move {
         /// The database.
         #[arg(long)]
@@ -23,6 +26,9 @@ pub enum ShardCmd {
         timeout: Option<u64>,
     },
     /// Slot moves: in progress, then finished; or cancel one that has not flipped.
+    #[command(
+        after_help = "Examples:\n  setwise shard moves --db order_db\n  setwise shard moves --cancel m1733500000000"
+    )]
     Moves {
         /// Only this database's moves.
         #[arg(long)]
@@ -35,6 +41,9 @@ pub enum ShardCmd {
         cancel: Option<String>,
     },
     /// Evens a database's slots (or rows) over every healthy set, with moves.
+    #[command(
+        after_help = "Examples:\n  setwise shard rebalance --db order_db --dry-run\n  setwise shard rebalance --db order_db --by data --wait"
+    )]
     Rebalance {
         #[arg(long)]
         db: String,
@@ -53,6 +62,7 @@ pub enum ShardCmd {
     },
     /// The capacity monitor's view: each set's load against the limits, and the move
     /// it proposes (or "balanced").
+    #[command(after_help = "Example:\n  setwise shard plan --json")]
     Plan {
         /// `--json` (global).
         #[arg(skip)]

@@ -1,9 +1,7 @@
-//! `--wait`: follows a move's record until it ends, showing its progress — one live
-//! line on a terminal, plain lines (at phase changes, and every few seconds while
-//! it changes) otherwise. Done is success; Failed, Cancelled or the timeout is an
-//! error saying why.
+//! `--wait`: follows a move's record until it ends, showing its progress through
+//! [`crate::cli::progress`] (a live bar on a terminal, plain lines otherwise). Done is
+//! success; Failed, Cancelled or the timeout is an error saying why.
 
-use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
@@ -11,23 +9,20 @@ use tokio::time::Instant;
 use topo::{MovePhase, MoveRecord, Topo};
 
 use super::check::span;
+use crate::cli::outcome::StillRunning;
+use crate::cli::progress::{Amount, Progress, Reading};
 use crate::cli::render::format_age;
 
 /// How often the record is read.
 const POLL: Duration = Duration::from_millis(300);
-/// Plain output: at most one unchanged-phase line this often.
-const PLAIN_EVERY: Duration = Duration::from_secs(5);
 /// A move still `requested` after this long with no scheduler leader gets a warning.
 const NO_LEADER_WARN: Duration = Duration::from_secs(5);
 
 /// Follows move `id` until it ends or `deadline`; returns the finished record.
 pub async fn follow(topo: &Topo, id: &str, deadline: Option<Instant>) -> Result<MoveRecord> {
-    let tty = std::io::stdout().is_terminal();
+    let mut progress = Progress::stdout();
     let started = Instant::now();
     let mut rate = Rate::default();
-    let mut last_line = String::new();
-    let mut last_phase: Option<MovePhase> = None;
-    let mut last_print = Instant::now();
     let mut warned = false;
     loop {
         let rec = topo
@@ -37,24 +32,9 @@ pub async fn follow(topo: &Topo, id: &str, deadline: Option<Instant>) -> Result<
             .value;
         let now = Instant::now();
         rate.sample(now, rec.rows_copied());
-        let line = progress_line(&rec, rate.eta(&rec));
-        if tty {
-            if line != last_line {
-                print!("\r{line}\x1b[K");
-                flush();
-            }
-        } else if last_phase != Some(rec.phase)
-            || (line != last_line && now.duration_since(last_print) >= PLAIN_EVERY)
-        {
-            println!("{line}");
-            last_print = now;
-        }
-        last_line = line;
-        last_phase = Some(rec.phase);
+        progress.show(&reading(&rec, rate.eta(&rec)), now);
         if rec.phase.is_finished() {
-            if tty {
-                println!();
-            }
+            progress.finish();
             return finished(rec);
         }
         if !warned && rec.phase == MovePhase::Requested && started.elapsed() >= NO_LEADER_WARN {
@@ -63,26 +43,33 @@ pub async fn follow(topo: &Topo, id: &str, deadline: Option<Instant>) -> Result<
                 .await?
                 .is_none()
             {
-                let nl = if tty { "\n" } else { "" };
-                eprintln!("{nl}warning: no setwise-scheduler leads: the move waits until one runs");
+                progress.note("warning: no setwise-scheduler leads: the move waits until one runs");
             }
         }
         if deadline.is_some_and(|d| now >= d) {
-            if tty {
-                println!();
-            }
-            bail!(
+            progress.finish();
+            return Err(StillRunning(format!(
                 "move {id} is still in phase {} after the timeout; it goes on (follow it with \
                  `setwise shard moves`, stop it with `setwise shard moves --cancel {id}`)",
                 rec.phase.word()
-            );
+            ))
+            .into());
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-fn flush() {
-    let _ = std::io::stdout().flush();
+/// What the progress display shows of `rec`: the copy phase has a size.
+fn reading(rec: &MoveRecord, eta: Option<Duration>) -> Reading {
+    Reading {
+        phase: rec.phase.word().to_string(),
+        line: progress_line(rec, eta),
+        amount: (rec.phase == MovePhase::Copy && rec.rows_total > 0).then(|| Amount {
+            done: rec.rows_copied(),
+            total: rec.rows_total,
+            bytes: false,
+        }),
+    }
 }
 
 /// Success for a move that is done, else its error.
