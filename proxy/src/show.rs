@@ -329,6 +329,44 @@ pub async fn status(
     }
 }
 
+/// `SHOW VARIABLES` / `SHOW SESSION VARIABLES` / `SHOW LOCAL VARIABLES` (`w1`,
+/// `w2`: the words after SHOW); not `SHOW GLOBAL VARIABLES`.
+pub fn is_session_variables(w1: &str, w2: &str) -> bool {
+    w1 == "VARIABLES" || (matches!(w1, "SESSION" | "LOCAL") && w2 == "VARIABLES")
+}
+
+/// `SHOW [SESSION] VARIABLES ...`: a set's answer, with the variables the gateway
+/// keeps for itself (`own`: `wait_timeout`, `interactive_timeout`) showing the
+/// session's values rather than the backend connection's.
+pub async fn variables(
+    exec: &mut Exec<'_>,
+    sql: &str,
+    own: &[(&str, u64)],
+    out: &mut Responder<'_>,
+) -> Answered {
+    let fetched = match any_set(exec) {
+        Ok(set) => fetch(exec, &set, sql).await,
+        Err(e) => Err(e),
+    };
+    match fetched {
+        Ok((cols, mut rows)) => {
+            for row in &mut rows {
+                let name = row.first().cloned().flatten().unwrap_or_default();
+                if let Some((_, v)) = own
+                    .iter()
+                    .find(|(k, _)| k.as_bytes().eq_ignore_ascii_case(&name))
+                {
+                    if let Some(value) = row.get_mut(1) {
+                        *value = Some(v.to_string().into_bytes());
+                    }
+                }
+            }
+            write_rows(out, &cols, &rows).await
+        }
+        Err(e) => fail(out, &e).await,
+    }
+}
+
 /// `SHOW GRANTS [FOR CURRENT_USER[()] | FOR <the client's own account>]`: the
 /// grants as the gateway enforces them — it checks no privilege of its own, so
 /// a gateway user may do everything the gateway forwards (`ALL PRIVILEGES`), and

@@ -294,6 +294,20 @@ async fn timeouts_and_packet_size() {
     assert_eq!(row, Some((1, 1)), "interactive_timeout = 1 in the config");
     let cols: Vec<mysql_async::Row> = idle.query("SELECT @@wait_timeout").await.unwrap();
     assert_eq!(cols[0].columns_ref()[0].name_str(), "@@wait_timeout");
+    // SHOW VARIABLES too shows the session's values, not the backend connection's.
+    let shown: Vec<(String, String)> = idle
+        .query("SHOW SESSION VARIABLES WHERE Variable_name IN ('wait_timeout', 'interactive_timeout', 'lock_wait_timeout')")
+        .await
+        .unwrap();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    for (name, value) in &shown {
+        let want = if name == "lock_wait_timeout" {
+            "86400"
+        } else {
+            "1"
+        };
+        assert_eq!(value, want, "{shown:?}");
+    }
     // Idle: closed by the gateway, the transaction rolled back.
     let cl = &c;
     setwise_tests::wait_until(

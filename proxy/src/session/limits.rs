@@ -71,6 +71,14 @@ impl SessionLimits {
         Duration::from_secs(self.wait_timeout)
     }
 
+    /// The gateway's own variables with the session's values.
+    pub fn own_values(&self) -> [(&'static str, u64); 2] {
+        [
+            ("wait_timeout", self.wait_timeout),
+            ("interactive_timeout", self.interactive_timeout),
+        ]
+    }
+
     fn value(&self, key: &str) -> Option<u64> {
         match key {
             "wait_timeout" => Some(self.wait_timeout),

@@ -401,6 +401,13 @@ impl Session {
                 exec.write = false;
                 return show::status(&mut exec, sql, tls.as_deref(), out).await;
             }
+            "SHOW" if show::is_session_variables(&word(1), &word(2)) => {
+                let own = self.limits.own_values();
+                let snap = self.snapshot();
+                let mut exec = self.exec(&snap);
+                exec.write = false;
+                return show::variables(&mut exec, sql, &own, out).await;
+            }
             "SHOW" if word(1) == "GRANTS" => {
                 return show::grants(self.account.as_deref(), self.codec, sql, sig, out).await;
             }
