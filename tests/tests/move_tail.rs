@@ -778,8 +778,7 @@ async fn tail_stops_at_a_compressed_row_event_turned_on_mid_stream() -> anyhow::
     let err = tail
         .drain_to(&pos, Duration::from_secs(30))
         .await
-        .err()
-        .expect("a compressed row event stops the tail");
+        .expect_err("a compressed row event stops the tail");
     assert!(format!("{err:#}").contains("cannot be decoded"), "{err:#}");
     src.exec("SET GLOBAL log_bin_compress = OFF").await?;
     tail.close().await;
