@@ -39,7 +39,7 @@ as_root() {
 
 # ------------------------------------------------------------------ 1. packages
 debian_packages=(mariadb-server mariadb-client mariadb-backup etcd-server etcd-client
-    protobuf-compiler libprotobuf-dev sysbench haproxy libmariadb-java)
+    protobuf-compiler libprotobuf-dev sysbench haproxy libmariadb-java chromium chromium-driver)
 
 install_packages() {
     local missing=() p

@@ -22,6 +22,8 @@ SETWISE_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${SETWISE_ETCD_PORT:=2379}"
 : "${SETWISE_MYSQL_BASE_PORT:=3310}"
 : "${SETWISE_PROXY_PORT:=6033}"
+# The web console of scheduler k (k = 0, 1, ...) listens on SETWISE_CONSOLE_PORT + k.
+: "${SETWISE_CONSOLE_PORT:=8090}"
 
 SETWISE_CLUSTER=local
 SETWISE_SCHEDULERS=(sched1 sched2)
@@ -88,7 +90,7 @@ install_packages() {
 # Checks the knobs and makes SETWISE_HOME absolute (it need not exist yet).
 check_env() {
     local v
-    for v in SETWISE_SETS SETWISE_REPLICAS SETWISE_ETCD_PORT SETWISE_MYSQL_BASE_PORT SETWISE_PROXY_PORT; do
+    for v in SETWISE_SETS SETWISE_REPLICAS SETWISE_ETCD_PORT SETWISE_MYSQL_BASE_PORT SETWISE_PROXY_PORT SETWISE_CONSOLE_PORT; do
         [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, not '${!v}'"
     done
     ((SETWISE_SETS >= 1)) || die "SETWISE_SETS must be at least 1"

@@ -71,6 +71,12 @@ check_ports() {
     if ((!db_only)) && ! is_running proxy; then
         check_port "$SETWISE_PROXY_PORT" "setwise-proxy, SETWISE_PROXY_PORT"
     fi
+    local k
+    for ((k = 0; k < ${#SETWISE_SCHEDULERS[@]}; k++)); do
+        if ((!db_only)) && ! is_running "scheduler-${SETWISE_SCHEDULERS[k]}"; then
+            check_port "$((SETWISE_CONSOLE_PORT + k))" "the console of scheduler-${SETWISE_SCHEDULERS[k]}, SETWISE_CONSOLE_PORT"
+        fi
+    done
 }
 
 # ---------------------------------------------------------------- etcd
@@ -319,15 +325,18 @@ candidates_at_least() {
 }
 
 start_schedulers() {
-    local id
+    local id k=0
     for id in "${SETWISE_SCHEDULERS[@]}"; do
+        local console=127.0.0.1:$((SETWISE_CONSOLE_PORT + k))
+        k=$((k + 1))
         if is_running "scheduler-$id"; then
             ok "scheduler-$id already running (pid $(recorded_pid "scheduler-$id"))"
             continue
         fi
         say "starting setwise-scheduler --id $id"
         start_bg "scheduler-$id" "$SETWISE_BIN/setwise-scheduler" --id "$id" \
-            --config "$SETWISE_REPO/deploy/local/scheduler.toml" --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER"
+            --config "$SETWISE_REPO/deploy/local/scheduler.toml" --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER" \
+            --console "$console"
     done
     # Each candidate holds a key in the election; the oldest one leads.
     wait_until "scheduler-${SETWISE_SCHEDULERS[0]}" 30 "the schedulers to campaign for leadership" \
@@ -492,6 +501,7 @@ if ((!db_only)); then
         note "TLS:       mariadb -h127.0.0.1 -P$SETWISE_PROXY_PORT -uapp -papp --ssl --ssl-ca=$SETWISE_HOME/tls/ca.pem --ssl-verify-server-cert"
     fi
     note "DBA CLI:   $SETWISE_BIN/setwise --etcd $ETCD_URL status"
+    note "console:   http://127.0.0.1:$SETWISE_CONSOLE_PORT (every scheduler serves one: ports $SETWISE_CONSOLE_PORT..)"
 fi
 note "MariaDB:   set1..set$SETWISE_SETS on ports $SETWISE_MYSQL_BASE_PORT.. (node k of set s: $SETWISE_MYSQL_BASE_PORT + 10*(s-1) + k; root, no password)"
 note "etcd:      $ETCD_URL"

@@ -69,6 +69,8 @@ pub struct SchedulerConfig {
     pub failover: FailoverConfig,
     pub mysql: MysqlConfig,
     pub moves: MovesConfig,
+    /// The web console (`[console] listen`), off unless set.
+    pub console: crate::console::ConsoleConfig,
 }
 
 impl Default for SchedulerConfig {
@@ -83,6 +85,7 @@ impl Default for SchedulerConfig {
             failover: FailoverConfig::default(),
             mysql: MysqlConfig::default(),
             moves: MovesConfig::default(),
+            console: Default::default(),
         }
     }
 }

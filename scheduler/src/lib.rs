@@ -5,6 +5,7 @@ pub mod balance;
 pub mod capacity;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod failover;
 pub mod leader;

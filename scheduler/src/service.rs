@@ -30,6 +30,10 @@ pub struct SchedulerArgs {
     /// Cluster name.
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
+    /// Serve the web console on this address (overrides `[console] listen`), e.g.
+    /// `127.0.0.1:8090`.
+    #[arg(long, value_name = "ADDR")]
+    pub console: Option<String>,
     /// Log level (overrides RUST_LOG; default info).
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -39,6 +43,9 @@ pub struct SchedulerArgs {
 pub fn resolve(args: &SchedulerArgs) -> Result<(SchedulerConfig, String)> {
     let mut cfg: SchedulerConfig = config::load(args.config.as_deref())?;
     config::override_etcd(&mut cfg.etcd, args.etcd.as_deref(), args.cluster.as_deref());
+    if let Some(addr) = &args.console {
+        cfg.console.listen = Some(addr.clone());
+    }
     if let Some(id) = &args.id {
         cfg.id = Some(id.clone());
     }
@@ -71,6 +78,16 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
         logging::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
+
+    if let Some(listen) = &cfg.console.listen {
+        crate::console::serve(
+            topo.clone(),
+            cfg.etcd.cluster.clone(),
+            listen,
+            stop_rx.clone(),
+        )
+        .await?;
+    }
 
     let ttl = cfg.election_ttl;
     let takeover = (cfg.takeover_ms > 0).then(|| Duration::from_millis(cfg.takeover_ms));

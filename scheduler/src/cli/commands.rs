@@ -299,18 +299,7 @@ async fn db_add(topo: &Topo, req: DbAdd) -> Result<String> {
 }
 
 async fn status(topo: &Topo, cluster: &str, json: bool) -> Result<String> {
-    let view = render::StatusView {
-        cluster: cluster.to_string(),
-        leader: topo::election::leader(topo, crate::leader::ELECTION).await?,
-        sets: topo.list_sets().await?,
-        nodes: topo.list_nodes().await?,
-        health: topo.list_health().await?,
-        dbs: topo.list_dbs().await?,
-        ops: topo.list_ops().await?,
-        last_failover: topo.list_failovers(None).await?.pop(),
-        tasks: topo.list_tasks().await?,
-        now_ms: crate::now_ms(),
-    };
+    let view = render::StatusView::read(topo, cluster).await?;
     if json {
         return super::json::text(&super::json::status(&view));
     }

@@ -152,13 +152,13 @@ pub async fn failovers(topo: &Topo, set: Option<&str>, steps: bool, json: bool) 
     let mut out = String::new();
     if !ops.is_empty() {
         out.push_str("IN PROGRESS\n");
-        out.push_str(&table(&ops, now).render());
+        out.push_str(&failovers_table(&ops, now).render());
         out.push('\n');
     }
     if done.is_empty() {
         out.push_str("(no finished failovers or switchovers)\n");
     } else {
-        out.push_str(&table(&done, now).render());
+        out.push_str(&failovers_table(&done, now).render());
     }
     if steps {
         for r in ops.iter().chain(done.iter()) {
@@ -172,7 +172,8 @@ pub async fn failovers(topo: &Topo, set: Option<&str>, steps: bool, json: bool) 
     Ok(out)
 }
 
-fn table(recs: &[FailoverRecord], now: u64) -> Table {
+/// Failovers and switchovers as `setwise failovers` (and the console) show them.
+pub fn failovers_table(recs: &[FailoverRecord], now: u64) -> Table {
     let mut t = Table::new([
         "ID", "SET", "KIND", "OLD", "NEW", "AGO", "DURATION", "HELD", "RESULT",
     ]);
@@ -304,7 +305,7 @@ mod tests {
         r.finished_ms = Some(3_000);
         r.new_primary = Some("set1-n2".into());
         r.phase = FailoverPhase::Done;
-        let out = table(&[r], 5_000).render();
+        let out = failovers_table(&[r], 5_000).render();
         assert!(out.contains("set1-n0"), "{out}");
         assert!(out.contains("set1-n2"));
         assert!(out.contains("2.0s"));

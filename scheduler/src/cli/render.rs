@@ -31,6 +31,14 @@ impl Table {
         self.rows.is_empty()
     }
 
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    pub fn rows(&self) -> &[Vec<String>] {
+        &self.rows
+    }
+
     /// Header line, then one line per row; two spaces between columns, no trailing blanks.
     pub fn render(&self) -> String {
         let ncols = self
@@ -349,6 +357,24 @@ pub struct StatusView {
     /// Every node's current task (what is being done to restore redundancy).
     pub tasks: Vec<topo::TaskRecord>,
     pub now_ms: u64,
+}
+
+impl StatusView {
+    /// Everything `setwise status` (and the console) shows, read from etcd now.
+    pub async fn read(topo: &topo::Topo, cluster: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            cluster: cluster.to_string(),
+            leader: topo::election::leader(topo, crate::leader::ELECTION).await?,
+            sets: topo.list_sets().await?,
+            nodes: topo.list_nodes().await?,
+            health: topo.list_health().await?,
+            dbs: topo.list_dbs().await?,
+            ops: topo.list_ops().await?,
+            last_failover: topo.list_failovers(None).await?.pop(),
+            tasks: topo.list_tasks().await?,
+            now_ms: crate::now_ms(),
+        })
+    }
 }
 
 /// One line per set: whole, or what keeps it from full redundancy and what is

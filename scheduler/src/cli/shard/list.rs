@@ -28,7 +28,7 @@ pub fn sources_of(m: &MoveRecord, dbs: &HashMap<String, DatabaseRecord>) -> Vec<
 }
 
 /// Moves of `db` (or all), in progress first, each group oldest first.
-async fn read(
+pub async fn read(
     topo: &Topo,
     db: Option<&str>,
 ) -> Result<(Vec<MoveRecord>, HashMap<String, DatabaseRecord>)> {
@@ -63,14 +63,14 @@ pub async fn list(topo: &Topo, db: Option<&str>, json: bool) -> Result<String> {
     let mut out = String::new();
     if !open.is_empty() {
         out.push_str("IN PROGRESS\n");
-        out.push_str(&table(&open, &dbs, now).render());
+        out.push_str(&moves_table(&open, &dbs, now).render());
     }
     if !done.is_empty() {
         if !open.is_empty() {
             out.push('\n');
         }
         out.push_str("FINISHED\n");
-        out.push_str(&table(&done, &dbs, now).render());
+        out.push_str(&moves_table(&done, &dbs, now).render());
     }
     Ok(out)
 }
@@ -95,7 +95,12 @@ fn to_json(m: &MoveRecord, dbs: &HashMap<String, DatabaseRecord>, now: u64) -> V
     v
 }
 
-fn table(moves: &[&MoveRecord], dbs: &HashMap<String, DatabaseRecord>, now: u64) -> Table {
+/// Moves as `setwise shard moves` (and the console) show them.
+pub fn moves_table(
+    moves: &[&MoveRecord],
+    dbs: &HashMap<String, DatabaseRecord>,
+    now: u64,
+) -> Table {
     let mut t = Table::new([
         "ID",
         "DB",

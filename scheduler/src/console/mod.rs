@@ -1,0 +1,119 @@
+//! The web console (`[console] listen = "127.0.0.1:PORT"`): a read-only view of the
+//! cluster served by every scheduler instance (it only reads etcd, so a standby
+//! serves it as well as the leader). The page is rendered on the server from the
+//! same tables `setwise status`, `setwise failovers` and `setwise shard moves`
+//! print ([`page`]); a small script (`assets/console.js`, shipped in the binary —
+//! no CDN) swaps in a fresh rendering every second, so the page follows a
+//! failover without a reload. `/api/status` is `setwise --json status`.
+
+pub mod page;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use tokio::sync::watch;
+use topo::Topo;
+use tracing::{info, warn};
+
+/// `[console]` of the scheduler's config.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Address to serve the console on, e.g. `127.0.0.1:8090`; unset: no console.
+    pub listen: Option<String>,
+}
+
+struct Console {
+    topo: Topo,
+    cluster: String,
+}
+
+/// Binds `listen` and serves the console until `stop` turns true.
+pub async fn serve(
+    topo: Topo,
+    cluster: String,
+    listen: &str,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("console: bind {listen}"))?;
+    info!(addr = %listener.local_addr()?, "console serving");
+    let app = router(Arc::new(Console { topo, cluster }));
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            warn!(error = %e, "console stopped");
+        }
+    });
+    Ok(())
+}
+
+fn router(state: Arc<Console>) -> Router {
+    Router::new()
+        .route("/", get(full_page))
+        .route("/fragment", get(fragment))
+        .route("/api/status", get(status_json))
+        .route(
+            "/assets/console.js",
+            get(|| asset("text/javascript", page::JS)),
+        )
+        .route("/assets/console.css", get(|| asset("text/css", page::CSS)))
+        .with_state(state)
+}
+
+async fn full_page(State(c): State<Arc<Console>>) -> Response {
+    match page::Overview::read(&c.topo, &c.cluster).await {
+        Ok(v) => Html(page::full(&v)).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn fragment(State(c): State<Arc<Console>>) -> Response {
+    match page::Overview::read(&c.topo, &c.cluster).await {
+        Ok(v) => Html(page::main(&v)).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn status_json(State(c): State<Arc<Console>>) -> Response {
+    match crate::cli::render::StatusView::read(&c.topo, &c.cluster).await {
+        Ok(v) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            crate::cli::json::status(&v).to_string(),
+        )
+            .into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// etcd did not answer: the page says so (the script keeps the last view).
+fn unavailable(e: anyhow::Error) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("cannot read the cluster from etcd: {e:#}"),
+    )
+        .into_response()
+}

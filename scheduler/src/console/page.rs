@@ -1,0 +1,217 @@
+//! The console's HTML: the cluster as the CLI's own tables (one `<table>` per
+//! section, ids stable for scripts and tests), escaped, no external assets.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use topo::{DatabaseRecord, FailoverRecord, MoveRecord, Topo};
+
+use crate::cli::render::{self, format_age, StatusView, Table};
+
+pub const JS: &str = include_str!("assets/console.js");
+pub const CSS: &str = include_str!("assets/console.css");
+
+/// How many finished failovers the page lists (newest first).
+const FAILOVERS_SHOWN: usize = 15;
+
+/// What the page shows, read from etcd at once.
+pub struct Overview {
+    pub status: StatusView,
+    pub failovers: Vec<FailoverRecord>,
+    pub moves: Vec<MoveRecord>,
+    pub dbs: HashMap<String, DatabaseRecord>,
+    /// (id, address, live)
+    pub gateways: Vec<(String, String, bool)>,
+}
+
+impl Overview {
+    pub async fn read(topo: &Topo, cluster: &str) -> Result<Self> {
+        let status = StatusView::read(topo, cluster).await?;
+        let mut failovers = topo.list_failovers(None).await?;
+        failovers.reverse();
+        failovers.truncate(FAILOVERS_SHOWN);
+        let (moves, dbs) = crate::cli::shard::list::read(topo, None).await?;
+        let live = topo.list_gateways().await?;
+        let mut gateways: Vec<(String, String, bool)> = live
+            .iter()
+            .map(|g| (g.id.clone(), g.addr.clone(), true))
+            .collect();
+        for k in topo.list_known_gateways().await? {
+            if !live.iter().any(|l| l.id == k.id) {
+                gateways.push((k.id, k.addr, false));
+            }
+        }
+        Ok(Self {
+            status,
+            failovers,
+            moves,
+            dbs,
+            gateways,
+        })
+    }
+}
+
+/// The whole page: head, the sections ([`main`]) and the script that refreshes them.
+pub fn full(v: &Overview) -> String {
+    let cluster = escape(&v.status.cluster);
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Setwise · {cluster}</title>\
+         <link rel=\"stylesheet\" href=\"/assets/console.css\"></head>\n<body>\
+         <header><h1>Setwise <small>cluster {cluster}</small></h1>\
+         <span id=\"live\" data-state=\"loaded\">rendered by the server</span></header>\n\
+         <main id=\"main\">{}</main>\n<script src=\"/assets/console.js\"></script></body></html>\n",
+        main(v)
+    )
+}
+
+/// The sections, as the script swaps them in.
+pub fn main(v: &Overview) -> String {
+    let s = &v.status;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<p class=\"leader\">scheduler leader: <b id=\"leader\">{}</b></p>",
+        escape(s.leader.as_deref().unwrap_or("(none)"))
+    );
+    if !s.ops.is_empty() {
+        let mut t = Table::new(["SET", "KIND", "FROM", "PHASE", "FOR"]);
+        for op in &s.ops {
+            t.row([
+                op.set.clone(),
+                format!("{:?}", op.kind).to_lowercase(),
+                op.old_primary.clone(),
+                format!("{:?}", op.phase).to_lowercase(),
+                format_age(s.now_ms.saturating_sub(op.started_ms)),
+            ]);
+        }
+        section(&mut out, "in-progress", "In progress", &t);
+    }
+    section(
+        &mut out,
+        "sets",
+        "Sets",
+        &render::sets_table(&s.sets, &s.nodes),
+    );
+    section(
+        &mut out,
+        "redundancy",
+        "Redundancy",
+        &render::redundancy_table(s),
+    );
+    section(
+        &mut out,
+        "nodes",
+        "Nodes",
+        &render::health_table(&s.nodes, &s.health, s.now_ms),
+    );
+    section(
+        &mut out,
+        "databases",
+        "Databases",
+        &render::dbs_table(&s.dbs),
+    );
+    let mut slots = Table::new(["DATABASE", "SLOTS", "SET", "COUNT"]);
+    for d in &s.dbs {
+        for r in &d.shard_map.ranges {
+            slots.row([
+                d.name.clone(),
+                format!("{}-{}", r.start, r.end.saturating_sub(1)),
+                r.set.clone(),
+                (r.end - r.start).to_string(),
+            ]);
+        }
+    }
+    section(&mut out, "slots", "Slot ownership", &slots);
+    let moves: Vec<&MoveRecord> = v.moves.iter().collect();
+    section(
+        &mut out,
+        "moves",
+        "Slot moves",
+        &crate::cli::shard::list::moves_table(&moves, &v.dbs, s.now_ms),
+    );
+    section(
+        &mut out,
+        "failovers",
+        "Failovers and switchovers (newest first)",
+        &crate::cli::ops::failovers_table(&v.failovers, s.now_ms),
+    );
+    let mut gw = Table::new(["GATEWAY", "ADDRESS", "STATE"]);
+    for (id, addr, live) in &v.gateways {
+        gw.row([
+            id.as_str(),
+            addr.as_str(),
+            if *live { "live" } else { "lost" },
+        ]);
+    }
+    section(&mut out, "gateways", "Gateways", &gw);
+    out
+}
+
+/// `<section>` with a title and the table (or a "none" line).
+fn section(out: &mut String, id: &str, title: &str, t: &Table) {
+    let _ = write!(out, "<section><h2>{}</h2>", escape(title));
+    if t.is_empty() {
+        let _ = write!(out, "<p class=\"none\" id=\"{id}\">none</p></section>");
+        return;
+    }
+    let _ = write!(out, "<table id=\"{id}\"><thead><tr>");
+    for h in t.headers() {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in t.rows() {
+        out.push_str("<tr>");
+        for (i, cell) in row.iter().enumerate() {
+            let col = t.headers().get(i).map(|h| h.to_ascii_lowercase());
+            let _ = write!(
+                out,
+                "<td data-col=\"{}\">{}</td>",
+                escape(col.as_deref().unwrap_or("")),
+                escape(cell)
+            );
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></section>");
+}
+
+/// Text for HTML content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_escaped_with_stable_ids() {
+        let mut t = Table::new(["SET", "PRIMARY"]);
+        t.row(["set1", "<n0>&\"'"]);
+        let mut out = String::new();
+        section(&mut out, "sets", "Sets", &t);
+        assert_eq!(
+            out,
+            "<section><h2>Sets</h2><table id=\"sets\"><thead><tr><th>SET</th><th>PRIMARY</th>\
+             </tr></thead><tbody><tr><td data-col=\"set\">set1</td>\
+             <td data-col=\"primary\">&lt;n0&gt;&amp;&quot;&#39;</td></tr></tbody></table></section>"
+        );
+        let mut out = String::new();
+        section(&mut out, "moves", "Slot moves", &Table::new(["ID"]));
+        assert!(out.contains("<p class=\"none\" id=\"moves\">none</p>"));
+    }
+}

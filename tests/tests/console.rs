@@ -1,0 +1,159 @@
+//! The web console (`[console] listen`, scheduler/src/console/) in a real headless
+//! browser: Debian's chromium driven through chromedriver (WebDriver, fantoccini).
+//! The page loads against a running cluster, shows both sets with their primaries
+//! and the slot ownership, and follows a switchover without a reload (its script
+//! swaps in a fresh rendering every second).
+
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use setwise_tests::control::{wait_leader, ControlPlaneConfig};
+use setwise_tests::process::ChildGuard;
+use setwise_tests::{port, Cluster};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// chromedriver on a free port, killed with the guard.
+async fn chromedriver(c: &Cluster) -> (ChildGuard, port::Port) {
+    let p = port::reserve();
+    let mut cmd = std::process::Command::new("/usr/bin/chromedriver");
+    cmd.arg(format!("--port={}", p.get()));
+    let mut child = ChildGuard::spawn("chromedriver", cmd, &c.work_dir().join("chromedriver.log"))
+        .expect("chromedriver (apt-get install chromium-driver)");
+    setwise_tests::cluster::wait_accepting(&mut child, p.get(), WAIT)
+        .await
+        .unwrap();
+    (child, p)
+}
+
+async fn browser(driver_port: u16) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1400,1000"],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a chromium session through chromedriver")
+}
+
+/// The text of cell `col` (lower-case header) in the row of `#table` whose first
+/// cell is `key`; read in one script run, since the page swaps its sections in every
+/// second (an element found earlier may be gone).
+async fn cell(b: &Client, table: &str, key: &str, col: &str) -> anyhow::Result<String> {
+    let v = b
+        .execute(
+            "const [table, key, col] = arguments;
+             for (const tr of document.querySelectorAll(`table#${table} tbody tr`)) {
+               if (tr.cells[0].textContent === key) {
+                 const td = tr.querySelector(`td[data-col=\"${col}\"]`);
+                 return td ? td.textContent : null;
+               }
+             }
+             return null;",
+            vec![table.into(), key.into(), col.into()],
+        )
+        .await?;
+    v.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("no cell {col} of row {key} in #{table}"))
+}
+
+/// The text of the element `css` (empty when there is none).
+async fn text(b: &Client, css: &str) -> String {
+    let v = b
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+            vec![css.into()],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn the_console_shows_the_sets_and_follows_a_switchover() {
+    let c = Cluster::builder()
+        .sets(2)
+        .replicas(1)
+        .proxy(true)
+        .start()
+        .await
+        .unwrap();
+    let console = port::reserve();
+    let cfg = ControlPlaneConfig {
+        extra_toml: format!("\n[console]\nlisten = \"127.0.0.1:{}\"\n", console.get()),
+        ..Default::default()
+    };
+    let _cp = c.start_control_plane_with(1, cfg).await.unwrap();
+    wait_leader(c.topo(), None, WAIT).await.unwrap();
+    c.create_db("shop", &["set1", "set2"]).await.unwrap();
+    let (_driver, driver_port) = chromedriver(&c).await;
+    let b = browser(driver_port.get()).await;
+    let url = format!("http://127.0.0.1:{}/", console.get());
+    b.goto(&url).await.unwrap();
+    assert!(b.title().await.unwrap().starts_with("Setwise"));
+
+    let primaries = [("set1", "set1-n0"), ("set2", "set2-n0")];
+    for (set, primary) in primaries {
+        assert_eq!(cell(&b, "sets", set, "primary").await.unwrap(), primary);
+    }
+    let slots = text(&b, "table#slots").await;
+    assert!(
+        slots.contains("shop") && slots.contains("set1") && slots.contains("set2"),
+        "{slots}"
+    );
+    // The script runs: the page says it is live.
+    setwise_tests::wait_until("the page to refresh itself", WAIT, || async {
+        let state = b
+            .execute(
+                "return document.getElementById('live').dataset.state;",
+                vec![],
+            )
+            .await?;
+        Ok(state.as_str() == Some("live"))
+    })
+    .await
+    .unwrap();
+
+    let out = c
+        .setwise(&[
+            "switchover",
+            "--set",
+            "set1",
+            "--to",
+            "set1-n1",
+            "--wait",
+            "60",
+        ])
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // No reload: the open page shows the new primary and the switchover.
+    setwise_tests::wait_until("the page to show set1-n1 as primary", WAIT, || async {
+        Ok(cell(&b, "sets", "set1", "primary").await? == "set1-n1")
+    })
+    .await
+    .unwrap();
+    setwise_tests::wait_until("the page to list the finished switchover", WAIT, || async {
+        let f = text(&b, "table#failovers").await;
+        Ok(f.contains("switchover") && f.contains("set1-n1"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        cell(&b, "sets", "set2", "primary").await.unwrap(),
+        "set2-n0"
+    );
+    if let Ok(path) = std::env::var("SETWISE_CONSOLE_SCREENSHOT") {
+        let png = b.screenshot().await.unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+    b.close().await.unwrap();
+}
