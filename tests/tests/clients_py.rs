@@ -123,3 +123,13 @@ async fn clients_py_connector_prepared_statements() {
     let c = cluster().await;
     run_script(&c, "connector_prepared.py").await;
 }
+
+#[tokio::test]
+async fn clients_py_pymysql_no_backslash_escapes() {
+    if let Some(why) = skip_without("pymysql", "pymysql").await {
+        eprintln!("SKIPPED clients_py_pymysql_no_backslash_escapes: {why}");
+        return;
+    }
+    let c = cluster().await;
+    run_script(&c, "pymysql_no_backslash.py").await;
+}

@@ -61,6 +61,9 @@ impl Handler for Session {
         let mut recoded: Option<String> = None;
         loop {
             let sql = recoded.as_deref().unwrap_or(sql);
+            if let Err(e) = self.literal_mode(sql) {
+                return out.error(&e).await;
+            }
             let tokens = match tokenize(sql) {
                 Ok(t) => t,
                 Err(e) => {
@@ -173,6 +176,7 @@ impl Handler for Session {
     }
 
     async fn prepare(&mut self, sql: &str, placeholders: usize) -> Result<Prepared, ProxyError> {
+        self.literal_mode(sql)?;
         let snap = self.snapshot();
         // `EXPLAIN SETWISE stmt`: the parameters are the statement's, the columns
         // the plan's.
@@ -256,6 +260,11 @@ impl Handler for Session {
 
     fn status(&self) -> StatusFlags {
         let mut s = StatusFlags::empty();
+        // Drivers that escape on the client side (PyMySQL, mysql2, ...) read this flag
+        // to escape quotes by doubling them instead of with backslashes.
+        if !self.backslash_escapes() {
+            s |= StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES;
+        }
         if self.autocommit {
             s |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
         }
@@ -272,5 +281,29 @@ impl Handler for Session {
         self.sql_stmts.clear();
         self.held.clear();
         self.temp_tables.clear();
+    }
+}
+
+impl Session {
+    /// Under sql_mode NO_BACKSLASH_ESCAPES, a string literal with a backslash means
+    /// something else to MariaDB than to the gateway's reading (routing keys,
+    /// statement boundaries): refused rather than risk a wrong row; bound
+    /// parameters are not affected.
+    fn literal_mode(&self, sql: &str) -> Result<(), ProxyError> {
+        if self.backslash_escapes() {
+            return Ok(());
+        }
+        match crate::sql::lexer::has_backslash_literal(sql) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(ProxyError::NotSupported(
+                "a backslash in a string literal under sql_mode NO_BACKSLASH_ESCAPES \
+                 (bind the value as a prepared statement's parameter)"
+                    .into(),
+            )),
+            Err(e) => Err(ProxyError::Syntax(format!(
+                "{} near position {}",
+                e.what, e.at
+            ))),
+        }
     }
 }

@@ -63,6 +63,24 @@ pub struct LexError {
 
 /// Splits `sql` into tokens (trivia included, so spans cover the whole text).
 pub fn tokenize(sql: &str) -> Result<Vec<Token>, LexError> {
+    tokenize_mode(sql, true)
+}
+
+/// Whether `sql`, read as under NO_BACKSLASH_ESCAPES, has a string literal with a
+/// backslash in it: its meaning then differs from what the gateway's own reading
+/// (with escapes) makes of it, for its token boundaries or its value.
+pub fn has_backslash_literal(sql: &str) -> Result<bool, LexError> {
+    if !sql.as_bytes().contains(&b'\\') {
+        return Ok(false);
+    }
+    Ok(tokenize_mode(sql, false)?
+        .iter()
+        .any(|t| t.kind == Kind::String && sql.as_bytes()[t.start..t.end].contains(&b'\\')))
+}
+
+/// [`tokenize`] with `\` escapes in strings on or off (off: sql_mode
+/// NO_BACKSLASH_ESCAPES, where `'C:\'` is a whole string).
+pub fn tokenize_mode(sql: &str, backslash_escapes: bool) -> Result<Vec<Token>, LexError> {
     let b = sql.as_bytes();
     let mut out = Vec::with_capacity(b.len() / 3);
     let mut i = 0;
@@ -97,7 +115,7 @@ pub fn tokenize(sql: &str) -> Result<Vec<Token>, LexError> {
                 Kind::Comment
             }
             b'\'' | b'"' => {
-                i = quoted_end(b, i, c, true).ok_or(LexError {
+                i = quoted_end(b, i, c, backslash_escapes).ok_or(LexError {
                     at: i,
                     what: "unterminated string",
                 })?;
@@ -121,10 +139,12 @@ pub fn tokenize(sql: &str) -> Result<Vec<Token>, LexError> {
                 }
                 match b.get(i) {
                     Some(&q @ (b'\'' | b'"' | b'`')) => {
-                        i = quoted_end(b, i, q, q != b'`').ok_or(LexError {
-                            at: i,
-                            what: "unterminated variable name",
-                        })?;
+                        i = quoted_end(b, i, q, q != b'`' && backslash_escapes).ok_or(
+                            LexError {
+                                at: i,
+                                what: "unterminated variable name",
+                            },
+                        )?;
                     }
                     _ => {
                         while i < b.len() && (is_ident(b[i]) || b[i] == b'.') {
@@ -507,6 +527,11 @@ mod tests {
         assert!(tokenize("SELECT 'abc").is_err());
         assert!(tokenize("SELECT /* x").is_err());
         assert!(tokenize("SELECT 'a\\'b'").is_ok());
+        // NO_BACKSLASH_ESCAPES: the backslash is an ordinary character.
+        assert!(tokenize_mode("SELECT 'a\\'b'", false).is_err());
+        let t = tokenize_mode("SELECT 'C:\\', 1", false).unwrap();
+        assert_eq!(t[2].kind, Kind::String);
+        assert_eq!(&"SELECT 'C:\\', 1"[t[2].start..t[2].end], "'C:\\'");
     }
 
     #[test]
