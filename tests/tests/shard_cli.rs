@@ -344,7 +344,11 @@ async fn wait_times_out_without_a_scheduler() {
         ])
         .await;
     let (stdout, stderr) = texts(&out);
-    assert_eq!(out.status.code(), Some(4), "gave up waiting, the move goes on: {stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "gave up waiting, the move goes on: {stdout}"
+    );
     assert!(stdout.contains("requested"), "{stdout}");
     assert!(stderr.contains("still in phase requested"), "{stderr}");
     // The request stays for the scheduler.
