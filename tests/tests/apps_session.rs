@@ -744,3 +744,48 @@ async fn row_count_is_the_sessions_previous_statements() {
     };
     assert_eq!(defs(&got), defs(&want));
 }
+
+/// Under ANSI_QUOTES a double-quoted name is an identifier, as MariaDB reads it:
+/// ORDER BY / GROUP BY / WHERE on it across sets, and an INSERT naming its columns
+/// so, give what one MariaDB gives (the gateway once read them as string constants
+/// and merged the sets' rows unsorted).
+#[tokio::test]
+async fn ansi_quotes_names_are_identifiers() {
+    let (_c, mut a) = app().await;
+    a.query_drop("UPDATE app.t SET v = id % 3").await.unwrap();
+    for mode in ["ANSI_QUOTES", "ANSI", "POSTGRESQL,NO_AUTO_VALUE_ON_ZERO"] {
+        a.query_drop(format!("SET sql_mode = '{mode}'"))
+            .await
+            .unwrap();
+        let ids: Vec<i64> = a
+            .query("SELECT \"id\" FROM \"app\".\"t\" ORDER BY \"id\" DESC LIMIT 3")
+            .await
+            .unwrap();
+        assert_eq!(ids, vec![20, 19, 18], "{mode}");
+        let groups: Vec<(i64, i64)> = a
+            .query("SELECT \"v\", COUNT(*) FROM app.t GROUP BY \"v\" ORDER BY \"v\"")
+            .await
+            .unwrap();
+        assert_eq!(groups, vec![(0, 6), (1, 7), (2, 7)], "{mode}");
+        let one: Vec<(i64, i64)> = a
+            .query("SELECT \"id\", \"v\" FROM app.t WHERE \"id\" = 7")
+            .await
+            .unwrap();
+        assert_eq!(one, vec![(7, 1)], "{mode}");
+    }
+    a.query_drop("INSERT INTO app.t (\"id\", \"v\") VALUES (21, 5), (22, 6)")
+        .await
+        .unwrap();
+    let back: Vec<(i64, i64)> = a
+        .query("SELECT id, v FROM app.t WHERE id > 20 ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(back, vec![(21, 5), (22, 6)]);
+    // Out of the mode, double quotes are strings again.
+    a.query_drop("SET sql_mode = ''").await.unwrap();
+    let s: Option<String> = a
+        .query_first("SELECT \"id\" FROM app.t WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(s.as_deref(), Some("id"));
+}

@@ -64,6 +64,11 @@ impl Handler for Session {
             if let Err(e) = self.literal_mode(sql) {
                 return out.error(&e).await;
             }
+            let ansi = match self.ansi_names(sql) {
+                Ok(a) => a,
+                Err(e) => return out.error(&e).await,
+            };
+            let sql = ansi.as_deref().unwrap_or(sql);
             let tokens = match tokenize(sql) {
                 Ok(t) => t,
                 Err(e) => {
@@ -177,6 +182,8 @@ impl Handler for Session {
 
     async fn prepare(&mut self, sql: &str, placeholders: usize) -> Result<Prepared, ProxyError> {
         self.literal_mode(sql)?;
+        let ansi = self.ansi_names(sql)?;
+        let sql = ansi.as_deref().unwrap_or(sql);
         let snap = self.snapshot();
         // `EXPLAIN SETWISE stmt`: the parameters are the statement's, the columns
         // the plan's.
@@ -289,6 +296,17 @@ impl Session {
     /// something else to MariaDB than to the gateway's reading (routing keys,
     /// statement boundaries): refused rather than risk a wrong row; bound
     /// parameters are not affected.
+    /// Under ANSI_QUOTES: the text with `"names"` as backtick identifiers (what
+    /// MariaDB reads them as), so routing, merging and the INSERT column list see
+    /// names, not string constants.
+    fn ansi_names(&self, sql: &str) -> Result<Option<String>, ProxyError> {
+        if !self.vars.ansi_quotes() {
+            return Ok(None);
+        }
+        crate::sql::lexer::ansi_quotes_as_backticks(sql)
+            .map_err(|e| ProxyError::Syntax(format!("{} near position {}", e.what, e.at)))
+    }
+
     fn literal_mode(&self, sql: &str) -> Result<(), ProxyError> {
         if self.backslash_escapes() {
             return Ok(());

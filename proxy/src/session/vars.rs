@@ -90,6 +90,26 @@ impl SessionVars {
             .is_some_and(|(_, t)| t.to_ascii_lowercase().contains("no_backslash_escapes"))
     }
 
+    /// Whether sql_mode was set to a mode that makes `"x"` an identifier:
+    /// ANSI_QUOTES itself or a combination mode that includes it.
+    pub fn ansi_quotes(&self) -> bool {
+        let Some((_, text)) = self.vars.get("sql_mode") else {
+            return false;
+        };
+        let value = text.split_once('=').map_or(text.as_str(), |(_, v)| v);
+        value
+            .trim()
+            .trim_matches(|c| c == '\'' || c == '"')
+            .split(',')
+            .map(|m| m.trim().to_ascii_uppercase())
+            .any(|m| {
+                matches!(
+                    m.as_str(),
+                    "ANSI_QUOTES" | "ANSI" | "DB2" | "MAXDB" | "MSSQL" | "ORACLE" | "POSTGRESQL"
+                )
+            })
+    }
+
     /// Forgets a variable (back to the backend's default).
     pub fn remove(&mut self, key: &str) {
         if self.vars.remove(key).is_some() {

@@ -78,6 +78,36 @@ pub fn has_backslash_literal(sql: &str) -> Result<bool, LexError> {
         .any(|t| t.kind == Kind::String && sql.as_bytes()[t.start..t.end].contains(&b'\\')))
 }
 
+/// Under sql_mode ANSI_QUOTES a `"double-quoted"` token is an identifier: `sql` with
+/// each one written as the same `backtick` identifier, which means the same in every
+/// mode, so the rest of the gateway reads it as MariaDB does. `None`: none in `sql`.
+pub fn ansi_quotes_as_backticks(sql: &str) -> Result<Option<String>, LexError> {
+    if !sql.as_bytes().contains(&b'"') {
+        return Ok(None);
+    }
+    let tokens = tokenize_mode(sql, false)?;
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut at = 0;
+    let mut changed = false;
+    for t in tokens
+        .iter()
+        .filter(|t| t.kind == Kind::String && sql.as_bytes()[t.start] == b'"')
+    {
+        let name = sql[t.start + 1..t.end - 1].replace("\"\"", "\"");
+        out.push_str(&sql[at..t.start]);
+        out.push('`');
+        out.push_str(&name.replace('`', "``"));
+        out.push('`');
+        at = t.end;
+        changed = true;
+    }
+    if !changed {
+        return Ok(None);
+    }
+    out.push_str(&sql[at..]);
+    Ok(Some(out))
+}
+
 /// [`tokenize`] with `\` escapes in strings on or off (off: sql_mode
 /// NO_BACKSLASH_ESCAPES, where `'C:\'` is a whole string).
 pub fn tokenize_mode(sql: &str, backslash_escapes: bool) -> Result<Vec<Token>, LexError> {
@@ -527,6 +557,13 @@ mod tests {
         assert!(tokenize("SELECT 'abc").is_err());
         assert!(tokenize("SELECT /* x").is_err());
         assert!(tokenize("SELECT 'a\\'b'").is_ok());
+        let q = |s| ansi_quotes_as_backticks(s).unwrap();
+        assert_eq!(
+            q(r#"SELECT "a""b", 'x"y', `c` FROM "t" -- "z""#).as_deref(),
+            Some(r#"SELECT `a"b`, 'x"y', `c` FROM `t` -- "z""#)
+        );
+        assert_eq!(q(r#"SELECT 'say "hi"'"#), None);
+        assert_eq!(q(r#"SELECT "x`y""#).as_deref(), Some("SELECT `x``y`"));
         // NO_BACKSLASH_ESCAPES: the backslash is an ordinary character.
         assert!(tokenize_mode("SELECT 'a\\'b'", false).is_err());
         let t = tokenize_mode("SELECT 'C:\\', 1", false).unwrap();
