@@ -52,6 +52,14 @@ pub struct AgentArgs {
     /// Password of the replication account (default repl).
     #[arg(long)]
     pub replication_password: Option<String>,
+    /// Shell command that starts this node's mariadbd (`[server] start`): the agent
+    /// runs it after a physical rebuild swapped the datadir (docs/rebuild.md).
+    #[arg(long, value_name = "CMD")]
+    pub mysqld_start: Option<String>,
+    /// Where to serve physical backups of this node to rebuilding agents
+    /// (`[server] backup_listen`, HOST:PORT; port 0 picks a free one).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub backup_listen: Option<String>,
     /// Log level (overrides RUST_LOG; default info).
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -75,6 +83,7 @@ pub struct AgentConfig {
     pub rebuild_timeout_ms: u64,
     pub mysql: MysqlConfig,
     pub replication: ReplicationConfig,
+    pub server: ServerConfig,
     pub etcd: EtcdConfig,
 }
 
@@ -90,7 +99,42 @@ impl Default for AgentConfig {
             rebuild_timeout_ms: 3_600_000,
             mysql: MysqlConfig::default(),
             replication: ReplicationConfig::default(),
+            server: ServerConfig::default(),
             etcd: EtcdConfig::default(),
+        }
+    }
+}
+
+/// `[server]`: what the agent needs to rebuild its node physically (docs/rebuild.md):
+/// how to start mariadbd again after the datadir was swapped, where to serve backups
+/// of this node to other agents, and the programs. The datadir is the server's own
+/// `@@datadir`; the agent stops mariadbd with `SHUTDOWN`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Command run with `sh -c` in a session of its own that starts mariadbd (it may
+    /// stay in the foreground, e.g. `exec mariadbd --defaults-file=...`, or return,
+    /// e.g. `systemctl start mariadb`). Empty: the agent cannot restart its node, and a
+    /// rebuild falls back to the logical copy.
+    pub start: String,
+    /// `HOST:PORT` to serve physical backups of this node on (port 0: any free port,
+    /// published in the health report). Empty: none served; nodes rebuilding from this
+    /// one fall back to the logical copy.
+    pub backup_listen: String,
+    pub mariadb_backup: String,
+    pub mbstream: String,
+    /// `--use-memory` of `mariadb-backup --prepare`, MiB.
+    pub prepare_memory_mb: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            start: String::new(),
+            backup_listen: String::new(),
+            mariadb_backup: "mariadb-backup".into(),
+            mbstream: "mbstream".into(),
+            prepare_memory_mb: 256,
         }
     }
 }
@@ -203,6 +247,8 @@ impl AgentConfig {
         set(&mut self.etcd.cluster, &a.cluster);
         set(&mut self.replication.user, &a.replication_user);
         set(&mut self.replication.password, &a.replication_password);
+        set(&mut self.server.start, &a.mysqld_start);
+        set(&mut self.server.backup_listen, &a.backup_listen);
         if let Some(urls) = &a.etcd {
             let list: Vec<String> = urls
                 .split(',')

@@ -4,13 +4,16 @@
 //! host measurements ([`host`]), publishes per-table statistics ([`stats`]), keeps a
 //! primary's semi-sync settings in line with its set's sync mode ([`sync`]), and runs
 //! the node tasks the scheduler gives it: read_only, promote, repoint, rebuild
-//! ([`task`]).
+//! ([`task`]; a physical rebuild stops and starts mariadbd, [`mysqld`]), and serves
+//! physical backups of its node to other agents ([`backup`]).
 
+pub mod backup;
 pub mod config;
 pub mod db;
 pub mod fence;
 pub mod host;
 pub mod logging;
+pub mod mysqld;
 pub mod probe;
 pub mod report;
 pub mod service;

@@ -35,6 +35,9 @@ pub fn build_report(node: &str, set: &str, probe: &ProbeOutcome, at_ms: u64) -> 
         cpu_pct: None,
         datadir_bytes: None,
         frozen: probe.frozen,
+        // Filled by the service from its config.
+        addr: None,
+        backup_addr: None,
     }
 }
 

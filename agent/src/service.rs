@@ -45,12 +45,28 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
     );
     let etcd_timeout = Duration::from_millis(cfg.etcd.timeout_ms.max(100));
     let busy = Arc::new(AtomicBool::new(false));
+    let mut task_ctx = TaskContext::new(&cfg)?;
+    task_ctx.topo = Some(topo.clone());
+    let backup_addr = match cfg.server.backup_listen.trim() {
+        "" => None,
+        listen => {
+            let server = crate::backup::BackupServer::bind(
+                listen,
+                target.clone(),
+                &cfg.server.mariadb_backup,
+            )
+            .await?;
+            let addr = server.local_addr();
+            tokio::spawn(server.serve(shutdown.clone()));
+            Some(addr)
+        }
+    };
     let tasks = tokio::spawn(
         TaskWatcher::new(
             topo.clone(),
             &cfg.set,
             &cfg.node,
-            TaskContext::new(&cfg)?,
+            task_ctx,
             busy.clone(),
             etcd_timeout,
         )
@@ -123,6 +139,8 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
             .and_then(|v| v.gap_trx(outcome.gtid_current_pos.as_deref()));
         report.cpu_pct = cpu.sample(outcome.pid_file.as_deref());
         report.datadir_bytes = disk.get(outcome.datadir.as_deref()).await;
+        report.addr = Some(cfg.mysql.addr.clone());
+        report.backup_addr = backup_addr.clone();
 
         let state = (state_word(&report), report.error.clone());
         if last_state.as_ref().map(|s| s.0) != Some(state.0) {

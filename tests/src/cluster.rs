@@ -444,7 +444,8 @@ impl Cluster {
     }
 
     /// Starts `setwise-agent` for node `id` (contract flags, `--interval-ms 200`,
-    /// `--lease-ttl 2` unless `extra` overrides them).
+    /// `--lease-ttl 2` unless `extra` overrides them; `--mysqld-start` with the node's
+    /// own start command and `--backup-listen 127.0.0.1:0`, so rebuilds are physical).
     pub fn spawn_agent(&self, id: &str, extra: &[&str]) -> anyhow::Result<ChildGuard> {
         let (i, k) = self.node_index(id);
         let node = self.sets[i].node(k);
@@ -464,6 +465,13 @@ impl Cluster {
             ]
             .map(String::from),
         );
+        // It may restart its server (physical rebuild) and serves backups of it.
+        args.extend([
+            "--mysqld-start".into(),
+            node.start_command(),
+            "--backup-listen".into(),
+            "127.0.0.1:0".into(),
+        ]);
         if !extra.iter().any(|a| a.starts_with("--interval-ms")) {
             args.extend(["--interval-ms".into(), "200".into()]);
         }

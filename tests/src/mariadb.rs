@@ -278,6 +278,16 @@ impl MariaDb {
         let mut cmd = Command::new("mariadbd");
         cmd.args(self.args());
         let log = self.dir.join("mariadbd.log");
+        // The same server, started by its agent after a physical rebuild.
+        let quoted: Vec<String> = self.args().iter().map(|a| shell_quote(a)).collect();
+        std::fs::write(
+            self.start_script(),
+            format!(
+                "exec mariadbd {} >>{} 2>&1\n",
+                quoted.join(" "),
+                shell_quote(&log.display().to_string())
+            ),
+        )?;
         self.child = Some(ChildGuard::spawn(&self.name, cmd, &log)?);
         self.wait_ready(READY_TIMEOUT).await
     }
@@ -411,11 +421,52 @@ impl MariaDb {
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().is_some_and(|c| c.is_running())
     }
-    /// `kill -9`: the data stays for [`MariaDb::restart`].
+    /// `kill -9`: the data stays for [`MariaDb::restart`]. A server its agent started
+    /// (after a physical rebuild: [`MariaDb::start_command`]) is killed too.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill();
         }
+        self.kill_foreign();
+    }
+
+    fn start_script(&self) -> PathBuf {
+        self.dir.join("start.sh")
+    }
+
+    /// The shell command that starts this server as the harness does (the agent's
+    /// `--mysqld-start`): its options of the last start, output to its log.
+    pub fn start_command(&self) -> String {
+        format!(
+            "exec sh {}",
+            shell_quote(&self.start_script().display().to_string())
+        )
+    }
+
+    /// Kills (and waits out, bounded) a server on this datadir that is not the
+    /// harness's child: one the agent started.
+    fn kill_foreign(&mut self) {
+        let Ok(text) = std::fs::read_to_string(self.data.join("mysqld.pid")) else {
+            return;
+        };
+        let Ok(pid) = text.trim().parse::<i32>() else {
+            return;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() != "mariadbd" {
+            return;
+        }
+        // SAFETY: plain kill(2) on a pid read from the server's own pid file.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        for _ in 0..100 {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_file(self.data.join("mysqld.pid"));
     }
     /// Stops `mariadbd` with SIGSTOP / resumes it with SIGCONT (a hung server).
     pub fn pause(&self, paused: bool) -> anyhow::Result<()> {
@@ -427,4 +478,18 @@ impl MariaDb {
         self.kill();
         self.spawn().await
     }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill();
+        }
+        self.kill_foreign();
+    }
+}
+
+/// `'text'` for sh.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }

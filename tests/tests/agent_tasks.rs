@@ -479,6 +479,12 @@ async fn rebuild_discards_a_divergent_replica() {
     )
     .await;
     assert!(rec.gtid.is_some());
+    // The primary has no agent serving backups: the logical fallback, and it says so.
+    let outcome = rec.outcome.clone().unwrap_or_default();
+    assert!(
+        outcome.starts_with("logical copy (mariadb-dump)") && outcome.contains("serves no backups"),
+        "{rec:?}"
+    );
 
     // Exactly the primary's data, replicating again.
     let dbs = n1.query("SHOW DATABASES").await.unwrap();

@@ -519,6 +519,11 @@ async fn old_primary_with_an_unacknowledged_transaction_is_rebuilt() {
         matches!(task.task, Task::Rebuild { .. }) && task.state == TaskState::Done,
         "{task:?}"
     );
+    // Physically: a mariadb-backup of the new primary streamed from its agent, and
+    // the old primary's mariadbd restarted by its own agent on the swapped datadir.
+    let outcome = task.outcome.clone().unwrap_or_default();
+    assert!(outcome.starts_with("physical (mariadb-backup"), "{task:?}");
+    assert!(outcome.contains("caught up"), "{task:?}");
     // It follows the new primary: a row written now arrives, and then it holds
     // exactly the new primary's data.
     wait_replicating_from(c.node("set1-n0"), c.node(&new).port(), WAIT)

@@ -45,6 +45,10 @@ pub struct TaskRecord {
     /// `promote` or `read_only` long given up must not run late. None: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_ms: Option<u64>,
+    /// How a finished task went, in a line for people (a rebuild: physical with
+    /// mariadb-backup or the logical fallback and why, bytes, time, caught up to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 impl TaskRecord {
@@ -61,6 +65,7 @@ impl TaskRecord {
             updated_ms: now_ms,
             by: by.to_string(),
             expires_ms: None,
+            outcome: None,
         }
     }
 

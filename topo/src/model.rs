@@ -401,6 +401,15 @@ pub struct HealthReport {
     /// state `T`: SIGSTOP, a frozen VM's process, a debugger): it cannot answer, and
     /// no timeout needs to pass to know it.
     pub frozen: bool,
+    /// The MariaDB address the agent probes (`HOST:PORT` of its `--mysql-addr`):
+    /// `setwise node add` / `set create` find a node's agent by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    /// `HOST:PORT` where the agent serves physical backups of its node
+    /// (`mariadb-backup --stream`) to a rebuilding node's agent; None: it serves none
+    /// (docs/rebuild.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_addr: Option<String>,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! ([`watch`]). Every task is idempotent (a task left `running` by an agent that died
 //! is run again) and bounded in time.
 
+pub mod physical;
 pub mod promote;
 pub mod rebuild;
 pub mod repoint;
@@ -14,12 +15,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 use topo::Task;
 
-use crate::config::{AgentConfig, ReplicationConfig};
+use crate::config::{AgentConfig, ReplicationConfig, ServerConfig};
 use crate::db::{self, SqlResult};
 use crate::probe::ProbeTarget;
 
 /// What tasks need besides the task itself.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TaskContext {
     /// The local MariaDB (and the account, also used on a rebuild's source).
     pub local: ProbeTarget,
@@ -28,6 +29,12 @@ pub struct TaskContext {
     pub task_timeout: Duration,
     /// Bound of `rebuild`.
     pub rebuild_timeout: Duration,
+    /// How to restart the local mariadbd and the backup programs (physical rebuild).
+    pub server: ServerConfig,
+    /// The node's set and etcd (a rebuild looks up where its source's agent serves
+    /// backups); None in unit tests.
+    pub set: String,
+    pub topo: Option<topo::Topo>,
 }
 
 impl TaskContext {
@@ -37,6 +44,9 @@ impl TaskContext {
             replication: cfg.replication.clone(),
             task_timeout: Duration::from_millis(cfg.task_timeout_ms),
             rebuild_timeout: Duration::from_millis(cfg.rebuild_timeout_ms),
+            server: cfg.server.clone(),
+            set: cfg.set.clone(),
+            topo: None,
         })
     }
 
@@ -59,8 +69,9 @@ impl TaskContext {
 }
 
 /// Runs `task` on the local MariaDB; within the task's bound (a step that would
-/// run past it fails with a message naming the step).
-pub async fn run(ctx: &TaskContext, task: &Task) -> SqlResult<()> {
+/// run past it fails with a message naming the step). Ok: the outcome line, if the
+/// task has one (a rebuild: how it was done).
+pub async fn run(ctx: &TaskContext, task: &Task) -> SqlResult<Option<String>> {
     let bound = ctx.bound(task);
     // Inner waits stop a little before the bound so they report what they waited
     // for; the outer timeout catches a statement that hangs.
@@ -70,29 +81,30 @@ pub async fn run(ctx: &TaskContext, task: &Task) -> SqlResult<()> {
         let r = match task {
             Task::ReadOnly => crate::fence::fence(&mut conn, &ctx.local, false, deadline)
                 .await
-                .map(|_| ()),
+                .map(|_| None),
             Task::Promote {
                 wait_gtid,
                 sync,
                 semi_timeout_ms,
-            } => {
-                promote::promote(
-                    &mut conn,
-                    wait_gtid.as_deref(),
-                    *sync,
-                    *semi_timeout_ms,
-                    deadline,
-                )
-                .await
-            }
+            } => promote::promote(
+                &mut conn,
+                wait_gtid.as_deref(),
+                *sync,
+                *semi_timeout_ms,
+                deadline,
+            )
+            .await
+            .map(|_| None),
             Task::Repoint {
                 host,
                 port,
                 from_binlog,
-            } => repoint::repoint(&mut conn, ctx, host, *port, *from_binlog, deadline).await,
-            Task::Rebuild { host, port } => {
-                rebuild::rebuild(&mut conn, ctx, host, *port, deadline).await
-            }
+            } => repoint::repoint(&mut conn, ctx, host, *port, *from_binlog, deadline)
+                .await
+                .map(|_| None),
+            Task::Rebuild { host, port } => rebuild::rebuild(&mut conn, ctx, host, *port, deadline)
+                .await
+                .map(Some),
         };
         let _ = tokio::time::timeout(Duration::from_millis(500), conn.disconnect()).await;
         r

@@ -1,6 +1,10 @@
-//! `rebuild {host, port}`: throw the node's data away, copy the source's logically,
-//! replicate from it (docs/failover.md "Rebuild").
+//! `rebuild {host, port}`: throw the node's data away, copy the source's, replicate
+//! from it (docs/rebuild.md). [`rebuild`] takes the physical path
+//! ([`super::physical`]: mariadb-backup streamed from the source's agent) whenever it
+//! can, and says why not otherwise ([`physical_blocker`]); the logical copy below is
+//! the fallback, named as such in the task's outcome.
 //!
+//! The logical copy:
 //! 1. The node becomes a stopped, read-only replica ([`super::repoint::become_replica`]).
 //! 2. Its user databases (all but `mysql`, `information_schema`, `performance_schema`,
 //!    `sys`) are dropped and `RESET MASTER` throws its binlog (and any divergent
@@ -21,7 +25,7 @@ use mysql_async::Conn;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::time::Instant;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::TaskContext;
 use crate::db::{self, SqlResult};
@@ -30,7 +34,86 @@ use crate::probe::{describe, ProbeTarget};
 /// How much of a program's stderr is kept for the error message.
 const STDERR_KEEP: usize = 4000;
 
+/// Rebuilds the node from `host:port`; returns the outcome line.
 pub async fn rebuild(
+    conn: &mut Conn,
+    ctx: &TaskContext,
+    host: &str,
+    port: u16,
+    deadline: Instant,
+) -> SqlResult<String> {
+    let backup_addr = source_backup_addr(ctx, host, port).await;
+    match physical_blocker(ctx, backup_addr.as_deref()) {
+        None => {
+            let src = super::physical::Source {
+                host,
+                port,
+                backup_addr: backup_addr.as_deref().unwrap_or_default(),
+            };
+            super::physical::rebuild(conn, ctx, &src, deadline)
+                .await
+                .map_err(|e| format!("physical rebuild: {e}"))
+        }
+        Some(why) => {
+            warn!("rebuild: falling back to the logical copy: {why}");
+            let started = std::time::Instant::now();
+            logical(conn, ctx, host, port, deadline).await?;
+            Ok(format!(
+                "logical copy (mariadb-dump) from {host}:{port} in {:.1} s, fallback: {why}",
+                started.elapsed().as_secs_f64()
+            ))
+        }
+    }
+}
+
+/// Why the physical path cannot be taken, if it cannot.
+pub fn physical_blocker(ctx: &TaskContext, backup_addr: Option<&str>) -> Option<String> {
+    if ctx.server.start.trim().is_empty() {
+        return Some(
+            "this agent cannot restart its mariadbd (no [server] start / --mysqld-start)".into(),
+        );
+    }
+    for p in [&ctx.server.mariadb_backup, &ctx.server.mbstream] {
+        if !crate::backup::available(p) {
+            return Some(format!("{p} is not installed on this node's host"));
+        }
+    }
+    if backup_addr.is_none() {
+        return Some(
+            "the source's agent serves no backups (no [server] backup_listen / --backup-listen, \
+             or it does not report)"
+                .into(),
+        );
+    }
+    None
+}
+
+/// Where the agent of the node at `host:port` serves backups: its health report
+/// (found by the node record's address, or the report's own `addr`).
+async fn source_backup_addr(ctx: &TaskContext, host: &str, port: u16) -> Option<String> {
+    let topo = ctx.topo.as_ref()?;
+    let read = async {
+        let nodes = topo.nodes_of(&ctx.set).await.ok()?;
+        let id = nodes
+            .iter()
+            .find(|n| n.host == host && n.port == port)
+            .map(|n| n.id.clone());
+        let addr = format!("{host}:{port}");
+        let reports = topo.list_health().await.ok()?;
+        reports
+            .into_iter()
+            .filter(|r| r.set == ctx.set)
+            .find(|r| Some(&r.node) == id.as_ref() || r.addr.as_deref() == Some(addr.as_str()))
+            .and_then(|r| r.backup_addr)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), read)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The logical copy (module docs).
+async fn logical(
     conn: &mut Conn,
     ctx: &TaskContext,
     host: &str,
@@ -229,7 +312,7 @@ async fn copy(source: &ProbeTarget, local: &ProbeTarget, dbs: &[String]) -> SqlR
 }
 
 /// Reads a pipe to its end; keeps the last [`STDERR_KEEP`] bytes.
-async fn read_tail<R: AsyncRead + Unpin>(r: Option<R>) -> String {
+pub async fn read_tail<R: AsyncRead + Unpin>(r: Option<R>) -> String {
     let Some(mut r) = r else {
         return String::new();
     };

@@ -150,6 +150,9 @@ mod tests {
             },
             task_timeout: Duration::from_secs(60),
             rebuild_timeout: Duration::from_secs(600),
+            server: Default::default(),
+            set: "s".into(),
+            topo: None,
         };
         let sql = change_master_sql(&ctx, "10.0.0.5", 3311);
         assert_eq!(

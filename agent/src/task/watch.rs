@@ -189,9 +189,13 @@ impl TaskWatcher {
         let mut done = running;
         done.gtid = gtid;
         match result {
-            Ok(()) => {
+            Ok(outcome) => {
                 done.state = TaskState::Done;
                 done.error = None;
+                if let Some(o) = &outcome {
+                    info!(task = %done.id, "{o}");
+                }
+                done.outcome = outcome;
                 info!(task = %done.id, ms = started.elapsed().as_millis() as u64, gtid = ?done.gtid, "task done");
             }
             Err(e) => {

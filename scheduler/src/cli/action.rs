@@ -92,10 +92,12 @@ impl Action {
             }
             Command::Set(SetCmd::List) => Action::SetList,
             Command::Node(NodeCmd::Add {
-                id,
+                target: id,
                 set,
-                addr,
-                role,
+                addr: Some(addr),
+                role: Some(role),
+                id: None,
+                ..
             }) => {
                 check_name("node", &id)?;
                 check_name("set", &set)?;
@@ -110,6 +112,14 @@ impl Action {
                 })
             }
             Command::Node(NodeCmd::List) => Action::NodeList,
+            Command::Node(NodeCmd::Add { .. }) => bail!(
+                "node add: give either HOST:PORT alone (join a new node) or ID with both --addr \
+                 and --role (register a node as is)"
+            ),
+            Command::Node(NodeCmd::Replace(_) | NodeCmd::Remove(_))
+            | Command::Set(SetCmd::Create(_) | SetCmd::Delete(_)) => {
+                bail!("handled by cli::nodes / cli::sets")
+            }
             Command::Db(DbCmd::Add(a)) => Action::DbAdd(db_add(a)?),
             Command::Db(DbCmd::List) => Action::DbList,
             Command::Shardmap { db } => {

@@ -117,28 +117,45 @@ pub enum SetCmd {
     #[command(after_help = "Example:\n  setwise set list --json")]
     /// Lists the sets.
     List,
+    /// Creates a set from running nodes: registers it, picks the primary, starts
+    /// replication (docs/rebuild.md).
+    Create(super::sets::CreateArgs),
+    /// Deletes a set that owns no slots and is no database's home.
+    Delete(super::sets::DeleteArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum NodeCmd {
-    /// Adds a node to a set, or updates it.
-    #[command(
-        after_help = "Example:\n  setwise node add set3-n0 --set set3 --addr 127.0.0.1:3326 --role primary"
-    )]
+    /// Joins a new node to a set (`--set S HOST:PORT`: its agent rebuilds it from the
+    /// primary with mariadb-backup, it replicates and catches up), or registers a node
+    /// as is (`ID --set S --addr HOST:PORT --role R`, an upsert).
+    #[command(after_help = super::nodes::ADD_EXAMPLES)]
     Add {
-        /// Unique node id, e.g. set1-n0.
-        id: String,
+        /// HOST:PORT of the new node (its agent must run), or a node id with --addr/--role.
+        target: String,
         #[arg(long)]
         set: String,
-        /// MariaDB address HOST:PORT.
+        /// Register only: MariaDB address HOST:PORT.
         #[arg(long)]
-        addr: String,
+        addr: Option<String>,
+        /// Register only: its role.
         #[arg(long, value_enum)]
-        role: RoleArg,
+        role: Option<RoleArg>,
+        /// Join: the new node's id (default: the id its agent reports under).
+        #[arg(long)]
+        id: Option<String>,
+        /// Join: give up waiting after this many seconds.
+        #[arg(long, default_value_t = 3600, value_name = "SECS")]
+        wait: u64,
     },
     #[command(after_help = "Example:\n  setwise node list")]
     /// Lists the nodes.
     List,
+    /// Replaces a replica: joins NEW (as `node add`), then removes OLD.
+    Replace(super::nodes::ReplaceArgs),
+    /// Removes a replica from its set (never the primary; never below what strong
+    /// sync needs, unless --force).
+    Remove(super::nodes::RemoveArgs),
 }
 
 #[derive(Debug, Subcommand)]

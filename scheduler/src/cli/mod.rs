@@ -6,10 +6,13 @@ pub mod args;
 pub mod commands;
 pub mod gateway;
 pub mod json;
+pub mod members;
+pub mod nodes;
 pub mod ops;
 pub mod outcome;
 pub mod progress;
 pub mod render;
+pub mod sets;
 pub mod shard;
 
 use anyhow::Result;
@@ -27,12 +30,48 @@ pub async fn run(cli: Cli) -> Result<String> {
     if let args::Command::Gateway(cmd) = command {
         return gateway::execute(&connect(&cfg.etcd).await?, cmd).await;
     }
+    if let Some(r) = lifecycle(&cfg, &command).await {
+        return r;
+    }
     let action = action::Action::from_command(command)?;
     let topo = connect(&cfg.etcd).await?;
     if let action::Action::Shard(a) = action {
         return shard::execute(&topo, &cfg, a).await;
     }
     commands::execute(&topo, &cfg.etcd.cluster, action, cli.json).await
+}
+
+/// `node add` (join), `node replace|remove`, `set create|delete` ([`nodes`],
+/// [`sets`]); None for every other command.
+async fn lifecycle(cfg: &CliConfig, command: &args::Command) -> Option<Result<String>> {
+    use args::{Command, NodeCmd, SetCmd};
+    let run = async {
+        let topo = connect(&cfg.etcd).await?;
+        match command {
+            Command::Node(NodeCmd::Add {
+                target,
+                set,
+                id,
+                wait,
+                ..
+            }) => nodes::add(&topo, set, target, id.as_deref(), *wait).await,
+            Command::Node(NodeCmd::Replace(a)) => nodes::replace(&topo, a).await,
+            Command::Node(NodeCmd::Remove(a)) => nodes::remove(&topo, a).await,
+            Command::Set(SetCmd::Create(a)) => sets::create(&topo, a).await,
+            Command::Set(SetCmd::Delete(a)) => sets::delete(&topo, a).await,
+            _ => unreachable!("matched below"),
+        }
+    };
+    match command {
+        Command::Node(NodeCmd::Add {
+            addr: None,
+            role: None,
+            ..
+        })
+        | Command::Node(NodeCmd::Replace(_) | NodeCmd::Remove(_))
+        | Command::Set(SetCmd::Create(_) | SetCmd::Delete(_)) => Some(run.await),
+        _ => None,
+    }
 }
 
 /// Hands the global `--json` to the commands that take it in their own arguments.
