@@ -1,26 +1,23 @@
 //! What `node add|replace|remove` and `set create` share: finding a node's agent by
 //! its MariaDB address (its health report's `addr`), giving a node a task and waiting
-//! for it with plain progress lines on stderr, and waiting until a node replicates
+//! for it with its progress on stderr (`super::progress`), and waiting until a node replicates
 //! from its primary and the primary counts its semi-sync acknowledgements.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
+use tokio::time::Instant;
 use topo::{HealthReport, NodeRecord, Task, TaskRecord, TaskState, Topo};
+
+use super::outcome::StillRunning;
+use super::progress::{Progress, Reading};
 
 /// Who gives the command line's tasks (`by` of the task record).
 pub const BY: &str = "setwise-cli";
 /// Poll pace of the waits.
 const POLL: Duration = Duration::from_millis(500);
-/// How often a wait prints that it still waits.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::now_ms;
 
 /// One progress line (stderr: stdout keeps the command's result).
 pub fn progress(line: &str) {
@@ -94,48 +91,49 @@ pub async fn wait_task(
     wait: Duration,
 ) -> Result<Option<TaskRecord>> {
     let started = Instant::now();
-    let mut last_line = Instant::now();
-    let mut last_state = None;
+    let mut shown = Progress::stderr();
     loop {
         let cur = topo.get_task(set, node).await?.map(|v| v.value);
-        match cur {
+        let state = match cur {
             Some(t) if t.id == id => {
                 if t.is_finished() {
+                    shown.finish();
                     return Ok(Some(t));
                 }
-                if last_state != Some(t.state) {
-                    progress(&format!(
-                        "{what}: {} ({:.0} s)",
-                        state_word(t.state),
-                        started.elapsed().as_secs_f64()
-                    ));
-                    last_state = Some(t.state);
-                    last_line = Instant::now();
-                }
+                t.state
             }
-            _ => return Ok(None),
-        }
-        if last_line.elapsed() >= PROGRESS_EVERY {
-            let size = topo
-                .list_health()
-                .await
-                .ok()
-                .and_then(|h| h.into_iter().find(|r| r.set == set && r.node == node))
-                .and_then(|r| r.datadir_bytes)
-                .map(|b| format!(", datadir {:.1} MiB", b as f64 / 1048576.0))
-                .unwrap_or_default();
-            progress(&format!(
-                "{what}: still {} ({:.0} s{size})",
-                last_state.map(state_word).unwrap_or("pending"),
-                started.elapsed().as_secs_f64()
-            ));
-            last_line = Instant::now();
-        }
+            _ => {
+                shown.finish();
+                return Ok(None);
+            }
+        };
+        let size = topo
+            .list_health()
+            .await
+            .ok()
+            .and_then(|h| h.into_iter().find(|r| r.set == set && r.node == node))
+            .and_then(|r| r.datadir_bytes)
+            .map(|b| format!(", datadir {:.1} MiB", b as f64 / 1048576.0))
+            .unwrap_or_default();
+        shown.show(
+            &Reading {
+                phase: state_word(state).into(),
+                line: format!(
+                    "{what}: {} ({:.0} s{size})",
+                    state_word(state),
+                    started.elapsed().as_secs_f64()
+                ),
+                amount: None,
+            },
+            Instant::now(),
+        );
         if started.elapsed() > wait {
-            bail!(
+            shown.finish();
+            return Err(StillRunning(format!(
                 "{what}: not finished after {} s (task {id} goes on; see `setwise status`)",
                 wait.as_secs()
-            );
+            ))
+            .into());
         }
         tokio::time::sleep(POLL).await;
     }
@@ -193,7 +191,7 @@ pub async fn wait_caught_up(
     wait: Duration,
 ) -> Result<Option<u64>> {
     let started = Instant::now();
-    let mut last_line = Instant::now();
+    let mut shown = Progress::stderr();
     loop {
         let h = topo.list_health().await?;
         let mine = h.iter().find(|r| r.set == primary.set && r.node == node);
@@ -204,25 +202,32 @@ pub async fn wait_caught_up(
         let ok = mine.is_some_and(|m| replicates_from(m, primary) && m.gap_trx.unwrap_or(0) == 0)
             && (acks == 0 || clients.unwrap_or(0) >= acks);
         if ok {
+            shown.finish();
             return Ok(clients);
         }
-        if last_line.elapsed() >= PROGRESS_EVERY {
-            progress(&format!(
-                "{node}: catching up with {} (gap {} transactions, {} semi-sync replica(s) on the primary)",
-                primary.id,
-                mine.and_then(|m| m.gap_trx)
-                    .map(|g| g.to_string())
-                    .unwrap_or_else(|| "unknown".into()),
-                clients.map(|c| c.to_string()).unwrap_or_else(|| "?".into())
-            ));
-            last_line = Instant::now();
-        }
+        shown.show(
+            &Reading {
+                phase: "catching up".into(),
+                line: format!(
+                    "{node}: catching up with {} (gap {} transactions, {} semi-sync replica(s) on the primary)",
+                    primary.id,
+                    mine.and_then(|m| m.gap_trx)
+                        .map(|g| g.to_string())
+                        .unwrap_or_else(|| "unknown".into()),
+                    clients.map(|c| c.to_string()).unwrap_or_else(|| "?".into())
+                ),
+                amount: None,
+            },
+            Instant::now(),
+        );
         if started.elapsed() > wait {
-            bail!(
+            shown.finish();
+            return Err(StillRunning(format!(
                 "{node} did not catch up with {} within {} s (see `setwise status`)",
                 primary.id,
                 wait.as_secs()
-            );
+            ))
+            .into());
         }
         tokio::time::sleep(POLL).await;
     }

@@ -62,6 +62,17 @@ impl Progress {
         }
     }
 
+    /// The same on stderr: for commands whose stdout carries their result.
+    pub fn stderr() -> Self {
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            Self::with(Output::Bar { bar, sized: None })
+        } else {
+            Self::plain(Box::new(std::io::stderr()))
+        }
+    }
+
     /// Plain lines to `w` (tests, or a caller that wants them elsewhere).
     pub fn plain(w: Box<dyn Write + Send>) -> Self {
         Self::with(Output::Plain(w))
