@@ -789,3 +789,30 @@ async fn ansi_quotes_names_are_identifiers() {
         .unwrap();
     assert_eq!(s.as_deref(), Some("id"));
 }
+
+/// Out of ANSI_QUOTES a double-quoted token is a string, never a column: the gateway
+/// must not route or merge on it as a name.
+#[tokio::test]
+async fn double_quoted_strings_are_strings() {
+    let (_c, mut a) = app().await;
+    let n: Option<i64> = a
+        .query_first("SELECT COUNT(*) FROM app.t WHERE \"id\" = 'id'")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(20));
+    let n: Option<i64> = a
+        .query_first("SELECT COUNT(*) FROM app.t WHERE \"id\" = \"id\" AND id > 10")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(10));
+    let rows: Vec<(String, i64)> = a
+        .query("SELECT \"k\", COUNT(*) FROM app.t GROUP BY \"k\"")
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![("k".to_string(), 20)]);
+    let ids: Vec<i64> = a
+        .query("SELECT id FROM app.t WHERE id IN (\"3\", \"4\", '5') ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(ids, vec![3, 4, 5]);
+}
