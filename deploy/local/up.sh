@@ -191,7 +191,7 @@ declare -A ROLE
 # Nodes that join a set already registered (SETWISE_REPLICAS raised on a running cluster): left
 # out of configure_set and register_topology, and added by join_new_nodes through the rebuild
 # path (setwise node add: mariadb-backup from the primary's agent).
-declare -A JOINING
+declare -A JOINING=()
 
 node_registered() { # set index, node index
     (($(etcd_count "nodes/set$1/$(node_name "$1" "$2")") > 0))
