@@ -2,7 +2,10 @@
 # Starts a whole Setwise cluster on this machine: etcd, SETWISE_SETS sets of MariaDB (one primary
 # and SETWISE_REPLICAS semi-sync replicas each), one setwise-agent per MariaDB, two schedulers
 # (one leads, one stands by) and the gateway, then loads demo data through the gateway.
-# Running it again is harmless: live components are left alone, data is reused.
+# Running it again is harmless: live components are left alone, data is reused. Run again with a
+# higher SETWISE_REPLICAS on a running cluster, it adds the new nodes (e.g. n3) to every set
+# through the rebuild path: `setwise node add`, a mariadb-backup streamed from the primary's
+# agent (docs/rebuild.md). Agents may restart their mariadbd (--mysqld-start) for that.
 #
 #   deploy/local/up.sh               everything
 #   deploy/local/up.sh --no-build    use the binaries already in target/release
@@ -26,7 +29,7 @@ for arg in "$@"; do
     --no-build) build=0 ;;
     --db-only) db_only=1 build=0 ;;
     -h | --help)
-        sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *) die "unknown argument '$arg' (try --help)" ;;
@@ -128,6 +131,20 @@ start_mariadb() { # set index, node index
         mv "$dir.tmp" "$dir"
     fi
     say "starting MariaDB $node on 127.0.0.1:$port"
+    write_mariadb_script "$s" "$k"
+    start_bg "$name" bash "$(mariadb_script "$node")"
+}
+
+# The script that starts a node's mariadbd: up.sh runs it, and so does the node's agent
+# (--mysqld-start) after a physical rebuild swapped the datadir (docs/rebuild.md). It records
+# its pid where up.sh/down.sh look, then execs mariadbd (same pid).
+mariadb_script() { echo "$SETWISE_HOME/conf/$1.mariadbd.sh"; }
+
+write_mariadb_script() { # set index, node index
+    local s=$1 k=$2 node port dir
+    node=$(node_name "$s" "$k")
+    port=$(node_port "$s" "$k")
+    dir=$SETWISE_HOME/mysql/$node
     # Its own tmpdir: a starting mariadbd deletes every #sql* file in its tmpdir, so nodes
     # sharing /tmp would delete each other's internal temporary tables mid-query.
     mkdir -p "$SETWISE_HOME/tmp/$node"
@@ -135,17 +152,25 @@ start_mariadb() { # set index, node index
     # the primary. Semi-sync slave is on everywhere: it only matters while a node replicates, and
     # a node that starts replicating later (after a failover) acknowledges at once.
     # Semi-sync master is switched on at run time, on the primary only.
-    start_bg "$name" mariadbd --no-defaults --user=root \
-        --datadir="$dir" --tmpdir="$SETWISE_HOME/tmp/$node" --port="$port" --bind-address=127.0.0.1 \
-        --socket="$SETWISE_HOME/run/$node.sock" --pid-file="$SETWISE_HOME/run/$node.pid" \
-        --server-id="$(node_server_id "$s" "$k")" \
-        --log-bin=mysql-bin --relay-log=relay-bin --binlog-format=ROW --log-slave-updates \
-        --gtid-strict-mode=1 --gtid-domain-id=0 \
-        --report-host=127.0.0.1 --report-port="$port" \
-        --read-only=ON --rpl-semi-sync-slave-enabled=ON \
-        --skip-name-resolve \
-        --innodb-buffer-pool-size=128M --innodb-log-file-size=48M \
-        "${MARIADB_EXTRA_ARGS[@]}"
+    local extra='' a
+    for a in "${MARIADB_EXTRA_ARGS[@]}"; do extra+=" $(printf '%q' "$a")"; done
+    cat >"$(mariadb_script "$node")" <<EOF
+#!/usr/bin/env bash
+# Written by deploy/local/up.sh: starts MariaDB $node (run by up.sh, and by agent-$node after a
+# physical rebuild).
+echo \$\$ >$(printf '%q' "$(pidfile "mariadb-$node")")
+exec mariadbd --no-defaults --user=root \\
+    --datadir=$(printf '%q' "$dir") --tmpdir=$(printf '%q' "$SETWISE_HOME/tmp/$node") \\
+    --port=$port --bind-address=127.0.0.1 \\
+    --socket=$(printf '%q' "$SETWISE_HOME/run/$node.sock") --pid-file=$(printf '%q' "$SETWISE_HOME/run/$node.pid") \\
+    --server-id=$(node_server_id "$s" "$k") \\
+    --log-bin=mysql-bin --relay-log=relay-bin --binlog-format=ROW --log-slave-updates \\
+    --gtid-strict-mode=1 --gtid-domain-id=0 \\
+    --report-host=127.0.0.1 --report-port=$port \\
+    --read-only=ON --rpl-semi-sync-slave-enabled=ON \\
+    --skip-name-resolve \\
+    --innodb-buffer-pool-size=128M --innodb-log-file-size=48M$extra
+EOF
 }
 
 wait_mariadb() { # set index, node index
@@ -169,6 +194,23 @@ node_role() { # set index, node index
 }
 
 declare -A ROLE
+# Nodes that join a set already registered (SETWISE_REPLICAS raised on a running cluster): left
+# out of configure_set and register_topology, and added by join_new_nodes through the rebuild
+# path (setwise node add: mariadb-backup from the primary's agent).
+declare -A JOINING=()
+
+node_registered() { # set index, node index
+    (($(etcd_count "nodes/set$1/$(node_name "$1" "$2")") > 0))
+}
+
+# Marks the nodes of set s that are new to an already registered set.
+find_joining() { # set index
+    local s=$1 k
+    (($(etcd_count "nodes/set$s/") > 0)) || return 0
+    for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+        node_registered "$s" "$k" || JOINING[$s.$k]=1
+    done
+}
 
 # Whether a node's record in etcd says it is an old primary waiting to rejoin.
 node_rejoining() { # set index, node index
@@ -181,6 +223,7 @@ configure_set() { # set index
     local s=$1 k node port primary='' primary_port n_primaries=0
     for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
         ROLE[$s.$k]=$(node_role "$s" "$k")
+        [[ -n ${JOINING[$s.$k]:-} ]] && continue
         if [[ ${ROLE[$s.$k]} == primary ]]; then
             primary=$k
             n_primaries=$((n_primaries + 1))
@@ -220,6 +263,16 @@ configure_set() { # set index
     for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
         [[ $k == "$primary" ]] && continue
         node=$(node_name "$s" "$k")
+        if [[ -n ${JOINING[$s.$k]:-} ]]; then
+            # Its agent's account, kept out of its binlog (the rebuild replaces its data anyway).
+            sql "$(node_port "$s" "$k")" "
+                SET SESSION sql_log_bin = 0;
+                CREATE USER IF NOT EXISTS 'setwise'@'%' IDENTIFIED BY 'setwise';
+                GRANT ALL PRIVILEGES ON *.* TO 'setwise'@'%' WITH GRANT OPTION;" ||
+                fail "mariadb-$node" "creating the agent's account on $node failed"
+            note "$node is new to set$s: it joins through the rebuild path once its agent runs"
+            continue
+        fi
         if node_rejoining "$s" "$k"; then
             note "$node is an old primary: the scheduler rejoins it to $(node_name "$s" "$primary")"
             continue
@@ -254,6 +307,7 @@ configure_set() { # set index
     done
     for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
         [[ $k == "$primary" ]] && continue
+        [[ -n ${JOINING[$s.$k]:-} ]] && continue
         node_rejoining "$s" "$k" && continue
         node=$(node_name "$s" "$k")
         port=$(node_port "$s" "$k")
@@ -277,17 +331,24 @@ register_topology() {
     for ((s = 1; s <= SETWISE_SETS; s++)); do
         setwise_cli set add "set$s" >/dev/null || die "setwise set add set$s failed"
         for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+            [[ -n ${JOINING[$s.$k]:-} ]] && continue
             node=$(node_name "$s" "$k")
             setwise_cli node add "$node" --set "set$s" --addr "127.0.0.1:$(node_port "$s" "$k")" \
                 --role "${ROLE[$s.$k]}" >/dev/null || die "setwise node add $node failed"
         done
     done
     setwise_cli user add app --password app --host 127.0.0.0/8 >/dev/null || die "setwise user add app failed"
-    ok "sets set1..set$SETWISE_SETS, $(((SETWISE_REPLICAS + 1) * SETWISE_SETS)) nodes, gateway user app"
+    ok "sets set1..set$SETWISE_SETS, $(((SETWISE_REPLICAS + 1) * SETWISE_SETS - ${#JOINING[@]})) nodes, gateway user app"
 }
 
 agent_reporting() { # set, node
     (($(etcd_count "health/$1/$2") > 0))
+}
+
+# Whether a running agent serves backups (an agent started by an older up.sh does not; nodes
+# rebuilt from its node would fall back to the logical copy).
+agent_serves_backups() { # set, node
+    etcdctl_ get --print-value-only "$(etcd_key_prefix "health/$1/$2")" 2>/dev/null | grep -q '"backup_addr"'
 }
 
 start_agents() {
@@ -296,12 +357,20 @@ start_agents() {
         for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
             node=$(node_name "$s" "$k")
             if is_running "agent-$node"; then
-                ok "agent-$node already running (pid $(recorded_pid "agent-$node"))"
-                continue
+                if agent_serves_backups "set$s" "$node"; then
+                    ok "agent-$node already running (pid $(recorded_pid "agent-$node"))"
+                    continue
+                fi
+                note "restarting agent-$node: it serves no physical backups (started by an older up.sh)"
+                stop_group 10 "agent-$node"
             fi
+            # --mysqld-start: the agent restarts its mariadbd after a physical rebuild;
+            # --backup-listen: it serves mariadb-backup streams of its node (docs/rebuild.md).
             start_bg "agent-$node" "$SETWISE_BIN/setwise-agent" --node "$node" --set "set$s" \
                 --mysql-addr "127.0.0.1:$(node_port "$s" "$k")" --mysql-user setwise --mysql-password setwise \
-                --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER" --interval-ms 200 --lease-ttl 2
+                --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER" --interval-ms 200 --lease-ttl 2 \
+                --mysqld-start "exec bash $(printf '%q' "$(mariadb_script "$node")") >>$(printf '%q' "$(logfile "mariadb-$node")") 2>&1" \
+                --backup-listen 127.0.0.1:0
             started+=("set$s/$node")
         done
     done
@@ -462,6 +531,27 @@ load_demo_data() {
     done
 }
 
+# ---------------------------------------------------------------- new nodes of running sets
+
+# Each node new to a registered set joins through the rebuild path: `setwise node add` has its
+# agent rebuild it from the set's primary (mariadb-backup streamed from the primary's agent,
+# prepared, datadir swapped, mariadbd restarted by the agent), join by GTID and catch up.
+join_new_nodes() {
+    local s k node port out
+    for ((s = 1; s <= SETWISE_SETS; s++)); do
+        for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+            [[ -n ${JOINING[$s.$k]:-} ]] || continue
+            node=$(node_name "$s" "$k")
+            port=$(node_port "$s" "$k")
+            say "set$s: adding $node (127.0.0.1:$port) through the rebuild path: setwise node add --set set$s 127.0.0.1:$port"
+            # Progress lines (stderr) go to the terminal as they come.
+            out=$(setwise_cli node add --set "set$s" "127.0.0.1:$port" --wait 1800) ||
+                fail "agent-$node" "setwise node add --set set$s 127.0.0.1:$port failed"
+            ok "$out"
+        done
+    done
+}
+
 # ---------------------------------------------------------------- main
 
 mkdir -p "$SETWISE_HOME"/{pids,logs,conf,mysql,run,proxy}
@@ -482,7 +572,10 @@ for ((s = 1; s <= SETWISE_SETS; s++)); do
     for ((k = 0; k <= SETWISE_REPLICAS; k++)); do wait_mariadb "$s" "$k"; done
 done
 say "configuring replication"
-for ((s = 1; s <= SETWISE_SETS; s++)); do configure_set "$s"; done
+for ((s = 1; s <= SETWISE_SETS; s++)); do
+    ((db_only)) || find_joining "$s"
+    configure_set "$s"
+done
 
 if ((!db_only)); then
     register_topology
@@ -490,6 +583,7 @@ if ((!db_only)); then
     start_schedulers
     start_proxy
     load_demo_data
+    join_new_nodes
 fi
 
 echo

@@ -77,7 +77,20 @@ pub async fn run(ctx: &TaskContext, task: &Task) -> SqlResult<Option<String>> {
     // for; the outer timeout catches a statement that hangs.
     let deadline = Instant::now() + bound.saturating_sub(Duration::from_secs(2)).max(bound / 2);
     let work = async {
-        let mut conn = db::connect(&ctx.local).await?;
+        let mut conn = match db::connect(&ctx.local).await {
+            Ok(c) => c,
+            // A rebuild left between stop and start (the agent died): the agent owns
+            // its mariadbd, so it starts it and goes on.
+            Err(e)
+                if matches!(task, Task::Rebuild { .. }) && !ctx.server.start.trim().is_empty() =>
+            {
+                tracing::warn!("rebuild: the local MariaDB does not answer ({e}); starting it");
+                crate::mysqld::start(&ctx.server.start, &ctx.local, deadline)
+                    .await
+                    .map_err(|e2| format!("{e}; starting it: {e2}"))?
+            }
+            Err(e) => return Err(e),
+        };
         let r = match task {
             Task::ReadOnly => crate::fence::fence(&mut conn, &ctx.local, false, deadline)
                 .await

@@ -6,7 +6,7 @@
 //! 2. The stream is extracted with `mbstream -x` into `<datadir>.rebuild` (beside the
 //!    datadir: same filesystem, so the swap is a rename) and `mariadb-backup --prepare`d.
 //! 3. The GTID of the backup is read from `mariadb_backup_binlog_info` (or
-//!    `xtrabackup_binlog_info`).
+//!    `xtrabackup_binlog_info`); the files get the datadir's owner.
 //! 4. mariadbd is stopped (`SHUTDOWN`), `<datadir>` becomes `<datadir>.old` and the
 //!    prepared copy `<datadir>`, and mariadbd is started with `[server] start`.
 //! 5. Fenced again, `gtid_slave_pos` = the backup's GTID, replication from the source
@@ -77,6 +77,12 @@ pub async fn rebuild(
         return Err(e);
     }
     let gtid = binlog_gtid(&fresh).await?;
+    // Extracted as the agent's user: owned like the datadir it replaces (e.g. mysql under
+    // systemd, with the agent running as root).
+    if let Err(e) = own_like(&datadir, &fresh).await {
+        let _ = remove_dir(&fresh).await;
+        return Err(e);
+    }
     info!(bytes, gtid = %gtid, "rebuild: backup prepared; stopping mariadbd to swap the datadir");
 
     let taken = std::mem::replace(conn, db::connect(&ctx.local).await?);
@@ -142,6 +148,37 @@ async fn rename(from: &Path, to: &Path) -> SqlResult<()> {
     tokio::fs::rename(from, to)
         .await
         .map_err(|e| format!("rename {} to {}: {e}", from.display(), to.display()))
+}
+
+/// Gives every file under `dir` the owner and group of `like` (nothing to do when
+/// they are already the agent's).
+async fn own_like(like: &Path, dir: &Path) -> SqlResult<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = tokio::fs::metadata(like)
+        .await
+        .map_err(|e| format!("stat {}: {e}", like.display()))?;
+    let (uid, gid) = (meta.uid(), meta.gid());
+    // SAFETY: geteuid/getegid have no preconditions.
+    if (uid, gid) == unsafe { (libc::geteuid(), libc::getegid()) } {
+        return Ok(());
+    }
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || chown_tree(&dir, uid, gid))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+fn chown_tree(p: &Path, uid: u32, gid: u32) -> SqlResult<()> {
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+        .map_err(|e| format!("chown {}: {e}", p.display()))?;
+    if p.is_dir() && !p.is_symlink() {
+        let entries = std::fs::read_dir(p).map_err(|e| format!("read {}: {e}", p.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("read {}: {e}", p.display()))?;
+            chown_tree(&entry.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }
 
 async fn prepare(ctx: &TaskContext, dir: &Path) -> SqlResult<()> {

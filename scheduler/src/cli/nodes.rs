@@ -111,7 +111,27 @@ pub async fn add(
         host: primary.host.clone(),
         port: primary.port,
     };
-    let outcome = members::run_task(topo, set, &node, task, &what, wait).await?;
+    // A rebuild still running (an earlier `node add` interrupted) is waited for, never
+    // replaced: replacing it would abandon it midway, its mariadbd perhaps stopped.
+    let running = topo
+        .get_task(set, &node)
+        .await?
+        .map(|v| v.value)
+        .filter(|t| !t.is_finished() && matches!(t.task, Task::Rebuild { .. }));
+    let outcome = match running {
+        Some(t) => {
+            progress(&format!(
+                "{what}: already running (task {}); waiting for it",
+                t.id
+            ));
+            match members::wait_task(topo, set, &node, &t.id, &what, wait).await? {
+                Some(t) if t.state == topo::TaskState::Done => t.outcome,
+                Some(t) => bail!("{what} failed: {}", t.error.unwrap_or_default()),
+                None => bail!("{what}: the task was replaced meanwhile; run the command again"),
+            }
+        }
+        None => members::run_task(topo, set, &node, task, &what, wait).await?,
+    };
     if let Some(o) = outcome.as_deref().filter(|o| !o.is_empty()) {
         progress(&format!("{what}: {o}"));
     }
