@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod ddl;
 pub mod failover;
 pub mod leader;
 pub mod logging;

@@ -161,6 +161,10 @@ pub struct DdlStep {
     /// Anything worth knowing (e.g. "already applied: checked after a lost outcome").
     #[serde(default)]
     pub note: Option<String>,
+    /// Sent to the set with no outcome recorded yet (the leader died, the
+    /// connection broke): checked with [`DdlTask::check`] before any re-run.
+    #[serde(default)]
+    pub unsure: bool,
     #[serde(default)]
     pub affected: u64,
     #[serde(default)]
@@ -182,6 +186,7 @@ impl DdlStep {
             error: None,
             progress: None,
             note: None,
+            unsure: false,
             affected: 0,
             attempts: 0,
             started_ms: None,
@@ -416,6 +421,16 @@ impl Topo {
             }
         }
         Err(TopoError::CasConflict { key: seq_key })
+    }
+
+    /// Watches every task (the scheduler leader wakes on a new one).
+    pub async fn watch_ddl(&self) -> Result<etcd_client::WatchStream> {
+        let opts = etcd_client::WatchOptions::new().with_prefix();
+        Ok(self
+            .client()
+            .watch_client()
+            .watch(self.keys().ddl_tasks(), Some(opts))
+            .await?)
     }
 
     pub async fn get_ddl(&self, id: u64) -> Result<Option<Versioned<DdlTask>>> {
