@@ -270,7 +270,7 @@ impl SchemaChange {
             b = b.put(&k.db(&db.name), db)?;
         }
         if let Some(db) = &self.delete_db {
-            b = b.delete(&k.db(db));
+            b = b.delete_prefix(&k.tables_of(db)).delete(&k.db(db));
         }
         for t in &self.tables {
             let key = k.table(&t.db, &t.name);
