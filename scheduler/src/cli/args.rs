@@ -55,6 +55,9 @@ pub enum Command {
     /// Slot moves (scale-out): move, list, cancel, rebalance, capacity plan.
     #[command(subcommand)]
     Shard(super::shard::args::ShardCmd),
+    /// DDL tasks the scheduler applies to the sets: list, show, retry, cancel.
+    #[command(subcommand)]
+    Ddl(super::ddl::DdlCmd),
     /// Table placement: sharded, broadcast or single.
     #[command(subcommand)]
     Table(TableCmd),
