@@ -20,7 +20,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "SETWISE_CLUSTER", value_name = "NAME")]
     pub cluster: Option<String>,
     /// Print listings (status, set/node/db/table/user list, shardmap, failovers, stats,
-    /// shard moves/plan, gateway list) as one JSON document; the field names are in
+    /// shard moves/plan, gateway list, ddl list/show/retry/cancel) as one JSON document; the field names are in
     /// docs/cli-json.md.
     #[arg(long, global = true)]
     pub json: bool,
