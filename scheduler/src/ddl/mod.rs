@@ -23,6 +23,9 @@ use crate::leader::LeaderCtx;
 
 /// How often the leader looks at the tasks without a watch event.
 const SCAN_EVERY: Duration = Duration::from_millis(500);
+/// Finished tasks kept in etcd (the oldest beyond are deleted; a half-applied
+/// failed task is kept until it is retried or cancelled).
+const KEEP_FINISHED: usize = 200;
 
 /// Runs DDL tasks until leadership ends.
 pub async fn run(mut ctx: LeaderCtx, account: MysqlConfig) {
@@ -65,6 +68,7 @@ pub async fn run(mut ctx: LeaderCtx, account: MysqlConfig) {
                 continue;
             }
         };
+        prune(&ctx, &all).await;
         for t in &all {
             if t.state.is_finished() || active.contains(&t.id) {
                 continue;
@@ -87,6 +91,21 @@ pub async fn run(mut ctx: LeaderCtx, account: MysqlConfig) {
     }
     running.shutdown().await;
     info!(term = ctx.term, "DDL tasks: stopped");
+}
+
+/// Deletes the oldest finished tasks beyond [`KEEP_FINISHED`].
+async fn prune(ctx: &LeaderCtx, all: &[DdlTask]) {
+    let finished: Vec<&DdlTask> = all
+        .iter()
+        .filter(|t| t.state.is_finished() && !t.half_applied())
+        .collect();
+    let extra = finished.len().saturating_sub(KEEP_FINISHED);
+    for t in finished.into_iter().take(extra) {
+        if let Err(e) = ctx.topo.delete(&ctx.topo.keys().ddl_task(t.id)).await {
+            warn!(task = t.id, "DDL tasks: cannot delete an old one: {e}");
+            return;
+        }
+    }
 }
 
 /// Fails task `id` without touching a set: an earlier task on its object is half
