@@ -121,6 +121,29 @@ pub async fn execute(topo: &Topo, cmd: DdlCmd) -> Result<String> {
             Ok(show(&t))
         }
         DdlCmd::Retry { id, wait, json } => {
+            get(topo, id).await?;
+            // A later task on the same object already under way runs first.
+            let all: Vec<DdlTask> = topo
+                .list_ddl()
+                .await?
+                .into_iter()
+                .map(|v| v.value)
+                .collect();
+            let me = all.iter().find(|t| t.id == id);
+            if let Some(later) = me.and_then(|me| {
+                all.iter().find(|o| {
+                    o.id > id
+                        && o.state == DdlState::Running
+                        && o.objects
+                            .iter()
+                            .any(|a| me.objects.iter().any(|b| a.conflicts(b)))
+                })
+            }) {
+                bail!(
+                    "DDL task {} on the same object is running: retry {id} once it has ended",
+                    later.id
+                );
+            }
             edit(topo, id, |t| {
                 match t.state {
                     DdlState::Failed | DdlState::Cancelled => {}
@@ -160,6 +183,7 @@ pub async fn execute(topo: &Topo, cmd: DdlCmd) -> Result<String> {
             })
         }
         DdlCmd::Cancel { id, force, json } => {
+            get(topo, id).await?;
             let t = edit(topo, id, |t| {
                 if t.state == DdlState::Done {
                     bail!("DDL task {id} is done: every set applied it");
