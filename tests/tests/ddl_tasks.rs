@@ -11,7 +11,8 @@
 //! * an ALTER that fails on one set only: MariaDB's error naming the set and
 //!   `setwise ddl retry`; later DDL on the table is held back until the retry;
 //! * DDL through two gateways at once on one table: serialised, each change once;
-//! * `setwise ddl list | show | retry | cancel` with `--json` parsed.
+//! * `setwise ddl list | show | retry | cancel` with `--json` parsed;
+//! * a long (copying) ALTER: the progress the set reports is in the task.
 
 use std::time::Duration;
 
@@ -454,4 +455,45 @@ async fn ddl_commands_with_json() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn a_long_alter_shows_its_progress() {
+    let (c, _cp) = start(1).await;
+    // Many rows on set1's primary (its slots or not: an ALTER copies them all).
+    c.set("set1")
+        .primary()
+        .exec("INSERT INTO shop.t (id, v) SELECT seq + 100, seq FROM shop.seq_1_to_1500000")
+        .await
+        .unwrap();
+    let client = spawn_sql(&c, "ALTER TABLE shop.t ADD COLUMN p INT, ALGORITHM=COPY");
+    let t = wait_for(
+        "set1's copying ALTER with its progress in the task",
+        WAIT,
+        || async { Ok(task_with(&c, "ALGORITHM=COPY").await) },
+        |t: &DdlTask| {
+            step(t, "set1")
+                .progress
+                .as_ref()
+                .is_some_and(|p| p.max_stage > 0 && p.percent > 0.0)
+        },
+    )
+    .await
+    .unwrap();
+    let p = step(&t, "set1").progress.clone().unwrap();
+    assert!(p.percent < 100.0, "{p:?}");
+    let shown = c
+        .setwise(&["ddl", "show", &t.id.to_string()])
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("% stage"), "{text}");
+    tokio::time::timeout(WAIT, client)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let t = task_with(&c, "ALGORITHM=COPY").await.unwrap();
+    assert_eq!(t.state, DdlState::Done);
+    assert!(step(&t, "set1").progress.is_none(), "cleared when done");
 }
