@@ -8,6 +8,7 @@
 //!   and it finishes when the set is back;
 //! * a leader killed while a set's ALTER waits on a metadata lock (its progress
 //!   read from the processlist): the next leader checks and finishes the task;
+//! * a CREATE whose outcome on a set was lost: checked in information_schema, not re-run;
 //! * an ALTER that fails on one set only: MariaDB's error naming the set and
 //!   `setwise ddl retry`; later DDL on the table is held back until the retry;
 //! * DDL through two gateways at once on one table: serialised, each change once;
@@ -496,4 +497,66 @@ async fn a_long_alter_shows_its_progress() {
     let t = task_with(&c, "ALGORITHM=COPY").await.unwrap();
     assert_eq!(t.state, DdlState::Done);
     assert!(step(&t, "set1").progress.is_none(), "cleared when done");
+}
+
+#[tokio::test]
+async fn a_create_whose_outcome_was_lost_is_checked_not_rerun() {
+    let (c, _cp) = start(1).await;
+    // As a leader that died right after sending the CREATE to set2 leaves it: the
+    // table is there, the step says sent (`unsure`) with no outcome.
+    let create = "CREATE TABLE shop.n (id INT PRIMARY KEY)";
+    c.set("set2").primary().exec(create).await.unwrap();
+    let mut steps = vec![
+        topo::DdlStep::new("set1", create),
+        topo::DdlStep::new("set2", create),
+    ];
+    steps[1].state = StepState::Running;
+    steps[1].unsure = true;
+    steps[1].attempts = 1;
+    let mut t = DdlTask::new(
+        create,
+        Some("shop".into()),
+        steps,
+        setwise_tests::control::now_ms(),
+    );
+    t.state = DdlState::Running;
+    t.objects = vec![topo::DdlObject::table("shop", "n")];
+    t.check = topo::DdlCheck::TableExists {
+        db: "shop".into(),
+        table: "n".into(),
+    };
+    t.change.tables.push(topo::TableChange {
+        db: "shop".into(),
+        name: "n".into(),
+        kind: Some(topo::TableKind::Broadcast),
+    });
+    let id = c.topo().submit_ddl(&mut t).await.unwrap();
+    let t = wait_for(
+        "the leader to finish the task",
+        WAIT,
+        || async { Ok(c.topo().get_ddl(id).await?.map(|v| v.value)) },
+        |t: &DdlTask| t.state.is_finished(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.state, DdlState::Done, "{t:?}");
+    let s2 = step(&t, "set2");
+    assert_eq!(s2.attempts, 1, "checked, not sent again: {s2:?}");
+    assert!(
+        s2.note
+            .as_deref()
+            .is_some_and(|n| n.contains("already applied")),
+        "{s2:?}"
+    );
+    assert!(!s2.unsure);
+    assert_eq!(step(&t, "set1").state, StepState::Done);
+    let rec = c.topo().get_table("shop", "n").await.unwrap().unwrap();
+    assert_eq!(rec.kind, topo::TableKind::Broadcast);
+    let n = c
+        .set("set1")
+        .primary()
+        .scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'n'")
+        .await
+        .unwrap();
+    assert_eq!(n.as_deref(), Some("1"));
 }
