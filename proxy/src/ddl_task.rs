@@ -141,21 +141,21 @@ pub(crate) async fn dispatch(
         .map_err(|e| ProxyError::from_topo("recording the DDL task", e))?;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(cfg.wait_ms);
     let task = loop {
-        let cur = t
-            .get_ddl(id)
-            .await
-            .map_err(|e| ProxyError::from_topo("reading the DDL task", e))?;
-        let Some(cur) = cur else {
-            return Err(ProxyError::DdlTask(format!(
-                "DDL task {id} disappeared from etcd"
-            )));
+        // etcd not answering for a while is waited out like a running task.
+        let why = match t.get_ddl(id).await {
+            Ok(Some(cur)) if cur.value.state.is_finished() => break cur.value,
+            Ok(Some(cur)) => still_running(&cur.value),
+            Ok(None) => {
+                return Err(ProxyError::DdlTask(format!(
+                    "DDL task {id} disappeared from etcd"
+                )))
+            }
+            Err(e) => format!(
+                "DDL task {id}: etcd does not answer ({e}); the scheduler goes on with it                  (`setwise ddl show {id}`)"
+            ),
         };
-        if cur.value.state.is_finished() {
-            break cur.value;
-        }
         if tokio::time::Instant::now() >= deadline {
-            out.error(&ProxyError::DdlTask(still_running(&cur.value)))
-                .await?;
+            out.error(&ProxyError::DdlTask(why)).await?;
             return Ok(Dispatched::Refused);
         }
         tokio::time::sleep(POLL).await;
