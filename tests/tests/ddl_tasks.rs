@@ -6,6 +6,7 @@
 //!
 //! * a set down during an ALTER: the client waits, the task shows waiting-for-set,
 //!   and it finishes when the set is back;
+//! * a set failing over during an ALTER: it runs on the new primary;
 //! * a leader killed while a set's ALTER waits on a metadata lock (its progress
 //!   read from the processlist): the next leader checks and finishes the task;
 //! * a CREATE whose outcome on a set was lost: checked in information_schema, not re-run;
@@ -559,4 +560,56 @@ async fn a_create_whose_outcome_was_lost_is_checked_not_rerun() {
         .await
         .unwrap();
     assert_eq!(n.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn a_set_failing_over_gets_the_ddl_on_its_new_primary() {
+    // Failover on, 2 replicas per set (a set keeps one after losing its primary).
+    let c = Cluster::builder()
+        .sets(2)
+        .replicas(2)
+        .proxy(true)
+        .start()
+        .await
+        .unwrap();
+    let mut conn = c.proxy_conn().await.unwrap();
+    conn.query_drop("CREATE DATABASE shop").await.unwrap();
+    conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
+        .await
+        .unwrap();
+    let _cp = c.start_control_plane(1).await.unwrap();
+    let since = setwise_tests::control::now_ms();
+    let mut c = c;
+    let old = c.set("set2").primary().name().to_string();
+    c.kill_node(&old);
+    let client = spawn_sql(&c, "ALTER TABLE shop.t ADD COLUMN f INT");
+    let rec = setwise_tests::control::wait_failover_done(c.topo(), "set2", since, WAIT)
+        .await
+        .unwrap();
+    let new = rec.new_primary.unwrap();
+    assert_ne!(new, old);
+    tokio::time::timeout(WAIT, client)
+        .await
+        .expect("answered once set2 has its new primary")
+        .unwrap()
+        .expect("OK");
+    let t = task_with(&c, "ADD COLUMN f").await.unwrap();
+    assert_eq!(t.state, DdlState::Done, "{t:?}");
+    assert_eq!(step(&t, "set2").node.as_deref(), Some(new.as_str()));
+    let cols_on = |id: &str| {
+        let node = c.node(id);
+        async move {
+            node.query(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 't' ORDER BY ORDINAL_POSITION",
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r[0].clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(cols_on(&new).await, cols(&["id", "v", "f"]));
+    assert_eq!(columns(&c, "set1").await, cols(&["id", "v", "f"]));
 }
