@@ -135,6 +135,10 @@ pub(crate) async fn dispatch(
     task.check = spec.check;
     task.change = spec.change;
     task.gateway = s.shared.gateway_id.clone();
+    task.session = {
+        let snap = s.shared.routing.get();
+        s.conns(&snap).init.to_vec()
+    };
     let id = t
         .submit_ddl(&mut task)
         .await

@@ -14,7 +14,8 @@
 //!   `setwise ddl retry`; later DDL on the table is held back until the retry;
 //! * DDL through two gateways at once on one table: serialised, each change once;
 //! * `setwise ddl list | show | retry | cancel` with `--json` parsed;
-//! * a long (copying) ALTER: the progress the set reports is in the task.
+//! * a long (copying) ALTER: the progress the set reports is in the task;
+//! * the client's session state (sql_mode) and database apply on the sets.
 
 use std::time::Duration;
 
@@ -612,4 +613,39 @@ async fn a_set_failing_over_gets_the_ddl_on_its_new_primary() {
     };
     assert_eq!(cols_on(&new).await, cols(&["id", "v", "f"]));
     assert_eq!(columns(&c, "set1").await, cols(&["id", "v", "f"]));
+}
+
+#[tokio::test]
+async fn the_client_session_state_applies_on_the_sets() {
+    let (c, _cp) = start(1).await;
+    let mut conn = c.proxy_conn().await.unwrap();
+    conn.query_drop("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE'")
+        .await
+        .unwrap();
+    // MariaDB refuses the zero default under NO_ZERO_DATE + strict: so must the sets.
+    let e = conn
+        .query_drop("CREATE TABLE shop.z (id INT PRIMARY KEY, d DATE DEFAULT '0000-00-00')")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        server_err(&e),
+        (1067, "42000".into(), "Invalid default value for 'd'".into())
+    );
+    conn.query_drop("SET SESSION sql_mode = DEFAULT")
+        .await
+        .unwrap();
+    conn.query_drop("USE shop").await.unwrap();
+    conn.query_drop("CREATE TABLE z (id INT PRIMARY KEY, d DATE DEFAULT '0000-00-00', n VARCHAR(8) DEFAULT 'café')")
+        .await
+        .unwrap();
+    let t = task_with(&c, "CREATE TABLE z").await.unwrap();
+    assert_eq!(t.state, DdlState::Done);
+    assert_eq!(t.db.as_deref(), Some("shop"));
+    let d = c
+        .set("set1")
+        .primary()
+        .scalar("SELECT COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'z' AND COLUMN_NAME = 'n'")
+        .await
+        .unwrap();
+    assert_eq!(d.as_deref(), Some("'café'"));
 }

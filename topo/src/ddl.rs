@@ -23,6 +23,10 @@ pub struct DdlTask {
     /// The database the sets run it in (`USE`), the client's current one.
     #[serde(default)]
     pub db: Option<String>,
+    /// The client's session state (`SET ...` statements: sql_mode, user variables,
+    /// ...), run on each set before the statement; the text itself is sent in utf8mb4.
+    #[serde(default)]
+    pub session: Vec<String>,
     /// What the task locks: tasks sharing one run in id order.
     pub objects: Vec<DdlObject>,
     /// How a set whose outcome was lost is checked before the statement is re-run.
@@ -297,6 +301,7 @@ impl DdlTask {
             id: 0,
             sql: sql.into(),
             db,
+            session: Vec::new(),
             objects: Vec::new(),
             check: DdlCheck::Rerun,
             steps,

@@ -1,7 +1,8 @@
 //! One set's step of a DDL task: find the set's primary (waiting while the set
 //! fails over or its primary does not answer), check a step whose earlier outcome
-//! was lost ([`super::check`]), mark it sent (`unsure`), run the text while
-//! reading its progress from the set's processlist, and record the outcome.
+//! was lost ([`super::check`]), mark it sent (`unsure`), run the text in the
+//! client's database and session state while reading its progress from the
+//! set's processlist, and record the outcome.
 
 use std::time::Duration;
 
@@ -133,11 +134,15 @@ async fn attempt(ctx: &LeaderCtx, account: &MysqlConfig, id: u64, i: usize) -> R
         return Ok(Attempt::Ended);
     };
     let step = &t.steps[i];
+    // The client's database and session state; the text goes in utf8mb4.
+    let mut setup: Vec<String> = Vec::new();
     if let Some(db) = &t.db {
-        if let Err(e) = conn
-            .query_drop(format!("USE `{}`", db.replace('`', "``")))
-            .await
-        {
+        setup.push(format!("USE `{}`", db.replace('`', "``")));
+    }
+    setup.extend(t.session.iter().cloned());
+    setup.push("SET NAMES utf8mb4".into());
+    for s in &setup {
+        if let Err(e) = conn.query_drop(s).await {
             return outcome(ctx, id, i, &set, unsure_before, Err(e), &t.check).await;
         }
     }
