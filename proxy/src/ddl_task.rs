@@ -40,6 +40,8 @@ impl Default for DdlConfig {
 
 /// The scheduler's election (`setwise_scheduler::leader::ELECTION`).
 const SCHEDULER_ELECTION: &str = "scheduler";
+/// How long asking etcd who leads may take (else: no leader, the direct path).
+const LEADER_LOOKUP: Duration = Duration::from_millis(1000);
 /// How often a waiting client's task is read.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -120,8 +122,12 @@ pub(crate) async fn dispatch(
     let Some(t) = s.shared.topo.get().cloned() else {
         return Ok(Dispatched::Direct);
     };
-    match topo::election::leader(&t, SCHEDULER_ELECTION).await {
-        Ok(Some(_)) => {}
+    let leader = tokio::time::timeout(
+        LEADER_LOOKUP,
+        topo::election::leader(&t, SCHEDULER_ELECTION),
+    );
+    match leader.await {
+        Ok(Ok(Some(_))) => {}
         // No leader, or etcd does not answer (the direct path reports that).
         _ => return Ok(Dispatched::Direct),
     }
