@@ -115,6 +115,10 @@ async fn attempt(ctx: &LeaderCtx, account: &MysqlConfig, id: u64, i: usize) -> R
         }
     }
     let unsure_before = t.steps[i].unsure;
+    // A leader on its way out sends nothing more (the next one carries on).
+    if ctx.is_stopping() {
+        return Ok(Attempt::Ended);
+    }
     // Sent from here on: until the outcome is recorded it is unknown.
     let t = edit(topo, id, |t| {
         if !wanted(t, i) {
