@@ -38,6 +38,8 @@ pub struct ProxyConfig {
     pub limits: crate::admission::LimitsConfig,
     /// TLS for clients (`[tls]`, docs/tls.md); off unless a certificate is set.
     pub tls: crate::front::tls::TlsConfig,
+    /// Schema changes through the scheduler (`[ddl]`, docs/ddl.md).
+    pub ddl: crate::ddl_task::DdlConfig,
 }
 
 /// Which replicas may answer reads sent to replicas (`[reads]`,
@@ -128,6 +130,7 @@ impl Default for ProxyConfig {
             gateway_id: String::new(),
             moves: Default::default(),
             tls: Default::default(),
+            ddl: Default::default(),
         }
     }
 }

@@ -1,11 +1,16 @@
 //! Schema changes through the gateway: run on every set that holds the object,
 //! then recorded in topo (databases with their shard map, tables with their kind).
 //! The TDSQL `shardkey=` option is taken off the text before MariaDB sees it.
-//! (Dispatch through the scheduler with per-set task status is a later step.)
+//! With a scheduler leader elected, each change is a DDL task the scheduler
+//! applies ([`crate::ddl_task`], docs/ddl.md); without one, the gateway applies it.
 
 use sqlparser::ast::{DataType, Statement};
-use topo::{DatabaseRecord, KeyType, ShardMap, TableKind, TableRecord, DEFAULT_SLOTS};
+use topo::{
+    DatabaseRecord, DdlCheck, DdlObject, KeyType, SchemaChange, ShardMap, TableChange, TableKind,
+    TableRecord, DEFAULT_SLOTS,
+};
 
+use crate::ddl_task::Spec;
 use crate::error::ProxyError;
 use crate::exec::{Answered, Exec};
 use crate::front::Responder;
@@ -51,12 +56,10 @@ pub async fn run(
                 .unwrap_or(1);
             crate::schema::rename::alter_table(s, sql, &sig, at, out).await
         }
-        ("TRUNCATE", _) => {
-            on_table_sets(s, sql, &sig, if w(1) == "TABLE" { 2 } else { 1 }, out).await
-        }
+        ("TRUNCATE", _) => table_task(s, sql, &sig, if w(1) == "TABLE" { 2 } else { 1 }, out).await,
         ("CREATE", "INDEX" | "UNIQUE" | "FULLTEXT" | "SPATIAL") | ("DROP", "INDEX") => {
             match sig.iter().position(|t| t.is_word(sql, "ON")) {
-                Some(on) => on_table_sets(s, sql, &sig, on + 1, out).await,
+                Some(on) => table_task(s, sql, &sig, on + 1, out).await,
                 None => Err(ProxyError::Syntax(
                     "index statement without ON <table>".into(),
                 )),
@@ -243,6 +246,17 @@ async fn create_database(
     };
     let t = topo_of(s)?;
     etcd_live(&t).await?;
+    let change = SchemaChange {
+        put_db: snap.db(&name).is_none().then(|| rec.clone()),
+        ..Default::default()
+    };
+    let spec = Spec::same(rec.sets(), sql, None)
+        .object(DdlObject::database(&name))
+        .check(DdlCheck::DbExists { db: name.clone() })
+        .change(change);
+    if let Some(answered) = crate::ddl_task::run(s, sql, spec, out).await? {
+        return Ok(answered);
+    }
     let Some(ok) = apply(s, rec.sets(), sql, None, out).await? else {
         return Ok(false);
     };
@@ -279,6 +293,19 @@ async fn drop_database(
     };
     let t = topo_of(s)?;
     etcd_live(&t).await?;
+    let spec = Spec::same(rec.sets(), sql, None)
+        .object(DdlObject::database(&name))
+        .check(DdlCheck::DbAbsent { db: name.clone() })
+        .change(SchemaChange {
+            delete_db: Some(name.clone()),
+            ..Default::default()
+        });
+    if let Some(answered) = crate::ddl_task::run(s, sql, spec, out).await? {
+        if answered && s.db.as_deref() == Some(name.as_str()) {
+            s.db = None;
+        }
+        return Ok(answered);
+    }
     let Some(ok) = apply(s, rec.sets(), sql, None, out).await? else {
         return Ok(false);
     };
@@ -400,6 +427,24 @@ async fn create_table(
     let t = topo_of(s)?;
     etcd_live(&t).await?;
     let session_db = s.db.clone();
+    let mut change = SchemaChange::default();
+    if declared.as_ref() != Some(&kind) {
+        change.tables.push(TableChange {
+            db: db.clone(),
+            name: tname.clone(),
+            kind: Some(kind.clone()),
+        });
+    }
+    let spec = Spec::same(sets.clone(), &text, session_db.clone())
+        .object(DdlObject::table(&db, &tname))
+        .check(DdlCheck::TableExists {
+            db: db.clone(),
+            table: tname.clone(),
+        })
+        .change(change);
+    if let Some(answered) = crate::ddl_task::run(s, sql, spec, out).await? {
+        return Ok(answered);
+    }
     let Some(ok) = apply(s, sets, &text, session_db.as_deref(), out).await? else {
         return Ok(false);
     };
@@ -458,9 +503,12 @@ async fn drop_table(
     }
     let t = topo_of(s)?;
     etcd_live(&t).await?;
+    let single = names.len() == 1;
+    if let Some(answered) = drop_task(s, sql, if_ex, &names, out).await? {
+        return Ok(answered);
+    }
     let mut last_ok = None;
     let session_db = s.db.clone();
-    let single = names.len() == 1;
     for (n, (db, name, text)) in names.iter().enumerate() {
         let (db, sets) = table_sets(s, db.as_deref(), name)?;
         let stmt = if single {
@@ -492,6 +540,76 @@ async fn drop_table(
     refresh(s, &t).await?;
     out.ok(&last_ok.unwrap_or_default()).await?;
     Ok(true)
+}
+
+/// DROP TABLE as a DDL task: each set drops the tables it holds (the statement
+/// as it is when it names one table). None: no scheduler, the caller drops.
+async fn drop_task(
+    s: &mut Session,
+    sql: &str,
+    if_ex: bool,
+    names: &[(Option<String>, String, String)],
+    out: &mut Responder<'_>,
+) -> Result<Option<bool>, ProxyError> {
+    let mut per_set: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    let mut objects = Vec::new();
+    let mut change = SchemaChange::default();
+    for (db, name, text) in names {
+        let (db, sets) = table_sets(s, db.as_deref(), name)?;
+        for set in sets {
+            per_set.entry(set).or_default().push(text);
+        }
+        objects.push(DdlObject::table(&db, name));
+        change.tables.push(TableChange {
+            db,
+            name: name.clone(),
+            kind: None,
+        });
+    }
+    let steps = per_set
+        .into_iter()
+        .map(|(set, texts)| {
+            let text = if names.len() == 1 {
+                sql.to_string()
+            } else {
+                let ie = if if_ex { "IF EXISTS " } else { "" };
+                format!("DROP TABLE {ie}{}", texts.join(", "))
+            };
+            (set, text)
+        })
+        .collect();
+    let tables = change
+        .tables
+        .iter()
+        .map(|c| (c.db.clone(), c.name.clone()))
+        .collect();
+    let spec = Spec {
+        steps,
+        db: s.db.clone(),
+        objects,
+        check: DdlCheck::TablesAbsent { tables },
+        change,
+    };
+    crate::ddl_task::run(s, sql, spec, out).await
+}
+
+/// TRUNCATE / CREATE INDEX / DROP INDEX on the table at `sig[at..]`: a DDL task
+/// on every set holding it, or (no scheduler) [`on_table_sets`].
+async fn table_task(
+    s: &mut Session,
+    sql: &str,
+    sig: &[Token],
+    at: usize,
+    out: &mut Responder<'_>,
+) -> DdlResult {
+    let (db, name, _) = qualified_name_at(sql, sig, at)
+        .ok_or(ProxyError::Syntax("expected a table name".into()))?;
+    let (db, sets) = table_sets(s, db.as_deref(), &name)?;
+    let spec = Spec::same(sets, sql, s.db.clone()).object(DdlObject::table(&db, &name));
+    if let Some(answered) = crate::ddl_task::run(s, sql, spec, out).await? {
+        return Ok(answered);
+    }
+    on_table_sets(s, sql, sig, at, out).await
 }
 
 /// ALTER TABLE / TRUNCATE / CREATE INDEX / DROP INDEX: the same text on every set

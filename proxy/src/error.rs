@@ -45,6 +45,10 @@ pub enum ProxyError {
         state: String,
         message: String,
     },
+    /// A DDL task that failed for no set's error (cancelled, held back by a
+    /// half-applied task) or did not finish within `[ddl] wait_ms`.
+    #[error("{0}")]
+    DdlTask(String),
     #[error("Unknown command")]
     UnknownCommand,
     /// ER_NEED_REPREPARE: an SQL-level prepared statement pinned to one set
@@ -156,6 +160,7 @@ impl ProxyError {
             | Self::NoRouting(_)
             | Self::EtcdUnavailable(_)
             | Self::BackendLost { .. } => 1105,
+            Self::DdlTask(_) => 1105,
             Self::Backend { code, .. } => *code,
             // ER_OPTION_PREVENTS_STATEMENT, as a read-only server answers a write.
             Self::WritesBlocked { .. } => 1290,
@@ -209,6 +214,7 @@ impl ProxyError {
             | Self::JoinMemory { .. }
             | Self::MoveWait(_)
             | Self::NeedReprepare
+            | Self::DdlTask(_)
             | Self::WritesBlocked { .. } => "HY000",
             Self::Fenced { .. } | Self::MoveAborted(_) => "40001",
             Self::XaState(_) => "XAE07",

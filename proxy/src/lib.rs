@@ -30,6 +30,7 @@ pub mod admission;
 pub mod backend;
 pub mod config;
 pub mod ddl;
+pub mod ddl_task;
 pub mod error;
 pub mod exec;
 pub mod explain;

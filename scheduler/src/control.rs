@@ -8,7 +8,8 @@
 //! leadership ends (the next leader resumes them from their recorded phase). Slot
 //! moves ([`crate::moves`]) run the same way, one at a time (the oldest unfinished),
 //! each waiting while one of its sets has a failover or switchover in progress. Every
-//! round also feeds the capacity monitor ([`crate::capacity::auto`]).
+//! round also feeds the capacity monitor ([`crate::capacity::auto`]). DDL tasks
+//! ([`crate::ddl`]) run beside the rounds for the whole term.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -70,6 +71,8 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
     let mut read_failing = false;
     let mut whole: HashMap<String, (bool, u64)> = HashMap::new();
     let mut capacity = crate::capacity::auto::AutoScaler::default();
+    // DDL tasks run beside the rounds, woken by their own watch (crate::ddl).
+    let ddl = tokio::spawn(crate::ddl::run(ctx.clone(), cfg.mysql.clone()));
     info!(
         term = ctx.term,
         failover = cfg.failover.enabled,
@@ -222,6 +225,7 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
             _ = policy::apply(&stop, &r.health, decisions) => {}
         }
     }
+    ddl.abort();
     info!(term = ctx.term, "leader rounds stopped");
     Ok(())
 }

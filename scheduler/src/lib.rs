@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod control;
+pub mod ddl;
 pub mod failover;
 pub mod leader;
 pub mod logging;

@@ -23,6 +23,8 @@
 //! | `move-acks/<move>/<gateway>` | [`HoldAck`](crate::HoldAck): a gateway holds a move's writes |
 //! | `capacity` | the scheduler leader's capacity view (loads, limits, proposal; JSON owned by the scheduler) |
 //! | `ids/<db>/<table>` | the table's AUTO_INCREMENT counter: the next id no gateway holds ([`crate::ids`]) |
+//! | `ddl/<id>` | [`DdlTask`](crate::DdlTask): a schema change the scheduler applies to the sets (id zero-padded: key order is queue order) |
+//! | `ddl-seq` | the last DDL task id given out |
 //!
 //! Routing = sets + nodes + dbs + tables + users + moving: everything a gateway needs, read
 //! in one range request and watched with one prefix watch (see [`crate::snapshot`]).
@@ -182,6 +184,15 @@ impl Keys {
     /// The scheduler leader's latest capacity view (not a routing key).
     pub fn capacity(&self) -> String {
         format!("{}capacity", self.root)
+    }
+    pub fn ddl_tasks(&self) -> String {
+        format!("{}ddl/", self.root)
+    }
+    pub fn ddl_task(&self, id: u64) -> String {
+        format!("{}ddl/{id:020}", self.root)
+    }
+    pub fn ddl_seq(&self) -> String {
+        format!("{}ddl-seq", self.root)
     }
     /// The kind of record a key holds, from its first path segment after the root.
     pub fn kind_of<'a>(&self, key: &'a str) -> Option<&'a str> {

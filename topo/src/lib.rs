@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod control;
+pub mod ddl;
 pub mod election;
 pub mod error;
 pub mod gtid;
@@ -22,6 +23,7 @@ pub mod store;
 
 pub use config::EtcdConfig;
 pub use control::*;
+pub use ddl::*;
 pub use error::{Result, TopoError};
 pub use model::*;
 pub use moves::*;

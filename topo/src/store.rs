@@ -587,6 +587,14 @@ impl Batch {
         self.ops.push(TxnOp::delete(key, None));
         self
     }
+    /// Deletes every key under `prefix`.
+    pub fn delete_prefix(mut self, prefix: &str) -> Self {
+        self.ops.push(TxnOp::delete(
+            prefix,
+            Some(etcd_client::DeleteOptions::new().with_prefix()),
+        ));
+        self
+    }
 }
 
 /// Re-exported so callers can match watch events without depending on etcd-client.

@@ -6,9 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use topo::{Batch, ClusterSnapshot, TableKind, TableRecord};
+use topo::{
+    Batch, ClusterSnapshot, DdlCheck, DdlObject, SchemaChange, TableChange, TableKind, TableRecord,
+};
 
 use crate::ddl::{apply, check_table_name, etcd_live, refresh, topo_err, topo_of, DdlResult};
+use crate::ddl_task::Spec;
 use crate::error::ProxyError;
 use crate::front::Responder;
 use crate::session::Session;
@@ -68,6 +71,33 @@ pub(crate) async fn rename_table(
     let moved = follow(&snap, &pairs)?;
     let t = topo_of(s)?;
     etcd_live(&t).await?;
+    let steps = moved
+        .per_set
+        .iter()
+        .map(|(set, idx)| {
+            let text = rename_text(if_ex, idx.iter().map(|&k| &pairs[k]), false);
+            (set.clone(), text)
+        })
+        .collect();
+    let spec = Spec {
+        steps,
+        db: s.db.clone(),
+        objects: Vec::new(),
+        check: DdlCheck::Renamed {
+            pairs: pairs
+                .iter()
+                .map(|p| (p.old.clone(), p.new.clone()))
+                .collect(),
+        },
+        change: changes(&moved.records),
+    };
+    let spec = pairs.iter().fold(spec, |sp, p| {
+        sp.object(DdlObject::table(&p.old.0, &p.old.1))
+            .object(DdlObject::table(&p.new.0, &p.new.1))
+    });
+    if let Some(answered) = crate::ddl_task::run(s, sql, spec, out).await? {
+        return Ok(answered);
+    }
     // Each set renames the tables it holds, in the statement's order.
     let mut done: Vec<(String, Vec<usize>)> = Vec::new();
     let mut last_ok = None;
@@ -109,6 +139,20 @@ pub(crate) async fn alter_table(
     }
     let sets = crate::ddl::table_sets(s, Some(&db), &table)?.1;
     let session_db = s.db.clone();
+    let mut change = SchemaChange::default();
+    if let Some(kind) = &key {
+        change.tables.push(TableChange {
+            db: db.clone(),
+            name: table.clone(),
+            kind: Some(kind.clone()),
+        });
+    }
+    let spec = Spec::same(sets.clone(), sql, session_db.clone())
+        .object(DdlObject::table(&db, &table))
+        .change(change);
+    if let Some(answered) = crate::ddl_task::run(s, sql, spec, out).await? {
+        return Ok(answered);
+    }
     let Some(kind) = key else {
         return Ok(crate::ddl::on_sets(s, sets, sql, session_db.as_deref(), out).await?);
     };
@@ -178,6 +222,16 @@ async fn alter_rename(
     let t = topo_of(s)?;
     etcd_live(&t).await?;
     let session_db = s.db.clone();
+    let spec = Spec::same(sets.clone(), sql, session_db.clone())
+        .object(DdlObject::table(&pair.old.0, &pair.old.1))
+        .object(DdlObject::table(&pair.new.0, &pair.new.1))
+        .check(DdlCheck::Renamed {
+            pairs: vec![(pair.old.clone(), pair.new.clone())],
+        })
+        .change(changes(&moved.records));
+    if let Some(answered) = crate::ddl_task::run(s, sql, spec, out).await? {
+        return Ok(answered);
+    }
     let Some(ok) = apply(s, sets, sql, session_db.as_deref(), out).await? else {
         return Ok(false);
     };
@@ -300,6 +354,23 @@ async fn undo(s: &Session, pairs: &[Pair], done: &[(String, Vec<usize>)], db: Op
         if let Ok(mut c) = conns.pooled(set).await {
             let _ = c.query_drop(&conns.codec.wire(&text)[..]).await;
         }
+    }
+}
+
+/// The records that changed, as a DDL task's schema change.
+fn changes(records: &BTreeMap<Name, (Option<TableKind>, Option<TableKind>)>) -> SchemaChange {
+    let tables = records
+        .iter()
+        .filter(|(_, (before, after))| before != after)
+        .map(|((db, name), (_, after))| TableChange {
+            db: db.clone(),
+            name: name.clone(),
+            kind: after.clone(),
+        })
+        .collect();
+    SchemaChange {
+        tables,
+        ..Default::default()
     }
 }
 

@@ -185,6 +185,7 @@ impl Action {
                 Action::Failovers { set, steps }
             }
             Command::Gateway(_) => bail!("`setwise gateway` is run by cli::gateway"),
+            Command::Ddl(_) => bail!("`setwise ddl` is run by cli::ddl"),
             Command::Shard(cmd) => Action::Shard(super::shard::check::ShardAction::from_cmd(cmd)?),
             Command::Stats { set } => {
                 if let Some(s) = &set {

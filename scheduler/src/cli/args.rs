@@ -26,7 +26,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "SETWISE_CLUSTER", value_name = "NAME")]
     pub cluster: Option<String>,
     /// Print listings (status, set/node/db/table/user list, shardmap, failovers, stats,
-    /// shard moves/plan, gateway list) as one JSON document; the field names are in
+    /// shard moves/plan, gateway list, ddl list/show/retry/cancel) as one JSON document; the field names are in
     /// docs/cli-json.md.
     #[arg(long, global = true)]
     pub json: bool,
@@ -63,6 +63,9 @@ pub enum Command {
     /// Slot moves (scale-out): move, list, cancel, rebalance, capacity plan.
     #[command(subcommand)]
     Shard(super::shard::args::ShardCmd),
+    /// DDL tasks the scheduler applies to the sets: list, show, retry, cancel.
+    #[command(subcommand)]
+    Ddl(super::ddl::DdlCmd),
     /// Table placement: sharded, broadcast or single.
     #[command(subcommand)]
     Table(TableCmd),

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod args;
 pub mod commands;
+pub mod ddl;
 pub mod gateway;
 pub mod json;
 pub mod members;
@@ -32,6 +33,9 @@ pub async fn run(cli: Cli) -> Result<String> {
     }
     if let Some(r) = lifecycle(&cfg, &command).await {
         return r;
+    }
+    if let args::Command::Ddl(cmd) = command {
+        return ddl::execute(&connect(&cfg.etcd).await?, cmd).await;
     }
     let action = action::Action::from_command(command)?;
     let topo = connect(&cfg.etcd).await?;
@@ -80,6 +84,7 @@ fn json_into(command: &mut args::Command, on: bool) {
     match command {
         args::Command::Shard(ShardCmd::Moves { json, .. } | ShardCmd::Plan { json }) => *json = on,
         args::Command::Gateway(gateway::GatewayCmd::List { json }) => *json = on,
+        args::Command::Ddl(cmd) => cmd.set_json(on),
         _ => {}
     }
 }
