@@ -1,7 +1,7 @@
 //! The web console (`[console] listen`, scheduler/src/console/) in a real headless
 //! browser: Debian's chromium driven through chromedriver (WebDriver, fantoccini).
 //! The page loads against a running cluster, shows both sets with their primaries
-//! and the slot ownership, and follows a switchover without a reload (its script
+//! and the slot ownership, the DDL tasks, and follows a switchover without a reload (its script
 //! swaps in a fresh rendering every second).
 
 use std::time::Duration;
@@ -94,6 +94,16 @@ async fn the_console_shows_the_sets_and_follows_a_switchover() {
     let _cp = c.start_control_plane_with(1, cfg).await.unwrap();
     wait_leader(c.topo(), None, WAIT).await.unwrap();
     c.create_db("shop", &["set1", "set2"]).await.unwrap();
+    // A DDL through the gateway becomes a scheduler task, which the page lists.
+    setwise_tests::retry("a table created through the gateway", WAIT, || async {
+        use mysql_async::prelude::Queryable;
+        let mut conn = c.proxy_conn().await?;
+        conn.query_drop("CREATE TABLE IF NOT EXISTS shop.t (id BIGINT PRIMARY KEY) shardkey=id")
+            .await?;
+        anyhow::Ok(())
+    })
+    .await
+    .unwrap();
     let (_driver, driver_port) = chromedriver(&c).await;
     let b = browser(driver_port.get()).await;
     let url = format!("http://127.0.0.1:{}/", console.get());
@@ -108,6 +118,11 @@ async fn the_console_shows_the_sets_and_follows_a_switchover() {
     assert!(
         slots.contains("shop") && slots.contains("set1") && slots.contains("set2"),
         "{slots}"
+    );
+    let ddl = text(&b, "table#ddl").await;
+    assert!(
+        ddl.contains("CREATE TABLE IF NOT EXISTS shop.t") && ddl.contains("done"),
+        "{ddl}"
     );
     // The script runs: the page says it is live.
     setwise_tests::wait_until("the page to refresh itself", WAIT, || async {

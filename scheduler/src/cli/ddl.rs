@@ -6,6 +6,7 @@
 
 use super::outcome::StillRunning;
 use super::progress::{Amount, Progress, Reading};
+use super::render::Table;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -95,21 +96,7 @@ pub async fn execute(topo: &Topo, cmd: DdlCmd) -> Result<String> {
                 let v: Vec<Value> = tasks.iter().map(task_json).collect();
                 return crate::cli::json::text(&Value::Array(v));
             }
-            let mut out = format!(
-                "{:<6} {:<16} {:<7} {:<24} {}\n",
-                "ID", "STATE", "SETS", "DB", "SQL"
-            );
-            for t in &tasks {
-                out.push_str(&format!(
-                    "{:<6} {:<16} {:<7} {:<24} {}\n",
-                    t.id,
-                    t.shown_state(),
-                    sets_done(t),
-                    t.db.as_deref().unwrap_or("-"),
-                    one_line(&t.sql, 80)
-                ));
-            }
-            Ok(out)
+            Ok(crate::cli::render::list(&tasks_table(&tasks), "DDL tasks"))
         }
         DdlCmd::Show { id, json } => {
             let t = get(topo, id).await?;
@@ -293,6 +280,21 @@ fn reading(t: &DdlTask) -> Reading {
 }
 
 /// Sets where the task took effect or may be taking effect.
+/// DDL tasks as `setwise ddl list` (and the console) show them.
+pub fn tasks_table(tasks: &[DdlTask]) -> Table {
+    let mut t = Table::new(["ID", "STATE", "SETS", "DB", "SQL"]);
+    for task in tasks {
+        t.row([
+            task.id.to_string(),
+            task.shown_state().to_string(),
+            sets_done(task),
+            task.db.clone().unwrap_or_else(|| "-".into()),
+            one_line(&task.sql, 80),
+        ]);
+    }
+    t
+}
+
 fn applied_sets(t: &DdlTask) -> Vec<String> {
     t.steps
         .iter()

@@ -14,12 +14,16 @@ pub const CSS: &str = include_str!("assets/console.css");
 
 /// How many finished failovers the page lists (newest first).
 const FAILOVERS_SHOWN: usize = 15;
+/// How many finished DDL tasks it lists (besides every unfinished one).
+const DDL_FINISHED_SHOWN: usize = 10;
 
 /// What the page shows, read from etcd at once.
 pub struct Overview {
     pub status: StatusView,
     pub failovers: Vec<FailoverRecord>,
     pub moves: Vec<MoveRecord>,
+    /// DDL tasks: unfinished ones and the last finished (newest last).
+    pub ddl: Vec<topo::DdlTask>,
     pub dbs: HashMap<String, DatabaseRecord>,
     /// (id, address, live)
     pub gateways: Vec<(String, String, bool)>,
@@ -32,6 +36,19 @@ impl Overview {
         failovers.reverse();
         failovers.truncate(FAILOVERS_SHOWN);
         let (moves, dbs) = crate::cli::shard::list::read(topo, None).await?;
+        let mut ddl: Vec<topo::DdlTask> = topo
+            .list_ddl()
+            .await?
+            .into_iter()
+            .map(|v| v.value)
+            .collect();
+        let finished = ddl.iter().filter(|t| t.state.is_finished()).count();
+        let mut skip = finished.saturating_sub(DDL_FINISHED_SHOWN);
+        ddl.retain(|t| {
+            let drop = t.state.is_finished() && skip > 0;
+            skip -= usize::from(drop);
+            !drop
+        });
         let live = topo.list_gateways().await?;
         let mut gateways: Vec<(String, String, bool)> = live
             .iter()
@@ -46,6 +63,7 @@ impl Overview {
             status,
             failovers,
             moves,
+            ddl,
             dbs,
             gateways,
         })
@@ -131,6 +149,12 @@ pub fn main(v: &Overview) -> String {
         "moves",
         "Slot moves",
         &crate::cli::shard::list::moves_table(&moves, &v.dbs, s.now_ms),
+    );
+    section(
+        &mut out,
+        "ddl",
+        "DDL tasks",
+        &crate::cli::ddl::tasks_table(&v.ddl),
     );
     section(
         &mut out,
