@@ -18,6 +18,7 @@ mod limits;
 mod move_gate;
 mod planning;
 mod reads;
+mod release;
 mod run;
 mod set;
 mod sql_prepare;

@@ -244,11 +244,21 @@ impl Txn {
     /// Rolls every branch back (best effort: a branch that cannot be rolled back
     /// has its connection closed, which rolls it back in MariaDB).
     pub async fn rollback(mut self) -> Result<(), ProxyError> {
+        self.release().await;
+        Ok(())
+    }
+
+    /// Rolls every branch back now (as [`rollback`](Self::rollback)) but keeps
+    /// the transaction: an ended one (doomed, broken, fenced, aborted by a
+    /// hold) frees its locks at once and answers the client at its next
+    /// statement (`super::release`).
+    pub async fn release(&mut self) {
         self.claim_ahead(None).await;
         let ends = self.ends();
-        let (gtrid, plain) = (self.gtrid, self.plain);
-        futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
-            let end = Self::end_stmt(plain, &gtrid, &set, false);
+        let (gtrid, plain) = (&self.gtrid, self.plain);
+        let conns = std::mem::take(&mut self.conns);
+        futures::future::join_all(conns.into_iter().map(|(set, mut conn)| {
+            let end = Self::end_stmt(plain, gtrid, &set, false);
             let ends = &ends;
             async move {
                 let ok = conn.query_drop(end).await.is_ok();
@@ -256,7 +266,6 @@ impl Txn {
             }
         }))
         .await;
-        Ok(())
     }
 
     /// Where each branch's connection goes when the transaction ends.
