@@ -38,6 +38,8 @@ pub struct ProxyConfig {
     pub limits: crate::admission::LimitsConfig,
     /// TLS for clients (`[tls]`, docs/tls.md); off unless a certificate is set.
     pub tls: crate::front::tls::TlsConfig,
+    /// Where distributed commits record their decision (`[xa]`, `crate::xa_sets`).
+    pub xa: crate::xa_sets::XaConfig,
 }
 
 /// Which replicas may answer reads sent to replicas (`[reads]`,
@@ -128,6 +130,7 @@ impl Default for ProxyConfig {
             gateway_id: String::new(),
             moves: Default::default(),
             tls: Default::default(),
+            xa: Default::default(),
         }
     }
 }

@@ -55,3 +55,4 @@ pub mod sql;
 pub mod workers;
 pub mod xa;
 pub mod xa_log;
+pub mod xa_sets;

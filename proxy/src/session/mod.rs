@@ -13,6 +13,7 @@ mod held;
 mod identity;
 mod ids;
 mod kill;
+mod last_agent;
 mod limited;
 mod limits;
 mod move_gate;
