@@ -3,13 +3,17 @@
 //!
 //! COMMIT: with at most one set written, every branch commits in one phase
 //! (`XA END; XA COMMIT ... ONE PHASE`, one round trip, all sets at once). With
-//! writes on several sets it is a two-phase commit: every written branch is
-//! prepared (all at once; read-only branches just end), the decision is recorded
-//! in etcd (`topo::XaDecision`, created once — a recovery that aborts an
-//! abandoned branch races for the same record — and written together with the
-//! decisions of concurrent commits, `crate::xa_log`), then every branch commits
-//! (all at once). A gateway that dies between the two phases leaves prepared
-//! branches that `crate::xa` resolves from the record.
+//! writes on several sets it is a two-phase commit: the written branches but one
+//! prepare (all at once; read-only branches just end), then the last one — the
+//! coordinator — commits in one phase with the decision row inserted in it
+//! (`super::last_agent`, `crate::xa_sets`), then every prepared branch commits
+//! (all at once). With `[xa] decisions = "etcd"` (or while the coordinator's
+//! set lacks the decision table) every written branch prepares and the decision
+//! is recorded in etcd instead (`topo::XaDecision`, created once — a recovery
+//! that aborts an abandoned branch races for the same record — and written
+//! together with the decisions of concurrent commits, `crate::xa_log`). A
+//! gateway that dies between the two phases leaves prepared branches that
+//! `crate::xa` resolves from the row or the record.
 //!
 //! `START TRANSACTION READ ONLY` writes nothing: its branches are plain
 //! read-only transactions (`START TRANSACTION`, `COMMIT`), no XA. Branches may
