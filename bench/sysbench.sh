@@ -22,12 +22,14 @@
 #   SB_PIPELINE (the gateway's `[backend] pipeline_conns`, default 1; 0 = no pipelined point reads)
 #   SB_REPLICAS (0; N > 0: N semi-sync replicas per set, and the sync / haproxy-sync targets)
 #   SB_TARGETS (all of them: "direct haproxy [sync haproxy-sync] gateway"; a subset, in order)
+#   SB_XA_DECISIONS (sets: the gateway's `[xa] decisions`, where commits across sets record
+#            their decision; etcd: the earlier path)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 (($# == 0)) || {
@@ -37,6 +39,11 @@ fi
 
 : "${SB_THREADS:=8}" "${SB_TIME:=20}" "${SB_TABLES:=4}" "${SB_TABLE_SIZE:=10000}"
 : "${SB_TESTS:=oltp_point_select oltp_read_only}"
+: "${SB_XA_DECISIONS:=sets}"
+[[ $SB_XA_DECISIONS == sets || $SB_XA_DECISIONS == etcd ]] || {
+    echo "error: SB_XA_DECISIONS must be sets or etcd, not '$SB_XA_DECISIONS'" >&2
+    exit 2
+}
 : "${SB_BUILD:=1}" "${SB_KEEP:=0}" "${SB_HOLD:=0}" "${SB_WORKERS:=0}" "${SB_PIPELINE:=1}" "${SB_REPLICAS:=0}"
 : "${SB_RESULTS=$BENCH_DIR/results/$(date +%F)-sysbench.md}"
 for v in SB_WORKERS SB_PIPELINE SB_REPLICAS; do
@@ -177,6 +184,9 @@ password = "setwise"
 pool_max = 64
 connect_timeout_ms = 2000
 pipeline_conns = $SB_PIPELINE
+
+[xa]
+decisions = "$SB_XA_DECISIONS"
 EOF
 say "starting setwise-proxy on 127.0.0.1:$SETWISE_PROXY_PORT"
 start_bg proxy "$SETWISE_BIN/setwise-proxy" --config "$WORK/conf/proxy.toml"
@@ -555,7 +565,7 @@ if [[ -n $SB_RESULTS ]]; then
                 "(rows per set after prepare: ${ROWS_PER_SET:-?}). No replicas (SB_REPLICAS=0)."
         fi
         echo "- gateway settings: \`workers = $SB_WORKERS\` (0 = half the cores), \`[backend] pipeline_conns = $SB_PIPELINE\`" \
-            "(pipelined point reads; 0 = off), other settings default."
+            "(pipelined point reads; 0 = off), \`[xa] decisions = \"$SB_XA_DECISIONS\"\`, other settings default."
         echo "- Everything on loopback on this machine: sysbench, the proxies and MariaDB share the same $(nproc) cores."
         echo
         printf '| %s ' "${HEAD[@]}"

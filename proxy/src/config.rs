@@ -40,6 +40,8 @@ pub struct ProxyConfig {
     pub tls: crate::front::tls::TlsConfig,
     /// Schema changes through the scheduler (`[ddl]`, docs/ddl.md).
     pub ddl: crate::ddl_task::DdlConfig,
+    /// Where distributed commits record their decision (`[xa]`, `crate::xa_sets`).
+    pub xa: crate::xa_sets::XaConfig,
 }
 
 /// Which replicas may answer reads sent to replicas (`[reads]`,
@@ -131,6 +133,7 @@ impl Default for ProxyConfig {
             moves: Default::default(),
             tls: Default::default(),
             ddl: Default::default(),
+            xa: Default::default(),
         }
     }
 }

@@ -56,3 +56,4 @@ pub mod sql;
 pub mod workers;
 pub mod xa;
 pub mod xa_log;
+pub mod xa_sets;

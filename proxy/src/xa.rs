@@ -2,41 +2,55 @@
 //! prepared but never finished because it died between the two commit phases.
 //!
 //! Every few seconds each set's primary is asked for its prepared branches
-//! (`XA RECOVER`); for ours (gtrid `sw-...`) the decision recorded in etcd is
-//! applied. A branch with no decision that stays prepared past a grace period is
-//! aborted — by creating the decision record first, so a gateway that was only
-//! slow cannot record "commit" afterwards (`topo::Topo::decide_xa`). Branches of a
-//! transaction the application prepared itself (`XA PREPARE`, gtrid `swc-...`,
-//! recorded as `topo::AppXaRecord`) wait for the application's decision.
+//! (`XA RECOVER`). A branch of ours (gtrid `sw-...`) commits when its
+//! transaction's decision says so: a row `commit = 1` on a set (the
+//! coordinator's one-phase commit, `crate::xa_sets`) or a commit recorded in
+//! etcd (`crate::xa_log`). A branch with no decision that stays prepared past a
+//! grace period is aborted — by recording the abort first, in etcd and as a
+//! `commit = 0` row on every set, so that a gateway that was only slow cannot
+//! commit afterwards (`topo::Topo::decide_xa`, `crate::xa_sets::fence`); with a
+//! set out of reach (it may be the coordinator) nothing is decided. Branches
+//! of a transaction the application prepared itself (`XA PREPARE`, gtrid
+//! `swc-...`, recorded as `topo::AppXaRecord`) wait for the application's
+//! decision. Each round also creates the decision table where it is missing
+//! and deletes the rows no prepared branch needs any more.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use tracing::{info, warn};
 
+use crate::backend::Conn;
 use crate::session::Shared;
+use crate::xa_sets;
 
 /// How long a branch may stay prepared without a decision before it is aborted.
 const GRACE: Duration = Duration::from_secs(20);
 const PERIOD: Duration = Duration::from_secs(5);
 
+/// What recovery remembers between rounds.
+#[derive(Default)]
+struct State {
+    /// (gtrid, bqual) → when first seen prepared.
+    first_seen: HashMap<(String, String), Instant>,
+    /// Primaries (node ids) where the decision table was created.
+    ensured: HashSet<String>,
+}
+
 /// Runs recovery forever (spawned by the server).
 pub async fn run(shared: Arc<Shared>) {
-    let mut first_seen: HashMap<(String, String), Instant> = HashMap::new();
+    let mut state = State::default();
     loop {
         tokio::time::sleep(PERIOD).await;
-        if let Err(e) = round(&shared, &mut first_seen).await {
+        if let Err(e) = round(&shared, &mut state).await {
             warn!("XA recovery: {e}");
         }
     }
 }
 
-async fn round(
-    shared: &Shared,
-    first_seen: &mut HashMap<(String, String), Instant>,
-) -> Result<(), String> {
+async fn round(shared: &Shared, state: &mut State) -> Result<(), String> {
     let Some(topo) = shared.topo.get() else {
         return Ok(());
     };
@@ -44,9 +58,12 @@ async fn round(
     crate::xa_log::flush_done(topo).await;
     let changes = shared.routing.subscribe();
     let snap = shared.routing.get();
-    let mut still: HashMap<(String, String), Instant> = HashMap::new();
+    // Every set's primary: its prepared branches of ours.
+    let mut conns: BTreeMap<String, Conn> = BTreeMap::new();
+    let mut found: Vec<(String, String, String)> = Vec::new();
+    let mut complete = true;
     for set in snap.sets.keys() {
-        let conns = crate::exec::Conns {
+        let pick = crate::exec::Conns {
             backends: &shared.backends,
             routing: &shared.routing,
             changes: &changes,
@@ -56,13 +73,25 @@ async fn round(
             init: Default::default(),
             codec: Default::default(),
         };
-        let Ok(mut conn) = conns.pooled_now(set).await else {
+        let Ok(mut conn) = pick.pooled_now(set).await else {
+            complete = false;
             continue;
         };
+        if let Some(node) = snap.primary_of(set) {
+            if !state.ensured.contains(&node.id) {
+                match xa_sets::ensure(&mut conn).await {
+                    Ok(()) => {
+                        state.ensured.insert(node.id.clone());
+                    }
+                    Err(e) => warn!(%set, "creating {}: {e}", xa_sets::TABLE),
+                }
+            }
+        }
         let rows: Vec<(i64, i64, i64, Vec<u8>)> = match conn.query("XA RECOVER").await {
             Ok(r) => r,
             Err(e) => {
                 warn!(%set, "XA RECOVER: {e}");
+                complete = false;
                 continue;
             }
         };
@@ -73,45 +102,120 @@ async fn round(
             }
             let gtrid = String::from_utf8_lossy(&data[..glen]).into_owned();
             let bqual = String::from_utf8_lossy(&data[glen..]).into_owned();
-            // `swc-`: the application's own XA transaction (session/app_xa.rs).
-            let app = gtrid.starts_with("swc-");
-            if !gtrid.starts_with("sw-") && !app {
-                continue;
+            if gtrid.starts_with("sw-") || gtrid.starts_with("swc-") {
+                found.push((set.clone(), gtrid, bqual));
             }
-            let key = (gtrid.clone(), bqual.clone());
-            let seen = *first_seen.get(&key).unwrap_or(&Instant::now());
-            let decision = match topo.get_xa(&gtrid).await.map_err(|e| e.to_string())? {
-                Some(d) => Some(d.commit),
-                // Prepared by the application: its XA COMMIT / ROLLBACK decides.
-                None if app && app_prepared(topo, &gtrid).await? => None,
-                None if seen.elapsed() >= GRACE => {
-                    let d = topo::XaDecision {
-                        gtrid: gtrid.clone(),
-                        commit: false,
-                        sets: vec![bqual.clone()],
-                        at_ms: 0,
-                    };
-                    Some(topo.decide_xa(&d).await.map_err(|e| e.to_string())?.commit)
-                }
-                None => None,
-            };
-            match decision {
-                Some(commit) => {
-                    let verb = if commit { "COMMIT" } else { "ROLLBACK" };
-                    let x = crate::session::txn::xid(&gtrid, &bqual);
-                    match conn.query_drop(format!("XA {verb} {x}")).await {
-                        Ok(()) => info!(%set, %gtrid, "XA recovery: {verb} of an in-doubt branch"),
-                        Err(e) => warn!(%set, %gtrid, "XA recovery {verb}: {e}"),
-                    }
-                }
-                None => {
-                    still.insert(key, seen);
-                }
+        }
+        conns.insert(set.clone(), conn);
+    }
+    let mut still: HashMap<(String, String), Instant> = HashMap::new();
+    let mut decided: HashMap<String, Option<bool>> = HashMap::new();
+    for (set, gtrid, bqual) in &found {
+        let key = (gtrid.clone(), bqual.clone());
+        let seen = *state.first_seen.get(&key).unwrap_or(&Instant::now());
+        let decision = match decided.get(gtrid) {
+            Some(d) => *d,
+            None => {
+                let d = decide(topo, &mut conns, complete, gtrid, bqual, seen).await?;
+                decided.insert(gtrid.clone(), d);
+                d
+            }
+        };
+        let Some(commit) = decision else {
+            still.insert(key, seen);
+            continue;
+        };
+        let Some(conn) = conns.get_mut(set) else {
+            continue;
+        };
+        let verb = if commit { "COMMIT" } else { "ROLLBACK" };
+        let x = crate::session::txn::xid(gtrid, bqual);
+        match conn.query_drop(format!("XA {verb} {x}")).await {
+            Ok(()) => info!(%set, %gtrid, "XA recovery: {verb} of an in-doubt branch"),
+            Err(e) => warn!(%set, %gtrid, "XA recovery {verb}: {e}"),
+        }
+    }
+    state.first_seen = still;
+    // Decision rows no prepared branch needs (every set answered: none is
+    // prepared elsewhere unseen).
+    if complete {
+        let in_doubt: Vec<String> = found.into_iter().map(|(_, g, _)| g).collect();
+        for (set, conn) in conns.iter_mut() {
+            if let Err(e) = xa_sets::clean(conn, &in_doubt).await {
+                warn!(%set, "deleting old rows of {}: {e}", xa_sets::TABLE);
             }
         }
     }
-    *first_seen = still;
     Ok(())
+}
+
+/// The decision for the prepared branch (`gtrid`, `bqual`) first seen at
+/// `seen`: `Some(commit)`, or `None` to wait (module doc). `complete`: `conns`
+/// holds every set's primary.
+async fn decide(
+    topo: &topo::Topo,
+    conns: &mut BTreeMap<String, Conn>,
+    complete: bool,
+    gtrid: &str,
+    bqual: &str,
+    seen: Instant,
+) -> Result<Option<bool>, String> {
+    if gtrid.starts_with("swc-") {
+        // Prepared by the application: its XA COMMIT / ROLLBACK decides.
+        return Ok(match topo.get_xa(gtrid).await.map_err(|e| e.to_string())? {
+            Some(d) => Some(d.commit),
+            None if app_prepared(topo, gtrid).await? => None,
+            None if seen.elapsed() >= GRACE => {
+                let d = abort(gtrid, bqual);
+                Some(topo.decide_xa(&d).await.map_err(|e| e.to_string())?.commit)
+            }
+            None => None,
+        });
+    }
+    // A commit recorded by the coordinator set, or in etcd.
+    for conn in conns.values_mut() {
+        if let Ok(Some(true)) = xa_sets::lookup(conn, gtrid).await {
+            return Ok(Some(true));
+        }
+    }
+    if let Some(d) = topo.get_xa(gtrid).await.map_err(|e| e.to_string())? {
+        if d.commit {
+            return Ok(Some(true));
+        }
+    }
+    if seen.elapsed() < GRACE || !complete {
+        return Ok(None);
+    }
+    // Abandoned: the abort is recorded in etcd, then on every set, before any
+    // branch rolls back; a commit that got there first wins.
+    if topo
+        .decide_xa(&abort(gtrid, bqual))
+        .await
+        .map_err(|e| e.to_string())?
+        .commit
+    {
+        return Ok(Some(true));
+    }
+    for (set, conn) in conns.iter_mut() {
+        match xa_sets::fence(conn, gtrid).await {
+            Ok(true) => return Ok(Some(true)),
+            Ok(false) => {}
+            Err(e) => {
+                warn!(%set, %gtrid, "XA recovery: recording the abort: {e}");
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(false))
+}
+
+fn abort(gtrid: &str, bqual: &str) -> topo::XaDecision {
+    topo::XaDecision {
+        gtrid: gtrid.to_string(),
+        commit: false,
+        sets: vec![bqual.to_string()],
+        at_ms: 0,
+    }
 }
 
 /// Whether `gtrid` is the branch id of a transaction the application prepared

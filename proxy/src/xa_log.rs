@@ -15,10 +15,12 @@
 //! transactions, not in a write of their own; [`flush_done`] deletes those left
 //! when no commit follows (called by recovery's periodic round).
 //!
-//! Test hook: `SETWISE_XA_PAUSE=deciding=MS,decided=MS` makes the writer of a
-//! batch sleep before it takes the decisions waiting (so that concurrent commits
-//! gather) and each commit sleep after its decision is recorded (so that a test
-//! can kill the gateway between the two phases). Unset in production: no effect.
+//! Test hook: `SETWISE_XA_PAUSE=deciding=MS,prepared=MS,decided=MS` makes the
+//! writer of a batch sleep before it takes the decisions waiting (so that
+//! concurrent commits gather), each commit sleep after its first phase (before
+//! its decision: etcd's, or the coordinator set's, `crate::xa_sets`) and after
+//! its decision is recorded (so that a test can kill the gateway between the
+//! two phases). Unset in production: no effect.
 
 use std::sync::{Mutex, OnceLock};
 

@@ -5,11 +5,16 @@
 //!   but before its second phase leaves prepared branches that the next gateway's
 //!   recovery commits, every one of them;
 //! * decisions of finished commits do not stay in etcd (they are deleted along with
-//!   later decisions, or by recovery's round).
+//!   later decisions, or by recovery's round);
+//! * the last-agent commit (`[xa] decisions = "sets"`, the default): the coordinator set's
+//!   one-phase commit carries the decision row (`setwise_sys.xa_decisions`), no etcd write;
+//!   a gateway killed after it, before phase two, leaves prepared branches the next
+//!   gateway commits by that row; one killed before it leaves branches recovery rolls
+//!   back (after recording the abort on every set); the rows are then deleted.
 //!
-//! The gateway's test hook `SETWISE_XA_PAUSE=deciding=MS,decided=MS` pauses the writer of
-//! a batch before it takes the decisions waiting, and each commit after its decision is
-//! recorded.
+//! The gateway's test hook `SETWISE_XA_PAUSE=deciding=MS,prepared=MS,decided=MS` pauses the
+//! writer of a batch before it takes the decisions waiting, each commit after its first
+//! phase, and each commit after its decision is recorded.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -23,8 +28,14 @@ const WAIT: Duration = Duration::from_secs(60);
 const TXNS: usize = 6;
 
 /// Two sets (a primary each), `shop.t` sharded by `id` with rows 1..=40 (v = 0),
-/// inserted one by one (each a one-set commit); the gateway started with `env`.
+/// inserted one by one (each a one-set commit); the gateway started with `env`,
+/// recording its decisions in etcd.
 async fn shop(env: &[(&str, &str)]) -> Cluster {
+    shop_with(env, "[xa]\ndecisions = \"etcd\"\n").await
+}
+
+/// [`shop`], with `extra` as the gateway's extra configuration.
+async fn shop_with(env: &[(&str, &str)], extra: &str) -> Cluster {
     let mut c = Cluster::builder()
         .sets(2)
         .replicas(0)
@@ -33,6 +44,7 @@ async fn shop(env: &[(&str, &str)]) -> Cluster {
         .await
         .expect("start 2 sets");
     c.set_proxy_env(env);
+    c.set_proxy_extra(extra);
     c.start_proxy().await.unwrap();
     let mut g = c.proxy_conn().await.unwrap();
     g.query_drop("CREATE DATABASE shop").await.unwrap();
@@ -273,5 +285,177 @@ async fn a_read_only_transaction_runs_without_xa_and_reads_one_snapshot_per_set(
             1,
             "{set}"
         );
+    }
+}
+
+/// The decision rows on `set`'s primary: (gtrid, commit).
+async fn rows_of_decisions(c: &Cluster, set: &str) -> Vec<(String, bool)> {
+    match c
+        .primary(set)
+        .query("SELECT gtrid, commit_ FROM setwise_sys.xa_decisions")
+        .await
+    {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|r| (r[0].clone().unwrap(), r[1].as_deref() == Some("1")))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Waits until recovery's first round created the decision table on both sets.
+async fn decision_tables(c: &Cluster) {
+    setwise_tests::wait_until("the decision tables", WAIT, || async move {
+        for set in ["set1", "set2"] {
+            if c.primary(set)
+                .query("SELECT 1 FROM setwise_sys.xa_decisions LIMIT 1")
+                .await
+                .is_err()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+    .await
+    .unwrap();
+}
+
+/// One client updates one row on each set (v = `v`) and commits; returns the ids
+/// and the client's task (its COMMIT may hang under a pause).
+async fn one_across_sets(c: &Cluster, v: i64) -> ([i64; 2], tokio::task::JoinHandle<()>) {
+    let ids = [ids_on(c, "set1").await[0], ids_on(c, "set2").await[0]];
+    let mut s = c.proxy_conn().await.unwrap();
+    let task = tokio::spawn(async move {
+        s.query_drop("BEGIN").await.unwrap();
+        for id in ids {
+            s.query_drop(format!("UPDATE shop.t SET v = {v} WHERE id = {id}"))
+                .await
+                .unwrap();
+        }
+        let _ = s.query_drop("COMMIT").await;
+    });
+    (ids, task)
+}
+
+/// `v` of `ids`, read through the gateway.
+async fn values(c: &Cluster, ids: [i64; 2]) -> Vec<i64> {
+    let mut g = c.proxy_conn().await.unwrap();
+    g.query(format!(
+        "SELECT v FROM shop.t WHERE id IN ({}, {}) ORDER BY id",
+        ids[0], ids[1]
+    ))
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_crash_after_the_coordinator_commit_commits_the_prepared_branches_by_its_row() {
+    let mut c = shop_with(&[("SETWISE_XA_PAUSE", "decided=600000")], "").await;
+    decision_tables(&c).await;
+    let (ids, task) = one_across_sets(&c, 7).await;
+    // The coordinator (set2) committed with its row; set1's branch is prepared.
+    let cl = &c;
+    setwise_tests::wait_until(
+        "the decision row and the prepared branch",
+        WAIT,
+        || async move {
+            Ok(!rows_of_decisions(cl, "set2").await.is_empty()
+                && !prepared_on(cl, "set1").await.is_empty())
+        },
+    )
+    .await
+    .unwrap();
+    let rows = rows_of_decisions(&c, "set2").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].1, "a commit row: {rows:?}");
+    assert_eq!(prepared_on(&c, "set1").await, vec![rows[0].0.clone()]);
+    assert!(prepared_on(&c, "set2").await.is_empty());
+    assert!(decisions(&c).await.is_empty(), "no decision in etcd");
+
+    c.kill_proxy();
+    task.abort();
+    c.set_proxy_env(&[]);
+    c.start_proxy().await.unwrap();
+    let cl = &c;
+    setwise_tests::wait_until("recovery to commit the branch", WAIT, || async move {
+        Ok(prepared_on(cl, "set1").await.is_empty())
+    })
+    .await
+    .unwrap();
+    assert_eq!(values(&c, ids).await, vec![7, 7]);
+    // The row goes once no branch needs it.
+    let cl = &c;
+    setwise_tests::wait_until("the decision row deleted", WAIT, || async move {
+        Ok(rows_of_decisions(cl, "set2").await.is_empty())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_crash_before_the_coordinator_commit_rolls_every_branch_back() {
+    let mut c = shop_with(&[("SETWISE_XA_PAUSE", "prepared=600000")], "").await;
+    decision_tables(&c).await;
+    let (ids, task) = one_across_sets(&c, 9).await;
+    let cl = &c;
+    setwise_tests::wait_until("the prepared branch", WAIT, || async move {
+        Ok(!prepared_on(cl, "set1").await.is_empty())
+    })
+    .await
+    .unwrap();
+    let gtrid = prepared_on(&c, "set1").await[0].clone();
+    assert!(rows_of_decisions(&c, "set2").await.is_empty());
+
+    // The coordinator's branch (never prepared) dies with the gateway's
+    // connection; recovery records the abort on every set, then rolls back.
+    c.kill_proxy();
+    task.abort();
+    c.set_proxy_env(&[]);
+    c.start_proxy().await.unwrap();
+    let cl = &c;
+    setwise_tests::wait_until("recovery to roll the branch back", WAIT, || async move {
+        Ok(prepared_on(cl, "set1").await.is_empty())
+    })
+    .await
+    .unwrap();
+    assert_eq!(values(&c, ids).await, vec![0, 0]);
+    for set in ["set1", "set2"] {
+        let rows = rows_of_decisions(&c, set).await;
+        assert!(
+            rows.is_empty() || rows == vec![(gtrid.clone(), false)],
+            "{set}: {rows:?}"
+        );
+    }
+    // A slow coordinator could not commit now: its row's key is taken.
+    let mut p = c.primary("set2").conn().await.unwrap();
+    let r = p
+        .query_drop(format!(
+            "INSERT INTO setwise_sys.xa_decisions (gtrid, commit_) VALUES ('{gtrid}', 1)"
+        ))
+        .await;
+    let rows = rows_of_decisions(&c, "set2").await;
+    if rows.is_empty() {
+        // Already cleaned (older than 30 s): nothing prepared needs it.
+        r.unwrap();
+    } else {
+        assert!(r.is_err(), "{rows:?}");
+    }
+}
+
+#[tokio::test]
+async fn last_agent_commits_record_nothing_in_etcd() {
+    let c = shop_with(&[], "").await;
+    decision_tables(&c).await;
+    for round in 1..=3 {
+        let (ids, task) = one_across_sets(&c, round).await;
+        task.await.unwrap();
+        assert_eq!(values(&c, ids).await, vec![round, round]);
+    }
+    assert!(decisions(&c).await.is_empty());
+    let rows = rows_of_decisions(&c, "set2").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for set in ["set1", "set2"] {
+        assert!(prepared_on(&c, set).await.is_empty(), "{set}");
     }
 }

@@ -88,9 +88,22 @@ async fn command_loop<H: Handler>(
         // Every command starts a new exchange at sequence id 0.
         io.reset_seq();
         // Idle past the session's wait_timeout: closed, as MariaDB does (no packet).
-        let next = match handler.idle_timeout() {
-            Some(t) => tokio::time::timeout(t, io.read()).await.unwrap_or(Ok(None)),
-            None => io.read().await,
+        let limit = handler.idle_timeout();
+        let read = async {
+            // Meanwhile, what may end the session's work unasked (an aborted
+            // transaction's locks are freed at once).
+            while let Some(wake) = handler.idle_wake() {
+                tokio::select! {
+                    // Something to read (or TLS, not waited for this way).
+                    r = io.wait_readable() => { r?; break }
+                    () = wake => Box::pin(handler.idle_woken()).await,
+                }
+            }
+            io.read().await
+        };
+        let next = match limit {
+            Some(t) => tokio::time::timeout(t, read).await.unwrap_or(Ok(None)),
+            None => read.await,
         };
         let pkt = match next {
             Ok(Some(pkt)) => pkt,

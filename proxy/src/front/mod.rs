@@ -122,6 +122,17 @@ pub trait Handler: Send {
     fn idle_timeout(&self) -> Option<std::time::Duration> {
         None
     }
+    /// While the client is idle: a future that resolves when something other
+    /// than the client may have ended its session's work (then the front calls
+    /// [`idle_woken`](Self::idle_woken)); `None`: nothing to watch.
+    fn idle_wake(&mut self) -> Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> {
+        None
+    }
+    /// What [`idle_wake`](Self::idle_wake) announced: looked at while the
+    /// client is still idle (an ended transaction frees its locks).
+    fn idle_woken(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
     /// The client connected with CLIENT_INTERACTIVE (its idle timeout starts
     /// at `interactive_timeout`).
     fn set_interactive(&mut self, _interactive: bool) {}

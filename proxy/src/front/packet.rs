@@ -194,6 +194,22 @@ impl PacketIo {
         }
     }
 
+    /// Waits until the client sent something (or closed), reading nothing: it
+    /// can be given up at any point. `false`: it cannot be waited for this way
+    /// (TLS, whose records may hold bytes already read) — read instead.
+    pub async fn wait_readable(&mut self) -> io::Result<bool> {
+        if self.rpos < self.rbuf.len() {
+            return Ok(true);
+        }
+        match &self.stream {
+            ClientStream::Plain(tcp) => {
+                tcp.peek(&mut [0u8; 1]).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Starts a new command exchange: the client's next packet has sequence 0.
     pub fn reset_seq(&mut self) {
         self.seq = 0;

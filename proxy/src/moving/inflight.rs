@@ -42,6 +42,9 @@ pub struct InFlight {
     inner: Mutex<Inner>,
     /// Bumped whenever an entry goes (a hold waiting for writes to end).
     gone: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever a hold aborts transactions (their idle sessions roll
+    /// them back at once: `session::release`).
+    aborts: tokio::sync::watch::Sender<u64>,
 }
 
 /// An autocommit write in flight: deregistered when dropped.
@@ -81,6 +84,11 @@ impl TxnMark {
             Phase::Aborted(m) => Some(m.clone()),
             _ => None,
         }
+    }
+
+    /// Changes when a hold aborts transactions (this one, maybe).
+    pub fn aborts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.owner.aborts.subscribe()
     }
 
     /// COMMIT (or XA PREPARE) starts: from now on a hold waits for its end
@@ -198,6 +206,9 @@ impl InFlight {
                 Phase::Committing => p.committing.push(*id),
                 Phase::Aborted(_) => {}
             }
+        }
+        if p.aborted > 0 {
+            self.aborts.send_modify(|n| *n += 1);
         }
         p
     }

@@ -143,6 +143,14 @@ impl Handler for Session {
         Some(self.limits.idle_timeout())
     }
 
+    fn idle_wake(&mut self) -> Option<super::release::Wake> {
+        Session::idle_wake(self)
+    }
+
+    async fn idle_woken(&mut self) {
+        self.release_ended().await
+    }
+
     fn set_interactive(&mut self, interactive: bool) {
         self.limits.set_interactive(interactive);
     }

@@ -76,6 +76,9 @@ impl Session {
         if self.txn.as_ref().is_some_and(|t| t.doomed) {
             // As in MariaDB, a deadlock ends the transaction: roll back every set.
             let _ = self.end_txn("ROLLBACK").await;
+        } else if self.txn.as_ref().is_some_and(|t| t.broken.is_some()) {
+            // A set's branch was lost: the others free their locks now.
+            self.release_ended().await;
         }
         answered
     }

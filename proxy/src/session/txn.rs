@@ -3,13 +3,17 @@
 //!
 //! COMMIT: with at most one set written, every branch commits in one phase
 //! (`XA END; XA COMMIT ... ONE PHASE`, one round trip, all sets at once). With
-//! writes on several sets it is a two-phase commit: every written branch is
-//! prepared (all at once; read-only branches just end), the decision is recorded
-//! in etcd (`topo::XaDecision`, created once — a recovery that aborts an
-//! abandoned branch races for the same record — and written together with the
-//! decisions of concurrent commits, `crate::xa_log`), then every branch commits
-//! (all at once). A gateway that dies between the two phases leaves prepared
-//! branches that `crate::xa` resolves from the record.
+//! writes on several sets it is a two-phase commit: the written branches but one
+//! prepare (all at once; read-only branches just end), then the last one — the
+//! coordinator — commits in one phase with the decision row inserted in it
+//! (`super::last_agent`, `crate::xa_sets`), then every prepared branch commits
+//! (all at once). With `[xa] decisions = "etcd"` (or while the coordinator's
+//! set lacks the decision table) every written branch prepares and the decision
+//! is recorded in etcd instead (`topo::XaDecision`, created once — a recovery
+//! that aborts an abandoned branch races for the same record — and written
+//! together with the decisions of concurrent commits, `crate::xa_log`). A
+//! gateway that dies between the two phases leaves prepared branches that
+//! `crate::xa` resolves from the row or the record.
 //!
 //! `START TRANSACTION READ ONLY` writes nothing: its branches are plain
 //! read-only transactions (`START TRANSACTION`, `COMMIT`), no XA. Branches may
@@ -244,11 +248,21 @@ impl Txn {
     /// Rolls every branch back (best effort: a branch that cannot be rolled back
     /// has its connection closed, which rolls it back in MariaDB).
     pub async fn rollback(mut self) -> Result<(), ProxyError> {
+        self.release().await;
+        Ok(())
+    }
+
+    /// Rolls every branch back now (as [`rollback`](Self::rollback)) but keeps
+    /// the transaction: an ended one (doomed, broken, fenced, aborted by a
+    /// hold) frees its locks at once and answers the client at its next
+    /// statement (`super::release`).
+    pub async fn release(&mut self) {
         self.claim_ahead(None).await;
         let ends = self.ends();
-        let (gtrid, plain) = (self.gtrid, self.plain);
-        futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
-            let end = Self::end_stmt(plain, &gtrid, &set, false);
+        let (gtrid, plain) = (&self.gtrid, self.plain);
+        let conns = std::mem::take(&mut self.conns);
+        futures::future::join_all(conns.into_iter().map(|(set, mut conn)| {
+            let end = Self::end_stmt(plain, gtrid, &set, false);
             let ends = &ends;
             async move {
                 let ok = conn.query_drop(end).await.is_ok();
@@ -256,7 +270,6 @@ impl Txn {
             }
         }))
         .await;
-        Ok(())
     }
 
     /// Where each branch's connection goes when the transaction ends.
@@ -291,8 +304,13 @@ impl Txn {
     }
 
     /// Commits: one phase when at most one set was written, else two phases with
-    /// the decision recorded in etcd (`topo`) between them.
-    pub async fn commit(mut self, topo: Option<&topo::Topo>) -> Result<(), ProxyError> {
+    /// the decision recorded in between — by the coordinator set's one-phase
+    /// commit (`decisions` = sets: `super::last_agent`) or in etcd (`topo`).
+    pub async fn commit(
+        mut self,
+        topo: Option<&topo::Topo>,
+        decisions: crate::xa_sets::Decisions,
+    ) -> Result<(), ProxyError> {
         self.claim_ahead(None).await;
         if let Some(reason) = self.broken.take() {
             let _ = self.rollback().await;
@@ -317,86 +335,91 @@ impl Txn {
         if written.len() <= 1 {
             return self.commit_one_phase_all().await;
         }
+        let ends = self.ends();
+        let mut conns = std::mem::take(&mut self.conns);
+        // The last-agent commit: the coordinator's branch is not prepared; its
+        // one-phase commit records the decision.
+        let coordinator = match decisions {
+            crate::xa_sets::Decisions::Sets => written
+                .last()
+                .and_then(|s| Some((s.clone(), conns.remove(s)?))),
+            crate::xa_sets::Decisions::Etcd => None,
+        };
         // Phase 1, all sets at once: every written branch prepares; read-only
         // branches just end (committed in one phase: nothing to make durable).
-        let ends = self.ends();
-        let conns = std::mem::take(&mut self.conns);
-        let phase1 = futures::future::join_all(conns.into_iter().map(|(set, mut conn)| {
-            let x = xid(&gtrid, &set);
-            let write = written.contains(&set);
-            let ends = &ends;
-            async move {
-                if !write {
-                    let ok = conn
-                        .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
-                        .await
-                        .is_ok();
-                    ends.end(&set, conn, ok);
-                    return None;
+        let (mut prepared, mut failure) = phase_one(&gtrid, conns, &written, &ends).await;
+        crate::xa_log::pause("prepared").await;
+        let mut decided = false;
+        if let Some((set, conn)) = coordinator {
+            use super::last_agent::Outcome;
+            match super::last_agent::decide(&gtrid, &set, conn, failure.is_none()).await {
+                Outcome::Committed(conn) => {
+                    ends.end(&set, conn, true);
+                    decided = true;
+                    crate::xa_log::pause("decided").await;
                 }
-                match conn.query_drop(format!("XA END {x}; XA PREPARE {x}")).await {
-                    Ok(()) => Some(Ok((set, conn))),
-                    Err(e) => {
-                        let e = ProxyError::from_backend(&set, e);
-                        ends.end(&set, conn, false);
-                        Some(Err(e))
+                Outcome::RolledBack(conn, e) => {
+                    if let Some(conn) = conn {
+                        ends.end(&set, conn, true);
                     }
+                    failure = failure.or(e);
                 }
-            }
-        }))
-        .await;
-        let mut prepared: Vec<(String, Conn)> = Vec::new();
-        let mut failure = None;
-        for r in phase1.into_iter().flatten() {
-            match r {
-                Ok(p) => prepared.push(p),
-                Err(e) => failure = failure.or(Some(e)),
+                Outcome::Unknown(e) => {
+                    // The decision is the coordinator set's: recovery finishes
+                    // the prepared branches by its row.
+                    for (_, conn) in prepared {
+                        discard(conn);
+                    }
+                    return Err(e);
+                }
+                Outcome::NoTable(conn) => {
+                    // Its table is not there yet: prepared too, decided in etcd.
+                    let (more, f) =
+                        phase_one(&gtrid, [(set.clone(), conn)].into(), &written, &ends).await;
+                    prepared.extend(more);
+                    failure = failure.or(f);
+                }
             }
         }
-        // The decision, recorded before any branch commits (with those of the
-        // transactions committing at the same time: `crate::xa_log`).
-        let decision = match (&failure, topo) {
-            (Some(_), _) => None,
-            (None, None) => {
-                failure = Some(ProxyError::EtcdUnavailable(
-                    "a transaction that wrote to several sets records its commit there; it was rolled back".into(),
-                ));
-                None
-            }
-            (None, Some(t)) => {
-                let d = topo::XaDecision {
-                    gtrid: gtrid.clone(),
-                    commit: true,
-                    sets: written.clone(),
-                    at_ms: now_ms(),
-                };
-                match crate::xa_log::log().decide(t, d).await {
-                    Ok(d) if d.commit => {
-                        crate::xa_log::pause("decided").await;
-                        Some(t)
-                    }
-                    Ok(_) => {
-                        failure = Some(ProxyError::BackendLost {
-                            set: "?".into(),
-                            detail: "the distributed transaction was aborted by recovery while it committed".into(),
-                        });
-                        None
-                    }
-                    Err(e) => {
-                        failure = Some(ProxyError::EtcdUnavailable(format!(
-                            "the commit decision of a transaction across sets could not be recorded ({e}); it was rolled back"
-                        )));
-                        None
+        // The decision in etcd, recorded before any branch commits (with those
+        // of the transactions committing at the same time: `crate::xa_log`).
+        let in_etcd = !decided && failure.is_none();
+        if in_etcd {
+            match topo {
+                None => {
+                    failure = Some(ProxyError::EtcdUnavailable(
+                        "a transaction that wrote to several sets records its commit there; it was rolled back".into(),
+                    ));
+                }
+                Some(t) => {
+                    let d = topo::XaDecision {
+                        gtrid: gtrid.clone(),
+                        commit: true,
+                        sets: written.clone(),
+                        at_ms: now_ms(),
+                    };
+                    match crate::xa_log::log().decide(t, d).await {
+                        Ok(d) if d.commit => {
+                            decided = true;
+                            crate::xa_log::pause("decided").await;
+                        }
+                        Ok(_) => {
+                            failure = Some(ProxyError::BackendLost {
+                                set: "?".into(),
+                                detail: "the distributed transaction was aborted by recovery while it committed".into(),
+                            });
+                        }
+                        Err(e) => {
+                            failure = Some(ProxyError::EtcdUnavailable(format!(
+                                "the commit decision of a transaction across sets could not be recorded ({e}); it was rolled back"
+                            )));
+                        }
                     }
                 }
             }
-        };
+        }
         // Phase 2, all sets at once.
-        let verb = if decision.is_some() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
+        let verb = if decided { "COMMIT" } else { "ROLLBACK" };
         let phase2 = futures::future::join_all(prepared.into_iter().map(|(set, mut conn)| {
             let x = xid(&gtrid, &set);
             let (ends, gtrid) = (&ends, &gtrid);
@@ -416,7 +439,7 @@ impl Txn {
             }
         }))
         .await;
-        if decision.is_some() && phase2.iter().all(|done| *done) {
+        if in_etcd && decided && phase2.iter().all(|done| *done) {
             // Deleted with the next decisions written (or by recovery's round).
             crate::xa_log::log().finished(gtrid);
         }
@@ -566,6 +589,50 @@ impl Txn {
     }
 }
 
+/// Phase 1 of a commit over `conns`, all at once: the branches of `written`
+/// sets end and prepare, the others end and commit in one phase (they only
+/// read). Returns the prepared branches and the first failure (a branch whose
+/// prepare failed is closed: MariaDB rolls it back).
+async fn phase_one(
+    gtrid: &str,
+    conns: BTreeMap<String, Conn>,
+    written: &[String],
+    ends: &Ends,
+) -> (Vec<(String, Conn)>, Option<ProxyError>) {
+    let done = futures::future::join_all(conns.into_iter().map(|(set, mut conn)| {
+        let x = xid(gtrid, &set);
+        let write = written.contains(&set);
+        async move {
+            if !write {
+                let ok = conn
+                    .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
+                    .await
+                    .is_ok();
+                ends.end(&set, conn, ok);
+                return None;
+            }
+            match conn.query_drop(format!("XA END {x}; XA PREPARE {x}")).await {
+                Ok(()) => Some(Ok((set, conn))),
+                Err(e) => {
+                    let e = ProxyError::from_backend(&set, e);
+                    ends.end(&set, conn, false);
+                    Some(Err(e))
+                }
+            }
+        }
+    }))
+    .await;
+    let mut prepared = Vec::new();
+    let mut failure = None;
+    for r in done.into_iter().flatten() {
+        match r {
+            Ok(p) => prepared.push(p),
+            Err(e) => failure = failure.or(Some(e)),
+        }
+    }
+    (prepared, failure)
+}
+
 /// MariaDB's error for a savepoint that was never taken (or was released).
 pub fn no_savepoint(name: &str) -> ProxyError {
     ProxyError::Backend {
@@ -581,7 +648,7 @@ fn quote_ident(name: &str) -> String {
 }
 
 /// Where the connections of a transaction's branches go when it ends.
-struct Ends {
+pub(super) struct Ends {
     pins: Pins,
     pinned: BTreeSet<String>,
     tainted: BTreeSet<String>,
@@ -593,7 +660,7 @@ impl Ends {
     /// session's pinned connection goes back to it; a pooled one is lent again
     /// as it is unless its session state changed in the transaction; a failed
     /// one is closed.
-    fn end(&self, set: &str, mut conn: Conn, ok: bool) {
+    pub(super) fn end(&self, set: &str, mut conn: Conn, ok: bool) {
         if ok && self.pinned.contains(set) {
             let epoch = self.epochs.get(set).copied().unwrap_or_default();
             self.pins.put(set, conn, epoch);

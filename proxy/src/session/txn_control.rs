@@ -117,7 +117,8 @@ impl Session {
         let epochs: Vec<(String, u64)> = t.epochs.iter().map(|(s, e)| (s.clone(), *e)).collect();
         let on: Vec<(&str, u64)> = epochs.iter().map(|(s, e)| (s.as_str(), *e)).collect();
         let topo = self.shared.topo.get().cloned();
-        let commit = tokio::spawn(async move { t.commit(topo.as_ref()).await });
+        let decisions = self.shared.cfg.xa.decisions;
+        let commit = tokio::spawn(async move { t.commit(topo.as_ref(), decisions).await });
         let guarded = crate::exec::guard(
             &self.shared.backends,
             &self.changes,
