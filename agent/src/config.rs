@@ -55,6 +55,9 @@ pub struct AgentArgs {
     /// Log level (overrides RUST_LOG; default info).
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Prometheus metrics address HOST:PORT (`metrics_listen`; empty = off).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
 }
 
 /// The config file.
@@ -76,6 +79,8 @@ pub struct AgentConfig {
     pub mysql: MysqlConfig,
     pub replication: ReplicationConfig,
     pub etcd: EtcdConfig,
+    /// Prometheus metrics address, e.g. `127.0.0.1:9106`; empty = off.
+    pub metrics_listen: String,
 }
 
 impl Default for AgentConfig {
@@ -91,6 +96,7 @@ impl Default for AgentConfig {
             mysql: MysqlConfig::default(),
             replication: ReplicationConfig::default(),
             etcd: EtcdConfig::default(),
+            metrics_listen: String::new(),
         }
     }
 }
@@ -203,6 +209,7 @@ impl AgentConfig {
         set(&mut self.etcd.cluster, &a.cluster);
         set(&mut self.replication.user, &a.replication_user);
         set(&mut self.replication.password, &a.replication_password);
+        set(&mut self.metrics_listen, &a.metrics_listen);
         if let Some(urls) = &a.etcd {
             let list: Vec<String> = urls
                 .split(',')

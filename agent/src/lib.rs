@@ -4,13 +4,14 @@
 //! host measurements ([`host`]), publishes per-table statistics ([`stats`]), keeps a
 //! primary's semi-sync settings in line with its set's sync mode ([`sync`]), and runs
 //! the node tasks the scheduler gives it: read_only, promote, repoint, rebuild
-//! ([`task`]).
+//! ([`task`]). Its probes' findings are also Prometheus metrics ([`metrics`]).
 
 pub mod config;
 pub mod db;
 pub mod fence;
 pub mod host;
 pub mod logging;
+pub mod metrics;
 pub mod probe;
 pub mod report;
 pub mod service;

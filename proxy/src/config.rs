@@ -38,6 +38,10 @@ pub struct ProxyConfig {
     pub limits: crate::admission::LimitsConfig,
     /// TLS for clients (`[tls]`, docs/tls.md); off unless a certificate is set.
     pub tls: crate::front::tls::TlsConfig,
+    /// The SQL audit log (`[audit]`, docs/observability.md); off by default.
+    pub audit: crate::audit::AuditConfig,
+    /// Query digests (`[digests]`, docs/observability.md).
+    pub digests: crate::digest::DigestsConfig,
 }
 
 /// Which replicas may answer reads sent to replicas (`[reads]`,
@@ -128,6 +132,8 @@ impl Default for ProxyConfig {
             gateway_id: String::new(),
             moves: Default::default(),
             tls: Default::default(),
+            audit: Default::default(),
+            digests: Default::default(),
         }
     }
 }

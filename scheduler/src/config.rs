@@ -69,6 +69,9 @@ pub struct SchedulerConfig {
     pub failover: FailoverConfig,
     pub mysql: MysqlConfig,
     pub moves: MovesConfig,
+    /// Prometheus metrics address, e.g. `127.0.0.1:9105` (`--metrics-listen`);
+    /// empty = off.
+    pub metrics_listen: String,
 }
 
 impl Default for SchedulerConfig {
@@ -83,6 +86,7 @@ impl Default for SchedulerConfig {
             failover: FailoverConfig::default(),
             mysql: MysqlConfig::default(),
             moves: MovesConfig::default(),
+            metrics_listen: String::new(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod control;
 pub mod failover;
 pub mod leader;
 pub mod logging;
+pub mod metrics;
 pub mod monitor;
 pub mod moves;
 pub mod policy;

@@ -117,7 +117,12 @@ impl Session {
         let epochs: Vec<(String, u64)> = t.epochs.iter().map(|(s, e)| (s.clone(), *e)).collect();
         let on: Vec<(&str, u64)> = epochs.iter().map(|(s, e)| (s.as_str(), *e)).collect();
         let topo = self.shared.topo.get().cloned();
-        let commit = tokio::spawn(async move { t.commit(topo.as_ref()).await });
+        let two_phase = !t.plain && t.writers.len() > 1;
+        let commit = tokio::spawn(async move {
+            let r = t.commit(topo.as_ref()).await;
+            crate::observe::xa_outcome(two_phase, r.is_ok());
+            r
+        });
         let guarded = crate::exec::guard(
             &self.shared.backends,
             &self.changes,
