@@ -78,6 +78,7 @@ pub fn install(listen: &str) -> anyhow::Result<Option<(PrometheusHandle, std::ne
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| anyhow::anyhow!("metrics endpoint on {listen}: {e}"))?;
     listener.set_nonblocking(true)?;
+    crate::observe::http::bound(listener.local_addr()?);
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
         .map_err(|e| anyhow::anyhow!("metrics buckets: {e}"))?

@@ -220,7 +220,11 @@ impl<'a> Responder<'a> {
     /// A backend's answer, raw packets forwarded as they came (the fast path;
     /// never for information_schema reads, whose rows may need hiding).
     pub async fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.rows.raw(bytes);
+        if let Some(code) = self.rows.raw(bytes) {
+            // An error MariaDB sent, forwarded as is.
+            metrics::counter!(crate::metrics::ERRORS, "code" => code.to_string()).increment(1);
+            self.error_code = code;
+        }
         self.io.write_raw(bytes).await
     }
 

@@ -35,8 +35,10 @@ impl RowTally {
         self.phase = Phase::Start;
     }
 
-    /// Counts the rows among `bytes`: whole packets of a raw answer.
-    pub fn raw(&mut self, bytes: &[u8]) {
+    /// Counts the rows among `bytes`: whole packets of a raw answer. Returns the
+    /// code of an ERR packet among them, if any.
+    pub fn raw(&mut self, bytes: &[u8]) -> Option<u16> {
+        let mut error = None;
         let mut at = 0;
         while at + 4 <= bytes.len() {
             let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], 0]) as usize;
@@ -44,6 +46,9 @@ impl RowTally {
             at += 4 + len;
             let first = p.first().copied().unwrap_or(0);
             let eof = first == 0xfe && p.len() < 9;
+            if first == 0xff && !matches!(self.phase, Phase::Columns(_)) {
+                error = p.get(1..3).map(|c| u16::from_le_bytes([c[0], c[1]]));
+            }
             self.phase = match self.phase {
                 Phase::Start | Phase::Done => match first {
                     0x00 | 0xff | 0xfb => Phase::Done,
@@ -64,6 +69,7 @@ impl RowTally {
                 }
             };
         }
+        error
     }
 }
 
@@ -96,7 +102,11 @@ mod tests {
         let mut ok = Vec::new();
         packet(&mut ok, &[0, 0, 0, 2, 0, 0, 0]);
         t.answer_start();
-        t.raw(&ok);
+        assert_eq!(t.raw(&ok), None);
         assert_eq!(t.count(), 2);
+        let mut err = Vec::new();
+        packet(&mut err, b"\xff\x1e\x04#42S22Unknown column");
+        t.answer_start();
+        assert_eq!(t.raw(&err), Some(1054));
     }
 }

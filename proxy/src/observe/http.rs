@@ -24,6 +24,19 @@ const MAX_HEAD: usize = 8192;
 /// How long a client may take to send its request and read the answer.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
+static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The metrics port's address (`host:port`), once bound: this gateway's etcd
+/// registration names it (`setwise digests` finds it there).
+pub fn addr() -> Option<String> {
+    ADDR.get().cloned()
+}
+
+/// Records the metrics port's address (when it is bound, before the gateway registers).
+pub fn bound(addr: std::net::SocketAddr) {
+    let _ = ADDR.set(addr.to_string());
+}
+
 /// Serves the metrics port in the background (and the recorder's upkeep).
 pub fn start(
     handle: PrometheusHandle,

@@ -175,6 +175,7 @@ impl Action {
                 Action::Failovers { set, steps }
             }
             Command::Gateway(_) => bail!("`setwise gateway` is run by cli::gateway"),
+            Command::Digests(_) => bail!("`setwise digests` is run by cli::digests"),
             Command::Shard(cmd) => Action::Shard(super::shard::check::ShardAction::from_cmd(cmd)?),
             Command::Stats { set } => {
                 if let Some(s) = &set {

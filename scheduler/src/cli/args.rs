@@ -52,6 +52,11 @@ pub enum Command {
     /// Gateways: registered (live) and known (registered once, not stopped cleanly).
     #[command(subcommand)]
     Gateway(super::gateway::GatewayCmd),
+    /// Query digests of the gateways (per statement fingerprint: count, latency, rows,
+    /// errors, sets), the largest total latency first.
+    ///
+    /// Example: `setwise digests --top 20 --json`
+    Digests(super::digests::DigestsArgs),
     /// Slot moves (scale-out): move, list, cancel, rebalance, capacity plan.
     #[command(subcommand)]
     Shard(super::shard::args::ShardCmd),

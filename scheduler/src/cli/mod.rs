@@ -4,6 +4,7 @@
 pub mod action;
 pub mod args;
 pub mod commands;
+pub mod digests;
 pub mod gateway;
 pub mod json;
 pub mod ops;
@@ -25,6 +26,9 @@ pub async fn run(cli: Cli) -> Result<String> {
     if let args::Command::Gateway(cmd) = command {
         return gateway::execute(&connect(&cfg.etcd).await?, cmd).await;
     }
+    if let args::Command::Digests(a) = command {
+        return digests::execute(&connect(&cfg.etcd).await?, a).await;
+    }
     let action = action::Action::from_command(command)?;
     let topo = connect(&cfg.etcd).await?;
     if let action::Action::Shard(a) = action {
@@ -39,6 +43,7 @@ fn json_into(command: &mut args::Command, on: bool) {
     match command {
         args::Command::Shard(ShardCmd::Moves { json, .. } | ShardCmd::Plan { json }) => *json = on,
         args::Command::Gateway(gateway::GatewayCmd::List { json }) => *json = on,
+        args::Command::Digests(a) => a.json = on,
         _ => {}
     }
 }
