@@ -21,6 +21,8 @@
 #   SB_WORKERS (the gateway's `workers`, default 0 = half the cores)
 #   SB_PIPELINE (the gateway's `[backend] pipeline_conns`, default 1; 0 = no pipelined point reads)
 #   SB_REPLICAS (0; N > 0: N semi-sync replicas per set, and the sync / haproxy-sync targets)
+#   SB_AUDIT (0; 1: the gateway writes the SQL audit log, every statement, to the temp dir)
+#   SB_DIGESTS (1; 0: the gateway keeps no query digests)
 #   SB_TARGETS (all of them: "direct haproxy [sync haproxy-sync] gateway"; a subset, in order)
 set -euo pipefail
 
@@ -38,8 +40,9 @@ fi
 : "${SB_THREADS:=8}" "${SB_TIME:=20}" "${SB_TABLES:=4}" "${SB_TABLE_SIZE:=10000}"
 : "${SB_TESTS:=oltp_point_select oltp_read_only}"
 : "${SB_BUILD:=1}" "${SB_KEEP:=0}" "${SB_HOLD:=0}" "${SB_WORKERS:=0}" "${SB_PIPELINE:=1}" "${SB_REPLICAS:=0}"
+: "${SB_AUDIT:=0}" "${SB_DIGESTS:=1}"
 : "${SB_RESULTS=$BENCH_DIR/results/$(date +%F)-sysbench.md}"
-for v in SB_WORKERS SB_PIPELINE SB_REPLICAS; do
+for v in SB_WORKERS SB_PIPELINE SB_REPLICAS SB_AUDIT SB_DIGESTS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || {
         echo "error: $v must be a number, not '${!v}'" >&2
         exit 2
@@ -177,6 +180,13 @@ password = "setwise"
 pool_max = 64
 connect_timeout_ms = 2000
 pipeline_conns = $SB_PIPELINE
+
+[audit]
+enabled = $( ((SB_AUDIT)) && echo true || echo false)
+path = "$WORK/logs/audit.log"
+
+[digests]
+enabled = $( ((SB_DIGESTS)) && echo true || echo false)
 EOF
 say "starting setwise-proxy on 127.0.0.1:$SETWISE_PROXY_PORT"
 start_bg proxy "$SETWISE_BIN/setwise-proxy" --config "$WORK/conf/proxy.toml"
@@ -555,7 +565,8 @@ if [[ -n $SB_RESULTS ]]; then
                 "(rows per set after prepare: ${ROWS_PER_SET:-?}). No replicas (SB_REPLICAS=0)."
         fi
         echo "- gateway settings: \`workers = $SB_WORKERS\` (0 = half the cores), \`[backend] pipeline_conns = $SB_PIPELINE\`" \
-            "(pipelined point reads; 0 = off), other settings default."
+            "(pipelined point reads; 0 = off), \`[audit] enabled = $( ((SB_AUDIT)) && echo true || echo false)\`," \
+            "\`[digests] enabled = $( ((SB_DIGESTS)) && echo true || echo false)\`, other settings default."
         echo "- Everything on loopback on this machine: sysbench, the proxies and MariaDB share the same $(nproc) cores."
         echo
         printf '| %s ' "${HEAD[@]}"
