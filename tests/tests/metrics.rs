@@ -226,3 +226,39 @@ async fn every_program_serves_metrics_and_a_failover_moves_the_schedulers() {
     );
     assert!(sum(&s1, "setwise_scheduler_leader_terms_total", &[]) >= 1.0);
 }
+
+/// Every metric the Grafana dashboard (deploy/grafana/setwise.json) queries is one
+/// a program defines.
+#[test]
+fn the_dashboard_reads_metrics_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("deploy/grafana/setwise.json")).unwrap(),
+    )
+    .unwrap();
+    let defined: String = ["proxy/src/metrics.rs", "scheduler/src/metrics.rs", "agent/src/metrics.rs"]
+        .iter()
+        .map(|p| std::fs::read_to_string(root.join(p)).unwrap())
+        .collect();
+    let mut checked = 0;
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if !word.starts_with("setwise_") {
+                    continue;
+                }
+                let base = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| word.strip_suffix(s))
+                    .unwrap_or(word);
+                assert!(
+                    defined.contains(&format!("\"{base}\"")),
+                    "the dashboard queries {word}, which no program defines"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20);
+}
