@@ -236,10 +236,14 @@ fn the_dashboard_reads_metrics_that_exist() {
         &std::fs::read_to_string(root.join("deploy/grafana/setwise.json")).unwrap(),
     )
     .unwrap();
-    let defined: String = ["proxy/src/metrics.rs", "scheduler/src/metrics.rs", "agent/src/metrics.rs"]
-        .iter()
-        .map(|p| std::fs::read_to_string(root.join(p)).unwrap())
-        .collect();
+    let defined: String = [
+        "proxy/src/metrics.rs",
+        "scheduler/src/metrics.rs",
+        "agent/src/metrics.rs",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(root.join(p)).unwrap())
+    .collect();
     let mut checked = 0;
     for p in dash["panels"].as_array().unwrap() {
         for t in p["targets"].as_array().into_iter().flatten() {
