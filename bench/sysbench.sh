@@ -23,13 +23,14 @@
 #   SB_REPLICAS (0; N > 0: N semi-sync replicas per set, and the sync / haproxy-sync targets)
 #   SB_AUDIT (0; 1: the gateway writes the SQL audit log, every statement, to the temp dir)
 #   SB_DIGESTS (1; 0: the gateway keeps no query digests)
+#   SB_METRICS (0; 1: the gateway's metrics port is on, so every metric is recorded)
 #   SB_TARGETS (all of them: "direct haproxy [sync haproxy-sync] gateway"; a subset, in order)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 (($# == 0)) || {
@@ -40,9 +41,9 @@ fi
 : "${SB_THREADS:=8}" "${SB_TIME:=20}" "${SB_TABLES:=4}" "${SB_TABLE_SIZE:=10000}"
 : "${SB_TESTS:=oltp_point_select oltp_read_only}"
 : "${SB_BUILD:=1}" "${SB_KEEP:=0}" "${SB_HOLD:=0}" "${SB_WORKERS:=0}" "${SB_PIPELINE:=1}" "${SB_REPLICAS:=0}"
-: "${SB_AUDIT:=0}" "${SB_DIGESTS:=1}"
+: "${SB_AUDIT:=0}" "${SB_DIGESTS:=1}" "${SB_METRICS:=0}"
 : "${SB_RESULTS=$BENCH_DIR/results/$(date +%F)-sysbench.md}"
-for v in SB_WORKERS SB_PIPELINE SB_REPLICAS SB_AUDIT SB_DIGESTS; do
+for v in SB_WORKERS SB_PIPELINE SB_REPLICAS SB_AUDIT SB_DIGESTS SB_METRICS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || {
         echo "error: $v must be a number, not '${!v}'" >&2
         exit 2
@@ -109,6 +110,11 @@ release_binaries "$SB_BUILD" SB_BUILD
 BENCH_REPLICAS=$SB_REPLICAS
 bench_ports
 free_port HAPROXY_PORT
+METRICS_ADDR=''
+if ((SB_METRICS)); then
+    free_port METRICS_PORT
+    METRICS_ADDR=127.0.0.1:$METRICS_PORT
+fi
 HAPROXY_SYNC_PORT=''
 ((SB_REPLICAS == 0)) || free_port HAPROXY_SYNC_PORT
 start_servers sbtest
@@ -167,7 +173,7 @@ done
 cat >"$WORK/conf/proxy.toml" <<EOF
 listen = "127.0.0.1:$SETWISE_PROXY_PORT"
 routing_cache = "$WORK/proxy/routing.json"
-metrics_listen = ""
+metrics_listen = "$METRICS_ADDR"
 workers = $SB_WORKERS
 
 [etcd]
@@ -566,7 +572,8 @@ if [[ -n $SB_RESULTS ]]; then
         fi
         echo "- gateway settings: \`workers = $SB_WORKERS\` (0 = half the cores), \`[backend] pipeline_conns = $SB_PIPELINE\`" \
             "(pipelined point reads; 0 = off), \`[audit] enabled = $( ((SB_AUDIT)) && echo true || echo false)\`," \
-            "\`[digests] enabled = $( ((SB_DIGESTS)) && echo true || echo false)\`, other settings default."
+            "\`[digests] enabled = $( ((SB_DIGESTS)) && echo true || echo false)\`," \
+            "\`metrics_listen\` ${METRICS_ADDR:-off}, other settings default."
         echo "- Everything on loopback on this machine: sysbench, the proxies and MariaDB share the same $(nproc) cores."
         echo
         printf '| %s ' "${HEAD[@]}"
