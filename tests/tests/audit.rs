@@ -55,7 +55,10 @@ async fn two_clients_statements_with_their_fields_and_no_password() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
     let c = start(
-        &format!("[audit]\nenabled = true\npath = \"{}\"\n", path.display()),
+        &format!(
+            "[audit]\nenabled = true\nmax_text = 200\npath = \"{}\"\n",
+            path.display()
+        ),
         &[],
     )
     .await;
@@ -94,6 +97,8 @@ async fn two_clients_statements_with_their_fields_and_no_password() {
         // Refused by the gateway (users are the CLI's); recorded all the same.
         let _ = b.query_drop(&sql).await;
     }
+    let long = format!("SELECT '{}' AS long_one", "x".repeat(300));
+    b.query_drop(&long).await.unwrap();
     b.query_drop("SELECT 'last'").await.unwrap();
 
     wait_until("the audit log to hold the last statement", WAIT, || {
@@ -131,6 +136,13 @@ async fn two_clients_statements_with_their_fields_and_no_password() {
     let scan = find(&recs, "SELECT v FROM shop.t").expect("client b's scan");
     assert_eq!(scan["rows"], 4);
     assert_eq!(scan["sets"], serde_json::json!(["set1", "set2"]));
+
+    let cut = recs
+        .iter()
+        .find(|r| r["truncated"] == true)
+        .expect("the long statement, cut");
+    assert_eq!(cut["text"].as_str().unwrap(), &long[..200]);
+    assert_eq!(sel.get("truncated"), None, "only long texts say so");
 
     let bad = find(&recs, "SELECT nope FROM t").expect("the failed SELECT");
     assert_eq!(bad["error"], 1054);

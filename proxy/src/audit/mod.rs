@@ -40,6 +40,9 @@ pub struct AuditConfig {
     pub rotate_bytes: u64,
     /// Rotated files kept.
     pub keep: usize,
+    /// Longest statement text recorded, bytes; a longer one is cut (its
+    /// fingerprint too) and the record says `"truncated": true`.
+    pub max_text: usize,
 }
 
 impl Default for AuditConfig {
@@ -52,6 +55,7 @@ impl Default for AuditConfig {
             queue: 65_536,
             rotate_bytes: 64 * 1024 * 1024,
             keep: 4,
+            max_text: 65_536,
         }
     }
 }
@@ -76,6 +80,7 @@ struct Record {
     source: Option<SocketAddr>,
     db: Option<String>,
     text: String,
+    truncated: bool,
     sets: u64,
     rows: u64,
     latency_us: u64,
@@ -85,6 +90,7 @@ struct Record {
 pub struct Audit {
     tx: SyncSender<Record>,
     sample: f64,
+    max_text: usize,
     queue_full: Counter,
 }
 
@@ -106,6 +112,7 @@ pub fn start(cfg: &AuditConfig) -> anyhow::Result<()> {
     let _ = AUDIT.set(Audit {
         tx,
         sample: cfg.sample,
+        max_text: cfg.max_text.max(64),
         queue_full: metrics::counter!(crate::metrics::AUDIT_DROPPED, "reason" => "queue_full"),
     });
     Ok(())
@@ -123,6 +130,10 @@ impl Audit {
         if self.sample < 1.0 && rand::random::<f64>() >= self.sample {
             return;
         }
+        let mut cut = f.text.len().min(self.max_text);
+        while !f.text.is_char_boundary(cut) {
+            cut -= 1;
+        }
         let rec = Record {
             at_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -131,7 +142,8 @@ impl Audit {
             user: f.who.user.unwrap_or("").to_string(),
             source: f.who.peer,
             db: f.who.db.map(str::to_string),
-            text: f.text.to_string(),
+            text: f.text[..cut].to_string(),
+            truncated: cut < f.text.len(),
             sets: f.sets,
             rows: f.rows,
             latency_us: f.latency_us,
