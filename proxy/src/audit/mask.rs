@@ -20,23 +20,30 @@ fn secret(sql: &str, tokens: &[Token]) -> bool {
 /// `mask_literals`. `None`: not lexable and it mentions a password (nothing of
 /// it is logged).
 pub fn text(sql: &str, mask_literals: bool) -> Option<String> {
-    let tokens = match tokenize(sql) {
-        Ok(t) => t,
-        Err(_) => {
-            let lower = sql.to_ascii_lowercase();
-            return (!SECRET_WORDS
-                .iter()
-                .any(|w| lower.contains(&w.to_ascii_lowercase())))
-            .then(|| sql.to_string());
-        }
-    };
-    let strings = mask_literals || secret(sql, &tokens);
+    match tokenize(sql) {
+        Ok(t) => Some(text_of(sql, &t, mask_literals)),
+        Err(_) => unlexable(sql),
+    }
+}
+
+/// Text the lexer cannot read: as is, unless it mentions a password.
+pub fn unlexable(sql: &str) -> Option<String> {
+    let lower = sql.to_ascii_lowercase();
+    (!SECRET_WORDS
+        .iter()
+        .any(|w| lower.contains(&w.to_ascii_lowercase())))
+    .then(|| sql.to_string())
+}
+
+/// [`text`] of a statement already lexed.
+pub fn text_of(sql: &str, tokens: &[Token], mask_literals: bool) -> String {
+    let strings = mask_literals || secret(sql, tokens);
     if !strings {
-        return Some(sql.to_string());
+        return sql.to_string();
     }
     let mut out = String::with_capacity(sql.len());
     let mut at = 0;
-    for t in &tokens {
+    for t in tokens {
         let hide = match t.kind {
             Kind::String => true,
             Kind::Number => mask_literals,
@@ -49,7 +56,7 @@ pub fn text(sql: &str, mask_literals: bool) -> Option<String> {
         }
     }
     out.push_str(&sql[at..]);
-    Some(out)
+    out
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! The audit log's writer thread: masks and formats each queued record as one
 //! JSON line, writes it to the file (flushed whenever the queue is empty), and
-//! rotates the file past `rotate_bytes`. A file that cannot be opened or written
-//! costs the records meanwhile (counted), and is tried again a second later.
+//! rotates the file past `rotate_bytes`. Writes are batched: what is buffered
+//! reaches the file once the queue has stayed empty for [`FLUSH_AFTER`] (or the
+//! buffer fills). A file that cannot be opened or written costs the records
+//! meanwhile (counted), and is tried again a second later.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -14,6 +16,9 @@ use tracing::warn;
 
 use super::{AuditConfig, Record};
 use crate::metrics as m;
+
+/// How long the queue stays empty before buffered lines are written out.
+const FLUSH_AFTER: Duration = Duration::from_millis(20);
 
 /// Test hook: the writer sleeps this long (ms) per record (a slow disk).
 const DELAY_ENV: &str = "SETWISE_AUDIT_WRITE_DELAY_MS";
@@ -71,28 +76,37 @@ impl Writer {
     fn run(mut self, rx: Receiver<Record>) {
         let written = metrics::counter!(m::AUDIT_RECORDS);
         let failed = metrics::counter!(m::AUDIT_DROPPED, "reason" => "write_error");
-        while let Ok(rec) = rx.recv() {
-            let mut next = Some(rec);
-            while let Some(rec) = next.take() {
-                if let Some(d) = self.delay {
-                    std::thread::sleep(d);
-                }
-                match self.write(&rec) {
-                    Ok(()) => written.increment(1),
-                    Err(e) => {
-                        failed.increment(1);
-                        if !self.failing {
-                            warn!(path = %self.cfg.path.display(), "audit log: {e}; records are dropped until it works");
-                            self.failing = true;
-                        }
-                    }
-                }
-                match rx.try_recv() {
-                    Ok(r) => next = Some(r),
-                    Err(TryRecvError::Empty) => self.flush(),
-                    Err(TryRecvError::Disconnected) => {
+        let mut pending = false;
+        loop {
+            let rec = if pending {
+                match rx.recv_timeout(FLUSH_AFTER) {
+                    Ok(r) => r,
+                    Err(RecvTimeoutError::Timeout) => {
                         self.flush();
-                        return;
+                        pending = false;
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            };
+            if let Some(d) = self.delay {
+                std::thread::sleep(d);
+            }
+            match self.write(&rec) {
+                Ok(()) => {
+                    written.increment(1);
+                    pending = true;
+                }
+                Err(e) => {
+                    failed.increment(1);
+                    if !self.failing {
+                        warn!(path = %self.cfg.path.display(), "audit log: {e}; records are dropped until it works");
+                        self.failing = true;
                     }
                 }
             }
@@ -151,14 +165,25 @@ impl Writer {
 }
 
 fn line(rec: &Record, mask_literals: bool) -> Line<'_> {
+    // One lexing for the fingerprint and the masked text.
+    let (fingerprint, text) = match crate::sql::lexer::tokenize(&rec.text) {
+        Ok(t) => (
+            crate::digest::fingerprint::text(&rec.text, &t),
+            Some(super::mask::text_of(&rec.text, &t, mask_literals)),
+        ),
+        Err(_) => (
+            crate::digest::fingerprint::of_text(&rec.text),
+            super::mask::unlexable(&rec.text),
+        ),
+    };
     Line {
         time: rfc3339_ms(rec.at_ms),
         conn: rec.conn,
         user: &rec.user,
         source: rec.source.map(|s| s.to_string()),
         db: rec.db.as_deref(),
-        fingerprint: crate::digest::fingerprint::of_text(&rec.text),
-        text: super::mask::text(&rec.text, mask_literals),
+        fingerprint,
+        text,
         truncated: rec.truncated,
         sets: crate::observe::sets::names(rec.sets),
         rows: rec.rows,
