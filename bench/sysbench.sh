@@ -21,6 +21,9 @@
 #   SB_WORKERS (the gateway's `workers`, default 0 = half the cores)
 #   SB_PIPELINE (the gateway's `[backend] pipeline_conns`, default 1; 0 = no pipelined point reads)
 #   SB_REPLICAS (0; N > 0: N semi-sync replicas per set, and the sync / haproxy-sync targets)
+#   SB_AUDIT (0; 1: the gateway writes the SQL audit log, every statement, to the temp dir)
+#   SB_DIGESTS (1; 0: the gateway keeps no query digests)
+#   SB_METRICS (0; 1: the gateway's metrics port is on, so every metric is recorded)
 #   SB_TARGETS (all of them: "direct haproxy [sync haproxy-sync] gateway"; a subset, in order)
 #   SB_XA_DECISIONS (sets: the gateway's `[xa] decisions`, where commits across sets record
 #            their decision; etcd: the earlier path)
@@ -29,7 +32,7 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 (($# == 0)) || {
@@ -45,8 +48,9 @@ fi
     exit 2
 }
 : "${SB_BUILD:=1}" "${SB_KEEP:=0}" "${SB_HOLD:=0}" "${SB_WORKERS:=0}" "${SB_PIPELINE:=1}" "${SB_REPLICAS:=0}"
+: "${SB_AUDIT:=0}" "${SB_DIGESTS:=1}" "${SB_METRICS:=0}"
 : "${SB_RESULTS=$BENCH_DIR/results/$(date +%F)-sysbench.md}"
-for v in SB_WORKERS SB_PIPELINE SB_REPLICAS; do
+for v in SB_WORKERS SB_PIPELINE SB_REPLICAS SB_AUDIT SB_DIGESTS SB_METRICS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || {
         echo "error: $v must be a number, not '${!v}'" >&2
         exit 2
@@ -113,6 +117,11 @@ release_binaries "$SB_BUILD" SB_BUILD
 BENCH_REPLICAS=$SB_REPLICAS
 bench_ports
 free_port HAPROXY_PORT
+METRICS_ADDR=''
+if ((SB_METRICS)); then
+    free_port METRICS_PORT
+    METRICS_ADDR=127.0.0.1:$METRICS_PORT
+fi
 HAPROXY_SYNC_PORT=''
 ((SB_REPLICAS == 0)) || free_port HAPROXY_SYNC_PORT
 start_servers sbtest
@@ -171,7 +180,7 @@ done
 cat >"$WORK/conf/proxy.toml" <<EOF
 listen = "127.0.0.1:$SETWISE_PROXY_PORT"
 routing_cache = "$WORK/proxy/routing.json"
-metrics_listen = ""
+metrics_listen = "$METRICS_ADDR"
 workers = $SB_WORKERS
 
 [etcd]
@@ -187,6 +196,13 @@ pipeline_conns = $SB_PIPELINE
 
 [xa]
 decisions = "$SB_XA_DECISIONS"
+
+[audit]
+enabled = $( ((SB_AUDIT)) && echo true || echo false)
+path = "$WORK/logs/audit.log"
+
+[digests]
+enabled = $( ((SB_DIGESTS)) && echo true || echo false)
 EOF
 say "starting setwise-proxy on 127.0.0.1:$SETWISE_PROXY_PORT"
 start_bg proxy "$SETWISE_BIN/setwise-proxy" --config "$WORK/conf/proxy.toml"
@@ -565,7 +581,10 @@ if [[ -n $SB_RESULTS ]]; then
                 "(rows per set after prepare: ${ROWS_PER_SET:-?}). No replicas (SB_REPLICAS=0)."
         fi
         echo "- gateway settings: \`workers = $SB_WORKERS\` (0 = half the cores), \`[backend] pipeline_conns = $SB_PIPELINE\`" \
-            "(pipelined point reads; 0 = off), \`[xa] decisions = \"$SB_XA_DECISIONS\"\`, other settings default."
+            "(pipelined point reads; 0 = off), \`[xa] decisions = \"$SB_XA_DECISIONS\"\`," \
+            "\`[audit] enabled = $( ((SB_AUDIT)) && echo true || echo false)\`," \
+            "\`[digests] enabled = $( ((SB_DIGESTS)) && echo true || echo false)\`," \
+            "\`metrics_listen\` ${METRICS_ADDR:-off}, other settings default."
         echo "- Everything on loopback on this machine: sysbench, the proxies and MariaDB share the same $(nproc) cores."
         echo
         printf '| %s ' "${HEAD[@]}"

@@ -63,6 +63,9 @@ pub struct AgentArgs {
     /// Log level (overrides RUST_LOG; default info).
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Prometheus metrics address HOST:PORT (`metrics_listen`; empty = off).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
 }
 
 /// The config file.
@@ -85,6 +88,8 @@ pub struct AgentConfig {
     pub replication: ReplicationConfig,
     pub server: ServerConfig,
     pub etcd: EtcdConfig,
+    /// Prometheus metrics address, e.g. `127.0.0.1:9106`; empty = off.
+    pub metrics_listen: String,
 }
 
 impl Default for AgentConfig {
@@ -101,6 +106,7 @@ impl Default for AgentConfig {
             replication: ReplicationConfig::default(),
             server: ServerConfig::default(),
             etcd: EtcdConfig::default(),
+            metrics_listen: String::new(),
         }
     }
 }
@@ -249,6 +255,7 @@ impl AgentConfig {
         set(&mut self.replication.password, &a.replication_password);
         set(&mut self.server.start, &a.mysqld_start);
         set(&mut self.server.backup_listen, &a.backup_listen);
+        set(&mut self.metrics_listen, &a.metrics_listen);
         if let Some(urls) = &a.etcd {
             let list: Vec<String> = urls
                 .split(',')

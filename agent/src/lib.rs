@@ -5,7 +5,8 @@
 //! primary's semi-sync settings in line with its set's sync mode ([`sync`]), and runs
 //! the node tasks the scheduler gives it: read_only, promote, repoint, rebuild
 //! ([`task`]; a physical rebuild stops and starts mariadbd, [`mysqld`]), and serves
-//! physical backups of its node to other agents ([`backup`]).
+//! physical backups of its node to other agents ([`backup`]). Its probes' findings
+//! are also Prometheus metrics ([`metrics`]).
 
 pub mod backup;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod db;
 pub mod fence;
 pub mod host;
 pub mod logging;
+pub mod metrics;
 pub mod mysqld;
 pub mod probe;
 pub mod report;

@@ -28,6 +28,7 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
     let topo = Topo::connect(&cfg.etcd)
         .await
         .with_context(|| format!("cannot use etcd at {}", cfg.etcd.endpoints.join(",")))?;
+    crate::metrics::install(&cfg.metrics_listen, &cfg.node, &cfg.set)?;
     let target = ProbeTarget::new(&cfg.node, &cfg.mysql)?;
     let mut prober = Prober::new(target.clone());
     prober.set_frozen_after(Duration::from_millis(cfg.mysql.frozen_after_ms));
@@ -123,10 +124,14 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
                 _ => None,
             }
         };
-        let (outcome, view) = match early {
-            Some(f) => (f, None),
+        let started = std::time::Instant::now();
+        let ((outcome, took), view) = match early {
+            Some(f) => ((f, std::time::Duration::ZERO), None),
             None => tokio::select! {
-                r = async { tokio::join!(prober.probe(), view_read) } => r,
+                r = async {
+                    let timed = async { (prober.probe().await, started.elapsed()) };
+                    tokio::join!(timed, view_read)
+                } => r,
                 _ = shutdown.wait_for(|s| *s) => break,
             },
         };
@@ -141,6 +146,7 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
         report.datadir_bytes = disk.get(outcome.datadir.as_deref()).await;
         report.addr = Some(cfg.mysql.addr.clone());
         report.backup_addr = backup_addr.clone();
+        crate::metrics::report(&report, took);
 
         let state = (state_word(&report), report.error.clone());
         if last_state.as_ref().map(|s| s.0) != Some(state.0) {

@@ -24,6 +24,9 @@ SETWISE_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${SETWISE_PROXY_PORT:=6033}"
 # The web console of scheduler k (k = 0, 1, ...) listens on SETWISE_CONSOLE_PORT + k.
 : "${SETWISE_CONSOLE_PORT:=8090}"
+# Prometheus metrics ports (docs/observability.md): the gateway on the base, scheduler i (0, 1) on
+# base+1+i, the agent of node k of set s on base+10*s+k; 0 = no metrics ports.
+: "${SETWISE_METRICS_BASE_PORT:=9100}"
 
 SETWISE_CLUSTER=local
 SETWISE_SCHEDULERS=(sched1 sched2)
@@ -90,7 +93,8 @@ install_packages() {
 # Checks the knobs and makes SETWISE_HOME absolute (it need not exist yet).
 check_env() {
     local v
-    for v in SETWISE_SETS SETWISE_REPLICAS SETWISE_ETCD_PORT SETWISE_MYSQL_BASE_PORT SETWISE_PROXY_PORT SETWISE_CONSOLE_PORT; do
+    for v in SETWISE_SETS SETWISE_REPLICAS SETWISE_ETCD_PORT SETWISE_MYSQL_BASE_PORT SETWISE_PROXY_PORT \
+        SETWISE_CONSOLE_PORT SETWISE_METRICS_BASE_PORT; do
         [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, not '${!v}'"
     done
     ((SETWISE_SETS >= 1)) || die "SETWISE_SETS must be at least 1"
@@ -99,6 +103,7 @@ check_env() {
     ((SETWISE_MYSQL_BASE_PORT > 0 && SETWISE_MYSQL_BASE_PORT + 10 * SETWISE_SETS < 65536)) ||
         die "SETWISE_MYSQL_BASE_PORT out of range"
     ((SETWISE_PROXY_PORT > 0 && SETWISE_PROXY_PORT < 65536)) || die "SETWISE_PROXY_PORT out of range"
+    ((SETWISE_METRICS_BASE_PORT + 10 * SETWISE_SETS + 10 < 65536)) || die "SETWISE_METRICS_BASE_PORT out of range"
     [[ -n $SETWISE_HOME ]] || die "SETWISE_HOME is empty"
     case $SETWISE_HOME in
     /*) ;;
@@ -359,4 +364,17 @@ gateway_sql() {
 
 setwise_cli() {
     "$SETWISE_BIN/setwise" --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER" "$@"
+}
+
+# ---------------------------------------------------------------- metrics ports
+
+# The metrics address of a program (empty when SETWISE_METRICS_BASE_PORT=0):
+# metrics_addr proxy | metrics_addr scheduler INDEX | metrics_addr agent SET NODE_INDEX
+metrics_addr() {
+    ((SETWISE_METRICS_BASE_PORT > 0)) || return 0
+    case $1 in
+    proxy) echo "127.0.0.1:$SETWISE_METRICS_BASE_PORT" ;;
+    scheduler) echo "127.0.0.1:$((SETWISE_METRICS_BASE_PORT + 1 + $2))" ;;
+    agent) echo "127.0.0.1:$((SETWISE_METRICS_BASE_PORT + 10 * $2 + $3))" ;;
+    esac
 }

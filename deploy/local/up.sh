@@ -12,7 +12,8 @@
 #   deploy/local/up.sh --db-only     only etcd and the MariaDB sets (no build, no Setwise programs)
 #
 # Environment: SETWISE_HOME SETWISE_SETS SETWISE_REPLICAS SETWISE_ETCD_PORT
-# SETWISE_MYSQL_BASE_PORT SETWISE_PROXY_PORT (see docs/contracts.md); SETWISE_BIN_DIR=DIR runs
+# SETWISE_MYSQL_BASE_PORT SETWISE_PROXY_PORT (see docs/contracts.md) SETWISE_METRICS_BASE_PORT
+# (Prometheus ports, docs/observability.md; 0 = none); SETWISE_BIN_DIR=DIR runs
 # the programs already built in DIR (e.g. target/debug) and implies --no-build;
 # SETWISE_MARIADB_ARGS: extra mariadbd options for every node (e.g. a server character set).
 # SETWISE_TLS=1: the gateway offers TLS with a CA and certificate made in $SETWISE_HOME/tls/
@@ -73,6 +74,21 @@ check_ports() {
     done
     if ((!db_only)) && ! is_running proxy; then
         check_port "$SETWISE_PROXY_PORT" "setwise-proxy, SETWISE_PROXY_PORT"
+        [[ -z $(metrics_addr proxy) ]] ||
+            check_port "$SETWISE_METRICS_BASE_PORT" "setwise-proxy metrics, SETWISE_METRICS_BASE_PORT"
+    fi
+    if ((!db_only && SETWISE_METRICS_BASE_PORT > 0)); then
+        local i
+        for ((i = 0; i < ${#SETWISE_SCHEDULERS[@]}; i++)); do
+            is_running "scheduler-${SETWISE_SCHEDULERS[i]}" ||
+                check_port "$((SETWISE_METRICS_BASE_PORT + 1 + i))" "scheduler metrics, SETWISE_METRICS_BASE_PORT+$((1 + i))"
+        done
+        for ((s = 1; s <= SETWISE_SETS; s++)); do
+            for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+                is_running "agent-$(node_name "$s" "$k")" ||
+                    check_port "$((SETWISE_METRICS_BASE_PORT + 10 * s + k))" "agent metrics, SETWISE_METRICS_BASE_PORT+10*set+node"
+            done
+        done
     fi
     local k
     for ((k = 0; k < ${#SETWISE_SCHEDULERS[@]}; k++)); do
@@ -370,7 +386,8 @@ start_agents() {
                 --mysql-addr "127.0.0.1:$(node_port "$s" "$k")" --mysql-user setwise --mysql-password setwise \
                 --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER" --interval-ms 200 --lease-ttl 2 \
                 --mysqld-start "exec bash $(printf '%q' "$(mariadb_script "$node")") >>$(printf '%q' "$(logfile "mariadb-$node")") 2>&1" \
-                --backup-listen 127.0.0.1:0
+                --backup-listen 127.0.0.1:0 \
+                --metrics-listen "$(metrics_addr agent "$s" "$k")"
             started+=("set$s/$node")
         done
     done
@@ -405,7 +422,8 @@ start_schedulers() {
         say "starting setwise-scheduler --id $id"
         start_bg "scheduler-$id" "$SETWISE_BIN/setwise-scheduler" --id "$id" \
             --config "$SETWISE_REPO/deploy/local/scheduler.toml" --etcd "$ETCD_URL" --cluster "$SETWISE_CLUSTER" \
-            --console "$console"
+            --console "$console" \
+            --metrics-listen "$(metrics_addr scheduler $((k - 1)))"
     done
     # Each candidate holds a key in the election; the oldest one leads.
     wait_until "scheduler-${SETWISE_SCHEDULERS[0]}" 30 "the schedulers to campaign for leadership" \
@@ -442,7 +460,7 @@ write_proxy_conf() {
 # Written by deploy/local/up.sh (rewritten on every run).
 listen = "127.0.0.1:$SETWISE_PROXY_PORT"
 routing_cache = "$SETWISE_HOME/proxy/routing.json"
-metrics_listen = ""
+metrics_listen = "$(metrics_addr proxy)"
 
 [etcd]
 endpoints = ["$ETCD_URL"]
@@ -459,6 +477,26 @@ EOF
         printf '\n[tls]\ncert = "%s"\nkey = "%s"\n' "$SETWISE_HOME/tls/server.pem" \
             "$SETWISE_HOME/tls/server-key.pem" >>"$SETWISE_HOME/conf/proxy.toml"
     fi
+}
+
+# A Prometheus scrape config for every metrics port of this cluster (deploy/grafana/README.md).
+write_prometheus_conf() {
+    local s k targets
+    targets="'$(metrics_addr proxy)', '$(metrics_addr scheduler 0)', '$(metrics_addr scheduler 1)'"
+    for ((s = 1; s <= SETWISE_SETS; s++)); do
+        for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
+            targets+=", '$(metrics_addr agent "$s" "$k")'"
+        done
+    done
+    cat >"$SETWISE_HOME/conf/prometheus.yml" <<EOF
+# Written by deploy/local/up.sh: every Setwise program's metrics port.
+global:
+  scrape_interval: 5s
+scrape_configs:
+  - job_name: setwise
+    static_configs:
+      - targets: [$targets]
+EOF
 }
 
 gateway_answers() {
@@ -596,6 +634,13 @@ if ((!db_only)); then
     fi
     note "DBA CLI:   $SETWISE_BIN/setwise --etcd $ETCD_URL status"
     note "console:   http://127.0.0.1:$SETWISE_CONSOLE_PORT (every scheduler serves one: ports $SETWISE_CONSOLE_PORT..)"
+    if ((SETWISE_METRICS_BASE_PORT > 0)); then
+        write_prometheus_conf
+        note "metrics:   gateway http://$(metrics_addr proxy)/metrics, schedulers $(metrics_addr scheduler 0) $(metrics_addr scheduler 1),"
+        note "           agents 127.0.0.1:$((SETWISE_METRICS_BASE_PORT + 10))+ (node k of set s: $SETWISE_METRICS_BASE_PORT + 10*s + k)"
+        note "           Prometheus scrape config: $SETWISE_HOME/conf/prometheus.yml; dashboard: deploy/grafana/setwise.json"
+        note "digests:   $SETWISE_BIN/setwise --etcd $ETCD_URL digests --top 20   (or SHOW SETWISE DIGESTS through the gateway)"
+    fi
 fi
 note "MariaDB:   set1..set$SETWISE_SETS on ports $SETWISE_MYSQL_BASE_PORT.. (node k of set s: $SETWISE_MYSQL_BASE_PORT + 10*(s-1) + k; root, no password)"
 note "etcd:      $ETCD_URL"

@@ -42,6 +42,10 @@ pub struct ProxyConfig {
     pub ddl: crate::ddl_task::DdlConfig,
     /// Where distributed commits record their decision (`[xa]`, `crate::xa_sets`).
     pub xa: crate::xa_sets::XaConfig,
+    /// The SQL audit log (`[audit]`, docs/observability.md); off by default.
+    pub audit: crate::audit::AuditConfig,
+    /// Query digests (`[digests]`, docs/observability.md).
+    pub digests: crate::digest::DigestsConfig,
 }
 
 /// Which replicas may answer reads sent to replicas (`[reads]`,
@@ -134,6 +138,8 @@ impl Default for ProxyConfig {
             tls: Default::default(),
             ddl: Default::default(),
             xa: Default::default(),
+            audit: Default::default(),
+            digests: Default::default(),
         }
     }
 }

@@ -24,13 +24,18 @@
 //! | [`xa_log`] | group commit of two-phase commit decisions to etcd |
 //! | [`moving`] | the gateway's side of slot moves: registration, write hold, acks |
 //! | [`orphans`] | filtering rows of moving slots out of statements sent to sets holding them |
-//! | [`metrics`] | counters, latency histogram, Prometheus endpoint |
+//! | [`metrics`] | metric names, the Prometheus recorder |
+//! | [`observe`] | what each statement leaves behind (metrics, digest, audit); the metrics port |
+//! | [`digest`] | query digests per fingerprint (`SHOW SETWISE DIGESTS`) |
+//! | [`audit`] | the SQL audit log (JSON lines, rotating file, bounded queue) |
 
 pub mod admission;
+pub mod audit;
 pub mod backend;
 pub mod config;
 pub mod ddl;
 pub mod ddl_task;
+pub mod digest;
 pub mod error;
 pub mod exec;
 pub mod explain;
@@ -43,6 +48,7 @@ pub mod join;
 pub mod merge;
 pub mod metrics;
 pub mod moving;
+pub mod observe;
 pub mod orphans;
 pub mod registry;
 pub mod route;

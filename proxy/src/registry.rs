@@ -71,6 +71,15 @@ impl Registry {
         activity
     }
 
+    /// Client connections registered now (the metrics port's gauge).
+    pub fn len(&self) -> usize {
+        self.map.lock().expect("registry").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Attaches the task serving connection `id` (so KILL can stop it).
     pub fn set_abort(&self, id: u32, abort: AbortHandle) {
         if let Some(e) = self.map.lock().expect("registry").get_mut(&id) {

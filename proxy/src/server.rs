@@ -17,7 +17,9 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
-    crate::metrics::install(&cfg.metrics_listen)?;
+    let metrics = crate::metrics::install(&cfg.metrics_listen)?;
+    crate::digest::configure(&cfg.digests);
+    crate::audit::start(&cfg.audit)?;
     crate::join::configure(cfg.join.clone());
     crate::admission::configure(cfg.limits.clone());
     let (routing, topo) = Routing::start(cfg.etcd.clone(), cfg.routing_cache.clone()).await;
@@ -50,6 +52,9 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         registry: Default::default(),
         started: std::time::Instant::now(),
     });
+    if let Some((handle, listener)) = metrics {
+        crate::observe::http::start(handle, listener, shared.clone())?;
+    }
     tokio::spawn(crate::xa::run(shared.clone()));
     tokio::spawn(follow_primaries(shared.clone()));
     info!(listen = %shared.cfg.listen, "setwise-proxy ready");

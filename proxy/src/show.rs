@@ -461,6 +461,67 @@ fn account_name(s: &str) -> Option<(String, String)> {
     Some((user, host))
 }
 
+/// `SHOW SETWISE DIGESTS`: one row per query digest (`crate::digest`).
+pub async fn digests(list: &[crate::digest::Digest], out: &mut Responder<'_>) -> Answered {
+    use mysql_common::constants::{ColumnFlags, ColumnType};
+    let text = |name: &str, len: u32| {
+        mysql_async::Column::new(ColumnType::MYSQL_TYPE_VAR_STRING)
+            .with_name(name.as_bytes())
+            .with_org_name(name.as_bytes())
+            .with_table(b"DIGESTS")
+            .with_column_length(len)
+            .with_character_set(45)
+            .with_flags(ColumnFlags::NOT_NULL_FLAG)
+    };
+    let num = |name: &str| {
+        mysql_async::Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
+            .with_name(name.as_bytes())
+            .with_org_name(name.as_bytes())
+            .with_table(b"DIGESTS")
+            .with_column_length(20)
+            .with_character_set(63)
+            .with_flags(
+                ColumnFlags::NOT_NULL_FLAG | ColumnFlags::NUM_FLAG | ColumnFlags::UNSIGNED_FLAG,
+            )
+    };
+    let cols = vec![
+        text("digest", 64),
+        text("schema_name", 256),
+        text("digest_text", 4096),
+        num("count_star"),
+        num("sum_time_us"),
+        num("min_time_us"),
+        num("max_time_us"),
+        num("rows_sent"),
+        num("errors"),
+        num("first_seen"),
+        num("last_seen"),
+        text("sets", 1024),
+    ];
+    let rows: Vec<Vec<Option<Vec<u8>>>> = list
+        .iter()
+        .map(|d| {
+            let s = |v: &str| Some(v.as_bytes().to_vec());
+            let n = |v: u64| Some(v.to_string().into_bytes());
+            vec![
+                s(&d.digest),
+                s(&d.schema),
+                s(&d.fingerprint),
+                n(d.count),
+                n(d.sum_us),
+                n(d.min_us),
+                n(d.max_us),
+                n(d.rows_sent),
+                n(d.errors),
+                n(d.first_seen),
+                n(d.last_seen),
+                s(&d.sets.join(",")),
+            ]
+        })
+        .collect();
+    write_rows(out, &cols, &rows).await
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -71,6 +71,9 @@ pub struct SchedulerConfig {
     pub moves: MovesConfig,
     /// The web console (`[console] listen`), off unless set.
     pub console: crate::console::ConsoleConfig,
+    /// Prometheus metrics address, e.g. `127.0.0.1:9105` (`--metrics-listen`);
+    /// empty = off.
+    pub metrics_listen: String,
 }
 
 impl Default for SchedulerConfig {
@@ -86,6 +89,7 @@ impl Default for SchedulerConfig {
             mysql: MysqlConfig::default(),
             moves: MovesConfig::default(),
             console: Default::default(),
+            metrics_listen: String::new(),
         }
     }
 }

@@ -73,6 +73,7 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
     let mut capacity = crate::capacity::auto::AutoScaler::default();
     // DDL tasks run beside the rounds, woken by their own watch (crate::ddl).
     let ddl = tokio::spawn(crate::ddl::run(ctx.clone(), cfg.mysql.clone()));
+    crate::metrics::leading(true);
     info!(
         term = ctx.term,
         failover = cfg.failover.enabled,
@@ -120,6 +121,11 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
         };
         let now = crate::now_ms();
         monitor.round(&r.sets, &r.nodes, &r.health, now, cfg.monitor.stale_ms);
+        for s in &r.sets {
+            if let Some(st) = monitor.state(&s.name) {
+                crate::metrics::set_health(&s.name, st.verdict.is_healthy(), st.rounds);
+            }
+        }
         log_redundancy(&mut whole, &r, now);
         let in_etcd: HashSet<String> = r.ops.iter().map(|o| o.value.set.clone()).collect();
         if !busy.iter().any(|k| k.starts_with(MOVE_KEY)) {
@@ -211,7 +217,10 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
                     ),
                     Ok(Attempt::PrimaryAnswers) => (String::new(), false),
                     Ok(Attempt::Ran(rec)) => outcome(Ok(*rec)),
-                    Err(e) => (format!("failover did not run: {e:#}"), true),
+                    Err(e) => {
+                        crate::metrics::operation_not_run();
+                        (format!("failover did not run: {e:#}"), true)
+                    }
                 };
                 (set, text, failed)
             });
@@ -226,6 +235,8 @@ pub async fn run(mut ctx: LeaderCtx, cfg: SchedulerConfig) -> Result<()> {
         }
     }
     ddl.abort();
+    crate::metrics::leading(false);
+    crate::metrics::move_running(false);
     info!(term = ctx.term, "leader rounds stopped");
     Ok(())
 }
@@ -251,18 +262,26 @@ async fn start_move(
     };
     let key = format!("{MOVE_KEY}{}", found.value.id);
     busy.insert(key.clone());
+    crate::metrics::move_running(true);
     let driver =
         crate::moves::Driver::new(ctx.clone(), cfg.moves.clone(), cfg.mysql.clone(), found);
     running.spawn(async move {
         let text = match driver.run().await {
-            Ok(rec) => format!(
-                "move {} {}{}",
-                rec.id,
-                rec.phase.word(),
-                rec.error.map(|e| format!(": {e}")).unwrap_or_default()
-            ),
-            Err(e) => format!("move stopped: {e:#}"),
+            Ok(rec) => {
+                crate::metrics::move_ended(rec.phase.word());
+                format!(
+                    "move {} {}{}",
+                    rec.id,
+                    rec.phase.word(),
+                    rec.error.map(|e| format!(": {e}")).unwrap_or_default()
+                )
+            }
+            Err(e) => {
+                crate::metrics::move_ended("stopped");
+                format!("move stopped: {e:#}")
+            }
         };
+        crate::metrics::move_running(false);
         (key, text, false)
     });
 }
@@ -274,6 +293,7 @@ fn log_redundancy(whole: &mut HashMap<String, (bool, u64)>, r: &Round, now: u64)
     for s in &r.sets {
         let red = crate::redundancy::assess(s, &r.nodes, &r.health, &r.tasks);
         let is = red.is_whole();
+        crate::metrics::set_whole(&s.name, is);
         match whole.get(&s.name) {
             Some(&(was, _)) if was == is => continue,
             Some(&(_, since)) if is => info!(
@@ -291,6 +311,10 @@ fn log_redundancy(whole: &mut HashMap<String, (bool, u64)>, r: &Round, now: u64)
 
 /// A log line for a finished operation, and whether it failed.
 fn outcome(r: Result<FailoverRecord>) -> (String, bool) {
+    match &r {
+        Ok(rec) => crate::metrics::operation(rec),
+        Err(_) => crate::metrics::operation_not_run(),
+    }
     match r {
         Ok(rec) => match rec.error {
             None => (

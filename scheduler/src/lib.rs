@@ -11,6 +11,7 @@ pub mod ddl;
 pub mod failover;
 pub mod leader;
 pub mod logging;
+pub mod metrics;
 pub mod monitor;
 pub mod moves;
 pub mod policy;

@@ -37,6 +37,9 @@ pub struct SchedulerArgs {
     /// Log level (overrides RUST_LOG; default info).
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Prometheus metrics address HOST:PORT (`metrics_listen`; empty = off).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Config file + flags.
@@ -48,6 +51,9 @@ pub fn resolve(args: &SchedulerArgs) -> Result<(SchedulerConfig, String)> {
     }
     if let Some(id) = &args.id {
         cfg.id = Some(id.clone());
+    }
+    if let Some(m) = &args.metrics_listen {
+        cfg.metrics_listen = m.clone();
     }
     let id = cfg.id.clone().unwrap_or_else(config::default_id);
     if id.trim().is_empty() {
@@ -62,6 +68,7 @@ pub fn resolve(args: &SchedulerArgs) -> Result<(SchedulerConfig, String)> {
 pub async fn run(args: SchedulerArgs) -> Result<()> {
     logging::init(args.log_level.as_deref(), "info");
     let (cfg, id) = resolve(&args)?;
+    crate::metrics::install(&cfg.metrics_listen)?;
     let topo = match Topo::connect(&cfg.etcd).await {
         Ok(t) => t,
         Err(e) => bail!("cannot use etcd at {}: {e}", cfg.etcd.endpoints.join(",")),

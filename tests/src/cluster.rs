@@ -49,6 +49,7 @@ pub struct ClusterBuilder {
     proxy: bool,
     cluster: String,
     register: bool,
+    proxy_metrics: bool,
 }
 
 impl ClusterBuilder {
@@ -72,6 +73,11 @@ impl ClusterBuilder {
         self.cluster = name.to_string();
         self
     }
+    /// Give the gateway its metrics port (default no; [`Cluster::proxy_metrics_port`]).
+    pub fn proxy_metrics(mut self, on: bool) -> Self {
+        self.proxy_metrics = on;
+        self
+    }
     /// Register sets, nodes and the `app` user in etcd (default yes).
     pub fn register_topology(mut self, on: bool) -> Self {
         self.register = on;
@@ -92,6 +98,7 @@ impl ClusterBuilder {
         let mut c = Cluster {
             proxy: None,
             proxy_port: None,
+            proxy_metrics: self.proxy_metrics.then(port::reserve),
             proxy_extra: String::new(),
             proxy_env: Vec::new(),
             sets,
@@ -116,6 +123,8 @@ pub struct Cluster {
     // Fields drop in order: programs first, the work dir last.
     proxy: Option<ChildGuard>,
     proxy_port: Option<Port>,
+    /// The gateway's metrics port, when on (`metrics_listen`).
+    proxy_metrics: Option<Port>,
     /// TOML appended to the gateway's config (see [`Cluster::set_proxy_extra`]).
     proxy_extra: String,
     /// Environment variables of the gateway (see [`Cluster::set_proxy_env`]).
@@ -148,6 +157,7 @@ impl Cluster {
             proxy: false,
             cluster: DEFAULT_CLUSTER.to_string(),
             register: true,
+            proxy_metrics: false,
         }
     }
 
@@ -317,7 +327,7 @@ impl Cluster {
         let toml = format!(
             "listen = \"127.0.0.1:{port}\"\n\
              routing_cache = \"{cache}\"\n\
-             metrics_listen = \"\"\n\
+             metrics_listen = \"{metrics}\"\n\
              \n\
              [etcd]\n\
              endpoints = [\"{etcd}\"]\n\
@@ -332,6 +342,11 @@ impl Cluster {
             cache = dir.join("proxy-routing.json").display(),
             etcd = self.etcd.endpoint(),
             cluster = self.cluster,
+            metrics = self
+                .proxy_metrics
+                .as_ref()
+                .map(|p| format!("127.0.0.1:{}", p.get()))
+                .unwrap_or_default(),
         );
         let toml = format!("{toml}\n{}", self.proxy_extra);
         std::fs::write(&config, toml)?;
@@ -371,6 +386,14 @@ impl Cluster {
     }
     pub fn proxy_log(&self) -> PathBuf {
         self.work.path().join("proxy.log")
+    }
+    /// The gateway's metrics port; panics unless the builder asked for it
+    /// ([`ClusterBuilder::proxy_metrics`]).
+    pub fn proxy_metrics_port(&self) -> u16 {
+        self.proxy_metrics
+            .as_ref()
+            .expect("the gateway's metrics port is off (ClusterBuilder::proxy_metrics)")
+            .get()
     }
     /// The gateway's port; panics if it was never started.
     pub fn proxy_port(&self) -> u16 {

@@ -9,7 +9,8 @@
 //! * [`cluster::Cluster`] — etcd + sets + topology registered in etcd + optionally the
 //!   gateway (`setwise-proxy`), with helpers to run the other Setwise programs;
 //! * [`control::ControlPlane`] — agents and schedulers of a cluster, and waits on their
-//!   records; [`load::Writer`] — numbered commits through the gateway (RPO/RTO).
+//!   records; [`load::Writer`] — numbered commits through the gateway (RPO/RTO);
+//! * [`scrape`] — the programs' metrics ports (`/metrics`, parsed).
 //!
 //! Waits are bounded polls ([`wait_until`], [`retry`]), never fixed sleeps.
 //! Set `SETWISE_KEEP_TMP=1` to keep the temporary directories (data and logs);
@@ -26,6 +27,7 @@ pub mod placement;
 pub mod port;
 pub mod process;
 pub mod raw;
+pub mod scrape;
 pub mod set;
 pub mod sql;
 pub mod util;

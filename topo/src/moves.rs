@@ -400,6 +400,9 @@ pub struct GatewayRecord {
     pub addr: String,
     #[serde(default)]
     pub started_ms: u64,
+    /// Its metrics port (`/metrics`, `/digests`), when on.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub metrics: String,
 }
 
 /// A gateway's acknowledgement of a hold (`move-acks/<move>/<gateway>`): from the

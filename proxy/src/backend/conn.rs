@@ -93,6 +93,7 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(inner: mysql_async::Conn, hot: Option<Arc<HotStack>>) -> Self {
+        crate::observe::borrowed(1);
         Self {
             inner: Some(inner),
             hot,
@@ -145,6 +146,7 @@ impl DerefMut for Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        crate::observe::borrowed(-1);
         let Some(c) = self.inner.take() else {
             return;
         };

@@ -93,6 +93,11 @@ impl Backends {
         }
     }
 
+    /// Pools kept now (the metrics port's gauge).
+    pub fn pool_count(&self) -> usize {
+        self.pools.lock().expect("pool map").len()
+    }
+
     pub fn config(&self) -> &BackendConfig {
         &self.cfg
     }

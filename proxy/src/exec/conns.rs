@@ -159,7 +159,8 @@ impl Conns<'_> {
         write: bool,
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, ProxyError> {
-        guard(
+        let started = std::time::Instant::now();
+        let r = guard(
             self.backends,
             self.changes,
             self.snap,
@@ -167,7 +168,9 @@ impl Conns<'_> {
             write,
             fut,
         )
-        .await
+        .await;
+        crate::observe::backend(set, started.elapsed(), r.is_err());
+        r
     }
 
     /// [`guarded`](Self::guarded) for work on several sets at once.
@@ -235,7 +238,11 @@ impl Conns<'_> {
 
     async fn connect(&self, set: &str, node: &topo::NodeRecord) -> Result<Conn, ProxyError> {
         let key = self.key(set, node);
-        self.backends.get(set, &key).await
+        let r = self.backends.get(set, &key).await;
+        if let Err(ProxyError::SetUnavailable { .. }) = &r {
+            crate::observe::backend_unreachable(set);
+        }
+        r
     }
 
     /// Waits (bounded by `failover_wait_ms`) for the live routing to name a primary

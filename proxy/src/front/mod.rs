@@ -20,6 +20,7 @@ pub mod limits;
 pub mod packet;
 pub mod refuse;
 pub mod responder;
+pub mod rows;
 pub mod stmts;
 pub mod tls;
 pub mod wire;

@@ -34,6 +34,11 @@ pub struct Responder<'a> {
     pub last_ok: Option<(u64, u64)>,
     /// The client's account: named in error messages instead of the backend's.
     pub account: Option<std::sync::Arc<super::account::Account>>,
+    /// The MySQL code of the last error written (0: none since reset;
+    /// `crate::observe`).
+    pub error_code: u16,
+    /// Rows written, raw answers' included (`crate::observe`).
+    rows: super::rows::RowTally,
 }
 
 /// The gateway's own system database on every set (agents' heartbeats): never
@@ -54,6 +59,8 @@ impl<'a> Responder<'a> {
             insert_id: None,
             last_ok: None,
             account: None,
+            error_code: 0,
+            rows: Default::default(),
         }
     }
 
@@ -73,6 +80,17 @@ impl<'a> Responder<'a> {
     /// before and after, nothing of an answer was sent.
     pub fn packets_written(&self) -> u64 {
         self.io.written()
+    }
+
+    /// A statement starts: no error yet, and raw bytes start a new answer.
+    pub fn begin_statement(&mut self) {
+        self.error_code = 0;
+        self.rows.answer_start();
+    }
+
+    /// Rows written to the client so far (every result of this responder).
+    pub fn rows_sent(&self) -> u64 {
+        self.rows.count()
     }
 
     /// Whether the caller announced more results after this one.
@@ -112,6 +130,7 @@ impl<'a> Responder<'a> {
             msg = a.mask(&msg).into_owned();
         }
         metrics::counter!(crate::metrics::ERRORS, "code" => code.to_string()).increment(1);
+        self.error_code = code;
         self.io
             .write_with(|b| wire::err_packet_in(b, code, &state, &msg, self.codec))
             .await
@@ -119,6 +138,7 @@ impl<'a> Responder<'a> {
 
     /// Starts a result set: the column count and the column definitions.
     pub async fn columns(&mut self, cols: &[Column]) -> io::Result<()> {
+        self.rows.answer_start();
         self.hide_col = cols.iter().position(|c| {
             c.schema_ref().eq_ignore_ascii_case(b"information_schema")
                 && (c.org_name_ref().eq_ignore_ascii_case(b"SCHEMA_NAME")
@@ -143,6 +163,7 @@ impl<'a> Responder<'a> {
     where
         I: IntoIterator<Item = Option<&'v [u8]>>,
     {
+        self.rows.add(1);
         if self.binary || self.hide_col.is_some() {
             let vals: Vec<Option<&[u8]>> = values.into_iter().collect();
             if let Some(i) = self.hide_col {
@@ -183,6 +204,7 @@ impl<'a> Responder<'a> {
 
     /// One binary-protocol row of typed values (a backend's binary row).
     pub async fn values_row(&mut self, values: &[mysql_common::value::Value]) -> io::Result<()> {
+        self.rows.add(1);
         if let Some(i) = self.hide_col {
             if matches!(values.get(i), Some(mysql_common::value::Value::Bytes(b)) if b == HIDDEN_SCHEMA.as_bytes())
             {
@@ -198,6 +220,11 @@ impl<'a> Responder<'a> {
     /// A backend's answer, raw packets forwarded as they came (the fast path;
     /// never for information_schema reads, whose rows may need hiding).
     pub async fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Some(code) = self.rows.raw(bytes) {
+            // An error MariaDB sent, forwarded as is.
+            metrics::counter!(crate::metrics::ERRORS, "code" => code.to_string()).increment(1);
+            self.error_code = code;
+        }
         self.io.write_raw(bytes).await
     }
 

@@ -38,6 +38,7 @@ pub async fn run(
         id: moves.gateway_id.clone(),
         addr: listen,
         started_ms,
+        metrics: crate::observe::http::addr().unwrap_or_default(),
     };
     tokio::spawn(deregister_on_signal(topo.clone(), record.id.clone()));
     let mut backoff = Duration::from_millis(200);

@@ -101,6 +101,15 @@ impl PlanCache {
         }
     }
 
+    /// Plans cached now (the metrics port's gauge).
+    pub fn len(&self) -> usize {
+        self.map.lock().expect("plan cache").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn put(&self, key: String, revision: i64, c: Cached) {
         let mut m = self.map.lock().expect("plan cache");
         if m.len() >= MAX_ENTRIES {

@@ -17,6 +17,7 @@ mod last_agent;
 mod limited;
 mod limits;
 mod move_gate;
+mod observed;
 mod planning;
 mod reads;
 mod release;
@@ -143,6 +144,9 @@ pub struct Session {
     limits: limits::SessionLimits,
     /// The client's TLS, if it connected with it (`SHOW STATUS LIKE 'Ssl_%'`).
     tls: Option<Arc<crate::front::tls::TlsInfo>>,
+    /// The statement being run, as metrics, digests and audit see it (observed.rs).
+    stmt: crate::observe::StmtNote,
+    stmt_metrics: crate::observe::SessionMetrics,
 }
 
 impl Session {
@@ -181,6 +185,8 @@ impl Session {
             split: Default::default(),
             limits: Default::default(),
             tls: None,
+            stmt: Default::default(),
+            stmt_metrics: Default::default(),
             shared,
         }
     }
@@ -241,8 +247,9 @@ impl Session {
         }
     }
 
-    /// Runs one statement (one part of a multi-statement text).
-    async fn statement(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
+    /// Runs one statement (one part of a multi-statement text); observed.rs
+    /// books it.
+    async fn statement_run(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
         let tokens = match tokenize(sql) {
             Ok(t) => t,
             Err(e) => {
@@ -252,14 +259,15 @@ impl Session {
         };
         // CONNECTION_ID() is the gateway's connection id (what KILL takes), not a
         // backend thread's.
+        self.note_digest_key(sql, &tokens);
         let sig = significant(&tokens);
         self.effects_next = crate::sql::effects::classify(sql, &sig);
         self.note_hint(sql, &tokens);
         if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
-            return Box::pin(self.statement(&rewritten, out)).await;
+            return Box::pin(self.statement_run(&rewritten, out)).await;
         }
         if let Some(rewritten) = self.own_vars_text(sql, &sig) {
-            return Box::pin(self.statement(&rewritten, out)).await;
+            return Box::pin(self.statement_run(&rewritten, out)).await;
         }
         // AUTO_INCREMENT ids and LAST_INSERT_ID() (ids.rs): the client's text
         // is what SHOW PROCESSLIST shows.
@@ -277,7 +285,7 @@ impl Session {
         let lead = sig.iter().take_while(|t| t.is_punct(sql, "(")).count();
         let first = word_at(sql, &sig, lead);
         debug!(stmt = %first, "statement");
-        let started = std::time::Instant::now();
+        self.stmt.kind = statement_kind(&first);
         self.set_activity("Query", Some(client_text));
         let counted = self.row_count_text(sql, &sig);
         let (sql, tokens) = match counted.as_deref() {
@@ -304,10 +312,6 @@ impl Session {
         self.note_row_count(&first, out, matches!(answered, Ok(true)));
         self.ids_after(&ids, out, matches!(answered, Ok(true)));
         self.set_activity("Sleep", None);
-        metrics::counter!(crate::metrics::STATEMENTS, "kind" => statement_kind(&first))
-            .increment(1);
-        metrics::histogram!(crate::metrics::STATEMENT_SECONDS)
-            .record(started.elapsed().as_secs_f64());
         answered
     }
 
@@ -410,6 +414,9 @@ impl Session {
                 exec.write = false;
                 return show::variables(&mut exec, sql, &own, out).await;
             }
+            "SHOW" if word(1) == "SETWISE" && word(2) == "DIGESTS" => {
+                return self.show_digests(sql, sig, out).await;
+            }
             "SHOW" if word(1) == "GRANTS" => {
                 return show::grants(self.account.as_deref(), self.codec, sql, sig, out).await;
             }
@@ -486,7 +493,9 @@ impl Session {
         }
         // A shape seen before is routed from the plan cache, without a parse.
         let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
-        if let Some((plan, point)) = self.shared.plans.get(&fp, &literals, sql, &snap) {
+        let cached = self.shared.plans.get(&fp, &literals, sql, &snap);
+        crate::observe::plan_cache(cached.is_some());
+        if let Some((plan, point)) = cached {
             // Comments are not in the fingerprint; an executable one (`/*! ... */`)
             // may hide SQL that must not share a connection.
             self.fast_next = point

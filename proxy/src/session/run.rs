@@ -21,6 +21,7 @@ impl Session {
         out: &mut Responder<'_>,
     ) -> Answered {
         let write = is_write(first);
+        self.note_plan_sets(plan);
         // Only sessions that asked for replica reads look further (no
         // allocation on every other read).
         let reads = if write || !self.split.wants_replica(self.user_reads(snap)) {

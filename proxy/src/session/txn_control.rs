@@ -118,7 +118,12 @@ impl Session {
         let on: Vec<(&str, u64)> = epochs.iter().map(|(s, e)| (s.as_str(), *e)).collect();
         let topo = self.shared.topo.get().cloned();
         let decisions = self.shared.cfg.xa.decisions;
-        let commit = tokio::spawn(async move { t.commit(topo.as_ref(), decisions).await });
+        let two_phase = !t.plain && t.writers.len() > 1;
+        let commit = tokio::spawn(async move {
+            let r = t.commit(topo.as_ref(), decisions).await;
+            crate::observe::xa_outcome(two_phase, r.is_ok());
+            r
+        });
         let guarded = crate::exec::guard(
             &self.shared.backends,
             &self.changes,

@@ -186,6 +186,7 @@ impl Action {
             }
             Command::Gateway(_) => bail!("`setwise gateway` is run by cli::gateway"),
             Command::Ddl(_) => bail!("`setwise ddl` is run by cli::ddl"),
+            Command::Digests(_) => bail!("`setwise digests` is run by cli::digests"),
             Command::Shard(cmd) => Action::Shard(super::shard::check::ShardAction::from_cmd(cmd)?),
             Command::Stats { set } => {
                 if let Some(s) = &set {

@@ -60,6 +60,10 @@ pub enum Command {
     /// Gateways: registered (live) and known (registered once, not stopped cleanly).
     #[command(subcommand)]
     Gateway(super::gateway::GatewayCmd),
+    /// Query digests of the gateways (per statement fingerprint: count, latency, rows,
+    /// errors, sets), the largest total latency first.
+    #[command(after_help = "Example:\n  setwise digests --top 20 --json")]
+    Digests(super::digests::DigestsArgs),
     /// Slot moves (scale-out): move, list, cancel, rebalance, capacity plan.
     #[command(subcommand)]
     Shard(super::shard::args::ShardCmd),

@@ -5,6 +5,7 @@ pub mod action;
 pub mod args;
 pub mod commands;
 pub mod ddl;
+pub mod digests;
 pub mod gateway;
 pub mod json;
 pub mod members;
@@ -36,6 +37,9 @@ pub async fn run(cli: Cli) -> Result<String> {
     }
     if let args::Command::Ddl(cmd) = command {
         return ddl::execute(&connect(&cfg.etcd).await?, cmd).await;
+    }
+    if let args::Command::Digests(a) = command {
+        return digests::execute(&connect(&cfg.etcd).await?, a).await;
     }
     let action = action::Action::from_command(command)?;
     let topo = connect(&cfg.etcd).await?;
@@ -85,6 +89,7 @@ fn json_into(command: &mut args::Command, on: bool) {
         args::Command::Shard(ShardCmd::Moves { json, .. } | ShardCmd::Plan { json }) => *json = on,
         args::Command::Gateway(gateway::GatewayCmd::List { json }) => *json = on,
         args::Command::Ddl(cmd) => cmd.set_json(on),
+        args::Command::Digests(a) => a.json = on,
         _ => {}
     }
 }

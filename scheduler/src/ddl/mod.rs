@@ -130,7 +130,9 @@ async fn refuse_behind(ctx: &LeaderCtx, id: u64, blocker: u64) {
             Ok(t)
         })
         .await;
-    if let Err(e) = r {
-        warn!(task = id, "DDL task: cannot record its refusal: {e}");
+    match r {
+        Ok(t) if t.state == DdlState::Failed => crate::metrics::ddl_task("refused"),
+        Ok(_) => {}
+        Err(e) => warn!(task = id, "DDL task: cannot record its refusal: {e}"),
     }
 }

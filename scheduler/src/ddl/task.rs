@@ -62,6 +62,7 @@ async fn finish(topo: &Topo, id: u64) -> Result<()> {
         }
         b = b.put(&key, &t)?;
         if topo.commit(b).await? {
+            crate::metrics::ddl_task(if ok { "done" } else { "failed" });
             if ok {
                 info!(task = id, "DDL task done");
             } else {

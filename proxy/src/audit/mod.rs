@@ -1,0 +1,159 @@
+//! The SQL audit log (`[audit]`, docs/observability.md): one JSON line per
+//! statement (or a sampled share of them) with its time, gateway connection id,
+//! user, source address, database, fingerprint and text (passwords masked,
+//! literals too on request), sets touched, rows, latency and error code.
+//!
+//! A statement hands its facts to a bounded queue ([`Audit::record`]: three small
+//! copies and a `try_send`); a thread of its own masks, formats and writes them
+//! to a rotating file ([`writer`]). A full queue or a failing file never slows a
+//! client: the record is dropped and counted
+//! (`setwise_proxy_audit_dropped_total{reason}`).
+
+pub mod mask;
+mod writer;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::OnceLock;
+
+use metrics::Counter;
+use serde::{Deserialize, Serialize};
+
+use crate::observe::Who;
+
+/// `[audit]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Write the audit log (default off; its cost is in README, Figures).
+    pub enabled: bool,
+    /// The log file; rotated to `<path>.1` .. `<path>.<keep>`.
+    pub path: PathBuf,
+    /// Share of statements recorded, 0.0 to 1.0.
+    pub sample: f64,
+    /// Replace every number and string literal of the text by `?`.
+    pub mask_literals: bool,
+    /// Records waiting for the writer; beyond, new ones are dropped and counted.
+    pub queue: usize,
+    /// The file is rotated when it would grow past this many bytes.
+    pub rotate_bytes: u64,
+    /// Rotated files kept.
+    pub keep: usize,
+    /// Longest statement text recorded, bytes; a longer one is cut (its
+    /// fingerprint too) and the record says `"truncated": true`.
+    pub max_text: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            path: PathBuf::from("setwise-audit.log"),
+            sample: 1.0,
+            mask_literals: false,
+            queue: 65_536,
+            rotate_bytes: 64 * 1024 * 1024,
+            keep: 4,
+            max_text: 65_536,
+        }
+    }
+}
+
+/// A statement's facts as the session knows them when its answer is written.
+pub struct Facts<'a> {
+    pub who: &'a Who<'a>,
+    pub text: &'a str,
+    /// [`crate::observe::sets`] mask.
+    pub sets: u64,
+    pub rows: u64,
+    pub latency_us: u64,
+    /// MySQL error code sent; 0: none.
+    pub error: u16,
+}
+
+/// What the writer thread gets (masking and formatting happen there).
+struct Record {
+    at_ms: u64,
+    conn: u32,
+    user: String,
+    source: Option<SocketAddr>,
+    db: Option<String>,
+    text: String,
+    truncated: bool,
+    sets: u64,
+    rows: u64,
+    latency_us: u64,
+    error: u16,
+}
+
+pub struct Audit {
+    tx: SyncSender<Record>,
+    sample: f64,
+    max_text: usize,
+    queue_full: Counter,
+}
+
+static AUDIT: OnceLock<Audit> = OnceLock::new();
+
+/// Starts the writer when `[audit] enabled` (once, at start).
+pub fn start(cfg: &AuditConfig) -> anyhow::Result<()> {
+    if !cfg.enabled || AUDIT.get().is_some() {
+        return Ok(());
+    }
+    if !(0.0..=1.0).contains(&cfg.sample) {
+        anyhow::bail!(
+            "[audit] sample must be between 0.0 and 1.0, not {}",
+            cfg.sample
+        );
+    }
+    let (tx, rx) = sync_channel(cfg.queue.max(1));
+    writer::spawn(cfg.clone(), rx)?;
+    let _ = AUDIT.set(Audit {
+        tx,
+        sample: cfg.sample,
+        max_text: cfg.max_text.max(64),
+        queue_full: metrics::counter!(crate::metrics::AUDIT_DROPPED, "reason" => "queue_full"),
+    });
+    Ok(())
+}
+
+/// The audit log, when on.
+pub fn active() -> Option<&'static Audit> {
+    AUDIT.get()
+}
+
+impl Audit {
+    /// Queues a record of the statement (or drops and counts it when the queue
+    /// is full); never waits.
+    pub fn record(&self, f: Facts<'_>) {
+        if self.sample < 1.0 && rand::random::<f64>() >= self.sample {
+            return;
+        }
+        let mut cut = f.text.len().min(self.max_text);
+        while !f.text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let rec = Record {
+            at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            conn: f.who.conn_id,
+            user: f.who.user.unwrap_or("").to_string(),
+            source: f.who.peer,
+            db: f.who.db.map(str::to_string),
+            text: f.text[..cut].to_string(),
+            truncated: cut < f.text.len(),
+            sets: f.sets,
+            rows: f.rows,
+            latency_us: f.latency_us,
+            error: f.error,
+        };
+        match self.tx.try_send(rec) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.queue_full.increment(1)
+            }
+        }
+    }
+}

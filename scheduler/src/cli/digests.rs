@@ -1,0 +1,167 @@
+//! `setwise digests [--top N] [--reset] [--gateway HOST:PORT]... [--json]`: the
+//! query digests of the gateways (ProxySQL-style: per statement fingerprint,
+//! count, latency, rows, errors, sets), merged over every live gateway that
+//! registered a metrics port (`gateways/<id>` in etcd), or over the metrics ports
+//! given. Each gateway serves them on `GET /digests` (docs/observability.md).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use topo::Topo;
+
+#[derive(Debug, Args)]
+pub struct DigestsArgs {
+    /// The N digests with the largest total latency (0: all).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+    /// Empty each gateway's digest table after reading it.
+    #[arg(long)]
+    pub reset: bool,
+    /// A gateway's metrics port HOST:PORT (repeatable); default: every live
+    /// gateway registered in etcd with one.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub gateway: Vec<String>,
+    /// `--json` (global): one array of digests (the fields of docs/observability.md).
+    #[arg(skip)]
+    pub json: bool,
+}
+
+/// One digest as a gateway serves it (`setwise_proxy::digest::Digest`), plus
+/// the gateways it was merged from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Digest {
+    digest: String,
+    schema: String,
+    fingerprint: String,
+    count: u64,
+    sum_us: u64,
+    min_us: u64,
+    max_us: u64,
+    rows_sent: u64,
+    errors: u64,
+    first_seen: u64,
+    last_seen: u64,
+    sets: Vec<String>,
+    #[serde(default)]
+    gateways: Vec<String>,
+}
+
+/// How long one gateway may take to answer.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+pub async fn execute(topo: &Topo, a: DigestsArgs) -> Result<String> {
+    let targets = if a.gateway.is_empty() {
+        let live = topo.list_gateways().await?;
+        let t: Vec<String> = live
+            .into_iter()
+            .filter(|g| !g.metrics.is_empty())
+            .map(|g| g.metrics)
+            .collect();
+        if t.is_empty() {
+            bail!(
+                "no live gateway registered a metrics port (set `metrics_listen` in the gateway's config, or name one with --gateway HOST:PORT)"
+            );
+        }
+        t
+    } else {
+        a.gateway.clone()
+    };
+    let path = if a.reset {
+        "/digests?reset=1"
+    } else {
+        "/digests"
+    };
+    let mut merged: BTreeMap<String, Digest> = BTreeMap::new();
+    for addr in &targets {
+        let body = get(addr, path)
+            .await
+            .with_context(|| format!("gateway metrics port {addr}"))?;
+        let list: Vec<Digest> =
+            serde_json::from_str(&body).with_context(|| format!("digests from {addr}"))?;
+        for mut d in list {
+            d.gateways = vec![addr.clone()];
+            match merged.get_mut(&d.digest) {
+                None => {
+                    merged.insert(d.digest.clone(), d);
+                }
+                Some(m) => {
+                    m.count += d.count;
+                    m.sum_us += d.sum_us;
+                    m.min_us = m.min_us.min(d.min_us);
+                    m.max_us = m.max_us.max(d.max_us);
+                    m.rows_sent += d.rows_sent;
+                    m.errors += d.errors;
+                    m.first_seen = m.first_seen.min(d.first_seen);
+                    m.last_seen = m.last_seen.max(d.last_seen);
+                    m.sets.extend(d.sets);
+                    m.sets.sort();
+                    m.sets.dedup();
+                    m.gateways.push(addr.clone());
+                }
+            }
+        }
+    }
+    let mut list: Vec<Digest> = merged.into_values().collect();
+    list.sort_by(|a, b| b.sum_us.cmp(&a.sum_us).then(a.digest.cmp(&b.digest)));
+    if a.top > 0 {
+        list.truncate(a.top);
+    }
+    if a.json {
+        return Ok(format!("{}\n", serde_json::to_string(&list)?));
+    }
+    Ok(render(&list))
+}
+
+fn render(list: &[Digest]) -> String {
+    let mut out = format!(
+        "{:<16} {:>9} {:>10} {:>10} {:>10} {:>9} {:>6}  {:<12} {}\n",
+        "DIGEST", "COUNT", "TOTAL_MS", "AVG_MS", "MAX_MS", "ROWS", "ERRORS", "SETS", "FINGERPRINT"
+    );
+    for d in list {
+        let avg = d.sum_us as f64 / d.count.max(1) as f64 / 1000.0;
+        let mut fp: String = d.fingerprint.chars().take(100).collect();
+        if fp.len() < d.fingerprint.len() {
+            fp.push('…');
+        }
+        out.push_str(&format!(
+            "{:<16} {:>9} {:>10.1} {:>10.3} {:>10.3} {:>9} {:>6}  {:<12} {}\n",
+            d.digest,
+            d.count,
+            d.sum_us as f64 / 1000.0,
+            avg,
+            d.max_us as f64 / 1000.0,
+            d.rows_sent,
+            d.errors,
+            d.sets.join(","),
+            fp
+        ));
+    }
+    if list.is_empty() {
+        out.push_str("(no digests yet)\n");
+    }
+    out
+}
+
+/// The body of `GET path` on `addr` (HTTP/1.0, bounded).
+async fn get(addr: &str, path: &str) -> Result<String> {
+    let work = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await?;
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).await?;
+        anyhow::Ok(raw)
+    };
+    let raw = tokio::time::timeout(TIMEOUT, work)
+        .await
+        .with_context(|| format!("no answer within {} s", TIMEOUT.as_secs()))??;
+    let (head, body) = raw.split_once("\r\n\r\n").context("not an HTTP answer")?;
+    if !head.lines().next().is_some_and(|l| l.contains(" 200 ")) {
+        bail!("{}", head.lines().next().unwrap_or(""));
+    }
+    Ok(body.to_string())
+}

@@ -1,0 +1,268 @@
+//! Prometheus metrics of every program (docs/observability.md): the gateway's,
+//! an agent's and the scheduler's `/metrics` fetched and parsed after some
+//! traffic; a failover moves the scheduler's counters.
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use setwise_tests::control::{now_ms, wait_failover_done, ControlPlaneConfig};
+use setwise_tests::port;
+use setwise_tests::scrape::{self, has, sum, Sample};
+use setwise_tests::{bins, Cluster};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Waits (bounded) until `port`'s metrics satisfy `ok`; returns them.
+async fn metrics_until(what: &str, port: u16, ok: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
+    let start = std::time::Instant::now();
+    loop {
+        let got = scrape::metrics(port).await;
+        match got {
+            Ok(s) if ok(&s) => return s,
+            Ok(s) if start.elapsed() > WAIT => {
+                let lines: Vec<String> = s
+                    .iter()
+                    .map(|x| format!("{} {:?} {}", x.name, x.labels, x.value))
+                    .collect();
+                panic!(
+                    "timed out waiting for {what}; last scrape:\n{}",
+                    lines.join("\n")
+                );
+            }
+            Err(e) if start.elapsed() > WAIT => panic!("timed out waiting for {what}: {e:#}"),
+            _ => tokio::time::sleep(setwise_tests::POLL).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_program_serves_metrics_and_a_failover_moves_the_schedulers() {
+    let mut c = Cluster::builder()
+        .sets(1)
+        .replicas(1)
+        .proxy(true)
+        .proxy_metrics(true)
+        .start()
+        .await
+        .unwrap();
+
+    // Gateway: statements of each kind and outcome, then its endpoint.
+    let mut conn = c.proxy_conn().await.unwrap();
+    conn.query_drop("CREATE DATABASE shop").await.unwrap();
+    conn.query_drop("USE shop").await.unwrap();
+    conn.query_drop("CREATE TABLE t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
+        .await
+        .unwrap();
+    for i in 1..=5 {
+        conn.query_drop(format!("INSERT INTO t VALUES ({i}, {i})"))
+            .await
+            .unwrap();
+    }
+    for i in 1..=5 {
+        let _: Option<i64> = conn
+            .query_first(format!("SELECT v FROM t WHERE id = {i}"))
+            .await
+            .unwrap();
+    }
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop("UPDATE t SET v = 0 WHERE id = 1")
+        .await
+        .unwrap();
+    conn.query_drop("COMMIT").await.unwrap();
+    assert!(conn.query_drop("SELECT nope FROM t").await.is_err());
+    let g = c.proxy_metrics_port();
+    let s = metrics_until("the gateway's statements", g, |s| {
+        sum(
+            s,
+            "setwise_proxy_statements_total",
+            &[
+                ("kind", "select"),
+                ("db", "shop"),
+                ("user", "app"),
+                ("outcome", "ok"),
+            ],
+        ) >= 5.0
+    })
+    .await;
+    assert!(
+        sum(
+            &s,
+            "setwise_proxy_statements_total",
+            &[("kind", "insert"), ("outcome", "ok")]
+        ) >= 5.0
+    );
+    assert!(
+        sum(
+            &s,
+            "setwise_proxy_statements_total",
+            &[("kind", "select"), ("outcome", "error")]
+        ) >= 1.0
+    );
+    assert!(
+        sum(
+            &s,
+            "setwise_proxy_statement_seconds_count",
+            &[("kind", "select")]
+        ) >= 6.0
+    );
+    assert!(
+        has(&s, "setwise_proxy_statement_seconds_bucket"),
+        "latency histogram buckets"
+    );
+    assert!(
+        sum(
+            &s,
+            "setwise_proxy_backend_seconds_count",
+            &[("set", "set1")]
+        ) >= 10.0
+    );
+    assert!(sum(&s, "setwise_proxy_plan_cache_total", &[("result", "hit")]) >= 1.0);
+    assert!(
+        sum(
+            &s,
+            "setwise_proxy_commits_total",
+            &[("kind", "one_phase"), ("outcome", "committed")]
+        ) >= 1.0
+    );
+    assert!(sum(&s, "setwise_proxy_client_connections", &[]) >= 1.0);
+    assert!(sum(&s, "setwise_proxy_routing_revision", &[]) > 0.0);
+    assert!(sum(&s, "setwise_proxy_backend_pools", &[]) >= 1.0);
+    assert!(sum(&s, "setwise_proxy_errors_total", &[]) >= 1.0);
+    assert!(has(&s, "setwise_proxy_point_reads_total"));
+    drop(conn);
+
+    // Agents and a scheduler with their metrics ports.
+    let cfg = ControlPlaneConfig::default();
+    let sched_toml = c.work_dir().join("scheduler-metrics.toml");
+    std::fs::write(&sched_toml, cfg.toml()).unwrap();
+    let (pa0, pa1, ps) = (port::reserve(), port::reserve(), port::reserve());
+    let addr = |p: &port::Port| format!("127.0.0.1:{}", p.get());
+    let _a0 = c
+        .spawn_agent("set1-n0", &["--metrics-listen", &addr(&pa0)])
+        .unwrap();
+    let _a1 = c
+        .spawn_agent("set1-n1", &["--metrics-listen", &addr(&pa1)])
+        .unwrap();
+    let sched_args: Vec<String> = c
+        .common_args()
+        .into_iter()
+        .chain(
+            [
+                "--id",
+                "sched-1",
+                "--config",
+                &sched_toml.display().to_string(),
+                "--metrics-listen",
+                &addr(&ps),
+            ]
+            .map(String::from),
+        )
+        .collect();
+    let _s = c
+        .spawn(bins::SCHEDULER, "scheduler-sched-1", &sched_args)
+        .unwrap();
+
+    let a0 = metrics_until("the primary's agent to report", pa0.get(), |s| {
+        sum(s, "setwise_agent_probes_total", &[("outcome", "ok")]) >= 2.0
+            && sum(s, "setwise_agent_mariadb_up", &[]) == 1.0
+    })
+    .await;
+    assert!(
+        sum(
+            &a0,
+            "setwise_agent_probe_seconds_count",
+            &[("node", "set1-n0"), ("set", "set1")]
+        ) >= 2.0
+    );
+    assert_eq!(sum(&a0, "setwise_agent_mariadb_writable", &[]), 1.0);
+    assert!(has(&a0, "setwise_agent_semi_sync_master_on"));
+    assert!(sum(&a0, "setwise_agent_datadir_bytes", &[]) > 0.0);
+    let a1 = metrics_until("the replica's agent to report its lag", pa1.get(), |s| {
+        sum(s, "setwise_agent_replication_lag_seconds", &[]) >= 0.0
+            && sum(s, "setwise_agent_replication_running", &[]) == 1.0
+            && sum(s, "setwise_agent_gtid_gap_transactions", &[]) >= 0.0
+    })
+    .await;
+    assert_eq!(sum(&a1, "setwise_agent_mariadb_writable", &[]), 0.0);
+
+    let s0 = metrics_until(
+        "the scheduler to lead and judge set1 healthy",
+        ps.get(),
+        |s| {
+            sum(s, "setwise_scheduler_leader", &[]) == 1.0
+                && sum(s, "setwise_scheduler_set_healthy", &[("set", "set1")]) == 1.0
+        },
+    )
+    .await;
+    assert_eq!(
+        sum(
+            &s0,
+            "setwise_scheduler_operations_total",
+            &[("kind", "failover")]
+        ),
+        0.0
+    );
+
+    // A failover moves the scheduler's counters.
+    let since = now_ms();
+    c.kill_node("set1-n0");
+    wait_failover_done(c.topo(), "set1", since, WAIT)
+        .await
+        .unwrap();
+    let s1 = metrics_until("the scheduler's failover counters", ps.get(), |s| {
+        sum(
+            s,
+            "setwise_scheduler_operations_total",
+            &[("kind", "failover"), ("outcome", "done")],
+        ) >= 1.0
+    })
+    .await;
+    assert!(
+        sum(
+            &s1,
+            "setwise_scheduler_operation_seconds_count",
+            &[("kind", "failover")]
+        ) >= 1.0
+    );
+    assert!(sum(&s1, "setwise_scheduler_leader_terms_total", &[]) >= 1.0);
+}
+
+/// Every metric the Grafana dashboard (deploy/grafana/setwise.json) queries is one
+/// a program defines.
+#[test]
+fn the_dashboard_reads_metrics_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("deploy/grafana/setwise.json")).unwrap(),
+    )
+    .unwrap();
+    let defined: String = [
+        "proxy/src/metrics.rs",
+        "scheduler/src/metrics.rs",
+        "agent/src/metrics.rs",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(root.join(p)).unwrap())
+    .collect();
+    let mut checked = 0;
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if !word.starts_with("setwise_") {
+                    continue;
+                }
+                let base = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| word.strip_suffix(s))
+                    .unwrap_or(word);
+                assert!(
+                    defined.contains(&format!("\"{base}\"")),
+                    "the dashboard queries {word}, which no program defines"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20);
+}
