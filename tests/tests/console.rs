@@ -1,7 +1,8 @@
 //! The web console (`[console] listen`, scheduler/src/console/) in a real headless
 //! browser: Debian's chromium driven through chromedriver (WebDriver, fantoccini).
 //! The page loads against a running cluster, shows both sets with their primaries
-//! and the slot ownership, the DDL tasks, and follows a switchover without a reload (its script
+//! and the slot ownership, the DDL tasks, the gateways' live load and top query
+//! digests, and follows a switchover without a reload (its script
 //! swaps in a fresh rendering every second).
 
 use std::time::Duration;
@@ -83,6 +84,7 @@ async fn the_console_shows_the_sets_and_follows_a_switchover() {
         .sets(2)
         .replicas(1)
         .proxy(true)
+        .proxy_metrics(true)
         .start()
         .await
         .unwrap();
@@ -100,6 +102,10 @@ async fn the_console_shows_the_sets_and_follows_a_switchover() {
         let mut conn = c.proxy_conn().await?;
         conn.query_drop("CREATE TABLE IF NOT EXISTS shop.t (id BIGINT PRIMARY KEY) shardkey=id")
             .await?;
+        for id in 1..=5 {
+            conn.query_drop(format!("SELECT * FROM shop.t WHERE id = {id}"))
+                .await?;
+        }
         anyhow::Ok(())
     })
     .await
@@ -124,6 +130,21 @@ async fn the_console_shows_the_sets_and_follows_a_switchover() {
         ddl.contains("CREATE TABLE IF NOT EXISTS shop.t") && ddl.contains("done"),
         "{ddl}"
     );
+    // The gateways' metrics ports: the top digests and each gateway's live load.
+    let digests = text(&b, "table#digests").await;
+    assert!(digests.contains("shop.t"), "{digests}");
+    setwise_tests::wait_until("the gateway's qps on the page", WAIT, || async {
+        let v = b
+            .execute(
+                "const td = document.querySelector('table#gateways td[data-col=\"qps\"]');
+                 return td ? td.textContent : '';",
+                vec![],
+            )
+            .await?;
+        Ok(v.as_str().is_some_and(|q| q.parse::<f64>().is_ok()))
+    })
+    .await
+    .unwrap();
     // The script runs: the page says it is live.
     setwise_tests::wait_until("the page to refresh itself", WAIT, || async {
         let state = b

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use topo::Topo;
 
+use super::render::Table;
+
 #[derive(Debug, Args)]
 pub struct DigestsArgs {
     /// The N digests with the largest total latency (0: all).
@@ -33,7 +35,7 @@ pub struct DigestsArgs {
 /// One digest as a gateway serves it (`setwise_proxy::digest::Digest`), plus
 /// the gateways it was merged from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Digest {
+pub struct Digest {
     digest: String,
     schema: String,
     fingerprint: String,
@@ -54,13 +56,33 @@ struct Digest {
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn execute(topo: &Topo, a: DigestsArgs) -> Result<String> {
-    let targets = if a.gateway.is_empty() {
-        let live = topo.list_gateways().await?;
-        let t: Vec<String> = live
-            .into_iter()
-            .filter(|g| !g.metrics.is_empty())
-            .map(|g| g.metrics)
-            .collect();
+    let mut list = collect(topo, &a.gateway, a.reset).await?;
+    if a.top > 0 {
+        list.truncate(a.top);
+    }
+    if a.json {
+        return Ok(format!("{}\n", serde_json::to_string(&list)?));
+    }
+    Ok(render(&list))
+}
+
+/// The metrics ports of the live gateways that registered one.
+pub async fn metrics_ports(topo: &Topo) -> Result<Vec<String>> {
+    Ok(topo
+        .list_gateways()
+        .await?
+        .into_iter()
+        .filter(|g| !g.metrics.is_empty())
+        .map(|g| g.metrics)
+        .collect())
+}
+
+/// The digests of `gateways` (default: every live gateway with a metrics port),
+/// merged per digest, the largest total latency first; `reset` empties each
+/// gateway's table after reading it.
+pub async fn collect(topo: &Topo, gateways: &[String], reset: bool) -> Result<Vec<Digest>> {
+    let targets = if gateways.is_empty() {
+        let t = metrics_ports(topo).await?;
         if t.is_empty() {
             bail!(
                 "no live gateway registered a metrics port (set `metrics_listen` in the gateway's config, or name one with --gateway HOST:PORT)"
@@ -68,9 +90,9 @@ pub async fn execute(topo: &Topo, a: DigestsArgs) -> Result<String> {
         }
         t
     } else {
-        a.gateway.clone()
+        gateways.to_vec()
     };
-    let path = if a.reset {
+    let path = if reset {
         "/digests?reset=1"
     } else {
         "/digests"
@@ -107,13 +129,36 @@ pub async fn execute(topo: &Topo, a: DigestsArgs) -> Result<String> {
     }
     let mut list: Vec<Digest> = merged.into_values().collect();
     list.sort_by(|a, b| b.sum_us.cmp(&a.sum_us).then(a.digest.cmp(&b.digest)));
-    if a.top > 0 {
-        list.truncate(a.top);
+    Ok(list)
+}
+
+/// Digests as a table (the console's view; the CLI keeps its wider layout).
+pub fn digests_table(list: &[Digest]) -> Table {
+    let mut t = Table::new([
+        "DIGEST",
+        "COUNT",
+        "TOTAL_MS",
+        "AVG_MS",
+        "MAX_MS",
+        "ROWS",
+        "ERRORS",
+        "SETS",
+        "FINGERPRINT",
+    ]);
+    for d in list {
+        t.row([
+            d.digest.clone(),
+            d.count.to_string(),
+            format!("{:.1}", d.sum_us as f64 / 1000.0),
+            format!("{:.3}", d.sum_us as f64 / d.count.max(1) as f64 / 1000.0),
+            format!("{:.3}", d.max_us as f64 / 1000.0),
+            d.rows_sent.to_string(),
+            d.errors.to_string(),
+            d.sets.join(","),
+            d.fingerprint.chars().take(120).collect(),
+        ]);
     }
-    if a.json {
-        return Ok(format!("{}\n", serde_json::to_string(&list)?));
-    }
-    Ok(render(&list))
+    t
 }
 
 fn render(list: &[Digest]) -> String {
@@ -147,7 +192,7 @@ fn render(list: &[Digest]) -> String {
 }
 
 /// The body of `GET path` on `addr` (HTTP/1.0, bounded).
-async fn get(addr: &str, path: &str) -> Result<String> {
+pub async fn get(addr: &str, path: &str) -> Result<String> {
     let work = async {
         let mut s = tokio::net::TcpStream::connect(addr).await?;
         s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())

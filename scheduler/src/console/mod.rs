@@ -4,8 +4,11 @@
 //! same tables `setwise status`, `setwise failovers` and `setwise shard moves`
 //! print ([`page`]); a small script (`assets/console.js`, shipped in the binary —
 //! no CDN) swaps in a fresh rendering every second, so the page follows a
-//! failover without a reload. `/api/status` is `setwise --json status`.
+//! failover without a reload; each refresh also reads the gateways' metrics ports
+//! for their live load ([`load`]) and top query digests. `/api/status` is
+//! `setwise --json status`.
 
+pub mod load;
 pub mod page;
 
 use std::sync::Arc;
@@ -32,6 +35,7 @@ pub struct ConsoleConfig {
 struct Console {
     topo: Topo,
     cluster: String,
+    rates: load::Rates,
 }
 
 /// Binds `listen` and serves the console until `stop` turns true.
@@ -45,7 +49,11 @@ pub async fn serve(
         .await
         .with_context(|| format!("console: bind {listen}"))?;
     info!(addr = %listener.local_addr()?, "console serving");
-    let app = router(Arc::new(Console { topo, cluster }));
+    let app = router(Arc::new(Console {
+        topo,
+        cluster,
+        rates: Default::default(),
+    }));
     tokio::spawn(async move {
         let stopped = async move {
             let _ = stop.wait_for(|s| *s).await;
@@ -74,14 +82,14 @@ fn router(state: Arc<Console>) -> Router {
 }
 
 async fn full_page(State(c): State<Arc<Console>>) -> Response {
-    match page::Overview::read(&c.topo, &c.cluster).await {
+    match page::Overview::read(&c.topo, &c.cluster, &c.rates).await {
         Ok(v) => Html(page::full(&v)).into_response(),
         Err(e) => unavailable(e),
     }
 }
 
 async fn fragment(State(c): State<Arc<Console>>) -> Response {
-    match page::Overview::read(&c.topo, &c.cluster).await {
+    match page::Overview::read(&c.topo, &c.cluster, &c.rates).await {
         Ok(v) => Html(page::main(&v)).into_response(),
         Err(e) => unavailable(e),
     }

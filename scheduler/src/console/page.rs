@@ -14,6 +14,8 @@ pub const CSS: &str = include_str!("assets/console.css");
 
 /// How many finished failovers the page lists (newest first).
 const FAILOVERS_SHOWN: usize = 15;
+/// How many query digests it lists (the largest total latency first).
+const DIGESTS_SHOWN: usize = 10;
 /// How many finished DDL tasks it lists (besides every unfinished one).
 const DDL_FINISHED_SHOWN: usize = 10;
 
@@ -25,12 +27,19 @@ pub struct Overview {
     /// DDL tasks: unfinished ones and the last finished (newest last).
     pub ddl: Vec<topo::DdlTask>,
     pub dbs: HashMap<String, DatabaseRecord>,
-    /// (id, address, live)
-    pub gateways: Vec<(String, String, bool)>,
+    /// (id, address, live, load or why not)
+    pub gateways: Vec<(
+        String,
+        String,
+        bool,
+        Option<Result<super::load::Load, String>>,
+    )>,
+    /// The top digests over every gateway with a metrics port (or why none).
+    pub digests: Result<Vec<crate::cli::digests::Digest>, String>,
 }
 
 impl Overview {
-    pub async fn read(topo: &Topo, cluster: &str) -> Result<Self> {
+    pub async fn read(topo: &Topo, cluster: &str, rates: &super::load::Rates) -> Result<Self> {
         let status = StatusView::read(topo, cluster).await?;
         let mut failovers = topo.list_failovers(None).await?;
         failovers.reverse();
@@ -50,15 +59,26 @@ impl Overview {
             !drop
         });
         let live = topo.list_gateways().await?;
-        let mut gateways: Vec<(String, String, bool)> = live
-            .iter()
-            .map(|g| (g.id.clone(), g.addr.clone(), true))
-            .collect();
+        let mut gateways = Vec::new();
+        for g in &live {
+            let load = match g.metrics.is_empty() {
+                true => None,
+                false => Some(rates.load(&g.metrics).await),
+            };
+            gateways.push((g.id.clone(), g.addr.clone(), true, load));
+        }
         for k in topo.list_known_gateways().await? {
             if !live.iter().any(|l| l.id == k.id) {
-                gateways.push((k.id, k.addr, false));
+                gateways.push((k.id, k.addr, false, None));
             }
         }
+        let digests = match crate::cli::digests::collect(topo, &[], false).await {
+            Ok(mut d) => {
+                d.truncate(DIGESTS_SHOWN);
+                Ok(d)
+            }
+            Err(e) => Err(format!("{e:#}")),
+        };
         Ok(Self {
             status,
             failovers,
@@ -66,6 +86,7 @@ impl Overview {
             ddl,
             dbs,
             gateways,
+            digests,
         })
     }
 }
@@ -162,15 +183,47 @@ pub fn main(v: &Overview) -> String {
         "Failovers and switchovers (newest first)",
         &crate::cli::ops::failovers_table(&v.failovers, s.now_ms),
     );
-    let mut gw = Table::new(["GATEWAY", "ADDRESS", "STATE"]);
-    for (id, addr, live) in &v.gateways {
+    let mut gw = Table::new(["GATEWAY", "ADDRESS", "STATE", "QPS", "AVG_MS", "CLIENTS"]);
+    for (id, addr, live, load) in &v.gateways {
+        let (qps, avg, clients) = match load {
+            Some(Ok(l)) => (
+                l.qps.map_or("…".into(), |q| format!("{q:.0}")),
+                l.avg_ms.map_or("-".into(), |a| format!("{a:.2}")),
+                l.clients.to_string(),
+            ),
+            Some(Err(e)) => (format!("metrics: {e}"), "-".into(), "-".into()),
+            None => ("no metrics port".into(), "-".into(), "-".into()),
+        };
         gw.row([
-            id.as_str(),
-            addr.as_str(),
-            if *live { "live" } else { "lost" },
+            id.clone(),
+            addr.clone(),
+            if *live { "live" } else { "lost" }.into(),
+            qps,
+            avg,
+            clients,
         ]);
     }
-    section(&mut out, "gateways", "Gateways", &gw);
+    section(
+        &mut out,
+        "gateways",
+        "Gateways (live load since the last refresh)",
+        &gw,
+    );
+    match &v.digests {
+        Ok(d) => section(
+            &mut out,
+            "digests",
+            "Top query digests (all gateways)",
+            &crate::cli::digests::digests_table(d),
+        ),
+        Err(why) => {
+            let _ = write!(
+                out,
+                "<section><h2>Top query digests</h2><p class=\"none\" id=\"digests\">{}</p></section>",
+                escape(why)
+            );
+        }
+    }
     out
 }
 
