@@ -19,6 +19,15 @@ const DIGESTS_SHOWN: usize = 10;
 /// How many finished DDL tasks it lists (besides every unfinished one).
 const DDL_FINISHED_SHOWN: usize = 10;
 
+/// A gateway: id, address, live (registered) or lost, and its load (None: no
+/// metrics port; Err: why it could not be read).
+pub type GatewayRow = (
+    String,
+    String,
+    bool,
+    Option<Result<super::load::Load, String>>,
+);
+
 /// What the page shows, read from etcd at once.
 pub struct Overview {
     pub status: StatusView,
@@ -28,12 +37,7 @@ pub struct Overview {
     pub ddl: Vec<topo::DdlTask>,
     pub dbs: HashMap<String, DatabaseRecord>,
     /// (id, address, live, load or why not)
-    pub gateways: Vec<(
-        String,
-        String,
-        bool,
-        Option<Result<super::load::Load, String>>,
-    )>,
+    pub gateways: Vec<GatewayRow>,
     /// The top digests over every gateway with a metrics port (or why none).
     pub digests: Result<Vec<crate::cli::digests::Digest>, String>,
 }
