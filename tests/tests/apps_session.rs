@@ -773,6 +773,11 @@ async fn ansi_quotes_names_are_identifiers() {
             .unwrap();
         assert_eq!(one, vec![(7, 1)], "{mode}");
     }
+    // A mode built by an expression (the gateway keeps its evaluated value).
+    a.query_drop("SET sql_mode = ''").await.unwrap();
+    a.query_drop("SET sql_mode = CONCAT(@@sql_mode, 'ANSI_QUOTES')")
+        .await
+        .unwrap();
     a.query_drop("INSERT INTO app.t (\"id\", \"v\") VALUES (21, 5), (22, 6)")
         .await
         .unwrap();

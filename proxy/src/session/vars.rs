@@ -37,6 +37,45 @@ pub struct SessionVars {
     next_order: usize,
     /// Statements for a new backend connection, rebuilt on every change.
     init: Arc<Vec<String>>,
+    /// What sql_mode changes in how the gateway reads statements, rebuilt on every
+    /// change (read per statement and per OK packet).
+    modes: SqlModes,
+}
+
+/// The sql_mode flags that change how statement text reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SqlModes {
+    no_backslash_escapes: bool,
+    ansi_quotes: bool,
+}
+
+impl SqlModes {
+    /// The flags of a `sql_mode = '...'` assignment text (as written, or as the
+    /// gateway evaluated it: `sql_mode = _utf8mb3'A,B' COLLATE ...`); none when its
+    /// value is not a string (`DEFAULT`).
+    fn of(text: &str) -> Self {
+        let Ok(tokens) = crate::sql::lexer::tokenize(text) else {
+            return Self::default();
+        };
+        let Some(lit) = tokens
+            .iter()
+            .find(|t| t.kind == crate::sql::lexer::Kind::String)
+        else {
+            return Self::default();
+        };
+        let value = crate::sql::lexer::string_value(text, lit);
+        let mut m = Self::default();
+        for mode in value.split(',').map(|m| m.trim().to_ascii_uppercase()) {
+            match mode.as_str() {
+                "NO_BACKSLASH_ESCAPES" => m.no_backslash_escapes = true,
+                "ANSI_QUOTES" | "ANSI" | "DB2" | "MAXDB" | "MSSQL" | "ORACLE" | "POSTGRESQL" => {
+                    m.ansi_quotes = true
+                }
+                _ => {}
+            }
+        }
+        m
+    }
 }
 
 impl SessionVars {
@@ -85,29 +124,13 @@ impl SessionVars {
 
     /// Whether sql_mode was set to include NO_BACKSLASH_ESCAPES.
     pub fn no_backslash_escapes(&self) -> bool {
-        self.vars
-            .get("sql_mode")
-            .is_some_and(|(_, t)| t.to_ascii_lowercase().contains("no_backslash_escapes"))
+        self.modes.no_backslash_escapes
     }
 
     /// Whether sql_mode was set to a mode that makes `"x"` an identifier:
     /// ANSI_QUOTES itself or a combination mode that includes it.
     pub fn ansi_quotes(&self) -> bool {
-        let Some((_, text)) = self.vars.get("sql_mode") else {
-            return false;
-        };
-        let value = text.split_once('=').map_or(text.as_str(), |(_, v)| v);
-        value
-            .trim()
-            .trim_matches(|c| c == '\'' || c == '"')
-            .split(',')
-            .map(|m| m.trim().to_ascii_uppercase())
-            .any(|m| {
-                matches!(
-                    m.as_str(),
-                    "ANSI_QUOTES" | "ANSI" | "DB2" | "MAXDB" | "MSSQL" | "ORACLE" | "POSTGRESQL"
-                )
-            })
+        self.modes.ansi_quotes
     }
 
     /// Forgets a variable (back to the backend's default).
@@ -121,6 +144,11 @@ impl SessionVars {
         let mut items: Vec<&(usize, String)> = self.vars.values().collect();
         items.sort_by_key(|(o, _)| *o);
         self.init = Arc::new(items.into_iter().map(|(_, t)| format!("SET {t}")).collect());
+        self.modes = self
+            .vars
+            .get("sql_mode")
+            .map(|(_, t)| SqlModes::of(t))
+            .unwrap_or_default();
     }
 }
 
@@ -420,6 +448,16 @@ mod tests {
         assert!(!needs_evaluation("@a", "@a = 1"));
         assert!(!needs_evaluation("@a", "@a := -1.5"));
         assert!(!needs_evaluation("sql_mode", "sql_mode = 'ANSI'"));
+        let m = SqlModes::of(
+            "sql_mode = _utf8mb3'ANSI_QUOTES,NO_BACKSLASH_ESCAPES' COLLATE utf8mb3_general_ci",
+        );
+        assert!(m.ansi_quotes && m.no_backslash_escapes);
+        assert_eq!(SqlModes::of("sql_mode = 'postgresql'").ansi_quotes, true);
+        assert_eq!(
+            SqlModes::of("sql_mode = 'REAL_AS_FLOAT'"),
+            SqlModes::default()
+        );
+        assert_eq!(SqlModes::of("sql_mode = DEFAULT"), SqlModes::default());
         assert!(!needs_evaluation("names", "NAMES utf8mb4"));
         assert!(!needs_evaluation(
             "tx_isolation",
