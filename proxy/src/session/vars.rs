@@ -452,7 +452,7 @@ mod tests {
             "sql_mode = _utf8mb3'ANSI_QUOTES,NO_BACKSLASH_ESCAPES' COLLATE utf8mb3_general_ci",
         );
         assert!(m.ansi_quotes && m.no_backslash_escapes);
-        assert_eq!(SqlModes::of("sql_mode = 'postgresql'").ansi_quotes, true);
+        assert!(SqlModes::of("sql_mode = 'postgresql'").ansi_quotes);
         assert_eq!(
             SqlModes::of("sql_mode = 'REAL_AS_FLOAT'"),
             SqlModes::default()
