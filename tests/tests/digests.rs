@@ -89,6 +89,13 @@ async fn digests_match_the_statements_run() {
     let v: Option<i64> = conn.exec_first(&stmt, (2,)).await.unwrap();
     assert_eq!(v, Some(20));
 
+    // A statement the gateway runs through another (SET STATEMENT ... FOR) is booked
+    // once, under its own text, not again under the inner one.
+    let v: Option<i64> = conn
+        .query_first("SET STATEMENT max_statement_time = 10 FOR SELECT v FROM t WHERE id = 3")
+        .await
+        .unwrap();
+    assert_eq!(v, Some(30));
     let ds = digests(&mut conn, "SHOW SETWISE DIGESTS").await;
     let ins = one(&ds, "INSERT INTO t VALUES (?,...)");
     assert_eq!((ins.count, ins.errors, ins.rows), (6, 0, 0));

@@ -105,7 +105,7 @@ impl Session {
                     Ok(t) => t,
                     Err(e) => return Some(fail(out, &e).await),
                 };
-                Some(Box::pin(self.statement(&text, out)).await)
+                Some(Box::pin(self.statement_run(&text, out)).await)
             }
             _ => {
                 self.held.map.remove(&name);

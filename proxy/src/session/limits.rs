@@ -204,7 +204,7 @@ impl Session {
         if let Err(e) = self.set_vars(&assignments).await {
             return fail(out, &e).await;
         }
-        let answered = Box::pin(self.statement(&sql[inner_start..], out)).await;
+        let answered = Box::pin(self.statement_run(&sql[inner_start..], out)).await;
         // Back to the session's own values, on the connections that kept them.
         let restore: Vec<String> = assignments
             .iter()

@@ -113,7 +113,7 @@ impl Session {
             return self.reply(r, out).await;
         }
         match charset::portable_set(sql, self.codec, self.backslash_escapes()) {
-            Ok(Some(text)) => return Box::pin(self.statement(&text, out)).await,
+            Ok(Some(text)) => return Box::pin(self.statement_run(&text, out)).await,
             Ok(None) => {}
             Err(e) => return fail(out, &e).await,
         }

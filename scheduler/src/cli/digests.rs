@@ -132,7 +132,7 @@ pub async fn collect(topo: &Topo, gateways: &[String], reset: bool) -> Result<Ve
     Ok(list)
 }
 
-/// Digests as a table (the console's view; the CLI keeps its wider layout).
+/// Digests as a table (`setwise digests` and the console).
 pub fn digests_table(list: &[Digest]) -> Table {
     let mut t = Table::new([
         "DIGEST",
@@ -162,33 +162,7 @@ pub fn digests_table(list: &[Digest]) -> Table {
 }
 
 fn render(list: &[Digest]) -> String {
-    let mut out = format!(
-        "{:<16} {:>9} {:>10} {:>10} {:>10} {:>9} {:>6}  {:<12} {}\n",
-        "DIGEST", "COUNT", "TOTAL_MS", "AVG_MS", "MAX_MS", "ROWS", "ERRORS", "SETS", "FINGERPRINT"
-    );
-    for d in list {
-        let avg = d.sum_us as f64 / d.count.max(1) as f64 / 1000.0;
-        let mut fp: String = d.fingerprint.chars().take(100).collect();
-        if fp.len() < d.fingerprint.len() {
-            fp.push('…');
-        }
-        out.push_str(&format!(
-            "{:<16} {:>9} {:>10.1} {:>10.3} {:>10.3} {:>9} {:>6}  {:<12} {}\n",
-            d.digest,
-            d.count,
-            d.sum_us as f64 / 1000.0,
-            avg,
-            d.max_us as f64 / 1000.0,
-            d.rows_sent,
-            d.errors,
-            d.sets.join(","),
-            fp
-        ));
-    }
-    if list.is_empty() {
-        out.push_str("(no digests yet)\n");
-    }
-    out
+    super::render::list(&digests_table(list), "digests yet")
 }
 
 /// The body of `GET path` on `addr` (HTTP/1.0, bounded).

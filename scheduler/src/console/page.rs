@@ -76,7 +76,12 @@ impl Overview {
                 gateways.push((k.id, k.addr, false, None));
             }
         }
-        let digests = match crate::cli::digests::collect(topo, &[], false).await {
+        let ports: Vec<String> = live
+            .iter()
+            .filter(|g| !g.metrics.is_empty())
+            .map(|g| g.metrics.clone())
+            .collect();
+        let digests = match crate::cli::digests::collect(topo, &ports, false).await {
             Ok(mut d) => {
                 d.truncate(DIGESTS_SHOWN);
                 Ok(d)
