@@ -161,7 +161,8 @@ pub(crate) async fn dispatch(
                 )))
             }
             Err(e) => format!(
-                "DDL task {id}: etcd does not answer ({e}); the scheduler goes on with it                  (`setwise ddl show {id}`)"
+                "DDL task {id}: etcd does not answer ({e}); the scheduler goes on with it \
+                 (`setwise ddl show {id}`)"
             ),
         };
         if tokio::time::Instant::now() >= deadline {
