@@ -158,15 +158,13 @@ async fn serve_one(
 
 /// The `mariadb-backup --backup` arguments (the password goes in `MYSQL_PWD`).
 pub fn backup_args(target: &ProbeTarget, tmp: &Path) -> Vec<String> {
-    vec![
+    let mut a = vec![
         "--backup".into(),
         "--stream=xbstream".into(),
         format!("--target-dir={}", tmp.display()),
-        format!("--host={}", target.host),
-        format!("--port={}", target.port),
-        format!("--user={}", target.user),
-        "--protocol=TCP".into(),
-    ]
+    ];
+    a.extend(crate::task::rebuild::server_args(target));
+    a
 }
 
 async fn stream_backup<W: tokio::io::AsyncWrite + Unpin>(

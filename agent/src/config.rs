@@ -160,6 +160,8 @@ pub struct MysqlConfig {
     /// How long mariadbd must stay stopped by the kernel (`/proc` state `T`) to be
     /// reported frozen, milliseconds.
     pub frozen_after_ms: u64,
+    /// TLS to the node's MariaDB and a rebuild's source (`[mysql.tls]`, docs/tls.md).
+    pub tls: topo::mysql_tls::MysqlTls,
 }
 
 impl Default for MysqlConfig {
@@ -171,6 +173,7 @@ impl Default for MysqlConfig {
             connect_timeout_ms: 1000,
             probe_timeout_ms: 2000,
             frozen_after_ms: 300,
+            tls: Default::default(),
         }
     }
 }
@@ -182,6 +185,9 @@ impl Default for MysqlConfig {
 pub struct ReplicationConfig {
     pub user: String,
     pub password: String,
+    /// TLS of the replica's connection to its primary (`[replication.tls]`: the
+    /// `MASTER_SSL*` of `CHANGE MASTER TO`; paths as the node's mariadbd sees them).
+    pub tls: topo::mysql_tls::MysqlTls,
 }
 
 impl Default for ReplicationConfig {
@@ -189,6 +195,7 @@ impl Default for ReplicationConfig {
         Self {
             user: "repl".into(),
             password: "repl".into(),
+            tls: Default::default(),
         }
     }
 }
@@ -292,6 +299,8 @@ impl AgentConfig {
             );
         }
         self.mysql.host_port()?;
+        self.mysql.tls.check().context("[mysql.tls]")?;
+        self.replication.tls.check().context("[replication.tls]")?;
         if self.interval_ms < 10 {
             bail!("interval_ms must be at least 10");
         }

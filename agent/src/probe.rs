@@ -73,6 +73,8 @@ pub struct ProbeTarget {
     pub password: String,
     pub connect_timeout: Duration,
     pub probe_timeout: Duration,
+    /// `[mysql.tls]` (checked when the config was loaded).
+    pub tls: topo::mysql_tls::MysqlTls,
 }
 
 impl ProbeTarget {
@@ -86,6 +88,7 @@ impl ProbeTarget {
             password: cfg.password.clone(),
             connect_timeout: cfg.connect_timeout(),
             probe_timeout: cfg.probe_timeout(),
+            tls: cfg.tls.clone(),
         })
     }
 
@@ -97,6 +100,7 @@ impl ProbeTarget {
             .pass(Some(self.password.clone()))
             .prefer_socket(false)
             .stmt_cache_size(0)
+            .ssl_opts(self.tls.ssl_opts().unwrap_or_default())
     }
 }
 
@@ -563,6 +567,7 @@ mod tests {
             password: "p".into(),
             connect_timeout: Duration::from_millis(500),
             probe_timeout: Duration::from_millis(1000),
+            tls: Default::default(),
         });
         let t = Instant::now();
         let o = p.probe().await;

@@ -116,7 +116,7 @@ pub struct BackendConfig {
     pub pipeline_depth: usize,
     /// TLS to the sets' MariaDB (`[backend.tls]`, docs/tls.md); with it on,
     /// point reads use pooled connections (`pipeline_conns` is taken as 0).
-    pub tls: crate::backend::tls::BackendTls,
+    pub tls: topo::mysql_tls::MysqlTls,
 }
 
 impl Default for ProxyConfig {

@@ -174,10 +174,13 @@ impl Default for FailoverConfig {
 pub struct MysqlConfig {
     pub user: String,
     pub password: String,
+    /// TLS to the sets' MariaDB (`[mysql.tls]`, docs/tls.md).
+    pub tls: topo::mysql_tls::MysqlTls,
 }
 
 impl MysqlConfig {
-    /// Connection options for `host:port` with this account (TCP, no socket).
+    /// Connection options for `host:port` with this account (TCP, no socket; TLS
+    /// as `[mysql.tls]` says — checked when the config is loaded).
     pub fn opts(&self, host: &str, port: u16) -> mysql_async::Opts {
         mysql_async::OptsBuilder::default()
             .ip_or_hostname(host.to_string())
@@ -185,6 +188,7 @@ impl MysqlConfig {
             .prefer_socket(false)
             .user(Some(self.user.clone()))
             .pass(Some(self.password.clone()))
+            .ssl_opts(self.tls.ssl_opts().unwrap_or_default())
             .into()
     }
 }
@@ -194,6 +198,7 @@ impl Default for MysqlConfig {
         Self {
             user: "setwise".into(),
             password: "setwise".into(),
+            tls: Default::default(),
         }
     }
 }

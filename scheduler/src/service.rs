@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use tokio::sync::watch;
 use topo::Topo;
@@ -55,6 +55,7 @@ pub fn resolve(args: &SchedulerArgs) -> Result<(SchedulerConfig, String)> {
     if let Some(m) = &args.metrics_listen {
         cfg.metrics_listen = m.clone();
     }
+    cfg.mysql.tls.check().context("[mysql.tls]")?;
     let id = cfg.id.clone().unwrap_or_else(config::default_id);
     if id.trim().is_empty() {
         bail!("--id must not be empty");

@@ -649,3 +649,123 @@ async fn tls_etcd_with_auth() {
     .await;
     assert!(refused.is_err(), "etcd answered a wrong password");
 }
+
+/// `[mysql.tls]` of the agents and the scheduler, `[replication.tls]` of the agents:
+/// with every node's `setwise` and `repl` accounts requiring SSL, the agents probe
+/// their nodes (the first health reports arrive), the scheduler carries out a
+/// switchover, and the old primary replicates from the new one over TLS
+/// (`MASTER_SSL`), taking a write made through the gateway afterwards.
+#[tokio::test]
+async fn tls_agents_scheduler_and_replication_to_sets_requiring_ssl() {
+    use setwise_tests::control::ControlPlaneConfig;
+    let pki = Pki::new();
+    let mut c = Cluster::builder()
+        .sets(1)
+        .replicas(1)
+        .proxy(true)
+        .start()
+        .await
+        .unwrap();
+    let ids: Vec<String> = c
+        .set("set1")
+        .nodes()
+        .iter()
+        .map(|n| n.name().to_string())
+        .collect();
+    for id in &ids {
+        let mut o = c.node(id).options().clone();
+        o.extra_args.extend([
+            format!("--ssl-cert={}", pki.path("server.pem").display()),
+            format!("--ssl-key={}", pki.path("server-key.pem").display()),
+            format!("--ssl-ca={}", pki.ca().display()),
+        ]);
+        c.node_mut(id).set_options(o);
+        c.restart_node(id).await.unwrap();
+    }
+    // Replicated to the replica: both accounts now refuse plain connections.
+    c.primary("set1")
+        .exec("ALTER USER 'setwise'@'%' REQUIRE SSL; ALTER USER 'repl'@'%' REQUIRE SSL")
+        .await
+        .unwrap();
+    let mut conn = c.proxy_conn().await.unwrap();
+    conn.query_drop("CREATE DATABASE sdb").await.unwrap();
+    conn.query_drop("CREATE TABLE sdb.t (id BIGINT PRIMARY KEY) shardkey=id")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO sdb.t VALUES (1)")
+        .await
+        .unwrap();
+    drop(conn);
+
+    let ca = pki.ca().display().to_string();
+    let agent_toml = c.work_dir().join("agent-tls.toml");
+    std::fs::write(
+        &agent_toml,
+        format!(
+            "[mysql.tls]\nmode = \"verify-full\"\nca = \"{ca}\"\n\n\
+             [replication.tls]\nmode = \"verify-ca\"\nca = \"{ca}\"\n"
+        ),
+    )
+    .unwrap();
+    let cfg = ControlPlaneConfig {
+        agent_args: vec!["--config".into(), agent_toml.display().to_string()],
+        extra_toml: format!("\n[mysql.tls]\nmode = \"verify-full\"\nca = \"{ca}\"\n"),
+        ..Default::default()
+    };
+    // Waits for every agent's readable health report: a plain probe is refused (1045).
+    let _cp = c.start_control_plane_with(1, cfg).await.unwrap();
+
+    let out = c
+        .setwise(&[
+            "switchover",
+            "--set",
+            "set1",
+            "--to",
+            &ids[1],
+            "--wait",
+            "60",
+        ])
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "switchover over TLS: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (old, new) = (c.node(&ids[0]), c.node(&ids[1]));
+    setwise_tests::load::wait_replicating_from(old, new.port(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    let mut root = old.conn().await.unwrap();
+    let status: Vec<mysql_async::Row> = root.query("SHOW SLAVE STATUS").await.unwrap();
+    let ssl: Vec<Option<String>> = status
+        .iter()
+        .map(|r| r.get::<String, _>("Master_SSL_Allowed"))
+        .collect();
+    assert_eq!(
+        ssl,
+        [Some("Yes".to_string())],
+        "the old primary's replication is plain"
+    );
+    drop(root);
+    setwise_tests::retry(
+        "a write after the switchover",
+        Duration::from_secs(30),
+        || async {
+            let mut conn = c.proxy_conn().await?;
+            Ok(conn
+                .query_drop("INSERT IGNORE INTO sdb.t VALUES (2)")
+                .await?)
+        },
+    )
+    .await
+    .unwrap();
+    setwise_tests::wait_until(
+        "the write on the old primary",
+        Duration::from_secs(30),
+        || async { Ok(old.scalar("SELECT COUNT(*) FROM sdb.t").await?.as_deref() == Some("2")) },
+    )
+    .await
+    .unwrap();
+}

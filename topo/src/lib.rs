@@ -16,6 +16,7 @@ pub mod keys;
 pub mod lease;
 pub mod model;
 pub mod moves;
+pub mod mysql_tls;
 pub mod password;
 pub mod slot;
 pub mod snapshot;

@@ -168,13 +168,15 @@ async fn user_databases(conn: &mut Conn) -> SqlResult<Vec<String>> {
 
 /// Arguments naming a server and account for the MariaDB command-line programs
 /// (the password goes in `MYSQL_PWD`, not on the command line).
-fn server_args(t: &ProbeTarget) -> Vec<String> {
-    vec![
+pub fn server_args(t: &ProbeTarget) -> Vec<String> {
+    let mut a = vec![
         format!("--host={}", t.host),
         format!("--port={}", t.port),
         format!("--user={}", t.user),
         "--protocol=TCP".into(),
-    ]
+    ];
+    a.extend(t.tls.cli_args());
+    a
 }
 
 /// The `mariadb-dump` arguments for `dbs` of `source`.
@@ -349,6 +351,7 @@ mod tests {
             password: "secret".into(),
             connect_timeout: Duration::from_secs(1),
             probe_timeout: Duration::from_secs(2),
+            tls: Default::default(),
         }
     }
 

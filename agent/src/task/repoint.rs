@@ -55,10 +55,11 @@ pub async fn become_replica(
 pub fn change_master_sql(ctx: &TaskContext, host: &str, port: u16) -> String {
     format!(
         "CHANGE MASTER TO MASTER_HOST={}, MASTER_PORT={port}, MASTER_USER={}, \
-         MASTER_PASSWORD={}, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
+         MASTER_PASSWORD={}, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1{}",
         db::quote(host),
         db::quote(&ctx.replication.user),
         db::quote(&ctx.replication.password),
+        ctx.replication.tls.change_master_clause(),
     )
 }
 
@@ -143,10 +144,12 @@ mod tests {
                 password: "setwise".into(),
                 connect_timeout: Duration::from_secs(1),
                 probe_timeout: Duration::from_secs(2),
+                tls: Default::default(),
             },
             replication: crate::config::ReplicationConfig {
                 user: "repl".into(),
                 password: "it's".into(),
+                tls: Default::default(),
             },
             task_timeout: Duration::from_secs(60),
             rebuild_timeout: Duration::from_secs(600),

@@ -13,7 +13,6 @@ pub mod mux;
 pub mod pipelines;
 pub mod pool;
 pub mod raw;
-pub mod tls;
 
 pub use conn::Conn;
 pub use pool::{Backends, PoolKey};
