@@ -29,6 +29,9 @@ use crate::xa_sets;
 /// How long a branch may stay prepared without a decision before it is aborted.
 const GRACE: Duration = Duration::from_secs(20);
 const PERIOD: Duration = Duration::from_secs(5);
+/// How long a decision in etcd outlives the last of its prepared branches: far
+/// past any gateway still finishing that transaction.
+const KEEP_DECISION: Duration = Duration::from_secs(3600);
 
 /// What recovery remembers between rounds.
 #[derive(Default)]
@@ -145,8 +148,37 @@ async fn round(shared: &Shared, state: &mut State) -> Result<(), String> {
                 warn!(%set, "deleting old rows of {}: {e}", xa_sets::TABLE);
             }
         }
+        forget_decisions(topo, &in_doubt, crate::split::now_ms()).await;
     }
     Ok(())
+}
+
+/// Deletes the decisions in etcd no prepared branch needs any more: older than
+/// [`KEEP_DECISION`] and of a gtrid no set holds prepared (`in_doubt`, read in a
+/// round every set answered). Recovery's own aborts, and the commits of a
+/// gateway that died before deleting them, would otherwise stay for ever.
+async fn forget_decisions(topo: &topo::Topo, in_doubt: &[String], now_ms: u64) {
+    let all = match topo.list_xas().await {
+        Ok(all) => all,
+        Err(e) => return warn!("XA recovery: listing the decisions: {e}"),
+    };
+    let old = stale_decisions(all, in_doubt, now_ms);
+    if old.is_empty() {
+        return;
+    }
+    match topo.delete_xas(&old).await {
+        Ok(()) => info!(count = old.len(), "XA recovery: deleted old decisions"),
+        Err(e) => warn!("XA recovery: deleting old decisions: {e}"),
+    }
+}
+
+/// The gtrids of `all` that [`forget_decisions`] deletes.
+fn stale_decisions(all: Vec<topo::XaDecision>, in_doubt: &[String], now_ms: u64) -> Vec<String> {
+    let keep = KEEP_DECISION.as_millis() as u64;
+    all.into_iter()
+        .filter(|d| now_ms.saturating_sub(d.at_ms) > keep && !in_doubt.contains(&d.gtrid))
+        .map(|d| d.gtrid)
+        .collect()
 }
 
 /// The decision for the prepared branch (`gtrid`, `bqual`) first seen at
@@ -214,7 +246,7 @@ fn abort(gtrid: &str, bqual: &str) -> topo::XaDecision {
         gtrid: gtrid.to_string(),
         commit: false,
         sets: vec![bqual.to_string()],
-        at_ms: 0,
+        at_ms: crate::split::now_ms(),
     }
 }
 
@@ -223,4 +255,31 @@ fn abort(gtrid: &str, bqual: &str) -> topo::XaDecision {
 async fn app_prepared(topo: &topo::Topo, gtrid: &str) -> Result<bool, String> {
     let records = topo.list_app_xas().await.map_err(|e| e.to_string())?;
     Ok(records.iter().any(|r| r.gtrid == gtrid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_old_decisions_without_prepared_branches_go() {
+        let d = |g: &str, at_ms: u64| topo::XaDecision {
+            gtrid: g.into(),
+            commit: false,
+            sets: vec![],
+            at_ms,
+        };
+        let hour = KEEP_DECISION.as_millis() as u64;
+        let now = 10 * hour;
+        let all = vec![
+            d("sw-old", now - hour - 1),
+            d("sw-young", now - hour + 1000),
+            d("sw-old-in-doubt", 0),
+            d("sw-legacy", 0),
+        ];
+        assert_eq!(
+            stale_decisions(all, &["sw-old-in-doubt".into()], now),
+            ["sw-old", "sw-legacy"]
+        );
+    }
 }

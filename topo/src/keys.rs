@@ -96,6 +96,9 @@ impl Keys {
     pub fn xa(&self) -> String {
         format!("{}xa/", self.root)
     }
+    pub fn xas(&self) -> String {
+        format!("{}xa/", self.root)
+    }
     pub fn xa_of(&self, gtrid: &str) -> String {
         format!("{}xa/{gtrid}", self.root)
     }

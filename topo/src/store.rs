@@ -321,20 +321,26 @@ impl Topo {
             .await?;
         Ok(resp.succeeded())
     }
-    /// Deletes the finished decisions `done` (gtrids) in one etcd transaction.
+    /// Deletes the finished decisions `done` (gtrids), in one etcd transaction per
+    /// 100 (etcd refuses a transaction of more than 128 operations by default).
     pub async fn delete_xas(&self, done: &[String]) -> Result<()> {
-        let ops: Vec<TxnOp> = done
-            .iter()
-            .map(|g| TxnOp::delete(self.keys.xa_of(g), None))
-            .collect();
-        self.client
-            .kv_client()
-            .txn(Txn::new().and_then(ops))
-            .await?;
+        for chunk in done.chunks(100) {
+            let ops: Vec<TxnOp> = chunk
+                .iter()
+                .map(|g| TxnOp::delete(self.keys.xa_of(g), None))
+                .collect();
+            self.client
+                .kv_client()
+                .txn(Txn::new().and_then(ops))
+                .await?;
+        }
         Ok(())
     }
     pub async fn get_xa(&self, gtrid: &str) -> Result<Option<XaDecision>> {
         Ok(self.get(&self.keys.xa_of(gtrid)).await?.map(|v| v.value))
+    }
+    pub async fn list_xas(&self) -> Result<Vec<XaDecision>> {
+        Ok(values(self.list(&self.keys.xas()).await?))
     }
     pub async fn delete_xa(&self, gtrid: &str) -> Result<bool> {
         self.delete(&self.keys.xa_of(gtrid)).await
