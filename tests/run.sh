@@ -39,7 +39,8 @@ as_root() {
 
 # ------------------------------------------------------------------ 1. packages
 debian_packages=(mariadb-server mariadb-client mariadb-backup etcd-server etcd-client
-    protobuf-compiler libprotobuf-dev sysbench haproxy libmariadb-java chromium chromium-driver)
+    protobuf-compiler libprotobuf-dev sysbench haproxy libmariadb-java chromium chromium-driver
+    golang-go golang-github-go-sql-driver-mysql-dev php-cli php-mysql ruby-mysql2)
 
 install_packages() {
     local missing=() p

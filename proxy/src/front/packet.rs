@@ -73,6 +73,29 @@ impl PacketIo {
         }
     }
 
+    /// Packets to memory, no client ([`ClientStream::Memory`]); see
+    /// [`PacketIo::take_memory`].
+    pub fn memory() -> Self {
+        Self {
+            stream: ClientStream::Memory(Vec::new()),
+            rbuf: Vec::new(),
+            rpos: 0,
+            out: Vec::new(),
+            seq: 0,
+            written: 0,
+        }
+    }
+
+    /// What was written to a [`PacketIo::memory`] (flushed first): packets with
+    /// their headers.
+    pub async fn take_memory(&mut self) -> io::Result<Vec<u8>> {
+        self.flush().await?;
+        match &mut self.stream {
+            ClientStream::Memory(v) => Ok(std::mem::take(v)),
+            _ => Err(io::Error::other("not a memory stream")),
+        }
+    }
+
     /// Reads one logical packet; `Ok(None)` on a clean end of stream between packets.
     /// Its sequence id must be the next of the exchange ([`OutOfOrder`] otherwise);
     /// the next packet written continues the sequence.

@@ -139,14 +139,21 @@ pub enum ClientStream {
     Tls(Box<tokio_rustls::server::TlsStream<Rewind>>),
     /// Between taking the plain stream and installing its TLS successor.
     Gone,
+    /// No client: what is written is kept (up to [`MEMORY_CAP`] bytes), for a
+    /// statement the gateway runs for itself through the executor
+    /// (`crate::join::capture`); reads see the end of the stream.
+    Memory(Vec<u8>),
 }
+
+/// The most a [`ClientStream::Memory`] keeps; more is an error.
+pub const MEMORY_CAP: usize = 64 * 1024 * 1024;
 
 impl ClientStream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         match self {
             ClientStream::Plain(s) => s.peer_addr(),
             ClientStream::Tls(s) => s.get_ref().0.inner.peer_addr(),
-            ClientStream::Gone => Err(gone()),
+            ClientStream::Gone | ClientStream::Memory(_) => Err(gone()),
         }
     }
 
@@ -173,6 +180,7 @@ impl AsyncRead for ClientStream {
             ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Tls(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Gone => Poll::Ready(Err(gone())),
+            ClientStream::Memory(_) => Poll::Ready(Ok(())),
         }
     }
 }
@@ -187,6 +195,16 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Tls(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Gone => Poll::Ready(Err(gone())),
+            ClientStream::Memory(v) if v.len() + buf.len() > MEMORY_CAP => {
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::OutOfMemory,
+                    "a gateway-run statement's answer is too large",
+                )))
+            }
+            ClientStream::Memory(v) => {
+                v.extend_from_slice(buf);
+                Poll::Ready(Ok(buf.len()))
+            }
         }
     }
 
@@ -195,6 +213,7 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
             ClientStream::Tls(s) => Pin::new(s).poll_flush(cx),
             ClientStream::Gone => Poll::Ready(Err(gone())),
+            ClientStream::Memory(_) => Poll::Ready(Ok(())),
         }
     }
 
@@ -203,6 +222,7 @@ impl AsyncWrite for ClientStream {
             ClientStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             ClientStream::Tls(s) => Pin::new(s).poll_shutdown(cx),
             ClientStream::Gone => Poll::Ready(Err(gone())),
+            ClientStream::Memory(_) => Poll::Ready(Ok(())),
         }
     }
 }

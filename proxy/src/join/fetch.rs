@@ -24,6 +24,13 @@ pub struct Fetched {
 
 /// The sets a gateway-made query routes to (it must need no merging).
 pub fn route(exec: &Exec<'_>, sql: &str) -> Result<Vec<String>, ProxyError> {
+    route_or_merge(exec, sql)?
+        .ok_or_else(|| super::unsupported("a subquery or join side that needs merging across sets"))
+}
+
+/// The sets a gateway-made query routes to, or `None` when its answer needs a
+/// merge across sets (then [`super::capture`] runs it).
+pub fn route_or_merge(exec: &Exec<'_>, sql: &str) -> Result<Option<Vec<String>>, ProxyError> {
     let tokens = crate::sql::lexer::tokenize(sql).map_err(|e| {
         ProxyError::Internal(format!("join: a generated query does not lex: {}", e.what))
     })?;
@@ -33,10 +40,8 @@ pub fn route(exec: &Exec<'_>, sql: &str) -> Result<Vec<String>, ProxyError> {
     let planned =
         crate::route::plan_statement(exec.conns.snap, exec.conns.db, sql, &tokens, &stmt, None)?;
     match (planned.plan.target, planned.plan.merge) {
-        (Target::Sets(sets), Merge::Single | Merge::Concat) => Ok(sets),
-        _ => Err(super::unsupported(
-            "a subquery or join side that needs merging across sets",
-        )),
+        (Target::Sets(sets), Merge::Single | Merge::Concat) => Ok(Some(sets)),
+        _ => Ok(None),
     }
 }
 

@@ -17,6 +17,7 @@
 //! - [`group`] plans GROUP BY / aggregates / DISTINCT / HAVING over the joined
 //!   rows; [`grouping`] folds them with the merge's aggregator.
 
+pub mod capture;
 pub mod cost;
 pub mod fetch;
 pub mod group;

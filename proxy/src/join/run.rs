@@ -95,7 +95,12 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
             Form::Exists { .. } => format!("{} LIMIT 1", s.values_sql),
             _ => s.values_sql.clone(),
         };
-        let f = match fetch_as(exec, &s.values_sql, &sent, &mut budget).await {
+        let fetched = match super::fetch::route_or_merge(exec, &s.values_sql)? {
+            Some(_) => fetch_as(exec, &s.values_sql, &sent, &mut budget).await,
+            // Aggregates, GROUP BY, DISTINCT... across sets: the executor merges.
+            None => super::capture::fetch_merged(exec, &s.values_sql, &mut budget).await,
+        };
+        let f = match fetched {
             Ok(f) => f,
             Err(ProxyError::Backend { code: 1054, .. }) => {
                 return Err(super::unsupported(
@@ -109,6 +114,13 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
                 code: 1241,
                 state: "21000".into(),
                 message: "Operand should contain 1 column(s)".into(),
+            });
+        }
+        if s.form == Form::Scalar && f.rows.len() > 1 {
+            return Err(ProxyError::Backend {
+                code: 1242,
+                state: "21000".into(),
+                message: "Subquery returns more than 1 row".into(),
             });
         }
         let col = &f.cols[0];

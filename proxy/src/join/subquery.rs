@@ -14,6 +14,10 @@
 //!   of `t.y`: `(outer.x IS NOT NULL AND outer.x IN (...))`, and for NOT EXISTS
 //!   `(outer.x IS NULL OR outer.x NOT IN (...))`; no values: FALSE / TRUE.
 //! - `[NOT] EXISTS` of an uncorrelated subquery: TRUE or FALSE.
+//! - A scalar subquery `(SELECT ...)` (uncorrelated) as an operand in WHERE,
+//!   HAVING or ON (`amount > (SELECT AVG(amount) FROM t)`): its value, NULL
+//!   for no row, MariaDB's 1242 for more than one; read through the executor
+//!   when it needs a merge across sets (`super::capture`).
 
 use std::ops::ControlFlow;
 
@@ -32,6 +36,8 @@ pub enum Form {
     Semi { negated: bool, outer: String },
     /// Replace `[NOT] EXISTS (...)` by TRUE / FALSE.
     Exists { negated: bool },
+    /// Replace a scalar `(SELECT ...)` by its one value.
+    Scalar,
 }
 
 /// One subquery to read first.
@@ -67,6 +73,7 @@ impl SubqueryPlan {
                     outer,
                 } => format!("anti join on {outer}"),
                 Form::Exists { .. } => "EXISTS".to_string(),
+                Form::Scalar => "scalar value".to_string(),
             };
             v.push(format!("subquery {} ({what}): {}", i + 1, s.values_sql));
         }
@@ -117,6 +124,11 @@ pub fn replacement(form: &Form, values: &[Option<String>]) -> String {
             (false, false) | (true, true) => "TRUE".to_string(),
             _ => "FALSE".to_string(),
         },
+        // Bare (a literal is atomic), so the HAVING merge sees a plain operand.
+        Form::Scalar => format!(
+            " {} ",
+            values.first().and_then(|v| v.as_deref()).unwrap_or("NULL")
+        ),
     }
 }
 
@@ -181,6 +193,7 @@ impl Visitor for Finder<'_, '_> {
                 in_sub(subquery, self.src)
             }
             Expr::Exists { subquery, negated } => exists_sub(subquery, *negated, self.src),
+            Expr::Subquery(q) => scalar_sub(q, self.src),
             _ => None,
         };
         self.out.extend(found);
@@ -203,6 +216,15 @@ fn in_sub(q: &Query, src: &Source) -> Option<Sub> {
         range: (src.sig[a - 1].start, src.sig[b].end),
         values_sql: src.sql[src.sig[a].start..src.sig[b - 1].end].to_string(),
         form: Form::In,
+    })
+}
+
+fn scalar_sub(q: &Query, src: &Source) -> Option<Sub> {
+    let (a, b) = located(q, src)?;
+    Some(Sub {
+        range: (src.sig[a - 1].start, src.sig[b].end),
+        values_sql: src.sql[src.sig[a].start..src.sig[b - 1].end].to_string(),
+        form: Form::Scalar,
     })
 }
 

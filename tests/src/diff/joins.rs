@@ -270,10 +270,23 @@ pub fn subqueries() -> Vec<Q> {
         Q::any("SELECT i.item_id, u.name FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.code IN (SELECT code FROM jsingle WHERE n IS NOT NULL)"),
         // A subquery in the select list: refused.
         Q::any("SELECT item_id, qty IN (SELECT n FROM jsingle) FROM jitems").or_unsupported(),
+        // Scalar subqueries as operands (an ORM's `amount > (SELECT AVG(amount) ...)`).
+        Q::exact("SELECT item_id, qty FROM jitems WHERE qty > (SELECT AVG(qty) FROM jitems) ORDER BY qty DESC, item_id"),
+        Q::any("SELECT item_id FROM jitems WHERE qty = (SELECT MAX(qty) FROM jitems)"),
+        Q::any("SELECT i.item_id FROM jitems i WHERE i.user_id = (SELECT MIN(user_id) FROM users WHERE score > 50)"),
+        Q::any("SELECT code FROM jsingle WHERE code = (SELECT MIN(code) FROM jitems)"),
+        Q::any("SELECT item_id FROM jitems WHERE qty > (SELECT n FROM jsingle WHERE n > 100000)"),
+        Q::any("SELECT item_id FROM jitems WHERE (SELECT n FROM jsingle WHERE n > 100000) IS NULL AND qty < 3"),
+        Q::any("SELECT item_id FROM jitems WHERE qty > (SELECT n FROM jsingle)"),
+        Q::any("SELECT user_id, SUM(qty) AS s FROM jitems GROUP BY user_id HAVING SUM(qty) > (SELECT AVG(qty) FROM jitems)"),
     ];
     v.push(
         Q::any("SELECT item_id FROM jitems WHERE user_id IN (SELECT user_id FROM users WHERE score > ?)")
             .bin(vec![Value::Int(60)]),
+    );
+    v.push(
+        Q::any("SELECT item_id FROM jitems WHERE qty >= (SELECT AVG(qty) FROM jitems WHERE user_id > ?) LIMIT ?")
+            .bin(vec![Value::Int(3), Value::Int(1000)]),
     );
     v.push(
         Q::any("SELECT u.user_id FROM users u WHERE NOT EXISTS (SELECT 1 FROM jitems i WHERE i.user_id = u.user_id AND i.qty > ?)")
