@@ -6,6 +6,8 @@
 //! statement assigning a user variable — as do statements prepared over the
 //! binary protocol (COM_STMT_PREPARE) before the move. The rows are gone from
 //! set1 (the cleanup deleted them), so any answer from there would be empty.
+//! The database's views (sharded, broadcast, a view over a view) are made on set2
+//! by the move and answer there.
 
 use std::time::Duration;
 
@@ -43,6 +45,16 @@ async fn statements_prepared_before_a_move_answer_from_the_new_owner() {
     conn.query_drop(format!("INSERT INTO t (id, v) VALUES {}", values.join(",")))
         .await
         .unwrap();
+    // Views move with the database: created on set2, which is new to it.
+    for ddl in [
+        "CREATE VIEW vt AS SELECT id, v FROM t WHERE v > 100",
+        "CREATE TABLE b (k INT PRIMARY KEY, name VARCHAR(10)) shardkey=noshardkey_allset",
+        "INSERT INTO b VALUES (1, 'one'), (2, 'two')",
+        "CREATE VIEW vb AS SELECT k, UPPER(name) AS n FROM b",
+        "CREATE VIEW vvt AS SELECT id FROM vt WHERE id > 30",
+    ] {
+        conn.query_drop(ddl).await.unwrap();
+    }
     for p in [
         "PREPARE c FROM 'SELECT COUNT(*), SUM(v) FROM t'",
         "PREPARE g FROM 'SELECT id, v FROM t WHERE id = ?'",
@@ -103,6 +115,21 @@ async fn statements_prepared_before_a_move_answer_from_the_new_owner() {
     .await
     .unwrap();
 
+    let views = c
+        .primary("set2")
+        .query(
+            "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.VIEWS \
+             WHERE TABLE_SCHEMA = 'solo'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(views[0][0].as_deref(), Some("vb,vt,vvt"), "{m:?}");
+    let n: Option<i64> = conn.query_first("SELECT COUNT(*) FROM vt").await.unwrap();
+    assert_eq!(n, Some(30));
+    let n: Option<i64> = conn.query_first("SELECT COUNT(*) FROM vvt").await.unwrap();
+    assert_eq!(n, Some(10));
+    let rows: Vec<(i64, String)> = conn.query("SELECT k, n FROM vb ORDER BY k").await.unwrap();
+    assert_eq!(rows, vec![(1, "ONE".to_string()), (2, "TWO".to_string())]);
     let n: Option<(i64, i64)> = conn.query_first("EXECUTE c").await.unwrap();
     assert_eq!(n, Some((40, (1..=40).map(|i| i * 10).sum())));
     let row: Option<(i64, i64)> = conn.query_first("EXECUTE g USING @k").await.unwrap();
