@@ -61,6 +61,7 @@ async fn statements_prepared_before_a_move_answer_from_the_new_owner() {
         "PREPARE r FROM 'SELECT id FROM t WHERE v >= ? ORDER BY id LIMIT ?'",
         "PREPARE u FROM 'UPDATE t SET v = v + ? WHERE id = ?'",
         "PREPARE a FROM 'SELECT @next := id + 1 FROM t WHERE id = ?'",
+        "PREPARE q FROM 'SELECT ? + v FROM t WHERE id = 1'",
     ] {
         conn.query_drop(p).await.unwrap();
     }
@@ -158,6 +159,15 @@ async fn statements_prepared_before_a_move_answer_from_the_new_owner() {
     assert_eq!(next, Some(9));
     let v: Option<i64> = conn.exec_first(&bin, (8,)).await.unwrap();
     assert_eq!(v, Some(81), "binary protocol");
+    // A `?` in the select list cannot be held by the gateway (its column
+    // definition): 1615, and a new PREPARE follows the tables to set2.
+    let err = conn.query_drop("EXECUTE q USING @k").await.unwrap_err();
+    assert_eq!(server_error(&err), Some((1615, "HY000".into())), "{err}");
+    conn.query_drop("PREPARE q FROM 'SELECT ? + v FROM t WHERE id = 1'")
+        .await
+        .unwrap();
+    let v: Option<i64> = conn.query_first("EXECUTE q USING @k").await.unwrap();
+    assert_eq!(v, Some(18));
     conn.query_drop("DEALLOCATE PREPARE g").await.unwrap();
     let err = conn.query_drop("EXECUTE g USING @k").await.unwrap_err();
     assert_eq!(server_error(&err).map(|e| e.0), Some(1243), "{err}");
