@@ -6,6 +6,7 @@
 use mysql_async::prelude::*;
 use mysql_async::Row;
 use setwise_tests::Cluster;
+use std::time::Duration;
 
 /// Two sets and the gateway; `shop.t` sharded by `id` (ids 1..=40, `v` = id % 7)
 /// with an index on `v`, and `shop.c` a single table on the home set.
@@ -272,4 +273,129 @@ async fn explain_setwise_shows_the_gateways_plan() {
         .unwrap_err();
     let (code, _) = setwise_tests::sql::server_error(&e).expect("a server error");
     assert_eq!(code, 1235, "{e}");
+}
+
+/// While slots move, `EXPLAIN SETWISE` shows the text each set gets: on the set
+/// holding rows of slots it does not own (here the move's target, in state
+/// `copying`), the orphan filter `NOT IFNULL(<slot of the key> BETWEEN ..., 0)`
+/// in each query block reading the table, and a join's side query as sent there;
+/// the other set's text unchanged; no filter once the move's fence is gone.
+#[tokio::test]
+async fn explain_setwise_shows_the_orphan_filter_during_a_move() {
+    use topo::moves::{FenceSource, FenceState, MoveFence, SlotSpan};
+    let (c, mut conn) = shop().await;
+    let map = c.shard_map("shop").await;
+    let first = map.ranges[0].clone();
+    let target = map
+        .ranges
+        .iter()
+        .find(|r| r.set != first.set)
+        .unwrap()
+        .set
+        .clone();
+    let span = SlotSpan {
+        start: first.start,
+        end: first.start + (first.end - first.start) / 2,
+    };
+    let fence = MoveFence {
+        id: "m1".into(),
+        db: "shop".into(),
+        to: target.clone(),
+        sources: vec![FenceSource {
+            set: first.set.clone(),
+            ranges: vec![span],
+        }],
+        broadcast: false,
+        state: FenceState::Copying,
+    };
+    let key = c.topo().keys().fence(&fence.id);
+    c.topo().put(&key, &fence).await.unwrap();
+    let sql = "SELECT COUNT(*) FROM shop.t WHERE v > 2";
+    let cond = format!("BETWEEN {} AND {}", span.start, span.end - 1);
+    let filtered = |p: &[(String, String, String)], set: &str| {
+        p.iter()
+            .find(|s| s.0 == set && s.1 == "send")
+            .map(|s| s.2.clone())
+            .unwrap_or_default()
+    };
+    setwise_tests::wait_until(
+        "the gateway to see the fence",
+        Duration::from_secs(15),
+        || {
+            let c = &c;
+            let target = target.clone();
+            async move {
+                let mut k = c.proxy_conn().await?;
+                let rows: Vec<(u64, String, String, String)> =
+                    k.query(format!("EXPLAIN SETWISE {sql}")).await?;
+                Ok(rows.iter().any(|r| r.1 == target && r.3 != sql))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    let p = plan(&mut conn, sql).await;
+    let on_target = filtered(&p, &target);
+    assert!(
+        on_target.contains("NOT IFNULL(") && on_target.contains(&cond),
+        "{p:?}"
+    );
+    assert!(
+        on_target.replace(' ', "").ends_with("AND(v>2)"),
+        "{on_target}"
+    );
+    assert_eq!(filtered(&p, &first.set), sql, "the source owns its rows");
+    // The text shown is the one that runs: the target's copy never counts.
+    let n: Option<u64> = conn.query_first(sql).await.unwrap();
+    assert_eq!(n, Some((1..=40).filter(|i| i % 7 > 2).count() as u64));
+
+    // Each query block reading the table gets its own filter; a subquery the
+    // gateway runs first shows its query as the target gets it; a write too.
+    let p = plan(
+        &mut conn,
+        "SELECT v, COUNT(*) FROM (SELECT v FROM shop.t WHERE id < 30) d \
+         WHERE v IN (SELECT v FROM shop.t WHERE id > 3) GROUP BY v",
+    )
+    .await;
+    assert!(
+        filtered(&p, &target).matches("NOT IFNULL(").count() >= 1,
+        "{p:?}"
+    );
+    let p = plan(
+        &mut conn,
+        "SELECT id FROM shop.t WHERE v IN (SELECT v FROM shop.t WHERE id < 5)",
+    )
+    .await;
+    assert!(filtered(&p, &target).contains("NOT IFNULL("), "{p:?}");
+    let p = plan(&mut conn, "UPDATE shop.t SET v = v + 1 WHERE v = 3").await;
+    assert!(filtered(&p, &target).contains("NOT IFNULL("), "{p:?}");
+    // A join the gateway runs (not on the shard key): each side's query as the
+    // target gets it.
+    let p = plan(
+        &mut conn,
+        "SELECT a.id, b.id FROM shop.t a JOIN shop.t b ON a.v = b.id WHERE a.id < 10",
+    )
+    .await;
+    assert!(
+        p.iter()
+            .any(|s| s.0 == target && s.1 == "send" && s.2.contains("NOT IFNULL(")),
+        "{p:?}"
+    );
+
+    c.topo().delete(&key).await.unwrap();
+    setwise_tests::wait_until(
+        "the gateway to drop the fence",
+        Duration::from_secs(15),
+        || {
+            let c = &c;
+            async move {
+                let mut k = c.proxy_conn().await?;
+                let rows: Vec<(u64, String, String, String)> =
+                    k.query(format!("EXPLAIN SETWISE {sql}")).await?;
+                Ok(rows.iter().filter(|r| r.2 == "send").all(|r| r.3 == sql))
+            }
+        },
+    )
+    .await
+    .unwrap();
 }

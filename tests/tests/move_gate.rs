@@ -443,8 +443,10 @@ async fn a_gateway_without_its_registration_refuses_writes_to_moving_databases()
 
 /// An SQL-level `PREPARE` over a database whose rows all live on one set is
 /// pinned to that set; once a move flips some of its slots elsewhere, `EXECUTE`
-/// gets 1615 (re-prepare) instead of counting one set's rows only, and a new
-/// `PREPARE` of the same text counts both sets.
+/// is taken over by the gateway (as MariaDB re-prepares a statement whose tables
+/// changed) and counts both sets — user variables as parameters included —
+/// instead of counting one set's rows only; a new `PREPARE` of the same text
+/// counts both sets too.
 #[tokio::test]
 async fn an_sql_prepared_statement_pinned_to_a_set_is_re_prepared_after_a_flip() {
     let c = Cluster::builder()
@@ -481,6 +483,12 @@ async fn an_sql_prepared_statement_pinned_to_a_set_is_re_prepared_after_a_flip()
         .unwrap();
     let n: Option<i64> = conn.query_first("EXECUTE s").await.unwrap();
     assert_eq!(n, Some(40));
+    conn.query_drop("PREPARE g FROM 'SELECT v FROM solo.t WHERE id = ?'")
+        .await
+        .unwrap();
+    conn.query_drop("PREPARE r FROM 'SELECT id FROM solo.t WHERE v > ? ORDER BY id LIMIT ?'")
+        .await
+        .unwrap();
 
     // A move of the slots of half the keys to set2, as the mover makes it: the
     // rows copied, then the map flipped (no fence left: the cleanup is done).
@@ -523,8 +531,20 @@ async fn an_sql_prepared_statement_pinned_to_a_set_is_re_prepared_after_a_flip()
     .await
     .unwrap();
 
-    let err = conn.query_drop("EXECUTE s").await.unwrap_err();
-    assert_eq!(server_error(&err), Some((1615, "HY000".into())), "{err}");
+    let n: Option<i64> = conn.query_first("EXECUTE s").await.unwrap();
+    assert_eq!(n, Some(40));
+    // Each moved key answered from set2 (set1's copy is gone).
+    for k in moving.iter().take(3) {
+        conn.query_drop(format!("SET @k = {k}")).await.unwrap();
+        let v: Option<i64> = conn.query_first("EXECUTE g USING @k").await.unwrap();
+        assert_eq!(v, Some(*k), "key {k}");
+    }
+    conn.query_drop("SET @from = 30, @n = 4").await.unwrap();
+    let ids: Vec<i64> = conn.query("EXECUTE r USING @from, @n").await.unwrap();
+    assert_eq!(ids, vec![31, 32, 33, 34]);
+    conn.query_drop("DEALLOCATE PREPARE g").await.unwrap();
+    let err = conn.query_drop("EXECUTE g USING @k").await.unwrap_err();
+    assert_eq!(server_error(&err), Some((1243, "HY000".into())), "{err}");
     conn.query_drop("PREPARE s FROM 'SELECT COUNT(*) FROM solo.t'")
         .await
         .unwrap();

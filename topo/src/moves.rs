@@ -279,6 +279,10 @@ pub struct MoveRecord {
     /// Broadcast tables copied to a target new to the database.
     #[serde(default)]
     pub broadcast: Vec<String>,
+    /// Views of the database recorded sharded or broadcast, created (after the
+    /// tables) on a target new to the database; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<String>,
     /// The shard map version the move was planned against, and the one it made.
     #[serde(default)]
     pub map_version: u64,
@@ -327,6 +331,7 @@ impl MoveRecord {
             sources: Vec::new(),
             tables: Vec::new(),
             broadcast: Vec::new(),
+            views: Vec::new(),
             map_version: 0,
             new_map_version: None,
             cancel: false,

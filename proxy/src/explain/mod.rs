@@ -13,6 +13,7 @@
 //! This module is pure: classifying the request and describing a plan. The
 //! session runs it (`session/explain.rs`).
 
+pub mod orphans;
 mod steps;
 
 pub use steps::{steps, Step};

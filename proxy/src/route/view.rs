@@ -49,12 +49,20 @@ pub fn place_view(
             Placement::Home(h) => homes.push(h),
             Placement::Broadcast(s) => broadcast.push(s),
             Placement::Sharded {
+                db: table_db,
                 map,
                 key,
                 key_type,
                 tref,
-                ..
             } => {
+                // Its rows follow the other database's shard map, which slot moves
+                // change without the view's database knowing.
+                if table_db != view_db {
+                    return Err(refuse(
+                        "over sharded tables (or sharded views) of another database (their rows \
+                         follow that database's shard map and its slot moves)",
+                    ));
+                }
                 if *map != vrec.shard_map {
                     return Err(refuse(
                         "over sharded tables of a database with another shard map than the view's",

@@ -72,8 +72,12 @@ impl Session {
                 let first = word_at(inner, &significant(&tokens), 0);
                 let two_phase =
                     is_write(&first) && self.txn.is_none() && plan.writes_several_sets();
+                let mut rows = steps(&plan, inner, two_phase);
+                if let Err(e) = self.orphan_texts(&snap, &plan, &mut rows) {
+                    return fail(out, &e).await;
+                }
                 out.status = self.status();
-                show_steps(&steps(&plan, inner, two_phase), out).await
+                show_steps(&rows, out).await
             }
             ExplainKind::Sets => {
                 out.status = self.status();
@@ -106,6 +110,39 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+impl Session {
+    /// While slots move: each set's text as the orphan filter leaves it
+    /// ([`crate::explain::orphans`]); a join's side queries too.
+    fn orphan_texts(
+        &mut self,
+        snap: &topo::ClusterSnapshot,
+        plan: &crate::route::Plan,
+        rows: &mut Vec<Step>,
+    ) -> Result<(), ProxyError> {
+        if snap.moving.is_empty() {
+            return Ok(());
+        }
+        let db = self.db.clone();
+        crate::explain::orphans::filter_sends(rows, snap, db.as_deref())?;
+        if let Merge::Join(j) = &plan.merge {
+            let mut exec = self.exec(snap);
+            exec.write = false;
+            let mut sends = Vec::new();
+            for q in j.side_queries() {
+                let sets = crate::join::fetch::route(&exec, &q)?;
+                sends.extend(crate::explain::orphans::side_sends(
+                    snap,
+                    db.as_deref(),
+                    &sets,
+                    &q,
+                )?);
+            }
+            rows.splice(0..0, sends);
+        }
+        Ok(())
     }
 }
 

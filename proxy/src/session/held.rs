@@ -37,7 +37,43 @@ pub struct HeldStmts {
     stale: HashSet<String>,
 }
 
+impl Held {
+    /// `text` (lexed as `tokens`) as a held statement; refused (1235) with a `?`
+    /// in its select list.
+    fn of(text: String, tokens: &[Token]) -> Result<Held, ProxyError> {
+        let limits = crate::front::limits::limit_placeholders(&text, tokens);
+        let listed = listed_placeholders(&text, tokens);
+        if listed.iter().zip(&limits).any(|(l, lim)| *l && !*lim) {
+            return Err(ProxyError::NotSupported(
+                "a ? in the select list of an SQL PREPARE over several sets (its column \
+                 definition would not be MariaDB's; use the protocol's prepared statements)"
+                    .into(),
+            ));
+        }
+        let placeholders = tokens
+            .iter()
+            .filter(|t| t.kind == Kind::Placeholder)
+            .map(|t| t.start)
+            .collect();
+        Ok(Held {
+            text,
+            placeholders,
+            limits,
+        })
+    }
+}
+
 impl HeldStmts {
+    /// Takes over `text`, prepared as `name` (lower case) on a set that still
+    /// has it (`reprepare.rs`): held from now on, unknown once deallocated.
+    pub(super) fn adopt(&mut self, name: String, text: String) -> Result<(), ProxyError> {
+        let tokens = tokenize(&text).map_err(|e| ProxyError::Syntax(e.what.to_string()))?;
+        let held = Held::of(text, &tokens)?;
+        self.stale.insert(name.clone());
+        self.map.insert(name, held);
+        Ok(())
+    }
+
     /// Whether `name` (lower case) is a statement the gateway holds.
     pub fn holds(&self, name: &str) -> bool {
         self.map.contains_key(name)
@@ -147,34 +183,11 @@ impl Session {
         if self.sql_stmts.remove(&name).is_some() {
             self.held.stale.insert(name.clone());
         }
-        let limits = crate::front::limits::limit_placeholders(&text, tokens);
-        let listed = listed_placeholders(&text, tokens);
-        let checked = checked.and_then(|()| {
-            if listed.iter().zip(&limits).any(|(l, lim)| *l && !*lim) {
-                return Err(ProxyError::NotSupported(
-                    "a ? in the select list of an SQL PREPARE over several sets (its column \
-                     definition would not be MariaDB's; use the protocol's prepared statements)"
-                        .into(),
-                ));
-            }
-            Ok(())
-        });
-        if let Err(e) = checked {
-            return fail(out, &e).await;
-        }
-        let placeholders = tokens
-            .iter()
-            .filter(|t| t.kind == Kind::Placeholder)
-            .map(|t| t.start)
-            .collect();
-        self.held.map.insert(
-            name,
-            Held {
-                text,
-                placeholders,
-                limits,
-            },
-        );
+        let held = match checked.and_then(|()| Held::of(text, tokens)) {
+            Ok(h) => h,
+            Err(e) => return fail(out, &e).await,
+        };
+        self.held.map.insert(name, held);
         out.status = self.status();
         out.ok(&OkInfo {
             info: "Statement prepared".into(),

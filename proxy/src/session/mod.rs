@@ -21,6 +21,7 @@ mod observed;
 mod planning;
 mod reads;
 mod release;
+mod reprepare;
 mod run;
 mod set;
 mod sql_prepare;
@@ -477,6 +478,9 @@ impl Session {
             return self.run_plan(&snap, &plan, sql, first, out).await;
         }
         if matches!(first, "PREPARE" | "EXECUTE" | "DEALLOCATE") {
+            if let Err(e) = self.follow_moved_statement(sql, sig, first) {
+                return fail(out, &e).await;
+            }
             if let Some(answered) = self.held_statement(sql, sig, first, out).await {
                 return answered;
             }

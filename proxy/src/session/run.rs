@@ -73,6 +73,17 @@ impl Session {
         }
         if !captured.is_empty() {
             self.vars.apply(&captured);
+            // The session's other own connections (pinned, or branches of its
+            // transaction, on other sets) keep the value they had: give them
+            // the new one, as a `SET` would.
+            if !self.pins.is_empty() || self.txn.is_some() {
+                let texts: Vec<&str> = captured.iter().map(|(_, t)| t.as_str()).collect();
+                let set = format!("SET {}", texts.join(", "));
+                if let Some(t) = self.txn.as_mut() {
+                    let _ = t.on_all_stateful(&set).await;
+                }
+                let _ = self.pins.apply(&set).await;
+            }
         }
         if self.txn.as_ref().is_some_and(|t| t.doomed) {
             // As in MariaDB, a deadlock ends the transaction: roll back every set.

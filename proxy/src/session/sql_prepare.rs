@@ -1,8 +1,9 @@
 //! SQL-level `PREPARE name FROM '...'` / `EXECUTE` / `DEALLOCATE` over one set:
 //! which set holds the statement (those over several sets are `held.rs`'s).
 //! An `EXECUTE` finds its tables' placement again: when a slot move has put
-//! them on another set (or on several) since the `PREPARE`, it gets 1615
-//! (re-prepare) rather than running against rows that are no longer all there.
+//! them on another set (or on several) since the `PREPARE`, the statement is
+//! taken over by the gateway (`reprepare.rs`) rather than run against rows that
+//! are no longer all there.
 
 use super::text::*;
 use super::Session;
@@ -15,8 +16,12 @@ use crate::sql::lexer::{ident_text, significant, tokenize, Kind, Token};
 pub(super) struct Pinned {
     pub set: String,
     /// The session's database at `PREPARE` (what unqualified names meant).
-    db: Option<String>,
-    tables: Vec<crate::route::analyze::TableRef>,
+    pub db: Option<String>,
+    pub tables: Vec<crate::route::analyze::TableRef>,
+    /// The statement's text, as prepared.
+    pub text: String,
+    /// User variables the text assigns (read back after each `EXECUTE`).
+    pub assigns: Vec<String>,
 }
 
 impl Session {
@@ -51,6 +56,13 @@ impl Session {
                 if !matches!(&now, Ok(Some(s)) if *s == p.set) {
                     return Some(Err(ProxyError::NeedReprepare));
                 }
+                // What the text assigns lives on the set's connection: read back.
+                let assigns = p.assigns.clone();
+                for a in assigns {
+                    if !self.effects_next.assigns.contains(&a) {
+                        self.effects_next.assigns.push(a);
+                    }
+                }
             }
             return Some(Ok(p.set.clone()));
         }
@@ -61,8 +73,12 @@ impl Session {
                     .into(),
             ))),
         };
-        let tables = tokenize(&text)
-            .map(|t| lexed_tables(&text, &significant(&t)))
+        let (tables, assigns) = tokenize(&text)
+            .map(|t| {
+                let sig = significant(&t);
+                let fx = crate::sql::effects::classify(&text, &sig);
+                (lexed_tables(&text, &sig), fx.assigns)
+            })
             .unwrap_or_default();
         let one = crate::route::plan::single_set_for_tables(&snap, self.db.as_deref(), &tables);
         Some(match one {
@@ -71,6 +87,8 @@ impl Session {
                     set: set.clone(),
                     db: self.db.clone(),
                     tables,
+                    text,
+                    assigns,
                 };
                 self.sql_stmts.insert(name, pinned);
                 Ok(set)

@@ -91,9 +91,23 @@ pub async fn plan(d: &mut Driver) -> Result<()> {
         d.rec.finished_ms = Some(crate::now_ms());
         return d.save().await;
     }
+    let mut c = sql::connect(&snap, &d.account, &owners[0].set).await?;
+    // Views hold no rows: made on a new target, never copied (views.rs).
+    let views = super::views::of_db(&mut c, &r.db).await?;
+    tables.retain(|t| !views.contains(&t.name));
+    broadcast.retain(|b| !views.contains(b));
+    let views: Vec<String> = views
+        .into_iter()
+        .filter(|v| {
+            snap.table(&r.db, v)
+                .is_some_and(|t| !matches!(t.kind, TableKind::Single))
+        })
+        .collect();
+    if tables.is_empty() {
+        return Err(invalid(format!("database {} has no sharded table", r.db)));
+    }
     // Every sharded table needs a primary key: the copy pages by it, the
     // catch-up and the cleanup delete by it.
-    let mut c = sql::connect(&snap, &d.account, &owners[0].set).await?;
     for t in &tables {
         sql::table_info(&mut c, &r.db, &t.name)
             .await
@@ -131,6 +145,7 @@ pub async fn plan(d: &mut Driver) -> Result<()> {
     let new_to_db = !db.sets().contains(&r.to);
     d.rec.tables = tables;
     d.rec.broadcast = if new_to_db { broadcast } else { Vec::new() };
+    d.rec.views = if new_to_db { views } else { Vec::new() };
     d.rec.map_version = db.shard_map.version;
     let from: Vec<String> = d.rec.sources.iter().map(|s| s.set.clone()).collect();
     d.note(format!(
@@ -203,9 +218,12 @@ pub async fn create(d: &mut Driver) -> Result<()> {
             .await?;
         copy_ddl(d, &mut src, &mut tgt, &b).await?;
     }
+    let views = d.rec.views.clone();
+    super::views::create(d, &mut src, &mut tgt, &views).await?;
     d.note(format!(
-        "{} tables created on {}",
+        "{} tables and {} views created on {}",
         d.rec.tables.len() + d.rec.broadcast.len(),
+        views.len(),
         d.rec.to
     ));
     d.rec.phase = MovePhase::Copy;

@@ -19,6 +19,7 @@ pub mod flip;
 pub mod sql;
 pub mod undo;
 pub mod verify;
+pub mod views;
 
 use std::collections::HashSet;
 

@@ -23,6 +23,8 @@ pub async fn run(d: &mut Driver) -> Result<()> {
     if !d.rec.sources.is_empty() {
         let mut tgt = sql::connect(&snap, &d.account, &d.rec.to).await?;
         if !db.sets().contains(&d.rec.to) {
+            d.check_leading()?;
+            super::views::drop(&mut tgt, &db.name, &d.rec.views).await?;
             let names: Vec<String> = d
                 .rec
                 .tables

@@ -3,6 +3,8 @@
 //! `cities`), over `cities` alone and over the single `settings`; reads of them
 //! scattered, pinned, merged and joined, in both protocols; what clients read
 //! about views. Views that would be wrong on some set may be refused (1235).
+//! Across databases ([`cross_db`]): a view in another database over `diffdb`'s
+//! tables, and `diffdb`'s views read from another database.
 
 use mysql_async::Value;
 
@@ -58,5 +60,65 @@ pub fn reads() -> Vec<Q> {
         Q::any("DROP VIEW v_uc, v_cities"),
         Q::any("SELECT * FROM v_uc"),
         Q::any("DROP VIEW IF EXISTS v_uc"),
+    ]
+}
+
+/// Views across databases, run after [`VIEWS`] with `diffdb` selected: a second
+/// database `diffx` (created through the gateway: its own shard map) with views
+/// over `diffdb`'s sharded, broadcast and single tables and over a `diffdb` view.
+/// A view over another database's sharded rows is refused (1235): they follow
+/// that database's map, which its slot moves change.
+pub fn cross_db_views() -> Vec<Q> {
+    vec![
+        Q::any("CREATE DATABASE diffx"),
+        Q::any(
+            "CREATE VIEW diffx.xv_users AS SELECT user_id, name, city FROM diffdb.users \
+             WHERE score > 50",
+        )
+        .or_unsupported(),
+        Q::any("CREATE VIEW diffx.xv_vusers AS SELECT user_id, name FROM diffdb.v_users")
+            .or_unsupported(),
+        Q::any("CREATE VIEW diffx.xv_cities AS SELECT name, country FROM diffdb.cities")
+            .or_unsupported(),
+        Q::any("CREATE VIEW diffx.xv_settings AS SELECT k, v FROM diffdb.settings")
+            .or_unsupported(),
+    ]
+}
+
+/// Reads of [`cross_db_views`]' views, and of `diffdb`'s views from `diffx`
+/// (`key`: a user id, e.g. one whose slot moved); ends with `diffdb` selected.
+pub fn cross_db_reads(key: i64) -> Vec<Q> {
+    vec![
+        Q::any("SELECT COUNT(*), MIN(name), MAX(city) FROM diffx.xv_users"),
+        Q::exact("SELECT * FROM diffx.xv_users ORDER BY user_id LIMIT 10"),
+        Q::any(format!(
+            "SELECT * FROM diffx.xv_users WHERE user_id = {key}"
+        )),
+        Q::any(
+            "SELECT COUNT(*), SUM(o.amount) FROM diffx.xv_users v \
+             JOIN diffdb.orders o ON o.user_id = v.user_id",
+        ),
+        Q::any("SELECT COUNT(*), MAX(name) FROM diffx.xv_vusers"),
+        Q::exact("SELECT * FROM diffx.xv_cities ORDER BY name"),
+        Q::exact("SELECT * FROM diffx.xv_settings ORDER BY k"),
+        // From the other database: diffdb's views by their qualified names.
+        Q::any("USE diffx"),
+        Q::exact("SELECT * FROM diffdb.v_users ORDER BY user_id LIMIT 20"),
+        Q::any("SELECT COUNT(*), SUM(total) FROM diffdb.v_big"),
+        Q::any(format!(
+            "SELECT name, city FROM diffdb.v_users WHERE user_id = {key}"
+        )),
+        Q::exact(
+            "SELECT user_id, COUNT(*) FROM diffdb.v_uo GROUP BY user_id ORDER BY user_id LIMIT 5",
+        ),
+        Q::any("SELECT COUNT(*) FROM xv_users"),
+        Q::any("SELECT name FROM diffdb.v_users WHERE user_id = ?").bin(vec![Value::Int(key)]),
+        Q::any(format!(
+            "UPDATE diffdb.v_users SET name = 'from diffx' WHERE user_id = {key}"
+        )),
+        Q::any(format!(
+            "SELECT name FROM diffdb.users WHERE user_id = {key}"
+        )),
+        Q::any("USE diffdb"),
     ]
 }
