@@ -3,6 +3,12 @@
 use clap::Parser;
 use setwise_proxy::config::Args;
 
+/// mimalloc instead of glibc's malloc: a statement allocates and frees many small
+/// buffers, and glibc's malloc/free (with its consolidations) was ~12% of the
+/// gateway's CPU under sysbench (bench/results/2026-12-07b-sysbench-txn.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The control runtime (listener, routing watch, XA recovery) is one thread;
 /// clients are served by the worker threads (`setwise_proxy::workers`).
 #[tokio::main(flavor = "current_thread")]

@@ -6,6 +6,7 @@
 mod conns;
 mod fast;
 mod oks;
+mod parallel;
 mod pins;
 pub mod uservars;
 mod wire;
@@ -451,6 +452,9 @@ impl Exec<'_> {
 
     /// Several sets, rows concatenated; column definitions from the first set.
     async fn concat(&mut self, sets: &[String], sql: &str, out: &mut Responder<'_>) -> Answered {
+        if self.at_once(sets) {
+            return self.concat_at_once(sets, sql, out).await;
+        }
         let parts: Vec<(String, String)> =
             sets.iter().map(|s| (s.clone(), sql.to_string())).collect();
         self.concat_parts(&parts, out).await

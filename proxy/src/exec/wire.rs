@@ -206,7 +206,7 @@ fn ok_of<P: mysql_async::prelude::Protocol>(res: &mysql_async::QueryResult<'_, '
     }
 }
 
-async fn write_row(out: &mut Responder<'_>, row: &mysql_async::Row) -> io::Result<()> {
+pub(super) async fn write_row(out: &mut Responder<'_>, row: &mysql_async::Row) -> io::Result<()> {
     let n = row.len();
     out.text_row((0..n).map(|i| match row.as_ref(i) {
         Some(Value::Bytes(b)) => Some(b.as_slice()),

@@ -67,9 +67,12 @@ pub fn spawn(set: &str, mut conn: Conn, sql: Vec<u8>) -> SetStream {
         loop {
             match res.next().await {
                 Ok(Some(row)) => {
-                    let cells = (0..row.len())
-                        .map(|i| match row.as_ref(i) {
-                            Some(Value::Bytes(b)) => Some(b.clone()),
+                    // The row's own buffers move into the cells (no copy).
+                    let cells = row
+                        .unwrap_raw()
+                        .into_iter()
+                        .map(|v| match v {
+                            Some(Value::Bytes(b)) => Some(b),
                             _ => None,
                         })
                         .collect();
