@@ -334,6 +334,39 @@ fn the_dashboard_reads_metrics_that_exist() {
     .iter()
     .map(|p| std::fs::read_to_string(root.join(p)).unwrap())
     .collect();
+    // A Grafana dashboard model: its schema version, the Prometheus data source
+    // it asks for on import, panels with unique ids that fit the 24-column grid,
+    // each query with a refId and that data source.
+    assert!(dash["schemaVersion"].as_u64().is_some_and(|v| v >= 30));
+    assert!(dash["title"].is_string() && dash["uid"].is_string());
+    let input = &dash["__inputs"][0];
+    assert_eq!(
+        (input["name"].as_str(), input["pluginId"].as_str()),
+        (Some("DS_PROMETHEUS"), Some("prometheus"))
+    );
+    let mut ids = std::collections::BTreeSet::new();
+    for p in dash["panels"].as_array().unwrap() {
+        assert!(
+            ids.insert(p["id"].as_u64().unwrap()),
+            "panel id {} twice",
+            p["id"]
+        );
+        let g = &p["gridPos"];
+        let (x, w) = (g["x"].as_u64().unwrap(), g["w"].as_u64().unwrap());
+        assert!(
+            x + w <= 24 && g["h"].as_u64().unwrap() > 0,
+            "{}",
+            p["title"]
+        );
+        if p["type"] == "row" {
+            continue;
+        }
+        assert!(["timeseries", "stat", "gauge", "table"].contains(&p["type"].as_str().unwrap()));
+        for t in p["targets"].as_array().unwrap() {
+            assert!(t["refId"].is_string(), "{}", p["title"]);
+            assert_eq!(t["datasource"]["uid"], "${DS_PROMETHEUS}", "{}", p["title"]);
+        }
+    }
     let mut checked = 0;
     for p in dash["panels"].as_array().unwrap() {
         for t in p["targets"].as_array().into_iter().flatten() {
