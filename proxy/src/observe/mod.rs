@@ -139,6 +139,7 @@ pub fn statement_ended(
             rows,
             latency_us,
             error,
+            digest_key: note.digest_key,
         });
     }
 }
