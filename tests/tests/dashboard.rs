@@ -174,7 +174,7 @@ async fn every_panel_of_the_dashboard_renders_on_prometheus() {
                     .query_first(format!("SELECT v FROM shop.t WHERE id = {id}"))
                     .await
                     .unwrap();
-                if i % 10 == 0 {
+                if i.is_multiple_of(10) {
                     conn.query_drop("BEGIN").await.unwrap();
                     conn.query_drop("UPDATE shop.t SET v = v + 1")
                         .await
