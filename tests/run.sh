@@ -40,7 +40,7 @@ as_root() {
 # ------------------------------------------------------------------ 1. packages
 debian_packages=(mariadb-server mariadb-client mariadb-backup etcd-server etcd-client
     protobuf-compiler libprotobuf-dev sysbench haproxy libmariadb-java chromium chromium-driver
-    golang-go golang-github-go-sql-driver-mysql-dev php-cli php-mysql ruby-mysql2)
+    golang-go golang-github-go-sql-driver-mysql-dev php-cli php-mysql ruby-mysql2 prometheus)
 
 install_packages() {
     local missing=() p
@@ -59,7 +59,7 @@ install_packages() {
     # The packaged services are not needed (tests start their own): keep them from
     # holding ports 3306 / 2379 on a fresh install.
     if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-        as_root systemctl disable --now mariadb etcd >/dev/null 2>&1 || true
+        as_root systemctl disable --now mariadb etcd prometheus prometheus-node-exporter >/dev/null 2>&1 || true
     fi
     # Python clients of the client tests: PyMySQL (text protocol) and
     # mysql-connector-python (binary protocol, prepared statements).

@@ -11,6 +11,10 @@ pub enum ProxyError {
         host: String,
         using_password: bool,
     },
+    /// ER_SPECIFIC_ACCESS_DENIED_ERROR: the user lacks `privilege` (e.g.
+    /// `RELOAD`, `SHOW SETWISE DIGESTS RESET`), as MariaDB words it.
+    #[error("Access denied; you need (at least one of) the {0} privilege(s) for this operation")]
+    PrivilegeNeeded(&'static str),
     #[error("Unknown database '{0}'")]
     UnknownDatabase(String),
     #[error("No database selected")]
@@ -146,6 +150,7 @@ impl ProxyError {
     pub fn code(&self) -> u16 {
         match self {
             Self::AccessDenied { .. } => 1045,
+            Self::PrivilegeNeeded(_) => 1227,
             Self::UnknownDatabase(_) => 1049,
             Self::NoDatabaseSelected => 1046,
             Self::DatabaseExists(_) => 1007,
@@ -193,6 +198,7 @@ impl ProxyError {
     pub fn sqlstate(&self) -> &str {
         match self {
             Self::AccessDenied { .. } => "28000",
+            Self::PrivilegeNeeded(_) => "42000",
             Self::TooManyConnections => "08004",
             Self::PacketTooLarge => "08S01",
             Self::TooManyUserConnections(_) | Self::WrongTypeForVar(_) => "42000",

@@ -367,11 +367,20 @@ pub async fn variables(
     }
 }
 
+/// MariaDB 10.11's `SHOW GRANTS` of an account with every privilege but `RELOAD`.
+const ALL_BUT_RELOAD: &str = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, SHUTDOWN, PROCESS, \
+FILE, REFERENCES, INDEX, ALTER, SHOW DATABASES, SUPER, CREATE TEMPORARY TABLES, LOCK TABLES, \
+EXECUTE, REPLICATION SLAVE, BINLOG MONITOR, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, \
+CREATE USER, EVENT, TRIGGER, CREATE TABLESPACE, DELETE HISTORY, SET USER, FEDERATED ADMIN, \
+CONNECTION ADMIN, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, BINLOG ADMIN, \
+BINLOG REPLAY, SLAVE MONITOR";
+
 /// `SHOW GRANTS [FOR CURRENT_USER[()] | FOR <the client's own account>]`: the
-/// grants as the gateway enforces them — it checks no privilege of its own, so
-/// a gateway user may do everything the gateway forwards (`ALL PRIVILEGES`), and
-/// never account management (no `GRANT OPTION`). Another account's grants are
-/// not the gateway's to show.
+/// grants as the gateway enforces them — a gateway user may do everything the
+/// gateway forwards, and never account management (no `GRANT OPTION`); the
+/// gateway's own `RELOAD` (`SHOW SETWISE DIGESTS RESET`) only an admin user
+/// has (`ALL PRIVILEGES`). Another account's grants are not the gateway's to
+/// show.
 pub async fn grants(
     account: Option<&crate::front::account::Account>,
     codec: crate::front::charset::Codec,
@@ -424,8 +433,13 @@ pub async fn grants(
         .with_flags(ColumnFlags::NOT_NULL_FLAG)
         .with_decimals(39);
     let q = |s: &str| s.replace('`', "``");
+    let privileges = if a.admin {
+        "ALL PRIVILEGES"
+    } else {
+        ALL_BUT_RELOAD
+    };
     let mut grant = format!(
-        "GRANT ALL PRIVILEGES ON *.* TO `{}`@`{}`",
+        "GRANT {privileges} ON *.* TO `{}`@`{}`",
         q(&a.user),
         q(&a.pattern)
     );

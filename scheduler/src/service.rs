@@ -88,13 +88,7 @@ pub async fn run(args: SchedulerArgs) -> Result<()> {
     });
 
     if let Some(listen) = &cfg.console.listen {
-        crate::console::serve(
-            topo.clone(),
-            cfg.etcd.cluster.clone(),
-            listen,
-            stop_rx.clone(),
-        )
-        .await?;
+        crate::console::serve(topo.clone(), cfg.etcd.clone(), listen, stop_rx.clone()).await?;
     }
 
     let ttl = cfg.election_ttl;

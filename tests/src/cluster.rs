@@ -186,6 +186,8 @@ impl Cluster {
                 hosts: vec!["127.0.0.0/8".parse()?],
                 reads: Default::default(),
                 require_ssl: false,
+                // ALL PRIVILEGES, as the MariaDB accounts tests compare it with.
+                admin: true,
             })
             .await?;
         Ok(())

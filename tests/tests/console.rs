@@ -3,7 +3,9 @@
 //! The page loads against a running cluster, shows both sets with their primaries
 //! and the slot ownership, the DDL tasks, the gateways' live load and top query
 //! digests, and follows a switchover without a reload (its script
-//! swaps in a fresh rendering every second).
+//! swaps in a fresh rendering every second). Its switchover button needs the
+//! CLI's etcd credentials: refused (401) without them, nothing happens; with
+//! them the switchover runs and the page follows it.
 
 use std::time::Duration;
 
@@ -64,6 +66,34 @@ async fn cell(b: &Client, table: &str, key: &str, col: &str) -> anyhow::Result<S
     v.as_str()
         .map(str::to_string)
         .ok_or_else(|| anyhow::anyhow!("no cell {col} of row {key} in #{table}"))
+}
+
+/// `POST path` with a form `body` (and an `Authorization` header when given) on
+/// `127.0.0.1:port`: the status code and the whole answer.
+async fn post(port: u16, path: &str, body: &str, auth: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let work = async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        let req = format!(
+            "POST {path} HTTP/1.0\r\nHost: localhost\r\n{auth}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await?;
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).await?;
+        anyhow::Ok(raw)
+    };
+    let raw = tokio::time::timeout(WAIT, work).await.unwrap().unwrap();
+    let code = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {raw:?}"));
+    (code, raw)
 }
 
 /// The text of the element `css` (empty when there is none).
@@ -158,6 +188,18 @@ async fn the_console_shows_the_sets_and_follows_a_switchover() {
     .await
     .unwrap();
 
+    // etcd has no authentication here: nobody can be checked, so the console's
+    // actions are refused and the switchover stays with the CLI.
+    let (code, answer) = post(
+        console.get(),
+        "/actions/switchover",
+        "set=set1&user=root&password=x",
+        None,
+    )
+    .await;
+    assert_eq!(code, 403, "{answer}");
+    assert!(c.topo().get_request("set1").await.unwrap().is_none());
+
     let out = c
         .setwise(&[
             "switchover",
@@ -191,5 +233,168 @@ async fn the_console_shows_the_sets_and_follows_a_switchover() {
         let png = b.screenshot().await.unwrap();
         std::fs::write(path, png).unwrap();
     }
+    b.close().await.unwrap();
+}
+
+/// The console's switchover button behind etcd's authentication (the CLI's):
+/// without credentials, or with a wrong password, the POST is refused with 401
+/// and nothing is requested; with them, the page's form requests the
+/// switchover and the page it lands on follows it to its end.
+#[tokio::test]
+async fn the_switchover_button_needs_the_clis_etcd_credentials() {
+    const PASSWORD: &str = "console-pw";
+    let c = Cluster::builder()
+        .sets(1)
+        .replicas(1)
+        .proxy(false)
+        .start()
+        .await
+        .unwrap();
+    // etcd's authentication on (registered sets and nodes stay), root for every
+    // program and a DBA who may only read.
+    let mut raw = c.etcd().raw_client().await.unwrap();
+    raw.user_add("root", PASSWORD, None).await.unwrap();
+    raw.user_grant_role("root", "root").await.unwrap();
+    raw.user_add("viewer", "viewer-pw", None).await.unwrap();
+    raw.auth_enable().await.unwrap();
+    let authed = topo::EtcdConfig {
+        user: "root".into(),
+        password: PASSWORD.into(),
+        ..c.etcd_config()
+    };
+    let t = topo::Topo::connect(&authed).await.unwrap();
+    let creds = format!("[etcd]\nuser = \"root\"\npassword = \"{PASSWORD}\"\n");
+    let agent_toml = c.work_dir().join("agent-auth.toml");
+    std::fs::write(&agent_toml, &creds).unwrap();
+    let agent_config = agent_toml.display().to_string();
+    let _agents: Vec<ChildGuard> = ["set1-n0", "set1-n1"]
+        .iter()
+        .map(|n| c.spawn_agent(n, &["--config", &agent_config]).unwrap())
+        .collect();
+    let console = port::reserve();
+    let cfg = ControlPlaneConfig {
+        extra_toml: format!(
+            "\n[console]\nlisten = \"127.0.0.1:{}\"\n\n{creds}",
+            console.get()
+        ),
+        ..Default::default()
+    };
+    let sched_toml = c.work_dir().join("scheduler-auth.toml");
+    std::fs::write(&sched_toml, cfg.toml()).unwrap();
+    let _sched = c
+        .spawn_scheduler("sched-1", &["--config", &sched_toml.display().to_string()])
+        .unwrap();
+    wait_leader(&t, None, WAIT).await.unwrap();
+    setwise_tests::wait_until("both nodes' health reports", WAIT, || async {
+        let h = t.list_health().await?;
+        Ok(["set1-n0", "set1-n1"]
+            .iter()
+            .all(|n| h.iter().any(|r| r.node == *n && r.readable)))
+    })
+    .await
+    .unwrap();
+    setwise_tests::wait_until("the console to answer", WAIT, || async {
+        Ok(setwise_tests::scrape::get(console.get(), "/").await.is_ok())
+    })
+    .await
+    .unwrap();
+
+    // Refused: no credentials, a wrong password (401, with a Basic challenge);
+    // a user etcd does not let write (no request either).
+    let body = "set=set1&to.set1=set1-n1";
+    let (code, answer) = post(console.get(), "/actions/switchover", body, None).await;
+    assert_eq!(code, 401, "{answer}");
+    assert!(
+        answer.contains("WWW-Authenticate: Basic") || answer.contains("www-authenticate: Basic"),
+        "{answer}"
+    );
+    let (code, answer) = post(
+        console.get(),
+        "/actions/switchover",
+        &format!("{body}&user=root&password=wrong"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 401, "{answer}");
+    // viewer:viewer-pw as HTTP Basic.
+    let (code, answer) = post(
+        console.get(),
+        "/actions/switchover",
+        body,
+        Some("Basic dmlld2VyOnZpZXdlci1wdw=="),
+    )
+    .await;
+    assert_eq!(code, 403, "{answer}");
+    assert!(answer.contains("permission denied"), "{answer}");
+    // A GET never acts.
+    assert!(
+        setwise_tests::scrape::get(console.get(), "/actions/switchover")
+            .await
+            .is_err()
+    );
+    assert!(t.get_request("set1").await.unwrap().is_none());
+    assert!(t.list_failovers(Some("set1")).await.unwrap().is_empty());
+    assert!(t.get_op("set1").await.unwrap().is_none());
+
+    // With the credentials, through the page's form.
+    let (_driver, driver_port) = chromedriver(&c).await;
+    let b = browser(driver_port.get()).await;
+    b.goto(&format!("http://127.0.0.1:{}/", console.get()))
+        .await
+        .unwrap();
+    assert_eq!(
+        cell(&b, "sets", "set1", "primary").await.unwrap(),
+        "set1-n0"
+    );
+    use fantoccini::Locator;
+    b.find(Locator::Id("user"))
+        .await
+        .unwrap()
+        .send_keys("root")
+        .await
+        .unwrap();
+    b.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    b.find(Locator::Css("select#to-set1 option[value='set1-n1']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find(Locator::Id("switchover-set1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The page it lands on follows the switchover to its end, without a reload.
+    setwise_tests::wait_until("the page to show the switchover done", WAIT, || async {
+        Ok(text(&b, "#action[data-state=done]").await.contains("done"))
+    })
+    .await
+    .unwrap();
+    let line = text(&b, "#action").await;
+    assert!(line.contains("set1-n0 -> set1-n1"), "{line}");
+    assert!(b.current_url().await.unwrap().as_str().contains("request="));
+    setwise_tests::wait_until("the page to show set1-n1 as primary", WAIT, || async {
+        Ok(cell(&b, "sets", "set1", "primary").await? == "set1-n1")
+    })
+    .await
+    .unwrap();
+    // The request was the CLI's kind, made by the console for root.
+    let done = t.list_failovers(Some("set1")).await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert!(
+        done[0]
+            .request_id
+            .as_deref()
+            .is_some_and(|id| id.ends_with("-console-root")),
+        "{:?}",
+        done[0].request_id
+    );
     b.close().await.unwrap();
 }

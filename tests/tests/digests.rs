@@ -164,3 +164,111 @@ async fn digests_match_the_statements_run() {
     assert_eq!(ds.len(), 1, "only the statement after the reset");
     assert_eq!(one(&ds, "SELECT v FROM t WHERE id = ?").count, 1);
 }
+
+/// `SHOW SETWISE DIGESTS RESET` empties the digests of the whole gateway: like
+/// MariaDB's `FLUSH`, it needs `RELOAD`, which only a user added with
+/// `--admin yes` has. Others read the digests but get MariaDB's 1227 for the
+/// reset (and nothing is reset); their `SHOW GRANTS` is MariaDB's for an
+/// account with every privilege but `RELOAD`. The privilege is read at login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resetting_digests_needs_the_reload_privilege() {
+    use mysql_async::{Conn, Opts};
+    let c = Cluster::builder()
+        .sets(1)
+        .replicas(0)
+        .proxy(true)
+        .start()
+        .await
+        .unwrap();
+    let add = c
+        .setwise(&[
+            "user",
+            "add",
+            "ops",
+            "--password",
+            "ops",
+            "--host",
+            "127.0.0.0/8",
+        ])
+        .await
+        .unwrap();
+    assert!(add.status.success(), "{add:?}");
+    let opts: Opts = c.proxy_opts("ops", "ops", None);
+    let connect = || Conn::new(opts.clone());
+    wait_until(
+        "the new user to reach the gateway",
+        std::time::Duration::from_secs(10),
+        || async { Ok(connect().await.is_ok()) },
+    )
+    .await
+    .unwrap();
+    let mut ops = connect().await.unwrap();
+    for _ in 0..3 {
+        ops.query_drop("SELECT 1 + 1").await.unwrap();
+    }
+    let total = |ds: &[D]| ds.iter().map(|d| d.count).sum::<u64>();
+    let before = total(&digests(&mut ops, "SHOW SETWISE DIGESTS").await);
+    assert!(before >= 3);
+    let e = ops
+        .query_drop("SHOW SETWISE DIGESTS RESET")
+        .await
+        .unwrap_err();
+    match e {
+        mysql_async::Error::Server(s) => {
+            assert_eq!((s.code, s.state.as_str()), (1227, "42000"));
+            assert_eq!(
+                s.message,
+                "Access denied; you need (at least one of) the RELOAD privilege(s) for this operation"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing was reset.
+    let after = total(&digests(&mut ops, "SHOW SETWISE DIGESTS").await);
+    assert!(after >= before, "{before} -> {after}");
+    // Its grants: MariaDB's for the same account without RELOAD.
+    let m = c.primary("set1");
+    m.exec(
+        "CREATE USER 'ops'@'127.0.0.0/255.0.0.0' IDENTIFIED BY 'ops'; \
+         GRANT ALL PRIVILEGES ON *.* TO 'ops'@'127.0.0.0/255.0.0.0'; \
+         REVOKE RELOAD ON *.* FROM 'ops'@'127.0.0.0/255.0.0.0'",
+    )
+    .await
+    .unwrap();
+    let mut direct = Conn::new(m.opts("ops", "ops")).await.unwrap();
+    let want: Vec<String> = direct.query("SHOW GRANTS").await.unwrap();
+    let got: Vec<String> = ops.query("SHOW GRANTS").await.unwrap();
+    assert_eq!(got, want);
+
+    // Made an admin: a new connection may reset (the old one keeps what it
+    // logged in with, as MariaDB's global privileges do).
+    let add = c
+        .setwise(&["user", "add", "ops", "--password", "ops", "--admin", "yes"])
+        .await
+        .unwrap();
+    assert!(add.status.success(), "{add:?}");
+    let list = c.setwise(&["user", "list"]).await.unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("ops") && l.ends_with("yes")),
+        "{list}"
+    );
+    wait_until(
+        "the admin privilege to reach the gateway",
+        std::time::Duration::from_secs(10),
+        || async {
+            let mut conn = connect().await?;
+            Ok(conn.query_drop("SHOW SETWISE DIGESTS RESET").await.is_ok())
+        },
+    )
+    .await
+    .unwrap();
+    assert!(ops.query_drop("SHOW SETWISE DIGESTS RESET").await.is_err());
+    let mut admin = connect().await.unwrap();
+    let grants: Vec<String> = admin.query("SHOW GRANTS").await.unwrap();
+    assert!(
+        grants[0].starts_with("GRANT ALL PRIVILEGES ON *.*"),
+        "{grants:?}"
+    );
+}

@@ -82,6 +82,7 @@ async fn typed_records_put_get_list_delete() {
         hosts: vec!["127.0.0.0/8".parse().unwrap()],
         reads: Default::default(),
         require_ssl: false,
+        admin: false,
     };
     t.put_user(&user).await.unwrap();
     assert_eq!(t.get_user("app").await.unwrap(), Some(user.clone()));

@@ -227,6 +227,96 @@ async fn every_program_serves_metrics_and_a_failover_moves_the_schedulers() {
     assert!(sum(&s1, "setwise_scheduler_leader_terms_total", &[]) >= 1.0);
 }
 
+/// The backend-latency sample count of each of `sets` in a scrape.
+fn backend_counts(s: &[Sample], sets: &[&str]) -> Vec<f64> {
+    sets.iter()
+        .map(|set| sum(s, "setwise_proxy_backend_seconds_count", &[("set", set)]))
+        .collect()
+}
+
+/// Asserts that every set's backend-latency count moved between two scrapes.
+async fn each_set_moved(what: &str, port: u16, before: &[f64]) -> Vec<f64> {
+    let sets = ["set1", "set2"];
+    let s = metrics_until(what, port, |s| {
+        backend_counts(s, &sets)
+            .iter()
+            .zip(before)
+            .all(|(after, before)| after > before)
+    })
+    .await;
+    backend_counts(&s, &sets)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_set_work_books_backend_latency_per_set() {
+    let c = Cluster::builder()
+        .sets(2)
+        .replicas(0)
+        .proxy(true)
+        .proxy_metrics(true)
+        .start()
+        .await
+        .unwrap();
+    let mut conn = c.proxy_conn().await.unwrap();
+    conn.query_drop("CREATE DATABASE shop").await.unwrap();
+    conn.query_drop("USE shop").await.unwrap();
+    conn.query_drop("CREATE TABLE t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=40).map(|i| format!("({i}, {i})")).collect();
+    conn.query_drop(format!("INSERT INTO t VALUES {}", values.join(", ")))
+        .await
+        .unwrap();
+    let g = c.proxy_metrics_port();
+    let sets = ["set1", "set2"];
+    let mut counts = backend_counts(&scrape::metrics(g).await.unwrap(), &sets);
+
+    // A scatter whose rows the gateway merges (sorted across sets).
+    let rows: Vec<(i64, i64)> = conn
+        .query("SELECT id, v FROM t ORDER BY v DESC")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 40);
+    counts = each_set_moved("a sorted scatter on each set", g, &counts).await;
+
+    // An aggregate over every set.
+    let n: Option<i64> = conn.query_first("SELECT COUNT(*) FROM t").await.unwrap();
+    assert_eq!(n, Some(40));
+    each_set_moved("an aggregate on each set", g, &counts).await;
+
+    // A transaction that wrote to both sets: XA prepare and commit on each.
+    let commits = |s: &[Sample]| {
+        sum(
+            s,
+            "setwise_proxy_commits_total",
+            &[("kind", "two_phase"), ("outcome", "committed")],
+        )
+    };
+    let two_phase = commits(&scrape::metrics(g).await.unwrap());
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop("UPDATE t SET v = v + 1").await.unwrap();
+    let after_writes = backend_counts(&scrape::metrics(g).await.unwrap(), &sets);
+    conn.query_drop("COMMIT").await.unwrap();
+    let s = metrics_until("the two-phase commit", g, |s| commits(s) > two_phase).await;
+    let after_commit = backend_counts(&s, &sets);
+    for (i, set) in sets.iter().enumerate() {
+        assert!(
+            after_commit[i] > after_writes[i],
+            "the commit's XA phases on {set} booked no backend latency ({} -> {})",
+            after_writes[i],
+            after_commit[i]
+        );
+    }
+    // No failure was booked on either set.
+    for set in sets {
+        assert_eq!(
+            sum(&s, "setwise_proxy_backend_errors_total", &[("set", set)]),
+            0.0,
+            "backend errors on {set}"
+        );
+    }
+}
+
 /// Every metric the Grafana dashboard (deploy/grafana/setwise.json) queries is one
 /// a program defines.
 #[test]
@@ -244,6 +334,39 @@ fn the_dashboard_reads_metrics_that_exist() {
     .iter()
     .map(|p| std::fs::read_to_string(root.join(p)).unwrap())
     .collect();
+    // A Grafana dashboard model: its schema version, the Prometheus data source
+    // it asks for on import, panels with unique ids that fit the 24-column grid,
+    // each query with a refId and that data source.
+    assert!(dash["schemaVersion"].as_u64().is_some_and(|v| v >= 30));
+    assert!(dash["title"].is_string() && dash["uid"].is_string());
+    let input = &dash["__inputs"][0];
+    assert_eq!(
+        (input["name"].as_str(), input["pluginId"].as_str()),
+        (Some("DS_PROMETHEUS"), Some("prometheus"))
+    );
+    let mut ids = std::collections::BTreeSet::new();
+    for p in dash["panels"].as_array().unwrap() {
+        assert!(
+            ids.insert(p["id"].as_u64().unwrap()),
+            "panel id {} twice",
+            p["id"]
+        );
+        let g = &p["gridPos"];
+        let (x, w) = (g["x"].as_u64().unwrap(), g["w"].as_u64().unwrap());
+        assert!(
+            x + w <= 24 && g["h"].as_u64().unwrap() > 0,
+            "{}",
+            p["title"]
+        );
+        if p["type"] == "row" {
+            continue;
+        }
+        assert!(["timeseries", "stat", "gauge", "table"].contains(&p["type"].as_str().unwrap()));
+        for t in p["targets"].as_array().unwrap() {
+            assert!(t["refId"].is_string(), "{}", p["title"]);
+            assert_eq!(t["datasource"]["uid"], "${DS_PROMETHEUS}", "{}", p["title"]);
+        }
+    }
     let mut checked = 0;
     for p in dash["panels"].as_array().unwrap() {
         for t in p["targets"].as_array().into_iter().flatten() {

@@ -628,6 +628,7 @@ async fn tls_etcd_with_auth() {
         hosts: vec![],
         reads: Default::default(),
         require_ssl: true,
+        admin: false,
     };
     t.put_user(&user).await.unwrap();
     assert_eq!(t.get_user("app").await.unwrap(), Some(user));

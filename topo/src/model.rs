@@ -290,6 +290,11 @@ pub struct UserRecord {
     /// connection (1045), as MariaDB does (`setwise user add ... --require ssl`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_ssl: bool,
+    /// The gateway's own administrative privilege, MariaDB's `RELOAD`:
+    /// `SHOW SETWISE DIGESTS RESET` (`setwise user add ... --admin yes`).
+    /// Without it `SHOW GRANTS` lists every privilege but `RELOAD`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
 }
 
 /// Where a user's plain reads go by default.
@@ -457,6 +462,7 @@ mod tests {
         let back: UserRecord = serde_json::from_str(&j).unwrap();
         assert_eq!(back.reads, Reads::Replica);
         assert!(!j.contains("require_ssl") && !back.require_ssl, "{j}");
+        assert!(!j.contains("admin") && !back.admin, "{j}");
     }
 
     #[test]
@@ -467,6 +473,7 @@ mod tests {
             hosts: vec!["127.0.0.0/8".parse().unwrap()],
             reads: Reads::Primary,
             require_ssl: false,
+            admin: false,
         };
         assert!(u.host_allowed("127.0.0.1".parse().unwrap()));
         assert!(u.host_allowed("::ffff:127.0.0.1".parse().unwrap()));

@@ -15,6 +15,18 @@ fn secret(sql: &str, tokens: &[Token]) -> bool {
         .any(|t| t.kind == Kind::Word && SECRET_WORDS.iter().any(|w| t.is_word(sql, w)))
 }
 
+/// Whether `sql` mentions a word of [`SECRET_WORDS`] anywhere, in any case (a
+/// byte scan, no lexing): only such a text can need masking when literals are
+/// not masked.
+pub fn may_hold_secret(sql: &str) -> bool {
+    // Every secret word contains one of these.
+    ["IDENTIFIED", "PASSWORD"].iter().any(|w| {
+        sql.as_bytes()
+            .windows(w.len())
+            .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
+    })
+}
+
 /// The text to log for `sql`: string literals replaced by `?` in a statement
 /// that may carry a password, and every number and string literal when
 /// `mask_literals`. `None`: not lexable and it mentions a password (nothing of

@@ -3,19 +3,18 @@
 //! user, source address, database, fingerprint and text (passwords masked,
 //! literals too on request), sets touched, rows, latency and error code.
 //!
-//! A statement hands its facts to a bounded queue ([`Audit::record`]: three small
-//! copies and a `try_send`); a thread of its own masks, formats and writes them
-//! to a rotating file ([`writer`]). A full queue or a failing file never slows a
-//! client: the record is dropped and counted
-//! (`setwise_proxy_audit_dropped_total{reason}`).
+//! A statement hands its facts to a bounded queue ([`Audit::record`]: one copy
+//! into a shared buffer, [`queue`]); a thread of its own takes the queued
+//! records a batch at a time, masks, formats and writes them to a rotating file
+//! ([`writer`]). A full queue or a failing file never slows a client: the
+//! record is dropped and counted (`setwise_proxy_audit_dropped_total{reason}`).
 
 pub mod mask;
+mod queue;
 mod writer;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use metrics::Counter;
 use serde::{Deserialize, Serialize};
@@ -70,25 +69,13 @@ pub struct Facts<'a> {
     pub latency_us: u64,
     /// MySQL error code sent; 0: none.
     pub error: u16,
-}
-
-/// What the writer thread gets (masking and formatting happen there).
-struct Record {
-    at_ms: u64,
-    conn: u32,
-    user: String,
-    source: Option<SocketAddr>,
-    db: Option<String>,
-    text: String,
-    truncated: bool,
-    sets: u64,
-    rows: u64,
-    latency_us: u64,
-    error: u16,
+    /// The statement's digest key (0: none): the writer keeps the fingerprint
+    /// of each key it met, so a statement seen before is not lexed again.
+    pub digest_key: u64,
 }
 
 pub struct Audit {
-    tx: SyncSender<Record>,
+    queue: Arc<queue::Queue>,
     sample: f64,
     max_text: usize,
     queue_full: Counter,
@@ -107,10 +94,10 @@ pub fn start(cfg: &AuditConfig) -> anyhow::Result<()> {
             cfg.sample
         );
     }
-    let (tx, rx) = sync_channel(cfg.queue.max(1));
-    writer::spawn(cfg.clone(), rx)?;
+    let queue = Arc::new(queue::Queue::new(cfg.queue));
+    writer::spawn(cfg.clone(), queue.clone())?;
     let _ = AUDIT.set(Audit {
-        tx,
+        queue,
         sample: cfg.sample,
         max_text: cfg.max_text.max(64),
         queue_full: metrics::counter!(crate::metrics::AUDIT_DROPPED, "reason" => "queue_full"),
@@ -134,26 +121,24 @@ impl Audit {
         while !f.text.is_char_boundary(cut) {
             cut -= 1;
         }
-        let rec = Record {
+        let rec = queue::Fields {
             at_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
             conn: f.who.conn_id,
-            user: f.who.user.unwrap_or("").to_string(),
+            user: f.who.user.unwrap_or(""),
             source: f.who.peer,
-            db: f.who.db.map(str::to_string),
-            text: f.text[..cut].to_string(),
+            db: f.who.db,
+            text: &f.text[..cut],
             truncated: cut < f.text.len(),
             sets: f.sets,
             rows: f.rows,
             latency_us: f.latency_us,
             error: f.error,
+            digest_key: f.digest_key,
         };
-        match self.tx.try_send(rec) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.queue_full.increment(1)
-            }
+        if !self.queue.push(&rec) {
+            self.queue_full.increment(1);
         }
     }
 }

@@ -60,6 +60,13 @@ pub fn check_writable(snap: &ClusterSnapshot, set: &str) -> Result<(), ProxyErro
     }
 }
 
+/// Books a backend error for the set that work over several sets was given up for.
+pub fn given_up(e: &ProxyError) {
+    if let ProxyError::BackendLost { set, .. } | ProxyError::SetUnavailable { set, .. } = e {
+        crate::observe::backend_given_up(set);
+    }
+}
+
 /// Closes a connection whose statement was given up (its result never read): it
 /// must not go back to a pool.
 pub fn discard(conn: Conn) {
@@ -173,14 +180,19 @@ impl Conns<'_> {
         r
     }
 
-    /// [`guarded`](Self::guarded) for work on several sets at once.
+    /// [`guarded`](Self::guarded) for work on several sets at once (each set's
+    /// part books its own latency; the set it was given up for, an error).
     pub async fn guarded_sets<T>(
         &self,
         on: &[(&str, u64)],
         write: bool,
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, ProxyError> {
-        guard(self.backends, self.changes, self.snap, on, write, fut).await
+        let r = guard(self.backends, self.changes, self.snap, on, write, fut).await;
+        if let Err(e) = &r {
+            given_up(e);
+        }
+        r
     }
 
     /// A pooled connection to the primary of `set`.

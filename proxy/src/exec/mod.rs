@@ -27,7 +27,7 @@ use crate::merge::{stream, MergeSpec};
 use crate::route::{Merge, Plan, Target};
 use crate::session::txn::Txn;
 
-pub use conns::{check_writable, discard, epoch_of, guard, Conns};
+pub use conns::{check_writable, discard, epoch_of, given_up, guard, Conns};
 pub use fast::eligible as fast_eligible;
 pub use oks::sum_oks;
 pub use pins::Pins;
@@ -312,12 +312,15 @@ impl Exec<'_> {
     ) -> Result<T, ProxyError> {
         match self.on_replica.get(set) {
             Some(node) => {
-                Box::pin(crate::split::take::guard_all(
+                let started = std::time::Instant::now();
+                let r = Box::pin(crate::split::take::guard_all(
                     self.conns.backends,
                     &[(set, node)],
                     fut,
                 ))
-                .await
+                .await;
+                crate::observe::backend(set, started.elapsed(), r.is_err());
+                r
             }
             None => self.conns.guarded(set, epoch, self.write, fut).await,
         }
@@ -560,6 +563,7 @@ impl Exec<'_> {
                 guarded,
             ))
             .await
+            .inspect_err(conns::given_up)
             .and_then(|r| r)
         };
         self.clear_running();

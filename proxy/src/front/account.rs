@@ -19,6 +19,9 @@ pub struct Account {
     pub backend_user: String,
     /// `mysql_native_password` hash of the user's password (SHOW GRANTS shows it).
     pub password_hash: String,
+    /// The gateway's administrative privilege (`RELOAD`), as the user's record
+    /// had it at login (MariaDB's global privileges too are read at connect).
+    pub admin: bool,
 }
 
 impl Account {
@@ -39,6 +42,7 @@ impl Account {
             pattern,
             backend_user: backend_user.to_string(),
             password_hash: String::new(),
+            admin: false,
         }
     }
 

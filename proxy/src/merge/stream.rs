@@ -51,7 +51,13 @@ pub fn spawn(set: &str, mut conn: Conn, sql: Vec<u8>) -> SetStream {
     let (tx, rx) = mpsc::channel(CHANNEL_ROWS);
     let set_name = set.to_string();
     let task = tokio::spawn(async move {
-        let fail = |e| Msg::Failed(ProxyError::from_backend(&set_name, e));
+        // The set's part is booked from its start to its last row.
+        let started = std::time::Instant::now();
+        let book = |failed: bool| crate::observe::backend(&set_name, started.elapsed(), failed);
+        let fail = |e: mysql_async::Error| {
+            book(crate::observe::is_backend_failure(&e));
+            Msg::Failed(ProxyError::from_backend(&set_name, e))
+        };
         let mut res = match conn.query_iter(sql).await {
             Ok(r) => r,
             Err(e) => {
@@ -62,6 +68,7 @@ pub fn spawn(set: &str, mut conn: Conn, sql: Vec<u8>) -> SetStream {
         let cols = res.columns().unwrap_or_default();
         if tx.send(Msg::Columns(cols)).await.is_err() {
             drop(res);
+            book(false);
             return conn;
         }
         loop {
@@ -77,10 +84,12 @@ pub fn spawn(set: &str, mut conn: Conn, sql: Vec<u8>) -> SetStream {
                         })
                         .collect();
                     if tx.send(Msg::Row(cells)).await.is_err() {
+                        book(false);
                         break;
                     }
                 }
                 Ok(None) => {
+                    book(false);
                     let _ = tx
                         .send(Msg::Done {
                             warnings: res.warnings(),

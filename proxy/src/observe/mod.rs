@@ -139,6 +139,7 @@ pub fn statement_ended(
             rows,
             latency_us,
             error,
+            digest_key: note.digest_key,
         });
     }
 }
@@ -155,9 +156,8 @@ thread_local! {
     static BACKEND: RefCell<Vec<(String, Histogram, Counter)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A backend operation on `set` ended after `elapsed`; `failed`: it was given up
-/// or its set could not be reached.
-pub fn backend(set: &str, elapsed: Duration, failed: bool) {
+/// Runs `f` on the latency histogram and error counter of `set` (kept per thread).
+fn with_backend(set: &str, f: impl FnOnce(&Histogram, &Counter)) {
     BACKEND.with(|b| {
         let mut b = b.borrow_mut();
         let i = match b.iter().position(|e| e.0 == set) {
@@ -170,9 +170,17 @@ pub fn backend(set: &str, elapsed: Duration, failed: bool) {
                 b.len() - 1
             }
         };
-        b[i].1.record(elapsed.as_secs_f64());
+        f(&b[i].1, &b[i].2);
+    });
+}
+
+/// A backend operation on `set` ended after `elapsed`; `failed`: it was given up
+/// or its set could not be reached.
+pub fn backend(set: &str, elapsed: Duration, failed: bool) {
+    with_backend(set, |h, c| {
+        h.record(elapsed.as_secs_f64());
         if failed {
-            b[i].2.increment(1);
+            c.increment(1);
         }
     });
 }
@@ -180,6 +188,33 @@ pub fn backend(set: &str, elapsed: Duration, failed: bool) {
 /// `set` could not be reached (a connection failed).
 pub fn backend_unreachable(set: &str) {
     backend(set, Duration::ZERO, true);
+}
+
+/// Work on several sets at once was given up because of `set` (routing moved
+/// under it, or it stopped answering): its error counter moves (the latency of
+/// each set's part is booked by the part itself, [`backend_part`]).
+pub fn backend_given_up(set: &str) {
+    with_backend(set, |_, c| c.increment(1));
+}
+
+/// Whether a backend error is the set's failure rather than the statement's:
+/// a broken connection or driver error, not an SQL error MariaDB answered.
+pub fn is_backend_failure(e: &mysql_async::Error) -> bool {
+    !matches!(e, mysql_async::Error::Server(_))
+}
+
+/// Runs `fut`, one part of a statement or transaction on `set` (a scatter's
+/// stream, an XA phase), and books its latency for the set; a failure
+/// ([`is_backend_failure`]) moves the set's error counter.
+pub async fn backend_part<T>(
+    set: &str,
+    fut: impl std::future::Future<Output = Result<T, mysql_async::Error>>,
+) -> Result<T, mysql_async::Error> {
+    let started = Instant::now();
+    let r = fut.await;
+    let failed = r.as_ref().err().is_some_and(is_backend_failure);
+    backend(set, started.elapsed(), failed);
+    r
 }
 
 /// A plan looked up in the plan cache.

@@ -43,6 +43,7 @@ impl Handler for Session {
             &self.shared.backends.config().user,
         );
         account.password_hash = user.password_hash.clone();
+        account.admin = user.admin;
         self.account = Some(Arc::new(account));
         self.vars = SessionVars::for_collation(cred.collation);
         if let Ok(mut a) = self.activity.lock() {

@@ -39,7 +39,7 @@ pub(super) async fn decide(gtrid: &str, set: &str, mut conn: Conn, commit: bool)
         "{}; XA END {x}; XA COMMIT {x} ONE PHASE",
         crate::xa_sets::record(gtrid)
     );
-    match conn.query_drop(sql).await {
+    match crate::observe::backend_part(set, conn.query_drop(sql)).await {
         Ok(()) => Outcome::Committed(conn),
         Err(mysql_async::Error::Server(e)) if crate::xa_sets::missing(e.code) => {
             Outcome::NoTable(conn)

@@ -69,6 +69,10 @@ impl Session {
             }
             i += 1;
         }
+        if reset && !self.account.as_ref().is_some_and(|a| a.admin) {
+            // Like FLUSH: the statement changes state of the whole gateway.
+            return fail(out, &ProxyError::PrivilegeNeeded("RELOAD")).await;
+        }
         let digests = crate::digest::global();
         let list = digests.snapshot(top);
         if reset {

@@ -265,7 +265,9 @@ impl Txn {
             let end = Self::end_stmt(plain, gtrid, &set, false);
             let ends = &ends;
             async move {
-                let ok = conn.query_drop(end).await.is_ok();
+                let ok = crate::observe::backend_part(&set, conn.query_drop(end))
+                    .await
+                    .is_ok();
                 ends.end(&set, conn, ok);
             }
         }))
@@ -424,7 +426,9 @@ impl Txn {
             let x = xid(&gtrid, &set);
             let (ends, gtrid) = (&ends, &gtrid);
             async move {
-                match conn.query_drop(format!("XA {verb} {x}")).await {
+                match crate::observe::backend_part(&set, conn.query_drop(format!("XA {verb} {x}")))
+                    .await
+                {
                     Ok(()) => {
                         ends.end(&set, conn, true);
                         true
@@ -458,8 +462,7 @@ impl Txn {
             let end = Self::end_stmt(plain, &gtrid, &set, true);
             let ends = &ends;
             async move {
-                let r = conn
-                    .query_drop(end)
+                let r = crate::observe::backend_part(&set, conn.query_drop(end))
                     .await
                     .map_err(|e| ProxyError::from_backend(&set, e));
                 ends.end(&set, conn, r.is_ok());
@@ -489,7 +492,8 @@ impl Txn {
         let done = futures::future::join_all(self.conns.iter_mut().map(|(set, conn)| {
             let x = xid(&gtrid, set);
             async move {
-                conn.query_drop(format!("XA END {x}; XA PREPARE {x}"))
+                let prepare = conn.query_drop(format!("XA END {x}; XA PREPARE {x}"));
+                crate::observe::backend_part(set, prepare)
                     .await
                     .map_err(|e| ProxyError::from_backend(set, e))
             }
@@ -515,10 +519,10 @@ impl Txn {
             let x = xid(&gtrid, &set);
             let ends = &ends;
             async move {
-                let r = conn
-                    .query_drop(format!("XA {verb} {x}"))
-                    .await
-                    .map_err(|e| ProxyError::from_backend(&set, e));
+                let r =
+                    crate::observe::backend_part(&set, conn.query_drop(format!("XA {verb} {x}")))
+                        .await
+                        .map_err(|e| ProxyError::from_backend(&set, e));
                 ends.end(&set, conn, r.is_ok());
                 r
             }
@@ -545,7 +549,7 @@ impl Txn {
     pub async fn on_all(&mut self, sql: &str) -> Result<(), ProxyError> {
         self.claim_ahead(None).await;
         let done = futures::future::join_all(self.conns.iter_mut().map(|(set, conn)| async move {
-            conn.query_drop(sql)
+            crate::observe::backend_part(set, conn.query_drop(sql))
                 .await
                 .map_err(|e| ProxyError::from_backend(set, e))
         }))
@@ -604,14 +608,13 @@ async fn phase_one(
         let write = written.contains(&set);
         async move {
             if !write {
-                let ok = conn
-                    .query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"))
-                    .await
-                    .is_ok();
+                let commit = conn.query_drop(format!("XA END {x}; XA COMMIT {x} ONE PHASE"));
+                let ok = crate::observe::backend_part(&set, commit).await.is_ok();
                 ends.end(&set, conn, ok);
                 return None;
             }
-            match conn.query_drop(format!("XA END {x}; XA PREPARE {x}")).await {
+            let prepare = conn.query_drop(format!("XA END {x}; XA PREPARE {x}"));
+            match crate::observe::backend_part(&set, prepare).await {
                 Ok(()) => Some(Ok((set, conn))),
                 Err(e) => {
                     let e = ProxyError::from_backend(&set, e);

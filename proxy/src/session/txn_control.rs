@@ -132,7 +132,8 @@ impl Session {
             true,
             commit,
         )
-        .await;
+        .await
+        .inspect_err(crate::exec::given_up);
         match guarded {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => Err(ProxyError::Internal(format!("COMMIT: {e}"))),

@@ -31,9 +31,9 @@ pub enum Action {
     Shardmap(String),
     TableSet(TableRecord),
     TableList(Option<String>),
-    /// The user, and whether `--reads` and `--require` were given (else an
-    /// existing user keeps its own setting).
-    UserAdd(UserRecord, bool, bool),
+    /// The user, and whether `--reads`, `--require` and `--admin` were given
+    /// (else an existing user keeps its own setting).
+    UserAdd(UserRecord, bool, bool, bool),
     /// `user reads NAME primary|replica`.
     UserReads(String, topo::Reads),
     UserList,
@@ -139,6 +139,7 @@ impl Action {
                 hosts,
                 reads,
                 require,
+                admin,
             }) => {
                 check_name("user", &name)?;
                 let hosts = hosts
@@ -152,9 +153,11 @@ impl Action {
                         hosts,
                         reads: reads.map(Into::into).unwrap_or_default(),
                         require_ssl: require == Some(super::args::RequireArg::Ssl),
+                        admin: admin == Some(true),
                     },
                     reads.is_some(),
                     require.is_some(),
+                    admin.is_some(),
                 )
             }
             Command::User(UserCmd::Reads { name, reads }) => {
@@ -582,7 +585,7 @@ mod tests {
         assert!(action(&["table", "set", "db.t", "--single", "--key-type", "text"]).is_err());
         assert_eq!(action(&["table", "list"]).unwrap(), Action::TableList(None));
 
-        let Action::UserAdd(u, false, false) = action(&[
+        let Action::UserAdd(u, false, false, false) = action(&[
             "user",
             "add",
             "app",
@@ -600,7 +603,7 @@ mod tests {
         assert_eq!(u.hosts.len(), 2);
         assert_eq!(u.reads, topo::Reads::Primary);
         assert!(!u.require_ssl);
-        let Action::UserAdd(u, true, true) = action(&[
+        let Action::UserAdd(u, true, true, true) = action(&[
             "user",
             "add",
             "ro",
@@ -610,12 +613,15 @@ mod tests {
             "replica",
             "--require",
             "ssl",
+            "--admin",
+            "yes",
         ])
         .unwrap() else {
             panic!()
         };
         assert_eq!(u.reads, topo::Reads::Replica);
         assert!(u.require_ssl);
+        assert!(u.admin);
         assert_eq!(
             action(&["user", "reads", "ro", "primary"]).unwrap(),
             Action::UserReads("ro".into(), topo::Reads::Primary)

@@ -246,6 +246,11 @@ pub enum UserCmd {
         /// existing one keeps its setting.
         #[arg(long, value_enum)]
         require: Option<RequireArg>,
+        /// The gateway's administrative privilege (MariaDB's RELOAD: `SHOW
+        /// SETWISE DIGESTS RESET`): `yes` or `no`; unset: a new user has none,
+        /// an existing one keeps its setting.
+        #[arg(long, value_name = "yes|no", value_parser = clap::builder::BoolishValueParser::new())]
+        admin: Option<bool>,
     },
     /// Changes where an existing user's plain reads go.
     #[command(after_help = "Example:\n  setwise user reads app primary")]

@@ -151,13 +151,16 @@ pub async fn execute(topo: &Topo, cluster: &str, action: Action, json: bool) -> 
             }
             Ok(render::list(&render::tables_table(&tables), "tables"))
         }
-        Action::UserAdd(mut u, reads_given, require_given) => {
+        Action::UserAdd(mut u, reads_given, require_given, admin_given) => {
             let old: Option<UserRecord> = topo.get_user(&u.name).await?;
             if let (false, Some(o)) = (reads_given, &old) {
                 u.reads = o.reads;
             }
             if let (false, Some(o)) = (require_given, &old) {
                 u.require_ssl = o.require_ssl;
+            }
+            if let (false, Some(o)) = (admin_given, &old) {
+                u.admin = o.admin;
             }
             let outcome = Outcome::of(old.as_ref(), &u);
             if outcome != Outcome::Unchanged {

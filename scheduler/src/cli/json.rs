@@ -113,7 +113,7 @@ pub fn tables(tables: &[TableRecord]) -> Value {
     )
 }
 
-/// `setwise user list --json`: `[{name, hosts, reads}]` (never the password hash).
+/// `setwise user list --json`: `[{name, hosts, reads, admin}]` (never the password hash).
 pub fn users(users: &[UserRecord]) -> Value {
     Value::Array(
         users
@@ -123,6 +123,7 @@ pub fn users(users: &[UserRecord]) -> Value {
                     "name": u.name,
                     "hosts": u.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
                     "reads": u.reads.word(),
+                    "admin": u.admin,
                 })
             })
             .collect(),

@@ -22,66 +22,22 @@ pub async fn switchover(
     to: Option<String>,
     wait_secs: u64,
 ) -> Result<String> {
-    if topo.get_set(set).await?.is_none() {
-        bail!("no set {set:?}");
-    }
-    let nodes = topo.nodes_of(set).await?;
-    if let Some(t) = &to {
-        if !nodes.iter().any(|n| &n.id == t) {
-            bail!("{t} is not a node of set {set}");
-        }
-    }
-    if let Some(op) = topo.get_op(set).await? {
-        bail!(
-            "a {} of {set} is in progress (phase {:?}); see `setwise failovers --set {set}`",
-            kind_word(op.value.kind),
-            op.value.phase
-        );
-    }
-    let now = crate::now_ms();
-    let req = SwitchoverRequest {
-        id: format!("{now}-cli-{}", std::process::id()),
-        set: set.to_string(),
-        to,
-        at_ms: now,
-    };
+    let req = request_switchover(topo, set, to, &format!("cli-{}", std::process::id())).await?;
     let key = topo.keys().request(set);
-    if let Err(e) = topo.create(&key, &req).await {
-        return Err(match e {
-            topo::TopoError::CasConflict { .. } => {
-                anyhow!("a switchover of {set} is already requested and waits for the scheduler")
-            }
-            other => other.into(),
-        });
-    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait_secs);
     let mut progress = Progress::stdout();
     loop {
         let now = tokio::time::Instant::now();
-        progress.show(
-            &switchover_reading(set, topo.get_op(set).await?, &req.id),
-            now,
-        );
-        if let Some(rec) = topo
-            .list_failovers(Some(set))
-            .await?
-            .into_iter()
-            .find(|f| f.request_id.as_deref() == Some(req.id.as_str()))
-        {
-            progress.finish();
-            return match rec.phase {
-                FailoverPhase::Done => Ok(format!(
-                    "switchover of {set}: {} -> {} done in {} ms (writes held {} ms)\n",
-                    rec.old_primary,
-                    rec.new_primary.as_deref().unwrap_or("-"),
-                    rec.duration_ms().unwrap_or(0),
-                    rec.held_ms().unwrap_or(0)
-                )),
-                _ => Err(anyhow!(
-                    "switchover of {set} failed: {}",
-                    rec.error.as_deref().unwrap_or("no reason recorded")
-                )),
-            };
+        match switchover_state(topo, set, &req.id).await? {
+            SwitchoverState::Waiting(reading) => progress.show(&reading, now),
+            SwitchoverState::Done(line) => {
+                progress.finish();
+                return Ok(format!("{line}\n"));
+            }
+            SwitchoverState::Failed(why) => {
+                progress.finish();
+                return Err(anyhow!("{why}"));
+            }
         }
         if now >= deadline {
             progress.finish();
@@ -105,6 +61,90 @@ pub async fn switchover(
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Checks and writes the request for a switchover of `set` to `to` (None: the
+/// scheduler leader picks the replica) — what `setwise switchover` and the
+/// console's switchover button do. `origin` (`cli-<pid>`, `console-<user>`)
+/// goes into the request's id.
+pub async fn request_switchover(
+    topo: &Topo,
+    set: &str,
+    to: Option<String>,
+    origin: &str,
+) -> Result<SwitchoverRequest> {
+    if topo.get_set(set).await?.is_none() {
+        bail!("no set {set:?}");
+    }
+    let nodes = topo.nodes_of(set).await?;
+    if let Some(t) = &to {
+        if !nodes.iter().any(|n| &n.id == t) {
+            bail!("{t} is not a node of set {set}");
+        }
+    }
+    if let Some(op) = topo.get_op(set).await? {
+        bail!(
+            "a {} of {set} is in progress (phase {:?}); see `setwise failovers --set {set}`",
+            kind_word(op.value.kind),
+            op.value.phase
+        );
+    }
+    let now = crate::now_ms();
+    let req = SwitchoverRequest {
+        id: format!("{now}-{origin}"),
+        set: set.to_string(),
+        to,
+        at_ms: now,
+    };
+    let key = topo.keys().request(set);
+    if let Err(e) = topo.create(&key, &req).await {
+        return Err(match e {
+            topo::TopoError::CasConflict { .. } => {
+                anyhow!("a switchover of {set} is already requested and waits for the scheduler")
+            }
+            other => other.into(),
+        });
+    }
+    Ok(req)
+}
+
+/// Where a requested switchover stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SwitchoverState {
+    /// Requested or running: what it is doing.
+    Waiting(Reading),
+    /// Done: `switchover of set1: a -> b done in N ms (writes held M ms)`.
+    Done(String),
+    /// Failed, and why.
+    Failed(String),
+}
+
+/// The state of the switchover of `set` asked for by request `request_id`.
+pub async fn switchover_state(topo: &Topo, set: &str, request_id: &str) -> Result<SwitchoverState> {
+    let running = topo.get_op(set).await?;
+    if let Some(rec) = topo
+        .list_failovers(Some(set))
+        .await?
+        .into_iter()
+        .find(|f| f.request_id.as_deref() == Some(request_id))
+    {
+        return Ok(match rec.phase {
+            FailoverPhase::Done => SwitchoverState::Done(format!(
+                "switchover of {set}: {} -> {} done in {} ms (writes held {} ms)",
+                rec.old_primary,
+                rec.new_primary.as_deref().unwrap_or("-"),
+                rec.duration_ms().unwrap_or(0),
+                rec.held_ms().unwrap_or(0)
+            )),
+            _ => SwitchoverState::Failed(format!(
+                "switchover of {set} failed: {}",
+                rec.error.as_deref().unwrap_or("no reason recorded")
+            )),
+        });
+    }
+    Ok(SwitchoverState::Waiting(switchover_reading(
+        set, running, request_id,
+    )))
 }
 
 /// The switchover's state while the CLI waits: the scheduler's operation record once

@@ -313,7 +313,7 @@ pub fn tables_table(tables: &[TableRecord]) -> Table {
 }
 
 pub fn users_table(users: &[UserRecord]) -> Table {
-    let mut t = Table::new(["USER", "HOSTS", "PASSWORD", "READS", "REQUIRE"]);
+    let mut t = Table::new(["USER", "HOSTS", "PASSWORD", "READS", "REQUIRE", "ADMIN"]);
     for u in users {
         let hosts = if u.hosts.is_empty() {
             "any".to_string()
@@ -336,6 +336,7 @@ pub fn users_table(users: &[UserRecord]) -> Table {
             pw.into(),
             u.reads.word().into(),
             require.into(),
+            if u.admin { "yes" } else { "no" }.into(),
         ]);
     }
     t
@@ -589,10 +590,11 @@ mod tests {
             hosts: vec!["127.0.0.0/8".parse().unwrap()],
             reads: topo::Reads::Replica,
             require_ssl: true,
+            admin: false,
         };
         assert_eq!(
             users_table(&[u]).render(),
-            "USER  HOSTS        PASSWORD  READS    REQUIRE\napp   127.0.0.0/8  set       replica  ssl\n"
+            "USER  HOSTS        PASSWORD  READS    REQUIRE  ADMIN\napp   127.0.0.0/8  set       replica  ssl      no\n"
         );
     }
 }

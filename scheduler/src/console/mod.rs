@@ -6,22 +6,26 @@
 //! no CDN) swaps in a fresh rendering every second, so the page follows a
 //! failover without a reload; each refresh also reads the gateways' metrics ports
 //! for their live load ([`load`]) and top query digests. `/api/status` is
-//! `setwise --json status`.
+//! `setwise --json status`. Actions (a switchover per set) are `POST`s that
+//! need an etcd user and password, as the CLI does ([`actions`]).
 
+pub mod actions;
 pub mod load;
 pub mod page;
+
+use std::collections::HashMap;
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use tokio::sync::watch;
-use topo::Topo;
+use topo::{EtcdConfig, Topo};
 use tracing::{info, warn};
 
 /// `[console]` of the scheduler's config.
@@ -35,13 +39,15 @@ pub struct ConsoleConfig {
 struct Console {
     topo: Topo,
     cluster: String,
+    /// The scheduler's `[etcd]`: actions connect with it as the user who asks.
+    etcd: EtcdConfig,
     rates: load::Rates,
 }
 
 /// Binds `listen` and serves the console until `stop` turns true.
 pub async fn serve(
     topo: Topo,
-    cluster: String,
+    etcd: EtcdConfig,
     listen: &str,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
@@ -51,7 +57,8 @@ pub async fn serve(
     info!(addr = %listener.local_addr()?, "console serving");
     let app = router(Arc::new(Console {
         topo,
-        cluster,
+        cluster: etcd.cluster.clone(),
+        etcd,
         rates: Default::default(),
     }));
     tokio::spawn(async move {
@@ -73,6 +80,7 @@ fn router(state: Arc<Console>) -> Router {
         .route("/", get(full_page))
         .route("/fragment", get(fragment))
         .route("/api/status", get(status_json))
+        .route("/actions/switchover", post(switchover))
         .route(
             "/assets/console.js",
             get(|| asset("text/javascript", page::JS)),
@@ -81,18 +89,35 @@ fn router(state: Arc<Console>) -> Router {
         .with_state(state)
 }
 
-async fn full_page(State(c): State<Arc<Console>>) -> Response {
+async fn full_page(State(c): State<Arc<Console>>, uri: Uri) -> Response {
     match page::Overview::read(&c.topo, &c.cluster, &c.rates).await {
-        Ok(v) => Html(page::full(&v)).into_response(),
+        Ok(v) => {
+            let action = actions::progress(&c.topo, &query(&uri)).await;
+            Html(page::full(&v, &action)).into_response()
+        }
         Err(e) => unavailable(e),
     }
 }
 
-async fn fragment(State(c): State<Arc<Console>>) -> Response {
+async fn fragment(State(c): State<Arc<Console>>, uri: Uri) -> Response {
     match page::Overview::read(&c.topo, &c.cluster, &c.rates).await {
-        Ok(v) => Html(page::main(&v)).into_response(),
+        Ok(v) => {
+            let action = actions::progress(&c.topo, &query(&uri)).await;
+            Html(action + &page::main(&v)).into_response()
+        }
         Err(e) => unavailable(e),
     }
+}
+
+async fn switchover(State(c): State<Arc<Console>>, headers: HeaderMap, body: String) -> Response {
+    actions::switchover(&c.etcd, &headers, &body).await
+}
+
+/// The query string's fields.
+fn query(uri: &Uri) -> HashMap<String, String> {
+    form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
 }
 
 async fn status_json(State(c): State<Arc<Console>>) -> Response {

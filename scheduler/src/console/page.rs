@@ -100,8 +100,10 @@ impl Overview {
     }
 }
 
-/// The whole page: head, the sections ([`main`]) and the script that refreshes them.
-pub fn full(v: &Overview) -> String {
+/// The whole page: head, the sections ([`main`], after `action`: the progress
+/// of the switchover it follows, if any), the actions' form and the script
+/// that refreshes the sections.
+pub fn full(v: &Overview, action: &str) -> String {
     let cluster = escape(&v.status.cluster);
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -110,9 +112,28 @@ pub fn full(v: &Overview) -> String {
          <link rel=\"stylesheet\" href=\"/assets/console.css\"></head>\n<body>\
          <header><h1>Setwise <small>cluster {cluster}</small></h1>\
          <span id=\"live\" data-state=\"loaded\">rendered by the server</span></header>\n\
-         <main id=\"main\">{}</main>\n<script src=\"/assets/console.js\"></script></body></html>\n",
-        main(v)
+         <main id=\"main\">{action}{}</main>\n{}\n<script src=\"/assets/console.js\"></script></body></html>\n",
+        main(v),
+        super::actions::form(&switchover_targets(v))
     )
+}
+
+/// Each set and the replicas a switchover may go to.
+fn switchover_targets(v: &Overview) -> Vec<(String, Vec<String>)> {
+    v.status
+        .sets
+        .iter()
+        .map(|set| {
+            let replicas = v
+                .status
+                .nodes
+                .iter()
+                .filter(|n| n.set == set.name && n.role == topo::Role::Replica)
+                .map(|n| n.id.clone())
+                .collect();
+            (set.name.clone(), replicas)
+        })
+        .collect()
 }
 
 /// The sections, as the script swaps them in.

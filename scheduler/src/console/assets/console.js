@@ -11,7 +11,8 @@
   function refresh() {
     if (busy) return;
     busy = true;
-    fetch("/fragment", { cache: "no-store" })
+    // The query (?set=&request=) names a switchover the page follows.
+    fetch("/fragment" + window.location.search, { cache: "no-store" })
       .then(function (r) {
         if (!r.ok) return r.text().then(function (t) { throw new Error(t || r.status); });
         return r.text();
