@@ -26,6 +26,10 @@
 #   DJANGO_MYSQL_BASE_PORT [17410]     the cluster's MariaDB nodes (base .. base+19)
 #   DJANGO_BUDGET_MINUTES [60]         stop a side's run after this long (its XML is written)
 #   DJANGO_ARGS                        more runtests.py arguments (e.g. "-k test_ticket")
+#   DJANGO_SHARDED [0]                 1: the django_setwise backend on both sides (no foreign
+#                                      keys); through the gateway every table with one integer
+#                                      primary key is sharded by it (shardkey=), so the ORM's
+#                                      queries run across both sets; results in results-sharded/
 #   SETWISE_BIN_DIR                    Setwise programs to run [target/release if built, else
 #                                      target/debug]
 set -euo pipefail
@@ -38,6 +42,7 @@ repo=$(cd "$here/../.." && pwd)
 : "${DJANGO_PARALLEL:=1}"
 : "${DJANGO_BUDGET_MINUTES:=60}"
 : "${DJANGO_ARGS:=}"
+: "${DJANGO_SHARDED:=0}"
 
 PY_PACKAGES=("Django==$DJANGO_VERSION" PyMySQL==1.1.1 tblib==3.2.2)
 APPS=(queries aggregation aggregation_regress expressions lookup ordering annotations basic
@@ -49,6 +54,7 @@ ORM_PLAIN_PORT=${DJANGO_PLAIN_PORT:-17400} ORM_PROXY_PORT=${DJANGO_PROXY_PORT:-1
 ORM_ETCD_PORT=${DJANGO_ETCD_PORT:-17479} ORM_MYSQL_BASE_PORT=${DJANGO_MYSQL_BASE_PORT:-17410}
 ORM_CONSOLE_PORT=17490 ORM_METRICS_BASE_PORT=17500
 ORM_RESULTS=$DJANGO_HOME/results
+((DJANGO_SHARDED)) && ORM_RESULTS=$DJANGO_HOME/results-sharded
 DB_USER=django DB_PASSWORD=django
 # shellcheck source=lib.sh
 source "$here/lib.sh"
@@ -86,7 +92,10 @@ run_side() { # plain|gateway
         watch_plain &
         watcher=$!
     fi
+    local shardkey=0
+    [[ $side == gateway ]] && shardkey=$DJANGO_SHARDED
     (cd "$SDIST_DIR/tests" && PYTHONPATH=$here DJANGO_DB_PORT=$(side_port "$side") \
+        DJANGO_SHARDED=$DJANGO_SHARDED DJANGO_SHARDKEY=$shardkey \
         DJANGO_DB_USER=$DB_USER DJANGO_DB_PASSWORD=$DB_PASSWORD \
         DJANGO_JUNIT_XML=$ORM_RESULTS/$side.xml nice -n 10 "${budget[@]}" "$VENV/bin/python" -c '
 import signal, sys, runpy

@@ -2,7 +2,8 @@
 PyMySQL standing in for mysqlclient: tests/orm/django.sh passes `--settings=django_settings`
 with this folder on PYTHONPATH and the server's port in DJANGO_DB_PORT (the plain MariaDB or
 the Setwise gateway). Test databases are test_django / test_django_other, utf8mb4 with
-utf8mb4_unicode_ci (Django's documented MySQL set-up)."""
+utf8mb4_unicode_ci (Django's documented MySQL set-up). DJANGO_SHARDED=1 takes the django_setwise
+backend instead (tables sharded by their primary key on the gateway side)."""
 
 import os
 
@@ -10,10 +11,13 @@ import pymysql
 
 pymysql.install_as_MySQLdb()
 
+# DJANGO_SHARDED=1: the django_setwise backend (no foreign keys; shardkey= on the gateway side).
+ENGINE = "django_setwise" if os.environ.get("DJANGO_SHARDED") == "1" else "django.db.backends.mysql"
+
 
 def _db(name):
     return {
-        "ENGINE": "django.db.backends.mysql",
+        "ENGINE": ENGINE,
         "NAME": name,
         "USER": os.environ.get("DJANGO_DB_USER", "scott"),
         "PASSWORD": os.environ.get("DJANGO_DB_PASSWORD", "tiger"),
