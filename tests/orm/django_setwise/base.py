@@ -1,6 +1,8 @@
 """DatabaseWrapper of the django_setwise backend (see the package's doc)."""
 
 import os
+import re
+import sys
 
 from django.db.backends.mysql import base, features, schema
 
@@ -29,6 +31,8 @@ class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
             os.environ.get("DJANGO_SHARDKEY") == "1"
             and pk is not None
             and pk.get_internal_type() in INTEGER_KEYS
+            # shardkey= takes a bare name ("Entry ID" stays a single table).
+            and re.fullmatch(r"\w+", pk.column)
         ):
             sql += f" shardkey={pk.column}"
         return sql, params
@@ -37,3 +41,29 @@ class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
 class DatabaseWrapper(base.DatabaseWrapper):
     features_class = DatabaseFeatures
     SchemaEditorClass = DatabaseSchemaEditor
+
+
+class CursorWrapper(base.CursorWrapper):
+    """Prints the statement of every database error to stderr (runtests.py's log), so a
+    difference can be reduced to its SQL."""
+
+    def execute(self, query, args=None):
+        try:
+            return super().execute(query, args)
+        except Exception as e:
+            print(f"SETWISE-FAILED-SQL: {e!r}: {query} {args!r}", file=sys.stderr)
+            raise
+
+    def executemany(self, query, args):
+        try:
+            return super().executemany(query, args)
+        except Exception as e:
+            print(f"SETWISE-FAILED-SQL: {e!r}: {query} (executemany)", file=sys.stderr)
+            raise
+
+
+def _create_cursor(self, name=None):
+    return CursorWrapper(self.connection.cursor())
+
+
+DatabaseWrapper.create_cursor = _create_cursor
