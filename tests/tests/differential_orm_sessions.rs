@@ -47,6 +47,8 @@ async fn orm_sessions_and_reads_match_a_plain_mariadb() {
     let mut g = Gen::new(seed, &data, d.shard_map());
     d.group("ORM-shaped reads across sets");
     d.run_all(&orm_reads::orm_reads(&mut g, 160)).await.unwrap();
+    d.group("outer join across sets: expressions over the null-extended table");
+    d.run_all(&orm_reads::outer_join_nulls()).await.unwrap();
     d.group("ORM-shaped reads, autocommit = 0");
     d.run(&setwise_tests::diff::Q::any("SET autocommit = 0"))
         .await

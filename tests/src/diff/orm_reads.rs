@@ -137,3 +137,57 @@ pub fn orm_reads(g: &mut Gen, n: usize) -> Vec<Q> {
     }
     out
 }
+
+/// An outer join across sets (`orders` joined on `order_id`, not its shard key):
+/// items and ORDER BY keys over the null-extended table, as Django writes them
+/// for `nulls_last` (`x IS NULL, x`) and `Coalesce`. A bare column or an
+/// expression that is NULL for NULL columns must match; `IS NULL` / `COALESCE` /
+/// `IF` / `CASE` of the null-extended columns may be refused, never answered NULL.
+pub fn outer_join_nulls() -> Vec<Q> {
+    let from = "FROM `users` LEFT OUTER JOIN `orders` ON (`orders`.`order_id` = `users`.`user_id`)";
+    let mut out = vec![
+        Q::exact(format!(
+            "SELECT `users`.`user_id`, `orders`.`status` {from} ORDER BY `users`.`user_id` LIMIT 60"
+        ))
+        .or_unsupported(),
+        Q::exact(format!(
+            "SELECT `users`.`user_id`, UPPER(`orders`.`status`) AS `u` {from} ORDER BY `users`.`user_id` LIMIT 60"
+        ))
+        .or_unsupported(),
+    ];
+    for item in [
+        "`orders`.`status` IS NULL",
+        "COALESCE(`orders`.`status`, 'none')",
+        "IF(`orders`.`amount` > 0, 'pos', 'other')",
+        "CASE WHEN `orders`.`status` = 'paid' THEN 1 ELSE 0 END",
+        "`orders`.`amount` <=> NULL",
+    ] {
+        out.push(
+            Q::exact(format!(
+                "SELECT `users`.`user_id`, {item} AS `x` {from} ORDER BY `users`.`user_id` LIMIT 60"
+            ))
+            .or_unsupported(),
+        );
+    }
+    for key in [
+        "UPPER(`orders`.`status`) IS NULL, UPPER(`orders`.`status`) ASC",
+        "`orders`.`status` IS NOT NULL, `orders`.`status` DESC",
+        "COALESCE(`orders`.`amount`, 0) DESC",
+    ] {
+        out.push(
+            Q::exact(format!(
+                "SELECT `users`.`user_id` {from} ORDER BY {key}, `users`.`user_id` LIMIT 60"
+            ))
+            .or_unsupported(),
+        );
+    }
+    // A constant item of a RIGHT JOIN: from the preserved side.
+    out.push(
+        Q::exact(
+            "SELECT 'k' AS `k`, `orders`.`order_id`, `orders`.`user_id` FROM `users` RIGHT OUTER JOIN `orders` \
+             ON (`orders`.`order_id` = `users`.`user_id`) ORDER BY `orders`.`order_id`, `orders`.`user_id` LIMIT 60",
+        )
+        .or_unsupported(),
+    );
+    out
+}
