@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""Compares two pytest junit XML files of SQLAlchemy's suite: one run against a plain MariaDB,
-one through the Setwise gateway. Writes a Markdown report: counts of each outcome on each side,
+"""Compares two junit XML files of an application's own test suite (SQLAlchemy's, Django's): one
+run against a plain MariaDB, one through the Setwise gateway. Writes a Markdown report: counts of each outcome on each side,
 the differences (passed on MariaDB, failed or errored through the gateway) grouped by a
 normalised error signature, and every difference with its error's first line; optionally the
 differences as TSV (test id, gateway outcome, category, first line). Only the standard library.
 
     compare.py plain.xml[,rerun.xml...] gateway.xml[,...] --out report.md [--tsv differences.tsv]
+               [--title "SQLAlchemy's suite"] [--categories categories]
+
+--categories names the module (beside this file) whose categorize(first_line, knock_on=False)
+returns (cause, issue item) for a difference.
 """
 
 import argparse
 import collections
+import importlib
 import re
 import sys
 import xml.etree.ElementTree as ET
-
-from categories import categorize
 
 # SQLAlchemy suffixes backend test classes with the dialect and server version
 # (Foo_mariadb+pymysql_10_11_19_0): the same test on both sides must get the same id.
@@ -76,7 +79,10 @@ def main():
     ap.add_argument("gateway")
     ap.add_argument("--out", required=True)
     ap.add_argument("--tsv")
+    ap.add_argument("--title", default="SQLAlchemy's suite")
+    ap.add_argument("--categories", default="categories")
     a = ap.parse_args()
+    categorize = importlib.import_module(a.categories).categorize
     plain, gw = load(a.plain), load(a.gateway)
 
     def counts(d):
@@ -107,7 +113,7 @@ def main():
     by_module = collections.Counter(t.split("::")[0].rsplit(".", 1)[0] for t, _, _ in diffs)
 
     lines = [
-        "# SQLAlchemy's suite: plain MariaDB vs. the Setwise gateway",
+        f"# {a.title}: plain MariaDB vs. the Setwise gateway",
         "",
         f"- plain MariaDB: {counts(plain)}",
         f"- gateway:       {counts(gw)}",

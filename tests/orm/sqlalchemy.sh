@@ -61,39 +61,21 @@ repo=$(cd "$here/../.." && pwd)
 : "${SQLA_PYTEST_ARGS:=}"
 : "${SQLA_BUDGET_MINUTES:=0}"
 : "${SQLA_NO_SAVEPOINTS:=0}"
-mkdir -p "$SQLA_HOME"
-SQLA_HOME=$(cd "$SQLA_HOME" && pwd)
 
 # Pinned Python packages of the run (pytest < 9: SQLAlchemy 2.0's plugin is tested with 7 and 8).
 PY_PACKAGES=(pytest==8.3.5 pytest-timeout==2.4.0 PyMySQL==1.1.1 typing-extensions==4.12.2 greenlet==3.1.1)
 
-# The cluster: deploy/local with its own home and ports (never a default cluster's).
-export SETWISE_HOME=$SQLA_HOME/cluster
-export SETWISE_SETS=2 SETWISE_REPLICAS=1
-export SETWISE_ETCD_PORT=$SQLA_ETCD_PORT SETWISE_MYSQL_BASE_PORT=$SQLA_MYSQL_BASE_PORT
-export SETWISE_PROXY_PORT=$SQLA_PROXY_PORT
-# Server options of every MariaDB here, plain and in the sets: SQLAlchemy's README.unittests
-# character set, and lock waits of 20 s instead of a day, so a statement stuck behind a
-# transaction the gateway left open fails as 1205 (and says so) instead of stalling the run.
-export SETWISE_MARIADB_ARGS="--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
---lock-wait-timeout=20 --innodb-lock-wait-timeout=20"
-if [[ -z ${SETWISE_BIN_DIR:-} ]]; then
-    if [[ -x $repo/target/release/setwise-proxy ]]; then
-        export SETWISE_BIN_DIR=$repo/target/release
-    elif [[ -x $repo/target/debug/setwise-proxy ]]; then
-        export SETWISE_BIN_DIR=$repo/target/debug
-    fi
-fi
-
-# shellcheck source=../../deploy/local/lib.sh
-source "$repo/deploy/local/lib.sh"
-check_env
+ORM_HOME=$SQLA_HOME ORM_PLAIN_PORT=$SQLA_PLAIN_PORT ORM_PROXY_PORT=$SQLA_PROXY_PORT
+ORM_ETCD_PORT=$SQLA_ETCD_PORT ORM_MYSQL_BASE_PORT=$SQLA_MYSQL_BASE_PORT
+ORM_RESULTS=${SQLA_RESULTS:-$SQLA_HOME/results}
+DB_USER=scott DB_PASSWORD=tiger
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+SQLA_HOME=$ORM_HOME
 
 VENV=$SQLA_HOME/venv
 SDIST_DIR=$SQLA_HOME/cache/sqlalchemy-$SQLA_VERSION
-RESULTS=${SQLA_RESULTS:-$SQLA_HOME/results}
-PLAIN_DIR=$SETWISE_HOME/mysql/plain
-DB_USER=scott DB_PASSWORD=tiger
+RESULTS=$ORM_RESULTS
 SCHEMAS=(test test_schema test_schema_2)
 
 # ---------------------------------------------------------------- arguments
@@ -130,133 +112,17 @@ fi
 # ---------------------------------------------------------------- install
 
 install_python() {
-    if [[ ! -x $VENV/bin/python ]]; then
-        say "creating the Python venv $VENV"
-        python3 -m venv "$VENV" 2>/dev/null || {
-            install_debian python3-venv
-            python3 -m venv "$VENV"
-        }
-    fi
-    if ! "$VENV/bin/python" - "${PY_PACKAGES[@]}" <<'EOF' 2>/dev/null; then
-import sys
-from importlib.metadata import version
-for spec in sys.argv[1:]:
-    name, want = spec.split("==")
-    if version(name) != want:
-        sys.exit(1)
-EOF
-        say "installing ${PY_PACKAGES[*]} into the venv"
-        "$VENV/bin/python" -m pip install --no-input --quiet "${PY_PACKAGES[@]}" ||
-            die "pip install failed"
-    fi
-    if [[ ! -f $SDIST_DIR/test/conftest.py ]]; then
-        say "fetching SQLAlchemy $SQLA_VERSION's source distribution"
-        local dl=$SQLA_HOME/cache/download
-        rm -rf "$dl" "$SDIST_DIR"
-        mkdir -p "$dl"
-        "$VENV/bin/python" -m pip download --no-input --quiet --no-deps --no-binary :all: \
-            "sqlalchemy==$SQLA_VERSION" -d "$dl" || die "pip download of sqlalchemy==$SQLA_VERSION failed"
-        tar xzf "$dl/sqlalchemy-$SQLA_VERSION.tar.gz" -C "$SQLA_HOME/cache" || die "unpacking the sdist failed"
-        [[ -f $SDIST_DIR/test/conftest.py ]] || die "$SDIST_DIR has no test/conftest.py"
-    fi
+    install_venv "$VENV" "${PY_PACKAGES[@]}"
+    fetch_sdist "$VENV" sqlalchemy "$SQLA_VERSION" "$SDIST_DIR" test/conftest.py
     ok "SQLAlchemy $SQLA_VERSION tests in $SDIST_DIR; $("$VENV/bin/python" -m pytest --version 2>&1)"
-}
-
-install_debian() {
-    local sudo=()
-    ((EUID == 0)) || sudo=(sudo)
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" ||
-        die "apt-get install $* failed"
-}
-
-# ---------------------------------------------------------------- servers
-
-start_cluster() {
-    # With SETWISE_BIN_DIR set up.sh runs those programs; else it builds release binaries.
-    say "Setwise cluster in $SETWISE_HOME (programs: ${SETWISE_BIN_DIR:-release build})"
-    "$repo/deploy/local/up.sh" >"$SQLA_HOME/up.log" 2>&1 || {
-        tail -n 30 "$SQLA_HOME/up.log" >&2
-        die "deploy/local/up.sh failed (log: $SQLA_HOME/up.log)"
-    }
-    ok "gateway on 127.0.0.1:$SETWISE_PROXY_PORT (up.sh log: $SQLA_HOME/up.log)"
-    # The test user, as a gateway user.
-    setwise_cli user add "$DB_USER" --password "$DB_PASSWORD" --host 127.0.0.0/8 >/dev/null ||
-        die "setwise user add $DB_USER failed"
-}
-
-# One plain MariaDB beside the cluster, with the same mariadbd options as a set's primary
-# (binlog, skip-name-resolve, buffer sizes, server character set), from the same template.
-start_plain() {
-    if is_running mariadb-plain; then
-        ok "plain MariaDB already running (pid $(recorded_pid mariadb-plain), port $SQLA_PLAIN_PORT)"
-    else
-        check_port "$SQLA_PLAIN_PORT" "the plain MariaDB, SQLA_PLAIN_PORT"
-        if [[ ! -d $PLAIN_DIR ]]; then
-            [[ -d $SETWISE_HOME/mysql/template ]] || die "no template datadir (up.sh makes it)"
-            cp -a "$SETWISE_HOME/mysql/template" "$PLAIN_DIR.tmp"
-            mv "$PLAIN_DIR.tmp" "$PLAIN_DIR"
-        fi
-        say "starting the plain MariaDB on 127.0.0.1:$SQLA_PLAIN_PORT"
-        local extra
-        read -ra extra <<<"$SETWISE_MARIADB_ARGS"
-        mkdir -p "$SETWISE_HOME/tmp/plain" # own tmpdir: a starting mariadbd deletes #sql* files there
-        start_bg mariadb-plain mariadbd --no-defaults --user=root \
-            --datadir="$PLAIN_DIR" --tmpdir="$SETWISE_HOME/tmp/plain" --port="$SQLA_PLAIN_PORT" --bind-address=127.0.0.1 \
-            --socket="$SETWISE_HOME/run/plain.sock" --pid-file="$SETWISE_HOME/run/plain.pid" \
-            --server-id=1 --log-bin=mysql-bin --binlog-format=ROW --gtid-strict-mode=1 \
-            --skip-name-resolve \
-            --innodb-buffer-pool-size=128M --innodb-log-file-size=48M "${extra[@]}"
-    fi
-    wait_until mariadb-plain 60 "the plain MariaDB to answer on port $SQLA_PLAIN_PORT" mysql_alive "$SQLA_PLAIN_PORT"
-    sql "$SQLA_PLAIN_PORT" "
-        CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';
-        GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%';" || die "creating user $DB_USER on the plain MariaDB failed"
-    ok "plain MariaDB up (pid $(recorded_pid mariadb-plain))"
-}
-
-# client SIDE SQL: runs SQL as the test user, on the plain MariaDB or through the gateway.
-client() {
-    local port=$SQLA_PLAIN_PORT
-    [[ $1 == gateway ]] && port=$SQLA_PROXY_PORT
-    mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$port" -u"$DB_USER" -p"$DB_PASSWORD" \
-        --connect-timeout=5 --batch --skip-column-names -e "$2"
-}
-
-# Empty databases for a run (SQLAlchemy's README: "the database must be entirely empty").
-fresh_schemas() {
-    local side=$1 db stmts=''
-    for db in "${SCHEMAS[@]}"; do
-        stmts+="DROP DATABASE IF EXISTS $db; CREATE DATABASE $db CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; "
-    done
-    client "$side" "$stmts" || die "recreating ${SCHEMAS[*]} on the $side side failed"
-}
-
-stop_all() {
-    "$repo/deploy/local/down.sh" # stops mariadb-plain too: its pid file is in SETWISE_HOME/pids
 }
 
 # ---------------------------------------------------------------- run and compare
 
-# Restarts the plain MariaDB if it dies during its run (at most 5 times): MariaDB 10.11.19 has
-# been seen to segfault (ha_maria::drop_table, from an information_schema temporary table)
-# under the suite. Tests that ran while it was down error on the plain side, so they drop
-# out of the comparison; plain.restarts records when.
-watch_plain() {
-    local restarts=0
-    while sleep 5; do
-        is_running mariadb-plain && continue
-        ((restarts++ < 5)) || return 0
-        echo "$(date -u '+%F %T') the plain MariaDB died (log: $(logfile mariadb-plain)); restarting it" |
-            tee -a "$RESULTS/plain.restarts" >&2
-        (start_plain >/dev/null 2>&1) || true
-    done
-}
-
 run_side() { # plain|gateway [NAME of the output files, default the side]
     local side=$1 name=${2:-$1} port=$SQLA_PLAIN_PORT
     [[ $side == gateway ]] && port=$SQLA_PROXY_PORT
-    fresh_schemas "$side"
+    fresh_schemas "$side" "${SCHEMAS[@]}"
     local uri="mysql+pymysql://$DB_USER:$DB_PASSWORD@127.0.0.1:$port/test?charset=utf8mb4"
     local extra=()
     read -ra extra <<<"$SQLA_PYTEST_ARGS"
@@ -293,18 +159,7 @@ sys.exit(pytest.main())' -p no:cacheprovider --maxfail=1000000 \
 }
 
 compare() {
-    [[ -f $RESULTS/plain.xml && -f $RESULTS/gateway.xml ]] ||
-        die "no $RESULTS/{plain,gateway}.xml to compare: run both sides first"
-    local plain=$RESULTS/plain.xml
-    [[ -f $RESULTS/plain-rerun.xml ]] && plain+=",$RESULTS/plain-rerun.xml"
-    "$VENV/bin/python" "$here/compare.py" "$plain" "$RESULTS/gateway.xml" \
-        --out "$RESULTS/report.md" --tsv "$RESULTS/differences.tsv"
-    ok "report: $RESULTS/report.md (differences one per line: $RESULTS/differences.tsv)"
-    if [[ -s $RESULTS/plain.restarts ]]; then
-        warn "the plain MariaDB was restarted during its run ($RESULTS/plain.restarts): the tests" \
-            "that ran while it was down are left out; re-run their files with --rerun-plain FILES..." \
-            "(the report then merges plain-rerun.xml)"
-    fi
+    compare_results "$VENV/bin/python" "SQLAlchemy's suite" categories
 }
 
 case $action in
@@ -319,9 +174,7 @@ compare)
 esac
 
 install_python
-mkdir -p "$SETWISE_HOME"/{pids,logs,run} "$RESULTS"
-start_cluster
-start_plain
+start_servers
 [[ $action == up ]] && exit 0
 if [[ $action == rerun ]]; then
     rm -f "$SDIST_DIR/test.cfg"

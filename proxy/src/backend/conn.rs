@@ -11,6 +11,15 @@
 //! be in a transaction — goes back through mysql_async's pool as before, which
 //! cleans it. A connection idle on the stack longer than [`HOT_IDLE`] is handed to
 //! mysql_async's pool too, whose check catches one the server closed meanwhile.
+//!
+//! mysql_async's pool does not end a transaction the server opened by itself: a
+//! session with `autocommit = 0` (PyMySQL's default, so Django's and SQLAlchemy's)
+//! has pooled connections with `autocommit = 0`, and any statement the gateway runs
+//! on one outside a branch (a probe for AUTO_INCREMENT ids, a column lookup) opens
+//! an implicit transaction there. Lent again as it is, that connection would fail
+//! the next `XA START` (1400 XAER_OUTSIDE) and read an old snapshot. So a dropped
+//! connection whose last answer says a transaction is open
+//! (`SERVER_STATUS_IN_TRANS`) is rolled back first, and closed if that fails.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -112,7 +121,7 @@ impl Conn {
     /// it: it may be lent again as it is (unless it holds warnings, which the
     /// next session must not see).
     pub fn mark_clean(&mut self) {
-        self.clean = self.get_warnings() == 0;
+        self.clean = self.get_warnings() == 0 && !in_transaction(self);
     }
 
     /// The mysql_async connection, no longer tied to the hot stack.
@@ -158,6 +167,22 @@ impl Drop for Conn {
             }
             return;
         }
+        if in_transaction(&c) {
+            // Never lent again with a transaction open (see the module's doc).
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let mut c = c;
+                    if mysql_async::prelude::Queryable::query_drop(&mut c, "ROLLBACK")
+                        .await
+                        .is_err()
+                        || in_transaction(&c)
+                    {
+                        let _ = c.disconnect().await;
+                    }
+                });
+            }
+            return;
+        }
         if self.clean && !std::thread::panicking() {
             if let Some(hot) = &self.hot {
                 if let Err(c) = hot.push(c) {
@@ -168,6 +193,14 @@ impl Drop for Conn {
         }
         drop(c);
     }
+}
+
+/// Whether the server said, in its last answer on `c`, that a transaction is open.
+fn in_transaction(c: &mysql_async::Conn) -> bool {
+    c.last_ok_packet().is_some_and(|ok| {
+        ok.status_flags()
+            .contains(mysql_async::consts::StatusFlags::SERVER_STATUS_IN_TRANS)
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod fast;
 mod oks;
 mod parallel;
 mod pins;
+mod returning;
 pub mod uservars;
 mod wire;
 
@@ -627,6 +628,14 @@ impl Exec<'_> {
         out: &mut Responder<'_>,
         insert_split: bool,
     ) -> Answered {
+        if parts.iter().any(|(_, sql)| returning::has_returning(sql)) {
+            // The rows RETURNING gives pass through from one set; from several they
+            // would have to be merged in the statement's row order (not yet).
+            if let [(set, sql)] = parts {
+                return self.single(set, sql, out).await;
+            }
+            return fail(out, &returning::refused()).await;
+        }
         let texts: Vec<Cow<'_, str>> = match parts
             .iter()
             .map(|(set, sql)| self.for_set(set, sql))

@@ -25,6 +25,7 @@ pub mod grouping;
 pub mod hash;
 pub mod key;
 pub mod lookup;
+pub mod nulled;
 pub mod output;
 pub mod plan;
 pub mod run;

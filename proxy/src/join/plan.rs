@@ -463,15 +463,21 @@ pub fn plan_join(
                 }
             }
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                match sides_of(e, &t)? {
-                    0 | 1 => vec![0],
-                    2 => vec![1],
+                let s = match sides_of(e, &t)? {
+                    // A constant: from the preserved side (super::nulled).
+                    0 => usize::from(nulled == Some(0)),
+                    1 => 0,
+                    2 => 1,
                     _ => {
                         return Err(unsupported(
                             "a select item mixing columns of both tables of a join across sets",
                         ))
                     }
+                };
+                if nulled == Some(s) && super::nulled::null_sensitive(e) {
+                    return Err(nulled_refused());
                 }
+                vec![s]
             }
             _ => return Err(unsupported("this select item in a join across sets")),
         };
@@ -511,6 +517,9 @@ pub fn plan_join(
         };
         for o in list {
             let (e, side) = order_expr(&o.expr, sel, &shape, &item_exprs, &t)?;
+            if nulled == Some(side) && super::nulled::null_sensitive(e) {
+                return Err(nulled_refused());
+            }
             let et = text(e)?;
             let value = add_hidden(&mut sides[side], et.clone());
             let weight = add_hidden(&mut sides[side], weight_sql(&et));
@@ -543,6 +552,13 @@ pub fn plan_join(
         count,
         group,
     })
+}
+
+/// An expression over the null-extended table that is not NULL for NULL columns.
+fn nulled_refused() -> ProxyError {
+    unsupported(
+        "an expression not NULL for NULL columns (IS NULL, COALESCE, IF, CASE...) over the outer-joined table of a join across sets",
+    )
 }
 
 fn strip(e: &Expr) -> &Expr {

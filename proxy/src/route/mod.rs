@@ -34,6 +34,7 @@ pub mod select;
 pub mod union;
 pub mod union_mixed;
 pub mod view;
+pub mod window;
 pub mod write;
 
 pub use plan::{plan_statement, Merge, Plan, Target};

@@ -411,6 +411,9 @@ fn plan_inner(
                 // Tables not co-located: the gateway joins them itself.
                 Err(ProxyError::NotSupported(why)) => {
                     *ctx.dep.borrow_mut() = Dep::Many;
+                    if super::window::has_window(q) {
+                        return Err(super::window::refused());
+                    }
                     return crate::join::take_over(
                         ctx.snap,
                         ctx.db,
@@ -425,6 +428,9 @@ fn plan_inner(
             };
             if sets.len() <= 1 {
                 return single(sets, ctx);
+            }
+            if super::window::has_window(q) {
+                return Err(super::window::refused());
             }
             // Several sets: a plain row scan concatenates; anything else is merged.
             let SetExpr::Select(sel) = q.body.as_ref() else {

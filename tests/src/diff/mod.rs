@@ -25,6 +25,8 @@ pub mod joins;
 pub mod limited;
 pub mod limits;
 pub mod merges;
+pub mod orm_reads;
+pub mod orm_sessions;
 pub mod outcome;
 pub mod reads;
 pub mod rng;

@@ -1,0 +1,193 @@
+//! Generated reads of the shapes ORMs write (Django's compiler, SQLAlchemy's):
+//! qualified column names with aliases, `ORDER BY ... LIMIT 21` (a queryset's
+//! repr), `SELECT (1) AS a ... LIMIT 1` (`exists()`), `EXISTS (SELECT 1 ... LIMIT 1)`
+//! and `IN (SELECT ...)` filters, correlated scalar subqueries of co-located rows,
+//! CASE / COALESCE in the select list, WHERE and ORDER BY, conditional
+//! aggregation (`SUM(CASE WHEN ... END)`), `EXTRACT` / `DATE()` groupings,
+//! NULLs first or last (`x IS NULL, x`), DISTINCT with ORDER BY, LIKE under the
+//! table's case-insensitive collation, window functions. Every ORDER BY ends with
+//! a unique key, so the order is defined. Shapes the gateway does not run yet may
+//! be refused (1235); none may answer differently.
+
+use super::data::quote;
+use super::reads::Gen;
+use super::Q;
+
+fn dir(g: &mut Gen) -> &'static str {
+    if g.rng.chance(50) {
+        "ASC"
+    } else {
+        "DESC"
+    }
+}
+
+/// `n` statements over the sharded `users` / `orders` (co-located by `user_id`).
+pub fn orm_reads(g: &mut Gen, n: usize) -> Vec<Q> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let x = g.rng.range(-1000, 1000);
+        let lim = g.rng.range(1, 25);
+        let off = g.rng.range(0, 30);
+        let d = dir(g);
+        let city = quote(g.rng.pick(&super::data::CITIES).0);
+        let status = quote(g.rng.pick::<&str>(&super::data::STATUSES));
+        let q = match g.rng.below(24) {
+            0 => Q::exact(format!(
+                "SELECT `users`.`user_id`, `users`.`name`, `users`.`score` FROM `users` \
+                 WHERE `users`.`score` > {x} ORDER BY `users`.`name` {d}, `users`.`user_id` ASC LIMIT 21"
+            )),
+            1 => Q::exact(format!(
+                "SELECT COUNT(*) AS `__count` FROM `users` WHERE `users`.`city` = {city}"
+            )),
+            2 => Q::exact(format!(
+                "SELECT (1) AS `a` FROM `users` WHERE `users`.`score` > {x} LIMIT 1"
+            )),
+            3 => Q::any(format!(
+                "SELECT `users`.`user_id`, `users`.`name` FROM `users` WHERE EXISTS(SELECT 1 AS `a` \
+                 FROM `orders` U0 WHERE (U0.`user_id` = (`users`.`user_id`) AND U0.`status` = {status}) LIMIT 1)"
+            )),
+            4 => Q::exact(format!(
+                "SELECT `users`.`user_id`, (SELECT U0.`amount` FROM `orders` U0 WHERE U0.`user_id` = \
+                 (`users`.`user_id`) ORDER BY U0.`order_id` ASC LIMIT 1) AS `first_amount` FROM `users` \
+                 ORDER BY `users`.`user_id` {d} LIMIT {lim}"
+            )),
+            5 => Q::exact(format!(
+                "SELECT `users`.`user_id`, CASE WHEN `users`.`score` > {x} THEN 'high' WHEN `users`.`score` \
+                 IS NULL THEN NULL ELSE 'low' END AS `band` FROM `users` ORDER BY `band` {d}, `users`.`user_id` \
+                 LIMIT {lim} OFFSET {off}"
+            )),
+            6 => Q::exact(format!(
+                "SELECT `users`.`user_id`, COALESCE(`users`.`score`, 0) AS `s` FROM `users` WHERE \
+                 COALESCE(`users`.`score`, 0) > {x} ORDER BY COALESCE(`users`.`score`, 0) {d}, `users`.`user_id` LIMIT {lim}"
+            )),
+            7 => Q::any(format!(
+                "SELECT `orders`.`status`, SUM(CASE WHEN `orders`.`amount` > {x} THEN `orders`.`amount` \
+                 ELSE NULL END) AS `big`, COUNT(CASE WHEN `orders`.`status` = {status} THEN 1 ELSE NULL END) AS `n` \
+                 FROM `orders` GROUP BY `orders`.`status`"
+            )),
+            8 => Q::exact(format!(
+                "SELECT EXTRACT(YEAR FROM `users`.`born`) AS `y`, COUNT(`users`.`user_id`) AS `n` FROM `users` \
+                 GROUP BY EXTRACT(YEAR FROM `users`.`born`) ORDER BY `y` {d}"
+            )),
+            9 => Q::exact(format!(
+                "SELECT `users`.`user_id`, `users`.`born` FROM `users` ORDER BY `users`.`born` IS NULL, \
+                 `users`.`born` {d}, `users`.`user_id` ASC LIMIT {lim}"
+            )),
+            10 => Q::exact(format!(
+                "SELECT `users`.`user_id`, `users`.`note` FROM `users` ORDER BY `users`.`note` IS NOT NULL, \
+                 `users`.`note` {d}, `users`.`user_id` LIMIT {lim}"
+            )),
+            11 => Q::exact(format!(
+                "SELECT DISTINCT `users`.`city` FROM `users` WHERE `users`.`city` IS NOT NULL ORDER BY `users`.`city` {d}"
+            )),
+            12 => Q::exact(format!(
+                "SELECT `users`.`city`, COUNT(`users`.`user_id`) AS `n` FROM `users` GROUP BY `users`.`city` \
+                 ORDER BY `n` {d}, `users`.`city` ASC"
+            )),
+            13 => Q::any(format!(
+                "SELECT `users`.`user_id` FROM `users` WHERE `users`.`user_id` IN (SELECT U0.`user_id` FROM \
+                 `orders` U0 WHERE U0.`amount` > {x})"
+            )),
+            14 => Q::any(format!(
+                "SELECT `users`.`user_id`, `users`.`name` FROM `users` WHERE `users`.`name` LIKE '%{}%'",
+                g.rng.pick(&["a", "O", "é", "E", "日", "ü"])
+            )),
+            15 => Q::exact(format!(
+                "SELECT DATE(`users`.`created`) AS `d`, COUNT(*) AS `n`, MAX(`users`.`balance`) AS `b` FROM `users` \
+                 GROUP BY DATE(`users`.`created`) ORDER BY `d` {d} LIMIT {lim}"
+            )),
+            16 => Q::exact(format!(
+                "SELECT `users`.`user_id`, RANK() OVER (ORDER BY `users`.`score` DESC) AS `r` FROM `users` \
+                 ORDER BY `r`, `users`.`user_id` LIMIT {lim}"
+            ))
+            .or_unsupported(),
+            17 => Q::exact(format!(
+                "SELECT `orders`.`user_id`, `orders`.`order_id`, ROW_NUMBER() OVER (PARTITION BY `orders`.`user_id` \
+                 ORDER BY `orders`.`amount` DESC, `orders`.`order_id`) AS `rn` FROM `orders` ORDER BY `orders`.`user_id`, `rn` LIMIT {lim}"
+            ))
+            .or_unsupported(),
+            18 => Q::exact(format!(
+                "SELECT `users`.`user_id`, `users`.`balance`, `users`.`created` FROM `users` WHERE `users`.`balance` \
+                 BETWEEN {} AND {} ORDER BY `users`.`balance` {d}, `users`.`user_id` LIMIT {lim}",
+                x.min(0),
+                x.max(0) + 500
+            )),
+            19 => Q::exact(format!(
+                "SELECT MAX(`users`.`balance`) AS `m`, MIN(`users`.`born`) AS `b`, AVG(`users`.`balance`) AS `a`, \
+                 SUM(`users`.`balance`) AS `s` FROM `users` WHERE `users`.`city` = {city}"
+            )),
+            20 => Q::exact(format!(
+                "SELECT `users`.`city`, SUM(`users`.`score`) AS `t` FROM `users` GROUP BY `users`.`city` \
+                 HAVING SUM(`users`.`score`) > {x} ORDER BY `t` {d}, `users`.`city`"
+            )),
+            21 => Q::exact(format!(
+                "SELECT `users`.`user_id`, `users`.`name` FROM `users` WHERE (`users`.`city` = {city} OR \
+                 `users`.`score` < {x}) AND NOT (`users`.`note` IS NULL) ORDER BY `users`.`user_id` {d} LIMIT {lim}"
+            )),
+            22 => Q::exact(format!(
+                "SELECT `users`.`user_id`, CAST(`users`.`balance` AS DECIMAL(20, 4)) AS `b4`, \
+                 CAST(`users`.`created` AS DATE) AS `day` FROM `users` ORDER BY `b4` {d}, `users`.`user_id` LIMIT {lim}"
+            )),
+            _ => Q::exact(format!(
+                "SELECT `users`.`user_id`, `users`.`name` FROM `users` ORDER BY `users`.`name` COLLATE \
+                 utf8mb4_unicode_ci {d}, `users`.`user_id` LIMIT {lim}"
+            )),
+        };
+        out.push(q);
+    }
+    out
+}
+
+/// An outer join across sets (`orders` joined on `order_id`, not its shard key):
+/// items and ORDER BY keys over the null-extended table, as Django writes them
+/// for `nulls_last` (`x IS NULL, x`) and `Coalesce`. A bare column or an
+/// expression that is NULL for NULL columns must match; `IS NULL` / `COALESCE` /
+/// `IF` / `CASE` of the null-extended columns may be refused, never answered NULL.
+pub fn outer_join_nulls() -> Vec<Q> {
+    let from = "FROM `users` LEFT OUTER JOIN `orders` ON (`orders`.`order_id` = `users`.`user_id`)";
+    let mut out = vec![
+        Q::exact(format!(
+            "SELECT `users`.`user_id`, `orders`.`status` {from} ORDER BY `users`.`user_id` LIMIT 60"
+        ))
+        .or_unsupported(),
+        Q::exact(format!(
+            "SELECT `users`.`user_id`, UPPER(`orders`.`status`) AS `u` {from} ORDER BY `users`.`user_id` LIMIT 60"
+        ))
+        .or_unsupported(),
+    ];
+    for item in [
+        "`orders`.`status` IS NULL",
+        "COALESCE(`orders`.`status`, 'none')",
+        "IF(`orders`.`amount` > 0, 'pos', 'other')",
+        "CASE WHEN `orders`.`status` = 'paid' THEN 1 ELSE 0 END",
+        "`orders`.`amount` <=> NULL",
+    ] {
+        out.push(
+            Q::exact(format!(
+                "SELECT `users`.`user_id`, {item} AS `x` {from} ORDER BY `users`.`user_id` LIMIT 60"
+            ))
+            .or_unsupported(),
+        );
+    }
+    for key in [
+        "UPPER(`orders`.`status`) IS NULL, UPPER(`orders`.`status`) ASC",
+        "`orders`.`status` IS NOT NULL, `orders`.`status` DESC",
+        "COALESCE(`orders`.`amount`, 0) DESC",
+    ] {
+        out.push(
+            Q::exact(format!(
+                "SELECT `users`.`user_id` {from} ORDER BY {key}, `users`.`user_id` LIMIT 60"
+            ))
+            .or_unsupported(),
+        );
+    }
+    // A constant item of a RIGHT JOIN: from the preserved side.
+    out.push(
+        Q::exact(
+            "SELECT 'k' AS `k`, `orders`.`order_id`, `orders`.`user_id` FROM `users` RIGHT OUTER JOIN `orders` \
+             ON (`orders`.`order_id` = `users`.`user_id`) ORDER BY `orders`.`order_id`, `orders`.`user_id` LIMIT 60",
+        )
+        .or_unsupported(),
+    );
+    out
+}

@@ -1,0 +1,148 @@
+//! What ORM drivers do that the other groups do not: PyMySQL (so Django and
+//! SQLAlchemy) turns `autocommit` off at connect, so every statement runs in an
+//! implicit transaction, and Django's `bulk_create` on MariaDB writes
+//! `INSERT ... RETURNING`. Fresh tables with AUTO_INCREMENT ids (sharded by the id,
+//! sharded by another column, broadcast), one session: the gateway's answers must
+//! be MariaDB's; a RETURNING write over several sets may be refused (1235), never
+//! answered without its rows.
+
+use super::Q;
+
+/// `(table, DDL for the gateway, DDL for the reference)`.
+pub fn tables() -> Vec<(&'static str, String, String)> {
+    let t = |name: &'static str, body: &str, option: &str| {
+        let ddl = format!("CREATE TABLE {name} {body}");
+        (name, format!("{ddl}{option}"), ddl)
+    };
+    vec![
+        t(
+            "orm_bykey",
+            "(id INT AUTO_INCREMENT NOT NULL PRIMARY KEY, v VARCHAR(20) NOT NULL)",
+            " shardkey=id",
+        ),
+        t(
+            "orm_byk",
+            "(id BIGINT AUTO_INCREMENT, k INT NOT NULL, v VARCHAR(20), PRIMARY KEY (id, k))",
+            " shardkey=k",
+        ),
+        t(
+            "orm_bcast",
+            "(id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(20))",
+            " shardkey=noshardkey_allset",
+        ),
+    ]
+}
+
+/// Statements under `autocommit = 0`: commits, a rollback, reads between, ids.
+pub fn autocommit_off() -> Vec<Q> {
+    let mut out = vec![
+        Q::any("SET autocommit = 0"),
+        Q::exact("SELECT @@autocommit"),
+    ];
+    for (t, cols) in [("orm_bykey", "v"), ("orm_byk", "k, v"), ("orm_bcast", "v")] {
+        let row = |i: usize| {
+            if cols == "v" {
+                format!("('{t}{i}')")
+            } else {
+                format!("({i}, '{t}{i}')")
+            }
+        };
+        out.push(Q::any(format!(
+            "INSERT INTO {t} ({cols}) VALUES {}",
+            row(1)
+        )));
+        out.push(Q::exact("SELECT LAST_INSERT_ID()"));
+        out.push(Q::any("COMMIT"));
+        out.push(Q::any(format!(
+            "INSERT INTO {t} ({cols}) VALUES {}",
+            row(2)
+        )));
+        out.push(Q::any("COMMIT"));
+        out.push(Q::exact("SELECT 'no table'"));
+        let many: Vec<String> = (3..11).map(row).collect();
+        out.push(Q::any(format!(
+            "INSERT INTO {t} ({cols}) VALUES {}",
+            many.join(", ")
+        )));
+        out.push(Q::exact("SELECT LAST_INSERT_ID()"));
+        out.push(Q::exact(format!("SELECT COUNT(*) FROM {t}")));
+        out.push(Q::any("COMMIT"));
+        out.push(Q::exact(format!("SELECT id, v FROM {t} ORDER BY id")));
+        out.push(Q::any(format!(
+            "UPDATE {t} SET v = CONCAT(v, '!') WHERE id > 4"
+        )));
+        out.push(Q::any("ROLLBACK"));
+        out.push(Q::exact(format!("SELECT id, v FROM {t} ORDER BY id DESC")));
+        out.push(Q::any(format!("DELETE FROM {t} WHERE id = 3")));
+        out.push(Q::any("COMMIT"));
+        out.push(Q::exact(format!("SELECT COUNT(*), MAX(id) FROM {t}")));
+    }
+    out.push(Q::any("SET autocommit = 1"));
+    out
+}
+
+/// `... RETURNING` (autocommit on and off, in BEGIN): one set's rows pass through,
+/// several sets' may be refused. `spread[i]`: ids on more than one set, for the
+/// i-th of the three session modes (each its own, as a refused write leaves its
+/// rows out on both sides).
+pub fn returning(spread: &[Vec<i64>; 3]) -> Vec<Q> {
+    let mut out = Vec::new();
+    for (pi, prefix) in ["", "BEGIN", "SET autocommit = 0"].into_iter().enumerate() {
+        if !prefix.is_empty() {
+            out.push(Q::any(prefix));
+        }
+        for (t, cols, base) in [
+            ("orm_bykey", "id, v", 100),
+            ("orm_byk", "id, k, v", 200),
+            ("orm_bcast", "id, v", 300),
+        ] {
+            let row = |i: usize| {
+                if cols == "id, v" {
+                    format!("({}, 'r{i}')", base + i)
+                } else {
+                    format!("({}, {i}, 'r{i}')", base + i)
+                }
+            };
+            // One row: one set (or every broadcast copy).
+            out.push(
+                Q::exact(format!(
+                    "INSERT INTO {t} ({cols}) VALUES {} RETURNING id, v",
+                    row(prefix.len())
+                ))
+                .or_unsupported(),
+            );
+            // Eight rows: both sets (for the sharded tables by the id itself: ids
+            // that live on different sets).
+            let mut many: Vec<String> = (20..28).map(row).collect();
+            if t == "orm_bykey" {
+                many = spread[pi]
+                    .iter()
+                    .map(|id| format!("({id}, 's{id}')"))
+                    .collect();
+            }
+            out.push(
+                Q::exact(format!(
+                    "INSERT INTO {t} ({cols}) VALUES {} RETURNING id, v",
+                    many.join(", ")
+                ))
+                .or_unsupported(),
+            );
+            out.push(
+                Q::exact(format!(
+                    "DELETE FROM {t} WHERE id >= {} RETURNING id",
+                    base + 20
+                ))
+                .or_unsupported(),
+            );
+            out.push(Q::exact(format!("SELECT id, v FROM {t} ORDER BY id")));
+            if t == "orm_bykey" {
+                out.push(Q::any(format!("DELETE FROM {t} WHERE id >= 1000")));
+            }
+        }
+        if !prefix.is_empty() {
+            out.push(Q::any("COMMIT"));
+        }
+        out.push(Q::any("SET autocommit = 1"));
+    }
+    out
+}
