@@ -190,10 +190,10 @@ impl Visitor for Finder<'_, '_> {
         }
         let found = match e {
             Expr::InSubquery { expr, subquery, .. } if !matches!(expr.as_ref(), Expr::Tuple(_)) => {
-                in_sub(subquery, self.src)
+                whole_sub(subquery, self.src, Form::In)
             }
             Expr::Exists { subquery, negated } => exists_sub(subquery, *negated, self.src),
-            Expr::Subquery(q) => scalar_sub(q, self.src),
+            Expr::Subquery(q) => whole_sub(q, self.src, Form::Scalar),
             _ => None,
         };
         self.out.extend(found);
@@ -210,21 +210,13 @@ fn located(q: &Query, src: &Source) -> Option<(usize, usize)> {
     Some((a, b))
 }
 
-fn in_sub(q: &Query, src: &Source) -> Option<Sub> {
+/// A subquery replaced whole, parentheses included (`IN (...)`, a scalar).
+fn whole_sub(q: &Query, src: &Source, form: Form) -> Option<Sub> {
     let (a, b) = located(q, src)?;
     Some(Sub {
         range: (src.sig[a - 1].start, src.sig[b].end),
         values_sql: src.sql[src.sig[a].start..src.sig[b - 1].end].to_string(),
-        form: Form::In,
-    })
-}
-
-fn scalar_sub(q: &Query, src: &Source) -> Option<Sub> {
-    let (a, b) = located(q, src)?;
-    Some(Sub {
-        range: (src.sig[a - 1].start, src.sig[b].end),
-        values_sql: src.sql[src.sig[a].start..src.sig[b - 1].end].to_string(),
-        form: Form::Scalar,
+        form,
     })
 }
 
