@@ -63,6 +63,16 @@ pub async fn fetch_as(
     budget: &mut Budget,
 ) -> Result<Fetched, ProxyError> {
     let sets = route(exec, routed)?;
+    fetch_on(exec, sets, sql, budget).await
+}
+
+/// Runs `sql` on `sets` (routed already) and collects its rows.
+pub async fn fetch_on(
+    exec: &mut Exec<'_>,
+    sets: Vec<String>,
+    sql: &str,
+    budget: &mut Budget,
+) -> Result<Fetched, ProxyError> {
     let started = start(exec, &sets, sql).await?;
     let (cols, rows, warnings) = finish(exec, started, budget).await?;
     Ok(Fetched {

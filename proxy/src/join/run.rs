@@ -96,7 +96,7 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
             _ => s.values_sql.clone(),
         };
         let fetched = match super::fetch::route_or_merge(exec, &s.values_sql)? {
-            Some(_) => fetch_as(exec, &s.values_sql, &sent, &mut budget).await,
+            Some(sets) => super::fetch::fetch_on(exec, sets, &sent, &mut budget).await,
             // Aggregates, GROUP BY, DISTINCT... across sets: the executor merges.
             None => super::capture::fetch_merged(exec, &s.values_sql, &mut budget).await,
         };
