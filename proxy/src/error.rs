@@ -122,6 +122,13 @@ pub enum ProxyError {
     /// the rows first (`session::limited`); sent only where it cannot.
     #[error("This version of Setwise doesn't yet support 'UPDATE/DELETE with LIMIT on rows of several sets here'")]
     WriteLimitAcrossSets,
+    /// An INSERT ... SELECT into a table whose rows the gateway places: the
+    /// session reads the SELECT first (`session::insert_select`); sent only
+    /// where it cannot.
+    #[error(
+        "This version of Setwise doesn't yet support 'INSERT ... SELECT into a sharded table here'"
+    )]
+    InsertSelect,
     /// A cross-set join or subquery needs more rows held in the gateway than
     /// `[join] memory_limit` allows (ER_OUT_OF_RESOURCES).
     #[error("Out of memory: the gateway holds at most {} of rows for {what} ([join] memory_limit); add a WHERE that narrows the tables or pins their shard keys", if limit % (1 << 20) == 0 { format!("{} MiB", limit >> 20) } else { format!("{} KiB", limit >> 10) })]
@@ -156,7 +163,7 @@ impl ProxyError {
             Self::DatabaseExists(_) => 1007,
             Self::WrongDbName(_) => 1102,
             Self::WrongTableName(_) => 1103,
-            Self::NotSupported(_) | Self::WriteLimitAcrossSets => 1235,
+            Self::NotSupported(_) | Self::WriteLimitAcrossSets | Self::InsertSelect => 1235,
             Self::Syntax(_) => 1064,
             // ER_UNKNOWN_ERROR with SQLSTATE class 08 (connection exception), which
             // drivers classify as transient. Client-side codes (2003, 2013) must not be
@@ -205,6 +212,7 @@ impl ProxyError {
             Self::UnknownDatabase(_)
             | Self::NotSupported(_)
             | Self::WriteLimitAcrossSets
+            | Self::InsertSelect
             | Self::Syntax(_)
             | Self::WrongDbName(_)
             | Self::WrongTableName(_) => "42000",

@@ -143,6 +143,11 @@ async fn differential_writes_match_a_plain_mariadb() {
     d.group("table contents after the writes");
     d.compare_tables().await.unwrap();
 
+    d.group("INSERT ... SELECT into sharded tables");
+    d.run_all(&writes::insert_selects(&mut g)).await.unwrap();
+    d.group("table contents after INSERT ... SELECT");
+    d.compare_tables().await.unwrap();
+
     // Last: writes across sets that must be atomic or globally limited.
     d.group("writes spanning sets (atomic / LIMIT)");
     d.run_all(&writes::spanning_writes(&mut g, &mut fresh))

@@ -32,6 +32,10 @@ pub struct Responder<'a> {
     /// Affected rows and insert id of the last OK written (the session's
     /// LAST_INSERT_ID() follows them).
     pub last_ok: Option<(u64, u64)>,
+    /// The next OK answers an `INSERT ... SELECT` run as `INSERT ... VALUES`
+    /// (`session::insert_select`): it carries the `Records:` info even for one
+    /// row, as MariaDB's INSERT ... SELECT does.
+    pub records_info: bool,
     /// The client's account: named in error messages instead of the backend's.
     pub account: Option<std::sync::Arc<super::account::Account>>,
     /// The MySQL code of the last error written (0: none since reset;
@@ -58,6 +62,7 @@ impl<'a> Responder<'a> {
             codec: Default::default(),
             insert_id: None,
             last_ok: None,
+            records_info: false,
             account: None,
             error_code: 0,
             rows: Default::default(),
@@ -108,6 +113,18 @@ impl<'a> Responder<'a> {
 
     pub async fn ok(&mut self, ok: &OkInfo) -> io::Result<()> {
         let st = self.flags();
+        let with_info;
+        let ok = if std::mem::take(&mut self.records_info) && ok.info.is_empty() {
+            // One row (affected 1 = new; 0 or 2 = it met a duplicate).
+            let dup = u64::from(ok.affected_rows != 1);
+            with_info = OkInfo {
+                info: format!("Records: 1  Duplicates: {dup}  Warnings: {}", ok.warnings),
+                ..ok.clone()
+            };
+            &with_info
+        } else {
+            ok
+        };
         let replaced;
         // (Nothing inserted, e.g. INSERT IGNORE of a duplicate: MariaDB's 0.)
         let ok = match self.insert_id.filter(|_| ok.affected_rows > 0) {

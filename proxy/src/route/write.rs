@@ -138,9 +138,8 @@ pub(super) fn plan_insert(
         return Err(missing_key(key, &tname));
     };
     let SetExpr::Values(values) = src.body.as_ref() else {
-        return Err(ProxyError::NotSupported(format!(
-            "INSERT ... SELECT into sharded table `{tname}`"
-        )));
+        // The session reads the SELECT and writes its rows as VALUES.
+        return Err(ProxyError::InsertSelect);
     };
     if tables.len() > 1 {
         return Err(ProxyError::NotSupported(format!(

@@ -125,11 +125,9 @@ impl Session {
         };
         let ids = match form {
             Form::Rows(ids) => ids,
-            Form::Select if gateway_ids => {
-                return Err(ProxyError::NotSupported(format!(
-                    "INSERT ... SELECT into `{db}`.`{table}`, whose AUTO_INCREMENT ids the gateway assigns (list the rows with VALUES)"
-                )))
-            }
+            // The session reads the SELECT and writes its rows as VALUES,
+            // which get ids then.
+            Form::Select if gateway_ids => return Err(ProxyError::InsertSelect),
             Form::Select => {
                 step.effect = Effect::FromOk {
                     rows: 0,
@@ -263,7 +261,7 @@ impl Session {
     }
 
     /// The database and table an INSERT writes.
-    fn insert_target(&self, sql: &str, sig: &[Token]) -> Option<(String, String)> {
+    pub(super) fn insert_target(&self, sql: &str, sig: &[Token]) -> Option<(String, String)> {
         let mut i = 1;
         while ["LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY", "IGNORE", "INTO"]
             .iter()

@@ -12,6 +12,7 @@ mod handler;
 mod held;
 mod identity;
 mod ids;
+mod insert_select;
 mod kill;
 mod last_agent;
 mod limited;
@@ -275,6 +276,12 @@ impl Session {
         let client_text = sql;
         let ids = match self.ids_before(sql, &tokens, &sig, out).await {
             Ok(s) => s,
+            Err(ProxyError::InsertSelect) => {
+                self.set_activity("Query", Some(client_text));
+                let answered = Box::pin(self.insert_select(sql, out)).await;
+                self.set_activity("Sleep", None);
+                return answered;
+            }
             Err(e) => return fail(out, &e).await,
         };
         let (sql, tokens) = match ids.text.as_deref() {
@@ -514,6 +521,7 @@ impl Session {
             Err(ProxyError::WriteLimitAcrossSets) => {
                 return self.limited_write(&snap, sql, tokens, out).await;
             }
+            Err(ProxyError::InsertSelect) => return Box::pin(self.insert_select(sql, out)).await,
             Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");

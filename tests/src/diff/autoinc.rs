@@ -2,7 +2,8 @@
 //! (sharded by another column, sharded by the id itself, broadcast, single), one
 //! gateway, one session — so the gateway's ids must be MariaDB's own: from 1,
 //! consecutive in a multi-row INSERT, above an explicit id, one used up by an
-//! `ON DUPLICATE KEY UPDATE` that updates; `LAST_INSERT_ID()` (value and column
+//! `ON DUPLICATE KEY UPDATE` that updates, in the order of an INSERT ... SELECT's
+//! rows; `LAST_INSERT_ID()` (value and column
 //! definition) after each statement, text and binary protocol.
 
 use mysql_async::Value;
@@ -121,6 +122,29 @@ pub fn statements() -> Vec<Q> {
             &mut out,
             Q::any(format!(
                 "INSERT INTO {t} (id, k, v) VALUES (NULL, 20, 'p'), (300, 21, 'q'), (0, 22, 'r')"
+            )),
+        );
+        // INSERT ... SELECT (the gateway reads the rows, then numbers them as
+        // VALUES): ids in the SELECT's order; one row; none (ids unchanged).
+        // Three rows: InnoDB reserves ids for an INSERT ... SELECT in batches
+        // of 1, 2, 4, ... and loses the rest of the last batch; the gateway
+        // leaves no such gap (README), so only 1 or 3 rows give equal ids.
+        w(
+            &mut out,
+            Q::any(format!(
+                "INSERT INTO {t} (k, v) SELECT k + 100, CONCAT(v, 'x') FROM {t} WHERE k IN (1, 3, 4) ORDER BY k DESC"
+            )),
+        );
+        w(
+            &mut out,
+            Q::any(format!(
+                "INSERT INTO {t} (k, v) SELECT 200, 'one' FROM {t} WHERE k = 1"
+            )),
+        );
+        w(
+            &mut out,
+            Q::any(format!(
+                "INSERT INTO {t} (k, v) SELECT k, v FROM {t} WHERE k < 0"
             )),
         );
         out.push(Q::any("SELECT LAST_INSERT_ID(42)"));

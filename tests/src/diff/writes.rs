@@ -297,6 +297,52 @@ pub fn failing_writes(g: &mut Gen) -> Vec<Q> {
     out
 }
 
+/// `INSERT ... SELECT` into sharded tables (the gateway reads the SELECT, then
+/// writes its rows as VALUES): from the same table, another one, a broadcast
+/// table, merged reads (ORDER BY ... LIMIT, GROUP BY), none, IGNORE and ON
+/// DUPLICATE KEY UPDATE, every column type of the tables, both protocols.
+pub fn insert_selects(g: &mut Gen) -> Vec<Q> {
+    let k = g.ids[5];
+    let all = USER_COLS;
+    vec![
+        Q::any(format!(
+            "INSERT INTO users ({all}) SELECT user_id + 3000000, name, city, score, balance, born, created, note FROM users WHERE user_id = {k}"
+        )),
+        Q::any(
+            "INSERT INTO users SELECT user_id + 3100000, name, city, score, balance, born, created, note FROM users WHERE user_id BETWEEN -50 AND 50",
+        ),
+        Q::any(
+            "INSERT INTO orders (order_id, user_id, amount, status) SELECT order_id + 4000000, user_id, amount, status FROM orders WHERE amount > 40000",
+        ),
+        Q::any(
+            "INSERT INTO orders (order_id, user_id, amount, status) (SELECT order_id + 4100000, user_id, amount / 2, 'copied' FROM orders ORDER BY amount DESC, order_id, user_id LIMIT 7)",
+        ),
+        Q::any(
+            "INSERT INTO users (user_id, name, score, balance) SELECT user_id + 4200000, 'totals', COUNT(*), SUM(amount) FROM orders GROUP BY user_id HAVING COUNT(*) > 1",
+        ),
+        Q::any(
+            "INSERT INTO users (user_id, name, city) SELECT 5000000 + LENGTH(name) * 1000 + LENGTH(country), name, country FROM cities",
+        ),
+        Q::any("INSERT INTO users (user_id, name) SELECT user_id, name FROM users WHERE 1 = 0"),
+        Q::any(format!(
+            "INSERT IGNORE INTO users (user_id, name) SELECT user_id, 'ignored' FROM users WHERE user_id IN ({k}, -1, 7)"
+        )),
+        Q::any(
+            "INSERT INTO users (user_id, name, score) SELECT user_id + 3100000, 'dup', COUNT(*) FROM orders WHERE user_id BETWEEN -50 AND 50 GROUP BY user_id \
+             ON DUPLICATE KEY UPDATE score = IFNULL(score, 0) + 1, note = VALUES(name)",
+        ),
+        Q::any(
+            "SELECT COUNT(*), SUM(score), SUM(balance), MIN(born), MAX(created) FROM users WHERE user_id >= 3000000",
+        ),
+        Q::any("INSERT INTO users (user_id, name) SELECT user_id + 6000000, name FROM users WHERE user_id > ? AND user_id < ? ORDER BY user_id LIMIT ?")
+            .bin(vec![Value::Int(0), Value::Int(1000), Value::Int(4)]),
+        Q::any("SELECT user_id, name FROM users WHERE user_id >= 6000000 ORDER BY user_id"),
+        // Fails alike: a duplicate key (nothing written), a column count mismatch.
+        Q::any(format!("INSERT INTO users (user_id, name) SELECT user_id, name FROM users WHERE user_id = {k}")),
+        Q::any(format!("INSERT INTO users (user_id, name) SELECT user_id FROM users WHERE user_id = {k}")),
+    ]
+}
+
 /// Writes spanning sets that MariaDB does atomically or with a global LIMIT: the
 /// gateway must do the same or refuse (1235). Run last: a wrong answer here leaves
 /// the tables different.
