@@ -218,9 +218,7 @@ fn split<'s>(sql: &'s str, sig: &[Token]) -> Result<Parts<'s>, ProxyError> {
                     start = Some(i);
                     break;
                 }
-                if lists > 0 {
-                    lists -= 1;
-                }
+                lists = lists.saturating_sub(1);
             }
             depth += 1;
             continue;
