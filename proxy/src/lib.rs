@@ -32,6 +32,7 @@
 pub mod admission;
 pub mod audit;
 pub mod backend;
+pub mod command;
 pub mod config;
 pub mod ddl;
 pub mod ddl_task;

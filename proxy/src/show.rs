@@ -6,10 +6,10 @@ use mysql_async::Value;
 
 use crate::error::ProxyError;
 use crate::exec::{Answered, Exec};
+use crate::front::responder::{fail, HIDDEN_SCHEMA as HIDDEN_DB};
 use crate::front::Responder;
 use crate::route::plan::is_system_schema;
 use crate::route::{Merge, Plan, Target};
-use crate::session::{fail, HIDDEN_DB};
 use crate::sql::lexer::{qualified_name_at, Token};
 use topo::TableKind;
 
@@ -302,12 +302,6 @@ pub async fn forward(
     write_rows(out, &cols, &rows).await
 }
 
-/// `SHOW STATUS` / `SHOW SESSION STATUS` / `SHOW LOCAL STATUS` (`w1`, `w2`: the
-/// words after SHOW).
-pub fn is_session_status(w1: &str, w2: &str) -> bool {
-    w1 == "STATUS" || (matches!(w1, "SESSION" | "LOCAL") && w2 == "STATUS")
-}
-
 /// `SHOW [SESSION] STATUS ...`: a set's answer, with `Ssl_cipher` and
 /// `Ssl_version` the client's own (crate::front::tls::overlay_status).
 pub async fn status(
@@ -327,12 +321,6 @@ pub async fn status(
         }
         Err(e) => fail(out, &e).await,
     }
-}
-
-/// `SHOW VARIABLES` / `SHOW SESSION VARIABLES` / `SHOW LOCAL VARIABLES` (`w1`,
-/// `w2`: the words after SHOW); not `SHOW GLOBAL VARIABLES`.
-pub fn is_session_variables(w1: &str, w2: &str) -> bool {
-    w1 == "VARIABLES" || (matches!(w1, "SESSION" | "LOCAL") && w2 == "VARIABLES")
 }
 
 /// `SHOW [SESSION] VARIABLES ...`: a set's answer, with the variables the gateway

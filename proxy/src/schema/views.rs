@@ -61,7 +61,7 @@ pub(crate) async fn create(
             // sqlparser cannot read it: only a view whose tables all live on
             // the home set is placed (there).
             let toks = tokenize(query).unwrap_or_default();
-            let tables = crate::session::text::lexed_tables(query, &significant(&toks));
+            let tables = crate::command::lexed_tables(query, &significant(&toks));
             let home = snap
                 .db(&db)
                 .ok_or_else(|| ProxyError::UnknownDatabase(db.clone()))?
