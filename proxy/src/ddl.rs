@@ -4,7 +4,7 @@
 //! With a scheduler leader elected, each change is a DDL task the scheduler
 //! applies ([`crate::ddl_task`], docs/ddl.md); without one, the gateway applies it.
 
-use sqlparser::ast::{DataType, Statement};
+use sqlparser::ast::Statement;
 use topo::{
     DatabaseRecord, DdlCheck, DdlObject, KeyType, SchemaChange, ShardMap, TableChange, TableKind,
     TableRecord, DEFAULT_SLOTS,
@@ -13,20 +13,25 @@ use topo::{
 use crate::command::{self, Ddl, TableName};
 use crate::ddl_task::Spec;
 use crate::error::ProxyError;
-use crate::exec::{Answered, Exec};
+use crate::exec::Answered;
 use crate::front::responder::fail;
 use crate::front::Responder;
 use crate::route::plan::is_system_schema;
-use crate::route::{Merge, Plan, Target};
-use crate::session::Session;
+use crate::schema_session::SchemaSession;
 use crate::sql::lexer::Token;
 use crate::sql::parse_one;
+
 use crate::sql::shardkey::{self, ShardKeyOption};
+
+use crate::ddl_apply::{
+    apply, check_db_name, check_table_name, etcd_live, key_type_of, on_sets, refresh, table_sets,
+    topo_err, topo_of, DdlResult,
+};
 
 /// Runs CREATE / DROP / ALTER / TRUNCATE / RENAME, on what the classifier
 /// read off it (`ddl`).
 pub async fn run(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     stmt: &command::Statement<'_>,
     ddl: &Ddl,
     out: &mut Responder<'_>,
@@ -84,116 +89,15 @@ pub async fn run(
     }
 }
 
-pub(crate) type DdlResult = Result<bool, ProxyError>;
-
-pub(crate) use crate::command::if_exists;
-
-pub(crate) fn topo_of(s: &Session) -> Result<topo::Topo, ProxyError> {
-    s.shared
-        .topo
-        .get()
-        .cloned()
-        .ok_or_else(|| ProxyError::EtcdUnavailable("schema changes are recorded there".into()))
-}
-
-/// Re-reads routing after a topo change, so the session's next statement sees it.
-pub(crate) async fn refresh(s: &Session, t: &topo::Topo) -> Result<(), ProxyError> {
-    let snap = t
-        .snapshot()
-        .await
-        .map_err(|e| ProxyError::from_topo("re-reading the routing", e))?;
-    s.shared.routing.install(snap);
-    Ok(())
-}
-
-pub(crate) fn topo_err(e: topo::TopoError) -> ProxyError {
-    ProxyError::from_topo("recording the schema change", e)
-}
-
-/// Whether MariaDB refuses `name` for a database or table: empty, ending in a
-/// space, or longer than 64 characters. Checked before any set changes (the
-/// sets would refuse it too, but etcd must never be asked to record it).
-fn wrong_name(name: &str) -> bool {
-    name.is_empty() || name.ends_with(' ') || name.chars().count() > 64
-}
-
-fn check_db_name(name: &str) -> Result<(), ProxyError> {
-    if wrong_name(name) {
-        return Err(ProxyError::WrongDbName(name.into()));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_table_name(name: &str) -> Result<(), ProxyError> {
-    if wrong_name(name) {
-        return Err(ProxyError::WrongTableName(name.into()));
-    }
-    Ok(())
-}
-
-/// Runs `sql` on `sets` (same text everywhere), answering like one server.
-pub(crate) async fn on_sets(
-    s: &Session,
-    sets: Vec<String>,
-    sql: &str,
-    db: Option<&str>,
-    out: &mut Responder<'_>,
-) -> Answered {
-    match apply(s, sets, sql, db, out).await {
-        Ok(Some(ok)) => {
-            out.ok(&ok).await?;
-            Ok(true)
-        }
-        Ok(None) => Ok(false),
-        Err(ProxyError::ClientIo(e)) => Err(e),
-        Err(e) => {
-            out.error(&e).await?;
-            Ok(false)
-        }
-    }
-}
-
-/// Runs `sql` on `sets` and keeps its OK (the caller records the change in etcd
-/// first, then answers). `Ok(None)`: a set refused it and the error was sent.
-pub(crate) async fn apply(
-    s: &Session,
-    sets: Vec<String>,
-    sql: &str,
-    db: Option<&str>,
-    out: &mut Responder<'_>,
-) -> Result<Option<crate::front::OkInfo>, ProxyError> {
-    let snap = s.shared.routing.get();
-    let mut conns = s.conns(&snap);
-    conns.db = db;
-    let mut exec = Exec::new(conns, None);
-    exec.held = Some(None);
-    let plan = Plan {
-        target: Target::Sets(sets),
-        merge: Merge::Replicated,
-    };
-    if !exec.run(&plan, sql, out).await? {
-        return Ok(None);
-    }
-    Ok(Some(exec.held.flatten().unwrap_or_default()))
-}
-
-/// Fails early, before any set changes, when etcd cannot record the change.
-pub(crate) async fn etcd_live(t: &topo::Topo) -> Result<(), ProxyError> {
-    t.list_sets()
-        .await
-        .map(|_| ())
-        .map_err(|e| ProxyError::from_topo("reaching etcd, where schema changes are recorded,", e))
-}
-
 async fn create_database(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     if_not: bool,
     name: String,
     out: &mut Responder<'_>,
 ) -> DdlResult {
     check_db_name(&name)?;
-    if is_system_schema(&name) || name == crate::session::HIDDEN_DB {
+    if is_system_schema(&name) || name == crate::front::responder::HIDDEN_SCHEMA {
         return Err(ProxyError::DatabaseExists(name));
     }
     let snap = s.shared.routing.get();
@@ -237,7 +141,7 @@ async fn create_database(
 }
 
 async fn drop_database(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     if_ex: bool,
     name: String,
@@ -284,32 +188,8 @@ async fn drop_database(
     Ok(true)
 }
 
-/// How a shard-key column's values are normalised, from its declared type.
-pub(crate) fn key_type_of(dt: &DataType, collation: Option<&str>) -> Result<KeyType, String> {
-    let t = dt.to_string().to_ascii_uppercase();
-    let base = t.split(['(', ' ']).next().unwrap_or("");
-    if base.ends_with("INT") || base == "INTEGER" {
-        return Ok(KeyType::Integer);
-    }
-    if matches!(base, "BINARY" | "VARBINARY") || base.ends_with("BLOB") {
-        return Ok(KeyType::Binary);
-    }
-    if matches!(
-        base,
-        "CHAR" | "VARCHAR" | "CHARACTER" | "NCHAR" | "NVARCHAR"
-    ) || base.ends_with("TEXT")
-    {
-        let cs = collation.map(|c| c.to_ascii_lowercase());
-        return Ok(match cs {
-            Some(c) if c.ends_with("_bin") || c.ends_with("_cs") => KeyType::Binary,
-            _ => KeyType::Text,
-        });
-    }
-    Err(base.to_string())
-}
-
 async fn create_table(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     tokens: &[Token],
     table: TableName,
@@ -424,28 +304,8 @@ async fn create_table(
     Ok(true)
 }
 
-/// Sets holding a table (all copies / shards / the home set).
-pub(crate) fn table_sets(
-    s: &Session,
-    db: Option<&str>,
-    table: &str,
-) -> Result<(String, Vec<String>), ProxyError> {
-    let db = db
-        .or(s.db.as_deref())
-        .ok_or(ProxyError::NoDatabaseSelected)?;
-    let snap = s.shared.routing.get();
-    let rec = snap
-        .db(db)
-        .ok_or_else(|| ProxyError::UnknownDatabase(db.into()))?;
-    let sets = match snap.table(db, table).map(|t| &t.kind) {
-        Some(TableKind::Sharded { .. }) | Some(TableKind::Broadcast) => rec.sets(),
-        _ => vec![rec.home_set.clone()],
-    };
-    Ok((db.to_string(), sets))
-}
-
 async fn drop_table(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     if_ex: bool,
     tables: &[(TableName, String)],
@@ -502,7 +362,7 @@ async fn drop_table(
 /// DROP TABLE as a DDL task: each set drops the tables it holds (the statement
 /// as it is when it names one table). None: no scheduler, the caller drops.
 async fn drop_task(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     if_ex: bool,
     names: &[(Option<String>, String, String)],
@@ -553,7 +413,7 @@ async fn drop_task(
 /// TRUNCATE / CREATE INDEX / DROP INDEX on `table`: a DDL task on every set
 /// holding it, or (no scheduler) [`on_table_sets`].
 async fn table_task(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     table: &TableName,
     out: &mut Responder<'_>,
@@ -569,7 +429,7 @@ async fn table_task(
 /// TRUNCATE / CREATE INDEX / DROP INDEX / a sequence's DDL: the same text on
 /// every set holding `table`.
 async fn on_table_sets(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     table: &TableName,
     out: &mut Responder<'_>,
@@ -577,19 +437,4 @@ async fn on_table_sets(
     let (_, sets) = table_sets(s, table.db.as_deref(), &table.name)?;
     let session_db = s.db.clone();
     Ok(on_sets(s, sets, sql, session_db.as_deref(), out).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_types() {
-        let int = DataType::BigInt(None);
-        assert_eq!(key_type_of(&int, None), Ok(KeyType::Integer));
-        let vc = DataType::Varchar(None);
-        assert_eq!(key_type_of(&vc, None), Ok(KeyType::Text));
-        assert_eq!(key_type_of(&vc, Some("utf8mb4_bin")), Ok(KeyType::Binary));
-        assert!(key_type_of(&DataType::Date, None).is_err());
-    }
 }

@@ -13,6 +13,8 @@ use crate::route::{Merge, Plan, Target};
 use crate::sql::lexer::{qualified_name_at, Token};
 use topo::TableKind;
 
+pub use crate::placement::{any_set_of, set_holding};
+
 type Fetched = (
     std::sync::Arc<[mysql_async::Column]>,
     Vec<Vec<Option<Vec<u8>>>>,
@@ -69,19 +71,6 @@ async fn write_rows(
 
 fn any_set(exec: &Exec<'_>) -> Result<String, ProxyError> {
     any_set_of(exec.conns.snap, exec.conns.db)
-}
-
-/// A set for statements that touch no table: the database's home set, else the
-/// first set of the cluster.
-pub fn any_set_of(snap: &topo::ClusterSnapshot, db: Option<&str>) -> Result<String, ProxyError> {
-    if let Some(rec) = db.and_then(|d| snap.db(d)) {
-        return Ok(rec.home_set.clone());
-    }
-    snap.sets
-        .keys()
-        .next()
-        .cloned()
-        .ok_or_else(|| ProxyError::NoRouting("no set is registered".into()))
 }
 
 /// `SHOW [FULL] PROCESSLIST`: the gateway's own connections of this user (backend
@@ -190,27 +179,6 @@ pub async fn databases(exec: &mut Exec<'_>, out: &mut Responder<'_>) -> Answered
 /// The set that holds a table's definition (every kind has one on this set).
 pub fn set_of_table(exec: &Exec<'_>, db: Option<&str>, table: &str) -> Result<String, ProxyError> {
     set_holding(exec.conns.snap, exec.conns.db, db, table)
-}
-
-/// [`set_of_table`] from a snapshot and the session's database.
-pub fn set_holding(
-    snap: &topo::ClusterSnapshot,
-    session_db: Option<&str>,
-    db: Option<&str>,
-    table: &str,
-) -> Result<String, ProxyError> {
-    let db = db.or(session_db).ok_or(ProxyError::NoDatabaseSelected)?;
-    if is_system_schema(db) {
-        return any_set_of(snap, session_db);
-    }
-    let rec = snap
-        .db(db)
-        .ok_or_else(|| ProxyError::UnknownDatabase(db.into()))?;
-    Ok(match snap.table(db, table).map(|t| &t.kind) {
-        Some(TableKind::Sharded { .. }) => rec.shard_map.ranges[0].set.clone(),
-        Some(TableKind::Broadcast) => rec.sets()[0].clone(),
-        _ => rec.home_set.clone(),
-    })
 }
 
 /// Other `SHOW`s and `DESCRIBE`: to the set holding the table they name.

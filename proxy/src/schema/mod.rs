@@ -11,17 +11,17 @@ pub mod rename;
 pub mod routines;
 pub mod views;
 
-use crate::ddl::DdlResult;
+use crate::ddl_apply::DdlResult;
 use crate::error::ProxyError;
 use crate::front::Responder;
-use crate::session::Session;
+use crate::schema_session::SchemaSession;
 use crate::sql::lexer::Token;
 
 pub use crate::command::ddl::{header, Header};
 
 /// Dispatches a CREATE / DROP / ALTER of a function, procedure, trigger or view.
 pub(crate) async fn run(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     sig: &[Token],
     h: Header,

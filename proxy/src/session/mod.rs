@@ -38,9 +38,7 @@ use std::sync::Arc;
 use mysql_common::constants::StatusFlags;
 use tracing::debug;
 
-use crate::backend::Backends;
 use crate::command::{Command, Show, Statement};
-use crate::config::ProxyConfig;
 use crate::ddl;
 use crate::error::ProxyError;
 use crate::exec::{Answered, Conns, Exec};
@@ -49,7 +47,6 @@ use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::cache;
 use crate::route::plan::is_system_schema;
 use crate::route::{Merge, Plan, Target};
-use crate::routing::Routing;
 use crate::show;
 use crate::sql::lexer::{split_statements, tokenize};
 use crate::sql::parse_one;
@@ -61,35 +58,7 @@ use vars::SessionVars;
 /// The system database of the agents: hidden from gateway clients.
 pub const HIDDEN_DB: &str = crate::front::responder::HIDDEN_SCHEMA;
 
-/// What the sessions of one core share (backend pools and the plan cache are per
-/// core; routing, etcd, the connection registry and the column cache are global).
-pub struct Shared {
-    pub cfg: ProxyConfig,
-    pub routing: Routing,
-    pub backends: Backends,
-    pub topo: Arc<tokio::sync::OnceCell<topo::Topo>>,
-    /// Column order per table, for INSERTs without a column list; cleared by DDL.
-    /// Shared by every core.
-    pub columns: Arc<std::sync::Mutex<ColumnCache>>,
-    /// Plans by statement fingerprint.
-    pub plans: cache::PlanCache,
-    /// When the gateway started (COM_STATISTICS uptime).
-    pub started: std::time::Instant,
-    /// Client connections (SHOW PROCESSLIST, KILL), of every core.
-    pub registry: Arc<crate::registry::Registry>,
-    /// This gateway's id in XA transaction ids (random per process).
-    pub gateway_id: String,
-    pub txn_seq: Arc<std::sync::atomic::AtomicU64>,
-    /// AUTO_INCREMENT ids this gateway assigns (every core).
-    pub ids: Arc<crate::ids::Ids>,
-    /// Slot moves: registration, writes in flight, the hold (`crate::moving`).
-    pub moves: Arc<crate::moving::Moves>,
-    /// TLS offered to clients (`[tls]`); `None` when not configured.
-    pub tls: Option<crate::front::tls::Acceptor>,
-}
-
-/// `(db, table)` → column names in definition order.
-pub type ColumnCache = std::collections::HashMap<(String, String), Arc<Vec<String>>>;
+pub use crate::shared::{ColumnCache, Shared};
 
 pub struct Session {
     pub shared: Arc<Shared>,
@@ -220,6 +189,18 @@ impl Session {
             init: self.vars.init(),
             codec: self.codec,
         }
+    }
+
+    /// What a schema change sees of this session (`crate::schema_session`).
+    fn schema_session(&self) -> crate::schema_session::SchemaSession<'_> {
+        crate::schema_session::SchemaSession::new(
+            &self.shared,
+            self.db.clone(),
+            &self.changes,
+            self.found_rows,
+            self.vars.init(),
+            self.codec,
+        )
     }
 
     /// An executor: inside the open transaction if there is one.
@@ -433,7 +414,11 @@ impl Session {
                 if let Err(e) = self.end_txn("COMMIT").await {
                     return fail(out, &e).await;
                 }
-                return ddl::run(self, stmt, d, out).await;
+                let mut schema = self.schema_session();
+                let answered = ddl::run(&mut schema, stmt, d, out).await;
+                // DROP DATABASE of the session's own database clears it.
+                self.db = schema.db;
+                return answered;
             }
             Command::AccountManagement(_)
             | Command::DiagnosticsRead

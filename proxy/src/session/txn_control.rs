@@ -23,6 +23,32 @@ impl Session {
         }
     }
 
+    /// Starts the branches of the transaction just opened on the sets `sets`
+    /// (those of the session's previous transaction) in the background
+    /// (`ahead.rs`); not for a session holding connections of its own.
+    pub(super) fn start_ahead(&mut self, sets: &[String]) {
+        if sets.is_empty() || !self.pins.is_empty() {
+            return;
+        }
+        let snap = self.snapshot();
+        let (db, found_rows, init) = (self.db.clone(), self.found_rows, self.vars.init());
+        let shared = self.shared.clone();
+        let Some(t) = self.txn.as_mut() else {
+            return;
+        };
+        let conns = crate::exec::Conns {
+            backends: &shared.backends,
+            routing: &shared.routing,
+            changes: &self.changes,
+            snap: &snap,
+            db: db.as_deref(),
+            found_rows,
+            init,
+            codec: self.codec,
+        };
+        t.start_ahead(&conns, &shared, sets);
+    }
+
     /// `START TRANSACTION WITH CONSISTENT SNAPSHOT`: XA START takes no such
     /// option, so a branch is opened on every set at once and reads one row of an
     /// InnoDB table there, which fixes its read view now (each set's snapshot is
