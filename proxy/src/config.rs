@@ -39,11 +39,11 @@ pub struct ProxyConfig {
     /// TLS for clients (`[tls]`, docs/tls.md); off unless a certificate is set.
     pub tls: crate::front::tls::TlsConfig,
     /// Schema changes through the scheduler (`[ddl]`, docs/ddl.md).
-    pub ddl: crate::ddl_task::DdlConfig,
+    pub ddl: DdlConfig,
     /// Where distributed commits record their decision (`[xa]`, `crate::xa_sets`).
     pub xa: crate::xa_sets::XaConfig,
     /// The SQL audit log (`[audit]`, docs/observability.md); off by default.
-    pub audit: crate::audit::AuditConfig,
+    pub audit: AuditConfig,
     /// Query digests (`[digests]`, docs/observability.md).
     pub digests: crate::digest::DigestsConfig,
 }
@@ -262,6 +262,64 @@ impl ProxyConfig {
         match self.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2)),
             n => n,
+        }
+    }
+}
+
+/// `[ddl]` in the gateway's config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DdlConfig {
+    /// Record schema changes as scheduler tasks when a scheduler leader is elected.
+    pub scheduler: bool,
+    /// How long a client waits for its task; then error 1105 with the task id
+    /// (the task goes on).
+    pub wait_ms: u64,
+}
+
+impl Default for DdlConfig {
+    fn default() -> Self {
+        Self {
+            scheduler: true,
+            wait_ms: 120_000,
+        }
+    }
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Write the audit log (default off; its cost is in README, Figures).
+    pub enabled: bool,
+    /// The log file; rotated to `<path>.1` .. `<path>.<keep>`.
+    pub path: PathBuf,
+    /// Share of statements recorded, 0.0 to 1.0.
+    pub sample: f64,
+    /// Replace every number and string literal of the text by `?`.
+    pub mask_literals: bool,
+    /// Records waiting for the writer; beyond, new ones are dropped and counted.
+    pub queue: usize,
+    /// The file is rotated when it would grow past this many bytes.
+    pub rotate_bytes: u64,
+    /// Rotated files kept.
+    pub keep: usize,
+    /// Longest statement text recorded, bytes; a longer one is cut (its
+    /// fingerprint too) and the record says `"truncated": true`.
+    pub max_text: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            path: PathBuf::from("setwise-audit.log"),
+            sample: 1.0,
+            mask_literals: false,
+            queue: 65_536,
+            rotate_bytes: 64 * 1024 * 1024,
+            keep: 4,
+            max_text: 65_536,
         }
     }
 }

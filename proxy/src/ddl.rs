@@ -4,84 +4,81 @@
 //! With a scheduler leader elected, each change is a DDL task the scheduler
 //! applies ([`crate::ddl_task`], docs/ddl.md); without one, the gateway applies it.
 
-use sqlparser::ast::{DataType, Statement};
+use sqlparser::ast::Statement;
 use topo::{
     DatabaseRecord, DdlCheck, DdlObject, KeyType, SchemaChange, ShardMap, TableChange, TableKind,
     TableRecord, DEFAULT_SLOTS,
 };
 
+use crate::command::{self, Ddl, TableName};
 use crate::ddl_task::Spec;
 use crate::error::ProxyError;
-use crate::exec::{Answered, Exec};
+use crate::exec::Answered;
+use crate::front::responder::fail;
 use crate::front::Responder;
 use crate::route::plan::is_system_schema;
-use crate::route::{Merge, Plan, Target};
-use crate::session::{fail, Session};
-use crate::sql::lexer::{qualified_name_at, significant, Token};
+use crate::schema_session::SchemaSession;
+use crate::sql::lexer::Token;
 use crate::sql::parse_one;
+
 use crate::sql::shardkey::{self, ShardKeyOption};
 
-/// Dispatches CREATE / DROP / ALTER / TRUNCATE / RENAME.
+use crate::ddl_apply::{
+    apply, check_db_name, check_table_name, etcd_live, key_type_of, on_sets, refresh, table_sets,
+    topo_err, topo_of, DdlResult,
+};
+
+/// Runs CREATE / DROP / ALTER / TRUNCATE / RENAME, on what the classifier
+/// read off it (`ddl`).
 pub async fn run(
-    s: &mut Session,
-    sql: &str,
-    tokens: &[Token],
+    s: &mut SchemaSession<'_>,
+    stmt: &command::Statement<'_>,
+    ddl: &Ddl,
     out: &mut Responder<'_>,
 ) -> Answered {
+    let (sql, tokens, sig) = (stmt.sql, &stmt.tokens[..], &stmt.sig[..]);
     // Any schema change may reorder columns.
     s.shared.columns.lock().expect("columns").clear();
     s.shared.ids.forget_columns();
-    let sig = significant(tokens);
     // A database with a slot move under way: wait for it (`crate::moving::ddl`).
-    let dbs = crate::moving::ddl::databases(s.db.as_deref(), sql, &sig);
+    let dbs = crate::moving::ddl::databases(s.db.as_deref(), sql, sig);
     if let Err(e) = crate::moving::ddl::wait(&s.shared.moves, &s.shared.routing, &dbs).await {
         return fail(out, &e).await;
     }
-    let w = |i: usize| {
-        sig.get(i)
-            .map(|t| t.text(sql).to_ascii_uppercase())
-            .unwrap_or_default()
-    };
-    let r = match (w(0).as_str(), w(1).as_str()) {
-        ("CREATE", "DATABASE" | "SCHEMA") => create_database(s, sql, &sig, out).await,
-        ("DROP", "DATABASE" | "SCHEMA") => drop_database(s, sql, &sig, out).await,
-        ("CREATE", "TABLE") | ("CREATE", "OR") if w(1) == "TABLE" || w(3) == "TABLE" => {
-            create_table(s, sql, tokens, &sig, out).await
-        }
-        ("DROP", "TABLE") => drop_table(s, sql, &sig, out).await,
-        ("ALTER", _) if sig.iter().take(4).any(|t| t.is_word(sql, "TABLE")) => {
-            let at = sig
-                .iter()
-                .position(|t| t.is_word(sql, "TABLE"))
-                .unwrap_or(1);
-            crate::schema::rename::alter_table(s, sql, &sig, at, out).await
-        }
-        ("TRUNCATE", _) => table_task(s, sql, &sig, if w(1) == "TABLE" { 2 } else { 1 }, out).await,
-        ("CREATE", "INDEX" | "UNIQUE" | "FULLTEXT" | "SPATIAL") | ("DROP", "INDEX") => {
-            match sig.iter().position(|t| t.is_word(sql, "ON")) {
-                Some(on) => table_task(s, sql, &sig, on + 1, out).await,
-                None => Err(ProxyError::Syntax(
-                    "index statement without ON <table>".into(),
-                )),
-            }
-        }
-        ("CREATE" | "DROP" | "ALTER", _) if crate::schema::header(sql, &sig).is_some() => {
-            let h = crate::schema::header(sql, &sig).expect("checked");
-            crate::schema::run(s, sql, &sig, h, out).await
-        }
+    let r = match ddl {
+        Ddl::CreateDatabase {
+            if_not_exists,
+            name,
+        } => match Ddl::named(name) {
+            Ok(name) => create_database(s, sql, *if_not_exists, name, out).await,
+            Err(e) => Err(e),
+        },
+        Ddl::DropDatabase { if_exists, name } => match Ddl::named(name) {
+            Ok(name) => drop_database(s, sql, *if_exists, name, out).await,
+            Err(e) => Err(e),
+        },
+        Ddl::CreateTable(name) => match Ddl::named(name) {
+            Ok(name) => create_table(s, sql, tokens, name, out).await,
+            Err(e) => Err(e),
+        },
+        Ddl::DropTable { if_exists, tables } => drop_table(s, sql, *if_exists, tables, out).await,
+        Ddl::AlterTable { at } => crate::schema::rename::alter_table(s, sql, sig, *at, out).await,
+        Ddl::Truncate(name) | Ddl::Index(name) => match Ddl::named(name) {
+            Ok(name) => table_task(s, sql, &name, out).await,
+            Err(e) => Err(e),
+        },
+        Ddl::Routine(h) => crate::schema::run(s, sql, sig, h.clone(), out).await,
         // Sequences live on their database's home set, like single tables (their
         // NEXTVAL pins the session's connection there: `sql::effects`).
-        ("CREATE" | "DROP" | "ALTER", _) if sequence_name_at(sql, &sig).is_some() => {
-            let at = sequence_name_at(sql, &sig).unwrap_or(2);
-            on_table_sets(s, sql, &sig, at, out).await
-        }
-        ("RENAME", "TABLE" | "TABLES") => {
-            crate::schema::rename::rename_table(s, sql, &sig, out).await
-        }
-        ("CREATE", "TEMPORARY") => Err(ProxyError::NotSupported(
+        Ddl::Sequence(name) => match Ddl::named(name) {
+            Ok(name) => on_table_sets(s, sql, &name, out).await,
+            Err(e) => Err(e),
+        },
+        Ddl::RenameTable => crate::schema::rename::rename_table(s, sql, sig, out).await,
+        Ddl::CreateTemporary => Err(ProxyError::NotSupported(
             "temporary tables through the gateway".into(),
         )),
-        (a, b) => Err(ProxyError::NotSupported(format!(
+        Ddl::Other(a, b) => Err(ProxyError::NotSupported(format!(
             "{a} {b} through the gateway"
         ))),
     };
@@ -92,140 +89,15 @@ pub async fn run(
     }
 }
 
-pub(crate) type DdlResult = Result<bool, ProxyError>;
-
-/// In `CREATE [OR REPLACE] SEQUENCE [IF NOT EXISTS] name`, `DROP SEQUENCE [IF
-/// EXISTS] name`, `ALTER SEQUENCE [IF EXISTS] name`: the index of the name.
-fn sequence_name_at(sql: &str, sig: &[Token]) -> Option<usize> {
-    let at = (1..4).find(|&i| sig.get(i).is_some_and(|t| t.is_word(sql, "SEQUENCE")))?;
-    let before_ok = sig[1..at]
-        .iter()
-        .all(|t| t.is_word(sql, "OR") || t.is_word(sql, "REPLACE"));
-    before_ok.then(|| if_exists(sql, sig, at + 1).1)
-}
-
-/// `[IF [NOT] EXISTS]` at `sig[i..]`: whether present, and the index after it.
-pub(crate) fn if_exists(sql: &str, sig: &[Token], i: usize) -> (bool, usize) {
-    if sig.get(i).is_some_and(|t| t.is_word(sql, "IF")) {
-        let n = if sig.get(i + 1).is_some_and(|t| t.is_word(sql, "NOT")) {
-            3
-        } else {
-            2
-        };
-        (true, i + n)
-    } else {
-        (false, i)
-    }
-}
-
-pub(crate) fn topo_of(s: &Session) -> Result<topo::Topo, ProxyError> {
-    s.shared
-        .topo
-        .get()
-        .cloned()
-        .ok_or_else(|| ProxyError::EtcdUnavailable("schema changes are recorded there".into()))
-}
-
-/// Re-reads routing after a topo change, so the session's next statement sees it.
-pub(crate) async fn refresh(s: &Session, t: &topo::Topo) -> Result<(), ProxyError> {
-    let snap = t
-        .snapshot()
-        .await
-        .map_err(|e| ProxyError::from_topo("re-reading the routing", e))?;
-    s.shared.routing.install(snap);
-    Ok(())
-}
-
-pub(crate) fn topo_err(e: topo::TopoError) -> ProxyError {
-    ProxyError::from_topo("recording the schema change", e)
-}
-
-/// Whether MariaDB refuses `name` for a database or table: empty, ending in a
-/// space, or longer than 64 characters. Checked before any set changes (the
-/// sets would refuse it too, but etcd must never be asked to record it).
-fn wrong_name(name: &str) -> bool {
-    name.is_empty() || name.ends_with(' ') || name.chars().count() > 64
-}
-
-fn check_db_name(name: &str) -> Result<(), ProxyError> {
-    if wrong_name(name) {
-        return Err(ProxyError::WrongDbName(name.into()));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_table_name(name: &str) -> Result<(), ProxyError> {
-    if wrong_name(name) {
-        return Err(ProxyError::WrongTableName(name.into()));
-    }
-    Ok(())
-}
-
-/// Runs `sql` on `sets` (same text everywhere), answering like one server.
-pub(crate) async fn on_sets(
-    s: &Session,
-    sets: Vec<String>,
-    sql: &str,
-    db: Option<&str>,
-    out: &mut Responder<'_>,
-) -> Answered {
-    match apply(s, sets, sql, db, out).await {
-        Ok(Some(ok)) => {
-            out.ok(&ok).await?;
-            Ok(true)
-        }
-        Ok(None) => Ok(false),
-        Err(ProxyError::ClientIo(e)) => Err(e),
-        Err(e) => {
-            out.error(&e).await?;
-            Ok(false)
-        }
-    }
-}
-
-/// Runs `sql` on `sets` and keeps its OK (the caller records the change in etcd
-/// first, then answers). `Ok(None)`: a set refused it and the error was sent.
-pub(crate) async fn apply(
-    s: &Session,
-    sets: Vec<String>,
-    sql: &str,
-    db: Option<&str>,
-    out: &mut Responder<'_>,
-) -> Result<Option<crate::front::OkInfo>, ProxyError> {
-    let snap = s.shared.routing.get();
-    let mut conns = s.conns(&snap);
-    conns.db = db;
-    let mut exec = Exec::new(conns, None);
-    exec.held = Some(None);
-    let plan = Plan {
-        target: Target::Sets(sets),
-        merge: Merge::Replicated,
-    };
-    if !exec.run(&plan, sql, out).await? {
-        return Ok(None);
-    }
-    Ok(Some(exec.held.flatten().unwrap_or_default()))
-}
-
-/// Fails early, before any set changes, when etcd cannot record the change.
-pub(crate) async fn etcd_live(t: &topo::Topo) -> Result<(), ProxyError> {
-    t.list_sets()
-        .await
-        .map(|_| ())
-        .map_err(|e| ProxyError::from_topo("reaching etcd, where schema changes are recorded,", e))
-}
-
 async fn create_database(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
-    sig: &[Token],
+    if_not: bool,
+    name: String,
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let (if_not, i) = if_exists(sql, sig, 2);
-    let (_, name, _) = qualified_name_at(sql, sig, i)
-        .ok_or(ProxyError::Syntax("CREATE DATABASE needs a name".into()))?;
     check_db_name(&name)?;
-    if is_system_schema(&name) || name == crate::session::HIDDEN_DB {
+    if is_system_schema(&name) || name == crate::front::responder::HIDDEN_SCHEMA {
         return Err(ProxyError::DatabaseExists(name));
     }
     let snap = s.shared.routing.get();
@@ -269,14 +141,12 @@ async fn create_database(
 }
 
 async fn drop_database(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
-    sig: &[Token],
+    if_ex: bool,
+    name: String,
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let (if_ex, i) = if_exists(sql, sig, 2);
-    let (_, name, _) = qualified_name_at(sql, sig, i)
-        .ok_or(ProxyError::Syntax("DROP DATABASE needs a name".into()))?;
     let snap = s.shared.routing.get();
     let Some(rec) = snap.db(&name) else {
         if if_ex {
@@ -318,44 +188,17 @@ async fn drop_database(
     Ok(true)
 }
 
-/// How a shard-key column's values are normalised, from its declared type.
-pub(crate) fn key_type_of(dt: &DataType, collation: Option<&str>) -> Result<KeyType, String> {
-    let t = dt.to_string().to_ascii_uppercase();
-    let base = t.split(['(', ' ']).next().unwrap_or("");
-    if base.ends_with("INT") || base == "INTEGER" {
-        return Ok(KeyType::Integer);
-    }
-    if matches!(base, "BINARY" | "VARBINARY") || base.ends_with("BLOB") {
-        return Ok(KeyType::Binary);
-    }
-    if matches!(
-        base,
-        "CHAR" | "VARCHAR" | "CHARACTER" | "NCHAR" | "NVARCHAR"
-    ) || base.ends_with("TEXT")
-    {
-        let cs = collation.map(|c| c.to_ascii_lowercase());
-        return Ok(match cs {
-            Some(c) if c.ends_with("_bin") || c.ends_with("_cs") => KeyType::Binary,
-            _ => KeyType::Text,
-        });
-    }
-    Err(base.to_string())
-}
-
 async fn create_table(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     tokens: &[Token],
-    sig: &[Token],
+    table: TableName,
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let table_at = sig
-        .iter()
-        .position(|t| t.is_word(sql, "TABLE"))
-        .unwrap_or(1);
-    let (_, i) = if_exists(sql, sig, table_at + 1);
-    let (tdb, tname, _) = qualified_name_at(sql, sig, i)
-        .ok_or(ProxyError::Syntax("CREATE TABLE needs a name".into()))?;
+    let TableName {
+        db: tdb,
+        name: tname,
+    } = table;
     check_table_name(&tname)?;
     let db = tdb
         .or_else(|| s.db.clone())
@@ -461,43 +304,17 @@ async fn create_table(
     Ok(true)
 }
 
-/// Sets holding a table (all copies / shards / the home set).
-pub(crate) fn table_sets(
-    s: &Session,
-    db: Option<&str>,
-    table: &str,
-) -> Result<(String, Vec<String>), ProxyError> {
-    let db = db
-        .or(s.db.as_deref())
-        .ok_or(ProxyError::NoDatabaseSelected)?;
-    let snap = s.shared.routing.get();
-    let rec = snap
-        .db(db)
-        .ok_or_else(|| ProxyError::UnknownDatabase(db.into()))?;
-    let sets = match snap.table(db, table).map(|t| &t.kind) {
-        Some(TableKind::Sharded { .. }) | Some(TableKind::Broadcast) => rec.sets(),
-        _ => vec![rec.home_set.clone()],
-    };
-    Ok((db.to_string(), sets))
-}
-
 async fn drop_table(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
-    sig: &[Token],
+    if_ex: bool,
+    tables: &[(TableName, String)],
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let (if_ex, mut i) = if_exists(sql, sig, 2);
-    let mut names = Vec::new();
-    while let Some((db, name, used)) = qualified_name_at(sql, sig, i) {
-        let text = sql[sig[i].start..sig[i + used - 1].end].to_string();
-        names.push((db, name, text));
-        i += used;
-        if !sig.get(i).is_some_and(|t| t.is_punct(sql, ",")) {
-            break;
-        }
-        i += 1;
-    }
+    let names: Vec<(Option<String>, String, String)> = tables
+        .iter()
+        .map(|(t, text)| (t.db.clone(), t.name.clone(), text.clone()))
+        .collect();
     if names.is_empty() {
         return Err(ProxyError::Syntax("DROP TABLE needs a table".into()));
     }
@@ -545,7 +362,7 @@ async fn drop_table(
 /// DROP TABLE as a DDL task: each set drops the tables it holds (the statement
 /// as it is when it names one table). None: no scheduler, the caller drops.
 async fn drop_task(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     if_ex: bool,
     names: &[(Option<String>, String, String)],
@@ -593,52 +410,31 @@ async fn drop_task(
     crate::ddl_task::run(s, sql, spec, out).await
 }
 
-/// TRUNCATE / CREATE INDEX / DROP INDEX on the table at `sig[at..]`: a DDL task
-/// on every set holding it, or (no scheduler) [`on_table_sets`].
+/// TRUNCATE / CREATE INDEX / DROP INDEX on `table`: a DDL task on every set
+/// holding it, or (no scheduler) [`on_table_sets`].
 async fn table_task(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
-    sig: &[Token],
-    at: usize,
+    table: &TableName,
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let (db, name, _) = qualified_name_at(sql, sig, at)
-        .ok_or(ProxyError::Syntax("expected a table name".into()))?;
-    let (db, sets) = table_sets(s, db.as_deref(), &name)?;
-    let spec = Spec::same(sets, sql, s.db.clone()).object(DdlObject::table(&db, &name));
+    let (db, sets) = table_sets(s, table.db.as_deref(), &table.name)?;
+    let spec = Spec::same(sets, sql, s.db.clone()).object(DdlObject::table(&db, &table.name));
     if let Some(answered) = crate::ddl_task::run(s, sql, spec, out).await? {
         return Ok(answered);
     }
-    on_table_sets(s, sql, sig, at, out).await
+    on_table_sets(s, sql, table, out).await
 }
 
-/// ALTER TABLE / TRUNCATE / CREATE INDEX / DROP INDEX: the same text on every set
-/// holding the table named at `sig[at..]`.
+/// TRUNCATE / CREATE INDEX / DROP INDEX / a sequence's DDL: the same text on
+/// every set holding `table`.
 async fn on_table_sets(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
-    sig: &[Token],
-    at: usize,
+    table: &TableName,
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let (db, name, _) = qualified_name_at(sql, sig, at)
-        .ok_or(ProxyError::Syntax("expected a table name".into()))?;
-    let (_, sets) = table_sets(s, db.as_deref(), &name)?;
+    let (_, sets) = table_sets(s, table.db.as_deref(), &table.name)?;
     let session_db = s.db.clone();
     Ok(on_sets(s, sets, sql, session_db.as_deref(), out).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_types() {
-        let int = DataType::BigInt(None);
-        assert_eq!(key_type_of(&int, None), Ok(KeyType::Integer));
-        let vc = DataType::Varchar(None);
-        assert_eq!(key_type_of(&vc, None), Ok(KeyType::Text));
-        assert_eq!(key_type_of(&vc, Some("utf8mb4_bin")), Ok(KeyType::Binary));
-        assert!(key_type_of(&DataType::Date, None).is_err());
-    }
 }

@@ -11,32 +11,13 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use topo::{DdlCheck, DdlObject, DdlState, DdlStep, DdlTask, SchemaChange};
 
 use crate::error::ProxyError;
 use crate::front::{OkInfo, Responder};
-use crate::session::Session;
+use crate::schema_session::SchemaSession;
 
-/// `[ddl]` in the gateway's config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DdlConfig {
-    /// Record schema changes as scheduler tasks when a scheduler leader is elected.
-    pub scheduler: bool,
-    /// How long a client waits for its task; then error 1105 with the task id
-    /// (the task goes on).
-    pub wait_ms: u64,
-}
-
-impl Default for DdlConfig {
-    fn default() -> Self {
-        Self {
-            scheduler: true,
-            wait_ms: 120_000,
-        }
-    }
-}
+pub use crate::config::DdlConfig;
 
 /// The scheduler's election (`setwise_scheduler::leader::ELECTION`).
 const SCHEDULER_ELECTION: &str = "scheduler";
@@ -93,7 +74,7 @@ pub(crate) enum Dispatched {
 /// [`dispatch`], answering the client: `Some(answered)` when the task path ran,
 /// None when the caller applies the statement itself.
 pub(crate) async fn run(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     spec: Spec,
     out: &mut Responder<'_>,
@@ -110,7 +91,7 @@ pub(crate) async fn run(
 
 /// Records `spec` as a task and waits for it, when a scheduler leader is elected.
 pub(crate) async fn dispatch(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     spec: Spec,
     out: &mut Responder<'_>,
@@ -172,7 +153,7 @@ pub(crate) async fn dispatch(
         tokio::time::sleep(POLL).await;
     };
     if task.state == DdlState::Done {
-        crate::ddl::refresh(s, &t).await?;
+        crate::ddl_apply::refresh(s, &t).await?;
         let ok = OkInfo {
             affected_rows: task.steps.first().map(|s| s.affected).unwrap_or(0),
             ..Default::default()

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 use crate::backend::Backends;
 use crate::config::ProxyConfig;
 use crate::routing::Routing;
-use crate::session::Shared;
+use crate::shared::Shared;
 use crate::workers::Workers;
 
 /// Starts routing, binds the listener and serves clients forever.

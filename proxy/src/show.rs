@@ -6,12 +6,14 @@ use mysql_async::Value;
 
 use crate::error::ProxyError;
 use crate::exec::{Answered, Exec};
+use crate::front::responder::{fail, HIDDEN_SCHEMA as HIDDEN_DB};
 use crate::front::Responder;
 use crate::route::plan::is_system_schema;
 use crate::route::{Merge, Plan, Target};
-use crate::session::{fail, HIDDEN_DB};
 use crate::sql::lexer::{qualified_name_at, Token};
 use topo::TableKind;
+
+pub use crate::placement::{any_set_of, set_holding};
 
 type Fetched = (
     std::sync::Arc<[mysql_async::Column]>,
@@ -69,19 +71,6 @@ async fn write_rows(
 
 fn any_set(exec: &Exec<'_>) -> Result<String, ProxyError> {
     any_set_of(exec.conns.snap, exec.conns.db)
-}
-
-/// A set for statements that touch no table: the database's home set, else the
-/// first set of the cluster.
-pub fn any_set_of(snap: &topo::ClusterSnapshot, db: Option<&str>) -> Result<String, ProxyError> {
-    if let Some(rec) = db.and_then(|d| snap.db(d)) {
-        return Ok(rec.home_set.clone());
-    }
-    snap.sets
-        .keys()
-        .next()
-        .cloned()
-        .ok_or_else(|| ProxyError::NoRouting("no set is registered".into()))
 }
 
 /// `SHOW [FULL] PROCESSLIST`: the gateway's own connections of this user (backend
@@ -192,27 +181,6 @@ pub fn set_of_table(exec: &Exec<'_>, db: Option<&str>, table: &str) -> Result<St
     set_holding(exec.conns.snap, exec.conns.db, db, table)
 }
 
-/// [`set_of_table`] from a snapshot and the session's database.
-pub fn set_holding(
-    snap: &topo::ClusterSnapshot,
-    session_db: Option<&str>,
-    db: Option<&str>,
-    table: &str,
-) -> Result<String, ProxyError> {
-    let db = db.or(session_db).ok_or(ProxyError::NoDatabaseSelected)?;
-    if is_system_schema(db) {
-        return any_set_of(snap, session_db);
-    }
-    let rec = snap
-        .db(db)
-        .ok_or_else(|| ProxyError::UnknownDatabase(db.into()))?;
-    Ok(match snap.table(db, table).map(|t| &t.kind) {
-        Some(TableKind::Sharded { .. }) => rec.shard_map.ranges[0].set.clone(),
-        Some(TableKind::Broadcast) => rec.sets()[0].clone(),
-        _ => rec.home_set.clone(),
-    })
-}
-
 /// Other `SHOW`s and `DESCRIBE`: to the set holding the table they name.
 pub async fn forward(
     exec: &mut Exec<'_>,
@@ -302,12 +270,6 @@ pub async fn forward(
     write_rows(out, &cols, &rows).await
 }
 
-/// `SHOW STATUS` / `SHOW SESSION STATUS` / `SHOW LOCAL STATUS` (`w1`, `w2`: the
-/// words after SHOW).
-pub fn is_session_status(w1: &str, w2: &str) -> bool {
-    w1 == "STATUS" || (matches!(w1, "SESSION" | "LOCAL") && w2 == "STATUS")
-}
-
 /// `SHOW [SESSION] STATUS ...`: a set's answer, with `Ssl_cipher` and
 /// `Ssl_version` the client's own (crate::front::tls::overlay_status).
 pub async fn status(
@@ -327,12 +289,6 @@ pub async fn status(
         }
         Err(e) => fail(out, &e).await,
     }
-}
-
-/// `SHOW VARIABLES` / `SHOW SESSION VARIABLES` / `SHOW LOCAL VARIABLES` (`w1`,
-/// `w2`: the words after SHOW); not `SHOW GLOBAL VARIABLES`.
-pub fn is_session_variables(w1: &str, w2: &str) -> bool {
-    w1 == "VARIABLES" || (matches!(w1, "SESSION" | "LOCAL") && w2 == "VARIABLES")
 }
 
 /// `SHOW [SESSION] VARIABLES ...`: a set's answer, with the variables the gateway

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::session::{Session, Shared};
+use crate::session::Session;
+use crate::shared::Shared;
 
 thread_local! {
     static WORKER: Cell<usize> = const { Cell::new(usize::MAX) };

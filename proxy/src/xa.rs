@@ -23,7 +23,7 @@ use mysql_async::prelude::Queryable;
 use tracing::{info, warn};
 
 use crate::backend::Conn;
-use crate::session::Shared;
+use crate::shared::Shared;
 use crate::xa_sets;
 
 /// How long a branch may stay prepared without a decision before it is aborted.

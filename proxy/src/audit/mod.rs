@@ -13,51 +13,13 @@ pub mod mask;
 mod queue;
 mod writer;
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use metrics::Counter;
-use serde::{Deserialize, Serialize};
 
 use crate::observe::Who;
 
-/// `[audit]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuditConfig {
-    /// Write the audit log (default off; its cost is in README, Figures).
-    pub enabled: bool,
-    /// The log file; rotated to `<path>.1` .. `<path>.<keep>`.
-    pub path: PathBuf,
-    /// Share of statements recorded, 0.0 to 1.0.
-    pub sample: f64,
-    /// Replace every number and string literal of the text by `?`.
-    pub mask_literals: bool,
-    /// Records waiting for the writer; beyond, new ones are dropped and counted.
-    pub queue: usize,
-    /// The file is rotated when it would grow past this many bytes.
-    pub rotate_bytes: u64,
-    /// Rotated files kept.
-    pub keep: usize,
-    /// Longest statement text recorded, bytes; a longer one is cut (its
-    /// fingerprint too) and the record says `"truncated": true`.
-    pub max_text: usize,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            path: PathBuf::from("setwise-audit.log"),
-            sample: 1.0,
-            mask_literals: false,
-            queue: 65_536,
-            rotate_bytes: 64 * 1024 * 1024,
-            keep: 4,
-            max_text: 65_536,
-        }
-    }
-}
+pub use crate::config::AuditConfig;
 
 /// A statement's facts as the session knows them when its answer is written.
 pub struct Facts<'a> {

@@ -258,3 +258,10 @@ impl<'a> Responder<'a> {
         self.io.flush().await
     }
 }
+
+/// Sends `e` as the statement's answer: `Ok(false)` (answered with an error),
+/// what a statement handler returns (`crate::exec::Answered`).
+pub async fn fail(out: &mut Responder<'_>, e: &ProxyError) -> io::Result<bool> {
+    out.error(e).await?;
+    Ok(false)
+}

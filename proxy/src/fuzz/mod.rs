@@ -133,12 +133,14 @@ pub(crate) fn classify(sql: &str, tokens: &[lexer::Token]) {
     let _ = crate::explain::classify(sql, &sig);
     let _ = crate::route::cache::fingerprint(sql, tokens, Some("d"));
     let _ = crate::front::limits::limit_placeholders(sql, tokens);
-    let _ = crate::session::text::lexed_tables(sql, &sig);
+    let _ = crate::command::lexed_tables(sql, &sig);
     let _ = crate::exec::fast_eligible(sql, tokens);
     for i in 0..sig.len().min(4) {
         let _ = lexer::qualified_name_at(sql, &sig, i);
     }
-    if let Some(t) = crate::session::text::planning_text(sql, tokens) {
+    // The session's classifier: every kind of command, with its names.
+    let stmt = crate::command::Statement::new(sql, tokens.to_vec());
+    if let Some(t) = crate::session::text::planning_text(&stmt) {
         let _ = lexer::tokenize(&t);
     }
 }

@@ -115,11 +115,14 @@ pub fn planner(data: &[u8]) {
 fn plan_one(db: Option<&str>, sql: &str, tokens: &[crate::sql::lexer::Token]) {
     let snap = snapshot();
     let sig = significant(tokens);
-    let _ = single_set_for_tables(snap, db, &crate::session::text::lexed_tables(sql, &sig));
+    let _ = single_set_for_tables(snap, db, &crate::command::lexed_tables(sql, &sig));
     let stmt = match crate::sql::parse_one(sql) {
         Ok(s) => s,
-        Err(_) => match crate::session::text::planning_text(sql, tokens)
-            .and_then(|t| crate::sql::parse_one(&t).ok())
+        Err(_) => match crate::session::text::planning_text(&crate::command::Statement::new(
+            sql,
+            tokens.to_vec(),
+        ))
+        .and_then(|t| crate::sql::parse_one(&t).ok())
         {
             Some(s) => s,
             None => return,

@@ -175,7 +175,7 @@ pub async fn table_columns(
     db: &str,
     table: &str,
 ) -> Result<Vec<String>, ProxyError> {
-    let set = crate::show::set_holding(exec.conns.snap, exec.conns.db, Some(db), table)?;
+    let set = crate::placement::set_holding(exec.conns.snap, exec.conns.db, Some(db), table)?;
     let q = format!(
         "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = _utf8mb4 X'{}' \
          AND TABLE_NAME = _utf8mb4 X'{}' ORDER BY ORDINAL_POSITION",

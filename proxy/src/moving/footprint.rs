@@ -190,7 +190,7 @@ pub fn of_write(
 /// A write sqlparser cannot read: unknown slots and broadcast tables of every
 /// database it may name (the lexer's tables' and the session's).
 fn unparsed(snap: &ClusterSnapshot, db: Option<&str>, sql: &str, tokens: &[Token]) -> Footprint {
-    let tables = crate::session::text::lexed_tables(sql, &significant(tokens));
+    let tables = crate::command::lexed_tables(sql, &significant(tokens));
     if tables.is_empty() {
         return Footprint::Anything;
     }

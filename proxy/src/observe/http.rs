@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
 use crate::metrics as m;
-use crate::session::Shared;
+use crate::shared::Shared;
 
 /// Largest request head read.
 const MAX_HEAD: usize = 8192;

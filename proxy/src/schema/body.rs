@@ -21,7 +21,7 @@ pub struct Touches {
 /// Reads `sig` (the body's significant tokens) against the routing snapshot.
 pub fn touches(snap: &ClusterSnapshot, db: &str, sql: &str, sig: &[Token]) -> Touches {
     let mut t = Touches::default();
-    for r in crate::session::text::lexed_tables(sql, sig) {
+    for r in crate::command::lexed_tables(sql, sig) {
         let d = r.db.as_deref().unwrap_or(db);
         let Some(rec) = snap.table(d, &r.name) else {
             continue;

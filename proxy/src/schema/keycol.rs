@@ -141,7 +141,7 @@ fn same_routing(
         ColumnOption::Collation(n) => Some(n.to_string()),
         _ => None,
     });
-    match crate::ddl::key_type_of(&col.data_type, collation.as_deref()) {
+    match crate::ddl_apply::key_type_of(&col.data_type, collation.as_deref()) {
         Ok(t) if t == key_type => Ok(()),
         _ => Err(refuse()),
     }

@@ -11,64 +11,17 @@ pub mod rename;
 pub mod routines;
 pub mod views;
 
-use crate::ddl::DdlResult;
+use crate::ddl_apply::DdlResult;
 use crate::error::ProxyError;
 use crate::front::Responder;
-use crate::session::Session;
-use crate::sql::lexer::{qualified_name_at, Token};
+use crate::schema_session::SchemaSession;
+use crate::sql::lexer::Token;
 
-/// The object a `CREATE` / `DROP` / `ALTER` names, read off its first words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
-    /// `FUNCTION`, `PROCEDURE`, `TRIGGER` or `VIEW`.
-    pub kind: &'static str,
-    /// `IF [NOT] EXISTS` given.
-    pub if_exists: bool,
-    pub db: Option<String>,
-    pub name: String,
-    /// Index in `sig` just after the name.
-    pub after: usize,
-}
-
-impl Header {
-    /// The object's database: the one named, else the session's.
-    pub fn database(&self, session_db: Option<&String>) -> Result<String, ProxyError> {
-        self.db
-            .clone()
-            .or_else(|| session_db.cloned())
-            .ok_or(ProxyError::NoDatabaseSelected)
-    }
-}
-
-const KINDS: [&str; 4] = ["FUNCTION", "PROCEDURE", "TRIGGER", "VIEW"];
-
-/// `CREATE [OR REPLACE] [DEFINER = u] [ALGORITHM = a] [SQL SECURITY s]
-/// [AGGREGATE] {FUNCTION|PROCEDURE|TRIGGER|VIEW} [IF [NOT] EXISTS] [db.]name`
-/// (and `DROP` / `ALTER` of those).
-pub fn header(sql: &str, sig: &[Token]) -> Option<Header> {
-    // Before the kind only option words, `=`, user names and `@` come.
-    let at = (1..sig.len().min(16)).find(|&i| KINDS.iter().any(|k| sig[i].is_word(sql, k)))?;
-    if sig[1..at]
-        .iter()
-        .any(|t| t.is_word(sql, "TABLE") || t.is_punct(sql, "("))
-    {
-        return None;
-    }
-    let kind = KINDS.into_iter().find(|k| sig[at].is_word(sql, k))?;
-    let (if_exists, i) = crate::ddl::if_exists(sql, sig, at + 1);
-    let (db, name, used) = qualified_name_at(sql, sig, i)?;
-    Some(Header {
-        kind,
-        if_exists,
-        db,
-        name,
-        after: i + used,
-    })
-}
+pub use crate::command::ddl::{header, Header};
 
 /// Dispatches a CREATE / DROP / ALTER of a function, procedure, trigger or view.
 pub(crate) async fn run(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     sig: &[Token],
     h: Header,

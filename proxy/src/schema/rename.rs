@@ -10,11 +10,11 @@ use topo::{
     Batch, ClusterSnapshot, DdlCheck, DdlObject, SchemaChange, TableChange, TableKind, TableRecord,
 };
 
-use crate::ddl::{apply, check_table_name, etcd_live, refresh, topo_err, topo_of, DdlResult};
+use crate::ddl_apply::{apply, check_table_name, etcd_live, refresh, topo_err, topo_of, DdlResult};
 use crate::ddl_task::Spec;
 use crate::error::ProxyError;
 use crate::front::Responder;
-use crate::session::Session;
+use crate::schema_session::SchemaSession;
 use crate::sql::lexer::{qualified_name_at, Token};
 
 /// A table's name: (database, table).
@@ -30,12 +30,12 @@ struct Pair {
 
 /// `RENAME TABLE[S] [IF EXISTS] a [WAIT n | NOWAIT] TO b [, ...]`.
 pub(crate) async fn rename_table(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     sig: &[Token],
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let (if_ex, mut i) = crate::ddl::if_exists(sql, sig, 2);
+    let (if_ex, mut i) = crate::command::if_exists(sql, sig, 2);
     let mut pairs = Vec::new();
     loop {
         let (old, old_text, used) = name_at(s, sql, sig, i)?;
@@ -123,13 +123,13 @@ pub(crate) async fn rename_table(
 /// `RENAME [TO|AS] b` clause moves its record, a renamed shard-key column
 /// renames its key there (`keycol`).
 pub(crate) async fn alter_table(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     sig: &[Token],
     at: usize,
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let (_, i) = crate::ddl::if_exists(sql, sig, at + 1);
+    let (_, i) = crate::command::if_exists(sql, sig, at + 1);
     let ((db, table), _, used) = name_at(s, sql, sig, i)?;
     let snap = s.shared.routing.get();
     let now = snap.table(&db, &table).map(|t| t.kind.clone());
@@ -137,7 +137,7 @@ pub(crate) async fn alter_table(
     if let Some((old, new)) = alter_rename_target(s, sql, sig)? {
         return alter_rename(s, sql, old, new, key, out).await;
     }
-    let sets = crate::ddl::table_sets(s, Some(&db), &table)?.1;
+    let sets = crate::ddl_apply::table_sets(s, Some(&db), &table)?.1;
     let session_db = s.db.clone();
     let mut change = SchemaChange::default();
     if let Some(kind) = &key {
@@ -154,7 +154,7 @@ pub(crate) async fn alter_table(
         return Ok(answered);
     }
     let Some(kind) = key else {
-        return Ok(crate::ddl::on_sets(s, sets, sql, session_db.as_deref(), out).await?);
+        return Ok(crate::ddl_apply::on_sets(s, sets, sql, session_db.as_deref(), out).await?);
     };
     let t = topo_of(s)?;
     etcd_live(&t).await?;
@@ -171,7 +171,7 @@ pub(crate) async fn alter_table(
 /// `ALTER TABLE a <clauses>` where one clause is `RENAME [TO|AS] b`: the text on
 /// every set holding `a`, then the record moves. `Ok(None)`: no table rename.
 fn alter_rename_target(
-    s: &Session,
+    s: &SchemaSession<'_>,
     sql: &str,
     sig: &[Token],
 ) -> Result<Option<(Name, Name)>, ProxyError> {
@@ -192,7 +192,7 @@ fn alter_rename_target(
         .iter()
         .position(|t| t.is_word(sql, "TABLE"))
         .unwrap_or(1);
-    let (_, i) = crate::ddl::if_exists(sql, sig, table_at + 1);
+    let (_, i) = crate::command::if_exists(sql, sig, table_at + 1);
     let (old, _, _) = name_at(s, sql, sig, i)?;
     let (new, _, _) = name_at(s, sql, sig, at)?;
     Ok(Some((old, new)))
@@ -200,7 +200,7 @@ fn alter_rename_target(
 
 /// `key`: the table's kind under its new name when the ALTER renames its key.
 async fn alter_rename(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     old: Name,
     new: Name,
@@ -242,7 +242,7 @@ async fn alter_rename(
 
 /// `[db.]name` at `sig[i..]`: the name (database defaulted), its text, tokens used.
 fn name_at(
-    s: &Session,
+    s: &SchemaSession<'_>,
     sql: &str,
     sig: &[Token],
     i: usize,
@@ -344,7 +344,12 @@ fn rename_text<'p>(if_ex: bool, pairs: impl Iterator<Item = &'p Pair>, back: boo
 
 /// Renames back on the sets that already renamed (best effort: the client has
 /// its error already).
-async fn undo(s: &Session, pairs: &[Pair], done: &[(String, Vec<usize>)], db: Option<&str>) {
+async fn undo(
+    s: &SchemaSession<'_>,
+    pairs: &[Pair],
+    done: &[(String, Vec<usize>)],
+    db: Option<&str>,
+) {
     use mysql_async::prelude::Queryable;
     let snap = s.shared.routing.get();
     let mut conns = s.conns(&snap);
@@ -376,7 +381,7 @@ fn changes(records: &BTreeMap<Name, (Option<TableKind>, Option<TableKind>)>) -> 
 
 /// Writes the records that changed, in one etcd transaction, and re-reads routing.
 async fn record(
-    s: &Session,
+    s: &SchemaSession<'_>,
     t: &topo::Topo,
     records: &BTreeMap<Name, (Option<TableKind>, Option<TableKind>)>,
 ) -> Result<(), ProxyError> {

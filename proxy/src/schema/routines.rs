@@ -16,10 +16,10 @@ use topo::TableKind;
 
 use super::body::{touches, Touches};
 use super::Header;
-use crate::ddl::{on_sets, DdlResult};
+use crate::ddl_apply::{on_sets, DdlResult};
 use crate::error::ProxyError;
 use crate::front::Responder;
-use crate::session::Session;
+use crate::schema_session::SchemaSession;
 use crate::sql::lexer::{qualified_name_at, Token};
 
 fn refuse(what: String) -> ProxyError {
@@ -27,7 +27,7 @@ fn refuse(what: String) -> ProxyError {
 }
 
 pub(crate) async fn create(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     sig: &[Token],
     h: &Header,
@@ -143,7 +143,7 @@ fn home_only(t: &Touches, home: &str, what: &str) -> Result<(), ProxyError> {
 /// `DROP` / `ALTER` of a function, procedure or trigger: on the sets holding it
 /// (none: the home set answers, with MariaDB's error or IF EXISTS note).
 pub(crate) async fn where_it_is(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     h: &Header,
     out: &mut Responder<'_>,

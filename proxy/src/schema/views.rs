@@ -7,22 +7,22 @@ use sqlparser::ast::Statement;
 use topo::{TableKind, TableRecord};
 
 use super::Header;
-use crate::ddl::{apply, etcd_live, refresh, table_sets, topo_err, topo_of, DdlResult};
+use crate::ddl_apply::{apply, etcd_live, refresh, table_sets, topo_err, topo_of, DdlResult};
 use crate::error::ProxyError;
 use crate::front::Responder;
-use crate::session::Session;
+use crate::schema_session::SchemaSession;
 use crate::sql::lexer::{ident_text, qualified_name_at, significant, tokenize, Token};
 use crate::sql::parse_one;
 
 pub(crate) async fn create(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     sig: &[Token],
     h: &Header,
     out: &mut Responder<'_>,
 ) -> DdlResult {
     let db = h.database(s.db.as_ref())?;
-    crate::ddl::check_table_name(&h.name)?;
+    crate::ddl_apply::check_table_name(&h.name)?;
     // [(col, ...)] AS select [WITH [CASCADED|LOCAL] CHECK OPTION]
     let mut i = h.after;
     let mut cols = Vec::new();
@@ -61,7 +61,7 @@ pub(crate) async fn create(
             // sqlparser cannot read it: only a view whose tables all live on
             // the home set is placed (there).
             let toks = tokenize(query).unwrap_or_default();
-            let tables = crate::session::text::lexed_tables(query, &significant(&toks));
+            let tables = crate::command::lexed_tables(query, &significant(&toks));
             let home = snap
                 .db(&db)
                 .ok_or_else(|| ProxyError::UnknownDatabase(db.clone()))?
@@ -122,14 +122,14 @@ pub(crate) async fn create(
 /// `DROP VIEW [IF EXISTS] v [, w ...] [RESTRICT | CASCADE]`: each on its sets,
 /// its record removed.
 pub(crate) async fn drop(
-    s: &mut Session,
+    s: &mut SchemaSession<'_>,
     sql: &str,
     sig: &[Token],
     _h: &Header,
     out: &mut Responder<'_>,
 ) -> DdlResult {
     let at = sig.iter().position(|t| t.is_word(sql, "VIEW")).unwrap_or(1);
-    let (if_ex, mut i) = crate::ddl::if_exists(sql, sig, at + 1);
+    let (if_ex, mut i) = crate::command::if_exists(sql, sig, at + 1);
     let mut names = Vec::new();
     while let Some((db, name, used)) = qualified_name_at(sql, sig, i) {
         if name.eq_ignore_ascii_case("RESTRICT") || name.eq_ignore_ascii_case("CASCADE") {

@@ -16,14 +16,15 @@
 //! named locks: `crate::exec::Pins`), whose branches must run there.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use tokio::task::JoinHandle;
 
 use super::txn::Txn;
-use super::Session;
 use crate::backend::Conn;
-use crate::exec::{discard, epoch_of};
+use crate::exec::{discard, epoch_of, Conns};
+use crate::shared::Shared;
 
 /// At most this many sets get a branch started ahead.
 const MAX_SETS: usize = 8;
@@ -36,40 +37,23 @@ pub type Ahead = JoinHandle<Option<(Conn, u64)>>;
 /// The branches started ahead, by set.
 pub type AheadMap = BTreeMap<String, Ahead>;
 
-impl Session {
-    /// Starts the branches of the transaction just opened on the sets `sets`
-    /// (those of the session's previous transaction) in the background.
-    pub(super) fn start_ahead(&mut self, sets: &[String]) {
-        if sets.is_empty() || !self.pins.is_empty() {
+impl Txn {
+    /// Starts the branches of this transaction, just opened, on the sets
+    /// `sets` (those of the session's previous transaction) in the background,
+    /// with the session's connections `conns` (`Session::start_ahead`).
+    pub(super) fn start_ahead(&mut self, conns: &Conns<'_>, shared: &Arc<Shared>, sets: &[String]) {
+        if !self.conns.is_empty() || !self.ahead.is_empty() {
             return;
         }
-        let snap = self.snapshot();
-        let (db, found_rows, init) = (self.db.clone(), self.found_rows, self.vars.init());
-        let shared = self.shared.clone();
-        let Some(t) = self.txn.as_mut() else {
-            return;
-        };
-        if !t.conns.is_empty() || !t.ahead.is_empty() {
-            return;
-        }
-        let conns = crate::exec::Conns {
-            backends: &shared.backends,
-            routing: &shared.routing,
-            changes: &self.changes,
-            snap: &snap,
-            db: db.as_deref(),
-            found_rows,
-            init,
-            codec: self.codec,
-        };
+        let snap = conns.snap;
         for set in sets.iter().take(MAX_SETS) {
             let Some(node) = snap.primary_of(set) else {
                 continue;
             };
             let key = conns.key(set, node);
-            let mut start = t.before.clone();
-            start.push(t.start_stmt(set));
-            let epoch = epoch_of(&snap, set);
+            let mut start = self.before.clone();
+            start.push(self.start_stmt(set));
+            let epoch = epoch_of(snap, set);
             let (shared, name) = (shared.clone(), set.clone());
             let handle = tokio::spawn(async move {
                 let mut conn = shared.backends.get(&name, &key).await.ok()?;
@@ -81,12 +65,10 @@ impl Session {
                     }
                 }
             });
-            t.ahead.insert(set.clone(), handle);
+            self.ahead.insert(set.clone(), handle);
         }
     }
-}
 
-impl Txn {
     /// The branch started ahead on `set`, if there is one and it started at the
     /// epoch routing shows now (`snap`); one that did not is closed (which
     /// ends its branch).

@@ -4,16 +4,17 @@
 //! MariaDB connection answers — not whatever the pooled connection that runs the
 //! asking statement did last.
 
-use super::text::{rewrite_keeping_names, word_at};
+use super::text::rewrite_keeping_names;
 use super::Session;
+use crate::command::Statement;
 use crate::front::Responder;
-use crate::sql::lexer::Token;
 
 impl Session {
     /// `sql` with each `ROW_COUNT()` replaced by the session's value, typed as
     /// MariaDB types the call (`COALESCE(n, ROW_COUNT())`: BIGINT(21) NOT NULL)
     /// and keeping its column name; `None` when it calls none.
-    pub(super) fn row_count_text(&self, sql: &str, sig: &[Token]) -> Option<String> {
+    pub(super) fn row_count_text(&self, stmt: &Statement<'_>) -> Option<String> {
+        let (sql, sig) = (stmt.sql, &stmt.sig[..]);
         let calls: Vec<(usize, usize, String)> = sig
             .windows(3)
             .filter(|w| {
@@ -28,7 +29,7 @@ impl Session {
             })
             .collect();
         let evaluated = matches!(
-            word_at(sql, sig, 0).as_str(),
+            stmt.word(0),
             "SELECT"
                 | "INSERT"
                 | "REPLACE"
@@ -42,12 +43,11 @@ impl Session {
         (evaluated && !calls.is_empty()).then(|| rewrite_keeping_names(sql, sig, calls))
     }
 
-    /// After a statement (`first`: its first word; `ok`: it succeeded): what
-    /// `ROW_COUNT()` answers next.
-    pub(super) fn note_row_count(&mut self, first: &str, out: &Responder<'_>, ok: bool) {
+    /// After a statement (`ok`: it succeeded): what `ROW_COUNT()` answers next.
+    pub(super) fn note_row_count(&mut self, stmt: &Statement<'_>, out: &Responder<'_>, ok: bool) {
         self.row_count = match out.last_ok {
             _ if !ok => -1,
-            _ if matches!(first, "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME") => 0,
+            _ if stmt.is_schema_change() => 0,
             Some((affected, _)) => affected as i64,
             None => -1,
         };

@@ -6,14 +6,13 @@
 use mysql_common::constants::{ColumnFlags, ColumnType};
 
 use super::planning::Planning;
-use super::text::{is_write, word_at};
 use super::{fail, Session};
+use crate::command::Statement;
 use crate::error::ProxyError;
 use crate::exec::Answered;
 use crate::explain::{per_set, steps, ExplainKind, ExplainRequest, Step};
 use crate::front::{Handler, Responder};
 use crate::route::Merge;
-use crate::sql::lexer::{significant, tokenize};
 
 impl Session {
     pub(super) async fn explain(
@@ -23,18 +22,15 @@ impl Session {
         out: &mut Responder<'_>,
     ) -> Answered {
         let inner = req.inner(sql);
-        let tokens = match tokenize(inner) {
-            Ok(t) => t,
-            Err(e) => {
-                let err = ProxyError::Syntax(format!("{} near position {}", e.what, e.at));
-                return fail(out, &err).await;
-            }
+        let stmt = match Statement::lex(inner) {
+            Ok(s) => s,
+            Err(e) => return fail(out, &e).await,
         };
         let snap = self.snapshot();
-        let plan = match self.plan_sql(&snap, inner, &tokens).await {
+        let plan = match self.plan_sql(&snap, &stmt).await {
             Ok(Planning::Planned(p)) => p.plan,
-            Ok(Planning::Unparsed(msg)) => match self.unparsed_plan(&snap, inner, &msg) {
-                Ok((p, _)) => p,
+            Ok(Planning::Unparsed(msg)) => match self.unparsed_plan(&snap, &stmt, &msg) {
+                Ok(p) => p,
                 Err(e) => return fail(out, &e).await,
             },
             Err(ProxyError::WriteLimitAcrossSets) if req.kind == ExplainKind::Gateway => {
@@ -69,9 +65,9 @@ impl Session {
         };
         match req.kind {
             ExplainKind::Gateway => {
-                let first = word_at(inner, &significant(&tokens), 0);
-                let two_phase =
-                    is_write(&first) && self.txn.is_none() && plan.writes_several_sets();
+                let two_phase = crate::command::is_write(stmt.word(0))
+                    && self.txn.is_none()
+                    && plan.writes_several_sets();
                 let mut rows = steps(&plan, inner, two_phase);
                 if let Err(e) = self.orphan_texts(&snap, &plan, &mut rows) {
                     return fail(out, &e).await;

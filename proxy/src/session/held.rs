@@ -12,12 +12,12 @@ use std::collections::{HashMap, HashSet};
 
 use mysql_async::prelude::Queryable;
 
-use super::text::{lexed_tables, word_at};
 use super::{fail, Session};
+use crate::command::{lexed_tables, SqlOp, SqlPrepared};
 use crate::error::ProxyError;
 use crate::exec::Answered;
 use crate::front::{Handler, OkInfo, Responder};
-use crate::sql::lexer::{ident_text, significant, string_value, tokenize, Kind, Token};
+use crate::sql::lexer::{significant, string_value, tokenize, Kind, Token};
 
 /// One held statement.
 pub struct Held {
@@ -92,22 +92,18 @@ impl Session {
         &mut self,
         sql: &str,
         sig: &[Token],
-        first: &str,
+        p: &SqlPrepared,
         out: &mut Responder<'_>,
     ) -> Option<Answered> {
-        let name_at = match first {
-            "PREPARE" | "EXECUTE" => 1,
-            _ if word_at(sql, sig, 1) == "PREPARE" => 2,
-            _ => return None,
-        };
-        let given = ident_text(sql, sig.get(name_at)?);
+        let name_at = p.name_at;
+        let given = p.name.clone();
         let name = given.to_ascii_lowercase();
         let unknown = |to| ProxyError::UnknownStatement {
             name: given.clone(),
             to,
         };
-        match first {
-            "PREPARE" => {
+        match p.op {
+            SqlOp::Prepare => {
                 let t = sig.get(name_at + 2).filter(|t| t.kind == Kind::String)?;
                 let text = string_value(sql, t);
                 let tokens = tokenize(&text).ok()?;
@@ -124,7 +120,7 @@ impl Session {
             }
             _ if !self.held.map.contains_key(&name) => {
                 let stale = self.held.stale.contains(&name) && !self.sql_stmts.contains_key(&name);
-                let to = if first == "EXECUTE" {
+                let to = if p.op == SqlOp::Execute {
                     "EXECUTE"
                 } else {
                     "DEALLOCATE PREPARE"
@@ -135,7 +131,7 @@ impl Session {
                     None
                 }
             }
-            "EXECUTE" => {
+            SqlOp::Execute => {
                 let held = self.held.map.get(&name)?;
                 let text = match self.bind_held(held, sql, &sig[name_at + 1..]) {
                     Ok(t) => t,
@@ -143,7 +139,7 @@ impl Session {
                 };
                 Some(Box::pin(self.statement_run(&text, out)).await)
             }
-            _ => {
+            SqlOp::Deallocate => {
                 self.held.map.remove(&name);
                 out.status = self.status();
                 Some(out.ok(&OkInfo::default()).await.map(|_| true))

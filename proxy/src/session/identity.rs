@@ -3,22 +3,23 @@
 //! connections of that user — the backend account and the backend's threads
 //! (other clients' statements) are never shown.
 
+use crate::command::{name_is, Statement};
 use crate::front::account::Account;
 use crate::registry::Activity;
 use crate::sql::lexer::{ident_text, Kind, Token};
 
-use super::text::{rewrite_keeping_names, word_at};
+use super::text::rewrite_keeping_names;
 
 /// The text to run instead of `sql`, with the client's identity in it; `None`
 /// when `sql` names none.
 pub(super) fn rewrite(
-    sql: &str,
-    sig: &[Token],
+    stmt: &Statement<'_>,
     account: &Account,
     own_id: u32,
     connections: impl FnOnce() -> Vec<(u32, Activity)>,
 ) -> Option<String> {
-    let first = identity_text(sql, sig, account);
+    let (sql, sig) = (stmt.sql, &stmt.sig[..]);
+    let first = identity_text(stmt, account);
     let text = first.as_deref().unwrap_or(sql);
     let tokens;
     let sig = match &first {
@@ -34,65 +35,16 @@ pub(super) fn rewrite(
     processlist_text(text, sig, own_id, sql, connections).or(first)
 }
 
-/// Whether `t` is the name `name` (any case, backquoted or not), without allocating.
-fn name_is(sql: &str, t: &Token, name: &str) -> bool {
-    matches!(t.kind, Kind::Word | Kind::QuotedIdent)
-        && t.text(sql).trim_matches('`').eq_ignore_ascii_case(name)
-}
-
 /// Account management (`GRANT`, `REVOKE`, `SET PASSWORD`, `SET [DEFAULT] ROLE`)
 /// would act on the sets' own accounts — the backend account the gateway uses
-/// above all — and the account tables (`mysql.user`, `mysql.global_priv`, ...,
-/// `information_schema.USER_PRIVILEGES`, ..., `SHOW CREATE USER`) would show
-/// them: refused. Gateway users are managed with the `setwise` CLI.
-/// (`CREATE`/`ALTER`/`DROP`/`RENAME USER` are refused with DDL.)
-pub(super) fn account_management(sql: &str, sig: &[Token]) -> Option<crate::error::ProxyError> {
-    let first = word_at(sql, sig, 0);
-    let second = word_at(sql, sig, 1);
-    let what = match (first.as_str(), second.as_str()) {
-        ("GRANT" | "REVOKE", _) => first.clone(),
-        ("SET", "PASSWORD" | "ROLE") => format!("SET {second}"),
-        ("SET", "DEFAULT") if word_at(sql, sig, 2) == "ROLE" => "SET DEFAULT ROLE".into(),
-        ("SHOW", "CREATE") if word_at(sql, sig, 2) == "USER" => "SHOW CREATE USER".into(),
-        _ => account_table(sql, sig)?,
-    };
-    Some(crate::error::ProxyError::NotSupported(format!(
+/// above all — and the account tables would show them: refused (`what`: what
+/// the statement does, `crate::command::Command::AccountManagement`). Gateway
+/// users are managed with the `setwise` CLI.
+pub(super) fn account_refusal(what: &str) -> crate::error::ProxyError {
+    crate::error::ProxyError::NotSupported(format!(
         "{what} through the gateway (the sets' accounts are not the gateway's users, which are \
          managed with the setwise CLI)"
-    )))
-}
-
-/// Tables that list accounts and their privileges.
-const ACCOUNT_TABLES: &[(&str, &str)] = &[
-    ("mysql", "user"),
-    ("mysql", "global_priv"),
-    ("mysql", "db"),
-    ("mysql", "tables_priv"),
-    ("mysql", "columns_priv"),
-    ("mysql", "procs_priv"),
-    ("mysql", "proxies_priv"),
-    ("mysql", "roles_mapping"),
-    ("information_schema", "user_privileges"),
-    ("information_schema", "schema_privileges"),
-    ("information_schema", "table_privileges"),
-    ("information_schema", "column_privileges"),
-    ("information_schema", "applicable_roles"),
-    ("information_schema", "enabled_roles"),
-    ("information_schema", "users"),
-    ("information_schema", "user_statistics"),
-];
-
-/// "reading `db`.`table`" when the statement names an account table.
-fn account_table(sql: &str, sig: &[Token]) -> Option<String> {
-    sig.windows(3).find_map(|w| {
-        if !w[1].is_punct(sql, ".") {
-            return None;
-        }
-        ACCOUNT_TABLES
-            .iter()
-            .find(|(d, t)| name_is(sql, &w[0], d) && name_is(sql, &w[2], t))
-            .map(|(d, t)| format!("reading `{d}`.`{t}`"))
-    })
+    ))
 }
 
 /// `sql` with `USER()`, `SESSION_USER()`, `SYSTEM_USER()`, `CURRENT_USER()` and
@@ -102,16 +54,14 @@ fn account_table(sql: &str, sig: &[Token]) -> Option<String> {
 /// as alias, so the column keeps MariaDB's name. Only in statements that
 /// evaluate them now (not a view's or a routine's definition, not account
 /// management). `None` when there is none.
-fn identity_text(sql: &str, sig: &[Token], account: &Account) -> Option<String> {
-    let first = word_at(sql, sig, 0);
+fn identity_text(stmt: &Statement<'_>, account: &Account) -> Option<String> {
+    let (sql, sig) = (stmt.sql, &stmt.sig[..]);
+    let first = stmt.word(0);
     let evaluated = matches!(
-        first.as_str(),
+        first,
         "SELECT" | "INSERT" | "REPLACE" | "UPDATE" | "DELETE" | "WITH" | "DO" | "VALUES"
     ) || (first == "SET"
-        && !matches!(
-            word_at(sql, sig, 1).as_str(),
-            "PASSWORD" | "ROLE" | "DEFAULT"
-        ))
+        && !matches!(stmt.word(1), "PASSWORD" | "ROLE" | "DEFAULT"))
         || sig.first().is_some_and(|t| t.is_punct(sql, "("));
     if !evaluated {
         return None;
@@ -269,10 +219,10 @@ fn derived_table(rows: &[(u32, Activity)], own_id: u32, original: &str) -> Strin
 
 impl super::Session {
     /// The text to run instead of `sql` ([`rewrite`]).
-    pub(super) fn identity_text(&self, sql: &str, sig: &[Token]) -> Option<String> {
+    pub(super) fn identity_text(&self, stmt: &Statement<'_>) -> Option<String> {
         let account = self.account.as_deref()?;
         let registry = &self.shared.registry;
-        rewrite(sql, sig, account, self.id, || registry.list(&account.user))
+        rewrite(stmt, account, self.id, || registry.list(&account.user))
     }
 
     /// Dispatches a text the gateway rewrote (the client's own is what the
@@ -280,29 +230,21 @@ impl super::Session {
     pub(super) async fn dispatch_text(
         &mut self,
         text: &str,
-        first: &str,
         out: &mut crate::front::Responder<'_>,
     ) -> crate::exec::Answered {
-        let tokens = match crate::sql::lexer::tokenize(text) {
-            Ok(t) => t,
-            Err(e) => {
-                let err =
-                    crate::error::ProxyError::Syntax(format!("{} near position {}", e.what, e.at));
-                return super::fail(out, &err).await;
-            }
-        };
-        let sig = crate::sql::lexer::significant(&tokens);
-        self.dispatch(text, &tokens, &sig, first, out).await
+        match Statement::lex(text) {
+            Ok(stmt) => self.dispatch(&stmt, out).await,
+            Err(e) => super::fail(out, &e).await,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::lexer::{significant, tokenize};
 
     fn run(sql: &str) -> Option<String> {
-        let sig = significant(&tokenize(sql).unwrap());
+        let stmt = Statement::lex(sql).unwrap();
         let a = Account::new("app", "127.0.0.1".parse().unwrap(), &[], "setwise_proxy");
         let conns = || {
             vec![(
@@ -313,7 +255,7 @@ mod tests {
                 },
             )]
         };
-        rewrite(sql, &sig, &a, 7, conns)
+        rewrite(&stmt, &a, 7, conns)
     }
 
     #[test]

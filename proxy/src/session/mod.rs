@@ -39,8 +39,7 @@ use std::sync::Arc;
 use mysql_common::constants::StatusFlags;
 use tracing::debug;
 
-use crate::backend::Backends;
-use crate::config::ProxyConfig;
+use crate::command::{Command, Show, Statement};
 use crate::ddl;
 use crate::error::ProxyError;
 use crate::exec::{Answered, Conns, Exec};
@@ -49,9 +48,8 @@ use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::cache;
 use crate::route::plan::is_system_schema;
 use crate::route::{Merge, Plan, Target};
-use crate::routing::Routing;
 use crate::show;
-use crate::sql::lexer::{ident_text, significant, split_statements, tokenize, Kind, Token};
+use crate::sql::lexer::{split_statements, tokenize};
 use crate::sql::parse_one;
 use mysql_async::prelude::Queryable;
 use text::*;
@@ -61,35 +59,7 @@ use vars::SessionVars;
 /// The system database of the agents: hidden from gateway clients.
 pub const HIDDEN_DB: &str = crate::front::responder::HIDDEN_SCHEMA;
 
-/// What the sessions of one core share (backend pools and the plan cache are per
-/// core; routing, etcd, the connection registry and the column cache are global).
-pub struct Shared {
-    pub cfg: ProxyConfig,
-    pub routing: Routing,
-    pub backends: Backends,
-    pub topo: Arc<tokio::sync::OnceCell<topo::Topo>>,
-    /// Column order per table, for INSERTs without a column list; cleared by DDL.
-    /// Shared by every core.
-    pub columns: Arc<std::sync::Mutex<ColumnCache>>,
-    /// Plans by statement fingerprint.
-    pub plans: cache::PlanCache,
-    /// When the gateway started (COM_STATISTICS uptime).
-    pub started: std::time::Instant,
-    /// Client connections (SHOW PROCESSLIST, KILL), of every core.
-    pub registry: Arc<crate::registry::Registry>,
-    /// This gateway's id in XA transaction ids (random per process).
-    pub gateway_id: String,
-    pub txn_seq: Arc<std::sync::atomic::AtomicU64>,
-    /// AUTO_INCREMENT ids this gateway assigns (every core).
-    pub ids: Arc<crate::ids::Ids>,
-    /// Slot moves: registration, writes in flight, the hold (`crate::moving`).
-    pub moves: Arc<crate::moving::Moves>,
-    /// TLS offered to clients (`[tls]`); `None` when not configured.
-    pub tls: Option<crate::front::tls::Acceptor>,
-}
-
-/// `(db, table)` → column names in definition order.
-pub type ColumnCache = std::collections::HashMap<(String, String), Arc<Vec<String>>>;
+pub use crate::shared::{ColumnCache, Shared};
 
 pub struct Session {
     pub shared: Arc<Shared>,
@@ -222,6 +192,18 @@ impl Session {
         }
     }
 
+    /// What a schema change sees of this session (`crate::schema_session`).
+    fn schema_session(&self) -> crate::schema_session::SchemaSession<'_> {
+        crate::schema_session::SchemaSession::new(
+            &self.shared,
+            self.db.clone(),
+            &self.changes,
+            self.found_rows,
+            self.vars.init(),
+            self.codec,
+        )
+    }
+
     /// An executor: inside the open transaction if there is one.
     pub fn exec<'a>(&'a mut self, snap: &'a topo::ClusterSnapshot) -> Exec<'a> {
         let conns = Conns {
@@ -252,29 +234,25 @@ impl Session {
     /// Runs one statement (one part of a multi-statement text); observed.rs
     /// books it.
     async fn statement_run(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
-        let tokens = match tokenize(sql) {
-            Ok(t) => t,
-            Err(e) => {
-                let err = ProxyError::Syntax(format!("{} near position {}", e.what, e.at));
-                return fail(out, &err).await;
-            }
+        let stmt = match Statement::lex(sql) {
+            Ok(s) => s,
+            Err(e) => return fail(out, &e).await,
         };
         // CONNECTION_ID() is the gateway's connection id (what KILL takes), not a
         // backend thread's.
-        self.note_digest_key(sql, &tokens);
-        let sig = significant(&tokens);
-        self.effects_next = crate::sql::effects::classify(sql, &sig);
-        self.note_hint(sql, &tokens);
-        if let Some(rewritten) = connection_id_text(sql, &sig, self.id) {
+        self.note_digest_key(sql, &stmt.tokens);
+        self.effects_next = crate::sql::effects::classify(sql, &stmt.sig);
+        self.note_hint(sql, &stmt.tokens);
+        if let Some(rewritten) = connection_id_text(&stmt, self.id) {
             return Box::pin(self.statement_run(&rewritten, out)).await;
         }
-        if let Some(rewritten) = self.own_vars_text(sql, &sig) {
+        if let Some(rewritten) = self.own_vars_text(sql, &stmt.sig) {
             return Box::pin(self.statement_run(&rewritten, out)).await;
         }
         // AUTO_INCREMENT ids and LAST_INSERT_ID() (ids.rs): the client's text
         // is what SHOW PROCESSLIST shows.
         let client_text = sql;
-        let ids = match self.ids_before(sql, &tokens, &sig, out).await {
+        let ids = match self.ids_before(sql, &stmt.tokens, &stmt.sig, out).await {
             Ok(s) => s,
             Err(ProxyError::InsertSelect) => {
                 self.set_activity("Query", Some(client_text));
@@ -284,87 +262,73 @@ impl Session {
             }
             Err(e) => return fail(out, &e).await,
         };
-        let (sql, tokens) = match ids.text.as_deref() {
-            Some(t) => (t, tokenize(t).unwrap_or_default()),
-            None => (sql, tokens),
+        let stmt = match ids.text.as_deref() {
+            Some(t) => Statement::new(t, tokenize(t).unwrap_or_default()),
+            None => stmt,
         };
-        let sig = significant(&tokens);
-        // `(SELECT ...) UNION (SELECT ...)` is a SELECT.
-        let lead = sig.iter().take_while(|t| t.is_punct(sql, "(")).count();
-        let first = word_at(sql, &sig, lead);
-        debug!(stmt = %first, "statement");
-        self.stmt.kind = statement_kind(&first);
+        debug!(stmt = %stmt.verb, "statement");
+        self.stmt.kind = stmt.kind_label();
         self.set_activity("Query", Some(client_text));
-        let counted = self.row_count_text(sql, &sig);
-        let (sql, tokens) = match counted.as_deref() {
+        let counted = self.row_count_text(&stmt);
+        let stmt = match counted.as_deref() {
             Some(t) => {
                 // Runs as the rewritten text (a COM_STMT_EXECUTE's values spliced in).
                 self.prepared = None;
-                (t, tokenize(t).unwrap_or_default())
+                Statement::new(t, tokenize(t).unwrap_or_default())
             }
-            None => (sql, tokens),
+            None => stmt,
         };
-        let sig = significant(&tokens);
         // Slot moves: a write waits while a hold covers it (planned after).
-        let _in_flight = match self.move_gate(sql, &tokens, &sig, &first).await {
+        let _in_flight = match self.move_gate(&stmt).await {
             Ok(g) => g,
             Err(e) => {
                 self.set_activity("Sleep", None);
                 return fail(out, &e).await;
             }
         };
-        let answered = match self.identity_text(sql, &sig) {
-            Some(text) => self.dispatch_text(&text, &first, out).await,
-            None => self.dispatch(sql, &tokens, &sig, &first, out).await,
+        let answered = match self.identity_text(&stmt) {
+            Some(text) => self.dispatch_text(&text, out).await,
+            None => self.dispatch(&stmt, out).await,
         };
-        self.note_row_count(&first, out, matches!(answered, Ok(true)));
+        self.note_row_count(&stmt, out, matches!(answered, Ok(true)));
         self.ids_after(&ids, out, matches!(answered, Ok(true)));
         self.set_activity("Sleep", None);
         answered
     }
 
-    async fn dispatch(
-        &mut self,
-        sql: &str,
-        tokens: &[Token],
-        sig: &[Token],
-        first: &str,
-        out: &mut Responder<'_>,
-    ) -> Answered {
-        let word = |i: usize| word_at(sql, sig, i);
-        if let Some(e) = identity::account_management(sql, sig) {
-            return fail(out, &e).await;
+    /// Dispatches a statement on its command (`crate::command`).
+    async fn dispatch(&mut self, stmt: &Statement<'_>, out: &mut Responder<'_>) -> Answered {
+        let (sql, sig, first) = (stmt.sql, &stmt.sig[..], stmt.verb.as_str());
+        if let Command::AccountManagement(what) = &stmt.command {
+            return fail(out, &identity::account_refusal(what)).await;
         }
         if let Some(text) = (first == "SELECT")
             .then(|| self.read_from_text(sql, sig))
             .flatten()
         {
-            return Box::pin(self.dispatch_text(&text, first, out)).await;
+            return Box::pin(self.dispatch_text(&text, out)).await;
         }
-        if is_diagnostics_read(sql, first, &word(1)) {
+        if stmt.command == Command::DiagnosticsRead {
             return self.diagnostics(sql, out).await;
         }
         // Any other statement starts a new diagnostics area.
         if let Some((_, conn)) = self.diag.take() {
             crate::exec::release(conn);
         }
-        if let Some(e) = self.xa_gate(first, &word(1)) {
+        if let Some(e) = self.xa_gate(first, stmt.word(1)) {
             return fail(out, &e).await;
         }
-        if let Some(req) = crate::explain::classify(sql, sig) {
-            return self.explain(sql, req, out).await;
-        }
-        match first {
-            "USE" => {
-                let Some(t) = sig.get(1) else {
+        match &stmt.command {
+            Command::Explain(req) => return self.explain(sql, *req, out).await,
+            Command::Use(db) => {
+                let Some(db) = db else {
                     return fail(out, &ProxyError::Syntax("USE needs a database name".into()))
                         .await;
                 };
-                let db = ident_text(sql, t);
-                let r = self.use_db(&db).await;
+                let r = self.use_db(db).await;
                 return self.reply(r, out).await;
             }
-            "BEGIN" | "START" if first == "BEGIN" || word(1) == "TRANSACTION" => {
+            Command::Begin(begin) => {
                 // An open transaction is committed first, as MariaDB does.
                 if let Err(e) = self.end_txn("COMMIT").await {
                     return fail(out, &e).await;
@@ -374,17 +338,14 @@ impl Session {
                 // applied with `SET TRANSACTION ...` before each branch's XA START
                 // (a write then fails there with 1792, as on one server).
                 self.open_txn();
-                if let (Some(mode), Some(t)) = (access_mode(sql, sig), self.txn.as_mut()) {
+                if let (Some(mode), Some(t)) = (begin.access, self.txn.as_mut()) {
                     t.before.push(format!("SET TRANSACTION {mode}"));
                     // It never writes: no XA on its branches (txn.rs).
                     t.plain = mode == "READ ONLY";
                 }
                 let sets = std::mem::take(&mut self.ahead_sets);
                 self.start_ahead(&sets);
-                if sig
-                    .windows(2)
-                    .any(|w| w[0].is_word(sql, "CONSISTENT") && w[1].is_word(sql, "SNAPSHOT"))
-                {
+                if begin.consistent_snapshot {
                     if let Err(e) = self.snapshot_branches().await {
                         let _ = self.end_txn("ROLLBACK").await;
                         return fail(out, &e).await;
@@ -392,68 +353,64 @@ impl Session {
                 }
                 return ok(out, self.status()).await;
             }
-            "COMMIT" | "ROLLBACK" if !sig.iter().any(|t| t.is_word(sql, "TO")) => {
-                let r = self.end_txn(first).await;
+            Command::End { commit } => {
+                let r = self
+                    .end_txn(if *commit { "COMMIT" } else { "ROLLBACK" })
+                    .await;
                 return self.reply(r, out).await;
             }
-            "SAVEPOINT" | "RELEASE" | "ROLLBACK" => {
-                let r = self.savepoint(sql, sig).await;
+            Command::Savepoint { op, name } => {
+                let r = self.savepoint(*op, name.as_deref()).await;
                 return self.reply(r, out).await;
             }
-            "KILL" => return self.kill(sql, sig, out).await,
-            "SHOW"
-                if word(1) == "PROCESSLIST" || (word(1) == "FULL" && word(2) == "PROCESSLIST") =>
-            {
+            Command::Kill => return self.kill(sql, sig, out).await,
+            Command::Show(Show::Processlist { full }) => {
                 let user = self.user.clone().unwrap_or_default();
                 let rows = self.shared.registry.list(&user);
-                return show::processlist(&rows, word(1) == "FULL", out).await;
+                return show::processlist(&rows, *full, out).await;
             }
-            "SHOW" if show::is_session_status(&word(1), &word(2)) => {
+            Command::Show(Show::Status) => {
                 let tls = self.tls.clone();
                 let snap = self.snapshot();
                 let mut exec = self.exec(&snap);
                 exec.write = false;
                 return show::status(&mut exec, sql, tls.as_deref(), out).await;
             }
-            "SHOW" if show::is_session_variables(&word(1), &word(2)) => {
+            Command::Show(Show::Variables) => {
                 let own = self.limits.own_values();
                 let snap = self.snapshot();
                 let mut exec = self.exec(&snap);
                 exec.write = false;
                 return show::variables(&mut exec, sql, &own, out).await;
             }
-            "SHOW" if word(1) == "SETWISE" && word(2) == "DIGESTS" => {
-                return self.show_digests(sql, sig, out).await;
-            }
-            "SHOW" if word(1) == "GRANTS" => {
+            Command::Show(Show::Digests) => return self.show_digests(sql, sig, out).await,
+            Command::Show(Show::Grants) => {
                 return show::grants(self.account.as_deref(), self.codec, sql, sig, out).await;
             }
-            "XA" => return self.xa_statement(sql, sig, out).await,
-            "LOCK" | "UNLOCK" => {
+            Command::Xa => return self.xa_statement(sql, sig, out).await,
+            Command::Lock => {
                 let e = ProxyError::NotSupported(format!("{first} statements through the gateway"));
                 return fail(out, &e).await;
             }
-            "SET" => return self.set(sql, sig, out).await,
-            "SHOW" if matches!(word(1).as_str(), "DATABASES" | "SCHEMAS") => {
+            Command::Set => return self.set(sql, sig, out).await,
+            Command::Show(Show::Databases) => {
                 let snap = self.snapshot();
                 let mut exec = self.exec(&snap);
                 exec.write = false;
                 return show::databases(&mut exec, out).await;
             }
-            "SHOW" | "DESCRIBE" | "DESC" => {
+            Command::Show(Show::Forward) => {
                 let snap = self.snapshot();
                 let mut exec = self.exec(&snap);
                 exec.write = false;
                 return show::forward(&mut exec, sql, sig, out).await;
             }
-            "CREATE" | "DROP" if word(1) == "TEMPORARY" => {
-                return self.temporary(sql, sig, first, out).await;
-            }
-            "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" => {
+            Command::Temporary => return self.temporary(stmt, out).await,
+            Command::Ddl(d) => {
                 // On one of the session's temporary tables: where it lives.
-                if let Some((set, db, name)) = self.temporary_target(sql, sig) {
+                if let Some((set, db, name)) = self.temporary_target(stmt) {
                     let snap = self.snapshot();
-                    let dropped = first == "DROP" && word(1) == "TABLE";
+                    let dropped = first == "DROP" && stmt.word(1) == "TABLE";
                     let answered = self.on_temporary(&snap, set, sql, first, out).await;
                     if dropped && matches!(answered, Ok(true)) {
                         self.temp_tables.remove(&(db, name));
@@ -464,9 +421,16 @@ impl Session {
                 if let Err(e) = self.end_txn("COMMIT").await {
                     return fail(out, &e).await;
                 }
-                return ddl::run(self, sql, tokens, out).await;
+                let mut schema = self.schema_session();
+                let answered = ddl::run(&mut schema, stmt, d, out).await;
+                // DROP DATABASE of the session's own database clears it.
+                self.db = schema.db;
+                return answered;
             }
-            _ => {}
+            Command::AccountManagement(_)
+            | Command::DiagnosticsRead
+            | Command::SqlPrepared(_)
+            | Command::Query => {}
         }
         if !self.autocommit {
             self.open_txn();
@@ -474,7 +438,7 @@ impl Session {
         let snap = self.snapshot();
         // Named locks live on one fixed set (the cluster's first), whatever the
         // session's database, so every session's locks meet there.
-        if self.effects_next.named_lock && lexed_tables(sql, sig).is_empty() {
+        if self.effects_next.named_lock && stmt.tables().is_empty() {
             let Some(set) = snap.sets.keys().next().cloned() else {
                 return fail(out, &ProxyError::NoRouting("no set is registered".into())).await;
             };
@@ -484,14 +448,14 @@ impl Session {
             };
             return self.run_plan(&snap, &plan, sql, first, out).await;
         }
-        if matches!(first, "PREPARE" | "EXECUTE" | "DEALLOCATE") {
-            if let Err(e) = self.follow_moved_statement(sql, sig, first) {
+        if let Command::SqlPrepared(p) = &stmt.command {
+            if let Err(e) = self.follow_moved_statement(p) {
                 return fail(out, &e).await;
             }
-            if let Some(answered) = self.held_statement(sql, sig, first, out).await {
+            if let Some(answered) = self.held_statement(sql, sig, p, out).await {
                 return answered;
             }
-            if let Some(r) = self.sql_prepared(sql, sig, first) {
+            if let Some(r) = self.sql_prepared(sql, sig, p) {
                 let plan = match r {
                     Ok(set) => Plan {
                         target: Target::Sets(vec![set]),
@@ -502,6 +466,7 @@ impl Session {
                 return self.run_plan(&snap, &plan, sql, first, out).await;
             }
         }
+        let tokens = &stmt.tokens[..];
         // A shape seen before is routed from the plan cache, without a parse.
         let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
         let cached = self.shared.plans.get(&fp, &literals, sql, &snap);
@@ -515,9 +480,9 @@ impl Session {
                     .any(|t| t.kind == crate::sql::lexer::Kind::Comment);
             return self.run_plan(&snap, &plan, sql, first, out).await;
         }
-        let planned = match self.plan_sql(&snap, sql, tokens).await {
+        let planned = match self.plan_sql(&snap, stmt).await {
             Ok(planning::Planning::Planned(p)) => p,
-            Ok(planning::Planning::Unparsed(msg)) => return self.unparsed(sql, &msg, out).await,
+            Ok(planning::Planning::Unparsed(msg)) => return self.unparsed(stmt, &msg, out).await,
             Err(ProxyError::WriteLimitAcrossSets) => {
                 return self.limited_write(&snap, sql, tokens, out).await;
             }
@@ -670,10 +635,18 @@ impl Session {
 
     /// A statement sqlparser cannot parse: forwarded when everything the session
     /// can reach lives on one set, refused otherwise.
-    async fn unparsed(&mut self, sql: &str, msg: &str, out: &mut Responder<'_>) -> Answered {
+    async fn unparsed(
+        &mut self,
+        stmt: &Statement<'_>,
+        msg: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
         let snap = self.snapshot();
-        match self.unparsed_plan(&snap, sql, msg) {
-            Ok((plan, first)) => self.run_plan(&snap, &plan, sql, &first, out).await,
+        match self.unparsed_plan(&snap, stmt, msg) {
+            Ok(plan) => {
+                self.run_plan(&snap, &plan, stmt.sql, stmt.word(0), out)
+                    .await
+            }
             Err(e) => fail(out, &e).await,
         }
     }
@@ -686,7 +659,4 @@ async fn ok(out: &mut Responder<'_>, status: StatusFlags) -> Answered {
     Ok(true)
 }
 
-pub(crate) async fn fail(out: &mut Responder<'_>, e: &ProxyError) -> Answered {
-    out.error(e).await?;
-    Ok(false)
-}
+pub(crate) use crate::front::responder::fail;

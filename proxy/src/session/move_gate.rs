@@ -3,23 +3,20 @@
 //! write passes the gate — waiting while a hold covers it, so that it is
 //! planned against the routing found after the wait.
 
-use super::text::word_at;
 use super::Session;
+use crate::command::{Command, SqlOp, Statement};
 use crate::error::ProxyError;
 use crate::moving::gate::{self, Write};
 use crate::moving::WriteGuard;
-use crate::sql::lexer::{ident_text, Token};
 
 impl Session {
     /// `Ok(Some(guard))`: an autocommit write, in flight until the guard drops
     /// (keep it for the statement's whole run).
     pub(super) async fn move_gate(
         &mut self,
-        sql: &str,
-        tokens: &[Token],
-        sig: &[Token],
-        first: &str,
+        stmt: &Statement<'_>,
     ) -> Result<Option<WriteGuard>, ProxyError> {
+        let (sql, tokens, first) = (stmt.sql, &stmt.tokens[..], stmt.verb.as_str());
         let aborted = self
             .txn
             .as_ref()
@@ -28,7 +25,7 @@ impl Session {
         if let Some(move_id) = aborted {
             // ROLLBACK rolls back; an application's XA transaction ends with its
             // own statements (XA PREPARE / COMMIT refuse it, XA ROLLBACK ends it).
-            if (first == "ROLLBACK" && word_at(sql, sig, 1) != "TO") || first == "XA" {
+            if (first == "ROLLBACK" && stmt.word(1) != "TO") || first == "XA" {
                 return Ok(None);
             }
             if self.app_xa.is_none() {
@@ -40,12 +37,10 @@ impl Session {
             return Ok(None);
         }
         // EXECUTE of a statement the gateway holds runs its text through here.
-        if first == "EXECUTE"
-            && sig
-                .get(1)
-                .is_some_and(|t| self.held.holds(&ident_text(sql, t).to_ascii_lowercase()))
-        {
-            return Ok(None);
+        if let Command::SqlPrepared(p) = &stmt.command {
+            if p.op == SqlOp::Execute && self.held.holds(&p.name.to_ascii_lowercase()) {
+                return Ok(None);
+            }
         }
         if !self.autocommit {
             self.open_txn();
@@ -54,7 +49,7 @@ impl Session {
         // column cache (filled here while a move is under way).
         let snap = self.shared.routing.get();
         if !snap.moving.is_empty() && matches!(first, "INSERT" | "REPLACE") {
-            if let Some(t) = super::text::lexed_tables(sql, sig).first() {
+            if let Some(t) = stmt.tables().first() {
                 if let Some(db) = t.db.clone().or_else(|| self.db.clone()) {
                     let _ = self.table_columns(&snap, &db, &t.name).await;
                 }

@@ -3,12 +3,12 @@
 //! planner needs them (an INSERT without a column list). Used by the dispatch
 //! and by EXPLAIN, so both see the same plan.
 
-use super::text::{lexed_tables, planning_text, word_at};
+use super::text::planning_text;
 use super::Session;
+use crate::command::Statement;
 use crate::error::ProxyError;
 use crate::route::plan::{plan_statement_with, single_set_for_tables};
 use crate::route::{Merge, Plan, Target};
-use crate::sql::lexer::{significant, tokenize, Token};
 use crate::sql::parse_one;
 
 /// What planning a text gave.
@@ -22,14 +22,14 @@ impl Session {
     pub(super) async fn plan_sql(
         &mut self,
         snap: &topo::ClusterSnapshot,
-        sql: &str,
-        tokens: &[Token],
+        stmt: &Statement<'_>,
     ) -> Result<Planning, ProxyError> {
+        let (sql, tokens) = (stmt.sql, &stmt.tokens[..]);
         // MariaDB syntax sqlparser lacks is planned from an equivalent text; the
         // client's own text is what runs.
         let stmt = match parse_one(sql) {
             Ok(s) => s,
-            Err(msg) => match planning_text(sql, tokens).and_then(|t| parse_one(&t).ok()) {
+            Err(msg) => match planning_text(stmt).and_then(|t| parse_one(&t).ok()) {
                 Some(s) => s,
                 None => return Ok(Planning::Unparsed(msg)),
             },
@@ -69,19 +69,14 @@ impl Session {
     pub(super) fn unparsed_plan(
         &self,
         snap: &topo::ClusterSnapshot,
-        sql: &str,
+        stmt: &Statement<'_>,
         msg: &str,
-    ) -> Result<(Plan, String), ProxyError> {
-        let sig = tokenize(sql).map(|t| significant(&t)).unwrap_or_default();
-        let tables = lexed_tables(sql, &sig);
-        match single_set_for_tables(snap, self.db.as_deref(), &tables)? {
-            Some(set) => Ok((
-                Plan {
-                    target: Target::Sets(vec![set]),
-                    merge: Merge::Single,
-                },
-                word_at(sql, &sig, 0),
-            )),
+    ) -> Result<Plan, ProxyError> {
+        match single_set_for_tables(snap, self.db.as_deref(), &stmt.tables())? {
+            Some(set) => Ok(Plan {
+                target: Target::Sets(vec![set]),
+                merge: Merge::Single,
+            }),
             None => Err(ProxyError::NotSupported(format!(
                 "a statement the gateway cannot parse on data spread over several sets ({msg})"
             ))),

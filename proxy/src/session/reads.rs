@@ -6,6 +6,7 @@
 use super::*;
 use crate::split::statement::{self as split_sql, ReadFrom};
 use crate::split::ReplicaReads;
+use crate::sql::lexer::{significant, Kind, Token};
 
 impl Session {
     /// Where the user's reads go by its record (`setwise user add --reads`).

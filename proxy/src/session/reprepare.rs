@@ -10,24 +10,17 @@
 //! `PREPARE` follows them there), else 1235.
 
 use super::Session;
+use crate::command::{SqlOp, SqlPrepared};
 use crate::error::ProxyError;
-use crate::sql::lexer::{ident_text, Token};
 
 impl Session {
     /// Before `EXECUTE name`: when `name` is pinned to a set that no longer holds
     /// all of its tables, hands it over to the held statements.
-    pub(super) fn follow_moved_statement(
-        &mut self,
-        sql: &str,
-        sig: &[Token],
-        first: &str,
-    ) -> Result<(), ProxyError> {
-        if first != "EXECUTE" {
+    pub(super) fn follow_moved_statement(&mut self, stmt: &SqlPrepared) -> Result<(), ProxyError> {
+        if stmt.op != SqlOp::Execute {
             return Ok(());
         }
-        let Some(name) = sig.get(1).map(|t| ident_text(sql, t).to_ascii_lowercase()) else {
-            return Ok(());
-        };
+        let name = stmt.name.to_ascii_lowercase();
         let Some(p) = self.sql_stmts.get(&name) else {
             return Ok(());
         };

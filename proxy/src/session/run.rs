@@ -2,8 +2,8 @@
 //! XA transaction of its own), or plainly; replica reads and GTID tracking
 //! around it.
 
-use super::text::*;
 use super::{fail, Session};
+use crate::command::is_write;
 use crate::error::ProxyError;
 use crate::exec::Answered;
 use crate::front::{Handler, Responder};

@@ -3,9 +3,9 @@
 
 use mysql_async::prelude::Queryable;
 
-use super::text::*;
 use super::vars::{self, parse_set, SetRequest};
 use super::{charset, fail, Session};
+use crate::command::lexed_tables;
 use crate::error::ProxyError;
 use crate::exec::Answered;
 use crate::front::{Handler, Responder};

@@ -5,11 +5,11 @@
 //! taken over by the gateway (`reprepare.rs`) rather than run against rows that
 //! are no longer all there.
 
-use super::text::*;
 use super::Session;
+use crate::command::{lexed_tables, SqlOp, SqlPrepared};
 use crate::error::ProxyError;
 use crate::show;
-use crate::sql::lexer::{ident_text, significant, tokenize, Kind, Token};
+use crate::sql::lexer::{significant, tokenize, Kind, Token};
 
 /// Where an SQL-level prepared statement runs, and what decided it.
 #[derive(Debug, Clone)]
@@ -33,24 +33,17 @@ impl Session {
         &mut self,
         sql: &str,
         sig: &[Token],
-        first: &str,
+        stmt: &SqlPrepared,
     ) -> Option<Result<String, ProxyError>> {
-        let name_at = match first {
-            "PREPARE" | "EXECUTE" => 1,
-            _ if word_at(sql, sig, 1) == "PREPARE" => 2,
-            _ => return None,
-        };
-        let name = sig
-            .get(name_at)
-            .map(|t| ident_text(sql, t))?
-            .to_ascii_lowercase();
+        let name_at = stmt.name_at;
+        let name = stmt.name.to_ascii_lowercase();
         let snap = self.shared.routing.get();
-        if first != "PREPARE" {
+        if stmt.op != SqlOp::Prepare {
             // Unknown names go anywhere: MariaDB answers 1243.
             let Some(p) = self.sql_stmts.get(&name) else {
                 return Some(show::any_set_of(&snap, self.db.as_deref()));
             };
-            if first == "EXECUTE" {
+            if stmt.op == SqlOp::Execute {
                 let now =
                     crate::route::plan::single_set_for_tables(&snap, p.db.as_deref(), &p.tables);
                 if !matches!(&now, Ok(Some(s)) if *s == p.set) {

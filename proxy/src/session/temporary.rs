@@ -1,13 +1,12 @@
 //! A session's temporary tables: `CREATE/DROP TEMPORARY TABLE` and the schema
 //! statements on them, run on the session's pinned connection to the home set.
 
-use super::text::*;
 use super::{fail, Session};
+use crate::command::Statement;
 use crate::error::ProxyError;
 use crate::exec::Answered;
 use crate::front::Responder;
 use crate::route::{Merge, Plan, Target};
-use crate::sql::lexer::Token;
 
 impl Session {
     /// `CREATE/DROP TEMPORARY TABLE`: a temporary table lives on the session's
@@ -17,11 +16,10 @@ impl Session {
     /// broadcast table of the same name.
     pub(super) async fn temporary(
         &mut self,
-        sql: &str,
-        sig: &[Token],
-        first: &str,
+        stmt: &Statement<'_>,
         out: &mut Responder<'_>,
     ) -> Answered {
+        let (sql, sig, first) = (stmt.sql, &stmt.sig[..], stmt.verb.as_str());
         let snap = self.snapshot();
         let r = (|| {
             let at = sig
@@ -54,7 +52,8 @@ impl Session {
             }
             let home = rec.home_set.clone();
             // CREATE TEMPORARY TABLE ... SELECT: its tables must be on the home set.
-            let others: Vec<_> = lexed_tables(sql, sig)
+            let others: Vec<_> = stmt
+                .tables()
                 .into_iter()
                 .filter(|t| t.name != name)
                 .collect();
@@ -105,9 +104,9 @@ impl Session {
     /// t`), with its database's home set.
     pub(super) fn temporary_target(
         &self,
-        sql: &str,
-        sig: &[Token],
+        stmt: &Statement<'_>,
     ) -> Option<(String, String, String)> {
+        let (sql, sig) = (stmt.sql, &stmt.sig[..]);
         if self.temp_tables.is_empty() {
             return None;
         }
@@ -115,7 +114,7 @@ impl Session {
             Some(on) if sig.iter().take(4).any(|t| t.is_word(sql, "INDEX")) => on + 1,
             _ => {
                 let table = sig.iter().take(3).position(|t| t.is_word(sql, "TABLE"));
-                let mut i = match (table, word_at(sql, sig, 0).as_str()) {
+                let mut i = match (table, stmt.word(0)) {
                     (Some(t), _) => t + 1,
                     (None, "TRUNCATE") => 1,
                     _ => return None,

@@ -1,16 +1,17 @@
-//! What a session reads off a statement's tokens without a full parse: its first
-//! keywords, whether it may write, whether it reads the previous statement's
-//! diagnostics, the tables named by a statement sqlparser cannot parse, and the
-//! rewrites that let one be planned (`LOCK IN SHARE MODE`, `a MOD b`,
-//! `GROUP BY x DESC`, `CONNECTION_ID()`).
+//! Rewrites of a classified statement's text (`crate::command::Statement`,
+//! read off its tokens, never lexed again): the equivalent text that lets
+//! sqlparser plan one (`LOCK IN SHARE MODE`, `a MOD b`, `GROUP BY x DESC`),
+//! `CONNECTION_ID()` as the gateway's id, and calls replaced inside a select
+//! list keeping their column names.
 
-use crate::sql::lexer::{ident_text, significant, Kind, Token};
+use crate::command::Statement;
+use crate::sql::lexer::{Kind, Token};
 
 /// A text sqlparser can parse that routes like `sql`: `LOCK IN SHARE MODE`
 /// dropped, `a MOD b` as `a % b`, ASC/DESC dropped from GROUP BY lists. `None`
 /// when nothing applies.
-pub(crate) fn planning_text(sql: &str, tokens: &[Token]) -> Option<String> {
-    let sig = significant(tokens);
+pub(crate) fn planning_text(stmt: &Statement) -> Option<String> {
+    let (sql, sig) = (stmt.sql, &stmt.sig);
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for (i, t) in sig.iter().enumerate() {
         if t.is_word(sql, "LOCK")
@@ -71,49 +72,11 @@ const GROUP_BY_ENDS: &[&str] = &[
     "LOCK",
 ];
 
-/// Table names of a statement sqlparser cannot parse, found by the lexer: the
-/// name after FROM, JOIN, INTO, UPDATE or TABLE (and each after a comma in FROM).
-pub(crate) fn lexed_tables(sql: &str, sig: &[Token]) -> Vec<crate::route::analyze::TableRef> {
-    let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < sig.len() {
-        let w = sig[i].text(sql).to_ascii_uppercase();
-        let after = matches!(w.as_str(), "FROM" | "JOIN" | "INTO" | "UPDATE" | "TABLE")
-            && sig[i].kind == Kind::Word;
-        if after && sig.get(i + 1).is_some_and(is_name) {
-            let a = &sig[i + 1];
-            let (db, name, used) = if sig.get(i + 2).is_some_and(|t| t.is_punct(sql, "."))
-                && sig.get(i + 3).is_some_and(is_name)
-            {
-                (Some(ident_text(sql, a)), ident_text(sql, &sig[i + 3]), 3)
-            } else {
-                (None, ident_text(sql, a), 1)
-            };
-            // `SELECT ... FROM (subquery)` and keywords are not tables.
-            if !matches!(
-                name.to_ascii_uppercase().as_str(),
-                "SELECT" | "DUAL" | "LATERAL"
-            ) {
-                out.push(crate::route::analyze::TableRef {
-                    db,
-                    name,
-                    alias: None,
-                    pos: usize::MAX,
-                });
-            }
-            i += 1 + used;
-            continue;
-        }
-        i += 1;
-    }
-    out
-}
-
 /// `sql` with each `CONNECTION_ID()` replaced by this connection's id; a
 /// select item holding one, without an alias, keeps its column name (the
 /// item's own text as alias). `None` when there is none.
-pub(super) fn connection_id_text(sql: &str, sig: &[Token], id: u32) -> Option<String> {
+pub(super) fn connection_id_text(stmt: &Statement, id: u32) -> Option<String> {
+    let (sql, sig) = (stmt.sql, &stmt.sig[..]);
     let mut calls = Vec::new();
     for (i, t) in sig.iter().enumerate() {
         if t.is_word(sql, "CONNECTION_ID")
@@ -262,68 +225,4 @@ fn has_alias(sql: &str, item: &[Token]) -> bool {
                 prev.kind,
                 Kind::Word | Kind::QuotedIdent | Kind::Number | Kind::String
             ))
-}
-
-/// The keyword at significant token `i`, upper-cased ("" if none).
-pub(super) fn word_at(sql: &str, sig: &[Token], i: usize) -> String {
-    sig.get(i)
-        .filter(|t| t.kind == Kind::Word)
-        .map(|t| t.text(sql).to_ascii_uppercase())
-        .unwrap_or_default()
-}
-
-/// Whether a statement (by its first keyword) may change data. Plain reads may
-/// span sets inside a transaction; writes may not (yet).
-pub(super) fn is_write(first: &str) -> bool {
-    !matches!(
-        first,
-        "SELECT" | "SHOW" | "DESCRIBE" | "DESC" | "EXPLAIN" | "WITH"
-    )
-}
-
-/// `SHOW WARNINGS`, `SHOW ERRORS`, `SHOW COUNT(*) WARNINGS`, `SELECT @@warning_count`:
-/// statements that read the previous statement's diagnostics.
-pub(super) fn is_diagnostics_read(sql: &str, first: &str, second: &str) -> bool {
-    match first {
-        "SHOW" => matches!(second, "WARNINGS" | "ERRORS" | "COUNT"),
-        "SELECT" if sql.contains("@@") => {
-            let l = sql.to_ascii_lowercase();
-            (l.contains("@@warning_count")
-                || l.contains("@@error_count")
-                || l.contains("@@session.warning_count")
-                || l.contains("@@session.error_count"))
-                && !l.contains(" from ")
-        }
-        _ => false,
-    }
-}
-
-/// A bounded label for the statements counter.
-pub(super) fn statement_kind(first: &str) -> &'static str {
-    match first {
-        "SELECT" => "select",
-        "INSERT" | "REPLACE" => "insert",
-        "UPDATE" => "update",
-        "DELETE" => "delete",
-        "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" => "ddl",
-        "SHOW" | "DESCRIBE" | "DESC" => "show",
-        "SET" | "USE" => "session",
-        "BEGIN" | "START" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => "transaction",
-        _ => "other",
-    }
-}
-
-/// `READ ONLY` or `READ WRITE` from `START TRANSACTION ...` options (the last one given).
-pub(super) fn access_mode(sql: &str, sig: &[Token]) -> Option<&'static str> {
-    let mut mode = None;
-    for w in sig.windows(2) {
-        if w[0].is_word(sql, "READ") {
-            if w[1].is_word(sql, "ONLY") {
-                mode = Some("READ ONLY");
-            } else if w[1].is_word(sql, "WRITE") {
-                mode = Some("READ WRITE");
-            }
-        }
-    }
-    mode
 }

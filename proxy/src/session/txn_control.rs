@@ -4,11 +4,10 @@
 
 use mysql_async::prelude::Queryable;
 
-use super::text::*;
 use super::txn::Txn;
 use super::{txn, Session};
+use crate::command::SavepointOp;
 use crate::error::ProxyError;
-use crate::sql::lexer::{ident_text, Kind, Token};
 
 impl Session {
     /// Opens a transaction if none is open (explicit BEGIN or autocommit off).
@@ -22,6 +21,32 @@ impl Session {
             let gtrid = format!("sw-{}-{n}", self.shared.gateway_id);
             self.txn = Some(Txn::new(gtrid, before, self.pins.clone()));
         }
+    }
+
+    /// Starts the branches of the transaction just opened on the sets `sets`
+    /// (those of the session's previous transaction) in the background
+    /// (`ahead.rs`); not for a session holding connections of its own.
+    pub(super) fn start_ahead(&mut self, sets: &[String]) {
+        if sets.is_empty() || !self.pins.is_empty() {
+            return;
+        }
+        let snap = self.snapshot();
+        let (db, found_rows, init) = (self.db.clone(), self.found_rows, self.vars.init());
+        let shared = self.shared.clone();
+        let Some(t) = self.txn.as_mut() else {
+            return;
+        };
+        let conns = crate::exec::Conns {
+            backends: &shared.backends,
+            routing: &shared.routing,
+            changes: &self.changes,
+            snap: &snap,
+            db: db.as_deref(),
+            found_rows,
+            init,
+            codec: self.codec,
+        };
+        t.start_ahead(&conns, &shared, sets);
     }
 
     /// `START TRANSACTION WITH CONSISTENT SNAPSHOT`: XA START takes no such
@@ -50,33 +75,26 @@ impl Session {
     /// A savepoint opens the transaction when autocommit is off (it is then the
     /// transaction's first statement); outside any transaction it is accepted and
     /// forgotten, as MariaDB does, so rolling back to it is 1305 there.
-    pub(super) async fn savepoint(&mut self, sql: &str, sig: &[Token]) -> Result<(), ProxyError> {
-        let end = sig.len()
-            - sig
-                .iter()
-                .rev()
-                .take_while(|t| t.is_punct(sql, ";"))
-                .count();
-        let Some(name) = sig[..end]
-            .last()
-            .filter(|t| end > 1 && matches!(t.kind, Kind::Word | Kind::QuotedIdent))
-            .map(|t| ident_text(sql, t))
-        else {
+    pub(super) async fn savepoint(
+        &mut self,
+        op: SavepointOp,
+        name: Option<&str>,
+    ) -> Result<(), ProxyError> {
+        let Some(name) = name else {
             return Err(ProxyError::Syntax("a savepoint needs a name".into()));
         };
-        let first = word_at(sql, sig, 0);
-        if first == "SAVEPOINT" {
+        if op == SavepointOp::Set {
             if !self.autocommit {
                 self.open_txn();
             }
             return match self.txn.as_mut() {
-                Some(t) => t.savepoint(&name).await,
+                Some(t) => t.savepoint(name).await,
                 None => Ok(()),
             };
         }
         match self.txn.as_mut() {
-            Some(t) => t.to_savepoint(&name, first == "RELEASE").await,
-            None => Err(txn::no_savepoint(&name)),
+            Some(t) => t.to_savepoint(name, op == SavepointOp::Release).await,
+            None => Err(txn::no_savepoint(name)),
         }
     }
 
