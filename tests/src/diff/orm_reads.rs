@@ -267,6 +267,14 @@ pub fn set_operations() -> Vec<Q> {
         Q::any(format!("{u} INTERSECT {u} WHERE `users`.`score` > 0")).or_unsupported(),
         Q::any(format!("{u} EXCEPT {u} WHERE `users`.`score` > 0")).or_unsupported(),
         Q::any(format!("({u} LIMIT 3) UNION ALL ({u} LIMIT 3)")).or_unsupported(),
+        // Django's `filter(~Q(id__in=qs1.union(qs2)))` with ordered branches: once a 1105
+        // (the first branch alone was taken for the subquery).
+        Q::any(
+            "SELECT `users`.`name` FROM `users` WHERE NOT (`users`.`user_id` IN \
+             ((SELECT U0.`user_id` FROM `users` U0 WHERE U0.`score` > 50 ORDER BY U0.`score` ASC) UNION \
+             (SELECT U0.`user_id` FROM `users` U0 WHERE U0.`score` < 0 ORDER BY U0.`score` ASC)))",
+        )
+        .or_unsupported(),
     ]
 }
 
