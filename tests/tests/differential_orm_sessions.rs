@@ -49,6 +49,19 @@ async fn orm_sessions_and_reads_match_a_plain_mariadb() {
     d.run_all(&orm_reads::orm_reads(&mut g, 160)).await.unwrap();
     d.group("outer join across sets: expressions over the null-extended table");
     d.run_all(&orm_reads::outer_join_nulls()).await.unwrap();
+    d.group("join across sets: expressions whose span is their operand");
+    d.run_all(&orm_reads::join_operand_spans()).await.unwrap();
+    d.group("INTERSECT, EXCEPT, UNION of ordered and limited branches over sharded tables");
+    d.run_all(&orm_reads::set_operations()).await.unwrap();
+    d.group("JSON join keys across sets");
+    let (gw_json, rf_json) = orm_reads::json_tables();
+    for s in gw_json {
+        d.gw.query_drop(s).await.unwrap();
+    }
+    for s in rf_json {
+        d.rf.query_drop(s).await.unwrap();
+    }
+    d.run_all(&orm_reads::json_keys()).await.unwrap();
     d.group("ORM-shaped reads, autocommit = 0");
     d.run(&setwise_tests::diff::Q::any("SET autocommit = 0"))
         .await

@@ -248,12 +248,22 @@ impl<'a, 's> Planner<'a, 's> {
     /// `e` read from its one table (value and weight).
     fn side_col(&mut self, e: &Expr) -> Result<SideCol, ProxyError> {
         let side = match sides_of(e, self.t)? {
-            0 | 1 => 0,
+            // A constant: from the preserved side of an outer join, whose rows
+            // are all there.
+            0 => self.nulled.map_or(0, |n| 1 - n),
+            1 => 0,
             2 => 1,
             _ => return Err(unsupported(
                 "an expression mixing columns of both tables of a join across sets, under GROUP BY",
             )),
         };
+        if Some(side) == self.nulled && super::nulled::null_sensitive(e) {
+            // A null-extended row would read NULL for it (see `nulled`).
+            return Err(unsupported(
+                "an aggregate or GROUP BY of an expression that is not NULL for NULL columns \
+                 (IS NULL, COALESCE, IF, CASE) over the outer-joined table of a join across sets",
+            ));
+        }
         let text = self.text(e)?;
         let value = add_hidden(&mut self.sides[side], text.clone());
         let weight = add_hidden(&mut self.sides[side], weight_sql(&text));

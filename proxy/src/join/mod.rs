@@ -14,6 +14,8 @@
 //! - [`lookup`] and [`hash`] are the two join operators; [`output`] projects,
 //!   sorts, applies OFFSET/LIMIT and writes the joined rows; [`run`] drives a
 //!   [`JoinPlan`].
+//! - [`json_key`]: a `JSON_EXTRACT(...)` join key compared unquoted, as
+//!   MariaDB compares it.
 //! - [`group`] plans GROUP BY / aggregates / DISTINCT / HAVING over the joined
 //!   rows; [`grouping`] folds them with the merge's aggregator.
 
@@ -23,6 +25,7 @@ pub mod fetch;
 pub mod group;
 pub mod grouping;
 pub mod hash;
+pub mod json_key;
 pub mod key;
 pub mod lookup;
 pub mod nulled;

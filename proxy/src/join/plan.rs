@@ -16,6 +16,7 @@ use sqlparser::ast::{
 };
 use topo::ClusterSnapshot;
 
+use super::json_key;
 use super::source::{conjuncts, Source};
 use super::tables::{name_parts, sides_of, table_of, Table};
 use super::unsupported;
@@ -321,16 +322,17 @@ pub fn plan_join(
                         ));
                     };
                     let (l, r) = (sides_of(left, &t)?, sides_of(right, &t)?);
+                    let (lt, rt) = json_key::key_texts(left, right, text(left)?, text(right)?);
                     let (a, b) = match (l, r) {
-                        (1, 2) => (left, right),
-                        (2, 1) => (right, left),
+                        (1, 2) => (lt, rt),
+                        (2, 1) => (rt, lt),
                         _ => {
                             return Err(unsupported(
                                 "a join condition other than equalities between the two tables across sets",
                             ))
                         }
                     };
-                    key_pairs.push((text(a)?, text(b)?));
+                    key_pairs.push((a, b));
                     key_texts.push(text(c)?);
                     continue;
                 }

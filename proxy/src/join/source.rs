@@ -43,19 +43,21 @@ impl<'s> Source<'s> {
         }
     }
 
-    /// Token index range `[a, b)` covering `span`, parentheses balanced.
-    pub fn tokens_of(&self, span: Span) -> Option<(usize, usize)> {
+    /// Token index range `[a, b)` covering `span`, as it is.
+    fn raw_tokens(&self, span: Span) -> Option<(usize, usize)> {
         if span.start.line == 0 {
             return None;
         }
         let s = self.offset(span.start)?;
         let e = self.offset(span.end)?;
         let a = self.sig.iter().position(|t| t.start >= s)?;
-        let mut b = self.sig.iter().rposition(|t| t.end <= e.max(s + 1))? + 1;
-        if b <= a {
-            b = a + 1;
-        }
-        let mut a = a;
+        let b = self.sig.iter().rposition(|t| t.end <= e.max(s + 1))? + 1;
+        Some((a, b.max(a + 1)))
+    }
+
+    /// Token index range `[a, b)` covering `span`, parentheses balanced.
+    pub fn tokens_of(&self, span: Span) -> Option<(usize, usize)> {
+        let (mut a, mut b) = self.raw_tokens(span)?;
         loop {
             let depth: i64 = self.sig[a..b]
                 .iter()
@@ -115,12 +117,80 @@ impl<'s> Source<'s> {
         Some(&self.sql[a..b])
     }
 
-    /// The client's text of an expression.
+    /// The client's text of an expression. sqlparser's span of many
+    /// expressions covers only their operand (`x IS NULL`, `NOT x`, `-x`,
+    /// `CAST(x AS ...)`, `EXTRACT(YEAR FROM x)`: the span is `x`'s), so the
+    /// text found is checked by parsing it again: when it is not `e`, the
+    /// smallest range of tokens around it that parses as `e` is taken, and
+    /// none within [`GROW`] tokens on either side gives `None` (the caller
+    /// refuses) — never the operand in place of the expression.
     pub fn expr(&self, e: &Expr) -> Option<&'s str> {
         use sqlparser::ast::Spanned;
-        self.text(e.span())
+        let span = e.span();
+        let (a, b) = match self.tokens_of(span) {
+            Some(r) => r,
+            // `EXTRACT(YEAR FROM x) = 1`: its span, `x) = 1`, cannot be balanced.
+            None => self.raw_tokens(span)?,
+        };
+        let (a, b) = self.widened(a, b, e)?;
+        Some(&self.sql[self.sig[a].start..self.sig[b - 1].end])
+    }
+
+    /// The token range `[a, b)`, or the smallest one around it, whose text
+    /// parses as `e` (spans ignored, as sqlparser's equality does).
+    fn widened(&self, a: usize, b: usize, e: &Expr) -> Option<(usize, usize)> {
+        let n = self.sig.len();
+        for grow in 0..=2 * GROW {
+            for before in grow.saturating_sub(GROW)..=grow.min(GROW) {
+                let after = grow - before;
+                let (Some(a2), true) = (a.checked_sub(before), b + after <= n) else {
+                    continue;
+                };
+                let (b2, a2) = (b + after, a2);
+                if self.balanced(a2, b2) && self.parses_as(a2, b2, e) {
+                    return Some((a2, b2));
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether the tokens `[a, b)` have as many `(` as `)`, never closing
+    /// more than they opened.
+    fn balanced(&self, a: usize, b: usize) -> bool {
+        let mut depth = 0i64;
+        for t in &self.sig[a..b] {
+            if t.is_punct(self.sql, "(") {
+                depth += 1;
+            } else if t.is_punct(self.sql, ")") {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+        }
+        depth == 0
+    }
+
+    /// Whether the text of tokens `[a, b)` is one whole expression equal to `e`.
+    fn parses_as(&self, a: usize, b: usize, e: &Expr) -> bool {
+        use sqlparser::dialect::MySqlDialect;
+        use sqlparser::parser::Parser;
+        use sqlparser::tokenizer::Token as SqlToken;
+        let text = &self.sql[self.sig[a].start..self.sig[b - 1].end];
+        let Ok(mut p) = Parser::new(&MySqlDialect {}).try_with_sql(text) else {
+            return false;
+        };
+        match p.parse_expr() {
+            Ok(got) => got == *e && p.peek_token().token == SqlToken::EOF,
+            Err(_) => false,
+        }
     }
 }
+
+/// Most tokens [`Source::expr`] adds on either side of an expression's span
+/// (`CAST(` ... `AS DECIMAL(10, 2))`, `NOT (` ... `IS NOT NULL)`).
+const GROW: usize = 16;
 
 /// `` `a`.`b` `` from identifiers.
 pub fn quoted(parts: &[Ident]) -> String {
@@ -237,10 +307,36 @@ mod tests {
         assert_eq!(
             texts,
             vec![
-                "a.id = b.k",
+                "(a.id = b.k)",
                 "b.v > 'x\\'y'",
                 "a.n BETWEEN 1 AND 2",
                 "é.x = '日本'"
+            ]
+        );
+    }
+
+    #[test]
+    fn expressions_whose_span_is_their_operand() {
+        let sql = "SELECT 1 FROM t WHERE b.d IS NULL AND NOT b.p > 15 AND -b.p < 3 \
+                   AND EXTRACT(YEAR FROM b.d) = 1991 AND CAST(b.p AS DECIMAL(10, 2)) = 1 \
+                   AND NOT (b.x IS NOT NULL) AND (b.q) = 2";
+        let toks = tokenize(sql).unwrap();
+        let src = Source::new(sql, &toks);
+        let w = where_of(sql);
+        let texts: Vec<Option<&str>> = conjuncts(&w).iter().map(|e| src.expr(e)).collect();
+        assert_eq!(
+            texts
+                .into_iter()
+                .map(|t| t.unwrap_or("?"))
+                .collect::<Vec<_>>(),
+            vec![
+                "b.d IS NULL",
+                "NOT b.p > 15",
+                "-b.p < 3",
+                "EXTRACT(YEAR FROM b.d) = 1991",
+                "CAST(b.p AS DECIMAL(10, 2)) = 1",
+                "NOT (b.x IS NOT NULL)",
+                "(b.q) = 2"
             ]
         );
     }

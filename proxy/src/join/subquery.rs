@@ -207,6 +207,15 @@ fn located(q: &Query, src: &Source) -> Option<(usize, usize)> {
     if !src.sig[a].is_word(src.sql, "SELECT") {
         return None;
     }
+    // `((SELECT ...) UNION (SELECT ...))`: the span starts inside the first
+    // branch's own parentheses, which are not the subquery's.
+    if src.sig.get(b + 1).is_some_and(|t| {
+        ["UNION", "INTERSECT", "EXCEPT"]
+            .iter()
+            .any(|w| t.is_word(src.sql, w))
+    }) {
+        return None;
+    }
     Some((a, b))
 }
 

@@ -69,6 +69,19 @@ pub(super) fn plan_union(
     let mut sel = Vec::new();
     let mut all = true;
     let simple = leaves(&q.body, &mut sel, &mut all);
+    if !simple {
+        // INTERSECT, EXCEPT, a parenthesized branch with its own ORDER BY /
+        // LIMIT: on one set only, where every table it reads is.
+        let a = super::analyze::analyze_node(q);
+        match target_sets(ctx, &a.tables, None, false, None) {
+            Ok((sets, _)) if sets.len() <= 1 => return single(sets, ctx),
+            Ok(_) | Err(ProxyError::NotSupported(_)) => {}
+            Err(e) => return Err(e),
+        }
+        return refuse(
+            "only UNION [ALL] of plain SELECTs: not INTERSECT, EXCEPT or a branch with its own ORDER BY or LIMIT",
+        );
+    }
     // A distinct UNION at the top de-duplicates everything to its left too.
     let distinct = matches!(
         q.body.as_ref(),
@@ -92,9 +105,6 @@ pub(super) fn plan_union(
     }
     if union.len() <= 1 {
         return single(union, ctx);
-    }
-    if !simple {
-        return refuse("only UNION [ALL] of plain SELECTs");
     }
     // `a UNION b UNION ALL c`: the branches from `first_all` on keep their
     // duplicates (see `union_mixed`).

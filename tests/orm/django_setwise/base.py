@@ -1,7 +1,6 @@
 """DatabaseWrapper of the django_setwise backend (see the package's doc)."""
 
 import os
-import re
 import sys
 
 from django.db.backends.mysql import base, features, schema
@@ -35,10 +34,10 @@ class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
             os.environ.get("DJANGO_SHARDKEY") == "1"
             and pk is not None
             and pk.get_internal_type() in INTEGER_KEYS
-            # shardkey= takes a bare name ("Entry ID" stays a single table).
-            and re.fullmatch(r"\w+", pk.column)
         ):
-            sql += f" shardkey={pk.column}"
+            # Quoted: a column name may have a space ("Entry ID").
+            quoted = pk.column.replace("`", "``")
+            sql += f" shardkey=`{quoted}`"
         return sql, params
 
 

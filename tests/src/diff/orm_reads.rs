@@ -191,3 +191,142 @@ pub fn outer_join_nulls() -> Vec<Q> {
     );
     out
 }
+
+/// Expressions whose sqlparser span is only their operand (`x IS NULL`, `NOT x`,
+/// `-x`, `CAST(x AS ...)`, `EXTRACT(YEAR FROM x)`) in a join across sets: as
+/// pushed-down conditions, select items and aggregate arguments (Django's
+/// `Min("book__pubdate__year")`). The gateway once sent `x` in their place: a
+/// WHERE `x IS NULL` kept every row with a true `x`, `MIN(EXTRACT(YEAR FROM d))`
+/// answered a date. Aggregates over the null-extended table of an outer join
+/// (`COUNT(x IS NULL)`) must count its rows as MariaDB computes them.
+pub fn join_operand_spans() -> Vec<Q> {
+    let from = "FROM `orders` INNER JOIN `users` ON (`orders`.`order_id` = `users`.`user_id`)";
+    let left = "FROM `orders` LEFT OUTER JOIN `users` ON (`orders`.`order_id` = `users`.`user_id`)";
+    let order = "ORDER BY `orders`.`order_id`, `orders`.`user_id` LIMIT 80";
+    let mut out = Vec::new();
+    for cond in [
+        "`users`.`note` IS NULL",
+        "`users`.`note` IS NOT NULL",
+        "NOT `users`.`score` > 10",
+        "-`users`.`score` < -10",
+        "NOT (`orders`.`status` IS NULL)",
+        "EXTRACT(YEAR FROM `users`.`born`) > 1990",
+        "CAST(`orders`.`amount` AS SIGNED) > 50",
+        "`orders`.`amount` IS TRUE",
+    ] {
+        out.push(
+            Q::exact(format!(
+                "SELECT `orders`.`amount`, `orders`.`status`, `users`.`name` {from} WHERE {cond} {order}"
+            ))
+            .or_unsupported(),
+        );
+    }
+    for agg in [
+        "MIN(EXTRACT(YEAR FROM `users`.`born`))",
+        "MAX(EXTRACT(MONTH FROM `users`.`born`))",
+        "SUM(CAST(`orders`.`amount` AS SIGNED))",
+        "COUNT(`users`.`note` IS NULL)",
+        "SUM(COALESCE(`users`.`score`, 1))",
+        "COUNT(1)",
+    ] {
+        for f in [from, left] {
+            out.push(Q::exact(format!("SELECT {agg} AS `a` {f}")).or_unsupported());
+        }
+    }
+    // The null-extended table on the left: a constant is read from the right.
+    out.push(
+        Q::exact(
+            "SELECT COUNT(1) AS `a`, COUNT(`orders`.`status`) AS `b` FROM `users` RIGHT OUTER JOIN `orders` \
+             ON (`orders`.`order_id` = `users`.`user_id`)",
+        )
+        .or_unsupported(),
+    );
+    out.push(
+        Q::exact(format!(
+            "SELECT EXTRACT(YEAR FROM `users`.`born`) AS `y`, COUNT(*) AS `n` {from} \
+             GROUP BY EXTRACT(YEAR FROM `users`.`born`) ORDER BY `y`"
+        ))
+        .or_unsupported(),
+    );
+    out
+}
+
+/// Set operations the gateway must not send to one set when their tables are
+/// sharded: INTERSECT, EXCEPT, and UNION of parenthesized branches with their own
+/// ORDER BY / LIMIT (Django's `qs1.order_by(..)[:2].union(qs2...)`). Each once
+/// went to the first set only.
+pub fn set_operations() -> Vec<Q> {
+    let u = "SELECT `users`.`user_id` AS `col1`, `users`.`score` AS `col2` FROM `users`";
+    vec![
+        Q::exact(format!(
+            "({u} ORDER BY `users`.`user_id` ASC LIMIT 2) UNION ({u} ORDER BY `users`.`user_id` DESC LIMIT 2) \
+             ORDER BY `col1` DESC LIMIT 4"
+        ))
+        .or_unsupported(),
+        Q::any(format!("({u}) INTERSECT ({u}) LIMIT 1000")).or_unsupported(),
+        Q::any(format!("{u} INTERSECT {u} WHERE `users`.`score` > 0")).or_unsupported(),
+        Q::any(format!("{u} EXCEPT {u} WHERE `users`.`score` > 0")).or_unsupported(),
+        Q::any(format!("({u} LIMIT 3) UNION ALL ({u} LIMIT 3)")).or_unsupported(),
+        // Django's `filter(~Q(id__in=qs1.union(qs2)))` with ordered branches: once a 1105
+        // (the first branch alone was taken for the subquery).
+        Q::any(
+            "SELECT `users`.`name` FROM `users` WHERE NOT (`users`.`user_id` IN \
+             ((SELECT U0.`user_id` FROM `users` U0 WHERE U0.`score` > 50 ORDER BY U0.`score` ASC) UNION \
+             (SELECT U0.`user_id` FROM `users` U0 WHERE U0.`score` < 0 ORDER BY U0.`score` ASC)))",
+        )
+        .or_unsupported(),
+    ]
+}
+
+/// Two JSON tables sharded by `id`, joined on another column: `(gateway DDL and
+/// rows, reference DDL and rows)` run on each side.
+pub fn json_tables() -> (Vec<String>, Vec<String>) {
+    let ddl = [
+        "CREATE TABLE orm_jn (id INT PRIMARY KEY, value JSON, tag VARCHAR(8))",
+        "CREATE TABLE orm_jr (id INT PRIMARY KEY, value JSON, jn_id INT, tag VARCHAR(8))",
+    ];
+    let mut rows = Vec::new();
+    let words = ["e", "f", "g", "1", "2"];
+    for i in 0..16usize {
+        let a = words[i % 5];
+        let b = words[(i / 5) % 5];
+        rows.push(format!(
+            "INSERT INTO orm_jn VALUES ({i}, '{{\"d\": [\"{a}\", {{\"f\": \"{b}\"}}], \"n\": {i}}}', 'n{i}')"
+        ));
+        rows.push(format!(
+            "INSERT INTO orm_jr VALUES ({}, '{{\"d\": [\"{b}\", \"{a}\"], \"n\": \"{}\"}}', {}, 'r{i}')",
+            100 + i,
+            i % 4,
+            (i * 7) % 16
+        ));
+    }
+    let gw = ddl
+        .iter()
+        .map(|d| format!("{d} shardkey=id"))
+        .chain(rows.iter().cloned())
+        .collect();
+    let rf = ddl.iter().map(|d| d.to_string()).chain(rows).collect();
+    (gw, rf)
+}
+
+/// Join keys of JSON values across sets (Django's `F("json_model__value__d__0")`):
+/// MariaDB unquotes the `JSON_EXTRACT(...)` side of `a = b` (the left one when
+/// both are), the gateway once compared `"e"` with `e` and lost the row.
+pub fn json_keys() -> Vec<Q> {
+    let sel = "SELECT `orm_jr`.`tag`, `orm_jn`.`tag` FROM `orm_jr` INNER JOIN `orm_jn` ON";
+    let order = "ORDER BY `orm_jr`.`id`, `orm_jn`.`id`";
+    let mut out = Vec::new();
+    for on in [
+        "(`orm_jr`.`jn_id` = `orm_jn`.`id`) WHERE JSON_UNQUOTE(JSON_EXTRACT(`orm_jr`.`value`, '$.\"d\"[1]')) \
+         = (JSON_EXTRACT(`orm_jn`.`value`, '$.\"d\"[0]'))",
+        "JSON_UNQUOTE(JSON_EXTRACT(`orm_jr`.`value`, '$.d[0]')) = JSON_EXTRACT(`orm_jn`.`value`, '$.d[1].f')",
+        "JSON_EXTRACT(`orm_jn`.`value`, '$.d[1].f') = JSON_UNQUOTE(JSON_EXTRACT(`orm_jr`.`value`, '$.d[0]'))",
+        "JSON_EXTRACT(`orm_jr`.`value`, '$.d[1]') = JSON_EXTRACT(`orm_jn`.`value`, '$.d[0]')",
+        "JSON_EXTRACT(`orm_jr`.`value`, '$.n') = JSON_EXTRACT(`orm_jn`.`value`, '$.n')",
+        "JSON_EXTRACT(`orm_jn`.`value`, '$.n') = JSON_EXTRACT(`orm_jr`.`value`, '$.n')",
+        "JSON_VALUE(`orm_jr`.`value`, '$.d[0]') = JSON_VALUE(`orm_jn`.`value`, '$.d[0]')",
+    ] {
+        out.push(Q::exact(format!("{sel} {on} {order}")).or_unsupported());
+    }
+    out
+}
