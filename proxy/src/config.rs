@@ -117,6 +117,9 @@ pub struct BackendConfig {
     /// TLS to the sets' MariaDB (`[backend.tls]`, docs/tls.md); with it on,
     /// point reads use pooled connections (`pipeline_conns` is taken as 0).
     pub tls: topo::mysql_tls::MysqlTls,
+    /// Connections to an instance on this host (loopback address) move to its
+    /// Unix socket (`@@socket`) when it is reachable; off: always TCP.
+    pub prefer_socket: bool,
 }
 
 impl Default for ProxyConfig {
@@ -155,6 +158,7 @@ impl Default for BackendConfig {
             pipeline_conns: 1,
             pipeline_depth: 16,
             tls: Default::default(),
+            prefer_socket: true,
         }
     }
 }
