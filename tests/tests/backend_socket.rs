@@ -87,7 +87,10 @@ async fn gateway_hosts(c: &Cluster) -> Vec<String> {
             .query("SELECT HOST FROM information_schema.PROCESSLIST WHERE USER = 'setwise_proxy'")
             .await
             .unwrap();
-        hosts.extend(rows.into_iter().filter_map(|r| r.into_iter().next().flatten()));
+        hosts.extend(
+            rows.into_iter()
+                .filter_map(|r| r.into_iter().next().flatten()),
+        );
     }
     hosts
 }

@@ -70,8 +70,12 @@ pub async fn via_socket(
         let _ = raw::query_row(tcp, &format!("SELECT RELEASE_LOCK('{lock}')")).await;
     }
     match &found {
-        Some(_) => tracing::debug!(%addr, socket = %path.display(), "pipelined connection through the Unix socket"),
-        None => tracing::debug!(%addr, socket = %path.display(), "Unix socket not usable: staying on TCP"),
+        Some(_) => {
+            tracing::debug!(%addr, socket = %path.display(), "pipelined connection through the Unix socket")
+        }
+        None => {
+            tracing::debug!(%addr, socket = %path.display(), "Unix socket not usable: staying on TCP")
+        }
     }
     found
 }
@@ -106,7 +110,14 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for h in ["localhost", "LOCALHOST", "127.0.0.1", "127.0.0.2", "::1", "[::1]"] {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.0.0.2",
+            "::1",
+            "[::1]",
+        ] {
             assert!(is_loopback(h), "{h}");
         }
         for h in ["10.0.0.1", "db1", "192.168.1.1", "::2", ""] {

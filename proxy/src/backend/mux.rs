@@ -239,10 +239,7 @@ impl Mux {
         self.state.lock().expect("mux state").pending.pop_front()
     }
 
-    async fn read_loop(
-        &self,
-        mut r: super::raw::Reader,
-    ) -> io::Result<()> {
+    async fn read_loop(&self, mut r: super::raw::Reader) -> io::Result<()> {
         let mut buf = Vec::with_capacity(CHUNK_BYTES);
         loop {
             buf.clear();

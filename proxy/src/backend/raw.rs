@@ -83,10 +83,7 @@ fn bad(what: impl Into<String>) -> io::Error {
 }
 
 /// Appends one logical packet, raw, to `buf`; returns what it is.
-pub async fn read_packet(
-    r: &mut Reader,
-    buf: &mut Vec<u8>,
-) -> io::Result<Packet> {
+pub async fn read_packet(r: &mut Reader, buf: &mut Vec<u8>) -> io::Result<Packet> {
     let mut first = None;
     let mut total = 0;
     loop {
@@ -319,7 +316,11 @@ fn text_row(mut p: &[u8]) -> io::Result<Vec<Option<Vec<u8>>>> {
         }
         let (len, n) = match b {
             0..=0xfa => (b as usize, 1),
-            0xfc => (p.get(1..3).map_or(0, |x| u16::from_le_bytes([x[0], x[1]]) as usize), 3),
+            0xfc => (
+                p.get(1..3)
+                    .map_or(0, |x| u16::from_le_bytes([x[0], x[1]]) as usize),
+                3,
+            ),
             0xfd => (
                 p.get(1..4)
                     .map_or(0, |x| u32::from_le_bytes([x[0], x[1], x[2], 0]) as usize),
@@ -327,9 +328,7 @@ fn text_row(mut p: &[u8]) -> io::Result<Vec<Option<Vec<u8>>>> {
             ),
             _ => return Err(bad("text row: unexpected length prefix")),
         };
-        let v = p
-            .get(n..n + len)
-            .ok_or_else(|| bad("text row too short"))?;
+        let v = p.get(n..n + len).ok_or_else(|| bad("text row too short"))?;
         vals.push(Some(v.to_vec()));
         p = &p[n + len..];
     }

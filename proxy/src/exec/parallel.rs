@@ -142,7 +142,11 @@ impl Exec<'_> {
     /// [`give_parts`](Self::give_parts) after every answer was read to its end:
     /// outside a transaction, a part that ended without error is lent again as it
     /// is (its pool's hot stack), as a one-set statement's connection is.
-    fn give_parts_read(&mut self, mut parts: Vec<Part>, outcomes: Vec<Outcome>) -> Option<ProxyError> {
+    fn give_parts_read(
+        &mut self,
+        mut parts: Vec<Part>,
+        outcomes: Vec<Outcome>,
+    ) -> Option<ProxyError> {
         if self.txn.is_none() {
             for (p, o) in parts.iter_mut().zip(&outcomes) {
                 if o.err.is_none() {
