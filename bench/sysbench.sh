@@ -27,9 +27,11 @@
 #   SB_TARGETS (all of them: "direct haproxy [sync haproxy-sync] gateway"; a subset, in order)
 #   SB_XA_DECISIONS (sets: the gateway's `[xa] decisions`, where commits across sets record
 #            their decision; etcd: the earlier path)
-#   SB_GATEWAY_BINS ("label=path ...": the gateway target runs once per binary, each started on
-#            the same config and data just before its run, labelled gw-<label>: before/after
-#            comparisons interleaved in one run. Empty: target/release's binary, started once)
+#   SB_GATEWAY_BINS ("label=path[,key=value...] ...": the gateway target runs once per entry,
+#            each started just before its run on the same data with the config's [backend]
+#            keys overridden as given (e.g. "tcp=target/release/setwise-proxy,prefer_socket=false"),
+#            labelled gw-<label>: before/after comparisons interleaved in one run. Empty:
+#            target/release's binary, started once)
 #   SB_ROUNDS (1; N: every test on every target N times, in turn)
 #   SB_RAW (where one line per run goes: round, test, target, qps, p95, errors, proxy and MariaDB
 #            CPU µs per statement, load average; default $WORK/raw.txt, printed at the end.
@@ -492,17 +494,29 @@ run_one() { # variant-index target
 }
 
 # SB_GATEWAY_BINS: labels and paths of the gateway binaries to compare.
-GW_LABELS=() GW_PATHS=()
+GW_LABELS=() GW_PATHS=() GW_CONFS=()
 for b in $SB_GATEWAY_BINS; do
-    [[ $b == *=* && -x ${b#*=} ]] || die "SB_GATEWAY_BINS: '$b' is not label=executable"
-    GW_LABELS+=("${b%%=*}") GW_PATHS+=("${b#*=}")
+    IFS=, read -ra kv <<<"${b#*=}"
+    [[ $b == *=* && -x ${kv[0]} ]] || die "SB_GATEWAY_BINS: '$b' is not label=executable[,key=value...]"
+    label=${b%%=*} conf="$WORK/conf/proxy-$label.toml"
+    cp "$WORK/conf/proxy.toml" "$conf"
+    for o in "${kv[@]:1}"; do
+        [[ $o =~ ^([a-z_]+)=(.+)$ ]] || die "SB_GATEWAY_BINS: '$o' is not key=value"
+        # The key's line in [backend] replaced, or added right after the section's header.
+        if grep -q "^${BASH_REMATCH[1]} = " "$conf"; then
+            sed -i "s|^${BASH_REMATCH[1]} = .*|${BASH_REMATCH[1]} = ${BASH_REMATCH[2]}|" "$conf"
+        else
+            sed -i "s|^\[backend\]\$|[backend]\n${BASH_REMATCH[1]} = ${BASH_REMATCH[2]}|" "$conf"
+        fi
+    done
+    GW_LABELS+=("$label") GW_PATHS+=("${kv[0]}") GW_CONFS+=("$conf")
 done
 : "${SB_RAW:=$WORK/raw.txt}"
 ROUND=1 RUN_LABEL=''
-# Restarts the gateway with binary $1 on the same config (and waits until it answers).
+# Restarts the gateway: binary $1, config $2 (and waits until it answers).
 restart_gateway() {
     stop_group 30 proxy >/dev/null
-    start_bg proxy "$1" --config "$WORK/conf/proxy.toml"
+    start_bg proxy "$1" --config "$2"
     wait_until proxy 30 "the gateway ($1) to answer SELECT 1 as user sb" client "$SETWISE_PROXY_PORT" 'SELECT 1'
     T_PROXY[gateway]=$(recorded_pid proxy)
 }
@@ -522,7 +536,7 @@ for ((ROUND = 1; ROUND <= SB_ROUNDS; ROUND++)); do
         for target in "${TARGETS[@]}"; do
             if [[ $target == gateway && ${#GW_PATHS[@]} -gt 0 && -z $GATEWAY_BROKEN ]]; then
                 for i in "${!GW_PATHS[@]}"; do
-                    restart_gateway "${GW_PATHS[i]}"
+                    restart_gateway "${GW_PATHS[i]}" "${GW_CONFS[i]}"
                     RUN_LABEL="gw-${GW_LABELS[i]}"
                     unset "R_NOTE[$v $target]" "R_QPS[$v $target]"
                     run_one "$v" "$target"

@@ -120,6 +120,9 @@ pub struct BackendConfig {
     /// Connections to an instance on this host (loopback address) move to its
     /// Unix socket (`@@socket`) when it is reachable; off: always TCP.
     pub prefer_socket: bool,
+    /// A client's prepared statement whose rows are concatenated from several
+    /// sets runs as a prepared statement on each (off: as text, values spliced).
+    pub prepared_scatters: bool,
 }
 
 impl Default for ProxyConfig {
@@ -159,6 +162,7 @@ impl Default for BackendConfig {
             pipeline_depth: 16,
             tls: Default::default(),
             prefer_socket: true,
+            prepared_scatters: true,
         }
     }
 }
