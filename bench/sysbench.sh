@@ -27,12 +27,22 @@
 #   SB_TARGETS (all of them: "direct haproxy [sync haproxy-sync] gateway"; a subset, in order)
 #   SB_XA_DECISIONS (sets: the gateway's `[xa] decisions`, where commits across sets record
 #            their decision; etcd: the earlier path)
+#   SB_GATEWAY_BINS ("label=path[,key=value...] ...": the gateway target runs once per entry,
+#            each started just before its run on the same data with the config's [backend]
+#            keys overridden as given (e.g. "tcp=target/release/setwise-proxy,prefer_socket=false"),
+#            labelled gw-<label>: before/after comparisons interleaved in one run. Empty:
+#            target/release's binary, started once)
+#   SB_ROUNDS (1; N: every test on every target N times, in turn)
+#   SB_RAW (where one line per run goes: round, test, target, qps, p95, errors, proxy and MariaDB
+#            CPU µs per statement, load average; default $WORK/raw.txt, printed at the end.
+#            The Markdown report shows the last round)
+#   SB_PREFER_SOCKET (1: the gateway's `[backend] prefer_socket`; 0: TCP to the sets)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 (($# == 0)) || {
@@ -49,14 +59,15 @@ fi
 }
 : "${SB_BUILD:=1}" "${SB_KEEP:=0}" "${SB_HOLD:=0}" "${SB_WORKERS:=0}" "${SB_PIPELINE:=1}" "${SB_REPLICAS:=0}"
 : "${SB_AUDIT:=0}" "${SB_DIGESTS:=1}" "${SB_METRICS:=0}"
+: "${SB_GATEWAY_BINS:=}" "${SB_ROUNDS:=1}" "${SB_PREFER_SOCKET:=1}"
 : "${SB_RESULTS=$BENCH_DIR/results/$(date +%F)-sysbench.md}"
-for v in SB_WORKERS SB_PIPELINE SB_REPLICAS SB_AUDIT SB_DIGESTS SB_METRICS; do
+for v in SB_WORKERS SB_PIPELINE SB_REPLICAS SB_AUDIT SB_DIGESTS SB_METRICS SB_PREFER_SOCKET; do
     [[ ${!v} =~ ^[0-9]+$ ]] || {
         echo "error: $v must be a number, not '${!v}'" >&2
         exit 2
     }
 done
-for v in SB_THREADS SB_TIME SB_TABLES SB_TABLE_SIZE; do
+for v in SB_THREADS SB_TIME SB_TABLES SB_TABLE_SIZE SB_ROUNDS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || {
         echo "error: $v must be a positive number, not '${!v}'" >&2
         exit 2
@@ -193,6 +204,7 @@ password = "setwise"
 pool_max = 64
 connect_timeout_ms = 2000
 pipeline_conns = $SB_PIPELINE
+prefer_socket = $( ((SB_PREFER_SOCKET)) && echo true || echo false)
 
 [xa]
 decisions = "$SB_XA_DECISIONS"
@@ -481,12 +493,66 @@ run_one() { # variant-index target
     ok "qps ${R_QPS[$key]}, errors ${R_ERR[$key]}%, p95 ${R_P95[$key]} ms"
 }
 
+# SB_GATEWAY_BINS: labels and paths of the gateway binaries to compare.
+GW_LABELS=() GW_PATHS=() GW_CONFS=()
+for b in $SB_GATEWAY_BINS; do
+    IFS=, read -ra kv <<<"${b#*=}"
+    [[ $b == *=* && -x ${kv[0]} ]] || die "SB_GATEWAY_BINS: '$b' is not label=executable[,key=value...]"
+    label=${b%%=*} conf="$WORK/conf/proxy-$label.toml"
+    cp "$WORK/conf/proxy.toml" "$conf"
+    for o in "${kv[@]:1}"; do
+        [[ $o =~ ^([a-z_]+)=(.+)$ ]] || die "SB_GATEWAY_BINS: '$o' is not key=value"
+        # The key's line in [backend] replaced, or added right after the section's header.
+        if grep -q "^${BASH_REMATCH[1]} = " "$conf"; then
+            sed -i "s|^${BASH_REMATCH[1]} = .*|${BASH_REMATCH[1]} = ${BASH_REMATCH[2]}|" "$conf"
+        else
+            sed -i "s|^\[backend\]\$|[backend]\n${BASH_REMATCH[1]} = ${BASH_REMATCH[2]}|" "$conf"
+        fi
+    done
+    GW_LABELS+=("$label") GW_PATHS+=("${kv[0]}") GW_CONFS+=("$conf")
+done
+: "${SB_RAW:=$WORK/raw.txt}"
+ROUND=1 RUN_LABEL=''
+# Restarts the gateway: binary $1, config $2 (and waits until it answers).
+restart_gateway() {
+    stop_group 30 proxy >/dev/null
+    start_bg proxy "$1" --config "$2"
+    wait_until proxy 30 "the gateway ($1) to answer SELECT 1 as user sb" client "$SETWISE_PROXY_PORT" 'SELECT 1'
+    T_PROXY[gateway]=$(recorded_pid proxy)
+}
+# One line of SB_RAW for the run just made (nothing if it gave no figures).
+raw_line() { # variant-index target
+    local key="$1 $2"
+    [[ -n ${R_QPS[$key]:-} && -z ${R_NOTE[$key]:-} ]] || return 0
+    printf 'r%s %s %s qps %s p95 %s err %s proxy_us %s db_us %s load %s\n' "$ROUND" "${V_LABEL[$1]// /_}" \
+        "${RUN_LABEL:-$2}" "${R_QPS[$key]}" "${R_P95[$key]}" "${R_ERR[$key]}" "${R_PCPU[$key]}" \
+        "${R_DBCPU[$key]}" "$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$SB_RAW" >&2
+}
+
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date '+%F %T %Z')
-for v in "${!V_LABEL[@]}"; do
-    for target in "${TARGETS[@]}"; do run_one "$v" "$target"; done
+for ((ROUND = 1; ROUND <= SB_ROUNDS; ROUND++)); do
+    for v in "${!V_LABEL[@]}"; do
+        for target in "${TARGETS[@]}"; do
+            if [[ $target == gateway && ${#GW_PATHS[@]} -gt 0 && -z $GATEWAY_BROKEN ]]; then
+                for i in "${!GW_PATHS[@]}"; do
+                    restart_gateway "${GW_PATHS[i]}" "${GW_CONFS[i]}"
+                    RUN_LABEL="gw-${GW_LABELS[i]}"
+                    unset "R_NOTE[$v $target]" "R_QPS[$v $target]"
+                    run_one "$v" "$target"
+                    raw_line "$v" "$target"
+                done
+                RUN_LABEL=''
+            else
+                unset "R_NOTE[$v $target]" "R_QPS[$v $target]"
+                run_one "$v" "$target"
+                raw_line "$v" "$target"
+            fi
+        done
+    done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+[[ ! -s $SB_RAW ]] || { say "raw lines ($SB_RAW):"; cat "$SB_RAW" >&2; }
 
 # ---------------------------------------------------------------- report
 

@@ -117,6 +117,12 @@ pub struct BackendConfig {
     /// TLS to the sets' MariaDB (`[backend.tls]`, docs/tls.md); with it on,
     /// point reads use pooled connections (`pipeline_conns` is taken as 0).
     pub tls: topo::mysql_tls::MysqlTls,
+    /// Connections to an instance on this host (loopback address) move to its
+    /// Unix socket (`@@socket`) when it is reachable; off: always TCP.
+    pub prefer_socket: bool,
+    /// A client's prepared statement whose rows are concatenated from several
+    /// sets runs as a prepared statement on each (off: as text, values spliced).
+    pub prepared_scatters: bool,
 }
 
 impl Default for ProxyConfig {
@@ -155,6 +161,8 @@ impl Default for BackendConfig {
             pipeline_conns: 1,
             pipeline_depth: 16,
             tls: Default::default(),
+            prefer_socket: true,
+            prepared_scatters: true,
         }
     }
 }

@@ -100,6 +100,7 @@ impl ClusterBuilder {
             proxy_port: None,
             proxy_metrics: self.proxy_metrics.then(port::reserve),
             proxy_extra: String::new(),
+            proxy_backend_extra: String::new(),
             proxy_env: Vec::new(),
             sets,
             topo,
@@ -127,6 +128,8 @@ pub struct Cluster {
     proxy_metrics: Option<Port>,
     /// TOML appended to the gateway's config (see [`Cluster::set_proxy_extra`]).
     proxy_extra: String,
+    /// Lines of its `[backend]` section (see [`Cluster::set_proxy_backend`]).
+    proxy_backend_extra: String,
     /// Environment variables of the gateway (see [`Cluster::set_proxy_env`]).
     proxy_env: Vec<(String, String)>,
     sets: Vec<MariaSet>,
@@ -340,7 +343,9 @@ impl Cluster {
              user = \"setwise_proxy\"\n\
              password = \"setwise\"\n\
              pool_max = 64\n\
-             connect_timeout_ms = 2000\n",
+             connect_timeout_ms = 2000\n\
+             {backend_extra}\n",
+            backend_extra = self.proxy_backend_extra,
             cache = dir.join("proxy-routing.json").display(),
             etcd = self.etcd.endpoint(),
             cluster = self.cluster,
@@ -365,6 +370,12 @@ impl Cluster {
     /// [`start_proxy`](Cluster::start_proxy) on (e.g. `"[join]\nbatch = 50\n"`).
     pub fn set_proxy_extra(&mut self, toml: &str) {
         self.proxy_extra = toml.to_string();
+    }
+
+    /// Lines added to the gateway's `[backend]` section from its next
+    /// [`start_proxy`](Cluster::start_proxy) on (e.g. `"prefer_socket = false"`).
+    pub fn set_proxy_backend(&mut self, lines: &str) {
+        self.proxy_backend_extra = lines.to_string();
     }
 
     /// Environment variables (e.g. test hooks) of the gateway from its next

@@ -99,7 +99,7 @@ struct State {
 }
 
 pub struct Mux {
-    writer: tokio::sync::Mutex<tokio::net::tcp::OwnedWriteHalf>,
+    writer: tokio::sync::Mutex<super::raw::Writer>,
     state: Mutex<State>,
     in_flight: AtomicUsize,
     dead: AtomicBool,
@@ -116,6 +116,7 @@ impl Mux {
             reader,
             writer,
             thread_id,
+            ..
         } = conn;
         let mux = Arc::new(Self {
             writer: tokio::sync::Mutex::new(writer),
@@ -238,10 +239,7 @@ impl Mux {
         self.state.lock().expect("mux state").pending.pop_front()
     }
 
-    async fn read_loop(
-        &self,
-        mut r: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
-    ) -> io::Result<()> {
+    async fn read_loop(&self, mut r: super::raw::Reader) -> io::Result<()> {
         let mut buf = Vec::with_capacity(CHUNK_BYTES);
         loop {
             buf.clear();
@@ -265,7 +263,7 @@ impl Mux {
     /// Reads a COM_STMT_PREPARE answer and records the statement's id.
     async fn learn_prepared(
         &self,
-        r: &mut tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+        r: &mut super::raw::Reader,
         buf: &mut Vec<u8>,
         first: super::raw::Packet,
         sql: Vec<u8>,
@@ -303,7 +301,7 @@ impl Mux {
     /// Forwards one whole answer (every result of it) to `tx`.
     async fn forward(
         &self,
-        r: &mut tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+        r: &mut super::raw::Reader,
         buf: &mut Vec<u8>,
         mut pk: super::raw::Packet,
         tx: mpsc::Sender<Chunk>,
@@ -366,7 +364,7 @@ impl Mux {
     /// when it has grown large.
     async fn next(
         &self,
-        r: &mut tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+        r: &mut super::raw::Reader,
         buf: &mut Vec<u8>,
         tx: &mut Option<mpsc::Sender<Chunk>>,
     ) -> io::Result<super::raw::Packet> {

@@ -203,6 +203,8 @@ impl Backends {
             // so they run in the order the session set them.
             .init(key.init.iter().rev().cloned().collect::<Vec<_>>())
             .tcp_nodelay(true)
+            // On loopback: mysql_async reconnects through the server's socket.
+            .prefer_socket(self.cfg.prefer_socket)
             .stmt_cache_size(256)
             .ssl_opts(self.ssl.clone())
             .pool_opts(pool_opts);

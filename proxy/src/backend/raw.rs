@@ -7,13 +7,16 @@
 //! Capabilities are chosen so that answers have the layout the gateway's own
 //! front speaks to clients: no `CLIENT_DEPRECATE_EOF` (result sets end with EOF
 //! packets), no compression, no TLS.
+//!
+//! The connection is made over TCP; to an instance on this host it then moves to
+//! the server's Unix socket when [`super::local`] finds it reachable and leading
+//! to the same server (`[backend] prefer_socket`).
 
 use std::io;
 use std::time::Duration;
 
 use mysql_common::constants::CapabilityFlags;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::PoolKey;
@@ -44,11 +47,35 @@ impl Packet {
     }
 }
 
+/// The reading half of a connection (TCP or Unix socket), buffered.
+pub type Reader = BufReader<Box<dyn AsyncRead + Send + Unpin>>;
+/// The writing half of a connection (TCP or Unix socket).
+pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
 pub struct RawConn {
-    pub reader: BufReader<OwnedReadHalf>,
-    pub writer: OwnedWriteHalf,
+    pub reader: Reader,
+    pub writer: Writer,
     /// The server's connection (thread) id.
     pub thread_id: u32,
+    /// Connected through the server's Unix socket (not TCP).
+    pub unix: bool,
+}
+
+impl RawConn {
+    fn new(r: Box<dyn AsyncRead + Send + Unpin>, w: Writer, unix: bool) -> Self {
+        Self {
+            reader: BufReader::with_capacity(32 * 1024, r),
+            writer: w,
+            thread_id: 0,
+            unix,
+        }
+    }
+
+    /// Ends the session (`COM_QUIT`; the server closes the connection).
+    pub async fn quit(mut self) {
+        let _ = self.writer.write_all(&[1, 0, 0, 0, 0x01]).await;
+        let _ = self.writer.shutdown().await;
+    }
 }
 
 fn bad(what: impl Into<String>) -> io::Error {
@@ -56,10 +83,7 @@ fn bad(what: impl Into<String>) -> io::Error {
 }
 
 /// Appends one logical packet, raw, to `buf`; returns what it is.
-pub async fn read_packet(
-    r: &mut BufReader<OwnedReadHalf>,
-    buf: &mut Vec<u8>,
-) -> io::Result<Packet> {
+pub async fn read_packet(r: &mut Reader, buf: &mut Vec<u8>) -> io::Result<Packet> {
     let mut first = None;
     let mut total = 0;
     loop {
@@ -105,27 +129,51 @@ fn server_error(p: &[u8]) -> io::Error {
     ))
 }
 
-/// Connects to `key`'s instance as `user` and prepares the session.
+/// Connects to `key`'s instance as `user` and prepares the session; through
+/// the server's Unix socket when `prefer_socket` and it is on this host and
+/// reachable ([`super::local`]), else over TCP.
 pub async fn connect(
     key: &PoolKey,
     user: &str,
     password: &str,
     within: Duration,
+    prefer_socket: bool,
 ) -> io::Result<RawConn> {
-    tokio::time::timeout(within, connect_inner(key, user, password))
+    tokio::time::timeout(within, connect_inner(key, user, password, prefer_socket))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
 }
 
-async fn connect_inner(key: &PoolKey, user: &str, password: &str) -> io::Result<RawConn> {
+async fn connect_inner(
+    key: &PoolKey,
+    user: &str,
+    password: &str,
+    prefer_socket: bool,
+) -> io::Result<RawConn> {
     let stream = TcpStream::connect((key.host.as_str(), key.port)).await?;
     stream.set_nodelay(true)?;
     let (r, w) = stream.into_split();
-    let mut c = RawConn {
-        reader: BufReader::with_capacity(32 * 1024, r),
-        writer: w,
-        thread_id: 0,
-    };
+    let mut c = RawConn::new(Box::new(r), Box::new(w), false);
+    authenticate(&mut c, key, user, password).await?;
+    if prefer_socket && super::local::is_loopback(&key.host) {
+        if let Some(s) = super::local::via_socket(&mut c, key, user, password).await {
+            std::mem::replace(&mut c, s).quit().await;
+        }
+    }
+    for stmt in key.init.iter() {
+        query_ok(&mut c, stmt).await?;
+    }
+    Ok(c)
+}
+
+/// Reads the server's greeting on a fresh connection and logs in as `user`
+/// into `key`'s database (its client flags).
+pub(super) async fn authenticate(
+    c: &mut RawConn,
+    key: &PoolKey,
+    user: &str,
+    password: &str,
+) -> io::Result<()> {
     let mut buf = Vec::new();
     read_packet(&mut c.reader, &mut buf).await?;
     let hs = payload(&buf).to_vec();
@@ -205,10 +253,86 @@ async fn connect_inner(key: &PoolKey, user: &str, password: &str) -> io::Result<
         }
         seq = seq.wrapping_add(2);
     }
-    for stmt in key.init.iter() {
-        query_ok(&mut c, stmt).await?;
+    Ok(())
+}
+
+/// A connection to the Unix socket at `path` (not logged in yet).
+pub(super) async fn connect_unix(path: &std::path::Path) -> io::Result<RawConn> {
+    let stream = tokio::net::UnixStream::connect(path).await?;
+    let (r, w) = stream.into_split();
+    Ok(RawConn::new(Box::new(r), Box::new(w), true))
+}
+
+/// Runs a text query expected to return at most one row; returns its values
+/// (`None` for SQL NULL), or `None` when it returned no row.
+pub(super) async fn query_row(
+    c: &mut RawConn,
+    sql: &str,
+) -> io::Result<Option<Vec<Option<Vec<u8>>>>> {
+    let mut out = Vec::with_capacity(sql.len() + 5);
+    put_header(&mut out, sql.len() + 1, 0);
+    out.push(0x03);
+    out.extend_from_slice(sql.as_bytes());
+    c.writer.write_all(&out).await?;
+    let mut buf = Vec::new();
+    let pk = read_packet(&mut c.reader, &mut buf).await?;
+    if pk.is_err() {
+        return Err(server_error(payload(&buf)));
     }
-    Ok(c)
+    if pk.is_ok() {
+        return Ok(None);
+    }
+    // Column definitions up to their EOF, then rows up to the closing EOF.
+    loop {
+        buf.clear();
+        if read_packet(&mut c.reader, &mut buf).await?.is_eof() {
+            break;
+        }
+    }
+    let mut row = None;
+    loop {
+        buf.clear();
+        let pk = read_packet(&mut c.reader, &mut buf).await?;
+        if pk.is_eof() {
+            return Ok(row);
+        }
+        if pk.is_err() {
+            return Err(server_error(payload(&buf)));
+        }
+        if row.is_none() {
+            row = Some(text_row(payload(&buf))?);
+        }
+    }
+}
+
+/// The values of a text-protocol row (length-encoded strings, 0xfb for NULL).
+fn text_row(mut p: &[u8]) -> io::Result<Vec<Option<Vec<u8>>>> {
+    let mut vals = Vec::new();
+    while let Some(&b) = p.first() {
+        if b == 0xfb {
+            vals.push(None);
+            p = &p[1..];
+            continue;
+        }
+        let (len, n) = match b {
+            0..=0xfa => (b as usize, 1),
+            0xfc => (
+                p.get(1..3)
+                    .map_or(0, |x| u16::from_le_bytes([x[0], x[1]]) as usize),
+                3,
+            ),
+            0xfd => (
+                p.get(1..4)
+                    .map_or(0, |x| u32::from_le_bytes([x[0], x[1], x[2], 0]) as usize),
+                4,
+            ),
+            _ => return Err(bad("text row: unexpected length prefix")),
+        };
+        let v = p.get(n..n + len).ok_or_else(|| bad("text row too short"))?;
+        vals.push(Some(v.to_vec()));
+        p = &p[n + len..];
+    }
+    Ok(vals)
 }
 
 /// Runs a statement expecting OK (session set-up).

@@ -492,6 +492,10 @@ impl Exec<'_> {
                 Err(e) => Ok(Err(e)),
             };
             self.running_on(None);
+            if self.txn.is_none() && matches!(r, Ok(Ok(_))) {
+                // Read to the end, autocommit: lent again as it is.
+                conn.mark_clean();
+            }
             self.give_back(set, conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
             match r? {
                 Ok(w) => warnings = warnings.saturating_add(w),

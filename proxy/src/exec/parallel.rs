@@ -9,10 +9,15 @@
 //! In a transaction a branch not started yet carries its start (`XA START ...`)
 //! in the same round trip as the statement. Reads that may go to replicas keep
 //! the one-after-another path (their fallback to the primary is per set).
+//!
+//! A client's prepared statement (`COM_STMT_EXECUTE`) runs as a prepared
+//! statement on the sets too ([`Exec::concat_prepared`]): MariaDB does not parse
+//! it each time, and the rows come typed (binary protocol) as from one server.
 
 use futures::future::join_all;
 use mysql_async::prelude::Queryable;
-use mysql_async::{QueryResult, TextProtocol};
+use mysql_async::{BinaryProtocol, Column, QueryResult, Row, TextProtocol, Value};
+use std::sync::Arc;
 
 use super::wire::write_row;
 use super::{fail, note_running, Answered, Exec};
@@ -41,7 +46,7 @@ struct Outcome {
 
 impl Exec<'_> {
     /// Whether [`concat_at_once`](Self::concat_at_once) serves a concatenation.
-    pub(super) fn at_once(&self, sets: &[String]) -> bool {
+    pub(crate) fn at_once(&self, sets: &[String]) -> bool {
         sets.len() > 1 && self.reads.is_none()
     }
 
@@ -50,6 +55,30 @@ impl Exec<'_> {
         &mut self,
         sets: &[String],
         sql: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        self.concat_with(sets, sql, None, out).await
+    }
+
+    /// [`concat_at_once`](Self::concat_at_once) of a client's prepared statement:
+    /// `sql` (its text with `?`) prepared on every set (mysql_async's statement
+    /// cache keeps it per connection) and executed with `values`. Only where
+    /// [`at_once`](Self::at_once) holds.
+    pub(crate) async fn concat_prepared(
+        &mut self,
+        sets: &[String],
+        sql: &str,
+        values: Vec<Value>,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        self.concat_with(sets, sql, Some(values), out).await
+    }
+
+    async fn concat_with(
+        &mut self,
+        sets: &[String],
+        sql: &str,
+        values: Option<Vec<Value>>,
         out: &mut Responder<'_>,
     ) -> Answered {
         let mut texts = Vec::with_capacity(sets.len());
@@ -83,7 +112,7 @@ impl Exec<'_> {
             .zip(&parts)
             .map(|(s, p)| (s.as_str(), p.epoch))
             .collect();
-        let run = write_all(&mut parts, texts, out);
+        let run = write_all(&mut parts, texts, values, out);
         let r = self.conns.guarded_sets(&on, self.write, run).await;
         self.clear_running();
         match r {
@@ -100,7 +129,7 @@ impl Exec<'_> {
                 self.give_parts(parts, none);
                 Err(io)
             }
-            Ok(Ok((outcomes, warnings))) => match self.give_parts(parts, outcomes) {
+            Ok(Ok((outcomes, warnings))) => match self.give_parts_read(parts, outcomes) {
                 Some(e) => fail(out, &e).await,
                 None => {
                     out.end_rows(warnings).await?;
@@ -108,6 +137,24 @@ impl Exec<'_> {
                 }
             },
         }
+    }
+
+    /// [`give_parts`](Self::give_parts) after every answer was read to its end:
+    /// outside a transaction, a part that ended without error is lent again as it
+    /// is (its pool's hot stack), as a one-set statement's connection is.
+    fn give_parts_read(
+        &mut self,
+        mut parts: Vec<Part>,
+        outcomes: Vec<Outcome>,
+    ) -> Option<ProxyError> {
+        if self.txn.is_none() {
+            for (p, o) in parts.iter_mut().zip(&outcomes) {
+                if o.err.is_none() {
+                    p.conn.mark_clean();
+                }
+            }
+        }
+        self.give_parts(parts, outcomes)
     }
 
     /// Gives each part's connection back (a branch whose start failed is
@@ -137,10 +184,17 @@ impl Exec<'_> {
 async fn write_all(
     parts: &mut [Part],
     texts: Vec<Vec<u8>>,
+    values: Option<Vec<Value>>,
     out: &mut Responder<'_>,
 ) -> std::io::Result<(Vec<Outcome>, u16)> {
     let mut outcomes: Vec<Outcome> = parts.iter().map(|_| Outcome::default()).collect();
-    let sent = join_all(parts.iter_mut().zip(texts).map(|(p, sql)| send(p, sql))).await;
+    let sent = join_all(
+        parts
+            .iter_mut()
+            .zip(texts)
+            .map(|(p, sql)| send(p, sql, values.clone())),
+    )
+    .await;
     let mut failed = false;
     let mut warnings = 0u16;
     let mut started = false;
@@ -169,7 +223,10 @@ async fn write_all(
         }
         loop {
             match res.next().await {
-                Ok(Some(row)) => write_row(out, &row).await?,
+                Ok(Some(row)) => match res {
+                    Answer::Text(_) => write_row(out, &row).await?,
+                    Answer::Binary(_) => out.values_row(&row.unwrap()).await?,
+                },
                 Ok(None) => break,
                 Err(e) => {
                     o.err = Some(ProxyError::from_backend(set, e));
@@ -184,20 +241,89 @@ async fn write_all(
     Ok((outcomes, warnings))
 }
 
-/// Sends one part's statement (after its branch's start, in one round trip) and
-/// reads up to its result's column definitions. A failure says whether it came
-/// from the branch's start. Comes back with the part's set.
+/// A set's answer: to a text query or to a prepared statement's execute.
+enum Answer<'a> {
+    Text(QueryResult<'a, 'static, TextProtocol>),
+    Binary(QueryResult<'a, 'static, BinaryProtocol>),
+}
+
+impl Answer<'_> {
+    fn columns(&self) -> Option<Arc<[Column]>> {
+        match self {
+            Answer::Text(r) => r.columns(),
+            Answer::Binary(r) => r.columns(),
+        }
+    }
+
+    async fn next(&mut self) -> mysql_async::Result<Option<Row>> {
+        match self {
+            Answer::Text(r) => r.next().await,
+            Answer::Binary(r) => r.next().await,
+        }
+    }
+
+    async fn drop_result(self) -> mysql_async::Result<()> {
+        match self {
+            Answer::Text(r) => r.drop_result().await,
+            Answer::Binary(r) => r.drop_result().await,
+        }
+    }
+
+    fn warnings(&self) -> u16 {
+        match self {
+            Answer::Text(r) => r.warnings(),
+            Answer::Binary(r) => r.warnings(),
+        }
+    }
+}
+
+/// A part's failure: the error, and whether it came from the branch's start.
+type Failed = (ProxyError, bool);
+
+/// Sends one part's statement and reads up to its result's column definitions:
+/// a text one after its branch's start in one round trip; a prepared one
+/// (`values`) after the start in a round trip of its own. A failure says
+/// whether it came from the branch's start. Comes back with the part's set.
 async fn send(
     p: &mut Part,
     sql: Vec<u8>,
-) -> (
-    Result<QueryResult<'_, 'static, TextProtocol>, (ProxyError, bool)>,
-    &str,
-) {
+    values: Option<Vec<Value>>,
+) -> (Result<Answer<'_>, Failed>, &str) {
     let Part {
         set, conn, start, ..
     } = p;
     let set = set.as_str();
+    let n = start.len();
+    let Some(values) = values else {
+        return (send_text(conn, set, start, sql).await, set);
+    };
+    if n > 0 {
+        if let Err(e) = conn.query_drop(start.join("; ")).await {
+            return (Err((ProxyError::from_backend(set, e), true)), set);
+        }
+    }
+    let stmt = match conn.prep(sql).await {
+        Ok(s) => s,
+        Err(e) => return (Err((ProxyError::from_backend(set, e), false)), set),
+    };
+    let params = if values.is_empty() {
+        mysql_async::Params::Empty
+    } else {
+        mysql_async::Params::Positional(values)
+    };
+    match conn.exec_iter(stmt, params).await {
+        Ok(r) => (Ok(Answer::Binary(r)), set),
+        Err(e) => (Err((ProxyError::from_backend(set, e), false)), set),
+    }
+}
+
+/// The text part of [`send`]: the branch's start and the statement in one query.
+async fn send_text<'c>(
+    conn: &'c mut Conn,
+    set: &str,
+    start: &[String],
+    sql: Vec<u8>,
+) -> Result<Answer<'c>, Failed> {
     let n = start.len();
     let text = if n == 0 {
         sql
@@ -206,13 +332,13 @@ async fn send(
     };
     let mut res = match conn.query_iter(text).await {
         Ok(r) => r,
-        Err(e) => return (Err((ProxyError::from_backend(set, e), n > 0)), set),
+        Err(e) => return Err((ProxyError::from_backend(set, e), n > 0)),
     };
     // The OKs of the start: reading past OK number j reads statement j + 1's header.
     for j in 0..n {
         if let Err(e) = res.next().await {
-            return (Err((ProxyError::from_backend(set, e), j + 1 < n)), set);
+            return Err((ProxyError::from_backend(set, e), j + 1 < n));
         }
     }
-    (Ok(res), set)
+    Ok(Answer::Text(res))
 }

@@ -62,6 +62,11 @@ impl Session {
             (Some((text, values)), Target::Sets(sets), Merge::Single) => {
                 exec.single_prepared(&sets[0], &text, values, out).await
             }
+            (Some((text, values)), Target::Sets(sets), Merge::Concat)
+                if exec.at_once(sets) && exec.conns.backends.config().prepared_scatters =>
+            {
+                exec.concat_prepared(sets, &text, values, out).await
+            }
             _ => exec.run(plan, sql, out).await,
         };
         let diag = exec.diagnostics.take();
