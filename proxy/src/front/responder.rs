@@ -69,6 +69,11 @@ impl<'a> Responder<'a> {
         }
     }
 
+    /// Whether rows go out in the binary protocol.
+    pub(crate) fn is_binary(&self) -> bool {
+        self.binary
+    }
+
     /// A responder that writes rows in the binary protocol (COM_STMT_EXECUTE).
     pub(crate) fn binary(io: &'a mut PacketIo, status: StatusFlags) -> Self {
         let mut r = Self::new(io, status);

@@ -34,6 +34,7 @@ pub fn kind_of(col: &Column) -> Result<KeyKind, ProxyError> {
         Cmp::Temporal | Cmp::Time => KeyKind::Temporal(col.column_type() as u8),
         Cmp::Bytes => KeyKind::Bytes,
         Cmp::Float => return Err(unsupported("a join on a floating-point column across sets")),
+        Cmp::Bit => return Err(unsupported("a join on a BIT column across sets")),
         Cmp::Weight => KeyKind::Weight,
     })
 }
@@ -157,6 +158,17 @@ fn number(v: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// A BIT value as a number: a field's cell is its bits as big-endian bytes,
+/// an expression's (MIN, MAX) their decimal text.
+fn bit_literal(col: &Column, v: &[u8]) -> String {
+    let field = !col.org_name_ref().is_empty();
+    if !field && !v.is_empty() && v.iter().all(u8::is_ascii_digit) {
+        return String::from_utf8_lossy(v).into_owned();
+    }
+    let n = v.iter().fold(0u128, |n, &b| (n << 8) | u128::from(b));
+    n.to_string()
+}
+
 /// A date/time's text without trailing fraction zeros.
 fn temporal(v: &[u8]) -> Vec<u8> {
     let s = String::from_utf8_lossy(v);
@@ -177,6 +189,9 @@ fn temporal(v: &[u8]) -> Vec<u8> {
 /// they are, strings as hex with the character set of the result they came
 /// in (an introducer: coercible, so the compared column's collation decides).
 pub fn literal(col: &Column, v: &[u8]) -> String {
+    if cmp_for(col) == Cmp::Bit {
+        return bit_literal(col, v);
+    }
     let numeric = matches!(cmp_for(col), Cmp::Int | Cmp::Decimal)
         && !v.is_empty()
         && v.iter()
@@ -263,5 +278,10 @@ mod tests {
         assert_eq!(literal(&s, b""), "_utf8mb4''");
         let d = Column::new(ColumnType::MYSQL_TYPE_DATE).with_character_set(63);
         assert_eq!(literal(&d, b"2024-01-02"), "'2024-01-02'");
+        let bit = Column::new(ColumnType::MYSQL_TYPE_BIT).with_org_name(b"bt");
+        assert_eq!(literal(&bit, b"\x03\xff"), "1023");
+        assert_eq!(literal(&bit, b"12"), "12594");
+        let max = Column::new(ColumnType::MYSQL_TYPE_BIT);
+        assert_eq!(literal(&max, b"1023"), "1023");
     }
 }

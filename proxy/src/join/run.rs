@@ -124,6 +124,14 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
             });
         }
         let col = &f.cols[0];
+        if col.column_type() == mysql_common::constants::ColumnType::MYSQL_TYPE_FLOAT
+            && !matches!(s.form, Form::Exists { .. })
+        {
+            // Its text has 6 digits: compared with the column, it would miss.
+            return Err(super::unsupported(
+                "a subquery across sets giving FLOAT values (use CAST(col AS DOUBLE))",
+            ));
+        }
         let mut seen: HashSet<Option<Vec<u8>>> = HashSet::new();
         let mut values: Vec<Option<String>> = Vec::new();
         for r in f.rows {

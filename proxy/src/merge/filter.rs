@@ -115,6 +115,8 @@ enum Kind {
 fn kind(col: &Column) -> Kind {
     match cmp_for(col) {
         c @ (Cmp::Int | Cmp::Decimal | Cmp::Float) => Kind::Number(c),
+        // Raw bytes or decimal text: refused against anything else.
+        Cmp::Bit => Kind::Other(Cmp::Bit),
         Cmp::Temporal => Kind::Temporal,
         _ if needs_weight(col) => Kind::Text,
         c => Kind::Other(c),

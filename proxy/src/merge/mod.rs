@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod calc;
 pub mod collate;
 pub mod concat;
+pub mod fidelity;
 pub mod filter;
 pub mod json;
 pub mod moments;

@@ -9,7 +9,7 @@
 //! relative. The value is printed at the column's scale (MariaDB's own column
 //! definition: DOUBLE, decimals from the argument's type).
 
-use super::value::{format_double, Cell};
+use super::value::Cell;
 use super::VarKind;
 
 fn f64_of(c: &Cell) -> Option<f64> {
@@ -57,15 +57,7 @@ fn format_full(v: f64) -> String {
     format!("{v:e}")
 }
 
-/// A double as MariaDB prints a DOUBLE column with `decimals` (31 or more: not
-/// fixed, shortest round-trip digits).
-pub fn format_at(v: f64, decimals: u8) -> String {
-    if decimals >= 31 {
-        format_double(v)
-    } else {
-        format!("{v:.*}", decimals as usize)
-    }
-}
+pub use super::value::format_double_at as format_at;
 
 #[cfg(test)]
 mod tests {

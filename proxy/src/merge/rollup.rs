@@ -4,8 +4,10 @@
 //! total is folded as [`super::aggregate::fold`] folds sets' groups. When a
 //! prefix changes, its total comes out after the groups it covers — the deepest
 //! first, the grand total last — with the keys it rolls up as NULL, as MariaDB
-//! writes them.
+//! writes them — except a BIT key, which MariaDB leaves at the value of the
+//! last group it rolled up instead of NULL (its quirk, kept).
 
+use mysql_common::constants::ColumnType;
 use mysql_common::packets::Column;
 
 use super::aggregate::{finish, fold};
@@ -22,6 +24,8 @@ pub struct Rollup<'a> {
     levels: Vec<Option<Vec<Cell>>>,
     /// `prefixes[k]` compares the first `k` keys.
     prefixes: Vec<RowOrder>,
+    /// The last group pushed (the BIT keys of a total come from it).
+    last: Option<Vec<Cell>>,
 }
 
 impl<'a> Rollup<'a> {
@@ -34,6 +38,7 @@ impl<'a> Rollup<'a> {
             prefixes: (0..keys.len())
                 .map(|k| RowOrder::new(&keys[..k], cols))
                 .collect(),
+            last: None,
         }
     }
 
@@ -56,6 +61,7 @@ impl<'a> Rollup<'a> {
             }
         }
         let mut g = group;
+        self.last = Some(g.clone());
         finish(&mut g, self.aggs, self.cols);
         out.push(g);
         out
@@ -76,6 +82,12 @@ impl<'a> Rollup<'a> {
         let mut r = self.levels[k].take().expect("an open total");
         finish(&mut r, self.aggs, self.cols);
         for key in &self.keys[k..] {
+            if self.cols[key.value].column_type() == ColumnType::MYSQL_TYPE_BIT {
+                if let Some(last) = &self.last {
+                    r[key.value] = last[key.value].clone();
+                    continue;
+                }
+            }
             r[key.value] = None;
             if let Some(w) = key.weight {
                 r[w] = None;

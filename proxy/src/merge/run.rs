@@ -83,6 +83,9 @@ pub async fn run(
         return fail(out, e).await;
     };
     let spec = &spec;
+    if let Some(why) = super::fidelity::refusal(spec, &cols, out.is_binary()) {
+        return fail(out, ProxyError::NotSupported(why)).await;
+    }
     match &shown {
         Some(c) if c.len() == spec.visible => out.columns(c).await?,
         Some(_) => {
@@ -270,6 +273,9 @@ fn settle(sink: &mut Sink<'_, '_, '_>, r: &mut [Cell]) -> Result<bool, ProxyErro
         let n = super::concat::cut_plain(r, aggs, sink.cols);
         sink.cut = sink.cut.saturating_add(n);
         super::json::settle(r, aggs).map_err(ProxyError::NotSupported)?;
+        if let Some(why) = super::fidelity::overflow(r, aggs, sink.cols) {
+            return Err(ProxyError::NotSupported(why));
+        }
     }
     match sink.spec.having.as_ref().map(|h| h.passes(r, sink.cols)) {
         Some(Ok(false)) => Ok(false),

@@ -86,6 +86,9 @@ fn zero_vs(cmp: Cmp, v: &Cell) -> Ordering {
             .map(|&c| if c.is_ascii_digit() { b'0' } else { c })
             .collect(),
         Cmp::Int | Cmp::Decimal | Cmp::Float => b"0".to_vec(),
+        // The zero of the cell's own form: as many zero bytes, or "0".
+        Cmp::Bit if v.iter().all(u8::is_ascii_digit) => b"0".to_vec(),
+        Cmp::Bit => vec![0; v.len()],
     };
     super::value::compare(cmp, v, &zero).reverse()
 }

@@ -16,6 +16,10 @@ pub type Cell = Option<Vec<u8>>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmp {
     Int,
+    /// BIT(n): a field's cells are its n bits as big-endian bytes (all of one
+    /// length), an aggregate's (MIN, MAX) their decimal text (no leading
+    /// zeros): either way the shorter cell is the smaller, then byte order.
+    Bit,
     Decimal,
     Float,
     /// Dates and datetimes: their canonical text sorts chronologically.
@@ -35,7 +39,8 @@ pub fn cmp_for(col: &Column) -> Cmp {
     use ColumnType::*;
     match col.column_type() {
         MYSQL_TYPE_TINY | MYSQL_TYPE_SHORT | MYSQL_TYPE_LONG | MYSQL_TYPE_INT24
-        | MYSQL_TYPE_LONGLONG | MYSQL_TYPE_YEAR | MYSQL_TYPE_BIT => Cmp::Int,
+        | MYSQL_TYPE_LONGLONG | MYSQL_TYPE_YEAR => Cmp::Int,
+        MYSQL_TYPE_BIT => Cmp::Bit,
         MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL => Cmp::Decimal,
         MYSQL_TYPE_FLOAT | MYSQL_TYPE_DOUBLE => Cmp::Float,
         MYSQL_TYPE_DATE
@@ -108,6 +113,7 @@ pub fn compare(cmp: Cmp, a: &[u8], b: &[u8]) -> Ordering {
             (Ok(x), Ok(y)) => x.cmp(&y),
             _ => decimal(a).cmp(&decimal(b)),
         },
+        Cmp::Bit => (a.len(), a).cmp(&(b.len(), b)),
         Cmp::Decimal => decimal(a).cmp(&decimal(b)),
         Cmp::Float => {
             let x: f64 = text(a).parse().unwrap_or(0.0);
@@ -136,8 +142,9 @@ pub fn add(cmp: Cmp, a: &Cell, b: &Cell, decimals: u8) -> Cell {
         (None, x) | (x, None) => x.clone(),
         (Some(x), Some(y)) => Some(
             match cmp {
-                Cmp::Float => format_double(
+                Cmp::Float => format_double_at(
                     text(x).parse::<f64>().unwrap_or(0.0) + text(y).parse::<f64>().unwrap_or(0.0),
+                    decimals,
                 ),
                 Cmp::Int => match (text(x).parse::<i128>(), text(y).parse::<i128>()) {
                     (Ok(p), Ok(q)) => (p + q).to_string(),
@@ -150,7 +157,8 @@ pub fn add(cmp: Cmp, a: &Cell, b: &Cell, decimals: u8) -> Cell {
     }
 }
 
-/// `sum / count` rounded half away from zero to `decimals` places (AVG's result).
+/// `sum / count` rounded half away from zero to `decimals` places (AVG's
+/// result; a DOUBLE's printed at its column's `decimals`).
 pub fn divide(sum: &Cell, count: &Cell, decimals: u8, float: bool) -> Cell {
     let (Some(s), Some(c)) = (sum, count) else {
         return None;
@@ -164,7 +172,7 @@ pub fn divide(sum: &Cell, count: &Cell, decimals: u8, float: bool) -> Cell {
             / text(&c.to_string().into_bytes())
                 .parse::<f64>()
                 .unwrap_or(1.0);
-        return Some(format_double(v).into_bytes());
+        return Some(format_double_at(v, decimals).into_bytes());
     }
     let q = decimal(s) / c;
     Some(format_decimal(&q, decimals).into_bytes())
@@ -195,6 +203,34 @@ pub fn format_double(v: f64) -> String {
     }
 }
 
+/// A double as MariaDB prints a DOUBLE column with `decimals` (31 or more:
+/// not fixed, [`format_double`]). Fixed: the exact value's digits up to 2^53,
+/// beyond it the shortest round-trip digits padded with zeros (MariaDB's
+/// `my_fcvt`: `SUM(d)` of DOUBLE(20,4) near 1e64 prints 5590169943749474 and
+/// then zeros, not the binary value's every digit).
+pub fn format_double_at(v: f64, decimals: u8) -> String {
+    if decimals >= 31 {
+        return format_double(v);
+    }
+    let places = usize::from(decimals);
+    if !v.is_finite() || v.abs() < 9_007_199_254_740_992.0 {
+        return format!("{v:.places$}");
+    }
+    // Shortest digits d1d2...dn × 10^(e-n+1): an integer, padded with zeros.
+    let sci = format!("{:e}", v.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let exp: usize = exp.parse().unwrap_or(0);
+    let zeros = (exp + 1).saturating_sub(digits.len());
+    let sign = if v < 0.0 { "-" } else { "" };
+    let frac = if places > 0 {
+        format!(".{}", "0".repeat(places))
+    } else {
+        String::new()
+    };
+    format!("{sign}{digits}{}{frac}", "0".repeat(zeros))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +256,13 @@ mod tests {
             ),
             Ordering::Less
         );
+        // BIT(10) fields (big-endian bytes) and MIN/MAX of them (decimal text).
+        assert_eq!(
+            compare(Cmp::Bit, b"\x01\x00", b"\x00\xff"),
+            Ordering::Greater
+        );
+        assert_eq!(compare(Cmp::Bit, b"1023", b"256"), Ordering::Greater);
+        assert_eq!(compare(Cmp::Bit, b"3", b"20"), Ordering::Less);
         assert_eq!(
             compare_cells(Cmp::Int, &None, &Some(b"1".to_vec())),
             Ordering::Less
@@ -246,5 +289,12 @@ mod tests {
         assert_eq!(divide(&None, &Some(b"0".to_vec()), 4, false), None);
         assert_eq!(format_double(0.5), "0.5");
         assert_eq!(format_double(1.5e100), "1.5e100");
+        assert_eq!(format_double_at(3.5, 2), "3.50");
+        assert_eq!(format_double_at(-0.125, 4), "-0.1250");
+        assert_eq!(
+            format_double_at(5.590169943749474e64, 4),
+            format!("5590169943749474{}.0000", "0".repeat(49))
+        );
+        assert_eq!(format_double_at(1.5e20, 0), "150000000000000000000");
     }
 }
