@@ -269,11 +269,7 @@ pub(super) async fn query_row(
     c: &mut RawConn,
     sql: &str,
 ) -> io::Result<Option<Vec<Option<Vec<u8>>>>> {
-    let mut out = Vec::with_capacity(sql.len() + 5);
-    put_header(&mut out, sql.len() + 1, 0);
-    out.push(0x03);
-    out.extend_from_slice(sql.as_bytes());
-    c.writer.write_all(&out).await?;
+    send_query(c, sql).await?;
     let mut buf = Vec::new();
     let pk = read_packet(&mut c.reader, &mut buf).await?;
     if pk.is_err() {
@@ -335,13 +331,18 @@ fn text_row(mut p: &[u8]) -> io::Result<Vec<Option<Vec<u8>>>> {
     Ok(vals)
 }
 
-/// Runs a statement expecting OK (session set-up).
-async fn query_ok(c: &mut RawConn, sql: &str) -> io::Result<()> {
+/// Writes `sql` as a COM_QUERY.
+async fn send_query(c: &mut RawConn, sql: &str) -> io::Result<()> {
     let mut out = Vec::with_capacity(sql.len() + 5);
     put_header(&mut out, sql.len() + 1, 0);
     out.push(0x03);
     out.extend_from_slice(sql.as_bytes());
-    c.writer.write_all(&out).await?;
+    c.writer.write_all(&out).await
+}
+
+/// Runs a statement expecting OK (session set-up).
+async fn query_ok(c: &mut RawConn, sql: &str) -> io::Result<()> {
+    send_query(c, sql).await?;
     let mut buf = Vec::new();
     let pk = read_packet(&mut c.reader, &mut buf).await?;
     if pk.is_ok() {
