@@ -229,11 +229,13 @@ async fn create_table(
     };
     let kind = match kind {
         TableKind::Sharded { key, .. } => {
-            let stmt = parse_one(&text).map_err(|e| {
-                ProxyError::NotSupported(format!(
-                    "a sharded CREATE TABLE the gateway cannot parse ({e})"
-                ))
-            })?;
+            let stmt = parse_one(&text)
+                .or_else(|e| parse_one(&column_charsets(&text)).map_err(|_| e))
+                .map_err(|e| {
+                    ProxyError::NotSupported(format!(
+                        "a sharded CREATE TABLE the gateway cannot parse ({e})"
+                    ))
+                })?;
             let Statement::CreateTable(ct) = stmt else {
                 return Err(ProxyError::Syntax("expected CREATE TABLE".into()));
             };
@@ -437,4 +439,38 @@ async fn on_table_sets(
     let (_, sets) = table_sets(s, table.db.as_deref(), &table.name)?;
     let session_db = s.db.clone();
     Ok(on_sets(s, sets, sql, session_db.as_deref(), out).await?)
+}
+
+/// `text` with each column's `CHARSET x` written `CHARACTER SET x` (MariaDB
+/// takes both; sqlparser only the second), for reading the key column's type.
+/// A table option `[DEFAULT] CHARSET[=]x` is left as it is.
+fn column_charsets(text: &str) -> String {
+    let Ok(tokens) = crate::sql::lexer::tokenize(text) else {
+        return text.to_string();
+    };
+    let sig = crate::sql::lexer::significant(&tokens);
+    let mut edits = Vec::new();
+    for (i, t) in sig.iter().enumerate() {
+        let table_option = (i > 0 && sig[i - 1].is_word(text, "DEFAULT"))
+            || sig.get(i + 1).is_some_and(|n| n.is_punct(text, "="));
+        if t.is_word(text, "CHARSET") && !table_option {
+            edits.push((t.start, t.end, "CHARACTER SET".to_string()));
+        }
+    }
+    crate::route::select::apply_edits(text, edits)
+}
+
+#[cfg(test)]
+mod column_charset_tests {
+    #[test]
+    fn column_charset_is_written_character_set() {
+        let t = "CREATE TABLE t (id INT, s VARCHAR(9) CHARSET latin1, PRIMARY KEY (id)) DEFAULT CHARSET=utf8mb4";
+        let fixed = super::column_charsets(t);
+        assert_eq!(
+            fixed,
+            "CREATE TABLE t (id INT, s VARCHAR(9) CHARACTER SET latin1, PRIMARY KEY (id)) DEFAULT CHARSET=utf8mb4"
+        );
+        assert!(crate::sql::parse_one(t).is_err());
+        assert!(crate::sql::parse_one(&fixed).is_ok());
+    }
 }

@@ -542,3 +542,30 @@ async fn the_mariadb_client_creates_and_calls_a_procedure() {
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout), "n\n30\n");
 }
+
+/// A sharded CREATE TABLE with a column's `CHARSET x` (MariaDB's short form of
+/// `CHARACTER SET x`, which sqlparser cannot read) is sharded on every set.
+#[tokio::test]
+async fn a_column_charset_in_a_sharded_create_table() {
+    let (c, mut conn) = shop().await;
+    exec(
+        &mut conn,
+        "CREATE TABLE cs (id BIGINT PRIMARY KEY, s VARCHAR(10) CHARSET latin1, \
+         k CHAR(3) CHARSET utf8mb4 COLLATE utf8mb4_bin) DEFAULT CHARSET=utf8mb4 shardkey=id",
+    )
+    .await;
+    assert_eq!(on_sets(&c, "cs").await, ["1", "1"]);
+    assert!(matches!(
+        kind(&c, "shop", "cs").await,
+        Some(TableKind::Sharded { .. })
+    ));
+    exec(
+        &mut conn,
+        "INSERT INTO cs VALUES (1, 'é', 'x'), (2, 'b', 'y')",
+    )
+    .await;
+    assert_eq!(
+        q(&mut conn, "SELECT HEX(s) FROM cs ORDER BY id").await,
+        vec![vec![Some("E9".to_string())], vec![Some("62".to_string())]]
+    );
+}
