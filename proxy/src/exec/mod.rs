@@ -10,6 +10,7 @@ mod parallel;
 mod pins;
 mod returning;
 pub mod uservars;
+pub mod weights;
 mod wire;
 
 use std::borrow::Cow;
