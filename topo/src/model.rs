@@ -279,6 +279,14 @@ pub enum KeyType {
     Weighted { collation: u16, pad: bool },
 }
 
+impl KeyType {
+    /// A string column's key (compared by MariaDB as text, and numerically
+    /// with a number).
+    pub fn is_text(self) -> bool {
+        matches!(self, Self::Text | Self::Weighted { .. })
+    }
+}
+
 /// A gateway user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {

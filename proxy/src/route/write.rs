@@ -203,6 +203,15 @@ fn missing_key(key: &str, table: &str) -> ProxyError {
     ))
 }
 
+/// `0`, `42`, `-7`: an integer literal MariaDB stores in a string column as written.
+fn plain_integer(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    s == "0"
+        || (!digits.is_empty()
+            && !digits.starts_with('0')
+            && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The one set a written key value belongs to.
 fn key_sets(
     map: &ShardMap,
@@ -217,6 +226,13 @@ fn key_sets(
             "a shard key value for `{table}`.`{key}` that is not a literal ({v})"
         ))
     })?;
+    // A number written into a string key is stored as MariaDB prints it: an
+    // integer as its digits; others (`1e3`, `0x61`, `007`) are not followed here.
+    if key_type.is_text() && !super::key::is_string_literal(v) && !plain_integer(&text) {
+        return Err(ProxyError::NotSupported(format!(
+            "the number {v} as the value of string shard key `{table}`.`{key}` (quote it)"
+        )));
+    }
     // A written key lands where MariaDB's conversion puts it ('12x' → 12, a
     // character the column cannot hold → '?'); strict mode refuses it there with
     // MariaDB's own error.
