@@ -7,6 +7,7 @@
 //! session (or per thread), so a statement allocates nothing here unless its
 //! fingerprint is new or an audit record is taken.
 
+pub mod admin;
 pub mod http;
 pub mod sets;
 
