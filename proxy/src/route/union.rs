@@ -23,7 +23,7 @@ use sqlparser::ast::{GroupByExpr, Query, Select, SetExpr, SetOperator, SetQuanti
 use super::plan::{
     all_sets, outer_aggregates, single, target_sets, Ctx, Merge, Placement, Plan, Target,
 };
-use super::scatter::{normalize, resolve};
+use super::hidden::{normalize, resolve};
 use super::select::{parse_limit, shape, split_items, Item};
 use crate::error::ProxyError;
 use crate::merge::collate::weight_sql;
