@@ -56,12 +56,7 @@ async fn digests_match_the_statements_run() {
         .start()
         .await
         .unwrap();
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("USE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
+    let mut conn = c.proxy_shop().await.unwrap();
     conn.query_drop("SHOW SETWISE DIGESTS RESET").await.unwrap();
 
     for i in 1..=6 {
