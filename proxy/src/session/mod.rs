@@ -6,7 +6,10 @@
 mod ahead;
 mod app_xa;
 mod charset;
+mod columns;
 mod counts;
+mod database;
+mod diagnostics;
 mod explain;
 mod handler;
 mod held;
@@ -46,11 +49,9 @@ use crate::exec::{Answered, Conns, Exec};
 use crate::front::charset::Codec;
 use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::cache;
-use crate::route::plan::is_system_schema;
 use crate::route::{Merge, Plan, Target};
 use crate::show;
 use crate::sql::lexer::{split_statements, tokenize};
-use crate::sql::parse_one;
 use mysql_async::prelude::Queryable;
 use text::*;
 use txn::Txn;
@@ -167,15 +168,6 @@ impl Session {
     /// of every routing change after this point.
     pub fn snapshot(&mut self) -> Arc<topo::ClusterSnapshot> {
         self.changes.borrow_and_update().clone()
-    }
-
-    fn check_db(&self, db: &str) -> Result<(), ProxyError> {
-        let snap = self.shared.routing.get();
-        if db != HIDDEN_DB && (is_system_schema(db) || snap.db(db).is_some()) {
-            Ok(())
-        } else {
-            Err(ProxyError::UnknownDatabase(db.to_string()))
-        }
     }
 
     /// Pooled connections as this session needs them (database, flags, state).
@@ -502,157 +494,15 @@ impl Session {
         self.run_plan(&snap, &planned.plan, sql, first, out).await
     }
 
-    /// `SHOW WARNINGS` and friends: read where the last statement ran (the kept
-    /// connection, or the open transaction's last set); with neither, any set
-    /// answers (an empty diagnostics area, as after a clean statement).
-    async fn diagnostics(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
-        if let Some((set, conn)) = self.diag.as_mut() {
-            return match crate::exec::stream_all(conn, set, &self.codec.wire(sql), out).await? {
-                Ok(()) => Ok(true),
-                Err(e) => fail(out, &e).await,
-            };
-        }
-        let snap = self.snapshot();
-        if let Some(set) = self
-            .txn
-            .as_ref()
-            .and_then(|t| t.conns.keys().next().cloned())
-        {
-            let plan = Plan {
-                target: Target::Sets(vec![set]),
-                merge: Merge::Single,
-            };
-            out.status = self.status();
-            let mut exec = self.exec(&snap);
-            exec.write = false;
-            return exec.run(&plan, sql, out).await;
-        }
-        // No kept diagnostics: the last statement left none. A pooled connection
-        // may still hold another session's, so clear them first (only a statement
-        // that uses a table resets MariaDB's diagnostics area).
-        let r = async {
-            let set = show::any_set_of(&snap, self.db.as_deref())?;
-            let mut conn = self.conns(&snap).pooled(&set).await?;
-            conn.query_drop(crate::exec::CLEAR_DIAGNOSTICS)
-                .await
-                .map_err(|e| ProxyError::from_backend(&set, e))?;
-            Ok::<_, ProxyError>((set, conn))
-        }
-        .await;
-        match r {
-            Ok((set, mut conn)) => {
-                match crate::exec::stream_all(&mut conn, &set, &self.codec.wire(sql), out).await? {
-                    Ok(()) => Ok(true),
-                    Err(e) => fail(out, &e).await,
-                }
-            }
-            Err(e) => fail(out, &e).await,
-        }
-    }
-
     async fn reply(&self, r: Result<(), ProxyError>, out: &mut Responder<'_>) -> Answered {
         match r {
             Ok(()) => ok(out, self.status()).await,
             Err(e) => fail(out, &e).await,
         }
     }
-
-    async fn use_db(&mut self, db: &str) -> Result<(), ProxyError> {
-        self.check_db(db)?;
-        if let Some(t) = self.txn.as_mut() {
-            // Pinned connections follow the session's database.
-            let q = format!("USE `{}`", db.replace('`', "``"));
-            t.on_all_stateful(&q).await?;
-        }
-        if !self.pins.is_empty() {
-            self.pins
-                .apply(&format!("USE `{}`", db.replace('`', "``")))
-                .await?;
-        }
-        self.db = Some(db.to_string());
-        Ok(())
-    }
-
-    /// Column names of `db.table` in definition order (cached until the next DDL).
-    async fn table_columns(
-        &self,
-        snap: &topo::ClusterSnapshot,
-        db: &str,
-        table: &str,
-    ) -> Result<Arc<Vec<String>>, ProxyError> {
-        let key = (db.to_string(), table.to_string());
-        if let Some(c) = self.shared.columns.lock().expect("columns").get(&key) {
-            return Ok(c.clone());
-        }
-        let set = show::set_holding(snap, self.db.as_deref(), Some(db), table)?;
-        let mut conn = self.conns(snap).pooled(&set).await?;
-        let cols: Vec<String> = conn
-            .exec(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-                (db, table),
-            )
-            .await
-            .map_err(|e| ProxyError::from_backend(&set, e))?;
-        if cols.is_empty() {
-            return Err(ProxyError::Backend {
-                code: 1146,
-                state: "42S02".into(),
-                message: format!("Table '{db}.{table}' doesn't exist"),
-            });
-        }
-        let cols = Arc::new(cols);
-        self.shared
-            .columns
-            .lock()
-            .expect("columns")
-            .insert(key, cols.clone());
-        Ok(cols)
-    }
-
-    /// The set to ask for a prepared statement's metadata: one holding the first
-    /// table it names (every set has the same definitions), else any.
-    fn metadata_set(&self, snap: &topo::ClusterSnapshot, sql: &str) -> Result<String, ProxyError> {
-        if let Ok(stmt) = parse_one(sql) {
-            let a = crate::route::analyze::analyze(&stmt);
-            // A join across sets: a set holding all its tables, if any.
-            if a.tables.len() > 1 {
-                if let Some(set) = crate::join::set_holding_all(snap, self.db.as_deref(), &a.tables)
-                {
-                    return Ok(set);
-                }
-            }
-            if let Some(t) = a.tables.first() {
-                if let Ok(set) =
-                    show::set_holding(snap, self.db.as_deref(), t.db.as_deref(), &t.name)
-                {
-                    return Ok(set);
-                }
-            }
-        }
-        show::any_set_of(snap, self.db.as_deref())
-    }
-
-    /// A statement sqlparser cannot parse: forwarded when everything the session
-    /// can reach lives on one set, refused otherwise.
-    async fn unparsed(
-        &mut self,
-        stmt: &Statement<'_>,
-        msg: &str,
-        out: &mut Responder<'_>,
-    ) -> Answered {
-        let snap = self.snapshot();
-        match self.unparsed_plan(&snap, stmt, msg) {
-            Ok(plan) => {
-                self.run_plan(&snap, &plan, stmt.sql, stmt.word(0), out)
-                    .await
-            }
-            Err(e) => fail(out, &e).await,
-        }
-    }
 }
 
-/// How many sets a plan runs on.
+/// An OK packet with the session's `status`.
 async fn ok(out: &mut Responder<'_>, status: StatusFlags) -> Answered {
     out.status = status;
     out.ok(&OkInfo::default()).await?;
