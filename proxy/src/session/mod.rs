@@ -11,6 +11,7 @@ mod counts;
 mod database;
 mod diagnostics;
 mod explain;
+mod found;
 mod handler;
 mod held;
 mod identity;
@@ -99,6 +100,8 @@ pub struct Session {
     temp_tables: std::collections::HashSet<(String, String)>,
     /// What `ROW_COUNT()` answers (`counts.rs`).
     row_count: i64,
+    /// What `FOUND_ROWS()` answers (`found.rs`).
+    found: found::Found,
     /// SQL-level prepared statements (`PREPARE name FROM ...`): name → set.
     sql_stmts: std::collections::HashMap<String, sql_prepare::Pinned>,
     /// SQL-level prepared statements over several sets, held by the gateway.
@@ -152,6 +155,7 @@ impl Session {
             held: Default::default(),
             temp_tables: Default::default(),
             row_count: 0,
+            found: found::Found::new(),
             diag: None,
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
@@ -270,6 +274,21 @@ impl Session {
             }
             None => stmt,
         };
+        let found = match self.found_rows_text(&stmt) {
+            Ok(f) => f,
+            Err(e) => {
+                self.set_activity("Sleep", None);
+                return fail(out, &e).await;
+            }
+        };
+        let stmt = match found.as_deref() {
+            Some(t) => {
+                self.prepared = None;
+                Statement::new(t, tokenize(t).unwrap_or_default())
+            }
+            None => stmt,
+        };
+        let found_mark = self.found_start(&stmt, out);
         // Slot moves: a write waits while a hold covers it (planned after).
         let _in_flight = match self.move_gate(&stmt).await {
             Ok(g) => g,
@@ -283,6 +302,7 @@ impl Session {
             None => self.dispatch(&stmt, out).await,
         };
         self.note_row_count(&stmt, out, matches!(answered, Ok(true)));
+        self.note_found_rows(&stmt, found_mark, out, matches!(answered, Ok(true)));
         self.ids_after(&ids, out, matches!(answered, Ok(true)));
         self.set_activity("Sleep", None);
         answered
