@@ -50,6 +50,7 @@ use crate::exec::{Answered, Conns, Exec};
 use crate::front::charset::Codec;
 use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::cache;
+use crate::route::merged_cache;
 use crate::route::{Merge, Plan, Target};
 use crate::show;
 use crate::sql::lexer::{split_statements, tokenize};
@@ -482,6 +483,30 @@ impl Session {
         // A shape seen before is routed from the plan cache, without a parse.
         let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
         let cached = self.shared.plans.get(&fp, &literals, sql, &snap);
+        // A merged shape (sort, group, aggregate across sets) seen before: its
+        // per-set text from a template (`route::merged_cache`).
+        let merged = match cached {
+            None if self.shared.backends.config().merge_plan_cache => {
+                merged_cache::key(sql, tokens, self.db.as_deref())
+            }
+            _ => None,
+        };
+        let mut learn = None;
+        if let Some((key, lits)) = merged {
+            match self
+                .shared
+                .plans
+                .merged
+                .get(&key, &lits, sql, snap.revision)
+            {
+                merged_cache::Lookup::Hit(plan) => {
+                    crate::observe::plan_cache(true);
+                    return self.run_plan(&snap, &plan, sql, first, out).await;
+                }
+                merged_cache::Lookup::Unknown => learn = Some((key, lits)),
+                merged_cache::Lookup::Uncacheable => {}
+            }
+        }
         crate::observe::plan_cache(cached.is_some());
         if let Some((plan, point)) = cached {
             // Comments are not in the fingerprint; an executable one (`/*! ... */`)
@@ -502,6 +527,10 @@ impl Session {
             Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");
+        if let Some((key, lits)) = learn {
+            let db = self.db.as_deref();
+            (self.shared.plans.merged).learn(key, &lits, sql, &snap, db, &planned);
+        }
         let pinned = planned.dep.pinned();
         if let Some(pinned) = pinned {
             if let Some(mut c) = cache::cacheable(&planned.plan, pinned, &literals, sql) {
