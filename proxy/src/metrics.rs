@@ -67,7 +67,8 @@ const BUCKETS: &[f64] = &[
 ];
 
 /// Installs the Prometheus recorder and binds the metrics port on `listen`
-/// (nothing when empty); the caller serves it (`crate::observe::http`).
+/// (nothing when empty); the caller records its address and serves it
+/// (`crate::observe::http`).
 pub fn install(listen: &str) -> anyhow::Result<Option<(PrometheusHandle, std::net::TcpListener)>> {
     if listen.is_empty() {
         return Ok(None);
@@ -78,7 +79,6 @@ pub fn install(listen: &str) -> anyhow::Result<Option<(PrometheusHandle, std::ne
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| anyhow::anyhow!("metrics endpoint on {listen}: {e}"))?;
     listener.set_nonblocking(true)?;
-    crate::observe::http::bound(listener.local_addr()?);
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
         .map_err(|e| anyhow::anyhow!("metrics buckets: {e}"))?

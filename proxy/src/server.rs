@@ -18,6 +18,9 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
     let metrics = crate::metrics::install(&cfg.metrics_listen)?;
+    if let Some((_, l)) = &metrics {
+        crate::observe::http::bound(l.local_addr()?);
+    }
     crate::digest::configure(&cfg.digests);
     crate::audit::start(&cfg.audit)?;
     crate::join::configure(cfg.join.clone());

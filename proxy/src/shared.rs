@@ -17,8 +17,8 @@ pub struct Shared {
     pub routing: Routing,
     pub backends: Backends,
     pub topo: Arc<tokio::sync::OnceCell<topo::Topo>>,
-    /// Column order per table, for INSERTs without a column list; cleared by DDL.
-    /// Shared by every core.
+    /// Each table's columns (order, types), for INSERTs without a column list,
+    /// AUTO_INCREMENT and INSERT ... SELECT; cleared by DDL. Shared by every core.
     pub columns: Arc<std::sync::Mutex<ColumnCache>>,
     /// Plans by statement fingerprint.
     pub plans: cache::PlanCache,
@@ -37,5 +37,73 @@ pub struct Shared {
     pub tls: Option<crate::front::tls::Acceptor>,
 }
 
-/// `(db, table)` → column names in definition order.
-pub type ColumnCache = std::collections::HashMap<(String, String), Arc<Vec<String>>>;
+/// `(db, table)` → its columns.
+pub type ColumnCache = std::collections::HashMap<(String, String), Arc<TableColumns>>;
+
+/// A table's columns in definition order, as a set's information_schema shows
+/// them.
+#[derive(Debug, Default, PartialEq)]
+pub struct TableColumns {
+    /// `COLUMN_NAME`s.
+    pub names: Arc<Vec<String>>,
+    /// `DATA_TYPE` of each (`int`, `varchar`, ...).
+    pub types: Vec<String>,
+    /// `EXTRA` of each (`auto_increment`, ...).
+    pub extras: Vec<String>,
+}
+
+impl TableColumns {
+    /// From `(COLUMN_NAME, DATA_TYPE, EXTRA)` rows in definition order.
+    pub fn from_rows(rows: Vec<(String, String, String)>) -> Self {
+        let mut c = Self::default();
+        let mut names = Vec::with_capacity(rows.len());
+        for (name, data_type, extra) in rows {
+            names.push(name);
+            c.types.push(data_type);
+            c.extras.push(extra);
+        }
+        c.names = Arc::new(names);
+        c
+    }
+
+    /// The `DATA_TYPE` of column `name` (names compare case-insensitively).
+    pub fn type_of(&self, name: &str) -> Option<&str> {
+        let i = self
+            .names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))?;
+        Some(&self.types[i])
+    }
+
+    /// The AUTO_INCREMENT column, if any.
+    pub fn auto_increment(&self) -> Option<&str> {
+        let i = self
+            .extras
+            .iter()
+            .position(|e| e.to_ascii_lowercase().contains("auto_increment"))?;
+        Some(&self.names[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TableColumns;
+
+    #[test]
+    fn table_columns_by_name() {
+        let row = |n: &str, t: &str, e: &str| (n.to_string(), t.to_string(), e.to_string());
+        let c = TableColumns::from_rows(vec![
+            row("id", "bigint", "auto_increment"),
+            row("Name", "varchar", ""),
+            row("at", "datetime", "on update current_timestamp()"),
+        ]);
+        assert_eq!(c.names.as_slice(), ["id", "Name", "at"]);
+        assert_eq!(c.type_of("name"), Some("varchar"));
+        assert_eq!(c.type_of("AT"), Some("datetime"));
+        assert_eq!(c.type_of("nope"), None);
+        assert_eq!(c.auto_increment(), Some("id"));
+        let plain = TableColumns::from_rows(vec![row("a", "int", "")]);
+        assert_eq!(plain.auto_increment(), None);
+        assert_eq!(TableColumns::from_rows(Vec::new()), TableColumns::default());
+    }
+}

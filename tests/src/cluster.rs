@@ -468,6 +468,29 @@ impl Cluster {
     pub fn proxy_pool(&self) -> Pool {
         Pool::new(self.app_opts())
     }
+    /// A new `app` connection through the gateway in a new database `shop`, with
+    /// a table `t (id BIGINT PRIMARY KEY, v INT)` sharded by `id`.
+    pub async fn proxy_shop(&self) -> anyhow::Result<Conn> {
+        use mysql_async::prelude::Queryable;
+        let mut conn = self.proxy_conn().await?;
+        conn.query_drop("CREATE DATABASE shop").await?;
+        conn.query_drop("USE shop").await?;
+        conn.query_drop("CREATE TABLE t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
+            .await?;
+        Ok(conn)
+    }
+    /// A new `app` connection through the gateway using database `db`, retried
+    /// (30 s at most) until the gateway knows it (after [`Cluster::create_db`]).
+    pub async fn proxy_conn_in(&self, db: &str) -> anyhow::Result<Conn> {
+        use mysql_async::prelude::Queryable;
+        let what = format!("the gateway to know {db}");
+        crate::retry(&what, Duration::from_secs(30), || async {
+            let mut conn = self.proxy_conn().await?;
+            conn.query_drop(format!("USE `{db}`")).await?;
+            anyhow::Ok(conn)
+        })
+        .await
+    }
 
     // ---- other programs -------------------------------------------------------------------
 

@@ -9,9 +9,27 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The body of `GET <path>` on `127.0.0.1:<port>` (bounded by 10 s); fails on a
 /// status other than 200.
 pub async fn get(port: u16, path: &str) -> anyhow::Result<String> {
+    let (status, head, body) = request(port, path, &[]).await?;
+    if status != 200 {
+        bail!("GET {path}: {head}");
+    }
+    Ok(body)
+}
+
+/// `GET <path>` on `127.0.0.1:<port>` with `headers` (bounded by 10 s): the
+/// status code, the status line and the body, whatever the status.
+pub async fn request(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<(u16, String, String)> {
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let work = async {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n{extra}\r\n").as_bytes())
             .await?;
         let mut raw = String::new();
         s.read_to_string(&mut raw).await?;
@@ -23,10 +41,13 @@ pub async fn get(port: u16, path: &str) -> anyhow::Result<String> {
     let (head, body) = raw
         .split_once("\r\n\r\n")
         .with_context(|| format!("no HTTP head in {raw:?}"))?;
-    if !head.lines().next().is_some_and(|l| l.contains(" 200 ")) {
-        bail!("GET {path}: {head}");
-    }
-    Ok(body.to_string())
+    let line = head.lines().next().unwrap_or("").to_string();
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("no status in {line:?}"))?;
+    Ok((status, line, body.to_string()))
 }
 
 /// One sample line: name, labels, value.

@@ -14,7 +14,7 @@ use mysql_async::prelude::Queryable;
 use serde_json::Value;
 use setwise_tests::control::{wait_leader, ControlPlaneConfig};
 use setwise_tests::process::ChildGuard;
-use setwise_tests::{bins, port, scrape, Cluster};
+use setwise_tests::{port, scrape, Cluster};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -102,23 +102,12 @@ async fn every_panel_of_the_dashboard_renders_on_prometheus() {
     let sched_port = port::reserve();
     let sched_toml = c.work_dir().join("scheduler-dashboard.toml");
     std::fs::write(&sched_toml, ControlPlaneConfig::default().toml()).unwrap();
-    let sched_args: Vec<String> = c
-        .common_args()
-        .into_iter()
-        .chain(
-            [
-                "--id",
-                "sched-1",
-                "--config",
-                &sched_toml.display().to_string(),
-                "--metrics-listen",
-                &addr(&sched_port),
-            ]
-            .map(String::from),
-        )
-        .collect();
+    let toml = sched_toml.display().to_string();
     let _sched = c
-        .spawn(bins::SCHEDULER, "scheduler-sched-1", &sched_args)
+        .spawn_scheduler(
+            "sched-1",
+            &["--config", &toml, "--metrics-listen", &addr(&sched_port)],
+        )
         .unwrap();
     wait_leader(c.topo(), None, WAIT).await.unwrap();
 

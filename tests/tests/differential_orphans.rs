@@ -10,47 +10,14 @@
 use std::time::Duration;
 
 use mysql_async::prelude::*;
-use mysql_async::{Params, Row};
 use setwise_tests::diff::data::{Data, ORDER_COLS, USER_COLS};
 use setwise_tests::diff::reads::{self, Gen, MERGED_MUST_MATCH};
 use setwise_tests::diff::writes::{self, Fresh};
 use setwise_tests::diff::{aggregates, merges, unions, Diff, Q};
-use setwise_tests::Cluster;
-use topo::moves::{map_after_move, FenceSource, FenceState, MoveFence, SlotSpan};
+use setwise_tests::placement;
+use topo::moves::{map_after_move, FenceSource, FenceState, MoveFence};
 
 const DATA_SEED: u64 = 20_240_601;
-
-/// Rows of `span` (users and orders) on `to` made equal to `from`'s, as the
-/// mover's copy and catch-up leave them.
-async fn copy(c: &Cluster, from: &str, to: &str, span: SlotSpan, slots: u32) {
-    let mut src = c.primary(from).conn().await.unwrap();
-    let mut dst = c.primary(to).conn().await.unwrap();
-    for (table, cols) in [("users", USER_COLS), ("orders", ORDER_COLS)] {
-        let cond = format!(
-            "CRC32(user_id) % {slots} BETWEEN {} AND {}",
-            span.start,
-            span.end - 1
-        );
-        dst.query_drop(format!("DELETE FROM diffdb.{table} WHERE {cond}"))
-            .await
-            .unwrap();
-        let rows: Vec<Row> = src
-            .exec(
-                format!("SELECT {cols} FROM diffdb.{table} WHERE {cond}"),
-                (),
-            )
-            .await
-            .unwrap();
-        assert!(!rows.is_empty(), "rows of {table} move");
-        let marks = vec!["?"; cols.split(',').count()].join(", ");
-        dst.exec_batch(
-            format!("INSERT INTO diffdb.{table} ({cols}) VALUES ({marks})"),
-            rows.into_iter().map(|r| Params::Positional(r.unwrap())),
-        )
-        .await
-        .unwrap();
-    }
-}
 
 /// Waits until the gateway's count of users is the reference's.
 async fn settle(d: &mut Diff, what: &str) {
@@ -105,20 +72,19 @@ async fn differential_reads_and_writes_during_a_move() {
     let mut g = Gen::new(5, &data, map.clone());
     let mut fresh = Fresh::new();
 
-    let first = map.ranges[0].clone();
-    let source = first.set.clone();
-    let target = map
-        .ranges
-        .iter()
-        .find(|r| r.set != source)
-        .unwrap()
-        .set
-        .clone();
-    let span = SlotSpan {
-        start: first.start,
-        end: first.start + (first.end - first.start) / 2,
-    };
-    copy(d.cluster(), &source, &target, span, map.slots).await;
+    let (source, target, span) = placement::half_of_first_range(&map);
+    let tables = [("users", USER_COLS), ("orders", ORDER_COLS)];
+    let sets = (source.as_str(), target.as_str());
+    placement::copy_span(
+        d.cluster(),
+        "diffdb",
+        "user_id",
+        &tables,
+        sets,
+        span,
+        map.slots,
+    )
+    .await;
     let topo = d.cluster().topo().clone();
     let mut fence = MoveFence {
         id: "m1".into(),
@@ -142,7 +108,16 @@ async fn differential_reads_and_writes_during_a_move() {
     d.compare_tables().await.unwrap();
 
     // The flip, after the copies caught up with the writes.
-    copy(d.cluster(), &source, &target, span, map.slots).await;
+    placement::copy_span(
+        d.cluster(),
+        "diffdb",
+        "user_id",
+        &tables,
+        sets,
+        span,
+        map.slots,
+    )
+    .await;
     fence.state = FenceState::Flipped;
     topo.put(&key, &fence).await.unwrap();
     let mut rec = topo.get_db("diffdb").await.unwrap().unwrap().value;
@@ -150,29 +125,10 @@ async fn differential_reads_and_writes_during_a_move() {
     topo.put_db(&rec).await.unwrap();
     // Routing by key follows the new map: the source's rows of the moved slots
     // are deleted first, so a gateway still routing there would miss them.
-    let c = d.cluster();
-    let to = target.as_str();
-    setwise_tests::wait_until(
-        "the gateway to see the flip",
-        Duration::from_secs(15),
-        || async move {
-            let mut k = c.proxy_conn().await?;
-            let moved = (1..100_000i64)
-                .find(|&i| span.contains(topo::slot::slot_of_int(i as i128, map.slots)))
-                .unwrap();
-            let rows: Vec<Row> = k
-                .query(format!(
-                    "EXPLAIN SETWISE SELECT * FROM diffdb.users WHERE user_id = {moved}"
-                ))
-                .await?;
-            k.disconnect().await?;
-            Ok(rows
-                .iter()
-                .any(|r| r.get::<String, _>(1).as_deref() == Some(to)))
-        },
-    )
-    .await
-    .unwrap();
+    let moved = (1..100_000u64)
+        .find(|&i| span.contains(topo::slot::slot_of_int(i as i128, map.slots)))
+        .unwrap();
+    placement::wait_routed(d.cluster(), "diffdb.users", "user_id", moved, &target).await;
     settle(&mut d, "the gateway to filter the source's leftovers").await;
     let mut g = Gen::new(6, &data, rec.shard_map.clone());
     reads(&mut d, &mut g, "flipped").await;

@@ -56,12 +56,7 @@ async fn digests_match_the_statements_run() {
         .start()
         .await
         .unwrap();
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("USE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
+    let mut conn = c.proxy_shop().await.unwrap();
     conn.query_drop("SHOW SETWISE DIGESTS RESET").await.unwrap();
 
     for i in 1..=6 {
@@ -151,8 +146,19 @@ async fn digests_match_the_statements_run() {
     assert!(text.contains("SELECT v FROM t WHERE id = ?"), "{text}");
 
     // Reset, through the CLI: the table starts again.
-    let out = c.setwise(&["digests", "--reset", "--json"]).await.unwrap();
-    assert!(out.status.success());
+    let out = c
+        .setwise(&[
+            "digests",
+            "--reset",
+            "--user",
+            "app",
+            "--password",
+            "app",
+            "--json",
+        ])
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     let port = c.proxy_metrics_port();
     wait_until(
         "the digest table to be empty",
@@ -278,4 +284,105 @@ async fn resetting_digests_needs_the_reload_privilege() {
         grants[0].starts_with("GRANT ALL PRIVILEGES ON *.*"),
         "{grants:?}"
     );
+}
+
+/// `/digests?reset=1` on the metrics port needs what `SHOW SETWISE DIGESTS
+/// RESET` needs: an admin gateway user, by HTTP Basic authentication. Without
+/// credentials, or with a wrong password, 401; a user without `--admin yes`,
+/// 403; nothing is reset either way. `setwise digests --reset` names the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resetting_digests_over_http_needs_an_admin_user() {
+    use setwise_tests::scrape;
+    let c = Cluster::builder()
+        .sets(1)
+        .replicas(0)
+        .proxy(true)
+        .proxy_metrics(true)
+        .start()
+        .await
+        .unwrap();
+    let add = c
+        .setwise(&[
+            "user",
+            "add",
+            "ops",
+            "--password",
+            "ops",
+            "--host",
+            "127.0.0.0/8",
+        ])
+        .await
+        .unwrap();
+    assert!(add.status.success(), "{add:?}");
+    let mut conn = c.proxy_conn().await.unwrap();
+    for _ in 0..3 {
+        conn.query_drop("SELECT 1 + 1").await.unwrap();
+    }
+    let port = c.proxy_metrics_port();
+    let basic = |token: &'static str| [("Authorization", token)];
+    // ops:ops reaches the gateway with the routing.
+    wait_until(
+        "the new user to reach the gateway",
+        std::time::Duration::from_secs(10),
+        || async move {
+            let (status, _, _) =
+                scrape::request(port, "/digests?reset=1", &basic("Basic b3BzOm9wcw==")).await?;
+            Ok(status == 403)
+        },
+    )
+    .await
+    .unwrap();
+    for (headers, want) in [
+        (&[][..], 401),
+        // app:wrong
+        (&basic("Basic YXBwOndyb25n")[..], 401),
+        // nobody:app
+        (&basic("Basic bm9ib2R5OmFwcA==")[..], 401),
+        // ops:ops, not an admin
+        (&basic("Basic b3BzOm9wcw==")[..], 403),
+    ] {
+        let (status, line, _) = scrape::request(port, "/digests?reset=1", headers)
+            .await
+            .unwrap();
+        assert_eq!(status, want, "{headers:?}: {line}");
+        let body = scrape::get(port, "/digests").await.unwrap();
+        let list: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            !list.as_array().unwrap().is_empty(),
+            "nothing reset after {headers:?}"
+        );
+    }
+    // The CLI: --reset without a user is refused before any request.
+    let out = c.setwise(&["digests", "--reset"]).await.unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--admin yes"),
+        "{out:?}"
+    );
+    let out = c
+        .setwise(&["digests", "--reset", "--user", "ops", "--password", "ops"])
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("403"),
+        "{out:?}"
+    );
+    // An admin (the cluster's app user) resets, through the port and the CLI.
+    let (status, line, _) = scrape::request(
+        port,
+        "/digests?reset=1",
+        &basic("Basic YXBwOmFwcA=="), // app:app
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{line}");
+    assert_eq!(scrape::get(port, "/digests").await.unwrap().trim(), "[]");
+    conn.query_drop("SELECT 1 + 1").await.unwrap();
+    let out = c
+        .setwise(&["digests", "--reset", "--user", "app", "--password", "app"])
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(scrape::get(port, "/digests").await.unwrap().trim(), "[]");
 }

@@ -282,27 +282,16 @@ async fn explain_setwise_shows_the_gateways_plan() {
 /// the other set's text unchanged; no filter once the move's fence is gone.
 #[tokio::test]
 async fn explain_setwise_shows_the_orphan_filter_during_a_move() {
-    use topo::moves::{FenceSource, FenceState, MoveFence, SlotSpan};
+    use topo::moves::{FenceSource, FenceState, MoveFence};
     let (c, mut conn) = shop().await;
     let map = c.shard_map("shop").await;
-    let first = map.ranges[0].clone();
-    let target = map
-        .ranges
-        .iter()
-        .find(|r| r.set != first.set)
-        .unwrap()
-        .set
-        .clone();
-    let span = SlotSpan {
-        start: first.start,
-        end: first.start + (first.end - first.start) / 2,
-    };
+    let (source, target, span) = setwise_tests::placement::half_of_first_range(&map);
     let fence = MoveFence {
         id: "m1".into(),
         db: "shop".into(),
         to: target.clone(),
         sources: vec![FenceSource {
-            set: first.set.clone(),
+            set: source.clone(),
             ranges: vec![span],
         }],
         broadcast: false,
@@ -344,7 +333,7 @@ async fn explain_setwise_shows_the_orphan_filter_during_a_move() {
         on_target.replace(' ', "").ends_with("AND(v>2)"),
         "{on_target}"
     );
-    assert_eq!(filtered(&p, &first.set), sql, "the source owns its rows");
+    assert_eq!(filtered(&p, &source), sql, "the source owns its rows");
     // The text shown is the one that runs: the target's copy never counts.
     let n: Option<u64> = conn.query_first(sql).await.unwrap();
     assert_eq!(n, Some((1..=40).filter(|i| i % 7 > 2).count() as u64));

@@ -8,7 +8,7 @@ use mysql_async::prelude::Queryable;
 use setwise_tests::control::{now_ms, wait_failover_done, ControlPlaneConfig};
 use setwise_tests::port;
 use setwise_tests::scrape::{self, has, sum, Sample};
-use setwise_tests::{bins, Cluster};
+use setwise_tests::Cluster;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -47,12 +47,7 @@ async fn every_program_serves_metrics_and_a_failover_moves_the_schedulers() {
         .unwrap();
 
     // Gateway: statements of each kind and outcome, then its endpoint.
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("USE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
+    let mut conn = c.proxy_shop().await.unwrap();
     for i in 1..=5 {
         conn.query_drop(format!("INSERT INTO t VALUES ({i}, {i})"))
             .await
@@ -143,23 +138,12 @@ async fn every_program_serves_metrics_and_a_failover_moves_the_schedulers() {
     let _a1 = c
         .spawn_agent("set1-n1", &["--metrics-listen", &addr(&pa1)])
         .unwrap();
-    let sched_args: Vec<String> = c
-        .common_args()
-        .into_iter()
-        .chain(
-            [
-                "--id",
-                "sched-1",
-                "--config",
-                &sched_toml.display().to_string(),
-                "--metrics-listen",
-                &addr(&ps),
-            ]
-            .map(String::from),
-        )
-        .collect();
+    let toml = sched_toml.display().to_string();
     let _s = c
-        .spawn(bins::SCHEDULER, "scheduler-sched-1", &sched_args)
+        .spawn_scheduler(
+            "sched-1",
+            &["--config", &toml, "--metrics-listen", &addr(&ps)],
+        )
         .unwrap();
 
     let a0 = metrics_until("the primary's agent to report", pa0.get(), |s| {
@@ -257,12 +241,7 @@ async fn multi_set_work_books_backend_latency_per_set() {
         .start()
         .await
         .unwrap();
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("USE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
+    let mut conn = c.proxy_shop().await.unwrap();
     let values: Vec<String> = (1..=40).map(|i| format!("({i}, {i})")).collect();
     conn.query_drop(format!("INSERT INTO t VALUES {}", values.join(", ")))
         .await

@@ -457,17 +457,7 @@ async fn an_sql_prepared_statement_pinned_to_a_set_is_re_prepared_after_a_flip()
         .await
         .expect("start 2 sets");
     c.create_db("solo", &["set1"]).await.unwrap();
-    let mut conn = setwise_tests::retry(
-        "the gateway to know solo",
-        Duration::from_secs(30),
-        || async {
-            let mut conn = c.proxy_conn().await?;
-            conn.query_drop("USE solo").await?;
-            anyhow::Ok(conn)
-        },
-    )
-    .await
-    .unwrap();
+    let mut conn = c.proxy_conn_in("solo").await.unwrap();
     conn.query_drop("CREATE TABLE solo.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
         .await
         .unwrap();

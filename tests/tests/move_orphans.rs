@@ -13,8 +13,11 @@ use std::time::Duration;
 
 use mysql_async::prelude::*;
 use mysql_async::Conn;
-use setwise_tests::Cluster;
-use topo::moves::{map_after_move, FenceSource, FenceState, MoveFence, SlotSpan};
+use setwise_tests::{placement, Cluster};
+use topo::moves::{map_after_move, FenceSource, FenceState, MoveFence};
+
+/// The tables of `shop` and the columns a move copies.
+const TABLES: [(&str, &str); 2] = [("t", "id, g, v"), ("u", "id, w")];
 
 type Rows = Vec<Vec<Option<String>>>;
 
@@ -133,42 +136,6 @@ async fn check(conn: &mut Conn, want: &[Rows], n_g2: u64, n_g3: u64, phase: &str
     assert_eq!(n, want[0][0][0], "{phase}: COUNT(*) in a transaction");
 }
 
-/// Rows of `slots` (both tables) copied from `from` to `to` as the mover's copy
-/// and catch-up leave them: `to`'s rows of those slots replaced.
-async fn copy(c: &Cluster, from: &str, to: &str, span: SlotSpan, slots: u32) {
-    for (table, cols) in [("t", "id, g, v"), ("u", "id, w")] {
-        let cond = format!(
-            "CRC32(id) % {slots} BETWEEN {} AND {}",
-            span.start,
-            span.end - 1
-        );
-        let rows = c
-            .primary(from)
-            .query(&format!("SELECT {cols} FROM shop.{table} WHERE {cond}"))
-            .await
-            .unwrap();
-        c.primary(to)
-            .exec(&format!("DELETE FROM shop.{table} WHERE {cond}"))
-            .await
-            .unwrap();
-        let values: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                let v: Vec<String> = r.iter().map(|c| c.clone().unwrap()).collect();
-                format!("({})", v.join(", "))
-            })
-            .collect();
-        assert!(!values.is_empty(), "some rows of {table} move");
-        c.primary(to)
-            .exec(&format!(
-                "INSERT INTO shop.{table} ({cols}) VALUES {}",
-                values.join(", ")
-            ))
-            .await
-            .unwrap();
-    }
-}
-
 async fn count(conn: &mut Conn) -> Option<String> {
     setwise_tests::sql::scalar(conn, "SELECT COUNT(*) FROM t")
         .await
@@ -209,20 +176,17 @@ async fn moving_slots_are_never_counted_twice() {
 
     // Half of the first range's slots move from its owner to the other set.
     let map = c.shard_map("shop").await;
-    let first = &map.ranges[0];
-    let source = first.set.clone();
-    let target = map
-        .ranges
-        .iter()
-        .find(|r| r.set != source)
-        .unwrap()
-        .set
-        .clone();
-    let span = SlotSpan {
-        start: first.start,
-        end: first.start + (first.end - first.start) / 2,
-    };
-    copy(&c, &source, &target, span, map.slots).await;
+    let (source, target, span) = placement::half_of_first_range(&map);
+    placement::copy_span(
+        &c,
+        "shop",
+        "id",
+        &TABLES,
+        (&source, &target),
+        span,
+        map.slots,
+    )
+    .await;
     // Unfiltered, the copies count twice.
     assert_ne!(count(&mut conn).await, baseline, "the copy is visible");
 
@@ -263,52 +227,32 @@ async fn moving_slots_are_never_counted_twice() {
 
     // The flip: the map gives the slots to the target (its copies caught up
     // first), the source holds the orphans now.
-    copy(&c, &source, &target, span, map.slots).await;
+    placement::copy_span(
+        &c,
+        "shop",
+        "id",
+        &TABLES,
+        (&source, &target),
+        span,
+        map.slots,
+    )
+    .await;
     fence.state = FenceState::Flipped;
     topo.put(&key, &fence).await.unwrap();
     let mut rec = topo.get_db("shop").await.unwrap().unwrap().value;
     rec.shard_map = map_after_move(&rec.shard_map, span.start, span.end, &target);
     topo.put_db(&rec).await.unwrap();
-    let cl = &c;
-    let to = target.as_str();
-    setwise_tests::wait_until(
-        "the gateway to see the flip",
-        Duration::from_secs(15),
-        || async move {
-            // A point read of a moved key goes to the target now: its copy answers
-            // after the source's row is gone.
-            let moved = (1..=200u64)
-                .find(|&i| span.contains(topo::slot::slot_of_int(i as i128, map.slots)))
-                .unwrap();
-            let mut k = cl.proxy_conn().await?;
-            let sets: Vec<mysql_async::Row> = k
-                .query(format!(
-                    "EXPLAIN SETWISE SELECT * FROM shop.t WHERE id = {moved}"
-                ))
-                .await?;
-            k.disconnect().await?;
-            Ok(sets
-                .iter()
-                .any(|r| r.get::<String, _>(1).as_deref() == Some(to)))
-        },
-    )
-    .await
-    .unwrap();
+    // A point read of a moved key goes to the target now: its copy answers
+    // after the source's row is gone.
+    let moved = (1..=200u64)
+        .find(|&i| span.contains(topo::slot::slot_of_int(i as i128, map.slots)))
+        .unwrap();
+    placement::wait_routed(&c, "shop.t", "id", moved, &target).await;
     settle("the gateway to filter the source's leftovers").await;
     check(&mut conn, &want, n_g2, n_g3, "flipped").await;
 
     // Cleanup: the source's rows deleted, the fence gone.
-    for table in ["t", "u"] {
-        c.primary(&source)
-            .exec(&format!(
-                "DELETE FROM shop.{table} WHERE CRC32(id) % {} BETWEEN {} AND {}",
-                map.slots,
-                span.start,
-                span.end - 1
-            ))
-            .await
-            .unwrap();
-    }
+    placement::delete_span(&c, "shop", "id", &["t", "u"], &source, span, map.slots).await;
     topo.delete(&key).await.unwrap();
     check(&mut conn, &want, n_g2, n_g3, "cleaned up").await;
 }

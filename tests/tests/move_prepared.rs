@@ -27,17 +27,7 @@ async fn statements_prepared_before_a_move_answer_from_the_new_owner() {
         .await
         .expect("start 2 sets");
     c.create_db("solo", &["set1"]).await.unwrap();
-    let mut conn = setwise_tests::retry(
-        "the gateway to know solo",
-        Duration::from_secs(30),
-        || async {
-            let mut conn = c.proxy_conn().await?;
-            conn.query_drop("USE solo").await?;
-            anyhow::Ok(conn)
-        },
-    )
-    .await
-    .unwrap();
+    let mut conn = c.proxy_conn_in("solo").await.unwrap();
     conn.query_drop("CREATE TABLE t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
         .await
         .unwrap();

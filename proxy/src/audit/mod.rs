@@ -13,13 +13,21 @@ pub mod mask;
 mod queue;
 mod writer;
 
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use metrics::Counter;
 
-use crate::observe::Who;
-
 pub use crate::config::AuditConfig;
+
+/// Who ran a statement (the session's side; metrics label by its user and
+/// database too).
+pub struct Who<'a> {
+    pub conn_id: u32,
+    pub user: Option<&'a str>,
+    pub peer: Option<SocketAddr>,
+    pub db: Option<&'a str>,
+}
 
 /// A statement's facts as the session knows them when its answer is written.
 pub struct Facts<'a> {

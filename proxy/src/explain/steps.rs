@@ -226,24 +226,15 @@ mod tests {
     fn a_scatter_with_order_and_limit() {
         let spec = MergeSpec {
             sql: "SELECT a, b FROM t ORDER BY b LIMIT 12".into(),
-            columns_sql: None,
             visible: 2,
-            hidden: 0,
             keys: vec![KeySpec {
                 value: 1,
                 weight: None,
                 desc: false,
             }],
-            group: None,
-            group_keys: None,
-            pre_group: None,
-            one_row: false,
-            computed: vec![],
-            having: None,
-            final_order: None,
             offset: 10,
             limit: Some(2),
-            rollup: false,
+            ..MergeSpec::default()
         };
         let plan = Plan {
             target: Target::Sets(vec!["set1".into(), "set2".into()]),

@@ -160,10 +160,7 @@ mod tests {
 
     fn spec(keys: &[usize], visible: usize) -> MergeSpec {
         MergeSpec {
-            sql: String::new(),
-            columns_sql: None,
             visible,
-            hidden: 0,
             keys: keys
                 .iter()
                 .map(|&value| KeySpec {
@@ -172,16 +169,7 @@ mod tests {
                     desc: false,
                 })
                 .collect(),
-            group: None,
-            group_keys: None,
-            pre_group: None,
-            one_row: false,
-            computed: Vec::new(),
-            having: None,
-            final_order: None,
-            offset: 0,
-            limit: None,
-            rollup: false,
+            ..MergeSpec::default()
         }
     }
 

@@ -118,8 +118,9 @@ pub enum BitOp {
     Xor,
 }
 
-/// What the gateway does with the rows of the sets.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the gateway does with the rows of the sets. The default merges
+/// nothing: rows pass in set order, none hidden, no group, no limit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MergeSpec {
     /// The statement each set runs (the client's, rewritten).
     pub sql: String,

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /metrics` | Prometheus text (gauges sampled at the scrape) |
 //! | `GET /digests[?top=N]` | the query digests as a JSON array, largest total latency first |
-//! | `GET /digests?reset=1` | the same, and the table emptied |
+//! | `GET /digests?reset=1` | the same, and the table emptied: an admin user's only ([`admin`]) |
 //!
 //! One request per connection (`Connection: close`), bounded in size and time.
 
@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
+use super::admin::{self, Verdict};
 use crate::metrics as m;
 use crate::shared::Shared;
 
@@ -129,9 +130,36 @@ async fn serve(
                     .map(|(_, v)| v)
             };
             let top = param("top").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let reset = param("reset").is_some_and(|v| v != "0");
+            if reset {
+                // Like `SHOW SETWISE DIGESTS RESET`: an admin user's only.
+                let peer = stream.peer_addr()?.ip();
+                match admin::check(&head, peer, &shared.routing.get()) {
+                    Verdict::Admin => {}
+                    Verdict::Unauthenticated => {
+                        return respond_with(
+                            &mut stream,
+                            "401 Unauthorized",
+                            "WWW-Authenticate: Basic realm=\"setwise\"\r\n",
+                            "text/plain",
+                            b"reset needs an admin user (HTTP Basic authentication)\n",
+                        )
+                        .await;
+                    }
+                    Verdict::NotAdmin => {
+                        return respond(
+                            &mut stream,
+                            "403 Forbidden",
+                            "text/plain",
+                            b"reset needs the RELOAD privilege (an admin user)\n",
+                        )
+                        .await;
+                    }
+                }
+            }
             let digests = crate::digest::global();
             let list = digests.snapshot(top);
-            if param("reset").is_some_and(|v| v != "0") {
+            if reset {
                 digests.reset();
             }
             let body = serde_json::to_vec(&list).map_err(std::io::Error::other)?;
@@ -155,8 +183,19 @@ async fn respond(
     content_type: &str,
     body: &[u8],
 ) -> std::io::Result<()> {
+    respond_with(stream, status, "", content_type, body).await
+}
+
+/// [`respond`] with `extra` header lines (each ending in CRLF).
+async fn respond_with(
+    stream: &mut TcpStream,
+    status: &str,
+    extra: &str,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
     let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\n{extra}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await?;

@@ -7,17 +7,18 @@
 //! session (or per thread), so a statement allocates nothing here unless its
 //! fingerprint is new or an audit record is taken.
 
+pub mod admin;
 pub mod http;
 pub mod sets;
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram};
 
+pub use crate::audit::Who;
 use crate::front::Responder;
 use crate::metrics as m;
 
@@ -46,14 +47,6 @@ impl Mark {
             rows: out.rows_sent(),
         }
     }
-}
-
-/// Who ran a statement (the session's side).
-pub struct Who<'a> {
-    pub conn_id: u32,
-    pub user: Option<&'a str>,
-    pub peer: Option<SocketAddr>,
-    pub db: Option<&'a str>,
 }
 
 /// Statement counters and latency histograms of one session, by (kind,

@@ -9,6 +9,7 @@
 //! With no move under way it costs one emptiness check.
 
 mod locate;
+mod moving;
 mod outer;
 pub mod rewrite;
 mod walk;
@@ -18,7 +19,7 @@ use std::borrow::Cow;
 use topo::{ClusterSnapshot, TableKind};
 
 use crate::error::ProxyError;
-use rewrite::{Moving, MovingTable};
+use moving::{Moving, MovingTable};
 
 /// `sql` as it must be sent to `set`: unchanged when the set holds no orphans,
 /// filtered when it does; an error when it cannot be filtered.

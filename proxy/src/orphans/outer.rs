@@ -10,7 +10,7 @@
 
 use sqlparser::ast::{JoinConstraint, JoinOperator, Select, Spanned, TableFactor, TableWithJoins};
 
-use super::rewrite::{refused, Edit, Refused};
+use super::moving::{refused, Edit, Refused};
 use super::walk::{cond_on, key_of, Conds, Walk, AFTER_WHERE};
 
 /// Where a table's condition goes.

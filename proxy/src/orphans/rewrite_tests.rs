@@ -1,4 +1,6 @@
 use super::*;
+use topo::moves::SlotSpan;
+use topo::KeyType;
 
 /// `t` (key `id`) and `u` (key `uid`) of `d`, `w` (text key `k`) of `e`;
 /// 16 slots, slots 0..4 orphaned.

@@ -16,7 +16,7 @@ use sqlparser::ast::{
 };
 
 use super::locate::{quote, Text};
-use super::rewrite::{refused, Edit, Moving, MovingTable, Refused};
+use super::moving::{refused, Edit, Moving, MovingTable, Refused};
 use crate::route::analyze::split_name;
 use crate::sql::lexer::Kind;
 

@@ -5,7 +5,7 @@
 
 use sqlparser::ast::{Expr, FunctionArguments};
 
-use super::scatter::{unsupported, Hidden};
+use super::hidden::{unsupported, Hidden};
 use crate::error::ProxyError;
 use crate::merge::{AggSpec, BitOp, VarKind};
 

@@ -5,7 +5,7 @@
 use sqlparser::ast::{Expr, FunctionArguments};
 
 use super::aggs::{avg_helpers, classify, Agg};
-use super::scatter::{unsupported, Hidden};
+use super::hidden::{unsupported, Hidden};
 use crate::error::ProxyError;
 use crate::merge::calc::Calc;
 use crate::merge::AggSpec;

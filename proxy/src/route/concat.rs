@@ -17,7 +17,7 @@
 //! which row's order key to keep is unspecified).
 
 use super::aggs::ConcatCall;
-use super::scatter::{normalize, unsupported, Hidden};
+use super::hidden::{normalize, unsupported, Hidden};
 use crate::error::ProxyError;
 use crate::merge::collate::weight_sql;
 use crate::merge::json::JsonList;

@@ -7,7 +7,7 @@
 use sqlparser::ast::Expr;
 
 use super::aggs::{avg_helpers, classify, contains_aggregate, Agg};
-use super::scatter::{normalize, unsupported, Hidden};
+use super::hidden::{normalize, unsupported, Hidden};
 use super::select::Shape;
 use crate::error::ProxyError;
 use crate::merge::collate::weight_sql;

@@ -3,7 +3,7 @@
 //! (`merge::rollup` adds the rows), and where the client's column definitions
 //! come from.
 
-use super::scatter::unsupported;
+use super::hidden::unsupported;
 use super::select::{apply_edits, Shape};
 use crate::error::ProxyError;
 use crate::merge::{AggSpec, KeySpec};

@@ -11,67 +11,13 @@ use sqlparser::ast::{Select, SelectItem};
 use super::aggs::{avg_helpers, classify, contains_aggregate, var_helpers, Agg};
 use super::calc::to_calc;
 use super::having::{having_filter, split_having};
+use super::hidden::{normalize, resolve, unsupported, Hidden};
 use super::select::{apply_edits, shape, Item, Shape};
 use crate::error::ProxyError;
 use crate::merge::calc::Calc;
 use crate::merge::collate::weight_sql;
 use crate::merge::{AggSpec, KeySpec, MergeSpec, HIDDEN_MARK};
 use crate::sql::lexer::Token;
-
-pub(super) fn unsupported(what: &str) -> ProxyError {
-    ProxyError::NotSupported(format!("{what} across sets"))
-}
-
-/// Collects hidden helper columns; they follow the `visible` select items.
-pub(super) struct Hidden {
-    visible: usize,
-    exprs: Vec<String>,
-}
-
-impl Hidden {
-    pub(super) fn add(&mut self, expr: String) -> usize {
-        if let Some(i) = self.exprs.iter().position(|e| *e == expr) {
-            return self.visible + i;
-        }
-        self.exprs.push(expr);
-        self.visible + self.exprs.len() - 1
-    }
-    fn sql(&self) -> String {
-        self.exprs
-            .iter()
-            .enumerate()
-            .map(|(i, e)| format!(", {e} AS `__sw{i}`"))
-            .collect()
-    }
-}
-
-pub(super) fn normalize(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_whitespace() && *c != '`')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// The select item an ORDER BY / GROUP BY item refers to: by position, alias or
-/// identical expression.
-pub(super) fn resolve(sql: &str, it: &Item, items: &[Item]) -> Option<usize> {
-    let text = &sql[it.expr.0..it.expr.1];
-    if let Ok(n) = text.trim().parse::<usize>() {
-        return (n >= 1 && n <= items.len()).then(|| n - 1);
-    }
-    let t = text.trim().trim_matches('`');
-    if let Some(i) = items.iter().position(|s| {
-        s.alias
-            .as_deref()
-            .is_some_and(|a| a.eq_ignore_ascii_case(t))
-    }) {
-        return Some(i);
-    }
-    let n = normalize(text);
-    items
-        .iter()
-        .position(|s| normalize(&sql[s.expr.0..s.expr.1]) == n)
-}
 
 /// Plans the merge of a SELECT over several sets.
 pub fn plan(
@@ -83,6 +29,17 @@ pub fn plan(
     let mut sh: Shape = shape(sql, tokens).ok_or_else(|| unsupported("this form of SELECT"))?;
     if sh.rollup.is_some() && sh.unsupported.as_deref() == Some(super::select::ROLLUP) {
         // The grouped planner re-aggregates the rollup rows itself.
+        sh.unsupported = None;
+    }
+    let grouped = aggregates || !sh.group_by.is_empty();
+    if sh.unsupported.as_deref() == Some(super::select::CALC_FOUND_ROWS) {
+        if grouped || sh.distinct {
+            // The count is of groups or distinct rows, which no set knows.
+            return Err(unsupported(
+                "SQL_CALC_FOUND_ROWS with GROUP BY, DISTINCT or aggregates",
+            ));
+        }
+        // Rows of the sets are disjoint: their counts add up.
         sh.unsupported = None;
     }
     if let Some(u) = &sh.unsupported {
@@ -97,7 +54,6 @@ pub fn plan(
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
         )
     });
-    let grouped = aggregates || !sh.group_by.is_empty();
     if grouped || sh.distinct {
         if wildcard {
             return Err(unsupported(

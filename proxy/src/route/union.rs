@@ -20,10 +20,10 @@
 
 use sqlparser::ast::{GroupByExpr, Query, Select, SetExpr, SetOperator, SetQuantifier};
 
+use super::hidden::{normalize, resolve};
 use super::plan::{
     all_sets, outer_aggregates, single, target_sets, Ctx, Merge, Placement, Plan, Target,
 };
-use super::scatter::{normalize, resolve};
 use super::select::{parse_limit, shape, split_items, Item};
 use crate::error::ProxyError;
 use crate::merge::collate::weight_sql;
@@ -385,15 +385,9 @@ fn plan_sorted(
             })
             .collect(),
         group: dedup.then(|| vec![AggSpec::Any; n + hidden]),
-        group_keys: None,
-        pre_group: None,
-        one_row: false,
-        computed: Vec::new(),
-        having: None,
-        final_order: None,
         offset,
         limit,
-        rollup: false,
+        ..MergeSpec::default()
     })
 }
 

@@ -295,31 +295,19 @@ impl Session {
         if let Some(c) = self.shared.ids.auto_column(db, table) {
             return Ok(c);
         }
-        let Ok(set) = crate::show::set_holding(snap, self.db.as_deref(), Some(db), table) else {
-            return Ok(None);
-        };
-        let mut conn = self.conns(snap).pooled(&set).await?;
-        let rows: Vec<(String, String)> = conn
-            .exec(
-                "SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-                (db, table),
-            )
-            .await
-            .map_err(|e| ProxyError::from_backend(&set, e))?;
-        if rows.is_empty() {
-            // No such table: MariaDB's own error follows; nothing to cache.
+        if crate::show::set_holding(snap, self.db.as_deref(), Some(db), table).is_err() {
             return Ok(None);
         }
-        let auto = rows
-            .iter()
-            .find(|(_, extra)| extra.to_ascii_lowercase().contains("auto_increment"))
-            .map(|(name, _)| {
-                Arc::new(AutoColumn {
-                    name: name.clone(),
-                    columns: rows.iter().map(|(n, _)| n.clone()).collect(),
-                })
-            });
+        let Some(cols) = self.column_info(snap, db, table).await? else {
+            // No such table: MariaDB's own error follows; nothing to cache.
+            return Ok(None);
+        };
+        let auto = cols.auto_increment().map(|name| {
+            Arc::new(AutoColumn {
+                name: name.to_string(),
+                columns: cols.names.as_ref().clone(),
+            })
+        });
         self.shared.ids.remember(db, table, auto.clone());
         Ok(auto)
     }

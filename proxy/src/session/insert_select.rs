@@ -20,7 +20,6 @@
 //! Unlike one MariaDB, the rows read are not locked until written; rows are
 //! held in the gateway up to `[join] memory_limit`.
 
-use mysql_async::prelude::Queryable;
 use mysql_common::constants::{ColumnFlags, ColumnType};
 use mysql_common::packets::Column;
 use sqlparser::ast::{OnInsert, Statement};
@@ -151,27 +150,14 @@ impl Session {
         table: &str,
         listed: &[String],
     ) -> Result<Vec<Class>, ProxyError> {
-        let set = crate::show::set_holding(snap, self.db.as_deref(), Some(db), table)?;
-        let mut conn = self.conns(snap).pooled(&set).await?;
-        let cols: Vec<(String, String)> = conn
-            .exec(
-                "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-                (db, table),
-            )
-            .await
-            .map_err(|e| ProxyError::from_backend(&set, e))?;
-        crate::exec::release(conn);
+        // No such table: no classes (the INSERT gets MariaDB's own error).
+        let cols = self.column_info(snap, db, table).await?.unwrap_or_default();
         if listed.is_empty() {
-            return Ok(cols.iter().map(|(_, t)| class_of(t)).collect());
+            return Ok(cols.types.iter().map(|t| class_of(t)).collect());
         }
         Ok(listed
             .iter()
-            .map(|name| {
-                cols.iter()
-                    .find(|(c, _)| c.eq_ignore_ascii_case(name))
-                    .map_or(Class::Other, |(_, t)| class_of(t))
-            })
+            .map(|name| cols.type_of(name).map_or(Class::Other, class_of))
             .collect())
     }
 }

@@ -6,8 +6,12 @@
 mod ahead;
 mod app_xa;
 mod charset;
+mod columns;
 mod counts;
+mod database;
+mod diagnostics;
 mod explain;
+mod found;
 mod handler;
 mod held;
 mod identity;
@@ -46,11 +50,10 @@ use crate::exec::{Answered, Conns, Exec};
 use crate::front::charset::Codec;
 use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::cache;
-use crate::route::plan::is_system_schema;
+use crate::route::merged_cache;
 use crate::route::{Merge, Plan, Target};
 use crate::show;
 use crate::sql::lexer::{split_statements, tokenize};
-use crate::sql::parse_one;
 use mysql_async::prelude::Queryable;
 use text::*;
 use txn::Txn;
@@ -98,6 +101,8 @@ pub struct Session {
     temp_tables: std::collections::HashSet<(String, String)>,
     /// What `ROW_COUNT()` answers (`counts.rs`).
     row_count: i64,
+    /// What `FOUND_ROWS()` answers (`found.rs`).
+    found: found::Found,
     /// SQL-level prepared statements (`PREPARE name FROM ...`): name → set.
     sql_stmts: std::collections::HashMap<String, sql_prepare::Pinned>,
     /// SQL-level prepared statements over several sets, held by the gateway.
@@ -151,6 +156,7 @@ impl Session {
             held: Default::default(),
             temp_tables: Default::default(),
             row_count: 0,
+            found: found::Found::new(),
             diag: None,
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
@@ -167,15 +173,6 @@ impl Session {
     /// of every routing change after this point.
     pub fn snapshot(&mut self) -> Arc<topo::ClusterSnapshot> {
         self.changes.borrow_and_update().clone()
-    }
-
-    fn check_db(&self, db: &str) -> Result<(), ProxyError> {
-        let snap = self.shared.routing.get();
-        if db != HIDDEN_DB && (is_system_schema(db) || snap.db(db).is_some()) {
-            Ok(())
-        } else {
-            Err(ProxyError::UnknownDatabase(db.to_string()))
-        }
     }
 
     /// Pooled connections as this session needs them (database, flags, state).
@@ -278,6 +275,21 @@ impl Session {
             }
             None => stmt,
         };
+        let found = match self.found_rows_text(&stmt) {
+            Ok(f) => f,
+            Err(e) => {
+                self.set_activity("Sleep", None);
+                return fail(out, &e).await;
+            }
+        };
+        let stmt = match found.as_deref() {
+            Some(t) => {
+                self.prepared = None;
+                Statement::new(t, tokenize(t).unwrap_or_default())
+            }
+            None => stmt,
+        };
+        let found_mark = self.found_start(&stmt, out);
         // Slot moves: a write waits while a hold covers it (planned after).
         let _in_flight = match self.move_gate(&stmt).await {
             Ok(g) => g,
@@ -291,6 +303,7 @@ impl Session {
             None => self.dispatch(&stmt, out).await,
         };
         self.note_row_count(&stmt, out, matches!(answered, Ok(true)));
+        self.note_found_rows(&stmt, found_mark, out, matches!(answered, Ok(true)));
         self.ids_after(&ids, out, matches!(answered, Ok(true)));
         self.set_activity("Sleep", None);
         answered
@@ -470,6 +483,30 @@ impl Session {
         // A shape seen before is routed from the plan cache, without a parse.
         let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
         let cached = self.shared.plans.get(&fp, &literals, sql, &snap);
+        // A merged shape (sort, group, aggregate across sets) seen before: its
+        // per-set text from a template (`route::merged_cache`).
+        let merged = match cached {
+            None if self.shared.backends.config().merge_plan_cache => {
+                merged_cache::key(sql, tokens, self.db.as_deref())
+            }
+            _ => None,
+        };
+        let mut learn = None;
+        if let Some((key, lits)) = merged {
+            match self
+                .shared
+                .plans
+                .merged
+                .get(&key, &lits, sql, snap.revision)
+            {
+                merged_cache::Lookup::Hit(plan) => {
+                    crate::observe::plan_cache(true);
+                    return self.run_plan(&snap, &plan, sql, first, out).await;
+                }
+                merged_cache::Lookup::Unknown => learn = Some((key, lits)),
+                merged_cache::Lookup::Uncacheable => {}
+            }
+        }
         crate::observe::plan_cache(cached.is_some());
         if let Some((plan, point)) = cached {
             // Comments are not in the fingerprint; an executable one (`/*! ... */`)
@@ -490,6 +527,10 @@ impl Session {
             Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");
+        if let Some((key, lits)) = learn {
+            let db = self.db.as_deref();
+            (self.shared.plans.merged).learn(key, &lits, sql, &snap, db, &planned);
+        }
         let pinned = planned.dep.pinned();
         if let Some(pinned) = pinned {
             if let Some(mut c) = cache::cacheable(&planned.plan, pinned, &literals, sql) {
@@ -502,157 +543,15 @@ impl Session {
         self.run_plan(&snap, &planned.plan, sql, first, out).await
     }
 
-    /// `SHOW WARNINGS` and friends: read where the last statement ran (the kept
-    /// connection, or the open transaction's last set); with neither, any set
-    /// answers (an empty diagnostics area, as after a clean statement).
-    async fn diagnostics(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
-        if let Some((set, conn)) = self.diag.as_mut() {
-            return match crate::exec::stream_all(conn, set, &self.codec.wire(sql), out).await? {
-                Ok(()) => Ok(true),
-                Err(e) => fail(out, &e).await,
-            };
-        }
-        let snap = self.snapshot();
-        if let Some(set) = self
-            .txn
-            .as_ref()
-            .and_then(|t| t.conns.keys().next().cloned())
-        {
-            let plan = Plan {
-                target: Target::Sets(vec![set]),
-                merge: Merge::Single,
-            };
-            out.status = self.status();
-            let mut exec = self.exec(&snap);
-            exec.write = false;
-            return exec.run(&plan, sql, out).await;
-        }
-        // No kept diagnostics: the last statement left none. A pooled connection
-        // may still hold another session's, so clear them first (only a statement
-        // that uses a table resets MariaDB's diagnostics area).
-        let r = async {
-            let set = show::any_set_of(&snap, self.db.as_deref())?;
-            let mut conn = self.conns(&snap).pooled(&set).await?;
-            conn.query_drop(crate::exec::CLEAR_DIAGNOSTICS)
-                .await
-                .map_err(|e| ProxyError::from_backend(&set, e))?;
-            Ok::<_, ProxyError>((set, conn))
-        }
-        .await;
-        match r {
-            Ok((set, mut conn)) => {
-                match crate::exec::stream_all(&mut conn, &set, &self.codec.wire(sql), out).await? {
-                    Ok(()) => Ok(true),
-                    Err(e) => fail(out, &e).await,
-                }
-            }
-            Err(e) => fail(out, &e).await,
-        }
-    }
-
     async fn reply(&self, r: Result<(), ProxyError>, out: &mut Responder<'_>) -> Answered {
         match r {
             Ok(()) => ok(out, self.status()).await,
             Err(e) => fail(out, &e).await,
         }
     }
-
-    async fn use_db(&mut self, db: &str) -> Result<(), ProxyError> {
-        self.check_db(db)?;
-        if let Some(t) = self.txn.as_mut() {
-            // Pinned connections follow the session's database.
-            let q = format!("USE `{}`", db.replace('`', "``"));
-            t.on_all_stateful(&q).await?;
-        }
-        if !self.pins.is_empty() {
-            self.pins
-                .apply(&format!("USE `{}`", db.replace('`', "``")))
-                .await?;
-        }
-        self.db = Some(db.to_string());
-        Ok(())
-    }
-
-    /// Column names of `db.table` in definition order (cached until the next DDL).
-    async fn table_columns(
-        &self,
-        snap: &topo::ClusterSnapshot,
-        db: &str,
-        table: &str,
-    ) -> Result<Arc<Vec<String>>, ProxyError> {
-        let key = (db.to_string(), table.to_string());
-        if let Some(c) = self.shared.columns.lock().expect("columns").get(&key) {
-            return Ok(c.clone());
-        }
-        let set = show::set_holding(snap, self.db.as_deref(), Some(db), table)?;
-        let mut conn = self.conns(snap).pooled(&set).await?;
-        let cols: Vec<String> = conn
-            .exec(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-                (db, table),
-            )
-            .await
-            .map_err(|e| ProxyError::from_backend(&set, e))?;
-        if cols.is_empty() {
-            return Err(ProxyError::Backend {
-                code: 1146,
-                state: "42S02".into(),
-                message: format!("Table '{db}.{table}' doesn't exist"),
-            });
-        }
-        let cols = Arc::new(cols);
-        self.shared
-            .columns
-            .lock()
-            .expect("columns")
-            .insert(key, cols.clone());
-        Ok(cols)
-    }
-
-    /// The set to ask for a prepared statement's metadata: one holding the first
-    /// table it names (every set has the same definitions), else any.
-    fn metadata_set(&self, snap: &topo::ClusterSnapshot, sql: &str) -> Result<String, ProxyError> {
-        if let Ok(stmt) = parse_one(sql) {
-            let a = crate::route::analyze::analyze(&stmt);
-            // A join across sets: a set holding all its tables, if any.
-            if a.tables.len() > 1 {
-                if let Some(set) = crate::join::set_holding_all(snap, self.db.as_deref(), &a.tables)
-                {
-                    return Ok(set);
-                }
-            }
-            if let Some(t) = a.tables.first() {
-                if let Ok(set) =
-                    show::set_holding(snap, self.db.as_deref(), t.db.as_deref(), &t.name)
-                {
-                    return Ok(set);
-                }
-            }
-        }
-        show::any_set_of(snap, self.db.as_deref())
-    }
-
-    /// A statement sqlparser cannot parse: forwarded when everything the session
-    /// can reach lives on one set, refused otherwise.
-    async fn unparsed(
-        &mut self,
-        stmt: &Statement<'_>,
-        msg: &str,
-        out: &mut Responder<'_>,
-    ) -> Answered {
-        let snap = self.snapshot();
-        match self.unparsed_plan(&snap, stmt, msg) {
-            Ok(plan) => {
-                self.run_plan(&snap, &plan, stmt.sql, stmt.word(0), out)
-                    .await
-            }
-            Err(e) => fail(out, &e).await,
-        }
-    }
 }
 
-/// How many sets a plan runs on.
+/// An OK packet with the session's `status`.
 async fn ok(out: &mut Responder<'_>, status: StatusFlags) -> Answered {
     out.status = status;
     out.ok(&OkInfo::default()).await?;

@@ -58,7 +58,7 @@ impl Session {
         let columns = |db: &str, table: &str| {
             let key = (db.to_string(), table.to_string());
             let cache = self.shared.columns.lock().ok()?;
-            cache.get(&key).map(|c| c.as_ref().clone())
+            cache.get(&key).map(|c| c.names.as_ref().clone())
         };
         let shared = self.shared.clone();
         let w = Write {

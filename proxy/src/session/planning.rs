@@ -2,12 +2,15 @@
 //! sqlparser can read), plan, and plan again with the table's columns when the
 //! planner needs them (an INSERT without a column list), or with the weights of a
 //! text shard key's collation when it needs them. Used by the dispatch
-//! and by EXPLAIN, so both see the same plan.
+//! and by EXPLAIN, so both see the same plan. A text sqlparser cannot read runs
+//! where it can ([`Session::unparsed`]).
 
 use super::text::planning_text;
-use super::Session;
+use super::{fail, Session};
 use crate::command::Statement;
 use crate::error::ProxyError;
+use crate::exec::Answered;
+use crate::front::Responder;
 use crate::route::plan::{plan_statement_with, single_set_for_tables};
 use crate::route::{Merge, Plan, Target};
 use crate::sql::parse_one;
@@ -87,6 +90,24 @@ impl Session {
             None => Err(ProxyError::NotSupported(format!(
                 "a statement the gateway cannot parse on data spread over several sets ({msg})"
             ))),
+        }
+    }
+
+    /// A statement sqlparser cannot parse: forwarded when everything the session
+    /// can reach lives on one set, refused otherwise.
+    pub(super) async fn unparsed(
+        &mut self,
+        stmt: &Statement<'_>,
+        msg: &str,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        let snap = self.snapshot();
+        match self.unparsed_plan(&snap, stmt, msg) {
+            Ok(plan) => {
+                self.run_plan(&snap, &plan, stmt.sql, stmt.word(0), out)
+                    .await
+            }
+            Err(e) => fail(out, &e).await,
         }
     }
 }

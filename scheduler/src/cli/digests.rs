@@ -1,8 +1,10 @@
-//! `setwise digests [--top N] [--reset] [--gateway HOST:PORT]... [--json]`: the
+//! `setwise digests [--top N] [--reset --user U --password P] [--gateway HOST:PORT]... [--json]`: the
 //! query digests of the gateways (ProxySQL-style: per statement fingerprint,
 //! count, latency, rows, errors, sets), merged over every live gateway that
 //! registered a metrics port (`gateways/<id>` in etcd), or over the metrics ports
-//! given. Each gateway serves them on `GET /digests` (docs/observability.md).
+//! given. Each gateway serves them on `GET /digests` (docs/observability.md);
+//! `--reset` names an admin gateway user (`--user`/`--password`), as
+//! `SHOW SETWISE DIGESTS RESET` needs one.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,9 +22,21 @@ pub struct DigestsArgs {
     /// The N digests with the largest total latency (0: all).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
-    /// Empty each gateway's digest table after reading it.
+    /// Empty each gateway's digest table after reading it (needs --user and
+    /// --password of a gateway user added with `--admin yes`).
     #[arg(long)]
     pub reset: bool,
+    /// With --reset: the admin gateway user that resets.
+    #[arg(long, value_name = "NAME", env = "SETWISE_ADMIN_USER")]
+    pub user: Option<String>,
+    /// With --reset: that user's password.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "SETWISE_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
     /// A gateway's metrics port HOST:PORT (repeatable); default: every live
     /// gateway registered in etcd with one.
     #[arg(long, value_name = "HOST:PORT")]
@@ -56,7 +70,14 @@ pub struct Digest {
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn execute(topo: &Topo, a: DigestsArgs) -> Result<String> {
-    let mut list = collect(topo, &a.gateway, a.reset).await?;
+    let reset = match (a.reset, a.user) {
+        (false, _) => None,
+        (true, Some(user)) => Some((user, a.password.unwrap_or_default())),
+        (true, None) => {
+            bail!("--reset needs --user and --password of a gateway user added with --admin yes")
+        }
+    };
+    let mut list = collect(topo, &a.gateway, reset.as_ref()).await?;
     if a.top > 0 {
         list.truncate(a.top);
     }
@@ -78,9 +99,13 @@ pub async fn metrics_ports(topo: &Topo) -> Result<Vec<String>> {
 }
 
 /// The digests of `gateways` (default: every live gateway with a metrics port),
-/// merged per digest, the largest total latency first; `reset` empties each
-/// gateway's table after reading it.
-pub async fn collect(topo: &Topo, gateways: &[String], reset: bool) -> Result<Vec<Digest>> {
+/// merged per digest, the largest total latency first; `reset`, an admin gateway
+/// user and its password, empties each gateway's table after reading it.
+pub async fn collect(
+    topo: &Topo,
+    gateways: &[String],
+    reset: Option<&(String, String)>,
+) -> Result<Vec<Digest>> {
     let targets = if gateways.is_empty() {
         let t = metrics_ports(topo).await?;
         if t.is_empty() {
@@ -92,14 +117,13 @@ pub async fn collect(topo: &Topo, gateways: &[String], reset: bool) -> Result<Ve
     } else {
         gateways.to_vec()
     };
-    let path = if reset {
-        "/digests?reset=1"
-    } else {
-        "/digests"
+    let (path, auth) = match reset {
+        Some((user, password)) => ("/digests?reset=1", Some(basic(user, password))),
+        None => ("/digests", None),
     };
     let mut merged: BTreeMap<String, Digest> = BTreeMap::new();
     for addr in &targets {
-        let body = get(addr, path)
+        let body = get_with(addr, path, auth.as_deref())
             .await
             .with_context(|| format!("gateway metrics port {addr}"))?;
         let list: Vec<Digest> =
@@ -165,11 +189,26 @@ fn render(list: &[Digest]) -> String {
     super::render::list(&digests_table(list), "digests yet")
 }
 
+/// The value of an `Authorization` header naming `user` (HTTP Basic).
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {token}")
+}
+
 /// The body of `GET path` on `addr` (HTTP/1.0, bounded).
 pub async fn get(addr: &str, path: &str) -> Result<String> {
+    get_with(addr, path, None).await
+}
+
+/// [`get`] with an `Authorization` header.
+async fn get_with(addr: &str, path: &str, auth: Option<&str>) -> Result<String> {
     let work = async {
         let mut s = tokio::net::TcpStream::connect(addr).await?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n").as_bytes())
             .await?;
         let mut raw = String::new();
         s.read_to_string(&mut raw).await?;

@@ -81,7 +81,7 @@ impl Overview {
             .filter(|g| !g.metrics.is_empty())
             .map(|g| g.metrics.clone())
             .collect();
-        let digests = match crate::cli::digests::collect(topo, &ports, false).await {
+        let digests = match crate::cli::digests::collect(topo, &ports, None).await {
             Ok(mut d) => {
                 d.truncate(DIGESTS_SHOWN);
                 Ok(d)
