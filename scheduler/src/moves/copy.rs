@@ -118,7 +118,9 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
 /// after `snapshot`: in neither the copy nor a catch-up starting at `before`
 /// (the flake of `scaleout::a_move_under_writes_loses_and_duplicates_nothing`:
 /// `snapshot at "0-201-256" … catch-up from "0-201-257"`, then the verification
-/// found one row missing on the target). The snapshot holds exactly what its
+/// found one row missing on the target). An `XA PREPARE` waiting there is not even
+/// listed by `XA RECOVER` yet, so [`start_before_prepared`] does not wait for it.
+/// The snapshot holds exactly what its
 /// position covers, so starting at or before it loses nothing; replaying the
 /// stretch up to it again is idempotent.
 pub fn catchup_start(before: Option<&str>, snapshot: &str) -> Result<String> {
