@@ -90,6 +90,7 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
         d.rec.rows_total += total;
         let start = catchup_start(start.as_deref(), &gtid)?;
         d.rec.sources[i].gtid_start = Some(start.clone());
+        d.rec.sources[i].gtid_snapshot = Some(gtid.clone());
         d.note(format!(
             "copy of {set} from its snapshot at {gtid:?}: ~{total} rows; catch-up from {start:?}"
         ));
