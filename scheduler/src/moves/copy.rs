@@ -121,9 +121,8 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
 /// `snapshot at "0-201-256" … catch-up from "0-201-257"`, then the verification
 /// found one row missing on the target). An `XA PREPARE` waiting there is not even
 /// listed by `XA RECOVER` yet, so [`start_before_prepared`] does not wait for it.
-/// The snapshot holds exactly what its
-/// position covers, so starting at or before it loses nothing; replaying the
-/// stretch up to it again is idempotent.
+/// The snapshot holds exactly what its position covers, so starting at or before
+/// it loses nothing; replaying the stretch up to it again is idempotent.
 pub fn catchup_start(before: Option<&str>, snapshot: &str) -> Result<String> {
     use topo::gtid::GtidPos;
     let s = GtidPos::parse(snapshot).map_err(|e| anyhow!("snapshot position: {e}"))?;
