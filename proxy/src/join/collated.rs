@@ -25,10 +25,11 @@ pub struct Collated {
 }
 
 impl Collated {
-    /// Whether the collation sorts by bytes (`..._bin`, `binary`): it wins
-    /// over the other column's, and the values must carry it.
+    /// Whether the collation sorts by bytes (`..._bin`): it wins over the
+    /// other column's, and the values must carry it. (Binary strings'
+    /// literals are `_binary` already.)
     pub fn wins(&self) -> bool {
-        self.collation == "binary" || self.collation.ends_with("_bin")
+        self.collation.ends_with("_bin")
     }
 }
 
