@@ -55,7 +55,10 @@ async fn join(
     }
     let warnings = match j.strategy {
         Strategy::Lookup { outer } => {
-            super::lookup::run(exec, j, outer, &mut em, &mut budget, out).await?
+            match super::lookup::run(exec, j, outer, &mut em, &mut budget, out).await? {
+                Some(w) => w,
+                None => super::hash::run(exec, j, &mut em, &mut budget, out).await?,
+            }
         }
         Strategy::Hash => super::hash::run(exec, j, &mut em, &mut budget, out).await?,
     };

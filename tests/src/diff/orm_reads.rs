@@ -350,9 +350,12 @@ pub fn json_tables() -> (Vec<String>, Vec<String>) {
 /// row too many.
 pub fn json_text_keys() -> Vec<Q> {
     vec![
-        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON c.code = d.doc ORDER BY d.id, c.id").or_unsupported(),
-        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON d.doc = c.code ORDER BY d.id, c.id").or_unsupported(),
-        Q::exact("SELECT d.id, c.id FROM orm_jcode c LEFT JOIN orm_jdoc d ON d.doc = c.code ORDER BY c.id, d.id").or_unsupported(),
+        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON c.code = d.doc ORDER BY d.id, c.id"),
+        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON d.doc = c.code ORDER BY d.id, c.id"),
+        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON d.doc = c.code WHERE d.id < 5 ORDER BY d.id, c.id /* setwise:lookup */"),
+        Q::exact("SELECT d.id, c.id FROM orm_jcode c JOIN orm_jdoc d ON d.doc = c.code WHERE c.id > 52 ORDER BY d.id, c.id /* setwise:lookup */"),
+        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON d.doc = c.code ORDER BY d.id, c.id /* setwise:hash */"),
+        Q::exact("SELECT d.id, c.id FROM orm_jcode c LEFT JOIN orm_jdoc d ON d.doc = c.code ORDER BY c.id, d.id"),
         Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON c.code = JSON_UNQUOTE(d.doc) ORDER BY d.id, c.id").or_unsupported(),
         Q::any("SELECT d.id FROM orm_jdoc d WHERE d.doc IN (SELECT code FROM orm_jcode)"),
         Q::any("SELECT c.id FROM orm_jcode c WHERE c.code IN (SELECT doc FROM orm_jdoc)"),
