@@ -3,7 +3,9 @@
 //! `10:00:00.000`), strings by their collation weight (computed by the set,
 //! trailing pad spaces ignored under PAD SPACE), binary strings byte by byte.
 //! Two key columns of different kinds (a number and a string, a DATE and a
-//! DATETIME, two collations) are refused rather than guessed.
+//! DATETIME, two collations) are refused rather than guessed — except a
+//! utf8mb4_bin column (JSON) against a `_ci` one, which MariaDB compares in
+//! utf8mb4_bin ([`Keyer::reconcile`]).
 //!
 //! Also writes key values as SQL literals for a lookup join's `IN (...)`.
 
