@@ -29,10 +29,11 @@ use super::{Merge, Plan, Target};
 use crate::merge::MergeSpec;
 use crate::sql::lexer::{tokenize, Kind, Token};
 
-/// Entries kept before the cache starts over.
-const MAX_ENTRIES: usize = 10_000;
+/// Entries kept before the cache starts over (with [`MAX_LEN`]: at most a few
+/// tens of MB per core).
+const MAX_ENTRIES: usize = 4096;
 /// Longer statements are not cached (their key would cost as much as it saves).
-const MAX_LEN: usize = 8 * 1024;
+const MAX_LEN: usize = 4 * 1024;
 /// Most literals in a cached statement (markers are numbered with 4 digits).
 const MAX_LITERALS: usize = 1000;
 

@@ -27,7 +27,9 @@ use crate::merge::MergeSpec;
 use crate::sql::lexer::{tokenize, Kind, Token};
 
 /// Entries kept before the cache starts over.
-const MAX_ENTRIES: usize = 10_000;
+const MAX_ENTRIES: usize = 4096;
+/// Longer texts run as text (kept per text, they would cost memory).
+const MAX_LEN: usize = 4 * 1024;
 
 /// The `?` plans of clients' prepared statements, per core
 /// (`super::cache::PlanCache`).
@@ -55,7 +57,7 @@ impl PreparedMerges {
         sets: &[String],
         spec: &MergeSpec,
     ) -> Option<String> {
-        if values.is_empty() {
+        if values.is_empty() || text.len() > MAX_LEN {
             return None;
         }
         let key = format!("{}\u{1}{text}", db.unwrap_or(""));
