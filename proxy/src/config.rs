@@ -128,6 +128,10 @@ pub struct BackendConfig {
     /// and planned every time. A planning switch, kept with the other speed
     /// switches so that bench/sysbench.sh's `SB_GATEWAY_BINS` can flip it.
     pub merge_plan_cache: bool,
+    /// A client's prepared statement merged across sets (sort, group,
+    /// aggregate) runs as a prepared statement on each set where that is
+    /// provably the same statement (`route::prepared_merge`); off: as text.
+    pub prepared_merges: bool,
 }
 
 impl Default for ProxyConfig {
@@ -169,6 +173,7 @@ impl Default for BackendConfig {
             prefer_socket: true,
             prepared_scatters: true,
             merge_plan_cache: true,
+            prepared_merges: true,
         }
     }
 }

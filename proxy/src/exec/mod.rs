@@ -527,6 +527,32 @@ impl Exec<'_> {
         spec: &MergeSpec,
         out: &mut Responder<'_>,
     ) -> Answered {
+        self.merged_with(sets, spec, None, out).await
+    }
+
+    /// [`merged`](Self::merged) of a client's prepared statement: `prepared` (the
+    /// per-set text with `?`, `crate::route::prepared_merge`) executed with
+    /// `values` on each set whose text needs no change (`for_set`), where its
+    /// rows come typed as text rows would (`merge::typed`); else as text.
+    pub(crate) async fn merged_prepared(
+        &mut self,
+        sets: &[String],
+        spec: &MergeSpec,
+        prepared: &str,
+        values: Vec<Value>,
+        out: &mut Responder<'_>,
+    ) -> Answered {
+        self.merged_with(sets, spec, Some((prepared, values)), out)
+            .await
+    }
+
+    async fn merged_with(
+        &mut self,
+        sets: &[String],
+        spec: &MergeSpec,
+        prepared: Option<(&str, Vec<Value>)>,
+        out: &mut Responder<'_>,
+    ) -> Answered {
         let shown = match &spec.columns_sql {
             Some(q) => match self.columns_of(&sets[0], q).await {
                 Ok(c) => Some(c),
@@ -550,7 +576,13 @@ impl Exec<'_> {
                     on.push((set.as_str(), epoch));
                     note_running(&self.activity, &c);
                     let sql = self.conns.codec.wire(text).into_owned();
-                    streams.push(stream::spawn(set, c, sql))
+                    streams.push(match &prepared {
+                        Some((q, values)) if matches!(text, Cow::Borrowed(_)) => {
+                            let q = self.conns.codec.wire(q).into_owned();
+                            stream::spawn_prepared(set, c, sql, q, values.clone())
+                        }
+                        _ => stream::spawn(set, c, sql),
+                    })
                 }
                 Err(e) => {
                     self.clear_running();

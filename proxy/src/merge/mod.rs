@@ -18,6 +18,7 @@ pub mod rollup;
 pub mod run;
 pub mod sort;
 pub mod stream;
+pub mod typed;
 pub mod value;
 
 /// A key the per-set streams (or the final rows) are ordered by.

@@ -1,12 +1,13 @@
 //! One set's rows as a stream: a task runs the statement on the set's connection
-//! and sends its column definitions, then rows, through a bounded channel — the
-//! channel's bound is what keeps a big scatter in bounded memory.
+//! (as text, or prepared: [`spawn_prepared`]) and sends its column definitions,
+//! then rows, through a bounded channel — the channel's bound is what keeps a
+//! big scatter in bounded memory.
 
 use std::sync::Arc;
 
 use crate::backend::Conn;
 use mysql_async::prelude::Queryable;
-use mysql_async::Value;
+use mysql_async::{BinaryProtocol, QueryResult, TextProtocol, Value};
 use mysql_common::packets::Column;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -47,7 +48,32 @@ pub async fn columns_of(
 }
 
 /// Starts `sql` (the bytes to send) on `conn` (a connection to `set`).
-pub fn spawn(set: &str, mut conn: Conn, sql: Vec<u8>) -> SetStream {
+pub fn spawn(set: &str, conn: Conn, sql: Vec<u8>) -> SetStream {
+    start(set, conn, sql, None)
+}
+
+/// [`spawn`] as a prepared statement: `prepared` (its text with `?`, the bytes
+/// to send) executed with `values` — when its columns come back as the text
+/// protocol carries them ([`super::typed::exact`]); else (or if it cannot be
+/// prepared) `sql`, the same statement as text. A read only (merged plans are
+/// SELECTs): if the execute's columns turn out otherwise typed than the
+/// prepare's, it runs again as text.
+pub fn spawn_prepared(
+    set: &str,
+    conn: Conn,
+    sql: Vec<u8>,
+    prepared: Vec<u8>,
+    values: Vec<Value>,
+) -> SetStream {
+    start(set, conn, sql, Some((prepared, values)))
+}
+
+fn start(
+    set: &str,
+    mut conn: Conn,
+    sql: Vec<u8>,
+    prepared: Option<(Vec<u8>, Vec<Value>)>,
+) -> SetStream {
     let (tx, rx) = mpsc::channel(CHANNEL_ROWS);
     let set_name = set.to_string();
     let task = tokio::spawn(async move {
@@ -58,14 +84,42 @@ pub fn spawn(set: &str, mut conn: Conn, sql: Vec<u8>) -> SetStream {
             book(crate::observe::is_backend_failure(&e));
             Msg::Failed(ProxyError::from_backend(&set_name, e))
         };
-        let mut res = match conn.query_iter(sql).await {
+        let stmt = match prepared {
+            Some((q, values)) => super::typed::prepare(&mut conn, q)
+                .await
+                .map(|s| (s, values)),
+            None => None,
+        };
+        let run = match stmt {
+            Some((stmt, values)) => conn
+                .exec_iter(stmt, mysql_async::Params::Positional(values))
+                .await
+                .map(Answer::Binary),
+            None => conn.query_iter(&sql[..]).await.map(Answer::Text),
+        };
+        let mut res = match run {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.send(fail(e)).await;
                 return conn;
             }
         };
-        let cols = res.columns().unwrap_or_default();
+        let mut cols = res.columns().unwrap_or_default();
+        if matches!(res, Answer::Binary(_)) && !super::typed::exact(&cols) {
+            // Typed otherwise than when prepared (by the values): as text.
+            let again = match res.drop_result().await {
+                Ok(()) => conn.query_iter(&sql[..]).await.map(Answer::Text),
+                Err(e) => Err(e),
+            };
+            res = match again {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(fail(e)).await;
+                    return conn;
+                }
+            };
+            cols = res.columns().unwrap_or_default();
+        }
         if tx.send(Msg::Columns(cols)).await.is_err() {
             drop(res);
             book(false);
@@ -78,10 +132,7 @@ pub fn spawn(set: &str, mut conn: Conn, sql: Vec<u8>) -> SetStream {
                     let cells = row
                         .unwrap_raw()
                         .into_iter()
-                        .map(|v| match v {
-                            Some(Value::Bytes(b)) => Some(b),
-                            _ => None,
-                        })
+                        .map(super::typed::cell)
                         .collect();
                     if tx.send(Msg::Row(cells)).await.is_err() {
                         book(false);
@@ -110,5 +161,41 @@ pub fn spawn(set: &str, mut conn: Conn, sql: Vec<u8>) -> SetStream {
         set: set.to_string(),
         rx,
         task,
+    }
+}
+
+/// A set's answer: to a text query or to a prepared statement's execute.
+enum Answer<'a> {
+    Text(QueryResult<'a, 'static, TextProtocol>),
+    Binary(QueryResult<'a, 'static, BinaryProtocol>),
+}
+
+impl Answer<'_> {
+    fn columns(&self) -> Option<Arc<[Column]>> {
+        match self {
+            Answer::Text(r) => r.columns(),
+            Answer::Binary(r) => r.columns(),
+        }
+    }
+
+    async fn next(&mut self) -> mysql_async::Result<Option<mysql_async::Row>> {
+        match self {
+            Answer::Text(r) => r.next().await,
+            Answer::Binary(r) => r.next().await,
+        }
+    }
+
+    fn warnings(&self) -> u16 {
+        match self {
+            Answer::Text(r) => r.warnings(),
+            Answer::Binary(r) => r.warnings(),
+        }
+    }
+
+    async fn drop_result(self) -> mysql_async::Result<()> {
+        match self {
+            Answer::Text(r) => r.drop_result().await,
+            Answer::Binary(r) => r.drop_result().await,
+        }
     }
 }

@@ -39,6 +39,8 @@ pub struct PlanCache {
     map: Mutex<HashMap<String, (i64, Cached)>>,
     /// Merged plans, as templates (`super::merged_cache`).
     pub merged: super::merged_cache::MergedPlans,
+    /// The `?` texts of clients' prepared merged statements (`super::prepared_merge`).
+    pub prepared: super::prepared_merge::PreparedMerges,
 }
 
 /// The fingerprint of a statement and the positions of its literals.

@@ -54,6 +54,16 @@ impl Session {
         };
         out.status = self.status();
         let prepared = self.prepared.take();
+        // A prepared statement merged across sets: its per-set text with `?`.
+        let merged_q = match (&prepared, &plan.target, &plan.merge) {
+            (Some((text, values)), Target::Sets(sets), Merge::Merged(spec))
+                if self.shared.backends.config().prepared_merges =>
+            {
+                let db = self.db.as_deref();
+                (self.shared.plans.prepared).per_set_text(snap, db, text, sql, values, sets, spec)
+            }
+            _ => None,
+        };
         let mut exec = self.exec(snap);
         exec.write = write;
         exec.fast = fast;
@@ -71,6 +81,10 @@ impl Session {
                 if exec.at_once(sets) && exec.conns.backends.config().prepared_scatters =>
             {
                 exec.concat_prepared(sets, &text, values, out).await
+            }
+            (Some((_, values)), Target::Sets(sets), Merge::Merged(spec)) if merged_q.is_some() => {
+                let q = merged_q.as_deref().unwrap_or_default();
+                exec.merged_prepared(sets, spec, q, values, out).await
             }
             _ => exec.run(plan, sql, out).await,
         };
