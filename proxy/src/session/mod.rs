@@ -3,7 +3,6 @@
 //! by the gateway itself (USE, SET, transaction control, SHOW DATABASES, DDL
 //! bookkeeping) or planned and executed on the sets.
 
-mod ahead;
 mod app_xa;
 mod charset;
 mod columns;
@@ -17,7 +16,6 @@ mod identity;
 mod ids;
 mod insert_select;
 mod kill;
-mod last_agent;
 mod limited;
 mod limits;
 mod move_gate;
@@ -31,7 +29,6 @@ mod set;
 mod sql_prepare;
 mod temporary;
 pub(crate) mod text;
-pub mod txn;
 mod txn_control;
 pub mod vars;
 
@@ -45,6 +42,7 @@ use tracing::debug;
 use crate::command::{Command, Show, Statement};
 use crate::ddl;
 use crate::error::ProxyError;
+use crate::exec::txn::Txn;
 use crate::exec::{Answered, Conns, Exec};
 use crate::front::charset::Codec;
 use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
@@ -54,7 +52,6 @@ use crate::show;
 use crate::sql::lexer::{split_statements, tokenize};
 use mysql_async::prelude::Queryable;
 use text::*;
-use txn::Txn;
 use vars::SessionVars;
 
 /// The system database of the agents: hidden from gateway clients.

@@ -6,7 +6,7 @@
 //! writes on several sets it is a two-phase commit: the written branches but one
 //! prepare (all at once; read-only branches just end), then the last one — the
 //! coordinator — commits in one phase with the decision row inserted in it
-//! (`super::last_agent`, `crate::xa_sets`), then every prepared branch commits
+//! ([`last_agent`], `crate::xa_sets`), then every prepared branch commits
 //! (all at once). With `[xa] decisions = "etcd"` (or while the coordinator's
 //! set lacks the decision table) every written branch prepares and the decision
 //! is recorded in etcd instead (`topo::XaDecision`, created once — a recovery
@@ -17,12 +17,17 @@
 //!
 //! `START TRANSACTION READ ONLY` writes nothing: its branches are plain
 //! read-only transactions (`START TRANSACTION`, `COMMIT`), no XA. Branches may
-//! also have been started ahead of their first statement (`super::ahead`).
+//! also have been started ahead of their first statement ([`ahead`]).
+
+mod ahead;
+mod last_agent;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::conns::discard;
+use super::pins::Pins;
 use crate::backend::Conn;
-use crate::exec::{discard, Pins};
+use crate::xa_sets::xid;
 use mysql_async::prelude::Queryable;
 use tracing::warn;
 
@@ -63,20 +68,11 @@ pub struct Txn {
     /// What the transaction wrote, for slot moves' holds (`crate::moving`):
     /// set at its first write.
     pub moving: Option<crate::moving::TxnMark>,
-    /// Branches being started ahead of their first statement (`super::ahead`).
-    pub ahead: super::ahead::AheadMap,
+    /// Branches being started ahead of their first statement ([`ahead`]).
+    pub ahead: ahead::AheadMap,
     /// `START TRANSACTION READ ONLY`: it writes nothing, so its branches are
     /// plain read-only transactions (`START TRANSACTION`, `COMMIT`), not XA.
     pub plain: bool,
-}
-
-/// An XA id literal for `gtrid` and `set`.
-pub fn xid(gtrid: &str, set: &str) -> String {
-    format!(
-        "'{}','{}'",
-        gtrid.replace('\'', "''"),
-        set.replace('\'', "''")
-    )
 }
 
 impl Txn {
@@ -103,7 +99,7 @@ impl Txn {
     pub fn fenced_by(&self, snap: &topo::ClusterSnapshot) -> Option<&str> {
         self.epochs
             .iter()
-            .find(|(set, e)| crate::exec::epoch_of(snap, set) != **e)
+            .find(|(set, e)| super::conns::epoch_of(snap, set) != **e)
             .map(|(set, _)| set.as_str())
     }
 
@@ -228,7 +224,7 @@ impl Txn {
                 self.broken = Some(e.to_string());
                 // Its branch rolls back when the connection closes; a connection
                 // whose statement was given up must not go back to a pool.
-                crate::exec::discard(conn);
+                discard(conn);
             }
             other => {
                 // 1213 deadlock, 1614 XA_RBDEADLOCK, 1402 XA_RBROLLBACK: the branch
@@ -294,7 +290,7 @@ impl Txn {
         }
         for set in &self.writers {
             if let Err(ProxyError::WritesBlocked { set, reason }) =
-                crate::exec::check_writable(snap, set)
+                super::conns::check_writable(snap, set)
             {
                 return Err(ProxyError::WritesBlocked {
                     set,
@@ -353,8 +349,8 @@ impl Txn {
         crate::xa_log::pause("prepared").await;
         let mut decided = false;
         if let Some((set, conn)) = coordinator {
-            use super::last_agent::Outcome;
-            match super::last_agent::decide(&gtrid, &set, conn, failure.is_none()).await {
+            use last_agent::Outcome;
+            match last_agent::decide(&gtrid, &set, conn, failure.is_none()).await {
                 Outcome::Committed(conn) => {
                     ends.end(&set, conn, true);
                     decided = true;
