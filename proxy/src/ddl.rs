@@ -213,7 +213,7 @@ async fn create_table(
         .db(&db)
         .ok_or_else(|| ProxyError::UnknownDatabase(db.clone()))?
         .clone();
-    let (text, option) = match shardkey::strip(sql, tokens) {
+    let (mut text, option) = match shardkey::strip(sql, tokens) {
         Some((t, o)) => (t, Some(o)),
         None => (sql.to_string(), None),
     };
@@ -248,19 +248,31 @@ async fn create_table(
                     state: "42000".into(),
                     message: format!("Key column '{key}' doesn't exist in table"),
                 })?;
-            let collation = col.options.iter().find_map(|o| match &o.option {
-                sqlparser::ast::ColumnOption::Collation(n) => Some(n.to_string()),
-                _ => None,
-            });
-            let key_type = key_type_of(&col.data_type, collation.as_deref()).map_err(|t| {
+            let key_type = key_type_of(&col.data_type).map_err(|t| {
                 ProxyError::NotSupported(format!(
-                    "a shard key of type {t} (use an integer or string column)"
+                    "a shard key of type {t} (use an integer, string or VARBINARY column)"
                 ))
             })?;
-            TableKind::Sharded {
-                key: col.name.value.clone(),
-                key_type,
-            }
+            let key = col.name.value.clone();
+            let fixed = col.data_type.to_string().to_ascii_uppercase();
+            let fixed = fixed.starts_with("CHAR") || fixed.starts_with("NCHAR");
+            let key_type = match key_type {
+                KeyType::Text => {
+                    let (key_type, pinned) =
+                        text_key(s, &snap, &db, &rec.home_set, &text, &key).await?;
+                    // CHAR drops trailing spaces when stored: under NO PAD the
+                    // value written and the value kept would hash apart.
+                    if fixed && matches!(key_type, KeyType::Weighted { pad: false, .. }) {
+                        return Err(ProxyError::NotSupported(
+                            "a CHAR shard key in a NO PAD collation (use VARCHAR)".into(),
+                        ));
+                    }
+                    text = pinned;
+                    key_type
+                }
+                t => t,
+            };
+            TableKind::Sharded { key, key_type }
         }
         k => k,
     };
@@ -304,6 +316,61 @@ async fn create_table(
     }
     out.ok(&ok).await?;
     Ok(true)
+}
+
+/// A text shard key's type — its collation's weights, loaded — and the statement
+/// with that collation written into the key column when the column names none
+/// (`schema::key_collation`).
+async fn text_key(
+    s: &SchemaSession<'_>,
+    snap: &topo::ClusterSnapshot,
+    db: &str,
+    set: &str,
+    text: &str,
+    key: &str,
+) -> Result<(KeyType, String), ProxyError> {
+    use crate::schema::key_collation::{key_column, pinned, Source};
+    let tokens =
+        crate::sql::lexer::tokenize(text).map_err(|e| ProxyError::Syntax(e.what.to_string()))?;
+    let column = key_column(text, &crate::sql::lexer::significant(&tokens), key)?;
+    let conns = s.conns(snap);
+    let name = match &column.source {
+        Source::Collation(c) => c.clone(),
+        source => {
+            let mut conn = conns.pooled(set).await?;
+            let (q, arg) = match source {
+                Source::Charset(cs) => (
+                    "SELECT DEFAULT_COLLATE_NAME FROM information_schema.CHARACTER_SETS \
+                     WHERE CHARACTER_SET_NAME = ?",
+                    cs.as_str(),
+                ),
+                _ => (
+                    "SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA \
+                     WHERE SCHEMA_NAME = ?",
+                    db,
+                ),
+            };
+            let found: Option<String> =
+                mysql_async::prelude::Queryable::exec_first(&mut *conn, q, (arg,))
+                    .await
+                    .map_err(|e| ProxyError::from_backend(set, e))?;
+            found.ok_or_else(|| match source {
+                Source::Charset(cs) => ProxyError::Backend {
+                    code: 1115,
+                    state: "42000".into(),
+                    message: format!("Unknown character set: '{cs}'"),
+                },
+                _ => ProxyError::UnknownDatabase(db.to_string()),
+            })?
+        }
+    };
+    let key_type = crate::exec::weights::key_type(&conns, set, &name).await?;
+    let text = if column.explicit {
+        text.to_string()
+    } else {
+        pinned(text, &column, &name)
+    };
+    Ok((key_type, text))
 }
 
 async fn drop_table(

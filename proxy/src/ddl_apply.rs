@@ -111,14 +111,18 @@ pub(crate) async fn etcd_live(t: &topo::Topo) -> Result<(), ProxyError> {
         .map_err(|e| ProxyError::from_topo("reaching etcd, where schema changes are recorded,", e))
 }
 
-/// How a shard-key column's values are normalised, from its declared type.
-pub(crate) fn key_type_of(dt: &DataType, collation: Option<&str>) -> Result<KeyType, String> {
+/// How a shard-key column's values are normalised, from its declared type:
+/// [`KeyType::Text`] for every string column, whose collation the caller resolves
+/// into [`KeyType::Weighted`] (`schema::key_collation`).
+pub(crate) fn key_type_of(dt: &DataType) -> Result<KeyType, String> {
     let t = dt.to_string().to_ascii_uppercase();
     let base = t.split(['(', ' ']).next().unwrap_or("");
     if base.ends_with("INT") || base == "INTEGER" {
         return Ok(KeyType::Integer);
     }
-    if matches!(base, "BINARY" | "VARBINARY") || base.ends_with("BLOB") {
+    // BINARY(n) stores 'a' as 'a\0\0': the written and the stored value would
+    // hash apart.
+    if base == "VARBINARY" || base.ends_with("BLOB") {
         return Ok(KeyType::Binary);
     }
     if matches!(
@@ -126,13 +130,9 @@ pub(crate) fn key_type_of(dt: &DataType, collation: Option<&str>) -> Result<KeyT
         "CHAR" | "VARCHAR" | "CHARACTER" | "NCHAR" | "NVARCHAR"
     ) || base.ends_with("TEXT")
     {
-        let cs = collation.map(|c| c.to_ascii_lowercase());
-        return Ok(match cs {
-            Some(c) if c.ends_with("_bin") || c.ends_with("_cs") => KeyType::Binary,
-            _ => KeyType::Text,
-        });
+        return Ok(KeyType::Text);
     }
-    Err(base.to_string())
+    Err(t)
 }
 
 /// Sets holding a table (all copies / shards / the home set).
@@ -162,10 +162,11 @@ mod tests {
     #[test]
     fn key_types() {
         let int = DataType::BigInt(None);
-        assert_eq!(key_type_of(&int, None), Ok(KeyType::Integer));
+        assert_eq!(key_type_of(&int), Ok(KeyType::Integer));
         let vc = DataType::Varchar(None);
-        assert_eq!(key_type_of(&vc, None), Ok(KeyType::Text));
-        assert_eq!(key_type_of(&vc, Some("utf8mb4_bin")), Ok(KeyType::Binary));
-        assert!(key_type_of(&DataType::Date, None).is_err());
+        assert_eq!(key_type_of(&vc), Ok(KeyType::Text));
+        assert_eq!(key_type_of(&DataType::Varbinary(None)), Ok(KeyType::Binary));
+        assert!(key_type_of(&DataType::Binary(Some(4))).is_err());
+        assert!(key_type_of(&DataType::Date).is_err());
     }
 }

@@ -118,6 +118,11 @@ pub enum ProxyError {
     /// column list); the session looks it up and plans again. Never sent.
     #[error("column list of `{db}`.`{table}` is needed")]
     NeedColumns { db: String, table: String },
+    /// The planner needs the weights of a text shard key's collation to place a
+    /// written value (`topo::weights`); the session loads them from `set` and
+    /// plans again. Never sent.
+    #[error("the weights of collation id {collation} are needed")]
+    NeedWeights { collation: u16, set: String },
     /// An UPDATE/DELETE with LIMIT on rows of several sets: the session chooses
     /// the rows first (`session::limited`); sent only where it cannot.
     #[error("This version of Setwise doesn't yet support 'UPDATE/DELETE with LIMIT on rows of several sets here'")]
@@ -197,7 +202,10 @@ impl ProxyError {
             Self::TooManyUserConnections(_) => 1203,
             Self::PacketTooLarge => 1153,
             Self::WrongTypeForVar(_) => 1232,
-            Self::Internal(_) | Self::ClientIo(_) | Self::NeedColumns { .. } => 1105,
+            Self::Internal(_)
+            | Self::ClientIo(_)
+            | Self::NeedColumns { .. }
+            | Self::NeedWeights { .. } => 1105,
         }
     }
 
@@ -221,6 +229,7 @@ impl ProxyError {
             | Self::Internal(_)
             | Self::ClientIo(_)
             | Self::NeedColumns { .. }
+            | Self::NeedWeights { .. }
             | Self::ExecuteArguments
             | Self::MalformedPacket
             | Self::WrongArguments(_)

@@ -60,6 +60,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
     }
     tokio::spawn(crate::xa::run(shared.clone()));
     tokio::spawn(follow_primaries(shared.clone()));
+    tokio::spawn(load_key_weights(shared.clone()));
     info!(listen = %shared.cfg.listen, "setwise-proxy ready");
     serve(listener, shared).await
 }
@@ -71,6 +72,46 @@ async fn follow_primaries(shared: Arc<Shared>) {
         let snap = changes.borrow_and_update().clone();
         if shared.routing.is_loaded() {
             shared.backends.retain_primaries(&snap);
+        }
+        if changes.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Loads the collation weights of every text shard key routing names
+/// (`topo::weights`), so that reads by such a key go to one set from the start
+/// (until then they go to every set; a write loads them itself).
+async fn load_key_weights(shared: Arc<Shared>) {
+    let mut changes = shared.routing.subscribe();
+    loop {
+        let snap = changes.borrow_and_update().clone();
+        let wanted: std::collections::BTreeMap<u16, String> = snap
+            .tables
+            .values()
+            .filter_map(|t| match &t.kind {
+                topo::TableKind::Sharded {
+                    key_type: topo::KeyType::Weighted { collation, .. },
+                    ..
+                } => Some((*collation, snap.db(&t.db)?.home_set.clone())),
+                _ => None,
+            })
+            .filter(|(id, _)| topo::weights::weigher(*id).is_none())
+            .collect();
+        for (id, set) in wanted {
+            let conns = crate::exec::Conns {
+                backends: &shared.backends,
+                routing: &shared.routing,
+                changes: &changes,
+                snap: &snap,
+                db: None,
+                found_rows: false,
+                init: Default::default(),
+                codec: Default::default(),
+            };
+            if let Err(e) = crate::exec::weights::ensure(&conns, id, &set).await {
+                tracing::warn!(collation = id, %set, error = %e, "loading text key weights");
+            }
         }
         if changes.changed().await.is_err() {
             return;

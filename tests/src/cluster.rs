@@ -318,6 +318,28 @@ impl Cluster {
         .shard_map
     }
 
+    /// The set owning shard-key value `value` of sharded table `db.table`, hashed as
+    /// the gateway hashes it (a text key by its collation's weights, read from set1).
+    pub async fn set_of_key(&self, db: &str, table: &str, value: &str) -> String {
+        let map = self.shard_map(db).await;
+        let record = self
+            .topo
+            .get_table(db, table)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no record for {db}.{table}"));
+        let topo::TableKind::Sharded { key_type, .. } = record.kind else {
+            panic!("{db}.{table} is not sharded");
+        };
+        if let topo::KeyType::Weighted { collation, .. } = key_type {
+            let mut conn = self.primary("set1").conn().await.unwrap();
+            topo::weights::load(&mut conn, collation).await.unwrap();
+        }
+        let slot = topo::slot::slot_of(value.as_bytes(), key_type, map.slots)
+            .unwrap_or_else(|| panic!("{value:?} is not a key of {db}.{table}"));
+        map.set_of_slot(slot).unwrap().to_string()
+    }
+
     // ---- the gateway ----------------------------------------------------------------------
 
     /// Writes the gateway's config (docs/contracts.md) and starts it; waits until its port

@@ -56,11 +56,9 @@ async fn scalar(conn: &mut Conn, sql: &[u8]) -> Vec<u8> {
         .expect("not NULL")
 }
 
-/// The set the gateway must route the text key `k` to.
+/// The set the gateway must route the text key `k` of `shop.u` to.
 async fn set_of(c: &Cluster, k: &str) -> String {
-    let map = c.shard_map("shop").await;
-    let slot = topo::slot::slot_of(k.as_bytes(), topo::KeyType::Text, map.slots).unwrap();
-    map.set_of_slot(slot).unwrap().to_string()
+    c.set_of_key("shop", "u", k).await
 }
 
 /// latin1 keys: (bytes as a latin1 client sends them, the same text in UTF-8).

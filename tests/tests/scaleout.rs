@@ -372,9 +372,11 @@ async fn a_move_under_writes_loses_and_duplicates_nothing() {
             .unwrap_or_default()
         {
             let email = row[0].clone().unwrap();
-            let slot =
-                topo::slot::slot_of(email.as_bytes(), topo::KeyType::Text, map.slots).unwrap();
-            assert_eq!(map.set_of_slot(slot), Some(set), "{email} on {set}");
+            assert_eq!(
+                c.set_of_key("shop", "profiles", &email).await,
+                set,
+                "{email} on {set}"
+            );
             let v: i64 = row[1].as_deref().unwrap().parse().unwrap();
             assert!(
                 got_visits.insert(email.clone(), v).is_none(),

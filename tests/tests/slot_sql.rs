@@ -172,3 +172,116 @@ async fn slot_sql_agrees_with_slot_of() -> anyhow::Result<()> {
     c.disconnect().await?;
     Ok(())
 }
+
+/// Weighted text keys (`topo::weights`): in every supported collation, MariaDB's
+/// slot SQL agrees with the gateway's `slot_of`, and values MariaDB finds equal
+/// (`'a' = 'Ä'`, `'ß' = 's'`, a trailing no-break space in unicode_ci, full-width
+/// forms) share a slot.
+#[tokio::test(flavor = "multi_thread")]
+async fn weighted_keys_hash_equal_values_alike() -> anyhow::Result<()> {
+    let dir = WorkDir::new("slotsqlw")?;
+    let db = MariaDb::start("db", dir.path(), 1, NodeOptions::primary(false)).await?;
+    let collations = [
+        ("utf8mb4", "utf8mb4_general_ci"),
+        ("utf8mb4", "utf8mb4_unicode_ci"),
+        ("utf8mb4", "utf8mb4_bin"),
+        ("utf8mb4", "utf8mb4_general_nopad_ci"),
+        ("utf8mb4", "utf8mb4_unicode_nopad_ci"),
+        ("utf8mb4", "utf8mb4_nopad_bin"),
+        ("utf8mb3", "utf8mb3_general_ci"),
+        ("utf8mb3", "utf8mb3_unicode_ci"),
+        ("latin1", "latin1_swedish_ci"),
+        ("latin1", "latin1_german2_ci"),
+        ("latin1", "latin1_bin"),
+        ("ascii", "ascii_general_ci"),
+    ];
+    let cols: Vec<String> = collations
+        .iter()
+        .enumerate()
+        .map(|(i, (cs, co))| format!("c{i} VARCHAR(40) CHARACTER SET {cs} COLLATE {co}"))
+        .collect();
+    db.exec("CREATE DATABASE k").await?;
+    db.exec(&format!(
+        "CREATE TABLE k.w (id INT AUTO_INCREMENT PRIMARY KEY, {})",
+        cols.join(", ")
+    ))
+    .await?;
+    let mut c = db.conn().await?;
+    // Characters a column cannot hold are stored as '?' (no strict mode).
+    c.query_drop("SET NAMES utf8mb4, sql_mode = ''").await?;
+    let mut texts: Vec<String> = [
+        "a", "A", "Ä", "ä", "á", "ª", "a ", "a  ", "a\u{a0}", "a\u{a0} ", " a", "a\t", "a\u{1}",
+        "ß", "s", "ss", "SS", "ẞ", "ﬁ", "fi", "ａ", "Ａ", "ｱ", "ア", "あ", "Å", "A\u{30a}", "Ω",
+        "Ω", "😀", "😁", "日本", "", " ", "\u{a0}", "\u{200b}", "Straße", "STRASSE", "Œ", "oe",
+        "Ǆ", "ǅ", "ǆ", "DŽ", "İ", "ı", "i", "I", "€", "?", "Ÿ", "ÿ", "y",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for range in [
+        0x20u32..0x7f,
+        0xa0..0x250,
+        0x370..0x3d0,
+        0x400..0x460,
+        0x1e00..0x1e20,
+        0xff01..0xff60,
+    ] {
+        texts.extend(range.filter_map(char::from_u32).map(|ch| format!("{ch}")));
+    }
+    let list: Vec<String> = (0..collations.len()).map(|i| format!("c{i}")).collect();
+    let marks = vec!["?"; collations.len()].join(",");
+    let insert = format!("INSERT INTO k.w ({}) VALUES ({marks})", list.join(","));
+    for t in &texts {
+        let row: Vec<mysql_async::Value> = vec![t.as_str().into(); collations.len()];
+        c.exec_drop(&insert, row).await?;
+    }
+    let mut bad = Vec::new();
+    for (i, (_, name)) in collations.iter().enumerate() {
+        let (id, pad) = topo::weights::resolve(&mut c, name).await?;
+        topo::weights::load(&mut c, id).await?;
+        let kt = KeyType::Weighted { collation: id, pad };
+        let col = format!("`c{i}`");
+        // The gateway's slot of each stored value, read back as UTF-8.
+        let sql = format!(
+            "SELECT CAST(CONVERT({col} USING utf8mb4) AS BINARY), {} FROM k.w",
+            slot_sql(&col, kt, 1024)
+        );
+        let rows: Vec<(Vec<u8>, u32)> = c.query(sql).await?;
+        assert_eq!(rows.len(), texts.len());
+        for (v, s) in rows {
+            let want = slot_of(&v, kt, 1024);
+            if want != Some(s) {
+                bad.push(format!(
+                    "{name} {:?}: MariaDB {s}, slot_of {want:?}",
+                    String::from_utf8_lossy(&v)
+                ));
+            }
+        }
+        // Values MariaDB finds equal share a slot.
+        let sql = format!(
+            "SELECT CONVERT(x.{col} USING utf8mb4), CONVERT(y.{col} USING utf8mb4) \
+             FROM k.w x JOIN k.w y ON x.{col} = y.{col} WHERE {} <> {}",
+            slot_sql(&format!("x.{col}"), kt, 1024),
+            slot_sql(&format!("y.{col}"), kt, 1024)
+        );
+        let split: Vec<(String, String)> = c.query(sql).await?;
+        for (a, b) in split.into_iter().take(5) {
+            bad.push(format!("{name}: {a:?} = {b:?} but their slots differ"));
+        }
+        // ... and the equalities this test is about are there.
+        let equal: Option<i64> = c
+            .query_first(format!(
+                "SELECT COUNT(*) FROM k.w x JOIN k.w y ON x.{col} = y.{col} AND x.id <> y.id"
+            ))
+            .await?;
+        assert!(equal.unwrap_or(0) > 0, "{name}: no equal pairs");
+    }
+    assert!(
+        bad.is_empty(),
+        "{} disagreements:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    c.disconnect().await?;
+    Ok(())
+}

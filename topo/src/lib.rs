@@ -21,6 +21,7 @@ pub mod password;
 pub mod slot;
 pub mod snapshot;
 pub mod store;
+pub mod weights;
 
 pub use config::EtcdConfig;
 pub use control::*;

@@ -266,10 +266,25 @@ pub enum KeyType {
     /// Integer column: `'007'`, `7` and `7.0` hash alike.
     #[default]
     Integer,
-    /// String column with a case-insensitive, pad-space collation.
+    /// String column hashed by its lower-cased text (tables created before
+    /// [`KeyType::Weighted`]): values MariaDB finds equal beyond case (`'a' = 'Ä'`)
+    /// can hash apart, so the gateway routes only printable-ASCII values of such a
+    /// key to one set (reads of others go to every set, writes are refused).
     Text,
-    /// Binary/case-sensitive string: hashed byte for byte.
+    /// Binary string (BINARY, VARBINARY, BLOB): hashed byte for byte.
     Binary,
+    /// String column hashed by the weights of its value in the column's collation
+    /// (MariaDB collation `id`; `pad`: PAD SPACE), see [`crate::weights`]. Every
+    /// text key of a table created since; [`KeyType::Text`] is the older hashing.
+    Weighted { collation: u16, pad: bool },
+}
+
+impl KeyType {
+    /// A string column's key (compared by MariaDB as text, and numerically
+    /// with a number).
+    pub fn is_text(self) -> bool {
+        matches!(self, Self::Text | Self::Weighted { .. })
+    }
 }
 
 /// A gateway user.

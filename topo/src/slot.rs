@@ -8,6 +8,11 @@
 //! | integer | decimal digits, no sign for 0, no leading zeros (`'007'`, `7`, `7.0` → `7`) | `CRC32(col) % slots` |
 //! | text (case-insensitive, PAD SPACE) | UTF-8, trailing spaces removed, each character lower-cased alone (Unicode simple case mapping) | `CRC32(LOWER(TRIM(TRAILING ' ' FROM CONVERT(col USING utf8mb4)) COLLATE utf8mb4_uca1400_ai_ci)) % slots` |
 //! | binary | the bytes as they are | `CRC32(col) % slots` |
+//! | weighted text (every text key since collation-aware hashing) | the value's weights in the column's collation, less trailing space weights if PAD SPACE ([`crate::weights`]) | `CRC32(TRIM(TRAILING WEIGHT_STRING(CONCAT(LEFT(col, 0), ' ')) FROM WEIGHT_STRING(col))) % slots` |
+//!
+//! Weighted keys hash alike exactly the values MariaDB finds equal (`'a' = 'Ä'`
+//! in `utf8mb4_general_ci`). The older text hashing below is kept for the tables
+//! created with it ([`KeyType::Text`]); it equates only case.
 //!
 //! Text keys are hashed as UTF-8 whatever the column's character set, and lower-cased
 //! with MariaDB's Unicode 14 case table (`uca1400`) rather than the column's own
@@ -23,6 +28,12 @@ use crate::model::KeyType;
 pub fn slot_sql(col: &str, key_type: KeyType, slots: u32) -> String {
     match key_type {
         KeyType::Integer | KeyType::Binary => format!("(CRC32({col}) % {slots})"),
+        // The space's weight is taken in the column's own collation.
+        KeyType::Weighted { pad: true, .. } => format!(
+            "(CRC32(TRIM(TRAILING WEIGHT_STRING(CONCAT(LEFT({col}, 0), ' ')) \
+             FROM WEIGHT_STRING({col}))) % {slots})"
+        ),
+        KeyType::Weighted { pad: false, .. } => format!("(CRC32(WEIGHT_STRING({col})) % {slots})"),
         KeyType::Text => format!(
             "(CRC32(LOWER(TRIM(TRAILING ' ' FROM CONVERT({col} USING utf8mb4)) \
              COLLATE utf8mb4_uca1400_ai_ci)) % {slots})"
@@ -95,7 +106,48 @@ pub fn canonical(value: &[u8], key_type: KeyType) -> Option<Vec<u8>> {
             Some(lower_chars(s.trim_end_matches(' ')).into_bytes())
         }
         KeyType::Binary => Some(value.to_vec()),
+        KeyType::Weighted { collation, .. } => crate::weights::weigher(collation)?
+            .key(std::str::from_utf8(value).ok()?)
+            .ok(),
     }
+}
+
+/// Why a written key value cannot be given a set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteSlotError {
+    /// The weights of the key's collation are not loaded in this process yet.
+    #[error("the weights of collation id {0} are not loaded")]
+    NotLoaded(u16),
+    /// A value of an older text key ([`KeyType::Text`]) beyond printable ASCII.
+    #[error("a key value beyond printable ASCII in a table whose text key is hashed by case only")]
+    CaseHashed,
+    /// Not a value of this key type.
+    #[error("not a key value of this type")]
+    NotAKey,
+}
+
+/// The slot of a written key value, where MariaDB stores it: an integer key as
+/// MariaDB converts the value (`'12x'` → 12), a weighted text key by the value
+/// MariaDB keeps (a character the column cannot hold stored as `?`).
+pub fn slot_of_written(value: &str, key_type: KeyType, slots: u32) -> Result<u32, WriteSlotError> {
+    let canonical = match key_type {
+        KeyType::Integer => lenient_integer(value.as_bytes()).into_bytes(),
+        KeyType::Binary => value.as_bytes().to_vec(),
+        KeyType::Text if !printable_ascii(value.as_bytes()) => {
+            return Err(WriteSlotError::CaseHashed)
+        }
+        KeyType::Text => canonical(value.as_bytes(), key_type).ok_or(WriteSlotError::NotAKey)?,
+        KeyType::Weighted { collation, .. } => crate::weights::weigher(collation)
+            .ok_or(WriteSlotError::NotLoaded(collation))?
+            .stored_key(value),
+    };
+    Ok(slot_of_canonical(&canonical, slots))
+}
+
+/// Printable ASCII only: the values an older text key ([`KeyType::Text`]) hashes
+/// as MariaDB compares them (beyond it, `'a' = 'Ä'` under a `_ci` collation).
+fn printable_ascii(value: &[u8]) -> bool {
+    value.iter().all(|b| (0x20..0x7f).contains(b))
 }
 
 /// Each character lower-cased alone, as MariaDB's `LOWER` under `uca1400` does:
@@ -170,9 +222,14 @@ pub fn lenient_integer(value: &[u8]) -> String {
 /// MariaDB compares a string or float literal numerically (`'10abc'` → 10), so the
 /// value is converted as MariaDB converts it; a converted value with a fraction
 /// matches no row, wherever it is sent.
+///
+/// None also when the slot is not known here: a value beyond printable ASCII of an
+/// older text key (it may equal rows hashed elsewhere), or a weighted key whose
+/// collation's weights are not loaded. Such a value may match rows on any set.
 pub fn slot_of_compared(value: &[u8], key_type: KeyType, slots: u32) -> Option<u32> {
     match key_type {
         KeyType::Integer => Some(slot_of_canonical(lenient_integer(value).as_bytes(), slots)),
+        KeyType::Text if !printable_ascii(value) => None,
         _ => slot_of(value, key_type, slots),
     }
 }
@@ -255,6 +312,36 @@ mod tests {
         for bad in ["", "abc", "7a", "1e3", "-", "."] {
             assert_eq!(canonical(bad.as_bytes(), KeyType::Integer), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn case_hashed_text_keys_route_printable_ascii_only() {
+        let t = KeyType::Text;
+        assert_eq!(slot_of_compared(b"Ab ", t, 1024), slot_of(b"ab", t, 1024));
+        assert_eq!(slot_of_compared("Ä".as_bytes(), t, 1024), None);
+        assert_eq!(slot_of_compared(b"a", t, 1024), None);
+        assert_eq!(slot_of_written("Ab", t, 1024).ok(), slot_of(b"ab", t, 1024));
+        assert_eq!(
+            slot_of_written("Ä", t, 1024),
+            Err(WriteSlotError::CaseHashed)
+        );
+    }
+
+    #[test]
+    fn weighted_keys_need_their_weights() {
+        let w = KeyType::Weighted {
+            collation: 60_001,
+            pad: true,
+        };
+        assert_eq!(slot_of_compared(b"a", w, 1024), None);
+        assert_eq!(
+            slot_of_written("a", w, 1024),
+            Err(WriteSlotError::NotLoaded(60_001))
+        );
+        assert_eq!(
+            slot_of_written("12x", KeyType::Integer, 1024).ok(),
+            Some(slot_of_int(12, 1024))
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod pins;
 mod returning;
 pub mod txn;
 pub mod uservars;
+pub mod weights;
 pub(crate) mod wire;
 
 use std::borrow::Cow;

@@ -388,10 +388,12 @@ pub fn plan_join(
             if let Some(a) = &t[i].alias {
                 quals = vec![a.as_str()];
             }
+            // A hint for the join's order only (each side is routed again).
             let col = KeyColumn {
                 key,
                 qualifiers: quals,
                 unqualified: true,
+                text: false,
             };
             s.pinned = pushed[i]
                 .iter()

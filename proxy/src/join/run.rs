@@ -169,6 +169,9 @@ pub async fn plan_text(exec: &mut Exec<'_>, sql: &str) -> Result<crate::route::P
                 let columns = table_columns(exec, &db, &table).await?;
                 known.push(KnownTable { db, table, columns });
             }
+            Err(ProxyError::NeedWeights { collation, set }) => {
+                crate::exec::weights::ensure(&exec.conns, collation, &set).await?;
+            }
             r => return r.map(|p| p.plan),
         }
     }

@@ -298,6 +298,7 @@ impl Writes<'_> {
                     key: &key,
                     qualifiers,
                     unqualified: single,
+                    text: key_type.is_text(),
                 };
                 pinned_values(selection, &col).map_or(Slots::Unknown, |vals| {
                     slots_of(vals.iter().map(|v| v.as_bytes()), key_type, slots, false)

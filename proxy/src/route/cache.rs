@@ -83,6 +83,11 @@ impl PlanCache {
                 point_read,
             } => {
                 let t = literals.get(literal)?;
+                // A number compared with a string key matches rows anywhere
+                // (`'012' = 12`): planned again.
+                if key_type.is_text() && t.kind != Kind::String {
+                    return None;
+                }
                 let text = match t.kind {
                     Kind::String => string_value(sql, t),
                     _ => super::key::number_text(t.text(sql)),
@@ -149,6 +154,7 @@ pub fn cacheable(
                 .map(|(i, _)| i)
                 .collect();
             match same.as_slice() {
+                [i] if key_type.is_text() && literals[*i].kind != Kind::String => None,
                 [i] => Some(Cached::Keyed {
                     literal: *i,
                     db: db.to_string(),

@@ -13,6 +13,10 @@ pub struct KeyColumn<'a> {
     /// Whether an unqualified column name refers to this table (single-table
     /// statements, or the key name is unique among the tables).
     pub unqualified: bool,
+    /// A string key: only string literals pin it. MariaDB compares a string
+    /// column with a number numerically (`'012' = 12`, `'12abc' = 12`), so such
+    /// rows may live on any set.
+    pub text: bool,
 }
 
 impl KeyColumn<'_> {
@@ -28,6 +32,26 @@ impl KeyColumn<'_> {
             Expr::Nested(inner) => self.is_key(inner),
             _ => false,
         }
+    }
+
+    /// The value `e` pins this key to, if it does ([`KeyColumn::text`]).
+    fn literal(&self, e: &Expr) -> Option<String> {
+        if self.text && !is_string_literal(e) {
+            return None;
+        }
+        literal_text(e)
+    }
+}
+
+/// A quoted string literal (possibly parenthesised).
+pub fn is_string_literal(e: &Expr) -> bool {
+    match e {
+        Expr::Value(v) => matches!(
+            v.value,
+            Value::SingleQuotedString(_) | Value::DoubleQuotedString(_)
+        ),
+        Expr::Nested(inner) => is_string_literal(inner),
+        _ => false,
     }
 }
 
@@ -92,12 +116,12 @@ pub fn pinned_values(selection: Option<&Expr>, col: &KeyColumn<'_>) -> Option<Ve
                 right,
             } => {
                 if col.is_key(left) {
-                    if let Some(v) = literal_text(right) {
+                    if let Some(v) = col.literal(right) {
                         return Some(vec![v]);
                     }
                 }
                 if col.is_key(right) {
-                    if let Some(v) = literal_text(left) {
+                    if let Some(v) = col.literal(left) {
                         return Some(vec![v]);
                     }
                 }
@@ -107,7 +131,7 @@ pub fn pinned_values(selection: Option<&Expr>, col: &KeyColumn<'_>) -> Option<Ve
                 list,
                 negated: false,
             } if col.is_key(expr) => {
-                let vals: Option<Vec<String>> = list.iter().map(literal_text).collect();
+                let vals: Option<Vec<String>> = list.iter().map(|e| col.literal(e)).collect();
                 if let Some(v) = vals {
                     return Some(v);
                 }
@@ -154,8 +178,31 @@ mod tests {
             key: "user_id",
             qualifiers: vec!["users", "u"],
             unqualified: true,
+            text: false,
         };
         pinned_values(Some(&where_of(sql)), &col)
+    }
+
+    #[test]
+    fn numbers_do_not_pin_a_string_key() {
+        let col = KeyColumn {
+            key: "k",
+            qualifiers: vec!["t"],
+            unqualified: true,
+            text: true,
+        };
+        let pins = |sql: &str| pinned_values(Some(&where_of(sql)), &col);
+        assert_eq!(pins("SELECT * FROM t WHERE k = 12"), None);
+        assert_eq!(pins("SELECT * FROM t WHERE k = 0x61"), None);
+        assert_eq!(pins("SELECT * FROM t WHERE k IN ('a', 1)"), None);
+        assert_eq!(
+            pins("SELECT * FROM t WHERE k = ('a')"),
+            Some(vec!["a".into()])
+        );
+        assert_eq!(
+            pins("SELECT * FROM t WHERE k IN ('a', \"b\")"),
+            Some(vec!["a".into(), "b".into()])
+        );
     }
 
     #[test]

@@ -264,6 +264,7 @@ pub(super) fn target_sets(
                 key,
                 qualifiers,
                 unqualified: single_table,
+                text: key_type.is_text(),
             };
             let sets = match pinned_values(selection, &col) {
                 Some(vals) => {

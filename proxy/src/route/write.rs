@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use sqlparser::ast::{Expr, SetExpr, Statement, TableObject};
+use topo::slot::WriteSlotError;
 use topo::{KeyType, ShardMap};
 
 use super::analyze::{analyze, split_name, TableRef};
@@ -202,6 +203,15 @@ fn missing_key(key: &str, table: &str) -> ProxyError {
     ))
 }
 
+/// `0`, `42`, `-7`: an integer literal MariaDB stores in a string column as written.
+fn plain_integer(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    s == "0"
+        || (!digits.is_empty()
+            && !digits.starts_with('0')
+            && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The one set a written key value belongs to.
 fn key_sets(
     map: &ShardMap,
@@ -216,12 +226,33 @@ fn key_sets(
             "a shard key value for `{table}`.`{key}` that is not a literal ({v})"
         ))
     })?;
-    // A written key lands where MariaDB's conversion puts it ('12x' → 12); strict
-    // mode refuses it there with MariaDB's own error.
-    let canonical = match key_type {
-        KeyType::Integer => topo::slot::lenient_integer(text.as_bytes()),
-        _ => text,
-    };
-    let sets = sets_for_values(map, key_type, std::slice::from_ref(&canonical));
-    Ok(sets.into_iter().take(1).collect())
+    // A number written into a string key is stored as MariaDB prints it: an
+    // integer as its digits; others (`1e3`, `0x61`, `007`) are not followed here.
+    if key_type.is_text() && !super::key::is_string_literal(v) && !plain_integer(&text) {
+        return Err(ProxyError::NotSupported(format!(
+            "the number {v} as the value of string shard key `{table}`.`{key}` (quote it)"
+        )));
+    }
+    // A written key lands where MariaDB's conversion puts it ('12x' → 12, a
+    // character the column cannot hold → '?'); strict mode refuses it there with
+    // MariaDB's own error.
+    let slot = topo::slot::slot_of_written(&text, key_type, map.slots).map_err(|e| match e {
+        WriteSlotError::NotLoaded(collation) => ProxyError::NeedWeights {
+            collation,
+            set: map.sets().into_iter().next().unwrap_or_default(),
+        },
+        WriteSlotError::CaseHashed => ProxyError::NotSupported(format!(
+            "a key value beyond printable ASCII for `{table}`.`{key}`, a text shard key \
+             hashed by case only (the table was created before collation-aware hashing; \
+             recreate it to write such values)"
+        )),
+        WriteSlotError::NotAKey => ProxyError::NotSupported(format!(
+            "a value of shard key `{table}`.`{key}` that is not a key of its type"
+        )),
+    })?;
+    Ok(map
+        .set_of_slot(slot)
+        .map(str::to_string)
+        .into_iter()
+        .collect())
 }

@@ -141,8 +141,21 @@ fn same_routing(
         ColumnOption::Collation(n) => Some(n.to_string()),
         _ => None,
     });
-    match crate::ddl_apply::key_type_of(&col.data_type, collation.as_deref()) {
-        Ok(t) if t == key_type => Ok(()),
+    match (crate::ddl_apply::key_type_of(&col.data_type), key_type) {
+        (Ok(KeyType::Text), KeyType::Weighted { collation: id, .. }) => {
+            // A redefined string column takes the table's collation unless it names
+            // one: the key's own collation must be named.
+            let now = topo::weights::weigher(id).map(|w| w.name.clone());
+            match (collation, now) {
+                (Some(c), Some(now)) if c.eq_ignore_ascii_case(&now) => Ok(()),
+                (_, now) => Err(ProxyError::NotSupported(format!(
+                    "redefining the text shard key column `{key}` of sharded table `{table}` \
+                     without its collation (write COLLATE {})",
+                    now.as_deref().unwrap_or("<its collation>")
+                ))),
+            }
+        }
+        (Ok(t), _) if t == key_type => Ok(()),
         _ => Err(refuse()),
     }
 }

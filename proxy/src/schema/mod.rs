@@ -3,9 +3,11 @@
 //! read ([`views`]), stored functions, procedures and triggers placed where they
 //! see the right rows ([`routines`]); what their bodies touch is read by
 //! [`body`]; a sharded table's key column renamed by ALTER TABLE is followed
-//! ([`keycol`]).
+//! ([`keycol`]); a text key's collation is read from its CREATE TABLE
+//! ([`key_collation`]).
 
 pub mod body;
+pub mod key_collation;
 pub mod keycol;
 pub mod rename;
 pub mod routines;

@@ -133,6 +133,16 @@ pub(crate) async fn alter_table(
     let ((db, table), _, used) = name_at(s, sql, sig, i)?;
     let snap = s.shared.routing.get();
     let now = snap.table(&db, &table).map(|t| t.kind.clone());
+    // A text key redefined must keep its collation, named by the weights loaded.
+    if let Some(TableKind::Sharded {
+        key_type: topo::KeyType::Weighted { collation, .. },
+        ..
+    }) = &now
+    {
+        if let Some(set) = snap.db(&db).map(|r| r.home_set.clone()) {
+            crate::exec::weights::ensure(&s.conns(&snap), *collation, &set).await?;
+        }
+    }
     let key = super::keycol::after_alter(sql, sig, i + used, &table, now.as_ref())?;
     if let Some((old, new)) = alter_rename_target(s, sql, sig)? {
         return alter_rename(s, sql, old, new, key, out).await;

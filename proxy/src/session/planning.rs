@@ -1,6 +1,7 @@
 //! From a statement's text to its plan: parse (or plan from an equivalent text
 //! sqlparser can read), plan, and plan again with the table's columns when the
-//! planner needs them (an INSERT without a column list). Used by the dispatch
+//! planner needs them (an INSERT without a column list), or with the weights of a
+//! text shard key's collation when it needs them. Used by the dispatch
 //! and by EXPLAIN, so both see the same plan. A text sqlparser cannot read runs
 //! where it can ([`Session::unparsed`]).
 
@@ -42,6 +43,7 @@ impl Session {
         let db = self.db.clone();
         let mut cols: Option<std::sync::Arc<Vec<String>>> = None;
         let mut known: Vec<crate::join::plan::KnownTable> = Vec::new();
+        let mut weighed = false;
         loop {
             let r = plan_statement_with(
                 snap,
@@ -61,6 +63,11 @@ impl Session {
                         columns: c.as_ref().clone(),
                     });
                     cols = Some(c);
+                }
+                Err(ProxyError::NeedWeights { collation, set }) if !weighed => {
+                    weighed = true;
+                    let conns = self.conns(snap);
+                    crate::exec::weights::ensure(&conns, collation, &set).await?;
                 }
                 r => return r.map(Planning::Planned),
             }

@@ -119,9 +119,10 @@ pub fn kind_name(k: &TableKind) -> String {
     match k {
         TableKind::Sharded { key, key_type } => {
             let t = match key_type {
-                KeyType::Integer => "integer",
-                KeyType::Text => "text",
-                KeyType::Binary => "binary",
+                KeyType::Integer => "integer".to_string(),
+                KeyType::Text => "text by case".to_string(),
+                KeyType::Binary => "binary".to_string(),
+                KeyType::Weighted { collation, .. } => format!("text, collation id {collation}"),
             };
             format!("sharded({key}, {t})")
         }

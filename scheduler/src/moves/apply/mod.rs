@@ -119,6 +119,14 @@ impl Tail {
         let mut target = Conn::new(target)
             .await
             .context("connect to the target primary")?;
+        // Text keys are placed by their collation's weights, read once per process.
+        for t in &filter.tables {
+            if let topo::KeyType::Weighted { collation, .. } = t.key_type {
+                topo::weights::load(&mut target, collation)
+                    .await
+                    .with_context(|| format!("the weights of the shard key of `{}`", t.name))?;
+            }
+        }
         // Values are bound as the bytes the binlog holds (in each column's own
         // character set), timestamps as UTC text, 0 stays 0 in AUTO_INCREMENT.
         target

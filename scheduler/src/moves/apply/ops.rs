@@ -56,8 +56,8 @@ pub(super) fn plans(filter: &Filter, schemas: &[TableSchema]) -> anyhow::Result<
                     })?;
                     // The slot of a text key is computed over its UTF-8 text.
                     let cs = s.columns[k].charset.as_deref();
-                    if t.key_type == KeyType::Text
-                        && !matches!(cs, None | Some("utf8mb4" | "utf8mb3" | "utf8" | "ascii"))
+                    let text = matches!(t.key_type, KeyType::Text | KeyType::Weighted { .. });
+                    if text && !matches!(cs, None | Some("utf8mb4" | "utf8mb3" | "utf8" | "ascii"))
                     {
                         bail!(
                             "shard key {} of `{}`.`{}` is in character set {}: the catch-up \
