@@ -123,6 +123,11 @@ pub struct BackendConfig {
     /// A client's prepared statement whose rows are concatenated from several
     /// sets runs as a prepared statement on each (off: as text, values spliced).
     pub prepared_scatters: bool,
+    /// Merged plans (sort, group, aggregate across sets) are cached as
+    /// templates of their per-set text (`route::merged_cache`); off: parsed
+    /// and planned every time. A planning switch, kept with the other speed
+    /// switches so that bench/sysbench.sh's `SB_GATEWAY_BINS` can flip it.
+    pub merge_plan_cache: bool,
 }
 
 impl Default for ProxyConfig {
@@ -163,6 +168,7 @@ impl Default for BackendConfig {
             tls: Default::default(),
             prefer_socket: true,
             prepared_scatters: true,
+            merge_plan_cache: true,
         }
     }
 }

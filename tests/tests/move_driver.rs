@@ -330,16 +330,38 @@ async fn bad_moves_fail_with_the_reason_and_change_nothing() {
     let (c, _cp) = start(1, "").await;
     let map = c.shard_map("shop").await;
     // A fixed-length BINARY key: MariaDB hashes the zero-padded value, the gateway
-    // the literal — its slots cannot move.
+    // the literal — its slots cannot move. The gateway refuses to create such a
+    // table; one recorded before it did is refused by the move.
     c.create_db("bin", &["set1", "set2"]).await.unwrap();
     setwise_tests::retry("the gateway to know bin", MOVE_WAIT, || async {
         let mut conn = c.proxy_conn().await?;
-        conn.query_drop("CREATE TABLE IF NOT EXISTS bin.k (k BINARY(4) PRIMARY KEY) shardkey=k")
-            .await?;
-        anyhow::Ok(())
+        match conn
+            .query_drop("CREATE TABLE bin.k (k BINARY(4) PRIMARY KEY) shardkey=k")
+            .await
+        {
+            Err(mysql_async::Error::Server(e)) if e.code == 1235 => anyhow::Ok(()),
+            r => anyhow::bail!("CREATE TABLE with a BINARY(4) shard key: {r:?}"),
+        }
     })
     .await
     .unwrap();
+    for set in ["set1", "set2"] {
+        c.primary(set)
+            .exec("CREATE TABLE bin.k (k BINARY(4) PRIMARY KEY)")
+            .await
+            .unwrap();
+    }
+    c.topo()
+        .put_table(&topo::TableRecord {
+            db: "bin".into(),
+            name: "k".into(),
+            kind: topo::TableKind::Sharded {
+                key: "k".into(),
+                key_type: topo::KeyType::Binary,
+            },
+        })
+        .await
+        .unwrap();
     let cases = [
         ("bin", 0, 10, "set3", "fixed-length BINARY"),
         ("shop", 0, 10, "set9", "no set set9"),

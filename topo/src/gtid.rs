@@ -89,6 +89,22 @@ impl GtidPos {
         }
     }
 
+    /// The earlier of two positions: per domain, the GTID with the lower sequence
+    /// number; a domain missing from either is missing from the result (replaying
+    /// from it starts that domain at its beginning). Everything up to the result is
+    /// within both positions.
+    pub fn meet(&self, other: &GtidPos) -> GtidPos {
+        let domains = self
+            .domains
+            .values()
+            .filter_map(|a| {
+                let b = other.domains.get(&a.domain)?;
+                Some((a.domain, if b.seq < a.seq { *b } else { *a }))
+            })
+            .collect();
+        GtidPos { domains }
+    }
+
     /// How many transactions `self` lacks to reach `ahead` (summed over domains).
     pub fn gap_to(&self, ahead: &GtidPos) -> u64 {
         ahead
@@ -147,6 +163,18 @@ mod tests {
         assert_eq!(a, p("0-1-5,1-2-3,2-1-9"));
         a.merge(&p("1-3-7"));
         assert!(a.contains(&p("1-3-7")) && a.contains(&p("0-1-5")));
+    }
+
+    #[test]
+    fn meet_keeps_the_earlier_per_domain() {
+        assert_eq!(p("0-201-257").meet(&p("0-201-256")), p("0-201-256"));
+        assert_eq!(p("0-101-181").meet(&p("0-101-184")), p("0-101-181"));
+        assert_eq!(p("0-1-5,1-2-9").meet(&p("0-3-7,1-2-3")), p("0-1-5,1-2-3"));
+        // A domain one side lacks starts from its beginning.
+        assert_eq!(p("0-1-5,1-2-9").meet(&p("0-1-5")), p("0-1-5"));
+        assert_eq!(p("").meet(&p("0-1-5")), p(""));
+        let (a, b) = (p("0-1-5,1-2-9"), p("0-3-7,1-2-3,2-1-1"));
+        assert!(a.contains(&a.meet(&b)) && b.contains(&a.meet(&b)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub(crate) mod conns;
 mod fast;
+mod found;
 mod oks;
 mod parallel;
 mod pins;
@@ -31,6 +32,7 @@ use crate::route::{Merge, Plan, Target};
 
 pub use conns::{check_writable, discard, epoch_of, given_up, guard, Conns};
 pub use fast::eligible as fast_eligible;
+pub use found::CalcFound;
 pub use oks::sum_oks;
 pub use pins::Pins;
 use txn::Txn;
@@ -79,6 +81,9 @@ pub struct Exec<'a> {
     pub gtids: Vec<(String, String)>,
     /// Sets whose connection leads to a replica, and the replica.
     on_replica: std::collections::BTreeMap<String, topo::NodeRecord>,
+    /// `SQL_CALC_FOUND_ROWS`: the sum of the sets' `FOUND_ROWS()`, each read
+    /// on the connection its part ran on ([`found`]); `None`: not asked.
+    pub calc_found: Option<found::CalcFound>,
 }
 
 /// A one-set statement as sent (in the client's character set): text, or
@@ -110,6 +115,7 @@ impl<'a> Exec<'a> {
             track_gtid: false,
             gtids: Vec::new(),
             on_replica: Default::default(),
+            calc_found: None,
         }
     }
 }
@@ -437,6 +443,9 @@ impl Exec<'_> {
                 self.gtids.push((set.to_string(), g));
             }
         }
+        if matches!(r, Ok(Ok(()))) {
+            self.add_found(set, &mut conn).await;
+        }
         if !self.capture.is_empty() && matches!(r, Ok(Ok(()))) {
             // Best effort: a failed read leaves the variables as they were.
             if let Ok(v) = uservars::read_back(&mut conn, set, &self.capture).await {
@@ -493,6 +502,9 @@ impl Exec<'_> {
             if self.txn.is_none() && matches!(r, Ok(Ok(_))) {
                 // Read to the end, autocommit: lent again as it is.
                 conn.mark_clean();
+            }
+            if matches!(r, Ok(Ok(_))) {
+                self.add_found(set, &mut conn).await;
             }
             self.give_back(set, conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
             match r? {
@@ -589,7 +601,11 @@ impl Exec<'_> {
                 return fail(out, &e).await;
             }
         };
-        self.recover(streams).await;
+        if matches!(r, Ok(true)) {
+            self.recover_found(streams).await;
+        } else {
+            self.recover(streams).await;
+        }
         r
     }
 

@@ -129,13 +129,20 @@ impl Exec<'_> {
                 self.give_parts(parts, none);
                 Err(io)
             }
-            Ok(Ok((outcomes, warnings))) => match self.give_parts_read(parts, outcomes) {
-                Some(e) => fail(out, &e).await,
-                None => {
-                    out.end_rows(warnings).await?;
-                    Ok(true)
+            Ok(Ok((outcomes, warnings))) => {
+                if self.calc_found.is_some() && outcomes.iter().all(|o| o.err.is_none()) {
+                    for p in parts.iter_mut() {
+                        self.add_found(&p.set, &mut p.conn).await;
+                    }
                 }
-            },
+                match self.give_parts_read(parts, outcomes) {
+                    Some(e) => fail(out, &e).await,
+                    None => {
+                        out.end_rows(warnings).await?;
+                        Ok(true)
+                    }
+                }
+            }
         }
     }
 

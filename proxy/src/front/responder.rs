@@ -103,6 +103,11 @@ impl<'a> Responder<'a> {
         self.rows.count()
     }
 
+    /// Result sets started so far (every result of this responder).
+    pub fn results_sent(&self) -> u64 {
+        self.rows.results()
+    }
+
     /// Whether the caller announced more results after this one.
     pub fn more_results(&self) -> bool {
         self.more_results
@@ -161,6 +166,7 @@ impl<'a> Responder<'a> {
     /// Starts a result set: the column count and the column definitions.
     pub async fn columns(&mut self, cols: &[Column]) -> io::Result<()> {
         self.rows.answer_start();
+        self.rows.result_start();
         self.hide_col = cols.iter().position(|c| {
             c.schema_ref().eq_ignore_ascii_case(b"information_schema")
                 && (c.org_name_ref().eq_ignore_ascii_case(b"SCHEMA_NAME")
@@ -185,7 +191,6 @@ impl<'a> Responder<'a> {
     where
         I: IntoIterator<Item = Option<&'v [u8]>>,
     {
-        self.rows.add(1);
         if self.binary || self.hide_col.is_some() {
             let vals: Vec<Option<&[u8]>> = values.into_iter().collect();
             if let Some(i) = self.hide_col {
@@ -193,6 +198,7 @@ impl<'a> Responder<'a> {
                     return Ok(());
                 }
             }
+            self.rows.add(1);
             if !self.binary {
                 return self
                     .io
@@ -212,6 +218,7 @@ impl<'a> Responder<'a> {
                 .write_with(|b| super::binary::encode_row(b, cols, &vals))
                 .await;
         }
+        self.rows.add(1);
         self.io
             .write_with(|b| {
                 for v in values {
@@ -226,13 +233,13 @@ impl<'a> Responder<'a> {
 
     /// One binary-protocol row of typed values (a backend's binary row).
     pub async fn values_row(&mut self, values: &[mysql_common::value::Value]) -> io::Result<()> {
-        self.rows.add(1);
         if let Some(i) = self.hide_col {
             if matches!(values.get(i), Some(mysql_common::value::Value::Bytes(b)) if b == HIDDEN_SCHEMA.as_bytes())
             {
                 return Ok(());
             }
         }
+        self.rows.add(1);
         let cols = &self.cols;
         self.io
             .write_with(|b| super::binary::encode_values_row(b, cols, values))

@@ -18,6 +18,8 @@ enum Phase {
 #[derive(Debug, Default)]
 pub struct RowTally {
     rows: u64,
+    /// Result sets started (column definitions sent), raw ones included.
+    results: u64,
     phase: Phase,
 }
 
@@ -28,6 +30,16 @@ impl RowTally {
 
     pub fn add(&mut self, n: u64) {
         self.rows += n;
+    }
+
+    /// Result sets started so far.
+    pub fn results(&self) -> u64 {
+        self.results
+    }
+
+    /// A result set starts (its column definitions are written).
+    pub fn result_start(&mut self) {
+        self.results += 1;
     }
 
     /// The next raw bytes start a new answer.
@@ -52,13 +64,19 @@ impl RowTally {
             self.phase = match self.phase {
                 Phase::Start | Phase::Done => match first {
                     0x00 | 0xff | 0xfb => Phase::Done,
-                    n if n < 0xfb => Phase::Columns(n as u64 + 1),
-                    _ => Phase::Columns(
-                        // A length-encoded count past 250 columns.
-                        p.get(1..3)
-                            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]) as u64)
-                            + 1,
-                    ),
+                    n if n < 0xfb => {
+                        self.results += 1;
+                        Phase::Columns(n as u64 + 1)
+                    }
+                    _ => {
+                        self.results += 1;
+                        Phase::Columns(
+                            // A length-encoded count past 250 columns.
+                            p.get(1..3)
+                                .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]) as u64)
+                                + 1,
+                        )
+                    }
                 },
                 Phase::Columns(1) => Phase::Rows,
                 Phase::Columns(n) => Phase::Columns(n - 1),
@@ -99,11 +117,13 @@ mod tests {
         t.raw(&b[..cut]);
         t.raw(&b[cut..]);
         assert_eq!(t.count(), 2);
+        assert_eq!(t.results(), 1);
         let mut ok = Vec::new();
         packet(&mut ok, &[0, 0, 0, 2, 0, 0, 0]);
         t.answer_start();
         assert_eq!(t.raw(&ok), None);
         assert_eq!(t.count(), 2);
+        assert_eq!(t.results(), 1);
         let mut err = Vec::new();
         packet(&mut err, b"\xff\x1e\x04#42S22Unknown column");
         t.answer_start();

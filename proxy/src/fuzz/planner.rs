@@ -149,6 +149,7 @@ fn plan_one(db: Option<&str>, sql: &str, tokens: &[crate::sql::lexer::Token]) {
         }
     };
     check_sets(&planned.plan.target);
+    let _ = crate::route::merged_cache::check(snap, db, sql, tokens, &planned);
     // The plan cache: a shape it keeps must route this very text as planned.
     let (fp, literals) = cache::fingerprint(sql, tokens, db);
     let pinned = planned.dep.pinned();

@@ -31,7 +31,13 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(j: &TwoSided, side_cols: [&Arc<[Column]>; 2]) -> Result<Layout, ProxyError> {
+    /// `temp_table`: whether MariaDB sorts the joined rows through a temporary
+    /// table, as its plan says; `None`: guessed from the ORDER BY.
+    pub fn new(
+        j: &TwoSided,
+        side_cols: [&Arc<[Column]>; 2],
+        temp_table: Option<bool>,
+    ) -> Result<Layout, ProxyError> {
         let mut width = [0; 2];
         let mut visible = [0; 2];
         // First joined-row column of each side item.
@@ -66,8 +72,10 @@ impl Layout {
         // ORDER BY columns of both tables, or of an outer join's null-extended
         // table (which cannot be read first): MariaDB sorts the joined rows
         // through a temporary table, whose columns carry no key flags.
-        let temp_table = j.order.iter().any(|k| k.side == 0) && j.order.iter().any(|k| k.side == 1)
-            || j.order.iter().any(|k| Some(k.side) == nulled);
+        let temp_table = temp_table.unwrap_or_else(|| {
+            j.order.iter().any(|k| k.side == 0) && j.order.iter().any(|k| k.side == 1)
+                || j.order.iter().any(|k| Some(k.side) == nulled)
+        });
         let keys = ColumnFlags::PRI_KEY_FLAG
             | ColumnFlags::UNIQUE_KEY_FLAG
             | ColumnFlags::MULTIPLE_KEY_FLAG
@@ -86,11 +94,19 @@ impl Layout {
             }
         }
         let mut project = Vec::new();
+        let mut cols = Vec::new();
         for o in &j.out {
             let (at, w) = starts[o.side][o.item];
             project.extend(at..at + w);
+            cols.extend(
+                all[at..at + w]
+                    .iter()
+                    .map(|c| match temp_table && !o.constant {
+                        true => materialized(c.clone()),
+                        false => c.clone(),
+                    }),
+            );
         }
-        let cols = project.iter().map(|&i| all[i].clone()).collect();
         Ok(Layout {
             width,
             visible,
@@ -107,6 +123,46 @@ impl Layout {
     }
 }
 
+/// An expression item's definition as MariaDB sends it after sorting the
+/// joined rows through a temporary table, where it became a field of its
+/// type: named by its column name (`org_name`), without the BINARY flag of a
+/// numeric expression, a string without the 39 (not fixed) decimals.
+fn materialized(c: Column) -> Column {
+    use mysql_common::constants::ColumnType as T;
+    if !c.org_name_ref().is_empty() {
+        return c;
+    }
+    let name = c.name_ref().to_vec();
+    let mut c = c.with_org_name(&name);
+    match c.column_type() {
+        T::MYSQL_TYPE_TINY
+        | T::MYSQL_TYPE_SHORT
+        | T::MYSQL_TYPE_INT24
+        | T::MYSQL_TYPE_LONG
+        | T::MYSQL_TYPE_LONGLONG
+        | T::MYSQL_TYPE_DECIMAL
+        | T::MYSQL_TYPE_NEWDECIMAL
+        | T::MYSQL_TYPE_FLOAT
+        | T::MYSQL_TYPE_DOUBLE => {
+            let f = c.flags() - ColumnFlags::BINARY_FLAG;
+            c = c.with_flags(f);
+        }
+        T::MYSQL_TYPE_VARCHAR
+        | T::MYSQL_TYPE_VAR_STRING
+        | T::MYSQL_TYPE_STRING
+        | T::MYSQL_TYPE_TINY_BLOB
+        | T::MYSQL_TYPE_MEDIUM_BLOB
+        | T::MYSQL_TYPE_LONG_BLOB
+        | T::MYSQL_TYPE_BLOB
+            if c.decimals() == 39 =>
+        {
+            c = c.with_decimals(0);
+        }
+        _ => {}
+    }
+    c
+}
+
 /// Receives joined rows and answers the client.
 pub struct Emitter<'j> {
     j: &'j TwoSided,
@@ -116,6 +172,9 @@ pub struct Emitter<'j> {
     /// GROUP BY / aggregates: MariaDB's definitions of the grouped items, and
     /// the grouping once the layout is known.
     pub group_cols: Option<Vec<Column>>,
+    /// Whether MariaDB's plan sorts through a temporary table (`None`: not
+    /// known, guessed from the ORDER BY).
+    pub temp_table: Option<bool>,
     grouping: Option<super::grouping::Grouping>,
     pub layout: Option<Layout>,
     order: Option<RowOrder>,
@@ -132,6 +191,7 @@ impl<'j> Emitter<'j> {
             count_col: None,
             counted: 0,
             group_cols: None,
+            temp_table: None,
             grouping: None,
             layout: None,
             order: None,
@@ -147,7 +207,7 @@ impl<'j> Emitter<'j> {
         if self.layout.is_some() {
             return Ok(());
         }
-        let l = Layout::new(self.j, side_cols)?;
+        let l = Layout::new(self.j, side_cols, self.temp_table)?;
         if let (Some(gp), Some(cols)) = (&self.j.group, &self.group_cols) {
             self.grouping = Some(super::grouping::Grouping::new(gp, &l, cols)?);
         }
@@ -265,4 +325,28 @@ impl<'j> Emitter<'j> {
         out.end_rows(warnings).await?;
         Ok(())
     }
+}
+
+/// Whether MariaDB's plan for the client's join (`explain`: it under
+/// `EXPLAIN`, run on `set`, which holds both tables) sorts through a temporary
+/// table — its result columns then carry no key flags. `None` when the plan
+/// could not be read.
+pub async fn sorts_through_temporary(
+    exec: &mut crate::exec::Exec<'_>,
+    set: &str,
+    explain: &str,
+) -> Option<bool> {
+    let mut budget = Budget::new("the EXPLAIN of a join across sets");
+    let st = super::fetch::start(exec, &[set.to_string()], explain)
+        .await
+        .ok()?;
+    let (cols, rows, _) = super::fetch::finish(exec, st, &mut budget).await.ok()?;
+    let extra = cols
+        .iter()
+        .position(|c| c.name_ref().eq_ignore_ascii_case(b"Extra"))?;
+    Some(rows.iter().any(|r| {
+        r.get(extra)
+            .and_then(|c| c.as_deref())
+            .is_some_and(|e| e.windows(15).any(|w| w == b"Using temporary"))
+    }))
 }

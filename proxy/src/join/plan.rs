@@ -93,11 +93,14 @@ impl Side {
     }
 }
 
-/// Where an output column comes from: side, item index.
+/// Where an output column comes from: side, item index; `constant`: the
+/// item reads no column and calls no function (MariaDB never copies it into
+/// a temporary table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutItem {
     pub side: usize,
     pub item: usize,
+    pub constant: bool,
 }
 
 /// An ORDER BY key over joined rows: side, hidden value and weight, DESC.
@@ -136,6 +139,11 @@ pub struct TwoSided {
     pub count: Option<String>,
     /// GROUP BY / aggregates / DISTINCT / HAVING, grouped by the gateway.
     pub group: Option<Box<super::group::GroupPlan>>,
+    /// With ORDER BY: a set holding both tables and the client's statement
+    /// under `EXPLAIN`, which says whether MariaDB sorts the joined rows
+    /// through a temporary table (whose columns carry no key flags;
+    /// [`super::output`]).
+    pub sort_plan: Option<(String, String)>,
 }
 
 impl TwoSided {
@@ -435,16 +443,16 @@ pub fn plan_join(
     let mut item_exprs: Vec<Option<(&Expr, usize)>> = Vec::new();
     let count =
         (count_only && !grouped).then(|| sql[shape.items[0].start..shape.items[0].end].to_string());
+    let refs: Vec<crate::route::analyze::TableRef> = t
+        .iter()
+        .map(|tb| crate::route::analyze::TableRef {
+            db: Some(tb.db.clone()),
+            name: tb.name.clone(),
+            alias: None,
+            pos: usize::MAX,
+        })
+        .collect();
     let group = if grouped {
-        let refs: Vec<crate::route::analyze::TableRef> = t
-            .iter()
-            .map(|tb| crate::route::analyze::TableRef {
-                db: Some(tb.db.clone()),
-                name: tb.name.clone(),
-                alias: None,
-                pos: usize::MAX,
-            })
-            .collect();
         let set = super::set_holding_all(snap, db, &refs);
         let mut p = super::group::Planner::new(&src, sql, &t, &mut sides);
         p.nulled = nulled;
@@ -507,9 +515,16 @@ pub fn plan_join(
                 };
                 item_exprs.push(Some((e, s)));
             }
+            let constant = match p {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    is_constant(e)
+                }
+                _ => false,
+            };
             out.push(OutItem {
                 side: s,
                 item: side.items.len() - 1,
+                constant,
             });
         }
     }
@@ -542,6 +557,10 @@ pub fn plan_join(
         (None, Some(_)) => return refuse("a LIMIT that is not literal numbers"),
     };
     let strategy = super::cost::strategy(sql, kind, &sides);
+    let sort_plan = (!order.is_empty())
+        .then(|| super::set_holding_all(snap, db, &refs))
+        .flatten()
+        .map(|set| (set, format!("EXPLAIN {sql}")));
     Ok(TwoSided {
         kind,
         sides,
@@ -555,7 +574,22 @@ pub fn plan_join(
         keys_text: key_texts.join(" AND "),
         count,
         group,
+        sort_plan,
     })
+}
+
+/// Whether `e` reads no column, variable or subquery and calls no function.
+fn is_constant(e: &Expr) -> bool {
+    sqlparser::ast::visit_expressions(e, |x| match x {
+        Expr::Identifier(_)
+        | Expr::CompoundIdentifier(_)
+        | Expr::Function(_)
+        | Expr::Subquery(_)
+        | Expr::Exists { .. }
+        | Expr::InSubquery { .. } => std::ops::ControlFlow::Break(()),
+        _ => std::ops::ControlFlow::Continue(()),
+    })
+    .is_continue()
 }
 
 /// An expression over the null-extended table that is not NULL for NULL columns.

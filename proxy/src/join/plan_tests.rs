@@ -79,7 +79,18 @@ fn splits_sides_and_pushes_conditions() {
     assert_eq!(p.sides[1].conds, vec!["o.amount > 5".to_string()]);
     assert_eq!(
         p.out,
-        vec![OutItem { side: 0, item: 0 }, OutItem { side: 1, item: 0 }]
+        vec![
+            OutItem {
+                side: 0,
+                item: 0,
+                constant: false
+            },
+            OutItem {
+                side: 1,
+                item: 0,
+                constant: false
+            }
+        ]
     );
     assert_eq!(p.sides[0].keys, vec![(0, 1)]);
     // orders is filtered and users' join key is its shard key: lookup.

@@ -50,6 +50,9 @@ async fn join(
     if let Some(gp) = &j.group {
         em.group_cols = Some(super::grouping::columns(exec, gp, &mut budget).await?);
     }
+    if let Some((set, explain)) = &j.sort_plan {
+        em.temp_table = super::output::sorts_through_temporary(exec, set, explain).await;
+    }
     let warnings = match j.strategy {
         Strategy::Lookup { outer } => {
             super::lookup::run(exec, j, outer, &mut em, &mut budget, out).await?

@@ -37,6 +37,8 @@ pub enum Cached {
 #[derive(Default)]
 pub struct PlanCache {
     map: Mutex<HashMap<String, (i64, Cached)>>,
+    /// Merged plans, as templates (`super::merged_cache`).
+    pub merged: super::merged_cache::MergedPlans,
 }
 
 /// The fingerprint of a statement and the positions of its literals.

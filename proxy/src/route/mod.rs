@@ -4,7 +4,8 @@
 //! - [`analyze`] walks the AST: tables, aliases, subqueries, aggregates.
 //! - [`key`] finds shard-key values pinned by `WHERE` (`=` and `IN`).
 //! - [`insert`] splits a multi-row `INSERT` by set, at token boundaries.
-//! - [`cache`] routes a statement shape seen before without parsing it again.
+//! - [`cache`] routes a statement shape seen before without parsing it again;
+//!   [`merged_cache`] does for merged shapes, from templates of their per-set text.
 //! - [`plan`] decides: one set, several sets (and how to merge), or an error.
 //! - [`select`] and [`scatter`] rewrite a SELECT for several sets and plan its merge;
 //!   [`aggs`] classifies aggregates, [`calc`] expressions over them, [`having`] HAVING;
@@ -29,6 +30,7 @@ mod hidden;
 pub mod insert;
 pub mod key;
 pub mod limited;
+pub mod merged_cache;
 pub mod plan;
 pub mod rollup;
 pub mod scatter;

@@ -430,7 +430,7 @@ fn plan_inner(
             if sets.len() <= 1 {
                 return single(sets, ctx);
             }
-            if super::window::has_window(q) {
+            if super::window::has_window(q) && !windows_per_set(ctx, q) {
                 return Err(super::window::refused());
             }
             // Several sets: a plain row scan concatenates; anything else is merged.
@@ -494,9 +494,12 @@ fn plan_inner(
 /// MariaDB's answer, its column definitions included (MariaDB's zero-limit
 /// shortcut gives them other flags and lengths than the full query's), so the
 /// client's text runs there. Depends on the literal: never cached.
+/// Not with SQL_CALC_FOUND_ROWS, which counts the rows of every set.
 fn zero_limit(ctx: &Ctx<'_>, plan: Plan) -> Plan {
     match (&plan.target, &plan.merge) {
-        (Target::Sets(sets), Merge::Merged(spec)) if spec.limit == Some(0) && !sets.is_empty() => {
+        (Target::Sets(sets), Merge::Merged(spec))
+            if spec.limit == Some(0) && !sets.is_empty() && !calc_found_rows(&spec.sql) =>
+        {
             *ctx.dep.borrow_mut() = Dep::Many;
             Plan {
                 target: Target::Sets(vec![sets[0].clone()]),
@@ -505,6 +508,15 @@ fn zero_limit(ctx: &Ctx<'_>, plan: Plan) -> Plan {
         }
         _ => plan,
     }
+}
+
+/// Whether `sql` says `SQL_CALC_FOUND_ROWS` (as a keyword).
+pub fn calc_found_rows(sql: &str) -> bool {
+    crate::sql::lexer::tokenize(sql).is_ok_and(|toks| {
+        toks.iter().any(|t| {
+            t.kind == crate::sql::lexer::Kind::Word && t.is_word(sql, "SQL_CALC_FOUND_ROWS")
+        })
+    })
 }
 
 pub(super) fn single(sets: Vec<String>, ctx: &Ctx<'_>) -> Result<Plan, ProxyError> {
@@ -574,6 +586,24 @@ pub(crate) fn plain_scan(q: &sqlparser::ast::Query, sel: &sqlparser::ast::Select
         && matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
         && sel.having.is_none()
         && !outer_aggregates(sel)
+}
+
+/// Whether `q`'s window functions each partition by a shard key, so each set
+/// computes them over whole partitions ([`super::window::per_set`]).
+fn windows_per_set(ctx: &Ctx<'_>, q: &sqlparser::ast::Query) -> bool {
+    let aggregates = matches!(q.body.as_ref(), SetExpr::Select(s) if outer_aggregates(s));
+    super::window::per_set(q, aggregates, |db, name| {
+        let t = TableRef {
+            db: db.map(str::to_string),
+            name: name.to_string(),
+            alias: None,
+            pos: usize::MAX,
+        };
+        match ctx.place(&t) {
+            Ok(Placement::Sharded { key, .. }) => Some(key.to_string()),
+            _ => None,
+        }
+    })
 }
 
 pub(crate) fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {

@@ -31,6 +31,17 @@ pub fn plan(
         // The grouped planner re-aggregates the rollup rows itself.
         sh.unsupported = None;
     }
+    let grouped = aggregates || !sh.group_by.is_empty();
+    if sh.unsupported.as_deref() == Some(super::select::CALC_FOUND_ROWS) {
+        if grouped || sh.distinct {
+            // The count is of groups or distinct rows, which no set knows.
+            return Err(unsupported(
+                "SQL_CALC_FOUND_ROWS with GROUP BY, DISTINCT or aggregates",
+            ));
+        }
+        // Rows of the sets are disjoint: their counts add up.
+        sh.unsupported = None;
+    }
     if let Some(u) = &sh.unsupported {
         return Err(unsupported(u));
     }
@@ -43,7 +54,6 @@ pub fn plan(
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
         )
     });
-    let grouped = aggregates || !sh.group_by.is_empty();
     if grouped || sh.distinct {
         if wildcard {
             return Err(unsupported(

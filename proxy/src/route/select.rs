@@ -48,6 +48,11 @@ pub struct Shape {
 /// The `unsupported` reason a `WITH ROLLUP` alone gives.
 pub const ROLLUP: &str = "GROUP BY ... WITH ROLLUP";
 
+/// The `unsupported` reason `SQL_CALC_FOUND_ROWS` gives: the sorted merge
+/// clears it (each set's count is summed, `crate::exec`); every other
+/// planner refuses it.
+pub const CALC_FOUND_ROWS: &str = "SQL_CALC_FOUND_ROWS";
+
 const CLAUSES: &[&str] = &[
     "FROM",
     "WHERE",
@@ -78,7 +83,7 @@ pub fn shape(sql: &str, tokens: &[Token]) -> Option<Shape> {
                 if t.kind == Kind::Word => {}
             "DISTINCT" | "DISTINCTROW" if t.kind == Kind::Word => s.distinct = true,
             "SQL_CALC_FOUND_ROWS" if t.kind == Kind::Word => {
-                s.unsupported = Some("SQL_CALC_FOUND_ROWS".into())
+                s.unsupported = Some(CALC_FOUND_ROWS.into())
             }
             _ => break,
         }

@@ -10,6 +10,7 @@ mod counts;
 mod database;
 mod diagnostics;
 mod explain;
+mod found;
 mod handler;
 mod held;
 mod identity;
@@ -47,6 +48,7 @@ use crate::exec::{Answered, Conns, Exec};
 use crate::front::charset::Codec;
 use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
 use crate::route::cache;
+use crate::route::merged_cache;
 use crate::route::{Merge, Plan, Target};
 use crate::show;
 use crate::sql::lexer::{split_statements, tokenize};
@@ -96,6 +98,8 @@ pub struct Session {
     temp_tables: std::collections::HashSet<(String, String)>,
     /// What `ROW_COUNT()` answers (`counts.rs`).
     row_count: i64,
+    /// What `FOUND_ROWS()` answers (`found.rs`).
+    found: found::Found,
     /// SQL-level prepared statements (`PREPARE name FROM ...`): name → set.
     sql_stmts: std::collections::HashMap<String, sql_prepare::Pinned>,
     /// SQL-level prepared statements over several sets, held by the gateway.
@@ -149,6 +153,7 @@ impl Session {
             held: Default::default(),
             temp_tables: Default::default(),
             row_count: 0,
+            found: found::Found::new(),
             diag: None,
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
@@ -267,6 +272,21 @@ impl Session {
             }
             None => stmt,
         };
+        let found = match self.found_rows_text(&stmt) {
+            Ok(f) => f,
+            Err(e) => {
+                self.set_activity("Sleep", None);
+                return fail(out, &e).await;
+            }
+        };
+        let stmt = match found.as_deref() {
+            Some(t) => {
+                self.prepared = None;
+                Statement::new(t, tokenize(t).unwrap_or_default())
+            }
+            None => stmt,
+        };
+        let found_mark = self.found_start(&stmt, out);
         // Slot moves: a write waits while a hold covers it (planned after).
         let _in_flight = match self.move_gate(&stmt).await {
             Ok(g) => g,
@@ -280,6 +300,7 @@ impl Session {
             None => self.dispatch(&stmt, out).await,
         };
         self.note_row_count(&stmt, out, matches!(answered, Ok(true)));
+        self.note_found_rows(&stmt, found_mark, out, matches!(answered, Ok(true)));
         self.ids_after(&ids, out, matches!(answered, Ok(true)));
         self.set_activity("Sleep", None);
         answered
@@ -459,6 +480,30 @@ impl Session {
         // A shape seen before is routed from the plan cache, without a parse.
         let (fp, literals) = cache::fingerprint(sql, tokens, self.db.as_deref());
         let cached = self.shared.plans.get(&fp, &literals, sql, &snap);
+        // A merged shape (sort, group, aggregate across sets) seen before: its
+        // per-set text from a template (`route::merged_cache`).
+        let merged = match cached {
+            None if self.shared.backends.config().merge_plan_cache => {
+                merged_cache::key(sql, tokens, self.db.as_deref())
+            }
+            _ => None,
+        };
+        let mut learn = None;
+        if let Some((key, lits)) = merged {
+            match self
+                .shared
+                .plans
+                .merged
+                .get(&key, &lits, sql, snap.revision)
+            {
+                merged_cache::Lookup::Hit(plan) => {
+                    crate::observe::plan_cache(true);
+                    return self.run_plan(&snap, &plan, sql, first, out).await;
+                }
+                merged_cache::Lookup::Unknown => learn = Some((key, lits)),
+                merged_cache::Lookup::Uncacheable => {}
+            }
+        }
         crate::observe::plan_cache(cached.is_some());
         if let Some((plan, point)) = cached {
             // Comments are not in the fingerprint; an executable one (`/*! ... */`)
@@ -479,6 +524,10 @@ impl Session {
             Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");
+        if let Some((key, lits)) = learn {
+            let db = self.db.as_deref();
+            (self.shared.plans.merged).learn(key, &lits, sql, &snap, db, &planned);
+        }
         let pinned = planned.dep.pinned();
         if let Some(pinned) = pinned {
             if let Some(mut c) = cache::cacheable(&planned.plan, pinned, &literals, sql) {

@@ -48,6 +48,10 @@ impl Session {
         if write && self.txn.is_none() && plan.writes_several_sets() {
             return self.atomic_write(snap, plan, sql, out).await;
         }
+        let calc_found = match self.found_plan(plan) {
+            Ok(c) => c,
+            Err(e) => return fail(out, &e).await,
+        };
         out.status = self.status();
         let prepared = self.prepared.take();
         let mut exec = self.exec(snap);
@@ -58,6 +62,7 @@ impl Session {
         exec.pin = pin;
         exec.reads = reads;
         exec.track_gtid = track_gtid;
+        exec.calc_found = calc_found;
         let answered = match (prepared, &plan.target, &plan.merge) {
             (Some((text, values)), Target::Sets(sets), Merge::Single) => {
                 exec.single_prepared(&sets[0], &text, values, out).await
@@ -72,7 +77,9 @@ impl Session {
         let diag = exec.diagnostics.take();
         let captured = std::mem::take(&mut exec.captured);
         let gtids = std::mem::take(&mut exec.gtids);
+        let calc_found = exec.calc_found.take();
         self.diag = diag;
+        self.found_ran(calc_found);
         if write {
             self.note_write(plan, &gtids);
         }

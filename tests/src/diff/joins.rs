@@ -171,6 +171,13 @@ pub fn joins() -> Vec<Q> {
         Q::exact("SELECT u.user_id, u.name FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.item_id < 60 ORDER BY u.user_id DESC"),
         Q::exact("SELECT i.item_id, i.qty FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY i.item_id LIMIT 30"),
         Q::exact("SELECT u.user_id FROM jitems i LEFT JOIN users u ON u.user_id = i.user_id WHERE i.item_id < 80 ORDER BY u.user_id"),
+        // Column definitions as MariaDB's plan gives them: sorted through a
+        // temporary table (key flags dropped; expression items named, typed as
+        // fields) or not (ORDER BY u.user_id is i.user_id's order: no
+        // temporary table, though the key is of the second table).
+        Q::exact("SELECT i.item_id, u.user_id FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY u.user_id DESC, i.item_id LIMIT 20"),
+        Q::exact("SELECT i.item_id + 1, CONCAT(u.name, '!'), i.qty * 2 AS q2, u.balance + 1, u.born, DATE(u.created), i.code, 1 AS one, NULL AS n, 'lit' AS l, 1 + 2 AS three FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY u.name, i.item_id LIMIT 30"),
+        Q::exact("SELECT i.item_id, UPPER(u.name) AS un, LEFT(u.note, 3), u.score / 3, u.score * 1.5e0 AS d, u.created FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY u.score DESC, i.item_id LIMIT 30"),
         // USING.
         Q::any("SELECT i.item_id, u.name FROM jitems i JOIN users u USING (user_id) WHERE i.qty > 20"),
         Q::any("SELECT i.item_id, u.city FROM jitems i LEFT JOIN users u USING (user_id) WHERE i.qty < 0"),
@@ -203,6 +210,10 @@ pub fn joins() -> Vec<Q> {
     v.push(
         Q::exact("SELECT i.item_id, u.created FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY u.created DESC, i.item_id LIMIT ?")
             .bin(vec![Value::Int(15)]),
+    );
+    v.push(
+        Q::exact("SELECT i.item_id * 3, CONCAT(u.name, '!'), u.balance + 1 AS b FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.qty > ? ORDER BY u.name, i.item_id LIMIT 12")
+            .bin(vec![Value::Int(3)]),
     );
     v
 }

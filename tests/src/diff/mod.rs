@@ -30,6 +30,7 @@ pub mod orm_sessions;
 pub mod outcome;
 pub mod reads;
 pub mod rng;
+pub mod sql_features;
 pub mod types;
 pub mod unions;
 pub mod views;

@@ -104,8 +104,7 @@ pub fn orm_reads(g: &mut Gen, n: usize) -> Vec<Q> {
             17 => Q::exact(format!(
                 "SELECT `orders`.`user_id`, `orders`.`order_id`, ROW_NUMBER() OVER (PARTITION BY `orders`.`user_id` \
                  ORDER BY `orders`.`amount` DESC, `orders`.`order_id`) AS `rn` FROM `orders` ORDER BY `orders`.`user_id`, `rn` LIMIT {lim}"
-            ))
-            .or_unsupported(),
+            )),
             18 => Q::exact(format!(
                 "SELECT `users`.`user_id`, `users`.`balance`, `users`.`created` FROM `users` WHERE `users`.`balance` \
                  BETWEEN {} AND {} ORDER BY `users`.`balance` {d}, `users`.`user_id` LIMIT {lim}",

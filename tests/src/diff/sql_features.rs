@@ -1,0 +1,121 @@
+//! `SQL_CALC_FOUND_ROWS` / `FOUND_ROWS()` and window functions partitioned by
+//! the shard key, over rows of several sets: statement sequences whose answers
+//! must be one plain MariaDB's (a `FOUND_ROWS()` right after the statement it
+//! counts, on the same session, in both protocols).
+
+use mysql_async::Value;
+
+use super::Q;
+
+/// `SQL_CALC_FOUND_ROWS` on one set, concatenated, merged by ORDER BY / LIMIT,
+/// through UNION ALL, prepared, in a transaction; `FOUND_ROWS()` after
+/// statements without it and after statements without a result set.
+pub fn found_rows() -> Vec<Q> {
+    let found = || Q::any("SELECT FOUND_ROWS()");
+    vec![
+        // One set (a shard-key point read).
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS order_id, amount FROM orders WHERE user_id = 7 ORDER BY order_id LIMIT 1"),
+        found(),
+        found(),
+        // Every set, rows concatenated.
+        Q::any("SELECT SQL_CALC_FOUND_ROWS order_id, user_id FROM orders WHERE amount > 100"),
+        found(),
+        // Merged by ORDER BY, cut by LIMIT / OFFSET.
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS order_id, user_id, amount FROM orders ORDER BY amount DESC, order_id, user_id LIMIT 10"),
+        Q::any("SELECT FOUND_ROWS() AS total, FOUND_ROWS() + 1"),
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS * FROM users WHERE score > 10 ORDER BY user_id LIMIT 5, 7"),
+        found(),
+        Q::exact("SELECT sql_calc_found_rows user_id FROM users ORDER BY user_id DESC LIMIT 3 OFFSET 295"),
+        Q::any("select found_rows()"),
+        // LIMIT 0: no rows, all of them counted.
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS user_id FROM users ORDER BY user_id LIMIT 0"),
+        found(),
+        // No row at all.
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS user_id FROM users WHERE score > 100000 ORDER BY user_id LIMIT 3"),
+        found(),
+        // UNION ALL over every set.
+        Q::any("SELECT SQL_CALC_FOUND_ROWS user_id FROM users WHERE score > 50 UNION ALL SELECT user_id FROM orders WHERE amount < 10"),
+        found(),
+        // Without SQL_CALC_FOUND_ROWS: the rows of the last result set.
+        Q::exact("SELECT user_id FROM users ORDER BY user_id LIMIT 3"),
+        found(),
+        Q::any("SELECT order_id FROM orders WHERE amount > 200"),
+        found(),
+        Q::any("SELECT COUNT(*) FROM orders"),
+        found(),
+        // Statements without a result set leave it as it was.
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS user_id FROM users ORDER BY user_id LIMIT 2"),
+        Q::any("SET @found_rows_x = 1"),
+        Q::any("DO 1"),
+        Q::any("UPDATE settings SET v = v WHERE k = 'none'"),
+        found(),
+        // FOUND_ROWS() inside an expression and a WHERE.
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS order_id FROM orders ORDER BY order_id, user_id LIMIT 1"),
+        Q::any("SELECT FOUND_ROWS() * 2 AS twice, user_id FROM users WHERE user_id = 7"),
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS order_id FROM orders ORDER BY order_id, user_id LIMIT 1"),
+        Q::any("SELECT user_id FROM users WHERE user_id < FOUND_ROWS() AND user_id > 0 ORDER BY user_id"),
+        // Binary protocol (COM_STMT_EXECUTE) on both sides of the pair.
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS order_id, user_id FROM orders WHERE amount > ? ORDER BY order_id, user_id LIMIT ?")
+            .bin(vec![Value::Int(50), Value::Int(4)]),
+        found().bin(vec![]),
+        found(),
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS order_id FROM orders WHERE user_id = ? ORDER BY order_id LIMIT 1")
+            .bin(vec![Value::Int(7)]),
+        found().bin(vec![]),
+        Q::any("SELECT SQL_CALC_FOUND_ROWS order_id, user_id FROM orders WHERE status = ?")
+            .bin(vec![Value::from("paid")]),
+        found(),
+        // In a transaction.
+        Q::any("START TRANSACTION"),
+        Q::exact("SELECT SQL_CALC_FOUND_ROWS user_id, score FROM users ORDER BY score DESC, user_id LIMIT 4"),
+        found(),
+        Q::any("SELECT SQL_CALC_FOUND_ROWS order_id FROM orders WHERE user_id = 8"),
+        found(),
+        Q::any("COMMIT"),
+    ]
+}
+
+/// Refused with 1235 (the counts of groups or distinct rows do not add up
+/// across sets); each is followed by a statement that sets both sides' count.
+pub fn found_rows_refused() -> Vec<Q> {
+    vec![
+        Q::any("SELECT SQL_CALC_FOUND_ROWS city, COUNT(*) FROM users GROUP BY city ORDER BY city LIMIT 3").or_unsupported(),
+        Q::any("SELECT SQL_CALC_FOUND_ROWS DISTINCT status FROM orders ORDER BY status LIMIT 2").or_unsupported(),
+        Q::any("SELECT SQL_CALC_FOUND_ROWS COUNT(*) FROM orders").or_unsupported(),
+    ]
+}
+
+/// Window functions partitioned by the shard key, over every set; the outer
+/// ORDER BY / LIMIT merged by the gateway.
+pub fn windows() -> Vec<Q> {
+    vec![
+        Q::exact("SELECT order_id, user_id, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY order_id) AS rn FROM orders ORDER BY user_id, order_id"),
+        Q::any("SELECT order_id, user_id, amount, RANK() OVER (PARTITION BY user_id ORDER BY amount DESC) FROM orders"),
+        Q::any("SELECT o.order_id, SUM(o.amount) OVER (PARTITION BY o.user_id) AS total, COUNT(*) OVER (PARTITION BY o.user_id, o.status) AS n FROM orders o WHERE o.amount > 10"),
+        Q::exact("SELECT order_id, user_id, LAG(amount) OVER (PARTITION BY user_id ORDER BY order_id) AS prev FROM orders ORDER BY order_id, user_id LIMIT 20"),
+        Q::exact("SELECT order_id, user_id, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY amount, order_id) AS rn FROM orders ORDER BY rn DESC, order_id, user_id LIMIT 15"),
+        Q::any("SELECT order_id, user_id, SUM(amount) OVER (PARTITION BY user_id ORDER BY order_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running FROM orders"),
+        Q::any("SELECT u.user_id, o.order_id, DENSE_RANK() OVER (PARTITION BY u.user_id ORDER BY o.amount) AS dr FROM users u JOIN orders o ON o.user_id = u.user_id"),
+        Q::any("SELECT user_id, FIRST_VALUE(name) OVER (PARTITION BY user_id) AS f, NTILE(2) OVER (PARTITION BY user_id ORDER BY user_id) FROM users"),
+        Q::any("SELECT u.user_id, COUNT(o.order_id) OVER (PARTITION BY u.user_id) FROM users u LEFT JOIN orders o ON o.user_id = u.user_id"),
+        Q::exact("SELECT order_id, user_id, AVG(amount) OVER (PARTITION BY user_id) AS a FROM orders WHERE user_id IN (7, 8, 42, 0, -1) ORDER BY order_id, user_id"),
+        // Binary protocol.
+        Q::exact("SELECT order_id, user_id, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY order_id) AS rn FROM orders WHERE amount > ? ORDER BY order_id, user_id LIMIT ?")
+            .bin(vec![Value::Int(20), Value::Int(25)]),
+        Q::any("SELECT user_id, PERCENT_RANK() OVER (PARTITION BY user_id ORDER BY order_id) FROM orders WHERE amount < ?")
+            .bin(vec![Value::Int(300)]),
+    ]
+}
+
+/// Windows over rows of several sets whose partitions span sets: refused
+/// with 1235, never answered per set.
+pub fn windows_refused() -> Vec<&'static str> {
+    vec![
+        "SELECT order_id, RANK() OVER (ORDER BY amount DESC) FROM orders",
+        "SELECT order_id, SUM(amount) OVER (PARTITION BY status) FROM orders",
+        "SELECT user_id, ROW_NUMBER() OVER () FROM users",
+        "SELECT user_id, ROW_NUMBER() OVER (PARTITION BY user_id), RANK() OVER (ORDER BY score) FROM users",
+        "SELECT u.user_id, COUNT(*) OVER (PARTITION BY o.user_id) FROM users u LEFT JOIN orders o ON o.user_id = u.user_id",
+        "SELECT n FROM (SELECT ROW_NUMBER() OVER (PARTITION BY user_id) AS n FROM orders) d",
+    ]
+}

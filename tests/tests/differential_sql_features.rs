@@ -1,0 +1,55 @@
+//! Differential checks of `SQL_CALC_FOUND_ROWS` / `FOUND_ROWS()` and of window
+//! functions partitioned by the shard key, over rows of several sets: the
+//! gateway against one plain MariaDB with the same data; see
+//! `setwise_tests::diff::sql_features`.
+
+use setwise_tests::diff::data::Data;
+use setwise_tests::diff::{sql_features, Diff, Q};
+
+async fn loaded() -> Diff {
+    let data = Data::generate(20_240_601, 300, 1000);
+    let mut d = Diff::start()
+        .await
+        .expect("start the cluster and the reference");
+    d.setup(&data).await.expect("create and load diffdb");
+    d
+}
+
+/// `FOUND_ROWS()` is the session's own: the rows of its last result set, or
+/// with `SQL_CALC_FOUND_ROWS` every set's rows without the LIMIT, in both
+/// protocols and in a transaction; what cannot be summed is refused.
+#[tokio::test]
+async fn found_rows_match_a_plain_mariadb() {
+    let mut d = loaded().await;
+    d.group("SQL_CALC_FOUND_ROWS and FOUND_ROWS()");
+    d.run_all(&sql_features::found_rows()).await.unwrap();
+    d.group("SQL_CALC_FOUND_ROWS refused where counts do not add up");
+    for q in sql_features::found_rows_refused() {
+        let got = d.run(&q).await.unwrap();
+        assert!(got.is_unsupported(), "{}: {got:?}", q.sql);
+        // Both sides' count set again before anything else compares it.
+        d.run(&Q::exact(
+            "SELECT user_id FROM users ORDER BY user_id LIMIT 4",
+        ))
+        .await
+        .unwrap();
+        d.run(&Q::any("SELECT FOUND_ROWS()")).await.unwrap();
+    }
+    d.finish();
+}
+
+/// Window functions whose every PARTITION BY names the shard key run on each
+/// set, the outer ORDER BY / LIMIT merged; any other window over several sets
+/// is refused with 1235.
+#[tokio::test]
+async fn windows_partitioned_by_the_shard_key_match_a_plain_mariadb() {
+    let mut d = loaded().await;
+    d.group("windows partitioned by the shard key");
+    d.run_all(&sql_features::windows()).await.unwrap();
+    d.group("windows over partitions spanning sets: refused");
+    for sql in sql_features::windows_refused() {
+        let got = d.run(&Q::any(sql).or_unsupported()).await.unwrap();
+        assert!(got.is_unsupported(), "{sql}: {got:?}");
+    }
+    d.finish();
+}
