@@ -21,6 +21,7 @@
 
 mod ahead;
 mod last_agent;
+mod savepoints;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +30,8 @@ use super::pins::Pins;
 use crate::backend::Conn;
 use crate::xa_sets::xid;
 use mysql_async::prelude::Queryable;
+pub use savepoints::no_savepoint;
+use savepoints::quote_ident;
 use tracing::warn;
 
 use crate::error::ProxyError;
@@ -559,34 +562,6 @@ impl Txn {
         self.tainted.extend(self.conns.keys().cloned());
         self.on_all(sql).await
     }
-
-    /// `SAVEPOINT name`: taken on every branch, and by every branch that starts
-    /// later. A savepoint of the same name is replaced.
-    pub async fn savepoint(&mut self, name: &str) -> Result<(), ProxyError> {
-        self.on_all(&format!("SAVEPOINT {}", quote_ident(name)))
-            .await?;
-        self.savepoints.retain(|s| !s.eq_ignore_ascii_case(name));
-        self.savepoints.push(name.to_string());
-        Ok(())
-    }
-
-    /// `ROLLBACK TO SAVEPOINT name` (`release == false`: the savepoint stays,
-    /// later ones go) or `RELEASE SAVEPOINT name` (it goes with the later ones),
-    /// on every branch. An unknown name is MariaDB's 1305.
-    pub async fn to_savepoint(&mut self, name: &str, release: bool) -> Result<(), ProxyError> {
-        let Some(at) = self
-            .savepoints
-            .iter()
-            .position(|s| s.eq_ignore_ascii_case(name))
-        else {
-            return Err(no_savepoint(name));
-        };
-        let verb = if release { "RELEASE" } else { "ROLLBACK TO" };
-        self.on_all(&format!("{verb} SAVEPOINT {}", quote_ident(name)))
-            .await?;
-        self.savepoints.truncate(if release { at } else { at + 1 });
-        Ok(())
-    }
 }
 
 /// Phase 1 of a commit over `conns`, all at once: the branches of `written`
@@ -630,20 +605,6 @@ async fn phase_one(
         }
     }
     (prepared, failure)
-}
-
-/// MariaDB's error for a savepoint that was never taken (or was released).
-pub fn no_savepoint(name: &str) -> ProxyError {
-    ProxyError::Backend {
-        code: 1305,
-        state: "42000".into(),
-        message: format!("SAVEPOINT {name} does not exist"),
-    }
-}
-
-/// `name` as a backtick-quoted identifier.
-fn quote_ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
 }
 
 /// Where the connections of a transaction's branches go when it ends.
