@@ -62,6 +62,8 @@ async fn orm_sessions_and_reads_match_a_plain_mariadb() {
         d.rf.query_drop(s).await.unwrap();
     }
     d.run_all(&orm_reads::json_keys()).await.unwrap();
+    d.group("a JSON column joined with a text column across sets");
+    d.run_all(&orm_reads::json_text_keys()).await.unwrap();
     d.group("ORM-shaped reads, autocommit = 0");
     d.run(&setwise_tests::diff::Q::any("SET autocommit = 0"))
         .await

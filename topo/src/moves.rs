@@ -180,8 +180,12 @@ pub struct MoveTable {
 pub struct SourceProgress {
     pub set: String,
     pub ranges: Vec<SlotSpan>,
-    /// GTID position of the copy's consistent snapshot (the catch-up starts here).
+    /// Where the catch-up starts: a GTID position at or before the copy's first
+    /// consistent snapshot (scheduler `moves::copy::catchup_start`).
     pub gtid_start: Option<String>,
+    /// GTID position of the copy's first consistent snapshot (the catch-up fails
+    /// on an XA transaction prepared before `gtid_start` and committed after it).
+    pub gtid_snapshot: Option<String>,
     /// GTID position up to which the source's binlog has been applied to the target.
     pub gtid_applied: Option<String>,
     /// Tables whose copy is finished.

@@ -39,16 +39,24 @@ pub async fn run(
     let rows = [rows0, rows1];
     let build = usize::from(rows[1].len() < rows[0].len());
     let probe = 1 - build;
-    let mut keyers = [&mut k0, &mut k1];
-    let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
-    for (i, r) in rows[build].iter().enumerate() {
-        if let Some(k) = keyers[build].key(r) {
-            table.entry(k).or_default().push(i);
+    let keyed = |k0: &mut Keyer, k1: &mut Keyer| {
+        let mut keyers = [k0, k1];
+        let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, r) in rows[build].iter().enumerate() {
+            if let Some(k) = keyers[build].key(r) {
+                table.entry(k).or_default().push(i);
+            }
         }
+        // Probe keys first, so both sides' collations are known before any row goes out.
+        let probe_keys: Vec<Option<Vec<u8>>> =
+            rows[probe].iter().map(|r| keyers[probe].key(r)).collect();
+        (table, probe_keys)
+    };
+    let (mut table, mut probe_keys) = keyed(&mut k0, &mut k1);
+    if k0.reconcile(&mut k1) {
+        // Keys of two collations that MariaDB compares in the binary one.
+        (table, probe_keys) = keyed(&mut k0, &mut k1);
     }
-    // Probe keys first, so both sides' collations are known before any row goes out.
-    let probe_keys: Vec<Option<Vec<u8>>> =
-        rows[probe].iter().map(|r| keyers[probe].key(r)).collect();
     k0.check(&k1)?;
     let preserved = match j.kind {
         JoinKind::Outer { preserved } => Some(preserved),

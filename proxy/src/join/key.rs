@@ -3,7 +3,9 @@
 //! `10:00:00.000`), strings by their collation weight (computed by the set,
 //! trailing pad spaces ignored under PAD SPACE), binary strings byte by byte.
 //! Two key columns of different kinds (a number and a string, a DATE and a
-//! DATETIME, two collations) are refused rather than guessed.
+//! DATETIME, two collations) are refused rather than guessed — except a
+//! utf8mb4_bin column (JSON) against a `_ci` one, which MariaDB compares in
+//! utf8mb4_bin ([`Keyer::reconcile`]).
 //!
 //! Also writes key values as SQL literals for a lookup join's `IN (...)`.
 
@@ -23,7 +25,15 @@ pub enum KeyKind {
     Temporal(u8),
     Bytes,
     Weight,
+    /// A string compared in a `_bin` collation of its character set (one key
+    /// column's, winning over the other's, as MariaDB aggregates two implicit
+    /// collations): its bytes, trailing pad spaces ignored.
+    PadBytes,
 }
+
+/// The weight prefix of utf8mb4_bin (PAD SPACE, a space weighs 00 00 20):
+/// a JSON column's collation.
+const UTF8MB4_BIN: [u8; 4] = [0x83, 0, 0, 0x20];
 
 pub fn kind_of(col: &Column) -> Result<KeyKind, ProxyError> {
     if needs_weight(col) {
@@ -56,6 +66,10 @@ pub fn normal(kind: KeyKind, value: &Cell, weight: &Cell) -> Option<Vec<u8>> {
         KeyKind::Number => number(v),
         KeyKind::Temporal(_) => temporal(v),
         KeyKind::Bytes => v.clone(),
+        KeyKind::PadBytes => {
+            let n = v.len() - v.iter().rev().take_while(|&&b| b == b' ').count();
+            v[..n].to_vec()
+        }
         KeyKind::Weight => {
             let w = weight.as_ref()?;
             let (pad, bare) = split(w);
@@ -81,6 +95,11 @@ pub struct Keyer {
     keys: Vec<(usize, usize, KeyKind)>,
     /// Per key: the collation prefix of the first weight seen.
     prefixes: Vec<Option<Vec<u8>>>,
+    /// Per key: the character set its values arrive in.
+    charsets: Vec<&'static str>,
+    /// Per key: the expression is a column (its collation's derivation is
+    /// implicit; a function's may not be).
+    columns: Vec<bool>,
 }
 
 impl Keyer {
@@ -94,9 +113,24 @@ impl Keyer {
             .iter()
             .map(|&(v, w)| Ok((visible + v, visible + w, kind_of(&cols[visible + v])?)))
             .collect::<Result<Vec<_>, ProxyError>>()?;
+        let charsets = side
+            .keys
+            .iter()
+            .map(|&(v, _)| charset_of(&cols[visible + v]))
+            .collect();
+        let columns = side
+            .key_exprs
+            .iter()
+            .map(|e| {
+                e.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '`' | '$'))
+            })
+            .collect();
         Ok(Keyer {
             prefixes: vec![None; keys.len()],
             keys,
+            charsets,
+            columns,
         })
     }
 
@@ -117,14 +151,45 @@ impl Keyer {
         Some(out)
     }
 
+    /// Where the two sides' string keys are columns of two collations, one
+    /// utf8mb4_bin (a JSON column), over values of one character set, both
+    /// compare as MariaDB then does, in utf8mb4_bin: by bytes, trailing
+    /// spaces ignored. Returns whether a key changed (its keys must be
+    /// computed again); [`check`](Self::check) refuses what remains.
+    pub fn reconcile(&mut self, other: &mut Keyer) -> bool {
+        let mut changed = false;
+        for i in 0..self.keys.len().min(other.keys.len()) {
+            let (Some(a), Some(b)) = (&self.prefixes[i], &other.prefixes[i]) else {
+                continue;
+            };
+            let bin = |p: &[u8]| p == UTF8MB4_BIN;
+            // The other: a PAD SPACE collation weighing a space in 2 bytes
+            // (utf8mb4_general_ci, unicode_ci...), never another binary one.
+            let ci = |p: &[u8]| p.len() == 3 && p[0] == 0x82;
+            let wins = (bin(a) && ci(b) || ci(a) && bin(b))
+                && self.keys[i].2 == KeyKind::Weight
+                && other.keys[i].2 == KeyKind::Weight
+                && self.charsets[i] == other.charsets[i]
+                && self.charsets[i] == "utf8mb4"
+                && self.columns.get(i) == Some(&true)
+                && other.columns.get(i) == Some(&true);
+            if wins {
+                self.keys[i].2 = KeyKind::PadBytes;
+                other.keys[i].2 = KeyKind::PadBytes;
+                changed = true;
+            }
+        }
+        changed
+    }
+
     /// Fails when the two sides' keys do not compare alike (types, collations).
     pub fn check(&self, other: &Keyer) -> Result<(), ProxyError> {
         for (a, b) in self.keys.iter().zip(&other.keys) {
             compatible(a.2, b.2)?;
         }
-        for (a, b) in self.prefixes.iter().zip(&other.prefixes) {
+        for ((a, b), k) in self.prefixes.iter().zip(&other.prefixes).zip(&self.keys) {
             if let (Some(a), Some(b)) = (a, b) {
-                if a != b {
+                if a != b && k.2 != KeyKind::PadBytes {
                     return Err(unsupported(
                         "a join across sets on string columns of different collations",
                     ));
@@ -260,6 +325,14 @@ mod tests {
         let k = |b: &[u8]| normal(KeyKind::Weight, &c("x"), &w(b)).unwrap();
         assert_eq!(k(&[0, 0x41]), k(&[0, 0x41, 0, 0x20, 0, 0x20]));
         assert_ne!(k(&[0, 0x41]), k(&[0, 0x41, 0, 0x09]));
+    }
+
+    #[test]
+    fn binary_collation_keys_compare_bytes_without_pad() {
+        let k = |s: &str| normal(KeyKind::PadBytes, &c(s), &None).unwrap();
+        assert_eq!(k("\"abc\""), k("\"abc\"  "));
+        assert_ne!(k("\"abc\""), k("\"ABC\""));
+        assert_ne!(k("abc"), k("\"abc\""));
     }
 
     #[test]

@@ -17,7 +17,10 @@ use crate::error::ProxyError;
 use crate::exec::Exec;
 use crate::front::Responder;
 
-/// Runs the join with `outer` read first; returns the sets' warnings.
+/// Runs the join with `outer` read first; returns the sets' warnings, or
+/// `None` before any row went out when the keys turn out to compare in the
+/// binary one of two collations (`Keyer::reconcile`): the caller runs it as
+/// a hash join, which keys both sides alike.
 pub async fn run(
     exec: &mut Exec<'_>,
     j: &TwoSided,
@@ -25,7 +28,7 @@ pub async fn run(
     em: &mut Emitter<'_>,
     budget: &mut Budget,
     out: &mut Responder<'_>,
-) -> Result<u16, ProxyError> {
+) -> Result<Option<u16>, ProxyError> {
     let inner = 1 - outer;
     let o = fetch(exec, &j.sides[outer].sql(None), budget).await?;
     let mut warnings = o.warnings;
@@ -87,6 +90,9 @@ pub async fn run(
         let mut ki = Keyer::new(&j.sides[inner], &f.cols)?;
         for r in &f.rows {
             let Some(k) = ki.key(r) else { continue };
+            if ki.reconcile(&mut ko) {
+                return Ok(None);
+            }
             ki.check(&ko)?;
             let Some((_, idx)) = rows_of.get(&k) else {
                 continue;
@@ -116,7 +122,7 @@ pub async fn run(
             }
         }
     }
-    Ok(warnings)
+    Ok(Some(warnings))
 }
 
 /// A key expression safe before `IN`: bare column references as they are.

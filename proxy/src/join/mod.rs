@@ -16,10 +16,13 @@
 //!   [`JoinPlan`].
 //! - [`json_key`]: a `JSON_EXTRACT(...)` join key compared unquoted, as
 //!   MariaDB compares it.
+//! - [`collated`]: a subquery's string values written back in its column's
+//!   collation, as an implicit column.
 //! - [`group`] plans GROUP BY / aggregates / DISTINCT / HAVING over the joined
 //!   rows; [`grouping`] folds them with the merge's aggregator.
 
 pub mod capture;
+pub mod collated;
 pub mod cost;
 pub mod fetch;
 pub mod group;

@@ -55,7 +55,10 @@ async fn join(
     }
     let warnings = match j.strategy {
         Strategy::Lookup { outer } => {
-            super::lookup::run(exec, j, outer, &mut em, &mut budget, out).await?
+            match super::lookup::run(exec, j, outer, &mut em, &mut budget, out).await? {
+                Some(w) => w,
+                None => super::hash::run(exec, j, &mut em, &mut budget, out).await?,
+            }
         }
         Strategy::Hash => super::hash::run(exec, j, &mut em, &mut budget, out).await?,
     };
@@ -135,6 +138,25 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
                 "a subquery across sets giving FLOAT values (use CAST(col AS DOUBLE))",
             ));
         }
+        // Strings keep the subquery column's collation (`super::collated`).
+        let text = !matches!(s.form, Form::Exists { .. })
+            && super::collated::is_text(col)
+            && f.rows
+                .iter()
+                .any(|r| r.first().is_some_and(Option::is_some));
+        let collated = match (text, f.sets.first()) {
+            (false, _) => None,
+            (true, Some(set)) => {
+                let set = set.clone();
+                Some(super::collated::read(exec, &set, &s.values_sql, &mut budget).await?)
+                    .filter(super::collated::Collated::wins)
+            }
+            (true, None) => {
+                return Err(super::unsupported(
+                    "a subquery across sets giving strings whose collation could not be read",
+                ))
+            }
+        };
         let mut seen: HashSet<Option<Vec<u8>>> = HashSet::new();
         let mut values: Vec<Option<String>> = Vec::new();
         for r in f.rows {
@@ -142,7 +164,10 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
             if !matches!(s.form, Form::Exists { .. }) && seen.contains(&v) {
                 continue;
             }
-            values.push(v.as_deref().map(|b| super::key::literal(col, b)));
+            values.push(v.as_deref().map(|b| match &collated {
+                Some(c) => super::collated::literal(col, b, c),
+                None => super::key::literal(col, b),
+            }));
             seen.insert(v);
         }
         reps.push(replacement(&s.form, &values));

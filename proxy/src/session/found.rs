@@ -18,10 +18,26 @@ use crate::route::{Merge, Plan, Target};
 pub(super) struct Found {
     /// What `FOUND_ROWS()` answers; `None`: a set's count was lost.
     value: Option<u64>,
-    /// The statement being run says `SQL_CALC_FOUND_ROWS`.
-    calc_next: bool,
+    /// How the statement being run counts.
+    calc_next: Calc,
     /// Its sets' counts, once its plan ran.
     calc: Option<CalcFound>,
+    /// Times `value` was set (a statement run inside another — a held
+    /// `EXECUTE` — sets it for both).
+    noted: u64,
+}
+
+/// How a statement's `FOUND_ROWS()` is known.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Calc {
+    /// The rows of its result set, counted by the gateway.
+    #[default]
+    Rows,
+    /// `SQL_CALC_FOUND_ROWS`: each set's count, summed.
+    Sets,
+    /// `EXECUTE` / `CALL` on one set: what that connection says (the
+    /// statement's text does not show what it runs).
+    OneSet,
 }
 
 /// Result sets and rows a responder had sent when a statement started.
@@ -29,6 +45,7 @@ pub(super) struct Found {
 pub(super) struct FoundMark {
     results: u64,
     rows: u64,
+    noted: u64,
 }
 
 impl Found {
@@ -44,14 +61,22 @@ impl Session {
     /// A statement starts: where the responder stands, and whether it counts
     /// its rows without LIMIT.
     pub(super) fn found_start(&mut self, stmt: &Statement<'_>, out: &Responder<'_>) -> FoundMark {
-        self.found.calc_next = stmt
+        self.found.calc_next = if stmt
             .sig
             .iter()
-            .any(|t| t.is_word(stmt.sql, "SQL_CALC_FOUND_ROWS"));
+            .any(|t| t.is_word(stmt.sql, "SQL_CALC_FOUND_ROWS"))
+        {
+            Calc::Sets
+        } else if matches!(stmt.word(0), "EXECUTE" | "CALL") {
+            Calc::OneSet
+        } else {
+            Calc::Rows
+        };
         self.found.calc = None;
         FoundMark {
             results: out.results_sent(),
             rows: out.rows_sent(),
+            noted: self.found.noted,
         }
     }
 
@@ -105,8 +130,16 @@ impl Session {
     /// to MariaDB's (groups, distinct rows, a join or union merged by the
     /// gateway).
     pub(super) fn found_plan(&mut self, plan: &Plan) -> Result<Option<CalcFound>, ProxyError> {
-        if !std::mem::take(&mut self.found.calc_next) {
-            return Ok(None);
+        match std::mem::take(&mut self.found.calc_next) {
+            Calc::Rows => return Ok(None),
+            Calc::OneSet => {
+                let one = matches!(
+                    (&plan.target, &plan.merge),
+                    (Target::Sets(s), Merge::Single) if s.len() == 1
+                );
+                return Ok(one.then(CalcFound::default));
+            }
+            Calc::Sets => {}
         }
         let summable = match (&plan.target, &plan.merge) {
             (Target::Sets(_), Merge::Single | Merge::Concat) => true,
@@ -145,10 +178,15 @@ impl Session {
         ok: bool,
     ) {
         let calc = self.found.calc.take();
-        self.found.calc_next = false;
-        if !ok || out.results_sent() == mark.results || stmt.command == Command::DiagnosticsRead {
+        self.found.calc_next = Calc::Rows;
+        if !ok
+            || out.results_sent() == mark.results
+            || stmt.command == Command::DiagnosticsRead
+            || self.found.noted != mark.noted
+        {
             return;
         }
+        self.found.noted += 1;
         self.found.value = match calc {
             Some(c) if c.lost => None,
             Some(c) => Some(c.total),

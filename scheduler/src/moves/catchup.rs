@@ -140,7 +140,10 @@ pub async fn open(d: &mut Driver) -> Result<()> {
         };
         let src = sql::primary_opts(&snap, &d.account, &sp.set)?;
         let tgt = sql::primary_opts(&snap, &d.account, &d.rec.to)?;
-        let tail = Tail::open(src, tgt, filter, &from, sp.server_id).await?;
+        let mut tail = Tail::open(src, tgt, filter, &from, sp.server_id).await?;
+        if let Some(s) = &sp.gtid_snapshot {
+            tail.expect_copy_snapshot(s)?;
+        }
         d.note(format!("binlog of {} followed from {from:?}", sp.set));
         d.tails[i] = Some(Stream {
             tail,

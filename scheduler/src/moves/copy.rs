@@ -90,6 +90,7 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
         d.rec.rows_total += total;
         let start = catchup_start(start.as_deref(), &gtid)?;
         d.rec.sources[i].gtid_start = Some(start.clone());
+        d.rec.sources[i].gtid_snapshot = Some(gtid.clone());
         d.note(format!(
             "copy of {set} from its snapshot at {gtid:?}: ~{total} rows; catch-up from {start:?}"
         ));
@@ -118,9 +119,10 @@ async fn copy_source(d: &mut Driver, i: usize) -> Result<()> {
 /// after `snapshot`: in neither the copy nor a catch-up starting at `before`
 /// (the flake of `scaleout::a_move_under_writes_loses_and_duplicates_nothing`:
 /// `snapshot at "0-201-256" … catch-up from "0-201-257"`, then the verification
-/// found one row missing on the target). The snapshot holds exactly what its
-/// position covers, so starting at or before it loses nothing; replaying the
-/// stretch up to it again is idempotent.
+/// found one row missing on the target). An `XA PREPARE` waiting there is not even
+/// listed by `XA RECOVER` yet, so [`start_before_prepared`] does not wait for it.
+/// The snapshot holds exactly what its position covers, so starting at or before
+/// it loses nothing; replaying the stretch up to it again is idempotent.
 pub fn catchup_start(before: Option<&str>, snapshot: &str) -> Result<String> {
     use topo::gtid::GtidPos;
     let s = GtidPos::parse(snapshot).map_err(|e| anyhow!("snapshot position: {e}"))?;

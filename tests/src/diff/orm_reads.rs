@@ -299,6 +299,42 @@ pub fn json_tables() -> (Vec<String>, Vec<String>) {
             (i * 7) % 16
         ));
     }
+    // A JSON column against a text column (utf8mb4_bin against the database's
+    // utf8mb4_general_ci: MariaDB compares them in utf8mb4_bin, raw, PAD SPACE).
+    let docs = [
+        "'\"abc\"'",
+        "'\"Abc\"'",
+        "'1'",
+        "'[1]'",
+        "'{\"a\":1}'",
+        "'null'",
+        "'\"abc \"'",
+        "NULL",
+    ];
+    let codes = [
+        "'abc'",
+        "'\"abc\"'",
+        "'\"ABC\"'",
+        "'\"Abc\"  '",
+        "'1'",
+        "'[1]'",
+        "'{\"a\": 1}'",
+        "'{\"a\":1}'",
+        "'null'",
+        "NULL",
+    ];
+    for (i, d) in docs.iter().enumerate() {
+        rows.push(format!("INSERT INTO orm_jdoc VALUES ({i}, {d})"));
+    }
+    for (i, c) in codes.iter().enumerate() {
+        rows.push(format!("INSERT INTO orm_jcode VALUES ({}, {c})", 50 + i));
+    }
+    let ddl = [
+        ddl[0],
+        ddl[1],
+        "CREATE TABLE orm_jdoc (id INT PRIMARY KEY, doc JSON)",
+        "CREATE TABLE orm_jcode (id INT PRIMARY KEY, code VARCHAR(32))",
+    ];
     let gw = ddl
         .iter()
         .map(|d| format!("{d} shardkey=id"))
@@ -306,6 +342,25 @@ pub fn json_tables() -> (Vec<String>, Vec<String>) {
         .collect();
     let rf = ddl.iter().map(|d| d.to_string()).chain(rows).collect();
     (gw, rf)
+}
+
+/// A JSON column joined with a text column across sets: as MariaDB compares
+/// them (utf8mb4_bin wins over the text column's collation), or refused. The
+/// subquery forms once compared in the outer column's collation and found a
+/// row too many.
+pub fn json_text_keys() -> Vec<Q> {
+    vec![
+        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON c.code = d.doc ORDER BY d.id, c.id"),
+        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON d.doc = c.code ORDER BY d.id, c.id"),
+        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON d.doc = c.code WHERE d.id < 5 ORDER BY d.id, c.id /* setwise:lookup */"),
+        Q::exact("SELECT d.id, c.id FROM orm_jcode c JOIN orm_jdoc d ON d.doc = c.code WHERE c.id > 52 ORDER BY d.id, c.id /* setwise:lookup */"),
+        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON d.doc = c.code ORDER BY d.id, c.id /* setwise:hash */"),
+        Q::exact("SELECT d.id, c.id FROM orm_jcode c LEFT JOIN orm_jdoc d ON d.doc = c.code ORDER BY c.id, d.id"),
+        Q::exact("SELECT d.id, c.id FROM orm_jdoc d JOIN orm_jcode c ON c.code = JSON_UNQUOTE(d.doc) ORDER BY d.id, c.id").or_unsupported(),
+        Q::any("SELECT d.id FROM orm_jdoc d WHERE d.doc IN (SELECT code FROM orm_jcode)"),
+        Q::any("SELECT c.id FROM orm_jcode c WHERE c.code IN (SELECT doc FROM orm_jdoc)"),
+        Q::any("SELECT c.id FROM orm_jcode c WHERE EXISTS (SELECT 1 FROM orm_jdoc d WHERE d.doc = c.code)"),
+    ]
 }
 
 /// Join keys of JSON values across sets (Django's `F("json_model__value__d__0")`):

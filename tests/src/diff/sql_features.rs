@@ -65,6 +65,21 @@ pub fn found_rows() -> Vec<Q> {
         Q::any("SELECT SQL_CALC_FOUND_ROWS order_id, user_id FROM orders WHERE status = ?")
             .bin(vec![Value::from("paid")]),
         found(),
+        // SQL-level PREPARE / EXECUTE: over several sets (held by the gateway)
+        // and on one set (its own connection counts).
+        Q::any("PREPARE pf FROM 'SELECT SQL_CALC_FOUND_ROWS user_id FROM users WHERE score > ? ORDER BY user_id LIMIT 3'"),
+        Q::any("SET @found_min = 20"),
+        Q::exact("EXECUTE pf USING @found_min"),
+        found(),
+        Q::any("PREPARE ps FROM 'SELECT SQL_CALC_FOUND_ROWS k FROM settings ORDER BY k LIMIT 2'"),
+        Q::exact("EXECUTE ps"),
+        found(),
+        Q::any("PREPARE pn FROM 'SELECT k FROM settings ORDER BY k LIMIT 4'"),
+        Q::exact("EXECUTE pn"),
+        found(),
+        Q::any("DEALLOCATE PREPARE pf"),
+        Q::any("DEALLOCATE PREPARE ps"),
+        Q::any("DEALLOCATE PREPARE pn"),
         // In a transaction.
         Q::any("START TRANSACTION"),
         Q::exact("SELECT SQL_CALC_FOUND_ROWS user_id, score FROM users ORDER BY score DESC, user_id LIMIT 4"),

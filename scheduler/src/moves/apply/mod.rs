@@ -95,6 +95,8 @@ pub struct Tail {
     prepared_at_open: HashSet<Vec<u8>>,
     /// XA prepares seen in the stream.
     seen_prepares: HashSet<Vec<u8>>,
+    /// The copy's first snapshot position ([`Tail::expect_copy_snapshot`]).
+    copy_snapshot: Option<GtidPos>,
     events_applied: u64,
     /// The first error: a tail that failed must be reopened.
     failed: Option<String>,
@@ -149,9 +151,19 @@ impl Tail {
             pending: Vec::new(),
             prepared_at_open,
             seen_prepares: HashSet::new(),
+            copy_snapshot: None,
             events_applied: 0,
             failed: None,
         })
+    }
+
+    /// The position of the copy's first snapshot: an `XA COMMIT` read after it
+    /// whose `XA PREPARE` the stream never showed was prepared before the start
+    /// and not committed in the snapshot — its rows are in neither, and the tail
+    /// fails rather than go on without them (docs/scaleout.md, invariant 1).
+    pub fn expect_copy_snapshot(&mut self, pos: &str) -> anyhow::Result<()> {
+        self.copy_snapshot = Some(GtidPos::parse(pos).map_err(|e| anyhow!(e))?);
+        Ok(())
     }
 
     /// Where the tail is now.
@@ -399,8 +411,14 @@ impl Tail {
         match self.pending.iter().position(|p| p.xid == xid) {
             Some(i) => ops = self.pending.remove(i).ops,
             None => {
+                let mut at = GtidPos::default();
+                at.set(group.gtid.gtid);
+                let after_copy = self
+                    .copy_snapshot
+                    .as_ref()
+                    .is_some_and(|s| !s.contains(&at));
                 if commit
-                    && self.prepared_at_open.contains(&xid)
+                    && (self.prepared_at_open.contains(&xid) || after_copy)
                     && !self.seen_prepares.contains(&xid)
                 {
                     bail!(
