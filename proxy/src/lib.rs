@@ -8,7 +8,7 @@
 //! | [`shared`] | what the sessions of one core share |
 //! | [`sql`] | lexer, `shardkey=` option, sqlparser entry |
 //! | [`route`] | planning: which sets run a statement, how answers merge |
-//! | [`exec`] | running a plan on the sets, streaming the merged answer |
+//! | [`exec`] | running a plan on the sets, streaming the merged answer; a transaction's branches ([`exec::txn`]) |
 //! | [`explain`] | `EXPLAIN` from the sets and `EXPLAIN SETWISE` (the gateway's plan) |
 //! | [`merge`] | k-way merge, re-aggregation, final sort, limit |
 //! | [`ddl`], [`show`] | schema changes recorded in topo; SHOW/DESCRIBE |
@@ -58,11 +58,17 @@
 //!
 //! `python3 tools/cycles.py` lists the import cycles left (file-level modules,
 //! from `crate::` and `super::` paths); at this writing: `exec` ↔ `join/run`
-//! ↔ `merge/run` ↔ `session/txn` ↔ `split/take` (a transaction's connections
-//! live in `session/txn`, which uses `exec`'s helpers), `join` ↔ `route/plan`
-//! ↔ `route/union` / `route/write`, `route`'s aggregate planners (`scatter` ↔
-//! `aggs` ↔ `calc` ↔ `concat` ↔ `having` ↔ `rollup`), `observe` ↔ `audit`
-//! and `metrics` ↔ `observe/http`, `orphans/rewrite` ↔ `orphans/walk`.
+//! and the join executors (`Exec` runs a join plan through `join::run`, whose
+//! steps take the `Exec`), `join` ↔ `route/plan` ↔ `route/union` /
+//! `route/write` / `route/call` (the planner hands statements to them; they use
+//! its `Plan`, `Ctx` and helpers), `backend/local` ↔ `backend/raw`. A
+//! transaction's connections are [`exec::txn`], below the session, and
+//! `session` and everything above it are in no cycle. With `--top`, layers
+//! 5–8 still form one, through edges that point up this list: `config` names
+//! the config types of `join`, `moving`, `xa_sets`, `front`, `digest`; `route`
+//! plans `join`s and `merge`s; `routing` keeps `split`'s replica health;
+//! `moving` uses `command`'s table lexer; `ids` uses `route::select`'s edits;
+//! `observe/http` reads `shared`.
 
 pub mod admission;
 pub mod audit;

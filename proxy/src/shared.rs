@@ -37,6 +37,12 @@ pub struct Shared {
     pub tls: Option<crate::front::tls::Acceptor>,
 }
 
+impl AsRef<Backends> for Shared {
+    fn as_ref(&self) -> &Backends {
+        &self.backends
+    }
+}
+
 /// `(db, table)` → its columns.
 pub type ColumnCache = std::collections::HashMap<(String, String), Arc<TableColumns>>;
 

@@ -2,12 +2,11 @@
 //! single-threaded tokio runtime. The listener (on the control runtime, with the
 //! routing watch and XA recovery) hands each accepted client to the next worker in
 //! turn; the client's session, its backend connections and their pools then live
-//! on that thread only ([`current`] keys the pools), so a statement's wake-ups
+//! on that thread only ([`crate::backend::worker`] keys the pools), so a statement's wake-ups
 //! never cross threads. On a small machine shared with MariaDB this spends
 //! noticeably less CPU per statement than a work-stealing runtime (README,
 //! Figures).
 
-use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,16 +16,6 @@ use tokio::sync::mpsc;
 
 use crate::session::Session;
 use crate::shared::Shared;
-
-thread_local! {
-    static WORKER: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-/// The worker thread running the caller (`usize::MAX` off the workers: the
-/// control runtime's background tasks).
-pub fn current() -> usize {
-    WORKER.with(|w| w.get())
-}
 
 /// An accepted client on its way to a worker.
 struct Client {
@@ -60,7 +49,7 @@ impl Workers {
                 .name(format!("setwise-worker-{i}"))
                 .stack_size(WORKER_STACK)
                 .spawn(move || {
-                    WORKER.with(|w| w.set(i));
+                    crate::backend::worker::enter(i);
                     rt.block_on(serve_clients(rx, shared));
                 })?;
             queues.push(tx);

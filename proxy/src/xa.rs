@@ -132,7 +132,7 @@ async fn round(shared: &Shared, state: &mut State) -> Result<(), String> {
             continue;
         };
         let verb = if commit { "COMMIT" } else { "ROLLBACK" };
-        let x = crate::session::txn::xid(gtrid, bqual);
+        let x = crate::xa_sets::xid(gtrid, bqual);
         match conn.query_drop(format!("XA {verb} {x}")).await {
             Ok(()) => info!(%set, %gtrid, "XA recovery: {verb} of an in-doubt branch"),
             Err(e) => warn!(%set, %gtrid, "XA recovery {verb}: {e}"),

@@ -23,6 +23,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Conn;
 
+/// An XA id literal for `gtrid` and `set`.
+pub fn xid(gtrid: &str, set: &str) -> String {
+    format!(
+        "'{}','{}'",
+        gtrid.replace('\'', "''"),
+        set.replace('\'', "''")
+    )
+}
+
 /// Where a transaction that wrote to several sets records its decision
 /// (`[xa] decisions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -46,6 +46,33 @@ fn one<'a>(ds: &'a [D], text: &str) -> &'a D {
     })
 }
 
+/// A one-set cluster with a gateway (and its metrics port when `metrics`) and
+/// a gateway user `ops` (password `ops`) without the admin privilege.
+async fn with_ops(metrics: bool) -> Cluster {
+    let c = Cluster::builder()
+        .sets(1)
+        .replicas(0)
+        .proxy(true)
+        .proxy_metrics(metrics)
+        .start()
+        .await
+        .unwrap();
+    let add = c
+        .setwise(&[
+            "user",
+            "add",
+            "ops",
+            "--password",
+            "ops",
+            "--host",
+            "127.0.0.0/8",
+        ])
+        .await
+        .unwrap();
+    assert!(add.status.success(), "{add:?}");
+    c
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digests_match_the_statements_run() {
     let c = Cluster::builder()
@@ -186,26 +213,7 @@ async fn digests_match_the_statements_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resetting_digests_needs_the_reload_privilege() {
     use mysql_async::{Conn, Opts};
-    let c = Cluster::builder()
-        .sets(1)
-        .replicas(0)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
-    let add = c
-        .setwise(&[
-            "user",
-            "add",
-            "ops",
-            "--password",
-            "ops",
-            "--host",
-            "127.0.0.0/8",
-        ])
-        .await
-        .unwrap();
-    assert!(add.status.success(), "{add:?}");
+    let c = with_ops(false).await;
     let opts: Opts = c.proxy_opts("ops", "ops", None);
     let connect = || Conn::new(opts.clone());
     wait_until(
@@ -293,27 +301,7 @@ async fn resetting_digests_needs_the_reload_privilege() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resetting_digests_over_http_needs_an_admin_user() {
     use setwise_tests::scrape;
-    let c = Cluster::builder()
-        .sets(1)
-        .replicas(0)
-        .proxy(true)
-        .proxy_metrics(true)
-        .start()
-        .await
-        .unwrap();
-    let add = c
-        .setwise(&[
-            "user",
-            "add",
-            "ops",
-            "--password",
-            "ops",
-            "--host",
-            "127.0.0.0/8",
-        ])
-        .await
-        .unwrap();
-    assert!(add.status.success(), "{add:?}");
+    let c = with_ops(true).await;
     let mut conn = c.proxy_conn().await.unwrap();
     for _ in 0..3 {
         conn.query_drop("SELECT 1 + 1").await.unwrap();

@@ -8,6 +8,7 @@
 //! | [`local`] | the Unix socket of an instance on this host, checked to be the same server |
 //! | [`mux`] | one pipelined connection: statements back to back, answers forwarded raw |
 //! | [`pipelines`] | which pipelined connection a point read uses |
+//! | [`worker`] | which worker thread runs the caller (pools are per worker) |
 
 pub mod conn;
 pub mod local;
@@ -15,6 +16,7 @@ pub mod mux;
 pub mod pipelines;
 pub mod pool;
 pub mod raw;
+pub mod worker;
 
 pub use conn::Conn;
 pub use pool::{Backends, PoolKey};

@@ -24,7 +24,7 @@ pub struct PoolKey {
     /// Session-state statements (`SET ...`) run on each new connection.
     pub init: std::sync::Arc<Vec<String>>,
     /// The worker thread whose runtime the pool's connections belong to
-    /// ([`crate::workers::current`]).
+    /// ([`super::worker::current`]).
     pub worker: usize,
     /// A pool for reads on a replica (`crate::split`): kept while routing names
     /// the instance a replica, where a primary's pool is closed.

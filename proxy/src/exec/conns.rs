@@ -243,7 +243,7 @@ impl Conns<'_> {
             db: db.map(str::to_string),
             found_rows: self.found_rows,
             init: self.init.clone(),
-            worker: crate::workers::current(),
+            worker: crate::backend::worker::current(),
             replica: false,
         }
     }

@@ -3,19 +3,19 @@
 //! collected. Getting connections is [`conns`]; running SQL on one is [`wire`];
 //! merging OK packets is [`oks`].
 
-mod conns;
+pub(crate) mod conns;
 mod fast;
 mod found;
 mod oks;
 mod parallel;
 mod pins;
 mod returning;
+pub mod txn;
 pub mod uservars;
 pub mod weights;
-mod wire;
+pub(crate) mod wire;
 
 use std::borrow::Cow;
-use std::io;
 use std::sync::Arc;
 
 use crate::backend::Conn;
@@ -25,16 +25,17 @@ use mysql_async::Value;
 use topo::ClusterSnapshot;
 
 use crate::error::ProxyError;
+pub use crate::front::responder::Answered;
 use crate::front::{OkInfo, Responder};
 use crate::merge::{stream, MergeSpec};
 use crate::route::{Merge, Plan, Target};
-use crate::session::txn::Txn;
 
 pub use conns::{check_writable, discard, epoch_of, given_up, guard, Conns};
 pub use fast::eligible as fast_eligible;
 pub use found::CalcFound;
 pub use oks::sum_oks;
 pub use pins::Pins;
+use txn::Txn;
 pub(crate) use wire::stream_all;
 use wire::{exec_prepared, stream_after, stream_rows, write_one};
 pub use wire::{release, CLEAR_DIAGNOSTICS};
@@ -93,10 +94,6 @@ enum Work<'s> {
     Prepared(Cow<'s, [u8]>, Vec<Value>),
 }
 
-/// `Ok(true)`: answered; `Ok(false)`: an error was sent to the client;
-/// `Err`: the client connection broke.
-pub type Answered = io::Result<bool>;
-
 impl<'a> Exec<'a> {
     pub fn new(conns: Conns<'a>, txn: Option<&'a mut Txn>) -> Self {
         Self {
@@ -142,7 +139,7 @@ impl Exec<'_> {
 
     /// [`take_at`](Self::take_at); with `defer_start`, a transaction branch
     /// opened here is not started yet: the statements that start it come back, to
-    /// be sent with the statement (see `session::txn::Txn::take_deferred`).
+    /// be sent with the statement (see [`Txn::take_deferred`]).
     async fn take_branch(
         &mut self,
         set: &str,

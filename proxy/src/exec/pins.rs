@@ -29,7 +29,7 @@ impl Pins {
         if at == epoch {
             return Some((conn, at));
         }
-        super::discard(conn);
+        super::conns::discard(conn);
         None
     }
 
@@ -42,7 +42,7 @@ impl Pins {
             .expect("pins")
             .insert(set.to_string(), (conn, epoch));
         if let Some((c, _)) = old {
-            super::discard(c);
+            super::conns::discard(c);
         }
     }
 
@@ -60,7 +60,7 @@ impl Pins {
                 Ok(()) => self.put(&set, conn, epoch),
                 Err(e) => {
                     first_error.get_or_insert(ProxyError::from_backend(&set, e));
-                    super::discard(conn);
+                    super::conns::discard(conn);
                 }
             }
         }
@@ -71,7 +71,7 @@ impl Pins {
     pub fn clear(&self) {
         let all = std::mem::take(&mut *self.0.lock().expect("pins"));
         for (_, (conn, _)) in all {
-            super::discard(conn);
+            super::conns::discard(conn);
         }
     }
 }

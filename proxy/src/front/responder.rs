@@ -271,9 +271,12 @@ impl<'a> Responder<'a> {
     }
 }
 
-/// Sends `e` as the statement's answer: `Ok(false)` (answered with an error),
-/// what a statement handler returns (`crate::exec::Answered`).
-pub async fn fail(out: &mut Responder<'_>, e: &ProxyError) -> io::Result<bool> {
+/// What a statement handler returns. `Ok(true)`: answered; `Ok(false)`: an
+/// error was sent to the client; `Err`: the client connection broke.
+pub type Answered = io::Result<bool>;
+
+/// Sends `e` as the statement's answer: `Ok(false)` (answered with an error).
+pub async fn fail(out: &mut Responder<'_>, e: &ProxyError) -> Answered {
     out.error(e).await?;
     Ok(false)
 }

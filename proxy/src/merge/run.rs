@@ -14,7 +14,7 @@ use super::stream::{Msg, SetStream};
 use super::value::Cell;
 use super::{MergeSpec, MEMORY_LIMIT};
 use crate::error::ProxyError;
-use crate::exec::Answered;
+use crate::front::responder::Answered;
 use crate::front::Responder;
 
 /// Rows leaving the merge, after grouping: counts OFFSET/LIMIT and writes.

@@ -61,7 +61,7 @@ impl Drop for WriteGuard {
     }
 }
 
-/// A transaction that wrote (kept in its `session::txn::Txn`): deregistered
+/// A transaction that wrote (kept in its `exec::txn::Txn`): deregistered
 /// when dropped, that is when the transaction has ended (committed, rolled
 /// back, or its commit task finished).
 #[derive(Debug)]

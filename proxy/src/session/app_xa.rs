@@ -19,9 +19,9 @@
 use mysql_async::prelude::Queryable;
 use mysql_common::constants::{ColumnFlags, ColumnType};
 
-use super::txn::Txn;
 use super::{fail, ok, Session};
 use crate::error::ProxyError;
+use crate::exec::txn::Txn;
 use crate::exec::Answered;
 use crate::front::{Handler, Responder};
 use crate::sql::lexer::Token;
@@ -284,7 +284,7 @@ impl Session {
         let mut finished = 0;
         for set in &record.sets {
             let mut conn = self.conns(&snap).pooled(set).await?;
-            let x = super::txn::xid(&record.gtrid, set);
+            let x = crate::xa_sets::xid(&record.gtrid, set);
             match conn.query_drop(format!("XA {verb} {x}")).await {
                 Ok(()) => finished += 1,
                 Err(mysql_async::Error::Server(e)) if e.code == 1397 => {

@@ -3,7 +3,6 @@
 //! by the gateway itself (USE, SET, transaction control, SHOW DATABASES, DDL
 //! bookkeeping) or planned and executed on the sets.
 
-mod ahead;
 mod app_xa;
 mod charset;
 mod columns;
@@ -18,7 +17,6 @@ mod identity;
 mod ids;
 mod insert_select;
 mod kill;
-mod last_agent;
 mod limited;
 mod limits;
 mod move_gate;
@@ -32,7 +30,6 @@ mod set;
 mod sql_prepare;
 mod temporary;
 pub(crate) mod text;
-pub mod txn;
 mod txn_control;
 pub mod vars;
 
@@ -46,6 +43,7 @@ use tracing::debug;
 use crate::command::{Command, Show, Statement};
 use crate::ddl;
 use crate::error::ProxyError;
+use crate::exec::txn::Txn;
 use crate::exec::{Answered, Conns, Exec};
 use crate::front::charset::Codec;
 use crate::front::{Credentials, Handler, OkInfo, Prepared, Responder};
@@ -56,7 +54,6 @@ use crate::show;
 use crate::sql::lexer::{split_statements, tokenize};
 use mysql_async::prelude::Queryable;
 use text::*;
-use txn::Txn;
 use vars::SessionVars;
 
 /// The system database of the agents: hidden from gateway clients.

@@ -4,10 +4,10 @@
 
 use mysql_async::prelude::Queryable;
 
-use super::txn::Txn;
-use super::{txn, Session};
+use super::Session;
 use crate::command::SavepointOp;
 use crate::error::ProxyError;
+use crate::exec::txn::{self, Txn};
 
 impl Session {
     /// Opens a transaction if none is open (explicit BEGIN or autocommit off).

@@ -17,7 +17,8 @@ use crate::backend::Backends;
 use crate::backend::Conn;
 use crate::config::ReadsConfig;
 use crate::error::ProxyError;
-use crate::exec::Conns;
+use crate::exec::conns::{discard, Conns};
+use crate::exec::wire::release;
 use topo::NodeRecord;
 
 /// Longest wait for a replica connection (a dead replica must not slow a read
@@ -139,12 +140,12 @@ impl ReplicaReads {
                 match conn.query_first::<Option<i64>, _>(q).await {
                     Ok(Some(Some(0))) => {}
                     Ok(_) => {
-                        crate::exec::release(conn);
+                        release(conn);
                         fallback("own_write");
                         return None;
                     }
                     Err(_) => {
-                        crate::exec::discard(conn);
+                        discard(conn);
                         self.health.shun(&c.node.id, shun);
                         continue;
                     }

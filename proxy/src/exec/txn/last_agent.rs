@@ -5,9 +5,10 @@
 
 use mysql_async::prelude::Queryable;
 
-use super::txn::xid;
 use crate::backend::Conn;
 use crate::error::ProxyError;
+use crate::exec::conns::discard;
+use crate::xa_sets::xid;
 
 /// How the coordinator's branch ended.
 pub(super) enum Outcome {
@@ -52,7 +53,7 @@ pub(super) async fn decide(gtrid: &str, set: &str, mut conn: Conn, commit: bool)
         }
         Err(e) => {
             tracing::warn!(%set, %gtrid, "the coordinator's commit broke: {e}");
-            crate::exec::discard(conn);
+            discard(conn);
             Outcome::Unknown(ProxyError::BackendLost {
                 set: set.into(),
                 detail: "the connection broke during COMMIT: the transaction's outcome \
@@ -70,7 +71,7 @@ async fn rolled_back(mut conn: Conn, x: &str, e: Option<ProxyError>) -> Outcome 
     match conn.query_drop(format!("XA ROLLBACK {x}")).await {
         Ok(()) => Outcome::RolledBack(Some(conn), e),
         Err(_) => {
-            crate::exec::discard(conn);
+            discard(conn);
             Outcome::RolledBack(None, e)
         }
     }

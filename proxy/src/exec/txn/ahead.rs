@@ -7,7 +7,7 @@
 //! transaction with BEGIN / START TRANSACTION, the branches on the sets its
 //! previous transaction touched are started at once, in the background, while
 //! the client is still sending its first statements; the first statement on such
-//! a set takes the branch ready ([`crate::session::txn::Txn::take_deferred`]).
+//! a set takes the branch ready ([`Txn::take_deferred`]).
 //! A set the transaction then never touches has an empty branch, ended with
 //! the others at COMMIT or ROLLBACK (one more statement in a round trip that
 //! happens anyway, all sets at once).
@@ -21,10 +21,9 @@ use std::sync::Arc;
 use mysql_async::prelude::Queryable;
 use tokio::task::JoinHandle;
 
-use super::txn::Txn;
-use crate::backend::Conn;
-use crate::exec::{discard, epoch_of, Conns};
-use crate::shared::Shared;
+use super::Txn;
+use crate::backend::{Backends, Conn};
+use crate::exec::conns::{discard, epoch_of, Conns};
 
 /// At most this many sets get a branch started ahead.
 const MAX_SETS: usize = 8;
@@ -40,8 +39,12 @@ pub type AheadMap = BTreeMap<String, Ahead>;
 impl Txn {
     /// Starts the branches of this transaction, just opened, on the sets
     /// `sets` (those of the session's previous transaction) in the background,
-    /// with the session's connections `conns` (`Session::start_ahead`).
-    pub(super) fn start_ahead(&mut self, conns: &Conns<'_>, shared: &Arc<Shared>, sets: &[String]) {
+    /// with the session's connections `conns` (`Session::start_ahead`), from
+    /// the backends `shared` owns (kept alive by the tasks).
+    pub(crate) fn start_ahead<S>(&mut self, conns: &Conns<'_>, shared: &Arc<S>, sets: &[String])
+    where
+        S: AsRef<Backends> + Send + Sync + 'static,
+    {
         if !self.conns.is_empty() || !self.ahead.is_empty() {
             return;
         }
@@ -56,7 +59,8 @@ impl Txn {
             let epoch = epoch_of(snap, set);
             let (shared, name) = (shared.clone(), set.clone());
             let handle = tokio::spawn(async move {
-                let mut conn = shared.backends.get(&name, &key).await.ok()?;
+                let backends: &Backends = (*shared).as_ref();
+                let mut conn = backends.get(&name, &key).await.ok()?;
                 match conn.query_drop(start.join("; ")).await {
                     Ok(()) => Some((conn, epoch)),
                     Err(_) => {
@@ -104,7 +108,7 @@ impl Txn {
     /// ends, or before a statement that runs on every branch). With `snap`
     /// (routing now), one whose set's primary changed since is closed instead
     /// (which ends it): it did nothing, and must not fence the transaction.
-    pub(super) async fn claim_ahead(&mut self, snap: Option<&topo::ClusterSnapshot>) {
+    pub(crate) async fn claim_ahead(&mut self, snap: Option<&topo::ClusterSnapshot>) {
         let ahead = std::mem::take(&mut self.ahead);
         for (set, handle) in ahead {
             let Ok(Some((conn, epoch))) = handle.await else {

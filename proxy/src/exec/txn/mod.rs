@@ -6,7 +6,7 @@
 //! writes on several sets it is a two-phase commit: the written branches but one
 //! prepare (all at once; read-only branches just end), then the last one — the
 //! coordinator — commits in one phase with the decision row inserted in it
-//! (`super::last_agent`, `crate::xa_sets`), then every prepared branch commits
+//! ([`last_agent`], `crate::xa_sets`), then every prepared branch commits
 //! (all at once). With `[xa] decisions = "etcd"` (or while the coordinator's
 //! set lacks the decision table) every written branch prepares and the decision
 //! is recorded in etcd instead (`topo::XaDecision`, created once — a recovery
@@ -17,13 +17,21 @@
 //!
 //! `START TRANSACTION READ ONLY` writes nothing: its branches are plain
 //! read-only transactions (`START TRANSACTION`, `COMMIT`), no XA. Branches may
-//! also have been started ahead of their first statement (`super::ahead`).
+//! also have been started ahead of their first statement ([`ahead`]).
+
+mod ahead;
+mod last_agent;
+mod savepoints;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::conns::discard;
+use super::pins::Pins;
 use crate::backend::Conn;
-use crate::exec::{discard, Pins};
+use crate::xa_sets::xid;
 use mysql_async::prelude::Queryable;
+pub use savepoints::no_savepoint;
+use savepoints::quote_ident;
 use tracing::warn;
 
 use crate::error::ProxyError;
@@ -63,20 +71,11 @@ pub struct Txn {
     /// What the transaction wrote, for slot moves' holds (`crate::moving`):
     /// set at its first write.
     pub moving: Option<crate::moving::TxnMark>,
-    /// Branches being started ahead of their first statement (`super::ahead`).
-    pub ahead: super::ahead::AheadMap,
+    /// Branches being started ahead of their first statement ([`ahead`]).
+    pub ahead: ahead::AheadMap,
     /// `START TRANSACTION READ ONLY`: it writes nothing, so its branches are
     /// plain read-only transactions (`START TRANSACTION`, `COMMIT`), not XA.
     pub plain: bool,
-}
-
-/// An XA id literal for `gtrid` and `set`.
-pub fn xid(gtrid: &str, set: &str) -> String {
-    format!(
-        "'{}','{}'",
-        gtrid.replace('\'', "''"),
-        set.replace('\'', "''")
-    )
 }
 
 impl Txn {
@@ -103,7 +102,7 @@ impl Txn {
     pub fn fenced_by(&self, snap: &topo::ClusterSnapshot) -> Option<&str> {
         self.epochs
             .iter()
-            .find(|(set, e)| crate::exec::epoch_of(snap, set) != **e)
+            .find(|(set, e)| super::conns::epoch_of(snap, set) != **e)
             .map(|(set, _)| set.as_str())
     }
 
@@ -228,7 +227,7 @@ impl Txn {
                 self.broken = Some(e.to_string());
                 // Its branch rolls back when the connection closes; a connection
                 // whose statement was given up must not go back to a pool.
-                crate::exec::discard(conn);
+                discard(conn);
             }
             other => {
                 // 1213 deadlock, 1614 XA_RBDEADLOCK, 1402 XA_RBROLLBACK: the branch
@@ -294,7 +293,7 @@ impl Txn {
         }
         for set in &self.writers {
             if let Err(ProxyError::WritesBlocked { set, reason }) =
-                crate::exec::check_writable(snap, set)
+                super::conns::check_writable(snap, set)
             {
                 return Err(ProxyError::WritesBlocked {
                     set,
@@ -353,8 +352,8 @@ impl Txn {
         crate::xa_log::pause("prepared").await;
         let mut decided = false;
         if let Some((set, conn)) = coordinator {
-            use super::last_agent::Outcome;
-            match super::last_agent::decide(&gtrid, &set, conn, failure.is_none()).await {
+            use last_agent::Outcome;
+            match last_agent::decide(&gtrid, &set, conn, failure.is_none()).await {
                 Outcome::Committed(conn) => {
                     ends.end(&set, conn, true);
                     decided = true;
@@ -563,34 +562,6 @@ impl Txn {
         self.tainted.extend(self.conns.keys().cloned());
         self.on_all(sql).await
     }
-
-    /// `SAVEPOINT name`: taken on every branch, and by every branch that starts
-    /// later. A savepoint of the same name is replaced.
-    pub async fn savepoint(&mut self, name: &str) -> Result<(), ProxyError> {
-        self.on_all(&format!("SAVEPOINT {}", quote_ident(name)))
-            .await?;
-        self.savepoints.retain(|s| !s.eq_ignore_ascii_case(name));
-        self.savepoints.push(name.to_string());
-        Ok(())
-    }
-
-    /// `ROLLBACK TO SAVEPOINT name` (`release == false`: the savepoint stays,
-    /// later ones go) or `RELEASE SAVEPOINT name` (it goes with the later ones),
-    /// on every branch. An unknown name is MariaDB's 1305.
-    pub async fn to_savepoint(&mut self, name: &str, release: bool) -> Result<(), ProxyError> {
-        let Some(at) = self
-            .savepoints
-            .iter()
-            .position(|s| s.eq_ignore_ascii_case(name))
-        else {
-            return Err(no_savepoint(name));
-        };
-        let verb = if release { "RELEASE" } else { "ROLLBACK TO" };
-        self.on_all(&format!("{verb} SAVEPOINT {}", quote_ident(name)))
-            .await?;
-        self.savepoints.truncate(if release { at } else { at + 1 });
-        Ok(())
-    }
 }
 
 /// Phase 1 of a commit over `conns`, all at once: the branches of `written`
@@ -634,20 +605,6 @@ async fn phase_one(
         }
     }
     (prepared, failure)
-}
-
-/// MariaDB's error for a savepoint that was never taken (or was released).
-pub fn no_savepoint(name: &str) -> ProxyError {
-    ProxyError::Backend {
-        code: 1305,
-        state: "42000".into(),
-        message: format!("SAVEPOINT {name} does not exist"),
-    }
-}
-
-/// `name` as a backtick-quoted identifier.
-fn quote_ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
 }
 
 /// Where the connections of a transaction's branches go when it ends.
