@@ -261,6 +261,16 @@ async fn replica_with_stopped_sql_thread_is_skipped() {
             .await
             .unwrap();
     }
+    // Another session's write is seen on the running replica once it applied it.
+    let applying = c.node("set1-n2");
+    wait_until("set1-n2 applied the rows", WAIT, || async {
+        let n = applying
+            .scalar("SELECT COUNT(*) FROM shop.t WHERE id BETWEEN 1 AND 5")
+            .await?;
+        Ok(n.as_deref() == Some("5"))
+    })
+    .await
+    .unwrap();
     let mut ro = ro_conn(&c).await.unwrap();
     for id in 1..=5 {
         for _ in 0..4 {
