@@ -71,6 +71,17 @@ fn comments() -> Vec<Q> {
             .bin(vec![Value::Int(900011), Value::from("p1")]),
         Q::any("/*! SELECT name FROM users WHERE user_id = ? */").bin(vec![Value::Int(900011)]),
         Q::any(key(900011)),
+        // SQL-level PREPARE of a hidden write to a sharded table: by its key or
+        // refused, never pinned to one set.
+        Q::any(
+            "PREPARE hidden FROM '/*! INSERT INTO users (user_id, name) \
+             VALUES (900013, ''sp'') */'",
+        )
+        .or_unsupported(),
+        Q::any("EXECUTE hidden"),
+        Q::any(key(900013)),
+        Q::any("PREPARE hidden2 FROM '/*!40101 SELECT COUNT(*) FROM settings */'"),
+        Q::any("EXECUTE hidden2"),
         // Session state set in a comment is the session's.
         Q::any("/*!40103 SET TIME_ZONE = '+05:00' */"),
         Q::any("SELECT @@time_zone"),
