@@ -45,8 +45,12 @@ pub const MAX_STMTS: usize = 16_382;
 
 impl Stmts {
     /// Registers `sql`; returns its id and placeholder count, or the lexer's complaint.
+    /// Executable comments MariaDB runs are unwrapped first (their `?` count).
     pub fn add(&mut self, sql: &str) -> Result<(u32, usize), String> {
-        let tokens = tokenize(sql).map_err(|e| format!("{} near position {}", e.what, e.at))?;
+        let lex = |e: crate::sql::lexer::LexError| format!("{} near position {}", e.what, e.at);
+        let unwrapped = crate::sql::exec_comment::unwrap(sql).map_err(lex)?;
+        let sql = unwrapped.as_deref().unwrap_or(sql);
+        let tokens = tokenize(sql).map_err(lex)?;
         let placeholders: Vec<usize> = tokens
             .iter()
             .filter(|t| t.kind == Kind::Placeholder)

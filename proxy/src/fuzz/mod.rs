@@ -10,7 +10,7 @@
 //! | [`front::packet`] | packet framing ([`crate::front::packet`]) |
 //! | [`front::session`] | handshake, auth switch, every command ([`crate::front::serve`]) |
 //! | [`execute`] | COM_STMT_PREPARE text + COM_STMT_EXECUTE parameters ([`crate::front::stmts`]) |
-//! | [`lexer`] | the lexer and everything that reads tokens before a parse |
+//! | [`lexer`] | the lexer, executable comments and everything that reads tokens before a parse |
 //! | [`planner`] | parse + plan + plan cache against a fixed routing snapshot |
 
 pub mod front;
@@ -115,7 +115,19 @@ pub fn lexer(data: &[u8]) {
     }
     assert_eq!(at, sql.len(), "tokens do not cover the text");
     let _ = lexer::top_level_words(sql, &tokens);
-    for (s, e) in lexer::split_statements(sql, &tokens) {
+    let parts = lexer::split_statements(sql, &tokens);
+    for piece in crate::sql::comment_only::pieces(sql, &tokens, &parts) {
+        match piece {
+            crate::sql::comment_only::Piece::Run(s, e) => assert!(parts.contains(&(s, e))),
+            crate::sql::comment_only::Piece::Near(at) => assert_eq!(&sql[at..at + 1], ";"),
+            crate::sql::comment_only::Piece::Comments => {}
+        }
+    }
+    // Executable comments unwrapped: same length, still text.
+    if let Ok(Some(u)) = crate::sql::exec_comment::unwrap(sql) {
+        assert_eq!(u.len(), sql.len(), "unwrapping changed the length");
+    }
+    for (s, e) in parts {
         let part = &sql[s..e];
         let Ok(toks) = lexer::tokenize(part) else {
             panic!("a statement split off a text that lexes does not lex: {part:?}");

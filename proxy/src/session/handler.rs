@@ -78,7 +78,8 @@ impl Handler for Session {
                 }
             };
             let parts = split_statements(sql, &tokens);
-            if parts.is_empty() {
+            let pieces = crate::sql::comment_only::pieces(sql, &tokens, &parts);
+            if pieces.is_empty() {
                 let e = ProxyError::Backend {
                     code: 1065,
                     state: "42000".into(),
@@ -86,8 +87,8 @@ impl Handler for Session {
                 };
                 return out.error(&e).await;
             }
-            let n = parts.len();
-            if n > 1 && !out.multi_statements {
+            let n = pieces.len();
+            if parts.len() > 1 && !out.multi_statements {
                 // Without CLIENT_MULTI_STATEMENTS MariaDB parses the text as one
                 // statement and fails where the second begins.
                 let near: String = sql[parts[1].0..].trim_start().chars().take(80).collect();
@@ -102,15 +103,28 @@ impl Handler for Session {
             }
             let codec = self.codec;
             let mut rest = None;
-            for (i, &(s, e)) in parts.iter().enumerate() {
+            for (i, piece) in pieces.iter().enumerate() {
+                use crate::sql::comment_only::Piece;
                 out.set_more_results(i + 1 < n);
                 out.status = self.status();
+                let (s, e) = match *piece {
+                    Piece::Run(s, e) => (s, e),
+                    Piece::Comments => {
+                        out.ok(&crate::front::OkInfo::default()).await?;
+                        continue;
+                    }
+                    Piece::Near(at) => {
+                        out.set_more_results(false);
+                        return out.error(&syntax_near(sql, at)).await;
+                    }
+                };
                 if !self.statement(&sql[s..e], out).await? {
                     return Ok(());
                 }
                 if self.codec != codec && i + 1 < n {
                     out.codec = self.codec;
-                    rest = Some(codec.wire(&sql[parts[i + 1].0..]).into_owned());
+                    // The rest after this statement's `;`.
+                    rest = Some(codec.wire(&sql[e + 1..]).into_owned());
                     break;
                 }
             }
@@ -308,12 +322,20 @@ impl Session {
     /// Under ANSI_QUOTES: the text with `"names"` as backtick identifiers (what
     /// MariaDB reads them as), so routing, merging and the INSERT column list see
     /// names, not string constants.
+    /// Executable comments MariaDB runs (`/*!40101 ... */`) come unwrapped first
+    /// (sql/exec_comment.rs), so the gateway plans what the sets execute.
     fn ansi_names(&self, sql: &str) -> Result<Option<String>, ProxyError> {
+        let syntax = |e: crate::sql::lexer::LexError| {
+            ProxyError::Syntax(format!("{} near position {}", e.what, e.at))
+        };
+        let unwrapped = crate::sql::exec_comment::unwrap(sql).map_err(syntax)?;
         if !self.vars.ansi_quotes() {
-            return Ok(None);
+            return Ok(unwrapped);
         }
-        crate::sql::lexer::ansi_quotes_as_backticks(sql)
-            .map_err(|e| ProxyError::Syntax(format!("{} near position {}", e.what, e.at)))
+        let text = unwrapped.as_deref().unwrap_or(sql);
+        Ok(crate::sql::lexer::ansi_quotes_as_backticks(text)
+            .map_err(syntax)?
+            .or(unwrapped))
     }
 
     fn literal_mode(&self, sql: &str) -> Result<(), ProxyError> {
@@ -332,5 +354,18 @@ impl Session {
                 e.what, e.at
             ))),
         }
+    }
+}
+
+/// MariaDB's 1064 for a text it stops reading at byte `at`.
+fn syntax_near(sql: &str, at: usize) -> ProxyError {
+    let near: String = sql[at..].chars().take(80).collect();
+    let line = 1 + sql[..at].matches('\n').count();
+    ProxyError::Backend {
+        code: 1064,
+        state: "42000".into(),
+        message: format!(
+            "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '{near}' at line {line}"
+        ),
     }
 }

@@ -66,6 +66,11 @@ impl Session {
                     .into(),
             ))),
         };
+        // Read as MariaDB reads it: the executable comments it runs unwrapped.
+        let text = match crate::sql::exec_comment::unwrap(&text) {
+            Ok(Some(t)) => t,
+            _ => text,
+        };
         let (tables, assigns) = tokenize(&text)
             .map(|t| {
                 let sig = significant(&t);

@@ -1,7 +1,9 @@
 //! SQL text handling that does not need a full parse: the lexer, the TDSQL
 //! `shardkey=` table option, and sqlparser's entry point.
 
+pub mod comment_only;
 pub mod effects;
+pub mod exec_comment;
 pub mod lexer;
 pub mod shardkey;
 pub mod xa;
