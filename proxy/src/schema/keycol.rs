@@ -93,6 +93,15 @@ fn clause(
             }
             Ok(None)
         }
+        // Every string column takes the new collation, the key's too: its rows
+        // would stay where the old collation's weights placed them.
+        "CONVERT" if w(1) == "TO" && matches!(key_type, KeyType::Weighted { .. }) => {
+            Err(ProxyError::NotSupported(format!(
+                "ALTER TABLE ... CONVERT TO CHARACTER SET on sharded table `{table}`, whose \
+                 text shard key `{key}` would change collation (convert the other columns \
+                 one by one with MODIFY)"
+            )))
+        }
         "DROP"
             if !matches!(
                 w(1).as_str(),
@@ -208,5 +217,20 @@ mod tests {
         assert!(run("ALTER TABLE t DROP COLUMN id").is_err());
         assert!(run("ALTER TABLE t MODIFY id VARCHAR(20)").is_err());
         assert!(run("ALTER TABLE t CHANGE id uid DATE").is_err());
+        // CONVERT TO changes a text key's collation; an integer key's table may.
+        assert_eq!(
+            run("ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4").unwrap(),
+            None
+        );
+        let text = TableKind::Sharded {
+            key: "id".into(),
+            key_type: KeyType::Weighted {
+                collation: 45,
+                pad: true,
+            },
+        };
+        let sql = "ALTER TABLE t ADD x INT, CONVERT TO CHARACTER SET utf8mb4";
+        let t = tokenize(sql).unwrap();
+        assert!(after_alter(sql, &significant(&t), 3, "t", Some(&text)).is_err());
     }
 }

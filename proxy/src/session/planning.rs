@@ -43,7 +43,8 @@ impl Session {
         let db = self.db.clone();
         let mut cols: Option<std::sync::Arc<Vec<String>>> = None;
         let mut known: Vec<crate::join::plan::KnownTable> = Vec::new();
-        let mut weighed = false;
+        // Collations whose weights were loaded for this statement (a few at most).
+        let mut weighed: Vec<u16> = Vec::new();
         loop {
             let r = plan_statement_with(
                 snap,
@@ -64,8 +65,10 @@ impl Session {
                     });
                     cols = Some(c);
                 }
-                Err(ProxyError::NeedWeights { collation, set }) if !weighed => {
-                    weighed = true;
+                Err(ProxyError::NeedWeights { collation, set })
+                    if !weighed.contains(&collation) && weighed.len() < 4 =>
+                {
+                    weighed.push(collation);
                     let conns = self.conns(snap);
                     crate::exec::weights::ensure(&conns, collation, &set).await?;
                 }
