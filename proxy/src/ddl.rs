@@ -276,6 +276,19 @@ async fn create_table(
         }
         k => k,
     };
+    // CREATE TABLE IF NOT EXISTS of a table the sets hold changes nothing in
+    // MariaDB, nor in routing: its rows were placed by its record (a text key
+    // hashed by case keeps that hashing).
+    let keep = match &declared {
+        Some(d) if d != &kind && if_not_exists(&text) => {
+            exists(s, &snap, &rec, d, &db, &tname).await?
+        }
+        _ => false,
+    };
+    let kind = match declared.clone() {
+        Some(d) if keep => d,
+        _ => kind,
+    };
     let sets = match &kind {
         TableKind::Sharded { .. } => rec.shard_map.sets(),
         TableKind::Broadcast => rec.sets(),
@@ -316,6 +329,38 @@ async fn create_table(
     }
     out.ok(&ok).await?;
     Ok(true)
+}
+
+/// `CREATE TABLE IF NOT EXISTS ...`.
+fn if_not_exists(text: &str) -> bool {
+    matches!(parse_one(text), Ok(Statement::CreateTable(ct)) if ct.if_not_exists)
+}
+
+/// Whether a set that holds a table of `kind` has `db.table`.
+async fn exists(
+    s: &SchemaSession<'_>,
+    snap: &topo::ClusterSnapshot,
+    rec: &DatabaseRecord,
+    kind: &TableKind,
+    db: &str,
+    table: &str,
+) -> Result<bool, ProxyError> {
+    let set = match kind {
+        TableKind::Sharded { .. } => rec.shard_map.sets().into_iter().next(),
+        _ => Some(rec.home_set.clone()),
+    };
+    let Some(set) = set else {
+        return Ok(false);
+    };
+    let mut conn = s.conns(snap).pooled(&set).await?;
+    let found: Option<i64> = mysql_async::prelude::Queryable::exec_first(
+        &mut *conn,
+        "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+        (db, table),
+    )
+    .await
+    .map_err(|e| ProxyError::from_backend(&set, e))?;
+    Ok(found.is_some())
 }
 
 /// A text shard key's type — its collation's weights, loaded — and the statement

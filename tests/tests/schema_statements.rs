@@ -569,3 +569,61 @@ async fn a_column_charset_in_a_sharded_create_table() {
         vec![vec![Some("E9".to_string())], vec![Some("62".to_string())]]
     );
 }
+
+/// `CREATE TABLE IF NOT EXISTS` of a table the sets hold changes nothing — not
+/// its routing record either: a text key recorded with the older hashing by
+/// case keeps it (its rows were placed by it), though a new table would get
+/// collation weights.
+#[tokio::test]
+async fn create_if_not_exists_keeps_an_existing_tables_key_hashing() {
+    let (c, mut conn) = shop().await;
+    let ddl = "CREATE TABLE IF NOT EXISTS tk (k VARCHAR(20) PRIMARY KEY, v INT) \
+               CHARSET utf8mb4 shardkey=k";
+    exec(&mut conn, ddl).await;
+    assert!(matches!(
+        kind(&c, "shop", "tk").await,
+        Some(TableKind::Sharded {
+            key_type: topo::KeyType::Weighted { .. },
+            ..
+        })
+    ));
+    // As a table created before weights were recorded.
+    let legacy = TableKind::Sharded {
+        key: "k".into(),
+        key_type: topo::KeyType::Text,
+    };
+    c.topo()
+        .put_table(&topo::TableRecord {
+            db: "shop".into(),
+            name: "tk".into(),
+            kind: legacy.clone(),
+        })
+        .await
+        .unwrap();
+    // The gateway refuses a write beyond ASCII to such a key once it knows.
+    setwise_tests::wait_until(
+        "the gateway to see the older record",
+        std::time::Duration::from_secs(15),
+        || async {
+            let mut k = c.proxy_conn().await?;
+            let r = k.query_drop("INSERT INTO shop.tk VALUES ('Ä', 1)").await;
+            k.disconnect().await?;
+            Ok(matches!(r, Err(mysql_async::Error::Server(e)) if e.code == 1235))
+        },
+    )
+    .await
+    .unwrap();
+    exec(&mut conn, ddl).await;
+    assert_eq!(kind(&c, "shop", "tk").await, Some(legacy));
+    assert_eq!(
+        server_error(
+            &conn
+                .query_drop("INSERT INTO tk VALUES ('é', 2)")
+                .await
+                .unwrap_err()
+        )
+        .unwrap()
+        .0,
+        1235
+    );
+}
