@@ -492,6 +492,27 @@ impl Cluster {
         .await
     }
 
+    /// Database `shop` on set1 and set2 with `orders (id BIGINT PRIMARY KEY, v
+    /// VARCHAR(20))` sharded by `id` holding rows `1..=rows` (`v` = `o<id>`),
+    /// created through the gateway.
+    pub async fn shop_orders(&self, rows: i64) -> anyhow::Result<()> {
+        use mysql_async::prelude::Queryable;
+        self.create_db("shop", &["set1", "set2"]).await?;
+        let mut conn = self.proxy_conn_in("shop").await?;
+        conn.query_drop(
+            "CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, v VARCHAR(20)) shardkey=id",
+        )
+        .await?;
+        let values: Vec<String> = (1..=rows).map(|i| format!("({i}, 'o{i}')")).collect();
+        conn.query_drop(format!(
+            "INSERT INTO shop.orders (id, v) VALUES {}",
+            values.join(",")
+        ))
+        .await?;
+        conn.disconnect().await?;
+        Ok(())
+    }
+
     // ---- other programs -------------------------------------------------------------------
 
     /// `--etcd <endpoint> --cluster <name>`: what every program needs to find the cluster.

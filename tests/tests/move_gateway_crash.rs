@@ -68,26 +68,7 @@ async fn a_gateway_killed_between_the_phases_of_a_commit_during_a_move_heals() {
     // Decisions in etcd: every branch of a commit across sets is prepared.
     c.set_proxy_extra("[xa]\ndecisions = \"etcd\"\n");
     c.start_proxy().await.unwrap();
-    c.create_db("shop", &["set1", "set2"]).await.unwrap();
-    setwise_tests::retry("the gateway to know shop", WAIT, || async {
-        let mut conn = c.proxy_conn().await?;
-        conn.query_drop("USE shop").await?;
-        anyhow::Ok(())
-    })
-    .await
-    .unwrap();
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, v VARCHAR(20)) shardkey=id")
-        .await
-        .unwrap();
-    let rows: Vec<String> = (1..=ORDERS).map(|i| format!("({i}, 'o{i}')")).collect();
-    conn.query_drop(format!(
-        "INSERT INTO shop.orders (id, v) VALUES {}",
-        rows.join(",")
-    ))
-    .await
-    .unwrap();
-    drop(conn);
+    c.shop_orders(ORDERS).await.unwrap();
     // From now on each commit across sets stops after its decision.
     c.set_proxy_env(&[("SETWISE_XA_PAUSE", "decided=600000")]);
     c.start_proxy().await.unwrap();

@@ -75,26 +75,7 @@ async fn stalled_set2() -> (Cluster, ControlPlane, u32, i64) {
         .start()
         .await
         .unwrap();
-    c.create_db("shop", &["set1", "set2"]).await.unwrap();
-    setwise_tests::retry("the gateway to know shop", WAIT, || async {
-        let mut conn = c.proxy_conn().await?;
-        conn.query_drop("USE shop").await?;
-        anyhow::Ok(())
-    })
-    .await
-    .unwrap();
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, v VARCHAR(20)) shardkey=id")
-        .await
-        .unwrap();
-    let rows: Vec<String> = (1..=ORDERS).map(|i| format!("({i}, 'o{i}')")).collect();
-    conn.query_drop(format!(
-        "INSERT INTO shop.orders (id, v) VALUES {}",
-        rows.join(",")
-    ))
-    .await
-    .unwrap();
-    drop(conn);
+    c.shop_orders(ORDERS).await.unwrap();
     // No failover of set2 while its primary waits for its replica.
     let cfg = ControlPlaneConfig {
         failover_enabled: false,

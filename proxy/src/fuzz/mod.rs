@@ -14,7 +14,7 @@
 //! | [`planner`] | parse + plan + plan cache against a fixed routing snapshot |
 
 pub mod front;
-mod planner;
+pub(crate) mod planner;
 #[cfg(test)]
 mod tests;
 

@@ -2,39 +2,11 @@
 //! planner, and what is not cached.
 
 use super::*;
-use topo::{DatabaseRecord, KeyType, ShardMap, TableKind, TableRecord};
 
-/// Two sets; `d.users(user_id, name, v)` sharded by `user_id`.
+/// The planner fuzz target's cluster: two sets; `d.users(user_id, name, v)`
+/// sharded by `user_id`, among others.
 fn snap() -> ClusterSnapshot {
-    let mut s = ClusterSnapshot {
-        revision: 3,
-        ..Default::default()
-    };
-    let sets = vec!["set1".to_string(), "set2".to_string()];
-    for n in &sets {
-        s.sets
-            .insert(n.clone(), topo::SetRecord::new(n, Default::default()));
-    }
-    s.dbs.insert(
-        "d".into(),
-        DatabaseRecord {
-            name: "d".into(),
-            home_set: "set1".into(),
-            shard_map: ShardMap::even(64, &sets),
-        },
-    );
-    s.tables.insert(
-        ("d".into(), "users".into()),
-        TableRecord {
-            db: "d".into(),
-            name: "users".into(),
-            kind: TableKind::Sharded {
-                key: "user_id".into(),
-                key_type: KeyType::Integer,
-            },
-        },
-    );
-    s
+    crate::fuzz::planner::snapshot().clone()
 }
 
 fn planned(snap: &ClusterSnapshot, sql: &str) -> Planned {
@@ -165,8 +137,14 @@ fn another_revision_is_unknown() {
         Some("d"),
         &planned(&snap, sql),
     );
-    assert!(matches!(cache.get(&k, &lits, sql, 3), Lookup::Hit(_)));
-    assert!(matches!(cache.get(&k, &lits, sql, 4), Lookup::Unknown));
+    assert!(matches!(
+        cache.get(&k, &lits, sql, snap.revision),
+        Lookup::Hit(_)
+    ));
+    assert!(matches!(
+        cache.get(&k, &lits, sql, snap.revision + 1),
+        Lookup::Unknown
+    ));
 }
 
 #[test]

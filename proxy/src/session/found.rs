@@ -88,28 +88,8 @@ impl Session {
         stmt: &Statement<'_>,
     ) -> Result<Option<String>, ProxyError> {
         let (sql, sig) = (stmt.sql, &stmt.sig[..]);
-        let calls: Vec<(usize, usize)> = sig
-            .windows(3)
-            .filter(|w| {
-                w[0].is_word(sql, "FOUND_ROWS")
-                    && w[1].is_punct(sql, "(")
-                    && w[2].is_punct(sql, ")")
-            })
-            .map(|w| (w[0].start, w[2].end))
-            .collect();
-        let evaluated = matches!(
-            stmt.word(0),
-            "SELECT"
-                | "INSERT"
-                | "REPLACE"
-                | "UPDATE"
-                | "DELETE"
-                | "SET"
-                | "DO"
-                | "WITH"
-                | "VALUES"
-        );
-        if !evaluated || calls.is_empty() {
+        let calls = super::counts::calls_of(stmt, "FOUND_ROWS");
+        if calls.is_empty() {
             return Ok(None);
         }
         let n = self.found.value.ok_or_else(|| {
