@@ -91,6 +91,7 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
     let mut last_state: Option<(&'static str, Option<String>)> = None;
     let mut etcd_failing = false;
     let mut last_sync_error: Option<String> = None;
+    let mut release = crate::sync::Release::default();
     let fencing = Arc::new(AtomicBool::new(false));
     loop {
         // Between probes, a stopped process is reported at once.
@@ -191,14 +192,10 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
         if !view.i_am_primary() || outcome.read_only != Some(false) || busy.load(Ordering::SeqCst) {
             continue;
         }
+        let want = release.want(set, outcome.semi_sync_clients, std::time::Instant::now());
         let r = tokio::time::timeout(
             cfg.mysql.probe_timeout(),
-            crate::sync::reconcile(
-                &target,
-                set.sync,
-                set.semi_timeout_ms,
-                outcome.semi_sync_vars.as_ref(),
-            ),
+            crate::sync::reconcile(&target, want, outcome.semi_sync_vars.as_ref()),
         )
         .await
         .unwrap_or_else(|_| Err("timed out".into()));

@@ -8,10 +8,25 @@
 //! | `async` | OFF | (left) | (left) |
 //!
 //! Values are read first and only those that differ are set, each change logged.
+//!
+//! **Release** ([`Release`]): a `strong` primary with no replica connected cannot commit
+//! anything: every commit (the agent's heartbeat, a client's) waits in `AFTER_SYNC` for an
+//! acknowledgement nobody can give. The scheduler then marks the set `writes_blocked`, and
+//! the gateways refuse its writes and end the statements waiting on it ("outcome
+//! unknown"). Those waiting commits would still hold MariaDB's commit lock forever, and a
+//! rebuild of a replica from this primary (`mariadb-backup`'s `BACKUP STAGE BLOCK_COMMIT`,
+//! or the logical copy's lock) waits for them: with every replica needing a rebuild, the
+//! set could never heal. So once the set's writes have been refused for
+//! [`RELEASE_AFTER`] and still no replica is connected, the primary's semi-sync master is
+//! switched off — the waiting commits complete, no client having been told they did —
+//! and switched on again as soon as a replica connects, before the scheduler lets writes
+//! in again (it waits for `Rpl_semi_sync_master_status = ON`).
+
+use std::time::{Duration, Instant};
 
 use mysql_async::Conn;
-use topo::SyncMode;
-use tracing::info;
+use topo::{SetRecord, SyncMode};
+use tracing::{info, warn};
 
 use crate::db::{self, SqlResult};
 
@@ -48,6 +63,14 @@ impl SemiSync {
                 timeout_ms: 0,
                 wait_point: "AFTER_SYNC",
             },
+        }
+    }
+
+    /// These settings with the semi-sync master off (see [`Release`]).
+    pub fn released(self) -> Self {
+        Self {
+            enabled: false,
+            ..self
         }
     }
 
@@ -111,26 +134,28 @@ pub async fn apply(
     mode: SyncMode,
     semi_timeout_ms: u64,
 ) -> SqlResult<Vec<String>> {
-    let want = SemiSync::for_mode(mode, semi_timeout_ms);
+    apply_settings(conn, SemiSync::for_mode(mode, semi_timeout_ms)).await
+}
+
+/// Makes the semi-sync master variables match `want`; returns the statements run.
+async fn apply_settings(conn: &mut Conn, want: SemiSync) -> SqlResult<Vec<String>> {
     let have = current(conn).await?;
     let stmts = want.statements(&have);
     for s in &stmts {
         db::exec(conn, s).await?;
-        info!(sync = ?mode, "semi-sync: {s}");
+        info!("semi-sync: {s}");
     }
     Ok(stmts)
 }
 
 /// The round's reconciliation on a writable primary: when the variables the probe
-/// read (`seen`) differ from `mode`'s, connects and applies them (re-checking
+/// read (`seen`) differ from `want`, connects and applies them (re-checking
 /// `read_only` on that connection first). Returns the statements run.
 pub async fn reconcile(
     target: &crate::probe::ProbeTarget,
-    mode: SyncMode,
-    semi_timeout_ms: u64,
+    want: SemiSync,
     seen: Option<&SemiSync>,
 ) -> SqlResult<Vec<String>> {
-    let want = SemiSync::for_mode(mode, semi_timeout_ms);
     if seen.is_some_and(|have| want.statements(have).is_empty()) {
         return Ok(Vec::new());
     }
@@ -139,11 +164,59 @@ pub async fn reconcile(
         if db::global(&mut conn, "read_only").await? != "0" {
             return Ok(Vec::new());
         }
-        apply(&mut conn, mode, semi_timeout_ms).await
+        apply_settings(&mut conn, want).await
     }
     .await;
     let _ = tokio::time::timeout(std::time::Duration::from_millis(200), conn.disconnect()).await;
     r
+}
+
+/// How long a `strong` set's writes must have been refused (as this agent saw its set
+/// record) before its primary releases the commits waiting for an acknowledgement: the
+/// gateways, which watch the record, have ended every statement waiting on the set by
+/// then, so no client is told a released commit succeeded.
+pub const RELEASE_AFTER: Duration = Duration::from_secs(2);
+
+/// Whether this primary's waiting commits are released (module docs), round by round.
+#[derive(Debug, Default)]
+pub struct Release {
+    /// When this agent first saw the set's writes refused (reset when they are not).
+    blocked_since: Option<Instant>,
+    released: bool,
+}
+
+impl Release {
+    /// The semi-sync settings this round wants on the writable primary of `set`, whose
+    /// probe saw `clients` semi-sync replicas connected.
+    pub fn want(&mut self, set: &SetRecord, clients: Option<u64>, now: Instant) -> SemiSync {
+        let normal = SemiSync::for_mode(set.sync, set.semi_timeout_ms);
+        self.blocked_since = set
+            .writes_blocked
+            .as_ref()
+            .map(|_| self.blocked_since.unwrap_or(now));
+        let release = set.sync == SyncMode::Strong
+            && clients == Some(0)
+            && self
+                .blocked_since
+                .is_some_and(|t| now.duration_since(t) >= RELEASE_AFTER);
+        if release != self.released {
+            if release {
+                warn!(
+                    "releasing the commits waiting for a replica's acknowledgement: the set's \
+                     writes are refused and no replica is connected (semi-sync master off \
+                     until one connects)"
+                );
+            } else {
+                info!("a replica is connected again: semi-sync master back on");
+            }
+            self.released = release;
+        }
+        if release {
+            normal.released()
+        } else {
+            normal
+        }
+    }
 }
 
 #[cfg(test)]
@@ -192,5 +265,52 @@ mod tests {
         assert!(SemiSync::for_mode(SyncMode::Async, 0)
             .statements(&off)
             .is_empty());
+    }
+
+    #[test]
+    fn a_strong_primary_releases_waiting_commits_only_while_writes_are_refused_and_no_replica_is_connected(
+    ) {
+        let t0 = Instant::now();
+        let later = |ms: u64| t0 + Duration::from_millis(ms);
+        let strong = SemiSync::for_mode(SyncMode::Strong, 1);
+        let mut set = SetRecord::new("s", SyncMode::Strong);
+        let mut r = Release::default();
+        // Writes allowed: never released, whatever the clients.
+        assert_eq!(r.want(&set, Some(0), t0), strong);
+        set.writes_blocked = Some("no replica".into());
+        // Refused, but not yet for RELEASE_AFTER (counted from this agent's first sight).
+        assert_eq!(r.want(&set, Some(0), later(10_000)), strong);
+        assert_eq!(r.want(&set, Some(0), later(11_000)), strong);
+        let released = r.want(&set, Some(0), later(12_000));
+        assert!(!released.enabled);
+        assert_eq!(released.timeout_ms, strong.timeout_ms);
+        assert_eq!(
+            released.statements(&strong),
+            vec!["SET GLOBAL rpl_semi_sync_master_enabled = OFF"]
+        );
+        // A replica connects: back on (timeout and wait point kept), before writes are allowed.
+        assert_eq!(r.want(&set, Some(1), later(12_500)), strong);
+        assert_eq!(
+            strong.statements(&released),
+            vec!["SET GLOBAL rpl_semi_sync_master_enabled = ON"]
+        );
+        // Unknown client count: no release.
+        assert_eq!(r.want(&set, None, later(13_000)), strong);
+        // Writes allowed again: the count restarts.
+        set.writes_blocked = None;
+        assert_eq!(r.want(&set, Some(0), later(14_000)), strong);
+        set.writes_blocked = Some("again".into());
+        assert_eq!(r.want(&set, Some(0), later(15_000)), strong);
+        // Semi and async sets never release (semi falls back by its own timeout).
+        for mode in [SyncMode::Semi, SyncMode::Async] {
+            let mut other = SetRecord::new("o", mode);
+            other.writes_blocked = Some("x".into());
+            let mut r = Release::default();
+            r.want(&other, Some(0), t0);
+            assert_eq!(
+                r.want(&other, Some(0), later(60_000)),
+                SemiSync::for_mode(mode, other.semi_timeout_ms)
+            );
+        }
     }
 }

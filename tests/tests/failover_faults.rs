@@ -488,6 +488,71 @@ async fn new_primary_killed_while_the_previous_repoint_runs() {
     end_whole(&c, vec![(SET.to_string(), w)]).await;
 }
 
+/// Two failovers in a row leave one node: a strong-sync primary with no replica, whose
+/// every commit (its agent's heartbeat, the writer's) waits for an acknowledgement and
+/// holds MariaDB's commit lock. Both old primaries come back holding a transaction
+/// nobody acknowledged, so both must be rebuilt from that primary — and a backup waits
+/// for the commit lock. Once the set's writes have been refused for a while the
+/// primary's agent releases the waiting commits (agent/src/sync.rs `Release`): both
+/// rebuilds run and the set is whole again, its writes allowed only once a replica
+/// acknowledges. (Before the release, the set never healed: the CI failure of
+/// `new_primary_killed_while_the_previous_repoint_runs`, when its first old primary
+/// happened to hold an unacknowledged commit.)
+#[tokio::test]
+async fn every_replica_rebuilt_from_a_primary_whose_commits_wait_for_acknowledgement() {
+    let (mut c, mut cp) = start(1, 1, ControlPlaneConfig::default()).await;
+    let topo = c.topo().clone();
+    let w = writer(&c).await;
+    let first = routed_primary(&topo, SET).await;
+    let since = now_ms();
+    c.kill_node(&first);
+    let second = wait_failover_of(&topo, SET, &first, since)
+        .await
+        .new_primary
+        .unwrap();
+    w.wait_ack_after(Instant::now(), WAIT).await.unwrap();
+    let since = now_ms();
+    c.kill_node(&second);
+    let last = wait_failover_of(&topo, SET, &second, since)
+        .await
+        .new_primary
+        .unwrap();
+    // The lone primary refuses writes (strong sync, nobody acknowledges).
+    setwise_tests::wait_for(
+        "the set's writes refused",
+        WAIT,
+        || async { Ok(topo.get_set(SET).await?) },
+        |s| s.writes_blocked.is_some(),
+    )
+    .await
+    .unwrap();
+    // Each old primary comes back (its agent stopped meanwhile) with a transaction of
+    // its own in its binlog, which the last primary never had: it must be rebuilt.
+    for old in [&first, &second] {
+        cp.kill_agent(old);
+        restart_as_replica(&mut c, old).await;
+        c.node(old)
+            .exec("CREATE DATABASE diverged_here")
+            .await
+            .unwrap();
+        cp.start_agent(&c, old).unwrap();
+    }
+    end_whole(&c, vec![(SET.to_string(), w)]).await;
+    for old in [&first, &second] {
+        let dbs = scalar(
+            c.node(old),
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'diverged_here'",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            dbs.as_deref(),
+            Some("0"),
+            "{old} was not rebuilt from {last}"
+        );
+    }
+}
+
 /// Both sets lose their primary at the same moment: both fail over, both old primaries
 /// rejoin.
 #[tokio::test]

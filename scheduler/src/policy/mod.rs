@@ -243,8 +243,13 @@ impl Policy {
                             primary.id
                         ),
                     });
-                } else if p.semi_sync_clients.is_some_and(|c| c > 0) && set.writes_blocked.is_some()
+                } else if p.semi_sync_clients.is_some_and(|c| c > 0)
+                    && p.semi_sync_master == Some(true)
+                    && set.writes_blocked.is_some()
                 {
+                    // A replica is connected and the primary waits for acknowledgements
+                    // again (its agent switches semi-sync back on after a release,
+                    // agent/src/sync.rs; ON also means the replica has caught up).
                     out.push(Decision::AllowWrites {
                         set: set.name.clone(),
                     });
@@ -399,6 +404,14 @@ mod tests {
         let mut blocked = sets.clone();
         blocked[0].writes_blocked = Some("x".into());
         p0.semi_sync_clients = Some(1);
+        // Connected, but the primary does not wait for it yet (semi-sync master off
+        // after a release, or the replica still catching up): writes stay refused.
+        for status in [None, Some(false)] {
+            p0.semi_sync_master = status;
+            let d = pol.decide(&blocked, &nodes, &[p0.clone(), rep("s-n1")], &all);
+            assert!(d.is_empty(), "{d:?}");
+        }
+        p0.semi_sync_master = Some(true);
         let d = pol.decide(&blocked, &nodes, &[p0, rep("s-n1")], &all);
         assert_eq!(d, vec![Decision::AllowWrites { set: "s".into() }]);
         // A set with an operation in progress is left alone.
