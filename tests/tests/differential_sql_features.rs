@@ -53,3 +53,21 @@ async fn windows_partitioned_by_the_shard_key_match_a_plain_mariadb() {
     }
     d.finish();
 }
+
+/// Derived tables over one sharded table: exact set by set when grouped by the shard
+/// key (or not computing over rows at all); refused with 1235 when they aggregate,
+/// deduplicate, limit or rank rows of several sets, or when a subquery reads the
+/// sharded table under outer rows that are not its own (before: each set's part,
+/// e.g. per-set counts, or one row per set).
+#[tokio::test]
+async fn derived_tables_over_a_sharded_table_match_or_are_refused() {
+    let mut d = loaded().await;
+    d.group("derived tables whose rows are each set's own");
+    d.run_all(&sql_features::derived_per_set()).await.unwrap();
+    d.group("derived tables computing over rows of several sets: refused");
+    for sql in sql_features::derived_refused() {
+        let got = d.run(&Q::any(sql).or_unsupported()).await.unwrap();
+        assert!(got.is_unsupported(), "{sql}: {got:?}");
+    }
+    d.finish();
+}

@@ -32,6 +32,7 @@ pub mod insert;
 pub mod key;
 pub mod limited;
 pub mod merged_cache;
+pub mod nested;
 pub mod plan;
 pub mod prepared_merge;
 pub mod rollup;

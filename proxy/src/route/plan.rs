@@ -430,6 +430,9 @@ fn plan_inner(
             if sets.len() <= 1 {
                 return single(sets, ctx);
             }
+            if let [(tref, key)] = sharded_refs(ctx, &a.tables).as_slice() {
+                super::nested::check(q, &super::nested::Sharded { tref, key })?;
+            }
             if super::window::has_window(q) && !windows_per_set(ctx, q) {
                 return Err(super::window::refused());
             }
@@ -488,6 +491,17 @@ fn plan_inner(
             first_words(sql)
         ))),
     }
+}
+
+/// The sharded table references among `tables`, with their shard-key columns.
+fn sharded_refs<'t>(ctx: &Ctx<'t>, tables: &'t [TableRef]) -> Vec<(&'t TableRef, &'t str)> {
+    tables
+        .iter()
+        .filter_map(|t| match ctx.place(t) {
+            Ok(Placement::Sharded { key, .. }) => Some((t, key)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A merged read whose `LIMIT` count is 0 answers no rows: one set gives all of

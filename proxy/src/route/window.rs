@@ -28,6 +28,15 @@ pub fn has_window(q: &Query) -> bool {
     .is_break()
 }
 
+/// Whether a window function appears in one block's select list.
+pub fn has_window_in(sel: &sqlparser::ast::Select) -> bool {
+    sqlparser::ast::visit_expressions(&sel.projection, |e| match e {
+        Expr::Function(f) if f.over.is_some() => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
+}
+
 /// The refusal of a window function over rows of several sets.
 pub fn refused() -> ProxyError {
     ProxyError::NotSupported(
