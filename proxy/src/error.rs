@@ -152,6 +152,10 @@ pub enum ProxyError {
     /// to a value of the wrong type.
     #[error("Incorrect argument type to variable '{0}'")]
     WrongTypeForVar(String),
+    /// ER_TABLE_NOT_LOCKED: a table the session's `LOCK TABLES` did not lock
+    /// (its name or alias as the statement wrote it), as MariaDB words it.
+    #[error("Table '{0}' was not locked with LOCK TABLES")]
+    TableNotLocked(String),
     /// The client's own connection broke while answering: nothing more can be sent.
     #[error("client connection: {0}")]
     ClientIo(#[from] std::io::Error),
@@ -202,6 +206,7 @@ impl ProxyError {
             Self::TooManyUserConnections(_) => 1203,
             Self::PacketTooLarge => 1153,
             Self::WrongTypeForVar(_) => 1232,
+            Self::TableNotLocked(_) => 1100,
             Self::Internal(_)
             | Self::ClientIo(_)
             | Self::NeedColumns { .. }
@@ -238,6 +243,7 @@ impl ProxyError {
             | Self::MoveWait(_)
             | Self::NeedReprepare
             | Self::DdlTask(_)
+            | Self::TableNotLocked(_)
             | Self::WritesBlocked { .. } => "HY000",
             Self::Fenced { .. } | Self::MoveAborted(_) => "40001",
             Self::XaState(_) => "XAE07",

@@ -140,6 +140,8 @@ impl Handler for Session {
 
     async fn change_user(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
         let _ = self.end_txn("ROLLBACK").await;
+        // Closing the pinned connections releases their table locks.
+        self.locks = None;
         self.pins.clear();
         self.sql_stmts.clear();
         self.held.clear();
@@ -275,6 +277,8 @@ impl Handler for Session {
     async fn reset(&mut self) -> Result<(), ProxyError> {
         self.xa_end_session();
         let r = self.end_txn("ROLLBACK").await;
+        // Closing the pinned connections releases their table locks.
+        self.locks = None;
         self.pins.clear();
         self.sql_stmts.clear();
         self.held.clear();
@@ -307,6 +311,8 @@ impl Handler for Session {
     async fn close(&mut self) {
         self.xa_end_session();
         let _ = self.end_txn("ROLLBACK").await;
+        // Closing the pinned connections releases their table locks.
+        self.locks = None;
         self.pins.clear();
         self.sql_stmts.clear();
         self.held.clear();
