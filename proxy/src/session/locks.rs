@@ -31,6 +31,7 @@ use super::{fail, Session};
 use crate::command::lock::{self, LockTables};
 use crate::command::{LockKind, Statement};
 use crate::error::ProxyError;
+use crate::backend::Conn;
 use crate::exec::{discard, epoch_of, Answered};
 use crate::front::{Handler, Responder};
 use crate::route::analyze::TableRef;
@@ -199,8 +200,15 @@ impl Session {
         let locks = self.locks.as_ref()?;
         let sets: Vec<(String, u64)> = locks.sets.iter().map(|(s, e)| (s.clone(), *e)).collect();
         let snap = self.snapshot();
+        // A transaction begun while locked holds the connections of the sets it
+        // used (given back at its end); one it lost broke it.
+        let txn = self.txn.as_ref();
+        let broken = txn.is_some_and(|t| t.broken.is_some());
+        let in_txn = |set: &str| !broken && txn.is_some_and(|t| t.conns.contains_key(set));
         sets.into_iter()
-            .find(|(set, e)| *e != epoch_of(&snap, set) || !self.pins.holds(set, *e))
+            .find(|(set, e)| {
+                *e != epoch_of(&snap, set) || !(self.pins.holds(set, *e) || in_txn(set))
+            })
             .map(|(s, _)| s)
     }
 
@@ -290,5 +298,33 @@ impl Session {
         let mut exec = self.exec(&snap);
         exec.write = true;
         exec.run(&plan, stmt.sql, out).await
+    }
+}
+
+impl Session {
+    /// A connection for a query the gateway sends on the session's behalf on
+    /// `set` (a prepared statement's metadata, a table's next id): while
+    /// locked, the session's own connection there (a pooled one would wait for
+    /// the session's own locks); else a pooled one. Give it back with
+    /// [`side_done`](Self::side_done).
+    pub(super) async fn side_conn(
+        &self,
+        snap: &topo::ClusterSnapshot,
+        set: &str,
+    ) -> Result<(Conn, Option<u64>), ProxyError> {
+        if self.locks.is_some() {
+            if let Some((c, at)) = self.pins.take(set, epoch_of(snap, set)) {
+                return Ok((c, Some(at)));
+            }
+        }
+        Ok((self.conns(snap).pooled(set).await?, None))
+    }
+
+    /// Gives back a connection from [`side_conn`](Self::side_conn).
+    pub(super) fn side_done(&self, set: &str, conn: Conn, pinned: Option<u64>) {
+        match pinned {
+            Some(at) => self.pins.put(set, conn, at),
+            None => drop(conn),
+        }
     }
 }
