@@ -90,7 +90,17 @@ fn sequences() -> Vec<Q> {
         "SET autocommit = 1",
         "SELECT user_id, name FROM users WHERE user_id >= 900001",
         // A failed LOCK TABLES still released the previous locks.
+        // Locks on one set only (a single table): the others refuse too.
         "LOCK TABLES settings READ",
+        "SELECT name FROM users WHERE user_id = 1",
+        "SELECT name FROM users WHERE user_id = 2",
+        "SELECT name FROM users WHERE user_id = 3",
+        "SELECT name FROM users WHERE user_id = 4",
+        "UPDATE users SET score = -1 WHERE user_id = 5",
+        "UPDATE users SET score = -1 WHERE user_id = 6",
+        "SELECT COUNT(*) FROM orders",
+        "SELECT COUNT(*) FROM settings s",
+        "SELECT k FROM settings WHERE k = 'lock'",
         "LOCK TABLES no_such_table READ",
         "SELECT COUNT(*) FROM cities",
         "LOCK TABLES users READ, users WRITE",
