@@ -129,29 +129,315 @@ async fn lock_tables_match_a_plain_mariadb() {
     d.finish();
 }
 
-#[tokio::test]
-async fn scratch_debug() {
-    let data = Data::generate(20_261_207, 120, 300);
-    let mut d = Diff::start().await.unwrap();
-    d.setup(&data).await.unwrap();
-    for q in sequences() {
-        let r = tokio::time::timeout(Duration::from_secs(20), d.gw.query_iter(q.sql.clone())).await;
-        match r {
-            Err(_) => {
-                eprintln!("HUNG: {}", q.sql);
-                let mut k = d.cluster().proxy_conn().await.unwrap();
-                let rows: Vec<Row> = k.query("SHOW FULL PROCESSLIST").await.unwrap();
-                for r in rows { eprintln!("  {:?}", r.unwrap()); }
-                for set in ["set1", "set2"] {
-                    let mut p = mysql_async::Conn::new(d.cluster().primary(set).root_opts()).await.unwrap();
-                    let rows: Vec<Row> = p.query("SELECT ID, STATE, INFO, TIME FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Sleep'").await.unwrap();
-                    for r in rows { eprintln!("  {set} {:?}", r.unwrap()); }
-                }
-                eprintln!("{}", std::fs::read_to_string(d.cluster().proxy_log()).unwrap_or_default().lines().rev().take(30).collect::<Vec<_>>().join("\n"));
-                panic!("hung");
-            }
-            Ok(Ok(mut res)) => { let rows: Vec<Row> = res.collect().await.unwrap(); eprintln!("OK {} rows: {}", rows.len(), q.sql); }
-            Ok(Err(e)) => eprintln!("ERR {e}: {}", q.sql),
+/// Two sets and the gateway with `shop.t` (sharded by `id`, ids 1..=20, v = 0)
+/// and `shop.b` (broadcast, one row).
+async fn shop() -> (Cluster, mysql_async::Conn) {
+    let c = Cluster::two_sets_with_gateway().await;
+    let mut conn = c.proxy_conn().await.unwrap();
+    for sql in [
+        "CREATE DATABASE shop",
+        "CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id",
+        "CREATE TABLE shop.b (k INT PRIMARY KEY, n INT) shardkey=noshardkey_allset",
+        "INSERT INTO shop.b VALUES (1, 0)",
+    ] {
+        conn.query_drop(sql).await.expect(sql);
+    }
+    let values: Vec<String> = (1..=20).map(|i| format!("({i}, 0)")).collect();
+    conn.query_drop(format!("INSERT INTO shop.t VALUES {}", values.join(",")))
+        .await
+        .unwrap();
+    (c, conn)
+}
+
+/// Whether a primary of `c` has a statement starting with `prefix` waiting for
+/// a table's metadata lock.
+async fn waits_for_lock(c: &Cluster, prefix: &str) -> anyhow::Result<bool> {
+    for set in c.set_names() {
+        let mut p = mysql_async::Conn::new(c.primary(&set).root_opts()).await?;
+        let n: Option<i64> = p
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE STATE = 'Waiting for table metadata lock' AND INFO LIKE CONCAT(?, '%')",
+                (prefix,),
+            )
+            .await?;
+        p.disconnect().await?;
+        if n.unwrap_or(0) > 0 {
+            return Ok(true);
         }
     }
+    Ok(false)
+}
+
+#[tokio::test]
+async fn a_write_lock_holds_another_sessions_write_until_unlock() {
+    let (c, mut a) = shop().await;
+    a.query_drop("LOCK TABLES shop.t WRITE").await.unwrap();
+    let mut b = c.proxy_conn().await.unwrap();
+    let write = tokio::spawn(async move {
+        let r = b.query_drop("UPDATE shop.t SET v = v + 1").await;
+        (r, b)
+    });
+    let cl = &c;
+    setwise_tests::wait_until(
+        "the other session's write to wait for the lock",
+        Duration::from_secs(20),
+        || async move { waits_for_lock(cl, "UPDATE shop.t").await },
+    )
+    .await
+    .unwrap();
+    // The locking session goes on reading and writing its table meanwhile.
+    let sum: Option<i64> = a.query_first("SELECT SUM(v) FROM shop.t").await.unwrap();
+    assert_eq!(sum, Some(0));
+    a.query_drop("UPDATE shop.t SET v = 10 WHERE id IN (1, 2, 3, 4)")
+        .await
+        .unwrap();
+    let err = a.query_drop("SELECT * FROM shop.b").await.unwrap_err();
+    assert_eq!(server_error(&err), Some((1100, "HY000".into())), "{err}");
+    assert!(!write.is_finished(), "the write ran while the table was locked");
+    a.query_drop("UNLOCK TABLES").await.unwrap();
+    let (r, _b) = tokio::time::timeout(Duration::from_secs(30), write)
+        .await
+        .expect("the write finishes after UNLOCK TABLES")
+        .unwrap();
+    r.unwrap();
+    // It ran after the locking session's update: 4 × 11 + 16 × 1.
+    let sum: Option<i64> = a.query_first("SELECT SUM(v) FROM shop.t").await.unwrap();
+    assert_eq!(sum, Some(60));
+    // A read lock lets other sessions read and holds their writes; a
+    // disconnect releases it.
+    a.query_drop("LOCK TABLES shop.t READ, shop.b READ").await.unwrap();
+    let mut b = c.proxy_conn().await.unwrap();
+    let n: Option<i64> = b.query_first("SELECT COUNT(*) FROM shop.t").await.unwrap();
+    assert_eq!(n, Some(20));
+    let write = tokio::spawn(async move {
+        let r = b.query_drop("UPDATE shop.b SET n = n + 1").await;
+        (r, b)
+    });
+    setwise_tests::wait_until(
+        "the broadcast write to wait for the read lock",
+        Duration::from_secs(20),
+        || async move { waits_for_lock(cl, "UPDATE shop.b").await },
+    )
+    .await
+    .unwrap();
+    assert!(!write.is_finished());
+    drop(a);
+    let (r, mut b) = tokio::time::timeout(Duration::from_secs(30), write)
+        .await
+        .expect("the write finishes once the locking session is gone")
+        .unwrap();
+    r.unwrap();
+    let n: Option<i64> = b.query_first("SELECT n FROM shop.b").await.unwrap();
+    assert_eq!(n, Some(1));
+}
+
+#[tokio::test]
+async fn sessions_locking_the_same_tables_on_every_set_do_not_deadlock() {
+    let (c, _conn) = shop().await;
+    let mut runs = Vec::new();
+    for (s, order) in [(0, "shop.t WRITE, shop.b WRITE"), (1, "shop.b WRITE, shop.t WRITE")] {
+        let mut k = c.proxy_conn().await.unwrap();
+        runs.push(tokio::spawn(async move {
+            for i in 0..15 {
+                k.query_drop(format!("LOCK TABLES {order}")).await?;
+                k.query_drop(format!("UPDATE shop.t SET v = v + 1 WHERE id = {}", 1 + (i + s) % 20))
+                    .await?;
+                k.query_drop("UPDATE shop.b SET n = n + 1").await?;
+                k.query_drop("UNLOCK TABLES").await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for r in runs {
+        tokio::time::timeout(Duration::from_secs(60), r)
+            .await
+            .expect("both sessions finish: no deadlock across sets")
+            .unwrap()
+            .unwrap();
+    }
+    let mut k = c.proxy_conn().await.unwrap();
+    let sum: Option<i64> = k.query_first("SELECT SUM(v) FROM shop.t").await.unwrap();
+    assert_eq!(sum, Some(30));
+    let n: Vec<i64> = k.query("SELECT n FROM shop.b").await.unwrap();
+    assert_eq!(n, vec![30]);
+}
+
+async fn run_cli(args: &[String], stdin: Option<Vec<u8>>) -> std::process::Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(args[0].as_str())
+        .args(&args[1..])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run the client");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(&input).await.unwrap();
+    }
+    drop(pipe);
+    let o = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the client finished in time")
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{} failed: {}",
+        args[0],
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// How many sets the gateway plans `sql` on.
+async fn sets_of(c: &Cluster, sql: &str) -> usize {
+    let mut k = c.proxy_conn().await.unwrap();
+    let rows: Vec<Row> = k.query(format!("EXPLAIN SETWISE {sql}")).await.unwrap();
+    let mut sets: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.get(1))
+        .filter(|s: &String| s != "gateway")
+        .collect();
+    sets.sort();
+    sets.dedup();
+    sets.len()
+}
+
+/// Waits until the gateway plans `sql` on both sets (the rules declared in etcd
+/// reached its routing snapshot).
+async fn wait_both_sets(c: &Cluster, sql: &str) {
+    setwise_tests::wait_until(
+        "the gateway to see the rules",
+        Duration::from_secs(15),
+        || async move { Ok(sets_of(c, sql).await >= 2) },
+    )
+    .await
+    .unwrap();
+}
+
+/// The rows of `sql`, each as text, sorted.
+async fn rows_of(k: &mut mysql_async::Conn, sql: &str) -> Vec<String> {
+    let rows: Vec<Row> = k.query(sql).await.expect(sql);
+    let mut out: Vec<String> = rows
+        .into_iter()
+        .map(|r| format!("{:?}", r.unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_default_mariadb_dump_through_the_gateway_restores_through_it() {
+    let c = Cluster::two_sets_with_gateway().await;
+    let mut k = c.proxy_conn().await.unwrap();
+    for sql in [
+        "CREATE DATABASE user_db",
+        "CREATE TABLE user_db.users (user_id BIGINT PRIMARY KEY, name VARCHAR(64), \
+         balance DECIMAL(12,2), created DATETIME(3), note TEXT) shardkey=user_id",
+        "CREATE TABLE user_db.orders (order_id BIGINT, user_id BIGINT, amount DECIMAL(10,2), \
+         PRIMARY KEY (order_id, user_id)) shardkey=user_id",
+        "CREATE TABLE user_db.cities (name VARCHAR(32) PRIMARY KEY, country VARCHAR(32)) \
+         shardkey=noshardkey_allset",
+        "CREATE TABLE user_db.settings (k VARCHAR(32) PRIMARY KEY, v VARCHAR(64))",
+        "INSERT INTO user_db.cities VALUES ('Lyon', 'FR'), ('Kyoto', 'JP'), ('Oslo', NULL)",
+        "INSERT INTO user_db.settings VALUES ('mode', 'on'), ('quote', 'it''s \"q\"')",
+    ] {
+        k.query_drop(sql).await.expect(sql);
+    }
+    let users: Vec<String> = (1..=300)
+        .map(|i| {
+            format!(
+                "({i}, 'user {i}', {}.{:02}, '2026-01-{:02} 10:00:00.{:03}', {})",
+                i * 7,
+                i % 100,
+                1 + i % 28,
+                i,
+                if i % 5 == 0 { "NULL".to_string() } else { format!("'note\\n{i}'") }
+            )
+        })
+        .collect();
+    k.query_drop(format!("INSERT INTO user_db.users VALUES {}", users.join(",")))
+        .await
+        .unwrap();
+    let orders: Vec<String> = (1..=600)
+        .map(|i| format!("({i}, {}, {}.50)", 1 + i % 300, i % 97))
+        .collect();
+    k.query_drop(format!("INSERT INTO user_db.orders VALUES {}", orders.join(",")))
+        .await
+        .unwrap();
+    let connect = |db: &str| {
+        vec![
+            "--no-defaults".to_string(),
+            "--protocol=TCP".into(),
+            "-h127.0.0.1".into(),
+            format!("-P{}", c.proxy_port()),
+            "-uapp".into(),
+            "-papp".into(),
+            db.to_string(),
+        ]
+    };
+    // mariadb-dump's defaults: LOCK TABLES ... READ LOCAL while dumping, and a
+    // dump with DROP TABLE, LOCK TABLES ... WRITE, ALTER TABLE ... DISABLE KEYS.
+    let mut args = vec!["mariadb-dump".to_string()];
+    args.extend(connect("user_db"));
+    let dump = run_cli(&args, None).await.stdout;
+    let text = String::from_utf8_lossy(&dump);
+    for t in ["users", "orders", "cities", "settings"] {
+        assert!(
+            text.contains(&format!("LOCK TABLES `{t}` WRITE"))
+                && text.contains(&format!("ALTER TABLE `{t}` DISABLE KEYS"))
+                && text.contains(&format!("DROP TABLE IF EXISTS `{t}`")),
+            "{t} in the dump:\n{text}"
+        );
+    }
+    // Restored through the gateway into a new database.
+    k.query_drop("CREATE DATABASE user_copy").await.unwrap();
+    for (t, rule) in [
+        ("users", "--shardkey user_id"),
+        ("orders", "--shardkey user_id"),
+        ("cities", "--broadcast"),
+    ] {
+        let name = format!("user_copy.{t}");
+        let mut a = vec!["table", "set", name.as_str()];
+        a.extend(rule.split(' '));
+        let out = c.setwise(&a).await.unwrap();
+        assert!(out.status.success(), "setwise {a:?}: {out:?}");
+    }
+    for t in ["users", "orders"] {
+        wait_both_sets(&c, &format!("SELECT * FROM user_copy.{t}")).await;
+    }
+    let mut args = vec!["mariadb".to_string()];
+    args.extend(connect("user_copy"));
+    run_cli(&args, Some(dump)).await;
+    for t in ["users", "orders", "cities", "settings"] {
+        let want = rows_of(&mut k, &format!("SELECT * FROM user_db.{t}")).await;
+        let got = rows_of(&mut k, &format!("SELECT * FROM user_copy.{t}")).await;
+        assert_eq!(want.len(), got.len(), "{t}: row count");
+        assert_eq!(want, got, "{t}: rows");
+    }
+    // Still sharded (the dump's DROP TABLE IF EXISTS ran before the tables
+    // existed), every row on the set of its key: reads by key find them.
+    for t in ["users", "orders"] {
+        assert_eq!(sets_of(&c, &format!("SELECT * FROM user_copy.{t}")).await, 2, "{t}");
+    }
+    for id in (1..=300).step_by(17) {
+        let n: Option<i64> = k
+            .query_first(format!("SELECT COUNT(*) FROM user_copy.users WHERE user_id = {id}"))
+            .await
+            .unwrap();
+        assert_eq!(n, Some(1), "user {id}");
+        let n: Option<i64> = k
+            .query_first(format!("SELECT COUNT(*) FROM user_copy.orders WHERE user_id = {id}"))
+            .await
+            .unwrap();
+        assert_eq!(n, Some(2), "orders of user {id}");
+    }
+    // The locks were released: another session writes the restored tables.
+    let mut other = c.proxy_conn().await.unwrap();
+    other
+        .query_drop("UPDATE user_copy.users SET name = 'x' WHERE user_id = 1")
+        .await
+        .unwrap();
 }
