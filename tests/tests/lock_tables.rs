@@ -194,7 +194,16 @@ async fn a_write_lock_holds_another_sessions_write_until_unlock() {
         .unwrap();
     let err = a.query_drop("SELECT * FROM shop.b").await.unwrap_err();
     assert_eq!(server_error(&err), Some((1100, "HY000".into())), "{err}");
-    assert!(!write.is_finished(), "the write ran while the table was locked");
+    // Prepared statements too (their metadata is read on the locked connection).
+    let v: Option<i64> = a
+        .exec_first("SELECT v FROM shop.t WHERE id = ?", (2,))
+        .await
+        .unwrap();
+    assert_eq!(v, Some(10));
+    assert!(
+        !write.is_finished(),
+        "the write ran while the table was locked"
+    );
     a.query_drop("UNLOCK TABLES").await.unwrap();
     let (r, _b) = tokio::time::timeout(Duration::from_secs(30), write)
         .await
@@ -206,7 +215,9 @@ async fn a_write_lock_holds_another_sessions_write_until_unlock() {
     assert_eq!(sum, Some(60));
     // A read lock lets other sessions read and holds their writes; a
     // disconnect releases it.
-    a.query_drop("LOCK TABLES shop.t READ, shop.b READ").await.unwrap();
+    a.query_drop("LOCK TABLES shop.t READ, shop.b READ")
+        .await
+        .unwrap();
     let mut b = c.proxy_conn().await.unwrap();
     let n: Option<i64> = b.query_first("SELECT COUNT(*) FROM shop.t").await.unwrap();
     assert_eq!(n, Some(20));
@@ -236,13 +247,19 @@ async fn a_write_lock_holds_another_sessions_write_until_unlock() {
 async fn sessions_locking_the_same_tables_on_every_set_do_not_deadlock() {
     let (c, _conn) = shop().await;
     let mut runs = Vec::new();
-    for (s, order) in [(0, "shop.t WRITE, shop.b WRITE"), (1, "shop.b WRITE, shop.t WRITE")] {
+    for (s, order) in [
+        (0, "shop.t WRITE, shop.b WRITE"),
+        (1, "shop.b WRITE, shop.t WRITE"),
+    ] {
         let mut k = c.proxy_conn().await.unwrap();
         runs.push(tokio::spawn(async move {
             for i in 0..15 {
                 k.query_drop(format!("LOCK TABLES {order}")).await?;
-                k.query_drop(format!("UPDATE shop.t SET v = v + 1 WHERE id = {}", 1 + (i + s) % 20))
-                    .await?;
+                k.query_drop(format!(
+                    "UPDATE shop.t SET v = v + 1 WHERE id = {}",
+                    1 + (i + s) % 20
+                ))
+                .await?;
                 k.query_drop("UPDATE shop.b SET n = n + 1").await?;
                 k.query_drop("UNLOCK TABLES").await?;
             }
@@ -354,19 +371,29 @@ async fn a_default_mariadb_dump_through_the_gateway_restores_through_it() {
                 i % 100,
                 1 + i % 28,
                 i,
-                if i % 5 == 0 { "NULL".to_string() } else { format!("'note\\n{i}'") }
+                if i % 5 == 0 {
+                    "NULL".to_string()
+                } else {
+                    format!("'note\\n{i}'")
+                }
             )
         })
         .collect();
-    k.query_drop(format!("INSERT INTO user_db.users VALUES {}", users.join(",")))
-        .await
-        .unwrap();
+    k.query_drop(format!(
+        "INSERT INTO user_db.users VALUES {}",
+        users.join(",")
+    ))
+    .await
+    .unwrap();
     let orders: Vec<String> = (1..=600)
         .map(|i| format!("({i}, {}, {}.50)", 1 + i % 300, i % 97))
         .collect();
-    k.query_drop(format!("INSERT INTO user_db.orders VALUES {}", orders.join(",")))
-        .await
-        .unwrap();
+    k.query_drop(format!(
+        "INSERT INTO user_db.orders VALUES {}",
+        orders.join(",")
+    ))
+    .await
+    .unwrap();
     let connect = |db: &str| {
         vec![
             "--no-defaults".to_string(),
@@ -420,16 +447,24 @@ async fn a_default_mariadb_dump_through_the_gateway_restores_through_it() {
     // Still sharded (the dump's DROP TABLE IF EXISTS ran before the tables
     // existed), every row on the set of its key: reads by key find them.
     for t in ["users", "orders"] {
-        assert_eq!(sets_of(&c, &format!("SELECT * FROM user_copy.{t}")).await, 2, "{t}");
+        assert_eq!(
+            sets_of(&c, &format!("SELECT * FROM user_copy.{t}")).await,
+            2,
+            "{t}"
+        );
     }
     for id in (1..=300).step_by(17) {
         let n: Option<i64> = k
-            .query_first(format!("SELECT COUNT(*) FROM user_copy.users WHERE user_id = {id}"))
+            .query_first(format!(
+                "SELECT COUNT(*) FROM user_copy.users WHERE user_id = {id}"
+            ))
             .await
             .unwrap();
         assert_eq!(n, Some(1), "user {id}");
         let n: Option<i64> = k
-            .query_first(format!("SELECT COUNT(*) FROM user_copy.orders WHERE user_id = {id}"))
+            .query_first(format!(
+                "SELECT COUNT(*) FROM user_copy.orders WHERE user_id = {id}"
+            ))
             .await
             .unwrap();
         assert_eq!(n, Some(2), "orders of user {id}");
@@ -440,4 +475,40 @@ async fn a_default_mariadb_dump_through_the_gateway_restores_through_it() {
         .query_drop("UPDATE user_copy.users SET name = 'x' WHERE user_id = 1")
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_locked_connection_releases_every_lock() {
+    let (c, mut a) = shop().await;
+    a.query_drop("LOCK TABLES shop.t WRITE").await.unwrap();
+    // The backend thread holding the lock on the set of key 1.
+    let set = c.set_of_key("shop", "t", "1").await;
+    let thread: Option<u64> = a
+        .query_first("SELECT @@pseudo_thread_id FROM shop.t WHERE id = 1")
+        .await
+        .unwrap();
+    let mut root = c.primary(&set).conn().await.unwrap();
+    root.query_drop(format!("KILL CONNECTION {}", thread.unwrap()))
+        .await
+        .unwrap();
+    // The statement that meets the loss gets the error ...
+    let err = a
+        .query_drop("UPDATE shop.t SET v = 5 WHERE id = 1")
+        .await
+        .unwrap_err();
+    assert!(server_error(&err).is_some(), "{err}");
+    // ... and no set keeps a lock: another session writes every row at once.
+    let mut b = c.proxy_conn().await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        b.query_drop("UPDATE shop.t SET v = v + 1"),
+    )
+    .await
+    .expect("no lock is left on any set")
+    .unwrap();
+    // The session goes on unlocked.
+    let n: Option<i64> = a.query_first("SELECT n FROM shop.b").await.unwrap();
+    assert_eq!(n, Some(0));
+    let sum: Option<i64> = a.query_first("SELECT SUM(v) FROM shop.t").await.unwrap();
+    assert_eq!(sum, Some(20));
 }

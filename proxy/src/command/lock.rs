@@ -143,7 +143,15 @@ mod tests {
         let got: Vec<_> = l
             .clauses
             .iter()
-            .map(|c| (c.db.as_deref(), c.name.as_str(), c.alias.as_deref(), c.write, c.text.as_str()))
+            .map(|c| {
+                (
+                    c.db.as_deref(),
+                    c.name.as_str(),
+                    c.alias.as_deref(),
+                    c.write,
+                    c.text.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -160,7 +168,12 @@ mod tests {
 
     #[test]
     fn malformed_is_a_syntax_error() {
-        for sql in ["LOCK TABLES", "LOCK TABLES t", "LOCK TABLES t READ,", "LOCK TABLES t READ u"] {
+        for sql in [
+            "LOCK TABLES",
+            "LOCK TABLES t",
+            "LOCK TABLES t READ,",
+            "LOCK TABLES t READ u",
+        ] {
             assert_eq!(lock(sql).unwrap_err().code(), 1064, "{sql}");
         }
     }

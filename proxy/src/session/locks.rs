@@ -28,10 +28,10 @@ use std::collections::BTreeMap;
 use mysql_async::prelude::Queryable;
 
 use super::{fail, Session};
+use crate::backend::Conn;
 use crate::command::lock::{self, LockTables};
 use crate::command::{LockKind, Statement};
 use crate::error::ProxyError;
-use crate::backend::Conn;
 use crate::exec::{discard, epoch_of, Answered};
 use crate::front::{Handler, Responder};
 use crate::route::analyze::TableRef;
