@@ -7,7 +7,9 @@
 //!   writes across sets under a WRITE lock, with autocommit off too);
 //! * a WRITE lock on a sharded table holds another session's write on it until
 //!   UNLOCK TABLES, and two sessions locking the same tables on both sets at once
-//!   never deadlock;
+//!   never deadlock; a locked connection lost on one set releases every set;
+//! * `SET autocommit = 1` after a transaction under locks reaches the
+//!   connections the locks pinned (later writes there commit);
 //! * a `mariadb-dump` with default options (it sends LOCK TABLES ... READ LOCAL)
 //!   through the gateway, restored through the gateway with the `mariadb`
 //!   client (its LOCK TABLES ... WRITE and ALTER TABLE ... DISABLE KEYS), gives
@@ -511,4 +513,28 @@ async fn a_lost_locked_connection_releases_every_lock() {
     assert_eq!(n, Some(0));
     let sum: Option<i64> = a.query_first("SELECT SUM(v) FROM shop.t").await.unwrap();
     assert_eq!(sum, Some(20));
+}
+
+#[tokio::test]
+async fn autocommit_turned_back_on_after_locks_commits_later_writes() {
+    let (c, mut a) = shop().await;
+    for sql in [
+        "SET autocommit = 0",
+        "LOCK TABLES shop.t WRITE",
+        "UPDATE shop.t SET v = 1 WHERE id IN (1, 2)",
+        "COMMIT",
+        "UNLOCK TABLES",
+        "SET autocommit = 1",
+        // On the connections the locks pinned: committed at once.
+        "UPDATE shop.t SET v = 2 WHERE id = 1",
+        "UPDATE shop.t SET v = 2 WHERE id = 2",
+    ] {
+        a.query_drop(sql).await.expect(sql);
+    }
+    let mut b = c.proxy_conn().await.unwrap();
+    let v: Vec<(i64, i64)> = b
+        .query("SELECT id, v FROM shop.t WHERE id IN (1, 2) ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(v, vec![(1, 2), (2, 2)]);
 }
