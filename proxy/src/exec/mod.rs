@@ -356,7 +356,7 @@ impl Exec<'_> {
     }
 
     /// No backend connection runs the session's statement any more.
-    fn clear_running(&self) {
+    pub(crate) fn clear_running(&self) {
         if let Some(a) = &self.activity {
             if let Ok(mut a) = a.lock() {
                 a.running_on.clear();

@@ -97,9 +97,14 @@ impl Session {
                 alias: None,
                 pos: 0,
             };
-            let sets = match crate::route::plan::sets_holding(&snap, None, &t)? {
-                Some(s) => s,
-                None => vec![crate::placement::any_set_of(&snap, None)?],
+            // A system schema's table, or one of a database the cluster does
+            // not know (a set answers MariaDB's 1146): on one set.
+            let sets = match crate::route::plan::sets_holding(&snap, None, &t) {
+                Ok(Some(s)) => s,
+                Ok(None) | Err(ProxyError::UnknownDatabase(_)) => {
+                    vec![crate::placement::any_set_of(&snap, None)?]
+                }
+                Err(e) => return Err(e),
             };
             for s in sets {
                 per_set.entry(s).or_default().push(&c.text);
@@ -134,6 +139,7 @@ impl Session {
                 }
                 locked.insert(set.clone(), epoch_of(&snap, set));
             }
+            exec.clear_running();
         }
         self.locks = Some(TableLocks {
             tables,
