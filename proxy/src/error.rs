@@ -156,6 +156,14 @@ pub enum ProxyError {
     /// (its name or alias as the statement wrote it), as MariaDB words it.
     #[error("Table '{0}' was not locked with LOCK TABLES")]
     TableNotLocked(String),
+    /// ER_LOCK_OR_ACTIVE_TRANSACTION: `FLUSH TABLES WITH READ LOCK` while the
+    /// session holds table locks, as MariaDB words it.
+    #[error("Can't execute the given command because you have active locked tables or an active transaction")]
+    LockedTables,
+    /// ER_CANT_UPDATE_WITH_READLOCK: a schema change while the session holds
+    /// `FLUSH TABLES WITH READ LOCK`, as MariaDB words it.
+    #[error("Can't execute the query because you have a conflicting read lock")]
+    ReadLockHeld,
     /// The client's own connection broke while answering: nothing more can be sent.
     #[error("client connection: {0}")]
     ClientIo(#[from] std::io::Error),
@@ -207,6 +215,8 @@ impl ProxyError {
             Self::PacketTooLarge => 1153,
             Self::WrongTypeForVar(_) => 1232,
             Self::TableNotLocked(_) => 1100,
+            Self::LockedTables => 1192,
+            Self::ReadLockHeld => 1223,
             Self::Internal(_)
             | Self::ClientIo(_)
             | Self::NeedColumns { .. }
@@ -244,6 +254,8 @@ impl ProxyError {
             | Self::NeedReprepare
             | Self::DdlTask(_)
             | Self::TableNotLocked(_)
+            | Self::LockedTables
+            | Self::ReadLockHeld
             | Self::WritesBlocked { .. } => "HY000",
             Self::Fenced { .. } | Self::MoveAborted(_) => "40001",
             Self::XaState(_) => "XAE07",

@@ -5,15 +5,16 @@
 //!   1099 for a write to a READ-locked table, on sharded, broadcast and single
 //!   tables; a new LOCK TABLES and START TRANSACTION release the previous locks;
 //!   writes across sets under a WRITE lock, with autocommit off too);
-//! * a WRITE lock on a sharded table holds another session's write on it until
-//!   UNLOCK TABLES, and two sessions locking the same tables on both sets at once
+//! * a WRITE lock on a sharded table (and FLUSH TABLES WITH READ LOCK, on every
+//!   set) holds another session's write on it until UNLOCK TABLES, and two sessions locking the same tables on both sets at once
 //!   never deadlock; a locked connection lost on one set releases every set;
 //! * `SET autocommit = 1` after a transaction under locks reaches the
 //!   connections the locks pinned (later writes there commit);
 //! * a `mariadb-dump` with default options (it sends LOCK TABLES ... READ LOCAL)
 //!   through the gateway, restored through the gateway with the `mariadb`
 //!   client (its LOCK TABLES ... WRITE and ALTER TABLE ... DISABLE KEYS), gives
-//!   the source's rows.
+//!   the source's rows; `--lock-all-tables` (FLUSH TABLES WITH READ LOCK) dumps
+//!   the same rows.
 
 use std::time::Duration;
 
@@ -120,6 +121,34 @@ fn sequences() -> Vec<Q> {
         "SELECT COUNT(*) FROM diffdb.users",
         "SELECT COUNT(*) FROM diffdb.cities",
         "UNLOCK TABLES",
+        // The global read lock: every table readable, no write anywhere.
+        "FLUSH TABLES WITH READ LOCK",
+        "SELECT COUNT(*) FROM users",
+        "SELECT * FROM settings",
+        "SELECT COUNT(*) FROM orders o JOIN users u USING (user_id)",
+        "UPDATE users SET score = 0 WHERE user_id = 1",
+        "UPDATE users SET score = 0",
+        "INSERT INTO cities VALUES ('Nowhere', 'XX')",
+        "DELETE FROM settings",
+        "CREATE TABLE locked_new (i INT)",
+        "START TRANSACTION",
+        "SELECT COUNT(*) FROM cities",
+        "UPDATE orders SET amount = 0",
+        "COMMIT",
+        "FLUSH TABLES WITH READ LOCK",
+        "FLUSH TABLES",
+        "UNLOCK TABLES",
+        "UPDATE settings SET v = 'after' WHERE k = 'lock'",
+        "FLUSH LOCAL TABLES",
+        "LOCK TABLES users READ",
+        "FLUSH TABLES WITH READ LOCK",
+        "UNLOCK TABLES",
+        "START TRANSACTION",
+        "UPDATE settings SET v = 'in txn' WHERE k = 'lock'",
+        "FLUSH NO_WRITE_TO_BINLOG TABLES WITH READ LOCK",
+        "ROLLBACK",
+        "SELECT * FROM settings WHERE k = 'lock'",
+        "UNLOCK TABLES",
     ]
     .into_iter()
     .map(|s| Q::any(s).with_message())
@@ -161,14 +190,15 @@ async fn shop() -> (Cluster, mysql_async::Conn) {
 }
 
 /// Whether a primary of `c` has a statement starting with `prefix` waiting for
-/// a table's metadata lock.
+/// a lock (a table's metadata lock, the global read lock's backup lock).
 async fn waits_for_lock(c: &Cluster, prefix: &str) -> anyhow::Result<bool> {
     for set in c.set_names() {
         let mut p = mysql_async::Conn::new(c.primary(&set).root_opts()).await?;
         let n: Option<i64> = p
             .exec_first(
                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE STATE = 'Waiting for table metadata lock' AND INFO LIKE CONCAT(?, '%')",
+                 WHERE STATE IN ('Waiting for table metadata lock', 'Waiting for backup lock') \
+                 AND INFO LIKE CONCAT(?, '%')",
                 (prefix,),
             )
             .await?;
@@ -224,6 +254,29 @@ async fn a_write_lock_holds_another_sessions_write_until_unlock() {
     // It ran after the locking session's update: 4 × 11 + 16 × 1.
     let sum: Option<i64> = a.query_first("SELECT SUM(v) FROM shop.t").await.unwrap();
     assert_eq!(sum, Some(60));
+    // The global read lock holds writes on every set until UNLOCK TABLES.
+    a.query_drop("FLUSH TABLES WITH READ LOCK").await.unwrap();
+    let mut b = c.proxy_conn().await.unwrap();
+    let write = tokio::spawn(async move {
+        let r = b.query_drop("UPDATE shop.t SET v = 0").await;
+        (r, b)
+    });
+    setwise_tests::wait_until(
+        "the write to wait for the global read lock",
+        Duration::from_secs(20),
+        || async move { waits_for_lock(cl, "UPDATE shop.t").await },
+    )
+    .await
+    .unwrap();
+    let sum: Option<i64> = a.query_first("SELECT SUM(v) FROM shop.t").await.unwrap();
+    assert_eq!(sum, Some(60));
+    assert!(!write.is_finished());
+    a.query_drop("UNLOCK TABLES").await.unwrap();
+    let (r, _b) = tokio::time::timeout(Duration::from_secs(30), write)
+        .await
+        .expect("the write finishes after UNLOCK TABLES")
+        .unwrap();
+    r.unwrap();
     // A read lock lets other sessions read and holds their writes; a
     // disconnect releases it.
     a.query_drop("LOCK TABLES shop.t READ, shop.b READ")
@@ -430,6 +483,21 @@ async fn a_default_mariadb_dump_through_the_gateway_restores_through_it() {
             "{t} in the dump:\n{text}"
         );
     }
+    // --lock-all-tables: FLUSH TABLES, then FLUSH TABLES WITH READ LOCK on
+    // every set; the same rows.
+    let mut args = vec!["mariadb-dump".to_string()];
+    args.extend(connect("user_db"));
+    args.insert(args.len() - 1, "--lock-all-tables".into());
+    let all = run_cli(&args, None).await.stdout;
+    let inserts = |d: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(d)
+            .lines()
+            .filter(|l| l.starts_with("INSERT INTO"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(inserts(&all), inserts(&dump));
+    assert_eq!(inserts(&dump).len(), 4);
     // Restored through the gateway into a new database.
     k.query_drop("CREATE DATABASE user_copy").await.unwrap();
     for (t, rule) in [

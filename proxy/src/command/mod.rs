@@ -71,8 +71,8 @@ pub enum Command {
     Show(Show),
     /// `XA ...` (the application's own XA transaction).
     Xa,
-    /// `LOCK TABLES ...`, `UNLOCK TABLES` ([`lock`]); other `LOCK` / `UNLOCK`
-    /// statements are refused.
+    /// `LOCK TABLES ...`, `UNLOCK TABLES` ([`lock`]), `FLUSH TABLES [WITH READ
+    /// LOCK]`; other `LOCK` / `UNLOCK` statements are refused.
     Lock(LockKind),
     Set,
     /// `CREATE TEMPORARY ...`, `DROP TEMPORARY ...`.
@@ -93,6 +93,10 @@ pub enum LockKind {
     Tables,
     /// `UNLOCK TABLE[S]`.
     Unlock,
+    /// `FLUSH [LOCAL | NO_WRITE_TO_BINLOG] TABLE[S] WITH READ LOCK`.
+    GlobalRead,
+    /// `FLUSH [LOCAL | NO_WRITE_TO_BINLOG] TABLE[S]` (no table list).
+    FlushTables,
     /// Any other (`LOCK` of something else): refused.
     Other,
 }
@@ -269,6 +273,7 @@ fn classify(sql: &str, sig: &[Token], verb: &str, w: &[String; 3]) -> Command {
             }
             _ => LockKind::Other,
         }),
+        "FLUSH" => flush(sql, sig),
         "SET" => Command::Set,
         "SHOW" if matches!(w1, "DATABASES" | "SCHEMAS") => Command::Show(Show::Databases),
         "SHOW" | "DESCRIBE" | "DESC" => Command::Show(Show::Forward),
@@ -277,6 +282,30 @@ fn classify(sql: &str, sig: &[Token], verb: &str, w: &[String; 3]) -> Command {
             Command::Ddl(ddl::classify(sql, sig))
         }
         "PREPARE" | "EXECUTE" | "DEALLOCATE" => sql_prepared(sql, sig, verb, w1),
+        _ => Command::Query,
+    }
+}
+
+/// `FLUSH [LOCAL | NO_WRITE_TO_BINLOG] TABLE[S] [WITH READ LOCK]`; any other
+/// `FLUSH` is a query (refused by the planner).
+fn flush(sql: &str, sig: &[Token]) -> Command {
+    let words: Vec<String> = sig
+        .iter()
+        .filter(|t| !t.is_punct(sql, ";"))
+        .map(|t| match t.kind {
+            Kind::Word => t.text(sql).to_ascii_uppercase(),
+            _ => String::new(),
+        })
+        .collect();
+    let mut w: Vec<&str> = words.iter().map(String::as_str).collect();
+    if matches!(w.get(1), Some(&"LOCAL" | &"NO_WRITE_TO_BINLOG")) {
+        w.remove(1);
+    }
+    match w[..] {
+        ["FLUSH", "TABLE" | "TABLES"] => Command::Lock(LockKind::FlushTables),
+        ["FLUSH", "TABLE" | "TABLES", "WITH", "READ", "LOCK"] => {
+            Command::Lock(LockKind::GlobalRead)
+        }
         _ => Command::Query,
     }
 }

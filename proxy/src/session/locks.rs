@@ -18,6 +18,10 @@
 //! plain one-phase transaction each (`crate::exec::txn`: MariaDB refuses
 //! `XA START` under `LOCK TABLES`).
 //!
+//! `FLUSH TABLES WITH READ LOCK` is the same on every set of the cluster (the
+//! global read lock: the session reads any table, writes get MariaDB's 1223);
+//! `START TRANSACTION` does not release it, `UNLOCK TABLES` does.
+//!
 //! Released by `UNLOCK TABLES` (committing a transaction begun while locked),
 //! `START TRANSACTION` / `BEGIN`, the session's end or reset (its pinned
 //! connections close), and the loss of a locked connection: the statement
@@ -44,6 +48,8 @@ pub(super) struct TableLocks {
     /// Set → routing epoch of the primary its locked connection leads to, in
     /// set-name order (the order they were locked in).
     sets: BTreeMap<String, u64>,
+    /// `FLUSH TABLES WITH READ LOCK` on every set (`tables` is empty).
+    global: bool,
 }
 
 /// Schemas whose tables need no lock (MariaDB lets a locked session read them).
@@ -65,6 +71,8 @@ impl Session {
                 stmt.verb
             ))),
             LockKind::Unlock => self.unlock_tables().await,
+            LockKind::GlobalRead => self.global_read_lock(stmt.sql).await,
+            LockKind::FlushTables => return self.flush_tables(stmt.sql, out).await,
             LockKind::Tables => match lock::parse(stmt.sql, &stmt.sig) {
                 Ok(l) => self.lock_tables(&l).await,
                 Err(e) => Err(e),
@@ -79,6 +87,11 @@ impl Session {
     }
 
     async fn lock_tables(&mut self, l: &LockTables) -> Result<(), ProxyError> {
+        if self.locks.as_ref().is_some_and(|l| l.global) {
+            return Err(ProxyError::NotSupported(
+                "LOCK TABLES while the session holds FLUSH TABLES WITH READ LOCK through the gateway (UNLOCK TABLES first)".into(),
+            ));
+        }
         // As MariaDB: the open transaction commits and the previous locks go,
         // even when the new ones cannot be taken.
         self.unlock_tables().await?;
@@ -112,15 +125,78 @@ impl Session {
             tables.push((db, c.name.clone()));
         }
         let write = l.clauses.iter().any(|c| c.write);
+        let tail = if l.tail.is_empty() { "" } else { " " };
+        let per_set: Vec<(String, String)> = per_set
+            .into_iter()
+            .map(|(set, clauses)| {
+                let sql = format!("LOCK TABLES {}{tail}{}", clauses.join(", "), l.tail);
+                (set, sql)
+            })
+            .collect();
+        self.lock_sets(&snap, &per_set, write, tables, false).await
+    }
+
+    /// `FLUSH TABLES WITH READ LOCK` (`sql`, as written) on every set, in
+    /// set-name order. MariaDB commits the open transaction first, and refuses
+    /// it while tables are locked (1192); taken again, it changes nothing.
+    async fn global_read_lock(&mut self, sql: &str) -> Result<(), ProxyError> {
+        match &self.locks {
+            Some(l) if l.global => return Ok(()),
+            Some(_) => return Err(ProxyError::LockedTables),
+            None => {}
+        }
+        self.end_txn("COMMIT").await?;
+        let snap = self.snapshot();
+        let per_set: Vec<(String, String)> = snap
+            .sets
+            .keys()
+            .map(|s| (s.clone(), sql.to_string()))
+            .collect();
+        self.lock_sets(&snap, &per_set, false, Vec::new(), true)
+            .await
+    }
+
+    /// `FLUSH [LOCAL] TABLES` (no table list): on every set.
+    async fn flush_tables(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
+        // An implicit commit, as in MariaDB.
+        if let Err(e) = self.end_txn("COMMIT").await {
+            return fail(out, &e).await;
+        }
+        let snap = self.snapshot();
+        let sets: Vec<String> = snap.sets.keys().cloned().collect();
+        if sets.is_empty() {
+            return fail(out, &ProxyError::NoRouting("no set is registered".into())).await;
+        }
+        let plan = Plan {
+            target: Target::Sets(sets),
+            merge: Merge::Replicated,
+        };
+        out.status = self.status();
+        let mut exec = self.exec(&snap);
+        exec.write = false;
+        exec.run(&plan, sql, out).await
+    }
+
+    /// Sends each set its locking statement (`per_set`, in set-name order) on
+    /// the session's own connection there; the session then holds `tables`
+    /// (`global`: the read lock of every set). A set that refuses releases what
+    /// the others took.
+    async fn lock_sets(
+        &mut self,
+        snap: &topo::ClusterSnapshot,
+        per_set: &[(String, String)],
+        write: bool,
+        tables: Vec<(String, String)>,
+        global: bool,
+    ) -> Result<(), ProxyError> {
         let mut locked = BTreeMap::new();
         let mut failed = None;
         {
-            let mut exec = self.exec(&snap);
+            let mut exec = self.exec(snap);
             exec.write = write;
             exec.pin = true;
-            for (set, clauses) in &per_set {
-                let tail = if l.tail.is_empty() { "" } else { " " };
-                let sql = format!("LOCK TABLES {}{tail}{}", clauses.join(", "), l.tail);
+            for (set, sql) in per_set {
+                let sql = sql.as_str();
                 let mut conn = match exec.take(set).await {
                     Ok(c) => c,
                     Err(e) => {
@@ -137,13 +213,14 @@ impl Session {
                     failed = Some(e);
                     break;
                 }
-                locked.insert(set.clone(), epoch_of(&snap, set));
+                locked.insert(set.clone(), epoch_of(snap, set));
             }
             exec.clear_running();
         }
         self.locks = Some(TableLocks {
             tables,
             sets: locked,
+            global,
         });
         match failed {
             Some(e) => {
@@ -176,6 +253,15 @@ impl Session {
             }
         }
         committed
+    }
+
+    /// What `START TRANSACTION` / `BEGIN` releases: table locks, not the
+    /// global read lock (as MariaDB).
+    pub(super) async fn unlock_for_begin(&mut self) -> Result<(), ProxyError> {
+        match &self.locks {
+            Some(l) if l.global => Ok(()),
+            _ => self.unlock_tables().await,
+        }
     }
 
     /// Before a statement while locked: a locked connection that was lost (or
@@ -223,7 +309,8 @@ impl Session {
     /// connection to refuse it. Temporary tables and the information and
     /// performance schemas need no lock.
     pub(super) fn locks_gate(&self, stmt: &Statement<'_>) -> Result<(), ProxyError> {
-        let Some(locks) = &self.locks else {
+        let Some(locks) = self.locks.as_ref().filter(|l| !l.global) else {
+            // Under the global read lock every table may be read.
             return Ok(());
         };
         let mut refs: Vec<TableRef> = match crate::sql::parse_one(stmt.sql) {
@@ -266,6 +353,9 @@ impl Session {
     ) -> Answered {
         if let Err(e) = self.locks_gate(stmt) {
             return fail(out, &e).await;
+        }
+        if self.locks.as_ref().is_some_and(|l| l.global) {
+            return fail(out, &ProxyError::ReadLockHeld).await;
         }
         let sig = &stmt.sig;
         let n = sig.iter().filter(|t| !t.is_punct(stmt.sql, ";")).count();

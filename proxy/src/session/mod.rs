@@ -354,7 +354,7 @@ impl Session {
             Command::Begin(begin) => {
                 // Table locks are released and an open transaction is committed
                 // first, as MariaDB does.
-                if let Err(e) = self.unlock_tables().await {
+                if let Err(e) = self.unlock_for_begin().await {
                     return fail(out, &e).await;
                 }
                 if let Err(e) = self.end_txn("COMMIT").await {
