@@ -291,7 +291,8 @@ impl Session {
     fn lost_lock(&mut self) -> Option<String> {
         let locks = self.locks.as_ref()?;
         let sets: Vec<(String, u64)> = locks.sets.iter().map(|(s, e)| (s.clone(), *e)).collect();
-        let snap = self.snapshot();
+        // Read without marking it seen: the statement takes its own snapshot.
+        let snap = self.changes.borrow().clone();
         // A transaction begun while locked holds the connections of the sets it
         // used (given back at its end); one it lost broke it.
         let txn = self.txn.as_ref();
@@ -339,6 +340,41 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// While locked, an `INSERT ... SELECT` the gateway runs itself (reading
+    /// the SELECT first, `insert_select.rs`): what MariaDB checks before it
+    /// runs — the locks held, 1100 for a table locked nowhere, and 1100 for the
+    /// target named again in the SELECT without an alias of its own (MariaDB
+    /// needs a second lock, under another name, for a table read while it is
+    /// written).
+    pub(super) async fn locks_insert_select(&mut self, sql: &str) -> Result<(), ProxyError> {
+        let stmt = Statement::lex(sql)?;
+        self.locks_held().await?;
+        self.locks_gate(&stmt)?;
+        if self.locks.as_ref().is_some_and(|l| l.global) {
+            return Ok(());
+        }
+        let Some(target) = stmt.tables().into_iter().next() else {
+            return Ok(());
+        };
+        let Ok(parsed) = crate::sql::parse_one(sql) else {
+            return Ok(());
+        };
+        let db = self.db.as_deref();
+        let tdb = target.db.as_deref().or(db);
+        let again = crate::route::analyze::analyze(&parsed)
+            .tables
+            .into_iter()
+            .any(|r| {
+                r.db.as_deref().or(db) == tdb
+                    && r.name == target.name
+                    && r.alias.as_ref().is_none_or(|a| *a == r.name)
+            });
+        match again {
+            true => Err(ProxyError::TableNotLocked(target.name)),
+            false => Ok(()),
+        }
     }
 
     /// A schema change while locked. MariaDB runs it on the locking connection;
