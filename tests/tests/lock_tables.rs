@@ -7,7 +7,8 @@
 //!   writes across sets under a WRITE lock, with autocommit off too);
 //! * a WRITE lock on a sharded table (and FLUSH TABLES WITH READ LOCK, on every
 //!   set) holds another session's write on it until UNLOCK TABLES, and two sessions locking the same tables on both sets at once
-//!   never deadlock; a locked connection lost on one set releases every set;
+//!   never deadlock; a locked connection lost on one set releases every set; a
+//!   session killed while its LOCK TABLES waits leaves no lock behind;
 //! * `SET autocommit = 1` after a transaction under locks reaches the
 //!   connections the locks pinned (later writes there commit);
 //! * a `mariadb-dump` with default options (it sends LOCK TABLES ... READ LOCAL)
@@ -89,6 +90,10 @@ fn sequences() -> Vec<Q> {
         "INSERT INTO users (user_id, name) SELECT src.user_id + 4000000, src.name FROM users src WHERE src.user_id < 6",
         "INSERT INTO users (user_id, name) SELECT user_id + 5000000, name FROM users WHERE user_id < 6",
         "SELECT COUNT(*) FROM users WHERE user_id > 4000000",
+        "UPDATE users SET score = 7 WHERE user_id > 4000000 ORDER BY user_id LIMIT 3",
+        "DELETE FROM users WHERE user_id > 4000000 ORDER BY user_id DESC LIMIT 2",
+        "UPDATE users src SET score = 8 ORDER BY user_id LIMIT 1",
+        "SELECT user_id, score FROM users WHERE user_id > 4000000",
         "UNLOCK TABLES",
         // With autocommit off: ROLLBACK undoes, COMMIT keeps, locks stay.
         "SET autocommit = 0",
@@ -627,4 +632,64 @@ async fn autocommit_turned_back_on_after_locks_commits_later_writes() {
         .await
         .unwrap();
     assert_eq!(v, vec![(1, 2), (2, 2)]);
+}
+
+/// Tables of `db` some connection holds locked or in use, on any primary.
+async fn tables_in_use(c: &Cluster, db: &str) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for set in c.set_names() {
+        let mut p = mysql_async::Conn::new(c.primary(&set).root_opts()).await?;
+        let rows: Vec<Row> = p
+            .query(format!("SHOW OPEN TABLES FROM {db} WHERE In_use > 0"))
+            .await?;
+        p.disconnect().await?;
+        n += rows.len();
+    }
+    Ok(n)
+}
+
+#[tokio::test]
+async fn a_session_killed_while_its_lock_waits_leaves_no_lock_behind() {
+    let (c, mut a) = shop().await;
+    a.query_drop("LOCK TABLES shop.t WRITE").await.unwrap();
+    let mut b = c.proxy_conn().await.unwrap();
+    let b_id: Option<u32> = b.query_first("SELECT CONNECTION_ID()").await.unwrap();
+    let waiting = tokio::spawn(async move { b.query_drop("LOCK TABLES shop.t WRITE").await });
+    let cl = &c;
+    setwise_tests::wait_until(
+        "the second LOCK TABLES to wait",
+        Duration::from_secs(20),
+        || async move { waits_for_lock(cl, "LOCK TABLES").await },
+    )
+    .await
+    .unwrap();
+    let mut k = c.proxy_conn().await.unwrap();
+    k.query_drop(format!("KILL CONNECTION {}", b_id.unwrap()))
+        .await
+        .unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("the killed session's client gets an answer or a closed connection")
+        .unwrap();
+    assert!(
+        r.is_err(),
+        "the killed session's LOCK TABLES was answered OK"
+    );
+    a.query_drop("UNLOCK TABLES").await.unwrap();
+    // The killed session's connection does not keep the lock it was waiting
+    // for (its backend connection closes instead of going back to a pool).
+    setwise_tests::wait_until(
+        "no table of shop to stay locked",
+        Duration::from_secs(20),
+        || async move { Ok(tables_in_use(cl, "shop").await? == 0) },
+    )
+    .await
+    .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        k.query_drop("UPDATE shop.t SET v = 3"),
+    )
+    .await
+    .expect("writes go on")
+    .unwrap();
 }

@@ -204,6 +204,10 @@ impl Session {
                         break;
                     }
                 };
+                // The session's own from now on: if this future is dropped (the
+                // client went away while the lock waited) the connection closes,
+                // and its locks with it, instead of going back to a pool.
+                conn.make_private();
                 exec.also_running_on(&conn);
                 let r = crate::observe::backend_part(set, conn.query_drop(sql))
                     .await
