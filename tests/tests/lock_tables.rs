@@ -263,6 +263,25 @@ async fn a_write_lock_holds_another_sessions_write_until_unlock() {
         !write.is_finished(),
         "the write ran while the table was locked"
     );
+    // Another LOCK TABLES waits at most the session's lock_wait_timeout (1205,
+    // as MariaDB), or not at all with NOWAIT, and leaves nothing locked.
+    let mut d = c.proxy_conn().await.unwrap();
+    d.query_drop("SET SESSION lock_wait_timeout = 1")
+        .await
+        .unwrap();
+    for sql in [
+        "LOCK TABLES shop.b READ, shop.t READ",
+        "LOCK TABLES shop.t WRITE NOWAIT",
+    ] {
+        let err = d.query_drop(sql).await.unwrap_err();
+        assert_eq!(
+            server_error(&err),
+            Some((1205, "HY000".into())),
+            "{sql}: {err}"
+        );
+        let n: Option<i64> = d.query_first("SELECT n FROM shop.b").await.unwrap();
+        assert_eq!(n, Some(0), "{sql}: nothing stays locked");
+    }
     a.query_drop("UNLOCK TABLES").await.unwrap();
     let (r, _b) = tokio::time::timeout(Duration::from_secs(30), write)
         .await
