@@ -19,8 +19,9 @@
 //! read-only transactions (`START TRANSACTION`, `COMMIT`), no XA. Nor do the
 //! branches of a session holding `LOCK TABLES` (`crate::session::locks`):
 //! MariaDB refuses `XA START` there and `START TRANSACTION` would release the
-//! locks, so each branch is `SET autocommit=0` ... `COMMIT`, one phase per set. Branches may
-//! also have been started ahead of their first statement ([`ahead`]).
+//! locks, so each branch is `SET autocommit=0` ... `COMMIT`, one phase per
+//! set. Branches may also have been started ahead of their first statement
+//! ([`ahead`]).
 
 mod ahead;
 mod last_agent;
