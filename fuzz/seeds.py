@@ -74,6 +74,8 @@ SQL = [
     "SHOW TABLES; DESCRIBE users; USE d",
     "SELECT name FROM names WHERE name IN ('a', 'B', 'c ') GROUP BY name",
     "SELECT user_id FROM users WHERE user_id BETWEEN 1 AND 5 ORDER BY user_id LIMIT 0",
+    "LOCK TABLES `t` READ /*!32311 LOCAL */, d.u AS a LOW_PRIORITY WRITE, v WRITE CONCURRENT WAIT 5; "
+    "UNLOCK TABLES; FLUSH LOCAL TABLES WITH READ LOCK; FLUSH TABLES",
 ]
 for i, s in enumerate(SQL):
     put("lexer", "sql-%02d" % i, s.encode())

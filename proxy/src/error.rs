@@ -152,6 +152,18 @@ pub enum ProxyError {
     /// to a value of the wrong type.
     #[error("Incorrect argument type to variable '{0}'")]
     WrongTypeForVar(String),
+    /// ER_TABLE_NOT_LOCKED: a table the session's `LOCK TABLES` did not lock
+    /// (its name or alias as the statement wrote it), as MariaDB words it.
+    #[error("Table '{0}' was not locked with LOCK TABLES")]
+    TableNotLocked(String),
+    /// ER_LOCK_OR_ACTIVE_TRANSACTION: `FLUSH TABLES WITH READ LOCK` while the
+    /// session holds table locks, as MariaDB words it.
+    #[error("Can't execute the given command because you have active locked tables or an active transaction")]
+    LockedTables,
+    /// ER_CANT_UPDATE_WITH_READLOCK: a schema change while the session holds
+    /// `FLUSH TABLES WITH READ LOCK`, as MariaDB words it.
+    #[error("Can't execute the query because you have a conflicting read lock")]
+    ReadLockHeld,
     /// The client's own connection broke while answering: nothing more can be sent.
     #[error("client connection: {0}")]
     ClientIo(#[from] std::io::Error),
@@ -202,6 +214,9 @@ impl ProxyError {
             Self::TooManyUserConnections(_) => 1203,
             Self::PacketTooLarge => 1153,
             Self::WrongTypeForVar(_) => 1232,
+            Self::TableNotLocked(_) => 1100,
+            Self::LockedTables => 1192,
+            Self::ReadLockHeld => 1223,
             Self::Internal(_)
             | Self::ClientIo(_)
             | Self::NeedColumns { .. }
@@ -238,6 +253,9 @@ impl ProxyError {
             | Self::MoveWait(_)
             | Self::NeedReprepare
             | Self::DdlTask(_)
+            | Self::TableNotLocked(_)
+            | Self::LockedTables
+            | Self::ReadLockHeld
             | Self::WritesBlocked { .. } => "HY000",
             Self::Fenced { .. } | Self::MoveAborted(_) => "40001",
             Self::XaState(_) => "XAE07",

@@ -14,6 +14,7 @@
 //! read/write split) is decided by the session after classification.
 
 pub mod ddl;
+pub mod lock;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -70,8 +71,9 @@ pub enum Command {
     Show(Show),
     /// `XA ...` (the application's own XA transaction).
     Xa,
-    /// `LOCK` / `UNLOCK`: refused.
-    Lock,
+    /// `LOCK TABLES ...`, `UNLOCK TABLES` ([`lock`]), `FLUSH TABLES [WITH READ
+    /// LOCK]`; other `LOCK` / `UNLOCK` statements are refused.
+    Lock(LockKind),
     Set,
     /// `CREATE TEMPORARY ...`, `DROP TEMPORARY ...`.
     Temporary,
@@ -82,6 +84,21 @@ pub enum Command {
     SqlPrepared(SqlPrepared),
     /// Anything else: planned and run on the sets.
     Query,
+}
+
+/// Which `LOCK` / `UNLOCK` statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    /// `LOCK TABLE[S] t READ, ...`.
+    Tables,
+    /// `UNLOCK TABLE[S]`.
+    Unlock,
+    /// `FLUSH [LOCAL | NO_WRITE_TO_BINLOG] TABLE[S] WITH READ LOCK`.
+    GlobalRead,
+    /// `FLUSH [LOCAL | NO_WRITE_TO_BINLOG] TABLE[S]` (no table list).
+    FlushTables,
+    /// Any other (`LOCK` of something else): refused.
+    Other,
 }
 
 /// `BEGIN` / `START TRANSACTION` options.
@@ -247,7 +264,16 @@ fn classify(sql: &str, sig: &[Token], verb: &str, w: &[String; 3]) -> Command {
         "SHOW" if w1 == "SETWISE" && w2 == "DIGESTS" => Command::Show(Show::Digests),
         "SHOW" if w1 == "GRANTS" => Command::Show(Show::Grants),
         "XA" => Command::Xa,
-        "LOCK" | "UNLOCK" => Command::Lock,
+        "LOCK" | "UNLOCK" => Command::Lock(match (verb, w1) {
+            ("LOCK", "TABLE" | "TABLES") => LockKind::Tables,
+            ("UNLOCK", "TABLE" | "TABLES")
+                if sig.iter().filter(|t| !t.is_punct(sql, ";")).count() == 2 =>
+            {
+                LockKind::Unlock
+            }
+            _ => LockKind::Other,
+        }),
+        "FLUSH" => flush(sql, sig),
         "SET" => Command::Set,
         "SHOW" if matches!(w1, "DATABASES" | "SCHEMAS") => Command::Show(Show::Databases),
         "SHOW" | "DESCRIBE" | "DESC" => Command::Show(Show::Forward),
@@ -256,6 +282,30 @@ fn classify(sql: &str, sig: &[Token], verb: &str, w: &[String; 3]) -> Command {
             Command::Ddl(ddl::classify(sql, sig))
         }
         "PREPARE" | "EXECUTE" | "DEALLOCATE" => sql_prepared(sql, sig, verb, w1),
+        _ => Command::Query,
+    }
+}
+
+/// `FLUSH [LOCAL | NO_WRITE_TO_BINLOG] TABLE[S] [WITH READ LOCK]`; any other
+/// `FLUSH` is a query (refused by the planner).
+fn flush(sql: &str, sig: &[Token]) -> Command {
+    let words: Vec<String> = sig
+        .iter()
+        .filter(|t| !t.is_punct(sql, ";"))
+        .map(|t| match t.kind {
+            Kind::Word => t.text(sql).to_ascii_uppercase(),
+            _ => String::new(),
+        })
+        .collect();
+    let mut w: Vec<&str> = words.iter().map(String::as_str).collect();
+    if matches!(w.get(1), Some(&"LOCAL" | &"NO_WRITE_TO_BINLOG")) {
+        w.remove(1);
+    }
+    match w[..] {
+        ["FLUSH", "TABLE" | "TABLES"] => Command::Lock(LockKind::FlushTables),
+        ["FLUSH", "TABLE" | "TABLES", "WITH", "READ", "LOCK"] => {
+            Command::Lock(LockKind::GlobalRead)
+        }
         _ => Command::Query,
     }
 }

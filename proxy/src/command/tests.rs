@@ -163,8 +163,21 @@ fn shows() {
 fn session_statements() {
     assert_eq!(cmd("KILL QUERY 7"), Command::Kill);
     assert_eq!(cmd("XA START 'x'"), Command::Xa);
-    assert_eq!(cmd("LOCK TABLES t READ"), Command::Lock);
-    assert_eq!(cmd("UNLOCK TABLES"), Command::Lock);
+    assert_eq!(cmd("LOCK TABLES t READ"), Command::Lock(LockKind::Tables));
+    assert_eq!(cmd("lock table t write"), Command::Lock(LockKind::Tables));
+    assert_eq!(cmd("UNLOCK TABLES"), Command::Lock(LockKind::Unlock));
+    assert_eq!(cmd("UNLOCK TABLES t"), Command::Lock(LockKind::Other));
+    assert_eq!(
+        cmd("FLUSH TABLES WITH READ LOCK"),
+        Command::Lock(LockKind::GlobalRead)
+    );
+    assert_eq!(
+        cmd("flush local tables with read lock"),
+        Command::Lock(LockKind::GlobalRead)
+    );
+    assert_eq!(cmd("FLUSH  TABLES"), Command::Lock(LockKind::FlushTables));
+    assert_eq!(cmd("FLUSH TABLES t WITH READ LOCK"), Command::Query);
+    assert_eq!(cmd("FLUSH LOGS"), Command::Query);
     assert_eq!(cmd("SET @a = 1"), Command::Set);
     assert_eq!(
         cmd("SET STATEMENT max_statement_time=1 FOR SELECT 1"),

@@ -356,7 +356,7 @@ impl Exec<'_> {
     }
 
     /// No backend connection runs the session's statement any more.
-    fn clear_running(&self) {
+    pub(crate) fn clear_running(&self) {
         if let Some(a) = &self.activity {
             if let Ok(mut a) = a.lock() {
                 a.running_on.clear();
@@ -701,7 +701,15 @@ impl Exec<'_> {
             .collect();
         let parts = &filtered[..];
         let mut oks = Vec::with_capacity(parts.len());
-        if self.txn.is_none() {
+        // A set whose connection is the session's own (a named lock, LOCK
+        // TABLES) runs its part there: one after another, as in a transaction.
+        let snap = self.conns.snap;
+        let pinned = self.pins.as_ref().is_some_and(|p| {
+            parts
+                .iter()
+                .any(|(set, _)| p.holds(set, epoch_of(snap, set)))
+        });
+        if self.txn.is_none() && !pinned {
             for (set, _) in parts {
                 if let Err(e) = check_writable(self.conns.snap, set) {
                     return fail(out, &e).await;

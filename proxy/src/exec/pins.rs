@@ -46,6 +46,16 @@ impl Pins {
         }
     }
 
+    /// Whether the session holds a connection to `set` leading to the primary of
+    /// `epoch` (not one in use by a running statement).
+    pub fn holds(&self, set: &str, epoch: u64) -> bool {
+        self.0
+            .lock()
+            .expect("pins")
+            .get(set)
+            .is_some_and(|(_, at)| *at == epoch)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.lock().expect("pins").is_empty()
     }

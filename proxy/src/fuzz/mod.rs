@@ -146,6 +146,8 @@ pub(crate) fn classify(sql: &str, tokens: &[lexer::Token]) {
     let _ = crate::route::cache::fingerprint(sql, tokens, Some("d"));
     let _ = crate::front::limits::limit_placeholders(sql, tokens);
     let _ = crate::command::lexed_tables(sql, &sig);
+    // LOCK TABLES clauses (read from the third token on, whatever the verb).
+    let _ = crate::command::lock::parse(sql, &sig);
     let _ = crate::exec::fast_eligible(sql, tokens);
     for i in 0..sig.len().min(4) {
         let _ = lexer::qualified_name_at(sql, &sig, i);

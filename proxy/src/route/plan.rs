@@ -545,6 +545,29 @@ pub(super) fn single(sets: Vec<String>, ctx: &Ctx<'_>) -> Result<Plan, ProxyErro
     })
 }
 
+/// The sets holding table `t` (its database `t.db`, else `db`): every set of a
+/// sharded or broadcast table, the home set of any other; `None` for a table of
+/// a system schema (or `DUAL`), which lives on every server.
+pub fn sets_holding(
+    snap: &ClusterSnapshot,
+    db: Option<&str>,
+    t: &TableRef,
+) -> Result<Option<Vec<String>>, ProxyError> {
+    let ctx = Ctx {
+        snap,
+        dep: Default::default(),
+        db,
+        known_columns: None,
+        known_tables: &[],
+    };
+    Ok(match ctx.place(t)? {
+        Placement::Anywhere => None,
+        Placement::Home(h) => Some(vec![h]),
+        Placement::Broadcast(sets) => Some(sets),
+        Placement::Sharded { map, .. } => Some(all_sets(map)),
+    })
+}
+
 /// The one set holding every table of an unparsable statement (found by the
 /// lexer), when there is one: single tables on one home set, broadcast tables,
 /// or only a database that lives on one set. `None`: the data spans sets.

@@ -59,7 +59,7 @@ impl Session {
         let x = self.app_xa.as_ref()?;
         let control = match first {
             "BEGIN" | "COMMIT" | "CREATE" | "DROP" | "ALTER" | "TRUNCATE" | "RENAME" | "LOCK"
-            | "UNLOCK" => true,
+            | "UNLOCK" | "FLUSH" => true,
             "START" => second == "TRANSACTION",
             "ROLLBACK" => second != "TO",
             _ => false,

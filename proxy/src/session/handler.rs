@@ -140,6 +140,8 @@ impl Handler for Session {
 
     async fn change_user(&mut self, cred: &Credentials) -> Result<(), ProxyError> {
         let _ = self.end_txn("ROLLBACK").await;
+        // Closing the pinned connections releases their table locks.
+        self.locks = None;
         self.pins.clear();
         self.sql_stmts.clear();
         self.held.clear();
@@ -190,17 +192,19 @@ impl Handler for Session {
     async fn field_list(&mut self, table: &str) -> Result<Vec<mysql_async::Column>, ProxyError> {
         let snap = self.snapshot();
         let set = show::set_holding(&snap, self.db.as_deref(), None, table)?;
-        let mut conn = self.conns(&snap).pooled(&set).await?;
+        let (mut conn, pinned) = self.side_conn(&snap, &set).await?;
         let q = format!("SELECT * FROM `{}` LIMIT 0", table.replace('`', "``"));
-        let res = conn
-            .query_iter(self.codec.wire(&q).into_owned())
-            .await
-            .map_err(|e| ProxyError::from_backend(&set, e))?;
-        let cols = res.columns().map(|c| c.to_vec()).unwrap_or_default();
-        res.drop_result()
-            .await
-            .map_err(|e| ProxyError::from_backend(&set, e))?;
-        Ok(cols)
+        let wire = self.codec.wire(&q).into_owned();
+        let r = async {
+            let res = conn.query_iter(wire).await?;
+            let cols = res.columns().map(|c| c.to_vec()).unwrap_or_default();
+            res.drop_result().await?;
+            Ok(cols)
+        }
+        .await
+        .map_err(|e| ProxyError::from_backend(&set, e));
+        self.side_done(&set, conn, pinned);
+        r
     }
 
     async fn prepare(&mut self, sql: &str, placeholders: usize) -> Result<Prepared, ProxyError> {
@@ -217,8 +221,13 @@ impl Handler for Session {
         });
         let sql = plan_of.map_or(sql, |r| r.inner(sql));
         let set = self.metadata_set(&snap, sql)?;
-        let mut conn = self.conns(&snap).pooled(&set).await?;
-        let stmt = match conn.prep(&self.codec.wire(sql)[..]).await {
+        let (mut conn, pinned) = self.side_conn(&snap, &set).await?;
+        let prepared = conn.prep(&self.codec.wire(sql)[..]).await;
+        if let Ok(s) = &prepared {
+            let _ = conn.close(s.clone()).await;
+        }
+        self.side_done(&set, conn, pinned);
+        let stmt = match prepared {
             Ok(s) => s,
             // A join across sets whose tables no one set holds: its result's
             // column definitions come with each execute.
@@ -238,7 +247,6 @@ impl Handler for Session {
             params: stmt.params().to_vec(),
             warnings: 0,
         };
-        let _ = conn.close(stmt).await;
         Ok(meta)
     }
 
@@ -275,6 +283,8 @@ impl Handler for Session {
     async fn reset(&mut self) -> Result<(), ProxyError> {
         self.xa_end_session();
         let r = self.end_txn("ROLLBACK").await;
+        // Closing the pinned connections releases their table locks.
+        self.locks = None;
         self.pins.clear();
         self.sql_stmts.clear();
         self.held.clear();
@@ -307,6 +317,8 @@ impl Handler for Session {
     async fn close(&mut self) {
         self.xa_end_session();
         let _ = self.end_txn("ROLLBACK").await;
+        // Closing the pinned connections releases their table locks.
+        self.locks = None;
         self.pins.clear();
         self.sql_stmts.clear();
         self.held.clear();

@@ -337,11 +337,11 @@ impl Session {
         };
         let mut top = 0u64;
         for set in sets {
-            let mut conn = self.conns(snap).pooled(&set).await?;
-            let max: Option<u64> = conn
-                .query_first(&sql)
-                .await
-                .map_err(|e| ProxyError::from_backend(&set, e))?;
+            // While locked, on the session's own connection (locks.rs).
+            let (mut conn, pinned) = self.side_conn(snap, &set).await?;
+            let max: Result<Option<u64>, _> = conn.query_first(&sql).await;
+            self.side_done(&set, conn, pinned);
+            let max = max.map_err(|e| ProxyError::from_backend(&set, e))?;
             top = top.max(max.unwrap_or(0));
         }
         Ok(top.saturating_add(1))

@@ -59,6 +59,11 @@ impl Session {
     pub(super) async fn insert_select(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
         // Runs as text, whatever protocol the client used (values spliced in).
         self.prepared = None;
+        if self.is_locked() {
+            if let Err(e) = self.locks_insert_select(sql).await {
+                return fail(out, &e).await;
+            }
+        }
         if !self.autocommit {
             self.open_txn();
         }

@@ -19,6 +19,7 @@ mod insert_select;
 mod kill;
 mod limited;
 mod limits;
+mod locks;
 mod move_gate;
 mod observed;
 mod planning;
@@ -118,6 +119,8 @@ pub struct Session {
     limits: limits::SessionLimits,
     /// The client's TLS, if it connected with it (`SHOW STATUS LIKE 'Ssl_%'`).
     tls: Option<Arc<crate::front::tls::TlsInfo>>,
+    /// The tables its `LOCK TABLES` holds, and on which sets (locks.rs).
+    locks: Option<locks::TableLocks>,
     /// The statement being run, as metrics, digests and audit see it (observed.rs).
     stmt: crate::observe::StmtNote,
     stmt_metrics: crate::observe::SessionMetrics,
@@ -160,6 +163,7 @@ impl Session {
             split: Default::default(),
             limits: Default::default(),
             tls: None,
+            locks: None,
             stmt: Default::default(),
             stmt_metrics: Default::default(),
             shared,
@@ -299,6 +303,10 @@ impl Session {
             Some(text) => self.dispatch_text(&text, out).await,
             None => self.dispatch(&stmt, out).await,
         };
+        if self.is_locked() {
+            // A locked connection lost by the statement drops every lock.
+            self.locks_after().await;
+        }
         self.note_row_count(&stmt, out, matches!(answered, Ok(true)));
         self.note_found_rows(&stmt, found_mark, out, matches!(answered, Ok(true)));
         self.ids_after(&ids, out, matches!(answered, Ok(true)));
@@ -328,6 +336,11 @@ impl Session {
         if let Some(e) = self.xa_gate(first, stmt.word(1)) {
             return fail(out, &e).await;
         }
+        if self.is_locked() && !matches!(stmt.command, Command::Lock(_)) {
+            if let Err(e) = self.locks_held().await {
+                return fail(out, &e).await;
+            }
+        }
         match &stmt.command {
             Command::Explain(req) => return self.explain(sql, *req, out).await,
             Command::Use(db) => {
@@ -339,7 +352,11 @@ impl Session {
                 return self.reply(r, out).await;
             }
             Command::Begin(begin) => {
-                // An open transaction is committed first, as MariaDB does.
+                // Table locks are released and an open transaction is committed
+                // first, as MariaDB does.
+                if let Err(e) = self.unlock_for_begin().await {
+                    return fail(out, &e).await;
+                }
                 if let Err(e) = self.end_txn("COMMIT").await {
                     return fail(out, &e).await;
                 }
@@ -398,10 +415,7 @@ impl Session {
                 return show::grants(self.account.as_deref(), self.codec, sql, sig, out).await;
             }
             Command::Xa => return self.xa_statement(sql, sig, out).await,
-            Command::Lock => {
-                let e = ProxyError::NotSupported(format!("{first} statements through the gateway"));
-                return fail(out, &e).await;
-            }
+            Command::Lock(kind) => return self.lock_statement(stmt, *kind, out).await,
             Command::Set => return self.set(sql, sig, out).await,
             Command::Show(Show::Databases) => {
                 let snap = self.snapshot();
@@ -427,6 +441,9 @@ impl Session {
                     }
                     return answered;
                 }
+                if self.is_locked() {
+                    return self.ddl_while_locked(stmt, out).await;
+                }
                 // DDL commits an open transaction implicitly, as in MariaDB.
                 if let Err(e) = self.end_txn("COMMIT").await {
                     return fail(out, &e).await;
@@ -441,6 +458,9 @@ impl Session {
             | Command::DiagnosticsRead
             | Command::SqlPrepared(_)
             | Command::Query => {}
+        }
+        if let Err(e) = self.locks_gate(stmt) {
+            return fail(out, &e).await;
         }
         if !self.autocommit {
             self.open_txn();

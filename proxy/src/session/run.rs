@@ -32,7 +32,11 @@ impl Session {
             Box::pin(self.replica_reads(snap, plan, sql)).await
         };
         let track_gtid = write && self.tracks_gtids(snap);
-        let fast = std::mem::take(&mut self.fast_next) && self.autocommit && reads.is_none();
+        // Never pipelined while the session holds table locks (locks.rs).
+        let fast = std::mem::take(&mut self.fast_next)
+            && self.autocommit
+            && reads.is_none()
+            && !self.is_locked();
         let stateful = self.effects_next.stateful;
         let capture = std::mem::take(&mut self.effects_next.assigns);
         let pin = std::mem::take(&mut self.effects_next.pins);

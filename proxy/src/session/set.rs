@@ -158,6 +158,14 @@ impl Session {
             self.vars
                 .apply(&[("autocommit".into(), "autocommit = 0".into())]);
         }
+        // The session's own connections (a named lock, LOCK TABLES) too: one
+        // left with autocommit off would keep the session's later writes
+        // uncommitted.
+        if !self.pins.is_empty() {
+            let set = format!("SET autocommit = {}", u8::from(on));
+            let applied = self.pins.apply(&set).await;
+            return r.and(applied);
+        }
         r
     }
 

@@ -19,7 +19,10 @@ impl Session {
                 .txn_seq
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let gtrid = format!("sw-{}-{n}", self.shared.gateway_id);
-            self.txn = Some(Txn::new(gtrid, before, self.pins.clone()));
+            let mut t = Txn::new(gtrid, before, self.pins.clone());
+            // Under LOCK TABLES: no XA on the locked connections (txn.rs).
+            t.locked = self.locks.is_some().then_some(self.autocommit);
+            self.txn = Some(t);
         }
     }
 
@@ -136,7 +139,7 @@ impl Session {
         let on: Vec<(&str, u64)> = epochs.iter().map(|(s, e)| (s.as_str(), *e)).collect();
         let topo = self.shared.topo.get().cloned();
         let decisions = self.shared.cfg.xa.decisions;
-        let two_phase = !t.plain && t.writers.len() > 1;
+        let two_phase = !t.plain && t.locked.is_none() && t.writers.len() > 1;
         let commit = tokio::spawn(async move {
             let r = t.commit(topo.as_ref(), decisions).await;
             crate::observe::xa_outcome(two_phase, r.is_ok());

@@ -16,8 +16,12 @@
 //! `crate::xa` resolves from the row or the record.
 //!
 //! `START TRANSACTION READ ONLY` writes nothing: its branches are plain
-//! read-only transactions (`START TRANSACTION`, `COMMIT`), no XA. Branches may
-//! also have been started ahead of their first statement ([`ahead`]).
+//! read-only transactions (`START TRANSACTION`, `COMMIT`), no XA. Nor do the
+//! branches of a session holding `LOCK TABLES` (`crate::session::locks`):
+//! MariaDB refuses `XA START` there and `START TRANSACTION` would release the
+//! locks, so each branch is `SET autocommit=0` ... `COMMIT`, one phase per
+//! set. Branches may also have been started ahead of their first statement
+//! ([`ahead`]).
 
 mod ahead;
 mod last_agent;
@@ -76,6 +80,11 @@ pub struct Txn {
     /// `START TRANSACTION READ ONLY`: it writes nothing, so its branches are
     /// plain read-only transactions (`START TRANSACTION`, `COMMIT`), not XA.
     pub plain: bool,
+    /// The session holds `LOCK TABLES` on its pinned connections: each branch
+    /// is `SET autocommit=0` ... `COMMIT` / `ROLLBACK` (then `SET autocommit=1`
+    /// when the value is `Some(true)`: the session's autocommit is on), one
+    /// phase per set.
+    pub locked: Option<bool>,
 }
 
 impl Txn {
@@ -95,6 +104,7 @@ impl Txn {
             moving: None,
             ahead: Default::default(),
             plain: false,
+            locked: None,
         }
     }
 
@@ -196,7 +206,9 @@ impl Txn {
 
     /// What starts the branch on `set` (after `before`).
     pub fn start_stmt(&self, set: &str) -> String {
-        if self.plain {
+        if self.locked.is_some() {
+            "SET autocommit=0".into()
+        } else if self.plain {
             "START TRANSACTION".into()
         } else {
             format!("XA START {}", xid(&self.gtrid, set))
@@ -204,9 +216,16 @@ impl Txn {
     }
 
     /// What ends the branch on `set`: commits it in one phase, or rolls it back.
-    fn end_stmt(plain: bool, gtrid: &str, set: &str, commit: bool) -> String {
-        let x = xid(gtrid, set);
-        match (plain, commit) {
+    fn end_stmt(&self, set: &str, commit: bool) -> String {
+        let x = xid(&self.gtrid, set);
+        if let Some(on) = self.locked {
+            let verb = if commit { "COMMIT" } else { "ROLLBACK" };
+            return match on {
+                true => format!("{verb}; SET autocommit=1"),
+                false => verb.into(),
+            };
+        }
+        match (self.plain, commit) {
             (true, true) => "COMMIT".into(),
             (true, false) => "ROLLBACK".into(),
             (false, true) => format!("XA END {x}; XA COMMIT {x} ONE PHASE"),
@@ -258,10 +277,10 @@ impl Txn {
     pub async fn release(&mut self) {
         self.claim_ahead(None).await;
         let ends = self.ends();
-        let (gtrid, plain) = (&self.gtrid, self.plain);
         let conns = std::mem::take(&mut self.conns);
+        let this = &*self;
         futures::future::join_all(conns.into_iter().map(|(set, mut conn)| {
-            let end = Self::end_stmt(plain, gtrid, &set, false);
+            let end = this.end_stmt(&set, false);
             let ends = &ends;
             async move {
                 let ok = crate::observe::backend_part(&set, conn.query_drop(end))
@@ -324,6 +343,10 @@ impl Txn {
         }
         if self.plain {
             // Read only: nothing to make atomic (MariaDB refused every write).
+            return self.commit_one_phase_all().await;
+        }
+        if self.locked.is_some() {
+            // Under LOCK TABLES: no XA (see the module's doc).
             return self.commit_one_phase_all().await;
         }
         let gtrid = self.gtrid.clone();
@@ -454,11 +477,12 @@ impl Txn {
 
     /// Commits every branch in one phase, all sets at once. A connection whose
     /// branch committed is lent again as it is.
-    async fn commit_one_phase_all(self) -> Result<(), ProxyError> {
+    async fn commit_one_phase_all(mut self) -> Result<(), ProxyError> {
         let ends = self.ends();
-        let (gtrid, plain) = (self.gtrid, self.plain);
-        let done = futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
-            let end = Self::end_stmt(plain, &gtrid, &set, true);
+        let conns = std::mem::take(&mut self.conns);
+        let this = &self;
+        let done = futures::future::join_all(conns.into_iter().map(|(set, mut conn)| {
+            let end = this.end_stmt(&set, true);
             let ends = &ends;
             async move {
                 let r = crate::observe::backend_part(&set, conn.query_drop(end))
