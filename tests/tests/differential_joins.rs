@@ -4,7 +4,7 @@
 
 use mysql_async::prelude::Queryable;
 use setwise_tests::diff::data::Data;
-use setwise_tests::diff::{joins, Diff};
+use setwise_tests::diff::{join_edges, joins, Diff};
 
 async fn loaded(extra: &str) -> Diff {
     let data = Data::generate(20_241_206, 300, 1000);
@@ -139,5 +139,25 @@ async fn a_join_beyond_the_memory_limit_fails_clearly() {
             .await
             .unwrap();
     assert_eq!(n, Some(joins::ITEMS));
+    d.finish();
+}
+
+/// Column names of literals and placeholders, collation mixes (1267 exactly
+/// where MariaDB refuses), warnings and `SHOW WARNINGS`, and other shapes, in
+/// joins and subqueries across sets.
+#[tokio::test]
+async fn join_edges_match_a_plain_mariadb() {
+    let mut d = loaded("").await;
+    setwise_tests::diff::join_edges::setup(&mut d)
+        .await
+        .expect("create and load the collation tables");
+    d.group("names of select items");
+    d.run_all(&join_edges::names()).await.unwrap();
+    d.group("string keys of two collations");
+    d.run_all(&join_edges::collations()).await.unwrap();
+    d.group("warnings after a join");
+    d.run_all(&join_edges::warnings()).await.unwrap();
+    d.group("other join shapes");
+    d.run_all(&join_edges::shapes()).await.unwrap();
     d.finish();
 }

@@ -1,0 +1,121 @@
+//! The names MariaDB gives a prepared statement's select items that hold
+//! placeholders. MariaDB names an item without an alias by its text as
+//! written, so a prepared `SELECT id, ?, CONCAT(?, name)` answers columns
+//! `id`, `?` and `CONCAT(?, name)` whatever the values. When the gateway
+//! plans such a statement from its text with the values written in (a join
+//! or subquery across sets, an SQL `EXECUTE` of one), the sets name those
+//! items by the values instead; these names put MariaDB's back.
+
+use crate::route::select::shape;
+use crate::sql::lexer::{tokenize, Kind};
+
+/// One select item: a `*` / `t.*` (of unknown width), or an expression with
+/// the name MariaDB gives it when that name holds a `?` (`None`: the sets'
+/// name is right).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Item {
+    Star,
+    Expr(Option<String>),
+}
+
+/// The select items of a prepared statement, for renaming its result's
+/// columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemNames {
+    items: Vec<Item>,
+}
+
+impl ItemNames {
+    /// The items of `sql` (with `?`), when one of them is named by a `?`.
+    pub fn of(sql: &str) -> Option<ItemNames> {
+        let tokens = tokenize(sql).ok()?;
+        let s = shape(sql, &tokens)?;
+        let mut any = false;
+        let items = s
+            .items
+            .iter()
+            .map(|it| {
+                let text = &sql[it.expr.0..it.expr.1];
+                if text == "*" || text.ends_with(".*") {
+                    return Item::Star;
+                }
+                let holds = tokens.iter().any(|t| {
+                    t.kind == Kind::Placeholder && t.start >= it.expr.0 && t.end <= it.expr.1
+                });
+                if it.alias.is_some() || !holds {
+                    return Item::Expr(None);
+                }
+                any = true;
+                Item::Expr(Some(text.to_string()))
+            })
+            .collect();
+        any.then_some(ItemNames { items })
+    }
+
+    /// The new name of each of `n` result columns (`None`: keep it). Items
+    /// after a `*` are counted from the end.
+    pub fn names(&self, n: usize) -> Vec<Option<&str>> {
+        let mut out = vec![None; n];
+        let stars = self.items.iter().filter(|i| **i == Item::Star).count();
+        if stars == 0 && self.items.len() != n {
+            return out;
+        }
+        let front = self
+            .items
+            .iter()
+            .take_while(|i| **i != Item::Star)
+            .collect::<Vec<_>>();
+        let back = match stars {
+            0 => Vec::new(),
+            _ => self
+                .items
+                .iter()
+                .rev()
+                .take_while(|i| **i != Item::Star)
+                .collect::<Vec<_>>(),
+        };
+        if front.len() + back.len() > n {
+            return out;
+        }
+        for (k, it) in front.iter().enumerate() {
+            if let Item::Expr(Some(name)) = it {
+                out[k] = Some(name.as_str());
+            }
+        }
+        for (k, it) in back.iter().enumerate() {
+            if let Item::Expr(Some(name)) = it {
+                out[n - 1 - k] = Some(name.as_str());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_items_keep_their_text() {
+        let n = ItemNames::of("SELECT o.id, ?, ? + 1 AS x, CONCAT(?, u.name) FROM o JOIN u ON u.id = o.uid WHERE o.id < ?").unwrap();
+        assert_eq!(
+            n.names(4),
+            vec![None, Some("?"), None, Some("CONCAT(?, u.name)")]
+        );
+        // Not the column count the statement gives: left alone.
+        assert_eq!(n.names(3), vec![None; 3]);
+        assert!(ItemNames::of("SELECT id FROM t WHERE id = ?").is_none());
+        assert!(ItemNames::of("SELECT ? AS a FROM t").is_none());
+    }
+
+    #[test]
+    fn items_after_a_star_count_from_the_end() {
+        let n = ItemNames::of("SELECT ?, t.*, -?, u.id FROM t JOIN u ON u.id = t.id").unwrap();
+        assert_eq!(
+            n.names(6),
+            vec![Some("?"), None, None, None, Some("-?"), None]
+        );
+        let n = ItemNames::of("SELECT *, ? FROM t").unwrap();
+        assert_eq!(n.names(3), vec![None, None, Some("?")]);
+    }
+}
