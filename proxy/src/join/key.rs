@@ -100,6 +100,9 @@ pub struct Keyer {
     /// Per key: the expression is a column (its collation's derivation is
     /// implicit; a function's may not be).
     columns: Vec<bool>,
+    /// Row indexes of the side's ON conditions on an outer join's preserved
+    /// table: a row where one is not TRUE (`1`) has no key.
+    gates: Vec<usize>,
 }
 
 impl Keyer {
@@ -131,11 +134,15 @@ impl Keyer {
             keys,
             charsets,
             columns,
+            gates: side.gates.iter().map(|g| visible + g).collect(),
         })
     }
 
     /// The row's key (`None` when a key value is NULL: it matches nothing).
     pub fn key(&mut self, row: &[Cell]) -> Option<Vec<u8>> {
+        if self.gates.iter().any(|&g| row[g].as_deref() != Some(b"1")) {
+            return None;
+        }
         let mut out = Vec::new();
         for (i, &(v, w, kind)) in self.keys.iter().enumerate() {
             let n = normal(kind, &row[v], &row[w])?;

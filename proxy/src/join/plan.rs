@@ -75,6 +75,10 @@ pub struct Side {
     pub pinned: bool,
     /// The table is sharded and its (single) join key is the shard key.
     pub key_is_shard_key: bool,
+    /// Hidden indexes of ON conditions on an outer join's preserved table
+    /// (`(cond) IS TRUE`): a row failing one matches nothing, so it comes
+    /// out null-extended.
+    pub gates: Vec<usize>,
 }
 
 impl Side {
@@ -281,6 +285,7 @@ pub fn plan_join(
         key_exprs: vec![],
         pinned: false,
         key_is_shard_key: false,
+        gates: vec![],
     });
     for (s, tb) in sides.iter_mut().zip(&t) {
         s.name = format!("{}.{}", tb.db, tb.name);
@@ -295,6 +300,7 @@ pub fn plan_join(
     let mut key_texts: Vec<String> = Vec::new();
     let mut pushed: [Vec<&Expr>; 2] = [vec![], vec![]];
     let mut null_tests: Vec<(usize, String, bool)> = Vec::new();
+    let mut gated: Vec<(usize, String)> = Vec::new();
     let mut kind = kind;
     let mut nulled = match kind {
         JoinKind::Outer { preserved } => Some(1 - preserved),
@@ -367,9 +373,9 @@ pub fn plan_join(
                 continue;
             }
             if in_on && nulled.is_some() && Some(target) != nulled {
-                return Err(unsupported(
-                    "an ON condition on the preserved table of an outer join across sets",
-                ));
+                // Not a filter: the preserved row stays, matching nothing.
+                gated.push((target, text(c)?));
+                continue;
             }
             pushed[target].push(c);
         }
@@ -386,6 +392,10 @@ pub fn plan_join(
         return Err(unsupported(
             "a join across sets without an equality between the two tables",
         ));
+    }
+    for (side, c) in gated {
+        let g = add_hidden(&mut sides[side], format!("({c}) IS TRUE"));
+        sides[side].gates.push(g);
     }
     for (i, s) in sides.iter_mut().enumerate() {
         for c in &pushed[i] {

@@ -219,8 +219,20 @@ fn located(q: &Query, src: &Source) -> Option<(usize, usize)> {
     Some((a, b))
 }
 
+/// Whether `q` reads only a `JSON_TABLE` (the values of a subquery read
+/// before, `super::collated`): nothing to read first.
+fn values_only(q: &Query) -> bool {
+    matches!(q.body.as_ref(), SetExpr::Select(s)
+        if !s.from.is_empty()
+            && s.from.iter().all(|f| f.joins.is_empty()
+                && matches!(f.relation, TableFactor::JsonTable { .. })))
+}
+
 /// A subquery replaced whole, parentheses included (`IN (...)`, a scalar).
 fn whole_sub(q: &Query, src: &Source, form: Form) -> Option<Sub> {
+    if values_only(q) {
+        return None;
+    }
     let (a, b) = located(q, src)?;
     Some(Sub {
         range: (src.sig[a - 1].start, src.sig[b].end),

@@ -95,7 +95,7 @@ impl Session {
                 r
             }
         };
-        let diag = exec.diagnostics.take();
+        let diag = std::mem::take(&mut exec.diagnostics);
         let captured = std::mem::take(&mut exec.captured);
         let gtids = std::mem::take(&mut exec.gtids);
         let calc_found = exec.calc_found.take();

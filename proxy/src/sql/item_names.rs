@@ -7,7 +7,7 @@
 //! items by the values instead; these names put MariaDB's back.
 
 use crate::route::select::shape;
-use crate::sql::lexer::{tokenize, Kind};
+use crate::sql::lexer::{tokenize, Kind, Token};
 
 /// One select item: a `*` / `t.*` (of unknown width), or an expression with
 /// the name MariaDB gives it when that name holds a `?` (`None`: the sets'
@@ -91,6 +91,58 @@ impl ItemNames {
     }
 }
 
+/// For each placeholder of `tokens`: whether it is in a select list (the last
+/// clause word outside parentheses before it is `SELECT`).
+pub fn listed_placeholders(sql: &str, tokens: &[Token]) -> Vec<bool> {
+    let mut depth = 0i32;
+    let mut in_list = false;
+    let mut out = Vec::new();
+    for t in tokens.iter().filter(|t| !t.is_trivia()) {
+        if t.is_punct(sql, "(") {
+            depth += 1;
+        } else if t.is_punct(sql, ")") {
+            depth -= 1;
+        } else if t.kind == Kind::Placeholder {
+            out.push(in_list);
+        } else if depth == 0 && t.kind == Kind::Word {
+            let w = t.text(sql).to_ascii_uppercase();
+            if w == "SELECT" {
+                in_list = true;
+            } else if matches!(
+                w.as_str(),
+                "FROM" | "WHERE" | "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "UNION" | "INTO"
+            ) {
+                in_list = false;
+            }
+        }
+    }
+    out
+}
+
+/// For each placeholder of `sql`: whether it is a whole select item (`SELECT
+/// ?, ...`), not part of one (`? + 1`).
+pub fn whole_item_placeholders(sql: &str, tokens: &[Token]) -> Vec<bool> {
+    let items: Vec<(usize, usize)> = shape(sql, tokens)
+        .map(|s| s.items.iter().map(|i| i.expr).collect())
+        .unwrap_or_default();
+    tokens
+        .iter()
+        .filter(|t| t.kind == Kind::Placeholder)
+        .map(|t| items.contains(&(t.start, t.end)))
+        .collect()
+}
+
+/// An integer parameter spliced into a select list as an expression MariaDB
+/// types as it types the `?` of a prepared statement bound to an integer,
+/// not as the literal's narrower type: BIGINT of 21 characters, NOT NULL
+/// as a whole item (`whole`), nullable inside an expression (`? + 1`).
+pub fn listed_int(n: i64, whole: bool) -> String {
+    match whole {
+        true => format!("CASE WHEN 0 THEN -9223372036854775808 + 0 ELSE {n} END"),
+        false => format!("CASE WHEN 0 THEN -9223372036854775808 + 0 WHEN 0 THEN NULL ELSE {n} END"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +158,20 @@ mod tests {
         assert_eq!(n.names(3), vec![None; 3]);
         assert!(ItemNames::of("SELECT id FROM t WHERE id = ?").is_none());
         assert!(ItemNames::of("SELECT ? AS a FROM t").is_none());
+    }
+
+    #[test]
+    fn whole_items_and_listed_placeholders() {
+        let sql = "SELECT ?, ? + 1, x AS y, ? a FROM t WHERE c = ? LIMIT ?";
+        let t = tokenize(sql).unwrap();
+        assert_eq!(
+            whole_item_placeholders(sql, &t),
+            vec![true, false, true, false, false]
+        );
+        assert_eq!(
+            listed_placeholders(sql, &t),
+            vec![true, true, true, false, false]
+        );
     }
 
     #[test]
