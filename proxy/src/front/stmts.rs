@@ -62,7 +62,9 @@ impl Stmts {
         let limits = super::limits::limit_placeholders(sql, &tokens);
         let listed = crate::sql::item_names::listed_placeholders(sql, &tokens)
             .into_iter()
-            .zip(crate::sql::item_names::whole_item_placeholders(sql, &tokens))
+            .zip(crate::sql::item_names::whole_item_placeholders(
+                sql, &tokens,
+            ))
             .collect();
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let n = placeholders.len();

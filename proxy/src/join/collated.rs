@@ -220,3 +220,23 @@ mod tests {
         assert!(crate::sql::parse_one(&parsed).is_ok(), "{parsed}");
     }
 }
+
+#[cfg(test)]
+mod located {
+    #[test]
+    fn a_json_table_subquery_is_located() {
+        let sql = "SELECT i.a FROM t i JOIN u ON u.id = i.id WHERE i.code IN (SELECT setwise_v FROM JSON_TABLE(_utf8mb4 X'5B5D', '$[*]' COLUMNS (setwise_v VARCHAR(3) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci PATH '$')) AS setwise_values)";
+        let tokens = crate::sql::lexer::tokenize(sql).unwrap();
+        let parsed = super::parsed_text(sql).unwrap();
+        let stmt = crate::sql::parse_one(&parsed).unwrap();
+        let sqlparser::ast::Statement::Query(q) = stmt else {
+            panic!()
+        };
+        let sqlparser::ast::SetExpr::Select(s) = q.body.as_ref() else {
+            panic!()
+        };
+        let src = super::super::source::Source::new(sql, &tokens);
+        let w = s.selection.as_ref().unwrap();
+        assert_eq!(src.expr(w), Some(&sql[sql.find("i.code").unwrap()..]));
+    }
+}

@@ -52,7 +52,8 @@ fn is_bin(c: &KeyCollation) -> bool {
 
 /// MariaDB's `left_is_superset`: `l`'s character set can take `r`'s values.
 fn superset(l: &KeyCollation, r: &KeyCollation) -> bool {
-    let stronger_or_same = |tie: bool| l.derivation < r.derivation || l.derivation == r.derivation && tie;
+    let stronger_or_same =
+        |tie: bool| l.derivation < r.derivation || l.derivation == r.derivation && tie;
     let supplement = l.charset == "utf8mb4" && r.charset == "utf8mb3";
     if unicode(&l.charset) && stronger_or_same(!unicode(&r.charset) || supplement) {
         return true;
@@ -158,9 +159,8 @@ pub async fn align(
         let (win, lose) = match aggregate(x, y) {
             Aggregated::Same => continue,
             Aggregated::Mix => {
-                let show = |c: &KeyCollation| {
-                    format!("{},{}", c.collation, derivation_name(c.derivation))
-                };
+                let show =
+                    |c: &KeyCollation| format!("{},{}", c.collation, derivation_name(c.derivation));
                 return Err(ProxyError::CollationMix(show(x), show(y)));
             }
             Aggregated::Wins(w) => (w, 1 - w),
@@ -221,6 +221,9 @@ mod tests {
             aggregate(&k("utf8mb3_general_ci", "utf8mb3", 2), &general),
             Aggregated::Wins(1)
         );
-        assert_eq!(aggregate(&k("binary", "binary", 5), &general), Aggregated::Same);
+        assert_eq!(
+            aggregate(&k("binary", "binary", 5), &general),
+            Aggregated::Same
+        );
     }
 }

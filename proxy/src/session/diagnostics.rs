@@ -26,10 +26,11 @@ impl Session {
         }
         if self.diag.len() > 1 {
             let wire = self.codec.wire(sql).into_owned();
-            let list = sql
-                .split_whitespace()
-                .nth(1)
-                .is_some_and(|w| ["WARNINGS", "ERRORS"].iter().any(|x| w.eq_ignore_ascii_case(x)));
+            let list = sql.split_whitespace().nth(1).is_some_and(|w| {
+                ["WARNINGS", "ERRORS"]
+                    .iter()
+                    .any(|x| w.eq_ignore_ascii_case(x))
+            });
             return match combined(&mut self.diag, &wire, list).await {
                 Ok((cols, rows)) => {
                     out.columns(&cols).await?;

@@ -298,7 +298,6 @@ fn integer(text: &str) -> Option<Result<u64, ProxyError>> {
     }
 }
 
-
 /// The texts of the comma-separated values in `toks`.
 fn split_args<'a>(sql: &'a str, toks: &[Token]) -> Vec<&'a str> {
     let mut out = Vec::new();

@@ -89,7 +89,8 @@ impl Session {
             (prepared, _, _) => {
                 // Planned from the text with the values written in: items
                 // holding `?` are named as MariaDB names them.
-                out.names = prepared.and_then(|(text, _)| crate::sql::item_names::ItemNames::of(&text));
+                out.names =
+                    prepared.and_then(|(text, _)| crate::sql::item_names::ItemNames::of(&text));
                 let r = exec.run(plan, sql, out).await;
                 out.names = None;
                 r
