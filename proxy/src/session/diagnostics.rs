@@ -18,7 +18,11 @@ impl Session {
     /// connection, or the open transaction's last set); with neither, any set
     /// answers (an empty diagnostics area, as after a clean statement).
     pub(super) async fn diagnostics(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
-        if let [(set, conn)] = self.diag.as_mut_slice() {
+        let first = sql.split_whitespace().next().unwrap_or_default();
+        let read = ["SHOW", "SELECT"]
+            .iter()
+            .any(|w| first.eq_ignore_ascii_case(w));
+        if let (false, [(set, conn), ..]) | (_, [(set, conn)]) = (read, self.diag.as_mut_slice()) {
             return match crate::exec::stream_all(conn, set, &self.codec.wire(sql), out).await? {
                 Ok(()) => Ok(true),
                 Err(e) => fail(out, &e).await,
