@@ -103,6 +103,8 @@ pub struct Keyer {
     /// Row indexes of the side's ON conditions on an outer join's preserved
     /// table: a row where one is not TRUE (`1`) has no key.
     gates: Vec<usize>,
+    /// Per key: `<=>`, a NULL value a key of its own.
+    null_safe: Vec<bool>,
 }
 
 impl Keyer {
@@ -135,6 +137,7 @@ impl Keyer {
             charsets,
             columns,
             gates: side.gates.iter().map(|g| visible + g).collect(),
+            null_safe: side.null_safe.clone(),
         })
     }
 
@@ -145,6 +148,10 @@ impl Keyer {
         }
         let mut out = Vec::new();
         for (i, &(v, w, kind)) in self.keys.iter().enumerate() {
+            if row[v].is_none() && self.null_safe.get(i) == Some(&true) {
+                out.extend_from_slice(&u32::MAX.to_le_bytes());
+                continue;
+            }
             let n = normal(kind, &row[v], &row[w])?;
             if kind == KeyKind::Weight && self.prefixes[i].is_none() {
                 if let Some(wc) = &row[w] {

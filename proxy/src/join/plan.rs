@@ -79,6 +79,8 @@ pub struct Side {
     /// (`(cond) IS TRUE`): a row failing one matches nothing, so it comes
     /// out null-extended.
     pub gates: Vec<usize>,
+    /// Per join key: compared with `<=>` (NULL matches NULL).
+    pub null_safe: Vec<bool>,
 }
 
 impl Side {
@@ -286,6 +288,7 @@ pub fn plan_join(
         pinned: false,
         key_is_shard_key: false,
         gates: vec![],
+        null_safe: vec![],
     });
     for (s, tb) in sides.iter_mut().zip(&t) {
         s.name = format!("{}.{}", tb.db, tb.name);
@@ -301,6 +304,7 @@ pub fn plan_join(
     let mut pushed: [Vec<&Expr>; 2] = [vec![], vec![]];
     let mut null_tests: Vec<(usize, String, bool)> = Vec::new();
     let mut gated: Vec<(usize, String)> = Vec::new();
+    let mut null_safe: Vec<bool> = Vec::new();
     let mut kind = kind;
     let mut nulled = match kind {
         JoinKind::Outer { preserved } => Some(1 - preserved),
@@ -327,7 +331,7 @@ pub fn plan_join(
                     }
                     let Expr::BinaryOp {
                         left,
-                        op: BinaryOperator::Eq,
+                        op: op @ (BinaryOperator::Eq | BinaryOperator::Spaceship),
                         right,
                     } = strip(c)
                     else {
@@ -348,6 +352,7 @@ pub fn plan_join(
                     };
                     key_pairs.push((a, b));
                     key_texts.push(text(c)?);
+                    null_safe.push(*op == BinaryOperator::Spaceship);
                     continue;
                 }
             };
@@ -387,11 +392,15 @@ pub fn plan_join(
         };
         key_pairs.push((q(&t[0]), q(&t[1])));
         key_texts.push(format!("{} = {}", q(&t[0]), q(&t[1])));
+        null_safe.push(false);
     }
     if key_pairs.is_empty() {
         return Err(unsupported(
             "a join across sets without an equality between the two tables",
         ));
+    }
+    for s in sides.iter_mut() {
+        s.null_safe = null_safe.clone();
     }
     for (side, c) in gated {
         let g = add_hidden(&mut sides[side], format!("({c}) IS TRUE"));

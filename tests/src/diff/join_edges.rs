@@ -152,8 +152,13 @@ pub fn warnings_beyond() -> Vec<&'static str> {
 /// + LIMIT, aggregates.
 pub fn shapes() -> Vec<Q> {
     vec![
-        Q::any("SELECT i.item_id, s.code FROM jitems i JOIN jsingle s ON s.code <=> i.code").or_unsupported(),
-        Q::any("SELECT i.item_id, s.n FROM jitems i JOIN jsingle s ON s.n <=> i.qty").or_unsupported(),
+        // NULL-safe keys: NULL matches NULL (hashed, also when a lookup is asked).
+        Q::any("SELECT i.item_id, s.code FROM jitems i JOIN jsingle s ON s.code <=> i.code"),
+        Q::any("SELECT i.item_id, s.n FROM jitems i JOIN jsingle s ON s.n <=> i.qty"),
+        Q::any("SELECT i.item_id, j.uid FROM jitems i JOIN joindb2.j2users j ON j.code <=> i.code WHERE i.item_id < 40"),
+        Q::any("SELECT s.code, i.item_id FROM jsingle s LEFT JOIN jitems i ON i.qty <=> s.n AND i.item_id < 100"),
+        Q::any("SELECT i.item_id, s.code FROM jitems i JOIN jsingle s ON s.n <=> i.qty AND s.code = i.code /* setwise:lookup */"),
+        Q::any("SELECT COUNT(*) FROM jitems i JOIN jsingle s ON s.n <=> i.qty"),
         Q::any("SELECT s.code, i.item_id FROM jsingle s LEFT JOIN jitems i ON i.code = s.code AND i.qty > 40"),
         Q::any("SELECT s.code, i.item_id FROM jsingle s LEFT JOIN jitems i ON i.code = s.code WHERE i.qty > 40"),
         Q::any("SELECT s.code, i.item_id FROM jsingle s LEFT JOIN jitems i ON i.code = s.code AND s.n > 1"),
