@@ -150,8 +150,8 @@ impl Stmts {
                     }
                 }
                 for (p, &(_, whole)) in p.iter_mut().zip(&s.listed).filter(|(_, l)| l.0) {
-                    if let mysql_common::value::Value::Int(n) = p.value {
-                        p.literal = crate::sql::item_names::listed_int(n, whole);
+                    if let Some(l) = crate::sql::item_names::listed(&p.value, &p.literal, whole) {
+                        p.literal = l;
                     }
                 }
                 Bound {

@@ -132,15 +132,23 @@ pub fn whole_item_placeholders(sql: &str, tokens: &[Token]) -> Vec<bool> {
         .collect()
 }
 
-/// An integer parameter spliced into a select list as an expression MariaDB
-/// types as it types the `?` of a prepared statement bound to an integer,
-/// not as the literal's narrower type: BIGINT of 21 characters, NOT NULL
-/// as a whole item (`whole`), nullable inside an expression (`? + 1`).
-pub fn listed_int(n: i64, whole: bool) -> String {
-    match whole {
-        true => format!("CASE WHEN 0 THEN -9223372036854775808 + 0 ELSE {n} END"),
-        false => format!("CASE WHEN 0 THEN -9223372036854775808 + 0 WHEN 0 THEN NULL ELSE {n} END"),
-    }
+/// A number parameter spliced into a select list (as `literal`) written as
+/// an expression MariaDB types as it types the `?` of a prepared statement
+/// bound to it, not as the literal's narrower type: an integer BIGINT of 21
+/// characters, NOT NULL as a whole item (`whole`), nullable inside an
+/// expression (`? + 1`); an unsigned one BIGINT UNSIGNED of 21; a double
+/// DOUBLE of 23. `None`: the literal is typed alike.
+pub fn listed(value: &mysql_common::value::Value, literal: &str, whole: bool) -> Option<String> {
+    use mysql_common::value::Value;
+    Some(match value {
+        Value::Int(n) if whole => format!("CASE WHEN 0 THEN -9223372036854775808 + 0 ELSE {n} END"),
+        Value::Int(n) => {
+            format!("CASE WHEN 0 THEN -9223372036854775808 + 0 WHEN 0 THEN NULL ELSE {n} END")
+        }
+        Value::UInt(_) => format!("({literal} | 0)"),
+        Value::Double(_) => format!("({literal} * 1)"),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

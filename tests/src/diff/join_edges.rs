@@ -61,6 +61,8 @@ pub fn names() -> Vec<Q> {
             .bin(vec![Value::Int(7), Value::Int(8), Value::Bytes(b"n:".to_vec()), Value::Bytes(b"al".to_vec())]),
         Q::any(format!("SELECT *, ? {JOIN} WHERE i.item_id < 9"))
             .bin(vec![Value::Bytes(b"s".to_vec())]),
+        Q::any(format!("SELECT i.item_id, ?, ?, ?, ? - 1, ?, ? {JOIN} WHERE i.item_id < 9"))
+            .bin(vec![Value::Double(1.5), Value::UInt(7), Value::NULL, Value::Int(-3), Value::Bytes(b"it's \\ \"q\"".to_vec()), Value::Int(-9)]),
         Q::any("SELECT item_id, ?, qty FROM jitems WHERE user_id IN (SELECT user_id FROM users WHERE score > ?)")
             .bin(vec![Value::Bytes(b"v".to_vec()), Value::Int(50)]),
         Q::exact(format!("SELECT i.item_id, ? {JOIN} ORDER BY u.name, i.item_id LIMIT 5"))
