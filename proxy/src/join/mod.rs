@@ -36,6 +36,7 @@ pub mod lookup;
 pub mod nulled;
 pub mod output;
 pub mod plan;
+pub mod plan_exprs;
 pub mod run;
 pub mod source;
 pub mod subquery;
