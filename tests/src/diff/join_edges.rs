@@ -181,5 +181,16 @@ pub fn shapes() -> Vec<Q> {
         Q::any("SELECT COUNT(DISTINCT u.city), COUNT(DISTINCT i.code) FROM jitems i JOIN users u ON u.user_id = i.user_id").or_unsupported(),
         Q::folded("SELECT i.code, MIN(u.user_id), MAX(i.item_id) FROM jitems i JOIN users u ON u.user_id = i.user_id GROUP BY i.code"),
         Q::any("SELECT COUNT(*), SUM(i.qty) FROM jsingle s JOIN jitems i ON i.code = s.code WHERE s.n IS NULL"),
+        // Two keys; a key expression; ORDER BY NULLs of the null-extended side.
+        Q::any("SELECT i.item_id, s.label FROM jitems i JOIN jsingle s ON s.code = i.code AND s.n = i.qty"),
+        Q::any("SELECT i.item_id, s.code FROM jitems i JOIN jsingle s ON s.n = i.qty + 1 WHERE i.item_id < 200"),
+        Q::exact("SELECT i.item_id, u.name FROM jitems i LEFT JOIN users u ON u.user_id = i.user_id WHERE i.item_id < 60 ORDER BY u.name, i.item_id"),
+        Q::exact("SELECT i.item_id, u.name FROM jitems i LEFT JOIN users u ON u.user_id = i.user_id WHERE i.item_id < 60 ORDER BY u.name DESC, i.item_id DESC"),
+        Q::exact("SELECT i.item_id FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY i.item_id LIMIT 5 OFFSET 100000"),
+        Q::exact("SELECT DISTINCT u.city FROM jitems i JOIN users u ON u.user_id = i.user_id ORDER BY u.city").or_unsupported(),
+        Q::folded("SELECT u.city AS c, COUNT(*) AS n FROM jitems i LEFT JOIN users u ON u.user_id = i.user_id GROUP BY c HAVING n > 3"),
+        Q::any("SELECT i.*, u.name FROM jitems i JOIN users u ON u.user_id = i.user_id WHERE i.item_id < 30"),
+        Q::any("SELECT MIN(i.code), MAX(i.code), COUNT(DISTINCT i.code) FROM jitems i JOIN jsingle s ON s.code = i.code").or_unsupported(),
+        Q::any("SELECT s.code, i.item_id FROM jsingle s JOIN jitems i ON i.code = s.code WHERE s.code IN ('a1', 'B2') AND i.qty BETWEEN 0 AND 20"),
     ]
 }
