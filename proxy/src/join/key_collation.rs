@@ -161,7 +161,12 @@ pub async fn align(
             Aggregated::Mix => {
                 let show =
                     |c: &KeyCollation| format!("{},{}", c.collation, derivation_name(c.derivation));
-                return Err(ProxyError::CollationMix(show(x), show(y)));
+                // Named in the order the condition writes them, as MariaDB does.
+                let at = |s: usize| j.keys_text.find(j.sides[s].key_exprs[k].as_str());
+                return Err(match (at(0), at(1)) {
+                    (Some(a), Some(b)) if b < a => ProxyError::CollationMix(show(y), show(x)),
+                    _ => ProxyError::CollationMix(show(x), show(y)),
+                });
             }
             Aggregated::Wins(w) => (w, 1 - w),
         };

@@ -83,10 +83,11 @@ pub fn names() -> Vec<Q> {
 pub fn collations() -> Vec<Q> {
     vec![
         // Same character set, two non-binary collations, both columns: 1267.
-        Q::any("SELECT s.code, t.code FROM jsingle s JOIN joindb2.j2uni t ON t.code = s.code"),
-        Q::any("SELECT s.code, t.w FROM jsingle s LEFT JOIN joindb2.j2uni t ON t.code = s.code"),
+        Q::any("SELECT s.code, t.code FROM jsingle s JOIN joindb2.j2uni t ON t.code = s.code").with_message(),
+        Q::any("SELECT s.code, t.code FROM jsingle s JOIN joindb2.j2uni t ON s.code = t.code").with_message(),
+        Q::any("SELECT s.code, t.w FROM jsingle s LEFT JOIN joindb2.j2uni t ON t.code = s.code").with_message(),
         Q::any("SELECT i.item_id, t.w FROM jitems i JOIN joindb2.j2uni t ON t.code = i.code WHERE i.qty > 40"),
-        Q::any("SELECT code FROM jsingle WHERE code IN (SELECT code FROM joindb2.j2uni)"),
+        Q::any("SELECT code FROM jsingle WHERE code IN (SELECT code FROM joindb2.j2uni)").with_message(),
         Q::any("SELECT code FROM jsingle WHERE code NOT IN (SELECT code FROM joindb2.j2uni)"),
         Q::any("SELECT code FROM jsingle WHERE code = (SELECT MIN(code) FROM joindb2.j2uni)"),
         Q::any("SELECT s.code FROM jsingle s WHERE EXISTS (SELECT 1 FROM joindb2.j2uni t WHERE t.code = s.code)"),
@@ -107,7 +108,7 @@ pub fn collations() -> Vec<Q> {
         Q::any("SELECT code FROM joindb2.j2mix WHERE code IN (SELECT code FROM jlatin)"),
         Q::any("SELECT code FROM jlatin WHERE code NOT IN (SELECT code FROM joindb2.j2uni)"),
         // An explicit latin1 collation against an implicit utf8mb4 one: 1267.
-        Q::any("SELECT l.code FROM jlatin l JOIN joindb2.j2mix m ON m.code = l.code COLLATE latin1_general_ci"),
+        Q::any("SELECT l.code FROM jlatin l JOIN joindb2.j2mix m ON m.code = l.code COLLATE latin1_general_ci").with_message(),
         // Lookup join by batches of either side.
         Q::any("SELECT l.code, m.note FROM jlatin l JOIN joindb2.j2mix m ON m.code = l.code WHERE l.n > 1 /* setwise:lookup */"),
         Q::any("SELECT l.code, m.note FROM joindb2.j2mix m JOIN jlatin l ON l.code = m.code WHERE m.note <> 'zz' /* setwise:lookup */"),
