@@ -152,8 +152,18 @@ pub async fn align(
     j: &TwoSided,
     budget: &mut Budget,
 ) -> Result<Option<TwoSided>, ProxyError> {
-    let a = read(exec, j, 0, budget).await?;
-    let b = read(exec, j, 1, budget).await?;
+    // A side whose collations cannot be read (a table form the read does
+    // not route): its keys compared as before, by their weights.
+    let (a, b) = match (
+        read(exec, j, 0, budget).await,
+        read(exec, j, 1, budget).await,
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e @ ProxyError::ClientIo(_)), _) | (_, Err(e @ ProxyError::ClientIo(_))) => {
+            return Err(e)
+        }
+        _ => return Ok(None),
+    };
     let mut out: Option<TwoSided> = None;
     for (k, (x, y)) in a.iter().zip(&b).enumerate() {
         let (win, lose) = match aggregate(x, y) {
