@@ -138,6 +138,11 @@ pub enum ProxyError {
     /// `[join] memory_limit` allows (ER_OUT_OF_RESOURCES).
     #[error("Out of memory: the gateway holds at most {} of rows for {what} ([join] memory_limit); add a WHERE that narrows the tables or pins their shard keys", if limit % (1 << 20) == 0 { format!("{} MiB", limit >> 20) } else { format!("{} KiB", limit >> 10) })]
     JoinMemory { what: String, limit: usize },
+    /// ER_CANT_AGGREGATE_2COLLATIONS: the join keys of a join across sets are
+    /// strings of two collations MariaDB does not aggregate (each `(name,
+    /// derivation)`, as MariaDB words them).
+    #[error("Illegal mix of collations ({}) and ({}) for operation '='", .0, .1)]
+    CollationMix(String, String),
     /// ER_CON_COUNT_ERROR: `[limits] max_connections` (or the per-address
     /// limit) reached; sent in place of the handshake, as MariaDB does.
     #[error("Too many connections")]
@@ -210,6 +215,7 @@ impl ProxyError {
             Self::XaDuplicate => 1440,
             Self::XaInvalid => 1398,
             Self::JoinMemory { .. } => 1041,
+            Self::CollationMix(..) => 1267,
             Self::TooManyConnections => 1040,
             Self::TooManyUserConnections(_) => 1203,
             Self::PacketTooLarge => 1153,
@@ -250,6 +256,7 @@ impl ProxyError {
             | Self::WrongArguments(_)
             | Self::UnknownStatement { .. }
             | Self::JoinMemory { .. }
+            | Self::CollationMix(..)
             | Self::MoveWait(_)
             | Self::NeedReprepare
             | Self::DdlTask(_)

@@ -4,7 +4,8 @@
 
 use mysql_async::prelude::Queryable;
 use setwise_tests::diff::data::Data;
-use setwise_tests::diff::{joins, Diff};
+use setwise_tests::diff::outcome::{differences, run_text, Order, Outcome};
+use setwise_tests::diff::{join_edges, joins, Diff};
 
 async fn loaded(extra: &str) -> Diff {
     let data = Data::generate(20_241_206, 300, 1000);
@@ -139,5 +140,40 @@ async fn a_join_beyond_the_memory_limit_fails_clearly() {
             .await
             .unwrap();
     assert_eq!(n, Some(joins::ITEMS));
+    d.finish();
+}
+
+/// Column names of literals and placeholders, collation mixes (1267 exactly
+/// where MariaDB refuses), warnings and `SHOW WARNINGS`, and other shapes, in
+/// joins and subqueries across sets.
+#[tokio::test]
+async fn join_edges_match_a_plain_mariadb() {
+    let mut d = loaded("").await;
+    setwise_tests::diff::join_edges::setup(&mut d)
+        .await
+        .expect("create and load the collation tables");
+    d.group("names of select items");
+    d.run_all(&join_edges::names()).await.unwrap();
+    d.group("string keys of two collations");
+    d.run_all(&join_edges::collations()).await.unwrap();
+    d.group("warnings after a join");
+    d.run_all(&join_edges::warnings()).await.unwrap();
+    for sql in join_edges::warnings_beyond() {
+        let want = run_text(&mut d.rf, sql).await.unwrap();
+        let mut got = run_text(&mut d.gw, sql).await.unwrap();
+        let (Outcome::Rows { warnings: w, .. }, Outcome::Rows { warnings: g, .. }) =
+            (&want, &mut got)
+        else {
+            panic!("{sql}: {want:?} / {got:?}");
+        };
+        assert!(
+            *w > 0 && *g >= *w,
+            "{sql}: {w} warnings vs the gateway's {g}"
+        );
+        *g = *w;
+        assert_eq!(differences(&want, &got, Order::Any), None, "{sql}");
+    }
+    d.group("other join shapes");
+    d.run_all(&join_edges::shapes()).await.unwrap();
     d.finish();
 }

@@ -51,9 +51,10 @@ pub struct Exec<'a> {
     pub held: Option<Option<OkInfo>>,
     /// The session's activity record: where its statement runs (for KILL QUERY).
     pub activity: Option<Arc<std::sync::Mutex<crate::registry::Activity>>>,
-    /// Outside a transaction: the connection of a one-set statement that left
-    /// warnings or an error, kept so `SHOW WARNINGS` can read them there.
-    pub diagnostics: Option<(String, Conn)>,
+    /// Outside a transaction: the connections of the statement that left
+    /// warnings or an error (one set's, or each of a join's or scatter's sets
+    /// with warnings), kept so `SHOW WARNINGS` can read them there.
+    pub diagnostics: Vec<(String, Conn)>,
     /// The statement is a point read that may run on a pipelined connection
     /// ([`fast`]).
     pub fast: bool,
@@ -102,7 +103,7 @@ impl<'a> Exec<'a> {
             write: true,
             held: None,
             activity: None,
-            diagnostics: None,
+            diagnostics: Vec::new(),
             fast: false,
             stateful: false,
             capture: Vec::new(),
@@ -226,8 +227,8 @@ impl Exec<'_> {
         {
             // Broken, or its statement was given up: never reused.
             discard(conn);
-        } else if self.keep.take().is_some() {
-            self.diagnostics = Some((set.to_string(), conn));
+        } else if self.keep.take().is_some() || conn.get_warnings() > 0 {
+            self.diagnostics.push((set.to_string(), conn));
         } else {
             release(conn);
         }

@@ -43,6 +43,9 @@ pub struct Responder<'a> {
     pub error_code: u16,
     /// Rows written, raw answers' included (`crate::observe`).
     rows: super::rows::RowTally,
+    /// Names for the next result set's columns: a prepared statement's items
+    /// holding `?`, planned from its text with the values written in.
+    pub names: Option<crate::sql::item_names::ItemNames>,
 }
 
 /// The gateway's own system database on every set (agents' heartbeats): never
@@ -66,6 +69,7 @@ impl<'a> Responder<'a> {
             account: None,
             error_code: 0,
             rows: Default::default(),
+            names: None,
         }
     }
 
@@ -178,8 +182,16 @@ impl<'a> Responder<'a> {
         self.io
             .write_with(|b| wire::put_lenenc_int(b, cols.len() as u64))
             .await?;
-        for c in cols {
-            self.io.write_with(|b| wire::column_def(b, c)).await?;
+        let names = self.names.take();
+        let names = names.as_ref().map(|n| n.names(cols.len()));
+        for (i, c) in cols.iter().enumerate() {
+            match names.as_ref().and_then(|n| n[i]) {
+                Some(name) => {
+                    let c = c.clone().with_name(&self.codec.wire(name));
+                    self.io.write_with(|b| wire::column_def(b, &c)).await?;
+                }
+                None => self.io.write_with(|b| wire::column_def(b, c)).await?,
+            }
         }
         let st = self.flags();
         self.io.write_with(|b| wire::eof_packet(b, 0, st)).await

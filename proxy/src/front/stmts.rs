@@ -17,6 +17,9 @@ pub struct Stmt {
     pub placeholders: Vec<usize>,
     /// Per placeholder: a LIMIT count or offset.
     pub limits: Vec<bool>,
+    /// Per placeholder: in a select list (its value's type types the
+    /// column), and a whole item there.
+    pub listed: Vec<(bool, bool)>,
     /// Types bound by the last execute that sent them.
     pub types: Vec<(u8, bool)>,
     /// COM_STMT_SEND_LONG_DATA buffers, per parameter.
@@ -57,6 +60,12 @@ impl Stmts {
             .map(|t| t.start)
             .collect();
         let limits = super::limits::limit_placeholders(sql, &tokens);
+        let listed = crate::sql::item_names::listed_placeholders(sql, &tokens)
+            .into_iter()
+            .zip(crate::sql::item_names::whole_item_placeholders(
+                sql, &tokens,
+            ))
+            .collect();
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let n = placeholders.len();
         self.map.insert(
@@ -65,6 +74,7 @@ impl Stmts {
                 sql: sql.to_string(),
                 placeholders,
                 limits,
+                listed,
                 types: Vec::new(),
                 long_data: vec![None; n],
                 long_data_overflow: false,
@@ -137,6 +147,11 @@ impl Stmts {
                 for (p, _) in p.iter_mut().zip(&s.limits).filter(|(_, l)| **l) {
                     if let Some(n) = super::limits::limit_value(&p.value) {
                         p.literal = n.to_string();
+                    }
+                }
+                for (p, &(_, whole)) in p.iter_mut().zip(&s.listed).filter(|(_, l)| l.0) {
+                    if let Some(l) = crate::sql::item_names::listed(&p.value, &p.literal, whole) {
+                        p.literal = l;
                     }
                 }
                 Bound {

@@ -1,14 +1,17 @@
 //! String values a subquery gave, written back into the statement so that
 //! MariaDB compares them as it compares the subquery's own column. A literal
 //! is *coercible*: `x IN ('a', ...)` compares in `x`'s collation, whereas
-//! `x IN (SELECT y ...)` aggregates the collations of two columns, both
-//! *implicit*: of one character set, a binary-sort (`_bin`) one wins — a
-//! JSON column's utf8mb4_bin against a `_ci` column compares case-sensitively.
+//! `x IN (SELECT y ...)` aggregates the collations of two *implicit* columns:
+//! of one character set, a binary-sort (`_bin`) one wins; two other
+//! collations of one set are refused (ERROR 1267); of two character sets the
+//! Unicode one wins (latin1 against utf8mb4 compares in the utf8mb4 one's).
 //! So the subquery column's collation is read with `COLLATION()` on a set that
-//! ran it, and when it sorts binary its values carry it explicitly
-//! (`_cs X'..' COLLATE c`); otherwise they stay coercible and take `x`'s, as
-//! before (two different non-binary collations, which MariaDB refuses with
-//! 1267, are then compared in `x`'s).
+//! ran it, and its values are written as the column of a `JSON_TABLE` of that
+//! character set and collation ([`json_table`]): a field, implicit like the
+//! subquery's column, so MariaDB itself aggregates the two collations —
+//! answering 1267 exactly when it would, even over no values. Values that
+//! are no text (`character_set_results = binary`) keep the older literals
+//! ([`literal`]): coercible, or carrying a winning `_bin` collation.
 
 use mysql_common::packets::Column;
 
@@ -22,6 +25,9 @@ use crate::exec::Exec;
 pub struct Collated {
     charset: String,
     collation: String,
+    /// MariaDB's `COERCIBILITY()`: 0 explicit (`COLLATE`), 2 implicit (a
+    /// column), 4 coercible (a literal)...
+    coercibility: u8,
 }
 
 impl Collated {
@@ -47,7 +53,7 @@ pub async fn read(
     budget: &mut Budget,
 ) -> Result<Collated, ProxyError> {
     let one = format!("(SELECT * FROM ({values_sql}) AS setwise_q LIMIT 1)");
-    let sql = format!("SELECT COLLATION({one}), CHARSET({one})");
+    let sql = format!("SELECT COLLATION({one}), CHARSET({one}), COERCIBILITY({one})");
     let unread = || {
         super::unsupported(
             "a subquery across sets giving strings whose collation could not be read",
@@ -64,16 +70,86 @@ pub async fn read(
             .and_then(|r| r.get(i).cloned().flatten())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     };
-    match (cell(0), cell(1)) {
-        (Some(collation), Some(charset))
+    let coercibility = cell(2).and_then(|c| c.parse().ok());
+    match (cell(0), cell(1), coercibility) {
+        (Some(collation), Some(charset), Some(coercibility))
             if [&collation, &charset].iter().all(|s| {
                 !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             }) =>
         {
-            Ok(Collated { charset, collation })
+            Ok(Collated {
+                charset,
+                collation,
+                coercibility,
+            })
         }
         _ => Err(unread()),
     }
+}
+
+/// The subquery `(SELECT v FROM JSON_TABLE(...))` giving `values` (bytes in
+/// `col`'s result character set; `None`: NULL) as a column of the subquery
+/// column's character set and collation; `None` when the values cannot be
+/// written as JSON text (binary results).
+pub fn json_table(col: &Column, values: &[Option<&[u8]>], c: &Collated) -> Option<String> {
+    // A column's (implicit) or an explicit `COLLATE`; a literal stays one.
+    let item = match c.coercibility {
+        0 => format!("setwise_v COLLATE {}", c.collation),
+        2 => "setwise_v".to_string(),
+        _ => return None,
+    };
+    let from = super::key::charset_of(col);
+    let mut texts: Vec<Option<String>> = Vec::with_capacity(values.len());
+    let mut chars = 1;
+    for v in values {
+        let t = match v {
+            None => None,
+            Some(b) => Some(match from {
+                "utf8mb4" | "utf8mb3" | "ascii" => String::from_utf8(b.to_vec()).ok()?,
+                "latin1" => b.iter().map(|&x| char::from(x)).collect(),
+                _ => return None,
+            }),
+        };
+        chars = chars.max(t.as_ref().map_or(0, |t| t.chars().count()));
+        texts.push(t);
+    }
+    let json = serde_json::to_string(&texts).ok()?;
+    let hex: String = json.bytes().map(|b| format!("{b:02X}")).collect();
+    let ty = match chars {
+        n if n <= 8000 => format!("VARCHAR({n})"),
+        _ => "LONGTEXT".to_string(),
+    };
+    Some(format!(
+        "(SELECT {item} FROM JSON_TABLE(_utf8mb4 X'{hex}', '$[*]' COLUMNS (setwise_v {ty}\
+         {TYPED}{} COLLATE {} PATH '$')) AS setwise_values)",
+        c.charset, c.collation
+    ))
+}
+
+/// What [`json_table`] writes before `PATH`, which sqlparser does not read.
+const TYPED: &str = " CHARACTER SET ";
+
+/// `sql` as the gateway parses it: each [`json_table`] column's `CHARACTER
+/// SET cs COLLATE c` blanked (same length, so spans stay those of `sql`),
+/// which sqlparser does not read; `None` when there is none.
+pub fn parsed_text(sql: &str) -> Option<String> {
+    const MARK: &str = "COLUMNS (setwise_v ";
+    if !sql.contains(MARK) {
+        return None;
+    }
+    let mut out = sql.as_bytes().to_vec();
+    let mut from = 0;
+    while let Some(at) = sql[from..].find(MARK).map(|i| from + i) {
+        let rest = &sql[at..];
+        let (Some(a), Some(b)) = (rest.find(TYPED), rest.find(" PATH '$'")) else {
+            break;
+        };
+        if a < b {
+            out[at + a..at + b].fill(b' ');
+        }
+        from = at + b;
+    }
+    String::from_utf8(out).ok()
 }
 
 /// `value` (bytes in `col`'s result character set) as an expression of the
@@ -102,6 +178,7 @@ mod tests {
         let c = Collated {
             charset: "utf8mb4".into(),
             collation: "utf8mb4_bin".into(),
+            coercibility: 2,
         };
         let s = Column::new(ColumnType::MYSQL_TYPE_VAR_STRING).with_character_set(45);
         assert!(c.wins());
@@ -118,7 +195,48 @@ mod tests {
         let ci = Collated {
             charset: "utf8mb4".into(),
             collation: "utf8mb4_general_ci".into(),
+            coercibility: 2,
         };
         assert!(!ci.wins());
+        assert_eq!(
+            json_table(&s, &[Some(b"a\"b"), None], &ci).as_deref(),
+            Some(
+                "(SELECT setwise_v FROM JSON_TABLE(_utf8mb4 X'5B22615C2262222C6E756C6C5D', '$[*]' \
+                 COLUMNS (setwise_v VARCHAR(3) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci \
+                 PATH '$')) AS setwise_values)"
+            )
+        );
+        let literal = Collated {
+            coercibility: 4,
+            ..ci.clone()
+        };
+        assert_eq!(json_table(&s, &[Some(b"a")], &literal), None);
+        assert_eq!(json_table(&bin, &[Some(b"a")], &c), None);
+        let jt = json_table(&s, &[Some(b"a")], &ci).unwrap();
+        let sql = format!("SELECT a FROM t WHERE a IN {jt} AND b IN {jt}");
+        let parsed = parsed_text(&sql).unwrap();
+        assert_eq!(parsed.len(), sql.len());
+        assert!(!parsed.contains("CHARACTER SET") && parsed.contains("PATH '$'"));
+        assert!(crate::sql::parse_one(&parsed).is_ok(), "{parsed}");
+    }
+}
+
+#[cfg(test)]
+mod located {
+    #[test]
+    fn a_json_table_subquery_is_located() {
+        let sql = "SELECT i.a FROM t i JOIN u ON u.id = i.id WHERE i.code IN (SELECT setwise_v FROM JSON_TABLE(_utf8mb4 X'5B5D', '$[*]' COLUMNS (setwise_v VARCHAR(3) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci PATH '$')) AS setwise_values)";
+        let tokens = crate::sql::lexer::tokenize(sql).unwrap();
+        let parsed = super::parsed_text(sql).unwrap();
+        let stmt = crate::sql::parse_one(&parsed).unwrap();
+        let sqlparser::ast::Statement::Query(q) = stmt else {
+            panic!()
+        };
+        let sqlparser::ast::SetExpr::Select(s) = q.body.as_ref() else {
+            panic!()
+        };
+        let src = super::super::source::Source::new(sql, &tokens);
+        let w = s.selection.as_ref().unwrap();
+        assert_eq!(src.expr(w), Some(&sql[sql.find("i.code").unwrap()..]));
     }
 }

@@ -6,7 +6,8 @@
 //! filtered (each batch then goes only to the sets owning its values);
 //! otherwise a *hash join*, which reads both sides once. A comment
 //! `/* setwise:lookup */` or `/* setwise:hash */` in the statement forces one.
-//! A LEFT/RIGHT join's outer side is its preserved table.
+//! A LEFT/RIGHT join's outer side is its preserved table. A NULL-safe key
+//! (`<=>`) is always hashed.
 
 use super::plan::{JoinKind, Side, Strategy};
 
@@ -16,7 +17,8 @@ pub fn strategy(sql: &str, kind: JoinKind, sides: &[Side; 2]) -> Strategy {
         JoinKind::Outer { preserved } => vec![preserved],
         JoinKind::Inner => vec![0, 1],
     };
-    let single_key = sides[0].keys.len() == 1;
+    // `<=>` keys: NULL matches NULL, which no `IN (...)` batch finds.
+    let single_key = sides[0].keys.len() == 1 && !sides[0].null_safe.iter().any(|&n| n);
     let forced = |w: &str| sql.to_ascii_lowercase().contains(&format!("setwise:{w}"));
     if single_key && forced("lookup") {
         return Strategy::Lookup { outer: outers[0] };

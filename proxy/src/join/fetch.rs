@@ -34,7 +34,9 @@ pub fn route_or_merge(exec: &Exec<'_>, sql: &str) -> Result<Option<Vec<String>>,
     let tokens = crate::sql::lexer::tokenize(sql).map_err(|e| {
         ProxyError::Internal(format!("join: a generated query does not lex: {}", e.what))
     })?;
-    let stmt = crate::sql::parse_one(sql).map_err(|e| {
+    // A subquery's values as a JSON_TABLE: its column types unread (`collated`).
+    let parsed = super::collated::parsed_text(sql);
+    let stmt = crate::sql::parse_one(parsed.as_deref().unwrap_or(sql)).map_err(|e| {
         ProxyError::Internal(format!("join: a generated query does not parse: {e}"))
     })?;
     let planned =

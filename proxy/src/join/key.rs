@@ -100,6 +100,11 @@ pub struct Keyer {
     /// Per key: the expression is a column (its collation's derivation is
     /// implicit; a function's may not be).
     columns: Vec<bool>,
+    /// Row indexes of the side's ON conditions on an outer join's preserved
+    /// table: a row where one is not TRUE (`1`) has no key.
+    gates: Vec<usize>,
+    /// Per key: `<=>`, a NULL value a key of its own.
+    null_safe: Vec<bool>,
 }
 
 impl Keyer {
@@ -131,13 +136,22 @@ impl Keyer {
             keys,
             charsets,
             columns,
+            gates: side.gates.iter().map(|g| visible + g).collect(),
+            null_safe: side.null_safe.clone(),
         })
     }
 
     /// The row's key (`None` when a key value is NULL: it matches nothing).
     pub fn key(&mut self, row: &[Cell]) -> Option<Vec<u8>> {
+        if self.gates.iter().any(|&g| row[g].as_deref() != Some(b"1")) {
+            return None;
+        }
         let mut out = Vec::new();
         for (i, &(v, w, kind)) in self.keys.iter().enumerate() {
+            if row[v].is_none() && self.null_safe.get(i) == Some(&true) {
+                out.extend_from_slice(&u32::MAX.to_le_bytes());
+                continue;
+            }
             let n = normal(kind, &row[v], &row[w])?;
             if kind == KeyKind::Weight && self.prefixes[i].is_none() {
                 if let Some(wc) = &row[w] {

@@ -17,7 +17,8 @@
 //! - [`json_key`]: a `JSON_EXTRACT(...)` join key compared unquoted, as
 //!   MariaDB compares it.
 //! - [`collated`]: a subquery's string values written back in its column's
-//!   collation, as an implicit column.
+//!   collation, as an implicit column; [`key_collation`]: string join keys of
+//!   two collations compared in the one MariaDB aggregates (or its 1267).
 //! - [`group`] plans GROUP BY / aggregates / DISTINCT / HAVING over the joined
 //!   rows; [`grouping`] folds them with the merge's aggregator.
 
@@ -30,10 +31,12 @@ pub mod grouping;
 pub mod hash;
 pub mod json_key;
 pub mod key;
+pub mod key_collation;
 pub mod lookup;
 pub mod nulled;
 pub mod output;
 pub mod plan;
+pub mod plan_exprs;
 pub mod run;
 pub mod source;
 pub mod subquery;

@@ -17,6 +17,7 @@ use sqlparser::ast::{
 use topo::ClusterSnapshot;
 
 use super::json_key;
+use super::plan_exprs::{count_star, is_column, is_constant, null_rejecting, order_expr, strip};
 use super::source::{conjuncts, Source};
 use super::tables::{name_parts, sides_of, table_of, Table};
 use super::unsupported;
@@ -75,6 +76,12 @@ pub struct Side {
     pub pinned: bool,
     /// The table is sharded and its (single) join key is the shard key.
     pub key_is_shard_key: bool,
+    /// Hidden indexes of ON conditions on an outer join's preserved table
+    /// (`(cond) IS TRUE`): a row failing one matches nothing, so it comes
+    /// out null-extended.
+    pub gates: Vec<usize>,
+    /// Per join key: compared with `<=>` (NULL matches NULL).
+    pub null_safe: Vec<bool>,
 }
 
 impl Side {
@@ -281,6 +288,8 @@ pub fn plan_join(
         key_exprs: vec![],
         pinned: false,
         key_is_shard_key: false,
+        gates: vec![],
+        null_safe: vec![],
     });
     for (s, tb) in sides.iter_mut().zip(&t) {
         s.name = format!("{}.{}", tb.db, tb.name);
@@ -295,6 +304,8 @@ pub fn plan_join(
     let mut key_texts: Vec<String> = Vec::new();
     let mut pushed: [Vec<&Expr>; 2] = [vec![], vec![]];
     let mut null_tests: Vec<(usize, String, bool)> = Vec::new();
+    let mut gated: Vec<(usize, String)> = Vec::new();
+    let mut null_safe: Vec<bool> = Vec::new();
     let mut kind = kind;
     let mut nulled = match kind {
         JoinKind::Outer { preserved } => Some(1 - preserved),
@@ -321,7 +332,7 @@ pub fn plan_join(
                     }
                     let Expr::BinaryOp {
                         left,
-                        op: BinaryOperator::Eq,
+                        op: op @ (BinaryOperator::Eq | BinaryOperator::Spaceship),
                         right,
                     } = strip(c)
                     else {
@@ -342,6 +353,7 @@ pub fn plan_join(
                     };
                     key_pairs.push((a, b));
                     key_texts.push(text(c)?);
+                    null_safe.push(*op == BinaryOperator::Spaceship);
                     continue;
                 }
             };
@@ -367,9 +379,9 @@ pub fn plan_join(
                 continue;
             }
             if in_on && nulled.is_some() && Some(target) != nulled {
-                return Err(unsupported(
-                    "an ON condition on the preserved table of an outer join across sets",
-                ));
+                // Not a filter: the preserved row stays, matching nothing.
+                gated.push((target, text(c)?));
+                continue;
             }
             pushed[target].push(c);
         }
@@ -381,11 +393,19 @@ pub fn plan_join(
         };
         key_pairs.push((q(&t[0]), q(&t[1])));
         key_texts.push(format!("{} = {}", q(&t[0]), q(&t[1])));
+        null_safe.push(false);
     }
     if key_pairs.is_empty() {
         return Err(unsupported(
             "a join across sets without an equality between the two tables",
         ));
+    }
+    for s in sides.iter_mut() {
+        s.null_safe = null_safe.clone();
+    }
+    for (side, c) in gated {
+        let g = add_hidden(&mut sides[side], format!("({c}) IS TRUE"));
+        sides[side].gates.push(g);
     }
     for (i, s) in sides.iter_mut().enumerate() {
         for c in &pushed[i] {
@@ -578,78 +598,11 @@ pub fn plan_join(
     })
 }
 
-/// Whether `e` reads no column, variable or subquery and calls no function.
-fn is_constant(e: &Expr) -> bool {
-    sqlparser::ast::visit_expressions(e, |x| match x {
-        Expr::Identifier(_)
-        | Expr::CompoundIdentifier(_)
-        | Expr::Function(_)
-        | Expr::Subquery(_)
-        | Expr::Exists { .. }
-        | Expr::InSubquery { .. } => std::ops::ControlFlow::Break(()),
-        _ => std::ops::ControlFlow::Continue(()),
-    })
-    .is_continue()
-}
-
 /// An expression over the null-extended table that is not NULL for NULL columns.
 fn nulled_refused() -> ProxyError {
     unsupported(
         "an expression not NULL for NULL columns (IS NULL, COALESCE, IF, CASE...) over the outer-joined table of a join across sets",
     )
-}
-
-fn strip(e: &Expr) -> &Expr {
-    match e {
-        Expr::Nested(x) => strip(x),
-        e => e,
-    }
-}
-
-/// The select list is one `COUNT(*)` (with or without an alias).
-fn count_star(sel: &Select) -> bool {
-    use sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
-    let [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] =
-        sel.projection.as_slice()
-    else {
-        return false;
-    };
-    let Expr::Function(f) = e else { return false };
-    f.name.to_string().eq_ignore_ascii_case("COUNT")
-        && f.over.is_none()
-        && f.filter.is_none()
-        && matches!(&f.args, FunctionArguments::List(l)
-            if l.duplicate_treatment.is_none()
-                && matches!(l.args.as_slice(), [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]))
-}
-
-/// A comparison of a column with constants: never true for a NULL column.
-fn null_rejecting(e: &Expr) -> bool {
-    use BinaryOperator::*;
-    let lit = |e: &Expr| matches!(strip(e), Expr::Value(v) if !matches!(v.value, sqlparser::ast::Value::Null));
-    match strip(e) {
-        Expr::BinaryOp {
-            left,
-            op: Eq | NotEq | Lt | LtEq | Gt | GtEq,
-            right,
-        } => is_column(left) && lit(right) || lit(left) && is_column(right),
-        Expr::Between {
-            expr,
-            negated: false,
-            low,
-            high,
-        } => is_column(expr) && lit(low) && lit(high),
-        Expr::InList {
-            expr,
-            list,
-            negated: false,
-        } => is_column(expr) && !list.is_empty() && list.iter().all(lit),
-        _ => false,
-    }
-}
-
-fn is_column(e: &Expr) -> bool {
-    matches!(strip(e), Expr::Identifier(_) | Expr::CompoundIdentifier(_))
 }
 
 pub(super) fn add_hidden(s: &mut Side, e: String) -> usize {
@@ -658,55 +611,6 @@ pub(super) fn add_hidden(s: &mut Side, e: String) -> usize {
     }
     s.hidden.push(e);
     s.hidden.len() - 1
-}
-
-/// The expression an ORDER BY key stands for, and its table.
-fn order_expr<'e>(
-    e: &'e Expr,
-    sel: &'e Select,
-    shape: &crate::route::select::Shape,
-    items: &[Option<(&'e Expr, usize)>],
-    t: &[Table; 2],
-) -> Result<(&'e Expr, usize), ProxyError> {
-    let _ = sel;
-    // A position.
-    if let Expr::Value(v) = e {
-        if let sqlparser::ast::Value::Number(n, _) = &v.value {
-            let i: usize = n.parse().unwrap_or(0);
-            return match i
-                .checked_sub(1)
-                .and_then(|i| items.get(i))
-                .copied()
-                .flatten()
-            {
-                Some(x) => Ok(x),
-                None => Err(unsupported(
-                    "ORDER BY this position over a join across sets",
-                )),
-            };
-        }
-    }
-    // A select item's alias.
-    if let Expr::Identifier(id) = e {
-        if let Some(i) = shape.items.iter().position(|it| {
-            it.alias
-                .as_deref()
-                .is_some_and(|a| a.eq_ignore_ascii_case(&id.value))
-        }) {
-            return items
-                .get(i)
-                .copied()
-                .flatten()
-                .ok_or_else(|| unsupported("ORDER BY this alias over a join across sets"));
-        }
-    }
-    match sides_of(e, t)? {
-        1 | 0 => Ok((e, 0)),
-        2 => Ok((e, 1)),
-        _ => Err(unsupported(
-            "ORDER BY an expression mixing both tables of a join across sets",
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ async fn join(
         j.sides[0].name, j.sides[1].name, j.keys_text
     );
     let mut budget = Budget::new(what);
+    // String keys of two collations: compared in MariaDB's, or its 1267.
+    let aligned = super::key_collation::align(exec, j, &mut budget).await?;
+    let j = aligned.as_ref().unwrap_or(j);
     let mut em = Emitter::new(j);
     if let Some(item) = &j.count {
         // COUNT(*)'s column definition as MariaDB gives it (name as written).
@@ -139,17 +142,12 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
             ));
         }
         // Strings keep the subquery column's collation (`super::collated`).
-        let text = !matches!(s.form, Form::Exists { .. })
-            && super::collated::is_text(col)
-            && f.rows
-                .iter()
-                .any(|r| r.first().is_some_and(Option::is_some));
+        let text = !matches!(s.form, Form::Exists { .. }) && super::collated::is_text(col);
         let collated = match (text, f.sets.first()) {
             (false, _) => None,
             (true, Some(set)) => {
                 let set = set.clone();
                 Some(super::collated::read(exec, &set, &s.values_sql, &mut budget).await?)
-                    .filter(super::collated::Collated::wins)
             }
             (true, None) => {
                 return Err(super::unsupported(
@@ -158,18 +156,49 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
             }
         };
         let mut seen: HashSet<Option<Vec<u8>>> = HashSet::new();
-        let mut values: Vec<Option<String>> = Vec::new();
+        let mut raw: Vec<Option<Vec<u8>>> = Vec::new();
         for r in f.rows {
             let v = r.into_iter().next().flatten();
             if !matches!(s.form, Form::Exists { .. }) && seen.contains(&v) {
                 continue;
             }
-            values.push(v.as_deref().map(|b| match &collated {
-                Some(c) => super::collated::literal(col, b, c),
-                None => super::key::literal(col, b),
-            }));
-            seen.insert(v);
+            seen.insert(v.clone());
+            raw.push(v);
         }
+        if let Some(c) = &collated {
+            // A JSON_TABLE column of the subquery column's collation: MariaDB
+            // aggregates the two collations itself (1267 included).
+            let kept: Vec<Option<&[u8]>> = raw
+                .iter()
+                .map(|v| v.as_deref())
+                .filter(|v| v.is_some() || !matches!(s.form, Form::Semi { .. }))
+                .collect();
+            if let Some(jt) = super::collated::json_table(col, &kept, c) {
+                reps.push(match &s.form {
+                    Form::Semi {
+                        negated: false,
+                        outer,
+                    } => format!("({outer} IS NOT NULL AND {outer} IN {jt})"),
+                    Form::Semi {
+                        negated: true,
+                        outer,
+                    } => format!("({outer} IS NULL OR {outer} NOT IN {jt})"),
+                    Form::Scalar => format!(" {jt} "),
+                    _ => jt,
+                });
+                continue;
+            }
+        }
+        let collated = collated.filter(super::collated::Collated::wins);
+        let values: Vec<Option<String>> = raw
+            .iter()
+            .map(|v| {
+                v.as_deref().map(|b| match &collated {
+                    Some(c) => super::collated::literal(col, b, c),
+                    None => super::key::literal(col, b),
+                })
+            })
+            .collect();
         reps.push(replacement(&s.form, &values));
     }
     Ok(p.substitute(&reps))
@@ -180,7 +209,9 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
 pub async fn plan_text(exec: &mut Exec<'_>, sql: &str) -> Result<crate::route::Plan, ProxyError> {
     let tokens = crate::sql::lexer::tokenize(sql)
         .map_err(|e| ProxyError::Internal(format!("join: rewritten statement: {}", e.what)))?;
-    let stmt = crate::sql::parse_one(sql)
+    // Subquery values of a JSON_TABLE: its column types unread (`collated`).
+    let parsed = super::collated::parsed_text(sql);
+    let stmt = crate::sql::parse_one(parsed.as_deref().unwrap_or(sql))
         .map_err(|e| ProxyError::Internal(format!("join: rewritten statement: {e}")))?;
     let mut known: Vec<KnownTable> = Vec::new();
     for _ in 0..8 {

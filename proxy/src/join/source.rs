@@ -132,8 +132,28 @@ impl<'s> Source<'s> {
             // `EXTRACT(YEAR FROM x) = 1`: its span, `x) = 1`, cannot be balanced.
             None => self.raw_tokens(span)?,
         };
-        let (a, b) = self.widened(a, b, e)?;
+        let (a, b) = self
+            .widened(a, b, e)
+            .or_else(|| self.past_values(a, b, e))?;
         Some(&self.sql[self.sig[a].start..self.sig[b - 1].end])
+    }
+
+    /// A subquery's values as a JSON_TABLE (`super::collated`), whose span
+    /// sqlparser leaves out: `[a, b)` grown to the `)` that closes it.
+    fn past_values(&self, a: usize, b: usize, e: &Expr) -> Option<(usize, usize)> {
+        if !self.sig[a..b]
+            .iter()
+            .any(|t| t.text(self.sql) == "setwise_v")
+        {
+            return None;
+        }
+        (b..=self.sig.len())
+            .find(|&b2| {
+                self.sig[b2 - 1].is_punct(self.sql, ")")
+                    && self.balanced(a, b2)
+                    && self.parses_as(a, b2, e)
+            })
+            .map(|b2| (a, b2))
     }
 
     /// The token range `[a, b)`, or the smallest one around it, whose text
@@ -178,6 +198,9 @@ impl<'s> Source<'s> {
         use sqlparser::parser::Parser;
         use sqlparser::tokenizer::Token as SqlToken;
         let text = &self.sql[self.sig[a].start..self.sig[b - 1].end];
+        // A subquery's values as a JSON_TABLE: its column types unread.
+        let blanked = super::collated::parsed_text(text);
+        let text = blanked.as_deref().unwrap_or(text);
         let Ok(mut p) = Parser::new(&MySqlDialect {}).try_with_sql(text) else {
             return false;
         };
@@ -213,10 +236,13 @@ pub fn columns_of(e: &Expr) -> Option<Vec<(Vec<String>, String)>> {
     }
     impl Visitor for V {
         type Break = ();
-        fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
             self.depth += 1;
-            // A subquery here is not the gateway's to split.
-            self.bad = true;
+            // A subquery here is not the gateway's to split (the values of
+            // one it read before excepted: they read no table).
+            if !super::subquery::values_only(q) {
+                self.bad = true;
+            }
             ControlFlow::Continue(())
         }
         fn post_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {

@@ -219,8 +219,31 @@ fn located(q: &Query, src: &Source) -> Option<(usize, usize)> {
     Some((a, b))
 }
 
+/// Whether `q` reads only a `JSON_TABLE` of a constant (the values of a
+/// subquery read before, `super::collated`): nothing to read first, and no
+/// column of the statement's tables.
+pub(super) fn values_only(q: &Query) -> bool {
+    let constant = |e: &Expr| {
+        sqlparser::ast::visit_expressions(e, |x| match x {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Subquery(_) => {
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        })
+        .is_continue()
+    };
+    matches!(q.body.as_ref(), SetExpr::Select(s)
+        if !s.from.is_empty()
+            && s.selection.is_none()
+            && s.from.iter().all(|f| f.joins.is_empty()
+                && matches!(&f.relation, TableFactor::JsonTable { json_expr, .. } if constant(json_expr))))
+}
+
 /// A subquery replaced whole, parentheses included (`IN (...)`, a scalar).
 fn whole_sub(q: &Query, src: &Source, form: Form) -> Option<Sub> {
+    if values_only(q) {
+        return None;
+    }
     let (a, b) = located(q, src)?;
     Some(Sub {
         range: (src.sig[a - 1].start, src.sig[b].end),

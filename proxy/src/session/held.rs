@@ -42,7 +42,7 @@ impl Held {
     /// in its select list.
     fn of(text: String, tokens: &[Token]) -> Result<Held, ProxyError> {
         let limits = crate::front::limits::limit_placeholders(&text, tokens);
-        let listed = listed_placeholders(&text, tokens);
+        let listed = crate::sql::item_names::listed_placeholders(&text, tokens);
         if listed.iter().zip(&limits).any(|(l, lim)| *l && !*lim) {
             return Err(ProxyError::NotSupported(
                 "a ? in the select list of an SQL PREPARE over several sets (its column \
@@ -298,34 +298,6 @@ fn integer(text: &str) -> Option<Result<u64, ProxyError>> {
     }
 }
 
-/// For each placeholder of `tokens`: whether it is in a select list (the last
-/// clause word outside parentheses before it is `SELECT`).
-fn listed_placeholders(sql: &str, tokens: &[Token]) -> Vec<bool> {
-    let mut depth = 0i32;
-    let mut in_list = false;
-    let mut out = Vec::new();
-    for t in tokens.iter().filter(|t| !t.is_trivia()) {
-        if t.is_punct(sql, "(") {
-            depth += 1;
-        } else if t.is_punct(sql, ")") {
-            depth -= 1;
-        } else if t.kind == Kind::Placeholder {
-            out.push(in_list);
-        } else if depth == 0 && t.kind == Kind::Word {
-            let w = t.text(sql).to_ascii_uppercase();
-            if w == "SELECT" {
-                in_list = true;
-            } else if matches!(
-                w.as_str(),
-                "FROM" | "WHERE" | "GROUP" | "HAVING" | "ORDER" | "LIMIT" | "UNION" | "INTO"
-            ) {
-                in_list = false;
-            }
-        }
-    }
-    out
-}
-
 /// The texts of the comma-separated values in `toks`.
 fn split_args<'a>(sql: &'a str, toks: &[Token]) -> Vec<&'a str> {
     let mut out = Vec::new();
@@ -373,7 +345,7 @@ mod tests {
     fn select_list_placeholders() {
         let sql =
             "SELECT CONCAT(?, a) FROM t WHERE b IN (SELECT ? FROM u) UNION SELECT ? FROM v LIMIT ?";
-        let marks = listed_placeholders(sql, &tokenize(sql).unwrap());
+        let marks = crate::sql::item_names::listed_placeholders(sql, &tokenize(sql).unwrap());
         assert_eq!(marks, [true, false, true, false]);
     }
 

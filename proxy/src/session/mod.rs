@@ -105,9 +105,9 @@ pub struct Session {
     sql_stmts: std::collections::HashMap<String, sql_prepare::Pinned>,
     /// SQL-level prepared statements over several sets, held by the gateway.
     held: held::HeldStmts,
-    /// The backend connection holding the last statement's warnings or error
+    /// The backend connections holding the last statement's warnings or error
     /// (outside transactions), for `SHOW WARNINGS`.
-    diag: Option<(String, crate::backend::Conn)>,
+    diag: Vec<(String, crate::backend::Conn)>,
     /// Routing changes since this session last read a snapshot
     /// ([`snapshot`](Self::snapshot)): what a running statement watches.
     changes: crate::routing::Changes,
@@ -157,7 +157,7 @@ impl Session {
             temp_tables: Default::default(),
             row_count: 0,
             found: found::Found::new(),
-            diag: None,
+            diag: Vec::new(),
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
             split: Default::default(),
@@ -330,7 +330,7 @@ impl Session {
             return self.diagnostics(sql, out).await;
         }
         // Any other statement starts a new diagnostics area.
-        if let Some((_, conn)) = self.diag.take() {
+        for (_, conn) in self.diag.drain(..) {
             crate::exec::release(conn);
         }
         if let Some(e) = self.xa_gate(first, stmt.word(1)) {

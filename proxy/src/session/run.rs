@@ -90,9 +90,17 @@ impl Session {
                 let q = merged_q.as_deref().unwrap_or_default();
                 exec.merged_prepared(sets, spec, q, values, out).await
             }
-            _ => exec.run(plan, sql, out).await,
+            (prepared, _, _) => {
+                // Planned from the text with the values written in: items
+                // holding `?` are named as MariaDB names them.
+                out.names =
+                    prepared.and_then(|(text, _)| crate::sql::item_names::ItemNames::of(&text));
+                let r = exec.run(plan, sql, out).await;
+                out.names = None;
+                r
+            }
         };
-        let diag = exec.diagnostics.take();
+        let diag = std::mem::take(&mut exec.diagnostics);
         let captured = std::mem::take(&mut exec.captured);
         let gtids = std::mem::take(&mut exec.gtids);
         let calc_found = exec.calc_found.take();

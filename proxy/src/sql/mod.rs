@@ -4,6 +4,7 @@
 pub mod comment_only;
 pub mod effects;
 pub mod exec_comment;
+pub mod item_names;
 pub mod lexer;
 pub mod shardkey;
 pub mod xa;
