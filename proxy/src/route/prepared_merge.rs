@@ -255,10 +255,7 @@ mod tests {
             "SELECT a FROM t WHERE x = NULL",
             "SELECT a FROM t WHERE x = _binary'a'",
         ] {
-            assert_eq!(
-                placeholders("SELECT a FROM t WHERE x = ?", spliced),
-                None
-            );
+            assert_eq!(placeholders("SELECT a FROM t WHERE x = ?", spliced), None);
         }
         assert_eq!(
             placeholders("SELECT a FROM t WHERE x = ?", "SELECT a FROM t WHERE y = 5"),
@@ -288,14 +285,20 @@ mod tests {
         let text = "SELECT SUM(k) FROM t WHERE id BETWEEN ? AND ?";
         let spliced = "SELECT SUM(k) FROM t WHERE id BETWEEN 5 AND 104";
         let values = [Value::Int(5), Value::Int(104)];
-        let q = planned(text, spec("SELECT SUM(k) AS x FROM t WHERE id BETWEEN ? AND ?"));
+        let q = planned(
+            text,
+            spec("SELECT SUM(k) AS x FROM t WHERE id BETWEEN ? AND ?"),
+        );
         let s = spec("SELECT SUM(k) AS x FROM t WHERE id BETWEEN 5 AND 104");
         assert!(same_statement(text, spliced, &values, &q, &s));
         // The planner swapped the `?`s.
         let swapped = spec("SELECT SUM(k) AS x FROM t WHERE id BETWEEN 104 AND 5");
         assert!(!same_statement(text, spliced, &values, &q, &swapped));
         // It repeated one.
-        let q2 = planned(text, spec("SELECT SUM(k), ? FROM t WHERE id BETWEEN ? AND ?"));
+        let q2 = planned(
+            text,
+            spec("SELECT SUM(k), ? FROM t WHERE id BETWEEN ? AND ?"),
+        );
         let s2 = spec("SELECT SUM(k), 5 FROM t WHERE id BETWEEN 5 AND 104");
         assert!(!same_statement(text, spliced, &values, &q2, &s2));
         // It read a value.

@@ -17,10 +17,12 @@
 //!
 //! `START TRANSACTION READ ONLY` writes nothing: its branches are plain
 //! read-only transactions (`START TRANSACTION`, `COMMIT`), no XA. Branches may
-//! also have been started ahead of their first statement ([`ahead`]).
+//! also have been started ahead of their first statement ([`ahead`]), or by
+//! the session's previous COMMIT ([`primed`]).
 
 mod ahead;
 mod last_agent;
+pub mod primed;
 mod savepoints;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +31,7 @@ use super::conns::discard;
 use super::pins::Pins;
 use crate::backend::Conn;
 use crate::xa_sets::xid;
+pub use ahead::Ahead;
 use mysql_async::prelude::Queryable;
 pub use savepoints::no_savepoint;
 use savepoints::quote_ident;
@@ -307,11 +310,14 @@ impl Txn {
     /// Commits: one phase when at most one set was written, else two phases with
     /// the decision recorded in between — by the coordinator set's one-phase
     /// commit (`decisions` = sets: `super::last_agent`) or in etcd (`topo`).
+    /// With `next` (a transaction id), a one-phase commit also starts a branch
+    /// of transaction `next` on each set it can ([`primed`]): those come back.
     pub async fn commit(
         mut self,
         topo: Option<&topo::Topo>,
         decisions: crate::xa_sets::Decisions,
-    ) -> Result<(), ProxyError> {
+        next: Option<String>,
+    ) -> Result<Vec<(String, primed::Branch)>, ProxyError> {
         self.claim_ahead(None).await;
         if let Some(reason) = self.broken.take() {
             let _ = self.rollback().await;
@@ -324,7 +330,7 @@ impl Txn {
         }
         if self.plain {
             // Read only: nothing to make atomic (MariaDB refused every write).
-            return self.commit_one_phase_all().await;
+            return self.commit_one_phase_all(None).await;
         }
         let gtrid = self.gtrid.clone();
         let written: Vec<String> = self
@@ -334,7 +340,7 @@ impl Txn {
             .cloned()
             .collect();
         if written.len() <= 1 {
-            return self.commit_one_phase_all().await;
+            return self.commit_one_phase_all(next.as_deref()).await;
         }
         let ends = self.ends();
         let mut conns = std::mem::take(&mut self.conns);
@@ -448,28 +454,76 @@ impl Txn {
         }
         match failure {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(Vec::new()),
         }
     }
 
     /// Commits every branch in one phase, all sets at once. A connection whose
-    /// branch committed is lent again as it is.
-    async fn commit_one_phase_all(self) -> Result<(), ProxyError> {
+    /// branch committed is lent again as it is — or, with `next`, keeps a
+    /// branch of transaction `next` started in the same round trip, when its
+    /// pool lets it be held ([`primed`]; not a branch on the session's own
+    /// connection, nor one whose session state changed).
+    async fn commit_one_phase_all(
+        self,
+        next: Option<&str>,
+    ) -> Result<Vec<(String, primed::Branch)>, ProxyError> {
         let ends = self.ends();
         let (gtrid, plain) = (self.gtrid, self.plain);
+        let epochs = &self.epochs;
         let done = futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
             let end = Self::end_stmt(plain, &gtrid, &set, true);
-            let ends = &ends;
+            let (ends, gtrid) = (&ends, &gtrid);
+            let hold = next
+                .filter(|_| !ends.pinned.contains(&set) && !ends.tainted.contains(&set))
+                .and_then(|n| Some((n, conn.hold()?)));
             async move {
-                let r = crate::observe::backend_part(&set, conn.query_drop(end))
-                    .await
-                    .map_err(|e| ProxyError::from_backend(&set, e));
-                ends.end(&set, conn, r.is_ok());
-                r
+                let Some((next, hold)) = hold else {
+                    let r = crate::observe::backend_part(&set, conn.query_drop(end))
+                        .await
+                        .map_err(|e| ProxyError::from_backend(&set, e));
+                    ends.end(&set, conn, r.is_ok());
+                    return r.map(|()| None);
+                };
+                let (x, y) = (xid(gtrid, &set), xid(next, &set));
+                let r = primed::commit_and_start(&mut conn, &x, &y);
+                match crate::observe::backend_part(&set, r).await {
+                    Ok(true) => {
+                        let epoch = epochs.get(&set).copied().unwrap_or_default();
+                        Ok(Some((set, primed::Branch { conn, epoch, hold })))
+                    }
+                    Ok(false) => {
+                        // Committed; the next branch's start failed.
+                        discard(conn);
+                        Ok(None)
+                    }
+                    Err(e) => {
+                        ends.end(&set, conn, false);
+                        Err(ProxyError::from_backend(&set, e))
+                    }
+                }
             }
         }))
         .await;
-        done.into_iter().collect()
+        let mut started = Vec::new();
+        let mut failure = None;
+        for r in done {
+            match r {
+                Ok(Some(b)) => started.push(b),
+                Ok(None) => {}
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        match failure {
+            // (The branches started go back to their pools.)
+            Some(e) => {
+                let next = next.unwrap_or_default();
+                for (set, b) in started {
+                    primed::Primed::give_back(next, &set, b);
+                }
+                Err(e)
+            }
+            None => Ok(started),
+        }
     }
 
     /// The application's `XA PREPARE`: every branch ends and prepares, all sets at
