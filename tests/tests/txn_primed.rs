@@ -185,3 +185,74 @@ async fn other_commands_and_read_only_transactions_give_the_branches_back() {
     let sum: Option<i64> = x.query_first(SUM).await.unwrap();
     assert_eq!(sum, Some(0));
 }
+
+/// Gtrids of branches left prepared on `set`.
+async fn prepared_on(c: &Cluster, set: &str) -> usize {
+    c.primary(set).query("XA RECOVER").await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_two_phase_commit_primes_the_branches_that_prepared() {
+    let c = shop().await;
+    let mut r = c.proxy_conn().await.unwrap();
+    let mut w = c.proxy_conn().await.unwrap();
+
+    // Writes on both sets: a two-phase commit. The branch that prepared
+    // starts the next transaction's with its XA COMMIT; the coordinator's
+    // one-phase commit (which decides) carries nothing else. (Once recovery
+    // made the sets' decision tables: before, every branch prepares.)
+    setwise_tests::wait_until("the decision tables", WAIT, || async {
+        for set in ["set1", "set2"] {
+            let q = "SELECT 1 FROM setwise_sys.xa_decisions LIMIT 1";
+            if c.primary(set).query(q).await.is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+    .await
+    .unwrap();
+    r.query_drop("BEGIN").await.unwrap();
+    r.query_drop("UPDATE shop.t SET v = v + 1").await.unwrap();
+    let before = counts(&c, "Com_xa_start").await;
+    let prepared = counts(&c, "Com_xa_prepare").await;
+    r.query_drop("COMMIT").await.unwrap();
+    let [a, b] = moved(counts(&c, "Com_xa_prepare").await, prepared);
+    assert_eq!(
+        a + b,
+        1,
+        "one branch prepared (the other is the coordinator): {a} + {b}"
+    );
+    assert_eq!(
+        moved(counts(&c, "Com_xa_start").await, before),
+        [a, b],
+        "the prepared branch's set started the next transaction's branch"
+    );
+    let sum: Option<i64> = w.query_first(SUM).await.unwrap();
+    assert_eq!(sum, Some(40), "committed on both sets");
+
+    // The next transactions: they see others' commits, roll back and commit
+    // as on one MariaDB.
+    w.query_drop("UPDATE shop.t SET v = v + 1").await.unwrap();
+    r.query_drop("BEGIN").await.unwrap();
+    let seen: Option<i64> = r.query_first(SUM).await.unwrap();
+    assert_eq!(seen, Some(80));
+    r.query_drop("UPDATE shop.t SET v = v + 1").await.unwrap();
+    r.query_drop("ROLLBACK").await.unwrap();
+    r.query_drop("BEGIN").await.unwrap();
+    r.query_drop("UPDATE shop.t SET v = v + 2").await.unwrap();
+    r.query_drop("COMMIT").await.unwrap();
+    r.query_drop("BEGIN").await.unwrap();
+    r.query_drop("UPDATE shop.t SET v = v - 1").await.unwrap();
+    r.query_drop("COMMIT").await.unwrap();
+    let sum: Option<i64> = w.query_first(SUM).await.unwrap();
+    assert_eq!(sum, Some(120));
+    drop(r);
+    for set in ["set1", "set2"] {
+        assert_eq!(
+            prepared_on(&c, set).await,
+            0,
+            "{set}: no branch left prepared"
+        );
+    }
+}

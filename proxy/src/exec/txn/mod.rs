@@ -425,36 +425,67 @@ impl Txn {
                 }
             }
         }
-        // Phase 2, all sets at once.
+        // Phase 2, all sets at once. A branch that commits may start the
+        // next transaction's there too ([`primed`]).
         let verb = if decided { "COMMIT" } else { "ROLLBACK" };
+        let next = next.filter(|_| decided && failure.is_none());
+        let epochs = &self.epochs;
         let phase2 = futures::future::join_all(prepared.into_iter().map(|(set, mut conn)| {
             let x = xid(&gtrid, &set);
             let (ends, gtrid) = (&ends, &gtrid);
+            let hold = next
+                .as_deref()
+                .filter(|_| !ends.pinned.contains(&set) && !ends.tainted.contains(&set))
+                .and_then(|n| Some((n, conn.hold()?)));
             async move {
-                match crate::observe::backend_part(&set, conn.query_drop(format!("XA {verb} {x}")))
-                    .await
-                {
-                    Ok(()) => {
+                let end = format!("XA {verb} {x}");
+                let y = hold.as_ref().map(|(next, _)| xid(next, &set));
+                let run = async {
+                    match &y {
+                        Some(y) => primed::end_and_start(&mut conn, &end, 1, y).await,
+                        None => conn.query_drop(end.as_str()).await.map(|()| false),
+                    }
+                };
+                match crate::observe::backend_part(&set, run).await {
+                    Ok(true) => {
+                        let (_, hold) = hold.expect("started with a hold");
+                        let epoch = epochs.get(&set).copied().unwrap_or_default();
+                        (true, Some((set, primed::Branch { conn, epoch, hold })))
+                    }
+                    Ok(false) if hold.is_some() => {
+                        // Committed; the next branch's start failed.
+                        discard(conn);
+                        (true, None)
+                    }
+                    Ok(false) => {
                         ends.end(&set, conn, true);
-                        true
+                        (true, None)
                     }
                     Err(e) => {
                         // The decision stands; recovery finishes this branch.
                         warn!(%set, %gtrid, "XA {verb} failed: {e}");
                         ends.end(&set, conn, false);
-                        false
+                        (false, None)
                     }
                 }
             }
         }))
         .await;
+        let (phase2, started): (Vec<bool>, Vec<_>) = phase2.into_iter().unzip();
+        let started: Vec<(String, primed::Branch)> = started.into_iter().flatten().collect();
         if in_etcd && decided && phase2.iter().all(|done| *done) {
             // Deleted with the next decisions written (or by recovery's round).
             crate::xa_log::log().finished(gtrid);
         }
         match failure {
-            Some(e) => Err(e),
-            None => Ok(Vec::new()),
+            Some(e) => {
+                let next = next.as_deref().unwrap_or_default();
+                for (set, b) in started {
+                    primed::Primed::give_back(next, &set, b);
+                }
+                Err(e)
+            }
+            None => Ok(started),
         }
     }
 
@@ -485,7 +516,8 @@ impl Txn {
                     return r.map(|()| None);
                 };
                 let (x, y) = (xid(gtrid, &set), xid(next, &set));
-                let r = primed::commit_and_start(&mut conn, &x, &y);
+                let end = format!("XA END {x}; XA COMMIT {x} ONE PHASE");
+                let r = primed::end_and_start(&mut conn, &end, 2, &y);
                 match crate::observe::backend_part(&set, r).await {
                     Ok(true) => {
                         let epoch = epochs.get(&set).copied().unwrap_or_default();

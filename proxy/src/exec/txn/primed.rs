@@ -14,8 +14,10 @@
 //! ([`crate::backend::Conn::hold`]). The branches are given back — `XA END;
 //! XA ROLLBACK`, the connection to its pool — when the session's next command
 //! is anything but a BEGIN that can use them (same session state, no
-//! `SET TRANSACTION`, not READ ONLY), or when the session ends. Only the
-//! one-phase commit primes (at most one set written).
+//! `SET TRANSACTION`, not READ ONLY), or when the session ends. A one-phase
+//! commit primes every branch; a two-phase one the branches that prepared
+//! (their `XA COMMIT` carries it), not the coordinator's (whose one-phase
+//! commit decides the transaction: its round trip carries nothing else).
 
 use std::collections::BTreeMap;
 
@@ -77,20 +79,25 @@ impl Drop for Primed {
     }
 }
 
-/// Ends the branch `x` on `conn` in one phase and, in the same round trip,
-/// starts branch `y` there. `Ok(true)`: both done; `Ok(false)`: committed,
-/// but the new branch did not start (the caller closes the connection);
-/// `Err`: the commit failed, as with `XA END; XA COMMIT` alone (MariaDB stops
-/// a multi-statement at its first error: `XA START` did not run).
-pub async fn commit_and_start(
+/// Runs `end` (`statements` statements that end a branch: `XA END; XA COMMIT
+/// ... ONE PHASE`, or a prepared branch's `XA COMMIT`) on `conn` and, in the
+/// same round trip, starts branch `y` there. `Ok(true)`: both done;
+/// `Ok(false)`: `end` succeeded, but the new branch did not start (the
+/// caller closes the connection); `Err`: `end` failed, as it would alone
+/// (MariaDB stops a multi-statement at its first error: `XA START` did not
+/// run).
+pub async fn end_and_start(
     conn: &mut Conn,
-    x: &str,
+    end: &str,
+    statements: usize,
     y: &str,
 ) -> Result<bool, mysql_async::Error> {
-    let sql = format!("XA END {x}; XA COMMIT {x} ONE PHASE; XA START {y}");
+    let sql = format!("{end}; XA START {y}");
     let mut res = conn.query_iter(sql).await?;
     // Reading past statement j's OK reads statement j + 1's answer.
-    res.next().await?;
+    for _ in 1..statements {
+        res.next().await?;
+    }
     if res.next().await.is_err() {
         return Ok(false);
     }
