@@ -132,6 +132,10 @@ pub struct BackendConfig {
     /// aggregate) runs as a prepared statement on each set where that is
     /// provably the same statement (`route::prepared_merge`); off: as text.
     pub prepared_merges: bool,
+    /// A client's COMMIT (autocommit mode, one-phase) also starts the
+    /// branches of the session's next transaction in the same round trip,
+    /// kept for its BEGIN (`exec::txn::primed`); off: started at BEGIN.
+    pub prime_branches: bool,
 }
 
 impl Default for ProxyConfig {
@@ -174,6 +178,7 @@ impl Default for BackendConfig {
             prepared_scatters: true,
             merge_plan_cache: true,
             prepared_merges: true,
+            prime_branches: true,
         }
     }
 }

@@ -22,7 +22,7 @@
 //! (`SERVER_STATUS_IN_TRANS`) is rolled back first, and closed if that fails.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,19 @@ pub struct HotStack {
     /// Set when its pool is closed: nothing is pushed any more.
     closed: AtomicBool,
     cap: usize,
+    /// Connections of this pool held between a session's transactions
+    /// ([`Conn::hold`]); at most half the pool's size.
+    held: AtomicUsize,
+}
+
+/// One connection of a pool held by a session between its transactions
+/// (`crate::exec::txn::primed`); the pool's count goes down when dropped.
+pub struct Hold(Arc<HotStack>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.0.held.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl HotStack {
@@ -43,6 +56,7 @@ impl HotStack {
             conns: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             cap: cap.max(1),
+            held: AtomicUsize::new(0),
         })
     }
 
@@ -76,6 +90,17 @@ impl HotStack {
         }
         v.push((c, Instant::now()));
         Ok(())
+    }
+
+    /// One more connection of this pool held between transactions, unless
+    /// half the pool is held already.
+    fn try_hold(self: &Arc<Self>) -> Option<Hold> {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.cap / 2).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Hold(self.clone()))
     }
 
     /// Closes the stack: its connections go back to mysql_async's pool (which,
@@ -122,6 +147,13 @@ impl Conn {
     /// next session must not see).
     pub fn mark_clean(&mut self) {
         self.clean = self.get_warnings() == 0 && !in_transaction(self);
+    }
+
+    /// Counts this connection as held by a session between transactions;
+    /// `None` when half its pool is held so already (the rest stays for
+    /// statements) or it has no pool.
+    pub fn hold(&self) -> Option<Hold> {
+        self.hot.as_ref()?.try_hold()
     }
 
     /// The mysql_async connection, no longer tied to the hot stack.
@@ -206,6 +238,17 @@ fn in_transaction(c: &mysql_async::Conn) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holds_take_at_most_half_the_pool() {
+        let s = HotStack::new(4);
+        let take = |s: &Arc<HotStack>| s.try_hold();
+        let a = take(&s).expect("first");
+        let _b = take(&s).expect("second");
+        assert!(take(&s).is_none(), "half of 4 is 2");
+        drop(a);
+        assert!(take(&s).is_some(), "a hold given back frees its place");
+    }
 
     #[test]
     fn empty_stack_lends_nothing_and_close_is_idempotent() {

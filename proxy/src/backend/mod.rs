@@ -18,5 +18,5 @@ pub mod pool;
 pub mod raw;
 pub mod worker;
 
-pub use conn::Conn;
+pub use conn::{Conn, Hold};
 pub use pool::{Backends, PoolKey};

@@ -1,7 +1,9 @@
 //! One set's rows as a stream: a task runs the statement on the set's connection
 //! (as text, or prepared: [`spawn_prepared`]) and sends its column definitions,
 //! then rows, through a bounded channel — the channel's bound is what keeps a
-//! big scatter in bounded memory.
+//! big scatter in bounded memory. Rows travel in batches of up to
+//! [`BATCH_ROWS`] (one channel send and one wake-up of the merge per batch,
+//! not per row); [`Rows::recv`] hands them out one by one.
 
 use std::sync::Arc;
 
@@ -17,6 +19,8 @@ use crate::error::ProxyError;
 
 /// Rows buffered per set before the producer waits.
 const CHANNEL_ROWS: usize = 256;
+/// Rows per message: a batch is sent when it is full or the answer ended.
+const BATCH_ROWS: usize = 32;
 
 pub enum Msg {
     Columns(Arc<[Column]>),
@@ -27,9 +31,56 @@ pub enum Msg {
 
 pub struct SetStream {
     pub set: String,
-    pub rx: mpsc::Receiver<Msg>,
+    pub rx: Rows,
     /// Gives the connection back when the statement is over.
     pub task: JoinHandle<Conn>,
+}
+
+/// The receiving end of a set's stream: messages one at a time, out of the
+/// batches the producer sent.
+pub struct Rows {
+    rx: mpsc::Receiver<Vec<Msg>>,
+    /// The batch being handed out, reversed (next message last).
+    batch: Vec<Msg>,
+}
+
+impl Rows {
+    /// The next message; `None` when the producer is gone.
+    pub async fn recv(&mut self) -> Option<Msg> {
+        if let Some(m) = self.batch.pop() {
+            return Some(m);
+        }
+        let mut batch = self.rx.recv().await?;
+        batch.reverse();
+        let m = batch.pop();
+        self.batch = batch;
+        m
+    }
+}
+
+/// The producing end: rows gathered into batches.
+struct Batcher {
+    tx: mpsc::Sender<Vec<Msg>>,
+    rows: Vec<Msg>,
+}
+
+impl Batcher {
+    /// Adds a row; sends the batch when full. `Err`: the receiver is gone.
+    async fn row(&mut self, cells: Vec<Cell>) -> Result<(), ()> {
+        self.rows.push(Msg::Row(cells));
+        if self.rows.len() >= BATCH_ROWS {
+            let full = std::mem::replace(&mut self.rows, Vec::with_capacity(BATCH_ROWS));
+            self.tx.send(full).await.map_err(|_| ())?;
+        }
+        Ok(())
+    }
+
+    /// Sends the rows gathered and `last` (columns, the end, a failure).
+    async fn send(&mut self, last: Msg) -> Result<(), ()> {
+        let mut batch = std::mem::take(&mut self.rows);
+        batch.push(last);
+        self.tx.send(batch).await.map_err(|_| ())
+    }
 }
 
 /// The column definitions of `sql` (the bytes to send) run on `conn` (rows are
@@ -74,7 +125,11 @@ fn start(
     sql: Vec<u8>,
     prepared: Option<(Vec<u8>, Vec<Value>)>,
 ) -> SetStream {
-    let (tx, rx) = mpsc::channel(CHANNEL_ROWS);
+    let (tx, rx) = mpsc::channel(CHANNEL_ROWS.div_ceil(BATCH_ROWS));
+    let mut tx = Batcher {
+        tx,
+        rows: Vec::new(),
+    };
     let set_name = set.to_string();
     let task = tokio::spawn(async move {
         // The set's part is booked from its start to its last row.
@@ -134,7 +189,7 @@ fn start(
                         .into_iter()
                         .map(super::typed::cell)
                         .collect();
-                    if tx.send(Msg::Row(cells)).await.is_err() {
+                    if tx.row(cells).await.is_err() {
                         book(false);
                         break;
                     }
@@ -159,7 +214,10 @@ fn start(
     });
     SetStream {
         set: set.to_string(),
-        rx,
+        rx: Rows {
+            rx,
+            batch: Vec::new(),
+        },
         task,
     }
 }

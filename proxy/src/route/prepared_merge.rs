@@ -40,7 +40,23 @@ pub struct PreparedMerges {
 
 /// A client's text's merge planned with its `?`; `None`: not a merge that
 /// can run prepared.
-type Known = Option<Arc<MergeSpec>>;
+type Known = Option<Arc<Planned>>;
+
+/// The merge planned from a client's text with `?`, and the significant
+/// tokens of both texts with `?` (the client's and the per-set one), read
+/// once per text instead of on every execute.
+struct Planned {
+    spec: MergeSpec,
+    text: Vec<Token>,
+    sql: Vec<Token>,
+}
+
+/// The tokens of `sql` but whitespace; `None` when it does not tokenize.
+fn significant(sql: &str) -> Option<Vec<Token>> {
+    let mut t = tokenize(sql).ok()?;
+    t.retain(|t| t.kind != Kind::Space);
+    Some(t)
+}
 
 impl PreparedMerges {
     /// The per-set text (with `?`) of the client's prepared statement `text`
@@ -70,7 +86,13 @@ impl PreparedMerges {
         let q = match known {
             Some(q) => q?,
             None => {
-                let q = plan_text(snap, db, text, sets).map(Arc::new);
+                let q = plan_text(snap, db, text, sets).and_then(|spec| {
+                    Some(Arc::new(Planned {
+                        text: significant(text)?,
+                        sql: significant(&spec.sql)?,
+                        spec,
+                    }))
+                });
                 let mut map = self.map.lock().expect("prepared merges");
                 if map.len() >= MAX_ENTRIES {
                     map.clear();
@@ -79,7 +101,7 @@ impl PreparedMerges {
                 q?
             }
         };
-        same_statement(text, spliced, values, &q, spec).then(|| q.sql.clone())
+        same_statement(text, spliced, values, &q, spec).then(|| q.spec.sql.clone())
     }
 }
 
@@ -110,19 +132,14 @@ fn same_statement(
     text: &str,
     spliced: &str,
     values: &[Value],
-    q: &MergeSpec,
+    q: &Planned,
     spec: &MergeSpec,
 ) -> bool {
-    // Every field but the text.
-    let same = MergeSpec {
-        sql: spec.sql.clone(),
-        ..q.clone()
-    };
-    if same != *spec {
+    if !same_but_text(&q.spec, spec) {
         return false;
     }
     // The literal each value was spliced as, in the client's order.
-    let Some(params) = placeholders_as(text, spliced) else {
+    let Some(params) = placeholders_as(text, &q.text, spliced) else {
         return false;
     };
     if params.len() != values.len() {
@@ -137,26 +154,60 @@ fn same_statement(
         }
     }
     // The per-set texts: a `?` where each value went, in the same order.
-    placeholders_as(&q.sql, &spec.sql).is_some_and(|at| at == params)
+    placeholders_as(&q.spec.sql, &q.sql, &spec.sql).is_some_and(|at| at == params)
 }
 
-/// Reads `with_q` (text with `?`) against `spliced` (the same text with a
-/// literal in place of each `?`) token by token: the literal's text for each
-/// `?` in order, or `None` when they differ anywhere else or a `?` does not
-/// stand for exactly one literal token.
-fn placeholders_as(with_q: &str, spliced: &str) -> Option<Vec<String>> {
-    let a = tokenize(with_q).ok()?;
+/// Whether two merges are alike in every field but their text (`sql`). The
+/// fields are listed by destructuring, so a new field must be added here.
+fn same_but_text(a: &MergeSpec, b: &MergeSpec) -> bool {
+    let MergeSpec {
+        sql: _,
+        columns_sql,
+        visible,
+        hidden,
+        keys,
+        group,
+        group_keys,
+        pre_group,
+        one_row,
+        computed,
+        having,
+        final_order,
+        offset,
+        limit,
+        rollup,
+    } = a;
+    *columns_sql == b.columns_sql
+        && *visible == b.visible
+        && *hidden == b.hidden
+        && *keys == b.keys
+        && *group == b.group
+        && *group_keys == b.group_keys
+        && *pre_group == b.pre_group
+        && *one_row == b.one_row
+        && *computed == b.computed
+        && *having == b.having
+        && *final_order == b.final_order
+        && *offset == b.offset
+        && *limit == b.limit
+        && *rollup == b.rollup
+}
+
+/// Reads `with_q` (text with `?`, its significant tokens `a`) against
+/// `spliced` (the same text with a literal in place of each `?`) token by
+/// token: the literal's text for each `?` in order, or `None` when they
+/// differ anywhere else or a `?` does not stand for exactly one literal token.
+fn placeholders_as<'s>(with_q: &str, a: &[Token], spliced: &'s str) -> Option<Vec<&'s str>> {
     let b = tokenize(spliced).ok()?;
-    let significant = |t: &&Token| t.kind != Kind::Space;
-    let mut bs = b.iter().filter(significant);
+    let mut bs = b.iter().filter(|t| t.kind != Kind::Space);
     let mut out = Vec::new();
-    for ta in a.iter().filter(significant) {
+    for ta in a {
         let tb = bs.next()?;
         if ta.kind == Kind::Placeholder {
             if !matches!(tb.kind, Kind::Number | Kind::String) {
                 return None;
             }
-            out.push(tb.text(spliced).to_string());
+            out.push(tb.text(spliced));
         } else if ta.kind != tb.kind || ta.text(with_q) != tb.text(spliced) {
             return None;
         }
@@ -168,17 +219,31 @@ fn placeholders_as(with_q: &str, spliced: &str) -> Option<Vec<String>> {
 mod tests {
     use super::*;
 
+    /// [`placeholders_as`] with the `?` text tokenized here.
+    fn placeholders(with_q: &str, spliced: &str) -> Option<Vec<String>> {
+        let a = significant(with_q)?;
+        placeholders_as(with_q, &a, spliced).map(|v| v.into_iter().map(String::from).collect())
+    }
+
+    fn planned(text: &str, spec: MergeSpec) -> Planned {
+        Planned {
+            text: significant(text).unwrap(),
+            sql: significant(&spec.sql).unwrap(),
+            spec,
+        }
+    }
+
     #[test]
     fn placeholders_read_against_the_spliced_text() {
         assert_eq!(
-            placeholders_as(
+            placeholders(
                 "SELECT SUM(k) FROM t WHERE id BETWEEN ? AND ?",
                 "SELECT SUM(k) FROM t WHERE id BETWEEN 5 AND 104"
             ),
             Some(vec!["5".to_string(), "104".to_string()])
         );
         assert_eq!(
-            placeholders_as(
+            placeholders(
                 "SELECT a FROM t WHERE s = ?",
                 "SELECT a FROM t WHERE s = 'it''s'"
             ),
@@ -190,13 +255,10 @@ mod tests {
             "SELECT a FROM t WHERE x = NULL",
             "SELECT a FROM t WHERE x = _binary'a'",
         ] {
-            assert_eq!(
-                placeholders_as("SELECT a FROM t WHERE x = ?", spliced),
-                None
-            );
+            assert_eq!(placeholders("SELECT a FROM t WHERE x = ?", spliced), None);
         }
         assert_eq!(
-            placeholders_as("SELECT a FROM t WHERE x = ?", "SELECT a FROM t WHERE y = 5"),
+            placeholders("SELECT a FROM t WHERE x = ?", "SELECT a FROM t WHERE y = 5"),
             None
         );
     }
@@ -223,14 +285,20 @@ mod tests {
         let text = "SELECT SUM(k) FROM t WHERE id BETWEEN ? AND ?";
         let spliced = "SELECT SUM(k) FROM t WHERE id BETWEEN 5 AND 104";
         let values = [Value::Int(5), Value::Int(104)];
-        let q = spec("SELECT SUM(k) AS x FROM t WHERE id BETWEEN ? AND ?");
+        let q = planned(
+            text,
+            spec("SELECT SUM(k) AS x FROM t WHERE id BETWEEN ? AND ?"),
+        );
         let s = spec("SELECT SUM(k) AS x FROM t WHERE id BETWEEN 5 AND 104");
         assert!(same_statement(text, spliced, &values, &q, &s));
         // The planner swapped the `?`s.
         let swapped = spec("SELECT SUM(k) AS x FROM t WHERE id BETWEEN 104 AND 5");
         assert!(!same_statement(text, spliced, &values, &q, &swapped));
         // It repeated one.
-        let q2 = spec("SELECT SUM(k), ? FROM t WHERE id BETWEEN ? AND ?");
+        let q2 = planned(
+            text,
+            spec("SELECT SUM(k), ? FROM t WHERE id BETWEEN ? AND ?"),
+        );
         let s2 = spec("SELECT SUM(k), 5 FROM t WHERE id BETWEEN 5 AND 104");
         assert!(!same_statement(text, spliced, &values, &q2, &s2));
         // It read a value.

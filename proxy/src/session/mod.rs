@@ -85,6 +85,15 @@ pub struct Session {
     next_txn: Vec<String>,
     /// The sets the session's last transaction used (`ahead`).
     ahead_sets: Vec<String>,
+    /// Branches of the next transaction its last COMMIT started
+    /// (`crate::exec::txn::primed`), given back unless the next command is
+    /// a BEGIN that takes them.
+    primed: Option<crate::exec::txn::primed::Primed>,
+    /// Whether the next COMMIT primes: not after primed branches were given
+    /// back unused, until a BEGIN follows a COMMIT again.
+    prime_next: bool,
+    /// The last statement was a COMMIT.
+    after_commit: bool,
     /// The COM_STMT_EXECUTE being run: its text with `?` and its typed values.
     prepared: Option<(String, Vec<mysql_async::Value>)>,
     /// The statement being run is a point read fit for a pipelined connection.
@@ -148,6 +157,9 @@ impl Session {
             app_xa: None,
             next_txn: Vec::new(),
             ahead_sets: Vec::new(),
+            primed: None,
+            prime_next: true,
+            after_commit: false,
             prepared: None,
             fast_next: false,
             effects_next: Default::default(),
@@ -234,8 +246,12 @@ impl Session {
     async fn statement_run(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
         let stmt = match Statement::lex(sql) {
             Ok(s) => s,
-            Err(e) => return fail(out, &e).await,
+            Err(e) => {
+                self.primed_unused();
+                return fail(out, &e).await;
+            }
         };
+        self.note_priming(&stmt.command);
         // CONNECTION_ID() is the gateway's connection id (what KILL takes), not a
         // backend thread's.
         self.note_digest_key(sql, &stmt.tokens);
@@ -370,6 +386,7 @@ impl Session {
                     // It never writes: no XA on its branches (txn.rs).
                     t.plain = mode == "READ ONLY";
                 }
+                self.take_primed();
                 let sets = std::mem::take(&mut self.ahead_sets);
                 self.start_ahead(&sets);
                 if begin.consistent_snapshot {
@@ -381,9 +398,8 @@ impl Session {
                 return ok(out, self.status()).await;
             }
             Command::End { commit } => {
-                let r = self
-                    .end_txn(if *commit { "COMMIT" } else { "ROLLBACK" })
-                    .await;
+                let verb = if *commit { "COMMIT" } else { "ROLLBACK" };
+                let r = self.end_txn_priming(verb, *commit && self.prime_next).await;
                 return self.reply(r, out).await;
             }
             Command::Savepoint { op, name } => {

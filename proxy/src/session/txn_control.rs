@@ -14,15 +14,80 @@ impl Session {
     pub(super) fn open_txn(&mut self) {
         if self.txn.is_none() {
             let before = std::mem::take(&mut self.next_txn);
-            let n = self
-                .shared
-                .txn_seq
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let gtrid = format!("sw-{}-{n}", self.shared.gateway_id);
+            let gtrid = self.new_gtrid();
             let mut t = Txn::new(gtrid, before, self.pins.clone());
             // Under LOCK TABLES: no XA on the locked connections (txn.rs).
             t.locked = self.locks.is_some().then_some(self.autocommit);
             self.txn = Some(t);
+        }
+    }
+
+    /// A global transaction id not used before.
+    fn new_gtrid(&self) -> String {
+        let n = self
+            .shared
+            .txn_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("sw-{}-{n}", self.shared.gateway_id)
+    }
+
+    /// Books a statement for the priming of branches: anything but a BEGIN
+    /// gives the primed branches back (and the next COMMIT primes none, until
+    /// a BEGIN follows a COMMIT again).
+    pub(super) fn note_priming(&mut self, command: &crate::command::Command) {
+        use crate::command::Command;
+        let begin = matches!(command, Command::Begin(_));
+        if !begin {
+            self.primed_unused();
+        } else if self.after_commit {
+            self.prime_next = true;
+        }
+        self.after_commit = matches!(command, Command::End { commit: true });
+    }
+
+    /// Gives the primed branches back unused (a command other than BEGIN).
+    pub(super) fn primed_unused(&mut self) {
+        if self.primed.take().is_some() {
+            self.prime_next = false;
+        }
+        self.after_commit = false;
+    }
+
+    /// BEGIN (the transaction just opened): the branches the last COMMIT
+    /// started (`primed`) become its branches, when they fit it — the
+    /// session's state is the one they were started with, no `SET
+    /// TRANSACTION` is waiting, it is not READ ONLY, no connection of the
+    /// session's own is held. Otherwise they are given back.
+    pub(super) fn take_primed(&mut self) {
+        let Some(mut primed) = self.primed.take() else {
+            return;
+        };
+        let fits = self.pins.is_empty()
+            && self
+                .txn
+                .as_ref()
+                .is_some_and(|t| !t.plain && t.before.is_empty() && t.conns.is_empty());
+        if !fits {
+            return;
+        }
+        let snap = self.snapshot();
+        let conns = self.conns(&snap);
+        let mut ready = Vec::new();
+        for (set, (branch, key)) in primed.take() {
+            match snap.primary_of(&set) {
+                Some(node) if conns.key(&set, node) == key => ready.push((set, branch)),
+                _ => txn::primed::Primed::give_back(&primed.gtrid, &set, branch),
+            }
+        }
+        if ready.is_empty() {
+            return;
+        }
+        let Some(t) = self.txn.as_mut() else {
+            return;
+        };
+        t.gtrid = primed.gtrid.clone();
+        for (set, b) in ready {
+            t.ahead.insert(set, txn::Ahead::Ready(b.conn, b.epoch));
         }
     }
 
@@ -103,6 +168,17 @@ impl Session {
 
     /// Ends the open transaction (if any) with COMMIT or ROLLBACK.
     pub async fn end_txn(&mut self, verb: &str) -> Result<(), ProxyError> {
+        self.end_txn_priming(verb, false).await
+    }
+
+    /// [`end_txn`](Self::end_txn); with `prime` (the client's COMMIT in
+    /// autocommit mode), a one-phase commit also starts the branches of the
+    /// session's next transaction (`txn::primed`), kept for its BEGIN.
+    pub(super) async fn end_txn_priming(
+        &mut self,
+        verb: &str,
+        prime: bool,
+    ) -> Result<(), ProxyError> {
         let Some(mut t) = self.txn.take() else {
             return Ok(());
         };
@@ -140,8 +216,27 @@ impl Session {
         let topo = self.shared.topo.get().cloned();
         let decisions = self.shared.cfg.xa.decisions;
         let two_phase = !t.plain && t.locked.is_none() && t.writers.len() > 1;
+        let prime = prime
+            && self.autocommit
+            && self.pins.is_empty()
+            && self.locks.is_none()
+            && self.shared.backends.config().prime_branches;
+        let next = prime.then(|| self.new_gtrid());
+        let next_gtrid = next.clone();
+        // The pool key of each set's connections as the session's state is now.
+        let keys: Vec<(String, crate::backend::PoolKey)> = match &next {
+            Some(_) => {
+                let conns = self.conns(&snap);
+                t.conns
+                    .keys()
+                    .chain(t.ahead.keys())
+                    .filter_map(|s| Some((s.clone(), conns.key(s, snap.primary_of(s)?))))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         let commit = tokio::spawn(async move {
-            let r = t.commit(topo.as_ref(), decisions).await;
+            let r = t.commit(topo.as_ref(), decisions, next).await;
             crate::observe::xa_outcome(two_phase, r.is_ok());
             r
         });
@@ -155,10 +250,24 @@ impl Session {
         )
         .await
         .inspect_err(crate::exec::given_up);
-        match guarded {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => Err(ProxyError::Internal(format!("COMMIT: {e}"))),
-            Err(e) => Err(e),
+        let started = match guarded {
+            Ok(Ok(r)) => r?,
+            Ok(Err(e)) => return Err(ProxyError::Internal(format!("COMMIT: {e}"))),
+            Err(e) => return Err(e),
+        };
+        if let (Some(gtrid), false) = (next_gtrid, started.is_empty()) {
+            let mut keys: std::collections::BTreeMap<_, _> = keys.into_iter().collect();
+            let mut branches = std::collections::BTreeMap::new();
+            for (set, b) in started {
+                match keys.remove(&set) {
+                    Some(key) => {
+                        branches.insert(set, (b, key));
+                    }
+                    None => txn::primed::Primed::give_back(&gtrid, &set, b),
+                }
+            }
+            self.primed = Some(txn::primed::Primed { gtrid, branches });
         }
+        Ok(())
     }
 }

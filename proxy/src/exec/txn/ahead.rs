@@ -12,6 +12,9 @@
 //! the others at COMMIT or ROLLBACK (one more statement in a round trip that
 //! happens anyway, all sets at once).
 //!
+//! A branch may also be ready already: started by the session's previous
+//! COMMIT in the same round trip ([`super::primed`]).
+//!
 //! Not done for a session holding connections of its own (temporary tables,
 //! named locks: `crate::exec::Pins`), whose branches must run there.
 
@@ -28,10 +31,24 @@ use crate::exec::conns::{discard, epoch_of, Conns};
 /// At most this many sets get a branch started ahead.
 const MAX_SETS: usize = 8;
 
-/// A branch being started in the background: once started, its connection and
-/// the routing epoch of the set's primary it leads to; `None` if it could not
-/// start (the set's first statement then starts a branch as usual).
-pub type Ahead = JoinHandle<Option<(Conn, u64)>>;
+/// A branch started ahead: being started in the background (once started,
+/// its connection and the routing epoch of the set's primary it leads to;
+/// `None` if it could not start: the set's first statement then starts a
+/// branch as usual), or started already.
+pub enum Ahead {
+    Task(JoinHandle<Option<(Conn, u64)>>),
+    Ready(Conn, u64),
+}
+
+impl Ahead {
+    /// The branch's connection and epoch once started.
+    async fn started(self) -> Option<(Conn, u64)> {
+        match self {
+            Ahead::Task(handle) => handle.await.ok().flatten(),
+            Ahead::Ready(conn, epoch) => Some((conn, epoch)),
+        }
+    }
+}
 
 /// The branches started ahead, by set.
 pub type AheadMap = BTreeMap<String, Ahead>;
@@ -45,11 +62,14 @@ impl Txn {
     where
         S: AsRef<Backends> + Send + Sync + 'static,
     {
-        if !self.conns.is_empty() || !self.ahead.is_empty() {
+        if !self.conns.is_empty() {
             return;
         }
         let snap = conns.snap;
         for set in sets.iter().take(MAX_SETS) {
+            if self.ahead.contains_key(set) {
+                continue;
+            }
             let Some(node) = snap.primary_of(set) else {
                 continue;
             };
@@ -69,7 +89,7 @@ impl Txn {
                     }
                 }
             });
-            self.ahead.insert(set.clone(), handle);
+            self.ahead.insert(set.clone(), Ahead::Task(handle));
         }
     }
 
@@ -81,26 +101,30 @@ impl Txn {
         set: &str,
         snap: &topo::ClusterSnapshot,
     ) -> Option<(Conn, u64)> {
-        let handle = self.ahead.remove(set)?;
-        match handle.await {
-            Ok(Some((conn, epoch))) if epoch == epoch_of(snap, set) => Some((conn, epoch)),
-            Ok(Some((conn, _))) => {
+        let ahead = self.ahead.remove(set)?;
+        match ahead.started().await {
+            Some((conn, epoch)) if epoch == epoch_of(snap, set) => Some((conn, epoch)),
+            Some((conn, _)) => {
                 discard(conn);
                 None
             }
-            _ => None,
+            None => None,
         }
     }
 
     /// Drops the branch started ahead on `set` (its statement runs on another
     /// connection): closing its connection ends the branch.
     pub(crate) fn drop_ahead(&mut self, set: &str) {
-        if let Some(handle) = self.ahead.remove(set) {
-            tokio::spawn(async move {
-                if let Ok(Some((conn, _))) = handle.await {
-                    discard(conn);
-                }
-            });
+        match self.ahead.remove(set) {
+            Some(Ahead::Task(handle)) => {
+                tokio::spawn(async move {
+                    if let Ok(Some((conn, _))) = handle.await {
+                        discard(conn);
+                    }
+                });
+            }
+            Some(Ahead::Ready(conn, _)) => discard(conn),
+            None => {}
         }
     }
 
@@ -110,8 +134,8 @@ impl Txn {
     /// (which ends it): it did nothing, and must not fence the transaction.
     pub(crate) async fn claim_ahead(&mut self, snap: Option<&topo::ClusterSnapshot>) {
         let ahead = std::mem::take(&mut self.ahead);
-        for (set, handle) in ahead {
-            let Ok(Some((conn, epoch))) = handle.await else {
+        for (set, ahead) in ahead {
+            let Some((conn, epoch)) = ahead.started().await else {
                 continue;
             };
             if snap.is_some_and(|s| epoch_of(s, &set) != epoch) {

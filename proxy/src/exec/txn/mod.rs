@@ -21,10 +21,11 @@
 //! MariaDB refuses `XA START` there and `START TRANSACTION` would release the
 //! locks, so each branch is `SET autocommit=0` ... `COMMIT`, one phase per
 //! set. Branches may also have been started ahead of their first statement
-//! ([`ahead`]).
+//! ([`ahead`]), or by the session's previous COMMIT ([`primed`]).
 
 mod ahead;
 mod last_agent;
+pub mod primed;
 mod savepoints;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,6 +34,7 @@ use super::conns::discard;
 use super::pins::Pins;
 use crate::backend::Conn;
 use crate::xa_sets::xid;
+pub use ahead::Ahead;
 use mysql_async::prelude::Queryable;
 pub use savepoints::no_savepoint;
 use savepoints::quote_ident;
@@ -217,15 +219,27 @@ impl Txn {
 
     /// What ends the branch on `set`: commits it in one phase, or rolls it back.
     fn end_stmt(&self, set: &str, commit: bool) -> String {
-        let x = xid(&self.gtrid, set);
-        if let Some(on) = self.locked {
+        Self::end_stmt_of(self.plain, self.locked, &self.gtrid, set, commit)
+    }
+
+    /// [`Self::end_stmt`] from the transaction's parts (`locked`: under LOCK
+    /// TABLES, with whether autocommit was on).
+    fn end_stmt_of(
+        plain: bool,
+        locked: Option<bool>,
+        gtrid: &str,
+        set: &str,
+        commit: bool,
+    ) -> String {
+        let x = xid(gtrid, set);
+        if let Some(on) = locked {
             let verb = if commit { "COMMIT" } else { "ROLLBACK" };
             return match on {
                 true => format!("{verb}; SET autocommit=1"),
                 false => verb.into(),
             };
         }
-        match (self.plain, commit) {
+        match (plain, commit) {
             (true, true) => "COMMIT".into(),
             (true, false) => "ROLLBACK".into(),
             (false, true) => format!("XA END {x}; XA COMMIT {x} ONE PHASE"),
@@ -326,11 +340,14 @@ impl Txn {
     /// Commits: one phase when at most one set was written, else two phases with
     /// the decision recorded in between — by the coordinator set's one-phase
     /// commit (`decisions` = sets: `super::last_agent`) or in etcd (`topo`).
+    /// With `next` (a transaction id), a one-phase commit also starts a branch
+    /// of transaction `next` on each set it can ([`primed`]): those come back.
     pub async fn commit(
         mut self,
         topo: Option<&topo::Topo>,
         decisions: crate::xa_sets::Decisions,
-    ) -> Result<(), ProxyError> {
+        next: Option<String>,
+    ) -> Result<Vec<(String, primed::Branch)>, ProxyError> {
         self.claim_ahead(None).await;
         if let Some(reason) = self.broken.take() {
             let _ = self.rollback().await;
@@ -343,11 +360,11 @@ impl Txn {
         }
         if self.plain {
             // Read only: nothing to make atomic (MariaDB refused every write).
-            return self.commit_one_phase_all().await;
+            return self.commit_one_phase_all(None).await;
         }
         if self.locked.is_some() {
-            // Under LOCK TABLES: no XA (see the module's doc).
-            return self.commit_one_phase_all().await;
+            // Under LOCK TABLES: no XA (see the module's doc), nothing primed.
+            return self.commit_one_phase_all(None).await;
         }
         let gtrid = self.gtrid.clone();
         let written: Vec<String> = self
@@ -357,7 +374,7 @@ impl Txn {
             .cloned()
             .collect();
         if written.len() <= 1 {
-            return self.commit_one_phase_all().await;
+            return self.commit_one_phase_all(next.as_deref()).await;
         }
         let ends = self.ends();
         let mut conns = std::mem::take(&mut self.conns);
@@ -442,58 +459,137 @@ impl Txn {
                 }
             }
         }
-        // Phase 2, all sets at once.
+        // Phase 2, all sets at once. A branch that commits may start the
+        // next transaction's there too ([`primed`]).
         let verb = if decided { "COMMIT" } else { "ROLLBACK" };
+        let next = next.filter(|_| decided && failure.is_none());
+        let epochs = &self.epochs;
         let phase2 = futures::future::join_all(prepared.into_iter().map(|(set, mut conn)| {
             let x = xid(&gtrid, &set);
             let (ends, gtrid) = (&ends, &gtrid);
+            let hold = next
+                .as_deref()
+                .filter(|_| !ends.pinned.contains(&set) && !ends.tainted.contains(&set))
+                .and_then(|n| Some((n, conn.hold()?)));
             async move {
-                match crate::observe::backend_part(&set, conn.query_drop(format!("XA {verb} {x}")))
-                    .await
-                {
-                    Ok(()) => {
+                let end = format!("XA {verb} {x}");
+                let y = hold.as_ref().map(|(next, _)| xid(next, &set));
+                let run = async {
+                    match &y {
+                        Some(y) => primed::end_and_start(&mut conn, &end, 1, y).await,
+                        None => conn.query_drop(end.as_str()).await.map(|()| false),
+                    }
+                };
+                match crate::observe::backend_part(&set, run).await {
+                    Ok(true) => {
+                        let (_, hold) = hold.expect("started with a hold");
+                        let epoch = epochs.get(&set).copied().unwrap_or_default();
+                        (true, Some((set, primed::Branch { conn, epoch, hold })))
+                    }
+                    Ok(false) if hold.is_some() => {
+                        // Committed; the next branch's start failed.
+                        discard(conn);
+                        (true, None)
+                    }
+                    Ok(false) => {
                         ends.end(&set, conn, true);
-                        true
+                        (true, None)
                     }
                     Err(e) => {
                         // The decision stands; recovery finishes this branch.
                         warn!(%set, %gtrid, "XA {verb} failed: {e}");
                         ends.end(&set, conn, false);
-                        false
+                        (false, None)
                     }
                 }
             }
         }))
         .await;
+        let (phase2, started): (Vec<bool>, Vec<_>) = phase2.into_iter().unzip();
+        let started: Vec<(String, primed::Branch)> = started.into_iter().flatten().collect();
         if in_etcd && decided && phase2.iter().all(|done| *done) {
             // Deleted with the next decisions written (or by recovery's round).
             crate::xa_log::log().finished(gtrid);
         }
         match failure {
-            Some(e) => Err(e),
-            None => Ok(()),
+            Some(e) => {
+                let next = next.as_deref().unwrap_or_default();
+                for (set, b) in started {
+                    primed::Primed::give_back(next, &set, b);
+                }
+                Err(e)
+            }
+            None => Ok(started),
         }
     }
 
     /// Commits every branch in one phase, all sets at once. A connection whose
-    /// branch committed is lent again as it is.
-    async fn commit_one_phase_all(mut self) -> Result<(), ProxyError> {
+    /// branch committed is lent again as it is — or, with `next`, keeps a
+    /// branch of transaction `next` started in the same round trip, when its
+    /// pool lets it be held ([`primed`]; not a branch on the session's own
+    /// connection, nor one whose session state changed).
+    async fn commit_one_phase_all(
+        self,
+        next: Option<&str>,
+    ) -> Result<Vec<(String, primed::Branch)>, ProxyError> {
         let ends = self.ends();
-        let conns = std::mem::take(&mut self.conns);
-        let this = &self;
-        let done = futures::future::join_all(conns.into_iter().map(|(set, mut conn)| {
-            let end = this.end_stmt(&set, true);
-            let ends = &ends;
+        let (gtrid, plain, locked) = (self.gtrid, self.plain, self.locked);
+        let epochs = &self.epochs;
+        let done = futures::future::join_all(self.conns.into_iter().map(|(set, mut conn)| {
+            let end = Self::end_stmt_of(plain, locked, &gtrid, &set, true);
+            let (ends, gtrid) = (&ends, &gtrid);
+            let hold = next
+                .filter(|_| !ends.pinned.contains(&set) && !ends.tainted.contains(&set))
+                .and_then(|n| Some((n, conn.hold()?)));
             async move {
-                let r = crate::observe::backend_part(&set, conn.query_drop(end))
-                    .await
-                    .map_err(|e| ProxyError::from_backend(&set, e));
-                ends.end(&set, conn, r.is_ok());
-                r
+                let Some((next, hold)) = hold else {
+                    let r = crate::observe::backend_part(&set, conn.query_drop(end))
+                        .await
+                        .map_err(|e| ProxyError::from_backend(&set, e));
+                    ends.end(&set, conn, r.is_ok());
+                    return r.map(|()| None);
+                };
+                let (x, y) = (xid(gtrid, &set), xid(next, &set));
+                let end = format!("XA END {x}; XA COMMIT {x} ONE PHASE");
+                let r = primed::end_and_start(&mut conn, &end, 2, &y);
+                match crate::observe::backend_part(&set, r).await {
+                    Ok(true) => {
+                        let epoch = epochs.get(&set).copied().unwrap_or_default();
+                        Ok(Some((set, primed::Branch { conn, epoch, hold })))
+                    }
+                    Ok(false) => {
+                        // Committed; the next branch's start failed.
+                        discard(conn);
+                        Ok(None)
+                    }
+                    Err(e) => {
+                        ends.end(&set, conn, false);
+                        Err(ProxyError::from_backend(&set, e))
+                    }
+                }
             }
         }))
         .await;
-        done.into_iter().collect()
+        let mut started = Vec::new();
+        let mut failure = None;
+        for r in done {
+            match r {
+                Ok(Some(b)) => started.push(b),
+                Ok(None) => {}
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        match failure {
+            // (The branches started go back to their pools.)
+            Some(e) => {
+                let next = next.unwrap_or_default();
+                for (set, b) in started {
+                    primed::Primed::give_back(next, &set, b);
+                }
+                Err(e)
+            }
+            None => Ok(started),
+        }
     }
 
     /// The application's `XA PREPARE`: every branch ends and prepares, all sets at
