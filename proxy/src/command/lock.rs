@@ -36,13 +36,7 @@ fn syntax(sql: &str, at: Option<&Token>) -> ProxyError {
 
 /// Reads `LOCK TABLE[S] ...` (`sig`: its significant tokens).
 pub fn parse(sql: &str, sig: &[Token]) -> Result<LockTables, ProxyError> {
-    let end = sig.len()
-        - sig
-            .iter()
-            .rev()
-            .take_while(|t| t.is_punct(sql, ";"))
-            .count();
-    let sig = &sig[..end];
+    let sig = super::without_semicolons(sql, sig);
     let is_name = |t: &Token| matches!(t.kind, Kind::Word | Kind::QuotedIdent);
     let word = |i: usize| -> String {
         sig.get(i)

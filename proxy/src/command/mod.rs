@@ -337,14 +337,20 @@ fn word_at(sql: &str, sig: &[Token], i: usize) -> String {
         .unwrap_or_default()
 }
 
-/// The savepoint's name: the statement's last token before any `;`.
-fn savepoint_name(sql: &str, sig: &[Token]) -> Option<String> {
+/// `sig` without its trailing `;` tokens.
+pub(crate) fn without_semicolons<'t>(sql: &str, sig: &'t [Token]) -> &'t [Token] {
     let end = sig.len()
         - sig
             .iter()
             .rev()
             .take_while(|t| t.is_punct(sql, ";"))
             .count();
+    &sig[..end]
+}
+
+/// The savepoint's name: the statement's last token before any `;`.
+fn savepoint_name(sql: &str, sig: &[Token]) -> Option<String> {
+    let end = without_semicolons(sql, sig).len();
     sig[..end]
         .last()
         .filter(|t| end > 1 && matches!(t.kind, Kind::Word | Kind::QuotedIdent))

@@ -130,6 +130,17 @@ pub(super) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// A context for placing tables only: no INSERT columns, no join tables.
+    pub(super) fn bare(snap: &'a ClusterSnapshot, db: Option<&'a str>) -> Self {
+        Ctx {
+            snap,
+            dep: Default::default(),
+            db,
+            known_columns: None,
+            known_tables: &[],
+        }
+    }
+
     pub(super) fn place(&self, t: &TableRef) -> Result<Placement<'a>, ProxyError> {
         // `FROM DUAL` names no table.
         if t.db.is_none() && t.name.eq_ignore_ascii_case("dual") {
@@ -553,13 +564,7 @@ pub fn sets_holding(
     db: Option<&str>,
     t: &TableRef,
 ) -> Result<Option<Vec<String>>, ProxyError> {
-    let ctx = Ctx {
-        snap,
-        dep: Default::default(),
-        db,
-        known_columns: None,
-        known_tables: &[],
-    };
+    let ctx = Ctx::bare(snap, db);
     Ok(match ctx.place(t)? {
         Placement::Anywhere => None,
         Placement::Home(h) => Some(vec![h]),
@@ -576,13 +581,7 @@ pub fn single_set_for_tables(
     db: Option<&str>,
     tables: &[TableRef],
 ) -> Result<Option<String>, ProxyError> {
-    let ctx = Ctx {
-        snap,
-        dep: Default::default(),
-        db,
-        known_columns: None,
-        known_tables: &[],
-    };
+    let ctx = Ctx::bare(snap, db);
     let mut set: Option<String> = None;
     let mut agree = |s: &str| match &set {
         None => {

@@ -27,13 +27,7 @@ pub fn place_view(
     cols: &[String],
     q: &Query,
 ) -> Result<TableKind, ProxyError> {
-    let ctx = Ctx {
-        snap,
-        dep: Default::default(),
-        db,
-        known_columns: None,
-        known_tables: &[],
-    };
+    let ctx = Ctx::bare(snap, db);
     let vrec = snap
         .db(view_db)
         .ok_or_else(|| ProxyError::UnknownDatabase(view_db.to_string()))?;
