@@ -71,3 +71,21 @@ async fn derived_tables_over_a_sharded_table_match_or_are_refused() {
     }
     d.finish();
 }
+
+/// Expressions over aggregates across sets: `CAST(... AS CHAR)` gives the
+/// aggregate's own text; arithmetic over MIN / MAX of strings, dates or JSON is
+/// refused (1235) — before, the gateway answered NULL or dropped a DECIMAL's scale.
+#[tokio::test]
+async fn casts_and_expressions_over_aggregates_match_or_are_refused() {
+    let mut d = loaded().await;
+    d.group("CAST(aggregate AS CHAR / SIGNED / DECIMAL)");
+    d.run_all(&sql_features::casts_over_aggregates())
+        .await
+        .unwrap();
+    d.group("expressions over MIN / MAX of text: refused");
+    for sql in sql_features::calcs_over_text_refused() {
+        let got = d.run(&Q::any(sql).or_unsupported()).await.unwrap();
+        assert!(got.is_unsupported(), "{sql}: {got:?}");
+    }
+    d.finish();
+}

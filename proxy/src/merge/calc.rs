@@ -34,6 +34,9 @@ pub enum Calc {
     /// `CAST(x AS SIGNED | UNSIGNED | DECIMAL | DOUBLE ...)`: the target type is the
     /// column's; the value is only carried through.
     Cast(Box<Calc>),
+    /// `CAST(agg AS CHAR | BINARY ...)` of one merged aggregate: its text as the
+    /// merge formatted it (MariaDB's text of the aggregate, scale included).
+    Text(usize),
 }
 
 /// A computed value: exact decimal, or NULL.
@@ -66,11 +69,15 @@ impl Calc {
             Calc::Truncate(x, d) => x.eval(row)?.with_scale_round(*d, RoundingMode::Down),
             Calc::Coalesce(xs) => return xs.iter().find_map(|x| x.eval(row)),
             Calc::Cast(x) => x.eval(row)?,
+            Calc::Text(i) => return num(&row[*i]),
         })
     }
 
     /// The value formatted as MariaDB sends a column of this definition.
     pub fn cell(&self, row: &[Cell], col: &Column) -> Cell {
+        if let Calc::Text(i) = self {
+            return row[*i].clone();
+        }
         let v = self.eval(row)?;
         let text = match col.column_type() {
             ColumnType::MYSQL_TYPE_TINY
@@ -108,6 +115,8 @@ mod tests {
         assert_eq!(div.cell(&row, &dec4), c("3.3333"));
         let int = Column::new(ColumnType::MYSQL_TYPE_LONGLONG);
         assert_eq!(Calc::Cast(Box::new(Calc::Col(3))).cell(&row, &int), c("3"));
+        let text = Column::new(ColumnType::MYSQL_TYPE_VAR_STRING);
+        assert_eq!(Calc::Text(3).cell(&row, &text), c("2.50"));
         let coalesce = Calc::Coalesce(vec![Calc::Col(2), Calc::Num("0".into())]);
         assert_eq!(coalesce.cell(&row, &int), c("0"));
         let by_zero = Calc::Div(Box::new(Calc::Col(0)), Box::new(Calc::Num("0".into())));

@@ -11,6 +11,9 @@
 //!   text carries 6 significant digits, MariaDB's binary row the whole FLOAT;
 //!   likewise arithmetic over a FLOAT aggregate (`MAX(f) - MIN(f)`), which
 //!   MariaDB computes from the whole values;
+//! * arithmetic, a numeric CAST, ROUND, COALESCE... over MIN / MAX of a string,
+//!   temporal or JSON column (`MAX(s) + 0`, `IFNULL(MIN(t), 0)`): the gateway
+//!   computes in decimals only;
 //!
 //! and, once a group is complete, a DECIMAL sum that overflowed its result
 //! type ([`overflow`]): MariaDB's own answer then depends on the order it
@@ -77,6 +80,42 @@ pub fn refusal(spec: &MergeSpec, cols: &[Column], binary: bool) -> Option<String
     for (_, calc) in &spec.computed {
         calc_columns(calc, &mut used);
     }
+    let numeric = |c: &Column| {
+        matches!(
+            c.column_type(),
+            ColumnType::MYSQL_TYPE_TINY
+                | ColumnType::MYSQL_TYPE_SHORT
+                | ColumnType::MYSQL_TYPE_LONG
+                | ColumnType::MYSQL_TYPE_INT24
+                | ColumnType::MYSQL_TYPE_LONGLONG
+                | ColumnType::MYSQL_TYPE_YEAR
+                | ColumnType::MYSQL_TYPE_DECIMAL
+                | ColumnType::MYSQL_TYPE_NEWDECIMAL
+                | ColumnType::MYSQL_TYPE_FLOAT
+                | ColumnType::MYSQL_TYPE_DOUBLE
+        )
+    };
+    let text_only = |c: &Calc| matches!(c, Calc::Text(_));
+    let arithmetic: Vec<usize> = spec
+        .computed
+        .iter()
+        .filter(|(_, c)| !text_only(c))
+        .flat_map(|(_, c)| {
+            let mut v = Vec::new();
+            calc_columns(c, &mut v);
+            v
+        })
+        .collect();
+    if arithmetic
+        .iter()
+        .any(|&i| cols.get(i).is_some_and(|c| !numeric(c)))
+    {
+        return Some(
+            "an expression over MIN / MAX of a string, temporal or JSON column across sets \
+             (MariaDB converts such values in ways the gateway does not compute)"
+                .into(),
+        );
+    }
     if used.iter().any(|&i| cols.get(i).is_some_and(is_float)) {
         return Some(
             "arithmetic over MIN / MAX of a FLOAT column across sets \
@@ -103,6 +142,7 @@ fn calc_columns(calc: &Calc, out: &mut Vec<usize>) {
         Calc::Neg(x) | Calc::Round(x, _) | Calc::Truncate(x, _) | Calc::Cast(x) => {
             calc_columns(x, out)
         }
+        Calc::Text(i) => out.push(*i),
         Calc::Add(a, b) | Calc::Sub(a, b) | Calc::Mul(a, b) | Calc::Div(a, b) => {
             calc_columns(a, out);
             calc_columns(b, out);

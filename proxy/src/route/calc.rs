@@ -10,6 +10,28 @@ use crate::error::ProxyError;
 use crate::merge::calc::Calc;
 use crate::merge::AggSpec;
 
+/// What a `CAST` over aggregate results turns them into.
+enum CastTarget {
+    /// SIGNED, UNSIGNED, DECIMAL, DOUBLE, FLOAT...: computed in decimals.
+    Number,
+    /// CHAR, BINARY...: the aggregate's own text.
+    Text,
+    /// DATE, TIME, JSON...: not computed by the gateway.
+    Other,
+}
+
+fn cast_target(t: &sqlparser::ast::DataType) -> CastTarget {
+    let name = t.to_string().to_ascii_uppercase();
+    let word = name.split(['(', ' ']).next().unwrap_or("");
+    match word {
+        "SIGNED" | "UNSIGNED" | "DECIMAL" | "NUMERIC" | "DEC" | "DOUBLE" | "FLOAT" | "REAL"
+        | "INT" | "INTEGER" | "BIGINT" => CastTarget::Number,
+        // With a length (CHAR(2)) MariaDB cuts the text: not computed here.
+        "CHAR" | "NCHAR" | "BINARY" | "CHARACTER" if !name.contains('(') => CastTarget::Text,
+        _ => CastTarget::Other,
+    }
+}
+
 /// Translates an expression over aggregates into a [`Calc`]; each aggregate
 /// becomes a helper column combined like a select item.
 pub(super) fn to_calc(
@@ -48,7 +70,20 @@ pub(super) fn to_calc(
                 _ => return Err(refuse()),
             }
         }
-        Expr::Cast { expr, .. } => Calc::Cast(sub(expr, hidden, extra)?),
+        Expr::Cast {
+            expr, data_type, ..
+        } => {
+            let inner = sub(expr, hidden, extra)?;
+            match cast_target(data_type) {
+                CastTarget::Number => Calc::Cast(inner),
+                // The text of one aggregate, as the merge formats it.
+                CastTarget::Text => match *inner {
+                    Calc::Col(i) => Calc::Text(i),
+                    _ => return Err(refuse()),
+                },
+                CastTarget::Other => return Err(refuse()),
+            }
+        }
         Expr::Function(f) => {
             let name = f.name.to_string().to_ascii_uppercase();
             let (agg, arg) = classify(sql, e)?;

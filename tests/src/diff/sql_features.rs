@@ -168,3 +168,27 @@ pub fn derived_refused() -> Vec<&'static str> {
         "SELECT * FROM (SELECT user_id, RANK() OVER (ORDER BY score) AS r FROM users) d",
     ]
 }
+
+/// `CAST(aggregate AS CHAR)` over rows of several sets: the aggregate's own text,
+/// scale and all (before: `SUM(amount)` gave `4999` for `4999.00`, `MAX(name)` NULL).
+pub fn casts_over_aggregates() -> Vec<Q> {
+    vec![
+        Q::exact("SELECT CAST(SUM(amount) AS CHAR), CAST(AVG(amount) AS CHAR), CAST(COUNT(*) AS CHAR) FROM orders"),
+        Q::exact("SELECT CAST(MAX(name) AS CHAR), CAST(MIN(created) AS CHAR), CAST(MAX(born) AS BINARY) FROM users"),
+        Q::exact("SELECT status, CAST(SUM(amount) AS CHAR) AS s FROM orders GROUP BY status ORDER BY status"),
+        Q::exact("SELECT CAST(SUM(amount) AS SIGNED), CAST(SUM(amount) AS DECIMAL(20,1)) FROM orders"),
+    ]
+}
+
+/// Expressions over MIN / MAX of string, temporal or JSON columns across sets, which
+/// the gateway computed as decimals (NULL, or a wrong value): refused with 1235.
+pub fn calcs_over_text_refused() -> Vec<&'static str> {
+    vec![
+        "SELECT MAX(name) + 0 FROM users",
+        "SELECT IFNULL(MIN(created), 0) FROM users",
+        "SELECT -MAX(born) FROM users",
+        "SELECT CAST(MAX(created) AS DATE) FROM users",
+        "SELECT ROUND(MAX(city)) FROM users",
+        "SELECT CAST(MAX(name) AS CHAR(2)) FROM users",
+    ]
+}
