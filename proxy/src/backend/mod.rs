@@ -10,6 +10,7 @@
 //! | [`pipelines`] | which pipelined connection a point read uses |
 //! | [`worker`] | which worker thread runs the caller (pools are per worker) |
 
+pub mod answer;
 pub mod conn;
 pub mod local;
 pub mod mux;

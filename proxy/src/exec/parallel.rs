@@ -14,10 +14,10 @@
 //! statement on the sets too ([`Exec::concat_prepared`]): MariaDB does not parse
 //! it each time, and the rows come typed (binary protocol) as from one server.
 
+use crate::backend::answer::Answer;
 use futures::future::join_all;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinaryProtocol, Column, QueryResult, Row, TextProtocol, Value};
-use std::sync::Arc;
+use mysql_async::Value;
 
 use super::wire::write_row;
 use super::{fail, note_running, Answered, Exec};
@@ -246,42 +246,6 @@ async fn write_all(
         warnings = warnings.saturating_add(res.warnings());
     }
     Ok((outcomes, warnings))
-}
-
-/// A set's answer: to a text query or to a prepared statement's execute.
-enum Answer<'a> {
-    Text(QueryResult<'a, 'static, TextProtocol>),
-    Binary(QueryResult<'a, 'static, BinaryProtocol>),
-}
-
-impl Answer<'_> {
-    fn columns(&self) -> Option<Arc<[Column]>> {
-        match self {
-            Answer::Text(r) => r.columns(),
-            Answer::Binary(r) => r.columns(),
-        }
-    }
-
-    async fn next(&mut self) -> mysql_async::Result<Option<Row>> {
-        match self {
-            Answer::Text(r) => r.next().await,
-            Answer::Binary(r) => r.next().await,
-        }
-    }
-
-    async fn drop_result(self) -> mysql_async::Result<()> {
-        match self {
-            Answer::Text(r) => r.drop_result().await,
-            Answer::Binary(r) => r.drop_result().await,
-        }
-    }
-
-    fn warnings(&self) -> u16 {
-        match self {
-            Answer::Text(r) => r.warnings(),
-            Answer::Binary(r) => r.warnings(),
-        }
-    }
 }
 
 /// A part's failure: the error, and whether it came from the branch's start.

@@ -5,11 +5,12 @@
 //! [`BATCH_ROWS`] (one channel send and one wake-up of the merge per batch,
 //! not per row); [`Rows::recv`] hands them out one by one.
 
+use crate::backend::answer::Answer;
 use std::sync::Arc;
 
 use crate::backend::Conn;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinaryProtocol, QueryResult, TextProtocol, Value};
+use mysql_async::Value;
 use mysql_common::packets::Column;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -219,41 +220,5 @@ fn start(
             batch: Vec::new(),
         },
         task,
-    }
-}
-
-/// A set's answer: to a text query or to a prepared statement's execute.
-enum Answer<'a> {
-    Text(QueryResult<'a, 'static, TextProtocol>),
-    Binary(QueryResult<'a, 'static, BinaryProtocol>),
-}
-
-impl Answer<'_> {
-    fn columns(&self) -> Option<Arc<[Column]>> {
-        match self {
-            Answer::Text(r) => r.columns(),
-            Answer::Binary(r) => r.columns(),
-        }
-    }
-
-    async fn next(&mut self) -> mysql_async::Result<Option<mysql_async::Row>> {
-        match self {
-            Answer::Text(r) => r.next().await,
-            Answer::Binary(r) => r.next().await,
-        }
-    }
-
-    fn warnings(&self) -> u16 {
-        match self {
-            Answer::Text(r) => r.warnings(),
-            Answer::Binary(r) => r.warnings(),
-        }
-    }
-
-    async fn drop_result(self) -> mysql_async::Result<()> {
-        match self {
-            Answer::Text(r) => r.drop_result().await,
-            Answer::Binary(r) => r.drop_result().await,
-        }
     }
 }

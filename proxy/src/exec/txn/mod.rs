@@ -89,6 +89,15 @@ pub struct Txn {
     pub locked: Option<bool>,
 }
 
+/// The error of a COMMIT / XA PREPARE whose transaction broke before it (`reason`);
+/// the caller has rolled it back.
+fn lost_before(what: &str, reason: &str) -> ProxyError {
+    ProxyError::BackendLost {
+        set: "?".into(),
+        detail: format!("the transaction was lost before {what} ({reason}); it was rolled back"),
+    }
+}
+
 impl Txn {
     pub fn new(gtrid: String, before: Vec<String>, pins: Pins) -> Self {
         Self {
@@ -351,12 +360,7 @@ impl Txn {
         self.claim_ahead(None).await;
         if let Some(reason) = self.broken.take() {
             let _ = self.rollback().await;
-            return Err(ProxyError::BackendLost {
-                set: "?".into(),
-                detail: format!(
-                    "the transaction was lost before COMMIT ({reason}); it was rolled back"
-                ),
-            });
+            return Err(lost_before("COMMIT", &reason));
         }
         if self.plain {
             // Read only: nothing to make atomic (MariaDB refused every write).
@@ -600,12 +604,7 @@ impl Txn {
         self.claim_ahead(None).await;
         if let Some(reason) = self.broken.take() {
             let _ = self.rollback().await;
-            return Err(ProxyError::BackendLost {
-                set: "?".into(),
-                detail: format!(
-                    "the transaction was lost before XA PREPARE ({reason}); it was rolled back"
-                ),
-            });
+            return Err(lost_before("XA PREPARE", &reason));
         }
         let gtrid = self.gtrid.clone();
         let done = futures::future::join_all(self.conns.iter_mut().map(|(set, conn)| {
