@@ -120,10 +120,17 @@ async fn a_gateway_killed_between_the_phases_of_a_commit_during_a_move_heals() {
             .await
             .unwrap();
     }
-    let commit = tokio::spawn(async move { s.query_drop("COMMIT").await });
+    // Decisions of earlier commits (the load's) stay until a later batch deletes
+    // them: only a new one is this COMMIT's.
     let prefix = c.topo().keys().xa();
+    let gtrids = |d: Vec<topo::Versioned<topo::XaDecision>>| -> Vec<String> {
+        d.into_iter().map(|d| d.value.gtrid).collect()
+    };
+    let earlier = gtrids(c.topo().list::<topo::XaDecision>(&prefix).await.unwrap());
+    let commit = tokio::spawn(async move { s.query_drop("COMMIT").await });
     setwise_tests::wait_until("the commit's decision in etcd", WAIT, || async {
-        Ok(!c.topo().list::<topo::XaDecision>(&prefix).await?.is_empty())
+        let now = gtrids(c.topo().list::<topo::XaDecision>(&prefix).await?);
+        Ok(now.iter().any(|g| !earlier.contains(g)))
     })
     .await
     .unwrap();
