@@ -343,9 +343,11 @@ configure_set() { # set index
 
 register_topology() {
     say "registering the topology in etcd (setwise CLI)"
-    local s k node
+    local s k node sync=()
+    # With no replica no commit could ever be acknowledged: such sets are asynchronous.
+    ((SETWISE_REPLICAS > 0)) || sync=(--sync async)
     for ((s = 1; s <= SETWISE_SETS; s++)); do
-        setwise_cli set add "set$s" >/dev/null || die "setwise set add set$s failed"
+        setwise_cli set add "set$s" "${sync[@]}" >/dev/null || die "setwise set add set$s failed"
         for ((k = 0; k <= SETWISE_REPLICAS; k++)); do
             [[ -n ${JOINING[$s.$k]:-} ]] && continue
             node=$(node_name "$s" "$k")

@@ -74,6 +74,9 @@ pub struct Exec<'a> {
     /// Sets whose connection this statement took from `pins`.
     from_pins: std::collections::BTreeSet<String>,
     keep: Option<()>,
+    /// In a transaction: the statement gave a connection back already, so the
+    /// transaction's `diag` sets are this statement's.
+    diag_begun: bool,
     /// A read outside a transaction that may go to replicas (`crate::split`).
     pub reads: Option<Box<crate::split::ReplicaReads>>,
     /// Read each autocommit write's GTID (`@@last_gtid`) into `gtids`.
@@ -112,6 +115,7 @@ impl<'a> Exec<'a> {
             pin: false,
             from_pins: Default::default(),
             keep: None,
+            diag_begun: false,
             reads: None,
             track_gtid: false,
             gtids: Vec::new(),
@@ -211,6 +215,13 @@ impl Exec<'_> {
                 t.pinned.insert(set.to_string());
             } else if self.stateful {
                 t.tainted.insert(set.to_string());
+            }
+            // The sets holding this statement's diagnostics (`SHOW WARNINGS`).
+            if !std::mem::replace(&mut self.diag_begun, true) {
+                t.diag.clear();
+            }
+            if conn.get_warnings() > 0 || matches!(err, Some(ProxyError::Backend { .. })) {
+                t.diag.insert(set.to_string());
             }
             t.give_back(set, conn, err);
         } else if let (false, true, Some(pins)) = (
@@ -774,7 +785,14 @@ impl Exec<'_> {
             }
         }
         let ok = match merge {
-            Merge::Replicated => oks.into_iter().next().unwrap_or_default(),
+            Merge::Replicated => {
+                // Every copy gave the same warnings: the first set's are the
+                // statement's (its OK is the answer).
+                if let (Some(t), Some((first, _))) = (self.txn.as_deref_mut(), parts.first()) {
+                    t.diag.retain(|s| s == first);
+                }
+                oks.into_iter().next().unwrap_or_default()
+            }
             _ => sum_oks(oks, insert_split),
         };
         match self.held.as_mut() {

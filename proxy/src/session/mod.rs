@@ -117,6 +117,10 @@ pub struct Session {
     /// The backend connections holding the last statement's warnings or error
     /// (outside transactions), for `SHOW WARNINGS`.
     diag: Vec<(String, crate::backend::Conn)>,
+    /// Conditions of the last statement read from a connection that could not
+    /// keep them (a last-agent commit's coordinator: `exec::txn::diag`),
+    /// listed with those of `diag`.
+    diag_rows: Vec<crate::exec::txn::diag::Cells>,
     /// Routing changes since this session last read a snapshot
     /// ([`snapshot`](Self::snapshot)): what a running statement watches.
     changes: crate::routing::Changes,
@@ -170,6 +174,7 @@ impl Session {
             row_count: 0,
             found: found::Found::new(),
             diag: Vec::new(),
+            diag_rows: Vec::new(),
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
             split: Default::default(),
@@ -349,6 +354,7 @@ impl Session {
         for (_, conn) in self.diag.drain(..) {
             crate::exec::release(conn);
         }
+        self.diag_rows.clear();
         if let Some(e) = self.xa_gate(first, stmt.word(1)) {
             return fail(out, &e).await;
         }

@@ -179,9 +179,29 @@ impl Session {
         verb: &str,
         prime: bool,
     ) -> Result<(), ProxyError> {
-        let Some(mut t) = self.txn.take() else {
+        let Some(t) = self.txn.take() else {
             return Ok(());
         };
+        // The branches holding the last statement's diagnostics come back to
+        // the session as they end (`Txn::diag`): SHOW WARNINGS after COMMIT or
+        // ROLLBACK reads them, as on one server.
+        let kept = t.kept.clone();
+        let r = self.end_taken(t, verb, prime).await;
+        if let Ok(mut k) = kept.lock() {
+            self.diag.append(&mut k.conns);
+            self.diag_rows.append(&mut k.rows);
+        }
+        r
+    }
+
+    /// [`end_txn_priming`](Self::end_txn_priming) of the transaction taken
+    /// from the session.
+    async fn end_taken(
+        &mut self,
+        mut t: txn::Txn,
+        verb: &str,
+        prime: bool,
+    ) -> Result<(), ProxyError> {
         // The sets this transaction used: its successor starts its branches
         // there ahead (`super::ahead`).
         self.ahead_sets = t.epochs.keys().cloned().collect();

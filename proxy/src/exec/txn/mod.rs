@@ -24,6 +24,7 @@
 //! ([`ahead`]), or by the session's previous COMMIT ([`primed`]).
 
 mod ahead;
+pub mod diag;
 mod last_agent;
 pub mod primed;
 mod savepoints;
@@ -87,6 +88,13 @@ pub struct Txn {
     /// when the value is `Some(true)`: the session's autocommit is on), one
     /// phase per set.
     pub locked: Option<bool>,
+    /// Sets whose branch holds the diagnostics area (warnings, an error) of the
+    /// session's last statement: `SHOW WARNINGS` reads it there, and when the
+    /// transaction ends those connections go to `kept` (COMMIT and ROLLBACK
+    /// leave MariaDB's diagnostics area as it was).
+    pub diag: BTreeSet<String>,
+    /// The diagnostics of `diag` sets whose branch ended, for the session.
+    pub kept: diag::Kept,
 }
 
 /// The error of a COMMIT / XA PREPARE whose transaction broke before it (`reason`);
@@ -116,6 +124,8 @@ impl Txn {
             ahead: Default::default(),
             plain: false,
             locked: None,
+            diag: BTreeSet::new(),
+            kept: diag::Kept::default(),
         }
     }
 
@@ -322,6 +332,8 @@ impl Txn {
             pinned: self.pinned.clone(),
             tainted: self.tainted.clone(),
             epochs: self.epochs.clone(),
+            diag: self.diag.clone(),
+            kept: self.kept.clone(),
         }
     }
 
@@ -380,16 +392,27 @@ impl Txn {
         if written.len() <= 1 {
             return self.commit_one_phase_all(next.as_deref()).await;
         }
-        let ends = self.ends();
-        let mut conns = std::mem::take(&mut self.conns);
         // The last-agent commit: the coordinator's branch is not prepared; its
-        // one-phase commit records the decision.
+        // one-phase commit records the decision. Writing the decision row
+        // replaces the diagnostics area there, so the coordinator is a set
+        // whose branch holds none of the last statement's if there is one.
         let coordinator = match decisions {
             crate::xa_sets::Decisions::Sets => written
-                .last()
-                .and_then(|s| Some((s.clone(), conns.remove(s)?))),
+                .iter()
+                .rev()
+                .find(|s| !self.diag.contains(*s))
+                .or(written.last())
+                .cloned(),
             crate::xa_sets::Decisions::Etcd => None,
         };
+        let stash = coordinator.as_ref().is_some_and(|s| self.diag.remove(s));
+        let ends = self.ends();
+        let mut conns = std::mem::take(&mut self.conns);
+        let mut coordinator = coordinator.and_then(|s| Some((s.clone(), conns.remove(&s)?)));
+        if let (true, Some((_, conn))) = (stash, coordinator.as_mut()) {
+            // Every written branch holds some: the coordinator's are read now.
+            diag::stash(conn, &self.kept).await;
+        }
         // Phase 1, all sets at once: every written branch prepares; read-only
         // branches just end (committed in one phase: nothing to make durable).
         let (mut prepared, mut failure) = phase_one(&gtrid, conns, &written, &ends).await;
@@ -473,7 +496,7 @@ impl Txn {
             let (ends, gtrid) = (&ends, &gtrid);
             let hold = next
                 .as_deref()
-                .filter(|_| !ends.pinned.contains(&set) && !ends.tainted.contains(&set))
+                .filter(|_| ends.primable(&set))
                 .and_then(|n| Some((n, conn.hold()?)));
             async move {
                 let end = format!("XA {verb} {x}");
@@ -543,7 +566,7 @@ impl Txn {
             let end = Self::end_stmt_of(plain, locked, &gtrid, &set, true);
             let (ends, gtrid) = (&ends, &gtrid);
             let hold = next
-                .filter(|_| !ends.pinned.contains(&set) && !ends.tainted.contains(&set))
+                .filter(|_| ends.primable(&set))
                 .and_then(|n| Some((n, conn.hold()?)));
             async move {
                 let Some((next, hold)) = hold else {
@@ -732,18 +755,34 @@ pub(super) struct Ends {
     pinned: BTreeSet<String>,
     tainted: BTreeSet<String>,
     epochs: BTreeMap<String, u64>,
+    diag: BTreeSet<String>,
+    kept: diag::Kept,
 }
 
 impl Ends {
+    /// Whether the branch on `set` may start the next transaction's as it
+    /// commits ([`primed`]): not the session's own connection, nor one whose
+    /// session state changed or that holds the last statement's diagnostics.
+    fn primable(&self, set: &str) -> bool {
+        !self.pinned.contains(set) && !self.tainted.contains(set) && !self.diag.contains(set)
+    }
+
     /// A branch ended cleanly (`ok`: committed or rolled back) or not: the
     /// session's pinned connection goes back to it; a pooled one is lent again
-    /// as it is unless its session state changed in the transaction; a failed
-    /// one is closed.
+    /// as it is unless its session state changed in the transaction (or it holds
+    /// the last statement's diagnostics: kept for the session); a failed one is
+    /// closed.
     pub(super) fn end(&self, set: &str, mut conn: Conn, ok: bool) {
         if ok && self.pinned.contains(set) {
             let epoch = self.epochs.get(set).copied().unwrap_or_default();
             self.pins.put(set, conn, epoch);
         } else if ok && !self.tainted.contains(set) {
+            if self.diag.contains(set) {
+                if let Ok(mut kept) = self.kept.lock() {
+                    kept.conns.push((set.to_string(), conn));
+                    return;
+                }
+            }
             conn.mark_clean();
         } else {
             discard(conn);
