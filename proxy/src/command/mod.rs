@@ -14,6 +14,7 @@
 //! read/write split) is decided by the session after classification.
 
 pub mod ddl;
+pub mod load;
 pub mod lock;
 mod tables;
 #[cfg(test)]
@@ -82,6 +83,8 @@ pub enum Command {
     /// SQL-level `PREPARE name FROM ...`, `EXECUTE name ...`, `DEALLOCATE
     /// PREPARE name`.
     SqlPrepared(SqlPrepared),
+    /// `LOAD DATA [LOCAL] INFILE ... INTO TABLE t ...` ([`load`]).
+    LoadData(load::LoadData),
     /// Anything else: planned and run on the sets.
     Query,
 }
@@ -282,6 +285,7 @@ fn classify(sql: &str, sig: &[Token], verb: &str, w: &[String; 3]) -> Command {
             Command::Ddl(ddl::classify(sql, sig))
         }
         "PREPARE" | "EXECUTE" | "DEALLOCATE" => sql_prepared(sql, sig, verb, w1),
+        "LOAD" => load::parse(sql, sig).map_or(Command::Query, Command::LoadData),
         _ => Command::Query,
     }
 }

@@ -70,7 +70,8 @@ pub async fn serve<H: Handler>(
         use mysql_common::constants::CapabilityFlags as Caps;
         handler.set_interactive(est.capabilities.contains(Caps::CLIENT_INTERACTIVE));
         let multi = est.capabilities.contains(Caps::CLIENT_MULTI_STATEMENTS);
-        command_loop(&mut io, &mut handler, multi).await
+        let local_files = est.capabilities.contains(Caps::CLIENT_LOCAL_FILES);
+        command_loop(&mut io, &mut handler, multi, local_files).await
     }
     .await;
     Box::pin(handler.close()).await;
@@ -81,6 +82,7 @@ async fn command_loop<H: Handler>(
     io: &mut PacketIo,
     handler: &mut H,
     mut multi: bool,
+    local_files: bool,
 ) -> io::Result<()> {
     let mut stmts = Stmts::default();
     loop {
@@ -135,6 +137,7 @@ async fn command_loop<H: Handler>(
                 Ok(sql) => {
                     let mut out = Responder::new(io, handler.status());
                     out.multi_statements = multi;
+                    out.local_files = local_files;
                     out.codec = handler.codec();
                     out.account = handler.account();
                     Box::pin(handler.query(&sql, &mut out)).await?;

@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use mysql_common::constants::StatusFlags;
 
 pub use conn::serve;
-pub use responder::Responder;
+pub use responder::{LoadInfo, Responder};
 pub use wire::OkInfo;
 
 use crate::error::ProxyError;

@@ -21,6 +21,11 @@ pub struct Responder<'a> {
     more_results: bool,
     /// Whether the client allows several statements in one COM_QUERY.
     pub multi_statements: bool,
+    /// Whether the client sends files for `LOAD DATA LOCAL INFILE`.
+    pub local_files: bool,
+    /// The next OK answers a `LOAD DATA` run as an INSERT
+    /// (`session::load_data`): its info is rewritten in LOAD DATA's words.
+    pub load_info: Option<LoadInfo>,
     /// In the current result set, the column naming a schema in an
     /// information_schema table: rows about the hidden schema are left out.
     hide_col: Option<usize>,
@@ -48,6 +53,45 @@ pub struct Responder<'a> {
     pub names: Option<crate::sql::item_names::ItemNames>,
 }
 
+/// A `LOAD DATA` answered by the INSERT it became: the file's rows and the
+/// warnings reading them gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadInfo {
+    /// Rows read from the file (`Records:`).
+    pub records: u64,
+    /// Warnings of reading the file (before the INSERT's own).
+    pub warnings: u16,
+    /// `REPLACE`: duplicates were replaced (`Deleted:`), else skipped (`Skipped:`).
+    pub replace: bool,
+}
+
+impl LoadInfo {
+    /// The INSERT's OK (`Records: n  Duplicates: d  Warnings: w`) as LOAD
+    /// DATA's (`Records: n  Deleted: d  Skipped: s  Warnings: w`).
+    fn answer(&self, ok: &OkInfo) -> OkInfo {
+        let dups = ok
+            .info
+            .split("Duplicates:")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        let warnings = ok.warnings.saturating_add(self.warnings);
+        let (deleted, skipped) = if self.replace { (dups, 0) } else { (0, dups) };
+        OkInfo {
+            warnings,
+            info: format!(
+                "Records: {}  Deleted: {deleted}  Skipped: {skipped}  Warnings: {warnings}",
+                self.records
+            ),
+            // Explicit ids are not reported (an INSERT reports them); ids the
+            // gateway assigned are, as [`Responder::insert_id`].
+            last_insert_id: 0,
+            ..ok.clone()
+        }
+    }
+}
+
 /// The gateway's own system database on every set (agents' heartbeats): never
 /// shown to clients, not even through information_schema.
 pub const HIDDEN_SCHEMA: &str = "setwise_sys";
@@ -61,6 +105,8 @@ impl<'a> Responder<'a> {
             status,
             more_results: false,
             multi_statements: false,
+            local_files: false,
+            load_info: None,
             hide_col: None,
             codec: Default::default(),
             insert_id: None,
@@ -71,6 +117,40 @@ impl<'a> Responder<'a> {
             rows: Default::default(),
             names: None,
         }
+    }
+
+    /// `LOAD DATA LOCAL INFILE`: asks the client for file `name` and reads what
+    /// it sends, up to an empty packet. `Err(n)` (the file's size) when it is
+    /// larger than `limit` bytes: the rest is read and dropped.
+    pub async fn local_infile(
+        &mut self,
+        name: &[u8],
+        limit: usize,
+    ) -> io::Result<Result<Vec<u8>, usize>> {
+        let mut req = Vec::with_capacity(name.len() + 1);
+        req.push(0xFB);
+        req.extend_from_slice(name);
+        self.io.write(&req).await?;
+        self.io.flush().await?;
+        let (mut data, mut size) = (Vec::new(), 0usize);
+        loop {
+            let Some(pkt) = self.io.read().await? else {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the client closed the connection while sending a LOAD DATA file",
+                ));
+            };
+            if pkt.is_empty() {
+                break;
+            }
+            size += pkt.len();
+            if size <= limit {
+                data.extend_from_slice(&pkt);
+            } else {
+                data = Vec::new();
+            }
+        }
+        Ok(if size <= limit { Ok(data) } else { Err(size) })
     }
 
     /// Whether rows go out in the binary protocol.
@@ -138,6 +218,14 @@ impl<'a> Responder<'a> {
             &with_info
         } else {
             ok
+        };
+        let loaded;
+        let ok = match self.load_info.take() {
+            Some(l) => {
+                loaded = l.answer(ok);
+                &loaded
+            }
+            None => ok,
         };
         let replaced;
         // (Nothing inserted, e.g. INSERT IGNORE of a duplicate: MariaDB's 0.)

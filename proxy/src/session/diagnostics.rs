@@ -45,9 +45,10 @@ impl Session {
             return r;
         }
         let snap = self.snapshot();
-        // No kept diagnostics: the last statement left none. A pooled connection
-        // may still hold another session's, so clear them first (only a statement
-        // that uses a table resets MariaDB's diagnostics area).
+        // No kept connection: the last statement left no diagnostics on one (or
+        // only `diag_rows`). A pooled connection may still hold another
+        // session's, so clear them first (only a statement that uses a table
+        // resets MariaDB's diagnostics area).
         let r = async {
             let set = show::any_set_of(&snap, self.db.as_deref())?;
             let mut conn = self.conns(&snap).pooled(&set).await?;
@@ -58,11 +59,13 @@ impl Session {
         }
         .await;
         match r {
-            Ok((set, mut conn)) => {
-                match crate::exec::stream_all(&mut conn, &set, &self.codec.wire(sql), out).await? {
-                    Ok(()) => Ok(true),
-                    Err(e) => fail(out, &e).await,
-                }
+            Ok((set, conn)) => {
+                let wire = self.codec.wire(sql).into_owned();
+                let mut conns = [(set, conn)];
+                let r = read_on(&mut conns, &self.diag_rows, sql, &wire, out).await;
+                let [(_, conn)] = conns;
+                crate::exec::release(conn);
+                r
             }
             Err(e) => fail(out, &e).await,
         }

@@ -35,13 +35,13 @@ use crate::sql::lexer::{significant, tokenize, Token};
 /// What kind of value a target column takes (from information_schema's
 /// DATA_TYPE), as far as copying a value into it differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
+pub(super) enum Class {
     Numeric,
     Text,
     Other,
 }
 
-fn class_of(data_type: &str) -> Class {
+pub(super) fn class_of(data_type: &str) -> Class {
     let t = data_type.to_ascii_lowercase();
     if t.ends_with("int") || matches!(t.as_str(), "decimal" | "float" | "double" | "year" | "bit") {
         Class::Numeric
@@ -300,7 +300,7 @@ fn wraps(sql: &str, toks: &[Token]) -> bool {
 }
 
 /// A value of result column `col` as an SQL literal for a column of `class`.
-fn literal(col: &Column, v: Option<&[u8]>, class: Class) -> Result<String, ProxyError> {
+pub(super) fn literal(col: &Column, v: Option<&[u8]>, class: Class) -> Result<String, ProxyError> {
     use ColumnType::*;
     let Some(v) = v else {
         return Ok("NULL".into());

@@ -19,6 +19,7 @@ mod insert_select;
 mod kill;
 mod limited;
 mod limits;
+mod load_data;
 mod locks;
 mod move_gate;
 mod observed;
@@ -479,10 +480,14 @@ impl Session {
             Command::AccountManagement(_)
             | Command::DiagnosticsRead
             | Command::SqlPrepared(_)
+            | Command::LoadData(_)
             | Command::Query => {}
         }
         if let Err(e) = self.locks_gate(stmt) {
             return fail(out, &e).await;
+        }
+        if let Command::LoadData(l) = &stmt.command {
+            return Box::pin(self.load_data(sql, l, out)).await;
         }
         if !self.autocommit {
             self.open_txn();
