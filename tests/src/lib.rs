@@ -21,6 +21,7 @@ pub mod cluster;
 pub mod control;
 pub mod diff;
 pub mod etcd;
+pub mod faults;
 pub mod load;
 pub mod mariadb;
 pub mod placement;

@@ -19,8 +19,9 @@ use futures::future::join_all;
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 
+use super::running::note_running;
 use super::wire::write_row;
-use super::{fail, note_running, Answered, Exec};
+use super::{fail, Answered, Exec};
 use crate::backend::Conn;
 use crate::error::ProxyError;
 use crate::front::Responder;
