@@ -848,3 +848,56 @@ async fn tail_stops_at_a_compressed_row_event_turned_on_mid_stream() -> anyhow::
     tail.close().await;
     Ok(())
 }
+
+/// Table maintenance in the source's binlog (`ANALYZE`, `CHECK`, `OPTIMIZE`,
+/// `REPAIR TABLE`: logged as statements, no row changed) does not stop the
+/// catch-up, as the gateway runs them on every set; a schema change still does.
+#[tokio::test(flavor = "multi_thread")]
+async fn tail_passes_table_maintenance_and_stops_at_a_schema_change() -> anyhow::Result<()> {
+    let (src, dst, _dir) = servers().await?;
+    for s in [&src, &dst] {
+        s.exec("CREATE DATABASE d").await?;
+        s.exec("CREATE TABLE d.t (id BIGINT PRIMARY KEY, v INT)")
+            .await?;
+    }
+    let start = src.gtid_binlog_pos().await?;
+    let mut c = src.conn().await?;
+    exec(
+        &mut c,
+        "INSERT INTO d.t VALUES (1, 1), (2, 2), (3, 3), (4, 4)",
+    )
+    .await?;
+    for m in ["ANALYZE", "CHECK", "OPTIMIZE", "REPAIR"] {
+        exec(&mut c, &format!("{m} TABLE d.t")).await?;
+    }
+    exec(&mut c, "UPDATE d.t SET v = v + 10").await?;
+    let end = src.gtid_binlog_pos().await?;
+    let filter = Filter {
+        db: "d".into(),
+        tables: vec![MoveTable {
+            name: "t".into(),
+            key: "id".into(),
+            key_type: KeyType::Integer,
+        }],
+        slots: SLOTS,
+        spans: SPANS.to_vec(),
+        broadcast: Vec::new(),
+    };
+    let mut tail = Tail::open(src.setwise_opts(), dst.setwise_opts(), filter, &start, 1011).await?;
+    let p = tail.drain_to(&end, Duration::from_secs(60)).await?;
+    assert_eq!(p.gtid_applied, end);
+    assert_same(&src, &dst, "t", "id, v", "id", KeyType::Integer, "v").await?;
+    exec(&mut c, "ALTER TABLE d.t ADD COLUMN w INT").await?;
+    let end = src.gtid_binlog_pos().await?;
+    let err = tail
+        .drain_to(&end, Duration::from_secs(60))
+        .await
+        .expect_err("a schema change of a moving table stops the catch-up");
+    assert!(
+        format!("{err:#}").contains("statement on a moving table"),
+        "{err:#}"
+    );
+    tail.close().await;
+    c.disconnect().await?;
+    Ok(())
+}

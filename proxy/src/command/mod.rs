@@ -16,6 +16,7 @@
 pub mod ddl;
 pub mod load;
 pub mod lock;
+pub mod maintenance;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -85,6 +86,8 @@ pub enum Command {
     SqlPrepared(SqlPrepared),
     /// `LOAD DATA [LOCAL] INFILE ... INTO TABLE t ...` ([`load`]).
     LoadData(load::LoadData),
+    /// `ANALYZE | CHECK | OPTIMIZE | REPAIR TABLE ...` ([`maintenance`]).
+    Maintenance(maintenance::Maintenance),
     /// Anything else: planned and run on the sets.
     Query,
 }
@@ -286,6 +289,9 @@ fn classify(sql: &str, sig: &[Token], verb: &str, w: &[String; 3]) -> Command {
         }
         "PREPARE" | "EXECUTE" | "DEALLOCATE" => sql_prepared(sql, sig, verb, w1),
         "LOAD" => load::parse(sql, sig).map_or(Command::Query, Command::LoadData),
+        "ANALYZE" | "CHECK" | "OPTIMIZE" | "REPAIR" => {
+            maintenance::parse(sql, sig, verb).map_or(Command::Query, Command::Maintenance)
+        }
         _ => Command::Query,
     }
 }

@@ -21,6 +21,7 @@ mod limited;
 mod limits;
 mod load_data;
 mod locks;
+mod maintenance;
 mod move_gate;
 mod observed;
 mod planning;
@@ -476,6 +477,19 @@ impl Session {
                 // DROP DATABASE of the session's own database clears it.
                 self.db = schema.db;
                 return answered;
+            }
+            Command::Maintenance(m) => {
+                if self.is_locked() {
+                    let e = ProxyError::NotSupported(
+                        "ANALYZE/CHECK/OPTIMIZE/REPAIR TABLE under LOCK TABLES".into(),
+                    );
+                    return fail(out, &e).await;
+                }
+                // They commit an open transaction implicitly, as in MariaDB.
+                if let Err(e) = self.end_txn("COMMIT").await {
+                    return fail(out, &e).await;
+                }
+                return self.maintenance(sql, m, out).await;
             }
             Command::AccountManagement(_)
             | Command::DiagnosticsRead
