@@ -560,6 +560,11 @@ async fn temporary_tables_live_with_their_session() {
         err_of(&mut a, "CREATE TEMPORARY TABLE t (id INT)").await,
         (1235, "42000".into())
     );
+    // Joined with the sharded table: the other sets cannot see it (was 1146).
+    assert_eq!(
+        err_of(&mut a, "SELECT t.id, x.w FROM t JOIN tmp x ON x.id = t.id").await,
+        (1235, "42000".into())
+    );
     // Schema statements on it run where it lives.
     a.query_drop("CREATE INDEX tmp_w ON tmp (w)").await.unwrap();
     a.query_drop("ALTER TABLE tmp ADD COLUMN z INT")

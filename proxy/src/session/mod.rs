@@ -585,6 +585,9 @@ impl Session {
             Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");
+        if let Some(e) = self.temporary_across_sets(stmt, &planned.plan) {
+            return fail(out, &e).await;
+        }
         if let Some((key, lits)) = learn {
             let db = self.db.as_deref();
             (self.shared.plans.merged).learn(key, &lits, sql, &snap, db, &planned);

@@ -102,6 +102,36 @@ impl Session {
     /// The session's temporary table a schema statement acts on (`ALTER TABLE
     /// t`, `TRUNCATE t`, `DROP TABLE t`, `CREATE INDEX i ON t`, `DROP INDEX i ON
     /// t`), with its database's home set.
+    /// A statement reading one of the session's temporary tables (on its
+    /// connection to the database's home set) planned over several sets (a
+    /// join with a sharded table, ...): refused, as the other sets' parts
+    /// cannot see that table (it gave 1146, "doesn't exist").
+    pub(super) fn temporary_across_sets(
+        &self,
+        stmt: &Statement<'_>,
+        plan: &crate::route::Plan,
+    ) -> Option<ProxyError> {
+        if self.temp_tables.is_empty() {
+            return None;
+        }
+        let one_set = matches!(
+            (&plan.target, &plan.merge),
+            (crate::route::Target::Sets(s), crate::route::Merge::Single) if s.len() == 1
+        );
+        if one_set {
+            return None;
+        }
+        let t = stmt.tables().into_iter().find(|t| {
+            let db = t.db.clone().or_else(|| self.db.clone()).unwrap_or_default();
+            self.temp_tables.contains(&(db, t.name.clone()))
+        })?;
+        Some(ProxyError::NotSupported(format!(
+            "a statement reading the temporary table `{}` with tables on other sets (it lives \
+             on the session's connection to its database's home set)",
+            t.name
+        )))
+    }
+
     pub(super) fn temporary_target(
         &self,
         stmt: &Statement<'_>,
