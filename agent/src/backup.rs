@@ -27,8 +27,8 @@ use tokio::process::Command;
 use tokio::sync::{watch, Mutex};
 use tracing::{info, warn};
 
+use crate::db::ProbeTarget;
 use crate::db::SqlResult;
-use crate::probe::ProbeTarget;
 
 const GREETING: &str = "SETWISE-BACKUP 1";
 /// Frame size of the stream.

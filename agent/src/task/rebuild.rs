@@ -29,7 +29,7 @@ use tracing::{info, warn};
 
 use super::TaskContext;
 use crate::db::{self, SqlResult};
-use crate::probe::{describe, ProbeTarget};
+use crate::db::{describe, ProbeTarget};
 
 /// How much of a program's stderr is kept for the error message.
 const STDERR_KEEP: usize = 4000;
