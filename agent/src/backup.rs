@@ -27,8 +27,8 @@ use tokio::process::Command;
 use tokio::sync::{watch, Mutex};
 use tracing::{info, warn};
 
+use crate::db::ProbeTarget;
 use crate::db::SqlResult;
-use crate::probe::ProbeTarget;
 
 const GREETING: &str = "SETWISE-BACKUP 1";
 /// Frame size of the stream.
@@ -163,7 +163,7 @@ pub fn backup_args(target: &ProbeTarget, tmp: &Path) -> Vec<String> {
         "--stream=xbstream".into(),
         format!("--target-dir={}", tmp.display()),
     ];
-    a.extend(crate::task::rebuild::server_args(target));
+    a.extend(crate::programs::server_args(target));
     a
 }
 
@@ -190,7 +190,7 @@ async fn stream_backup<W: tokio::io::AsyncWrite + Unpin>(
         }
     };
     wr.write_all(b"OK\n").await.map_err(|e| e.to_string())?;
-    let err = tokio::spawn(crate::task::rebuild::read_tail(child.stderr.take()));
+    let err = tokio::spawn(crate::programs::read_tail(child.stderr.take()));
     let mut out = child.stdout.take().ok_or("no stdout")?;
     let mut buf = vec![0u8; FRAME];
     let mut bytes = 0u64;
@@ -273,7 +273,7 @@ pub async fn fetch(addr: &str, password: &str, mbstream: &str, dest: &Path) -> S
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot run {mbstream}: {e}"))?;
-    let err = tokio::spawn(crate::task::rebuild::read_tail(child.stderr.take()));
+    let err = tokio::spawn(crate::programs::read_tail(child.stderr.take()));
     let mut into = child.stdin.take().ok_or("no mbstream stdin")?;
     let (bytes, status_line) = match copy_frames(&mut rd, &mut into).await {
         Ok(x) => x,

@@ -1,17 +1,126 @@
-//! SQL helpers shared by the agent's longer jobs (tasks, statistics, sync mode):
-//! a bounded connection to the local MariaDB, typed reads of variables and
+//! SQL helpers shared by the agent's probe and longer jobs (tasks, statistics,
+//! sync mode): where the local MariaDB is ([`ProbeTarget`]), a bounded connection to it,
+//! errors described without the driver's wrapping, typed reads of variables and
 //! `SHOW SLAVE STATUS`, and string quoting for statements that take no parameters
 //! (`CHANGE MASTER TO`, `SET GLOBAL`).
 
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Row};
+use mysql_async::{Conn, OptsBuilder, Row};
 
-use crate::probe::{describe, slave_status, text_column, ProbeTarget, SlaveStatus};
+use crate::config::MysqlConfig;
 
 /// A failed SQL step, already described for a task's `error` or a log line.
 pub type SqlResult<T> = std::result::Result<T, String>;
+
+/// Replication state from `SHOW SLAVE STATUS` (absent when the node replicates from nobody).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SlaveStatus {
+    pub io_running: bool,
+    pub sql_running: bool,
+    pub seconds_behind_master: Option<u64>,
+    /// `Last_Error`, else `Last_IO_Error` (prefixed `IO: `); None when both are empty.
+    pub last_error: Option<String>,
+    /// `Gtid_IO_Pos`: what the IO thread has received (None when empty).
+    pub gtid_io_pos: Option<String>,
+    /// `Master_Host:Master_Port` (None without a master host).
+    pub master: Option<String>,
+}
+
+/// Where and how to probe.
+#[derive(Debug, Clone)]
+pub struct ProbeTarget {
+    pub node: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub connect_timeout: Duration,
+    pub probe_timeout: Duration,
+    /// `[mysql.tls]` (checked when the config was loaded).
+    pub tls: topo::mysql_tls::MysqlTls,
+}
+
+impl ProbeTarget {
+    pub fn new(node: &str, cfg: &MysqlConfig) -> anyhow::Result<Self> {
+        let (host, port) = cfg.host_port()?;
+        Ok(Self {
+            node: node.to_string(),
+            host,
+            port,
+            user: cfg.user.clone(),
+            password: cfg.password.clone(),
+            connect_timeout: cfg.connect_timeout(),
+            probe_timeout: cfg.probe_timeout(),
+            tls: cfg.tls.clone(),
+        })
+    }
+
+    pub fn opts(&self) -> OptsBuilder {
+        OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .prefer_socket(false)
+            .stmt_cache_size(0)
+            .ssl_opts(self.tls.ssl_opts().unwrap_or_default())
+    }
+}
+
+/// A column of a `SHOW` row as text (None when absent or NULL).
+pub fn text_column(row: &Row, name: &str) -> Option<String> {
+    let idx = row
+        .columns_ref()
+        .iter()
+        .position(|c| c.name_str() == name)?;
+    match row.as_ref(idx)? {
+        mysql_async::Value::NULL => None,
+        mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}
+
+/// Builds [`SlaveStatus`] from `SHOW SLAVE STATUS` columns looked up by name.
+pub fn slave_status(col: &dyn Fn(&str) -> Option<String>) -> SlaveStatus {
+    let non_empty = |name: &str| {
+        col(name)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let last_error = non_empty("Last_Error")
+        .or_else(|| non_empty("Last_SQL_Error"))
+        .or_else(|| non_empty("Last_IO_Error").map(|e| format!("IO: {e}")));
+    SlaveStatus {
+        io_running: col("Slave_IO_Running").as_deref() == Some("Yes"),
+        sql_running: col("Slave_SQL_Running").as_deref() == Some("Yes"),
+        seconds_behind_master: col("Seconds_Behind_Master").and_then(|s| s.trim().parse().ok()),
+        last_error,
+        gtid_io_pos: non_empty("Gtid_IO_Pos"),
+        master: non_empty("Master_Host").map(|h| match non_empty("Master_Port") {
+            Some(p) if h.contains(':') => format!("[{h}]:{p}"),
+            Some(p) => format!("{h}:{p}"),
+            None => h,
+        }),
+    }
+}
+
+/// An error without the driver's wrapping: `ERROR 1045 (28000): Access denied …` for
+/// server errors, the innermost cause (`Connection refused (os error 111)`) for I/O.
+pub fn describe(e: &mysql_async::Error) -> String {
+    match e {
+        mysql_async::Error::Server(s) => s.to_string(),
+        mysql_async::Error::Io(_) => {
+            let mut cur: &(dyn std::error::Error + 'static) = e;
+            while let Some(next) = cur.source() {
+                cur = next;
+            }
+            cur.to_string()
+        }
+        other => other.to_string(),
+    }
+}
 
 /// Opens a connection to the local MariaDB within the probe's connect timeout.
 pub async fn connect(target: &ProbeTarget) -> SqlResult<Conn> {
@@ -165,6 +274,74 @@ pub fn is_system_schema(db: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    fn cols(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn slave_status_columns() {
+        let m = cols(&[
+            ("Slave_IO_Running", "Yes"),
+            ("Slave_SQL_Running", "Yes"),
+            ("Seconds_Behind_Master", "3"),
+            ("Last_Error", ""),
+            ("Last_IO_Error", ""),
+            ("Gtid_IO_Pos", "0-101-7"),
+            ("Master_Host", "127.0.0.1"),
+            ("Master_Port", "3310"),
+        ]);
+        assert_eq!(
+            slave_status(&|n| m.get(n).cloned()),
+            SlaveStatus {
+                io_running: true,
+                sql_running: true,
+                seconds_behind_master: Some(3),
+                last_error: None,
+                gtid_io_pos: Some("0-101-7".into()),
+                master: Some("127.0.0.1:3310".into()),
+            }
+        );
+        let m = cols(&[
+            ("Slave_IO_Running", "Connecting"),
+            ("Slave_SQL_Running", "No"),
+            ("Last_Error", ""),
+            ("Last_IO_Error", "error connecting to master"),
+        ]);
+        let s = slave_status(&|n| m.get(n).cloned());
+        assert!(!s.io_running && !s.sql_running);
+        assert_eq!(s.seconds_behind_master, None);
+        assert_eq!(
+            s.last_error.as_deref(),
+            Some("IO: error connecting to master")
+        );
+        assert_eq!((s.gtid_io_pos, s.master), (None, None));
+        let m = cols(&[
+            ("Last_Error", "Duplicate entry"),
+            ("Last_IO_Error", "x"),
+            ("Master_Host", "::1"),
+            ("Master_Port", "3311"),
+        ]);
+        let s = slave_status(&|n| m.get(n).cloned());
+        assert_eq!(s.last_error.as_deref(), Some("Duplicate entry"));
+        assert_eq!(s.master.as_deref(), Some("[::1]:3311"));
+    }
+    #[test]
+    fn errors_lose_their_wrapping() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = mysql_async::Error::Io(mysql_async::IoError::Io(io));
+        assert_eq!(describe(&e), "Connection refused");
+        let e = mysql_async::Error::Server(mysql_async::ServerError {
+            code: 1045,
+            state: "28000".into(),
+            message: "Access denied".into(),
+        });
+        assert_eq!(describe(&e), "ERROR 1045 (28000): Access denied");
+    }
 
     #[test]
     fn quoting() {

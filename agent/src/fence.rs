@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use crate::db::{self, SqlResult};
-use crate::probe::{describe, ProbeTarget};
+use crate::db::{describe, ProbeTarget};
 
 /// How long `SET GLOBAL read_only` may wait before hung commits are looked for.
 const PATIENCE: Duration = Duration::from_secs(2);

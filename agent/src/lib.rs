@@ -17,6 +17,7 @@ pub mod logging;
 pub mod metrics;
 pub mod mysqld;
 pub mod probe;
+pub mod programs;
 pub mod report;
 pub mod service;
 pub mod stats;

@@ -12,8 +12,8 @@ use mysql_async::Conn;
 use tokio::time::Instant;
 use tracing::info;
 
+use crate::db::ProbeTarget;
 use crate::db::{self, SqlResult};
-use crate::probe::ProbeTarget;
 
 /// The server's pid, from `@@pid_file`.
 pub async fn pid(conn: &mut Conn) -> SqlResult<Option<u32>> {

@@ -17,25 +17,11 @@
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder, Row};
+use mysql_async::{Conn, Row};
 use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
 
-use crate::config::MysqlConfig;
-
-/// Replication state from `SHOW SLAVE STATUS` (absent when the node replicates from nobody).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SlaveStatus {
-    pub io_running: bool,
-    pub sql_running: bool,
-    pub seconds_behind_master: Option<u64>,
-    /// `Last_Error`, else `Last_IO_Error` (prefixed `IO: `); None when both are empty.
-    pub last_error: Option<String>,
-    /// `Gtid_IO_Pos`: what the IO thread has received (None when empty).
-    pub gtid_io_pos: Option<String>,
-    /// `Master_Host:Master_Port` (None without a master host).
-    pub master: Option<String>,
-}
+use crate::db::{describe, slave_status, text_column, ProbeTarget, SlaveStatus};
 
 /// What one probe saw.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -62,47 +48,6 @@ pub struct ProbeOutcome {
 
 /// How often a waiting probe looks whether mariadbd was stopped.
 pub const FROZEN_CHECK: Duration = Duration::from_millis(50);
-
-/// Where and how to probe.
-#[derive(Debug, Clone)]
-pub struct ProbeTarget {
-    pub node: String,
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: String,
-    pub connect_timeout: Duration,
-    pub probe_timeout: Duration,
-    /// `[mysql.tls]` (checked when the config was loaded).
-    pub tls: topo::mysql_tls::MysqlTls,
-}
-
-impl ProbeTarget {
-    pub fn new(node: &str, cfg: &MysqlConfig) -> anyhow::Result<Self> {
-        let (host, port) = cfg.host_port()?;
-        Ok(Self {
-            node: node.to_string(),
-            host,
-            port,
-            user: cfg.user.clone(),
-            password: cfg.password.clone(),
-            connect_timeout: cfg.connect_timeout(),
-            probe_timeout: cfg.probe_timeout(),
-            tls: cfg.tls.clone(),
-        })
-    }
-
-    pub fn opts(&self) -> OptsBuilder {
-        OptsBuilder::default()
-            .ip_or_hostname(self.host.clone())
-            .tcp_port(self.port)
-            .user(Some(self.user.clone()))
-            .pass(Some(self.password.clone()))
-            .prefer_socket(false)
-            .stmt_cache_size(0)
-            .ssl_opts(self.tls.ssl_opts().unwrap_or_default())
-    }
-}
 
 /// Probes one MariaDB instance, remembering a heartbeat write still in flight.
 pub struct Prober {
@@ -386,43 +331,6 @@ pub fn semi_sync_status(rows: &[(String, String)]) -> (Option<bool>, Option<u64>
     )
 }
 
-/// A column of a `SHOW` row as text (None when absent or NULL).
-pub fn text_column(row: &Row, name: &str) -> Option<String> {
-    let idx = row
-        .columns_ref()
-        .iter()
-        .position(|c| c.name_str() == name)?;
-    match row.as_ref(idx)? {
-        mysql_async::Value::NULL => None,
-        mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
-    }
-}
-
-/// Builds [`SlaveStatus`] from `SHOW SLAVE STATUS` columns looked up by name.
-pub fn slave_status(col: &dyn Fn(&str) -> Option<String>) -> SlaveStatus {
-    let non_empty = |name: &str| {
-        col(name)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let last_error = non_empty("Last_Error")
-        .or_else(|| non_empty("Last_SQL_Error"))
-        .or_else(|| non_empty("Last_IO_Error").map(|e| format!("IO: {e}")));
-    SlaveStatus {
-        io_running: col("Slave_IO_Running").as_deref() == Some("Yes"),
-        sql_running: col("Slave_SQL_Running").as_deref() == Some("Yes"),
-        seconds_behind_master: col("Seconds_Behind_Master").and_then(|s| s.trim().parse().ok()),
-        last_error,
-        gtid_io_pos: non_empty("Gtid_IO_Pos"),
-        master: non_empty("Master_Host").map(|h| match non_empty("Master_Port") {
-            Some(p) if h.contains(':') => format!("[{h}]:{p}"),
-            Some(p) => format!("{h}:{p}"),
-            None => h,
-        }),
-    }
-}
-
 /// Upserts this node's heartbeat row, creating `setwise_sys.heartbeat` if missing.
 async fn write_heartbeat(conn: &mut Conn, node: &str) -> Result<(), String> {
     let r = upsert_heartbeat(conn, node).await;
@@ -450,22 +358,6 @@ async fn upsert_heartbeat(conn: &mut Conn, node: &str) -> Result<(), String> {
     }
 }
 
-/// An error without the driver's wrapping: `ERROR 1045 (28000): Access denied …` for
-/// server errors, the innermost cause (`Connection refused (os error 111)`) for I/O.
-pub fn describe(e: &mysql_async::Error) -> String {
-    match e {
-        mysql_async::Error::Server(s) => s.to_string(),
-        mysql_async::Error::Io(_) => {
-            let mut cur: &(dyn std::error::Error + 'static) = e;
-            while let Some(next) = cur.source() {
-                cur = next;
-            }
-            cur.to_string()
-        }
-        other => other.to_string(),
-    }
-}
-
 /// Closes a connection politely, without waiting long for it.
 async fn close(conn: Conn) {
     let _ = tokio::time::timeout(Duration::from_millis(200), conn.disconnect()).await;
@@ -474,62 +366,6 @@ async fn close(conn: Conn) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn cols(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn slave_status_columns() {
-        let m = cols(&[
-            ("Slave_IO_Running", "Yes"),
-            ("Slave_SQL_Running", "Yes"),
-            ("Seconds_Behind_Master", "3"),
-            ("Last_Error", ""),
-            ("Last_IO_Error", ""),
-            ("Gtid_IO_Pos", "0-101-7"),
-            ("Master_Host", "127.0.0.1"),
-            ("Master_Port", "3310"),
-        ]);
-        assert_eq!(
-            slave_status(&|n| m.get(n).cloned()),
-            SlaveStatus {
-                io_running: true,
-                sql_running: true,
-                seconds_behind_master: Some(3),
-                last_error: None,
-                gtid_io_pos: Some("0-101-7".into()),
-                master: Some("127.0.0.1:3310".into()),
-            }
-        );
-        let m = cols(&[
-            ("Slave_IO_Running", "Connecting"),
-            ("Slave_SQL_Running", "No"),
-            ("Last_Error", ""),
-            ("Last_IO_Error", "error connecting to master"),
-        ]);
-        let s = slave_status(&|n| m.get(n).cloned());
-        assert!(!s.io_running && !s.sql_running);
-        assert_eq!(s.seconds_behind_master, None);
-        assert_eq!(
-            s.last_error.as_deref(),
-            Some("IO: error connecting to master")
-        );
-        assert_eq!((s.gtid_io_pos, s.master), (None, None));
-        let m = cols(&[
-            ("Last_Error", "Duplicate entry"),
-            ("Last_IO_Error", "x"),
-            ("Master_Host", "::1"),
-            ("Master_Port", "3311"),
-        ]);
-        let s = slave_status(&|n| m.get(n).cloned());
-        assert_eq!(s.last_error.as_deref(), Some("Duplicate entry"));
-        assert_eq!(s.master.as_deref(), Some("[::1]:3311"));
-    }
 
     #[test]
     fn semi_sync_status_rows() {
@@ -541,19 +377,6 @@ mod tests {
         let rows = vec![("Rpl_semi_sync_master_status".to_string(), "OFF".to_string())];
         assert_eq!(semi_sync_status(&rows), (Some(false), None));
         assert_eq!(semi_sync_status(&[]), (None, None));
-    }
-
-    #[test]
-    fn errors_lose_their_wrapping() {
-        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
-        let e = mysql_async::Error::Io(mysql_async::IoError::Io(io));
-        assert_eq!(describe(&e), "Connection refused");
-        let e = mysql_async::Error::Server(mysql_async::ServerError {
-            code: 1045,
-            state: "28000".into(),
-            message: "Access denied".into(),
-        });
-        assert_eq!(describe(&e), "ERROR 1045 (28000): Access denied");
     }
 
     #[tokio::test]

@@ -121,7 +121,7 @@ impl Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::SlaveStatus;
+    use crate::db::SlaveStatus;
 
     #[test]
     fn primary_report() {

@@ -16,8 +16,9 @@ use topo::{NodeStats, Topo};
 use tracing::{info, warn};
 
 use crate::config::AgentConfig;
+use crate::db::ProbeTarget;
 use crate::host::{CpuSampler, DatadirSize};
-use crate::probe::{ProbeTarget, Prober};
+use crate::probe::Prober;
 use crate::report::{build_report, state_word, Reporter};
 use crate::task::watch::{now_ms, TaskWatcher};
 use crate::task::TaskContext;

@@ -11,7 +11,7 @@ use topo::{NodeStats, TableStats};
 use tracing::info;
 
 use crate::db::{self, SqlResult};
-use crate::probe::{describe, ProbeTarget};
+use crate::db::{describe, ProbeTarget};
 
 /// Schemas left out of the statistics.
 pub fn skipped(db: &str) -> bool {

@@ -123,7 +123,7 @@ pub async fn current(conn: &mut Conn) -> SqlResult<SemiSync> {
          @@GLOBAL.rpl_semi_sync_master_wait_point",
     )
     .await
-    .map_err(|e| format!("read semi-sync variables: {}", crate::probe::describe(&e)))?;
+    .map_err(|e| format!("read semi-sync variables: {}", crate::db::describe(&e)))?;
     let (enabled, timeout_ms, wait_point) = row.ok_or("no semi-sync variables")?;
     Ok(SemiSync::from_vars(enabled != 0, timeout_ms, &wait_point))
 }
@@ -152,7 +152,7 @@ async fn apply_settings(conn: &mut Conn, want: SemiSync) -> SqlResult<Vec<String
 /// read (`seen`) differ from `want`, connects and applies them (re-checking
 /// `read_only` on that connection first). Returns the statements run.
 pub async fn reconcile(
-    target: &crate::probe::ProbeTarget,
+    target: &crate::db::ProbeTarget,
     want: SemiSync,
     seen: Option<&SemiSync>,
 ) -> SqlResult<Vec<String>> {

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 use topo::Task;
 
 use crate::config::{AgentConfig, ReplicationConfig, ServerConfig};
+use crate::db::ProbeTarget;
 use crate::db::{self, SqlResult};
-use crate::probe::ProbeTarget;
 
 /// What tasks need besides the task itself.
 #[derive(Clone)]

@@ -17,8 +17,8 @@ use topo::gtid::GtidPos;
 use topo::SyncMode;
 use tracing::{info, warn};
 
+use crate::db::text_column;
 use crate::db::{self, SqlResult};
-use crate::probe::text_column;
 
 pub async fn promote(
     conn: &mut Conn,
@@ -77,7 +77,7 @@ async fn wait_applied(
         let row: Option<mysql_async::Row> =
             mysql_async::prelude::Queryable::query_first(conn, "SHOW SLAVE STATUS")
                 .await
-                .map_err(|e| format!("SHOW SLAVE STATUS: {}", crate::probe::describe(&e)))?;
+                .map_err(|e| format!("SHOW SLAVE STATUS: {}", crate::db::describe(&e)))?;
         let col = |name: &str| row.as_ref().and_then(|r| text_column(r, name));
         let sql_running = col("Slave_SQL_Running").as_deref() == Some("Yes");
         let io_running = col("Slave_IO_Running").as_deref() == Some("Yes");

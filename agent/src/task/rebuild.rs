@@ -22,17 +22,15 @@ use std::process::Stdio;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::TaskContext;
 use crate::db::{self, SqlResult};
-use crate::probe::{describe, ProbeTarget};
-
-/// How much of a program's stderr is kept for the error message.
-const STDERR_KEEP: usize = 4000;
+use crate::db::{describe, ProbeTarget};
+use crate::programs::{read_tail, server_args};
 
 /// Rebuilds the node from `host:port`; returns the outcome line.
 pub async fn rebuild(
@@ -164,19 +162,6 @@ async fn user_databases(conn: &mut Conn) -> SqlResult<Vec<String>> {
         .into_iter()
         .filter(|d| !db::is_system_schema(d))
         .collect())
-}
-
-/// Arguments naming a server and account for the MariaDB command-line programs
-/// (the password goes in `MYSQL_PWD`, not on the command line).
-pub fn server_args(t: &ProbeTarget) -> Vec<String> {
-    let mut a = vec![
-        format!("--host={}", t.host),
-        format!("--port={}", t.port),
-        format!("--user={}", t.user),
-        "--protocol=TCP".into(),
-    ];
-    a.extend(t.tls.cli_args());
-    a
 }
 
 /// The `mariadb-dump` arguments for `dbs` of `source`.
@@ -311,30 +296,6 @@ async fn copy(source: &ProbeTarget, local: &ProbeTarget, dbs: &[String]) -> SqlR
     }
     info!(bytes, "rebuild: dump streamed");
     gtid.ok_or_else(|| "the dump holds no SET GLOBAL gtid_slave_pos line".to_string())
-}
-
-/// Reads a pipe to its end; keeps the last [`STDERR_KEEP`] bytes.
-pub async fn read_tail<R: AsyncRead + Unpin>(r: Option<R>) -> String {
-    let Some(mut r) = r else {
-        return String::new();
-    };
-    let mut keep: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                keep.extend_from_slice(&buf[..n]);
-                if keep.len() > 2 * STDERR_KEEP {
-                    keep.drain(..keep.len() - STDERR_KEEP);
-                }
-            }
-        }
-    }
-    if keep.len() > STDERR_KEEP {
-        keep.drain(..keep.len() - STDERR_KEEP);
-    }
-    String::from_utf8_lossy(&keep).into_owned()
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use tokio::time::Instant;
 use tracing::info;
 
 use super::TaskContext;
+use crate::db::text_column;
 use crate::db::{self, SqlResult};
-use crate::probe::text_column;
 
 pub async fn repoint(
     conn: &mut Conn,
@@ -88,7 +88,7 @@ async fn wait_running(conn: &mut Conn, host: &str, port: u16, deadline: Instant)
         let row: Option<mysql_async::Row> =
             mysql_async::prelude::Queryable::query_first(conn, "SHOW SLAVE STATUS")
                 .await
-                .map_err(|e| format!("SHOW SLAVE STATUS: {}", crate::probe::describe(&e)))?;
+                .map_err(|e| format!("SHOW SLAVE STATUS: {}", crate::db::describe(&e)))?;
         let Some(row) = row else {
             return Err("no replication configured after CHANGE MASTER".into());
         };
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn change_master_statement() {
         let ctx = TaskContext {
-            local: crate::probe::ProbeTarget {
+            local: crate::db::ProbeTarget {
                 node: "n".into(),
                 host: "127.0.0.1".into(),
                 port: 3310,

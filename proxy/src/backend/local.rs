@@ -1,7 +1,7 @@
-//! The Unix socket of an instance on this host (`[backend] prefer_socket`): a
-//! pipelined connection ([`super::raw`]) made over loopback TCP moves to the
-//! server's socket, which costs the gateway and MariaDB less kernel time per
-//! packet than TCP. Pooled connections do the same through mysql_async's own
+//! Making a pipelined connection ([`super::raw`], [`connect`]): over TCP, and to
+//! an instance on this host (`[backend] prefer_socket`) through its Unix socket:
+//! the connection made over loopback TCP moves to the server's socket, which
+//! costs the gateway and MariaDB less kernel time per packet than TCP. Pooled connections do the same through mysql_async's own
 //! `prefer_socket` ([`super::pool`]).
 //!
 //! The socket is used only when it is known to lead to the same server as the
@@ -12,15 +12,51 @@
 //! is on loopback while the host runs its own server at the same path) leaves
 //! the connection on TCP.
 
+use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use super::raw::{self, RawConn};
 use super::PoolKey;
 
 /// Lock names taken so far (with the process id, unique on the host).
 static PROBES: AtomicU64 = AtomicU64::new(0);
+
+/// Connects to `key`'s instance as `user` and prepares the session; through
+/// the server's Unix socket when `prefer_socket` and it is on this host and
+/// reachable ([`via_socket`]), else over TCP.
+pub async fn connect(
+    key: &PoolKey,
+    user: &str,
+    password: &str,
+    within: Duration,
+    prefer_socket: bool,
+) -> io::Result<RawConn> {
+    tokio::time::timeout(within, connect_inner(key, user, password, prefer_socket))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
+}
+
+async fn connect_inner(
+    key: &PoolKey,
+    user: &str,
+    password: &str,
+    prefer_socket: bool,
+) -> io::Result<RawConn> {
+    let mut c = raw::connect_tcp(key).await?;
+    raw::authenticate(&mut c, key, user, password).await?;
+    if prefer_socket && is_loopback(&key.host) {
+        if let Some(s) = via_socket(&mut c, key, user, password).await {
+            std::mem::replace(&mut c, s).quit().await;
+        }
+    }
+    for stmt in key.init.iter() {
+        raw::query_ok(&mut c, stmt).await?;
+    }
+    Ok(c)
+}
 
 /// Whether `host` names this machine: `localhost` or a loopback address.
 pub fn is_loopback(host: &str) -> bool {

@@ -79,7 +79,8 @@ impl Pipelines {
             Opening { p: self, key }
         };
         let within = Duration::from_millis(cfg.connect_timeout_ms.max(100));
-        let r = super::raw::connect(key, &cfg.user, &cfg.password, within, cfg.prefer_socket).await;
+        let r =
+            super::local::connect(key, &cfg.user, &cfg.password, within, cfg.prefer_socket).await;
         drop(opening);
         let mut slots = self.slots.lock().expect("pipelines");
         let slot = slots.entry(key.clone()).or_default();

@@ -8,12 +8,11 @@
 //! front speaks to clients: no `CLIENT_DEPRECATE_EOF` (result sets end with EOF
 //! packets), no compression, no TLS.
 //!
-//! The connection is made over TCP; to an instance on this host it then moves to
-//! the server's Unix socket when [`super::local`] finds it reachable and leading
-//! to the same server (`[backend] prefer_socket`).
+//! [`super::local::connect`] makes one: over TCP, then to an instance on this
+//! host through the server's Unix socket when it is reachable and leads to the
+//! same server (`[backend] prefer_socket`).
 
 use std::io;
-use std::time::Duration;
 
 use mysql_common::constants::CapabilityFlags;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -129,41 +128,12 @@ fn server_error(p: &[u8]) -> io::Error {
     ))
 }
 
-/// Connects to `key`'s instance as `user` and prepares the session; through
-/// the server's Unix socket when `prefer_socket` and it is on this host and
-/// reachable ([`super::local`]), else over TCP.
-pub async fn connect(
-    key: &PoolKey,
-    user: &str,
-    password: &str,
-    within: Duration,
-    prefer_socket: bool,
-) -> io::Result<RawConn> {
-    tokio::time::timeout(within, connect_inner(key, user, password, prefer_socket))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
-}
-
-async fn connect_inner(
-    key: &PoolKey,
-    user: &str,
-    password: &str,
-    prefer_socket: bool,
-) -> io::Result<RawConn> {
+/// A TCP connection to `key`'s instance (not logged in yet).
+pub(super) async fn connect_tcp(key: &PoolKey) -> io::Result<RawConn> {
     let stream = TcpStream::connect((key.host.as_str(), key.port)).await?;
     stream.set_nodelay(true)?;
     let (r, w) = stream.into_split();
-    let mut c = RawConn::new(Box::new(r), Box::new(w), false);
-    authenticate(&mut c, key, user, password).await?;
-    if prefer_socket && super::local::is_loopback(&key.host) {
-        if let Some(s) = super::local::via_socket(&mut c, key, user, password).await {
-            std::mem::replace(&mut c, s).quit().await;
-        }
-    }
-    for stmt in key.init.iter() {
-        query_ok(&mut c, stmt).await?;
-    }
-    Ok(c)
+    Ok(RawConn::new(Box::new(r), Box::new(w), false))
 }
 
 /// Reads the server's greeting on a fresh connection and logs in as `user`
@@ -341,7 +311,7 @@ async fn send_query(c: &mut RawConn, sql: &str) -> io::Result<()> {
 }
 
 /// Runs a statement expecting OK (session set-up).
-async fn query_ok(c: &mut RawConn, sql: &str) -> io::Result<()> {
+pub(super) async fn query_ok(c: &mut RawConn, sql: &str) -> io::Result<()> {
     send_query(c, sql).await?;
     let mut buf = Vec::new();
     let pk = read_packet(&mut c.reader, &mut buf).await?;

@@ -14,7 +14,7 @@ use clap::Subcommand;
 use serde_json::Value;
 use topo::{DdlState, DdlTask, StepState, Topo};
 
-use crate::ddl::task::edit;
+use crate::ddl::record::edit;
 
 #[derive(Debug, Subcommand)]
 pub enum DdlCmd {

@@ -23,7 +23,7 @@ use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use topo::{EtcdConfig, Topo};
 
-use super::page::escape;
+use super::html::escape;
 use crate::cli::ops::{self, SwitchoverState};
 
 /// An etcd user and password, from the form or the `Authorization` header.

@@ -10,6 +10,7 @@
 //! need an etcd user and password, as the CLI does ([`actions`]).
 
 pub mod actions;
+pub mod html;
 pub mod load;
 pub mod page;
 

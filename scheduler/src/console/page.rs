@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use topo::{DatabaseRecord, FailoverRecord, MoveRecord, Topo};
 
+use super::html::escape;
 use crate::cli::render::{self, format_age, StatusView, Table};
 
 pub const JS: &str = include_str!("assets/console.js");
@@ -283,22 +284,6 @@ fn section(out: &mut String, id: &str, title: &str, t: &Table) {
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></section>");
-}
-
-/// Text for HTML content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 use topo::{DdlCheck, StepProgress, StepState};
 
-use super::task::edit;
+use super::record::edit;
 use crate::leader::LeaderCtx;
 
 async fn table_exists(c: &mut Conn, db: &str, table: &str) -> Result<bool> {

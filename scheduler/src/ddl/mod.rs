@@ -8,6 +8,7 @@
 //! connection) is checked on that set before it runs again ([`check`]).
 
 pub mod check;
+pub mod record;
 pub mod step;
 pub mod task;
 

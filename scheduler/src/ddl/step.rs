@@ -12,7 +12,7 @@ use mysql_async::Conn;
 use topo::{DdlState, DdlTask, StepError, StepState, ALREADY_APPLIED};
 use tracing::{info, warn};
 
-use super::task::edit;
+use super::record::edit;
 use crate::config::MysqlConfig;
 use crate::leader::LeaderCtx;
 

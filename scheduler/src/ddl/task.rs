@@ -3,11 +3,13 @@
 //! when every set applied it, or `failed` when one refused it.
 
 use anyhow::{anyhow, Result};
-use topo::{Batch, DdlState, DdlTask, StepState, Topo, TopoError};
+use topo::{Batch, DdlState, StepState, Topo};
 use tracing::{info, warn};
 
 use crate::config::MysqlConfig;
 use crate::leader::LeaderCtx;
+
+use super::record::edit;
 
 /// Runs task `id` to its end (or until leadership ends or it is cancelled).
 pub async fn run(ctx: LeaderCtx, account: MysqlConfig, id: u64) -> Result<()> {
@@ -70,28 +72,6 @@ async fn finish(topo: &Topo, id: u64) -> Result<()> {
                 warn!(task = id, code, "DDL task failed: {msg}");
             }
             return Ok(());
-        }
-    }
-    Err(anyhow!("DDL task {id}: its record kept changing"))
-}
-
-/// Read-modify-write of task `id` (compare-and-swap, retried); `f` may refuse with
-/// an error. Returns the task as written.
-pub async fn edit<F>(topo: &Topo, id: u64, mut f: F) -> Result<DdlTask>
-where
-    F: FnMut(&mut DdlTask) -> Result<()>,
-{
-    for _ in 0..32 {
-        let cur = topo
-            .get_ddl(id)
-            .await?
-            .ok_or_else(|| anyhow!("DDL task {id} is gone"))?;
-        let mut t = cur.value;
-        f(&mut t)?;
-        match topo.cas_ddl(&t, cur.mod_revision).await {
-            Ok(_) => return Ok(t),
-            Err(TopoError::CasConflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
         }
     }
     Err(anyhow!("DDL task {id}: its record kept changing"))
