@@ -11,6 +11,7 @@
 //! | [`exec`] | running a plan on the sets, streaming the merged answer; a transaction's branches ([`exec::txn`]) |
 //! | [`explain`] | `EXPLAIN` from the sets and `EXPLAIN SETWISE` (the gateway's plan) |
 //! | [`merge`] | k-way merge, re-aggregation, final sort, limit |
+//! | [`derived`] | derived tables and CTEs over rows of several sets, materialized by the gateway |
 //! | [`ddl`], [`show`] | schema changes recorded in topo; SHOW/DESCRIBE |
 //! | [`ddl_apply`] | a schema change applied on its sets and recorded, for `ddl` and `schema` |
 //! | [`schema`] | RENAME TABLE, views, stored routines and triggers across sets |
@@ -48,7 +49,7 @@
 //! 4. [`command`]: the classifier (uses [`sql`], [`explain`]'s recognition of
 //!    an EXPLAIN request and `route::analyze`'s table references only);
 //!    [`shared`], [`schema_session`]: what sessions share, and lend a handler;
-//! 5. execution: [`exec`], [`join`], [`merge`], [`split`], [`orphans`],
+//! 5. execution: [`exec`], [`join`], [`derived`], [`merge`], [`split`], [`orphans`],
 //!    [`moving`], [`xa_sets`], [`placement`];
 //! 6. planning: [`route`], [`explain`] (a plan as steps);
 //! 7. wiring and text: [`sql`], [`front`], [`backend`],
@@ -78,6 +79,7 @@ pub mod config;
 pub mod ddl;
 pub mod ddl_apply;
 pub mod ddl_task;
+pub mod derived;
 pub mod digest;
 pub mod error;
 pub mod exec;

@@ -77,6 +77,74 @@ pub fn check(q: &Query, sharded: &Sharded<'_>) -> Result<(), ProxyError> {
     }
 }
 
+/// A derived table or CTE of the outer query that computes over rows of several
+/// sets (what [`check`] refuses): the gateway materializes its rows
+/// (`crate::derived`).
+pub enum Inexact<'q> {
+    /// A derived table's subquery.
+    Derived(&'q Query),
+    /// A CTE of the outer query, by its position in the `WITH` list.
+    Cte(usize),
+}
+
+/// The derived tables and CTEs reached from the outer `FROM` (through joins and
+/// nested joins) that read the sharded table and are not exact set by set;
+/// empty when none (the refusal is about something else: a scalar or `IN`
+/// subquery, a union at the top).
+pub fn inexact<'q>(q: &'q Query, sharded: &Sharded<'_>) -> Vec<Inexact<'q>> {
+    let mut out = Vec::new();
+    if let SetExpr::Select(sel) = q.body.as_ref() {
+        for twj in &sel.from {
+            let factors =
+                std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation));
+            for tf in factors {
+                inexact_factor(tf, q, sharded, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn inexact_factor<'q>(
+    tf: &'q TableFactor,
+    scope: &'q Query,
+    sharded: &Sharded<'_>,
+    out: &mut Vec<Inexact<'q>>,
+) {
+    match tf {
+        TableFactor::Table { name, .. } if !sharded.is(name) => {
+            let (None, n) = split_name(name) else {
+                return;
+            };
+            let Some(with) = &scope.with else { return };
+            let Some(at) = with.cte_tables.iter().position(|c| c.alias.name.value == n) else {
+                return;
+            };
+            let c = &with.cte_tables[at];
+            let seen = out.iter().any(|b| matches!(b, Inexact::Cte(i) if *i == at));
+            if !seen && sharded.inside(&*c.query) && derived(&c.query, sharded).is_err() {
+                out.push(Inexact::Cte(at));
+            }
+        }
+        TableFactor::Derived { subquery, .. }
+            if sharded.inside(&**subquery) && derived(subquery, sharded).is_err() =>
+        {
+            out.push(Inexact::Derived(subquery));
+        }
+        TableFactor::NestedJoin {
+            table_with_joins, ..
+        } => {
+            let twj = &**table_with_joins;
+            let factors =
+                std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation));
+            for tf in factors {
+                inexact_factor(tf, scope, sharded, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Whether the sharded table is reached from `from` through table references and
 /// exact derived tables (each checked on the way); `scope` holds the CTEs in reach.
 fn from_chain(

@@ -442,7 +442,18 @@ fn plan_inner(
                 return single(sets, ctx);
             }
             if let [(tref, key)] = sharded_refs(ctx, &a.tables).as_slice() {
-                super::nested::check(q, &super::nested::Sharded { tref, key })?;
+                let sharded = super::nested::Sharded { tref, key };
+                if let Err(refused) = super::nested::check(q, &sharded) {
+                    // Derived tables computing over several sets: materialized.
+                    let m = crate::derived::plan(sql, tokens, q, &sharded, &sets).ok_or(refused)?;
+                    *ctx.dep.borrow_mut() = Dep::Many;
+                    return Ok(Plan {
+                        target: Target::Sets(sets),
+                        merge: Merge::Join(Box::new(crate::join::JoinPlan::Materialized(
+                            Box::new(m),
+                        ))),
+                    });
+                }
             }
             if super::window::has_window(q) && !windows_per_set(ctx, q) {
                 return Err(super::window::refused());
