@@ -108,7 +108,10 @@ pub fn declared(col: &Column, text: Option<&Collated>) -> Result<String, ProxyEr
             format!("DECIMAL({m},{d}){unsigned}")
         }
         MYSQL_TYPE_DOUBLE if dec < 31 => {
-            format!("DOUBLE({},{dec}){unsigned}", len.clamp(usize::from(dec).max(1), 255))
+            format!(
+                "DOUBLE({},{dec}){unsigned}",
+                len.clamp(usize::from(dec).max(1), 255)
+            )
         }
         MYSQL_TYPE_DOUBLE => format!("DOUBLE{unsigned}"),
         MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => "DATE".to_string(),
@@ -170,12 +173,7 @@ fn json_text(col: &Column, v: &[u8]) -> Result<String, ProxyError> {
     } else {
         String::from_utf8(v.to_vec()).ok()
     };
-    s.ok_or_else(|| {
-        refused(format!(
-            "values of `{}` that are not UTF-8 text",
-            name(col)
-        ))
-    })
+    s.ok_or_else(|| refused(format!("values of `{}` that are not UTF-8 text", name(col))))
 }
 
 /// The rows as a JSON array of arrays of strings and nulls.
@@ -194,9 +192,11 @@ pub fn json(cols: &[Column], rows: &[Vec<Cell>]) -> Result<String, ProxyError> {
                 None => out.push_str("null"),
                 Some(b) => {
                     let t = json_text(c, b)?;
-                    out.push_str(&serde_json::to_string(&t).map_err(|e| {
-                        ProxyError::Internal(format!("derived rows as JSON: {e}"))
-                    })?);
+                    out.push_str(
+                        &serde_json::to_string(&t).map_err(|e| {
+                            ProxyError::Internal(format!("derived rows as JSON: {e}"))
+                        })?,
+                    );
                 }
             }
         }
@@ -224,11 +224,7 @@ fn quoted(name: &str) -> String {
 
 /// The block's replacement: `(SELECT setwise_c1 AS name, ... FROM JSON_TABLE(...)
 /// AS setwise_m)`, its columns named as the block's.
-pub fn table(
-    cols: &[Column],
-    decls: &[String],
-    rows: &[Vec<Cell>],
-) -> Result<String, ProxyError> {
+pub fn table(cols: &[Column], decls: &[String], rows: &[Vec<Cell>]) -> Result<String, ProxyError> {
     let json = json(cols, rows)?;
     let hex: String = json.bytes().map(|b| format!("{b:02X}")).collect();
     let items: Vec<String> = cols
@@ -329,7 +325,10 @@ mod tests {
             charset: "utf8mb4".into(),
             collation: "utf8mb4_unicode_ci".into(),
         };
-        assert_eq!(declared(&col(MYSQL_TYPE_LONGLONG, 21, 0, 63), None).unwrap(), "BIGINT");
+        assert_eq!(
+            declared(&col(MYSQL_TYPE_LONGLONG, 21, 0, 63), None).unwrap(),
+            "BIGINT"
+        );
         let u = col(MYSQL_TYPE_LONG, 10, 0, 63).with_flags(ColumnFlags::UNSIGNED_FLAG);
         assert_eq!(declared(&u, None).unwrap(), "INT UNSIGNED");
         assert_eq!(
@@ -344,7 +343,10 @@ mod tests {
             declared(&col(MYSQL_TYPE_DATETIME, 23, 3, 63), None).unwrap(),
             "DATETIME(3)"
         );
-        assert_eq!(declared(&col(MYSQL_TYPE_DOUBLE, 22, 31, 63), None).unwrap(), "DOUBLE");
+        assert_eq!(
+            declared(&col(MYSQL_TYPE_DOUBLE, 22, 31, 63), None).unwrap(),
+            "DOUBLE"
+        );
         assert_eq!(
             declared(&col(MYSQL_TYPE_VAR_STRING, 80, 0, 45), Some(&utf)).unwrap(),
             "VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
@@ -385,7 +387,10 @@ mod tests {
             vec![Some(b"1".to_vec()), Some("a\"'é".as_bytes().to_vec())],
             vec![None, None],
         ];
-        assert_eq!(json(&cols, &rows).unwrap(), r#"[["1","a\"'é"],[null,null]]"#);
+        assert_eq!(
+            json(&cols, &rows).unwrap(),
+            r#"[["1","a\"'é"],[null,null]]"#
+        );
         let t = table(&cols, &decls, &rows).unwrap();
         assert!(t.starts_with("(SELECT setwise_c1 AS `g`, setwise_c2 AS `COUNT(``x``)` FROM JSON_TABLE(_utf8mb4 X'"), "{t}");
         assert!(t.ends_with(", '$[*]' COLUMNS (setwise_c1 INT PATH '$[0]', setwise_c2 VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$[1]')) AS setwise_m)"), "{t}");

@@ -83,18 +83,21 @@ pub fn plan(
     sql: &str,
     tokens: &[Token],
     q: &Query,
-    sharded: &Sharded<'_>,
+    sharded: &[Sharded<'_>],
     sets: &[String],
 ) -> Option<DerivedPlan> {
     if q.with.as_ref().is_some_and(|w| w.recursive) {
         return None;
     }
-    let found = crate::route::nested::inexact(q, sharded);
+    let found: Vec<Inexact<'_>> = sharded
+        .iter()
+        .flat_map(|s| crate::route::nested::inexact(q, s))
+        .collect();
     if found.is_empty() {
         return None;
     }
     let src = Source::new(sql, tokens);
-    let mut blocks = Vec::with_capacity(found.len());
+    let mut blocks: Vec<Block> = Vec::with_capacity(found.len());
     for b in found {
         let body: &Query = match b {
             Inexact::Derived(sub) => sub,
@@ -126,6 +129,7 @@ pub fn plan(
         });
     }
     blocks.sort_by_key(|b| b.start);
+    blocks.dedup_by_key(|b| b.start);
     if blocks.windows(2).any(|w| w[0].end > w[1].start) {
         return None;
     }
@@ -157,7 +161,7 @@ mod tests {
             tref: &tref,
             key: "id",
         };
-        plan(sql, &tokens, &q, &sharded, &["s1".to_string()])
+        plan(sql, &tokens, &q, &[sharded], &["s1".to_string()])
     }
 
     fn blocks(sql: &str) -> Vec<String> {
