@@ -408,10 +408,10 @@ mod tests {
         let a = col(MYSQL_TYPE_NEWDECIMAL, 12, 2, 63);
         assert!(agree(std::slice::from_ref(&a), std::slice::from_ref(&a)).is_ok());
         let b = col(MYSQL_TYPE_NEWDECIMAL, 12, 3, 63);
-        assert!(agree(&[a.clone()], &[b]).is_err());
+        assert!(agree(std::slice::from_ref(&a), &[b]).is_err());
         let s = col(MYSQL_TYPE_VAR_STRING, 80, 0, 45);
         let s2 = col(MYSQL_TYPE_VARCHAR, 40, 39, 45);
-        assert!(agree(&[s.clone()], &[s2]).is_ok());
+        assert!(agree(std::slice::from_ref(&s), &[s2]).is_ok());
         assert!(agree(&[s], &[a]).is_err());
     }
 }

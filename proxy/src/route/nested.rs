@@ -11,8 +11,11 @@
 //!   them, each with its own part of the subquery.
 //!
 //! A derived table (or CTE) grouped by the shard key is exact: each group's rows live on
-//! one set. Everything else is refused (1235) rather than answered wrongly. Statements
-//! with several sharded references are decided by `colocate` / `join` instead.
+//! one set. A derived table or CTE of the outer `FROM` that is not ([`inexact`]) is
+//! materialized by the gateway ([`materialized`], `crate::derived`); everything else
+//! (scalar and `IN` subqueries under rows that are not the table's own) is refused
+//! (1235) rather than answered wrongly. Statements with several sharded references are
+//! decided by `colocate` / `join` instead (their derived blocks materialized first).
 
 use sqlparser::ast::{
     Expr, GroupByExpr, ObjectName, Query, Select, SetExpr, TableFactor, TableWithJoins, Visit,
