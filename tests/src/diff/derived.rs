@@ -51,6 +51,9 @@ pub fn materialized() -> Vec<Q> {
         // The outer query computes, ranks, groups.
         Q::exact("SELECT status, AVG(amount), COUNT(*) FROM (SELECT status, amount FROM orders ORDER BY amount DESC, order_id, user_id LIMIT 50) d GROUP BY status ORDER BY status"),
         Q::exact("SELECT status, n, RANK() OVER (ORDER BY n DESC) AS r FROM (SELECT status, COUNT(*) AS n FROM orders GROUP BY status) d ORDER BY r, status"),
+        // A window partitioned by the shard key inside (each set's block runs it).
+        Q::any("SELECT n FROM (SELECT ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY order_id) AS n FROM orders) d"),
+        Q::exact("SELECT MAX(n), COUNT(*) FROM (SELECT ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY order_id) AS n FROM orders) d"),
         // Nested derived tables.
         Q::exact("SELECT COUNT(*) FROM (SELECT n FROM (SELECT status, COUNT(*) AS n FROM orders GROUP BY status) a WHERE n > 1) b"),
         // An empty derived table.

@@ -132,7 +132,6 @@ pub fn windows_refused() -> Vec<&'static str> {
         "SELECT user_id, ROW_NUMBER() OVER () FROM users",
         "SELECT user_id, ROW_NUMBER() OVER (PARTITION BY user_id), RANK() OVER (ORDER BY score) FROM users",
         "SELECT u.user_id, COUNT(*) OVER (PARTITION BY o.user_id) FROM users u LEFT JOIN orders o ON o.user_id = u.user_id",
-        "SELECT n FROM (SELECT ROW_NUMBER() OVER (PARTITION BY user_id) AS n FROM orders) d",
     ]
 }
 
