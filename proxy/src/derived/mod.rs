@@ -101,23 +101,21 @@ pub fn plan(
     for b in found {
         let body: &Query = match b {
             Inexact::Derived(sub) => sub,
-            Inexact::Cte(at) => {
-                let with = q.with.as_ref()?;
-                let c = &with.cte_tables[at];
-                // A CTE reading another CTE of the list: its text alone does not run.
-                let names = crate::route::analyze::analyze_node(&*c.query).tables;
-                if names.iter().any(|t| {
-                    t.db.is_none()
-                        && with
-                            .cte_tables
-                            .iter()
-                            .any(|o| o.alias.name.value.eq_ignore_ascii_case(&t.name))
-                }) {
-                    return None;
-                }
-                &c.query
-            }
+            Inexact::Cte(at) => &q.with.as_ref()?.cte_tables[at].query,
         };
+        // A block reading a CTE of the statement: its text alone does not run.
+        if let Some(with) = &q.with {
+            let names = crate::route::analyze::analyze_node(body).tables;
+            if names.iter().any(|t| {
+                t.db.is_none()
+                    && with
+                        .cte_tables
+                        .iter()
+                        .any(|o| o.alias.name.value.eq_ignore_ascii_case(&t.name))
+            }) {
+                return None;
+            }
+        }
         let (a, close) = src.parenthesized(body.span())?;
         let start = src.sig[a - 1].start;
         let end = src.sig[close].end;
@@ -212,6 +210,7 @@ mod tests {
             "SELECT * FROM (SELECT id, g FROM t) x",
             "WITH RECURSIVE c AS (SELECT g FROM t GROUP BY g) SELECT * FROM c",
             "WITH a AS (SELECT g, COUNT(*) n FROM t GROUP BY g), c AS (SELECT * FROM a) SELECT * FROM c",
+            "WITH k AS (SELECT k FROM b) SELECT * FROM (SELECT g, COUNT(*) n FROM t JOIN k ON k.k = t.g GROUP BY g) x",
         ] {
             assert!(planned(sql).is_none(), "{sql}");
         }

@@ -59,6 +59,8 @@ pub fn materialized() -> Vec<Q> {
         // An empty derived table.
         Q::any("SELECT * FROM (SELECT city, COUNT(*) AS n FROM users WHERE score > 100000 GROUP BY city) d"),
         Q::exact("SELECT COUNT(*), MAX(n) FROM (SELECT city, COUNT(*) AS n FROM users WHERE score > 100000 GROUP BY city) d"),
+        // MariaDB's error for a bad derived block.
+        Q::any("SELECT * FROM (SELECT nope, COUNT(*) AS n FROM users GROUP BY city) d").with_message(),
         // Binary protocol: placeholders in the derived block, LIMIT ? too.
         Q::exact("SELECT * FROM (SELECT status, COUNT(*) AS n FROM orders WHERE amount > ? GROUP BY status) d ORDER BY status")
             .bin(vec![Value::Int(50)]),
