@@ -400,6 +400,13 @@ mod tests {
         assert!(!parsed.contains("CHARACTER SET"));
         assert!(crate::sql::parse_one(&parsed).is_ok(), "{parsed}");
         assert_eq!(json(&cols, &[]).unwrap(), "[]");
+        // Beyond the bound: refused with 1235, not sent.
+        let big = vec![vec![None, Some(vec![b'x'; MAX_JSON])]];
+        let e = json(&cols, &big).unwrap_err();
+        assert_eq!(e.code(), 1235, "{e}");
+        // Binary values that are not UTF-8 text.
+        let bin = vec![col(MYSQL_TYPE_VAR_STRING, 4, 0, 63)];
+        assert!(json(&bin, &[vec![Some(vec![0xff, 0x00])]]).is_err());
     }
 
     #[test]
