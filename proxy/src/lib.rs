@@ -62,7 +62,10 @@
 //! and the join executors (`Exec` runs a join plan through `join::run`, whose
 //! steps take the `Exec`), `join` ↔ `route/plan` ↔ `route/union` /
 //! `route/write` / `route/call` (the planner hands statements to them; they use
-//! its `Plan`, `Ctx` and helpers), `backend/local` ↔ `backend/raw`. A
+//! its `Plan`, `Ctx` and helpers; `route/nested` hands derived tables over
+//! several sets to `derived`, which reads `route/nested`'s verdict and whose
+//! runner, like the join executors, takes the `Exec`), `backend/local` ↔
+//! `backend/raw`. A
 //! transaction's connections are [`exec::txn`], below the session, and
 //! `session` and everything above it are in no cycle. With `--top`, layers
 //! 5–8 still form one, through edges that point up this list: `config` names
