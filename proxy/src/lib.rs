@@ -11,6 +11,7 @@
 //! | [`exec`] | running a plan on the sets, streaming the merged answer; a transaction's branches ([`exec::txn`]) |
 //! | [`explain`] | `EXPLAIN` from the sets and `EXPLAIN SETWISE` (the gateway's plan) |
 //! | [`merge`] | k-way merge, re-aggregation, final sort, limit |
+//! | [`derived`] | derived tables and CTEs over rows of several sets, materialized by the gateway |
 //! | [`ddl`], [`show`] | schema changes recorded in topo; SHOW/DESCRIBE |
 //! | [`ddl_apply`] | a schema change applied on its sets and recorded, for `ddl` and `schema` |
 //! | [`schema`] | RENAME TABLE, views, stored routines and triggers across sets |
@@ -48,7 +49,7 @@
 //! 4. [`command`]: the classifier (uses [`sql`], [`explain`]'s recognition of
 //!    an EXPLAIN request and `route::analyze`'s table references only);
 //!    [`shared`], [`schema_session`]: what sessions share, and lend a handler;
-//! 5. execution: [`exec`], [`join`], [`merge`], [`split`], [`orphans`],
+//! 5. execution: [`exec`], [`join`], [`derived`], [`merge`], [`split`], [`orphans`],
 //!    [`moving`], [`xa_sets`], [`placement`];
 //! 6. planning: [`route`], [`explain`] (a plan as steps);
 //! 7. wiring and text: [`sql`], [`front`], [`backend`],
@@ -61,8 +62,11 @@
 //! and the join executors (`Exec` runs a join plan through `join::run`, whose
 //! steps take the `Exec`), `join` ↔ `route/plan` ↔ `route/union` /
 //! `route/write` / `route/call` (the planner hands statements to them; they use
-//! its `Plan`, `Ctx` and helpers), joined through `exec/conns` → `observe` →
-//! `audit` → `config` → `join` (`config` names `join`'s config types). A
+//! its `Plan`, `Ctx` and helpers; `route/nested` hands derived tables over
+//! several sets to `derived`, which reads `route/nested`'s verdict and whose
+//! runner, like the join executors, takes the `Exec`), joined through
+//! `exec/conns` → `observe` → `audit` → `config` → `join` (`config` names
+//! `join`'s config types). A
 //! transaction's connections are [`exec::txn`], below the session, and
 //! `session` and everything above it are in no cycle. With `--top`, layers
 //! 5–8 still form one, through edges that point up this list: `config` names
@@ -79,6 +83,7 @@ pub mod config;
 pub mod ddl;
 pub mod ddl_apply;
 pub mod ddl_task;
+pub mod derived;
 pub mod digest;
 pub mod error;
 pub mod exec;

@@ -1,10 +1,10 @@
-//! Differential checks of `SQL_CALC_FOUND_ROWS` / `FOUND_ROWS()` and of window
-//! functions partitioned by the shard key, over rows of several sets: the
-//! gateway against one plain MariaDB with the same data; see
-//! `setwise_tests::diff::sql_features`.
+//! Differential checks of `SQL_CALC_FOUND_ROWS` / `FOUND_ROWS()`, of window
+//! functions partitioned by the shard key and of derived tables, over rows of
+//! several sets: the gateway against one plain MariaDB with the same data; see
+//! `setwise_tests::diff::sql_features` and `setwise_tests::diff::derived`.
 
 use setwise_tests::diff::data::Data;
-use setwise_tests::diff::{sql_features, Diff, Q};
+use setwise_tests::diff::{derived, sql_features, Diff, Q};
 
 async fn loaded() -> Diff {
     let data = Data::generate(20_240_601, 300, 1000);
@@ -55,17 +55,28 @@ async fn windows_partitioned_by_the_shard_key_match_a_plain_mariadb() {
 }
 
 /// Derived tables over one sharded table: exact set by set when grouped by the shard
-/// key (or not computing over rows at all); refused with 1235 when they aggregate,
-/// deduplicate, limit or rank rows of several sets, or when a subquery reads the
-/// sharded table under outer rows that are not its own (before: each set's part,
-/// e.g. per-set counts, or one row per set).
+/// key (or not computing over rows at all); materialized by the gateway when they
+/// aggregate, deduplicate, limit or roll up rows of several sets (before: refused
+/// with 1235, and before that each set's part); still refused when a subquery
+/// reads the sharded table under outer rows that are not its own.
 #[tokio::test]
 async fn derived_tables_over_a_sharded_table_match_or_are_refused() {
     let mut d = loaded().await;
     d.group("derived tables whose rows are each set's own");
-    d.run_all(&sql_features::derived_per_set()).await.unwrap();
-    d.group("derived tables computing over rows of several sets: refused");
-    for sql in sql_features::derived_refused() {
+    d.run_all(&derived::per_set()).await.unwrap();
+    d.group("derived tables computing over rows of several sets: materialized");
+    d.run_all(&derived::materialized()).await.unwrap();
+    d.group("materialized DECIMAL, DATETIME, utf8mb4_unicode_ci, BIGINT UNSIGNED, NULL");
+    let (gw, rf, inserts) = derived::typed_table();
+    d.pair(&gw, &rf).await.unwrap();
+    for sql in &inserts {
+        d.pair(sql, sql).await.unwrap();
+    }
+    d.run_all(&derived::typed()).await.unwrap();
+    d.group("materialized in a transaction, after its own uncommitted write");
+    d.run_all(&derived::in_transaction()).await.unwrap();
+    d.group("subqueries over rows of several sets still refused");
+    for sql in derived::refused() {
         let got = d.run(&Q::any(sql).or_unsupported()).await.unwrap();
         assert!(got.is_unsupported(), "{sql}: {got:?}");
     }

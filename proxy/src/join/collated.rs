@@ -134,8 +134,11 @@ const TYPED: &str = " CHARACTER SET ";
 /// which sqlparser does not read; `None` when there is none.
 pub fn parsed_text(sql: &str) -> Option<String> {
     const MARK: &str = "COLUMNS (setwise_v ";
+    // Materialized derived tables' columns too.
+    let derived = crate::derived::columns::parsed_text(sql);
+    let sql = derived.as_deref().unwrap_or(sql);
     if !sql.contains(MARK) {
-        return None;
+        return derived;
     }
     let mut out = sql.as_bytes().to_vec();
     let mut from = 0;

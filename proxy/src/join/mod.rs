@@ -87,6 +87,9 @@ pub enum JoinPlan {
     Join(Box<plan::TwoSided>),
     /// Subqueries read first, their values substituted, the rest routed.
     Subqueries(Box<subquery::SubqueryPlan>),
+    /// Derived tables over rows of several sets materialized first
+    /// ([`crate::derived`]).
+    Materialized(Box<crate::derived::DerivedPlan>),
 }
 
 impl JoinPlan {
@@ -98,6 +101,7 @@ impl JoinPlan {
         match self {
             JoinPlan::Join(j) => j.sides.iter().map(|s| s.sql(None)).collect(),
             JoinPlan::Subqueries(s) => s.subs.iter().map(|x| x.values_sql.clone()).collect(),
+            JoinPlan::Materialized(m) => m.side_queries(),
         }
     }
 
@@ -107,6 +111,7 @@ impl JoinPlan {
         match self {
             JoinPlan::Join(j) => j.describe(),
             JoinPlan::Subqueries(s) => s.describe(),
+            JoinPlan::Materialized(m) => m.describe(),
         }
     }
 }

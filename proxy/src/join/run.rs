@@ -17,6 +17,7 @@ pub async fn run(exec: &mut Exec<'_>, plan: &JoinPlan, out: &mut Responder<'_>) 
     let r = match plan {
         JoinPlan::Join(j) => join(exec, j, out).await,
         JoinPlan::Subqueries(s) => return subqueries(exec, s, out).await,
+        JoinPlan::Materialized(m) => return Box::pin(crate::derived::run::run(exec, m, out)).await,
     };
     match r {
         Ok(()) => Ok(true),

@@ -11,8 +11,11 @@
 //!   them, each with its own part of the subquery.
 //!
 //! A derived table (or CTE) grouped by the shard key is exact: each group's rows live on
-//! one set. Everything else is refused (1235) rather than answered wrongly. Statements
-//! with several sharded references are decided by `colocate` / `join` instead.
+//! one set. A derived table or CTE of the outer `FROM` that is not ([`inexact`]) is
+//! materialized by the gateway ([`materialized`], `crate::derived`); everything else
+//! (scalar and `IN` subqueries under rows that are not the table's own) is refused
+//! (1235) rather than answered wrongly. Statements with several sharded references are
+//! decided by `colocate` / `join` instead (their derived blocks materialized first).
 
 use sqlparser::ast::{
     Expr, GroupByExpr, ObjectName, Query, Select, SetExpr, TableFactor, TableWithJoins, Visit,
@@ -75,6 +78,102 @@ pub fn check(q: &Query, sharded: &Sharded<'_>) -> Result<(), ProxyError> {
     } else {
         Err(refused("a subquery reading"))
     }
+}
+
+/// A derived table or CTE of the outer query that computes over rows of several
+/// sets (what [`check`] refuses): the gateway materializes its rows
+/// (`crate::derived`).
+pub enum Inexact<'q> {
+    /// A derived table's subquery.
+    Derived(&'q Query),
+    /// A CTE of the outer query, by its position in the `WITH` list.
+    Cte(usize),
+}
+
+/// The derived tables and CTEs reached from the outer `FROM` (through joins and
+/// nested joins) that read the sharded table and are not exact set by set;
+/// empty when none (the refusal is about something else: a scalar or `IN`
+/// subquery, a union at the top).
+pub fn inexact<'q>(q: &'q Query, sharded: &Sharded<'_>) -> Vec<Inexact<'q>> {
+    let mut out = Vec::new();
+    if let SetExpr::Select(sel) = q.body.as_ref() {
+        for twj in &sel.from {
+            let factors =
+                std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation));
+            for tf in factors {
+                inexact_factor(tf, q, sharded, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn inexact_factor<'q>(
+    tf: &'q TableFactor,
+    scope: &'q Query,
+    sharded: &Sharded<'_>,
+    out: &mut Vec<Inexact<'q>>,
+) {
+    match tf {
+        TableFactor::Table { name, .. } if !sharded.is(name) => {
+            let (None, n) = split_name(name) else {
+                return;
+            };
+            let Some(with) = &scope.with else { return };
+            let Some(at) = with.cte_tables.iter().position(|c| c.alias.name.value == n) else {
+                return;
+            };
+            let c = &with.cte_tables[at];
+            let seen = out.iter().any(|b| matches!(b, Inexact::Cte(i) if *i == at));
+            if !seen && sharded.inside(&*c.query) && derived(&c.query, sharded).is_err() {
+                out.push(Inexact::Cte(at));
+            }
+        }
+        TableFactor::Derived { subquery, .. }
+            if sharded.inside(&**subquery) && derived(subquery, sharded).is_err() =>
+        {
+            out.push(Inexact::Derived(subquery));
+        }
+        TableFactor::NestedJoin {
+            table_with_joins, ..
+        } => {
+            let twj = &**table_with_joins;
+            let factors =
+                std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation));
+            for tf in factors {
+                inexact_factor(tf, scope, sharded, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The plan materializing the derived tables and CTEs of `q` that compute over
+/// rows of several sets of its sharded tables (`crate::derived`); `None` when
+/// there is none (or one cannot be located in the text).
+pub(super) fn materialized(
+    ctx: &super::plan::Ctx<'_>,
+    sql: &str,
+    tokens: &[crate::sql::lexer::Token],
+    q: &Query,
+    tables: &[TableRef],
+) -> Option<super::Plan> {
+    let refs = super::plan::sharded_refs(ctx, tables);
+    let sharded: Vec<Sharded<'_>> = refs
+        .iter()
+        .map(|&(tref, key)| Sharded { tref, key })
+        .collect();
+    let (tref, _) = refs.first()?;
+    let sets = match ctx.place(tref).ok()? {
+        super::plan::Placement::Sharded { map, .. } => super::plan::all_sets(map),
+        _ => return None,
+    };
+    let m = crate::derived::plan(sql, tokens, q, &sharded, &sets)?;
+    *ctx.dep.borrow_mut() = super::plan::Dep::Many;
+    Some(super::Plan {
+        target: super::Target::Sets(sets),
+        merge: super::Merge::Join(Box::new(crate::join::JoinPlan::Materialized(Box::new(m)))),
+    })
 }
 
 /// Whether the sharded table is reached from `from` through table references and

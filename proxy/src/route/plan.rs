@@ -423,6 +423,9 @@ fn plan_inner(
                 // Tables not co-located: the gateway joins them itself.
                 Err(ProxyError::NotSupported(why)) => {
                     *ctx.dep.borrow_mut() = Dep::Many;
+                    if let Some(p) = super::nested::materialized(ctx, sql, tokens, q, &a.tables) {
+                        return Ok(p);
+                    }
                     if super::window::has_window(q) {
                         return Err(super::window::refused());
                     }
@@ -442,7 +445,12 @@ fn plan_inner(
                 return single(sets, ctx);
             }
             if let [(tref, key)] = sharded_refs(ctx, &a.tables).as_slice() {
-                super::nested::check(q, &super::nested::Sharded { tref, key })?;
+                let sharded = super::nested::Sharded { tref, key };
+                if let Err(refused) = super::nested::check(q, &sharded) {
+                    // Derived tables computing over several sets: materialized.
+                    return super::nested::materialized(ctx, sql, tokens, q, &a.tables)
+                        .ok_or(refused);
+                }
             }
             if super::window::has_window(q) && !windows_per_set(ctx, q) {
                 return Err(super::window::refused());
@@ -505,7 +513,10 @@ fn plan_inner(
 }
 
 /// The sharded table references among `tables`, with their shard-key columns.
-fn sharded_refs<'t>(ctx: &Ctx<'t>, tables: &'t [TableRef]) -> Vec<(&'t TableRef, &'t str)> {
+pub(super) fn sharded_refs<'t>(
+    ctx: &Ctx<'t>,
+    tables: &'t [TableRef],
+) -> Vec<(&'t TableRef, &'t str)> {
     tables
         .iter()
         .filter_map(|t| match ctx.place(t) {

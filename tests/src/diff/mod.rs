@@ -21,6 +21,7 @@ pub mod aggregates;
 pub mod autoinc;
 pub mod collations;
 pub mod data;
+pub mod derived;
 pub mod join_edges;
 pub mod joins;
 pub mod limited;

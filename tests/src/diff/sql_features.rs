@@ -1,5 +1,6 @@
-//! `SQL_CALC_FOUND_ROWS` / `FOUND_ROWS()` and window functions partitioned by
-//! the shard key, over rows of several sets: statement sequences whose answers
+//! `SQL_CALC_FOUND_ROWS` / `FOUND_ROWS()`, window functions partitioned by
+//! the shard key and casts over aggregates, over rows of several sets (derived
+//! tables: [`super::derived`]): statement sequences whose answers
 //! must be one plain MariaDB's (a `FOUND_ROWS()` right after the statement it
 //! counts, on the same session, in both protocols).
 
@@ -131,41 +132,6 @@ pub fn windows_refused() -> Vec<&'static str> {
         "SELECT user_id, ROW_NUMBER() OVER () FROM users",
         "SELECT user_id, ROW_NUMBER() OVER (PARTITION BY user_id), RANK() OVER (ORDER BY score) FROM users",
         "SELECT u.user_id, COUNT(*) OVER (PARTITION BY o.user_id) FROM users u LEFT JOIN orders o ON o.user_id = u.user_id",
-        "SELECT n FROM (SELECT ROW_NUMBER() OVER (PARTITION BY user_id) AS n FROM orders) d",
-    ]
-}
-
-/// Derived tables, CTEs and subqueries over one sharded table whose rows stay each
-/// set's own (grouped by the shard key, or no computation over several rows): run
-/// set by set, merged by the outer query.
-pub fn derived_per_set() -> Vec<Q> {
-    vec![
-        Q::exact("SELECT * FROM (SELECT user_id, COUNT(*) AS n, SUM(amount) AS total FROM orders GROUP BY user_id) d ORDER BY n DESC, user_id LIMIT 10"),
-        Q::exact("SELECT COUNT(*), SUM(n) FROM (SELECT user_id, COUNT(*) AS n FROM orders GROUP BY user_id HAVING COUNT(*) > 1) d"),
-        Q::exact("SELECT d.user_id, d.m, c.country FROM (SELECT o.user_id, MAX(o.amount) AS m, MIN(o.status) AS s FROM orders o GROUP BY o.user_id) d LEFT JOIN cities c ON c.name = d.s ORDER BY d.user_id LIMIT 15"),
-        Q::any("SELECT * FROM (SELECT user_id, name FROM users WHERE score > 50) d"),
-        Q::exact("SELECT COUNT(*) FROM (SELECT u.user_id, c.country FROM users u JOIN cities c ON c.name = u.city) d"),
-        Q::exact("SELECT user_id, (SELECT COUNT(*) FROM cities) AS n FROM users ORDER BY user_id LIMIT 5"),
-    ]
-}
-
-/// The same shapes computing over rows of several sets (an aggregate not grouped by
-/// the shard key, DISTINCT, LIMIT, a window, a union in a derived table; a subquery
-/// reading the sharded table where the outer rows are not its own): refused with
-/// 1235 — run set by set they gave each set's part (counts per set, a row per set).
-pub fn derived_refused() -> Vec<&'static str> {
-    vec![
-        "SELECT * FROM (SELECT status, COUNT(*) AS n FROM orders GROUP BY status) d ORDER BY status",
-        "SELECT COUNT(*) FROM (SELECT DISTINCT city FROM users) d",
-        "SELECT COUNT(*) FROM (SELECT user_id FROM users ORDER BY user_id LIMIT 5) d",
-        "SELECT * FROM (SELECT MAX(score) AS m FROM users) d",
-        "SELECT SUM(n) FROM (SELECT city, COUNT(*) AS n FROM users GROUP BY city) d",
-        "WITH d AS (SELECT status, COUNT(*) AS n FROM orders GROUP BY status) SELECT * FROM d",
-        "SELECT (SELECT COUNT(*) FROM users) AS total",
-        "SELECT name, (SELECT COUNT(*) FROM users u WHERE u.city = c.name) FROM cities c",
-        "SELECT name FROM cities WHERE name IN (SELECT city FROM users)",
-        "SELECT * FROM (SELECT city FROM users UNION ALL SELECT name FROM cities) d",
-        "SELECT * FROM (SELECT user_id, RANK() OVER (ORDER BY score) AS r FROM users) d",
     ]
 }
 
