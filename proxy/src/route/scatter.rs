@@ -413,6 +413,13 @@ fn plan_grouped(
             };
         }
     }
+    if sh.distinct && sh.group_by.is_empty() && !grouped && sh.order_by.is_empty() {
+        // Sorted for the merge, a DISTINCT goes through a temporary table in
+        // which MariaDB turns a BIT column into a BIGINT (its column definition
+        // and its values); grouped by its items too, each set answers with the
+        // column definitions of the client's unsorted DISTINCT.
+        group_extra.extend(order_texts.iter().cloned());
+    }
     // HAVING: conditions on the group keys alone run on each set (as MariaDB
     // itself moves them into WHERE); the rest is evaluated on merged groups, its
     // aggregates may need helper columns.

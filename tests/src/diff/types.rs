@@ -275,6 +275,10 @@ pub fn statements(rng: &mut Rng) -> Vec<Q> {
                 "SELECT {c}, COUNT(*) AS n, MIN(id) FROM {TABLE} GROUP BY {c} ORDER BY {c} {d}"
             )),
             Q::exact(format!("SELECT DISTINCT {c} FROM {TABLE} ORDER BY {c} {d}")),
+            // Unsorted: the sets sort for the merge, the column stays the
+            // client's (a BIT came back a BIGINT).
+            Q::any(format!("SELECT DISTINCT {c} FROM {TABLE}")),
+            Q::any(format!("SELECT DISTINCT k, {c} FROM {TABLE} WHERE id > {off}")),
             Q::exact(format!(
                 "SELECT {c}, MIN(id) FROM {TABLE} GROUP BY {c} HAVING COUNT(*) > 1 ORDER BY {c} {d} LIMIT {lim}"
             )),
