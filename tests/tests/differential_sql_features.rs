@@ -100,3 +100,13 @@ async fn casts_and_expressions_over_aggregates_match_or_are_refused() {
     }
     d.finish();
 }
+
+/// `ORDER BY NULL` after GROUP BY or DISTINCT across sets: no order, the
+/// groups MariaDB's (before: refused with 1235).
+#[tokio::test]
+async fn order_by_null_after_grouping_matches_a_plain_mariadb() {
+    let mut d = loaded().await;
+    d.group("GROUP BY / DISTINCT ... ORDER BY NULL");
+    d.run_all(&sql_features::order_by_null()).await.unwrap();
+    d.finish();
+}

@@ -413,7 +413,17 @@ fn plan_grouped(
             };
         }
     }
-    if sh.distinct && sh.group_by.is_empty() && !grouped && sh.order_by.is_empty() {
+    // `ORDER BY NULL` (MySQL's "no sort after GROUP BY"): no order at all.
+    let order_by: Vec<&Item> = sh
+        .order_by
+        .iter()
+        .filter(|it| {
+            !sql[it.expr.0..it.expr.1]
+                .trim()
+                .eq_ignore_ascii_case("NULL")
+        })
+        .collect();
+    if sh.distinct && sh.group_by.is_empty() && !grouped && order_by.is_empty() {
         // Sorted for the merge, a DISTINCT goes through a temporary table in
         // which MariaDB turns a BIT column into a BIGINT (its column definition
         // and its values); grouped by its items too, each set answers with the
@@ -461,7 +471,7 @@ fn plan_grouped(
     }
     // The client's ORDER BY, on the merged groups.
     let mut final_order = Vec::new();
-    for it in &sh.order_by {
+    for it in order_by {
         let i = resolve(sql, it, &sh.items).ok_or_else(|| {
             unsupported("ORDER BY an expression that is not in the select list, with grouping")
         })?;

@@ -158,3 +158,16 @@ pub fn calcs_over_text_refused() -> Vec<&'static str> {
         "SELECT CAST(MAX(name) AS CHAR(2)) FROM users",
     ]
 }
+
+/// `GROUP BY ... ORDER BY NULL` (MySQL's way to skip the sort after grouping) and
+/// `DISTINCT ... ORDER BY NULL` across sets: groups in no particular order, as
+/// MariaDB gives them (before: refused with 1235).
+pub fn order_by_null() -> Vec<Q> {
+    vec![
+        Q::any("SELECT status, COUNT(*), SUM(amount) FROM orders GROUP BY status ORDER BY NULL"),
+        Q::any("SELECT city, COUNT(DISTINCT score) AS n FROM users GROUP BY city HAVING n > 1 ORDER BY NULL"),
+        Q::any("SELECT DISTINCT status FROM orders ORDER BY NULL"),
+        Q::any("SELECT user_id % 7 AS m, GROUP_CONCAT(order_id ORDER BY order_id) FROM orders GROUP BY m ORDER BY null"),
+        Q::exact("SELECT COUNT(*) FROM orders ORDER BY NULL"),
+    ]
+}
