@@ -42,7 +42,7 @@ enum Effect {
         rows: usize,
         on_duplicate: bool,
     },
-    /// `SELECT LAST_INSERT_ID(n)`: the value becomes `n`.
+    /// `SELECT LAST_INSERT_ID(n)`, `DO LAST_INSERT_ID(n)`: the value becomes `n`.
     Set(u64),
     /// MariaDB's own ids (a single table) or `LAST_INSERT_ID(expr)`: the OK
     /// packet's insert id, unless the rows gave every id themselves.
@@ -74,7 +74,10 @@ impl Session {
         if calls.iter().any(|c| c.arg.is_some()) {
             step.sets_value = true;
             step.effect = match calls.iter().rev().find_map(|c| c.literal) {
-                Some(v) if first_is(sql, sig, "SELECT") => Effect::Set(v),
+                // (`DO` sends no insert id in its OK packet either.)
+                Some(v) if first_is(sql, sig, "SELECT") || first_is(sql, sig, "DO") => {
+                    Effect::Set(v)
+                }
                 _ => Effect::FromOk {
                     rows: 0,
                     on_duplicate: false,

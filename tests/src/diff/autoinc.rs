@@ -149,6 +149,9 @@ pub fn statements() -> Vec<Q> {
         );
         out.push(Q::any("SELECT LAST_INSERT_ID(42)"));
         out.push(last());
+        // DO sets it too (before: the value stayed).
+        out.push(Q::any("DO LAST_INSERT_ID(4242)"));
+        out.push(last());
         out.push(Q::any(format!("SELECT id, k, v FROM {t}")));
         w(
             &mut out,
