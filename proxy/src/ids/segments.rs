@@ -67,7 +67,10 @@ impl Segments {
     /// an id, `Some(v)` one that writes id `v` itself (no id up to it is handed
     /// out after it, as MariaDB's counter moves past an explicit value). When
     /// every row needs one, the ids are consecutive. `floor`: the least id of a
-    /// table the etcd counter does not know yet (above its rows).
+    /// table the etcd counter does not know yet (above its rows). `step`: the
+    /// session's `auto_increment_increment` and `auto_increment_offset`; with an
+    /// increment above 1 each id is the next one held that is the offset modulo
+    /// the increment (the ids between are skipped, as MariaDB skips them).
     pub async fn take(
         self: &Arc<Self>,
         topo: Option<&topo::Topo>,
@@ -75,12 +78,31 @@ impl Segments {
         table: &str,
         rows: &[Option<u64>],
         floor: u64,
+        step: (u64, u64),
     ) -> Result<Vec<u64>, ProxyError> {
         let cell = self.held(db, table);
         let mut h = cell.lock().await;
         let n = rows.iter().filter(|r| r.is_none()).count() as u64;
         let mut ids = Vec::with_capacity(n as usize);
-        if rows.iter().all(|r| r.is_none()) {
+        let (increment, offset) = step;
+        if increment > 1 {
+            // MariaDB ignores an offset above the increment.
+            let offset = if offset > increment { 1 } else { offset };
+            for r in rows {
+                match r {
+                    Some(v) => self.past(&mut h, topo, db, table, *v).await,
+                    None => loop {
+                        self.room(&mut h, topo, db, table, 1, floor).await?;
+                        let v = h.next;
+                        h.next += 1;
+                        if v % increment == offset % increment {
+                            ids.push(v);
+                            break;
+                        }
+                    },
+                }
+            }
+        } else if rows.iter().all(|r| r.is_none()) {
             self.room(&mut h, topo, db, table, n, floor).await?;
             ids.extend(h.next..h.next + n);
             h.next += n;

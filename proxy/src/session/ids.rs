@@ -157,7 +157,14 @@ impl Session {
         };
         let topo = self.shared.topo.get().cloned();
         let assigned = segments
-            .take(topo.as_ref(), &db, &table, &ids.row_ids(), floor)
+            .take(
+                topo.as_ref(),
+                &db,
+                &table,
+                &ids.row_ids(),
+                floor,
+                self.id_step(),
+            )
             .await?;
         let Some(&first) = assigned.first() else {
             return Ok(step);
@@ -279,6 +286,22 @@ impl Session {
 
     /// Whether `0` in an AUTO_INCREMENT column asks for a new id (sql_mode
     /// without NO_AUTO_VALUE_ON_ZERO).
+    /// The session's `auto_increment_increment` and `auto_increment_offset`
+    /// (1 and 1 unless it set them; MariaDB's range is 1..=65535).
+    fn id_step(&self) -> (u64, u64) {
+        let number = |key: &str| {
+            self.vars
+                .text(key)
+                .and_then(|t| t.rsplit('=').next())
+                .and_then(|v| v.trim().trim_matches('\'').parse::<u64>().ok())
+                .map_or(1, |v| v.clamp(1, 65_535))
+        };
+        (
+            number("auto_increment_increment"),
+            number("auto_increment_offset"),
+        )
+    }
+
     fn zero_generates(&self) -> bool {
         !self
             .vars

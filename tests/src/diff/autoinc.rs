@@ -163,3 +163,29 @@ pub fn statements() -> Vec<Q> {
     }
     out
 }
+
+/// The session's `auto_increment_increment` / `auto_increment_offset` on fresh
+/// tables sharded by the id and broadcast: each id is the offset modulo the
+/// increment, as MariaDB's (before: consecutive). Only the first stepped INSERT
+/// of each table is compared by id: later ones differ by what MariaDB reserves
+/// ahead (its gaps, see docs/contracts.md).
+pub fn stepped() -> (Vec<(String, String)>, Vec<Q>) {
+    let mut ddl = Vec::new();
+    let mut out = Vec::new();
+    for (name, option) in [
+        ("ai_step", " shardkey=id"),
+        ("ai_step_bcast", " shardkey=noshardkey_allset"),
+    ] {
+        let body = format!("CREATE TABLE {name} (id BIGINT AUTO_INCREMENT PRIMARY KEY, v INT)");
+        ddl.push((format!("{body}{option}"), body));
+        out.extend([
+            Q::any(format!("INSERT INTO {name} (v) VALUES (1), (2), (3)")),
+            Q::any("SET SESSION auto_increment_increment = 5, auto_increment_offset = 4"),
+            Q::any(format!("INSERT INTO {name} (v) VALUES (4), (5), (6)")),
+            Q::exact("SELECT LAST_INSERT_ID()"),
+            Q::any(format!("SELECT id, v FROM {name}")),
+            Q::any("SET SESSION auto_increment_increment = 1, auto_increment_offset = 1"),
+        ]);
+    }
+    (ddl, out)
+}
