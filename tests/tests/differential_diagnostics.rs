@@ -9,6 +9,7 @@
 //! Warnings), so the split writes here give conditions that name none.
 
 use setwise_tests::diff::data::Data;
+use setwise_tests::diff::diagnostics::{self, Ids};
 use setwise_tests::diff::{Diff, Q};
 
 /// 40 characters: longer than `cities.name` (32) and `cities.country` (32).
@@ -151,5 +152,53 @@ async fn diagnostics_after_writes_on_several_sets_match_a_plain_mariadb() {
     }
     d.group("table contents");
     d.compare_tables().await.unwrap();
+    d.finish();
+}
+
+/// Keys owned by set1 and set2, all of set1's below set2's (so that MariaDB's
+/// row order is the gateway's set order).
+fn ids(d: &Diff) -> Ids {
+    let on = |set: &str, from: i64, n: usize| -> Vec<i64> {
+        (from..from + 10_000)
+            .filter(|&i| d.owner(i) == set)
+            .take(n)
+            .collect()
+    };
+    let a = on("set1", 1, 3);
+    let b = on("set2", a[2] + 1, 3);
+    assert!(
+        a.len() == 3 && b.len() == 3,
+        "keys of both sets: {a:?} {b:?}"
+    );
+    Ids {
+        a1: a[0],
+        a2: a[1],
+        new_a: a[2],
+        b1: b[0],
+        b2: b[1],
+        new_b: b[2],
+    }
+}
+
+/// `SHOW WARNINGS [LIMIT]`, `SHOW ERRORS`, the counts, after autocommit writes
+/// across sets and inside a transaction; statements using no table keep the
+/// area (see `setwise_tests::diff::diagnostics`).
+#[tokio::test]
+async fn diagnostics_reads_after_writes_across_sets_match_a_plain_mariadb() {
+    let mut d = Diff::start()
+        .await
+        .expect("start the cluster and the reference");
+    d.create_db().await.expect("create diffdb");
+    let ddl = diagnostics::TABLE;
+    d.pair(&format!("{ddl}{}", diagnostics::SHARDING), ddl)
+        .await
+        .unwrap();
+    let ids = ids(&d);
+    let load = diagnostics::load(&ids);
+    d.pair(&load, &load).await.unwrap();
+    d.group("diagnostics after autocommit writes across sets");
+    d.run_all(&diagnostics::autocommit(&ids)).await.unwrap();
+    d.group("diagnostics in a transaction across sets");
+    d.run_all(&diagnostics::in_transaction(&ids)).await.unwrap();
     d.finish();
 }

@@ -86,6 +86,9 @@ pub struct Exec<'a> {
     /// In a transaction: the statement gave a connection back already, so the
     /// transaction's `diag` sets are this statement's.
     diag_begun: bool,
+    /// The statement uses no table: in a transaction, the branches holding the
+    /// last statement's diagnostics keep them unless this one raises some.
+    pub keeps_diag: bool,
     /// A read outside a transaction that may go to replicas (`crate::split`).
     pub reads: Option<Box<crate::split::ReplicaReads>>,
     /// Read each autocommit write's GTID (`@@last_gtid`) into `gtids`.
@@ -125,6 +128,7 @@ impl<'a> Exec<'a> {
             from_pins: Default::default(),
             keep: None,
             diag_begun: false,
+            keeps_diag: false,
             reads: None,
             track_gtid: false,
             gtids: Vec::new(),

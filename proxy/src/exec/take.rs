@@ -96,10 +96,11 @@ impl Exec<'_> {
                 t.tainted.insert(set.to_string());
             }
             // The sets holding this statement's diagnostics (`SHOW WARNINGS`).
-            if !std::mem::replace(&mut self.diag_begun, true) {
+            let raised = conn.get_warnings() > 0 || matches!(err, Some(ProxyError::Backend { .. }));
+            if (raised || !self.keeps_diag) && !std::mem::replace(&mut self.diag_begun, true) {
                 t.diag.clear();
             }
-            if conn.get_warnings() > 0 || matches!(err, Some(ProxyError::Backend { .. })) {
+            if raised {
                 t.diag.insert(set.to_string());
             }
             t.give_back(set, conn, err);

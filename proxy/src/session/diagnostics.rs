@@ -17,6 +17,14 @@ use crate::front::{Handler, Responder};
 use crate::show;
 
 impl Session {
+    /// Starts a new, empty diagnostics area.
+    pub(super) fn clear_diagnostics(&mut self) {
+        for (_, conn) in self.diag.drain(..) {
+            crate::exec::release(conn);
+        }
+        self.diag_rows.clear();
+    }
+
     /// `SHOW WARNINGS` and friends: read where the last statement left them
     /// (the kept connections, or the branches of the open transaction that hold
     /// them, `Txn::diag`); with none, any set answers (an empty diagnostics
@@ -95,12 +103,22 @@ async fn read_on(
             Err(e) => fail(out, &e).await,
         };
     }
-    let list = sql.split_whitespace().nth(1).is_some_and(|w| {
-        ["WARNINGS", "ERRORS"]
-            .iter()
-            .any(|x| w.eq_ignore_ascii_case(x))
-    });
-    match combined(conns, extra, wire, list).await {
+    let second = sql.split_whitespace().nth(1).unwrap_or_default();
+    let list = ["WARNINGS", "ERRORS"]
+        .iter()
+        .find(|x| second.eq_ignore_ascii_case(x));
+    let r = match list {
+        Some(what) => listed(conns, extra, what, sql).await,
+        None => match count_items(sql) {
+            Some(kinds) => counted(conns, extra, &kinds, wire).await,
+            None => Err(ProxyError::NotSupported(
+                "an expression over @@warning_count / @@error_count after a statement that \
+                 left conditions on several sets (read them alone, or SHOW COUNT(*) WARNINGS)"
+                    .into(),
+            )),
+        },
+    };
+    match r {
         Ok((cols, rows)) => {
             out.columns(&cols).await?;
             for r in &rows {
@@ -116,72 +134,161 @@ async fn read_on(
 /// Most conditions MariaDB keeps for `SHOW WARNINGS` (`max_error_count`).
 const MAX_ERROR_COUNT: usize = 64;
 
-/// `sql` (a diagnostics read) on each of `conns`, with the conditions kept as
-/// rows in `extra`: a list's rows concatenated (`SHOW ERRORS`: only `extra`'s
-/// errors), or (counts) each cell summed, `extra` counted into the
-/// `warning_count` and `error_count` columns.
-async fn combined(
+type Answer = (Vec<mysql_common::packets::Column>, Vec<Cells>);
+
+/// Runs `sql` on `conn`: its column definitions and rows.
+async fn query_on(
+    set: &str,
+    conn: &mut crate::backend::Conn,
+    sql: &[u8],
+) -> Result<Answer, ProxyError> {
+    let err = |e| ProxyError::from_backend(set, e);
+    let mut res = conn.query_iter(sql).await.map_err(err)?;
+    let cols = res.columns().map(|c| c.to_vec()).unwrap_or_default();
+    let got: Vec<mysql_async::Row> = res.collect().await.map_err(err)?;
+    res.drop_result().await.map_err(err)?;
+    Ok((cols, got.into_iter().map(cells).collect()))
+}
+
+/// `SHOW WARNINGS | ERRORS [LIMIT [offset,] n]` over several connections and
+/// `extra`: every list read whole, concatenated (at most 64, as MariaDB
+/// keeps), then the LIMIT applied to the whole list.
+async fn listed(
     conns: &mut [(String, crate::backend::Conn)],
     extra: &[Cells],
-    sql: &[u8],
-    list: bool,
-) -> Result<(Vec<mysql_common::packets::Column>, Vec<Cells>), ProxyError> {
+    what: &str,
+    sql: &str,
+) -> Result<Answer, ProxyError> {
+    let whole = format!("SHOW {what}");
     let mut cols = Vec::new();
     let mut rows: Vec<Cells> = Vec::new();
-    for (k, (set, conn)) in conns.iter_mut().enumerate() {
-        let err = |e| ProxyError::from_backend(set, e);
-        let mut res = conn.query_iter(sql).await.map_err(err)?;
-        if k == 0 {
-            cols = res.columns().map(|c| c.to_vec()).unwrap_or_default();
+    for (set, conn) in conns.iter_mut() {
+        let (c, r) = query_on(set, conn, whole.as_bytes()).await?;
+        if cols.is_empty() {
+            cols = c;
         }
-        let got: Vec<mysql_async::Row> = res.collect().await.map_err(err)?;
-        res.drop_result().await.map_err(err)?;
-        let got: Vec<Cells> = got.into_iter().map(cells).collect();
-        if list || k == 0 {
-            rows.extend(got);
-            continue;
-        }
-        // Counts: summed cell by cell.
-        for (a, b) in rows.iter_mut().zip(got) {
-            for (x, y) in a.iter_mut().zip(b) {
-                if let (Some(p), Some(q)) = (count(x), count(&y)) {
-                    *x = Some((p + q).to_string().into_bytes());
-                }
-            }
-        }
+        rows.extend(r);
     }
     let is_error = |r: &&Cells| r.first().is_some_and(|l| l.as_deref() == Some(b"Error"));
-    let errors_only = std::str::from_utf8(sql)
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1))
-        .is_some_and(|w| w.eq_ignore_ascii_case("ERRORS"));
-    if list {
-        rows.extend(
-            extra
-                .iter()
-                .filter(|r| !errors_only || is_error(r))
-                .cloned(),
-        );
-    } else if !extra.is_empty() {
-        let errors = extra.iter().filter(is_error).count() as u64;
-        for row in rows.iter_mut() {
-            for (cell, col) in row.iter_mut().zip(&cols) {
-                let name = col.name_str().to_ascii_lowercase();
-                let add = if name.ends_with("warning_count") || name.contains("count(*) warnings") {
-                    extra.len() as u64
-                } else if name.ends_with("error_count") || name.contains("count(*) errors") {
-                    errors
-                } else {
-                    continue;
-                };
-                if let Some(n) = count(cell) {
-                    *cell = Some((n + add).to_string().into_bytes());
-                }
-            }
+    let errors_only = what == "ERRORS";
+    rows.extend(
+        extra
+            .iter()
+            .filter(|r| !errors_only || is_error(r))
+            .cloned(),
+    );
+    rows.truncate(MAX_ERROR_COUNT);
+    let (offset, count) = limit_of(sql);
+    Ok((cols, rows.into_iter().skip(offset).take(count).collect()))
+}
+
+/// `LIMIT [offset,] n` / `LIMIT n OFFSET m` of a `SHOW WARNINGS`: (offset, n).
+fn limit_of(sql: &str) -> (usize, usize) {
+    let words: Vec<String> = sql
+        .replace(',', " , ")
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+        .collect();
+    let Some(at) = words.iter().position(|w| w == "LIMIT") else {
+        return (0, usize::MAX);
+    };
+    let num = |i: usize| words.get(i).and_then(|w| w.parse::<usize>().ok());
+    match (
+        num(at + 1),
+        words.get(at + 2).map(String::as_str),
+        num(at + 3),
+    ) {
+        (Some(o), Some(","), Some(n)) => (o, n),
+        (Some(n), Some("OFFSET"), Some(o)) => (o, n),
+        (Some(n), _, _) => (0, n),
+        _ => (0, usize::MAX),
+    }
+}
+
+/// Which count a diagnostics read's item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CountKind {
+    Warnings,
+    Errors,
+}
+
+/// The counts a read asks for, in order: `SHOW COUNT(*) WARNINGS | ERRORS`, or
+/// a `SELECT` of `@@[session.]warning_count` / `error_count` items (aliased or
+/// not); `None` when an item is anything else (an expression over them).
+fn count_items(sql: &str) -> Option<Vec<CountKind>> {
+    let toks = crate::sql::lexer::tokenize(sql).ok()?;
+    let sig = crate::sql::lexer::significant(&toks);
+    let words: Vec<String> = sig
+        .iter()
+        .filter(|t| !t.is_punct(sql, ";"))
+        .map(|t| t.text(sql).to_ascii_lowercase())
+        .collect();
+    if words.first().map(String::as_str) == Some("show") {
+        return match words.last().map(String::as_str) {
+            Some("warnings") => Some(vec![CountKind::Warnings]),
+            Some("errors") => Some(vec![CountKind::Errors]),
+            _ => None,
+        };
+    }
+    let kind = |parts: &[String]| {
+        let var = parts.concat();
+        let var = ["@@session.", "@@local.", "@@"]
+            .iter()
+            .find_map(|p| var.strip_prefix(p))?;
+        match var {
+            "warning_count" => Some(CountKind::Warnings),
+            "error_count" => Some(CountKind::Errors),
+            _ => None,
+        }
+    };
+    let mut kinds = Vec::new();
+    for item in words[1..].split(|w| w == ",") {
+        // The variable, then an optional `[AS] alias`.
+        let k = match item.iter().position(|w| w == "as") {
+            Some(at) if at + 2 == item.len() => kind(&item[..at]),
+            Some(_) => None,
+            None => kind(item).or_else(|| kind(&item[..item.len().saturating_sub(1)])),
+        };
+        kinds.push(k?);
+    }
+    Some(kinds)
+}
+
+/// A count read over several connections and `extra`: each cell the sum of
+/// the connections' answers and of `extra`'s conditions of its kind.
+async fn counted(
+    conns: &mut [(String, crate::backend::Conn)],
+    extra: &[Cells],
+    kinds: &[CountKind],
+    sql: &[u8],
+) -> Result<Answer, ProxyError> {
+    let errors = extra
+        .iter()
+        .filter(|r| r.first().is_some_and(|l| l.as_deref() == Some(b"Error")))
+        .count() as u64;
+    let mut sums = vec![0u64; kinds.len()];
+    let mut cols = Vec::new();
+    for (set, conn) in conns.iter_mut() {
+        let (c, rows) = query_on(set, conn, sql).await?;
+        if cols.is_empty() {
+            cols = c;
+        }
+        for (sum, cell) in sums.iter_mut().zip(rows.first().into_iter().flatten()) {
+            *sum += count(cell).unwrap_or(0);
         }
     }
-    rows.truncate(if list { MAX_ERROR_COUNT } else { rows.len() });
-    Ok((cols, rows))
+    let row: Cells = sums
+        .iter()
+        .zip(kinds)
+        .map(|(n, k)| {
+            let add = match k {
+                CountKind::Warnings => extra.len() as u64,
+                CountKind::Errors => errors,
+            };
+            Some((n + add).to_string().into_bytes())
+        })
+        .collect();
+    Ok((cols, vec![row]))
 }
 
 /// A count cell's value.

@@ -123,6 +123,9 @@ pub struct Session {
     /// keep them (a last-agent commit's coordinator: `exec::txn::diag`),
     /// listed with those of `diag`.
     diag_rows: Vec<crate::exec::txn::diag::Cells>,
+    /// The statement running uses no table: the diagnostics area stays unless
+    /// it raises conditions itself, as in MariaDB.
+    diag_keep: bool,
     /// Routing changes since this session last read a snapshot
     /// ([`snapshot`](Self::snapshot)): what a running statement watches.
     changes: crate::routing::Changes,
@@ -177,6 +180,7 @@ impl Session {
             found: found::Found::new(),
             diag: Vec::new(),
             diag_rows: Vec::new(),
+            diag_keep: false,
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
             split: Default::default(),
@@ -234,6 +238,7 @@ impl Session {
             codec: self.codec,
         };
         let mut exec = Exec::new(conns, self.txn.as_mut());
+        exec.keeps_diag = self.diag_keep;
         exec.activity = Some(self.activity.clone());
         exec.pins = Some(self.pins.clone());
         exec
@@ -352,11 +357,12 @@ impl Session {
         if stmt.command == Command::DiagnosticsRead {
             return self.diagnostics(sql, out).await;
         }
-        // Any other statement starts a new diagnostics area.
-        for (_, conn) in self.diag.drain(..) {
-            crate::exec::release(conn);
+        // Any other statement starts a new diagnostics area — one that uses
+        // no table only when it raises conditions itself (`run.rs`).
+        self.diag_keep = matches!(first, "SELECT" | "SET" | "DO") && stmt.tables().is_empty();
+        if !self.diag_keep {
+            self.clear_diagnostics();
         }
-        self.diag_rows.clear();
         if let Some(e) = self.xa_gate(first, stmt.word(1)) {
             return fail(out, &e).await;
         }

@@ -104,7 +104,11 @@ impl Session {
         let captured = std::mem::take(&mut exec.captured);
         let gtids = std::mem::take(&mut exec.gtids);
         let calc_found = exec.calc_found.take();
-        self.diag = diag;
+        if !(std::mem::take(&mut self.diag_keep) && diag.is_empty()) {
+            // (A statement using no table that raised nothing keeps the area.)
+            self.clear_diagnostics();
+            self.diag = diag;
+        }
         self.found_ran(calc_found);
         if write {
             self.note_write(plan, &gtids);

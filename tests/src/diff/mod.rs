@@ -22,6 +22,7 @@ pub mod autoinc;
 pub mod collations;
 pub mod data;
 pub mod derived;
+pub mod diagnostics;
 pub mod join_edges;
 pub mod joins;
 pub mod limited;
