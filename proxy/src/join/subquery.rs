@@ -38,6 +38,9 @@ pub enum Form {
     Exists { negated: bool },
     /// Replace a scalar `(SELECT ...)` by its one value.
     Scalar,
+    /// Replace the `(SELECT ...)` of `x op ALL / ANY / SOME (SELECT ...)` by a
+    /// subquery of its values (`super::quantified`).
+    Quantified,
 }
 
 /// One subquery to read first.
@@ -56,6 +59,9 @@ pub struct SubqueryPlan {
     pub sql: String,
     /// In text order, not overlapping.
     pub subs: Vec<Sub>,
+    /// Some of them in the select list: where the client's column definitions
+    /// come from (the sets filled in by `super::take_over`).
+    pub columns: Option<super::selected::Columns>,
 }
 
 impl SubqueryPlan {
@@ -74,6 +80,7 @@ impl SubqueryPlan {
                 } => format!("anti join on {outer}"),
                 Form::Exists { .. } => "EXISTS".to_string(),
                 Form::Scalar => "scalar value".to_string(),
+                Form::Quantified => "ALL / ANY values".to_string(),
             };
             v.push(format!("subquery {} ({what}): {}", i + 1, s.values_sql));
         }
@@ -124,6 +131,7 @@ pub fn replacement(form: &Form, values: &[Option<String>]) -> String {
             (false, false) | (true, true) => "TRUE".to_string(),
             _ => "FALSE".to_string(),
         },
+        Form::Quantified => super::quantified::values_subquery(values),
         // Bare (a literal is atomic), so the HAVING merge sees a plain operand.
         Form::Scalar => format!(
             " {} ",
@@ -141,7 +149,22 @@ pub fn plan(sql: &str, tokens: &[Token], sel: &Select) -> Option<SubqueryPlan> {
         depth: 0,
         out: Vec::new(),
     };
-    // Not the select list: a replaced subquery there would rename its column.
+    // The select list's first: the client then gets its statement's column
+    // definitions (`super::selected`), or when they cannot be read, the
+    // select list is left alone.
+    let _ = sel.projection.visit(&mut f);
+    let mut columns = None;
+    if !f.out.is_empty() {
+        match super::selected::columns_sql(sql, tokens) {
+            Some(c) => {
+                columns = Some(super::selected::Columns {
+                    sql: c,
+                    sets: Vec::new(),
+                })
+            }
+            None => f.out.clear(),
+        }
+    }
     let _ = sel.selection.visit(&mut f);
     let _ = sel.having.visit(&mut f);
     for t in &sel.from {
@@ -153,13 +176,17 @@ pub fn plan(sql: &str, tokens: &[Token], sel: &Select) -> Option<SubqueryPlan> {
     if subs.is_empty() {
         return None;
     }
+    // Stable: a quantified subquery stays ahead of the scalar one its
+    // operand also looked like, which is dropped.
     subs.sort_by_key(|s| s.range.0);
+    subs.dedup_by(|later, first| later.range == first.range);
     if subs.windows(2).any(|w| w[0].range.1 > w[1].range.0) {
         return None;
     }
     Some(SubqueryPlan {
         sql: sql.to_string(),
         subs,
+        columns,
     })
 }
 
@@ -193,6 +220,10 @@ impl Visitor for Finder<'_, '_> {
                 whole_sub(subquery, self.src, Form::In)
             }
             Expr::Exists { subquery, negated } => exists_sub(subquery, *negated, self.src),
+            Expr::AllOp { right, .. } | Expr::AnyOp { right, .. } => match right.as_ref() {
+                Expr::Subquery(q) => whole_sub(q, self.src, Form::Quantified),
+                _ => None,
+            },
             Expr::Subquery(q) => whole_sub(q, self.src, Form::Scalar),
             _ => None,
         };
@@ -397,8 +428,15 @@ mod tests {
     fn subqueries_anywhere_in_the_outer_block() {
         let p = plan_of("SELECT a, b IN (SELECT n FROM u WHERE n IS NOT NULL) FROM t WHERE (a IN (SELECT m FROM v WHERE m IS NULL)) IS NULL").unwrap();
         let q: Vec<&str> = p.subs.iter().map(|s| s.values_sql.as_str()).collect();
-        // Not the select list's (its column is named by its text).
-        assert_eq!(q, vec!["SELECT m FROM v WHERE m IS NULL"]);
+        assert_eq!(
+            q,
+            vec![
+                "SELECT n FROM u WHERE n IS NOT NULL",
+                "SELECT m FROM v WHERE m IS NULL"
+            ]
+        );
+        // The select list's: the client's column definitions read first.
+        assert!(p.columns.as_ref().unwrap().sql.ends_with("IS NULL LIMIT 0"));
         // Nested deeper: the inner subquery's own business.
         let p =
             plan_of("SELECT a FROM t WHERE a IN (SELECT n FROM u WHERE n IN (SELECT 1 FROM w))")

@@ -442,7 +442,13 @@ fn plan_inner(
                 return single(sets, ctx);
             }
             if let [(tref, key)] = sharded_refs(ctx, &a.tables).as_slice() {
-                super::nested::check(q, &super::nested::Sharded { tref, key })?;
+                if let Err(e) = super::nested::check(q, &super::nested::Sharded { tref, key }) {
+                    // A subquery computing over rows of several sets: read
+                    // first by the gateway, when it is one of the outer block's.
+                    *ctx.dep.borrow_mut() = Dep::Many;
+                    return crate::join::subqueries_first(ctx.snap, ctx.db, sql, tokens, q)
+                        .ok_or(e);
+                }
             }
             if super::window::has_window(q) && !windows_per_set(ctx, q) {
                 return Err(super::window::refused());
