@@ -42,7 +42,9 @@ pub fn quantified() -> Vec<Q> {
         Q::any("SELECT code FROM jsingle WHERE code >= ALL (SELECT code FROM jitems WHERE code IS NOT NULL AND code < 'c')"),
         Q::any("SELECT code FROM jsingle WHERE code = ANY (SELECT code FROM jitems)"),
         // HAVING and ORDER BY / LIMIT after the substitution.
-        Q::any("SELECT user_id, SUM(qty) FROM jitems GROUP BY user_id HAVING SUM(qty) > ALL (SELECT score FROM users WHERE score BETWEEN 0 AND 60)"),
+        // The HAVING of a merged GROUP BY: the gateway's filter does not
+        // evaluate a subquery (refused, never answered otherwise).
+        Q::any("SELECT user_id, SUM(qty) FROM jitems GROUP BY user_id HAVING SUM(qty) > ALL (SELECT score FROM users WHERE score BETWEEN 0 AND 60)").or_unsupported(),
         Q::exact("SELECT item_id, qty FROM jitems WHERE qty < ANY (SELECT score FROM users WHERE score BETWEEN -3 AND 0) ORDER BY qty, item_id LIMIT 7"),
         // A subquery of two columns: MariaDB's 1241.
         Q::any("SELECT code FROM jsingle WHERE n > ALL (SELECT qty, item_id FROM jitems)"),
