@@ -43,6 +43,7 @@ pub mod selected;
 pub mod source;
 pub mod subquery;
 pub mod tables;
+pub mod union_reads;
 
 use std::sync::OnceLock;
 

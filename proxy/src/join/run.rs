@@ -113,7 +113,12 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
             None => super::capture::fetch_merged(exec, &s.values_sql, &mut budget).await,
         };
         let f = match fetched {
+            Ok(f) if s.form == Form::Rows => {
+                reps.push(super::union_reads::rows_text(&f, p.compared)?);
+                continue;
+            }
             Ok(f) => f,
+            Err(e) if s.form == Form::Rows => return Err(e),
             Err(ProxyError::Backend { code: 1054, .. }) => {
                 return Err(super::unsupported(
                     "a correlated subquery across sets (other than EXISTS on one equality)",

@@ -19,6 +19,9 @@ pub struct Columns {
     pub sql: String,
     /// The sets holding every table the statement reads (any one answers).
     pub sets: Vec<String>,
+    /// The rewritten statement reads no table (`super::union_reads`): it runs
+    /// on the first of `sets`.
+    pub anywhere: bool,
 }
 
 /// The client's statement `sql` with its top-level LIMIT replaced by
@@ -55,6 +58,9 @@ pub fn with_columns(plan: Plan, text: &str, cols: &Columns) -> Result<Plan, Prox
     let Target::Sets(mut sets) = plan.target else {
         return Err(refused());
     };
+    if cols.anywhere && matches!(plan.merge, Merge::Single) {
+        sets = cols.sets.iter().take(1).cloned().collect();
+    }
     // A set that can run the client's statement goes first: it gives the
     // column definitions.
     let first = sets

@@ -41,6 +41,9 @@ pub enum Form {
     /// Replace the `(SELECT ...)` of `x op ALL / ANY / SOME (SELECT ...)` by a
     /// subquery of its values (`super::quantified`).
     Quantified,
+    /// Replace a UNION's branch by a derived table of its rows
+    /// (`super::union_reads`).
+    Rows,
 }
 
 /// One subquery to read first.
@@ -62,6 +65,9 @@ pub struct SubqueryPlan {
     /// Some of them in the select list: where the client's column definitions
     /// come from (the sets filled in by `super::take_over`).
     pub columns: Option<super::selected::Columns>,
+    /// A UNION's branches (`super::union_reads`) whose rows the union
+    /// de-duplicates or sorts.
+    pub compared: bool,
 }
 
 impl SubqueryPlan {
@@ -81,6 +87,7 @@ impl SubqueryPlan {
                 Form::Exists { .. } => "EXISTS".to_string(),
                 Form::Scalar => "scalar value".to_string(),
                 Form::Quantified => "ALL / ANY values".to_string(),
+                Form::Rows => "UNION branch rows".to_string(),
             };
             v.push(format!("subquery {} ({what}): {}", i + 1, s.values_sql));
         }
@@ -132,6 +139,8 @@ pub fn replacement(form: &Form, values: &[Option<String>]) -> String {
             _ => "FALSE".to_string(),
         },
         Form::Quantified => super::quantified::values_subquery(values),
+        // Written by `super::union_reads::rows_text` from the whole rows.
+        Form::Rows => String::new(),
         // Bare (a literal is atomic), so the HAVING merge sees a plain operand.
         Form::Scalar => format!(
             " {} ",
@@ -160,6 +169,7 @@ pub fn plan(sql: &str, tokens: &[Token], sel: &Select) -> Option<SubqueryPlan> {
                 columns = Some(super::selected::Columns {
                     sql: c,
                     sets: Vec::new(),
+                    anywhere: false,
                 })
             }
             None => f.out.clear(),
@@ -187,6 +197,7 @@ pub fn plan(sql: &str, tokens: &[Token], sel: &Select) -> Option<SubqueryPlan> {
         sql: sql.to_string(),
         subs,
         columns,
+        compared: false,
     })
 }
 
