@@ -99,6 +99,9 @@ async fn subqueries(exec: &mut Exec<'_>, p: &SubqueryPlan, out: &mut Responder<'
 
 /// The statement with every subquery's values written in.
 async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, ProxyError> {
+    if p.subs.iter().any(|s| s.form == Form::Rows) {
+        return super::union_reads::read(exec, p).await;
+    }
     let mut budget = Budget::new("the values of a subquery");
     let mut reps = Vec::with_capacity(p.subs.len());
     for s in &p.subs {
@@ -113,12 +116,7 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
             None => super::capture::fetch_merged(exec, &s.values_sql, &mut budget).await,
         };
         let f = match fetched {
-            Ok(f) if s.form == Form::Rows => {
-                reps.push(super::union_reads::rows_text(&f, p.compared)?);
-                continue;
-            }
             Ok(f) => f,
-            Err(e) if s.form == Form::Rows => return Err(e),
             Err(ProxyError::Backend { code: 1054, .. }) => {
                 return Err(super::unsupported(
                     "a correlated subquery across sets (other than EXISTS on one equality)",

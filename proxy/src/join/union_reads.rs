@@ -9,18 +9,21 @@
 //! gives DECIMAL values) are MariaDB's own. The client gets the column
 //! definitions of its statement with `LIMIT 0` (`super::selected`).
 //!
-//! A string column of a distinct or ordered union is refused: its rows'
-//! collation (which decides what is equal) is not in the column definitions.
+//! A distinct or ordered union compares strings in its columns' collations,
+//! which the column definitions do not carry: they are read on the set first
+//! (`COLLATION()` of the union's columns) and written with each value. A
+//! DECIMAL or floating-point branch column in a union column of strings or
+//! dates is refused (MariaDB may print digits of AVG's internal scale there).
 
 use mysql_common::constants::{ColumnFlags, ColumnType};
 use mysql_common::packets::Column;
 use sqlparser::ast::{Query, SetExpr, SetOperator};
 
 use super::fetch::Fetched;
+use crate::exec::Exec;
 use super::selected::Columns;
 use super::subquery::{Form, Sub, SubqueryPlan};
 use crate::error::ProxyError;
-use crate::merge::value::Cell;
 use crate::sql::lexer::{top_level_words, Token};
 
 /// The plan reading every branch of the union `q` first; `None` when it is not
@@ -158,17 +161,137 @@ fn balanced(s: &str) -> bool {
     depth == 0
 }
 
+/// The union with every branch's rows written in (see the module doc).
+pub async fn read(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, ProxyError> {
+    let mut budget = super::Budget::new("the rows of a UNION's branches");
+    let mut arms = Vec::with_capacity(p.subs.len());
+    for s in &p.subs {
+        let f = match super::fetch::route_or_merge(exec, &s.values_sql)? {
+            Some(sets) => super::fetch::fetch_on(exec, sets, &s.values_sql, &mut budget).await?,
+            None => super::capture::fetch_merged(exec, &s.values_sql, &mut budget).await?,
+        };
+        arms.push(f);
+    }
+    let n = arms.first().map_or(0, |f| f.cols.len());
+    if arms.iter().any(|f| f.cols.len() != n) {
+        return Err(ProxyError::Backend {
+            code: 1222,
+            state: "21000".into(),
+            message: "The used SELECT statements have a different number of columns".into(),
+        });
+    }
+    for i in 0..n {
+        let kinds: Vec<Kind> = arms.iter().map(|f| kind(&f.cols[i])).collect();
+        // A fraction printed as text: MariaDB may show digits the branch's
+        // own column does not (AVG's internal scale).
+        if kinds.contains(&Kind::Fraction) && kinds.iter().any(|k| matches!(k, Kind::Text | Kind::Temporal)) {
+            return Err(super::unsupported(
+                "a UNION across sets mixing a DECIMAL or floating-point column with strings or dates in branches read by the gateway",
+            ));
+        }
+    }
+    let texts = arms.iter().any(|f| f.cols.iter().any(|c| kind(c) == Kind::Text));
+    let collations = match (&p.columns, p.compared && texts) {
+        (Some(c), true) => {
+            let set = c.sets.first().cloned().ok_or_else(|| {
+                super::unsupported("a UNION across sets over tables no one set holds")
+            })?;
+            let body = &p.sql[p.subs[0].range.0..p.subs[p.subs.len() - 1].range.1];
+            Some(read_collations(exec, &set, body, n, &mut budget).await?)
+        }
+        _ => None,
+    };
+    let reps = arms
+        .iter()
+        .map(|f| rows_text(f, collations.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(p.substitute(&reps))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Null,
+    Integer,
+    Fraction,
+    Temporal,
+    Text,
+    Binary,
+    Other,
+}
+
+fn kind(c: &Column) -> Kind {
+    use ColumnType::*;
+    match c.column_type() {
+        MYSQL_TYPE_NULL => Kind::Null,
+        MYSQL_TYPE_TINY | MYSQL_TYPE_SHORT | MYSQL_TYPE_INT24 | MYSQL_TYPE_LONG
+        | MYSQL_TYPE_LONGLONG => Kind::Integer,
+        MYSQL_TYPE_NEWDECIMAL | MYSQL_TYPE_DECIMAL | MYSQL_TYPE_DOUBLE | MYSQL_TYPE_FLOAT => {
+            Kind::Fraction
+        }
+        MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE | MYSQL_TYPE_DATETIME | MYSQL_TYPE_TIMESTAMP
+        | MYSQL_TYPE_DATETIME2 | MYSQL_TYPE_TIMESTAMP2 | MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => {
+            Kind::Temporal
+        }
+        MYSQL_TYPE_VARCHAR | MYSQL_TYPE_VAR_STRING | MYSQL_TYPE_STRING | MYSQL_TYPE_TINY_BLOB
+        | MYSQL_TYPE_MEDIUM_BLOB | MYSQL_TYPE_LONG_BLOB | MYSQL_TYPE_BLOB => {
+            if super::key::charset_of(c) == "binary" {
+                Kind::Binary
+            } else {
+                Kind::Text
+            }
+        }
+        _ => Kind::Other,
+    }
+}
+
+/// The collation of each of the union's `n` columns (`None`: not a string),
+/// read on `set` from the union `body` with no rows.
+async fn read_collations(
+    exec: &mut Exec<'_>,
+    set: &str,
+    body: &str,
+    n: usize,
+    budget: &mut super::Budget,
+) -> Result<Vec<Option<String>>, ProxyError> {
+    let names: Vec<String> = (0..n).map(|i| format!("`setwise_c{i}`")).collect();
+    let items: Vec<String> = names
+        .iter()
+        .map(|c| format!("IF(CHARSET({c}) = 'binary', NULL, COLLATION({c}))"))
+        .collect();
+    let sql = format!(
+        "WITH `setwise_u`({}) AS ({body}) SELECT {} FROM (SELECT 1) AS `setwise_one` \
+         LEFT JOIN (SELECT * FROM `setwise_u` LIMIT 0) AS `setwise_none` ON 0",
+        names.join(", "),
+        items.join(", ")
+    );
+    let f = super::fetch::fetch_on(exec, vec![set.to_string()], &sql, budget).await?;
+    let row = f.rows.into_iter().next().unwrap_or_default();
+    let named = |v: &Option<Vec<u8>>| {
+        let s = String::from_utf8_lossy(v.as_deref()?).into_owned();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')).then_some(s)
+    };
+    Ok((0..n).map(|i| row.get(i).and_then(named)).collect())
+}
+
 /// The branch's rows `f` as a derived table of values cast to its column
-/// types. `compared`: the union de-duplicates or sorts (strings refused).
-pub fn rows_text(f: &Fetched, compared: bool) -> Result<String, ProxyError> {
-    let types: Vec<Option<String>> = f
+/// types; `collations`: the union's, when it compares strings.
+fn rows_text(f: &Fetched, collations: Option<&[Option<String>]>) -> Result<String, ProxyError> {
+    let types: Vec<Option<Cast>> = f
         .cols
         .iter()
-        .map(|c| cast_type(c, compared))
+        .enumerate()
+        .map(|(i, c)| cast_type(c, collations.map(|cs| cs.get(i).cloned().flatten())))
         .collect::<Result<_, _>>()?;
-    let cell = |c: &Column, t: &Option<String>, v: &Cell| match (t, v) {
-        (None, _) | (_, None) => "NULL".to_string(),
-        (Some(t), Some(b)) => format!("CAST({} AS {t})", literal(c, b)),
+    let typed = |t: &Option<Cast>, v: &str| match t {
+        None => "NULL".to_string(),
+        Some(Cast::As(t)) => format!("CAST({v} AS {t})"),
+        Some(Cast::Text { charset, collation }) => {
+            let c = match collation {
+                Some(c) => format!(" COLLATE {c}"),
+                None => String::new(),
+            };
+            format!("CONVERT({v} USING {charset}){c}")
+        }
     };
     // The first row fixes the names and types (typed NULLs, no row).
     let head: Vec<String> = f
@@ -176,11 +299,11 @@ pub fn rows_text(f: &Fetched, compared: bool) -> Result<String, ProxyError> {
         .iter()
         .zip(&types)
         .map(|(c, t)| {
-            let v = match t {
-                Some(t) => format!("CAST(NULL AS {t})"),
-                None => "NULL".to_string(),
-            };
-            format!("{v} AS `{}`", c.name_str().replace('`', "``"))
+            format!(
+                "{} AS `{}`",
+                typed(t, "NULL"),
+                c.name_str().replace('`', "``")
+            )
         })
         .collect();
     let mut parts = vec![format!("SELECT {} FROM DUAL WHERE 0", head.join(", "))];
@@ -190,7 +313,10 @@ pub fn rows_text(f: &Fetched, compared: bool) -> Result<String, ProxyError> {
             .iter()
             .zip(&types)
             .zip(r)
-            .map(|((c, t), v)| cell(c, t, v))
+            .map(|((c, t), v)| match v {
+                None => typed(t, "NULL"),
+                Some(b) => typed(t, &literal(c, b)),
+            })
             .collect();
         parts.push(format!("SELECT {}", vals.join(", ")));
     }
@@ -211,24 +337,33 @@ fn literal(c: &Column, v: &[u8]) -> String {
     }
 }
 
-/// The CAST type keeping what a value of `c` is in a union (`None`: NULL).
-fn cast_type(c: &Column, compared: bool) -> Result<Option<String>, ProxyError> {
+/// How a value of a branch column keeps its type in the union.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Cast {
+    /// `CAST(v AS type)`.
+    As(String),
+    /// `CONVERT(v USING charset) [COLLATE collation]`.
+    Text {
+        charset: String,
+        collation: Option<String>,
+    },
+}
+
+/// The CAST keeping what a value of `c` is in a union (`None`: NULL).
+/// `collation`: `Some` when the union compares strings (the column's
+/// collation, `None` in it for a column that is no string).
+fn cast_type(c: &Column, collation: Option<Option<String>>) -> Result<Option<Cast>, ProxyError> {
     use ColumnType::*;
-    let refused = |what: &str| {
-        super::unsupported(format!(
-            "a UNION across sets with {what} in a branch read by the gateway"
-        ))
-    };
     let unsigned = c.flags().contains(ColumnFlags::UNSIGNED_FLAG);
     let dec = c.decimals();
-    Ok(Some(match c.column_type() {
+    let t = match c.column_type() {
         MYSQL_TYPE_NULL => return Ok(None),
         MYSQL_TYPE_TINY | MYSQL_TYPE_SHORT | MYSQL_TYPE_INT24 | MYSQL_TYPE_LONG
         | MYSQL_TYPE_LONGLONG => {
             if unsigned {
-                "UNSIGNED".into()
+                "UNSIGNED".to_string()
             } else {
-                "SIGNED".into()
+                "SIGNED".to_string()
             }
         }
         MYSQL_TYPE_NEWDECIMAL | MYSQL_TYPE_DECIMAL => format!("DECIMAL(65, {})", dec.min(38)),
@@ -238,20 +373,29 @@ fn cast_type(c: &Column, compared: bool) -> Result<Option<String>, ProxyError> {
         MYSQL_TYPE_DATETIME | MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_DATETIME2
         | MYSQL_TYPE_TIMESTAMP2 => format!("DATETIME({})", dec.min(6)),
         MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => format!("TIME({})", dec.min(6)),
-        MYSQL_TYPE_VARCHAR | MYSQL_TYPE_VAR_STRING | MYSQL_TYPE_STRING
-        | MYSQL_TYPE_TINY_BLOB | MYSQL_TYPE_MEDIUM_BLOB | MYSQL_TYPE_LONG_BLOB
-        | MYSQL_TYPE_BLOB => {
-            let cs = super::key::charset_of(c);
-            if cs == "binary" {
-                "BINARY".into()
-            } else if compared {
-                return Err(refused("strings de-duplicated or sorted"));
-            } else {
-                format!("CHAR CHARACTER SET {cs}")
+        _ if kind(c) == Kind::Binary => "BINARY".into(),
+        _ if kind(c) == Kind::Text => {
+            return match collation {
+                None => Ok(Some(Cast::Text {
+                    charset: super::key::charset_of(c).to_string(),
+                    collation: None,
+                })),
+                Some(Some(coll)) => Ok(Some(Cast::Text {
+                    charset: coll.split('_').next().unwrap_or("utf8mb4").to_string(),
+                    collation: Some(coll),
+                })),
+                Some(None) => Err(super::unsupported(
+                    "a UNION across sets whose string column's collation could not be read",
+                )),
             }
         }
-        other => return Err(refused(&format!("a {other:?} column"))),
-    }))
+        other => {
+            return Err(super::unsupported(format!(
+                "a UNION across sets with a {other:?} column in a branch read by the gateway"
+            )))
+        }
+    };
+    Ok(Some(Cast::As(t)))
 }
 
 #[cfg(test)]
@@ -283,21 +427,27 @@ mod tests {
                 Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL)
                     .with_name(b"s")
                     .with_decimals(2),
+                Column::new(ColumnType::MYSQL_TYPE_VAR_STRING)
+                    .with_name(b"t")
+                    .with_character_set(45),
             ]),
-            rows: vec![vec![Some(b"5".to_vec()), None]],
+            rows: vec![vec![Some(b"5".to_vec()), None, Some(b"a".to_vec())]],
             warnings: 0,
             sets: Vec::new(),
         };
         assert_eq!(
-            rows_text(&f, true).unwrap(),
-            "SELECT * FROM (SELECT CAST(NULL AS SIGNED) AS `n`, CAST(NULL AS DECIMAL(65, 2)) AS `s` \
-             FROM DUAL WHERE 0 UNION ALL SELECT CAST(_utf8mb4 X'35' AS SIGNED), NULL) AS setwise_branch"
+            rows_text(&f, None).unwrap(),
+            "SELECT * FROM (SELECT CAST(NULL AS SIGNED) AS `n`, CAST(NULL AS DECIMAL(65, 2)) AS `s`, \
+             CONVERT(NULL USING utf8mb4) AS `t` FROM DUAL WHERE 0 \
+             UNION ALL SELECT CAST(_utf8mb4 X'35' AS SIGNED), CAST(NULL AS DECIMAL(65, 2)), \
+             CONVERT(_utf8mb4 X'61' USING utf8mb4)) AS setwise_branch"
         );
-        let text = Column::new(ColumnType::MYSQL_TYPE_VAR_STRING).with_character_set(45);
-        assert!(cast_type(&text, true).is_err());
-        assert_eq!(
-            cast_type(&text, false).unwrap().as_deref(),
-            Some("CHAR CHARACTER SET utf8mb4")
-        );
+        let colls = [None, None, Some("latin1_bin".to_string())];
+        assert!(rows_text(&f, Some(&colls))
+            .unwrap()
+            .contains("CONVERT(_utf8mb4 X'61' USING latin1) COLLATE latin1_bin"));
+        assert!(rows_text(&f, Some(&[None, None, None])).is_err());
+        let text = crate::sql::parse_one(&rows_text(&f, Some(&colls)).unwrap());
+        assert!(text.is_ok(), "{text:?}");
     }
 }

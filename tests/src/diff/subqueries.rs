@@ -107,12 +107,21 @@ pub fn unions_of_aggregates() -> Vec<Q> {
         Q::any("SELECT SUM(qty) FROM jitems UNION ALL SELECT SUM(amount) FROM orders"),
         Q::any("SELECT MAX(qty) FROM jitems UNION ALL SELECT MAX(balance) FROM users"),
         Q::any("SELECT MAX(balance) FROM users WHERE score > 5000 UNION ALL SELECT COUNT(*) FROM users"),
-        Q::any("SELECT AVG(qty) FROM jitems UNION ALL SELECT MIN(score) FROM users UNION ALL SELECT MAX(born) FROM users"),
+        Q::any("SELECT AVG(qty) FROM jitems UNION ALL SELECT MIN(score) FROM users UNION ALL SELECT MAX(amount) FROM orders"),
+        Q::any("SELECT MIN(score) FROM users UNION ALL SELECT MAX(born) FROM users UNION ALL SELECT MAX(created) FROM users"),
+        // AVG printed as a string shows its internal scale (19.500000000):
+        // refused, never answered with the branch's 19.5000.
+        Q::any("SELECT AVG(qty) FROM jitems UNION ALL SELECT MAX(born) FROM users").or_unsupported(),
         // Grouped branches; ORDER BY / LIMIT on the union.
         Q::folded("SELECT city, COUNT(*) FROM users GROUP BY city UNION ALL SELECT status, COUNT(*) FROM orders GROUP BY status"),
         Q::exact("SELECT code, COUNT(*) AS n FROM jitems GROUP BY code UNION ALL SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY n DESC, 1 LIMIT 6"),
         Q::any("SELECT COUNT(*) AS n FROM jitems UNION SELECT COUNT(*) FROM jitems WHERE qty IS NOT NULL UNION ALL SELECT 1500"),
         Q::any("SELECT user_id FROM users WHERE score > 900 UNION ALL SELECT COUNT(*) FROM orders"),
+        // Distinct and ordered unions of strings: compared in the union's collation.
+        Q::folded("SELECT city FROM users GROUP BY city UNION SELECT name FROM cities"),
+        Q::exact("SELECT status, COUNT(*) FROM orders GROUP BY status UNION SELECT 'PAID', 0 UNION SELECT code, COUNT(*) FROM jitems GROUP BY code ORDER BY 1, 2 LIMIT 9"),
+        Q::any("SELECT COUNT(*) FROM jitems WHERE qty > ? UNION ALL SELECT COUNT(*) FROM users")
+            .bin(vec![Value::Int(20)]),
         // Errors as MariaDB gives them.
         Q::any("SELECT COUNT(*), 1 FROM jitems UNION ALL SELECT COUNT(*) FROM users"),
     ]
