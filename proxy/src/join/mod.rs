@@ -24,6 +24,7 @@
 
 pub mod capture;
 pub mod collated;
+pub mod correlated;
 pub mod cost;
 pub mod fetch;
 pub mod group;

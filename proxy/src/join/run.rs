@@ -105,6 +105,10 @@ async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Pr
     let mut budget = Budget::new("the values of a subquery");
     let mut reps = Vec::with_capacity(p.subs.len());
     for s in &p.subs {
+        if matches!(s.form, Form::Correlated { .. }) {
+            reps.push(super::correlated::read(exec, s, &mut budget).await?);
+            continue;
+        }
         // EXISTS needs one row of any set.
         let sent = match s.form {
             Form::Exists { .. } => format!("{} LIMIT 1", s.values_sql),

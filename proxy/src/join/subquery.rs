@@ -44,6 +44,13 @@ pub enum Form {
     /// Replace a UNION's branch by a derived table of its rows
     /// (`super::union_reads`).
     Rows,
+    /// Replace a correlated aggregate subquery by a `CASE` of the outer column
+    /// over its values per key (`super::correlated`); `empty_sql` gives the
+    /// aggregate over no rows (`None`: NULL).
+    Correlated {
+        outer: String,
+        empty_sql: Option<String>,
+    },
 }
 
 /// One subquery to read first.
@@ -88,6 +95,7 @@ impl SubqueryPlan {
                 Form::Scalar => "scalar value".to_string(),
                 Form::Quantified => "ALL / ANY values".to_string(),
                 Form::Rows => "UNION branch rows".to_string(),
+                Form::Correlated { outer, .. } => format!("values per key of {outer}"),
             };
             v.push(format!("subquery {} ({what}): {}", i + 1, s.values_sql));
         }
@@ -140,7 +148,7 @@ pub fn replacement(form: &Form, values: &[Option<String>]) -> String {
         },
         Form::Quantified => super::quantified::values_subquery(values),
         // Written by `super::union_reads::rows_text` from the whole rows.
-        Form::Rows => String::new(),
+        Form::Rows | Form::Correlated { .. } => String::new(),
         // Bare (a literal is atomic), so the HAVING merge sees a plain operand.
         Form::Scalar => format!(
             " {} ",
@@ -235,7 +243,8 @@ impl Visitor for Finder<'_, '_> {
                 Expr::Subquery(q) => whole_sub(q, self.src, Form::Quantified),
                 _ => None,
             },
-            Expr::Subquery(q) => whole_sub(q, self.src, Form::Scalar),
+            Expr::Subquery(q) => super::correlated::sub(q, self.src)
+                .or_else(|| whole_sub(q, self.src, Form::Scalar)),
             _ => None,
         };
         self.out.extend(found);
@@ -294,6 +303,12 @@ fn whole_sub(q: &Query, src: &Source, form: Form) -> Option<Sub> {
     })
 }
 
+/// The byte range of a subquery with its parentheses.
+pub(super) fn whole_range(q: &Query, src: &Source) -> Option<(usize, usize)> {
+    let (a, b) = located(q, src)?;
+    Some((src.sig[a - 1].start, src.sig[b].end))
+}
+
 fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
     let (a, b) = located(q, src)?;
     // `[NOT] EXISTS (`
@@ -315,11 +330,53 @@ fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
         return None;
     };
     if q.with.is_some()
-        || s.having.is_some()
         || !matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
-        || s.from.len() != 1
-        || !s.from[0].joins.is_empty()
     {
+        return None;
+    }
+    let c = correlation(s, src)?;
+    let mut values_sql = match &c.inner {
+        Some(i) => format!("SELECT {i} FROM {}", c.from),
+        None => format!("SELECT 1 FROM {}", c.from),
+    };
+    values_sql.push_str(&c.filter());
+    let form = match c.outer {
+        Some(outer) => Form::Semi { negated, outer },
+        None => Form::Exists { negated },
+    };
+    Some(Sub {
+        range,
+        values_sql,
+        form,
+    })
+}
+
+/// A subquery block over one table, correlated with the outer query on at
+/// most one equality `inner = outer.col`.
+pub(super) struct Correlation {
+    /// Its table, as `FROM` text (alias kept).
+    pub from: String,
+    /// The correlation's own side and the outer column (quoted).
+    pub inner: Option<String>,
+    pub outer: Option<String>,
+    /// Its other conditions (on its own table).
+    pub rest: Vec<String>,
+}
+
+impl Correlation {
+    /// ` WHERE <rest>`, or nothing.
+    pub fn filter(&self) -> String {
+        if self.rest.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.rest.join(" AND "))
+        }
+    }
+}
+
+/// The correlation of `s` (one table, no HAVING); `None` for other shapes.
+pub(super) fn correlation(s: &Select, src: &Source) -> Option<Correlation> {
+    if s.having.is_some() || s.from.len() != 1 || !s.from[0].joins.is_empty() {
         return None;
     }
     let TableFactor::Table { name, alias, .. } = &s.from[0].relation else {
@@ -365,13 +422,17 @@ fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
                 return None;
             };
             let is_outer = |e: &Expr| match e {
-                Expr::CompoundIdentifier(p) if p.len() >= 2 => {
-                    let quals: Vec<String> =
-                        p[..p.len() - 1].iter().map(|i| i.value.clone()).collect();
-                    (!own(&quals)).then(|| quoted(p))
-                }
+                Expr::Nested(e) => match e.as_ref() {
+                    Expr::CompoundIdentifier(p) if p.len() >= 2 => Some(p),
+                    _ => None,
+                },
+                Expr::CompoundIdentifier(p) if p.len() >= 2 => Some(p),
                 _ => None,
-            };
+            }
+            .and_then(|p| {
+                let quals: Vec<String> = p[..p.len() - 1].iter().map(|i| i.value.clone()).collect();
+                (!own(&quals)).then(|| quoted(p))
+            });
             let owned = |e: &Expr| columns_of(e).is_some_and(|c| c.iter().all(|(q, _)| own(q)));
             let (i, o) = match (is_outer(left), is_outer(right)) {
                 (None, Some(o)) if owned(left) => (left, o),
@@ -385,22 +446,11 @@ fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
             outer = Some(o);
         }
     }
-    let mut values_sql = match &inner {
-        Some(i) => format!("SELECT {i} FROM {from}"),
-        None => format!("SELECT 1 FROM {from}"),
-    };
-    if !rest.is_empty() {
-        values_sql.push_str(" WHERE ");
-        values_sql.push_str(&rest.join(" AND "));
-    }
-    let form = match outer {
-        Some(outer) => Form::Semi { negated, outer },
-        None => Form::Exists { negated },
-    };
-    Some(Sub {
-        range,
-        values_sql,
-        form,
+    Some(Correlation {
+        from,
+        inner,
+        outer,
+        rest,
     })
 }
 

@@ -166,11 +166,7 @@ pub async fn read(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Proxy
     let mut budget = super::Budget::new("the rows of a UNION's branches");
     let mut arms = Vec::with_capacity(p.subs.len());
     for s in &p.subs {
-        let f = match super::fetch::route_or_merge(exec, &s.values_sql)? {
-            Some(sets) => super::fetch::fetch_on(exec, sets, &s.values_sql, &mut budget).await?,
-            None => super::capture::fetch_merged(exec, &s.values_sql, &mut budget).await?,
-        };
-        arms.push(f);
+        arms.push(super::capture::read(exec, &s.values_sql, &mut budget).await?);
     }
     let n = arms.first().map_or(0, |f| f.cols.len());
     if arms.iter().any(|f| f.cols.len() != n) {

@@ -78,8 +78,15 @@ pub fn scalars() -> Vec<Q> {
         Q::any("SELECT code, (SELECT MAX(qty) FROM jitems) AS m FROM jsingle"),
         Q::any("SELECT code, (SELECT COUNT(*) FROM jitems) FROM jsingle"),
         Q::any("SELECT (SELECT COUNT(*) FROM users) AS total"),
+        // The outer rows on every set (broadcast), the subquery's on several:
+        // before, each set answered with its own part.
+        Q::any("SELECT name FROM cities WHERE name IN (SELECT city FROM users)"),
+        Q::any("SELECT name, (SELECT COUNT(*) FROM users WHERE score > 0) AS n FROM cities"),
+        Q::any("SELECT name, (SELECT COUNT(*) FROM users u WHERE u.city = c.name) FROM cities c").or_unsupported(),
+        Q::exact("SELECT user_id, (SELECT MAX(amount) FROM orders) AS m FROM users ORDER BY user_id LIMIT 5"),
         Q::any("SELECT (SELECT SUM(amount) FROM orders), (SELECT MIN(name) FROM users)"),
-        Q::any("SELECT code, (SELECT AVG(qty) FROM jitems WHERE qty > n) FROM jsingle"),
+        // Correlated other than on one equality: refused.
+        Q::any("SELECT code, (SELECT AVG(qty) FROM jitems WHERE qty > n) FROM jsingle").or_unsupported(),
         Q::any("SELECT code FROM jsingle WHERE n < (SELECT MAX(qty) FROM jitems) - 35"),
         // More than one row: 1242.
         Q::any("SELECT code, (SELECT qty FROM jitems WHERE qty > 40) FROM jsingle"),
@@ -87,8 +94,14 @@ pub fn scalars() -> Vec<Q> {
         Q::any("SELECT code, (SELECT qty FROM jitems WHERE qty > 1000) AS none FROM jsingle"),
         // Correlated counts (Rails / Django / SQLAlchemy annotate shapes).
         Q::any("SELECT u.user_id, (SELECT COUNT(*) FROM jitems i WHERE i.user_id = u.user_id) AS items_count FROM users u"),
-        Q::any("SELECT s.code, (SELECT COUNT(i.item_id) AS count_1 FROM jitems i WHERE i.code = s.code) AS n FROM jsingle s"),
-        Q::any("SELECT s.code, (SELECT SUM(U0.qty) AS t FROM jitems U0 WHERE U0.code = (s.code) GROUP BY U0.code) AS t FROM jsingle s"),
+        Q::any("SELECT s.code, (SELECT COUNT(i.item_id) AS count_1 FROM jitems i WHERE i.qty = s.n) AS n FROM jsingle s"),
+        Q::any("SELECT u.user_id, (SELECT SUM(U0.qty) AS t FROM jitems U0 WHERE U0.user_id = (u.user_id) GROUP BY U0.user_id) AS t FROM users u"),
+        Q::any("SELECT u.user_id, u.name, (SELECT AVG(i.qty) FROM jitems i WHERE i.user_id = u.user_id AND i.qty > 5) AS a, (SELECT MAX(i.code) FROM jitems i WHERE u.user_id = i.user_id) AS c FROM users u WHERE u.score > 0"),
+        Q::exact("SELECT u.user_id, (SELECT COUNT(*) FROM jitems i WHERE i.user_id = u.user_id) AS n FROM users u ORDER BY n DESC, u.user_id LIMIT 10"),
+        Q::any("SELECT u.user_id FROM users u WHERE (SELECT COUNT(*) FROM jitems i WHERE i.user_id = u.user_id) > 6"),
+        // String keys: the inner column's collation groups them (refused).
+        Q::any("SELECT s.code, (SELECT COUNT(i.item_id) AS count_1 FROM jitems i WHERE i.code = s.code) AS n FROM jsingle s").or_unsupported(),
+        Q::any("SELECT s.code, (SELECT SUM(U0.qty) AS t FROM jitems U0 WHERE U0.code = (s.code) GROUP BY U0.code) AS t FROM jsingle s").or_unsupported(),
         // EXISTS in the select list.
         Q::any("SELECT s.code, EXISTS (SELECT 1 FROM jitems i WHERE i.code = s.code AND i.qty > 40) AS has FROM jsingle s"),
         Q::any("SELECT code, EXISTS (SELECT 1 FROM jitems WHERE qty > 1000) FROM jsingle"),
