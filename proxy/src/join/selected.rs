@@ -46,6 +46,68 @@ pub fn columns_sql(sql: &str, tokens: &[Token]) -> Option<String> {
     Some(format!("{} LIMIT 0", sql[..end].trim_end()))
 }
 
+/// Whether the top-level ORDER BY of `sql` sorts by one of `items` (select
+/// items holding a subquery: their aliases, texts, or positions 1-based):
+/// MariaDB may then sort through a temporary table, whose column definitions
+/// (key flags, origins) its statement with `LIMIT 0` does not show.
+pub fn sorts_by(sql: &str, tokens: &[Token], items: &[(usize, Option<String>, String)]) -> bool {
+    let sig: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !t.is_trivia() && !t.is_punct(sql, ";"))
+        .collect();
+    let words = top_level_words(sql, sig.iter().copied());
+    let Some(order) = words.iter().position(|(j, w)| {
+        w == "ORDER" && sig.get(j + 1).is_some_and(|t| t.is_word(sql, "BY"))
+    }) else {
+        return false;
+    };
+    let from = words[order].0 + 2;
+    let to = words
+        .iter()
+        .find(|(j, w)| *j > from && w == "LIMIT")
+        .map_or(sig.len(), |(j, _)| *j);
+    if from >= to {
+        return false;
+    }
+    let text = &sql[sig[from].start..sig[to - 1].end];
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| *c != '`' && !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    let mut depth = 0i32;
+    let mut parts = vec![String::new()];
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        parts.last_mut().expect("one part").push(c);
+    }
+    parts.iter().any(|p| {
+        let p = p.trim();
+        let p = p
+            .strip_suffix(" DESC")
+            .or_else(|| p.strip_suffix(" desc"))
+            .or_else(|| p.strip_suffix(" ASC"))
+            .or_else(|| p.strip_suffix(" asc"))
+            .unwrap_or(p);
+        let n = norm(p);
+        n.contains("select")
+            || items.iter().any(|(pos, alias, item)| {
+                n == pos.to_string()
+                    || alias.as_deref().is_some_and(|a| norm(a) == n)
+                    || norm(item) == n
+            })
+    })
+}
+
 /// `plan` (of the rewritten statement `text`) answering with the column
 /// definitions of `cols`: a merged read whose first set holds every table of
 /// the client's statement.
@@ -116,5 +178,13 @@ mod tests {
             Some("SELECT (SELECT 1) FROM t ORDER BY a LIMIT 0")
         );
         assert_eq!(cs("SELECT (SELECT 1) FROM t FOR UPDATE"), None);
+        let sorts = |sql: &str| {
+            let items = [(2, Some("n".to_string()), "(SELECT COUNT(*) FROM u)".to_string())];
+            sorts_by(sql, &tokenize(sql).unwrap(), &items)
+        };
+        assert!(sorts("SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t ORDER BY `n` DESC, a LIMIT 3"));
+        assert!(sorts("SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t ORDER BY a, 2"));
+        assert!(!sorts("SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t ORDER BY a DESC LIMIT 3"));
+        assert!(!sorts("SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t"));
     }
 }

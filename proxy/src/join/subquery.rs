@@ -169,8 +169,26 @@ pub fn plan(sql: &str, tokens: &[Token], sel: &Select) -> Option<SubqueryPlan> {
     // The select list's first: the client then gets its statement's column
     // definitions (`super::selected`), or when they cannot be read, the
     // select list is left alone.
-    let _ = sel.projection.visit(&mut f);
+    let mut sorted_items = Vec::new();
+    for (i, item) in sel.projection.iter().enumerate() {
+        let before = f.out.len();
+        let _ = item.visit(&mut f);
+        if f.out.len() > before {
+            let (e, alias) = match item {
+                sqlparser::ast::SelectItem::UnnamedExpr(e) => (e, None),
+                sqlparser::ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    (expr, Some(alias.value.clone()))
+                }
+                _ => continue,
+            };
+            let text = src.expr(e).unwrap_or_default().to_string();
+            sorted_items.push((i + 1, alias, text));
+        }
+    }
     let mut columns = None;
+    if super::selected::sorts_by(sql, tokens, &sorted_items) {
+        f.out.clear();
+    }
     if !f.out.is_empty() {
         match super::selected::columns_sql(sql, tokens) {
             Some(c) => {
