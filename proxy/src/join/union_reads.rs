@@ -101,11 +101,16 @@ pub fn plan(
     })
 }
 
-/// Whether `e` is UNIONs of SELECTs (parenthesized ones too).
+/// Whether `e` is UNIONs of SELECTs (parenthesized ones too, not with a
+/// LIMIT that no ORDER BY decides: which rows MariaDB keeps is its scan's).
 fn unions_only(e: &SetExpr) -> bool {
     match e {
         SetExpr::Select(_) => true,
-        SetExpr::Query(q) => q.with.is_none() && unions_only(&q.body),
+        SetExpr::Query(q) => {
+            q.with.is_none()
+                && (q.limit_clause.is_none() || q.order_by.is_some())
+                && unions_only(&q.body)
+        }
         SetExpr::SetOperation {
             op: SetOperator::Union,
             left,
@@ -417,6 +422,13 @@ mod tests {
         let c = p.columns.as_ref().unwrap();
         assert!(c.sql.ends_with("ORDER BY n DESC LIMIT 0"), "{}", c.sql);
         assert!(p.compared);
+        let unordered = "(SELECT a FROM t LIMIT 3) UNION ALL (SELECT a FROM t LIMIT 3)";
+        let st = crate::sql::parse_one(unordered).unwrap();
+        let sqlparser::ast::Statement::Query(q) = &st else {
+            panic!()
+        };
+        let toks = crate::sql::lexer::tokenize(unordered).unwrap();
+        assert!(plan(&snap, None, unordered, &toks, q).is_none());
         let f = Fetched {
             cols: Arc::from(vec![
                 Column::new(ColumnType::MYSQL_TYPE_LONGLONG).with_name(b"n"),

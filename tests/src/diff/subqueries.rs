@@ -133,6 +133,8 @@ pub fn unions_of_aggregates() -> Vec<Q> {
         Q::exact("SELECT code, COUNT(*) AS n FROM jitems GROUP BY code UNION ALL SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY n DESC, 1 LIMIT 6"),
         Q::any("SELECT COUNT(*) AS n FROM jitems UNION SELECT COUNT(*) FROM jitems WHERE qty IS NOT NULL UNION ALL SELECT 1500"),
         Q::any("SELECT user_id FROM users WHERE score > 900 UNION ALL SELECT COUNT(*) FROM orders"),
+        // Branches with their own ORDER BY ... LIMIT, merged across sets first.
+        Q::any("(SELECT user_id, score FROM users ORDER BY score DESC, user_id LIMIT 3) UNION ALL (SELECT user_id, COUNT(*) FROM orders GROUP BY user_id ORDER BY 2 DESC, 1 LIMIT 2)"),
         // Distinct and ordered unions of strings: compared in the union's collation.
         Q::folded("SELECT city FROM users GROUP BY city UNION SELECT name FROM cities"),
         Q::exact("SELECT status, COUNT(*) FROM orders GROUP BY status UNION SELECT 'PAID', 0 UNION SELECT code, COUNT(*) FROM jitems GROUP BY code ORDER BY 1, 2 LIMIT 9"),
