@@ -105,6 +105,11 @@ pub fn scalars() -> Vec<Q> {
         // String keys: the inner column's collation groups them (refused).
         Q::any("SELECT s.code, (SELECT COUNT(i.item_id) AS count_1 FROM jitems i WHERE i.code = s.code) AS n FROM jsingle s").or_unsupported(),
         Q::any("SELECT s.code, (SELECT SUM(U0.qty) AS t FROM jitems U0 WHERE U0.code = (s.code) GROUP BY U0.code) AS t FROM jsingle s").or_unsupported(),
+        // Binary protocol.
+        Q::any("SELECT code, (SELECT MAX(qty) FROM jitems WHERE qty < ?) AS m FROM jsingle")
+            .bin(vec![Value::Int(30)]),
+        Q::any("SELECT u.user_id, (SELECT COUNT(*) FROM jitems i WHERE i.user_id = u.user_id AND i.qty > ?) AS n FROM users u")
+            .bin(vec![Value::Int(10)]),
         // EXISTS in the select list.
         Q::any("SELECT s.code, EXISTS (SELECT 1 FROM jitems i WHERE i.code = s.code AND i.qty > 40) AS has FROM jsingle s"),
         Q::any("SELECT code, EXISTS (SELECT 1 FROM jitems WHERE qty > 1000) FROM jsingle"),
