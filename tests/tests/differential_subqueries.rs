@@ -45,6 +45,8 @@ async fn scalar_subqueries_match_a_plain_mariadb() {
 async fn unions_of_aggregates_match_a_plain_mariadb() {
     let mut d = loaded().await;
     d.group("UNION of aggregates");
-    d.run_all(&subqueries::unions_of_aggregates()).await.unwrap();
+    d.run_all(&subqueries::unions_of_aggregates())
+        .await
+        .unwrap();
     d.finish();
 }

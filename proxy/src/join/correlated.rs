@@ -82,7 +82,9 @@ fn bare(s: &str) -> String {
 /// The `CASE` replacing the subquery `s` (see the module doc).
 pub async fn read(exec: &mut Exec<'_>, s: &Sub, budget: &mut Budget) -> Result<String, ProxyError> {
     let Form::Correlated { outer, empty_sql } = &s.form else {
-        return Err(ProxyError::Internal("correlated: not a correlated subquery".into()));
+        return Err(ProxyError::Internal(
+            "correlated: not a correlated subquery".into(),
+        ));
     };
     let f = super::capture::read(exec, &s.values_sql, budget).await?;
     let empty = match empty_sql {
@@ -102,14 +104,18 @@ fn refused(what: &str) -> ProxyError {
 /// The only value of `f` as a literal.
 fn one_value(f: &Fetched) -> Result<String, ProxyError> {
     let col = f.cols.first().ok_or_else(|| refused("without a column"))?;
-    Ok(match f.rows.first().and_then(|r| r.first()).cloned().flatten() {
-        Some(v) => value(col, &v)?,
-        None => "NULL".to_string(),
-    })
+    Ok(
+        match f.rows.first().and_then(|r| r.first()).cloned().flatten() {
+            Some(v) => value(col, &v)?,
+            None => "NULL".to_string(),
+        },
+    )
 }
 
 fn value(col: &mysql_common::packets::Column, v: &[u8]) -> Result<String, ProxyError> {
-    if cmp_for(col) == Cmp::Float && col.column_type() == mysql_common::constants::ColumnType::MYSQL_TYPE_FLOAT {
+    if cmp_for(col) == Cmp::Float
+        && col.column_type() == mysql_common::constants::ColumnType::MYSQL_TYPE_FLOAT
+    {
         return Err(refused("giving FLOAT values"));
     }
     Ok(super::key::literal(col, v))
@@ -184,7 +190,8 @@ mod tests {
             }
         );
         // Not an aggregate, or grouped by something else: not this form.
-        let s = sub_of("SELECT (SELECT o.amount FROM orders o WHERE o.uid = u.id) FROM users u").unwrap();
+        let s = sub_of("SELECT (SELECT o.amount FROM orders o WHERE o.uid = u.id) FROM users u")
+            .unwrap();
         assert_eq!(s.form, Form::Scalar);
         let s = sub_of("SELECT (SELECT COUNT(*) FROM orders o WHERE o.uid = u.id GROUP BY o.status) FROM users u").unwrap();
         assert_eq!(s.form, Form::Scalar);

@@ -77,10 +77,12 @@ async fn subqueries(exec: &mut Exec<'_>, p: &SubqueryPlan, out: &mut Responder<'
             return Ok(false);
         }
     };
-    let plan = match plan_text(exec, &text).await.and_then(|plan| match &p.columns {
-        Some(c) => super::selected::with_columns(plan, &text, c),
-        None => Ok(plan),
-    }) {
+    let plan = match plan_text(exec, &text)
+        .await
+        .and_then(|plan| match &p.columns {
+            Some(c) => super::selected::with_columns(plan, &text, c),
+            None => Ok(plan),
+        }) {
         Ok(p) => p,
         Err(e) => {
             out.error(&e).await?;

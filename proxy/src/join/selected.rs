@@ -33,10 +33,18 @@ pub fn columns_sql(sql: &str, tokens: &[Token]) -> Option<String> {
         .filter(|t| !t.is_trivia() && !t.is_punct(sql, ";"))
         .collect();
     let words = top_level_words(sql, sig.iter().copied());
-    if words
-        .iter()
-        .any(|(_, w)| ["INTO", "FOR", "LOCK", "PROCEDURE", "UNION", "INTERSECT", "EXCEPT"].contains(&w.as_str()))
-    {
+    if words.iter().any(|(_, w)| {
+        [
+            "INTO",
+            "FOR",
+            "LOCK",
+            "PROCEDURE",
+            "UNION",
+            "INTERSECT",
+            "EXCEPT",
+        ]
+        .contains(&w.as_str())
+    }) {
         return None;
     }
     let end = match words.iter().find(|(_, w)| w == "LIMIT") {
@@ -56,9 +64,10 @@ pub fn sorts_by(sql: &str, tokens: &[Token], items: &[(usize, Option<String>, St
         .filter(|t| !t.is_trivia() && !t.is_punct(sql, ";"))
         .collect();
     let words = top_level_words(sql, sig.iter().copied());
-    let Some(order) = words.iter().position(|(j, w)| {
-        w == "ORDER" && sig.get(j + 1).is_some_and(|t| t.is_word(sql, "BY"))
-    }) else {
+    let Some(order) = words
+        .iter()
+        .position(|(j, w)| w == "ORDER" && sig.get(j + 1).is_some_and(|t| t.is_word(sql, "BY")))
+    else {
         return false;
     };
     let from = words[order].0 + 2;
@@ -179,12 +188,22 @@ mod tests {
         );
         assert_eq!(cs("SELECT (SELECT 1) FROM t FOR UPDATE"), None);
         let sorts = |sql: &str| {
-            let items = [(2, Some("n".to_string()), "(SELECT COUNT(*) FROM u)".to_string())];
+            let items = [(
+                2,
+                Some("n".to_string()),
+                "(SELECT COUNT(*) FROM u)".to_string(),
+            )];
             sorts_by(sql, &tokenize(sql).unwrap(), &items)
         };
-        assert!(sorts("SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t ORDER BY `n` DESC, a LIMIT 3"));
-        assert!(sorts("SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t ORDER BY a, 2"));
-        assert!(!sorts("SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t ORDER BY a DESC LIMIT 3"));
+        assert!(sorts(
+            "SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t ORDER BY `n` DESC, a LIMIT 3"
+        ));
+        assert!(sorts(
+            "SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t ORDER BY a, 2"
+        ));
+        assert!(!sorts(
+            "SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t ORDER BY a DESC LIMIT 3"
+        ));
         assert!(!sorts("SELECT a, (SELECT COUNT(*) FROM u) AS n FROM t"));
     }
 }

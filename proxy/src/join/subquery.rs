@@ -261,8 +261,9 @@ impl Visitor for Finder<'_, '_> {
                 Expr::Subquery(q) => whole_sub(q, self.src, Form::Quantified),
                 _ => None,
             },
-            Expr::Subquery(q) => super::correlated::sub(q, self.src)
-                .or_else(|| whole_sub(q, self.src, Form::Scalar)),
+            Expr::Subquery(q) => {
+                super::correlated::sub(q, self.src).or_else(|| whole_sub(q, self.src, Form::Scalar))
+            }
             _ => None,
         };
         self.out.extend(found);
@@ -347,9 +348,7 @@ fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
     let SetExpr::Select(s) = q.body.as_ref() else {
         return None;
     };
-    if q.with.is_some()
-        || !matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
-    {
+    if q.with.is_some() || !matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty()) {
         return None;
     }
     let c = correlation(s, src)?;
@@ -439,18 +438,21 @@ pub(super) fn correlation(s: &Select, src: &Source) -> Option<Correlation> {
             else {
                 return None;
             };
-            let is_outer = |e: &Expr| match e {
-                Expr::Nested(e) => match e.as_ref() {
+            let is_outer = |e: &Expr| {
+                match e {
+                    Expr::Nested(e) => match e.as_ref() {
+                        Expr::CompoundIdentifier(p) if p.len() >= 2 => Some(p),
+                        _ => None,
+                    },
                     Expr::CompoundIdentifier(p) if p.len() >= 2 => Some(p),
                     _ => None,
-                },
-                Expr::CompoundIdentifier(p) if p.len() >= 2 => Some(p),
-                _ => None,
-            }
-            .and_then(|p| {
-                let quals: Vec<String> = p[..p.len() - 1].iter().map(|i| i.value.clone()).collect();
-                (!own(&quals)).then(|| quoted(p))
-            });
+                }
+                .and_then(|p| {
+                    let quals: Vec<String> =
+                        p[..p.len() - 1].iter().map(|i| i.value.clone()).collect();
+                    (!own(&quals)).then(|| quoted(p))
+                })
+            };
             let owned = |e: &Expr| columns_of(e).is_some_and(|c| c.iter().all(|(q, _)| own(q)));
             let (i, o) = match (is_outer(left), is_outer(right)) {
                 (None, Some(o)) if owned(left) => (left, o),

@@ -20,10 +20,10 @@ use mysql_common::packets::Column;
 use sqlparser::ast::{Query, SetExpr, SetOperator};
 
 use super::fetch::Fetched;
-use crate::exec::Exec;
 use super::selected::Columns;
 use super::subquery::{Form, Sub, SubqueryPlan};
 use crate::error::ProxyError;
+use crate::exec::Exec;
 use crate::sql::lexer::{top_level_words, Token};
 
 /// The plan reading every branch of the union `q` first; `None` when it is not
@@ -44,8 +44,17 @@ pub fn plan(
         .collect();
     let words = top_level_words(sql, sig.iter().copied());
     if words.iter().any(|(_, w)| {
-        ["INTO", "FOR", "LOCK", "PROCEDURE", "INTERSECT", "EXCEPT", "FETCH", "OFFSET"]
-            .contains(&w.as_str())
+        [
+            "INTO",
+            "FOR",
+            "LOCK",
+            "PROCEDURE",
+            "INTERSECT",
+            "EXCEPT",
+            "FETCH",
+            "OFFSET",
+        ]
+        .contains(&w.as_str())
     }) {
         return None;
     }
@@ -185,13 +194,19 @@ pub async fn read(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, Proxy
         let kinds: Vec<Kind> = arms.iter().map(|f| kind(&f.cols[i])).collect();
         // A fraction printed as text: MariaDB may show digits the branch's
         // own column does not (AVG's internal scale).
-        if kinds.contains(&Kind::Fraction) && kinds.iter().any(|k| matches!(k, Kind::Text | Kind::Temporal)) {
+        if kinds.contains(&Kind::Fraction)
+            && kinds
+                .iter()
+                .any(|k| matches!(k, Kind::Text | Kind::Temporal))
+        {
             return Err(super::unsupported(
                 "a UNION across sets mixing a DECIMAL or floating-point column with strings or dates in branches read by the gateway",
             ));
         }
     }
-    let texts = arms.iter().any(|f| f.cols.iter().any(|c| kind(c) == Kind::Text));
+    let texts = arms
+        .iter()
+        .any(|f| f.cols.iter().any(|c| kind(c) == Kind::Text));
     let collations = match (&p.columns, p.compared && texts) {
         (Some(c), true) => {
             let set = c.sets.first().cloned().ok_or_else(|| {
@@ -229,12 +244,21 @@ fn kind(c: &Column) -> Kind {
         MYSQL_TYPE_NEWDECIMAL | MYSQL_TYPE_DECIMAL | MYSQL_TYPE_DOUBLE | MYSQL_TYPE_FLOAT => {
             Kind::Fraction
         }
-        MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE | MYSQL_TYPE_DATETIME | MYSQL_TYPE_TIMESTAMP
-        | MYSQL_TYPE_DATETIME2 | MYSQL_TYPE_TIMESTAMP2 | MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => {
-            Kind::Temporal
-        }
-        MYSQL_TYPE_VARCHAR | MYSQL_TYPE_VAR_STRING | MYSQL_TYPE_STRING | MYSQL_TYPE_TINY_BLOB
-        | MYSQL_TYPE_MEDIUM_BLOB | MYSQL_TYPE_LONG_BLOB | MYSQL_TYPE_BLOB => {
+        MYSQL_TYPE_DATE
+        | MYSQL_TYPE_NEWDATE
+        | MYSQL_TYPE_DATETIME
+        | MYSQL_TYPE_TIMESTAMP
+        | MYSQL_TYPE_DATETIME2
+        | MYSQL_TYPE_TIMESTAMP2
+        | MYSQL_TYPE_TIME
+        | MYSQL_TYPE_TIME2 => Kind::Temporal,
+        MYSQL_TYPE_VARCHAR
+        | MYSQL_TYPE_VAR_STRING
+        | MYSQL_TYPE_STRING
+        | MYSQL_TYPE_TINY_BLOB
+        | MYSQL_TYPE_MEDIUM_BLOB
+        | MYSQL_TYPE_LONG_BLOB
+        | MYSQL_TYPE_BLOB => {
             if super::key::charset_of(c) == "binary" {
                 Kind::Binary
             } else {
@@ -371,7 +395,9 @@ fn cast_type(c: &Column, collation: Option<Option<String>>) -> Result<Option<Cas
         MYSQL_TYPE_DOUBLE => "DOUBLE".into(),
         MYSQL_TYPE_FLOAT => "FLOAT".into(),
         MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => "DATE".into(),
-        MYSQL_TYPE_DATETIME | MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_DATETIME2
+        MYSQL_TYPE_DATETIME
+        | MYSQL_TYPE_TIMESTAMP
+        | MYSQL_TYPE_DATETIME2
         | MYSQL_TYPE_TIMESTAMP2 => format!("DATETIME({})", dec.min(6)),
         MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => format!("TIME({})", dec.min(6)),
         _ if kind(c) == Kind::Binary => "BINARY".into(),
@@ -412,13 +438,27 @@ mod tests {
             panic!()
         };
         let snap = topo::ClusterSnapshot::default();
-        let p = plan(&snap, None, sql, &crate::sql::lexer::tokenize(sql).unwrap(), q).unwrap();
+        let p = plan(
+            &snap,
+            None,
+            sql,
+            &crate::sql::lexer::tokenize(sql).unwrap(),
+            q,
+        )
+        .unwrap();
         let arms: Vec<&str> = p.subs.iter().map(|s| s.values_sql.as_str()).collect();
         assert_eq!(
             arms,
-            vec!["SELECT COUNT(*) AS n FROM a", "SELECT SUM(x) FROM b", "SELECT 1"]
+            vec![
+                "SELECT COUNT(*) AS n FROM a",
+                "SELECT SUM(x) FROM b",
+                "SELECT 1"
+            ]
         );
-        assert_eq!(&sql[p.subs[1].range.0..p.subs[1].range.1], "(SELECT SUM(x) FROM b)");
+        assert_eq!(
+            &sql[p.subs[1].range.0..p.subs[1].range.1],
+            "(SELECT SUM(x) FROM b)"
+        );
         let c = p.columns.as_ref().unwrap();
         assert!(c.sql.ends_with("ORDER BY n DESC LIMIT 0"), "{}", c.sql);
         assert!(p.compared);

@@ -54,8 +54,10 @@ pub fn quantified() -> Vec<Q> {
             .bin(vec![Value::Int(2)]),
     );
     v.push(
-        Q::any("SELECT code, n FROM jsingle WHERE n = ANY (SELECT qty FROM jitems WHERE item_id < ?)")
-            .bin(vec![Value::Int(90)]),
+        Q::any(
+            "SELECT code, n FROM jsingle WHERE n = ANY (SELECT qty FROM jitems WHERE item_id < ?)",
+        )
+        .bin(vec![Value::Int(90)]),
     );
     v
 }
