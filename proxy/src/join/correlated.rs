@@ -94,7 +94,7 @@ pub async fn read(exec: &mut Exec<'_>, s: &Sub, budget: &mut Budget) -> Result<S
             one_value(&e)?
         }
     };
-    Ok(case(outer, &f, &empty)?)
+    case(outer, &f, &empty)
 }
 
 fn refused(what: &str) -> ProxyError {
