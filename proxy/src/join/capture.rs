@@ -53,6 +53,19 @@ pub async fn fetch_merged(
     })
 }
 
+/// Runs a query the gateway wrote where it routes: concatenated by
+/// [`super::fetch`], or merged by the executor ([`fetch_merged`]).
+pub async fn read(
+    exec: &mut Exec<'_>,
+    sql: &str,
+    budget: &mut Budget,
+) -> Result<Fetched, ProxyError> {
+    match super::fetch::route_or_merge(exec, sql)? {
+        Some(sets) => super::fetch::fetch_on(exec, sets, sql, budget).await,
+        None => fetch_merged(exec, sql, budget).await,
+    }
+}
+
 /// The logical packets of `bytes` (headers stripped, continuations joined).
 fn packets(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ProxyError> {
     let bad = || ProxyError::Internal("a subquery's answer: a truncated packet".into());

@@ -24,6 +24,7 @@
 
 pub mod capture;
 pub mod collated;
+pub mod correlated;
 pub mod cost;
 pub mod fetch;
 pub mod group;
@@ -37,10 +38,13 @@ pub mod nulled;
 pub mod output;
 pub mod plan;
 pub mod plan_exprs;
+pub mod quantified;
 pub mod run;
+pub mod selected;
 pub mod source;
 pub mod subquery;
 pub mod tables;
+pub mod union_reads;
 
 use std::sync::OnceLock;
 
@@ -184,8 +188,8 @@ pub fn take_over(
         target: Target::Sets(all_sets.clone()),
         merge: Merge::Join(Box::new(p)),
     };
-    if let Some(s) = subquery::plan(sql, tokens, sel) {
-        return Ok(wrap(JoinPlan::Subqueries(Box::new(s))));
+    if let Some(p) = subqueries_first(snap, db, sql, tokens, q) {
+        return Ok(p);
     }
     let tables = sel.from.len() + sel.from.iter().map(|f| f.joins.len()).sum::<usize>();
     if tables == 2 {
@@ -200,6 +204,31 @@ pub fn take_over(
     Err(ProxyError::NotSupported(why))
 }
 
+/// The plan reading the subqueries of `q`'s outer block first (their values
+/// written into the statement, which is then routed again), when it has
+/// subqueries the gateway can read so.
+pub fn subqueries_first(
+    snap: &topo::ClusterSnapshot,
+    db: Option<&str>,
+    sql: &str,
+    tokens: &[crate::sql::lexer::Token],
+    q: &sqlparser::ast::Query,
+) -> Option<crate::route::Plan> {
+    use crate::route::{Merge, Plan, Target};
+    let sqlparser::ast::SetExpr::Select(sel) = q.body.as_ref() else {
+        return None;
+    };
+    let mut s = subquery::plan(sql, tokens, sel)?;
+    if let Some(c) = &mut s.columns {
+        let tables = crate::route::analyze::analyze_node(q).tables;
+        c.sets = sets_holding_all(snap, db, &tables);
+    }
+    Some(Plan {
+        target: Target::Sets(snap.sets.keys().cloned().collect()),
+        merge: Merge::Join(Box::new(JoinPlan::Subqueries(Box::new(s)))),
+    })
+}
+
 /// A set holding every one of `tables` (to prepare a statement over them for
 /// its metadata), when there is one.
 pub fn set_holding_all(
@@ -207,6 +236,26 @@ pub fn set_holding_all(
     session_db: Option<&str>,
     tables: &[crate::route::analyze::TableRef],
 ) -> Option<String> {
+    holding(snap, session_db, tables)?.into_iter().next()
+}
+
+/// The sets holding every one of `tables` (all of them for no table).
+pub fn sets_holding_all(
+    snap: &topo::ClusterSnapshot,
+    session_db: Option<&str>,
+    tables: &[crate::route::analyze::TableRef],
+) -> Vec<String> {
+    if tables.is_empty() {
+        return snap.sets.keys().cloned().collect();
+    }
+    holding(snap, session_db, tables).unwrap_or_default()
+}
+
+fn holding(
+    snap: &topo::ClusterSnapshot,
+    session_db: Option<&str>,
+    tables: &[crate::route::analyze::TableRef],
+) -> Option<Vec<String>> {
     let mut common: Option<Vec<String>> = None;
     for t in tables {
         let db = t.db.as_deref().or(session_db)?;
@@ -223,7 +272,7 @@ pub fn set_holding_all(
             Some(c) => c.into_iter().filter(|s| sets.contains(s)).collect(),
         });
     }
-    common?.into_iter().next()
+    common
 }
 
 /// Whether `sql` reads tables that no one set holds together (a join the

@@ -78,7 +78,12 @@ async fn subqueries(exec: &mut Exec<'_>, p: &SubqueryPlan, out: &mut Responder<'
             return Ok(false);
         }
     };
-    let plan = match plan_text(exec, &text).await {
+    let plan = match plan_text(exec, &text)
+        .await
+        .and_then(|plan| match &p.columns {
+            Some(c) => super::selected::with_columns(plan, &text, c),
+            None => Ok(plan),
+        }) {
         Ok(p) => p,
         Err(e) => {
             out.error(&e).await?;
@@ -97,9 +102,16 @@ async fn subqueries(exec: &mut Exec<'_>, p: &SubqueryPlan, out: &mut Responder<'
 
 /// The statement with every subquery's values written in.
 async fn substituted(exec: &mut Exec<'_>, p: &SubqueryPlan) -> Result<String, ProxyError> {
+    if p.subs.iter().any(|s| s.form == Form::Rows) {
+        return super::union_reads::read(exec, p).await;
+    }
     let mut budget = Budget::new("the values of a subquery");
     let mut reps = Vec::with_capacity(p.subs.len());
     for s in &p.subs {
+        if matches!(s.form, Form::Correlated { .. }) {
+            reps.push(super::correlated::read(exec, s, &mut budget).await?);
+            continue;
+        }
         // EXISTS needs one row of any set.
         let sent = match s.form {
             Form::Exists { .. } => format!("{} LIMIT 1", s.values_sql),

@@ -38,6 +38,19 @@ pub enum Form {
     Exists { negated: bool },
     /// Replace a scalar `(SELECT ...)` by its one value.
     Scalar,
+    /// Replace the `(SELECT ...)` of `x op ALL / ANY / SOME (SELECT ...)` by a
+    /// subquery of its values (`super::quantified`).
+    Quantified,
+    /// Replace a UNION's branch by a derived table of its rows
+    /// (`super::union_reads`).
+    Rows,
+    /// Replace a correlated aggregate subquery by a `CASE` of the outer column
+    /// over its values per key (`super::correlated`); `empty_sql` gives the
+    /// aggregate over no rows (`None`: NULL).
+    Correlated {
+        outer: String,
+        empty_sql: Option<String>,
+    },
 }
 
 /// One subquery to read first.
@@ -56,6 +69,12 @@ pub struct SubqueryPlan {
     pub sql: String,
     /// In text order, not overlapping.
     pub subs: Vec<Sub>,
+    /// Some of them in the select list: where the client's column definitions
+    /// come from (the sets filled in by `super::take_over`).
+    pub columns: Option<super::selected::Columns>,
+    /// A UNION's branches (`super::union_reads`) whose rows the union
+    /// de-duplicates or sorts.
+    pub compared: bool,
 }
 
 impl SubqueryPlan {
@@ -74,6 +93,9 @@ impl SubqueryPlan {
                 } => format!("anti join on {outer}"),
                 Form::Exists { .. } => "EXISTS".to_string(),
                 Form::Scalar => "scalar value".to_string(),
+                Form::Quantified => "ALL / ANY values".to_string(),
+                Form::Rows => "UNION branch rows".to_string(),
+                Form::Correlated { outer, .. } => format!("values per key of {outer}"),
             };
             v.push(format!("subquery {} ({what}): {}", i + 1, s.values_sql));
         }
@@ -124,6 +146,9 @@ pub fn replacement(form: &Form, values: &[Option<String>]) -> String {
             (false, false) | (true, true) => "TRUE".to_string(),
             _ => "FALSE".to_string(),
         },
+        Form::Quantified => super::quantified::values_subquery(values),
+        // Written by `super::union_reads::rows_text` from the whole rows.
+        Form::Rows | Form::Correlated { .. } => String::new(),
         // Bare (a literal is atomic), so the HAVING merge sees a plain operand.
         Form::Scalar => format!(
             " {} ",
@@ -141,7 +166,41 @@ pub fn plan(sql: &str, tokens: &[Token], sel: &Select) -> Option<SubqueryPlan> {
         depth: 0,
         out: Vec::new(),
     };
-    // Not the select list: a replaced subquery there would rename its column.
+    // The select list's first: the client then gets its statement's column
+    // definitions (`super::selected`), or when they cannot be read, the
+    // select list is left alone.
+    let mut sorted_items = Vec::new();
+    for (i, item) in sel.projection.iter().enumerate() {
+        let before = f.out.len();
+        let _ = item.visit(&mut f);
+        if f.out.len() > before {
+            let (e, alias) = match item {
+                sqlparser::ast::SelectItem::UnnamedExpr(e) => (e, None),
+                sqlparser::ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    (expr, Some(alias.value.clone()))
+                }
+                _ => continue,
+            };
+            let text = src.expr(e).unwrap_or_default().to_string();
+            sorted_items.push((i + 1, alias, text));
+        }
+    }
+    let mut columns = None;
+    if super::selected::sorts_by(sql, tokens, &sorted_items) {
+        f.out.clear();
+    }
+    if !f.out.is_empty() {
+        match super::selected::columns_sql(sql, tokens) {
+            Some(c) => {
+                columns = Some(super::selected::Columns {
+                    sql: c,
+                    sets: Vec::new(),
+                    anywhere: false,
+                })
+            }
+            None => f.out.clear(),
+        }
+    }
     let _ = sel.selection.visit(&mut f);
     let _ = sel.having.visit(&mut f);
     for t in &sel.from {
@@ -153,13 +212,18 @@ pub fn plan(sql: &str, tokens: &[Token], sel: &Select) -> Option<SubqueryPlan> {
     if subs.is_empty() {
         return None;
     }
+    // Stable: a quantified subquery stays ahead of the scalar one its
+    // operand also looked like, which is dropped.
     subs.sort_by_key(|s| s.range.0);
+    subs.dedup_by(|later, first| later.range == first.range);
     if subs.windows(2).any(|w| w[0].range.1 > w[1].range.0) {
         return None;
     }
     Some(SubqueryPlan {
         sql: sql.to_string(),
         subs,
+        columns,
+        compared: false,
     })
 }
 
@@ -193,7 +257,13 @@ impl Visitor for Finder<'_, '_> {
                 whole_sub(subquery, self.src, Form::In)
             }
             Expr::Exists { subquery, negated } => exists_sub(subquery, *negated, self.src),
-            Expr::Subquery(q) => whole_sub(q, self.src, Form::Scalar),
+            Expr::AllOp { right, .. } | Expr::AnyOp { right, .. } => match right.as_ref() {
+                Expr::Subquery(q) => whole_sub(q, self.src, Form::Quantified),
+                _ => None,
+            },
+            Expr::Subquery(q) => {
+                super::correlated::sub(q, self.src).or_else(|| whole_sub(q, self.src, Form::Scalar))
+            }
             _ => None,
         };
         self.out.extend(found);
@@ -252,6 +322,12 @@ fn whole_sub(q: &Query, src: &Source, form: Form) -> Option<Sub> {
     })
 }
 
+/// The byte range of a subquery with its parentheses.
+pub(super) fn whole_range(q: &Query, src: &Source) -> Option<(usize, usize)> {
+    let (a, b) = located(q, src)?;
+    Some((src.sig[a - 1].start, src.sig[b].end))
+}
+
 fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
     let (a, b) = located(q, src)?;
     // `[NOT] EXISTS (`
@@ -272,12 +348,52 @@ fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
     let SetExpr::Select(s) = q.body.as_ref() else {
         return None;
     };
-    if q.with.is_some()
-        || s.having.is_some()
-        || !matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
-        || s.from.len() != 1
-        || !s.from[0].joins.is_empty()
-    {
+    if q.with.is_some() || !matches!(&s.group_by, GroupByExpr::Expressions(e, _) if e.is_empty()) {
+        return None;
+    }
+    let c = correlation(s, src)?;
+    let mut values_sql = match &c.inner {
+        Some(i) => format!("SELECT {i} FROM {}", c.from),
+        None => format!("SELECT 1 FROM {}", c.from),
+    };
+    values_sql.push_str(&c.filter());
+    let form = match c.outer {
+        Some(outer) => Form::Semi { negated, outer },
+        None => Form::Exists { negated },
+    };
+    Some(Sub {
+        range,
+        values_sql,
+        form,
+    })
+}
+
+/// A subquery block over one table, correlated with the outer query on at
+/// most one equality `inner = outer.col`.
+pub(super) struct Correlation {
+    /// Its table, as `FROM` text (alias kept).
+    pub from: String,
+    /// The correlation's own side and the outer column (quoted).
+    pub inner: Option<String>,
+    pub outer: Option<String>,
+    /// Its other conditions (on its own table).
+    pub rest: Vec<String>,
+}
+
+impl Correlation {
+    /// ` WHERE <rest>`, or nothing.
+    pub fn filter(&self) -> String {
+        if self.rest.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.rest.join(" AND "))
+        }
+    }
+}
+
+/// The correlation of `s` (one table, no HAVING); `None` for other shapes.
+pub(super) fn correlation(s: &Select, src: &Source) -> Option<Correlation> {
+    if s.having.is_some() || s.from.len() != 1 || !s.from[0].joins.is_empty() {
         return None;
     }
     let TableFactor::Table { name, alias, .. } = &s.from[0].relation else {
@@ -322,13 +438,20 @@ fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
             else {
                 return None;
             };
-            let is_outer = |e: &Expr| match e {
-                Expr::CompoundIdentifier(p) if p.len() >= 2 => {
+            let is_outer = |e: &Expr| {
+                match e {
+                    Expr::Nested(e) => match e.as_ref() {
+                        Expr::CompoundIdentifier(p) if p.len() >= 2 => Some(p),
+                        _ => None,
+                    },
+                    Expr::CompoundIdentifier(p) if p.len() >= 2 => Some(p),
+                    _ => None,
+                }
+                .and_then(|p| {
                     let quals: Vec<String> =
                         p[..p.len() - 1].iter().map(|i| i.value.clone()).collect();
                     (!own(&quals)).then(|| quoted(p))
-                }
-                _ => None,
+                })
             };
             let owned = |e: &Expr| columns_of(e).is_some_and(|c| c.iter().all(|(q, _)| own(q)));
             let (i, o) = match (is_outer(left), is_outer(right)) {
@@ -343,22 +466,11 @@ fn exists_sub(q: &Query, negated: bool, src: &Source) -> Option<Sub> {
             outer = Some(o);
         }
     }
-    let mut values_sql = match &inner {
-        Some(i) => format!("SELECT {i} FROM {from}"),
-        None => format!("SELECT 1 FROM {from}"),
-    };
-    if !rest.is_empty() {
-        values_sql.push_str(" WHERE ");
-        values_sql.push_str(&rest.join(" AND "));
-    }
-    let form = match outer {
-        Some(outer) => Form::Semi { negated, outer },
-        None => Form::Exists { negated },
-    };
-    Some(Sub {
-        range,
-        values_sql,
-        form,
+    Some(Correlation {
+        from,
+        inner,
+        outer,
+        rest,
     })
 }
 
@@ -397,8 +509,15 @@ mod tests {
     fn subqueries_anywhere_in_the_outer_block() {
         let p = plan_of("SELECT a, b IN (SELECT n FROM u WHERE n IS NOT NULL) FROM t WHERE (a IN (SELECT m FROM v WHERE m IS NULL)) IS NULL").unwrap();
         let q: Vec<&str> = p.subs.iter().map(|s| s.values_sql.as_str()).collect();
-        // Not the select list's (its column is named by its text).
-        assert_eq!(q, vec!["SELECT m FROM v WHERE m IS NULL"]);
+        assert_eq!(
+            q,
+            vec![
+                "SELECT n FROM u WHERE n IS NOT NULL",
+                "SELECT m FROM v WHERE m IS NULL"
+            ]
+        );
+        // The select list's: the client's column definitions read first.
+        assert!(p.columns.as_ref().unwrap().sql.ends_with("IS NULL LIMIT 0"));
         // Nested deeper: the inner subquery's own business.
         let p =
             plan_of("SELECT a FROM t WHERE a IN (SELECT n FROM u WHERE n IN (SELECT 1 FROM w))")

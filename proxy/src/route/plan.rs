@@ -411,7 +411,24 @@ fn plan_inner(
 ) -> Result<Plan, ProxyError> {
     match stmt {
         Statement::Query(q) if matches!(q.body.as_ref(), SetExpr::SetOperation { .. }) => {
-            super::union::plan_union(ctx, sql, tokens, q).map(|p| zero_limit(ctx, p))
+            match super::union::plan_union(ctx, sql, tokens, q) {
+                // Branches the sets cannot answer together: each read first.
+                Err(ProxyError::NotSupported(why)) => {
+                    match crate::join::union_reads::plan(ctx.snap, ctx.db, sql, tokens, q) {
+                        Some(p) => {
+                            *ctx.dep.borrow_mut() = Dep::Many;
+                            Ok(Plan {
+                                target: Target::Sets(ctx.snap.sets.keys().cloned().collect()),
+                                merge: Merge::Join(Box::new(crate::join::JoinPlan::Subqueries(
+                                    Box::new(p),
+                                ))),
+                            })
+                        }
+                        None => Err(ProxyError::NotSupported(why)),
+                    }
+                }
+                r => r.map(|p| zero_limit(ctx, p)),
+            }
         }
         Statement::Query(q) => {
             let a = analyze(stmt);
@@ -448,7 +465,13 @@ fn plan_inner(
                 let sharded = super::nested::Sharded { tref, key };
                 if let Err(refused) = super::nested::check(q, &sharded) {
                     // Derived tables computing over several sets: materialized.
-                    return super::nested::materialized(ctx, sql, tokens, q, &a.tables)
+                    if let Some(p) = super::nested::materialized(ctx, sql, tokens, q, &a.tables) {
+                        return Ok(p);
+                    }
+                    // A subquery computing over rows of several sets: read
+                    // first by the gateway, when it is one of the outer block's.
+                    *ctx.dep.borrow_mut() = Dep::Many;
+                    return crate::join::subqueries_first(ctx.snap, ctx.db, sql, tokens, q)
                         .ok_or(refused);
                 }
             }

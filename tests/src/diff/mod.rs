@@ -34,6 +34,7 @@ pub mod outcome;
 pub mod reads;
 pub mod rng;
 pub mod sql_features;
+pub mod subqueries;
 pub mod types;
 pub mod unions;
 pub mod views;
