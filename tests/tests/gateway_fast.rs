@@ -169,7 +169,12 @@ async fn point_read_columns_are_the_sets_own() {
 async fn warnings_and_errors_of_point_reads_are_kept() {
     let (c, mut conn) = shop().await;
     conn.query_drop("USE shop").await.unwrap();
-    for round in 0..3 {
+    // Rounds until the cached runs went pipelined (a routing change under a
+    // loaded machine may send one through a pooled connection), at most 10.
+    for round in 0..10 {
+        if round >= 3 && c.pipelined().await >= 6 {
+            break;
+        }
         let v: Option<i64> = conn
             .query_first("SELECT v FROM t WHERE id = '7x'")
             .await

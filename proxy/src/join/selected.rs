@@ -10,7 +10,7 @@
 use crate::error::ProxyError;
 use crate::merge::MergeSpec;
 use crate::route::{Merge, Plan, Target};
-use crate::sql::lexer::{top_level_words, Token};
+use crate::sql::lexer::{clause_words, Token};
 
 /// Where the client's column definitions come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,11 +28,7 @@ pub struct Columns {
 /// `LIMIT 0`; `None` when a clause after it would not allow that (INTO, FOR
 /// UPDATE, LOCK IN SHARE MODE, PROCEDURE).
 pub fn columns_sql(sql: &str, tokens: &[Token]) -> Option<String> {
-    let sig: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| !t.is_trivia() && !t.is_punct(sql, ";"))
-        .collect();
-    let words = top_level_words(sql, sig.iter().copied());
+    let (sig, words) = clause_words(sql, tokens);
     if words.iter().any(|(_, w)| {
         [
             "INTO",
@@ -59,11 +55,7 @@ pub fn columns_sql(sql: &str, tokens: &[Token]) -> Option<String> {
 /// MariaDB may then sort through a temporary table, whose column definitions
 /// (key flags, origins) its statement with `LIMIT 0` does not show.
 pub fn sorts_by(sql: &str, tokens: &[Token], items: &[(usize, Option<String>, String)]) -> bool {
-    let sig: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| !t.is_trivia() && !t.is_punct(sql, ";"))
-        .collect();
-    let words = top_level_words(sql, sig.iter().copied());
+    let (sig, words) = clause_words(sql, tokens);
     let Some(order) = words
         .iter()
         .position(|(j, w)| w == "ORDER" && sig.get(j + 1).is_some_and(|t| t.is_word(sql, "BY")))

@@ -24,7 +24,7 @@ use super::selected::Columns;
 use super::subquery::{Form, Sub, SubqueryPlan};
 use crate::error::ProxyError;
 use crate::exec::Exec;
-use crate::sql::lexer::{top_level_words, Token};
+use crate::sql::lexer::{clause_words, Token};
 
 /// The plan reading every branch of the union `q` first; `None` when it is not
 /// a union of SELECTs.
@@ -38,11 +38,7 @@ pub fn plan(
     if q.with.is_some() || !unions_only(&q.body) {
         return None;
     }
-    let sig: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| !t.is_trivia() && !t.is_punct(sql, ";"))
-        .collect();
-    let words = top_level_words(sql, sig.iter().copied());
+    let (sig, words) = clause_words(sql, tokens);
     if words.iter().any(|(_, w)| {
         [
             "INTO",

@@ -348,6 +348,17 @@ pub fn top_level_words<'a>(
     out
 }
 
+/// A statement's significant tokens (no trivia, no `;`) and their words
+/// outside any parentheses ([`top_level_words`], indexes into the former).
+pub fn clause_words<'t>(sql: &str, tokens: &'t [Token]) -> (Vec<&'t Token>, Vec<(usize, String)>) {
+    let sig: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !t.is_trivia() && !t.is_punct(sql, ";"))
+        .collect();
+    let words = top_level_words(sql, sig.iter().copied());
+    (sig, words)
+}
+
 /// The non-trivia tokens.
 pub fn significant(tokens: &[Token]) -> Vec<Token> {
     tokens.iter().copied().filter(|t| !t.is_trivia()).collect()
