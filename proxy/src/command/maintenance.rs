@@ -3,7 +3,7 @@
 //! around the list is (`session::maintenance` runs it per table on every set
 //! holding the table).
 
-use crate::sql::lexer::{qualified_name_at, Token};
+use crate::sql::lexer::{qualified_name_at, quote_ident, Token};
 
 use super::TableName;
 
@@ -58,11 +58,15 @@ pub fn parse(sql: &str, sig: &[Token], verb: &str) -> Option<Maintenance> {
 impl Maintenance {
     /// The statement for `table` alone (quoted, qualified by `db`).
     pub fn for_table(&self, sql: &str, db: &str, table: &str) -> String {
-        let q = |s: &str| format!("`{}`", s.replace('`', "``"));
         let tail = sql[self.tail_at..].trim_end().trim_end_matches(';');
-        format!("{} {}.{} {tail}", &sql[..self.head_end], q(db), q(table))
-            .trim_end()
-            .to_string()
+        format!(
+            "{} {}.{} {tail}",
+            &sql[..self.head_end],
+            quote_ident(db),
+            quote_ident(table)
+        )
+        .trim_end()
+        .to_string()
     }
 }
 

@@ -4,7 +4,7 @@
 //! one explicitly, and the text with the gateway's ids written in.
 
 use crate::error::ProxyError;
-use crate::sql::lexer::{ident_text, significant, string_value, Kind, Token};
+use crate::sql::lexer::{ident_text, quote_ident as quote, significant, string_value, Kind, Token};
 
 /// What one row gives for the AUTO_INCREMENT column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,10 +95,6 @@ impl Ids {
         }
         crate::route::select::apply_edits(sql, edits)
     }
-}
-
-fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
 }
 
 /// Finds how the INSERT (or REPLACE) `sql` gives column `auto` (the table's

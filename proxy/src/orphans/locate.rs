@@ -4,6 +4,7 @@
 
 use sqlparser::tokenizer::{Location, Span};
 
+pub use crate::sql::lexer::quote_ident as quote;
 use crate::sql::lexer::{significant, Token};
 
 /// A statement's text with what is needed to find places in it.
@@ -122,11 +123,6 @@ impl<'a> Text<'a> {
     pub fn end_before(&self, i: usize) -> Option<usize> {
         i.checked_sub(1).map(|p| self.sig[p].end)
     }
-}
-
-/// `` `name` `` with backquotes doubled.
-pub fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use crate::exec::Answered;
 use crate::front::{Handler, LoadInfo, OkInfo, Responder};
 use crate::join::Budget;
 use crate::show;
+use crate::sql::lexer::quote_ident as quote;
 
 /// The temporary table a file is read into (in the target's database), on
 /// the reading connection only.
@@ -40,10 +41,6 @@ struct Loaded {
     info: LoadInfo,
     /// The warnings of reading the file, as `SHOW WARNINGS` rows.
     warnings: Vec<Cells>,
-}
-
-fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
 }
 
 impl Session {

@@ -359,7 +359,12 @@ impl Session {
         }
         // Any other statement starts a new diagnostics area — one that uses
         // no table only when it raises conditions itself (`run.rs`).
-        self.diag_keep = matches!(first, "SELECT" | "SET" | "DO") && stmt.tables().is_empty();
+        // (Lexing the tables only when there is an area to keep.)
+        let held = !self.diag.is_empty()
+            || !self.diag_rows.is_empty()
+            || self.txn.as_ref().is_some_and(|t| !t.diag.is_empty());
+        self.diag_keep =
+            held && matches!(first, "SELECT" | "SET" | "DO") && stmt.tables().is_empty();
         if !self.diag_keep {
             self.clear_diagnostics();
         }

@@ -451,6 +451,12 @@ pub fn ident_text(sql: &str, t: &Token) -> String {
     }
 }
 
+/// `name` as a backtick-quoted identifier (backticks doubled): the inverse
+/// of [`ident_text`].
+pub fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
 /// A `[db.]name` starting at significant token `sig[i]`: (db, name, tokens used).
 pub fn qualified_name_at(
     sql: &str,

@@ -45,10 +45,7 @@ pub fn no_savepoint(name: &str) -> ProxyError {
     }
 }
 
-/// `name` as a backtick-quoted identifier.
-pub(super) fn quote_ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
+pub(super) use crate::sql::lexer::quote_ident;
 
 #[cfg(test)]
 mod tests {
