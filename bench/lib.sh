@@ -168,10 +168,15 @@ start_servers() { # database
             fail "mariadb-$set" "creating the gateway's account on $set failed"
     done
     if ((BENCH_REPLICAS > 0)); then
+        # sb for sysbench and haproxy-sync; setwise_proxy for the gateway in front of it as one set
+        # (sysbench.sh's gateway-one).
         sql "$SYNC_PORT" "
             CREATE USER 'sb'@'%' IDENTIFIED BY 'sb';
             GRANT ALL PRIVILEGES ON *.* TO 'sb'@'%';
-            CREATE DATABASE $db;" || fail mariadb-sync "creating user sb and database $db on sync failed"
+            CREATE USER 'setwise_proxy'@'%' IDENTIFIED BY 'setwise';
+            GRANT ALL PRIVILEGES ON *.* TO 'setwise_proxy'@'%' WITH GRANT OPTION;
+            REVOKE READ_ONLY ADMIN ON *.* FROM 'setwise_proxy'@'%';
+            CREATE DATABASE $db;" || fail mariadb-sync "creating users sb, setwise_proxy and database $db on sync failed"
     fi
     ok "MariaDB: direct on $DIRECT_PORT, set1 on ${SET_PORT[set1]}, set2 on ${SET_PORT[set2]}${SYNC_PORT:+, sync on $SYNC_PORT}" \
         "${SYNC_PORT:+($BENCH_REPLICAS semi-sync replicas each for sync, set1, set2)}"

@@ -7,6 +7,9 @@
 #            haproxy
 #   gateway  setwise-proxy (release build) in front of 2 sets (one primary each, SB_REPLICAS
 #            semi-sync replicas each), the sysbench tables sharded over both sets by id
+#   gateway-one (SB_REPLICAS > 0 only): a second setwise-proxy in front of one set made of the
+#            servers haproxy-sync fronts (the sync primary and its replicas): the gateway's own
+#            cost against haproxy's on the same servers, without sharding's extra MariaDB work
 # Prints qps, p95 latency, the ratios gateway/direct and gateway/haproxy and the proxies' CPU time
 # per statement, and writes the same as Markdown to bench/results/<date>-sysbench.md.
 # Everything runs in a temp dir and is stopped on exit. See bench/README.md.
@@ -24,7 +27,8 @@
 #   SB_AUDIT (0; 1: the gateway writes the SQL audit log, every statement, to the temp dir)
 #   SB_DIGESTS (1; 0: the gateway keeps no query digests)
 #   SB_METRICS (0; 1: the gateway's metrics port is on, so every metric is recorded)
-#   SB_TARGETS (all of them: "direct haproxy [sync haproxy-sync] gateway"; a subset, in order)
+#   SB_TARGETS (all of them: "direct haproxy [sync haproxy-sync] gateway [gateway-one]"; a subset,
+#            in order)
 #   SB_XA_DECISIONS (sets: the gateway's `[xa] decisions`, where commits across sets record
 #            their decision; etcd: the earlier path)
 #   SB_GATEWAY_BINS ("label=path[,key=value...] ...": the gateway target runs once per entry,
@@ -80,11 +84,12 @@ done
 ALL_TARGETS=(direct haproxy)
 ((SB_REPLICAS == 0)) || ALL_TARGETS+=(sync haproxy-sync)
 ALL_TARGETS+=(gateway)
+((SB_REPLICAS == 0)) || ALL_TARGETS+=(gateway-one)
 : "${SB_TARGETS:=${ALL_TARGETS[*]}}"
 read -ra TARGETS <<<"$SB_TARGETS"
 for t in "${TARGETS[@]}"; do
     [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || {
-        echo "error: SB_TARGETS: '$t' is not one of ${ALL_TARGETS[*]} (sync and haproxy-sync need SB_REPLICAS > 0)" >&2
+        echo "error: SB_TARGETS: '$t' is not one of ${ALL_TARGETS[*]} (sync, haproxy-sync and gateway-one need SB_REPLICAS > 0)" >&2
         exit 2
     }
 done
@@ -133,8 +138,9 @@ if ((SB_METRICS)); then
     free_port METRICS_PORT
     METRICS_ADDR=127.0.0.1:$METRICS_PORT
 fi
-HAPROXY_SYNC_PORT=''
+HAPROXY_SYNC_PORT='' PROXY_ONE_PORT=''
 ((SB_REPLICAS == 0)) || free_port HAPROXY_SYNC_PORT
+[[ " ${TARGETS[*]} " != *" gateway-one "* ]] || free_port PROXY_ONE_PORT
 start_servers sbtest
 
 # ---------------------------------------------------------------- haproxy
@@ -269,6 +275,29 @@ if ((SB_REPLICAS > 0)); then
     say "sysbench prepare: $SB_TABLES tables x $SB_TABLE_SIZE rows on sync ($SB_REPLICAS semi-sync replicas)"
     sb "$SYNC_PORT" prepare oltp_read_only >"$WORK/sysbench/prepare-sync.log" 2>&1 ||
         fail "" "sysbench prepare on sync failed: $(first_error "$WORK/sysbench/prepare-sync.log")"
+fi
+
+# gateway-one: a second gateway, its own cluster in the same etcd, one set made of the sync primary
+# and its replicas; the tables (prepared on sync below) sharded by id over that one set.
+if [[ -n $PROXY_ONE_PORT ]]; then
+    say "registering set one (the sync servers) in cluster bench-one; a second setwise-proxy on 127.0.0.1:$PROXY_ONE_PORT"
+    one_cli() { SETWISE_CLUSTER=bench-one setwise_cli "$@" >/dev/null || die "setwise (bench-one) $* failed"; }
+    one_cli set add one
+    one_cli node add one-n0 --set one --addr "127.0.0.1:$SYNC_PORT" --role primary
+    for ((k = 1; k <= SB_REPLICAS; k++)); do
+        one_cli node add "one-n$k" --set one --addr "127.0.0.1:${REPLICA_PORT[sync-r$k]}" --role replica
+    done
+    one_cli user add sb --password sb --host 127.0.0.0/8
+    one_cli db add sbtest --sets one
+    for ((i = 1; i <= SB_TABLES; i++)); do one_cli table set "sbtest.sbtest$i" --shardkey id; done
+    sed -e "s|^listen = .*|listen = \"127.0.0.1:$PROXY_ONE_PORT\"|" \
+        -e "s|^routing_cache = .*|routing_cache = \"$WORK/proxy/routing-one.json\"|" \
+        -e "s|^metrics_listen = .*|metrics_listen = \"\"|" \
+        -e "s|^cluster = .*|cluster = \"bench-one\"|" \
+        -e "s|^path = \"$WORK/logs/audit.log\"|path = \"$WORK/logs/audit-one.log\"|" \
+        "$WORK/conf/proxy.toml" >"$WORK/conf/proxy-one.toml"
+    start_bg proxy-one "$SETWISE_BIN/setwise-proxy" --config "$WORK/conf/proxy-one.toml"
+    wait_until proxy-one 30 "the second gateway to answer SELECT 1 as user sb" client "$PROXY_ONE_PORT" 'SELECT 1'
 fi
 
 say "sysbench prepare: $SB_TABLES tables x $SB_TABLE_SIZE rows through the gateway"
@@ -407,7 +436,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 declare -A T_PORT=([direct]=$DIRECT_PORT [haproxy]=$HAPROXY_PORT [gateway]=$SETWISE_PROXY_PORT)
 declare -A T_PROXY=([direct]='' [haproxy]=$(recorded_pid haproxy) [gateway]=$(recorded_pid proxy))
-declare -A T_PROXY_NAME=([haproxy]=haproxy [haproxy-sync]=haproxy [gateway]=proxy)
+declare -A T_PROXY_NAME=([haproxy]=haproxy [haproxy-sync]=haproxy [gateway]=proxy [gateway-one]=proxy-one)
 # MariaDB CPU: the primaries and their replicas.
 with_replicas() { # instance...
     local i k
@@ -425,6 +454,10 @@ if ((SB_REPLICAS > 0)); then
     T_PORT[sync]=$SYNC_PORT T_PORT[haproxy-sync]=$HAPROXY_SYNC_PORT
     T_PROXY[sync]='' T_PROXY[haproxy-sync]=$(recorded_pid haproxy)
     T_DB[sync]=$(with_replicas sync) T_DB[haproxy-sync]=$(with_replicas sync)
+fi
+if [[ -n $PROXY_ONE_PORT ]]; then
+    T_PORT[gateway-one]=$PROXY_ONE_PORT T_PROXY[gateway-one]=$(recorded_pid proxy-one)
+    T_DB[gateway-one]=$(with_replicas sync)
 fi
 # Results by "variant-index target": qps tps err% p95 proxy-µs/stmt db-µs/stmt, or why not in
 # R_NOTE.
@@ -575,6 +608,10 @@ rows() {
             case $target in
             haproxy | gateway) vs_direct=$(ratio "${R_QPS[$key]}" "${R_QPS[$v direct]:-}") ;;
             haproxy-sync) vs_direct=$(ratio "${R_QPS[$key]}" "${R_QPS[$v sync]:-}") ;;
+            gateway-one)
+                vs_direct=$(ratio "${R_QPS[$key]}" "${R_QPS[$v sync]:-}")
+                vs_hsync=$(ratio "${R_QPS[$key]}" "${R_QPS[$v haproxy-sync]:-}")
+                ;;
             esac
             if [[ $target == gateway ]]; then
                 vs_haproxy=$(ratio "${R_QPS[$key]}" "${R_QPS[$v haproxy]:-}")
@@ -616,7 +653,7 @@ if [[ -z $GATEWAY_BROKEN ]]; then
     note "rows per set after prepare: $ROWS_PER_SET"
 fi
 if ((SB_REPLICAS > 0)); then
-    note "direct/haproxy: one MariaDB; sync/haproxy-sync: one primary + $SB_REPLICAS semi-sync replicas (qps/direct of haproxy-sync is against sync); gateway: 2 sets of that shape."
+    note "direct/haproxy: one MariaDB; sync/haproxy-sync: one primary + $SB_REPLICAS semi-sync replicas (qps/direct of haproxy-sync is against sync); gateway: 2 sets of that shape; gateway-one: a gateway in front of the sync servers as one set."
 else
     note "direct/haproxy: one MariaDB; gateway: 2 sets, one primary each, no replicas."
 fi
@@ -640,7 +677,9 @@ if [[ -n $SB_RESULTS ]]; then
                 "$SB_REPLICAS semi-sync replicas (AFTER_SYNC, as deploy/local sets up a set); haproxy-sync: haproxy in front of it" \
                 "(its qps/direct is against sync). gateway: \`setwise-proxy\` (release build) in front of 2 sets of that" \
                 "shape (a primary + $SB_REPLICAS semi-sync replicas each), the tables sharded by \`id\` over both" \
-                "(rows per set after prepare: ${ROWS_PER_SET:-?}). qps/haproxy-sync is the fair ratio (same durability)."
+                "(rows per set after prepare: ${ROWS_PER_SET:-?}). qps/haproxy-sync is the fair ratio (same durability)." \
+                "gateway-one: a second \`setwise-proxy\` in front of the sync servers as one set (tables sharded by" \
+                "\`id\` over that one set): the gateway's own cost on the servers haproxy-sync fronts."
         else
             echo "- direct: one MariaDB. haproxy: \`mode tcp\` in front of that same instance. gateway: \`setwise-proxy\`" \
                 "(release build) in front of 2 sets of one primary each, the tables sharded by \`id\` over both" \
