@@ -172,3 +172,72 @@ async fn read_only_transactions_refuse_writes_on_every_set() {
         .unwrap();
     assert_eq!(v, Some(100), "START SLAVE opened a transaction");
 }
+
+/// Sessions with states of their own (a user variable with a new value each, a
+/// time zone) share the sets' `max_connections` with every other session: the
+/// gateway must not keep a connection open per state it ever saw (pipelined
+/// point reads kept one per state for good; idle pools of such states kept theirs
+/// for a minute), and when a set refuses a connection as full, what it keeps idle
+/// for other states goes first. With room for 30 more connections per set, 96
+/// sessions of distinct states, 8 at a time, all get their answers, each its own.
+#[tokio::test]
+async fn sessions_of_distinct_states_do_not_use_up_the_sets_connections() {
+    let (c, _conn) = shop().await;
+    for set in c.set_names() {
+        let mut root = c.primary(&set).conn().await.unwrap();
+        let now: Option<(String, u64)> = root
+            .query_first("SHOW STATUS LIKE 'Threads_connected'")
+            .await
+            .unwrap();
+        let max = now.unwrap().1 + 30;
+        root.query_drop(format!("SET GLOBAL max_connections = {max}"))
+            .await
+            .unwrap();
+    }
+    let tasks: Vec<_> = (0..8u64)
+        .map(|t| {
+            let opts = c.proxy_opts("app", "app", Some("shop"));
+            tokio::spawn(async move {
+                let mut failures = Vec::new();
+                for n in 0..12u64 {
+                    let v = t * 1000 + n;
+                    let mut s = mysql_async::Conn::new(opts.clone()).await.unwrap();
+                    let tz = format!("+0{}:00", n % 10);
+                    let steps = [
+                        format!("SET @v = {v}, time_zone = '{tz}'"),
+                        format!(
+                            "SELECT @v, @@time_zone, id FROM t WHERE id = {}",
+                            1 + n % 20
+                        ),
+                        "SELECT @v, @@time_zone, COUNT(*) FROM t".to_string(),
+                    ];
+                    for sql in &steps {
+                        match s.query::<mysql_async::Row, _>(sql.as_str()).await {
+                            Ok(rows) if sql.starts_with("SET") => assert!(rows.is_empty()),
+                            Ok(rows) => {
+                                let got: Option<(u64, String)> =
+                                    rows.first().map(|r| (r.get(0).unwrap(), r.get(1).unwrap()));
+                                if got != Some((v, tz.clone())) {
+                                    failures.push(format!("{sql}: {got:?}"));
+                                }
+                            }
+                            Err(e) => failures.push(format!("{sql}: {e}")),
+                        }
+                    }
+                    s.disconnect().await.unwrap();
+                }
+                failures
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for t in tasks {
+        failures.extend(t.await.unwrap());
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures, first: {:?}",
+        failures.len(),
+        failures.first()
+    );
+}

@@ -34,6 +34,22 @@ pub struct PoolKey {
 /// Most pools kept at once (one per node × database × client flags × session state).
 const MAX_POOLS: usize = 512;
 
+/// Most pool keys with pipelined connections kept at once (each holds up to
+/// `pipeline_conns` connections open while it is in use: `super::pipelines`).
+const MAX_PIPELINE_KEYS: usize = 32;
+
+/// MariaDB's ER_CON_COUNT_ERROR, "Too many connections".
+const TOO_MANY_CONNECTIONS: u16 = 1040;
+
+/// Between connects to an instance that refused one as full.
+const FULL_PAUSE: Duration = Duration::from_millis(50);
+
+/// How long an idle connection stays in a pool: a session state of its own (a
+/// user variable, a time zone) is often one client's, so its pool's connections
+/// go soon — MariaDB counts them against `max_connections`.
+const IDLE_TTL: Duration = Duration::from_secs(60);
+const IDLE_TTL_OF_STATE: Duration = Duration::from_secs(5);
+
 pub struct Backends {
     cfg: BackendConfig,
     pools: Mutex<HashMap<PoolKey, (Pool, Arc<HotStack>)>>,
@@ -188,10 +204,15 @@ impl Backends {
 
     fn opts(&self, key: &PoolKey) -> Opts {
         let constraints = PoolConstraints::new(0, self.cfg.pool_max.max(1)).expect("0 <= max");
+        let (ttl, check) = match key.init.is_empty() {
+            true => (IDLE_TTL, Duration::from_secs(30)),
+            false => (IDLE_TTL_OF_STATE, Duration::from_secs(1)),
+        };
         let pool_opts = PoolOpts::default()
             .with_constraints(constraints)
             .with_reset_connection(false)
-            .with_inactive_connection_ttl(Duration::from_secs(60));
+            .with_inactive_connection_ttl(ttl)
+            .with_ttl_check_interval(check);
         let opts = OptsBuilder::default()
             .ip_or_hostname(key.host.clone())
             .tcp_port(key.port)
@@ -250,10 +271,49 @@ impl Backends {
         c.disconnect().await
     }
 
+    /// Closes the idle connections this gateway keeps to `key`'s instance for
+    /// other keys: the pools of other session states (or, with none, every other
+    /// pool of the instance) and its idle pipelined connections. Statements
+    /// running on them finish; their connections close when given back.
+    fn release_idle(&self, key: &PoolKey) {
+        let other = |k: &PoolKey| k.host == key.host && k.port == key.port && k != key;
+        let closed: Vec<Pool> = {
+            let mut pools = self.pools.lock().expect("pool map");
+            let mut victims: Vec<PoolKey> = pools
+                .keys()
+                .filter(|k| other(k) && !k.init.is_empty())
+                .cloned()
+                .collect();
+            if victims.is_empty() {
+                victims = pools.keys().filter(|k| other(k)).cloned().collect();
+            }
+            victims
+                .iter()
+                .filter_map(|v| pools.remove(v))
+                .map(|(pool, hot)| {
+                    hot.close();
+                    pool
+                })
+                .collect()
+        };
+        self.pipelines
+            .close_idle(|k| k.host == key.host && k.port == key.port);
+        tracing::info!(
+            addr = %format!("{}:{}", key.host, key.port),
+            pools = closed.len(),
+            "the instance refused a connection (too many): closing idle pools of other session states"
+        );
+        for pool in closed {
+            tokio::spawn(async move {
+                let _ = pool.disconnect().await;
+            });
+        }
+    }
+
     /// A pipelined connection to `key` with room for one more statement
     /// ([`Pipelines::get`]).
     pub async fn mux(&self, key: &PoolKey) -> Option<Arc<Mux>> {
-        self.pipelines.get(key, &self.cfg, MAX_POOLS).await
+        self.pipelines.get(key, &self.cfg, MAX_PIPELINE_KEYS).await
     }
 
     /// Borrows a connection to `key` for work on `set`: the one last given back
@@ -264,7 +324,28 @@ impl Backends {
             return Ok(Conn::new(c, hot));
         }
         let timeout = Duration::from_millis(self.cfg.connect_timeout_ms.max(100));
-        match tokio::time::timeout(timeout, pool.get_conn()).await {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut released = false;
+        let got = loop {
+            let got = tokio::time::timeout_at(deadline, pool.get_conn()).await;
+            match &got {
+                Ok(Err(mysql_async::Error::Server(s)))
+                    if s.code == TOO_MANY_CONNECTIONS
+                        && tokio::time::Instant::now() + FULL_PAUSE < deadline =>
+                {
+                    // The instance is full: what this gateway keeps idle there for
+                    // other session states goes first, then the connect is tried
+                    // again until the connect timeout.
+                    if !released {
+                        self.release_idle(key);
+                        released = true;
+                    }
+                    tokio::time::sleep(FULL_PAUSE).await;
+                }
+                _ => break got,
+            }
+        };
+        match got {
             Ok(Ok(c)) => Ok(Conn::new(c, hot)),
             Ok(Err(mysql_async::Error::Server(s))) => Err(ProxyError::Backend {
                 code: s.code,
