@@ -249,7 +249,12 @@ impl Backends {
             c.query_drop("SELECT 1").await?;
             c.disconnect().await
         };
-        matches!(tokio::time::timeout(within, probe).await, Ok(Ok(())))
+        // An error packet is an answer too: a server refusing connections as full
+        // (1040) is busy, not stopped.
+        matches!(
+            tokio::time::timeout(within, probe).await,
+            Ok(Ok(()) | Err(mysql_async::Error::Server(_)))
+        )
     }
 
     /// Stops the statement running on backend thread `thread` of `host:port`.
