@@ -136,6 +136,11 @@ pub struct BackendConfig {
     /// branches of the session's next transaction in the same round trip,
     /// kept for its BEGIN (`exec::txn::primed`); off: started at BEGIN.
     pub prime_branches: bool,
+    /// Prepared statements kept open per backend connection (least recently
+    /// used closed beyond). Every one counts against the instance's
+    /// `max_prepared_stmt_count` (16382 by default), shared by all its
+    /// connections: 64 lets 255 connections keep full caches.
+    pub stmt_cache: usize,
 }
 
 impl Default for ProxyConfig {
@@ -179,6 +184,7 @@ impl Default for BackendConfig {
             merge_plan_cache: true,
             prepared_merges: true,
             prime_branches: true,
+            stmt_cache: 64,
         }
     }
 }

@@ -37,8 +37,11 @@ const CHUNKS: usize = 16;
 const CHUNK_BYTES: usize = 32 * 1024;
 /// How long the reader waits for an asker to take an answer chunk.
 const STALL: Duration = Duration::from_secs(5);
-/// Most statements prepared on one connection.
-const MAX_STMTS: usize = 1024;
+/// Most statements prepared on one connection (beyond, a point read of a new
+/// shape uses a pooled connection). They count against the instance's
+/// `max_prepared_stmt_count` with every other connection's, and pipelined
+/// connections of up to 32 session states may be open at once (`super::pipelines`).
+const MAX_STMTS: usize = 256;
 
 /// A piece of an answer: raw packets; `end` on the last piece.
 pub struct Chunk {

@@ -226,7 +226,7 @@ impl Backends {
             .tcp_nodelay(true)
             // On loopback: mysql_async reconnects through the server's socket.
             .prefer_socket(self.cfg.prefer_socket)
-            .stmt_cache_size(256)
+            .stmt_cache_size(self.cfg.stmt_cache)
             .ssl_opts(self.ssl.clone())
             .pool_opts(pool_opts);
         Opts::from(opts)
