@@ -6,7 +6,8 @@ use std::collections::HashSet;
 
 use super::fetch::fetch_as;
 use super::output::Emitter;
-use super::plan::{KnownTable, Strategy, TwoSided};
+use super::plan::{Strategy, TwoSided};
+use crate::route::plan::KnownTable;
 use super::subquery::{replacement, Form, SubqueryPlan};
 use super::{Budget, JoinPlan};
 use crate::error::ProxyError;

@@ -5,7 +5,7 @@
 use sqlparser::ast::{Expr, ObjectName, TableFactor};
 use topo::{ClusterSnapshot, TableKind};
 
-use super::plan::KnownTable;
+use crate::route::plan::KnownTable;
 use super::source::{columns_of, quoted};
 use super::unsupported;
 use crate::error::ProxyError;

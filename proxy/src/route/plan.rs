@@ -119,6 +119,14 @@ impl Dep {
     }
 }
 
+/// Column names of a table, looked up by the session for the planner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownTable {
+    pub db: String,
+    pub table: String,
+    pub columns: Vec<String>,
+}
+
 pub(super) struct Ctx<'a> {
     pub(super) snap: &'a ClusterSnapshot,
     pub(super) dep: std::cell::RefCell<Dep>,
@@ -126,7 +134,7 @@ pub(super) struct Ctx<'a> {
     /// Column order of the INSERT target, when the caller looked it up.
     pub(super) known_columns: Option<&'a [String]>,
     /// Column lists of tables a cross-set join names (see `crate::join`).
-    pub(super) known_tables: &'a [crate::join::plan::KnownTable],
+    pub(super) known_tables: &'a [KnownTable],
 }
 
 impl<'a> Ctx<'a> {
@@ -387,7 +395,7 @@ pub fn plan_statement_with(
     tokens: &[Token],
     stmt: &Statement,
     known_columns: Option<&[String]>,
-    known_tables: &[crate::join::plan::KnownTable],
+    known_tables: &[KnownTable],
 ) -> Result<Planned, ProxyError> {
     let ctx = Ctx {
         snap,
