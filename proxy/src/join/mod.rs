@@ -48,7 +48,6 @@ pub mod union_reads;
 
 use std::sync::OnceLock;
 
-
 use crate::error::ProxyError;
 
 pub use crate::config::JoinConfig;

@@ -7,12 +7,12 @@ use std::collections::HashSet;
 use super::fetch::fetch_as;
 use super::output::Emitter;
 use super::plan::{Strategy, TwoSided};
-use crate::route::plan::KnownTable;
 use super::subquery::{replacement, Form, SubqueryPlan};
 use super::{Budget, JoinPlan};
 use crate::error::ProxyError;
 use crate::exec::{Answered, Exec};
 use crate::front::Responder;
+use crate::route::plan::KnownTable;
 
 pub async fn run(exec: &mut Exec<'_>, plan: &JoinPlan, out: &mut Responder<'_>) -> Answered {
     let r = match plan {
