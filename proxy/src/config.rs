@@ -28,7 +28,7 @@ pub struct ProxyConfig {
     /// Read/write split: which replicas may answer reads (`[reads]`).
     pub reads: ReadsConfig,
     /// Cross-set joins and subqueries run by the gateway (`[join]`).
-    pub join: crate::join::JoinConfig,
+    pub join: JoinConfig,
     /// This gateway's name in etcd (`gateways/<id>`, `move-acks/<move>/<id>`);
     /// empty = `<hostname>-<listen port>`.
     pub gateway_id: String,
@@ -46,6 +46,27 @@ pub struct ProxyConfig {
     pub audit: AuditConfig,
     /// Query digests (`[digests]`, docs/observability.md).
     pub digests: crate::digest::DigestsConfig,
+}
+
+/// `[join]` of the gateway's config.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JoinConfig {
+    /// Most bytes of rows the gateway holds for one cross-set join or
+    /// subquery (both sides, the values read, rows held for ORDER BY); beyond,
+    /// the statement fails with 1041.
+    pub memory_limit: usize,
+    /// Join-key values per `IN (...)` batch of a lookup join.
+    pub batch: usize,
+}
+
+impl Default for JoinConfig {
+    fn default() -> Self {
+        Self {
+            memory_limit: 64 << 20,
+            batch: 500,
+        }
+    }
 }
 
 /// Which replicas may answer reads sent to replicas (`[reads]`,

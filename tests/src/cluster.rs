@@ -143,13 +143,21 @@ impl Cluster {
     /// The smallest cluster a gateway test needs: 2 sets of a primary each (no
     /// replicas) and the gateway. Panics when it cannot start (a test fixture).
     pub async fn two_sets_with_gateway() -> Cluster {
+        Cluster::with_gateway(2, 0).await
+    }
+
+    /// `sets` sets of a primary and `replicas` replicas each, and the gateway. Panics
+    /// when it cannot start (a test fixture).
+    pub async fn with_gateway(sets: usize, replicas: usize) -> Cluster {
         Cluster::builder()
-            .sets(2)
-            .replicas(0)
+            .sets(sets)
+            .replicas(replicas)
             .proxy(true)
             .start()
             .await
-            .expect("start 2 sets and the gateway")
+            .unwrap_or_else(|e| {
+                panic!("start {sets} sets ({replicas} replicas) and the gateway: {e:#}")
+            })
     }
 
     /// Defaults: 2 sets × (primary + 2 replicas), no gateway, cluster `test`.
@@ -468,17 +476,6 @@ impl Cluster {
     pub fn proxy_pool(&self) -> Pool {
         Pool::new(self.app_opts())
     }
-    /// A new `app` connection through the gateway in a new database `shop`, with
-    /// a table `t (id BIGINT PRIMARY KEY, v INT)` sharded by `id`.
-    pub async fn proxy_shop(&self) -> anyhow::Result<Conn> {
-        use mysql_async::prelude::Queryable;
-        let mut conn = self.proxy_conn().await?;
-        conn.query_drop("CREATE DATABASE shop").await?;
-        conn.query_drop("USE shop").await?;
-        conn.query_drop("CREATE TABLE t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-            .await?;
-        Ok(conn)
-    }
     /// A new `app` connection through the gateway using database `db`, retried
     /// (30 s at most) until the gateway knows it (after [`Cluster::create_db`]).
     pub async fn proxy_conn_in(&self, db: &str) -> anyhow::Result<Conn> {
@@ -490,27 +487,6 @@ impl Cluster {
             anyhow::Ok(conn)
         })
         .await
-    }
-
-    /// Database `shop` on set1 and set2 with `orders (id BIGINT PRIMARY KEY, v
-    /// VARCHAR(20))` sharded by `id` holding rows `1..=rows` (`v` = `o<id>`),
-    /// created through the gateway.
-    pub async fn shop_orders(&self, rows: i64) -> anyhow::Result<()> {
-        use mysql_async::prelude::Queryable;
-        self.create_db("shop", &["set1", "set2"]).await?;
-        let mut conn = self.proxy_conn_in("shop").await?;
-        conn.query_drop(
-            "CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, v VARCHAR(20)) shardkey=id",
-        )
-        .await?;
-        let values: Vec<String> = (1..=rows).map(|i| format!("({i}, 'o{i}')")).collect();
-        conn.query_drop(format!(
-            "INSERT INTO shop.orders (id, v) VALUES {}",
-            values.join(",")
-        ))
-        .await?;
-        conn.disconnect().await?;
-        Ok(())
     }
 
     // ---- other programs -------------------------------------------------------------------

@@ -11,7 +11,6 @@
 
 use std::time::{Duration, Instant};
 
-use mysql_async::prelude::Queryable;
 use topo::{FailoverKind, FailoverPhase, FailoverRecord, Topo};
 
 use crate::control::{
@@ -41,19 +40,7 @@ pub async fn start(
     schedulers: usize,
     cfg: ControlPlaneConfig,
 ) -> (Cluster, ControlPlane) {
-    let c = Cluster::builder()
-        .sets(sets)
-        .replicas(2)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
-    drop(conn);
+    let c = Cluster::with_shop_t(sets, 2).await;
     let cp = c.start_control_plane_with(schedulers, cfg).await.unwrap();
     (c, cp)
 }

@@ -11,6 +11,7 @@
 //! * [`control::ControlPlane`] — agents and schedulers of a cluster, and waits on their
 //!   records; [`load::Writer`] — numbered commits through the gateway (RPO/RTO);
 //! * [`scrape`] — the programs' metrics ports (`/metrics`, parsed).
+//! * [`shop`] — the database `shop` most cluster tests start from (`shop.t` sharded by `id`).
 //!
 //! Waits are bounded polls ([`wait_until`], [`retry`]), never fixed sleeps.
 //! Set `SETWISE_KEEP_TMP=1` to keep the temporary directories (data and logs);
@@ -30,6 +31,7 @@ pub mod process;
 pub mod raw;
 pub mod scrape;
 pub mod set;
+pub mod shop;
 pub mod sql;
 pub mod util;
 pub mod workdir;

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use mysql_async::prelude::Queryable;
 use serde_json::Value;
 use setwise_tests::Cluster;
 
@@ -38,21 +37,13 @@ fn names(v: &Value, field: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn every_listing_prints_json() {
-    let c = Cluster::builder()
-        .sets(2)
-        .replicas(1)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
-    conn.query_drop("CREATE TABLE shop.codes (code INT PRIMARY KEY) shardkey=noshardkey_allset")
-        .await
-        .unwrap();
+    let c = Cluster::with_gateway(2, 1).await;
+    let _conn = c
+        .create_shop(&[
+            "CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, v INT) shardkey=id",
+            "CREATE TABLE shop.codes (code INT PRIMARY KEY) shardkey=noshardkey_allset",
+        ])
+        .await;
     let out = c
         .setwise(&[
             "user",

@@ -24,6 +24,7 @@ use serde_json::Value;
 use setwise_tests::cluster::wait_accepting;
 use setwise_tests::control::{wait_leader, ControlPlane, ControlPlaneConfig};
 use setwise_tests::process::ChildGuard;
+use setwise_tests::shop::SHOP_T;
 use setwise_tests::{wait_for, wait_until, Cluster};
 use topo::{DdlState, DdlTask, StepState};
 
@@ -34,21 +35,13 @@ const WAIT: Duration = Duration::from_secs(60);
 /// (created before the control plane: the gateway applies it itself), then agents
 /// and `schedulers` schedulers with failover off.
 async fn start(schedulers: usize) -> (Cluster, ControlPlane) {
-    let c = Cluster::builder()
-        .sets(2)
-        .replicas(1)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
-    conn.query_drop("INSERT INTO shop.t (id, v) VALUES (1,1),(2,2),(3,3),(4,4),(5,5),(6,6)")
-        .await
-        .unwrap();
+    let c = Cluster::with_gateway(2, 1).await;
+    let conn = c
+        .create_shop(&[
+            SHOP_T,
+            "INSERT INTO shop.t (id, v) VALUES (1,1),(2,2),(3,3),(4,4),(5,5),(6,6)",
+        ])
+        .await;
     drop(conn);
     assert!(c.topo().list_ddl().await.unwrap().is_empty());
     let cfg = ControlPlaneConfig {

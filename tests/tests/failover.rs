@@ -25,6 +25,7 @@ use setwise_tests::control::{
 use setwise_tests::load::{
     ids_on, missing_on, table_dump, wait_all_on, wait_replicating_from, Writer,
 };
+use setwise_tests::shop::SHOP_T;
 use setwise_tests::Cluster;
 use topo::{FailoverKind, FailoverPhase, FailoverRecord, Rejoin, Role, SyncMode, Task, TaskState};
 
@@ -40,25 +41,14 @@ const SET: &str = "set1";
 /// it, and a control plane of `schedulers` schedulers. `sync`: the set's mode and
 /// `semi_timeout_ms` (set before the agents start).
 async fn start(schedulers: usize, sync: Option<(SyncMode, u64)>) -> (Cluster, ControlPlane) {
-    let c = Cluster::builder()
-        .sets(1)
-        .replicas(2)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
+    let c = Cluster::with_gateway(1, 2).await;
     if let Some((mode, timeout)) = sync {
         let mut s = set_record(c.topo(), SET).await.unwrap();
         s.sync = mode;
         s.semi_timeout_ms = timeout;
         c.topo().put_set(&s).await.unwrap();
     }
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
-    drop(conn);
+    drop(c.create_shop(&[SHOP_T]).await);
     let cp = c.start_control_plane(schedulers).await.unwrap();
     (c, cp)
 }

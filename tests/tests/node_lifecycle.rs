@@ -11,7 +11,6 @@
 
 use std::time::Duration;
 
-use mysql_async::prelude::Queryable;
 use setwise_tests::control::ControlPlane;
 use setwise_tests::load::{ids_on, wait_all_on, Writer};
 use setwise_tests::mariadb::{MariaDb, NodeOptions};
@@ -23,19 +22,7 @@ const WAIT: Duration = Duration::from_secs(60);
 const TABLE: &str = "shop.t";
 
 async fn start(replicas: usize) -> (Cluster, ControlPlane) {
-    let c = Cluster::builder()
-        .sets(1)
-        .replicas(replicas)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
-    drop(conn);
+    let c = Cluster::with_shop_t(1, replicas).await;
     let cp = c.start_control_plane(1).await.unwrap();
     (c, cp)
 }

@@ -31,19 +31,7 @@ const RO_USER: &str = "ro";
 /// gateway, `shop.t` sharded by `id`, an agent per node and a user `ro`
 /// created `--reads replica`; returns once a replica answers `ro`'s reads.
 async fn start(sets: usize, replicas: usize) -> (Cluster, ControlPlane) {
-    let c = Cluster::builder()
-        .sets(sets)
-        .replicas(replicas)
-        .proxy(true)
-        .start()
-        .await
-        .unwrap();
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
-    drop(conn);
+    let c = Cluster::with_shop_t(sets, replicas).await;
     let out = c
         .setwise(&[
             "user",

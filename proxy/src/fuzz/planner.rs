@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use topo::{ClusterSnapshot, DatabaseRecord, KeyType, ShardMap, TableKind, TableRecord};
 
 use crate::error::ProxyError;
-use crate::join::plan::KnownTable;
 use crate::route::cache::{self, PlanCache};
+use crate::route::plan::KnownTable;
 use crate::route::plan::{plan_statement_with, single_set_for_tables};
 use crate::route::{Merge, Target};
 use crate::sql::lexer::{significant, split_statements, tokenize};

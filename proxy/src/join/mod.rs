@@ -48,30 +48,9 @@ pub mod union_reads;
 
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::ProxyError;
 
-/// `[join]` of the gateway's config.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct JoinConfig {
-    /// Most bytes of rows the gateway holds for one cross-set join or
-    /// subquery (both sides, the values read, rows held for ORDER BY); beyond,
-    /// the statement fails with 1041.
-    pub memory_limit: usize,
-    /// Join-key values per `IN (...)` batch of a lookup join.
-    pub batch: usize,
-}
-
-impl Default for JoinConfig {
-    fn default() -> Self {
-        Self {
-            memory_limit: 64 << 20,
-            batch: 500,
-        }
-    }
-}
+pub use crate::config::JoinConfig;
 
 static CONFIG: OnceLock<JoinConfig> = OnceLock::new();
 
@@ -173,7 +152,7 @@ pub(crate) fn unsupported(what: impl Into<String>) -> ProxyError {
 pub fn take_over(
     snap: &topo::ClusterSnapshot,
     db: Option<&str>,
-    known: &[plan::KnownTable],
+    known: &[crate::route::plan::KnownTable],
     sql: &str,
     tokens: &[crate::sql::lexer::Token],
     q: &sqlparser::ast::Query,

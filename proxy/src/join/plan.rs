@@ -24,16 +24,9 @@ use super::unsupported;
 use crate::error::ProxyError;
 use crate::merge::collate::weight_sql;
 use crate::route::key::{pinned_values, KeyColumn};
+use crate::route::plan::KnownTable;
 use crate::route::select::shape;
 use crate::sql::lexer::Token;
-
-/// Column names of a table, looked up by the session for the planner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KnownTable {
-    pub db: String,
-    pub table: String,
-    pub columns: Vec<String>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinKind {

@@ -6,12 +6,13 @@ use std::collections::HashSet;
 
 use super::fetch::fetch_as;
 use super::output::Emitter;
-use super::plan::{KnownTable, Strategy, TwoSided};
+use super::plan::{Strategy, TwoSided};
 use super::subquery::{replacement, Form, SubqueryPlan};
 use super::{Budget, JoinPlan};
 use crate::error::ProxyError;
 use crate::exec::{Answered, Exec};
 use crate::front::Responder;
+use crate::route::plan::KnownTable;
 
 pub async fn run(exec: &mut Exec<'_>, plan: &JoinPlan, out: &mut Responder<'_>) -> Answered {
     let r = match plan {

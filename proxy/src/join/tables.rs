@@ -5,10 +5,10 @@
 use sqlparser::ast::{Expr, ObjectName, TableFactor};
 use topo::{ClusterSnapshot, TableKind};
 
-use super::plan::KnownTable;
 use super::source::{columns_of, quoted};
 use super::unsupported;
 use crate::error::ProxyError;
+use crate::route::plan::KnownTable;
 
 /// One side while planning.
 pub struct Table<'a> {

@@ -7,7 +7,9 @@
 //! - [`cache`] routes a statement shape seen before without parsing it again;
 //!   [`merged_cache`] does for merged shapes, from templates of their per-set text;
 //!   [`prepared_merge`] keeps a client's `?` in a merged statement's per-set text.
-//! - [`plan`] decides: one set, several sets (and how to merge), or an error.
+//! - [`plan`] decides: one set, several sets (and how to merge), or an error;
+//!   [`planned`] is what a plan is, [`place`] where each table lives, and
+//!   [`target_sets`] the sets a statement on several tables runs on.
 //! - [`select`] and [`scatter`] rewrite a SELECT for several sets and plan its merge;
 //!   [`aggs`] classifies aggregates, [`calc`] expressions over them, [`having`] HAVING;
 //!   `hidden` holds what they share (helper columns, item matching).
@@ -33,11 +35,14 @@ pub mod key;
 pub mod limited;
 pub mod merged_cache;
 pub mod nested;
+pub mod place;
 pub mod plan;
+pub mod planned;
 pub mod prepared_merge;
 pub mod rollup;
 pub mod scatter;
 pub mod select;
+pub mod target_sets;
 pub mod union;
 pub mod union_mixed;
 pub mod view;

@@ -42,7 +42,7 @@ impl Session {
         // of a cross-set join) gets them and plans again.
         let db = self.db.clone();
         let mut cols: Option<std::sync::Arc<Vec<String>>> = None;
-        let mut known: Vec<crate::join::plan::KnownTable> = Vec::new();
+        let mut known: Vec<crate::route::plan::KnownTable> = Vec::new();
         // Collations whose weights were loaded for this statement (a few at most).
         let mut weighed: Vec<u16> = Vec::new();
         loop {
@@ -58,7 +58,7 @@ impl Session {
             match r {
                 Err(ProxyError::NeedColumns { db: tdb, table }) if known.len() < 8 => {
                     let c = self.table_columns(snap, &tdb, &table).await?;
-                    known.push(crate::join::plan::KnownTable {
+                    known.push(crate::route::plan::KnownTable {
                         db: tdb,
                         table,
                         columns: c.as_ref().clone(),
