@@ -30,6 +30,8 @@ async fn views_match_a_plain_mariadb() {
     d.group("views across databases");
     d.run_all(&views::cross_db_views()).await.unwrap();
     d.run_all(&views::cross_db_reads(moved)).await.unwrap();
+    d.group("a system schema as the session's database");
+    d.run_all(&views::system_schema_session()).await.unwrap();
 
     let tables = [("users", USER_COLS), ("orders", ORDER_COLS)];
     let c = d.cluster();

@@ -230,12 +230,15 @@ impl Conns<'_> {
     }
 
     /// The pool key of this session's connections to `node`, a node of `set`:
-    /// the session's database if it lives on that set.
+    /// the session's database if it lives on that set (a system schema lives
+    /// on every set).
     pub fn key(&self, set: &str, node: &topo::NodeRecord) -> PoolKey {
         let db = self.db.filter(|d| {
-            self.snap
-                .db(d)
-                .is_some_and(|r| r.sets().iter().any(|s| s == set))
+            crate::route::plan::is_system_schema(d)
+                || self
+                    .snap
+                    .db(d)
+                    .is_some_and(|r| r.sets().iter().any(|s| s == set))
         });
         PoolKey {
             host: node.host.clone(),

@@ -122,3 +122,22 @@ pub fn cross_db_reads(key: i64) -> Vec<Q> {
         Q::any("USE diffdb"),
     ]
 }
+
+/// A system schema as the session's database (`USE mysql`, as `mariadb-dump
+/// --all-databases` does): the gateway's connections were opened without it, so
+/// `DATABASE()` was NULL and unqualified names failed with 1046.
+pub fn system_schema_session() -> Vec<Q> {
+    vec![
+        Q::any("USE mysql"),
+        Q::exact("SELECT DATABASE()"),
+        Q::exact("SHOW TABLES LIKE 'general_log'"),
+        Q::exact("SELECT COUNT(*) FROM time_zone_name WHERE 1 = 0"),
+        Q::any("USE information_schema"),
+        Q::exact("SELECT DATABASE()"),
+        Q::exact("SELECT COUNT(*) FROM CHARACTER_SETS WHERE CHARACTER_SET_NAME = 'utf8mb4'"),
+        Q::any("USE performance_schema"),
+        Q::exact("SELECT DATABASE()"),
+        Q::any("USE diffdb"),
+        Q::exact("SELECT DATABASE()"),
+    ]
+}
