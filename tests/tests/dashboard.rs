@@ -14,6 +14,7 @@ use mysql_async::prelude::Queryable;
 use serde_json::Value;
 use setwise_tests::control::{wait_leader, ControlPlaneConfig};
 use setwise_tests::process::ChildGuard;
+use setwise_tests::shop::SHOP_T;
 use setwise_tests::{port, scrape, Cluster};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -143,14 +144,12 @@ async fn every_panel_of_the_dashboard_renders_on_prometheus() {
         .unwrap();
 
     // Traffic the whole time: reads, writes, an error, two-set transactions.
-    let mut conn = c.proxy_conn().await.unwrap();
-    conn.query_drop("CREATE DATABASE shop").await.unwrap();
-    conn.query_drop("CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id")
-        .await
-        .unwrap();
-    conn.query_drop("INSERT INTO shop.t VALUES (1, 1), (2, 2), (3, 3), (4, 4)")
-        .await
-        .unwrap();
+    let mut conn = c
+        .create_shop(&[
+            SHOP_T,
+            "INSERT INTO shop.t VALUES (1, 1), (2, 2), (3, 3), (4, 4)",
+        ])
+        .await;
     let stop = Arc::new(AtomicBool::new(false));
     let traffic = {
         let stop = stop.clone();

@@ -4,10 +4,12 @@
 //! model).
 //!
 //! - [`plan`] splits a two-table join into per-side queries ([`tables`]
-//!   resolves column references), [`cost`] picks the operator; [`source`]
+//!   resolves column references; [`two_sided`] is the plan's data), [`cost`]
+//!   picks the operator; [`source`]
 //!   locates AST nodes in the client's text.
 //! - [`subquery`] plans `IN` / `NOT IN` / `EXISTS` / `NOT EXISTS` over another
-//!   table's rows: their values are read first and substituted.
+//!   table's rows: their values are read first and substituted; [`correlation`]
+//!   is the correlated subquery block it and [`correlated`] read.
 //! - [`fetch`] runs one routed query and collects its rows under the
 //!   [`Budget`]; [`key`] compares join keys as MariaDB does and writes them as
 //!   literals.
@@ -25,6 +27,7 @@
 pub mod capture;
 pub mod collated;
 pub mod correlated;
+pub mod correlation;
 pub mod cost;
 pub mod fetch;
 pub mod group;
@@ -44,6 +47,7 @@ pub mod selected;
 pub mod source;
 pub mod subquery;
 pub mod tables;
+pub mod two_sided;
 pub mod union_reads;
 
 use std::sync::OnceLock;
