@@ -1,10 +1,11 @@
-//! A UNION whose branches the router cannot run together across sets
+//! A UNION (or EXCEPT / INTERSECT) whose branches the router cannot run together across sets
 //! (aggregates or GROUP BY over several sets, branches on different sets or
 //! on single tables): each branch is read first as a statement of its own —
 //! merged across sets as the client's would be — and written back as a
 //! derived table of its rows (`SELECT * FROM (...) AS setwise_branch`), each
 //! value `CAST` to its branch column's type. The union itself is then run by
-//! MariaDB on one set over those rows: its de-duplication, ORDER BY / LIMIT
+//! MariaDB on one set over those rows: its de-duplication, EXCEPT and
+//! INTERSECT (and their precedence, as written), ORDER BY / LIMIT
 //! and the type aggregation of the branches (an INT branch with a DECIMAL one
 //! gives DECIMAL values) are MariaDB's own. The client gets the column
 //! definitions of its statement with `LIMIT 0` (`super::selected`).
@@ -39,24 +40,15 @@ pub fn plan(
         return None;
     }
     let (sig, words) = clause_words(sql, tokens);
-    if words.iter().any(|(_, w)| {
-        [
-            "INTO",
-            "FOR",
-            "LOCK",
-            "PROCEDURE",
-            "INTERSECT",
-            "EXCEPT",
-            "FETCH",
-            "OFFSET",
-        ]
-        .contains(&w.as_str())
-    }) {
+    if words
+        .iter()
+        .any(|(_, w)| ["INTO", "FOR", "LOCK", "PROCEDURE", "FETCH", "OFFSET"].contains(&w.as_str()))
+    {
         return None;
     }
     let unions: Vec<usize> = words
         .iter()
-        .filter(|(_, w)| w == "UNION")
+        .filter(|(_, w)| ["UNION", "EXCEPT", "INTERSECT"].contains(&w.as_str()))
         .map(|(j, _)| *j)
         .collect();
     let last = *unions.last()?;
@@ -106,8 +98,9 @@ pub fn plan(
     })
 }
 
-/// Whether `e` is UNIONs of SELECTs (parenthesized ones too, not with a
-/// LIMIT that no ORDER BY decides: which rows MariaDB keeps is its scan's).
+/// Whether `e` is UNIONs (EXCEPTs, INTERSECTs) of SELECTs (parenthesized ones
+/// too, not with a LIMIT that no ORDER BY decides: which rows MariaDB keeps is
+/// its scan's).
 fn unions_only(e: &SetExpr) -> bool {
     match e {
         SetExpr::Select(_) => true,
@@ -117,7 +110,7 @@ fn unions_only(e: &SetExpr) -> bool {
                 && unions_only(&q.body)
         }
         SetExpr::SetOperation {
-            op: SetOperator::Union,
+            op: SetOperator::Union | SetOperator::Except | SetOperator::Intersect,
             left,
             right,
             ..
@@ -126,7 +119,8 @@ fn unions_only(e: &SetExpr) -> bool {
     }
 }
 
-/// Whether any UNION of `e` is a distinct one.
+/// Whether any set operation of `e` is a distinct one (EXCEPT and INTERSECT
+/// without ALL are).
 fn distinct(e: &SetExpr) -> bool {
     match e {
         SetExpr::SetOperation {

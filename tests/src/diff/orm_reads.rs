@@ -266,6 +266,22 @@ pub fn set_operations() -> Vec<Q> {
         Q::any(format!("{u} INTERSECT {u} WHERE `users`.`score` > 0")).or_unsupported(),
         Q::any(format!("{u} EXCEPT {u} WHERE `users`.`score` > 0")).or_unsupported(),
         Q::any(format!("({u} LIMIT 3) UNION ALL ({u} LIMIT 3)")).or_unsupported(),
+        // EXCEPT / INTERSECT [ALL] across sets: each branch read first, the set
+        // operation (and its precedence) MariaDB's own on one set (was refused).
+        Q::exact("SELECT city FROM users EXCEPT SELECT name FROM cities ORDER BY city"),
+        Q::exact(
+            "SELECT user_id FROM orders INTERSECT SELECT user_id FROM users WHERE score > 50 \
+             ORDER BY user_id",
+        ),
+        Q::exact(
+            "SELECT status FROM orders EXCEPT ALL SELECT status FROM orders WHERE amount > 100 \
+             ORDER BY status",
+        ),
+        Q::exact(
+            "SELECT user_id FROM users UNION SELECT user_id FROM orders EXCEPT \
+             SELECT user_id FROM orders WHERE amount > 50 INTERSECT SELECT user_id FROM users \
+             ORDER BY user_id",
+        ),
         // Django's `filter(~Q(id__in=qs1.union(qs2)))` with ordered branches: once a 1105
         // (the first branch alone was taken for the subquery).
         Q::any(
