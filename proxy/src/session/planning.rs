@@ -97,7 +97,8 @@ impl Session {
     }
 
     /// A statement sqlparser cannot parse: forwarded when everything the session
-    /// can reach lives on one set, refused otherwise.
+    /// can reach lives on one set, refused otherwise — with MariaDB's own syntax
+    /// error when MariaDB cannot parse it either.
     pub(super) async fn unparsed(
         &mut self,
         stmt: &Statement<'_>,
@@ -110,7 +111,47 @@ impl Session {
                 self.run_plan(&snap, &plan, stmt.sql, stmt.word(0), out)
                     .await
             }
-            Err(e) => fail(out, &e).await,
+            Err(e) => {
+                let e = self.syntax_error(&snap, stmt.sql).await.unwrap_or(e);
+                fail(out, &e).await
+            }
         }
+    }
+
+    /// MariaDB's parse error (1064) for `sql`, prepared — not run — on one set;
+    /// `None` when MariaDB parses it (or cannot be asked).
+    async fn syntax_error(&self, snap: &topo::ClusterSnapshot, sql: &str) -> Option<ProxyError> {
+        use mysql_async::prelude::Queryable;
+        const PARSE_ERROR: u16 = 1064;
+        let home = self.db.as_deref().and_then(|d| snap.db(d));
+        let set = match home {
+            Some(rec) => rec.home_set.clone(),
+            None => snap.sets.keys().next()?.clone(),
+        };
+        let mut conn = self.conns(snap).pooled(&set).await.ok()?;
+        let error = match conn.prep(&self.codec.wire(sql)[..]).await {
+            Err(mysql_async::Error::Server(e)) if e.code == PARSE_ERROR => {
+                Some(ProxyError::Backend {
+                    code: e.code,
+                    state: e.state,
+                    message: e.message,
+                })
+            }
+            _ => None,
+        };
+        if error.is_some() {
+            // The connection's diagnostics area holds the error: cleared before
+            // another session borrows it.
+            if conn
+                .query_drop(crate::exec::CLEAR_DIAGNOSTICS)
+                .await
+                .is_err()
+            {
+                crate::exec::discard(conn);
+                return error;
+            }
+        }
+        crate::exec::release(conn);
+        error
     }
 }

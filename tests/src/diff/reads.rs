@@ -99,6 +99,11 @@ pub const MERGED_MUST_MATCH: &[(&str, Order)] = &[
     // MariaDB syntax sqlparser does not parse: planned from an equivalent text.
     ("SELECT user_id, score MOD 7 AS m FROM users WHERE user_id MOD 3 = 0", A),
     ("SELECT user_id FROM users ORDER BY user_id LIMIT 3 LOCK IN SHARE MODE", E),
+    // Syntax errors over a sharded table: MariaDB's own 1064 (42000), not 1235.
+    ("SELECT user_id FROM users WHERE", E),
+    ("SELECT user_id, FROM users ORDER BY user_id", E),
+    ("TABLE users", E),
+    ("UPDATE users SET score = WHERE user_id = 1", E),
 ];
 
 /// Statements the gateway may still refuse with 1235 (but must never answer wrongly).
