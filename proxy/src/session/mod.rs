@@ -514,7 +514,15 @@ impl Session {
         if let Command::LoadData(l) = &stmt.command {
             return Box::pin(self.load_data(sql, l, out)).await;
         }
-        if !self.autocommit {
+        // With autocommit off a statement starts the transaction, as in MariaDB,
+        // unless it is a SELECT using no table (`SELECT 1`, `SELECT @@x`: a
+        // pool's check leaves `@@in_transaction` and the status flag at 0).
+        if !self.autocommit
+            && (self.txn.is_some()
+                || first != "SELECT"
+                || self.effects_next.named_lock
+                || !stmt.tables().is_empty())
+        {
             self.open_txn();
         }
         let snap = self.snapshot();

@@ -38,6 +38,15 @@ pub fn autocommit_off() -> Vec<Q> {
     let mut out = vec![
         Q::any("SET autocommit = 0"),
         Q::exact("SELECT @@autocommit"),
+        // A SELECT using no table does not start the transaction (a pool's
+        // `SELECT 1` check); one reading a table does, and COMMIT ends it.
+        Q::exact("SELECT @@in_transaction"),
+        Q::exact("SELECT 1"),
+        Q::exact("SELECT @@in_transaction"),
+        Q::exact("SELECT COUNT(*) > 0 FROM orm_bcast WHERE 1 = 0"),
+        Q::exact("SELECT @@in_transaction"),
+        Q::any("COMMIT"),
+        Q::exact("SELECT @@in_transaction"),
     ];
     for (t, cols) in [("orm_bykey", "v"), ("orm_byk", "k, v"), ("orm_bcast", "v")] {
         let row = |i: usize| {
