@@ -456,7 +456,7 @@ impl Session {
                 let snap = self.snapshot();
                 let mut exec = self.exec(&snap);
                 exec.write = false;
-                return show::databases(&mut exec, out).await;
+                return show::databases(&mut exec, sql, sig, out).await;
             }
             Command::Show(Show::Forward) => {
                 let snap = self.snapshot();
