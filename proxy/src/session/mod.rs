@@ -131,6 +131,10 @@ pub struct Session {
     changes: crate::routing::Changes,
     /// What `LAST_INSERT_ID()` answers (ids.rs).
     last_insert_id: u64,
+    /// `LAST_INSERT_ID(expr)` of rows (ids.rs): the value to give the one set
+    /// running the statement, and the value read back there after it.
+    last_id_probe: Option<u64>,
+    last_id_read: Option<u64>,
     /// Read/write split: the session's setting and own writes (reads.rs).
     split: crate::split::SplitState,
     /// Its user's connection count and its idle timeout (limits.rs).
@@ -183,6 +187,8 @@ impl Session {
             diag_keep: false,
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
+            last_id_probe: None,
+            last_id_read: None,
             split: Default::default(),
             limits: Default::default(),
             tls: None,
