@@ -502,6 +502,12 @@ impl Session {
                     );
                     return fail(out, &e).await;
                 }
+                if m.checksum && self.txn.is_some() {
+                    // (It does not commit; the sets' pooled connections would
+                    // read outside the transaction.)
+                    let e = ProxyError::NotSupported("CHECKSUM TABLE in a transaction".into());
+                    return fail(out, &e).await;
+                }
                 // They commit an open transaction implicitly, as in MariaDB.
                 if let Err(e) = self.end_txn("COMMIT").await {
                     return fail(out, &e).await;
