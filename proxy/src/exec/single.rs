@@ -159,16 +159,19 @@ impl Exec<'_> {
                 self.last_id_read = Some(v);
             }
         }
-        if self.stateful && self.txn.is_none() && conn.get_warnings() > 0 {
-            // (`SELECT ... INTO @v` of no row: 1329.) The connection is closed
-            // after the statement, its conditions kept as rows.
+        let refused = matches!(r, Ok(Err(ProxyError::Backend { .. })));
+        if self.stateful && self.txn.is_none() && (conn.get_warnings() > 0 || refused) {
+            // (`SELECT ... INTO @v` of no row: 1329; of several: 1172.) The
+            // connection is closed after the statement, its conditions kept as rows.
             let kept = crate::exec::txn::diag::Kept::default();
             crate::exec::txn::diag::stash(&mut conn, &kept).await;
             let rows = kept.lock().map(|mut k| std::mem::take(&mut k.rows));
             self.diag_rows.extend(rows.unwrap_or_default());
         }
-        if !self.capture.is_empty() && matches!(r, Ok(Ok(()))) {
-            // Best effort: a failed read leaves the variables as they were.
+        if !self.capture.is_empty() && (matches!(r, Ok(Ok(()))) || refused) {
+            // Best effort: a failed read leaves the variables as they were. (A
+            // statement MariaDB refused may have assigned some: `SELECT ... INTO
+            // @v` of several rows assigns the first, then fails with 1172.)
             if let Ok(v) = uservars::read_back(&mut conn, set, &self.capture).await {
                 self.captured = v;
             }

@@ -16,6 +16,7 @@ mod held;
 mod identity;
 mod ids;
 mod insert_select;
+mod into_vars;
 mod kill;
 mod limited;
 mod limits;
@@ -600,11 +601,27 @@ impl Session {
         }
         let planned = match self.plan_sql(&snap, stmt).await {
             Ok(planning::Planning::Planned(p)) => p,
-            Ok(planning::Planning::Unparsed(msg)) => return self.unparsed(stmt, &msg, out).await,
+            Ok(planning::Planning::Unparsed(msg)) => {
+                if let Some(span) = into_vars::into_vars(sql, &stmt.sig) {
+                    if self.unparsed_plan(&snap, stmt, &msg).is_err() {
+                        let e = ProxyError::NotSupported(format!(
+                            "a statement the gateway cannot parse on data spread over several sets ({msg})"
+                        ));
+                        return Box::pin(self.select_into(stmt, span, e, out)).await;
+                    }
+                }
+                return self.unparsed(stmt, &msg, out).await;
+            }
             Err(ProxyError::WriteLimitAcrossSets) => {
                 return self.limited_write(&snap, sql, tokens, out).await;
             }
             Err(ProxyError::InsertSelect) => return Box::pin(self.insert_select(sql, out)).await,
+            Err(e @ ProxyError::NotSupported(_)) => {
+                return match into_vars::into_vars(sql, &stmt.sig) {
+                    Some(span) => Box::pin(self.select_into(stmt, span, e, out)).await,
+                    None => fail(out, &e).await,
+                };
+            }
             Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");

@@ -30,13 +30,15 @@ impl Session {
             return Ok(assignments.to_vec());
         }
         let snap = self.snapshot();
-        let texts: Vec<&str> = assignments.iter().map(|(_, t)| t.as_str()).collect();
+        let mut assignments = std::borrow::Cow::Borrowed(assignments);
         // A value read from tables (`SET @n = (SELECT COUNT(*) FROM t)`) is
-        // computed on the one set holding them, outside any transaction: refused
-        // when they span sets, or inside a transaction (whose own writes it
-        // would not see).
-        let tables: Vec<_> = texts
+        // computed on the one set holding them, outside any transaction (whose
+        // own writes it would not see); over several sets, a user variable's
+        // `(SELECT ...)` is read first through the executor (in the transaction,
+        // `into_vars`); other values are refused.
+        let tables: Vec<_> = assignments
             .iter()
+            .map(|(_, t)| t.as_str())
             .flat_map(|t| {
                 tokenize(t)
                     .map(|tok| lexed_tables(t, &significant(&tok)))
@@ -50,6 +52,18 @@ impl Session {
                 crate::route::plan::single_set_for_tables(&snap, self.db.as_deref(), &tables)?;
             match one {
                 Some(set) if self.txn.is_none() => set,
+                // Each value's rows read first (`into_vars`), then any set.
+                None => match self.materialized_values(&snap, &assignments).await? {
+                    Some(values) => {
+                        assignments = std::borrow::Cow::Owned(values);
+                        crate::show::any_set_of(&snap, self.db.as_deref())?
+                    }
+                    None => {
+                        return Err(ProxyError::NotSupported(
+                            "SET from an expression over tables on several sets other than one (SELECT ...) per variable".into(),
+                        ))
+                    }
+                },
                 _ => {
                     return Err(ProxyError::NotSupported(
                         "SET from a query over tables on several sets or inside a transaction (use SELECT ... INTO @v)".into(),
@@ -57,6 +71,7 @@ impl Session {
                 }
             }
         };
+        let texts: Vec<&str> = assignments.iter().map(|(_, t)| t.as_str()).collect();
         let mut conn = self.conns(&snap).pooled(&set).await?;
         let r = conn.query_drop(format!("SET {}", texts.join(", "))).await;
         if let Err(e) = r {
