@@ -107,7 +107,10 @@ mod tests {
         let sql = "CHECKSUM TABLE t, u EXTENDED";
         let m = parsed(sql).unwrap();
         assert!(m.checksum && m.tables.len() == 2);
-        assert_eq!(m.for_table(sql, "x", "u"), "CHECKSUM TABLE `x`.`u` EXTENDED");
+        assert_eq!(
+            m.for_table(sql, "x", "u"),
+            "CHECKSUM TABLE `x`.`u` EXTENDED"
+        );
         assert!(parsed("CHECKSUM LOCAL TABLE t").is_none());
     }
 }

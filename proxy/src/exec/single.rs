@@ -59,7 +59,12 @@ impl Exec<'_> {
         work: Work<'_>,
         out: &mut Responder<'_>,
     ) -> Answered {
-        if self.fast && self.txn.is_none() && !self.write && !out.more_results() && self.last_id.is_none() {
+        if self.fast
+            && self.txn.is_none()
+            && !self.write
+            && !out.more_results()
+            && self.last_id.is_none()
+        {
             if let Some(answered) = self.fast(set, &work, out).await {
                 return answered;
             }

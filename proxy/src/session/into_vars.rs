@@ -92,20 +92,13 @@ fn subquery_value(text: &str) -> Option<(usize, usize)> {
 impl Session {
     /// A set where the tables a SELECT reads are all defined (for the
     /// collations of its text columns).
-    fn probe_set(
-        &self,
-        snap: &topo::ClusterSnapshot,
-        select: &str,
-    ) -> Result<String, ProxyError> {
+    fn probe_set(&self, snap: &topo::ClusterSnapshot, select: &str) -> Result<String, ProxyError> {
         let tokens = tokenize(select).unwrap_or_default();
         let tables = crate::command::lexed_tables(select, &significant(&tokens));
         match tables.first() {
-            Some(t) => crate::placement::set_holding(
-                snap,
-                self.db.as_deref(),
-                t.db.as_deref(),
-                &t.name,
-            ),
+            Some(t) => {
+                crate::placement::set_holding(snap, self.db.as_deref(), t.db.as_deref(), &t.name)
+            }
             None => crate::placement::any_set_of(snap, self.db.as_deref()),
         }
     }
@@ -208,7 +201,10 @@ mod tests {
     #[test]
     fn finds_the_top_level_into_of_user_variables() {
         assert_eq!(into("SELECT a INTO @x FROM t"), Some("INTO @x"));
-        assert_eq!(into("SELECT a, b FROM t WHERE c = 1 INTO @x, @`y`"), Some("INTO @x, @`y`"));
+        assert_eq!(
+            into("SELECT a, b FROM t WHERE c = 1 INTO @x, @`y`"),
+            Some("INTO @x, @`y`")
+        );
         assert_eq!(into("SELECT (SELECT 1 INTO @x) FROM t"), None);
         assert_eq!(into("SELECT a INTO OUTFILE '/tmp/x' FROM t"), None);
         assert_eq!(into("SELECT a INTO @@session.x FROM t"), None);
@@ -218,8 +214,14 @@ mod tests {
     #[test]
     fn a_value_that_is_one_subquery() {
         let v = |t: &str| subquery_value(t).map(|(s, e)| t[s..e].to_string());
-        assert_eq!(v("@m = (SELECT MAX(a) FROM t)").as_deref(), Some("SELECT MAX(a) FROM t"));
-        assert_eq!(v("@m := ( SELECT (1) FROM t )").as_deref(), Some("SELECT (1) FROM t "));
+        assert_eq!(
+            v("@m = (SELECT MAX(a) FROM t)").as_deref(),
+            Some("SELECT MAX(a) FROM t")
+        );
+        assert_eq!(
+            v("@m := ( SELECT (1) FROM t )").as_deref(),
+            Some("SELECT (1) FROM t ")
+        );
         assert_eq!(v("@m = (SELECT 1 FROM t) + (SELECT 2 FROM t)"), None);
         assert_eq!(v("@m = 1 + (SELECT 2 FROM t)"), None);
     }

@@ -130,10 +130,7 @@ fn sum_checksums(rows: Vec<Cells>) -> Cells {
             _ => None,
         };
     }
-    vec![
-        table.flatten(),
-        sum.map(|s| s.to_string().into_bytes()),
-    ]
+    vec![table.flatten(), sum.map(|s| s.to_string().into_bytes())]
 }
 
 #[cfg(test)]

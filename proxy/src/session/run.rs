@@ -51,7 +51,8 @@ impl Session {
             .await;
         }
         let last_id = self.last_id_probe.take();
-        let one_set = matches!((&plan.target, &plan.merge), (Target::Sets(s), Merge::Single) if s.len() == 1);
+        let one_set =
+            matches!((&plan.target, &plan.merge), (Target::Sets(s), Merge::Single) if s.len() == 1);
         if last_id.is_some() && !one_set {
             return fail(
                 out,

@@ -75,6 +75,12 @@ impl Session {
         let mut conn = self.conns(&snap).pooled(&set).await?;
         let r = conn.query_drop(format!("SET {}", texts.join(", "))).await;
         if let Err(e) = r {
+            // MariaDB's error stays in the diagnostics area (`SHOW WARNINGS`).
+            let kept = crate::exec::txn::diag::Kept::default();
+            crate::exec::txn::diag::stash(&mut conn, &kept).await;
+            let rows = kept.lock().map(|mut k| std::mem::take(&mut k.rows));
+            self.clear_diagnostics();
+            self.diag_rows = rows.unwrap_or_default();
             crate::exec::discard(conn);
             return Err(ProxyError::from_backend(&set, e));
         }
