@@ -42,13 +42,18 @@ impl Session {
         let capture = std::mem::take(&mut self.effects_next.assigns);
         let pin = std::mem::take(&mut self.effects_next.pins);
         if !capture.is_empty() && plan.set_count() > 1 {
-            return fail(
-                out,
-                &ProxyError::NotSupported(
-                    "assigning user variables (@v := ..., INTO @v) in a statement that runs on several sets: each set would assign its own value".into(),
-                ),
-            )
-            .await;
+            let e = ProxyError::NotSupported(
+                "assigning user variables (@v := ..., INTO @v) in a statement that runs on several sets: each set would assign its own value".into(),
+            );
+            // `SELECT ... INTO @v`: its rows read first (`into_vars`).
+            let stmt = crate::command::Statement::new(
+                sql,
+                crate::sql::lexer::tokenize(sql).unwrap_or_default(),
+            );
+            if let Some(span) = super::into_vars::into_vars(sql, &stmt.sig) {
+                return Box::pin(self.select_into(&stmt, span, e, out)).await;
+            }
+            return fail(out, &e).await;
         }
         let last_id = self.last_id_probe.take();
         let one_set =
