@@ -3,7 +3,8 @@
 //! (it was ignored: the session's value stayed), user variables assigned from
 //! rows of several sets (`SELECT ... INTO @v`, `SET @v = (SELECT ...)`: they
 //! were refused), the diagnostics those leave (1329, 1172, 1287), the error of
-//! a scatter read in `SHOW WARNINGS` (it was empty), and `SHOW DATABASES LIKE`
+//! a read over several sets, concatenated or merged, in `SHOW WARNINGS` (it was
+//! empty), and `SHOW DATABASES LIKE`
 //! (it listed every database under the plain column name).
 
 use setwise_tests::diff::data::Data;
@@ -138,9 +139,16 @@ async fn values_read_back_from_rows_match_a_plain_mariadb() {
     for sql in [
         "SELECT nosuchcol FROM users",
         "SELECT user_id, nosuchcol FROM users WHERE score > 0",
+        // Merged by the gateway (sorted, aggregated, grouped).
+        "SELECT nosuchcol FROM users ORDER BY user_id",
+        "SELECT COUNT(nosuchcol) FROM users",
+        "SELECT city FROM users GROUP BY city HAVING nosuch > 1",
     ] {
         d.run(&Q::exact(sql).with_message()).await.unwrap();
         d.run(&warnings()).await.unwrap();
+        d.run(&Q::exact("SELECT @@warning_count, @@error_count"))
+            .await
+            .unwrap();
     }
 
     d.group("SHOW DATABASES LIKE / WHERE");
