@@ -143,36 +143,63 @@ pub async fn processlist(
     write_rows(out, &cols, &rows).await
 }
 
-/// `SHOW DATABASES`: the logical databases and the system schemas.
-pub async fn databases(exec: &mut Exec<'_>, out: &mut Responder<'_>) -> Answered {
-    let set = match any_set(exec) {
-        Ok(s) => s,
-        Err(e) => return fail(out, &e).await,
+/// `SHOW DATABASES`: the logical databases and the system schemas. With `LIKE` /
+/// `WHERE` every set runs the statement as written, so the filter, and the column's
+/// name (`Database (pattern)`), are MariaDB's own; the gateway keeps the names that
+/// are system schemas or logical databases, each once.
+pub async fn databases(
+    exec: &mut Exec<'_>,
+    sql: &str,
+    sig: &[Token],
+    out: &mut Responder<'_>,
+) -> Answered {
+    let filtered = sig.len() > 2;
+    let sets: Vec<String> = if filtered {
+        exec.conns.snap.sets.keys().cloned().collect()
+    } else {
+        match any_set(exec) {
+            Ok(s) => vec![s],
+            Err(e) => return fail(out, &e).await,
+        }
     };
-    let (cols, rows) = match fetch(exec, &set, "SHOW DATABASES").await {
-        Ok(r) => r,
-        Err(e) => return fail(out, &e).await,
-    };
-    let mut names: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.first().cloned().flatten())
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .filter(|n| is_system_schema(n))
-        .collect();
-    names.extend(
-        exec.conns
-            .snap
-            .dbs
-            .keys()
-            .filter(|d| *d != HIDDEN_DB)
-            .cloned(),
-    );
+    let mut cols = None;
+    let mut names: Vec<String> = Vec::new();
+    for set in &sets {
+        let (c, rows) = match fetch(exec, set, if filtered { sql } else { "SHOW DATABASES" }).await
+        {
+            Ok(r) => r,
+            Err(e) => return fail(out, &e).await,
+        };
+        cols.get_or_insert(c);
+        names.extend(
+            rows.iter()
+                .filter_map(|r| r.first().cloned().flatten())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .filter(|n| {
+                    is_system_schema(n)
+                        || (filtered && n != HIDDEN_DB && exec.conns.snap.dbs.contains_key(n))
+                }),
+        );
+    }
+    if !filtered {
+        names.extend(
+            exec.conns
+                .snap
+                .dbs
+                .keys()
+                .filter(|d| *d != HIDDEN_DB)
+                .cloned(),
+        );
+    }
     names.sort();
     names.dedup();
     let rows: Vec<Vec<Option<Vec<u8>>>> = names
         .into_iter()
         .map(|n| vec![Some(n.into_bytes())])
         .collect();
+    let Some(cols) = cols else {
+        return fail(out, &ProxyError::NoRouting("no set is registered".into())).await;
+    };
     write_rows(out, &cols, &rows).await
 }
 

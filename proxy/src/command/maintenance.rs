@@ -1,7 +1,7 @@
 //! `ANALYZE | CHECK | OPTIMIZE | REPAIR [NO_WRITE_TO_BINLOG | LOCAL] TABLE t1
-//! [, t2 ...] [options]`: the tables named and where the statement's text
-//! around the list is (`session::maintenance` runs it per table on every set
-//! holding the table).
+//! [, t2 ...] [options]` and `CHECKSUM TABLE t1 [, t2 ...] [QUICK | EXTENDED]`:
+//! the tables named and where the statement's text around the list is
+//! (`session::maintenance` runs it per table on every set holding the table).
 
 use crate::sql::lexer::{qualified_name_at, quote_ident, Token};
 
@@ -15,17 +15,23 @@ pub struct Maintenance {
     /// Where what follows the table list starts (options), `sql.len()` if none.
     pub tail_at: usize,
     pub tables: Vec<TableName>,
+    /// `CHECKSUM TABLE`: one row per table, its checksum combined across sets.
+    pub checksum: bool,
 }
 
 /// Reads `sql` (significant tokens `sig`, verb `verb`); `None` when it is
 /// not such a statement (left to the planner).
 pub fn parse(sql: &str, sig: &[Token], verb: &str) -> Option<Maintenance> {
-    if !matches!(verb, "ANALYZE" | "CHECK" | "OPTIMIZE" | "REPAIR") {
+    if !matches!(
+        verb,
+        "ANALYZE" | "CHECK" | "OPTIMIZE" | "REPAIR" | "CHECKSUM"
+    ) {
         return None;
     }
+    let checksum = verb == "CHECKSUM";
     let word = |i: usize, w: &str| sig.get(i).is_some_and(|t| t.is_word(sql, w));
     let mut i = 1;
-    if word(i, "NO_WRITE_TO_BINLOG") || word(i, "LOCAL") {
+    if !checksum && (word(i, "NO_WRITE_TO_BINLOG") || word(i, "LOCAL")) {
         i += 1;
     }
     if !(word(i, "TABLE") || word(i, "TABLES")) {
@@ -52,6 +58,7 @@ pub fn parse(sql: &str, sig: &[Token], verb: &str) -> Option<Maintenance> {
         head_end,
         tail_at,
         tables,
+        checksum,
     })
 }
 
@@ -97,6 +104,13 @@ mod tests {
             "ANALYZE NO_WRITE_TO_BINLOG TABLES `x`.`t`"
         );
         assert!(parsed("ANALYZE SELECT 1").is_none());
-        assert!(parsed("CHECKSUM TABLE t").is_none());
+        let sql = "CHECKSUM TABLE t, u EXTENDED";
+        let m = parsed(sql).unwrap();
+        assert!(m.checksum && m.tables.len() == 2);
+        assert_eq!(
+            m.for_table(sql, "x", "u"),
+            "CHECKSUM TABLE `x`.`u` EXTENDED"
+        );
+        assert!(parsed("CHECKSUM LOCAL TABLE t").is_none());
     }
 }

@@ -289,7 +289,7 @@ fn classify(sql: &str, sig: &[Token], verb: &str, w: &[String; 3]) -> Command {
         }
         "PREPARE" | "EXECUTE" | "DEALLOCATE" => sql_prepared(sql, sig, verb, w1),
         "LOAD" => load::parse(sql, sig).map_or(Command::Query, Command::LoadData),
-        "ANALYZE" | "CHECK" | "OPTIMIZE" | "REPAIR" => {
+        "ANALYZE" | "CHECK" | "OPTIMIZE" | "REPAIR" | "CHECKSUM" => {
             maintenance::parse(sql, sig, verb).map_or(Command::Query, Command::Maintenance)
         }
         _ => Command::Query,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mysql_common::packets::Column;
 
 use super::columns::{self, Collated};
-use super::{Block, DerivedPlan};
+use super::DerivedPlan;
 use crate::error::ProxyError;
 use crate::exec::{Answered, Exec};
 use crate::front::Responder;
@@ -43,16 +43,8 @@ async fn answer(exec: &mut Exec<'_>, p: &DerivedPlan) -> Result<Answer, ProxyErr
     let mut at = 0;
     let mut warnings = 0u16;
     for b in &p.blocks {
-        let f = fetch_merged(exec, &b.sql, &mut budget).await?;
-        warnings = warnings.saturating_add(f.warnings);
-        let collated = collations(exec, p, b, &f.cols).await?;
-        let decls = f
-            .cols
-            .iter()
-            .zip(&collated)
-            .map(|(c, t)| columns::declared(c, t.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let table = columns::table(&f.cols, &decls, &f.rows)?;
+        let (table, w) = materialize(exec, &b.sql, &p.probe_set, &mut budget).await?;
+        warnings = warnings.saturating_add(w);
         text.push_str(&p.sql[at..b.start]);
         text.push_str(&table);
         at = b.end;
@@ -69,12 +61,33 @@ async fn answer(exec: &mut Exec<'_>, p: &DerivedPlan) -> Result<Answer, ProxyErr
     Ok((want, got.rows, warnings.saturating_add(got.warnings)))
 }
 
+/// Runs `sql` (a SELECT) as a statement of its own, scattered and merged, and
+/// returns its rows as a parenthesized `(SELECT ... FROM JSON_TABLE(...) AS
+/// setwise_m)` whose columns have its types ([`columns::table`]; collations
+/// read on `probe_set`, which holds its tables), and the warnings it gave.
+pub async fn materialize(
+    exec: &mut Exec<'_>,
+    sql: &str,
+    probe_set: &str,
+    budget: &mut Budget,
+) -> Result<(String, u16), ProxyError> {
+    let f = fetch_merged(exec, sql, budget).await?;
+    let collated = collations(exec, probe_set, sql, &f.cols).await?;
+    let decls = f
+        .cols
+        .iter()
+        .zip(&collated)
+        .map(|(c, t)| columns::declared(c, t.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((columns::table(&f.cols, &decls, &f.rows)?, f.warnings))
+}
+
 /// The character set and collation of each text column of a block (`None` for
 /// other columns), read on the probe set without running the block (`LIMIT 0`).
 async fn collations(
     exec: &mut Exec<'_>,
-    p: &DerivedPlan,
-    b: &Block,
+    probe_set: &str,
+    block: &str,
     cols: &[Column],
 ) -> Result<Vec<Option<Collated>>, ProxyError> {
     let texts: Vec<usize> = (0..cols.len())
@@ -97,10 +110,10 @@ async fn collations(
     let sql = format!(
         "SELECT {} FROM (SELECT 1) AS setwise_one LEFT JOIN (SELECT * FROM ({}) AS setwise_y LIMIT 0) AS setwise_x ON 1",
         items.join(", "),
-        b.sql
+        block
     );
     let mut budget = Budget::new("the collations of a derived table");
-    let f = fetch_on(exec, vec![p.probe_set.clone()], &sql, &mut budget).await?;
+    let f = fetch_on(exec, vec![probe_set.to_string()], &sql, &mut budget).await?;
     let row = f.rows.into_iter().next().unwrap_or_default();
     let word = |v: Option<&Cell>| {
         v.cloned()

@@ -64,6 +64,9 @@ pub struct Exec<'a> {
     /// warnings or an error (one set's, or each of a join's or scatter's sets
     /// with warnings), kept so `SHOW WARNINGS` can read them there.
     pub diagnostics: Vec<(String, Conn)>,
+    /// Outside a transaction: the conditions of a statement whose connection is
+    /// not reused (it assigned user variables), read there before it closes.
+    pub diag_rows: Vec<txn::diag::Cells>,
     /// The statement is a point read that may run on a pipelined connection
     /// ([`fast`]).
     pub fast: bool,
@@ -75,6 +78,12 @@ pub struct Exec<'a> {
     pub capture: Vec<String>,
     /// `(key, assignment)` of each variable in `capture`, for the session.
     pub captured: Vec<(String, String)>,
+    /// `SELECT ... LAST_INSERT_ID(expr) ...` on one set: the session's value,
+    /// given to the connection first (`DO LAST_INSERT_ID(v)`), so that the
+    /// value MariaDB leaves there afterwards — set by the rows it evaluated,
+    /// unchanged by none — is read back into [`last_id_read`](Self::last_id_read).
+    pub last_id: Option<u64>,
+    pub last_id_read: Option<u64>,
     /// The session's pinned connections ([`pins`]), used before any pooled one.
     pub pins: Option<Pins>,
     /// The statement leaves state that must stay on its connection (a named
@@ -119,10 +128,13 @@ impl<'a> Exec<'a> {
             held: None,
             activity: None,
             diagnostics: Vec::new(),
+            diag_rows: Vec::new(),
             fast: false,
             stateful: false,
             capture: Vec::new(),
             captured: Vec::new(),
+            last_id: None,
+            last_id_read: None,
             pins: None,
             pin: false,
             from_pins: Default::default(),

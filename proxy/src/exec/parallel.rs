@@ -177,6 +177,10 @@ impl Exec<'_> {
                 }
                 super::discard(p.conn);
             } else {
+                if o.first {
+                    // The error the client got: `SHOW WARNINGS` reads it there.
+                    self.keep_diagnostics(&p.set, &p.conn, o.err.as_ref());
+                }
                 self.give_back(&p.set, p.conn, o.err.as_ref());
             }
             if o.first {

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 
 use super::running::note_running;
@@ -194,10 +195,39 @@ impl Exec<'_> {
         };
         if matches!(r, Ok(true)) {
             self.recover_found(streams).await;
+        } else if matches!(r, Ok(false)) && self.txn.is_none() && out.error_code != 0 {
+            self.recover_error(streams, out.error_code).await;
         } else {
             self.recover(streams).await;
         }
         r
+    }
+
+    /// [`recover`](Self::recover) after a merge answered with a set's error:
+    /// that set's conditions (the first whose area holds an error of `code`)
+    /// are kept as rows for `SHOW WARNINGS`, as one server's area would be.
+    async fn recover_error(&mut self, streams: Vec<stream::SetStream>, code: u16) {
+        let mut kept = false;
+        for s in streams {
+            drop(s.rx);
+            let Ok(mut conn) = s.task.await else { continue };
+            if !kept {
+                let rows = conn
+                    .query::<mysql_async::Row, _>("SHOW WARNINGS")
+                    .await
+                    .unwrap_or_default();
+                let rows: Vec<_> = rows.into_iter().map(super::txn::diag::cells).collect();
+                let holds = rows.iter().any(|r| {
+                    r.first().cloned().flatten().as_deref() == Some(b"Error".as_slice())
+                        && r.get(1).cloned().flatten() == Some(code.to_string().into_bytes())
+                });
+                if holds {
+                    self.diag_rows = rows;
+                    kept = true;
+                }
+            }
+            self.give_back(&s.set, conn, None);
+        }
     }
 
     /// The column definitions of `sql` on `set` (for [`MergeSpec::columns_sql`]).

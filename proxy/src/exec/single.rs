@@ -59,7 +59,12 @@ impl Exec<'_> {
         work: Work<'_>,
         out: &mut Responder<'_>,
     ) -> Answered {
-        if self.fast && self.txn.is_none() && !self.write && !out.more_results() {
+        if self.fast
+            && self.txn.is_none()
+            && !self.write
+            && !out.more_results()
+            && self.last_id.is_none()
+        {
             if let Some(answered) = self.fast(set, &work, out).await {
                 return answered;
             }
@@ -77,6 +82,16 @@ impl Exec<'_> {
             .on_replica
             .contains_key(set)
             .then(|| (work.clone(), out.packets_written()));
+        if let Some(v) = self.last_id {
+            let given = conn
+                .query_drop(format!("DO LAST_INSERT_ID({v})"))
+                .await
+                .map_err(|e| ProxyError::from_backend(set, e));
+            if let Err(e) = given {
+                self.give_back(set, conn, Some(&e));
+                return fail(out, &e).await;
+            }
+        }
         self.running_on(Some(&conn));
         let mut start_failed = false;
         let run = async {
@@ -129,6 +144,9 @@ impl Exec<'_> {
             // Read to the end, autocommit: lent again as it is.
             conn.mark_clean();
         }
+        // Before the reads below (last GTID, FOUND_ROWS(), user variables),
+        // which leave the connection's warning count at theirs.
+        self.keep_diagnostics(set, &conn, r.as_ref().ok().and_then(|r| r.as_ref().err()));
         if self.track_gtid && self.write && self.txn.is_none() && matches!(r, Ok(Ok(()))) {
             if let Ok(Some(Some(g))) = conn
                 .query_first::<Option<String>, _>("SELECT @@last_gtid")
@@ -140,14 +158,30 @@ impl Exec<'_> {
         if matches!(r, Ok(Ok(()))) {
             self.add_found(set, &mut conn).await;
         }
-        if !self.capture.is_empty() && matches!(r, Ok(Ok(()))) {
-            // Best effort: a failed read leaves the variables as they were.
+        if self.last_id.is_some() && matches!(r, Ok(Ok(()))) {
+            // Best effort, as the user variables below.
+            if let Ok(Some(v)) = conn.query_first::<u64, _>("SELECT LAST_INSERT_ID()").await {
+                self.last_id_read = Some(v);
+            }
+        }
+        let refused = matches!(r, Ok(Err(ProxyError::Backend { .. })));
+        if self.stateful && self.txn.is_none() && (conn.get_warnings() > 0 || refused) {
+            // (`SELECT ... INTO @v` of no row: 1329; of several: 1172.) The
+            // connection is closed after the statement, its conditions kept as rows.
+            let kept = crate::exec::txn::diag::Kept::default();
+            crate::exec::txn::diag::stash(&mut conn, &kept).await;
+            let rows = kept.lock().map(|mut k| std::mem::take(&mut k.rows));
+            self.diag_rows.extend(rows.unwrap_or_default());
+        }
+        if !self.capture.is_empty() && (matches!(r, Ok(Ok(()))) || refused) {
+            // Best effort: a failed read leaves the variables as they were. (A
+            // statement MariaDB refused may have assigned some: `SELECT ... INTO
+            // @v` of several rows assigns the first, then fails with 1172.)
             if let Ok(v) = uservars::read_back(&mut conn, set, &self.capture).await {
                 self.captured = v;
             }
         }
         let err = r.as_ref().ok().and_then(|r| r.as_ref().err());
-        self.keep_diagnostics(set, &conn, err);
         self.give_back(set, conn, err);
         match r? {
             Ok(()) => Ok(true),

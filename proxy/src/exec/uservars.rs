@@ -100,6 +100,8 @@ fn literal(ty: ColumnType, value: &str, hex: &str, charset: &str, collation: &st
     match ty {
         MYSQL_TYPE_LONGLONG | MYSQL_TYPE_LONG | MYSQL_TYPE_INT24 | MYSQL_TYPE_SHORT
         | MYSQL_TYPE_TINY => value.to_string(),
+        // `5.`: a DECIMAL of scale 0 (`5` would be a BIGINT).
+        MYSQL_TYPE_NEWDECIMAL | MYSQL_TYPE_DECIMAL if !value.contains('.') => format!("{value}."),
         MYSQL_TYPE_NEWDECIMAL | MYSQL_TYPE_DECIMAL => value.to_string(),
         MYSQL_TYPE_DOUBLE | MYSQL_TYPE_FLOAT => {
             if value.contains(['e', 'E']) {
@@ -133,6 +135,10 @@ mod tests {
         assert_eq!(
             literal(ColumnType::MYSQL_TYPE_NEWDECIMAL, "1.50", "", "", ""),
             "1.50"
+        );
+        assert_eq!(
+            literal(ColumnType::MYSQL_TYPE_NEWDECIMAL, "-2147488269", "", "", ""),
+            "-2147488269."
         );
         assert_eq!(
             literal(ColumnType::MYSQL_TYPE_DOUBLE, "0.1", "", "", ""),

@@ -44,6 +44,10 @@ enum Effect {
     },
     /// `SELECT LAST_INSERT_ID(n)`, `DO LAST_INSERT_ID(n)`: the value becomes `n`.
     Set(u64),
+    /// `SELECT LAST_INSERT_ID(col) FROM t ...` (any argument but a number, or
+    /// a number evaluated once per row read): the value MariaDB left on the one
+    /// set that ran it (`Session::last_id_probe`; refused over several sets).
+    FromBackend,
     /// MariaDB's own ids (a single table) or `LAST_INSERT_ID(expr)`: the OK
     /// packet's insert id, unless the rows gave every id themselves.
     FromOk { rows: usize, on_duplicate: bool },
@@ -61,6 +65,8 @@ impl Session {
     ) -> Result<IdStep, ProxyError> {
         out.insert_id = None;
         out.last_ok = None;
+        self.last_id_probe = None;
+        self.last_id_read = None;
         let mut step = IdStep::default();
         // Only statements that run now: a stored routine's or trigger's body
         // (CREATE ...) keeps its LAST_INSERT_ID() calls.
@@ -73,10 +79,26 @@ impl Session {
         let calls = last_insert_id_calls(sql, sig);
         if calls.iter().any(|c| c.arg.is_some()) {
             step.sets_value = true;
-            step.effect = match calls.iter().rev().find_map(|c| c.literal) {
+            let reads = ["SELECT", "DO", "WITH", "VALUES"]
+                .iter()
+                .any(|w| first_is(sql, sig, w));
+            // A literal sets the value once, unless rows decide how often
+            // (none read: unchanged).
+            let literal = calls
+                .iter()
+                .filter(|c| c.arg.is_some())
+                .map(|c| c.literal)
+                .collect::<Option<Vec<u64>>>()
+                .and_then(|v| v.last().copied())
+                .filter(|_| !sig.iter().any(|t| t.is_word(sql, "FROM")));
+            step.effect = match literal {
                 // (`DO` sends no insert id in its OK packet either.)
                 Some(v) if first_is(sql, sig, "SELECT") || first_is(sql, sig, "DO") => {
                     Effect::Set(v)
+                }
+                _ if reads => {
+                    self.last_id_probe = Some(self.last_insert_id);
+                    Effect::FromBackend
                 }
                 _ => Effect::FromOk {
                     rows: 0,
@@ -191,6 +213,8 @@ impl Session {
     pub(super) fn ids_after(&mut self, step: &IdStep, out: &mut Responder<'_>, ok: bool) {
         out.insert_id = None;
         let last_ok = out.last_ok.take();
+        self.last_id_probe = None;
+        let read = self.last_id_read.take();
         if !ok {
             return;
         }
@@ -207,6 +231,11 @@ impl Session {
         match step.effect {
             Effect::None => {}
             Effect::Set(v) => self.last_insert_id = v,
+            Effect::FromBackend => {
+                if let Some(v) = read {
+                    self.last_insert_id = v;
+                }
+            }
             Effect::Assigned {
                 first,
                 rows,
@@ -249,6 +278,9 @@ impl Session {
             let (i, end) = (c.at, c.end);
             let item = items.iter().position(|&(s, e, _)| s <= i && end < e);
             let text = match item {
+                // The backend was given the session's value (`last_id_probe`):
+                // it answers itself, after the rows' LAST_INSERT_ID(expr).
+                Some(_) if self.last_id_probe.is_some() => continue,
                 // LAST_INSERT_ID() itself, once the backend's value is ours.
                 Some(k) => {
                     let (s, e, aliased) = items[k];

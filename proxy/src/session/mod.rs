@@ -16,6 +16,7 @@ mod held;
 mod identity;
 mod ids;
 mod insert_select;
+mod into_vars;
 mod kill;
 mod limited;
 mod limits;
@@ -131,6 +132,10 @@ pub struct Session {
     changes: crate::routing::Changes,
     /// What `LAST_INSERT_ID()` answers (ids.rs).
     last_insert_id: u64,
+    /// `LAST_INSERT_ID(expr)` of rows (ids.rs): the value to give the one set
+    /// running the statement, and the value read back there after it.
+    last_id_probe: Option<u64>,
+    last_id_read: Option<u64>,
     /// Read/write split: the session's setting and own writes (reads.rs).
     split: crate::split::SplitState,
     /// Its user's connection count and its idle timeout (limits.rs).
@@ -183,6 +188,8 @@ impl Session {
             diag_keep: false,
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
+            last_id_probe: None,
+            last_id_read: None,
             split: Default::default(),
             limits: Default::default(),
             tls: None,
@@ -456,7 +463,7 @@ impl Session {
                 let snap = self.snapshot();
                 let mut exec = self.exec(&snap);
                 exec.write = false;
-                return show::databases(&mut exec, out).await;
+                return show::databases(&mut exec, sql, sig, out).await;
             }
             Command::Show(Show::Forward) => {
                 let snap = self.snapshot();
@@ -494,6 +501,12 @@ impl Session {
                     let e = ProxyError::NotSupported(
                         "ANALYZE/CHECK/OPTIMIZE/REPAIR TABLE under LOCK TABLES".into(),
                     );
+                    return fail(out, &e).await;
+                }
+                if m.checksum && self.txn.is_some() {
+                    // (It does not commit; the sets' pooled connections would
+                    // read outside the transaction.)
+                    let e = ProxyError::NotSupported("CHECKSUM TABLE in a transaction".into());
                     return fail(out, &e).await;
                 }
                 // They commit an open transaction implicitly, as in MariaDB.
@@ -596,11 +609,27 @@ impl Session {
         }
         let planned = match self.plan_sql(&snap, stmt).await {
             Ok(planning::Planning::Planned(p)) => p,
-            Ok(planning::Planning::Unparsed(msg)) => return self.unparsed(stmt, &msg, out).await,
+            Ok(planning::Planning::Unparsed(msg)) => {
+                if let Some(span) = into_vars::into_vars(sql, &stmt.sig) {
+                    if self.unparsed_plan(&snap, stmt, &msg).is_err() {
+                        let e = ProxyError::NotSupported(format!(
+                            "a statement the gateway cannot parse on data spread over several sets ({msg})"
+                        ));
+                        return Box::pin(self.select_into(stmt, span, e, out)).await;
+                    }
+                }
+                return self.unparsed(stmt, &msg, out).await;
+            }
             Err(ProxyError::WriteLimitAcrossSets) => {
                 return self.limited_write(&snap, sql, tokens, out).await;
             }
             Err(ProxyError::InsertSelect) => return Box::pin(self.insert_select(sql, out)).await,
+            Err(e @ ProxyError::NotSupported(_)) => {
+                return match into_vars::into_vars(sql, &stmt.sig) {
+                    Some(span) => Box::pin(self.select_into(stmt, span, e, out)).await,
+                    None => fail(out, &e).await,
+                };
+            }
             Err(e) => return fail(out, &e).await,
         };
         debug!(plan = ?planned.plan, "plan");

@@ -34,6 +34,7 @@ impl Session {
         let track_gtid = write && self.tracks_gtids(snap);
         // Never pipelined while the session holds table locks (locks.rs).
         let fast = std::mem::take(&mut self.fast_next)
+            && self.last_id_probe.is_none()
             && self.autocommit
             && reads.is_none()
             && !self.is_locked();
@@ -41,10 +42,27 @@ impl Session {
         let capture = std::mem::take(&mut self.effects_next.assigns);
         let pin = std::mem::take(&mut self.effects_next.pins);
         if !capture.is_empty() && plan.set_count() > 1 {
+            let e = ProxyError::NotSupported(
+                "assigning user variables (@v := ..., INTO @v) in a statement that runs on several sets: each set would assign its own value".into(),
+            );
+            // `SELECT ... INTO @v`: its rows read first (`into_vars`).
+            let stmt = crate::command::Statement::new(
+                sql,
+                crate::sql::lexer::tokenize(sql).unwrap_or_default(),
+            );
+            if let Some(span) = super::into_vars::into_vars(sql, &stmt.sig) {
+                return Box::pin(self.select_into(&stmt, span, e, out)).await;
+            }
+            return fail(out, &e).await;
+        }
+        let last_id = self.last_id_probe.take();
+        let one_set =
+            matches!((&plan.target, &plan.merge), (Target::Sets(s), Merge::Single) if s.len() == 1);
+        if last_id.is_some() && !one_set {
             return fail(
                 out,
                 &ProxyError::NotSupported(
-                    "assigning user variables (@v := ..., INTO @v) in a statement that runs on several sets: each set would assign its own value".into(),
+                    "LAST_INSERT_ID(expr) in a statement that does not run on one set: the value MariaDB sets is the last row's it evaluates".into(),
                 ),
             )
             .await;
@@ -77,6 +95,7 @@ impl Session {
         exec.reads = reads;
         exec.track_gtid = track_gtid;
         exec.calc_found = calc_found;
+        exec.last_id = last_id;
         let answered = match (prepared, &plan.target, &plan.merge) {
             (Some((text, values)), Target::Sets(sets), Merge::Single) => {
                 exec.single_prepared(&sets[0], &text, values, out).await
@@ -101,15 +120,19 @@ impl Session {
             }
         };
         let diag = std::mem::take(&mut exec.diagnostics);
+        let diag_rows = std::mem::take(&mut exec.diag_rows);
         let captured = std::mem::take(&mut exec.captured);
+        let last_id_read = exec.last_id_read.take();
         let gtids = std::mem::take(&mut exec.gtids);
         let calc_found = exec.calc_found.take();
-        if !(std::mem::take(&mut self.diag_keep) && diag.is_empty()) {
+        if !(std::mem::take(&mut self.diag_keep) && diag.is_empty() && diag_rows.is_empty()) {
             // (A statement using no table that raised nothing keeps the area.)
             self.clear_diagnostics();
             self.diag = diag;
+            self.diag_rows = diag_rows;
         }
         self.found_ran(calc_found);
+        self.last_id_read = last_id_read;
         if write {
             self.note_write(plan, &gtids);
         }

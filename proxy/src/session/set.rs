@@ -30,13 +30,15 @@ impl Session {
             return Ok(assignments.to_vec());
         }
         let snap = self.snapshot();
-        let texts: Vec<&str> = assignments.iter().map(|(_, t)| t.as_str()).collect();
+        let mut assignments = std::borrow::Cow::Borrowed(assignments);
         // A value read from tables (`SET @n = (SELECT COUNT(*) FROM t)`) is
-        // computed on the one set holding them, outside any transaction: refused
-        // when they span sets, or inside a transaction (whose own writes it
-        // would not see).
-        let tables: Vec<_> = texts
+        // computed on the one set holding them, outside any transaction (whose
+        // own writes it would not see); over several sets, a user variable's
+        // `(SELECT ...)` is read first through the executor (in the transaction,
+        // `into_vars`); other values are refused.
+        let tables: Vec<_> = assignments
             .iter()
+            .map(|(_, t)| t.as_str())
             .flat_map(|t| {
                 tokenize(t)
                     .map(|tok| lexed_tables(t, &significant(&tok)))
@@ -50,6 +52,18 @@ impl Session {
                 crate::route::plan::single_set_for_tables(&snap, self.db.as_deref(), &tables)?;
             match one {
                 Some(set) if self.txn.is_none() => set,
+                // Each value's rows read first (`into_vars`), then any set.
+                None => match self.materialized_values(&snap, &assignments).await? {
+                    Some(values) => {
+                        assignments = std::borrow::Cow::Owned(values);
+                        crate::show::any_set_of(&snap, self.db.as_deref())?
+                    }
+                    None => {
+                        return Err(ProxyError::NotSupported(
+                            "SET from an expression over tables on several sets other than one (SELECT ...) per variable".into(),
+                        ))
+                    }
+                },
                 _ => {
                     return Err(ProxyError::NotSupported(
                         "SET from a query over tables on several sets or inside a transaction (use SELECT ... INTO @v)".into(),
@@ -57,9 +71,16 @@ impl Session {
                 }
             }
         };
+        let texts: Vec<&str> = assignments.iter().map(|(_, t)| t.as_str()).collect();
         let mut conn = self.conns(&snap).pooled(&set).await?;
         let r = conn.query_drop(format!("SET {}", texts.join(", "))).await;
         if let Err(e) = r {
+            // MariaDB's error stays in the diagnostics area (`SHOW WARNINGS`).
+            let kept = crate::exec::txn::diag::Kept::default();
+            crate::exec::txn::diag::stash(&mut conn, &kept).await;
+            let rows = kept.lock().map(|mut k| std::mem::take(&mut k.rows));
+            self.clear_diagnostics();
+            self.diag_rows = rows.unwrap_or_default();
             crate::exec::discard(conn);
             return Err(ProxyError::from_backend(&set, e));
         }
