@@ -111,6 +111,7 @@ pub mod shared;
 pub mod show;
 pub mod split;
 pub mod sql;
+pub mod table_status;
 pub mod workers;
 pub mod xa;
 pub mod xa_log;

@@ -15,13 +15,17 @@ use topo::TableKind;
 
 pub use crate::placement::{any_set_of, set_holding};
 
-type Fetched = (
+pub(crate) type Fetched = (
     std::sync::Arc<[mysql_async::Column]>,
     Vec<Vec<Option<Vec<u8>>>>,
 );
 
 /// Runs `sql` on `set` and returns its columns and rows (small results only).
-async fn fetch(exec: &mut Exec<'_>, set: &str, sql: &str) -> Result<Fetched, ProxyError> {
+pub(crate) async fn fetch(
+    exec: &mut Exec<'_>,
+    set: &str,
+    sql: &str,
+) -> Result<Fetched, ProxyError> {
     let mut conn = exec.take(set).await?;
     let r = fetch_on(&mut conn, set, &exec.conns.codec.wire(sql)).await;
     exec.give_back(set, conn, r.as_ref().err());
@@ -56,7 +60,7 @@ async fn fetch_on(
     Ok((cols, rows))
 }
 
-async fn write_rows(
+pub(crate) async fn write_rows(
     out: &mut Responder<'_>,
     cols: &[mysql_async::Column],
     rows: &[Vec<Option<Vec<u8>>>],
@@ -225,8 +229,10 @@ pub async fn forward(
         i += 1;
     }
     let first = w(0);
-    /// The set to ask, and for SHOW CREATE TABLE the table it names.
+    /// The set to ask, and for SHOW CREATE TABLE the table it names; or, for
+    /// `SHOW TABLE STATUS` of a logical database, that database (every set).
     type Asked = (String, Option<(Option<String>, String)>);
+    let mut status_of: Option<String> = None;
     let target: Result<Asked, ProxyError> = (|| {
         if first == "DESCRIBE" || first == "DESC" {
             let (db, t, _) = qualified_name_at(sql, sig, 1)
@@ -251,6 +257,21 @@ pub async fn forward(
                     .ok_or_else(|| ProxyError::UnknownDatabase(db.clone()))?;
                 Ok((rec.home_set.clone(), None))
             }
+            "TABLE" if w(i + 1) == "STATUS" => {
+                let db = if matches!(w(i + 2).as_str(), "FROM" | "IN") {
+                    qualified_name_at(sql, sig, i + 3).map(|(_, n, _)| n)
+                } else {
+                    exec.conns.db.map(str::to_string)
+                };
+                let db = db.ok_or(ProxyError::NoDatabaseSelected)?;
+                let filtered = (i..sig.len()).any(|j| w(j) == "WHERE");
+                if is_system_schema(&db) || filtered {
+                    // (A WHERE on the sizes would filter each set's part.)
+                    return Ok((any_set(exec)?, None));
+                }
+                status_of = Some(db);
+                Ok((String::new(), None))
+            }
             "CREATE" if w(i + 1) == "TABLE" => {
                 let (db, t, _) = qualified_name_at(sql, sig, i + 2)
                     .ok_or(ProxyError::Syntax("SHOW CREATE TABLE needs a table".into()))?;
@@ -273,6 +294,9 @@ pub async fn forward(
         Ok(t) => t,
         Err(e) => return fail(out, &e).await,
     };
+    if let Some(db) = status_of {
+        return crate::table_status::table_status(exec, sql, &db, out).await;
+    }
     let Some((db, table)) = create_of else {
         let plan = Plan {
             target: Target::Sets(vec![set]),

@@ -627,3 +627,36 @@ async fn create_if_not_exists_keeps_an_existing_tables_key_hashing() {
         1235
     );
 }
+
+/// `SHOW TABLE STATUS`: a sharded table's rows are its sets' added up (after
+/// ANALYZE, InnoDB's count of a small table is exact), a broadcast or single
+/// table's are one copy's; `LIKE` and `FROM db` as MariaDB.
+#[tokio::test]
+async fn table_status_adds_up_a_sharded_tables_sets() {
+    let (c, mut conn) = shop().await;
+    exec(&mut conn, "ANALYZE TABLE t, b, s").await;
+    let status = q(&mut conn, "SHOW TABLE STATUS").await;
+    let rows_of = |name: &str| {
+        status
+            .iter()
+            .find(|r| r[0].as_deref() == Some(name))
+            .and_then(|r| r[4].clone())
+    };
+    assert_eq!(rows_of("t").as_deref(), Some("20"), "{status:?}");
+    assert_eq!(rows_of("b").as_deref(), Some("3"));
+    assert_eq!(rows_of("s").as_deref(), Some("3"));
+    for set in ["set1", "set2"] {
+        let n: u64 = c
+            .primary(set)
+            .scalar("SELECT COUNT(*) FROM shop.t")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(n < 20, "both sets hold some of t: {set} has {n}");
+    }
+    let like = q(&mut conn, "SHOW TABLE STATUS FROM shop LIKE 't'").await;
+    assert_eq!(like.len(), 1);
+    assert_eq!(like[0][4].as_deref(), Some("20"));
+}
