@@ -206,11 +206,17 @@ pub struct Param {
     /// Number, quoted string, hex or date literal; `NULL`.
     pub literal: String,
     pub value: Value,
+    /// The type the client bound it with, and its unsigned flag.
+    pub ty: (u8, bool),
 }
 
 impl Param {
     fn new(literal: String, value: Value) -> Self {
-        Self { literal, value }
+        Self {
+            literal,
+            value,
+            ty: (6, false),
+        }
     }
     fn null() -> Self {
         Self::new("NULL".into(), Value::NULL)
@@ -279,13 +285,13 @@ pub fn decode_params(
             out.push(Param::null());
             continue;
         }
-        if let Some(data) = long_data.get_mut(i).and_then(Option::take) {
-            let text = string_literal(&data, lit)?;
-            out.push(Param::new(text, Value::Bytes(data)));
-            continue;
-        }
         let (ty, unsigned) = types[i];
-        out.push(decode_one(&mut b, ty, unsigned, lit)?);
+        let mut p = match long_data.get_mut(i).and_then(Option::take) {
+            Some(data) => Param::new(string_literal(&data, lit)?, Value::Bytes(data)),
+            None => decode_one(&mut b, ty, unsigned, lit)?,
+        };
+        p.ty = (ty, unsigned);
+        out.push(p);
     }
     Ok(out)
 }
@@ -469,11 +475,20 @@ pub fn string_literal(v: &[u8], lit: Literals) -> Result<String, BadPacket> {
 
 /// Splices `params` into `sql` at the `?` placeholders (positions from the lexer).
 pub fn substitute(sql: &str, placeholders: &[usize], params: &[Param]) -> String {
-    let mut out = String::with_capacity(sql.len() + params.len() * 8);
+    splice(sql, placeholders, params.iter().map(|p| p.literal.as_str()))
+}
+
+/// Writes `texts` in place of the `?` placeholders of `sql` (at `placeholders`).
+pub fn splice<'t>(
+    sql: &str,
+    placeholders: &[usize],
+    texts: impl IntoIterator<Item = &'t str>,
+) -> String {
+    let mut out = String::with_capacity(sql.len() + placeholders.len() * 8);
     let mut last = 0;
-    for (at, p) in placeholders.iter().zip(params) {
+    for (at, t) in placeholders.iter().zip(texts) {
         out.push_str(&sql[last..*at]);
-        out.push_str(&p.literal);
+        out.push_str(t);
         last = at + 1;
     }
     out.push_str(&sql[last..]);

@@ -17,6 +17,7 @@ pub mod charset;
 pub mod conn;
 pub mod handshake;
 pub mod limits;
+pub mod param_types;
 pub mod packet;
 pub mod refuse;
 pub mod responder;

@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 
-use super::binary::{decode_params, substitute, BadPacket, Literals, LONG_DATA_TOO_LONG};
+use super::binary::{decode_params, splice, BadPacket, Literals, LONG_DATA_TOO_LONG};
+use super::param_types::{self, BareParams, ClientType};
 use super::charset::Codec;
 use super::packet::MAX_COMMAND;
 use crate::sql::lexer::{tokenize, Kind};
@@ -32,9 +33,14 @@ pub struct Stmt {
 pub struct Bound {
     /// Text with the parameters as literals (what the gateway plans).
     pub spliced: String,
-    /// The statement as prepared, with `?`.
+    /// The statement as prepared, with `?`, each cast where the sets would
+    /// otherwise not type it as the client did ([`param_types::cast`]).
     pub sql: String,
+    /// The statement as the client prepared it: `sql` differs (a cast).
+    pub prepared: Option<String>,
     pub values: Vec<mysql_common::value::Value>,
+    /// Its select items that are a bare `?` of a type the sets do not give.
+    pub bare: Option<BareParams>,
 }
 
 #[derive(Default)]
@@ -154,9 +160,42 @@ impl Stmts {
                         p.literal = l;
                     }
                 }
+                let casts: Vec<Option<String>> = p
+                    .iter()
+                    .map(|p| param_types::cast(p.ty.0, &p.value))
+                    .collect();
+                let texts = |inner: &dyn Fn(usize) -> String| -> Vec<String> {
+                    casts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| match c {
+                            Some(ty) => param_types::wrap(&inner(i), ty),
+                            None => inner(i),
+                        })
+                        .collect()
+                };
+                let spliced = texts(&|i| p[i].literal.clone());
+                let spliced = splice(&s.sql, &s.placeholders, spliced.iter().map(String::as_str));
+                let (sql, prepared) = if casts.iter().any(Option::is_some) {
+                    let q = texts(&|_| "?".into());
+                    let q = splice(&s.sql, &s.placeholders, q.iter().map(String::as_str));
+                    (q, Some(s.sql.clone()))
+                } else {
+                    (s.sql.clone(), None)
+                };
+                let types = p
+                    .iter()
+                    .map(|p| ClientType {
+                        code: p.ty.0,
+                        unsigned: p.ty.1,
+                        null: p.value == mysql_common::value::Value::NULL,
+                    })
+                    .collect();
                 Bound {
-                    spliced: substitute(&s.sql, &s.placeholders, &p),
-                    sql: s.sql.clone(),
+                    spliced,
+                    bare: BareParams::of(&s.sql, types),
+                    sql,
+                    prepared,
                     values: p.into_iter().map(|p| p.value).collect(),
                 }
             }),

@@ -258,9 +258,14 @@ impl Handler for Session {
         out.status = self.status();
         // Planned from the spliced text; a single-set plan then runs as a real
         // prepared statement on the set, so result types are MariaDB's own.
+        // Items holding a `?` cast for the sets are named by the client's text.
+        out.names = (bound.prepared.as_deref()).and_then(crate::sql::item_names::ItemNames::of);
+        out.params = bound.bare;
         self.prepared = Some((bound.sql, bound.values));
         let r = self.statement(&bound.spliced, out).await.map(|_| ());
         self.prepared = None;
+        out.names = None;
+        out.params = None;
         r
     }
 
