@@ -12,7 +12,8 @@ same column definitions (type, length, decimals, flags, character set) and the
 same values through the gateway as on one plain MariaDB: point reads on one set,
 reads over every set (ORDER BY, aggregates, GROUP BY, LIMIT ?), a broadcast
 table, INSERTs of every type (compared as stored), one statement re-executed
-with other parameter types, and the column definitions of the prepare answer.
+with other parameter types, and the column definitions of the prepare answer
+(also when the text was executed before).
 
 Prints one line per mismatch and "ALL OK" at the end; exit 0 if all matched,
 1 otherwise, 77 if mysql-connector-python is not installed.
@@ -72,6 +73,9 @@ def row(i):
     )
 
 
+DT = datetime.datetime(2020, 1, 2, 3, 4, 5, 120000)
+TM = datetime.timedelta(hours=-25, seconds=1)
+
 STATEMENTS = [
     # (text, [params per execute]); every execute of one text on one cursor.
     ("SELECT ?", [(1,), (300,), (70000,), (2**40,), (-1,), (2**63 + 5,), ("ab",), (b"\x00\xff",),
@@ -98,6 +102,14 @@ STATEMENTS = [
         (D("0.001"),), (2**40,), (datetime.date(2020, 1, 1),)]),
     ("SELECT id, d / ? FROM t ORDER BY d DESC, id LIMIT ?, ?", [
         (D("3"), 2, 4), (3, 1, 3), (3.0, 0, 2)]),
+    # Planned from the text with the values written in (a join, DISTINCT
+    # across sets): typed literals and bare items defined from the client's type.
+    ("SELECT DISTINCT ? FROM t", [
+        (DT,), (TM,), (datetime.date(2020, 1, 2),), (D("1.5"),), (1,), ("x",), (datetime.datetime(2020, 1, 2),)]),
+    ("SELECT t.id, ?, CONCAT(?, 'x') FROM t JOIN t AS u ON u.id = t.i WHERE t.id < 9 ORDER BY t.id", [
+        (DT, datetime.date(2020, 1, 2)), (TM, D("-1.25")), (300, "ab"), (D("1.5"), D("1.5"))]),
+    ("SELECT ? + 1 FROM t GROUP BY i % 2 ORDER BY 1", [
+        (datetime.date(2020, 1, 2),), (D("1.5"),)]),
     ("SELECT k, v * ?, ? FROM bc WHERE v > ? ORDER BY k", [
         (D("2"), 1, D("0.5")), (2**40, "s", 0.5), (2.0, datetime.date(2020, 1, 1), "0.5")]),
 ]
@@ -175,10 +187,13 @@ def main():
         g = (gw.text.execute(q), defs(gw.text.description), gw.text.fetchall())
         r = (rf.text.execute(q), defs(rf.text.description), rf.text.fetchall())
         compare(f"stored: {q}", g, r)
-    for sql, runs in STATEMENTS:
-        gc, rc = gw.conn.cursor(prepared=True), rf.conn.cursor(prepared=True)
-        for params in runs:
-            compare(f"{sql} {params!r}", gw.execute(gc, sql, params), rf.execute(rc, sql, params))
+    # Twice: the second prepare of a text comes after executes of it (whose
+    # columns were typed by their parameters).
+    for _ in range(2):
+        for sql, runs in STATEMENTS:
+            gc, rc = gw.conn.cursor(prepared=True), rf.conn.cursor(prepared=True)
+            for params in runs:
+                compare(f"{sql} {params!r}", gw.execute(gc, sql, params), rf.execute(rc, sql, params))
     print(f"{checks} checks, {len(bad)} mismatches")
     if bad:
         sys.exit(1)

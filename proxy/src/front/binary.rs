@@ -384,16 +384,18 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, lit: Literals) -> Result<Pa
                 }
             }
             s.push('\'');
-            Param::new(
-                s,
-                Value::Date(g16(0), g8(2), g8(3), g8(4), g8(5), g8(6), us),
-            )
+            // A valid DATETIME as a DATETIME literal: typed as the parameter is.
+            let (y, mo, d) = (g16(0), g8(2), g8(3));
+            if ty != DATE && valid_date(y, mo, d) && g8(4) < 24 && g8(5) < 60 && g8(6) < 60 {
+                s.insert_str(0, "TIMESTAMP");
+            }
+            Param::new(s, Value::Date(y, mo, d, g8(4), g8(5), g8(6), us))
         }
         TIME => {
             let len = take(b, 1)?[0] as usize;
             let d = take(b, len)?;
             if len == 0 {
-                Param::new("'00:00:00'".into(), Value::Time(false, 0, 0, 0, 0, 0))
+                Param::new("TIME'00:00:00'".into(), Value::Time(false, 0, 0, 0, 0, 0))
             } else {
                 let neg = d.first().copied().unwrap_or(0) == 1;
                 let days = d
@@ -416,6 +418,10 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, lit: Literals) -> Result<Pa
                     s.push_str(&format!(".{us:06}"));
                 }
                 s.push('\'');
+                // Within TIME's range, a TIME literal: typed as the parameter is.
+                if (days as u64 * 24 + g8(5) as u64) <= 838 && g8(6) < 60 && g8(7) < 60 {
+                    s.insert_str(0, "TIME");
+                }
                 Param::new(s, Value::Time(neg, days, g8(5), g8(6), g8(7), us))
             }
         }
@@ -427,6 +433,20 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, lit: Literals) -> Result<Pa
             Param::new(string_literal(v, lit)?, Value::Bytes(v.to_vec()))
         }
     })
+}
+
+/// Whether `y-mo-d` is a calendar date (no zero parts), which a DATE or
+/// TIMESTAMP literal accepts under every sql_mode.
+fn valid_date(y: u16, mo: u8, d: u8) -> bool {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=9999).contains(&y) && (1..=days).contains(&d)
 }
 
 fn float_literal(f: f64) -> Result<String, BadPacket> {

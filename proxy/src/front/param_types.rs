@@ -14,6 +14,10 @@
 //!   definition made from the client's type, as MariaDB makes it (type code,
 //!   length, NOT NULL, UNSIGNED, BINARY).
 //!
+//! (Spliced as literals — the statements the gateway plans from its text —
+//! DATETIME and TIME parameters are `TIMESTAMP'...'` / `TIME'...'` literals,
+//! [`super::binary`].)
+//!
 //! What stays different: an integer narrower than LONGLONG inside an
 //! expression (`? + 1`, `MAX(?)`, `CONCAT(?, c)` of a TINY) keeps LONGLONG's
 //! type and length on the sets, as no SQL expression over a LONGLONG
@@ -32,6 +36,8 @@ const TINY: u8 = 1;
 const SHORT: u8 = 2;
 const LONG: u8 = 3;
 const DATE: u8 = 10;
+const TIME: u8 = 11;
+const DATETIME: u8 = 12;
 const NEWDECIMAL: u8 = 246;
 const STRING: u8 = 254;
 
@@ -99,7 +105,11 @@ impl BareParams {
     /// otherwise, or `sql` has no select item holding one.
     pub fn of(sql: &str, types: Vec<ClientType>) -> Option<BareParams> {
         let retyped = |t: &ClientType| {
-            !t.null && matches!(t.code, TINY | SHORT | LONG | DECIMAL | NEWDECIMAL | DATE | STRING)
+            !t.null
+                && matches!(
+                    t.code,
+                    TINY | SHORT | LONG | DECIMAL | NEWDECIMAL | DATE | TIME | DATETIME | STRING
+                )
         };
         if !types.iter().any(retyped) {
             return None;
@@ -145,6 +155,15 @@ fn bare_column(col: &Column, ty: ClientType) -> Option<Column> {
             }
             (ty.code, len, 0, f, 63)
         }
+        // MariaDB's lengths for a temporal parameter: 23 for TIME, 19 for
+        // DATETIME (fractions or not); a literal's are those of its text.
+        TIME | DATETIME => (
+            ty.code,
+            if ty.code == TIME { 23 } else { 19 },
+            col.decimals(),
+            number,
+            63,
+        ),
         DECIMAL | NEWDECIMAL | DATE => (
             ty.code,
             col.column_length(),
