@@ -102,6 +102,11 @@ STATEMENTS = [
         (D("0.001"),), (2**40,), (datetime.date(2020, 1, 1),)]),
     ("SELECT id, d / ? FROM t ORDER BY d DESC, id LIMIT ?, ?", [
         (D("3"), 2, 4), (3, 1, 3), (3.0, 0, 2)]),
+    # Merged across sets as a prepared statement per set.
+    ("SELECT id, CONCAT(?, s) FROM t WHERE ts > ? ORDER BY id LIMIT 3", [
+        (DT, datetime.datetime(2020, 3, 2)), (TM, DT), (D("1.5"), "2020-03-02")]),
+    ("SELECT id, CONCAT(?, s) FROM t WHERE tm < ? ORDER BY id LIMIT 3", [
+        (TM, datetime.timedelta(hours=5)), (datetime.date(2020, 1, 2), "05:00:00")]),
     # Planned from the text with the values written in (a join, DISTINCT
     # across sets): typed literals and bare items defined from the client's type.
     ("SELECT DISTINCT ? FROM t", [
