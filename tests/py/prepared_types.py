@@ -21,6 +21,7 @@ Prints one line per mismatch and "ALL OK" at the end; exit 0 if all matched,
 
 import argparse
 import datetime
+import io
 import struct
 import sys
 from decimal import Decimal as D
@@ -73,6 +74,10 @@ def row(i):
     )
 
 
+class Blob(bytes):
+    """A value sent as a file-like object: long data, typed BLOB (made anew each execute)."""
+
+
 DT = datetime.datetime(2020, 1, 2, 3, 4, 5, 120000)
 TM = datetime.timedelta(hours=-25, seconds=1)
 
@@ -102,6 +107,10 @@ STATEMENTS = [
         (D("0.001"),), (2**40,), (datetime.date(2020, 1, 1),)]),
     ("SELECT id, d / ? FROM t ORDER BY d DESC, id LIMIT ?, ?", [
         (D("3"), 2, 4), (3, 1, 3), (3.0, 0, 2)]),
+    # File-like values go as long data, typed BLOB: bytes, not text.
+    ("SELECT ?, CONCAT(?, 'x'), LENGTH(?), ? = 'a' FROM t WHERE id = ?", [
+        (Blob(b"\x00\xffa"), Blob(b"\xc3\xa9"), Blob(b"abc"), Blob(b"a"), 5)]),
+    ("SELECT DISTINCT ?, UPPER(?) FROM t", [(Blob(b"\xc3\xa9"), Blob(b"ab"))]),
     # Merged across sets as a prepared statement per set.
     ("SELECT id, CONCAT(?, s) FROM t WHERE ts > ? ORDER BY id LIMIT 3", [
         (DT, datetime.datetime(2020, 3, 2)), (TM, DT), (D("1.5"), "2020-03-02")]),
@@ -143,6 +152,7 @@ class Side:
 
     def execute(self, cur, sql, params):
         """(prepare-time columns, columns, rows) or the error code."""
+        params = tuple(io.BytesIO(p) if isinstance(p, Blob) else p for p in params)
         try:
             cur.execute(sql, params)
             rows = norm(cur.fetchall()) if cur.description else cur.rowcount

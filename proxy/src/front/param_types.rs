@@ -6,8 +6,9 @@
 //! module puts the client's types back:
 //!
 //! * [`cast`]: where the value would otherwise differ (a DECIMAL parameter
-//!   computed as a DOUBLE, a DATE one as a DATETIME), the `?` is written
-//!   `CAST(? AS DECIMAL(p,s))` / `CAST(? AS DATE)` in the text the sets run
+//!   computed as a DOUBLE, a DATE one as a DATETIME, a BLOB one as text in
+//!   the connection's character set), the `?` is written `CAST(? AS
+//!   DECIMAL(p,s))` / `CAST(? AS DATE)` / `CAST(? AS BINARY(n))` in the text the sets run
 //!   (and the literal likewise in the spliced text), which MariaDB types as
 //!   it types such a parameter;
 //! * [`BareParams`]: a select item that is a bare `?` has its column
@@ -39,6 +40,8 @@ const DATE: u8 = 10;
 const TIME: u8 = 11;
 const DATETIME: u8 = 12;
 const NEWDECIMAL: u8 = 246;
+const TINY_BLOB: u8 = 249;
+const BLOB: u8 = 252;
 const STRING: u8 = 254;
 
 /// Largest DECIMAL precision and scale MariaDB accepts in a CAST.
@@ -55,6 +58,8 @@ pub fn cast(code: u8, value: &Value) -> Option<String> {
             Some(format!("DECIMAL({p},{s})"))
         }
         (DATE, Value::Date(..)) => Some("DATE".into()),
+        // Bytes, not text in the connection's character set.
+        (TINY_BLOB..=BLOB, Value::Bytes(b)) => Some(format!("BINARY({})", b.len())),
         _ => None,
     }
 }
@@ -108,7 +113,15 @@ impl BareParams {
             !t.null
                 && matches!(
                     t.code,
-                    TINY | SHORT | LONG | DECIMAL | NEWDECIMAL | DATE | TIME | DATETIME | STRING
+                    TINY | SHORT
+                        | LONG
+                        | DECIMAL
+                        | NEWDECIMAL
+                        | DATE
+                        | TIME
+                        | DATETIME
+                        | STRING
+                        | TINY_BLOB..=BLOB
                 )
         };
         if !types.iter().any(retyped) {
@@ -171,6 +184,7 @@ fn bare_column(col: &Column, ty: ClientType) -> Option<Column> {
             number,
             col.character_set(),
         ),
+        TINY_BLOB..=BLOB => (ty.code, col.column_length(), 39, number, 63),
         STRING => (
             ty.code,
             col.column_length(),
@@ -224,6 +238,10 @@ mod tests {
             Some("DATE")
         );
         assert_eq!(cast(TINY, &Value::Int(1)), None);
+        assert_eq!(
+            cast(BLOB, &Value::Bytes(vec![0, 255])).as_deref(),
+            Some("BINARY(2)")
+        );
     }
 
     #[test]
