@@ -58,7 +58,12 @@ async fn skip_without(module: &str, package: &str) -> Option<String> {
 async fn run_script(c: &Cluster, name: &str) {
     let port = c.proxy_port().to_string();
     let args = ["--host", "127.0.0.1", "--port", &port];
-    run_script_with(c, name, &[&args[..], &["--user", "app", "--password", "app"]].concat()).await;
+    run_script_with(
+        c,
+        name,
+        &[&args[..], &["--user", "app", "--password", "app"]].concat(),
+    )
+    .await;
 }
 
 /// [`run_script`] with the script's arguments `args`.

@@ -438,7 +438,7 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, lit: Literals) -> Result<Pa
 /// Whether `y-mo-d` is a calendar date (no zero parts), which a DATE or
 /// TIMESTAMP literal accepts under every sql_mode.
 fn valid_date(y: u16, mo: u8, d: u8) -> bool {
-    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
     let days = match mo {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -550,6 +550,29 @@ mod tests {
         b2.extend_from_slice(&0i64.to_le_bytes());
         let p2 = decode_params(&b2, 3, &mut types, &mut long, UTF8_BS).unwrap();
         assert_eq!(p2[0].literal, "7");
+    }
+
+    #[test]
+    fn temporal_parameters_splice_as_typed_literals() {
+        let one = |ty: u8, body: &[u8]| {
+            let mut b = vec![0, 1, ty, 0];
+            b.extend_from_slice(body);
+            let p = decode_params(&b, 1, &mut Vec::new(), &mut [None], UTF8_BS).unwrap();
+            (p[0].literal.clone(), p[0].ty)
+        };
+        // DATETIME 2020-01-02 03:04:05.120000
+        let dt = [11, 0xe4, 0x07, 1, 2, 3, 4, 5, 0xc0, 0xd4, 0x01, 0];
+        assert_eq!(
+            one(12, &dt),
+            ("TIMESTAMP'2020-01-02 03:04:05.120000'".into(), (12, false))
+        );
+        // A zero or impossible date stays a string (a literal would be refused).
+        assert_eq!(one(12, &[0]).0, "'0000-00-00 00:00:00'");
+        assert_eq!(one(12, &[4, 0xe4, 0x07, 2, 30]).0, "'2020-02-30 00:00:00'");
+        assert_eq!(one(10, &[4, 0xe4, 0x07, 2, 29]).0, "'2020-02-29'");
+        // TIME -49:00:01, and one past TIME's range.
+        assert_eq!(one(11, &[8, 1, 2, 0, 0, 0, 1, 0, 1]).0, "TIME'-49:00:01'");
+        assert_eq!(one(11, &[8, 0, 40, 0, 0, 0, 0, 0, 0]).0, "'960:00:00'");
     }
 
     #[test]

@@ -67,14 +67,15 @@ pub fn cast(code: u8, value: &Value) -> Option<String> {
 /// The precision and scale MariaDB gives decimal text `b` (`[-+]digits[.digits]`),
 /// as CAST bounds allow; `None` for any other form (an exponent).
 fn decimal_digits(b: &[u8]) -> Option<(usize, usize)> {
-    let t = b.strip_prefix(b"-").or_else(|| b.strip_prefix(b"+")).unwrap_or(b);
+    let t = b
+        .strip_prefix(b"-")
+        .or_else(|| b.strip_prefix(b"+"))
+        .unwrap_or(b);
     let (int, frac) = match t.iter().position(|&c| c == b'.') {
         Some(i) => (&t[..i], &t[i + 1..]),
         None => (t, &t[..0]),
     };
-    if int.is_empty() && frac.is_empty()
-        || !int.iter().chain(frac).all(u8::is_ascii_digit)
-    {
+    if int.is_empty() && frac.is_empty() || !int.iter().chain(frac).all(u8::is_ascii_digit) {
         return None;
     }
     // MariaDB counts one integer digit for `0.05` (precision 3, as `-0.05` is 5 long).
@@ -253,17 +254,26 @@ mod tests {
         };
         let b = BareParams::of(
             "SELECT ?, ? + 1, c, ? AS s FROM t WHERE c = ?",
-            vec![ty(TINY, true), ty(TINY, false), ty(STRING, false), ty(TINY, false)],
+            vec![
+                ty(TINY, true),
+                ty(TINY, false),
+                ty(STRING, false),
+                ty(TINY, false),
+            ],
         )
         .unwrap();
         let long = Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
-            .with_flags(ColumnFlags::BINARY_FLAG | ColumnFlags::NOT_NULL_FLAG | ColumnFlags::UNSIGNED_FLAG)
+            .with_flags(
+                ColumnFlags::BINARY_FLAG | ColumnFlags::NOT_NULL_FLAG | ColumnFlags::UNSIGNED_FLAG,
+            )
             .with_column_length(21)
             .with_character_set(63);
         let var = Column::new(ColumnType::MYSQL_TYPE_VAR_STRING)
             .with_column_length(8)
             .with_character_set(45);
-        let cols = b.apply(&[long.clone(), long.clone(), long.clone(), var]).unwrap();
+        let cols = b
+            .apply(&[long.clone(), long.clone(), long.clone(), var])
+            .unwrap();
         assert_eq!(cols[0].column_type(), ColumnType::MYSQL_TYPE_TINY);
         assert_eq!(cols[0].column_length(), 4);
         assert!(cols[0].flags().contains(ColumnFlags::UNSIGNED_FLAG));

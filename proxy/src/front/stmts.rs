@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 
 use super::binary::{decode_params, splice, BadPacket, Literals, LONG_DATA_TOO_LONG};
-use super::param_types::{self, BareParams, ClientType};
 use super::charset::Codec;
 use super::packet::MAX_COMMAND;
+use super::param_types::{self, BareParams, ClientType};
 use crate::sql::lexer::{tokenize, Kind};
 
 pub struct Stmt {
