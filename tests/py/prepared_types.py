@@ -196,6 +196,14 @@ def main():
     for k, v, n in (("a", D("1.125"), 1), ("b", 2.5, 300), ("c", "0.75", 70000), ("d", None, None)):
         q = "INSERT INTO bc VALUES (?, ?, ?)"
         compare(f"insert bc {k}", gw.execute(gc, q, (k, v, n)), rf.execute(rc, q, (k, v, n)))
+    # A DECIMAL shard key; values converted by the column they go to.
+    q = "INSERT INTO t (id, i, s, d, b) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)"
+    v = (D("41"), D("1.5"), datetime.date(2020, 1, 2), "2.555", 1.25,
+         D("42.0"), D("-2.5"), D("0.10"), 7, DT)
+    compare("insert decimal keys", gw.execute(gc, q, v), rf.execute(rc, q, v))
+    q = "UPDATE t SET d = d + ?, s = CONCAT(s, ?) WHERE id = ?"
+    compare("update by decimal key", gw.execute(gc, q, (D("0.5"), TM, D("41"))),
+            rf.execute(rc, q, (D("0.5"), TM, D("41"))))
     stored = ("SELECT id, d, i, s, dt, ts, tm, HEX(b), HEX(bl), f, u FROM t ORDER BY id",
               "SELECT k, v, n FROM bc ORDER BY k")
     for q in stored:
