@@ -156,7 +156,8 @@ class Side:
         try:
             cur.execute(sql, params)
             rows = norm(cur.fetchall()) if cur.description else cur.rowcount
-            prep = defs((getattr(cur, "_prepared", None) or {}).get("columns"))
+            prepared = getattr(cur, "_prepared", None) or {}
+            prep = (defs(prepared.get("columns")), defs(prepared.get("parameters")))
             return (prep, defs(cur.description), rows)
         except mysql.connector.Error as e:
             return ("error", e.errno)

@@ -550,6 +550,8 @@ mod tests {
         b2.extend_from_slice(&0i64.to_le_bytes());
         let p2 = decode_params(&b2, 3, &mut types, &mut long, UTF8_BS).unwrap();
         assert_eq!(p2[0].literal, "7");
+        // ... and stay the parameters' types (what MariaDB types them by).
+        assert_eq!((p2[0].ty, p2[1].ty), ((8, false), (253, false)));
     }
 
     #[test]
