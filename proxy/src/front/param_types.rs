@@ -108,8 +108,8 @@ pub struct BareParams {
 
 impl BareParams {
     /// `None` when no parameter has a client type the sets would type
-    /// otherwise, or `sql` has no select item holding one.
-    pub fn of(sql: &str, types: Vec<ClientType>) -> Option<BareParams> {
+    /// otherwise. `items`: the statement's select items holding a `?`.
+    pub fn of(items: &ItemNames, types: Vec<ClientType>) -> Option<BareParams> {
         let retyped = |t: &ClientType| {
             !t.null
                 && matches!(
@@ -128,8 +128,10 @@ impl BareParams {
         if !types.iter().any(retyped) {
             return None;
         }
-        let items = ItemNames::of(sql)?;
-        Some(BareParams { items, types })
+        Some(BareParams {
+            items: items.clone(),
+            types,
+        })
     }
 
     /// `cols` (a result's column definitions) with each bare `?` item's made
@@ -252,8 +254,9 @@ mod tests {
             unsigned,
             null: false,
         };
+        let items = ItemNames::of("SELECT ?, ? + 1, c, ? AS s FROM t WHERE c = ?").unwrap();
         let b = BareParams::of(
-            "SELECT ?, ? + 1, c, ? AS s FROM t WHERE c = ?",
+            &items,
             vec![
                 ty(TINY, true),
                 ty(TINY, false),

@@ -10,6 +10,7 @@ use super::binary::{decode_params, splice, BadPacket, Literals, LONG_DATA_TOO_LO
 use super::charset::Codec;
 use super::packet::MAX_COMMAND;
 use super::param_types::{self, BareParams, ClientType};
+use crate::sql::item_names::ItemNames;
 use crate::sql::lexer::{tokenize, Kind};
 
 pub struct Stmt {
@@ -21,6 +22,8 @@ pub struct Stmt {
     /// Per placeholder: in a select list (its value's type types the
     /// column), and a whole item there.
     pub listed: Vec<(bool, bool)>,
+    /// Its select items that hold a `?` (`None`: none), read once.
+    pub items: Option<ItemNames>,
     /// Types bound by the last execute that sent them.
     pub types: Vec<(u8, bool)>,
     /// COM_STMT_SEND_LONG_DATA buffers, per parameter.
@@ -36,11 +39,11 @@ pub struct Bound {
     /// The statement as prepared, with `?`, each cast where the sets would
     /// otherwise not type it as the client did ([`param_types::cast`]).
     pub sql: String,
-    /// The statement as the client prepared it: `sql` differs (a cast).
-    pub prepared: Option<String>,
     pub values: Vec<mysql_common::value::Value>,
     /// Its select items that are a bare `?` of a type the sets do not give.
     pub bare: Option<BareParams>,
+    /// Its select items that hold a `?`, to name their columns.
+    pub names: Option<ItemNames>,
 }
 
 #[derive(Default)]
@@ -81,6 +84,7 @@ impl Stmts {
                 placeholders,
                 limits,
                 listed,
+                items: ItemNames::of(sql),
                 types: Vec::new(),
                 long_data: vec![None; n],
                 long_data_overflow: false,
@@ -176,12 +180,11 @@ impl Stmts {
                 };
                 let spliced = texts(&|i| p[i].literal.clone());
                 let spliced = splice(&s.sql, &s.placeholders, spliced.iter().map(String::as_str));
-                let (sql, prepared) = if casts.iter().any(Option::is_some) {
+                let sql = if casts.iter().any(Option::is_some) {
                     let q = texts(&|_| "?".into());
-                    let q = splice(&s.sql, &s.placeholders, q.iter().map(String::as_str));
-                    (q, Some(s.sql.clone()))
+                    splice(&s.sql, &s.placeholders, q.iter().map(String::as_str))
                 } else {
-                    (s.sql.clone(), None)
+                    s.sql.clone()
                 };
                 let types = p
                     .iter()
@@ -193,9 +196,9 @@ impl Stmts {
                     .collect();
                 Bound {
                     spliced,
-                    bare: BareParams::of(&s.sql, types),
+                    bare: s.items.as_ref().and_then(|i| BareParams::of(i, types)),
+                    names: s.items.clone(),
                     sql,
-                    prepared,
                     values: p.into_iter().map(|p| p.value).collect(),
                 }
             }),

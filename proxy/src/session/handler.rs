@@ -264,8 +264,7 @@ impl Handler for Session {
         // prepared statement on the set, so result types are MariaDB's own.
         // Items holding a `?` are named by the client's text (not the text
         // with casts, nor with the values written in).
-        out.names =
-            crate::sql::item_names::ItemNames::of(bound.prepared.as_deref().unwrap_or(&bound.sql));
+        out.names = bound.names;
         out.params = bound.bare;
         self.prepared = Some((bound.sql, bound.values));
         let r = self.statement(&bound.spliced, out).await.map(|_| ());
