@@ -1,5 +1,6 @@
 //! Real Python clients against the gateway (2 sets × primary + 1 replica): PyMySQL
-//! (text protocol) and mysql-connector-python with `prepared=True` (binary protocol).
+//! (text protocol) and mysql-connector-python with `prepared=True` (binary protocol),
+//! alone or compared with one plain MariaDB (the differential reference).
 //! The checks live in `tests/py/*.py`; each prints one line per check and exits 0
 //! when all pass. A missing Python module is a skip (said loudly) on a developer
 //! machine, and a failure when `CI` is set.
@@ -55,12 +56,22 @@ async fn skip_without(module: &str, package: &str) -> Option<String> {
 /// Runs `tests/py/<name>` against the gateway of `c`; panics with its output unless
 /// it exits 0 and reports "ALL OK".
 async fn run_script(c: &Cluster, name: &str) {
-    let path = script(name);
     let port = c.proxy_port().to_string();
+    let args = ["--host", "127.0.0.1", "--port", &port];
+    run_script_with(
+        c,
+        name,
+        &[&args[..], &["--user", "app", "--password", "app"]].concat(),
+    )
+    .await;
+}
+
+/// [`run_script`] with the script's arguments `args`.
+async fn run_script_with(c: &Cluster, name: &str, args: &[&str]) {
+    let path = script(name);
     let run = tokio::process::Command::new("python3")
         .arg(&path)
-        .args(["--host", "127.0.0.1", "--port", &port])
-        .args(["--user", "app", "--password", "app"])
+        .args(args)
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
@@ -122,6 +133,27 @@ async fn clients_py_connector_prepared_statements() {
     }
     let c = cluster().await;
     run_script(&c, "connector_prepared.py").await;
+}
+
+/// The parameter types mysql-connector-python binds (TINY .. LONGLONG by an
+/// int's size, STRING, DECIMAL, DATE, ...) type the answers as on one plain
+/// MariaDB: column definitions and values of the same statements, one set,
+/// every set, broadcast, INSERTs of every type (`tests/py/prepared_types.py`).
+#[tokio::test]
+async fn clients_py_connector_parameter_types_as_mariadb() {
+    if let Some(why) = skip_without("mysql.connector", "mysql-connector-python").await {
+        eprintln!("SKIPPED clients_py_connector_parameter_types_as_mariadb: {why}");
+        return;
+    }
+    let d = setwise_tests::diff::Diff::start()
+        .await
+        .expect("start the cluster and the reference");
+    let (gw, rf) = (
+        d.cluster().proxy_port().to_string(),
+        d.reference_port().to_string(),
+    );
+    let args = ["--gw-port", &gw, "--ref-port", &rf];
+    run_script_with(d.cluster(), "prepared_types.py", &args).await;
 }
 
 #[tokio::test]

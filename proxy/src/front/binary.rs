@@ -206,11 +206,17 @@ pub struct Param {
     /// Number, quoted string, hex or date literal; `NULL`.
     pub literal: String,
     pub value: Value,
+    /// The type the client bound it with, and its unsigned flag.
+    pub ty: (u8, bool),
 }
 
 impl Param {
     fn new(literal: String, value: Value) -> Self {
-        Self { literal, value }
+        Self {
+            literal,
+            value,
+            ty: (6, false),
+        }
     }
     fn null() -> Self {
         Self::new("NULL".into(), Value::NULL)
@@ -279,13 +285,13 @@ pub fn decode_params(
             out.push(Param::null());
             continue;
         }
-        if let Some(data) = long_data.get_mut(i).and_then(Option::take) {
-            let text = string_literal(&data, lit)?;
-            out.push(Param::new(text, Value::Bytes(data)));
-            continue;
-        }
         let (ty, unsigned) = types[i];
-        out.push(decode_one(&mut b, ty, unsigned, lit)?);
+        let mut p = match long_data.get_mut(i).and_then(Option::take) {
+            Some(data) => Param::new(string_literal(&data, lit)?, Value::Bytes(data)),
+            None => decode_one(&mut b, ty, unsigned, lit)?,
+        };
+        p.ty = (ty, unsigned);
+        out.push(p);
     }
     Ok(out)
 }
@@ -378,16 +384,18 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, lit: Literals) -> Result<Pa
                 }
             }
             s.push('\'');
-            Param::new(
-                s,
-                Value::Date(g16(0), g8(2), g8(3), g8(4), g8(5), g8(6), us),
-            )
+            // A valid DATETIME as a DATETIME literal: typed as the parameter is.
+            let (y, mo, d) = (g16(0), g8(2), g8(3));
+            if ty != DATE && valid_date(y, mo, d) && g8(4) < 24 && g8(5) < 60 && g8(6) < 60 {
+                s.insert_str(0, "TIMESTAMP");
+            }
+            Param::new(s, Value::Date(y, mo, d, g8(4), g8(5), g8(6), us))
         }
         TIME => {
             let len = take(b, 1)?[0] as usize;
             let d = take(b, len)?;
             if len == 0 {
-                Param::new("'00:00:00'".into(), Value::Time(false, 0, 0, 0, 0, 0))
+                Param::new("TIME'00:00:00'".into(), Value::Time(false, 0, 0, 0, 0, 0))
             } else {
                 let neg = d.first().copied().unwrap_or(0) == 1;
                 let days = d
@@ -410,6 +418,10 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, lit: Literals) -> Result<Pa
                     s.push_str(&format!(".{us:06}"));
                 }
                 s.push('\'');
+                // Within TIME's range, a TIME literal: typed as the parameter is.
+                if (days as u64 * 24 + g8(5) as u64) <= 838 && g8(6) < 60 && g8(7) < 60 {
+                    s.insert_str(0, "TIME");
+                }
                 Param::new(s, Value::Time(neg, days, g8(5), g8(6), g8(7), us))
             }
         }
@@ -421,6 +433,20 @@ fn decode_one(b: &mut &[u8], ty: u8, unsigned: bool, lit: Literals) -> Result<Pa
             Param::new(string_literal(v, lit)?, Value::Bytes(v.to_vec()))
         }
     })
+}
+
+/// Whether `y-mo-d` is a calendar date (no zero parts), which a DATE or
+/// TIMESTAMP literal accepts under every sql_mode.
+fn valid_date(y: u16, mo: u8, d: u8) -> bool {
+    let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
+    let days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=9999).contains(&y) && (1..=days).contains(&d)
 }
 
 fn float_literal(f: f64) -> Result<String, BadPacket> {
@@ -469,11 +495,20 @@ pub fn string_literal(v: &[u8], lit: Literals) -> Result<String, BadPacket> {
 
 /// Splices `params` into `sql` at the `?` placeholders (positions from the lexer).
 pub fn substitute(sql: &str, placeholders: &[usize], params: &[Param]) -> String {
-    let mut out = String::with_capacity(sql.len() + params.len() * 8);
+    splice(sql, placeholders, params.iter().map(|p| p.literal.as_str()))
+}
+
+/// Writes `texts` in place of the `?` placeholders of `sql` (at `placeholders`).
+pub fn splice<'t>(
+    sql: &str,
+    placeholders: &[usize],
+    texts: impl IntoIterator<Item = &'t str>,
+) -> String {
+    let mut out = String::with_capacity(sql.len() + placeholders.len() * 8);
     let mut last = 0;
-    for (at, p) in placeholders.iter().zip(params) {
+    for (at, t) in placeholders.iter().zip(texts) {
         out.push_str(&sql[last..*at]);
-        out.push_str(&p.literal);
+        out.push_str(t);
         last = at + 1;
     }
     out.push_str(&sql[last..]);
@@ -515,6 +550,31 @@ mod tests {
         b2.extend_from_slice(&0i64.to_le_bytes());
         let p2 = decode_params(&b2, 3, &mut types, &mut long, UTF8_BS).unwrap();
         assert_eq!(p2[0].literal, "7");
+        // ... and stay the parameters' types (what MariaDB types them by).
+        assert_eq!((p2[0].ty, p2[1].ty), ((8, false), (253, false)));
+    }
+
+    #[test]
+    fn temporal_parameters_splice_as_typed_literals() {
+        let one = |ty: u8, body: &[u8]| {
+            let mut b = vec![0, 1, ty, 0];
+            b.extend_from_slice(body);
+            let p = decode_params(&b, 1, &mut Vec::new(), &mut [None], UTF8_BS).unwrap();
+            (p[0].literal.clone(), p[0].ty)
+        };
+        // DATETIME 2020-01-02 03:04:05.120000
+        let dt = [11, 0xe4, 0x07, 1, 2, 3, 4, 5, 0xc0, 0xd4, 0x01, 0];
+        assert_eq!(
+            one(12, &dt),
+            ("TIMESTAMP'2020-01-02 03:04:05.120000'".into(), (12, false))
+        );
+        // A zero or impossible date stays a string (a literal would be refused).
+        assert_eq!(one(12, &[0]).0, "'0000-00-00 00:00:00'");
+        assert_eq!(one(12, &[4, 0xe4, 0x07, 2, 30]).0, "'2020-02-30 00:00:00'");
+        assert_eq!(one(10, &[4, 0xe4, 0x07, 2, 29]).0, "'2020-02-29'");
+        // TIME -49:00:01, and one past TIME's range.
+        assert_eq!(one(11, &[8, 1, 2, 0, 0, 0, 1, 0, 1]).0, "TIME'-49:00:01'");
+        assert_eq!(one(11, &[8, 0, 40, 0, 0, 0, 0, 0, 0]).0, "'960:00:00'");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod conn;
 pub mod handshake;
 pub mod limits;
 pub mod packet;
+pub mod param_types;
 pub mod refuse;
 pub mod responder;
 pub mod rows;

@@ -51,6 +51,9 @@ pub struct Responder<'a> {
     /// Names for the next result set's columns: a prepared statement's items
     /// holding `?`, planned from its text with the values written in.
     pub names: Option<crate::sql::item_names::ItemNames>,
+    /// The next result set's columns that are a prepared statement's bare `?`
+    /// items, defined from the client's parameter types.
+    pub params: Option<super::param_types::BareParams>,
 }
 
 /// A `LOAD DATA` answered by the INSERT it became: the file's rows and the
@@ -116,6 +119,7 @@ impl<'a> Responder<'a> {
             error_code: 0,
             rows: Default::default(),
             names: None,
+            params: None,
         }
     }
 
@@ -255,8 +259,17 @@ impl<'a> Responder<'a> {
             .await
     }
 
+    /// Whether the next result set's column definitions are the gateway's to
+    /// write (renamed or retyped items of a prepared statement), so its
+    /// answer cannot be forwarded as a set sent it.
+    pub fn rewrites_columns(&self) -> bool {
+        self.names.is_some() || self.params.is_some()
+    }
+
     /// Starts a result set: the column count and the column definitions.
     pub async fn columns(&mut self, cols: &[Column]) -> io::Result<()> {
+        let retyped = self.params.take().and_then(|p| p.apply(cols));
+        let cols = retyped.as_deref().unwrap_or(cols);
         self.rows.answer_start();
         self.rows.result_start();
         self.hide_col = cols.iter().position(|c| {

@@ -6,9 +6,11 @@
 
 use std::collections::HashMap;
 
-use super::binary::{decode_params, substitute, BadPacket, Literals, LONG_DATA_TOO_LONG};
+use super::binary::{decode_params, splice, BadPacket, Literals, LONG_DATA_TOO_LONG};
 use super::charset::Codec;
 use super::packet::MAX_COMMAND;
+use super::param_types::{self, BareParams, ClientType};
+use crate::sql::item_names::ItemNames;
 use crate::sql::lexer::{tokenize, Kind};
 
 pub struct Stmt {
@@ -20,6 +22,8 @@ pub struct Stmt {
     /// Per placeholder: in a select list (its value's type types the
     /// column), and a whole item there.
     pub listed: Vec<(bool, bool)>,
+    /// Its select items that hold a `?` (`None`: none), read once.
+    pub items: Option<ItemNames>,
     /// Types bound by the last execute that sent them.
     pub types: Vec<(u8, bool)>,
     /// COM_STMT_SEND_LONG_DATA buffers, per parameter.
@@ -32,9 +36,14 @@ pub struct Stmt {
 pub struct Bound {
     /// Text with the parameters as literals (what the gateway plans).
     pub spliced: String,
-    /// The statement as prepared, with `?`.
+    /// The statement as prepared, with `?`, each cast where the sets would
+    /// otherwise not type it as the client did ([`param_types::cast`]).
     pub sql: String,
     pub values: Vec<mysql_common::value::Value>,
+    /// Its select items that are a bare `?` of a type the sets do not give.
+    pub bare: Option<BareParams>,
+    /// Its select items that hold a `?`, to name their columns.
+    pub names: Option<ItemNames>,
 }
 
 #[derive(Default)]
@@ -75,6 +84,7 @@ impl Stmts {
                 placeholders,
                 limits,
                 listed,
+                items: ItemNames::of(sql),
                 types: Vec::new(),
                 long_data: vec![None; n],
                 long_data_overflow: false,
@@ -154,9 +164,41 @@ impl Stmts {
                         p.literal = l;
                     }
                 }
+                let casts: Vec<Option<String>> = p
+                    .iter()
+                    .map(|p| param_types::cast(p.ty.0, &p.value))
+                    .collect();
+                let texts = |inner: &dyn Fn(usize) -> String| -> Vec<String> {
+                    casts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| match c {
+                            Some(ty) => param_types::wrap(&inner(i), ty),
+                            None => inner(i),
+                        })
+                        .collect()
+                };
+                let spliced = texts(&|i| p[i].literal.clone());
+                let spliced = splice(&s.sql, &s.placeholders, spliced.iter().map(String::as_str));
+                let sql = if casts.iter().any(Option::is_some) {
+                    let q = texts(&|_| "?".into());
+                    splice(&s.sql, &s.placeholders, q.iter().map(String::as_str))
+                } else {
+                    s.sql.clone()
+                };
+                let types = p
+                    .iter()
+                    .map(|p| ClientType {
+                        code: p.ty.0,
+                        unsigned: p.ty.1,
+                        null: p.value == mysql_common::value::Value::NULL,
+                    })
+                    .collect();
                 Bound {
-                    spliced: substitute(&s.sql, &s.placeholders, &p),
-                    sql: s.sql.clone(),
+                    spliced,
+                    bare: s.items.as_ref().and_then(|i| BareParams::of(i, types)),
+                    names: s.items.clone(),
+                    sql,
                     values: p.into_iter().map(|p| p.value).collect(),
                 }
             }),

@@ -3,7 +3,7 @@
 //! Anything else (OR, functions, ranges, placeholders) leaves the key unpinned and
 //! the statement goes to every set that may hold rows.
 
-use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value};
+use sqlparser::ast::{BinaryOperator, CastKind, DataType, Expr, UnaryOperator, Value};
 
 /// How a reference to a column may be qualified to mean our table's key.
 pub struct KeyColumn<'a> {
@@ -100,6 +100,14 @@ pub fn literal_text(e: &Expr) -> Option<String> {
             expr,
         } => literal_text(expr),
         Expr::Nested(inner) => literal_text(inner),
+        // A DECIMAL / DATE parameter as the gateway splices it
+        // (`front::param_types`): compared with the key as the string is.
+        Expr::Cast {
+            kind: CastKind::Cast,
+            expr,
+            data_type: DataType::Decimal(_) | DataType::Date,
+            format: None,
+        } if is_string_literal(expr) => literal_text(expr),
         _ => None,
     }
 }
@@ -222,6 +230,15 @@ mod tests {
         assert_eq!(
             pins("SELECT * FROM users WHERE user_id IN (1, '2', 3) AND x = 1"),
             Some(vec!["1".into(), "2".into(), "3".into()])
+        );
+        // A DECIMAL parameter as spliced: the string inside.
+        assert_eq!(
+            pins("SELECT * FROM users WHERE user_id = CAST('700' AS DECIMAL(3,0))"),
+            Some(vec!["700".into()])
+        );
+        assert_eq!(
+            pins("SELECT * FROM users WHERE user_id = CAST('7a' AS SIGNED)"),
+            None
         );
     }
 

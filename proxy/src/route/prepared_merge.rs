@@ -196,7 +196,8 @@ fn same_but_text(a: &MergeSpec, b: &MergeSpec) -> bool {
 /// Reads `with_q` (text with `?`, its significant tokens `a`) against
 /// `spliced` (the same text with a literal in place of each `?`) token by
 /// token: the literal's text for each `?` in order, or `None` when they
-/// differ anywhere else or a `?` does not stand for exactly one literal token.
+/// differ anywhere else or a `?` does not stand for exactly one literal (a
+/// number, a string, or a typed temporal literal `TIME'...'`).
 fn placeholders_as<'s>(with_q: &str, a: &[Token], spliced: &'s str) -> Option<Vec<&'s str>> {
     let b = tokenize(spliced).ok()?;
     let mut bs = b.iter().filter(|t| t.kind != Kind::Space);
@@ -204,10 +205,19 @@ fn placeholders_as<'s>(with_q: &str, a: &[Token], spliced: &'s str) -> Option<Ve
     for ta in a {
         let tb = bs.next()?;
         if ta.kind == Kind::Placeholder {
-            if !matches!(tb.kind, Kind::Number | Kind::String) {
-                return None;
+            match tb.kind {
+                Kind::Number | Kind::String => out.push(tb.text(spliced)),
+                // A temporal parameter's typed literal (`TIMESTAMP'...'`).
+                Kind::Word
+                    if ["DATE", "TIME", "TIMESTAMP"]
+                        .iter()
+                        .any(|w| tb.is_word(spliced, w)) =>
+                {
+                    let s = bs.next().filter(|s| s.kind == Kind::String)?;
+                    out.push(&spliced[tb.start..s.end]);
+                }
+                _ => return None,
             }
-            out.push(tb.text(spliced));
         } else if ta.kind != tb.kind || ta.text(with_q) != tb.text(spliced) {
             return None;
         }
@@ -248,6 +258,16 @@ mod tests {
                 "SELECT a FROM t WHERE s = 'it''s'"
             ),
             Some(vec!["'it''s'".to_string()])
+        );
+        assert_eq!(
+            placeholders(
+                "SELECT a FROM t WHERE ts > ? AND tm < ?",
+                "SELECT a FROM t WHERE ts > TIMESTAMP'2020-01-02 03:04:05' AND tm < TIME '01:00:00'"
+            ),
+            Some(vec![
+                "TIMESTAMP'2020-01-02 03:04:05'".to_string(),
+                "TIME '01:00:00'".to_string()
+            ])
         );
         // A negative number, NULL, an introducer: not one literal token.
         for spliced in [

@@ -222,7 +222,11 @@ impl Handler for Session {
         let sql = plan_of.map_or(sql, |r| r.inner(sql));
         let set = self.metadata_set(&snap, sql)?;
         let (mut conn, pinned) = self.side_conn(&snap, &set).await?;
-        let prepared = conn.prep(&self.codec.wire(sql)[..]).await;
+        // Prepared with a trailing space: mysql_async's statement cache holds
+        // the text as executed, with the columns of its last execute (typed
+        // by that execute's parameters), not the prepare's.
+        let text = [&self.codec.wire(sql)[..], b" "].concat();
+        let prepared = conn.prep(&text[..]).await;
         if let Ok(s) = &prepared {
             let _ = conn.close(s.clone()).await;
         }
@@ -258,9 +262,15 @@ impl Handler for Session {
         out.status = self.status();
         // Planned from the spliced text; a single-set plan then runs as a real
         // prepared statement on the set, so result types are MariaDB's own.
+        // Items holding a `?` are named by the client's text (not the text
+        // with casts, nor with the values written in).
+        out.names = bound.names;
+        out.params = bound.bare;
         self.prepared = Some((bound.sql, bound.values));
         let r = self.statement(&bound.spliced, out).await.map(|_| ());
         self.prepared = None;
+        out.names = None;
+        out.params = None;
         r
     }
 

@@ -37,7 +37,8 @@ impl Session {
             && self.last_id_probe.is_none()
             && self.autocommit
             && reads.is_none()
-            && !self.is_locked();
+            && !self.is_locked()
+            && !out.rewrites_columns();
         let stateful = self.effects_next.stateful;
         let capture = std::mem::take(&mut self.effects_next.assigns);
         let pin = std::mem::take(&mut self.effects_next.pins);
@@ -112,8 +113,10 @@ impl Session {
             (prepared, _, _) => {
                 // Planned from the text with the values written in: items
                 // holding `?` are named as MariaDB names them.
-                out.names =
-                    prepared.and_then(|(text, _)| crate::sql::item_names::ItemNames::of(&text));
+                if out.names.is_none() {
+                    out.names =
+                        prepared.and_then(|(text, _)| crate::sql::item_names::ItemNames::of(&text));
+                }
                 let r = exec.run(plan, sql, out).await;
                 out.names = None;
                 r

@@ -11,11 +11,12 @@ use crate::sql::lexer::{tokenize, Kind, Token};
 
 /// One select item: a `*` / `t.*` (of unknown width), or an expression with
 /// the name MariaDB gives it when that name holds a `?` (`None`: the sets'
-/// name is right).
+/// name is right) and, when it is a bare `?` (aliased or not), the index of
+/// that placeholder (its column is typed by the parameter alone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Item {
     Star,
-    Expr(Option<String>),
+    Expr(Option<String>, Option<usize>),
 }
 
 /// The select items of a prepared statement, for renaming its result's
@@ -26,7 +27,8 @@ pub struct ItemNames {
 }
 
 impl ItemNames {
-    /// The items of `sql` (with `?`), when one of them is named by a `?`.
+    /// The items of `sql` (with `?`), when one of them is named by a `?` or
+    /// is a bare `?`.
     pub fn of(sql: &str) -> Option<ItemNames> {
         let tokens = tokenize(sql).ok()?;
         let s = shape(sql, &tokens)?;
@@ -42,11 +44,15 @@ impl ItemNames {
                 let holds = tokens.iter().any(|t| {
                     t.kind == Kind::Placeholder && t.start >= it.expr.0 && t.end <= it.expr.1
                 });
-                if it.alias.is_some() || !holds {
-                    return Item::Expr(None);
-                }
-                any = true;
-                Item::Expr(Some(text.to_string()))
+                let param = (text == "?").then(|| {
+                    tokens
+                        .iter()
+                        .filter(|t| t.kind == Kind::Placeholder && t.start < it.expr.0)
+                        .count()
+                });
+                any |= holds;
+                let name = (it.alias.is_none() && holds).then(|| text.to_string());
+                Item::Expr(name, param)
             })
             .collect();
         any.then_some(ItemNames { items })
@@ -55,6 +61,29 @@ impl ItemNames {
     /// The new name of each of `n` result columns (`None`: keep it). Items
     /// after a `*` are counted from the end.
     pub fn names(&self, n: usize) -> Vec<Option<&str>> {
+        self.columns(n)
+            .into_iter()
+            .map(|i| match i {
+                Some(Item::Expr(Some(name), _)) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// For each of `n` result columns that is a bare `?` item: the index of
+    /// its placeholder.
+    pub fn params(&self, n: usize) -> Vec<Option<usize>> {
+        self.columns(n)
+            .into_iter()
+            .map(|i| match i {
+                Some(Item::Expr(_, p)) => *p,
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The item of each of `n` result columns, where it is known.
+    fn columns(&self, n: usize) -> Vec<Option<&Item>> {
         let mut out = vec![None; n];
         let stars = self.items.iter().filter(|i| **i == Item::Star).count();
         if stars == 0 && self.items.len() != n {
@@ -78,14 +107,10 @@ impl ItemNames {
             return out;
         }
         for (k, it) in front.iter().enumerate() {
-            if let Item::Expr(Some(name)) = it {
-                out[k] = Some(name.as_str());
-            }
+            out[k] = Some(*it);
         }
         for (k, it) in back.iter().enumerate() {
-            if let Item::Expr(Some(name)) = it {
-                out[n - 1 - k] = Some(name.as_str());
-            }
+            out[n - 1 - k] = Some(*it);
         }
         out
     }
@@ -165,7 +190,9 @@ mod tests {
         // Not the column count the statement gives: left alone.
         assert_eq!(n.names(3), vec![None; 3]);
         assert!(ItemNames::of("SELECT id FROM t WHERE id = ?").is_none());
-        assert!(ItemNames::of("SELECT ? AS a FROM t").is_none());
+        let n = ItemNames::of("SELECT ? AS a, c, ? + 1, ? FROM t WHERE c = ?").unwrap();
+        assert_eq!(n.names(4), vec![None, None, Some("? + 1"), Some("?")]);
+        assert_eq!(n.params(4), vec![Some(0), None, None, Some(2)]);
     }
 
     #[test]

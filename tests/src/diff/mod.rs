@@ -189,6 +189,11 @@ impl Diff {
         &self.cluster
     }
 
+    /// The reference MariaDB's port (user root, no password).
+    pub fn reference_port(&self) -> u16 {
+        self.reference.port()
+    }
+
     pub fn cluster_mut(&mut self) -> &mut Cluster {
         &mut self.cluster
     }
