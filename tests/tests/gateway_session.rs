@@ -241,3 +241,63 @@ async fn sessions_of_distinct_states_do_not_use_up_the_sets_connections() {
         failures.first()
     );
 }
+
+/// A set holding `max_prepared_stmt_count` statements over all its connections
+/// refuses new ones (1461) to everyone; the gateway's idle connections (here
+/// of sessions with states of their own, each keeping its cached statements)
+/// are what fills it. The gateway closes them and prepares again: 12 sessions
+/// of distinct states, 5 statements each, with room for 30 statements per set
+/// and 4 cached per connection, all answered.
+#[tokio::test]
+async fn a_set_full_of_prepared_statements_gets_the_idle_ones_closed() {
+    let mut c = Cluster::builder()
+        .sets(2)
+        .replicas(0)
+        .proxy(false)
+        .start()
+        .await
+        .expect("start 2 sets");
+    c.set_proxy_backend("stmt_cache = 4");
+    c.start_proxy().await.expect("start the gateway");
+    let mut conn = c.proxy_conn().await.unwrap();
+    for sql in [
+        "CREATE DATABASE shop",
+        "CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id",
+        "INSERT INTO shop.t VALUES (1, 1), (2, 2), (3, 3), (4, 4)",
+    ] {
+        conn.query_drop(sql).await.unwrap();
+    }
+    for set in c.set_names() {
+        let mut root = c.primary(&set).conn().await.unwrap();
+        root.query_drop("SET GLOBAL max_prepared_stmt_count = 30")
+            .await
+            .unwrap();
+    }
+    let mut failures = Vec::new();
+    for n in 0..12u32 {
+        let mut s = mysql_async::Conn::new(c.proxy_opts("app", "app", Some("shop")))
+            .await
+            .unwrap();
+        s.query_drop(format!("SET @s = {n}")).await.unwrap();
+        s.query_drop("BEGIN").await.unwrap();
+        for j in 0..5u32 {
+            let sql = format!("SELECT id, v + {j} FROM t WHERE id = ?");
+            match s.exec::<(i64, i64), _, _>(sql.as_str(), (1,)).await {
+                Ok(rows) if rows == vec![(1, 1 + j as i64)] => {}
+                other => failures.push(format!("session {n}, {sql}: {other:?}")),
+            }
+        }
+        let scatter = format!("SELECT id FROM t WHERE v > ? + {n}");
+        if let Err(e) = s.exec::<i64, _, _>(scatter.as_str(), (0,)).await {
+            failures.push(format!("session {n}, {scatter}: {e}"));
+        }
+        s.query_drop("COMMIT").await.unwrap();
+        s.disconnect().await.unwrap();
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures, first: {:?}",
+        failures.len(),
+        failures.first()
+    );
+}

@@ -41,6 +41,10 @@ const MAX_PIPELINE_KEYS: usize = 32;
 /// MariaDB's ER_CON_COUNT_ERROR, "Too many connections".
 const TOO_MANY_CONNECTIONS: u16 = 1040;
 
+/// MariaDB's ER_MAX_PREPARED_STMT_COUNT_REACHED: the instance holds
+/// `max_prepared_stmt_count` prepared statements over all its connections.
+const TOO_MANY_STATEMENTS: u16 = 1461;
+
 /// Between connects to an instance that refused one as full.
 const FULL_PAUSE: Duration = Duration::from_millis(50);
 
@@ -274,6 +278,58 @@ impl Backends {
         let mut c = RawConn::new(Opts::from(opts)).await?;
         c.query_drop(format!("KILL QUERY {thread}")).await?;
         c.disconnect().await
+    }
+
+    /// Prepares `sql` on `conn`. When the instance refuses for holding too
+    /// many prepared statements over all its connections (1461), the idle
+    /// connections this gateway keeps there are closed — their statements go
+    /// with them — and the prepare is tried once more.
+    pub async fn prep(
+        &self,
+        conn: &mut Conn,
+        sql: &[u8],
+    ) -> Result<mysql_async::Statement, mysql_async::Error> {
+        use mysql_async::prelude::Queryable;
+        match conn.prep(sql).await {
+            Err(mysql_async::Error::Server(e)) if e.code == TOO_MANY_STATEMENTS => {
+                let opts = conn.opts();
+                let (host, port) = (opts.ip_or_hostname().to_string(), opts.tcp_port());
+                self.close_idle_of(&host, port);
+                tokio::time::sleep(FULL_PAUSE).await;
+                conn.prep(sql).await
+            }
+            r => r,
+        }
+    }
+
+    /// Closes every pool of the instance at `host:port` (connections in use
+    /// finish their work and close when given back) and its idle pipelined
+    /// connections.
+    fn close_idle_of(&self, host: &str, port: u16) {
+        let of = |k: &PoolKey| k.host == host && k.port == port;
+        let closed: Vec<Pool> = {
+            let mut pools = self.pools.lock().expect("pool map");
+            let victims: Vec<PoolKey> = pools.keys().filter(|k| of(k)).cloned().collect();
+            victims
+                .iter()
+                .filter_map(|v| pools.remove(v))
+                .map(|(pool, hot)| {
+                    hot.close();
+                    pool
+                })
+                .collect()
+        };
+        self.pipelines.close_idle(of);
+        tracing::info!(
+            addr = %format!("{host}:{port}"),
+            pools = closed.len(),
+            "the instance holds too many prepared statements: closing its idle connections"
+        );
+        for pool in closed {
+            tokio::spawn(async move {
+                let _ = pool.disconnect().await;
+            });
+        }
     }
 
     /// Closes the idle connections this gateway keeps to `key`'s instance for

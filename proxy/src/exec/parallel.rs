@@ -113,7 +113,7 @@ impl Exec<'_> {
             .zip(&parts)
             .map(|(s, p)| (s.as_str(), p.epoch))
             .collect();
-        let run = write_all(&mut parts, texts, values, out);
+        let run = write_all(self.conns.backends, &mut parts, texts, values, out);
         let r = self.conns.guarded_sets(&on, self.write, run).await;
         self.clear_running();
         match r {
@@ -194,6 +194,7 @@ impl Exec<'_> {
 /// Sends every part's statement, then writes the answers in order (none after
 /// the first error). Returns each part's outcome and the warnings of all sets.
 async fn write_all(
+    backends: &crate::backend::Backends,
     parts: &mut [Part],
     texts: Vec<Vec<u8>>,
     values: Option<Vec<Value>>,
@@ -204,7 +205,7 @@ async fn write_all(
         parts
             .iter_mut()
             .zip(texts)
-            .map(|(p, sql)| send(p, sql, values.clone())),
+            .map(|(p, sql)| send(backends, p, sql, values.clone())),
     )
     .await;
     let mut failed = false;
@@ -260,11 +261,12 @@ type Failed = (ProxyError, bool);
 /// a text one after its branch's start in one round trip; a prepared one
 /// (`values`) after the start in a round trip of its own. A failure says
 /// whether it came from the branch's start. Comes back with the part's set.
-async fn send(
-    p: &mut Part,
+async fn send<'p>(
+    backends: &crate::backend::Backends,
+    p: &'p mut Part,
     sql: Vec<u8>,
     values: Option<Vec<Value>>,
-) -> (Result<Answer<'_>, Failed>, &str) {
+) -> (Result<Answer<'p>, Failed>, &'p str) {
     let Part {
         set, conn, start, ..
     } = p;
@@ -278,7 +280,7 @@ async fn send(
             return (Err((ProxyError::from_backend(set, e), true)), set);
         }
     }
-    let stmt = match conn.prep(sql).await {
+    let stmt = match backends.prep(conn, &sql).await {
         Ok(s) => s,
         Err(e) => return (Err((ProxyError::from_backend(set, e), false)), set),
     };

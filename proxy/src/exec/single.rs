@@ -104,7 +104,7 @@ impl Exec<'_> {
                     }
                 },
                 Work::Prepared(sql, values) => {
-                    exec_prepared(&mut conn, set, &sql, values, out).await
+                    exec_prepared(self.conns.backends, &mut conn, set, &sql, values, out).await
                 }
             }
         };

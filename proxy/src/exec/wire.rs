@@ -89,6 +89,7 @@ pub(super) async fn stream_after(
 
 /// Runs the prepared statement `sql` (the bytes to send) with `values`.
 pub(super) async fn exec_prepared(
+    backends: &crate::backend::Backends,
     conn: &mut Conn,
     set: &str,
     sql: &[u8],
@@ -100,7 +101,7 @@ pub(super) async fn exec_prepared(
     } else {
         mysql_async::Params::Positional(values)
     };
-    let stmt = match conn.prep(sql).await {
+    let stmt = match backends.prep(conn, sql).await {
         Ok(s) => s,
         Err(e) => return Ok(Err(ProxyError::from_backend(set, e))),
     };
