@@ -306,30 +306,12 @@ impl Backends {
     /// finish their work and close when given back) and its idle pipelined
     /// connections.
     fn close_idle_of(&self, host: &str, port: u16) {
-        let of = |k: &PoolKey| k.host == host && k.port == port;
-        let closed: Vec<Pool> = {
-            let mut pools = self.pools.lock().expect("pool map");
-            let victims: Vec<PoolKey> = pools.keys().filter(|k| of(k)).cloned().collect();
-            victims
-                .iter()
-                .filter_map(|v| pools.remove(v))
-                .map(|(pool, hot)| {
-                    hot.close();
-                    pool
-                })
-                .collect()
-        };
-        self.pipelines.close_idle(of);
+        let n = self.close_pools(host, port, |_| true);
         tracing::info!(
             addr = %format!("{host}:{port}"),
-            pools = closed.len(),
+            pools = n,
             "the instance holds too many prepared statements: closing its idle connections"
         );
-        for pool in closed {
-            tokio::spawn(async move {
-                let _ = pool.disconnect().await;
-            });
-        }
     }
 
     /// Closes the idle connections this gateway keeps to `key`'s instance for
@@ -337,17 +319,35 @@ impl Backends {
     /// pool of the instance) and its idle pipelined connections. Statements
     /// running on them finish; their connections close when given back.
     fn release_idle(&self, key: &PoolKey) {
-        let other = |k: &PoolKey| k.host == key.host && k.port == key.port && k != key;
+        let other = |k: &PoolKey| k != key;
+        let states = {
+            let pools = self.pools.lock().expect("pool map");
+            pools
+                .keys()
+                .any(|k| k.host == key.host && k.port == key.port && other(k) && !k.init.is_empty())
+        };
+        let n = self.close_pools(&key.host, key.port, |k| {
+            other(k) && (!states || !k.init.is_empty())
+        });
+        tracing::info!(
+            addr = %format!("{}:{}", key.host, key.port),
+            pools = n,
+            "the instance refused a connection (too many): closing idle pools of other session states"
+        );
+    }
+
+    /// Forgets the pools of `host:port` that `which` selects (their idle
+    /// connections disconnected in the background, the rest when given back)
+    /// and closes the instance's idle pipelined connections; how many pools.
+    fn close_pools(&self, host: &str, port: u16, which: impl Fn(&PoolKey) -> bool) -> usize {
+        let on = |k: &PoolKey| k.host == host && k.port == port;
         let closed: Vec<Pool> = {
             let mut pools = self.pools.lock().expect("pool map");
-            let mut victims: Vec<PoolKey> = pools
+            let victims: Vec<PoolKey> = pools
                 .keys()
-                .filter(|k| other(k) && !k.init.is_empty())
+                .filter(|k| on(k) && which(k))
                 .cloned()
                 .collect();
-            if victims.is_empty() {
-                victims = pools.keys().filter(|k| other(k)).cloned().collect();
-            }
             victims
                 .iter()
                 .filter_map(|v| pools.remove(v))
@@ -357,18 +357,14 @@ impl Backends {
                 })
                 .collect()
         };
-        self.pipelines
-            .close_idle(|k| k.host == key.host && k.port == key.port);
-        tracing::info!(
-            addr = %format!("{}:{}", key.host, key.port),
-            pools = closed.len(),
-            "the instance refused a connection (too many): closing idle pools of other session states"
-        );
+        self.pipelines.close_idle(on);
+        let n = closed.len();
         for pool in closed {
             tokio::spawn(async move {
                 let _ = pool.disconnect().await;
             });
         }
+        n
     }
 
     /// A pipelined connection to `key` with room for one more statement
