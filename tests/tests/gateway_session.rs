@@ -259,14 +259,13 @@ async fn a_set_full_of_prepared_statements_gets_the_idle_ones_closed() {
         .expect("start 2 sets");
     c.set_proxy_backend("stmt_cache = 4");
     c.start_proxy().await.expect("start the gateway");
-    let mut conn = c.proxy_conn().await.unwrap();
-    for sql in [
-        "CREATE DATABASE shop",
-        "CREATE TABLE shop.t (id BIGINT PRIMARY KEY, v INT) shardkey=id",
-        "INSERT INTO shop.t VALUES (1, 1), (2, 2), (3, 3), (4, 4)",
-    ] {
-        conn.query_drop(sql).await.unwrap();
-    }
+    drop(
+        c.create_shop(&[
+            setwise_tests::shop::SHOP_T,
+            "INSERT INTO shop.t VALUES (1, 1), (2, 2), (3, 3), (4, 4)",
+        ])
+        .await,
+    );
     for set in c.set_names() {
         let mut root = c.primary(&set).conn().await.unwrap();
         root.query_drop("SET GLOBAL max_prepared_stmt_count = 30")

@@ -186,17 +186,21 @@ impl Stmts {
                 } else {
                     s.sql.clone()
                 };
-                let types = p
-                    .iter()
-                    .map(|p| ClientType {
-                        code: p.ty.0,
-                        unsigned: p.ty.1,
-                        null: p.value == mysql_common::value::Value::NULL,
-                    })
-                    .collect();
+                // (Only for statements with a `?` among their select items.)
+                let bare = s.items.as_ref().and_then(|i| {
+                    let types = p
+                        .iter()
+                        .map(|p| ClientType {
+                            code: p.ty.0,
+                            unsigned: p.ty.1,
+                            null: p.value == mysql_common::value::Value::NULL,
+                        })
+                        .collect();
+                    BareParams::of(i, types)
+                });
                 Bound {
                     spliced,
-                    bare: s.items.as_ref().and_then(|i| BareParams::of(i, types)),
+                    bare,
                     names: s.items.clone(),
                     sql,
                     values: p.into_iter().map(|p| p.value).collect(),

@@ -137,7 +137,12 @@ impl Session {
                     message: e.message,
                 })
             }
-            _ => None,
+            // Parsed: not kept among the connection's cached statements.
+            Ok(stmt) => {
+                let _ = conn.close(stmt).await;
+                None
+            }
+            Err(_) => None,
         };
         if error.is_some() {
             // The connection's diagnostics area holds the error: cleared before
