@@ -45,6 +45,7 @@ pub async fn run(
     if let Err(e) = crate::moving::ddl::wait(&s.shared.moves, &s.shared.routing, &dbs).await {
         return fail(out, &e).await;
     }
+    let before = s.shared.routing.get();
     let r = match ddl {
         Ddl::CreateDatabase {
             if_not_exists,
@@ -82,6 +83,12 @@ pub async fn run(
             "{a} {b} through the gateway"
         ))),
     };
+    if matches!(r, Ok(true)) {
+        let changes = crate::ddl_ids::changes(s, &before, stmt, ddl);
+        if let (false, Some(t)) = (changes.is_empty(), s.shared.topo.get()) {
+            crate::ids::counters::apply(t, &s.shared.ids.segments, &changes).await;
+        }
+    }
     match r {
         Ok(answered) => Ok(answered),
         Err(ProxyError::ClientIo(e)) => Err(e),

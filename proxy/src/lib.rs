@@ -82,6 +82,7 @@ pub mod command;
 pub mod config;
 pub mod ddl;
 pub mod ddl_apply;
+pub mod ddl_ids;
 pub mod ddl_task;
 pub mod derived;
 pub mod digest;

@@ -29,6 +29,9 @@ pub struct Routing {
     /// The routing file and the revision last written to it (`None` until
     /// [`Routing::start`] names the file).
     file: Arc<std::sync::Mutex<Option<(PathBuf, i64)>>>,
+    /// AUTO_INCREMENT counters started again (their keys deleted), as the
+    /// watch sees them: the ids held before are void (`crate::ids`).
+    id_resets: Arc<crate::ids::Resets>,
 }
 
 impl Routing {
@@ -38,10 +41,16 @@ impl Routing {
             loaded: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             health: Default::default(),
             file: Default::default(),
+            id_resets: Default::default(),
         }
     }
 
     /// The nodes' health as their agents last reported it.
+    /// The AUTO_INCREMENT resets the watch saw, shared with `crate::ids`.
+    pub fn id_resets(&self) -> Arc<crate::ids::Resets> {
+        self.id_resets.clone()
+    }
+
     pub fn health(&self) -> &Arc<crate::split::ReplicaHealth> {
         &self.health
     }
@@ -151,6 +160,27 @@ impl Routing {
     }
 }
 
+/// Records an AUTO_INCREMENT counter started again by another gateway's DDL
+/// in [`Routing::id_resets`]: its key deleted (TRUNCATE, DROP, RENAME) or its
+/// reset marker written (`AUTO_INCREMENT = n`).
+fn ids_event(routing: &Routing, topo: &Topo, ev: &topo::store::WatchEvent) {
+    let Some(kv) = ev.kv() else { return };
+    let Ok(key) = kv.key_str() else { return };
+    let reset = match topo.keys().kind_of(key) {
+        Some("ids") => topo::store::is_delete(ev),
+        Some("ids-reset") => !topo::store::is_delete(ev),
+        _ => false,
+    };
+    if !reset {
+        return;
+    }
+    if let Some((db, table)) = topo.keys().ids_table_of(key) {
+        routing
+            .id_resets
+            .record(&db, Some(&table), kv.mod_revision());
+    }
+}
+
 /// Keeps [`Routing::health`] current from a watch event on a `health/` key.
 fn health_event(routing: &Routing, topo: &Topo, ev: &topo::store::WatchEvent) {
     let Some(kv) = ev.kv() else { return };
@@ -221,6 +251,7 @@ async fn follow_once(
         });
         for ev in resp.events() {
             health_event(routing, &topo, ev);
+            ids_event(routing, &topo, ev);
         }
         if changed {
             let snap = topo.snapshot().await?;

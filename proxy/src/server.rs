@@ -26,7 +26,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
     crate::join::configure(cfg.join.clone());
     crate::admission::configure(cfg.limits.clone());
     let (routing, topo) = Routing::start(cfg.etcd.clone(), cfg.routing_cache.clone()).await;
-    let ids = Arc::new(crate::ids::Ids::new(cfg.ids.segment));
+    let ids = Arc::new(crate::ids::Ids::new(cfg.ids.segment, routing.id_resets()));
     let gateway = match cfg.gateway_id.as_str() {
         "" => crate::moving::default_gateway_id(&cfg.listen),
         id => id.to_string(),

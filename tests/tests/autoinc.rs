@@ -663,3 +663,117 @@ async fn concurrent_reservations_in_etcd_never_overlap() {
     let r = t.reserve_ids("d", "u", 5, 77).await.unwrap();
     assert_eq!(r, 77..82);
 }
+
+/// The id the next `INSERT INTO {table} (v)` through `conn` gets.
+async fn next_id(conn: &mut mysql_async::Conn, table: &str) -> u64 {
+    conn.query_drop(format!("INSERT INTO {table} (v) VALUES (0)"))
+        .await
+        .unwrap();
+    conn.last_insert_id().unwrap()
+}
+
+#[tokio::test]
+async fn counters_start_again_as_mariadbs_on_truncate_drop_alter_and_rename() {
+    let c = cluster().await;
+    let mut conn = c.proxy_conn().await.unwrap();
+    conn.query_drop("CREATE DATABASE k").await.unwrap();
+    conn.query_drop("USE k").await.unwrap();
+    let create = "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, v INT) shardkey=id";
+    conn.query_drop(create).await.unwrap();
+    conn.query_drop("INSERT INTO t (v) VALUES (1), (2), (3)")
+        .await
+        .unwrap();
+    // TRUNCATE starts the counter again.
+    conn.query_drop("TRUNCATE TABLE t").await.unwrap();
+    assert_eq!(next_id(&mut conn, "t").await, 1);
+    // `AUTO_INCREMENT = n` sets it; below the rows it goes on above them.
+    conn.query_drop("ALTER TABLE t AUTO_INCREMENT = 100")
+        .await
+        .unwrap();
+    assert_eq!(next_id(&mut conn, "t").await, 100);
+    conn.query_drop("ALTER TABLE t AUTO_INCREMENT = 50")
+        .await
+        .unwrap();
+    assert_eq!(next_id(&mut conn, "t").await, 101);
+    conn.query_drop("DELETE FROM t").await.unwrap();
+    conn.query_drop("ALTER TABLE t AUTO_INCREMENT = 1")
+        .await
+        .unwrap();
+    assert_eq!(next_id(&mut conn, "t").await, 1);
+    // A dropped table's counter goes with it.
+    conn.query_drop("DROP TABLE t").await.unwrap();
+    conn.query_drop(create).await.unwrap();
+    assert_eq!(next_id(&mut conn, "t").await, 1);
+    conn.query_drop("DROP TABLE t").await.unwrap();
+    conn.query_drop(format!("{create} AUTO_INCREMENT=40"))
+        .await
+        .unwrap();
+    assert_eq!(next_id(&mut conn, "t").await, 40);
+    // CREATE ... IF NOT EXISTS on the table changes nothing.
+    conn.query_drop(
+        "CREATE TABLE IF NOT EXISTS t (id INT AUTO_INCREMENT PRIMARY KEY, v INT) shardkey=id",
+    )
+    .await
+    .unwrap();
+    assert_eq!(next_id(&mut conn, "t").await, 41);
+    // RENAME keeps the counter with the table.
+    conn.query_drop("RENAME TABLE t TO u").await.unwrap();
+    assert_eq!(next_id(&mut conn, "u").await, 42);
+    conn.query_drop("ALTER TABLE u RENAME TO t").await.unwrap();
+    assert_eq!(next_id(&mut conn, "t").await, 43);
+    // DROP DATABASE drops its counters.
+    conn.query_drop("DROP DATABASE k").await.unwrap();
+    conn.query_drop("CREATE DATABASE k").await.unwrap();
+    conn.query_drop("USE k").await.unwrap();
+    conn.query_drop(create).await.unwrap();
+    assert_eq!(next_id(&mut conn, "t").await, 1);
+    assert_eq!(all_ids(&c, "k.t").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_truncate_voids_the_ids_another_gateway_holds() {
+    let c = cluster().await;
+    let mut conn = c.proxy_conn().await.unwrap();
+    conn.query_drop("CREATE DATABASE v").await.unwrap();
+    conn.query_drop("CREATE TABLE v.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT) shardkey=id")
+        .await
+        .unwrap();
+    let (_g2, port2) = second_gateway(&c, 1000).await;
+    let mut other = conn_at(&c, port2.get()).await;
+    // The second gateway holds 1..1000 and hands out 1..3.
+    for _ in 0..3 {
+        next_id(&mut other, "v.t").await;
+    }
+    conn.query_drop("TRUNCATE TABLE v.t").await.unwrap();
+    for want in 1..=5 {
+        assert_eq!(next_id(&mut conn, "v.t").await, want);
+    }
+    // A routing change after the TRUNCATE: once the second gateway routes the
+    // new table, its watch has passed the counter's reset too.
+    conn.query_drop("CREATE TABLE v.marker (id INT PRIMARY KEY) shardkey=id")
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..100 {
+        let plan: Vec<(String, String, String, String)> = other
+            .query("EXPLAIN SETWISE SELECT * FROM v.marker")
+            .await
+            .unwrap();
+        if plan.iter().any(|r| r.1 == "set1") && plan.iter().any(|r| r.1 == "set2") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen,
+        "the second gateway never routed v.marker over both sets"
+    );
+    // Its held 4..1000 are void: the next id is above the first gateway's.
+    let id = next_id(&mut other, "v.t").await;
+    assert!(
+        id > 5,
+        "{id}: an id the second gateway held before the TRUNCATE"
+    );
+    assert_eq!(all_ids(&c, "v.t").await.len(), 6);
+}

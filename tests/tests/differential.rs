@@ -140,6 +140,8 @@ async fn differential_writes_match_a_plain_mariadb() {
         .unwrap();
     d.group("failing writes");
     d.run_all(&writes::failing_writes(&mut g)).await.unwrap();
+    d.group("multi-table UPDATE / DELETE (comma, USING, JOIN forms)");
+    d.run_all(&writes::multi_table_writes()).await.unwrap();
     d.group("table contents after the writes");
     d.compare_tables().await.unwrap();
 

@@ -7,6 +7,8 @@
 use std::ops::Range;
 
 use crate::error::{Result, TopoError};
+use etcd_client::{Txn, TxnOp};
+
 use crate::store::Topo;
 
 /// Compare-and-swap attempts before giving up (each loses only to another
@@ -29,6 +31,18 @@ impl Topo {
         n: u64,
         floor: u64,
     ) -> Result<Range<u64>> {
+        Ok(self.reserve_ids_at(db, table, n, floor).await?.0)
+    }
+
+    /// [`Topo::reserve_ids`], with the etcd revision of the reservation (a
+    /// reset at a later revision makes the ids void: [`Topo::reset_ids`]).
+    pub async fn reserve_ids_at(
+        &self,
+        db: &str,
+        table: &str,
+        n: u64,
+        floor: u64,
+    ) -> Result<(Range<u64>, i64)> {
         let n = n.max(1);
         let key = self.keys().ids(db, table);
         for _ in 0..ATTEMPTS {
@@ -40,7 +54,7 @@ impl Topo {
                 why: format!("`{db}`.`{table}` has no ids left"),
             })?;
             match self.cas(&key, &end, rev).await {
-                Ok(_) => return Ok(start..end),
+                Ok(at) => return Ok((start..end, at)),
                 Err(TopoError::CasConflict { .. }) => continue,
                 Err(e) => return Err(e),
             }
@@ -66,5 +80,65 @@ impl Topo {
             }
         }
         Err(TopoError::CasConflict { key })
+    }
+
+    /// Starts the counter of `db.table` again, as MariaDB does on TRUNCATE,
+    /// DROP TABLE and `AUTO_INCREMENT = n`: the key is deleted or, with `next`,
+    /// written anew along with its reset marker — every gateway's watch sees
+    /// either and drops the ids it holds. Returns the revision of the reset.
+    pub async fn reset_ids(&self, db: &str, table: &str, next: Option<u64>) -> Result<i64> {
+        let key = self.keys().ids(db, table);
+        let ops = match next {
+            None => vec![TxnOp::delete(key.as_str(), None)],
+            Some(n) => {
+                let n = serde_json::to_vec(&n.max(1))?;
+                let marker = self.keys().ids_reset(db, table);
+                vec![
+                    TxnOp::put(key.as_str(), n.clone(), None),
+                    TxnOp::put(marker.as_str(), n, None),
+                ]
+            }
+        };
+        self.txn_revision(ops).await
+    }
+
+    /// Deletes every counter of `db` (DROP DATABASE). Returns the revision.
+    pub async fn reset_db_ids(&self, db: &str) -> Result<i64> {
+        let prefix = self.keys().ids_of(db);
+        let markers = self.keys().ids_reset(db, "");
+        let opts = || Some(etcd_client::DeleteOptions::new().with_prefix());
+        self.txn_revision(vec![
+            TxnOp::delete(prefix.as_str(), opts()),
+            TxnOp::delete(markers.as_str(), opts()),
+        ])
+        .await
+    }
+
+    /// Moves the counter of `from` to `to` (RENAME TABLE: MariaDB's counter
+    /// goes with the table). Returns the revision.
+    pub async fn move_ids(&self, from: (&str, &str), to: (&str, &str)) -> Result<i64> {
+        let next = self.id_counter(from.0, from.1).await?;
+        let old = self.keys().ids(from.0, from.1);
+        let new = self.keys().ids(to.0, to.1);
+        let marker = self.keys().ids_reset(to.0, to.1);
+        let mut ops = vec![TxnOp::delete(old.as_str(), None)];
+        match next {
+            Some(n) => {
+                let n = serde_json::to_vec(&n)?;
+                ops.push(TxnOp::put(new.as_str(), n.clone(), None));
+                ops.push(TxnOp::put(marker.as_str(), n, None));
+            }
+            None => ops.push(TxnOp::delete(new.as_str(), None)),
+        }
+        self.txn_revision(ops).await
+    }
+
+    async fn txn_revision(&self, ops: Vec<TxnOp>) -> Result<i64> {
+        let resp = self
+            .client()
+            .kv_client()
+            .txn(Txn::new().and_then(ops))
+            .await?;
+        Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
     }
 }

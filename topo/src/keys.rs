@@ -23,6 +23,7 @@
 //! | `move-acks/<move>/<gateway>` | [`HoldAck`](crate::HoldAck): a gateway holds a move's writes |
 //! | `capacity` | the scheduler leader's capacity view (loads, limits, proposal; JSON owned by the scheduler) |
 //! | `ids/<db>/<table>` | the table's AUTO_INCREMENT counter: the next id no gateway holds ([`crate::ids`]) |
+//! | `ids-reset/<db>/<table>` | the value a DDL set the counter to (`AUTO_INCREMENT = n`): gateways void the ids they hold (a deleted `ids/` key does the same for TRUNCATE, DROP, RENAME) |
 //! | `ddl/<id>` | [`DdlTask`](crate::DdlTask): a schema change the scheduler applies to the sets (id zero-padded: key order is queue order) |
 //! | `ddl-seq` | the last DDL task id given out |
 //!
@@ -120,6 +121,29 @@ impl Keys {
     pub fn ids(&self, db: &str, table: &str) -> String {
         let esc = |s: &str| s.replace('%', "%25").replace('/', "%2F");
         format!("{}ids/{}/{}", self.root, esc(db), esc(table))
+    }
+    /// Every AUTO_INCREMENT counter of `db`.
+    pub fn ids_of(&self, db: &str) -> String {
+        let esc = |s: &str| s.replace('%', "%25").replace('/', "%2F");
+        format!("{}ids/{}/", self.root, esc(db))
+    }
+    /// Written with a counter set anew (`AUTO_INCREMENT = n`): gateways
+    /// watching it void the ids of `db.table` they hold.
+    pub fn ids_reset(&self, db: &str, table: &str) -> String {
+        let esc = |s: &str| s.replace('%', "%25").replace('/', "%2F");
+        format!("{}ids-reset/{}/{}", self.root, esc(db), esc(table))
+    }
+    /// The `(db, table)` of an AUTO_INCREMENT counter's key ([`Keys::ids`]) or
+    /// of its reset marker ([`Keys::ids_reset`]).
+    pub fn ids_table_of(&self, key: &str) -> Option<(String, String)> {
+        let rest = key.strip_prefix(self.root.as_str())?;
+        let rest = rest
+            .strip_prefix("ids/")
+            .or_else(|| rest.strip_prefix("ids-reset/"))?;
+        let (db, table) = rest.split_once('/')?;
+        let unesc = |s: &str| s.replace("%2F", "/").replace("%25", "%");
+        // (An escaped `%` is `%25`, so each `%2F` left is an escaped `/`.)
+        Some((unesc(db), unesc(table)))
     }
     pub fn tasks(&self) -> String {
         format!("{}tasks/", self.root)

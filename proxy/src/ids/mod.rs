@@ -6,13 +6,14 @@
 //! (learnt from the sets rather than recorded at CREATE TABLE: it stays right
 //! after an ALTER TABLE and for tables made sharded out of band; cleared by DDL).
 
+pub mod counters;
 pub mod rewrite;
 pub mod segments;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use segments::Segments;
+pub use segments::{Resets, Segments};
 
 /// A table's AUTO_INCREMENT column and its columns in definition order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +32,9 @@ pub struct Ids {
 }
 
 impl Ids {
-    pub fn new(segment: u64) -> Self {
+    pub fn new(segment: u64, resets: Arc<Resets>) -> Self {
         Self {
-            segments: Arc::new(Segments::new(segment)),
+            segments: Arc::new(Segments::new(segment, resets)),
             auto: Default::default(),
         }
     }

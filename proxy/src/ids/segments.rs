@@ -4,7 +4,9 @@
 //! are fetched in the background once half of it is used (never more than one
 //! segment held in all). With etcd down the held
 //! segment keeps serving; after it, inserts that need ids are refused — never a
-//! duplicate.
+//! duplicate. A counter started again (TRUNCATE, DROP TABLE, `AUTO_INCREMENT =
+//! n`: [`Resets`]) voids the ids reserved before it, here and — through the
+//! routing watch — in every other gateway.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -29,6 +31,36 @@ struct Held {
     /// An explicit id written while etcd was unreachable: the counter is raised
     /// past it with the next reservation.
     floor: u64,
+    /// The etcd revision of the reservation `next..end` came from; a reset of
+    /// the counter at a later revision voids it.
+    rev: i64,
+}
+
+/// Counters started again, by `(db, table)` (the table `None`: all of the
+/// database's), at the etcd revision of the reset. Written by the DDL that
+/// reset it and by the routing watch; read before ids are handed out.
+#[derive(Debug, Default)]
+pub struct Resets {
+    at: std::sync::Mutex<HashMap<(String, Option<String>), i64>>,
+}
+
+impl Resets {
+    /// Records a reset of `db.table` (or of every table of `db`) at `rev`.
+    pub fn record(&self, db: &str, table: Option<&str>, rev: i64) {
+        let mut at = self.at.lock().expect("resets");
+        let e = at
+            .entry((db.to_string(), table.map(str::to_string)))
+            .or_default();
+        *e = (*e).max(rev);
+    }
+
+    /// The revision of the last reset of `db.table`'s counter (0: none).
+    fn last(&self, db: &str, table: &str) -> i64 {
+        let at = self.at.lock().expect("resets");
+        let of_table = at.get(&(db.to_string(), Some(table.to_string()))).copied();
+        let of_db = at.get(&(db.to_string(), None)).copied();
+        of_table.unwrap_or(0).max(of_db.unwrap_or(0))
+    }
 }
 
 /// `(db, table)` → its held ids.
@@ -38,13 +70,54 @@ type Tables = HashMap<(String, String), Arc<tokio::sync::Mutex<Held>>>;
 pub struct Segments {
     size: u64,
     tables: std::sync::Mutex<Tables>,
+    resets: Arc<Resets>,
 }
 
 impl Segments {
-    pub fn new(size: u64) -> Self {
+    pub fn new(size: u64, resets: Arc<Resets>) -> Self {
         Self {
             size: size.max(1),
             tables: Default::default(),
+            resets,
+        }
+    }
+
+    /// Voids the ids held of `db.table` (every table of `db`: `None`), reset
+    /// at etcd revision `rev`.
+    pub fn void(&self, db: &str, table: Option<&str>, rev: i64) {
+        self.resets.record(db, table, rev);
+    }
+
+    /// RENAME moved the counter of `from` to `to` at `rev`: what this gateway
+    /// holds of `from` goes on as `to`'s, as MariaDB's counter goes with the
+    /// table.
+    pub async fn rename(&self, from: (&str, &str), to: (&str, &str), rev: i64) {
+        self.resets.record(from.0, Some(from.1), rev);
+        self.resets.record(to.0, Some(to.1), rev);
+        let moved = self
+            .tables
+            .lock()
+            .expect("segments")
+            .remove(&(from.0.to_string(), from.1.to_string()));
+        if let Some(cell) = moved {
+            cell.lock().await.rev = rev;
+            self.tables
+                .lock()
+                .expect("segments")
+                .insert((to.0.to_string(), to.1.to_string()), cell);
+        }
+    }
+
+    /// Drops what `h` holds when the counter was started again after it was
+    /// reserved (a reset this gateway made or learnt of from the watch).
+    fn expire(&self, h: &mut Held, db: &str, table: &str) {
+        let reset = self.resets.last(db, table);
+        if reset > h.rev {
+            *h = Held {
+                fetching: h.fetching,
+                rev: reset,
+                ..Held::default()
+            };
         }
     }
 
@@ -60,7 +133,10 @@ impl Segments {
     /// Whether this gateway never reserved ids of the table (the first
     /// reservation may need to start above the rows already there).
     pub async fn is_new(&self, db: &str, table: &str) -> bool {
-        !self.held(db, table).lock().await.reserved
+        let cell = self.held(db, table);
+        let mut h = cell.lock().await;
+        self.expire(&mut h, db, table);
+        !h.reserved
     }
 
     /// Ids for one statement's rows, in row order: `None` is a row that needs
@@ -82,6 +158,7 @@ impl Segments {
     ) -> Result<Vec<u64>, ProxyError> {
         let cell = self.held(db, table);
         let mut h = cell.lock().await;
+        self.expire(&mut h, db, table);
         let n = rows.iter().filter(|r| r.is_none()).count() as u64;
         let mut ids = Vec::with_capacity(n as usize);
         let (increment, offset) = step;
@@ -130,13 +207,17 @@ impl Segments {
                 h.fetching = true;
                 let want = self.size - left;
                 let (db, table, cell) = (db.to_string(), table.to_string(), cell.clone());
+                let resets = self.resets.clone();
                 tokio::spawn(async move {
-                    let r = t.reserve_ids(&db, &table, want, 0).await;
+                    let r = t.reserve_ids_at(&db, &table, want, 0).await;
                     let mut h = cell.lock().await;
                     h.fetching = false;
                     match r {
-                        // Only ids above what was handed out meanwhile.
-                        Ok(r) if r.start >= h.end => h.ahead = Some(r),
+                        // Only ids above what was handed out meanwhile, and
+                        // reserved after the counter's last reset.
+                        Ok((r, at)) if r.start >= h.end && at > resets.last(&db, &table) => {
+                            h.ahead = Some(r)
+                        }
                         Ok(_) => {}
                         Err(e) => warn!(%db, %table, "reserving AUTO_INCREMENT ids ahead: {e}"),
                     }
@@ -193,11 +274,12 @@ impl Segments {
             ))
         };
         let t = topo.ok_or_else(|| down(&"not connected"))?;
-        let r = t
-            .reserve_ids(db, table, n.max(self.size), floor.max(h.end).max(h.floor))
+        let (r, at) = t
+            .reserve_ids_at(db, table, n.max(self.size), floor.max(h.end).max(h.floor))
             .await
             .map_err(|e| down(&e))?;
         (h.next, h.end) = (r.start, r.end);
+        h.rev = at;
         h.reserved = true;
         h.floor = 0;
         Ok(())

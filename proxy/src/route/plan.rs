@@ -160,6 +160,12 @@ fn plan_inner(
         }
         Statement::Delete(d) => {
             let mut a = analyze(stmt);
+            if d.using.is_some() {
+                // `DELETE FROM t1 USING t1, t2`: FROM names targets among the
+                // USING list's references (visited first), not references of
+                // their own, which would make `t1.k = t2.k` ambiguous.
+                drop_named_targets(&mut a.tables, from_factors(&d.from));
+            }
             // Tables in FROM/USING are visited as table factors; add DELETE's target list.
             for n in &d.tables {
                 let (db, name) = split_name(n);
@@ -185,6 +191,29 @@ fn plan_inner(
             first_words(sql)
         ))),
     }
+}
+
+/// How many table references a DELETE's FROM list names.
+fn from_factors(from: &sqlparser::ast::FromTable) -> usize {
+    use sqlparser::ast::FromTable;
+    let (FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v)) = from;
+    v.iter().map(|t| 1 + t.joins.len()).sum()
+}
+
+/// Drops the first `n` references when each names another reference (by its
+/// name or alias): they are a multi-table DELETE's targets.
+fn drop_named_targets(tables: &mut Vec<TableRef>, n: usize) {
+    let (targets, rest): (Vec<TableRef>, Vec<TableRef>) =
+        std::mem::take(tables).into_iter().partition(|t| t.pos < n);
+    let named = |t: &TableRef| {
+        rest.iter().any(|r| match &r.alias {
+            Some(a) => a.eq_ignore_ascii_case(&t.name),
+            None => r.name.eq_ignore_ascii_case(&t.name),
+        })
+    };
+    let keep: Vec<TableRef> = targets.into_iter().filter(|t| !named(t)).collect();
+    *tables = keep;
+    tables.extend(rest);
 }
 
 /// A merged read whose `LIMIT` count is 0 answers no rows: one set gives all of

@@ -35,38 +35,7 @@ pub(crate) async fn rename_table(
     sig: &[Token],
     out: &mut Responder<'_>,
 ) -> DdlResult {
-    let (if_ex, mut i) = crate::command::if_exists(sql, sig, 2);
-    let mut pairs = Vec::new();
-    loop {
-        let (old, old_text, used) = name_at(s, sql, sig, i)?;
-        i += used;
-        // WAIT n / NOWAIT apply per set; they do not change what is renamed.
-        if sig.get(i).is_some_and(|t| t.is_word(sql, "NOWAIT")) {
-            i += 1;
-        } else if sig.get(i).is_some_and(|t| t.is_word(sql, "WAIT")) {
-            i += 2;
-        }
-        if !sig.get(i).is_some_and(|t| t.is_word(sql, "TO")) {
-            return Err(ProxyError::Syntax("RENAME TABLE needs `old TO new`".into()));
-        }
-        let (new, new_text, used) = name_at(s, sql, sig, i + 1)?;
-        i += 1 + used;
-        pairs.push(Pair {
-            old,
-            new,
-            old_text,
-            new_text,
-        });
-        if !sig.get(i).is_some_and(|t| t.is_punct(sql, ",")) {
-            break;
-        }
-        i += 1;
-    }
-    if i < sig.len() {
-        return Err(ProxyError::Syntax(
-            "unexpected text after RENAME TABLE".into(),
-        ));
-    }
+    let (if_ex, pairs) = rename_pairs(s, sql, sig)?;
     let snap = s.shared.routing.get();
     let moved = follow(&snap, &pairs)?;
     let t = topo_of(s)?;
@@ -117,6 +86,68 @@ pub(crate) async fn rename_table(
     record(s, &t, &moved.records).await?;
     out.ok(&last_ok.unwrap_or_default()).await?;
     Ok(true)
+}
+
+/// The `old TO new` pairs of `RENAME TABLE[S] [IF EXISTS] ...`, names resolved
+/// against the session's database, and whether IF EXISTS was given.
+fn rename_pairs(
+    s: &SchemaSession<'_>,
+    sql: &str,
+    sig: &[Token],
+) -> Result<(bool, Vec<Pair>), ProxyError> {
+    let (if_ex, mut i) = crate::command::if_exists(sql, sig, 2);
+    let mut pairs = Vec::new();
+    loop {
+        let (old, old_text, used) = name_at(s, sql, sig, i)?;
+        i += used;
+        // WAIT n / NOWAIT apply per set; they do not change what is renamed.
+        if sig.get(i).is_some_and(|t| t.is_word(sql, "NOWAIT")) {
+            i += 1;
+        } else if sig.get(i).is_some_and(|t| t.is_word(sql, "WAIT")) {
+            i += 2;
+        }
+        if !sig.get(i).is_some_and(|t| t.is_word(sql, "TO")) {
+            return Err(ProxyError::Syntax("RENAME TABLE needs `old TO new`".into()));
+        }
+        let (new, new_text, used) = name_at(s, sql, sig, i + 1)?;
+        i += 1 + used;
+        pairs.push(Pair {
+            old,
+            new,
+            old_text,
+            new_text,
+        });
+        if !sig.get(i).is_some_and(|t| t.is_punct(sql, ",")) {
+            break;
+        }
+        i += 1;
+    }
+    if i < sig.len() {
+        return Err(ProxyError::Syntax(
+            "unexpected text after RENAME TABLE".into(),
+        ));
+    }
+    Ok((if_ex, pairs))
+}
+
+/// The `(old, new)` names a successful `RENAME TABLE` or `ALTER TABLE ...
+/// RENAME` (`alter`) moved.
+pub(crate) fn renamed(
+    s: &SchemaSession<'_>,
+    sql: &str,
+    sig: &[Token],
+    alter: bool,
+) -> Vec<(Name, Name)> {
+    if alter {
+        return alter_rename_target(s, sql, sig)
+            .ok()
+            .flatten()
+            .into_iter()
+            .collect();
+    }
+    rename_pairs(s, sql, sig)
+        .map(|(_, pairs)| pairs.into_iter().map(|p| (p.old, p.new)).collect())
+        .unwrap_or_default()
 }
 
 /// `ALTER TABLE` (`TABLE` at `sig[at]`): on every set holding the table; a

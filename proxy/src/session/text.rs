@@ -50,10 +50,34 @@ pub(crate) fn planning_text(stmt: &Statement) -> Option<String> {
             edits.push((t.start, t.end, "%".into()));
         }
     }
+    if sig.first().is_some_and(|t| t.is_word(sql, "UPDATE")) {
+        edits.extend(update_commas(sql, sig));
+    }
     // Two GROUP BY lists (a text sqlparser refused) may find one ASC/DESC twice.
     edits.sort_by_key(|e| e.0);
     edits.dedup_by(|cur, prev| cur.0 < prev.1);
     (!edits.is_empty()).then(|| crate::route::select::apply_edits(sql, edits))
+}
+
+/// MariaDB's multi-table `UPDATE a, b SET ...`: sqlparser reads one table
+/// reference there, so each comma of the list becomes `CROSS JOIN` (the same
+/// rows: a comma is a cross join of lower precedence, and the list's ON
+/// conditions name only tables to their left).
+fn update_commas(sql: &str, sig: &[Token]) -> Vec<(usize, usize, String)> {
+    let mut depth = 0i32;
+    let mut commas = Vec::new();
+    for u in &sig[1..] {
+        if u.is_punct(sql, "(") {
+            depth += 1;
+        } else if u.is_punct(sql, ")") {
+            depth -= 1;
+        } else if depth == 0 && u.is_word(sql, "SET") {
+            return commas;
+        } else if depth == 0 && u.is_punct(sql, ",") {
+            commas.push((u.start, u.end, " CROSS JOIN ".to_string()));
+        }
+    }
+    Vec::new()
 }
 
 /// Words that end a GROUP BY list.

@@ -398,3 +398,26 @@ pub fn spanning_writes(g: &mut Gen, fresh: &mut Fresh) -> Vec<Q> {
         .or_unsupported(),
     ]
 }
+
+/// Multi-table UPDATE and DELETE in MariaDB's comma and USING forms (and the
+/// JOIN form) over co-located sharded tables and a broadcast table: what the
+/// rows of each set join with lives on that set.
+pub fn multi_table_writes() -> Vec<Q> {
+    [
+        "UPDATE users u, orders o SET o.status = 'multi' WHERE u.user_id = o.user_id AND u.score > 900",
+        "UPDATE orders o, users u SET u.note = 'comma', o.amount = o.amount + 1 WHERE o.user_id = u.user_id AND o.amount < -45000",
+        "UPDATE users, cities SET users.note = cities.country WHERE users.city = cities.name AND users.score < 50",
+        "UPDATE users u JOIN orders o ON u.user_id = o.user_id SET u.note = 'joined' WHERE o.status = 'multi'",
+        "DELETE FROM o USING orders o, users u WHERE o.user_id = u.user_id AND u.score BETWEEN 100 AND 140",
+        "DELETE FROM orders USING users, orders WHERE orders.user_id = users.user_id AND users.score BETWEEN 141 AND 160",
+        "DELETE o FROM orders o, users u WHERE o.user_id = u.user_id AND u.score BETWEEN 161 AND 180",
+        "DELETE u, o FROM users u, orders o WHERE u.user_id = o.user_id AND u.score BETWEEN 181 AND 190",
+    ]
+    .into_iter()
+    .map(Q::any)
+    .chain([
+        Q::any("SELECT COUNT(*), SUM(amount) FROM orders WHERE status = 'multi'"),
+        Q::any("SELECT note, COUNT(*) FROM users GROUP BY note ORDER BY note"),
+    ])
+    .collect()
+}
