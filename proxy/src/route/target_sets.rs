@@ -48,7 +48,6 @@ pub(super) fn target_sets(
             super::colocate::colocated(st, &refs)
         });
     let mut sharded_target: Option<Vec<String>> = None;
-    let mut sharded_count = 0;
     for p in &placements {
         if let Placement::Sharded {
             db,
@@ -58,7 +57,6 @@ pub(super) fn target_sets(
             tref,
         } = p
         {
-            sharded_count += 1;
             let mut qualifiers = vec![tref.name.as_str()];
             if let Some(a) = &tref.alias {
                 qualifiers.push(a.as_str());
@@ -102,7 +100,6 @@ pub(super) fn target_sets(
             });
         }
     }
-    let _ = sharded_count;
     let mut homes: Vec<&String> = Vec::new();
     let mut broadcasts: Vec<&Vec<String>> = Vec::new();
     for p in &placements {
