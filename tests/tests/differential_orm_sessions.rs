@@ -22,6 +22,8 @@ async fn orm_sessions_and_reads_match_a_plain_mariadb() {
     }
     d.group("autocommit = 0 (PyMySQL's default): implicit transactions, ids");
     d.run_all(&orm_sessions::autocommit_off()).await.unwrap();
+    d.group("sql_select_limit over sets; the gateway's own variables' types");
+    d.run_all(&orm_sessions::select_limit()).await.unwrap();
     d.group("INSERT / DELETE ... RETURNING on one set and on several");
     // Per session mode, 8 ids above 1000: 4 on each set.
     let spread: [Vec<i64>; 3] = std::array::from_fn(|m| {

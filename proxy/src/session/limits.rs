@@ -1,12 +1,16 @@
 //! The session's own limits: its user's place under `max_user_connections`
 //! (`crate::admission`), its idle timeout (`wait_timeout`, which starts at
-//! `interactive_timeout` for interactive clients) and `SET STATEMENT ... FOR`.
+//! `interactive_timeout` for interactive clients), `sql_select_limit` and `SET
+//! STATEMENT ... FOR`.
 //!
 //! `wait_timeout` and `interactive_timeout` are kept by the gateway and never
 //! sent to the sets: a pooled backend connection carrying a client's
 //! `wait_timeout = 2` would be closed by MariaDB while idle in its pool. Reads
 //! of them (`@@wait_timeout`, `@@session.interactive_timeout`) are answered
-//! with the session's values. `max_statement_time` is ordinary session state,
+//! with the session's values. So is `sql_select_limit`: on the sets it would cut
+//! each set's part of a read (and the gateway's own reads), so the gateway
+//! writes it into the client's top-level SELECT as a LIMIT instead
+//! (`select_limit.rs`). `max_statement_time` is ordinary session state,
 //! carried to every backend connection the session uses: each set stops its own
 //! part of a statement and answers 1969, which reaches the client unchanged.
 
@@ -22,7 +26,7 @@ use crate::front::Responder;
 use crate::sql::lexer::{Kind, Token};
 
 /// The variables the gateway keeps for itself.
-const OWN: [&str; 2] = ["wait_timeout", "interactive_timeout"];
+const OWN: [&str; 3] = ["wait_timeout", "interactive_timeout", "sql_select_limit"];
 
 pub(super) struct SessionLimits {
     /// The user's place in `max_user_connections` (after authentication).
@@ -30,6 +34,8 @@ pub(super) struct SessionLimits {
     interactive: bool,
     wait_timeout: u64,
     interactive_timeout: u64,
+    /// `sql_select_limit` (`u64::MAX`: none, MariaDB's default).
+    select_limit: u64,
 }
 
 impl Default for SessionLimits {
@@ -40,6 +46,7 @@ impl Default for SessionLimits {
             interactive: false,
             wait_timeout: cfg.wait_timeout,
             interactive_timeout: cfg.interactive_timeout,
+            select_limit: u64::MAX,
         }
     }
 }
@@ -52,6 +59,7 @@ impl SessionLimits {
         self.user = Some(admission().user(user, ip)?);
         let cfg = admission().config();
         self.interactive_timeout = cfg.interactive_timeout;
+        self.select_limit = u64::MAX;
         self.wait_timeout = if self.interactive {
             cfg.interactive_timeout
         } else {
@@ -71,11 +79,17 @@ impl SessionLimits {
         Duration::from_secs(self.wait_timeout)
     }
 
+    /// The session's `sql_select_limit`, when it has one.
+    pub fn select_limit(&self) -> Option<u64> {
+        (self.select_limit != u64::MAX).then_some(self.select_limit)
+    }
+
     /// The gateway's own variables with the session's values.
-    pub fn own_values(&self) -> [(&'static str, u64); 2] {
+    pub fn own_values(&self) -> [(&'static str, u64); 3] {
         [
             ("wait_timeout", self.wait_timeout),
             ("interactive_timeout", self.interactive_timeout),
+            ("sql_select_limit", self.select_limit),
         ]
     }
 
@@ -83,6 +97,7 @@ impl SessionLimits {
         match key {
             "wait_timeout" => Some(self.wait_timeout),
             "interactive_timeout" => Some(self.interactive_timeout),
+            "sql_select_limit" => Some(self.select_limit),
             _ => None,
         }
     }
@@ -96,7 +111,9 @@ impl SessionLimits {
         let mut rest = Vec::new();
         let mut own = Vec::new();
         for (key, text) in assignments {
-            if OWN.contains(&key.as_str()) {
+            if key == "sql_select_limit" {
+                own.push((key.clone(), limit_value(key, text)?));
+            } else if OWN.contains(&key.as_str()) {
                 own.push((key.clone(), timeout_value(key, text)?));
             } else {
                 rest.push((key.clone(), text.clone()));
@@ -105,6 +122,7 @@ impl SessionLimits {
         for (key, v) in own {
             match key.as_str() {
                 "wait_timeout" => self.wait_timeout = v,
+                "sql_select_limit" => self.select_limit = v,
                 _ => self.interactive_timeout = v,
             }
         }
@@ -124,6 +142,23 @@ fn timeout_value(key: &str, text: &str) -> Result<u64, ProxyError> {
         .parse()
         .map_err(|_| ProxyError::WrongTypeForVar(key.to_string()))?;
     Ok(n.clamp(1, MAX_TIMEOUT as i128) as u64)
+}
+
+/// The value of `sql_select_limit = value`: an integer, negative ones 0, as
+/// MariaDB takes it; `DEFAULT` none; anything else is 1232.
+fn limit_value(key: &str, text: &str) -> Result<u64, ProxyError> {
+    let value = text
+        .split_once(":=")
+        .or_else(|| text.split_once('='))
+        .map(|(_, v)| v.trim().trim_matches('\''))
+        .unwrap_or_default();
+    if value.eq_ignore_ascii_case("DEFAULT") {
+        return Ok(u64::MAX);
+    }
+    let n: i128 = value
+        .parse()
+        .map_err(|_| ProxyError::WrongTypeForVar(key.to_string()))?;
+    Ok(n.clamp(0, u64::MAX as i128) as u64)
 }
 
 /// The name a `@@[session.|local.]name` token reads, if it is a session read.
@@ -158,7 +193,14 @@ impl Session {
             })
             .filter_map(|(_, t)| {
                 let v = self.limits.value(&read_of(t.text(sql))?)?;
-                Some((t.start, t.end, format!("CAST({v} AS UNSIGNED)")))
+                // Typed as MariaDB types a read of an unsigned system
+                // variable (BIGINT UNSIGNED, 21 wide, nullable): another one's
+                // type, never its value.
+                Some((
+                    t.start,
+                    t.end,
+                    format!("IF(FALSE, @@max_join_size, CAST({v} AS UNSIGNED))"),
+                ))
             })
             .collect();
         (!edits.is_empty()).then(|| rewrite_keeping_names(sql, sig, edits))

@@ -30,6 +30,7 @@ mod reads;
 mod release;
 mod reprepare;
 mod run;
+mod select_limit;
 mod set;
 mod sql_prepare;
 mod temporary;
@@ -280,6 +281,15 @@ impl Session {
             return Box::pin(self.statement_run(&rewritten, out)).await;
         }
         if let Some(rewritten) = self.own_vars_text(sql, &stmt.sig) {
+            return Box::pin(self.statement_run(&rewritten, out)).await;
+        }
+        if let Some(rewritten) = self
+            .limits
+            .select_limit()
+            .and_then(|n| select_limit::select_limit_text(&stmt, n))
+        {
+            // Runs as text (a COM_STMT_EXECUTE's values are spliced in).
+            self.prepared = None;
             return Box::pin(self.statement_run(&rewritten, out)).await;
         }
         // AUTO_INCREMENT ids and LAST_INSERT_ID() (ids.rs): the client's text

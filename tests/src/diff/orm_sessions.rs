@@ -155,3 +155,30 @@ pub fn returning(spread: &[Vec<i64>; 3]) -> Vec<Q> {
     }
     out
 }
+
+/// `sql_select_limit` (set by GUIs and some drivers' "max rows"): a SELECT
+/// without its own LIMIT gives at most that many rows of the whole answer,
+/// subqueries and explicit LIMITs untouched; reads of it and of the gateway's
+/// other own variables typed as MariaDB's.
+pub fn select_limit() -> Vec<Q> {
+    vec![
+        Q::exact("SELECT @@wait_timeout, @@session.interactive_timeout"),
+        Q::any("SET SESSION sql_select_limit = 3"),
+        Q::exact("SELECT @@sql_select_limit, @@session.sql_select_limit"),
+        Q::exact("SELECT user_id, name FROM users ORDER BY user_id"),
+        Q::exact("SELECT user_id FROM users ORDER BY score DESC, user_id"),
+        Q::exact("SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY COUNT(*) DESC, status"),
+        Q::exact("SELECT COUNT(*) FROM (SELECT user_id FROM users) x"),
+        Q::exact("SELECT user_id FROM users WHERE user_id IN (SELECT user_id FROM orders) ORDER BY user_id"),
+        Q::exact("SELECT user_id FROM users UNION SELECT user_id FROM orders ORDER BY 1 DESC"),
+        Q::exact("SELECT user_id FROM users ORDER BY user_id LIMIT 5"),
+        Q::exact("SELECT user_id FROM users ORDER BY user_id FOR UPDATE"),
+        Q::exact("SELECT user_id FROM users ORDER BY user_id")
+            .bin(vec![]),
+        Q::any("SET sql_select_limit = 0"),
+        Q::exact("SELECT user_id FROM users ORDER BY user_id"),
+        Q::any("SET sql_select_limit = DEFAULT"),
+        Q::exact("SELECT @@sql_select_limit"),
+        Q::exact("SELECT COUNT(*) FROM (SELECT user_id FROM users ORDER BY user_id) x"),
+    ]
+}
