@@ -159,10 +159,16 @@ class Session(threading.Thread):
 
     def op(self, what, fn):
         t = time.time()
+        res = "ok"
         try:
             return fn()
+        except Exception as e:  # noqa: BLE001
+            res = str(e)[:100]
+            raise
         finally:
             d = time.time() - t
+            if d > 2:
+                log("session %d: %s from %.1f took %.1fs: %s" % (self.sid, what, t - T0, d, res))
             if d > self.max_op[0]:
                 self.max_op = (d, "%s at %.1f" % (what, t - T0))
 
