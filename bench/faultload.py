@@ -247,7 +247,9 @@ def pid_of(name):
 
 def argv_of(pid):
     with open("/proc/%d/cmdline" % pid, "rb") as f:
-        return [a.decode() for a in f.read().split(b"\0") if a]
+        # (Empty arguments stay: e.g. `--metrics-listen ""`.)
+        data = f.read()
+    return [a.decode() for a in data[:-1].split(b"\0")]
 
 
 def restart(name, argv):
