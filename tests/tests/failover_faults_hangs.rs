@@ -157,151 +157,18 @@ async fn a_short_stop_of_the_primary_is_not_a_hang() {
     end_whole(&c, vec![(SET.to_string(), w)]).await;
 }
 
-/// The gtrids of the gateway's branches prepared on `node` (bounded: [`QUERY`]).
-async fn prepared_on(node: &setwise_tests::MariaDb) -> anyhow::Result<Vec<String>> {
-    let rows = tokio::time::timeout(QUERY, node.query("XA RECOVER")).await??;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            let glen: usize = r[1].as_deref()?.parse().ok()?;
-            Some(r[3].as_deref()?.get(..glen)?.to_string())
-        })
-        .filter(|g| g.starts_with("sw-"))
-        .collect())
-}
-
 /// A transaction writing both sets hangs in its coordinator's commit: set2's primary is
-/// stopped (SIGSTOP) after set1's branch prepared (the gateway's hook pauses each commit
-/// there) and before the coordinator's one-phase commit. The failover of set2 must end
-/// set1's prepared branch — decided on set2's new primary — while the old one is still
-/// stopped: it held the row's lock, so every client writing that row waited for the
-/// stopped server (its connection stayed open: recovery could not end the branch either,
-/// XAER_NOTA). The client gets an error, the row is writable again, and once everything
-/// healed the transaction is either on both sets or on neither.
+/// stopped (SIGSTOP) after set1's branch prepared and before the coordinator's one-phase
+/// commit ([`setwise_tests::faults_xa`]). The failover of set2 must end set1's prepared
+/// branch — decided on set2's new primary — while the old one is still stopped: it held
+/// the row's lock, so every client writing that row waited for the stopped server (its
+/// connection stayed open: recovery could not end the branch either, XAER_NOTA).
 #[tokio::test]
 async fn a_commit_hung_on_its_coordinators_primary_frees_the_other_sets_at_the_failover() {
-    let mut c = setwise_tests::Cluster::builder()
-        .sets(2)
-        .replicas(2)
-        .proxy(false)
-        .start()
-        .await
-        .expect("start 2 sets");
-    c.set_proxy_env(&[("SETWISE_XA_PAUSE", "prepared=3000")]);
-    c.start_proxy().await.unwrap();
-    drop(c.create_shop(&[setwise_tests::shop::SHOP_T]).await);
-    let _cp = c
-        .start_control_plane_with(1, ControlPlaneConfig::default())
-        .await
-        .unwrap();
-    let topo = c.topo().clone();
-    let a = setwise_tests::load::ids_of_set(&c, "shop", "t", "set1")
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let b = setwise_tests::load::ids_of_set(&c, "shop", "t", "set2")
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let mut g = c.proxy_conn().await.unwrap();
-    g.query_drop(format!("INSERT INTO {TABLE} VALUES ({a}, 0)"))
-        .await
-        .unwrap();
-    g.query_drop(format!("INSERT INTO {TABLE} VALUES ({b}, 0)"))
-        .await
-        .unwrap();
-    // (Every commit writing both sets pauses after its first phase; the set2
-    // branch, written last, is the coordinator.)
-    let mut client = c.proxy_conn().await.unwrap();
-    let commit = tokio::spawn(async move {
-        client.query_drop("BEGIN").await?;
-        client
-            .query_drop(format!("UPDATE {TABLE} SET v = 1 WHERE id = {a}"))
-            .await?;
-        client
-            .query_drop(format!("UPDATE {TABLE} SET v = 1 WHERE id = {b}"))
-            .await?;
-        client.query_drop("COMMIT").await
-    });
-    let p1 = routed_primary(&topo, "set1").await;
-    let in_doubt = setwise_tests::wait_for(
-        "set1's branch to be prepared",
-        WAIT,
-        || async { Ok(Some(prepared_on(c.node(&p1)).await?)) },
-        |g: &Vec<String>| !g.is_empty(),
-    )
-    .await
-    .unwrap();
-    let old = routed_primary(&topo, "set2").await;
-    let since = now_ms();
+    let (mut c, _cp, mut pc) = setwise_tests::faults_xa::paused_commit().await;
+    let old = pc.old.clone();
     c.node(&old).pause(true).unwrap();
-    let rec = wait_failover_of(&topo, "set2", &old, since).await;
-    eprintln!("{}", describe(&rec));
-
-    // The client's COMMIT ends (an error: its outcome was not known when it ended).
-    let r = tokio::time::timeout(WAIT, commit)
-        .await
-        .expect("the COMMIT did not end after the failover")
-        .unwrap();
-    eprintln!("COMMIT: {r:?}");
-    // set1's branch is ended while set2's old primary is still stopped, and the row
-    // it locked takes writes again.
-    let left = setwise_tests::wait_for(
-        "set1's prepared branch to end",
-        WAIT,
-        || async { Ok(Some(prepared_on(c.node(&p1)).await?)) },
-        |g: &Vec<String>| !g.iter().any(|x| in_doubt.contains(x)),
-    )
-    .await;
-    if let Err(e) = left {
-        c.node(&old).pause(false).unwrap();
-        panic!("{e:#}\nsessions of {p1}:\n{}", sessions(c.node(&p1)).await);
-    }
-    let mut other = c.proxy_conn().await.unwrap();
-    other
-        .query_drop("SET SESSION innodb_lock_wait_timeout = 5")
-        .await
-        .unwrap();
-    let written = tokio::time::timeout(
-        WAIT,
-        other.query_drop(format!("UPDATE {TABLE} SET v = v + 10 WHERE id = {a}")),
-    )
-    .await;
-    c.node(&old).pause(false).unwrap();
-    written
-        .expect("the write of set1's row did not end")
-        .expect("set1's row is still locked by the transaction hung on set2");
-
-    // Healed: the transaction is on both sets or on neither.
-    for set in ["set1", "set2"] {
-        if let Err(e) = wait_set_whole(&c, set, WHOLE_WAIT).await {
-            panic!("{set}: {e:#}\n{}", status(&c).await);
-        }
-    }
-    let v = |id: i64| {
-        let set = if id == a { "set1" } else { "set2" };
-        let topo = topo.clone();
-        let c = &c;
-        async move {
-            let p = routed_primary(&topo, set).await;
-            scalar(
-                c.node(&p),
-                &format!("SELECT v FROM {TABLE} WHERE id = {id}"),
-            )
-            .await
-            .unwrap()
-            .unwrap()
-        }
-    };
-    let (va, vb) = (v(a).await, v(b).await);
-    assert!(
-        (va == "11" && vb == "1") || (va == "10" && vb == "0"),
-        "half a transaction: v = {va} on set1 (10 + its 1?), {vb} on set2"
-    );
-    assert!(prepared_on(c.node(&routed_primary(&topo, "set1").await))
-        .await
-        .unwrap()
-        .is_empty());
+    pc.freed_by_the_failover(&mut c, |c| c.node(&old).pause(false).unwrap())
+        .await;
+    pc.all_or_nothing(&c).await;
 }

@@ -16,6 +16,12 @@
 //! rejoins. The abort row (`crate::xa_sets::fence`) is inserted there first,
 //! so whichever decision reached the new primary wins.
 //!
+//! A coordinator's commit whose connection broke (its primary killed) is
+//! decided the same way, on the primary routing names once the set failed
+//! over (waiting for one as a statement does); if the old primary still
+//! answers, the abort row waits for the broken commit's lock, or finds its
+//! row: either way the first decision there stands.
+//!
 //! A branch started ahead (`super::ahead`) stops waiting for its `XA START`
 //! the same way ([`moved`]): the statement that claims it would otherwise
 //! wait, unguarded, for a hung server.
@@ -68,8 +74,8 @@ impl Watch {
     }
 
     /// The decision of `gtrid` taken on the primary routing now names for
-    /// `set` (the coordinator's set): the commit row if it got there, else the
-    /// abort recorded there first. `None` when that primary cannot be reached
+    /// `set` (the coordinator's set; waited for while it refuses connections):
+    /// the commit row if it got there, else the abort recorded there first. `None` when that primary cannot be reached
     /// (within the gateway's `failover_wait_ms`) or refuses: recovery decides.
     pub async fn decide_on_new_primary(&self, set: &str, gtrid: &str) -> Option<bool> {
         let snap = self.shared.routing.get();
@@ -93,7 +99,7 @@ impl Watch {
         match crate::xa_sets::fence(&mut conn, gtrid).await {
             Ok(commit) => {
                 conn.mark_clean();
-                tracing::warn!(%set, %gtrid, commit, "the coordinator's primary changed during the commit: decided on the new primary");
+                tracing::warn!(%set, %gtrid, commit, "the coordinator's commit was lost: decided on the set's primary");
                 Some(commit)
             }
             Err(e) => {

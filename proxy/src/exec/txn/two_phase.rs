@@ -86,16 +86,30 @@ impl Txn {
                     }
                     failure = failure.or(e);
                 }
-                Outcome::Moved => {
-                    // Its primary changed under the commit (given up): the
-                    // decision is the new primary's ([`moved`]).
-                    let w = watch.expect("only a watched commit is given up");
-                    match w.decide_on_new_primary(&set, &gtrid).await {
+                outcome @ (Outcome::Moved | Outcome::Unknown(_)) => {
+                    // Given up (its primary changed under the commit) or broken
+                    // (killed?): the decision is taken where the set's primary
+                    // is now — the new one after a failover ([`moved`]) — or,
+                    // when that cannot be done, by recovery from the row.
+                    let unknown = match outcome {
+                        Outcome::Unknown(e) => e,
+                        _ => ProxyError::BackendLost {
+                            set: set.clone(),
+                            detail: "its primary changed during COMMIT: the transaction's \
+                                     outcome is unknown, and recovery finishes it"
+                                .into(),
+                        },
+                    };
+                    let decision = match watch {
+                        Some(w) => w.decide_on_new_primary(&set, &gtrid).await,
+                        None => None,
+                    };
+                    match decision {
                         Some(true) => decided = true,
                         Some(false) => {
                             failure = failure.or(Some(ProxyError::BackendLost {
                                 set: set.clone(),
-                                detail: "its primary changed during COMMIT; the transaction \
+                                detail: "its primary was lost during COMMIT; the transaction \
                                          was rolled back on every set"
                                     .into(),
                             }))
@@ -104,22 +118,9 @@ impl Txn {
                             for (_, conn) in prepared {
                                 discard(conn);
                             }
-                            return Err(ProxyError::BackendLost {
-                                set,
-                                detail: "its primary changed during COMMIT: the transaction's \
-                                         outcome is unknown, and recovery finishes it"
-                                    .into(),
-                            });
+                            return Err(unknown);
                         }
                     }
-                }
-                Outcome::Unknown(e) => {
-                    // The decision is the coordinator set's: recovery finishes
-                    // the prepared branches by its row.
-                    for (_, conn) in prepared {
-                        discard(conn);
-                    }
-                    return Err(e);
                 }
                 Outcome::NoTable(conn) => {
                     // Its table is not there yet: prepared too, decided in etcd.
