@@ -32,11 +32,15 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         id => id.to_string(),
     };
     let moves = Arc::new(crate::moving::Moves::new(cfg.moves.clone(), gateway));
+    // This process's id in its gtrids, registered with the gateway (`crate::xa`
+    // tells the branches of dead gateways by it).
+    let instance = format!("{:08x}", rand::random::<u32>());
     crate::moving::start(
         moves.clone(),
         routing.clone(),
         topo.clone(),
         cfg.listen.clone(),
+        instance.clone(),
     );
     let tls = crate::front::tls::Acceptor::from_config(&cfg.tls)?;
     cfg.backend.tls.ssl_opts()?;
@@ -50,7 +54,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         topo,
         columns: Default::default(),
         plans: Default::default(),
-        gateway_id: format!("{:08x}", rand::random::<u32>()),
+        gateway_id: instance,
         txn_seq: Default::default(),
         registry: Default::default(),
         started: std::time::Instant::now(),

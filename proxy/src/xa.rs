@@ -6,10 +6,15 @@
 //! transaction's decision says so: a row `commit = 1` on a set (the
 //! coordinator's one-phase commit, `crate::xa_sets`) or a commit recorded in
 //! etcd (`crate::xa_log`). A branch with no decision that stays prepared past a
-//! grace period is aborted — by recording the abort first, in etcd and as a
+//! grace period (`[xa] grace_ms`) is aborted — by recording the abort first, in etcd and as a
 //! `commit = 0` row on every set, so that a gateway that was only slow cannot
 //! commit afterwards (`topo::Topo::decide_xa`, `crate::xa_sets::fence`); with a
-//! set out of reach (it may be the coordinator) nothing is decided. Branches
+//! set out of reach (it may be the coordinator) nothing is decided. The branch
+//! of an orphan — a gtrid whose gateway instance no registered gateway has
+//! (`topo::GatewayRecord::instance`): its gateway died — waits only
+//! [`ORPHAN_GRACE`], with rounds [`ORPHAN_PERIOD`] apart meanwhile: its row
+//! locks stalled every client of those rows for the whole grace period after a
+//! gateway restart. The first round runs at start. Branches
 //! of a transaction the application prepared itself (`XA PREPARE`, gtrid
 //! `swc-...`, recorded as `topo::AppXaRecord`) wait for the application's
 //! decision. Each round also creates the decision table where it is missing
@@ -26,9 +31,12 @@ use crate::backend::Conn;
 use crate::shared::Shared;
 use crate::xa_sets;
 
-/// How long a branch may stay prepared without a decision before it is aborted.
-const GRACE: Duration = Duration::from_secs(20);
 const PERIOD: Duration = Duration::from_secs(5);
+/// The grace (`[xa] grace_ms`) of an orphan's branch: longer than any live commit holds a branch
+/// prepared, in case its gateway only lost its registration.
+const ORPHAN_GRACE: Duration = Duration::from_secs(1);
+/// The time between rounds while an orphan's branch waits.
+const ORPHAN_PERIOD: Duration = Duration::from_millis(500);
 /// How long a decision in etcd outlives the last of its prepared branches: far
 /// past any gateway still finishing that transaction.
 const KEEP_DECISION: Duration = Duration::from_secs(3600);
@@ -46,17 +54,46 @@ struct State {
 pub async fn run(shared: Arc<Shared>) {
     let mut state = State::default();
     loop {
-        tokio::time::sleep(PERIOD).await;
-        if let Err(e) = round(&shared, &mut state).await {
-            warn!("XA recovery: {e}");
-        }
+        let soon = match round(&shared, &mut state).await {
+            Ok(soon) => soon,
+            Err(e) => {
+                warn!("XA recovery: {e}");
+                false
+            }
+        };
+        tokio::time::sleep(if soon { ORPHAN_PERIOD } else { PERIOD }).await;
     }
 }
 
-async fn round(shared: &Shared, state: &mut State) -> Result<(), String> {
+/// The gateway instances that may still finish their transactions: this one
+/// and every registered one. `None` (every branch gets the whole grace) when the
+/// registrations cannot be read or one has no instance (an older gateway).
+async fn live_instances(shared: &Shared, topo: &topo::Topo) -> Option<HashSet<String>> {
+    let all = topo.list_gateways().await.ok()?;
+    let mut live = HashSet::from([shared.gateway_id.clone()]);
+    for g in all {
+        if g.instance.is_empty() {
+            return None;
+        }
+        live.insert(g.instance);
+    }
+    Some(live)
+}
+
+/// The gateway instance in a gtrid `sw-<instance>-<n>`.
+fn instance_of(gtrid: &str) -> Option<&str> {
+    let rest = gtrid.strip_prefix("sw-")?;
+    Some(&rest[..rest.rfind('-')?])
+}
+
+/// One round; `Ok(true)` when an orphan's branch waits (the next round comes
+/// soon).
+async fn round(shared: &Shared, state: &mut State) -> Result<bool, String> {
     let Some(topo) = shared.topo.get() else {
-        return Ok(());
+        return Ok(false);
     };
+    let live = live_instances(shared, topo).await;
+    let mut soon = false;
     // Finished decisions no later commit deleted along with its own.
     crate::xa_log::flush_done(topo).await;
     let changes = shared.routing.subscribe();
@@ -116,15 +153,23 @@ async fn round(shared: &Shared, state: &mut State) -> Result<(), String> {
     for (set, gtrid, bqual) in &found {
         let key = (gtrid.clone(), bqual.clone());
         let seen = *state.first_seen.get(&key).unwrap_or(&Instant::now());
+        let orphan = live
+            .as_ref()
+            .is_some_and(|l| instance_of(gtrid).is_some_and(|i| !l.contains(i)));
+        let grace = match orphan {
+            true => ORPHAN_GRACE,
+            false => Duration::from_millis(shared.cfg.xa.grace_ms),
+        };
         let decision = match decided.get(gtrid) {
             Some(d) => *d,
             None => {
-                let d = decide(topo, &mut conns, complete, gtrid, bqual, seen).await?;
+                let d = decide(topo, &mut conns, complete, gtrid, bqual, seen, grace).await?;
                 decided.insert(gtrid.clone(), d);
                 d
             }
         };
         let Some(commit) = decision else {
+            soon |= orphan;
             still.insert(key, seen);
             continue;
         };
@@ -150,7 +195,7 @@ async fn round(shared: &Shared, state: &mut State) -> Result<(), String> {
         }
         forget_decisions(topo, &in_doubt, crate::split::now_ms()).await;
     }
-    Ok(())
+    Ok(soon)
 }
 
 /// Deletes the decisions in etcd no prepared branch needs any more: older than
@@ -183,7 +228,8 @@ fn stale_decisions(all: Vec<topo::XaDecision>, in_doubt: &[String], now_ms: u64)
 
 /// The decision for the prepared branch (`gtrid`, `bqual`) first seen at
 /// `seen`: `Some(commit)`, or `None` to wait (module doc). `complete`: `conns`
-/// holds every set's primary.
+/// holds every set's primary. `grace`: how long a branch without decision waits
+/// before it is aborted.
 async fn decide(
     topo: &topo::Topo,
     conns: &mut BTreeMap<String, Conn>,
@@ -191,13 +237,14 @@ async fn decide(
     gtrid: &str,
     bqual: &str,
     seen: Instant,
+    grace: Duration,
 ) -> Result<Option<bool>, String> {
     if gtrid.starts_with("swc-") {
         // Prepared by the application: its XA COMMIT / ROLLBACK decides.
         return Ok(match topo.get_xa(gtrid).await.map_err(|e| e.to_string())? {
             Some(d) => Some(d.commit),
             None if app_prepared(topo, gtrid).await? => None,
-            None if seen.elapsed() >= GRACE => {
+            None if seen.elapsed() >= grace => {
                 let d = abort(gtrid, bqual);
                 Some(topo.decide_xa(&d).await.map_err(|e| e.to_string())?.commit)
             }
@@ -215,7 +262,7 @@ async fn decide(
             return Ok(Some(true));
         }
     }
-    if seen.elapsed() < GRACE || !complete {
+    if seen.elapsed() < grace || !complete {
         return Ok(None);
     }
     // Abandoned: the abort is recorded in etcd, then on every set, before any
@@ -260,6 +307,13 @@ async fn app_prepared(topo: &topo::Topo, gtrid: &str) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instance_of_a_gtrid() {
+        assert_eq!(instance_of("sw-580bf907-22777"), Some("580bf907"));
+        assert_eq!(instance_of("swc-580bf907-1"), None);
+        assert_eq!(instance_of("sw-x"), None);
+    }
 
     #[test]
     fn only_old_decisions_without_prepared_branches_go() {

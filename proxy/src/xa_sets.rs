@@ -45,10 +45,23 @@ pub enum Decisions {
 }
 
 /// `[xa]`: distributed commits.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct XaConfig {
     pub decisions: Decisions,
+    /// How long recovery (`crate::xa`) leaves a branch of a live gateway
+    /// prepared without a decision before it aborts it (a dead gateway's
+    /// branches wait about a second).
+    pub grace_ms: u64,
+}
+
+impl Default for XaConfig {
+    fn default() -> Self {
+        Self {
+            decisions: Decisions::default(),
+            grace_ms: 20_000,
+        }
+    }
 }
 
 pub const TABLE: &str = "setwise_sys.xa_decisions";
@@ -158,5 +171,6 @@ mod tests {
         let c: XaConfig = toml::from_str("decisions = \"etcd\"").unwrap();
         assert_eq!(c.decisions, Decisions::Etcd);
         assert_eq!(XaConfig::default().decisions, Decisions::Sets);
+        assert_eq!(c.grace_ms, 20_000);
     }
 }

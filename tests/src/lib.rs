@@ -23,6 +23,7 @@ pub mod control;
 pub mod diff;
 pub mod etcd;
 pub mod faults;
+pub mod faults_xa;
 pub mod load;
 pub mod mariadb;
 pub mod placement;

@@ -6,7 +6,9 @@
 //! * the same again on the new primary (a second hang);
 //! * point reads (prepared and text) running while the primary hangs: never a wrong
 //!   row or a hung read, a retryable error at most, then answers from the new primary;
-//! * a stop shorter than the agent's `frozen_after_ms`: no failover.
+//! * a stop shorter than the agent's `frozen_after_ms`: no failover;
+//! * a two-set commit whose coordinator's primary hangs: the failover ends the other
+//!   set's prepared branch at once (it held its rows' locks until the server woke).
 
 use std::time::{Duration, Instant};
 
@@ -153,4 +155,20 @@ async fn a_short_stop_of_the_primary_is_not_a_hang() {
     assert!(ops.is_none() && done.is_empty(), "{ops:?} {done:?}");
     assert_eq!(routed_primary(&topo, SET).await, primary);
     end_whole(&c, vec![(SET.to_string(), w)]).await;
+}
+
+/// A transaction writing both sets hangs in its coordinator's commit: set2's primary is
+/// stopped (SIGSTOP) after set1's branch prepared and before the coordinator's one-phase
+/// commit ([`setwise_tests::faults_xa`]). The failover of set2 must end set1's prepared
+/// branch — decided on set2's new primary — while the old one is still stopped: it held
+/// the row's lock, so every client writing that row waited for the stopped server (its
+/// connection stayed open: recovery could not end the branch either, XAER_NOTA).
+#[tokio::test]
+async fn a_commit_hung_on_its_coordinators_primary_frees_the_other_sets_at_the_failover() {
+    let (mut c, _cp, mut pc) = setwise_tests::faults_xa::paused_commit().await;
+    let old = pc.old.clone();
+    c.node(&old).pause(true).unwrap();
+    pc.freed_by_the_failover(&mut c, |c| c.node(&old).pause(false).unwrap())
+        .await;
+    pc.all_or_nothing(&c).await;
 }

@@ -5,7 +5,9 @@
 //!   repoint ran: the set fails over again to the last replica;
 //! * two failovers in a row leave a lone strong-sync primary whose commits wait for an
 //!   acknowledgement: both old primaries are rebuilt from it;
-//! * two sets losing their primaries at once.
+//! * two sets losing their primaries at once;
+//! * a two-set commit whose coordinator's primary is killed: the failover ends the other
+//!   set's prepared branch at once (it held its rows' locks for recovery's grace period).
 
 use std::time::Instant;
 
@@ -153,4 +155,20 @@ async fn two_sets_fail_at_once() {
         restart_as_replica(&mut c, old).await;
     }
     end_whole(&c, ws).await;
+}
+
+/// A transaction writing both sets loses its coordinator: set2's primary is killed after
+/// set1's branch prepared and before the coordinator's one-phase commit
+/// ([`setwise_tests::faults_xa`]). The gateway decides the transaction on set2's new
+/// primary once the set failed over, so set1's prepared branch and its row's lock end
+/// then — not after recovery's grace period (600 s in this test, 20 s by default, while
+/// every client writing that row waited).
+#[tokio::test]
+async fn a_commit_whose_coordinators_primary_is_killed_frees_the_other_sets_at_the_failover() {
+    let (mut c, _cp, mut pc) = setwise_tests::faults_xa::paused_commit().await;
+    let old = pc.old.clone();
+    c.kill_node(&old);
+    pc.freed_by_the_failover(&mut c, |_| {}).await;
+    restart_as_replica(&mut c, &old).await;
+    pc.all_or_nothing(&c).await;
 }

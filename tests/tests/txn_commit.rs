@@ -10,7 +10,9 @@
 //!   one-phase commit carries the decision row (`setwise_sys.xa_decisions`), no etcd write;
 //!   a gateway killed after it, before phase two, leaves prepared branches the next
 //!   gateway commits by that row; one killed before it leaves branches recovery rolls
-//!   back (after recording the abort on every set); the rows are then deleted.
+//!   back (after recording the abort on every set); the rows are then deleted;
+//! * a dead gateway's branches (no registered gateway has the instance in their gtrid)
+//!   are rolled back without waiting for `[xa] grace_ms`.
 //!
 //! The gateway's test hook `SETWISE_XA_PAUSE=deciding=MS,prepared=MS,decided=MS` pauses the
 //! writer of a batch before it takes the decisions waiting, each commit after its first
@@ -443,6 +445,46 @@ async fn a_crash_before_the_coordinator_commit_rolls_every_branch_back() {
     } else {
         assert!(r.is_err(), "{rows:?}");
     }
+}
+
+/// A dead gateway's prepared branch (its gtrid's instance is no registered gateway's)
+/// is rolled back by the next gateway's recovery at once, not after the grace period a
+/// live gateway's branch gets (600 s here): its row locks stalled every client of those
+/// rows for that long after a gateway restart (20 s by default, measured under load).
+#[tokio::test]
+async fn a_dead_gateways_branch_is_rolled_back_without_the_grace_period() {
+    let mut c = shop_with(
+        &[("SETWISE_XA_PAUSE", "prepared=600000")],
+        "[xa]\ngrace_ms = 600000\n",
+    )
+    .await;
+    decision_tables(&c).await;
+    let (ids, task) = one_across_sets(&c, 5).await;
+    let cl = &c;
+    setwise_tests::wait_until("the prepared branch", WAIT, || async move {
+        Ok(!prepared_on(cl, "set1").await.is_empty())
+    })
+    .await
+    .unwrap();
+    c.kill_proxy();
+    task.abort();
+    c.set_proxy_env(&[]);
+    c.start_proxy().await.unwrap();
+    let cl = &c;
+    setwise_tests::wait_until("recovery to roll the orphan back", WAIT, || async move {
+        Ok(prepared_on(cl, "set1").await.is_empty())
+    })
+    .await
+    .unwrap();
+    assert_eq!(values(&c, ids).await, vec![0, 0]);
+    // The row is free: a write of it does not wait.
+    let mut g = c.proxy_conn().await.unwrap();
+    g.query_drop("SET SESSION innodb_lock_wait_timeout = 1")
+        .await
+        .unwrap();
+    g.query_drop(format!("UPDATE shop.t SET v = 6 WHERE id = {}", ids[0]))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

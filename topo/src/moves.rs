@@ -412,6 +412,11 @@ pub struct GatewayRecord {
     /// Its metrics port (`/metrics`, `/digests`), when on.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub metrics: String,
+    /// The id this process puts in its distributed transactions' gtrids
+    /// (`sw-<instance>-<n>`), new at every start: a prepared branch whose
+    /// instance no registered gateway has is an orphan (its gateway died).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub instance: String,
 }
 
 /// A gateway's acknowledgement of a hold (`move-acks/<move>/<gateway>`): from the

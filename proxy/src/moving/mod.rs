@@ -107,17 +107,20 @@ pub fn default_gateway_id(listen: &str) -> String {
 }
 
 /// Starts registration and the hold watcher (on the control runtime).
+/// `instance`: the id of this process in its gtrids (`topo::GatewayRecord`).
 pub fn start(
     moves: Arc<Moves>,
     routing: crate::routing::Routing,
     topo: Arc<tokio::sync::OnceCell<topo::Topo>>,
     listen: String,
+    instance: String,
 ) {
     tokio::spawn(register::run(
         moves.clone(),
         routing.clone(),
         topo.clone(),
         listen,
+        instance,
     ));
     tokio::spawn(ack::run(moves, routing, topo));
 }

@@ -27,6 +27,7 @@ pub async fn run(
     routing: crate::routing::Routing,
     topo: Arc<OnceCell<topo::Topo>>,
     listen: String,
+    instance: String,
 ) {
     let ttl = moves.cfg.lease_ttl_s.max(1);
     let spare = Duration::from_millis(ttl as u64 * 1000 / 4);
@@ -39,6 +40,7 @@ pub async fn run(
         addr: listen,
         started_ms,
         metrics: crate::observe::http::addr().unwrap_or_default(),
+        instance,
     };
     tokio::spawn(deregister_on_signal(topo.clone(), record.id.clone()));
     let mut backoff = Duration::from_millis(200);

@@ -255,8 +255,12 @@ impl Session {
             }
             None => Vec::new(),
         };
+        let watch = txn::moved::Watch {
+            shared: self.shared.clone(),
+            changes: self.changes.clone(),
+        };
         let commit = tokio::spawn(async move {
-            let r = t.commit(topo.as_ref(), decisions, next).await;
+            let r = t.commit(topo.as_ref(), decisions, next, Some(&watch)).await;
             crate::observe::xa_outcome(two_phase, r.is_ok());
             r
         });

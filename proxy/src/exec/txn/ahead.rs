@@ -78,15 +78,25 @@ impl Txn {
             start.push(self.start_stmt(set));
             let epoch = epoch_of(snap, set);
             let (shared, name) = (shared.clone(), set.clone());
+            let changes = conns.changes.clone();
             let handle = tokio::spawn(async move {
                 let backends: &Backends = (*shared).as_ref();
-                let mut conn = backends.get(&name, &key).await.ok()?;
-                match conn.query_drop(start.join("; ")).await {
-                    Ok(()) => Some((conn, epoch)),
-                    Err(_) => {
-                        discard(conn);
-                        None
+                let started = async {
+                    let mut conn = backends.get(&name, &key).await.ok()?;
+                    match conn.query_drop(start.join("; ")).await {
+                        Ok(()) => Some((conn, epoch)),
+                        Err(_) => {
+                            discard(conn);
+                            None
+                        }
                     }
+                };
+                // A primary that hangs is failed over: the branch is given up
+                // then (the statement that claims it must not wait for it).
+                tokio::select! {
+                    biased;
+                    r = started => r,
+                    () = super::moved::moved(&changes, &name, epoch) => None,
                 }
             });
             self.ahead.insert(set.clone(), Ahead::Task(handle));

@@ -46,11 +46,14 @@ impl Txn {
     /// commit (`decisions` = sets: `super::last_agent`) or in etcd (`topo`).
     /// With `next` (a transaction id), a one-phase commit also starts a branch
     /// of transaction `next` on each set it can ([`primed`]): those come back.
+    /// With `watch`, a two-phase step on a set whose primary changes under it
+    /// is given up ([`super::moved`]).
     pub async fn commit(
         mut self,
         topo: Option<&topo::Topo>,
         decisions: crate::xa_sets::Decisions,
         next: Option<String>,
+        watch: Option<&super::moved::Watch>,
     ) -> Result<Vec<(String, primed::Branch)>, ProxyError> {
         self.claim_ahead(None).await;
         if let Some(reason) = self.broken.take() {
@@ -74,7 +77,8 @@ impl Txn {
         if written.len() <= 1 {
             return self.commit_one_phase_all(next.as_deref()).await;
         }
-        self.commit_two_phase(topo, decisions, next, written).await
+        self.commit_two_phase(topo, decisions, next, written, watch)
+            .await
     }
 
     /// Commits every branch in one phase, all sets at once. A connection whose

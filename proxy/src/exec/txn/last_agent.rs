@@ -20,6 +20,9 @@ pub(super) enum Outcome {
     /// Not known (the connection broke during the commit): the prepared
     /// branches are left to recovery, which decides by the row.
     Unknown(ProxyError),
+    /// Given up: the set's primary changed during the commit (never made
+    /// by [`decide`]; see `super::moved`).
+    Moved,
     /// The decision table is missing on this set: the branch is still open
     /// (the INSERT failed alone), to be prepared and decided in etcd.
     NoTable(Conn),

@@ -18,7 +18,8 @@
 //!
 //! The pieces: branch bookkeeping (taking and giving back a set's connection,
 //! fencing) here; [`ends`] (how a branch ends, ROLLBACK); [`commit`] (checks
-//! and one-phase COMMIT); [`two_phase`]; [`last_agent`]; [`app_xa`] (the
+//! and one-phase COMMIT); [`two_phase`]; [`last_agent`]; [`moved`] (a commit
+//! step on a set whose primary changed is given up); [`app_xa`] (the
 //! client's own XA PREPARE); [`savepoints`]; [`ahead`]; [`primed`].
 
 mod ahead;
@@ -27,6 +28,7 @@ mod commit;
 pub mod diag;
 mod ends;
 mod last_agent;
+pub mod moved;
 pub mod primed;
 mod savepoints;
 mod two_phase;

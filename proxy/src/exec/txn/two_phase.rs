@@ -15,6 +15,7 @@ use mysql_async::prelude::Queryable;
 use tracing::warn;
 
 use super::ends::Ends;
+use super::moved::Watch;
 use super::{last_agent, primed, Txn};
 use crate::backend::Conn;
 use crate::error::ProxyError;
@@ -32,6 +33,7 @@ impl Txn {
         decisions: crate::xa_sets::Decisions,
         next: Option<String>,
         written: Vec<String>,
+        watch: Option<&Watch>,
     ) -> Result<Vec<(String, primed::Branch)>, ProxyError> {
         let gtrid = self.gtrid.clone();
         // The last-agent commit: the coordinator's branch is not prepared; its
@@ -57,12 +59,22 @@ impl Txn {
         }
         // Phase 1, all sets at once: every written branch prepares; read-only
         // branches just end (committed in one phase: nothing to make durable).
-        let (mut prepared, mut failure) = phase_one(&gtrid, conns, &written, &ends).await;
+        let (mut prepared, mut failure) =
+            phase_one(&gtrid, conns, &written, &ends, watch, &self.epochs).await;
         crate::xa_log::pause("prepared").await;
         let mut decided = false;
         if let Some((set, conn)) = coordinator {
             use last_agent::Outcome;
-            match last_agent::decide(&gtrid, &set, conn, failure.is_none()).await {
+            let decide = last_agent::decide(&gtrid, &set, conn, failure.is_none());
+            let epoch = self.epochs.get(&set).copied().unwrap_or_default();
+            let outcome = match watch {
+                Some(w) => w
+                    .unless_moved(&set, epoch, decide)
+                    .await
+                    .unwrap_or(Outcome::Moved),
+                None => decide.await,
+            };
+            match outcome {
                 Outcome::Committed(conn) => {
                     ends.end(&set, conn, true);
                     decided = true;
@@ -74,18 +86,47 @@ impl Txn {
                     }
                     failure = failure.or(e);
                 }
-                Outcome::Unknown(e) => {
-                    // The decision is the coordinator set's: recovery finishes
-                    // the prepared branches by its row.
-                    for (_, conn) in prepared {
-                        discard(conn);
+                outcome @ (Outcome::Moved | Outcome::Unknown(_)) => {
+                    // Given up (its primary changed under the commit) or broken
+                    // (killed?): the decision is taken where the set's primary
+                    // is now — the new one after a failover ([`moved`]) — or,
+                    // when that cannot be done, by recovery from the row.
+                    let unknown = match outcome {
+                        Outcome::Unknown(e) => e,
+                        _ => ProxyError::BackendLost {
+                            set: set.clone(),
+                            detail: "its primary changed during COMMIT: the transaction's \
+                                     outcome is unknown, and recovery finishes it"
+                                .into(),
+                        },
+                    };
+                    let decision = match watch {
+                        Some(w) => w.decide_on_new_primary(&set, &gtrid).await,
+                        None => None,
+                    };
+                    match decision {
+                        Some(true) => decided = true,
+                        Some(false) => {
+                            failure = failure.or(Some(ProxyError::BackendLost {
+                                set: set.clone(),
+                                detail: "its primary was lost during COMMIT; the transaction \
+                                         was rolled back on every set"
+                                    .into(),
+                            }))
+                        }
+                        None => {
+                            for (_, conn) in prepared {
+                                discard(conn);
+                            }
+                            return Err(unknown);
+                        }
                     }
-                    return Err(e);
                 }
                 Outcome::NoTable(conn) => {
                     // Its table is not there yet: prepared too, decided in etcd.
+                    let one = [(set.clone(), conn)].into();
                     let (more, f) =
-                        phase_one(&gtrid, [(set.clone(), conn)].into(), &written, &ends).await;
+                        phase_one(&gtrid, one, &written, &ends, watch, &self.epochs).await;
                     prepared.extend(more);
                     failure = failure.or(f);
                 }
@@ -149,10 +190,21 @@ impl Txn {
                         None => conn.query_drop(end.as_str()).await.map(|()| false),
                     }
                 };
-                match crate::observe::backend_part(&set, run).await {
+                let epoch = epochs.get(&set).copied().unwrap_or_default();
+                let run = crate::observe::backend_part(&set, run);
+                let r = match watch {
+                    // Given up when the set's primary changed: recovery
+                    // finishes the branch by the decision.
+                    Some(w) => w.unless_moved(&set, epoch, run).await.unwrap_or_else(|| {
+                        Err(mysql_async::Error::Other(
+                            "the set's primary changed under it".into(),
+                        ))
+                    }),
+                    None => run.await,
+                };
+                match r {
                     Ok(true) => {
                         let (_, hold) = hold.expect("started with a hold");
-                        let epoch = epochs.get(&set).copied().unwrap_or_default();
                         (true, Some((set, primed::Branch { conn, epoch, hold })))
                     }
                     Ok(false) if hold.is_some() => {
@@ -202,6 +254,8 @@ async fn phase_one(
     conns: BTreeMap<String, Conn>,
     written: &[String],
     ends: &Ends,
+    watch: Option<&Watch>,
+    epochs: &BTreeMap<String, u64>,
 ) -> (Vec<(String, Conn)>, Option<ProxyError>) {
     let done = futures::future::join_all(conns.into_iter().map(|(set, mut conn)| {
         let x = xid(gtrid, &set);
@@ -214,7 +268,24 @@ async fn phase_one(
                 return None;
             }
             let prepare = conn.query_drop(format!("XA END {x}; XA PREPARE {x}"));
-            match crate::observe::backend_part(&set, prepare).await {
+            let prepare = crate::observe::backend_part(&set, prepare);
+            let epoch = epochs.get(&set).copied().unwrap_or_default();
+            let r = match watch {
+                Some(w) => w.unless_moved(&set, epoch, prepare).await,
+                None => Some(prepare.await),
+            };
+            let Some(r) = r else {
+                // Its primary changed under XA PREPARE: not prepared there,
+                // the transaction rolls back.
+                discard(conn);
+                return Some(Err(ProxyError::BackendLost {
+                    set,
+                    detail: "its primary changed during XA PREPARE; the transaction was \
+                             rolled back"
+                        .into(),
+                }));
+            };
+            match r {
                 Ok(()) => Some(Ok((set, conn))),
                 Err(e) => {
                     let e = ProxyError::from_backend(&set, e);
