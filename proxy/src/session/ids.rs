@@ -161,8 +161,16 @@ impl Session {
                 return Ok(step);
             }
         };
-        if !gateway_ids {
-            if ids.needed() > 0 || !matches!(step.effect, Effect::None) {
+        let n = ids.needed();
+        // `SET insert_id = v`: the statement's generated ids are v, v + 1, ...
+        // (on every kind of table: written into the text, as the gateway's own).
+        let forced = if n > 0 {
+            self.insert_id_next.take()
+        } else {
+            None
+        };
+        if !gateway_ids && forced.is_none() {
+            if n > 0 || !matches!(step.effect, Effect::None) {
                 step.effect = Effect::FromOk {
                     rows: ids.rows(),
                     on_duplicate: ids.on_duplicate,
@@ -170,24 +178,45 @@ impl Session {
             }
             return Ok(step);
         }
-        let n = ids.needed();
         let segments = self.shared.ids.segments.clone();
-        let floor = if n > 0 && segments.is_new(&db, &table).await {
-            self.above_rows(&snap, &db, &table, &auto.name).await?
-        } else {
-            0
-        };
         let topo = self.shared.topo.get().cloned();
-        let assigned = segments
-            .take(
-                topo.as_ref(),
-                &db,
-                &table,
-                &ids.row_ids(),
-                floor,
-                self.id_step(),
-            )
-            .await?;
+        let assigned = match forced {
+            Some(first) => {
+                let increment = self.id_step().0.max(1);
+                let values: Vec<u64> = (0..n as u64).map(|k| first + k * increment).collect();
+                if gateway_ids {
+                    // Explicit ids for the counter: no id up to them is handed out later.
+                    let mut next = values.iter().copied();
+                    let rows: Vec<Option<u64>> = ids
+                        .row_ids()
+                        .into_iter()
+                        .map(|r| r.or_else(|| next.next()))
+                        .collect();
+                    let step = self.id_step();
+                    segments
+                        .take(topo.as_ref(), &db, &table, &rows, 0, step)
+                        .await?;
+                }
+                values
+            }
+            None => {
+                let floor = if n > 0 && segments.is_new(&db, &table).await {
+                    self.above_rows(&snap, &db, &table, &auto.name).await?
+                } else {
+                    0
+                };
+                segments
+                    .take(
+                        topo.as_ref(),
+                        &db,
+                        &table,
+                        &ids.row_ids(),
+                        floor,
+                        self.id_step(),
+                    )
+                    .await?
+            }
+        };
         let Some(&first) = assigned.first() else {
             return Ok(step);
         };
@@ -207,6 +236,37 @@ impl Session {
             on_duplicate: ids.on_duplicate,
         };
         Ok(step)
+    }
+
+    /// Takes the assignments to the session's id variables out of
+    /// `assignments`, leaving the rest for the sets: `LAST_INSERT_ID` (also
+    /// `@@identity`) is the gateway's own, and `insert_id` gives the next
+    /// INSERT's generated ids — replayed on pooled connections it would give
+    /// every later INSERT that id.
+    pub(super) fn take_id_vars(
+        &mut self,
+        assignments: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, ProxyError> {
+        let mut rest = Vec::with_capacity(assignments.len());
+        for (key, text) in assignments {
+            match key.as_str() {
+                "last_insert_id" | "identity" => self.last_insert_id = id_value(&key, &text)?,
+                "insert_id" => {
+                    self.insert_id_next = Some(id_value(&key, &text)?).filter(|v| *v > 0)
+                }
+                _ => rest.push((key, text)),
+            }
+        }
+        Ok(rest)
+    }
+
+    /// The value a read of `@@name` gives for the session's id variables.
+    pub(super) fn id_var(&self, name: &str) -> Option<u64> {
+        match name {
+            "last_insert_id" | "identity" => Some(self.last_insert_id),
+            "insert_id" => Some(self.insert_id_next.unwrap_or(0)),
+            _ => None,
+        }
     }
 
     /// After the statement: the session's LAST_INSERT_ID() follows what it did.
@@ -455,4 +515,20 @@ fn last_insert_id_calls(sql: &str, sig: &[Token]) -> Vec<Call> {
 
 fn first_is(sql: &str, sig: &[Token], w: &str) -> bool {
     sig.first().is_some_and(|t| t.is_word(sql, w))
+}
+
+/// The value of `name = value` for an id variable: an unsigned integer
+/// (`DEFAULT`: 0); anything else is 1232.
+fn id_value(key: &str, text: &str) -> Result<u64, ProxyError> {
+    let value = text
+        .split_once(":=")
+        .or_else(|| text.split_once('='))
+        .map(|(_, v)| v.trim().trim_matches('\''))
+        .unwrap_or_default();
+    if value.eq_ignore_ascii_case("DEFAULT") {
+        return Ok(0);
+    }
+    value
+        .parse()
+        .map_err(|_| ProxyError::WrongTypeForVar(key.to_string()))
 }

@@ -192,7 +192,8 @@ impl Session {
                         .is_some_and(|n| n.is_punct(sql, "=") || n.is_punct(sql, ":=")))
             })
             .filter_map(|(_, t)| {
-                let v = self.limits.value(&read_of(t.text(sql))?)?;
+                let name = read_of(t.text(sql))?;
+                let v = self.limits.value(&name).or_else(|| self.id_var(&name))?;
                 // Typed as MariaDB types a read of an unsigned system
                 // variable (BIGINT UNSIGNED, 21 wide, nullable): another one's
                 // type, never its value.

@@ -133,6 +133,8 @@ pub struct Session {
     changes: crate::routing::Changes,
     /// What `LAST_INSERT_ID()` answers (ids.rs).
     last_insert_id: u64,
+    /// `SET insert_id = v`: the first id of the next INSERT that generates one.
+    insert_id_next: Option<u64>,
     /// `LAST_INSERT_ID(expr)` of rows (ids.rs): the value to give the one set
     /// running the statement, and the value read back there after it.
     last_id_probe: Option<u64>,
@@ -189,6 +191,7 @@ impl Session {
             diag_keep: false,
             changes: shared.routing.subscribe(),
             last_insert_id: 0,
+            insert_id_next: None,
             last_id_probe: None,
             last_id_read: None,
             split: Default::default(),

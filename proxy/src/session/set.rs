@@ -197,6 +197,8 @@ impl Session {
         let evaluated = self.evaluate(assignments).await?;
         // wait_timeout and interactive_timeout are the gateway's own (limits.rs).
         let evaluated = self.limits.take_own(&evaluated)?;
+        // LAST_INSERT_ID, identity and insert_id are the session's (ids.rs).
+        let evaluated = self.take_id_vars(evaluated)?;
         if evaluated.is_empty() {
             return Ok(());
         }

@@ -160,7 +160,28 @@ pub fn statements() -> Vec<Q> {
         out.push(Q::exact(
             "SELECT LAST_INSERT_ID() AS x, LAST_INSERT_ID() + 1",
         ));
+        // `SET LAST_INSERT_ID` / `@@identity` set the session's value; `SET
+        // insert_id` gives the next INSERT's generated ids (as mysqlbinlog's
+        // output replays them), once.
+        out.extend([
+            Q::any("SET LAST_INSERT_ID = 77"),
+            last(),
+            Q::exact("SELECT @@last_insert_id, @@identity"),
+            Q::any("SET @@identity = 78"),
+            last(),
+            Q::any("SET insert_id = 5000"),
+            Q::exact("SELECT @@insert_id"),
+        ]);
+        w(
+            &mut out,
+            Q::any(format!(
+                "INSERT INTO {t} (k, v) VALUES (20, 'x'), (21, 'y')"
+            )),
+        );
+        out.push(Q::exact("SELECT @@insert_id"));
+        out.push(Q::any(format!("SELECT id, k, v FROM {t} WHERE id >= 5000")));
     }
+
     out
 }
 
