@@ -183,7 +183,7 @@ impl Session {
         let assigned = match forced {
             Some(first) => {
                 let increment = self.id_step().0.max(1);
-                let values: Vec<u64> = (0..n as u64).map(|k| first + k * increment).collect();
+                let values: Vec<u64> = (0..n).map(|k| first + k * increment).collect();
                 if gateway_ids {
                     // Explicit ids for the counter: no id up to them is handed out later.
                     let mut next = values.iter().copied();
