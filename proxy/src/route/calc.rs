@@ -66,7 +66,12 @@ pub(super) fn to_calc(
                 B::Plus => Calc::Add(l, r),
                 B::Minus => Calc::Sub(l, r),
                 B::Multiply => Calc::Mul(l, r),
-                B::Divide => Calc::Div(l, r),
+                B::Divide => {
+                    // MariaDB cuts a decimal quotient after a number of digits
+                    // that depends on the session's increment.
+                    let incr = hidden.add("@@div_precision_increment".into());
+                    Calc::Div(l, r, incr)
+                }
                 _ => return Err(refuse()),
             }
         }
@@ -96,7 +101,11 @@ pub(super) fn to_calc(
                     Agg::Avg => {
                         let arg = arg.ok_or_else(refuse)?;
                         let (sum, count) = avg_helpers(&arg, hidden, extra);
-                        AggSpec::Avg { sum, count }
+                        AggSpec::Avg {
+                            sum,
+                            count,
+                            exact: true,
+                        }
                     }
                     _ => return Err(refuse()),
                 };
