@@ -262,13 +262,7 @@ pub fn finish(acc: &mut [Cell], aggs: &[AggSpec], cols: &[Column]) {
                 cols[i].column_type(),
                 ColumnType::MYSQL_TYPE_DOUBLE | ColumnType::MYSQL_TYPE_FLOAT
             );
-            acc[i] = divide(
-                &acc[*sum],
-                &acc[*count],
-                cols[i].decimals(),
-                float,
-                *exact,
-            );
+            acc[i] = divide(&acc[*sum], &acc[*count], cols[i].decimals(), float, *exact);
         }
     }
 }

@@ -146,7 +146,11 @@ mod tests {
         let cut = Calc::Div(Box::new(Calc::Col(0)), Box::new(Calc::Col(1)), 5);
         let dec0 = Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL).with_decimals(0);
         assert_eq!(cut.cell(&row, &dec0), c("3"));
-        let halves = Calc::Div(Box::new(Calc::Num("7".into())), Box::new(Calc::Num("2".into())), 5);
+        let halves = Calc::Div(
+            Box::new(Calc::Num("7".into())),
+            Box::new(Calc::Num("2".into())),
+            5,
+        );
         assert_eq!(halves.cell(&row, &dec0), c("3"));
         assert_eq!(
             Calc::Add(Box::new(Calc::Col(2)), Box::new(Calc::Col(0))).cell(&row, &int),

@@ -348,7 +348,10 @@ mod tests {
             decimal_div(&d(a), &d(b), incr).map(|q| q.to_plain_string())
         };
         assert_eq!(div("7", "2.0", 0).as_deref(), Some("3.500000000"));
-        assert_eq!(div("1.999999999", "1000", 0).as_deref(), Some("0.001999999"));
+        assert_eq!(
+            div("1.999999999", "1000", 0).as_deref(),
+            Some("0.001999999")
+        );
         assert_eq!(div("-7", "2", 0).as_deref(), Some("-3"));
         assert_eq!(div("1", "0.00", 4), None);
         assert_eq!(format_double(0.5), "0.5");

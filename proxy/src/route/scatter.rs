@@ -263,10 +263,10 @@ fn plan_grouped(
                     let arg = arg.ok_or_else(|| unsupported("AVG() without an argument"))?;
                     let (sum, count) = avg_helpers(&arg, &mut hidden, &mut calc_aggs);
                     AggSpec::Avg {
-                            sum,
-                            count,
-                            exact: false,
-                        }
+                        sum,
+                        count,
+                        exact: false,
+                    }
                 }
                 Agg::Var(kind) => {
                     let arg = arg.ok_or_else(|| unsupported("STD() without an argument"))?;

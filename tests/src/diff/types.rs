@@ -545,6 +545,17 @@ pub fn binary_statements(rng: &mut Rng) -> Vec<Q> {
         fit_from(&mut out, at, c);
     }
     out.extend([
+        // DOUBLEs with fixed decimals (text rounds them there, binary rows
+        // carry the whole value): read from the sets and computed by the
+        // gateway, small enough that the rounding shows.
+        Q::exact(format!(
+            "SELECT id, dd / 1000000000000 AS q, dd * 1.5 FROM {TABLE} WHERE id > ? ORDER BY q, id"
+        ))
+        .bin(vec![Value::Int(-50)]),
+        Q::exact(format!(
+            "SELECT k, STD(t), VARIANCE(t), AVG(dd / 1000000000000), SUM(dd / 1000000000000) FROM {TABLE} WHERE id > ? GROUP BY k ORDER BY k"
+        ))
+        .bin(vec![Value::Int(-50)]),
         // FLOAT in binary rows cast when merged.
         Q::exact(format!(
             "SELECT id, CAST(f AS DOUBLE) AS f FROM {TABLE} WHERE id > ? ORDER BY f, id LIMIT ?"
