@@ -83,7 +83,15 @@ pub(super) fn to_calc(
                 CastTarget::Number => Calc::Cast(inner),
                 // The text of one aggregate, as the merge formats it.
                 CastTarget::Text => match *inner {
-                    Calc::Col(i) => Calc::Text(i),
+                    Calc::Col(i) => {
+                        // An average's text is MariaDB's, at its scale.
+                        for (c, spec) in extra.iter_mut() {
+                            if let (true, AggSpec::Avg { exact, .. }) = (*c == i, spec) {
+                                *exact = false;
+                            }
+                        }
+                        Calc::Text(i)
+                    }
                     _ => return Err(refuse()),
                 },
                 CastTarget::Other => return Err(refuse()),
