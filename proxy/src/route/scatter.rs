@@ -495,8 +495,10 @@ fn plan_grouped(
         // u COLLATE utf8mb4_bin ORDER BY u`) sorts in its own collation: it
         // needs a weight of its own. (Aggregates other than MIN / MAX are
         // numbers; an expression over aggregates is computed by the gateway.)
+        // (A constant — a literal, a `?` — sorts alike on every row: no
+        // weight, which would repeat a client's `?` in the per-set text.)
         let plain = matches!(aggs[i], AggSpec::Any) && !computed.iter().any(|(c, _)| *c == i);
-        if item_weight[i].is_none() && plain {
+        if item_weight[i].is_none() && plain && reads_a_column(&select.projection[i]) {
             let text = &sql[sh.items[i].expr.0..sh.items[i].expr.1];
             let w = hidden.add(weight_sql(text));
             aggs.resize(n + hidden.exprs.len(), AggSpec::Any);
@@ -612,6 +614,21 @@ fn plan_grouped(
         limit,
         rollup: rollup.is_some(),
     })
+}
+
+/// Whether select item `p` reads a column.
+fn reads_a_column(p: &SelectItem) -> bool {
+    use sqlparser::ast::{visit_expressions, Expr};
+    use std::ops::ControlFlow;
+    let e = match p {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+        _ => return true,
+    };
+    visit_expressions(e, |x| match x {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
 }
 
 /// The index of `arg` among the statement's distinct arguments (added if new).
