@@ -37,6 +37,20 @@ async fn merged_values_keep_their_types() {
     d.run_all(&types::subqueries()).await.unwrap();
     d.group("binary protocol: floats through one set");
     d.run_execs(&types::point_floats()).await.unwrap();
+    for incr in [4, 0, 9] {
+        d.group(&format!(
+            "decimal quotients, div_precision_increment = {incr}"
+        ));
+        let set = format!("SET div_precision_increment = {incr}");
+        d.pair(&set, &set).await.unwrap();
+        d.run_all(&types::quotients()).await.unwrap();
+    }
+    d.pair(
+        "SET div_precision_increment = 4",
+        "SET div_precision_increment = 4",
+    )
+    .await
+    .unwrap();
     d.group("TIMESTAMP under the session's time zone");
     let tz = "SET time_zone = '+05:30'";
     d.pair(tz, tz).await.unwrap();

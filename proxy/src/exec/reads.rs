@@ -138,6 +138,7 @@ impl Exec<'_> {
                             let q = self.conns.codec.wire(q).into_owned();
                             stream::spawn_prepared(set, c, sql, q, values.clone())
                         }
+                        _ if out.is_binary() => stream::spawn_for_binary(set, c, sql),
                         _ => stream::spawn(set, c, sql),
                     })
                 }

@@ -108,6 +108,7 @@ impl Grouping {
                             aggs.push(AggSpec::Avg {
                                 sum: h,
                                 count: h + 1,
+                                exact: false,
                             });
                             helpers.push((Fill::Cell(v), AggSpec::Sum, l.all[v].clone()));
                             helpers.push((

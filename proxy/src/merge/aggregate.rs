@@ -257,12 +257,12 @@ pub fn finish(acc: &mut [Cell], aggs: &[AggSpec], cols: &[Column]) {
         if let AggSpec::Var { kind, count, m2 } = agg {
             acc[i] = super::moments::finish(*kind, &acc[*count], &acc[*m2], cols[i].decimals());
         }
-        if let AggSpec::Avg { sum, count } = agg {
+        if let AggSpec::Avg { sum, count, exact } = agg {
             let float = matches!(
                 cols[i].column_type(),
                 ColumnType::MYSQL_TYPE_DOUBLE | ColumnType::MYSQL_TYPE_FLOAT
             );
-            acc[i] = divide(&acc[*sum], &acc[*count], cols[i].decimals(), float);
+            acc[i] = divide(&acc[*sum], &acc[*count], cols[i].decimals(), float, *exact);
         }
     }
 }
@@ -347,7 +347,11 @@ mod tests {
             AggSpec::Count,
             AggSpec::Sum,
             AggSpec::Min { weight: None },
-            AggSpec::Avg { sum: 4, count: 5 },
+            AggSpec::Avg {
+                sum: 4,
+                count: 5,
+                exact: false,
+            },
             AggSpec::Sum,
             AggSpec::Count,
         ];

@@ -10,7 +10,7 @@ use bigdecimal::{BigDecimal, RoundingMode, Zero};
 use mysql_common::constants::ColumnType;
 use mysql_common::packets::Column;
 
-use super::value::{format_decimal, format_double, Cell};
+use super::value::{decimal_div, format_decimal, format_double, Cell};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Calc {
@@ -24,7 +24,10 @@ pub enum Calc {
     Sub(Box<Calc>, Box<Calc>),
     Mul(Box<Calc>, Box<Calc>),
     /// `/`: NULL on division by zero, as MariaDB (without strict error mode).
-    Div(Box<Calc>, Box<Calc>),
+    /// The column holds the session's `div_precision_increment` (a helper
+    /// `@@div_precision_increment`): decimal quotients are cut where
+    /// MariaDB's are ([`decimal_div`]).
+    Div(Box<Calc>, Box<Calc>, usize),
     /// `ROUND(x [, d])`, half away from zero.
     Round(Box<Calc>, i64),
     /// `TRUNCATE(x, d)`.
@@ -48,27 +51,34 @@ fn num(cell: &Cell) -> Num {
 }
 
 impl Calc {
-    fn eval(&self, row: &[Cell]) -> Num {
+    /// The value; `decimal`: the expression is MariaDB's decimal arithmetic
+    /// (not DOUBLE, whose quotients are not cut).
+    fn eval(&self, row: &[Cell], decimal: bool) -> Num {
+        let eval = |x: &Calc| x.eval(row, decimal);
         Some(match self {
             Calc::Col(i) => return num(&row[*i]),
             Calc::Num(n) => BigDecimal::from_str(n).ok()?,
             Calc::Null => return None,
-            Calc::Neg(x) => -x.eval(row)?,
-            Calc::Add(a, b) => a.eval(row)? + b.eval(row)?,
-            Calc::Sub(a, b) => a.eval(row)? - b.eval(row)?,
-            Calc::Mul(a, b) => a.eval(row)? * b.eval(row)?,
-            Calc::Div(a, b) => {
-                let d = b.eval(row)?;
+            Calc::Neg(x) => -eval(x)?,
+            Calc::Add(a, b) => eval(a)? + eval(b)?,
+            Calc::Sub(a, b) => eval(a)? - eval(b)?,
+            Calc::Mul(a, b) => eval(a)? * eval(b)?,
+            Calc::Div(a, b, incr) => {
+                let d = eval(b)?;
                 if d.is_zero() {
                     return None;
                 }
-                // Exact enough for any scale MariaDB shows (at most 38).
-                (a.eval(row)? / d).with_scale_round(40, RoundingMode::HalfUp)
+                let n = eval(a)?;
+                match num(&row[*incr]).and_then(|i| i.to_string().parse::<i64>().ok()) {
+                    Some(incr) if decimal => decimal_div(&n, &d, incr)?,
+                    // Exact enough for any scale MariaDB shows (at most 38).
+                    _ => (n / d).with_scale_round(40, RoundingMode::HalfUp),
+                }
             }
-            Calc::Round(x, d) => x.eval(row)?.with_scale_round(*d, RoundingMode::HalfUp),
-            Calc::Truncate(x, d) => x.eval(row)?.with_scale_round(*d, RoundingMode::Down),
-            Calc::Coalesce(xs) => return xs.iter().find_map(|x| x.eval(row)),
-            Calc::Cast(x) => x.eval(row)?,
+            Calc::Round(x, d) => eval(x)?.with_scale_round(*d, RoundingMode::HalfUp),
+            Calc::Truncate(x, d) => eval(x)?.with_scale_round(*d, RoundingMode::Down),
+            Calc::Coalesce(xs) => return xs.iter().find_map(eval),
+            Calc::Cast(x) => eval(x)?,
             Calc::Text(i) => return num(&row[*i]),
         })
     }
@@ -78,7 +88,11 @@ impl Calc {
         if let Calc::Text(i) = self {
             return row[*i].clone();
         }
-        let v = self.eval(row)?;
+        let float = matches!(
+            col.column_type(),
+            ColumnType::MYSQL_TYPE_FLOAT | ColumnType::MYSQL_TYPE_DOUBLE
+        );
+        let v = self.eval(row, !float)?;
         let text = match col.column_type() {
             ColumnType::MYSQL_TYPE_TINY
             | ColumnType::MYSQL_TYPE_SHORT
@@ -109,9 +123,9 @@ mod tests {
 
     #[test]
     fn computes_and_formats() {
-        let row = vec![c("10"), c("3"), None, c("2.50")];
+        let row = vec![c("10"), c("3"), None, c("2.50"), c("4"), c("0")];
         let dec4 = Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL).with_decimals(4);
-        let div = Calc::Div(Box::new(Calc::Col(0)), Box::new(Calc::Col(1)));
+        let div = Calc::Div(Box::new(Calc::Col(0)), Box::new(Calc::Col(1)), 4);
         assert_eq!(div.cell(&row, &dec4), c("3.3333"));
         let int = Column::new(ColumnType::MYSQL_TYPE_LONGLONG);
         assert_eq!(Calc::Cast(Box::new(Calc::Col(3))).cell(&row, &int), c("3"));
@@ -119,11 +133,25 @@ mod tests {
         assert_eq!(Calc::Text(3).cell(&row, &text), c("2.50"));
         let coalesce = Calc::Coalesce(vec![Calc::Col(2), Calc::Num("0".into())]);
         assert_eq!(coalesce.cell(&row, &int), c("0"));
-        let by_zero = Calc::Div(Box::new(Calc::Col(0)), Box::new(Calc::Num("0".into())));
+        let by_zero = Calc::Div(Box::new(Calc::Col(0)), Box::new(Calc::Num("0".into())), 4);
         assert_eq!(by_zero.cell(&row, &dec4), None);
         let dec2 = Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL).with_decimals(2);
-        let round = Calc::Round(Box::new(div), 2);
+        let round = Calc::Round(Box::new(div.clone()), 2);
         assert_eq!(round.cell(&row, &dec2), c("3.33"));
+        // The quotient keeps MariaDB's digits (9 here) for what follows:
+        // (10 / 3) * 1000 is 3333.3333, not 3333.0000.
+        let times = Calc::Mul(Box::new(div), Box::new(Calc::Num("1000".into())));
+        assert_eq!(times.cell(&row, &dec4), c("3333.3333"));
+        // Under div_precision_increment = 0 the quotient of integers is cut.
+        let cut = Calc::Div(Box::new(Calc::Col(0)), Box::new(Calc::Col(1)), 5);
+        let dec0 = Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL).with_decimals(0);
+        assert_eq!(cut.cell(&row, &dec0), c("3"));
+        let halves = Calc::Div(
+            Box::new(Calc::Num("7".into())),
+            Box::new(Calc::Num("2".into())),
+            5,
+        );
+        assert_eq!(halves.cell(&row, &dec0), c("3"));
         assert_eq!(
             Calc::Add(Box::new(Calc::Col(2)), Box::new(Calc::Col(0))).cell(&row, &int),
             None

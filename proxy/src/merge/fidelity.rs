@@ -143,7 +143,7 @@ fn calc_columns(calc: &Calc, out: &mut Vec<usize>) {
             calc_columns(x, out)
         }
         Calc::Text(i) => out.push(*i),
-        Calc::Add(a, b) | Calc::Sub(a, b) | Calc::Mul(a, b) | Calc::Div(a, b) => {
+        Calc::Add(a, b) | Calc::Sub(a, b) | Calc::Mul(a, b) | Calc::Div(a, b, _) => {
             calc_columns(a, out);
             calc_columns(b, out);
         }

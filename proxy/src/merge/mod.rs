@@ -55,10 +55,14 @@ pub enum AggSpec {
     Max {
         weight: Option<usize>,
     },
-    /// Total of hidden `SUM` / total of hidden `COUNT`, at AVG's scale.
+    /// Total of hidden `SUM` / total of hidden `COUNT`, at AVG's scale —
+    /// or, `exact`, with all the digits of MariaDB's quotient: an average
+    /// that an expression computed by the gateway uses (`AVG(x) * 1000`
+    /// multiplies the unrounded average).
     Avg {
         sum: usize,
         count: usize,
+        exact: bool,
     },
     /// STD / VARIANCE: from the group's helper COUNT and its combined sum of
     /// squared deviations (`m2`), as a DOUBLE at the column's scale.

@@ -4,6 +4,7 @@
 use std::io;
 use std::sync::Arc;
 
+use mysql_common::constants::ColumnType;
 use mysql_common::packets::Column;
 
 use super::aggregate::{empty_group, Grouper};
@@ -94,6 +95,7 @@ pub async fn run(
         }
         None => out.columns(&cols[..spec.visible]).await?,
     }
+    let cols = whole_doubles(cols, out.is_binary());
 
     let order = RowOrder::new(&spec.keys, &cols);
     let final_order = spec.final_order.as_ref().map(|k| RowOrder::new(k, &cols));
@@ -305,4 +307,25 @@ fn too_big() -> ProxyError {
 async fn fail(out: &mut Responder<'_>, e: ProxyError) -> Answered {
     out.error(&e).await?;
     Ok(false)
+}
+
+/// The columns the merge computes with. A client reading binary rows gets
+/// whole doubles — MariaDB's binary row carries a DOUBLE's value, where its
+/// text rounds it to the column's decimals (`STD(x)`, `AVG(x)` of a
+/// DOUBLE(16,3)) — so the doubles the gateway computes (sums, averages,
+/// deviations) keep all their digits: DOUBLE columns count as not fixed.
+fn whole_doubles(cols: Arc<[Column]>, binary: bool) -> Arc<[Column]> {
+    let fixed = |c: &Column| c.column_type() == ColumnType::MYSQL_TYPE_DOUBLE && c.decimals() < 31;
+    if !binary || !cols.iter().any(fixed) {
+        return cols;
+    }
+    cols.iter()
+        .map(|c| {
+            if fixed(c) {
+                c.clone().with_decimals(31)
+            } else {
+                c.clone()
+            }
+        })
+        .collect()
 }

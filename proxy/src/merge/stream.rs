@@ -101,7 +101,14 @@ pub async fn columns_of(
 
 /// Starts `sql` (the bytes to send) on `conn` (a connection to `set`).
 pub fn spawn(set: &str, conn: Conn, sql: Vec<u8>) -> SetStream {
-    start(set, conn, sql, None)
+    start(set, conn, sql, None, false)
+}
+
+/// [`spawn`] for a client reading binary rows: if the text answer rounded a
+/// DOUBLE to its column's decimals ([`super::typed::rounded_doubles`]), the
+/// statement runs again prepared, whose rows carry the whole values.
+pub fn spawn_for_binary(set: &str, conn: Conn, sql: Vec<u8>) -> SetStream {
+    start(set, conn, sql, None, true)
 }
 
 /// [`spawn`] as a prepared statement: `prepared` (its text with `?`, the bytes
@@ -117,7 +124,7 @@ pub fn spawn_prepared(
     prepared: Vec<u8>,
     values: Vec<Value>,
 ) -> SetStream {
-    start(set, conn, sql, Some((prepared, values)))
+    start(set, conn, sql, Some((prepared, values)), false)
 }
 
 fn start(
@@ -125,6 +132,7 @@ fn start(
     mut conn: Conn,
     sql: Vec<u8>,
     prepared: Option<(Vec<u8>, Vec<Value>)>,
+    binary_client: bool,
 ) -> SetStream {
     let (tx, rx) = mpsc::channel(CHANNEL_ROWS.div_ceil(BATCH_ROWS));
     let mut tx = Batcher {
@@ -165,6 +173,27 @@ fn start(
             // Typed otherwise than when prepared (by the values): as text.
             let again = match res.drop_result().await {
                 Ok(()) => conn.query_iter(&sql[..]).await.map(Answer::Text),
+                Err(e) => Err(e),
+            };
+            res = match again {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(fail(e)).await;
+                    return conn;
+                }
+            };
+            cols = res.columns().unwrap_or_default();
+        }
+        if binary_client && matches!(res, Answer::Text(_)) && super::typed::rounded_doubles(&cols) {
+            // The text rounded a DOUBLE the client reads whole: prepared.
+            let again = match res.drop_result().await {
+                Ok(()) => match super::typed::prepare(&mut conn, sql.clone()).await {
+                    Some(stmt) => conn
+                        .exec_iter(stmt, mysql_async::Params::Empty)
+                        .await
+                        .map(Answer::Binary),
+                    None => conn.query_iter(&sql[..]).await.map(Answer::Text),
+                },
                 Err(e) => Err(e),
             };
             res = match again {

@@ -157,9 +157,13 @@ pub fn add(cmp: Cmp, a: &Cell, b: &Cell, decimals: u8) -> Cell {
     }
 }
 
-/// `sum / count` rounded half away from zero to `decimals` places (AVG's
-/// result; a DOUBLE's printed at its column's `decimals`).
-pub fn divide(sum: &Cell, count: &Cell, decimals: u8, float: bool) -> Cell {
+/// `sum / count` (AVG's result), computed as MariaDB divides decimals
+/// ([`decimal_div`]) and rounded half away from zero to `decimals` places —
+/// or, `exact`, left at the quotient's own digits, as MariaDB uses an average
+/// inside an expression (`AVG(x) * 1000`); a DOUBLE's printed at its column's
+/// `decimals`. AVG's scale is the sum's plus `div_precision_increment`, so the
+/// increment is the difference.
+pub fn divide(sum: &Cell, count: &Cell, decimals: u8, float: bool, exact: bool) -> Cell {
     let (Some(s), Some(c)) = (sum, count) else {
         return None;
     };
@@ -174,8 +178,44 @@ pub fn divide(sum: &Cell, count: &Cell, decimals: u8, float: bool) -> Cell {
                 .unwrap_or(1.0);
         return Some(format_double_at(v, decimals).into_bytes());
     }
-    let q = decimal(s) / c;
-    Some(format_decimal(&q, decimals).into_bytes())
+    let s = decimal(s);
+    let incr = i64::from(decimals) - scale(&s);
+    let q = decimal_div(&s, &c, incr.max(0))?;
+    Some(if exact {
+        q.to_plain_string().into_bytes()
+    } else {
+        format_decimal(&q, decimals).into_bytes()
+    })
+}
+
+/// The digits after the point a decimal value carries (never negative).
+fn scale(v: &BigDecimal) -> i64 {
+    v.as_bigint_and_exponent().1.max(0)
+}
+
+/// `a / b` as MariaDB divides two decimals (`do_div_mod` in strings/decimal.c):
+/// the quotient is computed to D digits after the point and the rest cut off
+/// (towards zero), D being the larger of the operands' scales each rounded up
+/// to whole 9-digit words, and their scales plus `div_precision_increment`
+/// (`incr`) rounded up likewise. The result is rounded to the column's scale
+/// only when it is sent, so a quotient shows the cut when D is that scale:
+/// under `div_precision_increment = 0`, `2 / 3` is 0 and `AVG` of integers
+/// 0.92… is 0. NULL when `b` is zero.
+pub fn decimal_div(a: &BigDecimal, b: &BigDecimal, incr: i64) -> Option<BigDecimal> {
+    use bigdecimal::num_bigint::BigInt;
+    if bigdecimal::Zero::is_zero(b) {
+        return None;
+    }
+    let (s1, s2) = (scale(a), scale(b));
+    let words = |d: i64| (d + 8).div_euclid(9) * 9;
+    let digits = (words(s1) + words(s2)).max(words(s1 + s2 + incr));
+    let (na, _) = a.with_scale(s1).into_bigint_and_exponent();
+    let (nb, _) = b.with_scale(s2).into_bigint_and_exponent();
+    // a / b = (na / nb) * 10^(s2 - s1); scaled by 10^digits, cut by integer
+    // division (which truncates towards zero).
+    let shift = u32::try_from(digits + s2 - s1).ok()?;
+    let q: BigInt = na * BigInt::from(10).pow(shift) / nb;
+    Some(BigDecimal::new(q, digits))
 }
 
 /// A decimal with exactly `decimals` digits after the point, as MariaDB prints it.
@@ -282,11 +322,38 @@ mod tests {
             add(Cmp::Decimal, &None, &Some(b"1".to_vec()), 0).as_deref(),
             Some(&b"1"[..])
         );
-        let avg = divide(&Some(b"10".to_vec()), &Some(b"3".to_vec()), 4, false);
+        let avg = divide(&Some(b"10".to_vec()), &Some(b"3".to_vec()), 4, false, false);
         assert_eq!(avg.as_deref(), Some(&b"3.3333"[..]));
-        let avg = divide(&Some(b"-5".to_vec()), &Some(b"2".to_vec()), 4, false);
+        let avg = divide(&Some(b"-5".to_vec()), &Some(b"2".to_vec()), 4, false, false);
         assert_eq!(avg.as_deref(), Some(&b"-2.5000"[..]));
-        assert_eq!(divide(&None, &Some(b"0".to_vec()), 4, false), None);
+        assert_eq!(divide(&None, &Some(b"0".to_vec()), 4, false, false), None);
+        // MariaDB's cut quotient: digits in whole 9-digit words, rounded to
+        // the scale when the words hold more digits than it.
+        let cell = |v: &[u8]| Some(v.to_vec());
+        let avg = |s: &[u8], c: &[u8], d: u8, exact: bool| {
+            String::from_utf8(divide(&cell(s), &cell(c), d, false, exact).unwrap()).unwrap()
+        };
+        assert_eq!(avg(b"12", b"13", 4, false), "0.9231");
+        assert_eq!(avg(b"12", b"13", 4, true), "0.923076923");
+        assert_eq!(avg(b"12", b"13", 0, false), "0");
+        assert_eq!(avg(b"-25", b"13", 0, false), "-1");
+        assert_eq!(avg(b"12", b"13", 9, false), "0.923076923");
+        assert_eq!(avg(b"2", b"3", 9, false), "0.666666666");
+        assert_eq!(avg(b"2.0000", b"3", 9, false), "0.666666666");
+        assert_eq!(avg(b"2.0", b"3", 10, false), "0.6666666667");
+        assert_eq!(avg(b"7.5", b"2", 1, false), "3.8");
+        assert_eq!(avg(b"0.000000003", b"3", 18, false), "0.000000001000000000");
+        let div = |a: &str, b: &str, incr: i64| {
+            let d = |t: &str| BigDecimal::from_str(t).unwrap();
+            decimal_div(&d(a), &d(b), incr).map(|q| q.to_plain_string())
+        };
+        assert_eq!(div("7", "2.0", 0).as_deref(), Some("3.500000000"));
+        assert_eq!(
+            div("1.999999999", "1000", 0).as_deref(),
+            Some("0.001999999")
+        );
+        assert_eq!(div("-7", "2", 0).as_deref(), Some("-3"));
+        assert_eq!(div("1", "0.00", 4), None);
         assert_eq!(format_double(0.5), "0.5");
         assert_eq!(format_double(1.5e100), "1.5e100");
         assert_eq!(format_double_at(3.5, 2), "3.50");

@@ -66,7 +66,12 @@ pub(super) fn to_calc(
                 B::Plus => Calc::Add(l, r),
                 B::Minus => Calc::Sub(l, r),
                 B::Multiply => Calc::Mul(l, r),
-                B::Divide => Calc::Div(l, r),
+                B::Divide => {
+                    // MariaDB cuts a decimal quotient after a number of digits
+                    // that depends on the session's increment.
+                    let incr = hidden.add("@@div_precision_increment".into());
+                    Calc::Div(l, r, incr)
+                }
                 _ => return Err(refuse()),
             }
         }
@@ -78,7 +83,15 @@ pub(super) fn to_calc(
                 CastTarget::Number => Calc::Cast(inner),
                 // The text of one aggregate, as the merge formats it.
                 CastTarget::Text => match *inner {
-                    Calc::Col(i) => Calc::Text(i),
+                    Calc::Col(i) => {
+                        // An average's text is MariaDB's, at its scale.
+                        for (c, spec) in extra.iter_mut() {
+                            if let (true, AggSpec::Avg { exact, .. }) = (*c == i, spec) {
+                                *exact = false;
+                            }
+                        }
+                        Calc::Text(i)
+                    }
                     _ => return Err(refuse()),
                 },
                 CastTarget::Other => return Err(refuse()),
@@ -96,7 +109,11 @@ pub(super) fn to_calc(
                     Agg::Avg => {
                         let arg = arg.ok_or_else(refuse)?;
                         let (sum, count) = avg_helpers(&arg, hidden, extra);
-                        AggSpec::Avg { sum, count }
+                        AggSpec::Avg {
+                            sum,
+                            count,
+                            exact: true,
+                        }
                     }
                     _ => return Err(refuse()),
                 };

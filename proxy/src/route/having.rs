@@ -142,7 +142,11 @@ impl Ctx<'_> {
             Agg::Avg => {
                 let arg = arg.ok_or_else(|| unsupported("AVG() without an argument"))?;
                 let (sum, count) = avg_helpers(&arg, self.hidden, self.extra);
-                AggSpec::Avg { sum, count }
+                AggSpec::Avg {
+                    sum,
+                    count,
+                    exact: false,
+                }
             }
             _ => {
                 return Err(unsupported(

@@ -242,7 +242,11 @@ fn plan_grouped(
                         distinct_cols.extend([sum, count]);
                         calc_aggs.push((sum, AggSpec::Sum));
                         calc_aggs.push((count, AggSpec::Count));
-                        AggSpec::Avg { sum, count }
+                        AggSpec::Avg {
+                            sum,
+                            count,
+                            exact: false,
+                        }
                     }
                 }
                 Agg::Sum => AggSpec::Sum,
@@ -258,7 +262,11 @@ fn plan_grouped(
                 Agg::Avg => {
                     let arg = arg.ok_or_else(|| unsupported("AVG() without an argument"))?;
                     let (sum, count) = avg_helpers(&arg, &mut hidden, &mut calc_aggs);
-                    AggSpec::Avg { sum, count }
+                    AggSpec::Avg {
+                        sum,
+                        count,
+                        exact: false,
+                    }
                 }
                 Agg::Var(kind) => {
                     let arg = arg.ok_or_else(|| unsupported("STD() without an argument"))?;
@@ -483,6 +491,19 @@ fn plan_grouped(
                 "ORDER BY a GROUP_CONCAT() / JSON_ARRAYAGG() result",
             ));
         }
+        // A plain item that is not itself a group key (`SELECT u ... GROUP BY
+        // u COLLATE utf8mb4_bin ORDER BY u`) sorts in its own collation: it
+        // needs a weight of its own. (Aggregates other than MIN / MAX are
+        // numbers; an expression over aggregates is computed by the gateway.)
+        // (A constant — a literal, a `?` — sorts alike on every row: no
+        // weight, which would repeat a client's `?` in the per-set text.)
+        let plain = matches!(aggs[i], AggSpec::Any) && !computed.iter().any(|(c, _)| *c == i);
+        if item_weight[i].is_none() && plain && reads_a_column(&select.projection[i]) {
+            let text = &sql[sh.items[i].expr.0..sh.items[i].expr.1];
+            let w = hidden.add(weight_sql(text));
+            aggs.resize(n + hidden.exprs.len(), AggSpec::Any);
+            item_weight[i] = Some(w);
+        }
         final_order.push(KeySpec {
             value: i,
             weight: item_weight[i],
@@ -593,6 +614,21 @@ fn plan_grouped(
         limit,
         rollup: rollup.is_some(),
     })
+}
+
+/// Whether select item `p` reads a column.
+fn reads_a_column(p: &SelectItem) -> bool {
+    use sqlparser::ast::{visit_expressions, Expr};
+    use std::ops::ControlFlow;
+    let e = match p {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+        _ => return true,
+    };
+    visit_expressions(e, |x| match x {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
 }
 
 /// The index of `arg` among the statement's distinct arguments (added if new).

@@ -169,6 +169,18 @@ pub fn expressions() -> Vec<Q> {
         Q::any(format!(
             "SELECT COUNT(*), MIN(id) FROM {t} GROUP BY LEFT(u, 1) COLLATE utf8mb4_bin"
         )),
+        // Grouped by another expression than the item sorted on: the groups
+        // sort in the item's own collation, not by its bytes.
+        Q::exact(format!(
+            "SELECT u, HEX(u) AS h, COUNT(*) FROM {t} GROUP BY BINARY u ORDER BY u, h"
+        )),
+        Q::exact(format!(
+            "SELECT l, HEX(l) AS h FROM {t} GROUP BY l COLLATE latin1_bin, HEX(l) ORDER BY 1 DESC, 2 LIMIT 3, 20"
+        )),
+        Q::exact(format!(
+            "SELECT g, HEX(g) AS h FROM {t} WHERE id > ? GROUP BY g COLLATE utf8mb4_nopad_bin ORDER BY g, h"
+        ))
+        .bin(vec![Value::Int(0)]),
         Q::folded(format!(
             "SELECT MAX(UPPER(l)), MIN(CONCAT(n, '')) FROM {t} WHERE id <= {p}"
         )),

@@ -470,6 +470,29 @@ pub fn timestamps() -> Vec<Q> {
     ]
 }
 
+/// Decimal quotients over merged groups, to run under several
+/// `div_precision_increment`s: MariaDB cuts a quotient after whole 9-digit
+/// words of digits (under 0, `AVG` of integers is cut, not rounded) and an
+/// average inside an expression is the unrounded one (`AVG(t) * 1000`).
+pub fn quotients() -> Vec<Q> {
+    let mut out = Vec::new();
+    for s in [
+        "SELECT k, AVG(t), AVG(d1), AVG(y), AVG(d4), AVG(d2) FROM typed GROUP BY k ORDER BY k",
+        "SELECT AVG(t), AVG(d1), AVG(u), AVG(y), AVG(bt), AVG(d2) FROM typed",
+        "SELECT k, AVG(t) * 1000, ROUND(AVG(d1), 6), SUM(t) / COUNT(*) * 1000, SUM(t) / 7 / 3 * 1000 FROM typed GROUP BY k ORDER BY k",
+        "SELECT AVG(d2) * 1000000, AVG(y) * 1000, TRUNCATE(AVG(d4), 7), SUM(d1) / 3 FROM typed",
+        "SELECT k, AVG(t) AS a FROM typed GROUP BY k ORDER BY a DESC, k",
+        "SELECT k, AVG(t) FROM typed GROUP BY k WITH ROLLUP",
+    ] {
+        out.push(Q::exact(s));
+    }
+    out.push(
+        Q::exact("SELECT k, AVG(t), AVG(t) * 1000, SUM(d1) / COUNT(d1) FROM typed WHERE id > ? GROUP BY k ORDER BY k")
+            .bin(vec![Value::Int(-20)]),
+    );
+    out
+}
+
 /// Applies [`fit`] to `out[at..]`.
 fn fit_from(out: &mut [Q], at: usize, c: &str) {
     for q in &mut out[at..] {
@@ -522,6 +545,17 @@ pub fn binary_statements(rng: &mut Rng) -> Vec<Q> {
         fit_from(&mut out, at, c);
     }
     out.extend([
+        // DOUBLEs with fixed decimals (text rounds them there, binary rows
+        // carry the whole value): read from the sets and computed by the
+        // gateway, small enough that the rounding shows.
+        Q::exact(format!(
+            "SELECT id, dd / 1000000000000 AS q, dd * 1.5 FROM {TABLE} WHERE id > ? ORDER BY q, id"
+        ))
+        .bin(vec![Value::Int(-50)]),
+        Q::exact(format!(
+            "SELECT k, STD(t), VARIANCE(t), AVG(dd / 1000000000000), SUM(dd / 1000000000000) FROM {TABLE} WHERE id > ? GROUP BY k ORDER BY k"
+        ))
+        .bin(vec![Value::Int(-50)]),
         // FLOAT in binary rows cast when merged.
         Q::exact(format!(
             "SELECT id, CAST(f AS DOUBLE) AS f FROM {TABLE} WHERE id > ? ORDER BY f, id LIMIT ?"
