@@ -7,6 +7,7 @@ pub mod exec_comment;
 pub mod item_names;
 pub mod lexer;
 pub mod shardkey;
+pub mod tokens;
 pub mod xa;
 
 use sqlparser::ast::Statement;
