@@ -26,7 +26,8 @@ pub(crate) async fn fetch(
     r
 }
 
-async fn fetch_on(
+/// Runs `sql` (as sent) on `conn` of `set` and returns its columns and rows.
+pub(crate) async fn fetch_on(
     conn: &mut crate::backend::Conn,
     set: &str,
     sql: &[u8],

@@ -7,60 +7,14 @@
 //! statement for the plan cache.
 //!
 //! What the gateway reads through the tokens (clause words, statement boundaries,
-//! identifiers, string values) is [`super::tokens`], re-exported here.
+//! identifiers, string values) is [`super::scan`], and what a token is
+//! [`super::token`]; both re-exported here.
 
-pub use super::tokens::{
+pub use super::scan::{
     clause_words, ident_text, qualified_name_at, quote_ident, significant, split_statements,
     string_value, top_level_words,
 };
-
-/// What a token is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Unquoted identifier or keyword.
-    Word,
-    /// `` `quoted identifier` ``
-    QuotedIdent,
-    /// `'string'` or `"string"` (also `N'..'`, `_utf8mb4'..'` start as a Word).
-    String,
-    /// Integer, decimal, float, hex `0x..`, `X'..'`, `b'..'`.
-    Number,
-    /// `?` placeholder.
-    Placeholder,
-    /// `@var` or `@@var`.
-    Variable,
-    /// Operators and punctuation: `(`, `)`, `,`, `;`, `=`, `<=`, ...
-    Punct,
-    /// Whitespace.
-    Space,
-    /// `-- ...`, `# ...` or `/* ... */` (including `/*! ... */`).
-    Comment,
-}
-
-/// A token: its kind and its byte range in the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Token {
-    pub kind: Kind,
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Token {
-    pub fn text<'a>(&self, sql: &'a str) -> &'a str {
-        &sql[self.start..self.end]
-    }
-    /// Whether this is the keyword `kw` (case-insensitive).
-    pub fn is_word(&self, sql: &str, kw: &str) -> bool {
-        self.kind == Kind::Word && self.text(sql).eq_ignore_ascii_case(kw)
-    }
-    pub fn is_punct(&self, sql: &str, p: &str) -> bool {
-        self.kind == Kind::Punct && self.text(sql) == p
-    }
-    /// Whitespace or comment.
-    pub fn is_trivia(&self) -> bool {
-        matches!(self.kind, Kind::Space | Kind::Comment)
-    }
-}
+pub use super::token::{Kind, Token};
 
 /// Lexing failed: an unterminated string, identifier or comment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! multi-statement text, identifiers (unquoted, quoted, `[db.]name`) and string
 //! literals' values.
 
-use super::lexer::{Kind, Token};
+use super::token::{Kind, Token};
 
 /// The words outside any parentheses among `toks`, upper-cased, with their index in
 /// `toks` (clause keywords of a statement: `ORDER`, `LIMIT`, `UNION`, ...).
