@@ -97,7 +97,7 @@ pub(crate) async fn apply(
         target: Target::Sets(sets),
         merge: Merge::Replicated,
     };
-    if !exec.run(&plan, sql, out).await? {
+    if !crate::join::run::run_plan(&mut exec, &plan, sql, out).await? {
         return Ok(None);
     }
     Ok(Some(exec.held.flatten().unwrap_or_default()))

@@ -110,6 +110,7 @@ pub mod server;
 pub mod session;
 pub mod shared;
 pub mod show;
+pub mod show_rows;
 pub mod split;
 pub mod sql;
 pub mod table_status;

@@ -6,7 +6,7 @@
 use topo::TableKind;
 
 use crate::error::ProxyError;
-use crate::route::plan::is_system_schema;
+use crate::route::place::is_system_schema;
 
 /// A set for statements that touch no table: the database's home set, else the
 /// first set of the cluster.

@@ -1,77 +1,17 @@
 //! `SHOW` and `DESCRIBE`: sent to the set that holds what they describe, with the
 //! gateway's view laid over (logical databases only, `shardkey=` shown back).
 
-use mysql_async::prelude::Queryable;
-use mysql_async::Value;
-
 use crate::error::ProxyError;
 use crate::exec::{Answered, Exec};
 use crate::front::responder::{fail, HIDDEN_SCHEMA as HIDDEN_DB};
 use crate::front::Responder;
 use crate::route::plan::is_system_schema;
 use crate::route::{Merge, Plan, Target};
+use crate::show_rows::{fetch, write_rows};
 use crate::sql::lexer::{qualified_name_at, Token};
 use topo::TableKind;
 
 pub use crate::placement::{any_set_of, set_holding};
-
-pub(crate) type Fetched = (
-    std::sync::Arc<[mysql_async::Column]>,
-    Vec<Vec<Option<Vec<u8>>>>,
-);
-
-/// Runs `sql` on `set` and returns its columns and rows (small results only).
-pub(crate) async fn fetch(
-    exec: &mut Exec<'_>,
-    set: &str,
-    sql: &str,
-) -> Result<Fetched, ProxyError> {
-    let mut conn = exec.take(set).await?;
-    let r = fetch_on(&mut conn, set, &exec.conns.codec.wire(sql)).await;
-    exec.give_back(set, conn, r.as_ref().err());
-    r
-}
-
-async fn fetch_on(
-    conn: &mut crate::backend::Conn,
-    set: &str,
-    sql: &[u8],
-) -> Result<Fetched, ProxyError> {
-    let mut res = conn
-        .query_iter(sql)
-        .await
-        .map_err(|e| ProxyError::from_backend(set, e))?;
-    let cols = res.columns().unwrap_or_default();
-    let mut rows = Vec::new();
-    while let Some(r) = res
-        .next()
-        .await
-        .map_err(|e| ProxyError::from_backend(set, e))?
-    {
-        rows.push(
-            (0..r.len())
-                .map(|i| match r.as_ref(i) {
-                    Some(Value::Bytes(b)) => Some(b.clone()),
-                    _ => None,
-                })
-                .collect(),
-        );
-    }
-    Ok((cols, rows))
-}
-
-pub(crate) async fn write_rows(
-    out: &mut Responder<'_>,
-    cols: &[mysql_async::Column],
-    rows: &[Vec<Option<Vec<u8>>>],
-) -> Answered {
-    out.columns(cols).await?;
-    for r in rows {
-        out.text_row(r.iter().map(|v| v.as_deref())).await?;
-    }
-    out.end_rows(0).await?;
-    Ok(true)
-}
 
 fn any_set(exec: &Exec<'_>) -> Result<String, ProxyError> {
     any_set_of(exec.conns.snap, exec.conns.db)
@@ -302,7 +242,7 @@ pub async fn forward(
             target: Target::Sets(vec![set]),
             merge: Merge::Single,
         };
-        return exec.run(&plan, sql, out).await;
+        return crate::join::run::run_plan(exec, &plan, sql, out).await;
     };
     // SHOW CREATE TABLE: show the shardkey option back.
     let (cols, mut rows) = match fetch(exec, &set, sql).await {

@@ -10,7 +10,7 @@ use crate::error::ProxyError;
 use crate::exec::{Answered, Exec};
 use crate::front::responder::fail;
 use crate::front::Responder;
-use crate::show::{fetch, write_rows, Fetched};
+use crate::show_rows::{fetch, write_rows, Fetched};
 
 /// Answers `sql` (a `SHOW TABLE STATUS` of database `db`, without WHERE).
 pub async fn table_status(

@@ -13,8 +13,10 @@ use crate::control::*;
 use crate::error::{Result, TopoError};
 use crate::keys::{valid_name, valid_object_name, Keys};
 use crate::model::*;
-use crate::moves::*;
 use crate::snapshot::ClusterSnapshot;
+
+mod moves;
+mod xa;
 
 /// A record with the etcd revision it was last modified at (for compare-and-swap).
 #[derive(Debug, Clone, PartialEq)]
@@ -281,89 +283,7 @@ impl Topo {
         self.delete(&self.keys.user(name)).await
     }
 
-    // ---- distributed transactions ---------------------------------------------------
-
-    /// Records `d` unless a decision for its gtrid exists; returns the decision in
-    /// force (ours, or the one recorded first).
-    pub async fn decide_xa(&self, d: &XaDecision) -> Result<XaDecision> {
-        let key = self.keys.xa_of(&d.gtrid);
-        match self.create(&key, d).await {
-            Ok(_) => Ok(d.clone()),
-            Err(TopoError::CasConflict { .. }) => Ok(self
-                .get::<XaDecision>(&key)
-                .await?
-                .map(|v| v.value)
-                .unwrap_or_else(|| d.clone())),
-            Err(e) => Err(e),
-        }
-    }
-    /// Group commit: records every decision of `ds` and deletes the finished
-    /// decisions `done` (gtrids), in ONE etcd transaction (one fsync). It applies
-    /// only if none of `ds` was decided yet; `Ok(false)` otherwise, and nothing
-    /// was written (the caller decides them one by one with
-    /// [`decide_xa`](Self::decide_xa)). The records are the ones `decide_xa`
-    /// writes, so recovery reads them the same way.
-    pub async fn decide_xa_many(&self, ds: &[XaDecision], done: &[String]) -> Result<bool> {
-        let mut cmps = Vec::with_capacity(ds.len());
-        let mut ops = Vec::with_capacity(ds.len() + done.len());
-        for d in ds {
-            let key = self.keys.xa_of(&d.gtrid);
-            cmps.push(Compare::create_revision(key.as_str(), CompareOp::Equal, 0));
-            ops.push(TxnOp::put(key, serde_json::to_vec(d)?, None));
-        }
-        for g in done {
-            ops.push(TxnOp::delete(self.keys.xa_of(g), None));
-        }
-        let resp = self
-            .client
-            .kv_client()
-            .txn(Txn::new().when(cmps).and_then(ops))
-            .await?;
-        Ok(resp.succeeded())
-    }
-    /// Deletes the finished decisions `done` (gtrids), in one etcd transaction per
-    /// 100 (etcd refuses a transaction of more than 128 operations by default).
-    pub async fn delete_xas(&self, done: &[String]) -> Result<()> {
-        for chunk in done.chunks(100) {
-            let ops: Vec<TxnOp> = chunk
-                .iter()
-                .map(|g| TxnOp::delete(self.keys.xa_of(g), None))
-                .collect();
-            self.client
-                .kv_client()
-                .txn(Txn::new().and_then(ops))
-                .await?;
-        }
-        Ok(())
-    }
-    pub async fn get_xa(&self, gtrid: &str) -> Result<Option<XaDecision>> {
-        Ok(self.get(&self.keys.xa_of(gtrid)).await?.map(|v| v.value))
-    }
-    pub async fn list_xas(&self) -> Result<Vec<XaDecision>> {
-        Ok(values(self.list(&self.keys.xas()).await?))
-    }
-    pub async fn delete_xa(&self, gtrid: &str) -> Result<bool> {
-        self.delete(&self.keys.xa_of(gtrid)).await
-    }
-
-    /// Records an application's prepared transaction; `Ok(false)` when its xid
-    /// is already recorded.
-    pub async fn create_app_xa(&self, r: &AppXaRecord) -> Result<bool> {
-        match self.create(&self.keys.app_xa(&r.xid), r).await {
-            Ok(_) => Ok(true),
-            Err(TopoError::CasConflict { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-    pub async fn get_app_xa(&self, xid: &str) -> Result<Option<AppXaRecord>> {
-        Ok(self.get(&self.keys.app_xa(xid)).await?.map(|v| v.value))
-    }
-    pub async fn list_app_xas(&self) -> Result<Vec<AppXaRecord>> {
-        Ok(values(self.list(&self.keys.app_xas()).await?))
-    }
-    pub async fn delete_app_xa(&self, xid: &str) -> Result<bool> {
-        self.delete(&self.keys.app_xa(xid)).await
-    }
+    // ---- distributed transactions: in `xa` --------------------------------------------
 
     // ---- health -------------------------------------------------------------------
 
@@ -438,61 +358,7 @@ impl Topo {
         Ok(values(self.list(&self.keys.stats()).await?))
     }
 
-    // ---- slot moves -----------------------------------------------------------------
-
-    pub async fn get_move(&self, id: &str) -> Result<Option<Versioned<MoveRecord>>> {
-        self.get(&self.keys.move_of(id)).await
-    }
-    /// Every move, oldest first (ids sort by creation time).
-    pub async fn list_moves(&self) -> Result<Vec<Versioned<MoveRecord>>> {
-        let mut v: Vec<Versioned<MoveRecord>> = self.list(&self.keys.moves()).await?;
-        v.sort_by_key(|m| (m.value.created_ms, m.value.id.clone()));
-        Ok(v)
-    }
-    pub async fn list_fences(&self) -> Result<Vec<MoveFence>> {
-        Ok(values(self.list(&self.keys.fences()).await?))
-    }
-    /// Registers a running gateway under its lease.
-    pub async fn put_gateway(&self, g: &GatewayRecord, lease: i64) -> Result<()> {
-        self.put_leased(&self.keys.gateway(&g.id), g, lease).await
-    }
-    /// Remembers a gateway until it shuts down cleanly or a DBA forgets it: one
-    /// known but not registered is a gateway cut off from etcd (or crashed), which
-    /// may still route with an old shard map.
-    pub async fn put_known_gateway(&self, g: &GatewayRecord) -> Result<()> {
-        self.put(&self.keys.gateway_known(&g.id), g).await
-    }
-    pub async fn list_known_gateways(&self) -> Result<Vec<GatewayRecord>> {
-        Ok(values(self.list(&self.keys.gateways_known()).await?))
-    }
-    /// Deletes a gateway's registration and its known record (clean shutdown,
-    /// `setwise gateway forget`); false when neither existed.
-    pub async fn forget_gateway(&self, id: &str) -> Result<bool> {
-        let a = self.delete(&self.keys.gateway(id)).await?;
-        let b = self.delete(&self.keys.gateway_known(id)).await?;
-        Ok(a || b)
-    }
-    pub async fn list_gateways(&self) -> Result<Vec<GatewayRecord>> {
-        Ok(values(self.list(&self.keys.gateways()).await?))
-    }
-    pub async fn put_hold_ack(&self, a: &HoldAck) -> Result<()> {
-        self.put(&self.keys.hold_ack(&a.move_id, &a.gateway), a)
-            .await
-    }
-    pub async fn list_hold_acks(&self, move_id: &str) -> Result<Vec<HoldAck>> {
-        Ok(values(self.list(&self.keys.hold_acks(move_id)).await?))
-    }
-    /// Forgets every acknowledgement of a move's holds.
-    pub async fn clear_hold_acks(&self, move_id: &str) -> Result<()> {
-        self.client
-            .kv_client()
-            .delete(
-                self.keys.hold_acks(move_id),
-                Some(etcd_client::DeleteOptions::new().with_prefix()),
-            )
-            .await?;
-        Ok(())
-    }
+    // ---- slot moves and gateways: in `moves` -----------------------------------------
 
     /// Applies `batch` atomically; false when one of its guards no longer holds.
     pub async fn commit(&self, batch: Batch) -> Result<bool> {

@@ -234,7 +234,7 @@ impl Conns<'_> {
     /// on every set).
     pub fn key(&self, set: &str, node: &topo::NodeRecord) -> PoolKey {
         let db = self.db.filter(|d| {
-            crate::route::plan::is_system_schema(d)
+            crate::route::place::is_system_schema(d)
                 || self
                     .snap
                     .db(d)

@@ -159,11 +159,11 @@ impl Exec<'_> {
             (Target::Sets(sets), Merge::Single) => self.single(&sets[0], sql, out).await,
             (Target::Sets(sets), Merge::Concat) => self.concat(sets, sql, out).await,
             (Target::Sets(sets), Merge::Merged(spec)) => self.merged(sets, spec, out).await,
-            (_, Merge::Join(j)) => {
-                let r = Box::pin(crate::join::run::run(self, j, out)).await;
-                // Its sides' connections (noted as they started) are done.
-                self.clear_running();
-                r
+            // The gateway's own join: run by `crate::join::run::run_plan`, which
+            // sees both the executor and the join.
+            (_, Merge::Join(_)) => {
+                let e = ProxyError::Internal("a join plan reached the executor".into());
+                fail(out, &e).await
             }
             (Target::Sets(sets), merge) => {
                 let parts: Vec<(&str, &str)> = sets.iter().map(|s| (s.as_str(), sql)).collect();

@@ -19,6 +19,7 @@ pub mod handshake;
 pub mod limits;
 pub mod packet;
 pub mod param_types;
+pub mod params;
 pub mod refuse;
 pub mod responder;
 pub mod rows;

@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 
-use super::binary::{decode_params, splice, BadPacket, Literals, LONG_DATA_TOO_LONG};
 use super::charset::Codec;
 use super::packet::MAX_COMMAND;
 use super::param_types::{self, BareParams, ClientType};
+use super::params::{decode_params, splice, BadPacket, Literals, LONG_DATA_TOO_LONG};
 use crate::sql::item_names::ItemNames;
 use crate::sql::lexer::{tokenize, Kind};
 

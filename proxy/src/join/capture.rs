@@ -33,7 +33,7 @@ pub async fn fetch_merged(
     let mut io = PacketIo::memory();
     {
         let mut out = Responder::new(&mut io, StatusFlags::empty());
-        Box::pin(exec.run(&plan, sql, &mut out))
+        Box::pin(super::run::run_plan(exec, &plan, sql, &mut out))
             .await
             .map_err(|e| ProxyError::Internal(format!("a subquery's answer: {e}")))?;
     }

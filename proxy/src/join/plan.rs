@@ -50,7 +50,7 @@ pub fn plan_join(
     let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
         || sel.distinct.is_some()
         || sel.having.is_some()
-        || crate::route::plan::outer_aggregates(sel) && !count_only;
+        || crate::route::aggs::outer_aggregates(sel) && !count_only;
     if sel.into.is_some() || !q.locks.is_empty() || q.fetch.is_some() {
         return refuse("INTO, FETCH or a locking read");
     }

@@ -1,6 +1,9 @@
 //! Drives a [`JoinPlan`] and answers the client: a join through its operator
 //! and the [`Emitter`]; subqueries read first, then the rewritten statement
 //! planned and run like any other (its plan may be a join again).
+//!
+//! [`run_plan`] runs any plan: the executor (`crate::exec`) runs the plans of
+//! sets' answers and does not know joins; this is the one place that sees both.
 
 use std::collections::HashSet;
 
@@ -13,6 +16,24 @@ use crate::error::ProxyError;
 use crate::exec::{Answered, Exec};
 use crate::front::Responder;
 use crate::route::plan::KnownTable;
+
+/// Runs `plan` (planned from `sql`): a join plan here, every other by the executor.
+pub async fn run_plan(
+    exec: &mut Exec<'_>,
+    plan: &crate::route::Plan,
+    sql: &str,
+    out: &mut Responder<'_>,
+) -> Answered {
+    match &plan.merge {
+        crate::route::Merge::Join(j) => {
+            let r = Box::pin(run(exec, j, out)).await;
+            // Its sides' connections (noted as they started) are done.
+            exec.clear_running();
+            r
+        }
+        _ => exec.run(plan, sql, out).await,
+    }
+}
 
 pub async fn run(exec: &mut Exec<'_>, plan: &JoinPlan, out: &mut Responder<'_>) -> Answered {
     let r = match plan {
@@ -98,7 +119,7 @@ async fn subqueries(exec: &mut Exec<'_>, p: &SubqueryPlan, out: &mut Responder<'
         out.error(&e).await?;
         return Ok(false);
     }
-    Box::pin(exec.run(&plan, &text, out)).await
+    Box::pin(run_plan(exec, &plan, &text, out)).await
 }
 
 /// The statement with every subquery's values written in.

@@ -286,6 +286,18 @@ pub fn contains_aggregate(e: &Expr) -> bool {
     e.visit(&mut Finder { depth: 0 }).is_break()
 }
 
+/// Whether the outer select list or HAVING uses an aggregate (subqueries' own
+/// aggregates run inside each set and do not count).
+pub(crate) fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {
+    use sqlparser::ast::SelectItem;
+    sel.projection.iter().any(|p| match p {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            contains_aggregate(e)
+        }
+        _ => false,
+    }) || sel.having.as_ref().is_some_and(contains_aggregate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

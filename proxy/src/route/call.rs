@@ -4,7 +4,8 @@
 use sqlparser::ast::Function;
 
 use super::analyze::split_name;
-use super::plan::{is_system_schema, single, Ctx, Merge, Plan, Target};
+use super::place::{is_system_schema, single, Ctx};
+use super::planned::{Merge, Plan, Target};
 use crate::error::ProxyError;
 
 pub(super) fn plan_call(ctx: &Ctx<'_>, f: &Function) -> Result<Plan, ProxyError> {

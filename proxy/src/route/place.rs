@@ -6,7 +6,7 @@
 use topo::{ClusterSnapshot, KeyType, ShardMap, TableKind};
 
 use super::analyze::TableRef;
-use super::planned::Dep;
+use super::planned::{Dep, Merge, Plan, Target};
 use crate::error::ProxyError;
 
 /// System schemas every set has; statements on them go to any one set.
@@ -205,4 +205,18 @@ pub fn single_set_for_tables(
         Some(s) => Ok(Some(s)),
         None => ctx.any_set().map(Some),
     }
+}
+
+/// The plan running the statement as is on one set: `sets`' one, or any set
+/// when no table places it.
+pub(super) fn single(sets: Vec<String>, ctx: &Ctx<'_>) -> Result<Plan, ProxyError> {
+    let sets = if sets.is_empty() {
+        vec![ctx.any_set()?]
+    } else {
+        sets
+    };
+    Ok(Plan {
+        target: Target::Sets(sets),
+        merge: Merge::Single,
+    })
 }

@@ -7,13 +7,14 @@
 use sqlparser::ast::{GroupByExpr, SetExpr, Statement};
 use topo::ClusterSnapshot;
 
+use super::aggs::outer_aggregates;
 use super::analyze::{analyze, split_name, TableRef};
 use super::write::{check_key_not_assigned, plan_insert, write_plan};
 use crate::error::ProxyError;
 use crate::sql::lexer::Token;
 
 // What the planner is made of, under the paths `route::plan::*` other modules use.
-pub(super) use super::place::{all_sets, sharded_refs, Ctx, Placement};
+pub(super) use super::place::{all_sets, sharded_refs, single, Ctx, Placement};
 pub use super::place::{is_system_schema, sets_holding, single_set_for_tables, KnownTable};
 pub use super::planned::{Dep, Merge, Plan, Planned, Target};
 pub(super) use super::target_sets::target_sets;
@@ -245,20 +246,6 @@ pub fn calc_found_rows(sql: &str) -> bool {
     })
 }
 
-pub(super) fn single(sets: Vec<String>, ctx: &Ctx<'_>) -> Result<Plan, ProxyError> {
-    let sets = if sets.is_empty() {
-        vec![ctx.any_set()?]
-    } else {
-        sets
-    };
-    Ok(Plan {
-        target: Target::Sets(sets),
-        merge: Merge::Single,
-    })
-}
-
-/// Whether the outer select list or HAVING uses an aggregate (subqueries' own
-/// aggregates run inside each set and do not count).
 /// A plain row scan: no ORDER BY, LIMIT, DISTINCT, grouping or aggregate —
 /// each set's rows, as they come, are the answer's.
 pub(crate) fn plain_scan(q: &sqlparser::ast::Query, sel: &sqlparser::ast::Select) -> bool {
@@ -287,19 +274,6 @@ fn windows_per_set(ctx: &Ctx<'_>, q: &sqlparser::ast::Query) -> bool {
             _ => None,
         }
     })
-}
-
-pub(crate) fn outer_aggregates(sel: &sqlparser::ast::Select) -> bool {
-    use sqlparser::ast::SelectItem;
-    sel.projection.iter().any(|p| match p {
-        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-            super::aggs::contains_aggregate(e)
-        }
-        _ => false,
-    }) || sel
-        .having
-        .as_ref()
-        .is_some_and(super::aggs::contains_aggregate)
 }
 
 fn first_words(sql: &str) -> String {

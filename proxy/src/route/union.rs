@@ -20,11 +20,12 @@
 
 use sqlparser::ast::{GroupByExpr, Query, Select, SetExpr, SetOperator, SetQuantifier};
 
+use super::aggs::outer_aggregates;
 use super::hidden::{normalize, resolve};
-use super::plan::{
-    all_sets, outer_aggregates, single, target_sets, Ctx, Merge, Placement, Plan, Target,
-};
+use super::place::{all_sets, single, Ctx, Placement};
+use super::planned::{Merge, Plan, Target};
 use super::select::{parse_limit, shape, split_items, Item};
+use super::target_sets::target_sets;
 use crate::error::ProxyError;
 use crate::merge::collate::weight_sql;
 use crate::merge::{AggSpec, KeySpec, MergeSpec, HIDDEN_MARK};

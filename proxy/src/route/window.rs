@@ -278,7 +278,7 @@ mod tests {
             panic!("not a query")
         };
         let aggregates = match q.body.as_ref() {
-            sqlparser::ast::SetExpr::Select(s) => crate::route::plan::outer_aggregates(s),
+            sqlparser::ast::SetExpr::Select(s) => crate::route::aggs::outer_aggregates(s),
             _ => false,
         };
         per_set(&q, aggregates, |_, t| {

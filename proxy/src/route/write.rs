@@ -11,7 +11,9 @@ use topo::{KeyType, ShardMap};
 use super::analyze::{analyze, split_name, TableRef};
 use super::insert::locate_rows;
 use super::key::literal_text;
-use super::plan::*;
+use super::place::{single, Ctx, Placement};
+use super::planned::{Dep, Merge, Plan, Target};
+use super::target_sets::target_sets;
 use crate::error::ProxyError;
 use crate::sql::lexer::Token;
 

@@ -11,7 +11,6 @@
 //! one, but the count is exact.
 
 use mysql_async::prelude::Queryable;
-use mysql_async::Value;
 use mysql_common::packets::Column;
 
 use super::{fail, Session};
@@ -189,7 +188,7 @@ impl Session {
                 let filtered = exec.for_set(set, &text)?;
                 let wire = exec.conns.codec.wire(&filtered);
                 let mut conn = exec.take(set).await?;
-                let r = read_rows(&mut conn, set, &wire).await;
+                let r = crate::show_rows::fetch_on(&mut conn, set, &wire).await;
                 exec.give_back(set, conn, r.as_ref().err());
                 let (c, rows) = r?;
                 cols.get_or_insert(c);
@@ -329,27 +328,4 @@ impl Session {
         }
         Ok(cols)
     }
-}
-
-/// Runs `sql` on `conn`: its columns and rows.
-async fn read_rows(
-    conn: &mut crate::backend::Conn,
-    set: &str,
-    sql: &[u8],
-) -> Result<(std::sync::Arc<[Column]>, Vec<Vec<Cell>>), ProxyError> {
-    let fail = |e| ProxyError::from_backend(set, e);
-    let mut res = conn.query_iter(sql).await.map_err(fail)?;
-    let cols = res.columns().unwrap_or_default();
-    let mut rows = Vec::new();
-    while let Some(row) = res.next().await.map_err(fail)? {
-        rows.push(
-            (0..row.len())
-                .map(|i| match row.as_ref(i) {
-                    Some(Value::Bytes(b)) => Some(b.clone()),
-                    _ => None,
-                })
-                .collect(),
-        );
-    }
-    Ok((cols, rows))
 }

@@ -174,7 +174,7 @@ impl Session {
         out.status = self.status();
         let mut exec = self.exec(&snap);
         exec.write = false;
-        exec.run(&plan, sql, out).await
+        crate::join::run::run_plan(&mut exec, &plan, sql, out).await
     }
 
     /// Sends each set its locking statement (`per_set`, in set-name order) on
@@ -433,7 +433,7 @@ impl Session {
         out.status = self.status();
         let mut exec = self.exec(&snap);
         exec.write = true;
-        exec.run(&plan, stmt.sql, out).await
+        crate::join::run::run_plan(&mut exec, &plan, stmt.sql, out).await
     }
 }
 

@@ -117,7 +117,7 @@ impl Session {
                     out.names =
                         prepared.and_then(|(text, _)| crate::sql::item_names::ItemNames::of(&text));
                 }
-                let r = exec.run(plan, sql, out).await;
+                let r = crate::join::run::run_plan(&mut exec, plan, sql, out).await;
                 out.names = None;
                 r
             }
@@ -178,7 +178,7 @@ impl Session {
             let mut exec = self.exec(snap);
             exec.held = Some(None);
             exec.stateful = stateful;
-            let a = exec.run(plan, sql, out).await;
+            let a = crate::join::run::run_plan(&mut exec, plan, sql, out).await;
             (a, exec.held.flatten())
         };
         match (answered?, ok) {

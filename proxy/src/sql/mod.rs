@@ -6,7 +6,9 @@ pub mod effects;
 pub mod exec_comment;
 pub mod item_names;
 pub mod lexer;
+pub mod scan;
 pub mod shardkey;
+pub mod token;
 pub mod xa;
 
 use sqlparser::ast::Statement;

@@ -4,7 +4,8 @@
 use anyhow::{anyhow, bail, Result};
 use topo::{NodeRecord, Role, SetRecord, TableRecord, Topo, UserRecord};
 
-use super::action::{Action, DbAdd, DbPlan};
+use super::action::Action;
+use super::db_add::{DbAdd, DbPlan};
 use super::render;
 
 /// Whether an upsert created, changed or kept a record (for the message).
@@ -302,11 +303,11 @@ async fn db_add(topo: &Topo, req: DbAdd) -> Result<String> {
 }
 
 async fn status(topo: &Topo, cluster: &str, json: bool) -> Result<String> {
-    let view = render::StatusView::read(topo, cluster).await?;
+    let view = super::status::StatusView::read(topo, cluster).await?;
     if json {
         return super::json::text(&super::json::status(&view));
     }
-    Ok(render::status(&view))
+    Ok(super::status::status(&view))
 }
 
 #[cfg(test)]

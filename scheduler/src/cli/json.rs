@@ -142,7 +142,7 @@ fn health(h: &HealthReport, now_ms: u64) -> Value {
 /// `setwise status --json`: `{cluster, leader, sets: [set + {redundancy: {whole,
 /// text}, nodes: [node + {health}]}], databases, in_progress, last_failover,
 /// tasks}`.
-pub fn status(v: &super::render::StatusView) -> Value {
+pub fn status(v: &super::status::StatusView) -> Value {
     let sets: Vec<Value> = v
         .sets
         .iter()

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod args;
 pub mod commands;
+pub mod db_add;
 pub mod ddl;
 pub mod digests;
 pub mod gateway;
@@ -16,6 +17,7 @@ pub mod progress;
 pub mod render;
 pub mod sets;
 pub mod shard;
+pub mod status;
 
 use anyhow::Result;
 use topo::Topo;

@@ -122,7 +122,7 @@ fn query(uri: &Uri) -> HashMap<String, String> {
 }
 
 async fn status_json(State(c): State<Arc<Console>>) -> Response {
-    match crate::cli::render::StatusView::read(&c.topo, &c.cluster).await {
+    match crate::cli::status::StatusView::read(&c.topo, &c.cluster).await {
         Ok(v) => (
             [(header::CONTENT_TYPE, "application/json")],
             crate::cli::json::status(&v).to_string(),

@@ -8,7 +8,8 @@ use anyhow::Result;
 use topo::{DatabaseRecord, FailoverRecord, MoveRecord, Topo};
 
 use super::html::escape;
-use crate::cli::render::{self, format_age, StatusView, Table};
+use crate::cli::render::{self, format_age, Table};
+use crate::cli::status::{self, StatusView};
 
 pub const JS: &str = include_str!("assets/console.js");
 pub const CSS: &str = include_str!("assets/console.css");
@@ -169,7 +170,7 @@ pub fn main(v: &Overview) -> String {
         &mut out,
         "redundancy",
         "Redundancy",
-        &render::redundancy_table(s),
+        &status::redundancy_table(s),
     );
     section(
         &mut out,
