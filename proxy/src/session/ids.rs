@@ -520,11 +520,7 @@ fn first_is(sql: &str, sig: &[Token], w: &str) -> bool {
 /// The value of `name = value` for an id variable: an unsigned integer
 /// (`DEFAULT`: 0); anything else is 1232.
 fn id_value(key: &str, text: &str) -> Result<u64, ProxyError> {
-    let value = text
-        .split_once(":=")
-        .or_else(|| text.split_once('='))
-        .map(|(_, v)| v.trim().trim_matches('\''))
-        .unwrap_or_default();
+    let value = super::limits::assigned_value(text);
     if value.eq_ignore_ascii_case("DEFAULT") {
         return Ok(0);
     }

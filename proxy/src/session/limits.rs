@@ -133,25 +133,25 @@ impl SessionLimits {
 /// The value of `name = value` as MariaDB takes a timeout: an integer, clamped
 /// to 1 ..= one year; anything else is 1232.
 fn timeout_value(key: &str, text: &str) -> Result<u64, ProxyError> {
-    let value = text
-        .split_once(":=")
-        .or_else(|| text.split_once('='))
-        .map(|(_, v)| v.trim().trim_matches('\''))
-        .unwrap_or_default();
+    let value = assigned_value(text);
     let n: i128 = value
         .parse()
         .map_err(|_| ProxyError::WrongTypeForVar(key.to_string()))?;
     Ok(n.clamp(1, MAX_TIMEOUT as i128) as u64)
 }
 
+/// The value text of an assignment `name = value` (`:=` too), unquoted.
+pub(super) fn assigned_value(text: &str) -> &str {
+    text.split_once(":=")
+        .or_else(|| text.split_once('='))
+        .map(|(_, v)| v.trim().trim_matches('\''))
+        .unwrap_or_default()
+}
+
 /// The value of `sql_select_limit = value`: an integer, negative ones 0, as
 /// MariaDB takes it; `DEFAULT` none; anything else is 1232.
 fn limit_value(key: &str, text: &str) -> Result<u64, ProxyError> {
-    let value = text
-        .split_once(":=")
-        .or_else(|| text.split_once('='))
-        .map(|(_, v)| v.trim().trim_matches('\''))
-        .unwrap_or_default();
+    let value = assigned_value(text);
     if value.eq_ignore_ascii_case("DEFAULT") {
         return Ok(u64::MAX);
     }
