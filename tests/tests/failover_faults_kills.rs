@@ -222,7 +222,10 @@ async fn an_old_primary_back_with_a_prepared_branch_in_no_binlog_rolls_it_back()
             }))
         }
     };
-    assert!(prepared(&old).await.unwrap(), "the branch is prepared on {old}");
+    assert!(
+        prepared(&old).await.unwrap(),
+        "the branch is prepared on {old}"
+    );
     assert!(!prepared(&new).await.unwrap());
 
     cp.start_agent(&c, &old).unwrap();

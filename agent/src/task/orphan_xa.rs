@@ -80,8 +80,7 @@ async fn in_binlog(conn: &mut Conn, candidates: &BTreeSet<Branch>) -> SqlResult<
         .query("SHOW BINARY LOGS")
         .await
         .map_err(|e| format!("SHOW BINARY LOGS: {}", db::describe(&e)))?;
-    let needles: Vec<(String, &Branch)> =
-        candidates.iter().map(|b| (b.serialized(), b)).collect();
+    let needles: Vec<(String, &Branch)> = candidates.iter().map(|b| (b.serialized(), b)).collect();
     let mut found = BTreeSet::new();
     for f in files {
         let Some(name) = db::text_column(&f, "Log_name") else {
