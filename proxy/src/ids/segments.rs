@@ -57,6 +57,9 @@ impl Resets {
     /// The revision of the last reset of `db.table`'s counter (0: none).
     fn last(&self, db: &str, table: &str) -> i64 {
         let at = self.at.lock().expect("resets");
+        if at.is_empty() {
+            return 0;
+        }
         let of_table = at.get(&(db.to_string(), Some(table.to_string()))).copied();
         let of_db = at.get(&(db.to_string(), None)).copied();
         of_table.unwrap_or(0).max(of_db.unwrap_or(0))
