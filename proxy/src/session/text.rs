@@ -237,9 +237,13 @@ fn has_alias(sql: &str, item: &[Token]) -> bool {
     let keyword_end = ["END", "NULL", "TRUE", "FALSE", "UNKNOWN"]
         .iter()
         .any(|w| last.is_word(sql, w));
-    let operator_before = ["COLLATE", "IS", "NOT", "BINARY", "INTERVAL"]
-        .iter()
-        .any(|w| prev.is_word(sql, w));
+    // Word operators take the last token as their operand: `x LIKE 'a%'`.
+    let operator_before = [
+        "COLLATE", "IS", "NOT", "BINARY", "INTERVAL", "LIKE", "REGEXP", "RLIKE", "ESCAPE", "AND",
+        "OR", "XOR", "DIV", "MOD", "BETWEEN",
+    ]
+    .iter()
+    .any(|w| prev.is_word(sql, w));
     matches!(last.kind, Kind::Word | Kind::QuotedIdent | Kind::String)
         && !keyword_end
         && !operator_before

@@ -167,6 +167,10 @@ pub fn statements() -> Vec<Q> {
             Q::any("SET LAST_INSERT_ID = 77"),
             last(),
             Q::exact("SELECT @@last_insert_id, @@identity"),
+            // Named by the client's text, the operand of a word operator last.
+            Q::exact(
+                "SELECT LAST_INSERT_ID() LIKE '7%', LAST_INSERT_ID() REGEXP '^7', LAST_INSERT_ID() BETWEEN 1 AND 100",
+            ),
             Q::any("SET @@identity = 78"),
             last(),
             Q::any("SET insert_id = 5000"),
