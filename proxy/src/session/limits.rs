@@ -148,6 +148,15 @@ pub(super) fn assigned_value(text: &str) -> &str {
         .unwrap_or_default()
 }
 
+/// MariaDB's refusal of a variable it does not take in `SET STATEMENT`.
+fn not_in_set_statement(name: &str) -> ProxyError {
+    ProxyError::Backend {
+        code: 1971,
+        state: "42000".into(),
+        message: format!("The system variable {name} cannot be set in SET STATEMENT."),
+    }
+}
+
 /// The value of `sql_select_limit = value`: an integer, negative ones 0, as
 /// MariaDB takes it; `DEFAULT` none; anything else is 1232.
 fn limit_value(key: &str, text: &str) -> Result<u64, ProxyError> {
@@ -235,15 +244,18 @@ impl Session {
         let head_sig = crate::sql::lexer::significant(&head_tokens);
         let assignments = match parse_set(&head, &head_sig) {
             Ok(SetRequest::Vars(a)) => a,
-            Ok(_) => {
-                let e = ProxyError::NotSupported("SET STATEMENT with autocommit".into());
-                return fail(out, &e).await;
-            }
+            Ok(_) => return fail(out, &not_in_set_statement("autocommit")).await,
             Err(e) => return fail(out, &e).await,
         };
+        if let Some((k, _)) = assignments
+            .iter()
+            .find(|(k, _)| matches!(k.as_str(), "wait_timeout" | "interactive_timeout"))
+        {
+            return fail(out, &not_in_set_statement(k)).await;
+        }
         let saved_vars = self.vars.clone();
         let saved_codec = self.codec;
-        let saved_limits = (self.limits.wait_timeout, self.limits.interactive_timeout);
+        let saved_limits = (self.limits.select_limit, self.insert_id_next);
         if let Err(e) = self.set_vars(&assignments).await {
             return fail(out, &e).await;
         }
@@ -259,7 +271,7 @@ impl Session {
             .collect();
         self.vars = saved_vars;
         self.codec = saved_codec;
-        (self.limits.wait_timeout, self.limits.interactive_timeout) = saved_limits;
+        (self.limits.select_limit, self.insert_id_next) = saved_limits;
         for q in restore {
             if let Some(t) = self.txn.as_mut() {
                 let _ = t.on_all_stateful(&q).await;

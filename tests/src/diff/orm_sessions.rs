@@ -177,7 +177,13 @@ pub fn select_limit() -> Vec<Q> {
             .bin(vec![]),
         Q::any("SET sql_select_limit = 0"),
         Q::exact("SELECT user_id FROM users ORDER BY user_id"),
+        // SET STATEMENT: for that statement only; MariaDB's 1971 for the timeouts.
         Q::any("SET sql_select_limit = DEFAULT"),
+        Q::exact("SET STATEMENT sql_select_limit = 2 FOR SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY COUNT(*) DESC, status"),
+        Q::exact("SELECT COUNT(*) FROM users WHERE user_id IN (SELECT user_id FROM users)"),
+        Q::exact("SELECT user_id FROM users ORDER BY user_id LIMIT 4"),
+        Q::any("SET STATEMENT wait_timeout = 5 FOR SELECT @@wait_timeout").with_message(),
+        Q::any("SET STATEMENT interactive_timeout = 5 FOR SELECT 1").with_message(),
         Q::exact("SELECT @@sql_select_limit"),
         Q::exact("SELECT COUNT(*) FROM (SELECT user_id FROM users ORDER BY user_id) x"),
     ]
