@@ -7,14 +7,9 @@
 //!   acknowledgement: both old primaries are rebuilt from it;
 //! * two sets losing their primaries at once;
 //! * a two-set commit whose coordinator's primary is killed: the failover ends the other
-//!   set's prepared branch at once (it held its rows' locks for recovery's grace period);
-//! * an old primary back with a prepared gateway branch in no binlog (killed between
-//!   InnoDB's prepare and the binlog write): it rolls the branch back before it
-//!   replicates.
+//!   set's prepared branch at once (it held its rows' locks for recovery's grace period).
 
 use std::time::Instant;
-
-use mysql_async::prelude::Queryable;
 
 use setwise_tests::control::{describe, now_ms, ControlPlaneConfig};
 use setwise_tests::faults::*;
@@ -176,79 +171,4 @@ async fn a_commit_whose_coordinators_primary_is_killed_frees_the_other_sets_at_t
     pc.freed_by_the_failover(&mut c, |_| {}).await;
     restart_as_replica(&mut c, &old).await;
     pc.all_or_nothing(&c).await;
-}
-
-/// The old primary comes back holding a prepared gateway branch that no binlog records
-/// and the new primary does not hold (as after a kill between InnoDB's durable
-/// `XA PREPARE` and the binlog write; made here with `sql_log_bin = 0` while its agent
-/// is down). Its rejoin rolls the branch back before replicating, so a later write of
-/// the branch's row on the new primary reaches it. (Before, the branch stayed prepared
-/// and replication stalled behind its row lock: the fault load's 396 s lag.)
-#[tokio::test]
-async fn an_old_primary_back_with_a_prepared_branch_in_no_binlog_rolls_it_back() {
-    let (mut c, mut cp) = start(1, 1, ControlPlaneConfig::default()).await;
-    let topo = c.topo().clone();
-    let old = routed_primary(&topo, SET).await;
-    let since = now_ms();
-    c.kill_node(&old);
-    let new = wait_failover_of(&topo, SET, &old, since)
-        .await
-        .new_primary
-        .unwrap();
-    cp.kill_agent(&old);
-    restart_as_replica(&mut c, &old).await;
-
-    const ID: i64 = 900_000_001;
-    let xid = "'sw-test-1','set1'";
-    let mut conn = c.node(&old).conn().await.unwrap();
-    for sql in [
-        "SET SESSION sql_log_bin = 0".to_string(),
-        format!("XA START {xid}"),
-        format!("INSERT INTO {TABLE} (id, v) VALUES ({ID}, 1)"),
-        format!("XA END {xid}"),
-        format!("XA PREPARE {xid}"),
-    ] {
-        conn.query_drop(&sql).await.unwrap();
-    }
-    conn.disconnect().await.unwrap();
-    let prepared = |node: &str| {
-        let node = c.node(node);
-        async move {
-            let rows = node.query("XA RECOVER").await?;
-            anyhow::Ok(rows.iter().any(|r| {
-                r.get(3)
-                    .and_then(|d| d.as_deref())
-                    .is_some_and(|d| d.starts_with("sw-test-1"))
-            }))
-        }
-    };
-    assert!(
-        prepared(&old).await.unwrap(),
-        "the branch is prepared on {old}"
-    );
-    assert!(!prepared(&new).await.unwrap());
-
-    cp.start_agent(&c, &old).unwrap();
-    setwise_tests::wait_until(
-        &format!("{old} to end its orphaned branch"),
-        WHOLE_WAIT,
-        || async { Ok(!prepared(&old).await?) },
-    )
-    .await
-    .unwrap();
-    // A write of the branch's row on the new primary replicates to the old one.
-    c.node(&new)
-        .exec(&format!("INSERT INTO {TABLE} (id, v) VALUES ({ID}, 2)"))
-        .await
-        .unwrap();
-    let sql = format!("SELECT v FROM {TABLE} WHERE id = {ID}");
-    setwise_tests::wait_until(
-        &format!("{old} to apply the new primary's write of row {ID}"),
-        WAIT,
-        || async { Ok(scalar(c.node(&old), &sql).await?.as_deref() == Some("2")) },
-    )
-    .await
-    .unwrap();
-    let w = writer(&c).await;
-    end_whole(&c, vec![(SET.to_string(), w)]).await;
 }

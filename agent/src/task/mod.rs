@@ -4,7 +4,6 @@
 //! ([`watch`]). Every task is idempotent (a task left `running` by an agent that died
 //! is run again) and bounded in time.
 
-pub mod orphan_xa;
 pub mod physical;
 pub mod promote;
 pub mod rebuild;

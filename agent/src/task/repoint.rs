@@ -4,13 +4,13 @@
 //! semi-sync master OFF; an old primary's client sessions ended), semi-sync slave ON
 //! (before `START SLAVE`, so the IO thread acknowledges to a semi-sync primary), with
 //! `from_binlog` `gtid_slave_pos = @@gtid_binlog_pos` (an old primary: what it wrote
-//! itself counts as applied), the node's orphaned prepared XA branches ended
-//! ([`super::orphan_xa`]), `CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos`, `START SLAVE`, then a bounded wait until both threads run. The pieces are shared
+//! itself counts as applied), `CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos`,
+//! `START SLAVE`, then a bounded wait until both threads run. The pieces are shared
 //! with [`super::rebuild`].
 
 use mysql_async::Conn;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::TaskContext;
 use crate::db::text_column;
@@ -33,11 +33,6 @@ pub async fn repoint(
         )
         .await?;
         info!(gtid_slave_pos = %pos, "repoint: replicating from the node's own binlog position");
-    }
-    // Before replicating: an orphaned prepared branch would hold its rows' locks
-    // against the replicated writes. Not fatal: replication may still go on.
-    if let Err(e) = super::orphan_xa::end_orphans(conn, ctx, host, port).await {
-        warn!("repoint: ending orphaned prepared XA branches: {e}");
     }
     replicate_from(conn, ctx, host, port, deadline).await
 }
