@@ -147,6 +147,19 @@ impl Cluster {
         Cluster::with_gateway(2, 0).await
     }
 
+    /// Two sets of one primary each, the gateway not started yet (the test
+    /// configures it first: `set_proxy_extra`, `set_proxy_backend`, then
+    /// `start_proxy`). Panics when the sets cannot start (a test fixture).
+    pub async fn two_sets_without_gateway() -> Cluster {
+        Cluster::builder()
+            .sets(2)
+            .replicas(0)
+            .proxy(false)
+            .start()
+            .await
+            .expect("start 2 sets")
+    }
+
     /// `sets` sets of a primary and `replicas` replicas each, and the gateway. Panics
     /// when it cannot start (a test fixture).
     pub async fn with_gateway(sets: usize, replicas: usize) -> Cluster {

@@ -250,13 +250,7 @@ async fn sessions_of_distinct_states_do_not_use_up_the_sets_connections() {
 /// and 4 cached per connection, all answered.
 #[tokio::test]
 async fn a_set_full_of_prepared_statements_gets_the_idle_ones_closed() {
-    let mut c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(false)
-        .start()
-        .await
-        .expect("start 2 sets");
+    let mut c = Cluster::two_sets_without_gateway().await;
     c.set_proxy_backend("stmt_cache = 4");
     c.start_proxy().await.expect("start the gateway");
     drop(

@@ -29,13 +29,7 @@ const TOO_MANY: &[u8] = b"\x17\x00\x00\x00\xff\x10\x04Too many connections";
 
 /// Two sets, the gateway with `[limits]` = `limits`, and `shop.t` (ids 1..=20).
 async fn shop(limits: &str) -> Cluster {
-    let mut c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(false)
-        .start()
-        .await
-        .expect("start 2 sets");
+    let mut c = Cluster::two_sets_without_gateway().await;
     c.set_proxy_extra(&format!("[limits]\n{limits}\n"));
     c.start_proxy().await.expect("start the gateway");
     let mut conn = c.proxy_conn().await.unwrap();

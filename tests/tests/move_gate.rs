@@ -25,13 +25,7 @@ const MOVE: &str = "m1700000000000";
 
 /// Two sets, the gateway with `extra` config, and `shop.t` sharded by `id`.
 async fn shop(extra: &str) -> (Cluster, mysql_async::Conn) {
-    let mut c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(false)
-        .start()
-        .await
-        .expect("start 2 sets");
+    let mut c = Cluster::two_sets_without_gateway().await;
     c.set_proxy_extra(extra);
     c.start_proxy().await.expect("start the gateway");
     let mut conn = c.proxy_conn().await.unwrap();

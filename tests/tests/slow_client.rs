@@ -28,13 +28,7 @@ fn rss_kb(pid: u32) -> u64 {
 }
 
 async fn setup() -> Cluster {
-    let mut c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(false)
-        .start()
-        .await
-        .expect("start 2 sets");
+    let mut c = Cluster::two_sets_without_gateway().await;
     c.set_proxy_extra("[limits]\nnet_write_timeout = 8\n");
     c.start_proxy().await.expect("start the gateway");
     let mut conn = c.proxy_conn().await.unwrap();

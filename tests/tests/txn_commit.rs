@@ -38,13 +38,7 @@ async fn shop(env: &[(&str, &str)]) -> Cluster {
 
 /// [`shop`], with `extra` as the gateway's extra configuration.
 async fn shop_with(env: &[(&str, &str)], extra: &str) -> Cluster {
-    let mut c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(false)
-        .start()
-        .await
-        .expect("start 2 sets");
+    let mut c = Cluster::two_sets_without_gateway().await;
     c.set_proxy_env(env);
     c.set_proxy_extra(extra);
     c.start_proxy().await.unwrap();

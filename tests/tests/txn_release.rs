@@ -17,13 +17,7 @@ const MOVE: &str = "m1700000000001";
 
 /// Two sets, and `shop.t` sharded by `id`.
 async fn shop() -> Cluster {
-    let mut c = Cluster::builder()
-        .sets(2)
-        .replicas(0)
-        .proxy(false)
-        .start()
-        .await
-        .expect("start 2 sets");
+    let mut c = Cluster::two_sets_without_gateway().await;
     c.set_proxy_extra("[moves]\nhold_wait_ms = 20000\n");
     c.start_proxy().await.expect("start the gateway");
     let mut conn = c.proxy_conn().await.unwrap();
