@@ -157,6 +157,11 @@ pub enum ProxyError {
     /// to a value of the wrong type.
     #[error("Incorrect argument type to variable '{0}'")]
     WrongTypeForVar(String),
+    /// ER_ILLEGAL_REFERENCE: an ORDER BY expression naming the alias of an
+    /// aggregate select item (`ORDER BY c + 0` for `COUNT(*) c`), as MariaDB
+    /// words it.
+    #[error("Reference '{0}' not supported (reference to group function)")]
+    GroupFunctionReference(String),
     /// ER_TABLE_NOT_LOCKED: a table the session's `LOCK TABLES` did not lock
     /// (its name or alias as the statement wrote it), as MariaDB words it.
     #[error("Table '{0}' was not locked with LOCK TABLES")]
@@ -221,6 +226,7 @@ impl ProxyError {
             Self::PacketTooLarge => 1153,
             Self::WrongTypeForVar(_) => 1232,
             Self::TableNotLocked(_) => 1100,
+            Self::GroupFunctionReference(_) => 1247,
             Self::LockedTables => 1192,
             Self::ReadLockHeld => 1223,
             Self::Internal(_)
@@ -246,6 +252,7 @@ impl ProxyError {
             | Self::WrongDbName(_)
             | Self::WrongTableName(_) => "42000",
             Self::NoDatabaseSelected => "3D000",
+            Self::GroupFunctionReference(_) => "42S22",
             Self::DatabaseExists(_)
             | Self::Internal(_)
             | Self::ClientIo(_)

@@ -35,6 +35,7 @@ pub mod key;
 pub mod limited;
 pub mod merged_cache;
 pub mod nested;
+mod order_items;
 pub mod place;
 pub mod plan;
 pub mod planned;

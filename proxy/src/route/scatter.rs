@@ -60,9 +60,46 @@ pub fn plan(
                 "SELECT * with GROUP BY, DISTINCT or aggregates",
             ));
         }
+        if grouped && !sh.distinct && sh.rollup.is_none() {
+            let aggregate: Vec<bool> = select
+                .projection
+                .iter()
+                .map(|p| match p {
+                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                        contains_aggregate(e)
+                    }
+                    _ => true,
+                })
+                .collect();
+            if let Some(m) = super::order_items::move_order_exprs(sql, tokens, &sh, &aggregate)? {
+                return plan_with_order_items(&m.sql, m.extra);
+            }
+        }
         return plan_grouped(sql, &sh, select, grouped);
     }
     plan_sorted(sql, &sh, wildcard)
+}
+
+/// Plans `sql`, a grouped SELECT whose last `extra` select items were moved
+/// there from its ORDER BY (`super::order_items`): they are helper columns.
+fn plan_with_order_items(sql: &str, extra: usize) -> Result<MergeSpec, ProxyError> {
+    let refused = || unsupported("this ORDER BY expression, with grouping");
+    let tokens = crate::sql::lexer::tokenize(sql).map_err(|_| refused())?;
+    let sh = shape(sql, &tokens).ok_or_else(refused)?;
+    let stmt = crate::sql::parse_one(sql).map_err(|_| refused())?;
+    let sqlparser::ast::Statement::Query(q) = &stmt else {
+        return Err(refused());
+    };
+    let sqlparser::ast::SetExpr::Select(select) = q.body.as_ref() else {
+        return Err(refused());
+    };
+    if sh.items.len() != select.projection.len() || sh.items.len() < extra {
+        return Err(refused());
+    }
+    let mut spec = plan_grouped(sql, &sh, select, true)?;
+    spec.visible -= extra;
+    spec.hidden += extra;
+    Ok(spec)
 }
 
 /// No grouping: each set sorts and limits; the merge keeps the order.
