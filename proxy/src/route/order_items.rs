@@ -6,12 +6,22 @@
 //! expression over aggregates, or a group key's expression), and the extra
 //! items are dropped from the client's rows as helper columns are.
 //!
+//! A DISTINCT without grouping is planned the same way, its keys being the
+//! client's items alone, when the expression reads nothing but select items
+//! (so it has one value per distinct row, as MariaDB sorts them).
+//!
 //! A select alias inside the moved expression is replaced by its item's text
 //! (MariaDB resolves ORDER BY names to select aliases first), since the select
 //! list cannot name its own aliases; the alias of an aggregate item is
 //! MariaDB's error 1247 there.
 
-use super::hidden::resolve;
+use sqlparser::ast::{visit_expressions, Expr};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
+use std::ops::ControlFlow;
+
+use super::aggs::contains_aggregate;
+use super::hidden::{normalize, resolve, unsupported};
 use super::select::Shape;
 use crate::error::ProxyError;
 use crate::sql::lexer::{Kind, Token};
@@ -25,12 +35,14 @@ pub(super) struct Moved {
 
 /// The statement with its unresolved ORDER BY expressions moved into the
 /// select list; `None` when every ORDER BY item is a select item already.
-/// `aggregate[i]`: whether select item `i` holds an aggregate.
+/// `aggregate[i]`: whether select item `i` holds an aggregate; `distinct`: a
+/// DISTINCT without grouping.
 pub(super) fn move_order_exprs(
     sql: &str,
     tokens: &[Token],
     sh: &Shape,
     aggregate: &[bool],
+    distinct: bool,
 ) -> Result<Option<Moved>, ProxyError> {
     let mut added = Vec::new();
     let mut edits = Vec::new();
@@ -38,6 +50,11 @@ pub(super) fn move_order_exprs(
         let text = sql[it.expr.0..it.expr.1].trim();
         if text.eq_ignore_ascii_case("NULL") || resolve(sql, it, &sh.items).is_some() {
             continue;
+        }
+        if distinct && !reads_only_items(sql, text, sh) {
+            return Err(unsupported(
+                "ORDER BY an expression that is not in the select list, with DISTINCT",
+            ));
         }
         let alias = format!("`__swo{}`", added.len());
         added.push(format!(
@@ -55,6 +72,50 @@ pub(super) fn move_order_exprs(
         sql: super::select::apply_edits(sql, edits),
         extra,
     }))
+}
+
+/// Whether expression `text` holds no aggregate and every column it reads is
+/// a select item (by its text or alias).
+fn reads_only_items(sql: &str, text: &str, sh: &Shape) -> bool {
+    let Ok(expr) = Parser::new(&MySqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+    else {
+        return false;
+    };
+    if contains_aggregate(&expr) {
+        return false;
+    }
+    let selected = |name: String| {
+        let name = normalize(&name);
+        sh.items.iter().any(|it| {
+            let item = normalize(&sql[it.expr.0..it.expr.1]);
+            // `s` reads the item `t.s` (a name's last part).
+            let plain = item.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+            let column = item.rsplit('.').next().unwrap_or(&item);
+            item == name
+                || (plain && column == name)
+                || it.alias.as_deref().is_some_and(|a| normalize(a) == name)
+        })
+    };
+    visit_expressions(&expr, |e| match e {
+        Expr::Identifier(i) if !selected(i.value.clone()) => ControlFlow::Break(()),
+        Expr::CompoundIdentifier(parts) => {
+            let full = parts
+                .iter()
+                .map(|p| p.value.as_str())
+                .collect::<Vec<_>>()
+                .join(".");
+            let last = parts.last().map(|p| p.value.clone()).unwrap_or_default();
+            if selected(full) || selected(last) {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        }
+        _ => ControlFlow::Continue(()),
+    })
+    .is_continue()
 }
 
 /// The text of `span`, each bare name of a select alias replaced by that
@@ -115,7 +176,7 @@ mod tests {
     fn moved(sql: &str, aggregate: &[bool]) -> Result<Option<(String, usize)>, u16> {
         let tokens = tokenize(sql).unwrap();
         let sh = super::super::select::shape(sql, &tokens).unwrap();
-        match move_order_exprs(sql, &tokens, &sh, aggregate) {
+        match move_order_exprs(sql, &tokens, &sh, aggregate, sh.distinct) {
             Ok(m) => Ok(m.map(|m| (m.sql, m.extra))),
             Err(e) => Err(e.code()),
         }
@@ -153,6 +214,29 @@ mod tests {
                 &[false, true]
             ),
             Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_distinct_orders_by_expressions_of_its_items_only() {
+        assert_eq!(
+            moved("SELECT DISTINCT g, t.s FROM a t ORDER BY g IS NULL, LOWER(s), g", &[false, false]),
+            Ok(Some((
+                "SELECT DISTINCT g, t.s, g IS NULL AS `__swo0`, LOWER(s) AS `__swo1` FROM a t ORDER BY `__swo0`, `__swo1`, g".into(),
+                2
+            )))
+        );
+        assert_eq!(
+            moved("SELECT DISTINCT g FROM a ORDER BY id", &[false]),
+            Err(1235)
+        );
+        assert_eq!(
+            moved("SELECT DISTINCT g FROM a ORDER BY -id", &[false]),
+            Err(1235)
+        );
+        assert_eq!(
+            moved("SELECT DISTINCT g FROM a ORDER BY COUNT(*)", &[false]),
+            Err(1235)
         );
     }
 

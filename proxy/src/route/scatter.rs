@@ -60,7 +60,7 @@ pub fn plan(
                 "SELECT * with GROUP BY, DISTINCT or aggregates",
             ));
         }
-        if grouped && !sh.distinct && sh.rollup.is_none() {
+        if sh.rollup.is_none() && !(sh.distinct && grouped) {
             let aggregate: Vec<bool> = select
                 .projection
                 .iter()
@@ -71,18 +71,22 @@ pub fn plan(
                     _ => true,
                 })
                 .collect();
-            if let Some(m) = super::order_items::move_order_exprs(sql, tokens, &sh, &aggregate)? {
-                return plan_with_order_items(&m.sql, m.extra);
+            // A DISTINCT's ORDER BY expression may only read its items.
+            let distinct = sh.distinct && !grouped;
+            if let Some(m) =
+                super::order_items::move_order_exprs(sql, tokens, &sh, &aggregate, distinct)?
+            {
+                return plan_with_order_items(&m.sql, m.extra, grouped);
             }
         }
-        return plan_grouped(sql, &sh, select, grouped);
+        return plan_grouped(sql, &sh, select, grouped, 0);
     }
     plan_sorted(sql, &sh, wildcard)
 }
 
-/// Plans `sql`, a grouped SELECT whose last `extra` select items were moved
-/// there from its ORDER BY (`super::order_items`): they are helper columns.
-fn plan_with_order_items(sql: &str, extra: usize) -> Result<MergeSpec, ProxyError> {
+/// Plans `sql`, a grouped or DISTINCT SELECT whose last `extra` select items
+/// were moved there from its ORDER BY (`super::order_items`).
+fn plan_with_order_items(sql: &str, extra: usize, grouped: bool) -> Result<MergeSpec, ProxyError> {
     let refused = || unsupported("this ORDER BY expression, with grouping");
     let tokens = crate::sql::lexer::tokenize(sql).map_err(|_| refused())?;
     let sh = shape(sql, &tokens).ok_or_else(refused)?;
@@ -96,10 +100,7 @@ fn plan_with_order_items(sql: &str, extra: usize) -> Result<MergeSpec, ProxyErro
     if sh.items.len() != select.projection.len() || sh.items.len() < extra {
         return Err(refused());
     }
-    let mut spec = plan_grouped(sql, &sh, select, true)?;
-    spec.visible -= extra;
-    spec.hidden += extra;
-    Ok(spec)
+    plan_grouped(sql, &sh, select, grouped, extra)
 }
 
 /// No grouping: each set sorts and limits; the merge keeps the order.
@@ -179,12 +180,15 @@ impl Value {
 }
 
 /// GROUP BY / aggregates / DISTINCT: each set groups and sorts by the group keys;
-/// the merge folds equal groups, then sorts by the client's ORDER BY.
+/// the merge folds equal groups, then sorts by the client's ORDER BY. The last
+/// `extra` select items are ORDER BY expressions moved there: not a DISTINCT's
+/// keys, dropped from the client's rows.
 fn plan_grouped(
     sql: &str,
     sh: &Shape,
     select: &Select,
     grouped: bool,
+    extra: usize,
 ) -> Result<MergeSpec, ProxyError> {
     let n = sh.items.len();
     let mut hidden = Hidden {
@@ -337,7 +341,7 @@ fn plan_grouped(
     }
     // Group keys: GROUP BY items, or for DISTINCT every item.
     let group_items: Vec<(usize, usize)> = if sh.group_by.is_empty() && sh.distinct && !grouped {
-        sh.items.iter().map(|i| i.expr).collect()
+        sh.items[..n - extra].iter().map(|i| i.expr).collect()
     } else {
         sh.group_by.iter().map(|i| i.expr).collect()
     };
@@ -637,8 +641,8 @@ fn plan_grouped(
     Ok(MergeSpec {
         columns_sql,
         sql: apply_edits(sql, edits).trim_end().to_string(),
-        visible: n,
-        hidden: hidden.exprs.len(),
+        visible: n - extra,
+        hidden: hidden.exprs.len() + extra,
         keys,
         group: Some(aggs),
         computed,

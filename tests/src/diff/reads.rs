@@ -105,6 +105,10 @@ pub const MERGED_MUST_MATCH: &[(&str, Order)] = &[
     ("SELECT YEAR(born) AS y FROM users GROUP BY y ORDER BY y % 7, y DESC", E),
     ("SELECT user_id FROM orders GROUP BY user_id HAVING COUNT(*) > 1 ORDER BY MAX(amount) DESC, user_id LIMIT 7", E),
     ("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY n + 0", E),
+    // DISTINCT ordered by an expression of its items (refused before, too).
+    ("SELECT DISTINCT city FROM users ORDER BY city IS NULL, city DESC", E),
+    ("SELECT DISTINCT status FROM orders ORDER BY FIELD(status, 'paid', 'new') DESC, status", E),
+    ("SELECT DISTINCT YEAR(born) AS y FROM users ORDER BY y % 10, y LIMIT 8", E),
     // MariaDB syntax sqlparser does not parse: planned from an equivalent text.
     ("SELECT user_id, score MOD 7 AS m FROM users WHERE user_id MOD 3 = 0", A),
     ("SELECT user_id FROM users ORDER BY user_id LIMIT 3 LOCK IN SHARE MODE", E),
