@@ -2,7 +2,8 @@
 //! from etcd ([`crate::view`]) side by side, add the host measurements and the gap to
 //! the primary, publish the report, and on a writable primary keep the semi-sync
 //! settings in line with the set's sync mode ([`crate::sync`]). Beside it run the
-//! task watcher ([`crate::task::watch`]) and the statistics collector
+//! task watcher ([`crate::task::watch`]), the replica's look at its prepared XA
+//! branches ([`crate::prepared::watch`]) and the statistics collector
 //! ([`crate::stats`], published here under the report's lease). Logs changes of
 //! state and of etcd reachability; on SIGTERM/SIGINT revokes the lease.
 
@@ -69,6 +70,17 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
             &cfg.set,
             &cfg.node,
             task_ctx,
+            busy.clone(),
+            etcd_timeout,
+        )
+        .run(shutdown.clone()),
+    );
+    let prepared = tokio::spawn(
+        crate::prepared::watch::Watch::new(
+            target.clone(),
+            topo.clone(),
+            &cfg.set,
+            &cfg.node,
             busy.clone(),
             etcd_timeout,
         )
@@ -213,6 +225,7 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
     let _ = tokio::time::timeout(Duration::from_secs(2), reporter.close()).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), tasks).await;
     stats.abort();
+    prepared.abort();
     info!("setwise-agent stopped");
     Ok(())
 }
