@@ -7,7 +7,7 @@
 //! ([`task`]; a physical rebuild stops and starts mariadbd, [`mysqld`]), and serves
 //! physical backups of its node to other agents ([`backup`]). A replica's prepared
 //! gateway XA branches that its primary does not hold are decided from the primary
-//! ([`prepared`]). Its probes' findings
+//! ([`prepared`]); a replica whose applier makes no progress says so ([`stall`]). Its probes' findings
 //! are also Prometheus metrics ([`metrics`]).
 
 pub mod backup;
@@ -23,6 +23,7 @@ pub mod probe;
 pub mod programs;
 pub mod report;
 pub mod service;
+pub mod stall;
 pub mod stats;
 pub mod sync;
 pub mod task;

@@ -97,6 +97,7 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
 
     let mut cpu = CpuSampler::new();
     let mut disk = DatadirSize::new();
+    let mut stall = crate::stall::StallWatch::default();
     let mut tick = tokio::time::interval(cfg.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut frozen_tick = tokio::time::interval(crate::probe::FROZEN_CHECK);
@@ -156,6 +157,12 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
         report.gap_trx = view
             .as_ref()
             .and_then(|v| v.gap_trx(outcome.gtid_current_pos.as_deref()));
+        report.sql_stalled_ms = stall.observe(
+            outcome.gtid_current_pos.as_deref(),
+            report.gtid_io_pos.as_deref(),
+            report.slave_sql_running == Some(true),
+            std::time::Instant::now(),
+        );
         report.cpu_pct = cpu.sample(outcome.pid_file.as_deref());
         report.datadir_bytes = disk.get(outcome.datadir.as_deref()).await;
         report.addr = Some(cfg.mysql.addr.clone());

@@ -113,7 +113,9 @@ async fn an_old_primary_ends_its_prepared_branches_as_the_new_primary_decided() 
         async move {
             for r in replicas {
                 let mut conn = c.node(r).conn().await.unwrap();
-                conn.query_drop("SET SESSION sql_log_bin = 0").await.unwrap();
+                conn.query_drop("SET SESSION sql_log_bin = 0")
+                    .await
+                    .unwrap();
                 conn.query_drop("BEGIN").await.unwrap();
                 for s in &writes {
                     conn.query_drop(s).await.unwrap();
@@ -151,7 +153,10 @@ async fn an_old_primary_ends_its_prepared_branches_as_the_new_primary_decided() 
     prepare(c.node(&old), g, &[insert(id)], true).await;
     for r in &replicas {
         setwise_tests::wait_until(&format!("{g} prepared on {r}"), WAIT, || async {
-            Ok(prepared_on(c.node(r)).await?.iter().any(|d| d.starts_with(g)))
+            Ok(prepared_on(c.node(r))
+                .await?
+                .iter()
+                .any(|d| d.starts_with(g)))
         })
         .await
         .unwrap();

@@ -169,7 +169,10 @@ async fn decision(conn: &mut Conn, gtrid: &str) -> SqlResult<Option<bool>> {
         Ok(v) => Ok(v.map(|c| c != 0)),
         // ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE: no decision table there yet.
         Err(mysql_async::Error::Server(e)) if matches!(e.code, 1049 | 1146) => Ok(None),
-        Err(e) => Err(format!("reading the decision of {gtrid}: {}", db::describe(&e))),
+        Err(e) => Err(format!(
+            "reading the decision of {gtrid}: {}",
+            db::describe(&e)
+        )),
     }
 }
 
@@ -327,8 +330,14 @@ mod tests {
             assert!(matches!(decide(p(true, None), logged), Fate::Leave(_)));
         }
         // The primary's commit decision wins over an empty or unreadable binlog.
-        assert!(matches!(decide(p(false, Some(true)), Ok(None)), Fate::Commit(_)));
-        assert!(matches!(decide(p(false, Some(true)), Err(())), Fate::Commit(_)));
+        assert!(matches!(
+            decide(p(false, Some(true)), Ok(None)),
+            Fate::Commit(_)
+        ));
+        assert!(matches!(
+            decide(p(false, Some(true)), Err(())),
+            Fate::Commit(_)
+        ));
         // Decision row cleaned up: the node's own binlog holds the one-phase commit.
         assert!(matches!(
             decide(p(false, None), Ok(Some(Logged::Committed))),
@@ -345,8 +354,14 @@ mod tests {
             Fate::Rollback(_)
         ));
         // Never left the node.
-        assert!(matches!(decide(p(false, None), Ok(None)), Fate::Rollback(_)));
-        assert!(matches!(decide(p(false, Some(false)), Ok(None)), Fate::Rollback(_)));
+        assert!(matches!(
+            decide(p(false, None), Ok(None)),
+            Fate::Rollback(_)
+        ));
+        assert!(matches!(
+            decide(p(false, Some(false)), Ok(None)),
+            Fate::Rollback(_)
+        ));
         // Cannot tell: nothing is ended.
         assert!(matches!(decide(p(false, None), Err(())), Fate::Leave(_)));
     }

@@ -80,12 +80,11 @@ impl Watch {
         if self.busy.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let nodes = match tokio::time::timeout(self.etcd_timeout, self.topo.nodes_of(&self.set))
-            .await
-        {
-            Ok(Ok(n)) => n,
-            _ => return Ok(()), // etcd out of reach: the next look
-        };
+        let nodes =
+            match tokio::time::timeout(self.etcd_timeout, self.topo.nodes_of(&self.set)).await {
+                Ok(Ok(n)) => n,
+                _ => return Ok(()), // etcd out of reach: the next look
+            };
         let me = nodes.iter().find(|n| n.id == self.node);
         let replica = me.is_some_and(|m| m.role == Role::Replica && m.rejoin.is_none());
         let primary = nodes
@@ -108,7 +107,9 @@ impl Watch {
                 port: primary.port,
                 ..self.local.clone()
             };
-            super::settle(&mut conn, &target, Some(&again)).await.map(|_| ())
+            super::settle(&mut conn, &target, Some(&again))
+                .await
+                .map(|_| ())
         }
         .await;
         let _ = tokio::time::timeout(Duration::from_millis(500), conn.disconnect()).await;
