@@ -13,7 +13,9 @@
 //!   decision row's insert in the old primary's own binlog says.
 //!
 //! Before, the branches stayed prepared on the old primary, whose replication then
-//! stalled behind their row locks (bench/faultload.py kill-primary: lag of 396 s).
+//! stalled behind their row locks (bench/faultload.py kill-primary: lag of 396 s) while
+//! `setwise status` called the set whole; a replica whose applier waits behind a lock
+//! is no longer counted whole (last test).
 
 use mysql_async::prelude::Queryable;
 
@@ -228,4 +230,64 @@ async fn an_old_primary_ends_its_prepared_branches_as_the_new_primary_decided() 
         panic!("{e:#}\n{}", sessions(c.node(&old)).await);
     }
     end_whole(&c, vec![(SET.to_string(), w)]).await;
+}
+
+/// A replica whose threads run but whose applier waits behind a lock (held here by a
+/// session's locking read; after a kill, by a prepared branch) is not counted whole by
+/// `setwise status` while it waits (10 s without progress), and is again once it
+/// applies. (Before, a replica stalled 396 s behind a prepared branch was "whole".)
+#[tokio::test]
+async fn a_replica_whose_applier_waits_behind_a_lock_is_not_whole() {
+    let (c, _cp) = start(1, 1, ControlPlaneConfig::default()).await;
+    let topo = c.topo().clone();
+    let primary = routed_primary(&topo, SET).await;
+    let replica = c
+        .set(SET)
+        .nodes()
+        .iter()
+        .map(|n| n.name().to_string())
+        .find(|n| *n != primary)
+        .unwrap();
+    const ID: i64 = 900_000_010;
+    c.node(&primary)
+        .exec(&format!("INSERT INTO {TABLE} (id, v) VALUES ({ID}, 1)"))
+        .await
+        .unwrap();
+    let whole = format!("{SET}  whole (2 replicas replicating)");
+    setwise_tests::wait_until(&format!("setwise status: {whole}"), WAIT, || async {
+        Ok(status(&c).await.lines().any(|l| l.starts_with(&whole)))
+    })
+    .await
+    .unwrap();
+    let mut lock = c.node(&replica).conn().await.unwrap();
+    lock.query_drop("BEGIN").await.unwrap();
+    lock.query_drop(format!("SELECT v FROM {TABLE} WHERE id = {ID} FOR UPDATE"))
+        .await
+        .unwrap();
+    c.node(&primary)
+        .exec(&format!("UPDATE {TABLE} SET v = 2 WHERE id = {ID}"))
+        .await
+        .unwrap();
+    let stuck = format!("{replica}'s replication SQL thread has applied nothing for");
+    let said = setwise_tests::wait_until(&format!("setwise status: {stuck}"), WAIT, || async {
+        Ok(status(&c).await.contains(&stuck))
+    })
+    .await;
+    if let Err(e) = said {
+        panic!("{e:#}\n{}", status(&c).await);
+    }
+    lock.query_drop("ROLLBACK").await.unwrap();
+    lock.disconnect().await.unwrap();
+    setwise_tests::wait_until(&format!("setwise status: {whole}"), WAIT, || async {
+        Ok(status(&c).await.lines().any(|l| l.starts_with(&whole)))
+    })
+    .await
+    .unwrap();
+    let v = scalar(
+        c.node(&replica),
+        &format!("SELECT v FROM {TABLE} WHERE id = {ID}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v.as_deref(), Some("2"));
 }
