@@ -229,6 +229,30 @@ async fn an_old_primary_ends_its_prepared_branches_as_the_new_primary_decided() 
     if let Err(e) = applied {
         panic!("{e:#}\n{}", sessions(c.node(&old)).await);
     }
+    // The branches were ended unlogged: the old primary's own transactions (the
+    // last GTID with its server id, per domain) are those the new primary has.
+    let server_id = scalar(c.node(&old), "SELECT @@server_id")
+        .await
+        .unwrap()
+        .unwrap();
+    let own = |state: Option<String>| -> Vec<String> {
+        state
+            .unwrap_or_default()
+            .split(',')
+            .map(|g| g.trim().to_string())
+            .filter(|g| g.split('-').nth(1) == Some(server_id.as_str()))
+            .collect()
+    };
+    let state = "SELECT @@GLOBAL.gtid_binlog_state";
+    let want = own(scalar(c.node(&new), state).await.unwrap());
+    assert!(!want.is_empty(), "{new} holds transactions of {old}");
+    setwise_tests::wait_until(
+        &format!("{old}'s own GTIDs to be those {new} has: {want:?}"),
+        WAIT,
+        || async { Ok(own(scalar(c.node(&old), state).await?) == want) },
+    )
+    .await
+    .unwrap();
     end_whole(&c, vec![(SET.to_string(), w)]).await;
 }
 

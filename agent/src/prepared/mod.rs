@@ -249,6 +249,7 @@ pub async fn settle(
         let (commit, why) = match decide(s, in_binlog) {
             Fate::Leave(why) => {
                 info!(
+                    xid = %b.serialized(),
                     gtrid = %b.gtrid_text(),
                     bqual = %b.bqual_text(),
                     primary = %primary_addr,
@@ -275,6 +276,7 @@ pub async fn settle(
         }
         let after = db::global(conn, "gtid_binlog_pos").await?;
         info!(
+            xid = %b.serialized(),
             gtrid = %b.gtrid_text(),
             bqual = %b.bqual_text(),
             primary = %primary_addr,
