@@ -32,6 +32,7 @@ pub fn build_report(node: &str, set: &str, probe: &ProbeOutcome, at_ms: u64) -> 
         semi_sync_clients: probe.semi_sync_clients,
         // Filled by the service from etcd and the host.
         gap_trx: None,
+        sql_stalled_ms: None,
         cpu_pct: None,
         datadir_bytes: None,
         frozen: probe.frozen,

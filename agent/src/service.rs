@@ -2,7 +2,8 @@
 //! from etcd ([`crate::view`]) side by side, add the host measurements and the gap to
 //! the primary, publish the report, and on a writable primary keep the semi-sync
 //! settings in line with the set's sync mode ([`crate::sync`]). Beside it run the
-//! task watcher ([`crate::task::watch`]) and the statistics collector
+//! task watcher ([`crate::task::watch`]), the replica's look at its prepared XA
+//! branches ([`crate::prepared::watch`]) and the statistics collector
 //! ([`crate::stats`], published here under the report's lease). Logs changes of
 //! state and of etcd reachability; on SIGTERM/SIGINT revokes the lease.
 
@@ -74,6 +75,17 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
         )
         .run(shutdown.clone()),
     );
+    let prepared = tokio::spawn(
+        crate::prepared::watch::Watch::new(
+            target.clone(),
+            topo.clone(),
+            &cfg.set,
+            &cfg.node,
+            busy.clone(),
+            etcd_timeout,
+        )
+        .run(shutdown.clone()),
+    );
     let (stats_tx, mut stats_rx) = mpsc::channel::<NodeStats>(1);
     let stats = tokio::spawn(stats_loop(
         target.clone(),
@@ -85,6 +97,7 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
 
     let mut cpu = CpuSampler::new();
     let mut disk = DatadirSize::new();
+    let mut stall = crate::stall::StallWatch::default();
     let mut tick = tokio::time::interval(cfg.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut frozen_tick = tokio::time::interval(crate::probe::FROZEN_CHECK);
@@ -144,6 +157,12 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
         report.gap_trx = view
             .as_ref()
             .and_then(|v| v.gap_trx(outcome.gtid_current_pos.as_deref()));
+        report.sql_stalled_ms = stall.observe(
+            outcome.gtid_current_pos.as_deref(),
+            report.gtid_io_pos.as_deref(),
+            report.slave_sql_running == Some(true),
+            std::time::Instant::now(),
+        );
         report.cpu_pct = cpu.sample(outcome.pid_file.as_deref());
         report.datadir_bytes = disk.get(outcome.datadir.as_deref()).await;
         report.addr = Some(cfg.mysql.addr.clone());
@@ -213,6 +232,7 @@ pub async fn run(cfg: AgentConfig, mut shutdown: watch::Receiver<bool>) -> Resul
     let _ = tokio::time::timeout(Duration::from_secs(2), reporter.close()).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), tasks).await;
     stats.abort();
+    prepared.abort();
     info!("setwise-agent stopped");
     Ok(())
 }

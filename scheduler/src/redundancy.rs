@@ -126,6 +126,8 @@ pub fn assess(
                     .map(|e| format!(": {e}"))
                     .unwrap_or_default()
             ));
+        } else if let Some(why) = behind(h) {
+            out.problems.push(format!("{}{why}{doing}", n.id));
         } else {
             out.replicating += 1;
         }
@@ -135,6 +137,27 @@ pub fn assess(
             .push("no node to rebuild from until the primary is back or replaced".into());
     }
     out
+}
+
+/// How long a replica's SQL thread may apply nothing while transactions wait for it
+/// before the replica stops counting (a big transaction being applied takes a while;
+/// a lock held by a prepared XA branch is for ever).
+pub const STALLED_AFTER_MS: u64 = 10_000;
+/// The replication delay past which a replica stops counting: it could not take over
+/// without first applying that much.
+pub const LAG_LIMIT_S: u64 = 60;
+
+/// Why a replica whose threads run does not count: its applier is stuck, or far behind.
+fn behind(h: &HealthReport) -> Option<String> {
+    if let Some(ms) = h.sql_stalled_ms.filter(|ms| *ms >= STALLED_AFTER_MS) {
+        return Some(format!(
+            "'s replication SQL thread has applied nothing for {} s with received transactions waiting (a lock held on the replica?)",
+            ms / 1000
+        ));
+    }
+    h.seconds_behind_master
+        .filter(|s| *s > LAG_LIMIT_S)
+        .map(|s| format!(" lags {s} s behind the primary"))
 }
 
 /// `; rebuild running` / `; repoint failed: …` for a node's current task.
@@ -239,5 +262,34 @@ mod tests {
             .starts_with("no node to rebuild from"));
         let r = assess(&set, &nodes[1..], &health, &[]);
         assert_eq!(r.problems[0], "no primary in routing");
+    }
+
+    /// A replica whose threads run but whose applier is stuck (a lock held by a
+    /// prepared XA branch) or far behind does not count.
+    #[test]
+    fn stuck_or_lagging_replicas_are_not_whole() {
+        let set = SetRecord::new("s", SyncMode::Strong);
+        let nodes = vec![
+            node("s-n0", 3310, Role::Primary),
+            node("s-n1", 3311, Role::Replica),
+            node("s-n2", 3312, Role::Replica),
+        ];
+        let p = Some("127.0.0.1:3310");
+        let mut health = vec![rep("s-n0", None), rep("s-n1", p), rep("s-n2", p)];
+        // A short pause of the applier, a small delay: whole.
+        health[1].sql_stalled_ms = Some(STALLED_AFTER_MS - 1);
+        health[2].seconds_behind_master = Some(LAG_LIMIT_S);
+        assert!(assess(&set, &nodes, &health, &[]).is_whole());
+        health[1].sql_stalled_ms = Some(396_000);
+        health[2].seconds_behind_master = Some(LAG_LIMIT_S + 1);
+        let r = assess(&set, &nodes, &health, &[]);
+        assert_eq!(r.replicating, 0);
+        assert_eq!(
+            r.problems,
+            vec![
+                "s-n1's replication SQL thread has applied nothing for 396 s with received transactions waiting (a lock held on the replica?)",
+                "s-n2 lags 61 s behind the primary",
+            ]
+        );
     }
 }

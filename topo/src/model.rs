@@ -413,6 +413,11 @@ pub struct HealthReport {
     /// Transactions this node lacks compared with its set's primary (per-domain
     /// sequence-number difference, summed); None when unknown.
     pub gap_trx: Option<u64>,
+    /// How long (ms) the replication SQL thread has applied nothing while received
+    /// transactions wait for it (a replica's applier stuck behind a lock, e.g. a
+    /// prepared XA branch's); None when it applies, or has nothing to apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_stalled_ms: Option<u64>,
     /// CPU used by the mariadbd process since the previous probe, percent of one core.
     pub cpu_pct: Option<f64>,
     /// Bytes used by the datadir.

@@ -4,13 +4,14 @@
 //! semi-sync master OFF; an old primary's client sessions ended), semi-sync slave ON
 //! (before `START SLAVE`, so the IO thread acknowledges to a semi-sync primary), with
 //! `from_binlog` `gtid_slave_pos = @@gtid_binlog_pos` (an old primary: what it wrote
-//! itself counts as applied), `CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos`,
-//! `START SLAVE`, then a bounded wait until both threads run. The pieces are shared
-//! with [`super::rebuild`].
+//! itself counts as applied), the node's prepared gateway XA branches that the
+//! primary does not hold decided ([`crate::prepared`]), `CHANGE MASTER TO ...
+//! MASTER_USE_GTID=slave_pos`, `START SLAVE`, then a bounded wait until both threads
+//! run. The pieces are shared with [`super::rebuild`].
 
 use mysql_async::Conn;
 use tokio::time::Instant;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::TaskContext;
 use crate::db::text_column;
@@ -33,6 +34,13 @@ pub async fn repoint(
         )
         .await?;
         info!(gtid_slave_pos = %pos, "repoint: replicating from the node's own binlog position");
+    }
+    // Before replicating: a prepared gateway branch the primary does not hold (an old
+    // primary killed inside a commit) would hold its rows' locks against the
+    // replicated writes. Not fatal: the replica's periodic look tries again.
+    let primary = ctx.remote(host, port);
+    if let Err(e) = crate::prepared::settle(conn, &primary, None).await {
+        warn!("repoint: deciding the node's prepared XA branches: {e}");
     }
     replicate_from(conn, ctx, host, port, deadline).await
 }
