@@ -250,6 +250,32 @@ pub async fn forward(
         Err(e) => return fail(out, &e).await,
     };
     let db = db.as_deref().or(exec.conns.db).unwrap_or_default();
+    let sharded = matches!(
+        exec.conns.snap.table(db, &table).map(|t| &t.kind),
+        Some(TableKind::Sharded { .. })
+    );
+    if sharded {
+        // A sharded table's counter: the largest of its sets' (as `SHOW TABLE
+        // STATUS` shows it), not the one set's that answered.
+        let sets = exec.conns.snap.db(db).map(|r| r.sets()).unwrap_or_default();
+        let mut largest = None;
+        for other in sets.iter().filter(|s| **s != set) {
+            match fetch(exec, other, sql).await {
+                Ok((_, r)) => {
+                    let n = r.first().and_then(|r| r.get(1)).and_then(|t| t.as_deref());
+                    largest = largest.max(n.and_then(auto_increment).map(|(_, v)| v));
+                }
+                Err(e) => return fail(out, &e).await,
+            }
+        }
+        if let Some(Some(text)) = rows.get_mut(0).and_then(|r| r.get_mut(1)) {
+            if let (Some((span, own)), Some(other)) = (auto_increment(text), largest) {
+                if other > own {
+                    text.splice(span.0..span.1, other.to_string().into_bytes());
+                }
+            }
+        }
+    }
     let opt = match exec.conns.snap.table(db, &table).map(|t| &t.kind) {
         Some(TableKind::Sharded { key, .. }) => Some(format!(" shardkey={key}")),
         Some(TableKind::Broadcast) => Some(" shardkey=noshardkey_allset".to_string()),
@@ -259,6 +285,18 @@ pub async fn forward(
         text.extend_from_slice(opt.as_bytes());
     }
     write_rows(out, &cols, &rows).await
+}
+
+/// The `AUTO_INCREMENT=n` table option of a `SHOW CREATE TABLE` text: the
+/// byte span of `n` and its value.
+fn auto_increment(text: &[u8]) -> Option<((usize, usize), u64)> {
+    // Table options follow the column list's closing `\n)`.
+    let options = text.windows(2).rposition(|w| w == b"\n)")?;
+    const OPT: &[u8] = b" AUTO_INCREMENT=";
+    let at = options + text[options..].windows(OPT.len()).position(|w| w == OPT)? + OPT.len();
+    let end = at + text[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let value = std::str::from_utf8(&text[at..end]).ok()?.parse().ok()?;
+    Some(((at, end), value))
 }
 
 /// `SHOW [SESSION] STATUS ...`: a set's answer, with `Ssl_cipher` and
@@ -495,5 +533,23 @@ mod tests {
             Some(("app".into(), "10.0.0.0/255.0.0.0".into()))
         );
         assert_eq!(n("app@localhost"), Some(("app".into(), "localhost".into())));
+    }
+}
+
+#[cfg(test)]
+mod auto_increment_tests {
+    use super::auto_increment;
+
+    #[test]
+    fn the_table_option_not_a_column_attribute() {
+        let t = b"CREATE TABLE `a` (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB AUTO_INCREMENT=160 DEFAULT CHARSET=latin1";
+        let ((s, e), v) = auto_increment(t).unwrap();
+        assert_eq!((&t[s..e], v), (&b"160"[..], 160));
+        assert_eq!(
+            auto_increment(
+                b"CREATE TABLE `b` (\n  `id` int(11) NOT NULL AUTO_INCREMENT\n) ENGINE=InnoDB"
+            ),
+            None
+        );
     }
 }

@@ -82,6 +82,31 @@ async fn issue_repro_ids_unique_across_sets_and_last_insert_id() {
     assert!(!ids_on(&c, "set1", "t2.o").await.is_empty());
     assert!(!ids_on(&c, "set2", "t2.o").await.is_empty());
     assert_eq!(all_ids(&c, "t2.o").await.len(), 6);
+    // SHOW CREATE TABLE shows the table's counter (the largest of its sets'),
+    // whichever set answers: checked after a new row on each set in turn.
+    for set in ["set1", "set2"] {
+        let user: i64 = c
+            .primary(set)
+            .scalar("SELECT MIN(user_id) FROM t2.o")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap();
+        conn.query_drop(format!("INSERT INTO t2.o (user_id) VALUES ({user})"))
+            .await
+            .unwrap();
+        let next = last_id(&mut conn).await + 1;
+        let (_, ddl): (String, String) = conn
+            .query_first("SHOW CREATE TABLE t2.o")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            ddl.contains(&format!(" AUTO_INCREMENT={next} ")),
+            "after a row on {set}: {ddl}"
+        );
+    }
 }
 
 #[tokio::test]
