@@ -84,6 +84,7 @@ pub mod ddl;
 pub mod ddl_apply;
 pub mod ddl_ids;
 pub mod ddl_task;
+pub mod deadlock;
 pub mod derived;
 pub mod digest;
 pub mod error;
