@@ -37,6 +37,13 @@ use probe::{Ask, Host, Probes, Seen};
 /// Most sessions looked at in one round (the oldest statements first).
 const MAX_SESSIONS: usize = 1000;
 
+/// InnoDB refreshes what `information_schema.INNODB_TRX` and
+/// `INNODB_LOCK_WAITS` show only when they were not read for 100 ms
+/// (`CACHE_MIN_IDLE_TIME_US`): reads closer together see the same old
+/// picture, and reads that never pause freeze it. So the detector's reads of
+/// one instance are never closer than this.
+const READS_APART: Duration = Duration::from_millis(150);
+
 /// Starts the detector, unless `[deadlock] enabled` is off.
 pub fn start(shared: Arc<Shared>) {
     if shared.cfg.deadlock.enabled {
@@ -46,7 +53,7 @@ pub fn start(shared: Arc<Shared>) {
 
 async fn run(shared: Arc<Shared>) {
     let wait = Duration::from_millis(shared.cfg.deadlock.interval_ms.max(1));
-    let mut tick = tokio::time::interval((wait / 2).max(Duration::from_millis(5)));
+    let mut tick = tokio::time::interval((wait / 2).max(READS_APART + READS_APART));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut probes = Probes::default();
     loop {
@@ -94,8 +101,10 @@ async fn round(shared: &Shared, probes: &mut Probes, long: Vec<(u32, victim::Wat
     if found.is_empty() {
         return;
     }
-    // Read again where the cycles wait: each of their waits must still be
-    // there (the two readings are not one snapshot of every set).
+    // Read again where the cycles wait, once InnoDB shows a new picture: each
+    // of their waits must still be there (the two readings are not one
+    // snapshot of every set).
+    tokio::time::sleep(READS_APART).await;
     let members: BTreeSet<Session> = found.iter().flat_map(|(_, c)| c.iter().copied()).collect();
     let again: Vec<(Host, Ask)> = asks
         .into_iter()
