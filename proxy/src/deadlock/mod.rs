@@ -273,3 +273,83 @@ fn weights(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(host: &str, thread: u32) -> Backend {
+        (host.to_string(), 3306, thread)
+    }
+
+    fn waiter(id: Session, running: &[Backend], branches: &[Backend]) -> Waiter {
+        let mut threads = running.to_vec();
+        threads.extend_from_slice(branches);
+        Waiter {
+            id,
+            watch: victim::Watch::default(),
+            since: Instant::now(),
+            running: running.to_vec(),
+            threads,
+        }
+    }
+
+    fn seen(host: &str, waits: &[(u32, u32)], trx: &[(u32, u64, i64)]) -> (Host, Seen) {
+        let s = Seen {
+            waits: waits.to_vec(),
+            trx: trx.to_vec(),
+        };
+        ((host.to_string(), 3306), s)
+    }
+
+    #[test]
+    fn threads_map_to_sessions_and_waits_to_edges() {
+        // Session 1 runs on s2:10 and holds a branch on s1:11; session 2 runs
+        // on s1:20 and holds s2:21. Each waits for the other's branch.
+        let w = vec![
+            waiter(1, &[t("s2", 10)], &[t("s1", 11)]),
+            waiter(2, &[t("s1", 20)], &[t("s2", 21)]),
+        ];
+        let owner = owners(&w);
+        assert_eq!(owner.get(&t("s1", 11)), Some(&0));
+        let asks = asks(&w);
+        let s1 = &asks.iter().find(|(h, _)| h.0 == "s1").unwrap().1;
+        assert_eq!(s1.waiting, BTreeSet::from([20]));
+        assert_eq!(s1.ours, BTreeSet::from([11, 20]));
+        let read = vec![
+            seen("s1", &[(20, 11), (99, 20)], &[(11, 3, 100), (20, 0, 100)]),
+            seen("s2", &[(10, 21)], &[(10, 0, 90), (21, 1, 120)]),
+        ];
+        let e = edges_of(&read, &owner, &w);
+        // The wait of a thread of no session here (99) is no edge.
+        let pairs: Vec<_> = e.keys().copied().collect();
+        assert_eq!(pairs, vec![(1, 2), (2, 1)]);
+        assert_eq!(e[&(1, 2)], t("s2", 10));
+        let weights = weights(&read, &owner, &w);
+        assert_eq!(
+            weights[&1],
+            Weight {
+                rows_modified: 3,
+                started: 90
+            }
+        );
+        assert_eq!(weights[&2].rows_modified, 1);
+        let found = graph::victims(&pairs, |s| weights[&s]);
+        assert_eq!(found, vec![(2, vec![2, 1])]);
+    }
+
+    #[test]
+    fn a_thread_two_sessions_name_and_an_idle_branch_s_wait_are_no_edges() {
+        // s1:5 named by both (a connection that changed hands between looks).
+        let w = vec![
+            waiter(1, &[t("s1", 10)], &[t("s1", 5)]),
+            waiter(2, &[t("s1", 20)], &[t("s1", 5), t("s1", 21)]),
+        ];
+        let owner = owners(&w);
+        assert!(!owner.contains_key(&t("s1", 5)));
+        // 21 is session 2's idle branch: it cannot be waiting; 10 waits for
+        // the shared thread.
+        let read = vec![seen("s1", &[(21, 10), (10, 5)], &[])];
+        assert!(edges_of(&read, &owner, &w).is_empty());
+    }
+}
