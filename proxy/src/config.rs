@@ -46,6 +46,8 @@ pub struct ProxyConfig {
     pub audit: AuditConfig,
     /// Query digests (`[digests]`, docs/observability.md).
     pub digests: crate::digest::DigestsConfig,
+    /// Deadlocks through several sets (`[deadlock]`, `crate::deadlock`).
+    pub deadlock: DeadlockConfig,
 }
 
 /// `[join]` of the gateway's config.
@@ -185,6 +187,7 @@ impl Default for ProxyConfig {
             xa: Default::default(),
             audit: Default::default(),
             digests: Default::default(),
+            deadlock: Default::default(),
         }
     }
 }
@@ -333,6 +336,26 @@ impl Default for DdlConfig {
         Self {
             scheduler: true,
             wait_ms: 120_000,
+        }
+    }
+}
+
+/// `[deadlock]`: deadlocks through several sets (`crate::deadlock`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeadlockConfig {
+    /// Look for cycles of lock waits among this gateway's sessions.
+    pub enabled: bool,
+    /// How long statements run before their lock waits are read (ms): the
+    /// longest a cross-set deadlock lasts, about, plus half this.
+    pub interval_ms: u64,
+}
+
+impl Default for DeadlockConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_ms: 1000,
         }
     }
 }

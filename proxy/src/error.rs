@@ -107,6 +107,11 @@ pub enum ProxyError {
     /// moving slots (ER_LOCK_DEADLOCK: retried as a whole by clients).
     #[error("Deadlock found when trying to get lock; try restarting transaction (slot move {0} needed the rows this transaction wrote: it was rolled back on every set)")]
     MoveAborted(String),
+    /// The statement waited in a cycle of lock waits through several sets
+    /// (`crate::deadlock`) and its transaction was chosen to end it: rolled
+    /// back on every set, as MariaDB answers a deadlock on one server.
+    #[error("Deadlock found when trying to get lock; try restarting transaction")]
+    Deadlock,
     #[error("Routing is not available yet: {0}")]
     NoRouting(String),
     /// Something that must be recorded in etcd while etcd cannot be reached.
@@ -204,7 +209,7 @@ impl ProxyError {
             // ER_OPTION_PREVENTS_STATEMENT, as a read-only server answers a write.
             Self::WritesBlocked { .. } => 1290,
             // ER_LOCK_DEADLOCK / 40001: what clients and ORMs retry as a whole.
-            Self::Fenced { .. } | Self::MoveAborted(_) => 1213,
+            Self::Fenced { .. } | Self::MoveAborted(_) | Self::Deadlock => 1213,
             Self::MoveWait(_) => 1205,
             Self::UnknownCommand => 1047,
             Self::NeedReprepare => 1615,
@@ -271,7 +276,7 @@ impl ProxyError {
             | Self::LockedTables
             | Self::ReadLockHeld
             | Self::WritesBlocked { .. } => "HY000",
-            Self::Fenced { .. } | Self::MoveAborted(_) => "40001",
+            Self::Fenced { .. } | Self::MoveAborted(_) | Self::Deadlock => "40001",
             Self::XaState(_) => "XAE07",
             Self::XaUnknown => "XAE04",
             Self::XaOutside => "XAE09",

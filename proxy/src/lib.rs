@@ -27,6 +27,7 @@
 //! | [`admission`] | connection limits (overall, per user, per address) and `[limits]` |
 //! | [`split`] | read/write split: which reads go to which replica (read-your-writes) |
 //! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
+//! | [`deadlock`] | deadlocks through several sets: the wait-for graph of the sessions, ending each cycle (1213) |
 //! | [`xa_log`] | group commit of two-phase commit decisions to etcd |
 //! | [`moving`] | the gateway's side of slot moves: registration, write hold, acks |
 //! | [`orphans`] | filtering rows of moving slots out of statements sent to sets holding them |
@@ -42,7 +43,9 @@
 //! planner ([`route`]) decides where it runs, [`exec`] runs it. Dependencies
 //! point down this list (a module uses its own layer or those below):
 //!
-//! 1. entry: [`server`], [`workers`] (accept, run sessions), [`xa`] recovery;
+//! 1. entry: [`server`], [`workers`] (accept, run sessions), [`xa`] recovery,
+//!    [`deadlock`] detection (its `victim` mark, read by [`front`]'s answers, is
+//!    a leaf over [`registry`] and [`error`]);
 //! 2. [`session`]: one client's state and the dispatch;
 //! 3. statement handlers: [`ddl`], [`ddl_task`], [`schema`], [`ddl_apply`] (given a
 //!    [`schema_session::SchemaSession`], never the session itself), [`show`];
@@ -84,6 +87,7 @@ pub mod ddl;
 pub mod ddl_apply;
 pub mod ddl_ids;
 pub mod ddl_task;
+pub mod deadlock;
 pub mod derived;
 pub mod digest;
 pub mod error;

@@ -13,6 +13,10 @@ pub const STATEMENT_SECONDS: &str = "setwise_proxy_statement_seconds";
 pub const PRIMARY_WAITS: &str = "setwise_proxy_primary_waits_total";
 /// Transactions rolled back because a set's primary changed under them.
 pub const FENCED_TXNS: &str = "setwise_proxy_fenced_transactions_total";
+/// Deadlocks through several sets ended by rolling back a victim (`crate::deadlock`).
+pub const DEADLOCKS: &str = "setwise_proxy_deadlocks_total";
+/// Rounds in which the deadlock detector read lock waits from the sets.
+pub const DEADLOCK_PROBES: &str = "setwise_proxy_deadlock_probes_total";
 /// Writes refused because the set's writes are blocked.
 pub const BLOCKED_WRITES: &str = "setwise_proxy_blocked_writes_total";
 /// Statements given up while running because routing changed under them.
@@ -106,6 +110,14 @@ fn describe() {
     metrics::describe_counter!(
         FENCED_TXNS,
         "transactions rolled back because a set's primary changed under them"
+    );
+    metrics::describe_counter!(
+        DEADLOCKS,
+        "deadlocks through several sets ended by rolling back one transaction (1213)"
+    );
+    metrics::describe_counter!(
+        DEADLOCK_PROBES,
+        "rounds in which the deadlock detector read lock waits from the sets (statements ran longer than [deadlock] interval_ms)"
     );
     metrics::describe_counter!(
         BLOCKED_WRITES,

@@ -24,6 +24,14 @@ pub struct Activity {
     pub since: Instant,
     /// Backend connections running the statement.
     pub running_on: Vec<Backend>,
+    /// While a statement of an open transaction runs: the transaction's other
+    /// branches' connections (whose locks others may wait for;
+    /// `crate::deadlock`).
+    pub branches: Vec<Backend>,
+    /// The statement running was chosen as a deadlock's victim: its
+    /// interruption is answered 1213 (`crate::deadlock`). Cleared when the
+    /// session's activity changes.
+    pub deadlock_victim: bool,
 }
 
 impl Default for Activity {
@@ -36,6 +44,8 @@ impl Default for Activity {
             info: None,
             since: Instant::now(),
             running_on: Vec::new(),
+            branches: Vec::new(),
+            deadlock_victim: false,
         }
     }
 }
@@ -116,6 +126,21 @@ impl Registry {
         }
         let starting = a.command == "Query" && a.running_on.is_empty();
         Ok((a.running_on.clone(), starting))
+    }
+
+    /// The activity records of the connections running a statement that
+    /// started at least `min` ago on some backend connection (what
+    /// `crate::deadlock` looks at).
+    pub fn running_longer(&self, min: std::time::Duration) -> Vec<(u32, Arc<Mutex<Activity>>)> {
+        let map = self.map.lock().expect("registry");
+        map.iter()
+            .filter(|(_, e)| {
+                e.activity.lock().is_ok_and(|a| {
+                    a.command == "Query" && !a.running_on.is_empty() && a.since.elapsed() >= min
+                })
+            })
+            .map(|(id, e)| (*id, e.activity.clone()))
+            .collect()
     }
 
     /// The connections of `user`, by id.

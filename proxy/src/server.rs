@@ -63,6 +63,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         crate::observe::http::start(handle, listener, shared.clone())?;
     }
     tokio::spawn(crate::xa::run(shared.clone()));
+    crate::deadlock::start(shared.clone());
     tokio::spawn(follow_primaries(shared.clone()));
     tokio::spawn(load_key_weights(shared.clone()));
     info!(listen = %shared.cfg.listen, "setwise-proxy ready");

@@ -269,15 +269,22 @@ impl Backends {
         thread: u32,
     ) -> Result<(), mysql_async::Error> {
         use mysql_async::prelude::Queryable;
+        let mut c = self.admin_conn(host, port).await?;
+        c.query_drop(format!("KILL QUERY {thread}")).await?;
+        c.disconnect().await
+    }
+
+    /// A connection of its own to `host:port`, outside every pool, for the
+    /// gateway's short administrative work there (KILL QUERY, reading lock
+    /// waits: `crate::deadlock`).
+    pub async fn admin_conn(&self, host: &str, port: u16) -> Result<RawConn, mysql_async::Error> {
         let opts = OptsBuilder::default()
             .ip_or_hostname(host.to_string())
             .tcp_port(port)
             .ssl_opts(self.ssl.clone())
             .user(Some(self.cfg.user.clone()))
             .pass(Some(self.cfg.password.clone()));
-        let mut c = RawConn::new(Opts::from(opts)).await?;
-        c.query_drop(format!("KILL QUERY {thread}")).await?;
-        c.disconnect().await
+        RawConn::new(Opts::from(opts)).await
     }
 
     /// Prepares `sql` on `conn`. When the instance refuses for holding too

@@ -19,7 +19,6 @@ use futures::future::join_all;
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 
-use super::running::note_running;
 use super::wire::write_row;
 use super::{fail, Answered, Exec};
 use crate::backend::Conn;
@@ -106,7 +105,7 @@ impl Exec<'_> {
             }
         }
         for p in &parts {
-            note_running(&self.activity, &p.conn);
+            self.also_running_on(&p.conn);
         }
         let on: Vec<(&str, u64)> = sets
             .iter()

@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 
-use super::running::note_running;
 use super::wire::stream_rows;
 use super::{conns, fail, Exec};
 use crate::error::ProxyError;
@@ -131,7 +130,7 @@ impl Exec<'_> {
             match self.take_at(set).await {
                 Ok((c, epoch)) => {
                     on.push((set.as_str(), epoch));
-                    note_running(&self.activity, &c);
+                    self.also_running_on(&c);
                     let sql = self.conns.codec.wire(text).into_owned();
                     streams.push(match &prepared {
                         Some((q, values)) if matches!(text, Cow::Borrowed(_)) => {

@@ -63,7 +63,7 @@ impl Exec<'_> {
             let activity = &self.activity;
             let results = join_all(parts.iter().map(|(set, sql)| async move {
                 let (mut c, epoch) = conns.pooled_at(set).await?;
-                note_running(activity, &c);
+                note_running(activity, &c, None);
                 match conns
                     .guarded(
                         set,

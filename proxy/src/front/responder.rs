@@ -54,6 +54,13 @@ pub struct Responder<'a> {
     /// The next result set's columns that are a prepared statement's bare `?`
     /// items, defined from the client's parameter types.
     pub params: Option<super::param_types::BareParams>,
+    /// While a statement runs: its session's activity record, through which an
+    /// error that is the interruption of a deadlock's victim is answered 1213
+    /// (`crate::deadlock::victim::answer`).
+    pub deadlock: Option<crate::deadlock::victim::Watch>,
+    /// An error written was such a deadlock's answer: the session rolls its
+    /// transaction back.
+    pub deadlocked: bool,
 }
 
 /// A `LOAD DATA` answered by the INSERT it became: the file's rows and the
@@ -120,6 +127,8 @@ impl<'a> Responder<'a> {
             rows: Default::default(),
             names: None,
             params: None,
+            deadlock: None,
+            deadlocked: false,
         }
     }
 
@@ -248,6 +257,17 @@ impl<'a> Responder<'a> {
     }
 
     pub async fn error(&mut self, e: &ProxyError) -> io::Result<()> {
+        let victim = self
+            .deadlock
+            .as_ref()
+            .and_then(|w| crate::deadlock::victim::answer(w, e));
+        let e = match &victim {
+            Some(d) => {
+                self.deadlocked = true;
+                d
+            }
+            None => e,
+        };
         let (code, state, mut msg) = (e.code(), e.sqlstate().to_string(), e.to_string());
         if let Some(a) = &self.account {
             msg = a.mask(&msg).into_owned();

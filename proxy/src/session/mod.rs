@@ -261,6 +261,8 @@ impl Session {
             a.info = sql.map(|s| s.chars().take(100).collect());
             a.since = std::time::Instant::now();
             a.db = self.db.clone();
+            a.branches.clear();
+            a.deadlock_victim = false;
         }
     }
 

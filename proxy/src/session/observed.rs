@@ -12,8 +12,14 @@ impl Session {
     /// Runs one statement (one part of a multi-statement text) and books it.
     pub(super) async fn statement(&mut self, sql: &str, out: &mut Responder<'_>) -> Answered {
         self.stmt = Default::default();
+        if out.deadlock.is_none() && self.shared.cfg.deadlock.enabled {
+            out.deadlock = Some(self.activity.clone());
+        }
         let mark = crate::observe::Mark::start(out);
         let answered = self.statement_run(sql, out).await;
+        if std::mem::take(&mut out.deadlocked) {
+            self.deadlock_ended().await;
+        }
         let who = crate::observe::Who {
             conn_id: self.id,
             user: self.user.as_deref(),

@@ -67,4 +67,19 @@ impl Session {
             t.release().await;
         }
     }
+
+    /// The statement was answered 1213 as a cross-set deadlock's victim
+    /// (`crate::deadlock`): as MariaDB does, its transaction is rolled back on
+    /// every set and ends (the application's XA transaction only releases its
+    /// branches: it ends with its own `XA ROLLBACK`).
+    pub(super) async fn deadlock_ended(&mut self) {
+        if self.app_xa.is_some() {
+            if let Some(t) = self.txn.as_mut() {
+                t.doomed = true;
+                t.release().await;
+            }
+        } else if self.txn.is_some() {
+            let _ = self.end_txn("ROLLBACK").await;
+        }
+    }
 }
