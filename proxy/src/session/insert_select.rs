@@ -1,6 +1,8 @@
 //! `INSERT ... SELECT` into a table whose rows the gateway places — a sharded
 //! table, or a broadcast one whose AUTO_INCREMENT ids the gateway assigns (as
-//! Vitess does it): the SELECT is read first, through the executor like any
+//! Vitess does it) — or whose SELECT reads rows its target's sets do not all
+//! hold (a broadcast table filled from a sharded or single one, a single table
+//! from a sharded one or another set's single table): the SELECT is read first, through the executor like any
 //! query (merged across sets where it must be, in the session's transaction
 //! when one is open), and its rows are written into the statement as `VALUES`.
 //! That text then runs as if the client had sent it: ids assigned, each row
