@@ -12,7 +12,10 @@
 //!   `_utf8mb4 X'..'`, were not taken for shard-key values: 1235);
 //! * a multi-set statement that fails inside a transaction is undone on every
 //!   set, the transaction kept, as InnoDB undoes one statement (the parts on
-//!   sets that ran before the failing one stayed).
+//!   sets that ran before the failing one stayed);
+//! * the `Duplicates` of a split `INSERT ... ON DUPLICATE KEY UPDATE` whose
+//!   part on one set is one row (MariaDB sends no info for it; an unchanged
+//!   duplicate, affecting 0 rows, was counted).
 
 use setwise_tests::diff::data::DB;
 use setwise_tests::diff::{Diff, Q};
@@ -196,5 +199,49 @@ async fn a_failed_statement_across_sets_is_undone_in_a_transaction() {
     for t in ["ti", "ts"] {
         d.run(&Q::any(format!("SELECT * FROM {t}"))).await.unwrap();
     }
+    d.finish();
+}
+
+#[tokio::test]
+async fn split_upserts_count_duplicates_as_mariadb() {
+    let mut d = loaded().await;
+    // One loaded row on set1 (its part is one row), two on set2; `v` is `id % 7`.
+    let on = |d: &Diff, set: &str, from: i64| (from..).find(|&i| d.owner(i) == set).unwrap();
+    let x = on(&d, "set1", 1);
+    let y1 = on(&d, "set2", 1);
+    let y2 = on(&d, "set2", y1 + 1);
+    let (n1, n2) = (on(&d, "set1", 1000), on(&d, "set2", 1000));
+    let v = |i: i64| i % 7;
+    let upsert = "ON DUPLICATE KEY UPDATE v = VALUES(v)";
+    d.group("split INSERT ... ON DUPLICATE KEY UPDATE, REPLACE, IGNORE: info");
+    let qs: Vec<Q> = [
+        // Every row unchanged: Duplicates 0, 0 rows affected.
+        format!(
+            "INSERT INTO ti (id, v) VALUES ({x}, {}), ({y1}, {}), ({y2}, {}) {upsert}",
+            v(x),
+            v(y1),
+            v(y2)
+        ),
+        // set1's one row changed (2), set2's unchanged and new.
+        format!(
+            "INSERT INTO ti (id, v) VALUES ({x}, 100), ({y1}, {}), ({n2}, 1) {upsert}",
+            v(y1)
+        ),
+        // set1's one row new, set2's one changed and one unchanged.
+        format!(
+            "INSERT INTO ti (id, v) VALUES ({n1}, 1), ({y1}, 200), ({y2}, {}) {upsert}",
+            v(y2)
+        ),
+        // set1's one row unchanged, set2's changed.
+        format!("INSERT INTO ti (id, v) VALUES ({x}, 100), ({y1}, 201), ({y2}, 202) {upsert}"),
+        format!("REPLACE INTO ti (id, v) VALUES ({x}, 5), ({y1}, 6), ({n2}, 7)"),
+        format!("INSERT IGNORE INTO ti (id, v) VALUES ({x}, 5), ({y1}, 6), ({y2}, 7)"),
+        format!("INSERT IGNORE INTO ti (id, v) VALUES ({x}, 5), ({y1}, 6) {upsert}"),
+        format!("SELECT id, v FROM ti WHERE id IN ({x}, {y1}, {y2}, {n1}, {n2})"),
+    ]
+    .into_iter()
+    .map(Q::any)
+    .collect();
+    d.run_all(&qs).await.unwrap();
     d.finish();
 }

@@ -21,7 +21,7 @@ impl Exec<'_> {
         parts: &[(&str, &str)],
         merge: &Merge,
         out: &mut Responder<'_>,
-        insert_split: bool,
+        insert_split: Option<super::oks::InsertForm>,
     ) -> Answered {
         if parts.iter().any(|(_, sql)| returning::has_returning(sql)) {
             // The rows RETURNING gives pass through from one set; from several they
@@ -181,11 +181,4 @@ impl Exec<'_> {
             }
         }
     }
-}
-
-pub(super) fn is_update_or_delete(sql: &str) -> bool {
-    let toks = crate::sql::lexer::tokenize(sql).unwrap_or_default();
-    crate::sql::lexer::significant(&toks)
-        .first()
-        .is_some_and(|t| t.is_word(sql, "UPDATE") || t.is_word(sql, "DELETE"))
 }
