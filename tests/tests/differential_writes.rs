@@ -9,7 +9,8 @@
 //!   never run per set — every copy of a broadcast table stays the same,
 //!   checked on each set's primary;
 //! * `INSERT ... SELECT` into a table sharded by a string (the copied strings,
-//!   `_utf8mb4 X'..'`, were not taken for shard-key values: 1235);
+//!   `_utf8mb4 X'..'`, were not taken for shard-key values: 1235), and
+//!   `ROW_COUNT()` after an `INSERT ... SELECT` the gateway reads (was -1);
 //! * a multi-set statement that fails inside a transaction is undone on every
 //!   set, the transaction kept, as InnoDB undoes one statement (the parts on
 //!   sets that ran before the failing one stayed);
@@ -92,18 +93,24 @@ async fn broadcast_and_single_tables_written_from_sharded_rows() {
     d.group("INSERT ... SELECT into broadcast, single, text-sharded tables");
     let qs: Vec<Q> = [
         "INSERT INTO tb (k, v) SELECT id + 100, v FROM ti WHERE id < 20",
+        "SELECT ROW_COUNT()",
         "REPLACE INTO tb (k, v) SELECT id, v + 1000 FROM ti WHERE id = 3",
         "INSERT INTO tb (k, v) SELECT 300 + v, COUNT(*) FROM ti GROUP BY v",
         "INSERT INTO tb (k, v) SELECT id + 400, v FROM ti ORDER BY id DESC LIMIT 3 \
          ON DUPLICATE KEY UPDATE v = VALUES(v) + 1",
         "INSERT IGNORE INTO tb (k, v) SELECT id, 0 FROM ti WHERE id BETWEEN 8 AND 12",
         "INSERT INTO tg (k, v) SELECT id + 100, v FROM ti WHERE id < 20",
+        "SELECT ROW_COUNT()",
         "INSERT INTO tg (k, v) SELECT id, v FROM ti ORDER BY id LIMIT 3 \
          ON DUPLICATE KEY UPDATE v = VALUES(v) + 1",
         "REPLACE INTO tg (k, v) SELECT id, v FROM ti WHERE id IN (4, 17, 33)",
         "INSERT INTO ts (name, v) SELECT CONCAT('c', id), v FROM ti WHERE id < 15",
         "INSERT INTO ts (name, v) SELECT CONCAT('d', k, 'é'), v FROM tb WHERE k < 5",
         "INSERT INTO ts (name, v) SELECT name, v FROM ts WHERE name = 'n3'",
+        "INSERT INTO ti (id, v, s) SELECT id + 500, v, s FROM ti WHERE id < 10",
+        "SELECT ROW_COUNT()",
+        "INSERT INTO ti (id, v, s) SELECT id + 600, v, s FROM ti WHERE id < 0",
+        "SELECT ROW_COUNT()",
         // Reading only broadcast copies, or writing a sharded table from one:
         // run on every set as sent.
         "INSERT INTO tb (k, v) SELECT k + 1000, v FROM tb WHERE k < 4",

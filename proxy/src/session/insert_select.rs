@@ -74,6 +74,11 @@ impl Session {
                 out.records_info = true;
                 let answered = Box::pin(self.statement_run(&text, out)).await;
                 out.records_info = false;
+                if matches!(answered, Ok(true)) {
+                    // The VALUES statement's count, for the statement that ran it
+                    // (its own took the OK it saw): what ROW_COUNT() answers next.
+                    out.last_ok = Some((u64::try_from(self.row_count).unwrap_or(0), 0));
+                }
                 answered
             }
             Ok(None) => {
