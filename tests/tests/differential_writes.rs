@@ -9,7 +9,9 @@
 //!   never run per set — every copy of a broadcast table stays the same,
 //!   checked on each set's primary;
 //! * `INSERT ... SELECT` into a table sharded by a string (the copied strings,
-//!   `_utf8mb4 X'..'`, were not taken for shard-key values: 1235), and
+//!   `_utf8mb4 X'..'`, were not taken for shard-key values: 1235), whose ON
+//!   DUPLICATE KEY UPDATE names the SELECT's columns (1054 once the rows were
+//!   written as VALUES), and
 //!   `ROW_COUNT()` after an `INSERT ... SELECT` the gateway reads (was -1);
 //! * a multi-set statement that fails inside a transaction is undone on every
 //!   set, the transaction kept, as InnoDB undoes one statement (the parts on
@@ -111,6 +113,14 @@ async fn broadcast_and_single_tables_written_from_sharded_rows() {
         "SELECT ROW_COUNT()",
         "INSERT INTO ti (id, v, s) SELECT id + 600, v, s FROM ti WHERE id < 0",
         "SELECT ROW_COUNT()",
+        // ON DUPLICATE KEY UPDATE naming the SELECT's columns (the row it gave).
+        "INSERT INTO tg (k, v) SELECT k, v + 1 FROM tb WHERE k < 6 \
+         ON DUPLICATE KEY UPDATE v = tb.v + 100",
+        "INSERT INTO ti (id, v) SELECT x.k, x.v FROM tg AS x WHERE x.k < 8 \
+         ON DUPLICATE KEY UPDATE v = x.v + ti.v, s = 'upd'",
+        "INSERT INTO tb (k, v) SELECT id, v FROM ti WHERE id < 5 \
+         ON DUPLICATE KEY UPDATE v = ti.v + 1000",
+        "INSERT INTO ti (id, v) SELECT id, v FROM ti WHERE id < 5 ON DUPLICATE KEY UPDATE v = ti.v",
         // Reading only broadcast copies, or writing a sharded table from one:
         // run on every set as sent.
         "INSERT INTO tb (k, v) SELECT k + 1000, v FROM tb WHERE k < 4",
