@@ -29,8 +29,6 @@ mod writes;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use writes::is_update_or_delete;
-
 use crate::backend::Conn;
 use mysql_async::Value;
 use topo::ClusterSnapshot;
@@ -167,7 +165,7 @@ impl Exec<'_> {
             }
             (Target::Sets(sets), merge) => {
                 let parts: Vec<(&str, &str)> = sets.iter().map(|s| (s.as_str(), sql)).collect();
-                self.writes(&parts, merge, out, false).await
+                self.writes(&parts, merge, out, None).await
             }
             (Target::PerSet(parts), merge) => {
                 let parts: Vec<(&str, &str)> = parts
@@ -176,7 +174,7 @@ impl Exec<'_> {
                     .collect();
                 // A split INSERT; or the per-set UPDATE/DELETE of chosen rows
                 // (`session::limited`), whose OKs are summed as sent.
-                let insert_split = !parts.first().is_some_and(|(_, q)| is_update_or_delete(q));
+                let insert_split = parts.first().and_then(|(_, q)| oks::InsertForm::of(q));
                 self.writes(&parts, merge, out, insert_split).await
             }
         }

@@ -182,6 +182,33 @@ pub(super) async fn write_one(
     Ok(ok)
 }
 
+/// [`write_one`] with `first` (a statement that gives an OK: `SAVEPOINT ...`)
+/// run just before it in the same round trip; the OK is `sql`'s.
+pub(super) async fn write_after(
+    conn: &mut Conn,
+    set: &str,
+    first: &str,
+    sql: &[u8],
+) -> Result<OkInfo, ProxyError> {
+    let mut text = Vec::with_capacity(first.len() + 2 + sql.len());
+    text.extend_from_slice(first.as_bytes());
+    text.extend_from_slice(b"; ");
+    text.extend_from_slice(sql);
+    let mut res = conn
+        .query_iter(text)
+        .await
+        .map_err(|e| ProxyError::from_backend(set, e))?;
+    // Past `first`'s OK to the statement's own answer (its error surfaces here).
+    res.next()
+        .await
+        .map_err(|e| ProxyError::from_backend(set, e))?;
+    let ok = ok_of(&res);
+    res.drop_result()
+        .await
+        .map_err(|e| ProxyError::from_backend(set, e))?;
+    Ok(ok)
+}
+
 /// A statement that uses a table, so MariaDB starts a new diagnostics area.
 pub const CLEAR_DIAGNOSTICS: &str = "SELECT 1 FROM information_schema.CHARACTER_SETS LIMIT 0";
 

@@ -7,11 +7,12 @@ use std::borrow::Cow;
 use futures::future::join_all;
 
 use super::running::note_running;
-use super::wire::write_one;
+use super::wire::{write_after, write_one};
 use super::{check_writable, discard, epoch_of, fail, returning, sum_oks, Exec};
 use crate::front::responder::Answered;
 use crate::front::Responder;
 use crate::route::Merge;
+use mysql_async::prelude::Queryable;
 
 impl Exec<'_> {
     /// Writes on several sets (at once when no transaction is open); OKs merged.
@@ -20,7 +21,7 @@ impl Exec<'_> {
         parts: &[(&str, &str)],
         merge: &Merge,
         out: &mut Responder<'_>,
-        insert_split: bool,
+        insert_split: Option<super::oks::InsertForm>,
     ) -> Answered {
         if parts.iter().any(|(_, sql)| returning::has_returning(sql)) {
             // The rows RETURNING gives pass through from one set; from several they
@@ -89,20 +90,31 @@ impl Exec<'_> {
                 }
             }
         } else {
+            // In the client's transaction a statement that fails is undone
+            // whole, the transaction kept (as InnoDB does): the parts done on
+            // other sets go back to a savepoint taken just before each
+            // (an autocommit write's own transaction rolls back instead).
+            let undo = self.txn.is_some() && self.held.is_none() && parts.len() > 1;
+            let mut done: Vec<&str> = Vec::new();
             for (set, sql) in parts {
                 let (mut conn, epoch) = match self.take_at(set).await {
                     Ok(c) => c,
-                    Err(e) => return fail(out, &e).await,
+                    Err(e) => {
+                        self.undo_parts(&done).await;
+                        return fail(out, &e).await;
+                    }
                 };
                 self.running_on(Some(&conn));
+                let wire = self.conns.codec.wire(sql);
                 let r = match self
                     .conns
-                    .guarded(
-                        set,
-                        epoch,
-                        true,
-                        write_one(&mut conn, set, &self.conns.codec.wire(sql)),
-                    )
+                    .guarded(set, epoch, true, async {
+                        if undo {
+                            write_after(&mut conn, set, STATEMENT_SAVEPOINT, &wire).await
+                        } else {
+                            write_one(&mut conn, set, &wire).await
+                        }
+                    })
                     .await
                 {
                     Ok(r) => r,
@@ -111,8 +123,14 @@ impl Exec<'_> {
                 self.running_on(None);
                 self.give_back(set, conn, r.as_ref().err());
                 match r {
-                    Ok(ok) => oks.push(ok),
-                    Err(e) => return fail(out, &e).await,
+                    Ok(ok) => {
+                        oks.push(ok);
+                        done.push(set);
+                    }
+                    Err(e) => {
+                        self.undo_parts(&done).await;
+                        return fail(out, &e).await;
+                    }
                 }
             }
         }
@@ -135,9 +153,32 @@ impl Exec<'_> {
     }
 }
 
-pub(super) fn is_update_or_delete(sql: &str) -> bool {
-    let toks = crate::sql::lexer::tokenize(sql).unwrap_or_default();
-    crate::sql::lexer::significant(&toks)
-        .first()
-        .is_some_and(|t| t.is_word(sql, "UPDATE") || t.is_word(sql, "DELETE"))
+/// Taken on each set right before its part of a multi-set write in a
+/// transaction, so a later set's failure can undo it.
+const STATEMENT_SAVEPOINT: &str = "SAVEPOINT `__setwise_statement`";
+
+impl Exec<'_> {
+    /// Undoes the parts of a failed multi-set write that `sets` ran in the
+    /// transaction (back to [`STATEMENT_SAVEPOINT`]). A set where that fails
+    /// dooms the transaction: it can only roll back.
+    async fn undo_parts(&mut self, sets: &[&str]) {
+        let Some(t) = self.txn.as_deref_mut() else {
+            return;
+        };
+        for set in sets {
+            let Some(conn) = t.conns.get_mut(*set) else {
+                t.doomed = true;
+                continue;
+            };
+            let r = crate::observe::backend_part(
+                set,
+                conn.query_drop("ROLLBACK TO SAVEPOINT `__setwise_statement`"),
+            )
+            .await;
+            if let Err(e) = r {
+                tracing::warn!(%set, error = %e, "undoing a failed statement's part: the transaction is rolled back");
+                t.doomed = true;
+            }
+        }
+    }
 }

@@ -51,8 +51,41 @@ pub fn is_string_literal(e: &Expr) -> bool {
             Value::SingleQuotedString(_) | Value::DoubleQuotedString(_)
         ),
         Expr::Nested(inner) => is_string_literal(inner),
+        Expr::Prefixed { .. } => introduced_text(e).is_some(),
         _ => false,
     }
+}
+
+/// The text of a string with a character set introducer (`_utf8mb4'ab'`,
+/// `_utf8mb4 X'6162'`, as `INSERT ... SELECT` writes the strings it copies):
+/// hex bytes in a UTF-8 set (or `_binary`) as UTF-8, in another set only when
+/// ASCII; `None` for anything else.
+fn introduced_text(e: &Expr) -> Option<String> {
+    let Expr::Prefixed { prefix, value } = e else {
+        return None;
+    };
+    let cs = prefix.value.strip_prefix('_')?.to_ascii_lowercase();
+    let Expr::Value(v) = value.as_ref() else {
+        return None;
+    };
+    let bytes = match &v.value {
+        Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone().into_bytes(),
+        Value::HexStringLiteral(h) => {
+            if h.len() % 2 != 0 {
+                return None;
+            }
+            (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()?
+        }
+        _ => return None,
+    };
+    let utf8 = matches!(cs.as_str(), "utf8mb4" | "utf8mb3" | "utf8" | "binary");
+    if !utf8 && !bytes.is_ascii() {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
 }
 
 /// The decimal text of an unquoted numeric literal: hexadecimal (`0x2A`,
@@ -100,6 +133,7 @@ pub fn literal_text(e: &Expr) -> Option<String> {
             expr,
         } => literal_text(expr),
         Expr::Nested(inner) => literal_text(inner),
+        Expr::Prefixed { .. } => introduced_text(e),
         // A DECIMAL / DATE parameter as the gateway splices it
         // (`front::param_types`): compared with the key as the string is.
         Expr::Cast {
@@ -240,6 +274,35 @@ mod tests {
             pins("SELECT * FROM users WHERE user_id = CAST('7a' AS SIGNED)"),
             None
         );
+    }
+
+    #[test]
+    fn introduced_strings_are_strings() {
+        let col = KeyColumn {
+            key: "k",
+            qualifiers: vec!["t"],
+            unqualified: true,
+            text: true,
+        };
+        let pins = |sql: &str| pinned_values(Some(&where_of(sql)), &col);
+        // As INSERT ... SELECT copies a string: hex in its character set.
+        assert_eq!(
+            pins("SELECT * FROM t WHERE k = _utf8mb4 X'63C3A9'"),
+            Some(vec!["cé".into()])
+        );
+        assert_eq!(
+            pins("SELECT * FROM t WHERE k = _latin1'ab'"),
+            Some(vec!["ab".into()])
+        );
+        // Not ASCII in a set other than UTF-8 / binary, or not UTF-8: not followed.
+        assert_eq!(pins("SELECT * FROM t WHERE k = _latin1 X'E9'"), None);
+        assert_eq!(pins("SELECT * FROM t WHERE k = _utf8mb4 X'FF'"), None);
+        let e = where_of("SELECT * FROM t WHERE _binary X'6162' = k");
+        let Expr::BinaryOp { left, .. } = e else {
+            panic!()
+        };
+        assert!(is_string_literal(&left));
+        assert_eq!(literal_text(&left).as_deref(), Some("ab"));
     }
 
     #[test]

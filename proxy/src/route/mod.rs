@@ -19,10 +19,13 @@
 //! - [`view`] says where a view lives and how it is routed.
 //! - [`call`] sends `CALL` to the procedure's home set.
 //! - [`write`] plans UPDATE, DELETE, INSERT and REPLACE; [`limited`] shapes the
-//!   texts of an UPDATE/DELETE with LIMIT on rows of several sets.
+//!   texts of an UPDATE/DELETE with LIMIT on rows of several sets;
+//!   [`broadcast_write`] refuses a write to a broadcast table that reads rows
+//!   differing per set.
 
 pub mod aggs;
 pub mod analyze;
+pub mod broadcast_write;
 pub mod cache;
 pub mod calc;
 pub mod call;

@@ -23,6 +23,8 @@ pub(super) fn write_plan(
     selection: Option<&Expr>,
     stmt: &Statement,
 ) -> Result<Plan, ProxyError> {
+    // Every copy of a broadcast table written must see the same rows.
+    super::broadcast_write::check(ctx, stmt, tables)?;
     // Several sharded tables are accepted only co-located (checked by target_sets).
     let (sets, broadcast_only) = target_sets(ctx, tables, selection, true, Some(stmt))?;
     if sets.len() <= 1 {
@@ -99,7 +101,27 @@ pub(super) fn plan_insert(
     else {
         // (Not literal-dependent: fine to cache.)
         // Single or broadcast target: its sets, and every table read must agree.
-        let (sets, _) = target_sets(ctx, &tables, None, true, None)?;
+        let source_query = ins
+            .source
+            .as_ref()
+            .is_some_and(|s| !matches!(s.body.as_ref(), SetExpr::Values(_)));
+        if matches!(placement, Placement::Broadcast(_))
+            && !super::broadcast_write::reads_only_copies(ctx, &tables)?
+        {
+            // Each copy would read its own set's rows: the gateway reads the
+            // SELECT once and writes its rows to every copy.
+            if source_query {
+                return Err(ProxyError::InsertSelect);
+            }
+            return Err(super::broadcast_write::refused(&tname));
+        }
+        let (sets, _) = match target_sets(ctx, &tables, None, true, None) {
+            // The SELECT reads rows its target's set does not hold.
+            Err(ProxyError::NotSupported(_)) if source_query => {
+                return Err(ProxyError::InsertSelect)
+            }
+            r => r?,
+        };
         let merge = if sets.len() > 1 {
             Merge::Replicated
         } else {

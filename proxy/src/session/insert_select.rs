@@ -1,6 +1,8 @@
 //! `INSERT ... SELECT` into a table whose rows the gateway places — a sharded
 //! table, or a broadcast one whose AUTO_INCREMENT ids the gateway assigns (as
-//! Vitess does it): the SELECT is read first, through the executor like any
+//! Vitess does it) — or whose SELECT reads rows its target's sets do not all
+//! hold (a broadcast table filled from a sharded or single one, a single table
+//! from a sharded one or another set's single table): the SELECT is read first, through the executor like any
 //! query (merged across sets where it must be, in the session's transaction
 //! when one is open), and its rows are written into the statement as `VALUES`.
 //! That text then runs as if the client had sent it: ids assigned, each row
@@ -72,6 +74,11 @@ impl Session {
                 out.records_info = true;
                 let answered = Box::pin(self.statement_run(&text, out)).await;
                 out.records_info = false;
+                if matches!(answered, Ok(true)) {
+                    // The VALUES statement's count, for the statement that ran it
+                    // (its own took the OK it saw): what ROW_COUNT() answers next.
+                    out.last_ok = Some((u64::try_from(self.row_count).unwrap_or(0), 0));
+                }
                 answered
             }
             Ok(None) => {
@@ -100,9 +107,12 @@ impl Session {
             )
         })?;
         let snap = self.snapshot();
-        let targets = self
+        let (targets, names) = self
             .target_classes(&snap, &db, &table, &parts.columns)
             .await?;
+        // The tail's references to the SELECT's columns, as the values they give.
+        let tail = super::upsert_refs::rewrite(parts.tail, parts.select, &table, &names)?;
+        let tail = tail.as_deref().unwrap_or(parts.tail);
         let fetched = {
             let mut exec = self.exec(&snap);
             exec.write = false;
@@ -139,31 +149,33 @@ impl Session {
             }
             text.push(')');
         }
-        if !parts.tail.is_empty() {
+        if !tail.is_empty() {
             text.push(' ');
-            text.push_str(parts.tail);
+            text.push_str(tail);
         }
         Ok(Some(text))
     }
 
-    /// The classes of the columns the rows go into, in the order the SELECT's
-    /// columns fill them: the statement's column list, else every column.
+    /// The classes and names of the columns the rows go into, in the order the
+    /// SELECT's columns fill them: the statement's column list, else every column.
     async fn target_classes(
         &self,
         snap: &topo::ClusterSnapshot,
         db: &str,
         table: &str,
         listed: &[String],
-    ) -> Result<Vec<Class>, ProxyError> {
+    ) -> Result<(Vec<Class>, Vec<String>), ProxyError> {
         // No such table: no classes (the INSERT gets MariaDB's own error).
         let cols = self.column_info(snap, db, table).await?.unwrap_or_default();
         if listed.is_empty() {
-            return Ok(cols.types.iter().map(|t| class_of(t)).collect());
+            let classes = cols.types.iter().map(|t| class_of(t)).collect();
+            return Ok((classes, cols.names.as_ref().clone()));
         }
-        Ok(listed
+        let classes = listed
             .iter()
             .map(|name| cols.type_of(name).map_or(Class::Other, class_of))
-            .collect())
+            .collect();
+        Ok((classes, listed.to_vec()))
     }
 }
 

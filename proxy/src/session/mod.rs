@@ -36,6 +36,7 @@ mod sql_prepare;
 mod temporary;
 pub(crate) mod text;
 mod txn_control;
+mod upsert_refs;
 pub mod vars;
 
 use std::io;

@@ -279,6 +279,16 @@ impl Diff {
         Ok(())
     }
 
+    /// Records a check made outside [`run`](Self::run) (e.g. on the sets
+    /// themselves): `None` matched, `Some(what)` is a mismatch.
+    pub fn record(&mut self, mismatch: Option<String>) {
+        self.stat().run += 1;
+        match mismatch {
+            None => self.stat().matched += 1,
+            Some(m) => self.fail(m),
+        }
+    }
+
     /// Runs every query of `qs`.
     pub async fn run_all(&mut self, qs: &[Q]) -> anyhow::Result<()> {
         for q in qs {
