@@ -25,7 +25,7 @@ use crate::error::ProxyError;
 use crate::merge::collate::weight_sql;
 use crate::route::key::{pinned_values, KeyColumn};
 use crate::route::plan::KnownTable;
-use crate::route::select::shape;
+use crate::sql::select::shape;
 use crate::sql::lexer::Token;
 
 // The plan's types, under the paths `join::plan::*` other modules use.

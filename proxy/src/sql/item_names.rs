@@ -6,7 +6,7 @@
 //! or subquery across sets, an SQL `EXECUTE` of one), the sets name those
 //! items by the values instead; these names put MariaDB's back.
 
-use crate::route::select::shape;
+use crate::sql::select::shape;
 use crate::sql::lexer::{tokenize, Kind, Token};
 
 /// One select item: a `*` / `t.*` (of unknown width), or an expression with
