@@ -31,9 +31,11 @@
 //! | [`moving`] | the gateway's side of slot moves: registration, write hold, acks |
 //! | [`orphans`] | filtering rows of moving slots out of statements sent to sets holding them |
 //! | [`metrics`] | metric names, the Prometheus recorder |
-//! | [`observe`] | what each statement leaves behind (metrics, digest, audit); the metrics port |
+//! | [`metrics_port`] | the metrics port: `/metrics`, `/digests` over HTTP |
+//! | [`observe`] | what each statement leaves behind (metrics, digest, audit); the metrics port's address |
 //! | [`digest`] | query digests per fingerprint (`SHOW SETWISE DIGESTS`) |
 //! | [`audit`] | the SQL audit log (JSON lines, rotating file, bounded queue) |
+//! | [`set_bits`] | set names as bits: the sets a statement touched as one `u64` |
 //!
 //! ## Layering
 //!
@@ -97,6 +99,7 @@ pub mod ids;
 pub mod join;
 pub mod merge;
 pub mod metrics;
+pub mod metrics_port;
 pub mod moving;
 pub mod observe;
 pub mod orphans;
@@ -108,6 +111,7 @@ pub mod schema;
 pub mod schema_session;
 pub mod server;
 pub mod session;
+pub mod set_bits;
 pub mod shared;
 pub mod show;
 pub mod show_rows;
