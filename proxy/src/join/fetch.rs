@@ -40,7 +40,15 @@ pub fn route_or_merge(exec: &Exec<'_>, sql: &str) -> Result<Option<Vec<String>>,
         ProxyError::Internal(format!("join: a generated query does not parse: {e}"))
     })?;
     let planned =
-        crate::route::plan_statement(exec.conns.snap, exec.conns.db, sql, &tokens, &stmt, None)?;
+        crate::route::plan_statement(
+            exec.conns.snap,
+            exec.conns.db,
+            sql,
+            &tokens,
+            &stmt,
+            None,
+            &super::CrossSetPlanner,
+        )?;
     match (planned.plan.target, planned.plan.merge) {
         (Target::Sets(sets), Merge::Single | Merge::Concat) => Ok(Some(sets)),
         _ => Ok(None),

@@ -9,7 +9,9 @@
 //!   [`prepared_merge`] keeps a client's `?` in a merged statement's per-set text.
 //! - [`plan`] decides: one set, several sets (and how to merge), or an error;
 //!   [`planned`] is what a plan is, [`place`] where each table lives, and
-//!   [`target_sets`] the sets a statement on several tables runs on.
+//!   [`target_sets`] the sets a statement on several tables runs on; what the sets
+//!   cannot answer together goes to the gateway's own planners through
+//!   [`cross_set`] (they are above this module).
 //! - [`scatter`] rewrites a SELECT for several sets (at the clauses
 //!   `crate::sql::select` locates) and plans its merge;
 //!   [`aggs`] classifies aggregates, [`calc`] expressions over them, [`having`] HAVING;
@@ -29,6 +31,7 @@ pub mod calc;
 pub mod call;
 pub mod colocate;
 pub mod concat;
+pub mod cross_set;
 pub mod having;
 mod hidden;
 pub mod insert;
@@ -49,6 +52,7 @@ pub mod view;
 pub mod window;
 pub mod write;
 
+pub use cross_set::{CrossSet, CrossSetPlan};
 pub use plan::{plan_statement, Merge, Plan, Target};
 
 // The SELECT's clauses in the text moved down to `sql` (the lexer's layer);

@@ -149,7 +149,8 @@ fn inexact_factor<'q>(
 }
 
 /// The plan materializing the derived tables and CTEs of `q` that compute over
-/// rows of several sets of its sharded tables (`crate::derived`); `None` when
+/// rows of several sets of its sharded tables (`crate::derived`, through
+/// [`super::CrossSet`]); `None` when
 /// there is none (or one cannot be located in the text).
 pub(super) fn materialized(
     ctx: &super::plan::Ctx<'_>,
@@ -168,11 +169,11 @@ pub(super) fn materialized(
         super::plan::Placement::Sharded { map, .. } => super::plan::all_sets(map),
         _ => return None,
     };
-    let m = crate::derived::plan(sql, tokens, q, &sharded, &sets)?;
+    let m = ctx.cross.materialized(sql, tokens, q, &sharded, &sets)?;
     *ctx.dep.borrow_mut() = super::plan::Dep::Many;
     Some(super::Plan {
         target: super::Target::Sets(sets),
-        merge: super::Merge::Join(Box::new(crate::join::JoinPlan::Materialized(Box::new(m)))),
+        merge: super::Merge::Join(m),
     })
 }
 

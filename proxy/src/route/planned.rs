@@ -27,8 +27,9 @@ pub enum Merge {
     Replicated,
     /// Sorted / grouped / limited rows merged by the gateway.
     Merged(Box<crate::merge::MergeSpec>),
-    /// A join or subqueries the gateway runs itself (tables not co-located).
-    Join(Box<crate::join::JoinPlan>),
+    /// A join or subqueries the gateway runs itself (tables not co-located):
+    /// `crate::join`'s plan, opaque to the router.
+    Join(Box<dyn super::cross_set::CrossSetPlan>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
