@@ -25,7 +25,6 @@ pub mod register;
 use std::sync::Arc;
 use std::time::Duration;
 
-
 pub use crate::config::MovesConfig;
 pub use footprint::Footprint;
 pub use inflight::{TxnMark, WriteGuard};

@@ -8,8 +8,8 @@ use sqlparser::ast::{GroupByExpr, SetExpr, Statement};
 use topo::ClusterSnapshot;
 
 use super::aggs::outer_aggregates;
-use super::cross_set::CrossSet;
 use super::analyze::{analyze, split_name, TableRef};
+use super::cross_set::CrossSet;
 use super::write::{check_key_not_assigned, plan_insert, write_plan};
 use crate::error::ProxyError;
 use crate::sql::lexer::Token;
@@ -129,7 +129,9 @@ fn plan_inner(
                     // A subquery computing over rows of several sets: read
                     // first by the gateway, when it is one of the outer block's.
                     *ctx.dep.borrow_mut() = Dep::Many;
-                    return ctx.cross.subqueries_first(ctx.snap, ctx.db, sql, tokens, q)
+                    return ctx
+                        .cross
+                        .subqueries_first(ctx.snap, ctx.db, sql, tokens, q)
                         .ok_or(refused);
                 }
             }
