@@ -1,47 +1,19 @@
 //! What the router hands over to the gateway's own planners (`crate::join`,
 //! `crate::derived`), which sit above it: the statements the sets cannot answer
 //! together. The planners come with the planning context ([`CrossSet`]); their
-//! plans ride in [`super::Merge::Join`] as a [`CrossSetPlan`], opaque here (they
-//! describe themselves for `EXPLAIN`; `crate::join::run` runs them). Without
-//! them ([`RouterOnly`]) the router refuses what they would take.
-
-use std::any::Any;
+//! plans ride in [`super::Merge::Join`] as a [`CrossSetPlan`] (`super::planned`),
+//! opaque here (they describe themselves for `EXPLAIN`; `crate::join::run` runs
+//! them). Without them ([`RouterOnly`]) the router refuses what they would take.
 
 use sqlparser::ast::Query;
 use topo::ClusterSnapshot;
 
 use super::nested::Sharded;
 use super::place::KnownTable;
+pub use super::planned::CrossSetPlan;
 use super::planned::Plan;
 use crate::error::ProxyError;
 use crate::sql::lexer::Token;
-
-/// A plan the gateway runs itself (`crate::join::JoinPlan`).
-pub trait CrossSetPlan: std::fmt::Debug + Send + Sync {
-    /// The single-table queries the gateway sends for this plan: what `EXPLAIN`
-    /// asks the sets about.
-    fn side_queries(&self) -> Vec<String>;
-    /// The plan as text lines, for the gateway's plan statement.
-    fn describe(&self) -> Vec<String>;
-    /// The plan itself, for its planner to take back.
-    fn as_any(&self) -> &dyn Any;
-    fn clone_box(&self) -> Box<dyn CrossSetPlan>;
-    fn eq_dyn(&self, other: &dyn CrossSetPlan) -> bool;
-}
-
-impl Clone for Box<dyn CrossSetPlan> {
-    fn clone(&self) -> Self {
-        self.clone_box()
-    }
-}
-
-impl PartialEq for dyn CrossSetPlan {
-    fn eq(&self, other: &Self) -> bool {
-        self.eq_dyn(other)
-    }
-}
-
-impl Eq for dyn CrossSetPlan {}
 
 /// The gateway's own planners, where the router gives up on the sets alone
 /// (`crate::join::CrossSetPlanner`).
