@@ -64,8 +64,9 @@
 //! by running its query as any plan (`join::run::run_plan`, which may be a
 //! join), and that runner runs derived-table plans (`JoinPlan::Materialized`).
 //! Without `--top`, the cycles are those inside `join` (the runner and the
-//! executors it calls, which run plans again) and inside `route` (the planner
-//! and the statement kinds it hands over to, which use its context).
+//! executors it calls, which run plans again) and inside `route` (`place`'s
+//! planning context carries the [`route::CrossSet`] planners, whose
+//! derived-table hook takes `nested`'s `Sharded`, and `nested` uses that context).
 
 pub mod admission;
 pub mod audit;

@@ -15,8 +15,8 @@ use crate::error::ProxyError;
 use crate::sql::lexer::Token;
 
 // What the planner is made of, under the paths `route::plan::*` other modules use.
-pub(super) use super::place::{sharded_refs, single, Ctx, Placement};
 pub use super::place::{is_system_schema, sets_holding, single_set_for_tables, KnownTable};
+pub(super) use super::place::{sharded_refs, single, Ctx, Placement};
 pub use super::planned::{Dep, Merge, Plan, Planned, Target};
 pub(super) use super::target_sets::target_sets;
 
