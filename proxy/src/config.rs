@@ -33,7 +33,7 @@ pub struct ProxyConfig {
     /// empty = `<hostname>-<listen port>`.
     pub gateway_id: String,
     /// The gateway's side of slot moves (`[moves]`, `crate::moving`).
-    pub moves: crate::moving::MovesConfig,
+    pub moves: MovesConfig,
     /// Connection counts, timeouts and packet size (`[limits]`, `crate::admission`).
     pub limits: crate::admission::LimitsConfig,
     /// TLS for clients (`[tls]`, docs/tls.md); off unless a certificate is set.
@@ -41,11 +41,11 @@ pub struct ProxyConfig {
     /// Schema changes through the scheduler (`[ddl]`, docs/ddl.md).
     pub ddl: DdlConfig,
     /// Where distributed commits record their decision (`[xa]`, `crate::xa_sets`).
-    pub xa: crate::xa_sets::XaConfig,
+    pub xa: XaConfig,
     /// The SQL audit log (`[audit]`, docs/observability.md); off by default.
     pub audit: AuditConfig,
     /// Query digests (`[digests]`, docs/observability.md).
-    pub digests: crate::digest::DigestsConfig,
+    pub digests: DigestsConfig,
     /// Deadlocks through several sets (`[deadlock]`, `crate::deadlock`).
     pub deadlock: DeadlockConfig,
 }
@@ -394,6 +394,82 @@ impl Default for AuditConfig {
             rotate_bytes: 64 * 1024 * 1024,
             keep: 4,
             max_text: 65_536,
+        }
+    }
+}
+
+/// `[moves]` in the gateway's config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MovesConfig {
+    /// How long a write to held slots waits for the hold to end before it fails
+    /// with 1205 (ER_LOCK_WAIT_TIMEOUT).
+    pub hold_wait_ms: u64,
+    /// How long a schema change of a database with a move under way waits for
+    /// the move to finish before it fails with 1205.
+    pub ddl_wait_ms: u64,
+    /// TTL of this gateway's registration lease, in seconds.
+    pub lease_ttl_s: i64,
+}
+
+impl Default for MovesConfig {
+    fn default() -> Self {
+        Self {
+            hold_wait_ms: 10_000,
+            ddl_wait_ms: 10_000,
+            lease_ttl_s: 10,
+        }
+    }
+}
+
+/// Where a transaction that wrote to several sets records its decision
+/// (`[xa] decisions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Decisions {
+    /// In the coordinator set's own one-phase commit (`crate::xa_sets`).
+    #[default]
+    Sets,
+    /// In etcd, between two phases on every written set (`crate::xa_log`).
+    Etcd,
+}
+
+/// `[xa]`: distributed commits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct XaConfig {
+    pub decisions: Decisions,
+    /// How long recovery (`crate::xa`) leaves a branch of a live gateway
+    /// prepared without a decision before it aborts it (a dead gateway's
+    /// branches wait about a second).
+    pub grace_ms: u64,
+}
+
+impl Default for XaConfig {
+    fn default() -> Self {
+        Self {
+            decisions: Decisions::default(),
+            grace_ms: 20_000,
+        }
+    }
+}
+
+/// `[digests]`: the gateway's digest table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigestsConfig {
+    /// Keep digests (default on; measured cost in README, Figures).
+    pub enabled: bool,
+    /// Most fingerprints kept; statements of a new one past this are counted
+    /// under no digest (`setwise_proxy_digests_overflow_total`).
+    pub max_entries: usize,
+}
+
+impl Default for DigestsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: 10_000,
         }
     }
 }

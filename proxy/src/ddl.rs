@@ -576,7 +576,7 @@ fn column_charsets(text: &str) -> String {
             edits.push((t.start, t.end, "CHARACTER SET".to_string()));
         }
     }
-    crate::route::select::apply_edits(text, edits)
+    crate::sql::select::apply_edits(text, edits)
 }
 
 #[cfg(test)]

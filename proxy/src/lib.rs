@@ -32,51 +32,44 @@
 //! | [`moving`] | the gateway's side of slot moves: registration, write hold, acks |
 //! | [`orphans`] | filtering rows of moving slots out of statements sent to sets holding them |
 //! | [`metrics`] | metric names, the Prometheus recorder |
-//! | [`observe`] | what each statement leaves behind (metrics, digest, audit); the metrics port |
+//! | [`metrics_port`] | the metrics port: `/metrics`, `/digests` over HTTP |
+//! | [`observe`] | what each statement leaves behind (metrics, digest, audit); the metrics port's address |
 //! | [`digest`] | query digests per fingerprint (`SHOW SETWISE DIGESTS`) |
 //! | [`audit`] | the SQL audit log (JSON lines, rotating file, bounded queue) |
+//! | [`set_bits`] | set names as bits: the sets a statement touched as one `u64` |
 //!
 //! ## Layering
 //!
 //! A statement travels down once: [`command`] lexes and classifies it, the
 //! [`session`] dispatches it on its [`command::Command`], a handler or the
-//! planner ([`route`]) decides where it runs, [`exec`] runs it. Dependencies
-//! point down this list (a module uses its own layer or those below):
+//! planner ([`route`]) decides where it runs, [`exec`] runs it. The list below
+//! starts at the bottom: a module uses only modules listed before it (or in its
+//! own group, those before it in the group):
 //!
-//! 1. entry: [`server`], [`workers`] (accept, run sessions), [`xa`] recovery,
-//!    [`deadlock`] detection (its `victim` mark, read by [`front`]'s answers, is
-//!    a leaf over [`registry`] and [`error`]);
-//! 2. [`session`]: one client's state and the dispatch;
-//! 3. statement handlers: [`ddl`], [`ddl_task`], [`schema`], [`ddl_apply`] (given a
-//!    [`schema_session::SchemaSession`], never the session itself), [`show`];
-//! 4. [`command`]: the classifier (uses [`sql`], [`explain`]'s recognition of
-//!    an EXPLAIN request and `route::analyze`'s table references only);
-//!    [`shared`], [`schema_session`]: what sessions share, and lend a handler;
-//! 5. execution: [`exec`], [`join`], [`derived`], [`merge`], [`split`], [`orphans`],
-//!    [`moving`], [`xa_sets`], [`placement`];
-//! 6. planning: [`route`], [`explain`] (a plan as steps);
-//! 7. wiring and text: [`sql`], [`front`], [`backend`],
-//!    [`routing`], [`ids`], [`registry`], [`admission`];
-//! 8. foundations: [`error`], [`config`], [`metrics`], [`observe`],
-//!    [`digest`], [`audit`], [`xa_log`].
+//! 1. text and foundations: [`error`], [`metrics`], [`registry`], [`set_bits`],
+//!    [`sql`]; [`admission`], [`ids`], [`xa_log`]; [`front`]; [`config`];
+//! 2. what statements leave behind: [`digest`], [`audit`], [`observe`];
+//! 3. the sets: [`backend`]; [`merge`], [`split`], [`xa_sets`]; [`routing`];
+//! 4. planning: [`route`] (what the sets cannot answer together goes to the
+//!    gateway's own planners through [`route::CrossSet`], which `join`
+//!    implements), [`orphans`], [`placement`], [`explain`]; [`command`];
+//! 5. [`moving`], then [`shared`];
+//! 6. execution: [`exec`], [`metrics_port`]; [`join`] and [`derived`];
+//!    [`xa`], [`schema_session`], [`show_rows`];
+//! 7. statement handlers: [`ddl_apply`], [`ddl_task`], [`table_status`],
+//!    [`schema`], [`show`], [`ddl_ids`], [`ddl`];
+//! 8. [`session`]; [`workers`]; [`deadlock`] detection (its `victim` mark,
+//!    which [`front`]'s answers read, is a leaf over [`registry`] and
+//!    [`error`]); [`server`].
 //!
-//! `python3 tools/cycles.py` lists the import cycles left (file-level modules,
-//! from `crate::` and `super::` paths); at this writing: `exec` ↔ `join/run`
-//! and the join executors (`Exec` runs a join plan through `join::run`, whose
-//! steps take the `Exec`), `join` ↔ `route/plan` ↔ `route/union` /
-//! `route/write` / `route/call` (the planner hands statements to them; they use
-//! its `Plan`, `Ctx` and helpers; `route/nested` hands derived tables over
-//! several sets to `derived`, which reads `route/nested`'s verdict and whose
-//! runner, like the join executors, takes the `Exec`), joined through
-//! `exec/conns` → `observe` → `audit` → `config` → `join` (`config` names
-//! `join`'s config types). A
-//! transaction's connections are [`exec::txn`], below the session, and
-//! `session` and everything above it are in no cycle. With `--top`, layers
-//! 5–8 still form one, through edges that point up this list: `config` names
-//! the config types of `join`, `moving`, `xa_sets`, `front`, `digest`; `route`
-//! plans `join`s and `merge`s; `routing` keeps `split`'s replica health;
-//! `moving` uses `command`'s table lexer; `ids` uses `route::select`'s edits;
-//! `observe/http` reads `shared`.
+//! `python3 tools/cycles.py --top` lists the cycles between top-level modules;
+//! at this writing one: [`join`] ↔ [`derived`]. A derived table is materialized
+//! by running its query as any plan (`join::run::run_plan`, which may be a
+//! join), and that runner runs derived-table plans (`JoinPlan::Materialized`).
+//! Without `--top`, the cycles are those inside `join` (the runner and the
+//! executors it calls, which run plans again) and inside `route` (`place`'s
+//! planning context carries the [`route::CrossSet`] planners, whose
+//! derived-table hook takes `nested`'s `Sharded`, and `nested` uses that context).
 
 pub mod admission;
 pub mod audit;
@@ -101,6 +94,7 @@ pub mod ids;
 pub mod join;
 pub mod merge;
 pub mod metrics;
+pub mod metrics_port;
 pub mod moving;
 pub mod observe;
 pub mod orphans;
@@ -112,6 +106,7 @@ pub mod schema;
 pub mod schema_session;
 pub mod server;
 pub mod session;
+pub mod set_bits;
 pub mod shared;
 pub mod show;
 pub mod show_rows;

@@ -1,5 +1,5 @@
 //! Gateway metrics (the `metrics` facade) and their Prometheus recorder; the
-//! metrics port that serves them is `crate::observe::http`.
+//! metrics port that serves them is `crate::metrics_port`.
 
 use std::net::SocketAddr;
 
@@ -56,7 +56,7 @@ pub const AUDIT_RECORDS: &str = "setwise_proxy_audit_records_total";
 pub const AUDIT_DROPPED: &str = "setwise_proxy_audit_dropped_total";
 /// Statements of a new fingerprint not kept: the digest table was full.
 pub const DIGESTS_OVERFLOW: &str = "setwise_proxy_digests_overflow_total";
-/// Gauges set when scraped (`crate::observe::http`).
+/// Gauges set when scraped (`crate::metrics_port`).
 pub const CLIENT_CONNECTIONS: &str = "setwise_proxy_client_connections";
 pub const ROUTING_REVISION: &str = "setwise_proxy_routing_revision";
 pub const BACKEND_POOLS: &str = "setwise_proxy_backend_pools";
@@ -72,7 +72,7 @@ const BUCKETS: &[f64] = &[
 
 /// Installs the Prometheus recorder and binds the metrics port on `listen`
 /// (nothing when empty); the caller records its address and serves it
-/// (`crate::observe::http`).
+/// (`crate::metrics_port`).
 pub fn install(listen: &str) -> anyhow::Result<Option<(PrometheusHandle, std::net::TcpListener)>> {
     if listen.is_empty() {
         return Ok(None);

@@ -19,7 +19,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
     let metrics = crate::metrics::install(&cfg.metrics_listen)?;
     if let Some((_, l)) = &metrics {
-        crate::observe::http::bound(l.local_addr()?);
+        crate::observe::port::bound(l.local_addr()?);
     }
     crate::digest::configure(&cfg.digests);
     crate::audit::start(&cfg.audit)?;
@@ -60,7 +60,7 @@ pub async fn run(cfg: ProxyConfig) -> anyhow::Result<()> {
         started: std::time::Instant::now(),
     });
     if let Some((handle, listener)) = metrics {
-        crate::observe::http::start(handle, listener, shared.clone())?;
+        crate::metrics_port::start(handle, listener, shared.clone())?;
     }
     tokio::spawn(crate::xa::run(shared.clone()));
     crate::deadlock::start(shared.clone());

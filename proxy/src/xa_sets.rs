@@ -19,9 +19,9 @@
 //! replicates); until it exists, commits record their decision in etcd.
 
 use mysql_async::prelude::Queryable;
-use serde::{Deserialize, Serialize};
 
 use crate::backend::Conn;
+pub use crate::config::{Decisions, XaConfig};
 
 /// An XA id literal for `gtrid` and `set`.
 pub fn xid(gtrid: &str, set: &str) -> String {
@@ -30,38 +30,6 @@ pub fn xid(gtrid: &str, set: &str) -> String {
         gtrid.replace('\'', "''"),
         set.replace('\'', "''")
     )
-}
-
-/// Where a transaction that wrote to several sets records its decision
-/// (`[xa] decisions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Decisions {
-    /// In the coordinator set's own one-phase commit (this module).
-    #[default]
-    Sets,
-    /// In etcd, between two phases on every written set (`crate::xa_log`).
-    Etcd,
-}
-
-/// `[xa]`: distributed commits.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct XaConfig {
-    pub decisions: Decisions,
-    /// How long recovery (`crate::xa`) leaves a branch of a live gateway
-    /// prepared without a decision before it aborts it (a dead gateway's
-    /// branches wait about a second).
-    pub grace_ms: u64,
-}
-
-impl Default for XaConfig {
-    fn default() -> Self {
-        Self {
-            decisions: Decisions::default(),
-            grace_ms: 20_000,
-        }
-    }
 }
 
 pub const TABLE: &str = "setwise_sys.xa_decisions";

@@ -33,7 +33,7 @@ pub struct Who<'a> {
 pub struct Facts<'a> {
     pub who: &'a Who<'a>,
     pub text: &'a str,
-    /// [`crate::observe::sets`] mask.
+    /// [`crate::set_bits`] mask.
     pub sets: u64,
     pub rows: u64,
     pub latency_us: u64,

@@ -23,7 +23,7 @@ pub struct Fields<'a> {
     /// The text, already cut to `max_text`.
     pub text: &'a str,
     pub truncated: bool,
-    /// [`crate::observe::sets`] mask.
+    /// [`crate::set_bits`] mask.
     pub sets: u64,
     pub rows: u64,
     pub latency_us: u64,

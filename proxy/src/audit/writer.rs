@@ -251,7 +251,7 @@ impl Format {
         }
         out.extend_from_slice(b",\"sets\":");
         let names = self.sets.entry(rec.sets).or_insert_with(|| {
-            serde_json::to_vec(&crate::observe::sets::names(rec.sets))
+            serde_json::to_vec(&crate::set_bits::names(rec.sets))
                 .unwrap_or_else(|_| b"[]".to_vec())
                 .into_boxed_slice()
         });

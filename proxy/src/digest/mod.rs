@@ -14,25 +14,7 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-/// `[digests]`: the gateway's digest table.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DigestsConfig {
-    /// Keep digests (default on; measured cost in README, Figures).
-    pub enabled: bool,
-    /// Most fingerprints kept; statements of a new one past this are counted
-    /// under no digest (`setwise_proxy_digests_overflow_total`).
-    pub max_entries: usize,
-}
-
-impl Default for DigestsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_entries: 10_000,
-        }
-    }
-}
+pub use crate::config::DigestsConfig;
 
 /// One fingerprint's statistics.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -56,7 +38,7 @@ pub struct Digest {
 
 struct Entry {
     d: Digest,
-    /// Sets touched, as [`crate::observe::sets`] ids.
+    /// Sets touched, as [`crate::set_bits`] ids.
     sets: u64,
 }
 
@@ -66,7 +48,7 @@ pub struct Sample {
     pub latency_us: u64,
     pub rows: u64,
     pub error: bool,
-    /// [`crate::observe::sets`] bit mask.
+    /// [`crate::set_bits`] bit mask.
     pub sets: u64,
     /// Unix time, seconds.
     pub now: u64,
@@ -156,7 +138,7 @@ impl Digests {
             map.values()
                 .map(|e| {
                     let mut d = e.d.clone();
-                    d.sets = crate::observe::sets::names(e.sets);
+                    d.sets = crate::set_bits::names(e.sets);
                     d
                 })
                 .collect()

@@ -16,6 +16,7 @@ mod oks;
 mod parallel;
 mod pins;
 mod reads;
+mod replica;
 mod returning;
 mod running;
 mod single;

@@ -132,7 +132,16 @@ fn plan_one(db: Option<&str>, sql: &str, tokens: &[crate::sql::lexer::Token]) {
     let mut cols: Option<Vec<String>> = None;
     let mut asked = 0;
     let planned = loop {
-        let r = plan_statement_with(snap, db, sql, tokens, &stmt, cols.as_deref(), &known);
+        let r = plan_statement_with(
+            snap,
+            db,
+            sql,
+            tokens,
+            &stmt,
+            cols.as_deref(),
+            &known,
+            &crate::join::CrossSetPlanner,
+        );
         match r {
             Err(ProxyError::NeedColumns { db: tdb, table }) if asked < 8 => {
                 asked += 1;

@@ -93,7 +93,7 @@ impl Ids {
         if let Some((p, text)) = &self.column {
             edits.push((*p, *p, text.clone()));
         }
-        crate::route::select::apply_edits(sql, edits)
+        crate::sql::select::apply_edits(sql, edits)
     }
 }
 

@@ -39,8 +39,15 @@ pub fn route_or_merge(exec: &Exec<'_>, sql: &str) -> Result<Option<Vec<String>>,
     let stmt = crate::sql::parse_one(parsed.as_deref().unwrap_or(sql)).map_err(|e| {
         ProxyError::Internal(format!("join: a generated query does not parse: {e}"))
     })?;
-    let planned =
-        crate::route::plan_statement(exec.conns.snap, exec.conns.db, sql, &tokens, &stmt, None)?;
+    let planned = crate::route::plan_statement(
+        exec.conns.snap,
+        exec.conns.db,
+        sql,
+        &tokens,
+        &stmt,
+        None,
+        &super::CrossSetPlanner,
+    )?;
     match (planned.plan.target, planned.plan.merge) {
         (Target::Sets(sets), Merge::Single | Merge::Concat) => Ok(Some(sets)),
         _ => Ok(None),

@@ -29,6 +29,7 @@ pub mod collated;
 pub mod correlated;
 pub mod correlation;
 pub mod cost;
+pub mod cross_set;
 pub mod fetch;
 pub mod group;
 pub mod grouping;
@@ -55,6 +56,7 @@ use std::sync::OnceLock;
 use crate::error::ProxyError;
 
 pub use crate::config::JoinConfig;
+pub use cross_set::CrossSetPlanner;
 
 static CONFIG: OnceLock<JoinConfig> = OnceLock::new();
 

@@ -25,8 +25,8 @@ use crate::error::ProxyError;
 use crate::merge::collate::weight_sql;
 use crate::route::key::{pinned_values, KeyColumn};
 use crate::route::plan::KnownTable;
-use crate::route::select::shape;
 use crate::sql::lexer::Token;
+use crate::sql::select::shape;
 
 // The plan's types, under the paths `join::plan::*` other modules use.
 pub use super::two_sided::{JoinKind, NullTest, OrderKey, OutItem, Side, Strategy, TwoSided};

@@ -80,7 +80,7 @@ pub(super) fn is_column(e: &Expr) -> bool {
 pub(super) fn order_expr<'e>(
     e: &'e Expr,
     sel: &'e Select,
-    shape: &crate::route::select::Shape,
+    shape: &crate::sql::select::Shape,
     items: &[Option<(&'e Expr, usize)>],
     t: &[Table; 2],
 ) -> Result<(&'e Expr, usize), ProxyError> {

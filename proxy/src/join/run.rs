@@ -26,6 +26,10 @@ pub async fn run_plan(
 ) -> Answered {
     match &plan.merge {
         crate::route::Merge::Join(j) => {
+            let Some(j) = JoinPlan::of(&**j) else {
+                let e = ProxyError::Internal("a cross-set plan that is not a join plan".into());
+                return crate::front::responder::fail(out, &e).await;
+            };
             let r = Box::pin(run(exec, j, out)).await;
             // Its sides' connections (noted as they started) are done.
             exec.clear_running();
@@ -112,7 +116,7 @@ async fn subqueries(exec: &mut Exec<'_>, p: &SubqueryPlan, out: &mut Responder<'
             return Ok(false);
         }
     };
-    if matches!(&plan.merge, crate::route::Merge::Join(j) if matches!(**j, JoinPlan::Subqueries(_)))
+    if matches!(&plan.merge, crate::route::Merge::Join(j) if matches!(JoinPlan::of(&**j), Some(JoinPlan::Subqueries(_))))
     {
         // Never again: the subqueries it could read are gone.
         let e = super::unsupported("subqueries across sets nested this way");
@@ -258,6 +262,7 @@ pub async fn plan_text(exec: &mut Exec<'_>, sql: &str) -> Result<crate::route::P
             &stmt,
             None,
             &known,
+            &super::CrossSetPlanner,
         ) {
             Err(ProxyError::NeedColumns { db, table }) => {
                 let columns = table_columns(exec, &db, &table).await?;

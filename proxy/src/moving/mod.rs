@@ -25,34 +25,9 @@ pub mod register;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::config::MovesConfig;
 pub use footprint::Footprint;
 pub use inflight::{TxnMark, WriteGuard};
-
-/// `[moves]` in the gateway's config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MovesConfig {
-    /// How long a write to held slots waits for the hold to end before it fails
-    /// with 1205 (ER_LOCK_WAIT_TIMEOUT).
-    pub hold_wait_ms: u64,
-    /// How long a schema change of a database with a move under way waits for
-    /// the move to finish before it fails with 1205.
-    pub ddl_wait_ms: u64,
-    /// TTL of this gateway's registration lease, in seconds.
-    pub lease_ttl_s: i64,
-}
-
-impl Default for MovesConfig {
-    fn default() -> Self {
-        Self {
-            hold_wait_ms: 10_000,
-            ddl_wait_ms: 10_000,
-            lease_ttl_s: 10,
-        }
-    }
-}
 
 /// What the sessions of every core share about moves.
 pub struct Moves {

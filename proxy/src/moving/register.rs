@@ -39,7 +39,7 @@ pub async fn run(
         id: moves.gateway_id.clone(),
         addr: listen,
         started_ms,
-        metrics: crate::observe::http::addr().unwrap_or_default(),
+        metrics: crate::observe::port::addr().unwrap_or_default(),
         instance,
     };
     tokio::spawn(deregister_on_signal(topo.clone(), record.id.clone()));

@@ -2,14 +2,16 @@
 //! its kind, database, user and outcome, its query digest ([`crate::digest`]),
 //! and an audit record ([`crate::audit`]); plus the other gateway metrics that
 //! need a handle kept (per-set backend latency, plan-cache hits, XA outcomes) and
-//! the metrics port itself ([`http`]). The session calls [`Mark::start`] and
+//! the metrics port's address ([`port`]; the port is `crate::metrics_port`). The session calls [`Mark::start`] and
 //! [`statement_ended`] around each statement: handles are resolved once per
 //! session (or per thread), so a statement allocates nothing here unless its
 //! fingerprint is new or an audit record is taken.
 
-pub mod admin;
-pub mod http;
-pub mod sets;
+pub mod port;
+
+/// Set names as bits moved down to `crate::set_bits` (digest and audit use
+/// them); kept under this path for the session.
+pub use crate::set_bits as sets;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicI64, Ordering};

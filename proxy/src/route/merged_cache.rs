@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use topo::ClusterSnapshot;
 
+use super::cross_set::RouterOnly;
 use super::plan::{plan_statement, Dep, Planned};
 use super::{Merge, Plan, Target};
 use crate::merge::MergeSpec;
@@ -299,7 +300,8 @@ fn replan(
     text.push_str(&sql[at..]);
     let tokens = tokenize(&text).ok()?;
     let stmt = crate::sql::parse_one(&text).ok()?;
-    plan_statement(snap, db, &text, &tokens, &stmt, None).ok()
+    // Only merged plans are kept: the gateway's own planners make none.
+    plan_statement(snap, db, &text, &tokens, &stmt, None, &RouterOnly).ok()
 }
 
 /// `text` cut at each literal token that is one of `markers`.
@@ -391,7 +393,7 @@ pub fn check(
     }
     let fresh = crate::sql::parse_one(&other)
         .ok()
-        .and_then(|stmt| plan_statement(snap, db, &other, &tokens, &stmt, None).ok());
+        .and_then(|stmt| plan_statement(snap, db, &other, &tokens, &stmt, None, &RouterOnly).ok());
     if let Lookup::Hit(p) = cache.get(&k2, &lits2, &other, snap.revision) {
         let fresh = fresh.unwrap_or_else(|| panic!("cached, but not planned: {other:?}"));
         assert_eq!(p, fresh.plan, "the merged plan cache plans {other:?}");

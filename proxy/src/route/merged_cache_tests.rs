@@ -12,7 +12,16 @@ fn snap() -> ClusterSnapshot {
 fn planned(snap: &ClusterSnapshot, sql: &str) -> Planned {
     let tokens = tokenize(sql).unwrap();
     let stmt = crate::sql::parse_one(sql).unwrap();
-    plan_statement(snap, Some("d"), sql, &tokens, &stmt, None).unwrap()
+    plan_statement(
+        snap,
+        Some("d"),
+        sql,
+        &tokens,
+        &stmt,
+        None,
+        &crate::join::CrossSetPlanner,
+    )
+    .unwrap()
 }
 
 /// Learns from `first`, then looks `second` up.

@@ -149,30 +149,31 @@ fn inexact_factor<'q>(
 }
 
 /// The plan materializing the derived tables and CTEs of `q` that compute over
-/// rows of several sets of its sharded tables (`crate::derived`); `None` when
+/// rows of several sets of its sharded tables (`crate::derived`, through
+/// [`super::CrossSet`]); `None` when
 /// there is none (or one cannot be located in the text).
 pub(super) fn materialized(
-    ctx: &super::plan::Ctx<'_>,
+    ctx: &super::place::Ctx<'_>,
     sql: &str,
     tokens: &[crate::sql::lexer::Token],
     q: &Query,
     tables: &[TableRef],
 ) -> Option<super::Plan> {
-    let refs = super::plan::sharded_refs(ctx, tables);
+    let refs = super::place::sharded_refs(ctx, tables);
     let sharded: Vec<Sharded<'_>> = refs
         .iter()
         .map(|&(tref, key)| Sharded { tref, key })
         .collect();
     let (tref, _) = refs.first()?;
     let sets = match ctx.place(tref).ok()? {
-        super::plan::Placement::Sharded { map, .. } => super::plan::all_sets(map),
+        super::place::Placement::Sharded { map, .. } => super::place::all_sets(map),
         _ => return None,
     };
-    let m = crate::derived::plan(sql, tokens, q, &sharded, &sets)?;
-    *ctx.dep.borrow_mut() = super::plan::Dep::Many;
+    let m = ctx.cross.materialized(sql, tokens, q, &sharded, &sets)?;
+    *ctx.dep.borrow_mut() = super::planned::Dep::Many;
     Some(super::Plan {
         target: super::Target::Sets(sets),
-        merge: super::Merge::Join(Box::new(crate::join::JoinPlan::Materialized(Box::new(m)))),
+        merge: super::Merge::Join(m),
     })
 }
 

@@ -46,6 +46,8 @@ pub(super) struct Ctx<'a> {
     pub(super) known_columns: Option<&'a [String]>,
     /// Column lists of tables a cross-set join names (see `crate::join`).
     pub(super) known_tables: &'a [KnownTable],
+    /// The gateway's own planners, for what the sets cannot answer together.
+    pub(super) cross: &'a dyn super::cross_set::CrossSet,
 }
 
 impl<'a> Ctx<'a> {
@@ -57,6 +59,7 @@ impl<'a> Ctx<'a> {
             db,
             known_columns: None,
             known_tables: &[],
+            cross: &super::cross_set::RouterOnly,
         }
     }
 

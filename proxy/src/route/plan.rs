@@ -9,17 +9,20 @@ use topo::ClusterSnapshot;
 
 use super::aggs::outer_aggregates;
 use super::analyze::{analyze, split_name, TableRef};
+use super::cross_set::CrossSet;
 use super::write::{check_key_not_assigned, plan_insert, write_plan};
 use crate::error::ProxyError;
 use crate::sql::lexer::Token;
 
 // What the planner is made of, under the paths `route::plan::*` other modules use.
-pub(super) use super::place::{all_sets, sharded_refs, single, Ctx, Placement};
 pub use super::place::{is_system_schema, sets_holding, single_set_for_tables, KnownTable};
+pub(super) use super::place::{sharded_refs, single, Ctx, Placement};
 pub use super::planned::{Dep, Merge, Plan, Planned, Target};
 pub(super) use super::target_sets::target_sets;
 
-/// Plans one parsed statement. `sql` is its text, `tokens` its tokens.
+/// Plans one parsed statement. `sql` is its text, `tokens` its tokens; `cross`
+/// the gateway's own planners, for what the sets cannot answer together
+/// (`crate::join::CrossSetPlanner`).
 pub fn plan_statement(
     snap: &ClusterSnapshot,
     db: Option<&str>,
@@ -27,12 +30,14 @@ pub fn plan_statement(
     tokens: &[Token],
     stmt: &Statement,
     known_columns: Option<&[String]>,
+    cross: &dyn CrossSet,
 ) -> Result<Planned, ProxyError> {
-    plan_statement_with(snap, db, sql, tokens, stmt, known_columns, &[])
+    plan_statement_with(snap, db, sql, tokens, stmt, known_columns, &[], cross)
 }
 
 /// [`plan_statement`] with the column lists of tables looked up for a
 /// cross-set join (asked for with `ProxyError::NeedColumns`).
+#[allow(clippy::too_many_arguments)]
 pub fn plan_statement_with(
     snap: &ClusterSnapshot,
     db: Option<&str>,
@@ -41,6 +46,7 @@ pub fn plan_statement_with(
     stmt: &Statement,
     known_columns: Option<&[String]>,
     known_tables: &[KnownTable],
+    cross: &dyn CrossSet,
 ) -> Result<Planned, ProxyError> {
     let ctx = Ctx {
         snap,
@@ -48,6 +54,7 @@ pub fn plan_statement_with(
         db,
         known_columns,
         known_tables,
+        cross,
     };
     let plan = plan_inner(&ctx, sql, tokens, stmt)?;
     Ok(Planned {
@@ -67,14 +74,12 @@ fn plan_inner(
             match super::union::plan_union(ctx, sql, tokens, q) {
                 // Branches the sets cannot answer together: each read first.
                 Err(ProxyError::NotSupported(why)) => {
-                    match crate::join::union_reads::plan(ctx.snap, ctx.db, sql, tokens, q) {
+                    match ctx.cross.union_reads(ctx.snap, ctx.db, sql, tokens, q) {
                         Some(p) => {
                             *ctx.dep.borrow_mut() = Dep::Many;
                             Ok(Plan {
                                 target: Target::Sets(ctx.snap.sets.keys().cloned().collect()),
-                                merge: Merge::Join(Box::new(crate::join::JoinPlan::Subqueries(
-                                    Box::new(p),
-                                ))),
+                                merge: Merge::Join(p),
                             })
                         }
                         None => Err(ProxyError::NotSupported(why)),
@@ -99,7 +104,7 @@ fn plan_inner(
                     if super::window::has_window(q) {
                         return Err(super::window::refused());
                     }
-                    return crate::join::take_over(
+                    return ctx.cross.take_over(
                         ctx.snap,
                         ctx.db,
                         ctx.known_tables,
@@ -124,7 +129,9 @@ fn plan_inner(
                     // A subquery computing over rows of several sets: read
                     // first by the gateway, when it is one of the outer block's.
                     *ctx.dep.borrow_mut() = Dep::Many;
-                    return crate::join::subqueries_first(ctx.snap, ctx.db, sql, tokens, q)
+                    return ctx
+                        .cross
+                        .subqueries_first(ctx.snap, ctx.db, sql, tokens, q)
                         .ok_or(refused);
                 }
             }

@@ -1,7 +1,10 @@
 //! What a plan is: where a statement runs ([`Target`]), how the sets' answers
 //! become one ([`Merge`]), and how a plan depends on the statement's literals
-//! ([`Dep`], [`Planned`]) for the plan cache. Making plans is [`super::plan`]'s
+//! ([`Dep`], [`Planned`]) for the plan cache; a plan of the gateway's own
+//! ([`CrossSetPlan`], `super::cross_set`). Making plans is [`super::plan`]'s
 //! job; running them, `exec`'s.
+
+use std::any::Any;
 
 use topo::KeyType;
 
@@ -27,8 +30,9 @@ pub enum Merge {
     Replicated,
     /// Sorted / grouped / limited rows merged by the gateway.
     Merged(Box<crate::merge::MergeSpec>),
-    /// A join or subqueries the gateway runs itself (tables not co-located).
-    Join(Box<crate::join::JoinPlan>),
+    /// A join or subqueries the gateway runs itself (tables not co-located):
+    /// `crate::join`'s plan, opaque to the router.
+    Join(Box<dyn CrossSetPlan>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,3 +100,30 @@ pub struct Planned {
     pub plan: Plan,
     pub dep: Dep,
 }
+
+/// A plan the gateway runs itself (`crate::join::JoinPlan`).
+pub trait CrossSetPlan: std::fmt::Debug + Send + Sync {
+    /// The single-table queries the gateway sends for this plan: what `EXPLAIN`
+    /// asks the sets about.
+    fn side_queries(&self) -> Vec<String>;
+    /// The plan as text lines, for the gateway's plan statement.
+    fn describe(&self) -> Vec<String>;
+    /// The plan itself, for its planner to take back.
+    fn as_any(&self) -> &dyn Any;
+    fn clone_box(&self) -> Box<dyn CrossSetPlan>;
+    fn eq_dyn(&self, other: &dyn CrossSetPlan) -> bool;
+}
+
+impl Clone for Box<dyn CrossSetPlan> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+impl PartialEq for dyn CrossSetPlan {
+    fn eq(&self, other: &Self) -> bool {
+        self.eq_dyn(other)
+    }
+}
+
+impl Eq for dyn CrossSetPlan {}

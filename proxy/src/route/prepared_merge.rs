@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use mysql_async::Value;
 use topo::ClusterSnapshot;
 
+use super::cross_set::RouterOnly;
 use super::plan::{plan_statement, Dep};
 use super::{Merge, Target};
 use crate::merge::MergeSpec;
@@ -114,7 +115,8 @@ fn plan_text(
 ) -> Option<MergeSpec> {
     let tokens = tokenize(text).ok()?;
     let stmt = crate::sql::parse_one(text).ok()?;
-    let planned = plan_statement(snap, db, text, &tokens, &stmt, None).ok()?;
+    // Only a merge is kept: the gateway's own planners make none.
+    let planned = plan_statement(snap, db, text, &tokens, &stmt, None, &RouterOnly).ok()?;
     if !matches!(planned.dep, Dep::None) {
         return None;
     }

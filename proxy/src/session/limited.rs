@@ -150,7 +150,15 @@ impl Session {
                 "UPDATE/DELETE with LIMIT on rows of several sets whose row choice the gateway cannot plan ({e})"
             ))
         })?;
-        let planned = match plan_statement(snap, self.db.as_deref(), &select, &toks, &stmt, None) {
+        let planned = match plan_statement(
+            snap,
+            self.db.as_deref(),
+            &select,
+            &toks,
+            &stmt,
+            None,
+            &crate::join::CrossSetPlanner,
+        ) {
             Ok(p) => p,
             Err(e) => return Err(self.own_error(snap, &select, e).await),
         };

@@ -54,6 +54,7 @@ impl Session {
                 &stmt,
                 cols.as_deref().map(Vec::as_slice),
                 &known,
+                &crate::join::CrossSetPlanner,
             );
             match r {
                 Err(ProxyError::NeedColumns { db: tdb, table }) if known.len() < 8 => {

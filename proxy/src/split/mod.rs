@@ -12,7 +12,7 @@
 //! | [`state`] | a session's setting and its own writes' GTIDs per set |
 //! | [`health`] | the agents' reports as the gateway follows them, shunned replicas |
 //! | [`pick`] | which replicas are fit, in which order |
-//! | [`take`] | a replica connection for one read (waits for the session's write) |
+//! | [`take`] | what a statement may read from replicas, the guard over those reads (the connection itself: `crate::exec::replica`) |
 
 pub mod health;
 pub mod pick;

@@ -6,8 +6,8 @@
 //! or subquery across sets, an SQL `EXECUTE` of one), the sets name those
 //! items by the values instead; these names put MariaDB's back.
 
-use crate::route::select::shape;
 use crate::sql::lexer::{tokenize, Kind, Token};
+use crate::sql::select::shape;
 
 /// One select item: a `*` / `t.*` (of unknown width), or an expression with
 /// the name MariaDB gives it when that name holds a `?` (`None`: the sets'

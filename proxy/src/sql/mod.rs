@@ -1,5 +1,6 @@
 //! SQL text handling that does not need a full parse: the lexer, the TDSQL
-//! `shardkey=` table option, and sqlparser's entry point.
+//! `shardkey=` table option, the outer SELECT's clauses located in the text
+//! ([`select`]), and sqlparser's entry point.
 
 pub mod comment_only;
 pub mod effects;
@@ -7,6 +8,7 @@ pub mod exec_comment;
 pub mod item_names;
 pub mod lexer;
 pub mod scan;
+pub mod select;
 pub mod shardkey;
 pub mod token;
 pub mod xa;

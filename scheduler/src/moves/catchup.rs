@@ -11,16 +11,9 @@ use anyhow::{anyhow, Result};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use super::apply::{lag_trx, Filter, Tail, TailProgress};
-use super::driver::{Driver, MoveError, SAVE_EVERY};
+use super::apply::{lag_trx, Filter, Tail};
+use super::driver::{step, Driver, MoveError, Stream, SAVE_EVERY};
 use super::sql;
-
-/// A source's stream while this driver runs; `base`: the source's
-/// `events_applied` when the stream was opened.
-pub struct Stream {
-    pub tail: Tail,
-    pub base: u64,
-}
 
 pub async fn run(d: &mut Driver) -> Result<()> {
     open(d).await?;
@@ -151,35 +144,4 @@ pub async fn open(d: &mut Driver) -> Result<()> {
         });
     }
     Ok(())
-}
-
-type StepFut<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<TailProgress>> + Send + 'a>>;
-
-/// Runs `f` on source `i`'s stream and records its progress; a stream that fails is
-/// dropped (reopened from the recorded position by the next attempt).
-pub async fn step(
-    d: &mut Driver,
-    i: usize,
-    f: impl for<'a> FnOnce(&'a mut Tail) -> StepFut<'a>,
-) -> Result<()> {
-    let s = d.tails[i]
-        .as_mut()
-        .ok_or_else(|| anyhow!("no binlog stream of {}", d.rec.sources[i].set))?;
-    match f(&mut s.tail).await {
-        Ok(p) => {
-            let base = s.base;
-            let sp = &mut d.rec.sources[i];
-            if !p.gtid_applied.is_empty() {
-                sp.gtid_applied = Some(p.gtid_applied);
-            }
-            sp.events_applied = base + p.events_applied;
-            Ok(())
-        }
-        Err(e) => {
-            d.tails[i] = None;
-            let set = d.rec.sources[i].set.clone();
-            Err(e.context(format!("binlog of {set}")))
-        }
-    }
 }

@@ -15,7 +15,6 @@ use anyhow::{anyhow, Result};
 use mysql_async::prelude::Queryable;
 use topo::{DatabaseRecord, FenceSource, FenceState, MovePhase};
 
-use super::catchup;
 use super::driver::{Driver, MoveError};
 use super::sql;
 
@@ -76,7 +75,7 @@ pub async fn run(d: &mut Driver) -> Result<()> {
         let pos: Option<String> = c.query_first("SELECT @@gtid_binlog_pos").await?;
         let pos = pos.unwrap_or_default();
         let left = deadline.saturating_duration_since(Instant::now());
-        let r = catchup::step(d, i, move |t| {
+        let r = super::driver::step(d, i, move |t| {
             Box::pin(async move { t.drain_to(&pos, left).await })
         })
         .await;

@@ -59,7 +59,7 @@ pub async fn at_snapshot(d: &mut Driver) -> Result<Option<(Verdict, String)>> {
             return Ok(None);
         }
         let p = pos.clone();
-        super::catchup::step(d, i, move |t| {
+        super::driver::step(d, i, move |t| {
             Box::pin(async move { t.drain_to(&p, DRAIN_TO_SNAPSHOT).await })
         })
         .await?;

@@ -7,7 +7,7 @@ use sqlparser::ast::Select;
 use super::{Item, Planner};
 use crate::error::ProxyError;
 use crate::join::unsupported;
-use crate::route::select::Shape;
+use crate::sql::select::Shape;
 
 /// The statement for the column definitions of `p`'s join, with `extra` items.
 pub(super) fn sql(

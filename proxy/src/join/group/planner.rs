@@ -13,7 +13,7 @@ use crate::join::source::Source;
 use crate::join::tables::{sides_of, Table};
 use crate::join::unsupported;
 use crate::merge::collate::weight_sql;
-use crate::route::select::Shape;
+use crate::sql::select::Shape;
 
 /// Plans the grouping; adds the columns it reads to the sides' queries.
 pub struct Planner<'a, 's> {

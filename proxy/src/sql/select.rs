@@ -160,7 +160,7 @@ pub fn shape(sql: &str, tokens: &[Token]) -> Option<Shape> {
 }
 
 /// `n`, `o, n` or `n OFFSET o` → (offset, count).
-pub(super) fn parse_limit(sql: &str, toks: &[&Token]) -> Option<(u64, u64)> {
+pub(crate) fn parse_limit(sql: &str, toks: &[&Token]) -> Option<(u64, u64)> {
     let num = |t: &&Token| -> Option<u64> {
         (t.kind == Kind::Number)
             .then(|| t.text(sql).parse().ok())
@@ -176,7 +176,7 @@ pub(super) fn parse_limit(sql: &str, toks: &[&Token]) -> Option<(u64, u64)> {
 
 /// Splits tokens at depth-0 commas. `sort` items may end in ASC/DESC; select
 /// items may end in an alias.
-pub(super) fn split_items(sql: &str, toks: &[&Token], sort: bool) -> Vec<Item> {
+pub(crate) fn split_items(sql: &str, toks: &[&Token], sort: bool) -> Vec<Item> {
     let mut out = Vec::new();
     let mut depth = 0;
     let mut start = 0;

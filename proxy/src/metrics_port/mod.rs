@@ -7,6 +7,10 @@
 //! | `GET /digests?reset=1` | the same, and the table emptied: an admin user's only ([`admin`]) |
 //!
 //! One request per connection (`Connection: close`), bounded in size and time.
+//! Its address, once bound, is kept by `crate::observe::port` (this module is
+//! above `shared`, which it reads; `observe` is below nearly everything).
+
+pub mod admin;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
-use super::admin::{self, Verdict};
+use self::admin::Verdict;
 use crate::metrics as m;
 use crate::shared::Shared;
 
@@ -24,19 +28,6 @@ use crate::shared::Shared;
 const MAX_HEAD: usize = 8192;
 /// How long a client may take to send its request and read the answer.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-
-static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// The metrics port's address (`host:port`), once bound: this gateway's etcd
-/// registration names it (`setwise digests` finds it there).
-pub fn addr() -> Option<String> {
-    ADDR.get().cloned()
-}
-
-/// Records the metrics port's address (when it is bound, before the gateway registers).
-pub fn bound(addr: std::net::SocketAddr) {
-    let _ = ADDR.set(addr.to_string());
-}
 
 /// Serves the metrics port in the background (and the recorder's upkeep).
 pub fn start(
@@ -209,7 +200,7 @@ fn sample_gauges(shared: &Shared) {
     metrics::gauge!(m::ROUTING_REVISION).set(shared.routing.get().revision as f64);
     metrics::gauge!(m::BACKEND_POOLS).set(shared.backends.pool_count() as f64);
     metrics::gauge!(m::BACKEND_BORROWED)
-        .set(super::BORROWED.load(std::sync::atomic::Ordering::Relaxed) as f64);
+        .set(crate::observe::BORROWED.load(std::sync::atomic::Ordering::Relaxed) as f64);
     metrics::gauge!(m::PLAN_CACHE_ENTRIES).set(shared.plans.len() as f64);
     metrics::gauge!(m::DIGEST_ENTRIES).set(crate::digest::global().len() as f64);
 }
