@@ -28,6 +28,7 @@
 //! | [`split`] | read/write split: which reads go to which replica (read-your-writes) |
 //! | [`xa`] | recovery of in-doubt distributed (XA) transactions |
 //! | [`deadlock`] | deadlocks through several sets: the wait-for graph of the sessions, ending each cycle (1213) |
+//! | [`deadlock_victim`] | a deadlock victim's mark on its session, and the 1213 its interrupted statement gets |
 //! | [`xa_log`] | group commit of two-phase commit decisions to etcd |
 //! | [`moving`] | the gateway's side of slot moves: registration, write hold, acks |
 //! | [`orphans`] | filtering rows of moving slots out of statements sent to sets holding them |
@@ -58,8 +59,8 @@
 //!    [`xa`], [`schema_session`], [`show_rows`];
 //! 7. statement handlers: [`ddl_apply`], [`ddl_task`], [`table_status`],
 //!    [`schema`], [`show`], [`ddl_ids`], [`ddl`];
-//! 8. [`session`]; [`workers`]; [`deadlock`] detection (its `victim` mark,
-//!    which [`front`]'s answers read, is a leaf over [`registry`] and
+//! 8. [`session`]; [`workers`]; [`deadlock`] detection (its victim's mark,
+//!    [`deadlock_victim`], which [`front`]'s answers read, is a leaf over [`registry`] and
 //!    [`error`]); [`server`].
 //!
 //! `python3 tools/cycles.py --top` lists the cycles between top-level modules;
@@ -81,6 +82,7 @@ pub mod ddl_apply;
 pub mod ddl_ids;
 pub mod ddl_task;
 pub mod deadlock;
+pub mod deadlock_victim;
 pub mod derived;
 pub mod digest;
 pub mod error;

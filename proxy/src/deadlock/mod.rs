@@ -23,7 +23,7 @@
 
 pub mod graph;
 mod probe;
-pub mod victim;
+use crate::deadlock_victim as victim;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

@@ -56,8 +56,8 @@ pub struct Responder<'a> {
     pub params: Option<super::param_types::BareParams>,
     /// While a statement runs: its session's activity record, through which an
     /// error that is the interruption of a deadlock's victim is answered 1213
-    /// (`crate::deadlock::victim::answer`).
-    pub deadlock: Option<crate::deadlock::victim::Watch>,
+    /// (`crate::deadlock_victim::answer`).
+    pub deadlock: Option<crate::deadlock_victim::Watch>,
     /// An error written was such a deadlock's answer: the session rolls its
     /// transaction back.
     pub deadlocked: bool,
@@ -260,7 +260,7 @@ impl<'a> Responder<'a> {
         let victim = self
             .deadlock
             .as_ref()
-            .and_then(|w| crate::deadlock::victim::answer(w, e));
+            .and_then(|w| crate::deadlock_victim::answer(w, e));
         let e = match &victim {
             Some(d) => {
                 self.deadlocked = true;

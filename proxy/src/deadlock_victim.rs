@@ -1,5 +1,5 @@
 //! A deadlock's victim, seen from its session: the mark the detector
-//! (`super`) sets on the session's activity record before it interrupts the
+//! (`crate::deadlock`) sets on the session's activity record before it interrupts the
 //! waiting statement, and the answer the client gets for that interruption —
 //! MariaDB's own for a deadlock (1213, 40001) instead of KILL QUERY's 1317.
 
