@@ -38,7 +38,10 @@ pub fn materialized() -> Vec<Q> {
         Q::any("SELECT user_id, ROW_NUMBER() OVER (PARTITION BY user_id) AS a, RANK() OVER (ORDER BY score) AS b FROM users"),
         // Every column (TEXT, DATETIME(3), DECIMAL, DATE), no row at all.
         Q::exact("SELECT *, ROW_NUMBER() OVER (ORDER BY user_id) AS rn FROM users WHERE user_id < 100 ORDER BY user_id"),
-        Q::exact("SELECT user_id, RANK() OVER (ORDER BY score) FROM users WHERE score > 1000000"),
+        Q::exact("SELECT user_id, RANK() OVER (ORDER BY score) FROM users WHERE name = 'no such name'"),
+        // In a derived table (refused before): its block runs as a statement of its own.
+        Q::any("SELECT * FROM (SELECT user_id, RANK() OVER (ORDER BY score) AS r FROM users) d"),
+        Q::exact("SELECT r, COUNT(*) FROM (SELECT user_id, NTILE(3) OVER (ORDER BY user_id) AS r FROM users) d GROUP BY r ORDER BY r"),
         // Binary protocol, `?` in WHERE and LIMIT.
         Q::exact("SELECT order_id, user_id, RANK() OVER (ORDER BY amount DESC) AS r FROM orders WHERE amount > ? ORDER BY r, order_id, user_id LIMIT ?")
             .bin(vec![Value::Int(100), Value::Int(20)]),
