@@ -123,7 +123,12 @@ mod tests {
         let b = &p.blocks[0];
         Some((
             b.sql.clone(),
-            format!("{}[{}]{}", &sql[..b.start], b.alias.as_deref()?, &sql[b.end..]),
+            format!(
+                "{}[{}]{}",
+                &sql[..b.start],
+                b.alias.as_deref()?,
+                &sql[b.end..]
+            ),
         ))
     }
 
@@ -148,7 +153,10 @@ mod tests {
         let (block, outer) =
             located("SELECT id, RANK() OVER w FROM t WINDOW w AS (ORDER BY s)").unwrap();
         assert_eq!(block, "SELECT * FROM t");
-        assert_eq!(outer, "SELECT id, RANK() OVER w FROM [t] WINDOW w AS (ORDER BY s)");
+        assert_eq!(
+            outer,
+            "SELECT id, RANK() OVER w FROM [t] WINDOW w AS (ORDER BY s)"
+        );
     }
 
     #[test]

@@ -91,7 +91,9 @@ fn reads_only_items(sql: &str, text: &str, sh: &Shape) -> bool {
         sh.items.iter().any(|it| {
             let item = normalize(&sql[it.expr.0..it.expr.1]);
             // `s` reads the item `t.s` (a name's last part).
-            let plain = item.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+            let plain = item
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
             let column = item.rsplit('.').next().unwrap_or(&item);
             item == name
                 || (plain && column == name)
