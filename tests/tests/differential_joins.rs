@@ -138,11 +138,10 @@ async fn a_join_beyond_the_memory_limit_fails_clearly() {
     );
     // A window over rows of several sets materializes the table's rows under
     // the same limit (refused with 1235 before).
-    let err = d
-        .gw
-        .query_drop("SELECT item_id, RANK() OVER (ORDER BY qty) FROM jitems")
-        .await
-        .expect_err("over the limit");
+    let err =
+        d.gw.query_drop("SELECT item_id, RANK() OVER (ORDER BY qty) FROM jitems")
+            .await
+            .expect_err("over the limit");
     let mysql_async::Error::Server(e) = err else {
         panic!("not a server error: {err:?}");
     };

@@ -9,8 +9,8 @@
 //! AS x GROUP BY g ...`; the column definitions are MariaDB's for the client's
 //! statement, as for any materialized derived table.
 //!
-//! Only a `FROM` of one table: joins, CTEs, locking reads and `INTO` stay
-//! refused (1235) by the caller.
+//! Only a `FROM` of one table: joins, CTEs, locking reads, `INTO` and columns
+//! written `db.table.column` stay refused (1235) by the caller.
 
 use sqlparser::ast::{Query, SetExpr, Statement, TableFactor};
 
@@ -54,6 +54,16 @@ pub fn plan(sql: &str, tokens: &[Token], q: &Query, sets: &[String]) -> Option<D
         return None;
     };
     if args.is_some() || alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+        return None;
+    }
+    // `db.t.c` would not name the materialized rows' column.
+    let three_parts = sqlparser::ast::visit_expressions(q, |e| match e {
+        sqlparser::ast::Expr::CompoundIdentifier(p) if p.len() > 2 => {
+            std::ops::ControlFlow::Break(())
+        }
+        _ => std::ops::ControlFlow::Continue(()),
+    });
+    if three_parts.is_break() {
         return None;
     }
     let alias = match alias {
@@ -167,6 +177,7 @@ mod tests {
             "WITH c AS (SELECT 1) SELECT id, RANK() OVER (ORDER BY id) FROM t",
             "SELECT id, RANK() OVER (ORDER BY id) FROM t FOR UPDATE",
             "SELECT n, RANK() OVER (ORDER BY n) FROM (SELECT id n FROM t) d",
+            "SELECT db.t.id, RANK() OVER (ORDER BY id) FROM db.t",
         ] {
             assert!(located(sql).is_none(), "{sql}");
         }

@@ -65,12 +65,13 @@ pub fn in_transaction() -> Vec<Q> {
 }
 
 /// Still refused with 1235: a window over several sets whose FROM joins
-/// tables, reads a CTE, or locks rows.
+/// tables, reads a CTE, or locks rows; a column written `db.table.column`.
 pub fn refused() -> Vec<&'static str> {
     vec![
         "SELECT u.user_id, COUNT(*) OVER (PARTITION BY o.user_id) FROM users u LEFT JOIN orders o ON o.user_id = u.user_id",
         "SELECT u.user_id, RANK() OVER (ORDER BY c.country, u.user_id) FROM users u JOIN cities c ON c.name = u.city",
         "WITH x AS (SELECT 1 AS one) SELECT user_id, RANK() OVER (ORDER BY score) FROM users, x",
         "SELECT user_id, RANK() OVER (ORDER BY score) FROM users FOR UPDATE",
+        "SELECT diffdb.users.user_id, RANK() OVER (ORDER BY score) FROM diffdb.users",
     ]
 }
