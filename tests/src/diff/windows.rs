@@ -15,7 +15,9 @@ pub fn materialized() -> Vec<Q> {
         Q::exact("SELECT user_id, name, ROW_NUMBER() OVER (ORDER BY score DESC, user_id) AS rn FROM users ORDER BY rn"),
         Q::any("SELECT name, RANK() OVER (ORDER BY score DESC) FROM users"),
         Q::any("SELECT user_id, DENSE_RANK() OVER (ORDER BY city) AS dr, NTILE(4) OVER (ORDER BY user_id) AS q FROM users"),
-        Q::exact("SELECT order_id, user_id, LAG(order_id) OVER (ORDER BY order_id, user_id) AS prev, LAG(amount, 2, 0) OVER (ORDER BY order_id, user_id) AS p2, LEAD(status, 3, 'none') OVER (ORDER BY order_id, user_id) AS n3 FROM orders WHERE order_id < 300 ORDER BY order_id, user_id"),
+        Q::exact("SELECT order_id, user_id, LAG(order_id) OVER (ORDER BY order_id, user_id) AS prev, LAG(amount, 2) OVER (ORDER BY order_id, user_id) AS p2, LEAD(status, 3) OVER (ORDER BY order_id, user_id) AS n3, LEAD(order_id, 0) OVER (ORDER BY order_id, user_id) AS n0 FROM orders WHERE order_id < 300 ORDER BY order_id, user_id"),
+        // MariaDB has no default argument to LAG / LEAD: its own error.
+        Q::any("SELECT order_id, LAG(amount, 2, 0) OVER (ORDER BY order_id, user_id) AS p2 FROM orders"),
         Q::any("SELECT order_id, user_id, FIRST_VALUE(amount) OVER (PARTITION BY status ORDER BY order_id, user_id) AS f, LAST_VALUE(amount) OVER (PARTITION BY status ORDER BY order_id, user_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS l FROM orders"),
         // Aggregates over partitions not by the shard key, default frames.
         Q::any("SELECT order_id, user_id, SUM(amount) OVER (PARTITION BY status ORDER BY order_id, user_id) AS s, AVG(amount) OVER (PARTITION BY status ORDER BY order_id, user_id) AS a, COUNT(*) OVER (PARTITION BY status) AS n, MIN(amount) OVER (PARTITION BY status) AS mi, MAX(amount) OVER (PARTITION BY status ORDER BY order_id, user_id) AS ma FROM orders"),
@@ -45,8 +47,8 @@ pub fn materialized() -> Vec<Q> {
         // Binary protocol, `?` in WHERE and LIMIT.
         Q::exact("SELECT order_id, user_id, RANK() OVER (ORDER BY amount DESC) AS r FROM orders WHERE amount > ? ORDER BY r, order_id, user_id LIMIT ?")
             .bin(vec![Value::Int(100), Value::Int(20)]),
-        Q::any("SELECT user_id, CUME_DIST() OVER (PARTITION BY city ORDER BY score) AS cd, LAG(name, 1, ?) OVER (ORDER BY user_id) AS p FROM users WHERE score < ?")
-            .bin(vec![Value::Bytes(b"first".to_vec()), Value::Int(60)]),
+        Q::any("SELECT user_id, CUME_DIST() OVER (PARTITION BY city ORDER BY score) AS cd, LAG(name, 1) OVER (ORDER BY user_id) AS p FROM users WHERE score < ? AND name <> ?")
+            .bin(vec![Value::Int(60), Value::Bytes(b"first".to_vec())]),
     ]
 }
 
