@@ -116,8 +116,9 @@ async fn cross_set_joins_and_subqueries_match_a_plain_mariadb() {
     d.finish();
 }
 
-/// A hash join over more rows than `[join] memory_limit` allows fails with
-/// 1041 naming the join and the limit; the gateway keeps serving.
+/// A hash join (or a window's materialized rows) over more rows than `[join]
+/// memory_limit` allows fails with 1041 naming the join and the limit; the
+/// gateway keeps serving.
 #[tokio::test]
 async fn a_join_beyond_the_memory_limit_fails_clearly() {
     let mut d = loaded("[join]\nmemory_limit = 65536\n").await;
@@ -132,6 +133,21 @@ async fn a_join_beyond_the_memory_limit_fails_clearly() {
     assert_eq!((e.code, e.state.as_str()), (1041, "HY000"), "{}", e.message);
     assert!(
         e.message.contains("diffdb.jitems") && e.message.contains("64 KiB"),
+        "{}",
+        e.message
+    );
+    // A window over rows of several sets materializes the table's rows under
+    // the same limit (refused with 1235 before).
+    let err =
+        d.gw.query_drop("SELECT item_id, RANK() OVER (ORDER BY qty) FROM jitems")
+            .await
+            .expect_err("over the limit");
+    let mysql_async::Error::Server(e) = err else {
+        panic!("not a server error: {err:?}");
+    };
+    assert_eq!((e.code, e.state.as_str()), (1041, "HY000"), "{}", e.message);
+    assert!(
+        e.message.contains("materialized") && e.message.contains("64 KiB"),
         "{}",
         e.message
     );

@@ -26,6 +26,7 @@
 
 pub mod columns;
 pub mod run;
+pub mod windows;
 
 use sqlparser::ast::{Query, Spanned};
 
@@ -41,6 +42,9 @@ pub struct Block {
     pub end: usize,
     /// Its query as the client wrote it.
     pub sql: String,
+    /// When the block stands for a table reference and its `WHERE` (a window
+    /// query's rows, [`windows`]): the name its rows take in the statement.
+    pub alias: Option<String>,
 }
 
 /// A statement whose derived blocks are materialized first.
@@ -124,6 +128,7 @@ pub fn plan(
             start,
             end,
             sql: text.to_string(),
+            alias: None,
         });
     }
     blocks.sort_by_key(|b| b.start);

@@ -47,6 +47,9 @@ async fn answer(exec: &mut Exec<'_>, p: &DerivedPlan) -> Result<Answer, ProxyErr
         warnings = warnings.saturating_add(w);
         text.push_str(&p.sql[at..b.start]);
         text.push_str(&table);
+        if let Some(alias) = &b.alias {
+            text.push_str(&format!(" AS `{}`", alias.replace('`', "``")));
+        }
         at = b.end;
     }
     text.push_str(&p.sql[at..]);

@@ -136,7 +136,9 @@ fn plan_inner(
                 }
             }
             if super::window::has_window(q) && !windows_per_set(ctx, q) {
-                return Err(super::window::refused());
+                // Over the table's rows materialized, on one set.
+                return windows_materialized(ctx, sql, tokens, q, &sets)
+                    .ok_or_else(super::window::refused);
             }
             // Several sets: a plain row scan concatenates; anything else is merged.
             let SetExpr::Select(sel) = q.body.as_ref() else {
@@ -280,6 +282,27 @@ fn windows_per_set(ctx: &Ctx<'_>, q: &sqlparser::ast::Query) -> bool {
             Ok(Placement::Sharded { key, .. }) => Some(key.to_string()),
             _ => None,
         }
+    })
+}
+
+/// A window query over several sets whose windows are not per set, answered
+/// over the rows its one table gives its `WHERE`, materialized
+/// ([`crate::derived::windows`]); `None` for other shapes (refused).
+fn windows_materialized(
+    ctx: &Ctx<'_>,
+    sql: &str,
+    tokens: &[Token],
+    q: &sqlparser::ast::Query,
+    sets: &[String],
+) -> Option<Plan> {
+    if calc_found_rows(sql) {
+        return None;
+    }
+    let m = crate::derived::windows::plan(sql, tokens, q, sets)?;
+    *ctx.dep.borrow_mut() = Dep::Many;
+    Some(Plan {
+        target: Target::Sets(sets.to_vec()),
+        merge: Merge::Join(Box::new(crate::join::JoinPlan::Materialized(Box::new(m)))),
     })
 }
 

@@ -6,9 +6,11 @@
 //! so rows of one partition share a shard-key value and a set ([`per_set`]).
 //! Such a read runs on every set, its rows concatenated or merged by the
 //! outer `ORDER BY` / `LIMIT` as any scatter's. Any other window over several
-//! sets would give other numbers than MariaDB (two rank-1 rows, running sums
-//! that restart) and is refused with 1235; over one set (a shard-key point
-//! read, a single or broadcast table) it runs there as it is.
+//! sets would give other numbers than MariaDB run per set (two rank-1 rows,
+//! running sums that restart): over one table, its rows are materialized and
+//! MariaDB computes the windows on one set (`crate::derived::windows`); over
+//! a join it is refused with 1235. Over one set (a shard-key point read, a
+//! single or broadcast table) it runs there as it is.
 
 use std::ops::ControlFlow;
 
@@ -41,7 +43,8 @@ pub fn has_window_in(sel: &sqlparser::ast::Select) -> bool {
 pub fn refused() -> ProxyError {
     ProxyError::NotSupported(
         "window functions over rows of several sets unless every OVER (PARTITION BY ...) \
-         names the shard key of a sharded table (each set would compute them over its own rows)"
+         names the shard key of a sharded table or the FROM is one table (each set would \
+         compute them over its own rows)"
             .into(),
     )
 }

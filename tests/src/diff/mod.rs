@@ -38,6 +38,7 @@ pub mod subqueries;
 pub mod types;
 pub mod unions;
 pub mod views;
+pub mod windows;
 pub mod writes;
 
 use std::collections::BTreeMap;

@@ -99,8 +99,7 @@ pub fn orm_reads(g: &mut Gen, n: usize) -> Vec<Q> {
             16 => Q::exact(format!(
                 "SELECT `users`.`user_id`, RANK() OVER (ORDER BY `users`.`score` DESC) AS `r` FROM `users` \
                  ORDER BY `r`, `users`.`user_id` LIMIT {lim}"
-            ))
-            .or_unsupported(),
+            )),
             17 => Q::exact(format!(
                 "SELECT `orders`.`user_id`, `orders`.`order_id`, ROW_NUMBER() OVER (PARTITION BY `orders`.`user_id` \
                  ORDER BY `orders`.`amount` DESC, `orders`.`order_id`) AS `rn` FROM `orders` ORDER BY `orders`.`user_id`, `rn` LIMIT {lim}"
