@@ -64,3 +64,9 @@ impl Cluster {
         Ok(())
     }
 }
+
+/// The slot of `shop.t`'s integer key `id` (1024 slots, as tests' clusters have).
+pub fn t_slot(id: i64) -> u32 {
+    topo::slot::slot_of_compared(id.to_string().as_bytes(), topo::KeyType::Integer, 1024)
+        .expect("an integer key has a slot")
+}

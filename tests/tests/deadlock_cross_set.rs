@@ -15,8 +15,8 @@ use std::time::Duration;
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 use setwise_tests::scrape;
+use setwise_tests::shop::t_slot as slot;
 use setwise_tests::Cluster;
-use topo::KeyType;
 
 /// How long a statement caught in a cycle may take to be answered: far below
 /// the sessions' lock wait timeout (120 s), far above the detector's delay
@@ -42,10 +42,6 @@ async fn shop() -> Cluster {
         .await
         .unwrap();
     c
-}
-
-fn slot(id: i64) -> u32 {
-    topo::slot::slot_of_compared(id.to_string().as_bytes(), KeyType::Integer, 1024).unwrap()
 }
 
 /// `n` keys owned by `set` not used yet, inserted with `v = 0`.

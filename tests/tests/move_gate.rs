@@ -17,9 +17,10 @@
 use std::time::Duration;
 
 use mysql_async::prelude::*;
+use setwise_tests::shop::t_slot as slot;
 use setwise_tests::sql::server_error;
 use setwise_tests::Cluster;
-use topo::{FenceSource, FenceState, KeyType, MoveFence, SlotSpan};
+use topo::{FenceSource, FenceState, MoveFence, SlotSpan};
 
 const MOVE: &str = "m1700000000000";
 
@@ -34,10 +35,6 @@ async fn shop(extra: &str) -> (Cluster, mysql_async::Conn) {
         .await
         .unwrap();
     (c, conn)
-}
-
-fn slot(id: i64) -> u32 {
-    topo::slot::slot_of_compared(id.to_string().as_bytes(), KeyType::Integer, 1024).unwrap()
 }
 
 /// Two keys owned by `set1`, on different slots: the first's slot moves.

@@ -9,9 +9,10 @@
 use std::time::Duration;
 
 use mysql_async::prelude::*;
+use setwise_tests::shop::t_slot as slot;
 use setwise_tests::sql::server_error;
 use setwise_tests::Cluster;
-use topo::{FenceSource, FenceState, KeyType, MoveFence, SlotSpan};
+use topo::{FenceSource, FenceState, MoveFence, SlotSpan};
 
 const MOVE: &str = "m1700000000001";
 
@@ -26,10 +27,6 @@ async fn shop() -> Cluster {
         .await
         .unwrap();
     c
-}
-
-fn slot(id: i64) -> u32 {
-    topo::slot::slot_of_compared(id.to_string().as_bytes(), KeyType::Integer, 1024).unwrap()
 }
 
 /// The first key owned by `set`.

@@ -35,13 +35,13 @@ pub(super) struct Moved {
 
 /// The statement with its unresolved ORDER BY expressions moved into the
 /// select list; `None` when every ORDER BY item is a select item already.
-/// `aggregate[i]`: whether select item `i` holds an aggregate; `distinct`: a
+/// `aggregate(i)`: whether select item `i` holds an aggregate; `distinct`: a
 /// DISTINCT without grouping.
 pub(super) fn move_order_exprs(
     sql: &str,
     tokens: &[Token],
     sh: &Shape,
-    aggregate: &[bool],
+    aggregate: &dyn Fn(usize) -> bool,
     distinct: bool,
 ) -> Result<Option<Moved>, ProxyError> {
     let mut added = Vec::new();
@@ -127,7 +127,7 @@ fn with_aliases_expanded(
     tokens: &[Token],
     span: (usize, usize),
     sh: &Shape,
-    aggregate: &[bool],
+    aggregate: &dyn Fn(usize) -> bool,
 ) -> Result<String, ProxyError> {
     let inside: Vec<&Token> = tokens
         .iter()
@@ -155,7 +155,7 @@ fn with_aliases_expanded(
         }) else {
             continue;
         };
-        if aggregate.get(i).copied().unwrap_or(true) {
+        if aggregate(i) {
             return Err(ProxyError::GroupFunctionReference(name.to_string()));
         }
         let item = &sh.items[i];
@@ -178,7 +178,8 @@ mod tests {
     fn moved(sql: &str, aggregate: &[bool]) -> Result<Option<(String, usize)>, u16> {
         let tokens = tokenize(sql).unwrap();
         let sh = super::super::select::shape(sql, &tokens).unwrap();
-        match move_order_exprs(sql, &tokens, &sh, aggregate, sh.distinct) {
+        let aggregate = |i: usize| aggregate.get(i).copied().unwrap_or(true);
+        match move_order_exprs(sql, &tokens, &sh, &aggregate, sh.distinct) {
             Ok(m) => Ok(m.map(|m| (m.sql, m.extra))),
             Err(e) => Err(e.code()),
         }

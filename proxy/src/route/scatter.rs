@@ -61,16 +61,13 @@ pub fn plan(
             ));
         }
         if sh.rollup.is_none() && !(sh.distinct && grouped) {
-            let aggregate: Vec<bool> = select
-                .projection
-                .iter()
-                .map(|p| match p {
-                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                        contains_aggregate(e)
-                    }
-                    _ => true,
-                })
-                .collect();
+            // Asked only of a select alias inside a moved expression.
+            let aggregate = |i: usize| match select.projection.get(i) {
+                Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) => {
+                    contains_aggregate(e)
+                }
+                _ => true,
+            };
             // A DISTINCT's ORDER BY expression may only read its items.
             let distinct = sh.distinct && !grouped;
             if let Some(m) =
