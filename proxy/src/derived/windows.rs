@@ -24,6 +24,8 @@ const AFTER_WHERE: &[&str] = &[
     "WINDOW",
     "ORDER",
     "LIMIT",
+    "OFFSET",
+    "FETCH",
     "FOR",
     "LOCK",
     "INTO",
@@ -166,6 +168,20 @@ mod tests {
         assert_eq!(
             outer,
             "SELECT id, RANK() OVER w FROM [t] WINDOW w AS (ORDER BY s)"
+        );
+    }
+
+    #[test]
+    fn a_row_limit_stays_outside() {
+        // MariaDB's FETCH FIRST cuts the rows after the windows are computed.
+        let (block, outer) = located(
+            "SELECT id, RANK() OVER (ORDER BY id) FROM t WHERE id > 0 FETCH FIRST 3 ROWS ONLY",
+        )
+        .unwrap();
+        assert_eq!(block, "SELECT * FROM t WHERE id > 0");
+        assert_eq!(
+            outer,
+            "SELECT id, RANK() OVER (ORDER BY id) FROM [t] FETCH FIRST 3 ROWS ONLY"
         );
     }
 
